@@ -1,0 +1,58 @@
+# Lianku's two commands: `make run` (install, migrate, demo data, serve) and `make test`.
+# Nothing global is assumed but Python 3.11+; everything else lands in .venv and node_modules.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+ASSETS := node_modules/.installed-$(shell cat package-lock.json | cksum | cut -d' ' -f1)
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+.PHONY: setup run test lint translations translations-update clean
+
+$(STAMP):
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,assets]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+$(ASSETS): $(STAMP)
+	$(BIN)/npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+translations: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d app/translations 2>&1 | grep -v '^compiling' || true
+
+setup: $(STAMP) $(ASSETS) translations
+
+run: setup
+	$(BIN)/lianku init
+	$(BIN)/lianku demo --if-empty
+	@echo "Lianku is serving on http://$(HOST):$(PORT)"
+	$(BIN)/lianku run --host $(HOST) --port $(PORT)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+
+test: lint
+	LIANKU_TEST_DB=sqlite $(BIN)/pytest
+	@if [ -n "$$LIANKU_TEST_POSTGRES_URL" ]; then \
+		echo "=== the suite again, on PostgreSQL ==="; \
+		LIANKU_TEST_DB=postgres $(BIN)/pytest; \
+	else \
+		echo "LIANKU_TEST_POSTGRES_URL not set: PostgreSQL run skipped"; \
+	fi
+
+# Re-extract translatable strings after changing code or templates, then translate the new
+# entries in app/translations/zh/LC_MESSAGES/messages.po.
+translations-update: $(STAMP)
+	$(BIN)/pybabel extract --omit-header -F babel.cfg -k _l -k _ -o /tmp/lianku-messages.pot .
+	$(BIN)/pybabel update --omit-header --no-fuzzy-matching -i /tmp/lianku-messages.pot -d app/translations
+
+clean:
+	rm -rf $(VENV) node_modules instance

@@ -1,0 +1,83 @@
+"""The ``lianku`` command: init, demo, check, run — what an operator or cron calls."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from app.config import load_settings
+from app.db import Database
+from app.meta import MetadataInvalid, load_metadata
+
+
+def _database() -> Database:
+    return Database(load_settings().database_url)
+
+
+@click.group(help="Lianku 联库 — metadata-driven inventory for medical-device chains.")
+def main() -> None:
+    pass
+
+
+@main.command()
+def init() -> None:
+    """Create the database or upgrade it to the latest migration."""
+    from app.migrate import current_revision, upgrade
+
+    db = _database()
+    upgrade(db.engine)
+    click.echo(f"database at revision {current_revision(db.engine)} ({db.dialect})")
+    db.dispose()
+
+
+@main.command()
+def check() -> None:
+    """Validate all metadata; list every problem and exit non-zero if there is any."""
+    settings = load_settings()
+    try:
+        metadata = load_metadata(settings.metadata_dir, settings.workflows_dir)
+    except MetadataInvalid as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        click.echo(f"{len(exc.issues)} problem(s) found", err=True)
+        sys.exit(1)
+    counts = ", ".join(f"{count} {kind}" for kind, count in metadata.summary().items())
+    click.echo(f"metadata OK: {counts}")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Only load when the database has no users yet.")
+def demo(if_empty: bool) -> None:
+    """Load the demo chain (users, and what the kernel and application add)."""
+    from app import demo as demo_data
+
+    db = _database()
+    with db.transaction() as session:
+        if if_empty and not demo_data.is_empty(session):
+            click.echo("database not empty; demo data not loaded again")
+        else:
+            demo_data.load(session)
+            click.echo("demo data loaded")
+    demo_data.print_logins(click.echo)
+    db.dispose()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug", is_flag=True)
+def run(host: str, port: int, debug: bool) -> None:
+    """Serve the app (development server; use gunicorn in production, see README)."""
+    from app import create_app
+
+    try:
+        app = create_app()
+    except MetadataInvalid as exc:
+        click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
+        sys.exit(1)
+    app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""The metadata engine: reads, validates and interprets the YAML definitions at runtime.
+
+Forms, fields, workflows, roles and reports live in ``metadata/`` and ``workflows/`` as data;
+every file is checked against its JSON Schema in ``schemas/`` and against the others.
+"""
+
+from app.meta import checks as _checks  # noqa: F401  (registers the cross-reference checks)
+from app.meta.loader import Metadata, load_metadata
+from app.meta.yamlsource import MetadataInvalid, MetadataIssue
+
+__all__ = ["Metadata", "MetadataInvalid", "MetadataIssue", "load_metadata"]

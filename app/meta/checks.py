@@ -1,0 +1,165 @@
+"""Cross-reference checks: what a JSON Schema cannot see because it spans fields or files."""
+
+from __future__ import annotations
+
+from app.i18n import _
+from app.meta.loader import MASTER_ENTITIES, Metadata, cross_check
+from app.meta.yamlsource import MetadataIssue, SourceDocument
+
+
+def _walk_fields(fields: list[dict], path: tuple):
+    """Yield (field, path, sibling names) for each field, descending into table fields."""
+    for index, field in enumerate(fields):
+        yield field, (*path, index)
+        if field.get("type") == "table":
+            yield from _walk_fields(field.get("fields", []), (*path, index, "fields"))
+
+
+@cross_check
+def check_forms(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    link_targets = set(MASTER_ENTITIES) | set(metadata.forms) | metadata.broken_forms
+    for name, document in metadata.forms.items():
+        form = document.data
+        expected_file = f"forms/{name}.yaml"
+        if document.file != expected_file:
+            issues.append(
+                document.issue(
+                    ("name",),
+                    _("the form '%(name)s' must live in %(file)s", name=name, file=expected_file),
+                )
+            )
+        _check_field_names(document, form["fields"], ("fields",), issues)
+        for field, path in _walk_fields(form["fields"], ("fields",)):
+            link = field.get("link")
+            if link and link not in link_targets:
+                issues.append(
+                    document.issue(
+                        (*path, "link"),
+                        _(
+                            "unknown link target '%(link)s'; "
+                            "expected a form or one of: %(entities)s",
+                            link=link,
+                            entities=", ".join(MASTER_ENTITIES),
+                        ),
+                    )
+                )
+        _check_form_references(document, issues)
+
+
+def _check_field_names(document: SourceDocument, fields: list, path: tuple, issues: list) -> None:
+    seen: dict[str, int] = {}
+    for index, field in enumerate(fields):
+        name = field["name"]
+        if name in seen:
+            issues.append(
+                document.issue(
+                    (*path, index, "name"),
+                    _(
+                        "duplicate field name '%(name)s' (first at line %(line)s)",
+                        name=name,
+                        line=document.line_of((*path, seen[name], "name")),
+                    ),
+                )
+            )
+        else:
+            seen[name] = index
+        if field.get("type") == "table":
+            _check_field_names(document, field["fields"], (*path, index, "fields"), issues)
+
+
+def _check_form_references(document: SourceDocument, issues: list) -> None:
+    form = document.data
+    top = {field["name"]: field for field in form["fields"]}
+    known = set(top) | {"number", "state", "created_at", "updated_at", "created_by"}
+
+    def need(path: tuple, name: str) -> None:
+        if name not in known:
+            issues.append(document.issue(path, _("unknown field '%(name)s'", name=name)))
+
+    for index, column in enumerate(form.get("list", {}).get("columns", [])):
+        need(("list", "columns", index), column)
+    if "sort" in form.get("list", {}):
+        need(("list", "sort"), form["list"]["sort"].lstrip("-"))
+    for index, name in enumerate(form.get("search", [])):
+        need(("search", index), name)
+    for s_index, section in enumerate(form.get("sections", [])):
+        for f_index, name in enumerate(section["fields"]):
+            need(("sections", s_index, "fields", f_index), name)
+    if "title_field" in form:
+        need(("title_field",), form["title_field"])
+    location_field = form.get("location_field")
+    if location_field:
+        field = top.get(location_field)
+        if field is None or field.get("type") != "link" or field.get("link") != "location":
+            issues.append(
+                document.issue(
+                    ("location_field",),
+                    _("'%(name)s' must be a link field to location", name=location_field),
+                )
+            )
+    for field, path in _walk_fields(form["fields"], ("fields",)):
+        siblings = _siblings(form["fields"], path)
+        for part, target in field.get("fills", {}).items():
+            if target not in siblings:
+                issues.append(
+                    document.issue(
+                        (*path, "fills", part), _("unknown field '%(name)s'", name=target)
+                    )
+                )
+
+
+def _siblings(fields: list, path: tuple) -> set[str]:
+    """Names of the fields at the same level as the field at ``path``."""
+    level = fields
+    for step in range(1, len(path) - 1, 2):
+        level = level[path[step]]["fields"]
+    return {field["name"] for field in level}
+
+
+@cross_check
+def check_workflows(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    for form, document in metadata.workflows.items():
+        workflow = document.data
+        if form not in metadata.forms and form not in metadata.broken_forms:
+            issues.append(document.issue(("form",), _("unknown form '%(name)s'", name=form)))
+        states = set(workflow["states"])
+        if workflow["initial"] not in states:
+            issues.append(
+                document.issue(
+                    ("initial",), _("unknown state '%(name)s'", name=workflow["initial"])
+                )
+            )
+        names: set[str] = set()
+        for index, transition in enumerate(workflow["transitions"]):
+            path = ("transitions", index)
+            if transition["name"] in names:
+                issues.append(
+                    document.issue(
+                        (*path, "name"),
+                        _("duplicate transition '%(name)s'", name=transition["name"]),
+                    )
+                )
+            names.add(transition["name"])
+            sources = transition["from"]
+            sources = [sources] if isinstance(sources, str) else sources
+            for s_index, state in enumerate(sources):
+                if state not in states:
+                    where = (
+                        (*path, "from")
+                        if isinstance(transition["from"], str)
+                        else (*path, "from", s_index)
+                    )
+                    issues.append(document.issue(where, _("unknown state '%(name)s'", name=state)))
+            if transition["to"] not in states:
+                issues.append(
+                    document.issue(
+                        (*path, "to"), _("unknown state '%(name)s'", name=transition["to"])
+                    )
+                )
+            for r_index, role in enumerate(transition.get("roles", [])):
+                if metadata.roles_document is not None and role not in metadata.roles:
+                    issues.append(
+                        document.issue(
+                            (*path, "roles", r_index), _("unknown role '%(name)s'", name=role)
+                        )
+                    )

@@ -1,0 +1,204 @@
+"""Load every metadata definition, check it against its JSON Schema and its cross-references.
+
+All problems are collected and raised together as ``MetadataInvalid``; nothing is half-applied:
+either a complete, valid ``Metadata`` comes back or nothing does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from app.i18n import _
+from app.meta.yamlsource import MetadataInvalid, MetadataIssue, SourceDocument, parse_yaml
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+#: Link targets that are kernel or identity tables rather than metadata-defined forms.
+MASTER_ENTITIES = ("item", "location", "lot", "unit", "user")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of definition: where its files live and which schema checks them."""
+
+    name: str
+    schema: str
+    root: str  # "metadata" or "workflows"
+    pattern: str
+
+
+KINDS = (
+    Kind("form", "form.schema.json", "metadata", "forms/*.yaml"),
+    Kind("roles", "roles.schema.json", "metadata", "roles.yaml"),
+    Kind("workflow", "workflow.schema.json", "workflows", "*.yaml"),
+)
+
+
+@dataclass
+class Metadata:
+    """A complete, valid set of definitions, by kind and name."""
+
+    forms: dict[str, SourceDocument] = field(default_factory=dict)
+    workflows: dict[str, SourceDocument] = field(default_factory=dict)
+    roles: dict[str, dict] = field(default_factory=dict)
+    roles_document: SourceDocument | None = None
+    #: names of forms whose file failed its schema: they exist, so nothing else is blamed for them
+    broken_forms: set[str] = field(default_factory=set)
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "forms": len(self.forms),
+            "workflows": len(self.workflows),
+            "roles": len(self.roles),
+        }
+
+
+@cache
+def _registry() -> Registry:
+    resources = []
+    for path in SCHEMA_DIR.glob("*.schema.json"):
+        schema = json.loads(path.read_text())
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator_for(schema_file: str) -> Draft202012Validator:
+    schema = json.loads((SCHEMA_DIR / schema_file).read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def schema_issues(document: SourceDocument, schema_file: str) -> list[MetadataIssue]:
+    """Every JSON Schema violation in ``document``, each as a precise, readable issue."""
+    issues = []
+    for error in validator_for(schema_file).iter_errors(document.data):
+        issues.extend(_describe(document, error))
+    return issues
+
+
+def _describe(document: SourceDocument, error: ValidationError) -> Iterable[MetadataIssue]:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = set(error.schema.get("properties", {}))
+        for key in error.instance:
+            if key not in known:
+                yield document.issue((*path, key), _("unknown key '%(key)s'", key=key))
+        return
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        yield document.issue(path, _("missing required key '%(key)s'", key=missing))
+        return
+    if error.validator == "enum":
+        expected = ", ".join(str(v) for v in error.validator_value)
+        yield document.issue(
+            path,
+            _(
+                "'%(value)s' is not allowed; expected one of: %(expected)s",
+                value=error.instance,
+                expected=expected,
+            ),
+        )
+        return
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        yield document.issue(
+            path,
+            _(
+                "expected %(expected)s, got %(actual)s",
+                expected=expected,
+                actual=type(error.instance).__name__,
+            ),
+        )
+        return
+    if error.validator == "pattern":
+        yield document.issue(
+            path,
+            _(
+                "'%(value)s' does not match the pattern %(pattern)s",
+                value=error.instance,
+                pattern=error.validator_value,
+            ),
+        )
+        return
+    yield document.issue(path, error.message)
+
+
+def _read(kind: Kind, base: Path, metadata: Metadata, issues: list) -> list[SourceDocument]:
+    documents = []
+    for path in sorted(base.glob(kind.pattern)):
+        relative = (
+            f"{base.name}/{path.relative_to(base)}"
+            if kind.root == "workflows"
+            else str(path.relative_to(base))
+        )
+        try:
+            document = parse_yaml(path.read_text(encoding="utf-8"), relative)
+        except MetadataInvalid as exc:
+            issues.extend(exc.issues)
+            continue
+        found = schema_issues(document, kind.schema)
+        issues.extend(found)
+        if not found:
+            documents.append(document)
+        elif kind.name == "form" and isinstance(document.data, dict):
+            metadata.broken_forms.add(str(document.data.get("name")))
+    return documents
+
+
+#: Cross-reference checks run after every file passed its schema: (metadata, issues) -> None.
+CrossCheck = Callable[[Metadata, list[MetadataIssue]], None]
+CROSS_CHECKS: list[CrossCheck] = []
+
+
+def cross_check(func: CrossCheck) -> CrossCheck:
+    """Register a check that looks across definitions (links, workflows, roles)."""
+    CROSS_CHECKS.append(func)
+    return func
+
+
+def load_metadata(metadata_dir: Path, workflows_dir: Path) -> Metadata:
+    """Read, validate and cross-check every definition; raise ``MetadataInvalid`` if any fails."""
+    issues: list[MetadataIssue] = []
+    roots = {"metadata": Path(metadata_dir), "workflows": Path(workflows_dir)}
+    metadata = Metadata()
+    for kind in KINDS:
+        for document in _read(kind, roots[kind.root], metadata, issues):
+            _register(metadata, kind, document, issues)
+    for check in CROSS_CHECKS:
+        check(metadata, issues)
+    if issues:
+        raise MetadataInvalid(issues)
+    return metadata
+
+
+def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: list) -> None:
+    data = document.data
+    if kind.name == "form":
+        _add_unique(metadata.forms, data["name"], document, ("name",), issues)
+    elif kind.name == "workflow":
+        _add_unique(metadata.workflows, data["form"], document, ("form",), issues)
+    elif kind.name == "roles":
+        metadata.roles = data["roles"]
+        metadata.roles_document = document
+
+
+def _add_unique(registry: dict, name: str, document: SourceDocument, path, issues: list) -> None:
+    if name in registry:
+        first = registry[name].file
+        issues.append(
+            document.issue(
+                path, _("'%(name)s' is already defined in %(file)s", name=name, file=first)
+            )
+        )
+    else:
+        registry[name] = document

@@ -1,0 +1,115 @@
+"""Read YAML safely and remember where every value came from.
+
+Metadata errors must name the file, the line and the path inside the document
+(``forms/purchase_receipt.yaml:14 fields[3].type``), so loading keeps a map from each path to the
+line it starts on. Only plain YAML is accepted: PyYAML's safe loader refuses arbitrary tags, and
+a key written twice in one mapping is an error rather than a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class MetadataIssue:
+    """One thing wrong with a definition: where it is and what was expected."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class MetadataInvalid(Exception):
+    """Raised with every issue found, so an admin fixes them all in one pass."""
+
+    def __init__(self, issues: list[MetadataIssue]):
+        self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.path, i.message))
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+def format_path(path: Path_) -> str:
+    """``('fields', 3, 'type')`` → ``fields[3].type``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+@dataclass
+class SourceDocument:
+    """A parsed YAML document with the line each path starts on."""
+
+    file: str
+    data: object
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int:
+        """The line of ``path``, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path, 1)
+
+    def issue(self, path: Path_, message: str) -> MetadataIssue:
+        return MetadataIssue(self.file, self.line_of(path), format_path(path), message)
+
+
+def parse_yaml(text: str, file: str) -> SourceDocument:
+    """Parse ``text``; raise ``MetadataInvalid`` naming the line of a syntax or duplicate key."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            raise MetadataInvalid([MetadataIssue(file, 1, "", "the file is empty")])
+        document = SourceDocument(file, None)
+        issues: list[MetadataIssue] = []
+        _map_lines(node, (), document, issues)
+        if issues:
+            raise MetadataInvalid(issues)
+        document.data = yaml.SafeLoader(text).get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = exc.problem or exc.context or "malformed YAML"
+        if exc.problem and exc.context and exc.context_mark:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise MetadataInvalid(
+            [MetadataIssue(file, line, "", f"malformed YAML: {problem}")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise MetadataInvalid([MetadataIssue(file, 1, "", f"malformed YAML: {exc}")]) from None
+    return document
+
+
+def _map_lines(node: yaml.Node, path: Path_, document: SourceDocument, issues: list) -> None:
+    document.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                issues.append(
+                    MetadataIssue(
+                        document.file,
+                        line,
+                        format_path((*path, key)),
+                        f"duplicate key '{key}' (first at line {seen[key]})",
+                    )
+                )
+                continue
+            seen[key] = line
+            _map_lines(value_node, (*path, key), document, issues)
+            document.lines[(*path, key)] = line
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _map_lines(item, (*path, index), document, issues)

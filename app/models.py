@@ -1,0 +1,9 @@
+"""Every module that defines tables, imported in one place so ``Base.metadata`` is complete.
+
+Alembic's autogenerate and the models-versus-migrations test read the metadata from here.
+"""
+
+from app import kernel  # noqa: F401
+from app.db import Base
+
+metadata = Base.metadata

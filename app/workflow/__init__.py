@@ -1,0 +1,1 @@
+"""The workflow engine: states, transitions, approvals and action plugins from ``workflows/``."""

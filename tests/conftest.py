@@ -1,0 +1,128 @@
+"""Shared fixtures: every test gets a migrated, empty database on the backend under test.
+
+The backend is chosen by ``LIANKU_TEST_DB``: ``sqlite`` (default) or ``postgres``, the latter using
+``LIANKU_TEST_POSTGRES_URL`` as the server to create a fresh database on (one per test process,
+dropped at the end), so runs never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import make_url, text
+
+from app import create_app
+from app.db import Database
+from app.migrate import upgrade
+from app.models import metadata
+
+BACKEND = os.environ.get("LIANKU_TEST_DB", "sqlite")
+POSTGRES_URL = os.environ.get("LIANKU_TEST_POSTGRES_URL", "")
+
+
+def pytest_report_header(config):
+    return f"lianku database backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (LIANKU_TEST_DB=postgres)")
+    for item in items:
+        if "postgres_only" in item.keywords and BACKEND != "postgres":
+            item.add_marker(skip_pg)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if BACKEND == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    if BACKEND != "postgres" or not POSTGRES_URL:
+        pytest.exit("LIANKU_TEST_DB=postgres needs LIANKU_TEST_POSTGRES_URL", returncode=2)
+    name = f"lianku_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    server = make_url(POSTGRES_URL).set(drivername="postgresql")
+    admin_dsn = server.render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_url) -> Database:
+    database = Database(database_url)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
+
+
+def clean(database: Database) -> None:
+    """Empty every table, keeping the schema; PostgreSQL's TRUNCATE bypasses row triggers."""
+    tables = [table.name for table in reversed(metadata.sorted_tables)]
+    with database.engine.begin() as connection:
+        if database.dialect == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture
+def db(migrated_database) -> Database:
+    """The migrated test database, emptied after the test."""
+    yield migrated_database
+    clean(migrated_database)
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path) -> dict:
+    return {
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def app(db, app_config):
+    application = create_app(app_config)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["lianku.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+@pytest.fixture
+def login(client):
+    """Sign ``client`` in through the real login form, CSRF token included."""
+
+    def _login(username: str, password: str):
+        page = client.get("/login")
+        return client.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": csrf_token(page.text)},
+        )
+
+    return _login
+
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent

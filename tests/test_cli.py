@@ -1,0 +1,60 @@
+"""The ``lianku`` command as an operator or cron runs it."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from app.cli import main
+from app.demo import DEMO_USERS
+from app.kernel.users import User
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def runner(monkeypatch, database_url, tmp_path):
+    monkeypatch.setenv("LIANKU_DATABASE_URL", database_url)
+    monkeypatch.setenv("LIANKU_INSTANCE_PATH", str(tmp_path / "instance"))
+    return CliRunner()
+
+
+def test_check_passes_on_shipped_metadata(runner):
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "metadata OK" in result.output
+
+
+def test_check_lists_every_problem_and_fails(runner, tmp_path, monkeypatch):
+    shutil.copytree(ROOT / "metadata", tmp_path / "metadata")
+    bad = ROOT / "tests" / "meta" / "bad" / "forms"
+    for name in ("bad_type.yaml", "unknown_link.yaml"):
+        shutil.copy(bad / name, tmp_path / "metadata" / "forms" / name)
+    monkeypatch.setenv("LIANKU_METADATA_DIR", str(tmp_path / "metadata"))
+    result = runner.invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert "forms/bad_type.yaml:9 fields[1].type: 'txt' is not allowed" in result.output
+    assert (
+        "forms/unknown_link.yaml:7 fields[0].link: unknown link target 'suplier'" in result.output
+    )
+    assert "2 problem(s) found" in result.output
+
+
+def test_init_is_idempotent(runner, db):
+    for _ in range(2):
+        result = runner.invoke(main, ["init"])
+        assert result.exit_code == 0, result.output
+        assert "database at revision" in result.output
+
+
+def test_demo_if_empty_loads_once_and_prints_logins(runner, db):
+    first = runner.invoke(main, ["demo", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert "demo data loaded" in first.output
+    second = runner.invoke(main, ["demo", "--if-empty"])
+    assert "not loaded again" in second.output
+    assert "store_clerk" in second.output
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == len(DEMO_USERS)

@@ -1,0 +1,104 @@
+"""The database layer: exact decimals, aware timestamps, writers that queue on SQLite."""
+
+import datetime as dt
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, select, text
+
+from app.db import Database, Money, UTCDateTime, to_decimal, utcnow
+
+
+@pytest.fixture
+def scratch(db):
+    """A throwaway table outside the app's metadata, dropped afterwards."""
+    meta = MetaData()
+    table = Table(
+        "scratch",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("amount", Money),
+        Column("at", UTCDateTime),
+    )
+    meta.create_all(db.engine)
+    yield table
+    meta.drop_all(db.engine)
+
+
+def test_money_round_trips_as_exact_decimal(db, scratch):
+    with db.transaction() as session:
+        session.execute(scratch.insert().values(id=1, amount=Decimal("1234567.8912"), at=utcnow()))
+    with db.session() as session:
+        amount = session.scalar(select(scratch.c.amount))
+    assert amount == Decimal("1234567.8912")
+    assert isinstance(amount, Decimal)
+
+
+def test_timestamps_come_back_timezone_aware_utc(db, scratch):
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    moment = dt.datetime(2026, 3, 1, 10, 2, tzinfo=shanghai)
+    with db.transaction() as session:
+        session.execute(scratch.insert().values(id=1, amount=0, at=moment))
+    with db.session() as session:
+        stored = session.scalar(select(scratch.c.at))
+    assert stored.tzinfo is not None
+    assert stored == moment
+    assert stored.utcoffset() == dt.timedelta(0)
+
+
+def test_naive_timestamps_are_refused(db, scratch):
+    with pytest.raises(Exception, match="naive datetime refused"), db.transaction() as session:
+        session.execute(scratch.insert().values(id=1, amount=0, at=dt.datetime(2026, 1, 1)))  # noqa: DTZ001
+
+
+def test_to_decimal_never_keeps_binary_float_noise():
+    assert to_decimal(0.1) == Decimal("0.1")
+    assert to_decimal("19.90") == Decimal("19.90")
+
+
+def test_sqlite_pragmas(db):
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_sqlite_writers_queue_instead_of_failing(db, scratch):
+    """Two read-then-write transactions: the second waits for the first instead of failing."""
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only; PostgreSQL serialises writers with row locks")
+    with db.transaction() as session:
+        session.execute(scratch.insert().values(id=1, amount=0, at=utcnow()))
+    errors: list[Exception] = []
+
+    def add_one():
+        try:
+            with db.transaction() as session:
+                amount = session.scalar(select(scratch.c.amount).where(scratch.c.id == 1))
+                time.sleep(0.05)  # widen the read-modify-write window
+                session.execute(scratch.update().values(amount=amount + 1))
+        except Exception as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.session() as session:
+        assert session.scalar(select(scratch.c.amount)) == 4
+
+
+def test_read_sessions_do_not_take_the_write_lock(db):
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite only")
+    other = Database(db.url)
+    with db.session() as reader, other.transaction() as writer:
+        reader.execute(text("SELECT 1"))
+        writer.execute(text("SELECT 1"))  # would block for the busy timeout if the reader held it
+    other.dispose()
