@@ -1,0 +1,195 @@
+"""The audit trail: append-only, hash-chained entries for every change a regulator may ask about.
+
+Each entry stores the SHA-256 of its canonical content plus the previous entry's hash, so an
+entry altered or removed behind the application's back breaks the chain at exactly that entry.
+
+Entries are kept in several chains (``chain``: ``main`` for most things, ``location:<id>`` for
+stock postings) so that writers at different locations do not queue behind one global lock: the
+head row of a chain is locked (``FOR UPDATE``) only by writers appending to that chain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, UTCDateTime, utcnow
+
+GENESIS = "0" * 64
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_audit_log_entity", "entity", "entity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    chain: Mapped[str] = mapped_column(String(64), default="main")
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    entity: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
+    changes: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    def canonical(self) -> str:
+        """The content the hash covers, as one deterministic JSON text."""
+        content = {
+            "chain": self.chain,
+            "seq": self.seq,
+            "at": self.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "user_id": self.user_id,
+            "username": self.username,
+            "action": self.action,
+            "entity": self.entity,
+            "entity_id": self.entity_id,
+            "changes": self.changes,
+            "reason": self.reason,
+            "request_id": self.request_id,
+            "client_addr": self.client_addr,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical().encode("utf-8")).hexdigest()
+
+
+class AuditChainHead(Base):
+    """The last entry of each chain; locking this row serialises appends to that chain only."""
+
+    __tablename__ = "audit_chain_heads"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default=GENESIS)
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    """Who is acting and from where; filled in by the layer that knows (web request, CLI, job)."""
+
+    user_id: int | None = None
+    username: str | None = None
+    request_id: str | None = None
+    client_addr: str | None = None
+
+
+#: Returns the current actor; the web layer replaces it with one that reads the request.
+context_provider: Callable[[], AuditContext] = AuditContext
+
+
+def jsonable(value):
+    """Make ``value`` JSON-safe without losing exactness: Decimals and dates become strings."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    return value
+
+
+def record(
+    session: Session,
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    *,
+    changes: dict | None = None,
+    reason: str | None = None,
+    chain: str = "main",
+    context: AuditContext | None = None,
+) -> AuditEntry:
+    """Append one entry to ``chain`` inside the caller's transaction.
+
+    ``changes`` maps each changed field to ``[old, new]`` (or to the value, for a creation).
+    """
+    context = context or context_provider()
+    head = session.scalar(
+        select(AuditChainHead).where(AuditChainHead.chain == chain).with_for_update()
+    )
+    if head is None:
+        head = AuditChainHead(chain=chain, seq=0, hash=GENESIS)
+        session.add(head)
+    entry = AuditEntry(
+        chain=chain,
+        seq=head.seq + 1,
+        at=utcnow(),
+        user_id=context.user_id,
+        username=context.username,
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        changes=jsonable(changes) if changes is not None else None,
+        reason=reason,
+        request_id=context.request_id,
+        client_addr=context.client_addr,
+        prev_hash=head.hash,
+    )
+    entry.hash = entry.compute_hash()
+    session.add(entry)
+    head.seq, head.hash = entry.seq, entry.hash
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first entry of a chain that does not match, and why."""
+
+    chain: str
+    seq: int
+    entry_id: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"chain {self.chain}, entry #{self.entry_id} (seq {self.seq}): {self.reason}"
+
+
+def verify(session: Session) -> list[ChainBreak]:
+    """Walk every chain in order; return the first break of each broken chain (empty: all good)."""
+    breaks = []
+    heads = {head.chain: head for head in session.scalars(select(AuditChainHead))}
+    chains = set(heads) | set(session.scalars(select(AuditEntry.chain).distinct()))
+    for chain in sorted(chains):
+        found = _verify_chain(session, chain, heads.get(chain))
+        if found:
+            breaks.append(found)
+    return breaks
+
+
+def _verify_chain(session: Session, chain: str, head: AuditChainHead | None) -> ChainBreak | None:
+    previous_hash, expected_seq = GENESIS, 1
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.seq)
+    ).yield_per(1000)
+    for entry in entries:
+        if entry.seq != expected_seq:
+            return ChainBreak(chain, expected_seq, entry.id, f"entry seq {expected_seq} is missing")
+        if entry.prev_hash != previous_hash:
+            return ChainBreak(chain, entry.seq, entry.id, "previous hash does not match")
+        if entry.compute_hash() != entry.hash:
+            return ChainBreak(chain, entry.seq, entry.id, "content does not match its hash")
+        previous_hash, expected_seq = entry.hash, expected_seq + 1
+    if head is not None and (head.seq != expected_seq - 1 or head.hash != previous_hash):
+        return ChainBreak(chain, expected_seq, None, "entries after the last one were removed")
+    return None
