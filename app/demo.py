@@ -6,10 +6,12 @@ Demo data goes through the same code paths as real use, so it doubles as a smoke
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.kernel.locations import Location, add_location
 from app.kernel.users import User
 
 DEMO_PASSWORD = "lianku-demo"
@@ -29,11 +31,91 @@ DEMO_USERS = [
 ]
 
 
+#: The demo organisation: (code, name, type, parent code, address, latitude, longitude).
+DEMO_LOCATIONS = [
+    ("HQ", "联库医疗总部", "hq", None, "上海市浦东新区张江路 88 号", "31.204000", "121.599000"),
+    ("R-EAST", "华东区", "region", "HQ", None, None, None),
+    ("R-NORTH", "华北区", "region", "HQ", None, None, None),
+    (
+        "WH-SH",
+        "上海中心仓",
+        "warehouse",
+        "R-EAST",
+        "上海市嘉定区安亭镇墨玉路 185 号",
+        "31.296000",
+        "121.161000",
+    ),
+    (
+        "SH01",
+        "上海徐汇店",
+        "store",
+        "R-EAST",
+        "上海市徐汇区漕溪北路 398 号",
+        "31.188000",
+        "121.436000",
+    ),
+    (
+        "HZ01",
+        "杭州西湖店",
+        "store",
+        "R-EAST",
+        "杭州市西湖区文三路 259 号",
+        "30.278000",
+        "120.131000",
+    ),
+    (
+        "WH-BJ",
+        "北京中心仓",
+        "warehouse",
+        "R-NORTH",
+        "北京市大兴区亦庄经济开发区科创街 12 号",
+        "39.795000",
+        "116.506000",
+    ),
+    (
+        "BJ01",
+        "北京朝阳店",
+        "store",
+        "R-NORTH",
+        "北京市朝阳区建国路 93 号",
+        "39.908000",
+        "116.473000",
+    ),
+    (
+        "TJ01",
+        "天津和平店",
+        "store",
+        "R-NORTH",
+        "天津市和平区南京路 189 号",
+        "39.117000",
+        "117.199000",
+    ),
+]
+
+
+def load_locations(session: Session) -> dict[str, Location]:
+    """Create the demo organisation tree; returns the locations by code."""
+    created: dict[str, Location] = {}
+    for code, name, kind, parent, address, latitude, longitude in DEMO_LOCATIONS:
+        created[code] = add_location(
+            session, code, name, kind, created.get(parent) if parent else None,
+            address=address,
+            latitude=Decimal(latitude) if latitude else None,
+            longitude=Decimal(longitude) if longitude else None,
+        )  # fmt: skip
+    return created
+
+
 def is_empty(session: Session) -> bool:
     return session.scalar(select(func.count()).select_from(User)) == 0
 
 
 def load(session: Session) -> None:
+    load_locations(session)
+    load_users(session)
+
+
+def load_users(session: Session) -> None:
     for username, full_name, _role in DEMO_USERS:
         user = User(username=username, full_name=full_name, locale="zh_CN", active=True)
         user.set_password(DEMO_PASSWORD)
