@@ -6,6 +6,7 @@ import sys
 
 import click
 
+import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
 from app.db import Database
 from app.meta import MetadataInvalid, load_metadata
