@@ -1,4 +1,4 @@
-"""The ``lianku`` command: init, demo, check, run — what an operator or cron calls."""
+"""The ``lianku`` command: init, demo, check, run, audit verify — what an operator or cron calls."""
 
 from __future__ import annotations
 
@@ -77,6 +77,28 @@ def run(host: str, port: int, debug: bool) -> None:
         click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
         sys.exit(1)
     app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk every chain of the audit trail; name the first entry that does not match, exit 1."""
+    from app.kernel import audit as audit_trail
+
+    db = _database()
+    with db.session() as session:
+        breaks = audit_trail.verify(session)
+        entries, chains = audit_trail.chain_summary(session)
+    db.dispose()
+    if breaks:
+        for found in breaks:
+            click.echo(f"audit trail BROKEN: {found}", err=True)
+        sys.exit(1)
+    click.echo(f"audit trail OK: {entries} entries in {chains} chains")
 
 
 if __name__ == "__main__":
