@@ -92,11 +92,17 @@ def load_token(req) -> tokens.ApiToken | None:
     plaintext = bearer_token()
     if plaintext is None or not is_api_request():
         return None
-    token = tokens.find_active_token(db_session(), plaintext)
-    if token is not None and tokens.needs_last_used_update(token):
+    # Looked up and stamped in sessions of their own, finished before the request's session
+    # starts: on SQLite a write request holds the write lock, which the stamp would wait for.
+    with database().session() as lookup:
+        token = tokens.find_active_token(lookup, plaintext)
+        stamp = token is not None and tokens.needs_last_used_update(token)
+    if token is None:
+        return None
+    if stamp:
         with database().transaction() as writer:
             writer.get(tokens.ApiToken, token.id).last_used_at = utcnow()
-    return token
+    return db_session().get(tokens.ApiToken, token.id)
 
 
 @login_manager.unauthorized_handler
