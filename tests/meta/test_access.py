@@ -1,4 +1,4 @@
-"""The one enforcement point: role permissions and own/region/all data scope, at the access level."""
+"""The one enforcement point: role permissions and own/region/all data scope, at access level."""
 
 import pytest
 from sqlalchemy import select
@@ -189,3 +189,25 @@ def test_a_real_user_and_a_token_are_principals(db):
         assert access.can(token, "create", "purchase_receipt")
         assert _codes(session, access.visible_location_ids(session, token)) == ["BJ01"]
         assert not access.may_use_pages(token)
+
+
+def test_demo_users_have_roles_and_locations_that_show_scope(db):
+    from app import demo
+
+    with db.transaction() as session:
+        demo.load(session)
+    with db.session() as session:
+        by_name = {user.username: user for user in session.scalars(select(User))}
+        for username, _full_name, role in demo.DEMO_USERS:
+            assert by_name[username].role_names == [role]
+        assert _codes(session, access.visible_location_ids(session, by_name["store_clerk"])) == [
+            "SH01"
+        ]
+        assert _codes(session, access.visible_location_ids(session, by_name["store_clerk_bj"])) == [
+            "BJ01"
+        ]
+        assert _codes(session, access.visible_location_ids(session, by_name["wh_clerk"])) == [
+            "WH-SH"
+        ]
+        assert access.visible_location_ids(session, by_name["hq"]) is None
+        assert not access.may_use_pages(by_name["integrator"])
