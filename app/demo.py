@@ -143,4 +143,5 @@ def load_users(session: Session, locations: dict[str, Location] | None = None) -
 def print_logins(echo: Callable[[str], None]) -> None:
     echo(f"demo logins (password for all: {DEMO_PASSWORD}):")
     for username, full_name, role in DEMO_USERS:
-        echo(f"  {username:<15} {role:<22} {full_name}")
+        where = DEMO_USER_LOCATIONS.get(username, "HQ")
+        echo(f"  {username:<15} {role:<22} {where:<6} {full_name}")

@@ -229,6 +229,13 @@ def _count_failure(session: Session, user: User | None, username: str, now: dt.d
         )  # fmt: skip
 
 
+def refuse_sign_in(session: Session, user: User, reason: str) -> None:
+    """Record a sign-in refused for a reason outside this module (e.g. an API-only account)."""
+    audit.record(
+        session, "login_refused", "user", user.id, reason=reason, context=_as(user, user.username)
+    )
+
+
 def record_logout(session: Session, user: User) -> None:
     audit.record(session, "logout", "user", user.id)
 

@@ -44,9 +44,12 @@ class PermissionDenied(Exception):
 
     def __init__(self, action: str, form: str | None = None):
         self.action, self.form = action, form
-        super().__init__(
-            _("You are not allowed to %(action)s %(form)s.", action=action, form=form or "")
-        )
+        if form is None:
+            super().__init__(_("You are not allowed to do this."))
+        else:
+            super().__init__(
+                _("You are not allowed to %(action)s %(form)s.", action=action, form=form)
+            )
 
 
 class NotFoundInScope(LookupError):

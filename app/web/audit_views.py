@@ -102,7 +102,16 @@ def describe(entry: audit.AuditEntry) -> str:
     parts = []
     for key, value in entry.changes.items():
         if isinstance(value, list) and len(value) == 2:
-            parts.append(_("%(field)s: %(old)s → %(new)s", field=key, old=value[0], new=value[1]))
+            old, new = _show(value[0]), _show(value[1])
+            parts.append(_("%(field)s: %(old)s → %(new)s", field=key, old=old, new=new))
         else:
-            parts.append(f"{key}: {value}")
+            parts.append(f"{key}: {_show(value)}")
     return "; ".join(parts)
+
+
+def _show(value) -> str:
+    if value is None or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(_show(item) for item in value)
+    return str(value)

@@ -135,7 +135,9 @@ def login():
         flash(str(refused), "error")
         return render_template("login.html", form=form), 401
     if not access.may_use_pages(user):
-        sql.rollback()
+        sql.rollback()  # not signed in: no "login" entry, but the refusal is recorded
+        users.refuse_sign_in(sql, sql.get(User, user.id), "api_only")
+        sql.commit()
         flash(_("This account may only use the API, with a token."), "error")
         return render_template("login.html", form=form), 403
     sql.commit()

@@ -65,11 +65,25 @@ def test_repeated_failures_lock_the_account_and_the_lock_expires(client, login, 
     assert client.get("/").status_code == 200
 
 
-def test_api_only_accounts_cannot_use_the_pages(client, login, chain):
+def test_api_only_accounts_cannot_use_the_pages(client, login, db, chain):
     response = login("integrator", PASSWORD)
     assert response.status_code == 403
     assert "只能通过令牌使用 API" in response.text
     assert client.get("/").status_code == 302
+    [refused] = _entries(db, username="integrator")
+    assert (refused.action, refused.reason) == ("login_refused", "api_only")
+
+
+def test_a_signed_in_user_whose_roles_become_api_only_loses_the_pages(client, login, db, chain):
+    login("clerk_a", PASSWORD)
+    assert client.get("/").status_code == 200
+    with db.transaction() as session:
+        from app.meta import identity
+
+        identity.update_user(session, session.get(User, chain.users["clerk_a"]),
+                             roles=["integrator"])  # fmt: skip
+    assert client.get("/").status_code == 403
+    assert client.get("/account/password").status_code == 403
 
 
 def test_state_changing_forms_need_the_csrf_token(client, login, db, chain):
