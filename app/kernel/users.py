@@ -11,12 +11,13 @@ are rules a regulator asks about and each of them leaves an audit entry.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, select
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -31,6 +32,9 @@ password_hasher = PasswordHasher()
 #: Failed sign-ins in a row that lock an account, and for how long.
 MAX_FAILED_LOGINS = 5
 LOCKOUT = dt.timedelta(minutes=15)
+#: Failed sign-ins from one client address (any usernames) within ``LOCKOUT`` that make that
+#: address wait: guessing across many usernames is throttled too.
+MAX_FAILED_LOGINS_PER_ADDRESS = 20
 PASSWORD_MIN_LENGTH = 10
 
 user_locations = Table(
@@ -143,6 +147,13 @@ class AccountLocked(SignInRefused):
         )
 
 
+class AddressThrottled(SignInRefused):
+    def __init__(self):
+        super().__init__(
+            _("Too many failed sign-ins from this address: please wait 15 minutes and try again.")
+        )
+
+
 class PasswordPolicyViolation(ValueError):
     """A new password breaks one rule of the policy; the message names the rule."""
 
@@ -189,7 +200,18 @@ def authenticate(
     so failures are counted even though the sign-in is refused.
     """
     now = now or utcnow()
+    context = audit.context_provider()
+    if context.client_addr and _recent_failures(session, context.client_addr, now) >= (
+        MAX_FAILED_LOGINS_PER_ADDRESS
+    ):
+        audit.record(
+            session, "login_refused", "user", None, reason="address throttled",
+            context=_as(None, username),
+        )  # fmt: skip
+        raise AddressThrottled()
     user = session.scalar(select(User).where(User.username == username).with_for_update())
+    if user is None:
+        _dummy_verify(password)  # as slow as a real check: timing does not reveal usernames
     if user is not None and user.is_locked(now):
         audit.record(
             session, "login_refused", "user", user.id,
@@ -208,6 +230,29 @@ def authenticate(
         user.password_hash = password_hasher.hash(password)  # parameters raised since last time
     audit.record(session, "login", "user", user.id, context=_as(user, username))
     return user
+
+
+def _recent_failures(session: Session, client_addr: str, now: dt.datetime) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(audit.AuditEntry)
+        .where(
+            audit.AuditEntry.at >= now - LOCKOUT,
+            audit.AuditEntry.action == "login_failed",
+            audit.AuditEntry.client_addr == client_addr,
+        )
+    )
+
+
+_dummy_hash: dict[PasswordHasher, str] = {}
+
+
+def _dummy_verify(password: str) -> None:
+    hasher = password_hasher
+    if hasher not in _dummy_hash:
+        _dummy_hash[hasher] = hasher.hash("not a password of anyone")
+    with contextlib.suppress(VerificationError, InvalidHashError):
+        hasher.verify(_dummy_hash[hasher], password)
 
 
 def _count_failure(session: Session, user: User | None, username: str, now: dt.datetime) -> None:

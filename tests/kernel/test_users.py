@@ -72,6 +72,23 @@ def test_unknown_users_are_refused_the_same_way_and_audited(db, chain):
         )  # fmt: skip
 
 
+def test_many_failures_from_one_address_throttle_it(db, chain, monkeypatch):
+    monkeypatch.setattr(
+        audit, "context_provider", lambda: audit.AuditContext(client_addr="192.0.2.7")
+    )
+    for number in range(users.MAX_FAILED_LOGINS_PER_ADDRESS):
+        with db.transaction() as session, pytest.raises(users.WrongCredentials):
+            users.authenticate(session, f"guess{number}", "whatever")
+    with db.transaction() as session, pytest.raises(users.AddressThrottled):
+        users.authenticate(session, "clerk_a", PASSWORD)
+    later = utcnow() + users.LOCKOUT + dt.timedelta(seconds=1)
+    assert isinstance(_try(db, PASSWORD, later), User)  # the address may try again later
+    monkeypatch.setattr(
+        audit, "context_provider", lambda: audit.AuditContext(client_addr="192.0.2.8")
+    )
+    assert isinstance(_try(db, PASSWORD), User)  # other addresses were never throttled
+
+
 @pytest.mark.parametrize(
     ("password", "rule"),
     [

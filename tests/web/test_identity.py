@@ -388,3 +388,15 @@ def test_the_audit_page_pages_through_many_entries(client, login, db, chain):
     assert "1 / 2" in first.text
     second = client.get("/audit?entity=item&page=2")
     assert second.text.count("<tr>") - 1 == 10
+
+
+def test_a_long_client_chosen_request_id_does_not_break_sign_in(client, db, chain):
+    page = client.get("/login")
+    response = client.post(
+        "/login",
+        data={"username": "clerk_a", "password": PASSWORD, "csrf_token": csrf_token(page.text)},
+        headers={"X-Request-ID": "x" * 500},
+    )
+    assert response.status_code == 302
+    [entry] = _entries(db, action="login")
+    assert entry.request_id == "x" * 64
