@@ -1,15 +1,19 @@
-"""The signed-in user's own account: change the password (the policy names the broken rule)."""
+"""The signed-in user's own account: roles and locations at a glance, language, password.
+
+The password policy names the rule a new password breaks; the language is the user's own choice.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import PasswordField
+from wtforms import PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, EqualTo
 
-from app.i18n import _, _l
+from app.i18n import LOCALES, _, _l
 from app.kernel import users
+from app.meta import access, identity
 from app.web.session import db_session
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -22,6 +26,32 @@ class ChangePasswordForm(FlaskForm):
         _l("Repeat the new password"),
         validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
     )
+
+
+LOCALE_LABELS = {"zh_CN": "中文", "en": "English"}
+
+
+class LanguageForm(FlaskForm):
+    locale = SelectField(
+        _l("Language"),
+        choices=[SelectChoice(code, LOCALE_LABELS.get(code, code)) for code in LOCALES],
+    )
+
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def overview():
+    """Who am I here: roles, locations, language (changeable)."""
+    form = LanguageForm(locale=current_user.locale)
+    if form.validate_on_submit():
+        sql = db_session()
+        identity.update_user(sql, current_user, locale=form.locale.data)
+        sql.commit()
+        flash(_("Saved."), "info")
+        return redirect(url_for("account.overview"))
+    roles = access.role_definitions()
+    labels = [roles[name]["label"] for name in current_user.role_names if name in roles]
+    return render_template("account/overview.html", form=form, role_labels=labels)
 
 
 @bp.route("/password", methods=["GET", "POST"])

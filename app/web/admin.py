@@ -10,7 +10,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -65,17 +72,21 @@ def _sql():
     return db_session()
 
 
-def role_choices() -> list[tuple[str, str]]:
+def role_labels() -> dict[str, str]:
     from flask_babel import get_locale
 
     locale = "en" if str(get_locale()).startswith("en") else "zh_CN"
-    return [(name, role["label"][locale]) for name, role in access.role_definitions().items()]
+    return {name: role["label"][locale] for name, role in access.role_definitions().items()}
 
 
-def location_choices() -> list[tuple[int, str]]:
+def role_choices() -> list[SelectChoice]:
+    return [SelectChoice(name, label) for name, label in role_labels().items()]
+
+
+def location_choices() -> list[SelectChoice]:
     query = select(Location).where(Location.active.is_(True)).order_by(Location.path)
     return [
-        (loc.id, f"{'  ' * (loc.path.count('/') - 2)}{loc.code} {loc.name}")
+        SelectChoice(loc.id, f"{'  ' * (loc.path.count('/') - 2)}{loc.code} {loc.name}")
         for loc in _sql().scalars(query)
     ]
 
@@ -86,7 +97,7 @@ def _fill_choices(form) -> None:
     if hasattr(form, "role"):
         form.role.choices = role_choices()
     if hasattr(form, "locale"):
-        form.locale.choices = [(code, LOCALE_LABELS[code]) for code in LOCALES]
+        form.locale.choices = [SelectChoice(code, LOCALE_LABELS[code]) for code in LOCALES]
     form.locations.choices = location_choices()
 
 
@@ -107,7 +118,7 @@ def _field_error(form, exc) -> None:
 @bp.get("/users")
 def users_list():
     rows = _sql().scalars(select(users.User).order_by(users.User.username)).all()
-    return render_template("admin/users.html", users=rows, roles=dict(role_choices()))
+    return render_template("admin/users.html", users=rows, roles=role_labels())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -220,7 +231,7 @@ def tokens_list():
     status = 422 if form.errors else 200
     return render_template(
         "admin/tokens.html", form=form, tokens=rows, issued=issued, revoke=RevokeForm(),
-        roles=dict(role_choices()),
+        roles=role_labels(),
     ), status  # fmt: skip
 
 

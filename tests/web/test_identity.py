@@ -158,6 +158,24 @@ def test_change_password_in_english_and_then_sign_in_with_it(client, login, db, 
     assert login("clerk_a", "brand new secret").status_code == 302
 
 
+def test_users_choose_their_own_language(client, login, db, chain):
+    login("clerk_a", PASSWORD)
+    page = client.get("/account")
+    assert "SH01" in page.text and "门店店员" in page.text
+    response = client.post("/account", data={"locale": "en", "csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302
+    assert "Store clerk" in client.get("/account").text
+    assert (
+        client.post(
+            "/account", data={"locale": "fr", "csrf_token": csrf_token(page.text)}
+        ).status_code
+        == 200
+    )
+    [change] = _entries(db, entity="user", entity_id=chain.users["clerk_a"], action="update")[-1:]
+    assert change.changes == {"locale": ["zh_CN", "en"]}
+    assert change.username == "clerk_a"
+
+
 # --- admin pages --------------------------------------------------------------------------------
 
 
