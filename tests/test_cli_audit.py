@@ -54,3 +54,38 @@ def test_verify_names_the_altered_entry_and_fails(runner, db):
     assert result.exit_code == 1
     assert f"chain main, entry #{altered} (seq 3): content does not match its hash" in result.output
     assert "location:3" not in result.output
+
+
+def test_user_add_creates_the_first_admin_and_audits_it(runner, db):
+    from app.demo import load_locations
+    from app.kernel.users import User
+
+    with db.transaction() as session:
+        load_locations(session)
+    result = runner.invoke(
+        main,
+        ["user", "add", "boss", "--full-name", "Boss", "--role", "admin", "--location", "HQ",
+         "--password", "a long enough secret"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with db.session() as session:
+        boss = session.scalar(select(User).where(User.username == "boss"))
+        assert boss.role_names == ["admin"]
+        assert [loc.code for loc in boss.locations] == ["HQ"]
+        entries = audit.history(session, "user", boss.id)
+        assert {entry.username for entry in entries} == {entries[0].username}
+        assert entries[0].username.startswith("cli:")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "overlord", "--password", "a long enough secret"], "overlord"),
+        (["--role", "admin", "--location", "XX", "--password", "a long enough secret"], "XX"),
+        (["--role", "admin", "--password", "short"], "at least 10 characters"),
+    ],
+)
+def test_user_add_refuses_bad_input(runner, db, args, message):
+    result = runner.invoke(main, ["user", "add", "boss", "--full-name", "Boss", *args])
+    assert result.exit_code == 1
+    assert message in result.output
