@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.i18n import LOCALES, _
 from app.kernel import tokens, users
 from app.kernel.locations import Location
-from app.meta.access import validate_roles
+from app.meta.access import can, role_definitions, validate_roles
 
 
 class InvalidAssignment(ValueError):
@@ -70,16 +70,31 @@ def update_user(
     *,
     roles: list[str] | None = None,
     location_ids: list[int] | None = None,
+    actor=None,
     **attributes,
 ) -> dict:
-    """Change roles, locations and plain attributes (full_name, active, locale); audited."""
+    """Change roles, locations and plain attributes (full_name, active, locale); audited.
+
+    ``actor`` is who makes the change: an admin cannot take away their own admin rights or
+    deactivate themselves, so an installation never locks its last admin out by a slip.
+    """
     if roles is not None:
         roles = validate_roles(roles)
+    if actor is not None and getattr(actor, "id", None) == user.id:
+        if attributes.get("active") is False:
+            raise InvalidAssignment("active", _("You cannot deactivate yourself."))
+        if roles is not None and can(user, "admin") and not _grants_admin(roles):
+            raise InvalidAssignment("roles", _("You cannot remove your own admin rights."))
     if location_ids is not None:
         location_ids = [location.id for location in _locations(session, location_ids)]
     if "locale" in attributes:
         _check_locale(attributes["locale"])
     return users.update_user(session, user, roles=roles, location_ids=location_ids, **attributes)
+
+
+def _grants_admin(roles: list[str]) -> bool:
+    definitions = role_definitions()
+    return any(definitions[name].get("admin") for name in roles)
 
 
 def issue_token(

@@ -170,6 +170,7 @@ def user_edit(user_id: int):
             changes = identity.update_user(
                 sql, user, roles=form.roles.data, location_ids=form.locations.data,
                 full_name=form.full_name.data, locale=form.locale.data, active=form.active.data,
+                actor=current_user,
             )  # fmt: skip
         except (identity.InvalidAssignment, access.UnknownRole) as exc:
             sql.rollback()

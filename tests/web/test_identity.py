@@ -235,6 +235,25 @@ def test_admin_cannot_assign_an_unknown_role(client, login, db, chain):
         assert session.get(User, chain.users["clerk_a"]).role_names == ["store_clerk"]
 
 
+def test_an_admin_cannot_lock_themselves_out(client, login, db, chain):
+    login("admin", PASSWORD)
+    edit = client.get(f"/admin/users/{chain.users['admin']}")
+    for data, message in (
+        ({"roles": ["store_clerk"], "active": "y"}, "不能取消自己的管理员权限"),
+        ({"roles": ["admin"]}, "不能停用自己"),
+    ):
+        response = client.post(
+            f"/admin/users/{chain.users['admin']}",
+            data={"full_name": "A", "locale": "zh_CN", "csrf_token": csrf_token(edit.text),
+                  **data},
+        )  # fmt: skip
+        assert response.status_code == 422
+        assert message in response.text
+    with db.session() as session:
+        admin = session.get(User, chain.users["admin"])
+        assert admin.role_names == ["admin"] and admin.active
+
+
 def test_admin_resets_a_password_and_lifts_a_lockout(client, login, db, chain):
     with db.transaction() as session:
         session.execute(
