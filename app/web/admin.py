@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.i18n import LOCALES, _, _l
-from app.kernel import tokens, users
+from app.kernel import audit, tokens, users
 from app.kernel.locations import Location
 from app.meta import access, identity
 
@@ -184,8 +184,9 @@ def user_edit(user_id: int):
             return redirect(url_for("admin.user_edit", user_id=user.id))
     status = 422 if form.errors else 200
     return render_template(
-        "admin/user_form.html", form=form, user=user, reset=ResetPasswordForm()
-    ), status
+        "admin/user_form.html", form=form, user=user, reset=ResetPasswordForm(),
+        history=audit.history(_sql(), "user", user.id),
+    ), status  # fmt: skip
 
 
 @bp.post("/users/<int:user_id>/password")

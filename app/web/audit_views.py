@@ -22,6 +22,12 @@ from app.web.session import db_session
 
 bp = Blueprint("audit", __name__)
 
+
+@bp.app_template_filter("audit_describe")
+def _describe_filter(entry) -> str:
+    return describe(entry)
+
+
 PAGE_SIZE = 50
 CSV_COLUMNS = (
     "id", "chain", "seq", "at", "user_id", "username", "action", "entity", "entity_id",

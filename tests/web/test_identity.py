@@ -220,6 +220,9 @@ def test_admin_creates_and_edits_a_user_and_the_changes_are_audited(client, logi
     }
     listing = client.get("/admin/users")
     assert "Dora Z" in listing.text
+    history = client.get(f"/admin/users/{dora.id}").text.split("历史记录")[1]
+    assert "roles：store_clerk → store_manager" in history
+    assert "locations：HZ01 → SH01" in history
 
 
 def test_admin_cannot_assign_an_unknown_role(client, login, db, chain):
