@@ -67,6 +67,15 @@ def init_guard(app: Flask) -> None:
         if current_user.is_authenticated and not access.may_use_pages(current_user):
             abort(403)
 
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")  # no clickjacking of forms
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if current_user and current_user.is_authenticated:
+            response.headers.setdefault("Cache-Control", "no-store")  # nothing private cached
+        return response
+
     @app.errorhandler(access.PermissionDenied)
     def _denied(exc):
         return _refusal(403, str(exc))

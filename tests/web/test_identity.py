@@ -113,6 +113,16 @@ def test_session_cookie_flags_follow_the_secure_setting(db, app_config):
     app.extensions["lianku.db"].dispose()
 
 
+def test_private_pages_are_not_cached_nor_framed(client, login, chain):
+    login("admin", PASSWORD)
+    page = client.get("/admin/tokens")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    asset = client.get("/vendor/bootstrap/dist/css/bootstrap.min.css")
+    assert "no-store" not in asset.headers.get("Cache-Control", "")
+
+
 # --- change password ----------------------------------------------------------------------------
 
 
