@@ -34,6 +34,7 @@ class Chain:
     locations: dict[str, Location]
     users: dict[str, int]
     tokens: dict[str, tuple[int, str]] = field(default_factory=dict)
+    db: object = None
 
     def loc(self, code: str) -> int:
         return self.locations[code].id
@@ -50,7 +51,7 @@ def make_chain(db, usernames=tuple(USERS), token_b: bool = True) -> Chain:
                 roles=[role], location_ids=[locations[code].id],
             )  # fmt: skip
             users[username] = user.id
-        chain = Chain(locations=locations, users=users)
+        chain = Chain(locations=locations, users=users, db=db)
         if token_b:
             token, plaintext = identity.issue_token(
                 session, "erp-beijing", "store_clerk", [locations["BJ01"].id], None

@@ -22,7 +22,14 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    current_user,
+    login_required,
+    login_url,
+    login_user,
+    logout_user,
+)
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from wtforms import PasswordField, StringField
@@ -112,7 +119,7 @@ def unauthorized():
         response.headers["WWW-Authenticate"] = 'Bearer realm="lianku"'
         return response, 401
     flash(login_manager.login_message, "info")
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def _safe_next(target: str | None) -> str:

@@ -377,7 +377,9 @@ def test_a_tokens_scope_limits_it_like_a_users(db, client, chain):
 
 def test_tokens_do_not_open_the_html_pages_and_bad_tokens_are_refused(client, chain):
     _id, plaintext = chain.tokens["b"]
-    assert client.get("/", headers=bearer(plaintext)).status_code == 302
+    page = client.get("/", headers=bearer(plaintext))
+    assert page.status_code == 302
+    assert page.headers["Location"].endswith("/login?next=%2F")
     answer = client.get("/api/v1/lookup/location", headers=bearer("lk_not-a-real-token"))
     assert answer.status_code == 401
     assert client.get("/api/v1/lookup/location").status_code == 401

@@ -31,6 +31,21 @@ def _store_b_record(chain: Chain, rule: Rule) -> object:
     )
 
 
+def _store_b_job(chain: Chain, rule: Rule) -> int:
+    """A finished export started by store B's clerk (jobs arrive with the jobs branch)."""
+    from app.kernel.jobs import Job, JobStatus
+
+    with chain.db.transaction() as session:
+        job = Job(
+            kind="store_b_export", params={"location": "BJ01"}, status=JobStatus.done,
+            message="BJ01 北京朝阳店 export", created_by=chain.users["clerk_b"],
+            result={"file": "exports/BJ01.csv", "filename": "BJ01.csv"},
+        )  # fmt: skip
+        session.add(job)
+        session.flush()
+        return job.id
+
+
 def _asset(chain: Chain, rule: Rule) -> str:
     return "bootstrap/dist/css/bootstrap.min.css" if "vendor" in rule.rule else "lianku.css"
 
@@ -44,6 +59,7 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "target": lambda chain, rule: "location",
     "version": lambda chain, rule: 1,
     "record_id": _store_b_record,
+    "job_id": _store_b_job,
     "filename": _asset,
 }
 
@@ -73,9 +89,15 @@ def _routes(app) -> list[Rule]:
 
 
 def _url(chain: Chain, rule: Rule) -> str:
-    values = {name: PARAM_FACTORIES[name](chain, rule) for name in rule.arguments}
     from flask import url_for
 
+    missing = sorted(set(rule.arguments) - set(PARAM_FACTORIES))
+    if missing:
+        pytest.fail(
+            f"{rule.rule}: add a factory to PARAM_FACTORIES in tests/web/test_permission_matrix.py"
+            f" returning a store-B (BJ01) object for: {', '.join(missing)}"
+        )
+    values = {name: PARAM_FACTORIES[name](chain, rule) for name in rule.arguments}
     return url_for(rule.endpoint, **values, **QUERY)
 
 
