@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from app.i18n import _
 from app.kernel.locations import Location, region_of
+from app.kernel.users import User, user_locations
 from app.meta.loader import schema_issues
 from app.meta.yamlsource import MetadataInvalid, parse_yaml
 
@@ -197,6 +198,21 @@ def scope_filter(session: Session, user, location_column) -> ColumnElement[bool]
     return location_column.in_(_ids_under(roots)) if roots else false()
 
 
+def users_scope_filter(session: Session, viewer, user_id_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping the users ``viewer`` may see: those assigned to at least one
+    location in the viewer's scope (everyone for scope ``all``). Staff of another store are as
+    private as that store's records."""
+    roots = _scope_roots(session, viewer)
+    if roots is None:
+        return true()
+    if not roots:
+        return false()
+    colleagues = select(user_locations.c.user_id).where(
+        user_locations.c.location_id.in_(_ids_under(roots))
+    )
+    return user_id_column.in_(colleagues)
+
+
 def in_scope(session: Session, user, location_id: int | None) -> bool:
     """Is a record held at ``location_id`` inside ``user``'s data scope?"""
     ids = visible_location_ids(session, user)
@@ -209,15 +225,36 @@ def require_location(session: Session, user, location_id: int | None) -> None:
         raise NotFoundInScope()
 
 
+def lookup_users(session: Session, viewer, text: str = "", limit: int = 20) -> list[User]:
+    """Active users in ``viewer``'s scope whose username or name contains ``text``."""
+    query = select(User).where(User.active.is_(True), users_scope_filter(session, viewer, User.id))
+    pattern = _contains(text)
+    if pattern:
+        query = query.where(
+            or_(
+                User.username.ilike(pattern, escape="\\"),
+                User.full_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return list(session.scalars(query.order_by(User.username).limit(limit)))
+
+
+def _contains(text: str) -> str | None:
+    """A LIKE pattern matching ``text`` anywhere, wildcards in ``text`` taken literally."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def lookup_locations(session: Session, user, text: str = "", limit: int = 20) -> list[Location]:
     """Active locations in ``user``'s scope whose code or name contains ``text``: link pickers."""
     query = select(Location).where(
         Location.active.is_(True), scope_filter(session, user, Location.id)
     )
-    text = (text or "").strip()
-    if text:
-        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
+    pattern = _contains(text)
+    if pattern:
         query = query.where(
             or_(
                 Location.code.ilike(pattern, escape="\\"),

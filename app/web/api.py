@@ -32,16 +32,49 @@ def _token_json(token: tokens.ApiToken) -> dict:
     }
 
 
+def _limit() -> int:
+    return min(max(request.args.get("limit", 20, type=int) or 20, 1), 100)
+
+
 @bp.get("/lookup/location")
 @login_required
 def lookup_location():
-    """Locations in the caller's scope matching ``q`` (code or name): what a link picker offers."""
-    found = access.lookup_locations(db_session(), current_user, request.args.get("q", ""))
+    """Locations in the caller's scope matching ``q`` (code or name): what a link picker offers.
+
+    Each result has the link pickers' ``value``/``label`` pair plus the location's own fields.
+    """
+    found = access.lookup_locations(db_session(), current_user, request.args.get("q", ""), _limit())
     return jsonify(
         results=[
-            {"id": loc.id, "code": loc.code, "name": loc.name, "type": str(loc.type)}
+            {
+                "value": loc.id,
+                "label": f"{loc.code} {loc.name}",
+                "id": loc.id,
+                "code": loc.code,
+                "name": loc.name,
+                "type": str(loc.type),
+            }
             for loc in found
-        ]
+        ]  # fmt: skip
+    )
+
+
+@bp.get("/lookup/user")
+@login_required
+def lookup_user():
+    """Users sharing the caller's scope matching ``q`` (username or name); never other stores'."""
+    found = access.lookup_users(db_session(), current_user, request.args.get("q", ""), _limit())
+    return jsonify(
+        results=[
+            {
+                "value": user.id,
+                "label": user.full_name,
+                "id": user.id,
+                "username": user.username,
+                "full_name": user.full_name,
+            }
+            for user in found
+        ]  # fmt: skip
     )
 
 

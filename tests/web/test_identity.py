@@ -409,6 +409,20 @@ def test_the_location_lookup_is_scoped(client, login, chain):
         assert not any(marker in text for marker in MARKERS_B), query
 
 
+def test_the_user_lookup_offers_only_colleagues(client, login, chain):
+    login("clerk_a", PASSWORD)
+    answer = client.get("/api/v1/lookup/user?q=")
+    assert {row["username"] for row in answer.json["results"]} == {"clerk_a", "manager_a"}
+    assert {"value", "label"} <= set(answer.json["results"][0])
+    for query in ("clerk_b", "Bob", "北京", "_b"):
+        text = client.get(f"/api/v1/lookup/user?q={query}").text
+        assert not any(marker in text for marker in MARKERS_B), query
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/").text)})
+    login("auditor", PASSWORD)  # scope all: everyone
+    names = {row["username"] for row in client.get("/api/v1/lookup/user?limit=100").json["results"]}
+    assert {"clerk_a", "clerk_b", "admin"} <= names
+
+
 def test_the_audit_page_filters_paginates_and_exports(client, login, db, chain):
     login("clerk_a", PASSWORD)
     assert client.get("/audit").status_code == 403

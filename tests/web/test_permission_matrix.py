@@ -56,7 +56,8 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "token_id": lambda chain, rule: chain.tokens["b"][0],
     "location_id": lambda chain, rule: chain.loc("BJ01"),
     "form": lambda chain, rule: "purchase_receipt",
-    "target": lambda chain, rule: "location",
+    # location and user have lookups of their own (static routes win); probe a form's records
+    "target": lambda chain, rule: "purchase_receipt",
     "version": lambda chain, rule: 1,
     "record_id": _store_b_record,
     "job_id": _store_b_job,
@@ -75,10 +76,11 @@ ALLOWED: dict[str, str] = {
     "/account": "one's own roles, locations and language",
     "/account/password": "changing one's own password",
     "/api/v1/lookup/location": "scoped location lookup: offers only the clerk's own locations",
+    "/api/v1/lookup/user": "scoped user lookup: offers only staff of the clerk's own locations",
 }
 
 #: Query strings sent along, so that search-style routes are probed for store B too.
-QUERY = {"q": "BJ01", "user": "clerk_b", "entity": "user"}
+QUERY = {"q": "b", "user": "clerk_b", "entity": "user"}
 
 
 def _routes(app) -> list[Rule]:
