@@ -24,11 +24,23 @@ from tests.conftest import csrf_token
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
-def _store_b_record(chain: Chain, rule: Rule) -> object:
-    pytest.fail(
-        f"{rule.rule}: PARAM_FACTORIES['record_id'] has no store-B record yet — create a record "
-        "of the route's form at BJ01 (store B) there and return its id"
-    )
+def _store_b_record(chain: Chain, rule: Rule) -> int:
+    """A record of the route's form held at BJ01 (records arrive with the metadata engine).
+
+    Inserted as a row rather than through the engine: the matrix needs a store-B record to
+    exist, whatever the form's required fields are.
+    """
+    from app.meta.models import Record
+
+    with chain.db.transaction() as session:
+        record = Record(
+            form=PARAM_FACTORIES["form"](chain, rule), number="PR-BJ01-000001",
+            location_id=chain.loc("BJ01"), created_by=chain.users["clerk_b"],
+            data={"location": chain.loc("BJ01"), "note": "北京朝阳店 BJ01"},
+        )  # fmt: skip
+        session.add(record)
+        session.flush()
+        return record.id
 
 
 def _store_b_job(chain: Chain, rule: Rule) -> int:
@@ -77,10 +89,31 @@ ALLOWED: dict[str, str] = {
     "/account/password": "changing one's own password",
     "/api/v1/lookup/location": "scoped location lookup: offers only the clerk's own locations",
     "/api/v1/lookup/user": "scoped user lookup: offers only staff of the clerk's own locations",
+    "/jobs": "the clerk's own jobs",
+    "/api/v1/forms/<form>/evaluate": "live recompute of the clerk's own unsaved form",
+    "/api/v1/forms/<form>/records": "list (scoped) and create records",
+    "/api/v1/forms/<form>/scan": "parse a scanned UDI for the clerk's form",
+    "/api/v1/lookup/<target>": "scoped link lookups",
+    "/forms/<form>/": "scoped record list",
+    "/forms/<form>/evaluate": "live recompute of the clerk's own unsaved form",
+    "/forms/<form>/new": "create a record",
+}
+
+#: Allow-listed routes that arrive with other branches (jobs, metadata engine): the stale-entry
+#: check skips them until they exist. Empty this set once they are merged.
+ARRIVING = {
+    "/jobs",
+    "/api/v1/forms/<form>/evaluate",
+    "/api/v1/forms/<form>/records",
+    "/api/v1/forms/<form>/scan",
+    "/api/v1/lookup/<target>",
+    "/forms/<form>/",
+    "/forms/<form>/evaluate",
+    "/forms/<form>/new",
 }
 
 #: Query strings sent along, so that search-style routes are probed for store B too.
-QUERY = {"q": "b", "user": "clerk_b", "entity": "user"}
+QUERY = {"q": "b"}
 
 
 def _routes(app) -> list[Rule]:
@@ -125,7 +158,8 @@ def test_every_url_parameter_has_a_store_b_factory(app):
 
 def test_every_allow_listed_route_exists(app):
     rules = {rule.rule for rule in app.url_map.iter_rules()}
-    assert set(ALLOWED) <= rules, f"stale ALLOWED entries: {sorted(set(ALLOWED) - rules)}"
+    stale = set(ALLOWED) - rules - ARRIVING
+    assert not stale, f"stale ALLOWED entries: {sorted(stale)}"
 
 
 def _is_refusal(response) -> bool:
@@ -152,12 +186,17 @@ def test_a_store_a_clerk_reaches_nothing_of_store_b(app, client, login, chain, p
             url = _url(chain, rule)
         for method in sorted(rule.methods - IGNORED_METHODS):
             tried += 1
-            response = client.open(
-                url, method=method, headers=headers, data={"csrf_token": token} if token else {}
+            # JSON to the API (a minimal object, so that what answers is the scope check and not
+            # a missing optimistic-lock version), a form post with its CSRF token to the pages
+            body = (
+                {"json": {"version": 1}}
+                if url.startswith("/api/")
+                else {"data": {"csrf_token": token, "version": "1"}}
             )
+            response = client.open(url, method=method, headers=headers, **body)
             # a redirect's body only echoes the URL asked for (with its store-B query): skip it
-            body = "" if response.status_code in (301, 302, 303) else response.get_data(True)
-            found = [marker for marker in MARKERS_B if marker in body]
+            text = "" if response.status_code in (301, 302, 303) else response.get_data(True)
+            found = [marker for marker in MARKERS_B if marker in text]
             if found:
                 leaks.append(f"{method} {url} → {response.status_code} shows {found}")
             if rule.rule not in ALLOWED and not _is_refusal(response):
