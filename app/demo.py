@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.kernel.locations import Location, add_location
 from app.kernel.users import User
+from app.meta.identity import update_user
 
 DEMO_PASSWORD = "lianku-demo"
 
@@ -28,7 +29,18 @@ DEMO_USERS = [
     ("wh_clerk", "保管员 孙丽", "warehouse_clerk"),
     ("auditor", "审计 周平", "auditor"),
     ("integrator", "接口 API", "integrator"),
+    ("store_clerk_bj", "店员 马超", "store_clerk"),
 ]
+
+#: Where each demo user works; users not listed get HQ (their role's scope is "all").
+#: The second store clerk sits at BJ01, so the demo shows one store not seeing another's records.
+DEMO_USER_LOCATIONS = {
+    "store_manager": "SH01",
+    "store_clerk": "SH01",
+    "wh_supervisor": "WH-SH",
+    "wh_clerk": "WH-SH",
+    "store_clerk_bj": "BJ01",
+}
 
 
 #: The demo organisation: (code, name, type, parent code, address, latitude, longitude).
@@ -111,19 +123,25 @@ def is_empty(session: Session) -> bool:
 
 
 def load(session: Session) -> None:
-    load_locations(session)
-    load_users(session)
+    locations = load_locations(session)
+    load_users(session, locations)
 
 
-def load_users(session: Session) -> None:
-    for username, full_name, _role in DEMO_USERS:
+def load_users(session: Session, locations: dict[str, Location] | None = None) -> None:
+    """Create one user per role, each with its role and its locations (audited as in real use)."""
+    if locations is None:
+        locations = {loc.code: loc for loc in session.scalars(select(Location))}
+    for username, full_name, role in DEMO_USERS:
         user = User(username=username, full_name=full_name, locale="zh_CN", active=True)
         user.set_password(DEMO_PASSWORD)
         session.add(user)
-    session.flush()
+        session.flush()
+        location = locations.get(DEMO_USER_LOCATIONS.get(username, "HQ"))
+        update_user(session, user, roles=[role], location_ids=[location.id] if location else [])
 
 
 def print_logins(echo: Callable[[str], None]) -> None:
     echo(f"demo logins (password for all: {DEMO_PASSWORD}):")
     for username, full_name, role in DEMO_USERS:
-        echo(f"  {username:<15} {role:<22} {full_name}")
+        where = DEMO_USER_LOCATIONS.get(username, "HQ")
+        echo(f"  {username:<15} {role:<22} {where:<6} {full_name}")

@@ -36,6 +36,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_pg)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """Argon2 with minimal cost in tests: real hashing, without 0.2 s per password."""
+    from argon2 import PasswordHasher
+
+    from app.kernel import users
+
+    real, users.password_hasher = (
+        users.password_hasher,
+        PasswordHasher(time_cost=1, memory_cost=256, parallelism=1),
+    )
+    yield
+    users.password_hasher = real
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
     if BACKEND == "sqlite":

@@ -17,7 +17,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, UTCDateTime, utcnow
@@ -193,3 +204,51 @@ def _verify_chain(session: Session, chain: str, head: AuditChainHead | None) -> 
     if head is not None and (head.seq != expected_seq - 1 or head.hash != previous_hash):
         return ChainBreak(chain, expected_seq, None, "entries after the last one were removed")
     return None
+
+
+def history(session: Session, entity: str, entity_id: object) -> list[AuditEntry]:
+    """Every entry about one record, oldest first: who did what to it, when, and what it was."""
+    return list(
+        session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == entity, AuditEntry.entity_id == str(entity_id))
+            .order_by(AuditEntry.at, AuditEntry.id)
+        )
+    )
+
+
+def search(
+    *,
+    username: str | None = None,
+    entity: str | None = None,
+    entity_id: object = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> Select:
+    """A query for the entries matching every given filter, newest first (``until`` exclusive)."""
+    query = select(AuditEntry)
+    if username:
+        query = query.where(AuditEntry.username == username)
+    if entity:
+        query = query.where(AuditEntry.entity == entity)
+    if entity_id not in (None, ""):
+        query = query.where(AuditEntry.entity_id == str(entity_id))
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    return query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+
+
+def count(session: Session, query: Select) -> int:
+    return session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def chain_summary(session: Session) -> tuple[int, int]:
+    """(number of entries, number of chains) — what ``lianku audit verify`` reports."""
+    entries = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    chains = session.scalar(select(func.count(func.distinct(AuditEntry.chain)))) or 0
+    return entries, chains

@@ -3,20 +3,41 @@
 Every page, API endpoint, export, report and link lookup asks here — never anywhere else —
 whether a user may take an action on a form, and which locations' records they may see.
 
-Action names: ``read``, ``create``, ``update``, ``delete``, ``export``, ``transition:<name>``,
-``report:<name>``, ``admin``.
+Action names: ``read``, ``create``, ``update``, ``delete``, ``export``, ``transition:<name>``
+(form actions, granted per form by ``forms`` in ``metadata/roles.yaml``, ``*`` wildcards
+allowed), ``report:<name>`` (``reports``), ``admin`` (users, tokens, metadata) and ``audit``
+(the whole audit trail; admins have it too). A ``read_only`` role never gets a write action,
+whatever its ``forms`` say; an ``api_only`` role may not use the HTML pages.
 
-NOTE: interface first. The identity issue fills in the role-based rules (roles from
-``metadata/roles.yaml``, users' assigned locations, region scope); until then every signed-in
-user may do everything everywhere.
+A *principal* is a signed-in ``User`` or an ``ApiToken``: both expose ``role_names`` and
+``location_ids``, so a token's scope limits it exactly as a user's does.
+
+Data scope is the widest scope among the principal's roles: ``own`` is the assigned locations and
+everything below them; ``region`` is every location in the region(s) of the assigned locations;
+``all`` is no restriction (``None``). Queries use ``scope_filter`` and single records
+``require_location``, which answers "not found" rather than revealing that the record exists.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, true
+from collections.abc import Callable, Iterable
+from fnmatch import fnmatchcase
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.i18n import _
+from app.kernel.locations import Location, region_of
+from app.kernel.users import User, user_locations
+from app.meta.loader import schema_issues
+from app.meta.yamlsource import MetadataInvalid, parse_yaml
+
+SHIPPED_ROLES = Path(__file__).resolve().parents[2] / "metadata" / "roles.yaml"
+#: Form actions that change data; a read_only role never gets them.
+WRITE_ACTIONS = frozenset({"create", "update", "delete"})
+SCOPES = ("own", "region", "all")
 
 
 class PermissionDenied(Exception):
@@ -24,14 +45,90 @@ class PermissionDenied(Exception):
 
     def __init__(self, action: str, form: str | None = None):
         self.action, self.form = action, form
-        super().__init__(
-            _("You are not allowed to %(action)s %(form)s.", action=action, form=form or "")
-        )
+        if form is None:
+            super().__init__(_("You are not allowed to do this."))
+        else:
+            super().__init__(
+                _("You are not allowed to %(action)s %(form)s.", action=action, form=form)
+            )
+
+
+class NotFoundInScope(LookupError):
+    """The record is outside the user's data scope; shown as "not found" so nothing leaks."""
+
+    def __init__(self):
+        super().__init__(_("Not found."))
+
+
+class UnknownRole(ValueError):
+    """A role name that ``metadata/roles.yaml`` does not define."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(_("Unknown role '%(name)s'.", name=name))
+
+
+# --- role definitions ---------------------------------------------------------------------------
+
+
+@cache
+def shipped_roles() -> dict[str, dict]:
+    document = parse_yaml(SHIPPED_ROLES.read_text(encoding="utf-8"), "roles.yaml")
+    issues = schema_issues(document, "roles.schema.json")
+    if issues:
+        raise MetadataInvalid(issues)
+    return document.data["roles"]
+
+
+#: Returns the role definitions in force; the web layer points it at the loaded metadata.
+roles_provider: Callable[[], dict[str, dict]] = shipped_roles
+
+
+def role_definitions() -> dict[str, dict]:
+    return roles_provider()
+
+
+def validate_roles(names: Iterable[str]) -> list[str]:
+    """The given role names, sorted and de-duplicated; ``UnknownRole`` for the first unknown."""
+    known = role_definitions()
+    for name in names:
+        if name not in known:
+            raise UnknownRole(name)
+    return sorted(set(names))
+
+
+def _roles_of(user) -> list[dict]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    known = role_definitions()
+    return [known[name] for name in getattr(user, "role_names", ()) if name in known]
+
+
+# --- permissions --------------------------------------------------------------------------------
+
+
+def _is_write(action: str) -> bool:
+    return action in WRITE_ACTIONS or action.startswith("transition:") or action == "admin"
+
+
+def _role_allows(role: dict, action: str, form: str | None) -> bool:
+    if role.get("read_only") and _is_write(action):
+        return False
+    if action == "admin":
+        return bool(role.get("admin"))
+    if action == "audit":
+        return bool(role.get("audit") or role.get("admin"))
+    if action.startswith("report:"):
+        name = action.removeprefix("report:")
+        return any(fnmatchcase(name, pattern) for pattern in role.get("reports", []))
+    forms = role.get("forms", {})
+    granted = forms[form] if form is not None and form in forms else forms.get("*", [])
+    return any(fnmatchcase(action, pattern) for pattern in granted)
 
 
 def can(user, action: str, form: str | None = None) -> bool:
-    """May ``user`` take ``action`` on ``form`` (or globally when ``form`` is None)?"""
-    return bool(getattr(user, "is_authenticated", False))
+    """May ``user`` take ``action`` on ``form`` (or on forms in general when ``form`` is None)?"""
+    return any(_role_allows(role, action, form) for role in _roles_of(user))
 
 
 def require(user, action: str, form: str | None = None) -> None:
@@ -40,12 +137,127 @@ def require(user, action: str, form: str | None = None) -> None:
         raise PermissionDenied(action, form)
 
 
-def visible_location_ids(session: Session, user) -> frozenset[int] | None:
-    """The ids of the locations whose records ``user`` may see; ``None`` means all of them."""
+def may_use_pages(user) -> bool:
+    """May ``user`` use the HTML pages? Not API tokens, nor users whose roles are all api_only."""
+    if not getattr(user, "is_authenticated", False) or getattr(user, "is_api_token", False):
+        return False
+    roles = _roles_of(user)
+    return not roles or not all(role.get("api_only") for role in roles)
+
+
+# --- data scope ---------------------------------------------------------------------------------
+
+
+def scope_of(user) -> str | None:
+    """The widest scope among ``user``'s roles (``own``, ``region``, ``all``), None if no role."""
+    scopes = {role["scope"] for role in _roles_of(user)}
+    for scope in reversed(SCOPES):
+        if scope in scopes:
+            return scope
     return None
 
 
+def _scope_roots(session: Session, user) -> list[str] | None:
+    """Paths of the subtrees ``user`` may see (None: everything; empty: nothing)."""
+    scope = scope_of(user)
+    if scope == "all":
+        return None
+    if scope is None or not user.location_ids:
+        return []
+    assigned = list(session.scalars(select(Location).where(Location.id.in_(user.location_ids))))
+    roots = {location.path for location in assigned}
+    if scope == "region":
+        for location in assigned:
+            region = region_of(session, location)
+            if region is not None:
+                roots.add(region.path)
+    return sorted(roots)
+
+
+def _ids_under(roots: list[str]):
+    return select(Location.id).where(or_(*(Location.path.startswith(root) for root in roots)))
+
+
+def visible_location_ids(session: Session, user) -> frozenset[int] | None:
+    """The ids of the locations whose records ``user`` may see; ``None`` means all of them."""
+    roots = _scope_roots(session, user)
+    if roots is None:
+        return None
+    return frozenset(session.scalars(_ids_under(roots))) if roots else frozenset()
+
+
 def scope_filter(session: Session, user, location_column) -> ColumnElement[bool]:
-    """A WHERE clause restricting ``location_column`` to the user's data scope."""
+    """A WHERE clause restricting ``location_column`` to the user's data scope.
+
+    Built from ``visible_location_ids`` (one place to compute, and to stub in a test).
+    """
     ids = visible_location_ids(session, user)
-    return true() if ids is None else location_column.in_(ids)
+    if ids is None:
+        return true()
+    return location_column.in_(sorted(ids)) if ids else false()
+
+
+def users_scope_filter(session: Session, viewer, user_id_column) -> ColumnElement[bool]:
+    """A WHERE clause keeping the users ``viewer`` may see: those assigned to at least one
+    location in the viewer's scope (everyone for scope ``all``). Staff of another store are as
+    private as that store's records."""
+    roots = _scope_roots(session, viewer)
+    if roots is None:
+        return true()
+    if not roots:
+        return false()
+    colleagues = select(user_locations.c.user_id).where(
+        user_locations.c.location_id.in_(_ids_under(roots))
+    )
+    return user_id_column.in_(colleagues)
+
+
+def in_scope(session: Session, user, location_id: int | None) -> bool:
+    """Is a record held at ``location_id`` inside ``user``'s data scope?"""
+    ids = visible_location_ids(session, user)
+    return ids is None or (location_id is not None and location_id in ids)
+
+
+def require_location(session: Session, user, location_id: int | None) -> None:
+    """Raise ``NotFoundInScope`` (shown as 404) unless ``location_id`` is in the user's scope."""
+    if not in_scope(session, user, location_id):
+        raise NotFoundInScope()
+
+
+def lookup_users(session: Session, viewer, text: str = "", limit: int = 20) -> list[User]:
+    """Active users in ``viewer``'s scope whose username or name contains ``text``."""
+    query = select(User).where(User.active.is_(True), users_scope_filter(session, viewer, User.id))
+    pattern = _contains(text)
+    if pattern:
+        query = query.where(
+            or_(
+                User.username.ilike(pattern, escape="\\"),
+                User.full_name.ilike(pattern, escape="\\"),
+            )
+        )
+    return list(session.scalars(query.order_by(User.username).limit(limit)))
+
+
+def _contains(text: str) -> str | None:
+    """A LIKE pattern matching ``text`` anywhere, wildcards in ``text`` taken literally."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def lookup_locations(session: Session, user, text: str = "", limit: int = 20) -> list[Location]:
+    """Active locations in ``user``'s scope whose code or name contains ``text``: link pickers."""
+    query = select(Location).where(
+        Location.active.is_(True), scope_filter(session, user, Location.id)
+    )
+    pattern = _contains(text)
+    if pattern:
+        query = query.where(
+            or_(
+                Location.code.ilike(pattern, escape="\\"),
+                Location.name.ilike(pattern, escape="\\"),
+            )
+        )
+    return list(session.scalars(query.order_by(Location.code).limit(limit)))

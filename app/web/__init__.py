@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import Flask
+from flask_login import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from app.web import assets, auth, health, jobs, pages
+from app.meta import access
+from app.web import account, admin, api, assets, audit_views, auth, health, jobs, pages
+from app.web.guard import init_guard
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
 from app.web.session import init_sessions
@@ -23,14 +27,20 @@ def init_web(app: Flask) -> None:
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
     )
     init_request_logging(app, settings.log_level)
     init_sessions(app)
     init_i18n(app)
     auth.init_auth(app)
+    init_guard(app)
+    app.jinja_env.globals["can"] = lambda action, form=None: access.can(current_user, action, form)
     # form_templates/ first, so a deployment can override any generated form, list or print.
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(settings.form_templates_dir)), FileSystemLoader(TEMPLATES_DIR)]
     )
     for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (account.bp, admin.bp, api.bp, audit_views.bp):
         app.register_blueprint(blueprint)

@@ -50,7 +50,6 @@ def test_jobs_page_shows_a_finished_job_and_its_download(app, client, login, db,
         jobs.LABELS.pop("test_export")
 
 
-@pytest.mark.skip(reason="MERGE-TODO: needs role-based access.can from the identity branch")
 def test_another_users_job_is_not_found(app, client, login, db, users):
     @jobs.handler("test_export")
     def export(run):

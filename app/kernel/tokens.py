@@ -1,0 +1,150 @@
+"""API tokens: how an integrator's system signs in, with a role and locations of its own.
+
+A token is shown once when it is issued; only its SHA-256 is stored, so a database dump reveals
+no usable token. A token acts like a user in ``app.meta.access`` (``role_names``,
+``location_ids``), so its scope limits it exactly as a user's would. Revoking sets
+``revoked_at``; the lookup refuses revoked tokens, so revocation takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import Column, ForeignKey, String, Table, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+from app.kernel import audit
+from app.kernel.locations import Location
+
+#: Prefix that makes a leaked token easy to recognise (and to scan repositories for).
+TOKEN_PREFIX = "lk_"
+#: ``last_used_at`` is refreshed at most this often, so reads do not all become writes.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+api_token_locations = Table(
+    "api_token_locations",
+    Base.metadata,
+    Column("token_id", ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("location_id", ForeignKey("locations.id"), primary_key=True),
+)
+
+
+def hash_token(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: the first characters of the token, shown in lists so an admin can tell tokens apart
+    hint: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    locations: Mapped[list[Location]] = relationship(
+        secondary=api_token_locations, order_by=Location.code, lazy="selectin"
+    )
+
+    def __repr__(self) -> str:
+        return f"<ApiToken {self.name}>"
+
+    # The principal protocol shared with User: access checks read these.
+    @property
+    def role_names(self) -> list[str]:
+        return [self.role]
+
+    @property
+    def location_ids(self) -> list[int]:
+        return sorted(location.id for location in self.locations)
+
+    @property
+    def username(self) -> str:
+        return f"token:{self.name}"[:64]
+
+    @property
+    def full_name(self) -> str:
+        return self.username
+
+    @property
+    def locale(self) -> str:
+        return "zh_CN"
+
+    @property
+    def is_api_token(self) -> bool:
+        return True
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    # Flask-Login's user protocol (a token is never stored in a session cookie).
+    @property
+    def is_active(self) -> bool:
+        return not self.revoked
+
+    @property
+    def is_authenticated(self) -> bool:
+        return not self.revoked
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"token:{self.id}"
+
+
+def issue_token(
+    session: Session, name: str, role: str, locations: list[Location], created_by_id: int | None
+) -> tuple[ApiToken, str]:
+    """Create a token (role already validated); returns it and the plaintext, shown only once."""
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name,
+        token_hash=hash_token(plaintext),
+        hint=plaintext[: len(TOKEN_PREFIX) + 6],
+        role=role,
+        created_by_id=created_by_id,
+        locations=list(locations),
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session, "create", "api_token", token.id,
+        changes={"name": name, "role": role, "locations": [loc.code for loc in locations]},
+    )  # fmt: skip
+    return token, plaintext
+
+
+def revoke_token(session: Session, token: ApiToken) -> None:
+    """Revoke ``token`` now; revoking twice changes nothing and records nothing."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = utcnow()
+    audit.record(
+        session, "revoke", "api_token", token.id, changes={"revoked_at": [None, token.revoked_at]}
+    )
+
+
+def find_active_token(session: Session, plaintext: str) -> ApiToken | None:
+    """The unrevoked token whose hash matches ``plaintext``, or None."""
+    if not plaintext.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+    if token is None or token.revoked:
+        return None
+    return token
+
+
+def needs_last_used_update(token: ApiToken, now: dt.datetime | None = None) -> bool:
+    now = now or utcnow()
+    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION

@@ -1,0 +1,135 @@
+"""JSON endpoints of the identity issue: scoped location lookup and API-token administration.
+
+Every endpoint authenticates by session cookie (browser, CSRF-checked) or Bearer token
+(integrators), and asks ``app.meta.access`` — nothing here decides who may see what.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, request
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.i18n import _
+from app.kernel import tokens
+from app.kernel.locations import Location
+from app.meta import access, identity
+from app.web.session import db_session
+
+bp = Blueprint("api_identity", __name__, url_prefix="/api/v1")
+
+
+def _token_json(token: tokens.ApiToken) -> dict:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "hint": token.hint,
+        "role": token.role,
+        "locations": [location.code for location in token.locations],
+        "created_at": token.created_at.isoformat(),
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+    }
+
+
+def _limit() -> int:
+    return min(max(request.args.get("limit", 20, type=int) or 20, 1), 100)
+
+
+@bp.get("/lookup/location")
+@login_required
+def lookup_location():
+    """Locations in the caller's scope matching ``q`` (code or name): what a link picker offers.
+
+    Each result has the link pickers' ``value``/``label`` pair plus the location's own fields.
+    """
+    found = access.lookup_locations(db_session(), current_user, request.args.get("q", ""), _limit())
+    return jsonify(
+        results=[
+            {
+                "value": loc.id,
+                "label": f"{loc.code} {loc.name}",
+                "id": loc.id,
+                "code": loc.code,
+                "name": loc.name,
+                "type": str(loc.type),
+            }
+            for loc in found
+        ]  # fmt: skip
+    )
+
+
+@bp.get("/lookup/user")
+@login_required
+def lookup_user():
+    """Users sharing the caller's scope matching ``q`` (username or name); never other stores'."""
+    found = access.lookup_users(db_session(), current_user, request.args.get("q", ""), _limit())
+    return jsonify(
+        results=[
+            {
+                "value": user.id,
+                "label": user.full_name,
+                "id": user.id,
+                "username": user.username,
+                "full_name": user.full_name,
+            }
+            for user in found
+        ]  # fmt: skip
+    )
+
+
+@bp.get("/admin/tokens")
+@login_required
+def tokens_list():
+    access.require(current_user, "admin")
+    rows = db_session().scalars(select(tokens.ApiToken).order_by(tokens.ApiToken.id)).all()
+    return jsonify(tokens=[_token_json(token) for token in rows])
+
+
+@bp.post("/admin/tokens")
+@login_required
+def token_create():
+    """Issue a token from ``{"name", "role", "locations": [codes]}``; shown once in the answer."""
+    access.require(current_user, "admin")
+    body = request.get_json(silent=True) or {}
+    sql = db_session()
+    codes = body.get("locations") or []
+    if not isinstance(codes, list):
+        return jsonify(
+            error="invalid", field="locations", message=_("Expected a list of location codes.")
+        ), 422
+
+    found = {
+        loc.code: loc.id
+        for loc in sql.scalars(select(Location).where(Location.code.in_([str(c) for c in codes])))
+    }
+    missing = [code for code in codes if code not in found]
+    if missing:
+        return jsonify(
+            error="invalid",
+            field="locations",
+            message=_("Unknown location: %(codes)s", codes=", ".join(map(str, missing))),
+        ), 422
+    try:
+        token, plaintext = identity.issue_token(
+            sql, str(body.get("name") or ""), str(body.get("role") or ""),
+            list(found.values()), None if current_user.is_api_token else current_user.id,
+        )  # fmt: skip
+    except identity.InvalidAssignment as exc:
+        sql.rollback()
+        return jsonify(error="invalid", field=exc.field, message=str(exc)), 422
+    sql.commit()
+    return jsonify(token=plaintext, **_token_json(token)), 201
+
+
+@bp.delete("/admin/tokens/<int:token_id>")
+@login_required
+def token_revoke(token_id: int):
+    access.require(current_user, "admin")
+    sql = db_session()
+    token = sql.get(tokens.ApiToken, token_id)
+    if token is None:
+        abort(404)
+    tokens.revoke_token(sql, token)
+    sql.commit()
+    return jsonify(_token_json(token))
