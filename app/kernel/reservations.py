@@ -117,6 +117,7 @@ def reserve(
         raise InvalidMovement(f"quantity must be greater than zero, got {quantity}", "quantity")
     check_location_open(session, location)
     if lot is not None:
+        lot = session.get(Lot, lot.id, populate_existing=True)  # a recall may have just landed
         _check_lot_sellable(lot, today)
         picks = [(lot, quantity)]
     elif item.tracking == TrackingMode.none:

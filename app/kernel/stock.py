@@ -105,6 +105,8 @@ REMOVAL_REASONS = frozenset(
         Reason.correction,
     }
 )
+#: How stock may leave a transit location: arrive, go back, or be written off / corrected.
+TRANSIT_EXITS = REMOVAL_REASONS | {Reason.transfer_in, Reason.transfer_return}
 #: Reasons for which an expired lot is refused.
 EXPIRY_CHECKED = frozenset({Reason.sale, Reason.transfer_out})
 
@@ -403,6 +405,12 @@ def _check_statuses(movement: Movement) -> None:
         and movement.source_status == movement.destination_status
     ):
         raise InvalidMovement("source and destination are the same", "destination")
+    if (
+        movement.source is not None
+        and movement.source.type == LocationType.transit
+        and movement.reason not in TRANSIT_EXITS
+    ):
+        raise StockNotAvailable(StockStatus.in_transit)  # in transit is sellable nowhere
     if (
         movement.leaves_source
         and movement.source.type != LocationType.transit
