@@ -15,6 +15,7 @@ from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, nulls_last
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Quantity, UTCDateTime, to_decimal, utcnow
+from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import (
     InsufficientStock,
@@ -114,7 +115,10 @@ def reserve(
     quantity = to_decimal(quantity)
     today = today or business_today()
     if quantity <= 0:
-        raise InvalidMovement(f"quantity must be greater than zero, got {quantity}", "quantity")
+        raise InvalidMovement(
+            _("The quantity must be greater than zero, not %(quantity)s.", quantity=quantity),
+            "quantity",
+        )
     check_location_open(session, location)
     if lot is not None:
         lot = session.get(Lot, lot.id, populate_existing=True)  # a recall may have just landed

@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Money, Quantity, UTCDateTime, to_decimal, utcnow
+from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import (
     InsufficientStock,
@@ -206,7 +207,7 @@ class Movement:
             changes["destination_status"] = StockStatus.in_transit
         reason = self.reason or default_reason
         if reason is None:
-            raise InvalidMovement("a movement needs a reason code", "reason")
+            raise InvalidMovement(_("A movement needs a reason code."), "reason")
         changes["reason"] = Reason(reason)
         return replace(self, **changes)
 
@@ -355,12 +356,16 @@ def _open_locks(session: Session, location_ids: list[int]) -> dict[int, tuple[St
 def _check_quantity(movement: Movement) -> None:
     if movement.quantity <= 0:
         raise InvalidMovement(
-            f"quantity must be greater than zero, got {movement.quantity}", "quantity"
+            _(
+                "The quantity must be greater than zero, not %(quantity)s.",
+                quantity=movement.quantity,
+            ),
+            "quantity",
         )
     if movement.source is None and movement.destination is None:
-        raise InvalidMovement("a movement needs a source or a destination", "destination")
+        raise InvalidMovement(_("A movement needs a source or a destination."), "destination")
     if movement.unit is not None and movement.quantity != 1:
-        raise InvalidMovement("a serial-numbered unit moves one at a time", "quantity")
+        raise InvalidMovement(_("A serial-numbered unit moves one at a time."), "quantity")
 
 
 def _check_tracking(movement: Movement) -> None:
@@ -374,9 +379,14 @@ def _check_tracking(movement: Movement) -> None:
     if item.tracking == TrackingMode.none and movement.lot is not None:
         raise NotTracked(item, "lot")
     if movement.lot is not None and movement.lot.item_id != item.id:
-        raise InvalidMovement(f"lot {movement.lot.lot_number} belongs to another item", "lot")
+        raise InvalidMovement(
+            _("Lot %(lot)s belongs to another item.", lot=movement.lot.lot_number), "lot"
+        )
     if movement.unit is not None and movement.unit.item_id != item.id:
-        raise InvalidMovement(f"serial {movement.unit.serial} belongs to another item", "serial")
+        raise InvalidMovement(
+            _("Serial number %(serial)s belongs to another item.", serial=movement.unit.serial),
+            "serial",
+        )
 
 
 def _check_location(location: Location, lock, role: str) -> None:
@@ -397,14 +407,14 @@ def _check_statuses(movement: Movement) -> None:
     ):
         transit = location is not None and location.type == LocationType.transit
         if location is not None and not transit and status == StockStatus.in_transit:
-            raise InvalidMovement("only a transit location holds stock in transit", role)
+            raise InvalidMovement(_("Only a transit location holds stock in transit."), role)
     if (
         movement.source is not None
         and movement.destination is not None
         and movement.source.id == movement.destination.id
         and movement.source_status == movement.destination_status
     ):
-        raise InvalidMovement("source and destination are the same", "destination")
+        raise InvalidMovement(_("The source and the destination are the same."), "destination")
     if (
         movement.source is not None
         and movement.source.type == LocationType.transit
@@ -437,7 +447,9 @@ def _check_unit(movement: Movement) -> None:
     if unit is None:
         return
     if movement.lot is not None and unit.lot_id not in (None, movement.lot.id):
-        raise InvalidMovement(f"serial {unit.serial} belongs to another lot", "lot")
+        raise InvalidMovement(
+            _("Serial number %(serial)s belongs to another lot.", serial=unit.serial), "lot"
+        )
     here = (UnitStatus.in_stock, UnitStatus.in_transit)
     if movement.source is not None:
         if unit.location_id != movement.source.id or unit.status not in here:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, Quantity, UTCDateTime, to_decimal, utcnow
+from app.i18n import _
 from app.kernel.errors import InvalidMovement, OverReceipt, TransferLineNotFound
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location, LocationType, add_location
@@ -127,7 +128,7 @@ def ship(
 ) -> list[TransferLine]:
     """Move ``lines`` from ``source`` into transit towards ``destination`` (transfer out)."""
     if source.id == destination.id:
-        raise InvalidMovement("a transfer needs two different locations", "destination")
+        raise InvalidMovement(_("A transfer needs two different locations."), "destination")
     transit = transit_location(session, source, destination)
     movements = [
         Movement(
@@ -205,7 +206,9 @@ def receive(
         line = _line(lines, document, receipt.line)
         received, damaged = to_decimal(receipt.received), to_decimal(receipt.damaged)
         if received < 0 or damaged < 0:
-            raise InvalidMovement("received and damaged quantities cannot be negative", "quantity")
+            raise InvalidMovement(
+                _("Received and damaged quantities cannot be negative."), "quantity"
+            )
         if received + damaged > line.outstanding:
             raise OverReceipt(document, line.line, received + damaged, line.outstanding)
         for quantity, status in (
