@@ -188,7 +188,6 @@ def get_or_create_lot(
         raise ExpiryRequired(item)
     lot = Lot(
         item_id=item.id,
-        item=item,
         lot_number=lot_number,
         expiry_date=expiry_date,
         production_date=production_date,
@@ -204,7 +203,7 @@ def get_or_create_unit(session: Session, item: Item, serial: str, lot: Lot | Non
         raise NotTracked(item, "serial")
     unit = session.scalar(select(Unit).where(Unit.item_id == item.id, Unit.serial == serial))
     if unit is None:
-        unit = Unit(item_id=item.id, item=item, serial=serial, lot=lot)
+        unit = Unit(item_id=item.id, serial=serial, lot_id=lot.id if lot is not None else None)
         session.add(unit)
         session.flush()
     return unit

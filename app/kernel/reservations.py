@@ -215,12 +215,16 @@ def release(
 def consume(
     session: Session,
     document: str,
-    line: int,
+    line: int | None = None,
     *,
     user: User | None = None,
     today: dt.date | None = None,
 ) -> list[LedgerEntry]:
-    """Sell exactly what ``document`` line ``line`` reserved: release it and post the sale."""
+    """Sell exactly what ``document`` reserved (one ``line``, or every line in one posting).
+
+    Consuming a whole document in one call keeps its locks in one sorted order; consuming line by
+    line in one transaction can deadlock against another writer (see ``kernel.retry``).
+    """
     reservations = release(session, document, line, user=user)
     movements = [
         Movement(
@@ -229,7 +233,7 @@ def consume(
             source=session.get(Location, reservation.location_id),
             lot=session.get(Lot, reservation.lot_id) if reservation.lot_id else None,
             reason=Reason.sale,
-            line=line,
+            line=reservation.line,
         )
         for reservation in reservations
     ]

@@ -40,9 +40,7 @@ def open_stock_lock(
         raise LocationAlreadyLocked(location)
     lock = StockLock(
         location_id=location.id,
-        location=location,
         opened_by=user.id if user else None,
-        user=user,
         reason=reason,
         opened_at=utcnow(),
     )

@@ -96,6 +96,7 @@ def transit_location(session: Session, source: Location, destination: Location) 
     transit = session.scalar(query)
     if transit is not None:
         return transit
+    parent = session.get(Location, source.parent_id) if source.parent_id else None
     try:
         with session.begin_nested():
             transit = add_location(
@@ -103,7 +104,7 @@ def transit_location(session: Session, source: Location, destination: Location) 
                 f"TR-{source.code}-{destination.code}"[:32],
                 f"{source.name} → {destination.name}",
                 LocationType.transit,
-                source.parent,
+                parent,
             )
             session.add(
                 TransitRoute(
