@@ -34,7 +34,6 @@ from app.kernel.stock import (
     StockBalance,
     StockStatus,
     check_location_open,
-    ensure_chain_heads,
     lock_balances,
     post_movements,
 )
@@ -242,7 +241,6 @@ def consume(
 
 def _audit(session, action, document, line, location, picks, user) -> None:
     chain = f"location:{location.id}"
-    ensure_chain_heads(session, [chain])
     lines = [
         [getattr(lot, "id", lot), str(quantity)]
         for lot, quantity in picks  # lot may be a Lot, an id or None

@@ -36,6 +36,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Money, Quantity, UTCDateTime, to_decimal, utcnow
@@ -257,10 +258,7 @@ def post_movements(
 
 def _validate(session: Session, movements: list[Movement], today: dt.date) -> list[Movement]:
     """Check every rule on fresh rows of this session; return the movements bound to them."""
-    movements = _fresh(session, movements)
-    locations = {m.source.id: m.source for m in movements if m.source is not None}
-    locations |= {m.destination.id: m.destination for m in movements if m.destination is not None}
-    locks = _open_locks(session, list(locations))
+    movements, locks = _fresh(session, movements)
     for movement in movements:
         _check_quantity(movement)
         _check_tracking(movement)
@@ -274,11 +272,12 @@ def _validate(session: Session, movements: list[Movement], today: dt.date) -> li
     return movements
 
 
-def _fresh(session: Session, movements: list[Movement]) -> list[Movement]:
-    """Re-read locations (share-locked), lots and units (locked) as they are now.
+def _fresh(session: Session, movements: list[Movement]):
+    """Re-read locations (share-locked, with any stock lock), lots and units (locked) as they are.
 
     A unit is locked so two sales of the same serial number queue, and the second one sees the
-    unit gone; a lot is re-read so a recall committed a moment ago is seen.
+    unit gone; a lot is re-read so a recall committed a moment ago is seen. Items are master data
+    taken as the caller loaded them.
     """
     location_ids = {
         location.id
@@ -286,7 +285,7 @@ def _fresh(session: Session, movements: list[Movement]) -> list[Movement]:
         for location in (movement.source, movement.destination)
         if location is not None
     }
-    locations = load_locations(session, location_ids)
+    locations, locks = load_locations(session, location_ids)
     lot_ids = {m.lot.id for m in movements if m.lot is not None}
     lots = _by_id(session, Lot, lot_ids, lock=False)
     units = _by_id(session, Unit, {m.unit.id for m in movements if m.unit is not None}, lock=True)
@@ -296,19 +295,28 @@ def _fresh(session: Session, movements: list[Movement]) -> list[Movement]:
         lot = lots.get(movement.lot.id) if movement.lot is not None else None
         if lot is None and unit is not None and unit.lot_id is not None:
             lot = session.get(Lot, unit.lot_id)
+        source, destination = movement.source, movement.destination
         fresh.append(
             replace(
                 movement,
-                item=session.get(Item, movement.item.id),
-                source=locations.get(movement.source.id) if movement.source else None,
-                destination=locations.get(movement.destination.id)
-                if movement.destination
-                else None,
+                item=_in_session(session, movement.item),
+                source=locations[source.id] if source is not None else None,
+                destination=locations[destination.id] if destination is not None else None,
                 lot=lot,
                 unit=unit,
             )
         )
-    return fresh
+    return fresh, locks
+
+
+def _in_session(session: Session, item: Item) -> Item:
+    """``item`` as an object of ``session``, without a query when the caller already has it."""
+    if item in session:
+        return item
+    try:
+        return session.merge(item, load=False)
+    except InvalidRequestError:  # expired or modified elsewhere: read it
+        return session.get(Item, item.id)
 
 
 def _by_id(session: Session, model, ids: set[int], *, lock: bool) -> dict:
@@ -327,30 +335,31 @@ def _by_id(session: Session, model, ids: set[int], *, lock: bool) -> dict:
 
 def check_location_open(session: Session, location: Location, role: str = "location") -> Location:
     """Refuse a closed, non-stock or locked location (for callers other than post_movements)."""
-    fresh = load_locations(session, {location.id})[location.id]
-    _check_location(fresh, _open_locks(session, [location.id]).get(location.id), role)
-    return fresh
+    locations, locks = load_locations(session, {location.id})
+    _check_location(locations[location.id], locks.get(location.id), role)
+    return locations[location.id]
 
 
-def load_locations(session: Session, ids: set[int]) -> dict[int, Location]:
-    """The locations ``ids``, read fresh and share-locked so a count cannot start under us."""
+def load_locations(session: Session, ids: set[int]):
+    """The locations ``ids`` read fresh, and the stock locks open on them, in one query.
+
+    The location rows are share-locked (``FOR KEY SHARE``) so a count cannot start under us.
+    """
     query = (
-        select(Location)
+        select(Location, StockLock.opened_at, User.full_name)
+        .outerjoin(StockLock, StockLock.location_id == Location.id)
+        .outerjoin(User, User.id == StockLock.opened_by)
         .where(Location.id.in_(sorted(ids)))
         .order_by(Location.id)
-        .with_for_update(read=True, key_share=True)
+        .with_for_update(read=True, key_share=True, of=Location)
         .execution_options(populate_existing=True)
     )
-    return {location.id: location for location in session.scalars(query)}
-
-
-def _open_locks(session: Session, location_ids: list[int]) -> dict[int, tuple[StockLock, str]]:
-    rows = session.execute(
-        select(StockLock, User.full_name)
-        .outerjoin(User, User.id == StockLock.opened_by)
-        .where(StockLock.location_id.in_(location_ids))
-    ).all()
-    return {lock.location_id: (lock, name) for lock, name in rows}
+    locations, locks = {}, {}
+    for location, opened_at, user_name in session.execute(query):
+        locations[location.id] = location
+        if opened_at is not None:
+            locks[location.id] = (opened_at, user_name)
+    return locations, locks
 
 
 def _check_quantity(movement: Movement) -> None:
@@ -395,8 +404,8 @@ def _check_location(location: Location, lock, role: str) -> None:
     if location.type not in STOCK_HOLDING:
         raise NotAStockLocation(location, role)
     if lock is not None:
-        stock_lock, user_name = lock
-        since = stock_lock.opened_at.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M")
+        opened_at, user_name = lock
+        since = opened_at.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M")
         raise LocationLocked(location, since, user_name)
 
 
@@ -462,37 +471,28 @@ def _check_unit(movement: Movement) -> None:
 
 
 def lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, StockBalance]:
-    """Create missing balance rows, then lock every row in (location, item, lot, status) order.
+    """Lock the balance rows of ``keys`` in (location, item, lot, status) order; create the missing.
 
-    Both statements walk the keys in the same sorted order, which is what keeps writers from
-    deadlocking on PostgreSQL; ``ORDER BY … status COLLATE "C"`` sorts like Python does.
+    Every writer locks the rows it finds in the same sorted order, which is what keeps writers
+    from deadlocking on PostgreSQL (``ORDER BY … status COLLATE "C"`` sorts like Python does).
+    Rows seen for the first time are inserted (``ON CONFLICT DO NOTHING``, sorted too) and then
+    locked: a writer only ever waits for a new row after it holds all the old rows it needs, and
+    the writer it waits for inserted that row after taking ITS old rows, so no cycle can form.
     """
     keys = sorted(set(keys))
     if not keys:
         return {}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(StockBalance)
-        .values(
-            [
-                {
-                    "location_id": location_id,
-                    "item_id": item_id,
-                    "lot_id": lot_key or None,
-                    "lot_key": lot_key,
-                    "status": StockStatus(status),
-                    "on_hand": Decimal(0),
-                    "reserved": Decimal(0),
-                }
-                for location_id, item_id, lot_key, status in keys
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["location_id", "item_id", "lot_key", "status"])
-    )
-    status_order = (
-        StockBalance.status.collate("C") if dialect == "postgresql" else StockBalance.status
-    )
+    found = _select_for_update(session, keys)
+    missing = [key for key in keys if key not in found]
+    if missing:
+        _insert_missing(session, missing)
+        found |= _select_for_update(session, missing)
+    return found
+
+
+def _select_for_update(session: Session, keys: list[BalanceKey]) -> dict:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    status_order = StockBalance.status.collate("C") if postgres else StockBalance.status
     query = (
         select(StockBalance)
         .where(
@@ -510,6 +510,28 @@ def lock_balances(session: Session, keys: list[BalanceKey]) -> dict[BalanceKey, 
         .execution_options(populate_existing=True)
     )
     return {balance.key: balance for balance in session.scalars(query)}
+
+
+def _insert_missing(session: Session, keys: list[BalanceKey]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "location_id": location_id,
+            "item_id": item_id,
+            "lot_id": lot_key or None,
+            "lot_key": lot_key,
+            "status": StockStatus(status),
+            "on_hand": Decimal(0),
+            "reserved": Decimal(0),
+        }
+        for location_id, item_id, lot_key, status in keys
+    ]
+    session.execute(
+        insert(StockBalance)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["location_id", "item_id", "lot_key", "status"])
+    )
 
 
 # --- pass 3: apply -----------------------------------------------------------------------------
@@ -647,7 +669,6 @@ def _record(
     context = (
         audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
     )
-    ensure_chain_heads(session, [f"location:{location_id}" for location_id in by_location])
     for location_id in sorted(by_location):
         audit.record(
             session,
@@ -659,17 +680,6 @@ def _record(
             chain=f"location:{location_id}",
             context=context,
         )
-
-
-def ensure_chain_heads(session: Session, chains: list[str]) -> None:
-    """Create missing audit chain heads without racing another writer to the same new chain."""
-    if session.get_bind().dialect.name != "postgresql" or not chains:
-        return
-    session.execute(
-        postgresql.insert(audit.AuditChainHead)
-        .values([{"chain": chain, "seq": 0, "hash": audit.GENESIS} for chain in sorted(chains)])
-        .on_conflict_do_nothing(index_elements=["chain"])
-    )
 
 
 def correct_entry(
