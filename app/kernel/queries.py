@@ -6,6 +6,7 @@ card (ledger history) of an item, lot or unit; goods in transit.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ __all__ = [
     "balances",
     "goods_in_transit",
     "item_stock",
+    "near_expiry",
     "on_hand",
     "stock_card",
 ]
@@ -113,3 +115,23 @@ def stock_card(
     if location is not None:
         query = query.where(LedgerEntry.location_id == location.id)
     return list(session.scalars(query.order_by(LedgerEntry.id)))
+
+
+def near_expiry(
+    session: Session, today: dt.date, *, location: Location | None = None
+) -> list[tuple[StockBalance, Lot]]:
+    """Stock whose lot expires within its item's near-expiry threshold (or has expired)."""
+    query = (
+        select(StockBalance, Lot)
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .join(Item, Item.id == StockBalance.item_id)
+        .where(StockBalance.on_hand > 0, Lot.expiry_date.is_not(None))
+        .order_by(Lot.expiry_date, StockBalance.location_id)
+    )
+    if location is not None:
+        query = query.where(StockBalance.location_id == location.id)
+    return [
+        (balance, lot)
+        for balance, lot, threshold in session.execute(query.add_columns(Item.near_expiry_days))
+        if lot.expiry_date <= today + dt.timedelta(days=threshold)
+    ]

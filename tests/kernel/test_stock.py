@@ -280,3 +280,27 @@ def test_postgres_refuses_update_or_delete_of_the_ledger(db, world):
             connection.execute(text(statement))
     with db.session() as session:
         assert [row.quantity for row in session.scalars(select(LedgerEntry))] == [Decimal(5)]
+
+
+def test_near_expiry_uses_each_items_threshold(db, world):
+    receive(db, world.strips, 5, world.s1, world.early)  # 30 days left, threshold 90
+    receive(db, world.strips, 5, world.s1, world.late)  # 400 days left
+    receive(db, world.strips, 2, world.wh, world.old)  # expired yesterday
+    with db.session() as session:
+        found = queries.near_expiry(session, TODAY)
+        assert [lot.lot_number for _balance, lot in found] == ["L-OLD", "L-EARLY"]
+        assert [
+            lot.lot_number for _b, lot in queries.near_expiry(session, TODAY, location=world.wh)
+        ] == ["L-OLD"]
+
+
+def test_errors_speak_the_users_language(db, world, app):
+    receive(db, world.strips, 2, world.s1, world.early)
+    zh = app.test_request_context(headers={"Accept-Language": "zh-CN"})
+    with zh, pytest.raises(InsufficientStock) as caught:
+        sell(db, world.strips, 5, world.s1, world.early)
+    assert "库存不足" in str(caught.value)
+    en = app.test_request_context(headers={"Accept-Language": "en"})
+    with en, pytest.raises(LocationInactive) as caught:
+        receive(db, world.gloves, 1, world.closed)
+    assert "is closed" in str(caught.value)
