@@ -121,6 +121,10 @@ def reserve(
     check_location_open(session, location)
     if lot is not None:
         lot = session.get(Lot, lot.id, populate_existing=True)  # a recall may have just landed
+        if lot.item_id != item.id:
+            raise InvalidMovement(
+                _("Lot %(lot)s belongs to another item.", lot=lot.lot_number), "lot"
+            )
         _check_lot_sellable(lot, today)
         picks = [(lot, quantity)]
     elif item.tracking == TrackingMode.none:
@@ -196,12 +200,14 @@ def release(
     reservations = reservations_of(session, document, line)
     if not reservations:
         raise ReservationNotFound(document, line if line is not None else 0)
-    keys = {
-        (r.location_id, r.item_id, r.lot_key, str(StockStatus.available)): r for r in reservations
-    }
-    balances = lock_balances(session, list(keys))
-    for key, reservation in keys.items():
-        balances[key].reserved -= reservation.quantity
+
+    def key(reservation: Reservation):
+        return (reservation.location_id, reservation.item_id, reservation.lot_key,
+                str(StockStatus.available))  # fmt: skip
+
+    balances = lock_balances(session, [key(reservation) for reservation in reservations])
+    for reservation in reservations:  # two lines may hold the same lot: each gives back its own
+        balances[key(reservation)].reserved -= reservation.quantity
         session.delete(reservation)
     session.flush()
     for reservation in reservations:

@@ -125,3 +125,32 @@ def test_untracked_items_reserve_without_a_lot(db, world):
         consume(session, "SO-2", 1, today=TODAY)
     with db.session() as session:
         assert queries.on_hand(session, world.s1, world.gloves) == Decimal(6)
+
+
+def test_releasing_a_document_frees_every_line_even_on_the_same_lot(db, stocked):
+    with db.transaction() as session:
+        reserve(session, "SO-7", 1, stocked.strips, 2, stocked.s1, lot=stocked.late, today=TODAY)
+        reserve(session, "SO-7", 2, stocked.strips, 1, stocked.s1, lot=stocked.late, today=TODAY)
+    with db.transaction() as session:
+        freed = release(session, "SO-7")
+    assert sorted(r.quantity for r in freed) == [Decimal(1), Decimal(2)]
+    with db.session() as session:
+        assert queries.available_quantity(session, stocked.s1, stocked.strips, stocked.late) == 5
+        assert reservations_of(session, "SO-7") == []
+
+
+def test_consuming_a_whole_document_is_one_posting(db, stocked):
+    with db.transaction() as session:
+        reserve(session, "SO-8", 1, stocked.strips, 2, stocked.s1, lot=stocked.late, today=TODAY)
+        reserve(session, "SO-8", 2, stocked.strips, 1, stocked.s1, lot=stocked.early, today=TODAY)
+    with db.transaction() as session:
+        entries = consume(session, "SO-8", today=TODAY)
+    assert sorted((entry.document_line, entry.quantity) for entry in entries) == [
+        (1, Decimal(-2)), (2, Decimal(-1))
+    ]  # fmt: skip
+
+
+def test_reserving_a_lot_of_another_item_is_refused(db, stocked):
+    with pytest.raises(InvalidMovement) as caught, db.transaction() as session:
+        reserve(session, "SO-1", 1, stocked.gloves, 1, stocked.s1, lot=stocked.late, today=TODAY)
+    assert caught.value.field == "lot"
