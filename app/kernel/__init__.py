@@ -48,6 +48,7 @@ from app.kernel.items import (
 )
 from app.kernel.locations import Location, LocationType, add_location, descendants, region_of
 from app.kernel.reservations import Reservation, allocate, consume, release, reserve
+from app.kernel.retry import run_in_transaction
 from app.kernel.stock import (
     LedgerEntry,
     Movement,
@@ -84,6 +85,6 @@ __all__ = [
     "add_location", "allocate", "audit", "business_today", "check_udi", "close_stock_lock",
     "consume", "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
     "goods_in_transit", "is_valid_gtin", "item_by_gtin", "lot_of", "open_stock_lock",
-    "post_movements", "queries", "receive", "region_of", "release", "reserve", "return_remainder",
-    "parse_udi", "ship", "transit_location",
+    "parse_udi", "post_movements", "queries", "receive", "region_of", "release", "reserve",
+    "return_remainder", "run_in_transaction", "ship", "transit_location",
 ]  # fmt: skip

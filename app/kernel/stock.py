@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -197,7 +197,6 @@ class Movement:
     unit_cost: Decimal | None = None
     line: int | None = None
     corrects: int | None = None
-    extra: dict = field(default_factory=dict, compare=False)
 
     def normalised(self, default_reason: Reason | None) -> Movement:
         """Fill in what follows from the rest: exact quantity, transit status, default reason."""
