@@ -18,8 +18,8 @@ from biip.gs1_messages import GS1Message
 from sqlalchemy.orm import Session
 
 from app.i18n import _
-from app.kernel.errors import LotMismatch, TrackingRequired, UDIError, UnknownItem
-from app.kernel.items import Item, Lot, TrackingMode, item_by_gtin, lot_of
+from app.kernel.errors import LotMismatch, UDIError, UnknownItem
+from app.kernel.items import Item, Lot, item_by_gtin, lot_of
 
 
 @dataclass(frozen=True)
@@ -91,15 +91,13 @@ def check_udi(session: Session, udi: UDI) -> tuple[Item, Lot | None]:
     """The item a UDI names and its lot on record (None when the lot is new).
 
     Raises ``UnknownItem`` for a GTIN nobody registered and ``LotMismatch`` when the scanned
-    dates contradict the lot already on record (a mislabelled or counterfeit pack).
+    dates contradict the lot already on record (a mislabelled or counterfeit pack). A scan without
+    lot or serial is fine here (a box's DI-only barcode finds the item); ``post_movements``
+    insists on them when the item is tracked.
     """
     item = item_by_gtin(session, udi.gtin)
     if item is None:
         raise UnknownItem(udi.gtin)
-    if item.tracking == TrackingMode.serial and not udi.serial:
-        raise TrackingRequired(item, "serial")
-    if item.tracking == TrackingMode.lot and not udi.lot:
-        raise TrackingRequired(item, "lot")
     if not udi.lot:
         return item, None
     lot = lot_of(session, item, udi.lot)

@@ -10,7 +10,6 @@ from app.kernel import (
     UDI,
     InvalidGTIN,
     LotMismatch,
-    TrackingRequired,
     UDIError,
     UnknownItem,
     add_item,
@@ -90,8 +89,7 @@ def test_check_udi_finds_item_and_lot_and_catches_contradictions(db):
         with pytest.raises(LotMismatch) as caught:
             check_udi(session, parse_udi(f"(01){GTIN}(17)280131(10)LOT-A"))
         assert caught.value.field == "expiry_date"
-        with pytest.raises(TrackingRequired):
-            check_udi(session, parse_udi(f"(01){GTIN}(17)280131"))
+        assert check_udi(session, parse_udi(GTIN)) == (item, None)
         with pytest.raises(UnknownItem) as caught:
             check_udi(session, parse_udi("(01)06901234567809(10)A"))
         assert caught.value.field == "gtin"
