@@ -238,7 +238,9 @@ def post_movements(
 ) -> list[LedgerEntry]:
     """Validate, lock and apply ``movements`` as one posting; return the ledger rows written.
 
-    Raises a ``KernelError`` (nothing written by this call) when any movement breaks a rule.
+    Raises a ``KernelError`` when any movement breaks a rule. Rule errors come before anything is
+    written; ``InsufficientStock`` comes after the lock pass, which may have created empty balance
+    rows, so the caller rolls its transaction back (``Database.transaction`` does).
     """
     movements = [movement.normalised(reason) for movement in movements]
     if not movements:
@@ -248,7 +250,7 @@ def post_movements(
     keys = [key for movement in movements for key, _sign in _sides(movement)]
     balances = lock_balances(session, keys)
     entries = _apply(session, movements, balances, user, document)
-    _record(session, entries, movements, user, document, note)
+    _record(session, entries, user, document, note)
     return entries
 
 
@@ -645,7 +647,6 @@ def _move_unit(movement: Movement) -> None:
 def _record(
     session: Session,
     entries: list[LedgerEntry],
-    movements: list[Movement],
     user: User | None,
     document: str | None,
     note: str | None,
