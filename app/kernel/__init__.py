@@ -1,22 +1,91 @@
 """The inventory kernel: typed tables and plain functions that must never be wrong.
 
 It knows nothing about forms, YAML or HTTP; the engines above call it and it raises typed errors.
+Stock changes only through ``post_movements``; reads go through ``queries``.
 """
 
-from app.kernel import audit, jobs, tokens
+from app.kernel import audit, jobs, queries, tokens
+from app.kernel.errors import (
+    ExpiryRequired,
+    InsufficientStock,
+    InvalidGTIN,
+    InvalidMovement,
+    KernelError,
+    LocationAlreadyLocked,
+    LocationInactive,
+    LocationLocked,
+    LotBlocked,
+    LotExpired,
+    LotMismatch,
+    NotAStockLocation,
+    NotTracked,
+    OverReceipt,
+    ReservationNotFound,
+    StockNotAvailable,
+    TrackingRequired,
+    TransferLineNotFound,
+    UDIError,
+    UnitAlreadyInStock,
+    UnitNotHere,
+    UnknownItem,
+)
+from app.kernel.items import (
+    DeviceClass,
+    Item,
+    Lot,
+    LotStatus,
+    StorageCondition,
+    TrackingMode,
+    Unit,
+    UnitStatus,
+    add_item,
+    business_today,
+    get_or_create_lot,
+    get_or_create_unit,
+    is_valid_gtin,
+    item_by_gtin,
+    lot_of,
+)
 from app.kernel.locations import Location, LocationType, add_location, descendants, region_of
+from app.kernel.reservations import Reservation, allocate, consume, release, reserve
+from app.kernel.retry import run_in_transaction
+from app.kernel.stock import (
+    LedgerEntry,
+    Movement,
+    Reason,
+    StockBalance,
+    StockStatus,
+    correct_entry,
+    post_movements,
+)
+from app.kernel.stock_locks import StockLock, close_stock_lock, open_stock_lock
 from app.kernel.tokens import ApiToken
+from app.kernel.transfers import (
+    ReceiveLine,
+    ShipLine,
+    TransferLine,
+    TransitRoute,
+    goods_in_transit,
+    receive,
+    return_remainder,
+    ship,
+    transit_location,
+)
+from app.kernel.udi import UDI, check_udi, parse_udi
 from app.kernel.users import User
 
 __all__ = [
-    "ApiToken",
-    "Location",
-    "LocationType",
-    "User",
-    "add_location",
-    "audit",
-    "descendants",
-    "jobs",
-    "region_of",
-    "tokens",
-]
+    "ApiToken", "DeviceClass", "ExpiryRequired", "InsufficientStock", "InvalidGTIN",
+    "InvalidMovement", "Item", "KernelError", "LedgerEntry", "Location", "LocationAlreadyLocked",
+    "LocationInactive", "LocationLocked", "LocationType", "Lot", "LotBlocked", "LotExpired",
+    "LotMismatch", "LotStatus", "Movement", "NotAStockLocation", "NotTracked", "OverReceipt",
+    "Reason", "ReceiveLine", "Reservation", "ReservationNotFound", "ShipLine", "StockBalance",
+    "StockLock", "StockNotAvailable", "StockStatus", "StorageCondition", "TrackingMode",
+    "TrackingRequired", "TransferLine", "TransferLineNotFound", "TransitRoute", "UDI", "UDIError",
+    "Unit", "UnitAlreadyInStock", "UnitNotHere", "UnitStatus", "UnknownItem", "User", "add_item",
+    "add_location", "allocate", "audit", "business_today", "check_udi", "close_stock_lock",
+    "consume", "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
+    "goods_in_transit", "is_valid_gtin", "item_by_gtin", "jobs", "lot_of", "open_stock_lock",
+    "parse_udi", "post_movements", "queries", "receive", "region_of", "release", "reserve",
+    "return_remainder", "run_in_transaction", "ship", "tokens", "transit_location",
+]  # fmt: skip

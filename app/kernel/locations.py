@@ -15,6 +15,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Numeric, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.kernel.audit import GENESIS, AuditChainHead
 
 
 class LocationType(enum.StrEnum):
@@ -69,6 +70,10 @@ def add_location(
     session.add(location)
     session.flush()
     location.path = f"{parent.path if parent else '/'}{location.id}/"
+    if location.holds_stock:
+        # Its stock postings get their own audit chain; creating the head now means concurrent
+        # first postings never race to create it.
+        session.add(AuditChainHead(chain=f"location:{location.id}", seq=0, hash=GENESIS))
     session.flush()
     return location
 

@@ -4,7 +4,7 @@ On PostgreSQL a trigger refuses UPDATE and DELETE on audit_log (the kernel branc
 function for stock_ledger, hence CREATE OR REPLACE); SQLite relies on the hash chain alone.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-25 06:37:18.641464
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import app.db
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

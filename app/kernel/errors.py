@@ -1,0 +1,288 @@
+"""Typed kernel errors: each says, in words a store clerk can act on, what is wrong and where.
+
+Every error is a ``KernelError``; ``field`` names the input that is wrong (``quantity``, ``lot``,
+``serial``, ``source``…) so a form can put the message next to it. Messages are translated when
+the error is raised (inside a request they follow the user's language).
+"""
+
+from __future__ import annotations
+
+from app.i18n import _
+
+
+class KernelError(Exception):
+    """A request the kernel refuses; nothing has been written."""
+
+    field: str | None = None
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _name(thing) -> str:
+    """How an item, lot, location or unit is named in a message."""
+    if thing is None:
+        return "-"
+    for attribute in ("code", "lot_number", "serial", "username"):
+        value = getattr(thing, attribute, None)
+        if value:
+            return str(value)
+    return str(thing)
+
+
+class InsufficientStock(KernelError):
+    field = "quantity"
+
+    def __init__(self, item, lot, location, requested, available):
+        self.item, self.lot, self.location = item, lot, location
+        self.requested, self.available = requested, available
+        super().__init__(
+            _(
+                "Not enough stock of %(item)s (lot %(lot)s) at %(location)s: "
+                "%(requested)s requested, %(available)s available.",
+                item=_name(item),
+                lot=_name(lot),
+                location=_name(location),
+                requested=requested,
+                available=available,
+            )
+        )
+
+
+class LotBlocked(KernelError):
+    field = "lot"
+
+    def __init__(self, lot, status):
+        self.lot, self.status = lot, status
+        super().__init__(
+            _(
+                "Lot %(lot)s is %(status)s: it cannot leave its location.",
+                lot=_name(lot),
+                status=str(status),
+            )
+        )
+
+
+class LotExpired(KernelError):
+    field = "lot"
+
+    def __init__(self, lot, expiry_date):
+        self.lot, self.expiry_date = lot, expiry_date
+        super().__init__(
+            _(
+                "Lot %(lot)s expired on %(date)s: it cannot be sold, reserved or shipped.",
+                lot=_name(lot),
+                date=expiry_date.isoformat(),
+            )
+        )
+
+
+class LocationLocked(KernelError):
+    field = "location"
+
+    def __init__(self, location, since, user):
+        self.location, self.since, self.user = location, since, user
+        super().__init__(
+            _(
+                "Location %(location)s is being counted since %(since)s by %(user)s.",
+                location=_name(location),
+                since=since,
+                user=user or "-",
+            )
+        )
+
+
+class LocationInactive(KernelError):
+    field = "location"
+
+    def __init__(self, location, field: str = "location"):
+        self.location = location
+        super().__init__(
+            _("Location %(location)s is closed: it takes no stock.", location=_name(location)),
+            field,
+        )
+
+
+class NotAStockLocation(KernelError):
+    field = "location"
+
+    def __init__(self, location, field: str = "location"):
+        self.location = location
+        super().__init__(
+            _(
+                "%(location)s holds no stock (only stores, warehouses and transit do).",
+                location=_name(location),
+            ),
+            field,
+        )
+
+
+class UnitNotHere(KernelError):
+    field = "serial"
+
+    def __init__(self, unit, location):
+        self.unit, self.location = unit, location
+        super().__init__(
+            _(
+                "Serial number %(serial)s is not in stock at %(location)s.",
+                serial=_name(unit),
+                location=_name(location),
+            )
+        )
+
+
+class UnitAlreadyInStock(KernelError):
+    field = "serial"
+
+    def __init__(self, unit):
+        self.unit = unit
+        super().__init__(
+            _(
+                "Serial number %(serial)s is already in stock: it cannot be received again.",
+                serial=_name(unit),
+            )
+        )
+
+
+class TrackingRequired(KernelError):
+    def __init__(self, item, field: str):
+        self.item = item
+        if field == "serial":
+            message = _("%(item)s is tracked by serial number: scan or enter it.", item=_name(item))
+        else:
+            message = _("%(item)s is tracked by lot: scan or enter the lot.", item=_name(item))
+        super().__init__(message, field)
+
+
+class NotTracked(KernelError):
+    def __init__(self, item, field: str):
+        self.item = item
+        super().__init__(
+            _(
+                "%(item)s is not tracked by %(field)s: leave it empty.",
+                item=_name(item),
+                field=field,
+            ),
+            field,
+        )
+
+
+class StockNotAvailable(KernelError):
+    field = "status"
+
+    def __init__(self, status):
+        self.status = status
+        super().__init__(
+            _(
+                "Only available stock can be sold, reserved or shipped; this stock is %(status)s.",
+                status=str(status),
+            )
+        )
+
+
+class InvalidMovement(KernelError):
+    """A movement that makes no sense as written (bad quantity, wrong status for a location…)."""
+
+
+class UnknownItem(KernelError):
+    field = "gtin"
+
+    def __init__(self, gtin: str):
+        self.gtin = gtin
+        super().__init__(_("No item has the GTIN %(gtin)s.", gtin=gtin))
+
+
+class InvalidGTIN(KernelError):
+    field = "gtin"
+
+    def __init__(self, gtin: str):
+        self.gtin = gtin
+        super().__init__(
+            _("%(gtin)s is not a valid GTIN (14 digits with a GS1 check digit).", gtin=gtin)
+        )
+
+
+class ExpiryRequired(KernelError):
+    field = "expiry_date"
+
+    def __init__(self, item):
+        self.item = item
+        super().__init__(_("%(item)s needs an expiry date on every lot.", item=_name(item)))
+
+
+class LotMismatch(KernelError):
+    """A scanned lot whose dates contradict the lot already on record."""
+
+    def __init__(self, lot, field: str, scanned, recorded):
+        self.lot, self.scanned, self.recorded = lot, scanned, recorded
+        super().__init__(
+            _(
+                "Lot %(lot)s is on record with %(field)s %(recorded)s, the scan says %(scanned)s.",
+                lot=_name(lot),
+                field=field,
+                recorded=recorded,
+                scanned=scanned,
+            ),
+            field,
+        )
+
+
+class ReservationNotFound(KernelError):
+    field = "document"
+
+    def __init__(self, document: str, line: int):
+        self.document, self.line = document, line
+        super().__init__(
+            _(
+                "Nothing is reserved for %(document)s line %(line)s.",
+                document=document,
+                line=line,
+            )
+        )
+
+
+class TransferLineNotFound(KernelError):
+    field = "line"
+
+    def __init__(self, document: str, line: int):
+        super().__init__(
+            _("Transfer %(document)s has no line %(line)s.", document=document, line=line)
+        )
+
+
+class OverReceipt(KernelError):
+    field = "quantity"
+
+    def __init__(self, document: str, line: int, requested, outstanding):
+        self.requested, self.outstanding = requested, outstanding
+        super().__init__(
+            _(
+                "Transfer %(document)s line %(line)s: %(requested)s received but only "
+                "%(outstanding)s is still in transit.",
+                document=document,
+                line=line,
+                requested=requested,
+                outstanding=outstanding,
+            )
+        )
+
+
+class LocationAlreadyLocked(KernelError):
+    field = "location"
+
+    def __init__(self, location):
+        super().__init__(
+            _("Location %(location)s is already being counted.", location=_name(location))
+        )
+
+
+class UDIError(KernelError):
+    """A scan that cannot be read as a UDI; ``field`` is the part that is wrong."""
+
+    field = "udi"

@@ -1,0 +1,209 @@
+"""Items (one SKU each), their lots and their serial-numbered units.
+
+An item carries what the regulator and the scanner need: GTIN (UDI-DI, check digit verified),
+registration certificate and its expiry, device class, how it is tracked (none / lot / serial),
+storage condition and the near-expiry threshold FEFO and the expiry scan use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
+
+from app.db import Base, UTCDateTime, utcnow
+from app.kernel.errors import ExpiryRequired, InvalidGTIN, NotTracked
+
+#: The business day is the one on the shop's wall clock (the reference chain is in China).
+BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+def business_today() -> dt.date:
+    """Today's date where the shops are: what expiry and FEFO compare against."""
+    return utcnow().astimezone(BUSINESS_TIMEZONE).date()
+
+
+def _enum(cls) -> Enum:
+    return Enum(cls, native_enum=False, length=24, validate_strings=True)
+
+
+class DeviceClass(enum.StrEnum):
+    I = "I"  # noqa: E741 - the regulation's own name
+    II = "II"
+    III = "III"
+
+
+class TrackingMode(enum.StrEnum):
+    none = "none"
+    lot = "lot"
+    serial = "serial"
+
+
+class StorageCondition(enum.StrEnum):
+    normal = "normal"
+    cold_chain = "cold_chain"  # 2–8 °C
+
+
+class LotStatus(enum.StrEnum):
+    released = "released"
+    quarantined = "quarantined"
+    recalled = "recalled"
+
+
+class UnitStatus(enum.StrEnum):
+    registered = "registered"  # known by its serial, not received yet
+    in_stock = "in_stock"
+    in_transit = "in_transit"
+    sold = "sold"
+    returned = "returned"  # returned to the supplier
+    scrapped = "scrapped"
+
+
+def gtin_check_digit(body: str) -> int:
+    """The GS1 check digit of the first 13 digits of a GTIN-14 (weights 3,1,3… from the right)."""
+    total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(body[::-1]))
+    return (10 - total % 10) % 10
+
+
+def is_valid_gtin(gtin: str) -> bool:
+    return len(gtin) == 14 and gtin.isdigit() and gtin_check_digit(gtin[:13]) == int(gtin[13])
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    specification: Mapped[str | None] = mapped_column(String(128))  # 规格型号
+    unit_of_measure: Mapped[str] = mapped_column(String(16), default="EA")
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
+    registration_cert: Mapped[str | None] = mapped_column(String(64))
+    registration_expiry: Mapped[dt.date | None] = mapped_column(Date)
+    manufacturer: Mapped[str | None] = mapped_column(String(128))
+    device_class: Mapped[DeviceClass] = mapped_column(_enum(DeviceClass), default=DeviceClass.II)
+    tracking: Mapped[TrackingMode] = mapped_column(_enum(TrackingMode), default=TrackingMode.lot)
+    expiry_required: Mapped[bool] = mapped_column(Boolean, default=True)
+    shelf_life_days: Mapped[int | None] = mapped_column(Integer)
+    storage_condition: Mapped[StorageCondition] = mapped_column(
+        _enum(StorageCondition), default=StorageCondition.normal
+    )
+    near_expiry_days: Mapped[int] = mapped_column(Integer, default=90)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Item {self.code}>"
+
+    @validates("gtin")
+    def _check_gtin(self, _key, gtin):
+        if gtin is not None and not is_valid_gtin(gtin):
+            raise InvalidGTIN(gtin)
+        return gtin
+
+
+class Lot(Base):
+    __tablename__ = "lots"
+    __table_args__ = (UniqueConstraint("item_id", "lot_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    lot_number: Mapped[str] = mapped_column(String(64))
+    expiry_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    production_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[LotStatus] = mapped_column(_enum(LotStatus), default=LotStatus.released)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Lot {self.lot_number} of item {self.item_id}>"
+
+    def is_expired(self, today: dt.date) -> bool:
+        return self.expiry_date is not None and self.expiry_date < today
+
+
+class Unit(Base):
+    """One serial-tracked device: where it is and what became of it."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("item_id", "serial"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(64))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    status: Mapped[UnitStatus] = mapped_column(_enum(UnitStatus), default=UnitStatus.registered)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[Item] = relationship()
+    lot: Mapped[Lot | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Unit {self.serial} of item {self.item_id}>"
+
+
+def add_item(session: Session, code: str, name: str, **attributes) -> Item:
+    item = Item(code=code, name=name, **attributes)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def item_by_gtin(session: Session, gtin: str) -> Item | None:
+    return session.scalar(select(Item).where(Item.gtin == gtin))
+
+
+def lot_of(session: Session, item: Item, lot_number: str) -> Lot | None:
+    return session.scalar(select(Lot).where(Lot.item_id == item.id, Lot.lot_number == lot_number))
+
+
+def get_or_create_lot(
+    session: Session,
+    item: Item,
+    lot_number: str,
+    expiry_date: dt.date | None = None,
+    production_date: dt.date | None = None,
+) -> Lot:
+    """The lot ``lot_number`` of ``item``, created on first receipt with its dates."""
+    if item.tracking == TrackingMode.none:
+        raise NotTracked(item, "lot")
+    lot = lot_of(session, item, lot_number)
+    if lot is not None:
+        return lot
+    if item.expiry_required and expiry_date is None:
+        raise ExpiryRequired(item)
+    lot = Lot(
+        item_id=item.id,
+        lot_number=lot_number,
+        expiry_date=expiry_date,
+        production_date=production_date,
+    )
+    session.add(lot)
+    session.flush()
+    return lot
+
+
+def get_or_create_unit(session: Session, item: Item, serial: str, lot: Lot | None = None) -> Unit:
+    """The unit ``serial`` of ``item``; a new one is ``registered`` until it is received."""
+    if item.tracking != TrackingMode.serial:
+        raise NotTracked(item, "serial")
+    unit = session.scalar(select(Unit).where(Unit.item_id == item.id, Unit.serial == serial))
+    if unit is None:
+        unit = Unit(item_id=item.id, serial=serial, lot_id=lot.id if lot is not None else None)
+        session.add(unit)
+        session.flush()
+    return unit

@@ -1,0 +1,57 @@
+"""Stock locks: a location being counted accepts no movement until its count is closed.
+
+``post_movements`` refuses any movement touching a locked location with ``LocationLocked``. It reads
+the location rows with ``FOR KEY SHARE`` and ``open_stock_lock`` takes ``FOR UPDATE`` on the same
+row, so a count starts only after the postings already in flight at that location have committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+from app.kernel.errors import LocationAlreadyLocked
+from app.kernel.locations import Location
+from app.kernel.users import User
+
+
+class StockLock(Base):
+    __tablename__ = "stock_locks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), unique=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str | None] = mapped_column(String(256))
+
+    location: Mapped[Location] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+def open_stock_lock(
+    session: Session, location: Location, user: User | None = None, reason: str | None = None
+) -> StockLock:
+    """Lock ``location`` for a count; waits for the postings in flight there to commit."""
+    session.execute(select(Location.id).where(Location.id == location.id).with_for_update())
+    if session.scalar(select(StockLock).where(StockLock.location_id == location.id)):
+        raise LocationAlreadyLocked(location)
+    lock = StockLock(
+        location_id=location.id,
+        opened_by=user.id if user else None,
+        reason=reason,
+        opened_at=utcnow(),
+    )
+    session.add(lock)
+    session.flush()
+    return lock
+
+
+def close_stock_lock(session: Session, location: Location) -> None:
+    """Let movements at ``location`` through again."""
+    lock = session.scalar(select(StockLock).where(StockLock.location_id == location.id))
+    if lock is not None:
+        session.delete(lock)
+        session.flush()

@@ -1,0 +1,188 @@
+"""How fast does ``post_movements`` post, next to the bare SQL it is made of?
+
+On PostgreSQL (``LIANKU_BENCH_POSTGRES_URL``, default ``postgresql://postgres@127.0.0.1:5432/test``;
+the script creates and drops its own database), 16 threads each post single-line movements at
+their own store for a fixed time, alternating a receipt and a sale of one lot:
+
+* **kernel**: one ``post_movements`` per transaction (validation, sorted row locks, balance,
+  ledger row, audit entry on the location's chain);
+* **bare SQL** baseline, same run, same rows: one balance UPDATE + one ledger INSERT per
+  transaction over plain psycopg.
+
+Prints postings per second, p50/p99 latency of both, and the ratio (target: kernel ≥ 50 %).
+
+    .venv/bin/python bench/kernel_posting.py [--seconds 10] [--threads 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from app.db import Database  # noqa: E402
+from app.kernel import (  # noqa: E402
+    Movement,
+    Reason,
+    StockBalance,
+    add_item,
+    add_location,
+    get_or_create_lot,
+    post_movements,
+)
+from app.kernel.items import business_today  # noqa: E402
+from app.migrate import upgrade  # noqa: E402
+
+SERVER = os.environ.get("LIANKU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def create_database() -> tuple[str, str]:
+    name = f"lianku_bench_{os.getpid()}"
+    server = make_url(SERVER).set(drivername="postgresql")
+    admin = server.render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return admin, server.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(admin: str, url: str) -> None:
+    name = make_url(url).database
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def set_up(db: Database, threads: int):
+    """One store per thread, one lot with 1,000 on hand at each."""
+    with db.transaction() as session:
+        hq = add_location(session, "HQ", "总部", "hq")
+        stores = [
+            add_location(session, f"S{n:02}", f"门店 {n}", "store", hq) for n in range(threads)
+        ]
+        item = add_item(session, "STRIP", "血糖试纸", tracking="lot", expiry_required=False)
+        lot = get_or_create_lot(session, item, "L1")
+        post_movements(
+            session,
+            [Movement(item=item, quantity=Decimal(1000), destination=store, lot=lot)
+             for store in stores],
+            reason=Reason.opening, document="OPEN",
+        )  # fmt: skip
+    with db.session() as session:
+        balance_ids = {
+            balance.location_id: balance.id for balance in session.query(StockBalance).all()
+        }
+    return stores, item, lot, balance_ids
+
+
+def run_phase(threads: int, seconds: float, make_worker) -> list[float]:
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    barrier = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def body(index: int) -> None:
+        post = make_worker(index)
+        barrier.wait()
+        sign = 1
+        while time.perf_counter() < deadline[0]:
+            started = time.perf_counter()
+            post(sign)
+            latencies[index].append(time.perf_counter() - started)
+            sign = -sign
+
+    workers = [threading.Thread(target=body, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    deadline[0] = time.perf_counter() + seconds
+    barrier.wait()
+    for worker in workers:
+        worker.join()
+    return [latency for per_thread in latencies for latency in per_thread]
+
+
+def kernel_worker(db: Database, stores, item, lot, today):
+    def make(index: int):
+        store = stores[index]
+
+        def post(sign: int) -> None:
+            movement = (
+                Movement(item=item, quantity=Decimal(1), destination=store, lot=lot)
+                if sign > 0
+                else Movement(item=item, quantity=Decimal(1), source=store, lot=lot)
+            )
+            reason = Reason.purchase_receipt if sign > 0 else Reason.sale
+            with db.transaction() as session:
+                post_movements(session, [movement], reason=reason, document="B-1", today=today)
+
+        return post
+
+    return make
+
+
+def bare_sql_worker(url: str, stores, item, lot, balance_ids):
+    def make(index: int):
+        store = stores[index]
+        balance_id = balance_ids[store.id]
+        connection = psycopg.connect(url)
+
+        def post(sign: int) -> None:
+            with connection.transaction():
+                connection.execute(
+                    "UPDATE stock_balances SET on_hand = on_hand + %s WHERE id = %s",
+                    (sign, balance_id),
+                )
+                connection.execute(
+                    "INSERT INTO stock_ledger (at, location_id, item_id, lot_id, status, "
+                    "quantity, document, reason) VALUES (now(), %s, %s, %s, 'available', %s, "
+                    "'B-1', %s)",
+                    (store.id, item.id, lot.id, sign, "purchase_receipt" if sign > 0 else "sale"),
+                )
+
+        return post
+
+    return make
+
+
+def report(name: str, latencies: list[float], seconds: float) -> float:
+    rate = len(latencies) / seconds
+    ordered = sorted(latencies)
+    p50 = statistics.median(ordered) * 1000
+    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
+    print(f"{name:<9} {rate:9.0f} postings/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
+    parser.add_argument("--threads", type=int, default=16)
+    args = parser.parse_args()
+    admin, url = create_database()
+    db = Database(url, pool_size=args.threads, max_overflow=4)
+    try:
+        upgrade(db.engine)
+        stores, item, lot, balance_ids = set_up(db, args.threads)
+        today = business_today()
+        print(f"{args.threads} threads, {args.seconds:.0f} s per phase, single-line postings")
+        kernel = run_phase(args.threads, args.seconds, kernel_worker(db, stores, item, lot, today))
+        bare = run_phase(
+            args.threads, args.seconds, bare_sql_worker(url, stores, item, lot, balance_ids)
+        )
+        kernel_rate = report("kernel", kernel, args.seconds)
+        bare_rate = report("bare SQL", bare, args.seconds)
+        print(f"ratio     {kernel_rate / bare_rate:9.0%} of bare SQL (target >= 50%)")
+    finally:
+        db.dispose()
+        drop_database(admin, url)
+
+
+if __name__ == "__main__":
+    main()
