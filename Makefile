@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml examples/*/pyproject.toml examples/*/src/*/*.py | cksum | cut -d' ' -f1)
 ASSETS := node_modules/.installed-$(shell cat package-lock.json | cksum | cut -d' ' -f1)
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
@@ -16,6 +16,8 @@ $(STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,assets]'
+	# the example third-party plugin, installed the way an integrator's package would be
+	$(BIN)/python -m pip install --quiet --no-deps ./examples/lianku-example-plugin
 	rm -f $(VENV)/.installed-*
 	touch $@
 

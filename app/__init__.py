@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
 from app.db import Database
 from app.meta import load_metadata

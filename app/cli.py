@@ -6,6 +6,7 @@ import sys
 
 import click
 
+import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
 from app.db import Database
 from app.meta import MetadataInvalid, load_metadata
@@ -64,18 +65,43 @@ def demo(if_empty: bool) -> None:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Run the queued jobs, then exit (for cron).")
+@click.option("--poll", default=1.0, show_default=True, help="Seconds between queue checks.")
+def worker(once: bool, poll: float) -> None:
+    """Run queued jobs (exports, imports, scans, webhooks) until stopped."""
+    from app.kernel.jobs import run_until_empty
+    from app.worker import Worker, load_handlers
+
+    db = _database()
+    if once:
+        load_handlers()
+        click.echo(f"{run_until_empty(db)} job(s) run")
+        return
+    runner = Worker(db, poll_seconds=poll)
+    runner.start()
+    try:
+        runner.join()
+    except KeyboardInterrupt:
+        runner.stop()
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True)
-def run(host: str, port: int, debug: bool) -> None:
-    """Serve the app (development server; use gunicorn in production, see README)."""
+@click.option("--no-worker", is_flag=True, help="Do not run jobs in this process.")
+def run(host: str, port: int, debug: bool, no_worker: bool) -> None:
+    """Serve the app with an in-process job worker (production: gunicorn + lianku worker)."""
     from app import create_app
+    from app.worker import Worker
 
     try:
         app = create_app()
     except MetadataInvalid as exc:
         click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
         sys.exit(1)
+    if not no_worker:
+        Worker(app.extensions["lianku.db"]).start()
     app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
 
 

@@ -81,12 +81,15 @@ def schema_issues(document: SourceDocument, schema_file: str) -> list[MetadataIs
     """Every JSON Schema violation in ``document``, each as a precise, readable issue."""
     issues = []
     for error in validator_for(schema_file).iter_errors(document.data):
-        issues.extend(_describe(document, error))
+        issues.extend(describe_error(document, error))
     return issues
 
 
-def _describe(document: SourceDocument, error: ValidationError) -> Iterable[MetadataIssue]:
-    path = tuple(error.absolute_path)
+def describe_error(
+    document: SourceDocument, error: ValidationError, base: tuple = ()
+) -> Iterable[MetadataIssue]:
+    """Turn a JSON Schema error into readable issues; ``base`` is where the checked value sits."""
+    path = (*base, *error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {}))
         for key in error.instance:

@@ -1,1 +1,6 @@
 """The workflow engine: states, transitions, approvals and action plugins from ``workflows/``."""
+
+from app.workflow import checks as _checks  # noqa: F401  (registers the load-time checks)
+from app.workflow.actions import Action, ActionContext, ActionError, installed_actions
+
+__all__ = ["Action", "ActionContext", "ActionError", "installed_actions"]

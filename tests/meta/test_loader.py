@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import app.workflow  # noqa: F401  (the workflow checks are part of loading)
 from app.meta import MetadataInvalid, load_metadata
 from app.meta.yamlsource import parse_yaml
 

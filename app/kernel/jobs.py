@@ -1,0 +1,154 @@
+"""Jobs: long work (exports, imports, replenishment plans, expiry scans, webhooks, demo data)
+recorded in the database and run by a worker instead of inside a web request.
+
+A job row says who started it, with what parameters, how far it got and how it ended (a result
+file or an error). Workers claim queued jobs one at a time; on PostgreSQL many workers share the
+queue through ``FOR UPDATE SKIP LOCKED``, on SQLite the write lock serialises claims. Handlers are
+registered by kind with ``@handler("export")``; the layer that owns the work registers it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, Database, UTCDateTime, utcnow
+
+log = logging.getLogger("lianku.jobs")
+
+
+class JobStatus(enum.StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(JobStatus, native_enum=False, length=16, validate_strings=True),
+        default=JobStatus.queued,
+        index=True,
+    )
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(String(256))
+    result: Mapped[dict | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobFailed(Exception):
+    """Raised by a handler to fail its job with a message for the person who started it."""
+
+
+@dataclass
+class JobRun:
+    """What a handler gets: its job's id and parameters, and a way to report progress."""
+
+    database: Database
+    job_id: int
+    params: dict
+
+    def progress(self, percent: int, message: str | None = None) -> None:
+        """Record progress in its own short transaction, so the jobs page sees it at once."""
+        with self.database.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == self.job_id)
+                .values(progress=max(0, min(100, int(percent))), message=message)
+            )
+
+
+Handler = Callable[[JobRun], dict | None]
+HANDLERS: dict[str, Handler] = {}
+#: A translatable label per kind, for the jobs page.
+LABELS: dict[str, object] = {}
+
+
+def handler(kind: str, label: object = None) -> Callable[[Handler], Handler]:
+    """Register the function that runs jobs of ``kind``; it returns the job's result (or None).
+
+    A result may name a file it wrote: ``{"file": "<path under instance/>", "filename": ...}``.
+    """
+
+    def register(func: Handler) -> Handler:
+        HANDLERS[kind] = func
+        LABELS[kind] = label or kind
+        return func
+
+    return register
+
+
+def enqueue(session: Session, kind: str, params: dict | None = None, user_id: int | None = None):
+    """Queue a job inside the caller's transaction; it runs once that commits."""
+    if kind not in HANDLERS:
+        raise ValueError(f"no handler for job kind {kind!r}")
+    job = Job(kind=kind, params=params or {}, created_by=user_id, status=JobStatus.queued)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim_next(database: Database) -> Job | None:
+    """Take the oldest queued job and mark it running; ``None`` when the queue is empty."""
+    with database.transaction() as session:
+        query = (
+            select(Job)
+            .where(Job.status == JobStatus.queued)
+            .order_by(Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        job = session.scalar(query)
+        if job is None:
+            return None
+        job.status, job.started_at = JobStatus.running, utcnow()
+        session.flush()
+        session.expunge(job)
+        return job
+
+
+def run_next(database: Database) -> Job | None:
+    """Claim and run one job to its end; returns the finished job, or None if none was queued."""
+    job = claim_next(database)
+    if job is None:
+        return None
+    outcome: dict = {"finished_at": utcnow()}
+    try:
+        result = HANDLERS[job.kind](JobRun(database, job.id, dict(job.params or {})))
+        outcome.update(status=JobStatus.done, progress=100, result=result)
+    except JobFailed as exc:
+        outcome.update(status=JobStatus.failed, error=str(exc))
+    except Exception as exc:  # a bug in a handler must fail its job, not kill the worker
+        log.exception("job %s (%s) crashed", job.id, job.kind)
+        outcome.update(status=JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
+        outcome["message"] = traceback.format_exception_only(exc)[-1].strip()[:256]
+    with database.transaction() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(**outcome))
+    with database.session() as session:
+        return session.get(Job, job.id)
+
+
+def run_until_empty(database: Database, limit: int | None = None) -> int:
+    """Run queued jobs until none is left (or ``limit`` ran); returns how many ran."""
+    count = 0
+    while limit is None or count < limit:
+        if run_next(database) is None:
+            break
+        count += 1
+    return count

@@ -1,0 +1,111 @@
+"""Workflow actions are plugins.
+
+What a transition *does* — post stock, reserve, set a field, create a record, notify, call a
+webhook — is an action: a class with a ``name``, a JSON Schema for its parameters and a
+``run(context)`` method. Built-ins and third-party actions are found the same way, through the
+``lianku.actions`` entry-point group, so an integrator adds one by installing a package:
+
+.. code-block:: toml
+
+    [project.entry-points."lianku.actions"]
+    check_temperature = "my_package.actions:CheckTemperature"
+
+An action signals a business refusal by raising ``ActionError`` with a message for the user;
+the transition and everything its actions wrote are then rolled back together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any, ClassVar
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+from sqlalchemy.orm import Session
+
+ENTRY_POINT_GROUP = "lianku.actions"
+
+
+class ActionError(Exception):
+    """An action refused to run; ``str(error)`` is shown to the user as the reason."""
+
+
+class PluginError(Exception):
+    """A plugin is broken (bad entry point, name mismatch, invalid parameter schema)."""
+
+
+@dataclass
+class ActionContext:
+    """What an action sees: the open transaction, the record, who fires it and with what."""
+
+    session: Session
+    record: Any
+    user: Any
+    params: dict
+    transition: str
+    comment: str | None = None
+    #: Values actions hand to later actions of the same transition (e.g. a created record).
+    outputs: dict = field(default_factory=dict)
+
+
+class Action:
+    """Base class of every action: set ``name`` and ``params_schema``, implement ``run``."""
+
+    name: ClassVar[str]
+    params_schema: ClassVar[dict] = {"type": "object", "additionalProperties": False}
+
+    def run(self, context: ActionContext) -> None:
+        raise NotImplementedError
+
+
+class ActionRegistry:
+    """The installed actions by name, with their parameter validators."""
+
+    def __init__(self, actions: dict[str, Action]):
+        self._actions = actions
+        self._validators = {}
+        for name, action in actions.items():
+            try:
+                Draft202012Validator.check_schema(action.params_schema)
+            except SchemaError as exc:
+                raise PluginError(f"action {name}: invalid params_schema: {exc.message}") from None
+            self._validators[name] = Draft202012Validator(action.params_schema)
+
+    @classmethod
+    def from_entry_points(cls) -> ActionRegistry:
+        actions: dict[str, Action] = {}
+        for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                action_class = entry_point.load()
+            except Exception as exc:  # a broken third-party package must name itself
+                raise PluginError(
+                    f"action {entry_point.name} ({entry_point.value}): {exc}"
+                ) from exc
+            if getattr(action_class, "name", None) != entry_point.name:
+                raise PluginError(
+                    f"action {entry_point.value} is registered as {entry_point.name!r} "
+                    f"but calls itself {getattr(action_class, 'name', None)!r}"
+                )
+            actions[entry_point.name] = action_class()
+        return cls(actions)
+
+    def names(self) -> list[str]:
+        return sorted(self._actions)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._actions
+
+    def get(self, name: str) -> Action:
+        return self._actions[name]
+
+    def params_errors(self, name: str, params: dict) -> list[ValidationError]:
+        """Each way ``params`` breaks the action's own JSON Schema."""
+        return list(self._validators[name].iter_errors(params))
+
+
+@cache
+def installed_actions() -> ActionRegistry:
+    """The actions installed in this environment (read once per process)."""
+    return ActionRegistry.from_entry_points()

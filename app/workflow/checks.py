@@ -1,0 +1,63 @@
+"""Load-time checks of workflows that need the workflow engine: actions and reachability."""
+
+from __future__ import annotations
+
+from app.i18n import _
+from app.meta.loader import Metadata, cross_check, describe_error
+from app.meta.yamlsource import MetadataIssue
+from app.workflow.actions import installed_actions
+
+
+@cross_check
+def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """Every action named exists, and its parameters match the action's own JSON Schema."""
+    registry = installed_actions()
+    for document in metadata.workflows.values():
+        for t_index, transition in enumerate(document.data["transitions"]):
+            for a_index, step in enumerate(transition.get("actions", [])):
+                path = ("transitions", t_index, "actions", a_index)
+                name = step["action"]
+                if name not in registry:
+                    issues.append(
+                        document.issue(
+                            (*path, "action"),
+                            _(
+                                "unknown action '%(name)s'; installed actions: %(names)s",
+                                name=name,
+                                names=", ".join(registry.names()),
+                            ),
+                        )  # fmt: skip
+                    )
+                    continue
+                for error in registry.params_errors(name, step.get("params", {})):
+                    issues.extend(describe_error(document, error, (*path, "params")))
+
+
+@cross_check
+def check_reachability(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """Every state can be reached from the initial state; a dead state is a definition mistake."""
+    for document in metadata.workflows.values():
+        workflow = document.data
+        edges: dict[str, set[str]] = {}
+        for transition in workflow["transitions"]:
+            sources = transition["from"]
+            for source in [sources] if isinstance(sources, str) else sources:
+                edges.setdefault(source, set()).add(transition["to"])
+        reached, frontier = {workflow["initial"]}, [workflow["initial"]]
+        while frontier:
+            for target in edges.get(frontier.pop(), ()):
+                if target not in reached:
+                    reached.add(target)
+                    frontier.append(target)
+        for state in workflow["states"]:
+            if state not in reached:
+                issues.append(
+                    document.issue(
+                        ("states", state),
+                        _(
+                            "state '%(name)s' cannot be reached from '%(initial)s'",
+                            name=state,
+                            initial=workflow["initial"],
+                        ),
+                    )  # fmt: skip
+                )

@@ -1,0 +1,1 @@
+"""An example third-party Lianku plugin, installed like any integrator's package."""

@@ -1,0 +1,40 @@
+"""``check_temperature``: refuse a transition when a recorded temperature is out of range.
+
+A cold-chain receipt (2–8 °C devices) must not be accepted when the temperature logged on
+arrival is outside the allowed band; the transition is then rolled back with this message.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from app.workflow import Action, ActionContext, ActionError
+
+
+class CheckTemperature(Action):
+    name = "check_temperature"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["field"],
+        "properties": {
+            "field": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "min": {"type": "number", "default": 2},
+            "max": {"type": "number", "default": 8},
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        low = Decimal(str(params.get("min", 2)))
+        high = Decimal(str(params.get("max", 8)))
+        raw = (context.record.data or {}).get(params["field"])
+        try:
+            temperature = Decimal(str(raw))
+        except (InvalidOperation, ValueError):
+            raise ActionError(
+                f"温度未记录 / no temperature recorded in {params['field']}"
+            ) from None
+        if not low <= temperature <= high:
+            raise ActionError(
+                f"到货温度 {temperature} ℃ 超出 {low}–{high} ℃ / "
+                f"arrival temperature {temperature} °C is outside {low}–{high} °C"
+            )

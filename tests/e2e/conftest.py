@@ -1,0 +1,76 @@
+"""Browser tests: the real app served on 127.0.0.1, driven by Debian's Chromium via Playwright.
+
+Never ``playwright install``: its browser download cannot be reached here; ``/usr/bin/chromium``
+is installed by ``.ci/run`` (Debian package).
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        item.add_marker(pytest.mark.e2e)
+        if not CHROMIUM.exists():
+            item.add_marker(pytest.mark.skip(reason="needs /usr/bin/chromium"))
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served over real HTTP on a free port, for the length of one test."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page_factory(browser, tmp_path):
+    """New pages in fresh contexts: ``page_factory(viewport=PHONE, locale="zh-CN")``."""
+    contexts = []
+
+    def _page(viewport=DESKTOP, locale="zh-CN"):
+        context = browser.new_context(viewport=viewport, locale=locale)
+        contexts.append(context)
+        return context.new_page()
+
+    yield _page
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    """Screenshots land in ``test-results/`` (git-ignored) for a person to look at."""
+    path = Path(__file__).resolve().parents[2] / "test-results"
+    path.mkdir(exist_ok=True)
+    return path

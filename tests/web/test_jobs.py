@@ -1,0 +1,89 @@
+"""The jobs page shows progress and serves results only to whoever started the job."""
+
+import pytest
+from click.testing import CliRunner
+
+from app.cli import main
+from app.kernel import jobs
+from app.kernel.users import User
+
+
+@pytest.fixture
+def users(db):
+    ids = {}
+    with db.transaction() as session:
+        for name in ("owner", "other"):
+            user = User(username=name, full_name=name, locale="en")
+            user.set_password("correct horse")
+            session.add(user)
+            session.flush()
+            ids[name] = user.id
+    return ids
+
+
+def test_jobs_page_shows_a_finished_job_and_its_download(app, client, login, db, users):
+    instance = app.instance_path
+
+    @jobs.handler("test_export", label="Test export")
+    def export(run):
+        import pathlib
+
+        target = pathlib.Path(instance) / "exports" / "test.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("lot,qty\nA1,3\n")
+        return {"file": "exports/test.csv", "filename": "stock.csv"}
+
+    try:
+        with db.transaction() as session:
+            job_id = jobs.enqueue(session, "test_export", user_id=users["owner"]).id
+        jobs.run_next(db)
+        login("owner", "correct horse")
+        page = client.get("/jobs")
+        assert "Test export" in page.text
+        assert 'data-status="done"' in page.text
+        download = client.get(f"/jobs/{job_id}/download")
+        assert download.status_code == 200
+        assert download.data == b"lot,qty\nA1,3\n"
+        assert "stock.csv" in download.headers["Content-Disposition"]
+    finally:
+        jobs.HANDLERS.pop("test_export")
+        jobs.LABELS.pop("test_export")
+
+
+@pytest.mark.skip(reason="MERGE-TODO: needs role-based access.can from the identity branch")
+def test_another_users_job_is_not_found(app, client, login, db, users):
+    @jobs.handler("test_export")
+    def export(run):
+        return {"file": "exports/none.csv"}
+
+    try:
+        with db.transaction() as session:
+            job_id = jobs.enqueue(session, "test_export", user_id=users["owner"]).id
+        jobs.run_next(db)
+        login("other", "correct horse")
+        assert client.get(f"/jobs/{job_id}/download").status_code == 404
+        assert 'data-job="' not in client.get("/jobs").text
+    finally:
+        jobs.HANDLERS.pop("test_export")
+        jobs.LABELS.pop("test_export")
+
+
+def test_worker_once_runs_the_queue(db, database_url, monkeypatch, tmp_path):
+    ran = []
+
+    @jobs.handler("test_cli")
+    def job(run):
+        ran.append(run.job_id)
+
+    try:
+        with db.transaction() as session:
+            jobs.enqueue(session, "test_cli")
+        monkeypatch.setenv("LIANKU_DATABASE_URL", database_url)
+        monkeypatch.setenv("LIANKU_INSTANCE_PATH", str(tmp_path))
+        result = CliRunner().invoke(main, ["worker", "--once"])
+        assert result.exit_code == 0, result.output
+        assert "1 job(s) run" in result.output
+        assert len(ran) == 1
+    finally:
+        jobs.HANDLERS.pop("test_cli")
+        jobs.LABELS.pop("test_cli")
