@@ -269,7 +269,9 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
         if depth > MAX_DEPTH:
             raise ExpressionError(_("the expression is nested too deeply"))
         if isinstance(node, ast.Attribute):
-            raise ExpressionError(_("attribute access ('.%(name)s') is not allowed", name=node.attr))
+            raise ExpressionError(
+                _("attribute access ('.%(name)s') is not allowed", name=node.attr)
+            )
         if isinstance(node, ast.Subscript):
             raise ExpressionError(_("indexing ('[...]') is not allowed"))
         if not isinstance(node, ALLOWED_NODES):
@@ -287,9 +289,7 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
             return
         if isinstance(node, ast.Name) and node.id not in CONSTANTS:
             if node.id in FUNCTIONS and node.id not in known:
-                raise ExpressionError(
-                    _("'%(name)s' is a function: call it with ()", name=node.id)
-                )
+                raise ExpressionError(_("'%(name)s' is a function: call it with ()", name=node.id))
             if node.id not in known:
                 raise ExpressionError(_("unknown name '%(name)s'", name=node.id))
             used.add(node.id)
