@@ -14,15 +14,14 @@ LOCALES = ("zh_CN", "en")
 __all__ = ["LOCALES", "_", "_l", "localized", "ngettext"]
 
 
-def localized(label) -> str:
-    """The text of a metadata label (``{zh_CN: …, en: …}``) in the current user's language."""
+def localized(label, language: str | None = None) -> str:
+    """The text of a metadata label (``{zh_CN: …, en: …}``) in ``language``, by default the
+    current user's (Chinese outside a request)."""
     if not isinstance(label, dict):
         return "" if label is None else str(label)
-    from flask_babel import get_locale
+    if language is None:
+        from flask_babel import get_locale
 
-    try:
         locale = get_locale()
-    except RuntimeError:  # outside a request: Chinese first
-        locale = None
-    language = "en" if locale is not None and locale.language == "en" else "zh_CN"
+        language = "en" if locale is not None and locale.language == "en" else "zh_CN"
     return label.get(language) or label.get("zh_CN") or label.get("en") or ""

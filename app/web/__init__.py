@@ -7,7 +7,8 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from app.web import assets, auth, health, jobs, pages
+from app.i18n import localized
+from app.web import assets, auth, health, jobs, pages, reports
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
 from app.web.session import init_sessions
@@ -27,10 +28,11 @@ def init_web(app: Flask) -> None:
     init_request_logging(app, settings.log_level)
     init_sessions(app)
     init_i18n(app)
+    app.jinja_env.filters["localized"] = localized
     auth.init_auth(app)
     # form_templates/ first, so a deployment can override any generated form, list or print.
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(settings.form_templates_dir)), FileSystemLoader(TEMPLATES_DIR)]
     )
-    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp):
+    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp):
         app.register_blueprint(blueprint)

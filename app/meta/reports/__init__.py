@@ -32,3 +32,5 @@ __all__ = [
     "result_json",
     "run_report",
 ]
+
+from app.meta.reports import export as _export  # noqa: E402,F401  (registers the export job)
