@@ -32,5 +32,5 @@ def test_bad_cards_are_load_time_errors(tmp_path):
     assert [str(issue) for issue in raised.value.issues] == [
         "dashboards/broken.yaml:3 roles[1]: unknown role 'janitor'",
         "dashboards/broken.yaml:5 cards[0].report: unknown report 'stock_value'",
-        "dashboards/broken.yaml:6 cards[1].params.colour: unknown parameter 'colour'",
+        "dashboards/broken.yaml:7 cards[1].params.colour: unknown parameter 'colour'",
     ]
