@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -72,12 +73,13 @@ def worker(once: bool, poll: float) -> None:
     from app.kernel.jobs import run_until_empty
     from app.worker import Worker, load_handlers
 
-    db = _database()
+    settings = load_settings()
+    db = Database(settings.database_url)
     if once:
         load_handlers()
-        click.echo(f"{run_until_empty(db)} job(s) run")
+        click.echo(f"{run_until_empty(db, files_dir=settings.instance_path)} job(s) run")
         return
-    runner = Worker(db, poll_seconds=poll)
+    runner = Worker(db, settings.instance_path, poll_seconds=poll)
     runner.start()
     try:
         runner.join()
@@ -101,7 +103,7 @@ def run(host: str, port: int, debug: bool, no_worker: bool) -> None:
         click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
         sys.exit(1)
     if not no_worker:
-        Worker(app.extensions["lianku.db"]).start()
+        Worker(app.extensions["lianku.db"], Path(app.instance_path)).start()
     app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
 
 

@@ -26,6 +26,8 @@ class Settings:
     workflows_dir: Path = PROJECT_ROOT / "workflows"
     form_templates_dir: Path = PROJECT_ROOT / "form_templates"
     default_locale: str = "zh_CN"
+    #: The business time zone: report date buckets and "today" follow it.
+    timezone: str = "Asia/Shanghai"
     secure_cookies: bool = False
     extra: dict = field(default_factory=dict)
 
@@ -68,6 +70,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         workflows_dir=Path(pick("WORKFLOWS_DIR") or PROJECT_ROOT / "workflows"),
         form_templates_dir=Path(pick("FORM_TEMPLATES_DIR") or PROJECT_ROOT / "form_templates"),
         default_locale=pick("DEFAULT_LOCALE", "zh_CN") or "zh_CN",
+        timezone=pick("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
         secure_cookies=str(pick("SECURE_COOKIES", "0")).lower() in {"1", "true", "yes"},
         extra=overrides,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from app.db import Database
 from app.kernel.jobs import run_next
@@ -22,9 +23,10 @@ def load_handlers() -> None:
 class Worker(threading.Thread):
     """Runs queued jobs one after another; sleeps ``poll_seconds`` when the queue is empty."""
 
-    def __init__(self, database: Database, poll_seconds: float = 1.0):
+    def __init__(self, database: Database, files_dir: Path, poll_seconds: float = 1.0):
         super().__init__(name="lianku-worker", daemon=True)
         self.database = database
+        self.files_dir = files_dir
         self.poll_seconds = poll_seconds
         self.stopping = threading.Event()
 
@@ -33,7 +35,7 @@ class Worker(threading.Thread):
         log.info("worker started")
         while not self.stopping.is_set():
             try:
-                job = run_next(self.database)
+                job = run_next(self.database, self.files_dir)
             except Exception:  # the database went away; keep trying instead of dying
                 log.exception("worker could not claim a job")
                 job = None

@@ -15,6 +15,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -63,6 +64,17 @@ class JobRun:
     database: Database
     job_id: int
     params: dict
+    #: Where result files go (the instance folder); results name files relative to it.
+    files_dir: Path | None = None
+
+    def result_file(self, name: str) -> tuple[Path, str]:
+        """A fresh path for a result file, and the name to store in the job's result."""
+        if self.files_dir is None:
+            raise JobFailed("this worker has no folder for result files")
+        relative = f"exports/job-{self.job_id}-{name}"
+        path = self.files_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path, relative
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Record progress in its own short transaction, so the jobs page sees it at once."""
@@ -123,14 +135,15 @@ def claim_next(database: Database) -> Job | None:
         return job
 
 
-def run_next(database: Database) -> Job | None:
+def run_next(database: Database, files_dir: Path | None = None) -> Job | None:
     """Claim and run one job to its end; returns the finished job, or None if none was queued."""
     job = claim_next(database)
     if job is None:
         return None
     outcome: dict = {"finished_at": utcnow()}
     try:
-        result = HANDLERS[job.kind](JobRun(database, job.id, dict(job.params or {})))
+        run = JobRun(database, job.id, dict(job.params or {}), files_dir)
+        result = HANDLERS[job.kind](run)
         outcome.update(status=JobStatus.done, progress=100, result=result)
     except JobFailed as exc:
         outcome.update(status=JobStatus.failed, error=str(exc))
@@ -144,11 +157,13 @@ def run_next(database: Database) -> Job | None:
         return session.get(Job, job.id)
 
 
-def run_until_empty(database: Database, limit: int | None = None) -> int:
+def run_until_empty(
+    database: Database, limit: int | None = None, files_dir: Path | None = None
+) -> int:
     """Run queued jobs until none is left (or ``limit`` ran); returns how many ran."""
     count = 0
     while limit is None or count < limit:
-        if run_next(database) is None:
+        if run_next(database, files_dir) is None:
             break
         count += 1
     return count

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from app.i18n import _
+from app.meta.expressions import ExpressionError, compile_expression, table_aggregates
 from app.meta.loader import MASTER_ENTITIES, Metadata, cross_check
 from app.meta.yamlsource import MetadataIssue, SourceDocument
 
@@ -161,5 +164,66 @@ def check_workflows(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     issues.append(
                         document.issue(
                             (*path, "roles", r_index), _("unknown role '%(name)s'", name=role)
+                        )
+                    )
+
+
+#: Names every form has besides its fields (system columns of a record).
+SYSTEM_NAMES = ("number", "state", "created_at", "updated_at", "created_by", "id")
+#: Keys of a field definition that hold an expression.
+EXPRESSION_KEYS = ("formula", "default_expr", "visible_if", "required_if", "link_filter")
+
+
+def expression_names(form: dict, path: tuple) -> set[str]:
+    """The names an expression of the field at ``path`` may use: the record's fields and system
+    names, plus the line's own fields when the field sits inside a table."""
+    names = {field["name"] for field in form["fields"]} | set(SYSTEM_NAMES)
+    if len(path) > 2:  # ("fields", i, "fields", j)
+        names |= {field["name"] for field in form["fields"][path[1]].get("fields", [])}
+    return names
+
+
+@cross_check
+def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """Compile every expression at load time so a typo is an error naming file, line and path."""
+    for document in metadata.forms.values():
+        form = document.data
+        tables = {
+            field["name"]: {line["name"] for line in field["fields"]}
+            for field in form["fields"]
+            if field.get("type") == "table"
+        }
+        for field, path in _walk_fields(form["fields"], ("fields",)):
+            names = expression_names(form, path)
+            sources = [((*path, key), field[key]) for key in EXPRESSION_KEYS if key in field]
+            sources += [
+                ((*path, "validate", index, "expr"), rule["expr"])
+                for index, rule in enumerate(field.get("validate", []))
+            ]
+            for where, text in sources:
+                try:
+                    expression = compile_expression(text, names)
+                except ExpressionError as exc:
+                    issues.append(document.issue(where, str(exc)))
+                    continue
+                for table, column in table_aggregates(expression):
+                    if table in tables and column not in tables[table]:
+                        issues.append(
+                            document.issue(
+                                where,
+                                _(
+                                    "unknown field '%(name)s' in table '%(table)s'",
+                                    name=column,
+                                    table=table,
+                                ),
+                            )
+                        )
+            if "pattern" in field:
+                try:
+                    re.compile(field["pattern"])
+                except re.error as exc:
+                    issues.append(
+                        document.issue(
+                            (*path, "pattern"), _("invalid pattern: %(error)s", error=str(exc))
                         )
                     )

@@ -39,6 +39,8 @@ KINDS = (
     Kind("form", "form.schema.json", "metadata", "forms/*.yaml"),
     Kind("roles", "roles.schema.json", "metadata", "roles.yaml"),
     Kind("workflow", "workflow.schema.json", "workflows", "*.yaml"),
+    Kind("report", "report.schema.json", "metadata", "reports/*.yaml"),
+    Kind("dashboard", "dashboard.schema.json", "metadata", "dashboards/*.yaml"),
 )
 
 
@@ -50,6 +52,10 @@ class Metadata:
     workflows: dict[str, SourceDocument] = field(default_factory=dict)
     roles: dict[str, dict] = field(default_factory=dict)
     roles_document: SourceDocument | None = None
+    reports: dict[str, SourceDocument] = field(default_factory=dict)
+    dashboards: dict[str, SourceDocument] = field(default_factory=dict)
+    #: Objects compiled from the definitions (reports, …), built once when the set loads.
+    cache: dict = field(default_factory=dict)
     #: names of forms whose file failed its schema: they exist, so nothing else is blamed for them
     broken_forms: set[str] = field(default_factory=set)
 
@@ -58,6 +64,8 @@ class Metadata:
             "forms": len(self.forms),
             "workflows": len(self.workflows),
             "roles": len(self.roles),
+            "reports": len(self.reports),
+            "dashboards": len(self.dashboards),
         }
 
 
@@ -188,6 +196,10 @@ def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: 
     data = document.data
     if kind.name == "form":
         _add_unique(metadata.forms, data["name"], document, ("name",), issues)
+    elif kind.name == "report":
+        _add_unique(metadata.reports, data["name"], document, ("name",), issues)
+    elif kind.name == "dashboard":
+        _add_unique(metadata.dashboards, data["name"], document, ("name",), issues)
     elif kind.name == "workflow":
         _add_unique(metadata.workflows, data["form"], document, ("form",), issues)
     elif kind.name == "roles":

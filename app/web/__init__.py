@@ -9,8 +9,9 @@ from flask import Flask
 from flask_login import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
 
+from app.i18n import localized
 from app.meta import access
-from app.web import account, admin, api, assets, audit_views, auth, health, jobs, pages
+from app.web import account, admin, api, assets, audit_views, auth, health, jobs, pages, reports
 from app.web.guard import init_guard
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
@@ -33,6 +34,7 @@ def init_web(app: Flask) -> None:
     init_request_logging(app, settings.log_level)
     init_sessions(app)
     init_i18n(app)
+    app.jinja_env.filters["localized"] = localized
     auth.init_auth(app)
     init_guard(app)
     app.jinja_env.globals["can"] = lambda action, form=None: access.can(current_user, action, form)
@@ -40,7 +42,7 @@ def init_web(app: Flask) -> None:
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(settings.form_templates_dir)), FileSystemLoader(TEMPLATES_DIR)]
     )
-    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp):
+    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp):
         app.register_blueprint(blueprint)
     for blueprint in (account.bp, admin.bp, api.bp, audit_views.bp):
         app.register_blueprint(blueprint)

@@ -1,9 +1,13 @@
-"""The signed-in home page."""
+"""The signed-in home page: the dashboard meant for the user's roles."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user, login_required
+
+from app.meta.dashboards import dashboard_for
+from app.meta.reports import get_report, runnable
+from app.web.session import db_session
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
 
@@ -11,4 +15,12 @@ bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/stat
 @bp.get("/")
 @login_required
 def home():
-    return render_template("home.html")
+    metadata = current_app.extensions["lianku.metadata"]
+    session = db_session()
+
+    def may_run(name: str) -> bool:
+        report = get_report(metadata, name)
+        return report is not None and runnable(session, report, current_user)
+
+    dashboard = dashboard_for(metadata, current_user.role_names, may_run)
+    return render_template("home.html", dashboard=dashboard)

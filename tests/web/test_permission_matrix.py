@@ -74,6 +74,10 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "record_id": _store_b_record,
     "job_id": _store_b_job,
     "filename": _asset,
+    # a report over a location-scoped source once the application ships one; a clerk of A
+    # must never see B's rows in it, in any format
+    "report": lambda chain, rule: "audit_activity",
+    "fmt": lambda chain, rule: "xlsx",
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
@@ -90,6 +94,7 @@ ALLOWED: dict[str, str] = {
     "/api/v1/lookup/location": "scoped location lookup: offers only the clerk's own locations",
     "/api/v1/lookup/user": "scoped user lookup: offers only staff of the clerk's own locations",
     "/jobs": "the clerk's own jobs",
+    "/reports/": "the list of reports the clerk may run (only those, under their own scope)",
     "/api/v1/forms/<form>/evaluate": "live recompute of the clerk's own unsaved form",
     "/api/v1/forms/<form>/records": "list (scoped) and create records",
     "/api/v1/forms/<form>/scan": "parse a scanned UDI for the clerk's form",

@@ -1,0 +1,350 @@
+"""Expressions: formulas, defaults, conditions and validation rules written in metadata.
+
+Compile once (when metadata loads) with the set of names the expression may use; evaluate many
+times with the values. Evaluation runs in ``simpleeval`` on a checked AST, so:
+
+* no attribute access (``a.b``), no subscripts, no dunder names, no comprehensions or lambdas;
+* only the functions in ``FUNCTIONS`` may be called, only by name;
+* the text, the AST (node count and depth), strings and powers are bounded, so nothing hangs;
+* number literals with a decimal point are ``Decimal``; values given to ``evaluate`` should be
+  ``Decimal`` too (``typed`` values of a record are), so money never touches a float.
+
+Syntax in one paragraph: Python expressions over the record's field names
+(``quantity * unit_cost``, ``a if b else c``, ``x > 0 and y != 'z'``). A table field is a list
+of lines; aggregate it with ``sum(lines, 'amount')`` or ``count(lines)``. Inside a table, a line's
+own fields are names too (they shadow the record's). Functions: ``round(x, n)``, ``min``, ``max``,
+``abs``, ``len``, ``today()``, ``now()``, ``days(n)`` (a duration: ``today() + days(30)``),
+``days_between(a, b)``, ``lookup(link_field, 'field')`` (a linked record's field),
+``sum(table, 'field')``, ``count(table)``, ``decimal(text)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import simpleeval
+
+from app.i18n import _
+
+MAX_LENGTH = 1000  # characters of expression text
+MAX_NODES = 200  # AST nodes
+MAX_DEPTH = 24  # AST nesting
+MAX_STRING = 10_000  # characters of any string an expression builds
+MAX_EXPONENT = 64  # largest power allowed
+MAX_DAYS = 366 * 200  # largest duration days() accepts
+
+ALLOWED_NODES = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Tuple,
+    ast.List,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.USub,
+    ast.UAdd,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
+)
+
+
+class ExpressionError(Exception):
+    """An expression that cannot be compiled or evaluated; the message says why."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the functions that reach outside the record need: ``lookup`` and the clock."""
+
+    lookup: Callable[[str, object, str], object] | None = None
+    today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
+
+
+def _days(n) -> dt.timedelta:
+    n = int(n)
+    if abs(n) > MAX_DAYS:
+        raise ExpressionError(_("days(%(n)s) is out of range", n=n))
+    return dt.timedelta(days=n)
+
+
+def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def _days_between(a, b) -> int:
+    if a is None or b is None:
+        return None
+    return (_as_date(b) - _as_date(a)).days
+
+
+def _round(value, places=0):
+    if value is None:
+        return None
+    places = int(places)
+    if not 0 <= places <= 8:
+        raise ExpressionError(_("round() keeps 0 to 8 decimal places"))
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def _sum(lines, field):
+    total = Decimal(0)
+    for line in lines or []:
+        value = line.get(field) if isinstance(line, dict) else None
+        if value is not None:
+            total += Decimal(value) if not isinstance(value, Decimal) else value
+    return total
+
+
+def _count(lines):
+    return len(lines or [])
+
+
+def _decimal(text):
+    try:
+        return Decimal(str(text))
+    except InvalidOperation:
+        raise ExpressionError(_("'%(text)s' is not a number", text=text)) from None
+
+
+def _len(value):
+    return len(value) if value is not None else 0
+
+
+#: Functions an expression may call; ``today``, ``now`` and ``lookup`` are bound per evaluation.
+PURE_FUNCTIONS: dict[str, Callable] = {
+    "round": _round,
+    "min": min,
+    "max": max,
+    "abs": abs,
+    "len": _len,
+    "days": _days,
+    "days_between": _days_between,
+    "sum": _sum,
+    "count": _count,
+    "decimal": _decimal,
+}
+FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup"})
+CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
+
+
+def _power(base, exponent):
+    if abs(exponent) > MAX_EXPONENT:
+        raise ExpressionError(_("power larger than %(max)s refused", max=MAX_EXPONENT))
+    if isinstance(base, int) and base.bit_length() * abs(exponent) > 4096:
+        raise ExpressionError(_("power larger than %(max)s refused", max=MAX_EXPONENT))
+    return operator.pow(base, exponent)
+
+
+def _bounded(op):
+    def apply(a, b):
+        for value in (a, b):
+            if isinstance(value, str | list | tuple) and len(value) > MAX_STRING:
+                raise ExpressionError(_("value too long"))
+        if op is operator.mul and (
+            (isinstance(a, str | list | tuple) and isinstance(b, int))
+            or (isinstance(b, str | list | tuple) and isinstance(a, int))
+        ):
+            length = len(a) * b if isinstance(b, int) else len(b) * a
+            if length > MAX_STRING:
+                raise ExpressionError(_("value too long"))
+        result = op(a, b)
+        if isinstance(result, str | list | tuple) and len(result) > MAX_STRING:
+            raise ExpressionError(_("value too long"))
+        return result
+
+    return apply
+
+
+OPERATORS = dict(simpleeval.DEFAULT_OPERATORS)
+OPERATORS.update(
+    {
+        ast.Pow: _power,
+        ast.Add: _bounded(operator.add),
+        ast.Mult: _bounded(operator.mul),
+    }
+)
+for _unsafe in (ast.BitXor, ast.BitOr, ast.BitAnd, ast.LShift, ast.RShift, ast.Invert):
+    OPERATORS.pop(_unsafe, None)
+
+
+class Expression:
+    """A compiled expression: the checked AST and the names it reads."""
+
+    def __init__(self, text: str, tree: ast.Expression, names: frozenset[str]):
+        self.text, self.tree, self.names = text, tree, names
+
+    def __repr__(self) -> str:
+        return f"Expression({self.text!r})"
+
+    def evaluate(self, values: dict, context: Context | None = None):
+        """The value of the expression over ``values``; raise ``ExpressionError`` on failure."""
+        context = context or Context()
+        functions = dict(PURE_FUNCTIONS)
+        functions["today"] = context.today
+        functions["now"] = lambda: dt.datetime.now(dt.UTC)
+        if context.lookup is not None:
+            lookup = context.lookup
+            functions["lookup"] = lambda value, field: lookup(value, field)
+        else:
+            functions["lookup"] = lambda value, field: None
+        names = dict(CONSTANTS)
+        names.update(values)
+        evaluator = simpleeval.SimpleEval(operators=OPERATORS, functions=functions, names=names)
+        try:
+            return evaluator.eval(self.text, previously_parsed=self.tree.body)
+        except ExpressionError:
+            raise
+        except simpleeval.NameNotDefined as exc:
+            raise ExpressionError(_("unknown name '%(name)s'", name=exc.name)) from None
+        except ZeroDivisionError:
+            raise ExpressionError(_("division by zero")) from None
+        except (
+            simpleeval.InvalidExpression,
+            TypeError,
+            ValueError,
+            ArithmeticError,
+            RecursionError,
+            MemoryError,
+            KeyError,
+            IndexError,
+        ) as exc:
+            raise ExpressionError(
+                _("cannot evaluate %(text)s: %(error)s", text=self.text, error=exc)
+            ) from None
+
+
+def compile_expression(text: str, names: Iterable[str]) -> Expression:
+    """Parse and check ``text``; every name must be in ``names`` or be a function/constant."""
+    if not isinstance(text, str) or not text.strip():
+        raise ExpressionError(_("the expression is empty"))
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(_("the expression is longer than %(max)s characters", max=MAX_LENGTH))
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ExpressionError(_("syntax error: %(error)s", error=exc.msg)) from None
+    except (RecursionError, MemoryError, ValueError):
+        raise ExpressionError(_("the expression is nested too deeply")) from None
+    known = set(names)
+    used: set[str] = set()
+    count = 0
+
+    def visit(node: ast.AST, depth: int) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_NODES:
+            raise ExpressionError(_("the expression is too complex"))
+        if depth > MAX_DEPTH:
+            raise ExpressionError(_("the expression is nested too deeply"))
+        if isinstance(node, ast.Attribute):
+            raise ExpressionError(
+                _("attribute access ('.%(name)s') is not allowed", name=node.attr)
+            )
+        if isinstance(node, ast.Subscript):
+            raise ExpressionError(_("indexing ('[...]') is not allowed"))
+        if not isinstance(node, ALLOWED_NODES):
+            raise ExpressionError(
+                _("'%(construct)s' is not allowed in an expression", construct=type(node).__name__)
+            )
+        if isinstance(node, ast.Name) and node.id.startswith("_"):
+            raise ExpressionError(_("the name '%(name)s' is not allowed", name=node.id))
+        if isinstance(node, ast.Constant):
+            _check_constant(node)
+        if isinstance(node, ast.Call):
+            _check_call(node)
+            for arg in node.args:
+                visit(arg, depth + 1)
+            return
+        if isinstance(node, ast.Name) and node.id not in CONSTANTS:
+            if node.id in FUNCTIONS and node.id not in known:
+                raise ExpressionError(_("'%(name)s' is a function: call it with ()", name=node.id))
+            if node.id not in known:
+                raise ExpressionError(_("unknown name '%(name)s'", name=node.id))
+            used.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child, depth + 1)
+
+    visit(tree, 0)
+    _decimal_literals(tree)
+    return Expression(text.strip(), tree, frozenset(used))
+
+
+def _check_constant(node: ast.Constant) -> None:
+    value = node.value
+    if isinstance(value, str) and len(value) > MAX_STRING:
+        raise ExpressionError(_("value too long"))
+    if isinstance(value, bytes | complex) or value is Ellipsis:
+        raise ExpressionError(_("this kind of constant is not allowed"))
+
+
+def _check_call(node: ast.Call) -> None:
+    if not isinstance(node.func, ast.Name):
+        raise ExpressionError(_("only the listed functions may be called, by name"))
+    name = node.func.id
+    if name.startswith("_"):
+        raise ExpressionError(_("the name '%(name)s' is not allowed", name=name))
+    if name not in FUNCTIONS:
+        raise ExpressionError(
+            _(
+                "unknown function '%(name)s'; expected one of: %(functions)s",
+                name=name,
+                functions=", ".join(sorted(FUNCTIONS)),
+            )
+        )
+    if node.keywords:
+        raise ExpressionError(_("keyword arguments are not allowed"))
+
+
+def _decimal_literals(tree: ast.AST) -> None:
+    """Turn float literals into exact ``Decimal`` ones (``0.1`` means one tenth, exactly)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            node.value = Decimal(repr(node.value))
+
+
+def table_aggregates(expression: Expression) -> list[tuple[str, str]]:
+    """The ``(table, field)`` pairs of ``sum(table, 'field')`` calls, for load-time checks."""
+    found = []
+    for node in ast.walk(expression.tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "sum"
+            and len(node.args) == 2
+            and isinstance(node.args[0], ast.Name)
+            and isinstance(node.args[1], ast.Constant)
+        ):
+            found.append((node.args[0].id, str(node.args[1].value)))
+    return found

@@ -1,0 +1,260 @@
+"""Compiling a report definition at metadata load: every problem with its path."""
+
+from __future__ import annotations
+
+from app.i18n import _
+from app.meta.expressions import Expression, ExpressionError, compile_expression
+from app.meta.loader import cross_check
+from app.meta.reports.model import Report, ReportColumn, ReportParam
+from app.meta.sources import NUMERIC_TYPES, Source, SourceColumn, resolve_source
+
+DEFAULT_LIMIT = 10_000
+DATE_TYPES = ("date", "datetime")
+SUMMABLE = ("sum", "avg")
+
+
+@cross_check
+def check_reports(metadata, issues) -> None:
+    """Compile every report at load, so a wrong column or formula never reaches a user."""
+    for document in metadata.reports.values():
+        report, problems = compile_report(document.data, metadata)
+        for path, message in problems:
+            issues.append(document.issue(path, message))
+        if report is not None:
+            metadata.cache.setdefault("reports", {})[report.name] = report
+
+
+def get_report(metadata, name: str) -> Report | None:
+    """The compiled report ``name`` of this metadata set."""
+    return metadata.cache.get("reports", {}).get(name)
+
+
+def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tuple, str]]]:
+    """Compile ``data``; returns the report (None if broken) and the (path, message) problems."""
+    problems: list[tuple[tuple, str]] = []
+    source = resolve_source(data["source"], metadata)
+    if source is None:
+        problems.append((("source",), _("unknown source '%(name)s'", name=data["source"])))
+        return None, problems
+    columns = _compile_columns(data, source, metadata, problems)
+    names = {column.name for column in columns}
+    params = _compile_params(data, source, problems)
+    for index, condition in enumerate(data.get("filters", [])):
+        _need_source_column(source, condition["column"], ("filters", index, "column"), problems)
+    sort = data.get("sort", [])
+    for index, key in enumerate(sort):
+        target = next((c for c in columns if c.name == key.lstrip("-")), None)
+        if target is None:
+            problems.append((("sort", index), _("unknown column '%(name)s'", name=key)))
+        elif target.kind == "formula":
+            problems.append((("sort", index), _("cannot sort by a formula column")))
+    report = Report(
+        name=data["name"],
+        label=data["label"],
+        source=source,
+        columns=columns,
+        params=params,
+        filters=data.get("filters", []),
+        sort=sort,
+        limit=data.get("limit", DEFAULT_LIMIT),
+        totals=data.get("totals", False),
+        subtotals=data.get("subtotals", False),
+        pivot=data.get("pivot"),
+        chart=data.get("chart"),
+    )
+    _check_shape(report, names, data, problems)
+    return (None if problems else report), problems
+
+
+def _compile_columns(data, source: Source, metadata, problems) -> list[ReportColumn]:
+    columns: list[ReportColumn] = []
+    seen: set[str] = set()
+    for index, spec in enumerate(data["columns"]):
+        path = ("columns", index)
+        if spec["name"] in seen:
+            problems.append(((*path, "name"), _("duplicate column '%(name)s'", name=spec["name"])))
+        seen.add(spec["name"])
+        column = _compile_column(spec, source, path, problems)
+        if column is not None:
+            columns.append(column)
+        _check_drill(spec, path, metadata, problems)
+    names = [column.name for column in columns]
+    for index, spec in enumerate(data["columns"]):
+        column = next((c for c in columns if c.name == spec["name"]), None)
+        if column is None:
+            continue
+        others = [name for name in names if name != column.name]
+        if "formula" in spec:
+            column.formula = _expression(
+                spec["formula"], others, ("columns", index, "formula"), problems
+            )
+        for h_index, rule in enumerate(spec.get("highlight", [])):
+            where = ("columns", index, "highlight", h_index, "when")
+            expression = _expression(rule["when"], names, where, problems)
+            if expression is not None:
+                column.highlight.append((expression, rule["style"]))
+    return columns
+
+
+def _compile_column(spec: dict, source: Source, path: tuple, problems) -> ReportColumn | None:
+    common = {
+        "name": spec["name"],
+        "label": spec["label"],
+        "hidden": spec.get("hidden", False),
+        "drill": spec.get("drill"),
+    }
+    if "formula" in spec:
+        return ReportColumn(kind="formula", type="decimal", **common)
+    ref = spec.get("column")
+    source_column = _need_source_column(source, ref, (*path, "column"), problems) if ref else None
+    if ref and source_column is None:
+        return None
+    aggregate = spec.get("aggregate")
+    if aggregate:
+        kind_type = _aggregate_type(aggregate, source_column, path, problems)
+        return ReportColumn(kind="measure", type=kind_type, ref=ref, aggregate=aggregate, **common)
+    bucket = spec.get("bucket")
+    if bucket and source_column.type not in DATE_TYPES:
+        problems.append(
+            (
+                (*path, "bucket"),
+                _("only a date or datetime column can be bucketed by %(bucket)s", bucket=bucket),
+            )
+        )
+    column_type = "text" if bucket else source_column.type
+    return ReportColumn(kind="dimension", type=column_type, ref=ref, bucket=bucket, **common)
+
+
+def _aggregate_type(aggregate: str, source_column: SourceColumn | None, path, problems) -> str:
+    if aggregate == "count" or aggregate == "count_distinct":
+        if aggregate == "count_distinct" and source_column is None:
+            problems.append(((*path, "column"), _("count_distinct needs a column")))
+        return "integer"
+    if source_column is None:
+        problems.append(((*path, "column"), _("%(aggregate)s needs a column", aggregate=aggregate)))
+        return "decimal"
+    if aggregate in SUMMABLE and source_column.type not in NUMERIC_TYPES:
+        problems.append(
+            (
+                (*path, "aggregate"),
+                _(
+                    "cannot %(aggregate)s a %(type)s column",
+                    aggregate=aggregate,
+                    type=source_column.type,
+                ),
+            )
+        )
+    return "decimal" if aggregate == "avg" else source_column.type
+
+
+def _need_source_column(source: Source, ref: str, path: tuple, problems) -> SourceColumn | None:
+    found = source.column(ref)
+    if found is None:
+        problems.append(
+            (
+                path,
+                _(
+                    "unknown column '%(name)s' in source '%(source)s'; expected one of: %(known)s",
+                    name=ref,
+                    source=source.name,
+                    known=", ".join(source.references()),
+                ),
+            )
+        )
+    return found
+
+
+def _expression(text: str, names, path: tuple, problems) -> Expression | None:
+    try:
+        return compile_expression(text, names)
+    except ExpressionError as exc:
+        problems.append((path, str(exc)))
+        return None
+
+
+def _check_drill(spec: dict, path: tuple, metadata, problems) -> None:
+    drill = spec.get("drill") or {}
+    if "form" in drill and drill["form"] not in metadata.forms:
+        problems.append(
+            ((*path, "drill", "form"), _("unknown form '%(name)s'", name=drill["form"]))
+        )
+    if "report" in drill and drill["report"] not in _report_names(metadata):
+        problems.append(
+            ((*path, "drill", "report"), _("unknown report '%(name)s'", name=drill["report"]))
+        )
+
+
+def _report_names(metadata) -> set[str]:
+    return set(getattr(metadata, "reports", {}))
+
+
+def _compile_params(data: dict, source: Source, problems) -> list[ReportParam]:
+    params = []
+    for index, spec in enumerate(data.get("params", [])):
+        path = ("params", index)
+        kind = spec["type"]
+        ref = spec.get("column")
+        if kind == "location" and ref is None:
+            ref = source.location_column
+        if ref is None:
+            problems.append((path, _("missing required key '%(key)s'", key="column")))
+        elif _need_source_column(source, ref, (*path, "column"), problems) is None:
+            continue
+        if kind == "select" and not spec.get("options"):
+            problems.append((path, _("missing required key '%(key)s'", key="options")))
+        default_expr = None
+        if "default_expr" in spec:
+            raw = spec["default_expr"]
+            if kind == "date_range" and not isinstance(raw, list):
+                problems.append(
+                    (
+                        (*path, "default_expr"),
+                        _("a date range default needs two expressions: [from, to]"),
+                    )
+                )
+            elif isinstance(raw, list):
+                default_expr = [
+                    _expression(text, (), (*path, "default_expr", i), problems)
+                    for i, text in enumerate(raw)
+                ]
+            else:
+                default_expr = _expression(raw, (), (*path, "default_expr"), problems)
+        params.append(
+            ReportParam(
+                name=spec["name"],
+                type=kind,
+                label=spec["label"],
+                column=ref,
+                op=spec.get("op", "contains" if kind == "text" else "eq"),
+                required=spec.get("required", False),
+                default=spec.get("default"),
+                default_expr=default_expr,
+                options=spec.get("options", []),
+            )
+        )
+    return params
+
+
+def _check_shape(report: Report, names: set[str], data: dict, problems) -> None:
+    dimensions = {column.name for column in report.dimensions}
+    measures = {column.name for column in report.measures}
+    if report.pivot:
+        if report.pivot["column"] not in dimensions:
+            problems.append((("pivot", "column"), _("the pivot column must be a dimension")))
+        for index, value in enumerate(report.pivot["values"]):
+            if value not in measures:
+                problems.append(
+                    (
+                        ("pivot", "values", index),
+                        _("'%(name)s' is not an aggregate column", name=value),
+                    )
+                )
+    if (report.totals or report.subtotals) and not measures:
+        problems.append((("totals",), _("totals need at least one aggregate column")))
+    for key in ("x", "series"):
+        value = (report.chart or {}).get(key)
+        if value and value not in names:
+            problems.append((("chart", key), _("unknown column '%(name)s'", name=value)))
+    for index, value in enumerate((report.chart or {}).get("y", [])):
+        if value not in names:
+            problems.append((("chart", "y", index), _("unknown column '%(name)s'", name=value)))

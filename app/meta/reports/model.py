@@ -1,0 +1,74 @@
+"""A compiled report: its columns, parameters and shape, checked at metadata load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.meta.expressions import Expression
+from app.meta.sources import Source
+
+
+class ParamError(ValueError):
+    """A parameter value the report cannot use; names the parameter and says why."""
+
+    def __init__(self, param: str, message: str):
+        self.param = param
+        super().__init__(message)
+
+
+@dataclass
+class ReportColumn:
+    name: str
+    label: dict
+    kind: str  # dimension, measure, formula
+    type: str
+    ref: str | None = None
+    bucket: str | None = None
+    aggregate: str | None = None
+    formula: Expression | None = None
+    hidden: bool = False
+    highlight: list[tuple[Expression, str]] = field(default_factory=list)
+    drill: dict | None = None
+
+
+@dataclass
+class ReportParam:
+    name: str
+    type: str
+    label: dict
+    column: str | None
+    op: str
+    required: bool
+    default: object
+    default_expr: Expression | list[Expression] | None
+    options: list[dict]
+
+
+@dataclass
+class Report:
+    """A checked, compiled report definition, ready to run many times."""
+
+    name: str
+    label: dict
+    source: Source
+    columns: list[ReportColumn]
+    params: list[ReportParam]
+    filters: list[dict]
+    sort: list[str]
+    limit: int
+    totals: bool
+    subtotals: bool
+    pivot: dict | None
+    chart: dict | None
+
+    @property
+    def dimensions(self) -> list[ReportColumn]:
+        return [column for column in self.columns if column.kind == "dimension"]
+
+    @property
+    def measures(self) -> list[ReportColumn]:
+        return [column for column in self.columns if column.kind == "measure"]
+
+    @property
+    def grouped(self) -> bool:
+        return bool(self.measures)

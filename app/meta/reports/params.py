@@ -1,0 +1,122 @@
+"""Report parameters: from request strings to typed values, or an error naming the parameter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import (
+    select,
+)
+from sqlalchemy.orm import Session
+
+from app.i18n import _
+from app.kernel.locations import Location
+from app.meta import access
+from app.meta.expressions import Context
+from app.meta.reports.model import ParamError, Report, ReportParam
+
+
+def parse_params(
+    report: Report, raw: Mapping[str, str], session: Session, user, today: dt.date
+) -> dict[str, object]:
+    """Typed values of the report's parameters; raise ``ParamError`` naming a bad one."""
+    values: dict[str, object] = {}
+    for param in report.params:
+        text = _raw_value(param, raw)
+        if text in (None, ""):
+            value = _default(param, today)
+            if value is None and param.required:
+                raise ParamError(param.name, _("%(param)s is required", param=param.name))
+        else:
+            value = _parse_one(param, text, session, user)
+        if value is not None:
+            values[param.name] = value
+    return values
+
+
+def _raw_value(param: ReportParam, raw: Mapping[str, str]):
+    if param.type == "date_range" and (f"{param.name}_from" in raw or f"{param.name}_to" in raw):
+        start, end = raw.get(f"{param.name}_from", ""), raw.get(f"{param.name}_to", "")
+        return f"{start}..{end}" if start or end else None
+    return raw.get(param.name)
+
+
+def _default(param: ReportParam, today: dt.date):
+    context = Context(today=lambda: today)
+    if isinstance(param.default_expr, list):
+        return tuple(
+            _as_date(expression.evaluate({}, context)) for expression in param.default_expr
+        )
+    if param.default_expr is not None:
+        value = param.default_expr.evaluate({}, context)
+        return _as_date(value) if param.type == "date" else value
+    return param.default
+
+
+def _as_date(value) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _parse_one(param: ReportParam, text: str, session: Session, user):
+    if len(text) > 200:
+        raise ParamError(param.name, _("%(param)s is too long", param=param.name))
+    if any(ord(char) < 32 for char in text):
+        raise ParamError(param.name, _("%(param)s contains control characters", param=param.name))
+    if param.type == "date":
+        return _parse_date(param.name, text)
+    if param.type == "date_range":
+        start, sep, end = text.partition("..")
+        if not sep:
+            raise ParamError(
+                param.name,
+                _("%(param)s must be a range like 2026-01-01..2026-01-31", param=param.name),
+            )
+        first = _parse_date(param.name, start) if start else None
+        last = _parse_date(param.name, end) if end else None
+        if first and last and first > last:
+            raise ParamError(param.name, _("%(param)s starts after it ends", param=param.name))
+        return (first, last)
+    if param.type == "number":
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            raise ParamError(
+                param.name, _("%(param)s must be a number", param=param.name)
+            ) from None
+    if param.type == "select":
+        allowed = {str(option["value"]): option["value"] for option in param.options}
+        if text not in allowed:
+            raise ParamError(
+                param.name,
+                _(
+                    "%(param)s must be one of: %(values)s",
+                    param=param.name,
+                    values=", ".join(allowed),
+                ),
+            )
+        return allowed[text]
+    if param.type == "location":
+        return _parse_location(param.name, text, session, user)
+    return text
+
+
+def _parse_date(name: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise ParamError(name, _("%(param)s must be a date like 2026-01-31", param=name)) from None
+
+
+def _parse_location(name: str, text: str, session: Session, user) -> Location | str:
+    """``mine`` (the user's own locations) or a location by id or code, inside the user's scope."""
+    if text == "mine":
+        return "mine"
+    condition = Location.id == int(text) if text.isdigit() else Location.code == text
+    location = session.scalar(
+        select(Location).where(condition, access.scope_filter(session, user, Location.id))
+    )
+    if location is None:  # out of scope looks exactly like unknown: no existence leak
+        raise ParamError(name, _("unknown location '%(value)s'", value=text))
+    return location

@@ -1,0 +1,202 @@
+"""Running a report: access, parameters, the statement, then layout of the aggregated rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from app.i18n import localized
+from app.meta import access
+from app.meta.expressions import Context, ExpressionError
+from app.meta.reports.model import Report, ReportColumn
+from app.meta.reports.params import parse_params
+from app.meta.reports.query import build_statement
+
+
+@dataclass
+class ReportResult:
+    report: Report
+    columns: list[ReportColumn]
+    rows: list[dict]
+    totals: dict | None
+    params: dict
+    pivot_values: list = field(default_factory=list)
+
+
+def run_report(
+    session: Session,
+    report: Report,
+    raw_params: Mapping[str, str],
+    user,
+    *,
+    timezone: str = "Asia/Shanghai",
+    today: dt.date | None = None,
+    limit: int | None = None,
+) -> ReportResult:
+    """Check access, parse the parameters, run the one statement and lay out its rows."""
+    require_runnable(session, report, user)
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    values = parse_params(report, raw_params, session, user, today)
+    statement = build_statement(report, values, session, user, timezone=timezone, limit=limit)
+    rows = [dict(row._mapping) for row in session.execute(statement)]
+    if report.pivot:
+        return _pivot(report, rows, values, today)
+    if report.grouped:
+        full = (1 << len(report.dimensions)) - 1
+        detail = [row for row in rows if row["_g"] == full]
+        subtotals = [row for row in rows if row["_g"] not in (full, 0)]
+        total = next((row for row in rows if row["_g"] == 0), None)
+    else:
+        detail, subtotals, total = rows, [], None
+    ordered = _with_subtotals(report, detail, subtotals)
+    for row in [*ordered, *([total] if total else [])]:
+        _finish_row(report, row, today)
+    return ReportResult(report, report.columns, ordered, total, values)
+
+
+def runnable(session: Session, report: Report, user) -> bool:
+    """May ``user`` run ``report``: its permission, its source's, and a scope the source allows?"""
+    source = report.source
+    if not access.can(user, f"report:{report.name}"):
+        return False
+    if source.permission and not access.can(user, source.permission):
+        return False
+    # a source without a location column is readable only by those who see every location
+    return source.location_column is not None or access.visible_location_ids(session, user) is None
+
+
+def require_runnable(session: Session, report: Report, user) -> None:
+    if not runnable(session, report, user):
+        raise access.PermissionDenied(f"report:{report.name}")
+
+
+def _with_subtotals(report: Report, detail: list[dict], subtotals: list[dict]) -> list[dict]:
+    """Detail rows with each first-dimension subtotal after the last row of its group."""
+    for row in detail:
+        row["_level"] = 0
+    if not subtotals:
+        return detail
+    first = report.dimensions[0].name
+    by_key = {row[first]: row for row in subtotals}
+    ordered: list[dict] = []
+    for index, row in enumerate(detail):
+        ordered.append(row)
+        following = detail[index + 1][first] if index + 1 < len(detail) else object()
+        if following != row[first] and row[first] in by_key:
+            subtotal = by_key.pop(row[first])
+            subtotal["_level"] = 1
+            ordered.append(subtotal)
+    return ordered
+
+
+def _finish_row(report: Report, row: dict, today: dt.date) -> None:
+    """Evaluate formulas and highlight rules over the row."""
+    context = Context(today=lambda: today)
+    for column in report.columns:
+        if column.formula is not None:
+            try:
+                row[column.name] = column.formula.evaluate(row, context)
+            except ExpressionError:
+                row[column.name] = None
+    styles = {}
+    for column in report.columns:
+        for expression, style in column.highlight:
+            try:
+                if expression.evaluate(row, context):
+                    styles[column.name] = style
+                    break
+            except ExpressionError:
+                continue
+    row["_styles"] = styles
+
+
+def _pivot(report: Report, rows: list[dict], values: dict, today: dt.date) -> ReportResult:
+    """Lay the pivot dimension out across the columns: one column per (pivot value, measure)."""
+    pivot_name = report.pivot["column"]
+    measures = [c for c in report.measures if c.name in report.pivot["values"]]
+    keep = [c for c in report.dimensions if c.name != pivot_name]
+    names = [c.name for c in report.dimensions]
+    full = (1 << len(names)) - 1
+    pivot_bit = 1 << names.index(pivot_name)
+    pivot_values = sorted(
+        {row[pivot_name] for row in rows if row["_g"] & pivot_bit},
+        key=lambda value: (value is None, str(value)),
+    )
+    columns = list(keep)
+    for value in pivot_values:
+        for measure in measures:
+            columns.append(
+                ReportColumn(
+                    name=f"{value}·{measure.name}",
+                    kind="measure",
+                    type=measure.type,
+                    label={
+                        "zh_CN": f"{value} {measure.label['zh_CN']}",
+                        "en": f"{value} {measure.label['en']}",
+                    },
+                )
+            )
+    if report.totals:
+        columns.extend(
+            ReportColumn(
+                name=f"total·{m.name}",
+                kind="measure",
+                type=m.type,
+                label={"zh_CN": f"合计 {m.label['zh_CN']}", "en": f"Total {m.label['en']}"},
+            )
+            for m in measures
+        )
+    table: dict[tuple, dict] = {}
+    order: list[tuple] = []
+    for row in rows:
+        key = tuple(row[c.name] for c in keep) if row["_g"] & ~pivot_bit & full else ("__total__",)
+        if key not in table:
+            table[key] = {c.name: row[c.name] for c in keep}
+            table[key]["_level"] = 2 if key == ("__total__",) else 0
+            order.append(key)
+        target = table[key]
+        suffix = row[pivot_name] if row["_g"] & pivot_bit else "total"
+        for measure in measures:
+            target[f"{suffix}·{measure.name}"] = row[measure.name]
+    detail = [table[key] for key in order if key != ("__total__",)]
+    total = table.get(("__total__",))
+    for row in [*detail, *([total] if total else [])]:
+        row["_styles"] = {}
+    return ReportResult(report, columns, detail, total, values, pivot_values)
+
+
+def result_json(result: ReportResult) -> dict:
+    """The result as JSON-safe data: columns with labels in the user's language, rows, totals."""
+    visible = [column for column in result.columns if not column.hidden]
+    return {
+        "report": result.report.name,
+        "label": localized(result.report.label),
+        "columns": [
+            {"name": c.name, "label": localized(c.label), "type": c.type, "kind": c.kind}
+            for c in visible
+        ],
+        "rows": [_json_row(row, visible) for row in result.rows],
+        "totals": _json_row(result.totals, visible) if result.totals else None,
+        "chart": result.report.chart,
+    }
+
+
+def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
+    values = {c.name: _json_value(row.get(c.name)) for c in columns}
+    extra = {"level": row.get("_level", 0), "styles": row.get("_styles", {})}
+    if row.get("_record_id") is not None:
+        extra["record_id"] = row["_record_id"]
+    return {"values": values, **extra}
+
+
+def _json_value(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value

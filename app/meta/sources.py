@@ -1,0 +1,92 @@
+"""Report sources: what a report may read, as typed columns and declared links.
+
+A source is a base table (a kernel read model such as balances or the ledger, the audit trail,
+or the records of a form) with named, typed columns, an optional location column through which
+data scope applies, and links to other tables (a balance's item → the item's fields, a location →
+its region) that a report reaches as ``link.column``; a link is joined only when a report uses it.
+Sources are registered by name; form sources (``form:<name>``) are built from the form definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement, FromClause
+
+#: The column types a report knows; they decide aggregates, parameters, JSON and Excel formats.
+TYPES = ("text", "integer", "decimal", "money", "date", "datetime", "boolean")
+NUMERIC_TYPES = ("integer", "decimal", "money")
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    type: str
+    label: object
+    #: Builds the column from the (aliased) table it belongs to.
+    expr: Callable[[FromClause], ColumnElement]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A declared join: ``target()`` gives a fresh alias, ``on(base, target)`` the condition."""
+
+    target: Callable[[], FromClause]
+    on: Callable[[FromClause, FromClause], ColumnElement]
+    columns: dict[str, SourceColumn]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    label: object
+    table: Callable[[], FromClause]
+    columns: dict[str, SourceColumn]
+    links: dict[str, Link] = field(default_factory=dict)
+    #: The column holding the location a row belongs to; ``None``: the source is not per location
+    #: and only users who see every location may read it.
+    location_column: str | None = None
+    #: Always-applied condition (e.g. a form source reads only its form's records).
+    where: Callable[[FromClause], ColumnElement] | None = None
+    #: (form, id column) when each row is a record a report row can link to.
+    record: tuple[str, str] | None = None
+    #: A permission (beyond ``report:<name>``) needed to read this source at all, e.g. ``audit``.
+    permission: str | None = None
+
+    def column(self, ref: str) -> SourceColumn | None:
+        """The column ``ref`` names (``name`` or ``link.name``), or None if there is none."""
+        if "." in ref:
+            link_name, column_name = ref.split(".", 1)
+            link = self.links.get(link_name)
+            return link.columns.get(column_name) if link else None
+        return self.columns.get(ref)
+
+    def references(self) -> list[str]:
+        names = list(self.columns)
+        for link_name, link in self.links.items():
+            names.extend(f"{link_name}.{column}" for column in link.columns)
+        return names
+
+
+SOURCES: dict[str, Source] = {}
+#: Builders of sources computed from metadata (``form:<name>``), by prefix.
+SOURCE_BUILDERS: dict[str, Callable[[str, object], Source | None]] = {}
+
+
+def register_source(source: Source) -> Source:
+    SOURCES[source.name] = source
+    return source
+
+
+def resolve_source(name: str, metadata) -> Source | None:
+    """The source called ``name``, built from ``metadata`` for computed kinds."""
+    if name in SOURCES:
+        return SOURCES[name]
+    prefix, _sep, rest = name.partition(":")
+    builder = SOURCE_BUILDERS.get(prefix)
+    return builder(rest, metadata) if builder and rest else None
+
+
+def col(name: str) -> Callable[[FromClause], ColumnElement]:
+    """A column getter by attribute name, for the common case."""
+    return lambda table: table.c[name]

@@ -1,0 +1,154 @@
+"""Report pages, the report API and exports: thin wrappers around ``app.meta.reports``."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_login import current_user, login_required
+
+from app.i18n import _, localized
+from app.kernel import jobs
+from app.meta.reports import ParamError, get_report, result_json, run_report, runnable
+from app.meta.reports.export import write_csv, write_xlsx
+from app.web.session import db_session
+
+bp = Blueprint("reports", __name__)
+
+#: Up to this many rows an export is written straight into the response; beyond, it is a job.
+DIRECT_EXPORT_ROWS = 5_000
+FORMATS = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+def _metadata():
+    return current_app.extensions["lianku.metadata"]
+
+
+def _runnable_report(name: str):
+    """The report ``name`` if the user may run it; None otherwise (shown as not found)."""
+    report = get_report(_metadata(), name)
+    if report is None or not runnable(db_session(), report, current_user):
+        return None
+    return report
+
+
+def _report_or_404(name: str):
+    report = _runnable_report(name)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _language() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
+def _run(report, limit=None):
+    settings = current_app.config["LIANKU"]
+    return run_report(
+        db_session(), report, request.args, current_user, timezone=settings.timezone, limit=limit
+    )
+
+
+@bp.get("/reports/")
+@login_required
+def index():
+    reports = [_runnable_report(name) for name in sorted(_metadata().reports)]
+    return render_template("reports/index.html", reports=[r for r in reports if r])
+
+
+@bp.get("/reports/<report>")
+@login_required
+def view(report: str):
+    report = _report_or_404(report)
+    try:
+        result = _run(report)
+    except ParamError as error:
+        page = render_template("reports/view.html", report=report, result=None, error=error)
+        return page, 400
+    data = result_json(result)
+    template = "reports/print.html" if request.args.get("print") else "reports/view.html"
+    return render_template(
+        template,
+        report=report,
+        result=data,
+        error=None,
+        chart_json=json.dumps(data, ensure_ascii=False),
+    )
+
+
+@bp.get("/api/v1/reports/<report>")
+@login_required
+def api(report: str):
+    found = _runnable_report(report)
+    if found is None:
+        return jsonify(error=_("No such report.")), 404
+    try:
+        result = _run(found)
+    except ParamError as error:
+        return jsonify(errors={error.param: str(error)}), 400
+    return jsonify(result_json(result))
+
+
+@bp.get("/reports/<report>/export.<fmt>")
+@login_required
+def export(report: str, fmt: str):
+    if fmt not in FORMATS:
+        abort(404)
+    report = _report_or_404(report)
+    try:
+        result = _run(report, limit=DIRECT_EXPORT_ROWS + 1)
+    except ParamError as error:
+        return jsonify(errors={error.param: str(error)}), 400
+    if len(result.rows) > DIRECT_EXPORT_ROWS:
+        return _export_as_job(report, fmt)
+    settings = current_app.config["LIANKU"]
+    filename = f"{report.name}.{fmt}"
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        write_xlsx(result, buffer, _language(), settings.timezone)
+        buffer.seek(0)
+        return send_file(buffer, mimetype=FORMATS[fmt], as_attachment=True, download_name=filename)
+    text = io.StringIO()
+    write_csv(result, text, _language(), settings.timezone)
+    return Response(
+        text.getvalue(),
+        mimetype=FORMATS[fmt],
+        headers={"Content-Disposition": f"attachment; filename={filename}"},
+    )
+
+
+def _export_as_job(report, fmt: str):
+    session = db_session()
+    params = {
+        "report": report.name,
+        "params": request.args.to_dict(),
+        "format": fmt,
+        "user_id": current_user.id,
+        "language": _language(),
+    }
+    jobs.enqueue(session, "report_export", params, user_id=current_user.id)
+    session.commit()
+    return redirect(url_for("jobs.index"))
+
+
+@bp.app_template_global()
+def report_label(report) -> str:
+    return localized(report.label)

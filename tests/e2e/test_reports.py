@@ -1,0 +1,64 @@
+"""Reports in a real browser: charts drawn on a phone and a desktop, an Excel download that
+matches the table on the page."""
+
+import datetime as dt
+
+import pytest
+from openpyxl import load_workbook
+
+from app.kernel import audit
+from app.kernel.audit import AuditContext
+from app.kernel.locations import add_location
+from app.meta import identity
+from tests.e2e.conftest import DESKTOP, PHONE
+
+TODAY = dt.datetime.now(dt.UTC)
+
+
+@pytest.fixture
+def auditor(db):
+    with db.transaction() as session:
+        hq = add_location(session, "HQ", "总部", "hq")
+        identity.create_user(session, "auditor", "审计 周平", "correct horse battery",
+                             roles=["auditor"], location_ids=[hq.id])  # fmt: skip
+        for action in ("create", "create", "update", "login"):
+            audit.record(session, action, "supplier", 1, context=AuditContext(username="qa"))
+
+
+def sign_in(page, live_server):
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "auditor")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_report_chart_draws(live_server, page_factory, auditor, viewport, screenshot_dir):
+    page = page_factory(viewport=viewport)
+    sign_in(page, live_server)
+    page.goto(f"{live_server}/reports/audit_activity")
+    page.wait_for_selector("#chart canvas")
+    box = page.locator("#chart canvas").bounding_box()
+    assert box["width"] > 200 and box["width"] <= viewport["width"]
+    assert "操作量统计" in page.locator("h1").inner_text()
+    page.wait_for_timeout(1200)  # let the bars finish their entry animation
+    page.screenshot(path=screenshot_dir / f"report-activity-{viewport['width']}.png",
+                    full_page=True)  # fmt: skip
+
+
+def test_excel_download_matches_the_table(live_server, page_factory, auditor, tmp_path):
+    page = page_factory()
+    sign_in(page, live_server)
+    page.goto(f"{live_server}/reports/audit_activity")
+    table = [
+        [cell.inner_text() for cell in row.locator("td").all()]
+        for row in page.locator("table.report-table tbody tr").all()
+    ]
+    with page.expect_download() as download_info:
+        page.click("text=Excel")
+    path = tmp_path / "report.xlsx"
+    download_info.value.save_as(path)
+    rows = list(load_workbook(path).active.iter_rows(values_only=True))
+    assert [str(value) for value in rows[1]] == table[0]
+    assert rows[0][0] == "日期"

@@ -1,0 +1,74 @@
+"""Expressions: exact arithmetic, the whitelist, and an injection corpus that must never escape."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from app.meta.expressions import Context, ExpressionError, compile_expression
+
+
+def evaluate(text, names=None, context=None, **values):
+    return compile_expression(text, names or set(values)).evaluate(values, context)
+
+
+def test_money_is_decimal_not_float():
+    assert evaluate("quantity * price", quantity=Decimal("3"), price=Decimal("0.1")) == Decimal(
+        "0.3"
+    )
+    assert evaluate("0.1 + 0.2") == Decimal("0.3")
+    assert evaluate("round(10 / 3, 2)") == Decimal("3.33")
+
+
+def test_table_aggregates_and_dates():
+    lines = [{"amount": Decimal("1.25")}, {"amount": Decimal("2")}, {"amount": None}]
+    assert evaluate("sum(lines, 'amount')", lines=lines) == Decimal("3.25")
+    assert evaluate("count(lines)", lines=lines) == 3
+    today = dt.date(2026, 1, 31)
+    context = Context(today=lambda: today)
+    assert evaluate("today() + days(1)", context=context) == dt.date(2026, 2, 1)
+    assert evaluate("days_between(a, b)", a=dt.date(2026, 1, 1), b=dt.date(2026, 3, 1)) == 59
+
+
+def test_lookup_goes_through_the_context():
+    context = Context(lookup=lambda value, field: f"{field} of {value}")
+    assert evaluate("lookup(supplier, 'name')", context=context, supplier=7) == "name of 7"
+
+
+def test_compile_reports_unknown_names_and_functions():
+    with pytest.raises(ExpressionError, match="unknown name 'qty'"):
+        compile_expression("qty * 2", {"quantity"})
+    with pytest.raises(ExpressionError, match="unknown function 'open'"):
+        compile_expression("open('x')", set())
+
+
+INJECTIONS = [
+    ("x.__class__", "attribute access"),
+    ("x.real", "attribute access"),
+    ("__import__('os').system('true')", "only the listed functions"),
+    ("__builtins__", "not allowed"),
+    ("eval('1')", "unknown function"),
+    ("getattr(x, '__class__')", "unknown function"),
+    ("(lambda: 1)()", "only the listed functions"),
+    ("[c for c in 'abc']", "not allowed"),
+    ("{'a': 1}", "not allowed"),
+    ("x[0]", "indexing"),
+    ("9 ** 999999", "power"),
+    ("(9 ** 64) ** 64 ** 2", "power"),
+    ("'a' * 1000000", "too long"),
+    ("'ab' * 6000 + 'c' * 6000", "too long"),
+    ("(" * 250 + "1" + ")" * 250, "nested too deeply|syntax error"),
+    ("abs(" * 60 + "1" + ")" * 60, "nested too deeply"),
+    ("-" * 100 + "1", "nested too deeply"),
+    ("1" + " + 1" * 300, "longer than|too complex|nested"),
+    ("days(10 ** 9)", "out of range"),
+    ("round(x, 100)", "decimal places"),
+    ("1 / 0", "division by zero"),
+    ("x if x else y.__dict__", "attribute access"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), INJECTIONS)
+def test_injection_corpus_is_refused_or_bounded(text, reason):
+    with pytest.raises(ExpressionError, match=reason):
+        compile_expression(text, {"x", "y"}).evaluate({"x": Decimal(1), "y": 2})

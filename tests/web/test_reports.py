@@ -1,0 +1,139 @@
+"""Reports through the web: the API's JSON, the page, parameter errors, Excel and CSV exports."""
+
+import datetime as dt
+import io
+
+import pytest
+from openpyxl import load_workbook
+
+from app.kernel import audit, jobs
+from app.kernel.audit import AuditContext
+from app.kernel.locations import add_location
+from app.meta import identity
+
+UTC = dt.UTC
+MOMENTS = [
+    (dt.datetime(2026, 3, 1, 2, 0, tzinfo=UTC), "create"),
+    (dt.datetime(2026, 3, 1, 3, 0, tzinfo=UTC), "update"),
+    (dt.datetime(2026, 3, 2, 4, 0, tzinfo=UTC), "create"),
+]
+PERIOD = {"period": "2026-03-01..2026-03-31"}
+
+
+@pytest.fixture
+def auditor(db, monkeypatch, login):
+    with db.transaction() as session:
+        hq = add_location(session, "HQ", "总部", "hq")
+        identity.create_user(session, "auditor", "审计 周平", "correct horse battery",
+                             roles=["auditor"], location_ids=[hq.id])  # fmt: skip
+        for at, action in MOMENTS:
+            monkeypatch.setattr(audit, "utcnow", lambda at=at: at)
+            audit.record(session, action, "supplier", 7, context=AuditContext(username="qa"))
+    monkeypatch.undo()
+    login("auditor", "correct horse battery")
+
+
+def test_api_returns_rows_and_typed_columns_in_the_users_language(client, auditor):
+    response = client.get("/api/v1/reports/audit_activity", query_string=PERIOD)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["label"] == "操作量统计"
+    assert body["columns"][0] == {"name": "day", "label": "日期", "type": "text",
+                                  "kind": "dimension"}  # fmt: skip
+    rows = {row["values"]["day"]: row["values"] for row in body["rows"]}
+    assert rows["2026-03-01"]["create·entries"] == 1
+    assert rows["2026-03-01"]["update·entries"] == 1
+    assert body["totals"]["values"]["total·entries"] == 3
+    assert body["chart"]["type"] == "stacked_bar"
+
+
+def test_api_bad_parameter_is_a_400_naming_it(client, auditor):
+    response = client.get("/api/v1/reports/audit_trail", query_string={"period": "yesterday"})
+    assert response.status_code == 400
+    assert list(response.get_json()["errors"]) == ["period"]
+
+
+def test_unknown_report_is_404(client, auditor):
+    assert client.get("/api/v1/reports/no_such").status_code == 404
+    assert client.get("/reports/no_such").status_code == 404
+
+
+def test_report_page_renders_filters_table_and_chart(client, auditor):
+    page = client.get("/reports/audit_activity", query_string=PERIOD)
+    assert page.status_code == 200
+    assert "操作量统计" in page.text
+    assert 'name="period_from"' in page.text
+    assert 'id="chart"' in page.text and "echarts.min.js" in page.text
+    assert "2026-03-02" in page.text
+
+
+def test_report_page_shows_a_bad_parameter_next_to_its_field(client, auditor):
+    page = client.get("/reports/audit_trail", query_string={"period_from": "2026-03-09",
+                                                            "period_to": "2026-03-01"})  # fmt: skip
+    assert page.status_code == 400
+    assert "is-invalid" in page.text
+    assert "开始日期晚于结束日期" in page.text
+
+
+def test_reports_index_lists_runnable_reports(client, auditor):
+    page = client.get("/reports/")
+    assert "审计追踪查询" in page.text and "操作量统计" in page.text
+
+
+def test_excel_export_has_numbers_dates_and_chinese_headers(client, auditor):
+    response = client.get("/reports/audit_trail/export.xlsx", query_string=PERIOD)
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("时间", "用户", "姓名", "操作")
+    assert len(rows) == 4
+    # newest first; the timestamp is a real date-time, in Shanghai time
+    assert rows[1][0] == dt.datetime(2026, 3, 2, 12, 0)  # noqa: DTZ001 (Excel has no zones)
+    assert rows[1][3] == "create"
+    assert sheet.freeze_panes == "A2"
+
+
+def test_excel_export_of_a_pivot_keeps_counts_as_numbers(client, auditor):
+    response = client.get("/reports/audit_activity/export.xlsx", query_string=PERIOD)
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][0] == "2026-03-01"
+    assert rows[1][1:] == (1, 1, 2)  # create, update, total
+    assert rows[-1][1:] == (2, 1, 3)  # the totals row
+
+
+def test_csv_export_opens_in_excel_with_chinese(client, auditor):
+    response = client.get("/reports/audit_trail/export.csv", query_string=PERIOD)
+    text = response.data.decode("utf-8")
+    assert text.startswith("\ufeff时间,用户,姓名,操作")
+    assert "2026-03-02 12:00:00,qa" in text
+
+
+def test_large_exports_run_as_a_job(app, client, auditor, db, monkeypatch, tmp_path):
+    monkeypatch.setattr("app.web.reports.DIRECT_EXPORT_ROWS", 2)
+    response = client.get("/reports/audit_trail/export.xlsx", query_string=PERIOD)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/jobs")
+    monkeypatch.setenv("LIANKU_METADATA_DIR", app.config["LIANKU"].metadata_dir.as_posix())
+    finished = jobs.run_next(db, files_dir=tmp_path)
+    assert finished.status == "done", finished.error
+    assert finished.result["rows"] == 3
+    sheet = load_workbook(tmp_path / finished.result["file"]).active
+    assert sheet.max_row == 4
+
+
+def test_print_view(client, auditor):
+    page = client.get("/reports/audit_trail", query_string={**PERIOD, "print": "1"})
+    assert "window.print()" in page.text
+    assert "<nav" not in page.text
+
+
+def test_a_store_manager_may_not_read_the_audit_trail(client, db, login):
+    with db.transaction() as session:
+        store = add_location(session, "SH01", "上海徐汇店", "store")
+        identity.create_user(session, "manager", "店长", "correct horse battery",
+                             roles=["store_manager"], location_ids=[store.id])  # fmt: skip
+    login("manager", "correct horse battery")
+    assert client.get("/api/v1/reports/audit_trail").status_code == 404
+    assert client.get("/reports/audit_trail").status_code == 404
+    assert "审计追踪查询" not in client.get("/reports/").text
