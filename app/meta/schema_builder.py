@@ -32,6 +32,13 @@ class LinkValue(fields.Field):
         return int(text) if text.isdigit() else text
 
 
+class UTCDateTimeValue(fields.AwareDateTime):
+    """A timestamp with its zone (naive means UTC), stored in UTC like every Lianku time."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(dt.UTC)
+
+
 def _messages() -> dict:
     return {
         "required": _("This field is required."),
@@ -127,7 +134,7 @@ def build_field(field: FieldDef) -> fields.Field | None:
             **common,
         )
     if kind == "datetime":
-        return fields.AwareDateTime(
+        return UTCDateTimeValue(
             default_timezone=dt.UTC,
             error_messages={**_messages(), "invalid": _("Not a valid date and time.")},
             **common,
