@@ -166,6 +166,7 @@ class _Run:
     def __init__(self, session, registry, user, form: FormDef, record: Record | None):
         self.session, self.registry, self.user, self.form = session, registry, user, form
         self.record = record
+        self.preview = False  # a live recompute: consume no numbers
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
@@ -247,7 +248,7 @@ class _Run:
                 values[field.name] = getattr(self.user, "id", None)
             elif creating and field.type == "current_time":
                 values[field.name] = utcnow()
-            elif creating and field.type == "autonumber":
+            elif creating and field.type == "autonumber" and not self.preview:
                 values[field.name] = numbering.next_value(
                     self.session, f"{self.form.name}.{field.name}"
                 )
@@ -379,6 +380,7 @@ def evaluate(session, registry: Registry, user, form_name: str, payload: dict, r
     form = _form(registry, form_name)
     record = get(session, registry, user, form_name, record_id) if record_id else None
     run = _Run(session, registry, user, form, record)
+    run.preview = True
     creating = record is None
     values = typed_values(form.fields, record.data) if record else {}
     values.update(run.parse(payload, creating))

@@ -7,12 +7,30 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from app.web import assets, auth, forms_api, health, pages
+from app.web import assets, auth, forms_api, forms_pages, health, pages
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
 from app.web.session import init_sessions
 
 TEMPLATES_DIR = str(Path(__file__).parent / "templates")
+
+
+def _nav_forms():
+    """(name, label) of each form the signed-in user may read, for the navigation bar."""
+    from flask_login import current_user
+
+    from app.meta import access
+    from app.meta.records import locale
+    from app.web.forms_common import registry
+
+    if not current_user.is_authenticated:
+        return []
+    forms = registry().forms.values()
+    return [
+        (form.name, form.label(locale()))
+        for form in forms
+        if access.can(current_user, "read", form.name)
+    ]
 
 
 def init_web(app: Flask) -> None:
@@ -26,11 +44,12 @@ def init_web(app: Flask) -> None:
     )
     init_request_logging(app, settings.log_level)
     init_sessions(app)
+    app.jinja_env.globals["nav_forms"] = _nav_forms
     init_i18n(app)
     auth.init_auth(app)
     # form_templates/ first, so a deployment can override any generated form, list or print.
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(settings.form_templates_dir)), FileSystemLoader(TEMPLATES_DIR)]
     )
-    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, forms_api.bp):
+    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, forms_api.bp, forms_pages.bp):
         app.register_blueprint(blueprint)
