@@ -15,7 +15,7 @@ from app.kernel.locations import add_location
 from app.kernel.users import User
 from tests.conftest import PROJECT_ROOT, csrf_token
 
-FORMS = Path(__file__).parent / "forms"
+FORMS = Path(__file__).parent / "web" / "forms"
 
 
 @pytest.fixture
