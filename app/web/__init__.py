@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from app.web import assets, auth, forms_api, forms_pages, health, pages
+from app.web import assets, auth, forms_admin, forms_api, forms_pages, health, pages
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
 from app.web.session import init_sessions
@@ -51,5 +51,6 @@ def init_web(app: Flask) -> None:
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(settings.form_templates_dir)), FileSystemLoader(TEMPLATES_DIR)]
     )
-    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, forms_api.bp, forms_pages.bp):
+    blueprints = (health.bp, auth.bp, pages.bp, assets.bp)
+    for blueprint in (*blueprints, forms_api.bp, forms_pages.bp, forms_admin.bp):
         app.register_blueprint(blueprint)
