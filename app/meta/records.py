@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from flask_babel import get_locale
 from marshmallow import ValidationError
 from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -405,8 +406,11 @@ def _location_id(form: FormDef, values: dict) -> int | None:
     return None
 
 
-def _write_keys(session: Session, form: FormDef, record: Record, values: dict) -> None:
-    session.query(RecordKey).filter(RecordKey.record_id == record.id).delete()
+def _write_keys(
+    session: Session, form: FormDef, record: Record, values: dict, fresh: bool = False
+) -> None:
+    if not fresh:
+        session.execute(sql_delete(RecordKey).where(RecordKey.record_id == record.id))
     for field in form.fields:
         if (field.get("unique") or field.get("indexed")) and not _empty(values.get(field.name)):
             session.add(
@@ -452,7 +456,7 @@ def create(session: Session, registry: Registry, user, form_name: str, payload: 
     )
     session.add(record)
     session.flush()
-    _write_keys(session, form, record, values)
+    _write_keys(session, form, record, values, fresh=True)
     audit.record(session, "create", "record", record.id, changes={form.name: record.data})
     return record
 
@@ -526,7 +530,7 @@ def delete(
         record.id,
         changes={form.name: record.data, "number": record.number},
     )
-    session.query(RecordKey).filter(RecordKey.record_id == record.id).delete()
+    session.execute(sql_delete(RecordKey).where(RecordKey.record_id == record.id))
     session.delete(record)
     session.flush()
 
