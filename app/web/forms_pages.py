@@ -258,5 +258,34 @@ def evaluate(form):
         abort(400)
     finally:
         session.rollback()
-    values = _jsonable({**payload, **result.values})
-    return _render(definition, "form_fields.html", values=values, errors={}, visible=result.visible)
+    values = _jsonable(result.values)
+    submitted = _jsonable(payload)
+    return _render(
+        definition,
+        "form_oob.html",
+        changed=_changed(definition, submitted, values),
+        visible={k: v for k, v in result.visible.items() if "[" not in k},
+    )
+
+
+def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
+    """(input name, field, value) of every input the server computed or filled."""
+    changed = []
+    for field in definition.fields:
+        if field.type == "table":
+            typed_lines = values.get(field.name) or []
+            sent_lines = submitted.get(field.name) or []
+            for index, line in enumerate(typed_lines):
+                sent = sent_lines[index] if index < len(sent_lines) else {}
+                for child in field.fields:
+                    if child.computed or _differs(sent.get(child.name), line.get(child.name)):
+                        name = f"{field.name}[{index}].{child.name}"
+                        changed.append((name, child, line.get(child.name)))
+        elif field.computed or _differs(submitted.get(field.name), values.get(field.name)):
+            changed.append((field.name, field, values.get(field.name)))
+    return changed
+
+
+def _differs(sent, value) -> bool:
+    sent = None if sent == "" else sent
+    return value is not None and str(sent) != str(value)

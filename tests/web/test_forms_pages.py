@@ -108,9 +108,13 @@ def test_live_recompute_formulas_and_visibility(api, org):
         },  # fmt: skip
     ).text
     assert 'data-computed="total" value="7.50"' in html
-    assert 'class="mb-3" data-field="reason"' in html  # visible now
+    assert 'id="in-lines-0-amount" hx-swap-oob="true"' in html
+    assert 'name="lines[0].quantity"' not in html  # what the user types is never replaced
+    assert "&#34;reason&#34;: true" in html  # visible now
     hidden = api.form("/forms/field_lab/evaluate", {"title": "A"}).text
-    assert 'class="mb-3 d-none" data-field="reason"' in hidden
+    assert "&#34;reason&#34;: false" in hidden
+    scanned = api.form("/forms/field_lab/evaluate", {"scan": SCAN}).text
+    assert 'id="in-lot"' in scanned and 'value="LOT7"' in scanned and 'id="in-expiry"' in scanned
 
 
 def test_list_search_sort_filter_paginate(api, org):

@@ -26,6 +26,11 @@
       row.querySelectorAll("[name]").forEach(function (input) {
         input.name = input.name.replace(/\[(\d+|__INDEX__)\]/, "[" + index + "]");
         input.id = "f-" + input.name;
+        var wrapper = input.closest(".field-input");
+        if (wrapper) { wrapper.id = "in-" + input.name.replace(/[\[.]/g, "-").replace(/\]/g, ""); }
+      });
+      row.querySelectorAll(".field-input").forEach(function (wrapper) {
+        wrapper.id = wrapper.id.replace(/-(\d+|__INDEX__)-/, "-" + index + "-");
       });
     });
   }
@@ -58,5 +63,17 @@
     document.body.setAttribute("hx-headers", JSON.stringify({"X-CSRFToken": csrf()}));
     initPickers(document);
   });
-  document.addEventListener("htmx:afterSwap", function (event) { initPickers(event.target); });
+  function applyVisibility() {
+    var holder = document.getElementById("visibility");
+    if (!holder) { return; }
+    var visible = JSON.parse(holder.dataset.visible || "{}");
+    Object.keys(visible).forEach(function (name) {
+      var wrapper = document.querySelector("#form-body [data-field='" + name + "']");
+      if (wrapper) { wrapper.classList.toggle("d-none", !visible[name]); }
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    initPickers(document);
+    applyVisibility();
+  });
 })();
