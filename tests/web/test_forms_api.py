@@ -181,3 +181,29 @@ def test_scan_endpoint_fills_siblings(api):
     assert response.json["fills"] == {"lot": "LOT7", "expiry": "2027-12-31", "serial": "SN9"}
     bad = api.post("/api/v1/forms/field_lab/scan", json={"field": "scan", "value": "x"})
     assert bad.status_code == 422 and "scan" in bad.json["errors"]
+
+
+def test_every_path_goes_through_access(api, org, lab_app, monkeypatch):
+    """With a scope of store S1 only (the identity branch fills access in), records, link values
+    and lookups outside it are invisible; a denied action is a JSON 403."""
+    from app.meta import access
+
+    assert api.post(URL, json=valid(org, title="Mine")).status_code == 201
+    assert api.post(URL, json=valid(org, title="Theirs", location=org["s2"])).status_code == 201
+    monkeypatch.setattr(
+        access, "visible_location_ids", lambda session, user: frozenset([org["s1"]])
+    )
+    titles = [item["data"]["title"] for item in api.get(URL).json["items"]]
+    assert titles == ["Mine"]
+    outside = api.post(URL, json=valid(org, title="Sneaky", location=org["s2"]))
+    assert (
+        outside.status_code == 422 and "outside your scope" in outside.json["errors"]["location"][0]
+    )
+    assert [c["value"] for c in api.get("/api/v1/lookup/location").json["results"]] == [org["s1"]]
+    theirs = api.get(f"{URL}?title=Theirs").json["items"]
+    assert theirs == []
+
+    monkeypatch.setattr(access, "can", lambda user, action, form=None: action == "read")
+    denied = api.post(URL, json=valid(org, title="Denied"))
+    assert denied.status_code == 403 and denied.is_json
+    assert api.get("/forms/field_lab/new").status_code == 403
