@@ -16,14 +16,22 @@ from app.kernel.users import User
 from tests.conftest import PROJECT_ROOT, csrf_token
 
 FORMS = Path(__file__).parent / "web" / "forms"
+WORKFLOWS = Path(__file__).parent / "web" / "workflows"
 
 
 @pytest.fixture
 def lab_config(app_config, tmp_path):
     shutil.copytree(PROJECT_ROOT / "metadata", tmp_path / "metadata")
+    shutil.copytree(PROJECT_ROOT / "workflows", tmp_path / "workflows")
     for path in FORMS.glob("*.yaml"):
         shutil.copy(path, tmp_path / "metadata" / "forms" / path.name)
-    return {**app_config, "METADATA_DIR": str(tmp_path / "metadata")}
+    for path in WORKFLOWS.glob("*.yaml"):
+        shutil.copy(path, tmp_path / "workflows" / path.name)
+    return {
+        **app_config,
+        "METADATA_DIR": str(tmp_path / "metadata"),
+        "WORKFLOWS_DIR": str(tmp_path / "workflows"),
+    }
 
 
 PASSWORD = "pw-lab"

@@ -40,7 +40,7 @@ def test_create_read_every_field_type(api, org):
     data = record["data"]
     assert record["number"].startswith("FL-S1-")
     assert record["number"].endswith("-00001")
-    assert record["state"] == "draft"
+    assert record["state"] == "open"  # the workflow's initial state
     assert record["location_id"] == org["s1"]
     assert data["weight"] == "1.250" and data["price"] == "9.99"
     assert data["discount"] == "0"  # default
@@ -207,3 +207,22 @@ def test_every_path_goes_through_access(api, org, lab_app, monkeypatch):
     denied = api.post(URL, json=valid(org, title="Denied"))
     assert denied.status_code == 403 and denied.is_json
     assert api.get("/forms/field_lab/new").status_code == 403
+
+
+def test_a_record_past_its_editable_states_cannot_change(api, org, lab_app):
+    created = api.post(URL, json=valid(org)).json
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        session.get(Record, created["id"]).state = "closed"
+    response = api.put(f"{URL}/{created['id']}", json={"version": 2, "count": 6})
+    assert response.status_code == 409 and "closed" in response.json["error"]
+    assert api.delete(f"{URL}/{created['id']}?version=2").status_code == 409
+
+
+def test_messages_follow_the_users_language(api, org, lab_app):
+    from app.kernel.users import User
+
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        session.get(User, org["admin"]).locale = "zh_CN"
+    errors = api.post(URL, json=valid(org, title=None, count=3)).json["errors"]
+    assert errors["title"] == ["此字段必填。"]
+    assert errors["count"] == ["件数必须为偶数"]
