@@ -72,21 +72,19 @@ def idempotent(view):
         stored = idempotency.replay(session, current_user.id, key)
         if stored is not None:
             return _replayed(stored)
+        try:
+            claimed = idempotency.claim(session, current_user.id, key, request.method, request.path)
+        except IntegrityError:
+            session.rollback()  # an attempt with this key finished first: replay it
+            stored = idempotency.replay(session, current_user.id, key)
+            if stored is None or stored.status == 0:
+                return jsonify(error=_("This request is already being processed.")), 409
+            return _replayed(stored)
         response = current_app.make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
-            try:
-                idempotency.remember(
-                    session,
-                    current_user.id,
-                    key,
-                    request.method,
-                    request.path,
-                    response.status_code,
-                    response.get_data(as_text=True),
-                )
-            except IntegrityError:
-                session.rollback()  # a concurrent first attempt won: replay it
-                return _replayed(idempotency.replay(session, current_user.id, key))
+            idempotency.complete(
+                session, claimed, response.status_code, response.get_data(as_text=True)
+            )
         return response
 
     return wrapper

@@ -226,3 +226,27 @@ def test_messages_follow_the_users_language(api, org, lab_app):
     errors = api.post(URL, json=valid(org, title=None, count=3)).json["errors"]
     assert errors["title"] == ["此字段必填。"]
     assert errors["count"] == ["件数必须为偶数"]
+
+
+@pytest.mark.postgres_only
+def test_concurrent_repeats_of_one_idempotency_key_create_one_record(lab_app, org):
+    import threading
+
+    from tests.forms_fixtures import PASSWORD, ApiClient
+
+    clients = [ApiClient(lab_app.test_client()).login("admin", PASSWORD) for _ in range(4)]
+    results = []
+
+    def send(client):
+        response = client.post(URL, json=valid(org), headers={"Idempotency-Key": "same"})
+        results.append((response.status_code, response.json["id"]))
+
+    threads = [threading.Thread(target=send, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and {status for status, _ in results} == {201}
+    assert len({record_id for _, record_id in results}) == 1
+    with lab_app.extensions["lianku.db"].session() as session:
+        assert session.query(Record).filter_by(form="field_lab").count() == 1

@@ -136,3 +136,26 @@ def test_delete_from_the_page(api, org):
 def test_pages_need_sign_in(lab_app):
     response = lab_app.test_client().get("/forms/field_lab/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_form_may_name_its_own_template(lab_config, db, org, tmp_path):
+    import shutil
+
+    from app import create_app
+    from tests.conftest import PROJECT_ROOT
+    from tests.forms_fixtures import PASSWORD, ApiClient
+
+    templates = tmp_path / "templates"
+    shutil.copytree(PROJECT_ROOT / "form_templates", templates)
+    (templates / "supplier_form.html").write_text(
+        '{% extends "form.html" %}{% block title %}Custom supplier page{% endblock %}'
+    )
+    forms = tmp_path / "metadata" / "forms"
+    text = (forms / "supplier.yaml").read_text()
+    (forms / "supplier.yaml").write_text(
+        text.replace("kind: master", "kind: master\ntemplate: supplier_form.html")
+    )
+    app = create_app({**lab_config, "FORM_TEMPLATES_DIR": str(templates)})
+    client = ApiClient(app.test_client()).login("admin", PASSWORD)
+    assert "<title>Custom supplier page</title>" in client.get("/forms/supplier/new").text
+    app.extensions["lianku.db"].dispose()
