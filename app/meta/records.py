@@ -642,7 +642,23 @@ def _filter(form: FormDef, name: str, value):
             and_(RecordKey.form == form.name, RecordKey.field == name, RecordKey.value == value)
         )
         return Record.id.in_(keys)
-    return Record.data[name].as_string() == str(value)
+    return _typed_filter(field, Record.data[name], str(value))
+
+
+def _typed_filter(field: FieldDef, element, value: str):
+    """``element == value`` compared as the field's type, the same on SQLite and PostgreSQL."""
+    try:
+        if field.type in ("integer", "autonumber", "current_user") or (
+            field.type == "link" and value.isdigit()
+        ):
+            return element.as_integer() == int(value)
+        if field.type in NUMBER_TYPES:
+            return element.as_numeric(28, 8) == Decimal(value)
+    except (ValueError, InvalidOperation):
+        raise ValidationFailed({field.name: [_("Not a valid number.")]}) from None
+    if field.type == "boolean":
+        return element.as_boolean() == (value.lower() in ("1", "true", "yes", "on"))
+    return element.as_string() == value
 
 
 def to_json(form: FormDef, record: Record) -> dict:

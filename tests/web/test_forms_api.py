@@ -146,6 +146,11 @@ def test_list_filter_search_sort_paginate(api, org):
     assert [i["data"]["title"] for i in api.get(f"{URL}?q=harl").json["items"]] == ["Charlie"]
     assert [i["data"]["count"] for i in api.get(f"{URL}?sort=-count").json["items"]] == [4, 2, 0]
     assert api.get(f"{URL}?sort=bogus").status_code == 422
+    assert len(api.get(f"{URL}?owner={org['clerk']}").json["items"]) == 3
+    assert [i["data"]["title"] for i in api.get(f"{URL}?count=2").json["items"]] == ["Bravo"]
+    assert len(api.get(f"{URL}?price=9.99&urgent=false&priority=high").json["items"]) == 3
+    assert api.get(f"{URL}?urgent=true").json["items"] == []
+    assert api.get(f"{URL}?count=abc").status_code == 422
 
 
 def test_delete_where_allowed(api, org):
