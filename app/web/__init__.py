@@ -33,6 +33,14 @@ def _nav_forms():
     ]
 
 
+def _nav_admin() -> bool:
+    from flask_login import current_user
+
+    from app.meta import access
+
+    return current_user.is_authenticated and access.can(current_user, "admin")
+
+
 def init_web(app: Flask) -> None:
     settings = app.config["LIANKU"]
     app.config.update(
@@ -45,6 +53,7 @@ def init_web(app: Flask) -> None:
     init_request_logging(app, settings.log_level)
     init_sessions(app)
     app.jinja_env.globals["nav_forms"] = _nav_forms
+    app.jinja_env.globals["nav_admin"] = _nav_admin
     init_i18n(app)
     auth.init_auth(app)
     # form_templates/ first, so a deployment can override any generated form, list or print.

@@ -60,6 +60,11 @@ def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     assert "create" in page.locator("#history").inner_text()
 
     page.goto(f"{server}/forms/field_lab/new")
+    page.locator("[data-field=location] .ts-control").click()
+    page.keyboard.type("S1")
+    page.locator(".ts-dropdown .option", has_text="一号店").click()
+    page.fill("input[name=title]", "Phone order")
+    page.fill("input[name=count]", "2")
     page.click("[data-add-row=lines]")
     page.fill("input[name='lines[0].item']", "Gloves")
     page.fill("input[name='lines[0].quantity']", "3")
@@ -72,5 +77,11 @@ def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     page.check("input[name=urgent]")
     page.wait_for_selector("[data-field=reason]:not(.d-none)", timeout=5000)
     shot = Path(os.environ.get("LIANKU_E2E_SHOTS", tmp_path)) / "field_lab_phone.png"
+    page.fill("input[name=reason]", "Patient waiting")
     page.locator("[data-field=lines]").screenshot(path=str(shot))
     assert shot.stat().st_size > 0
+    page.click("#record-form button[type=submit]")
+    page.wait_for_url("**/forms/field_lab/*")
+    assert page.locator("dd[data-field=total]").inner_text() == "7.50"
+    assert page.locator("dd[data-field=location]").inner_text() == "S1 一号店"
+    assert page.locator("h1").inner_text().startswith("Field lab · FL-S1-")
