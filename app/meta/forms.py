@@ -109,10 +109,12 @@ class FormDef:
     @property
     def sections(self) -> list[dict]:
         """The sections to render; one unnamed section with every field when none is declared."""
-        declared = self.spec.get("sections")
-        if declared:
-            return declared
-        return [{"name": "main", "label": None, "fields": [f.name for f in self.fields]}]
+        declared = list(self.spec.get("sections") or [])
+        placed = {name for section in declared for name in section["fields"]}
+        rest = [f.name for f in self.fields if f.name not in placed]
+        if rest:  # a field left out of every section is still on the page: never lose input
+            declared.append({"name": "other", "label": None, "fields": rest})
+        return declared
 
     @property
     def list_columns(self) -> list[str]:

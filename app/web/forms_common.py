@@ -43,7 +43,9 @@ def payload_from_form(form_def, data) -> dict:
     payload: dict = {}
     lines: dict[str, dict[int, dict]] = {}
     multi = {f.name for f in form_def.fields if f.type == "multiselect"}
-    booleans = {f.name for f in form_def.fields if f.type == "boolean"}
+    # an unchecked box sends nothing: only boxes the page shows (and lets edit) mean "false"
+    shown = [f for f in form_def.fields if not (f.get("hidden") or f.get("read_only"))]
+    booleans = {f.name for f in shown if f.type == "boolean"}
     for key in data:
         if key in ("csrf_token", "version", "_trigger"):
             continue
@@ -57,7 +59,7 @@ def payload_from_form(form_def, data) -> dict:
             payload[key] = data.get(key)
     for name in booleans:
         payload[name] = name in data and data.get(name) not in ("", "0", "false")
-    for field in form_def.fields:
+    for field in shown:
         if field.type == "table":
             rows = lines.get(field.name, {})
             payload[field.name] = [

@@ -56,6 +56,9 @@ def test_new_form_renders_every_field_type(api):
     assert re.search(r'data-field="reason"[^>]*', html)
     assert 'class="mb-3 d-none" data-field="reason"' in html  # hidden until urgent
     assert "Field lab" in html  # nav entry and title
+    basics = html.index('data-section="basics"')
+    assert basics < html.index('name="title"') < html.index('name="location"')
+    assert html.index('data-section="other"') < html.index('name="count"')  # the rest follows
 
 
 def test_create_through_the_page_and_see_detail_and_history(api, org):
