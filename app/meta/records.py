@@ -15,7 +15,7 @@ transaction; nothing is written unless every field passed. The steps of a save, 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import get_locale
@@ -349,6 +349,14 @@ class _Run:
                 self.error(field.name, _("This value is already used by another record."))
 
 
+def audit_as(session: Session, user, action: str, entity: str, entity_id, **kwargs):
+    """An audit entry naming ``user`` even where no request fills in the actor (CLI, jobs)."""
+    context = audit.context_provider()
+    if context.user_id is None and getattr(user, "id", None) is not None:
+        context = replace(context, user_id=user.id, username=getattr(user, "username", None))
+    return audit.record(session, action, entity, entity_id, context=context, **kwargs)
+
+
 def _label(message: dict) -> str:
     loc = locale()
     return message.get("en" if loc.startswith("en") else "zh_CN") or message.get("zh_CN", "")
@@ -457,7 +465,7 @@ def create(session: Session, registry: Registry, user, form_name: str, payload: 
     session.add(record)
     session.flush()
     _write_keys(session, form, record, values, fresh=True)
-    audit.record(session, "create", "record", record.id, changes={form.name: record.data})
+    audit_as(session, user, "create", "record", record.id, changes={form.name: record.data})
     return record
 
 
@@ -511,7 +519,7 @@ def update(
     except StaleDataError:
         raise StaleRecord(record, None) from None
     _write_keys(session, form, record, values)
-    audit.record(session, "update", "record", record.id, changes=changes)
+    audit_as(session, user, "update", "record", record.id, changes=changes)
     return record
 
 
@@ -523,8 +531,9 @@ def delete(
     record = get(session, registry, user, form_name, record_id, for_update=True)
     _check_version(session, record, version)
     _editable(form, record)
-    audit.record(
+    audit_as(
         session,
+        user,
         "delete",
         "record",
         record.id,

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.i18n import _
-from app.kernel import audit
 from app.kernel.users import User
 from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import FormVersion, MetadataState, Record
+from app.meta.records import audit_as
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue
 
 
@@ -231,8 +231,9 @@ def publish(session: Session, registry, user, form: str, text: str, note: str | 
         session.delete(draft)
     _bump_generation(session)
     session.flush()
-    audit.record(
+    audit_as(
         session,
+        user,
         "publish",
         "form",
         form,

@@ -71,7 +71,7 @@ def test_create_through_the_page_and_see_detail_and_history(api, org):
     assert "LOT7" in html and "2027-12-31" in html  # filled from the UDI scan
     assert "High" in html and "A, B" in html and "Yes" in html
     assert "Clerk User" in html  # link label
-    assert 'id="history"' in html and "create" in html
+    assert 'id="history"' in html and "create" in html and "admin" in html
 
 
 def test_page_shows_inline_errors_per_field(api, org):
