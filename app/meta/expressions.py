@@ -258,7 +258,7 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
         raise ExpressionError(_("syntax error: %(error)s", error=exc.msg)) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(_("the expression is nested too deeply")) from None
-    known = set(names)
+    known = names if isinstance(names, set | frozenset) else set(names)
     used: set[str] = set()
     count = 0
 

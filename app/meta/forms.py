@@ -142,12 +142,19 @@ class FormDef:
         return state
 
 
-def _compile_field(spec: dict, names: set[str]) -> FieldDef:
+def _compile_field(spec: dict, names: set[str], link_names) -> FieldDef:
     definition = FieldDef(spec["name"], spec["type"], spec)
     if spec["type"] == "table":
         line_names = names | {child["name"] for child in spec["fields"]}
-        definition.fields = [_compile_field(child, line_names) for child in spec["fields"]]
-        names = names  # the table's own expressions see the record's names
+        definition.fields = [
+            _compile_field(child, line_names, link_names) for child in spec["fields"]
+        ]
+    if "link_filter" in spec and spec.get("link"):
+        target_names = link_names(spec["link"])
+        # an unregistered kernel target cannot be checked now: accept any name, fail at runtime
+        definition.expressions["link_filter"] = compile_expression(
+            spec["link_filter"], target_names if target_names is not None else _AnyName()
+        )
     for key in EXPRESSION_KEYS:
         if key in spec:
             definition.expressions[key] = compile_expression(spec[key], names)
@@ -156,8 +163,15 @@ def _compile_field(spec: dict, names: set[str]) -> FieldDef:
     return definition
 
 
-def compile_form(spec: dict, version: int, yaml_text: str, workflow: dict | None) -> FormDef:
+class _AnyName(set):
+    def __contains__(self, name) -> bool:
+        return True
+
+
+def compile_form(
+    spec: dict, version: int, yaml_text: str, workflow: dict | None, link_names=lambda t: None
+) -> FormDef:
     """Compile a validated form definition (the loader's checks already passed)."""
     names = {f["name"] for f in spec["fields"]} | set(SYSTEM_NAMES)
-    fields = [_compile_field(f, names) for f in spec["fields"]]
+    fields = [_compile_field(f, names, link_names) for f in spec["fields"]]
     return FormDef(spec["name"], spec, version, yaml_text, fields, workflow)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.kernel.locations import Location
 from app.kernel.users import User
 from app.meta import access
+from app.meta.expressions import ExpressionError
 from app.meta.models import Record
 
 
@@ -95,8 +96,30 @@ def _form_query(session: Session, user, form: str):
     )
 
 
-def resolve(session: Session, user, target: str, value, title_field=None) -> Choice | None:
-    """The linked row as a ``Choice`` if it exists and ``user`` may see it, else ``None``."""
+def row_values(row) -> dict:
+    """What a ``link_filter`` sees of a candidate: its fields (records) or columns (tables)."""
+    if isinstance(row, Record):
+        return {**(row.data or {}), "number": row.number, "state": row.state, "id": row.id,
+                "created_at": row.created_at, "updated_at": row.updated_at,
+                "created_by": row.created_by}  # fmt: skip
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def passes(condition, row) -> bool:
+    """Does ``row`` satisfy the link field's ``link_filter`` (no filter: yes)?"""
+    if condition is None:
+        return True
+    try:
+        return bool(condition.evaluate(row_values(row)))
+    except ExpressionError:
+        return False
+
+
+def resolve(
+    session: Session, user, target: str, value, title_field=None, condition=None
+) -> Choice | None:
+    """The linked row as a ``Choice`` if it exists, ``user`` may see it and it passes the
+    field's ``link_filter`` (``condition``); else ``None``."""
     if value in (None, ""):
         return None
     if target in LINK_TARGETS:
@@ -107,19 +130,32 @@ def resolve(session: Session, user, target: str, value, title_field=None) -> Cho
         row = session.scalar(
             _target_query(session, user, spec).where(getattr(spec.model, spec.key) == key)
         )
-        return Choice(getattr(row, spec.key), spec.label_of(row)) if row is not None else None
+        if row is None or not passes(condition, row):
+            return None
+        return Choice(getattr(row, spec.key), spec.label_of(row))
     try:
         record_id = int(value)
     except (TypeError, ValueError):
         return None
     row = session.scalar(_form_query(session, user, target).where(Record.id == record_id))
-    return Choice(row.id, record_label(row, title_field)) if row is not None else None
+    if row is None or not passes(condition, row):
+        return None
+    return Choice(row.id, record_label(row, title_field))
 
 
 def search(
-    session: Session, user, target: str, q: str, limit: int = 20, title_field=None, searchable=()
+    session: Session,
+    user,
+    target: str,
+    q: str,
+    limit: int = 20,
+    title_field=None,
+    searchable=(),
+    condition=None,
 ) -> list[Choice]:
-    """Choices of ``target`` matching ``q`` (prefix-insensitive substring), inside the scope."""
+    """Choices of ``target`` matching ``q`` (case-insensitive substring), inside the scope,
+    passing ``condition`` (the link field's ``link_filter``)."""
+    fetch = limit if condition is None else limit * 10
     pattern = f"%{q.strip()}%" if q else "%"
     if target in LINK_TARGETS:
         spec = LINK_TARGETS[target]
@@ -127,7 +163,8 @@ def search(
         query = _target_query(session, user, spec)
         if q:
             query = query.where(or_(*(column.ilike(pattern) for column in columns)))
-        rows = session.scalars(query.order_by(getattr(spec.model, spec.key)).limit(limit))
+        rows = session.scalars(query.order_by(getattr(spec.model, spec.key)).limit(fetch))
+        rows = [row for row in rows if passes(condition, row)][:limit]
         return [Choice(getattr(row, spec.key), spec.label_of(row)) for row in rows]
     query = _form_query(session, user, target)
     if q:
@@ -135,7 +172,8 @@ def search(
         for name in searchable or ((title_field,) if title_field else ()):
             conditions.append(Record.data[name].as_string().ilike(pattern))
         query = query.where(or_(*conditions))
-    rows = session.scalars(query.order_by(Record.id.desc()).limit(limit))
+    rows = session.scalars(query.order_by(Record.id.desc()).limit(fetch))
+    rows = [row for row in rows if passes(condition, row)][:limit]
     return [Choice(row.id, record_label(row, title_field)) for row in rows]
 
 

@@ -331,7 +331,8 @@ class _Run:
     def _check_link(self, field: FieldDef, value, path: str) -> None:
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
-        if links.resolve(self.session, self.user, target, value, title) is None:
+        condition = field.expressions.get("link_filter")
+        if links.resolve(self.session, self.user, target, value, title, condition) is None:
             self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
 
     def check_unique(self, values: dict) -> None:

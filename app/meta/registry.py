@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app.meta.checks import link_names
 from app.meta.forms import FormDef, compile_form
 from app.meta.loader import Metadata, load_metadata
 from app.meta.models import FormVersion, MetadataState
@@ -85,6 +86,7 @@ def build(
             versions.get(name, SHIPPED_VERSION),
             metadata.form_texts[name],
             workflow.data if workflow else None,
+            lambda target: link_names(metadata, target),
         )
     return Registry(metadata, forms, gen, Path(metadata_dir), Path(workflows_dir), shipped)
 

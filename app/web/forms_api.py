@@ -209,6 +209,17 @@ def scan(form):
     return jsonify(fills=audit.jsonable(fills), gtin=parsed.gtin)
 
 
+def _link_filter(reg, form_name: str | None, path: str | None):
+    """The ``link_filter`` of the field the picker serves (``?form=…&field=lines.item``)."""
+    form = reg.form(form_name) if form_name else None
+    if form is None or not path:
+        return None
+    table, _dot, name = path.rpartition(".")
+    level = form.field(table).fields if table and form.field(table) else form.fields
+    field = next((f for f in level if f.name == name), None)
+    return field.expressions.get("link_filter") if field else None
+
+
 @bp.get("/lookup/<target>")
 @api_auth
 def lookup(target):
@@ -226,6 +237,7 @@ def lookup(target):
         limit=min(int(request.args.get("limit", 20) or 20), 100),
         title_field=form.title_field if form else None,
         searchable=form.search_fields if form else (),
+        condition=_link_filter(reg, request.args.get("form"), request.args.get("field")),
     )
     return Response(
         json.dumps(

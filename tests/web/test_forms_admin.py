@@ -96,7 +96,7 @@ def test_publish_a_field_and_a_new_form_then_roll_back(api, lab_app, lab_config,
 def test_bad_yaml_is_refused_with_precise_messages(api):
     text = (
         "name: supplier\nlabel: {zh_CN: 供应商, en: Supplier}\nfields:\n"
-        "  - name: x\n    type: txt\n    label: {zh_CN: x, en: x}\n"
+        "  - name: licence_number\n    type: txt\n    label: {zh_CN: x, en: x}\n"
     )
     response = publish(api, "supplier", text)
     assert response.status_code == 422

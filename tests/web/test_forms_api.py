@@ -255,3 +255,18 @@ def test_concurrent_repeats_of_one_idempotency_key_create_one_record(lab_app, or
     assert len({record_id for _, record_id in results}) == 1
     with lab_app.extensions["lianku.db"].session() as session:
         assert session.query(Record).filter_by(form="field_lab").count() == 1
+
+
+def test_link_filter_limits_what_a_link_may_point_at(api, org):
+    def add(code, licence):
+        body = {"code": code, "name": code, "licence_number": licence,
+                "licence_expiry": "2030-01-01"}  # fmt: skip
+        return api.post("/api/v1/forms/supplier/records", json=body).json["id"]
+
+    good, bad = add("GOOD", "L-1"), add("BAD", "REVOKED")
+    assert api.post(URL, json=valid(org, supplier=good)).status_code == 201
+    refused = api.post(URL, json=valid(org, title="Other", supplier=bad))
+    assert refused.status_code == 422 and "supplier" in refused.json["errors"]
+    picker = "/api/v1/lookup/supplier?form=field_lab&field=supplier"
+    assert [c["value"] for c in api.get(picker).json["results"]] == [good]
+    assert len(api.get("/api/v1/lookup/supplier").json["results"]) == 2

@@ -50,7 +50,7 @@ def test_new_form_renders_every_field_type(api):
                  "scan", "barcode", "photo"):  # fmt: skip
         assert f'name="{name}"' in html, name
     assert 'type="date"' in html and 'type="datetime-local"' in html and "multiple" in html
-    assert 'data-lookup="/api/v1/lookup/location"' in html
+    assert 'data-lookup="/api/v1/lookup/location?form=field_lab&amp;field=location"' in html
     assert 'data-row-template="lines"' in html
     assert 'data-computed="total"' in html
     assert re.search(r'data-field="reason"[^>]*', html)

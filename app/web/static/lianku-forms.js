@@ -12,7 +12,9 @@
       new TomSelect(select, {
         valueField: "value", labelField: "label", searchField: "label", preload: "focus",
         load: function (query, callback) {
-          fetch(select.dataset.lookup + "?q=" + encodeURIComponent(query), {credentials: "same-origin"})
+          var url = select.dataset.lookup;
+          fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(query),
+                {credentials: "same-origin"})
             .then(function (r) { return r.json(); })
             .then(function (j) { callback(j.results); })
             .catch(function () { callback(); });
