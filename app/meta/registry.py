@@ -7,6 +7,7 @@ an edit is live in every gunicorn worker at its next request, with no restart.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,9 @@ from app.meta.checks import link_names
 from app.meta.forms import FormDef, compile_form
 from app.meta.loader import Metadata, load_metadata
 from app.meta.models import FormVersion, MetadataState
+from app.meta.yamlsource import MetadataInvalid
+
+log = logging.getLogger(__name__)
 
 #: The version number of a form as shipped in ``metadata/forms/``.
 SHIPPED_VERSION = 1
@@ -104,4 +108,10 @@ def refresh(registry: Registry, session: Session) -> Registry:
     if current == registry.generation:
         return registry
     with _lock:
-        return build(registry.metadata_dir, registry.workflows_dir, session)
+        try:
+            return build(registry.metadata_dir, registry.workflows_dir, session)
+        except MetadataInvalid as exc:
+            # e.g. a deployment changed a file under a published edit: keep serving what works
+            log.error("published metadata no longer loads; keeping the current forms:\n%s", exc)
+            registry.generation = current
+            return registry

@@ -148,3 +148,15 @@ def test_draft_export_and_editor(api, lab_app):
 def test_new_form_names_are_checked(api, name):
     response = api.form("/admin/forms/new", {"name": name, "yaml": COLD_CHAIN})
     assert response.status_code == 422
+
+
+def test_a_published_text_that_no_longer_loads_keeps_the_last_good_forms(api, lab_app):
+    from app.meta.models import FormVersion
+    from app.meta.versions import _bump_generation
+
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        session.add(FormVersion(form="supplier", version=9, status="published",
+                                yaml_text="name: supplier\nfields: oops\n"))  # fmt: skip
+        _bump_generation(session)
+    response = api.post(SUPPLIER, json=supplier_body("S1"))
+    assert response.status_code == 201
