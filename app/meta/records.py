@@ -489,6 +489,20 @@ def _check_version(session: Session, record: Record, version) -> None:
         raise StaleRecord(record, user.full_name if user else None)
 
 
+def _keep_removed_line_fields(form: FormDef, old: dict, new: dict) -> None:
+    """Values of line fields an admin removed stay with their line (matched by position)."""
+    for field in form.fields:
+        if field.type != "table":
+            continue
+        known = {child.name for child in field.fields}
+        old_lines = old.get(field.name) or []
+        for index, line in enumerate(new.get(field.name) or []):
+            if index < len(old_lines) and isinstance(old_lines[index], dict):
+                for key, value in old_lines[index].items():
+                    if key not in known:
+                        line.setdefault(key, value)
+
+
 def update(
     session: Session,
     registry: Registry,
@@ -509,6 +523,7 @@ def update(
     old = dict(record.data or {})
     values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
     new = {**old, **audit.jsonable(values)}  # removed fields keep their stored values
+    _keep_removed_line_fields(form, old, new)
     changes = {key: [old.get(key), new.get(key)] for key in new if old.get(key) != new.get(key)}
     record.data = new
     record.location_id = _location_id(form, values) if form.location_field else None

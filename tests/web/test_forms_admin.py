@@ -160,3 +160,20 @@ def test_a_published_text_that_no_longer_loads_keeps_the_last_good_forms(api, la
         _bump_generation(session)
     response = api.post(SUPPLIER, json=supplier_body("S1"))
     assert response.status_code == 201
+
+
+def test_a_removed_line_field_keeps_its_values_through_edits(api, lab_app, org):
+    from app.meta.models import Record
+    from tests.web.test_forms_api import URL, valid
+
+    created = api.post(URL, json=valid(org)).json
+    text = lab_app.extensions["lianku.registry"].form("field_lab").yaml_text
+    removed = text.replace(
+        "      - {name: item, type: text, label: {zh_CN: 品名, en: Item}, required: true}\n", ""
+    )
+    assert removed != text and publish(api, "field_lab", removed).status_code == 302
+    body = {"version": created["version"], "lines": [{"quantity": "5", "unit_price": "1"}]}
+    assert api.put(f"{URL}/{created['id']}", json=body).status_code == 200
+    with lab_app.extensions["lianku.db"].session() as session:
+        lines = session.get(Record, created["id"]).data["lines"]
+    assert lines[0]["item"] == "Gloves" and lines[0]["quantity"] == "5"
