@@ -53,6 +53,7 @@ def test_create_read_every_field_type(api, org):
     assert data["entered_by"] == org["admin"]
     assert data["entered_at"]
     assert data["code"] == "FIXED"
+    assert data["location_code"] == "S1"  # lookup() of a kernel table's column
     again = api.get(f"{URL}/{record['id']}")
     assert again.status_code == 200 and again.json == record
 
