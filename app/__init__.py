@@ -11,7 +11,7 @@ from flask import Flask
 import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
 from app.db import Database
-from app.meta import load_metadata
+from app.meta import registry
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -19,7 +19,8 @@ def create_app(config: dict | None = None) -> Flask:
     from app.web import init_web  # the top layer, imported last
 
     settings = load_settings(config)
-    metadata = load_metadata(settings.metadata_dir, settings.workflows_dir)
+    forms = registry.build(settings.metadata_dir, settings.workflows_dir)
+    metadata = forms.metadata
     app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -28,5 +29,6 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.extensions["lianku.db"] = Database(settings.database_url)
     app.extensions["lianku.metadata"] = metadata
+    app.extensions["lianku.registry"] = forms
     init_web(app)
     return app

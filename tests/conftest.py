@@ -21,6 +21,9 @@ from app.db import Database
 from app.migrate import upgrade
 from app.models import metadata
 
+#: Fixtures of the generated forms (the ``field_lab`` test form, an org, a signed-in API client).
+pytest_plugins = ["tests.forms_fixtures"]
+
 BACKEND = os.environ.get("LIANKU_TEST_DB", "sqlite")
 POSTGRES_URL = os.environ.get("LIANKU_TEST_POSTGRES_URL", "")
 

@@ -171,7 +171,19 @@ def check_workflows(metadata: Metadata, issues: list[MetadataIssue]) -> None:
 #: Names every form has besides its fields (system columns of a record).
 SYSTEM_NAMES = ("number", "state", "created_at", "updated_at", "created_by", "id")
 #: Keys of a field definition that hold an expression.
-EXPRESSION_KEYS = ("formula", "default_expr", "visible_if", "required_if", "link_filter")
+EXPRESSION_KEYS = ("formula", "default_expr", "visible_if", "required_if")
+
+
+def link_names(metadata: Metadata, target: str) -> set[str] | None:
+    """The names a ``link_filter`` may use: the fields (or columns) of the linked target;
+    ``None`` when the target is a kernel table not registered yet (checked at runtime)."""
+    from app.meta.links import LINK_TARGETS  # links imports the models; keep loading light
+
+    if target in metadata.forms:
+        return {f["name"] for f in metadata.forms[target].data["fields"]} | set(SYSTEM_NAMES)
+    if target in LINK_TARGETS:
+        return {column.key for column in LINK_TARGETS[target].model.__table__.columns}
+    return None
 
 
 def expression_names(form: dict, path: tuple) -> set[str]:
@@ -196,6 +208,13 @@ def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
         for field, path in _walk_fields(form["fields"], ("fields",)):
             names = expression_names(form, path)
             sources = [((*path, key), field[key]) for key in EXPRESSION_KEYS if key in field]
+            if "link_filter" in field and field.get("link"):
+                target_names = link_names(metadata, field["link"])
+                if target_names is not None:
+                    try:
+                        compile_expression(field["link_filter"], target_names)
+                    except ExpressionError as exc:
+                        issues.append(document.issue((*path, "link_filter"), str(exc)))
             sources += [
                 ((*path, "validate", index, "expr"), rule["expr"])
                 for index, rule in enumerate(field.get("validate", []))

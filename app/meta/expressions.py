@@ -84,6 +84,7 @@ class ExpressionError(Exception):
 class Context:
     """What the functions that reach outside the record need: ``lookup`` and the clock."""
 
+    #: ``lookup(link_field_name, its_value, wanted_field)``
     lookup: Callable[[str, object, str], object] | None = None
     today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
 
@@ -216,9 +217,9 @@ class Expression:
         functions["now"] = lambda: dt.datetime.now(dt.UTC)
         if context.lookup is not None:
             lookup = context.lookup
-            functions["lookup"] = lambda value, field: lookup(value, field)
+            functions["lookup"] = lambda name, field: lookup(name, values.get(name), field)
         else:
-            functions["lookup"] = lambda value, field: None
+            functions["lookup"] = lambda name, field: None
         names = dict(CONSTANTS)
         names.update(values)
         evaluator = simpleeval.SimpleEval(operators=OPERATORS, functions=functions, names=names)
@@ -257,7 +258,7 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
         raise ExpressionError(_("syntax error: %(error)s", error=exc.msg)) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(_("the expression is nested too deeply")) from None
-    known = set(names)
+    known = names if isinstance(names, set | frozenset) else set(names)
     used: set[str] = set()
     count = 0
 
@@ -298,6 +299,7 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
 
     visit(tree, 0)
     _decimal_literals(tree)
+    _lookup_by_name(tree)
     return Expression(text.strip(), tree, frozenset(used))
 
 
@@ -325,6 +327,12 @@ def _check_call(node: ast.Call) -> None:
         )
     if node.keywords:
         raise ExpressionError(_("keyword arguments are not allowed"))
+    if name == "lookup" and (
+        len(node.args) != 2
+        or not isinstance(node.args[0], ast.Name)
+        or not isinstance(node.args[1], ast.Constant)
+    ):
+        raise ExpressionError(_("use lookup(link_field, 'field')"))
 
 
 def _decimal_literals(tree: ast.AST) -> None:
@@ -332,6 +340,13 @@ def _decimal_literals(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, float):
             node.value = Decimal(repr(node.value))
+
+
+def _lookup_by_name(tree: ast.AST) -> None:
+    """``lookup(supplier, 'x')`` passes the NAME of the link field, so the target is known."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lookup":
+            node.args[0] = ast.Constant(value=node.args[0].id)
 
 
 def table_aggregates(expression: Expression) -> list[tuple[str, str]]:

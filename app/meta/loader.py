@@ -58,6 +58,8 @@ class Metadata:
     cache: dict = field(default_factory=dict)
     #: names of forms whose file failed its schema: they exist, so nothing else is blamed for them
     broken_forms: set[str] = field(default_factory=set)
+    #: the YAML text of each form, as loaded (for the admin editor and exports)
+    form_texts: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -144,16 +146,23 @@ def describe_error(
     yield document.issue(path, error.message)
 
 
-def _read(kind: Kind, base: Path, metadata: Metadata, issues: list) -> list[SourceDocument]:
-    documents = []
+def _read(
+    kind: Kind, base: Path, metadata: Metadata, issues: list, overrides: dict[str, str]
+) -> list[SourceDocument]:
+    texts: dict[str, str] = {}
     for path in sorted(base.glob(kind.pattern)):
         relative = (
             f"{base.name}/{path.relative_to(base)}"
             if kind.root == "workflows"
             else str(path.relative_to(base))
         )
+        texts[relative] = path.read_text(encoding="utf-8")
+    if kind.name == "form":
+        texts.update({name: text for name, text in overrides.items() if name.startswith("forms/")})
+    documents = []
+    for relative, text in sorted(texts.items()):
         try:
-            document = parse_yaml(path.read_text(encoding="utf-8"), relative)
+            document = parse_yaml(text, relative)
         except MetadataInvalid as exc:
             issues.extend(exc.issues)
             continue
@@ -177,13 +186,19 @@ def cross_check(func: CrossCheck) -> CrossCheck:
     return func
 
 
-def load_metadata(metadata_dir: Path, workflows_dir: Path) -> Metadata:
-    """Read, validate and cross-check every definition; raise ``MetadataInvalid`` if any fails."""
+def load_metadata(
+    metadata_dir: Path, workflows_dir: Path, overrides: dict[str, str] | None = None
+) -> Metadata:
+    """Read, validate and cross-check every definition; raise ``MetadataInvalid`` if any fails.
+
+    ``overrides`` maps a file name (``forms/supplier.yaml``) to the text to use instead of the
+    file's (an admin's published or draft edit); a name with no file adds a new form.
+    """
     issues: list[MetadataIssue] = []
     roots = {"metadata": Path(metadata_dir), "workflows": Path(workflows_dir)}
     metadata = Metadata()
     for kind in KINDS:
-        for document in _read(kind, roots[kind.root], metadata, issues):
+        for document in _read(kind, roots[kind.root], metadata, issues, overrides or {}):
             _register(metadata, kind, document, issues)
     for check in CROSS_CHECKS:
         check(metadata, issues)
@@ -196,6 +211,7 @@ def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: 
     data = document.data
     if kind.name == "form":
         _add_unique(metadata.forms, data["name"], document, ("name",), issues)
+        metadata.form_texts.setdefault(data["name"], document.text)
     elif kind.name == "report":
         _add_unique(metadata.reports, data["name"], document, ("name",), issues)
     elif kind.name == "dashboard":

@@ -52,6 +52,7 @@ class SourceDocument:
     file: str
     data: object
     lines: dict[Path_, int] = field(default_factory=dict)
+    text: str = ""
 
     def line_of(self, path: Path_) -> int:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -76,6 +77,7 @@ def parse_yaml(text: str, file: str) -> SourceDocument:
         if issues:
             raise MetadataInvalid(issues)
         document.data = yaml.SafeLoader(text).get_single_data()
+        document.text = text
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -11,13 +11,53 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from app.i18n import localized
 from app.meta import access
-from app.web import account, admin, api, assets, audit_views, auth, health, jobs, pages, reports
+from app.web import (
+    account,
+    admin,
+    api,
+    assets,
+    audit_views,
+    auth,
+    forms_admin,
+    forms_api,
+    forms_pages,
+    health,
+    jobs,
+    pages,
+    reports,
+)
 from app.web.guard import init_guard
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
 from app.web.session import init_sessions
 
 TEMPLATES_DIR = str(Path(__file__).parent / "templates")
+
+
+def _nav_forms():
+    """(name, label) of each form the signed-in user may read, for the navigation bar."""
+    from flask_login import current_user
+
+    from app.meta import access
+    from app.meta.records import locale
+    from app.web.forms_common import registry
+
+    if not current_user.is_authenticated:
+        return []
+    forms = registry().forms.values()
+    return [
+        (form.name, form.label(locale()))
+        for form in forms
+        if access.can(current_user, "read", form.name)
+    ]
+
+
+def _nav_admin() -> bool:
+    from flask_login import current_user
+
+    from app.meta import access
+
+    return current_user.is_authenticated and access.can(current_user, "admin")
 
 
 def init_web(app: Flask) -> None:
@@ -33,6 +73,8 @@ def init_web(app: Flask) -> None:
     )
     init_request_logging(app, settings.log_level)
     init_sessions(app)
+    app.jinja_env.globals["nav_forms"] = _nav_forms
+    app.jinja_env.globals["nav_admin"] = _nav_admin
     init_i18n(app)
     app.jinja_env.filters["localized"] = localized
     auth.init_auth(app)
@@ -42,7 +84,8 @@ def init_web(app: Flask) -> None:
     app.jinja_loader = ChoiceLoader(
         [FileSystemLoader(str(settings.form_templates_dir)), FileSystemLoader(TEMPLATES_DIR)]
     )
-    for blueprint in (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp):
-        app.register_blueprint(blueprint)
-    for blueprint in (account.bp, admin.bp, api.bp, audit_views.bp):
+    # identity's fixed lookups (location, user) come before the forms' /api/v1/lookup/<target>
+    blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
+    blueprints += (account.bp, admin.bp, api.bp, audit_views.bp)
+    for blueprint in (*blueprints, forms_api.bp, forms_pages.bp, forms_admin.bp):
         app.register_blueprint(blueprint)

@@ -1,7 +1,7 @@
 """jobs
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-25 06:36:39.636744
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import app.db
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -31,8 +31,8 @@ def test_table_aggregates_and_dates():
 
 
 def test_lookup_goes_through_the_context():
-    context = Context(lookup=lambda value, field: f"{field} of {value}")
-    assert evaluate("lookup(supplier, 'name')", context=context, supplier=7) == "name of 7"
+    context = Context(lookup=lambda name, value, field: f"{field} of {name} {value}")
+    assert evaluate("lookup(supplier, 'name')", context=context, supplier=7) == "name of supplier 7"
 
 
 def test_compile_reports_unknown_names_and_functions():

@@ -1,0 +1,177 @@
+"""A form definition compiled for use: fields with their expressions compiled once.
+
+``FormDef`` is what the record service, the schema builder, the API and the pages read; it is
+built from a validated ``SourceDocument`` whenever the metadata (re)loads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from app.i18n import LOCALES
+from app.meta.checks import EXPRESSION_KEYS, SYSTEM_NAMES
+from app.meta.expressions import Expression, compile_expression
+
+#: Field types whose value the server computes; input for them is ignored.
+COMPUTED_TYPES = frozenset({"formula", "autonumber", "current_user", "current_time"})
+NUMBER_TYPES = frozenset({"integer", "decimal", "money", "percent"})
+DATE_TYPES = frozenset({"date", "expiry_date"})
+TEXT_TYPES = frozenset({"text", "long_text", "lot", "serial", "barcode", "udi", "attachment"})
+
+
+def label_text(label: dict | None, locale: str | None) -> str:
+    """The label in ``locale`` (``zh_CN`` or ``en``), falling back to Chinese."""
+    if not label:
+        return ""
+    locale = "en" if locale and locale.startswith("en") else "zh_CN"
+    return label.get(locale) or label.get(LOCALES[0]) or ""
+
+
+@dataclass(eq=False)
+class FieldDef:
+    name: str
+    type: str
+    spec: dict
+    expressions: dict[str, Expression] = field(default_factory=dict)
+    validators: list[tuple[Expression, dict]] = field(default_factory=list)
+    fields: list[FieldDef] = field(default_factory=list)  # for table fields
+
+    def get(self, key, default=None):
+        return self.spec.get(key, default)
+
+    @property
+    def computed(self) -> bool:
+        return self.type in COMPUTED_TYPES
+
+    @property
+    def options(self) -> list[dict]:
+        return self.spec.get("options", [])
+
+    def label(self, locale: str | None) -> str:
+        return label_text(self.spec["label"], locale)
+
+    def help(self, locale: str | None) -> str:
+        return label_text(self.spec.get("help"), locale)
+
+    def child(self, name: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def bound(self, key: str):
+        """``min``/``max`` as a value of this field's type (``Decimal`` or ``date``)."""
+        value = self.spec.get(key)
+        if value is None:
+            return None
+        try:
+            if self.type in NUMBER_TYPES:
+                return Decimal(str(value))
+            if self.type in DATE_TYPES:
+                return dt.date.fromisoformat(str(value))
+            if self.type == "datetime":
+                return dt.datetime.fromisoformat(str(value))
+        except (InvalidOperation, ValueError):
+            return None
+        return None
+
+
+@dataclass(eq=False)
+class FormDef:
+    name: str
+    spec: dict
+    version: int
+    yaml_text: str
+    fields: list[FieldDef]
+    workflow: dict | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.spec.get("kind", "document")
+
+    @property
+    def initial_state(self) -> str:
+        return self.workflow["initial"] if self.workflow else "draft"
+
+    @property
+    def location_field(self) -> str | None:
+        return self.spec.get("location_field")
+
+    @property
+    def title_field(self) -> str | None:
+        return self.spec.get("title_field")
+
+    def label(self, locale: str | None) -> str:
+        return label_text(self.spec["label"], locale)
+
+    def field(self, name: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def sections(self) -> list[dict]:
+        """The sections to render; one unnamed section with every field when none is declared."""
+        declared = list(self.spec.get("sections") or [])
+        placed = {name for section in declared for name in section["fields"]}
+        rest = [f.name for f in self.fields if f.name not in placed]
+        if rest:  # a field left out of every section is still on the page: never lose input
+            declared.append({"name": "other", "label": None, "fields": rest})
+        return declared
+
+    @property
+    def list_columns(self) -> list[str]:
+        columns = self.spec.get("list", {}).get("columns")
+        if columns:
+            return columns
+        simple = [f.name for f in self.fields if f.type != "table"][:5]
+        return (["number"] if self.spec.get("numbering") else []) + simple
+
+    @property
+    def default_sort(self) -> str:
+        return self.spec.get("list", {}).get("sort", "-id")
+
+    @property
+    def page_size(self) -> int:
+        return self.spec.get("list", {}).get("page_size", 25)
+
+    @property
+    def search_fields(self) -> list[str]:
+        return self.spec.get("search", [])
+
+    def state_label(self, state: str, locale: str | None) -> str:
+        if self.workflow and state in self.workflow.get("states", {}):
+            return label_text(self.workflow["states"][state].get("label"), locale) or state
+        return state
+
+
+def _compile_field(spec: dict, names: set[str], link_names) -> FieldDef:
+    definition = FieldDef(spec["name"], spec["type"], spec)
+    if spec["type"] == "table":
+        line_names = names | {child["name"] for child in spec["fields"]}
+        definition.fields = [
+            _compile_field(child, line_names, link_names) for child in spec["fields"]
+        ]
+    if "link_filter" in spec and spec.get("link"):
+        target_names = link_names(spec["link"])
+        # an unregistered kernel target cannot be checked now: accept any name, fail at runtime
+        definition.expressions["link_filter"] = compile_expression(
+            spec["link_filter"], target_names if target_names is not None else _AnyName()
+        )
+    for key in EXPRESSION_KEYS:
+        if key in spec:
+            definition.expressions[key] = compile_expression(spec[key], names)
+    for rule in spec.get("validate", []):
+        definition.validators.append((compile_expression(rule["expr"], names), rule["message"]))
+    return definition
+
+
+class _AnyName(set):
+    def __contains__(self, name) -> bool:
+        return True
+
+
+def compile_form(
+    spec: dict, version: int, yaml_text: str, workflow: dict | None, link_names=lambda t: None
+) -> FormDef:
+    """Compile a validated form definition (the loader's checks already passed)."""
+    names = {f["name"] for f in spec["fields"]} | set(SYSTEM_NAMES)
+    fields = [_compile_field(f, names, link_names) for f in spec["fields"]]
+    return FormDef(spec["name"], spec, version, yaml_text, fields, workflow)

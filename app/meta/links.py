@@ -1,0 +1,209 @@
+"""Link targets: what a ``link`` field may point at, table-driven.
+
+A kernel or identity table becomes linkable with one line::
+
+    register_link_target("item", Item, key="id", label="name", search=("code", "name"))
+
+Links to other forms resolve to ``records`` rows of that form. Every lookup and every check of a
+link value goes through ``access``: a value must exist AND be inside the user's data scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import String, cast, or_, select
+from sqlalchemy.orm import Session
+
+from app.kernel.items import Item, Lot, Unit
+from app.kernel.locations import Location
+from app.kernel.users import User
+from app.meta import access
+from app.meta.expressions import ExpressionError
+from app.meta.models import Record
+
+
+@dataclass(frozen=True)
+class LinkTarget:
+    name: str
+    model: type
+    key: str
+    label: str | Callable
+    location_attr: str | None = None
+    search: tuple[str, ...] = ()
+
+    def label_of(self, row) -> str:
+        return self.label(row) if callable(self.label) else str(getattr(row, self.label))
+
+
+LINK_TARGETS: dict[str, LinkTarget] = {}
+
+
+def register_link_target(
+    name: str,
+    model: type,
+    key: str,
+    label: str | Callable,
+    location_attr: str | None = None,
+    search: tuple[str, ...] | None = None,
+) -> None:
+    """Make ``model`` linkable as ``name``; ``location_attr`` scopes it by the user's locations."""
+    if search is None:
+        search = (key, label) if isinstance(label, str) else (key,)
+    LINK_TARGETS[name] = LinkTarget(name, model, key, label, location_attr, tuple(search))
+
+
+register_link_target(
+    "location", Location, "id", lambda row: f"{row.code} {row.name}", "id", ("code", "name")
+)
+register_link_target("user", User, "id", "full_name", None, ("username", "full_name"))
+# Master data of the kernel: items and lots are chain-wide; a serial unit is where it is.
+register_link_target(
+    "item", Item, "id", lambda row: f"{row.code} {row.name}", None, ("code", "name", "gtin")
+)
+register_link_target("lot", Lot, "id", "lot_number", None, ("lot_number",))
+register_link_target("unit", Unit, "id", "serial", "location_id", ("serial",))
+
+
+def record_label(record: Record, title_field: str | None) -> str:
+    if title_field and record.data.get(title_field) not in (None, ""):
+        return str(record.data[title_field])
+    return record.number or f"#{record.id}"
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: object
+    label: str
+
+
+def _coerce(target: LinkTarget, value):
+    column = getattr(target.model, target.key)
+    python_type = getattr(column.type, "python_type", str)
+    try:
+        return python_type(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _target_query(session: Session, user, target: LinkTarget):
+    query = select(target.model)
+    if target.location_attr:
+        query = query.where(
+            access.scope_filter(session, user, getattr(target.model, target.location_attr))
+        )
+    return query
+
+
+def _form_query(session: Session, user, form: str):
+    return select(Record).where(
+        Record.form == form,
+        or_(Record.location_id.is_(None), access.scope_filter(session, user, Record.location_id)),
+    )
+
+
+def row_values(row) -> dict:
+    """What a ``link_filter`` sees of a candidate: its fields (records) or columns (tables)."""
+    if isinstance(row, Record):
+        return {**(row.data or {}), "number": row.number, "state": row.state, "id": row.id,
+                "created_at": row.created_at, "updated_at": row.updated_at,
+                "created_by": row.created_by}  # fmt: skip
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def passes(condition, row) -> bool:
+    """Does ``row`` satisfy the link field's ``link_filter`` (no filter: yes)?"""
+    if condition is None:
+        return True
+    try:
+        return bool(condition.evaluate(row_values(row)))
+    except ExpressionError:
+        return False
+
+
+def resolve(
+    session: Session, user, target: str, value, title_field=None, condition=None
+) -> Choice | None:
+    """The linked row as a ``Choice`` if it exists, ``user`` may see it and it passes the
+    field's ``link_filter`` (``condition``); else ``None``."""
+    if value in (None, ""):
+        return None
+    if target in LINK_TARGETS:
+        spec = LINK_TARGETS[target]
+        key = _coerce(spec, value)
+        if key is None:
+            return None
+        row = session.scalar(
+            _target_query(session, user, spec).where(getattr(spec.model, spec.key) == key)
+        )
+        if row is None or not passes(condition, row):
+            return None
+        return Choice(getattr(row, spec.key), spec.label_of(row))
+    try:
+        record_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    row = session.scalar(_form_query(session, user, target).where(Record.id == record_id))
+    if row is None or not passes(condition, row):
+        return None
+    return Choice(row.id, record_label(row, title_field))
+
+
+def search(
+    session: Session,
+    user,
+    target: str,
+    q: str,
+    limit: int = 20,
+    title_field=None,
+    searchable=(),
+    condition=None,
+) -> list[Choice]:
+    """Choices of ``target`` matching ``q`` (case-insensitive substring), inside the scope,
+    passing ``condition`` (the link field's ``link_filter``)."""
+    fetch = limit if condition is None else limit * 10
+    pattern = f"%{q.strip()}%" if q else "%"
+    if target in LINK_TARGETS:
+        spec = LINK_TARGETS[target]
+        columns = [cast(getattr(spec.model, name), String) for name in spec.search]
+        query = _target_query(session, user, spec)
+        if q:
+            query = query.where(or_(*(column.ilike(pattern) for column in columns)))
+        rows = session.scalars(query.order_by(getattr(spec.model, spec.key)).limit(fetch))
+        rows = [row for row in rows if passes(condition, row)][:limit]
+        return [Choice(getattr(row, spec.key), spec.label_of(row)) for row in rows]
+    query = _form_query(session, user, target)
+    if q:
+        conditions = [Record.number.ilike(pattern)]
+        for name in searchable or ((title_field,) if title_field else ()):
+            conditions.append(Record.data[name].as_string().ilike(pattern))
+        query = query.where(or_(*conditions))
+    rows = session.scalars(query.order_by(Record.id.desc()).limit(fetch))
+    rows = [row for row in rows if passes(condition, row)][:limit]
+    return [Choice(row.id, record_label(row, title_field)) for row in rows]
+
+
+def field_of(session: Session, user, target: str, value, field: str):
+    """A field of the linked row, for ``lookup(link, 'field')`` in expressions (scoped too)."""
+    if value in (None, ""):
+        return None
+    if target in LINK_TARGETS:
+        spec = LINK_TARGETS[target]
+        key = _coerce(spec, value)
+        row = session.scalar(
+            _target_query(session, user, spec).where(getattr(spec.model, spec.key) == key)
+        )
+        if row is None or field.startswith("_") or field not in spec.model.__table__.columns:
+            return None
+        return getattr(row, field)
+    try:
+        record_id = int(value)
+    except (TypeError, ValueError):
+        return None
+    row = session.scalar(_form_query(session, user, target).where(Record.id == record_id))
+    if row is None:
+        return None
+    if field in ("number", "state", "id"):
+        return getattr(row, field)
+    return row.data.get(field)

@@ -1,0 +1,693 @@
+"""The record service: create, update, delete, get and list records of metadata-defined forms.
+
+Every call asks ``access`` first (permission, then data scope) and runs inside the caller's
+transaction; nothing is written unless every field passed. The steps of a save, in order:
+
+1. the runtime marshmallow schema turns input into typed values (type, length, pattern, range);
+2. defaults (``default`` / ``default_expr``) fill what a new record lacks; UDI scans fill their
+   sibling fields; formulas, autonumbers, current user/time are computed by the server;
+3. ``visible_if`` decides which fields count; ``required``/``required_if`` and the ``validate``
+   expressions run on the visible ones; links must exist inside the user's scope; ``unique``
+   values must be free;
+4. the record is written with its number, state, versions, keys and an audit entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from flask_babel import get_locale
+from marshmallow import ValidationError
+from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db import utcnow
+from app.i18n import _
+from app.kernel import audit
+from app.kernel.locations import Location
+from app.kernel.udi import UDIError, parse_udi
+from app.kernel.users import User
+from app.meta import access, links, numbering
+from app.meta.expressions import Context, ExpressionError
+from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef
+from app.meta.models import Record, RecordKey
+from app.meta.registry import Registry
+from app.meta.schema_builder import flatten_errors, request_schema
+
+
+class RecordError(Exception):
+    """Base of the record service's errors; ``status`` is the HTTP status that fits."""
+
+    status = 400
+
+
+class FormNotFound(RecordError):
+    status = 404
+
+    def __init__(self, form: str):
+        super().__init__(_("There is no form '%(form)s'.", form=form))
+
+
+class RecordNotFound(RecordError):
+    status = 404
+
+    def __init__(self, form: str, record_id):
+        super().__init__(_("Record %(id)s of %(form)s was not found.", id=record_id, form=form))
+
+
+class ValidationFailed(RecordError):
+    """Input refused; ``errors`` maps each field path (``lines[2].quantity``) to its reasons."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__(_("Please correct the marked fields."))
+
+
+class StaleRecord(RecordError):
+    """Someone saved the record since this user loaded it."""
+
+    status = 409
+
+    def __init__(self, record: Record, saved_by: str | None):
+        self.record, self.saved_by = record, saved_by
+        super().__init__(
+            _(
+                "This record was changed by %(user)s at %(time)s since you opened it; "
+                "reload it and apply your changes again.",
+                user=saved_by or "?",
+                time=record.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            )
+        )
+
+
+class NotEditable(RecordError):
+    status = 409
+
+    def __init__(self, state: str):
+        super().__init__(_("A record in state '%(state)s' can no longer be changed.", state=state))
+
+
+def locale() -> str:
+    try:
+        return str(get_locale() or "zh_CN")
+    except (RuntimeError, AttributeError):
+        return "zh_CN"
+
+
+# --- typed values ---------------------------------------------------------------------------
+
+
+def _typed(field: FieldDef, value):
+    """A stored (JSON) value back as its Python type, for expressions."""
+    if value is None:
+        return None
+    try:
+        if field.type in NUMBER_TYPES and field.type != "integer":
+            return Decimal(str(value))
+        if field.type == "formula" and isinstance(value, str):
+            try:
+                return Decimal(value)
+            except InvalidOperation:
+                return value
+        if field.type in DATE_TYPES:
+            return dt.date.fromisoformat(value) if isinstance(value, str) else value
+        if field.type in ("datetime", "current_time"):
+            return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+        if field.type == "table":
+            return [typed_values(field.fields, line) for line in value or []]
+    except (InvalidOperation, ValueError, TypeError):
+        return value
+    return value
+
+
+def typed_values(definition: list[FieldDef], data: dict) -> dict:
+    return {field.name: _typed(field, data.get(field.name)) for field in definition}
+
+
+def record_values(form: FormDef, record: Record) -> dict:
+    """A record's values typed, plus its system columns, as expressions see them."""
+    values = typed_values(form.fields, record.data or {})
+    values.update(
+        number=record.number,
+        state=record.state,
+        id=record.id,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        created_by=record.created_by,
+    )
+    return values
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == []
+
+
+# --- the save pipeline ------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """The outcome of running a form's rules over some input."""
+
+    values: dict
+    errors: dict[str, list[str]]
+    visible: dict[str, bool]
+
+
+class _Run:
+    """One pass of a form's rules over input: collects values, errors and visibility."""
+
+    def __init__(self, session, registry, user, form: FormDef, record: Record | None):
+        self.session, self.registry, self.user, self.form = session, registry, user, form
+        self.record = record
+        self.preview = False  # a live recompute: consume no numbers
+        self.errors: dict[str, list[str]] = {}
+        self.visible: dict[str, bool] = {}
+        self.context = Context(lookup=self._lookup)
+        self._targets: dict[str, str] = {}
+        for top in form.fields:
+            for candidate in [top, *top.fields]:
+                if candidate.type == "link":
+                    self._targets[candidate.name] = candidate.get("link")
+
+    def _lookup(self, name: str, value, field: str):
+        target = self._targets.get(name)
+        if target is None:
+            return None
+        return links.field_of(self.session, self.user, target, value, field)
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.setdefault(path, []).append(message)
+
+    def evaluate(self, expression, values: dict, path: str, default=None):
+        try:
+            return expression.evaluate(values, self.context)
+        except ExpressionError as exc:
+            self.error(path, str(exc))
+            return default
+
+    # parsing ----------------------------------------------------------------------------------
+    def parse(self, payload: dict, creating: bool) -> dict:
+        payload = self._strip(self.form.fields, payload or {}, creating)
+        try:
+            loaded = request_schema(self.form, locale()).load(payload)
+        except ValidationError as exc:
+            for path, texts in flatten_errors(exc.messages).items():
+                for text in texts:
+                    self.error(path, text)
+            loaded = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        return loaded
+
+    def _strip(self, definition: list[FieldDef], payload: dict, creating: bool) -> dict:
+        """Drop what the user may not set: computed fields, and read-only ones after creation."""
+        if not isinstance(payload, dict):
+            self.error("_schema", _("Invalid input type."))
+            return {}
+        clean = {}
+        for key, value in payload.items():
+            field = next((f for f in definition if f.name == key), None)
+            if field is not None and (field.computed or (field.get("read_only") and not creating)):
+                continue
+            if isinstance(value, str) and value.strip() == "" and field is not None:
+                value = None
+            if field is not None and field.type == "table" and isinstance(value, list):
+                value = [self._strip(field.fields, line, creating) for line in value]
+            clean[key] = value
+        return clean
+
+    # computing --------------------------------------------------------------------------------
+    def compute(self, values: dict, creating: bool) -> dict:
+        for field in self.form.fields:
+            if creating and _empty(values.get(field.name)):
+                self._default(field, values, values, field.name)
+            if field.type == "table":
+                lines = values.get(field.name) or []
+                for index, line in enumerate(lines):
+                    scope_path = f"{field.name}[{index}]"
+                    for child in field.fields:
+                        if _empty(line.get(child.name)):
+                            self._default(child, line, {**values, **line}, scope_path)
+                    self._scan(field.fields, line, scope_path)
+                    for child in field.fields:
+                        if child.type == "formula":
+                            line[child.name] = self._formula(
+                                child, {**values, **line}, f"{scope_path}.{child.name}"
+                            )
+                values[field.name] = lines
+        self._scan(self.form.fields, values, "")
+        for field in self.form.fields:
+            if field.type == "formula":
+                values[field.name] = self._formula(field, values, field.name)
+            elif creating and field.type == "current_user":
+                values[field.name] = getattr(self.user, "id", None)
+            elif creating and field.type == "current_time":
+                values[field.name] = utcnow()
+            elif creating and field.type == "autonumber" and not self.preview:
+                values[field.name] = numbering.next_value(
+                    self.session, f"{self.form.name}.{field.name}"
+                )
+        return values
+
+    def _default(self, field: FieldDef, target: dict, scope: dict, path: str) -> None:
+        if field.computed:
+            return
+        if "default_expr" in field.expressions:
+            target[field.name] = self.evaluate(
+                field.expressions["default_expr"], scope, f"{path}.{field.name}".lstrip(".")
+            )
+        elif field.get("default") is not None:
+            target[field.name] = _typed(field, field.get("default"))
+
+    def _formula(self, field: FieldDef, scope: dict, path: str):
+        value = self.evaluate(field.expressions["formula"], scope, path)
+        if isinstance(value, Decimal) and field.get("scale") is not None:
+            value = value.quantize(Decimal(1).scaleb(-field.get("scale")), ROUND_HALF_UP)
+        if isinstance(value, float):  # never store a float
+            value = Decimal(str(value))
+        return value
+
+    def _scan(self, definition: list[FieldDef], values: dict, prefix: str) -> None:
+        """A UDI field's scan fills its sibling fields (only those still empty)."""
+        for field in definition:
+            text = values.get(field.name)
+            if field.type != "udi" or _empty(text):
+                continue
+            path = f"{prefix}.{field.name}".lstrip(".")
+            try:
+                parsed = parse_udi(text)
+            except UDIError as exc:
+                self.error(path, str(exc))
+                continue
+            for part, target in (field.get("fills") or {}).items():
+                if not _empty(values.get(target)):
+                    continue
+                value = resolve_udi_part(self.session, self.user, parsed, part)
+                if value is not None:
+                    values[target] = value
+
+    # checking ---------------------------------------------------------------------------------
+    def check(self, values: dict) -> None:
+        self._check_level(self.form.fields, values, values, "")
+        for field in self.form.fields:
+            if field.type == "table":
+                for index, line in enumerate(values.get(field.name) or []):
+                    if self.visible.get(field.name, True):
+                        self._check_level(
+                            field.fields, line, {**values, **line}, f"{field.name}[{index}]"
+                        )
+
+    def _check_level(self, definition, values: dict, scope: dict, prefix: str) -> None:
+        for field in definition:
+            path = f"{prefix}.{field.name}" if prefix else field.name
+            visible = True
+            if "visible_if" in field.expressions:
+                visible = bool(self.evaluate(field.expressions["visible_if"], scope, path, True))
+            self.visible[path] = visible
+            if not visible or path in self.errors:
+                continue
+            value = values.get(field.name)
+            required = bool(field.get("required"))
+            if "required_if" in field.expressions:
+                required = required or bool(
+                    self.evaluate(field.expressions["required_if"], scope, path, False)
+                )
+            if _empty(value):
+                if required and not field.computed:
+                    self.error(path, _("This field is required."))
+                continue
+            if field.type == "link":
+                self._check_link(field, value, path)
+            for expression, message in field.validators:
+                if not self.evaluate(expression, scope, path, True):
+                    self.error(path, _label(message))
+
+    def _check_link(self, field: FieldDef, value, path: str) -> None:
+        target = field.get("link")
+        title = self.registry.forms[target].title_field if target in self.registry.forms else None
+        condition = field.expressions.get("link_filter")
+        if links.resolve(self.session, self.user, target, value, title, condition) is None:
+            self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
+
+    def check_unique(self, values: dict) -> None:
+        for field in self.form.fields:
+            if not field.get("unique") or _empty(values.get(field.name)):
+                continue
+            query = select(RecordKey.record_id).where(
+                RecordKey.form == self.form.name,
+                RecordKey.field == field.name,
+                RecordKey.value == _key_text(values[field.name]),
+            )
+            if self.record is not None:
+                query = query.where(RecordKey.record_id != self.record.id)
+            if self.session.scalar(query.limit(1)) is not None:
+                self.error(field.name, _("This value is already used by another record."))
+
+
+def audit_as(session: Session, user, action: str, entity: str, entity_id, **kwargs):
+    """An audit entry naming ``user`` even where no request fills in the actor (CLI, jobs)."""
+    context = audit.context_provider()
+    if context.user_id is None and getattr(user, "id", None) is not None:
+        context = replace(context, user_id=user.id, username=getattr(user, "username", None))
+    return audit.record(session, action, entity, entity_id, context=context, **kwargs)
+
+
+def _label(message: dict) -> str:
+    loc = locale()
+    return message.get("en" if loc.startswith("en") else "zh_CN") or message.get("zh_CN", "")
+
+
+def _key_text(value) -> str:
+    return str(audit.jsonable(value))[:255]
+
+
+def resolve_udi_part(session: Session, user, parsed, part: str):
+    """The value a UDI part gives its target field; ``item`` is looked up by GTIN when possible."""
+    if part == "item":
+        target = links.LINK_TARGETS.get("item")
+        if target is None or "gtin" not in target.model.__table__.columns:
+            return None
+        row = session.scalar(select(target.model).where(target.model.gtin == parsed.gtin))
+        return getattr(row, target.key) if row is not None else None
+    return getattr(parsed, part, None)
+
+
+def _form(registry: Registry, name: str) -> FormDef:
+    form = registry.form(name)
+    if form is None:
+        raise FormNotFound(name)
+    return form
+
+
+def evaluate(session, registry: Registry, user, form_name: str, payload: dict, record_id=None):
+    """Run the form's rules without saving: the page's live recompute (server authoritative)."""
+    form = _form(registry, form_name)
+    record = get(session, registry, user, form_name, record_id) if record_id else None
+    run = _Run(session, registry, user, form, record)
+    run.preview = True
+    creating = record is None
+    values = typed_values(form.fields, record.data) if record else {}
+    values.update(run.parse(payload, creating))
+    run.compute(values, creating)
+    run.check(values)
+    return Evaluation(values, run.errors, run.visible)
+
+
+def _prepare(run: _Run, values: dict, payload: dict, creating: bool) -> dict:
+    values.update(run.parse(payload, creating))
+    run.compute(values, creating)
+    run.check(values)
+    run.check_unique(values)
+    if run.errors:
+        raise ValidationFailed(run.errors)
+    return values
+
+
+def _location_id(form: FormDef, values: dict) -> int | None:
+    if form.location_field and values.get(form.location_field) is not None:
+        return int(values[form.location_field])
+    return None
+
+
+def _write_keys(
+    session: Session, form: FormDef, record: Record, values: dict, fresh: bool = False
+) -> None:
+    if not fresh:
+        session.execute(sql_delete(RecordKey).where(RecordKey.record_id == record.id))
+    for field in form.fields:
+        if (field.get("unique") or field.get("indexed")) and not _empty(values.get(field.name)):
+            session.add(
+                RecordKey(
+                    record_id=record.id,
+                    form=form.name,
+                    field=field.name,
+                    value=_key_text(values[field.name]),
+                    is_unique=bool(field.get("unique")),
+                )
+            )
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ValidationFailed(
+            {"_schema": [_("A unique value is already used by another record.")]}
+        ) from None
+
+
+def create(session: Session, registry: Registry, user, form_name: str, payload: dict) -> Record:
+    """Validate ``payload`` and create a record of ``form_name`` (caller commits)."""
+    form = _form(registry, form_name)
+    access.require(user, "create", form_name)
+    run = _Run(session, registry, user, form, None)
+    values = _prepare(run, {}, payload, creating=True)
+    location_id = _location_id(form, values)
+    number = None
+    if form.spec.get("numbering"):
+        location = session.get(Location, location_id) if location_id else None
+        number = numbering.render(form.spec["numbering"], form.name, location, session=session)
+    now = utcnow()
+    record = Record(
+        form=form.name,
+        number=number,
+        state=form.initial_state,
+        location_id=location_id,
+        created_by=getattr(user, "id", None),
+        updated_by=getattr(user, "id", None),
+        created_at=now,
+        updated_at=now,
+        meta_version=form.version,
+        data=audit.jsonable(values),
+    )
+    session.add(record)
+    session.flush()
+    _write_keys(session, form, record, values, fresh=True)
+    audit_as(session, user, "create", "record", record.id, changes={form.name: record.data})
+    return record
+
+
+def _editable(form: FormDef, record: Record) -> None:
+    if form.workflow:
+        state = form.workflow.get("states", {}).get(record.state, {})
+        if not state.get("editable"):
+            raise NotEditable(record.state)
+
+
+def _check_version(session: Session, record: Record, version) -> None:
+    if version is None:
+        return
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed({"version": [_("Not a valid number.")]}) from None
+    if version != record.version:
+        user = session.get(User, record.updated_by) if record.updated_by else None
+        raise StaleRecord(record, user.full_name if user else None)
+
+
+def _keep_removed_line_fields(form: FormDef, old: dict, new: dict) -> None:
+    """Values of line fields an admin removed stay with their line (matched by position)."""
+    for field in form.fields:
+        if field.type != "table":
+            continue
+        known = {child.name for child in field.fields}
+        old_lines = old.get(field.name) or []
+        for index, line in enumerate(new.get(field.name) or []):
+            if index < len(old_lines) and isinstance(old_lines[index], dict):
+                for key, value in old_lines[index].items():
+                    if key not in known:
+                        line.setdefault(key, value)
+
+
+def update(
+    session: Session,
+    registry: Registry,
+    user,
+    form_name: str,
+    record_id: int,
+    payload: dict,
+    version=None,
+) -> Record:
+    """Apply ``payload`` (fields not given keep their values); ``version`` guards against
+    overwriting someone else's save."""
+    form = _form(registry, form_name)
+    access.require(user, "update", form_name)
+    record = get(session, registry, user, form_name, record_id, for_update=True)
+    _check_version(session, record, version)
+    _editable(form, record)
+    run = _Run(session, registry, user, form, record)
+    old = dict(record.data or {})
+    values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
+    new = {**old, **audit.jsonable(values)}  # removed fields keep their stored values
+    _keep_removed_line_fields(form, old, new)
+    changes = {key: [old.get(key), new.get(key)] for key in new if old.get(key) != new.get(key)}
+    record.data = new
+    record.location_id = _location_id(form, values) if form.location_field else None
+    record.updated_at = utcnow()
+    record.updated_by = getattr(user, "id", None)
+    record.meta_version = form.version
+    try:
+        session.flush()
+    except StaleDataError:
+        raise StaleRecord(record, None) from None
+    _write_keys(session, form, record, values)
+    audit_as(session, user, "update", "record", record.id, changes=changes)
+    return record
+
+
+def delete(
+    session: Session, registry: Registry, user, form_name: str, record_id: int, version=None
+):
+    form = _form(registry, form_name)
+    access.require(user, "delete", form_name)
+    record = get(session, registry, user, form_name, record_id, for_update=True)
+    _check_version(session, record, version)
+    _editable(form, record)
+    audit_as(
+        session,
+        user,
+        "delete",
+        "record",
+        record.id,
+        changes={form.name: record.data, "number": record.number},
+    )
+    session.execute(sql_delete(RecordKey).where(RecordKey.record_id == record.id))
+    session.delete(record)
+    session.flush()
+
+
+def _scoped(session: Session, user, form: FormDef):
+    query = select(Record).where(Record.form == form.name)
+    if form.location_field:
+        query = query.where(access.scope_filter(session, user, Record.location_id))
+    return query
+
+
+def get(session, registry, user, form_name: str, record_id, for_update: bool = False) -> Record:
+    form = _form(registry, form_name)
+    access.require(user, "read", form_name)
+    query = _scoped(session, user, form).where(Record.id == record_id)
+    if for_update:
+        query = query.with_for_update()
+    record = session.scalar(query)
+    if record is None:
+        raise RecordNotFound(form_name, record_id)
+    return record
+
+
+@dataclass
+class Page:
+    items: list[Record]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+SYSTEM_COLUMNS = {
+    "id": Record.id,
+    "number": Record.number,
+    "state": Record.state,
+    "created_at": Record.created_at,
+    "updated_at": Record.updated_at,
+    "created_by": Record.created_by,
+    "location_id": Record.location_id,
+}
+
+
+def _column(form: FormDef, name: str):
+    if name in SYSTEM_COLUMNS:
+        return SYSTEM_COLUMNS[name]
+    field = form.field(name)
+    if field is None or field.type == "table":
+        raise ValidationFailed({name: [_("Unknown field.")]})
+    element = Record.data[name]
+    if field.type in ("integer", "link", "autonumber", "current_user"):
+        return element.as_integer() if field.type != "link" else element.as_string()
+    if field.type in NUMBER_TYPES:
+        return element.as_numeric(28, 8)
+    if field.type == "boolean":
+        return element.as_boolean()
+    return element.as_string()
+
+
+def list_records(
+    session: Session,
+    registry: Registry,
+    user,
+    form_name: str,
+    filters: dict | None = None,
+    q: str | None = None,
+    sort: str | None = None,
+    page: int = 1,
+    per_page: int | None = None,
+) -> Page:
+    """A page of ``form_name``'s records in the user's scope, filtered, searched and sorted."""
+    form = _form(registry, form_name)
+    access.require(user, "read", form_name)
+    query = _scoped(session, user, form)
+    for name, value in (filters or {}).items():
+        query = query.where(_filter(form, name, value))
+    if q:
+        pattern = f"%{q.strip()}%"
+        conditions = [Record.number.ilike(pattern)]
+        for name in form.search_fields:
+            if name in SYSTEM_COLUMNS:
+                conditions.append(cast(SYSTEM_COLUMNS[name], String).ilike(pattern))
+            else:
+                conditions.append(Record.data[name].as_string().ilike(pattern))
+        query = query.where(or_(*conditions))
+    sort = sort or form.default_sort
+    column = _column(form, sort.lstrip("-"))
+    order = column.desc() if sort.startswith("-") else column.asc()
+    per_page = max(1, min(per_page or form.page_size, 500))
+    page = max(1, page)
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    items = session.scalars(
+        query.order_by(order, Record.id.desc()).offset((page - 1) * per_page).limit(per_page)
+    ).all()
+    return Page(list(items), total, page, per_page)
+
+
+def _filter(form: FormDef, name: str, value):
+    field = form.field(name)
+    if name in SYSTEM_COLUMNS:
+        return cast(SYSTEM_COLUMNS[name], String) == str(value)
+    if field is None or field.type == "table":
+        raise ValidationFailed({name: [_("Unknown field.")]})
+    if field.get("indexed") or field.get("unique"):
+        keys = select(RecordKey.record_id).where(
+            and_(RecordKey.form == form.name, RecordKey.field == name, RecordKey.value == value)
+        )
+        return Record.id.in_(keys)
+    return _typed_filter(field, Record.data[name], str(value))
+
+
+def _typed_filter(field: FieldDef, element, value: str):
+    """``element == value`` compared as the field's type, the same on SQLite and PostgreSQL."""
+    try:
+        if field.type in ("integer", "autonumber", "current_user") or (
+            field.type == "link" and value.isdigit()
+        ):
+            return element.as_integer() == int(value)
+        if field.type in NUMBER_TYPES:
+            return element.as_numeric(28, 8) == Decimal(value)
+    except (ValueError, InvalidOperation):
+        raise ValidationFailed({field.name: [_("Not a valid number.")]}) from None
+    if field.type == "boolean":
+        return element.as_boolean() == (value.lower() in ("1", "true", "yes", "on"))
+    return element.as_string() == value
+
+
+def to_json(form: FormDef, record: Record) -> dict:
+    """The API representation of ``record`` through the runtime response schema."""
+    from app.meta.schema_builder import response_schema
+
+    return response_schema(form).dump(record)

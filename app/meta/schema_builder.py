@@ -1,0 +1,238 @@
+"""marshmallow schemas built at runtime from a form definition.
+
+The request schema turns input (JSON or an HTML form) into typed values and applies the static
+rules of each field: type, ``max_length``, ``pattern``, ``options``, ``min``/``max``. Rules that
+need the whole record or the database (required/required_if, visible_if, ``validate``
+expressions, links, uniqueness) are applied by the record service after this step.
+
+Schemas are cached per form version and language, because their messages are translated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from app.i18n import _
+from app.meta.forms import COMPUTED_TYPES, DATE_TYPES, FieldDef, FormDef
+
+
+class LinkValue(fields.Field):
+    """A link's key: an integer id when it looks like one, else the text (e.g. a GTIN)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool | dict | list):
+            raise ValidationError(_("Not a valid reference."))
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        return int(text) if text.isdigit() else text
+
+
+class UTCDateTimeValue(fields.AwareDateTime):
+    """A timestamp with its zone (naive means UTC), stored in UTC like every Lianku time."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(dt.UTC)
+
+
+def _messages() -> dict:
+    return {
+        "required": _("This field is required."),
+        "null": _("This field is required."),
+        "invalid": _("Not a valid value."),
+    }
+
+
+def _number_messages() -> dict:
+    return {
+        **_messages(),
+        "invalid": _("Not a valid number."),
+        "special": _("Not a valid number."),
+        "too_large": _("The number is too large."),
+    }
+
+
+def _range(field: FieldDef) -> list:
+    low, high = field.bound("min"), field.bound("max")
+    if low is None and high is None:
+        return []
+    if low is not None and high is not None:
+        message = _("Must be between %(low)s and %(high)s.", low=low, high=high)
+    elif low is not None:
+        message = _("Must be at least %(low)s.", low=low)
+    else:
+        message = _("Must be at most %(high)s.", high=high)
+    return [validate.Range(min=low, max=high, error=message.replace("{", "{{").replace("}", "}}"))]
+
+
+def _scale(field: FieldDef) -> list:
+    scale = field.get("scale")
+    if scale is None:
+        return []
+
+    def check(value):
+        if value is not None and -value.as_tuple().exponent > scale:
+            raise ValidationError(_("At most %(scale)s decimal places.", scale=scale))
+
+    return [check]
+
+
+def _text_rules(field: FieldDef) -> list:
+    rules = []
+    if field.get("max_length"):
+        rules.append(
+            validate.Length(
+                max=field.get("max_length"),
+                error=_("At most %(max)s characters.", max=field.get("max_length")),
+            )
+        )
+    if field.get("pattern"):
+        pattern = re.compile(field.get("pattern"))
+        rules.append(
+            validate.Regexp(pattern, error=_("Does not match the expected format.")),
+        )
+    return rules
+
+
+def _option_values(field: FieldDef) -> list:
+    return [option["value"] for option in field.options]
+
+
+def build_field(field: FieldDef) -> fields.Field | None:
+    """The marshmallow field for one definition field (``None``: the server computes it)."""
+    kind = field.type
+    common = {"required": False, "allow_none": True}
+    if kind in COMPUTED_TYPES:
+        return None
+    if kind in ("text", "long_text", "lot", "serial", "barcode", "udi", "attachment"):
+        rules = _text_rules(field)
+        if kind == "attachment" and not field.get("max_length"):
+            rules.append(
+                validate.Length(max=1024, error=_("At most %(max)s characters.", max=1024))
+            )
+        return fields.String(validate=rules, error_messages=_messages(), **common)
+    if kind == "integer":
+        return fields.Integer(
+            strict=False, validate=_range(field), error_messages=_number_messages(), **common
+        )
+    if kind in ("decimal", "money", "percent"):
+        return fields.Decimal(
+            allow_nan=False,
+            as_string=True,
+            validate=_range(field) + _scale(field),
+            error_messages=_number_messages(),
+            **common,
+        )
+    if kind in DATE_TYPES:
+        return fields.Date(
+            validate=_range(field),
+            error_messages={**_messages(), "invalid": _("Not a valid date.")},
+            **common,
+        )
+    if kind == "datetime":
+        return UTCDateTimeValue(
+            default_timezone=dt.UTC,
+            error_messages={**_messages(), "invalid": _("Not a valid date and time.")},
+            **common,
+        )
+    if kind == "boolean":
+        return fields.Boolean(
+            error_messages={**_messages(), "invalid": _("Not yes or no.")}, **common
+        )
+    if kind in ("select", "multiselect"):
+        values = _option_values(field)
+        inner_class = fields.Integer if all(isinstance(v, int) for v in values) else fields.String
+        choice = validate.OneOf(values, error=_("Not one of the allowed choices."))
+        if kind == "select":
+            return inner_class(validate=choice, error_messages=_messages(), **common)
+        return fields.List(
+            inner_class(validate=choice, error_messages=_messages()),
+            error_messages=_messages(),
+            **common,
+        )
+    if kind == "link":
+        return LinkValue(error_messages=_messages(), **common)
+    if kind == "table":
+        line_schema = build_schema_class(field.fields, f"{field.name}_line")
+        return fields.List(
+            fields.Nested(line_schema, unknown=RAISE), error_messages=_messages(), **common
+        )
+    raise ValueError(f"no schema for field type {kind}")
+
+
+def build_schema_class(definition_fields: list[FieldDef], name: str) -> type[Schema]:
+    declared = {}
+    for field in definition_fields:
+        built = build_field(field)
+        if built is not None:
+            declared[field.name] = built
+
+    class Base(Schema):
+        class Meta:
+            unknown = RAISE
+
+        error_messages = {"unknown": _("Unknown field."), "type": _("Invalid input type.")}
+
+    return Base.from_dict(declared, name=name)
+
+
+@lru_cache(maxsize=256)
+def _request_schema(form: FormDef, version: int, locale: str) -> Schema:
+    return build_schema_class(form.fields, f"{form.name}_v{version}")()
+
+
+def request_schema(form: FormDef, locale: str) -> Schema:
+    """The input schema of ``form`` (cached per form version and language)."""
+    return _request_schema(form, form.version, locale)
+
+
+@lru_cache(maxsize=256)
+def _response_schema(form: FormDef, version: int) -> Schema:
+    declared = {f.name: fields.Raw() for f in form.fields}
+
+    class Base(Schema):
+        class Meta:
+            unknown = EXCLUDE
+
+    data_schema = Base.from_dict(declared, name=f"{form.name}_data_v{version}")
+    return Schema.from_dict(
+        {
+            "id": fields.Integer(),
+            "form": fields.String(),
+            "number": fields.String(allow_none=True),
+            "state": fields.String(),
+            "location_id": fields.Integer(allow_none=True),
+            "created_by": fields.Integer(allow_none=True),
+            "created_at": fields.AwareDateTime(),
+            "updated_at": fields.AwareDateTime(),
+            "version": fields.Integer(),
+            "meta_version": fields.Integer(),
+            "data": fields.Nested(data_schema),
+        },
+        name=f"{form.name}_record_v{version}",
+    )()
+
+
+def response_schema(form: FormDef) -> Schema:
+    """The output schema: system columns plus the form's current fields (removed ones hidden)."""
+    return _response_schema(form, form.version)
+
+
+def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested errors → ``{"lines[2].quantity": ["..."]}``."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, list):
+        flat.setdefault(prefix or "_schema", []).extend(str(m) for m in messages)
+        return flat
+    for key, value in messages.items():
+        if isinstance(key, int):
+            path = f"{prefix}[{key}]"
+        else:
+            path = f"{prefix}.{key}" if prefix else str(key)
+        for sub, texts in flatten_errors(value, path).items():
+            flat.setdefault(sub, []).extend(texts)
+    return flat

@@ -1,0 +1,248 @@
+"""The generated REST API: one set of endpoints serves every metadata-defined form.
+
+Authentication is Flask-Login's ``current_user`` (session cookie; Bearer tokens arrive through
+the identity branch's request loader). Errors are JSON — 401, 403, 404, 409, 422 — never an HTML
+redirect. CSRF: session-authenticated POST/PUT/PATCH/DELETE calls send the ``X-CSRFToken``
+header (the token is in every page's ``<meta name="csrf-token">``), as Flask-WTF checks it.
+
+Every POST honours ``Idempotency-Key``: a repeat with the same key (per user) returns the first
+(successful) response and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from app.i18n import _
+from app.kernel import audit
+from app.kernel.udi import UDIError, parse_udi
+from app.meta import access, idempotency, links, records
+from app.meta.access import PermissionDenied
+from app.meta.records import RecordError, ValidationFailed
+from app.web.forms_common import json_error, registry
+from app.web.session import db_session
+
+bp = Blueprint("forms_api", __name__, url_prefix="/api/v1")
+
+
+def api_auth(view):
+    """JSON 401 for anonymous callers; typed errors become JSON responses; a successful write
+    commits once, at the end, so the change and its stored idempotent response go together."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return jsonify(error=_("Please sign in to continue.")), 401
+        session = db_session()
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except (PermissionDenied, RecordError) as exc:
+            session.rollback()
+            return json_error(exc)
+        if response.status_code < 400 and request.method != "GET":
+            session.commit()
+        return response
+
+    return wrapper
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationFailed({"_schema": [_("Send a JSON object.")]})
+    return data
+
+
+def idempotent(view):
+    """Replay the first response of a repeated ``Idempotency-Key``; store it with the change."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return view(*args, **kwargs)
+        if len(key) > idempotency.MAX_KEY_LENGTH:
+            return jsonify(error=_("The Idempotency-Key header is too long.")), 400
+        session = db_session()
+        stored = idempotency.replay(session, current_user.id, key)
+        if stored is not None:
+            return _replayed(stored)
+        try:
+            claimed = idempotency.claim(session, current_user.id, key, request.method, request.path)
+        except IntegrityError:
+            session.rollback()  # an attempt with this key finished first: replay it
+            stored = idempotency.replay(session, current_user.id, key)
+            if stored is None or stored.status == 0:
+                return jsonify(error=_("This request is already being processed.")), 409
+            return _replayed(stored)
+        response = current_app.make_response(view(*args, **kwargs))
+        if 200 <= response.status_code < 300:
+            idempotency.complete(
+                session, claimed, response.status_code, response.get_data(as_text=True)
+            )
+        return response
+
+    return wrapper
+
+
+def _replayed(stored) -> Response:
+    response = Response(stored.body, status=stored.status, mimetype="application/json")
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _page_args() -> dict:
+    args = request.args
+    reserved = {"q", "sort", "page", "per_page"}
+    try:
+        page = int(args.get("page", 1))
+        per_page = int(args["per_page"]) if "per_page" in args else None
+    except ValueError:
+        raise ValidationFailed({"page": [_("Not a valid number.")]}) from None
+    return {
+        "filters": {key: value for key, value in args.items() if key not in reserved},
+        "q": args.get("q"),
+        "sort": args.get("sort"),
+        "page": page,
+        "per_page": per_page,
+    }
+
+
+@bp.get("/forms/<form>/records")
+@api_auth
+def list_records(form):
+    reg = registry()
+    page = records.list_records(db_session(), reg, current_user, form, **_page_args())
+    definition = reg.form(form)
+    return jsonify(
+        items=[records.to_json(definition, record) for record in page.items],
+        total=page.total,
+        page=page.page,
+        per_page=page.per_page,
+    )
+
+
+def _dump(form: str, record, status: int):
+    return jsonify(records.to_json(registry().form(form), record)), status
+
+
+@bp.post("/forms/<form>/records")
+@api_auth
+@idempotent
+def create_record(form):
+    record = records.create(db_session(), registry(), current_user, form, _body())
+    return _dump(form, record, 201)
+
+
+@bp.get("/forms/<form>/records/<int:record_id>")
+@api_auth
+def get_record(form, record_id):
+    reg = registry()
+    record = records.get(db_session(), reg, current_user, form, record_id)
+    return jsonify(records.to_json(reg.form(form), record))
+
+
+@bp.route("/forms/<form>/records/<int:record_id>", methods=["PUT", "PATCH"])
+@api_auth
+def update_record(form, record_id):
+    body = _body()
+    version = body.pop("version", request.headers.get("If-Match"))
+    if version is None:
+        raise ValidationFailed({"version": [_("Send the version you edited.")]})
+    data = body.pop("data", body)
+    record = records.update(db_session(), registry(), current_user, form, record_id, data, version)
+    return _dump(form, record, 200)
+
+
+@bp.delete("/forms/<form>/records/<int:record_id>")
+@api_auth
+def delete_record(form, record_id):
+    version = request.args.get("version") or request.headers.get("If-Match")
+    records.delete(db_session(), registry(), current_user, form, record_id, version)
+    return "", 204
+
+
+@bp.post("/forms/<form>/evaluate")
+@api_auth
+def evaluate(form):
+    """Recompute formulas, visibility and errors for unsaved input (nothing is written)."""
+    body = _body()
+    result = records.evaluate(
+        db_session(), registry(), current_user, form, body.get("data", body), body.get("id")
+    )
+    db_session().rollback()
+    return jsonify(
+        values=audit.jsonable(result.values), errors=result.errors, visible=result.visible
+    )
+
+
+@bp.post("/forms/<form>/scan")
+@api_auth
+def scan(form):
+    """Parse a UDI scan for ``field`` and say which sibling fields it fills with what."""
+    reg = registry()
+    definition = reg.form(form)
+    if definition is None:
+        raise records.FormNotFound(form)
+    access.require(current_user, "read", form)
+    body = _body()
+    path = str(body.get("field", ""))
+    table, _dot, name = path.rpartition(".")
+    fields = definition.field(table).fields if table and definition.field(table) else None
+    field = next((f for f in (fields or definition.fields) if f.name == name), None)
+    if field is None or field.type != "udi":
+        raise ValidationFailed({"field": [_("Not a UDI field.")]})
+    try:
+        parsed = parse_udi(str(body.get("value", "")))
+    except UDIError as exc:
+        raise ValidationFailed({path: [str(exc)]}) from None
+    fills = {}
+    for part, target in (field.get("fills") or {}).items():
+        value = records.resolve_udi_part(db_session(), current_user, parsed, part)
+        if value is not None:
+            fills[target] = value
+    return jsonify(fills=audit.jsonable(fills), gtin=parsed.gtin)
+
+
+def _link_filter(reg, form_name: str | None, path: str | None):
+    """The ``link_filter`` of the field the picker serves (``?form=…&field=lines.item``)."""
+    form = reg.form(form_name) if form_name else None
+    if form is None or not path:
+        return None
+    table, _dot, name = path.rpartition(".")
+    level = form.field(table).fields if table and form.field(table) else form.fields
+    field = next((f for f in level if f.name == name), None)
+    return field.expressions.get("link_filter") if field else None
+
+
+@bp.get("/lookup/<target>")
+@api_auth
+def lookup(target):
+    """Search-as-you-type choices for link pickers, inside the user's data scope."""
+    reg = registry()
+    if target not in links.LINK_TARGETS and target not in reg.forms:
+        raise records.FormNotFound(target)
+    access.require(current_user, "read", target)
+    form = reg.form(target)
+    choices = links.search(
+        db_session(),
+        current_user,
+        target,
+        request.args.get("q", ""),
+        limit=min(int(request.args.get("limit", 20) or 20), 100),
+        title_field=form.title_field if form else None,
+        searchable=form.search_fields if form else (),
+        condition=_link_filter(reg, request.args.get("form"), request.args.get("field")),
+    )
+    return Response(
+        json.dumps(
+            {"results": [{"value": c.value, "label": c.label} for c in choices]},
+            ensure_ascii=False,
+        ),
+        mimetype="application/json",
+    )

@@ -1,0 +1,72 @@
+"""What the generated pages and API share: the live registry, JSON errors, form-data parsing."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app, g, jsonify, request
+
+from app.meta import registry as meta_registry
+from app.meta.access import PermissionDenied
+from app.meta.records import RecordError, ValidationFailed
+from app.web.session import db_session
+
+
+def registry() -> meta_registry.Registry:
+    """The live registry, checked against the database once per request."""
+    if "lianku_registry" not in g:
+        current = current_app.extensions["lianku.registry"]
+        fresh = meta_registry.refresh(current, db_session())
+        if fresh is not current:
+            current_app.extensions["lianku.registry"] = fresh
+            current_app.extensions["lianku.metadata"] = fresh.metadata
+        g.lianku_registry = fresh
+    return g.lianku_registry
+
+
+def json_error(exc: Exception):
+    """A JSON error response naming each field and the reason."""
+    if isinstance(exc, PermissionDenied):
+        return jsonify(error=str(exc)), 403
+    if isinstance(exc, ValidationFailed):
+        return jsonify(error=str(exc), errors=exc.errors), 422
+    if isinstance(exc, RecordError):
+        return jsonify(error=str(exc)), exc.status
+    raise exc
+
+
+_INDEXED = re.compile(r"^([a-z][a-z0-9_]*)\[(\d+)\]\.([a-z][a-z0-9_]*)$")
+
+
+def payload_from_form(form_def, data) -> dict:
+    """HTML form data (``lines[0].quantity`` names) → the nested payload the service takes."""
+    payload: dict = {}
+    lines: dict[str, dict[int, dict]] = {}
+    multi = {f.name for f in form_def.fields if f.type == "multiselect"}
+    # an unchecked box sends nothing: only boxes the page shows (and lets edit) mean "false"
+    shown = [f for f in form_def.fields if not (f.get("hidden") or f.get("read_only"))]
+    booleans = {f.name for f in shown if f.type == "boolean"}
+    for key in data:
+        if key in ("csrf_token", "version", "_trigger"):
+            continue
+        match = _INDEXED.match(key)
+        if match:
+            table, index, name = match.group(1), int(match.group(2)), match.group(3)
+            lines.setdefault(table, {}).setdefault(index, {})[name] = data.get(key)
+        elif key in multi:
+            payload[key] = [value for value in data.getlist(key) if value != ""]
+        else:
+            payload[key] = data.get(key)
+    for name in booleans:
+        payload[name] = name in data and data.get(name) not in ("", "0", "false")
+    for field in shown:
+        if field.type == "table":
+            rows = lines.get(field.name, {})
+            payload[field.name] = [
+                rows[i] for i in sorted(rows) if any(v not in ("", None) for v in rows[i].values())
+            ]
+    return payload
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")

@@ -1,0 +1,291 @@
+"""Generated pages: list, create, edit and detail of every metadata-defined form.
+
+Templates come from ``form_templates/`` (a form may name its own with ``template:``); the page
+recomputes formulas and visibility through ``/forms/<form>/evaluate`` (htmx) — the server decides.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from app.i18n import _
+from app.kernel.audit import AuditEntry
+from app.meta import access, links, records
+from app.meta.access import PermissionDenied
+from app.meta.forms import FormDef, label_text
+from app.meta.records import RecordError, RecordNotFound, ValidationFailed
+from app.web.forms_common import payload_from_form, registry
+from app.web.session import db_session
+
+bp = Blueprint("forms", __name__, url_prefix="/forms")
+
+
+def _form(name: str) -> FormDef:
+    form = registry().form(name)
+    if form is None:
+        abort(404)
+    return form
+
+
+def _locale() -> str:
+    return records.locale()
+
+
+class Display:
+    """Formats stored values for people: option labels, link labels (scoped), yes/no."""
+
+    def __init__(self, form: FormDef):
+        self.form, self.cache = form, {}
+
+    def __call__(self, field, value) -> str:
+        if value is None or value == "" or value == []:
+            return ""
+        if field.type in ("select", "multiselect"):
+            labels = {o["value"]: o["label"] for o in field.options}
+            values = value if isinstance(value, list) else [value]
+            return ", ".join(label_text(labels.get(v), _locale()) or str(v) for v in values)
+        if field.type == "boolean":
+            return _("Yes") if value else _("No")
+        if field.type in ("link", "current_user"):
+            target = field.get("link") or "user"
+            key = (target, str(value))
+            if key not in self.cache:
+                form = registry().form(target)
+                choice = links.resolve(
+                    db_session(), current_user, target, value, form.title_field if form else None
+                )
+                self.cache[key] = choice.label if choice else f"#{value}"
+            return self.cache[key]
+        if field.type in ("datetime", "current_time"):
+            return str(value).replace("T", " ")[:19]
+        return str(value)
+
+
+def _render(form: FormDef, template: str, **context):
+    names = [form.spec["template"]] if form.spec.get("template") and template == "form.html" else []
+    return render_template(
+        [*names, template],
+        form=form,
+        locale=_locale(),
+        display=Display(form),
+        can=lambda action: access.can(current_user, action, form.name),
+        **context,
+    )
+
+
+def _guard(action: str, form: str) -> None:
+    try:
+        access.require(current_user, action, form)
+    except PermissionDenied:
+        abort(403)
+
+
+@bp.get("/<form>/")
+@login_required
+def list_view(form):
+    definition = _form(form)
+    _guard("read", form)
+    args = request.args
+    filters = {
+        key: value
+        for key, value in args.items()
+        if key not in ("q", "sort", "page") and value != "" and definition.field(key)
+    }
+    try:
+        page = records.list_records(
+            db_session(),
+            registry(),
+            current_user,
+            form,
+            filters=filters,
+            q=args.get("q") or None,
+            sort=args.get("sort") or None,
+            page=int(args.get("page", 1) or 1),
+        )
+    except (ValidationFailed, ValueError):
+        abort(400)
+    columns = definition.list_columns
+    filterable = [
+        f
+        for f in definition.fields
+        if f.type in ("select", "link", "boolean") and f.name in columns
+    ]
+    return _render(
+        definition,
+        "list.html",
+        page=page,
+        columns=columns,
+        filters=filters,
+        filterable=filterable,
+        q=args.get("q", ""),
+        sort=args.get("sort") or definition.default_sort,
+    )
+
+
+@bp.route("/<form>/new", methods=["GET", "POST"])
+@login_required
+def new(form):
+    definition = _form(form)
+    _guard("create", form)
+    session = db_session()
+    if request.method == "POST":
+        payload = payload_from_form(definition, request.form)
+        try:
+            record = records.create(session, registry(), current_user, form, payload)
+            session.commit()
+        except ValidationFailed as exc:
+            session.rollback()
+            values = _jsonable(payload)
+            return _render(definition, "form.html", values=values, errors=exc.errors, record=None,
+                           visible={}), 422  # fmt: skip
+        flash(_("Saved."), "info")
+        return redirect(url_for("forms.detail", form=form, record_id=record.id))
+    preview = records.evaluate(session, registry(), current_user, form, {})
+    session.rollback()
+    return _render(
+        definition,
+        "form.html",
+        values=_jsonable(preview.values),
+        errors={},
+        record=None,
+        visible=preview.visible,
+    )
+
+
+def _jsonable(values: dict) -> dict:
+    from app.kernel.audit import jsonable
+
+    return jsonable(values)
+
+
+def _record(form: str, record_id: int):
+    try:
+        return records.get(db_session(), registry(), current_user, form, record_id)
+    except RecordNotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+
+
+@bp.get("/<form>/<int:record_id>")
+@login_required
+def detail(form, record_id):
+    definition = _form(form)
+    record = _record(form, record_id)
+    history = (
+        db_session()
+        .scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "record", AuditEntry.entity_id == str(record.id))
+            .order_by(AuditEntry.id)
+        )
+        .all()
+    )
+    return _render(definition, "detail.html", record=record, values=record.data, history=history)
+
+
+@bp.route("/<form>/<int:record_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(form, record_id):
+    definition = _form(form)
+    _guard("update", form)
+    record = _record(form, record_id)
+    session = db_session()
+    if request.method == "POST":
+        payload = payload_from_form(definition, request.form)
+        try:
+            records.update(
+                session,
+                registry(),
+                current_user,
+                form,
+                record_id,
+                payload,
+                request.form.get("version"),
+            )
+            session.commit()
+        except ValidationFailed as exc:
+            session.rollback()
+            return _render(definition, "form.html", values=_jsonable(payload), errors=exc.errors,
+                           record=record, visible={}), 422  # fmt: skip
+        except RecordError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+            return _render(definition, "form.html", values=_jsonable(payload), errors={},
+                           record=record, visible={}), exc.status  # fmt: skip
+        flash(_("Saved."), "info")
+        return redirect(url_for("forms.detail", form=form, record_id=record_id))
+    return _render(
+        definition, "form.html", values=record.data, errors={}, record=record, visible={}
+    )
+
+
+@bp.post("/<form>/<int:record_id>/delete")
+@login_required
+def delete(form, record_id):
+    _form(form)
+    _guard("delete", form)
+    session = db_session()
+    try:
+        records.delete(
+            session, registry(), current_user, form, record_id, request.form.get("version")
+        )
+        session.commit()
+    except RecordNotFound:
+        abort(404)
+    except RecordError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("forms.detail", form=form, record_id=record_id))
+    flash(_("Deleted."), "info")
+    return redirect(url_for("forms.list_view", form=form))
+
+
+@bp.post("/<form>/evaluate")
+@login_required
+def evaluate(form):
+    """htmx: recompute formulas and visibility of the form being typed; returns its fields."""
+    definition = _form(form)
+    _guard("read", form)
+    payload = payload_from_form(definition, request.form)
+    record_id = request.form.get("_record_id", type=int)
+    session = db_session()
+    try:
+        result = records.evaluate(session, registry(), current_user, form, payload, record_id)
+    except RecordError:
+        abort(400)
+    finally:
+        session.rollback()
+    values = _jsonable(result.values)
+    submitted = _jsonable(payload)
+    return _render(
+        definition,
+        "form_oob.html",
+        changed=_changed(definition, submitted, values),
+        visible={k: v for k, v in result.visible.items() if "[" not in k},
+    )
+
+
+def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
+    """(input name, field, value) of every input the server computed or filled."""
+    changed = []
+    for field in definition.fields:
+        if field.type == "table":
+            typed_lines = values.get(field.name) or []
+            sent_lines = submitted.get(field.name) or []
+            for index, line in enumerate(typed_lines):
+                sent = sent_lines[index] if index < len(sent_lines) else {}
+                for child in field.fields:
+                    if child.computed or _differs(sent.get(child.name), line.get(child.name)):
+                        name = f"{field.name}[{index}].{child.name}"
+                        changed.append((name, child, line.get(child.name)))
+        elif field.computed or _differs(submitted.get(field.name), values.get(field.name)):
+            changed.append((field.name, field, values.get(field.name)))
+    return changed
+
+
+def _differs(sent, value) -> bool:
+    sent = None if sent == "" else sent
+    return value is not None and str(sent) != str(value)

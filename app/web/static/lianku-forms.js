@@ -1,0 +1,81 @@
+// Generated forms: add/remove table lines, link pickers (tom-select), UDI scans filling siblings.
+(function () {
+  "use strict";
+  function csrf() {
+    var input = document.querySelector("input[name=csrf_token]");
+    return input ? input.value : "";
+  }
+  function initPickers(root) {
+    if (typeof TomSelect === "undefined") { return; }
+    root.querySelectorAll("select.link-picker").forEach(function (select) {
+      if (select.tomselect) { return; }
+      new TomSelect(select, {
+        valueField: "value", labelField: "label", searchField: "label", preload: "focus",
+        load: function (query, callback) {
+          var url = select.dataset.lookup;
+          fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(query),
+                {credentials: "same-origin"})
+            .then(function (r) { return r.json(); })
+            .then(function (j) { callback(j.results); })
+            .catch(function () { callback(); });
+        },
+        onChange: function () { select.dispatchEvent(new Event("change", {bubbles: true})); }
+      });
+    });
+  }
+  function renumber(table) {
+    table.querySelectorAll("tbody tr[data-line]").forEach(function (row, index) {
+      row.querySelectorAll("[name]").forEach(function (input) {
+        input.name = input.name.replace(/\[(\d+|__INDEX__)\]/, "[" + index + "]");
+        input.id = "f-" + input.name;
+        var wrapper = input.closest(".field-input");
+        if (wrapper) { wrapper.id = "in-" + input.name.replace(/[\[.]/g, "-").replace(/\]/g, ""); }
+      });
+      row.querySelectorAll(".field-input").forEach(function (wrapper) {
+        wrapper.id = wrapper.id.replace(/-(\d+|__INDEX__)-/, "-" + index + "-");
+      });
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var name = add.dataset.addRow;
+      var template = document.querySelector("template[data-row-template='" + name + "']");
+      var table = document.querySelector("table[data-table='" + name + "']");
+      table.querySelector("tbody").appendChild(template.content.cloneNode(true));
+      renumber(table);
+      initPickers(table);
+    }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) {
+      var tableOf = remove.closest("table");
+      remove.closest("tr").remove();
+      renumber(tableOf);
+      tableOf.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    // A scanner types the code then Enter: do not submit, let the server parse it.
+    if (event.key === "Enter" && event.target.dataset && event.target.dataset.udi) {
+      event.preventDefault();
+      event.target.dispatchEvent(new Event("change", {bubbles: true}));
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.body.setAttribute("hx-headers", JSON.stringify({"X-CSRFToken": csrf()}));
+    initPickers(document);
+  });
+  function applyVisibility() {
+    var holder = document.getElementById("visibility");
+    if (!holder) { return; }
+    var visible = JSON.parse(holder.dataset.visible || "{}");
+    Object.keys(visible).forEach(function (name) {
+      var wrapper = document.querySelector("#form-body [data-field='" + name + "']");
+      if (wrapper) { wrapper.classList.toggle("d-none", !visible[name]); }
+    });
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    initPickers(document);
+    applyVisibility();
+  });
+})();

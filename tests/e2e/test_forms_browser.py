@@ -1,0 +1,87 @@
+"""A real Chromium on a phone-sized screen fills and saves generated forms."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.forms_fixtures import PASSWORD
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed"),
+]
+
+
+@pytest.fixture
+def server(lab_app, org):
+    httpd = make_server("127.0.0.1", 0, lab_app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join()
+
+
+@pytest.fixture
+def phone():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
+        yield context.new_page()
+        browser.close()
+
+
+def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
+    page = phone
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+    page.goto(f"{server}/forms/supplier/new")
+    page.fill("input[name=code]", "SUP-01")
+    page.fill("input[name=name]", "Acme Medical")
+    page.fill("input[name=licence_number]", "沪药监械经营许 2026-0001")
+    page.fill("input[name=licence_expiry]", "2030-06-30")
+    page.click("#record-form button[type=submit]")
+    page.wait_for_url("**/forms/supplier/*")
+    assert page.locator("dd[data-field=code]").inner_text() == "SUP-01"
+    assert "create" in page.locator("#history").inner_text()
+
+    page.goto(f"{server}/forms/field_lab/new")
+    page.locator("[data-field=location] .ts-control").click()
+    page.keyboard.type("S1")
+    page.locator(".ts-dropdown .option", has_text="一号店").click()
+    page.fill("input[name=title]", "Phone order")
+    page.fill("input[name=count]", "2")
+    page.click("[data-add-row=lines]")
+    page.fill("input[name='lines[0].item']", "Gloves")
+    page.fill("input[name='lines[0].quantity']", "3")
+    page.fill("input[name='lines[0].unit_price']", "2.5")
+    page.press("input[name='lines[0].unit_price']", "Tab")
+    page.wait_for_function(
+        "document.querySelector('[data-computed=total]').value === '7.50'", timeout=5000
+    )
+    assert page.locator("#in-lines-0-amount input").input_value() == "7.50"
+    page.check("input[name=urgent]")
+    page.wait_for_selector("[data-field=reason]:not(.d-none)", timeout=5000)
+    shot = Path(os.environ.get("LIANKU_E2E_SHOTS", tmp_path)) / "field_lab_phone.png"
+    page.fill("input[name=reason]", "Patient waiting")
+    page.locator("[data-field=lines]").screenshot(path=str(shot))
+    assert shot.stat().st_size > 0
+    page.click("#record-form button[type=submit]")
+    page.wait_for_url("**/forms/field_lab/*")
+    assert page.locator("dd[data-field=total]").inner_text() == "7.50"
+    assert page.locator("dd[data-field=location]").inner_text() == "S1 一号店"
+    assert page.locator("h1").inner_text().startswith("Field lab · FL-S1-")

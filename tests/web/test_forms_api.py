@@ -1,0 +1,273 @@
+"""The generated REST API, driven with every field type and rule of ``field_lab``."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.meta.models import Record
+
+URL = "/api/v1/forms/field_lab/records"
+SCAN = "(01)04012345678901(17)271231(10)LOT7(21)SN9"
+
+
+def valid(org, **changes):
+    body = {
+        "location": org["s1"],
+        "title": "Alpha",
+        "count": 4,
+        "weight": "1.250",
+        "price": "9.99",
+        "at": "2026-05-01T08:30:00+08:00",
+        "priority": "high",
+        "tags": ["a", "b"],
+        "owner": org["clerk"],
+        "scan": SCAN,
+        "barcode": "6901234567892",
+        "photo": "photos/a.jpg",
+        "lines": [
+            {"item": "Gloves", "quantity": "2", "unit_price": "1.105"},
+            {"item": "Masks", "quantity": "3.5", "unit_price": "2"},
+        ],
+    }
+    body.update(changes)
+    return body
+
+
+def test_create_read_every_field_type(api, org):
+    response = api.post(URL, json=valid(org))
+    assert response.status_code == 201, response.json
+    record = response.json
+    data = record["data"]
+    assert record["number"].startswith("FL-S1-")
+    assert record["number"].endswith("-00001")
+    assert record["state"] == "open"  # the workflow's initial state
+    assert record["location_id"] == org["s1"]
+    assert data["weight"] == "1.250" and data["price"] == "9.99"
+    assert data["discount"] == "0"  # default
+    assert data["due"]  # default_expr today() + days(7)
+    assert data["at"] == "2026-05-01T00:30:00+00:00"
+    assert data["lot"] == "LOT7" and data["serial"] == "SN9" and data["expiry"] == "2027-12-31"
+    assert [line["amount"] for line in data["lines"]] == ["2.21", "7.00"]
+    assert data["total"] == "9.21"
+    assert data["seq"] == 1
+    assert data["entered_by"] == org["admin"]
+    assert data["entered_at"]
+    assert data["code"] == "FIXED"
+    assert data["location_code"] == "S1"  # lookup() of a kernel table's column
+    again = api.get(f"{URL}/{record['id']}")
+    assert again.status_code == 200 and again.json == record
+
+
+@pytest.mark.parametrize(
+    ("changes", "path", "reason"),
+    [
+        ({"title": None}, "title", "required"),
+        ({"title": "alpha"}, "title", "expected format"),
+        ({"title": "A" * 21}, "title", "At most 20 characters"),
+        ({"count": "x"}, "count", "valid number"),
+        ({"count": 101}, "count", "between 0 and 100"),
+        ({"count": 3}, "count", "Count must be even"),
+        ({"weight": "1.2345"}, "weight", "3 decimal places"),
+        ({"price": "-1"}, "price", "at least 0"),
+        ({"discount": "101"}, "discount", "at most 100"),
+        ({"due": "2026-13-01"}, "due", "valid date"),
+        ({"at": "yesterday"}, "at", "date and time"),
+        ({"urgent": True}, "reason", "required"),
+        ({"priority": "medium"}, "priority", "allowed choices"),
+        ({"tags": ["a", "z"]}, "tags[1]", "allowed choices"),
+        ({"owner": 99999}, "owner", "outside your scope"),
+        ({"location": 99999}, "location", "outside your scope"),
+        ({"supplier": 424242}, "supplier", "outside your scope"),
+        ({"scan": "nonsense"}, "scan", "not a GS1 UDI"),
+        ({"expiry": "2019-12-31", "scan": None}, "expiry", "at least 2020-01-01"),
+        ({"lines": [{"item": "X", "quantity": "0"}]}, "lines[0].quantity", "at least 0.0001"),
+        ({"lines": [{"quantity": "1"}]}, "lines[0].item", "required"),
+        ({"lines": [{"item": "X", "quantity": "1", "bogus": 1}]}, "lines[0].bogus", "Unknown"),
+        ({"nonsense": 1}, "nonsense", "Unknown field"),
+    ],
+)
+def test_every_rule_names_the_field_and_reason(api, org, changes, path, reason):
+    response = api.post(URL, json=valid(org, **changes))
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]
+    assert path in errors, errors
+    assert any(reason.lower() in message.lower() for message in errors[path]), errors
+
+
+def test_reason_not_required_when_hidden_and_unique_title(api, org):
+    assert api.post(URL, json=valid(org, urgent=False)).status_code == 201
+    response = api.post(URL, json=valid(org, urgent=True, reason="Patient waiting"))
+    assert response.status_code == 422
+    assert "already used" in response.json["errors"]["title"][0]
+    assert (
+        api.post(URL, json=valid(org, title="Beta", urgent=True, reason="Now")).status_code == 201
+    )
+
+
+def test_links_to_other_forms_and_lookup(api, org):
+    supplier = api.post(
+        "/api/v1/forms/supplier/records",
+        json={
+            "code": "SUP1",
+            "name": "Acme Medical",
+            "licence_number": "L-1",
+            "licence_expiry": "2030-01-01",
+        },
+    )
+    assert supplier.status_code == 201, supplier.json
+    response = api.post(URL, json=valid(org, supplier=supplier.json["id"]))
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["supplier_name"] == "Acme Medical"
+    found = api.get("/api/v1/lookup/supplier?q=acme").json["results"]
+    assert found == [{"value": supplier.json["id"], "label": "Acme Medical"}]
+    locations = api.get("/api/v1/lookup/location?q=S2").json["results"]
+    assert [c["value"] for c in locations] == [org["s2"]]
+
+
+def test_update_with_version_and_stale_save(api, org):
+    created = api.post(URL, json=valid(org)).json
+    url = f"{URL}/{created['id']}"
+    first = api.put(url, json={"version": created["version"], "count": 6})
+    assert first.status_code == 200, first.json
+    assert first.json["data"]["count"] == 6 and first.json["version"] == created["version"] + 1
+    stale = api.put(url, json={"version": created["version"], "count": 8})
+    assert stale.status_code == 409
+    assert "Admin User" in stale.json["error"]
+    assert api.get(url).json["data"]["count"] == 6
+
+
+def test_list_filter_search_sort_paginate(api, org):
+    for index, title in enumerate(["Alpha", "Bravo", "Charlie"]):
+        api.post(URL, json=valid(org, title=title, count=index * 2))
+    page = api.get(f"{URL}?sort=title&per_page=2").json
+    assert page["total"] == 3 and [i["data"]["title"] for i in page["items"]] == ["Alpha", "Bravo"]
+    page2 = api.get(f"{URL}?sort=title&per_page=2&page=2").json
+    assert [i["data"]["title"] for i in page2["items"]] == ["Charlie"]
+    assert [i["data"]["title"] for i in api.get(f"{URL}?title=Bravo").json["items"]] == ["Bravo"]
+    assert [i["data"]["title"] for i in api.get(f"{URL}?q=harl").json["items"]] == ["Charlie"]
+    assert [i["data"]["count"] for i in api.get(f"{URL}?sort=-count").json["items"]] == [4, 2, 0]
+    assert api.get(f"{URL}?sort=bogus").status_code == 422
+    assert len(api.get(f"{URL}?owner={org['clerk']}").json["items"]) == 3
+    assert [i["data"]["title"] for i in api.get(f"{URL}?count=2").json["items"]] == ["Bravo"]
+    assert len(api.get(f"{URL}?price=9.99&urgent=false&priority=high").json["items"]) == 3
+    assert api.get(f"{URL}?urgent=true").json["items"] == []
+    assert api.get(f"{URL}?count=abc").status_code == 422
+
+
+def test_delete_where_allowed(api, org):
+    created = api.post(URL, json=valid(org)).json
+    assert api.delete(f"{URL}/{created['id']}?version=1").status_code == 204
+    assert api.get(f"{URL}/{created['id']}").status_code == 404
+
+
+def test_idempotency_key_replays_and_writes_nothing(api, org, lab_app):
+    headers = {"Idempotency-Key": "abc-123"}
+    first = api.post(URL, json=valid(org), headers=headers)
+    second = api.post(URL, json=valid(org), headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json == second.json
+    assert second.headers["Idempotent-Replayed"] == "true"
+    with lab_app.extensions["lianku.db"].session() as session:
+        assert session.query(Record).filter_by(form="field_lab").count() == 1
+
+
+def test_api_errors_are_json(lab_app, org, api):
+    anonymous = lab_app.test_client()
+    assert anonymous.get(URL).status_code == 401
+    assert anonymous.get(URL).is_json
+    assert api.get("/api/v1/forms/nope/records").status_code == 404
+    assert api.get(f"{URL}/999").status_code == 404
+    no_csrf = api.client.post(URL, json=valid(org))
+    assert no_csrf.status_code == 400
+
+
+def test_scan_endpoint_fills_siblings(api):
+    response = api.post("/api/v1/forms/field_lab/scan", json={"field": "scan", "value": SCAN})
+    assert response.status_code == 200, response.json
+    assert response.json["fills"] == {"lot": "LOT7", "expiry": "2027-12-31", "serial": "SN9"}
+    bad = api.post("/api/v1/forms/field_lab/scan", json={"field": "scan", "value": "x"})
+    assert bad.status_code == 422 and "scan" in bad.json["errors"]
+
+
+def test_every_path_goes_through_access(api, org, lab_app, monkeypatch):
+    """With a scope of store S1 only (the identity branch fills access in), records, link values
+    and lookups outside it are invisible; a denied action is a JSON 403."""
+    from app.meta import access
+
+    assert api.post(URL, json=valid(org, title="Mine")).status_code == 201
+    assert api.post(URL, json=valid(org, title="Theirs", location=org["s2"])).status_code == 201
+    monkeypatch.setattr(
+        access, "visible_location_ids", lambda session, user: frozenset([org["s1"]])
+    )
+    titles = [item["data"]["title"] for item in api.get(URL).json["items"]]
+    assert titles == ["Mine"]
+    outside = api.post(URL, json=valid(org, title="Sneaky", location=org["s2"]))
+    assert (
+        outside.status_code == 422 and "outside your scope" in outside.json["errors"]["location"][0]
+    )
+    assert [c["value"] for c in api.get("/api/v1/lookup/location").json["results"]] == [org["s1"]]
+    theirs = api.get(f"{URL}?title=Theirs").json["items"]
+    assert theirs == []
+
+    monkeypatch.setattr(access, "can", lambda user, action, form=None: action == "read")
+    denied = api.post(URL, json=valid(org, title="Denied"))
+    assert denied.status_code == 403 and denied.is_json
+    assert api.get("/forms/field_lab/new").status_code == 403
+
+
+def test_a_record_past_its_editable_states_cannot_change(api, org, lab_app):
+    created = api.post(URL, json=valid(org)).json
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        session.get(Record, created["id"]).state = "closed"
+    response = api.put(f"{URL}/{created['id']}", json={"version": 2, "count": 6})
+    assert response.status_code == 409 and "closed" in response.json["error"]
+    assert api.delete(f"{URL}/{created['id']}?version=2").status_code == 409
+
+
+def test_messages_follow_the_users_language(api, org, lab_app):
+    from app.kernel.users import User
+
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        session.get(User, org["admin"]).locale = "zh_CN"
+    errors = api.post(URL, json=valid(org, title=None, count=3)).json["errors"]
+    assert errors["title"] == ["此字段必填。"]
+    assert errors["count"] == ["件数必须为偶数"]
+
+
+@pytest.mark.postgres_only
+def test_concurrent_repeats_of_one_idempotency_key_create_one_record(lab_app, org):
+    import threading
+
+    from tests.forms_fixtures import PASSWORD, ApiClient
+
+    clients = [ApiClient(lab_app.test_client()).login("admin", PASSWORD) for _ in range(4)]
+    results = []
+
+    def send(client):
+        response = client.post(URL, json=valid(org), headers={"Idempotency-Key": "same"})
+        results.append((response.status_code, response.json["id"]))
+
+    threads = [threading.Thread(target=send, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 4 and {status for status, _ in results} == {201}
+    assert len({record_id for _, record_id in results}) == 1
+    with lab_app.extensions["lianku.db"].session() as session:
+        assert session.query(Record).filter_by(form="field_lab").count() == 1
+
+
+def test_link_filter_limits_what_a_link_may_point_at(api, org):
+    def add(code, licence):
+        body = {"code": code, "name": code, "licence_number": licence,
+                "licence_expiry": "2030-01-01"}  # fmt: skip
+        return api.post("/api/v1/forms/supplier/records", json=body).json["id"]
+
+    good, bad = add("GOOD", "L-1"), add("BAD", "REVOKED")
+    assert api.post(URL, json=valid(org, supplier=good)).status_code == 201
+    refused = api.post(URL, json=valid(org, title="Other", supplier=bad))
+    assert refused.status_code == 422 and "supplier" in refused.json["errors"]
+    picker = "/api/v1/lookup/supplier?form=field_lab&field=supplier"
+    assert [c["value"] for c in api.get(picker).json["results"]] == [good]
+    assert len(api.get("/api/v1/lookup/supplier").json["results"]) == 2
