@@ -18,7 +18,7 @@ from app.meta.expressions import Expression, compile_expression
 COMPUTED_TYPES = frozenset({"formula", "autonumber", "current_user", "current_time"})
 NUMBER_TYPES = frozenset({"integer", "decimal", "money", "percent"})
 DATE_TYPES = frozenset({"date", "expiry_date"})
-TEXT_TYPES = frozenset({"text", "long_text", "lot", "serial", "barcode", "udi", "attachment"})
+TEXT_TYPES = frozenset({"text", "long_text", "lot", "serial", "barcode", "udi"})
 
 
 def label_text(label: dict | None, locale: str | None) -> str:

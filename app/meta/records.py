@@ -32,7 +32,7 @@ from app.kernel import audit
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, parse_udi
 from app.kernel.users import User
-from app.meta import access, links, numbering
+from app.meta import access, attachments, links, numbering
 from app.meta.expressions import Context, ExpressionError
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef
 from app.meta.models import Record, RecordKey
@@ -324,6 +324,10 @@ class _Run:
                 continue
             if field.type == "link":
                 self._check_link(field, value, path)
+            if field.type == "attachment":
+                record_id = self.record.id if self.record is not None else None
+                if not attachments.usable_by(self.session, self.user, value, record_id):
+                    self.error(path, _("No such file, or it belongs to another record."))
             for expression, message in field.validators:
                 if not self.evaluate(expression, scope, path, True):
                     self.error(path, _label(message))
@@ -465,9 +469,23 @@ def create(session: Session, registry: Registry, user, form_name: str, payload: 
     )
     session.add(record)
     session.flush()
+    attachments.claim(session, _attachment_ids(form.fields, values), record.id)
     _write_keys(session, form, record, values, fresh=True)
     audit_as(session, user, "create", "record", record.id, changes={form.name: record.data})
     return record
+
+
+def _attachment_ids(definition: list[FieldDef], values: dict) -> list[int]:
+    """The files named by the attachment fields of ``values``, lines included."""
+    found = []
+    for field in definition:
+        value = values.get(field.name)
+        if field.type == "attachment" and value is not None:
+            found.append(int(value))
+        elif field.type == "table":
+            for line in value or []:
+                found.extend(_attachment_ids(field.fields, line))
+    return found
 
 
 def _editable(form: FormDef, record: Record) -> None:
@@ -534,6 +552,7 @@ def update(
         session.flush()
     except StaleDataError:
         raise StaleRecord(record, None) from None
+    attachments.claim(session, _attachment_ids(form.fields, values), record.id)
     _write_keys(session, form, record, values)
     audit_as(session, user, "update", "record", record.id, changes=changes)
     return record

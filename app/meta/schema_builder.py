@@ -108,13 +108,10 @@ def build_field(field: FieldDef) -> fields.Field | None:
     common = {"required": False, "allow_none": True}
     if kind in COMPUTED_TYPES:
         return None
-    if kind in ("text", "long_text", "lot", "serial", "barcode", "udi", "attachment"):
-        rules = _text_rules(field)
-        if kind == "attachment" and not field.get("max_length"):
-            rules.append(
-                validate.Length(max=1024, error=_("At most %(max)s characters.", max=1024))
-            )
-        return fields.String(validate=rules, error_messages=_messages(), **common)
+    if kind in ("text", "long_text", "lot", "serial", "barcode", "udi"):
+        return fields.String(validate=_text_rules(field), error_messages=_messages(), **common)
+    if kind == "attachment":  # the id of an uploaded file (see app.meta.attachments)
+        return fields.Integer(strict=False, error_messages=_number_messages(), **common)
     if kind == "integer":
         return fields.Integer(
             strict=False, validate=_range(field), error_messages=_number_messages(), **common

@@ -16,6 +16,7 @@ from app.web import (
     admin,
     api,
     assets,
+    attachments,
     audit_views,
     auth,
     forms_admin,
@@ -86,6 +87,6 @@ def init_web(app: Flask) -> None:
     )
     # identity's fixed lookups (location, user) come before the forms' /api/v1/lookup/<target>
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
-    blueprints += (account.bp, admin.bp, api.bp, audit_views.bp)
+    blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp)
     for blueprint in (*blueprints, forms_api.bp, forms_pages.bp, forms_admin.bp):
         app.register_blueprint(blueprint)

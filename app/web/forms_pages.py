@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import select
 
 from app.i18n import _
 from app.kernel.audit import AuditEntry
 from app.meta import access, links, records
 from app.meta.access import PermissionDenied
+from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web.forms_common import payload_from_form, registry
@@ -60,6 +62,12 @@ class Display:
             return self.cache[key]
         if field.type in ("datetime", "current_time"):
             return str(value).replace("T", " ")[:19]
+        if field.type == "attachment":
+            attachment = db_session().get(Attachment, int(value))
+            if attachment is None:
+                return f"#{value}"
+            url = url_for("attachments.download", attachment_id=attachment.id)
+            return Markup('<a href="{}">{}</a>').format(url, attachment.filename)
         return str(value)
 
 

@@ -23,7 +23,7 @@ def valid(org, **changes):
         "owner": org["clerk"],
         "scan": SCAN,
         "barcode": "6901234567892",
-        "photo": "photos/a.jpg",
+        "photo": None,
         "lines": [
             {"item": "Gloves", "quantity": "2", "unit_price": "1.105"},
             {"item": "Masks", "quantity": "3.5", "unit_price": "2"},

@@ -29,7 +29,7 @@ def form_data(org, **changes):
         "expiry": "",
         "scan": SCAN,
         "barcode": "6901234567892",
-        "photo": "photos/a.jpg",
+        "photo": "",
         "lines[0].item": "Gloves",
         "lines[0].quantity": "2",
         "lines[0].unit_price": "1.105",

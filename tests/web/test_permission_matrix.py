@@ -58,6 +58,21 @@ def _store_b_job(chain: Chain, rule: Rule) -> int:
         return job.id
 
 
+def _store_b_attachment(chain: Chain, rule: Rule) -> int:
+    """A file held by a store-B record (named after BJ01, so a leak of its name shows)."""
+    from app.meta.attachments import Attachment
+
+    record_id = _store_b_record(chain, rule)
+    with chain.db.transaction() as session:
+        attachment = Attachment(
+            sha256="0" * 64, filename="BJ01-北京朝阳店-licence.pdf", content_type="application/pdf",
+            size=1, uploaded_by=chain.users["clerk_b"], record_id=record_id,
+        )  # fmt: skip
+        session.add(attachment)
+        session.flush()
+        return attachment.id
+
+
 def _asset(chain: Chain, rule: Rule) -> str:
     return "bootstrap/dist/css/bootstrap.min.css" if "vendor" in rule.rule else "lianku.css"
 
@@ -73,6 +88,7 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "version": lambda chain, rule: 1,
     "record_id": _store_b_record,
     "job_id": _store_b_job,
+    "attachment_id": _store_b_attachment,
     "filename": _asset,
     # a report over a location-scoped source once the application ships one; a clerk of A
     # must never see B's rows in it, in any format
@@ -94,6 +110,7 @@ ALLOWED: dict[str, str] = {
     "/api/v1/lookup/location": "scoped location lookup: offers only the clerk's own locations",
     "/api/v1/lookup/user": "scoped user lookup: offers only staff of the clerk's own locations",
     "/jobs": "the clerk's own jobs",
+    "/api/v1/attachments": "uploading a file of one's own; it reaches no one else's files",
     "/reports/": "the list of reports the clerk may run (only those, under their own scope)",
     "/api/v1/forms/<form>/evaluate": "live recompute of the clerk's own unsaved form",
     "/api/v1/forms/<form>/records": "list (scoped) and create records",

@@ -79,3 +79,34 @@
     applyVisibility();
   });
 })();
+
+// Attachment fields: the chosen file is uploaded at once; the form keeps only its id.
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!input.dataset || !input.dataset.attachmentUpload || !input.files.length) { return; }
+  var holder = input.parentElement;
+  var value = holder.querySelector("[data-attachment-value]");
+  var label = holder.querySelector("[data-attachment-name]");
+  var body = new FormData();
+  body.append("file", input.files[0]);
+  label.textContent = input.dataset.uploading;
+  var token = document.querySelector("meta[name=csrf-token]");
+  fetch(input.dataset.attachmentUpload, {
+    method: "POST", body: body, headers: {"X-CSRFToken": token ? token.content : ""},
+  }).then(function (response) {
+    return response.json().then(function (data) { return {ok: response.ok, data: data}; });
+  }).then(function (result) {
+    if (!result.ok) { throw new Error(result.data.error); }
+    value.value = result.data.id;
+    label.innerHTML = "";
+    var link = document.createElement("a");
+    link.href = result.data.url;
+    link.textContent = result.data.filename;
+    label.appendChild(link);
+    input.classList.remove("is-invalid");
+  }).catch(function (error) {
+    value.value = "";
+    label.textContent = error.message;
+    input.classList.add("is-invalid");
+  });
+});
