@@ -80,12 +80,21 @@ def migrated_database(database_url) -> Database:
 
 
 def clean(database: Database) -> None:
-    """Empty every table, keeping the schema; PostgreSQL's TRUNCATE bypasses row triggers."""
+    """Empty every table, keeping the schema; PostgreSQL's TRUNCATE bypasses row triggers.
+
+    On PostgreSQL only the tables that hold rows are truncated: TRUNCATE of every table costs
+    about 0.4 s, which dominated the run once there were a few hundred tests.
+    """
     tables = [table.name for table in reversed(metadata.sorted_tables)]
     with database.engine.begin() as connection:
         if database.dialect == "postgresql":
-            quoted = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+            probe = " UNION ALL ".join(
+                f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM \"{name}\")" for name in tables
+            )
+            filled = [row[0] for row in connection.execute(text(probe))]
+            if filled:
+                quoted = ", ".join(f'"{name}"' for name in filled)
+                connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
         else:
             for name in tables:
                 connection.execute(text(f'DELETE FROM "{name}"'))
