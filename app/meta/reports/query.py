@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.kernel.locations import Location
 from app.meta import access
 from app.meta.reports.model import Report, ReportColumn, ReportParam
+from app.meta.sources import building
 
 
 class _Builder:
@@ -161,11 +162,31 @@ def bucket(expression, size: str, source_type: str, dialect: str, timezone: str)
 
 
 def build_statement(
-    report: Report, values: dict, session: Session, user, *, timezone: str, limit: int | None = None
+    report: Report,
+    values: dict,
+    session: Session,
+    user,
+    *,
+    timezone: str,
+    limit: int | None = None,
+    today: dt.date | None = None,
+    drill: list | None = None,
 ):
-    """The one SELECT that runs ``report``; grouping branches are tagged with a ``_g`` mask."""
-    builder = _Builder(report, session.get_bind().dialect.name, timezone)
+    """The one SELECT that runs ``report``; grouping branches are tagged with a ``_g`` mask.
+
+    ``drill`` ([(dimension, value)]) narrows the rows to one aggregate cell's."""
+    dialect = session.get_bind().dialect.name
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    with building(dialect, today):
+        return _build(report, values, session, user, dialect, timezone, limit, drill or [])
+
+
+def _build(report, values, session, user, dialect, timezone, limit, drill):
+    builder = _Builder(report, dialect, timezone)
     conditions = builder.conditions(values, session, user)
+    for column, value in drill:
+        expression = builder.dimension(column)
+        conditions.append(expression.is_(None) if value is None else expression == value)
     limit = min(limit or report.limit, report.limit)
     if not report.grouped:
         return _row_statement(report, builder, conditions, limit)
