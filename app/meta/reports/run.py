@@ -282,7 +282,15 @@ def result_json(result: ReportResult) -> dict:
         "rows": [_json_row(row, visible) for row in result.rows],
         "totals": _json_row(result.totals, visible) if result.totals else None,
         "chart": result.report.chart,
+        "record_form": result.report.source.record[0] if result.report.source.record else None,
+        "drill": _drill_dimensions(result),
     }
+
+
+def _drill_dimensions(result: ReportResult) -> list[str]:
+    """The dimensions a row's ``drill`` link names: a grouped, unpivoted report's dimensions."""
+    report = result.report
+    return [c.name for c in report.dimensions] if report.grouped and not report.pivot else []
 
 
 def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
