@@ -118,6 +118,11 @@ def run(app, db, chain, metadata, name, username="admin", params=None, **definit
         return run_report(session, report, params or {}, user, today=TODAY)
 
 
+def c(name: str, column: str, **extra) -> dict:
+    """A report column definition."""
+    return {"name": name, "column": column, "label": {"zh_CN": name, "en": name}, **extra}
+
+
 def _compile(metadata, definition):
     definition.setdefault("name", "test_report")
     definition.setdefault("label", {"zh_CN": "测试", "en": "Test"})
@@ -177,10 +182,9 @@ def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
 
 def test_lots_and_in_transit_sources(app, db, chain, metadata):
     lots = run(app, db, chain, metadata, None, username="hq", source="lots",
-               columns=[{"name": "lot", "column": "lot_number", "label": {"zh_CN": "批", "en": "L"}},
-                        {"name": "days", "column": "days_to_expiry",
-                         "label": {"zh_CN": "天", "en": "D"}},
-                        {"name": "item", "column": "item.code", "label": {"zh_CN": "品", "en": "I"}}],
+               columns=[c("lot", "lot_number"),
+                        c("days", "days_to_expiry"),
+                        c("item", "item.code")],
                params={}, sort=["days"])  # fmt: skip
     assert rows(lots, "lot", "days", "item") == [
         ("L-OLD", -1, "STRIP"),
@@ -224,10 +228,9 @@ def test_sales_pivot_over_form_lines_sums_money_exactly(app, db, chain, metadata
 
 def test_form_header_source_types_and_record_links(app, db, chain, metadata):
     result = run(app, db, chain, metadata, None, source="form:sales_order",
-                 columns=[{"name": "day", "column": "sale_date", "label": {"zh_CN": "日", "en": "D"}},
-                          {"name": "number", "column": "number", "label": {"zh_CN": "号", "en": "N"}},
-                          {"name": "store", "column": "location.code",
-                           "label": {"zh_CN": "店", "en": "S"}}],
+                 columns=[c("day", "sale_date"),
+                          c("number", "number"),
+                          c("store", "location.code")],
                  params={}, sort=["day"])  # fmt: skip
     assert [(row["day"], row["store"]) for row in result.rows] == [
         (dt.date(2025, 1, 1), "BJ01"), (dt.date(2026, 10, 5), "SH01"),
@@ -245,17 +248,18 @@ def test_purchases_by_supplier_over_receipt_lines(app, db, chain, metadata):
 
 def test_lines_joined_to_their_header(app, db, chain, metadata):
     result = run(app, db, chain, metadata, None, source="form:sales_order.lines",
-                 columns=[{"name": "number", "column": "number", "label": {"zh_CN": "号", "en": "N"}},
-                          {"name": "line", "column": "line_no", "label": {"zh_CN": "行", "en": "L"}},
-                          {"name": "item", "column": "item.code", "label": {"zh_CN": "品", "en": "I"}},
-                          {"name": "qty", "column": "quantity", "label": {"zh_CN": "量", "en": "Q"}},
-                          {"name": "price", "column": "unit_price",
-                           "label": {"zh_CN": "价", "en": "P"}}],
+                 columns=[c("number", "number"),
+                          c("line", "line_no"),
+                          c("item", "item.code"),
+                          c("qty", "quantity"),
+                          c("price", "unit_price")],
                  params={"x": "1"}, filters=[{"column": "location_id", "op": "eq",
                                               "value": chain.loc("SH01")}],
                  sort=["number", "line"])  # fmt: skip
     assert [row[1:] for row in rows(result, "number", "line", "item", "qty", "price")] == [
-        (1, "STRIP", D(2), D("0.05")), (2, "GLOVE", D(1), D("0.20")), (1, "STRIP", D(1), D("12.55")),
+        (1, "STRIP", D(2), D("0.05")),
+        (2, "GLOVE", D(1), D("0.20")),
+        (1, "STRIP", D(1), D("12.55")),
     ]  # fmt: skip
 
 
@@ -286,21 +290,19 @@ def test_parameters_are_inert_against_injection(app, db, chain, metadata):
     ("definition", "path", "message"),
     [
         ({"source": "form:sales_order",
-          "columns": [{"name": "x", "column": "no_such_field", "label": {"zh_CN": "x", "en": "x"}}]},
+          "columns": [c("x", "no_such_field")]},
          ("columns", 0, "column"), "unknown column 'no_such_field'"),
         ({"source": "form:sales_order",
-          "columns": [{"name": "x", "column": "customer", "aggregate": "sum",
-                       "label": {"zh_CN": "x", "en": "x"}}]},
+          "columns": [c("x", "customer", aggregate="sum")]},
          ("columns", 0, "aggregate"), "cannot sum a text column"),
         ({"source": "form:sales_order.lines",
-          "columns": [{"name": "x", "column": "number", "drill": {"form": "no_such_form"},
-                       "label": {"zh_CN": "x", "en": "x"}}]},
+          "columns": [c("x", "number", drill={"form": "no_such_form"})]},
          ("columns", 0, "drill", "form"), "unknown form 'no_such_form'"),
         ({"source": "form:no_such_form",
-          "columns": [{"name": "x", "column": "number", "label": {"zh_CN": "x", "en": "x"}}]},
+          "columns": [c("x", "number")]},
          ("source",), "unknown source"),
         ({"source": "form:sales_order.no_table",
-          "columns": [{"name": "x", "column": "number", "label": {"zh_CN": "x", "en": "x"}}]},
+          "columns": [c("x", "number")]},
          ("source",), "unknown source"),
     ],
 )  # fmt: skip
