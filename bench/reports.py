@@ -96,7 +96,8 @@ def load(db: Database, balances: int, ledger: int, lines: int) -> None:
             text(
                 "INSERT INTO items (code, name, unit_of_measure, device_class, tracking,"
                 " expiry_required, storage_condition, near_expiry_days, active, created_at)"
-                " SELECT 'I' || g, '商品 ' || g, 'EA', 'II', 'lot', true, 'ambient', 90, true, now()"
+                " SELECT 'I' || g, '商品 ' || g, 'EA', 'II', 'lot', true, 'ambient', 90, true,"
+                " now()"
                 " FROM generate_series(1, :n) g"
             ),
             {"n": items},
