@@ -1,13 +1,51 @@
-"""The kernel's read models as report sources: typed columns over the kernel's own tables."""
+"""The kernel's read models as report sources: typed columns over the kernel's own tables.
+
+Stock sources read the kernel's tables as they are (balances, the ledger, lots, serial units,
+open transfer lines); what a report needs of an item, lot or location comes through links that
+are joined only when used. ``days_to_expiry`` is date arithmetic done by the database, spelled
+for each dialect, counted from the report's business day.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import exists
+from sqlalchemy import Date, Integer, Numeric, exists, literal, select, type_coerce
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from app.kernel.audit import AuditEntry
+from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location
+from app.kernel.stock import LedgerEntry, StockBalance
+from app.kernel.transfers import TransferLine
 from app.kernel.users import User
-from app.meta.sources import Link, Source, SourceColumn, col, register_source
+from app.meta.sources import Link, Source, SourceColumn, col, current_today, register_source
+
+
+class days_between(FunctionElement):  # noqa: N801  (an SQL function, named like one)
+    """Whole days from the first date to the second: ``later - earlier`` on both databases."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between)
+def _days_between_postgresql(element, compiler, **kw):
+    earlier, later = list(element.clauses)
+    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element, compiler, **kw):
+    earlier, later = list(element.clauses)
+    return (
+        f"CAST(julianday({compiler.process(later, **kw)}) - "
+        f"julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+    )
+
+
+def days_to_expiry(expiry: ColumnElement) -> ColumnElement:
+    """Days from the report's business day to ``expiry`` (negative once expired)."""
+    return days_between(literal(current_today(), Date), expiry)
 
 
 def _label(zh: str, en: str) -> dict:
@@ -94,5 +132,254 @@ register_source(
         },
         links={"parent": location_link("parent_id"), "region": region_link("id")},
         location_column="id",
+    )
+)
+
+
+# --- stock -------------------------------------------------------------------------------------
+
+
+def _item_columns() -> dict[str, SourceColumn]:
+    return {
+        "code": SourceColumn("text", _label("商品编码", "Item code"), col("code")),
+        "name": SourceColumn("text", _label("商品", "Item"), col("name")),
+        "specification": SourceColumn(
+            "text", _label("规格型号", "Specification"), col("specification")
+        ),
+        "unit_of_measure": SourceColumn("text", _label("单位", "UoM"), col("unit_of_measure")),
+        "gtin": SourceColumn("text", _label("GTIN", "GTIN"), col("gtin")),
+        "registration_cert": SourceColumn(
+            "text", _label("注册证号", "Registration certificate"), col("registration_cert")
+        ),
+        "device_class": SourceColumn(
+            "text", _label("管理类别", "Device class"), col("device_class")
+        ),
+        "manufacturer": SourceColumn(
+            "text", _label("生产企业", "Manufacturer"), col("manufacturer")
+        ),
+        "near_expiry_days": SourceColumn(
+            "integer", _label("近效期天数", "Near-expiry days"), col("near_expiry_days")
+        ),
+    }
+
+
+def _lot_columns() -> dict[str, SourceColumn]:
+    return {
+        "lot_number": SourceColumn("text", _label("批号", "Lot"), col("lot_number")),
+        "expiry_date": SourceColumn("date", _label("有效期至", "Expiry date"), col("expiry_date")),
+        "production_date": SourceColumn(
+            "date", _label("生产日期", "Production date"), col("production_date")
+        ),
+        "status": SourceColumn("text", _label("批次状态", "Lot status"), col("status")),
+        "days_to_expiry": SourceColumn(
+            "integer",
+            _label("距到期天数", "Days to expiry"),
+            lambda table: days_to_expiry(table.c.expiry_date),
+        ),
+    }
+
+
+def _link_to(model, column: str, columns: dict[str, SourceColumn]) -> Link:
+    return Link(
+        target=lambda: model.__table__.alias(),
+        on=lambda base, target: base.c[column] == target.c.id,
+        columns=columns,
+    )
+
+
+def _last_unit_cost(table) -> ColumnElement:
+    """The unit cost of the latest costed ledger entry of this balance's item and lot."""
+    ledger = LedgerEntry.__table__.alias()
+    lot_matches = (ledger.c.lot_id == table.c.lot_id) | (
+        ledger.c.lot_id.is_(None) & table.c.lot_id.is_(None)
+    )
+    return type_coerce(
+        select(ledger.c.unit_cost)
+        .where(ledger.c.item_id == table.c.item_id, lot_matches, ledger.c.unit_cost.isnot(None))
+        .order_by(ledger.c.id.desc())
+        .limit(1)
+        .scalar_subquery(),
+        Numeric(18, 4, asdecimal=True),
+    )
+
+
+def _incoming(table) -> ColumnElement:
+    """What is on its way to this balance's location, of its item and lot (open transfer lines)."""
+    lines = TransferLine.__table__.alias()
+    lot_matches = (lines.c.lot_id == table.c.lot_id) | (
+        lines.c.lot_id.is_(None) & table.c.lot_id.is_(None)
+    )
+    outstanding = lines.c.shipped - lines.c.received - lines.c.damaged - lines.c.returned
+    return type_coerce(
+        select(func_coalesce_sum(outstanding))
+        .where(
+            lines.c.destination_id == table.c.location_id,
+            lines.c.item_id == table.c.item_id,
+            lot_matches,
+        )
+        .scalar_subquery(),
+        Numeric(18, 4, asdecimal=True),
+    )
+
+
+def func_coalesce_sum(expression) -> ColumnElement:
+    from sqlalchemy import func
+
+    return func.coalesce(func.sum(expression), 0)
+
+
+def _stock_links(location: str = "location_id") -> dict[str, Link]:
+    return {
+        "item": _link_to(Item, "item_id", _item_columns()),
+        "lot": _link_to(Lot, "lot_id", _lot_columns()),
+        "location": location_link(location),
+        "region": region_link(location),
+    }
+
+
+_QTY = Numeric(18, 4, asdecimal=True)
+
+register_source(
+    Source(
+        name="balances",
+        label=_label("库存余额", "Stock balances"),
+        table=lambda: StockBalance.__table__,
+        columns={
+            "location_id": SourceColumn(
+                "integer", _label("地点编号", "Location id"), col("location_id")
+            ),
+            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
+            "status": SourceColumn("text", _label("库存状态", "Stock status"), col("status")),
+            "on_hand": SourceColumn("decimal", _label("现存量", "On hand"), col("on_hand")),
+            "reserved": SourceColumn("decimal", _label("已预留", "Reserved"), col("reserved")),
+            "available": SourceColumn(
+                "decimal",
+                _label("可用量", "Available"),
+                lambda t: type_coerce(t.c.on_hand - t.c.reserved, _QTY),
+            ),
+            "in_transit": SourceColumn("decimal", _label("在途", "In transit"), _incoming),
+            "unit_cost": SourceColumn("money", _label("单位成本", "Unit cost"), _last_unit_cost),
+            "value": SourceColumn(
+                "money",
+                _label("库存金额", "Stock value"),
+                lambda t: type_coerce(t.c.on_hand * _last_unit_cost(t), _QTY),
+            ),
+        },
+        links=_stock_links(),
+        location_column="location_id",
+    )
+)
+
+register_source(
+    Source(
+        name="ledger",
+        label=_label("库存台账", "Stock ledger"),
+        table=lambda: LedgerEntry.__table__,
+        columns={
+            "id": SourceColumn("integer", _label("编号", "Entry"), col("id")),
+            "at": SourceColumn("datetime", _label("时间", "Time"), col("at")),
+            "location_id": SourceColumn(
+                "integer", _label("地点编号", "Location id"), col("location_id")
+            ),
+            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
+            "unit_id": SourceColumn("integer", _label("序列号编号", "Unit id"), col("unit_id")),
+            "status": SourceColumn("text", _label("库存状态", "Stock status"), col("status")),
+            "quantity": SourceColumn("decimal", _label("数量", "Quantity"), col("quantity")),
+            "unit_cost": SourceColumn("money", _label("单位成本", "Unit cost"), col("unit_cost")),
+            "document": SourceColumn("text", _label("单据", "Document"), col("document")),
+            "document_line": SourceColumn("integer", _label("行号", "Line"), col("document_line")),
+            "reason": SourceColumn("text", _label("原因", "Reason"), col("reason")),
+            "counterpart_id": SourceColumn(
+                "integer", _label("对方地点编号", "Counterpart id"), col("counterpart_location_id")
+            ),
+        },
+        links={
+            **_stock_links(),
+            "unit": _link_to(
+                Unit,
+                "unit_id",
+                {"serial": SourceColumn("text", _label("序列号", "Serial"), col("serial"))},
+            ),
+            "user": user_link("user_id"),
+            "counterpart": location_link("counterpart_location_id"),
+        },
+        location_column="location_id",
+    )
+)
+
+register_source(
+    Source(
+        name="lots",
+        label=_label("批次", "Lots"),
+        table=lambda: Lot.__table__,
+        columns={
+            **_lot_columns(),
+            "id": SourceColumn("integer", _label("编号", "Id"), col("id")),
+            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
+        },
+        links={"item": _link_to(Item, "item_id", _item_columns())},
+    )
+)
+
+register_source(
+    Source(
+        name="units",
+        label=_label("序列号", "Serial units"),
+        table=lambda: Unit.__table__,
+        columns={
+            "id": SourceColumn("integer", _label("编号", "Id"), col("id")),
+            "serial": SourceColumn("text", _label("序列号", "Serial"), col("serial")),
+            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
+            "location_id": SourceColumn(
+                "integer", _label("地点编号", "Location id"), col("location_id")
+            ),
+            "status": SourceColumn("text", _label("状态", "Status"), col("status")),
+        },
+        links=_stock_links(),
+        location_column="location_id",
+    )
+)
+
+
+def _outstanding(table) -> ColumnElement:
+    return type_coerce(
+        table.c.shipped - table.c.received - table.c.damaged - table.c.returned, _QTY
+    )
+
+
+register_source(
+    Source(
+        name="in_transit",
+        label=_label("在途调拨", "Transfers in transit"),
+        table=lambda: TransferLine.__table__,
+        columns={
+            "document": SourceColumn("text", _label("调拨单", "Transfer"), col("document")),
+            "line": SourceColumn("integer", _label("行号", "Line"), col("line")),
+            "source_id": SourceColumn(
+                "integer", _label("调出地点编号", "From id"), col("source_id")
+            ),
+            "destination_id": SourceColumn(
+                "integer", _label("调入地点编号", "To id"), col("destination_id")
+            ),
+            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
+            "shipped": SourceColumn("decimal", _label("发出数量", "Shipped"), col("shipped")),
+            "quantity": SourceColumn("decimal", _label("在途数量", "In transit"), _outstanding),
+            "shipped_at": SourceColumn(
+                "datetime", _label("发出时间", "Shipped at"), col("shipped_at")
+            ),
+        },
+        links={
+            "item": _link_to(Item, "item_id", _item_columns()),
+            "lot": _link_to(Lot, "lot_id", _lot_columns()),
+            "source": location_link("source_id"),
+            "destination": location_link("destination_id"),
+            "region": region_link("destination_id"),
+        },
+        location_column="destination_id",
+        where=lambda table: _outstanding(table) > 0,
     )
 )

@@ -9,7 +9,10 @@ Sources are registered by name; form sources (``form:<name>``) are built from th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import contextvars
+import datetime as dt
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, FromClause
@@ -90,3 +93,33 @@ def resolve_source(name: str, metadata) -> Source | None:
 def col(name: str) -> Callable[[FromClause], ColumnElement]:
     """A column getter by attribute name, for the common case."""
     return lambda table: table.c[name]
+
+
+#: The database dialect and business day a statement is being built for: sources whose SQL differs
+#: by dialect (JSON lines) or depends on the day (days to expiry) read them while building.
+_BUILDING: contextvars.ContextVar[tuple[str, dt.date]] = contextvars.ContextVar("report_building")
+
+
+@contextlib.contextmanager
+def building(dialect: str, today: dt.date) -> Iterator[None]:
+    """Mark the statement being built as for ``dialect`` on business day ``today``."""
+    token = _BUILDING.set((dialect, today))
+    try:
+        yield
+    finally:
+        _BUILDING.reset(token)
+
+
+def current_dialect() -> str:
+    return _building()[0]
+
+
+def current_today() -> dt.date:
+    return _building()[1]
+
+
+def _building() -> tuple[str, dt.date]:
+    found = _BUILDING.get(None)
+    if found is None:  # only a statement being built may ask
+        raise RuntimeError("report source used outside build_statement")
+    return found

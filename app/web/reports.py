@@ -22,7 +22,14 @@ from flask_login import current_user, login_required
 
 from app.i18n import _, localized
 from app.kernel import jobs
-from app.meta.reports import ParamError, get_report, result_json, run_report, runnable
+from app.meta.reports import (
+    ParamError,
+    drill_rows,
+    get_report,
+    result_json,
+    run_report,
+    runnable,
+)
 from app.meta.reports.export import write_csv, write_xlsx
 from app.web.session import db_session
 
@@ -61,7 +68,20 @@ def _language() -> str:
 
 
 def _run(report, limit=None):
+    """Run ``report`` with the request's parameters; ``drill=dim:value,...`` gives the source
+    rows behind one aggregate cell instead."""
     settings = current_app.config["LIANKU"]
+    drill = request.args.get("drill")
+    if drill and report.grouped:
+        return drill_rows(
+            db_session(),
+            report,
+            request.args,
+            current_user,
+            drill,
+            timezone=settings.timezone,
+            limit=limit,
+        )
     return run_report(
         db_session(), report, request.args, current_user, timezone=settings.timezone, limit=limit
     )

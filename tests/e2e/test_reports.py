@@ -62,3 +62,33 @@ def test_excel_download_matches_the_table(live_server, page_factory, auditor, tm
     rows = list(load_workbook(path).active.iter_rows(values_only=True))
     assert [str(value) for value in rows[1]] == table[0]
     assert rows[0][0] == "日期"
+
+
+@pytest.fixture
+def store_chain(app, db):
+    from tests.report_chain import make_report_chain
+
+    return make_report_chain(app, db)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_store_manager_dashboard_draws_its_cards(
+    live_server, page_factory, store_chain, viewport, screenshot_dir
+):
+    page = page_factory(viewport=viewport)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "manager_a")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    cards = page.locator("[data-report-url]")
+    assert cards.count() == 4
+    for index in range(4):
+        page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
+    value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
+    assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
+    bar = page.locator("[data-report-url*=stock_by_location] canvas").bounding_box()
+    assert 100 < bar["width"] <= viewport["width"]
+    page.wait_for_timeout(1200)  # let the bars finish their entry animation
+    page.screenshot(path=screenshot_dir / f"dashboard-store-{viewport['width']}.png",
+                    full_page=True)  # fmt: skip

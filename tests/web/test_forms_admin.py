@@ -97,6 +97,8 @@ def test_bad_yaml_is_refused_with_precise_messages(api):
     text = (
         "name: supplier\nlabel: {zh_CN: 供应商, en: Supplier}\nfields:\n"
         "  - name: licence_number\n    type: txt\n    label: {zh_CN: x, en: x}\n"
+        # the purchases report reads supplier.name: a supplier form without it would break it
+        "  - name: name\n    type: text\n    label: {zh_CN: 名称, en: Name}\n"
     )
     response = publish(api, "supplier", text)
     assert response.status_code == 422

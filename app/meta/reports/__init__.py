@@ -16,7 +16,7 @@ from app.meta.reports.definition import check_reports, compile_report, get_repor
 from app.meta.reports.model import ParamError, Report, ReportColumn, ReportParam
 from app.meta.reports.params import parse_params
 from app.meta.reports.query import build_statement
-from app.meta.reports.run import ReportResult, result_json, run_report, runnable
+from app.meta.reports.run import ReportResult, drill_rows, result_json, run_report, runnable
 
 __all__ = [
     "ParamError",
@@ -27,6 +27,7 @@ __all__ = [
     "build_statement",
     "check_reports",
     "compile_report",
+    "drill_rows",
     "get_report",
     "parse_params",
     "result_json",

@@ -67,9 +67,14 @@ def write_xlsx(result: ReportResult, target, language: str, timezone: str) -> in
 
 
 def _cells(sheet, columns: list[ReportColumn], row: dict, timezone: str, bold: bool) -> list:
+    """One row's cells; plain values where no format or font is needed (much faster)."""
     cells = []
     for column in columns:
-        cell = WriteOnlyCell(sheet, value=_cell_value(row.get(column.name), timezone))
+        value = _cell_value(row.get(column.name), timezone)
+        if not bold and (value is None or column.type not in NUMBER_FORMATS):
+            cells.append(value)
+            continue
+        cell = WriteOnlyCell(sheet, value=value)
         if column.type in NUMBER_FORMATS:
             cell.number_format = NUMBER_FORMATS[column.type]
         if bold:

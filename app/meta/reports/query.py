@@ -16,8 +16,10 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     true,
+    tuple_,
     type_coerce,
     union_all,
 )
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from app.kernel.locations import Location
 from app.meta import access
 from app.meta.reports.model import Report, ReportColumn, ReportParam
+from app.meta.sources import building
 
 
 class _Builder:
@@ -161,19 +164,42 @@ def bucket(expression, size: str, source_type: str, dialect: str, timezone: str)
 
 
 def build_statement(
-    report: Report, values: dict, session: Session, user, *, timezone: str, limit: int | None = None
+    report: Report,
+    values: dict,
+    session: Session,
+    user,
+    *,
+    timezone: str,
+    limit: int | None = None,
+    today: dt.date | None = None,
+    drill: list | None = None,
 ):
-    """The one SELECT that runs ``report``; grouping branches are tagged with a ``_g`` mask."""
-    builder = _Builder(report, session.get_bind().dialect.name, timezone)
+    """The one SELECT that runs ``report``; grouping branches are tagged with a ``_g`` mask.
+
+    ``drill`` ([(dimension, value)]) narrows the rows to one aggregate cell's."""
+    dialect = session.get_bind().dialect.name
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    with building(dialect, today):
+        return _build(report, values, session, user, dialect, timezone, limit, drill or [])
+
+
+def _build(report, values, session, user, dialect, timezone, limit, drill):
+    builder = _Builder(report, dialect, timezone)
     conditions = builder.conditions(values, session, user)
+    for column, value in drill:
+        expression = builder.dimension(column)
+        conditions.append(expression.is_(None) if value is None else expression == value)
     limit = min(limit or report.limit, report.limit)
     if not report.grouped:
         return _row_statement(report, builder, conditions, limit)
     dimensions = [builder.dimension(column).label(column.name) for column in report.dimensions]
     measures = [builder.measure(column).label(column.name) for column in report.measures]
     full = (1 << len(dimensions)) - 1
+    masks = _grouping_masks(report, full)
+    if dialect == "postgresql" and len(masks) > 1:
+        return _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit)
     branches = []
-    for mask in _grouping_masks(report, full):
+    for mask in masks:
         kept = [
             d if mask & (1 << i) else cast(null(), d.type).label(d.name)
             for i, d in enumerate(dimensions)
@@ -191,6 +217,40 @@ def build_statement(
         branches.append(branch)
     combined = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
+
+
+def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit: int):
+    """PostgreSQL: all groupings in ONE pass over the rows (``GROUP BY GROUPING SETS``), each
+    row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows are limited.
+    """
+    full = masks[0]
+    elements = [dimension.element for dimension in dimensions]
+    sets = [tuple_(*[e for i, e in enumerate(elements) if mask & (1 << i)]) for mask in masks]
+    mask_expr = None
+    for index, element in enumerate(elements):
+        term = (1 - func.grouping(element)) * (1 << index)
+        mask_expr = term if mask_expr is None else mask_expr + term
+    by_name = {c.name: c.element for c in dimensions + measures}
+    order = []
+    for key in report.sort:
+        element = by_name.get(key.lstrip("-"))
+        if element is not None:
+            order.append(element.desc() if key.startswith("-") else element.asc())
+    rank = func.row_number().over(partition_by=mask_expr, order_by=order or None)
+    inner = (
+        select(*dimensions, *measures, mask_expr.label("_g"), rank.label("_rn"))
+        .select_from(builder.from_clause())
+        .where(and_(true(), *conditions))
+        .group_by(func.grouping_sets(*sets))
+        .subquery()
+    )
+    names = [column.name for column in dimensions + measures]
+    kept = [inner.c[name] for name in names]
+    return (
+        select(*kept, inner.c._g)
+        .where(or_(inner.c._g != full, inner.c._rn <= limit))
+        .order_by(inner.c._g.desc(), *_order(report, kept))
+    )
 
 
 def _grouping_masks(report: Report, full: int) -> list[int]:

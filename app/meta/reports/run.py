@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from app.i18n import localized
+from app.i18n import _, localized
 from app.meta import access
 from app.meta.expressions import Context, ExpressionError
-from app.meta.reports.model import Report, ReportColumn
+from app.meta.reports.model import ParamError, Report, ReportColumn
 from app.meta.reports.params import parse_params
 from app.meta.reports.query import build_statement
 
@@ -42,7 +42,9 @@ def run_report(
     require_runnable(session, report, user)
     today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
     values = parse_params(report, raw_params, session, user, today)
-    statement = build_statement(report, values, session, user, timezone=timezone, limit=limit)
+    statement = build_statement(
+        report, values, session, user, timezone=timezone, limit=limit, today=today
+    )
     rows = [dict(row._mapping) for row in session.execute(statement)]
     if report.pivot:
         return _pivot(report, rows, values, today)
@@ -57,6 +59,103 @@ def run_report(
     for row in [*ordered, *([total] if total else [])]:
         _finish_row(report, row, today)
     return ReportResult(report, report.columns, ordered, total, values)
+
+
+def drill_rows(
+    session: Session,
+    report: Report,
+    raw_params: Mapping[str, str],
+    user,
+    drill: str,
+    *,
+    timezone: str = "Asia/Shanghai",
+    today: dt.date | None = None,
+    limit: int | None = None,
+) -> ReportResult:
+    """The source rows behind one aggregate cell: ``drill`` is ``dimension:value,...`` (an empty
+    value is a blank cell). Same access, parameters and scope as the report itself."""
+    require_runnable(session, report, user)
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    values = parse_params(report, raw_params, session, user, today)
+    cells = _drill_cells(report, drill)
+    detail = replace(
+        report,
+        columns=_detail_columns(report),
+        totals=False,
+        subtotals=False,
+        pivot=None,
+        sort=[key for key in report.sort if key.lstrip("-") in {c.name for c in report.dimensions}],
+    )
+    statement = build_statement(
+        detail, values, session, user, timezone=timezone, limit=limit, today=today, drill=cells
+    )
+    rows = [dict(row._mapping) for row in session.execute(statement)]
+    for row in rows:
+        row["_level"], row["_styles"] = 0, {}
+    return ReportResult(detail, detail.columns, rows, None, values)
+
+
+def _detail_columns(report: Report) -> list[ReportColumn]:
+    """Un-aggregated columns: each dimension unbucketed, each measure's source column."""
+    columns = [
+        ReportColumn(
+            name=c.name,
+            label=c.label,
+            kind="dimension",
+            type=report.source.column(c.ref).type,
+            ref=c.ref,
+        )
+        for c in report.dimensions
+    ]
+    names = {c.name for c in columns}
+    for measure in report.measures:
+        if measure.ref and measure.name not in names:
+            source_type = report.source.column(measure.ref).type
+            columns.append(
+                ReportColumn(
+                    name=measure.name,
+                    label=measure.label,
+                    kind="dimension",
+                    type=source_type,
+                    ref=measure.ref,
+                )
+            )
+    return columns
+
+
+def _drill_cells(report: Report, drill: str) -> list[tuple[ReportColumn, object]]:
+    """Parse ``dimension:value,...`` into (dimension, typed value); a ParamError names a bad one."""
+    by_name = {column.name: column for column in report.dimensions}
+    cells = []
+    for part in drill.split(","):
+        name, sep, text = part.partition(":")
+        column = by_name.get(name.strip())
+        if not sep or column is None:
+            raise ParamError(
+                "drill", _("drill must be dimension:value pairs of this report's dimensions")
+            )
+        cells.append((column, _typed_cell(column, text)))
+    return cells
+
+
+def _typed_cell(column: ReportColumn, text: str):
+    if text == "":
+        return None
+    try:
+        if column.type == "integer":
+            return int(text)
+        if column.type in ("decimal", "money"):
+            return Decimal(text)
+        if column.type == "date":
+            return dt.date.fromisoformat(text)
+        if column.type == "boolean":
+            return text.lower() in ("1", "true", "yes")
+    except (ValueError, ArithmeticError):
+        raise ParamError(
+            "drill",
+            _("%(column)s: '%(value)s' is not a valid value", column=column.name, value=text),
+        ) from None
+    return text
 
 
 def runnable(session: Session, report: Report, user) -> bool:
@@ -183,7 +282,15 @@ def result_json(result: ReportResult) -> dict:
         "rows": [_json_row(row, visible) for row in result.rows],
         "totals": _json_row(result.totals, visible) if result.totals else None,
         "chart": result.report.chart,
+        "record_form": result.report.source.record[0] if result.report.source.record else None,
+        "drill": _drill_dimensions(result),
     }
+
+
+def _drill_dimensions(result: ReportResult) -> list[str]:
+    """The dimensions a row's ``drill`` link names: a grouped, unpivoted report's dimensions."""
+    report = result.report
+    return [c.name for c in report.dimensions] if report.grouped and not report.pivot else []
 
 
 def _json_row(row: dict, columns: list[ReportColumn]) -> dict:

@@ -1,0 +1,240 @@
+"""Report sources over the kernel and over form records, on a small chain built through the
+kernel's ``post_movements``/``ship`` and the record service; expected figures are by hand.
+
+Stock (business day 2026-11-25; the strips' near-expiry threshold is 90 days):
+
+    SH01  STRIP L-EARLY (exp +30)   received 10 @1.50, sold 3, shipped 4 to BJ01 → 3
+    SH01  STRIP L-OLD   (exp −1)    received 2 @1.50                              → 2
+    SH01  GLOVE (no lot)            received 100 @0.25                            → 100
+    BJ01  STRIP L-EARLY             received 1 @1.50 (+4 on the road)            → 1
+    BJ01  STRIP L-LATE  (exp +400)  received 5 @2.00                              → 5
+    TR-SH01-BJ01 STRIP L-EARLY      in transit                                    → 4
+"""
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import app.workflow  # noqa: F401
+from app.kernel.users import User
+from app.meta import load_metadata
+from app.meta.reports import ParamError, compile_report, drill_rows, get_report, run_report
+from tests.report_chain import TODAY, make_report_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+D = Decimal
+
+
+@pytest.fixture
+def metadata():
+    return load_metadata(ROOT / "metadata", ROOT / "workflows")
+
+
+@pytest.fixture
+def chain(app, db):
+    return make_report_chain(app, db)
+
+
+def run(app, db, chain, metadata, name, username="admin", params=None, **definition):
+    report = get_report(metadata, name) if name else _compile(metadata, definition)
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users[username])
+        return run_report(session, report, params or {}, user, today=TODAY)
+
+
+def c(name: str, column: str, **extra) -> dict:
+    """A report column definition."""
+    return {"name": name, "column": column, "label": {"zh_CN": name, "en": name}, **extra}
+
+
+def _compile(metadata, definition):
+    definition.setdefault("name", "test_report")
+    definition.setdefault("label", {"zh_CN": "测试", "en": "Test"})
+    report, problems = compile_report(definition, metadata)
+    assert problems == []
+    return report
+
+
+def rows(result, *names):
+    return [tuple(row.get(name) for name in names) for row in result.rows]
+
+
+def srows(result, *names):
+    """Rows in a fixed order: how each database collates Chinese names is its own business."""
+    return sorted(rows(result, *names), key=str)
+
+
+def test_stock_report_rows_days_to_expiry_and_highlights(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, "stock_on_hand", params={"status": "available"})
+    assert srows(result, "location", "item_code", "lot", "on_hand", "available", "in_transit",
+                 "days_to_expiry") == sorted([
+        ("北京朝阳店", "STRIP", "L-EARLY", D(1), D(1), D(4), 30),
+        ("北京朝阳店", "STRIP", "L-LATE", D(5), D(5), D(0), 400),
+        ("上海徐汇店", "GLOVE", None, D(100), D(100), D(0), None),
+        ("上海徐汇店", "STRIP", "L-EARLY", D(3), D(3), D(0), 30),
+        ("上海徐汇店", "STRIP", "L-OLD", D(2), D(2), D(0), -1),
+    ], key=str)  # fmt: skip
+    styles = {row["lot"]: row["_styles"].get("days_to_expiry") for row in result.rows}
+    assert styles == {"L-EARLY": "warning", "L-LATE": None, None: None, "L-OLD": "danger"}
+    assert result.totals["on_hand"] == D(111)
+    early = next(row for row in result.rows if row["lot"] == "L-EARLY")
+    assert early["expiry_date"] == TODAY + dt.timedelta(days=30)
+
+
+def test_stock_value_by_region_uses_the_last_unit_cost(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, "stock_value_by_region", username="finance")
+    # R-EAST: SH01 3×1.50 + 2×1.50 + 100×0.25 = 32.50, transit 4×1.50 = 6.00; R-NORTH 1.50 + 10
+    assert srows(result, "region", "value", "on_hand") == sorted(
+        [
+            ("华北区", D("11.50"), D(6)),
+            ("华东区", D("38.50"), D(109)),
+        ],
+        key=str,
+    )
+    assert result.totals["value"] == D("50.00")
+
+
+def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, "stock_card",
+                 params={"lot": "L-EARLY", "location": "SH01"})  # fmt: skip
+    assert rows(result, "reason", "quantity", "document", "counterpart") == [
+        ("purchase_receipt", D(10), "PR-SH", None),
+        ("sale", D(-3), "SO-1", None),
+        ("transfer_out", D(-4), "TR-1", "上海徐汇店 → 北京朝阳店"),
+    ]
+
+
+def test_lots_and_in_transit_sources(app, db, chain, metadata):
+    lots = run(app, db, chain, metadata, None, username="hq", source="lots",
+               columns=[c("lot", "lot_number"),
+                        c("days", "days_to_expiry"),
+                        c("item", "item.code")],
+               params={}, sort=["days"])  # fmt: skip
+    assert rows(lots, "lot", "days", "item") == [
+        ("L-OLD", -1, "STRIP"),
+        ("L-EARLY", 30, "STRIP"),
+        ("L-LATE", 400, "STRIP"),
+    ]
+    transit = run(app, db, chain, metadata, "transfers_in_transit", username="clerk_b")
+    assert rows(transit, "document", "from", "to", "lot", "quantity") == [
+        ("TR-1", "上海徐汇店", "北京朝阳店", "L-EARLY", D(4))
+    ]
+    assert run(app, db, chain, metadata, "transfers_in_transit", username="clerk_a").rows == []
+
+
+def test_scope_two_stores_are_disjoint_and_hq_sees_their_union(app, db, chain, metadata):
+    def keys(username):
+        result = run(app, db, chain, metadata, "stock_on_hand", username=username,
+                     params={"status": "available"})  # fmt: skip
+        return {(row["location"], row["item_code"], row["lot"]) for row in result.rows}
+
+    a, b = keys("clerk_a"), keys("clerk_b")
+    assert a and b and not a & b
+    assert keys("manager_a") == a and keys("manager_b") == b
+    assert keys("hq") == a | b
+    assert {location for location, _i, _l in a} == {"上海徐汇店"}
+
+
+def test_sales_pivot_over_form_lines_sums_money_exactly(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, "sales_by_store_month", username="hq")
+    assert result.pivot_values == ["2026-10", "2026-11"]
+    assert srows(result, "store", "2026-10·amount", "2026-11·amount", "total·amount") == sorted(
+        [
+            ("上海徐汇店", D("0.30"), D("12.55"), D("12.85")),
+            ("北京朝阳店", None, D("0.40"), D("0.40")),
+        ],
+        key=str,
+    )
+    assert result.totals["total·amount"] == D("13.25")
+    mine = run(app, db, chain, metadata, "sales_by_store_month", username="manager_b")
+    assert rows(mine, "store", "total·amount") == [("北京朝阳店", D("0.40"))]
+
+
+def test_form_header_source_types_and_record_links(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, None, source="form:sales_order",
+                 columns=[c("day", "sale_date"),
+                          c("number", "number"),
+                          c("store", "location.code")],
+                 params={}, sort=["day"])  # fmt: skip
+    assert [(row["day"], row["store"]) for row in result.rows] == [
+        (dt.date(2025, 1, 1), "BJ01"), (dt.date(2026, 10, 5), "SH01"),
+        (dt.date(2026, 11, 2), "BJ01"), (dt.date(2026, 11, 20), "SH01"),
+    ]  # fmt: skip
+    assert sorted(row["_record_id"] for row in result.rows) == sorted(chain.sales)
+
+
+def test_purchases_by_supplier_over_receipt_lines(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, "purchases_by_supplier", username="finance",
+                 params={"period": "2026-11-01..2026-11-30"})  # fmt: skip
+    assert rows(result, "supplier", "receipts", "quantity") == [("鱼跃医疗", 2, D(18))]
+    assert result.rows[0]["unit_cost"] == D("0.875")
+
+
+def test_lines_joined_to_their_header(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, None, source="form:sales_order.lines",
+                 columns=[c("number", "number"),
+                          c("line", "line_no"),
+                          c("item", "item.code"),
+                          c("qty", "quantity"),
+                          c("price", "unit_price")],
+                 params={"x": "1"}, filters=[{"column": "location_id", "op": "eq",
+                                              "value": chain.loc("SH01")}],
+                 sort=["number", "line"])  # fmt: skip
+    assert [row[1:] for row in rows(result, "number", "line", "item", "qty", "price")] == [
+        (1, "STRIP", D(2), D("0.05")),
+        (2, "GLOVE", D(1), D("0.20")),
+        (1, "STRIP", D(1), D("12.55")),
+    ]  # fmt: skip
+
+
+def test_drill_gives_the_rows_behind_an_aggregate(app, db, chain, metadata):
+    report = get_report(metadata, "purchases_by_supplier")
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users["finance"])
+        result = drill_rows(session, report, {"period": "2026-11-01..2026-11-30"}, user,
+                            "supplier:鱼跃医疗", today=TODAY)  # fmt: skip
+        assert sorted(row["quantity"] for row in result.rows) == [D(1), D(1), D(6), D(10)]
+        assert all(row["_record_id"] for row in result.rows)
+        with pytest.raises(ParamError):
+            drill_rows(session, report, {}, user, "nope:1", today=TODAY)
+        nothing = drill_rows(session, report, {}, user, "supplier:x' OR 1=1 --", today=TODAY)
+        assert nothing.rows == []
+
+
+def test_parameters_are_inert_against_injection(app, db, chain, metadata):
+    evil = {"item": "STRIP' OR '1'='1", "status": "available"}
+    assert run(app, db, chain, metadata, "stock_on_hand", params=evil).rows == []
+    with pytest.raises(ParamError):
+        run(app, db, chain, metadata, "stock_on_hand", params={"location": "1; DROP TABLE x"})
+    with db.session() as session:
+        assert session.scalar(select(User.id).where(User.username == "admin"))
+
+
+@pytest.mark.parametrize(
+    ("definition", "path", "message"),
+    [
+        ({"source": "form:sales_order",
+          "columns": [c("x", "no_such_field")]},
+         ("columns", 0, "column"), "unknown column 'no_such_field'"),
+        ({"source": "form:sales_order",
+          "columns": [c("x", "customer", aggregate="sum")]},
+         ("columns", 0, "aggregate"), "cannot sum a text column"),
+        ({"source": "form:sales_order.lines",
+          "columns": [c("x", "number", drill={"form": "no_such_form"})]},
+         ("columns", 0, "drill", "form"), "unknown form 'no_such_form'"),
+        ({"source": "form:no_such_form",
+          "columns": [c("x", "number")]},
+         ("source",), "unknown source"),
+        ({"source": "form:sales_order.no_table",
+          "columns": [c("x", "number")]},
+         ("source",), "unknown source"),
+    ],
+)  # fmt: skip
+def test_bad_form_source_definitions_name_the_path(metadata, definition, path, message):
+    report, problems = compile_report({"name": "bad", "label": {"zh_CN": "坏", "en": "Bad"},
+                                       **definition}, metadata)  # fmt: skip
+    assert report is None
+    assert any(p == path and message in text for p, text in problems), problems

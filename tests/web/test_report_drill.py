@@ -1,0 +1,67 @@
+"""Stock and sales reports through the web: drill from a figure to its rows and from a row to its
+record page, role dashboards on the home page, and store scope over HTTP."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.chain import PASSWORD
+from tests.report_chain import make_report_chain
+
+NOVEMBER = {"period": "2026-11-01..2026-11-30"}
+
+
+@pytest.fixture
+def chain(app, db):
+    return make_report_chain(app, db)
+
+
+def test_drill_returns_the_rows_behind_a_figure_with_their_records(client, login, chain):
+    login("finance", PASSWORD)
+    url = "/api/v1/reports/purchases_by_supplier"
+    total = client.get(url, query_string=NOVEMBER).get_json()
+    assert Decimal(total["rows"][0]["values"]["quantity"]) == 18
+    assert total["drill"] == ["supplier"]
+    body = client.get(url, query_string={**NOVEMBER, "drill": "supplier:鱼跃医疗"}).get_json()
+    assert sorted(float(row["values"]["quantity"]) for row in body["rows"]) == [1, 1, 6, 10]
+    assert body["record_form"] == "purchase_receipt"
+    record_id = body["rows"][0]["record_id"]
+    assert client.get(f"/forms/purchase_receipt/{record_id}").status_code == 200
+    page = client.get(f"/reports/purchases_by_supplier?period={NOVEMBER['period']}")
+    assert "drill=supplier" in page.text
+    rows_page = client.get(
+        "/reports/purchases_by_supplier", query_string={**NOVEMBER, "drill": "supplier:鱼跃医疗"}
+    )
+    assert f"/forms/purchase_receipt/{record_id}" in rows_page.text
+
+
+def test_drill_to_an_unknown_dimension_is_a_400(client, login, chain):
+    login("finance", PASSWORD)
+    response = client.get("/api/v1/reports/stock_by_location", query_string={"drill": "x:1"})
+    assert response.status_code == 400
+    assert list(response.get_json()["errors"]) == ["drill"]
+
+
+def test_a_clerk_drilling_into_another_store_gets_nothing(client, login, chain):
+    login("clerk_a", PASSWORD)
+    url = "/api/v1/reports/stock_by_location"
+    own = client.get(url).get_json()
+    assert [row["values"]["location"] for row in own["rows"]] == ["上海徐汇店"]
+    other = client.get(url, query_string={"drill": "location:北京朝阳店"}).get_json()
+    assert other["rows"] == []
+    assert client.get(url, query_string={"location": "BJ01"}).status_code == 400
+
+
+def test_store_manager_and_hq_home_pages_show_their_dashboards(client, login, chain):
+    login("manager_a", PASSWORD)
+    home = client.get("/").text
+    for report in ("sales_today", "stock_value", "near_expiry"):
+        assert f"/api/v1/reports/{report}" in home
+    assert "stock_value_by_region" not in home
+    client.post("/logout")
+    login("hq", PASSWORD)
+    home = client.get("/").text
+    assert "/api/v1/reports/stock_value_by_region" in home
+    assert "/api/v1/reports/transit_by_route" in home
+    body = client.get("/api/v1/reports/stock_value_by_region").get_json()
+    assert Decimal(body["totals"]["values"]["value"]) == Decimal("50.00")
