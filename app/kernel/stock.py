@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
+    func,
     insert,
     select,
     tuple_,
@@ -456,7 +457,7 @@ def _lock_statement(dialect: str):
     status = _balances.c.status
     status_order = status.collate("C") if dialect == "postgresql" else status
     return (
-        select(*_balances.c)
+        select(*_BALANCE_KEY, status, _balances.c.id, _balances.c.on_hand, _balances.c.reserved)
         .where(tuple_(*_BALANCE_KEY, status).in_(bindparam("keys", expanding=True)))
         .order_by(*_BALANCE_KEY, status_order)
         .with_for_update()
@@ -532,8 +533,30 @@ _SET_ON_HAND = (
     .where(_balances.c.id == bindparam("balance_id"))
     .values(on_hand=bindparam("new_on_hand"))
 )
-_INSERT_LEDGER = insert(_ledger).returning(
-    _ledger.c.id, _ledger.c.quantity, sort_by_parameter_order=True
+#: The ledger row's parameters are prefixed so that none is taken for a column of the balances.
+_INSERT_LEDGER = (
+    insert(_ledger)
+    .values(
+        {column.name: bindparam(f"l_{column.name}") for column in _ledger.c if column.name != "id"}
+    )
+    .returning(_ledger.c.id, _ledger.c.quantity, sort_by_parameter_order=True)
+)
+_NEW_ON_HAND = (
+    func.unnest(
+        bindparam("balance_ids", type_=postgresql.ARRAY(Integer)),
+        bindparam("new_on_hands", type_=postgresql.ARRAY(Quantity)),
+    )
+    .table_valued("id", "on_hand")
+    .render_derived(name="new")
+)
+#: PostgreSQL writes the balances and the ledger rows in one statement (the balances from two
+#: arrays, in a data-modifying WITH): one round trip less on every posting. The rows are already
+#: locked, so the order the UPDATE meets them in does not matter. SQLite runs the two statements.
+_WRITE_BALANCES_AND_LEDGER = _INSERT_LEDGER.add_cte(
+    update(_balances)
+    .where(_balances.c.id == _NEW_ON_HAND.c.id)
+    .values(on_hand=_NEW_ON_HAND.c.on_hand)
+    .cte("new_balances")
 )
 _MOVE_UNIT = (
     update(_units)
@@ -555,23 +578,34 @@ def _apply(
 ) -> list[LedgerEntry]:
     session = facts.session
     on_hand = _new_on_hand(facts, lines, balances)
-    _execute(
-        session,
-        _SET_ON_HAND,
-        [{"balance_id": balances[key].id, "new_on_hand": value} for key, value in on_hand.items()],
-    )
     for key, value in on_hand.items():
         _refresh_loaded(session, StockBalance, balances[key].id, on_hand=value)
     now = utcnow()
     user_id = user.id if user is not None else None
     rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
-    written = session.connection().execute(_INSERT_LEDGER, rows if len(rows) > 1 else rows[0])
+    written = _write(
+        session.connection(), {balances[key].id: value for key, value in on_hand.items()}, rows
+    )
     entries = [
         audit.attach(session, LedgerEntry(**{**row, "id": entry_id, "quantity": quantity}))
         for row, (entry_id, quantity) in zip(rows, written, strict=True)
     ]
     _move_units(session, lines)
     return entries
+
+
+def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Row]:
+    """Set the balances (by id) and insert the ledger rows; return each row's id and quantity."""
+    parameters = [{f"l_{name}": value for name, value in row.items()} for row in rows]
+    if connection.dialect.name == "postgresql":
+        arrays = {"balance_ids": list(on_hand), "new_on_hands": list(on_hand.values())}
+        parameters = [row | arrays for row in parameters]
+        statement = _WRITE_BALANCES_AND_LEDGER
+    else:
+        changes = [{"balance_id": key, "new_on_hand": value} for key, value in on_hand.items()]
+        connection.execute(_SET_ON_HAND, changes)
+        statement = _INSERT_LEDGER
+    return connection.execute(statement, parameters if len(parameters) > 1 else parameters[0]).all()
 
 
 def _new_on_hand(
@@ -720,7 +754,7 @@ def _record(
         audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
     )
     for location_id in sorted(by_location):
-        audit.record(
+        audit.append(
             session,
             "stock.posted",
             "stock_ledger",
