@@ -83,16 +83,30 @@ def set_up(db: Database, threads: int):
     return stores, item, lot, balance_ids
 
 
-def run_phase(threads: int, seconds: float, make_worker) -> list[float]:
+def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], float]:
+    """Run ``threads`` workers for ``seconds``; return every latency and the elapsed time.
+
+    Each worker posts one untimed receipt and sale first (opening its connection and letting
+    psycopg prepare the statements), then all start together. A posting under way at the deadline
+    is finished and counted, and the phase lasts until the last one ends, so the rate is the
+    postings over the time they really took.
+    """
     latencies: list[list[float]] = [[] for _ in range(threads)]
-    barrier = threading.Barrier(threads + 1)
-    deadline = [0.0]
+    clock = {"start": 0.0, "deadline": 0.0}
+
+    def start() -> None:  # runs once all have arrived, before any is let through
+        clock["start"] = time.perf_counter()
+        clock["deadline"] = clock["start"] + seconds
+
+    barrier = threading.Barrier(threads + 1, action=start)
 
     def body(index: int) -> None:
         post = make_worker(index)
+        post(1)
+        post(-1)
         barrier.wait()
         sign = 1
-        while time.perf_counter() < deadline[0]:
+        while time.perf_counter() < clock["deadline"]:
             started = time.perf_counter()
             post(sign)
             latencies[index].append(time.perf_counter() - started)
@@ -101,11 +115,11 @@ def run_phase(threads: int, seconds: float, make_worker) -> list[float]:
     workers = [threading.Thread(target=body, args=(n,)) for n in range(threads)]
     for worker in workers:
         worker.start()
-    deadline[0] = time.perf_counter() + seconds
     barrier.wait()
     for worker in workers:
         worker.join()
-    return [latency for per_thread in latencies for latency in per_thread]
+    elapsed = time.perf_counter() - clock["start"]
+    return [latency for per_thread in latencies for latency in per_thread], elapsed
 
 
 def kernel_worker(db: Database, stores, item, lot, today):
@@ -151,13 +165,20 @@ def bare_sql_worker(url: str, stores, item, lot, balance_ids):
     return make
 
 
-def report(name: str, latencies: list[float], seconds: float) -> float:
-    rate = len(latencies) / seconds
+def report(name: str, latencies: list[float], elapsed: float) -> float:
+    rate = len(latencies) / elapsed
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
-    p99 = ordered[int(len(ordered) * 0.99) - 1] * 1000
-    print(f"{name:<9} {rate:9.0f} postings/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+    p99 = ordered[max(int(len(ordered) * 0.99) - 1, 0)] * 1000
+    print(
+        f"{name:<9} {rate:9.0f} postings/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   ({len(latencies)} in {elapsed:.1f} s)"
+    )
     return rate
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def main() -> None:
@@ -172,12 +193,14 @@ def main() -> None:
         stores, item, lot, balance_ids = set_up(db, args.threads)
         today = business_today()
         print(f"{args.threads} threads, {args.seconds:.0f} s per phase, single-line postings")
+        print(f"before: {load()} ({os.cpu_count()} cores)")
         kernel = run_phase(args.threads, args.seconds, kernel_worker(db, stores, item, lot, today))
         bare = run_phase(
             args.threads, args.seconds, bare_sql_worker(url, stores, item, lot, balance_ids)
         )
-        kernel_rate = report("kernel", kernel, args.seconds)
-        bare_rate = report("bare SQL", bare, args.seconds)
+        print(f"after:  {load()}")
+        kernel_rate = report("kernel", *kernel)
+        bare_rate = report("bare SQL", *bare)
         print(f"ratio     {kernel_rate / bare_rate:9.0%} of bare SQL (target >= 50%)")
     finally:
         db.dispose()

@@ -71,6 +71,11 @@ class UnitStatus(enum.StrEnum):
     scrapped = "scrapped"
 
 
+def is_expired(expiry_date: dt.date | None, today: dt.date) -> bool:
+    """A lot expires at the end of its expiry date: it is still good that day."""
+    return expiry_date is not None and expiry_date < today
+
+
 def gtin_check_digit(body: str) -> int:
     """The GS1 check digit of the first 13 digits of a GTIN-14 (weights 3,1,3… from the right)."""
     total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(body[::-1]))
@@ -132,7 +137,7 @@ class Lot(Base):
         return f"<Lot {self.lot_number} of item {self.item_id}>"
 
     def is_expired(self, today: dt.date) -> bool:
-        return self.expiry_date is not None and self.expiry_date < today
+        return is_expired(self.expiry_date, today)
 
 
 class Unit(Base):

@@ -13,6 +13,7 @@ from app.kernel import (
     InsufficientStock,
     InvalidMovement,
     KernelError,
+    Location,
     LocationInactive,
     LocationLocked,
     LotBlocked,
@@ -29,6 +30,7 @@ from app.kernel import (
     UnitAlreadyInStock,
     UnitNotHere,
     UnitStatus,
+    add_location,
     audit,
     close_stock_lock,
     correct_entry,
@@ -304,3 +306,30 @@ def test_errors_speak_the_users_language(db, world, app):
     with en, pytest.raises(LocationInactive) as caught:
         receive(db, world.gloves, 1, world.closed)
     assert "is closed" in str(caught.value)
+
+
+def test_objects_the_session_holds_stay_in_step_with_a_posting(db, world):
+    """The posting writes with Core statements; ORM objects already loaded must not go stale."""
+    with db.transaction() as session:
+        s3 = add_location(session, "S3", "长宁店", "store", session.get(Location, world.east.id))
+        unit = session.get(Unit, world.units[1].id)
+        post_movements(
+            session,
+            [Movement(item=world.ecg, quantity=1, destination=s3, unit=unit),
+             Movement(item=world.gloves, quantity=4, destination=s3)],
+            reason=Reason.purchase_receipt, today=TODAY,
+        )  # fmt: skip
+        assert (unit.location_id, unit.status) == (s3.id, UnitStatus.in_stock)
+        balance = session.scalar(
+            select(StockBalance).where(
+                StockBalance.location_id == s3.id, StockBalance.item_id == world.gloves.id
+            )
+        )
+        assert balance.on_hand == Decimal(4)
+        post_movements(
+            session, [Movement(item=world.gloves, quantity=1, source=s3)],
+            reason=Reason.sale, today=TODAY,
+        )  # fmt: skip
+        assert balance.on_hand == Decimal(3)
+        assert audit.verify(session) == []  # the head created with S3 moved on with its chain
+        assert_balances_match_ledger(session)
