@@ -32,6 +32,8 @@ class LinkTarget:
     label: str | Callable
     location_attr: str | None = None
     search: tuple[str, ...] = ()
+    #: Extra data scope for targets not held at one location (users: colleagues only).
+    scope: Callable[[Session, object], object] | None = None
 
     def label_of(self, row) -> str:
         return self.label(row) if callable(self.label) else str(getattr(row, self.label))
@@ -47,17 +49,23 @@ def register_link_target(
     label: str | Callable,
     location_attr: str | None = None,
     search: tuple[str, ...] | None = None,
+    scope: Callable[[Session, object], object] | None = None,
 ) -> None:
-    """Make ``model`` linkable as ``name``; ``location_attr`` scopes it by the user's locations."""
+    """Make ``model`` linkable as ``name``; ``location_attr`` scopes it by the user's locations,
+    ``scope(session, user)`` (a WHERE clause) by any other rule."""
     if search is None:
         search = (key, label) if isinstance(label, str) else (key,)
-    LINK_TARGETS[name] = LinkTarget(name, model, key, label, location_attr, tuple(search))
+    LINK_TARGETS[name] = LinkTarget(name, model, key, label, location_attr, tuple(search), scope)
 
 
 register_link_target(
     "location", Location, "id", lambda row: f"{row.code} {row.name}", "id", ("code", "name")
 )
-register_link_target("user", User, "id", "full_name", None, ("username", "full_name"))
+# staff of another store are as private as that store's records
+register_link_target(
+    "user", User, "id", "full_name", None, ("username", "full_name"),
+    scope=lambda session, user: access.users_scope_filter(session, user, User.id),
+)  # fmt: skip
 # Master data of the kernel: items and lots are chain-wide; a serial unit is where it is.
 register_link_target(
     "item", Item, "id", lambda row: f"{row.code} {row.name}", None, ("code", "name", "gtin")
@@ -93,6 +101,8 @@ def _target_query(session: Session, user, target: LinkTarget):
         query = query.where(
             access.scope_filter(session, user, getattr(target.model, target.location_attr))
         )
+    if target.scope is not None:
+        query = query.where(target.scope(session, user))
     return query
 
 

@@ -271,3 +271,15 @@ def test_link_filter_limits_what_a_link_may_point_at(api, org):
     picker = "/api/v1/lookup/supplier?form=field_lab&field=supplier"
     assert [c["value"] for c in api.get(picker).json["results"]] == [good]
     assert len(api.get("/api/v1/lookup/supplier").json["results"]) == 2
+
+
+def test_a_user_link_offers_only_colleagues(lab_app, org):
+    """A clerk of S1 may name a colleague of S1, not staff elsewhere (here: the HQ admin)."""
+    from tests.forms_fixtures import PASSWORD, ApiClient
+
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    refused = clerk.post(URL, json=valid(org, title="Clerk", owner=org["admin"]))
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]) == ["owner"]
+    assert "outside your scope" in refused.json["errors"]["owner"][0]
+    assert clerk.post(URL, json=valid(org, title="Clerk")).status_code == 201
