@@ -6,5 +6,6 @@ Alembic's autogenerate and the models-versus-migrations test read the metadata f
 from app import kernel  # noqa: F401
 from app.db import Base
 from app.meta import models as meta_models  # noqa: F401
+from app.workflow import models as workflow_models  # noqa: F401
 
 metadata = Base.metadata

@@ -18,6 +18,7 @@ from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web.forms_common import payload_from_form, registry
 from app.web.session import db_session
+from app.workflow import engine
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
 
@@ -183,7 +184,51 @@ def detail(form, record_id):
         )
         .all()
     )
-    return _render(definition, "detail.html", record=record, values=record.data, history=history)
+    session = db_session()
+    return _render(
+        definition, "detail.html", record=record, values=record.data, history=history,
+        transitions=engine.available(session, definition, record, current_user),
+        timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
+        label_text=label_text,
+    )  # fmt: skip
+
+
+@bp.post("/<form>/<int:record_id>/transitions/<transition>")
+@login_required
+def fire(form, record_id, transition):
+    """A transition button of the detail page (comment, version, signature fields)."""
+    _form(form)
+    session = db_session()
+    try:
+        record = records.get(session, registry(), current_user, form, record_id, for_update=True)
+        signature = {"password": request.form.get("password"),
+                     "meaning": request.form.get("meaning")}  # fmt: skip
+        engine.fire(
+            session, registry(), record, transition, current_user,
+            comment=request.form.get("comment"), signature=signature,
+            version=request.form.get("version"),
+        )  # fmt: skip
+        session.commit()
+    except RecordNotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    except engine.SignatureRefused as exc:
+        session.rollback()
+        engine.audit_refused_signature(session, current_user, form, record_id, transition)
+        session.commit()
+        flash(str(exc), "error")
+    except ValidationFailed as exc:
+        session.rollback()
+        flash("; ".join(m for messages in exc.errors.values() for m in messages), "error")
+    except RecordError as exc:
+        session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc), "error")
+    else:
+        flash(_("Done."), "info")
+    return redirect(url_for("forms.detail", form=form, record_id=record_id))
 
 
 @bp.route("/<form>/<int:record_id>/edit", methods=["GET", "POST"])

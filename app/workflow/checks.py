@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from app.i18n import _
+from app.meta.checks import SYSTEM_NAMES
+from app.meta.expressions import ExpressionError, compile_expression
 from app.meta.loader import Metadata, cross_check, describe_error
 from app.meta.yamlsource import MetadataIssue
 from app.workflow.actions import installed_actions
@@ -61,3 +63,20 @@ def check_reachability(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         ),
                     )  # fmt: skip
                 )
+
+
+@cross_check
+def check_conditions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """A transition's ``condition`` compiles over its form's fields: a typo fails at load."""
+    for form_name, document in metadata.workflows.items():
+        form = metadata.forms.get(form_name)
+        if form is None:
+            continue  # reported by check_workflows
+        names = {field["name"] for field in form.data["fields"]} | set(SYSTEM_NAMES)
+        for index, transition in enumerate(document.data["transitions"]):
+            if "condition" not in transition:
+                continue
+            try:
+                compile_expression(transition["condition"], names)
+            except ExpressionError as exc:
+                issues.append(document.issue(("transitions", index, "condition"), str(exc)))

@@ -78,6 +78,8 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     # must never see B's rows in it, in any format
     "report": lambda chain, rule: "audit_activity",
     "fmt": lambda chain, rule: "xlsx",
+    # a transition of purchase_receipt's shipped workflow, fired on store B's record
+    "transition": lambda chain, rule: "cancel",
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
