@@ -33,41 +33,20 @@ from app.meta.checks import SYSTEM_NAMES
 from app.meta.expressions import Context, ExpressionError, compile_expression
 from app.meta.forms import FormDef
 from app.meta.models import Record
-from app.meta.records import RecordError, StaleRecord, ValidationFailed
+from app.meta.records import StaleRecord, ValidationFailed
 from app.meta.registry import Registry
+from app.workflow import approvals
 from app.workflow.actions import ActionContext, ActionError, installed_actions
+from app.workflow.errors import (  # noqa: F401  (re-exported)
+    SignatureRefused,
+    TransitionNotAllowed,
+    TransitionRefused,
+    UnknownTransition,
+)
 from app.workflow.models import Signature, WorkflowEvent
 
 #: What a signer may declare their signature means.
 SIGNATURE_MEANINGS = ("approved", "reviewed", "responsible", "verified", "authored")
-
-
-class TransitionRefused(RecordError):
-    """The transition cannot be fired now (wrong state, condition false, action refused)."""
-
-    status = 409
-
-
-class TransitionNotAllowed(RecordError):
-    """This user may not fire this transition (role, segregation of duties, signature)."""
-
-    status = 403
-
-
-class UnknownTransition(RecordError):
-    status = 404
-
-    def __init__(self, form: str, name: str):
-        super().__init__(
-            _("The workflow of %(form)s has no transition '%(name)s'.", form=form, name=name)
-        )
-
-
-class SignatureRefused(TransitionNotAllowed):
-    """The signer's password was wrong; the attempt is audited, nothing else is written."""
-
-    def __init__(self):
-        super().__init__(_("The password is wrong; the record was not signed."))
 
 
 @dataclass
@@ -194,7 +173,8 @@ def content_hash(record: Record) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _check_signature(session: Session, user, signature) -> tuple[User, str]:
+def check_signature(session: Session, user, signature) -> tuple[User, str]:
+    """The signer and the meaning they chose, once their password is confirmed."""
     if not isinstance(signature, dict):
         signature = {}
     errors: dict[str, list[str]] = {}
@@ -215,6 +195,18 @@ def _check_signature(session: Session, user, signature) -> tuple[User, str]:
     if signer is None or not signer.check_password(str(password)):
         raise SignatureRefused()
     return signer, meaning
+
+
+def sign(session: Session, record: Record, event: WorkflowEvent, signer: User, meaning: str):
+    """Store the signature of ``signer`` on ``event`` with the hash of the record's content."""
+    session.add(
+        Signature(
+            record_id=record.id, event_id=event.id, user_id=signer.id,
+            full_name=signer.full_name or signer.username, meaning=meaning,
+            content_sha256=content_hash(record),
+        )
+    )  # fmt: skip
+    session.flush()
 
 
 def audit_refused_signature(session: Session, user, form: str, record_id: int, transition: str):
@@ -256,19 +248,15 @@ def fire(
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
     signer = meaning = None
     if transition.get("signature"):
-        signer, meaning = _check_signature(session, user, signature)
+        signer, meaning = check_signature(session, user, signature)
     savepoint = session.begin_nested()
     try:
-        event = _apply(session, registry, form, record, transition, user, comment)
+        if "approval" in transition:
+            event = approvals.start(session, registry, form, record, transition, user, comment)
+        else:
+            event = _apply(session, registry, form, record, transition, user, comment)
         if signer is not None:
-            session.add(
-                Signature(
-                    record_id=record.id, event_id=event.id, user_id=signer.id,
-                    full_name=signer.full_name or signer.username, meaning=meaning,
-                    content_sha256=content_hash(record),
-                )
-            )  # fmt: skip
-            session.flush()
+            sign(session, record, event, signer, meaning)
     except (ActionError, KernelError) as exc:
         savepoint.rollback()
         raise TransitionRefused(str(exc)) from None
@@ -292,7 +280,8 @@ def _check_version(session: Session, record: Record, version) -> None:
         raise StaleRecord(record, saver.full_name if saver else None)
 
 
-def _apply(session, registry, form, record, transition, user, comment) -> WorkflowEvent:
+def run_actions(session, registry, record, transition: dict, user, comment) -> ActionContext:
+    """Run the transition's actions in order; the first refusal raises and stops the rest."""
     registry_of_actions = installed_actions()
     context = ActionContext(
         session=session, record=record, user=user, params={}, transition=transition["name"],
@@ -302,6 +291,11 @@ def _apply(session, registry, form, record, transition, user, comment) -> Workfl
     for step in transition.get("actions", []):
         context.params = dict(step.get("params", {}))
         registry_of_actions.get(step["action"]).run(context)
+    return context
+
+
+def _apply(session, registry, form, record, transition, user, comment) -> WorkflowEvent:
+    run_actions(session, registry, record, transition, user, comment)
     old_state = record.state
     record.state = transition["to"]
     record.updated_at = utcnow()

@@ -43,6 +43,7 @@ USERS = {  # username → (role, location code)
     "clerk": ("store_clerk", "S1"),
     "clerk2": ("store_clerk", "S1"),
     "manager": ("store_manager", "S1"),
+    "deputy": ("store_manager", "S1"),
     "manager2": ("store_manager", "S2"),
     "hq": ("hq_manager", "HQ"),
     "auditor": ("auditor", "HQ"),
