@@ -186,10 +186,23 @@ def detail(form, record_id):
     )
     session = db_session()
     return _render(
-        definition, "detail.html", record=record, values=record.data, history=history,
+        definition, "detail.html", record=record, history=history,
+        values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
         label_text=label_text,
+    )  # fmt: skip
+
+
+@bp.get("/<form>/<int:record_id>/print")
+@login_required
+def print_view(form, record_id):
+    """A printable record with its e-signatures (meaning, signer, time, content hash)."""
+    definition = _form(form)
+    record = _record(form, record_id)
+    return _render(
+        definition, "print.html", record=record, values=records.visible_data(definition, record),
+        timeline=engine.timeline(db_session(), record),
     )  # fmt: skip
 
 

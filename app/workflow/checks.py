@@ -141,3 +141,31 @@ def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         compile_expression(text, names)
                     except ExpressionError as exc:
                         issues.append(document.issue(key, str(exc)))
+
+
+@cross_check
+def check_state_rules(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """A state's field rights name fields of the form; its submit rules compile."""
+    for form_name, document in metadata.workflows.items():
+        form = metadata.forms.get(form_name)
+        if form is None:
+            continue
+        fields = {field["name"] for field in form.data["fields"]}
+        names = fields | set(SYSTEM_NAMES)
+        for state, definition in document.data["states"].items():
+            for key in ("editable", "visible"):
+                for index, name in enumerate(definition.get("fields", {}).get(key, [])):
+                    if name not in fields:
+                        issues.append(
+                            document.issue(
+                                ("states", state, "fields", key, index),
+                                _("unknown field '%(name)s'", name=name),
+                            )
+                        )
+            for index, rule in enumerate(definition.get("submit_rules", [])):
+                try:
+                    compile_expression(rule["expr"], names)
+                except ExpressionError as exc:
+                    issues.append(
+                        document.issue(("states", state, "submit_rules", index, "expr"), str(exc))
+                    )

@@ -151,6 +151,28 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
     return None
 
 
+def submit_rule_errors(form: FormDef, record: Record) -> list[str]:
+    """The messages of the current state's ``submit_rules`` the record breaks."""
+    state = workflow_of(form)["states"].get(record.state, {})
+    rules = state.get("submit_rules", [])
+    if not rules:
+        return []
+    values = records.record_values(form, record)
+    english = records.locale().startswith("en")
+    broken = []
+    for rule in rules:
+        try:
+            passed = _condition(rule["expr"], condition_names(form.spec)).evaluate(
+                values, Context()
+            )
+        except ExpressionError:
+            passed = False
+        if not passed:
+            message = rule["message"]
+            broken.append(message.get("en" if english else "zh_CN") or message.get("zh_CN", ""))
+    return broken
+
+
 def available(session: Session, form: FormDef, record: Record, user) -> list[dict]:
     """The transitions ``user`` may fire on ``record`` now (the buttons of its page)."""
     return [
@@ -243,6 +265,9 @@ def fire(
     problem = refusal(session, form, record, user, transition)
     if problem is not None:
         raise problem
+    broken = [] if transition.get("skip_submit_rules") else submit_rule_errors(form, record)
+    if broken:
+        raise ValidationFailed({"_schema": broken})
     comment = (comment or "").strip() or None
     if transition.get("comment") == "required" and comment is None:
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})

@@ -167,6 +167,9 @@ def test_signature_is_recorded_with_a_content_hash(wf_app, wf_api, wf_org, db):
         assert message.user_id == wf_org["clerk"]
     page = manager.get(f"/forms/cold_receipt/{record['id']}")
     assert "Manager Full" in page.text and signature.content_sha256[:16] in page.text
+    printed = manager.get(f"/forms/cold_receipt/{record['id']}/print")
+    assert printed.status_code == 200
+    assert "Manager Full" in printed.text and signature.content_sha256 in printed.text
 
 
 def test_a_wrong_signing_password_is_refused_audited_and_writes_nothing(wf_app, wf_api, wf_org, db):
