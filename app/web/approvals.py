@@ -13,6 +13,7 @@ from flask_login import current_user, login_required
 
 from app.i18n import _
 from app.meta.access import PermissionDenied
+from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web.forms_api import _body, api_auth, idempotent
 from app.web.forms_common import registry
@@ -129,4 +130,8 @@ def decide_from_page(task_id):
         flash(str(exc), "error")
     else:
         flash(_("Done."), "info")
+    task = approvals.task_of(session, task_id)
+    if request.form.get("next") == "record" and task is not None:
+        record = session.get(Record, task.record_id)
+        return redirect(url_for("forms.detail", form=record.form, record_id=record.id))
     return redirect(url_for("approvals.inbox"))

@@ -18,7 +18,7 @@ from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web.forms_common import payload_from_form, registry
 from app.web.session import db_session
-from app.workflow import engine
+from app.workflow import approvals, engine
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
 
@@ -190,7 +190,7 @@ def detail(form, record_id):
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
-        label_text=label_text,
+        label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
     )  # fmt: skip
 
 

@@ -50,6 +50,8 @@ from app.workflow.models import ApprovalTask, Delegation, InboxMessage, Workflow
 #: Roles that manage a location: "manager of the record's location" approvers.
 MANAGER_ROLES = ("store_manager", "warehouse_supervisor")
 OPEN = ("pending", "waiting")
+#: What an approver may do with their task; all but approve need a comment.
+DECISIONS = ("approve", "reject", "return", "comment")
 
 
 class ApprovalError(TransitionRefused):
@@ -295,8 +297,8 @@ def decide(
 
     task, record, form, transition, level = _my_task(session, registry, task_id, user)
     comment = (comment or "").strip() or None
-    if decision not in ("approve", "reject", "return"):
-        raise ValidationFailed({"decision": [_("Choose approve, reject or return.")]})
+    if decision not in DECISIONS:
+        raise ValidationFailed({"decision": [_("Choose approve, reject, return or comment.")]})
     if decision != "approve" and comment is None:
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
     signer = meaning = None
@@ -324,6 +326,9 @@ def _apply_decision(session, registry, task, record, form, transition, level, us
                     comment, return_to, signer, meaning) -> None:  # fmt: skip
     from app.workflow.engine import sign
 
+    if decision == "comment":  # a remark on the timeline; the task stays open
+        _event(session, record, f"comment:{task.level_name}", record.state, user, comment)
+        return
     task.comment, task.decided_at = comment, utcnow()
     if decision == "approve":
         task.status = "approved"
@@ -431,6 +436,19 @@ def waiting_for(session: Session, user) -> list[tuple[ApprovalTask, Record]]:
         for task, record in rows
         if access.in_scope(session, user, record.location_id)
     ]
+
+
+def my_tasks_on(session: Session, user, record: Record) -> list[ApprovalTask]:
+    """The user's pending tasks on ``record`` (the approve/reject form of its page)."""
+    return list(
+        session.scalars(
+            select(ApprovalTask).where(
+                ApprovalTask.record_id == record.id,
+                ApprovalTask.approver_id == getattr(user, "id", None),
+                ApprovalTask.status == "pending",
+            )
+        )
+    )
 
 
 def submitted_by(session: Session, user, limit: int = 50) -> list[Record]:

@@ -202,3 +202,20 @@ def test_overdue_tasks_are_reminded_once_and_escalated(wf_app, wf_api, wf_org, d
     assert record_id
     page = wf_api("deputy").get("/inbox").text
     assert "approval overdue" in page and 'data-task="' in page
+
+
+def test_approve_and_comment_from_the_record_page(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    manager = wf_api("manager")
+    page = manager.get(f"/forms/spend_request/{record_id}").text
+    tid = task_id(db, record_id, wf_org["manager"])
+    assert f'id="my-task-{tid}"' in page
+    response = manager.form(f"/inbox/tasks/{tid}/decision",
+                            {"decision": "comment", "comment": "checking the quote",
+                             "next": "record"})  # fmt: skip
+    assert response.status_code == 302 and f"/forms/spend_request/{record_id}" in response.location
+    assert wf_org["manager"] in tasks(db, record_id)["store"]  # still open
+    response = manager.form(f"/inbox/tasks/{tid}/decision", {"decision": "approve"})
+    assert response.status_code == 302
+    assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
+    assert "checking the quote" in manager.get(f"/forms/spend_request/{record_id}").text
