@@ -88,6 +88,30 @@ def worker(once: bool, poll: float) -> None:
 
 
 @main.command()
+@click.argument("kind")
+@click.option("--run", "run_now", is_flag=True, help="Run the queue now instead of leaving it.")
+def enqueue(kind: str, run_now: bool) -> None:
+    """Queue a job of KIND (e.g. approval_reminders) — what cron calls."""
+    from app.kernel import jobs
+    from app.worker import load_handlers
+
+    load_handlers()
+    if kind not in jobs.HANDLERS:
+        click.echo(
+            f"unknown job kind {kind!r}; known: {', '.join(sorted(jobs.HANDLERS))}", err=True
+        )
+        sys.exit(2)
+    settings = load_settings()
+    db = Database(settings.database_url)
+    with db.transaction() as session:
+        job_id = jobs.enqueue(session, kind).id
+    click.echo(f"job {job_id} queued ({kind})")
+    if run_now:
+        click.echo(f"{jobs.run_until_empty(db, files_dir=settings.instance_path)} job(s) run")
+    db.dispose()
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug", is_flag=True)

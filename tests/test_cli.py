@@ -58,3 +58,13 @@ def test_demo_if_empty_loads_once_and_prints_logins(runner, db):
     assert "store_clerk" in second.output
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(User)) == len(DEMO_USERS)
+
+
+def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):
+    result = runner.invoke(main, ["enqueue", "approval_reminders", "--run"])
+    assert result.exit_code == 0, result.output
+    assert "queued (approval_reminders)" in result.output
+    assert "1 job(s) run" in result.output
+    unknown = runner.invoke(main, ["enqueue", "no_such_job"])
+    assert unknown.exit_code == 2
+    assert "approval_reminders" in unknown.output

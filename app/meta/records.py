@@ -488,11 +488,71 @@ def _attachment_ids(definition: list[FieldDef], values: dict) -> list[int]:
     return found
 
 
-def _editable(form: FormDef, record: Record) -> None:
+class FieldNotEditable(RecordError):
+    """The record's current workflow state does not let this user change ``field``."""
+
+    status = 403
+
+    def __init__(self, field: str, state: str):
+        self.field = field
+        self.errors = {field: [_("This field cannot be changed in this state.")]}
+        super().__init__(
+            _("You may not change '%(field)s' in state '%(state)s'.", field=field, state=state)
+        )
+
+
+def state_rights(form: FormDef, state: str) -> dict:
+    """The ``fields`` rights a workflow state declares: ``editable``, ``visible``, ``roles``."""
+    if not form.workflow:
+        return {}
+    return form.workflow.get("states", {}).get(state, {}).get("fields") or {}
+
+
+def _editable(form: FormDef, record: Record, partial_allowed: bool = False) -> None:
+    """A state is editable as a whole, or (for updates) in the fields its rights list."""
     if form.workflow:
         state = form.workflow.get("states", {}).get(record.state, {})
-        if not state.get("editable"):
-            raise NotEditable(record.state)
+        if state.get("editable"):
+            return
+        if partial_allowed and state_rights(form, record.state).get("editable"):
+            return
+        raise NotEditable(record.state)
+
+
+def _kept_from(form: FormDef, record: Record, user, names) -> list[str]:
+    """Those of ``names`` the record's state keeps this user from changing."""
+    rights = state_rights(form, record.state)
+    if not rights:
+        return []
+    editable, roles = rights.get("editable"), rights.get("roles")
+    held = set(getattr(user, "role_names", ()))
+    kept = []
+    for name in sorted(names):
+        field = form.field(name)
+        if field is not None and field.computed:
+            continue
+        if (editable is not None and name not in editable) or (roles and not held & set(roles)):
+            kept.append(name)
+    return kept
+
+
+def check_field_rights(form: FormDef, record: Record, user, changed) -> None:
+    """Refuse (403, naming the field) a change of a field the state keeps from this user."""
+    kept = _kept_from(form, record, user, changed)
+    if kept:
+        raise FieldNotEditable(kept[0], record.state)
+
+
+def locked_fields(form: FormDef, record: Record, user) -> set[str]:
+    """The fields the edit page shows read-only for ``user`` in the record's state."""
+    return set(_kept_from(form, record, user, [field.name for field in form.fields]))
+
+
+def visible_data(form: FormDef, record: Record) -> dict:
+    """The record's values its state lets users see (all unless the state lists ``visible``)."""
+    visible = state_rights(form, record.state).get("visible")
+    data = record.data or {}
+    return data if visible is None else {k: v for k, v in data.items() if k in visible}
 
 
 def _check_version(session: Session, record: Record, version) -> None:
@@ -536,13 +596,14 @@ def update(
     access.require(user, "update", form_name)
     record = get(session, registry, user, form_name, record_id, for_update=True)
     _check_version(session, record, version)
-    _editable(form, record)
+    _editable(form, record, partial_allowed=True)
     run = _Run(session, registry, user, form, record)
     old = dict(record.data or {})
     values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
     new = {**old, **audit.jsonable(values)}  # removed fields keep their stored values
     _keep_removed_line_fields(form, old, new)
     changes = {key: [old.get(key), new.get(key)] for key in new if old.get(key) != new.get(key)}
+    check_field_rights(form, record, user, changes)
     record.data = new
     record.location_id = _location_id(form, values) if form.location_field else None
     record.updated_at = utcnow()
@@ -709,4 +770,8 @@ def to_json(form: FormDef, record: Record) -> dict:
     """The API representation of ``record`` through the runtime response schema."""
     from app.meta.schema_builder import response_schema
 
-    return response_schema(form).dump(record)
+    dumped = response_schema(form).dump(record)
+    visible = state_rights(form, record.state).get("visible")
+    if visible is not None and isinstance(dumped.get("data"), dict):
+        dumped["data"] = {k: v for k, v in dumped["data"].items() if k in visible}
+    return dumped

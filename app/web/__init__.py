@@ -15,6 +15,7 @@ from app.web import (
     account,
     admin,
     api,
+    approvals,
     assets,
     attachments,
     audit_views,
@@ -88,5 +89,5 @@ def init_web(app: Flask) -> None:
     # identity's fixed lookups (location, user) come before the forms' /api/v1/lookup/<target>
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp)
-    for blueprint in (*blueprints, forms_api.bp, forms_pages.bp, forms_admin.bp):
+    for blueprint in (*blueprints, forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp):
         app.register_blueprint(blueprint)

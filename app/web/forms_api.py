@@ -26,6 +26,7 @@ from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
 from app.web.forms_common import json_error, registry
 from app.web.session import db_session
+from app.workflow import engine
 
 bp = Blueprint("forms_api", __name__, url_prefix="/api/v1")
 
@@ -246,3 +247,27 @@ def lookup(target):
         ),
         mimetype="application/json",
     )
+
+
+@bp.post("/forms/<form>/records/<int:record_id>/transitions/<transition>")
+@api_auth
+@idempotent
+def fire_transition(form, record_id, transition):
+    """Fire a workflow transition; JSON: ``comment``, ``version``, ``signature``."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    session = db_session()
+    reg = registry()
+    record = records.get(session, reg, current_user, form, record_id, for_update=True)
+    try:
+        engine.fire(
+            session, reg, record, transition, current_user,
+            comment=body.get("comment"), signature=body.get("signature"),
+            version=body.get("version", request.headers.get("If-Match")),
+        )  # fmt: skip
+    except engine.SignatureRefused as exc:
+        session.rollback()
+        engine.audit_refused_signature(session, current_user, form, record_id, transition)
+        session.commit()
+        return json_error(exc)
+    return _dump(form, record, 200)

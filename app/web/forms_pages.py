@@ -20,6 +20,7 @@ from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web.forms_common import payload_from_form, registry
 from app.web.session import db_session
+from app.workflow import approvals, engine
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
 
@@ -79,7 +80,7 @@ def _render(form: FormDef, template: str, **context):
         locale=_locale(),
         display=Display(form),
         can=lambda action: access.can(current_user, action, form.name),
-        **context,
+        **{"locked": set(), **context},
     )
 
 
@@ -191,7 +192,64 @@ def detail(form, record_id):
         )
         .all()
     )
-    return _render(definition, "detail.html", record=record, values=record.data, history=history)
+    session = db_session()
+    return _render(
+        definition, "detail.html", record=record, history=history,
+        values=records.visible_data(definition, record),
+        transitions=engine.available(session, definition, record, current_user),
+        timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
+        label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
+    )  # fmt: skip
+
+
+@bp.get("/<form>/<int:record_id>/print")
+@login_required
+def print_view(form, record_id):
+    """A printable record with its e-signatures (meaning, signer, time, content hash)."""
+    definition = _form(form)
+    record = _record(form, record_id)
+    return _render(
+        definition, "print.html", record=record, values=records.visible_data(definition, record),
+        timeline=engine.timeline(db_session(), record),
+    )  # fmt: skip
+
+
+@bp.post("/<form>/<int:record_id>/transitions/<transition>")
+@login_required
+def fire(form, record_id, transition):
+    """A transition button of the detail page (comment, version, signature fields)."""
+    _form(form)
+    session = db_session()
+    try:
+        record = records.get(session, registry(), current_user, form, record_id, for_update=True)
+        signature = {"password": request.form.get("password"),
+                     "meaning": request.form.get("meaning")}  # fmt: skip
+        engine.fire(
+            session, registry(), record, transition, current_user,
+            comment=request.form.get("comment"), signature=signature,
+            version=request.form.get("version"),
+        )  # fmt: skip
+        session.commit()
+    except RecordNotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    except engine.SignatureRefused as exc:
+        session.rollback()
+        engine.audit_refused_signature(session, current_user, form, record_id, transition)
+        session.commit()
+        flash(str(exc), "error")
+    except ValidationFailed as exc:
+        session.rollback()
+        flash("; ".join(m for messages in exc.errors.values() for m in messages), "error")
+    except RecordError as exc:
+        session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc), "error")
+    else:
+        flash(_("Done."), "info")
+    return redirect(url_for("forms.detail", form=form, record_id=record_id))
 
 
 @bp.route("/<form>/<int:record_id>/edit", methods=["GET", "POST"])
@@ -201,8 +259,11 @@ def edit(form, record_id):
     _guard("update", form)
     record = _record(form, record_id)
     session = db_session()
+    locked = records.locked_fields(definition, record, current_user)
     if request.method == "POST":
         payload = payload_from_form(definition, request.form)
+        for name in locked:  # what the page shows read-only is not part of the edit
+            payload.pop(name, None)
         try:
             records.update(
                 session,
@@ -217,16 +278,22 @@ def edit(form, record_id):
         except ValidationFailed as exc:
             session.rollback()
             return _render(definition, "form.html", values=_jsonable(payload), errors=exc.errors,
-                           record=record, visible={}), 422  # fmt: skip
+                           record=record, visible={}, locked=locked), 422  # fmt: skip
         except RecordError as exc:
             session.rollback()
             flash(str(exc), "error")
             return _render(definition, "form.html", values=_jsonable(payload), errors={},
-                           record=record, visible={}), exc.status  # fmt: skip
+                           record=record, visible={}, locked=locked), exc.status  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record_id))
     return _render(
-        definition, "form.html", values=record.data, errors={}, record=record, visible={}
+        definition,
+        "form.html",
+        values=record.data,
+        errors={},
+        record=record,
+        visible={},
+        locked=locked,
     )
 
 

@@ -48,6 +48,11 @@ class ActionContext:
     comment: str | None = None
     #: Values actions hand to later actions of the same transition (e.g. a created record).
     outputs: dict = field(default_factory=dict)
+    #: The record service as actions may use it: ``records.create(form, data)`` (filled by the
+    #: engine, so that plugins need not import the metadata engine).
+    records: Any = None
+    #: The state the record moves to once every action has run.
+    target_state: str | None = None
 
 
 class Action:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from app.i18n import _
+from app.meta.checks import SYSTEM_NAMES
+from app.meta.expressions import ExpressionError, compile_expression
 from app.meta.loader import Metadata, cross_check, describe_error
 from app.meta.yamlsource import MetadataIssue
 from app.workflow.actions import installed_actions
@@ -26,7 +28,7 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                                 name=name,
                                 names=", ".join(registry.names()),
                             ),
-                        )  # fmt: skip
+                        )
                     )
                     continue
                 for error in registry.params_errors(name, step.get("params", {})):
@@ -41,8 +43,18 @@ def check_reachability(metadata: Metadata, issues: list[MetadataIssue]) -> None:
         edges: dict[str, set[str]] = {}
         for transition in workflow["transitions"]:
             sources = transition["from"]
+            approval = transition.get("approval")
             for source in [sources] if isinstance(sources, str) else sources:
-                edges.setdefault(source, set()).add(transition["to"])
+                edges.setdefault(source, set()).add(
+                    approval["pending"] if approval else transition["to"]
+                )
+            if approval:  # waiting for approvers, then approved or sent back
+                edges.setdefault(approval["pending"], set()).add(transition["to"])
+                for target in [approval.get("reject_to")] + [
+                    level.get("reject_to") for level in approval["levels"]
+                ]:
+                    if target in workflow["states"]:
+                        edges[approval["pending"]].add(target)
         reached, frontier = {workflow["initial"]}, [workflow["initial"]]
         while frontier:
             for target in edges.get(frontier.pop(), ()):
@@ -59,5 +71,101 @@ def check_reachability(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                             name=state,
                             initial=workflow["initial"],
                         ),
-                    )  # fmt: skip
+                    )
                 )
+
+
+@cross_check
+def check_conditions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """A transition's ``condition`` compiles over its form's fields: a typo fails at load."""
+    for form_name, document in metadata.workflows.items():
+        form = metadata.forms.get(form_name)
+        if form is None:
+            continue  # reported by check_workflows
+        names = {field["name"] for field in form.data["fields"]} | set(SYSTEM_NAMES)
+        for index, transition in enumerate(document.data["transitions"]):
+            if "condition" not in transition:
+                continue
+            try:
+                compile_expression(transition["condition"], names)
+            except ExpressionError as exc:
+                issues.append(document.issue(("transitions", index, "condition"), str(exc)))
+
+
+@cross_check
+def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """An approval's states and steps exist; its ``when`` and ``expr`` compile."""
+    for form_name, document in metadata.workflows.items():
+        states = set(document.data["states"])
+        form = metadata.forms.get(form_name)
+        names = (
+            {field["name"] for field in form.data["fields"]} | set(SYSTEM_NAMES) if form else None
+        )
+        for index, transition in enumerate(document.data["transitions"]):
+            approval = transition.get("approval")
+            if not approval:
+                continue
+            path = ("transitions", index, "approval")
+            if approval["pending"] not in states:
+                issues.append(
+                    document.issue(
+                        (*path, "pending"), _("unknown state '%(name)s'", name=approval["pending"])
+                    )
+                )
+            steps = [level["name"] for level in approval["levels"]]
+            if "reject_to" in approval and approval["reject_to"] not in states | set(steps):
+                issues.append(
+                    document.issue(
+                        (*path, "reject_to"),
+                        _("unknown state or step '%(name)s'", name=approval["reject_to"]),
+                    )
+                )
+            for l_index, level in enumerate(approval["levels"]):
+                where = (*path, "levels", l_index)
+                target = level.get("reject_to")
+                if target is not None and target not in states | set(steps[:l_index]):
+                    issues.append(
+                        document.issue(
+                            (*where, "reject_to"),
+                            _("unknown state or earlier step '%(name)s'", name=target),
+                        )
+                    )
+                sources = [
+                    ((*where, "when"), level.get("when")),
+                    ((*where, "approvers", "expr"), level["approvers"].get("expr")),
+                ]
+                for key, text in sources:
+                    if text is None or names is None:
+                        continue
+                    try:
+                        compile_expression(text, names)
+                    except ExpressionError as exc:
+                        issues.append(document.issue(key, str(exc)))
+
+
+@cross_check
+def check_state_rules(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """A state's field rights name fields of the form; its submit rules compile."""
+    for form_name, document in metadata.workflows.items():
+        form = metadata.forms.get(form_name)
+        if form is None:
+            continue
+        fields = {field["name"] for field in form.data["fields"]}
+        names = fields | set(SYSTEM_NAMES)
+        for state, definition in document.data["states"].items():
+            for key in ("editable", "visible"):
+                for index, name in enumerate(definition.get("fields", {}).get(key, [])):
+                    if name not in fields:
+                        issues.append(
+                            document.issue(
+                                ("states", state, "fields", key, index),
+                                _("unknown field '%(name)s'", name=name),
+                            )
+                        )
+            for index, rule in enumerate(definition.get("submit_rules", [])):
+                try:
+                    compile_expression(rule["expr"], names)
+                except ExpressionError as exc:
+                    issues.append(
+                        document.issue(("states", state, "submit_rules", index, "expr"), str(exc))
+                    )

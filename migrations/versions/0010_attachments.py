@@ -1,7 +1,7 @@
 """attachments
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-25 07:33:51.302419
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import app.db
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -73,6 +73,21 @@ def _store_b_attachment(chain: Chain, rule: Rule) -> int:
         return attachment.id
 
 
+def _store_b_task(chain: Chain, rule: Rule) -> int:
+    """An approval task of store B's record, waiting for store B's clerk."""
+    from app.workflow.models import ApprovalTask
+
+    record_id = _store_b_record(chain, rule)
+    with chain.db.transaction() as session:
+        task = ApprovalTask(
+            record_id=record_id, transition="submit", level=0, level_name="store",
+            approver_id=chain.users["clerk_b"], status="pending",
+        )  # fmt: skip
+        session.add(task)
+        session.flush()
+        return task.id
+
+
 def _asset(chain: Chain, rule: Rule) -> str:
     return "bootstrap/dist/css/bootstrap.min.css" if "vendor" in rule.rule else "lianku.css"
 
@@ -94,6 +109,9 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     # rows in it, in any format, nor drill into them
     "report": lambda chain, rule: "stock_on_hand",
     "fmt": lambda chain, rule: "xlsx",
+    # a transition of purchase_receipt's shipped workflow, fired on store B's record
+    "transition": lambda chain, rule: "cancel",
+    "task_id": _store_b_task,
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
@@ -122,6 +140,8 @@ ALLOWED: dict[str, str] = {
     "/forms/<form>/": "scoped record list",
     "/forms/<form>/evaluate": "live recompute of the clerk's own unsaved form",
     "/forms/<form>/new": "create a record",
+    "/inbox": "the clerk's own approval tasks and messages",
+    "/api/v1/delegations": "delegating one's own approvals while away",
 }
 
 #: Allow-listed routes that arrive with other branches (jobs, metadata engine): the stale-entry

@@ -1,0 +1,76 @@
+"""What several built-in actions share: reading kernel objects named by a record's fields."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from app.kernel.items import Item, get_or_create_lot, get_or_create_unit
+from app.kernel.locations import Location
+from app.workflow.actions import ActionContext, ActionError
+
+#: JSON Schema of a field name parameter.
+FIELD = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+
+
+def document_of(context: ActionContext) -> str:
+    """The document reference kernel rows carry: the record's number (or form/id)."""
+    record = context.record
+    return (record.number or f"{record.form}/{record.id}")[:64]
+
+
+def lines_of(context: ActionContext, table: str) -> list[dict]:
+    lines = (context.record.data or {}).get(table) or []
+    if not lines:
+        raise ActionError(f"明细为空 / the record has no lines in {table}")
+    return lines
+
+
+def _id(value, what: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ActionError(f"{what} 无效 / invalid {what}: {value!r}") from None
+
+
+def location(context: ActionContext, field: str | None) -> Location | None:
+    """The location whose id is in the record's header ``field`` (``None`` when not declared)."""
+    if not field:
+        return None
+    value = (context.record.data or {}).get(field)
+    found = context.session.get(Location, _id(value, field))
+    if found is None:
+        raise ActionError(f"地点不存在 / no location {value!r} in {field}")
+    return found
+
+
+def item(context: ActionContext, line: dict, field: str) -> Item:
+    found = context.session.get(Item, _id(line.get(field), field))
+    if found is None:
+        raise ActionError(f"商品不存在 / no item {line.get(field)!r}")
+    return found
+
+
+def quantity(line: dict, field: str) -> Decimal:
+    try:
+        return Decimal(str(line.get(field)))
+    except (InvalidOperation, ValueError):
+        raise ActionError(f"数量无效 / invalid quantity {line.get(field)!r}") from None
+
+
+def lot(context: ActionContext, the_item: Item, line: dict, params: dict):
+    number = line.get(params["lot"]) if params.get("lot") else None
+    if not number:
+        return None
+    expiry = line.get(params["expiry_date"]) if params.get("expiry_date") else None
+    if isinstance(expiry, str):
+        import datetime as dt
+
+        expiry = dt.date.fromisoformat(expiry)
+    return get_or_create_lot(context.session, the_item, str(number), expiry)
+
+
+def unit(context: ActionContext, the_item: Item, line: dict, params: dict, the_lot):
+    serial = line.get(params["serial"]) if params.get("serial") else None
+    if not serial:
+        return None
+    return get_or_create_unit(context.session, the_item, str(serial), the_lot)

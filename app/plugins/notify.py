@@ -1,0 +1,104 @@
+"""Built-in actions ``notify`` (in-app inbox messages) and ``webhook`` (a queued HTTP POST).
+
+``notify`` writes one inbox message per recipient: the record's creator (``creator: true``), users
+named in ``users``, and users holding one of ``roles`` at the record's location. ``webhook``
+never calls out inline: it queues a ``webhook`` job that POSTs the record as JSON to ``url``
+and records the answer's status on the job.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+from sqlalchemy import select
+
+from app.kernel import audit, jobs
+from app.kernel.users import User, UserRole, user_locations
+from app.workflow.actions import Action, ActionContext
+from app.workflow.models import InboxMessage
+
+NAMES = {"type": "array", "items": {"type": "string"}}
+
+
+class Notify(Action):
+    name = "notify"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["message"],
+        "properties": {
+            "message": {"type": "string", "minLength": 1, "maxLength": 400},
+            "creator": {"type": "boolean"},
+            "users": NAMES,
+            "roles": NAMES,
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params, record, session = context.params, context.record, context.session
+        recipients: set[int] = set()
+        if params.get("creator") and record.created_by:
+            recipients.add(record.created_by)
+        if params.get("users"):
+            recipients |= set(
+                session.scalars(select(User.id).where(User.username.in_(params["users"])))
+            )
+        if params.get("roles"):
+            query = select(UserRole.user_id).where(UserRole.role.in_(params["roles"]))
+            if record.location_id is not None:
+                query = query.join(
+                    user_locations, user_locations.c.user_id == UserRole.user_id
+                ).where(user_locations.c.location_id == record.location_id)
+            recipients |= set(session.scalars(query))
+        text = f"{record.number or record.id}: {params['message']}"
+        for user_id in sorted(recipients):
+            session.add(
+                InboxMessage(
+                    user_id=user_id, record_id=record.id, message=text[:500],
+                    sender_id=getattr(context.user, "id", None),
+                )
+            )  # fmt: skip
+        session.flush()
+
+
+class Webhook(Action):
+    name = "webhook"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["url"],
+        "properties": {"url": {"type": "string", "pattern": "^https?://"}},
+    }
+
+    def run(self, context: ActionContext) -> None:
+        record = context.record
+        body = {
+            "form": record.form, "id": record.id, "number": record.number,
+            "from_state": record.state, "state": context.target_state or record.state,
+            "transition": context.transition,
+            "data": audit.jsonable(record.data or {}),
+        }  # fmt: skip
+        jobs.enqueue(
+            context.session, "webhook", {"url": context.params["url"], "body": body},
+            getattr(context.user, "id", None),
+        )  # fmt: skip
+
+
+@jobs.handler("webhook")
+def deliver(run: jobs.JobRun) -> dict:
+    """POST the queued body; a refused or unreachable endpoint fails the job with the reason."""
+    request = urllib.request.Request(
+        run.params["url"],
+        data=json.dumps(run.params["body"], ensure_ascii=False).encode("utf-8"),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return {"status": response.status}
+    except urllib.error.HTTPError as exc:
+        raise jobs.JobFailed(f"webhook answered {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise jobs.JobFailed(f"webhook unreachable: {exc}") from None

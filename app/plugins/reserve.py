@@ -1,0 +1,47 @@
+"""Built-in actions ``reserve`` and ``release``: hold stock for the record's lines, or free it.
+
+``reserve`` holds each line's quantity at the record's location (the line's lot if it names one,
+else FEFO picks); ``release`` gives back all the record holds, e.g. when an order is cancelled.
+"""
+
+from __future__ import annotations
+
+from app.kernel import reservations
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext
+
+
+class Reserve(Action):
+    name = "reserve"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["lines", "item", "quantity", "location"],
+        "properties": {
+            "lines": common.FIELD,
+            "item": common.FIELD,
+            "quantity": common.FIELD,
+            "lot": common.FIELD,
+            "location": common.FIELD,
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        where = common.location(context, params["location"])
+        document = common.document_of(context)
+        for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+            the_item = common.item(context, line, params["item"])
+            lot_number = line.get(params["lot"]) if params.get("lot") else None
+            the_lot = common.lot(context, the_item, line, params) if lot_number else None
+            reservations.reserve(
+                context.session, document, number, the_item,
+                common.quantity(line, params["quantity"]), where, lot=the_lot, user=context.user,
+            )  # fmt: skip
+
+
+class Release(Action):
+    name = "release"
+
+    def run(self, context: ActionContext) -> None:
+        reservations.release(context.session, common.document_of(context), user=context.user)

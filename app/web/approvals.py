@@ -1,0 +1,137 @@
+"""Approval tasks over HTTP: the ``/inbox`` page and the JSON endpoints behind it.
+
+Deciding, adding an approver and delegating are engine calls (``app.workflow.approvals``); this
+module only parses requests, renders and maps typed errors to statuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.i18n import _
+from app.meta.access import PermissionDenied
+from app.meta.models import Record
+from app.meta.records import RecordError, RecordNotFound, ValidationFailed
+from app.web.forms_api import _body, api_auth, idempotent
+from app.web.forms_common import registry
+from app.web.session import db_session
+from app.workflow import approvals, engine
+
+bp = Blueprint("approvals", __name__)
+
+
+def _task_json(task) -> dict:
+    return {
+        "id": task.id, "record_id": task.record_id, "transition": task.transition,
+        "level": task.level_name, "approver_id": task.approver_id,
+        "on_behalf_of": task.on_behalf_of, "status": task.status, "comment": task.comment,
+        "decided_at": task.decided_at.isoformat() if task.decided_at else None,
+    }  # fmt: skip
+
+
+def _decide(task_id: int, data) -> object:
+    session = db_session()
+    signature = data.get("signature")
+    if signature is None and data.get("password"):
+        signature = {"password": data.get("password"), "meaning": data.get("meaning")}
+    try:
+        return approvals.decide(
+            session, registry(), task_id, current_user, str(data.get("decision", "")),
+            comment=data.get("comment"), return_to=data.get("return_to") or None,
+            signature=signature,
+        )  # fmt: skip
+    except engine.SignatureRefused:
+        session.rollback()
+        task = approvals.task_of(session, task_id)
+        engine.audit_refused_signature(session, current_user, "approval", task.record_id,
+                                       task.transition)  # fmt: skip
+        session.commit()
+        raise
+
+
+@bp.post("/api/v1/approval-tasks/<int:task_id>/decision")
+@api_auth
+@idempotent
+def decide(task_id):
+    """JSON: ``decision`` (approve/reject/return), ``comment``, ``return_to``, ``signature``."""
+    return jsonify(_task_json(_decide(task_id, _body()))), 200
+
+
+@bp.post("/api/v1/approval-tasks/<int:task_id>/approvers")
+@api_auth
+@idempotent
+def add_approver(task_id):
+    """加签 — JSON: ``user`` (id), ``position`` (before/after)."""
+    body = _body()
+    added = approvals.add_approver(
+        db_session(), registry(), task_id, current_user, body.get("user"),
+        str(body.get("position", "")),
+    )  # fmt: skip
+    return jsonify(_task_json(added)), 201
+
+
+def _when(value, name: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationFailed({name: [_("Not a valid date and time.")]}) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@bp.post("/api/v1/delegations")
+@api_auth
+@idempotent
+def delegate():
+    """While I am away: JSON ``to_user`` (id), ``starts_at``, ``ends_at`` (ISO 8601)."""
+    body = _body()
+    try:
+        to_user = int(body.get("to_user"))
+    except (TypeError, ValueError):
+        raise ValidationFailed({"to_user": [_("Not a valid number.")]}) from None
+    row = approvals.delegate(
+        db_session(), current_user, to_user,
+        _when(body.get("starts_at"), "starts_at"), _when(body.get("ends_at"), "ends_at"),
+    )  # fmt: skip
+    return jsonify(id=row.id), 201
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    """Waiting for me, I submitted, CC (and other messages) to me."""
+    session = db_session()
+    return render_template(
+        "inbox.html",
+        waiting=approvals.waiting_for(session, current_user),
+        submitted=approvals.submitted_by(session, current_user),
+        messages=approvals.messages_for(session, current_user),
+    )
+
+
+@bp.post("/inbox/tasks/<int:task_id>/decision")
+@login_required
+def decide_from_page(task_id):
+    session = db_session()
+    try:
+        _decide(task_id, request.form)
+        session.commit()
+    except RecordNotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    except ValidationFailed as exc:
+        session.rollback()
+        flash("; ".join(m for messages in exc.errors.values() for m in messages), "error")
+    except RecordError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(_("Done."), "info")
+    task = approvals.task_of(session, task_id)
+    if request.form.get("next") == "record" and task is not None:
+        record = session.get(Record, task.record_id)
+        return redirect(url_for("forms.detail", form=record.form, record_id=record.id))
+    return redirect(url_for("approvals.inbox"))

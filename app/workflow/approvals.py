@@ -1,0 +1,521 @@
+"""Approval steps: sequential levels of approvers a transition passes through before it lands.
+
+A transition with an ``approval:`` block does not move the record to its ``to`` state at once:
+the record waits in the ``pending`` state while each level in turn decides::
+
+    approval:
+      pending: in_approval        # where the record waits
+      reject_to: draft            # where a rejection sends it (a state, or a level's name)
+      cc: {roles: [finance]}      # who gets an inbox copy once approved
+      levels:
+        - name: manager
+          approvers: {manager: true}          # roles / users / manager / expr
+          mode: any                            # any = 或签, all = 会签
+          time_limit_hours: 24                 # reminder, then escalation to the managers
+        - name: hq
+          approvers: {roles: [hq_manager]}
+          mode: all
+          when: amount > 50000                 # a conditional level
+
+Each approver of the current level gets an ``ApprovalTask``. They approve, reject (驳回: back to
+``reject_to`` with the reason), return (退回: to an earlier level of their choice) or add an
+approver before or after themselves (加签). While someone is away, a ``Delegation`` hands their
+new tasks to a stand-in. The record's creator is never their own approver unless a level says
+``allow_creator: true``. When the last level approves, the transition's actions run and the
+record moves to ``to`` — all in the caller's transaction, like any transition.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import utcnow
+from app.i18n import _
+from app.kernel import jobs
+from app.kernel.errors import KernelError
+from app.kernel.users import User, UserRole, user_locations
+from app.meta import access, records
+from app.meta.expressions import Context, ExpressionError, compile_expression
+from app.meta.forms import FormDef
+from app.meta.models import Record
+from app.meta.records import ValidationFailed
+from app.workflow.actions import ActionError
+from app.workflow.errors import TransitionNotAllowed, TransitionRefused
+from app.workflow.models import ApprovalTask, Delegation, InboxMessage, WorkflowEvent
+
+#: Roles that manage a location: "manager of the record's location" approvers.
+MANAGER_ROLES = ("store_manager", "warehouse_supervisor")
+OPEN = ("pending", "waiting")
+#: What an approver may do with their task; all but approve need a comment.
+DECISIONS = ("approve", "reject", "return", "comment")
+
+
+class ApprovalError(TransitionRefused):
+    """An approval cannot go on (nobody to approve, task already decided)."""
+
+
+class NotYourTask(TransitionNotAllowed):
+    def __init__(self, message=None):
+        super().__init__(message or _("This approval task is not yours to decide."))
+
+
+# --- definitions -----------------------------------------------------------------------------
+
+
+def levels_of(transition: dict) -> list[dict]:
+    return transition.get("approval", {}).get("levels", [])
+
+
+@cache
+def _expression(text: str, names: frozenset[str]):
+    return compile_expression(text, names)
+
+
+def _names(form: FormDef) -> frozenset[str]:
+    from app.workflow.engine import condition_names
+
+    return condition_names(form.spec)
+
+
+def _applies(form: FormDef, record: Record, level: dict) -> bool:
+    if "when" not in level:
+        return True
+    try:
+        values = records.record_values(form, record)
+        return bool(_expression(level["when"], _names(form)).evaluate(values, Context()))
+    except ExpressionError as exc:
+        raise ApprovalError(str(exc)) from None
+
+
+# --- who approves ----------------------------------------------------------------------------
+
+
+def _active(session: Session, ids) -> list[User]:
+    users = [session.get(User, user_id) for user_id in sorted(set(ids))]
+    return [user for user in users if user is not None and user.is_active]
+
+
+def resolve_approvers(session: Session, form: FormDef, record: Record, spec: dict) -> list[User]:
+    """The users a level's ``approvers`` names: by role (within their data scope), by user name,
+    the managers of the record's location, or an expression giving user ids."""
+    ids: set[int] = set()
+    if spec.get("roles"):
+        holders = _active(
+            session,
+            session.scalars(select(UserRole.user_id).where(UserRole.role.in_(spec["roles"]))),
+        )
+        ids |= {u.id for u in holders if access.in_scope(session, u, record.location_id)}
+    if spec.get("users"):
+        ids |= set(session.scalars(select(User.id).where(User.username.in_(spec["users"]))))
+    if spec.get("manager") and record.location_id is not None:
+        ids |= set(
+            session.scalars(
+                select(UserRole.user_id)
+                .join(user_locations, user_locations.c.user_id == UserRole.user_id)
+                .where(
+                    UserRole.role.in_(MANAGER_ROLES),
+                    user_locations.c.location_id == record.location_id,
+                )
+            )
+        )
+    if spec.get("expr"):
+        values = records.record_values(form, record)
+        try:
+            result = _expression(spec["expr"], _names(form)).evaluate(values, Context())
+        except ExpressionError as exc:
+            raise ApprovalError(str(exc)) from None
+        for value in result if isinstance(result, list | tuple) else [result]:
+            if value is not None and str(value).isdigit():
+                ids.add(int(value))
+    return _active(session, ids)
+
+
+def delegate_of(session: Session, user_id: int, now: dt.datetime | None = None) -> int | None:
+    """Who stands in for ``user_id`` now, if they delegated their approvals."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Delegation.to_user_id)
+        .where(
+            Delegation.from_user_id == user_id,
+            Delegation.starts_at <= now,
+            Delegation.ends_at > now,
+        )
+        .order_by(Delegation.id.desc())
+        .limit(1)
+    )
+
+
+def delegate(session: Session, user, to_user_id: int, starts_at, ends_at) -> Delegation:
+    """``user`` is away from ``starts_at`` to ``ends_at``: their new tasks go to ``to_user_id``."""
+    if to_user_id == user.id or session.get(User, to_user_id) is None:
+        raise ValidationFailed({"to_user": [_("Choose another user to stand in for you.")]})
+    if ends_at <= starts_at:
+        raise ValidationFailed({"ends_at": [_("The end must be after the start.")]})
+    row = Delegation(from_user_id=user.id, to_user_id=to_user_id, starts_at=starts_at,
+                     ends_at=ends_at)  # fmt: skip
+    session.add(row)
+    session.flush()
+    records.audit_as(
+        session,
+        user,
+        "delegate",
+        "delegation",
+        row.id,
+        changes={"to_user": to_user_id, "starts_at": starts_at, "ends_at": ends_at},
+    )
+    return row
+
+
+# --- running the levels ------------------------------------------------------------------------
+
+
+def _event(session, record, name, from_state, user, comment) -> WorkflowEvent:
+    event = WorkflowEvent(record_id=record.id, transition=name, from_state=from_state,
+                          to_state=record.state, user_id=getattr(user, "id", None),
+                          comment=comment)  # fmt: skip
+    session.add(event)
+    session.flush()
+    return event
+
+
+def _open_level(session, form, record, transition, index, user) -> bool:
+    """Create the tasks of the first applicable level from ``index`` on; False when none left."""
+    levels = levels_of(transition)
+    while index < len(levels) and not _applies(form, record, levels[index]):
+        index += 1
+    if index >= len(levels):
+        return False
+    level = levels[index]
+    approvers = resolve_approvers(session, form, record, level.get("approvers", {}))
+    if not level.get("allow_creator"):
+        approvers = [a for a in approvers if a.id != record.created_by]
+    if not approvers:
+        raise ApprovalError(
+            _("Nobody can approve level '%(level)s' of this record.", level=level["name"])
+        )
+    hours = level.get("time_limit_hours")
+    due = utcnow() + dt.timedelta(hours=hours) if hours else None
+    for approver in approvers:
+        stand_in = delegate_of(session, approver.id)
+        session.add(
+            ApprovalTask(
+                record_id=record.id, transition=transition["name"], level=index,
+                level_name=level["name"], approver_id=stand_in or approver.id,
+                on_behalf_of=approver.id if stand_in else None, status="pending", due_at=due,
+            )
+        )  # fmt: skip
+    session.flush()
+    return True
+
+
+def start(session, registry, form: FormDef, record: Record, transition: dict, user, comment):
+    """The transition was fired: wait in ``pending`` and open the first applicable level."""
+    old = record.state
+    record.state = transition["approval"]["pending"]
+    record.updated_at, record.updated_by = utcnow(), getattr(user, "id", None)
+    session.flush()
+    event = _event(session, record, transition["name"], old, user, comment)
+    if not _open_level(session, form, record, transition, 0, user):
+        _complete(session, registry, form, record, transition, user, comment)
+    return event
+
+
+def _complete(session, registry, form, record, transition, user, comment) -> None:
+    """Every level approved: run the transition's actions and move the record to ``to``."""
+    from app.workflow.engine import run_actions
+
+    run_actions(session, registry, record, transition, user, comment)
+    old = record.state
+    record.state = transition["to"]
+    record.updated_at = utcnow()
+    session.flush()
+    _event(session, record, "approved", old, user, comment)
+    cc = transition["approval"].get("cc")
+    if cc:
+        for target in resolve_approvers(session, form, record, cc):
+            session.add(InboxMessage(user_id=target.id, record_id=record.id, kind="cc",
+                                     message=f"{record.number or record.id}: approved",
+                                     sender_id=getattr(user, "id", None)))  # fmt: skip
+        session.flush()
+
+
+def _tasks(session, record: Record, transition: str, statuses=OPEN) -> list[ApprovalTask]:
+    return list(
+        session.scalars(
+            select(ApprovalTask)
+            .where(ApprovalTask.record_id == record.id, ApprovalTask.transition == transition,
+                   ApprovalTask.status.in_(statuses))
+            .order_by(ApprovalTask.id)
+        )
+    )  # fmt: skip
+
+
+def _close_open(session, record, transition) -> None:
+    for task in _tasks(session, record, transition):
+        task.status, task.decided_at = "cancelled", utcnow()
+    session.flush()
+
+
+def _my_task(session: Session, registry, task_id: int, user):
+    """The task, its record (locked), form and transition — or a typed refusal."""
+    task = session.get(ApprovalTask, task_id)
+    if task is None:
+        raise records.RecordNotFound("approval", task_id)
+    record = session.scalar(select(Record).where(Record.id == task.record_id).with_for_update())
+    if task.approver_id != getattr(user, "id", None) or not access.in_scope(
+        session, user, record.location_id
+    ):
+        raise records.RecordNotFound("approval", task_id)  # someone else's: not even shown
+    if task.status != "pending":
+        raise ApprovalError(_("This approval task is already decided."))
+    form = registry.form(record.form)
+    from app.workflow.engine import transition_named
+
+    transition = transition_named(form, task.transition)
+    level = levels_of(transition)[task.level]
+    if record.created_by == user.id and not level.get("allow_creator"):
+        raise NotYourTask(_("You created this record, so someone else must approve it."))
+    return task, record, form, transition, level
+
+
+def decide(
+    session: Session,
+    registry,
+    task_id: int,
+    user,
+    decision: str,
+    comment: str | None = None,
+    return_to: str | None = None,
+    signature: dict | None = None,
+) -> ApprovalTask:
+    """``approve``, ``reject`` (驳回) or ``return`` (退回 to an earlier level) a task."""
+    from app.workflow.engine import check_signature
+
+    task, record, form, transition, level = _my_task(session, registry, task_id, user)
+    comment = (comment or "").strip() or None
+    if decision not in DECISIONS:
+        raise ValidationFailed({"decision": [_("Choose approve, reject, return or comment.")]})
+    if decision != "approve" and comment is None:
+        raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
+    signer = meaning = None
+    if level.get("signature") and decision == "approve":
+        signer, meaning = check_signature(session, user, signature)
+    savepoint = session.begin_nested()
+    try:
+        _apply_decision(session, registry, task, record, form, transition, level, user, decision,
+                        comment, return_to, signer, meaning if signer else None)  # fmt: skip
+    except (ActionError, KernelError) as exc:
+        savepoint.rollback()
+        raise TransitionRefused(str(exc)) from None
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return task
+
+
+def task_of(session: Session, task_id: int) -> ApprovalTask | None:
+    return session.get(ApprovalTask, task_id)
+
+
+def _apply_decision(session, registry, task, record, form, transition, level, user, decision,
+                    comment, return_to, signer, meaning) -> None:  # fmt: skip
+    from app.workflow.engine import sign
+
+    if decision == "comment":  # a remark on the timeline; the task stays open
+        _event(session, record, f"comment:{task.level_name}", record.state, user, comment)
+        return
+    task.comment, task.decided_at = comment, utcnow()
+    if decision == "approve":
+        task.status = "approved"
+        _after_approval(session, registry, form, record, transition, task, user, comment)
+        event = _event(session, record, f"approve:{task.level_name}", record.state, user, comment)
+        if signer is not None:
+            sign(session, record, event, signer, meaning)
+    elif decision == "reject":
+        task.status = "rejected"
+        _close_open(session, record, transition["name"])
+        target = level.get("reject_to") or transition["approval"].get("reject_to")
+        target = target or workflow_initial(form)
+        old = record.state
+        names = [lv["name"] for lv in levels_of(transition)]
+        if target in names:
+            _open_level(session, form, record, transition, names.index(target), user)
+        else:
+            record.state = target
+        _event(session, record, f"reject:{task.level_name}", old, user, comment)
+    else:
+        names = [lv["name"] for lv in levels_of(transition)]
+        if return_to not in names[: task.level]:
+            raise ValidationFailed(
+                {"return_to": [_("Choose an earlier step: %(steps)s.",
+                                 steps=", ".join(names[: task.level]) or "-")]}
+            )  # fmt: skip
+        task.status = "returned"
+        _close_open(session, record, transition["name"])
+        _open_level(session, form, record, transition, names.index(return_to), user)
+        _event(session, record, f"return:{return_to}", record.state, user, comment)
+    record.updated_at, record.updated_by = utcnow(), user.id
+    session.flush()
+    records.audit_as(session, user, f"approval.{decision}", "record", record.id,
+                     changes={"task": task.id, "level": task.level_name, "state": record.state},
+                     reason=comment)  # fmt: skip
+
+
+def workflow_initial(form: FormDef) -> str:
+    return (form.workflow or {}).get("initial", form.initial_state)
+
+
+def _after_approval(session, registry, form, record, transition, task, user, comment) -> None:
+    """或签: an original approver's yes closes the others' tasks of the level (added approvers
+    still decide); then whoever waited for this task is up; a level with nothing open is done."""
+    level = levels_of(transition)[task.level]
+    if level.get("mode", "any") == "any" and task.added_by is None:
+        for other in _tasks(session, record, transition["name"], ("pending",)):
+            if other.level == task.level and other.added_by is None and other.id != task.id:
+                other.status, other.decided_at = "cancelled", utcnow()
+    for waiting in _tasks(session, record, transition["name"], ("waiting",)):
+        if waiting.waits_for == task.id:
+            waiting.status = "pending"
+    session.flush()
+    if any(t.level == task.level for t in _tasks(session, record, transition["name"])):
+        return  # the level is still open
+    if not _open_level(session, form, record, transition, task.level + 1, user):
+        _complete(session, registry, form, record, transition, user, comment)
+
+
+def add_approver(session: Session, registry, task_id: int, user, other_id, position: str):
+    """加签: ``other_id`` approves before me (my task waits) or after me (theirs waits)."""
+    task, record, _form, _transition, _level = _my_task(session, registry, task_id, user)
+    try:
+        other = session.get(User, int(other_id))
+    except (TypeError, ValueError):
+        other = None
+    if other is None or other.id in (user.id, record.created_by) or not other.is_active:
+        raise ValidationFailed({"user": [_("Choose another active user.")]})
+    if position not in ("before", "after"):
+        raise ValidationFailed({"position": [_("Choose before or after.")]})
+    added = ApprovalTask(
+        record_id=record.id, transition=task.transition, level=task.level,
+        level_name=task.level_name, approver_id=other.id, added_by=user.id,
+        status="pending" if position == "before" else "waiting",
+        waits_for=None if position == "before" else task.id, due_at=task.due_at,
+    )  # fmt: skip
+    session.add(added)
+    session.flush()
+    if position == "before":
+        task.status, task.waits_for = "waiting", added.id
+    session.flush()
+    records.audit_as(
+        session,
+        user,
+        "approval.add_approver",
+        "record",
+        record.id,
+        changes={"task": task.id, "added": other.id, "position": position},
+    )
+    return added
+
+
+# --- inbox -------------------------------------------------------------------------------------
+
+
+def waiting_for(session: Session, user) -> list[tuple[ApprovalTask, Record]]:
+    rows = session.execute(
+        select(ApprovalTask, Record)
+        .join(Record, Record.id == ApprovalTask.record_id)
+        .where(ApprovalTask.approver_id == user.id, ApprovalTask.status == "pending")
+        .order_by(ApprovalTask.created_at)
+    ).all()
+    return [
+        (task, record)
+        for task, record in rows
+        if access.in_scope(session, user, record.location_id)
+    ]
+
+
+def my_tasks_on(session: Session, user, record: Record) -> list[ApprovalTask]:
+    """The user's pending tasks on ``record`` (the approve/reject form of its page)."""
+    return list(
+        session.scalars(
+            select(ApprovalTask).where(
+                ApprovalTask.record_id == record.id,
+                ApprovalTask.approver_id == getattr(user, "id", None),
+                ApprovalTask.status == "pending",
+            )
+        )
+    )
+
+
+def submitted_by(session: Session, user, limit: int = 50) -> list[Record]:
+    """Records the user created that have approval tasks (open or decided), newest first."""
+    ids = select(ApprovalTask.record_id)
+    return list(
+        session.scalars(
+            select(Record)
+            .where(Record.created_by == user.id, Record.id.in_(ids))
+            .order_by(Record.updated_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def messages_for(session: Session, user, limit: int = 50) -> list[InboxMessage]:
+    return list(
+        session.scalars(
+            select(InboxMessage)
+            .where(InboxMessage.user_id == user.id)
+            .order_by(InboxMessage.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- reminders and escalation ------------------------------------------------------------------
+
+
+def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
+    """Remind each approver whose task is past its time limit, once, and escalate to the
+    managers of the record's location."""
+    now = now or utcnow()
+    overdue = session.scalars(
+        select(ApprovalTask).where(
+            ApprovalTask.status == "pending",
+            ApprovalTask.due_at.is_not(None),
+            ApprovalTask.due_at < now,
+            ApprovalTask.reminded_at.is_(None),
+        )
+    ).all()
+    for task in overdue:
+        record = session.get(Record, task.record_id)
+        label = record.number or record.id
+        session.add(InboxMessage(user_id=task.approver_id, record_id=record.id, kind="reminder",
+                                 message=f"{label}: approval overdue"))  # fmt: skip
+        managers = session.scalars(
+            select(UserRole.user_id)
+            .join(user_locations, user_locations.c.user_id == UserRole.user_id)
+            .where(UserRole.role.in_(MANAGER_ROLES),
+                   user_locations.c.location_id == record.location_id)
+        ).all()  # fmt: skip
+        for manager_id in sorted(set(managers) - {task.approver_id}):
+            session.add(
+                InboxMessage(
+                    user_id=manager_id,
+                    record_id=record.id,
+                    kind="escalation",
+                    message=f"{label}: approval overdue ({task.level_name})",
+                )
+            )
+        task.reminded_at = now
+    session.flush()
+    return len(overdue)
+
+
+@jobs.handler("approval_reminders")
+def _reminders_job(run: jobs.JobRun) -> dict:
+    with run.database.transaction() as session:
+        return {"reminded": send_reminders(session)}

@@ -1,0 +1,358 @@
+"""Firing a workflow transition: check, run the actions, move the record, write the timeline.
+
+``fire`` is the one way a record changes state. In order it checks that the transition exists
+from the record's current state (409), that the user may fire it (403: the transition's
+``roles`` when declared, else ``transition:<name>`` in ``roles.yaml``; the data scope; and
+segregation of duties — whoever created a record may not pass it beyond its first state unless
+the transition says ``allow_creator: true``), that its ``condition`` holds (409), that a required
+comment is there (422) and that the e-signature's password is right (403). Then its actions run in
+order, in the caller's transaction, under a savepoint: if one refuses (``ActionError``) or the
+kernel refuses (``KernelError``), nothing of the transition is kept and the action's message is
+the answer. Last the state moves, the version goes up, and a timeline event, the signature and an
+audit entry are written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.db import utcnow
+from app.i18n import _
+from app.kernel import audit
+from app.kernel.errors import KernelError
+from app.kernel.users import User
+from app.meta import access, records
+from app.meta.checks import SYSTEM_NAMES
+from app.meta.expressions import Context, ExpressionError, compile_expression
+from app.meta.forms import FormDef
+from app.meta.models import Record
+from app.meta.records import StaleRecord, ValidationFailed
+from app.meta.registry import Registry
+from app.workflow import approvals
+from app.workflow.actions import ActionContext, ActionError, installed_actions
+from app.workflow.errors import (  # noqa: F401  (re-exported)
+    SignatureRefused,
+    TransitionNotAllowed,
+    TransitionRefused,
+    UnknownTransition,
+)
+from app.workflow.models import Signature, WorkflowEvent
+
+#: What a signer may declare their signature means.
+SIGNATURE_MEANINGS = ("approved", "reviewed", "responsible", "verified", "authored")
+
+
+@dataclass
+class RecordsInterface:
+    """What actions may do with records without importing the metadata engine (``create``)."""
+
+    session: Session
+    registry: Registry
+    user: object
+
+    def create(self, form: str, data: dict) -> Record:
+        return records.create(self.session, self.registry, self.user, form, data)
+
+
+# --- reading the definition ----------------------------------------------------------------
+
+
+def workflow_of(form: FormDef) -> dict:
+    return form.workflow or {"initial": form.initial_state, "states": {}, "transitions": []}
+
+
+def _sources(transition: dict) -> list[str]:
+    sources = transition["from"]
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def transition_named(form: FormDef, name: str) -> dict:
+    for transition in workflow_of(form)["transitions"]:
+        if transition["name"] == name:
+            return transition
+    raise UnknownTransition(form.name, name)
+
+
+@cache
+def _condition(text: str, names: frozenset[str]):
+    return compile_expression(text, names)
+
+
+def condition_names(form_spec: dict) -> frozenset[str]:
+    """The names a transition's ``condition`` may read: the form's fields and system names."""
+    return frozenset({field["name"] for field in form_spec["fields"]} | set(SYSTEM_NAMES))
+
+
+# --- the checks ----------------------------------------------------------------------------
+
+
+def _may_fire_by_role(user, form: FormDef, transition: dict) -> bool:
+    """The workflow's ``roles`` decide when declared (never a read_only role); else roles.yaml."""
+    roles = transition.get("roles")
+    if roles is None:
+        return access.can(user, f"transition:{transition['name']}", form.name)
+    definitions = access.role_definitions()
+    return any(
+        name in roles and not definitions.get(name, {}).get("read_only")
+        for name in getattr(user, "role_names", ())
+    )
+
+
+def _creator_barred(form: FormDef, record: Record, user, transition: dict) -> bool:
+    """Segregation of duties: past the first state, the creator may not pass their own record."""
+    if transition.get("allow_creator") or record.state == workflow_of(form)["initial"]:
+        return False
+    return record.created_by is not None and record.created_by == getattr(user, "id", None)
+
+
+def refusal(session: Session, form: FormDef, record: Record, user, transition: dict):
+    """Why ``user`` may not fire ``transition`` on ``record`` now (an error), or ``None``."""
+    if record.state not in _sources(transition):
+        return TransitionRefused(
+            _(
+                "'%(transition)s' cannot be done from state '%(state)s'.",
+                transition=transition["name"],
+                state=form.state_label(record.state, records.locale()),
+            )
+        )
+    if not _may_fire_by_role(user, form, transition):
+        return TransitionNotAllowed(
+            _("You are not allowed to %(transition)s this record.", transition=transition["name"])
+        )
+    if _creator_barred(form, record, user, transition):
+        return TransitionNotAllowed(
+            _(
+                "You created this record, so someone else must %(transition)s it.",
+                transition=transition["name"],
+            )
+        )
+    if "condition" in transition:
+        expression = _condition(transition["condition"], condition_names(form.spec))
+        values = records.record_values(form, record)
+        try:
+            passed = bool(expression.evaluate(values, Context()))
+        except ExpressionError as exc:
+            return TransitionRefused(str(exc))
+        if not passed:
+            return TransitionRefused(
+                _(
+                    "'%(transition)s' is not possible: the condition %(condition)s is not met.",
+                    transition=transition["name"],
+                    condition=transition["condition"],
+                )
+            )
+    return None
+
+
+def submit_rule_errors(form: FormDef, record: Record) -> list[str]:
+    """The messages of the current state's ``submit_rules`` the record breaks."""
+    state = workflow_of(form)["states"].get(record.state, {})
+    rules = state.get("submit_rules", [])
+    if not rules:
+        return []
+    values = records.record_values(form, record)
+    english = records.locale().startswith("en")
+    broken = []
+    for rule in rules:
+        try:
+            passed = _condition(rule["expr"], condition_names(form.spec)).evaluate(
+                values, Context()
+            )
+        except ExpressionError:
+            passed = False
+        if not passed:
+            message = rule["message"]
+            broken.append(message.get("en" if english else "zh_CN") or message.get("zh_CN", ""))
+    return broken
+
+
+def available(session: Session, form: FormDef, record: Record, user) -> list[dict]:
+    """The transitions ``user`` may fire on ``record`` now (the buttons of its page)."""
+    return [
+        transition
+        for transition in workflow_of(form)["transitions"]
+        if refusal(session, form, record, user, transition) is None
+    ]
+
+
+# --- signatures ------------------------------------------------------------------------------
+
+
+def content_hash(record: Record) -> str:
+    """SHA-256 of the record's canonical content: what the signer saw when signing."""
+    canonical = json.dumps(
+        {"form": record.form, "number": record.number, "state": record.state,
+         "data": audit.jsonable(record.data or {})},
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+    )  # fmt: skip
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def check_signature(session: Session, user, signature) -> tuple[User, str]:
+    """The signer and the meaning they chose, once their password is confirmed."""
+    if not isinstance(signature, dict):
+        signature = {}
+    errors: dict[str, list[str]] = {}
+    password = signature.get("password")
+    meaning = signature.get("meaning")
+    if not password:
+        errors["signature.password"] = [_("Enter your password to sign.")]
+    if meaning not in SIGNATURE_MEANINGS:
+        errors["signature.meaning"] = [
+            _(
+                "Choose what your signature means: %(choices)s.",
+                choices=", ".join(SIGNATURE_MEANINGS),
+            )
+        ]
+    if errors:
+        raise ValidationFailed(errors)
+    signer = session.get(User, getattr(user, "id", None)) if isinstance(user, User) else None
+    if signer is None or not signer.check_password(str(password)):
+        raise SignatureRefused()
+    return signer, meaning
+
+
+def sign(session: Session, record: Record, event: WorkflowEvent, signer: User, meaning: str):
+    """Store the signature of ``signer`` on ``event`` with the hash of the record's content."""
+    session.add(
+        Signature(
+            record_id=record.id, event_id=event.id, user_id=signer.id,
+            full_name=signer.full_name or signer.username, meaning=meaning,
+            content_sha256=content_hash(record),
+        )
+    )  # fmt: skip
+    session.flush()
+
+
+def audit_refused_signature(session: Session, user, form: str, record_id: int, transition: str):
+    """Audit a wrong signing password (in a transaction of its own, after the rollback)."""
+    records.audit_as(
+        session, user, "signature_refused", "record", record_id,
+        changes={"form": form, "transition": transition},
+    )  # fmt: skip
+
+
+# --- firing ----------------------------------------------------------------------------------
+
+
+def fire(
+    session: Session,
+    registry: Registry,
+    record: Record,
+    transition_name: str,
+    user,
+    comment: str | None = None,
+    signature: dict | None = None,
+    version=None,
+) -> WorkflowEvent:
+    """Fire ``transition_name`` on ``record`` (locked by the caller, e.g. ``records.get(...,
+    for_update=True)``) inside the caller's transaction; raise a typed error and write nothing
+    when it is refused."""
+    form = registry.form(record.form)
+    if form is None:
+        raise records.FormNotFound(record.form)
+    transition = transition_named(form, transition_name)
+    access.require_location(session, user, record.location_id)
+    if version is not None:
+        _check_version(session, record, version)
+    problem = refusal(session, form, record, user, transition)
+    if problem is not None:
+        raise problem
+    broken = [] if transition.get("skip_submit_rules") else submit_rule_errors(form, record)
+    if broken:
+        raise ValidationFailed({"_schema": broken})
+    comment = (comment or "").strip() or None
+    if transition.get("comment") == "required" and comment is None:
+        raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
+    signer = meaning = None
+    if transition.get("signature"):
+        signer, meaning = check_signature(session, user, signature)
+    savepoint = session.begin_nested()
+    try:
+        if "approval" in transition:
+            event = approvals.start(session, registry, form, record, transition, user, comment)
+        else:
+            event = _apply(session, registry, form, record, transition, user, comment)
+        if signer is not None:
+            sign(session, record, event, signer, meaning)
+    except (ActionError, KernelError) as exc:
+        savepoint.rollback()
+        raise TransitionRefused(str(exc)) from None
+    except StaleDataError:
+        savepoint.rollback()
+        raise StaleRecord(record, None) from None
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return event
+
+
+def _check_version(session: Session, record: Record, version) -> None:
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ValidationFailed({"version": [_("Not a valid number.")]}) from None
+    if version != record.version:
+        saver = session.get(User, record.updated_by) if record.updated_by else None
+        raise StaleRecord(record, saver.full_name if saver else None)
+
+
+def run_actions(session, registry, record, transition: dict, user, comment) -> ActionContext:
+    """Run the transition's actions in order; the first refusal raises and stops the rest."""
+    registry_of_actions = installed_actions()
+    context = ActionContext(
+        session=session, record=record, user=user, params={}, transition=transition["name"],
+        comment=comment, records=RecordsInterface(session, registry, user),
+        target_state=transition["to"],
+    )  # fmt: skip
+    for step in transition.get("actions", []):
+        context.params = dict(step.get("params", {}))
+        registry_of_actions.get(step["action"]).run(context)
+    return context
+
+
+def _apply(session, registry, form, record, transition, user, comment) -> WorkflowEvent:
+    run_actions(session, registry, record, transition, user, comment)
+    old_state = record.state
+    record.state = transition["to"]
+    record.updated_at = utcnow()
+    record.updated_by = getattr(user, "id", None)
+    session.flush()
+    event = WorkflowEvent(
+        record_id=record.id, transition=transition["name"], from_state=old_state,
+        to_state=record.state, user_id=getattr(user, "id", None), comment=comment,
+    )  # fmt: skip
+    session.add(event)
+    session.flush()
+    records.audit_as(
+        session, user, "transition", "record", record.id,
+        changes={"state": [old_state, record.state], "transition": transition["name"],
+                 "data": record.data},
+        reason=comment,
+    )  # fmt: skip
+    return event
+
+
+def timeline(session: Session, record: Record) -> list[tuple[WorkflowEvent, User | None, list]]:
+    """Every fired step of ``record``, oldest first, with who fired it and its signatures."""
+    events = session.scalars(
+        select(WorkflowEvent)
+        .where(WorkflowEvent.record_id == record.id)
+        .order_by(WorkflowEvent.at, WorkflowEvent.id)
+    ).all()
+    signatures: dict[int, list[Signature]] = {}
+    for signature in session.scalars(select(Signature).where(Signature.record_id == record.id)):
+        signatures.setdefault(signature.event_id, []).append(signature)
+    return [
+        (event, session.get(User, event.user_id) if event.user_id else None,
+         signatures.get(event.id, []))
+        for event in events
+    ]  # fmt: skip

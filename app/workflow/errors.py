@@ -1,0 +1,34 @@
+"""The workflow engine's refusals, typed so the web layer maps them to 403/404/409."""
+
+from __future__ import annotations
+
+from app.i18n import _
+from app.meta.records import RecordError
+
+
+class TransitionRefused(RecordError):
+    """The transition cannot be fired now (wrong state, condition false, action refused)."""
+
+    status = 409
+
+
+class TransitionNotAllowed(RecordError):
+    """This user may not fire this transition (role, segregation of duties, signature)."""
+
+    status = 403
+
+
+class UnknownTransition(RecordError):
+    status = 404
+
+    def __init__(self, form: str, name: str):
+        super().__init__(
+            _("The workflow of %(form)s has no transition '%(name)s'.", form=form, name=name)
+        )
+
+
+class SignatureRefused(TransitionNotAllowed):
+    """The signer's password was wrong; the attempt is audited, nothing else is written."""
+
+    def __init__(self):
+        super().__init__(_("The password is wrong; the record was not signed."))

@@ -1,0 +1,221 @@
+"""Multi-level approvals: any/all levels, conditional levels, reject, return, add approver,
+self-approval refused, delegation, CC and reminders — through the API and at the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from app.db import utcnow
+from app.workflow import approvals
+from app.workflow.models import ApprovalTask, InboxMessage
+from tests.forms_fixtures import PASSWORD
+
+URL = "/api/v1/forms/spend_request/records"
+SIGN = {"password": PASSWORD, "meaning": "approved"}
+
+
+def submit(api, org, amount="800"):
+    record = api.post(URL, json={"location": org["S1"], "amount": amount}).json
+    response = api.post(f"{URL}/{record['id']}/transitions/submit", json={})
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "in_approval"
+    return record["id"]
+
+
+def tasks(db, record_id, status="pending") -> dict[str, list[int]]:
+    """level name → approver ids of the record's tasks with ``status``."""
+    with db.session() as session:
+        found: dict[str, list[int]] = {}
+        for task in session.scalars(
+            select(ApprovalTask)
+            .where(ApprovalTask.record_id == record_id, ApprovalTask.status == status)
+            .order_by(ApprovalTask.approver_id)
+        ):
+            found.setdefault(task.level_name, []).append(task.approver_id)
+        return found
+
+
+def task_id(db, record_id, approver) -> int:
+    with db.session() as session:
+        return session.scalar(
+            select(ApprovalTask.id).where(
+                ApprovalTask.record_id == record_id, ApprovalTask.approver_id == approver,
+                ApprovalTask.status == "pending",
+            )
+        )  # fmt: skip
+
+
+def decide(api, db, record_id, approver_id, **body):
+    tid = task_id(db, record_id, approver_id)
+    assert tid is not None, tasks(db, record_id)
+    return api.post(f"/api/v1/approval-tasks/{tid}/decision", json=body)
+
+
+def state(api, record_id) -> str:
+    return api.get(f"{URL}/{record_id}").json["state"]
+
+
+def test_any_level_then_final_then_approved_with_cc(wf_app, wf_api, wf_org, db):
+    clerk = wf_api("clerk")
+    record_id = submit(clerk, wf_org)
+    # 或签: either manager of S1 may approve; the amount skips the HQ level
+    assert tasks(db, record_id) == {"store": sorted([wf_org["manager"], wf_org["deputy"]])}
+    response = decide(wf_api("deputy"), db, record_id, wf_org["deputy"], decision="approve")
+    assert response.status_code == 200, response.json
+    assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
+    assert tasks(db, record_id, "cancelled") == {"store": [wf_org["manager"]]}
+    qa = wf_api("qa")
+    response = decide(qa, db, record_id, wf_org["qa"], decision="approve")
+    assert response.status_code == 422 and "signature.password" in response.json["errors"]
+    response = decide(qa, db, record_id, wf_org["qa"], decision="approve", signature=SIGN)
+    assert response.status_code == 200, response.json
+    record = clerk.get(f"{URL}/{record_id}").json
+    assert record["state"] == "approved"
+    assert record["data"]["purpose"] == "approved-spend"  # the transition's actions ran at last
+    with db.session() as session:
+        [cc] = session.scalars(select(InboxMessage).where(InboxMessage.kind == "cc")).all()
+        assert cc.user_id == wf_org["auditor"]
+    page = clerk.get("/inbox").text
+    assert f"/forms/spend_request/{record_id}" in page  # under "I submitted"
+
+
+def test_all_level_is_conditional_and_needs_everyone(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org, amount="60000")
+    assert decide(wf_api("manager"), db, record_id, wf_org["manager"],
+                  decision="approve").status_code == 200  # fmt: skip
+    assert tasks(db, record_id) == {"region": sorted([wf_org["hq"], wf_org["qa"]])}
+    assert decide(wf_api("hq"), db, record_id, wf_org["hq"], decision="approve").status_code == 200
+    assert tasks(db, record_id) == {"region": [wf_org["qa"]]}  # 会签: still waiting for QA
+    assert decide(wf_api("qa"), db, record_id, wf_org["qa"], decision="approve").status_code == 200
+    assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
+
+
+def test_reject_goes_to_the_named_step_or_to_draft_with_the_reason(wf_app, wf_api, wf_org, db):
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record_id = submit(clerk, wf_org, amount="60000")
+    decide(manager, db, record_id, wf_org["manager"], decision="approve")
+    response = decide(wf_api("hq"), db, record_id, wf_org["hq"], decision="reject")
+    assert response.status_code == 422 and "comment" in response.json["errors"]
+    response = decide(wf_api("hq"), db, record_id, wf_org["hq"], decision="reject",
+                      comment="quote missing")  # fmt: skip
+    assert response.status_code == 200
+    assert tasks(db, record_id) == {"store": sorted([wf_org["manager"], wf_org["deputy"]])}
+    assert state(clerk, record_id) == "in_approval"
+    # the store level rejects to the approval's reject_to: draft, editable again
+    decide(manager, db, record_id, wf_org["manager"], decision="reject", comment="no budget")
+    assert state(clerk, record_id) == "draft" and tasks(db, record_id) == {}
+    page = clerk.get(f"/forms/spend_request/{record_id}").text
+    assert "no budget" in page and "quote missing" in page  # the timeline keeps the reasons
+
+
+def test_return_to_an_earlier_step_of_the_approvers_choice(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org, amount="60000")
+    decide(wf_api("manager"), db, record_id, wf_org["manager"], decision="approve")
+    decide(wf_api("hq"), db, record_id, wf_org["hq"], decision="approve")
+    decide(wf_api("qa"), db, record_id, wf_org["qa"], decision="approve")
+    qa = wf_api("qa")
+    response = decide(qa, db, record_id, wf_org["qa"], decision="return", comment="recheck",
+                      return_to="final")  # fmt: skip
+    assert response.status_code == 422 and "return_to" in response.json["errors"]
+    response = decide(qa, db, record_id, wf_org["qa"], decision="return", comment="recheck",
+                      return_to="store")  # fmt: skip
+    assert response.status_code == 200
+    assert tasks(db, record_id) == {"store": sorted([wf_org["manager"], wf_org["deputy"]])}
+
+
+def test_add_an_approver_before_and_after_me(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    manager = wf_api("manager")
+    tid = task_id(db, record_id, wf_org["manager"])
+    response = manager.post(f"/api/v1/approval-tasks/{tid}/approvers",
+                            json={"user": wf_org["clerk2"], "position": "before"})  # fmt: skip
+    assert response.status_code == 201, response.json
+    assert tasks(db, record_id, "waiting") == {"store": [wf_org["manager"]]}
+    assert decide(wf_api("clerk2"), db, record_id, wf_org["clerk2"],
+                  decision="approve").status_code == 200  # fmt: skip
+    assert wf_org["manager"] in tasks(db, record_id)["store"]  # my turn again
+    response = manager.post(f"/api/v1/approval-tasks/{tid}/approvers",
+                            json={"user": wf_org["hq"], "position": "after"})  # fmt: skip
+    assert response.status_code == 201
+    decide(manager, db, record_id, wf_org["manager"], decision="approve")
+    assert tasks(db, record_id) == {"store": [wf_org["hq"]]}  # the added one decides next
+    decide(wf_api("hq"), db, record_id, wf_org["hq"], decision="approve")
+    assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
+
+
+def test_self_approval_is_refused(wf_app, wf_api, wf_org, db):
+    manager = wf_api("manager")
+    record_id = submit(manager, wf_org)  # the manager's own request
+    assert tasks(db, record_id) == {"store": [wf_org["deputy"]]}
+    # nobody else can: the submission is refused, nothing written
+    with db.transaction() as session:
+        from app.kernel.users import User
+        from app.meta.identity import update_user
+
+        update_user(session, session.get(User, wf_org["deputy"]), roles=["store_clerk"],
+                    location_ids=[wf_org["S1"]])  # fmt: skip
+    record = manager.post(URL, json={"location": wf_org["S1"], "amount": "5"}).json
+    response = manager.post(f"{URL}/{record['id']}/transitions/submit", json={})
+    assert response.status_code == 409 and "Nobody can approve" in response.json["error"]
+    assert state(manager, record["id"]) == "draft"
+
+
+def test_someone_elses_task_is_not_found_and_not_decided(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    tid = task_id(db, record_id, wf_org["manager"])
+    response = wf_api("manager2").post(f"/api/v1/approval-tasks/{tid}/decision",
+                                       json={"decision": "approve"})  # fmt: skip
+    assert response.status_code == 404
+    assert tasks(db, record_id)["store"] == sorted([wf_org["manager"], wf_org["deputy"]])
+
+
+def test_delegation_hands_new_tasks_to_the_stand_in(wf_app, wf_api, wf_org, db):
+    now = utcnow()
+    response = wf_api("deputy").post("/api/v1/delegations", json={
+        "to_user": wf_org["clerk2"], "starts_at": (now - dt.timedelta(hours=1)).isoformat(),
+        "ends_at": (now + dt.timedelta(days=3)).isoformat()})  # fmt: skip
+    assert response.status_code == 201, response.json
+    record_id = submit(wf_api("clerk"), wf_org)
+    assert tasks(db, record_id) == {"store": sorted([wf_org["manager"], wf_org["clerk2"]])}
+    with db.session() as session:
+        task = session.get(ApprovalTask, task_id(db, record_id, wf_org["clerk2"]))
+        assert task.on_behalf_of == wf_org["deputy"]
+    assert decide(wf_api("clerk2"), db, record_id, wf_org["clerk2"],
+                  decision="approve").status_code == 200  # fmt: skip
+    bad = wf_api("deputy").post("/api/v1/delegations", json={
+        "to_user": wf_org["deputy"], "starts_at": now.isoformat(),
+        "ends_at": now.isoformat()})  # fmt: skip
+    assert bad.status_code == 422
+
+
+def test_overdue_tasks_are_reminded_once_and_escalated(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("manager"), wf_org)  # deputy approves; manager is escalated to
+    later = utcnow() + dt.timedelta(hours=5)
+    with db.transaction() as session:
+        assert approvals.send_reminders(session, now=later) == 1
+    with db.transaction() as session:
+        assert approvals.send_reminders(session, now=later) == 0  # once
+        kinds = {(m.kind, m.user_id) for m in session.scalars(select(InboxMessage))}
+    assert kinds == {("reminder", wf_org["deputy"]), ("escalation", wf_org["manager"])}
+    assert record_id
+    page = wf_api("deputy").get("/inbox").text
+    assert "approval overdue" in page and 'data-task="' in page
+
+
+def test_approve_and_comment_from_the_record_page(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    manager = wf_api("manager")
+    page = manager.get(f"/forms/spend_request/{record_id}").text
+    tid = task_id(db, record_id, wf_org["manager"])
+    assert f'id="my-task-{tid}"' in page
+    response = manager.form(f"/inbox/tasks/{tid}/decision",
+                            {"decision": "comment", "comment": "checking the quote",
+                             "next": "record"})  # fmt: skip
+    assert response.status_code == 302 and f"/forms/spend_request/{record_id}" in response.location
+    assert wf_org["manager"] in tasks(db, record_id)["store"]  # still open
+    response = manager.form(f"/inbox/tasks/{tid}/decision", {"decision": "approve"})
+    assert response.status_code == 302
+    assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
+    assert "checking the quote" in manager.get(f"/forms/spend_request/{record_id}").text

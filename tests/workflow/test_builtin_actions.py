@@ -1,0 +1,208 @@
+"""The built-in actions, run by real transitions: the shipped purchase receipt flow, create_record,
+reserve/release, ship/receive a transfer, notify and the webhook job against a local server."""
+
+from __future__ import annotations
+
+import json
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from app.kernel import jobs
+from app.kernel.jobs import Job, JobStatus
+from app.kernel.reservations import Reservation
+from app.kernel.stock import StockBalance
+from app.kernel.users import User
+from app.meta import records
+from app.meta.models import Record
+from app.workflow import engine
+from app.workflow.models import InboxMessage
+from tests.forms_fixtures import PASSWORD
+
+PR = "/api/v1/forms/purchase_receipt/records"
+
+
+def balances(db) -> dict:
+    with db.session() as session:
+        return {
+            (row.location_id, str(row.status)): (row.on_hand, row.reserved)
+            for row in session.scalars(select(StockBalance))
+            if row.on_hand or row.reserved
+        }
+
+
+def supplier(api) -> int:
+    response = api.post(
+        "/api/v1/forms/supplier/records",
+        json={"code": "SUP1", "name": "Acme", "licence_number": "L-1",
+              "licence_expiry": "2035-01-01"},
+    )  # fmt: skip
+    assert response.status_code == 201, response.json
+    return response.json["id"]
+
+
+def test_shipped_purchase_receipt_receive_then_inspect(wf_app, wf_api, wf_org, db):
+    hq, clerk, manager = wf_api("hq"), wf_api("clerk"), wf_api("manager")
+    body = {
+        "location": wf_org["S1"], "supplier": supplier(hq),
+        "lines": [{"item": wf_org["item"], "lot": "P1", "expiry_date": "2030-06-30",
+                   "quantity": "6", "unit_cost": "12.50"}],
+    }  # fmt: skip
+    record = clerk.post(PR, json=body).json
+    response = clerk.post(f"{PR}/{record['id']}/transitions/receive", json={})
+    assert response.status_code == 200, response.json
+    assert balances(db) == {(wf_org["S1"], "awaiting_inspection"): (Decimal(6), Decimal(0))}
+    response = manager.post(
+        f"{PR}/{record['id']}/transitions/inspect",
+        json={"signature": {"password": PASSWORD, "meaning": "verified"}},
+    )
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "done"
+    assert balances(db) == {(wf_org["S1"], "available"): (Decimal(6), Decimal(0))}
+    with db.session() as session:
+        [message] = session.scalars(select(InboxMessage)).all()
+        assert message.user_id == wf_org["clerk"] and "Accepted" in message.message
+
+
+@pytest.fixture
+def ctx(wf_app, wf_org, db):
+    """An engine-level bed: a session, the registry and users, inside one request context."""
+    registry = wf_app.extensions["lianku.registry"]
+    with wf_app.test_request_context(), db.transaction() as session:
+        users = {name: session.get(User, wf_org[name]) for name in ("clerk", "manager", "hq")}
+        yield session, registry, users
+
+
+def _receipt(session, registry, user, org, **changes):
+    data = {"location": org["S1"], "amount": "100", "arrival_temp": "4",
+            "lines": [{"item": org["item"], "lot": "R1", "expiry_date": "2031-01-01",
+                       "quantity": "5"}]}  # fmt: skip
+    data.update(changes)
+    return records.create(session, registry, user, "cold_receipt", data)
+
+
+def _run(session, registry, record, action, params, user):
+    """Run one installed action directly, as the engine would inside a transition."""
+    from app.workflow.actions import ActionContext, installed_actions
+
+    context = ActionContext(
+        session=session, record=record, user=user, params=params, transition="t",
+        records=engine.RecordsInterface(session, registry, user),
+    )  # fmt: skip
+    installed_actions().get(action).run(context)
+    return context
+
+
+def test_reserve_and_release(ctx, wf_org):
+    session, registry, users = ctx
+    record = _receipt(session, registry, users["clerk"], wf_org)
+    engine.fire(session, registry, record, "receive", users["clerk"])
+    engine.fire(session, registry, record, "approve", users["manager"],
+                signature={"password": PASSWORD, "meaning": "approved"})  # fmt: skip
+    order = _receipt(session, registry, users["clerk"], wf_org,
+                     lines=[{"item": wf_org["item"], "quantity": "3"}])  # fmt: skip
+    params = {"lines": "lines", "item": "item", "quantity": "quantity", "lot": "lot",
+              "location": "location"}  # fmt: skip
+    _run(session, registry, order, "reserve", params, users["clerk"])
+    held = session.scalars(select(Reservation)).all()
+    assert sum(r.quantity for r in held) == Decimal(3)
+    _run(session, registry, order, "release", {}, users["clerk"])
+    assert session.scalars(select(Reservation)).all() == []
+    # more than there is: the kernel refuses, the action reports it
+    too_much = _receipt(session, registry, users["clerk"], wf_org,
+                        lines=[{"item": wf_org["item"], "quantity": "99"}])  # fmt: skip
+    from app.kernel.errors import KernelError
+
+    with pytest.raises(KernelError):
+        _run(session, registry, too_much, "reserve", params, users["clerk"])
+
+
+def test_ship_and_receive_a_transfer(ctx, wf_org):
+    session, registry, users = ctx
+    record = _receipt(session, registry, users["clerk"], wf_org)
+    engine.fire(session, registry, record, "receive", users["clerk"])
+    engine.fire(session, registry, record, "approve", users["manager"],
+                signature={"password": PASSWORD, "meaning": "approved"})  # fmt: skip
+    transfer = _receipt(session, registry, users["clerk"], wf_org,
+                        lines=[{"item": wf_org["item"], "lot": "R1", "quantity": "2"}]
+                        )  # fmt: skip
+    transfer.data = {**transfer.data, "to": wf_org["S2"]}
+    _run(session, registry, transfer, "ship_transfer",
+         {"lines": "lines", "item": "item", "quantity": "quantity", "lot": "lot",
+          "source": "location", "destination": "to"}, users["clerk"])  # fmt: skip
+    at = {(row.location_id, str(row.status)): row.on_hand
+          for row in session.scalars(select(StockBalance)) if row.on_hand}  # fmt: skip
+    assert at[(wf_org["S1"], "available")] == Decimal(3)
+    assert Decimal(2) in at.values()  # in transit
+    _run(session, registry, transfer, "receive_transfer", {}, users["manager"])
+    at = {(row.location_id, str(row.status)): row.on_hand
+          for row in session.scalars(select(StockBalance)) if row.on_hand}  # fmt: skip
+    assert at[(wf_org["S2"], "available")] == Decimal(2)
+
+
+def test_create_record_goes_through_the_record_service(ctx, wf_org):
+    session, registry, users = ctx
+    source = _receipt(session, registry, users["clerk"], wf_org)
+    context = _run(
+        session, registry, source, "create_record",
+        {"form": "cold_receipt", "copy": {"location": "location", "amount": "amount"},
+         "values": {"arrival_temp": "3"}, "lines": {"from": "lines", "to": "lines"}},
+        users["clerk"],
+    )  # fmt: skip
+    created = session.get(Record, context.outputs["created_record"])
+    assert created.form == "cold_receipt" and created.state == "draft"
+    assert created.data["lines"][0]["lot"] == "R1"
+    # the form's own rules apply: a missing location is refused with the field named
+    from app.workflow.actions import ActionError
+
+    with pytest.raises(ActionError, match="location"):
+        _run(session, registry, source, "create_record", {"form": "cold_receipt"}, users["clerk"])
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers["Content-Length"])
+        _Hook.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_webhook_job_posts_json_to_the_url(wf_app, wf_api, wf_org, db):
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with db.transaction() as session:
+            jobs.enqueue(session, "webhook",
+                         {"url": f"http://127.0.0.1:{server.server_port}/hook",
+                          "body": {"number": "CR-1", "state": "approved"}})  # fmt: skip
+        jobs.run_until_empty(db)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert _Hook.received == [{"number": "CR-1", "state": "approved"}]
+    with db.session() as session:
+        [job] = session.scalars(select(Job)).all()
+        assert job.status == JobStatus.done and job.result == {"status": 204}
+
+
+def test_webhook_to_a_closed_port_fails_the_job_with_the_reason(wf_app, db):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with db.transaction() as session:
+        jobs.enqueue(session, "webhook", {"url": f"http://127.0.0.1:{port}/", "body": {}})
+    jobs.run_until_empty(db)
+    with db.session() as session:
+        [job] = session.scalars(select(Job)).all()
+        assert job.status == JobStatus.failed and "unreachable" in job.error

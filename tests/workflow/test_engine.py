@@ -1,0 +1,247 @@
+"""Firing transitions through the HTTP API and at the engine: checks, actions, rollback."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.kernel.audit import AuditEntry
+from app.kernel.stock import LedgerEntry, StockBalance
+from app.meta import records
+from app.meta.models import Record
+from app.workflow import engine
+from app.workflow.models import InboxMessage, Signature, WorkflowEvent
+from tests.forms_fixtures import PASSWORD
+
+URL = "/api/v1/forms/cold_receipt/records"
+
+
+def new_receipt(api, org, **changes) -> dict:
+    body = {
+        "location": org["S1"],
+        "amount": "1200.00",
+        "arrival_temp": "5",
+        "lines": [{"item": org["item"], "lot": "L1", "expiry_date": "2030-01-31",
+                   "quantity": "10"}],
+    }  # fmt: skip
+    body.update(changes)
+    response = api.post(URL, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def fire(api, record, transition, **body):
+    return api.post(f"{URL}/{record['id']}/transitions/{transition}", json=body)
+
+
+def stock(db) -> dict:
+    with db.session() as session:
+        return {
+            str(row.status): row.on_hand
+            for row in session.scalars(select(StockBalance))
+            if row.on_hand
+        }
+
+
+def counts(db) -> tuple[int, int, int, int]:
+    with db.session() as session:
+        return tuple(
+            session.scalar(select(func.count()).select_from(model))
+            for model in (LedgerEntry, AuditEntry, WorkflowEvent, Signature)
+        )
+
+
+def test_receive_runs_the_plugin_and_posts_the_lines(wf_app, wf_api, wf_org, db):
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    response = fire(clerk, record, "receive", version=record["version"])
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "received"
+    assert response.json["version"] == record["version"] + 1
+    assert stock(db) == {"awaiting_inspection": Decimal(10)}
+    with db.session() as session:
+        [event] = session.scalars(select(WorkflowEvent)).all()
+        assert (event.transition, event.from_state, event.to_state) == (
+            "receive", "draft", "received")  # fmt: skip
+        assert event.user_id == wf_org["clerk"]
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "transition")).one()
+        assert entry.changes["state"] == ["draft", "received"]
+
+
+def test_a_failing_action_rolls_back_everything(wf_app, wf_api, wf_org, db):
+    """check_temperature (the example plugin, from its entry point) refuses 12 °C: no stock, no
+    state, no timeline, no audit of the transition."""
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org, arrival_temp="12")
+    before = counts(db)
+    response = fire(clerk, record, "receive")
+    assert response.status_code == 409
+    assert "outside 2–8" in response.json["error"]
+    assert counts(db) == before
+    assert stock(db) == {}
+    assert clerk.get(f"{URL}/{record['id']}").json["state"] == "draft"
+
+
+def test_a_kernel_refusal_rolls_back_the_earlier_postings(wf_app, wf_api, wf_org, db):
+    """The second line breaks a kernel rule (no lot for a lot-tracked item, after the first line
+    was fine): the ledger and balances stay as they were."""
+    clerk = wf_api("clerk")
+    lines = [
+        {"item": wf_org["item"], "lot": "L1", "expiry_date": "2030-01-31", "quantity": "3"},
+        {"item": wf_org["item"], "quantity": "4"},
+    ]
+    record = new_receipt(clerk, wf_org, lines=lines)
+    before = counts(db)
+    response = fire(clerk, record, "receive")
+    assert response.status_code == 409, response.json
+    assert counts(db) == before and stock(db) == {}
+
+
+def test_refusals_say_why_with_403_or_409(wf_app, wf_api, wf_org, db):
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record = new_receipt(clerk, wf_org)
+    # not from this state
+    response = fire(manager, record, "approve", signature={"password": PASSWORD,
+                                                           "meaning": "approved"})  # fmt: skip
+    assert response.status_code == 409 and "cannot be done from state" in response.json["error"]
+    assert fire(clerk, record, "receive").status_code == 200
+    # a role the transition does not name
+    response = fire(wf_api("hq"), record, "approve")
+    assert response.status_code == 403 and "not allowed" in response.json["error"]
+    # a read-only role never fires anything
+    assert fire(wf_api("auditor"), record, "approve_large").status_code == 403
+    # condition false: 1200 is not > 50000
+    response = fire(wf_api("hq"), record, "approve_large")
+    assert response.status_code == 409 and "amount > 50000" in response.json["error"]
+    # stale version
+    response = fire(manager, record, "reject", comment="damaged", version=record["version"])
+    assert response.status_code == 409 and "changed by" in response.json["error"]
+    # comment required
+    response = fire(manager, record, "reject")
+    assert response.status_code == 422 and "comment" in response.json["errors"]
+    # a manager of another store does not even see it
+    assert fire(wf_api("manager2"), record, "reject", comment="x").status_code == 404
+    # unknown transition
+    assert fire(manager, record, "teleport").status_code == 404
+
+
+def test_the_creator_may_not_pass_their_own_record_unless_allowed(wf_app, wf_api, wf_org, db):
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200  # the first step is theirs
+    response = fire(clerk, record, "reject", comment="mine")
+    assert response.status_code == 403 and "someone else" in response.json["error"]
+    assert fire(wf_api("clerk2"), record, "reject", comment="theirs").status_code == 200
+
+
+def test_allow_creator_and_webhook_is_queued_not_called(wf_app, wf_api, wf_org, db):
+    from app.kernel.jobs import Job
+
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200
+    response = fire(clerk, record, "withdraw")
+    assert response.status_code == 200, response.json
+    with db.session() as session:
+        [job] = session.scalars(select(Job)).all()
+        assert job.kind == "webhook" and job.params["body"]["state"] == "rejected"
+
+
+def test_signature_is_recorded_with_a_content_hash(wf_app, wf_api, wf_org, db):
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200
+    response = fire(manager, record, "approve", signature={"password": PASSWORD,
+                                                           "meaning": "approved"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert stock(db) == {"available": Decimal(10)}
+    with db.session() as session:
+        [signature] = session.scalars(select(Signature)).all()
+        stored = session.get(Record, record["id"])
+        assert signature.user_id == wf_org["manager"]
+        assert signature.full_name == "Manager Full" and signature.meaning == "approved"
+        assert signature.content_sha256 == engine.content_hash(stored)
+        [message] = session.scalars(select(InboxMessage)).all()
+        assert message.user_id == wf_org["clerk"]
+    page = manager.get(f"/forms/cold_receipt/{record['id']}")
+    assert "Manager Full" in page.text and signature.content_sha256[:16] in page.text
+    printed = manager.get(f"/forms/cold_receipt/{record['id']}/print")
+    assert printed.status_code == 200
+    assert "Manager Full" in printed.text and signature.content_sha256 in printed.text
+
+
+def test_a_wrong_signing_password_is_refused_audited_and_writes_nothing(wf_app, wf_api, wf_org, db):
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200
+    ledger, audits, events, signatures = counts(db)
+    response = fire(manager, record, "approve",
+                    signature={"password": "wrong-one", "meaning": "approved"})  # fmt: skip
+    assert response.status_code == 403 and "password is wrong" in response.json["error"]
+    assert counts(db) == (ledger, audits + 1, events, signatures)
+    with db.session() as session:
+        refused = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "signature_refused")
+        ).one()
+        assert refused.user_id == wf_org["manager"]
+    assert stock(db) == {"awaiting_inspection": Decimal(10)}
+    # no meaning chosen: 422 naming the field
+    response = fire(manager, record, "approve", signature={"password": PASSWORD})
+    assert response.status_code == 422 and "signature.meaning" in response.json["errors"]
+
+
+def test_idempotency_key_replays_the_first_answer(wf_app, wf_api, wf_org, db):
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    headers = {"Idempotency-Key": "fire-1"}
+    first = clerk.post(f"{URL}/{record['id']}/transitions/receive", json={}, headers=headers)
+    again = clerk.post(f"{URL}/{record['id']}/transitions/receive", json={}, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert stock(db) == {"awaiting_inspection": Decimal(10)}
+
+
+def test_engine_level_fire_and_available(wf_app, wf_org, db):
+    from app.kernel.users import User
+
+    registry = wf_app.extensions["lianku.registry"]
+    with wf_app.test_request_context(), db.transaction() as session:
+        clerk = session.get(User, wf_org["clerk"])
+        manager = session.get(User, wf_org["manager"])
+        record = records.create(
+            session, registry, clerk, "cold_receipt",
+            {"location": wf_org["S1"], "amount": "60000", "arrival_temp": "4",
+             "lines": [{"item": wf_org["item"], "lot": "L9", "expiry_date": "2031-01-01",
+                        "quantity": "2"}]},
+        )  # fmt: skip
+        form = registry.form("cold_receipt")
+        assert [t["name"] for t in engine.available(session, form, record, clerk)] == ["receive"]
+        engine.fire(session, registry, record, "receive", clerk)
+        assert record.state == "received"
+        names = [t["name"] for t in engine.available(session, form, record, manager)]
+        assert names == ["reject"]  # approve's condition (<= 50000) is false
+        with pytest.raises(engine.TransitionRefused, match="amount <= 50000"):
+            engine.fire(session, registry, record, "approve", manager)
+        assert [event.transition for event, _u, _s in engine.timeline(session, record)] == [
+            "receive"
+        ]
+
+
+def test_the_detail_page_offers_only_what_the_user_may_fire(wf_app, wf_api, wf_org, db):
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    page = clerk.get(f"/forms/cold_receipt/{record['id']}").text
+    assert 'data-transition="receive"' in page and 'data-transition="approve"' not in page
+    response = clerk.form(
+        f"/forms/cold_receipt/{record['id']}/transitions/receive", {"version": record["version"]}
+    )
+    assert response.status_code == 302
+    page = clerk.get(f"/forms/cold_receipt/{record['id']}").text
+    assert 'id="timeline"' in page and "Clerk Full" in page
+    assert 'data-transition="receive"' not in page
+    assert 'data-transition="reject"' not in page  # the creator may not reject their own
+    manager_page = wf_api("manager").get(f"/forms/cold_receipt/{record['id']}").text
+    assert 'data-transition="approve"' in manager_page
+    assert 'name="password"' in manager_page  # approve asks for a signature

@@ -1,0 +1,61 @@
+"""Per-state field rights and submit rules: enforced by the API (403 naming the field), shown
+by the page, checked before a transition leaves the state."""
+
+from __future__ import annotations
+
+from tests.workflow.test_engine import URL, fire, new_receipt
+
+
+def received(wf_api, org, **changes):
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, org, **changes)
+    response = fire(clerk, record, "receive")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_only_the_listed_fields_change_and_only_by_the_listed_roles(wf_app, wf_api, wf_org, db):
+    record = received(wf_api, wf_org)
+    manager = wf_api("manager")
+    url = f"{URL}/{record['id']}"
+    response = manager.put(url, json={"version": record["version"], "arrival_temp": "6"})
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["arrival_temp"] == "6"
+    version = response.json["version"]
+    response = manager.put(url, json={"version": version, "amount": "9"})
+    assert response.status_code == 403 and "'amount'" in response.json["error"]
+    response = wf_api("clerk2").put(url, json={"version": version, "arrival_temp": "7"})
+    assert response.status_code == 403 and "'arrival_temp'" in response.json["error"]
+    # a draft stays wholly editable; a final state not at all
+    assert wf_api("clerk").get(url).json["state"] == "received"
+
+
+def test_fields_not_visible_in_a_state_are_not_returned_or_shown(wf_app, wf_api, wf_org, db):
+    record = received(wf_api, wf_org)
+    manager = wf_api("manager")
+    data = manager.get(f"{URL}/{record['id']}").json["data"]
+    assert "amount" not in data and data["arrival_temp"] == "5"
+    page = manager.get(f"/forms/cold_receipt/{record['id']}").text
+    assert 'data-field="amount"' not in page and 'data-field="arrival_temp"' in page
+
+
+def test_submit_rules_are_checked_before_the_state_is_left(wf_app, wf_api, wf_org, db):
+    from tests.forms_fixtures import PASSWORD
+
+    record = received(wf_api, wf_org, amount="-5")
+    manager = wf_api("manager")
+    response = fire(manager, record, "approve",
+                    signature={"password": PASSWORD, "meaning": "approved"})  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"]["_schema"] == ["The amount cannot be negative"]
+    # a rejection does not need the rules (skip_submit_rules)
+    assert fire(manager, record, "reject", comment="wrong price").status_code == 200
+
+
+def test_the_edit_page_shows_kept_fields_read_only_and_ignores_them(wf_app, wf_api, wf_org, db):
+    record = received(wf_api, wf_org)
+    manager = wf_api("manager")
+    page = manager.get(f"/forms/cold_receipt/{record['id']}/edit").text
+    assert 'name="arrival_temp"' in page
+    assert 'id="f-arrival_temp" name="arrival_temp" readonly' not in page
+    assert 'id="f-location" name="location" readonly' in page
