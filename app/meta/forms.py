@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from app.i18n import LOCALES
+from app.i18n import localized
 from app.meta.checks import EXPRESSION_KEYS, SYSTEM_NAMES
 from app.meta.expressions import Expression, compile_expression
 
@@ -23,10 +23,7 @@ TEXT_TYPES = frozenset({"text", "long_text", "lot", "serial", "barcode", "udi"})
 
 def label_text(label: dict | None, locale: str | None) -> str:
     """The label in ``locale`` (``zh_CN`` or ``en``), falling back to Chinese."""
-    if not label:
-        return ""
-    locale = "en" if locale and locale.startswith("en") else "zh_CN"
-    return label.get(locale) or label.get(LOCALES[0]) or ""
+    return localized(label or {}, "en" if locale and locale.startswith("en") else "zh_CN")
 
 
 @dataclass(eq=False)
