@@ -245,3 +245,33 @@ def test_the_detail_page_offers_only_what_the_user_may_fire(wf_app, wf_api, wf_o
     manager_page = wf_api("manager").get(f"/forms/cold_receipt/{record['id']}").text
     assert 'data-transition="approve"' in manager_page
     assert 'name="password"' in manager_page  # approve asks for a signature
+
+
+def test_a_transition_aborted_to_break_a_deadlock_is_run_again(wf_api, wf_org, monkeypatch):
+    """PostgreSQL answers a deadlock by aborting one transaction (SQLSTATE 40P01); the request
+    runs again from the start instead of failing. The abort is simulated once, at the point where
+    the kernel would meet it; everything before it must have been rolled back and redone."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.workflow import engine
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    real_fire, calls = engine.fire, []
+
+    def fire_once_deadlocked(*args, **kwargs):
+        calls.append(1)
+        result = real_fire(*args, **kwargs)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE stock_balances …", {}, Deadlock())
+        return result
+
+    monkeypatch.setattr(engine, "fire", fire_once_deadlocked)
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    response = fire(clerk, record, "receive")
+    assert response.status_code == 200, response.json
+    assert len(calls) == 2
+    assert response.json["state"] == "received"
+    assert response.json["version"] == record["version"] + 1  # applied once, not twice
