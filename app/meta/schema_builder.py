@@ -17,7 +17,7 @@ from functools import lru_cache
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from app.i18n import _
-from app.meta.forms import COMPUTED_TYPES, DATE_TYPES, FieldDef, FormDef
+from app.meta.forms import COMPUTED_TYPES, DATE_TYPES, TEXT_TYPES, FieldDef, FormDef
 
 
 class LinkValue(fields.Field):
@@ -108,7 +108,7 @@ def build_field(field: FieldDef) -> fields.Field | None:
     common = {"required": False, "allow_none": True}
     if kind in COMPUTED_TYPES:
         return None
-    if kind in ("text", "long_text", "lot", "serial", "barcode", "udi"):
+    if kind in TEXT_TYPES:
         return fields.String(validate=_text_rules(field), error_messages=_messages(), **common)
     if kind == "attachment":  # the id of an uploaded file (see app.meta.attachments)
         return fields.Integer(strict=False, error_messages=_number_messages(), **common)
