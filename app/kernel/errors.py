@@ -216,6 +216,24 @@ class ExpiryRequired(KernelError):
         super().__init__(_("%(item)s needs an expiry date on every lot.", item=_name(item)))
 
 
+class RegistrationExpired(KernelError):
+    """The registration certificate (注册证) has lapsed: the item may be neither bought nor sold."""
+
+    field = "item"
+
+    def __init__(self, item, certificate, expiry):
+        self.item, self.certificate, self.expiry = item, certificate, expiry
+        super().__init__(
+            _(
+                "The registration certificate %(certificate)s of %(item)s expired on %(date)s: "
+                "the item may be neither bought nor sold.",
+                certificate=certificate or "-",
+                item=_name(item),
+                date=expiry,
+            )
+        )
+
+
 class LotMismatch(KernelError):
     """A scanned lot whose dates contradict the lot already on record."""
 

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from app.db import Base, UTCDateTime, utcnow
-from app.kernel.errors import ExpiryRequired, InvalidGTIN, NotTracked
+from app.kernel.errors import ExpiryRequired, InvalidGTIN, NotTracked, RegistrationExpired
 
 #: The business day is the one on the shop's wall clock (the reference chain is in China).
 BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -166,6 +166,13 @@ def add_item(session: Session, code: str, name: str, **attributes) -> Item:
     session.add(item)
     session.flush()
     return item
+
+
+def require_registration(item: Item, on: dt.date | None = None) -> None:
+    """Refuse an item whose registration certificate has expired (class I filings carry none)."""
+    on = on or business_today()
+    if item.registration_expiry is not None and item.registration_expiry < on:
+        raise RegistrationExpired(item, item.registration_cert, item.registration_expiry)
 
 
 def item_by_gtin(session: Session, gtin: str) -> Item | None:
