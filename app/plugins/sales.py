@@ -170,12 +170,21 @@ class AllocateFefo(Action):
         params, session = context.params, context.session
         where = common.location(context, params["location"])
         document = common.document_of(context)
-        lines = _rows(context, params["lines"])
-        if not lines:
-            common.lines_of(context, params["lines"])  # refuses with the usual message
+        lines = [dict(line) for line in common.lines_of(context, params["lines"])]
+        proposed_serials: set[str] = set()  # two lines of one item propose different units
         for number, line in enumerate(lines, start=1):
             item = common.item(context, line, params["item"])
             quantity = common.quantity(line, params["quantity"])
+            if item.tracking == TrackingMode.serial and quantity != quantity.to_integral_value():
+                raise ActionError(
+                    _(
+                        "Line %(row)s: %(item)s is sold by the unit; %(quantity)s is not a "
+                        "whole number.",
+                        row=number,
+                        item=item.code,
+                        quantity=quantity,
+                    )
+                )
             if item.tracking == TrackingMode.none:
                 picks = [(None, quantity)]
             else:
@@ -186,17 +195,19 @@ class AllocateFefo(Action):
                     session, document, number, item, take, where, lot=lot, user=context.user
                 )
                 if lot is not None:
-                    proposed.append(_describe_pick(session, item, lot, take, where))
+                    proposed.append(
+                        _describe_pick(session, item, lot, take, where, proposed_serials)
+                    )
             line[params["allocation"]] = "; ".join(proposed) or None
         _write_rows(context, params["lines"], lines)
 
 
-def _describe_pick(session, item: Item, lot: Lot, quantity: Decimal, where) -> str:
+def _describe_pick(session, item: Item, lot: Lot, quantity: Decimal, where, taken: set) -> str:
     """``L1 (2027-03-31) × 2``, with the serials to pick for a serial-tracked item."""
     expiry = lot.expiry_date.isoformat() if lot.expiry_date else "-"
     text = f"{lot.lot_number} ({expiry}) × {quantity.normalize():f}"
     if item.tracking == TrackingMode.serial:
-        serials = session.scalars(
+        in_stock = session.scalars(
             select(Unit.serial)
             .where(
                 Unit.item_id == item.id,
@@ -205,8 +216,9 @@ def _describe_pick(session, item: Item, lot: Lot, quantity: Decimal, where) -> s
                 Unit.status == UnitStatus.in_stock,
             )
             .order_by(Unit.serial)
-            .limit(int(quantity))
         ).all()
+        serials = [serial for serial in in_stock if serial not in taken][: int(quantity)]
+        taken.update(serials)
         text += ": " + ", ".join(serials)
     return text
 

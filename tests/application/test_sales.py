@@ -140,8 +140,15 @@ def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
     assert "PACE" in response.json["error"] and "serial" in response.json["error"]
     assert units(db) == {"SN1": "in_stock", "SN2": "in_stock", "SN3": "in_stock"}
 
+    # the scanner types the DataMatrix: symbology prefix, group separator after the lot
+    raw = f"]d201{PACE_GTIN}17{day(400):%y%m%d}10P1\x1d21SN3"
+    response = clerk.post(f"{SO[: -len('/records')]}/scan",
+                          json={"field": "deliveries.scan", "value": raw})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert response.json["fills"] == {"item": shop["PACE"], "lot": "P1",
+                                      "expiry_date": str(day(400)), "serial": "SN3"}  # fmt: skip
     # the clerk hands over SN2 and SN3 (another unit of the allocated lot is fine)
-    scan_goods(clerk, order["id"], [pace_scan("SN2"), pace_scan("SN3")])
+    scan_goods(clerk, order["id"], [pace_scan("SN2"), {"scan": raw}])
     response = fire(clerk, SO, order, "deliver")
     assert response.status_code == 200, response.json
     assert units(db) == {"SN1": "in_stock", "SN2": "sold", "SN3": "sold"}
@@ -155,6 +162,23 @@ def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
         ("H-1", "P1", D(1), udi + "SN2"),
         ("H-1", "P1", D(1), udi + "SN3"),
     ]
+
+
+def test_serial_lines_propose_distinct_units_and_whole_quantities(shop, db):
+    hospital = approved_customer(shop, "H-4", kind="clinic", licence_number="L4",
+                                 licence_expiry=str(day(30)))  # fmt: skip
+    clerk = shop.api("clerk")
+    line = {"item": shop["PACE"], "quantity": "1", "unit_price": "10"}
+    order = new_order(clerk, shop, [line, line], hospital)
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    lines = clerk.get(f"{SO}/{order['id']}").json["data"]["lines"]
+    assert [line["allocation"] for line in lines] == [
+        f"P1 ({day(400)}) × 1: SN1",
+        f"P1 ({day(400)}) × 1: SN2",
+    ]
+    half = new_order(clerk, shop, [{**line, "quantity": "0.5"}], hospital)
+    response = fire(clerk, SO, half, "confirm")
+    assert response.status_code == 409 and "0.5 is not a whole number" in response.json["error"]
 
 
 def test_a_later_lot_scanned_while_an_earlier_one_is_free_is_refused(shop, db):
