@@ -1,0 +1,612 @@
+"""Sales actions: the customer's qualification, FEFO allocation, delivery by scan, customer returns.
+
+- ``check_customer_qualification``: class II/III devices go to a business customer (hospital,
+  clinic, distributor) only while its licence is valid; the customer card must be QA-approved;
+  every item's registration certificate must be valid (kernel ``require_registration``).
+- ``allocate_fefo`` reserves each line at the selling location, earliest expiry first, and writes
+  the proposed lots (and serials) onto the line so the clerk knows what to pick.
+- ``deliver_scanned`` checks what the clerk scanned against that allocation — another lot or unit
+  only when it is sellable and no earlier-expiring lot is left free (FEFO) — and posts the sale.
+- ``release_allocation`` gives the reservation back (cancel, reopen).
+- ``receive_customer_return`` / ``inspect_customer_return``: goods come back awaiting inspection,
+  never more of a lot or unit than the order sold; the quality check sorts them into available
+  and nonconforming.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.i18n import _
+from app.kernel import reservations
+from app.kernel.errors import LotBlocked, LotExpired
+from app.kernel.items import (
+    DeviceClass,
+    Item,
+    Lot,
+    LotStatus,
+    TrackingMode,
+    Unit,
+    UnitStatus,
+    business_today,
+    lot_of,
+    require_registration,
+)
+from app.kernel.stock import (
+    LedgerEntry,
+    Movement,
+    Reason,
+    StockBalance,
+    StockStatus,
+    post_movements,
+)
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+FIELD = common.FIELD
+#: Device classes a business customer may buy only with a valid licence.
+LICENSED_CLASSES = (DeviceClass.II, DeviceClass.III)
+RETAIL = "retail"
+
+
+def _params_schema(*required: str, optional: tuple[str, ...] = ()) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(required),
+        "properties": {name: FIELD for name in (*required, *optional)},
+    }
+
+
+def _date(value) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _rows(context: ActionContext, table: str) -> list[dict]:
+    return [dict(row) for row in (context.record.data or {}).get(table) or []]
+
+
+def _write_rows(context: ActionContext, table: str, rows: list[dict]) -> None:
+    context.record.data = {**(context.record.data or {}), table: rows}
+
+
+# --- qualification ---------------------------------------------------------------------------
+
+
+class CheckCustomerQualification(Action):
+    """Refuse a sale the customer may not receive, naming the licence and its expiry date."""
+
+    name = "check_customer_qualification"
+    params_schema = _params_schema("customer", "lines", "item")
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        customer_id = (context.record.data or {}).get(params["customer"])
+        customer = None
+        if customer_id not in (None, ""):
+            customer = context.records.read("customer", customer_id)
+            if customer is None:
+                raise ActionError(_("Customer %(id)s does not exist.", id=customer_id))
+            _check_approved(customer)
+        today = business_today()
+        for line in common.lines_of(context, params["lines"]):
+            item = common.item(context, line, params["item"])
+            require_registration(item, today)
+            if customer is not None:
+                _check_licences(customer, item, today)
+
+
+def _check_approved(customer) -> None:
+    if customer.state != "approved":
+        raise ActionError(
+            _(
+                "Customer %(customer)s is not approved by QA yet (first-time qualification): "
+                "it cannot buy.",
+                customer=customer.data.get("name"),
+            )
+        )
+
+
+def _check_licences(customer, item: Item, today: dt.date) -> None:
+    """A business customer needs a valid licence for class II/III and a valid business licence."""
+    data = customer.data
+    if data.get("kind", RETAIL) == RETAIL:
+        return
+    name = data.get("name")
+    business_expiry = _date(data.get("business_licence_expiry"))
+    if business_expiry is not None and business_expiry < today:
+        raise ActionError(
+            _(
+                "The business licence %(licence)s of customer %(customer)s expired on %(date)s: "
+                "nothing may be sold to it.",
+                licence=data.get("business_licence_number") or "-",
+                customer=name,
+                date=business_expiry.isoformat(),
+            )
+        )
+    if item.device_class not in LICENSED_CLASSES:
+        return
+    number, expiry = data.get("licence_number"), _date(data.get("licence_expiry"))
+    if not number or expiry is None:
+        raise ActionError(
+            _(
+                "Customer %(customer)s may not buy class %(device_class)s device %(item)s: it "
+                "has no licence (number and expiry date) on record.",
+                customer=name,
+                device_class=str(item.device_class),
+                item=item.code,
+            )
+        )
+    if expiry < today:
+        raise ActionError(
+            _(
+                "Customer %(customer)s may not buy class %(device_class)s device %(item)s: its "
+                "licence %(licence)s expired on %(date)s.",
+                customer=name,
+                device_class=str(item.device_class),
+                item=item.code,
+                licence=number,
+                date=expiry.isoformat(),
+            )
+        )
+
+
+# --- allocation ------------------------------------------------------------------------------
+
+
+class AllocateFefo(Action):
+    """Reserve every line at the selling location, earliest expiry first; show the picks."""
+
+    name = "allocate_fefo"
+    params_schema = _params_schema("lines", "item", "quantity", "location", "allocation")
+
+    def run(self, context: ActionContext) -> None:
+        params, session = context.params, context.session
+        where = common.location(context, params["location"])
+        document = common.document_of(context)
+        lines = [dict(line) for line in common.lines_of(context, params["lines"])]
+        proposed_serials: set[str] = set()  # two lines of one item propose different units
+        for number, line in enumerate(lines, start=1):
+            item = common.item(context, line, params["item"])
+            quantity = common.quantity(line, params["quantity"])
+            if item.tracking == TrackingMode.serial and quantity != quantity.to_integral_value():
+                raise ActionError(
+                    _(
+                        "Line %(row)s: %(item)s is sold by the unit; %(quantity)s is not a "
+                        "whole number.",
+                        row=number,
+                        item=item.code,
+                        quantity=quantity,
+                    )
+                )
+            if item.tracking == TrackingMode.none:
+                picks = [(None, quantity)]
+            else:
+                picks = reservations.allocate(session, item, quantity, where)
+            proposed: list[str] = []
+            for lot, take in picks:
+                reservations.reserve(
+                    session, document, number, item, take, where, lot=lot, user=context.user
+                )
+                if lot is not None:
+                    proposed.append(
+                        _describe_pick(session, item, lot, take, where, proposed_serials)
+                    )
+            line[params["allocation"]] = "; ".join(proposed) or None
+        _write_rows(context, params["lines"], lines)
+
+
+def _describe_pick(session, item: Item, lot: Lot, quantity: Decimal, where, taken: set) -> str:
+    """``L1 (2027-03-31) × 2``, with the serials to pick for a serial-tracked item."""
+    expiry = lot.expiry_date.isoformat() if lot.expiry_date else "-"
+    text = f"{lot.lot_number} ({expiry}) × {quantity.normalize():f}"
+    if item.tracking == TrackingMode.serial:
+        in_stock = session.scalars(
+            select(Unit.serial)
+            .where(
+                Unit.item_id == item.id,
+                Unit.lot_id == lot.id,
+                Unit.location_id == where.id,
+                Unit.status == UnitStatus.in_stock,
+            )
+            .order_by(Unit.serial)
+        ).all()
+        serials = [serial for serial in in_stock if serial not in taken][: int(quantity)]
+        taken.update(serials)
+        text += ": " + ", ".join(serials)
+    return text
+
+
+class ReleaseAllocation(Action):
+    """Give back whatever the document holds (nothing held is fine) and clear the proposals."""
+
+    name = "release_allocation"
+    params_schema = _params_schema("lines", "allocation")
+
+    def run(self, context: ActionContext) -> None:
+        document = common.document_of(context)
+        if reservations.reservations_of(context.session, document):
+            reservations.release(context.session, document, user=context.user)
+        lines = _rows(context, context.params["lines"])
+        for line in lines:
+            line[context.params["allocation"]] = None
+        _write_rows(context, context.params["lines"], lines)
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+class DeliverScanned(Action):
+    """Post the sale of exactly what was scanned, once it matches the order and FEFO."""
+
+    name = "deliver_scanned"
+    params_schema = _params_schema("lines", "item", "quantity", "location", "deliveries")
+
+    def run(self, context: ActionContext) -> None:
+        params, session = context.params, context.session
+        where = common.location(context, params["location"])
+        document = common.document_of(context)
+        scans = _rows(context, params["deliveries"])
+        if not scans:
+            raise ActionError(_("Scan the goods you hand over before delivering."))
+        ordered: dict[int, Decimal] = defaultdict(Decimal)
+        for line in common.lines_of(context, params["lines"]):
+            ordered[common.item(context, line, params["item"]).id] += common.quantity(
+                line, params["quantity"]
+            )
+        movements = [_scanned_movement(context, number, scan, where, ordered)
+                     for number, scan in enumerate(scans, start=1)]  # fmt: skip
+        _check_quantities(session, movements, ordered)
+        held = _held(session, document)
+        if held:
+            reservations.release(session, document, user=context.user)
+        _check_substitutions(session, movements, held, where)
+        post_movements(session, movements, user=context.user, document=document)
+        for scan, movement in zip(scans, movements, strict=True):
+            _record_delivered(scan, movement)
+        _write_rows(context, params["deliveries"], scans)
+
+
+def _scanned_movement(context, number: int, scan: dict, where, ordered) -> Movement:
+    """The sale of one scanned row: its item, lot and unit as the kernel knows them.
+
+    A row names its item and quantity like the order's lines do; ``lot`` and ``serial`` are
+    what the scan filled in."""
+    session, params = context.session, context.params
+    item = common.item(context, scan, params["item"])
+    if item.id not in ordered:
+        raise ActionError(
+            _("Scan %(row)s: %(item)s is not on this order.", row=number, item=item.code)
+        )
+    quantity = common.quantity(scan, params["quantity"])
+    lot = _known_lot(session, item, scan.get("lot"), number)
+    unit = None
+    if item.tracking == TrackingMode.serial:
+        unit = _known_unit(session, item, scan.get("serial"), number)
+        if lot is not None and unit.lot_id not in (None, lot.id):
+            raise ActionError(
+                _(
+                    "Scan %(row)s: serial number %(serial)s is not of lot %(lot)s.",
+                    row=number,
+                    serial=unit.serial,
+                    lot=lot.lot_number,
+                )
+            )
+        lot = lot or unit.lot
+    elif item.tracking == TrackingMode.lot and lot is None:
+        raise ActionError(
+            _("Scan %(row)s: %(item)s is tracked by lot: scan the lot.", row=number, item=item.code)
+        )
+    return Movement(
+        item=item, quantity=quantity, source=where, lot=lot, unit=unit, reason=Reason.sale,
+        line=number,
+    )  # fmt: skip
+
+
+def _known_lot(session, item: Item, number, row: int) -> Lot | None:
+    if not number:
+        return None
+    lot = lot_of(session, item, str(number))
+    if lot is None:
+        raise ActionError(
+            _("Scan %(row)s: %(item)s has no lot %(lot)s on record.",
+              row=row, item=item.code, lot=number)
+        )  # fmt: skip
+    return lot
+
+
+def _known_unit(session, item: Item, serial, row: int) -> Unit:
+    unit = None
+    if serial:
+        unit = session.scalar(
+            select(Unit).where(Unit.item_id == item.id, Unit.serial == str(serial))
+        )
+    if unit is None:
+        raise ActionError(
+            _(
+                "Scan %(row)s: %(item)s is tracked by serial number: scan the unit's UDI "
+                "(serial %(serial)s is not on record).",
+                row=row,
+                item=item.code,
+                serial=serial or "-",
+            )
+        )
+    return unit
+
+
+def _check_quantities(session, movements: list[Movement], ordered: dict[int, Decimal]) -> None:
+    """Each item is delivered exactly in the quantity ordered."""
+    scanned: dict[int, Decimal] = defaultdict(Decimal)
+    for movement in movements:
+        scanned[movement.item.id] += movement.quantity
+    for item_id, quantity in ordered.items():
+        if scanned[item_id] != quantity:
+            raise ActionError(
+                _(
+                    "%(item)s: %(ordered)s ordered but %(scanned)s scanned.",
+                    item=session.get(Item, item_id).code,
+                    ordered=quantity,
+                    scanned=scanned[item_id],
+                )
+            )
+
+
+def _held(session, document: str) -> dict[tuple[int, int], Decimal]:
+    """What the document reserved, by (item, lot key)."""
+    held: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for reservation in reservations.reservations_of(session, document):
+        held[(reservation.item_id, reservation.lot_key)] += reservation.quantity
+    return held
+
+
+def _check_substitutions(session, movements: list[Movement], held, where) -> None:
+    """A lot taken beyond what was allocated must be sellable and must not skip an earlier lot.
+
+    Runs after the order's own reservation is released, so the allocated lots count as free
+    except for what this delivery takes from them.
+    """
+    taken: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
+    for movement in movements:
+        taken[(movement.item.id, movement.lot.id if movement.lot else 0)] += movement.quantity
+    today = business_today()
+    for movement in movements:
+        lot = movement.lot
+        if lot is None or taken[(movement.item.id, lot.id)] <= held.get(
+            (movement.item.id, lot.id), 0
+        ):
+            continue
+        if lot.status != LotStatus.released:
+            raise LotBlocked(lot, lot.status)
+        if lot.is_expired(today):
+            raise LotExpired(lot, lot.expiry_date)
+        earlier = _earlier_free_lot(session, movement.item, lot, where, taken, today)
+        if earlier is not None:
+            raise ActionError(
+                _(
+                    "Lot %(lot)s (expires %(date)s) may not be sold yet: lot %(earlier)s of "
+                    "%(item)s expires earlier (%(earlier_date)s) and is still free here (FEFO).",
+                    lot=lot.lot_number,
+                    date=lot.expiry_date.isoformat() if lot.expiry_date else "-",
+                    earlier=earlier.lot_number,
+                    item=movement.item.code,
+                    earlier_date=earlier.expiry_date.isoformat(),
+                )
+            )
+
+
+def _earlier_free_lot(session, item: Item, lot: Lot, where, taken, today) -> Lot | None:
+    """The first sellable lot here expiring before ``lot`` with stock nobody holds or takes."""
+    if lot.expiry_date is None:
+        candidates_before = Lot.expiry_date.is_not(None)
+    else:
+        candidates_before = Lot.expiry_date < lot.expiry_date
+    rows = session.execute(
+        select(StockBalance, Lot)
+        .join(Lot, Lot.id == StockBalance.lot_id)
+        .where(
+            StockBalance.location_id == where.id,
+            StockBalance.item_id == item.id,
+            StockBalance.status == StockStatus.available,
+            StockBalance.on_hand > StockBalance.reserved,
+            Lot.status == LotStatus.released,
+            Lot.expiry_date >= today,
+            candidates_before,
+        )
+        .order_by(Lot.expiry_date, Lot.id)
+    ).all()
+    for balance, candidate in rows:
+        if balance.available - taken.get((item.id, candidate.id), 0) > 0:
+            return candidate
+    return None
+
+
+def _record_delivered(scan: dict, movement: Movement) -> None:
+    """Write what left onto the scan row: the lot, its expiry and the unit's UDI."""
+    lot, unit, item = movement.lot, movement.unit, movement.item
+    if lot is not None:
+        scan["lot"] = lot.lot_number
+        scan["expiry_date"] = lot.expiry_date.isoformat() if lot.expiry_date else None
+    if unit is not None:
+        scan["serial"] = unit.serial
+        scan["udi"] = udi_text(item, lot, unit.serial)
+
+
+def udi_text(item: Item, lot: Lot | None, serial: str) -> str:
+    """The human-readable UDI of a unit: (01) GTIN, (17) expiry, (10) lot, (21) serial."""
+    parts = [f"(01){item.gtin}"] if item.gtin else []
+    if lot is not None and lot.expiry_date is not None:
+        parts.append(f"(17){lot.expiry_date:%y%m%d}")
+    if lot is not None:
+        parts.append(f"(10){lot.lot_number}")
+    parts.append(f"(21){serial}")
+    return "".join(parts)
+
+
+# --- customer returns ------------------------------------------------------------------------
+
+
+class ReceiveCustomerReturn(Action):
+    """Take returned goods in as awaiting inspection, within what the sales order delivered."""
+
+    name = "receive_customer_return"
+    params_schema = _params_schema(
+        "sales_order", "lines", "item", "quantity", "location", optional=("lot", "serial")
+    )
+
+    def run(self, context: ActionContext) -> None:
+        params, session = context.params, context.session
+        order = _delivered_order(context, (context.record.data or {}).get(params["sales_order"]))
+        where = common.location(context, params["location"])
+        delivered = [dict(row) for row in order.data.get("deliveries") or []]
+        movements = []
+        for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+            item = common.item(context, line, params["item"])
+            quantity = common.quantity(line, params["quantity"])
+            lot_number = line.get(params["lot"]) if params.get("lot") else None
+            serial = line.get(params["serial"]) if params.get("serial") else None
+            lot, unit = _returned_lot_and_unit(session, item, lot_number, serial, number)
+            _take_from_delivered(delivered, order, number, item, lot, unit, quantity)
+            movements.append(
+                Movement(
+                    item=item, quantity=quantity, destination=where, lot=lot, unit=unit,
+                    destination_status=StockStatus.awaiting_inspection,
+                    reason=Reason.customer_return, line=number,
+                )
+            )  # fmt: skip
+        post_movements(session, movements, user=context.user, document=common.document_of(context))
+        order.data = {**order.data, "deliveries": delivered}  # the tally of what came back
+
+
+def _delivered_order(context: ActionContext, order_id):
+    order = context.records.read("sales_order", order_id) if order_id else None
+    if order is None or order.state != "delivered":
+        raise ActionError(
+            _(
+                "Sales order %(order)s has not been delivered: there is nothing to return.",
+                order=getattr(order, "number", None) or order_id or "-",
+            )
+        )
+    return order
+
+
+def _returned_lot_and_unit(session, item: Item, lot_number, serial, row: int):
+    lot = _known_lot(session, item, lot_number, row)
+    unit = None
+    if item.tracking == TrackingMode.serial:
+        unit = _known_unit(session, item, serial, row)
+        lot = lot or unit.lot
+    return lot, unit
+
+
+def _take_from_delivered(delivered, order, row, item: Item, lot, unit, quantity: Decimal) -> None:
+    """Count ``quantity`` against the delivery rows of the same item, lot and unit."""
+    wanted = quantity
+    for scan in delivered:
+        if str(scan.get("item")) != str(item.id):
+            continue
+        if lot is not None and scan.get("lot") != lot.lot_number:
+            continue
+        if unit is not None and scan.get("serial") != unit.serial:
+            continue
+        returned = Decimal(str(scan.get("returned_quantity") or 0))
+        free = Decimal(str(scan.get("quantity"))) - returned
+        take = min(free, wanted)
+        if take > 0:
+            scan["returned_quantity"] = str(returned + take)
+            wanted -= take
+        if wanted == 0:
+            return
+    raise ActionError(
+        _(
+            "Line %(row)s: only %(left)s of %(item)s (lot %(lot)s, serial %(serial)s) was "
+            "delivered by %(order)s and not yet returned; %(quantity)s cannot come back.",
+            row=row,
+            left=quantity - wanted,
+            item=item.code,
+            lot=lot.lot_number if lot else "-",
+            serial=unit.serial if unit else "-",
+            order=order.number,
+            quantity=quantity,
+        )
+    )
+
+
+class InspectCustomerReturn(Action):
+    """The quality check: accepted goods go back on sale, rejected ones are kept apart."""
+
+    name = "inspect_customer_return"
+    params_schema = _params_schema(
+        "lines", "accepted", "rejected", "location", "inspector",
+        optional=("item", "lot", "serial", "quantity"),
+    )  # fmt: skip
+
+    def run(self, context: ActionContext) -> None:
+        params, session = context.params, context.session
+        where = common.location(context, params["location"])
+        document = common.document_of(context)
+        lines = _rows(context, params["lines"])
+        movements = []
+        for entry in _received(session, document):
+            line = lines[entry.document_line - 1] if entry.document_line <= len(lines) else {}
+            accepted, rejected = _verdict(line, params, entry)
+            for quantity, status in ((accepted, StockStatus.available),
+                                     (rejected, StockStatus.nonconforming)):  # fmt: skip
+                if quantity > 0:
+                    movements.append(
+                        Movement(
+                            item=session.get(Item, entry.item_id), quantity=quantity,
+                            source=where, destination=where,
+                            lot=session.get(Lot, entry.lot_id) if entry.lot_id else None,
+                            unit=session.get(Unit, entry.unit_id) if entry.unit_id else None,
+                            source_status=StockStatus.awaiting_inspection,
+                            destination_status=status, reason=Reason.inspection,
+                            line=entry.document_line,
+                        )
+                    )  # fmt: skip
+            line[params["accepted"]], line[params["rejected"]] = str(accepted), str(rejected)
+        post_movements(session, movements, user=context.user, document=document)
+        _write_rows(context, params["lines"], lines)
+        user_id = getattr(context.user, "id", None)
+        context.record.data = {**context.record.data, params["inspector"]: user_id}
+
+
+def _received(session, document: str) -> list[LedgerEntry]:
+    """What the return brought in (its receive posting): the truth the inspection sorts."""
+    return list(
+        session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.document == document,
+                LedgerEntry.reason == str(Reason.customer_return),
+                LedgerEntry.quantity > 0,
+            )
+            .order_by(LedgerEntry.document_line, LedgerEntry.id)
+        )
+    )
+
+
+def _verdict(line: dict, params: dict, entry: LedgerEntry) -> tuple[Decimal, Decimal]:
+    """Accepted and rejected quantities of one received line; together they are all of it."""
+    accepted, rejected = line.get(params["accepted"]), line.get(params["rejected"])
+    rejected = Decimal(str(rejected)) if rejected not in (None, "") else Decimal(0)
+    if accepted in (None, ""):
+        accepted = entry.quantity - rejected
+    accepted = Decimal(str(accepted))
+    if accepted < 0 or accepted + rejected != entry.quantity:
+        raise ActionError(
+            _(
+                "Line %(row)s: accepted %(accepted)s and rejected %(rejected)s must add up to "
+                "the %(quantity)s received.",
+                row=entry.document_line,
+                accepted=accepted,
+                rejected=rejected,
+                quantity=entry.quantity,
+            )
+        )
+    return accepted, rejected

@@ -1,0 +1,400 @@
+"""The shipped sales flow through the HTTP API: customer qualification, FEFO allocation, delivery
+by scan (wrong or expired lots refused with the reason, nothing written), serial units sold by
+UDI, the GSP sales record, and the customer return with its quality check."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import select
+
+from app.kernel.reservations import Reservation
+from app.meta.models import Record
+from app.workflow import engine
+from tests.application import sales_fixtures
+from tests.application.sales_fixtures import (
+    CR,
+    PACE_GTIN,
+    PASSWORD,
+    SO,
+    STRIP_GTIN,
+    STRIP_LOTS,
+    approved_customer,
+    day,
+    ledger,
+    scan,
+    stock,
+    units,
+)
+
+shop = sales_fixtures.shop  # the fixture, used by name
+SIGNED = {"signature": {"password": PASSWORD, "meaning": "verified"}}
+
+
+def strip_scan(lot: str, quantity) -> dict:
+    return {"scan": scan(STRIP_GTIN, lot, STRIP_LOTS[lot][0]), "quantity": str(quantity)}
+
+
+def pace_scan(serial: str) -> dict:
+    return {"scan": scan(PACE_GTIN, "P1", day(400), serial)}
+
+
+def new_order(api, shop, lines, customer=None) -> dict:
+    body = {"location": shop["S1"], "lines": lines}
+    if customer is not None:
+        body["customer"] = customer
+    response = api.post(SO, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def fire(api, url: str, record: dict, transition: str, **body):
+    return api.post(f"{url}/{record['id']}/transitions/{transition}", json=body)
+
+
+def scan_goods(api, record_id: int, deliveries: list[dict]) -> dict:
+    current = api.get(f"{SO}/{record_id}").json
+    response = api.client.patch(
+        f"{SO}/{record_id}",
+        json={"deliveries": deliveries, "version": current["version"]},
+        headers={"X-CSRFToken": api.token},
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def held(db) -> list[tuple[int, int, D]]:
+    with db.session() as session:
+        return [(r.line, r.lot_id, r.quantity) for r in session.scalars(select(Reservation))]
+
+
+def sales_record(api) -> list[tuple]:
+    response = api.get(f"/api/v1/reports/sales_record?period={day(-1)}..{day(1)}")
+    assert response.status_code == 200, response.json
+    return [
+        (row["customer"], row["item"], row["model"], row["registration_cert"], row["lot"],
+         row["expiry_date"], D(row["quantity"]), row["udi"])
+        for row in (line["values"] for line in response.json["rows"])
+    ]  # fmt: skip
+
+
+STRIP_ON_HAND = {("STRIP", lot, "available"): (D(q), D(0)) for lot, (_e, q) in STRIP_LOTS.items()}
+PACE_ON_HAND = {("PACE", "P1", "available"): (D(3), D(0))}
+
+
+def test_retail_sale_reserves_fefo_and_delivers_the_scanned_lots(shop, db):
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "5",
+                                     "unit_price": "12.50", "discount": "10"}])  # fmt: skip
+    assert order["data"]["sale_kind"] == "retail"
+    assert D(order["data"]["lines"][0]["amount"]) == D("56.25")  # 5 × 12.50 × 90 %
+    assert D(order["data"]["total"]) == D("56.25")
+
+    response = fire(clerk, SO, order, "confirm")
+    assert response.status_code == 200, response.json
+    confirmed = clerk.get(f"{SO}/{order['id']}").json
+    # earliest expiry first, the expired lot X skipped: A (3) then A2 (2) — both expire first
+    allocation = confirmed["data"]["lines"][0]["allocation"]
+    assert allocation == f"A ({day(100)}) × 3; A2 ({day(100)}) × 2"
+    assert stock(db)[("STRIP", "A", "available")] == (D(3), D(3))
+    assert stock(db)[("STRIP", "A2", "available")] == (D(4), D(2))
+
+    scan_goods(clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "delivered"
+
+    expected = {**STRIP_ON_HAND, ("STRIP", "A2", "available"): (D(2), D(0)), **PACE_ON_HAND}
+    del expected[("STRIP", "A", "available")]  # all three sold
+    assert stock(db) == expected
+    number = confirmed["number"]
+    assert ledger(db, number) == [
+        (1, "A", None, "available", D(-3), "sale"),
+        (2, "A2", None, "available", D(-2), "sale"),
+    ]
+    assert held(db) == []
+    expiry = day(100).isoformat()
+    assert sales_record(shop.api("manager")) == [
+        (None, "血糖试纸", "50片/盒", "国械注准20192220001", "A", expiry, D(3), None),
+        (None, "血糖试纸", "50片/盒", "国械注准20192220001", "A2", expiry, D(2), None),
+    ]
+
+
+def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
+    hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    clerk = shop.api("clerk")
+    line = {"item": shop["PACE"], "quantity": "2", "unit_price": "30000", "discount": "5"}
+    order = new_order(clerk, shop, [line], hospital)
+    assert order["data"]["sale_kind"] == "hospital"
+    assert D(order["data"]["total"]) == D("57000.00")
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    line = clerk.get(f"{SO}/{order['id']}").json["data"]["lines"][0]
+    assert line["allocation"] == f"P1 ({day(400)}) × 2: SN1, SN2"
+
+    # a lot-only scan does not say which unit leaves: refused, nothing written
+    scan_goods(clerk, order["id"], [{"scan": scan(PACE_GTIN, "P1", day(400)), "quantity": "2"}])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409
+    assert "PACE" in response.json["error"] and "serial" in response.json["error"]
+    assert units(db) == {"SN1": "in_stock", "SN2": "in_stock", "SN3": "in_stock"}
+
+    # the scanner types the DataMatrix: symbology prefix, group separator after the lot
+    raw = f"]d201{PACE_GTIN}17{day(400):%y%m%d}10P1\x1d21SN3"
+    response = clerk.post(f"{SO[: -len('/records')]}/scan",
+                          json={"field": "deliveries.scan", "value": raw})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert response.json["fills"] == {"item": shop["PACE"], "lot": "P1",
+                                      "expiry_date": str(day(400)), "serial": "SN3"}  # fmt: skip
+    # the clerk hands over SN2 and SN3 (another unit of the allocated lot is fine)
+    scan_goods(clerk, order["id"], [pace_scan("SN2"), {"scan": raw}])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 200, response.json
+    assert units(db) == {"SN1": "in_stock", "SN2": "sold", "SN3": "sold"}
+    assert stock(db)[("PACE", "P1", "available")] == (D(1), D(0))
+    assert ledger(db, order["number"]) == [
+        (1, "P1", "SN2", "available", D(-1), "sale"),
+        (2, "P1", "SN3", "available", D(-1), "sale"),
+    ]
+    udi = f"(01){PACE_GTIN}(17){day(400):%y%m%d}(10)P1(21)"
+    assert [(row[0], row[4], row[6], row[7]) for row in sales_record(shop.api("manager"))] == [
+        ("H-1", "P1", D(1), udi + "SN2"),
+        ("H-1", "P1", D(1), udi + "SN3"),
+    ]
+
+
+def test_serial_lines_propose_distinct_units_and_whole_quantities(shop, db):
+    hospital = approved_customer(shop, "H-4", kind="clinic", licence_number="L4",
+                                 licence_expiry=str(day(30)))  # fmt: skip
+    clerk = shop.api("clerk")
+    line = {"item": shop["PACE"], "quantity": "1", "unit_price": "10"}
+    order = new_order(clerk, shop, [line, line], hospital)
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    lines = clerk.get(f"{SO}/{order['id']}").json["data"]["lines"]
+    assert [line["allocation"] for line in lines] == [
+        f"P1 ({day(400)}) × 1: SN1",
+        f"P1 ({day(400)}) × 1: SN2",
+    ]
+    half = new_order(clerk, shop, [{**line, "quantity": "0.5"}], hospital)
+    response = fire(clerk, SO, half, "confirm")
+    assert response.status_code == 409 and "0.5 is not a whole number" in response.json["error"]
+
+
+def test_a_later_lot_scanned_while_an_earlier_one_is_free_is_refused(shop, db):
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    before = (stock(db), held(db))
+    scan_goods(clerk, order["id"], [strip_scan("B", 2)])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409
+    message = response.json["error"]
+    assert "B" in message and "A (" not in message and "FEFO" in message
+    assert "lot A " in message or "lot A2 " in message
+    assert (stock(db), held(db)) == before
+    assert ledger(db, order["number"]) == []
+    assert clerk.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
+
+    # the same expiry in another lot is FEFO-compatible: A2 instead of the allocated A
+    scan_goods(clerk, order["id"], [strip_scan("A2", 2)])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 200, response.json
+    assert stock(db)[("STRIP", "A", "available")] == (D(3), D(0))
+    assert stock(db)[("STRIP", "A2", "available")] == (D(2), D(0))
+
+
+def test_an_expired_lot_is_refused_with_its_date(shop, db):
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "1",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    before = stock(db)
+    scan_goods(clerk, order["id"], [strip_scan("X", 1)])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409
+    assert "X" in response.json["error"] and day(-10).isoformat() in response.json["error"]
+    assert stock(db) == before and ledger(db, order["number"]) == []
+
+
+def test_scans_must_match_the_order(shop, db):
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409 and "Scan" in response.json["error"]
+    scan_goods(clerk, order["id"], [strip_scan("A", 1)])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409
+    assert "2 ordered but 1 scanned" in response.json["error"]
+    scan_goods(clerk, order["id"], [strip_scan("A", 2), pace_scan("SN1")])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409 and "PACE is not on this order" in response.json["error"]
+    assert ledger(db, order["number"]) == []
+
+
+def test_class_iii_to_a_customer_without_a_valid_licence_is_refused(shop, db):
+    lapsed = approved_customer(shop, "H-2", kind="hospital", licence_number="沪械经营2019009",
+                               licence_expiry=str(day(-1)))  # fmt: skip
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "1",
+                                     "unit_price": "30000"}], lapsed)  # fmt: skip
+    response = fire(clerk, SO, order, "confirm")
+    assert response.status_code == 409
+    message = response.json["error"]
+    assert "沪械经营2019009" in message and day(-1).isoformat() in message and "III" in message
+    assert held(db) == [] and stock(db) == {**STRIP_ON_HAND, **PACE_ON_HAND}
+    assert clerk.get(f"{SO}/{order['id']}").json["state"] == "draft"
+
+
+def test_a_customer_not_yet_approved_by_qa_cannot_buy(shop, db):
+    manager = shop.api("manager")
+    response = manager.post("/api/v1/forms/customer/records", json={
+        "code": "C-9", "name": "新诊所", "kind": "clinic", "licence_number": "L9",
+        "licence_expiry": str(day(100))})  # fmt: skip
+    assert response.status_code == 201, response.json
+    order = new_order(manager, shop, [{"item": shop["STRIP"], "quantity": "1",
+                                       "unit_price": "10"}], response.json["id"])  # fmt: skip
+    response = fire(manager, SO, order, "confirm")
+    assert response.status_code == 409 and "新诊所" in response.json["error"]
+    assert held(db) == []
+
+
+def test_a_business_customer_needs_its_licence_number_and_expiry(shop):
+    response = shop.api("manager").post(
+        "/api/v1/forms/customer/records",
+        json={"code": "D-1", "name": "经销商", "kind": "distributor"},
+    )
+    assert response.status_code == 422
+    assert set(response.json["errors"]) >= {"licence_number", "licence_expiry"}
+
+
+def test_customer_return_lands_awaiting_inspection_then_quality_check_sorts_it(shop, db):
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "5",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    assert fire(clerk, SO, order, "deliver").status_code == 200
+    after_sale = stock(db)
+
+    def new_return(lines):
+        response = clerk.post(CR, json={"location": shop["S1"], "sales_order": order["id"],
+                                        "reason": "包装破损", "lines": lines})  # fmt: skip
+        assert response.status_code == 201, response.json
+        return response.json
+
+    # more of lot A2 than was sold: refused with the reason, nothing written
+    too_many = new_return([strip_scan("A2", 3)])
+    response = fire(clerk, CR, too_many, "receive")
+    assert response.status_code == 409
+    assert "A2" in response.json["error"] and order["number"] in response.json["error"]
+    assert stock(db) == after_sale
+
+    back = new_return([strip_scan("A", 2), strip_scan("A2", 1)])
+    response = fire(clerk, CR, back, "receive")
+    assert response.status_code == 200, response.json
+    assert stock(db) == {**after_sale, ("STRIP", "A", "awaiting_inspection"): (D(2), D(0)),
+                         ("STRIP", "A2", "awaiting_inspection"): (D(1), D(0))}  # fmt: skip
+    # the order remembers what came back: one more A cannot be returned twice over
+    again = new_return([strip_scan("A", 2)])
+    response = fire(clerk, CR, again, "receive")
+    assert response.status_code == 409 and "only 1" in response.json["error"]
+
+    current = clerk.get(f"{CR}/{back['id']}").json
+    lines = current["data"]["lines"]
+    lines[0] |= {"accepted_quantity": "2", "rejected_quantity": "0"}
+    lines[1] |= {"accepted_quantity": "0", "rejected_quantity": "1", "reject_reason": "受潮"}
+    response = manager.put(f"{CR}/{back['id']}",
+                           json={"lines": lines, "version": current["version"]})  # fmt: skip
+    assert response.status_code == 200, response.json
+    response = fire(manager, CR, back, "inspect", **SIGNED)
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "done"
+    assert stock(db) == {
+        **after_sale,
+        ("STRIP", "A", "available"): (D(2), D(0)),
+        ("STRIP", "A2", "available"): (D(2), D(0)),
+        ("STRIP", "A2", "nonconforming"): (D(1), D(0)),
+    }
+    assert ledger(db, back["number"]) == [
+        (1, "A", None, "awaiting_inspection", D(2), "customer_return"),
+        (2, "A2", None, "awaiting_inspection", D(1), "customer_return"),
+        (1, "A", None, "awaiting_inspection", D(-2), "inspection"),
+        (1, "A", None, "available", D(2), "inspection"),
+        (2, "A2", None, "awaiting_inspection", D(-1), "inspection"),
+        (2, "A2", None, "nonconforming", D(1), "inspection"),
+    ]
+    assert clerk.get(f"{CR}/{back['id']}").json["data"]["inspector"] == shop["manager"]
+
+
+def test_a_returned_unit_comes_back_into_stock(shop, db):
+    hospital = approved_customer(shop, "H-3", kind="hospital", licence_number="L3",
+                                 licence_expiry=str(day(30)))  # fmt: skip
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    order = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "1",
+                                     "unit_price": "100"}], hospital)  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [pace_scan("SN1")])
+    assert fire(clerk, SO, order, "deliver").status_code == 200
+    response = clerk.post(CR, json={"location": shop["S1"], "sales_order": order["id"],
+                                    "reason": "术前取消", "lines": [pace_scan("SN1")]})  # fmt: skip
+    assert response.status_code == 201, response.json
+    back = response.json
+    assert fire(clerk, CR, back, "receive").status_code == 200
+    assert units(db)["SN1"] == "in_stock"
+    assert fire(manager, CR, back, "inspect", **SIGNED).status_code == 200
+    assert stock(db)[("PACE", "P1", "available")] == (D(3), D(0))
+
+
+def test_cancel_and_reopen_give_the_reservation_back(app, shop, db):
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "4",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    assert held(db) != []
+    response = fire(clerk, SO, order, "reopen")
+    assert response.status_code == 200, response.json
+    assert held(db) == [] and response.json["data"]["lines"][0]["allocation"] is None
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    response = fire(manager, SO, order, "cancel", comment="客户取消")
+    assert response.status_code == 200, response.json
+    assert held(db) == [] and stock(db) == {**STRIP_ON_HAND, **PACE_ON_HAND}
+
+
+def test_engine_refuses_delivery_of_an_unknown_lot(app, shop, db):
+    """At the engine level (in Chinese, the default): a scanned lot nobody received is refused
+    by name, nothing kept."""
+    registry = app.extensions["lianku.registry"]
+    from app.kernel.users import User
+    from app.meta import records
+
+    with app.test_request_context(), db.transaction() as session:
+        clerk = session.get(User, shop["clerk"])
+        order = records.create(session, registry, clerk, "sales_order", {
+            "location": shop["S1"], "lines": [{"item": shop["STRIP"], "quantity": "1",
+                                               "unit_price": "3"}]})  # fmt: skip
+        engine.fire(session, registry, order, "confirm", clerk)
+        order.data = {**order.data, "deliveries": [{"item": shop["STRIP"], "lot": "NOPE",
+                                                    "quantity": "1"}]}  # fmt: skip
+        with pytest.raises(engine.TransitionRefused, match="STRIP 没有批号 NOPE 的记录"):
+            engine.fire(session, registry, order, "deliver", clerk)
+        assert order.state == "confirmed"
+        assert session.scalars(select(Reservation)).all() != []
+        assert session.get(Record, order.id).state == "confirmed"
+
+
+def test_the_pages_render(shop, db):
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "1",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    page = clerk.get(f"/forms/sales_order/{order['id']}")
+    assert page.status_code == 200 and order["number"] in page.text
+    assert f"A ({day(100)}) × 1" in page.text
+    assert clerk.get("/forms/customer/").status_code == 200
+    assert clerk.get("/forms/customer_return/new").status_code == 200
+    report = shop.api("manager").get("/reports/sales_record")
+    assert report.status_code == 200
