@@ -268,7 +268,8 @@ def fire(
     if form is None:
         raise records.FormNotFound(record.form)
     transition = transition_named(form, transition_name)
-    access.require_location(session, user, record.location_id)
+    if form.location_field:  # chain-wide master data (a customer card) is everyone's to see
+        access.require_location(session, user, record.location_id)
     if version is not None:
         _check_version(session, record, version)
     problem = refusal(session, form, record, user, transition)

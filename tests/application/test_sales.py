@@ -15,6 +15,7 @@ from app.workflow import engine
 from tests.application import sales_fixtures
 from tests.application.sales_fixtures import (
     CR,
+    CUSTOMERS,
     PACE_GTIN,
     PASSWORD,
     SO,
@@ -398,3 +399,25 @@ def test_the_pages_render(shop, db):
     assert clerk.get("/forms/customer_return/new").status_code == 200
     report = shop.api("manager").get("/reports/sales_record")
     assert report.status_code == 200
+
+
+def test_a_store_manager_proposes_a_customer_card_that_qa_approves(shop):
+    """Customer cards are chain-wide: a store's manager may put one to QA, who approves it."""
+    manager, qa = shop.api("manager"), shop.api("qa")
+    response = manager.post(
+        CUSTOMERS, json={"code": "CLINIC-9", "name": "社区诊所", "kind": "retail"}
+    )
+    assert response.status_code == 201, response.json
+    card = response.json["id"]
+    response = manager.post(f"{CUSTOMERS}/{card}/transitions/submit", json={})
+    assert response.status_code == 200, response.json
+    response = manager.post(
+        f"{CUSTOMERS}/{card}/transitions/approve",
+        json={"signature": {"password": PASSWORD, "meaning": "approved"}},
+    )
+    assert response.status_code == 403, response.json
+    response = qa.post(
+        f"{CUSTOMERS}/{card}/transitions/approve",
+        json={"signature": {"password": PASSWORD, "meaning": "approved"}},
+    )
+    assert response.status_code == 200 and response.json["state"] == "approved", response.json
