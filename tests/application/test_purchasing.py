@@ -13,7 +13,6 @@ from sqlalchemy import select
 from app.kernel.items import Item
 from app.workflow.models import ApprovalTask
 from tests.application.purchasing_fixtures import (
-    SIGN,
     TODAY,
     VERIFY,
     bed_fixture,  # noqa: F401  (the fixture ``bed``)
