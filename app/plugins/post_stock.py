@@ -21,9 +21,9 @@ from app.workflow.actions import Action, ActionContext
 STATUSES = [str(status) for status in StockStatus]
 
 
-def _nothing(value) -> bool:
+def _nothing(line: dict, field: str) -> bool:
     """An empty or zero quantity moves nothing: the line is skipped, not refused."""
-    return value in (None, "") or common.quantity({"q": value}, "q") == 0
+    return line.get(field) in (None, "") or common.quantity(line, field) == 0
 
 
 class PostStock(Action):
@@ -54,7 +54,7 @@ class PostStock(Action):
         destination = common.location(context, params.get("destination"))
         movements = []
         for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
-            if _nothing(line.get(params["quantity"])):
+            if _nothing(line, params["quantity"]):
                 continue  # e.g. no rejected quantity on an inspected line: nothing to move
             the_item = common.item(context, line, params["item"])
             the_lot = common.lot(context, the_item, line, params)

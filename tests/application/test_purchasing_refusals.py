@@ -211,6 +211,11 @@ def test_purchase_order_approval_by_total_and_qualification_at_approval(bed):
     assert bed.fire("supervisor", "purchase_order", small["id"], "close").json["state"] == "closed"
     # the supplier's licence lapses while a large order waits for HQ: HQ's approval is refused
     large = _order(bed, supplier["id"], item, "100.01")
+    early = bed.api("keeper").post(url("purchase_receipt"), json={
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "purchase_order": large["id"],
+        "lines": [{"item": item, "lot": "L1", "expiry_date": day(300), "quantity": "1"}],
+    })  # fmt: skip
+    assert early.status_code == 422 and list(early.json["errors"]) == ["purchase_order"]
     assert _approve(bed, "supervisor", large["id"]).status_code == 200
     lapsed = (TODAY - dt.timedelta(days=1)).isoformat()
     with bed.app.test_request_context(), bed.db.transaction() as session:
