@@ -221,6 +221,7 @@ class Expression:
         else:
             functions["lookup"] = lambda name, field: None
         names = dict(CONSTANTS)
+        names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(values)
         evaluator = simpleeval.SimpleEval(operators=OPERATORS, functions=functions, names=names)
         try:

@@ -7,6 +7,9 @@ The parameters map the form's fields to a movement, e.g. a purchase receipt's li
       params: {lines: lines, item: item, quantity: quantity, lot: lot, expiry_date: expiry_date,
                destination: location, destination_status: awaiting_inspection,
                reason: purchase_receipt}
+
+Lines whose quantity is empty or zero are skipped, so that one table can feed several postings
+(an inspected line's accepted and rejected quantities go to different statuses).
 """
 
 from __future__ import annotations
@@ -16,6 +19,11 @@ from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext
 
 STATUSES = [str(status) for status in StockStatus]
+
+
+def _nothing(line: dict, field: str) -> bool:
+    """An empty or zero quantity moves nothing: the line is skipped, not refused."""
+    return line.get(field) in (None, "") or common.quantity(line, field) == 0
 
 
 class PostStock(Action):
@@ -46,6 +54,8 @@ class PostStock(Action):
         destination = common.location(context, params.get("destination"))
         movements = []
         for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+            if _nothing(line, params["quantity"]):
+                continue  # e.g. no rejected quantity on an inspected line: nothing to move
             the_item = common.item(context, line, params["item"])
             the_lot = common.lot(context, the_item, line, params)
             cost = line.get(params["unit_cost"]) if params.get("unit_cost") else None

@@ -35,6 +35,11 @@ def test_lookup_goes_through_the_context():
     assert evaluate("lookup(supplier, 'name')", context=context, supplier=7) == "name of supplier 7"
 
 
+def test_a_declared_name_without_a_value_is_none():
+    expression = compile_expression("(rejected or 0) + accepted", {"accepted", "rejected"})
+    assert expression.evaluate({"accepted": Decimal(3)}) == Decimal(3)
+
+
 def test_compile_reports_unknown_names_and_functions():
     with pytest.raises(ExpressionError, match="unknown name 'qty'"):
         compile_expression("qty * 2", {"quantity"})

@@ -99,7 +99,14 @@ def test_bad_yaml_is_refused_with_precise_messages(api):
         "  - name: licence_number\n    type: txt\n    label: {zh_CN: x, en: x}\n"
         # the purchases report reads supplier.name: a supplier form without it would break it
         "  - name: name\n    type: text\n    label: {zh_CN: 名称, en: Name}\n"
-    )
+        # and the licences report reads the licences and how to reach the supplier
+        + "".join(
+            f"  - name: {name}\n    type: {kind}\n    label: {{zh_CN: x, en: x}}\n"
+            for name, kind in (("code", "text"), ("licence_expiry", "date"),
+                               ("business_licence_number", "text"),
+                               ("business_licence_expiry", "date"), ("phone", "text"))
+        )
+    )  # fmt: skip
     response = publish(api, "supplier", text)
     assert response.status_code == 422
     assert "forms/supplier.yaml:5 fields[0].type: &#39;txt&#39; is not allowed" in response.text

@@ -34,27 +34,41 @@ def balances(db) -> dict:
         }
 
 
-def supplier(api) -> int:
+def supplier(api, qa=None) -> int:
+    """A supplier card; approved by ``qa`` (首营) when given, as receipts need."""
     response = api.post(
         "/api/v1/forms/supplier/records",
         json={"code": "SUP1", "name": "Acme", "licence_number": "L-1",
               "licence_expiry": "2035-01-01"},
     )  # fmt: skip
     assert response.status_code == 201, response.json
-    return response.json["id"]
+    supplier_id = response.json["id"]
+    if qa is not None:
+        url = f"/api/v1/forms/supplier/records/{supplier_id}/transitions"
+        assert api.post(f"{url}/submit", json={}).status_code == 200
+        sign = {"signature": {"password": PASSWORD, "meaning": "approved"}}
+        assert qa.post(f"{url}/approve", json=sign).status_code == 200
+    return supplier_id
 
 
 def test_shipped_purchase_receipt_receive_then_inspect(wf_app, wf_api, wf_org, db):
     hq, clerk, manager = wf_api("hq"), wf_api("clerk"), wf_api("manager")
     body = {
-        "location": wf_org["S1"], "supplier": supplier(hq),
+        "location": wf_org["S1"], "supplier": supplier(hq, wf_api("qa")),
         "lines": [{"item": wf_org["item"], "lot": "P1", "expiry_date": "2030-06-30",
                    "quantity": "6", "unit_cost": "12.50"}],
     }  # fmt: skip
     record = clerk.post(PR, json=body).json
+    assert "id" in record, record
     response = clerk.post(f"{PR}/{record['id']}/transitions/receive", json={})
     assert response.status_code == 200, response.json
     assert balances(db) == {(wf_org["S1"], "awaiting_inspection"): (Decimal(6), Decimal(0))}
+    inspected = dict(body["lines"][0], accepted_quantity="6", conclusion="accepted")
+    response = manager.put(f"{PR}/{record['id']}", json={
+        "lines": [inspected], "inspector": wf_org["manager"], "inspected_at": "2026-11-25",
+        "version": response.json["version"],
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
     response = manager.post(
         f"{PR}/{record['id']}/transitions/inspect",
         json={"signature": {"password": PASSWORD, "meaning": "verified"}},
@@ -64,7 +78,7 @@ def test_shipped_purchase_receipt_receive_then_inspect(wf_app, wf_api, wf_org, d
     assert balances(db) == {(wf_org["S1"], "available"): (Decimal(6), Decimal(0))}
     with db.session() as session:
         [message] = session.scalars(select(InboxMessage)).all()
-        assert message.user_id == wf_org["clerk"] and "Accepted" in message.message
+        assert message.user_id == wf_org["clerk"] and "Inspected" in message.message
 
 
 @pytest.fixture
