@@ -218,9 +218,23 @@ class _Run:
             if isinstance(value, str) and value.strip() == "" and field is not None:
                 value = None
             if field is not None and field.type == "table" and isinstance(value, list):
-                value = [self._strip(field.fields, line, creating) for line in value]
+                value = [
+                    self._keep_read_only(field, index, self._strip(field.fields, line, creating))
+                    for index, line in enumerate(value)
+                ]
             clean[key] = value
         return clean
+
+    def _keep_read_only(self, table: FieldDef, index: int, line: dict) -> dict:
+        """A read-only line field keeps its stored value (line matched by position) on update:
+        e.g. the shipped quantity of a transfer in, while the store enters what it received."""
+        stored = (self.record.data or {}).get(table.name) if self.record is not None else None
+        if not isinstance(line, dict) or not stored or index >= len(stored):
+            return line
+        for child in table.fields:
+            if child.get("read_only") and child.name in stored[index]:
+                line[child.name] = stored[index][child.name]
+        return line
 
     # computing --------------------------------------------------------------------------------
     def compute(self, values: dict, creating: bool) -> dict:
@@ -336,7 +350,9 @@ class _Run:
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
         condition = field.expressions.get("link_filter")
-        if links.resolve(self.session, self.user, target, value, title, condition) is None:
+        everywhere = field.get("link_scope") == "all"
+        found = links.resolve(self.session, self.user, target, value, title, condition, everywhere)
+        if found is None:
             self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
 
     def check_unique(self, values: dict) -> None:
