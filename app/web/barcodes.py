@@ -8,6 +8,7 @@ human-readable ``(01)…(17)…(10)…`` under it, so a receiving store scans th
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import barcode
 from barcode.codex import Gs1_128
@@ -22,11 +23,19 @@ _OPTIONS = {"module_width": 0.25, "module_height": 9.0, "quiet_zone": 2.0, "font
             "text_distance": 3.0, "write_text": True, "compress": False}  # fmt: skip
 
 
+_SIZE = re.compile(r'width="([0-9.]+)mm" height="([0-9.]+)mm"')
+_PX_PER_MM = 96 / 25.4  # SVG user units (CSS px) per millimetre
+
+
 def _svg(code: barcode.Barcode, kind: str, value: str, write_text: bool = True) -> Markup:
     """The symbol as an inline ``<svg>`` (the XML prolog dropped), tagged with what it encodes."""
     rendered = code.render({**_OPTIONS, "write_text": write_text}).decode("utf-8")
     svg = rendered[rendered.index("<svg") :]
-    tag = f'<svg class="barcode" role="img" data-barcode="{kind}" data-value="{escape(value)}" '
+    width, height = (float(size) for size in _SIZE.search(svg).groups())
+    tag = (
+        f'<svg class="barcode" role="img" data-barcode="{kind}" data-value="{escape(value)}" '
+        f'viewBox="0 0 {width * _PX_PER_MM:.3f} {height * _PX_PER_MM:.3f}" '
+    )  # a viewBox, so that the print stylesheet may scale the symbol instead of cropping it
     return Markup(svg.replace("<svg ", tag, 1))
 
 
