@@ -14,6 +14,7 @@ from app.i18n import _
 from app.kernel import tokens
 from app.kernel.locations import Location
 from app.meta import access, identity
+from app.web.forms_common import registry
 from app.web.session import db_session
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1")
@@ -36,6 +37,18 @@ def _limit() -> int:
     return min(max(request.args.get("limit", 20, type=int) or 20, 1), 100)
 
 
+def _counterpart_picker() -> bool:
+    """Does the picker serve a field with ``link_scope: all`` (``?form=…&field=…``) of a form
+    the caller may read? Then it offers every store and warehouse, not only the caller's."""
+    form = registry().form(request.args.get("form") or "")
+    if form is None or not access.can(current_user, "read", form.name):
+        return False
+    table, _dot, name = (request.args.get("field") or "").rpartition(".")
+    level = form.field(table).fields if table and form.field(table) else form.fields
+    field = next((child for child in level if child.name == name), None)
+    return field is not None and field.get("link_scope") == "all"
+
+
 @bp.get("/lookup/location")
 @login_required
 def lookup_location():
@@ -43,7 +56,9 @@ def lookup_location():
 
     Each result has the link pickers' ``value``/``label`` pair plus the location's own fields.
     """
-    found = access.lookup_locations(db_session(), current_user, request.args.get("q", ""), _limit())
+    found = access.lookup_locations(
+        db_session(), current_user, request.args.get("q", ""), _limit(), _counterpart_picker()
+    )
     return jsonify(
         results=[
             {
