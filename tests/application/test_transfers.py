@@ -371,3 +371,26 @@ def test_a_rejected_request_creates_no_transfer_out(db, as_user, chain):
     assert response.status_code == 200, response.json
     assert records_of(db, "transfer_request")[0].state == "draft"
     assert records_of(db, "transfer_out") == []
+
+
+def test_nobody_creates_a_transfer_out_at_another_location_bypassing_the_request(
+    db, as_user, chain
+):
+    """The transfer out's locations may name any location, but a person creates it only where
+    they work: a store cannot put a transfer out on the warehouse's desk without an approval."""
+    body = {"from_location": chain["WH1"], "to_location": chain["S1"],
+            "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "1"}]}  # fmt: skip
+    refused = as_user("clerk1").post(TO, json=body)
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]) == ["from_location"]
+    assert records_of(db, "transfer_out") == []
+    # nor may the warehouse move its transfer out to another source
+    out = approved_transfer_out(db, as_user, chain)["out"]
+    warehouse = as_user("whclerk")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    moved = warehouse.put(
+        f"{TO}/{out.id}", json={"from_location": chain["S2"], "version": current["version"]}
+    )
+    assert moved.status_code == 422
+    assert list(moved.json["errors"]) == ["from_location"]
+    assert records_of(db, "transfer_out")[0].location_id == chain["WH1"]

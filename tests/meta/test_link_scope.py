@@ -75,5 +75,6 @@ def _transfer_in(app, db, chain) -> int:
             "transfer_in",
             {"to_location": chain["S1"], "from_location": chain["WH1"], "transfer_number": "TO-X",
              "lines": [{"item": chain["strip"], "lot": "L1", "shipped": "3"}]},
+            by_action=True,
         )  # fmt: skip
         return created.id
