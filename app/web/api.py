@@ -14,7 +14,7 @@ from app.i18n import _
 from app.kernel import tokens
 from app.kernel.locations import Location
 from app.meta import access, identity
-from app.web.forms_common import registry
+from app.web.forms_common import picker_field
 from app.web.session import db_session
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1")
@@ -40,12 +40,10 @@ def _limit() -> int:
 def _counterpart_picker() -> bool:
     """Does the picker serve a field with ``link_scope: all`` (``?form=…&field=…``) of a form
     the caller may read? Then it offers every store and warehouse, not only the caller's."""
-    form = registry().form(request.args.get("form") or "")
-    if form is None or not access.can(current_user, "read", form.name):
+    form_name = request.args.get("form")
+    if not form_name or not access.can(current_user, "read", form_name):
         return False
-    table, _dot, name = (request.args.get("field") or "").rpartition(".")
-    level = form.field(table).fields if table and form.field(table) else form.fields
-    field = next((child for child in level if child.name == name), None)
+    field = picker_field(form_name, request.args.get("field"))
     return field is not None and field.get("link_scope") == "all"
 
 
