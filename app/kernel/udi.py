@@ -108,3 +108,36 @@ def check_udi(session: Session, udi: UDI) -> tuple[Item, Lot | None]:
         if scanned is not None and recorded is not None and scanned != recorded:
             raise LotMismatch(lot, field, scanned.isoformat(), recorded.isoformat())
     return item, lot
+
+
+#: The order a label carries the UDI in: fixed-length AIs first, variable-length ones last.
+_LABEL_ORDER = (("01", "gtin"), ("11", "production_date"), ("17", "expiry_date"),
+                ("10", "lot"), ("21", "serial"))  # fmt: skip
+_VARIABLE_LENGTH = {"10", "21"}
+
+
+def udi_elements(udi: UDI) -> list[tuple[str, str]]:
+    """The GS1 element strings (AI, value) of ``udi`` in label order; dates as YYMMDD."""
+    elements = []
+    for ai, name in _LABEL_ORDER:
+        value = getattr(udi, name)
+        if value in (None, ""):
+            continue
+        elements.append((ai, value.strftime("%y%m%d") if isinstance(value, dt.date) else value))
+    return elements
+
+
+def encode_udi(udi: UDI, separator: str = "\x1d") -> str:
+    """The data of a GS1-128 / DataMatrix UDI: ``separator`` (FNC1 / GS) ends each
+    variable-length field that is not the last, as GS1 requires; ``parse_udi`` reads it back."""
+    elements = udi_elements(udi)
+    parts = []
+    for index, (ai, value) in enumerate(elements):
+        last = index == len(elements) - 1
+        parts.append(ai + value + ("" if last or ai not in _VARIABLE_LENGTH else separator))
+    return "".join(parts)
+
+
+def human_readable_udi(udi: UDI) -> str:
+    """The UDI as printed under the barcode: ``(01)…(17)…(10)…``."""
+    return "".join(f"({ai}){value}" for ai, value in udi_elements(udi))

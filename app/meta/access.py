@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.i18n import _
-from app.kernel.locations import Location, region_of
+from app.kernel.locations import Location, LocationType, region_of
 from app.kernel.users import User, user_locations
 from app.meta.loader import schema_issues
 from app.meta.yamlsource import MetadataInvalid, parse_yaml
@@ -247,11 +247,18 @@ def _contains(text: str) -> str | None:
     return f"%{escaped}%"
 
 
-def lookup_locations(session: Session, user, text: str = "", limit: int = 20) -> list[Location]:
-    """Active locations in ``user``'s scope whose code or name contains ``text``: link pickers."""
-    query = select(Location).where(
-        Location.active.is_(True), scope_filter(session, user, Location.id)
+def lookup_locations(
+    session: Session, user, text: str = "", limit: int = 20, everywhere: bool = False
+) -> list[Location]:
+    """Active locations in ``user``'s scope whose code or name contains ``text``: link pickers.
+    ``everywhere`` (a field with ``link_scope: all``) offers every store and warehouse instead:
+    the counterpart of a transfer, not a place the user works at."""
+    where = (
+        Location.type.in_((LocationType.store, LocationType.warehouse))
+        if everywhere
+        else scope_filter(session, user, Location.id)
     )
+    query = select(Location).where(Location.active.is_(True), where)
     pattern = _contains(text)
     if pattern:
         query = query.where(

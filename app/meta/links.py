@@ -95,9 +95,9 @@ def _coerce(target: LinkTarget, value):
         return None
 
 
-def _target_query(session: Session, user, target: LinkTarget):
+def _target_query(session: Session, user, target: LinkTarget, everywhere: bool = False):
     query = select(target.model)
-    if target.location_attr:
+    if target.location_attr and not everywhere:
         query = query.where(
             access.scope_filter(session, user, getattr(target.model, target.location_attr))
         )
@@ -133,10 +133,17 @@ def passes(condition, row) -> bool:
 
 
 def resolve(
-    session: Session, user, target: str, value, title_field=None, condition=None
+    session: Session,
+    user,
+    target: str,
+    value,
+    title_field=None,
+    condition=None,
+    everywhere: bool = False,
 ) -> Choice | None:
     """The linked row as a ``Choice`` if it exists, ``user`` may see it and it passes the
-    field's ``link_filter`` (``condition``); else ``None``."""
+    field's ``link_filter`` (``condition``); else ``None``. ``everywhere`` (a location field with
+    ``link_scope: all``) accepts any location: a counterpart, not a place the user works at."""
     if value in (None, ""):
         return None
     if target in LINK_TARGETS:
@@ -144,9 +151,8 @@ def resolve(
         key = _coerce(spec, value)
         if key is None:
             return None
-        row = session.scalar(
-            _target_query(session, user, spec).where(getattr(spec.model, spec.key) == key)
-        )
+        query = _target_query(session, user, spec, everywhere and target == "location")
+        row = session.scalar(query.where(getattr(spec.model, spec.key) == key))
         if row is None or not passes(condition, row):
             return None
         return Choice(getattr(row, spec.key), spec.label_of(row))

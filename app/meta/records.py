@@ -218,9 +218,23 @@ class _Run:
             if isinstance(value, str) and value.strip() == "" and field is not None:
                 value = None
             if field is not None and field.type == "table" and isinstance(value, list):
-                value = [self._strip(field.fields, line, creating) for line in value]
+                value = [
+                    self._keep_read_only(field, index, self._strip(field.fields, line, creating))
+                    for index, line in enumerate(value)
+                ]
             clean[key] = value
         return clean
+
+    def _keep_read_only(self, table: FieldDef, index: int, line: dict) -> dict:
+        """A read-only line field keeps its stored value (line matched by position) on update:
+        e.g. the shipped quantity of a transfer in, while the store enters what it received."""
+        stored = (self.record.data or {}).get(table.name) if self.record is not None else None
+        if not isinstance(line, dict) or not stored or index >= len(stored):
+            return line
+        for child in table.fields:
+            if child.get("read_only") and child.name in stored[index]:
+                line[child.name] = stored[index][child.name]
+        return line
 
     # computing --------------------------------------------------------------------------------
     def compute(self, values: dict, creating: bool) -> dict:
@@ -336,7 +350,9 @@ class _Run:
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
         condition = field.expressions.get("link_filter")
-        if links.resolve(self.session, self.user, target, value, title, condition) is None:
+        everywhere = field.get("link_scope") == "all"
+        found = links.resolve(self.session, self.user, target, value, title, condition, everywhere)
+        if found is None:
             self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
 
     def check_unique(self, values: dict) -> None:
@@ -419,6 +435,17 @@ def _location_id(form: FormDef, values: dict) -> int | None:
     return None
 
 
+def _require_own_location(session: Session, user, form: FormDef, location_id) -> None:
+    """The record's own location must be in the user's scope, even where its location field
+    may name any location (``link_scope: all``, for the other side of a transfer)."""
+    if location_id is not None and not access.in_scope(session, user, location_id):
+        raise ValidationFailed(
+            {form.location_field: [
+                _("No such %(target)s, or it is outside your scope.", target="location")
+            ]}
+        )  # fmt: skip
+
+
 def _write_keys(
     session: Session, form: FormDef, record: Record, values: dict, fresh: bool = False
 ) -> None:
@@ -443,13 +470,24 @@ def _write_keys(
         ) from None
 
 
-def create(session: Session, registry: Registry, user, form_name: str, payload: dict) -> Record:
-    """Validate ``payload`` and create a record of ``form_name`` (caller commits)."""
+def create(
+    session: Session,
+    registry: Registry,
+    user,
+    form_name: str,
+    payload: dict,
+    by_action: bool = False,
+) -> Record:
+    """Validate ``payload`` and create a record of ``form_name`` (caller commits). A person
+    creates records only where they work; a workflow action (``by_action``) may create one for
+    the counterpart, e.g. the transfer out at the source of an approved request."""
     form = _form(registry, form_name)
     access.require(user, "create", form_name)
     run = _Run(session, registry, user, form, None)
     values = _prepare(run, {}, payload, creating=True)
     location_id = _location_id(form, values)
+    if not by_action:
+        _require_own_location(session, user, form, location_id)
     number = None
     if form.spec.get("numbering"):
         location = session.get(Location, location_id) if location_id else None
@@ -598,7 +636,7 @@ def update(
     _check_version(session, record, version)
     _editable(form, record, partial_allowed=True)
     run = _Run(session, registry, user, form, record)
-    old = dict(record.data or {})
+    old, old_location = dict(record.data or {}), record.location_id
     values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
     new = {**old, **audit.jsonable(values)}  # removed fields keep their stored values
     _keep_removed_line_fields(form, old, new)
@@ -606,6 +644,8 @@ def update(
     check_field_rights(form, record, user, changes)
     record.data = new
     record.location_id = _location_id(form, values) if form.location_field else None
+    if record.location_id != old_location:
+        _require_own_location(session, user, form, record.location_id)
     record.updated_at = utcnow()
     record.updated_by = getattr(user, "id", None)
     record.meta_version = form.version

@@ -1,8 +1,9 @@
 """Built-in action ``create_record``: create a record of another form from this one.
 
 E.g. an approved transfer request creates the transfer: header fields are copied by name
-mapping (``copy: {target_field: source_field}``), table lines likewise (``lines``), fixed values
-set (``values``). The new record's id is written to ``link_field`` of this record when given.
+mapping (``copy: {target_field: source_field}``; ``number`` is this record's number), table lines
+likewise (``lines``), fixed values set (``values``). The new record's id is written to
+``link_field`` of this record when given.
 It goes through the record service (``context.records``) with all the form's rules, as the user.
 """
 
@@ -37,7 +38,8 @@ class CreateRecord(Action):
     def run(self, context: ActionContext) -> None:
         params = context.params
         source = context.record.data or {}
-        payload = {target: source.get(field) for target, field in params.get("copy", {}).items()}
+        header = {"number": context.record.number, **source}
+        payload = {target: header.get(field) for target, field in params.get("copy", {}).items()}
         payload.update(params.get("values", {}))
         if "lines" in params:
             spec = params["lines"]

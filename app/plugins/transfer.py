@@ -1,16 +1,20 @@
-"""Built-in actions ``ship_transfer`` and ``receive_transfer``: a transfer between locations.
+"""Built-in actions ``ship_transfer``, ``receive_transfer`` and ``return_transfer``.
 
 ``ship_transfer`` moves the lines from the source into transit towards the destination;
-``receive_transfer`` books each line's received quantity (default: all shipped) at the destination.
+``receive_transfer`` books each line's received quantity (default: all still outstanding) at the
+destination, damaged ones as nonconforming; ``return_transfer`` sends what is still in transit back
+to the source. A transfer in is a record of its own: its ``document`` parameter names the header
+field holding the number of the transfer out it receives, and its own number goes on the ledger.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from app.i18n import _
 from app.kernel import transfers
 from app.plugins import _common as common
-from app.workflow.actions import Action, ActionContext
+from app.workflow.actions import Action, ActionContext, ActionError
 
 
 class ShipTransfer(Action):
@@ -60,12 +64,13 @@ class ReceiveTransfer(Action):
             "lines": common.FIELD,
             "received": common.FIELD,
             "damaged": common.FIELD,
+            "document": common.FIELD,
         },
     }
 
     def run(self, context: ActionContext) -> None:
         params = context.params
-        document = common.document_of(context)
+        document = transfer_document(context)
         shipped = transfers.transfer_lines(context.session, document, lock=True)
         given = (context.record.data or {}).get(params.get("lines", ""), []) or []
         receipts = []
@@ -80,4 +85,35 @@ class ReceiveTransfer(Action):
                     damaged=Decimal(str(damaged)) if damaged is not None else Decimal(0),
                 )
             )
-        transfers.receive(context.session, document, receipts, user=context.user)
+        transfers.receive(
+            context.session, document, receipts, user=context.user,
+            receipt_document=common.document_of(context),
+        )  # fmt: skip
+
+
+class ReturnTransfer(Action):
+    """What never arrived goes back to the source, available again (the transfer is closed)."""
+
+    name = "return_transfer"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"document": common.FIELD},
+    }
+
+    def run(self, context: ActionContext) -> None:
+        transfers.return_remainder(context.session, transfer_document(context), user=context.user)
+
+
+def transfer_document(context: ActionContext) -> str:
+    """The transfer's number: the header field ``document`` names, else this record's own."""
+    field = context.params.get("document")
+    if not field:
+        return common.document_of(context)
+    number = (context.record.data or {}).get(field)
+    if not number or not transfers.transfer_lines(context.session, str(number)):
+        raise ActionError(
+            _("No shipped transfer %(number)s to receive (field %(field)s).",
+              number=number or "-", field=field)
+        )  # fmt: skip
+    return str(number)

@@ -14,6 +14,7 @@ from app.i18n import _
 from app.kernel import tokens
 from app.kernel.locations import Location
 from app.meta import access, identity
+from app.web.forms_common import picker_field
 from app.web.session import db_session
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1")
@@ -36,6 +37,16 @@ def _limit() -> int:
     return min(max(request.args.get("limit", 20, type=int) or 20, 1), 100)
 
 
+def _counterpart_picker() -> bool:
+    """Does the picker serve a field with ``link_scope: all`` (``?form=…&field=…``) of a form
+    the caller may read? Then it offers every store and warehouse, not only the caller's."""
+    form_name = request.args.get("form")
+    if not form_name or not access.can(current_user, "read", form_name):
+        return False
+    field = picker_field(form_name, request.args.get("field"))
+    return field is not None and field.get("link_scope") == "all"
+
+
 @bp.get("/lookup/location")
 @login_required
 def lookup_location():
@@ -43,7 +54,9 @@ def lookup_location():
 
     Each result has the link pickers' ``value``/``label`` pair plus the location's own fields.
     """
-    found = access.lookup_locations(db_session(), current_user, request.args.get("q", ""), _limit())
+    found = access.lookup_locations(
+        db_session(), current_user, request.args.get("q", ""), _limit(), _counterpart_picker()
+    )
     return jsonify(
         results=[
             {

@@ -27,7 +27,7 @@ from app.kernel.udi import UDIError, parse_udi
 from app.meta import access, idempotency, links, records
 from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
-from app.web.forms_common import json_error, registry
+from app.web.forms_common import json_error, picker_field, registry
 from app.web.session import db_session
 from app.workflow import engine
 
@@ -226,14 +226,9 @@ def scan(form):
     return jsonify(fills=audit.jsonable(fills), gtin=parsed.gtin)
 
 
-def _link_filter(reg, form_name: str | None, path: str | None):
+def _link_filter(form_name: str | None, path: str | None):
     """The ``link_filter`` of the field the picker serves (``?form=…&field=lines.item``)."""
-    form = reg.form(form_name) if form_name else None
-    if form is None or not path:
-        return None
-    table, _dot, name = path.rpartition(".")
-    level = form.field(table).fields if table and form.field(table) else form.fields
-    field = next((f for f in level if f.name == name), None)
+    field = picker_field(form_name, path)
     return field.expressions.get("link_filter") if field else None
 
 
@@ -254,7 +249,7 @@ def lookup(target):
         limit=min(int(request.args.get("limit", 20) or 20), 100),
         title_field=form.title_field if form else None,
         searchable=form.search_fields if form else (),
-        condition=_link_filter(reg, request.args.get("form"), request.args.get("field")),
+        condition=_link_filter(request.args.get("form"), request.args.get("field")),
     )
     return Response(
         json.dumps(

@@ -70,3 +70,13 @@ def payload_from_form(form_def, data) -> dict:
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+def picker_field(form_name: str | None, path: str | None):
+    """The field a link picker serves (``?form=…&field=lines.item``), or ``None``."""
+    form = registry().form(form_name) if form_name else None
+    if form is None or not path:
+        return None
+    table, _dot, name = path.rpartition(".")
+    level = form.field(table).fields if table and form.field(table) else form.fields
+    return next((field for field in level if field.name == name), None)

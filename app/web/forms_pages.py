@@ -18,6 +18,7 @@ from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
+from app.web import barcodes
 from app.web.forms_common import payload_from_form, registry
 from app.web.session import db_session
 from app.workflow import approvals, engine
@@ -57,7 +58,12 @@ class Display:
             if key not in self.cache:
                 form = registry().form(target)
                 choice = links.resolve(
-                    db_session(), current_user, target, value, form.title_field if form else None
+                    db_session(),
+                    current_user,
+                    target,
+                    value,
+                    form.title_field if form else None,
+                    everywhere=field.get("link_scope") == "all",
                 )
                 self.cache[key] = choice.label if choice else f"#{value}"
             return self.cache[key]
@@ -72,10 +78,11 @@ class Display:
         return str(value)
 
 
-def _render(form: FormDef, template: str, **context):
+def _render(form: FormDef, template: str | list[str], **context):
+    """Render ``template`` (or the first of a list that exists) for ``form``."""
     names = [form.spec["template"]] if form.spec.get("template") and template == "form.html" else []
     return render_template(
-        [*names, template],
+        [*names, *([template] if isinstance(template, str) else template)],
         form=form,
         locale=_locale(),
         display=Display(form),
@@ -205,13 +212,22 @@ def detail(form, record_id):
 @bp.get("/<form>/<int:record_id>/print")
 @login_required
 def print_view(form, record_id):
-    """A printable record with its e-signatures (meaning, signer, time, content hash)."""
+    """A printable record with its e-signatures (meaning, signer, time, content hash) and
+    barcodes; ``form_templates/print/<form>.html`` lays out a form's own document (delivery
+    note, transfer note, receiving record), else the generic ``print.html``."""
     definition = _form(form)
     record = _record(form, record_id)
     return _render(
-        definition, "print.html", record=record, values=records.visible_data(definition, record),
-        timeline=engine.timeline(db_session(), record),
+        definition, [f"print/{form}.html", "print.html"], record=record,
+        values=records.visible_data(definition, record),
+        timeline=engine.timeline(db_session(), record), paper=_paper(),
+        barcode=barcodes.code128, line_facts=barcodes.line_facts,
     )  # fmt: skip
+
+
+def _paper() -> str:
+    """``?paper=80mm`` prints on a receipt printer's roll; anything else on A4."""
+    return "80mm" if request.args.get("paper") == "80mm" else "a4"
 
 
 @bp.post("/<form>/<int:record_id>/transitions/<transition>")

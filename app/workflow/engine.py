@@ -58,7 +58,7 @@ class RecordsInterface:
     user: object
 
     def create(self, form: str, data: dict) -> Record:
-        return records.create(self.session, self.registry, self.user, form, data)
+        return records.create(self.session, self.registry, self.user, form, data, by_action=True)
 
     def read(self, form: str, record_id) -> Record | None:
         """A record of ``form`` as the rules see it, whatever the user may read: a check such as

@@ -1,0 +1,129 @@
+"""Built-in action ``adjust_stock``: a stock adjustment or a scrap posts its lines in place.
+
+A stock adjustment (库存调整) corrects what a location holds: each line's signed quantity enters
+(> 0) or leaves (< 0) the location, in the stock status the line names, with the reason code of
+the document (``adjustment``, ``count_surplus`` — only increases — or ``count_shortage`` — only
+decreases). A scrap (报损) takes every line out (``direction: out``) with reason ``scrap``; goods
+may be scrapped only when nonconforming or of an expired lot, never good stock::
+
+    - action: adjust_stock
+      params: {lines: lines, item: item, quantity: quantity, lot: lot, serial: serial,
+               status: status, location: location, reason: scrap, direction: out}
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from app.i18n import _
+from app.kernel.items import business_today, is_expired
+from app.kernel.stock import Movement, Reason, StockStatus, post_movements
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+#: The reason codes a document may post in place, and the sign their lines must have.
+REASONS = {
+    Reason.adjustment: None,
+    Reason.count_surplus: 1,
+    Reason.count_shortage: -1,
+    Reason.scrap: -1,
+}
+#: Statuses a line may name (in transit is the transfers' business).
+STATUSES = [str(s) for s in StockStatus if s != StockStatus.in_transit]
+
+
+class AdjustStock(Action):
+    name = "adjust_stock"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["lines", "item", "quantity", "location"],
+        "oneOf": [{"required": ["reason"]}, {"required": ["reason_field"]}],
+        "properties": {
+            "lines": common.FIELD,
+            "item": common.FIELD,
+            "quantity": common.FIELD,
+            "lot": common.FIELD,
+            "expiry_date": common.FIELD,
+            "serial": common.FIELD,
+            "unit_cost": common.FIELD,
+            "status": common.FIELD,
+            "location": common.FIELD,
+            "reason": {"enum": [str(reason) for reason in REASONS]},
+            "reason_field": common.FIELD,
+            "direction": {"enum": ["signed", "out"]},
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        reason = self._reason(context)
+        location = common.location(context, params["location"])
+        movements = [
+            self._movement(context, number, line, location, reason)
+            for number, line in enumerate(common.lines_of(context, params["lines"]), start=1)
+        ]
+        post_movements(
+            context.session, movements, user=context.user, document=common.document_of(context)
+        )
+
+    @staticmethod
+    def _reason(context: ActionContext) -> Reason:
+        params = context.params
+        value = params.get("reason") or (context.record.data or {}).get(params["reason_field"])
+        if value not in {str(reason) for reason in REASONS}:
+            raise ActionError(
+                _("Choose the reason code (%(field)s): one of %(choices)s.",
+                  field=params.get("reason_field", "reason"),
+                  choices=", ".join(str(reason) for reason in REASONS))
+            )  # fmt: skip
+        return Reason(value)
+
+    def _movement(self, context, number: int, line: dict, location, reason: Reason) -> Movement:
+        params = context.params
+        the_item = common.item(context, line, params["item"])
+        the_lot = common.lot(context, the_item, line, params)
+        quantity = common.quantity(line, params["quantity"])
+        if params.get("direction") == "out":
+            quantity = -abs(quantity)
+        expected = REASONS[reason]
+        if quantity == 0 or (expected is not None and (quantity > 0) != (expected > 0)):
+            raise ActionError(
+                _("Line %(line)s: the quantity of a %(reason)s must be %(sign)s, not %(quantity)s.",
+                  line=number, reason=str(reason), quantity=quantity,
+                  sign=_("positive") if expected and expected > 0 else
+                  (_("negative") if expected else _("other than zero")))
+            )  # fmt: skip
+        status = _status_of((line.get(params["status"]) if params.get("status") else None), number)
+        if reason == Reason.scrap:
+            _check_scrappable(the_lot, status, number)
+        cost = line.get(params["unit_cost"]) if params.get("unit_cost") else None
+        side = {"destination": location} if quantity > 0 else {"source": location}
+        return Movement(
+            item=the_item, quantity=abs(quantity), lot=the_lot,
+            unit=common.unit(context, the_item, line, params, the_lot),
+            source_status=status, destination_status=status, reason=reason,
+            unit_cost=Decimal(str(cost)) if cost not in (None, "") else None, line=number,
+            **side,
+        )  # fmt: skip
+
+
+def _status_of(value: str | None, number: int) -> StockStatus:
+    """The line's stock status (default: available)."""
+    value = value or str(StockStatus.available)
+    if value not in STATUSES:
+        raise ActionError(
+            _("Line %(line)s: unknown stock status %(status)s.", line=number, status=value)
+        )
+    return StockStatus(value)
+
+
+def _check_scrappable(lot, status: StockStatus, number: int) -> None:
+    """Good stock is never scrapped: only nonconforming goods or an expired lot."""
+    if status != StockStatus.available:
+        return
+    if lot is None or not is_expired(lot.expiry_date, business_today()):
+        raise ActionError(
+            _("Line %(line)s: only nonconforming goods or an expired lot may be scrapped.",
+              line=number)
+        )  # fmt: skip

@@ -1,0 +1,263 @@
+"""Stock adjustments and scrap through the HTTP API with the shipped metadata: reason codes,
+approval before posting, the destruction record, and refusals that write nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.kernel.items import Item, Lot, LotStatus
+from app.kernel.locations import Location
+from app.kernel.stock import Movement, Reason, post_movements
+from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import SIGN, approve, ledger, ledger_count, stock
+
+chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
+
+AJ = "/api/v1/forms/stock_adjustment/records"
+SC = "/api/v1/forms/scrap/records"
+D = Decimal
+
+
+def create(client, url: str, body: dict) -> dict:
+    response = client.post(url, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def submit(client, url: str, record_id: int):
+    return client.post(f"{url}/{record_id}/transitions/submit", json={})
+
+
+def adjustment(chain, reason: str, lines: list[dict], location="WH1") -> dict:
+    return {"location": chain[location], "reason": reason, "explanation": "counted on 11-20",
+            "lines": lines}  # fmt: skip
+
+
+def line(chain, quantity: str, lot="L1", status="available", cost="8.50") -> dict:
+    return {"item": chain["strip"], "lot": lot, "quantity": quantity, "status": status,
+            "unit_cost": cost}  # fmt: skip
+
+
+def test_count_surplus_and_shortage_post_after_approval(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    surplus = create(clerk, AJ, adjustment(chain, "count_surplus", [line(chain, "2")]))
+    response = submit(clerk, AJ, surplus["id"])
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "in_approval"
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(10)  # not before approval
+    approve(db, boss, chain["whsuper"], surplus["id"])
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(12)
+    assert ledger(db, surplus["number"]) == [
+        ("WH1", "STRIP", "L1", "available", D(2), "count_surplus")
+    ]
+    shortage = create(clerk, AJ, adjustment(chain, "count_shortage", [line(chain, "-3")]))
+    submit(clerk, AJ, shortage["id"])
+    approve(db, boss, chain["whsuper"], shortage["id"])
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(9)
+    assert ledger(db, shortage["number"]) == [
+        ("WH1", "STRIP", "L1", "available", D(-3), "count_shortage")
+    ]
+
+
+def test_an_other_adjustment_moves_either_way_and_large_ones_need_hq(db, as_user, chain):
+    clerk, boss, hq = as_user("whclerk"), as_user("whsuper"), as_user("hq")
+    body = adjustment(chain, "adjustment", [line(chain, "-1"), line(chain, "1000", cost="6")])
+    record = create(clerk, AJ, body)
+    assert D(str(record["data"]["amount"])) == D("6008.50")
+    submit(clerk, AJ, record["id"])
+    approve(db, boss, chain["whsuper"], record["id"])
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(10)  # HQ still to decide
+    approve(db, hq, chain["hq"], record["id"])
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(1009)
+    assert [row[4:] for row in ledger(db, record["number"])] == [
+        (D(-1), "adjustment"),
+        (D(1000), "adjustment"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("reason", "quantity", "words"),
+    [
+        ("count_surplus", "-1", ["count_surplus", "positive"]),
+        ("count_shortage", "5", ["count_shortage", "negative"]),
+        ("count_shortage", "-11", ["STRIP", "11", "10"]),  # more than there is
+    ],
+)
+def test_a_wrong_sign_or_too_much_is_refused_and_nothing_posts(
+    db, as_user, chain, reason, quantity, words
+):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    record = create(clerk, AJ, adjustment(chain, reason, [line(chain, quantity)]))
+    submit(clerk, AJ, record["id"])
+    before = (stock(db), ledger_count(db))
+    from app.workflow.models import ApprovalTask
+
+    with db.session() as session:
+        task = session.scalar(select(ApprovalTask.id).where(ApprovalTask.status == "pending"))
+    response = boss.post(f"/api/v1/approval-tasks/{task}/decision", json={"decision": "approve"})
+    assert response.status_code == 409, response.json
+    for word in words:
+        assert word in response.json["error"], response.json
+    assert (stock(db), ledger_count(db)) == before
+    assert boss.get(f"{AJ}/{record['id']}").json["state"] == "in_approval"
+
+
+def test_a_zero_quantity_is_refused_at_entry(db, as_user, chain):
+    response = as_user("whclerk").post(AJ, json=adjustment(chain, "adjustment", [line(chain, "0")]))
+    assert response.status_code == 422
+    assert "lines[0].quantity" in response.json["errors"]
+
+
+def test_a_store_clerk_cannot_adjust_the_warehouse(db, as_user, chain):
+    response = as_user("clerk1").post(AJ, json=adjustment(chain, "adjustment", [line(chain, "1")]))
+    assert response.status_code == 422
+    assert "location" in response.json["errors"]
+    assert ledger_count(db) == 4  # the opening stock only
+
+
+# --- scrap ---------------------------------------------------------------------------------------
+
+
+def scrap_body(chain, lines, **changes) -> dict:
+    body = {"location": chain["WH1"], "explanation": "crushed in the warehouse",
+            "destruction_method": "incineration", "destruction_date": "2026-11-20",
+            "destruction_place": "Shanghai medical waste plant", "witnesses": "QA 王, 保管员 孙",
+            "lines": lines}  # fmt: skip
+    return {**body, **changes}
+
+
+@pytest.fixture
+def nonconforming(db, chain):
+    """Two strips of lot L1 found damaged at WH1: moved to nonconforming."""
+    with db.transaction() as session:
+        strip = session.get(Item, chain["strip"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
+        wh1 = session.get(Location, chain["WH1"])
+        post_movements(
+            session,
+            [
+                Movement(
+                    item=strip,
+                    quantity=D(2),
+                    lot=lot,
+                    source=wh1,
+                    destination=wh1,
+                    destination_status="nonconforming",
+                )
+            ],  # fmt: skip
+            reason=Reason.adjustment,
+            document="DAMAGE-1",
+        )
+
+
+def test_scrap_nonconforming_goods_with_manager_and_signed_qa_approval(
+    db, as_user, chain, nonconforming
+):
+    clerk, boss, qa = as_user("whclerk"), as_user("whsuper"), as_user("qa")
+    record = create(clerk, SC, scrap_body(chain, [line(chain, "2", status="nonconforming")]))
+    assert D(str(record["data"]["amount"])) == D("17.00")
+    assert submit(clerk, SC, record["id"]).json["state"] == "in_approval"
+    approve(db, boss, chain["whsuper"], record["id"])
+    assert stock(db)[("WH1", "STRIP", "L1", "nonconforming")] == D(2)  # QA has not signed
+    approve(db, qa, chain["qa"], record["id"], signature=SIGN)
+    after = stock(db)
+    assert ("WH1", "STRIP", "L1", "nonconforming") not in after
+    assert after[("WH1", "STRIP", "L1", "available")] == D(8)
+    assert ledger(db, record["number"]) == [("WH1", "STRIP", "L1", "nonconforming", D(-2), "scrap")]
+    scrapped = boss.get(f"{SC}/{record['id']}").json
+    assert scrapped["state"] == "scrapped"
+    assert scrapped["data"]["witnesses"] == "QA 王, 保管员 孙"
+
+
+def test_scrap_of_an_expired_lot_from_available_stock(db, as_user, chain):
+    with db.transaction() as session:
+        strip = session.get(Item, chain["strip"])
+        from app.kernel.items import get_or_create_lot
+
+        old = get_or_create_lot(session, strip, "OLD", dt.date(2020, 1, 31))
+        post_movements(
+            session,
+            [
+                Movement(
+                    item=strip,
+                    quantity=D(3),
+                    lot=old,
+                    destination=session.get(Location, chain["WH1"]),
+                )
+            ],  # fmt: skip
+            reason=Reason.opening,
+            document="OPENING-OLD",
+        )
+    clerk, boss, qa = as_user("whclerk"), as_user("whsuper"), as_user("qa")
+    record = create(clerk, SC, scrap_body(chain, [line(chain, "3", lot="OLD")]))
+    submit(clerk, SC, record["id"])
+    approve(db, boss, chain["whsuper"], record["id"])
+    approve(db, qa, chain["qa"], record["id"], signature=SIGN)
+    assert ("WH1", "STRIP", "OLD", "available") not in stock(db)
+    assert ledger(db, record["number"]) == [("WH1", "STRIP", "OLD", "available", D(-3), "scrap")]
+
+
+def test_good_stock_is_never_scrapped(db, as_user, chain):
+    clerk, boss, qa = as_user("whclerk"), as_user("whsuper"), as_user("qa")
+    record = create(clerk, SC, scrap_body(chain, [line(chain, "1", status="available")]))
+    submit(clerk, SC, record["id"])
+    approve(db, boss, chain["whsuper"], record["id"])
+    before = (stock(db), ledger_count(db))
+    from app.workflow.models import ApprovalTask
+
+    with db.session() as session:
+        task = session.scalar(
+            select(ApprovalTask.id).where(
+                ApprovalTask.status == "pending", ApprovalTask.approver_id == chain["qa"]
+            )
+        )
+    response = qa.post(
+        f"/api/v1/approval-tasks/{task}/decision", json={"decision": "approve", "signature": SIGN}
+    )
+    assert response.status_code == 409, response.json
+    assert "only nonconforming goods or an expired lot" in response.json["error"]
+    assert (stock(db), ledger_count(db)) == before
+
+
+def test_a_recalled_lot_may_be_scrapped(db, as_user, chain):
+    """Recalled goods cannot be sold or shipped, but destroying them is what a recall asks."""
+    with db.transaction() as session:
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "RC"))
+        assert lot.status == LotStatus.recalled
+        strip = session.get(Item, chain["strip"])
+        wh1 = session.get(Location, chain["WH1"])
+        post_movements(
+            session,
+            [
+                Movement(
+                    item=strip,
+                    quantity=D(5),
+                    lot=lot,
+                    source=wh1,
+                    destination=wh1,
+                    destination_status="nonconforming",
+                )
+            ],  # fmt: skip
+            reason=Reason.adjustment,
+            document="RECALL-HOLD",
+        )
+    clerk, boss, qa = as_user("whclerk"), as_user("whsuper"), as_user("qa")
+    record = create(clerk, SC, scrap_body(chain, [line(chain, "5", lot="RC",
+                                                       status="nonconforming")]))  # fmt: skip
+    submit(clerk, SC, record["id"])
+    approve(db, boss, chain["whsuper"], record["id"])
+    approve(db, qa, chain["qa"], record["id"], signature=SIGN)
+    assert ("WH1", "STRIP", "RC", "nonconforming") not in stock(db)
+
+
+def test_the_destruction_record_is_required(db, as_user, chain):
+    body = scrap_body(chain, [line(chain, "1", status="nonconforming")])
+    for name in ("destruction_method", "destruction_date", "witnesses"):
+        body.pop(name)
+    response = as_user("whclerk").post(SC, json=body)
+    assert response.status_code == 422
+    assert {"destruction_method", "destruction_date", "witnesses"} <= set(response.json["errors"])

@@ -1,0 +1,396 @@
+"""Transfers through the HTTP API with the shipped metadata: a store asks, its manager approves, the
+warehouse scans and ships (goods in transit, sellable nowhere), the store receives in part (one
+short, one damaged), and the remainder goes back. Stock, ledger and in-transit at every step."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import (
+    GTIN,
+    approve,
+    in_transit,
+    ledger,
+    ledger_count,
+    records_of,
+    stock,
+)
+
+chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
+
+TQ = "/api/v1/forms/transfer_request/records"
+TO = "/api/v1/forms/transfer_out/records"
+TI = "/api/v1/forms/transfer_in/records"
+D = Decimal
+
+
+def request(client, chain, lines, **header) -> dict:
+    body = {"to_location": chain["S1"], "from_location": chain["WH1"], "lines": lines, **header}
+    response = client.post(TQ, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def fire(client, url: str, record_id: int, transition: str, **body):
+    return client.post(f"{url}/{record_id}/transitions/{transition}", json=body)
+
+
+def approved_transfer_out(db, as_user, chain, quantity="4") -> dict:
+    """A request of S1 for STRIP, approved by S1's manager: the transfer out it created."""
+    clerk, manager = as_user("clerk1"), as_user("manager1")
+    asked = request(clerk, chain, [{"item": chain["strip"], "quantity": quantity,
+                                    "unit_price": "10"}])  # fmt: skip
+    response = fire(clerk, TQ, asked["id"], "submit")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "in_approval"
+    approve(db, manager, chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    return {"request": asked, "out": out}
+
+
+def test_request_approve_ship_receive_in_part_and_return_the_rest(db, as_user, chain):
+    before = stock(db)
+    made = approved_transfer_out(db, as_user, chain)
+    out = made["out"]
+    # approval created the transfer out at the warehouse, with the request's lines and number
+    [request_row] = records_of(db, "transfer_request")
+    assert request_row.state == "approved"
+    assert out.location_id == chain["WH1"] and out.state == "draft"
+    assert out.data["request_number"] == request_row.number
+    assert out.number.startswith("TO-WH1-")
+    assert stock(db) == before  # nothing moved yet
+    # data scope: the warehouse sees its transfer out, the requesting store does not
+    warehouse = as_user("whclerk")
+    assert warehouse.get(f"{TO}/{out.id}").status_code == 200
+    assert as_user("clerk1").get(f"{TO}/{out.id}").status_code == 404
+    # the warehouse scans the lot it picks (a GS1 string fills item, lot, expiry)
+    scanned = warehouse.post(
+        "/api/v1/forms/transfer_out/scan",
+        json={"field": "lines.scan", "value": f"01{GTIN}17310630" + "10L1"},
+    )
+    assert scanned.status_code == 200, scanned.json
+    assert scanned.json["fills"]["lot"] == "L1"
+    current = warehouse.get(f"{TO}/{out.id}").json
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    response = warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    assert response.status_code == 200, response.json
+    response = fire(warehouse, TO, out.id, "ship")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "shipped"
+    # in transit: gone from WH1, on the road, sellable nowhere, not yet at S1
+    after_ship = stock(db)
+    assert after_ship[("WH1", "STRIP", "L1", "available")] == D(6)
+    assert ("S1", "STRIP", "L1", "available") not in after_ship
+    [(transit, *_rest)] = [key for key in after_ship if key[3] == "in_transit"]
+    assert transit == "TR-WH1-S1" and after_ship[key_in_transit(after_ship)] == D(4)
+    assert in_transit(db) == {(out.number, 1): D(4)}
+    assert ledger(db, out.number) == [
+        ("WH1", "STRIP", "L1", "available", D(-4), "transfer_out"),
+        ("TR-WH1-S1", "STRIP", "L1", "in_transit", D(4), "transfer_out"),
+    ]
+    # shipping created the transfer in at the destination: S1 sees it, the warehouse does not
+    [incoming] = records_of(db, "transfer_in")
+    assert incoming.location_id == chain["S1"] and incoming.state == "in_transit"
+    assert incoming.data["transfer_number"] == out.number
+    assert incoming.data["lines"][0]["shipped"] in ("4", 4, D(4))
+    store = as_user("clerk1")
+    assert store.get(f"{TI}/{incoming.id}").status_code == 200
+    assert as_user("clerk2").get(f"{TI}/{incoming.id}").status_code == 404
+    # S1 counts 2 good, 1 damaged, 1 short
+    current = store.get(f"{TI}/{incoming.id}").json
+    lines = [{**current["data"]["lines"][0], "received": "2", "damaged": "1",
+              "discrepancy_note": "1 box crushed, 1 missing"}]  # fmt: skip
+    response = store.put(
+        f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]}
+    )
+    assert response.status_code == 200, response.json
+    assert D(str(response.json["data"]["lines"][0]["short"])) == D(1)
+    assert D(str(response.json["data"]["short_total"])) == D(1)
+    # a full receipt is refused while something is short; the partial one goes through
+    refused = fire(store, TI, incoming.id, "receive")
+    assert refused.status_code == 409, refused.json
+    response = fire(store, TI, incoming.id, "receive_partial")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "partially_received"
+    received = stock(db)
+    assert received[("S1", "STRIP", "L1", "available")] == D(2)
+    assert received[("S1", "STRIP", "L1", "nonconforming")] == D(1)
+    assert received[key_in_transit(received)] == D(1)
+    assert in_transit(db) == {(out.number, 1): D(1)}
+    assert ledger(db, incoming.number) == [
+        ("TR-WH1-S1", "STRIP", "L1", "in_transit", D(-2), "transfer_in"),
+        ("S1", "STRIP", "L1", "available", D(2), "transfer_in"),
+        ("TR-WH1-S1", "STRIP", "L1", "in_transit", D(-1), "transfer_in"),
+        ("S1", "STRIP", "L1", "nonconforming", D(1), "transfer_in"),
+    ]
+    # the missing one will not come: the store manager returns it to the warehouse
+    manager = as_user("manager1")
+    no_reason = fire(manager, TI, incoming.id, "return_remainder")
+    assert no_reason.status_code == 422
+    response = fire(manager, TI, incoming.id, "return_remainder", comment="lost in transit")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "done"
+    final = stock(db)
+    assert final[("WH1", "STRIP", "L1", "available")] == D(7)
+    assert all(key[3] != "in_transit" for key in final)
+    assert in_transit(db) == {}
+    assert ledger(db, out.number)[-2:] == [
+        ("TR-WH1-S1", "STRIP", "L1", "in_transit", D(-1), "transfer_return"),
+        ("WH1", "STRIP", "L1", "available", D(1), "transfer_return"),
+    ]
+
+
+def key_in_transit(balances: dict) -> tuple:
+    [key] = [key for key in balances if key[3] == "in_transit"]
+    return key
+
+
+def test_the_remainder_may_arrive_later(db, as_user, chain):
+    out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
+    warehouse = as_user("whsuper")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]
+    warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    store = as_user("clerk1")
+    current = store.get(f"{TI}/{incoming.id}").json
+    lines = [{**current["data"]["lines"][0], "received": "1"}]
+    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
+    assert in_transit(db) == {(out.number, 1): D(2)}
+    response = fire(store, TI, incoming.id, "receive_rest")
+    assert response.status_code == 200, response.json
+    assert stock(db)[("S1", "STRIP", "L1", "available")] == D(3)
+    assert in_transit(db) == {}
+
+
+def test_a_serial_unit_is_shipped_and_received_whole(db, as_user, chain):
+    clerk, manager = as_user("clerk1"), as_user("manager1")
+    asked = request(clerk, chain, [{"item": chain["ecg"], "quantity": "1", "unit_price": "3000"}])
+    fire(clerk, TQ, asked["id"], "submit")
+    approve(db, manager, chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    warehouse = as_user("whclerk")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    lines = [{"item": chain["ecg"], "lot": "E1", "serial": "SN2", "quantity": "1"}]
+    warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    assert incoming.data["lines"][0]["serial"] == "SN2"
+    store = as_user("clerk1")
+    current = store.get(f"{TI}/{incoming.id}").json
+    lines = [{**current["data"]["lines"][0], "received": "1"}]
+    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    assert fire(store, TI, incoming.id, "receive").status_code == 200
+    assert stock(db)[("S1", "ECG", "E1", "available")] == D(1)
+    assert stock(db)[("WH1", "ECG", "E1", "available")] == D(1)
+
+
+def test_a_large_request_also_needs_hq(db, as_user, chain):
+    clerk, manager, hq = as_user("clerk1"), as_user("manager1"), as_user("hq")
+    asked = request(clerk, chain, [{"item": chain["strip"], "quantity": "10",
+                                    "unit_price": "1500"}])  # fmt: skip
+    assert D(str(asked["data"]["amount"])) == D(15000)
+    fire(clerk, TQ, asked["id"], "submit")
+    approve(db, manager, chain["manager1"], asked["id"])
+    assert records_of(db, "transfer_out") == []  # HQ has not decided yet
+    approve(db, hq, chain["hq"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    assert out.data["to_location"] == chain["S1"]
+
+
+# --- refusals: the reason is given and nothing is written --------------------------------------
+
+
+def shipped_out(db, as_user, chain, lines) -> tuple:
+    out = approved_transfer_out(db, as_user, chain)["out"]
+    warehouse = as_user("whclerk")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    response = warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    assert response.status_code == 200, response.json
+    return out, warehouse
+
+
+def assert_refused(db, response, *words, before):
+    assert response.status_code in (403, 404, 409, 422), response.json
+    text = response.get_data(True)
+    for word in words:
+        assert word in text, text
+    assert (stock(db), ledger_count(db), in_transit(db)) == before
+
+
+def snapshot(db):
+    return stock(db), ledger_count(db), in_transit(db)
+
+
+def test_shipping_more_than_available_is_refused(db, as_user, chain):
+    out, warehouse = shipped_out(
+        db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "11"}]
+    )
+    before = snapshot(db)
+    response = fire(warehouse, TO, out.id, "ship")
+    assert_refused(db, response, "STRIP", "11", "10", before=before)
+    assert records_of(db, "transfer_in") == []
+    assert records_of(db, "transfer_out")[0].state == "draft"
+
+
+def test_shipping_a_recalled_lot_is_refused(db, as_user, chain):
+    out, warehouse = shipped_out(
+        db, as_user, chain, [{"item": chain["strip"], "lot": "RC", "quantity": "1"}]
+    )
+    before = snapshot(db)
+    response = fire(warehouse, TO, out.id, "ship")
+    assert_refused(db, response, "RC", "recalled", before=before)
+    assert records_of(db, "transfer_in") == []
+
+
+def test_receiving_more_than_shipped_is_refused(db, as_user, chain):
+    out, warehouse = shipped_out(
+        db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    )
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    store = as_user("clerk1")
+    current = store.get(f"{TI}/{incoming.id}").json
+    lines = [{**current["data"]["lines"][0], "received": "4", "damaged": "1"}]
+    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    before = snapshot(db)
+    # short is -1: neither the full nor the partial receipt applies
+    response = fire(store, TI, incoming.id, "receive")
+    assert_refused(db, response, "short_total", before=before)
+    response = fire(store, TI, incoming.id, "receive_partial")
+    assert_refused(db, response, "short_total", before=before)
+    assert records_of(db, "transfer_in")[0].state == "in_transit"
+
+
+def test_receive_transfer_refuses_more_than_outstanding_at_engine_level(db, as_user, chain, app):
+    """The action itself (whatever the workflow's conditions) refuses an over-receipt by line."""
+    from app.meta.models import Record
+
+    out, warehouse = shipped_out(
+        db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    )
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    before = snapshot(db)
+    registry = app.extensions["lianku.registry"]
+    with app.test_request_context(), db.session() as session:
+        record = session.get(Record, incoming.id)
+        record.data = {**record.data,
+                       "lines": [{**record.data["lines"][0], "received": "5"}]}  # fmt: skip
+        context = _context(session, registry, record, chain)
+        import pytest
+
+        from app.kernel.errors import OverReceipt
+
+        with pytest.raises(OverReceipt, match="5"):
+            engine_action("receive_transfer").run(context)
+        session.rollback()
+    assert snapshot(db) == before
+
+
+def _context(session, registry, record, chain):
+    from app.kernel.users import User
+    from app.workflow import engine
+    from app.workflow.actions import ActionContext
+
+    user = session.get(User, chain["clerk1"])
+    return ActionContext(
+        session=session, record=record, user=user, transition="receive",
+        params={"document": "transfer_number", "lines": "lines", "received": "received"},
+        records=engine.RecordsInterface(session, registry, user),
+    )  # fmt: skip
+
+
+def engine_action(name: str):
+    from app.workflow.actions import installed_actions
+
+    return installed_actions().get(name)
+
+
+def test_wrong_role_or_store_is_refused(db, as_user, chain):
+    out, _warehouse = shipped_out(
+        db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "2"}]
+    )
+    before = snapshot(db)
+    # the requesting store cannot ship the warehouse's transfer out (not in its scope)
+    assert_refused(db, fire(as_user("manager1"), TO, out.id, "ship"), before=before)
+    # QA may not ship (not one of the transition's roles)
+    assert_refused(db, fire(as_user("qa"), TO, out.id, "ship"), "ship", before=before)
+    _warehouse.post(f"{TO}/{out.id}/transitions/ship", json={})
+    [incoming] = records_of(db, "transfer_in")
+    before = snapshot(db)
+    # another store cannot receive S1's transfer in; the warehouse clerk cannot either (scope)
+    assert_refused(db, fire(as_user("clerk2"), TI, incoming.id, "receive_partial"), before=before)
+    assert_refused(db, fire(as_user("whclerk"), TI, incoming.id, "receive"), before=before)
+    # a store clerk may not return the remainder (store manager's decision)
+    store = as_user("clerk1")
+    current = store.get(f"{TI}/{incoming.id}").json
+    store.put(
+        f"{TI}/{incoming.id}",
+        json={
+            "lines": [{**current["data"]["lines"][0], "received": "1"}],
+            "version": current["version"],
+        },
+    )
+    assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
+    before = snapshot(db)
+    response = fire(store, TI, incoming.id, "return_remainder", comment="x")
+    assert_refused(db, response, "return_remainder", before=before)
+
+
+def test_a_request_naming_the_same_location_twice_is_refused(db, as_user, chain):
+    clerk = as_user("clerk1")
+    body = {"to_location": chain["S1"], "from_location": chain["S1"],
+            "lines": [{"item": chain["strip"], "quantity": "1", "unit_price": "1"}]}  # fmt: skip
+    response = clerk.post(TQ, json=body)
+    assert response.status_code == 422
+    assert "from_location" in response.json["errors"]
+    # a store may ask any location for goods, but only for itself
+    body.update(from_location=chain["WH1"], to_location=chain["S2"])
+    response = clerk.post(TQ, json=body)
+    assert response.status_code == 422
+    assert "to_location" in response.json["errors"]
+    assert records_of(db, "transfer_request") == []
+
+
+def test_a_rejected_request_creates_no_transfer_out(db, as_user, chain):
+    clerk, manager = as_user("clerk1"), as_user("manager1")
+    asked = request(clerk, chain, [{"item": chain["strip"], "quantity": "1", "unit_price": "1"}])
+    fire(clerk, TQ, asked["id"], "submit")
+    from sqlalchemy import select
+
+    from app.workflow.models import ApprovalTask
+
+    with db.session() as session:
+        task = session.scalar(select(ApprovalTask.id).where(ApprovalTask.record_id == asked["id"]))
+    response = manager.post(f"/api/v1/approval-tasks/{task}/decision",
+                            json={"decision": "reject", "comment": "not now"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert records_of(db, "transfer_request")[0].state == "draft"
+    assert records_of(db, "transfer_out") == []
+
+
+def test_nobody_creates_a_transfer_out_at_another_location_bypassing_the_request(
+    db, as_user, chain
+):
+    """The transfer out's locations may name any location, but a person creates it only where
+    they work: a store cannot put a transfer out on the warehouse's desk without an approval."""
+    body = {"from_location": chain["WH1"], "to_location": chain["S1"],
+            "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "1"}]}  # fmt: skip
+    refused = as_user("clerk1").post(TO, json=body)
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]) == ["from_location"]
+    assert records_of(db, "transfer_out") == []
+    # nor may the warehouse move its transfer out to another source
+    out = approved_transfer_out(db, as_user, chain)["out"]
+    warehouse = as_user("whclerk")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    moved = warehouse.put(
+        f"{TO}/{out.id}", json={"from_location": chain["S2"], "version": current["version"]}
+    )
+    assert moved.status_code == 422
+    assert list(moved.json["errors"]) == ["from_location"]
+    assert records_of(db, "transfer_out")[0].location_id == chain["WH1"]
