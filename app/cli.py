@@ -68,9 +68,7 @@ def demo(if_empty: bool, **options) -> None:
         click.echo("database not empty; demo data not loaded again")
     else:
         chosen = demo_chain.Options(**options)
-        with click.progressbar(
-            length=chosen.days + 1, label="demo chain", file=click.get_text_stream("stderr")
-        ) as bar:
+        with click.progressbar(length=chosen.days + 1, label="demo chain", file=sys.stderr) as bar:
             summary = demo_chain.load(
                 db.transaction, settings.metadata_dir, settings.workflows_dir, chosen,
                 progress=lambda done, _total, _message: bar.update(done - bar.pos),
