@@ -64,7 +64,12 @@ def demo(if_empty: bool, **options) -> None:
     db = _database()
     with db.session() as session:
         empty = demo_chain.is_empty(session)
-    if if_empty and not empty:
+    if not empty and not if_empty:
+        db.dispose()
+        raise click.ClickException(
+            "the database has users already; the demo chain loads only into an empty one"
+        )
+    if not empty:
         click.echo("database not empty; demo data not loaded again")
     else:
         chosen = demo_chain.Options(**options)

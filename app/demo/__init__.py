@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.demo.catalogue import Catalogue
-from app.demo.history import Options, Progress, Summary, Transaction, generate, in_session
+from app.demo.history import Options, Progress, Summary, Transaction, generate
 from app.demo.master import DEMO_PASSWORD, HQ_USERS, STORE_USERS, WAREHOUSE_USERS, username_for
 from app.kernel.locations import Location, LocationType
 from app.kernel.users import User
@@ -29,7 +29,6 @@ __all__ = [
     "Summary",
     "Transaction",
     "generate",
-    "in_session",
     "is_empty",
     "load",
     "logins",

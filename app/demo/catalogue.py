@@ -232,8 +232,13 @@ def _registration_dates(rng: random.Random, today: dt.date) -> tuple[dt.date, dt
         expires = today + dt.timedelta(days=rng.randint(1, 60))
     else:
         expires = today + dt.timedelta(days=rng.randint(120, 1700))
-    issued = expires.replace(year=expires.year - REGISTRATION_YEARS) + dt.timedelta(days=1)
-    return issued, expires
+    return _years_before(expires, REGISTRATION_YEARS) + dt.timedelta(days=1), expires
+
+
+def _years_before(date: dt.date, years: int) -> dt.date:
+    """The same day ``years`` earlier (29 February becomes the 28th)."""
+    day = 28 if (date.month, date.day) == (2, 29) else date.day
+    return date.replace(year=date.year - years, day=day)
 
 
 def _money(value: Decimal) -> Decimal:

@@ -214,7 +214,7 @@ def _units(day: Day, location: str, item_id: int, lot: Lot | None, count: int) -
 def sell(day: Day, store: str, line_count: int) -> int | None:
     """A sales order at ``store`` by its clerk, from what the store holds, at retail prices;
     most to the walk-in customer. Returns its id (None: nothing to sell)."""
-    specs = {day.chain.item_ids[spec.code]: spec for spec in day.chain.items}
+    specs = day.chain.item_by_id
     stock = [row for row in sellable_stock(day, store) if specs[row[0]].tracking != "serial"]
     if not stock:
         return None
@@ -254,6 +254,8 @@ def transfer(day: Day, warehouse: str, store: str, line_count: int) -> str | Non
                       for unit in _units(day, warehouse, item_id, lot, 1)]  # fmt: skip
         else:
             lines.append(ShipLine(item, max(Decimal(1), (free / 4).to_integral_value()), lot=lot))
+    if not lines:
+        return None
     document = f"DEMO-TO-{day.date:%Y%m%d}-{store}"
     clerk = day.chain.user(session, "warehouse_clerk", warehouse)
     with day.moment():

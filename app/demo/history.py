@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.orm import Session
@@ -46,9 +46,6 @@ class Options:
         known = cls.__dataclass_fields__
         return cls(**{name: int(value) for name, value in params.items() if name in known})
 
-    def as_params(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class Summary:
@@ -71,18 +68,8 @@ class Summary:
 
 #: ``progress(done, total, message)`` after each step.
 Progress = Callable[[int, int, str], None]
-#: A transaction per step: ``Database.transaction``, or one session held open (``in_session``).
+#: A transaction per step, e.g. ``Database.transaction``.
 Transaction = Callable[[], AbstractContextManager[Session]]
-
-
-def in_session(session: Session) -> Transaction:
-    """Every step inside ``session``'s transaction (tests, and callers that commit themselves)."""
-
-    @contextmanager
-    def same() -> Iterator[Session]:
-        yield session
-
-    return same
 
 
 def generate(
@@ -156,41 +143,59 @@ class _History:
 
 def _simulate(day: flows.Day, number: int, last: bool, state: _History, summary: Summary) -> None:
     """One business day: morning receipts, arrivals and shipments, sales, afternoon inspections.
-
-    The first day opens every location with a purchase; warehouses then buy every few days and
-    ship to their stores every week. Today's receipts stay awaiting inspection, and today each
-    warehouse also ships to its first store: those goods are still on the road (in transit).
-    """
-    chain, volume = day.chain, day.volume
-    received = []
-    for index, code in enumerate(chain.warehouses):
-        if number == 0 or (number + index) % int(volume["warehouse_receipt_every_days"]) == 0:
-            lines = day.between(volume["warehouse_receipt_lines"]) * (2 if number == 0 else 1)
-            received.append((code, flows.purchase(day, code, lines)))
-    if number == 0:
-        for code in chain.stores:
-            lines = day.between(volume["store_opening_lines"])
-            received.append((code, flows.purchase(day, code, lines)))
-    for due, store, document in [entry for entry in state.on_the_way if entry[0] <= day.date]:
-        flows.receive_transfer(day, store, document)
-        state.on_the_way.remove((due, store, document))
-    first_served = {warehouse: store for store, warehouse in reversed(chain.supplied_by.items())}
-    for index, store in enumerate(chain.stores):
-        turn = (number + index) % int(volume["store_transfer_every_days"]) == 0
-        if number and (turn or (last and first_served[chain.supplied_by[store]] == store)):
-            lines = day.between(volume["store_transfer_lines"])
-            document = flows.transfer(day, chain.supplied_by[store], store, lines)
-            if document:
-                due = day.date + dt.timedelta(days=day.rng.randint(1, 2))
-                state.on_the_way.append((due, store, document))
-                summary.transfers += 1
-        for _ in range(day.between(volume["store_sales_per_day"])):
-            sold = flows.sell(day, store, day.between(volume["sales_lines"]))
+    Today's receipts stay awaiting inspection."""
+    received = _purchases(day, number)
+    _arrivals(day, state)
+    for index, store in enumerate(day.chain.stores):
+        if number and _ships_today(day, number, index, store, last):
+            summary.transfers += _ship(day, store, state)
+        for _ in range(day.between(day.volume["store_sales_per_day"])):
+            sold = flows.sell(day, store, day.between(day.volume["sales_lines"]))
             summary.sales_orders += sold is not None
-    received = [(code, receipt) for code, receipt in received if receipt is not None]
     summary.purchase_receipts += len(received)
     if last:
         return
     for code, receipt in received:
         flows.inspect(day, code, receipt)
     summary.inspected += len(received)
+
+
+def _purchases(day: flows.Day, number: int) -> list[tuple[str, int]]:
+    """The first day opens every location with a purchase; then warehouses buy every few days.
+    Returns (location code, receipt id) of the receipts made."""
+    volume, received = day.volume, []
+    for index, code in enumerate(day.chain.warehouses):
+        if number == 0 or (number + index) % int(volume["warehouse_receipt_every_days"]) == 0:
+            lines = day.between(volume["warehouse_receipt_lines"]) * (2 if number == 0 else 1)
+            received.append((code, flows.purchase(day, code, lines)))
+    if number == 0:
+        for code in day.chain.stores:
+            lines = day.between(volume["store_opening_lines"])
+            received.append((code, flows.purchase(day, code, lines)))
+    return [(code, receipt) for code, receipt in received if receipt is not None]
+
+
+def _arrivals(day: flows.Day, state: _History) -> None:
+    for entry in [entry for entry in state.on_the_way if entry[0] <= day.date]:
+        _due, store, document = entry
+        flows.receive_transfer(day, store, document)
+        state.on_the_way.remove(entry)
+
+
+def _ships_today(day: flows.Day, number: int, index: int, store: str, last: bool) -> bool:
+    """Each store is replenished every few days (staggered); on the last day each warehouse also
+    ships to its first store, so that today some goods are on the road (in transit)."""
+    if (number + index) % int(day.volume["store_transfer_every_days"]) == 0:
+        return True
+    warehouse = day.chain.supplied_by[store]
+    return last and next(s for s, w in day.chain.supplied_by.items() if w == warehouse) == store
+
+
+def _ship(day: flows.Day, store: str, state: _History) -> int:
+    """Ship to ``store`` from its warehouse, arriving in one or two days; 1 if anything went."""
+    lines = day.between(day.volume["store_transfer_lines"])
+    document = flows.transfer(day, day.chain.supplied_by[store], store, lines)
+    if document is None:
+        return 0
+    state.on_the_way.append((day.date + dt.timedelta(days=day.rng.randint(1, 2)), store, document))
+    return 1

@@ -68,6 +68,7 @@ class Chain:
     users: dict[tuple[str, str], int] = field(default_factory=dict)
     items: list[ItemSpec] = field(default_factory=list)
     item_ids: dict[str, int] = field(default_factory=dict)
+    item_by_id: dict[int, ItemSpec] = field(default_factory=dict)
     #: supplier / customer cards as the catalogue gives them, with ``id`` once created
     suppliers: list[dict] = field(default_factory=list)
     customers: list[dict] = field(default_factory=list)
@@ -140,9 +141,8 @@ def load_users(session: Session, chain: Chain, catalogue: Catalogue, rng: random
 
 def load_items(session: Session, chain: Chain, items: list[ItemSpec]) -> None:
     for spec in items:
-        chain.item_ids[spec.code] = add_item(
-            session, spec.code, spec.name, **spec.kernel_attributes()
-        ).id
+        item_id = add_item(session, spec.code, spec.name, **spec.kernel_attributes()).id
+        chain.item_ids[spec.code], chain.item_by_id[item_id] = item_id, spec
     chain.items = items
 
 

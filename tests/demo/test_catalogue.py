@@ -87,3 +87,10 @@ def test_parties_carry_licences_some_about_to_expire(catalogue):
     soon = TODAY + dt.timedelta(days=30)
     assert any(TODAY <= s["licence_expiry"] <= soon for s in suppliers)
     assert any(TODAY <= c["licence_expiry"] <= soon for c in customers if "licence_expiry" in c)
+
+
+def test_a_certificate_lapsing_on_29_february_was_issued_five_years_before():
+    from app.demo.catalogue import _years_before
+
+    assert _years_before(dt.date(2028, 2, 29), 5) == dt.date(2023, 2, 28)
+    assert _years_before(dt.date(2028, 3, 1), 5) == dt.date(2023, 3, 1)

@@ -64,6 +64,17 @@ def test_if_empty_leaves_a_loaded_database_alone(runner, db):
         )
 
 
+def test_without_if_empty_a_loaded_database_is_refused(runner, db):
+    assert runner.invoke(main, ["demo", *TINY]).exit_code == 0
+    with db.session() as session:
+        before = _count(session, Record)
+    again = runner.invoke(main, ["demo", *TINY])
+    assert again.exit_code == 1
+    assert "loads only into an empty one" in again.output
+    with db.session() as session:
+        assert _count(session, Record) == before
+
+
 def _items(db) -> list[tuple[str, str, str]]:
     with db.session() as session:
         rows = session.execute(
