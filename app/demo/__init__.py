@@ -2,8 +2,9 @@
 
 ``catalogue`` reads ``metadata/demo/*.yaml`` and grows it to the size asked for, ``master`` makes
 the locations, users, items, suppliers and customers, ``flows`` are the document flows (one small
-function each) and ``history`` replays them day by day up to today. Everything goes through the
-same services as real use, so the demo doubles as a smoke test of the whole application.
+function each), ``history`` replays them day by day up to today and ``job`` runs all that as a
+job. Everything goes through the same services as real use, so the demo doubles as a smoke test
+of the whole application.
 """
 
 from __future__ import annotations
