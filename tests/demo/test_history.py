@@ -89,3 +89,15 @@ def test_the_demo_runs_as_a_job_with_progress(db):
         refused = session.get(jobs.Job, again)
         assert refused.status == "failed" and "without users" in refused.error
         assert session.scalar(select(func.count()).select_from(User)) == 10
+
+
+def test_a_demo_job_with_bad_parameters_fails_and_writes_nothing(db):
+    import app.demo.job  # noqa: F401
+
+    with db.transaction() as session:
+        job_id = jobs.enqueue(session, "demo", {"stores": 0}).id
+    jobs.run_until_empty(db)
+    with db.session() as session:
+        job = session.get(jobs.Job, job_id)
+        assert job.status == "failed" and "--stores must be at least 1" in job.error
+        assert session.scalar(select(func.count()).select_from(User)) == 0
