@@ -50,18 +50,41 @@ def check() -> None:
 
 @main.command()
 @click.option("--if-empty", is_flag=True, help="Only load when the database has no users yet.")
-def demo(if_empty: bool) -> None:
-    """Load the demo chain (users, and what the kernel and application add)."""
-    from app import demo as demo_data
+@click.option("--stores", default=20, show_default=True, type=click.IntRange(min=1))
+@click.option("--warehouses", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--items", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option("--days", default=90, show_default=True, type=click.IntRange(min=1),
+              help="Days of history, ending today.")  # fmt: skip
+@click.option("--seed", default=1, show_default=True, help="The same seed gives the same chain.")
+def demo(if_empty: bool, **options) -> None:
+    """Load the demo chain: locations, users, items, suppliers and the documents of its history."""
+    from app import demo as demo_chain
 
+    settings = load_settings()
     db = _database()
-    with db.transaction() as session:
-        if if_empty and not demo_data.is_empty(session):
-            click.echo("database not empty; demo data not loaded again")
-        else:
-            demo_data.load(session)
-            click.echo("demo data loaded")
-    demo_data.print_logins(click.echo)
+    with db.session() as session:
+        empty = demo_chain.is_empty(session)
+    if not empty and not if_empty:
+        db.dispose()
+        raise click.ClickException(
+            "the database has users already; the demo chain loads only into an empty one"
+        )
+    if not empty:
+        click.echo("database not empty; demo data not loaded again")
+    else:
+        chosen = demo_chain.Options(**options)
+        with click.progressbar(length=chosen.days + 1, label="demo chain", file=sys.stderr) as bar:
+            summary = demo_chain.load(
+                db.transaction, settings.metadata_dir, settings.workflows_dir, chosen,
+                progress=lambda done, _total, _message: bar.update(done - bar.pos),
+            )  # fmt: skip
+        click.echo(
+            f"demo data loaded: {summary.locations} locations, {summary.users} users, "
+            f"{summary.items} items, {summary.purchase_receipts} purchase receipts, "
+            f"{summary.sales_orders} sales orders, {summary.transfers} transfers"
+        )
+    with db.session() as session:
+        demo_chain.print_logins(session, click.echo)
     db.dispose()
 
 

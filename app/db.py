@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 
 from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
@@ -68,9 +69,30 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+#: A moment the clock is held at in this thread (``clock_at``), or None for the real time.
+_held_time: ContextVar[dt.datetime | None] = ContextVar("lianku_held_time", default=None)
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware UTC: the only clock the code base reads."""
-    return dt.datetime.now(dt.UTC)
+    return _held_time.get() or dt.datetime.now(dt.UTC)
+
+
+@contextmanager
+def clock_at(moment: dt.datetime) -> Iterator[None]:
+    """Hold the clock at ``moment`` (aware, in the past) in this thread while the block runs.
+
+    The demo chain replays months of history through the real services: documents, ledger rows,
+    audit entries and numbers then carry the day they happened on, and "today" for expiry checks
+    is that day. Only the current thread sees it (a context variable).
+    """
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime refused: pass a timezone-aware value")
+    token = _held_time.set(moment.astimezone(dt.UTC))
+    try:
+        yield
+    finally:
+        _held_time.reset(token)
 
 
 def to_decimal(value) -> Decimal:

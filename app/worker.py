@@ -16,7 +16,8 @@ log = logging.getLogger("lianku.jobs")
 
 
 def load_handlers() -> None:
-    """Import every layer, so each registers the job kinds it owns."""
+    """Import every layer, so each registers the job kinds it owns (and the demo chain's)."""
+    import app.demo.job  # noqa: F401
     import app.web  # noqa: F401  (the top layer imports all the others)
 
 

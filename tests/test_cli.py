@@ -8,7 +8,6 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app.cli import main
-from app.demo import DEMO_USERS
 from app.kernel.users import User
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,14 +49,15 @@ def test_init_is_idempotent(runner, db):
 
 
 def test_demo_if_empty_loads_once_and_prints_logins(runner, db):
-    first = runner.invoke(main, ["demo", "--if-empty"])
+    small = ["--stores", "1", "--warehouses", "1", "--items", "5", "--days", "1"]
+    first = runner.invoke(main, ["demo", "--if-empty", *small])
     assert first.exit_code == 0, first.output
     assert "demo data loaded" in first.output
-    second = runner.invoke(main, ["demo", "--if-empty"])
+    second = runner.invoke(main, ["demo", "--if-empty", *small])
     assert "not loaded again" in second.output
-    assert "store_clerk" in second.output
+    assert "sh01_clerk" in second.output
     with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(User)) == len(DEMO_USERS)
+        assert session.scalar(select(func.count()).select_from(User)) == 6 + 2 + 2
 
 
 def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):

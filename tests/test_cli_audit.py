@@ -57,8 +57,8 @@ def test_verify_names_the_altered_entry_and_fails(runner, db):
 
 
 def test_user_add_creates_the_first_admin_and_audits_it(runner, db):
-    from app.demo import load_locations
     from app.kernel.users import User
+    from tests.chain import load_locations
 
     with db.transaction() as session:
         load_locations(session)

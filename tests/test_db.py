@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 
-from app.db import Database, Money, UTCDateTime, to_decimal, utcnow
+from app.db import Database, Money, UTCDateTime, clock_at, to_decimal, utcnow
 
 
 @pytest.fixture
@@ -102,3 +102,21 @@ def test_read_sessions_do_not_take_the_write_lock(db):
         reader.execute(text("SELECT 1"))
         writer.execute(text("SELECT 1"))  # would block for the busy timeout if the reader held it
     other.dispose()
+
+
+def test_the_clock_can_be_held_at_a_past_moment_in_this_thread_only():
+    import datetime as dt
+    import threading
+
+    from app.kernel.items import business_today
+
+    moment = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)  # 07:30 on 2 March in Shanghai
+    seen_elsewhere = []
+    with clock_at(moment):
+        assert utcnow() == moment and business_today() == dt.date(2026, 3, 2)
+        other = threading.Thread(target=lambda: seen_elsewhere.append(utcnow()))
+        other.start()
+        other.join()
+    assert seen_elsewhere[0] > moment and utcnow() > moment
+    with pytest.raises(ValueError, match="naive"), clock_at(dt.datetime(2026, 3, 1)):  # noqa: DTZ001
+        pass

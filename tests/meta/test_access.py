@@ -194,20 +194,23 @@ def test_a_real_user_and_a_token_are_principals(db):
 
 def test_demo_users_have_roles_and_locations_that_show_scope(db):
     from app import demo
+    from tests.conftest import PROJECT_ROOT
 
-    with db.transaction() as session:
-        demo.load(session)
+    demo.load(
+        db.transaction, PROJECT_ROOT / "metadata", PROJECT_ROOT / "workflows",
+        demo.Options(stores=2, warehouses=1, items=5, days=1),
+    )  # fmt: skip
     with db.session() as session:
         by_name = {user.username: user for user in session.scalars(select(User))}
-        for username, _full_name, role in demo.DEMO_USERS:
+        for role, username, _location in demo.logins(session):
             assert by_name[username].role_names == [role]
-        assert _codes(session, access.visible_location_ids(session, by_name["store_clerk"])) == [
+        assert _codes(session, access.visible_location_ids(session, by_name["sh01_clerk"])) == [
             "SH01"
         ]
-        assert _codes(session, access.visible_location_ids(session, by_name["store_clerk_bj"])) == [
+        assert _codes(session, access.visible_location_ids(session, by_name["bj01_clerk"])) == [
             "BJ01"
         ]
-        assert _codes(session, access.visible_location_ids(session, by_name["wh_clerk"])) == [
+        assert _codes(session, access.visible_location_ids(session, by_name["wh_sh_clerk"])) == [
             "WH-SH"
         ]
         assert access.visible_location_ids(session, by_name["hq"]) is None
