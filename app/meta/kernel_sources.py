@@ -8,7 +8,17 @@ for each dialect, counted from the report's business day.
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer, Numeric, exists, literal, select, type_coerce
+from sqlalchemy import (
+    Date,
+    FromClause,
+    Integer,
+    Numeric,
+    exists,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -187,45 +197,78 @@ def _link_to(model, column: str, columns: dict[str, SourceColumn]) -> Link:
     )
 
 
-def _last_unit_cost(table) -> ColumnElement:
-    """The unit cost of the latest costed ledger entry of this balance's item and lot."""
-    ledger = LedgerEntry.__table__.alias()
-    lot_matches = (ledger.c.lot_id == table.c.lot_id) | (
-        ledger.c.lot_id.is_(None) & table.c.lot_id.is_(None)
+def _last_costs() -> FromClause:
+    """The unit cost of the latest costed ledger entry of each item and lot (``lot_key``)."""
+    ledger = LedgerEntry.__table__
+    lot_key = func.coalesce(ledger.c.lot_id, 0)
+    latest = (
+        select(func.max(ledger.c.id))
+        .where(ledger.c.unit_cost.isnot(None))
+        .group_by(ledger.c.item_id, lot_key)
     )
-    return type_coerce(
-        select(ledger.c.unit_cost)
-        .where(ledger.c.item_id == table.c.item_id, lot_matches, ledger.c.unit_cost.isnot(None))
-        .order_by(ledger.c.id.desc())
-        .limit(1)
-        .scalar_subquery(),
-        Numeric(18, 4, asdecimal=True),
-    )
-
-
-def _incoming(table) -> ColumnElement:
-    """What is on its way to this balance's location, of its item and lot (open transfer lines)."""
-    lines = TransferLine.__table__.alias()
-    lot_matches = (lines.c.lot_id == table.c.lot_id) | (
-        lines.c.lot_id.is_(None) & table.c.lot_id.is_(None)
-    )
-    outstanding = lines.c.shipped - lines.c.received - lines.c.damaged - lines.c.returned
-    return type_coerce(
-        select(func_coalesce_sum(outstanding))
-        .where(
-            lines.c.destination_id == table.c.location_id,
-            lines.c.item_id == table.c.item_id,
-            lot_matches,
+    entry = ledger.alias()
+    return (
+        select(
+            entry.c.item_id,
+            func.coalesce(entry.c.lot_id, 0).label("lot_key"),
+            entry.c.unit_cost,
         )
-        .scalar_subquery(),
-        Numeric(18, 4, asdecimal=True),
+        .where(entry.c.id.in_(latest))
+        .subquery()
     )
 
 
-def func_coalesce_sum(expression) -> ColumnElement:
-    from sqlalchemy import func
+def _open_transit() -> FromClause:
+    """What is on its way to each location, of each item and lot: open transfer lines summed."""
+    lines = TransferLine.__table__
+    outstanding = lines.c.shipped - lines.c.received - lines.c.damaged - lines.c.returned
+    lot_key = func.coalesce(lines.c.lot_id, 0)
+    return (
+        select(
+            lines.c.destination_id,
+            lines.c.item_id,
+            lot_key.label("lot_key"),
+            func.sum(outstanding).label("quantity"),
+        )
+        .group_by(lines.c.destination_id, lines.c.item_id, lot_key)
+        .subquery()
+    )
 
-    return func.coalesce(func.sum(expression), 0)
+
+def _same_item_and_lot(base, target) -> ColumnElement:
+    return (target.c.item_id == base.c.item_id) & (target.c.lot_key == base.c.lot_key)
+
+
+#: Figures a balance takes from other rows, joined set-based (one hash join, not a subquery per
+#: balance row): its last unit cost, and what is in transit to its location.
+BALANCE_FIGURES = {
+    "cost": Link(
+        target=_last_costs,
+        on=_same_item_and_lot,
+        columns={
+            "unit_cost": SourceColumn(
+                "money",
+                _label("单位成本", "Unit cost"),
+                lambda t: type_coerce(t.c.unit_cost, Numeric(18, 4, asdecimal=True)),
+            )
+        },
+    ),
+    "transit": Link(
+        target=_open_transit,
+        on=lambda base, target: (
+            (target.c.destination_id == base.c.location_id) & _same_item_and_lot(base, target)
+        ),
+        columns={
+            "quantity": SourceColumn(
+                "decimal",
+                _label("在途", "In transit"),
+                lambda t: type_coerce(
+                    func.coalesce(t.c.quantity, 0), Numeric(18, 4, asdecimal=True)
+                ),
+            )
+        },
+    ),
+}
 
 
 def _stock_links(location: str = "location_id") -> dict[str, Link]:
@@ -258,15 +301,26 @@ register_source(
                 _label("可用量", "Available"),
                 lambda t: type_coerce(t.c.on_hand - t.c.reserved, _QTY),
             ),
-            "in_transit": SourceColumn("decimal", _label("在途", "In transit"), _incoming),
-            "unit_cost": SourceColumn("money", _label("单位成本", "Unit cost"), _last_unit_cost),
+            "in_transit": SourceColumn(
+                "decimal",
+                _label("在途", "In transit"),
+                lambda base, transit: BALANCE_FIGURES["transit"].columns["quantity"].expr(transit),
+                via="transit",
+            ),
+            "unit_cost": SourceColumn(
+                "money",
+                _label("单位成本", "Unit cost"),
+                lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
+                via="cost",
+            ),
             "value": SourceColumn(
                 "money",
                 _label("库存金额", "Stock value"),
-                lambda t: type_coerce(t.c.on_hand * _last_unit_cost(t), _QTY),
+                lambda base, cost: type_coerce(base.c.on_hand * cost.c.unit_cost, _QTY),
+                via="cost",
             ),
         },
-        links=_stock_links(),
+        links={**_stock_links(), **BALANCE_FIGURES},
         location_column="location_id",
     )
 )

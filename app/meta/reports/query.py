@@ -42,12 +42,18 @@ class _Builder:
     def ref(self, name: str) -> ColumnElement:
         source = self.report.source
         if "." not in name:
-            return source.columns[name].expr(self.base)
+            column = source.columns[name]
+            if column.via is None:
+                return column.expr(self.base)
+            return column.expr(self.base, self.joined(column.via))
         link_name, column = name.split(".", 1)
-        link = source.links[link_name]
+        return source.links[link_name].columns[column].expr(self.joined(link_name))
+
+    def joined(self, link_name: str):
+        """The target of ``link_name``, joined once however many columns read it."""
         if link_name not in self.joins:
-            self.joins[link_name] = link.target()
-        return link.columns[column].expr(self.joins[link_name])
+            self.joins[link_name] = self.report.source.links[link_name].target()
+        return self.joins[link_name]
 
     def from_clause(self):
         clause = self.base
