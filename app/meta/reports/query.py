@@ -202,8 +202,10 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
     measures = [builder.measure(column).label(column.name) for column in report.measures]
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
-    if dialect == "postgresql" and len(masks) > 1:
+    if dialect == "postgresql" and report.pivot and len(masks) > 1:
         return _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit)
+    # The detail rows are their own branch, sorted and limited by a top-N sort (a list report's
+    # detail can be every balance row); the margins are small branches of their own.
     branches = []
     for mask in masks:
         kept = [
@@ -211,6 +213,7 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
             for i, d in enumerate(dimensions)
         ]
         grouping = [d for i, d in enumerate(dimensions) if mask & (1 << i)]
+        grouping = _sort_keys_first(report, grouping)
         branch = (
             select(*kept, *measures, literal(mask, Integer).label("_g"))
             .select_from(builder.from_clause())
@@ -225,10 +228,18 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
 
 
+def _sort_keys_first(report: Report, dimensions: list) -> list:
+    """``dimensions`` with the report's sort keys first, in sort order: grouping and ordering
+    then share one sort."""
+    sort = [key.lstrip("-") for key in report.sort]
+    return sorted(dimensions, key=lambda d: sort.index(d.name) if d.name in sort else len(sort))
+
+
 def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit: int):
-    """PostgreSQL: all groupings in ONE pass over the rows (``GROUP BY GROUPING SETS``), each
-    row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows are limited.
-    """
+    """PostgreSQL pivots: all groupings in ONE pass over the rows (``GROUP BY GROUPING SETS``),
+    each row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows are
+    limited. A pivot's detail is a cross-tab of a few hundred cells, so the window that limits it
+    sorts little, while its margins would each cost another pass over the rows."""
     full = masks[0]
     elements = [dimension.element for dimension in dimensions]
     sets = [tuple_(*[e for i, e in enumerate(elements) if mask & (1 << i)]) for mask in masks]
