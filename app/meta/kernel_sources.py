@@ -210,6 +210,9 @@ def _link_to(model, column: str, columns: dict[str, SourceColumn]) -> Link:
     )
 
 
+_QTY = Numeric(18, 4, asdecimal=True)
+
+
 def _last_costs() -> FromClause:
     """The unit cost of the latest costed ledger entry of each item and lot (``lot_key``)."""
     ledger = LedgerEntry.__table__
@@ -262,7 +265,7 @@ BALANCE_FIGURES = {
             "unit_cost": SourceColumn(
                 "money",
                 _label("单位成本", "Unit cost"),
-                lambda t: type_coerce(t.c.unit_cost, Numeric(18, 4, asdecimal=True)),
+                lambda t: type_coerce(t.c.unit_cost, _QTY),
             )
         },
     ),
@@ -275,9 +278,7 @@ BALANCE_FIGURES = {
             "quantity": SourceColumn(
                 "decimal",
                 _label("在途", "In transit"),
-                lambda t: type_coerce(
-                    func.coalesce(t.c.quantity, 0), Numeric(18, 4, asdecimal=True)
-                ),
+                lambda t: type_coerce(func.coalesce(t.c.quantity, 0), _QTY),
             )
         },
     ),
@@ -292,8 +293,6 @@ def _stock_links(location: str = "location_id") -> dict[str, Link]:
         "region": region_link(location),
     }
 
-
-_QTY = Numeric(18, 4, asdecimal=True)
 
 register_source(
     Source(
