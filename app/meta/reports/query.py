@@ -202,7 +202,7 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
     measures = [builder.measure(column).label(column.name) for column in report.measures]
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
-    if dialect == "postgresql" and report.pivot and len(masks) > 1:
+    if dialect == "postgresql" and len(masks) > 1 and _few_detail_rows(report):
         return _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit)
     # The detail rows are their own branch, sorted and limited by a top-N sort (a list report's
     # detail can be every balance row); the margins are small branches of their own.
@@ -228,6 +228,15 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
 
 
+def _few_detail_rows(report: Report) -> bool:
+    """Whether the detail rows are expected to be few: a pivot (a cross-tab meant for one page)
+    or a summary by one dimension (by location, region, supplier: as many rows as it has values).
+    Then one pass over the source with ``GROUPING SETS`` is cheapest, and the window limiting the
+    detail sorts little. A list grouped by several dimensions can have a detail row per source
+    row: a window would sort them all, a top-N sort of its own branch does not."""
+    return bool(report.pivot) or len(report.dimensions) == 1
+
+
 def _sort_keys_first(report: Report, dimensions: list) -> list:
     """``dimensions`` with the report's sort keys first, in sort order: grouping and ordering
     then share one sort."""
@@ -236,10 +245,9 @@ def _sort_keys_first(report: Report, dimensions: list) -> list:
 
 
 def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit: int):
-    """PostgreSQL pivots: all groupings in ONE pass over the rows (``GROUP BY GROUPING SETS``),
-    each row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows are
-    limited. A pivot's detail is a cross-tab of a few hundred cells, so the window that limits it
-    sorts little, while its margins would each cost another pass over the rows."""
+    """PostgreSQL, few detail rows: all groupings in ONE pass over the rows (``GROUP BY GROUPING
+    SETS``), each row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows
+    are limited (by a window, which sorts only the few aggregated rows)."""
     full = masks[0]
     elements = [dimension.element for dimension in dimensions]
     sets = [tuple_(*[e for i, e in enumerate(elements) if mask & (1 << i)]) for mask in masks]
