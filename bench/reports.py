@@ -30,7 +30,7 @@ measurements again on such a database without loading anything.
 
     .venv/bin/python bench/reports.py [--balances 1000000] [--ledger 10000000] [--lines 1000000]
                                       [--export-rows 100000] [--runs 5] [--keep]
-                                      [--database NAME]
+                                      [--database NAME] [--every-report]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ import app.workflow  # noqa: E402,F401
 from app.db import Database  # noqa: E402
 from app.kernel import add_location  # noqa: E402
 from app.meta import load_metadata  # noqa: E402
+from app.meta.access import PermissionDenied  # noqa: E402
 from app.meta.reports import compile_report, get_report, run_report  # noqa: E402
 from app.meta.reports.export import write_xlsx  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
@@ -273,6 +274,20 @@ def compare(db: Database, metadata, name: str, hand_sql: str, runs: int) -> None
     )
 
 
+def every_report(db: Database, metadata) -> None:
+    """One run of each shipped report as HQ (first 100 detail rows): none may be pathological."""
+    for name in sorted(metadata.reports):
+        report = get_report(metadata, name)
+        started = time.perf_counter()
+        with db.session() as session:
+            try:
+                result = run_report(session, report, {}, HeadOffice(), limit=100)
+            except PermissionDenied:
+                print(f"  {name:24} not for HQ managers")
+                continue
+        print(f"  {name:24} {time.perf_counter() - started:7.2f} s  {len(result.rows):4} rows")
+
+
 def export(db: Database, metadata, rows: int) -> None:
     definition = {
         "name": "stock_export",
@@ -294,7 +309,7 @@ def export(db: Database, metadata, rows: int) -> None:
     report, problems = compile_report(definition, metadata)
     assert not problems, problems
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with db.session() as session:
         result = run_report(session, report, {}, HeadOffice())
     queried = time.perf_counter()
@@ -304,7 +319,8 @@ def export(db: Database, metadata, rows: int) -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(
         f"Excel export of {len(result.rows):,} rows: {finished - started:.1f} s"
-        f" (query {queried - started:.1f} s, workbook {finished - queried:.1f} s),"
+        f" (query {queried - started:.1f} s, workbook {finished - queried:.1f} s;"
+        f" this process's CPU {time.process_time() - cpu_started:.1f} s),"
         f" peak RSS {peak / 1024:.0f} MB (before: {rss_before / 1024:.0f} MB),"
         f" file {len(buffer.getvalue()) / 2**20:.1f} MB"
     )
@@ -319,6 +335,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the loaded database")
     parser.add_argument("--database", help="measure on this loaded database; load nothing")
+    parser.add_argument("--every-report", action="store_true", help="also time each report once")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.database:
@@ -334,6 +351,8 @@ def main() -> None:
         compare(db, metadata, "stock_by_location", HAND_STOCK, args.runs)
         compare(db, metadata, "sales_by_store_month", HAND_SALES, args.runs)
         export(db, metadata, args.export_rows)
+        if args.every_report:
+            every_report(db, metadata)
     finally:
         db.dispose()
         if args.keep or args.database:
