@@ -157,6 +157,8 @@ def test_an_edit_that_breaks_a_dashboard_is_refused(app, db, admin):
 
 def test_a_new_report_is_live_in_every_worker(db, admin, other):
     assert other.get("/api/v1/reports/stock_by_status").status_code == 404
+    form = admin.get("/admin/reports/new?name=stock_by_status")
+    assert form.status_code == 200 and "name: stock_by_status" in form.text
     bad_name = admin.form("/admin/reports/new", {"name": "Bad Name", "yaml": NEW_REPORT})
     assert bad_name.status_code == 422
     taken = admin.form("/admin/reports/new", {"name": "stock_by_location", "yaml": NEW_REPORT})
