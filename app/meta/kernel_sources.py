@@ -8,7 +8,16 @@ for each dialect, counted from the report's business day.
 
 from __future__ import annotations
 
-from sqlalchemy import Date, Integer, Numeric, exists, literal, select, type_coerce
+from sqlalchemy import (
+    Date,
+    FromClause,
+    Integer,
+    Numeric,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -71,16 +80,30 @@ def location_link(column: str) -> Link:
 
 
 def region_link(column: str) -> Link:
-    """From ``column`` (a location id) to its region: the ancestor of type region."""
-    locations = Location.__table__
+    """From ``column`` (a location id) to its region: the ancestor of type region. The target
+    maps every location to its region (a few hundred rows), so the join is a plain hash join."""
 
-    def on(base, region):
-        member = locations.alias()
-        return (region.c.type == "region") & exists().where(
-            member.c.id == base.c[column], member.c.path.startswith(region.c.path)
+    def target():
+        member, region = Location.__table__.alias(), Location.__table__.alias()
+        return (
+            select(member.c.id.label("member_id"), *(region.c[name] for name in REGION_COLUMNS))
+            .join_from(
+                member,
+                region,
+                (region.c.type == "region") & member.c.path.startswith(region.c.path),
+            )
+            .subquery()
         )
 
-    return Link(target=lambda: locations.alias(), on=on, columns=_location_columns())
+    return Link(
+        target=target,
+        on=lambda base, region: base.c[column] == region.c.member_id,
+        columns=_location_columns(),
+    )
+
+
+#: The location columns a region link exposes (those of ``_location_columns``).
+REGION_COLUMNS = ("code", "name", "type", "path")
 
 
 def user_link(column: str) -> Link:
@@ -187,45 +210,79 @@ def _link_to(model, column: str, columns: dict[str, SourceColumn]) -> Link:
     )
 
 
-def _last_unit_cost(table) -> ColumnElement:
-    """The unit cost of the latest costed ledger entry of this balance's item and lot."""
-    ledger = LedgerEntry.__table__.alias()
-    lot_matches = (ledger.c.lot_id == table.c.lot_id) | (
-        ledger.c.lot_id.is_(None) & table.c.lot_id.is_(None)
-    )
-    return type_coerce(
-        select(ledger.c.unit_cost)
-        .where(ledger.c.item_id == table.c.item_id, lot_matches, ledger.c.unit_cost.isnot(None))
-        .order_by(ledger.c.id.desc())
-        .limit(1)
-        .scalar_subquery(),
-        Numeric(18, 4, asdecimal=True),
-    )
+_QTY = Numeric(18, 4, asdecimal=True)
 
 
-def _incoming(table) -> ColumnElement:
-    """What is on its way to this balance's location, of its item and lot (open transfer lines)."""
-    lines = TransferLine.__table__.alias()
-    lot_matches = (lines.c.lot_id == table.c.lot_id) | (
-        lines.c.lot_id.is_(None) & table.c.lot_id.is_(None)
+def _last_costs() -> FromClause:
+    """The unit cost of the latest costed ledger entry of each item and lot (``lot_key``)."""
+    ledger = LedgerEntry.__table__
+    lot_key = func.coalesce(ledger.c.lot_id, 0)
+    latest = (
+        select(func.max(ledger.c.id))
+        .where(ledger.c.unit_cost.isnot(None))
+        .group_by(ledger.c.item_id, lot_key)
     )
-    outstanding = lines.c.shipped - lines.c.received - lines.c.damaged - lines.c.returned
-    return type_coerce(
-        select(func_coalesce_sum(outstanding))
-        .where(
-            lines.c.destination_id == table.c.location_id,
-            lines.c.item_id == table.c.item_id,
-            lot_matches,
+    entry = ledger.alias()
+    return (
+        select(
+            entry.c.item_id,
+            func.coalesce(entry.c.lot_id, 0).label("lot_key"),
+            entry.c.unit_cost,
         )
-        .scalar_subquery(),
-        Numeric(18, 4, asdecimal=True),
+        .where(entry.c.id.in_(latest))
+        .subquery()
     )
 
 
-def func_coalesce_sum(expression) -> ColumnElement:
-    from sqlalchemy import func
+def _open_transit() -> FromClause:
+    """What is on its way to each location, of each item and lot: open transfer lines summed."""
+    lines = TransferLine.__table__
+    outstanding = lines.c.shipped - lines.c.received - lines.c.damaged - lines.c.returned
+    lot_key = func.coalesce(lines.c.lot_id, 0)
+    return (
+        select(
+            lines.c.destination_id,
+            lines.c.item_id,
+            lot_key.label("lot_key"),
+            func.sum(outstanding).label("quantity"),
+        )
+        .group_by(lines.c.destination_id, lines.c.item_id, lot_key)
+        .subquery()
+    )
 
-    return func.coalesce(func.sum(expression), 0)
+
+def _same_item_and_lot(base, target) -> ColumnElement:
+    return (target.c.item_id == base.c.item_id) & (target.c.lot_key == base.c.lot_key)
+
+
+#: Figures a balance takes from other rows, joined set-based (one hash join, not a subquery per
+#: balance row): its last unit cost, and what is in transit to its location.
+BALANCE_FIGURES = {
+    "cost": Link(
+        target=_last_costs,
+        on=_same_item_and_lot,
+        columns={
+            "unit_cost": SourceColumn(
+                "money",
+                _label("单位成本", "Unit cost"),
+                lambda t: type_coerce(t.c.unit_cost, _QTY),
+            )
+        },
+    ),
+    "transit": Link(
+        target=_open_transit,
+        on=lambda base, target: (
+            (target.c.destination_id == base.c.location_id) & _same_item_and_lot(base, target)
+        ),
+        columns={
+            "quantity": SourceColumn(
+                "decimal",
+                _label("在途", "In transit"),
+                lambda t: type_coerce(func.coalesce(t.c.quantity, 0), _QTY),
+            )
+        },
+    ),
+}
 
 
 def _stock_links(location: str = "location_id") -> dict[str, Link]:
@@ -236,8 +293,6 @@ def _stock_links(location: str = "location_id") -> dict[str, Link]:
         "region": region_link(location),
     }
 
-
-_QTY = Numeric(18, 4, asdecimal=True)
 
 register_source(
     Source(
@@ -258,15 +313,26 @@ register_source(
                 _label("可用量", "Available"),
                 lambda t: type_coerce(t.c.on_hand - t.c.reserved, _QTY),
             ),
-            "in_transit": SourceColumn("decimal", _label("在途", "In transit"), _incoming),
-            "unit_cost": SourceColumn("money", _label("单位成本", "Unit cost"), _last_unit_cost),
+            "in_transit": SourceColumn(
+                "decimal",
+                _label("在途", "In transit"),
+                lambda base, transit: BALANCE_FIGURES["transit"].columns["quantity"].expr(transit),
+                via="transit",
+            ),
+            "unit_cost": SourceColumn(
+                "money",
+                _label("单位成本", "Unit cost"),
+                lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
+                via="cost",
+            ),
             "value": SourceColumn(
                 "money",
                 _label("库存金额", "Stock value"),
-                lambda t: type_coerce(t.c.on_hand * _last_unit_cost(t), _QTY),
+                lambda base, cost: type_coerce(base.c.on_hand * cost.c.unit_cost, _QTY),
+                via="cost",
             ),
         },
-        links=_stock_links(),
+        links={**_stock_links(), **BALANCE_FIGURES},
         location_column="location_id",
     )
 )

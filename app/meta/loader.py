@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from functools import cache
 from pathlib import Path
 
@@ -157,8 +158,8 @@ def _read(
             else str(path.relative_to(base))
         )
         texts[relative] = path.read_text(encoding="utf-8")
-    if kind.name == "form":
-        texts.update({name: text for name, text in overrides.items() if name.startswith("forms/")})
+    if kind.root == "metadata":
+        texts.update({name: t for name, t in overrides.items() if fnmatch(name, kind.pattern)})
     documents = []
     for relative, text in sorted(texts.items()):
         try:
@@ -191,8 +192,9 @@ def load_metadata(
 ) -> Metadata:
     """Read, validate and cross-check every definition; raise ``MetadataInvalid`` if any fails.
 
-    ``overrides`` maps a file name (``forms/supplier.yaml``) to the text to use instead of the
-    file's (an admin's published or draft edit); a name with no file adds a new form.
+    ``overrides`` maps a file name (``forms/supplier.yaml``, ``reports/near_expiry.yaml``) to the
+    text to use instead of the file's (an admin's published or draft edit); a name with no file
+    adds a new form or report.
     """
     issues: list[MetadataIssue] = []
     roots = {"metadata": Path(metadata_dir), "workflows": Path(workflows_dir)}

@@ -1,4 +1,5 @@
-"""The metadata engine's tables: generic records, their keys, numbering, idempotency, versions.
+"""The metadata engine's tables: generic records, their keys, numbering, idempotency, versions
+(of forms and of reports).
 
 A record of any metadata-defined form is one ``records`` row; its field values live in ``data``
 (JSONB on PostgreSQL), child lines of table fields inside it as arrays. Values of fields declared
@@ -113,6 +114,23 @@ class FormVersion(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReportVersion(Base):
+    """An admin's edit of a report: a draft, or a published version (the highest one is live)."""
+
+    __tablename__ = "report_versions"
+    __table_args__ = (UniqueConstraint("report", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[int] = mapped_column(Integer)
     yaml_text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published

@@ -1,4 +1,4 @@
-"""The live set of compiled forms: shipped files plus the admin's published edits.
+"""The live set of compiled forms and reports: shipped files plus the admin's published edits.
 
 Every worker keeps a ``Registry`` in memory. A publish bumps ``metadata_state.generation``; each
 request compares it with the registry's (one primary-key read) and rebuilds when it changed, so
@@ -19,13 +19,37 @@ from sqlalchemy.orm import Session
 from app.meta.checks import link_names
 from app.meta.forms import FormDef, compile_form
 from app.meta.loader import Metadata, load_metadata
-from app.meta.models import FormVersion, MetadataState
+from app.meta.models import FormVersion, MetadataState, ReportVersion
+from app.meta.reports.definition import get_report
+from app.meta.reports.model import Report
 from app.meta.yamlsource import MetadataInvalid
 
 log = logging.getLogger(__name__)
 
-#: The version number of a form as shipped in ``metadata/forms/``.
+#: The version number of a form or report as shipped in ``metadata/``.
 SHIPPED_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A kind of definition admins edit live: its folder under ``metadata/`` and its versions."""
+
+    name: str  # form | report: also the version table's column naming the definition
+    folder: str
+    model: type
+
+    @property
+    def key(self):
+        """The version table's column holding the definition's name."""
+        return getattr(self.model, self.name)
+
+    def file(self, name: str) -> str:
+        return f"{self.folder}/{name}.yaml"
+
+
+FORMS = Edited("form", "forms", FormVersion)
+REPORTS = Edited("report", "reports", ReportVersion)
+EDITED = (FORMS, REPORTS)
 
 
 @dataclass
@@ -35,10 +59,14 @@ class Registry:
     generation: int
     metadata_dir: Path
     workflows_dir: Path
-    shipped: set[str] = field(default_factory=set)
+    #: names of the definitions shipped as files, by kind (``form``, ``report``)
+    shipped: dict[str, set[str]] = field(default_factory=dict)
 
     def form(self, name: str) -> FormDef | None:
         return self.forms.get(name)
+
+    def report(self, name: str) -> Report | None:
+        return get_report(self.metadata, name)
 
 
 def generation(session: Session) -> int:
@@ -46,21 +74,21 @@ def generation(session: Session) -> int:
     return session.scalar(select(MetadataState.generation).where(MetadataState.id == 1)) or 0
 
 
-def published(session: Session) -> dict[str, FormVersion]:
-    """The latest published version of every form edited in the database."""
+def published(session: Session, kind: Edited = FORMS) -> dict:
+    """The latest published version of every definition of ``kind`` edited in the database."""
+    model = kind.model
     latest = (
-        select(FormVersion.form, func.max(FormVersion.version).label("version"))
-        .where(FormVersion.status == "published")
-        .group_by(FormVersion.form)
+        select(kind.key.label("name"), func.max(model.version).label("version"))
+        .where(model.status == "published")
+        .group_by(kind.key)
         .subquery()
     )
     rows = session.scalars(
-        select(FormVersion).join(
-            latest,
-            (FormVersion.form == latest.c.form) & (FormVersion.version == latest.c.version),
+        select(model).join(
+            latest, (kind.key == latest.c.name) & (model.version == latest.c.version)
         )
     )
-    return {row.form: row for row in rows}
+    return {getattr(row, kind.name): row for row in rows}
 
 
 def build(
@@ -69,18 +97,22 @@ def build(
     session: Session | None = None,
     extra: dict[str, str] | None = None,
 ) -> Registry:
-    """Load files plus published edits (plus ``extra`` texts by form name, for previews)."""
+    """Load files plus published edits (plus ``extra`` texts by file name, for previews)."""
     overrides: dict[str, str] = {}
     versions: dict[str, int] = {}
     gen = -1
     if session is not None:
         gen = generation(session)
-        for name, row in published(session).items():
-            overrides[f"forms/{name}.yaml"] = row.yaml_text
-            versions[name] = row.version
-    for name, text in (extra or {}).items():
-        overrides[f"forms/{name}.yaml"] = text
-    shipped = {path.stem for path in Path(metadata_dir).glob("forms/*.yaml")}
+        for kind in EDITED:
+            for name, row in published(session, kind).items():
+                overrides[kind.file(name)] = row.yaml_text
+                if kind is FORMS:
+                    versions[name] = row.version
+    overrides.update(extra or {})
+    shipped = {
+        kind.name: {path.stem for path in Path(metadata_dir).glob(f"{kind.folder}/*.yaml")}
+        for kind in EDITED
+    }
     metadata = load_metadata(metadata_dir, workflows_dir, overrides)
     forms = {}
     for name, document in metadata.forms.items():

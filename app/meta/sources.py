@@ -26,8 +26,13 @@ NUMERIC_TYPES = ("integer", "decimal", "money")
 class SourceColumn:
     type: str
     label: object
-    #: Builds the column from the (aliased) table it belongs to.
-    expr: Callable[[FromClause], ColumnElement]
+    #: Builds the column from the (aliased) table it belongs to; for a column read ``via`` a link,
+    #: from the base table and the link's joined target.
+    expr: Callable[..., ColumnElement]
+    #: A link (of the same source) this column reads through, joined on first use: figures that
+    #: come from other rows (what is in transit to a balance, its last cost) are joined set-based
+    #: rather than computed by a subquery per row.
+    via: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
-"""Admins edit forms live: drafts, published versions, diffs, rollbacks, exports.
+"""Admins edit forms and reports live: drafts, published versions, diffs, rollbacks, exports.
 
-Shipped files are version 1 of their form. A publish stores the new YAML as the next version in
-``form_versions``, bumps ``metadata_state.generation`` (so every worker reloads at its next
-request) and leaves an audit entry — all in the caller's transaction. A rollback publishes an old
-text again as a new version, so history only grows. An edit is checked exactly like files are
-(every message names file, line and path) and refused when it would lose data: a field with
-stored values cannot change type. A removed field is only hidden: records keep its values.
+Shipped files are version 1 of their form or report. A publish stores the new YAML as the next
+version in ``form_versions`` (``report_versions``), bumps ``metadata_state.generation`` (so every
+worker reloads at its next request) and leaves an audit entry — all in the caller's transaction.
+A rollback publishes an old text again as a new version, so history only grows. An edit is
+checked exactly like files are (every message names file, line and path) and a form edit is
+refused when it would lose data: a field with stored values cannot change type. A removed field
+is only hidden: records keep its values. Each function takes the ``kind`` of definition
+(``registry.FORMS`` unless told).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from app.i18n import _
 from app.kernel.users import User
 from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
-from app.meta.models import FormVersion, MetadataState, Record
+from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
+from app.meta.registry import FORMS, Edited
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue
 
 
@@ -43,49 +46,59 @@ class VersionInfo:
 
 
 def file_name(form: str) -> str:
-    return f"forms/{form}.yaml"
+    return FORMS.file(form)
 
 
-def check_text(session: Session, registry, form: str, text: str):
-    """``(issues, FormDef or None)`` for ``text`` as the new definition of ``form``."""
+def check_text(session: Session, registry, name: str, text: str, kind: Edited = FORMS):
+    """``(issues, definition or None)`` for ``text`` as the new definition of ``name``: a
+    ``FormDef`` or a compiled ``Report``, checked together with every other definition."""
     try:
         candidate = meta_registry.build(
-            registry.metadata_dir, registry.workflows_dir, session, extra={form: text}
+            registry.metadata_dir, registry.workflows_dir, session, extra={kind.file(name): text}
         )
     except MetadataInvalid as exc:
         return exc.issues, None
-    definition = candidate.forms.get(form)
+    definition = candidate.form(name) if kind is FORMS else candidate.report(name)
     if definition is None:
-        return [MetadataIssue(file_name(form), 1, "name", _("the form must be named '%(name)s'",
-                                                          name=form))], None  # fmt: skip
+        message = (
+            _("the form must be named '%(name)s'", name=name)
+            if kind is FORMS
+            else _("the report must be named '%(name)s'", name=name)
+        )
+        return [MetadataIssue(kind.file(name), 1, "name", message)], None
     return [], definition
 
 
-def _published_versions(session: Session, form: str) -> list[FormVersion]:
+def _published_versions(session: Session, name: str, kind: Edited) -> list:
+    model = kind.model
     return list(
         session.scalars(
-            select(FormVersion)
-            .where(FormVersion.form == form, FormVersion.status == "published")
-            .order_by(FormVersion.version)
+            select(model)
+            .where(kind.key == name, model.status == "published")
+            .order_by(model.version)
         )
     )
 
 
-def current_version(session: Session, registry, form: str) -> int:
+def _shipped(registry, name: str, kind: Edited) -> bool:
+    return name in registry.shipped.get(kind.name, ())
+
+
+def current_version(session: Session, registry, name: str, kind: Edited = FORMS) -> int:
     latest = session.scalar(
-        select(func.max(FormVersion.version)).where(
-            FormVersion.form == form, FormVersion.status == "published"
+        select(func.max(kind.model.version)).where(
+            kind.key == name, kind.model.status == "published"
         )
     )
     if latest:
         return latest
-    return meta_registry.SHIPPED_VERSION if form in registry.shipped else 0
+    return meta_registry.SHIPPED_VERSION if _shipped(registry, name, kind) else 0
 
 
-def history(session: Session, registry, form: str) -> list[VersionInfo]:
-    """Every version of ``form``, newest first; the shipped file is version 1."""
-    rows = _published_versions(session, form)
-    live = current_version(session, registry, form)
+def history(session: Session, registry, name: str, kind: Edited = FORMS) -> list[VersionInfo]:
+    """Every version of ``name``, newest first; the shipped file is version 1."""
+    rows = _published_versions(session, name, kind)
+    live = current_version(session, registry, name, kind)
     authors = {u.id: u.full_name for u in session.scalars(select(User))} if rows else {}
     items = [
         VersionInfo(
@@ -93,9 +106,9 @@ def history(session: Session, registry, form: str) -> list[VersionInfo]:
         )  # fmt: skip
         for r in rows
     ]
-    if form in registry.shipped and all(r.version != 1 for r in rows):
+    if _shipped(registry, name, kind) and all(r.version != 1 for r in rows):
         items.append(VersionInfo(1, "published", None, None, _("shipped file"), live == 1))
-    draft = draft_of(session, form)
+    draft = draft_of(session, name, kind)
     if draft is not None:
         items.append(
             VersionInfo(0, "draft", authors.get(draft.author_id), draft.created_at, None, False)
@@ -103,33 +116,30 @@ def history(session: Session, registry, form: str) -> list[VersionInfo]:
     return sorted(items, key=lambda item: -item.version if item.version else 1)
 
 
-def text_of(session: Session, registry, form: str, version: int) -> str | None:
-    """The YAML of ``form`` at ``version`` (1 = the shipped file unless stored)."""
+def text_of(
+    session: Session, registry, name: str, version: int, kind: Edited = FORMS
+) -> str | None:
+    """The YAML of ``name`` at ``version`` (1 = the shipped file unless stored)."""
+    model = kind.model
     row = session.scalar(
-        select(FormVersion).where(
-            FormVersion.form == form,
-            FormVersion.version == version,
-            FormVersion.status == "published",
-        )
+        select(model).where(kind.key == name, model.version == version, model.status == "published")
     )
     if row is not None:
         return row.yaml_text
-    if version == meta_registry.SHIPPED_VERSION and form in registry.shipped:
-        return (registry.metadata_dir / file_name(form)).read_text(encoding="utf-8")
+    if version == meta_registry.SHIPPED_VERSION and _shipped(registry, name, kind):
+        return (registry.metadata_dir / kind.file(name)).read_text(encoding="utf-8")
     return None
 
 
-def draft_of(session: Session, form: str) -> FormVersion | None:
-    return session.scalar(
-        select(FormVersion).where(FormVersion.form == form, FormVersion.status == "draft")
-    )
+def draft_of(session: Session, name: str, kind: Edited = FORMS):
+    return session.scalar(select(kind.model).where(kind.key == name, kind.model.status == "draft"))
 
 
-def save_draft(session: Session, user, form: str, text: str) -> FormVersion:
-    """Keep the admin's work in progress (one draft per form); nothing goes live."""
-    draft = draft_of(session, form)
+def save_draft(session: Session, user, name: str, text: str, kind: Edited = FORMS):
+    """Keep the admin's work in progress (one draft per definition); nothing goes live."""
+    draft = draft_of(session, name, kind)
     if draft is None:
-        draft = FormVersion(form=form, version=0, status="draft", yaml_text=text)
+        draft = kind.model(**{kind.name: name}, version=0, status="draft", yaml_text=text)
         session.add(draft)
     draft.yaml_text, draft.author_id, draft.created_at = text, getattr(user, "id", None), utcnow()
     session.flush()
@@ -207,17 +217,26 @@ def _bump_generation(session: Session) -> None:
     )
 
 
-def publish(session: Session, registry, user, form: str, text: str, note: str | None = None):
-    """Check ``text``, refuse data loss, store it as the next live version of ``form``."""
-    issues, definition = check_text(session, registry, form, text)
+def publish(
+    session: Session,
+    registry,
+    user,
+    name: str,
+    text: str,
+    note: str | None = None,
+    kind: Edited = FORMS,
+):
+    """Check ``text``, refuse data loss, store it as the next live version of ``name``."""
+    issues, definition = check_text(session, registry, name, text, kind)
     if issues:
         raise MetadataInvalid(issues)
-    problems = data_loss(session, registry.form(form), definition)
-    if problems:
-        raise ChangeRefused("; ".join(problems))
-    old = current_version(session, registry, form)
-    row = FormVersion(
-        form=form,
+    if kind is FORMS:
+        problems = data_loss(session, registry.form(name), definition)
+        if problems:
+            raise ChangeRefused("; ".join(problems))
+    old = current_version(session, registry, name, kind)
+    row = kind.model(
+        **{kind.name: name},
         version=old + 1,
         yaml_text=text,
         status="published",
@@ -226,7 +245,7 @@ def publish(session: Session, registry, user, form: str, text: str, note: str | 
         published_at=utcnow(),
     )
     session.add(row)
-    draft = draft_of(session, form)
+    draft = draft_of(session, name, kind)
     if draft is not None:
         session.delete(draft)
     _bump_generation(session)
@@ -235,34 +254,33 @@ def publish(session: Session, registry, user, form: str, text: str, note: str | 
         session,
         user,
         "publish",
-        "form",
-        form,
+        kind.name,
+        name,
         changes={"version": [old or None, row.version]},
         reason=note,
     )
     return row
 
 
-def rollback(session: Session, registry, user, form: str, version: int) -> FormVersion:
+def rollback(session: Session, registry, user, name: str, version: int, kind: Edited = FORMS):
     """Make ``version``'s text live again, as a new version (history only grows)."""
-    text = text_of(session, registry, form, version)
+    text = text_of(session, registry, name, version, kind)
     if text is None:
         raise ChangeRefused(_("There is no version %(version)s of %(form)s.", version=version,
-                              form=form))  # fmt: skip
-    return publish(
-        session, registry, user, form, text, note=_("rollback to version %(v)s", v=version)
-    )
+                              form=name))  # fmt: skip
+    note = _("rollback to version %(v)s", v=version)
+    return publish(session, registry, user, name, text, note=note, kind=kind)
 
 
-def diff(session: Session, registry, form: str, old: int, new: int) -> str:
-    """A unified diff between two versions of ``form``."""
-    before = text_of(session, registry, form, old) or ""
-    after = text_of(session, registry, form, new) or ""
+def diff(session: Session, registry, name: str, old: int, new: int, kind: Edited = FORMS) -> str:
+    """A unified diff between two versions of ``name``."""
+    before = text_of(session, registry, name, old, kind) or ""
+    after = text_of(session, registry, name, new, kind) or ""
     return "".join(
         difflib.unified_diff(
             before.splitlines(keepends=True),
             after.splitlines(keepends=True),
-            fromfile=f"{form} v{old}",
-            tofile=f"{form} v{new}",
+            fromfile=f"{name} v{old}",
+            tofile=f"{name} v{new}",
         )
     )

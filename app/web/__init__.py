@@ -27,6 +27,7 @@ from app.web import (
     jobs,
     pages,
     reports,
+    reports_admin,
 )
 from app.web.guard import init_guard
 from app.web.i18n import init_i18n
@@ -89,5 +90,6 @@ def init_web(app: Flask) -> None:
     # identity's fixed lookups (location, user) come before the forms' /api/v1/lookup/<target>
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp)
-    for blueprint in (*blueprints, forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp):
+    blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 
 from app.meta.dashboards import dashboard_for
 from app.meta.reports import get_report, runnable
+from app.web.forms_common import registry
 from app.web.session import db_session
 
 bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/static")
@@ -15,7 +16,7 @@ bp = Blueprint("pages", __name__, static_folder="static", static_url_path="/stat
 @bp.get("/")
 @login_required
 def home():
-    metadata = current_app.extensions["lianku.metadata"]
+    metadata = registry().metadata  # the live set: published report edits included
     session = db_session()
 
     def may_run(name: str) -> bool:

@@ -31,6 +31,7 @@ from app.meta.reports import (
     runnable,
 )
 from app.meta.reports.export import write_csv, write_xlsx
+from app.web.forms_common import registry
 from app.web.session import db_session
 
 bp = Blueprint("reports", __name__)
@@ -44,7 +45,9 @@ FORMATS = {
 
 
 def _metadata():
-    return current_app.extensions["lianku.metadata"]
+    """The live metadata: published report edits included, reloaded when another worker
+    published one."""
+    return registry().metadata
 
 
 def _runnable_report(name: str):

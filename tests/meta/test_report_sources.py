@@ -84,6 +84,24 @@ def test_stock_report_rows_days_to_expiry_and_highlights(app, db, chain, metadat
     assert early["expiry_date"] == TODAY + dt.timedelta(days=30)
 
 
+def test_a_limit_cuts_the_detail_rows_in_sort_order_but_never_the_totals(app, db, chain, metadata):
+    result = run(app, db, chain, metadata, None, username="hq", source="balances",
+                 columns=[c("item", "item.code"), c("lot", "lot.lot_number"),
+                          c("on_hand", "on_hand", aggregate="sum"),
+                          c("value", "value", aggregate="sum"),
+                          c("in_transit", "in_transit", aggregate="sum")],
+                 filters=[{"column": "on_hand", "op": "gt", "value": 0}],
+                 sort=["item", "-on_hand"], totals=True, limit=2)  # fmt: skip
+    # GLOVE first, then the STRIP lot with most on hand (L-EARLY: SH01 3 + BJ01 1 + transit 4)
+    assert rows(result, "item", "lot", "on_hand", "in_transit") == [
+        ("GLOVE", None, D(100), D(0)),
+        ("STRIP", "L-EARLY", D(8), D(4)),
+    ]
+    assert result.totals["on_hand"] == D(115)  # every balance, the 4 in transit included
+    assert result.totals["value"] == D("50.00")
+    assert result.totals["in_transit"] == D(4)
+
+
 def test_stock_value_by_region_uses_the_last_unit_cost(app, db, chain, metadata):
     result = run(app, db, chain, metadata, "stock_value_by_region", username="finance")
     # R-EAST: SH01 3×1.50 + 2×1.50 + 100×0.25 = 32.50, transit 4×1.50 = 6.00; R-NORTH 1.50 + 10

@@ -108,17 +108,18 @@ def _csv_value(value):
 @jobs.handler("report_export", label=_l("Report export"))
 def export_job(run: jobs.JobRun) -> dict:
     """Run a report as the user who asked for it and write the file it asked for."""
-    from app.meta import load_metadata
-    from app.meta.reports.definition import get_report
+    from app.meta.registry import build
 
     settings = load_settings()
     params = run.params
-    metadata = load_metadata(settings.metadata_dir, settings.workflows_dir)
-    report = get_report(metadata, params["report"])
-    if report is None:
-        raise jobs.JobFailed(f"unknown report {params['report']}")
-    run.progress(10)
     with run.database.session() as session:
+        # the live definitions, published edits included, as the page that queued the job saw
+        report = build(settings.metadata_dir, settings.workflows_dir, session).report(
+            params["report"]
+        )
+        if report is None:
+            raise jobs.JobFailed(f"unknown report {params['report']}")
+        run.progress(10)
         user = session.get(User, params["user_id"])
         result = run_report(
             session,

@@ -42,12 +42,18 @@ class _Builder:
     def ref(self, name: str) -> ColumnElement:
         source = self.report.source
         if "." not in name:
-            return source.columns[name].expr(self.base)
+            column = source.columns[name]
+            if column.via is None:
+                return column.expr(self.base)
+            return column.expr(self.base, self.joined(column.via))
         link_name, column = name.split(".", 1)
-        link = source.links[link_name]
+        return source.links[link_name].columns[column].expr(self.joined(link_name))
+
+    def joined(self, link_name: str):
+        """The target of ``link_name``, joined once however many columns read it."""
         if link_name not in self.joins:
-            self.joins[link_name] = link.target()
-        return link.columns[column].expr(self.joins[link_name])
+            self.joins[link_name] = self.report.source.links[link_name].target()
+        return self.joins[link_name]
 
     def from_clause(self):
         clause = self.base
@@ -196,8 +202,10 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
     measures = [builder.measure(column).label(column.name) for column in report.measures]
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
-    if dialect == "postgresql" and len(masks) > 1:
+    if dialect == "postgresql" and len(masks) > 1 and _few_detail_rows(report):
         return _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit)
+    # The detail rows are their own branch, sorted and limited by a top-N sort (a list report's
+    # detail can be every balance row); the margins are small branches of their own.
     branches = []
     for mask in masks:
         kept = [
@@ -205,6 +213,7 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
             for i, d in enumerate(dimensions)
         ]
         grouping = [d for i, d in enumerate(dimensions) if mask & (1 << i)]
+        grouping = _sort_keys_first(report, grouping)
         branch = (
             select(*kept, *measures, literal(mask, Integer).label("_g"))
             .select_from(builder.from_clause())
@@ -219,10 +228,26 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
 
 
+def _few_detail_rows(report: Report) -> bool:
+    """Whether the detail rows are expected to be few: a pivot (a cross-tab meant for one page)
+    or a summary by one dimension (by location, region, supplier: as many rows as it has values).
+    Then one pass over the source with ``GROUPING SETS`` is cheapest, and the window limiting the
+    detail sorts little. A list grouped by several dimensions can have a detail row per source
+    row: a window would sort them all, a top-N sort of its own branch does not."""
+    return bool(report.pivot) or len(report.dimensions) == 1
+
+
+def _sort_keys_first(report: Report, dimensions: list) -> list:
+    """``dimensions`` with the report's sort keys first, in sort order: grouping and ordering
+    then share one sort."""
+    sort = [key.lstrip("-") for key in report.sort]
+    return sorted(dimensions, key=lambda d: sort.index(d.name) if d.name in sort else len(sort))
+
+
 def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit: int):
-    """PostgreSQL: all groupings in ONE pass over the rows (``GROUP BY GROUPING SETS``), each
-    row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows are limited.
-    """
+    """PostgreSQL, few detail rows: all groupings in ONE pass over the rows (``GROUP BY GROUPING
+    SETS``), each row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows
+    are limited (by a window, which sorts only the few aggregated rows)."""
     full = masks[0]
     elements = [dimension.element for dimension in dimensions]
     sets = [tuple_(*[e for i, e in enumerate(elements) if mask & (1 << i)]) for mask in masks]
