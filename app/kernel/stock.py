@@ -38,7 +38,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,7 +47,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.db import Base, Money, Quantity, UTCDateTime, to_decimal, utcnow
 from app.i18n import _
-from app.kernel import audit
+from app.kernel import audit, direct
 from app.kernel.errors import (
     InsufficientStock,
     InvalidMovement,
@@ -451,14 +450,14 @@ _balances, _ledger, _units = StockBalance.__table__, LedgerEntry.__table__, Unit
 _BALANCE_KEY = (_balances.c.location_id, _balances.c.item_id, _balances.c.lot_key)
 
 
-@functools.cache
-def _lock_statement(dialect: str):
-    """SELECT … FOR UPDATE of balance rows by key, in key order (one statement per dialect)."""
+@functools.lru_cache(maxsize=256)
+def _lock_statement(dialect: str, count: int):
+    """SELECT … FOR UPDATE of ``count`` balance rows by key, in key order."""
     status = _balances.c.status
     status_order = status.collate("C") if dialect == "postgresql" else status
     return (
         select(*_BALANCE_KEY, status, _balances.c.id, _balances.c.on_hand, _balances.c.reserved)
-        .where(tuple_(*_BALANCE_KEY, status).in_(bindparam("keys", expanding=True)))
+        .where(direct.tuples_of([*_BALANCE_KEY, status], "keys", count))
         .order_by(*_BALANCE_KEY, status_order)
         .with_for_update()
     )
@@ -478,16 +477,17 @@ def lock_balance_rows(session: Session, keys: list[BalanceKey]) -> dict[BalanceK
     if not keys:
         return {}
     connection = session.connection()
-    statement = _lock_statement(connection.dialect.name)
-    found = _by_key(connection.execute(statement, {"keys": keys}))
+    found = _lock_found(connection, keys)
     missing = [key for key in keys if key not in found]
     if missing:
         _insert_missing(connection, missing)
-        found |= _by_key(connection.execute(statement, {"keys": missing}))
+        found |= _lock_found(connection, missing)
     return found
 
 
-def _by_key(rows) -> dict[BalanceKey, Row]:
+def _lock_found(connection, keys: list[BalanceKey]) -> dict[BalanceKey, Row]:
+    statement = _lock_statement(connection.dialect.name, len(keys))
+    rows = direct.execute(connection, statement, direct.parameters("keys", keys))
     return {(row.location_id, row.item_id, row.lot_key, str(row.status)): row for row in rows}
 
 
@@ -597,7 +597,7 @@ def _apply(
 def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Row]:
     """Set the balances (by id) and insert the ledger rows; return each row's id and quantity."""
     parameters = [{f"l_{name}": value for name, value in row.items()} for row in rows]
-    if connection.dialect.name == "postgresql":
+    if direct.is_postgresql(connection):
         arrays = {"balance_ids": list(on_hand), "new_on_hands": list(on_hand.values())}
         parameters = [row | arrays for row in parameters]
         statement = _WRITE_BALANCES_AND_LEDGER
@@ -605,7 +605,10 @@ def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Ro
         changes = [{"balance_id": key, "new_on_hand": value} for key, value in on_hand.items()]
         connection.execute(_SET_ON_HAND, changes)
         statement = _INSERT_LEDGER
-    return connection.execute(statement, parameters if len(parameters) > 1 else parameters[0]).all()
+    if len(parameters) == 1:
+        return direct.execute(connection, statement, parameters[0])
+    # several rows: SQLAlchemy sends them as one multi-row INSERT and returns the ids in order
+    return connection.execute(statement, parameters).all()
 
 
 def _new_on_hand(
