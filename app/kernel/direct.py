@@ -28,20 +28,31 @@ def is_postgresql(connection: Connection) -> bool:
 
 
 def execute(connection: Connection, statement: Executable, parameters: dict) -> list:
-    """Run ``statement`` once; return its rows (empty when it returns none)."""
+    """Run ``statement`` (one that returns rows) once; return its rows."""
     if not is_postgresql(connection):
         result = connection.execute(statement, parameters)
         return result.all() if result.returns_rows else []
     dialect = connection.dialect
     sql = _sql(statement, dialect)
-    cursor = connection.connection.driver_connection.cursor(row_factory=namedtuple_row)
+    cursor = _cursor(connection)
     try:
         cursor.execute(sql, parameters)
     except dialect.loaded_dbapi.Error as error:
         # the exception SQLAlchemy would raise, so callers catch one kind whichever way it ran
         base = dialect.loaded_dbapi.Error
         raise DBAPIError.instance(sql, parameters, error, base, dialect=dialect) from error
-    return cursor.fetchall() if cursor.description is not None else []
+    return cursor.fetchall()
+
+
+def _cursor(connection: Connection):
+    """One cursor per DBAPI connection, kept with it in the pool (a connection serves one thread
+    at a time, and a new cursor per statement costs as much as binding its parameters)."""
+    info = connection.connection.info
+    cursor = info.get("lianku_cursor")
+    if cursor is None or cursor.closed:
+        driver = connection.connection.driver_connection
+        cursor = info["lianku_cursor"] = driver.cursor(row_factory=namedtuple_row)
+    return cursor
 
 
 def json(connection: Connection, value):

@@ -22,7 +22,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Row, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.orm import Session
 
 from app.kernel import direct
@@ -107,6 +107,7 @@ class PostingFacts:
     """The rows one posting was checked against, by id; ORM objects only for error messages."""
 
     session: Session
+    connection: Connection
     locations: dict[int, Row] = field(default_factory=dict)
     lots: dict[int, Row | LotRow] = field(default_factory=dict)
     units: dict[int, Row] = field(default_factory=dict)
@@ -137,7 +138,7 @@ def read_facts(
     against, and posted to, the unit's lot, read after the unit when it was not asked for.
     """
     connection = session.connection()
-    facts = PostingFacts(session)
+    facts = PostingFacts(session, connection)
     if location_ids:
         statement = _locations_and_lots(len(location_ids), len(lot_ids))
         parameters = direct.parameters("ids", sorted(location_ids))

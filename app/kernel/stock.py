@@ -584,7 +584,7 @@ def _apply(
     user_id = user.id if user is not None else None
     rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
     written = _write(
-        session.connection(), {balances[key].id: value for key, value in on_hand.items()}, rows
+        facts.connection, {balances[key].id: value for key, value in on_hand.items()}, rows
     )
     entries = [
         audit.attach(session, LedgerEntry(**{**row, "id": entry_id, "quantity": quantity}))
