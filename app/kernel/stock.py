@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -183,6 +183,12 @@ class LedgerEntry(Base):
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("stock_ledger.id"))
 
 
+#: What ``post_movements`` returns for each ledger row it wrote: the row's values, as a plain
+#: record rather than an ORM object (building and attaching those cost as much CPU as writing the
+#: row). Read it like a ``LedgerEntry``; ``session.get(LedgerEntry, row.id)`` gives the object.
+LedgerRow = namedtuple("LedgerRow", [column.name for column in LedgerEntry.__table__.c])
+
+
 @dataclass(frozen=True)
 class Movement:
     """Move ``quantity`` (> 0) from (source, source_status) to (destination, destination_status).
@@ -266,15 +272,17 @@ def post_movements(
     reason: Reason | None = None,
     note: str | None = None,
     today: dt.date | None = None,
-) -> list[LedgerEntry]:
-    """Validate, lock and apply ``movements`` as one posting; return the ledger rows written.
+) -> list[LedgerRow]:
+    """Validate, lock and apply ``movements`` as one posting; return the ledger rows written
+    (``LedgerRow`` records, in the order of the movements).
 
     Raises a ``KernelError`` when any movement breaks a rule. Rule errors come before anything is
     written; ``InsufficientStock`` comes after the lock pass, which may have created empty balance
     rows, so the caller rolls its transaction back (``Database.transaction`` does).
 
     Every posting goes through here, so the three passes read and write with pre-built Core
-    statements on the session's connection (see ``posting_facts``): the caller's pending ORM
+    statements on the session's connection, on PostgreSQL straight on psycopg (see ``direct``
+    and ``posting_facts``): the caller's pending ORM
     changes are flushed first, and ORM objects of this session that the posting changes (balances,
     units) are kept in step with what it wrote.
     """
@@ -575,7 +583,7 @@ def _apply(
     balances: dict[BalanceKey, Row],
     user: User | None,
     document: str | None,
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     session = facts.session
     on_hand = _new_on_hand(facts, lines, balances)
     for key, value in on_hand.items():
@@ -587,7 +595,7 @@ def _apply(
         facts.connection, {balances[key].id: value for key, value in on_hand.items()}, rows
     )
     entries = [
-        audit.attach(session, LedgerEntry(**{**row, "id": entry_id, "quantity": quantity}))
+        LedgerRow(**{**row, "id": entry_id, "quantity": quantity})
         for row, (entry_id, quantity) in zip(rows, written, strict=True)
     ]
     _move_units(session, lines)
@@ -741,7 +749,7 @@ def _move_units(session: Session, lines: list[_Line]) -> None:
 
 def _record(
     session: Session,
-    entries: list[LedgerEntry],
+    entries: list[LedgerRow],
     user: User | None,
     document: str | None,
     note: str | None,
@@ -771,11 +779,11 @@ def _record(
 
 def correct_entry(
     session: Session,
-    entry: LedgerEntry,
+    entry: LedgerEntry | LedgerRow,
     *,
     user: User | None = None,
     note: str | None = None,
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     """Post the exact reverse of one ledger row, referencing it (history is never rewritten)."""
     location = session.get(Location, entry.location_id)
     item = session.get(Item, entry.item_id)
