@@ -282,9 +282,8 @@ def post_movements(
 
     Every posting goes through here, so the three passes read and write with pre-built Core
     statements on the session's connection, on PostgreSQL straight on psycopg (see ``direct``
-    and ``posting_facts``): the caller's pending ORM
-    changes are flushed first, and ORM objects of this session that the posting changes (balances,
-    units) are kept in step with what it wrote.
+    and ``posting_facts``): the caller's pending ORM changes are flushed first, and ORM objects of
+    this session that the posting changes (balances, units) are kept in step with what it wrote.
     """
     movements = [movement.normalised(reason) for movement in movements]
     if not movements:
