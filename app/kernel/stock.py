@@ -35,10 +35,11 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
-    func,
+    column,
     insert,
     select,
     update,
+    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -548,23 +549,29 @@ _INSERT_LEDGER = (
     )
     .returning(_ledger.c.id, _ledger.c.quantity, sort_by_parameter_order=True)
 )
-_NEW_ON_HAND = (
-    func.unnest(
-        bindparam("balance_ids", type_=postgresql.ARRAY(Integer)),
-        bindparam("new_on_hands", type_=postgresql.ARRAY(Quantity)),
+
+
+@functools.lru_cache(maxsize=64)
+def _write_balances_and_ledger(balances: int):
+    """PostgreSQL writes the balances and the ledger rows in one statement (the ``balances`` new
+    on-hand values from a VALUES list, in a data-modifying WITH): one round trip less on every
+    posting. The rows are already locked, so the order the UPDATE meets them in does not matter.
+    A VALUES list, one statement per count: PostgreSQL plans it faster than ``unnest`` of arrays.
+    SQLite runs the two statements."""
+    new = values(column("id", Integer), column("on_hand", Quantity), name="new").data(
+        [
+            (bindparam(f"balances_{n}_0", type_=Integer), bindparam(f"balances_{n}_1", Quantity))
+            for n in range(balances)
+        ]
     )
-    .table_valued("id", "on_hand")
-    .render_derived(name="new")
-)
-#: PostgreSQL writes the balances and the ledger rows in one statement (the balances from two
-#: arrays, in a data-modifying WITH): one round trip less on every posting. The rows are already
-#: locked, so the order the UPDATE meets them in does not matter. SQLite runs the two statements.
-_WRITE_BALANCES_AND_LEDGER = _INSERT_LEDGER.add_cte(
-    update(_balances)
-    .where(_balances.c.id == _NEW_ON_HAND.c.id)
-    .values(on_hand=_NEW_ON_HAND.c.on_hand)
-    .cte("new_balances")
-)
+    return _INSERT_LEDGER.add_cte(
+        update(_balances)
+        .where(_balances.c.id == new.c.id)
+        .values(on_hand=new.c.on_hand)
+        .cte("new_balances")
+    )
+
+
 _MOVE_UNIT = (
     update(_units)
     .where(_units.c.id == bindparam("unit_id"))
@@ -605,9 +612,9 @@ def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Ro
     """Set the balances (by id) and insert the ledger rows; return each row's id and quantity."""
     parameters = [{f"l_{name}": value for name, value in row.items()} for row in rows]
     if direct.is_postgresql(connection):
-        arrays = {"balance_ids": list(on_hand), "new_on_hands": list(on_hand.values())}
-        parameters = [row | arrays for row in parameters]
-        statement = _WRITE_BALANCES_AND_LEDGER
+        balances = direct.parameters("balances", list(on_hand.items()))
+        parameters = [row | balances for row in parameters]
+        statement = _write_balances_and_ledger(len(on_hand))
     else:
         changes = [{"balance_id": key, "new_on_hand": value} for key, value in on_hand.items()]
         connection.execute(_SET_ON_HAND, changes)
@@ -735,14 +742,14 @@ def _move_units(session: Session, lines: list[_Line]) -> None:
             "new_lot_id": lot_id,
         }
     _execute(session, _MOVE_UNIT, list(moved.values()))
-    for values in moved.values():
+    for change in moved.values():
         _refresh_loaded(
             session,
             Unit,
-            values["unit_id"],
-            location_id=values["new_location_id"],
-            status=values["new_status"],
-            lot_id=values["new_lot_id"],
+            change["unit_id"],
+            location_id=change["new_location_id"],
+            status=change["new_status"],
+            lot_id=change["new_lot_id"],
         )
 
 
