@@ -12,12 +12,13 @@ Two rules live here so no caller has to remember them:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, Numeric, create_engine, event, exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -125,6 +126,34 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+#: A pooled connection that sat idle this long is pinged before it is handed out again.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Test a pooled connection at checkout only when it has been idle a while.
+
+    A connection the server or a firewall dropped while it sat in the pool is found by the ping
+    and replaced (``DisconnectionError`` makes the pool connect afresh), exactly as with
+    ``pool_pre_ping``; but one checked in a moment ago is handed out without the extra round trip,
+    which ``pool_pre_ping`` would pay on every transaction of a busy server.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError("pooled connection lost while idle") from error
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create the engine for ``url`` with Lianku's per-dialect settings applied."""
     if url.startswith("sqlite"):
@@ -137,8 +166,10 @@ def make_engine(url: str, **kwargs) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_after_idle(engine)
+    return engine
 
 
 class Database:

@@ -83,8 +83,9 @@ def set_up(db: Database, threads: int):
     return stores, item, lot, balance_ids
 
 
-def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], float]:
-    """Run ``threads`` workers for ``seconds``; return every latency and the elapsed time.
+def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], float, float]:
+    """Run ``threads`` workers for ``seconds``; return every latency, the elapsed time and the
+    CPU time this process spent meanwhile (user + system, all threads).
 
     Each worker posts one untimed receipt and sale first (opening its connection and letting
     psycopg prepare the statements), then all start together. A posting under way at the deadline
@@ -116,10 +117,13 @@ def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], f
     for worker in workers:
         worker.start()
     barrier.wait()
+    cpu_before = os.times()
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - clock["start"]
-    return [latency for per_thread in latencies for latency in per_thread], elapsed
+    cpu_after = os.times()
+    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
+    return [latency for per_thread in latencies for latency in per_thread], elapsed, cpu
 
 
 def kernel_worker(db: Database, stores, item, lot, today):
@@ -165,13 +169,14 @@ def bare_sql_worker(url: str, stores, item, lot, balance_ids):
     return make
 
 
-def report(name: str, latencies: list[float], elapsed: float) -> float:
+def report(name: str, latencies: list[float], elapsed: float, cpu: float) -> float:
     rate = len(latencies) / elapsed
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[max(int(len(ordered) * 0.99) - 1, 0)] * 1000
     print(
         f"{name:<9} {rate:9.0f} postings/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
+        f"   Python CPU {cpu / len(latencies) * 1000:.2f} ms/posting"
         f"   ({len(latencies)} in {elapsed:.1f} s)"
     )
     return rate

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, select, text
 
+import app.db
 from app.db import Database, Money, UTCDateTime, clock_at, to_decimal, utcnow
 
 
@@ -120,3 +121,39 @@ def test_the_clock_can_be_held_at_a_past_moment_in_this_thread_only():
     assert seen_elsewhere[0] > moment and utcnow() > moment
     with pytest.raises(ValueError, match="naive"), clock_at(dt.datetime(2026, 3, 1)):  # noqa: DTZ001
         pass
+
+
+@pytest.mark.postgres_only
+def test_a_pooled_connection_dropped_while_idle_is_replaced(db, monkeypatch):
+    """The server ended the connection while it sat in the pool: the checkout ping finds out."""
+    monkeypatch.setattr(app.db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    other = Database(db.url, pool_size=1, max_overflow=0)
+    with other.session() as session:
+        dropped = session.scalar(text("SELECT pg_backend_pid()"))
+    with db.engine.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+    with other.transaction() as session:
+        assert session.scalar(text("SELECT pg_backend_pid()")) != dropped
+    other.dispose()
+
+
+@pytest.mark.postgres_only
+def test_a_connection_used_a_moment_ago_is_not_pinged(db, monkeypatch):
+    """No extra round trip on every transaction of a busy server: only idle connections are
+    pinged (``pool_pre_ping`` would ping all)."""
+    other = Database(db.url, pool_size=1, max_overflow=0)
+    pings = []
+    ping = other.engine.dialect.do_ping
+    monkeypatch.setattr(
+        other.engine.dialect, "do_ping", lambda dbapi: pings.append(1) or ping(dbapi)
+    )
+    monkeypatch.setattr(app.db, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    for _ in range(3):
+        with other.transaction() as session:
+            session.execute(text("SELECT 1"))
+    assert pings == []
+    monkeypatch.setattr(app.db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with other.transaction() as session:
+        session.execute(text("SELECT 1"))
+    assert pings == [1]
+    other.dispose()

@@ -51,6 +51,7 @@ from app.kernel.reservations import Reservation, allocate, consume, release, res
 from app.kernel.retry import run_in_transaction
 from app.kernel.stock import (
     LedgerEntry,
+    LedgerRow,
     Movement,
     Reason,
     StockBalance,
@@ -76,7 +77,8 @@ from app.kernel.users import User
 
 __all__ = [
     "ApiToken", "DeviceClass", "ExpiryRequired", "InsufficientStock", "InvalidGTIN",
-    "InvalidMovement", "Item", "KernelError", "LedgerEntry", "Location", "LocationAlreadyLocked",
+    "InvalidMovement", "Item", "KernelError", "LedgerEntry", "LedgerRow", "Location",
+    "LocationAlreadyLocked",
     "LocationInactive", "LocationLocked", "LocationType", "Lot", "LotBlocked", "LotExpired",
     "LotMismatch", "LotStatus", "Movement", "NotAStockLocation", "NotTracked", "OverReceipt",
     "Reason", "ReceiveLine", "Reservation", "ReservationNotFound", "ShipLine", "StockBalance",

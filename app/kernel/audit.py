@@ -42,6 +42,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.db import Base, UTCDateTime, utcnow
+from app.kernel import direct
 
 GENESIS = "0" * 64
 
@@ -194,7 +195,7 @@ def append(
     context = context or context_provider()
     session.flush()
     connection = session.connection()
-    head = connection.execute(_LOCK_HEAD, {"chain": chain}).first()
+    head = next(iter(direct.execute(connection, _LOCK_HEAD, {"chain": chain})), None)
     if head is None:
         connection.execute(insert(_heads).values(chain=chain, seq=0, hash=GENESIS))
         head = (0, GENESIS)
@@ -216,8 +217,9 @@ def append(
     content["hash"] = hash_of(canonical(content))
     parameters = {f"e_{name}": value for name, value in content.items()}
     parameters |= {"head_chain": chain, "head_seq": content["seq"], "head_hash": content["hash"]}
-    if connection.dialect.name == "postgresql":
-        entry_id = connection.execute(_APPEND_AND_MOVE_HEAD, parameters).scalar_one()
+    if direct.is_postgresql(connection):
+        parameters["e_changes"] = direct.json(connection, content["changes"])
+        (entry_id,) = direct.execute(connection, _APPEND_AND_MOVE_HEAD, parameters)[0]
     else:
         entry_id = connection.execute(_INSERT_ENTRY, parameters).scalar_one()
         connection.execute(_MOVE_HEAD, parameters)

@@ -4,8 +4,8 @@
 stock-holding, not being counted), lots (status, expiry) and serial units (where they are). This
 read is on the path of every posting, so it is written for speed:
 
-* pre-built Core statements with expanding ``IN`` parameters — SQLAlchemy compiles each once and
-  psycopg prepares it on the server after a few runs;
+* pre-built Core statements (one per number of ids), on PostgreSQL run straight on psycopg
+  (``direct``), which prepares each on the server after a few runs;
 * plain result rows instead of ORM objects: loading ORM objects into the session costs several
   times the query itself. The ORM objects a rejection names are loaded only when there is one.
 
@@ -18,12 +18,14 @@ seen. SQLite ignores the lock clauses: its write transaction already holds the d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.orm import Session
 
+from app.kernel import direct
 from app.kernel.items import Lot, LotStatus, Unit
 from app.kernel.locations import Location
 from app.kernel.stock_locks import StockLock
@@ -32,53 +34,62 @@ from app.kernel.users import User
 _locations, _lots, _units = Location.__table__, Lot.__table__, Unit.__table__
 _stock_locks, _users = StockLock.__table__, User.__table__
 
-#: The locations (share-locked) with any count open on them and, in the same round trip, the lots:
-#: each location row is joined to every lot asked for, which for the few locations of a posting
-#: costs less than a second query.
-_LOCATIONS_AND_LOTS = (
-    select(
-        _locations.c.id,
-        _locations.c.type,
-        _locations.c.active,
-        _stock_locks.c.opened_at.label("locked_since"),
-        _users.c.full_name.label("locked_by"),
-        _lots.c.id.label("lot_id"),
-        _lots.c.item_id.label("lot_item_id"),
+
+@functools.lru_cache(maxsize=256)
+def _locations_and_lots(locations: int, lots: int):
+    """The locations (share-locked) with any count open on them and, in the same round trip, the
+    lots: each location row is joined to every lot asked for, which for the few locations of a
+    posting costs less than a second query. One statement per number of locations and lots."""
+    return (
+        select(
+            _locations.c.id,
+            _locations.c.type,
+            _locations.c.active,
+            _stock_locks.c.opened_at.label("locked_since"),
+            _users.c.full_name.label("locked_by"),
+            _lots.c.id.label("lot_id"),
+            _lots.c.item_id.label("lot_item_id"),
+            _lots.c.lot_number,
+            _lots.c.expiry_date,
+            _lots.c.status.label("lot_status"),
+        )
+        .select_from(
+            _locations.outerjoin(_stock_locks, _stock_locks.c.location_id == _locations.c.id)
+            .outerjoin(_users, _users.c.id == _stock_locks.c.opened_by)
+            .outerjoin(_lots, direct.one_of(_lots.c.id, "lot_ids", lots))
+        )
+        .where(direct.one_of(_locations.c.id, "ids", locations))
+        .order_by(_locations.c.id, _lots.c.id)
+        .with_for_update(read=True, key_share=True, of=_locations)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _units_statement(count: int):
+    return (
+        select(
+            _units.c.id,
+            _units.c.item_id,
+            _units.c.serial,
+            _units.c.lot_id,
+            _units.c.location_id,
+            _units.c.status,
+        )
+        .where(direct.one_of(_units.c.id, "ids", count))
+        .order_by(_units.c.id)
+        .with_for_update()
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _lots_statement(count: int):
+    return select(
+        _lots.c.id,
+        _lots.c.item_id,
         _lots.c.lot_number,
         _lots.c.expiry_date,
-        _lots.c.status.label("lot_status"),
-    )
-    .select_from(
-        _locations.outerjoin(_stock_locks, _stock_locks.c.location_id == _locations.c.id)
-        .outerjoin(_users, _users.c.id == _stock_locks.c.opened_by)
-        .outerjoin(_lots, _lots.c.id.in_(bindparam("lot_ids", expanding=True)))
-    )
-    .where(_locations.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_locations.c.id, _lots.c.id)
-    .with_for_update(read=True, key_share=True, of=_locations)
-)
-
-_UNITS = (
-    select(
-        _units.c.id,
-        _units.c.item_id,
-        _units.c.serial,
-        _units.c.lot_id,
-        _units.c.location_id,
-        _units.c.status,
-    )
-    .where(_units.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_units.c.id)
-    .with_for_update()
-)
-
-_LOTS = select(
-    _lots.c.id,
-    _lots.c.item_id,
-    _lots.c.lot_number,
-    _lots.c.expiry_date,
-    _lots.c.status,
-).where(_lots.c.id.in_(bindparam("ids", expanding=True)))
+        _lots.c.status,
+    ).where(direct.one_of(_lots.c.id, "ids", count))
 
 
 class LotRow(NamedTuple):
@@ -96,6 +107,7 @@ class PostingFacts:
     """The rows one posting was checked against, by id; ORM objects only for error messages."""
 
     session: Session
+    connection: Connection
     locations: dict[int, Row] = field(default_factory=dict)
     lots: dict[int, Row | LotRow] = field(default_factory=dict)
     units: dict[int, Row] = field(default_factory=dict)
@@ -126,20 +138,24 @@ def read_facts(
     against, and posted to, the unit's lot, read after the unit when it was not asked for.
     """
     connection = session.connection()
-    facts = PostingFacts(session)
+    facts = PostingFacts(session, connection)
     if location_ids:
-        parameters = {"ids": sorted(location_ids), "lot_ids": sorted(lot_ids)}
-        for row in connection.execute(_LOCATIONS_AND_LOTS, parameters):
+        statement = _locations_and_lots(len(location_ids), len(lot_ids))
+        parameters = direct.parameters("ids", sorted(location_ids))
+        parameters |= direct.parameters("lot_ids", sorted(lot_ids))
+        for row in direct.execute(connection, statement, parameters):
             facts.locations.setdefault(row.id, row)
             if row.lot_id is not None:
                 facts.lots[row.lot_id] = LotRow(
                     row.lot_id, row.lot_item_id, row.lot_number, row.expiry_date, row.lot_status
                 )
     if unit_ids:
-        rows = connection.execute(_UNITS, {"ids": sorted(unit_ids)})
+        parameters = direct.parameters("ids", sorted(unit_ids))
+        rows = direct.execute(connection, _units_statement(len(unit_ids)), parameters)
         facts.units = {row.id: row for row in rows}
     missing = {unit.lot_id for unit in facts.units.values() if unit.lot_id} - set(facts.lots)
     if missing:
-        rows = connection.execute(_LOTS, {"ids": sorted(missing)})
+        parameters = direct.parameters("ids", sorted(missing))
+        rows = direct.execute(connection, _lots_statement(len(missing)), parameters)
         facts.lots |= {row.id: row for row in rows}
     return facts

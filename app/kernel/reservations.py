@@ -28,7 +28,7 @@ from app.kernel.errors import (
 from app.kernel.items import Item, Lot, LotStatus, TrackingMode, business_today
 from app.kernel.locations import Location
 from app.kernel.stock import (
-    LedgerEntry,
+    LedgerRow,
     Movement,
     Reason,
     StockBalance,
@@ -224,7 +224,7 @@ def consume(
     *,
     user: User | None = None,
     today: dt.date | None = None,
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     """Sell exactly what ``document`` reserved (one ``line``, or every line in one posting).
 
     Consuming a whole document in one call keeps its locks in one sorted order; consuming line by

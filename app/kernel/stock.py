@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -35,11 +35,11 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
-    func,
+    column,
     insert,
     select,
-    tuple_,
     update,
+    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -48,7 +48,7 @@ from sqlalchemy.orm.util import identity_key
 
 from app.db import Base, Money, Quantity, UTCDateTime, to_decimal, utcnow
 from app.i18n import _
-from app.kernel import audit
+from app.kernel import audit, direct
 from app.kernel.errors import (
     InsufficientStock,
     InvalidMovement,
@@ -184,6 +184,12 @@ class LedgerEntry(Base):
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("stock_ledger.id"))
 
 
+#: What ``post_movements`` returns for each ledger row it wrote: the row's values, as a plain
+#: record rather than an ORM object (building and attaching those cost as much CPU as writing the
+#: row). Read it like a ``LedgerEntry``; ``session.get(LedgerEntry, row.id)`` gives the object.
+LedgerRow = namedtuple("LedgerRow", [column.name for column in LedgerEntry.__table__.c])
+
+
 @dataclass(frozen=True)
 class Movement:
     """Move ``quantity`` (> 0) from (source, source_status) to (destination, destination_status).
@@ -267,17 +273,18 @@ def post_movements(
     reason: Reason | None = None,
     note: str | None = None,
     today: dt.date | None = None,
-) -> list[LedgerEntry]:
-    """Validate, lock and apply ``movements`` as one posting; return the ledger rows written.
+) -> list[LedgerRow]:
+    """Validate, lock and apply ``movements`` as one posting; return the ledger rows written
+    (``LedgerRow`` records, in the order of the movements).
 
     Raises a ``KernelError`` when any movement breaks a rule. Rule errors come before anything is
     written; ``InsufficientStock`` comes after the lock pass, which may have created empty balance
     rows, so the caller rolls its transaction back (``Database.transaction`` does).
 
     Every posting goes through here, so the three passes read and write with pre-built Core
-    statements on the session's connection (see ``posting_facts``): the caller's pending ORM
-    changes are flushed first, and ORM objects of this session that the posting changes (balances,
-    units) are kept in step with what it wrote.
+    statements on the session's connection, on PostgreSQL straight on psycopg (see ``direct``
+    and ``posting_facts``): the caller's pending ORM changes are flushed first, and ORM objects of
+    this session that the posting changes (balances, units) are kept in step with what it wrote.
     """
     movements = [movement.normalised(reason) for movement in movements]
     if not movements:
@@ -451,14 +458,14 @@ _balances, _ledger, _units = StockBalance.__table__, LedgerEntry.__table__, Unit
 _BALANCE_KEY = (_balances.c.location_id, _balances.c.item_id, _balances.c.lot_key)
 
 
-@functools.cache
-def _lock_statement(dialect: str):
-    """SELECT … FOR UPDATE of balance rows by key, in key order (one statement per dialect)."""
+@functools.lru_cache(maxsize=256)
+def _lock_statement(dialect: str, count: int):
+    """SELECT … FOR UPDATE of ``count`` balance rows by key, in key order."""
     status = _balances.c.status
     status_order = status.collate("C") if dialect == "postgresql" else status
     return (
         select(*_BALANCE_KEY, status, _balances.c.id, _balances.c.on_hand, _balances.c.reserved)
-        .where(tuple_(*_BALANCE_KEY, status).in_(bindparam("keys", expanding=True)))
+        .where(direct.tuples_of([*_BALANCE_KEY, status], "keys", count))
         .order_by(*_BALANCE_KEY, status_order)
         .with_for_update()
     )
@@ -478,16 +485,17 @@ def lock_balance_rows(session: Session, keys: list[BalanceKey]) -> dict[BalanceK
     if not keys:
         return {}
     connection = session.connection()
-    statement = _lock_statement(connection.dialect.name)
-    found = _by_key(connection.execute(statement, {"keys": keys}))
+    found = _lock_found(connection, keys)
     missing = [key for key in keys if key not in found]
     if missing:
         _insert_missing(connection, missing)
-        found |= _by_key(connection.execute(statement, {"keys": missing}))
+        found |= _lock_found(connection, missing)
     return found
 
 
-def _by_key(rows) -> dict[BalanceKey, Row]:
+def _lock_found(connection, keys: list[BalanceKey]) -> dict[BalanceKey, Row]:
+    statement = _lock_statement(connection.dialect.name, len(keys))
+    rows = direct.execute(connection, statement, direct.parameters("keys", keys))
     return {(row.location_id, row.item_id, row.lot_key, str(row.status)): row for row in rows}
 
 
@@ -541,23 +549,29 @@ _INSERT_LEDGER = (
     )
     .returning(_ledger.c.id, _ledger.c.quantity, sort_by_parameter_order=True)
 )
-_NEW_ON_HAND = (
-    func.unnest(
-        bindparam("balance_ids", type_=postgresql.ARRAY(Integer)),
-        bindparam("new_on_hands", type_=postgresql.ARRAY(Quantity)),
+
+
+@functools.lru_cache(maxsize=64)
+def _write_balances_and_ledger(balances: int):
+    """PostgreSQL writes the balances and the ledger rows in one statement (the ``balances`` new
+    on-hand values from a VALUES list, in a data-modifying WITH): one round trip less on every
+    posting. The rows are already locked, so the order the UPDATE meets them in does not matter.
+    A VALUES list, one statement per count: PostgreSQL plans it faster than ``unnest`` of arrays.
+    SQLite runs the two statements."""
+    new = values(column("id", Integer), column("on_hand", Quantity), name="new").data(
+        [
+            (bindparam(f"balances_{n}_0", type_=Integer), bindparam(f"balances_{n}_1", Quantity))
+            for n in range(balances)
+        ]
     )
-    .table_valued("id", "on_hand")
-    .render_derived(name="new")
-)
-#: PostgreSQL writes the balances and the ledger rows in one statement (the balances from two
-#: arrays, in a data-modifying WITH): one round trip less on every posting. The rows are already
-#: locked, so the order the UPDATE meets them in does not matter. SQLite runs the two statements.
-_WRITE_BALANCES_AND_LEDGER = _INSERT_LEDGER.add_cte(
-    update(_balances)
-    .where(_balances.c.id == _NEW_ON_HAND.c.id)
-    .values(on_hand=_NEW_ON_HAND.c.on_hand)
-    .cte("new_balances")
-)
+    return _INSERT_LEDGER.add_cte(
+        update(_balances)
+        .where(_balances.c.id == new.c.id)
+        .values(on_hand=new.c.on_hand)
+        .cte("new_balances")
+    )
+
+
 _MOVE_UNIT = (
     update(_units)
     .where(_units.c.id == bindparam("unit_id"))
@@ -575,7 +589,7 @@ def _apply(
     balances: dict[BalanceKey, Row],
     user: User | None,
     document: str | None,
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     session = facts.session
     on_hand = _new_on_hand(facts, lines, balances)
     for key, value in on_hand.items():
@@ -584,10 +598,10 @@ def _apply(
     user_id = user.id if user is not None else None
     rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
     written = _write(
-        session.connection(), {balances[key].id: value for key, value in on_hand.items()}, rows
+        facts.connection, {balances[key].id: value for key, value in on_hand.items()}, rows
     )
     entries = [
-        audit.attach(session, LedgerEntry(**{**row, "id": entry_id, "quantity": quantity}))
+        LedgerRow(**{**row, "id": entry_id, "quantity": quantity})
         for row, (entry_id, quantity) in zip(rows, written, strict=True)
     ]
     _move_units(session, lines)
@@ -597,15 +611,18 @@ def _apply(
 def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Row]:
     """Set the balances (by id) and insert the ledger rows; return each row's id and quantity."""
     parameters = [{f"l_{name}": value for name, value in row.items()} for row in rows]
-    if connection.dialect.name == "postgresql":
-        arrays = {"balance_ids": list(on_hand), "new_on_hands": list(on_hand.values())}
-        parameters = [row | arrays for row in parameters]
-        statement = _WRITE_BALANCES_AND_LEDGER
+    if direct.is_postgresql(connection):
+        balances = direct.parameters("balances", list(on_hand.items()))
+        parameters = [row | balances for row in parameters]
+        statement = _write_balances_and_ledger(len(on_hand))
     else:
         changes = [{"balance_id": key, "new_on_hand": value} for key, value in on_hand.items()]
         connection.execute(_SET_ON_HAND, changes)
         statement = _INSERT_LEDGER
-    return connection.execute(statement, parameters if len(parameters) > 1 else parameters[0]).all()
+    if len(parameters) == 1:
+        return direct.execute(connection, statement, parameters[0])
+    # several rows: SQLAlchemy sends them as one multi-row INSERT and returns the ids in order
+    return connection.execute(statement, parameters).all()
 
 
 def _new_on_hand(
@@ -725,20 +742,20 @@ def _move_units(session: Session, lines: list[_Line]) -> None:
             "new_lot_id": lot_id,
         }
     _execute(session, _MOVE_UNIT, list(moved.values()))
-    for values in moved.values():
+    for change in moved.values():
         _refresh_loaded(
             session,
             Unit,
-            values["unit_id"],
-            location_id=values["new_location_id"],
-            status=values["new_status"],
-            lot_id=values["new_lot_id"],
+            change["unit_id"],
+            location_id=change["new_location_id"],
+            status=change["new_status"],
+            lot_id=change["new_lot_id"],
         )
 
 
 def _record(
     session: Session,
-    entries: list[LedgerEntry],
+    entries: list[LedgerRow],
     user: User | None,
     document: str | None,
     note: str | None,
@@ -768,11 +785,11 @@ def _record(
 
 def correct_entry(
     session: Session,
-    entry: LedgerEntry,
+    entry: LedgerEntry | LedgerRow,
     *,
     user: User | None = None,
     note: str | None = None,
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     """Post the exact reverse of one ledger row, referencing it (history is never rewritten)."""
     location = session.get(Location, entry.location_id)
     item = session.get(Item, entry.item_id)

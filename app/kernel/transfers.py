@@ -22,7 +22,7 @@ from app.i18n import _
 from app.kernel.errors import InvalidMovement, OverReceipt, TransferLineNotFound
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location, LocationType, add_location
-from app.kernel.stock import LedgerEntry, Movement, Reason, StockStatus, post_movements
+from app.kernel.stock import LedgerRow, Movement, Reason, StockStatus, post_movements
 from app.kernel.users import User
 
 
@@ -196,7 +196,7 @@ def receive(
     *,
     user: User | None = None,
     receipt_document: str | None = None,
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     """Book what arrived at the destination; the rest stays in transit, visible as outstanding.
 
     Good units go to ``available``, damaged ones to ``nonconforming`` (kept apart, never sold).
@@ -235,7 +235,7 @@ def receive(
 
 def return_remainder(
     session: Session, document: str, *, user: User | None = None
-) -> list[LedgerEntry]:
+) -> list[LedgerRow]:
     """Send everything still outstanding on ``document`` back to its source (available)."""
     lines = [line for line in transfer_lines(session, document, lock=True) if line.outstanding > 0]
     movements = [

@@ -1,0 +1,97 @@
+"""The statements of every stock posting, run on PostgreSQL straight on psycopg's connection.
+
+A posting runs the same few pre-built Core statements every time, and SQLAlchemy's work around
+each execution (parameter and result processing, result metadata, the session's connection
+bookkeeping) costs about as much CPU as psycopg's own. All the threads of a server share one
+interpreter, so that CPU caps the posting rate. On PostgreSQL each statement is therefore compiled
+to SQL text once and run on the DBAPI connection under the session's ``Connection``, inside the
+same transaction; on SQLite it runs through SQLAlchemy as usual.
+
+Callers pass values psycopg adapts to the column as they are (ints, strings and ``StrEnum``
+members, ``Decimal``, aware ``datetime``, lists for arrays, ``Json`` for JSON — see ``json``) and
+read the rows by column name, as with SQLAlchemy rows.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from psycopg.rows import namedtuple_row
+from psycopg.types.json import Json
+from sqlalchemy import Connection, bindparam, false, tuple_
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+
+
+def is_postgresql(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def execute(connection: Connection, statement: Executable, parameters: dict) -> list:
+    """Run ``statement`` (one that returns rows) once; return its rows."""
+    if not is_postgresql(connection):
+        result = connection.execute(statement, parameters)
+        return result.all() if result.returns_rows else []
+    dialect = connection.dialect
+    sql = _sql(statement, dialect)
+    cursor = _cursor(connection)
+    try:
+        cursor.execute(sql, parameters)
+    except dialect.loaded_dbapi.Error as error:
+        # the exception SQLAlchemy would raise, so callers catch one kind whichever way it ran
+        base = dialect.loaded_dbapi.Error
+        raise DBAPIError.instance(sql, parameters, error, base, dialect=dialect) from error
+    return cursor.fetchall()
+
+
+def _cursor(connection: Connection):
+    """One cursor per DBAPI connection, kept with it in the pool (a connection serves one thread
+    at a time, and a new cursor per statement costs as much as binding its parameters)."""
+    info = connection.connection.info
+    cursor = info.get("lianku_cursor")
+    if cursor is None or cursor.closed:
+        driver = connection.connection.driver_connection
+        cursor = info["lianku_cursor"] = driver.cursor(row_factory=namedtuple_row)
+    return cursor
+
+
+def json(connection: Connection, value):
+    """A JSON column's value as ``execute`` wants it (psycopg needs it marked as JSON)."""
+    return Json(value) if value is not None and is_postgresql(connection) else value
+
+
+@functools.lru_cache(maxsize=1024)
+def _sql(statement: Executable, dialect) -> str:
+    return str(statement.compile(dialect=dialect))
+
+
+def one_of(column, name: str, count: int):
+    """``column IN (:name_0, :name_1, …)`` with ``count`` parameters (``parameters`` fills them).
+
+    One statement per count rather than an expanding or array parameter: SQLAlchemy renders an
+    expanding one anew on every execution, and PostgreSQL plans ``= ANY(array)`` and ``unnest``
+    joins several times slower than a plain list.
+    """
+    if count == 0:
+        return false()
+    return column.in_([bindparam(f"{name}_{n}") for n in range(count)])
+
+
+def tuples_of(columns, name: str, count: int):
+    """``(a, b, …) IN ((:name_0_0, :name_0_1, …), …)`` for ``count`` tuples."""
+    rows = [
+        tuple_(*(bindparam(f"{name}_{n}_{m}", type_=c.type) for m, c in enumerate(columns)))
+        for n in range(count)
+    ]
+    return tuple_(*columns).in_(rows)
+
+
+def parameters(name: str, values) -> dict:
+    """The parameters of ``one_of`` or ``tuples_of`` for ``values`` (scalars or tuples)."""
+    named = {}
+    for n, value in enumerate(values):
+        if isinstance(value, tuple):
+            named |= {f"{name}_{n}_{m}": part for m, part in enumerate(value)}
+        else:
+            named[f"{name}_{n}"] = value
+    return named
