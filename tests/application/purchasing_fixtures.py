@@ -13,11 +13,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.demo import load_locations
 from app.kernel.items import business_today, gtin_check_digit
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.meta import identity
-from tests.chain import PASSWORD
+from tests.chain import PASSWORD, load_locations
 from tests.forms_fixtures import ApiClient
 
 TODAY = business_today()
