@@ -1,0 +1,219 @@
+"""Admin pages to edit metadata live, the same way for every edited kind (forms, reports): a
+YAML editor checked as you type with a preview, drafts, publish, version history with diffs,
+rollback, export, and brand-new definitions.
+
+Each kind describes itself once in an ``Editor`` (its blueprint, URL parameter, words and how its
+live definition is found); ``install`` gives it the routes. Only the preview differs: a form
+previews as the rendered form, a report runs its draft on live data (see forms_admin and
+reports_admin).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.i18n import _
+from app.meta import access, versions
+from app.meta.access import PermissionDenied
+from app.meta.records import locale
+from app.meta.registry import Edited, Registry
+from app.meta.versions import ChangeRefused
+from app.meta.yamlsource import MetadataInvalid
+from app.web.forms_common import registry
+from app.web.session import db_session
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class Editor:
+    """What the pages need to know about one edited kind of metadata."""
+
+    blueprint: Blueprint
+    kind: Edited
+    #: The URL parameter naming a definition (``form``, ``report``).
+    param: str
+    #: The YAML a brand-new definition starts from, with ``{name}`` to fill.
+    new_yaml: str
+    #: The live definition called ``name``, or None.
+    find: Callable[[Registry, str], object | None]
+    #: The live YAML text of a definition that exists.
+    live_text: Callable[[Registry, str], str]
+    #: The live definitions as (name, label in the user's language), sorted by name.
+    listing: Callable[[Registry], list[tuple[str, str]]]
+    #: Words of the pages, translated when shown: title of the list, "New …", "Edit …",
+    #: "… name", the refusal of a bad name, of a name in use (with ``%(name)s``).
+    words: dict[str, Callable[..., str]]
+    #: The endpoint previewing the YAML being typed (htmx), and whether it takes parameters.
+    preview: str = "preview"
+    preview_params: bool = False
+    #: Whether roles grant "admin" per definition (forms: ``forms: {receipt: [admin]}``).
+    rights_per_name: bool = False
+
+    def url(self, endpoint: str, name: str | None = None, **values) -> str:
+        if name is not None:
+            values[self.param] = name
+        return url_for(f"{self.blueprint.name}.{endpoint}", **values)
+
+    def guard(self, name: str | None = None) -> None:
+        try:
+            access.require(current_user, "admin", name if self.rights_per_name else None)
+        except PermissionDenied:
+            abort(403)
+
+    def known(self, name: str) -> None:
+        if self.find(registry(), name) is None:
+            abort(404)
+
+    def editor_page(self, name: str, text: str, issues=(), status=200, new=False):
+        history = [] if new else versions.history(db_session(), registry(), name, self.kind)
+        return render_template(
+            "admin_metadata/edit.html", editor=self, name=name, text=text, issues=issues,
+            new=new, history=history, locale=locale(),
+        ), status  # fmt: skip
+
+    def publish_text(self, name: str, text: str, new: bool = False, note: str | None = None):
+        session = db_session()
+        try:
+            row = versions.publish(session, registry(), current_user, name, text, note, self.kind)
+            session.commit()
+        except MetadataInvalid as exc:
+            session.rollback()
+            return self.editor_page(name, text, exc.issues, 422, new)
+        except ChangeRefused as exc:
+            session.rollback()
+            flash(_("Not published: %(reason)s", reason=str(exc)), "error")
+            return self.editor_page(name, text, (), 409, new)
+        flash(_("Version %(v)s of %(form)s is live.", v=row.version, form=name), "info")
+        return redirect(self.url("versions_view", name))
+
+
+def install(editor: Editor) -> None:
+    """Add the editing routes of ``editor``'s kind to its blueprint."""
+    bp, param = editor.blueprint, editor.param
+
+    @bp.get("/")
+    @login_required
+    def index():
+        editor.guard()
+        reg, session = registry(), db_session()
+        rows = [
+            (name, label, versions.current_version(session, reg, name, editor.kind))
+            for name, label in editor.listing(reg)
+        ]
+        return render_template("admin_metadata/index.html", editor=editor, rows=rows)
+
+    @bp.route("/new", methods=["GET", "POST"])
+    @login_required
+    def new():
+        editor.guard()
+        name = (request.values.get("name") or "").strip()
+        if request.method == "GET":
+            name = name or f"new_{editor.kind.name}"
+            return editor.editor_page(name, editor.new_yaml.format(name=name), new=True)
+        text = request.form.get("yaml", "")
+        if not IDENTIFIER.match(name):
+            flash(editor.words["bad_name"](), "error")
+            return editor.editor_page(name, text, status=422, new=True)
+        if editor.find(registry(), name) is not None:
+            flash(editor.words["name_in_use"](name=name), "error")
+            return editor.editor_page(name, text, status=422, new=True)
+        return editor.publish_text(name, text, new=True)
+
+    @bp.get(f"/<{param}>/edit")
+    @login_required
+    def edit(**values):
+        name = values[param]
+        editor.guard(name)
+        editor.known(name)
+        draft = versions.draft_of(db_session(), name, editor.kind)
+        return editor.editor_page(
+            name, draft.yaml_text if draft else editor.live_text(registry(), name)
+        )
+
+    @bp.post(f"/<{param}>/draft")
+    @login_required
+    def draft(**values):
+        name = values[param]
+        editor.guard(name)
+        editor.known(name)
+        session = db_session()
+        versions.save_draft(session, current_user, name, request.form.get("yaml", ""), editor.kind)
+        session.commit()
+        flash(_("Draft saved; it is not live until you publish it."), "info")
+        return redirect(editor.url("edit", name))
+
+    @bp.post(f"/<{param}>/publish")
+    @login_required
+    def publish(**values):
+        name = values[param]
+        editor.guard(name)
+        editor.known(name)
+        note = request.form.get("note") or None
+        return editor.publish_text(name, request.form.get("yaml", ""), note=note)
+
+    @bp.get(f"/<{param}>/versions")
+    @login_required
+    def versions_view(**values):
+        name = values[param]
+        editor.guard(name)
+        editor.known(name)
+        history = versions.history(db_session(), registry(), name, editor.kind)
+        return render_template(
+            "admin_metadata/versions.html", editor=editor, name=name, history=history
+        )
+
+    @bp.get(f"/<{param}>/versions/<int:version>")
+    @login_required
+    def version_view(version, **values):
+        name = values[param]
+        editor.guard(name)
+        session = db_session()
+        text = versions.text_of(session, registry(), name, version, editor.kind)
+        if text is None:
+            abort(404)
+        against = request.args.get("against", type=int)
+        diff = (
+            versions.diff(session, registry(), name, against, version, editor.kind)
+            if against
+            else None
+        )
+        return render_template(
+            "admin_metadata/version.html", editor=editor, name=name, version=version, text=text,
+            diff=diff, against=against,
+        )  # fmt: skip
+
+    @bp.post(f"/<{param}>/versions/<int:version>/rollback")
+    @login_required
+    def rollback(version, **values):
+        name = values[param]
+        editor.guard(name)
+        editor.known(name)
+        session = db_session()
+        try:
+            row = versions.rollback(session, registry(), current_user, name, version, editor.kind)
+            session.commit()
+        except (ChangeRefused, MetadataInvalid) as exc:
+            session.rollback()
+            flash(_("Not rolled back: %(reason)s", reason=str(exc)), "error")
+            return redirect(editor.url("versions_view", name))
+        flash(_("Version %(v)s of %(form)s is live.", v=row.version, form=name), "info")
+        return redirect(editor.url("versions_view", name))
+
+    @bp.get(f"/<{param}>/export")
+    @login_required
+    def export(**values):
+        """Download the live YAML, to commit it back to ``metadata/``."""
+        name = values[param]
+        editor.guard(name)
+        editor.known(name)
+        return Response(
+            editor.live_text(registry(), name),
+            mimetype="application/x-yaml",
+            headers={"Content-Disposition": f"attachment; filename={name}.yaml"},
+        )
