@@ -70,6 +70,14 @@ class Editor:
         if self.find(registry(), name) is None:
             abort(404)
 
+    def opened(self, values: dict, known: bool = True) -> str:
+        """The definition a route names, once the admin's right (and that it exists) is checked."""
+        name = values[self.param]
+        self.guard(name)
+        if known:
+            self.known(name)
+        return name
+
     def editor_page(self, name: str, text: str, issues=(), status=200, new=False):
         history = [] if new else versions.history(db_session(), registry(), name, self.kind)
         return render_template(
@@ -128,9 +136,7 @@ def install(editor: Editor) -> None:
     @bp.get(f"/<{param}>/edit")
     @login_required
     def edit(**values):
-        name = values[param]
-        editor.guard(name)
-        editor.known(name)
+        name = editor.opened(values)
         draft = versions.draft_of(db_session(), name, editor.kind)
         return editor.editor_page(
             name, draft.yaml_text if draft else editor.live_text(registry(), name)
@@ -139,9 +145,7 @@ def install(editor: Editor) -> None:
     @bp.post(f"/<{param}>/draft")
     @login_required
     def draft(**values):
-        name = values[param]
-        editor.guard(name)
-        editor.known(name)
+        name = editor.opened(values)
         session = db_session()
         versions.save_draft(session, current_user, name, request.form.get("yaml", ""), editor.kind)
         session.commit()
@@ -151,18 +155,14 @@ def install(editor: Editor) -> None:
     @bp.post(f"/<{param}>/publish")
     @login_required
     def publish(**values):
-        name = values[param]
-        editor.guard(name)
-        editor.known(name)
+        name = editor.opened(values)
         note = request.form.get("note") or None
         return editor.publish_text(name, request.form.get("yaml", ""), note=note)
 
     @bp.get(f"/<{param}>/versions")
     @login_required
     def versions_view(**values):
-        name = values[param]
-        editor.guard(name)
-        editor.known(name)
+        name = editor.opened(values)
         history = versions.history(db_session(), registry(), name, editor.kind)
         return render_template(
             "admin_metadata/versions.html", editor=editor, name=name, history=history
@@ -171,8 +171,7 @@ def install(editor: Editor) -> None:
     @bp.get(f"/<{param}>/versions/<int:version>")
     @login_required
     def version_view(version, **values):
-        name = values[param]
-        editor.guard(name)
+        name = editor.opened(values, known=False)
         session = db_session()
         text = versions.text_of(session, registry(), name, version, editor.kind)
         if text is None:
@@ -191,9 +190,7 @@ def install(editor: Editor) -> None:
     @bp.post(f"/<{param}>/versions/<int:version>/rollback")
     @login_required
     def rollback(version, **values):
-        name = values[param]
-        editor.guard(name)
-        editor.known(name)
+        name = editor.opened(values)
         session = db_session()
         try:
             row = versions.rollback(session, registry(), current_user, name, version, editor.kind)
@@ -209,9 +206,7 @@ def install(editor: Editor) -> None:
     @login_required
     def export(**values):
         """Download the live YAML, to commit it back to ``metadata/``."""
-        name = values[param]
-        editor.guard(name)
-        editor.known(name)
+        name = editor.opened(values)
         return Response(
             editor.live_text(registry(), name),
             mimetype="application/x-yaml",
