@@ -57,7 +57,6 @@ class Summary:
     locations: int = 0
     users: int = 0
     items: int = 0
-    stock_policies: int = 0
     documents: dict[str, dict[str, int]] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
 
@@ -107,7 +106,6 @@ def generate(
     with transaction() as session, clock_at(_opening(first)):
         _master_data(session, registry, catalogue, options, chain, rng, today)
     summary.locations, summary.items = len(chain.locations), len(chain.items)
-    summary.stock_policies = len(chain.stores) * master.POLICIES_PER_STORE
     summary.users = len(chain.users)
     if progress:
         progress(1, total, "master data")
@@ -167,7 +165,7 @@ def _clock(date: dt.date, real_now: dt.datetime, steps: int) -> flows.Clock:
 @dataclass
 class _History:
     """What carries over from one day to the next: transfers on their way (due date, store,
-    transfer in id) and the day's receipts awaiting inspection (location code, receipt)."""
+    transfer in id)."""
 
     on_the_way: list[tuple[dt.date, str, int]] = field(default_factory=list)
 
