@@ -83,6 +83,9 @@ def demo(if_empty: bool, **options) -> None:
             f"{summary.items} items, {summary.purchase_receipts} purchase receipts, "
             f"{summary.sales_orders} sales orders, {summary.transfers} transfers"
         )
+        click.echo("documents: " + ", ".join(
+            f"{form} {sum(states.values())}" for form, states in sorted(summary.documents.items())
+        ))  # fmt: skip
     with db.session() as session:
         demo_chain.print_logins(session, click.echo)
     db.dispose()

@@ -1,19 +1,18 @@
-"""One small function per document flow of the demo history, each run as the right user.
+"""One small function per document flow of the demo history, each step fired by the right user.
 
 A flow gets a ``Day``: the session, the registry, the chain's master data, the seeded random
 source, the business date and the clock (every document is stamped with the simulated moment).
-It creates records through the record service and fires transitions through the workflow
-engine — stock only ever moves through the workflows' actions, never by writing stock rows.
-
-Phase 1 (what is on main): purchase receipts (receive → inspect, lots with expiry dates, serial
-units) and sales orders (no workflow yet). Transfers go through the kernel's ``ship``/``receive``
-until the transfer forms exist; then ``transfer`` and ``receive_transfer`` become documents too.
+It creates and edits records through the record service, fires transitions through the workflow
+engine and decides approval tasks as the approver the engine picked — stock only ever moves
+through the workflows' actions, never by writing stock rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import random
+import re
+from collections import defaultdict
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,13 +22,21 @@ from sqlalchemy.orm import Session
 
 from app.db import clock_at
 from app.demo.catalogue import ItemSpec
-from app.demo.master import SIGNATURE, Chain
+from app.demo.master import DEMO_PASSWORD, SIGNATURE, Chain
 from app.kernel.items import Item, Lot, LotStatus, Unit, UnitStatus
+from app.kernel.reservations import allocate
 from app.kernel.stock import StockBalance, StockStatus
-from app.kernel.transfers import ReceiveLine, ShipLine, receive, ship, transfer_lines
+from app.kernel.users import User
 from app.meta import records
+from app.meta.models import Record
 from app.meta.registry import Registry
-from app.workflow import engine
+from app.workflow import approvals, engine
+from app.workflow.models import ApprovalTask
+
+#: What a demo approver's signature means (QA's approval of a scrap is signed).
+APPROVAL_SIGNATURE = {"password": DEMO_PASSWORD, "meaning": "approved"}
+#: Fields the record service computes; never sent back when a clerk edits the lines.
+COMPUTED = {"uninspected", "amount", "short"}
 
 
 class Clock:
@@ -61,20 +68,67 @@ class Day:
     def between(self, bounds: list) -> int:
         return self.rng.randint(int(bounds[0]), int(bounds[1]))
 
+    def chance(self, share: str | float) -> bool:
+        return Decimal(self.rng.randint(0, 99)) / 100 < Decimal(str(share))
+
+    def user(self, role: str, location: str = "HQ") -> User:
+        return self.chain.user(self.session, role, location)
+
+    def create(self, user: User, form: str, payload: dict) -> Record:
+        return records.create(self.session, self.registry, user, form, payload)
+
+    def update(self, user: User, record: Record, payload: dict) -> Record:
+        return records.update(self.session, self.registry, user, record.form, record.id, payload)
+
+    def fire(self, record: Record, transition: str, user: User, **extra) -> None:
+        engine.fire(self.session, self.registry, record, transition, user, **extra)
+
 
 def _is_store(chain: Chain, code: str) -> bool:
     return code in chain.supplied_by
 
 
-def _staff(day: Day, code: str) -> tuple:
-    """(clerk, the person who inspects) of a store or warehouse."""
-    session, chain = day.session, day.chain
-    if _is_store(chain, code):
-        return chain.user(session, "store_clerk", code), chain.user(session, "store_manager", code)
-    return (
-        chain.user(session, "warehouse_clerk", code),
-        chain.user(session, "warehouse_supervisor", code),
-    )
+def _staff(day: Day, code: str) -> tuple[User, User]:
+    """(clerk, manager) of a store, (clerk, supervisor) of a warehouse."""
+    if _is_store(day.chain, code):
+        return day.user("store_clerk", code), day.user("store_manager", code)
+    return day.user("warehouse_clerk", code), day.user("warehouse_supervisor", code)
+
+
+def approve(day: Day, record: Record, levels: int | None = None) -> None:
+    """Each pending approval task of ``record`` decided ``approve`` by the approver the engine
+    assigned (the location's manager, HQ, QA …), up to ``levels`` levels (all by default)."""
+    decided = 0
+    while levels is None or decided < levels:
+        task = day.session.scalar(
+            select(ApprovalTask)
+            .where(ApprovalTask.record_id == record.id, ApprovalTask.status == "pending")
+            .order_by(ApprovalTask.id)
+            .limit(1)
+        )
+        if task is None:
+            return
+        approver = day.session.get(User, task.approver_id)
+        approvals.decide(day.session, day.registry, task.id, approver, "approve",
+                         signature=APPROVAL_SIGNATURE)  # fmt: skip
+        decided += 1
+
+
+def gs1(gtin: str, lot: str | None, expiry: str | None, serial: str | None = None) -> str:
+    """What a scanner reads from a GS1 label, in its human-readable form."""
+    text = f"(01){gtin}"
+    if expiry:
+        text += f"(17){dt.date.fromisoformat(expiry):%y%m%d}"
+    if lot:
+        text += f"(10){lot}"
+    return text + (f"(21){serial}" if serial else "")
+
+
+def _editable_lines(record: Record, table: str = "lines") -> list[dict]:
+    return [
+        {key: value for key, value in line.items() if key not in COMPUTED and value is not None}
+        for line in record.data.get(table) or []
+    ]
 
 
 # --- purchasing --------------------------------------------------------------------------------
@@ -89,48 +143,109 @@ def purchasable(day: Day) -> list[ItemSpec]:
     ]
 
 
-def qualified_suppliers(day: Day) -> list[dict]:
-    """Suppliers whose licences are valid on the day."""
+def qualified(parties: list[dict], date: dt.date) -> list[dict]:
+    """Suppliers or customers whose licences are valid on ``date``."""
     return [
-        supplier
-        for supplier in day.chain.suppliers
+        party
+        for party in parties
         if all(
-            supplier.get(name) is None or supplier[name] >= day.date
+            party.get(name) is None or party[name] >= date
             for name in ("licence_expiry", "business_licence_expiry")
         )
     ]
 
 
-def purchase(day: Day, location: str, line_count: int) -> int | None:
-    """A purchase receipt at ``location`` from a qualified supplier, received by the clerk:
-    the goods land as awaiting inspection. Returns the receipt's id (None: nothing to buy)."""
-    items, suppliers = purchasable(day), qualified_suppliers(day)
+def order(day: Day, location: str, line_count: int, decide: bool = True):
+    """A purchase order by the location's clerk, submitted and — with ``decide`` — approved by the
+    levels its total asks for (the manager, above 10 000 also HQ). Returns (order, the receipt
+    lines the goods will arrive with), or None when nothing may be bought."""
+    items, suppliers = purchasable(day), qualified(day.chain.suppliers, day.date)
     if not items or not suppliers:
         return None
-    clerk, _inspector = _staff(day, location)
+    clerk, _manager = _staff(day, location)
     picked = day.rng.sample(items, min(line_count, len(items)))
     scale = 4 if _is_store(day.chain, location) else 1
-    lines = [line for spec in picked for line in _receipt_lines(day, spec, scale)]
+    arriving = [line for spec in picked for line in _receipt_lines(day, spec, scale)]
+    ordered: dict[int, Decimal] = defaultdict(Decimal)
+    for line in arriving:
+        ordered[line["item"]] += Decimal(line["quantity"])
     payload = {
         "location": day.chain.locations[location],
         "supplier": day.rng.choice(suppliers)["id"],
+        "order_date": day.date.isoformat(),
+        "expected_date": day.date.isoformat(),
+        "lines": [
+            {"item": item, "quantity": str(quantity),
+             "unit_price": str(day.chain.item_by_id[item].purchase_price)}
+            for item, quantity in ordered.items()
+        ],
+    }  # fmt: skip
+    with day.moment():
+        record = day.create(clerk, "purchase_order", payload)
+        day.fire(record, "submit", clerk)
+    if decide:
+        with day.moment():
+            approve(day, record)
+    return record, arriving
+
+
+def receive(day: Day, location: str, purchase_order: Record, arriving: list[dict]) -> Record:
+    """The goods of an approved order arrive: the clerk scans each carton (GS1) into a receipt
+    linked to the order and receives it (awaiting inspection); the order is then closed."""
+    clerk, manager = _staff(day, location)
+    payload = {
+        "location": day.chain.locations[location],
+        "supplier": purchase_order.data["supplier"],
+        "purchase_order": purchase_order.id,
         "arrival_date": day.date.isoformat(),
-        "lines": lines,
+        "lines": arriving,
     }
     with day.moment():
-        record = records.create(day.session, day.registry, clerk, "purchase_receipt", payload)
-        engine.fire(day.session, day.registry, record, "receive", clerk)
-    return record.id
+        record = day.create(clerk, "purchase_receipt", payload)
+        day.fire(record, "receive", clerk)
+        day.fire(purchase_order, "close", manager)
+    return record
 
 
-def inspect(day: Day, location: str, receipt_id: int) -> None:
-    """The store manager or warehouse supervisor accepts the goods (signed): now available."""
+def inspect(day: Day, location: str, receipt: Record) -> list[dict]:
+    """The store manager or warehouse supervisor records the inspection — now and then part of a
+    line is rejected (damaged packaging) — and signs it. Returns the rejected lines."""
     _clerk, inspector = _staff(day, location)
+    lines, rejected = _editable_lines(receipt), []
+    reject_at = day.rng.randrange(len(lines)) if day.chance(day.volume["rejected_share"]) else None
+    for number, line in enumerate(lines):
+        quantity = Decimal(line["quantity"])
+        refused = quantity // 4 if number == reject_at and quantity >= 4 else Decimal(0)
+        line.update(accepted_quantity=str(quantity - refused), rejected_quantity=str(refused),
+                    conclusion="partly_rejected" if refused else "accepted")  # fmt: skip
+        if refused:
+            line["reject_reason"] = "外包装破损"
+            rejected.append({**line, "quantity": str(refused)})
+    payload = {"lines": lines, "inspector": inspector.id, "inspected_at": day.date.isoformat()}
     with day.moment():
-        record = records.get(
-            day.session, day.registry, inspector, "purchase_receipt", receipt_id, for_update=True
-        )
-        engine.fire(day.session, day.registry, record, "inspect", inspector, signature=SIGNATURE)
+        receipt = day.update(inspector, receipt, payload)
+        day.fire(receipt, "inspect", inspector, signature=SIGNATURE)
+    return rejected
+
+
+def return_to_supplier(day: Day, location: str, receipt: Record, rejected: list[dict]) -> None:
+    """The manager ships the goods rejected at inspection back to the supplier."""
+    _clerk, manager = _staff(day, location)
+    payload = {
+        "location": day.chain.locations[location],
+        "supplier": receipt.data["supplier"],
+        "purchase_receipt": receipt.id,
+        "return_date": day.date.isoformat(),
+        "reason": "nonconforming",
+        "note": "验收不合格，退回供应商",
+        "lines": [
+            {key: line[key] for key in ("item", "lot", "quantity") if line.get(key)}
+            for line in rejected
+        ],  # fmt: skip
+    }
+    with day.moment():
+        record = day.create(manager, "supplier_return", payload)
+        day.fire(record, "ship", manager)
 
 
 def _quantity(spec: ItemSpec, rng: random.Random, scale: int) -> int:
@@ -143,36 +258,42 @@ def _quantity(spec: ItemSpec, rng: random.Random, scale: int) -> int:
 
 
 def _receipt_lines(day: Day, spec: ItemSpec, scale: int) -> list[dict]:
-    """The lines of one item: a lot with its expiry date, and one line per serial-numbered unit.
+    """The lines of one item as scanned: a lot with its expiry date (GS1 label), one line per
+    serial-numbered unit; an untracked item is entered by hand.
 
     A share of lots arrives short-dated (10–120 days left): over the history they become the
     near-expiry and expired lots the expiry views and FEFO show.
     """
     rng = day.rng
-    line: dict = {"item": day.chain.item_ids[spec.code], "unit_cost": str(spec.purchase_price)}
-    produced = day.date - dt.timedelta(days=rng.randint(15, 90))
-    if spec.tracking != "none":
-        line["lot"] = f"{produced:%y%m%d}{rng.randint(1, 99):02d}"
-    if spec.shelf_life_days:
-        if Decimal(rng.randint(0, 99)) / 100 < Decimal(day.volume["short_dated_share"]):
-            expiry = day.date + dt.timedelta(days=rng.randint(10, 120))
-        else:
-            expiry = produced + dt.timedelta(days=spec.shelf_life_days)
-        line["expiry_date"] = expiry.isoformat()
-    if spec.tracking != "serial":
+    item_id = day.chain.item_ids[spec.code]
+    line: dict = {"item": item_id, "unit_cost": str(spec.purchase_price)}
+    if spec.tracking == "none":
         return [{**line, "quantity": str(_quantity(spec, rng, scale))}]
+    produced = day.date - dt.timedelta(days=rng.randint(15, 90))
+    lot, expiry = f"{produced:%y%m%d}{rng.randint(1, 99):02d}", None
+    if spec.shelf_life_days:
+        if day.chance(day.volume["short_dated_share"]):
+            expiry = (day.date + dt.timedelta(days=rng.randint(10, 120))).isoformat()
+        else:
+            expiry = (produced + dt.timedelta(days=spec.shelf_life_days)).isoformat()
+    line.update(lot=lot, expiry_date=expiry)
+    if spec.tracking != "serial":
+        return [{**line, "scan": gs1(spec.gtin, lot, expiry),
+                 "quantity": str(_quantity(spec, rng, scale))}]  # fmt: skip
     prefix = f"{spec.serial_prefix}{produced:%y%m}"
-    return [
-        {**line, "quantity": "1", "serial": f"{prefix}{day.chain.next_serial():06d}"}
-        for _ in range(day.between(day.volume["serials_per_item"]))
-    ]
+    serials = [f"{prefix}{day.chain.next_serial():06d}"
+               for _ in range(day.between(day.volume["serials_per_item"]))]  # fmt: skip
+    return [{**line, "serial": serial, "scan": gs1(spec.gtin, lot, expiry, serial),
+             "quantity": "1"} for serial in serials]  # fmt: skip
 
 
 # --- what a location holds ----------------------------------------------------------------------
 
 
 def sellable_stock(day: Day, location: str) -> list[tuple[int, Lot | None, Decimal]]:
-    """(item id, lot, free quantity) available at ``location``: lot released, not expired."""
+    """(item id, lot, free quantity) available at ``location``: lot released, not expired, the
+    item's registration valid."""
+    valid = {day.chain.item_ids[spec.code] for spec in purchasable(day)}
     query = (
         select(StockBalance.item_id, Lot, StockBalance.on_hand - StockBalance.reserved)
         .outerjoin(Lot, Lot.id == StockBalance.lot_id)
@@ -190,17 +311,24 @@ def sellable_stock(day: Day, location: str) -> list[tuple[int, Lot | None, Decim
         )
         .order_by(StockBalance.item_id, StockBalance.lot_key)
     )
-    return [tuple(row) for row in day.session.execute(query)]
+    return [tuple(row) for row in day.session.execute(query) if row[0] in valid]
 
 
-def _units(day: Day, location: str, item_id: int, lot: Lot | None, count: int) -> list[Unit]:
+def _free_by_item(day: Day, location: str) -> dict[int, Decimal]:
+    free: dict[int, Decimal] = defaultdict(Decimal)
+    for item_id, _lot, quantity in sellable_stock(day, location):
+        free[item_id] += quantity
+    return dict(free)
+
+
+def _units(day: Day, location: str, item_id: int, lot_id: int | None, count: int) -> list[Unit]:
     query = (
         select(Unit)
         .where(
             Unit.item_id == item_id,
             Unit.location_id == day.chain.locations[location],
             Unit.status == UnitStatus.in_stock,
-            Unit.lot_id == (lot.id if lot is not None else None),
+            Unit.lot_id == lot_id,
         )
         .order_by(Unit.id)
         .limit(count)
@@ -208,69 +336,263 @@ def _units(day: Day, location: str, item_id: int, lot: Lot | None, count: int) -
     return list(day.session.scalars(query))
 
 
+def held(day: Day, location: str, status: StockStatus) -> list[tuple[int, Lot | None, Decimal]]:
+    """(item id, lot, on hand) of ``status`` at ``location`` (untracked and lot items only)."""
+    query = (
+        select(StockBalance.item_id, Lot, StockBalance.on_hand - StockBalance.reserved)
+        .outerjoin(Lot, Lot.id == StockBalance.lot_id)
+        .where(
+            StockBalance.location_id == day.chain.locations[location],
+            StockBalance.status == status,
+            StockBalance.on_hand > StockBalance.reserved,
+        )
+        .order_by(StockBalance.item_id, StockBalance.lot_key)
+    )
+    serial = {day.chain.item_ids[s.code] for s in day.chain.items if s.tracking == "serial"}
+    return [tuple(row) for row in day.session.execute(query) if row[0] not in serial]
+
+
 # --- sales ---------------------------------------------------------------------------------------
 
 
-def sell(day: Day, store: str, line_count: int) -> int | None:
-    """A sales order at ``store`` by its clerk, from what the store holds, at retail prices;
-    most to the walk-in customer. Returns its id (None: nothing to sell)."""
-    specs = day.chain.item_by_id
-    stock = [row for row in sellable_stock(day, store) if specs[row[0]].tracking != "serial"]
-    if not stock:
+def sell(day: Day, store: str, line_count: int, business: bool = False) -> Record | None:
+    """A sales order at ``store`` by its clerk at retail prices, confirmed (FEFO reservation):
+    to the walk-in customer (散客), or with ``business`` to a hospital or clinic whose licences
+    are valid, which may also buy serial-numbered devices. None: nothing to sell."""
+    customer = _customer(day, business)
+    specs, free = day.chain.item_by_id, _free_by_item(day, store)
+    candidates = [item for item in free if business or specs[item].tracking != "serial"]
+    if customer is None or not candidates:
         return None
     lines = []
-    for item_id, lot, free in day.rng.sample(stock, min(line_count, len(stock))):
-        quantity = min(free, Decimal(day.rng.randint(1, 3)))
-        line = {"item": item_id, "quantity": str(quantity),
-                "unit_price": str(specs[item_id].retail_price)}  # fmt: skip
-        if lot is not None:
-            line["lot"] = lot.lot_number
-        lines.append(line)
-    customers = day.chain.customers_named()
+    for item_id in day.rng.sample(candidates, min(line_count, len(candidates))):
+        quantity = min(free[item_id], Decimal(day.rng.randint(1, 3)))
+        lines.append({"item": item_id, "quantity": str(quantity),
+                      "unit_price": str(specs[item_id].retail_price),
+                      "discount": "5" if business else "0"})  # fmt: skip
+    payload = {"location": day.chain.locations[store], "sale_date": day.date.isoformat(),
+               "customer": customer["id"], "lines": lines}  # fmt: skip
+    clerk = day.user("store_clerk", store)
+    with day.moment():
+        record = day.create(clerk, "sales_order", payload)
+        day.fire(record, "confirm", clerk)
+    return record
+
+
+def _customer(day: Day, business: bool) -> dict | None:
+    if not business:
+        return day.chain.customers[0]  # 散客
+    kinds = ("hospital", "clinic")
+    able = [c for c in qualified(day.chain.customers, day.date) if c["kind"] in kinds]
+    return day.rng.choice(able) if able else None
+
+
+#: One pick of an allocation: ``LOT (2027-03-31) × 2`` with ``: SN1, SN2`` for serial units.
+PICK = re.compile(
+    r"^(?P<lot>.+?) \((?P<expiry>[^)]*)\) × (?P<quantity>[0-9.]+)(?:: (?P<serials>.+))?$"
+)
+
+
+def deliver(day: Day, store: str, sale: Record) -> None:
+    """The clerk scans what the confirmation reserved — each lot's carton, each serial unit — and
+    hands it over."""
+    specs = day.chain.item_by_id
+    deliveries = []
+    for line in sale.data["lines"]:
+        gtin = specs[line["item"]].gtin
+        if not line.get("allocation"):
+            deliveries.append({"item": line["item"], "quantity": str(line["quantity"])})
+            continue
+        for text in line["allocation"].split("; "):
+            pick = PICK.match(text)
+            expiry = None if pick["expiry"] == "-" else pick["expiry"]
+            if pick["serials"]:
+                deliveries += [{"scan": gs1(gtin, pick["lot"], expiry, serial), "quantity": "1"}
+                               for serial in pick["serials"].split(", ")]  # fmt: skip
+            else:
+                deliveries.append({"scan": gs1(gtin, pick["lot"], expiry),
+                                   "quantity": pick["quantity"]})  # fmt: skip
+    clerk = day.user("store_clerk", store)
+    with day.moment():
+        sale = day.update(clerk, sale, {"deliveries": deliveries})
+        day.fire(sale, "deliver", clerk)
+
+
+def customer_return(day: Day, store: str, sale: Record) -> None:
+    """A customer brings back one unit of the first delivered row; the clerk receives it, the
+    manager checks it (signed): mostly fine and back on sale, sometimes faulty (nonconforming)."""
+    scanned = sale.data["deliveries"][0]
+    line = {key: scanned[key] for key in ("item", "lot", "serial") if scanned.get(key)}
+    line["quantity"] = "1"
+    clerk, manager = _staff(day, store)
     payload = {
-        "location": day.chain.locations[store],
-        "sale_date": day.date.isoformat(),
-        "customer": customers[0] if day.rng.randint(0, 9) else day.rng.choice(customers),
+        "location": day.chain.locations[store], "sales_order": sale.id,
+        "return_date": day.date.isoformat(), "reason": "顾客退货", "lines": [line],
+    }  # fmt: skip
+    faulty = day.chance("0.3")
+    with day.moment():
+        record = day.create(clerk, "customer_return", payload)
+        day.fire(record, "receive", clerk)
+        checked = {**line, "accepted_quantity": "0" if faulty else "1",
+                   "rejected_quantity": "1" if faulty else "0"}  # fmt: skip
+        if faulty:
+            checked["reject_reason"] = "功能异常"
+        record = day.update(manager, record, {"lines": [checked]})
+        day.fire(record, "inspect", manager, signature=SIGNATURE)
+
+
+# --- transfers ------------------------------------------------------------------------------------
+
+
+def request_transfer(day: Day, store: str, line_count: int, decide: bool = True) -> Record | None:
+    """The store's clerk asks its warehouse for some of what the warehouse holds, at purchase
+    price; with ``decide`` the store manager (and HQ above 10 000) approve, which creates the
+    transfer out at the warehouse. None: the warehouse has nothing."""
+    warehouse = day.chain.supplied_by[store]
+    free = _free_by_item(day, warehouse)
+    if not free:
+        return None
+    specs, lines = day.chain.item_by_id, []
+    for item_id in day.rng.sample(sorted(free), min(line_count, len(free))):
+        quantity = min(free[item_id], max(Decimal(1), (free[item_id] / 4).to_integral_value()))
+        lines.append({"item": item_id, "quantity": str(quantity),
+                      "unit_price": str(specs[item_id].purchase_price)})  # fmt: skip
+    payload = {
+        "to_location": day.chain.locations[store],
+        "from_location": day.chain.locations[warehouse],
+        "needed_by": (day.date + dt.timedelta(days=2)).isoformat(),
+        "reason": "门店补货",
         "lines": lines,
     }
-    clerk = day.chain.user(day.session, "store_clerk", store)
+    clerk = day.user("store_clerk", store)
     with day.moment():
-        return records.create(day.session, day.registry, clerk, "sales_order", payload).id
+        record = day.create(clerk, "transfer_request", payload)
+        day.fire(record, "submit", clerk)
+        if decide:
+            approve(day, record)
+    return record
 
 
-# --- transfers (the kernel's, until the transfer forms are merged) -------------------------------
+def _made_from(day: Day, form: str, field: str, number: str) -> Record:
+    """The record of ``form`` the workflow just created from document ``number`` (the newest)."""
+    query = select(Record).where(Record.form == form).order_by(Record.id.desc()).limit(1)
+    record = day.session.scalar(query)
+    assert record.data[field] == number, (form, number)
+    return record
 
 
-def transfer(day: Day, warehouse: str, store: str, line_count: int) -> str | None:
-    """Ship part of what ``warehouse`` holds to ``store``: the goods go in transit."""
-    stock = sellable_stock(day, warehouse)
+def ship(day: Day, request: Record) -> Record:
+    """The warehouse clerk picks the transfer out the approval created (FEFO lots, the first
+    units in stock), scans the picks onto its lines and ships: the goods go in transit, the
+    store gets its transfer in. Returns the transfer in."""
+    out = _made_from(day, "transfer_out", "request_number", request.number)
+    warehouse = next(code for code, id_ in day.chain.locations.items() if id_ == out.location_id)
+    clerk = day.user("warehouse_clerk", warehouse)
+    where = day.chain.location(day.session, warehouse)
+    lines = []
+    for line in out.data["lines"]:
+        item = day.session.get(Item, line["item"])
+        gtin = day.chain.item_by_id[item.id].gtin
+        quantity = Decimal(str(line["quantity"]))
+        if item.tracking == "none":
+            lines.append({"item": item.id, "quantity": str(quantity)})
+            continue
+        for lot, take in allocate(day.session, item, quantity, where, today=day.date):
+            expiry = lot.expiry_date.isoformat() if lot.expiry_date else None
+            if item.tracking == "serial":
+                units = _units(day, warehouse, item.id, lot.id, int(take))
+                lines += [{"scan": gs1(gtin, lot.lot_number, expiry, unit.serial),
+                           "quantity": "1"} for unit in units]  # fmt: skip
+            else:
+                lines.append({"scan": gs1(gtin, lot.lot_number, expiry), "quantity": str(take)})
+    with day.moment():
+        out = day.update(clerk, out, {"lines": lines, "ship_date": day.date.isoformat()})
+        day.fire(out, "ship", clerk)
+    return _made_from(day, "transfer_in", "transfer_number", out.number)
+
+
+def receive_transfer(day: Day, store: str, incoming_id: int, short: bool = False) -> None:
+    """The store's clerk counts what arrived. Mostly all of it; with ``short`` one carton of the
+    first line is missing and one damaged: received in part, and the manager books the missing
+    one back to the warehouse."""
+    clerk, manager = _staff(day, store)
+    incoming = day.session.get(Record, incoming_id)
+    lines = _editable_lines(incoming)
+    first = lines[0]
+    shipped = Decimal(str(first["shipped"]))
+    short = short and shipped >= 3
+    if short:
+        first.update(received=str(shipped - 2), damaged="1", discrepancy_note="一箱破损，一箱短少")
+    with day.moment():
+        incoming = day.update(
+            clerk, incoming, {"lines": lines, "received_date": day.date.isoformat()}
+        )
+        day.fire(incoming, "receive_partial" if short else "receive", clerk)
+        if short:
+            day.fire(incoming, "return_remainder", manager, comment="短少一箱，物流确认丢失")
+
+
+# --- corrections ----------------------------------------------------------------------------------
+
+
+def adjust(day: Day, location: str) -> None:
+    """A count finds one piece of a lot missing: the clerk enters the adjustment, the manager
+    approves and it posts."""
+    stock = held(day, location, StockStatus.available)
     if not stock:
-        return None
-    session, lines = day.session, []
-    for item_id, lot, free in day.rng.sample(stock, min(line_count, len(stock))):
-        item = session.get(Item, item_id)
-        if item.tracking == "serial":
-            lines += [ShipLine(item, Decimal(1), lot=lot, unit=unit)
-                      for unit in _units(day, warehouse, item_id, lot, 1)]  # fmt: skip
-        else:
-            lines.append(ShipLine(item, max(Decimal(1), (free / 4).to_integral_value()), lot=lot))
+        return
+    item_id, lot, _free = day.rng.choice(stock)
+    spec = day.chain.item_by_id[item_id]
+    line = {"item": item_id, "quantity": "-1", "unit_cost": str(spec.purchase_price)}
+    if lot is not None:
+        line["lot"] = lot.lot_number
+    clerk, _manager = _staff(day, location)
+    payload = {"location": day.chain.locations[location], "reason": "count_shortage",
+               "explanation": "月度盘点短少", "lines": [line]}  # fmt: skip
+    with day.moment():
+        record = day.create(clerk, "stock_adjustment", payload)
+        day.fire(record, "submit", clerk)
+        approve(day, record)
+
+
+def scrap(day: Day, location: str) -> None:
+    """Nonconforming and expired goods are destroyed: the clerk lists them, the manager and QA
+    (signed) approve, the goods leave stock."""
+    lines = []
+    for status in (StockStatus.nonconforming, StockStatus.available):
+        for item_id, lot, quantity in held(day, location, status):
+            expired = lot is not None and lot.expiry_date and lot.expiry_date < day.date
+            if status == StockStatus.available and not expired:
+                continue
+            line = {"item": item_id, "status": str(status), "quantity": str(quantity),
+                    "unit_cost": str(day.chain.item_by_id[item_id].purchase_price)}  # fmt: skip
+            if lot is not None:
+                line["lot"] = lot.lot_number
+            lines.append(line)
     if not lines:
-        return None
-    document = f"DEMO-TO-{day.date:%Y%m%d}-{store}"
-    clerk = day.chain.user(session, "warehouse_clerk", warehouse)
+        return
+    clerk, manager = _staff(day, location)
+    payload = {
+        "location": day.chain.locations[location], "explanation": "不合格及过期产品集中销毁",
+        "destruction_method": "medical_waste", "destruction_date": day.date.isoformat(),
+        "witnesses": f"{manager.full_name}，质管", "lines": lines,
+    }  # fmt: skip
     with day.moment():
-        ship(
-            session, document, day.chain.location(session, warehouse),
-            day.chain.location(session, store), lines, user=clerk,
-        )  # fmt: skip
-    return document
+        record = day.create(clerk, "scrap", payload)
+        day.fire(record, "submit", clerk)
+        approve(day, record)
 
 
-def receive_transfer(day: Day, store: str, document: str) -> None:
-    """The store books everything that arrived as available."""
-    session = day.session
-    clerk = day.chain.user(session, "store_clerk", store)
-    arrived = [ReceiveLine(line.line, received=line.outstanding)
-               for line in transfer_lines(session, document)]  # fmt: skip
+def draft_sale(day: Day, store: str) -> None:
+    """A sales order the clerk started and has not confirmed yet (a draft in the list)."""
+    free = _free_by_item(day, store)
+    specs = day.chain.item_by_id
+    items = [item for item in free if specs[item].tracking != "serial"]
+    if not items:
+        return
+    item = day.rng.choice(items)
+    line = {"item": item, "quantity": "1", "unit_price": str(specs[item].retail_price)}
+    payload = {"location": day.chain.locations[store], "sale_date": day.date.isoformat(),
+               "customer": day.chain.customers[0]["id"], "lines": [line]}  # fmt: skip
     with day.moment():
-        receive(session, document, arrived, user=clerk)
+        day.create(day.user("store_clerk", store), "sales_order", payload)

@@ -14,12 +14,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.db import clock_at
 from app.demo import flows, master
 from app.demo.catalogue import Catalogue
 from app.kernel.items import BUSINESS_TIMEZONE, business_today
+from app.meta.models import Record
 from app.meta.registry import Registry
 
 #: The working hours the simulated documents are spread over (business time zone).
@@ -49,16 +51,29 @@ class Options:
 
 @dataclass
 class Summary:
-    """What was made, for the CLI's last line and the job's result."""
+    """What was made, for the CLI's last line and the job's result: the master data counts and
+    the documents by form and state."""
 
     locations: int = 0
     users: int = 0
     items: int = 0
-    purchase_receipts: int = 0
-    inspected: int = 0
-    sales_orders: int = 0
-    transfers: int = 0
+    documents: dict[str, dict[str, int]] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
+
+    def count(self, form: str) -> int:
+        return sum(self.documents.get(form, {}).values())
+
+    @property
+    def purchase_receipts(self) -> int:
+        return self.count("purchase_receipt")
+
+    @property
+    def sales_orders(self) -> int:
+        return self.count("sales_order")
+
+    @property
+    def transfers(self) -> int:
+        return self.count("transfer_out")
 
     def as_result(self) -> dict:
         result = asdict(self)
@@ -103,11 +118,22 @@ def generate(
                 _clock(date, real_now, len(chain.stores) * 6 + len(chain.warehouses) * 4 + 4),
                 catalogue.volume,
             )  # fmt: skip
-            _simulate(day, number, last=date == today, state=state, summary=summary)
+            _simulate(day, number, last=date == today, state=state)
         summary.days.append(date.isoformat())
         if progress:
             progress(number + 2, total, date.isoformat())
+    with transaction() as session:
+        summary.documents = _documents(session)
     return summary
+
+
+def _documents(session: Session) -> dict[str, dict[str, int]]:
+    """How many records of each document form are in each state."""
+    counted: dict[str, dict[str, int]] = {}
+    query = select(Record.form, Record.state, func.count()).group_by(Record.form, Record.state)
+    for form, state, count in session.execute(query):
+        counted.setdefault(form, {})[state] = count
+    return counted
 
 
 def _master_data(session, registry, catalogue: Catalogue, options, chain, rng, today) -> None:
@@ -117,8 +143,10 @@ def _master_data(session, registry, catalogue: Catalogue, options, chain, rng, t
     )  # fmt: skip
     master.load_users(session, chain, catalogue, rng)
     items_rng = random.Random(f"items-{options.seed}")  # the same items whatever the chain's size
-    master.load_items(session, chain, catalogue.generate_items(options.items, items_rng, today))
+    items = catalogue.generate_items(options.items, items_rng, today)
+    master.load_items(session, registry, chain, items)
     master.load_parties(session, registry, chain, catalogue, today)
+    master.load_stock_policies(session, registry, chain)
 
 
 def _opening(date: dt.date) -> dt.datetime:
@@ -136,49 +164,68 @@ def _clock(date: dt.date, real_now: dt.datetime, steps: int) -> flows.Clock:
 
 @dataclass
 class _History:
-    """What carries over from one day to the next: shipments on their way (due date, store, doc)."""
+    """What carries over from one day to the next: transfers on their way (due date, store,
+    transfer in id)."""
 
-    on_the_way: list[tuple[dt.date, str, str]] = field(default_factory=list)
+    on_the_way: list[tuple[dt.date, str, int]] = field(default_factory=list)
 
 
-def _simulate(day: flows.Day, number: int, last: bool, state: _History, summary: Summary) -> None:
-    """One business day: morning receipts, arrivals and shipments, sales, afternoon inspections.
-    Today's receipts stay awaiting inspection."""
+def _simulate(day: flows.Day, number: int, last: bool, state: _History) -> None:
+    """One business day: morning orders and receipts, arrivals, transfers, sales, afternoon
+    inspections (and now and then a supplier return), a count correction, a scrap. On the last
+    day (today) work is left open: an order in approval, receipts awaiting inspection, a
+    transfer request in approval, goods in transit, a sale awaiting delivery, drafts."""
+    volume = day.volume
     received = _purchases(day, number)
     _arrivals(day, state)
     for index, store in enumerate(day.chain.stores):
         if number and _ships_today(day, number, index, store, last):
-            summary.transfers += _ship(day, store, state)
-        for _ in range(day.between(day.volume["store_sales_per_day"])):
-            sold = flows.sell(day, store, day.between(day.volume["sales_lines"]))
-            summary.sales_orders += sold is not None
-    summary.purchase_receipts += len(received)
+            _replenish(day, store, state)
+        for _ in range(day.between(volume["store_sales_per_day"])):
+            _sale(day, store, business=day.chance(volume["business_sale_share"]))
     if last:
+        _leave_open(day)
         return
     for code, receipt in received:
-        flows.inspect(day, code, receipt)
-    summary.inspected += len(received)
+        rejected = flows.inspect(day, code, receipt)
+        if rejected and day.chance(volume["supplier_return_share"]):
+            flows.return_to_supplier(day, code, receipt, rejected)
+    _corrections(day, number)
 
 
-def _purchases(day: flows.Day, number: int) -> list[tuple[str, int]]:
+def _sale(day: flows.Day, store: str, business: bool) -> None:
+    lines = day.between(day.volume["sales_lines"])
+    sale = flows.sell(day, store, lines, business=business)
+    if sale is None:
+        return
+    flows.deliver(day, store, sale)
+    if day.chance(day.volume["customer_return_share"]):
+        flows.customer_return(day, store, sale)
+
+
+def _purchases(day: flows.Day, number: int) -> list[tuple[str, Record]]:
     """The first day opens every location with a purchase; then warehouses buy every few days.
-    Returns (location code, receipt id) of the receipts made."""
+    Each order is approved and its goods arrive the same day. Returns (location code, receipt)
+    of the receipts made."""
     volume, received = day.volume, []
-    for index, code in enumerate(day.chain.warehouses):
-        if number == 0 or (number + index) % int(volume["warehouse_receipt_every_days"]) == 0:
-            lines = day.between(volume["warehouse_receipt_lines"]) * (2 if number == 0 else 1)
-            received.append((code, flows.purchase(day, code, lines)))
+    buying = [
+        (code, day.between(volume["warehouse_receipt_lines"]) * (2 if number == 0 else 1))
+        for index, code in enumerate(day.chain.warehouses)
+        if number == 0 or (number + index) % int(volume["warehouse_receipt_every_days"]) == 0
+    ]
     if number == 0:
-        for code in day.chain.stores:
-            lines = day.between(volume["store_opening_lines"])
-            received.append((code, flows.purchase(day, code, lines)))
-    return [(code, receipt) for code, receipt in received if receipt is not None]
+        buying += [(code, day.between(volume["store_opening_lines"])) for code in day.chain.stores]
+    for code, lines in buying:
+        made = flows.order(day, code, lines)
+        if made is not None:
+            received.append((code, flows.receive(day, code, *made)))
+    return received
 
 
 def _arrivals(day: flows.Day, state: _History) -> None:
     for entry in [entry for entry in state.on_the_way if entry[0] <= day.date]:
-        _due, store, document = entry
-        flows.receive_transfer(day, store, document)
+        _due, store, incoming = entry
+        flows.receive_transfer(day, store, incoming, short=day.chance(day.volume["short_share"]))
         state.on_the_way.remove(entry)
 
 
@@ -191,11 +238,37 @@ def _ships_today(day: flows.Day, number: int, index: int, store: str, last: bool
     return last and next(s for s, w in day.chain.supplied_by.items() if w == warehouse) == store
 
 
-def _ship(day: flows.Day, store: str, state: _History) -> int:
-    """Ship to ``store`` from its warehouse, arriving in one or two days; 1 if anything went."""
-    lines = day.between(day.volume["store_transfer_lines"])
-    document = flows.transfer(day, day.chain.supplied_by[store], store, lines)
-    if document is None:
-        return 0
-    state.on_the_way.append((day.date + dt.timedelta(days=day.rng.randint(1, 2)), store, document))
-    return 1
+def _replenish(day: flows.Day, store: str, state: _History) -> None:
+    """The store asks its warehouse, the request is approved, the warehouse ships; the goods
+    arrive in one or two days."""
+    request = flows.request_transfer(day, store, day.between(day.volume["store_transfer_lines"]))
+    if request is None:
+        return
+    incoming = flows.ship(day, request)
+    state.on_the_way.append(
+        (day.date + dt.timedelta(days=day.rng.randint(1, 2)), store, incoming.id)
+    )
+
+
+def _corrections(day: flows.Day, number: int) -> None:
+    """Every few days a store's count finds a piece missing (adjustment); every few weeks the
+    warehouses and stores destroy what is nonconforming or expired (scrap)."""
+    chain, volume = day.chain, day.volume
+    if number % int(volume["adjustment_every_days"]) == 1:
+        day_index = number // int(volume["adjustment_every_days"])
+        flows.adjust(day, chain.stores[day_index % len(chain.stores)])
+    if number % int(volume["scrap_every_days"]) == 1:
+        for code in [*chain.warehouses, *chain.stores]:
+            flows.scrap(day, code)
+
+
+def _leave_open(day: flows.Day) -> None:
+    """Today's open work in the demo users' inboxes: the first warehouse's order in approval
+    (its supervisor's task), the first store's transfer request in approval (its manager's
+    task) and a sale confirmed but not yet delivered, the last store's draft sales order."""
+    chain = day.chain
+    first, second = chain.stores[0], chain.stores[-1]
+    flows.order(day, chain.warehouses[0], 3, decide=False)
+    flows.request_transfer(day, first, 2, decide=False)
+    flows.sell(day, first, 1)
+    flows.draft_sale(day, second)

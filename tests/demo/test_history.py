@@ -80,6 +80,7 @@ def test_the_demo_runs_as_a_job_with_progress(db):
         job = session.get(jobs.Job, job_id)
         assert (job.status, job.progress, job.error) == ("done", 100, None)
         assert job.result["users"] == 10 and job.result["items"] == 5
+        assert job.result["documents"]["item_master"] == {"approved": 5}
         assert job.message == business_today().isoformat()
         assert session.scalar(select(func.count()).select_from(User)) == 10
     with db.transaction() as session:
