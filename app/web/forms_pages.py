@@ -11,7 +11,8 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app.i18n import _
+from app.i18n import _, _l
+from app.kernel import queries
 from app.kernel.audit import AuditEntry
 from app.meta import access, links, records
 from app.meta.access import PermissionDenied
@@ -24,6 +25,14 @@ from app.web.session import db_session
 from app.workflow import approvals, engine
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
+
+#: The stock statuses as a clerk reads them under a record's stock movements.
+STOCK_STATUS = {
+    "awaiting_inspection": _l("Awaiting inspection"),
+    "available": _l("Available"),
+    "nonconforming": _l("Nonconforming"),
+    "in_transit": _l("In transit"),
+}
 
 
 def _form(name: str) -> FormDef:
@@ -200,8 +209,10 @@ def detail(form, record_id):
         .all()
     )
     session = db_session()
+    movements = queries.document_movements(session, record.number) if record.number else []
     return _render(
-        definition, "detail.html", record=record, history=history,
+        definition, "detail.html", record=record, history=history, movements=movements,
+        stock_status=STOCK_STATUS,
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
@@ -278,8 +289,8 @@ def edit(form, record_id):
     locked = records.locked_fields(definition, record, current_user)
     if request.method == "POST":
         payload = payload_from_form(definition, request.form)
-        for name in locked:  # what the page shows read-only is not part of the edit
-            payload.pop(name, None)
+        for name in locked:  # what the page shows read-only is not part of the edit;
+            payload.pop(name, None)  # a refused save shows them again from the record
         try:
             records.update(
                 session,
@@ -293,12 +304,14 @@ def edit(form, record_id):
             session.commit()
         except ValidationFailed as exc:
             session.rollback()
-            return _render(definition, "form.html", values=_jsonable(payload), errors=exc.errors,
+            typed = _jsonable({**record.data, **payload})
+            return _render(definition, "form.html", values=typed, errors=exc.errors,
                            record=record, visible={}, locked=locked), 422  # fmt: skip
         except RecordError as exc:
             session.rollback()
             flash(str(exc), "error")
-            return _render(definition, "form.html", values=_jsonable(payload), errors={},
+            typed = _jsonable({**record.data, **payload})
+            return _render(definition, "form.html", values=typed, errors={},
                            record=record, visible={}, locked=locked), exc.status  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record_id))

@@ -264,6 +264,10 @@ def inspect(bed, receipt: dict) -> None:
         (3, "WH-SH", "STRIP", "S-EXP", None, "nonconforming", D(5), "inspection"),
     ]  # fmt: skip
     assert units(bed.db) == {serial: ("in_stock", "WH-SH") for serial in PACEMAKERS}
+    # the record page shows what the receipt moved: 6 lines in, then 2 rows per line inspected
+    page = bed.api("qa").get(f"/forms/purchase_receipt/{receipt['id']}").text
+    assert "库存变动" in page and page.count("<td>WH-SH</td>") == 6 + 12
+    assert ">STRIP · S-EXP</td>" in page and "<td>不合格</td>" in page
     number, today = receipt["number"], day(0).isoformat()
     common = ("Qa 用户", today, today)
     assert receiving_record(bed) == [
@@ -548,3 +552,35 @@ def supplier_return(bed, supplier: dict, receipt: dict, transit: str) -> None:
         "rejected",
         "已过期",
     )
+
+
+def test_inspection_is_saved_from_the_edit_page_and_a_refused_save_keeps_the_locked_fields(story):
+    """In the browser QA saves the inspection from the generated edit page, where the receipt's
+    header is locked; a save the rules refuse shows the header again, not empty fields."""
+    bed = story
+    supplier = bed.supplier("SUP-YY", name="鱼跃供应链")
+    bed.item("STRIP", "0690123456101")
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"scan": label(STRIP_GTIN, "L1", EARLY), "quantity": "5"}],
+    })  # fmt: skip
+    received = fire_ok(bed, "keeper", "purchase_receipt", receipt["id"], "receive")
+    qa, edit_url = bed.api("qa"), f"/forms/purchase_receipt/{receipt['id']}/edit"
+    [row] = received["data"]["lines"]
+    line = {f"lines[0].{key}": str(value or "") for key, value in row.items()}
+    page = {
+        "version": str(received["version"]), "_record_id": str(receipt["id"]),
+        "inspector": str(bed.users["qa"]), "inspected_at": day(0).isoformat(), **line,
+    }  # fmt: skip
+
+    wrong = qa.form(edit_url, {**page, "lines[0].accepted_quantity": "4",
+                               "lines[0].rejected_quantity": "0"})  # fmt: skip
+    assert wrong.status_code == 422
+    assert "合格数量与不合格数量之和必须等于到货数量" in wrong.text
+    assert "鱼跃供应链" in wrong.text and "WH-SH" in wrong.text  # the locked header is still shown
+
+    saved = qa.form(edit_url, {**page, "lines[0].accepted_quantity": "5",
+                               "lines[0].rejected_quantity": "0"})  # fmt: skip
+    assert saved.status_code == 302, saved.text
+    fire_ok(bed, "qa", "purchase_receipt", receipt["id"], "inspect", **VERIFY)
+    assert stock(bed.db) == {("WH-SH", "STRIP", "L1", "available"): (D(5), ZERO)}
