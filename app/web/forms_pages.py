@@ -364,16 +364,22 @@ def evaluate(form):
         session.rollback()
     values = _jsonable(result.values)
     submitted = _jsonable(payload)
+    changed = _changed(definition, submitted, values)
+    # only a scan's error is said while typing (the rest wait for the save, fields half-typed)
+    scan_errors = {name: result.errors[name] for name, field, _value in changed
+                   if field.type == "udi" and name in result.errors}  # fmt: skip
     return _render(
         definition,
         "form_oob.html",
-        changed=_changed(definition, submitted, values),
+        changed=changed,
+        errors=scan_errors,
         visible={k: v for k, v in result.visible.items() if "[" not in k},
     )
 
 
 def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
-    """(input name, field, value) of every input the server computed or filled."""
+    """(input name, field, value) of every input the server computed or filled, and every scan
+    typed (shown again with its error, or without the error of the scan before)."""
     changed = []
     for field in definition.fields:
         if field.type == "table":
@@ -382,12 +388,18 @@ def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
             for index, line in enumerate(typed_lines):
                 sent = sent_lines[index] if index < len(sent_lines) else {}
                 for child in field.fields:
-                    if child.computed or _differs(sent.get(child.name), line.get(child.name)):
+                    if _shown_again(child, sent.get(child.name), line.get(child.name)):
                         name = f"{field.name}[{index}].{child.name}"
                         changed.append((name, child, line.get(child.name)))
-        elif field.computed or _differs(submitted.get(field.name), values.get(field.name)):
+        elif _shown_again(field, submitted.get(field.name), values.get(field.name)):
             changed.append((field.name, field, values.get(field.name)))
     return changed
+
+
+def _shown_again(field, sent, value) -> bool:
+    """Computed, filled by the server, or a typed scan (shown with its error or without)."""
+    scanned = field.type == "udi" and sent not in (None, "")
+    return field.computed or scanned or _differs(sent, value)
 
 
 def _differs(sent, value) -> bool:

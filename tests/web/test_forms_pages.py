@@ -132,6 +132,16 @@ def test_live_recompute_formulas_and_visibility(api, org):
     assert "&#34;reason&#34;: false" in hidden
     scanned = api.form("/forms/field_lab/evaluate", {"scan": SCAN}).text
     assert 'id="in-lot"' in scanned and 'value="LOT7"' in scanned and 'id="in-expiry"' in scanned
+    assert 'data-error-for="scan"' not in scanned
+
+
+def test_a_scan_that_cannot_be_read_says_why_next_to_the_scan_field(api, org):
+    bad = SCAN.replace("04012345678901", "04012345678902")  # wrong check digit
+    html = api.form("/forms/field_lab/evaluate", {"scan": bad}).text
+    assert 'id="in-scan" hx-swap-oob="true"' in html
+    [message] = re.findall(r'data-error-for="scan">([^<]+)<', html)
+    assert "04012345678902" in message and "check digit" in message
+    assert 'id="in-lot"' not in html  # nothing filled from it
 
 
 def test_list_search_sort_filter_paginate(api, org):
