@@ -20,6 +20,7 @@ from app.kernel.transfers import goods_in_transit
 __all__ = [
     "available_quantity",
     "balances",
+    "document_movements",
     "goods_in_transit",
     "item_stock",
     "near_expiry",
@@ -115,6 +116,23 @@ def stock_card(
     if location is not None:
         query = query.where(LedgerEntry.location_id == location.id)
     return list(session.scalars(query.order_by(LedgerEntry.id)))
+
+
+def document_movements(
+    session: Session, document: str
+) -> list[tuple[LedgerEntry, Location, Item, Lot | None, Unit | None]]:
+    """What one document moved (its ledger rows with their location, item, lot and unit), in
+    posting order: the stock result a record page shows under the record."""
+    query = (
+        select(LedgerEntry, Location, Item, Lot, Unit)
+        .join(Location, Location.id == LedgerEntry.location_id)
+        .join(Item, Item.id == LedgerEntry.item_id)
+        .outerjoin(Lot, Lot.id == LedgerEntry.lot_id)
+        .outerjoin(Unit, Unit.id == LedgerEntry.unit_id)
+        .where(LedgerEntry.document == document)
+        .order_by(LedgerEntry.id)
+    )
+    return [tuple(row) for row in session.execute(query)]
 
 
 def near_expiry(

@@ -47,7 +47,7 @@ def payload_from_form(form_def, data) -> dict:
     shown = [f for f in form_def.fields if not (f.get("hidden") or f.get("read_only"))]
     booleans = {f.name for f in shown if f.type == "boolean"}
     for key in data:
-        if key in ("csrf_token", "version", "_trigger"):
+        if key in ("csrf_token", "version", "_trigger", "_record_id"):  # the page's, not data
             continue
         match = _INDEXED.match(key)
         if match:

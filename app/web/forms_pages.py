@@ -11,7 +11,8 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
-from app.i18n import _
+from app.i18n import _, _l
+from app.kernel import queries
 from app.kernel.audit import AuditEntry
 from app.meta import access, links, records
 from app.meta.access import PermissionDenied
@@ -24,6 +25,14 @@ from app.web.session import db_session
 from app.workflow import approvals, engine
 
 bp = Blueprint("forms", __name__, url_prefix="/forms")
+
+#: The stock statuses as a clerk reads them under a record's stock movements.
+STOCK_STATUS = {
+    "awaiting_inspection": _l("Awaiting inspection"),
+    "available": _l("Available"),
+    "nonconforming": _l("Nonconforming"),
+    "in_transit": _l("In transit"),
+}
 
 
 def _form(name: str) -> FormDef:
@@ -200,8 +209,10 @@ def detail(form, record_id):
         .all()
     )
     session = db_session()
+    movements = queries.document_movements(session, record.number) if record.number else []
     return _render(
-        definition, "detail.html", record=record, history=history,
+        definition, "detail.html", record=record, history=history, movements=movements,
+        stock_status=STOCK_STATUS,
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
@@ -278,8 +289,8 @@ def edit(form, record_id):
     locked = records.locked_fields(definition, record, current_user)
     if request.method == "POST":
         payload = payload_from_form(definition, request.form)
-        for name in locked:  # what the page shows read-only is not part of the edit
-            payload.pop(name, None)
+        for name in locked:  # what the page shows read-only is not part of the edit;
+            payload.pop(name, None)  # a refused save shows them again from the record
         try:
             records.update(
                 session,
@@ -293,12 +304,14 @@ def edit(form, record_id):
             session.commit()
         except ValidationFailed as exc:
             session.rollback()
-            return _render(definition, "form.html", values=_jsonable(payload), errors=exc.errors,
+            typed = _jsonable({**record.data, **payload})
+            return _render(definition, "form.html", values=typed, errors=exc.errors,
                            record=record, visible={}, locked=locked), 422  # fmt: skip
         except RecordError as exc:
             session.rollback()
             flash(str(exc), "error")
-            return _render(definition, "form.html", values=_jsonable(payload), errors={},
+            typed = _jsonable({**record.data, **payload})
+            return _render(definition, "form.html", values=typed, errors={},
                            record=record, visible={}, locked=locked), exc.status  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record_id))
@@ -351,16 +364,22 @@ def evaluate(form):
         session.rollback()
     values = _jsonable(result.values)
     submitted = _jsonable(payload)
+    changed = _changed(definition, submitted, values)
+    # only a scan's error is said while typing (the rest wait for the save, fields half-typed)
+    scan_errors = {name: result.errors[name] for name, field, _value in changed
+                   if field.type == "udi" and name in result.errors}  # fmt: skip
     return _render(
         definition,
         "form_oob.html",
-        changed=_changed(definition, submitted, values),
+        changed=changed,
+        errors=scan_errors,
         visible={k: v for k, v in result.visible.items() if "[" not in k},
     )
 
 
 def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
-    """(input name, field, value) of every input the server computed or filled."""
+    """(input name, field, value) of every input the server computed or filled, and every scan
+    typed (shown again with its error, or without the error of the scan before)."""
     changed = []
     for field in definition.fields:
         if field.type == "table":
@@ -369,12 +388,18 @@ def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
             for index, line in enumerate(typed_lines):
                 sent = sent_lines[index] if index < len(sent_lines) else {}
                 for child in field.fields:
-                    if child.computed or _differs(sent.get(child.name), line.get(child.name)):
+                    if _shown_again(child, sent.get(child.name), line.get(child.name)):
                         name = f"{field.name}[{index}].{child.name}"
                         changed.append((name, child, line.get(child.name)))
-        elif field.computed or _differs(submitted.get(field.name), values.get(field.name)):
+        elif _shown_again(field, submitted.get(field.name), values.get(field.name)):
             changed.append((field.name, field, values.get(field.name)))
     return changed
+
+
+def _shown_again(field, sent, value) -> bool:
+    """Computed, filled by the server, or a typed scan (shown with its error or without)."""
+    scanned = field.type == "udi" and sent not in (None, "")
+    return field.computed or scanned or _differs(sent, value)
 
 
 def _differs(sent, value) -> bool:

@@ -70,6 +70,17 @@ def test_receipt_then_sale_updates_balance_ledger_and_audit(db, world):
         assert_balances_match_ledger(session)
 
 
+def test_document_movements_are_one_documents_rows_in_posting_order(db, world):
+    receive(db, world.strips, 10, world.s1, world.early)
+    sell(db, world.strips, 3, world.s1, world.early)
+    with db.session() as session:
+        rows = queries.document_movements(session, "SO-1")
+        assert [(entry.quantity, where.code, item.code, lot.lot_number, unit)
+                for entry, where, item, lot, unit in rows] == [
+            (Decimal(-3), "S1", "STRIP", "L-EARLY", None)]  # fmt: skip
+        assert queries.document_movements(session, "NOPE") == []
+
+
 def test_insufficient_stock_names_item_lot_location_and_quantities(db, world):
     receive(db, world.strips, 2, world.s1, world.early)
     with pytest.raises(InsufficientStock) as caught:

@@ -100,6 +100,20 @@ def test_edit_and_stale_edit(api, org):
     assert "update" in history
 
 
+def test_edit_posts_what_the_edit_page_sends(api, org):
+    """The page's own hidden inputs (its record id, for the live recompute) are not record data:
+    a browser's save of the edit page goes through."""
+    created = api.post(URL, json=valid(org)).json
+    edit_url = f"/forms/field_lab/{created['id']}/edit"
+    hidden = dict(
+        re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', api.get(edit_url).text)
+    )
+    assert hidden["_record_id"] == str(created["id"])
+    saved = api.form(edit_url, {**form_data(org, count="8"), **hidden})
+    assert saved.status_code == 302, saved.text
+    assert api.get(f"/api/v1/forms/field_lab/records/{created['id']}").json["data"]["count"] == 8
+
+
 def test_live_recompute_formulas_and_visibility(api, org):
     html = api.form(
         "/forms/field_lab/evaluate",
@@ -118,6 +132,16 @@ def test_live_recompute_formulas_and_visibility(api, org):
     assert "&#34;reason&#34;: false" in hidden
     scanned = api.form("/forms/field_lab/evaluate", {"scan": SCAN}).text
     assert 'id="in-lot"' in scanned and 'value="LOT7"' in scanned and 'id="in-expiry"' in scanned
+    assert 'data-error-for="scan"' not in scanned
+
+
+def test_a_scan_that_cannot_be_read_says_why_next_to_the_scan_field(api, org):
+    bad = SCAN.replace("04012345678901", "04012345678902")  # wrong check digit
+    html = api.form("/forms/field_lab/evaluate", {"scan": bad}).text
+    assert 'id="in-scan" hx-swap-oob="true"' in html
+    [message] = re.findall(r'data-error-for="scan">([^<]+)<', html)
+    assert "04012345678902" in message and "check digit" in message
+    assert 'id="in-lot"' not in html  # nothing filled from it
 
 
 def test_list_search_sort_filter_paginate(api, org):
