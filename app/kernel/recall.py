@@ -83,7 +83,7 @@ class RecallResult:
 
 
 def units_in_range(session: Session, item: Item, first: str, last: str) -> list[Unit]:
-    """The units of ``item`` whose serial is between ``first`` and ``last`` (same length, inclusive).
+    """The units of ``item`` with a serial from ``first`` to ``last`` (same length, inclusive).
 
     Serials of one range share a length, so comparing them as text orders them as numbers too.
     """

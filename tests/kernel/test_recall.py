@@ -34,8 +34,8 @@ from app.kernel.locations import Location
 from app.kernel.recall import lot_stock_at, recall_lots, trace_lot, units_in_range
 from app.kernel.reservations import reservations_of
 from app.kernel.stock import LedgerEntry, StockBalance
-from tests.kernel.conftest import TODAY, assert_balances_match_ledger, receive as book_receipt
-from tests.kernel.conftest import sell
+from tests.kernel.conftest import TODAY, assert_balances_match_ledger, sell
+from tests.kernel.conftest import receive as book_receipt
 
 
 def _recall(db, world, lot):
@@ -238,18 +238,22 @@ def test_recall_trace_is_complete_on_a_random_history(db, world):
             assert holders and origin  # the history really moved every lot
 
 
+def _post(session, reason, document, **movement) -> None:
+    post_movements(session, [Movement(**movement)], reason=reason, document=document, today=TODAY)
+
+
 def _random_step(session, rng, step, place_ids, lot_ids, item_id, returns, in_transit):
-    """One business event; an event the kernel refuses (not enough stock) is simply skipped."""
+    """One business event; an event there is not enough stock for is simply skipped."""
     item = session.get(Item, item_id)
     lot = session.get(Lot, rng.choice(lot_ids))
     here, there = (session.get(Location, i) for i in rng.sample(place_ids, 2))
     quantity = Decimal(rng.randint(1, 6))
     kind = rng.choice(["receipt", "receipt", "ship", "arrive", "sale", "sale", "return", "back"])
     free = _free(session, here, lot)
+    goods = {"item": item, "lot": lot}
     if kind == "receipt" or step < 20:
-        post_movements(session, [Movement(item=item, quantity=quantity * 3, destination=here,
-                                          lot=lot)],
-                       reason=Reason.purchase_receipt, document=f"PR-{step}", today=TODAY)  # fmt: skip
+        _post(session, Reason.purchase_receipt, f"PR-{step}", **goods, quantity=quantity * 3,
+              destination=here)  # fmt: skip
     elif kind == "ship" and free >= quantity:
         ship(session, f"TO-{step}", here, there, [ShipLine(item, quantity, lot)], today=TODAY)
         in_transit.append((f"TO-{step}", 1))
@@ -259,28 +263,26 @@ def _random_step(session, rng, step, place_ids, lot_ids, item_id, returns, in_tr
         if _outstanding(session, document):
             in_transit.append((document, line))
     elif kind == "sale" and free >= quantity:
-        post_movements(session, [Movement(item=item, quantity=quantity, source=here, lot=lot)],
-                       reason=Reason.sale, document=f"SO-{step}", today=TODAY)  # fmt: skip
-    elif kind == "return":
-        sales = _sales_of(session, lot)
-        if sales:
-            document, sold = rng.choice(sales)
-            post_movements(session, [Movement(item=item, quantity=min(sold, Decimal(1)),
-                                              destination=here, lot=lot,
-                                              destination_status=StockStatus.awaiting_inspection)],
-                           reason=Reason.customer_return, document=f"CR-{step}",
-                           today=TODAY)  # fmt: skip
-            returns[f"CR-{step}"] = document
+        _post(session, Reason.sale, f"SO-{step}", **goods, quantity=quantity, source=here)
+    elif kind == "return" and (sales := _sales_of(session, lot)):
+        document, sold = rng.choice(sales)
+        _post(session, Reason.customer_return, f"CR-{step}", **goods,
+              quantity=min(sold, Decimal(1)), destination=here,
+              destination_status=StockStatus.awaiting_inspection)  # fmt: skip
+        returns[f"CR-{step}"] = document
     elif kind == "back" and free >= 1:
-        post_movements(session, [Movement(item=item, quantity=Decimal(1), source=here, lot=lot)],
-                       reason=Reason.supplier_return, document=f"SR-{step}", today=TODAY)  # fmt: skip
+        _post(session, Reason.supplier_return, f"SR-{step}", **goods, quantity=Decimal(1),
+              source=here)  # fmt: skip
 
 
 def _free(session, location, lot) -> Decimal:
     balance = session.scalar(
-        select(StockBalance).where(StockBalance.location_id == location.id,
-                                   StockBalance.lot_id == lot.id, StockBalance.status == "available")
-    )  # fmt: skip
+        select(StockBalance).where(
+            StockBalance.location_id == location.id,
+            StockBalance.lot_id == lot.id,
+            StockBalance.status == "available",
+        )
+    )
     return balance.available if balance is not None else Decimal(0)
 
 
