@@ -15,6 +15,7 @@ from app.kernel.items import Item, Lot, LotStatus, Unit
 from app.kernel.locations import Location
 from app.kernel.stock import Movement, Reason, post_movements
 from app.meta.models import Record
+from app.workflow.models import InboxMessage
 from tests.application import sales_fixtures
 from tests.application.sales_fixtures import CR, PACE_GTIN, SO, approved_customer, day, stock
 from tests.application.test_sales import fire, new_order, pace_scan, scan_goods, strip_scan
@@ -72,6 +73,11 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
     assert [(task["location"], D(task["remaining"]), task["done"]) for task in data["tasks"]] == [
         (shop["S1"], D(3), False)
     ]
+    with db.session() as session:  # the store manager is told at once
+        told = session.scalars(
+            select(InboxMessage.user_id).where(InboxMessage.record_id == recall["id"])
+        )
+        assert list(told) == [shop["manager"]]
 
     # the order that held A2 before the recall can no longer deliver it: nothing leaves
     before = stock(db)

@@ -95,6 +95,20 @@ def test_stock_reserved_before_the_recall_is_released_and_never_delivered(db, st
         assert_balances_match_ledger(session)
 
 
+def test_a_line_held_on_two_lots_keeps_the_good_lot(db, stocked):
+    with db.transaction() as session:  # FEFO: early 5, then late 2 — one line, two lots
+        reserve(session, "SO-2", 1, stocked.strips, 7, stocked.s1, today=TODAY)
+    result = _recall(db, stocked, stocked.late)
+    assert [(hold.lot_id, hold.quantity) for hold in result.released] == [
+        (stocked.late.id, Decimal(2))
+    ]
+    with db.session() as session:
+        assert [(h.lot_id, h.quantity) for h in reservations_of(session, "SO-2")] == [
+            (stocked.early.id, Decimal(5))
+        ]
+        assert_balances_match_ledger(session)
+
+
 def test_recalled_lot_can_go_back_to_the_supplier_and_arrive_from_transit(db, stocked):
     with db.transaction() as session:
         ship(session, "TO-1", stocked.wh, stocked.s2,
