@@ -14,7 +14,6 @@ from collections import defaultdict
 from decimal import Decimal
 
 from app.i18n import _
-from app.kernel.errors import KernelError
 from app.kernel.items import Item, Lot, lot_of
 from app.kernel.locations import Location
 from app.kernel.recall import recall_lots, units_in_range
@@ -85,13 +84,10 @@ class IssueRecall(Action):
 
     def run(self, context: ActionContext) -> None:
         item, lots, units = _goods(context)
-        try:
-            recall_lots(  # a serial range blocks its units, not their lot-mates
-                context.session, item, None if units else lots, units,
-                user=context.user, document=common.document_of(context),
-            )  # fmt: skip
-        except KernelError as exc:
-            raise ActionError(str(exc)) from None
+        recall_lots(  # a serial range blocks its units, not their lot-mates
+            context.session, item, None if units else lots, units,
+            user=context.user, document=common.document_of(context),
+        )  # fmt: skip
         held = _holdings(_trace(context, item, lots, units))
         tasks = [
             {"location": location_id, "quantity": str(quantity), "remaining": str(quantity),
