@@ -28,9 +28,8 @@ from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import InvalidMovement
 from app.kernel.items import Item, Lot, LotStatus, TrackingMode, Unit
-from app.kernel.locations import Location
-from app.kernel.reservations import Reservation, release, reserve
-from app.kernel.stock import LedgerEntry, Reason, StockStatus
+from app.kernel.reservations import Reservation
+from app.kernel.stock import LedgerEntry, Reason, StockStatus, lock_balances
 from app.kernel.users import User
 
 
@@ -145,7 +144,7 @@ def recall_lots(
     for unit in units:
         unit.recalled = True
     session.flush()
-    released = _release_holds(session, lots, user)
+    released = _release_holds(session, lots)
     context = (
         audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
     )
@@ -165,37 +164,29 @@ def recall_lots(
     return RecallResult(lots, units, released)
 
 
-def _release_holds(session: Session, lots: list[Lot], user: User | None) -> list[Reservation]:
-    """Give back every reservation on the lots: held stock of a recalled lot is never delivered."""
+def _release_holds(session: Session, lots: list[Lot]) -> list[Reservation]:
+    """Give back every reservation on the lots: held stock of a recalled lot is never delivered.
+
+    Only the rows on the recalled lots go; a line that also holds a good lot keeps that part. The
+    recall's audit entry lists what was released.
+    """
     if not lots:
         return []
     holds = session.scalars(
         select(Reservation)
         .where(Reservation.lot_id.in_([lot.id for lot in lots]))
-        .order_by(Reservation.document, Reservation.line)
+        .order_by(Reservation.document, Reservation.line, Reservation.lot_key)
     ).all()
-    lines = sorted({(hold.document, hold.line) for hold in holds})
-    released = []
-    for document, line in lines:
-        for hold in release(session, document, line, user=user):
-            if hold.lot_id in {lot.id for lot in lots}:
-                released.append(hold)
-            else:  # another lot of the same line: keep holding it
-                _hold_again(session, hold, user)
-    return released
-
-
-def _hold_again(session: Session, hold: Reservation, user: User | None) -> None:
-    reserve(
-        session,
-        hold.document,
-        hold.line,
-        session.get(Item, hold.item_id),
-        hold.quantity,
-        session.get(Location, hold.location_id),
-        lot=session.get(Lot, hold.lot_id) if hold.lot_id else None,
-        user=user,
-    )
+    key = {
+        hold.id: (hold.location_id, hold.item_id, hold.lot_key, str(StockStatus.available))
+        for hold in holds
+    }
+    balances = lock_balances(session, list(key.values()))
+    for hold in holds:
+        balances[key[hold.id]].reserved -= hold.quantity
+        session.delete(hold)
+    session.flush()
+    return list(holds)
 
 
 def trace_lot(
