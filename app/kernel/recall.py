@@ -3,7 +3,8 @@
 ``recall_lots`` marks the lots ``recalled`` (or the units ``recalled``) in one transaction: from
 then on ``post_movements`` refuses every sale and transfer of them and ``reserve`` refuses to hold
 them; reservations already held on a recalled lot are released at once, so what was promised to a
-sales order can never be delivered and the stock is free to go back. Goods still in transit may
+sales order can never be delivered, and the goods on hand are set apart as ``nonconforming``
+(``isolate``), from where a supplier return or a scrap takes them out. Goods still in transit may
 arrive (they are blocked where they land); supplier returns and scrap still take the goods out.
 
 ``trace_lot`` answers the regulator's three questions from the ledger: who holds it now (every
@@ -21,15 +22,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import InvalidMovement
 from app.kernel.items import Item, Lot, LotStatus, TrackingMode, Unit
+from app.kernel.locations import Location, LocationType
 from app.kernel.reservations import Reservation
-from app.kernel.stock import LedgerEntry, Reason, StockStatus, lock_balances
+from app.kernel.stock import (
+    LedgerEntry,
+    Movement,
+    Reason,
+    StockBalance,
+    StockStatus,
+    lock_balances,
+    post_movements,
+)
 from app.kernel.users import User
 
 
@@ -145,6 +155,7 @@ def recall_lots(
         unit.recalled = True
     session.flush()
     released = _release_holds(session, lots)
+    isolate(session, item, lots, units or None, user=user, document=document)
     context = (
         audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
     )
@@ -187,6 +198,66 @@ def _release_holds(session: Session, lots: list[Lot]) -> list[Reservation]:
         session.delete(hold)
     session.flush()
     return list(holds)
+
+
+def isolate(
+    session: Session,
+    item: Item,
+    lots: list[Lot],
+    units: list[Unit] | None = None,
+    *,
+    user: User | None = None,
+    document: str | None = None,
+) -> list:
+    """Set recalled goods apart: what is ``available`` at a location becomes ``nonconforming``.
+
+    That is where GSP wants recalled goods (不合格品区), and from there the ordinary supplier return
+    and scrap documents take them out. Goods in transit are isolated once they arrive, goods
+    awaiting inspection once inspected: call this again then. A unit still promised to an order
+    through its lot's reservation stays put until the order lets go of it.
+    """
+    rows = _on_hand(session, lots, units, StockStatus.available)
+    free = {
+        balance.key: balance.available
+        for balance in session.scalars(
+            select(StockBalance).where(StockBalance.lot_id.in_([lot.id for lot in lots]))
+        )
+    }
+    movements = []
+    for location, lot_id, unit_id, quantity in rows:
+        key = (location.id, item.id, lot_id, str(StockStatus.available))
+        quantity = min(quantity, free.get(key, Decimal(0)))
+        if quantity <= 0:
+            continue
+        free[key] -= quantity
+        movements.append(
+            Movement(
+                item=item, quantity=quantity, source=location, destination=location,
+                lot=session.get(Lot, lot_id), unit=session.get(Unit, unit_id) if unit_id else None,
+                destination_status=StockStatus.nonconforming, reason=Reason.recall,
+            )
+        )  # fmt: skip
+    return post_movements(session, movements, user=user, document=document)
+
+
+def _on_hand(session: Session, lots: list[Lot], units: list[Unit] | None, status: StockStatus):
+    """(location, lot id, unit id, quantity) on hand in ``status``, outside transit, by ledger."""
+    total = func.sum(LedgerEntry.quantity)
+    query = (
+        select(Location, LedgerEntry.lot_id, LedgerEntry.unit_id, total)
+        .select_from(LedgerEntry)
+        .join(Location, Location.id == LedgerEntry.location_id)
+        .where(
+            LedgerEntry.lot_id.in_([lot.id for lot in lots]),
+            LedgerEntry.status == status,
+            Location.type != LocationType.transit,
+        )
+        .group_by(Location.id, LedgerEntry.lot_id, LedgerEntry.unit_id)
+        .order_by(Location.id, LedgerEntry.lot_id, LedgerEntry.unit_id)
+    )
+    if units is not None:
+        query = query.where(LedgerEntry.unit_id.in_([unit.id for unit in units]))
+    return [row for row in session.execute(query) if row[3] > 0]  # summed in SQL, compared here
 
 
 def trace_lot(
@@ -280,6 +351,6 @@ def lot_stock_at(session: Session, lot: Lot, location_id: int, units=None) -> De
 
 
 __all__ = [
-    "Holding", "Origin", "RecallResult", "Shipment", "Trace", "lot_stock_at",
+    "Holding", "Origin", "RecallResult", "Shipment", "Trace", "isolate", "lot_stock_at",
     "recall_lots", "trace_lot", "units_in_range",
 ]  # fmt: skip

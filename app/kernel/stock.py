@@ -104,6 +104,7 @@ class Reason(enum.StrEnum):
     count_shortage = "count_shortage"
     adjustment = "adjustment"
     correction = "correction"
+    recall = "recall"  # recalled goods set apart as nonconforming where they are
 
 
 #: Reasons that exist to take stock out that may not be sold: nonconforming, recalled, quarantined.

@@ -3,7 +3,8 @@
 ``issue_recall`` calls the kernel's ``recall_lots`` for the record's item and lots (or serial
 range) — from that moment nothing of them is sold, transferred or reserved anywhere — and writes
 the trace (holders, customers, origin) and one task per holding location onto the recall.
-``track_recall`` re-reads the trace: a task is done once its location holds none of the goods;
+Recalled goods on hand are set apart as nonconforming, so the ordinary supplier return and scrap
+documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace: a task is done once its location holds none of the goods;
 new holders (goods that arrived from transit or came back from a customer) get a task too. With
 ``require_done`` it refuses while any task is open, naming the location.
 """
@@ -16,7 +17,7 @@ from decimal import Decimal
 from app.i18n import _
 from app.kernel.items import Item, Lot, lot_of
 from app.kernel.locations import Location
-from app.kernel.recall import recall_lots, units_in_range
+from app.kernel.recall import isolate, recall_lots, units_in_range
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
@@ -103,6 +104,10 @@ class TrackRecall(Action):
 
     def run(self, context: ActionContext) -> None:
         item, lots, units = _goods(context)
+        isolate(  # what arrived or passed inspection since is set apart too
+            context.session, item, lots, units,
+            user=context.user, document=common.document_of(context),
+        )  # fmt: skip
         held = _holdings(_trace(context, item, lots, units))
         tasks = {
             int(task["location"]): dict(task)

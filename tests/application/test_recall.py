@@ -64,7 +64,8 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
         )
     holders = sorted((row["status"], D(row["quantity"])) for row in data["trace"]
                      if row["kind"] == "holder")  # fmt: skip
-    assert holders == [("available", D(2)), ("awaiting_inspection", D(1))]
+    # set apart where it is: what was on the shelf is nonconforming now, the return awaits QA
+    assert holders == [("awaiting_inspection", D(1)), ("nonconforming", D(2))]
     customers = [row for row in data["trace"] if row["kind"] == "customer"]
     assert [
         (row["document"], row["customer"], row["contact"], row["phone"], D(row["quantity"]))
@@ -81,7 +82,7 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
 
     # the order that held A2 before the recall can no longer deliver it: nothing leaves
     before = stock(db)
-    assert before[("STRIP", "A2", "available")] == (D(2), D(0))  # the hold was released
+    assert before[("STRIP", "A2", "nonconforming")] == (D(2), D(0))  # the hold was released
     scan_goods(clerk, second["id"], [strip_scan("A2", 2)])
     response = fire(clerk, SO, second, "deliver")
     assert response.status_code == 409
@@ -95,7 +96,7 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
         strip, s1 = session.get(Item, shop["STRIP"]), session.get(Location, shop["S1"])
         lot = session.scalar(select(Lot).where(Lot.lot_number == "A2"))
         post_movements(session, [
-            Movement(item=strip, quantity=D(2), source=s1, lot=lot),
+            Movement(item=strip, quantity=D(2), source=s1, lot=lot, source_status="nonconforming"),
             Movement(item=strip, quantity=D(1), source=s1, lot=lot,
                      source_status="awaiting_inspection"),
         ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip

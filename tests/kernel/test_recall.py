@@ -31,7 +31,7 @@ from app.kernel import (
 from app.kernel.errors import UnitRecalled
 from app.kernel.items import Item, Lot, LotStatus, Unit, get_or_create_lot
 from app.kernel.locations import Location
-from app.kernel.recall import lot_stock_at, recall_lots, trace_lot, units_in_range
+from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
 from app.kernel.reservations import reservations_of
 from app.kernel.stock import LedgerEntry, StockBalance
 from tests.kernel.conftest import TODAY, assert_balances_match_ledger, sell
@@ -109,25 +109,33 @@ def test_a_line_held_on_two_lots_keeps_the_good_lot(db, stocked):
         assert_balances_match_ledger(session)
 
 
-def test_recalled_lot_can_go_back_to_the_supplier_and_arrive_from_transit(db, stocked):
+def test_recalled_goods_are_set_apart_go_back_to_the_supplier_and_arrive_from_transit(db, stocked):
     with db.transaction() as session:
         ship(session, "TO-1", stocked.wh, stocked.s2,
              [ShipLine(stocked.strips, Decimal(3), stocked.late)], today=TODAY)  # fmt: skip
     _recall(db, stocked, stocked.late)
     with db.transaction() as session:
-        receive(session, "TO-1", [ReceiveLine(1, received=Decimal(3))])
+        receive(session, "TO-1", [ReceiveLine(1, received=Decimal(3))])  # blocked where it lands
         post_movements(
             session,
             [Movement(item=stocked.strips, quantity=Decimal(4), source=stocked.s1,
-                      lot=stocked.late)],
+                      lot=stocked.late, source_status=StockStatus.nonconforming)],
             reason=Reason.supplier_return, document="SR-1", today=TODAY,
         )  # fmt: skip
+    with pytest.raises(LotBlocked):
+        sell(db, stocked.strips, 1, stocked.s2, stocked.late)
+    with db.transaction() as session:  # what arrived since is set apart on the next pass
+        lot = session.get(Lot, stocked.late.id)
+        moved = isolate(session, session.get(Item, stocked.strips.id), [lot])
+        assert [(row.location_id, str(row.status), row.quantity) for row in moved] == [
+            (stocked.s2.id, "available", Decimal(-3)),
+            (stocked.s2.id, "nonconforming", Decimal(3)),
+        ]
     with db.session() as session:
         lot = session.get(Lot, stocked.late.id)
         assert lot_stock_at(session, lot, stocked.s1.id) == 0
         assert lot_stock_at(session, lot, stocked.s2.id) == 3
-        with pytest.raises(LotBlocked):
-            sell(db, stocked.strips, 1, stocked.s2, stocked.late)
+        assert_balances_match_ledger(session)
 
 
 def test_serial_range_recall_blocks_only_those_units(db, world):
@@ -199,9 +207,9 @@ def test_trace_names_holders_customers_net_of_returns_and_origin(db, stocked):
         transit = session.scalar(select(Location.id).where(Location.type == "transit"))
         assert sorted((h.location_id, str(h.status), h.quantity) for h in trace.holdings) == sorted(
             [
-                (stocked.wh.id, "available", Decimal(8)),
+                (stocked.wh.id, "nonconforming", Decimal(8)),
                 (transit, "in_transit", Decimal(2)),
-                (stocked.s1.id, "available", Decimal(1)),
+                (stocked.s1.id, "nonconforming", Decimal(1)),
                 (stocked.s1.id, "awaiting_inspection", Decimal(1)),
             ]
         )
