@@ -4,9 +4,10 @@
 range) — from that moment nothing of them is sold, transferred or reserved anywhere — and writes
 the trace (holders, customers, origin) and one task per holding location onto the recall.
 Recalled goods on hand are set apart as nonconforming, so the ordinary supplier return and scrap
-documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace: a task is done once its location holds none of the goods;
-new holders (goods that arrived from transit or came back from a customer) get a task too. With
-``require_done`` it refuses while any task is open, naming the location.
+documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace:
+a task is done once its location holds none of the goods; new holders (goods that arrived from
+transit or came back from a customer) get a task too. With ``require_done`` it refuses while any
+task is open, naming the location.
 """
 
 from __future__ import annotations
