@@ -137,6 +137,19 @@ class UnitNotHere(KernelError):
         )
 
 
+class UnitRecalled(KernelError):
+    field = "serial"
+
+    def __init__(self, unit):
+        self.unit = unit
+        super().__init__(
+            _(
+                "Serial number %(serial)s is recalled: it cannot leave its location.",
+                serial=_name(unit),
+            )
+        )
+
+
 class UnitAlreadyInStock(KernelError):
     field = "serial"
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
@@ -152,6 +153,8 @@ class Unit(Base):
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), index=True)
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
     status: Mapped[UnitStatus] = mapped_column(_enum(UnitStatus), default=UnitStatus.registered)
+    #: A recall of a serial range blocks these units like a recalled lot, without their lot-mates.
+    recalled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[Item] = relationship()

@@ -74,6 +74,7 @@ def _units_statement(count: int):
             _units.c.lot_id,
             _units.c.location_id,
             _units.c.status,
+            _units.c.recalled,
         )
         .where(direct.one_of(_units.c.id, "ids", count))
         .order_by(_units.c.id)

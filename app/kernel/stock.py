@@ -62,6 +62,7 @@ from app.kernel.errors import (
     TrackingRequired,
     UnitAlreadyInStock,
     UnitNotHere,
+    UnitRecalled,
 )
 from app.kernel.items import (
     BUSINESS_TIMEZONE,
@@ -103,6 +104,7 @@ class Reason(enum.StrEnum):
     count_shortage = "count_shortage"
     adjustment = "adjustment"
     correction = "correction"
+    recall = "recall"  # recalled goods set apart as nonconforming where they are
 
 
 #: Reasons that exist to take stock out that may not be sold: nonconforming, recalled, quarantined.
@@ -425,10 +427,15 @@ def _check_statuses(line: _Line) -> None:
 
 
 def _check_lot(facts: PostingFacts, line: _Line, today: dt.date) -> None:
+    """A recalled or quarantined lot (or recalled unit) and an expired lot may not be sold."""
     lot, reason = line.lot, line.movement.reason
-    if lot is None or not line.leaves_source:
+    if not line.leaves_source:
         return
     if line.source.type == LocationType.transit or reason in REMOVAL_REASONS:
+        return
+    if line.unit is not None and line.unit.recalled:
+        raise UnitRecalled(facts.unit(line.unit))
+    if lot is None:
         return
     if lot.status != LotStatus.released:
         raise LotBlocked(facts.lot(lot), lot.status)

@@ -214,6 +214,7 @@ def _describe_pick(session, item: Item, lot: Lot, quantity: Decimal, where, take
                 Unit.lot_id == lot.id,
                 Unit.location_id == where.id,
                 Unit.status == UnitStatus.in_stock,
+                Unit.recalled.is_(False),
             )
             .order_by(Unit.serial)
         ).all()

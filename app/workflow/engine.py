@@ -28,7 +28,7 @@ from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import KernelError
 from app.kernel.users import User
-from app.meta import access, records
+from app.meta import access, recall, records
 from app.meta.checks import SYSTEM_NAMES
 from app.meta.expressions import Context, ExpressionError, compile_expression
 from app.meta.forms import FormDef
@@ -68,6 +68,10 @@ class RecordsInterface:
         except (TypeError, ValueError):
             return None
         return record if record is not None and record.form == form else None
+
+    def recall_trace(self, item, lots, units=None) -> list[dict]:
+        """The trace of recalled goods with sale documents resolved to their customers."""
+        return recall.recall_trace(self.session, item, lots, units)
 
 
 # --- reading the definition ----------------------------------------------------------------

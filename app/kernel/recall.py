@@ -1,0 +1,356 @@
+"""Recall (召回): block a lot — or the units of a serial range — everywhere, and trace it.
+
+``recall_lots`` marks the lots ``recalled`` (or the units ``recalled``) in one transaction: from
+then on ``post_movements`` refuses every sale and transfer of them and ``reserve`` refuses to hold
+them; reservations already held on a recalled lot are released at once, so what was promised to a
+sales order can never be delivered, and the goods on hand are set apart as ``nonconforming``
+(``isolate``), from where a supplier return or a scrap takes them out. Goods still in transit may
+arrive (they are blocked where they land); supplier returns and scrap still take the goods out.
+
+``trace_lot`` answers the regulator's three questions from the ledger: who holds it now (every
+location, transit included, per stock status), which documents sent it out of the chain to a
+customer (sales net of customer returns, with dates, quantities and serials) and where it came
+from (the purchase receipts). Documents are known by number only; the layer above resolves a
+sale's customer from its record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.i18n import _
+from app.kernel import audit
+from app.kernel.errors import InvalidMovement
+from app.kernel.items import Item, Lot, LotStatus, TrackingMode, Unit
+from app.kernel.locations import Location, LocationType
+from app.kernel.reservations import Reservation
+from app.kernel.stock import (
+    LedgerEntry,
+    Movement,
+    Reason,
+    StockBalance,
+    StockStatus,
+    lock_balances,
+    post_movements,
+)
+from app.kernel.users import User
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What one location holds of the recalled goods, in one stock status."""
+
+    location_id: int
+    status: StockStatus
+    quantity: Decimal
+    serials: tuple[str, ...] = ()
+
+
+@dataclass
+class Shipment:
+    """What one document sold to a customer, net of what came back; first and last sale time."""
+
+    document: str
+    first_at: dt.datetime
+    last_at: dt.datetime
+    quantity: Decimal = Decimal(0)
+    serials: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """One purchase receipt row the goods came in by."""
+
+    document: str | None
+    at: dt.datetime
+    location_id: int
+    quantity: Decimal
+
+
+@dataclass
+class Trace:
+    lot: Lot
+    holdings: list[Holding]
+    shipments: list[Shipment]
+    origins: list[Origin]
+    #: Customer returns of the goods whose sale document is not known (they cannot be netted).
+    unmatched_returns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecallResult:
+    lots: list[Lot]
+    units: list[Unit]
+    released: list[Reservation]
+
+
+def units_in_range(session: Session, item: Item, first: str, last: str) -> list[Unit]:
+    """The units of ``item`` with a serial from ``first`` to ``last`` (same length, inclusive).
+
+    Serials of one range share a length, so comparing them as text orders them as numbers too.
+    """
+    if item.tracking != TrackingMode.serial:
+        raise InvalidMovement(
+            _("Item %(item)s is not tracked by serial number.", item=item.code), "serial_from"
+        )
+    if len(first) != len(last) or first > last:
+        raise InvalidMovement(
+            _(
+                "The serial range %(first)s – %(last)s is not a range: both ends need the same "
+                "length and the first may not come after the last.",
+                first=first,
+                last=last,
+            ),
+            "serial_to",
+        )
+    units = session.scalars(
+        select(Unit)
+        .where(Unit.item_id == item.id, Unit.serial >= first, Unit.serial <= last)
+        .order_by(Unit.serial)
+    ).all()
+    units = [unit for unit in units if len(unit.serial) == len(first)]
+    if not units:
+        raise InvalidMovement(
+            _("No serial number of %(item)s lies in %(first)s – %(last)s.",
+              item=item.code, first=first, last=last),
+            "serial_from",
+        )  # fmt: skip
+    return units
+
+
+def recall_lots(
+    session: Session,
+    item: Item,
+    lots: list[Lot] | None = None,
+    units: list[Unit] | None = None,
+    *,
+    user: User | None = None,
+    document: str | None = None,
+) -> RecallResult:
+    """Block ``lots`` (or only ``units``) of ``item`` at once, everywhere; release their holds."""
+    lots, units = list(lots or []), list(units or [])
+    if not lots and not units:
+        raise InvalidMovement(_("A recall names at least one lot or serial number."), "lots")
+    for lot in lots:
+        if lot.item_id != item.id:
+            raise InvalidMovement(
+                _("Lot %(lot)s belongs to another item.", lot=lot.lot_number), "lots"
+            )
+    for unit in units:
+        if unit.item_id != item.id:
+            raise InvalidMovement(
+                _("Serial number %(serial)s belongs to another item.", serial=unit.serial),
+                "serial_from",
+            )
+    for lot in lots:
+        lot.status = LotStatus.recalled
+    for unit in units:
+        unit.recalled = True
+    session.flush()
+    released = _release_holds(session, lots)
+    isolate(session, item, lots, units or None, user=user, document=document)
+    context = (
+        audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
+    )
+    audit.record(
+        session,
+        "lot.recalled",
+        "lot",
+        document,
+        changes={
+            "item": item.code,
+            "lots": [lot.lot_number for lot in lots],
+            "serials": [unit.serial for unit in units],
+            "released": [[hold.document, hold.line, str(hold.quantity)] for hold in released],
+        },
+        context=context,
+    )
+    return RecallResult(lots, units, released)
+
+
+def _release_holds(session: Session, lots: list[Lot]) -> list[Reservation]:
+    """Give back every reservation on the lots: held stock of a recalled lot is never delivered.
+
+    Only the rows on the recalled lots go; a line that also holds a good lot keeps that part. The
+    recall's audit entry lists what was released.
+    """
+    if not lots:
+        return []
+    holds = session.scalars(
+        select(Reservation)
+        .where(Reservation.lot_id.in_([lot.id for lot in lots]))
+        .order_by(Reservation.document, Reservation.line, Reservation.lot_key)
+    ).all()
+    key = {
+        hold.id: (hold.location_id, hold.item_id, hold.lot_key, str(StockStatus.available))
+        for hold in holds
+    }
+    balances = lock_balances(session, list(key.values()))
+    for hold in holds:
+        balances[key[hold.id]].reserved -= hold.quantity
+        session.delete(hold)
+    session.flush()
+    return list(holds)
+
+
+def isolate(
+    session: Session,
+    item: Item,
+    lots: list[Lot],
+    units: list[Unit] | None = None,
+    *,
+    user: User | None = None,
+    document: str | None = None,
+) -> list:
+    """Set recalled goods apart: what is ``available`` at a location becomes ``nonconforming``.
+
+    That is where GSP wants recalled goods (不合格品区), and from there the ordinary supplier return
+    and scrap documents take them out. Goods in transit are isolated once they arrive, goods
+    awaiting inspection once inspected: call this again then. A unit still promised to an order
+    through its lot's reservation stays put until the order lets go of it.
+    """
+    rows = _on_hand(session, lots, units, StockStatus.available)
+    free = {
+        balance.key: balance.available
+        for balance in session.scalars(
+            select(StockBalance).where(StockBalance.lot_id.in_([lot.id for lot in lots]))
+        )
+    }
+    movements = []
+    for location, lot_id, unit_id, quantity in rows:
+        key = (location.id, item.id, lot_id, str(StockStatus.available))
+        quantity = min(quantity, free.get(key, Decimal(0)))
+        if quantity <= 0:
+            continue
+        free[key] -= quantity
+        movements.append(
+            Movement(
+                item=item, quantity=quantity, source=location, destination=location,
+                lot=session.get(Lot, lot_id), unit=session.get(Unit, unit_id) if unit_id else None,
+                destination_status=StockStatus.nonconforming, reason=Reason.recall,
+            )
+        )  # fmt: skip
+    return post_movements(session, movements, user=user, document=document)
+
+
+def _on_hand(session: Session, lots: list[Lot], units: list[Unit] | None, status: StockStatus):
+    """(location, lot id, unit id, quantity) on hand in ``status``, outside transit, by ledger."""
+    total = func.sum(LedgerEntry.quantity)
+    query = (
+        select(Location, LedgerEntry.lot_id, LedgerEntry.unit_id, total)
+        .select_from(LedgerEntry)
+        .join(Location, Location.id == LedgerEntry.location_id)
+        .where(
+            LedgerEntry.lot_id.in_([lot.id for lot in lots]),
+            LedgerEntry.status == status,
+            Location.type != LocationType.transit,
+        )
+        .group_by(Location.id, LedgerEntry.lot_id, LedgerEntry.unit_id)
+        .order_by(Location.id, LedgerEntry.lot_id, LedgerEntry.unit_id)
+    )
+    if units is not None:
+        query = query.where(LedgerEntry.unit_id.in_([unit.id for unit in units]))
+    return [row for row in session.execute(query) if row[3] > 0]  # summed in SQL, compared here
+
+
+def trace_lot(
+    session: Session,
+    lot: Lot,
+    units: list[Unit] | None = None,
+    sale_of_return: Mapping[str, str] | None = None,
+) -> Trace:
+    """Where ``lot`` (or only its ``units``) is, went to and came from, read from the ledger.
+
+    ``sale_of_return`` maps a customer return's document to the sale document it returns, so a
+    sale is reported net of what its customer sent back.
+    """
+    query = select(LedgerEntry).where(LedgerEntry.lot_id == lot.id)
+    serial_of: dict[int, str] = {}
+    if units is not None:
+        serial_of = {unit.id: unit.serial for unit in units}
+        query = query.where(LedgerEntry.unit_id.in_(sorted(serial_of)))
+    else:
+        serial_of = dict(
+            session.execute(select(Unit.id, Unit.serial).where(Unit.lot_id == lot.id)).all()
+        )
+    entries = session.scalars(query.order_by(LedgerEntry.id)).all()
+    shipments, unmatched = _shipments(entries, serial_of, sale_of_return or {})
+    return Trace(
+        lot=lot,
+        holdings=_holdings(entries, serial_of),
+        shipments=shipments,
+        origins=[
+            Origin(entry.document, entry.at, entry.location_id, entry.quantity)
+            for entry in entries
+            if entry.reason == Reason.purchase_receipt and entry.quantity > 0
+        ],
+        unmatched_returns=unmatched,
+    )
+
+
+def _holdings(entries, serial_of: dict[int, str]) -> list[Holding]:
+    quantity: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    serials: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for entry in entries:
+        key = (entry.location_id, str(entry.status))
+        quantity[key] += entry.quantity
+        if entry.unit_id is not None:
+            serial = serial_of[entry.unit_id]
+            if entry.quantity > 0:
+                serials[key].add(serial)
+            else:
+                serials[key].discard(serial)
+    return [
+        Holding(location_id, StockStatus(status), on_hand, tuple(sorted(serials[key])))
+        for key, on_hand in sorted(quantity.items())
+        if on_hand != 0
+        for location_id, status in [key]
+    ]
+
+
+def _shipments(entries, serial_of, sale_of_return) -> tuple[list[Shipment], list[str]]:
+    sold: dict[str, Shipment] = {}
+    unmatched: list[str] = []
+    for entry in entries:
+        if entry.reason == Reason.sale and entry.quantity < 0:
+            document = entry.document or ""
+            shipment = sold.setdefault(document, Shipment(document, entry.at, entry.at))
+            shipment.last_at = entry.at
+            shipment.quantity -= entry.quantity
+            if entry.unit_id is not None:
+                shipment.serials.add(serial_of[entry.unit_id])
+    for entry in entries:
+        if entry.reason != Reason.customer_return or entry.quantity <= 0:
+            continue
+        shipment = sold.get(sale_of_return.get(entry.document or "", ""))
+        if shipment is None:
+            if entry.document not in unmatched:
+                unmatched.append(entry.document)
+            continue
+        shipment.quantity -= entry.quantity
+        if entry.unit_id is not None:
+            shipment.serials.discard(serial_of[entry.unit_id])
+    return [shipment for shipment in sold.values() if shipment.quantity > 0], unmatched
+
+
+def lot_stock_at(session: Session, lot: Lot, location_id: int, units=None) -> Decimal:
+    """What ``location_id`` still holds of ``lot`` (or of its ``units``) in every status."""
+    query = select(LedgerEntry.quantity).where(
+        LedgerEntry.lot_id == lot.id, LedgerEntry.location_id == location_id
+    )
+    if units is not None:
+        query = query.where(LedgerEntry.unit_id.in_([unit.id for unit in units]))
+    return sum(session.scalars(query), Decimal(0))
+
+
+__all__ = [
+    "Holding", "Origin", "RecallResult", "Shipment", "Trace", "isolate", "lot_stock_at",
+    "recall_lots", "trace_lot", "units_in_range",
+]  # fmt: skip

@@ -1,0 +1,133 @@
+"""Recall actions: ``issue_recall`` blocks and traces the goods, ``track_recall`` follows the tasks.
+
+``issue_recall`` calls the kernel's ``recall_lots`` for the record's item and lots (or serial
+range) — from that moment nothing of them is sold, transferred or reserved anywhere — and writes
+the trace (holders, customers, origin) and one task per holding location onto the recall.
+Recalled goods on hand are set apart as nonconforming, so the ordinary supplier return and scrap
+documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace:
+a task is done once its location holds none of the goods; new holders (goods that arrived from
+transit or came back from a customer) get a task too. With ``require_done`` it refuses while any
+task is open, naming the location.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from app.i18n import _
+from app.kernel.items import Item, Lot, lot_of
+from app.kernel.locations import Location
+from app.kernel.recall import isolate, recall_lots, units_in_range
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+FIELDS = ("item", "lots", "serial_from", "serial_to", "tasks", "trace")
+
+
+def _schema(**extra) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(FIELDS),
+        "properties": {**{name: common.FIELD for name in FIELDS}, **extra},
+    }
+
+
+def _goods(context: ActionContext) -> tuple[Item, list[Lot], list | None]:
+    """The item, its recalled lots and, for a serial range, the units (else ``None``)."""
+    params, data = context.params, context.record.data or {}
+    item = common.item(context, data, params["item"])
+    first, last = data.get(params["serial_from"]), data.get(params["serial_to"])
+    numbers = [n.strip() for n in str(data.get(params["lots"]) or "").split(",") if n.strip()]
+    if first or last:
+        if not (first and last):
+            raise ActionError(_("A serial range needs both its first and its last serial number."))
+        units = units_in_range(context.session, item, str(first), str(last))
+        lots = [context.session.get(Lot, lot_id) for lot_id in sorted({u.lot_id for u in units})]
+        return item, [lot for lot in lots if lot is not None], units
+    if not numbers:
+        raise ActionError(_("Name the lots to recall, or a serial range."))
+    lots = []
+    for number in numbers:
+        lot = lot_of(context.session, item, number)
+        if lot is None:
+            raise ActionError(_("Item %(item)s has no lot %(lot)s.", item=item.code, lot=number))
+        lots.append(lot)
+    return item, lots, None
+
+
+def _write(context: ActionContext, table: str, rows: list[dict]) -> None:
+    context.record.data = {**(context.record.data or {}), table: rows}
+
+
+def _holdings(trace: list[dict]) -> dict[int, Decimal]:
+    """What each location holds now, every lot and status together."""
+    held: dict[int, Decimal] = defaultdict(Decimal)
+    for row in trace:
+        if row["kind"] == "holder":
+            held[row["location_id"]] += Decimal(row["quantity"])
+    return held
+
+
+def _trace(context: ActionContext, item, lots, units) -> list[dict]:
+    rows = context.records.recall_trace(item, lots, units)
+    _write(context, context.params["trace"], [_without_ids(row) for row in rows])
+    return rows
+
+
+def _without_ids(row: dict) -> dict:
+    return {name: value for name, value in row.items() if name != "location_id"}
+
+
+class IssueRecall(Action):
+    name = "issue_recall"
+    params_schema = _schema()
+
+    def run(self, context: ActionContext) -> None:
+        item, lots, units = _goods(context)
+        recall_lots(  # a serial range blocks its units, not their lot-mates
+            context.session, item, None if units else lots, units,
+            user=context.user, document=common.document_of(context),
+        )  # fmt: skip
+        held = _holdings(_trace(context, item, lots, units))
+        tasks = [
+            {"location": location_id, "quantity": str(quantity), "remaining": str(quantity),
+             "done": False}
+            for location_id, quantity in sorted(held.items())
+        ]  # fmt: skip
+        _write(context, context.params["tasks"], tasks)
+
+
+class TrackRecall(Action):
+    name = "track_recall"
+    params_schema = _schema(require_done={"type": "boolean"})
+
+    def run(self, context: ActionContext) -> None:
+        item, lots, units = _goods(context)
+        isolate(  # what arrived or passed inspection since is set apart too
+            context.session, item, lots, units,
+            user=context.user, document=common.document_of(context),
+        )  # fmt: skip
+        held = _holdings(_trace(context, item, lots, units))
+        tasks = {
+            int(task["location"]): dict(task)
+            for task in (context.record.data or {}).get(context.params["tasks"]) or []
+        }
+        for location_id, quantity in held.items():
+            tasks.setdefault(location_id, {"location": location_id, "quantity": str(quantity)})
+        for location_id, task in tasks.items():
+            remaining = held.get(location_id, Decimal(0))
+            task.update(remaining=str(remaining), done=remaining == 0)
+        _write(context, context.params["tasks"], [tasks[key] for key in sorted(tasks)])
+        open_tasks = [key for key in sorted(tasks) if not tasks[key]["done"]]
+        if context.params.get("require_done") and open_tasks:
+            location = context.session.get(Location, open_tasks[0])
+            raise ActionError(
+                _(
+                    "The recall is not complete: %(location)s still holds %(quantity)s of the "
+                    "recalled goods.",
+                    location=f"{location.code} {location.name}",
+                    quantity=tasks[open_tasks[0]]["remaining"],
+                )
+            )

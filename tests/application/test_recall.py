@@ -1,0 +1,180 @@
+"""The shipped recall flow through the HTTP API: QA issues a recall, the lots are blocked at once
+(a reserved order can no longer be delivered), the trace names holders and customers (net of
+returns, with contact and UDIs), the per-location tasks close when the stock is gone, and the
+trace report exports to Excel for the regulator."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal as D
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.kernel.items import Item, Lot, LotStatus, Unit
+from app.kernel.locations import Location
+from app.kernel.stock import Movement, Reason, post_movements
+from app.meta.models import Record
+from app.workflow.models import InboxMessage
+from tests.application import sales_fixtures
+from tests.application.sales_fixtures import CR, PACE_GTIN, SO, approved_customer, day, stock
+from tests.application.test_sales import fire, new_order, pace_scan, scan_goods, strip_scan
+
+shop = sales_fixtures.shop  # the fixture, used by name
+RC = "/api/v1/forms/recall/records"
+
+
+def new_recall(api, shop, **data) -> dict:
+    body = {"item": shop["STRIP"], "level": "II", "deadline": str(day(14)),
+            "reason": "包装密封不良", "regulator_reference": "RC-2026-12", **data}  # fmt: skip
+    response = api.post(RC, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def sold_and_held(shop):
+    """Order 1 delivers A ×3 and A2 ×2 to a clinic; 1 of A2 comes back; order 2 holds A2 ×2."""
+    clinic = approved_customer(shop, "C-1", kind="retail", contact="王医生", phone="021-5555")
+    clerk = shop.api("clerk")
+    first = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "5",
+                                     "unit_price": "10"}], clinic)  # fmt: skip
+    assert fire(clerk, SO, first, "confirm").status_code == 200
+    scan_goods(clerk, first["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    assert fire(clerk, SO, first, "deliver").status_code == 200
+    back = clerk.post(CR, json={"location": shop["S1"], "sales_order": first["id"],
+                                "reason": "客户退回", "lines": [strip_scan("A2", 1)]})  # fmt: skip
+    assert fire(clerk, CR, back.json, "receive").status_code == 200
+    second = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                      "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, second, "confirm").status_code == 200
+    number = clerk.get(f"{SO}/{first['id']}").json["number"]
+    return number, second
+
+
+def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db):
+    first_number, second = sold_and_held(shop)
+    qa, clerk = shop.api("qa"), shop.api("clerk")
+    recall = new_recall(qa, shop, lots="A2")
+    response = fire(qa, RC, recall, "issue")
+    assert response.status_code == 200, response.json
+    data = response.json["data"]
+    with db.session() as session:
+        assert (
+            session.scalar(select(Lot.status).where(Lot.lot_number == "A2")) == LotStatus.recalled
+        )
+    holders = sorted((row["status"], D(row["quantity"])) for row in data["trace"]
+                     if row["kind"] == "holder")  # fmt: skip
+    # set apart where it is: what was on the shelf is nonconforming now, the return awaits QA
+    assert holders == [("awaiting_inspection", D(1)), ("nonconforming", D(2))]
+    customers = [row for row in data["trace"] if row["kind"] == "customer"]
+    assert [
+        (row["document"], row["customer"], row["contact"], row["phone"], D(row["quantity"]))
+        for row in customers
+    ] == [(first_number, "C-1", "王医生", "021-5555", D(1))]
+    assert [(task["location"], D(task["remaining"]), task["done"]) for task in data["tasks"]] == [
+        (shop["S1"], D(3), False)
+    ]
+    with db.session() as session:  # the store manager is told at once
+        told = session.scalars(
+            select(InboxMessage.user_id).where(InboxMessage.record_id == recall["id"])
+        )
+        assert list(told) == [shop["manager"]]
+
+    # the order that held A2 before the recall can no longer deliver it: nothing leaves
+    before = stock(db)
+    assert before[("STRIP", "A2", "nonconforming")] == (D(2), D(0))  # the hold was released
+    scan_goods(clerk, second["id"], [strip_scan("A2", 2)])
+    response = fire(clerk, SO, second, "deliver")
+    assert response.status_code == 409
+    assert stock(db) == before
+
+    response = fire(qa, RC, recall, "close")
+    assert response.status_code == 409, response.json
+    assert "S1" in response.json["error"] and "3" in response.json["error"]
+
+    with db.transaction() as session:  # the goods go back to the supplier
+        strip, s1 = session.get(Item, shop["STRIP"]), session.get(Location, shop["S1"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "A2"))
+        post_movements(session, [
+            Movement(item=strip, quantity=D(2), source=s1, lot=lot, source_status="nonconforming"),
+            Movement(item=strip, quantity=D(1), source=s1, lot=lot,
+                     source_status="awaiting_inspection"),
+        ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip
+    response = fire(qa, RC, recall, "refresh")
+    assert response.status_code == 200, response.json
+    assert [(D(task["remaining"]), task["done"]) for task in response.json["data"]["tasks"]] == [
+        (D(0), True)
+    ]
+    response = fire(qa, RC, recall, "close")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "closed"
+
+
+def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
+    hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
+                                 licence_expiry=str(day(300)), contact="李主任")  # fmt: skip
+    clerk, qa = shop.api("clerk"), shop.api("qa")
+    order = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "2",
+                                     "unit_price": "30000"}], hospital)  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [pace_scan("SN1"), pace_scan("SN2")])
+    assert fire(clerk, SO, order, "deliver").status_code == 200
+    recall = new_recall(qa, shop, item=shop["PACE"], serial_from="SN2", serial_to="SN3", level="I")
+    response = fire(qa, RC, recall, "issue")
+    assert response.status_code == 200, response.json
+    trace = response.json["data"]["trace"]
+    expiry = f"{day(400):%y%m%d}"
+    assert [(row["kind"], row.get("customer"), row.get("contact"), row["udis"]) for row in trace
+            if row["kind"] != "origin"] == [
+        ("holder", None, None, f"(01){PACE_GTIN}(17){expiry}(10)P1(21)SN3"),
+        ("customer", "H-1", "李主任", f"(01){PACE_GTIN}(17){expiry}(10)P1(21)SN2"),
+    ]  # fmt: skip
+    with db.session() as session:
+        recalled = dict(session.execute(select(Unit.serial, Unit.recalled)).all())
+        assert recalled == {"SN1": False, "SN2": True, "SN3": True}
+        assert session.scalar(select(Lot.status).where(Lot.lot_number == "P1")) == "released"
+
+    report = qa.get(f"/api/v1/reports/recall_trace?recall={recall['number']}")
+    assert report.status_code == 200, report.json
+    rows = [line["values"] for line in report.json["rows"]]
+    assert [(row["kind"], row["customer"]) for row in rows] == [
+        ("holder", None),
+        ("customer", "H-1"),
+    ]
+    export = qa.client.get(f"/reports/recall_trace/export.xlsx?recall={recall['number']}")
+    assert export.status_code == 200
+    sheet = load_workbook(io.BytesIO(export.data)).active
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][:2] == ("Recall", "Recall class") and len(values) == 3
+    assert any("李主任" in row for row in values[1:])
+
+
+def test_bad_recalls_are_refused_naming_why_and_change_nothing(shop, db):
+    qa = shop.api("qa")
+    for data, words in [
+        ({}, "Name the lots"),
+        ({"lots": "A, NOPE"}, "NOPE"),
+        ({"item": shop["PACE"], "serial_from": "SN3", "serial_to": "SN1"}, "SN3"),
+        ({"item": shop["PACE"], "serial_from": "SN1"}, "both"),
+    ]:
+        recall = new_recall(qa, shop, **data)
+        response = fire(qa, RC, recall, "issue")
+        assert response.status_code == 409, (data, response.json)
+        assert words in response.json["error"]
+    with db.session() as session:
+        assert set(session.scalars(select(Lot.status))) == {LotStatus.released}
+        assert not any(session.scalars(select(Unit.recalled)))
+        states = set(session.scalars(select(Record.state).where(Record.form == "recall")))
+        assert states == {"draft"}
+    # only QA issues recalls: a store clerk may not even create one
+    response = shop.api("clerk").post(
+        RC,
+        json={
+            "item": shop["STRIP"],
+            "lots": "A",
+            "level": "I",
+            "deadline": str(day(3)),
+            "reason": "x",
+        },
+    )
+    assert response.status_code == 403

@@ -1,0 +1,345 @@
+"""Recall: a recalled lot (or serial range) leaves by no sale, transfer or reservation, and its
+trace names every holder, customer and receipt — checked on a seeded random history too."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from app.kernel import (
+    InvalidMovement,
+    LotBlocked,
+    LotExpired,
+    Movement,
+    Reason,
+    ReceiveLine,
+    ReservationNotFound,
+    ShipLine,
+    StockStatus,
+    add_location,
+    consume,
+    post_movements,
+    receive,
+    reserve,
+    ship,
+)
+from app.kernel.errors import UnitRecalled
+from app.kernel.items import Item, Lot, LotStatus, Unit, get_or_create_lot
+from app.kernel.locations import Location
+from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
+from app.kernel.reservations import reservations_of
+from app.kernel.stock import LedgerEntry, StockBalance
+from tests.kernel.conftest import TODAY, assert_balances_match_ledger, sell
+from tests.kernel.conftest import receive as book_receipt
+
+
+def _recall(db, world, lot):
+    with db.transaction() as session:
+        item = session.get(Item, world.strips.id)
+        return recall_lots(session, item, [session.get(Lot, lot.id)], document="RC-1")
+
+
+@pytest.fixture
+def stocked(db, world):
+    book_receipt(db, world.strips, 10, world.wh, world.late)
+    book_receipt(db, world.strips, 4, world.s1, world.late)
+    book_receipt(db, world.strips, 5, world.s1, world.early)
+    return world
+
+
+def test_recalled_lot_is_refused_by_sale_transfer_and_reservation(db, stocked):
+    _recall(db, stocked, stocked.late)
+    with pytest.raises(LotBlocked):
+        sell(db, stocked.strips, 1, stocked.s1, stocked.late)
+    with pytest.raises(LotBlocked), db.transaction() as session:
+        ship(session, "TO-1", stocked.wh, stocked.s2,
+             [ShipLine(stocked.strips, Decimal(1), stocked.late)], today=TODAY)  # fmt: skip
+    with pytest.raises(LotBlocked), db.transaction() as session:
+        reserve(session, "SO-9", 1, stocked.strips, 1, stocked.s1, lot=stocked.late, today=TODAY)
+    with db.transaction() as session:  # FEFO passes over it to the good lot
+        held = reserve(session, "SO-9", 1, stocked.strips, 2, stocked.s1, today=TODAY)
+        assert [hold.lot_id for hold in held] == [stocked.early.id]
+    with db.session() as session:
+        assert session.get(Lot, stocked.late.id).status == LotStatus.recalled
+        assert_balances_match_ledger(session)
+        assert session.scalar(select(LedgerEntry.id).where(LedgerEntry.reason == "sale")) is None
+
+
+def test_stock_reserved_before_the_recall_is_released_and_never_delivered(db, stocked):
+    with db.transaction() as session:
+        reserve(session, "SO-1", 1, stocked.strips, 3, stocked.s1, lot=stocked.late, today=TODAY)
+        reserve(session, "SO-1", 2, stocked.strips, 2, stocked.s1, lot=stocked.early, today=TODAY)
+    result = _recall(db, stocked, stocked.late)
+    assert [(hold.document, hold.line, hold.quantity) for hold in result.released] == [
+        ("SO-1", 1, Decimal(3))
+    ]
+    with db.transaction() as session:
+        assert [hold.line for hold in reservations_of(session, "SO-1")] == [2]
+        balance = session.scalar(
+            select(StockBalance).where(StockBalance.lot_id == stocked.late.id,
+                                       StockBalance.location_id == stocked.s1.id)
+        )  # fmt: skip
+        assert balance.reserved == 0
+    with pytest.raises(ReservationNotFound), db.transaction() as session:
+        consume(session, "SO-1", 1, today=TODAY)
+    with db.transaction() as session:  # the good line still delivers
+        consume(session, "SO-1", 2, today=TODAY)
+    with db.session() as session:
+        sold = session.scalars(select(LedgerEntry.lot_id).where(LedgerEntry.reason == "sale"))
+        assert list(sold) == [stocked.early.id]
+        assert_balances_match_ledger(session)
+
+
+def test_a_line_held_on_two_lots_keeps_the_good_lot(db, stocked):
+    with db.transaction() as session:  # FEFO: early 5, then late 2 — one line, two lots
+        reserve(session, "SO-2", 1, stocked.strips, 7, stocked.s1, today=TODAY)
+    result = _recall(db, stocked, stocked.late)
+    assert [(hold.lot_id, hold.quantity) for hold in result.released] == [
+        (stocked.late.id, Decimal(2))
+    ]
+    with db.session() as session:
+        assert [(h.lot_id, h.quantity) for h in reservations_of(session, "SO-2")] == [
+            (stocked.early.id, Decimal(5))
+        ]
+        assert_balances_match_ledger(session)
+
+
+def test_recalled_goods_are_set_apart_go_back_to_the_supplier_and_arrive_from_transit(db, stocked):
+    with db.transaction() as session:
+        ship(session, "TO-1", stocked.wh, stocked.s2,
+             [ShipLine(stocked.strips, Decimal(3), stocked.late)], today=TODAY)  # fmt: skip
+    _recall(db, stocked, stocked.late)
+    with db.transaction() as session:
+        receive(session, "TO-1", [ReceiveLine(1, received=Decimal(3))])  # blocked where it lands
+        post_movements(
+            session,
+            [Movement(item=stocked.strips, quantity=Decimal(4), source=stocked.s1,
+                      lot=stocked.late, source_status=StockStatus.nonconforming)],
+            reason=Reason.supplier_return, document="SR-1", today=TODAY,
+        )  # fmt: skip
+    with pytest.raises(LotBlocked):
+        sell(db, stocked.strips, 1, stocked.s2, stocked.late)
+    with db.transaction() as session:  # what arrived since is set apart on the next pass
+        lot = session.get(Lot, stocked.late.id)
+        moved = isolate(session, session.get(Item, stocked.strips.id), [lot])
+        assert [(row.location_id, str(row.status), row.quantity) for row in moved] == [
+            (stocked.s2.id, "available", Decimal(-3)),
+            (stocked.s2.id, "nonconforming", Decimal(3)),
+        ]
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        assert lot_stock_at(session, lot, stocked.s1.id) == 0
+        assert lot_stock_at(session, lot, stocked.s2.id) == 3
+        assert_balances_match_ledger(session)
+
+
+def test_serial_range_recall_blocks_only_those_units(db, world):
+    for unit in world.units:
+        book_receipt(db, world.ecg, 1, world.s1, world.ecg_lot, unit)
+    with db.transaction() as session:
+        ecg = session.get(Item, world.ecg.id)
+        units = units_in_range(session, ecg, "SN1", "SN2")
+        assert [unit.serial for unit in units] == ["SN1", "SN2"]
+        recall_lots(session, ecg, units=units)
+    with pytest.raises(UnitRecalled) as caught:
+        sell(db, world.ecg, 1, world.s1, unit=world.units[0])
+    assert caught.value.field == "serial"
+    sell(db, world.ecg, 1, world.s1, unit=world.units[2])
+    with db.session() as session:
+        assert session.get(Lot, world.ecg_lot.id).status == LotStatus.released
+        units = [session.get(Unit, unit.id) for unit in world.units[:2]]
+        trace = trace_lot(session, session.get(Lot, world.ecg_lot.id), units)
+        assert [(h.location_id, h.quantity, h.serials) for h in trace.holdings] == [
+            (world.s1.id, Decimal(2), ("SN1", "SN2"))
+        ]
+        assert trace.shipments == []
+
+
+def test_bad_recalls_are_refused_and_write_nothing(db, world):
+    with db.transaction() as session:
+        gloves_lot_owner = session.get(Item, world.ecg.id)
+        with pytest.raises(InvalidMovement) as caught:
+            recall_lots(session, gloves_lot_owner, [session.get(Lot, world.early.id)])
+        assert caught.value.field == "lots"
+        with pytest.raises(InvalidMovement) as caught:
+            recall_lots(session, gloves_lot_owner)
+        assert caught.value.field == "lots"
+        with pytest.raises(InvalidMovement) as caught:
+            units_in_range(session, gloves_lot_owner, "SN3", "SN1")
+        assert caught.value.field == "serial_to"
+        with pytest.raises(InvalidMovement) as caught:
+            units_in_range(session, session.get(Item, world.strips.id), "1", "2")
+        assert caught.value.field == "serial_from"
+    with db.session() as session:
+        assert session.get(Lot, world.early.id).status == LotStatus.released
+
+
+def test_expired_lot_stays_unsellable(db, world):
+    book_receipt(db, world.strips, 2, world.s1, world.old)
+    with pytest.raises(LotExpired):
+        sell(db, world.strips, 1, world.s1, world.old)
+    with pytest.raises(LotExpired), db.transaction() as session:
+        ship(session, "TO-2", world.s1, world.s2,
+             [ShipLine(world.strips, Decimal(1), world.old)], today=TODAY)  # fmt: skip
+
+
+def test_trace_names_holders_customers_net_of_returns_and_origin(db, stocked):
+    with db.transaction() as session:
+        ship(session, "TO-1", stocked.wh, stocked.s2,
+             [ShipLine(stocked.strips, Decimal(2), stocked.late)], today=TODAY)  # fmt: skip
+    sell(db, stocked.strips, 3, stocked.s1, stocked.late)  # SO-1
+    with db.transaction() as session:
+        post_movements(
+            session,
+            [Movement(item=stocked.strips, quantity=Decimal(1), destination=stocked.s1,
+                      lot=stocked.late, destination_status=StockStatus.awaiting_inspection)],
+            reason=Reason.customer_return, document="CR-1", today=TODAY,
+        )  # fmt: skip
+    _recall(db, stocked, stocked.late)
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        trace = trace_lot(session, lot, sale_of_return={"CR-1": "SO-1"})
+        transit = session.scalar(select(Location.id).where(Location.type == "transit"))
+        assert sorted((h.location_id, str(h.status), h.quantity) for h in trace.holdings) == sorted(
+            [
+                (stocked.wh.id, "nonconforming", Decimal(8)),
+                (transit, "in_transit", Decimal(2)),
+                (stocked.s1.id, "nonconforming", Decimal(1)),
+                (stocked.s1.id, "awaiting_inspection", Decimal(1)),
+            ]
+        )
+        assert [(s.document, s.quantity) for s in trace.shipments] == [("SO-1", Decimal(2))]
+        assert sorted((o.location_id, o.quantity) for o in trace.origins) == sorted(
+            [(stocked.wh.id, Decimal(10)), (stocked.s1.id, Decimal(4))]
+        )
+        assert trace_lot(session, lot).unmatched_returns == ["CR-1"]
+
+
+# --- the recall completeness test --------------------------------------------------------------
+
+LOTS, STORES, STEPS = 6, 6, 400
+
+
+def test_recall_trace_is_complete_on_a_random_history(db, world):
+    """Seeded random receipts, transfers, arrivals, sales, returns and supplier returns over many
+    lots and locations; for every lot the trace equals what a plain replay of the ledger gives."""
+    rng = random.Random(20261125)
+    with db.transaction() as session:
+        east = session.get(Location, world.east.id)
+        places = [session.get(Location, world.wh.id)] + [
+            add_location(session, f"RS{n}", f"门店{n}", "store", east) for n in range(STORES)
+        ]
+        item = session.get(Item, world.strips.id)
+        lots = [
+            get_or_create_lot(session, item, f"R{n}", TODAY + dt.timedelta(days=300))
+            for n in range(LOTS)
+        ]
+        place_ids, lot_ids = [p.id for p in places], [lot.id for lot in lots]
+    returns: dict[str, str] = {}
+    in_transit: list[tuple[str, int]] = []
+    for step in range(STEPS):
+        with db.transaction() as session:
+            _random_step(session, rng, step, place_ids, lot_ids, item.id, returns, in_transit)
+    with db.transaction() as session:
+        for lot_id in lot_ids[::2]:
+            recall_lots(session, session.get(Item, item.id), [session.get(Lot, lot_id)])
+    assert returns and in_transit  # the history had customer returns and goods on the road
+    with db.session() as session:
+        assert_balances_match_ledger(session)
+        for lot_id in lot_ids:
+            trace = trace_lot(session, session.get(Lot, lot_id), sale_of_return=returns)
+            holders, customers, origin = _replay(session, lot_id, returns)
+            assert {(h.location_id, str(h.status)): h.quantity for h in trace.holdings} == holders
+            assert {s.document: s.quantity for s in trace.shipments} == customers
+            assert sorted((o.document, o.quantity) for o in trace.origins) == origin
+            assert holders and origin  # the history really moved every lot
+
+
+def _post(session, reason, document, **movement) -> None:
+    post_movements(session, [Movement(**movement)], reason=reason, document=document, today=TODAY)
+
+
+def _random_step(session, rng, step, place_ids, lot_ids, item_id, returns, in_transit):
+    """One business event; an event there is not enough stock for is simply skipped."""
+    item = session.get(Item, item_id)
+    lot = session.get(Lot, rng.choice(lot_ids))
+    here, there = (session.get(Location, i) for i in rng.sample(place_ids, 2))
+    quantity = Decimal(rng.randint(1, 6))
+    kind = rng.choice(["receipt", "receipt", "ship", "arrive", "sale", "sale", "return", "back"])
+    free = _free(session, here, lot)
+    goods = {"item": item, "lot": lot}
+    if kind == "receipt" or step < 20:
+        _post(session, Reason.purchase_receipt, f"PR-{step}", **goods, quantity=quantity * 3,
+              destination=here)  # fmt: skip
+    elif kind == "ship" and free >= quantity:
+        ship(session, f"TO-{step}", here, there, [ShipLine(item, quantity, lot)], today=TODAY)
+        in_transit.append((f"TO-{step}", 1))
+    elif kind == "arrive" and in_transit:
+        document, line = in_transit.pop(rng.randrange(len(in_transit)))
+        receive(session, document, [ReceiveLine(line, received=Decimal(1))])
+        if _outstanding(session, document):
+            in_transit.append((document, line))
+    elif kind == "sale" and free >= quantity:
+        _post(session, Reason.sale, f"SO-{step}", **goods, quantity=quantity, source=here)
+    elif kind == "return" and (sales := _sales_of(session, lot)):
+        document, sold = rng.choice(sales)
+        _post(session, Reason.customer_return, f"CR-{step}", **goods,
+              quantity=min(sold, Decimal(1)), destination=here,
+              destination_status=StockStatus.awaiting_inspection)  # fmt: skip
+        returns[f"CR-{step}"] = document
+    elif kind == "back" and free >= 1:
+        _post(session, Reason.supplier_return, f"SR-{step}", **goods, quantity=Decimal(1),
+              source=here)  # fmt: skip
+
+
+def _free(session, location, lot) -> Decimal:
+    balance = session.scalar(
+        select(StockBalance).where(
+            StockBalance.location_id == location.id,
+            StockBalance.lot_id == lot.id,
+            StockBalance.status == "available",
+        )
+    )
+    return balance.available if balance is not None else Decimal(0)
+
+
+def _outstanding(session, document) -> bool:
+    from app.kernel.transfers import transfer_lines
+
+    return any(line.outstanding > 0 for line in transfer_lines(session, document))
+
+
+def _sales_of(session, lot) -> list[tuple[str, Decimal]]:
+    rows = session.execute(
+        select(LedgerEntry.document, LedgerEntry.quantity)
+        .where(LedgerEntry.lot_id == lot.id, LedgerEntry.reason == "sale")
+        .order_by(LedgerEntry.id)
+    ).all()
+    return [(document, -quantity) for document, quantity in rows]
+
+
+def _replay(session, lot_id, returns):
+    """Holders, customers (sale document → net quantity) and origin, by replaying every row."""
+    holders: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    customers: dict[str, Decimal] = defaultdict(Decimal)
+    origin = []
+    for row in session.execute(select(LedgerEntry).order_by(LedgerEntry.id)).scalars():
+        if row.lot_id != lot_id:
+            continue
+        holders[(row.location_id, str(row.status))] += row.quantity
+        if row.reason == "sale":
+            customers[row.document] -= row.quantity
+        if row.reason == "customer_return":
+            customers[returns[row.document]] -= row.quantity
+        if row.reason == "purchase_receipt":
+            origin.append((row.document, row.quantity))
+    return (
+        {key: value for key, value in holders.items() if value},
+        {key: value for key, value in customers.items() if value > 0},
+        sorted(origin),
+    )
