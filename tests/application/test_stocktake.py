@@ -221,3 +221,17 @@ def test_abort_releases_the_location_posts_nothing_and_is_audited(db, as_user, c
     with db.session() as session:
         entry = audit.history(session, "stocktake", stocktake["number"])[-1]
     assert (entry.action, entry.reason) == ("abort", "scanner broken, count again")
+
+
+def test_the_pages_render_for_counters_and_reviewers(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    count_sheet(clerk, chain, stocktake, [{"item": chain["strip"], "lot": "L1", "quantity": "9"}])
+    sheet = clerk.get("/forms/stocktake_count/new")
+    assert sheet.status_code == 200
+    assert 'name="lines[__INDEX__].scan"' in sheet.text and 'data-udi="1"' in sheet.text
+    assert "/api/v1/lookup/stocktake" in sheet.text
+    page = boss.get(f"/forms/stocktake/{stocktake['id']}")
+    assert page.status_code == 200 and stocktake["number"] in page.text
+    report = boss.get("/reports/stocktake_variance", query_string={"document": stocktake["number"]})
+    assert report.status_code == 200 and "L1" in report.text
