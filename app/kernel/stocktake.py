@@ -45,9 +45,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.db import Base, Quantity, UTCDateTime, to_decimal, utcnow
 from app.i18n import _
 from app.kernel import audit
-from app.kernel.errors import InvalidMovement, KernelError
+from app.kernel.errors import (
+    InvalidMovement,
+    KernelError,
+    LocationInactive,
+    NotAStockLocation,
+)
 from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus
-from app.kernel.locations import Location
+from app.kernel.locations import STOCK_HOLDING, Location
 from app.kernel.stock import (
     LedgerEntry,
     Movement,
@@ -160,6 +165,10 @@ def open_stocktake(
     blind: bool = False,
 ) -> Stocktake:
     """Lock ``location`` and snapshot its balances (of ``items``, or all) in this transaction."""
+    if not location.active:
+        raise LocationInactive(location)
+    if location.type not in STOCK_HOLDING:
+        raise NotAStockLocation(location, "location")
     lock = open_stock_lock(session, location, user, reason=document)
     stocktake = Stocktake(
         document=document, location_id=location.id, state=StocktakeState.counting,

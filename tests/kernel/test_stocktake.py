@@ -11,7 +11,9 @@ from app.kernel import (
     CountEntry,
     InvalidMovement,
     LocationAlreadyLocked,
+    LocationInactive,
     LocationLocked,
+    NotAStockLocation,
     Reason,
     StockLock,
     StocktakeError,
@@ -66,6 +68,16 @@ def test_opening_locks_the_location_and_snapshots_its_balances(db, world):
     sell(db, world.gloves, 1, world.s2)  # the other store carries on
     with pytest.raises(LocationAlreadyLocked), db.transaction() as session:
         open_stocktake(session, "ST-2", world.s1, world.clerk)
+
+
+def test_only_an_open_stock_location_is_counted(db, world):
+    with pytest.raises(LocationInactive) as caught, db.transaction() as session:
+        open_stocktake(session, "ST-1", world.closed, world.clerk)
+    assert "S9" in str(caught.value)
+    with pytest.raises(NotAStockLocation), db.transaction() as session:
+        open_stocktake(session, "ST-1", world.east, world.clerk)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(StockLock)) == 0
 
 
 def test_a_partial_count_snapshots_and_counts_only_its_items(db, world):
