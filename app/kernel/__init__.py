@@ -60,6 +60,18 @@ from app.kernel.stock import (
     post_movements,
 )
 from app.kernel.stock_locks import StockLock, close_stock_lock, open_stock_lock
+from app.kernel.stocktake import (
+    CountEntry,
+    Stocktake,
+    StocktakeError,
+    StocktakeState,
+    abort_stocktake,
+    add_count,
+    approve_stocktake,
+    open_stocktake,
+    stocktake_of,
+    variance,
+)
 from app.kernel.tokens import ApiToken
 from app.kernel.transfers import (
     ReceiveLine,
@@ -76,18 +88,20 @@ from app.kernel.udi import UDI, check_udi, parse_udi
 from app.kernel.users import User
 
 __all__ = [
-    "ApiToken", "DeviceClass", "ExpiryRequired", "InsufficientStock", "InvalidGTIN",
-    "InvalidMovement", "Item", "KernelError", "LedgerEntry", "LedgerRow", "Location",
-    "LocationAlreadyLocked",
-    "LocationInactive", "LocationLocked", "LocationType", "Lot", "LotBlocked", "LotExpired",
-    "LotMismatch", "LotStatus", "Movement", "NotAStockLocation", "NotTracked", "OverReceipt",
-    "Reason", "ReceiveLine", "Reservation", "ReservationNotFound", "ShipLine", "StockBalance",
-    "StockLock", "StockNotAvailable", "StockStatus", "StorageCondition", "TrackingMode",
-    "TrackingRequired", "TransferLine", "TransferLineNotFound", "TransitRoute", "UDI", "UDIError",
-    "Unit", "UnitAlreadyInStock", "UnitNotHere", "UnitStatus", "UnknownItem", "User", "add_item",
-    "add_location", "allocate", "audit", "business_today", "check_udi", "close_stock_lock",
-    "consume", "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
+    "ApiToken", "CountEntry", "DeviceClass", "ExpiryRequired", "InsufficientStock",
+    "InvalidGTIN", "InvalidMovement", "Item", "KernelError", "LedgerEntry", "LedgerRow",
+    "Location", "LocationAlreadyLocked", "LocationInactive", "LocationLocked", "LocationType",
+    "Lot", "LotBlocked", "LotExpired", "LotMismatch", "LotStatus", "Movement",
+    "NotAStockLocation", "NotTracked", "OverReceipt", "Reason", "ReceiveLine", "Reservation",
+    "ReservationNotFound", "ShipLine", "StockBalance", "StockLock", "StockNotAvailable",
+    "StockStatus", "Stocktake", "StocktakeError", "StocktakeState", "StorageCondition",
+    "TrackingMode", "TrackingRequired", "TransferLine", "TransferLineNotFound", "TransitRoute",
+    "UDI", "UDIError", "Unit", "UnitAlreadyInStock", "UnitNotHere", "UnitStatus", "UnknownItem",
+    "User", "abort_stocktake", "add_count", "add_item", "add_location", "allocate",
+    "approve_stocktake", "audit", "business_today", "check_udi", "close_stock_lock", "consume",
+    "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
     "goods_in_transit", "is_valid_gtin", "item_by_gtin", "jobs", "lot_of", "open_stock_lock",
-    "parse_udi", "post_movements", "queries", "receive", "region_of", "release", "reserve",
-    "return_remainder", "run_in_transaction", "ship", "tokens", "transit_location",
+    "open_stocktake", "parse_udi", "post_movements", "queries", "receive", "region_of",
+    "release", "reserve", "return_remainder", "run_in_transaction", "ship", "stocktake_of",
+    "tokens", "transit_location", "variance",
 ]  # fmt: skip

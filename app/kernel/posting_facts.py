@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from app.kernel import direct
 from app.kernel.items import Lot, LotStatus, Unit
 from app.kernel.locations import Location
-from app.kernel.stock_locks import StockLock
+from app.kernel.stock_locks import StockLock, pass_count_gate
 from app.kernel.users import User
 
 _locations, _lots, _units = Location.__table__, Lot.__table__, Unit.__table__
@@ -36,23 +36,28 @@ _stock_locks, _users = StockLock.__table__, User.__table__
 
 
 @functools.lru_cache(maxsize=256)
-def _locations_and_lots(locations: int, lots: int):
+def _locations_and_lots(dialect: str, locations: int, lots: int):
     """The locations (share-locked) with any count open on them and, in the same round trip, the
     lots: each location row is joined to every lot asked for, which for the few locations of a
-    posting costs less than a second query. One statement per number of locations and lots."""
+    posting costs less than a second query. One statement per number of locations and lots.
+    On PostgreSQL each location also passes its count gate (see ``stock_locks``)."""
+    columns = [
+        _locations.c.id,
+        _locations.c.type,
+        _locations.c.active,
+        _stock_locks.c.id.label("stock_lock_id"),
+        _stock_locks.c.opened_at.label("locked_since"),
+        _users.c.full_name.label("locked_by"),
+        _lots.c.id.label("lot_id"),
+        _lots.c.item_id.label("lot_item_id"),
+        _lots.c.lot_number,
+        _lots.c.expiry_date,
+        _lots.c.status.label("lot_status"),
+    ]
+    if dialect == "postgresql":
+        columns.append(pass_count_gate(_locations.c.id).label("gate"))
     return (
-        select(
-            _locations.c.id,
-            _locations.c.type,
-            _locations.c.active,
-            _stock_locks.c.opened_at.label("locked_since"),
-            _users.c.full_name.label("locked_by"),
-            _lots.c.id.label("lot_id"),
-            _lots.c.item_id.label("lot_item_id"),
-            _lots.c.lot_number,
-            _lots.c.expiry_date,
-            _lots.c.status.label("lot_status"),
-        )
+        select(*columns)
         .select_from(
             _locations.outerjoin(_stock_locks, _stock_locks.c.location_id == _locations.c.id)
             .outerjoin(_users, _users.c.id == _stock_locks.c.opened_by)
@@ -141,7 +146,8 @@ def read_facts(
     connection = session.connection()
     facts = PostingFacts(session, connection)
     if location_ids:
-        statement = _locations_and_lots(len(location_ids), len(lot_ids))
+        dialect = connection.dialect.name
+        statement = _locations_and_lots(dialect, len(location_ids), len(lot_ids))
         parameters = direct.parameters("ids", sorted(location_ids))
         parameters |= direct.parameters("lot_ids", sorted(lot_ids))
         for row in direct.execute(connection, statement, parameters):

@@ -77,6 +77,7 @@ from app.kernel.items import (
 )
 from app.kernel.locations import STOCK_HOLDING, Location, LocationType
 from app.kernel.posting_facts import PostingFacts, read_facts
+from app.kernel.stock_locks import StockLock
 from app.kernel.users import User
 
 
@@ -275,9 +276,13 @@ def post_movements(
     reason: Reason | None = None,
     note: str | None = None,
     today: dt.date | None = None,
+    own_lock: int | None = None,
 ) -> list[LedgerRow]:
     """Validate, lock and apply ``movements`` as one posting; return the ledger rows written
     (``LedgerRow`` records, in the order of the movements).
+
+    ``own_lock`` is the id of the stock lock whose count posts this (its count surplus and
+    shortage): that one lock lets these movements through; any other lock refuses them.
 
     Raises a ``KernelError`` when any movement breaks a rule. Rule errors come before anything is
     written; ``InsufficientStock`` comes after the lock pass, which may have created empty balance
@@ -293,9 +298,10 @@ def post_movements(
         return []
     today = today or business_today()
     session.flush()
-    facts, lines = _validate(session, movements, today)
+    facts, lines = _validate(session, movements, today, own_lock)
     keys = [key for line in lines for key, _sign in line.sides()]
     balances = lock_balance_rows(session, keys)
+    _recheck_locks(session, balances, own_lock)
     entries = _apply(facts, lines, balances, user, document)
     _record(session, entries, user, document, note)
     return entries
@@ -305,7 +311,7 @@ def post_movements(
 
 
 def _validate(
-    session: Session, movements: list[Movement], today: dt.date
+    session: Session, movements: list[Movement], today: dt.date, own_lock: int | None = None
 ) -> tuple[PostingFacts, list[_Line]]:
     """Check every rule on rows read fresh in this transaction; return them bound to the lines."""
     facts = read_facts(
@@ -325,7 +331,7 @@ def _validate(
         _check_tracking(line)
         for role, location in (("source", line.source), ("destination", line.destination)):
             if location is not None:
-                _check_location(facts, location, role)
+                _check_location(facts, location, role, own_lock)
         _check_statuses(line)
         _check_lot(facts, line, today)
         _check_unit(facts, line)
@@ -385,12 +391,14 @@ def _check_tracking(line: _Line) -> None:
         )
 
 
-def _check_location(facts: PostingFacts, location: Row, role: str) -> None:
+def _check_location(
+    facts: PostingFacts, location: Row, role: str, own_lock: int | None = None
+) -> None:
     if not location.active:
         raise LocationInactive(facts.location(location), role)
     if location.type not in STOCK_HOLDING:
         raise NotAStockLocation(facts.location(location), role)
-    if location.locked_since is not None:
+    if location.locked_since is not None and location.stock_lock_id != own_lock:
         since = location.locked_since.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M")
         raise LocationLocked(facts.location(location), since, location.locked_by)
 
@@ -462,6 +470,7 @@ def _check_unit(facts: PostingFacts, line: _Line) -> None:
 # --- pass 2: locks -----------------------------------------------------------------------------
 
 _balances, _ledger, _units = StockBalance.__table__, LedgerEntry.__table__, Unit.__table__
+_stock_locks = StockLock.__table__
 _BALANCE_KEY = (_balances.c.location_id, _balances.c.item_id, _balances.c.lot_key)
 
 
@@ -470,8 +479,21 @@ def _lock_statement(dialect: str, count: int):
     """SELECT … FOR UPDATE of ``count`` balance rows by key, in key order."""
     status = _balances.c.status
     status_order = status.collate("C") if dialect == "postgresql" else status
+    stock_lock = (
+        select(_stock_locks.c.id)
+        .where(_stock_locks.c.location_id == _balances.c.location_id)
+        .scalar_subquery()
+        .label("stock_lock_id")
+    )
     return (
-        select(*_BALANCE_KEY, status, _balances.c.id, _balances.c.on_hand, _balances.c.reserved)
+        select(
+            *_BALANCE_KEY,
+            status,
+            _balances.c.id,
+            _balances.c.on_hand,
+            _balances.c.reserved,
+            stock_lock,
+        )
         .where(direct.tuples_of([*_BALANCE_KEY, status], "keys", count))
         .order_by(*_BALANCE_KEY, status_order)
         .with_for_update()
@@ -498,6 +520,26 @@ def lock_balance_rows(session: Session, keys: list[BalanceKey]) -> dict[BalanceK
         _insert_missing(connection, missing)
         found |= _lock_found(connection, missing)
     return found
+
+
+def _recheck_locks(session: Session, balances: dict[BalanceKey, Row], own_lock: int | None) -> None:
+    """Refuse the posting if a count opened at one of its locations while it waited.
+
+    On PostgreSQL the location rows were share-locked by the validation's statement, whose
+    snapshot was taken BEFORE it waited: a count opened meanwhile (its opener held the count gate
+    and the location row, and committed) is not in that snapshot. The balance lock statement runs
+    after the wait, in a fresh snapshot, and reads each location's lock again: a posting that
+    waited for a count to open fails here, cleanly, before writing anything.
+    """
+    locked = {
+        row.location_id
+        for row in balances.values()
+        if row.stock_lock_id is not None and row.stock_lock_id != own_lock
+    }
+    if locked:
+        facts = read_facts(session, location_ids=locked, lot_ids=set(), unit_ids=set())
+        for location_id in sorted(locked):
+            _check_location(facts, facts.locations[location_id], "location", own_lock)
 
 
 def _lock_found(connection, keys: list[BalanceKey]) -> dict[BalanceKey, Row]:

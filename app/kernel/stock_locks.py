@@ -3,13 +3,19 @@
 ``post_movements`` refuses any movement touching a locked location with ``LocationLocked``. It reads
 the location rows with ``FOR KEY SHARE`` and ``open_stock_lock`` takes ``FOR UPDATE`` on the same
 row, so a count starts only after the postings already in flight at that location have committed.
+
+On PostgreSQL a row lock is not a queue: a new ``FOR KEY SHARE`` goes past a waiting ``FOR UPDATE``,
+so a busy location could keep its count from ever opening. Each location therefore also has a
+**count gate**, a transaction-scoped advisory lock (``COUNT_GATE``, location id), which does queue:
+a posting passes it shared, an opening takes it exclusive before the row, and postings arriving
+after the opening wait behind it — then see the count and are refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, func, literal_column, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -31,10 +37,22 @@ class StockLock(Base):
     user: Mapped[User | None] = relationship()
 
 
+#: The advisory lock class of the count gates (the second key is the location id).
+COUNT_GATE = 7001
+
+
+def pass_count_gate(location_id):
+    """SQL that passes (shared) the count gate of ``location_id`` until the transaction ends."""
+    return func.pg_advisory_xact_lock_shared(literal_column(str(COUNT_GATE)), location_id)
+
+
 def open_stock_lock(
     session: Session, location: Location, user: User | None = None, reason: str | None = None
 ) -> StockLock:
     """Lock ``location`` for a count; waits for the postings in flight there to commit."""
+    if session.connection().dialect.name == "postgresql":
+        gate = func.pg_advisory_xact_lock(literal_column(str(COUNT_GATE)), location.id)
+        session.execute(select(gate))
     session.execute(select(Location.id).where(Location.id == location.id).with_for_update())
     if session.scalar(select(StockLock).where(StockLock.location_id == location.id)):
         raise LocationAlreadyLocked(location)

@@ -17,6 +17,7 @@ from sqlalchemy import (
     literal,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -25,6 +26,7 @@ from app.kernel.audit import AuditEntry
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry, StockBalance
+from app.kernel.stocktake import CountEntry, Stocktake, StocktakeSnapshot
 from app.kernel.transfers import TransferLine
 from app.kernel.users import User
 from app.meta.sources import Link, Source, SourceColumn, col, current_today, register_source
@@ -447,5 +449,90 @@ register_source(
         },
         location_column="destination_id",
         where=lambda table: _outstanding(table) > 0,
+    )
+)
+
+
+# --- stocktake ---------------------------------------------------------------------------------
+
+
+def _stocktake_variance():
+    """Per count and (item, lot, status): the snapshot, the sum of the count entries, the gap.
+
+    The union of the snapshot rows and the count entries, grouped: a lot on the books but never
+    counted shows counted 0, a lot counted but not on the books shows expected 0.
+    """
+    snapshot, counts = StocktakeSnapshot.__table__, CountEntry.__table__
+    stocktakes = Stocktake.__table__
+    zero = literal(0, _QTY)
+    both = union_all(
+        select(snapshot.c.stocktake_id, snapshot.c.item_id, snapshot.c.lot_id,
+               snapshot.c.status, snapshot.c.quantity.label("expected"), zero.label("counted")),
+        select(counts.c.stocktake_id, counts.c.item_id, counts.c.lot_id, counts.c.status,
+               zero, counts.c.quantity),
+    ).subquery()  # fmt: skip
+    expected = type_coerce(func.sum(both.c.expected), _QTY)
+    counted = type_coerce(func.sum(both.c.counted), _QTY)
+    return (
+        select(
+            stocktakes.c.document,
+            stocktakes.c.location_id,
+            stocktakes.c.state,
+            stocktakes.c.blind,
+            both.c.item_id,
+            both.c.lot_id,
+            both.c.status,
+            expected.label("expected"),
+            counted.label("counted"),
+            type_coerce(counted - expected, _QTY).label("variance"),
+        )  # fmt: skip
+        .join_from(both, stocktakes, stocktakes.c.id == both.c.stocktake_id)
+        .group_by(
+            stocktakes.c.document,
+            stocktakes.c.location_id,
+            stocktakes.c.state,
+            stocktakes.c.blind,
+            both.c.item_id,
+            both.c.lot_id,
+            both.c.status,
+        )  # fmt: skip
+        .subquery("stocktake_variance")
+    )
+
+
+def _stocktake_source(name: str, label: dict, where=None) -> Source:
+    return Source(
+        name=name,
+        label=label,
+        table=_stocktake_variance,
+        columns={
+            "document": SourceColumn("text", _label("盘点单", "Stocktake"), col("document")),
+            "location_id": SourceColumn(
+                "integer", _label("地点编号", "Location id"), col("location_id")
+            ),
+            "state": SourceColumn("text", _label("盘点状态", "Count state"), col("state")),
+            "status": SourceColumn("text", _label("库存状态", "Stock status"), col("status")),
+            "expected": SourceColumn("decimal", _label("账面数", "Book quantity"), col("expected")),
+            "counted": SourceColumn("decimal", _label("实盘数", "Counted"), col("counted")),
+            "variance": SourceColumn("decimal", _label("差异", "Variance"), col("variance")),
+        },
+        links={
+            "item": _link_to(Item, "item_id", _item_columns()),
+            "lot": _link_to(Lot, "lot_id", _lot_columns()),
+            "location": location_link("location_id"),
+        },
+        location_column="location_id",
+        where=where,
+    )
+
+
+#: The variance, for whoever reviews a count (the roles decide who may run the report).
+register_source(_stocktake_source("stocktake_variance", _label("盘点差异", "Stocktake variance")))
+#: The book quantities for counters — of open (non-blind) counts only: a blind count stays blind.
+register_source(
+    _stocktake_source(
+        "stocktake_book",
+        _label("盘点账面数（明盘）", "Stocktake book quantities (open count)"),
+        where=lambda table: table.c.blind.is_(False),
     )
 )

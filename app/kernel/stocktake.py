@@ -1,0 +1,424 @@
+"""Stocktake (盘点): a count freezes its location, counters scan, approval posts the variance.
+
+``open_stocktake`` takes the location's stock lock and the snapshot of its balances in ONE
+transaction, in the kernel's lock order (the location row, then the balance rows sorted by item,
+lot and status). Why nothing slips past the snapshot on PostgreSQL:
+
+* a posting holds its locations ``FOR KEY SHARE`` until it commits; the opener takes the same row
+  ``FOR UPDATE``, so it waits for every posting already in flight there — they are in the
+  snapshot, which is read after that wait;
+* a posting that reaches the location while the opener holds it waits, and after the opener
+  commits it is refused ``LocationLocked`` by ``post_movements``' second look at the lock in its
+  balance lock statement (see ``stock._recheck_locks``) — it writes nothing.
+
+Counters add count entries (``stocktake_counts``), one row per scan: they only ever INSERT, and
+read the stocktake row ``FOR KEY SHARE``, so any number of counters count at once without
+conflicting or losing a line. Approval and abort take the stocktake row ``FOR UPDATE``: they wait
+for the scans in flight and the scans after them see the count closed.
+
+The variance of each (item, lot, status) is counted − snapshot. Approval posts it as
+``count_surplus`` / ``count_shortage`` through ``post_movements`` with the count's own lock, then
+closes the lock; an abort releases the lock and posts nothing. Both are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.db import Base, Quantity, UTCDateTime, to_decimal, utcnow
+from app.i18n import _
+from app.kernel import audit
+from app.kernel.errors import (
+    InvalidMovement,
+    KernelError,
+    LocationInactive,
+    NotAStockLocation,
+)
+from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus
+from app.kernel.locations import STOCK_HOLDING, Location
+from app.kernel.stock import (
+    LedgerEntry,
+    Movement,
+    Reason,
+    StockBalance,
+    StockStatus,
+    lock_balance_rows,
+    post_movements,
+)
+from app.kernel.stock_locks import StockLock, close_stock_lock, open_stock_lock
+from app.kernel.users import User
+
+
+class StocktakeState(enum.StrEnum):
+    counting = "counting"  # 盘点中
+    posted = "posted"  # 已过账
+    aborted = "aborted"  # 已中止
+
+
+class Stocktake(Base):
+    """One count of one location (all items, or the items in ``stocktake_items``)."""
+
+    __tablename__ = "stocktakes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document: Mapped[str] = mapped_column(String(64), unique=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
+    state: Mapped[StocktakeState] = mapped_column(
+        Enum(StocktakeState, native_enum=False, length=16, validate_strings=True)
+    )
+    blind: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_items: Mapped[bool] = mapped_column(Boolean, default=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class StocktakeItem(Base):
+    """An item a partial count covers."""
+
+    __tablename__ = "stocktake_items"
+    __table_args__ = (UniqueConstraint("stocktake_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+
+
+class StocktakeSnapshot(Base):
+    """What the books said at opening, per item, lot and status (non-zero balances only)."""
+
+    __tablename__ = "stocktake_snapshots"
+    __table_args__ = (UniqueConstraint("stocktake_id", "item_id", "lot_key", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    lot_key: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class CountEntry(Base):
+    """One scan or typed count by one counter; only ever inserted (a correction is negative)."""
+
+    __tablename__ = "stocktake_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stocktake_id: Mapped[int] = mapped_column(ForeignKey("stocktakes.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    counted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    counted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StocktakeError(KernelError):
+    field = "stocktake"
+
+
+@dataclass(frozen=True)
+class VarianceLine:
+    """One (item, lot, status) of a count: the books at opening, what was counted, the gap."""
+
+    item_id: int
+    lot_id: int | None
+    status: str
+    expected: Decimal
+    counted: Decimal
+
+    @property
+    def variance(self) -> Decimal:
+        return self.counted - self.expected
+
+
+_stocktakes = Stocktake.__table__
+_balances = StockBalance.__table__
+
+
+def open_stocktake(
+    session: Session,
+    document: str,
+    location: Location,
+    user: User | None = None,
+    items: list[Item] | None = None,
+    blind: bool = False,
+) -> Stocktake:
+    """Lock ``location`` and snapshot its balances (of ``items``, or all) in this transaction."""
+    if not location.active:
+        raise LocationInactive(location)
+    if location.type not in STOCK_HOLDING:
+        raise NotAStockLocation(location, "location")
+    lock = open_stock_lock(session, location, user, reason=document)
+    stocktake = Stocktake(
+        document=document, location_id=location.id, state=StocktakeState.counting,
+        blind=blind, all_items=not items, opened_at=lock.opened_at,
+        opened_by=user.id if user else None,
+    )  # fmt: skip
+    session.add(stocktake)
+    session.flush()
+    item_ids = sorted({item.id for item in items or []})
+    session.add_all(StocktakeItem(stocktake_id=stocktake.id, item_id=i) for i in item_ids)
+    for balance in _snapshot_balances(session, location, item_ids):
+        session.add(
+            StocktakeSnapshot(
+                stocktake_id=stocktake.id, item_id=balance.item_id,
+                lot_id=balance.lot_key or None, lot_key=balance.lot_key,
+                status=str(balance.status), quantity=balance.on_hand,
+            )
+        )  # fmt: skip
+    audit.record(
+        session, "open", "stocktake", document,
+        changes={"location": location.code, "items": item_ids or "all", "blind": blind},
+    )  # fmt: skip
+    session.flush()
+    return stocktake
+
+
+def _snapshot_balances(session: Session, location: Location, item_ids: list[int]):
+    """The location's non-zero balances, locked in the kernel's order (after the location)."""
+    query = select(
+        _balances.c.location_id, _balances.c.item_id, _balances.c.lot_key, _balances.c.status
+    ).where(_balances.c.location_id == location.id, _balances.c.on_hand != 0)
+    if item_ids:
+        query = query.where(_balances.c.item_id.in_(item_ids))
+    keys = [(row[0], row[1], row[2], str(row[3])) for row in session.execute(query)]
+    rows = lock_balance_rows(session, keys)
+    return [rows[key] for key in sorted(rows) if rows[key].on_hand != 0]
+
+
+def stocktake_of(session: Session, document: str) -> Stocktake:
+    stocktake = session.scalar(select(Stocktake).where(Stocktake.document == document))
+    if stocktake is None:
+        raise StocktakeError(_("No stocktake %(document)s.", document=document))
+    return stocktake
+
+
+def _lock_counting(session: Session, stocktake: Stocktake, *, exclusive: bool) -> None:
+    """Read the count's state from its locked row; refuse if it is no longer counting.
+
+    Scans share-lock the row (they never wait for each other); approval and abort lock it
+    exclusively, so they wait for the scans in flight and later scans see the new state.
+    """
+    query = select(_stocktakes.c.state).where(_stocktakes.c.id == stocktake.id)
+    if exclusive:
+        query = query.with_for_update()
+    else:
+        query = query.with_for_update(read=True, key_share=True)
+    state = session.execute(query).scalar_one()
+    if state != StocktakeState.counting:
+        raise StocktakeError(
+            _("Stocktake %(document)s is %(state)s: it takes no more changes.",
+              document=stocktake.document, state=str(state))
+        )  # fmt: skip
+
+
+def items_in_scope(session: Session, stocktake: Stocktake) -> set[int] | None:
+    """The item ids a partial count covers; None for a count of all items."""
+    if stocktake.all_items:
+        return None
+    query = select(StocktakeItem.item_id).where(StocktakeItem.stocktake_id == stocktake.id)
+    return set(session.scalars(query))
+
+
+def add_count(
+    session: Session,
+    stocktake: Stocktake,
+    item: Item,
+    quantity: Decimal,
+    *,
+    lot: Lot | None = None,
+    unit: Unit | None = None,
+    status: StockStatus = StockStatus.available,
+    user: User | None = None,
+) -> CountEntry:
+    """Add one count entry; a negative quantity takes back a mistaken scan."""
+    _lock_counting(session, stocktake, exclusive=False)
+    quantity = to_decimal(quantity)
+    scope = items_in_scope(session, stocktake)
+    if scope is not None and item.id not in scope:
+        raise InvalidMovement(_("Item %(item)s is not in this count.", item=item.code), "item")
+    if quantity == 0:
+        raise InvalidMovement(_("The counted quantity cannot be zero."), "quantity")
+    if item.tracking == TrackingMode.serial:
+        if unit is None:
+            raise InvalidMovement(
+                _("Scan the serial number of %(item)s.", item=item.code), "serial"
+            )
+        if abs(quantity) != 1:
+            raise InvalidMovement(_("A serial-numbered unit counts one at a time."), "quantity")
+        lot = lot or (session.get(Lot, unit.lot_id) if unit.lot_id else None)
+    elif item.tracking == TrackingMode.lot and lot is None:
+        raise InvalidMovement(_("Scan or enter the lot of %(item)s.", item=item.code), "lot")
+    entry = CountEntry(
+        stocktake_id=stocktake.id, item_id=item.id, lot_id=lot.id if lot else None,
+        unit_id=unit.id if unit else None, status=str(StockStatus(status)), quantity=quantity,
+        counted_by=user.id if user else None, counted_at=utcnow(),
+    )  # fmt: skip
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def counted(session: Session, stocktake: Stocktake) -> dict[tuple[int, int, str], Decimal]:
+    """What was counted, per (item, lot key, status)."""
+    lot_key = func.coalesce(CountEntry.lot_id, 0)
+    query = (
+        select(CountEntry.item_id, lot_key, CountEntry.status, func.sum(CountEntry.quantity))
+        .where(CountEntry.stocktake_id == stocktake.id)
+        .group_by(CountEntry.item_id, lot_key, CountEntry.status)
+    )
+    return {(i, k, s): to_decimal(q) for i, k, s, q in session.execute(query)}
+
+
+def variance(session: Session, stocktake: Stocktake) -> list[VarianceLine]:
+    """Every (item, lot, status) either in the snapshot or counted, sorted; zero gaps included."""
+    expected = {
+        (row.item_id, row.lot_key, row.status): row.quantity
+        for row in session.scalars(
+            select(StocktakeSnapshot).where(StocktakeSnapshot.stocktake_id == stocktake.id)
+        )
+    }
+    counts = counted(session, stocktake)
+    return [
+        VarianceLine(
+            item_id=key[0],
+            lot_id=key[1] or None,
+            status=key[2],
+            expected=expected.get(key, Decimal(0)),
+            counted=counts.get(key, Decimal(0)),
+        )  # fmt: skip
+        for key in sorted(set(expected) | set(counts))
+    ]
+
+
+def approve_stocktake(
+    session: Session, stocktake: Stocktake, user: User | None = None
+) -> list[LedgerEntry]:
+    """Post every variance as count surplus / shortage, then close the count and its lock."""
+    _lock_counting(session, stocktake, exclusive=True)
+    location = session.get(Location, stocktake.location_id)
+    lock = session.scalar(select(StockLock).where(StockLock.location_id == location.id))
+    lines = variance(session, stocktake)
+    for line in lines:
+        if line.counted < 0:
+            raise InvalidMovement(
+                _("Item %(item)s lot %(lot)s is counted below zero (%(quantity)s): fix the count.",
+                  item=_code(session, Item, line.item_id),
+                  lot=_code(session, Lot, line.lot_id), quantity=line.counted),
+                "quantity",
+            )  # fmt: skip
+    movements = _movements(session, stocktake, location, lines)
+    entries = post_movements(
+        session, movements, user=user, document=stocktake.document, own_lock=lock.id
+    )
+    _close(session, stocktake, location, user, StocktakeState.posted)
+    audit.record(
+        session, "approve", "stocktake", stocktake.document,
+        changes={"surplus": sum(m.quantity for m in movements if m.destination is not None),
+                 "shortage": sum(m.quantity for m in movements if m.source is not None)},
+    )  # fmt: skip
+    return entries
+
+
+def abort_stocktake(
+    session: Session, stocktake: Stocktake, user: User | None = None, reason: str = ""
+) -> None:
+    """Release the lock and post nothing; the count's entries stay, for the record."""
+    if not reason.strip():
+        raise InvalidMovement(_("Say why the count is aborted."), "reason")
+    _lock_counting(session, stocktake, exclusive=True)
+    location = session.get(Location, stocktake.location_id)
+    _close(session, stocktake, location, user, StocktakeState.aborted)
+    audit.record(session, "abort", "stocktake", stocktake.document, reason=reason)
+
+
+def _close(session, stocktake, location, user, state: StocktakeState) -> None:
+    session.execute(
+        update(_stocktakes)
+        .where(_stocktakes.c.id == stocktake.id)
+        .values(state=state, closed_at=utcnow(), closed_by=user.id if user else None)
+    )
+    session.refresh(stocktake)
+    close_stock_lock(session, location)
+
+
+def _code(session: Session, model, row_id: int | None) -> str:
+    if row_id is None:
+        return "-"
+    thing = session.get(model, row_id)
+    return getattr(thing, "code", None) or getattr(thing, "lot_number", "-")
+
+
+def _movements(session, stocktake, location, lines: list[VarianceLine]) -> list[Movement]:
+    """The postings of the variances; serial-numbered items move unit by unit.
+
+    A serial count may balance in quantity and still differ by unit (one device missing, another
+    found): its units are compared even when the quantities agree.
+    """
+    movements: list[Movement] = []
+    for number, line in enumerate(lines, start=1):
+        item = session.get(Item, line.item_id)
+        lot = session.get(Lot, line.lot_id) if line.lot_id else None
+        status = StockStatus(line.status)
+        if item.tracking == TrackingMode.serial:
+            units = _unit_variance(session, stocktake, location, item, lot, status)
+        else:
+            units = [(None, line.variance > 0)] if line.variance else []
+        for unit, surplus in units:
+            quantity = Decimal(1) if unit is not None else abs(line.variance)
+            side = {"destination": location} if surplus else {"source": location}
+            movements.append(
+                Movement(
+                    item=item, quantity=quantity, lot=lot, unit=unit, source_status=status,
+                    destination_status=status, line=number,
+                    reason=Reason.count_surplus if surplus else Reason.count_shortage, **side,
+                )
+            )  # fmt: skip
+    return movements
+
+
+def _unit_variance(session, stocktake, location, item, lot, status) -> list[tuple[Unit, bool]]:
+    """Units counted but not on the books here (surplus), and on the books but not counted."""
+    lot_id = lot.id if lot else None
+    counts: dict[int, Decimal] = defaultdict(Decimal)
+    query = select(CountEntry.unit_id, CountEntry.quantity).where(
+        CountEntry.stocktake_id == stocktake.id, CountEntry.item_id == item.id,
+        CountEntry.lot_id.is_(None) if lot_id is None else CountEntry.lot_id == lot_id,
+        CountEntry.status == str(status),
+    )  # fmt: skip
+    for unit_id, quantity in session.execute(query):
+        counts[unit_id] += quantity
+    seen = {unit_id for unit_id, quantity in counts.items() if quantity > 0}
+    here = set(
+        session.scalars(
+            select(Unit.id).where(
+                Unit.item_id == item.id, Unit.location_id == location.id,
+                Unit.status == UnitStatus.in_stock,
+                Unit.lot_id.is_(None) if lot_id is None else Unit.lot_id == lot_id,
+            )
+        )
+    )  # fmt: skip
+    return [(session.get(Unit, u), True) for u in sorted(seen - here)] + [
+        (session.get(Unit, u), False) for u in sorted(here - seen)
+    ]

@@ -1,0 +1,133 @@
+"""Built-in stocktake (盘点) actions: open a count, record a count sheet, post or abort the count.
+
+The count itself lives in the kernel (``app.kernel.stocktake``), keyed by the stocktake record's
+number. Counters each fill their own count sheet (``stocktake_count``) by scanning on a phone; its
+submission adds one count entry per line, so any number of counters count at once::
+
+    - action: open_stocktake          # on the stocktake: lock + snapshot
+      params: {location: location, blind: blind, items: items, item: item}
+    - action: record_count            # on a count sheet: its lines become count entries
+      params: {stocktake: stocktake, location: location, lines: lines, item: item, lot: lot,
+               expiry_date: expiry_date, serial: serial, status: status, quantity: quantity}
+    - action: post_stocktake          # on the stocktake's approval: post the variance
+    - action: abort_stocktake         # on the stocktake: release the lock, post nothing
+"""
+
+from __future__ import annotations
+
+from app.i18n import _
+from app.kernel.errors import KernelError
+from app.kernel.items import Item
+from app.kernel.stock import StockStatus
+from app.kernel.stocktake import (
+    abort_stocktake,
+    add_count,
+    approve_stocktake,
+    open_stocktake,
+    stocktake_of,
+)
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+_NO_PARAMS = {"type": "object", "additionalProperties": False}
+
+
+class OpenStocktake(Action):
+    name = "open_stocktake"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["location"],
+        "properties": {
+            "location": common.FIELD,
+            "blind": common.FIELD,
+            "items": common.FIELD,
+            "item": common.FIELD,
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params, data = context.params, context.record.data or {}
+        location = common.location(context, params["location"])
+        lines = data.get(params["items"]) or [] if params.get("items") else []
+        items = [common.item(context, line, params.get("item", "item")) for line in lines]
+        open_stocktake(
+            context.session, common.document_of(context), location, context.user,
+            items=items, blind=bool(data.get(params["blind"])) if params.get("blind") else False,
+        )  # fmt: skip
+
+
+class RecordCount(Action):
+    name = "record_count"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["stocktake", "lines", "item", "quantity"],
+        "properties": {
+            name: common.FIELD
+            for name in (
+                "stocktake",
+                "location",
+                "lines",
+                "item",
+                "lot",
+                "expiry_date",
+                "serial",
+                "status",
+                "quantity",
+            )
+        },  # fmt: skip
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params, data = context.params, context.record.data or {}
+        stocktake_record = context.records.read("stocktake", data.get(params["stocktake"]))
+        if stocktake_record is None or not stocktake_record.number:
+            raise ActionError(_("Choose the stocktake this count sheet belongs to."))
+        stocktake = stocktake_of(context.session, stocktake_record.number)
+        location = common.location(context, params.get("location"))
+        if location is not None and location.id != stocktake.location_id:
+            raise ActionError(
+                _("Stocktake %(document)s counts another location, not %(location)s.",
+                  document=stocktake.document, location=location.code)
+            )  # fmt: skip
+        for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+            self._count(context, stocktake, number, line)
+
+    @staticmethod
+    def _count(context: ActionContext, stocktake, number: int, line: dict) -> None:
+        params = context.params
+        the_item: Item = common.item(context, line, params["item"])
+        the_lot = common.lot(context, the_item, line, params)
+        status = (line.get(params["status"]) if params.get("status") else None) or "available"
+        if status not in {str(s) for s in StockStatus if s != StockStatus.in_transit}:
+            raise ActionError(
+                _("Line %(line)s: unknown stock status %(status)s.", line=number, status=status)
+            )
+        try:
+            add_count(
+                context.session, stocktake, the_item, common.quantity(line, params["quantity"]),
+                lot=the_lot, unit=common.unit(context, the_item, line, params, the_lot),
+                status=StockStatus(status), user=context.user,
+            )  # fmt: skip
+        except KernelError as error:  # name the line it is about
+            error.message = _("Line %(line)s: %(error)s", line=number, error=error.message)
+            raise
+
+
+class PostStocktake(Action):
+    name = "post_stocktake"
+    params_schema = _NO_PARAMS
+
+    def run(self, context: ActionContext) -> None:
+        stocktake = stocktake_of(context.session, common.document_of(context))
+        approve_stocktake(context.session, stocktake, context.user)
+
+
+class AbortStocktake(Action):
+    name = "abort_stocktake"
+    params_schema = _NO_PARAMS
+
+    def run(self, context: ActionContext) -> None:
+        stocktake = stocktake_of(context.session, common.document_of(context))
+        abort_stocktake(context.session, stocktake, context.user, reason=context.comment or "")

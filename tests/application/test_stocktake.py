@@ -1,0 +1,237 @@
+"""Stocktake through the HTTP API with the shipped metadata: open (lock + snapshot), count sheets
+filled by scanning, variance review, approval posting the count surplus / shortage, abort, and
+refusals that name the reason and write nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.kernel import CountEntry, StockLock, audit
+from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import approve, ledger, ledger_count, stock
+
+chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
+
+ST = "/api/v1/forms/stocktake/records"
+SC = "/api/v1/forms/stocktake_count/records"
+AJ = "/api/v1/forms/stock_adjustment/records"
+D = Decimal
+SCAN_L1 = "(01)06901234567892(17)310630(10)L1"
+
+
+def create(client, url: str, body: dict) -> dict:
+    response = client.post(url, json=body)
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def fire(client, url: str, record_id: int, transition: str, **body):
+    return client.post(f"{url}/{record_id}/transitions/{transition}", json=body)
+
+
+def open_count(client, chain, location="WH1", **fields) -> dict:
+    record = create(client, ST, {"location": chain[location], "blind": True, **fields})
+    response = fire(client, ST, record["id"], "open")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "counting"
+    return record
+
+
+def count_sheet(client, chain, stocktake: dict, lines: list[dict], location="WH1"):
+    """Create and submit one counter's sheet; return the submission's response."""
+    sheet = create(client, SC, {"stocktake": stocktake["id"], "location": chain[location],
+                                "lines": lines})  # fmt: skip
+    return sheet, fire(client, SC, sheet["id"], "submit")
+
+
+def entries(db) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(CountEntry))
+
+
+def locks(db) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(StockLock))
+
+
+def variance_rows(client, number: str) -> dict:
+    response = client.get("/api/v1/reports/stocktake_variance", query_string={"document": number})
+    assert response.status_code == 200, response.json
+    return {
+        (row["values"]["item_code"], row["values"]["lot"]): (
+            D(str(row["values"]["expected"])), D(str(row["values"]["counted"])),
+            D(str(row["values"]["variance"])),
+        )
+        for row in response.json["rows"]
+    }  # fmt: skip
+
+
+def test_the_whole_count_from_opening_to_posting(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    # every movement at WH1 is refused while it is counted, and says since when and by whom
+    adjustment = create(clerk, AJ, {
+        "location": chain["WH1"], "reason": "adjustment", "explanation": "found one",
+        "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "1", "unit_cost": "8.50"}],
+    })  # fmt: skip
+    fire(clerk, AJ, adjustment["id"], "submit")
+    before = (stock(db), ledger_count(db))
+    response = boss.post(
+        f"/api/v1/approval-tasks/{_task(db, adjustment['id'])}/decision",
+        json={"decision": "approve"},
+    )
+    assert response.status_code == 409
+    assert "WH1" in response.json["error"] and "being counted since" in response.json["error"]
+    assert "whsuper 全名" in response.json["error"]
+    assert (stock(db), ledger_count(db)) == before
+
+    # two counters, each with their own sheet; the clerk fills a line from a scan
+    fills = clerk.post("/api/v1/forms/stocktake_count/scan",
+                       json={"field": "lines.scan", "value": SCAN_L1}).json["fills"]  # fmt: skip
+    assert fills["item"] == chain["strip"] and fills["lot"] == "L1"
+    _sheet, response = count_sheet(clerk, chain, stocktake, [{**fills, "quantity": "6"}])
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "recorded"
+    _sheet, response = count_sheet(boss, chain, stocktake, [
+        {"item": chain["strip"], "lot": "L1", "quantity": "3"},
+        {"item": chain["ecg"], "serial": "SN1", "quantity": "1"},
+    ])  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert entries(db) == 3
+
+    # a blind count: the counters see no book quantities; the reviewer sees the variance
+    assert clerk.get("/api/v1/reports/stocktake_variance").status_code == 404
+    book = clerk.get(
+        "/api/v1/reports/stocktake_book", query_string={"document": stocktake["number"]}
+    )
+    assert book.status_code == 200 and book.json["rows"] == []
+    assert variance_rows(boss, stocktake["number"]) == {
+        ("STRIP", "L1"): (D(10), D(9), D(-1)),
+        ("STRIP", "RC"): (D(5), D(0), D(-5)),
+        ("ECG", "E1"): (D(2), D(1), D(-1)),
+    }
+
+    # submitted for review, approved by the manager: the variance posts, WH1 is free again
+    response = fire(clerk, ST, stocktake["id"], "submit")
+    assert response.status_code == 200 and response.json["state"] == "review", response.json
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(10)  # nothing before approval
+    approve(db, boss, chain["whsuper"], stocktake["id"])
+    assert boss.get(f"{ST}/{stocktake['id']}").json["state"] == "posted"
+    assert sorted(ledger(db, stocktake["number"])) == [
+        ("WH1", "ECG", "E1", "available", D(-1), "count_shortage"),
+        ("WH1", "STRIP", "L1", "available", D(-1), "count_shortage"),
+        ("WH1", "STRIP", "RC", "available", D(-5), "count_shortage"),
+    ]
+    assert locks(db) == 0
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(9)
+
+    # the count is closed: a late sheet is refused and writes nothing
+    sheet, response = count_sheet(clerk, chain, stocktake, [{**fills, "quantity": "1"}])
+    assert response.status_code == 409
+    assert stocktake["number"] in response.json["error"] and "posted" in response.json["error"]
+    assert entries(db) == 3
+    assert clerk.get(f"{SC}/{sheet['id']}").json["state"] == "draft"
+
+
+def _task(db, record_id: int) -> int:
+    from app.workflow.models import ApprovalTask
+
+    with db.session() as session:
+        return session.scalar(
+            select(ApprovalTask.id).where(
+                ApprovalTask.record_id == record_id, ApprovalTask.status == "pending"
+            )
+        )
+
+
+def test_an_open_count_shows_counters_the_book_quantities(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain, blind=False, items=[{"item": chain["strip"]}])
+    book = clerk.get(
+        "/api/v1/reports/stocktake_book", query_string={"document": stocktake["number"]}
+    )
+    assert book.status_code == 200
+    assert {
+        (row["values"]["lot"], D(str(row["values"]["expected"]))) for row in book.json["rows"]
+    } == {
+        ("L1", D(10)),
+        ("RC", D(5)),
+    }  # a partial count: the ECG units are not in it
+
+
+def test_a_partial_count_refuses_other_items_and_writes_nothing(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain, items=[{"item": chain["strip"]}])
+    sheet, response = count_sheet(clerk, chain, stocktake, [
+        {"item": chain["strip"], "lot": "L1", "quantity": "10"},
+        {"item": chain["ecg"], "serial": "SN1", "quantity": "1"},
+    ])  # fmt: skip
+    assert response.status_code == 409
+    assert "Line 2" in response.json["error"] and "ECG" in response.json["error"]
+    assert entries(db) == 0
+    assert clerk.get(f"{SC}/{sheet['id']}").json["state"] == "draft"
+
+
+def test_a_sheet_for_another_location_is_refused(db, as_user, chain):
+    boss = as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    hq = as_user("hq")
+    _sheet, response = count_sheet(
+        hq, chain, stocktake, [{"item": chain["strip"], "lot": "L1", "quantity": "1"}],
+        location="S1",
+    )  # fmt: skip
+    assert response.status_code == 409
+    assert "another location" in response.json["error"] and "S1" in response.json["error"]
+    assert entries(db) == 0
+
+
+def test_a_location_is_counted_once_at_a_time(db, as_user, chain):
+    boss = as_user("whsuper")
+    open_count(boss, chain)
+    second = create(boss, ST, {"location": chain["WH1"], "blind": True})
+    response = fire(boss, ST, second["id"], "open")
+    assert response.status_code == 409
+    assert "already being counted" in response.json["error"]
+    assert boss.get(f"{ST}/{second['id']}").json["state"] == "draft"
+    assert locks(db) == 1
+
+
+@pytest.mark.parametrize("who", ["whsuper", "whclerk"])
+def test_only_hq_or_an_admin_may_abort(db, as_user, chain, who):
+    stocktake = open_count(as_user("whsuper"), chain)
+    response = fire(as_user(who), ST, stocktake["id"], "abort", comment="wrong day")
+    assert response.status_code == 403
+    assert locks(db) == 1
+
+
+def test_abort_releases_the_location_posts_nothing_and_is_audited(db, as_user, chain):
+    clerk, boss, hq = as_user("whclerk"), as_user("whsuper"), as_user("hq")
+    stocktake = open_count(boss, chain)
+    count_sheet(clerk, chain, stocktake, [{"item": chain["strip"], "lot": "L1", "quantity": "2"}])
+    before = (stock(db), ledger_count(db))
+    response = fire(hq, ST, stocktake["id"], "abort")
+    assert response.status_code == 422 and "comment" in response.json["errors"]
+    response = fire(hq, ST, stocktake["id"], "abort", comment="scanner broken, count again")
+    assert response.status_code == 200 and response.json["state"] == "aborted", response.json
+    assert (stock(db), ledger_count(db)) == before
+    assert locks(db) == 0
+    with db.session() as session:
+        entry = audit.history(session, "stocktake", stocktake["number"])[-1]
+    assert (entry.action, entry.reason) == ("abort", "scanner broken, count again")
+
+
+def test_the_pages_render_for_counters_and_reviewers(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    count_sheet(clerk, chain, stocktake, [{"item": chain["strip"], "lot": "L1", "quantity": "9"}])
+    sheet = clerk.get("/forms/stocktake_count/new")
+    assert sheet.status_code == 200
+    assert 'name="lines[__INDEX__].scan"' in sheet.text and 'data-udi="1"' in sheet.text
+    assert "/api/v1/lookup/stocktake" in sheet.text
+    page = boss.get(f"/forms/stocktake/{stocktake['id']}")
+    assert page.status_code == 200 and stocktake["number"] in page.text
+    report = boss.get("/reports/stocktake_variance", query_string={"document": stocktake["number"]})
+    assert report.status_code == 200 and "L1" in report.text

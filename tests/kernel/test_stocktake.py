@@ -1,0 +1,209 @@
+"""Stocktake at the kernel: lock + snapshot at opening, count entries, variance, approve, abort."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from app.kernel import (
+    CountEntry,
+    InvalidMovement,
+    LocationAlreadyLocked,
+    LocationInactive,
+    LocationLocked,
+    NotAStockLocation,
+    Reason,
+    StockLock,
+    StocktakeError,
+    StocktakeState,
+    UnitStatus,
+    abort_stocktake,
+    add_count,
+    approve_stocktake,
+    audit,
+    open_stocktake,
+    stocktake_of,
+    variance,
+)
+from app.kernel.stock import LedgerEntry
+from app.kernel.stocktake import StocktakeSnapshot
+from tests.kernel.conftest import assert_balances_match_ledger, receive, sell
+
+
+def _open(db, world, document="ST-1", **kwargs):
+    with db.transaction() as session:
+        return open_stocktake(session, document, world.s1, world.clerk, **kwargs).id
+
+
+def _count(db, document, item, quantity, **kwargs):
+    with db.transaction() as session:
+        add_count(session, stocktake_of(session, document), item, Decimal(quantity), **kwargs)
+
+
+def _ledger_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(LedgerEntry))
+
+
+def test_opening_locks_the_location_and_snapshots_its_balances(db, world):
+    receive(db, world.strips, 10, world.s1, world.late)
+    receive(db, world.strips, 4, world.s1, world.early)
+    receive(db, world.gloves, 7, world.s1)
+    receive(db, world.gloves, 3, world.s2)
+    _open(db, world)
+    with db.session() as session:
+        snapshot = {
+            (row.item_id, row.lot_id, row.status): row.quantity
+            for row in session.scalars(select(StocktakeSnapshot))
+        }
+    assert snapshot == {
+        (world.strips.id, world.late.id, "available"): Decimal(10),
+        (world.strips.id, world.early.id, "available"): Decimal(4),
+        (world.gloves.id, None, "available"): Decimal(7),
+    }
+    with pytest.raises(LocationLocked) as caught:
+        sell(db, world.gloves, 1, world.s1)
+    assert "being counted since" in str(caught.value) and "店员 刘洋" in str(caught.value)
+    sell(db, world.gloves, 1, world.s2)  # the other store carries on
+    with pytest.raises(LocationAlreadyLocked), db.transaction() as session:
+        open_stocktake(session, "ST-2", world.s1, world.clerk)
+
+
+def test_only_an_open_stock_location_is_counted(db, world):
+    with pytest.raises(LocationInactive) as caught, db.transaction() as session:
+        open_stocktake(session, "ST-1", world.closed, world.clerk)
+    assert "S9" in str(caught.value)
+    with pytest.raises(NotAStockLocation), db.transaction() as session:
+        open_stocktake(session, "ST-1", world.east, world.clerk)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(StockLock)) == 0
+
+
+def test_a_partial_count_snapshots_and_counts_only_its_items(db, world):
+    receive(db, world.strips, 10, world.s1, world.late)
+    receive(db, world.gloves, 7, world.s1)
+    _open(db, world, items=[world.gloves])
+    with db.session() as session:
+        assert [row.item_id for row in session.scalars(select(StocktakeSnapshot))] == [
+            world.gloves.id
+        ]
+    with pytest.raises(InvalidMovement) as caught:
+        _count(db, "ST-1", world.strips, 1, lot=world.late)
+    assert caught.value.field == "item" and "STRIP" in str(caught.value)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CountEntry)) == 0
+
+
+def test_variance_is_counted_minus_snapshot_and_approval_posts_it(db, world):
+    receive(db, world.strips, 10, world.s1, world.late)
+    receive(db, world.strips, 4, world.s1, world.early)
+    receive(db, world.gloves, 7, world.s1)
+    _open(db, world)
+    _count(db, "ST-1", world.strips, 6, lot=world.late, user=world.clerk)
+    _count(db, "ST-1", world.strips, 6, lot=world.late)  # a second counter, same lot
+    _count(db, "ST-1", world.strips, 1, lot=world.early)
+    _count(db, "ST-1", world.gloves, 8)
+    _count(db, "ST-1", world.gloves, -1)  # a mistaken scan taken back
+    with db.session() as session:
+        lines = {
+            (line.item_id, line.lot_id): line
+            for line in variance(session, stocktake_of(session, "ST-1"))
+        }
+    assert lines[(world.strips.id, world.late.id)].variance == 2
+    assert lines[(world.strips.id, world.early.id)].variance == -3
+    assert lines[(world.gloves.id, None)].variance == 0
+    with db.transaction() as session:
+        entries = approve_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+    assert sorted((e.reason, e.quantity) for e in entries) == [
+        (str(Reason.count_shortage), Decimal(-3)),
+        (str(Reason.count_surplus), Decimal(2)),
+    ]
+    assert {e.document for e in entries} == {"ST-1"}
+    with db.session() as session:
+        stocktake = stocktake_of(session, "ST-1")
+        assert stocktake.state == StocktakeState.posted and stocktake.closed_at is not None
+        assert session.scalar(select(func.count()).select_from(StockLock)) == 0
+        assert [e.action for e in audit.history(session, "stocktake", "ST-1")] == [
+            "open", "approve",
+        ]  # fmt: skip
+        assert_balances_match_ledger(session)
+    sell(db, world.strips, 12, world.s1, world.late)  # the lock is gone; the books say 12
+    with pytest.raises(StocktakeError) as caught:
+        _count(db, "ST-1", world.gloves, 1)
+    assert "posted" in str(caught.value)
+
+
+def test_a_serial_count_posts_the_missing_and_the_found_units(db, world):
+    first, second, third = world.units
+    receive(db, world.ecg, 1, world.s1, unit=first)
+    receive(db, world.ecg, 1, world.s1, unit=second)
+    _open(db, world)
+    _count(db, "ST-1", world.ecg, 1, unit=first)
+    _count(db, "ST-1", world.ecg, 1, unit=third)  # on no books: found in the store
+    with pytest.raises(InvalidMovement) as caught:
+        _count(db, "ST-1", world.ecg, 1)
+    assert caught.value.field == "serial"
+    with db.transaction() as session:
+        approve_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+    with db.session() as session:
+        from app.kernel import Unit
+
+        status = {unit.serial: unit.status for unit in session.scalars(select(Unit))}
+    assert status["SN1"] == UnitStatus.in_stock and status["SN3"] == UnitStatus.in_stock
+    assert status["SN2"] != UnitStatus.in_stock
+
+
+def test_a_count_below_zero_is_refused_and_nothing_is_posted(db, world):
+    receive(db, world.gloves, 7, world.s1)
+    _open(db, world)
+    _count(db, "ST-1", world.gloves, -1)
+    with db.session() as session:
+        before = _ledger_count(session)
+    with pytest.raises(InvalidMovement) as caught, db.transaction() as session:
+        approve_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+    assert caught.value.field == "quantity" and "GLOVE" in str(caught.value)
+    with db.session() as session:
+        assert _ledger_count(session) == before
+        assert stocktake_of(session, "ST-1").state == StocktakeState.counting
+        assert session.scalar(select(func.count()).select_from(StockLock)) == 1
+
+
+def test_abort_releases_the_lock_posts_nothing_and_is_audited(db, world):
+    receive(db, world.gloves, 7, world.s1)
+    _open(db, world)
+    _count(db, "ST-1", world.gloves, 2)
+    with pytest.raises(InvalidMovement) as caught, db.transaction() as session:
+        abort_stocktake(session, stocktake_of(session, "ST-1"), world.clerk, reason=" ")
+    assert caught.value.field == "reason"
+    with db.session() as session:
+        before = _ledger_count(session)
+    with db.transaction() as session:
+        abort_stocktake(session, stocktake_of(session, "ST-1"), world.clerk, reason="wrong day")
+    with db.session() as session:
+        assert _ledger_count(session) == before
+        assert stocktake_of(session, "ST-1").state == StocktakeState.aborted
+        entry = audit.history(session, "stocktake", "ST-1")[-1]
+        assert (entry.action, entry.reason) == ("abort", "wrong day")
+    sell(db, world.gloves, 7, world.s1)
+    with pytest.raises(StocktakeError), db.transaction() as session:
+        approve_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+
+
+def test_the_count_lock_lets_through_only_its_own_postings(db, world):
+    """``own_lock`` names one lock; a posting naming another lock is still refused."""
+    from app.kernel import Movement, post_movements
+
+    receive(db, world.gloves, 7, world.s1)
+    receive(db, world.gloves, 7, world.s2)
+    _open(db, world)
+    with db.transaction() as session:
+        open_stocktake(session, "ST-2", world.s2, world.clerk)
+    with db.session() as session:
+        lock_s2 = session.scalar(select(StockLock.id).where(StockLock.location_id == world.s2.id))
+    with pytest.raises(LocationLocked), db.transaction() as session:
+        post_movements(
+            session,
+            [Movement(item=world.gloves, quantity=Decimal(1), source=world.s1)],
+            reason=Reason.count_shortage, own_lock=lock_s2,
+        )  # fmt: skip
