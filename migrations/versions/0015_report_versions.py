@@ -10,7 +10,6 @@ from alembic import op
 
 import app.db
 
-
 revision = "0015"
 down_revision = "0010"
 branch_labels = None

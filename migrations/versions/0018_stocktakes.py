@@ -10,7 +10,6 @@ from alembic import op
 
 import app.db
 
-
 revision = "0018"
 down_revision = "0017"
 branch_labels = None
