@@ -126,12 +126,12 @@ class Bed:
             ]
 
 
-@pytest.fixture(name="bed")
-def bed_fixture(app, db) -> Bed:
+def make_bed(app, db, staff: dict[str, tuple[str, str, str]]) -> Bed:
+    """The test location tree and ``staff`` (username → role, location code, language)."""
     with db.transaction() as session:
         locations = {code: loc.id for code, loc in load_locations(session).items()}
         users = {}
-        for username, (role, code, language) in USERS.items():
+        for username, (role, code, language) in staff.items():
             user = identity.create_user(
                 session, username, f"{username.title()} 用户", PASSWORD, roles=[role],
                 location_ids=[locations[code]], locale=language,
@@ -140,4 +140,11 @@ def bed_fixture(app, db) -> Bed:
     return Bed(app, db, locations, users)
 
 
-__all__ = ["SIGN", "TODAY", "VERIFY", "Bed", "Decimal", "bed_fixture", "day", "gtin", "url"]
+@pytest.fixture(name="bed")
+def bed_fixture(app, db) -> Bed:
+    return make_bed(app, db, USERS)
+
+
+__all__ = [
+    "SIGN", "TODAY", "VERIFY", "Bed", "Decimal", "bed_fixture", "day", "gtin", "make_bed", "url",
+]  # fmt: skip

@@ -16,11 +16,9 @@ from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location
 from app.kernel.reservations import Reservation
 from app.kernel.stock import LedgerEntry, StockBalance
-from app.meta import identity
 from app.meta.models import Record
 from app.workflow.models import ApprovalTask
-from tests.application.purchasing_fixtures import TODAY, Bed, gtin
-from tests.chain import PASSWORD, load_locations
+from tests.application.purchasing_fixtures import TODAY, Bed, gtin, make_bed
 
 #: username → (role, location code, language)
 STAFF = {
@@ -55,16 +53,7 @@ def raw(gtin_code: str, lot: str, expiry: dt.date, serial: str | None = None) ->
 @pytest.fixture(name="story")
 def story_fixture(app, db) -> Bed:
     """The organisation and its staff; no stock, no master data (the story qualifies its own)."""
-    with db.transaction() as session:
-        locations = {code: loc.id for code, loc in load_locations(session).items()}
-        users = {}
-        for username, (role, code, language) in STAFF.items():
-            user = identity.create_user(
-                session, username, f"{username.title()} 用户", PASSWORD, roles=[role],
-                location_ids=[locations[code]], locale=language,
-            )  # fmt: skip
-            users[username] = user.id
-    return Bed(app, db, locations, users)
+    return make_bed(app, db, STAFF)
 
 
 def stock(db) -> dict[tuple, tuple[Decimal, Decimal]]:
