@@ -223,7 +223,11 @@ class Expression:
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(values)
-        evaluator = simpleeval.SimpleEval(operators=OPERATORS, functions=functions, names=names)
+        # The compound-types evaluator only so that tuple and list literals (``kind in ('a', 'b')``)
+        # evaluate: ``compile_expression`` has already refused dicts, sets and comprehensions.
+        evaluator = simpleeval.EvalWithCompoundTypes(
+            operators=OPERATORS, functions=functions, names=names
+        )
         try:
             return evaluator.eval(self.text, previously_parsed=self.tree.body)
         except ExpressionError:

@@ -40,6 +40,13 @@ def test_a_declared_name_without_a_value_is_none():
     assert expression.evaluate({"accepted": Decimal(3)}) == Decimal(3)
 
 
+def test_membership_in_a_tuple_or_list_literal():
+    # `lianku check` accepted these, then every evaluation failed ("Tuple is not available")
+    assert evaluate("kind in ('hospital', 'clinic')", kind="clinic") is True
+    assert evaluate("kind not in ['hospital', 'clinic']", kind="retail") is True
+    assert evaluate("(1, 2) == (1, 2)") is True
+
+
 def test_compile_reports_unknown_names_and_functions():
     with pytest.raises(ExpressionError, match="unknown name 'qty'"):
         compile_expression("qty * 2", {"quantity"})
