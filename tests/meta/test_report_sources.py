@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 import app.workflow  # noqa: F401
+from app.kernel.items import business_today
 from app.kernel.users import User
 from app.meta import load_metadata
 from app.meta.reports import ParamError, compile_report, drill_rows, get_report, run_report
@@ -116,8 +117,12 @@ def test_stock_value_by_region_uses_the_last_unit_cost(app, db, chain, metadata)
 
 
 def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
+    # the ledger rows carry the real clock, not the chain's TODAY: the period must hold them
+    # (the default, the 30 days before TODAY, stopped holding them a day after it was written)
+    posted = business_today()
+    period = f"{posted - dt.timedelta(days=1)}..{posted + dt.timedelta(days=1)}"
     result = run(app, db, chain, metadata, "stock_card",
-                 params={"lot": "L-EARLY", "location": "SH01"})  # fmt: skip
+                 params={"lot": "L-EARLY", "location": "SH01", "period": period})  # fmt: skip
     assert rows(result, "reason", "quantity", "document", "counterpart") == [
         ("purchase_receipt", D(10), "PR-SH", None),
         ("sale", D(-3), "SO-1", None),
