@@ -30,6 +30,14 @@ def test_table_aggregates_and_dates():
     assert evaluate("days_between(a, b)", a=dt.date(2026, 1, 1), b=dt.date(2026, 3, 1)) == 59
 
 
+def test_today_is_the_shops_date_not_utcs(monkeypatch):
+    # 20:30 UTC on 2 December is 04:30 on 3 December in Shanghai: a receipt dated today() then
+    # said yesterday for the first eight hours of every business day
+    late_evening_utc = dt.datetime(2026, 12, 2, 20, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr("app.kernel.items.utcnow", lambda: late_evening_utc)
+    assert evaluate("today()") == dt.date(2026, 12, 3)
+
+
 def test_lookup_goes_through_the_context():
     context = Context(lookup=lambda name, value, field: f"{field} of {name} {value}")
     assert evaluate("lookup(supplier, 'name')", context=context, supplier=7) == "name of supplier 7"
