@@ -25,7 +25,7 @@ from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, event, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.i18n import _
@@ -179,7 +179,32 @@ def _ids_under(roots: list[str]):
 
 
 def visible_location_ids(session: Session, user) -> frozenset[int] | None:
-    """The ids of the locations whose records ``user`` may see; ``None`` means all of them."""
+    """The ids of the locations whose records ``user`` may see; ``None`` means all of them.
+
+    Kept in the session for its lifetime (a request, a transaction): saving one document checks
+    every link of every line against it. A flush that adds, changes or deletes a location
+    forgets it (``_forget_scopes``).
+    """
+    key = (tuple(sorted(user.role_names)), tuple(sorted(user.location_ids or ())))
+    scopes = session.info.setdefault(_SCOPES_KEY, {})
+    if key not in scopes:
+        scopes[key] = _visible_location_ids(session, user)
+    return scopes[key]
+
+
+_SCOPES_KEY = "lianku.visible_location_ids"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_scopes(session: Session, _flush_context) -> None:
+    if _SCOPES_KEY in session.info and any(
+        isinstance(changed, Location)
+        for changed in (*session.new, *session.dirty, *session.deleted)
+    ):
+        del session.info[_SCOPES_KEY]
+
+
+def _visible_location_ids(session: Session, user) -> frozenset[int] | None:
     roots = _scope_roots(session, user)
     if roots is None:
         return None

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from app.kernel.locations import Location
+from app.kernel.locations import Location, LocationType, add_location
 from app.kernel.tokens import ApiToken
 from app.kernel.users import User
 from app.meta import access
@@ -125,6 +125,17 @@ def test_own_scope_is_the_assigned_locations_and_below(db, tree):
         ]  # fmt: skip
         two = Principal("store_clerk", location_ids=[tree.loc("SH01"), tree.loc("BJ01")])
         assert _codes(session, access.visible_location_ids(session, two)) == ["BJ01", "SH01"]
+
+
+def test_a_location_added_in_the_session_is_in_scope_at_once(db, tree):
+    # the scope is kept for the session's lifetime; adding a store under a region must not
+    # leave the region's manager blind to it until the next request
+    with db.session() as session:
+        east = Principal("store_manager", location_ids=[tree.loc("R-EAST")])
+        assert "NB01" not in _codes(session, access.visible_location_ids(session, east))
+        region = session.get(Location, tree.loc("R-EAST"))
+        add_location(session, "NB01", "宁波店", LocationType.store, parent=region)
+        assert "NB01" in _codes(session, access.visible_location_ids(session, east))
 
 
 def test_region_scope_is_every_location_of_the_assigned_regions(db, tree, monkeypatch):
