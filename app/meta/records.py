@@ -172,6 +172,9 @@ class _Run:
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
         self._targets: dict[str, str] = {}
+        #: ``lookup`` answers of this pass: one formula often asks the same card several times
+        #: (``lookup(customer, 'kind')`` in each branch), and every line asks its item again.
+        self._looked_up: dict[tuple, object] = {}
         for top in form.fields:
             for candidate in [top, *top.fields]:
                 if candidate.type == "link":
@@ -181,7 +184,10 @@ class _Run:
         target = self._targets.get(name)
         if target is None:
             return None
-        return links.field_of(self.session, self.user, target, value, field)
+        key = (target, str(value), field)
+        if key not in self._looked_up:
+            self._looked_up[key] = links.field_of(self.session, self.user, target, value, field)
+        return self._looked_up[key]
 
     def error(self, path: str, message: str) -> None:
         self.errors.setdefault(path, []).append(message)
