@@ -29,18 +29,37 @@ def is_retryable(error: BaseException) -> bool:
     return getattr(getattr(error, "orig", None), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-def run_in_transaction(
-    database: Database, work: Callable, *, attempts: int = 4, backoff: float = 0.02
+def retrying(
+    work: Callable[[], T],
+    *,
+    attempts: int = 4,
+    backoff: float = 0.02,
+    rollback: Callable[[], None] | None = None,
 ) -> T:
-    """Run ``work(session)`` in one write transaction; rerun it after a deadlock, at most
-    ``attempts`` times in all."""
+    """Run ``work()``; when PostgreSQL aborted it to break a deadlock, ``rollback()`` and run it
+    again from the start, at most ``attempts`` times in all. Any other error goes up at once
+    (after ``rollback()``, when it is a database error)."""
     for attempt in range(1, attempts + 1):
         try:
-            with database.transaction() as session:
-                return work(session)
+            return work()
         except OperationalError as error:
+            if rollback is not None:
+                rollback()
             if not is_retryable(error) or attempt == attempts:
                 raise
             # random exponential back-off, so the same writers do not meet again in step
             time.sleep(random.uniform(0, backoff * 2**attempt))
     raise AssertionError("unreachable")
+
+
+def run_in_transaction(
+    database: Database, work: Callable, *, attempts: int = 4, backoff: float = 0.02
+) -> T:
+    """Run ``work(session)`` in one write transaction; rerun it after a deadlock, at most
+    ``attempts`` times in all."""
+
+    def once():
+        with database.transaction() as session:
+            return work(session)
+
+    return retrying(once, attempts=attempts, backoff=backoff)

@@ -12,17 +12,15 @@ Every POST honours ``Idempotency-Key``: a repeat with the same key (per user) re
 from __future__ import annotations
 
 import json
-import random
-import time
 from functools import wraps
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from app.i18n import _
 from app.kernel import audit
-from app.kernel.retry import is_retryable
+from app.kernel.retry import retrying
 from app.kernel.udi import UDIError, parse_udi
 from app.meta import access, idempotency, links, records
 from app.meta.access import PermissionDenied
@@ -34,10 +32,6 @@ from app.workflow import engine
 bp = Blueprint("forms_api", __name__, url_prefix="/api/v1")
 
 
-#: How many times a write that PostgreSQL aborted to break a deadlock is run again.
-WRITE_ATTEMPTS = 4
-
-
 def api_auth(view):
     """JSON 401 for anonymous callers; typed errors become JSON responses; a successful write
     commits once, at the end, so the change and its stored idempotent response go together."""
@@ -47,23 +41,20 @@ def api_auth(view):
         if not current_user.is_authenticated:
             return jsonify(error=_("Please sign in to continue.")), 401
         session = db_session()
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            try:
-                response = current_app.make_response(view(*args, **kwargs))
-                if response.status_code < 400 and request.method != "GET":
-                    session.commit()
-                return response
-            except (PermissionDenied, RecordError) as exc:
-                session.rollback()
-                return json_error(exc)
-            except OperationalError as exc:
-                # PostgreSQL broke a deadlock (or a serialization conflict) by aborting this
-                # request's transaction: it is safe to run again from the start, a few times
-                session.rollback()
-                if not is_retryable(exc) or attempt == WRITE_ATTEMPTS:
-                    raise
-                time.sleep(random.uniform(0, 0.02 * 2**attempt))
-        raise AssertionError("unreachable")
+
+        def once():
+            response = current_app.make_response(view(*args, **kwargs))
+            if response.status_code < 400 and request.method != "GET":
+                session.commit()
+            return response
+
+        try:
+            # PostgreSQL broke a deadlock (or a serialization conflict) by aborting this
+            # request's transaction: it is safe to run again from the start, a few times
+            return retrying(once, rollback=session.rollback)
+        except (PermissionDenied, RecordError) as exc:
+            session.rollback()
+            return json_error(exc)
 
     return wrapper
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.i18n import _, _l
 from app.kernel import queries
 from app.kernel.audit import AuditEntry
+from app.kernel.retry import retrying
 from app.meta import access, links, records
 from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
@@ -247,16 +248,21 @@ def fire(form, record_id, transition):
     """A transition button of the detail page (comment, version, signature fields)."""
     _form(form)
     session = db_session()
-    try:
+    signature = {"password": request.form.get("password"),
+                 "meaning": request.form.get("meaning")}  # fmt: skip
+
+    def once():
         record = records.get(session, registry(), current_user, form, record_id, for_update=True)
-        signature = {"password": request.form.get("password"),
-                     "meaning": request.form.get("meaning")}  # fmt: skip
         engine.fire(
             session, registry(), record, transition, current_user,
             comment=request.form.get("comment"), signature=signature,
             version=request.form.get("version"),
         )  # fmt: skip
         session.commit()
+
+    try:
+        # as the API does: a transition PostgreSQL aborted to break a deadlock is run again
+        retrying(once, rollback=session.rollback)
     except RecordNotFound:
         abort(404)
     except PermissionDenied:

@@ -275,3 +275,14 @@ def test_a_transition_aborted_to_break_a_deadlock_is_run_again(wf_api, wf_org, m
     assert len(calls) == 2
     assert response.json["state"] == "received"
     assert response.json["version"] == record["version"] + 1  # applied once, not twice
+
+    # the detail page's transition button is run again the same way
+    calls.clear()
+    record = new_receipt(clerk, wf_org)
+    response = clerk.form(
+        f"/forms/cold_receipt/{record['id']}/transitions/receive", {"version": record["version"]}
+    )
+    assert response.status_code == 302
+    assert len(calls) == 2
+    again = clerk.get(f"/api/v1/forms/cold_receipt/records/{record['id']}").json
+    assert again["state"] == "received" and again["version"] == record["version"] + 1
