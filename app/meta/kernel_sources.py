@@ -314,6 +314,34 @@ BALANCE_FIGURES = {
 }
 
 
+def stock_at(location: ColumnElement, item: ColumnElement, figure: str) -> ColumnElement:
+    """The sellable stock (status available) of ``item`` at ``location`` now: its ``on_hand``
+    or ``available`` (on hand minus reserved), 0 when there is none — read per row through the
+    balances' (location, item) index, for sources of few rows such as stock policies."""
+    balances = StockBalance.__table__.alias()
+    amount = balances.c.on_hand
+    if figure == "available":
+        amount = balances.c.on_hand - balances.c.reserved
+    total = (
+        select(func.coalesce(func.sum(amount), 0))
+        .where(
+            balances.c.location_id == location,
+            balances.c.item_id == item,
+            balances.c.status == "available",
+            balances.c.on_hand > 0,
+        )
+        .scalar_subquery()
+    )
+    return type_coerce(total, _QTY)
+
+
+#: The figures ``stock_at`` gives, as report columns.
+STOCK_FIGURES = {
+    "on_hand": _label("可售现存量", "Sellable on hand"),
+    "available": _label("可用量", "Available"),
+}
+
+
 def _stock_links(location: str = "location_id") -> dict[str, Link]:
     return {
         "item": _link_to(Item, "item_id", _item_columns()),

@@ -22,6 +22,7 @@ from app.meta.reports.run import (
     result_json,
     run_report,
     runnable,
+    stream_report,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "result_json",
     "run_report",
     "runnable",
+    "stream_report",
 ]
 
 from app.meta.reports import export as _export  # noqa: E402,F401  (registers the export job)

@@ -93,10 +93,13 @@ class _Builder:
         if report.source.location_column:
             location = self.ref(report.source.location_column)
             conditions.append(access.scope_filter(session, user, location))
+        if report.source.user_column:
+            conditions.append(self.base.c[report.source.user_column] == getattr(user, "id", None))
         for condition in report.filters:
-            conditions.append(
-                compare(self.ref(condition["column"]), condition["op"], condition["value"])
-            )
+            # a fixed value, or another column of the same row (stock against its safety level)
+            against = condition.get("against")
+            value = condition.get("value") if against is None else self.ref(against)
+            conditions.append(compare(self.ref(condition["column"]), condition["op"], value))
         for param in report.params:
             if param.name in values:
                 conditions.extend(self.param_conditions(param, values[param.name]))
@@ -303,6 +306,7 @@ def _reads_links(report: Report) -> bool:
     """Whether a filter or parameter compares a linked column (then rows cannot be aggregated
     before the links are joined)."""
     columns = [condition["column"] for condition in report.filters]
+    columns += [condition["against"] for condition in report.filters if "against" in condition]
     columns += [param.column for param in report.params if param.column]
     return any("." in name for name in columns)
 
