@@ -262,31 +262,28 @@ FROM stock_balances b LEFT JOIN locations l ON l.id = b.location_id
 WHERE b.on_hand > 0 GROUP BY ROLLUP (l.name) ORDER BY l.name
 """
 #: Stock by location, item and lot (the list): one page of balances with their names, expiry,
-#: days to expiry and what is in transit to them, sorted; totals over every balance.
+#: days to expiry and what is in transit to them, sorted; totals over every balance. Two
+#: branches as the report has (a CTE read twice would be written out in full first).
+TRANSIT = """
+  LEFT JOIN (SELECT destination_id, item_id, coalesce(lot_id, 0) AS lot_key,
+                    sum(shipped - received - damaged - returned) AS quantity
+             FROM transfer_lines GROUP BY 1, 2, 3) t
+         ON t.destination_id = b.location_id AND t.item_id = b.item_id AND t.lot_key = b.lot_key
+"""
 HAND_STOCK_LIST = f"""
-WITH transit AS (
-  SELECT destination_id, item_id, coalesce(lot_id, 0) AS lot_key,
-         sum(shipped - received - damaged - returned) AS quantity
-  FROM transfer_lines GROUP BY 1, 2, 3),
-shelf AS (
-  SELECT l.name AS location, i.code AS item_code, i.name AS item, lo.lot_number AS lot,
-         b.status, lo.expiry_date, lo.expiry_date - current_date AS days_to_expiry,
-         i.near_expiry_days, b.on_hand, b.reserved, b.on_hand - b.reserved AS available,
-         coalesce(t.quantity, 0) AS in_transit
-  FROM stock_balances b
+(SELECT l.name AS location, i.code, i.name, lo.lot_number, b.status, lo.expiry_date,
+        lo.expiry_date - current_date, i.near_expiry_days, sum(b.on_hand), sum(b.reserved),
+        sum(b.on_hand - b.reserved), sum(coalesce(t.quantity, 0))
+ FROM stock_balances b {TRANSIT}
   LEFT JOIN locations l ON l.id = b.location_id
   LEFT JOIN items i ON i.id = b.item_id
   LEFT JOIN lots lo ON lo.id = b.lot_id
-  LEFT JOIN transit t ON t.destination_id = b.location_id AND t.item_id = b.item_id
-                     AND t.lot_key = b.lot_key
-  WHERE b.on_hand > 0)
-(SELECT location, item_code, item, lot, status, expiry_date, days_to_expiry, near_expiry_days,
-        sum(on_hand), sum(reserved), sum(available), sum(in_transit)
- FROM shelf GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
- ORDER BY location, item_code, expiry_date, lot LIMIT {PAGE + 1})
+ WHERE b.on_hand > 0
+ GROUP BY 1, 2, 3, 4, 5, 6, 7, 8 ORDER BY 1, 2, 6, 4 LIMIT {PAGE + 1})
 UNION ALL
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       sum(on_hand), sum(reserved), sum(available), sum(in_transit) FROM shelf
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, sum(b.on_hand), sum(b.reserved),
+       sum(b.on_hand - b.reserved), sum(coalesce(t.quantity, 0))
+FROM stock_balances b {TRANSIT} WHERE b.on_hand > 0
 """
 HAND_SALES = """
 SELECT l.name, to_char(CAST(r.data ->> 'sale_date' AS date), 'YYYY-MM'),

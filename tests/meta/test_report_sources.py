@@ -14,6 +14,7 @@ Stock (business day 2026-11-25; the strips' near-expiry threshold is 90 days):
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -116,8 +117,11 @@ def test_stock_value_by_region_uses_the_last_unit_cost(app, db, chain, metadata)
 
 
 def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
-    result = run(app, db, chain, metadata, "stock_card",
-                 params={"lot": "L-EARLY", "location": "SH01"})  # fmt: skip
+    # the chain's ledger rows carry the wall clock's time, the report runs on business day TODAY:
+    # a period from one to the other holds them whatever the date of the run
+    first, last = sorted([TODAY, dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()])
+    params = {"lot": "L-EARLY", "location": "SH01", "period": f"{first}..{last}"}
+    result = run(app, db, chain, metadata, "stock_card", params=params)
     assert rows(result, "reason", "quantity", "document", "counterpart") == [
         ("purchase_receipt", D(10), "PR-SH", None),
         ("sale", D(-3), "SO-1", None),
