@@ -28,7 +28,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from app.meta.kernel_sources import location_link, region_link, user_link
+from app.meta.kernel_sources import (
+    STOCK_FIGURES,
+    location_link,
+    region_link,
+    stock_at,
+    user_link,
+)
 from app.meta.links import LINK_TARGETS
 from app.meta.models import Record
 from app.meta.sources import SOURCE_BUILDERS, Link, Source, SourceColumn, current_dialect
@@ -216,6 +222,25 @@ def location_link_by(value) -> Link:
     )
 
 
+def _stock_columns(specs: list[dict], data_column: str) -> dict[str, SourceColumn]:
+    """For each link field to an item: the item's sellable stock at the record's location now,
+    ``<field>_on_hand`` and ``<field>_available`` (a stock policy against its safety level, an
+    order line against what the store has)."""
+    columns = {}
+    for spec in specs:
+        if spec["type"] == "link" and spec.get("link") == "item":
+            item = _json_getter(data_column, spec["name"], "integer")
+            for figure, label in STOCK_FIGURES.items():
+                columns[f"{spec['name']}_{figure}"] = SourceColumn(
+                    "decimal", label, _stock_getter(item, figure)
+                )
+    return columns
+
+
+def _stock_getter(item, figure: str):
+    return lambda table: stock_at(table.c.location_id, item(table), figure)
+
+
 def _core_columns(location_column: str) -> dict[str, SourceColumn]:
     return {
         name: SourceColumn(
@@ -262,7 +287,11 @@ def build_form_source(name: str, metadata) -> Source | None:
 
 
 def _header_source(name, form_name, label, header, location_field, metadata) -> Source:
-    columns = {**_field_columns(header, "data"), **_core_columns("location_id")}
+    columns = {
+        **_field_columns(header, "data"),
+        **_stock_columns(header, "data"),
+        **_core_columns("location_id"),
+    }
     if location_field:  # the form's location field IS the indexed location column
         columns[location_field] = columns["location_id"]
     return Source(
@@ -308,6 +337,7 @@ def _lines_source(name, form_name, label, header, table, location_field, metadat
     columns = {
         **_field_columns(header, "data"),
         **_field_columns(lines, "line"),
+        **_stock_columns(lines, "line"),
         **_core_columns("location_id"),
         "line_no": SourceColumn("integer", _label(("行号", "Line")), _named("line_no")),
     }

@@ -60,6 +60,9 @@ class Source:
     record: tuple[str, str] | None = None
     #: A permission (beyond ``report:<name>``) needed to read this source at all, e.g. ``audit``.
     permission: str | None = None
+    #: The column naming the user a row is for (an approval task's approver): everyone reads
+    #: only their own rows, whatever their scope.
+    user_column: str | None = None
 
     def column(self, ref: str) -> SourceColumn | None:
         """The column ``ref`` names (``name`` or ``link.name``), or None if there is none."""

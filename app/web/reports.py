@@ -26,6 +26,7 @@ from app.meta.reports import (
     ParamError,
     drill_rows,
     get_report,
+    parse_page,
     result_json,
     run_report,
     runnable,
@@ -70,10 +71,12 @@ def _language() -> str:
     return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
-def _run(report, limit=None):
+def _run(report, limit=None, paged=False):
     """Run ``report`` with the request's parameters; ``drill=dim:value,...`` gives the source
-    rows behind one aggregate cell instead."""
+    rows behind one aggregate cell instead. ``paged``: the request's ``page`` of detail rows
+    (``page``, ``per_page``), else every row up to ``limit`` (exports, print)."""
     settings = current_app.config["LIANKU"]
+    page = parse_page(request.args) if paged else None
     drill = request.args.get("drill")
     if drill and report.grouped:
         return drill_rows(
@@ -84,9 +87,16 @@ def _run(report, limit=None):
             drill,
             timezone=settings.timezone,
             limit=limit,
+            page=page,
         )
     return run_report(
-        db_session(), report, request.args, current_user, timezone=settings.timezone, limit=limit
+        db_session(),
+        report,
+        request.args,
+        current_user,
+        timezone=settings.timezone,
+        limit=limit,
+        page=page,
     )
 
 
@@ -101,13 +111,14 @@ def index():
 @login_required
 def view(report: str):
     report = _report_or_404(report)
+    printing = bool(request.args.get("print"))
     try:
-        result = _run(report)
+        result = _run(report, paged=not printing)
     except ParamError as error:
         page = render_template("reports/view.html", report=report, result=None, error=error)
         return page, 400
     data = result_json(result)
-    template = "reports/print.html" if request.args.get("print") else "reports/view.html"
+    template = "reports/print.html" if printing else "reports/view.html"
     return render_template(
         template,
         report=report,
@@ -124,7 +135,7 @@ def api(report: str):
     if found is None:
         return jsonify(error=_("No such report.")), 404
     try:
-        result = _run(found)
+        result = _run(found, paged=True)
     except ParamError as error:
         return jsonify(errors={error.param: str(error)}), 400
     return jsonify(result_json(result))

@@ -82,11 +82,12 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    assert cards.count() == 4
-    for index in range(4):
+    assert cards.count() == 6
+    for index in range(6):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
+    assert page.locator("[data-report-url*=my_approvals] .kpi-value").inner_text() == "0"
     bar = page.locator("[data-report-url*=stock_by_location] canvas").bounding_box()
     assert 100 < bar["width"] <= viewport["width"]
     page.wait_for_timeout(1200)  # let the bars finish their entry animation

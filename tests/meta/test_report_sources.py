@@ -22,7 +22,14 @@ import app.workflow  # noqa: F401
 from app.kernel.items import business_today
 from app.kernel.users import User
 from app.meta import load_metadata
-from app.meta.reports import ParamError, compile_report, drill_rows, get_report, run_report
+from app.meta.reports import (
+    ParamError,
+    build_statement,
+    compile_report,
+    drill_rows,
+    get_report,
+    run_report,
+)
 from tests.report_chain import TODAY, make_report_chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,3 +268,28 @@ def test_bad_form_source_definitions_name_the_path(metadata, definition, path, m
                                        **definition}, metadata)  # fmt: skip
     assert report is None
     assert any(p == path and message in text for p, text in problems), problems
+
+
+def test_aggregates_below_the_links_give_the_figures_by_hand(app, db, chain, metadata):
+    """Dimensions through links only: the balances are grouped by location id first, then named.
+    SH01: STRIP L-EARLY 3, L-OLD 2, GLOVE 100; BJ01: STRIP L-EARLY 1, L-LATE 5; in transit 4."""
+    definition = {
+        "source": "balances",
+        "columns": [c("location", "location.name"), c("rows", "on_hand", aggregate="count"),
+                    c("items", "item_id", aggregate="count_distinct"),
+                    c("least", "on_hand", aggregate="min"), c("most", "on_hand", aggregate="max"),
+                    c("on_hand", "on_hand", aggregate="sum")],
+        "filters": [{"column": "on_hand", "op": "gt", "value": 0}],
+        "totals": True, "sort": ["location"],
+    }  # fmt: skip
+    result = run(app, db, chain, metadata, None, username="hq", **definition)
+    by_name = {row["location"]: row for row in result.rows}
+    figures = ("rows", "items", "least", "most", "on_hand")
+    assert tuple(by_name["上海徐汇店"][name] for name in figures) == (3, 2, D(2), D(100), D(105))
+    assert tuple(by_name["北京朝阳店"][name] for name in figures) == (2, 1, D(1), D(5), D(6))
+    assert tuple(result.totals[name] for name in figures) == (6, 2, D(1), D(100), D(115))
+    report = _compile(metadata, dict(definition))
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users["hq"])
+        sql = str(build_statement(report, {}, session, user, timezone="Asia/Shanghai"))
+    assert "WITH aggregated AS" in sql and "GROUP BY stock_balances.location_id" in sql

@@ -13,12 +13,20 @@ scope on the source's location column.
 """
 
 from app.meta.reports.definition import check_reports, compile_report, get_report
-from app.meta.reports.model import ParamError, Report, ReportColumn, ReportParam
-from app.meta.reports.params import parse_params
+from app.meta.reports.model import Page, ParamError, Report, ReportColumn, ReportParam
+from app.meta.reports.params import parse_page, parse_params
 from app.meta.reports.query import build_statement
-from app.meta.reports.run import ReportResult, drill_rows, result_json, run_report, runnable
+from app.meta.reports.run import (
+    ReportResult,
+    drill_rows,
+    result_json,
+    run_report,
+    runnable,
+    stream_report,
+)
 
 __all__ = [
+    "Page",
     "ParamError",
     "Report",
     "ReportColumn",
@@ -29,10 +37,12 @@ __all__ = [
     "compile_report",
     "drill_rows",
     "get_report",
+    "parse_page",
     "parse_params",
     "result_json",
     "run_report",
     "runnable",
+    "stream_report",
 ]
 
 from app.meta.reports import export as _export  # noqa: E402,F401  (registers the export job)

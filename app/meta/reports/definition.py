@@ -41,6 +41,17 @@ def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tupl
     params = _compile_params(data, source, problems)
     for index, condition in enumerate(data.get("filters", [])):
         _need_source_column(source, condition["column"], ("filters", index, "column"), problems)
+        if "against" in condition:
+            _need_source_column(
+                source, condition["against"], ("filters", index, "against"), problems
+            )
+            if condition["op"] in ("contains", "in"):
+                problems.append(
+                    (
+                        ("filters", index, "op"),
+                        _("a column can only be compared with =, ≠, <, ≤, > or ≥"),
+                    )
+                )
     sort = data.get("sort", [])
     for index, key in enumerate(sort):
         target = next((c for c in columns if c.name == key.lstrip("-")), None)

@@ -16,6 +16,22 @@ class ParamError(ValueError):
         super().__init__(message)
 
 
+#: Detail rows per page unless the request asks for another size.
+PER_PAGE = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which detail rows to show: ``per_page`` of them, from row ``(number - 1) * per_page``."""
+
+    number: int = 1
+    per_page: int = PER_PAGE
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+
 @dataclass
 class ReportColumn:
     name: str

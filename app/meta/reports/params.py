@@ -15,7 +15,10 @@ from app.i18n import _
 from app.kernel.locations import Location
 from app.meta import access
 from app.meta.expressions import Context
-from app.meta.reports.model import ParamError, Report, ReportParam
+from app.meta.reports.model import PER_PAGE, Page, ParamError, Report, ReportParam
+
+#: The largest page a request may ask for (as the record lists).
+MAX_PER_PAGE = 500
 
 
 def parse_params(
@@ -120,3 +123,22 @@ def _parse_location(name: str, text: str, session: Session, user) -> Location | 
     if location is None:  # out of scope looks exactly like unknown: no existence leak
         raise ParamError(name, _("unknown location '%(value)s'", value=text))
     return location
+
+
+def parse_page(raw: Mapping[str, str]) -> Page:
+    """``page`` (from 1) and ``per_page`` (1 to 500) of a request, or a ParamError naming which
+    one is wrong and why."""
+    numbers = []
+    for name, default, highest in (("page", 1, None), ("per_page", PER_PAGE, MAX_PER_PAGE)):
+        text = (raw.get(name) or "").strip()
+        if not text:
+            numbers.append(default)
+            continue
+        if not text.isdigit() or int(text) < 1:
+            raise ParamError(name, _("%(param)s must be a whole number from 1", param=name))
+        if highest is not None and int(text) > highest:
+            raise ParamError(
+                name, _("%(param)s must be at most %(highest)s", param=name, highest=highest)
+            )
+        numbers.append(int(text))
+    return Page(numbers[0], numbers[1])

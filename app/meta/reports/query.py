@@ -6,6 +6,8 @@ import datetime as dt
 import zoneinfo
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     ColumnElement,
     Integer,
     Numeric,
@@ -24,6 +26,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
 
 from app.kernel.locations import Location
 from app.meta import access
@@ -34,9 +37,9 @@ from app.meta.sources import building
 class _Builder:
     """Resolves column references against one source, joining declared links on first use."""
 
-    def __init__(self, report: Report, dialect: str, timezone: str):
+    def __init__(self, report: Report, dialect: str, timezone: str, base=None):
         self.report, self.dialect, self.timezone = report, dialect, timezone
-        self.base = report.source.table()
+        self.base = report.source.table() if base is None else base
         self.joins: dict[str, object] = {}
 
     def ref(self, name: str) -> ColumnElement:
@@ -90,10 +93,13 @@ class _Builder:
         if report.source.location_column:
             location = self.ref(report.source.location_column)
             conditions.append(access.scope_filter(session, user, location))
+        if report.source.user_column:
+            conditions.append(self.base.c[report.source.user_column] == getattr(user, "id", None))
         for condition in report.filters:
-            conditions.append(
-                compare(self.ref(condition["column"]), condition["op"], condition["value"])
-            )
+            # a fixed value, or another column of the same row (stock against its safety level)
+            against = condition.get("against")
+            value = condition.get("value") if against is None else self.ref(against)
+            conditions.append(compare(self.ref(condition["column"]), condition["op"], value))
         for param in report.params:
             if param.name in values:
                 conditions.extend(self.param_conditions(param, values[param.name]))
@@ -177,33 +183,42 @@ def build_statement(
     *,
     timezone: str,
     limit: int | None = None,
+    offset: int = 0,
     today: dt.date | None = None,
     drill: list | None = None,
 ):
     """The one SELECT that runs ``report``; grouping branches are tagged with a ``_g`` mask.
 
+    Only the detail rows are limited: ``limit`` of them (at most the report's own limit) from
+    ``offset`` on, in the report's order — a page; totals and subtotals are over every row.
     ``drill`` ([(dimension, value)]) narrows the rows to one aggregate cell's."""
     dialect = session.get_bind().dialect.name
     today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    limit = report.limit if limit is None else min(limit, report.limit)
     with building(dialect, today):
-        return _build(report, values, session, user, dialect, timezone, limit, drill or [])
+        return _build(report, values, session, user, dialect, timezone, limit, offset, drill or [])
 
 
-def _build(report, values, session, user, dialect, timezone, limit, drill):
+def _build(report, values, session, user, dialect, timezone, limit, offset, drill):
     builder = _Builder(report, dialect, timezone)
     conditions = builder.conditions(values, session, user)
     for column, value in drill:
         expression = builder.dimension(column)
         conditions.append(expression.is_(None) if value is None else expression == value)
-    limit = min(limit or report.limit, report.limit)
     if not report.grouped:
-        return _row_statement(report, builder, conditions, limit)
+        return _row_statement(report, builder, conditions, limit, offset)
+    below = None if drill else _aggregated_below_links(report, builder, conditions)
+    if below is None:
+        measures = [builder.measure(column).label(column.name) for column in report.measures]
+    else:
+        builder, conditions, measures = below
     dimensions = [builder.dimension(column).label(column.name) for column in report.dimensions]
-    measures = [builder.measure(column).label(column.name) for column in report.measures]
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
     if dialect == "postgresql" and len(masks) > 1 and _few_detail_rows(report):
-        return _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit)
+        return _grouping_sets(
+            report, builder, conditions, dimensions, measures, masks, limit, offset
+        )
     # The detail rows are their own branch, sorted and limited by a top-N sort (a list report's
     # detail can be every balance row); the margins are small branches of their own.
     branches = []
@@ -221,11 +236,79 @@ def _build(report, values, session, user, dialect, timezone, limit, drill):
             .group_by(*grouping)
         )
         if mask == full:
-            branch = branch.order_by(*_order(report, dimensions + measures)).limit(limit)
+            branch = branch.order_by(*_order(report, dimensions + measures))
+            branch = branch.limit(limit).offset(offset)
             branch = select(branch.subquery())
         branches.append(branch)
     combined = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
+
+
+def _aggregated_below_links(report: Report, builder: _Builder, conditions: list):
+    """Aggregate the source rows by the keys the dimensions' links join on, then join the links.
+
+    "Stock by location" reads 1M balance rows but its dimension, the location's name, comes from
+    200 locations: grouped by ``location_id`` first (the partial aggregates: sums, counts, minima,
+    maxima; a distinct-counted column becomes part of the key), the join and the grouping by name
+    work on a few hundred rows instead of a million, and the first grouping follows the order of
+    an index on the key. The result is the same, so it is done whenever it can be: every
+    dimension read through a link, every measure and condition over the source's own columns,
+    no average (an average of averages is not the average), and link keys that are plain
+    columns (not a JSON document). Returns (the builder over the aggregated rows, its conditions:
+    none left, the final measures), or None to aggregate as usual."""
+    source = report.source
+    if any("." not in column.ref for column in report.dimensions):
+        return None
+    for column in report.measures:
+        if column.aggregate == "avg":
+            return None
+        if column.ref and ("." in column.ref or source.columns[column.ref].via is not None):
+            return None
+    if _reads_links(report):
+        return None
+    keys: dict[str, ColumnElement] = {}
+    for column in report.dimensions:
+        link = source.links[column.ref.split(".", 1)[0]]
+        for element in visitors.iterate(link.on(builder.base, link.target())):
+            if getattr(element, "table", None) is builder.base and hasattr(element, "name"):
+                if isinstance(element.type, JSON):
+                    return None
+                keys[element.name] = element
+    partials, distinct_keys = [], []
+    for index, column in enumerate(report.measures):
+        name = f"_p{index}"
+        if column.aggregate == "count_distinct":
+            distinct_keys.append(builder.ref(column.ref).label(name))
+        else:
+            partials.append(builder.measure(column).label(name))
+    group = [element.label(name) for name, element in keys.items()] + distinct_keys
+    rows = (
+        select(*group, *partials)
+        .select_from(builder.from_clause())
+        .where(and_(true(), *conditions))
+        .group_by(*[element.element for element in group])
+        .cte("aggregated")
+    )
+    measures = []
+    for index, column in enumerate(report.measures):
+        partial = rows.c[f"_p{index}"]
+        if column.aggregate == "count_distinct":
+            final = func.count(distinct(partial))
+        elif column.aggregate == "count":
+            final = cast(func.sum(partial), BigInteger)
+        else:  # sum, min, max: the sum of sums, the least of minima, the greatest of maxima
+            final = type_coerce(getattr(func, column.aggregate)(partial), partial.type)
+        measures.append(final.label(column.name))
+    return _Builder(report, builder.dialect, builder.timezone, base=rows), [], measures
+
+
+def _reads_links(report: Report) -> bool:
+    """Whether a filter or parameter compares a linked column (then rows cannot be aggregated
+    before the links are joined)."""
+    columns = [condition["column"] for condition in report.filters]
+    columns += [condition["against"] for condition in report.filters if "against" in condition]
+    columns += [param.column for param in report.params if param.column]
+    return any("." in name for name in columns)
 
 
 def _few_detail_rows(report: Report) -> bool:
@@ -244,7 +327,7 @@ def _sort_keys_first(report: Report, dimensions: list) -> list:
     return sorted(dimensions, key=lambda d: sort.index(d.name) if d.name in sort else len(sort))
 
 
-def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit: int):
+def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit, offset):
     """PostgreSQL, few detail rows: all groupings in ONE pass over the rows (``GROUP BY GROUPING
     SETS``), each row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows
     are limited (by a window, which sorts only the few aggregated rows)."""
@@ -273,7 +356,7 @@ def _grouping_sets(report, builder, conditions, dimensions, measures, masks, lim
     kept = [inner.c[name] for name in names]
     return (
         select(*kept, inner.c._g)
-        .where(or_(inner.c._g != full, inner.c._rn <= limit))
+        .where(or_(inner.c._g != full, and_(inner.c._rn > offset, inner.c._rn <= offset + limit)))
         .order_by(inner.c._g.desc(), *_order(report, kept))
     )
 
@@ -304,7 +387,7 @@ def _order(report: Report, columns: list) -> list:
     return order
 
 
-def _row_statement(report: Report, builder: _Builder, conditions, limit: int):
+def _row_statement(report: Report, builder: _Builder, conditions, limit: int, offset: int):
     selected = [builder.dimension(column).label(column.name) for column in report.dimensions]
     record = report.source.record
     if record:
@@ -315,5 +398,6 @@ def _row_statement(report: Report, builder: _Builder, conditions, limit: int):
         .where(and_(true(), *conditions))
         .order_by(*_order(report, selected))
         .limit(limit)
+        .offset(offset)
     )
     return statement

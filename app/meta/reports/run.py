@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.i18n import _, localized
 from app.meta import access
 from app.meta.expressions import Context, ExpressionError
-from app.meta.reports.model import ParamError, Report, ReportColumn
+from app.meta.reports.model import Page, ParamError, Report, ReportColumn
 from app.meta.reports.params import parse_params
 from app.meta.reports.query import build_statement
 
@@ -22,10 +22,13 @@ from app.meta.reports.query import build_statement
 class ReportResult:
     report: Report
     columns: list[ReportColumn]
-    rows: list[dict]
+    rows: list[dict] | Iterator[dict]  # an iterator from stream_report
     totals: dict | None
     params: dict
     pivot_values: list = field(default_factory=list)
+    #: The page shown (None: every row up to the report's limit) and whether another follows.
+    page: Page | None = None
+    has_next: bool = False
 
 
 def run_report(
@@ -37,13 +40,20 @@ def run_report(
     timezone: str = "Asia/Shanghai",
     today: dt.date | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> ReportResult:
-    """Check access, parse the parameters, run the one statement and lay out its rows."""
+    """Check access, parse the parameters, run the one statement and lay out its rows.
+
+    With a ``page``, only that page of detail rows is read (one more tells whether another page
+    follows), in the same statement as the totals over every row. A pivot is laid out from all
+    its cells and is not paged."""
     require_runnable(session, report, user)
     today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
     values = parse_params(report, raw_params, session, user, today)
+    page = None if report.pivot else page
+    offset, limit = _window(report, page, limit)
     statement = build_statement(
-        report, values, session, user, timezone=timezone, limit=limit, today=today
+        report, values, session, user, timezone=timezone, limit=limit, offset=offset, today=today
     )
     rows = [dict(row._mapping) for row in session.execute(statement)]
     if report.pivot:
@@ -55,10 +65,66 @@ def run_report(
         total = next((row for row in rows if row["_g"] == 0), None)
     else:
         detail, subtotals, total = rows, [], None
-    ordered = _with_subtotals(report, detail, subtotals)
+    detail, following = _cut(detail, page)
+    ordered = _with_subtotals(report, detail, subtotals, following)
     for row in [*ordered, *([total] if total else [])]:
         _finish_row(report, row, today)
-    return ReportResult(report, report.columns, ordered, total, values)
+    return ReportResult(
+        report, report.columns, ordered, total, values, page=page, has_next=following is not None
+    )
+
+
+def stream_report(
+    session: Session,
+    report: Report,
+    raw_params: Mapping[str, str],
+    user,
+    *,
+    timezone: str = "Asia/Shanghai",
+    today: dt.date | None = None,
+) -> ReportResult:
+    """Like ``run_report`` (every row up to the report's limit), but ``rows`` is an iterator
+    reading the statement's rows in batches (a server-side cursor on PostgreSQL) while the
+    session is open, so an export of 100k rows never holds them all; ``totals`` is filled when
+    the rows are used up. Subtotals and pivots must be laid out from all the rows: those reports
+    are run whole."""
+    if report.pivot or report.subtotals:
+        return run_report(session, report, raw_params, user, timezone=timezone, today=today)
+    require_runnable(session, report, user)
+    today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    values = parse_params(report, raw_params, session, user, today)
+    statement = build_statement(report, values, session, user, timezone=timezone, today=today)
+    result = ReportResult(report, report.columns, [], None, values)
+    full = (1 << len(report.dimensions)) - 1
+
+    def rows():
+        found = session.execute(statement, execution_options={"yield_per": 1000})
+        for row in found:  # detail rows first (``_g`` descending), the total last
+            values = dict(row._mapping)
+            _finish_row(report, values, today)
+            if report.grouped and values["_g"] != full:
+                result.totals = values
+                continue
+            values["_level"] = 0
+            yield values
+
+    result.rows = rows()
+    return result
+
+
+def _window(report: Report, page: Page | None, limit: int | None) -> tuple[int, int | None]:
+    """(offset, how many detail rows to read): a page and the first row of the next one, never
+    past the report's own limit (its top N)."""
+    if page is None:
+        return 0, limit
+    return page.offset, max(0, min(page.per_page + 1, report.limit - page.offset))
+
+
+def _cut(detail: list[dict], page: Page | None) -> tuple[list[dict], dict | None]:
+    """The page's detail rows and the first row after it (None on the last page)."""
+    if page is None or len(detail) <= page.per_page:
+        return detail, None
+    return detail[: page.per_page], detail[page.per_page]
 
 
 def drill_rows(
@@ -71,9 +137,10 @@ def drill_rows(
     timezone: str = "Asia/Shanghai",
     today: dt.date | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> ReportResult:
     """The source rows behind one aggregate cell: ``drill`` is ``dimension:value,...`` (an empty
-    value is a blank cell). Same access, parameters and scope as the report itself."""
+    value is a blank cell). Same access, parameters, scope and paging as the report itself."""
     require_runnable(session, report, user)
     today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
     values = parse_params(report, raw_params, session, user, today)
@@ -86,13 +153,17 @@ def drill_rows(
         pivot=None,
         sort=[key for key in report.sort if key.lstrip("-") in {c.name for c in report.dimensions}],
     )
+    offset, limit = _window(detail, page, limit)
     statement = build_statement(
-        detail, values, session, user, timezone=timezone, limit=limit, today=today, drill=cells
-    )
-    rows = [dict(row._mapping) for row in session.execute(statement)]
+        detail, values, session, user, timezone=timezone, limit=limit, offset=offset, today=today,
+        drill=cells,
+    )  # fmt: skip
+    rows, following = _cut([dict(row._mapping) for row in session.execute(statement)], page)
     for row in rows:
         row["_level"], row["_styles"] = 0, {}
-    return ReportResult(detail, detail.columns, rows, None, values)
+    return ReportResult(
+        detail, detail.columns, rows, None, values, page=page, has_next=following is not None
+    )
 
 
 def _detail_columns(report: Report) -> list[ReportColumn]:
@@ -174,8 +245,11 @@ def require_runnable(session: Session, report: Report, user) -> None:
         raise access.PermissionDenied(f"report:{report.name}")
 
 
-def _with_subtotals(report: Report, detail: list[dict], subtotals: list[dict]) -> list[dict]:
-    """Detail rows with each first-dimension subtotal after the last row of its group."""
+def _with_subtotals(
+    report: Report, detail: list[dict], subtotals: list[dict], after: dict | None = None
+) -> list[dict]:
+    """Detail rows with each first-dimension subtotal after the last row of its group; a group
+    that goes on past the page (``after`` is the next page's first row) gets its subtotal there."""
     for row in detail:
         row["_level"] = 0
     if not subtotals:
@@ -183,9 +257,10 @@ def _with_subtotals(report: Report, detail: list[dict], subtotals: list[dict]) -
     first = report.dimensions[0].name
     by_key = {row[first]: row for row in subtotals}
     ordered: list[dict] = []
+    rows = [*detail, *([after] if after is not None else [])]
     for index, row in enumerate(detail):
         ordered.append(row)
-        following = detail[index + 1][first] if index + 1 < len(detail) else object()
+        following = rows[index + 1][first] if index + 1 < len(rows) else object()
         if following != row[first] and row[first] in by_key:
             subtotal = by_key.pop(row[first])
             subtotal["_level"] = 1
@@ -275,6 +350,9 @@ def result_json(result: ReportResult) -> dict:
     return {
         "report": result.report.name,
         "label": localized(result.report.label),
+        "page": result.page.number if result.page else None,
+        "per_page": result.page.per_page if result.page else None,
+        "has_next": result.has_next,
         "columns": [
             {"name": c.name, "label": localized(c.label), "type": c.type, "kind": c.kind}
             for c in visible
