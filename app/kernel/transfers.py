@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -55,6 +55,13 @@ class TransferLine(Base):
     damaged: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     returned: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The status the goods left in and arrive (or come back) in: available for a transfer,
+    #: nonconforming for a recall return (召回退回).
+    status: Mapped[StockStatus] = mapped_column(
+        Enum(StockStatus, native_enum=False, length=24, validate_strings=True),
+        default=StockStatus.available,
+        server_default="available",
+    )
 
     item: Mapped[Item] = relationship()
     lot: Mapped[Lot | None] = relationship()
