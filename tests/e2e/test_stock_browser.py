@@ -6,9 +6,9 @@ from __future__ import annotations
 from app.kernel.stock import Reason
 from app.web import stock
 from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import book
 from tests.e2e.conftest import PHONE
 from tests.forms_fixtures import PASSWORD
-from tests.web.test_stock import post
 
 chain = fixtures.chain  # the fixture, used by name
 
@@ -17,7 +17,7 @@ def test_the_stock_view_updates_without_a_reload(
     live_server, page_factory, db, chain, monkeypatch, screenshot_dir
 ):
     monkeypatch.setattr(stock, "REFRESH_SECONDS", 1)  # poll often: the test waits less
-    post(db, chain, "S1", 3)
+    book(db, chain, "S1", 3)
     page = page_factory(viewport=PHONE)
     page.goto(f"{live_server}/login")
     page.fill("input[name=username]", "clerk1")
@@ -34,7 +34,7 @@ def test_the_stock_view_updates_without_a_reload(
     assert not page.locator(".stock-table thead").is_visible()  # a card per location
     page.evaluate("window.notReloaded = true")
 
-    post(db, chain, "S1", 1, reason=Reason.sale, source=True)  # a sale at S1, elsewhere
+    book(db, chain, "S1", 1, reason=Reason.sale, source=True)  # a sale at S1, elsewhere
     page.wait_for_function(
         'document.querySelector(\'tr[data-location="S1"] td[data-figure="on_hand"]\')'
         ".innerText.trim().endsWith('2')",

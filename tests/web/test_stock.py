@@ -11,30 +11,19 @@ import pytest
 
 from app.kernel.items import Item, Lot
 from app.kernel.locations import Location
-from app.kernel.stock import Movement, Reason, post_movements
+from app.kernel.stock import Reason
 from app.kernel.transfers import ShipLine, ship
 from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import book
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
-
-
-def post(db, chain, code: str, quantity: int, reason=Reason.opening, source=False):
-    """Book ``quantity`` of STRIP lot L1 into (or, with ``source``, out of) location ``code``."""
-    with db.transaction() as session:
-        where = session.get(Location, chain[code])
-        side = {"source": where} if source else {"destination": where}
-        movement = Movement(
-            item=session.get(Item, chain["strip"]), quantity=D(quantity),
-            lot=session.query(Lot).filter_by(lot_number="L1").one(), **side,
-        )  # fmt: skip
-        post_movements(session, [movement], reason=reason, document=f"T-{code}")
 
 
 @pytest.fixture
 def stocked(db, chain):
     """S1 holds 3 of L1, S2 holds 4, WH1 (10 of L1, 5 recalled) ships 2 of L1 to S1."""
-    post(db, chain, "S1", 3)
-    post(db, chain, "S2", 4)
+    book(db, chain, "S1", 3)
+    book(db, chain, "S2", 4)
     with db.transaction() as session:
         wh1, s1 = session.get(Location, chain["WH1"]), session.get(Location, chain["S1"])
         lot = session.query(Lot).filter_by(lot_number="L1").one()
@@ -94,7 +83,7 @@ def test_the_page_polls_a_fragment_that_shows_a_posting(db, as_user, stocked):
     before = clerk.get(fragment_url).text
     assert _cell(before, "S1", "on_hand") == "3" and _cell(before, "S1", "in_transit") == "2"
 
-    post(db, stocked, "S1", 1, reason=Reason.sale, source=True)  # a sale at S1 meanwhile
+    book(db, stocked, "S1", 1, reason=Reason.sale, source=True)  # a sale at S1 meanwhile
     after = clerk.get(fragment_url).text
     assert _cell(after, "S1", "on_hand") == "2" and _cell(after, "S1", "available") == "2"
     assert _cell(after, "", "on_hand") == "2"  # the totals row
