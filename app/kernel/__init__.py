@@ -62,6 +62,7 @@ from app.kernel.stock import (
 from app.kernel.stock_locks import StockLock, close_stock_lock, open_stock_lock
 from app.kernel.stocktake import (
     CountEntry,
+    CountInReview,
     Stocktake,
     StocktakeError,
     StocktakeState,
@@ -69,7 +70,9 @@ from app.kernel.stocktake import (
     add_count,
     approve_stocktake,
     open_stocktake,
+    resume_counting,
     stocktake_of,
+    submit_stocktake,
     variance,
 )
 from app.kernel.tokens import ApiToken
@@ -88,7 +91,7 @@ from app.kernel.udi import UDI, check_udi, parse_udi
 from app.kernel.users import User
 
 __all__ = [
-    "ApiToken", "CountEntry", "DeviceClass", "ExpiryRequired", "InsufficientStock",
+    "ApiToken", "CountEntry", "CountInReview", "DeviceClass", "ExpiryRequired", "InsufficientStock",
     "InvalidGTIN", "InvalidMovement", "Item", "KernelError", "LedgerEntry", "LedgerRow",
     "Location", "LocationAlreadyLocked", "LocationInactive", "LocationLocked", "LocationType",
     "Lot", "LotBlocked", "LotExpired", "LotMismatch", "LotStatus", "Movement",
@@ -102,6 +105,7 @@ __all__ = [
     "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
     "goods_in_transit", "is_valid_gtin", "item_by_gtin", "jobs", "lot_of", "open_stock_lock",
     "open_stocktake", "parse_udi", "post_movements", "queries", "receive", "region_of",
-    "release", "reserve", "return_remainder", "run_in_transaction", "ship", "stocktake_of",
+    "release", "reserve", "resume_counting", "return_remainder", "run_in_transaction", "ship",
+    "stocktake_of", "submit_stocktake",
     "tokens", "transit_location", "variance",
 ]  # fmt: skip

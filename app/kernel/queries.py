@@ -1,27 +1,33 @@
 """Read-only stock questions, answered from ``stock_balances`` (never by summing the ledger).
 
-On hand, reserved and available per location·item·lot; an item across every location; the stock
-card (ledger history) of an item, lot or unit; goods in transit.
+On hand, reserved and available per location·item·lot; an item across every location; the
+one-screen stock view of an item (``item_overview``); the stock card (ledger history) of an item,
+lot or unit; goods in transit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from app.kernel.items import Item, Lot, Unit
+from app.db import Quantity
+from app.kernel.items import Item, Lot, LotStatus, Unit
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry, StockBalance, StockStatus
-from app.kernel.transfers import goods_in_transit
+from app.kernel.transfers import TransitRoute, goods_in_transit
 
 __all__ = [
+    "ItemOverview",
+    "LocationFigures",
     "available_quantity",
     "balances",
     "document_movements",
     "goods_in_transit",
+    "item_overview",
     "item_stock",
     "near_expiry",
     "on_hand",
@@ -153,3 +159,123 @@ def near_expiry(
         for balance, lot, threshold in session.execute(query.add_columns(Item.near_expiry_days))
         if lot.expiry_date <= today + dt.timedelta(days=threshold)
     ]
+
+
+# --- the one-screen stock view (一屏库存) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocationFigures:
+    """One location's stock of one item, every status at a glance.
+
+    ``on_hand`` is what is physically there in any status; ``available`` is what can still be
+    sold or promised (available status, minus reserved, of released lots not expired);
+    ``in_transit`` is what is on its way TO the location; ``near_expiry`` and ``expired`` are the
+    on-hand quantities of lots within the item's threshold (still good today) and past expiry;
+    ``earliest_expiry`` is the earliest expiry date among the lots on hand.
+    """
+
+    location_id: int | None
+    code: str
+    name: str
+    type: str
+    on_hand: Decimal
+    reserved: Decimal
+    available: Decimal
+    awaiting_inspection: Decimal
+    nonconforming: Decimal
+    in_transit: Decimal
+    near_expiry: Decimal
+    expired: Decimal
+    earliest_expiry: dt.date | None
+
+
+#: The quantity figures of ``LocationFigures``, the ones the totals add up.
+FIGURES = ("on_hand", "reserved", "available", "awaiting_inspection", "nonconforming",
+           "in_transit", "near_expiry", "expired")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ItemOverview:
+    item: Item
+    today: dt.date
+    near_expiry_until: dt.date
+    locations: list[LocationFigures]
+
+    @property
+    def totals(self) -> LocationFigures:
+        """The figures of every location shown, added up (earliest expiry: the earliest)."""
+        expiries = [row.earliest_expiry for row in self.locations if row.earliest_expiry]
+        return LocationFigures(
+            None, "", "", "",
+            **{name: sum((getattr(row, name) for row in self.locations), Decimal(0))
+               for name in FIGURES},
+            earliest_expiry=min(expiries, default=None),
+        )  # fmt: skip
+
+
+def item_overview(
+    session: Session,
+    item: Item,
+    today: dt.date,
+    location_ids: frozenset[int] | set[int] | None = None,
+) -> ItemOverview:
+    """Every location's figures of ``item`` in ONE statement over the balances, by location code.
+
+    Goods in transit count at the destination of their transit route, so a location sees what is
+    coming to it. ``location_ids`` limits the answer to those locations (the caller's data scope;
+    ``None`` for all): a location outside it is never read into the result. Only locations with
+    stock of the item (on hand or inbound) appear.
+    """
+    balance, lot, route = StockBalance.__table__, Lot.__table__, TransitRoute.__table__
+    location = Location.__table__
+    near_until = today + dt.timedelta(days=item.near_expiry_days)
+    holder = func.coalesce(route.c.destination_id, balance.c.location_id)
+    here = balance.c.status != StockStatus.in_transit
+    expiry = lot.c.expiry_date
+
+    def total(condition, value=balance.c.on_hand):
+        summed = func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+        return type_coerce(summed, Quantity)
+
+    sellable = and_(
+        balance.c.status == StockStatus.available,
+        or_(lot.c.status.is_(None), lot.c.status == LotStatus.released),
+        or_(expiry.is_(None), expiry >= today),
+    )
+    figures = (
+        select(
+            holder.label("location_id"),
+            total(here).label("on_hand"),
+            total(here, balance.c.reserved).label("reserved"),
+            total(sellable, balance.c.on_hand - balance.c.reserved).label("available"),
+            total(balance.c.status == StockStatus.awaiting_inspection).label("awaiting_inspection"),
+            total(balance.c.status == StockStatus.nonconforming).label("nonconforming"),
+            total(balance.c.status == StockStatus.in_transit).label("in_transit"),
+            total(and_(here, expiry >= today, expiry <= near_until)).label("near_expiry"),
+            total(and_(here, expiry < today)).label("expired"),
+            type_coerce(func.min(case((here, expiry))), Date).label("earliest_expiry"),
+        )
+        .select_from(
+            balance.outerjoin(lot, lot.c.id == balance.c.lot_id).outerjoin(
+                route, route.c.transit_id == balance.c.location_id
+            )
+        )
+        .where(balance.c.item_id == item.id, balance.c.on_hand != 0)
+        .group_by(holder)
+    )
+    if location_ids is not None:
+        figures = figures.where(holder.in_(sorted(location_ids)))
+    figures = figures.subquery()
+    query = (
+        select(
+            location.c.code, location.c.name, location.c.type,
+            *(figures.c[name] for name in ("location_id", *FIGURES, "earliest_expiry")),
+        )
+        .join_from(figures, location, location.c.id == figures.c.location_id)
+        .order_by(location.c.code)
+    )  # fmt: skip
+    rows = [
+        LocationFigures(**{**row._mapping, "type": str(row.type)}) for row in session.execute(query)
+    ]
+    return ItemOverview(item, today, near_until, rows)

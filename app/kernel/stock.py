@@ -106,6 +106,7 @@ class Reason(enum.StrEnum):
     adjustment = "adjustment"
     correction = "correction"
     recall = "recall"  # recalled goods set apart as nonconforming where they are
+    recall_return = "recall_return"  # recalled goods, nonconforming, into transit to a warehouse
 
 
 #: Reasons that exist to take stock out that may not be sold: nonconforming, recalled, quarantined.
@@ -425,7 +426,9 @@ def _check_statuses(line: _Line) -> None:
         and movement.reason not in TRANSIT_EXITS
     ):
         raise StockNotAvailable(StockStatus.in_transit)  # in transit is sellable nowhere
-    if (
+    if movement.reason == Reason.recall_return:
+        _check_recall_return(line)
+    elif (
         line.leaves_source
         and source.type != LocationType.transit
         and movement.reason not in REMOVAL_REASONS
@@ -434,12 +437,43 @@ def _check_statuses(line: _Line) -> None:
         raise StockNotAvailable(movement.source_status)
 
 
+def _check_recall_return(line: _Line) -> None:
+    """召回退回, the one way recalled goods travel inside the chain: from ``nonconforming`` at a
+    store or warehouse into transit, where they stay sellable nowhere (``transfers.ship`` sends
+    them only towards a warehouse, where they arrive nonconforming). ``_check_lot`` requires the
+    goods to be under recall; nothing else moves with this reason."""
+    source, destination = line.source, line.destination
+    if (
+        not line.leaves_source
+        or source.type == LocationType.transit
+        or destination is None
+        or destination.type != LocationType.transit
+        or line.movement.source_status != StockStatus.nonconforming
+    ):
+        raise InvalidMovement(
+            _("A recall return takes recalled goods set apart as nonconforming from a location "
+              "into transit to a warehouse, nothing else."),
+            "reason",
+        )  # fmt: skip
+
+
 def _check_lot(facts: PostingFacts, line: _Line, today: dt.date) -> None:
     """A recalled or quarantined lot (or recalled unit) and an expired lot may not be sold."""
     lot, reason = line.lot, line.movement.reason
     if not line.leaves_source:
         return
     if line.source.type == LocationType.transit or reason in REMOVAL_REASONS:
+        return
+    if reason == Reason.recall_return:  # the goods must be recalled, and nothing else may go
+        if (line.unit is None or not line.unit.recalled) and (
+            lot is None or lot.status != LotStatus.recalled
+        ):
+            raise InvalidMovement(
+                _("Lot %(lot)s of %(item)s is not recalled: only recalled goods go back to the "
+                  "warehouse as a recall return.",
+                  lot=lot.lot_number if lot is not None else "-", item=line.movement.item.code),
+                "lot",
+            )  # fmt: skip
         return
     if line.unit is not None and line.unit.recalled:
         raise UnitRecalled(facts.unit(line.unit))

@@ -13,8 +13,11 @@ lot and status). Why nothing slips past the snapshot on PostgreSQL:
 
 Counters add count entries (``stocktake_counts``), one row per scan: they only ever INSERT, and
 read the stocktake row ``FOR KEY SHARE``, so any number of counters count at once without
-conflicting or losing a line. Approval and abort take the stocktake row ``FOR UPDATE``: they wait
-for the scans in flight and the scans after them see the count closed.
+conflicting or losing a line. Submission for review, the return to counting, approval and abort
+take the stocktake row ``FOR UPDATE``: they wait for the scans in flight and the scans after them
+see the new state. While the count is in review (``submit_stocktake``) a count sheet is refused
+with ``CountInReview`` — the reviewer is looking at a variance that must not move under them —
+until the reviewer sends it back to counting (``resume_counting``) or approves it.
 
 The variance of each (item, lot, status) is counted − snapshot. Approval posts it as
 ``count_surplus`` / ``count_shortage`` through ``post_movements`` with the count's own lock, then
@@ -51,7 +54,7 @@ from app.kernel.errors import (
     LocationInactive,
     NotAStockLocation,
 )
-from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus
+from app.kernel.items import BUSINESS_TIMEZONE, Item, Lot, TrackingMode, Unit, UnitStatus
 from app.kernel.locations import STOCK_HOLDING, Location
 from app.kernel.stock import (
     LedgerEntry,
@@ -68,6 +71,7 @@ from app.kernel.users import User
 
 class StocktakeState(enum.StrEnum):
     counting = "counting"  # 盘点中
+    review = "review"  # 差异审核中: counted and submitted; the variance must hold still
     posted = "posted"  # 已过账
     aborted = "aborted"  # 已中止
 
@@ -89,6 +93,9 @@ class Stocktake(Base):
     opened_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: When and by whom the count was last submitted for review (kept after it returns).
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class StocktakeItem(Base):
@@ -137,6 +144,19 @@ class StocktakeError(KernelError):
     field = "stocktake"
 
 
+class CountInReview(StocktakeError):
+    """A count sheet (or a second submission) for a count whose variance is being reviewed."""
+
+    def __init__(self, document: str, location: str, since: str, submitted_by: str):
+        self.document, self.since = document, since
+        super().__init__(
+            _("Stocktake %(document)s of %(location)s is in review since %(since)s (submitted by "
+              "%(user)s): it takes no count sheets now. Ask the manager of %(location)s who "
+              "reviews it to return it to counting if more must be counted.",
+              document=document, location=location, since=since, user=submitted_by)
+        )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class VarianceLine:
     """One (item, lot, status) of a count: the books at opening, what was counted, the gap."""
@@ -154,6 +174,8 @@ class VarianceLine:
 
 _stocktakes = Stocktake.__table__
 _balances = StockBalance.__table__
+#: The states of a count that still holds its location: it may be approved or aborted.
+_OPEN = (StocktakeState.counting, StocktakeState.review)
 
 
 def open_stocktake(
@@ -214,23 +236,64 @@ def stocktake_of(session: Session, document: str) -> Stocktake:
     return stocktake
 
 
-def _lock_counting(session: Session, stocktake: Stocktake, *, exclusive: bool) -> None:
-    """Read the count's state from its locked row; refuse if it is no longer counting.
+def _lock_state(
+    session: Session,
+    stocktake: Stocktake,
+    *,
+    exclusive: bool,
+    allowed: tuple[StocktakeState, ...] = (StocktakeState.counting,),
+) -> StocktakeState:
+    """Read the count's state from its locked row; refuse unless it is one of ``allowed``.
 
-    Scans share-lock the row (they never wait for each other); approval and abort lock it
-    exclusively, so they wait for the scans in flight and later scans see the new state.
+    Scans share-lock the row (they never wait for each other); submission, return, approval and
+    abort lock it exclusively, so they wait for the scans in flight and later scans see the new
+    state.
     """
-    query = select(_stocktakes.c.state).where(_stocktakes.c.id == stocktake.id)
+    columns = (_stocktakes.c.state, _stocktakes.c.submitted_at, _stocktakes.c.submitted_by)
+    query = select(*columns).where(_stocktakes.c.id == stocktake.id)
     if exclusive:
         query = query.with_for_update()
     else:
         query = query.with_for_update(read=True, key_share=True)
-    state = session.execute(query).scalar_one()
-    if state != StocktakeState.counting:
-        raise StocktakeError(
-            _("Stocktake %(document)s is %(state)s: it takes no more changes.",
-              document=stocktake.document, state=str(state))
+    state, submitted_at, submitted_by = session.execute(query).one()
+    if state in allowed:
+        return state
+    if state == StocktakeState.review:
+        submitter = session.get(User, submitted_by) if submitted_by else None
+        raise CountInReview(
+            stocktake.document, session.get(Location, stocktake.location_id).code,
+            submitted_at.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M"),
+            submitter.full_name if submitter else "-",
         )  # fmt: skip
+    raise StocktakeError(
+        _("Stocktake %(document)s is %(state)s: it takes no more changes.",
+          document=stocktake.document, state=str(state))
+    )  # fmt: skip
+
+
+def submit_stocktake(session: Session, stocktake: Stocktake, user: User | None = None) -> None:
+    """Counting is done: the variance goes to review and no count sheet is taken until the
+    reviewer returns it to counting (``resume_counting``) or approves it."""
+    _lock_state(session, stocktake, exclusive=True)
+    _set_state(session, stocktake, StocktakeState.review,
+               submitted_at=utcnow(), submitted_by=user.id if user else None)  # fmt: skip
+    audit.record(session, "submit", "stocktake", stocktake.document)
+
+
+def resume_counting(
+    session: Session, stocktake: Stocktake, user: User | None = None, reason: str = ""
+) -> None:
+    """The reviewer sends the count back to counting: count sheets are taken again."""
+    _lock_state(session, stocktake, exclusive=True, allowed=(StocktakeState.review,))
+    _set_state(session, stocktake, StocktakeState.counting)
+    audit.record(session, "resume", "stocktake", stocktake.document, reason=reason or None)
+
+
+def _set_state(session: Session, stocktake: Stocktake, state: StocktakeState, **values) -> None:
+    session.execute(
+        update(_stocktakes).where(_stocktakes.c.id == stocktake.id).values(state=state, **values)
+    )
+    session.refresh(stocktake)
 
 
 def items_in_scope(session: Session, stocktake: Stocktake) -> set[int] | None:
@@ -253,7 +316,7 @@ def add_count(
     user: User | None = None,
 ) -> CountEntry:
     """Add one count entry; a negative quantity takes back a mistaken scan."""
-    _lock_counting(session, stocktake, exclusive=False)
+    _lock_state(session, stocktake, exclusive=False)
     quantity = to_decimal(quantity)
     scope = items_in_scope(session, stocktake)
     if scope is not None and item.id not in scope:
@@ -316,7 +379,7 @@ def approve_stocktake(
     session: Session, stocktake: Stocktake, user: User | None = None
 ) -> list[LedgerEntry]:
     """Post every variance as count surplus / shortage, then close the count and its lock."""
-    _lock_counting(session, stocktake, exclusive=True)
+    _lock_state(session, stocktake, exclusive=True, allowed=_OPEN)
     location = session.get(Location, stocktake.location_id)
     lock = session.scalar(select(StockLock).where(StockLock.location_id == location.id))
     lines = variance(session, stocktake)
@@ -347,19 +410,14 @@ def abort_stocktake(
     """Release the lock and post nothing; the count's entries stay, for the record."""
     if not reason.strip():
         raise InvalidMovement(_("Say why the count is aborted."), "reason")
-    _lock_counting(session, stocktake, exclusive=True)
+    _lock_state(session, stocktake, exclusive=True, allowed=_OPEN)
     location = session.get(Location, stocktake.location_id)
     _close(session, stocktake, location, user, StocktakeState.aborted)
     audit.record(session, "abort", "stocktake", stocktake.document, reason=reason)
 
 
 def _close(session, stocktake, location, user, state: StocktakeState) -> None:
-    session.execute(
-        update(_stocktakes)
-        .where(_stocktakes.c.id == stocktake.id)
-        .values(state=state, closed_at=utcnow(), closed_by=user.id if user else None)
-    )
-    session.refresh(stocktake)
+    _set_state(session, stocktake, state, closed_at=utcnow(), closed_by=user.id if user else None)
     close_stock_lock(session, location)
 
 

@@ -5,6 +5,12 @@ destination) pair — created on demand under the source's parent — where it i
 sellable nowhere. ``receive`` books what arrived (in full or in part; damaged goods go to
 ``nonconforming`` at the destination) and ``return_remainder`` sends what never arrived back to the
 source. Each shipped line is a ``TransferLine`` whose counters say what is still outstanding.
+
+A recall return (召回退回, ``ship(..., recall_return=True)``) is the same journey for recalled
+goods set apart as nonconforming: only towards a warehouse, and the goods leave, arrive and come
+back ``nonconforming`` — never available, sellable nowhere on the way. Whether goods may go is the
+kernel's posting rule (reason ``recall_return``: recalled lots or units only, from nonconforming);
+where to is decided here.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, select
+from sqlalchemy import Enum, ForeignKey, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -55,6 +61,13 @@ class TransferLine(Base):
     damaged: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     returned: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The status the goods left in and arrive (or come back) in: available for a transfer,
+    #: nonconforming for a recall return (召回退回).
+    status: Mapped[StockStatus] = mapped_column(
+        Enum(StockStatus, native_enum=False, length=24, validate_strings=True),
+        default=StockStatus.available,
+        server_default="available",
+    )
 
     item: Mapped[Item] = relationship()
     lot: Mapped[Lot | None] = relationship()
@@ -126,10 +139,19 @@ def ship(
     *,
     user: User | None = None,
     today: dt.date | None = None,
+    recall_return: bool = False,
 ) -> list[TransferLine]:
-    """Move ``lines`` from ``source`` into transit towards ``destination`` (transfer out)."""
+    """Move ``lines`` from ``source`` into transit towards ``destination`` (transfer out); with
+    ``recall_return``, recalled nonconforming goods back to a warehouse."""
     if source.id == destination.id:
         raise InvalidMovement(_("A transfer needs two different locations."), "destination")
+    if recall_return and destination.type != LocationType.warehouse:
+        raise InvalidMovement(
+            _("Recalled goods go back to a warehouse, not to %(location)s.",
+              location=destination.code),
+            "destination",
+        )  # fmt: skip
+    status = StockStatus.nonconforming if recall_return else StockStatus.available
     transit = transit_location(session, source, destination)
     movements = [
         Movement(
@@ -139,7 +161,8 @@ def ship(
             unit=line.unit,
             source=source,
             destination=transit,
-            reason=Reason.transfer_out,
+            source_status=status,
+            reason=Reason.recall_return if recall_return else Reason.transfer_out,
             line=number,
         )
         for number, line in enumerate(lines, start=1)
@@ -162,6 +185,7 @@ def ship(
             damaged=Decimal(0),
             returned=Decimal(0),
             shipped_at=utcnow(),
+            status=status,
         )
         for movement in movements
     ]
@@ -199,7 +223,8 @@ def receive(
 ) -> list[LedgerRow]:
     """Book what arrived at the destination; the rest stays in transit, visible as outstanding.
 
-    Good units go to ``available``, damaged ones to ``nonconforming`` (kept apart, never sold).
+    Good units go to ``available`` (a recall return's to ``nonconforming``), damaged ones to
+    ``nonconforming`` (kept apart, never sold).
     """
     lines = {line.line: line for line in transfer_lines(session, document, lock=True)}
     movements, booked = [], []
@@ -213,7 +238,7 @@ def receive(
         if received + damaged > line.outstanding:
             raise OverReceipt(document, line.line, received + damaged, line.outstanding)
         for quantity, status in (
-            (received, StockStatus.available),
+            (received, line.status),
             (damaged, StockStatus.nonconforming),
         ):
             if quantity > 0:
@@ -236,11 +261,10 @@ def receive(
 def return_remainder(
     session: Session, document: str, *, user: User | None = None
 ) -> list[LedgerRow]:
-    """Send everything still outstanding on ``document`` back to its source (available)."""
+    """Send everything still outstanding on ``document`` back to its source, in the status it
+    left in (available; nonconforming for a recall return)."""
     lines = [line for line in transfer_lines(session, document, lock=True) if line.outstanding > 0]
-    movements = [
-        _from_transit(line, line.outstanding, line.source, StockStatus.available) for line in lines
-    ]
+    movements = [_from_transit(line, line.outstanding, line.source, line.status) for line in lines]
     entries = post_movements(
         session, movements, user=user, document=document, reason=Reason.transfer_return
     )

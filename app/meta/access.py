@@ -38,6 +38,9 @@ SHIPPED_ROLES = Path(__file__).resolve().parents[2] / "metadata" / "roles.yaml"
 #: Form actions that change data; a read_only role never gets them.
 WRITE_ACTIONS = frozenset({"create", "update", "delete"})
 SCOPES = ("own", "region", "all")
+#: Who may see stock figures outside a report (the one-screen stock view and its API): whoever may
+#: run the stock-on-hand report, so that one grant in ``roles.yaml`` governs both.
+STOCK_VIEW = "report:stock_on_hand"
 
 
 class PermissionDenied(Exception):

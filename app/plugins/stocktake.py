@@ -9,6 +9,8 @@ submission adds one count entry per line, so any number of counters count at onc
     - action: record_count            # on a count sheet: its lines become count entries
       params: {stocktake: stocktake, location: location, lines: lines, item: item, lot: lot,
                expiry_date: expiry_date, serial: serial, status: status, quantity: quantity}
+    - action: review_stocktake        # approval on_pending: in review, no more count sheets
+    - action: resume_stocktake        # approval on_reject: back to counting
     - action: post_stocktake          # on the stocktake's approval: post the variance
     - action: abort_stocktake         # on the stocktake: release the lock, post nothing
 """
@@ -20,11 +22,14 @@ from app.kernel.errors import KernelError
 from app.kernel.items import Item
 from app.kernel.stock import StockStatus
 from app.kernel.stocktake import (
+    StocktakeError,
     abort_stocktake,
     add_count,
     approve_stocktake,
     open_stocktake,
+    resume_counting,
     stocktake_of,
+    submit_stocktake,
 )
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
@@ -110,9 +115,33 @@ class RecordCount(Action):
                 lot=the_lot, unit=common.unit(context, the_item, line, params, the_lot),
                 status=StockStatus(status), user=context.user,
             )  # fmt: skip
+        except StocktakeError:  # about the count (closed, in review), not about this line
+            raise
         except KernelError as error:  # name the line it is about
             error.message = _("Line %(line)s: %(error)s", line=number, error=error.message)
             raise
+
+
+class ReviewStocktake(Action):
+    """The count goes to variance review: the kernel takes no count sheet until it returns."""
+
+    name = "review_stocktake"
+    params_schema = _NO_PARAMS
+
+    def run(self, context: ActionContext) -> None:
+        stocktake = stocktake_of(context.session, common.document_of(context))
+        submit_stocktake(context.session, stocktake, context.user)
+
+
+class ResumeStocktake(Action):
+    """The reviewer sent the count back: count sheets are taken again."""
+
+    name = "resume_stocktake"
+    params_schema = _NO_PARAMS
+
+    def run(self, context: ActionContext) -> None:
+        stocktake = stocktake_of(context.session, common.document_of(context))
+        resume_counting(context.session, stocktake, context.user, reason=context.comment or "")
 
 
 class PostStocktake(Action):

@@ -1,6 +1,8 @@
 """Built-in actions ``ship_transfer``, ``receive_transfer`` and ``return_transfer``.
 
-``ship_transfer`` moves the lines from the source into transit towards the destination;
+``ship_transfer`` moves the lines from the source into transit towards the destination — when
+the record names an issued recall (parameter ``recall``), as a recall return (召回退回): the
+recall's goods, set apart as nonconforming, go back to a warehouse and arrive nonconforming;
 ``receive_transfer`` books each line's received quantity (default: all still outstanding) at the
 destination, damaged ones as nonconforming; ``return_transfer`` sends what is still in transit back
 to the source. A transfer in is a record of its own: its ``document`` parameter names the header
@@ -31,14 +33,21 @@ class ShipTransfer(Action):
             "serial": common.FIELD,
             "source": common.FIELD,
             "destination": common.FIELD,
+            "recall": common.FIELD,
         },
     }
 
     def run(self, context: ActionContext) -> None:
         params = context.params
+        recall = _recall_of(context)
         lines = []
-        for line in common.lines_of(context, params["lines"]):
+        for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
             the_item = common.item(context, line, params["item"])
+            if recall is not None and str(recall.data.get("item")) != str(the_item.id):
+                raise ActionError(
+                    _("Line %(line)s: %(item)s is not the item of recall %(recall)s.",
+                      line=number, item=the_item.code, recall=recall.number)
+                )  # fmt: skip
             the_lot = common.lot(context, the_item, line, params)
             lines.append(
                 transfers.ShipLine(
@@ -52,7 +61,24 @@ class ShipTransfer(Action):
             context.session, common.document_of(context),
             common.location(context, params["source"]),
             common.location(context, params["destination"]), lines, user=context.user,
+            recall_return=recall is not None,
         )  # fmt: skip
+
+
+def _recall_of(context: ActionContext):
+    """The issued recall the record returns goods for (header field ``recall``), else None."""
+    field = context.params.get("recall")
+    value = (context.record.data or {}).get(field) if field else None
+    if not value:
+        return None
+    recall = context.records.read("recall", value)
+    if recall is None or recall.state != "issued":
+        raise ActionError(
+            _("Recall %(recall)s is not in progress: only the goods of an issued recall go back "
+              "as a recall return (field %(field)s).",
+              recall=recall.number if recall is not None else value, field=field)
+        )  # fmt: skip
+    return recall
 
 
 class ReceiveTransfer(Action):

@@ -28,6 +28,7 @@ from app.web import (
     pages,
     reports,
     reports_admin,
+    stock,
 )
 from app.web.guard import init_guard
 from app.web.i18n import init_i18n
@@ -89,7 +90,7 @@ def init_web(app: Flask) -> None:
     )
     # identity's fixed lookups (location, user) come before the forms' /api/v1/lookup/<target>
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
-    blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp)
+    blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp, stock.bp)
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

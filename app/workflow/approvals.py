@@ -7,6 +7,8 @@ the record waits in the ``pending`` state while each level in turn decides::
       pending: in_approval        # where the record waits
       reject_to: draft            # where a rejection sends it (a state, or a level's name)
       cc: {roles: [finance]}      # who gets an inbox copy once approved
+      on_pending: [...]           # actions run as the record starts waiting (optional)
+      on_reject: [...]            # actions run as a rejection sends it back to a state
       levels:
         - name: manager
           approvers: {manager: true}          # roles / users / manager / expr
@@ -22,7 +24,9 @@ Each approver of the current level gets an ``ApprovalTask``. They approve, rejec
 approver before or after themselves (加签). While someone is away, a ``Delegation`` hands their
 new tasks to a stand-in. The record's creator is never their own approver unless a level says
 ``allow_creator: true``. When the last level approves, the transition's actions run and the
-record moves to ``to`` — all in the caller's transaction, like any transition.
+record moves to ``to`` — all in the caller's transaction, like any transition. ``on_pending`` and
+``on_reject`` actions tell the kernel what the waiting means (a count in review takes no more
+count sheets) and that it is over (back to counting).
 """
 
 from __future__ import annotations
@@ -219,9 +223,19 @@ def start(session, registry, form: FormDef, record: Record, transition: dict, us
     record.updated_at, record.updated_by = utcnow(), getattr(user, "id", None)
     session.flush()
     event = _event(session, record, transition["name"], old, user, comment)
+    _run_hook(session, registry, record, transition, "on_pending", user, comment)
     if not _open_level(session, form, record, transition, 0, user):
         _complete(session, registry, form, record, transition, user, comment)
     return event
+
+
+def _run_hook(session, registry, record, transition, hook: str, user, comment) -> None:
+    """Run the approval's ``on_pending`` / ``on_reject`` actions, if it has any."""
+    steps = transition["approval"].get(hook)
+    if steps:
+        from app.workflow.engine import run_actions
+
+        run_actions(session, registry, record, transition, user, comment, steps, record.state)
 
 
 def _complete(session, registry, form, record, transition, user, comment) -> None:
@@ -347,6 +361,7 @@ def _apply_decision(session, registry, task, record, form, transition, level, us
             _open_level(session, form, record, transition, names.index(target), user)
         else:
             record.state = target
+            _run_hook(session, registry, record, transition, "on_reject", user, comment)
         _event(session, record, f"reject:{task.level_name}", old, user, comment)
     else:
         names = [lv["name"] for lv in levels_of(transition)]

@@ -10,14 +10,26 @@ from app.meta.yamlsource import MetadataIssue
 from app.workflow.actions import installed_actions
 
 
+def _steps(transition: dict):
+    """(path inside the transition, step) of every action it runs, its approval's hooks too."""
+    approval = transition.get("approval") or {}
+    for where, steps in (
+        (("actions",), transition.get("actions", [])),
+        (("approval", "on_pending"), approval.get("on_pending", [])),
+        (("approval", "on_reject"), approval.get("on_reject", [])),
+    ):
+        for index, step in enumerate(steps):
+            yield (*where, index), step
+
+
 @cross_check
 def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
     """Every action named exists, and its parameters match the action's own JSON Schema."""
     registry = installed_actions()
     for document in metadata.workflows.values():
         for t_index, transition in enumerate(document.data["transitions"]):
-            for a_index, step in enumerate(transition.get("actions", [])):
-                path = ("transitions", t_index, "actions", a_index)
+            for where, step in _steps(transition):
+                path = ("transitions", t_index, *where)
                 name = step["action"]
                 if name not in registry:
                     issues.append(

@@ -319,15 +319,18 @@ def _check_version(session: Session, record: Record, version) -> None:
         raise StaleRecord(record, saver.full_name if saver else None)
 
 
-def run_actions(session, registry, record, transition: dict, user, comment) -> ActionContext:
-    """Run the transition's actions in order; the first refusal raises and stops the rest."""
+def run_actions(
+    session, registry, record, transition: dict, user, comment, steps=None, target_state=None
+) -> ActionContext:
+    """Run the transition's actions (or the given ``steps`` of it, e.g. its approval's
+    ``on_pending``) in order; the first refusal raises and stops the rest."""
     registry_of_actions = installed_actions()
     context = ActionContext(
         session=session, record=record, user=user, params={}, transition=transition["name"],
         comment=comment, records=RecordsInterface(session, registry, user),
-        target_state=transition["to"],
+        target_state=target_state or transition["to"],
     )  # fmt: skip
-    for step in transition.get("actions", []):
+    for step in transition.get("actions", []) if steps is None else steps:
         context.params = dict(step.get("params", {}))
         registry_of_actions.get(step["action"]).run(context)
     return context

@@ -1,7 +1,7 @@
 """report indexes: the latest unit cost per item and lot, stock on the shelves per location
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0021
 Create Date: 2026-11-26 09:00:00
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -235,3 +235,34 @@ def test_the_pages_render_for_counters_and_reviewers(db, as_user, chain):
     assert page.status_code == 200 and stocktake["number"] in page.text
     report = boss.get("/reports/stocktake_variance", query_string={"document": stocktake["number"]})
     assert report.status_code == 200 and "L1" in report.text
+
+
+def test_a_count_in_review_refuses_sheets_until_the_manager_sends_it_back(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    line = {"item": chain["strip"], "lot": "L1", "quantity": "4"}
+    assert count_sheet(clerk, chain, stocktake, [line])[1].status_code == 200
+    response = fire(clerk, ST, stocktake["id"], "submit")
+    assert response.status_code == 200 and response.json["state"] == "review", response.json
+
+    # a late sheet is refused: it names the count, since when, who submitted it, what to ask
+    sheet, response = count_sheet(clerk, chain, stocktake, [line])
+    assert response.status_code == 409, response.json
+    error = response.json["error"]
+    assert stocktake["number"] in error and "WH1" in error and "whclerk 全名" in error
+    assert "return it to counting" in error and not error.startswith("Line")
+    assert entries(db) == 1
+    assert clerk.get(f"{SC}/{sheet['id']}").json["state"] == "draft"
+
+    # the manager rejects the review: back to counting, the same sheet now counts
+    response = boss.post(f"/api/v1/approval-tasks/{_task(db, stocktake['id'])}/decision",
+                         json={"decision": "reject", "comment": "recount aisle 3"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert boss.get(f"{ST}/{stocktake['id']}").json["state"] == "counting"
+    response = fire(clerk, SC, sheet["id"], "submit")
+    assert response.status_code == 200, response.json
+    assert entries(db) == 2
+    assert fire(clerk, ST, stocktake["id"], "submit").json["state"] == "review"
+    approve(db, boss, chain["whsuper"], stocktake["id"])
+    assert variance_rows(boss, stocktake["number"])[("STRIP", "L1")] == (D(10), D(8), D(-2))
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(8)

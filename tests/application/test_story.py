@@ -267,7 +267,10 @@ def inspect(bed, receipt: dict) -> None:
     # the record page shows what the receipt moved: 6 lines in, then 2 rows per line inspected
     page = bed.api("qa").get(f"/forms/purchase_receipt/{receipt['id']}").text
     assert "库存变动" in page and page.count("<td>WH-SH</td>") == 6 + 12
-    assert ">STRIP · S-EXP</td>" in page and "<td>不合格</td>" in page
+    # the item code links to the item's one-screen stock view
+    strip = receipt["data"]["lines"][0]["item"]
+    assert f'href="/stock/items/{strip}"' in page and "STRIP</a> · S-EXP</td>" in page
+    assert "<td>不合格</td>" in page
     number, today = receipt["number"], day(0).isoformat()
     common = ("Qa 用户", today, today)
     assert receiving_record(bed) == [

@@ -14,7 +14,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.kernel.items import LotStatus, add_item, get_or_create_lot, get_or_create_unit
+from app.kernel.items import (
+    Item,
+    Lot,
+    LotStatus,
+    add_item,
+    get_or_create_lot,
+    get_or_create_unit,
+)
 from app.kernel.locations import Location, add_location
 from app.kernel.stock import LedgerEntry, Movement, Reason, StockBalance, post_movements
 from app.kernel.transfers import TransferLine
@@ -100,6 +107,17 @@ def stock(db) -> dict:
              str(row.status)): row.on_hand
             for row in rows
         }  # fmt: skip
+
+
+def book(db, chain, code: str, quantity, reason=Reason.opening, source=False) -> None:
+    """Book ``quantity`` of STRIP lot L1 into (or, with ``source``, out of) location ``code``."""
+    with db.transaction() as session:
+        where = session.get(Location, chain[code])
+        side = {"source": where} if source else {"destination": where}
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
+        strip = session.get(Item, chain["strip"])
+        movement = Movement(item=strip, quantity=Decimal(quantity), lot=lot, **side)
+        post_movements(session, [movement], reason=reason, document=f"T-{code}")
 
 
 def in_transit(db) -> dict:

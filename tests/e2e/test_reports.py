@@ -82,8 +82,9 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    assert cards.count() == 6
-    for index in range(6):
+    # sales today, stock value, stock, my approvals, below safety, near-expiry and expired lots
+    assert cards.count() == 7
+    for index in range(7):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store

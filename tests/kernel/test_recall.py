@@ -26,9 +26,11 @@ from app.kernel import (
     post_movements,
     receive,
     reserve,
+    return_remainder,
     ship,
+    transit_location,
 )
-from app.kernel.errors import UnitRecalled
+from app.kernel.errors import StockNotAvailable, UnitRecalled
 from app.kernel.items import Item, Lot, LotStatus, Unit, get_or_create_lot
 from app.kernel.locations import Location
 from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
@@ -343,3 +345,85 @@ def _replay(session, lot_id, returns):
         {key: value for key, value in customers.items() if value > 0},
         sorted(origin),
     )
+
+
+def _ledger_size(db) -> int:
+    with db.session() as session:
+        return len(session.scalars(select(LedgerEntry.id)).all())
+
+
+def _return(db, world, destination, quantity, lot=None, document="RR-1"):
+    with db.transaction() as session:
+        return ship(session, document, world.s1, destination,
+                    [ShipLine(world.strips, Decimal(quantity), lot or world.late)],
+                    today=TODAY, recall_return=True)  # fmt: skip
+
+
+def test_recalled_goods_go_back_to_a_warehouse_nonconforming_all_the_way(db, stocked):
+    _recall(db, stocked, stocked.late)  # S1's 4 of late are set apart as nonconforming
+    _return(db, stocked, stocked.wh, 3)
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        holders = {(h.location_id, str(h.status)): h.quantity
+                   for h in trace_lot(session, lot).holdings}  # fmt: skip
+        transit = session.scalar(select(Location).where(Location.type == "transit"))
+        assert holders == {
+            (stocked.s1.id, "nonconforming"): Decimal(1),
+            (transit.id, "in_transit"): Decimal(3),  # the trace shows the goods on the road
+            (stocked.wh.id, "nonconforming"): Decimal(10),
+        }
+    with pytest.raises(StockNotAvailable), db.transaction() as session:  # sellable nowhere
+        post_movements(session, [Movement(item=stocked.strips, quantity=Decimal(1),
+                                          source=transit, lot=stocked.late)],
+                       reason=Reason.sale, document="SO-X", today=TODAY)  # fmt: skip
+    with db.transaction() as session:  # 2 arrive, 1 never does and goes back to the store
+        receive(session, "RR-1", [ReceiveLine(1, received=Decimal(2))])
+        return_remainder(session, "RR-1")
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        holders = {(h.location_id, str(h.status)): h.quantity
+                   for h in trace_lot(session, lot).holdings}  # fmt: skip
+        assert holders == {
+            (stocked.s1.id, "nonconforming"): Decimal(2),
+            (stocked.wh.id, "nonconforming"): Decimal(12),
+        }  # never available anywhere
+        assert_balances_match_ledger(session)
+        reasons = session.scalars(select(LedgerEntry.reason).where(LedgerEntry.document == "RR-1"))
+        assert sorted(set(reasons)) == ["recall_return", "transfer_in", "transfer_return"]
+
+
+def test_a_recall_return_takes_only_recalled_nonconforming_goods_to_a_warehouse(db, stocked):
+    _recall(db, stocked, stocked.late)
+    with pytest.raises(InvalidMovement) as caught:  # to a store: no
+        _return(db, stocked, stocked.s2, 1)
+    assert caught.value.field == "destination" and "S2" in str(caught.value)
+    book_receipt(db, stocked.strips, 2, stocked.s1, stocked.early, status="nonconforming")
+    with pytest.raises(InvalidMovement) as caught:  # goods that are not recalled: no
+        _return(db, stocked, stocked.wh, 1, lot=stocked.early)
+    assert caught.value.field == "lot" and "L-EARLY" in str(caught.value)
+    before = _ledger_size(db)
+
+    def post(**movement):
+        with db.transaction() as session:
+            post_movements(session, [Movement(item=stocked.strips, quantity=Decimal(1),
+                                              source=stocked.s1, lot=stocked.late, **movement)],
+                           document="X", today=TODAY)  # fmt: skip
+
+    with db.transaction() as session:
+        transit = transit_location(session, stocked.s1, stocked.wh)
+    for refused in (
+        {"reason": Reason.recall_return, "source_status": StockStatus.nonconforming},  # customer
+        {"reason": Reason.recall_return, "destination": transit},  # from available
+        {"reason": Reason.recall_return, "source_status": StockStatus.nonconforming,
+         "destination": stocked.s2},  # straight to a store
+    ):  # fmt: skip
+        with pytest.raises(InvalidMovement) as caught:
+            post(**refused)
+        assert caught.value.field == "reason"
+    # the recalled goods are still never sold nor transferred as ordinary stock
+    with pytest.raises(StockNotAvailable):
+        post(reason=Reason.sale, source_status=StockStatus.nonconforming)
+    with pytest.raises(StockNotAvailable):
+        post(reason=Reason.transfer_out, source_status=StockStatus.nonconforming,
+             destination=transit)  # fmt: skip
+    assert _ledger_size(db) == before

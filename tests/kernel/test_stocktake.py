@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.kernel import (
     CountEntry,
+    CountInReview,
     InvalidMovement,
     LocationAlreadyLocked,
     LocationInactive,
@@ -24,7 +25,9 @@ from app.kernel import (
     approve_stocktake,
     audit,
     open_stocktake,
+    resume_counting,
     stocktake_of,
+    submit_stocktake,
     variance,
 )
 from app.kernel.stock import LedgerEntry
@@ -207,3 +210,37 @@ def test_the_count_lock_lets_through_only_its_own_postings(db, world):
             [Movement(item=world.gloves, quantity=Decimal(1), source=world.s1)],
             reason=Reason.count_shortage, own_lock=lock_s2,
         )  # fmt: skip
+
+
+def test_a_count_in_review_takes_no_sheets_until_it_returns_to_counting(db, world):
+    receive(db, world.gloves, 7, world.s1)
+    _open(db, world)
+    _count(db, "ST-1", world.gloves, 5)
+    with db.transaction() as session:
+        submit_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+    with db.session() as session:
+        before = session.scalar(select(func.count()).select_from(CountEntry))
+        assert stocktake_of(session, "ST-1").state == StocktakeState.review
+    with pytest.raises(CountInReview) as caught:
+        _count(db, "ST-1", world.gloves, 2)
+    message = str(caught.value)  # what, since when, who, and what to ask for
+    assert "ST-1" in message and "S1" in message and "店员 刘洋" in message
+    assert "return it to counting" in message and caught.value.since in message
+    assert caught.value.field == "stocktake"
+    with pytest.raises(CountInReview), db.transaction() as session:  # nor submitted twice
+        submit_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CountEntry)) == before
+
+    with db.transaction() as session:  # the reviewer sends it back: counting goes on
+        resume_counting(session, stocktake_of(session, "ST-1"), world.clerk, reason="recount")
+    _count(db, "ST-1", world.gloves, 2)
+    with db.transaction() as session:
+        submit_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)
+        approve_stocktake(session, stocktake_of(session, "ST-1"), world.clerk)  # from review
+        assert stocktake_of(session, "ST-1").state == StocktakeState.posted
+        actions = [entry.action for entry in audit.history(session, "stocktake", "ST-1")]
+        assert actions == ["open", "submit", "resume", "submit", "approve"]
+    with pytest.raises(StocktakeError) as caught, db.transaction() as session:
+        resume_counting(session, stocktake_of(session, "ST-1"), world.clerk)
+    assert "posted" in str(caught.value)

@@ -88,6 +88,26 @@ def _store_b_task(chain: Chain, rule: Rule) -> int:
         return task.id
 
 
+def _store_b_item(chain: Chain, rule: Rule) -> int:
+    """An item (chain-wide master data) held at store B and its region's warehouse: the stock
+    view may show it to a store-A clerk, but never store B's rows."""
+    from decimal import Decimal
+
+    from app.kernel.items import Item, add_item
+    from app.kernel.locations import Location
+    from app.kernel.stock import Movement, Reason, post_movements
+
+    with chain.db.transaction() as session:
+        item = session.query(Item).filter_by(code="MATRIX-ITEM").one_or_none()
+        if item is None:
+            item = add_item(session, "MATRIX-ITEM", "压力测试器械", tracking="none")
+            places = [session.get(Location, chain.loc(code)) for code in ("BJ01", "WH-BJ", "SH01")]
+            movements = [Movement(item=item, quantity=Decimal(7), destination=place)
+                         for place in places]  # fmt: skip
+            post_movements(session, movements, reason=Reason.opening, document="OPENING-B")
+        return item.id
+
+
 def _asset(chain: Chain, rule: Rule) -> str:
     return "bootstrap/dist/css/bootstrap.min.css" if "vendor" in rule.rule else "lianku.css"
 
@@ -112,6 +132,7 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     # a transition of purchase_receipt's shipped workflow, fired on store B's record
     "transition": lambda chain, rule: "cancel",
     "task_id": _store_b_task,
+    "item_id": _store_b_item,
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
@@ -142,6 +163,10 @@ ALLOWED: dict[str, str] = {
     "/forms/<form>/new": "create a record",
     "/inbox": "the clerk's own approval tasks and messages",
     "/api/v1/delegations": "delegating one's own approvals while away",
+    "/stock/items": "the stock view's item search",
+    "/stock/items/<int:item_id>": "an item's stock, in the clerk's own locations only",
+    "/stock/items/<int:item_id>/figures": "the stock view's refresh: the clerk's own locations",
+    "/api/v1/stock/items/<int:item_id>": "an item's stock as JSON, the clerk's own locations",
 }
 
 #: Allow-listed routes that arrive with other branches (jobs, metadata engine): the stale-entry

@@ -1,0 +1,98 @@
+"""The one-screen stock view (一屏库存): an item's stock in every location the user may see.
+
+The page polls its figures fragment every few seconds with htmx (``hx-trigger="every 5s"``)
+rather than holding a server-sent-events stream open: a poll is one indexed query over the
+balances and a short request, which any worker serves, whereas a stream would hold a worker per
+open page and need a change feed the embedded SQLite default does not have. A phone that puts
+the page in the background stops polling (the trigger's visibility filter).
+
+What the figures mean and how they are read is the kernel's (``queries.item_overview``); who sees
+which locations is ``app.meta.access``'s. The same figures are served as JSON to integrators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zoneinfo
+
+from flask import Blueprint, abort, current_app, jsonify, render_template
+from flask_login import current_user, login_required
+
+from app.kernel import audit, queries
+from app.kernel.items import Item
+from app.meta import access
+from app.web.session import db_session
+
+bp = Blueprint("stock", __name__)
+
+#: How often the page asks for fresh figures, in seconds.
+REFRESH_SECONDS = 5
+
+
+def _now() -> dt.datetime:
+    """Now on the business's wall clock (what "today" and "updated at" mean to the user)."""
+    return dt.datetime.now(zoneinfo.ZoneInfo(current_app.config["LIANKU"].timezone))
+
+
+def _overview(item_id: int) -> queries.ItemOverview:
+    """The item's figures over the user's data scope; 404 for an item that does not exist."""
+    access.require(current_user, access.STOCK_VIEW)
+    session = db_session()
+    item = session.get(Item, item_id)
+    if item is None:
+        abort(404)
+    scope = access.visible_location_ids(session, current_user)
+    return queries.item_overview(session, item, _now().date(), scope)
+
+
+def _render(template: str, overview: queries.ItemOverview | None):
+    return render_template(
+        template, overview=overview, refresh=REFRESH_SECONDS,
+        now_time=_now().strftime("%H:%M:%S"),
+    )  # fmt: skip
+
+
+@bp.get("/stock/items")
+@login_required
+def search():
+    """Pick an item (search as you type) to see its stock."""
+    access.require(current_user, access.STOCK_VIEW)
+    return _render("stock/item.html", None)
+
+
+@bp.get("/stock/items/<int:item_id>")
+@login_required
+def item_page(item_id: int):
+    return _render("stock/item.html", _overview(item_id))
+
+
+@bp.get("/stock/items/<int:item_id>/figures")
+@login_required
+def figures(item_id: int):
+    """The figures alone: what the page swaps in on every refresh."""
+    return _render("stock/_figures.html", _overview(item_id))
+
+
+@bp.get("/api/v1/stock/items/<int:item_id>")
+@login_required
+def api(item_id: int):
+    """The same figures as JSON; quantities are strings (exact decimals), dates ISO."""
+    overview = _overview(item_id)
+    item = overview.item
+
+    def row(figures: queries.LocationFigures) -> dict:
+        values = audit.jsonable(dataclasses.asdict(figures))
+        location = {name: values.pop(name) for name in ("code", "name", "type")}
+        location_id = values.pop("location_id")
+        return {"location": {"id": location_id, **location}, **values}
+
+    return jsonify(
+        item={"id": item.id, "code": item.code, "name": item.name,
+              "unit_of_measure": item.unit_of_measure,
+              "near_expiry_days": item.near_expiry_days},
+        today=overview.today.isoformat(),
+        near_expiry_until=overview.near_expiry_until.isoformat(),
+        locations=[row(figures) for figures in overview.locations],
+        totals={key: value for key, value in row(overview.totals).items() if key != "location"},
+    )  # fmt: skip

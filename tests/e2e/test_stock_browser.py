@@ -1,0 +1,44 @@
+"""The stock view in a real browser on a phone: pick the item by searching, then a sale posted
+elsewhere shows on the page by itself — no reload — and each location reads as a card."""
+
+from __future__ import annotations
+
+from app.kernel.stock import Reason
+from app.web import stock
+from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import book
+from tests.e2e.conftest import PHONE
+from tests.forms_fixtures import PASSWORD
+
+chain = fixtures.chain  # the fixture, used by name
+
+
+def test_the_stock_view_updates_without_a_reload(
+    live_server, page_factory, db, chain, monkeypatch, screenshot_dir
+):
+    monkeypatch.setattr(stock, "REFRESH_SECONDS", 1)  # poll often: the test waits less
+    book(db, chain, "S1", 3)
+    page = page_factory(viewport=PHONE)
+    page.goto(f"{live_server}/login")
+    page.fill("input[name=username]", "clerk1")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/")
+    page.goto(f"{live_server}/stock/items")
+    page.click(".stock-search .ts-control")
+    page.keyboard.type("STRIP")
+    page.click(".ts-dropdown .option:has-text('STRIP')")
+    page.wait_for_url(f"{live_server}/stock/items/{chain['strip']}")
+    on_hand = page.locator('tr[data-location="S1"] td[data-figure="on_hand"]')
+    assert on_hand.inner_text().strip().endswith("3")
+    assert not page.locator(".stock-table thead").is_visible()  # a card per location
+    page.evaluate("window.notReloaded = true")
+
+    book(db, chain, "S1", 1, reason=Reason.sale, source=True)  # a sale at S1, elsewhere
+    page.wait_for_function(
+        'document.querySelector(\'tr[data-location="S1"] td[data-figure="on_hand"]\')'
+        ".innerText.trim().endsWith('2')",
+        timeout=10_000,
+    )
+    assert page.evaluate("window.notReloaded") is True
+    page.screenshot(path=screenshot_dir / "stock-view-390.png", full_page=True)

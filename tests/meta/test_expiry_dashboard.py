@@ -1,0 +1,54 @@
+"""The expiry dashboard: the shipped ``expired_lots`` report lists the lots past expiry still on
+hand, by location, inside the user's scope; QA and the warehouses get a dashboard of near-expiry
+and expired lots, store managers and HQ an expired-lots card on their own (see report_chain for
+the stock: SH01 holds 2 of L-OLD, expired the day before the business day)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import app.workflow  # noqa: F401  (the workflow checks load with the metadata)
+from app.kernel.users import User
+from app.meta import load_metadata
+from app.meta.dashboards import dashboard_for
+from app.meta.reports import get_report, run_report
+from tests.report_chain import TODAY, make_report_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def chain(app, db):
+    return make_report_chain(app, db)
+
+
+def expired(app, db, chain, username: str) -> list[tuple]:
+    report = get_report(load_metadata(ROOT / "metadata", ROOT / "workflows"), "expired_lots")
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users[username])
+        result = run_report(session, report, {}, user, today=TODAY)
+    return [(row["location"], row["lot"], row["days_to_expiry"], row["on_hand"])
+            for row in result.rows]  # fmt: skip
+
+
+def test_expired_lots_by_location_inside_the_scope(app, db, chain):
+    assert expired(app, db, chain, "hq") == [("上海徐汇店", "L-OLD", -1, Decimal(2))]
+    assert expired(app, db, chain, "manager_a") == [("上海徐汇店", "L-OLD", -1, Decimal(2))]
+    assert expired(app, db, chain, "manager_b") == []  # BJ01 holds nothing expired
+
+
+def test_who_sees_the_expiry_cards():
+    metadata = load_metadata(ROOT / "metadata", ROOT / "workflows")
+
+    def cards(*roles):
+        return [
+            card["report"] for card in dashboard_for(metadata, list(roles), lambda _: True)["cards"]
+        ]
+
+    assert cards("qa") == ["near_expiry", "expired_lots"]
+    assert cards("warehouse_supervisor") == cards("warehouse_clerk") == cards("qa")
+    assert {"near_expiry", "expired_lots"} <= set(cards("store_manager"))
+    assert "expired_lots" in cards("hq_manager")
