@@ -97,14 +97,15 @@ def build(session, today: dt.date | None = None) -> dict:
         lot = get_or_create_lot(
             session, items[item], f"SOLD-{location}", today + dt.timedelta(days=900)
         )
+        moved = {"item": items[item], "quantity": Decimal(sold), "lot": lot}
         place = places[location]
         post_movements(
-            session, [Movement(item=items[item], quantity=Decimal(sold), lot=lot, destination=place)],
-            reason=Reason.opening, document="OPENING",
+            session, [Movement(**moved, destination=place)], reason=Reason.opening,
+            document="OPENING",
         )  # fmt: skip
         post_movements(
-            session, [Movement(item=items[item], quantity=Decimal(sold), lot=lot, source=place)],
-            reason=Reason.sale, document=f"SALES-{location}",
+            session, [Movement(**moved, source=place)], reason=Reason.sale,
+            document=f"SALES-{location}",
         )  # fmt: skip
     session.flush()
     return ids
