@@ -204,6 +204,7 @@ def _excess_table(name: str) -> Table:
         Column("available", Quantity),
         Column("ahead", Quantity),
         Column("sold", Quantity),
+        Column("outgoing", Quantity),
         Column("receipt_document", String(64)),
         prefixes=["TEMPORARY"],
     )
@@ -386,9 +387,9 @@ class _Staging:
         )
         connection.execute(insert(self.positions).from_select(columns, warehouses))
         self.position_count = connection.scalar(select(func.count()).select_from(self.positions))
-        self._stage_excess()
+        self._stage_excess(committed)
 
-    def _stage_excess(self) -> None:
+    def _stage_excess(self, committed) -> None:
         """Near-expiry lots (within their item's threshold, not expired) that will not sell where
         they are before they expire: FEFO, the lots ahead of each one sell first."""
         b, sales, n = _balances, self._sales(), self.settings.sales_days
@@ -412,12 +413,14 @@ class _Staging:
                     0,
                 ).label("ahead"),
                 func.coalesce(sales.c.sold, 0).label("sold"),
+                func.coalesce(committed.c.outgoing, 0).label("outgoing"),
             )
             .select_from(
                 b.join(_lots, _lots.c.id == b.c.lot_id)
                 .join(_items, _items.c.id == b.c.item_id)
                 .join(_locations, _locations.c.id == b.c.location_id)
                 .outerjoin(sales, _same(sales, b))
+                .outerjoin(committed, _same(committed, b))
             )
             .where(
                 b.c.status == StockStatus.available,
@@ -445,6 +448,7 @@ class _Staging:
             lots.c.available,
             lots.c.ahead,
             lots.c.sold,
+            lots.c.outgoing,
             receipt,
         ).where(
             days_left <= lots.c.near_expiry_days,
@@ -554,6 +558,7 @@ class _Staging:
                     item_id=row.item_id,
                     lot=_LotStock(row.lot_id, row.lot_number, row.expiry_date, row.available),
                     ahead=row.ahead,
+                    outgoing=row.outgoing,
                     velocity=row.sold / n,
                     receipt_document=row.receipt_document,
                 )
@@ -681,6 +686,8 @@ class _ExcessLot:
     item_id: int
     lot: _LotStock
     ahead: Decimal
+    #: What open documents already take out of this location (the earliest lots, FEFO).
+    outgoing: Decimal
     velocity: Decimal
     receipt_document: str | None
 
@@ -740,16 +747,20 @@ class _Matcher:
             if not self.planned(found.place):
                 continue
             key = (found.place.id, found.item_id)
-            lot = self.lot_index.get((key, found.lot.lot_id), found.lot)
+            lot = self.lot_index.get((key, found.lot.lot_id))
+            if lot is None:  # (a source's lots have had the promised ones taken out already)
+                lot = found.lot
+                lot.left -= min(max(found.outgoing - found.ahead, ZERO), lot.left)
+            ahead = max(ZERO, found.ahead - found.outgoing)
             days = self._days_left(lot)
-            stays = min(lot.left, _sells_by(found.velocity, days, found.ahead))
+            stays = min(lot.left, _sells_by(found.velocity, days, ahead))
             surplus = lot.left - stays
             if surplus <= 0:
                 continue
             self.counts["near_expiry_lots"] += 1
             source = self.positions.get(key)
             figures = {
-                "projected": source.projected if source else found.ahead + lot.left,
+                "projected": source.projected if source else ahead + lot.left,
                 "reorder_point": source.reorder_point if source else None,
                 "velocity": found.velocity,
                 "days_of_cover": source.cover if source else None,
