@@ -41,7 +41,7 @@ from app.kernel.users import User
 from app.meta import access, records
 from app.meta.form_sources import extract, lines_table
 from app.meta.models import Record
-from app.meta.registry import Registry, build
+from app.meta.registry import Registry, build, refresh
 from app.meta.sources import building
 
 FORM = "replenishment"
@@ -248,7 +248,7 @@ def _replenishment_job(run: jobs.JobRun) -> dict:
     settings = load_settings()
     run.progress(5, "planning")
     with run.database.session() as session:
-        registry = build(settings.metadata_dir, settings.workflows_dir, session)
+        registry = _live_registry(session, settings)
         user = _runner(session, run.params.get("user_id"))
         plan = make_plan(session, registry, user)
     run.progress(60, f"{len(plan.lines)} lines")
@@ -260,6 +260,22 @@ def _replenishment_job(run: jobs.JobRun) -> dict:
             "lines": len(plan.lines),
             "link": f"/forms/{FORM}/?run={run.job_id}",
         }
+
+
+#: The worker's registry, kept between runs and rebuilt only after a publish (as the web does).
+_REGISTRIES: dict[tuple[str, str], Registry] = {}
+
+
+def _live_registry(session: Session, settings) -> Registry:
+    key = (str(settings.metadata_dir), str(settings.workflows_dir))
+    cached = _REGISTRIES.get(key)
+    fresh = (
+        build(settings.metadata_dir, settings.workflows_dir, session)
+        if cached is None
+        else refresh(cached, session)
+    )
+    _REGISTRIES[key] = fresh
+    return fresh
 
 
 def _runner(session: Session, user_id):
