@@ -85,7 +85,7 @@ def _transfer_request(context: ActionContext, source, destination, lines: list[d
     lots = ", ".join(
         f"{line['lot']} × {line['quantity'].normalize():f}" for line in lines if line.get("lot")
     )
-    reason = f"{_('Replenishment')} {context.record.number}"
+    reason = f"补货建议 / replenishment {context.record.number}"
     return {
         "from_location": source,
         "to_location": destination,
@@ -104,7 +104,7 @@ def _supplier_return(context: ActionContext, location, supplier, lines: list[dic
         "location": location,
         "supplier": supplier,
         "reason": "near_expiry",
-        "note": f"{_('Replenishment')} {context.record.number}",
+        "note": f"补货建议 / replenishment {context.record.number}",
         "lines": [
             {"item": line["item"], "lot": line.get("lot"), "quantity": str(line["quantity"])}
             for line in lines

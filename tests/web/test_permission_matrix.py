@@ -142,6 +142,8 @@ ALLOWED: dict[str, str] = {
     "/forms/<form>/new": "create a record",
     "/inbox": "the clerk's own approval tasks and messages",
     "/api/v1/delegations": "delegating one's own approvals while away",
+    "/replenishment": "the replenishment page: the clerk's own runs of the plan",
+    "/replenishment/run": "runs the replenishment plan for the clerk's own locations only",
 }
 
 #: Allow-listed routes that arrive with other branches (jobs, metadata engine): the stale-entry
