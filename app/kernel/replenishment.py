@@ -62,6 +62,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.orm import Session
@@ -170,6 +171,8 @@ def plan(
 _balances, _ledger, _lots = StockBalance.__table__, LedgerEntry.__table__, Lot.__table__
 _locations, _items, _transfers = Location.__table__, Item.__table__, TransferLine.__table__
 STOCK_LOCATIONS = (LocationType.store, LocationType.warehouse)
+#: PostgreSQL's memory for each sort or hash of the plan's statements (see ``stage``).
+WORK_MEM = "256MB"
 
 
 def _position_table(name: str) -> Table:
@@ -319,6 +322,10 @@ class _Staging:
     def stage(self, policies: Select, commitments: Select | None) -> None:
         """Fill the positions: every policy pair, then every warehouse's other holdings."""
         connection = self.connection
+        if connection.dialect.name == "postgresql":
+            # millions of (location, item) groups: hash them in memory rather than spill them
+            # to disk in many batches (the default work_mem is 4 MB); this transaction only
+            connection.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
         self.positions.create(connection)
         self.excess.create(connection)
         policy = policies.subquery("policy")
@@ -714,9 +721,13 @@ class _Matcher:
         self.lot_index = {
             (key, stock.lot_id): stock for key, stocks in lots.items() for stock in stocks
         }
+        #: per item, the locations with a policy that sell it (where near-expiry stock may go)
+        self.takers: dict[int, list[_Position]] = defaultdict(list)
         for position in positions.values():
             self.by_item[position.item_id].append(position)
             position.give = position.surplus(settings)
+            if position.has_policy and position.velocity > 0:
+                self.takers[position.item_id].append(position)
         for key, stocks in lots.items():  # what a source already promised leaves first (FEFO)
             promised = positions[key].outgoing if key in positions else ZERO
             for stock in stocks:
@@ -765,17 +776,19 @@ class _Matcher:
                 "velocity": found.velocity,
                 "days_of_cover": source.cover if source else None,
             }
-            takers = [
+            on_shelf = days - self.settings.transfer_days
+            takers = [  # faster-selling, and able to sell at least one more unit in time
                 p
-                for p in self.by_item[found.item_id]
-                if p.has_policy and p.place.id != found.place.id and p.velocity > found.velocity
+                for p in self.takers[found.item_id]
+                if p.velocity > found.velocity
+                and p.place.id != found.place.id
+                and _sells_by(p.velocity, on_shelf, p.projected + p.arriving) > 0
             ]
             takers.sort(
                 key=lambda p: (-p.velocity, self.distance(found.place, p.place), p.place.code)
             )
             for taker in takers:
                 ahead = taker.projected + taker.arriving
-                on_shelf = days - self.settings.transfer_days
                 quantity = min(surplus, _sells_by(taker.velocity, on_shelf, ahead))
                 if quantity <= 0:
                     continue
