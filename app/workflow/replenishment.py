@@ -14,8 +14,9 @@ Open commitments, so that a second run never orders twice:
   (received goods are on hand, awaiting inspection or available): incoming;
 * replenishment suggestions in draft or in approval: their lines, as the documents they become.
 
-Policies are read straight from the ``stock_policy`` records' JSON in SQL (2M of them are read in
-about a second on PostgreSQL — see bench/README.md), so there is no second copy to keep in step.
+Policies are read straight from the ``stock_policy`` records' JSON in SQL, so there is no second
+copy to keep in step; on 2M policies that is part of what keeps the plan far above its 10 s target
+(bench/README.md, "replenishment.py"), and a typed kernel table is the next step there.
 
 The plan runs as the job ``replenishment`` (the page's button, or ``lianku enqueue replenishment
 --run`` from cron) as the user who asked, planning the locations in their data scope; cron runs
