@@ -4,7 +4,7 @@ It knows nothing about forms, YAML or HTTP; the engines above call it and it rai
 Stock changes only through ``post_movements``; reads go through ``queries``.
 """
 
-from app.kernel import audit, jobs, queries, tokens
+from app.kernel import audit, jobs, queries, replenishment, tokens
 from app.kernel.errors import (
     ExpiryRequired,
     InsufficientStock,
@@ -105,7 +105,7 @@ __all__ = [
     "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
     "goods_in_transit", "is_valid_gtin", "item_by_gtin", "jobs", "lot_of", "open_stock_lock",
     "open_stocktake", "parse_udi", "post_movements", "queries", "receive", "region_of",
-    "release", "reserve", "resume_counting", "return_remainder", "run_in_transaction", "ship",
-    "stocktake_of", "submit_stocktake",
+    "release", "replenishment", "reserve", "resume_counting", "return_remainder",
+    "run_in_transaction", "ship", "stocktake_of", "submit_stocktake",
     "tokens", "transit_location", "variance",
 ]  # fmt: skip

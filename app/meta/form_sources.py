@@ -306,7 +306,7 @@ def _header_source(name, form_name, label, header, location_field, metadata) -> 
     )
 
 
-def _lines_table(form_name: str, table_name: str):
+def lines_table(form_name: str, table_name: str):
     """One row per line of ``table_name``: the record's columns, ``line`` (JSON), ``line_no``."""
     records = Record.__table__
     if current_dialect() == "postgresql":
@@ -348,7 +348,7 @@ def _lines_source(name, form_name, label, header, table, location_field, metadat
     return Source(
         name=f"form:{name}",
         label=label,
-        table=lambda: _lines_table(form_name, table["name"]),
+        table=lambda: lines_table(form_name, table["name"]),
         columns=columns,
         links=links,
         location_column="location_id",

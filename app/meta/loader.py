@@ -42,6 +42,7 @@ KINDS = (
     Kind("workflow", "workflow.schema.json", "workflows", "*.yaml"),
     Kind("report", "report.schema.json", "metadata", "reports/*.yaml"),
     Kind("dashboard", "dashboard.schema.json", "metadata", "dashboards/*.yaml"),
+    Kind("settings", "settings.schema.json", "metadata", "settings.yaml"),
 )
 
 
@@ -55,6 +56,8 @@ class Metadata:
     roles_document: SourceDocument | None = None
     reports: dict[str, SourceDocument] = field(default_factory=dict)
     dashboards: dict[str, SourceDocument] = field(default_factory=dict)
+    #: ``metadata/settings.yaml``: knobs of the application by section (``replenishment``)
+    settings: dict = field(default_factory=dict)
     #: Objects compiled from the definitions (reports, …), built once when the set loads.
     cache: dict = field(default_factory=dict)
     #: names of forms whose file failed its schema: they exist, so nothing else is blamed for them
@@ -220,6 +223,8 @@ def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: 
         _add_unique(metadata.dashboards, data["name"], document, ("name",), issues)
     elif kind.name == "workflow":
         _add_unique(metadata.workflows, data["form"], document, ("form",), issues)
+    elif kind.name == "settings":
+        metadata.settings = data or {}
     elif kind.name == "roles":
         metadata.roles = data["roles"]
         metadata.roles_document = document

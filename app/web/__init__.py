@@ -26,6 +26,7 @@ from app.web import (
     health,
     jobs,
     pages,
+    replenishment,
     reports,
     reports_admin,
     stock,
@@ -92,5 +93,6 @@ def init_web(app: Flask) -> None:
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp, stock.bp)
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
+    blueprints += (replenishment.bp,)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

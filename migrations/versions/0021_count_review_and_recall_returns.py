@@ -2,7 +2,7 @@
 line remembers the stock status its goods travel in (recalled goods go back nonconforming)
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 Create Date: 2026-11-26 09:00:00
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import app.db
 
 revision = "0021"
-down_revision = "0018"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

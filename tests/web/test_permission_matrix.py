@@ -167,6 +167,8 @@ ALLOWED: dict[str, str] = {
     "/stock/items/<int:item_id>": "an item's stock, in the clerk's own locations only",
     "/stock/items/<int:item_id>/figures": "the stock view's refresh: the clerk's own locations",
     "/api/v1/stock/items/<int:item_id>": "an item's stock as JSON, the clerk's own locations",
+    "/replenishment": "the replenishment page: the clerk's own runs of the plan",
+    "/replenishment/run": "runs the replenishment plan for the clerk's own locations only",
 }
 
 #: Allow-listed routes that arrive with other branches (jobs, metadata engine): the stale-entry

@@ -1,0 +1,151 @@
+"""Built-in action ``create_replenishment_documents``: an approved replenishment suggestion becomes
+the documents that carry it out, each a draft at the location whose staff carry it on:
+
+* ``transfer`` lines → one transfer request per (source → destination); its lines add up the
+  quantities per item (a transfer request names no lots: the source picks FEFO when it ships),
+  the suggested lots are listed in its reason;
+* ``purchase`` lines → one purchase order per (location, supplier);
+* ``return`` lines → one supplier return per (location, supplier), by lot. The goods are set
+  apart as nonconforming where they are at once (ledger reason ``adjustment``, this document's
+  number), so nobody sells them meanwhile and the return ships them as it ships any rejected goods.
+
+Lines whose quantity was edited down to 0 are dropped. The numbers of the created documents are
+written to the suggestion's ``documents`` field. Goes through the record service (every form's
+own rules) as the approving user; any refusal undoes the whole approval.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from app.i18n import _
+from app.kernel.items import lot_of
+from app.kernel.locations import Location
+from app.kernel.stock import Movement, Reason, StockStatus, post_movements
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+ZERO = Decimal(0)
+
+
+class CreateReplenishmentDocuments(Action):
+    name = "create_replenishment_documents"
+    params_schema = {"type": "object", "additionalProperties": False}
+
+    def run(self, context: ActionContext) -> None:
+        groups: dict[tuple, list[dict]] = defaultdict(list)
+        for index, line in enumerate(common.lines_of(context, "lines")):
+            quantity = common.quantity(line, "quantity")
+            if quantity <= 0:  # the form refuses a negative one; 0 drops the line
+                continue
+            action = line.get("action")
+            if action == "transfer":
+                key = ("transfer_request", line.get("from_location"), line.get("to_location"))
+            elif action == "purchase":
+                key = ("purchase_order", line.get("to_location"), _supplier(line, index))
+            else:
+                key = ("supplier_return", line.get("from_location"), _supplier(line, index))
+            groups[key].append({**line, "quantity": quantity})
+        numbers = []
+        for (form, first, second), lines in groups.items():
+            payload = BUILDERS[form](context, first, second, lines)
+            numbers.append(_create(context, form, payload).number)
+        if not numbers:
+            raise ActionError(_("Every line's quantity is 0: there is nothing to create."))
+        context.record.data = {**(context.record.data or {}), "documents": ", ".join(numbers)}
+
+
+def _supplier(line: dict, index: int):
+    if not line.get("supplier"):
+        raise ActionError(
+            _("Line %(line)s needs a supplier (field %(field)s).",
+              line=index + 1, field=f"lines[{index}].supplier")
+        )  # fmt: skip
+    return line["supplier"]
+
+
+def _per_item(lines: list[dict]) -> list[dict]:
+    """One line per item, quantities added up, in the order the items first appear."""
+    merged: dict = {}
+    for line in lines:
+        entry = merged.setdefault(
+            line["item"], {"item": line["item"], "quantity": ZERO, "unit_price": ZERO}
+        )
+        entry["quantity"] += line["quantity"]
+        if line.get("unit_price") is not None:
+            entry["unit_price"] = Decimal(str(line["unit_price"]))
+    return [
+        {**entry, "quantity": str(entry["quantity"]), "unit_price": str(entry["unit_price"])}
+        for entry in merged.values()
+    ]
+
+
+def _transfer_request(context: ActionContext, source, destination, lines: list[dict]) -> dict:
+    lots = ", ".join(
+        f"{line['lot']} × {line['quantity'].normalize():f}" for line in lines if line.get("lot")
+    )
+    reason = f"补货建议 / replenishment {context.record.number}"
+    return {
+        "from_location": source,
+        "to_location": destination,
+        "reason": f"{reason}: {lots}" if lots else reason,
+        "lines": _per_item(lines),
+    }
+
+
+def _purchase_order(context: ActionContext, location, supplier, lines: list[dict]) -> dict:
+    return {"location": location, "supplier": supplier, "lines": _per_item(lines)}
+
+
+def _supplier_return(context: ActionContext, location, supplier, lines: list[dict]) -> dict:
+    _set_apart(context, location, lines)
+    return {
+        "location": location,
+        "supplier": supplier,
+        "reason": "near_expiry",
+        "note": f"补货建议 / replenishment {context.record.number}",
+        "lines": [
+            {"item": line["item"], "lot": line.get("lot"), "quantity": str(line["quantity"])}
+            for line in lines
+        ],
+    }
+
+
+def _set_apart(context: ActionContext, location_id, lines: list[dict]) -> None:
+    """The goods going back stop being sellable now: available → nonconforming in place."""
+    location = context.session.get(Location, int(location_id))
+    movements = []
+    for line in lines:
+        item = common.item(context, line, "item")
+        lot = lot_of(context.session, item, str(line["lot"])) if line.get("lot") else None
+        movements.append(
+            Movement(
+                item=item, quantity=line["quantity"], lot=lot, source=location,
+                destination=location, source_status=StockStatus.available,
+                destination_status=StockStatus.nonconforming,
+            )
+        )  # fmt: skip
+    post_movements(
+        context.session, movements, user=context.user, document=common.document_of(context),
+        reason=Reason.adjustment,
+    )  # fmt: skip
+
+
+BUILDERS = {
+    "transfer_request": _transfer_request,
+    "purchase_order": _purchase_order,
+    "supplier_return": _supplier_return,
+}
+
+
+def _create(context: ActionContext, form: str, payload: dict):
+    """A record through the record service; its refusal names the form and the fields."""
+    try:
+        return context.records.create(form, payload)
+    except Exception as exc:  # the record service's typed errors, without importing them
+        errors = getattr(exc, "errors", None)
+        if type(exc).__module__.startswith("app."):
+            detail = f": {errors}" if errors else ""
+            raise ActionError(f"{form}: {exc}{detail}") from None
+        raise

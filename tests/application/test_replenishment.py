@@ -1,0 +1,256 @@
+"""Replenishment suggestions through the page, the job, the CLI and the API, on the chain of
+``tests/replenishment_chain.py`` (whose plan ``tests/kernel/test_replenishment.py`` works out by
+hand): the plan lands as one draft per location with its figures and suppliers, a second run
+adds nothing, a manager edits and submits, the approval creates the transfer requests, purchase
+orders and supplier returns; bad edits are refused naming the field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from app.cli import main
+from app.kernel import jobs
+from app.kernel.stock import StockBalance
+from app.kernel.users import User
+from app.meta.identity import update_user
+from app.meta.models import Record
+from tests import replenishment_chain as chain
+from tests.application.transfers_fixtures import approve
+from tests.conftest import csrf_token
+from tests.forms_fixtures import PASSWORD, ApiClient, _password_hash
+
+D = Decimal
+RP = "/api/v1/forms/replenishment/records"
+STAFF = {  # username → (role, location code)
+    "planner": ("planner", "HQ"),
+    "hq": ("hq_manager", "HQ"),
+    "sz_manager": ("store_manager", "S-SZ"),
+    "sz_clerk": ("store_clerk", "S-SZ"),
+    "bj_manager": ("store_manager", "S-BJ"),
+}
+
+
+@pytest.fixture
+def bed(app, db):
+    """The chain, its staff, suppliers, item cards (preferred supplier SUP-A), the policies as
+    records, and the purchase receipt PR-S-BJ from SUP-B (where S-BJ's GAUZE lot came from)."""
+    with db.transaction() as session:
+        ids = chain.build(session)
+        for username, (role, code) in STAFF.items():
+            user = User(username=username, full_name=username, locale="en")
+            user.password_hash = _password_hash()
+            session.add(user)
+            session.flush()
+            update_user(session, user, roles=[role], location_ids=[ids[code]])
+            ids[username] = user.id
+
+        def record(form, data, state="approved", number=None, location=None):
+            row = Record(form=form, data=data, state=state, number=number, location_id=location)
+            session.add(row)
+            session.flush()
+            return row.id
+
+        for code in ("SUP-A", "SUP-B"):
+            ids[code] = record("supplier", {"code": code, "name": code, "licence_number": code})
+        for code in ("STRIP", "GAUZE"):
+            card = {"code": code, "name": code, "item": ids[code], "purchase_price": "4.20"}
+            record("item_master", {**card, "preferred_supplier": ids["SUP-A"]})
+        for (location, item), (safety, reorder, maximum) in chain.POLICIES.items():
+            record(
+                "stock_policy",
+                {"location": ids[location], "item": ids[item], "safety_stock": str(safety),
+                 "reorder_point": str(reorder), "max_stock": str(maximum)},
+                state="draft", location=ids[location],
+            )  # fmt: skip
+        record("purchase_receipt", {"location": ids["S-BJ"], "supplier": ids["SUP-B"]},
+               state="done", number="PR-S-BJ", location=ids["S-BJ"])  # fmt: skip
+    return ids
+
+
+def signed_in(app, username: str) -> ApiClient:
+    return ApiClient(app.test_client()).login(username, PASSWORD)
+
+
+def run_from_the_page(app, db, username="planner") -> jobs.Job:
+    """Press the page's button, then let the worker run the queue."""
+    client = app.test_client()
+    page = client.get("/login")
+    client.post("/login", data={"username": username, "password": PASSWORD,
+                                "csrf_token": csrf_token(page.text)})  # fmt: skip
+    page = client.get("/replenishment")
+    assert page.status_code == 200 and "Run the plan now" in page.text
+    response = client.post("/replenishment/run", data={"csrf_token": csrf_token(page.text)})
+    assert response.status_code == 302 and response.location.endswith("/jobs")
+    [job] = [jobs.run_next(db)]
+    assert job.status == jobs.JobStatus.done, job.error
+    assert f'href="/forms/replenishment/?run={job.id}"' in client.get("/jobs").text
+    return job
+
+
+def suggestions(db) -> dict[str, Record]:
+    with db.session() as session:
+        rows = session.scalars(select(Record).where(Record.form == "replenishment"))
+        return {row.number.split("-")[1] + "-" + row.number.split("-")[2]: row for row in rows}
+
+
+def brief(bed, record: Record) -> list[tuple]:
+    codes = {bed[code]: code for code in chain.COORDINATES}
+    items = {bed["STRIP"]: "STRIP", bed["GAUZE"]: "GAUZE"}
+    suppliers = {bed["SUP-A"]: "SUP-A", bed["SUP-B"]: "SUP-B"}
+    return [
+        (line["action"], codes.get(line["from_location"]), codes.get(line["to_location"]),
+         suppliers.get(line["supplier"]), items[line["item"]], line["lot"], D(line["quantity"]))
+        for line in record.data["lines"]
+    ]  # fmt: skip
+
+
+def test_the_page_runs_the_plan_one_draft_per_location(app, db, bed):
+    job = run_from_the_page(app, db)
+    assert job.result == {
+        "suggestions": 3,
+        "lines": 11,
+        "link": f"/forms/replenishment/?run={job.id}",
+    }
+    found = suggestions(db)
+    assert sorted(found) == ["S-BJ", "S-SH", "S-SZ"]
+    assert brief(bed, found["S-SZ"]) == [
+        ("transfer", "WH-SH", "S-SZ", None, "STRIP", "A100", D(5)),
+        ("transfer", "WH-SH", "S-SZ", None, "STRIP", "B300", D(5)),
+        ("transfer", "S-HZ", "S-SZ", None, "STRIP", "H400", D(5)),
+        ("transfer", "WH-NJ", "S-SZ", None, "STRIP", "C500", D(8)),
+        # the rest is bought from the item's preferred supplier
+        ("purchase", None, "S-SZ", "SUP-A", "STRIP", None, D(27)),
+    ]
+    # near-expiry stock is S-BJ's to decide: two faster stores, and back to the lot's supplier
+    assert brief(bed, found["S-BJ"]) == [
+        ("transfer", "S-BJ", "S-SH", None, "GAUZE", "N20", D(14)),
+        ("transfer", "S-BJ", "S-SZ", None, "GAUZE", "N20", D(7)),
+        ("return", "S-BJ", None, "SUP-B", "GAUZE", "N20", D(9)),
+    ]
+    first = found["S-SZ"].data["lines"][0]
+    assert (first["reason"], first["projected"], first["reorder_point"], first["velocity"]) == (
+        "reorder", "10.00", "20.00", "2.00",
+    )  # fmt: skip
+    assert (first["days_of_cover"], first["distance_km"], first["unit_price"]) == (
+        "5.00", "84.80", "4.20",
+    )  # fmt: skip
+    assert found["S-SZ"].state == "draft" and found["S-SZ"].data["run"] == job.id
+    # the suggestions of the run are one list away, and the store manager sees only hers
+    listed = signed_in(app, "sz_manager").get(f"{RP}?run={job.id}").json
+    assert [row["number"] for row in listed["items"]] == [found["S-SZ"].number]
+    # a second run: the open suggestions are promises — every need is covered, every
+    # near-expiry lot placed — so it suggests nothing
+    again = run_from_the_page(app, db)
+    assert again.result["suggestions"] == 0
+    assert len(suggestions(db)) == 3
+
+
+def test_approval_creates_transfer_requests_purchase_orders_and_returns(app, db, bed):
+    run_from_the_page(app, db)
+    record = suggestions(db)["S-SZ"]
+    manager = signed_in(app, "sz_manager")
+    current = manager.get(f"{RP}/{record.id}").json
+    lines = current["data"]["lines"]
+    lines[4]["quantity"] = "20"  # buys 20 instead of 27
+    lines[2]["quantity"] = "0"  # and nothing from Hangzhou
+    response = manager.put(
+        f"{RP}/{record.id}", json={"lines": lines, "version": current["version"]}
+    )
+    assert response.status_code == 200, response.json
+    response = manager.post(f"{RP}/{record.id}/transitions/submit", json={})
+    assert response.status_code == 200 and response.json["state"] == "in_approval", response.json
+    # the planner made the plan: someone else approves it (four eyes) — HQ does
+    approve(db, signed_in(app, "hq"), bed["hq"], record.id)
+    with db.session() as session:
+        done = session.get(Record, record.id)
+        assert done.state == "approved"
+        made = session.scalars(
+            select(Record).where(Record.form.in_(["transfer_request", "purchase_order"]))
+            .order_by(Record.id)
+        ).all()  # fmt: skip
+        assert done.data["documents"] == ", ".join(row.number for row in made)
+        summary = [
+            (row.form, row.state, row.data.get("from_location"), row.data.get("to_location"),
+             row.data.get("location"), row.data.get("supplier"),
+             [(line["item"], D(line["quantity"])) for line in row.data["lines"]])
+            for row in made
+        ]  # fmt: skip
+    strip = bed["STRIP"]
+    assert summary == [
+        # the two WH-SH lots in one request, per item
+        ("transfer_request", "draft", bed["WH-SH"], bed["S-SZ"], None, None, [(strip, D(10))]),
+        ("transfer_request", "draft", bed["WH-NJ"], bed["S-SZ"], None, None, [(strip, D(8))]),
+        ("purchase_order", "draft", None, None, bed["S-SZ"], bed["SUP-A"], [(strip, D(20))]),
+    ]
+    assert "A100 × 5, B300 × 5" in made[0].data["reason"]
+    # the drafts are the store's to carry on with; a new run counts them as on their way
+    assert run_from_the_page(app, db).result["suggestions"] == 0
+    # near-expiry goods going back are set apart at once, and the return is S-BJ's draft
+    record = suggestions(db)["S-BJ"]
+    response = signed_in(app, "bj_manager").post(f"{RP}/{record.id}/transitions/submit", json={})
+    assert response.status_code == 200, response.json
+    approve(db, signed_in(app, "hq"), bed["hq"], record.id)
+    with db.session() as session:
+        [back] = session.scalars(select(Record).where(Record.form == "supplier_return")).all()
+        assert (back.location_id, back.data["supplier"], back.data["reason"]) == (
+            bed["S-BJ"], bed["SUP-B"], "near_expiry",
+        )  # fmt: skip
+        assert [(line["lot"], D(line["quantity"])) for line in back.data["lines"]] == [("N20", 9)]
+        apart = session.scalar(
+            select(StockBalance.on_hand).where(
+                StockBalance.location_id == bed["S-BJ"], StockBalance.lot_id == bed["lot:N20"],
+                StockBalance.status == "nonconforming",
+            )
+        )  # fmt: skip
+        assert apart == 9
+        requests = session.scalars(
+            select(Record).where(Record.form == "transfer_request").order_by(Record.id)
+        ).all()
+        moved = [
+            (row.data["to_location"], row.data["lines"][0]["quantity"])
+            for row in requests
+            if row.data["from_location"] == bed["S-BJ"]
+        ]
+        assert moved == [(bed["S-SH"], "14"), (bed["S-SZ"], "7")]
+
+
+def test_a_store_manager_plans_her_store_and_bad_edits_are_refused(app, db, bed):
+    job = run_from_the_page(app, db, "sz_manager")
+    assert job.result["suggestions"] == 1
+    record = suggestions(db)["S-SZ"]
+    assert list(suggestions(db)) == ["S-SZ"]
+    manager = signed_in(app, "sz_manager")
+    current = manager.get(f"{RP}/{record.id}").json
+    for change, field in (
+        ({"quantity": "-3"}, "lines[0].quantity"),
+        ({"to_location": 999999}, "lines[0].to_location"),
+        ({"action": "purchase", "supplier": None}, "lines[0].supplier"),
+    ):
+        lines = [dict(line) for line in current["data"]["lines"]]
+        lines[0].update(change)
+        response = manager.put(
+            f"{RP}/{record.id}", json={"lines": lines, "version": current["version"]}
+        )
+        assert response.status_code == 422, response.json
+        assert field in response.json["errors"], response.json
+    assert manager.get(f"{RP}/{record.id}").json["version"] == current["version"]
+    # a clerk may look but not run the plan for the chain... nor approve it
+    assert (
+        signed_in(app, "sz_clerk").post(f"{RP}/{record.id}/transitions/submit", json={}).status_code
+        == 403
+    )
+
+
+def test_cron_runs_the_plan_as_the_chain_planner(app, db, bed, monkeypatch, database_url, tmp_path):
+    monkeypatch.setenv("LIANKU_DATABASE_URL", database_url)
+    monkeypatch.setenv("LIANKU_INSTANCE_PATH", str(tmp_path / "instance"))
+    result = CliRunner().invoke(main, ["enqueue", "replenishment", "--run"])
+    assert result.exit_code == 0, result.output
+    assert "queued (replenishment)" in result.output and "1 job(s) run" in result.output
+    found = suggestions(db)
+    assert sorted(found) == ["S-BJ", "S-SH", "S-SZ"]
+    assert found["S-SZ"].created_by is None
