@@ -123,8 +123,13 @@ class AuditContext:
 context_provider: Callable[[], AuditContext] = AuditContext
 
 
+_JSON_SCALARS = frozenset({str, int, bool, float})
+
+
 def jsonable(value):
     """Make ``value`` JSON-safe without losing exactness: Decimals and dates become strings."""
+    if value is None or type(value) in _JSON_SCALARS:  # most values: nothing to do, decided fast
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date):
@@ -293,6 +298,8 @@ def append_parameters(connection, entries: list[dict]) -> dict:
 
 def refresh_loaded_head(session: Session, chain: str, seq: int, hash: str) -> None:
     """Keep a head this session already loaded as an ORM object in step with the database."""
+    if not session.identity_map:
+        return
     head = session.identity_map.get(identity_key(AuditChainHead, chain))
     if head is not None:
         set_committed_value(head, "seq", seq)

@@ -692,6 +692,8 @@ def _execute(session: Session, statement, rows: list[dict]) -> None:
 
 def _refresh_loaded(session: Session, model, row_id: int, **values) -> None:
     """Keep an object this session already loaded in step with a row just written with Core."""
+    if not session.identity_map:  # nothing loaded (a posting's usual case): nothing to look up
+        return
     loaded = session.identity_map.get(identity_key(model, row_id))
     if loaded is not None:
         for name, value in values.items():
