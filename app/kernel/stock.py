@@ -290,8 +290,10 @@ def post_movements(
 
     Every posting goes through here, so the three passes read and write with pre-built Core
     statements on the session's connection, on PostgreSQL straight on psycopg (see ``direct``
-    and ``posting_facts``): the caller's pending ORM changes are flushed first, and ORM objects of
-    this session that the posting changes (balances, units) are kept in step with what it wrote.
+    and ``posting_facts``), where passes 2 and 3 take one statement each (see
+    ``_lock_and_apply_on_postgresql``): the caller's pending ORM changes are flushed first, and ORM
+    objects of this session that the posting changes (balances, units) are kept in step with what
+    it wrote.
     """
     movements = [movement.normalised(reason) for movement in movements]
     if not movements:
@@ -632,22 +634,32 @@ def _apply(
     user: User | None,
     document: str | None,
 ) -> list[LedgerRow]:
-    session = facts.session
-    on_hand = _new_on_hand(facts, lines, balances)
-    for key, value in on_hand.items():
-        _refresh_loaded(session, StockBalance, balances[key].id, on_hand=value)
-    now = utcnow()
-    user_id = user.id if user is not None else None
-    rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
-    written = _write(
-        facts.connection, {balances[key].id: value for key, value in on_hand.items()}, rows
-    )
+    on_hand, rows = _changes(facts, lines, balances, user, document)
+    written = _write(facts.connection, on_hand, rows)
     entries = [
         LedgerRow(**{**row, "id": entry_id, "quantity": quantity})
         for row, (entry_id, quantity) in zip(rows, written, strict=True)
     ]
-    _move_units(session, lines)
+    _move_units(facts.session, lines)
     return entries
+
+
+def _changes(
+    facts: PostingFacts,
+    lines: list[_Line],
+    balances: dict[BalanceKey, Row],
+    user: User | None,
+    document: str | None,
+) -> tuple[dict[int, Decimal], list[dict]]:
+    """The new on hand of each touched balance, by balance id (refusing what is not free), and
+    the ledger rows to write (without their ids)."""
+    on_hand = _new_on_hand(facts, lines, balances)
+    for key, value in on_hand.items():
+        _refresh_loaded(facts.session, StockBalance, balances[key].id, on_hand=value)
+    now = utcnow()
+    user_id = user.id if user is not None else None
+    rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
+    return {balances[key].id: value for key, value in on_hand.items()}, rows
 
 
 def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Row]:
@@ -855,12 +867,7 @@ def _lock_and_apply_on_postgresql(
     chains = [_chain(location_id) for location_id in sorted({key[0] for key in keys})]
     balances, heads, ledger_ids = _lock_posting(connection, keys, chains, len(keys))
     _recheck_locks(session, balances, own_lock)
-    on_hand = _new_on_hand(facts, lines, balances)
-    for key, value in on_hand.items():
-        _refresh_loaded(session, StockBalance, balances[key].id, on_hand=value)
-    now = utcnow()
-    user_id = user.id if user is not None else None
-    rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
+    on_hand, rows = _changes(facts, lines, balances, user, document)
     for row, ledger_id in zip(rows, ledger_ids, strict=True):
         row["id"] = ledger_id
         row["quantity"] = _stored_quantity(row["quantity"])
@@ -880,7 +887,7 @@ def _lock_and_apply_on_postgresql(
         )
         for location_id, said in _audit_lines(entries).items()
     ]
-    parameters = direct.parameters("balances", [(balances[k].id, v) for k, v in on_hand.items()])
+    parameters = direct.parameters("balances", list(on_hand.items()))
     for n, row in enumerate(rows):
         parameters |= {f"l_{n}_{name}": value for name, value in row.items()}
     parameters |= audit.append_parameters(connection, audit_entries)
