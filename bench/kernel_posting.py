@@ -215,6 +215,17 @@ def report(
     return rate
 
 
+def added_up(phases: list[tuple]) -> tuple[list[float], float, float, float | None]:
+    """The rounds of one phase as if it had run at one go."""
+    servers = [phase[3] for phase in phases]
+    return (
+        [latency for phase in phases for latency in phase[0]],
+        sum(phase[1] for phase in phases),
+        sum(phase[2] for phase in phases),
+        None if None in servers else sum(servers),
+    )
+
+
 def load() -> str:
     return "load average " + " ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -223,6 +234,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="alternate the phases this many times (each --seconds/rounds long) and add them up,"
+        " so a load that rises or falls during the run weighs on both alike",
+    )  # fmt: skip
     args = parser.parse_args()
     admin, url = create_database()
     db = Database(url, pool_size=args.threads, max_overflow=4)
@@ -230,14 +246,23 @@ def main() -> None:
         upgrade(db.engine)
         stores, item, lot, balance_ids = set_up(db, args.threads)
         today = business_today()
-        print(f"{args.threads} threads, {args.seconds:.0f} s per phase, single-line postings")
+        print(
+            f"{args.threads} threads, {args.seconds:.0f} s per phase"
+            f" in {args.rounds} round(s), single-line postings"
+        )
         print(f"before: {load()} ({os.cpu_count()} cores)")
-        kernel = run_phase(
-            args.threads, args.seconds, kernel_worker(db, stores, item, lot, today), url
-        )
-        bare = run_phase(
-            args.threads, args.seconds, bare_sql_worker(url, stores, item, lot, balance_ids), url
-        )
+        seconds = args.seconds / args.rounds
+        kernel, bare = [], []
+        for _round in range(args.rounds):
+            kernel.append(
+                run_phase(args.threads, seconds, kernel_worker(db, stores, item, lot, today), url)
+            )
+            bare.append(
+                run_phase(
+                    args.threads, seconds, bare_sql_worker(url, stores, item, lot, balance_ids), url
+                )
+            )
+        kernel, bare = added_up(kernel), added_up(bare)
         print(f"after:  {load()}")
         kernel_rate = report("kernel", *kernel)
         bare_rate = report("bare SQL", *bare)
