@@ -83,9 +83,31 @@ def set_up(db: Database, threads: int):
     return stores, item, lot, balance_ids
 
 
-def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], float, float]:
-    """Run ``threads`` workers for ``seconds``; return every latency, the elapsed time and the
-    CPU time this process spent meanwhile (user + system, all threads).
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by each PostgreSQL backend serving ``url``'s
+    database, read from /proc: only when the server runs on this machine (else empty)."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        pids = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        ).fetchall()
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for (pid,) in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # not on this machine, or gone
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return used
+
+
+def run_phase(
+    threads: int, seconds: float, make_worker, url: str
+) -> tuple[list[float], float, float, float | None]:
+    """Run ``threads`` workers for ``seconds``; return every latency, the elapsed time, the
+    CPU time this process spent meanwhile (user + system, all threads) and the CPU time the
+    PostgreSQL backends serving it spent (None when the server is not on this machine).
 
     Each worker posts one untimed receipt and sale first (opening its connection and letting
     psycopg prepare the statements), then all start together. A posting under way at the deadline
@@ -101,8 +123,10 @@ def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], f
 
     barrier = threading.Barrier(threads + 1, action=start)
 
+    posts = [None] * threads  # kept until the end: a bare worker's connection lives with it
+
     def body(index: int) -> None:
-        post = make_worker(index)
+        post = posts[index] = make_worker(index)
         post(1)
         post(-1)
         barrier.wait()
@@ -118,12 +142,18 @@ def run_phase(threads: int, seconds: float, make_worker) -> tuple[list[float], f
         worker.start()
     barrier.wait()
     cpu_before = os.times()
+    server_before = backend_cpu(url)
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - clock["start"]
     cpu_after = os.times()
+    server_after = backend_cpu(url)
     cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
-    return [latency for per_thread in latencies for latency in per_thread], elapsed, cpu
+    server = sum(
+        server_after[pid] - used for pid, used in server_before.items() if pid in server_after
+    )
+    latencies = [latency for per_thread in latencies for latency in per_thread]
+    return latencies, elapsed, cpu, server if server_before else None
 
 
 def kernel_worker(db: Database, stores, item, lot, today):
@@ -169,17 +199,31 @@ def bare_sql_worker(url: str, stores, item, lot, balance_ids):
     return make
 
 
-def report(name: str, latencies: list[float], elapsed: float, cpu: float) -> float:
+def report(
+    name: str, latencies: list[float], elapsed: float, cpu: float, server: float | None
+) -> float:
     rate = len(latencies) / elapsed
     ordered = sorted(latencies)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[max(int(len(ordered) * 0.99) - 1, 0)] * 1000
+    server_cpu = "n/a" if server is None else f"{server / len(latencies) * 1000:.2f}"
     print(
         f"{name:<9} {rate:9.0f} postings/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms"
-        f"   Python CPU {cpu / len(latencies) * 1000:.2f} ms/posting"
+        f"   CPU ms/posting: Python {cpu / len(latencies) * 1000:.2f}, server {server_cpu}"
         f"   ({len(latencies)} in {elapsed:.1f} s)"
     )
     return rate
+
+
+def added_up(phases: list[tuple]) -> tuple[list[float], float, float, float | None]:
+    """The rounds of one phase as if it had run at one go."""
+    servers = [phase[3] for phase in phases]
+    return (
+        [latency for phase in phases for latency in phase[0]],
+        sum(phase[1] for phase in phases),
+        sum(phase[2] for phase in phases),
+        None if None in servers else sum(servers),
+    )
 
 
 def load() -> str:
@@ -190,6 +234,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each phase")
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="alternate the phases this many times (each --seconds/rounds long) and add them up,"
+        " so a load that rises or falls during the run weighs on both alike",
+    )  # fmt: skip
     args = parser.parse_args()
     admin, url = create_database()
     db = Database(url, pool_size=args.threads, max_overflow=4)
@@ -197,12 +246,23 @@ def main() -> None:
         upgrade(db.engine)
         stores, item, lot, balance_ids = set_up(db, args.threads)
         today = business_today()
-        print(f"{args.threads} threads, {args.seconds:.0f} s per phase, single-line postings")
-        print(f"before: {load()} ({os.cpu_count()} cores)")
-        kernel = run_phase(args.threads, args.seconds, kernel_worker(db, stores, item, lot, today))
-        bare = run_phase(
-            args.threads, args.seconds, bare_sql_worker(url, stores, item, lot, balance_ids)
+        print(
+            f"{args.threads} threads, {args.seconds:.0f} s per phase"
+            f" in {args.rounds} round(s), single-line postings"
         )
+        print(f"before: {load()} ({os.cpu_count()} cores)")
+        seconds = args.seconds / args.rounds
+        kernel, bare = [], []
+        for _round in range(args.rounds):
+            kernel.append(
+                run_phase(args.threads, seconds, kernel_worker(db, stores, item, lot, today), url)
+            )
+            bare.append(
+                run_phase(
+                    args.threads, seconds, bare_sql_worker(url, stores, item, lot, balance_ids), url
+                )
+            )
+        kernel, bare = added_up(kernel), added_up(bare)
         print(f"after:  {load()}")
         kernel_rate = report("kernel", *kernel)
         bare_rate = report("bare SQL", *bare)

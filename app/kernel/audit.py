@@ -10,12 +10,15 @@ head row of a chain is locked (``FOR UPDATE``) only by writers appending to that
 Appending is on the path of every stock posting, so ``record`` writes with pre-built Core
 statements (lock the head; insert the entry and move the head) instead of ORM objects and a flush,
 and hashes the canonical JSON it built itself. ``AuditEntry.canonical`` produces the same text from
-a stored row, which is what ``verify`` recomputes.
+a stored row, which is what ``verify`` recomputes. On PostgreSQL a posting goes further: it locks
+its heads in its balance lock statement, and writes its entries (``next_entry``,
+``append_statement``) in the same statement as its ledger rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -32,10 +35,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    column,
     func,
     insert,
     select,
     update,
+    values,
 )
 from sqlalchemy.orm import Mapped, Session, make_transient_to_detached, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
@@ -118,8 +123,13 @@ class AuditContext:
 context_provider: Callable[[], AuditContext] = AuditContext
 
 
+_JSON_SCALARS = frozenset({str, int, bool, float})
+
+
 def jsonable(value):
     """Make ``value`` JSON-safe without losing exactness: Decimals and dates become strings."""
+    if value is None or type(value) in _JSON_SCALARS:  # most values: nothing to do, decided fast
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date):
@@ -192,13 +202,41 @@ def append(
 ) -> dict:
     """``record`` without building the ORM object (what every stock posting needs): returns the
     entry's column values, id included."""
-    context = context or context_provider()
     session.flush()
     connection = session.connection()
     head = next(iter(direct.execute(connection, _LOCK_HEAD, {"chain": chain})), None)
     if head is None:
         connection.execute(insert(_heads).values(chain=chain, seq=0, hash=GENESIS))
         head = (0, GENESIS)
+    content = next_entry(
+        chain, head, action, entity, entity_id, changes=changes, reason=reason, context=context
+    )
+    parameters = {f"e_{name}": value for name, value in content.items()}
+    parameters |= {"head_chain": chain, "head_seq": content["seq"], "head_hash": content["hash"]}
+    if direct.is_postgresql(connection):
+        parameters["e_changes"] = direct.json(connection, content["changes"])
+        (entry_id,) = direct.execute(connection, _APPEND_AND_MOVE_HEAD, parameters)[0]
+    else:
+        entry_id = connection.execute(_INSERT_ENTRY, parameters).scalar_one()
+        connection.execute(_MOVE_HEAD, parameters)
+    refresh_loaded_head(session, chain, content["seq"], content["hash"])
+    return {"id": entry_id, **content}
+
+
+def next_entry(
+    chain: str,
+    head: tuple[int, str],
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    *,
+    changes: dict | None = None,
+    reason: str | None = None,
+    context: AuditContext | None = None,
+) -> dict:
+    """The column values (but the id) of the entry that follows ``head`` — the (seq, hash) of the
+    chain's last entry, locked by the caller — its hash included."""
+    context = context or context_provider()
     content = {
         "chain": chain,
         "seq": head[0] + 1,
@@ -215,20 +253,53 @@ def append(
         "prev_hash": head[1],
     }
     content["hash"] = hash_of(canonical(content))
-    parameters = {f"e_{name}": value for name, value in content.items()}
-    parameters |= {"head_chain": chain, "head_seq": content["seq"], "head_hash": content["hash"]}
-    if direct.is_postgresql(connection):
-        parameters["e_changes"] = direct.json(connection, content["changes"])
-        (entry_id,) = direct.execute(connection, _APPEND_AND_MOVE_HEAD, parameters)[0]
-    else:
-        entry_id = connection.execute(_INSERT_ENTRY, parameters).scalar_one()
-        connection.execute(_MOVE_HEAD, parameters)
-    _refresh_loaded_head(session, chain, content["seq"], content["hash"])
-    return {"id": entry_id, **content}
+    return content
 
 
-def _refresh_loaded_head(session: Session, chain: str, seq: int, hash: str) -> None:
+@functools.lru_cache(maxsize=64)
+def append_statement(count: int):
+    """PostgreSQL: insert ``count`` entries (``next_entry`` values, parameters from
+    ``append_parameters``) and move their chains' heads, locked by the caller, in one statement.
+    Postings add their balances and ledger rows to it as more data-modifying WITHs."""
+    new_heads = values(
+        column("chain", String), column("seq", Integer), column("hash", String), name="new_heads"
+    ).data(
+        [
+            tuple(bindparam(f"h_{n}_{name}", type_=_heads.c[name].type) for name in _HEAD_FIELDS)
+            for n in range(count)
+        ]
+    )
+    moved = (
+        update(_heads)
+        .where(_heads.c.chain == new_heads.c.chain)
+        .values(seq=new_heads.c.seq, hash=new_heads.c.hash)
+        .cte("moved_heads")
+    )
+    rows = [
+        {name: bindparam(f"e_{n}_{name}", type_=_entries.c[name].type) for name in _ENTRY_FIELDS}
+        for n in range(count)
+    ]
+    return insert(_entries).values(rows).add_cte(moved)
+
+
+_HEAD_FIELDS = ("chain", "seq", "hash")
+_ENTRY_FIELDS = (*HASHED_FIELDS, "hash")
+
+
+def append_parameters(connection, entries: list[dict]) -> dict:
+    """The parameters of ``append_statement`` for ``entries`` (``next_entry`` values)."""
+    parameters = {}
+    for n, entry in enumerate(entries):
+        parameters |= {f"e_{n}_{name}": entry[name] for name in _ENTRY_FIELDS}
+        parameters[f"e_{n}_changes"] = direct.json(connection, entry["changes"])
+        parameters |= {f"h_{n}_{name}": entry[name] for name in _HEAD_FIELDS}
+    return parameters
+
+
+def refresh_loaded_head(session: Session, chain: str, seq: int, hash: str) -> None:
     """Keep a head this session already loaded as an ORM object in step with the database."""
+    if not session.identity_map:
+        return
     head = session.identity_map.get(identity_key(AuditChainHead, chain))
     if head is not None:
         set_committed_value(head, "seq", seq)

@@ -32,8 +32,12 @@ def execute(connection: Connection, statement: Executable, parameters: dict) -> 
     if not is_postgresql(connection):
         result = connection.execute(statement, parameters)
         return result.all() if result.returns_rows else []
+    return execute_sql(connection, compiled(statement, connection.dialect), parameters)
+
+
+def execute_sql(connection: Connection, sql: str, parameters: dict) -> list:
+    """Run PostgreSQL ``sql`` text (``%(name)s`` parameters) once; return its rows, if any."""
     dialect = connection.dialect
-    sql = _sql(statement, dialect)
     cursor = _cursor(connection)
     try:
         cursor.execute(sql, parameters)
@@ -41,7 +45,7 @@ def execute(connection: Connection, statement: Executable, parameters: dict) -> 
         # the exception SQLAlchemy would raise, so callers catch one kind whichever way it ran
         base = dialect.loaded_dbapi.Error
         raise DBAPIError.instance(sql, parameters, error, base, dialect=dialect) from error
-    return cursor.fetchall()
+    return cursor.fetchall() if cursor.rownumber is not None else []  # None: no rows to fetch
 
 
 def _cursor(connection: Connection):
@@ -61,7 +65,8 @@ def json(connection: Connection, value):
 
 
 @functools.lru_cache(maxsize=1024)
-def _sql(statement: Executable, dialect) -> str:
+def compiled(statement: Executable, dialect) -> str:
+    """``statement`` compiled once to the dialect's SQL text."""
     return str(statement.compile(dialect=dialect))
 
 

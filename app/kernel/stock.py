@@ -23,7 +23,7 @@ import enum
 import functools
 from collections import defaultdict, namedtuple
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
     CheckConstraint,
@@ -291,8 +291,10 @@ def post_movements(
 
     Every posting goes through here, so the three passes read and write with pre-built Core
     statements on the session's connection, on PostgreSQL straight on psycopg (see ``direct``
-    and ``posting_facts``): the caller's pending ORM changes are flushed first, and ORM objects of
-    this session that the posting changes (balances, units) are kept in step with what it wrote.
+    and ``posting_facts``), where passes 2 and 3 take one statement each (see
+    ``_lock_and_apply_on_postgresql``): the caller's pending ORM changes are flushed first, and ORM
+    objects of this session that the posting changes (balances, units) are kept in step with what
+    it wrote.
     """
     movements = [movement.normalised(reason) for movement in movements]
     if not movements:
@@ -301,6 +303,8 @@ def post_movements(
     session.flush()
     facts, lines = _validate(session, movements, today, own_lock)
     keys = [key for line in lines for key, _sign in line.sides()]
+    if direct.is_postgresql(facts.connection):
+        return _lock_and_apply_on_postgresql(facts, lines, keys, own_lock, user, document, note)
     balances = lock_balance_rows(session, keys)
     _recheck_locks(session, balances, own_lock)
     entries = _apply(facts, lines, balances, user, document)
@@ -505,6 +509,7 @@ def _check_unit(facts: PostingFacts, line: _Line) -> None:
 
 _balances, _ledger, _units = StockBalance.__table__, LedgerEntry.__table__, Unit.__table__
 _stock_locks = StockLock.__table__
+_heads = audit.AuditChainHead.__table__
 _BALANCE_KEY = (_balances.c.location_id, _balances.c.item_id, _balances.c.lot_key)
 
 
@@ -634,24 +639,14 @@ _INSERT_LEDGER = (
 )
 
 
-@functools.lru_cache(maxsize=64)
-def _write_balances_and_ledger(balances: int):
-    """PostgreSQL writes the balances and the ledger rows in one statement (the ``balances`` new
-    on-hand values from a VALUES list, in a data-modifying WITH): one round trip less on every
-    posting. The rows are already locked, so the order the UPDATE meets them in does not matter.
-    A VALUES list, one statement per count: PostgreSQL plans it faster than ``unnest`` of arrays.
-    SQLite runs the two statements."""
-    new = values(column("id", Integer), column("on_hand", Quantity), name="new").data(
+def _new_on_hand_values(count: int):
+    """``count`` (balance id, new on hand) pairs as a VALUES list (PostgreSQL plans it faster
+    than ``unnest`` of two arrays), parameters from ``direct.parameters("balances", …)``."""
+    return values(column("id", Integer), column("on_hand", Quantity), name="new").data(
         [
             (bindparam(f"balances_{n}_0", type_=Integer), bindparam(f"balances_{n}_1", Quantity))
-            for n in range(balances)
+            for n in range(count)
         ]
-    )
-    return _INSERT_LEDGER.add_cte(
-        update(_balances)
-        .where(_balances.c.id == new.c.id)
-        .values(on_hand=new.c.on_hand)
-        .cte("new_balances")
     )
 
 
@@ -673,39 +668,42 @@ def _apply(
     user: User | None,
     document: str | None,
 ) -> list[LedgerRow]:
-    session = facts.session
-    on_hand = _new_on_hand(facts, lines, balances)
-    for key, value in on_hand.items():
-        _refresh_loaded(session, StockBalance, balances[key].id, on_hand=value)
-    now = utcnow()
-    user_id = user.id if user is not None else None
-    rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
-    written = _write(
-        facts.connection, {balances[key].id: value for key, value in on_hand.items()}, rows
-    )
+    on_hand, rows = _changes(facts, lines, balances, user, document)
+    written = _write(facts.connection, on_hand, rows)
     entries = [
         LedgerRow(**{**row, "id": entry_id, "quantity": quantity})
         for row, (entry_id, quantity) in zip(rows, written, strict=True)
     ]
-    _move_units(session, lines)
+    _move_units(facts.session, lines)
     return entries
 
 
+def _changes(
+    facts: PostingFacts,
+    lines: list[_Line],
+    balances: dict[BalanceKey, Row],
+    user: User | None,
+    document: str | None,
+) -> tuple[dict[int, Decimal], list[dict]]:
+    """The new on hand of each touched balance, by balance id (refusing what is not free), and
+    the ledger rows to write (without their ids)."""
+    on_hand = _new_on_hand(facts, lines, balances)
+    for key, value in on_hand.items():
+        _refresh_loaded(facts.session, StockBalance, balances[key].id, on_hand=value)
+    now = utcnow()
+    user_id = user.id if user is not None else None
+    rows = [row for line in lines for row in _ledger_rows(line, now, user_id, document)]
+    return {balances[key].id: value for key, value in on_hand.items()}, rows
+
+
 def _write(connection, on_hand: dict[int, Decimal], rows: list[dict]) -> list[Row]:
-    """Set the balances (by id) and insert the ledger rows; return each row's id and quantity."""
+    """Set the balances (by id) and insert the ledger rows; return each row's id and quantity.
+    (SQLite; PostgreSQL writes them with the audit entries, see ``_write_posting``.)"""
+    changes = [{"balance_id": key, "new_on_hand": value} for key, value in on_hand.items()]
+    connection.execute(_SET_ON_HAND, changes)
     parameters = [{f"l_{name}": value for name, value in row.items()} for row in rows]
-    if direct.is_postgresql(connection):
-        balances = direct.parameters("balances", list(on_hand.items()))
-        parameters = [row | balances for row in parameters]
-        statement = _write_balances_and_ledger(len(on_hand))
-    else:
-        changes = [{"balance_id": key, "new_on_hand": value} for key, value in on_hand.items()]
-        connection.execute(_SET_ON_HAND, changes)
-        statement = _INSERT_LEDGER
-    if len(parameters) == 1:
-        return direct.execute(connection, statement, parameters[0])
-    # several rows: SQLAlchemy sends them as one multi-row INSERT and returns the ids in order
-    return connection.execute(statement, parameters).all()
+    # SQLAlchemy sends several rows as one multi-row INSERT and returns the ids in order
+    return connection.execute(_INSERT_LEDGER, parameters).all()
 
 
 def _new_on_hand(
@@ -740,6 +738,8 @@ def _execute(session: Session, statement, rows: list[dict]) -> None:
 
 def _refresh_loaded(session: Session, model, row_id: int, **values) -> None:
     """Keep an object this session already loaded in step with a row just written with Core."""
+    if not session.identity_map:  # nothing loaded (a posting's usual case): nothing to look up
+        return
     loaded = session.identity_map.get(identity_key(model, row_id))
     if loaded is not None:
         for name, value in values.items():
@@ -844,26 +844,196 @@ def _record(
     note: str | None,
 ) -> None:
     """One audit entry per location touched, on that location's own chain."""
+    context = _audit_context(user)
+    for location_id, lines in _audit_lines(entries).items():
+        audit.append(
+            session,
+            "stock.posted",
+            "stock_ledger",
+            document,
+            changes={"lines": lines},
+            reason=note,
+            chain=_chain(location_id),
+            context=context,
+        )
+
+
+def _chain(location_id: int) -> str:
+    """The audit chain of a location's stock postings."""
+    return f"location:{location_id}"
+
+
+def _audit_lines(entries: list[LedgerRow]) -> dict[int, list]:
+    """What the audit entry of each location (in id order) says of its ledger rows."""
     by_location: dict[int, list] = defaultdict(list)
     for entry in entries:
         by_location[entry.location_id].append(
             [entry.id, entry.item_id, entry.lot_id, entry.unit_id, str(entry.status),
              str(entry.quantity), entry.reason]
         )  # fmt: skip
-    context = (
-        audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
-    )
-    for location_id in sorted(by_location):
-        audit.append(
-            session,
+    return dict(sorted(by_location.items()))
+
+
+def _audit_context(user: User | None) -> audit.AuditContext | None:
+    return audit.AuditContext(user_id=user.id, username=user.username) if user else None
+
+
+# --- passes 2 and 3 on PostgreSQL --------------------------------------------------------------
+
+#: The sequence PostgreSQL gives the ledger's serial id.
+_LEDGER_IDS = "stock_ledger_id_seq"
+
+
+def _lock_and_apply_on_postgresql(
+    facts: PostingFacts,
+    lines: list[_Line],
+    keys: list[BalanceKey],
+    own_lock: int | None,
+    user: User | None,
+    document: str | None,
+    note: str | None,
+) -> list[LedgerRow]:
+    """Passes 2 and 3 in two round trips: one statement locks the balances, then the chain heads
+    and takes the ledger ids; after the checks, one statement writes the balances, the ledger rows,
+    the audit entries and moves the heads. Same locks in the same order, same checks and the same
+    rows as on SQLite, where ``post_movements`` runs them one by one."""
+    session, connection = facts.session, facts.connection
+    chains = [_chain(location_id) for location_id in sorted({key[0] for key in keys})]
+    balances, heads, ledger_ids = _lock_posting(connection, keys, chains, len(keys))
+    _recheck_locks(session, balances, own_lock)
+    on_hand, rows = _changes(facts, lines, balances, user, document)
+    for row, ledger_id in zip(rows, ledger_ids, strict=True):
+        row["id"] = ledger_id
+        row["quantity"] = _stored_quantity(row["quantity"])
+    entries = [LedgerRow(**row) for row in rows]
+    _move_units(session, lines)
+    context = _audit_context(user)
+    audit_entries = [
+        audit.next_entry(
+            _chain(location_id),
+            heads[_chain(location_id)],
             "stock.posted",
             "stock_ledger",
             document,
-            changes={"lines": by_location[location_id]},
+            changes={"lines": said},
             reason=note,
-            chain=f"location:{location_id}",
             context=context,
         )
+        for location_id, said in _audit_lines(entries).items()
+    ]
+    parameters = direct.parameters("balances", list(on_hand.items()))
+    for n, row in enumerate(rows):
+        parameters |= {f"l_{n}_{name}": value for name, value in row.items()}
+    parameters |= audit.append_parameters(connection, audit_entries)
+    statement = _write_posting(len(on_hand), len(rows), len(audit_entries))
+    direct.execute(connection, statement, parameters)
+    for entry in audit_entries:
+        audit.refresh_loaded_head(session, entry["chain"], entry["seq"], entry["hash"])
+    return entries
+
+
+def _stored_quantity(quantity: Decimal) -> Decimal:
+    """``quantity`` as the ledger's numeric column stores it (and SQLite's returns it)."""
+    return quantity.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+_QUANTUM = Decimal(1).scaleb(-Quantity.scale)
+
+
+@functools.lru_cache(maxsize=256)
+def _posting_lock_sql(dialect, keys: int, chains: int, rows: int) -> str:
+    """Lock ``keys`` balance rows (as ``_lock_statement``, sorted), then — only if all of them were
+    there — the heads of ``chains`` audit chains (in the order given: by location id), then —
+    only if all of those were there — take ``rows`` ledger ids, in one statement. Each step waits
+    for the one before it (its condition counts the rows the step before locked), so the locks are
+    taken in the usual order, and the ids after the locks as an INSERT would take them.
+    ``keys=0``: the heads and the ids only. Returns rows of three kinds: "balance" (the columns of
+    ``_lock_statement``), "head" (chain, seq, hash) and "ledger id" (in ``id``)."""
+    wanted = ", ".join(f"(%(chains_{n})s, {n})" for n in range(chains))
+    parts, all_locked = [], ""
+    if keys:
+        balances = direct.compiled(_lock_statement("postgresql", keys), dialect)
+        parts.append(f"WITH balances AS MATERIALIZED ({balances}),")
+        all_locked = f"AND (SELECT count(*) FROM balances) = {keys}"
+    else:
+        parts.append("WITH")
+    parts.append(
+        "heads AS MATERIALIZED (SELECT head.chain, head.seq, head.hash"
+        f" FROM audit_chain_heads AS head JOIN (VALUES {wanted}) AS wanted (chain, n)"
+        f" ON head.chain = wanted.chain {all_locked} ORDER BY wanted.n FOR UPDATE OF head)"
+    )
+    empty = "NULL AS location_id, NULL AS item_id, NULL AS lot_key, NULL AS status"
+    if keys:
+        parts.append(
+            "SELECT 'balance' AS kind, location_id, item_id, lot_key, status, id, on_hand,"
+            " reserved, stock_lock_id, NULL AS chain, NULL AS seq, NULL AS hash FROM balances"
+            " UNION ALL"
+        )
+    parts.append(
+        f"SELECT 'head' AS kind, {empty}, NULL AS id, NULL AS on_hand, NULL AS reserved,"
+        " NULL AS stock_lock_id, chain, seq, hash FROM heads UNION ALL"
+        f" SELECT 'ledger id', {empty}, nextval('{_LEDGER_IDS}'), NULL, NULL, NULL, NULL, NULL,"
+        f" NULL FROM generate_series(1, {rows}) WHERE (SELECT count(*) FROM heads) = {chains}"
+    )
+    return " ".join(parts)
+
+
+def _lock_posting(
+    connection, keys: list[BalanceKey], chains: list[str], rows: int
+) -> tuple[dict[BalanceKey, Row], dict[str, tuple[int, str]], list[int]]:
+    """The locked balance rows by key (created when missing, see ``lock_balance_rows``), the
+    locked heads (seq, hash) by chain and ``rows`` new ledger ids."""
+    keys = sorted(set(keys))
+    parameters = direct.parameters("keys", keys) | direct.parameters("chains", chains)
+    sql = _posting_lock_sql(connection.dialect, len(keys), len(chains), rows)
+    balances, heads, ids = _lock_rows(direct.execute_sql(connection, sql, parameters))
+    if len(balances) < len(keys):  # new balance rows: lock the old, create and lock the new
+        missing = [key for key in keys if key not in balances]
+        _insert_missing(connection, missing)
+        balances |= _lock_found(connection, missing)
+    if len(heads) < len(chains):  # a chain without a head (no posting yet, made by hand)
+        connection.execute(
+            postgresql.insert(_heads)
+            .values([{"chain": chain, "seq": 0, "hash": audit.GENESIS} for chain in chains])
+            .on_conflict_do_nothing()
+        )
+    if len(ids) < rows:
+        sql = _posting_lock_sql(connection.dialect, 0, len(chains), rows)
+        _found, heads, ids = _lock_rows(direct.execute_sql(connection, sql, parameters))
+    return balances, heads, ids
+
+
+def _lock_rows(rows) -> tuple[dict[BalanceKey, Row], dict[str, tuple[int, str]], list[int]]:
+    balances, heads, ids = {}, {}, []
+    for row in rows:
+        if row.kind == "balance":
+            balances[(row.location_id, row.item_id, row.lot_key, row.status)] = row
+        elif row.kind == "head":
+            heads[row.chain] = (row.seq, row.hash)
+        else:
+            ids.append(row.id)
+    return balances, heads, ids
+
+
+@functools.lru_cache(maxsize=64)
+def _write_posting(balances: int, rows: int, entries: int):
+    """Set ``balances`` balances, insert ``rows`` ledger rows (ids given) and ``entries`` audit
+    entries and move their heads: one statement of data-modifying WITHs. Every row it changes is
+    locked already, so the order its parts run in does not matter."""
+    new = _new_on_hand_values(balances)
+    set_balances = (
+        update(_balances)
+        .where(_balances.c.id == new.c.id)
+        .values(on_hand=new.c.on_hand)
+        .cte("new_balances")
+    )
+    ledger = insert(_ledger).values(
+        [
+            {c.name: bindparam(f"l_{n}_{c.name}", type_=c.type) for c in _ledger.c}
+            for n in range(rows)
+        ]
+    )
+    return audit.append_statement(entries).add_cte(set_balances).add_cte(ledger.cte("ledger"))
 
 
 def correct_entry(

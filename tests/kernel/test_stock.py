@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.kernel import (
@@ -38,7 +38,7 @@ from app.kernel import (
     post_movements,
     queries,
 )
-from app.kernel.audit import AuditEntry
+from app.kernel.audit import AuditChainHead, AuditEntry
 from app.kernel.items import Lot
 from app.kernel.stock import LedgerEntry, StockBalance
 from tests.kernel.conftest import TODAY, assert_balances_match_ledger, receive, sell
@@ -343,4 +343,53 @@ def test_objects_the_session_holds_stay_in_step_with_a_posting(db, world):
         )  # fmt: skip
         assert balance.on_hand == Decimal(3)
         assert audit.verify(session) == []  # the head created with S3 moved on with its chain
+        assert_balances_match_ledger(session)
+
+
+def test_a_location_without_a_chain_head_gets_one_at_its_first_posting(db, world):
+    """Heads come with their locations; one made before that (or by hand) still posts."""
+    with db.transaction() as session:
+        session.execute(
+            delete(AuditChainHead).where(AuditChainHead.chain == f"location:{world.s1.id}")
+        )
+    receive(db, world.strips, 4, world.s1, world.early)
+    sell(db, world.strips, 1, world.s1, world.early)
+    with db.session() as session:
+        head = session.get(AuditChainHead, f"location:{world.s1.id}")
+        assert head.seq == 2
+        assert audit.verify(session) == []
+
+
+def test_a_posting_at_two_locations_leaves_one_entry_on_each_chain(db, world):
+    receive(db, world.strips, 5, world.wh, world.early)
+    receive(db, world.strips, 1, world.s2, world.early)
+    with db.transaction() as session:
+        rows = post_movements(
+            session,
+            [Movement(item=world.strips, quantity=Decimal(2), source=world.wh,
+                      destination=world.s2, lot=world.early),
+             Movement(item=world.strips, quantity=Decimal("0.5"), source=world.s2,
+                      lot=world.early, reason=Reason.scrap)],
+            reason=Reason.transfer_in, document="T-1", today=TODAY,
+        )  # fmt: skip
+    assert [(row.location_id, row.quantity) for row in rows] == [
+        (world.wh.id, Decimal("-2.0000")), (world.s2.id, Decimal("2.0000")),
+        (world.s2.id, Decimal("-0.5000")),
+    ]  # fmt: skip
+    with db.session() as session:
+        for location, expected in ((world.wh, rows[:1]), (world.s2, rows[1:])):
+            (entry,) = session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.chain == f"location:{location.id}", AuditEntry.entity_id == "T-1"
+                )
+            ).all()
+            assert [line[0] for line in entry.changes["lines"]] == [row.id for row in expected]
+            assert [line[5] for line in entry.changes["lines"]] == [
+                str(row.quantity) for row in expected
+            ]
+        ledger = session.scalars(select(LedgerEntry).where(LedgerEntry.document == "T-1")).all()
+        assert sorted((entry.id, entry.quantity) for entry in ledger) == [
+            (row.id, row.quantity) for row in rows
+        ]
+        assert audit.verify(session) == []
         assert_balances_match_ledger(session)
