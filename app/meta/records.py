@@ -168,6 +168,8 @@ class _Run:
         self.session, self.registry, self.user, self.form = session, registry, user, form
         self.record = record
         self.preview = False  # a live recompute: consume no numbers
+        #: a workflow action creates the record: its location links may name any location
+        self.by_action = False
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
@@ -350,7 +352,7 @@ class _Run:
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
         condition = field.expressions.get("link_filter")
-        everywhere = field.get("link_scope") == "all"
+        everywhere = field.get("link_scope") == "all" or (self.by_action and target == "location")
         found = links.resolve(self.session, self.user, target, value, title, condition, everywhere)
         if found is None:
             self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
@@ -480,10 +482,12 @@ def create(
 ) -> Record:
     """Validate ``payload`` and create a record of ``form_name`` (caller commits). A person
     creates records only where they work; a workflow action (``by_action``) may create one for
-    the counterpart, e.g. the transfer out at the source of an approved request."""
+    the counterpart, e.g. the transfer out at the source of an approved request, or the
+    fulfilment order at the warehouse an order's allocation chose."""
     form = _form(registry, form_name)
     access.require(user, "create", form_name)
     run = _Run(session, registry, user, form, None)
+    run.by_action = by_action
     values = _prepare(run, {}, payload, creating=True)
     location_id = _location_id(form, values)
     if not by_action:
