@@ -89,8 +89,9 @@ from app.kernel.udi import UDI, check_udi, parse_udi
 from app.kernel.users import User
 
 __all__ = [
-    "AllocationImpossible", "ApiToken", "CountEntry", "DeviceClass", "ExpiryRequired", "InsufficientStock",
-    "InvalidGTIN", "InvalidMovement", "Item", "KernelError", "LedgerEntry", "LedgerRow",
+    "AllocationImpossible", "ApiToken", "CountEntry", "DeviceClass", "ExpiryRequired",
+    "InsufficientStock", "InvalidGTIN", "InvalidMovement", "Item", "KernelError", "LedgerEntry",
+    "LedgerRow",
     "Location", "LocationAlreadyLocked", "LocationInactive", "LocationLocked", "LocationType",
     "Lot", "LotBlocked", "LotExpired", "LotMismatch", "LotStatus", "Movement",
     "NotAStockLocation", "NotTracked", "OverReceipt", "Reason", "ReceiveLine", "Reservation",

@@ -298,12 +298,13 @@ class _Allocation:
         params, data = self.params, self.context.record.data or {}
         if not params.get("parent"):
             raise ActionError(
-                "直发需要 parent 参数 / allocate_order needs its parameter 'parent' to ship directly"
+                "直发需要 parent 参数 / allocate_order needs the parameter 'parent' to ship "
+                "directly"
             )
         source = parts[0][3][0].location
         written = {params["allocation"], params.get("reason")}
         lines = []
-        for _number_, line, _item, picks in parts:
+        for _order_line, line, _item, picks in parts:
             quantity = sum((pick.quantity for pick in picks), Decimal(0))
             copied = {key: value for key, value in line.items() if key not in written}
             lines.append({**copied, params["quantity"]: _number(quantity)})
@@ -323,9 +324,7 @@ class ReleaseAllocation(Action):
     allocation made and clear the proposals."""
 
     name = "release_allocation"
-    params_schema = common.params_schema(
-        "lines", "allocation", optional=("reason", "fulfilments")
-    )
+    params_schema = common.params_schema("lines", "allocation", optional=("reason", "fulfilments"))
 
     def run(self, context: ActionContext) -> None:
         params = context.params

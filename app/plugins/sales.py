@@ -31,7 +31,6 @@ from app.kernel.items import (
     LotStatus,
     TrackingMode,
     Unit,
-    UnitStatus,
     business_today,
     lot_of,
     require_registration,
