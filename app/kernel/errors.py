@@ -67,8 +67,8 @@ class AllocationImpossible(KernelError):
                 "Not enough stock of %(item)s for this order: %(requested)s requested, at most "
                 "%(available)s available where the allocation rules (%(rules)s) may take it.",
                 item=_name(item),
-                requested=requested,
-                available=available,
+                requested=f"{requested.normalize():f}",
+                available=f"{available.normalize():f}",
                 rules=", ".join(str(rule) for rule in rules),
             )
         )
