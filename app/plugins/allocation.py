@@ -34,7 +34,12 @@ from sqlalchemy import select
 from app.i18n import _
 from app.kernel import allocation, reservations, transfers
 from app.kernel.allocation import Plan, Rule, Rules
-from app.kernel.errors import InsufficientStock, LocationLocked, LotBlocked
+from app.kernel.errors import (
+    AllocationImpossible,
+    InsufficientStock,
+    LocationLocked,
+    LotBlocked,
+)
 from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business_today
 from app.kernel.locations import Location, LocationType
 from app.plugins import _common as common
@@ -43,7 +48,7 @@ from app.workflow.actions import Action, ActionContext, ActionError
 #: How many times an allocation that lost a race for the goods is planned again.
 ATTEMPTS = 3
 #: What another writer may have changed between the plan and the reservation: plan again.
-STALE_PLAN = (InsufficientStock, LocationLocked, LotBlocked)
+STALE_PLAN = (InsufficientStock, LocationLocked, LotBlocked, AllocationImpossible)
 #: The form of the transfers an allocation makes, and the transitions it fires.
 TRANSFER_FORM = "transfer_out"
 CANCEL, CANCELLED = "cancel", "cancelled"
@@ -129,25 +134,39 @@ class AllocateOrder(Action):
         if self.own_only:
             return Rules(order=(Rule.own_location,)), TRANSFER
         rules, mode = rules_of(context.records.definition(context.record.form), data)
-        if context.params.get("parent") and data.get(context.params["parent"]):
+        if self.is_fulfilment(context):
             # a fulfilment order: its parent chose this location, it does not look further
             rules = dataclasses.replace(rules, order=(Rule.own_location,))
         return rules, mode
 
     def run(self, context: ActionContext) -> None:
         rules, mode = self.rules(context)
-        for attempt in range(1, ATTEMPTS + 1):
+        # a fulfilment order planned by its parent lets the parent plan again
+        attempts = 1 if self.is_fulfilment(context) else ATTEMPTS
+        for attempt in range(1, attempts + 1):
             savepoint = context.session.begin_nested()
             try:
                 data = _Allocation(context, rules, mode).run()
-            except STALE_PLAN:
+            except _Outdated as outdated:
                 savepoint.rollback()
-                if attempt == ATTEMPTS:
-                    raise
+                if attempt == attempts:
+                    raise outdated.error from None
                 continue
             savepoint.commit()
             context.record.data = data
             return
+
+    def is_fulfilment(self, context: ActionContext) -> bool:
+        parent = context.params.get("parent")
+        return bool(parent and (context.record.data or {}).get(parent))
+
+
+class _Outdated(Exception):
+    """The plan met stock another writer changed since it was read: plan again."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
 
 
 class AllocateFefo(AllocateOrder):
@@ -173,6 +192,14 @@ class _Allocation:
         params = self.params
         lines = [dict(line) for line in common.lines_of(self.context, params["lines"])]
         plans = self._plans(lines)
+        try:
+            return self._make(lines, plans)
+        except STALE_PLAN as error:
+            raise _Outdated(error) from None
+
+    def _make(self, lines: list[dict], plans) -> dict:
+        """Reserve and create what ``plans`` say; a refusal here means the plan is outdated."""
+        params = self.params
         remote: dict[int, list[tuple[int, dict, Item, list]]] = {}
         for number, line, item, plan in plans:
             proposed = []
