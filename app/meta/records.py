@@ -684,6 +684,28 @@ def delete(
     session.flush()
 
 
+def referring(session: Session, registry: Registry, record: Record) -> list[Record]:
+    """The documents that name ``record``'s number in an ``indexed`` text field: e.g. the
+    transfers and fulfilment orders a sales order's allocation made (``sales_order``,
+    ``parent_order``). Read through ``record_keys``, so the lookup is an index probe."""
+    pairs = [
+        and_(RecordKey.form == form.name, RecordKey.field == field.name)
+        for form in registry.forms.values()
+        for field in form.fields
+        if field.get("indexed") and not field.get("unique") and field.type == "text"
+    ]
+    if not record.number or not pairs:
+        return []
+    referrers = select(RecordKey.record_id).where(RecordKey.value == record.number, or_(*pairs))
+    return list(
+        session.scalars(
+            select(Record)
+            .where(Record.id.in_(referrers), Record.id != record.id)
+            .order_by(Record.id)
+        )
+    )
+
+
 def _scoped(session: Session, user, form: FormDef):
     query = select(Record).where(Record.form == form.name)
     if form.location_field:

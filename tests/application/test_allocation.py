@@ -174,7 +174,8 @@ def test_a_hospital_is_shipped_directly_by_fulfilment_orders(chain, db):
         assert (child.location_id, child.state) == (chain[where], "confirmed")
         assert child.data["parent_order"] == number and child.data["customer"] == customer
         (line,) = child.data["lines"]
-        assert (line["quantity"], line["allocation"]) == (quantity, f"P1 ({day(400)}) × {quantity}: {serials}")  # fmt: skip
+        assert line["quantity"] == quantity
+        assert line["allocation"] == f"P1 ({day(400)}) × {quantity}: {serials}"
     assert [row["document"] for row in record["data"]["fulfilments"]] == [
         from_wh.number, from_nj.number,
     ]  # fmt: skip
@@ -224,6 +225,12 @@ def test_the_record_page_shows_where_from_and_why(chain, db):
     assert "Order allocation" in html and "split: SH01 5 + WH-SH 6 (25.5 km)" in html
     assert from_wh.number in html and from_sz.number in html
     assert "Transfer to the store" in html
+    # the transfers it made, with their state; the clerk of SH01 cannot open the sources' papers
+    linked = html[html.index('id="linked"') : html.index("</ul>", html.index('id="linked"'))]
+    assert linked.count("Transfer out") == 2 and linked.count("Picking") == 2
+    assert from_wh.number in linked and "href" not in linked
+    page = chain.api("manager").client.get(f"/forms/transfer_out/{from_wh.id}")
+    assert page.status_code == 404  # out of the store's scope
 
 
 # --- two orders racing for the last goods (PostgreSQL) ---------------------------------------
