@@ -199,6 +199,11 @@ def test_a_hospital_is_shipped_directly_by_fulfilment_orders(chain, db):
     response = fire(clerk, SO, record, "deliver")
     assert response.status_code == 200, response.json
     assert held(db) == [(from_nj.number, 1, "WH-NJ", "P1", "1")]
+    # the sale counts once, at the store that took the order (3 × 10), chain-wide
+    report = chain.api("buyer").get(f"/api/v1/reports/sales_today?period={day(-1)}..{day(1)}")
+    assert report.status_code == 200, report.json
+    assert [(D(row["values"]["amount"]), row["values"]["orders"])
+            for row in report.json["rows"]] == [(D(30), 1)]  # fmt: skip
 
 
 def test_nothing_anywhere_is_refused_naming_item_and_quantities(chain, db):
