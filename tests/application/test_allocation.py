@@ -145,6 +145,25 @@ def test_split_then_cancel_gives_everything_back(chain, db):
     assert response.json["data"]["lines"][0]["allocation_reason"] is None
 
 
+def test_a_preview_says_where_the_goods_would_come_from_and_changes_nothing(chain, db):
+    clerk = chain.api("clerk")
+    record = order(clerk, chain, "STRIP", 20)
+    before = stock(db)
+    url = f"{SO}/{record['id']}/transitions/confirm/preview"
+    response = clerk.post(url, json={})
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "confirmed"
+    assert [row["mode"] for row in response.json["data"]["fulfilments"]] == [
+        "own", "transfer", "transfer",
+    ]  # fmt: skip
+    assert response.json["data"]["lines"][0]["allocation_reason"].startswith("拆分：SH01 5")
+    assert stock(db) == before and held(db) == [] and records(db, "transfer_out") == []
+    assert clerk.get(f"{SO}/{record['id']}").json["state"] == "draft"
+    too_much = order(clerk, chain, "STRIP", 100)
+    refused = clerk.post(f"{SO}/{too_much['id']}/transitions/confirm/preview", json={})
+    assert refused.status_code == 409 and "100 requested" in refused.json["error"]
+
+
 def test_reopen_undoes_the_allocation_and_confirm_makes_it_anew(chain, db):
     clerk = chain.api("clerk")
     record = confirmed(clerk, chain, "STRIP", 8)
