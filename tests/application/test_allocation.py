@@ -115,6 +115,28 @@ def test_the_nearest_store_transfers_and_the_order_waits_for_the_goods(chain, db
     assert held(db) == []
 
 
+def test_serial_units_travel_by_transfer_one_line_each(chain, db):
+    clerk, wh_clerk = chain.api("clerk"), chain.api("wh_clerk")
+    # a walk-in buys 2 pacemakers: none at SH01, WH-SH (25.5 km) has SN1 and SN2
+    record = confirmed(clerk, chain, "PACE", 2)
+    (transfer,) = records(db, "transfer_out")
+    assert [(row["serial"], row["quantity"], row["order_line"])
+            for row in transfer.data["lines"]] == [("SN1", "1", 1), ("SN2", "1", 1)]  # fmt: skip
+    assert held(db) == [(transfer.number, 1, "WH-SH", "P1", "1"),
+                        (transfer.number, 2, "WH-SH", "P1", "1")]  # fmt: skip
+    assert wh_clerk.post(f"{TO}/{transfer.id}/transitions/ship", json={}).status_code == 200
+    (incoming,) = records(db, "transfer_in")
+    assert clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={}).status_code == 200
+    line = clerk.get(f"{SO}/{record['id']}").json["data"]["lines"][0]
+    assert line["allocation"] == f"P1 ({day(400)}) × 1: SN1; P1 ({day(400)}) × 1: SN2"
+    assert held(db) == [(record["number"], 1, "SH01", "P1", "2")]
+    scan_goods(clerk, record["id"], [{"scan": scan(PACE_GTIN, "P1", day(400), serial)}
+                                     for serial in ("SN1", "SN2")])  # fmt: skip
+    response = fire(clerk, SO, record, "deliver")
+    assert response.status_code == 200, response.json
+    assert held(db) == [] and ("SH01", "PACE", "P1", "available") not in stock(db)
+
+
 def test_split_then_cancel_gives_everything_back(chain, db):
     clerk, manager = chain.api("clerk"), chain.api("manager")
     before = stock(db)
