@@ -30,7 +30,6 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 import simpleeval
 
 from app.i18n import _
-from app.kernel.items import business_today
 
 MAX_LENGTH = 1000  # characters of expression text
 MAX_NODES = 200  # AST nodes
@@ -87,9 +86,7 @@ class Context:
 
     #: ``lookup(link_field_name, its_value, wanted_field)``
     lookup: Callable[[str, object, str], object] | None = None
-    #: the business day (``LIANKU_TIMEZONE``), as FEFO and expiry see it — not the UTC date,
-    #: which is yesterday in Shanghai from midnight to 08:00
-    today: Callable[[], dt.date] = business_today
+    today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date()
 
 
 def _days(n) -> dt.timedelta:
