@@ -39,6 +39,7 @@ from app.kernel.errors import (
     InsufficientStock,
     LocationLocked,
     LotBlocked,
+    LotExpired,
 )
 from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business_today
 from app.kernel.locations import Location, LocationType
@@ -441,10 +442,13 @@ class HoldForOrder(Action):
             hold = min(quantity, Decimal(row["quantity"]) - Decimal(row["received"] or 0))
             if hold <= 0:
                 continue
-            reservations.reserve(
-                context.session, order.number, int(row["line"]), transfer_line.item, hold,
-                transfer_line.destination, lot=transfer_line.lot, user=context.user,
-            )  # fmt: skip
+            try:
+                reservations.reserve(
+                    context.session, order.number, int(row["line"]), transfer_line.item, hold,
+                    transfer_line.destination, lot=transfer_line.lot, user=context.user,
+                )  # fmt: skip
+            except (LotBlocked, LotExpired):
+                continue  # recalled or expired on the road: it arrives, but is sold to nobody
             row["received"] = _number(Decimal(row["received"] or 0) + hold)
             if transfer_line.lot is not None:
                 line = lines[int(row["line"]) - 1]

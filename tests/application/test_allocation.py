@@ -12,6 +12,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import text
 
+from app.kernel.items import Lot, LotStatus
 from tests.allocation_chain import PACE_GTIN, STRIP_GTIN
 from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TI, TO, held, records, stock
@@ -135,6 +136,20 @@ def test_serial_units_travel_by_transfer_one_line_each(chain, db):
     response = fire(clerk, SO, record, "deliver")
     assert response.status_code == 200, response.json
     assert held(db) == [] and ("SH01", "PACE", "P1", "available") not in stock(db)
+
+
+def test_goods_recalled_on_the_road_arrive_but_are_not_held(chain, db):
+    clerk, sz_clerk = chain.api("clerk"), chain.api("sz_clerk")
+    record = confirmed(clerk, chain, "STRIP", 8)  # from SZ01, lot C
+    (transfer,) = records(db, "transfer_out")
+    assert sz_clerk.post(f"{TO}/{transfer.id}/transitions/ship", json={}).status_code == 200
+    with db.transaction() as session:
+        session.get(Lot, chain["lot:C"]).status = LotStatus.recalled
+    (incoming,) = records(db, "transfer_in")
+    response = clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={})
+    assert response.status_code == 200, response.json  # the store takes them in, to set apart
+    assert held(db) == []
+    assert clerk.get(f"{SO}/{record['id']}").json["data"]["fulfilments"][0]["received"] == "0"
 
 
 def test_split_then_cancel_gives_everything_back(chain, db):
