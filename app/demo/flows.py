@@ -379,6 +379,37 @@ def sell(day: Day, store: str, line_count: int, business: bool = False) -> Recor
     return record
 
 
+def sell_from_elsewhere(day: Day, store: str) -> Record | None:
+    """A walk-in customer asks ``store`` for one more of an item than it has free, which its
+    warehouse holds: confirming allocates the rest by the rules (the nearest location that has
+    it, or a split), and a transfer out waits at that location for its clerk to ship it. None:
+    nothing to ask for, or the rules find nothing near enough (the order is then not kept)."""
+    at_store, at_warehouse = (
+        _free_by_item(day, store),
+        _free_by_item(day, day.chain.supplied_by[store]),
+    )
+    specs = day.chain.item_by_id
+    items = sorted(item for item in at_warehouse if specs[item].tracking != "serial")
+    if not items:
+        return None
+    item = day.rng.choice(items)
+    line = {"item": item, "quantity": str(at_store.get(item, Decimal(0)) + 1),
+            "unit_price": str(specs[item].retail_price)}  # fmt: skip
+    payload = {"location": day.chain.locations[store], "sale_date": day.date.isoformat(),
+               "customer": day.chain.customers[0]["id"], "lines": [line]}  # fmt: skip
+    clerk = day.user("store_clerk", store)
+    with day.moment():
+        savepoint = day.session.begin_nested()
+        try:
+            record = day.create(clerk, "sales_order", payload)
+            day.fire(record, "confirm", clerk)
+        except engine.TransitionRefused:
+            savepoint.rollback()
+            return None
+        savepoint.commit()
+    return record
+
+
 def _customer(day: Day, business: bool) -> dict | None:
     if not business:
         return day.chain.customers[0]  # 散客

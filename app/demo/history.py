@@ -265,10 +265,13 @@ def _corrections(day: flows.Day, number: int) -> None:
 def _leave_open(day: flows.Day) -> None:
     """Today's open work in the demo users' inboxes: the first warehouse's order in approval
     (its supervisor's task), the first store's transfer request in approval (its manager's
-    task) and a sale confirmed but not yet delivered, the last store's draft sales order."""
+    task) and a sale confirmed but not yet delivered, the last store's draft sales order; and a
+    sale at the first store of more than it holds, allocated from elsewhere (a transfer out for
+    that location's clerk to pick and ship)."""
     chain = day.chain
     first, second = chain.stores[0], chain.stores[-1]
     flows.order(day, chain.warehouses[0], 3, decide=False)
     flows.request_transfer(day, first, 2, decide=False)
     flows.sell(day, first, 1)
     flows.draft_sale(day, second)
+    flows.sell_from_elsewhere(day, first)

@@ -4,8 +4,9 @@ It knows nothing about forms, YAML or HTTP; the engines above call it and it rai
 Stock changes only through ``post_movements``; reads go through ``queries``.
 """
 
-from app.kernel import audit, jobs, queries, replenishment, tokens
+from app.kernel import allocation, audit, jobs, queries, replenishment, tokens
 from app.kernel.errors import (
+    AllocationImpossible,
     ExpiryRequired,
     InsufficientStock,
     InvalidGTIN,
@@ -91,8 +92,9 @@ from app.kernel.udi import UDI, check_udi, parse_udi
 from app.kernel.users import User
 
 __all__ = [
-    "ApiToken", "CountEntry", "CountInReview", "DeviceClass", "ExpiryRequired", "InsufficientStock",
-    "InvalidGTIN", "InvalidMovement", "Item", "KernelError", "LedgerEntry", "LedgerRow",
+    "AllocationImpossible", "ApiToken", "CountEntry", "CountInReview", "DeviceClass",
+    "ExpiryRequired", "InsufficientStock", "InvalidGTIN", "InvalidMovement", "Item", "KernelError",
+    "LedgerEntry", "LedgerRow",
     "Location", "LocationAlreadyLocked", "LocationInactive", "LocationLocked", "LocationType",
     "Lot", "LotBlocked", "LotExpired", "LotMismatch", "LotStatus", "Movement",
     "NotAStockLocation", "NotTracked", "OverReceipt", "Reason", "ReceiveLine", "Reservation",
@@ -101,6 +103,7 @@ __all__ = [
     "TrackingMode", "TrackingRequired", "TransferLine", "TransferLineNotFound", "TransitRoute",
     "UDI", "UDIError", "Unit", "UnitAlreadyInStock", "UnitNotHere", "UnitStatus", "UnknownItem",
     "User", "abort_stocktake", "add_count", "add_item", "add_location", "allocate",
+    "allocation",
     "approve_stocktake", "audit", "business_today", "check_udi", "close_stock_lock", "consume",
     "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
     "goods_in_transit", "is_valid_gtin", "item_by_gtin", "jobs", "lot_of", "open_stock_lock",

@@ -55,6 +55,25 @@ class InsufficientStock(KernelError):
         )
 
 
+class AllocationImpossible(KernelError):
+    """No allocation rule can fill an order line from the stock the chain may promise."""
+
+    field = "quantity"
+
+    def __init__(self, item, requested, available, rules):
+        self.item, self.requested, self.available, self.rules = item, requested, available, rules
+        super().__init__(
+            _(
+                "Not enough stock of %(item)s for this order: %(requested)s requested, at most "
+                "%(available)s available where the allocation rules (%(rules)s) may take it.",
+                item=_name(item),
+                requested=f"{requested.normalize():f}",
+                available=f"{available.normalize():f}",
+                rules=", ".join(str(rule) for rule in rules),
+            )
+        )
+
+
 class LotBlocked(KernelError):
     field = "lot"
 

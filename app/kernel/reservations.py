@@ -56,6 +56,27 @@ class Reservation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+#: First expiry, first out: the order lots are offered in (no expiry last, then by lot).
+FEFO = (nulls_last(Lot.expiry_date.asc()), StockBalance.lot_key)
+
+
+def earliest_expiry(today: dt.date, min_remaining_shelf_life: int | None = None) -> dt.date:
+    """The earliest expiry a lot may have to be promised today with that shelf life left."""
+    return today + dt.timedelta(days=min_remaining_shelf_life or 0)
+
+
+def sellable(earliest: dt.date) -> list:
+    """Conditions on ``StockBalance`` (outer-joined to its ``Lot``) for stock that may be
+    promised to a customer: available status, not all reserved, of a released lot (or of none)
+    expiring no sooner than ``earliest``. ``allocate`` and order allocation share them."""
+    return [
+        StockBalance.status == StockStatus.available,
+        StockBalance.on_hand > StockBalance.reserved,
+        or_(StockBalance.lot_id.is_(None), Lot.status == LotStatus.released),
+        or_(Lot.expiry_date.is_(None), Lot.expiry_date >= earliest),
+    ]
+
+
 def allocate(
     session: Session,
     item: Item,
@@ -70,20 +91,16 @@ def allocate(
     lots that expire sooner than that. Reads only; ``reserve`` locks and re-checks.
     """
     quantity = to_decimal(quantity)
-    today = today or business_today()
-    earliest_expiry = today + dt.timedelta(days=min_remaining_shelf_life or 0)
+    earliest = earliest_expiry(today or business_today(), min_remaining_shelf_life)
     rows = session.execute(
         select(StockBalance, Lot)
         .outerjoin(Lot, Lot.id == StockBalance.lot_id)
         .where(
             StockBalance.location_id == location.id,
             StockBalance.item_id == item.id,
-            StockBalance.status == StockStatus.available,
-            StockBalance.on_hand > StockBalance.reserved,
-            or_(StockBalance.lot_id.is_(None), Lot.status == LotStatus.released),
-            or_(Lot.expiry_date.is_(None), Lot.expiry_date >= earliest_expiry),
+            *sellable(earliest),
         )
-        .order_by(nulls_last(Lot.expiry_date.asc()), StockBalance.lot_key)
+        .order_by(*FEFO)
     ).all()
     picks, remaining = [], quantity
     for balance, lot in rows:

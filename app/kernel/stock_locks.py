@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, func, literal_column, select
+from sqlalchemy import ForeignKey, String, exists, func, literal_column, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -44,6 +44,12 @@ COUNT_GATE = 7001
 def pass_count_gate(location_id):
     """SQL that passes (shared) the count gate of ``location_id`` until the transaction ends."""
     return func.pg_advisory_xact_lock_shared(literal_column(str(COUNT_GATE)), location_id)
+
+
+def unlocked(location_id):
+    """SQL condition: no count holds the location whose id is ``location_id`` (a column), for
+    set-based reads such as order allocation; postings check the lock themselves."""
+    return ~exists().where(StockLock.location_id == location_id)
 
 
 def open_stock_lock(

@@ -100,6 +100,8 @@ def _check_form_references(document: SourceDocument, issues: list) -> None:
                     _("'%(name)s' must be a link field to location", name=location_field),
                 )
             )
+    if "by" in form.get("allocation", {}):
+        need(("allocation", "by"), form["allocation"]["by"])
     for field, path in _walk_fields(form["fields"], ("fields",)):
         siblings = _siblings(form["fields"], path)
         for part, target in field.get("fills", {}).items():

@@ -114,6 +114,14 @@ def describe_error(
         missing = error.message.split("'")[1]
         yield document.issue(path, _("missing required key '%(key)s'", key=missing))
         return
+    if error.validator == "dependentRequired" and isinstance(error.instance, dict):
+        for key, needed in error.validator_value.items():
+            for missing in (name for name in needed if key in error.instance):
+                if missing not in error.instance:
+                    yield document.issue(
+                        path, _("'%(key)s' needs '%(needed)s' too", key=key, needed=missing)
+                    )
+        return
     if error.validator == "enum":
         expected = ", ".join(str(v) for v in error.validator_value)
         yield document.issue(

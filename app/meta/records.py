@@ -168,6 +168,8 @@ class _Run:
         self.session, self.registry, self.user, self.form = session, registry, user, form
         self.record = record
         self.preview = False  # a live recompute: consume no numbers
+        #: a workflow action creates the record: its location links may name any location
+        self.by_action = False
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
@@ -356,7 +358,7 @@ class _Run:
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
         condition = field.expressions.get("link_filter")
-        everywhere = field.get("link_scope") == "all"
+        everywhere = field.get("link_scope") == "all" or (self.by_action and target == "location")
         found = links.resolve(self.session, self.user, target, value, title, condition, everywhere)
         if found is None:
             self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
@@ -486,10 +488,12 @@ def create(
 ) -> Record:
     """Validate ``payload`` and create a record of ``form_name`` (caller commits). A person
     creates records only where they work; a workflow action (``by_action``) may create one for
-    the counterpart, e.g. the transfer out at the source of an approved request."""
+    the counterpart, e.g. the transfer out at the source of an approved request, or the
+    fulfilment order at the warehouse an order's allocation chose."""
     form = _form(registry, form_name)
     access.require(user, "create", form_name)
     run = _Run(session, registry, user, form, None)
+    run.by_action = by_action
     values = _prepare(run, {}, payload, creating=True)
     location_id = _location_id(form, values)
     if not by_action:
@@ -684,6 +688,28 @@ def delete(
     session.execute(sql_delete(RecordKey).where(RecordKey.record_id == record.id))
     session.delete(record)
     session.flush()
+
+
+def referring(session: Session, registry: Registry, record: Record) -> list[Record]:
+    """The documents that name ``record``'s number in an ``indexed`` text field: e.g. the
+    transfers and fulfilment orders a sales order's allocation made (``sales_order``,
+    ``parent_order``). Read through ``record_keys``, so the lookup is an index probe."""
+    pairs = [
+        and_(RecordKey.form == form.name, RecordKey.field == field.name)
+        for form in registry.forms.values()
+        for field in form.fields
+        if field.get("indexed") and not field.get("unique") and field.type == "text"
+    ]
+    if not record.number or not pairs:
+        return []
+    referrers = select(RecordKey.record_id).where(RecordKey.value == record.number, or_(*pairs))
+    return list(
+        session.scalars(
+            select(Record)
+            .where(Record.id.in_(referrers), Record.id != record.id)
+            .order_by(Record.id)
+        )
+    )
 
 
 def _scoped(session: Session, user, form: FormDef):

@@ -12,6 +12,25 @@ from app.workflow.actions import ActionContext, ActionError
 FIELD = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
 
 
+def params_schema(*required: str, optional: tuple[str, ...] = ()) -> dict:
+    """The parameter schema of an action whose parameters all name fields."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": list(required),
+        "properties": {name: FIELD for name in (*required, *optional)},
+    }
+
+
+def rows(context: ActionContext, table: str) -> list[dict]:
+    """Copies of the lines of table ``table`` (empty when there are none), to change and write."""
+    return [dict(row) for row in (context.record.data or {}).get(table) or []]
+
+
+def write_rows(context: ActionContext, table: str, rows: list[dict]) -> None:
+    context.record.data = {**(context.record.data or {}), table: rows}
+
+
 def document_of(context: ActionContext) -> str:
     """The document reference kernel rows carry: the record's number (or form/id)."""
     record = context.record

@@ -41,7 +41,20 @@ class Reserve(Action):
 
 
 class Release(Action):
+    """Give back all the record holds; ``if_any``: holding nothing is fine (e.g. cancelling a
+    transfer out, which holds goods only when an order's allocation made it)."""
+
     name = "release"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"if_any": {"type": "boolean"}},
+    }
 
     def run(self, context: ActionContext) -> None:
-        reservations.release(context.session, common.document_of(context), user=context.user)
+        document = common.document_of(context)
+        if context.params.get("if_any") and not reservations.reservations_of(
+            context.session, document
+        ):
+            return
+        reservations.release(context.session, document, user=context.user)

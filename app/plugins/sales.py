@@ -1,13 +1,13 @@
-"""Sales actions: the customer's qualification, FEFO allocation, delivery by scan, customer returns.
+"""Sales actions: the customer's qualification, delivery by scan, customer returns.
 
 - ``check_customer_qualification``: class II/III devices go to a business customer (hospital,
   clinic, distributor) only while its licence is valid; the customer card must be QA-approved;
   every item's registration certificate must be valid (kernel ``require_registration``).
-- ``allocate_fefo`` reserves each line at the selling location, earliest expiry first, and writes
-  the proposed lots (and serials) onto the line so the clerk knows what to pick.
-- ``deliver_scanned`` checks what the clerk scanned against that allocation — another lot or unit
-  only when it is sellable and no earlier-expiring lot is left free (FEFO) — and posts the sale.
-- ``release_allocation`` gives the reservation back (cancel, reopen).
+- ``deliver_scanned`` checks what the clerk scanned against the allocation (``allocation.py``:
+  the lots reserved at the store, own or arrived by transfer) — another lot or unit only when it
+  is sellable and no earlier-expiring lot is left free (FEFO) — and posts the sale. It waits for
+  the transfers the order counts on; what fulfilment orders ship directly is not the store's to
+  hand over.
 - ``receive_customer_return`` / ``inspect_customer_return``: goods come back awaiting inspection,
   never more of a lot or unit than the order sold; the quality check sorts them into available
   and nonconforming.
@@ -31,7 +31,6 @@ from app.kernel.items import (
     LotStatus,
     TrackingMode,
     Unit,
-    UnitStatus,
     business_today,
     lot_of,
     require_registration,
@@ -45,6 +44,7 @@ from app.kernel.stock import (
     post_movements,
 )
 from app.plugins import _common as common
+from app.plugins import allocation
 from app.workflow.actions import Action, ActionContext, ActionError
 
 FIELD = common.FIELD
@@ -53,27 +53,10 @@ LICENSED_CLASSES = (DeviceClass.II, DeviceClass.III)
 RETAIL = "retail"
 
 
-def _params_schema(*required: str, optional: tuple[str, ...] = ()) -> dict:
-    return {
-        "type": "object",
-        "additionalProperties": False,
-        "required": list(required),
-        "properties": {name: FIELD for name in (*required, *optional)},
-    }
-
-
 def _date(value) -> dt.date | None:
     if value in (None, ""):
         return None
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-
-
-def _rows(context: ActionContext, table: str) -> list[dict]:
-    return [dict(row) for row in (context.record.data or {}).get(table) or []]
-
-
-def _write_rows(context: ActionContext, table: str, rows: list[dict]) -> None:
-    context.record.data = {**(context.record.data or {}), table: rows}
 
 
 # --- qualification ---------------------------------------------------------------------------
@@ -83,7 +66,7 @@ class CheckCustomerQualification(Action):
     """Refuse a sale the customer may not receive, naming the licence and its expiry date."""
 
     name = "check_customer_qualification"
-    params_schema = _params_schema("customer", "lines", "item")
+    params_schema = common.params_schema("customer", "lines", "item")
 
     def run(self, context: ActionContext) -> None:
         params = context.params
@@ -157,89 +140,6 @@ def _check_licences(customer, item: Item, today: dt.date) -> None:
         )
 
 
-# --- allocation ------------------------------------------------------------------------------
-
-
-class AllocateFefo(Action):
-    """Reserve every line at the selling location, earliest expiry first; show the picks."""
-
-    name = "allocate_fefo"
-    params_schema = _params_schema("lines", "item", "quantity", "location", "allocation")
-
-    def run(self, context: ActionContext) -> None:
-        params, session = context.params, context.session
-        where = common.location(context, params["location"])
-        document = common.document_of(context)
-        lines = [dict(line) for line in common.lines_of(context, params["lines"])]
-        proposed_serials: set[str] = set()  # two lines of one item propose different units
-        for number, line in enumerate(lines, start=1):
-            item = common.item(context, line, params["item"])
-            quantity = common.quantity(line, params["quantity"])
-            if item.tracking == TrackingMode.serial and quantity != quantity.to_integral_value():
-                raise ActionError(
-                    _(
-                        "Line %(row)s: %(item)s is sold by the unit; %(quantity)s is not a "
-                        "whole number.",
-                        row=number,
-                        item=item.code,
-                        quantity=quantity,
-                    )
-                )
-            if item.tracking == TrackingMode.none:
-                picks = [(None, quantity)]
-            else:
-                picks = reservations.allocate(session, item, quantity, where)
-            proposed: list[str] = []
-            for lot, take in picks:
-                reservations.reserve(
-                    session, document, number, item, take, where, lot=lot, user=context.user
-                )
-                if lot is not None:
-                    proposed.append(
-                        _describe_pick(session, item, lot, take, where, proposed_serials)
-                    )
-            line[params["allocation"]] = "; ".join(proposed) or None
-        _write_rows(context, params["lines"], lines)
-
-
-def _describe_pick(session, item: Item, lot: Lot, quantity: Decimal, where, taken: set) -> str:
-    """``L1 (2027-03-31) × 2``, with the serials to pick for a serial-tracked item."""
-    expiry = lot.expiry_date.isoformat() if lot.expiry_date else "-"
-    text = f"{lot.lot_number} ({expiry}) × {quantity.normalize():f}"
-    if item.tracking == TrackingMode.serial:
-        in_stock = session.scalars(
-            select(Unit.serial)
-            .where(
-                Unit.item_id == item.id,
-                Unit.lot_id == lot.id,
-                Unit.location_id == where.id,
-                Unit.status == UnitStatus.in_stock,
-                Unit.recalled.is_(False),
-            )
-            .order_by(Unit.serial)
-        ).all()
-        serials = [serial for serial in in_stock if serial not in taken][: int(quantity)]
-        taken.update(serials)
-        text += ": " + ", ".join(serials)
-    return text
-
-
-class ReleaseAllocation(Action):
-    """Give back whatever the document holds (nothing held is fine) and clear the proposals."""
-
-    name = "release_allocation"
-    params_schema = _params_schema("lines", "allocation")
-
-    def run(self, context: ActionContext) -> None:
-        document = common.document_of(context)
-        if reservations.reservations_of(context.session, document):
-            reservations.release(context.session, document, user=context.user)
-        lines = _rows(context, context.params["lines"])
-        for line in lines:
-            line[context.params["allocation"]] = None
-        _write_rows(context, context.params["lines"], lines)
-
-
 # --- delivery --------------------------------------------------------------------------------
 
 
@@ -247,20 +147,26 @@ class DeliverScanned(Action):
     """Post the sale of exactly what was scanned, once it matches the order and FEFO."""
 
     name = "deliver_scanned"
-    params_schema = _params_schema("lines", "item", "quantity", "location", "deliveries")
+    params_schema = common.params_schema(
+        "lines", "item", "quantity", "location", "deliveries", optional=("fulfilments",)
+    )
 
     def run(self, context: ActionContext) -> None:
         params, session = context.params, context.session
         where = common.location(context, params["location"])
         document = common.document_of(context)
-        scans = _rows(context, params["deliveries"])
-        if not scans:
-            raise ActionError(_("Scan the goods you hand over before delivering."))
+        fulfilments = allocation.fulfilment_rows(context, params.get("fulfilments"))
+        allocation.transfers_arrived(context, fulfilments)
         ordered: dict[int, Decimal] = defaultdict(Decimal)
         for line in common.lines_of(context, params["lines"]):
             ordered[common.item(context, line, params["item"]).id] += common.quantity(
                 line, params["quantity"]
             )
+        for item_id, shipped in allocation.direct_quantities(fulfilments).items():
+            ordered[item_id] -= shipped  # the fulfilment orders hand these over
+        scans = common.rows(context, params["deliveries"])
+        if not scans and any(quantity > 0 for quantity in ordered.values()):
+            raise ActionError(_("Scan the goods you hand over before delivering."))
         movements = [_scanned_movement(context, number, scan, where, ordered)
                      for number, scan in enumerate(scans, start=1)]  # fmt: skip
         _check_quantities(session, movements, ordered)
@@ -271,7 +177,7 @@ class DeliverScanned(Action):
         post_movements(session, movements, user=context.user, document=document)
         for scan, movement in zip(scans, movements, strict=True):
             _record_delivered(scan, movement)
-        _write_rows(context, params["deliveries"], scans)
+        common.write_rows(context, params["deliveries"], scans)
 
 
 def _scanned_movement(context, number: int, scan: dict, where, ordered) -> Movement:
@@ -456,7 +362,7 @@ class ReceiveCustomerReturn(Action):
     """Take returned goods in as awaiting inspection, within what the sales order delivered."""
 
     name = "receive_customer_return"
-    params_schema = _params_schema(
+    params_schema = common.params_schema(
         "sales_order", "lines", "item", "quantity", "location", optional=("lot", "serial")
     )
 
@@ -542,7 +448,7 @@ class InspectCustomerReturn(Action):
     """The quality check: accepted goods go back on sale, rejected ones are kept apart."""
 
     name = "inspect_customer_return"
-    params_schema = _params_schema(
+    params_schema = common.params_schema(
         "lines", "accepted", "rejected", "location", "inspector",
         optional=("item", "lot", "serial", "quantity"),
     )  # fmt: skip
@@ -551,7 +457,7 @@ class InspectCustomerReturn(Action):
         params, session = context.params, context.session
         where = common.location(context, params["location"])
         document = common.document_of(context)
-        lines = _rows(context, params["lines"])
+        lines = common.rows(context, params["lines"])
         movements = []
         for entry in _received(session, document):
             line = lines[entry.document_line - 1] if entry.document_line <= len(lines) else {}
@@ -572,7 +478,7 @@ class InspectCustomerReturn(Action):
                     )  # fmt: skip
             line[params["accepted"]], line[params["rejected"]] = str(accepted), str(rejected)
         post_movements(session, movements, user=context.user, document=document)
-        _write_rows(context, params["lines"], lines)
+        common.write_rows(context, params["lines"], lines)
         user_id = getattr(context.user, "id", None)
         context.record.data = {**context.record.data, params["inspector"]: user_id}
 

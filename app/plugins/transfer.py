@@ -1,8 +1,9 @@
 """Built-in actions ``ship_transfer``, ``receive_transfer`` and ``return_transfer``.
 
-``ship_transfer`` moves the lines from the source into transit towards the destination — when
-the record names an issued recall (parameter ``recall``), as a recall return (召回退回): the
-recall's goods, set apart as nonconforming, go back to a warehouse and arrive nonconforming;
+``ship_transfer`` moves the lines from the source into transit towards the destination (what an
+order's allocation reserved for the transfer is released as it leaves) — when the record names an
+issued recall (parameter ``recall``), as a recall return (召回退回): the recall's goods, set apart
+as nonconforming, go back to a warehouse and arrive nonconforming;
 ``receive_transfer`` books each line's received quantity (default: all still outstanding) at the
 destination, damaged ones as nonconforming; ``return_transfer`` sends what is still in transit back
 to the source. A transfer in is a record of its own: its ``document`` parameter names the header
@@ -14,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app.i18n import _
-from app.kernel import transfers
+from app.kernel import reservations, transfers
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
@@ -57,8 +58,12 @@ class ShipTransfer(Action):
                     unit=common.unit(context, the_item, line, params, the_lot),
                 )
             )
+        document = common.document_of(context)
+        if reservations.reservations_of(context.session, document):
+            # an order's allocation held these goods for this transfer: they leave now
+            reservations.release(context.session, document, user=context.user)
         transfers.ship(
-            context.session, common.document_of(context),
+            context.session, document,
             common.location(context, params["source"]),
             common.location(context, params["destination"]), lines, user=context.user,
             recall_return=recall is not None,
@@ -115,6 +120,12 @@ class ReceiveTransfer(Action):
             context.session, document, receipts, user=context.user,
             receipt_document=common.document_of(context),
         )  # fmt: skip
+        # what arrived in good order, for a later action (``hold_for_order``)
+        context.outputs["received_transfer_lines"] = [
+            (line, receipt.received)
+            for line, receipt in zip(shipped, receipts, strict=True)
+            if receipt.received > 0
+        ]
 
 
 class ReturnTransfer(Action):

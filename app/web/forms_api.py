@@ -273,3 +273,28 @@ def fire_transition(form, record_id, transition):
         session.commit()
         return json_error(exc)
     return _dump(form, record, 200)
+
+
+@bp.post("/forms/<form>/records/<int:record_id>/transitions/<transition>/preview")
+@api_auth
+def preview_transition(form, record_id, transition):
+    """What firing a transition would do, without doing it: e.g. where a sales order's goods
+    would come from and why (``confirm``). The transition runs in full — every check and action
+    — and the answer is the record as it would then be; then all of it is rolled back. A refusal
+    answers as firing would (409 with the reason, 403, 422)."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    session = db_session()
+    reg = registry()
+    record = records.get(session, reg, current_user, form, record_id)
+    savepoint = session.begin_nested()
+    try:
+        engine.fire(
+            session, reg, record, transition, current_user,
+            comment=body.get("comment"), signature=body.get("signature"),
+        )  # fmt: skip
+        would_be = records.to_json(reg.form(form), record)
+    finally:
+        savepoint.rollback()
+        session.rollback()
+    return jsonify(would_be)

@@ -211,14 +211,26 @@ def detail(form, record_id):
     )
     session = db_session()
     movements = queries.document_movements(session, record.number) if record.number else []
+    linked = [
+        (registry().form(other.form), other, _reachable(session, other))
+        for other in records.referring(session, registry(), record)
+    ]
     return _render(
         definition, "detail.html", record=record, history=history, movements=movements,
+        linked=linked,
         stock_status=STOCK_STATUS,
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
     )  # fmt: skip
+
+
+def _reachable(session, other) -> bool:
+    """May the user open ``other`` (its form's read right and its location in scope)?"""
+    return access.can(current_user, "read", other.form) and access.in_scope(
+        session, current_user, other.location_id
+    )
 
 
 @bp.get("/<form>/<int:record_id>/print")

@@ -69,6 +69,30 @@ class RecordsInterface:
             return None
         return record if record is not None and record.form == form else None
 
+    def definition(self, form: str) -> dict:
+        """The live definition of ``form`` (e.g. its ``allocation`` rules), ``{}`` if none."""
+        found = self.registry.form(form)
+        return found.spec if found is not None else {}
+
+    def by_number(self, form: str, number, for_update: bool = False) -> Record | None:
+        """The record of ``form`` numbered ``number``, whatever the user may read (locked for
+        a change with ``for_update``)."""
+        if not number:
+            return None
+        query = select(Record).where(Record.form == form, Record.number == str(number))
+        return self.session.scalar(query.with_for_update() if for_update else query)
+
+    def fire(self, record: Record, transition_name: str, comment: str | None = None) -> None:
+        """Fire a transition of another record as a consequence of this one, on this action's
+        authority: e.g. cancelling the documents an order's allocation made. Its state and
+        condition are checked (and its own actions run), not who may fire it."""
+        form = self.registry.form(record.form)
+        transition = transition_named(form, transition_name)
+        problem = _state_refusal(form, record, transition)
+        if problem is not None:
+            raise problem
+        _apply(self.session, self.registry, form, record, transition, self.user, comment)
+
     def recall_trace(self, item, lots, units=None) -> list[dict]:
         """The trace of recalled goods with sale documents resolved to their customers."""
         return recall.recall_trace(self.session, item, lots, units)
@@ -128,13 +152,7 @@ def _creator_barred(form: FormDef, record: Record, user, transition: dict) -> bo
 def refusal(session: Session, form: FormDef, record: Record, user, transition: dict):
     """Why ``user`` may not fire ``transition`` on ``record`` now (an error), or ``None``."""
     if record.state not in _sources(transition):
-        return TransitionRefused(
-            _(
-                "'%(transition)s' cannot be done from state '%(state)s'.",
-                transition=transition["name"],
-                state=form.state_label(record.state, records.locale()),
-            )
-        )
+        return _state_refusal(form, record, transition)
     if not _may_fire_by_role(user, form, transition):
         return TransitionNotAllowed(
             _("You are not allowed to %(transition)s this record.", transition=transition["name"])
@@ -144,6 +162,19 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
             _(
                 "You created this record, so someone else must %(transition)s it.",
                 transition=transition["name"],
+            )
+        )
+    return _state_refusal(form, record, transition)
+
+
+def _state_refusal(form: FormDef, record: Record, transition: dict):
+    """Why ``transition`` cannot be fired on ``record`` in its state (with its data), or None."""
+    if record.state not in _sources(transition):
+        return TransitionRefused(
+            _(
+                "'%(transition)s' cannot be done from state '%(state)s'.",
+                transition=transition["name"],
+                state=form.state_label(record.state, records.locale()),
             )
         )
     if "condition" in transition:

@@ -118,6 +118,22 @@ def shop(app, db) -> Shop:
     return Shop(ids=ids, make_client=make_client)
 
 
+def fire(api, url: str, record: dict, transition: str, **body):
+    return api.post(f"{url}/{record['id']}/transitions/{transition}", json=body)
+
+
+def scan_goods(api, record_id: int, deliveries: list[dict]) -> dict:
+    """The clerk's delivery scans saved onto a confirmed sales order."""
+    current = api.get(f"{SO}/{record_id}").json
+    response = api.client.patch(
+        f"{SO}/{record_id}",
+        json={"deliveries": deliveries, "version": current["version"]},
+        headers={"X-CSRFToken": api.token},
+    )
+    assert response.status_code == 200, response.json
+    return response.json
+
+
 def approved_customer(shop: Shop, code: str, **data) -> int:
     """A customer card entered at HQ and approved (signed) by QA."""
     manager, qa = shop.api("buyer"), shop.api("qa")

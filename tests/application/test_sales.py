@@ -23,8 +23,10 @@ from tests.application.sales_fixtures import (
     STRIP_LOTS,
     approved_customer,
     day,
+    fire,
     ledger,
     scan,
+    scan_goods,
     stock,
     units,
 )
@@ -47,21 +49,6 @@ def new_order(api, shop, lines, customer=None) -> dict:
         body["customer"] = customer
     response = api.post(SO, json=body)
     assert response.status_code == 201, response.json
-    return response.json
-
-
-def fire(api, url: str, record: dict, transition: str, **body):
-    return api.post(f"{url}/{record['id']}/transitions/{transition}", json=body)
-
-
-def scan_goods(api, record_id: int, deliveries: list[dict]) -> dict:
-    current = api.get(f"{SO}/{record_id}").json
-    response = api.client.patch(
-        f"{SO}/{record_id}",
-        json={"deliveries": deliveries, "version": current["version"]},
-        headers={"X-CSRFToken": api.token},
-    )
-    assert response.status_code == 200, response.json
     return response.json
 
 

@@ -29,7 +29,7 @@ STATES = {
     "sales_order": {"delivered", "confirmed", "draft"},
     "customer_return": {"done"},
     "transfer_request": {"approved", "in_approval"},
-    "transfer_out": {"shipped"},
+    "transfer_out": {"shipped", "draft"},  # draft: made by today's order allocation
     "transfer_in": {"done", "in_transit"},
     "stock_adjustment": {"posted"},
     "scrap": {"scrapped"},
@@ -119,6 +119,14 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         assert {sale.data["sale_kind"] for sale in sales} == {"retail", "hospital"}
         scans = [row["scan"] for sale in sales for row in sale.data["deliveries"] if "scan" in row]
         assert scans and all(scan.startswith("(01)") for scan in scans)
+        # today's sale beyond the store's stock: allocated elsewhere, its transfer out to ship
+        drafts = select(Record).where(Record.form == "transfer_out", Record.state == "draft")
+        (waiting,) = session.scalars(drafts).all()
+        orders = select(Record).where(Record.form == "sales_order",
+                                      Record.number == waiting.data["sales_order"])  # fmt: skip
+        (allocated,) = session.scalars(orders).all()
+        assert allocated.state == "confirmed"
+        assert [row["mode"] for row in allocated.data["fulfilments"]][-1] == "transfer"
         negative = select(func.count()).where(
             (StockBalance.on_hand < 0) | (StockBalance.reserved > StockBalance.on_hand)
         )

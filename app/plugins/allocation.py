@@ -1,0 +1,521 @@
+"""Order allocation actions (订单分配): where each line of an order comes from, and why.
+
+- ``allocate_order`` (confirm) plans every line with the kernel (``allocation.plan``) by the
+  rules of the form's ``allocation`` block for the record's kind, then makes the plan real in one
+  go: the ordering location's part is reserved under the order (lots and serials written onto the
+  line, as ``allocate_fefo`` always did); a part another location fills is reserved there and
+  either
+  - ``transfer``: a transfer out from that location to the ordering one, naming the order in
+    ``sales_order`` and each line's ``order_line``, holding its goods until it ships; when it
+    arrives, ``hold_for_order`` holds the goods for the order at the store; or
+  - ``direct``: a fulfilment order — a record of the same form at that location, naming this one
+    in the ``parent`` field, confirmed at once (it reserves there) and delivered by its staff.
+  Each line gets the reason; ``fulfilments`` gets one row per line and location (rule, distance,
+  mode, document, lots). Two orders racing for the same last goods: the loser's reservation is
+  refused by the kernel's lock and re-check, and it plans again from what is left (a few times),
+  so it is allocated elsewhere or refused cleanly.
+- ``allocate_fefo``: the ordering location only (``allocate_order`` with just ``own_location``).
+- ``release_allocation`` (cancel, reopen) gives back all the order holds and cancels the
+  documents its allocation made; a fulfilment order already delivered cannot be undone that way.
+- ``hold_for_order`` (receiving a transfer in) holds what arrived for the order it was sent for.
+
+``transfers_arrived`` and ``direct_quantities`` let the delivery check what the order waits for
+and what the store itself hands over.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.i18n import _
+from app.kernel import allocation, reservations, transfers
+from app.kernel.allocation import Plan, Rule, Rules
+from app.kernel.errors import (
+    AllocationImpossible,
+    InsufficientStock,
+    LocationLocked,
+    LotBlocked,
+    LotExpired,
+)
+from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business_today
+from app.kernel.locations import Location, LocationType
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+#: How many times an allocation that lost a race for the goods is planned again.
+ATTEMPTS = 3
+#: What another writer may have changed between the plan and the reservation: plan again.
+STALE_PLAN = (InsufficientStock, LocationLocked, LotBlocked, AllocationImpossible)
+#: The form of the transfers an allocation makes, and the transitions it fires.
+TRANSFER_FORM = "transfer_out"
+CANCEL, CANCELLED = "cancel", "cancelled"
+OWN, TRANSFER, DIRECT = "own", "transfer", "direct"
+
+
+def rules_of(definition: dict, data: dict) -> tuple[Rules, str]:
+    """The kernel rules and the fulfilment mode the form's ``allocation`` block gives a record:
+    its ``default``, with the keys of ``kinds[<value of the field by names>]`` replacing it.
+    A form without the block allocates at the ordering location only."""
+    block = definition.get("allocation")
+    if not block:
+        return Rules(order=(Rule.own_location,)), TRANSFER
+    merged = dict(block["default"])
+    if block.get("by"):
+        merged.update((block.get("kinds") or {}).get(str(data.get(block["by"])), {}))
+    rules = Rules(
+        order=tuple(Rule(rule) for rule in merged["rules"]),
+        location_types=tuple(
+            LocationType(kind) for kind in merged.get("location_types", ("store", "warehouse"))
+        ),
+        max_distance_km=merged.get("max_distance_km"),
+        min_shelf_life_days=merged.get("min_shelf_life_days", 0),
+    )
+    return rules, merged.get("fulfilment", TRANSFER)
+
+
+def _lot_key(lot: Lot | None) -> int:
+    return lot.id if lot is not None else 0
+
+
+def _number(quantity: Decimal) -> str:
+    return f"{quantity.normalize():f}"
+
+
+def describe(lot: Lot, quantity: Decimal, serials: list[str] | None = None) -> str:
+    """``L1 (2027-03-31) × 2``, with ``: SN1, SN2`` for serial units: what the clerk picks."""
+    expiry = lot.expiry_date.isoformat() if lot.expiry_date else "-"
+    text = f"{lot.lot_number} ({expiry}) × {_number(quantity)}"
+    return text + (": " + ", ".join(serials) if serials else "")
+
+
+def free_serials(session, item: Item, lot: Lot, where: Location, taken: set) -> list[str]:
+    """The serial numbers of ``lot`` in stock at ``where`` not yet proposed (``taken``)."""
+    in_stock = session.scalars(
+        select(Unit.serial)
+        .where(
+            Unit.item_id == item.id,
+            Unit.lot_id == lot.id,
+            Unit.location_id == where.id,
+            Unit.status == UnitStatus.in_stock,
+            Unit.recalled.is_(False),
+        )
+        .order_by(Unit.serial)
+    ).all()
+    return [serial for serial in in_stock if serial not in taken]
+
+
+def _proposed(session, item: Item, lot: Lot, quantity: Decimal, where, taken: set) -> str:
+    serials = None
+    if item.tracking == TrackingMode.serial:
+        serials = free_serials(session, item, lot, where, taken)[: int(quantity)]
+        taken.update(serials)
+    return describe(lot, quantity, serials)
+
+
+# --- allocating ------------------------------------------------------------------------------
+
+
+class AllocateOrder(Action):
+    """Allocate every line by the form's rules; reserve and create what the plan needs."""
+
+    name = "allocate_order"
+    params_schema = common.params_schema(
+        "lines", "item", "quantity", "location", "allocation",
+        optional=("reason", "fulfilments", "parent"),
+    )  # fmt: skip
+    #: ``allocate_fefo``: the ordering location only, whatever the form declares.
+    own_only = False
+
+    def rules(self, context: ActionContext) -> tuple[Rules, str]:
+        data = context.record.data or {}
+        if self.own_only:
+            return Rules(order=(Rule.own_location,)), TRANSFER
+        rules, mode = rules_of(context.records.definition(context.record.form), data)
+        if self.is_fulfilment(context):
+            # a fulfilment order: its parent chose this location, it does not look further
+            rules = dataclasses.replace(rules, order=(Rule.own_location,))
+        return rules, mode
+
+    def run(self, context: ActionContext) -> None:
+        rules, mode = self.rules(context)
+        # a fulfilment order planned by its parent lets the parent plan again
+        attempts = 1 if self.is_fulfilment(context) else ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            savepoint = context.session.begin_nested()
+            try:
+                data = _Allocation(context, rules, mode).run()
+            except _Outdated as outdated:
+                savepoint.rollback()
+                if attempt == attempts:
+                    raise outdated.error from None
+                continue
+            savepoint.commit()
+            context.record.data = data
+            return
+
+    def is_fulfilment(self, context: ActionContext) -> bool:
+        parent = context.params.get("parent")
+        return bool(parent and (context.record.data or {}).get(parent))
+
+
+class _Outdated(Exception):
+    """The plan met stock another writer changed since it was read: plan again."""
+
+    def __init__(self, error: Exception):
+        super().__init__(str(error))
+        self.error = error
+
+
+class AllocateFefo(AllocateOrder):
+    """Reserve every line at the selling location, earliest expiry first; show the picks."""
+
+    name = "allocate_fefo"
+    params_schema = common.params_schema("lines", "item", "quantity", "location", "allocation")
+    own_only = True
+
+
+class _Allocation:
+    """One attempt: plan all lines, then reserve and create documents; returns the new data."""
+
+    def __init__(self, context: ActionContext, rules: Rules, mode: str):
+        self.context, self.rules, self.mode = context, rules, mode
+        self.session, self.params = context.session, context.params
+        self.where = common.location(context, self.params["location"])
+        self.document = common.document_of(context)
+        self.proposed_serials: set[str] = set()  # two lines of one item propose different units
+        self.fulfilments: list[dict] = []
+
+    def run(self) -> dict:
+        params = self.params
+        lines = [dict(line) for line in common.lines_of(self.context, params["lines"])]
+        plans = self._plans(lines)
+        try:
+            return self._make(lines, plans)
+        except STALE_PLAN as error:
+            raise _Outdated(error) from None
+
+    def _make(self, lines: list[dict], plans) -> dict:
+        """Reserve and create what ``plans`` say; a refusal here means the plan is outdated."""
+        params = self.params
+        remote: dict[int, list[tuple[int, dict, Item, list]]] = {}
+        for number, line, item, plan in plans:
+            proposed = []
+            for picks in plan.by_location().values():
+                place = picks[0].location
+                if place.id == self.where.id:
+                    proposed += self._reserve_own(number, item, picks)
+                else:
+                    remote.setdefault(place.id, []).append((number, line, item, picks))
+                self.fulfilments.append(self._row(number, item, picks))
+            line[params["allocation"]] = "; ".join(proposed) or None
+            if params.get("reason"):
+                line[params["reason"]] = plan.reason
+        for parts in remote.values():
+            made = self._transfer(parts) if self.mode == TRANSFER else self._direct(parts)
+            source = parts[0][3][0].location.id
+            for row in self.fulfilments:
+                if row["location"] == source:
+                    row["document"] = made
+        data = {**(self.context.record.data or {}), params["lines"]: lines}
+        if params.get("fulfilments"):
+            data[params["fulfilments"]] = self.fulfilments
+        return data
+
+    def _plans(self, lines: list[dict]) -> list[tuple[int, dict, Item, Plan]]:
+        """Every line's plan; a later line of the same item sees what earlier ones took."""
+        today = business_today()
+        taken: dict[int, dict[tuple[int, int], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        plans = []
+        for number, line in enumerate(lines, start=1):
+            item = common.item(self.context, line, self.params["item"])
+            quantity = common.quantity(line, self.params["quantity"])
+            if item.tracking == TrackingMode.serial and quantity != quantity.to_integral_value():
+                raise ActionError(
+                    _(
+                        "Line %(row)s: %(item)s is sold by the unit; %(quantity)s is not a "
+                        "whole number.",
+                        row=number,
+                        item=item.code,
+                        quantity=quantity,
+                    )
+                )
+            plan = allocation.plan(
+                self.session, item, quantity, self.where, self.rules, today, taken[item.id]
+            )
+            for pick in plan.picks:
+                taken[item.id][(pick.location.id, _lot_key(pick.lot))] += pick.quantity
+            plans.append((number, line, item, plan))
+        return plans
+
+    def _reserve_own(self, number: int, item: Item, picks) -> list[str]:
+        proposed = []
+        for pick in picks:
+            reservations.reserve(
+                self.session, self.document, number, item, pick.quantity, self.where,
+                lot=pick.lot, user=self.context.user,
+            )  # fmt: skip
+            if pick.lot is not None:
+                proposed.append(
+                    _proposed(self.session, item, pick.lot, pick.quantity, self.where,
+                              self.proposed_serials)
+                )  # fmt: skip
+        return proposed
+
+    def _row(self, number: int, item: Item, picks) -> dict:
+        first = picks[0]
+        own = first.location.id == self.where.id
+        distance = first.distance_km
+        return {
+            "line": number,
+            "item": item.id,
+            "quantity": _number(sum((pick.quantity for pick in picks), Decimal(0))),
+            "location": first.location.id,
+            "rule": str(first.rule),
+            "distance_km": None if distance is None else f"{distance:.1f}",
+            "mode": OWN if own else self.mode,
+            "document": None,
+            "received": None if own or self.mode != TRANSFER else "0",
+            "lots": "; ".join(
+                f"{pick.lot.lot_number} × {_number(pick.quantity)}"
+                for pick in picks
+                if pick.lot is not None
+            )
+            or None,
+        }
+
+    def _transfer(self, parts) -> str:
+        """A transfer out from the fulfilling location to the ordering one, its goods held."""
+        source = parts[0][3][0].location
+        lines, held, serials_taken = [], [], set()
+        for number, _line, item, picks in parts:
+            for pick in picks:
+                lot = pick.lot
+                base = {
+                    "item": item.id,
+                    "lot": lot.lot_number if lot else None,
+                    "expiry_date": lot.expiry_date.isoformat() if lot and lot.expiry_date else None,
+                    "order_line": number,
+                }
+                if item.tracking == TrackingMode.serial:
+                    serials = free_serials(self.session, item, lot, source, serials_taken)
+                    serials = serials[: int(pick.quantity)]
+                    serials_taken.update(serials)
+                    lines += [{**base, "serial": serial, "quantity": "1"} for serial in serials]
+                    held += [(item, lot, Decimal(1))] * len(serials)
+                else:
+                    lines.append({**base, "quantity": _number(pick.quantity)})
+                    held.append((item, lot, pick.quantity))
+        record = self.context.records.create(
+            TRANSFER_FORM,
+            {"from_location": source.id, "to_location": self.where.id,
+             "sales_order": self.document, "lines": lines},
+        )  # fmt: skip
+        for number, (item, lot, quantity) in enumerate(held, start=1):
+            reservations.reserve(
+                self.session, record.number, number, item, quantity, source, lot=lot,
+                user=self.context.user,
+            )  # fmt: skip
+        return record.number
+
+    def _direct(self, parts) -> str:
+        """A fulfilment order at the fulfilling location for the same customer, confirmed."""
+        params, data = self.params, self.context.record.data or {}
+        if not params.get("parent"):
+            raise ActionError(
+                "直发需要 parent 参数 / allocate_order needs the parameter 'parent' to ship "
+                "directly"
+            )
+        source = parts[0][3][0].location
+        written = {params["allocation"], params.get("reason")}
+        lines = []
+        for _order_line, line, _item, picks in parts:
+            quantity = sum((pick.quantity for pick in picks), Decimal(0))
+            copied = {key: value for key, value in line.items() if key not in written}
+            lines.append({**copied, params["quantity"]: _number(quantity)})
+        header = {key: value for key, value in data.items() if not isinstance(value, list)}
+        header.update({params["location"]: source.id, params["parent"]: self.document,
+                       params["lines"]: lines})  # fmt: skip
+        record = self.context.records.create(self.context.record.form, header)
+        self.context.records.fire(record, self.context.transition)
+        return record.number
+
+
+# --- releasing -------------------------------------------------------------------------------
+
+
+class ReleaseAllocation(Action):
+    """Give back whatever the order holds (nothing held is fine), cancel the documents its
+    allocation made and clear the proposals."""
+
+    name = "release_allocation"
+    params_schema = common.params_schema("lines", "allocation", optional=("reason", "fulfilments"))
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        document = common.document_of(context)
+        if reservations.reservations_of(context.session, document):
+            reservations.release(context.session, document, user=context.user)
+        if params.get("fulfilments"):
+            made = {(row.get("mode"), row.get("document"))
+                    for row in common.rows(context, params["fulfilments"])}  # fmt: skip
+            for mode, number in sorted(made, key=str):
+                if number and mode in (TRANSFER, DIRECT):
+                    _undo(context, mode, number, document)
+            context.record.data = {**context.record.data, params["fulfilments"]: []}
+        lines = common.rows(context, params["lines"])
+        for line in lines:
+            line[params["allocation"]] = None
+            if params.get("reason"):
+                line[params["reason"]] = None
+        common.write_rows(context, params["lines"], lines)
+
+
+def _undo(context: ActionContext, mode: str, number: str, order: str) -> None:
+    """Cancel a document the allocation made while it can be: a transfer not shipped yet (one
+    shipped arrives as the store's own stock), a fulfilment order not delivered yet."""
+    form = TRANSFER_FORM if mode == TRANSFER else context.record.form
+    record = context.records.by_number(form, number, for_update=True)
+    if record is None or record.state == CANCELLED:
+        return
+    if mode == DIRECT and record.state == "delivered":
+        raise ActionError(
+            _(
+                "%(number)s has already been delivered to the customer: it cannot be undone "
+                "with this order; take the goods back with a customer return.",
+                number=number,
+            )
+        )
+    if mode == TRANSFER and record.state != "draft":
+        return
+    comment = f"随订单 {order} 撤销 / undone with order {order}"
+    context.records.fire(record, CANCEL, comment)
+
+
+# --- holding what arrives --------------------------------------------------------------------
+
+
+class HoldForOrder(Action):
+    """Hold what a transfer in just received for the order it was sent for (if that order is
+    still confirmed and still counts on this transfer): reserved under the order's line at the
+    store, the lots added to the line's proposal and the arrival to its ``fulfilments`` row."""
+
+    name = "hold_for_order"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["order", "lines", "order_line"],
+        "properties": {
+            "order": common.FIELD,  # header field: the order's number
+            "lines": common.FIELD,
+            "order_line": common.FIELD,  # line field: the order's line number
+            "form": common.FIELD,  # the order's form (default sales_order)
+            "order_lines": common.FIELD,  # the order's fields (defaults: lines, allocation,
+            "allocation": common.FIELD,  # fulfilments)
+            "fulfilments": common.FIELD,
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        received = context.outputs.get("received_transfer_lines") or []
+        number = (context.record.data or {}).get(params["order"])
+        order = context.records.by_number(params.get("form", "sales_order"), number,
+                                          for_update=True)  # fmt: skip
+        if not received or order is None or order.state != "confirmed":
+            return  # the order was cancelled or reopened: the goods are the store's stock
+        order_lines = params.get("order_lines", "lines")
+        allocation_field = params.get("allocation", "allocation")
+        fulfilments_field = params.get("fulfilments", "fulfilments")
+        data = order.data or {}
+        rows = [dict(row) for row in data.get(fulfilments_field) or []]
+        lines = [dict(line) for line in data.get(order_lines) or []]
+        given = common.rows(context, params["lines"])
+        for transfer_line, quantity in received:
+            entered = given[transfer_line.line - 1] if transfer_line.line <= len(given) else {}
+            row = _expecting(rows, transfer_line, entered.get(params["order_line"]))
+            if row is None:
+                continue
+            hold = min(quantity, Decimal(row["quantity"]) - Decimal(row["received"] or 0))
+            if hold <= 0:
+                continue
+            try:
+                reservations.reserve(
+                    context.session, order.number, int(row["line"]), transfer_line.item, hold,
+                    transfer_line.destination, lot=transfer_line.lot, user=context.user,
+                )  # fmt: skip
+            except (LotBlocked, LotExpired):
+                continue  # recalled or expired on the road: it arrives, but is sold to nobody
+            row["received"] = _number(Decimal(row["received"] or 0) + hold)
+            if transfer_line.lot is not None:
+                line = lines[int(row["line"]) - 1]
+                serials = [transfer_line.unit.serial] if transfer_line.unit else None
+                text = describe(transfer_line.lot, hold, serials)
+                line[allocation_field] = "; ".join(filter(None, [line.get(allocation_field), text]))
+        order.data = {**data, order_lines: lines, fulfilments_field: rows}
+
+
+def _expecting(rows: list[dict], transfer_line, order_line) -> dict | None:
+    """The order's ``fulfilments`` row this transfer line fills: same transfer, same item, the
+    order line the transfer names (any line of the item when the clerk re-scanned it)."""
+    for row in rows:
+        if (row.get("mode") == TRANSFER and row.get("document") == transfer_line.document
+                and int(row["item"]) == transfer_line.item_id
+                and (order_line in (None, "") or int(row["line"]) == int(order_line))
+                and Decimal(row["received"] or 0) < Decimal(row["quantity"])):  # fmt: skip
+            return row
+    return None
+
+
+# --- what the delivery waits for -------------------------------------------------------------
+
+
+def fulfilment_rows(context: ActionContext, field: str | None) -> list[dict]:
+    return common.rows(context, field) if field else []
+
+
+def transfers_arrived(context: ActionContext, rows: list[dict]) -> None:
+    """Refuse the delivery while a transfer the order counts on has not arrived."""
+    for number in sorted({row["document"] for row in rows
+                          if row.get("mode") == TRANSFER and row.get("document")}):  # fmt: skip
+        shipped = transfers.transfer_lines(context.session, number)
+        if not shipped:
+            record = context.records.by_number(TRANSFER_FORM, number)
+            if record is not None and record.state == CANCELLED:
+                raise ActionError(
+                    _(
+                        "Transfer %(number)s for this order was cancelled: reopen the order and "
+                        "confirm it again to allocate the goods anew.",
+                        number=number,
+                    )
+                )
+            raise ActionError(
+                _(
+                    "Transfer %(number)s for this order has not been shipped yet: deliver once "
+                    "its goods have arrived.",
+                    number=number,
+                )
+            )
+        outstanding = sum((line.outstanding for line in shipped), Decimal(0))
+        if outstanding > 0:
+            raise ActionError(
+                _(
+                    "Transfer %(number)s for this order is still on the way (%(quantity)s in "
+                    "transit): deliver once it has arrived.",
+                    number=number,
+                    quantity=_number(outstanding),
+                )
+            )
+
+
+def direct_quantities(rows: list[dict]) -> dict[int, Decimal]:
+    """What fulfilment orders ship straight to the customer, by item id: not the store's to
+    hand over."""
+    shipped: dict[int, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if row.get("mode") == DIRECT:
+            shipped[int(row["item"])] += Decimal(str(row["quantity"]))
+    return shipped
