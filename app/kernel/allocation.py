@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,14 +29,12 @@ from sqlalchemy.orm import Session
 
 from app.db import to_decimal
 from app.kernel.errors import AllocationImpossible
+from app.kernel.geo import great_circle_km
 from app.kernel.items import Item, Lot, business_today
 from app.kernel.locations import Location, LocationType
 from app.kernel.reservations import FEFO, earliest_expiry, sellable
 from app.kernel.stock import StockBalance
 from app.kernel.stock_locks import unlocked
-
-#: Mean Earth radius (IUGG), km.
-EARTH_RADIUS_KM = 6371.0088
 
 
 class Rule(enum.StrEnum):
@@ -117,14 +114,8 @@ class Plan:
 
 
 def distance_km(origin: Location, target: Location) -> float | None:
-    """Great-circle (haversine) distance in km; ``None`` when either has no coordinates."""
-    points = (origin.latitude, origin.longitude, target.latitude, target.longitude)
-    if any(value is None for value in points):
-        return None
-    lat1, lon1, lat2, lon2 = (math.radians(float(value)) for value in points)
-    a = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)  # fmt: skip
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+    """Great-circle distance in km; ``None`` when either has no coordinates."""
+    return great_circle_km(origin.latitude, origin.longitude, target.latitude, target.longitude)
 
 
 def candidates(
