@@ -8,15 +8,12 @@ within 400 km, shipped directly to the customer by a fulfilment order.
 
 from __future__ import annotations
 
-from decimal import Decimal as D
-
 import pytest
 from sqlalchemy import select
 
-from app.kernel.items import Item, Lot, business_today
+from app.kernel.items import Lot, business_today
 from app.kernel.locations import Location
 from app.kernel.reservations import Reservation
-from app.kernel.stock import StockBalance
 from app.meta import identity
 from app.meta.models import Record
 from tests.allocation_chain import add_allocation_chain
@@ -66,22 +63,6 @@ def held(db) -> list[tuple[str, int, str, str, str]]:
         ).all()
         return [(r.document, r.line, code, lot, f"{r.quantity.normalize():f}")
                 for r, code, lot in rows]  # fmt: skip
-
-
-def stock(db) -> dict[tuple[str, str, str | None, str], tuple[D, D]]:
-    """Every non-empty balance: (location, item, lot, status) → (on hand, reserved)."""
-    with db.session() as session:
-        rows = session.execute(
-            select(StockBalance, Location.code, Item.code, Lot.lot_number)
-            .join(Location, Location.id == StockBalance.location_id)
-            .join(Item, Item.id == StockBalance.item_id)
-            .outerjoin(Lot, Lot.id == StockBalance.lot_id)
-        ).all()
-        return {
-            (where, item, lot, str(balance.status)): (balance.on_hand, balance.reserved)
-            for balance, where, item, lot in rows
-            if balance.on_hand or balance.reserved
-        }
 
 
 def records(db, form: str) -> list[Record]:

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from app.kernel.items import Lot, LotStatus
 from tests.allocation_chain import PACE_GTIN, STRIP_GTIN
 from tests.application import allocation_fixtures
-from tests.application.allocation_fixtures import SO, TI, TO, held, records, stock
+from tests.application.allocation_fixtures import SO, TI, TO, held, records
 from tests.application.sales_fixtures import (
     approved_customer,
     day,
@@ -23,6 +23,7 @@ from tests.application.sales_fixtures import (
     scan,
     scan_goods,
 )
+from tests.application.story_fixtures import stock
 
 chain = allocation_fixtures.chain  # the fixture, used by name
 
