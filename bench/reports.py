@@ -213,8 +213,7 @@ def load(db: Database, balances: int, ledger: int, lines: int) -> None:
             ),
             {"store0": store0, "stores": stores, "items": items, "orders": orders},
         )
-    with db.engine.connect() as connection:
-        connection.execute(text("COMMIT"))
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         # as autovacuum would after a load: statistics, and the visibility map that lets the
         # reports read the covering indexes without visiting the table
         for table in ("stock_ledger", "stock_balances", "records", "lots", "items", "locations"):
