@@ -89,6 +89,14 @@ def test_store_manager_dashboard_draws_its_cards(
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
     assert page.locator("[data-report-url*=my_approvals] .kpi-value").inner_text() == "0"
+    expired = page.locator("[data-report-url*=expired_lots]")
+    assert expired.locator("canvas").count() == 0  # a table card is a table, not a chart
+    assert expired.locator("thead th").nth(3).inner_text() == "批号"
+    first = expired.locator("tbody tr").first
+    assert first.locator("td").nth(3).inner_text() == "L-OLD"  # expired yesterday, 2 at SH01
+    assert first.locator("[data-highlight=danger]").inner_text().startswith("-")  # days left
+    assert expired.locator("tfoot td").first.inner_text() == "合计"
+    assert expired.locator("tfoot td").last.inner_text() == "2"
     bar = page.locator("[data-report-url*=stock_by_location] canvas").bounding_box()
     assert 100 < bar["width"] <= viewport["width"]
     page.wait_for_timeout(1200)  # let the bars finish their entry animation

@@ -1,5 +1,5 @@
 // Draws report charts with ECharts from the JSON the report API returns: bar, stacked bar,
-// line, pie, donut or a KPI number. Used by report pages and by dashboard cards.
+// line, pie, donut, a KPI number or a table. Used by report pages and by dashboard cards.
 window.lianku = window.lianku || {};
 lianku.drawReport = function (holder, data, chart) {
   chart = chart || data.chart || {};
@@ -7,11 +7,22 @@ lianku.drawReport = function (holder, data, chart) {
   const label = (name) => (data.columns.find((c) => c.name === name) || {}).label || name;
   const number = (value) => (value === null || value === undefined ? null : Number(value));
   const escape = (text) => String(text ?? "–").replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const column = (name) => data.columns.find((c) => c.name === name) || {};
   const y = chart.y || data.columns.filter((c) => c.kind === "measure").map((c) => c.name);
+  if (chart.type === "kpi" || chart.type === "table") {
+    const previous = echarts.getInstanceByDom(holder);
+    if (previous) previous.dispose();
+  }
+  if (chart.type === "table") {
+    holder.style.height = "auto";
+    const total = (holder.closest("[data-total-text]") || { dataset: {} }).dataset.totalText;
+    holder.innerHTML = lianku.reportTable(data, rows, escape, total || "Σ");
+    return;
+  }
   if (chart.type === "kpi") {
     const first = y[0];
     const value = data.totals ? data.totals.values[first] : rows.length ? rows[0].values[first] : null;
-    holder.innerHTML = `<div class="kpi"><div class="kpi-value">${escape(value)}</div>` +
+    holder.innerHTML = `<div class="kpi"><div class="kpi-value">${escape(lianku.shown(column(first), value))}</div>` +
       `<div class="kpi-label">${escape(label(first))}</div></div>`;
     return;
   }
@@ -49,9 +60,45 @@ lianku.drawReport = function (holder, data, chart) {
       series,
     };
   }
-  const instance = echarts.getInstanceByDom(holder) || echarts.init(holder);
+  let instance = echarts.getInstanceByDom(holder);
+  if (!instance) {
+    instance = echarts.init(holder);
+    window.addEventListener("resize", () => instance.resize());
+  }
   instance.setOption(option, true);
-  window.addEventListener("resize", () => instance.resize());
+};
+
+// A figure as people read it: money with two decimals, quantities without trailing zeros.
+lianku.shown = function (column, value) {
+  if (value === null || value === undefined || value === "") return value;
+  if (column.type === "money") {
+    return Number(value).toLocaleString(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  }
+  if (column.type === "decimal") return String(value).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+  return value;
+};
+
+// A card's table, as the report page draws it: the rows (first 20), highlights, totals.
+lianku.reportTable = function (data, rows, escape, totalText) {
+  const columns = data.columns;
+  const numbers = ["integer", "decimal", "money"];
+  const cell = (column, text, style, tag) => {
+    const classes = [numbers.includes(column.type) ? "text-end" : "", style ? `table-${style}` : ""];
+    const mark = style ? ` data-highlight="${escape(style)}"` : "";
+    return `<${tag} class="${classes.join(" ").trim()}"${mark}>${escape(text)}</${tag}>`;
+  };
+  const line = (row) => `<tr>${columns.map((c) =>
+    cell(c, lianku.shown(c, row.values[c.name]), (row.styles || {})[c.name], "td")).join("")}</tr>`;
+  const head = columns.map((c) => cell(c, c.label, null, "th")).join("");
+  const body = rows.length ? rows.slice(0, 20).map(line).join("")
+    : `<tr><td colspan="${columns.length}" class="text-muted">–</td></tr>`;
+  const totals = data.totals ? `<tfoot class="fw-bold"><tr>${columns.map((c, index) => {
+    const value = data.totals.values[c.name];
+    const text = value === null || value === undefined ? (index === 0 ? totalText : "") : lianku.shown(c, value);
+    return cell(c, text, null, "td");
+  }).join("")}</tr></tfoot>` : "";
+  return `<div class="table-responsive"><table class="table table-sm text-nowrap card-table mb-0">` +
+    `<thead><tr>${head}</tr></thead><tbody>${body}</tbody>${totals}</table></div>`;
 };
 
 // A report page: the data is embedded in the page.
