@@ -115,9 +115,13 @@ def test_large_exports_run_as_a_job(app, client, auditor, db, monkeypatch, tmp_p
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/jobs")
     monkeypatch.setenv("LIANKU_METADATA_DIR", app.config["LIANKU"].metadata_dir.as_posix())
+    reported = []
+    monkeypatch.setattr(jobs.JobRun, "progress", lambda run, *step: reported.append(step))
     finished = jobs.run_next(db, files_dir=tmp_path)
     assert finished.status == "done", finished.error
     assert finished.result["rows"] == 3
+    # the jobs page follows the rows as they are written, not 10 % and then done
+    assert reported == [(10,), (38, "1 / 3"), (66, "2 / 3"), (95, "3 / 3")]
     sheet = load_workbook(tmp_path / finished.result["file"]).active
     assert sheet.max_row == 4
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from app.i18n import _, localized
@@ -29,6 +30,8 @@ class ReportResult:
     #: The page shown (None: every row up to the report's limit) and whether another follows.
     page: Page | None = None
     has_next: bool = False
+    #: How many detail rows ``rows`` holds or will yield (when asked for: an export's progress).
+    row_count: int | None = None
 
 
 def run_report(
@@ -82,20 +85,28 @@ def stream_report(
     *,
     timezone: str = "Asia/Shanghai",
     today: dt.date | None = None,
+    counted: bool = False,
 ) -> ReportResult:
     """Like ``run_report`` (every row up to the report's limit), but ``rows`` is an iterator
     reading the statement's rows in batches (a server-side cursor on PostgreSQL) while the
     session is open, so an export of 100k rows never holds them all; ``totals`` is filled when
     the rows are used up. Subtotals and pivots must be laid out from all the rows: those reports
-    are run whole."""
+    are run whole. ``counted``: count the detail rows first (one more statement), for a
+    background export to show how far it is."""
     if report.pivot or report.subtotals:
-        return run_report(session, report, raw_params, user, timezone=timezone, today=today)
+        result = run_report(session, report, raw_params, user, timezone=timezone, today=today)
+        result.row_count = len(result.rows)
+        return result
     require_runnable(session, report, user)
     today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
     values = parse_params(report, raw_params, session, user, today)
     statement = build_statement(report, values, session, user, timezone=timezone, today=today)
     result = ReportResult(report, report.columns, [], None, values)
     full = (1 << len(report.dimensions)) - 1
+    if counted:
+        found = statement.subquery("counted")
+        detail = found.c._g == full if report.grouped else true()
+        result.row_count = session.scalar(select(func.count()).select_from(found).where(detail))
 
     def rows():
         found = session.execute(statement, execution_options={"yield_per": 1000})
