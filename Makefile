@@ -41,12 +41,20 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
+# With PostgreSQL, the two runs go side by side (one core each; the PostgreSQL run waits on its
+# server much of the time), each into its own log, printed whole once both have ended.
 test: lint
-	LIANKU_TEST_DB=sqlite $(BIN)/pytest
 	@if [ -n "$$LIANKU_TEST_POSTGRES_URL" ]; then \
-		echo "=== the suite again, on PostgreSQL ==="; \
-		LIANKU_TEST_DB=postgres $(BIN)/pytest; \
+		mkdir -p test-logs; \
+		echo "=== the suite on SQLite and on PostgreSQL, side by side ==="; \
+		LIANKU_TEST_DB=sqlite $(BIN)/pytest > test-logs/sqlite.log 2>&1 & sqlite=$$!; \
+		LIANKU_TEST_DB=postgres $(BIN)/pytest > test-logs/postgres.log 2>&1; postgres=$$?; \
+		wait $$sqlite; sqlite=$$?; \
+		echo "=== SQLite ==="; cat test-logs/sqlite.log; \
+		echo "=== PostgreSQL ==="; cat test-logs/postgres.log; \
+		test $$sqlite -eq 0 -a $$postgres -eq 0; \
 	else \
+		LIANKU_TEST_DB=sqlite $(BIN)/pytest && \
 		echo "LIANKU_TEST_POSTGRES_URL not set: PostgreSQL run skipped"; \
 	fi
 
