@@ -4,10 +4,10 @@ window.lianku = window.lianku || {};
 lianku.drawReport = function (holder, data, chart) {
   chart = chart || data.chart || {};
   const rows = data.rows.filter((row) => row.level === 0);
-  const label = (name) => (data.columns.find((c) => c.name === name) || {}).label || name;
+  const column = (name) => data.columns.find((c) => c.name === name) || {};
+  const label = (name) => column(name).label || name;
   const number = (value) => (value === null || value === undefined ? null : Number(value));
   const escape = (text) => String(text ?? "–").replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const column = (name) => data.columns.find((c) => c.name === name) || {};
   const y = chart.y || data.columns.filter((c) => c.kind === "measure").map((c) => c.name);
   if (chart.type === "kpi" || chart.type === "table") {
     const previous = echarts.getInstanceByDom(holder);
