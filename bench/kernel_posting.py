@@ -89,6 +89,7 @@ def backend_cpu(url: str) -> dict[int, float]:
     with psycopg.connect(url, autocommit=True) as connection:
         pids = connection.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend'"
             " AND pid <> pg_backend_pid()"
         ).fetchall()
     ticks = os.sysconf("SC_CLK_TCK")
