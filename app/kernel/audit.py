@@ -59,17 +59,9 @@ HASHED_FIELDS = (
 
 
 def canonical(content: dict) -> str:
-    """The hashed content of an entry as one deterministic JSON text (``at`` to the microsecond).
-
-    PostgreSQL's ``lianku_post_stock`` (migration 0025) builds the same text for the entries of
-    stock postings: a change here must be made there too (``test_audit`` verifies both)."""
-    content = {**content, "at": canonical_time(content["at"])}
+    """The hashed content of an entry as one deterministic JSON text (``at`` to the microsecond)."""
+    content = {**content, "at": content["at"].astimezone(dt.UTC).isoformat(timespec="microseconds")}
     return json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def canonical_time(at: dt.datetime) -> str:
-    """An entry's time as its canonical text hashes it: UTC, ISO 8601, to the microsecond."""
-    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def hash_of(text: str) -> str:

@@ -302,9 +302,10 @@ def post_movements(
     today = today or business_today()
     session.flush()
     facts, lines = _validate(session, movements, today, own_lock)
+    keys = [key for line in lines for key, _sign in line.sides()]
     if direct.is_postgresql(facts.connection):
-        return _lock_and_apply_on_postgresql(facts, lines, own_lock, user, document, note)
-    balances = lock_balance_rows(session, [key for line in lines for key, _sign in line.sides()])
+        return _lock_and_apply_on_postgresql(facts, lines, keys, own_lock, user, document, note)
+    balances = lock_balance_rows(session, keys)
     _recheck_locks(session, balances, own_lock)
     entries = _apply(facts, lines, balances, user, document)
     _record(session, entries, user, document, note)
@@ -575,14 +576,9 @@ def _recheck_locks(session: Session, balances: dict[BalanceKey, Row], own_lock: 
         if row.stock_lock_id is not None and row.stock_lock_id != own_lock
     }
     if locked:
-        _refuse_locked(session, locked, own_lock)
-
-
-def _refuse_locked(session: Session, location_ids, own_lock: int | None) -> None:
-    """Raise ``LocationLocked`` for the first of ``location_ids`` a count holds (read afresh)."""
-    facts = read_facts(session, location_ids=set(location_ids), lot_ids=set(), unit_ids=set())
-    for location_id in sorted(facts.locations):
-        _check_location(facts, facts.locations[location_id], "location", own_lock)
+        facts = read_facts(session, location_ids=locked, lot_ids=set(), unit_ids=set())
+        for location_id in sorted(locked):
+            _check_location(facts, facts.locations[location_id], "location", own_lock)
 
 
 def _lock_found(connection, keys: list[BalanceKey]) -> dict[BalanceKey, Row]:
@@ -884,89 +880,56 @@ def _audit_context(user: User | None) -> audit.AuditContext | None:
 
 # --- passes 2 and 3 on PostgreSQL --------------------------------------------------------------
 
-#: The function (migration 0025) that runs passes 2 and 3 of a posting on PostgreSQL.
-_POST_STOCK = "SELECT lianku_post_stock(%(posting)s::jsonb) AS result"
+#: The sequence PostgreSQL gives the ledger's serial id.
+_LEDGER_IDS = "stock_ledger_id_seq"
 
 
 def _lock_and_apply_on_postgresql(
     facts: PostingFacts,
     lines: list[_Line],
+    keys: list[BalanceKey],
     own_lock: int | None,
     user: User | None,
     document: str | None,
     note: str | None,
 ) -> list[LedgerRow]:
-    """Passes 2 and 3 in one round trip: ``lianku_post_stock`` (migration 0025) takes the ledger
-    rows and locks the balances (key order, creating the missing) and the locations' chain heads,
-    refuses a count opened meanwhile and a line taking more than is free, then writes the
-    balances, the ledger rows, one audit entry per location (hashed there as ``audit`` hashes) and
-    the new heads. The same locks in the same order, checks and rows as on SQLite, where
-    ``post_movements`` runs the steps one by one; the rules of pass 1 stay in Python for both.
-
-    One call instead of two statements with the Python between them: a round trip, the hashing
-    and most of the parameters less on every posting (``bench/kernel_posting.py``)."""
+    """Passes 2 and 3 in two round trips: one statement locks the balances, then the chain heads
+    and takes the ledger ids; after the checks, one statement writes the balances, the ledger rows,
+    the audit entries and moves the heads. Same locks in the same order, same checks and the same
+    rows as on SQLite, where ``post_movements`` runs them one by one."""
     session, connection = facts.session, facts.connection
-    now = utcnow()
-    user_id = user.id if user is not None else None
-    rows, row_lines = [], []
-    for line in lines:
-        for row in _ledger_rows(line, now, user_id, document):
-            row["quantity"] = _stored_quantity(row["quantity"])
-            rows.append(row)
-            row_lines.append(line)
-    context = _audit_context(user) or audit.context_provider()
-    posting = {
-        "rows": [
-            [
-                row["location_id"],
-                row["item_id"],
-                row["lot_id"],
-                row["unit_id"],
-                str(row["status"]),
-                str(row["quantity"]),
-                _text(row["unit_cost"]),
-                row["document_line"],
-                row["reason"],
-                row["counterpart_location_id"],
-                row["corrects_id"],
-            ]
-            for row in rows
-        ],  # fmt: skip
-        "at": audit.canonical_time(now),
-        "document": document,
-        "user_id": context.user_id,
-        "username": context.username,
-        "request_id": context.request_id,
-        "client_addr": context.client_addr,
-        "note": note,
-        "own_lock": own_lock,
-    }
-    parameters = {"posting": direct.json(connection, posting)}
-    result = direct.execute_sql(connection, _POST_STOCK, parameters)[0].result
-    if "locked" in result:
-        _refuse_locked(session, result["locked"], own_lock)
-    if "short" in result:
-        line = row_lines[result["short"]]
-        raise InsufficientStock(
-            line.movement.item,
-            facts.lot(line.lot),
-            facts.location(line.source),
-            line.movement.quantity,
-            Decimal(result["available"]),
-        )
-    entries = [
-        LedgerRow(**row, id=ledger_id) for row, ledger_id in zip(rows, result["ids"], strict=True)
-    ]
+    chains = [_chain(location_id) for location_id in sorted({key[0] for key in keys})]
+    balances, heads, ledger_ids = _lock_posting(connection, keys, chains, len(keys))
+    _recheck_locks(session, balances, own_lock)
+    on_hand, rows = _changes(facts, lines, balances, user, document)
+    for row, ledger_id in zip(rows, ledger_ids, strict=True):
+        row["id"] = ledger_id
+        row["quantity"] = _stored_quantity(row["quantity"])
+    entries = [LedgerRow(**row) for row in rows]
     _move_units(session, lines)
-    for balance_id, on_hand in result["balances"]:
-        _refresh_loaded(session, StockBalance, balance_id, on_hand=Decimal(on_hand))
-    for chain, seq, hash in result["heads"]:
-        audit.refresh_loaded_head(session, chain, seq, hash)
+    context = _audit_context(user)
+    audit_entries = [
+        audit.next_entry(
+            _chain(location_id),
+            heads[_chain(location_id)],
+            "stock.posted",
+            "stock_ledger",
+            document,
+            changes={"lines": said},
+            reason=note,
+            context=context,
+        )
+        for location_id, said in _audit_lines(entries).items()
+    ]
+    parameters = direct.parameters("balances", list(on_hand.items()))
+    for n, row in enumerate(rows):
+        parameters |= {f"l_{n}_{name}": value for name, value in row.items()}
+    parameters |= audit.append_parameters(connection, audit_entries)
+    statement = _write_posting(len(on_hand), len(rows), len(audit_entries))
+    direct.execute(connection, statement, parameters)
+    for entry in audit_entries:
+        audit.refresh_loaded_head(session, entry["chain"], entry["seq"], entry["hash"])
     return entries
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def _stored_quantity(quantity: Decimal) -> Decimal:
@@ -975,6 +938,102 @@ def _stored_quantity(quantity: Decimal) -> Decimal:
 
 
 _QUANTUM = Decimal(1).scaleb(-Quantity.scale)
+
+
+@functools.lru_cache(maxsize=256)
+def _posting_lock_sql(dialect, keys: int, chains: int, rows: int) -> str:
+    """Lock ``keys`` balance rows (as ``_lock_statement``, sorted), then — only if all of them were
+    there — the heads of ``chains`` audit chains (in the order given: by location id), then —
+    only if all of those were there — take ``rows`` ledger ids, in one statement. Each step waits
+    for the one before it (its condition counts the rows the step before locked), so the locks are
+    taken in the usual order, and the ids after the locks as an INSERT would take them.
+    ``keys=0``: the heads and the ids only. Returns rows of three kinds: "balance" (the columns of
+    ``_lock_statement``), "head" (chain, seq, hash) and "ledger id" (in ``id``)."""
+    wanted = ", ".join(f"(%(chains_{n})s, {n})" for n in range(chains))
+    parts, all_locked = [], ""
+    if keys:
+        balances = direct.compiled(_lock_statement("postgresql", keys), dialect)
+        parts.append(f"WITH balances AS MATERIALIZED ({balances}),")
+        all_locked = f"AND (SELECT count(*) FROM balances) = {keys}"
+    else:
+        parts.append("WITH")
+    parts.append(
+        "heads AS MATERIALIZED (SELECT head.chain, head.seq, head.hash"
+        f" FROM audit_chain_heads AS head JOIN (VALUES {wanted}) AS wanted (chain, n)"
+        f" ON head.chain = wanted.chain {all_locked} ORDER BY wanted.n FOR UPDATE OF head)"
+    )
+    empty = "NULL AS location_id, NULL AS item_id, NULL AS lot_key, NULL AS status"
+    if keys:
+        parts.append(
+            "SELECT 'balance' AS kind, location_id, item_id, lot_key, status, id, on_hand,"
+            " reserved, stock_lock_id, NULL AS chain, NULL AS seq, NULL AS hash FROM balances"
+            " UNION ALL"
+        )
+    parts.append(
+        f"SELECT 'head' AS kind, {empty}, NULL AS id, NULL AS on_hand, NULL AS reserved,"
+        " NULL AS stock_lock_id, chain, seq, hash FROM heads UNION ALL"
+        f" SELECT 'ledger id', {empty}, nextval('{_LEDGER_IDS}'), NULL, NULL, NULL, NULL, NULL,"
+        f" NULL FROM generate_series(1, {rows}) WHERE (SELECT count(*) FROM heads) = {chains}"
+    )
+    return " ".join(parts)
+
+
+def _lock_posting(
+    connection, keys: list[BalanceKey], chains: list[str], rows: int
+) -> tuple[dict[BalanceKey, Row], dict[str, tuple[int, str]], list[int]]:
+    """The locked balance rows by key (created when missing, see ``lock_balance_rows``), the
+    locked heads (seq, hash) by chain and ``rows`` new ledger ids."""
+    keys = sorted(set(keys))
+    parameters = direct.parameters("keys", keys) | direct.parameters("chains", chains)
+    sql = _posting_lock_sql(connection.dialect, len(keys), len(chains), rows)
+    balances, heads, ids = _lock_rows(direct.execute_sql(connection, sql, parameters))
+    if len(balances) < len(keys):  # new balance rows: lock the old, create and lock the new
+        missing = [key for key in keys if key not in balances]
+        _insert_missing(connection, missing)
+        balances |= _lock_found(connection, missing)
+    if len(heads) < len(chains):  # a chain without a head (no posting yet, made by hand)
+        connection.execute(
+            postgresql.insert(_heads)
+            .values([{"chain": chain, "seq": 0, "hash": audit.GENESIS} for chain in chains])
+            .on_conflict_do_nothing()
+        )
+    if len(ids) < rows:
+        sql = _posting_lock_sql(connection.dialect, 0, len(chains), rows)
+        _found, heads, ids = _lock_rows(direct.execute_sql(connection, sql, parameters))
+    return balances, heads, ids
+
+
+def _lock_rows(rows) -> tuple[dict[BalanceKey, Row], dict[str, tuple[int, str]], list[int]]:
+    balances, heads, ids = {}, {}, []
+    for row in rows:
+        if row.kind == "balance":
+            balances[(row.location_id, row.item_id, row.lot_key, row.status)] = row
+        elif row.kind == "head":
+            heads[row.chain] = (row.seq, row.hash)
+        else:
+            ids.append(row.id)
+    return balances, heads, ids
+
+
+@functools.lru_cache(maxsize=64)
+def _write_posting(balances: int, rows: int, entries: int):
+    """Set ``balances`` balances, insert ``rows`` ledger rows (ids given) and ``entries`` audit
+    entries and move their heads: one statement of data-modifying WITHs. Every row it changes is
+    locked already, so the order its parts run in does not matter."""
+    new = _new_on_hand_values(balances)
+    set_balances = (
+        update(_balances)
+        .where(_balances.c.id == new.c.id)
+        .values(on_hand=new.c.on_hand)
+        .cte("new_balances")
+    )
+    ledger = insert(_ledger).values(
+        [
+            {c.name: bindparam(f"l_{n}_{c.name}", type_=c.type) for c in _ledger.c}
+            for n in range(rows)
+        ]
+    )
+    return audit.append_statement(entries).add_cte(set_balances).add_cte(ledger.cte("ledger"))
 
 
 def correct_entry(
