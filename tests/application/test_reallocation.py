@@ -232,3 +232,47 @@ def test_old_orders_without_the_new_fields_still_save_their_scans(chain, db):
                                               "quantity": "2"}])  # fmt: skip
     assert saved["data"]["deliveries"][0]["lot"] == "A"
     assert fire(clerk, SO, saved, "deliver").status_code == 200
+
+
+def test_the_record_page_shows_the_shortfall_and_offers_to_reallocate(chain, db):
+    clerk, buyer = chain.api("clerk"), chain.api("buyer")
+    record = confirmed(clerk, chain, 8)
+    (transfer,) = records(db, "transfer_out")
+    response = buyer.post(f"{TO}/{transfer.id}/transitions/cancel", json={"comment": "缺货"})
+    assert response.status_code == 200, response.json
+    page = clerk.client.get(f"/forms/sales_order/{record['id']}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for label in ("Shortfall", "To re-allocate", "Note", "Re-allocate"):
+        assert label in html, label
+    assert f"transfer {transfer.number} cancelled: 缺货" in html
+
+
+def test_a_transfer_shipped_short_reports_what_it_left_behind(chain, db):
+    clerk, sz_clerk = chain.api("clerk"), chain.api("sz_clerk")
+    record = confirmed(clerk, chain, 8)
+    (transfer,) = records(db, "transfer_out")
+    # the picker at SZ01 finds only 6 good cartons and ships those
+    current = sz_clerk.get(f"{TO}/{transfer.id}").json
+    lines = [{**current["data"]["lines"][0], "quantity": "6"}]
+    response = sz_clerk.put(f"{TO}/{transfer.id}", json={"lines": lines,
+                                                        "version": current["version"]})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert sz_clerk.post(f"{TO}/{transfer.id}/transitions/ship", json={}).status_code == 200
+    record = clerk.get(f"{SO}/{record['id']}").json
+    assert rows(record) == [(chain["SZ01"], "transfer", "8", "0", "2")]
+    assert f"transfer {transfer.number} shipped only 6" in record["data"]["fulfilments"][0]["note"]
+    assert record["data"]["lines"][0]["unallocated"] == "2"
+    # the 6 arrive in full: held; the shortfall stays 2, no second message
+    (incoming,) = records(db, "transfer_in")
+    assert clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={}).status_code == 200
+    record = clerk.get(f"{SO}/{record['id']}").json
+    assert rows(record) == [(chain["SZ01"], "transfer", "8", "6", "2")]
+    assert len(inbox(db, chain["clerk"])) == 1
+    # re-allocating 2: SH01's own stock, FEFO (A × 2)
+    response = fire(clerk, SO, record, "reallocate")
+    assert response.status_code == 200, response.json
+    assert rows(response.json) == [
+        (chain["SZ01"], "transfer", "6", "6", None),
+        (chain["SH01"], "own", "2", None, None),
+    ]
