@@ -167,7 +167,7 @@ class AllocateOrder(Action):
     name = "allocate_order"
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "allocation",
-        optional=("reason", "fulfilments", "parent"),
+        optional=("reason", "fulfilments", "parent", "unallocated"),
     )  # fmt: skip
     #: ``allocate_fefo``: the ordering location only, whatever the form declares.
     own_only = False
@@ -270,10 +270,12 @@ class _Allocation:
         return data
 
     def _describe(self, line: dict, proposed: list[str], reason: str) -> None:
-        """Write the picks and the reason onto the order line."""
+        """Write the picks and the reason onto the order line (nothing is short yet)."""
         line[self.params["allocation"]] = "; ".join(proposed) or None
         if self.params.get("reason"):
             line[self.params["reason"]] = reason
+        if self.params.get("unallocated"):
+            line[self.params["unallocated"]] = None
 
     def _plans(
         self, lines: list[dict], quantities: dict[int, Decimal] | None = None

@@ -276,3 +276,15 @@ def test_a_transfer_shipped_short_reports_what_it_left_behind(chain, db):
         (chain["SZ01"], "transfer", "6", "6", None),
         (chain["SH01"], "own", "2", None, None),
     ]
+
+
+def test_a_shortfall_typed_in_before_confirmation_does_not_survive_it(chain, db):
+    clerk = chain.api("clerk")
+    line = {"item": chain["STRIP"], "quantity": "2", "unit_price": "10", "unallocated": "2"}
+    body = {"location": chain["SH01"], "lines": [line]}
+    created = clerk.post(SO, json=body)
+    assert created.status_code == 201, created.json
+    response = fire(clerk, SO, created.json, "confirm")
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["lines"][0]["unallocated"] is None
+    assert fire(clerk, SO, response.json, "reallocate").status_code == 409
