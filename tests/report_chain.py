@@ -17,8 +17,8 @@ TODAY = dt.date(2026, 11, 25)
 D = Decimal
 
 
-def _post(session, movements, reason, document):
-    post_movements(session, movements, reason=reason, document=document, today=TODAY)
+def _post(session, movements, reason, document, today=TODAY):
+    post_movements(session, movements, reason=reason, document=document, today=today)
 
 
 def make_report_chain(app, db):
@@ -46,11 +46,19 @@ def make_report_chain(app, db):
         late = get_or_create_lot(session, strips, "L-LATE", TODAY + dt.timedelta(days=400))
         session.flush()
         receipt = Reason.purchase_receipt
-        _post(session, [
-            Movement(item=strips, quantity=D(10), destination=sh, lot=early, unit_cost=D("1.50")),
-            Movement(item=strips, quantity=D(2), destination=sh, lot=old, unit_cost=D("1.50")),
-            Movement(item=gloves, quantity=D(100), destination=sh, unit_cost=D("0.25")),
-        ], receipt, "PR-SH")  # fmt: skip
+        _post(
+            session,
+            [
+                Movement(
+                    item=strips, quantity=D(10), destination=sh, lot=early, unit_cost=D("1.50")
+                ),
+                Movement(item=strips, quantity=D(2), destination=sh, lot=old, unit_cost=D("1.50")),
+                Movement(item=gloves, quantity=D(100), destination=sh, unit_cost=D("0.25")),
+            ],
+            receipt,
+            "PR-SH",
+            today=TODAY - dt.timedelta(days=2),
+        )  # L-OLD was still good then
         _post(session, [
             Movement(item=strips, quantity=D(1), destination=bj, lot=early, unit_cost=D("1.50")),
             Movement(item=strips, quantity=D(5), destination=bj, lot=late, unit_cost=D("2.00")),

@@ -7,6 +7,7 @@ Stock changes only through ``post_movements``; reads go through ``queries``.
 from app.kernel import allocation, audit, jobs, queries, replenishment, tokens
 from app.kernel.errors import (
     AllocationImpossible,
+    ExpiredLotNotAccepted,
     ExpiryRequired,
     InsufficientStock,
     InvalidGTIN,
@@ -93,7 +94,8 @@ from app.kernel.users import User
 
 __all__ = [
     "AllocationImpossible", "ApiToken", "CountEntry", "CountInReview", "DeviceClass",
-    "ExpiryRequired", "InsufficientStock", "InvalidGTIN", "InvalidMovement", "Item", "KernelError",
+    "ExpiredLotNotAccepted", "ExpiryRequired", "InsufficientStock", "InvalidGTIN",
+    "InvalidMovement", "Item", "KernelError",
     "LedgerEntry", "LedgerRow",
     "Location", "LocationAlreadyLocked", "LocationInactive", "LocationLocked", "LocationType",
     "Lot", "LotBlocked", "LotExpired", "LotMismatch", "LotStatus", "Movement",

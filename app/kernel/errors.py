@@ -102,6 +102,26 @@ class LotExpired(KernelError):
         )
 
 
+class ExpiredLotNotAccepted(LotExpired):
+    """An expired lot may not enter available stock (receipt, inspection, customer return): it
+    goes to nonconforming (不合格) or stays awaiting inspection."""
+
+    def __init__(self, item, lot, expiry_date, location, line: int | None = None):
+        self.item, self.location, self.line = item, location, line
+        self.lot, self.expiry_date = lot, expiry_date
+        message = _(
+            "%(item)s lot %(lot)s expired on %(date)s: it cannot be accepted into available stock "
+            "at %(location)s; book it as nonconforming or leave it awaiting inspection.",
+            item=_name(item),
+            lot=_name(lot),
+            date=expiry_date.isoformat(),
+            location=_name(location),
+        )
+        if line is not None:
+            message = _("Line %(line)s: %(message)s", line=line, message=message)
+        KernelError.__init__(self, message)
+
+
 class LocationLocked(KernelError):
     field = "location"
 

@@ -50,6 +50,7 @@ from app.db import Base, Money, Quantity, UTCDateTime, to_decimal, utcnow
 from app.i18n import _
 from app.kernel import audit, direct
 from app.kernel.errors import (
+    ExpiredLotNotAccepted,
     InsufficientStock,
     InvalidMovement,
     LocationInactive,
@@ -123,6 +124,10 @@ REMOVAL_REASONS = frozenset(
 TRANSIT_EXITS = REMOVAL_REASONS | {Reason.transfer_in, Reason.transfer_return}
 #: Reasons for which an expired lot is refused.
 EXPIRY_CHECKED = frozenset({Reason.sale, Reason.transfer_out})
+#: Reasons by which stock enters as sellable (``available``): an expired lot is refused there.
+ENTRY_EXPIRY_CHECKED = frozenset(
+    {Reason.purchase_receipt, Reason.inspection, Reason.customer_return}
+)
 
 
 def _status_enum() -> Enum:
@@ -339,6 +344,7 @@ def _validate(
                 _check_location(facts, location, role, own_lock)
         _check_statuses(line)
         _check_lot(facts, line, today)
+        _check_entry_expiry(facts, line, today)
         _check_unit(facts, line)
     return facts, lines
 
@@ -487,6 +493,24 @@ def _check_lot(facts: PostingFacts, line: _Line, today: dt.date) -> None:
         raise LotBlocked(facts.lot(lot), lot.status)
     if reason in EXPIRY_CHECKED and is_expired(lot.expiry_date, today):
         raise LotExpired(facts.lot(lot), lot.expiry_date)
+
+
+def _check_entry_expiry(facts: PostingFacts, line: _Line, today: dt.date) -> None:
+    """An expired lot does not enter available stock by a receipt, an inspection or a customer
+    return; nonconforming and awaiting inspection take it."""
+    movement, lot = line.movement, line.lot
+    if (
+        lot is None
+        or line.destination is None
+        or movement.reason not in ENTRY_EXPIRY_CHECKED
+        or movement.destination_status != StockStatus.available
+        or not is_expired(lot.expiry_date, today)
+    ):
+        return
+    raise ExpiredLotNotAccepted(
+        movement.item, facts.lot(lot), lot.expiry_date, facts.location(line.destination),
+        movement.line,
+    )  # fmt: skip
 
 
 def _check_unit(facts: PostingFacts, line: _Line) -> None:

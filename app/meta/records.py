@@ -629,6 +629,16 @@ def _keep_removed_line_fields(form: FormDef, old: dict, new: dict) -> None:
                         line.setdefault(key, value)
 
 
+def _same(old, new) -> bool:
+    """Whether a stored value and its new value say the same: a key a stored line (or row) lacks
+    — e.g. a field added to the form after it was saved — equals that key empty (None)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(_same(old.get(key), new.get(key)) for key in old.keys() | new.keys())
+    if isinstance(old, list) and isinstance(new, list):
+        return len(old) == len(new) and all(map(_same, old, new))
+    return old == new
+
+
 def update(
     session: Session,
     registry: Registry,
@@ -650,7 +660,9 @@ def update(
     values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
     new = {**old, **audit.jsonable(values)}  # removed fields keep their stored values
     _keep_removed_line_fields(form, old, new)
-    changes = {key: [old.get(key), new.get(key)] for key in new if old.get(key) != new.get(key)}
+    changes = {
+        key: [old.get(key), new.get(key)] for key in new if not _same(old.get(key), new.get(key))
+    }
     check_field_rights(form, record, user, changes)
     record.data = new
     record.location_id = _location_id(form, values) if form.location_field else None

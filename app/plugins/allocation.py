@@ -18,6 +18,13 @@
 - ``release_allocation`` (cancel, reopen) gives back all the order holds and cancels the
   documents its allocation made; a fulfilment order already delivered cannot be undone that way.
 - ``hold_for_order`` (receiving a transfer in) holds what arrived for the order it was sent for.
+- ``report_to_order`` (a transfer out cancelled or shipped short, a transfer in received short or
+  damaged) tells the order its transfer will not bring all it was to: the order's ``fulfilments``
+  row gets the ``shortfall`` (缺口) and a ``note`` (说明) saying why, the order line its
+  ``unallocated`` (待重新分配) quantity, and the order's creator an inbox message.
+- ``reallocate_order`` (the order's ``reallocate``, confirmed → confirmed) allocates only the
+  shortfall by the same rules (own stock, nearest, split) and clears it. The delivery is refused
+  (``ShortfallRemains``) while any shortfall remains.
 
 ``transfers_arrived`` and ``direct_quantities`` let the delivery check what the order waits for
 and what the store itself hands over.
@@ -45,6 +52,7 @@ from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business
 from app.kernel.locations import Location, LocationType
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
+from app.workflow.models import InboxMessage
 
 #: How many times an allocation that lost a race for the goods is planned again.
 ATTEMPTS = 3
@@ -54,6 +62,27 @@ STALE_PLAN = (InsufficientStock, LocationLocked, LotBlocked, AllocationImpossibl
 TRANSFER_FORM = "transfer_out"
 CANCEL, CANCELLED = "cancel", "cancelled"
 OWN, TRANSFER, DIRECT = "own", "transfer", "direct"
+#: The keys of a ``fulfilments`` row for what it will not bring (still to re-allocate) and why.
+SHORTFALL, NOTE = "shortfall", "note"
+
+
+class ShortfallRemains(ActionError):
+    """Part of the order lost its allocation (a transfer cancelled, short or damaged) and has not
+    been re-allocated: the order cannot be delivered."""
+
+    field = "fulfilments"
+
+    def __init__(self, line: int, quantity: Decimal, note: str | None):
+        self.line, self.quantity, self.note = line, quantity, note
+        super().__init__(
+            _(
+                "Line %(line)s: %(quantity)s units still to re-allocate (%(note)s): re-allocate "
+                "the order (or reopen it) before delivering.",
+                line=line,
+                quantity=_number(quantity),
+                note=note or "-",
+            )
+        )
 
 
 def rules_of(definition: dict, data: dict) -> tuple[Rules, str]:
@@ -83,6 +112,19 @@ def _lot_key(lot: Lot | None) -> int:
 
 def _number(quantity: Decimal) -> str:
     return f"{quantity.normalize():f}"
+
+
+def _decimal(value) -> Decimal:
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def shortfalls(rows: list[dict]) -> dict[int, Decimal]:
+    """What is still to re-allocate, by order line (lines without any left out)."""
+    missing: dict[int, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if _decimal(row.get(SHORTFALL)) > 0:
+            missing[int(row["line"])] += _decimal(row.get(SHORTFALL))
+    return dict(missing)
 
 
 def describe(lot: Lot, quantity: Decimal, serials: list[str] | None = None) -> str:
@@ -125,7 +167,7 @@ class AllocateOrder(Action):
     name = "allocate_order"
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "allocation",
-        optional=("reason", "fulfilments", "parent"),
+        optional=("reason", "fulfilments", "parent", "unallocated"),
     )  # fmt: skip
     #: ``allocate_fefo``: the ordering location only, whatever the form declares.
     own_only = False
@@ -147,7 +189,7 @@ class AllocateOrder(Action):
         for attempt in range(1, attempts + 1):
             savepoint = context.session.begin_nested()
             try:
-                data = _Allocation(context, rules, mode).run()
+                data = self.attempt(context, rules, mode)
             except _Outdated as outdated:
                 savepoint.rollback()
                 if attempt == attempts:
@@ -156,6 +198,10 @@ class AllocateOrder(Action):
             savepoint.commit()
             context.record.data = data
             return
+
+    def attempt(self, context: ActionContext, rules: Rules, mode: str) -> dict:
+        """One try at the plan; ``_Outdated`` when another writer took the goods meanwhile."""
+        return _Allocation(context, rules, mode).run()
 
     def is_fulfilment(self, context: ActionContext) -> bool:
         parent = context.params.get("parent")
@@ -211,9 +257,7 @@ class _Allocation:
                 else:
                     remote.setdefault(place.id, []).append((number, line, item, picks))
                 self.fulfilments.append(self._row(number, item, picks))
-            line[params["allocation"]] = "; ".join(proposed) or None
-            if params.get("reason"):
-                line[params["reason"]] = plan.reason
+            self._describe(line, proposed, plan.reason)
         for parts in remote.values():
             made = self._transfer(parts) if self.mode == TRANSFER else self._direct(parts)
             source = parts[0][3][0].location.id
@@ -225,14 +269,30 @@ class _Allocation:
             data[params["fulfilments"]] = self.fulfilments
         return data
 
-    def _plans(self, lines: list[dict]) -> list[tuple[int, dict, Item, Plan]]:
-        """Every line's plan; a later line of the same item sees what earlier ones took."""
+    def _describe(self, line: dict, proposed: list[str], reason: str) -> None:
+        """Write the picks and the reason onto the order line (nothing is short yet)."""
+        line[self.params["allocation"]] = "; ".join(proposed) or None
+        if self.params.get("reason"):
+            line[self.params["reason"]] = reason
+        if self.params.get("unallocated"):
+            line[self.params["unallocated"]] = None
+
+    def _plans(
+        self, lines: list[dict], quantities: dict[int, Decimal] | None = None
+    ) -> list[tuple[int, dict, Item, Plan]]:
+        """Every line's plan (or, with ``quantities``, of those lines only, for that quantity);
+        a later line of the same item sees what earlier ones took."""
         today = business_today()
         taken: dict[int, dict[tuple[int, int], Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         plans = []
         for number, line in enumerate(lines, start=1):
+            if quantities is not None and number not in quantities:
+                continue
             item = common.item(self.context, line, self.params["item"])
-            quantity = common.quantity(line, self.params["quantity"])
+            if quantities is None:
+                quantity = common.quantity(line, self.params["quantity"])
+            else:
+                quantity = quantities[number]
             if item.tracking == TrackingMode.serial and quantity != quantity.to_integral_value():
                 raise ActionError(
                     _(
@@ -330,7 +390,7 @@ class _Allocation:
                 "directly"
             )
         source = parts[0][3][0].location
-        written = {params["allocation"], params.get("reason")}
+        written = {params["allocation"], params.get("reason"), params.get("unallocated")}
         lines = []
         for _order_line, line, _item, picks in parts:
             quantity = sum((pick.quantity for pick in picks), Decimal(0))
@@ -352,7 +412,9 @@ class ReleaseAllocation(Action):
     allocation made and clear the proposals."""
 
     name = "release_allocation"
-    params_schema = common.params_schema("lines", "allocation", optional=("reason", "fulfilments"))
+    params_schema = common.params_schema(
+        "lines", "allocation", optional=("reason", "fulfilments", "unallocated")
+    )
 
     def run(self, context: ActionContext) -> None:
         params = context.params
@@ -362,15 +424,17 @@ class ReleaseAllocation(Action):
         if params.get("fulfilments"):
             made = {(row.get("mode"), row.get("document"))
                     for row in common.rows(context, params["fulfilments"])}  # fmt: skip
+            # the order forgets its rows first: the transfers it cancels have nothing to report
+            context.record.data = {**context.record.data, params["fulfilments"]: []}
             for mode, number in sorted(made, key=str):
                 if number and mode in (TRANSFER, DIRECT):
                     _undo(context, mode, number, document)
-            context.record.data = {**context.record.data, params["fulfilments"]: []}
         lines = common.rows(context, params["lines"])
         for line in lines:
             line[params["allocation"]] = None
-            if params.get("reason"):
-                line[params["reason"]] = None
+            for field in ("reason", "unallocated"):
+                if params.get(field):
+                    line[params[field]] = None
         common.write_rows(context, params["lines"], lines)
 
 
@@ -479,8 +543,10 @@ def fulfilment_rows(context: ActionContext, field: str | None) -> list[dict]:
 
 def transfers_arrived(context: ActionContext, rows: list[dict]) -> None:
     """Refuse the delivery while a transfer the order counts on has not arrived."""
-    for number in sorted({row["document"] for row in rows
-                          if row.get("mode") == TRANSFER and row.get("document")}):  # fmt: skip
+    waiting = {row["document"] for row in rows
+               if row.get("mode") == TRANSFER and row.get("document")
+               and _decimal(row.get("received")) < _decimal(row["quantity"])}  # fmt: skip
+    for number in sorted(waiting):
         shipped = transfers.transfer_lines(context.session, number)
         if not shipped:
             record = context.records.by_number(TRANSFER_FORM, number)
@@ -519,3 +585,200 @@ def direct_quantities(rows: list[dict]) -> dict[int, Decimal]:
         if row.get("mode") == DIRECT:
             shipped[int(row["item"])] += Decimal(str(row["quantity"]))
     return shipped
+
+
+def no_shortfall(rows: list[dict]) -> None:
+    """Refuse the delivery while part of the order is still to re-allocate (first line first)."""
+    missing = shortfalls(rows)
+    if not missing:
+        return
+    line = min(missing)
+    notes = [row.get(NOTE) for row in rows
+             if int(row["line"]) == line and _decimal(row.get(SHORTFALL)) > 0]  # fmt: skip
+    note = "; ".join(filter(None, notes)) or None
+    raise ShortfallRemains(line, missing[line], note)
+
+
+# --- learning that an allocation failed after the fact ----------------------------------------
+
+#: What ``report_to_order`` counts as coming for the order: nothing (the transfer is cancelled),
+#: what was shipped (the transfer out ships), what arrived and is held (the transfer in).
+COUNTS = ("nothing", "shipped", "received")
+
+
+class ReportToOrder(Action):
+    """Tell the order its transfer will not bring all it was to: per ``fulfilments`` row of this
+    transfer, the ``shortfall`` (what the row was to bring minus what ``counts`` says is coming)
+    and a ``note`` saying why; the order line's ``unallocated`` total; an inbox message to the
+    order's creator when a shortfall grows. Goods that turn up after all (the rest of a short
+    transfer) shrink it again. Nothing happens for an order no longer confirmed or no longer
+    counting on this transfer (its own cancel or reopen cancels its transfers)."""
+
+    name = "report_to_order"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["counts"],
+        "properties": {
+            "counts": {"enum": list(COUNTS)},
+            "order": common.FIELD,  # header field: the order's number (default sales_order)
+            "document": common.FIELD,  # header field: the transfer out's number (default: own)
+            "form": common.FIELD,  # the order's form (default sales_order)
+            "order_lines": common.FIELD,  # the order's fields (defaults: lines, unallocated,
+            "unallocated": common.FIELD,  # fulfilments)
+            "fulfilments": common.FIELD,
+        },
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params, data = context.params, context.record.data or {}
+        number = data.get(params.get("order", "sales_order"))
+        transfer = data.get(params["document"]) if params.get("document") else None
+        transfer = str(transfer) if transfer else common.document_of(context)
+        if not number:
+            return
+        order = context.records.by_number(params.get("form", "sales_order"), number,
+                                          for_update=True)  # fmt: skip
+        if order is None or order.state != "confirmed":
+            return  # delivered, cancelled or reopened: the order no longer waits for anything
+        fulfilments_field = params.get("fulfilments", "fulfilments")
+        rows = [dict(row) for row in (order.data or {}).get(fulfilments_field) or []]
+        mine = [row for row in rows
+                if row.get("mode") == TRANSFER and row.get("document") == transfer]  # fmt: skip
+        if not mine:
+            return
+        coming = _coming(context, transfer, params["counts"], mine)
+        grown = []
+        for row in mine:
+            arriving, why = coming[id(row)]
+            before = _decimal(row.get(SHORTFALL))
+            now = max(Decimal(0), _decimal(row["quantity"]) - arriving)
+            if now == before:
+                continue
+            row[SHORTFALL] = _number(now) if now > 0 else None
+            row[NOTE] = why if now > before else _settled(row.get(NOTE), transfer)
+            if now > before:
+                grown.append((int(row["line"]), now - before, why))
+        lines_field = params.get("order_lines", "lines")
+        lines = [dict(line) for line in (order.data or {}).get(lines_field) or []]
+        missing = shortfalls(rows)
+        unallocated = params.get("unallocated", "unallocated")
+        for index, line in enumerate(lines, start=1):
+            if index in missing or line.get(unallocated) not in (None, ""):
+                line[unallocated] = _number(missing[index]) if index in missing else None
+        order.data = {**(order.data or {}), lines_field: lines, fulfilments_field: rows}
+        for line, quantity, why in grown:
+            _tell_creator(context, order, line, quantity, why)
+
+
+def _coming(context: ActionContext, transfer: str, counts: str, rows: list[dict]) -> dict:
+    """For each row (by ``id``): what of it is still coming, and the note saying what happened."""
+    if counts == "nothing":
+        comment = context.comment or "-"
+        why = f"调拨单 {transfer} 已取消：{comment} / transfer {transfer} cancelled: {comment}"
+        return {id(row): (_decimal(row.get("received")), why) for row in rows}
+    record = context.records.by_number(TRANSFER_FORM, transfer)
+    entered = ((record.data or {}).get("lines") or []) if record is not None else []
+    shipped = transfers.transfer_lines(context.session, transfer)
+    here = common.document_of(context)
+    answer = {}
+    for row in rows:
+        figures = dict.fromkeys(("shipped", "received", "damaged", "short"), Decimal(0))
+        for line in shipped:
+            given = entered[line.line - 1] if line.line <= len(entered) else {}
+            order_line = given.get("order_line")
+            if line.item_id != int(row["item"]) or (
+                order_line not in (None, "") and int(order_line) != int(row["line"])
+            ):
+                continue
+            figures["shipped"] += line.shipped
+            figures["received"] += line.received
+            figures["damaged"] += line.damaged
+            figures["short"] += line.outstanding
+        n = {key: _number(value) for key, value in figures.items()} | {
+            "held": _number(_decimal(row.get("received")))
+        }
+        if counts == "shipped":
+            arriving = figures["shipped"]
+            why = (f"调拨单 {transfer} 只发出 {n['shipped']} / "
+                   f"transfer {transfer} shipped only {n['shipped']}")  # fmt: skip
+        else:  # what arrived in good order and is held for the order
+            arriving = _decimal(row.get("received"))
+            why = (f"调拨入库 {here}：实收 {n['received']}，短少 {n['short']}，"
+                   f"破损 {n['damaged']}，为本订单留货 {n['held']} / transfer in {here}: "
+                   f"{n['received']} received, {n['short']} short, {n['damaged']} damaged, "
+                   f"{n['held']} held for this order")  # fmt: skip
+        answer[id(row)] = (arriving, why)
+    return answer
+
+
+def _settled(note: str | None, transfer: str) -> str:
+    return "; ".join(filter(None, [note, f"余货已到 / the rest of {transfer} arrived"]))
+
+
+def _tell_creator(context: ActionContext, order, line: int, quantity: Decimal, why: str) -> None:
+    """An inbox message to whoever took the order: which line lacks how much, and why."""
+    if not order.created_by:
+        return
+    text = (f"{order.number}: 第 {line} 行缺口 {_number(quantity)}，请重新分配（{why}） / line "
+            f"{line}: {_number(quantity)} short, re-allocate ({why})")  # fmt: skip
+    context.session.add(
+        InboxMessage(user_id=order.created_by, record_id=order.id, message=text[:500],
+                     sender_id=getattr(context.user, "id", None))
+    )  # fmt: skip
+    context.session.flush()
+
+
+# --- re-allocating the shortfall ---------------------------------------------------------------
+
+
+class ReallocateOrder(AllocateOrder):
+    """Allocate what the order's ``fulfilments`` rows say is short, by the same rules, and clear
+    it: the rows that fell short keep what they still bring (their quantity shrinks by their
+    shortfall, the note says it was re-allocated), new rows say where the rest comes from."""
+
+    name = "reallocate_order"
+    params_schema = common.params_schema(
+        "lines", "item", "quantity", "location", "allocation", "fulfilments", "unallocated",
+        optional=("reason", "parent"),
+    )  # fmt: skip
+
+    def attempt(self, context: ActionContext, rules: Rules, mode: str) -> dict:
+        return _Reallocation(context, rules, mode).run()
+
+
+class _Reallocation(_Allocation):
+    def run(self) -> dict:
+        params = self.params
+        lines = [dict(line) for line in common.lines_of(self.context, params["lines"])]
+        rows = [dict(row) for row in (self.context.record.data or {}).get(params["fulfilments"])
+                or []]  # fmt: skip
+        missing = shortfalls(rows)
+        if not missing:
+            raise ActionError(_("Nothing on this order is waiting to be re-allocated."))
+        plans = self._plans(lines, missing)
+        try:
+            data = self._make(lines, plans)
+        except STALE_PLAN as error:
+            raise _Outdated(error) from None
+        for row in rows:
+            short = _decimal(row.get(SHORTFALL))
+            if short > 0:
+                row["quantity"] = _number(_decimal(row["quantity"]) - short)
+                row[SHORTFALL] = None
+                row[NOTE] = "; ".join(filter(None, [
+                    row.get(NOTE), f"已重新分配 {_number(short)} / {_number(short)} re-allocated"
+                ]))  # fmt: skip
+        for line in data[params["lines"]]:
+            line[params["unallocated"]] = None
+        data[params["fulfilments"]] = rows + self.fulfilments
+        return data
+
+    def _describe(self, line: dict, proposed: list[str], reason: str) -> None:
+        """Add the new picks and reason to what the line already says."""
+        field = self.params["allocation"]
+        line[field] = "; ".join(filter(None, [line.get(field), *proposed])) or None
+        if self.params.get("reason"):
+            field = self.params["reason"]
+            again = f"重新分配 / re-allocated: {reason}"
+            line[field] = "; ".join(filter(None, [line.get(field), again]))

@@ -156,6 +156,7 @@ class DeliverScanned(Action):
         where = common.location(context, params["location"])
         document = common.document_of(context)
         fulfilments = allocation.fulfilment_rows(context, params.get("fulfilments"))
+        allocation.no_shortfall(fulfilments)
         allocation.transfers_arrived(context, fulfilments)
         ordered: dict[int, Decimal] = defaultdict(Decimal)
         for line in common.lines_of(context, params["lines"]):

@@ -31,7 +31,8 @@ def json_error(exc: Exception):
     if isinstance(exc, ValidationFailed):
         return jsonify(error=str(exc), errors=exc.errors), 422
     if isinstance(exc, RecordError):
-        return jsonify(error=str(exc)), exc.status
+        field = getattr(exc, "field", None)  # a refused transition may name the input concerned
+        return jsonify(error=str(exc), **({"field": field} if field else {})), exc.status
     raise exc
 
 

@@ -324,7 +324,7 @@ def decide(
                         comment, return_to, signer, meaning if signer else None)  # fmt: skip
     except (ActionError, KernelError) as exc:
         savepoint.rollback()
-        raise TransitionRefused(str(exc)) from None
+        raise TransitionRefused(str(exc), getattr(exc, "field", None)) from None
     except BaseException:
         savepoint.rollback()
         raise

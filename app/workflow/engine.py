@@ -329,7 +329,7 @@ def fire(
             sign(session, record, event, signer, meaning)
     except (ActionError, KernelError) as exc:
         savepoint.rollback()
-        raise TransitionRefused(str(exc)) from None
+        raise TransitionRefused(str(exc), getattr(exc, "field", None)) from None
     except StaleDataError:
         savepoint.rollback()
         raise StaleRecord(record, None) from None

@@ -7,9 +7,14 @@ from app.meta.records import RecordError
 
 
 class TransitionRefused(RecordError):
-    """The transition cannot be fired now (wrong state, condition false, action refused)."""
+    """The transition cannot be fired now (wrong state, condition false, action refused);
+    ``field`` names the input the refusal is about when the kernel or the action said so."""
 
     status = 409
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class TransitionNotAllowed(RecordError):

@@ -24,6 +24,9 @@ from app.kernel import (
 from app.kernel.stock import LedgerEntry
 
 TODAY = dt.date(2026, 11, 25)
+#: A day when every lot of the world was still good: stock that has since expired was received then
+#: (an expired lot is refused into available stock).
+BEFORE_EXPIRY = TODAY - dt.timedelta(days=2)
 
 
 @pytest.fixture
@@ -62,14 +65,16 @@ def world(db):
     )  # fmt: skip
 
 
-def receive(db, item, quantity, location, lot=None, unit=None, status="available", **kwargs):
-    """Book a purchase receipt straight to ``status`` (default available)."""
+def receive(
+    db, item, quantity, location, lot=None, unit=None, status="available", today=TODAY, **kwargs
+):
+    """Book a purchase receipt straight to ``status`` (default available) on ``today``."""
     with db.transaction() as session:
         return post_movements(
             session,
             [Movement(item=item, quantity=Decimal(quantity), destination=location, lot=lot,
                       unit=unit, destination_status=status, unit_cost=Decimal("1.50"))],
-            reason=Reason.purchase_receipt, document="PR-1", today=TODAY, **kwargs,
+            reason=Reason.purchase_receipt, document="PR-1", today=today, **kwargs,
         )  # fmt: skip
 
 

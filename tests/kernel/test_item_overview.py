@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from app.kernel import LotStatus, ShipLine, get_or_create_lot, queries, reserve, ship
 from tests.kernel import conftest
-from tests.kernel.conftest import TODAY
+from tests.kernel.conftest import BEFORE_EXPIRY, TODAY
 
 FIGURES = ("on_hand", "reserved", "available", "awaiting_inspection", "nonconforming",
            "in_transit", "near_expiry", "expired", "earliest_expiry")  # fmt: skip
@@ -27,7 +27,7 @@ def chain(db, world):
     receive = conftest.receive
     receive(db, w.strips, 100, w.wh, w.late)
     receive(db, w.strips, 20, w.wh, w.early)
-    receive(db, w.strips, 5, w.wh, w.old)
+    receive(db, w.strips, 5, w.wh, w.old, today=BEFORE_EXPIRY)
     receive(db, w.strips, 7, w.wh, w.late, status="awaiting_inspection")
     receive(db, w.strips, 3, w.wh, w.late, status="nonconforming")
     receive(db, w.strips, 4, w.s1, w.early)

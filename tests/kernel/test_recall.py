@@ -36,7 +36,7 @@ from app.kernel.locations import Location
 from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
 from app.kernel.reservations import reservations_of
 from app.kernel.stock import LedgerEntry, StockBalance
-from tests.kernel.conftest import TODAY, assert_balances_match_ledger, sell
+from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, sell
 from tests.kernel.conftest import receive as book_receipt
 
 
@@ -182,7 +182,7 @@ def test_bad_recalls_are_refused_and_write_nothing(db, world):
 
 
 def test_expired_lot_stays_unsellable(db, world):
-    book_receipt(db, world.strips, 2, world.s1, world.old)
+    book_receipt(db, world.strips, 2, world.s1, world.old, today=BEFORE_EXPIRY)
     with pytest.raises(LotExpired):
         sell(db, world.strips, 1, world.s1, world.old)
     with pytest.raises(LotExpired), db.transaction() as session:

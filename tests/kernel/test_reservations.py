@@ -22,14 +22,14 @@ from app.kernel import (
 )
 from app.kernel.items import Lot, LotStatus
 from app.kernel.reservations import reservations_of
-from tests.kernel.conftest import TODAY, assert_balances_match_ledger, receive, sell
+from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
 
 
 @pytest.fixture
 def stocked(db, world):
     receive(db, world.strips, 5, world.s1, world.late)
     receive(db, world.strips, 3, world.s1, world.early)
-    receive(db, world.strips, 4, world.s1, world.old)
+    receive(db, world.strips, 4, world.s1, world.old, today=BEFORE_EXPIRY)
     return world
 
 

@@ -41,7 +41,7 @@ from app.kernel import (
 from app.kernel.audit import AuditChainHead, AuditEntry
 from app.kernel.items import Lot
 from app.kernel.stock import LedgerEntry, StockBalance
-from tests.kernel.conftest import TODAY, assert_balances_match_ledger, receive, sell
+from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
 
 
 def on_hand(db, location, item, lot=None, status=StockStatus.available):
@@ -172,7 +172,7 @@ def test_blocked_lot_cannot_leave_but_can_be_scrapped(db, world, status):
 
 
 def test_expired_lot_cannot_be_sold(db, world):
-    receive(db, world.strips, 5, world.s1, world.old)
+    receive(db, world.strips, 5, world.s1, world.old, today=BEFORE_EXPIRY)
     with pytest.raises(LotExpired) as caught:
         sell(db, world.strips, 1, world.s1, world.old)
     assert caught.value.field == "lot"
@@ -298,7 +298,7 @@ def test_postgres_refuses_update_or_delete_of_the_ledger(db, world):
 def test_near_expiry_uses_each_items_threshold(db, world):
     receive(db, world.strips, 5, world.s1, world.early)  # 30 days left, threshold 90
     receive(db, world.strips, 5, world.s1, world.late)  # 400 days left
-    receive(db, world.strips, 2, world.wh, world.old)  # expired yesterday
+    receive(db, world.strips, 2, world.wh, world.old, today=BEFORE_EXPIRY)  # expired yesterday
     with db.session() as session:
         found = queries.near_expiry(session, TODAY)
         assert [lot.lot_number for _balance, lot in found] == ["L-OLD", "L-EARLY"]
