@@ -118,16 +118,21 @@ def load(db: Database, stores: int, warehouses: int, items: int, carried: int, o
             " FROM items i, generate_series(0, 2) k ORDER BY i.id, k"
         )
         session.execute(text("ANALYZE locations; ANALYZE items; ANALYZE lots"))
-        with bulk_loading(session, "stock_ledger", "stock_balances", "records"):
+        with bulk_loading(
+            session, "stock_ledger", "stock_balances", "records", "stock_policies"
+        ):
             load_positions(session, sql)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in ("stock_ledger", "stock_balances", "records", "lots", "items", "locations"):
+        for table in (
+            "stock_ledger", "stock_balances", "records", "stock_policies", "lots", "items",
+            "locations",
+        ):  # fmt: skip
             connection.execute(text(f"VACUUM ANALYZE {table}"))
     with db.session() as session:
         counts = {
             name: session.execute(text(query)).scalar()
             for name, query in {
-                "policies": "SELECT count(*) FROM records WHERE form = 'stock_policy'",
+                "policies": "SELECT count(*) FROM stock_policies",
                 "balances": "SELECT count(*) FROM stock_balances",
                 "sales": "SELECT count(*) FROM stock_ledger WHERE reason = 'sale'",
                 "ledger": "SELECT count(*) FROM stock_ledger",
@@ -202,6 +207,20 @@ def load_positions(session, sql: dict) -> None:
         ),
         sql,
     )
+    # the kernel's typed copy of the policies (the record service keeps it in step; this bulk
+    # load writes around it, as migration 0024's back-fill would)
+    session.execute(
+        text(
+            "INSERT INTO stock_policies (location_id, item_id, safety_stock, reorder_point,"
+            " max_stock, record_id)"
+            " SELECT location_id, item_id, 1, reorder_point, max_stock, id FROM ("
+            "  SELECT id, CAST(data ->> 'location' AS integer) location_id,"
+            "   CAST(data ->> 'item' AS integer) item_id,"
+            "   CAST(data ->> 'reorder_point' AS numeric) reorder_point,"
+            "   CAST(data ->> 'max_stock' AS numeric) max_stock"
+            "  FROM records WHERE form = 'stock_policy') p"
+        )
+    )
     # open documents: transfer requests in approval (to a store, from a warehouse) and approved
     # purchase orders, each on items the store carries
     session.execute(
@@ -229,11 +248,7 @@ def load_positions(session, sql: dict) -> None:
 
 
 BASELINE = """
-SELECT count(*) FROM (
-  SELECT CAST(data ->> 'location' AS integer) location_id,
-         CAST(data ->> 'item' AS integer) item_id,
-         CAST(data ->> 'reorder_point' AS numeric) reorder_point
-  FROM records WHERE form = 'stock_policy') p
+SELECT count(*) FROM stock_policies p
 LEFT JOIN (SELECT location_id, item_id, sum(on_hand - reserved) sellable
            FROM stock_balances WHERE status = 'available' GROUP BY 1, 2) b
   USING (location_id, item_id)

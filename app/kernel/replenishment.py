@@ -47,6 +47,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from sqlalchemy import (
     Column,
     Date,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -65,9 +66,9 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Quantity
+from app.db import Base, Quantity
 from app.kernel.geo import great_circle_km
 from app.kernel.items import BUSINESS_TIMEZONE, Item, Lot, LotStatus, business_today
 from app.kernel.locations import Location, LocationType
@@ -78,6 +79,35 @@ ZERO = Decimal(0)
 #: Sales in a time window are read by reason and time: this index serves the velocity query on a
 #: ledger of years (declared here, next to the one query that needs it; migration 0020).
 SALES_INDEX = Index("ix_stock_ledger_reason_at", LedgerEntry.reason, LedgerEntry.at)
+
+
+class StockPolicy(Base):
+    """What replenishment aims at per (location, item) (库存策略), typed: the plan reads this table.
+
+    It is the kernel's copy of the application's stock policy records, kept in step with them
+    when they are saved (``app.meta.mirrors``); ``record_id`` names the record it copies.
+    """
+
+    __tablename__ = "stock_policies"
+
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    safety_stock: Mapped[Decimal] = mapped_column(Quantity)
+    reorder_point: Mapped[Decimal] = mapped_column(Quantity)
+    max_stock: Mapped[Decimal | None] = mapped_column(Quantity)
+    record_id: Mapped[int | None] = mapped_column(Integer, unique=True)
+
+
+def stock_policies() -> Select:
+    """Every typed stock policy, in the shape ``plan`` takes."""
+    table = StockPolicy.__table__
+    return select(
+        table.c.location_id,
+        table.c.item_id,
+        table.c.safety_stock,
+        table.c.reorder_point,
+        table.c.max_stock,
+    )
 
 
 @dataclass(frozen=True)
