@@ -1,4 +1,5 @@
-"""stock_policies: the stock policy records as a typed kernel table, for the replenishment plan
+"""stock_policies: the stock policy records as a typed kernel table, for the replenishment plan;
+the ledger's sales in (location, item) order with their quantity (the plan's velocity)
 
 Back-filled from the ``stock_policy`` records (one per location and item, which the form's unique
 ``policy_key`` guarantees); from then on kept in step by the record service (``app.meta.mirrors``).
@@ -49,5 +50,14 @@ def upgrade() -> None:
     )
 
 
+    op.create_index(
+        "ix_stock_ledger_sales",
+        "stock_ledger",
+        ["reason", "location_id", "item_id", "at"],
+        postgresql_include=["quantity"],
+    )
+
+
 def downgrade() -> None:
+    op.drop_index("ix_stock_ledger_sales", table_name="stock_ledger")
     op.drop_table("stock_policies")
