@@ -118,9 +118,7 @@ def load(db: Database, stores: int, warehouses: int, items: int, carried: int, o
             " FROM items i, generate_series(0, 2) k ORDER BY i.id, k"
         )
         session.execute(text("ANALYZE locations; ANALYZE items; ANALYZE lots"))
-        with bulk_loading(
-            session, "stock_ledger", "stock_balances", "records", "stock_policies"
-        ):
+        with bulk_loading(session, "stock_ledger", "stock_balances", "records", "stock_policies"):
             load_positions(session, sql)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in (

@@ -72,6 +72,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Quantity
+from app.i18n import _
+from app.kernel.errors import KernelError
 from app.kernel.geo import great_circle_km
 from app.kernel.items import BUSINESS_TIMEZONE, Item, Lot, LotStatus, business_today
 from app.kernel.locations import Location, LocationType
@@ -179,6 +181,34 @@ class Plan:
     counts: dict[str, int] = field(default_factory=dict)
 
 
+class PlanInProgress(KernelError):
+    """Another replenishment plan is being made in the same database (and company schema): one at
+    a time, or both would count the same stock and suggest it twice."""
+
+    def __init__(self):
+        super().__init__(
+            _(
+                "Another replenishment plan is being made right now. Wait until it has finished"
+                " (see the jobs page), then run the plan again."
+            )
+        )
+
+
+def lock_plan(session: Session) -> None:
+    """Make this transaction the only one planning (PostgreSQL: a transaction-level advisory lock
+    per schema, released at commit or rollback); raise ``PlanInProgress`` at once when another
+    holds it. On SQLite the write transaction the plan is written in serialises the runs."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    locked = connection.scalar(
+        text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || :what))"),
+        {"what": "/replenishment"},
+    )
+    if not locked:
+        raise PlanInProgress()
+
+
 def plan(
     session: Session,
     policies: Select,
@@ -194,7 +224,11 @@ def plan(
     per pair); ``commitments`` selects ``location_id, item_id, incoming, outgoing`` rows (summed
     here). ``locations``, when given, limits whose needs and near-expiry stock are planned (the
     planner's data scope); sources are the whole chain's.
+
+    One plan at a time (``lock_plan``): the lock lasts until the caller's transaction ends, so
+    plan and write the suggestions in one transaction.
     """
+    lock_plan(session)
     settings = settings or PlanSettings()
     today = today or business_today()
     staging = _Staging(session, settings, today)

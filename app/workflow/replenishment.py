@@ -267,23 +267,27 @@ def _receipt_suppliers(session: Session, documents: set[str | None]) -> dict[str
 
 @jobs.handler(FORM, label=_l("Replenishment plan"))
 def _replenishment_job(run: jobs.JobRun) -> dict:
-    """Plan in one transaction, write in another: progress is reported between the two (on
-    SQLite a transaction holds the write lock, and progress has a transaction of its own)."""
+    """Plan and write in one transaction: the kernel's plan lock lasts until it ends, so a second
+    run waits for nothing half-done and never suggests the same stock twice (it fails at once,
+    saying another plan is being made)."""
     settings = load_settings()
     run.progress(5, "planning")
-    with run.database.session() as session:
-        registry = _live_registry(session, settings)
-        user = _runner(session, run.params.get("user_id"))
-        plan = make_plan(session, registry, user)
-    run.progress(60, f"{len(plan.lines)} lines")
-    with run.database.transaction() as session:
-        user = _runner(session, run.params.get("user_id"))
-        created = write_suggestions(session, registry, user, plan, run.job_id)
-        return {
-            "suggestions": len(created),
-            "lines": len(plan.lines),
-            "link": f"/forms/{FORM}/?run={run.job_id}",
-        }
+    try:
+        with run.database.transaction() as session:
+            registry = _live_registry(session, settings)
+            user = _runner(session, run.params.get("user_id"))
+            plan = make_plan(session, registry, user)
+            if session.connection().dialect.name != "sqlite":
+                # (SQLite: this transaction holds the write lock that progress would wait for)
+                run.progress(60, f"{len(plan.lines)} lines")
+            created = write_suggestions(session, registry, user, plan, run.job_id)
+    except kernel.PlanInProgress as exc:
+        raise jobs.JobFailed(str(exc)) from None
+    return {
+        "suggestions": len(created),
+        "lines": len(plan.lines),
+        "link": f"/forms/{FORM}/?run={run.job_id}",
+    }
 
 
 #: The worker's registry, kept between runs and rebuilt only after a publish (as the web does).

@@ -49,7 +49,6 @@ def upgrade() -> None:
         f" AND {location} IN (SELECT id FROM locations) AND {item} IN (SELECT id FROM items)"
     )
 
-
     op.create_index(
         "ix_stock_ledger_sales",
         "stock_ledger",
