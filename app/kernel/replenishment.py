@@ -41,6 +41,7 @@ import datetime as dt
 import math
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -88,7 +89,9 @@ SALES_INDEX = Index("ix_stock_ledger_reason_at", LedgerEntry.reason, LedgerEntry
 #: with their quantity, read from the index alone and summed as they come, instead of hashing
 #: millions of (location, item) groups (5M sales: 4 s instead of 16 s, bench/README.md). It reads
 #: every sale of the ledger, in or out of the window; once the history is many times the window,
-#: PostgreSQL's planner goes back to the first index.
+#: PostgreSQL's planner goes back to the first index. (Migration 0024 also gives PostgreSQL
+#: ``ndistinct`` statistics of (location_id, item_id) on the ledger and the balances: without
+#: them it expects a tenth of the groups and picks hash aggregates that spill.)
 SALES_BY_POSITION_INDEX = Index(
     "ix_stock_ledger_sales",
     LedgerEntry.reason,
@@ -853,6 +856,7 @@ class _Matcher:
         self.lines: list[SuggestionLine] = []
         self.counts: dict[str, int] = defaultdict(int)
         self._distances: dict[tuple[int, int], float] = {}
+        self._rows: dict[int, dict[int, tuple[float, str]]] = {}
         self._kms: dict[tuple[int, int], Decimal | None] = {}
         self.by_item: dict[int, list[_Position]] = defaultdict(list)
         self.lots: dict[tuple[int, int], list[_LotStock]] = lots
@@ -916,6 +920,22 @@ class _Matcher:
             found = great_circle_km(a.latitude, a.longitude, b.latitude, b.longitude)
             found = self._distances[key] = math.inf if found is None else found
         return found
+
+    def ranking(self, origin: _Place) -> Callable[[_Position], tuple]:
+        """Sort key of positions by their distance from ``origin``, then code (one dictionary of
+        distances per origin: the sorts ask millions of times)."""
+        row = self._rows.get(origin.id)
+        if row is None:
+            row = self._rows[origin.id] = {}
+
+        def key(position: _Position) -> tuple:
+            place = position.place
+            found = row.get(place.id)
+            if found is None:
+                found = row[place.id] = (self.distance(origin, place), place.code)
+            return found
+
+        return key
 
     def _km(self, a: _Place, b: _Place) -> Decimal | None:
         key = (a.id, b.id) if a.id < b.id else (b.id, a.id)
@@ -982,8 +1002,8 @@ class _Matcher:
                     p for p in candidates if p.sold * last - n * (p.projected + p.arriving) >= least
                 ]
             if len(takers) > 1:
-                here = found.place
-                takers.sort(key=lambda p: (-p.sold, self.distance(here, p.place), p.place.code))
+                nearest = self.ranking(found.place)
+                takers.sort(key=lambda p: (-p.sold, nearest(p)))
             for taker in takers:
                 room = self._sells_by(taker.sold, on_shelf, taker.projected + taker.arriving)
                 quantity = min(surplus, room)
@@ -1043,10 +1063,9 @@ class _Matcher:
                 )
                 figures = self.figures(need)
                 if sources:
-                    here = need.place
                     ranked = sorted(
                         (s for s in sources if s is not need and s.give > 0),
-                        key=lambda s: (self.distance(here, s.place), s.place.code),
+                        key=self.ranking(need.place),
                     )
                     for source in ranked:
                         wanted -= self._take(source, need, wanted, figures)
