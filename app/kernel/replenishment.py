@@ -1,9 +1,11 @@
 """Replenishment and transfer suggestions (补货 / 调拨建议) for the whole chain, set-based.
 
 What each (location, item) with a stock policy stands at, and what every warehouse could give,
-is computed by a few SQL statements over the whole chain into two temporary tables; only the
-rows that matter (needs, sources, and destinations for near-expiry stock) come back to Python,
-where a greedy pass matches them. Never one query per item or per location.
+is computed by a few SQL statements over the whole chain into temporary tables (the window's
+sales summed once, the open commitments, the near-expiry lots, the positions that matter); only
+those rows (needs, sources, near-expiry lots and the locations that could take them) come back to
+Python, as integers, where a greedy pass matches them. Never one query per item or per location.
+The plans of a chain are made one at a time (``lock_plan``).
 
 Figures, per (location, item):
 
@@ -68,7 +70,6 @@ from sqlalchemy import (
     select,
     text,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -327,7 +328,6 @@ class _Staging:
             Column("outgoing", Quantity),
             Column("sold", Quantity),
             Column("gives", Integer),
-            Column("planned", BigInteger),
         )
         self.tables = (self.sales, self.committed, self.excess, self.matter)
         self.position_count = 0
@@ -343,6 +343,9 @@ class _Staging:
     def drop(self) -> None:
         for table in reversed(self.tables):
             table.drop(self.connection, checkfirst=True)
+        if self.postgresql:  # the rest of the transaction (writing the suggestions) as usual
+            for setting in ("work_mem", "jit", "enable_hashagg"):
+                self.connection.execute(text(f"RESET {setting}"))
 
     def _analyze(self, table: Table) -> None:
         """Temporary tables have no statistics until asked: the next statement's joins need them."""
@@ -378,7 +381,7 @@ class _Staging:
             .select_from(_balances.outerjoin(_lots, _lots.c.id == _balances.c.lot_id))
             .where(status.in_([available, inspecting]), _balances.c.on_hand > 0, self._usable_lot())
             .group_by(_balances.c.location_id, _balances.c.item_id)
-            .cte("stock")
+            .subquery("stock")
         )
 
     def _transit(self):
@@ -442,6 +445,11 @@ class _Staging:
             connection.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
             # compiling the statements to machine code costs seconds and saves less (measured)
             connection.execute(text("SET LOCAL jit = off"))
+            # summing millions of (location, item) groups: a hash table of numeric sums takes
+            # ~600 bytes a group and spills; sorting (or reading the sales index in order) and
+            # summing as the rows come is twice as fast (bench/README.md), which the planner's
+            # costs do not see
+            connection.execute(text("SET LOCAL enable_hashagg = off"))
         for table in self.tables:
             table.create(connection)
         self._stage_sales()
@@ -450,28 +458,27 @@ class _Staging:
         self._stage_matter(policies)
 
     def _stage_matter(self, policies: Select) -> None:
-        """Every policy pair, and every warehouse's other holdings, as positions (a CTE); of them
-        only those that matter are written: needs; sources (stock above the target, or no policy)
-        of an item needed somewhere or near expiry somewhere; locations selling an item near expiry
-        somewhere fast enough to take some of it in time."""
+        """The positions that matter, in one pass over the policies, their stock, sales, transit
+        and commitments: needs; sources (stock above the target); locations holding a near-expiry
+        lot (their figures go on its lines) or selling its item fast enough to take some in time.
+        Then every warehouse's holdings without a policy (sources all)."""
         policy = policies.subquery("policy")
-        stock, committed = self._stock(), self.committed
-        transit, sales = self._transit(), self.sales
+        committed, transit, sales = self.committed, self._transit(), self.sales
         zero = type_coerce(literal(0), Quantity)
 
         def value(column):
             return func.coalesce(column, zero)
 
+        open_location = and_(_locations.c.active.is_(True), _locations.c.type.in_(STOCK_LOCATIONS))
         active_policy = (
             policy.join(_locations, _locations.c.id == policy.c.location_id)
             .join(_items, _items.c.id == policy.c.item_id)
         )  # fmt: skip
-        open_location = and_(_locations.c.active.is_(True), _locations.c.type.in_(STOCK_LOCATIONS))
-        planned = (
+        stock = self._stock()
+        positions = (
             select(
                 policy.c.location_id,
                 policy.c.item_id,
-                literal(1).label("has_policy"),
                 _items.c.near_expiry_days,
                 policy.c.reorder_point,
                 policy.c.max_stock,
@@ -493,9 +500,110 @@ class _Staging:
                 .outerjoin(sales, _same(sales, policy))
             )
             .where(open_location, _items.c.active.is_(True))
+            .subquery("planned")
         )
+        p = positions.c
+        n, e = self.settings.sales_days, self.excess.c
+        # per item near expiry somewhere: the slowest location holding it, the last expiry
+        near = (
+            select(
+                e.item_id, func.min(e.sold).label("slowest"), func.max(e.expiry_date).label("last")
+            )
+            .group_by(e.item_id)
+            .subquery("near")
+        )
+        held = select(e.location_id, e.item_id).distinct().subquery("held_near")
+        need = p.projected <= p.reorder_point
+        # (whether anyone needs the item is the matching's business: nearly every item is)
+        gives = and_(
+            p.sellable - p.outgoing > 0,
+            p.projected > func.coalesce(p.max_stock, p.reorder_point),
+        )
+        on_shelf = (
+            _days_between(near.c.last, self.today, self.connection.dialect.name)
+            - self.settings.transfer_days
+        )
+        takes = and_(
+            p.sold > 0,
+            p.projected * n < p.sold * p.near_expiry_days,
+            # faster than a location holding it, and able to sell one more unit of its last lot
+            # in time (what the matching asks of a taker before anything else)
+            p.sold > near.c.slowest,
+            p.sold * on_shelf - p.projected * n >= n,
+        )
+        holds = held.c.item_id.isnot(None)
+        planned = (
+            select(
+                p.location_id,
+                p.item_id,
+                literal(1),
+                p.near_expiry_days,
+                p.reorder_point,
+                p.max_stock,
+                p.sellable,
+                p.projected,
+                p.outgoing,
+                p.sold,
+                case((gives, 1), else_=0),
+            )
+            .select_from(
+                positions.outerjoin(near, near.c.item_id == p.item_id).outerjoin(
+                    held, _same(held, positions)
+                )
+            )
+            .where(or_(need, gives, takes, holds))
+        )
+        columns = [column.name for column in self.matter.columns]
+        self.connection.execute(insert(self.matter).from_select(columns, planned))
+        self.connection.execute(
+            insert(self.matter).from_select(columns, self._warehouse_holdings(policies))
+        )
+        self._analyze(self.matter)
+        counted = (
+            select(func.count())
+            .select_from(active_policy)
+            .where(open_location, _items.c.active.is_(True))
+        )
+        others = select(func.count()).where(self.matter.c.has_policy == 0)
+        self.position_count = self.connection.scalar(counted) + self.connection.scalar(others)
+
+    def _warehouse_holdings(self, policies: Select) -> Select:
+        """What warehouses hold of items they have no policy for: all of it theirs to give but
+        the reserve (their own stock summed apart: a few hundred thousand rows, not millions)."""
+        committed, zero = self.committed, type_coerce(literal(0), Quantity)
+        warehouse = _locations.alias("warehouse")
+        available, inspecting = StockStatus.available, StockStatus.awaiting_inspection
+        status = _balances.c.status
+        stock = (
+            select(
+                _balances.c.location_id,
+                _balances.c.item_id,
+                _sum(
+                    case(
+                        (status == available, _balances.c.on_hand - _balances.c.reserved), else_=0
+                    ),
+                    "sellable",
+                ),
+                _sum(case((status == inspecting, _balances.c.on_hand), else_=0), "inspecting"),
+            )
+            .select_from(
+                _balances.join(warehouse, warehouse.c.id == _balances.c.location_id).outerjoin(
+                    _lots, _lots.c.id == _balances.c.lot_id
+                )
+            )
+            .where(
+                warehouse.c.type == LocationType.warehouse,
+                warehouse.c.active.is_(True),
+                status.in_([available, inspecting]),
+                _balances.c.on_hand > 0,
+                self._usable_lot(),
+            )
+            .group_by(_balances.c.location_id, _balances.c.item_id)
+            .subquery("warehouse_stock")
+        )
+        outgoing = func.coalesce(committed.c.outgoing, zero)
         held, held_item = policies.subquery("held"), _items.alias("held_item")
-        warehouses = (
+        return (
             select(
                 stock.c.location_id,
                 stock.c.item_id,
@@ -506,86 +614,24 @@ class _Staging:
                 stock.c.sellable,
                 stock.c.sellable
                 + stock.c.inspecting
-                + value(committed.c.incoming)
-                - value(committed.c.outgoing),
-                value(committed.c.outgoing),
+                + func.coalesce(committed.c.incoming, zero)
+                - outgoing,
+                outgoing,
                 zero,
+                case((stock.c.sellable - outgoing > 0, 1), else_=0),
             )
             .select_from(
-                stock.join(_locations, _locations.c.id == stock.c.location_id)
-                .join(_items, _items.c.id == stock.c.item_id)
-                .outerjoin(committed, _same(committed, stock))
+                stock.join(_items, _items.c.id == stock.c.item_id).outerjoin(
+                    committed, _same(committed, stock)
+                )
             )
             .where(
-                _locations.c.type == LocationType.warehouse,
-                _locations.c.active.is_(True),
                 stock.c.sellable > 0,
                 ~exists()
                 .select_from(held.join(held_item, held_item.c.id == held.c.item_id))
                 .where(_same(held, stock), held_item.c.active.is_(True)),
             )
         )
-        positions = union_all(planned, warehouses).cte("positions")
-        p, n = positions.c, self.settings.sales_days
-        e = self.excess.c
-        # per item near expiry somewhere: the slowest location holding it, the last expiry
-        near = (
-            select(
-                e.item_id, func.min(e.sold).label("slowest"), func.max(e.expiry_date).label("last")
-            )
-            .group_by(e.item_id)
-            .subquery("near")
-        )
-        held = select(e.location_id, e.item_id).distinct().subquery("held_near")
-        needed_items = select(p.item_id).where(p.has_policy == 1, p.projected <= p.reorder_point)
-        need = and_(p.has_policy == 1, p.projected <= p.reorder_point)
-        gives = and_(
-            p.sellable - p.outgoing > 0,
-            or_(p.has_policy == 0, p.projected > func.coalesce(p.max_stock, p.reorder_point)),
-            or_(p.item_id.in_(needed_items), near.c.item_id.isnot(None)),
-        )
-        on_shelf = (
-            _days_between(near.c.last, self.today, self.connection.dialect.name)
-            - self.settings.transfer_days
-        )
-        takes = and_(
-            p.has_policy == 1,
-            p.sold > 0,
-            p.projected * n < p.sold * p.near_expiry_days,
-            # faster than a location holding it, and able to sell one more unit of its last lot
-            # in time (what the matching asks of a taker before anything else)
-            p.sold > near.c.slowest,
-            p.sold * on_shelf - p.projected * n >= n,
-        )
-        # a location holding a near-expiry lot: its figures go on the lot's lines
-        holds = held.c.item_id.isnot(None)
-        total = select(func.count()).select_from(positions).scalar_subquery()
-        matter = select(
-            p.location_id,
-            p.item_id,
-            p.has_policy,
-            p.near_expiry_days,
-            p.reorder_point,
-            p.max_stock,
-            p.sellable,
-            p.projected,
-            p.outgoing,
-            p.sold,
-            case((gives, 1), else_=0),
-            total,
-        )
-        matter = matter.select_from(
-            positions.outerjoin(near, near.c.item_id == p.item_id).outerjoin(
-                held, _same(held, positions)
-            )
-        ).where(or_(need, gives, takes, holds))
-        columns = [column.name for column in self.matter.columns]
-        self.connection.execute(insert(self.matter).from_select(columns, matter))
-        self._analyze(self.matter)
-        found = self.connection.scalar(select(self.matter.c.planned).limit(1))
-        if found is None:  # nothing matters: count the positions on their own
-            found = self.connection.scalar(select(func.count()).select_from(positions))
-        self.position_count = found or 0
 
     def _stage_excess(self) -> None:
         """Near-expiry lots (within their item's threshold, not expired) that will not sell where
