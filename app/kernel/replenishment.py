@@ -363,6 +363,17 @@ class _Staging:
             ),
         )
 
+    def _no_unusable_lot(self):
+        """The same, without joining the lots: the lots that are not usable (on hold, recalled,
+        expired) are few and hashed once, and the millions of balances are only looked up."""
+        unusable = select(_lots.c.id).where(
+            or_(
+                _lots.c.status != LotStatus.released,
+                and_(_lots.c.expiry_date.isnot(None), _lots.c.expiry_date < self.today),
+            )
+        )
+        return or_(_balances.c.lot_id.is_(None), _balances.c.lot_id.not_in(unusable))
+
     def _stock(self):
         available, inspecting = StockStatus.available, StockStatus.awaiting_inspection
         status = _balances.c.status
@@ -378,8 +389,11 @@ class _Staging:
                 ),
                 _sum(case((status == inspecting, _balances.c.on_hand), else_=0), "inspecting"),
             )
-            .select_from(_balances.outerjoin(_lots, _lots.c.id == _balances.c.lot_id))
-            .where(status.in_([available, inspecting]), _balances.c.on_hand > 0, self._usable_lot())
+            .where(
+                status.in_([available, inspecting]),
+                _balances.c.on_hand > 0,
+                self._no_unusable_lot(),
+            )
             .group_by(_balances.c.location_id, _balances.c.item_id)
             .subquery("stock")
         )
@@ -500,6 +514,9 @@ class _Staging:
                 .outerjoin(sales, _same(sales, policy))
             )
             .where(open_location, _items.c.active.is_(True))
+            # (a fence: PostgreSQL would otherwise inline the subquery and add up ``projected``
+            # once for each condition below that reads it, on 2M rows)
+            .offset(0)
             .subquery("planned")
         )
         p = positions.c
@@ -586,17 +603,13 @@ class _Staging:
                 ),
                 _sum(case((status == inspecting, _balances.c.on_hand), else_=0), "inspecting"),
             )
-            .select_from(
-                _balances.join(warehouse, warehouse.c.id == _balances.c.location_id).outerjoin(
-                    _lots, _lots.c.id == _balances.c.lot_id
-                )
-            )
+            .select_from(_balances.join(warehouse, warehouse.c.id == _balances.c.location_id))
             .where(
                 warehouse.c.type == LocationType.warehouse,
                 warehouse.c.active.is_(True),
                 status.in_([available, inspecting]),
                 _balances.c.on_hand > 0,
-                self._usable_lot(),
+                self._no_unusable_lot(),
             )
             .group_by(_balances.c.location_id, _balances.c.item_id)
             .subquery("warehouse_stock")
