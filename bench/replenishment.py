@@ -9,18 +9,19 @@ generate_series`` like ``bench/reports.py`` (its ``bulk_loading`` drops and rest
   coordinates spread over eastern China; ``--items`` items (20,000), 3 lots each (one within its
   near-expiry threshold, two later), a third of the items with a 30-day threshold, the rest 90;
 * **density**: each store carries ``--carried`` items (1,000, so 2M stock policies as
-  ``stock_policy`` records in JSON, and 2M store balances); each warehouse carries a fifth of the
-  items in two lots (4,000 items, 400k balances in all). Store stock: 10 % of the positions at or
+  ``stock_policy`` records in JSON and their typed copies in ``stock_policies``, and 2M store
+  balances); each warehouse carries a fifth of the items in two lots (4,000 items, 400k
+  balances in all). Store stock: 10 % of the positions at or
   below their reorder point (2–4; maximum 4× that), 3 % above their maximum, the rest between;
   10 % of the store positions hold the near-expiry lot. Sales: 0–5 sales of one unit per position
   in the last 28 days (about 0.09 a day, 5M ledger rows); one receipt per balance, so balances =
   Σ ledger as in the kernel; ``--open`` open transfer requests (2 lines) and purchase orders
   (3 lines) as records, the commitments the plan subtracts.
 
-Measured: the plan (``app.workflow.replenishment.make_plan``: the policy and commitment
-selectables over the records, the kernel's staging statements, the reads and the matching in
+Measured: the plan (``app.workflow.replenishment.make_plan``: the typed policies and the
+commitments over the records, the kernel's staging statements, the reads and the matching in
 Python) p50 of ``--runs`` runs and the process's peak RSS; next to a **baseline** in the same run:
-one hand-written statement finding the needs alone (policies from JSON, stock and 28-day sales
+one hand-written statement finding the needs alone (the typed policies, stock and 28-day sales
 aggregated, ``projected ≤ reorder point``), i.e. what any set-based plan must at least read.
 Writing the suggestions as records is not timed here (it goes through the record service, line
 by line validated, a few ms per line).
