@@ -9,18 +9,19 @@ generate_series`` like ``bench/reports.py`` (its ``bulk_loading`` drops and rest
   coordinates spread over eastern China; ``--items`` items (20,000), 3 lots each (one within its
   near-expiry threshold, two later), a third of the items with a 30-day threshold, the rest 90;
 * **density**: each store carries ``--carried`` items (1,000, so 2M stock policies as
-  ``stock_policy`` records in JSON, and 2M store balances); each warehouse carries a fifth of the
-  items in two lots (4,000 items, 400k balances in all). Store stock: 10 % of the positions at or
+  ``stock_policy`` records in JSON and their typed copies in ``stock_policies``, and 2M store
+  balances); each warehouse carries a fifth of the items in two lots (4,000 items, 400k
+  balances in all). Store stock: 10 % of the positions at or
   below their reorder point (2–4; maximum 4× that), 3 % above their maximum, the rest between;
   10 % of the store positions hold the near-expiry lot. Sales: 0–5 sales of one unit per position
   in the last 28 days (about 0.09 a day, 5M ledger rows); one receipt per balance, so balances =
   Σ ledger as in the kernel; ``--open`` open transfer requests (2 lines) and purchase orders
   (3 lines) as records, the commitments the plan subtracts.
 
-Measured: the plan (``app.workflow.replenishment.make_plan``: the policy and commitment
-selectables over the records, the kernel's staging statements, the reads and the matching in
+Measured: the plan (``app.workflow.replenishment.make_plan``: the typed policies and the
+commitments over the records, the kernel's staging statements, the reads and the matching in
 Python) p50 of ``--runs`` runs and the process's peak RSS; next to a **baseline** in the same run:
-one hand-written statement finding the needs alone (policies from JSON, stock and 28-day sales
+one hand-written statement finding the needs alone (the typed policies, stock and 28-day sales
 aggregated, ``projected ≤ reorder point``), i.e. what any set-based plan must at least read.
 Writing the suggestions as records is not timed here (it goes through the record service, line
 by line validated, a few ms per line).
@@ -118,16 +119,19 @@ def load(db: Database, stores: int, warehouses: int, items: int, carried: int, o
             " FROM items i, generate_series(0, 2) k ORDER BY i.id, k"
         )
         session.execute(text("ANALYZE locations; ANALYZE items; ANALYZE lots"))
-        with bulk_loading(session, "stock_ledger", "stock_balances", "records"):
+        with bulk_loading(session, "stock_ledger", "stock_balances", "records", "stock_policies"):
             load_positions(session, sql)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in ("stock_ledger", "stock_balances", "records", "lots", "items", "locations"):
+        for table in (
+            "stock_ledger", "stock_balances", "records", "stock_policies", "lots", "items",
+            "locations",
+        ):  # fmt: skip
             connection.execute(text(f"VACUUM ANALYZE {table}"))
     with db.session() as session:
         counts = {
             name: session.execute(text(query)).scalar()
             for name, query in {
-                "policies": "SELECT count(*) FROM records WHERE form = 'stock_policy'",
+                "policies": "SELECT count(*) FROM stock_policies",
                 "balances": "SELECT count(*) FROM stock_balances",
                 "sales": "SELECT count(*) FROM stock_ledger WHERE reason = 'sale'",
                 "ledger": "SELECT count(*) FROM stock_ledger",
@@ -202,6 +206,20 @@ def load_positions(session, sql: dict) -> None:
         ),
         sql,
     )
+    # the kernel's typed copy of the policies (the record service keeps it in step; this bulk
+    # load writes around it, as migration 0024's back-fill would)
+    session.execute(
+        text(
+            "INSERT INTO stock_policies (location_id, item_id, safety_stock, reorder_point,"
+            " max_stock, record_id)"
+            " SELECT location_id, item_id, 1, reorder_point, max_stock, id FROM ("
+            "  SELECT id, CAST(data ->> 'location' AS integer) location_id,"
+            "   CAST(data ->> 'item' AS integer) item_id,"
+            "   CAST(data ->> 'reorder_point' AS numeric) reorder_point,"
+            "   CAST(data ->> 'max_stock' AS numeric) max_stock"
+            "  FROM records WHERE form = 'stock_policy') p"
+        )
+    )
     # open documents: transfer requests in approval (to a store, from a warehouse) and approved
     # purchase orders, each on items the store carries
     session.execute(
@@ -229,11 +247,7 @@ def load_positions(session, sql: dict) -> None:
 
 
 BASELINE = """
-SELECT count(*) FROM (
-  SELECT CAST(data ->> 'location' AS integer) location_id,
-         CAST(data ->> 'item' AS integer) item_id,
-         CAST(data ->> 'reorder_point' AS numeric) reorder_point
-  FROM records WHERE form = 'stock_policy') p
+SELECT count(*) FROM stock_policies p
 LEFT JOIN (SELECT location_id, item_id, sum(on_hand - reserved) sellable
            FROM stock_balances WHERE status = 'available' GROUP BY 1, 2) b
   USING (location_id, item_id)

@@ -14,9 +14,10 @@ Open commitments, so that a second run never orders twice:
   (received goods are on hand, awaiting inspection or available): incoming;
 * replenishment suggestions in draft or in approval: their lines, as the documents they become.
 
-Policies are read straight from the ``stock_policy`` records' JSON in SQL, so there is no second
-copy to keep in step; on 2M policies that is part of what keeps the plan far above its 10 s target
-(bench/README.md, "replenishment.py"), and a typed kernel table is the next step there.
+Policies are read from the kernel's typed ``stock_policies`` table, a mirror of the
+``stock_policy`` records kept in step by every save, edit or delete of one (``app.meta.mirrors``):
+extracting five fields from 2M JSON documents on every run cost more than the rest of the plan
+(bench/README.md, "replenishment.py").
 
 The plan runs as the job ``replenishment`` (the page's button, or ``lianku enqueue replenishment
 --run`` from cron) as the user who asked, planning the locations in their data scope; cron runs
@@ -39,7 +40,7 @@ from app.kernel import jobs
 from app.kernel import replenishment as kernel
 from app.kernel.items import business_today
 from app.kernel.users import User
-from app.meta import access, records
+from app.meta import access, mirrors, records
 from app.meta.form_sources import extract, lines_table
 from app.meta.models import Record
 from app.meta.registry import Registry, build, refresh
@@ -78,16 +79,38 @@ def plan_settings(registry: Registry) -> kernel.PlanSettings:
     return kernel.PlanSettings(**values)
 
 
+POLICY_FORM = "stock_policy"
+
+
 def policies() -> Select:
-    """Every stock policy: location, item, safety stock, reorder point, maximum."""
-    data = Record.__table__.c.data
-    return select(
-        extract(data, "location", "integer").label("location_id"),
-        extract(data, "item", "integer").label("item_id"),
-        extract(data, "safety_stock", "decimal").label("safety_stock"),
-        extract(data, "reorder_point", "decimal").label("reorder_point"),
-        extract(data, "max_stock", "decimal").label("max_stock"),
-    ).where(Record.__table__.c.form == "stock_policy")
+    """Every stock policy: location, item, safety stock, reorder point, maximum (typed)."""
+    return kernel.stock_policies()
+
+
+def _policy_row(record: Record) -> dict | None:
+    """A ``stock_policy`` record as its ``stock_policies`` row (None: incomplete or cancelled)."""
+    data = record.data or {}
+    if record.state == "cancelled":
+        return None
+    try:
+        location, item = int(data["location"]), int(data["item"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+    def quantity(name: str) -> Decimal | None:
+        value = data.get(name)
+        return None if value in (None, "") else Decimal(str(value))
+
+    return {
+        "location_id": location,
+        "item_id": item,
+        "safety_stock": quantity("safety_stock") or Decimal(0),
+        "reorder_point": quantity("reorder_point") or Decimal(0),
+        "max_stock": quantity("max_stock"),
+    }
+
+
+mirrors.mirror(POLICY_FORM, kernel.StockPolicy.__table__, _policy_row)
 
 
 def _promise(location, item, incoming, outgoing):
@@ -244,23 +267,27 @@ def _receipt_suppliers(session: Session, documents: set[str | None]) -> dict[str
 
 @jobs.handler(FORM, label=_l("Replenishment plan"))
 def _replenishment_job(run: jobs.JobRun) -> dict:
-    """Plan in one transaction, write in another: progress is reported between the two (on
-    SQLite a transaction holds the write lock, and progress has a transaction of its own)."""
+    """Plan and write in one transaction: the kernel's plan lock lasts until it ends, so a second
+    run waits for nothing half-done and never suggests the same stock twice (it fails at once,
+    saying another plan is being made)."""
     settings = load_settings()
     run.progress(5, "planning")
-    with run.database.session() as session:
-        registry = _live_registry(session, settings)
-        user = _runner(session, run.params.get("user_id"))
-        plan = make_plan(session, registry, user)
-    run.progress(60, f"{len(plan.lines)} lines")
-    with run.database.transaction() as session:
-        user = _runner(session, run.params.get("user_id"))
-        created = write_suggestions(session, registry, user, plan, run.job_id)
-        return {
-            "suggestions": len(created),
-            "lines": len(plan.lines),
-            "link": f"/forms/{FORM}/?run={run.job_id}",
-        }
+    try:
+        with run.database.transaction() as session:
+            registry = _live_registry(session, settings)
+            user = _runner(session, run.params.get("user_id"))
+            plan = make_plan(session, registry, user)
+            if session.connection().dialect.name != "sqlite":
+                # (SQLite: this transaction holds the write lock that progress would wait for)
+                run.progress(60, f"{len(plan.lines)} lines")
+            created = write_suggestions(session, registry, user, plan, run.job_id)
+    except kernel.PlanInProgress as exc:
+        raise jobs.JobFailed(str(exc)) from None
+    return {
+        "suggestions": len(created),
+        "lines": len(plan.lines),
+        "link": f"/forms/{FORM}/?run={run.job_id}",
+    }
 
 
 #: The worker's registry, kept between runs and rebuilt only after a publish (as the web does).

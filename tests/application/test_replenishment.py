@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.cli import main
 from app.kernel import jobs
+from app.kernel.replenishment import StockPolicy
 from app.kernel.stock import StockBalance
 from app.kernel.users import User
 from app.meta.identity import update_user
@@ -31,6 +32,7 @@ STAFF = {  # username → (role, location code)
     "sz_manager": ("store_manager", "S-SZ"),
     "sz_clerk": ("store_clerk", "S-SZ"),
     "bj_manager": ("store_manager", "S-BJ"),
+    "admin": ("admin", "HQ"),
 }
 
 
@@ -254,3 +256,66 @@ def test_cron_runs_the_plan_as_the_chain_planner(app, db, bed, monkeypatch, data
     found = suggestions(db)
     assert sorted(found) == ["S-BJ", "S-SH", "S-SZ"]
     assert found["S-SZ"].created_by is None
+
+
+SP = "/api/v1/forms/stock_policy/records"
+
+
+def typed_policies(db, ids) -> dict:
+    """The kernel's ``stock_policies``: (location code, item code) → (safety, reorder, max)."""
+    places = {ids[code]: code for code in chain.COORDINATES}
+    items = {ids[code]: code for code in ("STRIP", "GAUZE")}
+    with db.session() as session:
+        return {
+            (places[row.location_id], items[row.item_id]): (
+                row.safety_stock,
+                row.reorder_point,
+                row.max_stock,
+            )
+            for row in session.scalars(select(StockPolicy))
+        }
+
+
+def test_the_typed_policies_follow_every_save_edit_and_delete(app, db, bed):
+    """The plan reads the kernel's typed table; each change of a policy record reaches it in the
+    same transaction, and a refused change leaves it as it was."""
+    expected = {pair: tuple(D(v) for v in values) for pair, values in chain.POLICIES.items()}
+    assert typed_policies(db, bed) == expected  # written as records by the fixture
+    admin = signed_in(app, "admin")
+    with db.session() as session:
+        sz_strip = session.scalar(
+            select(Record.id).where(
+                Record.form == "stock_policy", Record.data["location"].as_integer() == bed["S-SZ"],
+                Record.data["item"].as_integer() == bed["STRIP"],
+            )
+        )  # fmt: skip
+    # delete: the pair has no policy any more (and the plan no need for it)
+    response = admin.delete(f"{SP}/{sz_strip}")
+    assert response.status_code in (200, 204), response.json
+    del expected["S-SZ", "STRIP"]
+    assert typed_policies(db, bed) == expected
+    # create
+    policy = {"location": bed["S-SZ"], "item": bed["STRIP"], "safety_stock": "4",
+              "reorder_point": "8", "max_stock": "30"}  # fmt: skip
+    response = admin.post(SP, json=policy)
+    assert response.status_code == 201, response.json
+    created = response.json
+    expected["S-SZ", "STRIP"] = (D(4), D(8), D(30))
+    assert typed_policies(db, bed) == expected
+    # edit: one field, and the maximum taken away (target = reorder point + cover days of sales)
+    response = admin.put(
+        f"{SP}/{created['id']}",
+        json={"reorder_point": "9", "max_stock": None, "version": created["version"]},
+    )
+    assert response.status_code == 200, response.json
+    expected["S-SZ", "STRIP"] = (D(4), D(9), None)
+    assert typed_policies(db, bed) == expected
+    # refused: a second policy for the pair, a reorder point below the safety stock
+    response = admin.post(SP, json={**policy, "reorder_point": "5"})
+    assert response.status_code == 422, response.json
+    current = admin.get(f"{SP}/{created['id']}").json
+    response = admin.put(
+        f"{SP}/{created['id']}", json={"reorder_point": "1", "version": current["version"]}
+    )
+    assert response.status_code == 422 and "reorder_point" in response.json["errors"], response.json
+    assert typed_policies(db, bed) == expected

@@ -9,6 +9,7 @@ lot goes to a destination only as far as ``ahead + q ≤ v × (days to expiry �
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
@@ -183,3 +184,34 @@ def test_nothing_to_do_when_every_location_is_above_its_reorder_point(db, ids):
     policies = {("S-HZ", "STRIP"): (2, 5, 40), ("S-SZ", "GAUZE"): (2, 5, 20)}
     result = plan(db, ids, policies, locations={ids["S-HZ"], ids["S-SZ"]})
     assert result.lines == []
+
+
+@pytest.mark.postgres_only
+def test_one_plan_at_a_time(db, ids):
+    """Two planners at once: the second is refused at once, saying why, while the first's
+    transaction (plan and suggestions) is open; once it has ended, planning works again."""
+    planned, release, outcome = threading.Event(), threading.Event(), {}
+
+    def first():
+        with db.transaction() as session:
+            outcome["first"] = replenishment.plan(session, chain.policies(ids)).lines
+            planned.set()
+            release.wait(30)  # (writing the suggestions)
+
+    def second():
+        planned.wait(30)
+        try:
+            with db.transaction() as session:
+                replenishment.plan(session, chain.policies(ids))
+        except replenishment.PlanInProgress as exc:
+            outcome["second"] = exc
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    threads[1].join(30)
+    release.set()
+    threads[0].join(30)
+    assert isinstance(outcome.get("second"), replenishment.PlanInProgress)
+    assert "Another replenishment plan is being made" in str(outcome["second"])
+    assert len(plan(db, ids).lines) == len(outcome["first"]) > 0
