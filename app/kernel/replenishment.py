@@ -374,28 +374,33 @@ class _Staging:
         )
         return or_(_balances.c.lot_id.is_(None), _balances.c.lot_id.not_in(unusable))
 
-    def _stock(self):
+    def _stock(self, warehouses_only: bool = False):
+        """Sellable and inspecting stock per (location, item), of usable lots; with
+        ``warehouses_only``, of the active warehouses alone (a few hundred thousand rows)."""
         available, inspecting = StockStatus.available, StockStatus.awaiting_inspection
         status = _balances.c.status
+        query = select(
+            _balances.c.location_id,
+            _balances.c.item_id,
+            _sum(
+                case((status == available, _balances.c.on_hand - _balances.c.reserved), else_=0),
+                "sellable",
+            ),
+            _sum(case((status == inspecting, _balances.c.on_hand), else_=0), "inspecting"),
+        )
+        if warehouses_only:
+            warehouse = _locations.alias("warehouse")
+            query = query.select_from(
+                _balances.join(warehouse, warehouse.c.id == _balances.c.location_id)
+            ).where(warehouse.c.type == LocationType.warehouse, warehouse.c.active.is_(True))
         return (
-            select(
-                _balances.c.location_id,
-                _balances.c.item_id,
-                _sum(
-                    case(
-                        (status == available, _balances.c.on_hand - _balances.c.reserved), else_=0
-                    ),
-                    "sellable",
-                ),
-                _sum(case((status == inspecting, _balances.c.on_hand), else_=0), "inspecting"),
-            )
-            .where(
+            query.where(
                 status.in_([available, inspecting]),
                 _balances.c.on_hand > 0,
                 self._no_unusable_lot(),
             )
             .group_by(_balances.c.location_id, _balances.c.item_id)
-            .subquery("stock")
+            .subquery("warehouse_stock" if warehouses_only else "stock")
         )
 
     def _transit(self):
@@ -588,32 +593,7 @@ class _Staging:
         """What warehouses hold of items they have no policy for: all of it theirs to give but
         the reserve (their own stock summed apart: a few hundred thousand rows, not millions)."""
         committed, zero = self.committed, type_coerce(literal(0), Quantity)
-        warehouse = _locations.alias("warehouse")
-        available, inspecting = StockStatus.available, StockStatus.awaiting_inspection
-        status = _balances.c.status
-        stock = (
-            select(
-                _balances.c.location_id,
-                _balances.c.item_id,
-                _sum(
-                    case(
-                        (status == available, _balances.c.on_hand - _balances.c.reserved), else_=0
-                    ),
-                    "sellable",
-                ),
-                _sum(case((status == inspecting, _balances.c.on_hand), else_=0), "inspecting"),
-            )
-            .select_from(_balances.join(warehouse, warehouse.c.id == _balances.c.location_id))
-            .where(
-                warehouse.c.type == LocationType.warehouse,
-                warehouse.c.active.is_(True),
-                status.in_([available, inspecting]),
-                _balances.c.on_hand > 0,
-                self._no_unusable_lot(),
-            )
-            .group_by(_balances.c.location_id, _balances.c.item_id)
-            .subquery("warehouse_stock")
-        )
+        stock = self._stock(warehouses_only=True)
         outgoing = func.coalesce(committed.c.outgoing, zero)
         held, held_item = policies.subquery("held"), _items.alias("held_item")
         return (
