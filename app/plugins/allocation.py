@@ -19,9 +19,10 @@
   documents its allocation made; a fulfilment order already delivered cannot be undone that way.
 - ``hold_for_order`` (receiving a transfer in) holds what arrived for the order it was sent for.
 - ``report_to_order`` (a transfer out cancelled or shipped short, a transfer in received short or
-  damaged) tells the order its transfer will not bring all it was to: the order's ``fulfilments``
-  row gets the ``shortfall`` (缺口) and a ``note`` (说明) saying why, the order line its
-  ``unallocated`` (待重新分配) quantity, and the order's creator an inbox message.
+  damaged, a fulfilment order cancelled) tells the order its transfer or fulfilment order will
+  not bring all it was to: the order's ``fulfilments`` row gets the ``shortfall`` (缺口) and a
+  ``note`` (说明) saying why, the order line its ``unallocated`` (待重新分配) quantity, and the
+  order's creator an inbox message.
 - ``reallocate_order`` (the order's ``reallocate``, confirmed → confirmed) allocates only the
   shortfall by the same rules (own stock, nearest, split) and clears it. The delivery is refused
   (``ShortfallRemains``) while any shortfall remains.
@@ -400,8 +401,12 @@ class _Allocation:
         header.update({params["location"]: source.id, params["parent"]: self.document,
                        params["lines"]: lines})  # fmt: skip
         record = self.context.records.create(self.context.record.form, header)
-        self.context.records.fire(record, self.context.transition)
+        self.context.records.fire(record, self.confirmation())
         return record.number
+
+    def confirmation(self) -> str:
+        """The transition a new fulfilment order goes through: the one confirming this order."""
+        return self.context.transition
 
 
 # --- releasing -------------------------------------------------------------------------------
@@ -607,12 +612,13 @@ COUNTS = ("nothing", "shipped", "received")
 
 
 class ReportToOrder(Action):
-    """Tell the order its transfer will not bring all it was to: per ``fulfilments`` row of this
-    transfer, the ``shortfall`` (what the row was to bring minus what ``counts`` says is coming)
-    and a ``note`` saying why; the order line's ``unallocated`` total; an inbox message to the
-    order's creator when a shortfall grows. Goods that turn up after all (the rest of a short
-    transfer) shrink it again. Nothing happens for an order no longer confirmed or no longer
-    counting on this transfer (its own cancel or reopen cancels its transfers)."""
+    """Tell the order its transfer (or fulfilment order) will not bring all it was to: per
+    ``fulfilments`` row of that document, the ``shortfall`` (what the row was to bring minus
+    what ``counts`` says is coming) and a ``note`` saying why; the order line's ``unallocated``
+    total; an inbox message to the order's creator when a shortfall grows. Goods that turn up
+    after all (the rest of a short transfer) shrink it again. Nothing happens for an order no
+    longer confirmed or no longer counting on this document (its own cancel or reopen cancels
+    its transfers and fulfilment orders)."""
 
     name = "report_to_order"
     params_schema = {
@@ -644,7 +650,8 @@ class ReportToOrder(Action):
         fulfilments_field = params.get("fulfilments", "fulfilments")
         rows = [dict(row) for row in (order.data or {}).get(fulfilments_field) or []]
         mine = [row for row in rows
-                if row.get("mode") == TRANSFER and row.get("document") == transfer]  # fmt: skip
+                if row.get("mode") in (TRANSFER, DIRECT)
+                and row.get("document") == transfer]  # fmt: skip
         if not mine:
             return
         coming = _coming(context, transfer, params["counts"], mine)
@@ -675,7 +682,11 @@ def _coming(context: ActionContext, transfer: str, counts: str, rows: list[dict]
     """For each row (by ``id``): what of it is still coming, and the note saying what happened."""
     if counts == "nothing":
         comment = context.comment or "-"
-        why = f"调拨单 {transfer} 已取消：{comment} / transfer {transfer} cancelled: {comment}"
+        if context.record.form == TRANSFER_FORM:
+            why = f"调拨单 {transfer} 已取消：{comment} / transfer {transfer} cancelled: {comment}"
+        else:
+            why = (f"直发订单 {transfer} 已取消：{comment} / "
+                   f"fulfilment order {transfer} cancelled: {comment}")  # fmt: skip
         return {id(row): (_decimal(row.get("received")), why) for row in rows}
     record = context.records.by_number(TRANSFER_FORM, transfer)
     entered = ((record.data or {}).get("lines") or []) if record is not None else []
@@ -740,7 +751,7 @@ class ReallocateOrder(AllocateOrder):
     name = "reallocate_order"
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "allocation", "fulfilments", "unallocated",
-        optional=("reason", "parent"),
+        optional=("reason", "parent", "confirm"),
     )  # fmt: skip
 
     def attempt(self, context: ActionContext, rules: Rules, mode: str) -> dict:
@@ -748,6 +759,10 @@ class ReallocateOrder(AllocateOrder):
 
 
 class _Reallocation(_Allocation):
+    def confirmation(self) -> str:
+        """Not ``reallocate``: a new fulfilment order starts in draft and is confirmed."""
+        return self.params.get("confirm", "confirm")
+
     def run(self) -> dict:
         params = self.params
         lines = [dict(line) for line in common.lines_of(self.context, params["lines"])]

@@ -11,6 +11,9 @@ and warehouses within 200 km; expired lot X never counted):
   away), so it splits nearest first: SH01 5 (A 2, B 3) + WH-SH 3 (B).
 - Its transfer received 5 good, 1 damaged, 2 short: 3 short; the 2 arrive after all: 1 short
   (the damaged one); re-allocating 1 takes SH01's own stock, FEFO: A × 1.
+- 3 pacemakers for a hospital (shipped directly): none at SH01, WH-SH 2 (25.5 km) + WH-NJ 1
+  (269.7 km); WH-NJ's fulfilment order cancelled: 1 short; re-allocating finds WH-SH's 2 held by
+  its own fulfilment order and WH-NJ's unit free again: a new fulfilment order from WH-NJ.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from app.workflow.models import InboxMessage
 from tests.allocation_chain import STRIP_GTIN
 from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TI, TO, held, records
-from tests.application.sales_fixtures import day, fire, scan, scan_goods
+from tests.application.sales_fixtures import approved_customer, day, fire, scan, scan_goods
 from tests.application.story_fixtures import stock
 
 chain = allocation_fixtures.chain  # the fixture, used by name
@@ -288,3 +291,42 @@ def test_a_shortfall_typed_in_before_confirmation_does_not_survive_it(chain, db)
     assert response.status_code == 200, response.json
     assert response.json["data"]["lines"][0]["unallocated"] is None
     assert fire(clerk, SO, response.json, "reallocate").status_code == 409
+
+
+def test_a_cancelled_fulfilment_order_leaves_a_shortfall_on_the_order_it_ships_for(chain, db):
+    clerk = chain.api("clerk")
+    hospital = approved_customer(chain, "H-1", kind="hospital", licence_number="沪械经营2020001",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    created = clerk.post(SO, json={"location": chain["SH01"], "customer": hospital, "lines": [
+        {"item": chain["PACE"], "quantity": "3", "unit_price": "10"}]})  # fmt: skip
+    record = fire(clerk, SO, created.json, "confirm").json
+    _parent, from_wh, from_nj = records(db, "sales_order")
+    assert [(row["mode"], row["document"], row["quantity"])
+            for row in record["data"]["fulfilments"]] == [
+        ("direct", from_wh.number, "2"), ("direct", from_nj.number, "1")]  # fmt: skip
+
+    # WH-NJ finds its unit's box damaged: HQ cancels that fulfilment order alone
+    response = chain.api("buyer").post(f"{SO}/{from_nj.id}/transitions/cancel",
+                                       json={"comment": "包装破损"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    record = clerk.get(f"{SO}/{record['id']}").json
+    assert record["state"] == "confirmed"
+    assert [row.get("shortfall") for row in record["data"]["fulfilments"]] == [None, "1"]
+    note = record["data"]["fulfilments"][1]["note"]
+    assert f"fulfilment order {from_nj.number} cancelled: 包装破损" in note
+    assert record["data"]["lines"][0]["unallocated"] == "1"
+    (message,) = inbox(db, chain["clerk"])
+    assert message.startswith(f"{record['number']}: 第 1 行缺口 1")
+    refused = fire(clerk, SO, record, "deliver")
+    assert refused.status_code == 409 and refused.json["field"] == "fulfilments"
+
+    response = fire(clerk, SO, record, "reallocate")
+    assert response.status_code == 200, response.json
+    *_rest, again = records(db, "sales_order")
+    assert (again.location_id, again.state) == (chain["WH-NJ"], "confirmed")
+    assert again.data["parent_order"] == record["number"]
+    assert [(row["document"], row["quantity"], row.get("shortfall"))
+            for row in response.json["data"]["fulfilments"]] == [
+        (from_wh.number, "2", None), (from_nj.number, "0", None),
+        (again.number, "1", None)]  # fmt: skip
+    assert response.json["data"]["lines"][0]["unallocated"] is None
