@@ -766,8 +766,7 @@ class _Reallocation(_Allocation):
     def run(self) -> dict:
         params = self.params
         lines = [dict(line) for line in common.lines_of(self.context, params["lines"])]
-        rows = [dict(row) for row in (self.context.record.data or {}).get(params["fulfilments"])
-                or []]  # fmt: skip
+        rows = common.rows(self.context, params["fulfilments"])
         missing = shortfalls(rows)
         if not missing:
             raise ActionError(_("Nothing on this order is waiting to be re-allocated."))

@@ -30,7 +30,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from sqlalchemy import Select, literal, select, union_all
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.orm import Session
 
 from app.config import load_settings
@@ -80,11 +80,6 @@ def plan_settings(registry: Registry) -> kernel.PlanSettings:
 
 
 POLICY_FORM = "stock_policy"
-
-
-def policies() -> Select:
-    """Every stock policy: location, item, safety stock, reorder point, maximum (typed)."""
-    return kernel.stock_policies()
 
 
 def _policy_row(record: Record) -> dict | None:
@@ -177,7 +172,7 @@ def make_plan(session: Session, registry: Registry, user, today: dt.date | None 
     dialect = session.connection().dialect.name
     return kernel.plan(
         session,
-        policies(),
+        kernel.stock_policies(),
         commitments(dialect, today),
         plan_settings(registry),
         today=today,
