@@ -229,12 +229,14 @@ LAST_COST_INDEX = Index(
     sqlite_where=LedgerEntry.__table__.c.unit_cost.isnot(None),
 )
 #: * stock on the shelves per location and item (every stock report filters ``on_hand > 0``): an
-#:   index-only scan in (location, item) order feeds the grouping without a sort.
+#:   index-only scan in (location, item) order feeds the grouping without a sort. It carries the
+#:   status and the lot too (migration 0025) for the replenishment plan, which sums the sellable
+#:   stock of two million positions, and their usable lots, the same way.
 ON_HAND_INDEX = Index(
     "ix_stock_balances_on_hand",
     StockBalance.__table__.c.location_id,
     StockBalance.__table__.c.item_id,
-    postgresql_include=["on_hand", "reserved"],
+    postgresql_include=["on_hand", "reserved", "status", "lot_id"],
     postgresql_where=StockBalance.__table__.c.on_hand > 0,
     sqlite_where=StockBalance.__table__.c.on_hand > 0,
 )
