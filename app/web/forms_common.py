@@ -36,7 +36,8 @@ def json_error(exc: Exception):
     raise exc
 
 
-_INDEXED = re.compile(r"^([a-z][a-z0-9_]*)\[(\d+)\]\.([a-z][a-z0-9_]*)$")
+#: A line field's name in a page's form and in error keys: ``lines[0].quantity``.
+INDEXED_NAME = re.compile(r"^([a-z][a-z0-9_]*)\[(\d+)\]\.([a-z][a-z0-9_]*)$")
 
 
 def payload_from_form(form_def, data) -> dict:
@@ -50,7 +51,7 @@ def payload_from_form(form_def, data) -> dict:
     for key in data:
         if key in ("csrf_token", "version", "_trigger", "_record_id"):  # the page's, not data
             continue
-        match = _INDEXED.match(key)
+        match = INDEXED_NAME.match(key)
         if match:
             table, index, name = match.group(1), int(match.group(2)), match.group(3)
             lines.setdefault(table, {}).setdefault(index, {})[name] = data.get(key)

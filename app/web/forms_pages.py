@@ -21,7 +21,7 @@ from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web import barcodes
-from app.web.forms_common import payload_from_form, registry
+from app.web.forms_common import INDEXED_NAME, payload_from_form, registry
 from app.web.session import db_session
 from app.workflow import approvals, engine
 
@@ -286,7 +286,7 @@ def fire(form, record_id, transition):
         flash(str(exc), "error")
     except ValidationFailed as exc:
         session.rollback()
-        flash("; ".join(m for messages in exc.errors.values() for m in messages), "error")
+        flash("; ".join(_named_errors(registry().form(form), exc.errors)), "error")
     except RecordError as exc:
         session.rollback()
         if exc.status == 404:
@@ -295,6 +295,25 @@ def fire(form, record_id, transition):
     else:
         flash(_("Done."), "info")
     return redirect(url_for("forms.detail", form=form, record_id=record_id))
+
+
+def _named_errors(form: FormDef, errors: dict[str, list[str]]) -> list[str]:
+    """A refused transition's field errors as the page says them: each message after the field
+    it is about (``Suggested lines 5 · Supplier: …``), so the clerk knows which line to fix."""
+    said = []
+    for path, messages in errors.items():
+        match = INDEXED_NAME.match(path)
+        if match:
+            table = form.field(match.group(1))
+            child = table.child(match.group(3)) if table else None
+            where = (f"{table.label(_locale())} {int(match.group(2)) + 1} · "
+                     f"{child.label(_locale()) if child else match.group(3)}: ")  # fmt: skip
+        elif form.field(path) is not None:
+            where = f"{form.field(path).label(_locale())}: "
+        else:
+            where = ""
+        said.extend(where + message for message in messages)
+    return said
 
 
 @bp.route("/<form>/<int:record_id>/edit", methods=["GET", "POST"])

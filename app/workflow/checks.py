@@ -175,9 +175,26 @@ def check_state_rules(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                             )
                         )
             for index, rule in enumerate(definition.get("submit_rules", [])):
-                try:
-                    compile_expression(rule["expr"], names)
-                except ExpressionError as exc:
-                    issues.append(
-                        document.issue(("states", state, "submit_rules", index, "expr"), str(exc))
-                    )
+                where = ("states", state, "submit_rules", index)
+                for key, message in _submit_rule_issues(form.data, rule, names):
+                    issues.append(document.issue((*where, key), message))
+
+
+def _submit_rule_issues(form: dict, rule: dict, names: set[str]) -> list[tuple[str, str]]:
+    """What is wrong with one submit rule, as (key, message): ``each`` must name a table of the
+    form, ``field`` a field of that table (or of the form), and ``expr`` read only those."""
+    fields = {field["name"]: field for field in form["fields"]}
+    table = rule.get("each")
+    if table is not None:
+        if fields.get(table, {}).get("type") != "table":
+            return [("each", _("'%(name)s' is not a table of the form", name=table))]
+        fields = {field["name"]: field for field in fields[table]["fields"]}
+        names = names | set(fields)
+    found = []
+    if "field" in rule and rule["field"] not in fields:
+        found.append(("field", _("unknown field '%(name)s'", name=rule["field"])))
+    try:
+        compile_expression(rule["expr"], names)
+    except ExpressionError as exc:
+        found.append(("expr", str(exc)))
+    return found

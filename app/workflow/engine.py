@@ -195,26 +195,43 @@ def _state_refusal(form: FormDef, record: Record, transition: dict):
     return None
 
 
-def submit_rule_errors(form: FormDef, record: Record) -> list[str]:
-    """The messages of the current state's ``submit_rules`` the record breaks."""
+def submit_rule_errors(form: FormDef, record: Record) -> dict[str, list[str]]:
+    """The current state's ``submit_rules`` the record breaks, as field errors: a rule's messages
+    go under its ``field`` (``_schema`` when it names none); a rule with ``each: <table>`` is
+    checked on every line (the line's fields and the record's alike in reach) and reported under
+    ``<table>[i].<field>``, so a clerk sees which line lacks what."""
     state = workflow_of(form)["states"].get(record.state, {})
     rules = state.get("submit_rules", [])
     if not rules:
-        return []
+        return {}
     values = records.record_values(form, record)
     english = records.locale().startswith("en")
-    broken = []
+    broken: dict[str, list[str]] = {}
     for rule in rules:
-        try:
-            passed = _condition(rule["expr"], condition_names(form.spec)).evaluate(
-                values, Context()
-            )
-        except ExpressionError:
-            passed = False
-        if not passed:
-            message = rule["message"]
-            broken.append(message.get("en" if english else "zh_CN") or message.get("zh_CN", ""))
+        message = rule["message"]
+        text = message.get("en" if english else "zh_CN") or message.get("zh_CN", "")
+        field = rule.get("field")
+        table = rule.get("each")
+        if table is None:
+            if not _rule_holds(form, rule, values):
+                broken.setdefault(field or "_schema", []).append(text)
+            continue
+        for index, line in enumerate(values.get(table) or []):
+            if not _rule_holds(form, rule, {**values, **line}):
+                path = f"{table}[{index}]" + (f".{field}" if field else "")
+                broken.setdefault(path, []).append(text)
     return broken
+
+
+def _rule_holds(form: FormDef, rule: dict, values: dict) -> bool:
+    names = condition_names(form.spec)
+    table = rule.get("each")
+    if table is not None:
+        names |= {field.name for field in form.field(table).fields}
+    try:
+        return bool(_condition(rule["expr"], names).evaluate(values, Context()))
+    except ExpressionError:
+        return False
 
 
 def available(session: Session, form: FormDef, record: Record, user) -> list[dict]:
@@ -310,9 +327,9 @@ def fire(
     problem = refusal(session, form, record, user, transition)
     if problem is not None:
         raise problem
-    broken = [] if transition.get("skip_submit_rules") else submit_rule_errors(form, record)
+    broken = {} if transition.get("skip_submit_rules") else submit_rule_errors(form, record)
     if broken:
-        raise ValidationFailed({"_schema": broken})
+        raise ValidationFailed(broken)
     comment = (comment or "").strip() or None
     if transition.get("comment") == "required" and comment is None:
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})

@@ -281,8 +281,15 @@ def _replenishment_job(run: jobs.JobRun) -> dict:
     return {
         "suggestions": len(created),
         "lines": len(plan.lines),
+        "without_supplier": sum(_without_supplier(record) for record in created),
         "link": f"/forms/{FORM}/?run={run.job_id}",
     }
+
+
+def _without_supplier(record: Record) -> int:
+    """Purchase and return lines of ``record`` whose item card names no preferred supplier."""
+    lines = record.data.get("lines") or []
+    return sum(1 for line in lines if line["action"] != "transfer" and not line.get("supplier"))
 
 
 #: The worker's registry, kept between runs and rebuilt only after a publish (as the web does).

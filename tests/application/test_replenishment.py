@@ -115,6 +115,7 @@ def test_the_page_runs_the_plan_one_draft_per_location(app, db, bed):
     assert job.result == {
         "suggestions": 3,
         "lines": 11,
+        "without_supplier": 0,
         "link": f"/forms/replenishment/?run={job.id}",
     }
     found = suggestions(db)
@@ -230,7 +231,7 @@ def test_a_store_manager_plans_her_store_and_bad_edits_are_refused(app, db, bed)
     for change, field in (
         ({"quantity": "-3"}, "lines[0].quantity"),
         ({"to_location": 999999}, "lines[0].to_location"),
-        ({"action": "purchase", "supplier": None}, "lines[0].supplier"),
+        ({"from_location": None}, "lines[0].from_location"),
     ):
         lines = [dict(line) for line in current["data"]["lines"]]
         lines[0].update(change)
@@ -245,6 +246,40 @@ def test_a_store_manager_plans_her_store_and_bad_edits_are_refused(app, db, bed)
         signed_in(app, "sz_clerk").post(f"{RP}/{record.id}/transitions/submit", json={}).status_code
         == 403
     )
+
+
+def test_an_item_without_a_preferred_supplier_gets_its_line_the_supplier_is_chosen_at_submit(
+    app, db, bed
+):
+    """A card naming no preferred supplier does not stop the chain's plan: the purchase line is
+    written without one, the page says how many lines need one, and submitting is refused on
+    exactly those lines until a supplier is chosen."""
+    with db.transaction() as session:
+        code = Record.data["code"].as_string()
+        card = session.scalar(select(Record).where(Record.form == "item_master", code == "STRIP"))
+        card.data = {key: value for key, value in card.data.items() if key != "preferred_supplier"}
+    job = run_from_the_page(app, db)
+    assert (job.result["suggestions"], job.result["without_supplier"]) == (3, 1)
+    client = signed_in(app, "planner")
+    page = client.get("/replenishment").text
+    assert "Lines needing a supplier before they can be submitted: 1" in page
+    record = suggestions(db)["S-SZ"]
+    assert brief(bed, record)[4] == ("purchase", None, "S-SZ", None, "STRIP", None, D(27))
+    manager = signed_in(app, "sz_manager")
+    url = f"{RP}/{record.id}"
+    response = manager.post(f"{url}/transitions/submit", json={})
+    assert response.status_code == 422, response.json
+    assert response.json["errors"] == {
+        "lines[4].supplier": ["Choose the supplier of this purchase or return"]
+    }
+    current = manager.get(url).json
+    assert (current["state"], current["version"]) == ("draft", record.version)
+    lines = current["data"]["lines"]
+    lines[4]["supplier"] = bed["SUP-B"]
+    response = manager.put(url, json={"lines": lines, "version": current["version"]})
+    assert response.status_code == 200, response.json
+    response = manager.post(f"{url}/transitions/submit", json={})
+    assert response.status_code == 200 and response.json["state"] == "in_approval", response.json
 
 
 def test_cron_runs_the_plan_as_the_chain_planner(app, db, bed, monkeypatch, database_url, tmp_path):

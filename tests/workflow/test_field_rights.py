@@ -47,9 +47,39 @@ def test_submit_rules_are_checked_before_the_state_is_left(wf_app, wf_api, wf_or
     response = fire(manager, record, "approve",
                     signature={"password": PASSWORD, "meaning": "approved"})  # fmt: skip
     assert response.status_code == 422
-    assert response.json["errors"]["_schema"] == ["The amount cannot be negative"]
+    assert response.json["errors"] == {"_schema": ["The amount cannot be negative"]}
     # a rejection does not need the rules (skip_submit_rules)
     assert fire(manager, record, "reject", comment="wrong price").status_code == 200
+
+
+def test_a_submit_rule_on_every_line_names_the_lines_that_break_it(wf_app, wf_api, wf_org, db):
+    from tests.forms_fixtures import PASSWORD
+
+    lines = [
+        {"item": wf_org["item"], "lot": lot, "expiry_date": "2030-01-31", "quantity": quantity}
+        for lot, quantity in (("L1", "10"), ("L2", "600"), ("L3", "501"))
+    ]
+    record = received(wf_api, wf_org, amount="-5", lines=lines)
+    manager = wf_api("manager")
+    signature = {"password": PASSWORD, "meaning": "approved"}
+    response = fire(manager, record, "approve", signature=signature)
+    assert response.status_code == 422
+    rule = "A line of more than 500 needs an amount of at least 10000"
+    assert response.json["errors"] == {
+        "_schema": ["The amount cannot be negative"],
+        "lines[1].quantity": [rule],
+        "lines[2].quantity": [rule],
+    }
+    assert manager.get(f"{URL}/{record['id']}").json["state"] == "received"
+    # the detail page's button says the same, each message after the line and field it is about
+    page = f"/forms/cold_receipt/{record['id']}"
+    response = manager.form(
+        f"{page}/transitions/approve", {"version": record["version"], **signature}
+    )
+    assert response.status_code == 302
+    shown = manager.get(page).text
+    assert f"Lines 2 · Quantity: {rule}" in shown and f"Lines 3 · Quantity: {rule}" in shown
+    assert "The amount cannot be negative" in shown
 
 
 def test_the_edit_page_shows_kept_fields_read_only_and_ignores_them(wf_app, wf_api, wf_org, db):
