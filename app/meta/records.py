@@ -177,6 +177,8 @@ class _Run:
         #: ``lookup`` answers of this pass: one formula often asks the same card several times
         #: (``lookup(customer, 'kind')`` in each branch), and every line asks its item again.
         self._looked_up: dict[tuple, object] = {}
+        #: link checks of this pass, by (field, value): the lines' links are resolved together
+        self._linked: dict[tuple[int, object], links.Choice | None] = {}
         for top in form.fields:
             for candidate in [top, *top.fields]:
                 if candidate.type == "link":
@@ -318,12 +320,13 @@ class _Run:
     def check(self, values: dict) -> None:
         self._check_level(self.form.fields, values, values, "")
         for field in self.form.fields:
-            if field.type == "table":
-                for index, line in enumerate(values.get(field.name) or []):
-                    if self.visible.get(field.name, True):
-                        self._check_level(
-                            field.fields, line, {**values, **line}, f"{field.name}[{index}]"
-                        )
+            if field.type == "table" and self.visible.get(field.name, True):
+                lines = values.get(field.name) or []
+                self._resolve_line_links(field, lines)
+                for index, line in enumerate(lines):
+                    self._check_level(
+                        field.fields, line, {**values, **line}, f"{field.name}[{index}]"
+                    )
 
     def _check_level(self, definition, values: dict, scope: dict, prefix: str) -> None:
         for field in definition:
@@ -355,13 +358,34 @@ class _Run:
                     self.error(path, _label(message))
 
     def _check_link(self, field: FieldDef, value, path: str) -> None:
+        key = (id(field), _hashable(value))
+        if key not in self._linked:
+            terms = self._link_terms(field, value)
+            self._linked[key] = links.resolve(self.session, self.user, *terms)
+        if self._linked[key] is None:
+            target = field.get("link")
+            self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
+
+    def _link_terms(self, field: FieldDef, values) -> tuple:
+        """What ``links.resolve`` (one value) or ``resolve_many`` (several) needs for ``field``."""
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
         condition = field.expressions.get("link_filter")
         everywhere = field.get("link_scope") == "all" or (self.by_action and target == "location")
-        found = links.resolve(self.session, self.user, target, value, title, condition, everywhere)
-        if found is None:
-            self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
+        return target, values, title, condition, everywhere
+
+    def _resolve_line_links(self, table: FieldDef, lines: list) -> None:
+        """Resolve each link field's values over all the lines in one query (then checked line
+        by line from what was found, as a single value would be)."""
+        for field in table.fields:
+            if field.type != "link":
+                continue
+            values = {_hashable(line.get(field.name)) for line in lines if isinstance(line, dict)}
+            values -= {None, ""} | {value for (owner, value) in self._linked if owner == id(field)}
+            if len(values) > 1:
+                terms = self._link_terms(field, values)
+                found = links.resolve_many(self.session, self.user, *terms)
+                self._linked |= {(id(field), value): choice for value, choice in found.items()}
 
     def check_unique(self, values: dict) -> None:
         for field in self.form.fields:
@@ -389,6 +413,11 @@ def audit_as(session: Session, user, action: str, entity: str, entity_id, **kwar
 def _label(message: dict) -> str:
     loc = locale()
     return message.get("en" if loc.startswith("en") else "zh_CN") or message.get("zh_CN", "")
+
+
+def _hashable(value):
+    """A link value as a memo key (a malformed list or dict from the API is kept as text)."""
+    return value if isinstance(value, int | str | None) else repr(value)
 
 
 def _key_text(value) -> str:

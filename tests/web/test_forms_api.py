@@ -258,19 +258,59 @@ def test_concurrent_repeats_of_one_idempotency_key_create_one_record(lab_app, or
         assert session.query(Record).filter_by(form="field_lab").count() == 1
 
 
-def test_link_filter_limits_what_a_link_may_point_at(api, org):
-    def add(code, licence):
-        body = {"code": code, "name": code, "licence_number": licence,
-                "licence_expiry": "2030-01-01"}  # fmt: skip
-        return api.post("/api/v1/forms/supplier/records", json=body).json["id"]
+def add_supplier(api, code, licence="L-1"):
+    body = {"code": code, "name": code, "licence_number": licence, "licence_expiry": "2030-01-01"}
+    return api.post("/api/v1/forms/supplier/records", json=body).json["id"]
 
-    good, bad = add("GOOD", "L-1"), add("BAD", "REVOKED")
+
+def test_link_filter_limits_what_a_link_may_point_at(api, org):
+    good, bad = add_supplier(api, "GOOD"), add_supplier(api, "BAD", "REVOKED")
     assert api.post(URL, json=valid(org, supplier=good)).status_code == 201
     refused = api.post(URL, json=valid(org, title="Other", supplier=bad))
     assert refused.status_code == 422 and "supplier" in refused.json["errors"]
     picker = "/api/v1/lookup/supplier?form=field_lab&field=supplier"
     assert [c["value"] for c in api.get(picker).json["results"]] == [good]
     assert len(api.get("/api/v1/lookup/supplier").json["results"]) == 2
+
+
+def test_line_links_are_checked_together_and_each_refusal_names_its_line(lab_app, api, org):
+    """The lines' links are looked up in one query per field; what each line may point at is
+    unchanged: inside the user's scope, passing the link filter, existing."""
+    from sqlalchemy import event
+
+    from tests.forms_fixtures import PASSWORD, ApiClient
+
+    good, other = add_supplier(api, "G"), add_supplier(api, "O", "L-2")
+    revoked = add_supplier(api, "R", "REVOKED")
+    s1, s2 = org["s1"], org["s2"]
+
+    def line(n, place=s1, vendor=good):
+        return {"item": f"I{n}", "quantity": "1", "place": place, "vendor": vendor}
+
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    lines = [line(0), line(1, place=s2), line(2, vendor=revoked), line(3, 999999, 999999)]
+    refused = clerk.post(URL, json=valid(org, title="Lines", lines=lines))
+    assert refused.status_code == 422
+    assert sorted(refused.json["errors"]) == [
+        "lines[1].place", "lines[2].vendor", "lines[3].place", "lines[3].vendor",
+    ]  # fmt: skip
+    assert "outside your scope" in refused.json["errors"]["lines[1].place"][0]
+
+    statements = []
+    engine = lab_app.extensions["lianku.db"].engine
+    count = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        sizes = {}
+        for size in (2, 40):
+            statements.clear()
+            body = [line(n, vendor=(good, other)[n % 2]) for n in range(size)]
+            response = clerk.post(URL, json=valid(org, title=f"L{size}", lines=body))
+            assert response.status_code == 201, response.json
+            sizes[size] = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sizes[40] == sizes[2]  # 40 lines cost the queries of 2
 
 
 def test_a_user_link_offers_only_colleagues(lab_app, org):
