@@ -23,11 +23,13 @@ commitments over the records, the kernel's staging statements, the reads and the
 Python) p50 of ``--runs`` runs and the process's peak RSS; next to a **baseline** in the same run:
 one hand-written statement finding the needs alone (the typed policies, stock and 28-day sales
 aggregated, ``projected ≤ reorder point``), i.e. what any set-based plan must at least read.
-Writing the suggestions as records is not timed here (it goes through the record service, line
-by line validated, a few ms per line).
+``--write`` also times what the job does next, once: writing the plan's suggestions as
+``replenishment`` records through the record service (every rule of the form; one record per
+location), rolled back afterwards.
 
     .venv/bin/python bench/replenishment.py [--stores 2000] [--warehouses 50] [--items 20000]
                                             [--carried 1000] [--runs 3] [--keep] [--database NAME]
+                                            [--write]
 """
 
 from __future__ import annotations
@@ -50,7 +52,11 @@ import app.workflow  # noqa: E402,F401
 from app.db import Database  # noqa: E402
 from app.meta.registry import build  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.workflow.replenishment import ChainPlanner, make_plan  # noqa: E402
+from app.workflow.replenishment import (  # noqa: E402
+    ChainPlanner,
+    make_plan,
+    write_suggestions,
+)
 from bench.reports import bulk_loading, server_urls  # noqa: E402
 
 SERVER = os.environ.get("LIANKU_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -267,7 +273,21 @@ def timed(runs: int, work) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def measure(db: Database, runs: int) -> None:
+def measure_write(db: Database, registry, planner) -> None:
+    """The job's second half: the suggestions written as records, in the plan's transaction."""
+    with db.session() as session:
+        plan = make_plan(session, registry, planner)
+        started = time.perf_counter()
+        created = write_suggestions(session, registry, planner, plan)
+        took = time.perf_counter() - started
+        session.rollback()
+    print(
+        f"writing the suggestions: {took:.1f} s for {len(created):,} records of"
+        f" {len(plan.lines):,} lines ({took / max(len(plan.lines), 1) * 1000:.2f} ms a line)"
+    )
+
+
+def measure(db: Database, runs: int, write: bool = False) -> None:
     registry = build(ROOT / "metadata", ROOT / "workflows")
     planner = ChainPlanner()
 
@@ -295,6 +315,8 @@ def measure(db: Database, runs: int) -> None:
         f"baseline (the needs alone, one hand-written statement) p50 {base_p50:.2f} s:"
         f" {needs:,} needs; plan / baseline {plan_p50 / base_p50:.1f}×"
     )
+    if write:
+        measure_write(db, registry, planner)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
@@ -308,6 +330,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--database")
+    parser.add_argument("--write", action="store_true", help="also time writing the suggestions")
     options = parser.parse_args()
     if options.database:
         admin, url = server_urls(options.database)
@@ -319,7 +342,7 @@ def main() -> None:
             upgrade(db.engine)
             load(db, options.stores, options.warehouses, options.items, options.carried,
                  options.open)  # fmt: skip
-        measure(db, options.runs)
+        measure(db, options.runs, options.write)
     finally:
         db.dispose()
         if options.keep or options.database:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import operator
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -225,11 +226,8 @@ class Expression:
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(values)
-        # The compound-types evaluator only so that tuple and list literals (``kind in ('a', 'b')``)
-        # evaluate: ``compile_expression`` has already refused dicts, sets and comprehensions.
-        evaluator = simpleeval.EvalWithCompoundTypes(
-            operators=OPERATORS, functions=functions, names=names
-        )
+        evaluator = _take_evaluator()
+        evaluator.functions, evaluator.names = functions, names
         try:
             return evaluator.eval(self.text, previously_parsed=self.tree.body)
         except ExpressionError:
@@ -251,6 +249,26 @@ class Expression:
             raise ExpressionError(
                 _("cannot evaluate %(text)s: %(error)s", text=self.text, error=exc)
             ) from None
+        finally:
+            evaluator.functions = evaluator.names = None  # keep no values alive meanwhile
+            _spare.evaluators.append(evaluator)
+
+
+#: Evaluators of this thread not in use. Building one costs more than most evaluations (its
+#: dispatch table, a warnings filter), and a document of hundreds of lines evaluates thousands of
+#: expressions; one in use is never shared (a ``lookup`` may evaluate a link filter meanwhile).
+_spare = threading.local()
+
+
+def _take_evaluator() -> simpleeval.EvalWithCompoundTypes:
+    spare = getattr(_spare, "evaluators", None)
+    if spare is None:
+        spare = _spare.evaluators = []
+    if spare:
+        return spare.pop()
+    # The compound-types evaluator only so that tuple and list literals (``kind in ('a', 'b')``)
+    # evaluate: ``compile_expression`` has already refused dicts, sets and comprehensions.
+    return simpleeval.EvalWithCompoundTypes(operators=OPERATORS)
 
 
 def compile_expression(text: str, names: Iterable[str]) -> Expression:

@@ -43,6 +43,20 @@ def test_lookup_goes_through_the_context():
     assert evaluate("lookup(supplier, 'name')", context=context, supplier=7) == "name of supplier 7"
 
 
+def test_an_expression_evaluated_inside_another_leaves_the_outer_one_intact():
+    """Evaluators are reused within a thread; a lookup that evaluates a link filter while the
+    outer expression is half done must get its own, or the outer one reads the wrong names."""
+    inner = compile_expression("price * 2", ["price"])
+    outer = compile_expression("lookup(item, 'price') + quantity", ["item", "quantity"])
+
+    def lookup(name, value, field):
+        return inner.evaluate({"price": Decimal(value)})
+
+    context = Context(lookup=lookup)
+    assert outer.evaluate({"item": "7", "quantity": Decimal(1)}, context) == Decimal(15)
+    assert outer.evaluate({"item": "1", "quantity": Decimal(3)}, context) == Decimal(5)
+
+
 def test_a_declared_name_without_a_value_is_none():
     expression = compile_expression("(rejected or 0) + accepted", {"accepted", "rejected"})
     assert expression.evaluate({"accepted": Decimal(3)}) == Decimal(3)
