@@ -303,11 +303,11 @@ def _named_errors(form: FormDef, errors: dict[str, list[str]]) -> list[str]:
     said = []
     for path, messages in errors.items():
         match = INDEXED_NAME.match(path)
-        if match:
-            table = form.field(match.group(1))
-            child = table.child(match.group(3)) if table else None
-            where = (f"{table.label(_locale())} {int(match.group(2)) + 1} · "
-                     f"{child.label(_locale()) if child else match.group(3)}: ")  # fmt: skip
+        table = form.field(match.group(1)) if match else None
+        child = table.child(match.group(3)) if table else None
+        if child is not None:
+            line = int(match.group(2)) + 1
+            where = f"{table.label(_locale())} {line} · {child.label(_locale())}: "
         elif form.field(path) is not None:
             where = f"{form.field(path).label(_locale())}: "
         else:
