@@ -273,10 +273,9 @@ def timed(runs: int, work) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def measure_write(db: Database, registry, planner) -> None:
-    """The job's second half: the suggestions written as records, in the plan's transaction."""
+def measure_write(db: Database, registry, planner, plan) -> None:
+    """The job's second half: ``plan``'s suggestions written as records (rolled back)."""
     with db.session() as session:
-        plan = make_plan(session, registry, planner)
         started = time.perf_counter()
         created = write_suggestions(session, registry, planner, plan)
         took = time.perf_counter() - started
@@ -316,7 +315,7 @@ def measure(db: Database, runs: int, write: bool = False) -> None:
         f" {needs:,} needs; plan / baseline {plan_p50 / base_p50:.1f}×"
     )
     if write:
-        measure_write(db, registry, planner)
+        measure_write(db, registry, planner, result)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 

@@ -210,26 +210,23 @@ def submit_rule_errors(form: FormDef, record: Record) -> dict[str, list[str]]:
     for rule in rules:
         message = rule["message"]
         text = message.get("en" if english else "zh_CN") or message.get("zh_CN", "")
-        field = rule.get("field")
-        table = rule.get("each")
+        field, table = rule.get("field"), rule.get("each")
+        names = condition_names(form.spec)
         if table is None:
-            if not _rule_holds(form, rule, values):
+            if not _holds(_condition(rule["expr"], names), values):
                 broken.setdefault(field or "_schema", []).append(text)
             continue
+        expression = _condition(rule["expr"], names | {f.name for f in form.field(table).fields})
         for index, line in enumerate(values.get(table) or []):
-            if not _rule_holds(form, rule, {**values, **line}):
+            if not _holds(expression, {**values, **line}):
                 path = f"{table}[{index}]" + (f".{field}" if field else "")
                 broken.setdefault(path, []).append(text)
     return broken
 
 
-def _rule_holds(form: FormDef, rule: dict, values: dict) -> bool:
-    names = condition_names(form.spec)
-    table = rule.get("each")
-    if table is not None:
-        names |= {field.name for field in form.field(table).fields}
+def _holds(expression, values: dict) -> bool:
     try:
-        return bool(_condition(rule["expr"], names).evaluate(values, Context()))
+        return bool(expression.evaluate(values, Context()))
     except ExpressionError:
         return False
 
