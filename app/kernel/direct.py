@@ -15,6 +15,7 @@ read the rows by column name, as with SQLAlchemy rows.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Json
@@ -46,6 +47,26 @@ def execute_sql(connection: Connection, sql: str, parameters: dict) -> list:
         base = dialect.loaded_dbapi.Error
         raise DBAPIError.instance(sql, parameters, error, base, dialect=dialect) from error
     return cursor.fetchall() if cursor.rownumber is not None else []  # None: no rows to fetch
+
+
+def rows(connection: Connection, statement: Executable, batch: int = 10_000) -> Iterator[tuple]:
+    """The rows of a large read, as plain tuples.
+
+    SQLAlchemy turns each row into a ``Row`` as it is fetched, a few microseconds of Python a
+    row, which for the hundreds of thousands of rows a replenishment plan reads is seconds. On
+    PostgreSQL the statement is executed by SQLAlchemy as usual (parameters and all) and its rows
+    are taken from psycopg's cursor a batch at a time, converted in C. Only for columns whose
+    values psycopg returns as the caller wants them (numbers, text, dates), not enums.
+    """
+    result = connection.execute(statement)
+    if not is_postgresql(connection):
+        yield from map(tuple, result)
+        return
+    try:
+        while found := result.cursor.fetchmany(batch):
+            yield from found
+    finally:
+        result.close()
 
 
 def _cursor(connection: Connection):

@@ -9,6 +9,7 @@ lot goes to a destination only as far as ``ahead + q ≤ v × (days to expiry �
 
 from __future__ import annotations
 
+import gc
 import threading
 from decimal import Decimal
 
@@ -184,6 +185,33 @@ def test_nothing_to_do_when_every_location_is_above_its_reorder_point(db, ids):
     policies = {("S-HZ", "STRIP"): (2, 5, 40), ("S-SZ", "GAUZE"): (2, 5, 20)}
     result = plan(db, ids, policies, locations={ids["S-HZ"], ids["S-SZ"]})
     assert result.lines == []
+
+
+def test_the_collector_paused_for_the_plan_runs_again_after_it(db, ids, monkeypatch):
+    """The plan pauses Python's cycle collector while it builds its objects: afterwards it runs
+    again, also when the plan failed, and stays off for a process that had turned it off."""
+    seen = []
+    monkeypatch.setattr(
+        replenishment._Matcher, "replenish", lambda matcher: seen.append(gc.isenabled())
+    )
+    assert gc.isenabled()
+    plan(db, ids)
+    assert seen == [False] and gc.isenabled()
+
+    def failing(_matcher):
+        raise RuntimeError("matching failed")
+
+    monkeypatch.setattr(replenishment._Matcher, "replenish", failing)
+    with pytest.raises(RuntimeError):
+        plan(db, ids)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError):
+            plan(db, ids)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @pytest.mark.postgres_only
