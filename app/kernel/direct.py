@@ -7,6 +7,9 @@ interpreter, so that CPU caps the posting rate. On PostgreSQL each statement is 
 to SQL text once and run on the DBAPI connection under the session's ``Connection``, inside the
 same transaction; on SQLite it runs through SQLAlchemy as usual.
 
+The other hot path is the large read (a replenishment plan reads a million rows): ``rows``
+gives its rows as plain tuples, a batch at a time.
+
 Callers pass values psycopg adapts to the column as they are (ints, strings and ``StrEnum``
 members, ``Decimal``, aware ``datetime``, lists for arrays, ``Json`` for JSON — see ``json``) and
 read the rows by column name, as with SQLAlchemy rows.

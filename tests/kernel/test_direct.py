@@ -10,11 +10,10 @@ from sqlalchemy import func, literal, select
 from app.kernel import direct
 from app.kernel.items import Lot
 from app.kernel.locations import Location
-from tests.kernel.conftest import TODAY, receive
+from tests.kernel.conftest import TODAY
 
 
 def test_rows_are_plain_tuples_with_the_statement_s_own_values(db, world):
-    receive(db, world.strips, 5, world.s1, world.early)
     query = (
         select(
             Lot.lot_number,
