@@ -25,16 +25,21 @@ one hand-written statement finding the needs alone (the typed policies, stock an
 aggregated, ``projected ≤ reorder point``), i.e. what any set-based plan must at least read.
 ``--write`` also times what the job does next, once: writing the plan's suggestions as
 ``replenishment`` records through the record service (every rule of the form; one record per
-location), rolled back afterwards.
+location), rolled back afterwards. ``--steps`` times each step of one more plan (the staging
+statements, the reads, the matching). The plan's **digest** (SHA-256 over every field of every
+line, in order) tells whether a change of the code changed the plan.
 
     .venv/bin/python bench/replenishment.py [--stores 2000] [--warehouses 50] [--items 20000]
                                             [--carried 1000] [--runs 3] [--keep] [--database NAME]
-                                            [--write]
+                                            [--write] [--steps]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
+import hashlib
 import os
 import resource
 import statistics
@@ -50,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 import app.workflow  # noqa: E402,F401
 from app.db import Database  # noqa: E402
+from app.kernel import replenishment  # noqa: E402
 from app.meta.registry import build  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.workflow.replenishment import (  # noqa: E402
@@ -286,7 +292,53 @@ def measure_write(db: Database, registry, planner, plan) -> None:
     )
 
 
-def measure(db: Database, runs: int, write: bool = False) -> None:
+def digest(plan) -> str:
+    """A fingerprint of the plan: every field of every line, in order."""
+    fields = [field.name for field in dataclasses.fields(replenishment.SuggestionLine)]
+    lines = repr([tuple(getattr(line, name) for name in fields) for line in plan.lines])
+    return hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+
+#: The steps of a plan ``--steps`` times: (class, method) of the kernel's staging and matching.
+STEPS = [
+    (replenishment._Staging, name)
+    for name in ("_stage_sales", "_stage_commitments", "_stage_excess", "_stage_matter",
+                 "read_places", "read_positions", "read_excess", "read_lots")
+] + [
+    (replenishment._Matcher, name) for name in ("__init__", "move_near_expiry", "replenish")
+]  # fmt: skip
+
+
+def measure_steps(plan) -> None:
+    """One more plan with a clock around each step (the methods are wrapped for it only)."""
+    took: dict[str, float] = {}
+
+    def clocked(method):
+        @functools.wraps(method)
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                took[method.__name__] = time.perf_counter() - started
+
+        return run
+
+    originals = [(owner, name, getattr(owner, name)) for owner, name in STEPS]
+    for owner, name, method in originals:
+        setattr(owner, name, clocked(method))
+    try:
+        started = time.perf_counter()
+        plan()
+        total = time.perf_counter() - started
+    finally:
+        for owner, name, method in originals:
+            setattr(owner, name, method)
+    steps = ", ".join(f"{name.strip('_')} {seconds:.2f}" for name, seconds in took.items())
+    print(f"steps of one plan ({total:.2f} s), seconds: {steps}")
+
+
+def measure(db: Database, runs: int, write: bool = False, steps: bool = False) -> None:
     registry = build(ROOT / "metadata", ROOT / "workflows")
     planner = ChainPlanner()
 
@@ -307,13 +359,15 @@ def measure(db: Database, runs: int, write: bool = False) -> None:
         actions[line.reason, line.action] = actions.get((line.reason, line.action), 0) + 1
     print(
         f"plan p50 {plan_p50:.2f} s over {runs} runs (target ≤ 10 s): {len(result.lines):,} lines"
-        f" {dict(sorted(actions.items()))}; counts {dict(result.counts)}"
+        f" {dict(sorted(actions.items()))}; counts {dict(result.counts)}; digest {digest(result)}"
     )
     print(f"peak RSS {peak / 1024:.0f} MB (before the plan: {rss_before / 1024:.0f} MB)")
     print(
         f"baseline (the needs alone, one hand-written statement) p50 {base_p50:.2f} s:"
         f" {needs:,} needs; plan / baseline {plan_p50 / base_p50:.1f}×"
     )
+    if steps:
+        measure_steps(plan)
     if write:
         measure_write(db, registry, planner, result)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -330,6 +384,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--database")
     parser.add_argument("--write", action="store_true", help="also time writing the suggestions")
+    parser.add_argument("--steps", action="store_true", help="also time each step of one plan")
     options = parser.parse_args()
     if options.database:
         admin, url = server_urls(options.database)
@@ -341,7 +396,7 @@ def main() -> None:
             upgrade(db.engine)
             load(db, options.stores, options.warehouses, options.items, options.carried,
                  options.open)  # fmt: skip
-        measure(db, options.runs, options.write)
+        measure(db, options.runs, options.write, options.steps)
     finally:
         db.dispose()
         if options.keep or options.database:
