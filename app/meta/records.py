@@ -34,7 +34,7 @@ from app.kernel.udi import UDIError, parse_udi
 from app.kernel.users import User
 from app.meta import access, attachments, links, numbering
 from app.meta.expressions import Context, ExpressionError
-from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef
+from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
 from app.meta.models import Record, RecordKey
 from app.meta.registry import Registry
 from app.meta.schema_builder import flatten_errors, request_schema
@@ -411,8 +411,7 @@ def audit_as(session: Session, user, action: str, entity: str, entity_id, **kwar
 
 
 def _label(message: dict) -> str:
-    loc = locale()
-    return message.get("en" if loc.startswith("en") else "zh_CN") or message.get("zh_CN", "")
+    return label_text(message, locale())
 
 
 def _hashable(value):

@@ -300,16 +300,17 @@ def fire(form, record_id, transition):
 def _named_errors(form: FormDef, errors: dict[str, list[str]]) -> list[str]:
     """A refused transition's field errors as the page says them: each message after the field
     it is about (``Suggested lines 5 · Supplier: …``), so the clerk knows which line to fix."""
-    said = []
+    said, locale = [], _locale()
     for path, messages in errors.items():
         match = INDEXED_NAME.match(path)
         table = form.field(match.group(1)) if match else None
         child = table.child(match.group(3)) if table else None
+        field = form.field(path)
         if child is not None:
             line = int(match.group(2)) + 1
-            where = f"{table.label(_locale())} {line} · {child.label(_locale())}: "
-        elif form.field(path) is not None:
-            where = f"{form.field(path).label(_locale())}: "
+            where = f"{table.label(locale)} {line} · {child.label(locale)}: "
+        elif field is not None:
+            where = f"{field.label(locale)}: "
         else:
             where = ""
         said.extend(where + message for message in messages)

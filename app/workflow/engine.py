@@ -31,7 +31,7 @@ from app.kernel.users import User
 from app.meta import access, recall, records
 from app.meta.checks import SYSTEM_NAMES
 from app.meta.expressions import Context, ExpressionError, compile_expression
-from app.meta.forms import FormDef
+from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
 from app.meta.records import StaleRecord, ValidationFailed
 from app.meta.registry import Registry
@@ -205,13 +205,11 @@ def submit_rule_errors(form: FormDef, record: Record) -> dict[str, list[str]]:
     if not rules:
         return {}
     values = records.record_values(form, record)
-    english = records.locale().startswith("en")
+    language, names = records.locale(), condition_names(form.spec)
     broken: dict[str, list[str]] = {}
     for rule in rules:
-        message = rule["message"]
-        text = message.get("en" if english else "zh_CN") or message.get("zh_CN", "")
+        text = label_text(rule["message"], language)
         field, table = rule.get("field"), rule.get("each")
-        names = condition_names(form.spec)
         if table is None:
             if not _holds(_condition(rule["expr"], names), values):
                 broken.setdefault(field or "_schema", []).append(text)
