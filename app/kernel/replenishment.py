@@ -5,7 +5,7 @@ is computed by a few SQL statements over the whole chain into temporary tables (
 sales summed once, the open commitments, the near-expiry lots, the positions that matter); only
 those rows (needs, sources, near-expiry lots and the locations that could take them) come back to
 Python, as integers, where a greedy pass matches them. Never one query per item or per location.
-The plans of a chain are made one at a time (``lock_plan``).
+The plans of a chain are made one at a time (``planning``).
 
 Figures, per (location, item):
 
@@ -40,6 +40,7 @@ suggestions go out as plain lines for the caller to write as records.
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import gc
 import math
 import uuid
@@ -75,7 +76,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base, Quantity
+from app.db import Base, Database, Quantity
 from app.i18n import _
 from app.kernel import direct
 from app.kernel.errors import KernelError
@@ -201,19 +202,38 @@ class PlanInProgress(KernelError):
         )
 
 
-def lock_plan(session: Session) -> None:
-    """Make this transaction the only one planning (PostgreSQL: a transaction-level advisory lock
-    per schema, released at commit or rollback); raise ``PlanInProgress`` at once when another
-    holds it. On SQLite the write transaction the plan is written in serialises the runs."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
+#: The advisory lock of a schema's planner (PostgreSQL): one key per company schema.
+_PLANNER_KEY = "SELECT hashtext(current_schema() || '/replenishment')"
+
+
+@contextmanager
+def planning(database: Database) -> Iterator[None]:
+    """Be the chain's only planner until the block ends; raise ``PlanInProgress`` at once when
+    another plan is being made (in this database and company schema).
+
+    Planning and writing the suggestions are several transactions (the job writes one per
+    location, so that other writers do not wait minutes behind it), and a second plan made in
+    between would not see the suggestions not written yet and suggest the same stock again: the
+    lock spans them all. On PostgreSQL it is a session-level advisory lock held by a connection
+    of its own (in autocommit: it holds no snapshot back); on SQLite an exclusive lock on a file
+    next to the database. Either goes with the process that holds it.
+    """
+    if database.dialect == "postgresql":
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
+            key = holder.scalar(text(_PLANNER_KEY))
+            if not holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
+                raise PlanInProgress()
+            try:
+                yield
+            finally:
+                holder.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
         return
-    locked = connection.scalar(
-        text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || :what))"),
-        {"what": "/replenishment"},
-    )
-    if not locked:
-        raise PlanInProgress()
+    with open(f"{database.engine.url.database}.planning", "w") as lock_file:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PlanInProgress() from None
+        yield
 
 
 def plan(
@@ -232,10 +252,8 @@ def plan(
     here). ``locations``, when given, limits whose needs and near-expiry stock are planned (the
     planner's data scope); sources are the whole chain's.
 
-    One plan at a time (``lock_plan``): the lock lasts until the caller's transaction ends, so
-    plan and write the suggestions in one transaction.
+    One plan at a time: plan (and write the suggestions) inside ``planning``.
     """
-    lock_plan(session)
     settings = settings or PlanSettings()
     today = today or business_today()
     staging = _Staging(session, settings, today)

@@ -27,6 +27,7 @@ it as the chain's planner.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from decimal import Decimal
 
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.config import load_settings
 from app.db import Quantity
-from app.i18n import _l
+from app.i18n import _, _l
 from app.kernel import jobs
 from app.kernel import replenishment as kernel
 from app.kernel.items import business_today
@@ -45,6 +46,8 @@ from app.meta.form_sources import extract, lines_table
 from app.meta.models import Record
 from app.meta.registry import Registry, build, refresh
 from app.meta.sources import building
+
+log = logging.getLogger("lianku.replenishment")
 
 FORM = "replenishment"
 #: States in which a document still promises goods it has not moved yet.
@@ -180,21 +183,29 @@ def make_plan(session: Session, registry: Registry, user, today: dt.date | None 
     )
 
 
-def write_suggestions(
-    session: Session, registry: Registry, user, plan: kernel.Plan, run: int | None = None
-) -> list[Record]:
-    """One draft ``replenishment`` per location, with the suppliers and prices of item cards and
-    receipts, through the record service (every rule of the form) as ``user``."""
+def suggestion_payloads(session: Session, plan: kernel.Plan, run: int | None = None) -> list[dict]:
+    """One draft ``replenishment`` per location (by location id), with the suppliers and prices of
+    item cards and receipts."""
     items = _item_cards(session, {line.item_id for line in plan.lines})
     suppliers = _receipt_suppliers(session, {line.receipt_document for line in plan.lines})
     by_location: dict[int, list[dict]] = defaultdict(list)
     for line in plan.lines:
         by_location[line.location_id].append(_line(line, items, suppliers))
-    created = []
-    for location_id in sorted(by_location):
-        payload = {"location": location_id, "run": run, "lines": by_location[location_id]}
-        created.append(records.create(session, registry, user, FORM, payload))
-    return created
+    return [
+        {"location": location_id, "run": run, "lines": by_location[location_id]}
+        for location_id in sorted(by_location)
+    ]
+
+
+def write_suggestions(
+    session: Session, registry: Registry, user, plan: kernel.Plan, run: int | None = None
+) -> list[Record]:
+    """The plan's suggestions, written in ``session`` through the record service (every rule of
+    the form) as ``user``."""
+    return [
+        records.create(session, registry, user, FORM, payload)
+        for payload in suggestion_payloads(session, plan, run)
+    ]
 
 
 def _figure(value) -> str | None:
@@ -262,20 +273,23 @@ def _receipt_suppliers(session: Session, documents: set[str | None]) -> dict[str
 
 @jobs.handler(FORM, label=_l("Replenishment plan"))
 def _replenishment_job(run: jobs.JobRun) -> dict:
-    """Plan and write in one transaction: the kernel's plan lock lasts until it ends, so a second
-    run waits for nothing half-done and never suggests the same stock twice (it fails at once,
-    saying another plan is being made)."""
+    """Plan in one transaction, then write each location's suggestion in a transaction of its
+    own: every record saved appends to the audit trail's main chain and holds its head until its
+    transaction ends, so one transaction for a chain's thousands of suggestions would hold up
+    every other save in the company for minutes. The plan lock (``planning``) spans them all, so
+    a second run fails at once, saying another plan is being made, and never suggests the same
+    stock twice. A run that fails midway keeps the suggestions written (drafts, which the next
+    run counts as promises) and says how many."""
     settings = load_settings()
     run.progress(5, "planning")
     try:
-        with run.database.transaction() as session:
-            registry = _live_registry(session, settings)
-            user = _runner(session, run.params.get("user_id"))
-            plan = make_plan(session, registry, user)
-            if session.connection().dialect.name != "sqlite":
-                # (SQLite: this transaction holds the write lock that progress would wait for)
-                run.progress(60, f"{len(plan.lines)} lines")
-            created = write_suggestions(session, registry, user, plan, run.job_id)
+        with kernel.planning(run.database):
+            with run.database.transaction() as session:
+                registry = _live_registry(session, settings)
+                plan = make_plan(session, registry, _runner(session, run.params.get("user_id")))
+                payloads = suggestion_payloads(session, plan, run.job_id)
+            run.progress(60, f"{len(plan.lines)} lines")
+            created = _write_one_by_one(run, registry, payloads)
     except kernel.PlanInProgress as exc:
         raise jobs.JobFailed(str(exc)) from None
     return {
@@ -284,6 +298,33 @@ def _replenishment_job(run: jobs.JobRun) -> dict:
         "without_supplier": sum(_without_supplier(record) for record in created),
         "link": f"/forms/{FORM}/?run={run.job_id}",
     }
+
+
+def _write_one_by_one(run: jobs.JobRun, registry: Registry, payloads: list[dict]) -> list[Record]:
+    """Each suggestion in a transaction of its own, reporting progress from 60 % to 100 %."""
+    created: list[Record] = []
+    reported = 60
+    try:
+        for payload in payloads:
+            with run.database.transaction() as session:
+                user = _runner(session, run.params.get("user_id"))
+                created.append(records.create(session, registry, user, FORM, payload))
+            percent = 60 + 40 * len(created) // len(payloads)
+            if percent > reported:
+                reported = percent
+                run.progress(percent, f"{len(created)} / {len(payloads)}")
+    except Exception as exc:
+        log.exception("replenishment job %s: writing the suggestions failed", run.job_id)
+        raise jobs.JobFailed(
+            _(
+                "%(written)d of %(total)d suggestions were written before this error: %(error)s."
+                " Run the plan again for the rest: the ones written count as planned.",
+                written=len(created),
+                total=len(payloads),
+                error=exc,
+            )
+        ) from exc
+    return created
 
 
 def _without_supplier(record: Record) -> int:

@@ -214,32 +214,33 @@ def test_the_collector_paused_for_the_plan_runs_again_after_it(db, ids, monkeypa
         gc.enable()
 
 
-@pytest.mark.postgres_only
 def test_one_plan_at_a_time(db, ids):
-    """Two planners at once: the second is refused at once, saying why, while the first's
-    transaction (plan and suggestions) is open; once it has ended, planning works again."""
-    planned, release, outcome = threading.Event(), threading.Event(), {}
-
-    def first():
-        with db.transaction() as session:
-            outcome["first"] = replenishment.plan(session, chain.policies(ids)).lines
-            planned.set()
-            release.wait(30)  # (writing the suggestions)
+    """While one planner holds the plan lock (planning, then writing its suggestions in as many
+    transactions as it takes), a second is refused at once, saying why, from another thread as
+    from another connection; once the first has finished, planning works again."""
+    outcome = {}
 
     def second():
-        planned.wait(30)
         try:
-            with db.transaction() as session:
-                replenishment.plan(session, chain.policies(ids))
+            with replenishment.planning(db):
+                outcome["second"] = "planned"
         except replenishment.PlanInProgress as exc:
             outcome["second"] = exc
 
-    threads = [threading.Thread(target=first), threading.Thread(target=second)]
-    for thread in threads:
+    with replenishment.planning(db):
+        first = plan(db, ids).lines
+        thread = threading.Thread(target=second)
         thread.start()
-    threads[1].join(30)
-    release.set()
-    threads[0].join(30)
+        thread.join(30)
+        assert plan(db, ids).lines == first  # (the holder's own transactions go on)
     assert isinstance(outcome.get("second"), replenishment.PlanInProgress)
     assert "Another replenishment plan is being made" in str(outcome["second"])
-    assert len(plan(db, ids).lines) == len(outcome["first"]) > 0
+    with replenishment.planning(db):
+        assert len(plan(db, ids).lines) == len(first) > 0
+
+
+def test_a_planner_that_fails_lets_the_next_one_plan(db, ids):
+    with pytest.raises(RuntimeError), replenishment.planning(db):
+        raise RuntimeError("the plan failed")
+    with replenishment.planning(db):
+        assert plan(db, ids).lines
