@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+HERE = Path(__file__).parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -26,7 +27,11 @@ DESKTOP = {"width": 1366, "height": 900}
 
 
 def pytest_collection_modifyitems(config, items):
+    """Mark (and, without Chromium, skip) the browser tests: the hook sees every test of the
+    session, not only this folder's."""
     for item in items:
+        if HERE not in item.path.parents:
+            continue
         item.add_marker(pytest.mark.e2e)
         if not CHROMIUM.exists():
             item.add_marker(pytest.mark.skip(reason="needs /usr/bin/chromium"))
