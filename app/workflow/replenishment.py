@@ -40,6 +40,7 @@ from app.i18n import _, _l
 from app.kernel import jobs
 from app.kernel import replenishment as kernel
 from app.kernel.items import business_today
+from app.kernel.locations import Location
 from app.kernel.users import User
 from app.meta import access, mirrors, records
 from app.meta.form_sources import extract, lines_table
@@ -301,30 +302,59 @@ def _replenishment_job(run: jobs.JobRun) -> dict:
 
 
 def _write_one_by_one(run: jobs.JobRun, registry: Registry, payloads: list[dict]) -> list[Record]:
-    """Each suggestion in a transaction of its own, reporting progress from 60 % to 100 %."""
+    """Each suggestion in a transaction of its own, reporting progress from 60 % to 100 %. A
+    suggestion the form refuses is left out and the others are written; the job then fails naming
+    what was refused and why. Any other error stops the run where it is."""
     created: list[Record] = []
+    refused: dict[int, records.ValidationFailed] = {}
     reported = 60
-    try:
-        for payload in payloads:
+    for done, payload in enumerate(payloads, 1):
+        try:
             with run.database.transaction() as session:
                 user = _runner(session, run.params.get("user_id"))
                 created.append(records.create(session, registry, user, FORM, payload))
-            percent = 60 + 40 * len(created) // len(payloads)
-            if percent > reported:
-                reported = percent
-                run.progress(percent, f"{len(created)} / {len(payloads)}")
-    except Exception as exc:
-        log.exception("replenishment job %s: writing the suggestions failed", run.job_id)
+        except records.ValidationFailed as refusal:
+            refused[payload["location"]] = refusal
+        except Exception as exc:
+            log.exception("replenishment job %s: writing the suggestions failed", run.job_id)
+            raise jobs.JobFailed(
+                _(
+                    "%(written)d of %(total)d suggestions were written before this error:"
+                    " %(error)s. Run the plan again for the rest: the ones written count as"
+                    " planned.",
+                    written=len(created),
+                    total=len(payloads),
+                    error=exc,
+                )
+            ) from exc
+        percent = 60 + 40 * done // len(payloads)
+        if percent > reported:
+            reported = percent
+            run.progress(percent, f"{done} / {len(payloads)}")
+    if refused:
         raise jobs.JobFailed(
             _(
-                "%(written)d of %(total)d suggestions were written before this error: %(error)s."
-                " Run the plan again for the rest: the ones written count as planned.",
+                "%(written)d of %(total)d suggestions were written. The form refused these"
+                " (correct the cause, then run the plan again for them): %(refusals)s",
                 written=len(created),
                 total=len(payloads),
-                error=exc,
+                refusals="; ".join(_refusals(run.database, refused)),
             )
-        ) from exc
+        )
     return created
+
+
+def _refusals(database, refused: dict[int, records.ValidationFailed]) -> list[str]:
+    """Each refused location's suggestion as "S-SZ: lines[2].supplier: …" (its first reasons)."""
+    with database.session() as session:
+        query = select(Location.id, Location.code).where(Location.id.in_(refused))
+        codes = dict(session.execute(query).all())
+    said = []
+    for location, refusal in refused.items():
+        fields = list(refusal.errors.items())[:3]
+        reasons = ", ".join(f"{field}: {' '.join(texts)}" for field, texts in fields)
+        said.append(f"{codes.get(location, location)}: {reasons}")
+    return said
 
 
 def _without_supplier(record: Record) -> int:

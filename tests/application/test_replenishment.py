@@ -172,12 +172,12 @@ def queue_a_plan(db, bed) -> None:
 def suggestion_writer(monkeypatch, before_each):
     """Make the record service call ``before_each(n)`` before it writes the job's n-th suggestion
     (0, 1, …); every other record is written as usual."""
-    create, written = records.create, []
+    create, calls = records.create, []
 
     def create_calling_first(session, registry, user, form_name, payload, **options):
         if form_name == "replenishment":
-            before_each(len(written))
-            written.append(payload["location"])
+            calls.append(payload["location"])
+            before_each(len(calls) - 1)
         return create(session, registry, user, form_name, payload, **options)
 
     monkeypatch.setattr(records, "create", create_calling_first)
@@ -244,6 +244,30 @@ def test_a_run_that_fails_midway_keeps_what_it_wrote_and_the_next_run_plans_the_
     found = suggestions(db)
     assert sorted(found) == ["S-BJ", "S-SH", "S-SZ"]
     assert covered(bed, found) == expected
+
+
+def test_a_suggestion_the_form_refuses_is_named_and_the_others_are_written(
+    app, db, bed, monkeypatch
+):
+    def refuse_the_second(n):
+        if n == 1:
+            raise records.ValidationFailed({"lines[0].quantity": ["Must be greater than 0."]})
+
+    suggestion_writer(monkeypatch, refuse_the_second)
+    queue_a_plan(db, bed)
+    failed = jobs.run_next(db)
+    assert failed.status == jobs.JobStatus.failed
+    written = sorted(suggestions(db))
+    [refused] = {"S-BJ", "S-SH", "S-SZ"} - set(written)
+    assert failed.error.startswith(
+        "2 of 3 suggestions were written. The form refused these (correct the cause, then run"
+        " the plan again for them): "
+    )
+    assert f"{refused}: lines[0].quantity: Must be greater than 0." in failed.error
+    monkeypatch.undo()
+    again = run_from_the_page(app, db)
+    assert again.result["suggestions"] == 1
+    assert sorted(suggestions(db)) == ["S-BJ", "S-SH", "S-SZ"]
 
 
 def test_approval_creates_transfer_requests_purchase_orders_and_returns(app, db, bed):
