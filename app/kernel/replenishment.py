@@ -74,6 +74,7 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Database, Quantity
@@ -226,7 +227,10 @@ def planning(database: Database) -> Iterator[None]:
             try:
                 yield
             finally:
-                holder.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                try:
+                    holder.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                except DBAPIError:  # the connection is gone, and its lock with it
+                    holder.invalidate()
         return
     with open(f"{database.engine.url.database}.planning", "w") as lock_file:
         try:

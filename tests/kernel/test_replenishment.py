@@ -14,6 +14,7 @@ import threading
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from app.kernel import replenishment
 from app.kernel.geo import great_circle_km
@@ -242,5 +243,24 @@ def test_one_plan_at_a_time(db, ids):
 def test_a_planner_that_fails_lets_the_next_one_plan(db, ids):
     with pytest.raises(RuntimeError), replenishment.planning(db):
         raise RuntimeError("the plan failed")
+    with replenishment.planning(db):
+        assert plan(db, ids).lines
+
+
+@pytest.mark.postgres_only
+def test_a_plan_lock_whose_connection_was_cut_is_gone_with_it(db, ids):
+    """The server ends the holder's connection mid-run (a restart, an admin): its advisory lock
+    goes with it, and the run's end does not fail on releasing it."""
+    with replenishment.planning(db):
+        with db.transaction() as session:
+            ended = session.scalar(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND objsubid = 1 AND granted"  # (one key)
+                    " AND database = (SELECT oid FROM pg_database"
+                    "                 WHERE datname = current_database())"
+                )
+            )
+        assert ended
     with replenishment.planning(db):
         assert plan(db, ids).lines
