@@ -21,7 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from app.i18n import LOCALES, _, _l
+from app.i18n import LOCALES, _, _l, localized
 from app.kernel import audit, tokens, users
 from app.kernel.locations import Location
 from app.meta import access, identity
@@ -73,10 +73,7 @@ def _sql():
 
 
 def role_labels() -> dict[str, str]:
-    from flask_babel import get_locale
-
-    locale = "en" if str(get_locale()).startswith("en") else "zh_CN"
-    return {name: role["label"][locale] for name, role in access.role_definitions().items()}
+    return {name: localized(role["label"]) for name, role in access.role_definitions().items()}
 
 
 def role_choices() -> list[SelectChoice]:

@@ -192,7 +192,7 @@ def test_users_choose_their_own_language(client, login, db, chain):
 def test_admin_creates_and_edits_a_user_and_the_changes_are_audited(client, login, db, chain):
     login("admin", PASSWORD)
     page = client.get("/admin/users/new")
-    assert page.status_code == 200
+    assert page.status_code == 200 and "门店店员" in page.text  # the roles, in the admin's language
     weak = client.post(
         "/admin/users/new",
         data={"username": "dora", "full_name": "Dora", "password": "dora", "locale": "zh_CN",
