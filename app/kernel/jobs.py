@@ -13,7 +13,8 @@ import datetime as dt
 import enum
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, select, up
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Database, UTCDateTime, utcnow
+from app.i18n import _
+from app.kernel import process_locks
 
 log = logging.getLogger("lianku.jobs")
 
@@ -116,33 +119,86 @@ def enqueue(session: Session, kind: str, params: dict | None = None, user_id: in
     return job
 
 
-def claim_next(database: Database) -> Job | None:
-    """Take the oldest queued job and mark it running; ``None`` when the queue is empty."""
+def _worker_lock(job_id: int) -> str:
+    """The lock a job's worker holds while it runs the job (``process_locks``)."""
+    return f"job-{job_id}"
+
+
+@contextmanager
+def claimed(database: Database) -> Iterator[Job | None]:
+    """Take the oldest queued job and mark it running; ``None`` when the queue is empty.
+
+    Its worker's lock is taken before the claim commits and held until the block ends, so a
+    ``running`` job whose lock nobody holds is one whose worker is gone (``fail_abandoned``).
+    """
+    with ExitStack() as alive:
+        with database.transaction() as session:
+            query = (
+                select(Job)
+                .where(Job.status == JobStatus.queued)
+                .order_by(Job.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            job = session.scalar(query)
+            if job is not None:
+                alive.enter_context(process_locks.hold(database, _worker_lock(job.id)))
+                job.status, job.started_at = JobStatus.running, utcnow()
+                session.flush()
+                session.expunge(job)
+        yield job
+
+
+def fail_abandoned(database: Database) -> list[int]:
+    """Fail the jobs left ``running`` by a worker that stopped before finishing them (killed,
+    crashed, its machine restarted); returns their ids.
+
+    Without this such a job would show as running forever. It is failed rather than run again:
+    what it did before it stopped (files, records, messages sent) may not bear doing twice, and
+    the person who started it decides.
+    """
     with database.transaction() as session:
-        query = (
+        running = session.scalars(
             select(Job)
-            .where(Job.status == JobStatus.queued)
+            .where(Job.status == JobStatus.running)
             .order_by(Job.id)
-            .limit(1)
             .with_for_update(skip_locked=True)
-        )
-        job = session.scalar(query)
-        if job is None:
-            return None
-        job.status, job.started_at = JobStatus.running, utcnow()
-        session.flush()
-        session.expunge(job)
-        return job
+        ).all()
+        abandoned = [
+            job for job in running if not process_locks.is_held(database, _worker_lock(job.id))
+        ]
+        for job in abandoned:
+            log.warning("job %s (%s) was left running by a worker that stopped", job.id, job.kind)
+            job.status, job.finished_at = JobStatus.failed, utcnow()
+            job.error = _(
+                "The worker running this job stopped before the job finished (at %(progress)d%%)."
+                " Check what it did, then start it again.",
+                progress=job.progress,
+            )
+        return [job.id for job in abandoned]
 
 
 def run_next(database: Database, files_dir: Path | None = None) -> Job | None:
-    """Claim and run one job to its end; returns the finished job, or None if none was queued."""
-    job = claim_next(database)
-    if job is None:
-        return None
-    outcome: dict = {"finished_at": utcnow()}
+    """Claim and run one job to its end; returns the finished job, or None if none was queued.
+
+    First fails the jobs whose worker is gone, so that a worker that restarts after a crash
+    closes what it (or another) left behind.
+    """
+    fail_abandoned(database)
+    with claimed(database) as job:
+        if job is None:
+            return None
+        outcome = _run(job, JobRun(database, job.id, dict(job.params or {}), files_dir))
+        with database.transaction() as session:
+            session.execute(update(Job).where(Job.id == job.id).values(**outcome))
+    with database.session() as session:
+        return session.get(Job, job.id)
+
+
+def _run(job: Job, run: JobRun) -> dict:
+    """The job's handler run to its end: what to record of how it ended."""
+    outcome: dict = {}
     try:
-        run = JobRun(database, job.id, dict(job.params or {}), files_dir)
         result = HANDLERS[job.kind](run)
         outcome.update(status=JobStatus.done, progress=100, result=result)
     except JobFailed as exc:
@@ -151,10 +207,8 @@ def run_next(database: Database, files_dir: Path | None = None) -> Job | None:
         log.exception("job %s (%s) crashed", job.id, job.kind)
         outcome.update(status=JobStatus.failed, error=f"{type(exc).__name__}: {exc}")
         outcome["message"] = traceback.format_exception_only(exc)[-1].strip()[:256]
-    with database.transaction() as session:
-        session.execute(update(Job).where(Job.id == job.id).values(**outcome))
-    with database.session() as session:
-        return session.get(Job, job.id)
+    outcome["finished_at"] = utcnow()
+    return outcome
 
 
 def run_until_empty(

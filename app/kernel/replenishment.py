@@ -40,7 +40,6 @@ suggestions go out as plain lines for the caller to write as records.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import gc
 import math
 import uuid
@@ -74,12 +73,11 @@ from sqlalchemy import (
     text,
     type_coerce,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Database, Quantity
 from app.i18n import _
-from app.kernel import direct
+from app.kernel import direct, process_locks
 from app.kernel.errors import KernelError
 from app.kernel.geo import great_circle_km
 from app.kernel.items import BUSINESS_TIMEZONE, Item, Lot, LotStatus, business_today
@@ -203,10 +201,6 @@ class PlanInProgress(KernelError):
         )
 
 
-#: The advisory lock of a schema's planner (PostgreSQL): one key per company schema.
-_PLANNER_KEY = "SELECT hashtext(current_schema() || '/replenishment')"
-
-
 @contextmanager
 def planning(database: Database) -> Iterator[None]:
     """Be the chain's only planner until the block ends; raise ``PlanInProgress`` at once when
@@ -215,28 +209,9 @@ def planning(database: Database) -> Iterator[None]:
     Planning and writing the suggestions are several transactions (the job writes one per
     location, so that other writers do not wait minutes behind it), and a second plan made in
     between would not see the suggestions not written yet and suggest the same stock again: the
-    lock spans them all. On PostgreSQL it is a session-level advisory lock held by a connection
-    of its own (in autocommit: it holds no snapshot back); on SQLite an exclusive lock on a file
-    next to the database. Either goes with the process that holds it.
+    lock spans them all, and goes with the process that holds it (``process_locks``).
     """
-    if database.dialect == "postgresql":
-        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-            key = holder.scalar(text(_PLANNER_KEY))
-            if not holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
-                raise PlanInProgress()
-            try:
-                yield
-            finally:
-                try:
-                    holder.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                except DBAPIError:  # the connection is gone, and its lock with it
-                    holder.invalidate()
-        return
-    with open(f"{database.engine.url.database}.planning", "w") as lock_file:
-        try:
-            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PlanInProgress() from None
+    with process_locks.hold(database, "replenishment", taken=PlanInProgress):
         yield
 
 

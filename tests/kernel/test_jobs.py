@@ -1,10 +1,15 @@
 """Jobs: queued in the database, claimed by workers, progress and outcome recorded."""
 
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from app.db import utcnow
 from app.kernel import jobs
 from app.kernel.jobs import Job, JobFailed, JobStatus
 
@@ -89,3 +94,98 @@ def test_concurrent_workers_never_run_the_same_job(db, handlers):
         thread.join()
     assert sorted(handlers) == sorted(set(handlers))
     assert len(handlers) == 40
+
+
+@pytest.fixture
+def kind():
+    """Registers a test job kind from a function; removed afterwards."""
+    registered = []
+
+    def register(name, func):
+        jobs.handler(name)(func)
+        registered.append(name)
+
+    yield register
+    for name in registered:
+        jobs.HANDLERS.pop(name)
+        jobs.LABELS.pop(name)
+
+
+def test_a_job_is_finished_when_its_handler_returns(db, kind):
+    handler_ended = []
+    kind("test_stamp", lambda run: handler_ended.append(utcnow()))
+    with db.transaction() as session:
+        jobs.enqueue(session, "test_stamp")
+    finished = jobs.run_next(db)
+    assert finished.started_at <= handler_ended[0] <= finished.finished_at
+
+
+def _worker_that_dies_midway(database_url: str) -> None:
+    """Another process claims the queued job and is killed (SIGKILL-like: ``os._exit``) halfway
+    through it, with no chance to record anything."""
+    code = textwrap.dedent(
+        f"""
+        import os
+        from app.db import Database
+        from app.kernel import jobs
+
+        @jobs.handler("test_die")
+        def die(run):
+            run.progress(40, "halfway")
+            os._exit(9)
+
+        jobs.run_next(Database({database_url!r}))
+        """
+    )
+    root = Path(__file__).resolve().parents[2]
+    died = subprocess.run([sys.executable, "-c", code], cwd=root, timeout=60)
+    assert died.returncode == 9
+
+
+def test_a_job_whose_worker_died_is_failed_by_the_next_worker(db, kind):
+    """A worker killed mid-job leaves it ``running``; the next worker to look at the queue finds
+    nobody holding it, fails it saying so, and goes on with the queue."""
+    kind("test_die", lambda run: None)
+    with db.transaction() as session:
+        dead_id = jobs.enqueue(session, "test_die").id
+        next_id = jobs.enqueue(session, "test_count", {"rows": 2}).id
+    _worker_that_dies_midway(db.url)
+    with db.session() as session:
+        left = session.get(Job, dead_id)
+        assert (left.status, left.progress) == (JobStatus.running, 40)
+
+    assert jobs.run_next(db).id == next_id
+    with db.session() as session:
+        dead = session.get(Job, dead_id)
+    assert dead.status is JobStatus.failed
+    assert dead.error.startswith("The worker running this job stopped before the job finished")
+    assert "(at 40%)" in dead.error
+    assert dead.started_at <= dead.finished_at
+    assert jobs.fail_abandoned(db) == []
+
+
+def test_a_running_job_whose_worker_is_alive_is_left_alone(db, kind):
+    started, finish = threading.Event(), threading.Event()
+
+    def slow(run):
+        started.set()
+        assert finish.wait(30)
+        return {"ok": True}
+
+    kind("test_slow", slow)
+    with db.transaction() as session:
+        job_id = jobs.enqueue(session, "test_slow").id
+    worker = threading.Thread(target=jobs.run_next, args=(db,))
+    worker.start()
+    try:
+        assert started.wait(30)
+        assert jobs.fail_abandoned(db) == []
+        assert jobs.run_next(db) is None
+        with db.session() as session:
+            assert session.get(Job, job_id).status is JobStatus.running
+    finally:
+        finish.set()
+        worker.join(30)
+    with db.session() as session:
+        done = session.get(Job, job_id)
+    assert (done.status, done.result) == (JobStatus.done, {"ok": True})
