@@ -62,7 +62,7 @@ test: lint
 # entries in app/translations/zh/LC_MESSAGES/messages.po.
 translations-update: $(STAMP)
 	$(BIN)/pybabel extract --omit-header -F babel.cfg -k _l -k _ -o /tmp/lianku-messages.pot .
-	$(BIN)/pybabel update --omit-header --no-fuzzy-matching -i /tmp/lianku-messages.pot -d app/translations
+	$(BIN)/pybabel update --no-fuzzy-matching -i /tmp/lianku-messages.pot -d app/translations
 
 clean:
 	rm -rf $(VENV) node_modules instance

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import utcnow
-from app.i18n import _
+from app.i18n import _, _l
 from app.kernel import audit
 from app.kernel.errors import KernelError
 from app.kernel.users import User
@@ -45,8 +45,15 @@ from app.workflow.errors import (  # noqa: F401  (re-exported)
 )
 from app.workflow.models import Signature, WorkflowEvent
 
-#: What a signer may declare their signature means.
-SIGNATURE_MEANINGS = ("approved", "reviewed", "responsible", "verified", "authored")
+#: What a signer may declare their signature means; pages show it as ``_(meaning)``, so each is
+#: marked here for the translation catalogue.
+SIGNATURE_MEANINGS = {
+    "approved": _l("approved"),
+    "reviewed": _l("reviewed"),
+    "responsible": _l("responsible"),
+    "verified": _l("verified"),
+    "authored": _l("authored"),
+}
 
 
 @dataclass
