@@ -91,21 +91,42 @@ def demo(if_empty: bool, **options) -> None:
     db.dispose()
 
 
+def _app_or_exit():
+    """The application, or exit saying why the metadata will not load."""
+    from app import create_app
+
+    try:
+        return create_app()
+    except MetadataInvalid as exc:
+        click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
+        sys.exit(1)
+
+
+def _run_queue(app) -> None:
+    """Run the queued jobs to the end, each in the language of whoever started it."""
+    from app.kernel.jobs import run_until_empty
+    from app.worker import in_starters_language, load_handlers
+
+    load_handlers()
+    database = app.extensions["lianku.db"]
+    context = in_starters_language(app)
+    ran = run_until_empty(database, files_dir=Path(app.instance_path), context=context)
+    click.echo(f"{ran} job(s) run")
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Run the queued jobs, then exit (for cron).")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between queue checks.")
 def worker(once: bool, poll: float) -> None:
     """Run queued jobs (exports, imports, scans, webhooks) until stopped."""
-    from app.kernel.jobs import run_until_empty
-    from app.worker import Worker, load_handlers
+    from app.worker import Worker
 
-    settings = load_settings()
-    db = Database(settings.database_url)
+    app = _app_or_exit()
     if once:
-        load_handlers()
-        click.echo(f"{run_until_empty(db, files_dir=settings.instance_path)} job(s) run")
+        _run_queue(app)
+        app.extensions["lianku.db"].dispose()
         return
-    runner = Worker(db, settings.instance_path, poll_seconds=poll)
+    runner = Worker(app, poll_seconds=poll)
     runner.start()
     try:
         runner.join()
@@ -127,14 +148,12 @@ def enqueue(kind: str, run_now: bool) -> None:
             f"unknown job kind {kind!r}; known: {', '.join(sorted(jobs.HANDLERS))}", err=True
         )
         sys.exit(2)
-    settings = load_settings()
-    db = Database(settings.database_url)
-    with db.transaction() as session:
-        job_id = jobs.enqueue(session, kind).id
-    click.echo(f"job {job_id} queued ({kind})")
+    app = _app_or_exit()
+    with app.extensions["lianku.db"].transaction() as session:
+        click.echo(f"job {jobs.enqueue(session, kind).id} queued ({kind})")
     if run_now:
-        click.echo(f"{jobs.run_until_empty(db, files_dir=settings.instance_path)} job(s) run")
-    db.dispose()
+        _run_queue(app)
+    app.extensions["lianku.db"].dispose()
 
 
 @main.command()
@@ -144,16 +163,11 @@ def enqueue(kind: str, run_now: bool) -> None:
 @click.option("--no-worker", is_flag=True, help="Do not run jobs in this process.")
 def run(host: str, port: int, debug: bool, no_worker: bool) -> None:
     """Serve the app with an in-process job worker (production: gunicorn + lianku worker)."""
-    from app import create_app
     from app.worker import Worker
 
-    try:
-        app = create_app()
-    except MetadataInvalid as exc:
-        click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
-        sys.exit(1)
+    app = _app_or_exit()
     if not no_worker:
-        Worker(app.extensions["lianku.db"], Path(app.instance_path)).start()
+        Worker(app).start()
     app.run(host=host, port=port, debug=debug, threaded=True, use_reloader=False)
 
 

@@ -68,3 +68,34 @@ def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):
     unknown = runner.invoke(main, ["enqueue", "no_such_job"])
     assert unknown.exit_code == 2
     assert "approval_reminders" in unknown.output
+
+
+def test_the_worker_writes_each_jobs_messages_in_the_language_of_who_started_it(runner, db):
+    """Job errors are stored as text and read on /jobs by whoever started the job: a zh_CN
+    user reads them in Chinese, an en user in English, cron's jobs in the default (Chinese)."""
+    from app.demo import job  # noqa: F401  (registers the demo job kind)
+    from app.kernel import jobs
+    from app.kernel.jobs import Job
+
+    with db.transaction() as session:
+        starters = {}
+        for name, locale in (("wang", "zh_CN"), ("smith", "en")):
+            user = User(username=name, full_name=name, locale=locale)
+            user.set_password("correct horse battery")
+            session.add(user)
+            session.flush()
+            starters[name] = user.id
+        queued = {
+            who: jobs.enqueue(session, "demo", user_id=starters.get(who)).id
+            for who in ("wang", "smith", "cron")
+        }
+    result = runner.invoke(main, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "3 job(s) run" in result.output
+    with db.session() as session:
+        errors = {who: session.get(Job, job_id).error for who, job_id in queued.items()}
+    assert errors == {
+        "wang": "演示连锁只能载入尚无用户的数据库。",
+        "smith": "The demo chain loads only into a database without users.",
+        "cron": "演示连锁只能载入尚无用户的数据库。",
+    }

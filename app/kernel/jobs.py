@@ -14,7 +14,7 @@ import enum
 import logging
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +90,9 @@ class JobRun:
 
 
 Handler = Callable[[JobRun], dict | None]
+#: What a job runs inside: the worker makes it the language of the person who started it, so
+#: the job's messages and errors read in that person's language on /jobs.
+JobContext = Callable[[Job], AbstractContextManager]
 HANDLERS: dict[str, Handler] = {}
 #: A translatable label per kind, for the jobs page.
 LABELS: dict[str, object] = {}
@@ -149,7 +152,7 @@ def claimed(database: Database) -> Iterator[Job | None]:
         yield job
 
 
-def fail_abandoned(database: Database) -> list[int]:
+def fail_abandoned(database: Database, context: JobContext = nullcontext) -> list[int]:
     """Fail the jobs left ``running`` by a worker that stopped before finishing them (killed,
     crashed, its machine restarted); returns their ids.
 
@@ -170,25 +173,30 @@ def fail_abandoned(database: Database) -> list[int]:
         for job in abandoned:
             log.warning("job %s (%s) was left running by a worker that stopped", job.id, job.kind)
             job.status, job.finished_at = JobStatus.failed, utcnow()
-            job.error = _(
-                "The worker running this job stopped before the job finished (at %(progress)d%%)."
-                " Check what it did, then start it again.",
-                progress=job.progress,
-            )
+            with context(job):
+                job.error = _(
+                    "The worker running this job stopped before the job finished"
+                    " (at %(progress)d%%). Check what it did, then start it again.",
+                    progress=job.progress,
+                )
         return [job.id for job in abandoned]
 
 
-def run_next(database: Database, files_dir: Path | None = None) -> Job | None:
-    """Claim and run one job to its end; returns the finished job, or None if none was queued.
+def run_next(
+    database: Database, files_dir: Path | None = None, context: JobContext = nullcontext
+) -> Job | None:
+    """Claim and run one job to its end (inside ``context(job)``); returns the finished job, or
+    None if none was queued.
 
     First fails the jobs whose worker is gone, so that a worker that restarts after a crash
     closes what it (or another) left behind.
     """
-    fail_abandoned(database)
+    fail_abandoned(database, context)
     with claimed(database) as job:
         if job is None:
             return None
-        outcome = _run(job, JobRun(database, job.id, dict(job.params or {}), files_dir))
+        with context(job):
+            outcome = _run(job, JobRun(database, job.id, dict(job.params or {}), files_dir))
         with database.transaction() as session:
             session.execute(update(Job).where(Job.id == job.id).values(**outcome))
     with database.session() as session:
@@ -212,12 +220,15 @@ def _run(job: Job, run: JobRun) -> dict:
 
 
 def run_until_empty(
-    database: Database, limit: int | None = None, files_dir: Path | None = None
+    database: Database,
+    limit: int | None = None,
+    files_dir: Path | None = None,
+    context: JobContext = nullcontext,
 ) -> int:
     """Run queued jobs until none is left (or ``limit`` ran); returns how many ran."""
     count = 0
     while limit is None or count < limit:
-        if run_next(database, files_dir) is None:
+        if run_next(database, files_dir, context) is None:
             break
         count += 1
     return count

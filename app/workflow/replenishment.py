@@ -282,14 +282,14 @@ def _replenishment_job(run: jobs.JobRun) -> dict:
     stock twice. A run that fails midway keeps the suggestions written (drafts, which the next
     run counts as promises) and says how many."""
     settings = load_settings()
-    run.progress(5, "planning")
+    run.progress(5, _("Planning"))
     try:
         with kernel.planning(run.database):
             with run.database.transaction() as session:
                 registry = _live_registry(session, settings)
                 plan = make_plan(session, registry, _runner(session, run.params.get("user_id")))
                 payloads = suggestion_payloads(session, plan, run.job_id)
-            run.progress(60, f"{len(plan.lines)} lines")
+            run.progress(60, _("%(lines)d lines planned", lines=len(plan.lines)))
             created = _write_one_by_one(run, registry, payloads)
     except kernel.PlanInProgress as exc:
         raise jobs.JobFailed(str(exc)) from None
