@@ -11,6 +11,7 @@ from flask import Flask
 import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
 from app.db import Database
+from app.kernel.items import use_business_timezone
 from app.meta import registry
 
 
@@ -19,6 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     from app.web import init_web  # the top layer, imported last
 
     settings = load_settings(config)
+    use_business_timezone(settings.timezone)
     forms = registry.build(settings.metadata_dir, settings.workflows_dir)
     metadata = forms.metadata
     app = Flask(__name__, instance_path=str(settings.instance_path), static_folder=None)

@@ -10,11 +10,14 @@ import click
 import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
 from app.db import Database
+from app.kernel.items import use_business_timezone
 from app.meta import MetadataInvalid, load_metadata
 
 
 def _database() -> Database:
-    return Database(load_settings().database_url)
+    settings = load_settings()
+    use_business_timezone(settings.timezone)
+    return Database(settings.database_url)
 
 
 @click.group(help="Lianku 联库 — metadata-driven inventory for medical-device chains.")

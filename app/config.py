@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +71,20 @@ def load_settings(overrides: dict | None = None) -> Settings:
         workflows_dir=Path(pick("WORKFLOWS_DIR") or PROJECT_ROOT / "workflows"),
         form_templates_dir=Path(pick("FORM_TEMPLATES_DIR") or PROJECT_ROOT / "form_templates"),
         default_locale=pick("DEFAULT_LOCALE", "zh_CN") or "zh_CN",
-        timezone=pick("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai",
+        timezone=_time_zone(pick("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai"),
         secure_cookies=str(pick("SECURE_COOKIES", "0")).lower() in {"1", "true", "yes"},
         extra=overrides,
     )
     return settings
+
+
+def _time_zone(name: str) -> str:
+    """``name`` if it is a time zone this machine knows; refuse it at start-up otherwise, rather
+    than count expiry and the business day in some other zone."""
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ValueError(
+            f"LIANKU_TIMEZONE: {name!r} is not a time zone; use an IANA name such as Asia/Shanghai"
+        ) from None
+    return name

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.db import clock_at
 from app.demo import flows, master
 from app.demo.catalogue import Catalogue
-from app.kernel.items import BUSINESS_TIMEZONE, business_today
+from app.kernel.items import business_timezone, business_today
 from app.meta.models import Record
 from app.meta.registry import Registry
 
@@ -150,15 +150,15 @@ def _master_data(session, registry, catalogue: Catalogue, options, chain, rng, t
 
 
 def _opening(date: dt.date) -> dt.datetime:
-    return dt.datetime.combine(date, dt.time(7, 0), BUSINESS_TIMEZONE)
+    return dt.datetime.combine(date, dt.time(7, 0), business_timezone())
 
 
 def _clock(date: dt.date, real_now: dt.datetime, steps: int) -> flows.Clock:
     """The day's working hours; today's end at the real time (nothing is stamped in the future)."""
-    start = dt.datetime.combine(date, OPENS, BUSINESS_TIMEZONE)
-    end = min(dt.datetime.combine(date, CLOSES, BUSINESS_TIMEZONE), real_now)
+    start = dt.datetime.combine(date, OPENS, business_timezone())
+    end = min(dt.datetime.combine(date, CLOSES, business_timezone()), real_now)
     if end <= start:  # today, before opening time
-        start = dt.datetime.combine(date, dt.time(0, 0), BUSINESS_TIMEZONE)
+        start = dt.datetime.combine(date, dt.time(0, 0), business_timezone())
     return flows.Clock(start, end, steps)
 
 

@@ -27,13 +27,29 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validat
 from app.db import Base, UTCDateTime, utcnow
 from app.kernel.errors import ExpiryRequired, InvalidGTIN, NotTracked, RegistrationExpired
 
-#: The business day is the one on the shop's wall clock (the reference chain is in China).
-BUSINESS_TIMEZONE = ZoneInfo("Asia/Shanghai")
+#: The business day is the one on the shops' wall clock: ``LIANKU_TIMEZONE`` (the reference chain
+#: is in China). Set once per process by the entry points (``use_business_timezone``).
+_business_timezone = ZoneInfo("Asia/Shanghai")
+
+
+def use_business_timezone(name: str) -> None:
+    """Make ``name`` (an IANA zone, e.g. ``Asia/Shanghai``) the business day's time zone."""
+    global _business_timezone
+    _business_timezone = ZoneInfo(name)
+
+
+def business_timezone() -> ZoneInfo:
+    return _business_timezone
+
+
+def business_now() -> dt.datetime:
+    """Now on the shops' wall clock (the held clock in the demo's history and in tests)."""
+    return utcnow().astimezone(_business_timezone)
 
 
 def business_today() -> dt.date:
-    """Today's date where the shops are: what expiry and FEFO compare against."""
-    return utcnow().astimezone(BUSINESS_TIMEZONE).date()
+    """Today's date where the shops are: what expiry, FEFO and reports' "today" compare against."""
+    return business_now().date()
 
 
 def _enum(cls) -> Enum:

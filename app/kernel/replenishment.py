@@ -80,7 +80,7 @@ from app.i18n import _
 from app.kernel import direct, process_locks
 from app.kernel.errors import KernelError
 from app.kernel.geo import great_circle_km
-from app.kernel.items import BUSINESS_TIMEZONE, Item, Lot, LotStatus, business_today
+from app.kernel.items import Item, Lot, LotStatus, business_timezone, business_today
 from app.kernel.locations import Location, LocationType
 from app.kernel.stock import LedgerEntry, Reason, StockBalance, StockStatus
 from app.kernel.transfers import TransferLine
@@ -443,7 +443,7 @@ class _Staging:
 
     def sales_since(self) -> dt.datetime:
         start = self.today - dt.timedelta(days=self.settings.sales_days)
-        return dt.datetime.combine(start, dt.time.min, BUSINESS_TIMEZONE).astimezone(dt.UTC)
+        return dt.datetime.combine(start, dt.time.min, business_timezone()).astimezone(dt.UTC)
 
     def _stage_sales(self) -> None:
         """Units sold per (location, item) in the window: one pass over the ledger's sales (the

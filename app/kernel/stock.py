@@ -66,13 +66,13 @@ from app.kernel.errors import (
     UnitRecalled,
 )
 from app.kernel.items import (
-    BUSINESS_TIMEZONE,
     Item,
     Lot,
     LotStatus,
     TrackingMode,
     Unit,
     UnitStatus,
+    business_timezone,
     business_today,
     is_expired,
 )
@@ -410,7 +410,7 @@ def _check_location(
     if location.type not in STOCK_HOLDING:
         raise NotAStockLocation(facts.location(location), role)
     if location.locked_since is not None and location.stock_lock_id != own_lock:
-        since = location.locked_since.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M")
+        since = location.locked_since.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M")
         raise LocationLocked(facts.location(location), since, location.locked_by)
 
 

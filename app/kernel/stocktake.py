@@ -54,7 +54,7 @@ from app.kernel.errors import (
     LocationInactive,
     NotAStockLocation,
 )
-from app.kernel.items import BUSINESS_TIMEZONE, Item, Lot, TrackingMode, Unit, UnitStatus
+from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business_timezone
 from app.kernel.locations import STOCK_HOLDING, Location
 from app.kernel.stock import (
     LedgerEntry,
@@ -262,7 +262,7 @@ def _lock_state(
         submitter = session.get(User, submitted_by) if submitted_by else None
         raise CountInReview(
             stocktake.document, session.get(Location, stocktake.location_id).code,
-            submitted_at.astimezone(BUSINESS_TIMEZONE).strftime("%Y-%m-%d %H:%M"),
+            submitted_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M"),
             submitter.full_name if submitter else "-",
         )  # fmt: skip
     raise StocktakeError(

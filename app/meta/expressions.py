@@ -30,6 +30,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import simpleeval
 
+from app.db import utcnow
 from app.i18n import _
 from app.kernel.items import business_today
 
@@ -217,7 +218,7 @@ class Expression:
         context = context or Context()
         functions = dict(PURE_FUNCTIONS)
         functions["today"] = context.today
-        functions["now"] = lambda: dt.datetime.now(dt.UTC)
+        functions["now"] = utcnow
         if context.lookup is not None:
             lookup = context.lookup
             functions["lookup"] = lambda name, field: lookup(name, values.get(name), field)

@@ -13,14 +13,12 @@ which locations is ``app.meta.access``'s. The same figures are served as JSON to
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import zoneinfo
 
-from flask import Blueprint, abort, current_app, jsonify, render_template
+from flask import Blueprint, abort, jsonify, render_template
 from flask_login import current_user, login_required
 
 from app.kernel import audit, queries
-from app.kernel.items import Item
+from app.kernel.items import Item, business_now, business_today
 from app.meta import access
 from app.web.session import db_session
 
@@ -28,11 +26,6 @@ bp = Blueprint("stock", __name__)
 
 #: How often the page asks for fresh figures, in seconds.
 REFRESH_SECONDS = 5
-
-
-def _now() -> dt.datetime:
-    """Now on the business's wall clock (what "today" and "updated at" mean to the user)."""
-    return dt.datetime.now(zoneinfo.ZoneInfo(current_app.config["LIANKU"].timezone))
 
 
 def _overview(item_id: int) -> queries.ItemOverview:
@@ -43,13 +36,13 @@ def _overview(item_id: int) -> queries.ItemOverview:
     if item is None:
         abort(404)
     scope = access.visible_location_ids(session, current_user)
-    return queries.item_overview(session, item, _now().date(), scope)
+    return queries.item_overview(session, item, business_today(), scope)
 
 
 def _render(template: str, overview: queries.ItemOverview | None):
     return render_template(
         template, overview=overview, refresh=REFRESH_SECONDS,
-        now_time=_now().strftime("%H:%M:%S"),
+        now_time=business_now().strftime("%H:%M:%S"),
     )  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from app.cli import main
-from app.kernel.items import BUSINESS_TIMEZONE, Item, business_today, is_valid_gtin
+from app.kernel.items import Item, business_timezone, business_today, is_valid_gtin
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry
 from app.kernel.users import User
@@ -46,7 +46,7 @@ def test_tiny_chain_through_the_cli(runner, db):
         signed = set(session.scalars(select(Signature.record_id)))
         assert {receipt.id for receipt in receipts} <= signed  # every inspection signed
         first = receipts[0]
-        assert first.created_at.astimezone(BUSINESS_TIMEZONE).date() == today - dt.timedelta(2)
+        assert first.created_at.astimezone(business_timezone()).date() == today - dt.timedelta(2)
         assert first.data["arrival_date"] == (today - dt.timedelta(2)).isoformat()
         assert _count(session, LedgerEntry, LedgerEntry.document == first.number) > 0
         sales = session.scalars(select(Record).where(Record.form == "sales_order")).all()

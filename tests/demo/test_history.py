@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.db import utcnow
 from app.kernel import audit, jobs
-from app.kernel.items import BUSINESS_TIMEZONE, business_today
+from app.kernel.items import business_timezone, business_today
 from app.kernel.stock import LedgerEntry
 from app.kernel.users import User
 from app.meta.models import Record
@@ -17,7 +17,7 @@ from tests.kernel.conftest import assert_balances_match_ledger
 
 
 def _day(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(BUSINESS_TIMEZONE).date()
+    return moment.astimezone(business_timezone()).date()
 
 
 def test_documents_and_ledger_carry_their_simulated_day(db, load_demo):

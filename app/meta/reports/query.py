@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
+from app.db import utcnow
 from app.kernel.locations import Location
 from app.meta import access
 from app.meta.reports.model import Report, ReportColumn, ReportParam
@@ -165,7 +166,7 @@ def bucket(expression, size: str, source_type: str, dialect: str, timezone: str)
         return func.to_char(local, pattern[size])
     local = expression
     if source_type == "datetime":
-        offset = dt.datetime.now(zoneinfo.ZoneInfo(timezone)).utcoffset()
+        offset = utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).utcoffset()
         local = func.datetime(expression, f"{int(offset.total_seconds() // 60):+d} minutes")
     if size == "week":
         return func.date(local, "weekday 0", "-6 days")
@@ -193,7 +194,7 @@ def build_statement(
     ``offset`` on, in the report's order — a page; totals and subtotals are over every row.
     ``drill`` ([(dimension, value)]) narrows the rows to one aggregate cell's."""
     dialect = session.get_bind().dialect.name
-    today = today or dt.datetime.now(zoneinfo.ZoneInfo(timezone)).date()
+    today = today or utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).date()
     limit = report.limit if limit is None else min(limit, report.limit)
     with building(dialect, today):
         return _build(report, values, session, user, dialect, timezone, limit, offset, drill or [])
