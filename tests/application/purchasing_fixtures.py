@@ -13,13 +13,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from app.kernel.items import business_today, gtin_check_digit
+from app.kernel.items import gtin_check_digit
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.meta import identity
+from tests.application.clock import TODAY
 from tests.chain import PASSWORD, load_locations
 from tests.forms_fixtures import ApiClient
 
-TODAY = business_today()
 SIGN = {"signature": {"password": PASSWORD, "meaning": "approved"}}
 VERIFY = {"signature": {"password": PASSWORD, "meaning": "verified"}}
 

@@ -19,7 +19,6 @@ from app.kernel.items import (
     Lot,
     Unit,
     add_item,
-    business_today,
     get_or_create_lot,
     get_or_create_unit,
     gtin_check_digit,
@@ -27,10 +26,10 @@ from app.kernel.items import (
 from app.kernel.locations import add_location
 from app.kernel.stock import LedgerEntry, Movement, Reason, StockBalance, post_movements
 from app.meta import identity
+from tests.application.clock import TODAY
 from tests.forms_fixtures import ApiClient
 
 PASSWORD = "correct horse battery"
-TODAY = business_today()
 SO = "/api/v1/forms/sales_order/records"
 CR = "/api/v1/forms/customer_return/records"
 CUSTOMERS = "/api/v1/forms/customer/records"
