@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -130,11 +131,20 @@ def worker(once: bool, poll: float) -> None:
         app.extensions["lianku.db"].dispose()
         return
     runner = Worker(app, poll_seconds=poll)
-    runner.start()
-    try:
-        runner.join()
-    except KeyboardInterrupt:
+
+    def stop(signum, frame) -> None:
+        """The first TERM or INT lets the job under way finish (a deploy, systemd's stop); a
+        second one stops at once, and the next worker fails the job it leaves behind."""
+        if runner.stopping.is_set():
+            raise SystemExit(1)
+        click.echo("stopping after the job under way (signal again to stop now)", err=True)
         runner.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    runner.start()
+    while runner.is_alive():
+        runner.join(0.5)  # (a join with a timeout lets the signal handler run)
 
 
 @main.command()

@@ -99,3 +99,92 @@ def test_the_worker_writes_each_jobs_messages_in_the_language_of_who_started_it(
         "smith": "The demo chain loads only into a database without users.",
         "cron": "演示连锁只能载入尚无用户的数据库。",
     }
+
+
+@pytest.fixture
+def slow_worker(db, database_url, tmp_path):
+    """A ``lianku worker`` process that knows a job kind sleeping ``params.seconds``, and a
+    queued job of that kind; yields (process, job id) once the worker has started the job."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from app.kernel import jobs
+    from app.kernel.jobs import Job
+
+    code = (
+        "import time\n"
+        "from app.kernel import jobs\n"
+        "@jobs.handler('test_sleep')\n"
+        "def sleep(run):\n"
+        "    run.progress(10, 'asleep')\n"
+        "    time.sleep(run.params['seconds'])\n"
+        "    return {'slept': run.params['seconds']}\n"
+        "from app.cli import main\n"
+        "main(['worker', '--poll', '0.1'])\n"
+    )
+
+    def start(seconds: float):
+        jobs.handler("test_sleep")(lambda run: None)
+        with db.transaction() as session:
+            job_id = jobs.enqueue(session, "test_sleep", {"seconds": seconds}).id
+        env = {
+            **os.environ,
+            "LIANKU_DATABASE_URL": database_url,
+            "LIANKU_INSTANCE_PATH": str(tmp_path / "instance"),
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, stderr=subprocess.PIPE
+        )
+        started.append(process)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with db.session() as session:
+                if session.get(Job, job_id).progress == 10:
+                    return process, job_id
+            time.sleep(0.1)
+        raise AssertionError("the worker did not start the job within 60 s")
+
+    started: list = []
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+    jobs.HANDLERS.pop("test_sleep", None)
+    jobs.LABELS.pop("test_sleep", None)
+
+
+def test_a_stopped_worker_finishes_the_job_under_way_first(db, slow_worker):
+    import signal
+
+    from app.kernel.jobs import Job, JobStatus
+
+    process, job_id = slow_worker(seconds=2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0
+    assert b"stopping after the job under way" in stderr
+    with db.session() as session:
+        job = session.get(Job, job_id)
+    assert (job.status, job.result) == (JobStatus.done, {"slept": 2})
+
+
+def test_a_worker_stopped_twice_stops_at_once_and_the_next_fails_its_job(db, slow_worker):
+    import signal
+
+    from app.kernel import jobs
+    from app.kernel.jobs import Job, JobStatus
+
+    process, job_id = slow_worker(seconds=600)
+    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert jobs.fail_abandoned(db) == [job_id]
+    with db.session() as session:
+        job = session.get(Job, job_id)
+    assert job.status is JobStatus.failed
+    assert "(at 10%)" in job.error
