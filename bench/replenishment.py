@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import functools
 import hashlib
 import os
@@ -56,6 +57,7 @@ sys.path.insert(0, str(ROOT))
 import app.workflow  # noqa: E402,F401
 from app.db import Database  # noqa: E402
 from app.kernel import replenishment  # noqa: E402
+from app.kernel.items import business_today  # noqa: E402
 from app.meta.registry import build  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.workflow.replenishment import (  # noqa: E402
@@ -81,7 +83,7 @@ def load(db: Database, stores: int, warehouses: int, items: int, carried: int, o
     started = time.perf_counter()
     sql = {
         "stores": stores, "warehouses": warehouses, "items": items, "step": step,
-        "regions": REGIONS, "opened": opened,
+        "regions": REGIONS, "opened": opened, "today": business_today(),
     }  # fmt: skip
     with db.transaction() as session:
 
@@ -125,7 +127,7 @@ def load(db: Database, stores: int, warehouses: int, items: int, carried: int, o
         # lot 0 within its threshold, 1 and 2 later
         run(
             "INSERT INTO lots (item_id, lot_number, expiry_date, status, created_at)"
-            " SELECT i.id, 'L' || i.code || '-' || k, current_date + CASE k"
+            " SELECT i.id, 'L' || i.code || '-' || k, CAST(:today AS date) + CASE k"
             "  WHEN 0 THEN 5 + (i.id % (i.near_expiry_days - 5))"
             "  WHEN 1 THEN 150 + i.id % 200 ELSE 400 + i.id % 300 END, 'released', now()"
             " FROM items i, generate_series(0, 2) k ORDER BY i.id, k"
@@ -292,11 +294,16 @@ def measure_write(db: Database, registry, planner, plan) -> None:
     )
 
 
-def digest(plan) -> str:
-    """A fingerprint of the plan: every field of every line, in order."""
+def digest(plan, today: dt.date) -> str:
+    """A fingerprint of the plan: every field of every line, in order; dates as days from
+    ``today``, so that the same chain loaded on another day gives the same fingerprint."""
     fields = [field.name for field in dataclasses.fields(replenishment.SuggestionLine)]
-    lines = repr([tuple(getattr(line, name) for name in fields) for line in plan.lines])
-    return hashlib.sha256(lines.encode()).hexdigest()[:16]
+
+    def relative(value):
+        return (value - today).days if isinstance(value, dt.date) else value
+
+    lines = [tuple(relative(getattr(line, name)) for name in fields) for line in plan.lines]
+    return hashlib.sha256(repr(lines).encode()).hexdigest()[:16]
 
 
 #: The steps of a plan ``--steps`` times: (class, method) of the kernel's staging and matching.
@@ -359,7 +366,8 @@ def measure(db: Database, runs: int, write: bool = False, steps: bool = False) -
         actions[line.reason, line.action] = actions.get((line.reason, line.action), 0) + 1
     print(
         f"plan p50 {plan_p50:.2f} s over {runs} runs (target ≤ 10 s): {len(result.lines):,} lines"
-        f" {dict(sorted(actions.items()))}; counts {dict(result.counts)}; digest {digest(result)}"
+        f" {dict(sorted(actions.items()))}; counts {dict(result.counts)};"
+        f" digest {digest(result, business_today())}"
     )
     print(f"peak RSS {peak / 1024:.0f} MB (before the plan: {rss_before / 1024:.0f} MB)")
     print(
