@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.db import utcnow
 from app.kernel.jobs import LABELS, Job, JobStatus
 from app.meta import access
 from app.web.session import db_session
 
 bp = Blueprint("jobs", __name__)
 PAGE_SIZE = 50
+#: A job queued this long with no worker taking it says no worker is running.
+UNCLAIMED_AFTER = dt.timedelta(minutes=1)
 
 
 def _visible_jobs():
@@ -35,8 +39,13 @@ def _own_job(job_id: int) -> Job:
 def index():
     jobs = _visible_jobs()
     active = any(job.status in (JobStatus.queued, JobStatus.running) for job in jobs)
+    unclaimed = {
+        job.id
+        for job in jobs
+        if job.status == JobStatus.queued and utcnow() - job.created_at > UNCLAIMED_AFTER
+    }
     template = "jobs_table.html" if request.headers.get("HX-Request") else "jobs.html"
-    return render_template(template, jobs=jobs, labels=LABELS, active=active)
+    return render_template(template, jobs=jobs, labels=LABELS, active=active, unclaimed=unclaimed)
 
 
 @bp.get("/jobs/<int:job_id>/download")

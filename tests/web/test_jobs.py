@@ -86,3 +86,38 @@ def test_worker_once_runs_the_queue(db, database_url, monkeypatch, tmp_path):
     finally:
         jobs.HANDLERS.pop("test_cli")
         jobs.LABELS.pop("test_cli")
+
+
+def test_a_job_no_worker_takes_says_so(app, client, login, db, users):
+    """Queued for more than a minute: the page says no worker has taken it and what to do,
+    in the user's language; a job queued just now says nothing yet."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from app.db import utcnow
+    from app.kernel.jobs import Job
+
+    @jobs.handler("test_export")
+    def export(run):
+        return None
+
+    try:
+        with db.transaction() as session:
+            waiting = jobs.enqueue(session, "test_export", user_id=users["owner"]).id
+            jobs.enqueue(session, "test_export", user_id=users["owner"])
+            session.execute(
+                update(Job)
+                .where(Job.id == waiting)
+                .values(created_at=utcnow() - dt.timedelta(minutes=5))
+            )
+        login("owner", "correct horse")
+        page = client.get("/jobs").text
+        assert page.count("data-unclaimed") == 1
+        assert "No worker has taken this job yet" in page
+        with db.transaction() as session:
+            session.get(User, users["owner"]).locale = "zh_CN"
+        assert "尚无工作进程接手此任务" in client.get("/jobs").text
+    finally:
+        jobs.HANDLERS.pop("test_export")
+        jobs.LABELS.pop("test_export")
