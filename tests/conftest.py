@@ -153,3 +153,16 @@ def login(client):
 
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def eventually(check, seconds: float = 10):
+    """The first truthy value of ``check()`` within ``seconds`` (polled), else its last value.
+
+    For what the server does asynchronously: it frees a dead client's locks once it notices
+    the closed connection, a few milliseconds after the client's process is gone."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not (value := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return value

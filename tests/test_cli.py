@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from app.cli import main
 from app.kernel.users import User
+from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -183,7 +184,7 @@ def test_a_worker_stopped_twice_stops_at_once_and_the_next_fails_its_job(db, slo
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)
     assert process.returncode == 1
-    assert jobs.fail_abandoned(db) == [job_id]
+    assert eventually(lambda: jobs.fail_abandoned(db)) == [job_id]
     with db.session() as session:
         job = session.get(Job, job_id)
     assert job.status is JobStatus.failed

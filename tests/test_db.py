@@ -131,7 +131,7 @@ def test_a_pooled_connection_dropped_while_idle_is_replaced(db, monkeypatch):
     with other.session() as session:
         dropped = session.scalar(text("SELECT pg_backend_pid()"))
     with db.engine.begin() as connection:
-        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+        connection.execute(text("SELECT pg_terminate_backend(:pid, 10000)"), {"pid": dropped})
     with other.transaction() as session:
         assert session.scalar(text("SELECT pg_backend_pid()")) != dropped
     other.dispose()

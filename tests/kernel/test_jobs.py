@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from app.db import utcnow
-from app.kernel import jobs
+from app.kernel import jobs, process_locks
 from app.kernel.jobs import Job, JobFailed, JobStatus
+from tests.conftest import eventually
 
 
 @pytest.fixture(autouse=True)
@@ -154,6 +155,8 @@ def test_a_job_whose_worker_died_is_failed_by_the_next_worker(db, kind):
     with db.session() as session:
         left = session.get(Job, dead_id)
         assert (left.status, left.progress) == (JobStatus.running, 40)
+    # (the server frees the dead worker's lock once it notices the connection closed)
+    assert eventually(lambda: not process_locks.is_held(db, f"job-{dead_id}"))
 
     contexts = []  # (the worker writes each job's messages in its starter's language)
 

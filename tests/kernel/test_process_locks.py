@@ -11,6 +11,7 @@ import pytest
 
 from app.kernel import process_locks
 from app.kernel.process_locks import LockTaken
+from tests.conftest import eventually
 
 
 def _in_another_thread(func):
@@ -84,7 +85,7 @@ def test_a_holder_that_is_killed_lets_go(db):
     assert process_locks.is_held(db, "export")
     holder.communicate(b"9\n", timeout=30)
     assert holder.returncode == 9
-    assert not process_locks.is_held(db, "export")
+    assert eventually(lambda: not process_locks.is_held(db, "export"))
     with process_locks.hold(db, "export"):
         pass
 

@@ -255,7 +255,7 @@ def test_a_plan_lock_whose_connection_was_cut_is_gone_with_it(db, ids):
         with db.transaction() as session:
             ended = session.scalar(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks"  # (waits for it to end)
                     " WHERE locktype = 'advisory' AND objsubid = 1 AND granted"  # (one key)
                     " AND database = (SELECT oid FROM pg_database"
                     "                 WHERE datname = current_database())"
