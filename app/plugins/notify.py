@@ -14,6 +14,7 @@ import urllib.request
 
 from sqlalchemy import select
 
+from app.i18n import _
 from app.kernel import audit, jobs
 from app.kernel.users import User, UserRole, user_locations
 from app.workflow.actions import Action, ActionContext
@@ -99,6 +100,8 @@ def deliver(run: jobs.JobRun) -> dict:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
             return {"status": response.status}
     except urllib.error.HTTPError as exc:
-        raise jobs.JobFailed(f"webhook answered {exc.code}") from None
+        raise jobs.JobFailed(_("The webhook answered HTTP %(status)s.", status=exc.code)) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise jobs.JobFailed(f"webhook unreachable: {exc}") from None
+        raise jobs.JobFailed(
+            _("The webhook could not be reached: %(reason)s", reason=exc)
+        ) from None

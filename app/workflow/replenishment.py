@@ -384,5 +384,5 @@ def _runner(session: Session, user_id):
         return ChainPlanner()
     user = session.get(User, user_id)
     if user is None:
-        raise jobs.JobFailed(f"no user {user_id}")
+        raise jobs.JobFailed(_("The user who started this plan no longer exists."))
     return user

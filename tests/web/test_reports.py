@@ -141,3 +141,20 @@ def test_a_store_manager_may_not_read_the_audit_trail(client, db, login):
     assert client.get("/api/v1/reports/audit_trail").status_code == 404
     assert client.get("/reports/audit_trail").status_code == 404
     assert "审计追踪查询" not in client.get("/reports/").text
+
+
+def test_an_export_of_a_report_gone_since_it_was_queued_fails_saying_so(
+    app, auditor, db, monkeypatch
+):
+    from sqlalchemy import select
+
+    from app.kernel.users import User
+
+    monkeypatch.setenv("LIANKU_METADATA_DIR", app.config["LIANKU"].metadata_dir.as_posix())
+    with db.session() as session:
+        user_id = session.scalar(select(User.id).where(User.username == "auditor"))
+    with db.transaction() as session:
+        jobs.enqueue(session, "report_export", {"report": "retired", "user_id": user_id})
+    finished = jobs.run_next(db)
+    assert finished.status == "failed"
+    assert finished.error == "The report retired no longer exists."

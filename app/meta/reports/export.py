@@ -17,7 +17,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from app.config import load_settings
-from app.i18n import _l, localized
+from app.i18n import _, _l, localized
 from app.kernel import jobs
 from app.kernel.users import User
 from app.meta.reports.model import ReportColumn
@@ -125,7 +125,9 @@ def export_job(run: jobs.JobRun) -> dict:
             params["report"]
         )
         if report is None:
-            raise jobs.JobFailed(f"unknown report {params['report']}")
+            raise jobs.JobFailed(
+                _("The report %(report)s no longer exists.", report=params["report"])
+            )
         run.progress(10)
         user = session.get(User, params["user_id"])
         # the rows stream from the database into the file while the session is open
