@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from app.db import Database
 
 #: The advisory lock key of a name in the current company schema (64 bits: no collisions to fear).
-_KEY = "SELECT hashtextextended(current_schema() || '/' || :name, 0)"
+_KEY = "hashtextextended(current_schema() || '/' || :name, 0)"
 
 
 class LockTaken(Exception):
@@ -68,14 +68,13 @@ def is_held(database: Database, name: str) -> bool:
 @contextmanager
 def _held_on_postgresql(database: Database, name: str, taken) -> Iterator[None]:
     with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as holder:
-        key = holder.scalar(text(_KEY), {"name": name})
-        if not holder.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}):
+        if not holder.scalar(text(f"SELECT pg_try_advisory_lock({_KEY})"), {"name": name}):
             raise taken()
         try:
             yield
         finally:
             try:
-                holder.scalar(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                holder.scalar(text(f"SELECT pg_advisory_unlock({_KEY})"), {"name": name})
             except DBAPIError:  # the server cut the connection, and the lock went with it
                 holder.invalidate()
 
