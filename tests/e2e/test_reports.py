@@ -1,8 +1,6 @@
 """Reports in a real browser: charts drawn on a phone and a desktop, an Excel download that
 matches the table on the page."""
 
-import datetime as dt
-
 import pytest
 from openpyxl import load_workbook
 
@@ -11,8 +9,6 @@ from app.kernel.audit import AuditContext
 from app.kernel.locations import add_location
 from app.meta import identity
 from tests.e2e.conftest import DESKTOP, PHONE
-
-TODAY = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
