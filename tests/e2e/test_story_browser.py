@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.application.story_fixtures import (
     STRIP_GTIN,
@@ -40,10 +41,24 @@ def sign_in(page, live_server: str, username: str) -> None:
 
 
 def pick(page, field: str, text: str) -> None:
-    """Choose ``text`` in a link picker (search as you type)."""
-    page.locator(f"[data-field={field}] .ts-control").first.click()
-    page.keyboard.type(text)
-    page.locator(".ts-dropdown .option", has_text=text).first.click()
+    """Choose ``text`` in a link picker (search as you type).
+
+    The form recomputes itself on every change (the pick before this one included); when its
+    answer lands while the picker is being typed into, the picker can lose focus and close its
+    list (seen once in CI, under load). Then it is opened again and searched again."""
+    picker = page.locator(f"[data-field={field}]").first
+    option = picker.locator(".ts-dropdown .option", has_text=text).first
+    for _attempt in range(3):
+        picker.locator(".ts-control").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Backspace")  # (what an earlier attempt typed)
+        page.keyboard.type(text)
+        try:
+            option.click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    option.click()
 
 
 def shot(page, name: str, tmp_path: Path) -> Path:
