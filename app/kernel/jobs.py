@@ -60,6 +60,10 @@ class JobFailed(Exception):
     """Raised by a handler to fail its job with a message for the person who started it."""
 
 
+class CannotRunAgain(Exception):
+    """Only a job that failed is run again (one done, queued or running would run twice)."""
+
+
 @dataclass
 class JobRun:
     """What a handler gets: its job's id and parameters, and a way to report progress."""
@@ -120,6 +124,17 @@ def enqueue(session: Session, kind: str, params: dict | None = None, user_id: in
     session.add(job)
     session.flush()
     return job
+
+
+def run_again(session: Session, job: Job, user_id: int | None) -> Job:
+    """Queue ``job`` again, same kind and parameters, as a new job started by ``user_id``.
+
+    The failed job stays as it ended: its error is part of the history. The handler checks the
+    starter's rights again when it runs, as it did the first time.
+    """
+    if job.status != JobStatus.failed:
+        raise CannotRunAgain(_("Only a job that failed can be run again."))
+    return enqueue(session, job.kind, dict(job.params or {}), user_id)
 
 
 def _worker_lock(job_id: int) -> str:

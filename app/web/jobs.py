@@ -5,11 +5,23 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.db import utcnow
+from app.i18n import _
+from app.kernel import jobs
 from app.kernel.jobs import LABELS, Job, JobStatus
 from app.meta import access
 from app.web.session import db_session
@@ -46,6 +58,24 @@ def index():
     }
     template = "jobs_table.html" if request.headers.get("HX-Request") else "jobs.html"
     return render_template(template, jobs=jobs, labels=LABELS, active=active, unclaimed=unclaimed)
+
+
+@bp.post("/jobs/<int:job_id>/again")
+@login_required
+def again(job_id: int):
+    """Run one's own failed job again (same parameters), e.g. after its worker stopped."""
+    job = db_session().get(Job, job_id)
+    if job is None or job.created_by != current_user.id:
+        abort(404)
+    session = db_session()
+    try:
+        queued = jobs.run_again(session, job, current_user.id)
+    except jobs.CannotRunAgain as exc:
+        flash(str(exc), "error")
+    else:
+        session.commit()
+        flash(_("Queued again as job %(id)s.", id=queued.id), "info")
+    return redirect(url_for("jobs.index"))
 
 
 @bp.get("/jobs/<int:job_id>/download")

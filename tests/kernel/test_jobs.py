@@ -200,3 +200,22 @@ def test_a_running_job_whose_worker_is_alive_is_left_alone(db, kind):
     with db.session() as session:
         done = session.get(Job, job_id)
     assert (done.status, done.result) == (JobStatus.done, {"ok": True})
+
+
+def test_only_a_failed_job_is_run_again_as_a_new_job(db):
+    with db.transaction() as session:
+        refused_id = jobs.enqueue(session, "test_refuse", {"report": "stock"}, user_id=None).id
+        done_id = jobs.enqueue(session, "test_count", {"rows": 1}).id
+    jobs.run_until_empty(db)
+    with db.transaction() as session:
+        again = jobs.run_again(session, session.get(Job, refused_id), None)
+        assert (again.kind, again.params, again.status) == (
+            "test_refuse",
+            {"report": "stock"},
+            JobStatus.queued,
+        )
+        for job_id in (done_id, again.id):  # done, and queued
+            with pytest.raises(jobs.CannotRunAgain, match="Only a job that failed"):
+                jobs.run_again(session, session.get(Job, job_id), None)
+    with db.session() as session:
+        assert session.get(Job, refused_id).status is JobStatus.failed

@@ -121,3 +121,47 @@ def test_a_job_no_worker_takes_says_so(app, client, login, db, users):
     finally:
         jobs.HANDLERS.pop("test_export")
         jobs.LABELS.pop("test_export")
+
+
+def test_a_failed_job_is_run_again_by_whoever_started_it(app, client, login, db, users):
+    """The failed job stays as it ended; a new one runs with the same parameters. A job that
+    did not fail is refused, saying why, and another user's job is not found."""
+    from sqlalchemy import func, select
+
+    from app.kernel.jobs import Job, JobStatus
+    from tests.conftest import csrf_token
+
+    @jobs.handler("test_export")
+    def export(run):
+        raise jobs.JobFailed("the disk was full")
+
+    try:
+        with db.transaction() as session:
+            failed = jobs.enqueue(session, "test_export", {"rows": 7}, user_id=users["owner"]).id
+            others = jobs.enqueue(session, "test_export", {"rows": 1}, user_id=users["other"]).id
+        jobs.run_until_empty(db)
+        login("owner", "correct horse")
+        page = client.get("/jobs").text
+        assert f'action="/jobs/{failed}/again"' in page
+        assert f'action="/jobs/{others}/again"' not in page
+        answer = client.post(f"/jobs/{failed}/again", data={"csrf_token": csrf_token(page)})
+        assert answer.status_code == 302 and answer.headers["Location"].endswith("/jobs")
+        with db.session() as session:
+            rows = session.execute(
+                select(Job.id, Job.status, Job.params, Job.created_by).order_by(Job.id)
+            ).all()
+        assert rows[0][:2] == (failed, JobStatus.failed)
+        assert rows[-1][1:] == (JobStatus.queued, {"rows": 7}, users["owner"])
+        again = rows[-1][0]
+        assert "Queued again as job" in client.get("/jobs").text
+
+        token = csrf_token(client.get("/jobs").text)
+        refused = client.post(f"/jobs/{again}/again", data={"csrf_token": token})
+        assert refused.status_code == 302
+        assert "Only a job that failed can be run again." in client.get("/jobs").text
+        assert client.post(f"/jobs/{others}/again", data={"csrf_token": token}).status_code == 404
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(Job)) == 3
+    finally:
+        jobs.HANDLERS.pop("test_export")
+        jobs.LABELS.pop("test_export")
