@@ -143,14 +143,17 @@ def _worker_lock(job_id: int) -> str:
 
 
 @contextmanager
-def claimed(database: Database) -> Iterator[Job | None]:
-    """Take the oldest queued job and mark it running; ``None`` when the queue is empty.
+def claimed(database: Database, context: JobContext = nullcontext) -> Iterator[Job | None]:
+    """Take the oldest queued job and mark it running; ``None`` when the queue is empty. The
+    same transaction first fails the jobs whose worker is gone (``fail_abandoned``): one
+    transaction per look at the queue.
 
     Its worker's lock is taken before the claim commits and held until the block ends, so a
-    ``running`` job whose lock nobody holds is one whose worker is gone (``fail_abandoned``).
+    ``running`` job whose lock nobody holds is one whose worker is gone.
     """
     with ExitStack() as alive:
         with database.transaction() as session:
+            _fail_abandoned(session, database, context)
             query = (
                 select(Job)
                 .where(Job.status == JobStatus.queued)
@@ -176,25 +179,29 @@ def fail_abandoned(database: Database, context: JobContext = nullcontext) -> lis
     the person who started it decides.
     """
     with database.transaction() as session:
-        running = session.scalars(
-            select(Job)
-            .where(Job.status == JobStatus.running)
-            .order_by(Job.id)
-            .with_for_update(skip_locked=True)
-        ).all()
-        abandoned = [
-            job for job in running if not process_locks.is_held(database, _worker_lock(job.id))
-        ]
-        for job in abandoned:
-            log.warning("job %s (%s) was left running by a worker that stopped", job.id, job.kind)
-            job.status, job.finished_at = JobStatus.failed, utcnow()
-            with context(job):
-                job.error = _(
-                    "The worker running this job stopped before the job finished"
-                    " (at %(progress)d%%). Check what it did, then start it again.",
-                    progress=job.progress,
-                )
-        return [job.id for job in abandoned]
+        return _fail_abandoned(session, database, context)
+
+
+def _fail_abandoned(session: Session, database: Database, context: JobContext) -> list[int]:
+    running = session.scalars(
+        select(Job)
+        .where(Job.status == JobStatus.running)
+        .order_by(Job.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    abandoned = [
+        job for job in running if not process_locks.is_held(database, _worker_lock(job.id))
+    ]
+    for job in abandoned:
+        log.warning("job %s (%s) was left running by a worker that stopped", job.id, job.kind)
+        job.status, job.finished_at = JobStatus.failed, utcnow()
+        with context(job):
+            job.error = _(
+                "The worker running this job stopped before the job finished"
+                " (at %(progress)d%%). Check what it did, then start it again.",
+                progress=job.progress,
+            )
+    return [job.id for job in abandoned]
 
 
 def run_next(
@@ -206,8 +213,7 @@ def run_next(
     First fails the jobs whose worker is gone, so that a worker that restarts after a crash
     closes what it (or another) left behind.
     """
-    fail_abandoned(database, context)
-    with claimed(database) as job:
+    with claimed(database, context) as job:
         if job is None:
             return None
         with context(job):
