@@ -155,6 +155,12 @@ def compare(column: ColumnElement, op: str, value) -> ColumnElement:
     return getattr(column, operators[op])(value)
 
 
+def local_now(timezone: str) -> dt.datetime:
+    """Now in ``timezone`` (the report's "today", and SQLite's offset for date buckets), read
+    from the one clock (``utcnow``)."""
+    return utcnow().astimezone(zoneinfo.ZoneInfo(timezone))
+
+
 def bucket(expression, size: str, source_type: str, dialect: str, timezone: str):
     """The date bucket label of ``expression``: 2026-11-25, 2026-11-23 (week's Monday), 2026-11,
     2026-Q4, 2026 — the same text on both databases, in the report's time zone."""
@@ -166,7 +172,7 @@ def bucket(expression, size: str, source_type: str, dialect: str, timezone: str)
         return func.to_char(local, pattern[size])
     local = expression
     if source_type == "datetime":
-        offset = utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).utcoffset()
+        offset = local_now(timezone).utcoffset()
         local = func.datetime(expression, f"{int(offset.total_seconds() // 60):+d} minutes")
     if size == "week":
         return func.date(local, "weekday 0", "-6 days")
@@ -194,7 +200,7 @@ def build_statement(
     ``offset`` on, in the report's order — a page; totals and subtotals are over every row.
     ``drill`` ([(dimension, value)]) narrows the rows to one aggregate cell's."""
     dialect = session.get_bind().dialect.name
-    today = today or utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    today = today or local_now(timezone).date()
     limit = report.limit if limit is None else min(limit, report.limit)
     with building(dialect, today):
         return _build(report, values, session, user, dialect, timezone, limit, offset, drill or [])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -11,13 +10,12 @@ from decimal import Decimal
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
-from app.db import utcnow
 from app.i18n import _, localized
 from app.meta import access
 from app.meta.expressions import Context, ExpressionError
 from app.meta.reports.model import Page, ParamError, Report, ReportColumn
 from app.meta.reports.params import parse_params
-from app.meta.reports.query import build_statement
+from app.meta.reports.query import build_statement, local_now
 
 
 @dataclass
@@ -52,7 +50,7 @@ def run_report(
     follows), in the same statement as the totals over every row. A pivot is laid out from all
     its cells and is not paged."""
     require_runnable(session, report, user)
-    today = today or utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    today = today or local_now(timezone).date()
     values = parse_params(report, raw_params, session, user, today)
     page = None if report.pivot else page
     offset, limit = _window(report, page, limit)
@@ -99,7 +97,7 @@ def stream_report(
         result.row_count = len(result.rows)
         return result
     require_runnable(session, report, user)
-    today = today or utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    today = today or local_now(timezone).date()
     values = parse_params(report, raw_params, session, user, today)
     statement = build_statement(report, values, session, user, timezone=timezone, today=today)
     result = ReportResult(report, report.columns, [], None, values)
@@ -154,7 +152,7 @@ def drill_rows(
     """The source rows behind one aggregate cell: ``drill`` is ``dimension:value,...`` (an empty
     value is a blank cell). Same access, parameters, scope and paging as the report itself."""
     require_runnable(session, report, user)
-    today = today or utcnow().astimezone(zoneinfo.ZoneInfo(timezone)).date()
+    today = today or local_now(timezone).date()
     values = parse_params(report, raw_params, session, user, today)
     cells = _drill_cells(report, drill)
     detail = replace(
