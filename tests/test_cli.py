@@ -1,13 +1,21 @@
 """The ``lianku`` command as an operator or cron runs it."""
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+import app.demo.job  # noqa: F401  (registers the demo job kind)
 from app.cli import main
+from app.kernel import jobs
+from app.kernel.jobs import Job, JobStatus
 from app.kernel.users import User
 from tests.conftest import eventually
 
@@ -74,10 +82,6 @@ def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):
 def test_the_worker_writes_each_jobs_messages_in_the_language_of_who_started_it(runner, db):
     """Job errors are stored as text and read on /jobs by whoever started the job: a zh_CN
     user reads them in Chinese, an en user in English, cron's jobs in the default (Chinese)."""
-    from app.demo import job  # noqa: F401  (registers the demo job kind)
-    from app.kernel import jobs
-    from app.kernel.jobs import Job
-
     with db.transaction() as session:
         starters = {}
         for name, locale in (("wang", "zh_CN"), ("smith", "en")):
@@ -106,15 +110,6 @@ def test_the_worker_writes_each_jobs_messages_in_the_language_of_who_started_it(
 def slow_worker(db, database_url, tmp_path):
     """A ``lianku worker`` process that knows a job kind sleeping ``params.seconds``, and a
     queued job of that kind; yields (process, job id) once the worker has started the job."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from app.kernel import jobs
-    from app.kernel.jobs import Job
-
     code = (
         "import time\n"
         "from app.kernel import jobs\n"
@@ -159,10 +154,6 @@ def slow_worker(db, database_url, tmp_path):
 
 
 def test_a_stopped_worker_finishes_the_job_under_way_first(db, slow_worker):
-    import signal
-
-    from app.kernel.jobs import Job, JobStatus
-
     process, job_id = slow_worker(seconds=2)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
@@ -174,11 +165,6 @@ def test_a_stopped_worker_finishes_the_job_under_way_first(db, slow_worker):
 
 
 def test_a_worker_stopped_twice_stops_at_once_and_the_next_fails_its_job(db, slow_worker):
-    import signal
-
-    from app.kernel import jobs
-    from app.kernel.jobs import Job, JobStatus
-
     process, job_id = slow_worker(seconds=600)
     process.send_signal(signal.SIGTERM)
     process.send_signal(signal.SIGINT)

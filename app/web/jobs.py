@@ -51,10 +51,9 @@ def _own_job(job_id: int) -> Job:
 def index():
     jobs = _visible_jobs()
     active = any(job.status in (JobStatus.queued, JobStatus.running) for job in jobs)
+    waiting_since = utcnow() - UNCLAIMED_AFTER
     unclaimed = {
-        job.id
-        for job in jobs
-        if job.status == JobStatus.queued and utcnow() - job.created_at > UNCLAIMED_AFTER
+        job.id for job in jobs if job.status == JobStatus.queued and job.created_at < waiting_since
     }
     template = "jobs_table.html" if request.headers.get("HX-Request") else "jobs.html"
     return render_template(template, jobs=jobs, labels=LABELS, active=active, unclaimed=unclaimed)
@@ -64,10 +63,10 @@ def index():
 @login_required
 def again(job_id: int):
     """Run one's own failed job again (same parameters), e.g. after its worker stopped."""
-    job = db_session().get(Job, job_id)
+    session = db_session()
+    job = session.get(Job, job_id)
     if job is None or job.created_by != current_user.id:
         abort(404)
-    session = db_session()
     try:
         queued = jobs.run_again(session, job, current_user.id)
     except jobs.CannotRunAgain as exc:
