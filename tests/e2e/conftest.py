@@ -6,6 +6,7 @@ is installed by ``.ci/run`` (Debian package).
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -79,3 +80,16 @@ def screenshot_dir() -> Path:
     path = Path(__file__).resolve().parents[2] / "test-results"
     path.mkdir(exist_ok=True)
     return path
+
+
+RECORD_PAGE = re.compile(r"/forms/[a-z0-9_]+/\d+$")
+
+
+def save(page) -> None:
+    """Press the form's Save and wait for the saved record's page. A refused save fails at once
+    with what the page marked (it used to show only as a wait for the record page timing out)."""
+    with page.expect_navigation():
+        page.click("#record-form button[type=submit]")
+    if not RECORD_PAGE.search(page.url):
+        refusal = page.locator(".alert-danger, .invalid-feedback").all_inner_texts()
+        raise AssertionError(f"the save was refused at {page.url}: {refusal}")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
+from app.meta import records
+from tests.e2e.conftest import save
 from tests.forms_fixtures import PASSWORD
+from tests.web.test_forms_api import SCAN
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -54,8 +58,7 @@ def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     page.fill("input[name=name]", "Acme Medical")
     page.fill("input[name=licence_number]", "沪药监械经营许 2026-0001")
     page.fill("input[name=licence_expiry]", "2030-06-30")
-    page.click("#record-form button[type=submit]")
-    page.wait_for_url("**/forms/supplier/*")
+    save(page)
     assert page.locator("dd[data-field=code]").inner_text() == "SUP-01"
     assert "create" in page.locator("#history").inner_text()
 
@@ -80,8 +83,46 @@ def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     page.fill("input[name=reason]", "Patient waiting")
     page.locator("[data-field=lines]").screenshot(path=str(shot))
     assert shot.stat().st_size > 0
-    page.click("#record-form button[type=submit]")
-    page.wait_for_url("**/forms/field_lab/*")
+    save(page)
     assert page.locator("dd[data-field=total]").inner_text() == "7.50"
     assert page.locator("dd[data-field=location]").inner_text() == "S1 一号店"
     assert page.locator("h1").inner_text().startswith("Field lab · FL-S1-")
+
+
+@pytest.fixture
+def slow_recompute(monkeypatch):
+    """The live recompute answering 1.5 s late, as on a phone on a slow network."""
+    real = records.evaluate
+
+    def late(*args, **kwargs):
+        time.sleep(1.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(records, "evaluate", late)
+
+
+def test_a_late_recompute_does_not_put_back_what_the_clerk_replaced(server, phone, slow_recompute):
+    """A scan read wrong is scanned again before the first scan's answer is back: that answer
+    must not put the wrong scan back over the new one (it did: the new scan was lost and its
+    own recompute then sent the wrong one again)."""
+    page = phone
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{server}/forms/field_lab/new")
+    scan = page.locator("input[name=scan]")
+    scan.click()
+    page.keyboard.type("(01)04012345678900(17)271231(10)LOT7")  # a wrong check digit
+    page.keyboard.press("Enter")
+    scan.fill("")
+    page.keyboard.type(SCAN)
+    page.keyboard.press("Enter")  # while the first answer is on its way
+    page.wait_for_function(
+        "document.querySelector('input[name=lot]').value === 'LOT7'", timeout=10_000
+    )
+    assert page.locator("input[name=scan]").input_value() == SCAN
+    assert page.locator("input[name=serial]").input_value() == "SN9"
+    assert page.locator("[data-error-for=scan]").count() == 0
+    # the scan field answered again keeps the cursor (htmx keeps the focus), ready for the next scan
+    assert page.evaluate("document.activeElement.name") == "scan"

@@ -19,7 +19,7 @@ from tests.application.story_fixtures import (
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
 from tests.chain import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import DESKTOP, PHONE, save
 
 D = Decimal
 
@@ -101,8 +101,7 @@ def test_a_clerk_scans_a_receipt_on_a_phone_and_qa_inspects_it(
     clerk.fill("input[name='lines[0].quantity']", "12")
     clerk.fill("input[name='lines[0].unit_cost']", "12.00")
     shot(clerk, "receipt-new-phone", tmp_path)
-    clerk.click("#record-form button[type=submit]")
-    clerk.wait_for_url("**/forms/purchase_receipt/*")
+    save(clerk)
     shot(clerk, "receipt-saved-phone", tmp_path)
     clerk.click("button[data-transition=receive]")
     clerk.wait_for_selector("#movements")
@@ -123,7 +122,7 @@ def test_a_clerk_scans_a_receipt_on_a_phone_and_qa_inspects_it(
     pick(qa, "inspector", "Qa 用户")
     qa.fill("input[name=inspected_at]", day(0).isoformat())
     shot(qa, "receipt-inspecting-desktop", tmp_path)
-    qa.click("#record-form button[type=submit]")
+    save(qa)
     qa.wait_for_selector("button[data-transition=inspect]", timeout=5000)
     qa.fill("#transitions input[name=password]", PASSWORD)
     qa.click("button[data-transition=inspect]")

@@ -18,8 +18,7 @@
             .then(function (r) { return r.json(); })
             .then(function (j) { callback(j.results); })
             .catch(function () { callback(); });
-        },
-        onChange: function () { select.dispatchEvent(new Event("change", {bubbles: true})); }
+        }
       });
     });
   }
@@ -74,6 +73,27 @@
       if (wrapper) { wrapper.classList.toggle("d-none", !visible[name]); }
     });
   }
+  // The live recompute answers the form as it was when the question was sent (one question at a
+  // time: htmx queues the latest change behind the one in flight). A slow answer must not put a
+  // field's old value back over what the user typed or picked since: such a field is left as it
+  // is, and the change the user made asks again.
+  var sent = null;
+  function valuesOf(data, wrapper) {
+    return Array.prototype.map.call(wrapper.querySelectorAll("[name]"), function (input) {
+      return data.getAll(input.name).join("\n");
+    }).join("\u0000");
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.elt.id === "record-form") { sent = event.detail.formData; }
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var form = document.getElementById("record-form");
+    var target = event.detail.target;
+    if (!sent || !form || !form.contains(target)) { return; }
+    if (valuesOf(new FormData(form), target) !== valuesOf(sent, target)) {
+      event.detail.shouldSwap = false;
+    }
+  });
   document.addEventListener("htmx:afterSettle", function () {
     initPickers(document);
     applyVisibility();
