@@ -122,7 +122,12 @@ def _run_queue(app) -> None:
 @click.option("--once", is_flag=True, help="Run the queued jobs, then exit (for cron).")
 @click.option("--poll", default=1.0, show_default=True, help="Seconds between queue checks.")
 def worker(once: bool, poll: float) -> None:
-    """Run queued jobs (exports, imports, scans, webhooks) until stopped."""
+    """Run queued jobs (exports, imports, scans, webhooks) until stopped.
+
+    A job still running after its time limit (LIANKU_JOB_TIME_LIMIT seconds, 3600 unless its
+    kind sets one) is failed and the worker exits with status 3, for its supervisor to start a
+    fresh one.
+    """
     from app.worker import Worker
 
     app = _app_or_exit()
@@ -130,7 +135,7 @@ def worker(once: bool, poll: float) -> None:
         _run_queue(app)
         app.extensions["lianku.db"].dispose()
         return
-    runner = Worker(app, poll_seconds=poll)
+    runner = Worker(app, poll_seconds=poll, time_limits=True)
 
     def stop(signum, frame) -> None:
         """The first TERM or INT lets the job under way finish (a deploy, systemd's stop); a

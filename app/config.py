@@ -30,6 +30,9 @@ class Settings:
     #: The business time zone: report date buckets and "today" follow it.
     timezone: str = "Asia/Shanghai"
     secure_cookies: bool = False
+    #: Seconds a job may run in ``lianku worker`` before it is failed and the worker restarts
+    #: (a job kind may declare its own limit).
+    job_time_limit: int = 3600
     extra: dict = field(default_factory=dict)
 
 
@@ -73,6 +76,7 @@ def load_settings(overrides: dict | None = None) -> Settings:
         default_locale=pick("DEFAULT_LOCALE", "zh_CN") or "zh_CN",
         timezone=_time_zone(pick("TIMEZONE", "Asia/Shanghai") or "Asia/Shanghai"),
         secure_cookies=str(pick("SECURE_COOKIES", "0")).lower() in {"1", "true", "yes"},
+        job_time_limit=_seconds("JOB_TIME_LIMIT", pick("JOB_TIME_LIMIT", "3600") or "3600"),
         extra=overrides,
     )
     return settings
@@ -88,3 +92,14 @@ def _time_zone(name: str) -> str:
             f"LIANKU_TIMEZONE: {name!r} is not a time zone; use an IANA name such as Asia/Shanghai"
         ) from None
     return name
+
+
+def _seconds(name: str, value) -> int:
+    """A whole number of seconds above zero; refused at start-up naming the variable."""
+    try:
+        seconds = int(value)
+    except (TypeError, ValueError):
+        seconds = 0
+    if seconds <= 0:
+        raise ValueError(f"LIANKU_{name}: {value!r} is not a whole number of seconds above zero")
+    return seconds

@@ -17,6 +17,7 @@ from app.cli import main
 from app.kernel import jobs
 from app.kernel.jobs import Job, JobStatus
 from app.kernel.users import User
+from app.worker import EXIT_JOB_OVERDUE
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +123,7 @@ def slow_worker(db, database_url, tmp_path):
         "main(['worker', '--poll', '0.1'])\n"
     )
 
-    def start(seconds: float):
+    def start(seconds: float, time_limit: int = 3600):
         jobs.handler("test_sleep")(lambda run: None)
         with db.transaction() as session:
             job_id = jobs.enqueue(session, "test_sleep", {"seconds": seconds}).id
@@ -130,6 +131,7 @@ def slow_worker(db, database_url, tmp_path):
             **os.environ,
             "LIANKU_DATABASE_URL": database_url,
             "LIANKU_INSTANCE_PATH": str(tmp_path / "instance"),
+            "LIANKU_JOB_TIME_LIMIT": str(time_limit),
         }
         process = subprocess.Popen(
             [sys.executable, "-c", code], cwd=ROOT, env=env, stderr=subprocess.PIPE
@@ -175,3 +177,16 @@ def test_a_worker_stopped_twice_stops_at_once_and_the_next_fails_its_job(db, slo
         job = session.get(Job, job_id)
     assert job.status is JobStatus.failed
     assert "(at 10%)" in job.error
+
+
+def test_a_job_past_its_time_limit_is_failed_and_its_worker_exits_for_a_fresh_one(db, slow_worker):
+    process, job_id = slow_worker(seconds=600, time_limit=2)
+    process.communicate(timeout=60)
+    assert process.returncode == EXIT_JOB_OVERDUE
+    with db.session() as session:
+        job = session.get(Job, job_id)
+    assert job.status is JobStatus.failed
+    assert job.error == (  # cron's job: the installation's language
+        "任务运行超过了时限 2 秒，已被停止（进度 10%）。请先核对它已完成的部分，再重新启动。"
+    )
+    assert jobs.fail_abandoned(db) == []  # nothing left for the next worker to clean up

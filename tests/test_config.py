@@ -53,6 +53,12 @@ def business_timezone_restored():
     items.use_business_timezone(previous.key)
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "1h", "2.5"])
+def test_a_job_time_limit_that_is_not_whole_seconds_is_refused_naming_the_setting(tmp_path, value):
+    with pytest.raises(ValueError, match=f"LIANKU_JOB_TIME_LIMIT: '{value}' is not a whole"):
+        load_settings({"INSTANCE_PATH": str(tmp_path), "JOB_TIME_LIMIT": value})
+
+
 def test_the_configured_time_zone_is_the_business_day_of_the_kernel_and_the_forms(
     app_config, business_timezone_restored
 ):

@@ -100,17 +100,24 @@ JobContext = Callable[[Job], AbstractContextManager]
 HANDLERS: dict[str, Handler] = {}
 #: A translatable label per kind, for the jobs page.
 LABELS: dict[str, object] = {}
+#: Seconds a kind's job may run, for the kinds that declare their own (else the worker's).
+TIME_LIMITS: dict[str, int] = {}
 
 
-def handler(kind: str, label: object = None) -> Callable[[Handler], Handler]:
+def handler(
+    kind: str, label: object = None, time_limit: int | None = None
+) -> Callable[[Handler], Handler]:
     """Register the function that runs jobs of ``kind``; it returns the job's result (or None).
 
     A result may name a file it wrote: ``{"file": "<path under instance/>", "filename": ...}``.
+    ``time_limit`` (seconds) replaces the worker's limit for this kind.
     """
 
     def register(func: Handler) -> Handler:
         HANDLERS[kind] = func
         LABELS[kind] = label or kind
+        if time_limit is not None:
+            TIME_LIMITS[kind] = time_limit
         return func
 
     return register
@@ -204,6 +211,26 @@ def _fail_abandoned(session: Session, database: Database, context: JobContext) -
     return [job.id for job in abandoned]
 
 
+def fail_overdue(database: Database, job: Job, limit: int) -> bool:
+    """Fail ``job``, still running past its time limit of ``limit`` seconds; False if it ended
+    meanwhile. Its handler is not stopped by this: the worker running it must stop (see
+    ``app.worker``), and the handler's open transaction is then rolled back.
+    """
+    with database.transaction() as session:
+        running = session.get(Job, job.id, with_for_update=True)
+        if running is None or running.status != JobStatus.running:
+            return False
+        running.status, running.finished_at = JobStatus.failed, utcnow()
+        running.error = _(
+            "The job ran longer than its time limit of %(limit)d seconds and was stopped"
+            " (at %(progress)d%%). Check what it did, then start it again.",
+            limit=limit,
+            progress=running.progress,
+        )
+    log.error("job %s (%s) ran past its time limit of %d s", job.id, job.kind, limit)
+    return True
+
+
 def run_next(
     database: Database, files_dir: Path | None = None, context: JobContext = nullcontext
 ) -> Job | None:
@@ -218,8 +245,12 @@ def run_next(
             return None
         with context(job):
             outcome = _run(job, JobRun(database, job.id, dict(job.params or {}), files_dir))
-        with database.transaction() as session:
-            session.execute(update(Job).where(Job.id == job.id).values(**outcome))
+        with database.transaction() as session:  # (unless it was failed as overdue meanwhile)
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.status == JobStatus.running)
+                .values(**outcome)
+            )
     with database.session() as session:
         return session.get(Job, job.id)
 

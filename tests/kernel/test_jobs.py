@@ -103,14 +103,15 @@ def kind():
     """Registers a test job kind from a function; removed afterwards."""
     registered = []
 
-    def register(name, func):
-        jobs.handler(name)(func)
+    def register(name, func, time_limit=None):
+        jobs.handler(name, time_limit=time_limit)(func)
         registered.append(name)
 
     yield register
     for name in registered:
         jobs.HANDLERS.pop(name)
         jobs.LABELS.pop(name)
+        jobs.TIME_LIMITS.pop(name, None)
 
 
 def test_a_job_is_finished_when_its_handler_returns(db, kind):
@@ -219,3 +220,32 @@ def test_only_a_failed_job_is_run_again_as_a_new_job(db):
                 jobs.run_again(session, session.get(Job, job_id), None)
     with db.session() as session:
         assert session.get(Job, refused_id).status is JobStatus.failed
+
+
+def test_a_job_failed_as_overdue_stays_failed_when_its_handler_returns_after_all(db, kind):
+    """The worker's timer fails the job while the handler still runs (the race where the limit
+    falls just as the handler ends): the handler's late outcome does not turn it into done."""
+
+    def late(run):
+        with db.session() as session:
+            job = session.get(Job, run.job_id)
+        assert jobs.fail_overdue(db, job, limit=60)
+        return {"late": True}
+
+    kind("test_late", late)
+    with db.transaction() as session:
+        jobs.enqueue(session, "test_late")
+    job = jobs.run_next(db)
+    assert (job.status, job.result) == (JobStatus.failed, None)
+    assert job.error.startswith("The job ran longer than its time limit of 60 seconds")
+    assert job.finished_at is not None
+
+
+def test_a_job_that_ended_is_not_failed_as_overdue(db, kind):
+    kind("test_quick", lambda run: {"ok": True})
+    with db.transaction() as session:
+        jobs.enqueue(session, "test_quick")
+    job = jobs.run_next(db)
+    assert jobs.fail_overdue(db, job, limit=60) is False
+    with db.session() as session:
+        assert session.get(Job, job.id).status is JobStatus.done
