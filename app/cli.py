@@ -137,13 +137,20 @@ def worker(once: bool, poll: float) -> None:
         return
     runner = Worker(app, poll_seconds=poll, time_limits=True)
 
+    signals: list[int] = []
+
     def stop(signum, frame) -> None:
         """The first TERM or INT lets the job under way finish (a deploy, systemd's stop); a
-        second one stops at once, and the next worker fails the job it leaves behind."""
-        if runner.stopping.is_set():
+        second one stops at once, and the next worker fails the job it leaves behind.
+
+        Counted first thing: a second signal can arrive while this handler is still running for
+        the first, and Python then runs the second handler inside the first.
+        """
+        signals.append(signum)
+        if len(signals) > 1:
             raise SystemExit(1)
-        click.echo("stopping after the job under way (signal again to stop now)", err=True)
         runner.stop()
+        click.echo("stopping after the job under way (signal again to stop now)", err=True)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
