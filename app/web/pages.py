@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from app.meta.dashboards import dashboard_for
@@ -25,3 +25,9 @@ def home():
 
     dashboard = dashboard_for(metadata, current_user.role_names, may_run)
     return render_template("home.html", dashboard=dashboard)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers and bookmark tools ask for this path whatever the page says."""
+    return redirect(url_for("pages.static", filename="favicon.svg"), 301)

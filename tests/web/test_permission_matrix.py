@@ -144,6 +144,7 @@ ALLOWED: dict[str, str] = {
     "/healthz": "load-balancer probe: database, migrations and metadata status, no records",
     "/vendor/<path:filename>": "third-party browser assets",
     "/static/<path:filename>": "the app's own CSS",
+    "/favicon.ico": "the app's icon, the same for everyone",
     "/account": "one's own roles, locations and language",
     "/account/password": "changing one's own password",
     "/api/v1/lookup/location": "scoped location lookup: offers only the clerk's own locations",
