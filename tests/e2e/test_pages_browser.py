@@ -19,13 +19,15 @@ def test_no_page_of_the_menu_throws_a_script_error(live_server, page_factory, st
     page.on("pageerror", lambda error: problems.append((page.url, "script", str(error))))
     page.on(
         "console",
-        lambda message: message.type == "error"
-        and problems.append((page.url, "console", message.text)),
+        lambda message: (
+            message.type == "error" and problems.append((page.url, "console", message.text))
+        ),
     )
     page.on(
         "response",
-        lambda response: response.status >= 400
-        and problems.append((page.url, response.status, response.url)),
+        lambda response: (
+            response.status >= 400 and problems.append((page.url, response.status, response.url))
+        ),
     )
     sign_in(page, live_server, "hq")
     menu = links(page, "#nav a.nav-link")
