@@ -82,6 +82,14 @@ def screenshot_dir() -> Path:
     return path
 
 
+def sign_in(page, server: str, username: str, password: str) -> None:
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server}/")
+
+
 RECORD_PAGE = re.compile(r"/forms/[a-z0-9_]+/\d+$")
 
 

@@ -11,7 +11,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app.meta import records
-from tests.e2e.conftest import save
+from tests.e2e.conftest import save, sign_in
 from tests.forms_fixtures import PASSWORD
 from tests.web.test_forms_api import SCAN
 
@@ -46,17 +46,9 @@ def phone():
         browser.close()
 
 
-def sign_in(page, server: str) -> None:
-    page.goto(f"{server}/login")
-    page.fill("input[name=username]", "admin")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server}/")
-
-
 def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     page = phone
-    sign_in(page, server)
+    sign_in(page, server, "admin", PASSWORD)
 
     page.goto(f"{server}/forms/supplier/new")
     page.fill("input[name=code]", "SUP-01")
@@ -111,7 +103,7 @@ def test_a_late_recompute_does_not_put_back_what_the_clerk_replaced(server, phon
     must not put the wrong scan back over the new one (it did: the new scan was lost and its
     own recompute then sent the wrong one again)."""
     page = phone
-    sign_in(page, server)
+    sign_in(page, server, "admin", PASSWORD)
     page.goto(f"{server}/forms/field_lab/new")
     scan = page.locator("input[name=scan]")
     scan.click()

@@ -8,7 +8,7 @@ from app.kernel import audit
 from app.kernel.audit import AuditContext
 from app.kernel.locations import add_location
 from app.meta import identity
-from tests.e2e.conftest import DESKTOP, PHONE
+from tests.e2e.conftest import DESKTOP, PHONE, sign_in
 
 
 @pytest.fixture
@@ -21,18 +21,10 @@ def auditor(db):
             audit.record(session, action, "supplier", 1, context=AuditContext(username="qa"))
 
 
-def sign_in(page, live_server):
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "auditor")
-    page.fill("input[name=password]", "correct horse battery")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
-
-
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_report_chart_draws(live_server, page_factory, auditor, viewport, screenshot_dir):
     page = page_factory(viewport=viewport)
-    sign_in(page, live_server)
+    sign_in(page, live_server, "auditor", "correct horse battery")
     page.goto(f"{live_server}/reports/audit_activity")
     page.wait_for_selector("#chart canvas")
     box = page.locator("#chart canvas").bounding_box()
@@ -45,7 +37,7 @@ def test_report_chart_draws(live_server, page_factory, auditor, viewport, screen
 
 def test_excel_download_matches_the_table(live_server, page_factory, auditor, tmp_path):
     page = page_factory()
-    sign_in(page, live_server)
+    sign_in(page, live_server, "auditor", "correct horse battery")
     page.goto(f"{live_server}/reports/audit_activity")
     table = [
         [cell.inner_text() for cell in row.locator("td").all()]

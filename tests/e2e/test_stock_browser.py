@@ -7,7 +7,7 @@ from app.kernel.stock import Reason
 from app.web import stock
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import book
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import PHONE, sign_in
 from tests.forms_fixtures import PASSWORD
 
 chain = fixtures.chain  # the fixture, used by name
@@ -19,11 +19,7 @@ def test_the_stock_view_updates_without_a_reload(
     monkeypatch.setattr(stock, "REFRESH_SECONDS", 1)  # poll often: the test waits less
     book(db, chain, "S1", 3)
     page = page_factory(viewport=PHONE)
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", "clerk1")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    sign_in(page, live_server, "clerk1", PASSWORD)
     page.goto(f"{live_server}/stock/items")
     page.click(".stock-search .ts-control")
     page.keyboard.type("STRIP")

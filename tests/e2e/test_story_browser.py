@@ -19,7 +19,7 @@ from tests.application.story_fixtures import (
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
 from tests.chain import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, save
+from tests.e2e.conftest import DESKTOP, PHONE, save, sign_in
 
 D = Decimal
 
@@ -30,14 +30,6 @@ def qualified(story):
     supplier = story.supplier("SUP-YY", name="鱼跃供应链")
     strips = story.item("STRIP", "0690123456101", name="血糖试纸", specification="50 条/盒")
     return story, supplier, strips
-
-
-def sign_in(page, live_server: str, username: str) -> None:
-    page.goto(f"{live_server}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
 
 
 def pick(page, field: str, text: str) -> None:
@@ -73,7 +65,7 @@ def test_a_clerk_scans_a_receipt_on_a_phone_and_qa_inspects_it(
     bed, supplier, strips = qualified
     expiry = day(400)
     clerk = page_factory(viewport=PHONE, locale="zh-CN")
-    sign_in(clerk, live_server, "keeper")
+    sign_in(clerk, live_server, "keeper", PASSWORD)
     clerk.goto(f"{live_server}/forms/purchase_receipt/new")
     pick(clerk, "location", "WH-SH")
     pick(clerk, "supplier", "鱼跃供应链")
@@ -112,7 +104,7 @@ def test_a_clerk_scans_a_receipt_on_a_phone_and_qa_inspects_it(
 
     # QA records the result on the same page (desktop), then signs the inspection
     qa = page_factory(viewport=DESKTOP, locale="zh-CN")
-    sign_in(qa, live_server, "qa")
+    sign_in(qa, live_server, "qa", PASSWORD)
     qa.goto(record_url)
     qa.click("a:has-text('编辑')")
     qa.fill("input[name='lines[0].accepted_quantity']", "10")
