@@ -1,4 +1,4 @@
-"""The signed-in home page: the dashboard meant for the user's roles."""
+"""The signed-in home page (the dashboard meant for the user's roles), and the app's icon."""
 
 from __future__ import annotations
 
