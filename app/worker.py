@@ -95,8 +95,14 @@ class Worker(threading.Thread):
                 timer.cancel()
 
     def _overdue(self, job: Job, limit: int) -> None:
-        with self.language(job):
-            failed = jobs.fail_overdue(self.database, job, limit)
+        try:
+            with self.language(job):
+                failed = jobs.fail_overdue(self.database, job, limit)
+        except Exception:
+            # e.g. the stuck handler holds SQLite's write lock: exit all the same, and the next
+            # worker fails the job as abandoned
+            log.exception("job %s could not be failed as overdue", job.id)
+            failed = True
         if failed:
             log.error("stopping the worker: job %s is still running", job.id)
             logging.shutdown()

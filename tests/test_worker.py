@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from app.kernel import jobs
 from app.kernel.jobs import Job
-from app.worker import Worker
+from app.worker import EXIT_JOB_OVERDUE, Worker
 
 
 @pytest.fixture
@@ -52,3 +55,18 @@ def test_a_job_within_the_installations_limit_is_not(db, timed_worker):
 
 def test_the_embedded_worker_of_lianku_run_has_no_time_limit(app):
     assert Worker(app).time_limit is None
+
+
+def test_a_worker_that_cannot_fail_its_overdue_job_exits_all_the_same(app, monkeypatch):
+    """The stuck handler may hold the lock that failing its job needs (SQLite's write lock): the
+    worker exits anyway, and the next worker fails the job as abandoned."""
+
+    def locked(*args, **kwargs):
+        raise OperationalError("UPDATE jobs", {}, Exception("database is locked"))
+
+    exits: list[int] = []
+    monkeypatch.setattr(jobs, "fail_overdue", locked)
+    monkeypatch.setattr(os, "_exit", exits.append)
+    monkeypatch.setattr(logging, "shutdown", lambda: None)
+    Worker(app, time_limits=True)._overdue(Job(id=7, kind="test_stuck"), 60)
+    assert exits == [EXIT_JOB_OVERDUE]
