@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,15 +40,24 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs /usr/bin/chromium"))
 
 
-@pytest.fixture
-def live_server(app):
-    """The test app served over real HTTP on a free port, for the length of one test."""
+@contextmanager
+def served(app) -> Iterator[str]:
+    """``app`` served over real HTTP on a free port while the block runs; yields its address."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served over real HTTP on a free port, for the length of one test."""
+    with served(app) as address:
+        yield address
 
 
 @pytest.fixture(scope="session")

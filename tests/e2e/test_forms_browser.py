@@ -3,47 +3,27 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.meta import records
-from tests.e2e.conftest import save, sign_in
+from tests.e2e.conftest import PHONE, save, served, sign_in
 from tests.forms_fixtures import PASSWORD
 from tests.web.test_forms_api import SCAN
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Chromium is not installed"),
-]
 
 
 @pytest.fixture
 def server(lab_app, org):
-    httpd = make_server("127.0.0.1", 0, lab_app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    thread.join()
+    """The app with the ``field_lab`` test form, served."""
+    with served(lab_app) as address:
+        yield address
 
 
 @pytest.fixture
-def phone():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-US")
-        yield context.new_page()
-        browser.close()
+def phone(page_factory):
+    return page_factory(viewport=PHONE, locale="en-US")
 
 
 def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
