@@ -33,8 +33,8 @@ def timed_worker(app, monkeypatch):
         jobs.TIME_LIMITS.pop(kind, None)
 
 
-def _run(db, worker, kind: str, body) -> Job:
-    jobs.handler(kind, time_limit=1 if kind == "test_own_limit" else None)(body)
+def _run(db, worker, kind: str, body, time_limit: int | None = None) -> Job:
+    jobs.handler(kind, time_limit=time_limit)(body)
     with db.transaction() as session:
         jobs.enqueue(session, kind)
     return jobs.run_next(db, context=worker.context)
@@ -42,7 +42,7 @@ def _run(db, worker, kind: str, body) -> Job:
 
 def test_a_job_past_its_kinds_own_limit_is_overdue(db, timed_worker):
     worker, overdue, fired = timed_worker
-    job = _run(db, worker, "test_own_limit", lambda run: fired.wait(30))
+    job = _run(db, worker, "test_own_limit", lambda run: fired.wait(30), time_limit=1)
     assert overdue == [(job.id, 1)]
 
 
