@@ -190,3 +190,5 @@ def test_a_job_past_its_time_limit_is_failed_and_its_worker_exits_for_a_fresh_on
         "任务运行超过了时限 2 秒，已被停止（进度 10%）。请先核对它已完成的部分，再重新启动。"
     )
     assert jobs.fail_abandoned(db) == []  # nothing left for the next worker to clean up
+    if db.dialect == "sqlite":  # nor its worker's lock file (the lock went with the process)
+        assert not Path(f"{db.engine.url.database}.job-{job_id}.lock").exists()

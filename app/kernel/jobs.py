@@ -228,6 +228,8 @@ def fail_overdue(database: Database, job: Job, limit: int) -> bool:
             progress=running.progress,
         )
     log.error("job %s (%s) ran past its time limit of %d s", job.id, job.kind, limit)
+    # its worker exits next, holding the job's lock to the end: nothing will remove its file
+    process_locks.abandon(database, _worker_lock(job.id))
     return True
 
 

@@ -56,6 +56,15 @@ def hold(
         lock_file.close()
 
 
+def abandon(database: Database, name: str) -> None:
+    """Remove the file of the lock ``name``, held by this process, which is about to exit
+    without letting go (``os._exit``): the lock goes with the process, the file would stay behind.
+    On PostgreSQL there is nothing to remove: the lock goes with the connection."""
+    if database.dialect != "postgresql":
+        with suppress(FileNotFoundError):
+            os.unlink(_lock_path(database, name))
+
+
 def is_held(database: Database, name: str) -> bool:
     """Whether a live holder has the lock ``name`` now (a holder that died has let it go)."""
     try:
