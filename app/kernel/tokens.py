@@ -4,6 +4,12 @@ A token is shown once when it is issued; only its SHA-256 is stored, so a databa
 no usable token. A token acts like a user in ``app.meta.access`` (``role_names``,
 ``location_ids``), so its scope limits it exactly as a user's would. Revoking sets
 ``revoked_at``; the lookup refuses revoked tokens, so revocation takes effect on the next request.
+
+Wherever an actor is named by a user id (who created a record, whose approval task, whose
+idempotency key or upload), a token is named by its **account**: a user row of its own, made when
+the token is issued, that never signs in (no password, inactive) and holds no roles — the token's
+own role and locations apply. A request signed with a token acts as ``TokenPrincipal``, whose
+``id`` is that account's. (A token's own id would be some person's user id as well.)
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from app.db import Base, UTCDateTime, utcnow
 from app.kernel import audit
 from app.kernel.locations import Location
+from app.kernel.users import User
+
+#: The password hash of a token's account: no password matches it.
+NO_PASSWORD = "!"
+#: A token's account is named ``token:<the token's id>``; people's usernames may not start so.
+ACCOUNT_PREFIX = "token:"
 
 #: Prefix that makes a leaked token easy to recognise (and to scan repositories for).
 TOKEN_PREFIX = "lk_"
@@ -46,6 +58,8 @@ class ApiToken(Base):
     hint: Mapped[str] = mapped_column(String(16))
     role: Mapped[str] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: the token's account: the user id it acts under (see the module's docstring)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -103,10 +117,25 @@ class ApiToken(Base):
         return f"token:{self.id}"
 
 
+class TokenPrincipal:
+    """Who a request signed with ``token`` is: the token, acting under its account's user id."""
+
+    def __init__(self, token: ApiToken):
+        self.token = token
+        self.id = token.user_id
+
+    def __getattr__(self, name: str):
+        return getattr(self.token, name)
+
+    def __repr__(self) -> str:
+        return f"<TokenPrincipal {self.token.name}>"
+
+
 def issue_token(
     session: Session, name: str, role: str, locations: list[Location], created_by_id: int | None
 ) -> tuple[ApiToken, str]:
-    """Create a token (role already validated); returns it and the plaintext, shown only once."""
+    """Create a token (role already validated) and its account; returns the token and the
+    plaintext, shown only once."""
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name,
@@ -118,6 +147,15 @@ def issue_token(
     )
     session.add(token)
     session.flush()
+    account = User(
+        username=f"{ACCOUNT_PREFIX}{token.id}",
+        full_name=name,
+        password_hash=NO_PASSWORD,
+        active=False,
+    )
+    session.add(account)
+    session.flush()
+    token.user_id = account.id
     audit.record(
         session, "create", "api_token", token.id,
         changes={"name": name, "role": role, "locations": [loc.code for loc in locations]},

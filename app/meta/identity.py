@@ -55,6 +55,12 @@ def create_user(
     username = username.strip()
     if not username:
         raise InvalidAssignment("username", _("The username is required."))
+    if username.startswith(tokens.ACCOUNT_PREFIX):
+        raise InvalidAssignment(
+            "username",
+            _("Usernames starting with '%(prefix)s' are kept for API tokens.",
+              prefix=tokens.ACCOUNT_PREFIX),
+        )  # fmt: skip
     if session.scalar(select(users.User.id).where(users.User.username == username)):
         raise InvalidAssignment(
             "username", _("The username '%(name)s' is already taken.", name=username)

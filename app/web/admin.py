@@ -114,7 +114,15 @@ def _field_error(form, exc) -> None:
 
 @bp.get("/users")
 def users_list():
-    rows = _sql().scalars(select(users.User).order_by(users.User.username)).all()
+    rows = (
+        _sql()
+        .scalars(
+            select(users.User)
+            .where(~users.User.username.startswith(tokens.ACCOUNT_PREFIX))  # (the tokens' page)
+            .order_by(users.User.username)
+        )
+        .all()
+    )
     return render_template("admin/users.html", users=rows, roles=role_labels())
 
 
@@ -143,8 +151,8 @@ def user_new():
 
 def _user_or_404(user_id: int) -> users.User:
     user = _sql().get(users.User, user_id)
-    if user is None:
-        abort(404)
+    if user is None or user.username.startswith(tokens.ACCOUNT_PREFIX):
+        abort(404)  # (a token's account is the token's: revoke the token instead)
     return user
 
 

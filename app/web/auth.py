@@ -94,7 +94,7 @@ def load_user(user_id: str) -> User | None:
 
 
 @login_manager.request_loader
-def load_token(req) -> tokens.ApiToken | None:
+def load_token(req) -> tokens.TokenPrincipal | None:
     """Authenticate ``/api/`` requests by their Bearer token; refresh its ``last_used_at``."""
     plaintext = bearer_token()
     if plaintext is None or not is_api_request():
@@ -109,7 +109,7 @@ def load_token(req) -> tokens.ApiToken | None:
     if stamp:
         with database().transaction() as writer:
             writer.get(tokens.ApiToken, token.id).last_used_at = utcnow()
-    return db_session().get(tokens.ApiToken, token.id)
+    return tokens.TokenPrincipal(db_session().get(tokens.ApiToken, token.id))
 
 
 @login_manager.unauthorized_handler

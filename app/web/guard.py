@@ -35,7 +35,7 @@ def audit_context() -> audit.AuditContext:
         return audit.AuditContext()
     user = current_user if current_user and current_user.is_authenticated else None
     return audit.AuditContext(
-        user_id=None if user is None or user.is_api_token else user.id,
+        user_id=None if user is None else user.id,  # (a token's: its account's)
         username=None if user is None else user.username,
         request_id=(g.get("request_id") or "")[:64] or None,  # the header is client-chosen
         client_addr=(request.remote_addr or "")[:64] or None,

@@ -171,6 +171,27 @@ def test_idempotency_key_replays_and_writes_nothing(api, org, lab_app):
         assert session.query(Record).filter_by(form="field_lab").count() == 1
 
 
+def test_a_token_acts_under_its_own_account_never_a_persons(api, org, lab_app):
+    """A token's id is also some user's id (here the admin's): what the token does is named by
+    its account, so the admin's idempotency key and records stay the admin's."""
+    from app.meta import identity
+
+    database = lab_app.extensions["lianku.db"]
+    with database.transaction() as session:
+        token, plaintext = identity.issue_token(session, "erp", "store_clerk", [org["s1"]], None)
+        token_id, account_id = token.id, token.user_id
+    assert token_id == org["admin"] and account_id not in (org["admin"], org["clerk"])
+    by_token = api.client.application.test_client().post(
+        URL,
+        json=valid(org),
+        headers={"Authorization": f"Bearer {plaintext}", "Idempotency-Key": "order-1"},
+    )
+    assert by_token.status_code == 201 and by_token.json["created_by"] == account_id
+    by_admin = api.post(URL, json=valid(org, title="Beta"), headers={"Idempotency-Key": "order-1"})
+    assert by_admin.status_code == 201 and "Idempotent-Replayed" not in by_admin.headers
+    assert by_admin.json["created_by"] == org["admin"] and by_admin.json["data"]["title"] == "Beta"
+
+
 def test_api_errors_are_json(lab_app, org, api):
     anonymous = lab_app.test_client()
     assert anonymous.get(URL).status_code == 401
@@ -197,7 +218,7 @@ def test_every_path_goes_through_access(api, org, lab_app, monkeypatch):
     assert api.post(URL, json=valid(org, title="Mine")).status_code == 201
     assert api.post(URL, json=valid(org, title="Theirs", location=org["s2"])).status_code == 201
     monkeypatch.setattr(
-        access, "visible_location_ids", lambda session, user: frozenset([org["s1"]])
+        access, "visible_location_ids", lambda session, user, roles=None: frozenset([org["s1"]])
     )
     titles = [item["data"]["title"] for item in api.get(URL).json["items"]]
     assert titles == ["Mine"]
