@@ -16,6 +16,11 @@ Data scope is the widest scope among the principal's roles: ``own`` is the assig
 everything below them; ``region`` is every location in the region(s) of the assigned locations;
 ``all`` is no restriction (``None``). Queries use ``scope_filter`` and single records
 ``require_location``, which answers "not found" rather than revealing that the record exists.
+
+A permission holds only within the scope of the role that grants it: a store manager who is also
+given the read-only ``finance`` role (scope ``all``) reads every store's records but still writes
+only in their own. So the scope functions take ``roles`` — the role names to count, e.g.
+``granting(user, "update", form)`` — and count all the principal's roles when it is None (reading).
 """
 
 from __future__ import annotations
@@ -100,11 +105,19 @@ def validate_roles(names: Iterable[str]) -> list[str]:
     return sorted(set(names))
 
 
-def _roles_of(user) -> list[dict]:
+def _role_names(user) -> list[str]:
     if not getattr(user, "is_authenticated", False):
         return []
+    return list(getattr(user, "role_names", ()))
+
+
+def _roles_of(user, roles: Iterable[str] | None = None) -> list[dict]:
+    """The definitions of ``user``'s roles (only those named in ``roles`` when given)."""
     known = role_definitions()
-    return [known[name] for name in getattr(user, "role_names", ()) if name in known]
+    names = _role_names(user)
+    if roles is not None:
+        names = [name for name in names if name in set(roles)]
+    return [known[name] for name in names if name in known]
 
 
 # --- permissions --------------------------------------------------------------------------------
@@ -134,6 +147,17 @@ def can(user, action: str, form: str | None = None) -> bool:
     return any(_role_allows(role, action, form) for role in _roles_of(user))
 
 
+def granting(user, action: str, form: str | None = None) -> list[str]:
+    """The names of ``user``'s roles that allow ``action`` on ``form``: the roles whose scope
+    bounds where the user may take it."""
+    known = role_definitions()
+    return [
+        name
+        for name in _role_names(user)
+        if name in known and _role_allows(known[name], action, form)
+    ]
+
+
 def require(user, action: str, form: str | None = None) -> None:
     """Raise ``PermissionDenied`` unless ``can(user, action, form)``."""
     if not can(user, action, form):
@@ -151,18 +175,19 @@ def may_use_pages(user) -> bool:
 # --- data scope ---------------------------------------------------------------------------------
 
 
-def scope_of(user) -> str | None:
-    """The widest scope among ``user``'s roles (``own``, ``region``, ``all``), None if no role."""
-    scopes = {role["scope"] for role in _roles_of(user)}
+def scope_of(user, roles: Iterable[str] | None = None) -> str | None:
+    """The widest scope among ``user``'s roles (those in ``roles`` when given): ``own``,
+    ``region`` or ``all``; None if no role counts."""
+    scopes = {role["scope"] for role in _roles_of(user, roles)}
     for scope in reversed(SCOPES):
         if scope in scopes:
             return scope
     return None
 
 
-def _scope_roots(session: Session, user) -> list[str] | None:
+def _scope_roots(session: Session, user, roles: Iterable[str] | None = None) -> list[str] | None:
     """Paths of the subtrees ``user`` may see (None: everything; empty: nothing)."""
-    scope = scope_of(user)
+    scope = scope_of(user, roles)
     if scope == "all":
         return None
     if scope is None or not user.location_ids:
@@ -181,17 +206,21 @@ def _ids_under(roots: list[str]):
     return select(Location.id).where(or_(*(Location.path.startswith(root) for root in roots)))
 
 
-def visible_location_ids(session: Session, user) -> frozenset[int] | None:
-    """The ids of the locations whose records ``user`` may see; ``None`` means all of them.
+def visible_location_ids(
+    session: Session, user, roles: Iterable[str] | None = None
+) -> frozenset[int] | None:
+    """The ids of the locations whose records ``user`` may see (by the roles named in ``roles``
+    when given); ``None`` means all of them.
 
     Kept in the session for its lifetime (a request, a transaction): saving one document checks
     every link of every line against it. A flush that adds, changes or deletes a location
     forgets it (``_forget_scopes``).
     """
-    key = (tuple(sorted(user.role_names)), tuple(sorted(user.location_ids or ())))
+    counted = [name for name in _role_names(user) if roles is None or name in set(roles)]
+    key = (tuple(sorted(counted)), tuple(sorted(user.location_ids or ())))
     scopes = session.info.setdefault(_SCOPES_KEY, {})
     if key not in scopes:
-        scopes[key] = _visible_location_ids(session, user)
+        scopes[key] = _visible_location_ids(session, user, counted)
     return scopes[key]
 
 
@@ -207,19 +236,21 @@ def _forget_scopes(session: Session, _flush_context) -> None:
         del session.info[_SCOPES_KEY]
 
 
-def _visible_location_ids(session: Session, user) -> frozenset[int] | None:
-    roots = _scope_roots(session, user)
+def _visible_location_ids(session: Session, user, roles: list[str]) -> frozenset[int] | None:
+    roots = _scope_roots(session, user, roles)
     if roots is None:
         return None
     return frozenset(session.scalars(_ids_under(roots))) if roots else frozenset()
 
 
-def scope_filter(session: Session, user, location_column) -> ColumnElement[bool]:
-    """A WHERE clause restricting ``location_column`` to the user's data scope.
+def scope_filter(
+    session: Session, user, location_column, roles: Iterable[str] | None = None
+) -> ColumnElement[bool]:
+    """A WHERE clause restricting ``location_column`` to the user's data scope (by ``roles``).
 
     Built from ``visible_location_ids`` (one place to compute, and to stub in a test).
     """
-    ids = visible_location_ids(session, user)
+    ids = visible_location_ids(session, user, roles)
     if ids is None:
         return true()
     return location_column.in_(sorted(ids)) if ids else false()
@@ -240,16 +271,25 @@ def users_scope_filter(session: Session, viewer, user_id_column) -> ColumnElemen
     return user_id_column.in_(colleagues)
 
 
-def in_scope(session: Session, user, location_id: int | None) -> bool:
-    """Is a record held at ``location_id`` inside ``user``'s data scope?"""
-    ids = visible_location_ids(session, user)
+def in_scope(
+    session: Session, user, location_id: int | None, roles: Iterable[str] | None = None
+) -> bool:
+    """Is a record held at ``location_id`` inside ``user``'s data scope (by ``roles``)?"""
+    ids = visible_location_ids(session, user, roles)
     return ids is None or (location_id is not None and location_id in ids)
 
 
-def require_location(session: Session, user, location_id: int | None) -> None:
-    """Raise ``NotFoundInScope`` (shown as 404) unless ``location_id`` is in the user's scope."""
+def require_location(
+    session: Session, user, location_id: int | None, action: str | None = None, form=None
+) -> None:
+    """Raise ``NotFoundInScope`` (shown as 404) unless ``location_id`` is in the user's scope;
+    with ``action``, ``PermissionDenied`` unless it is also in the scope of a role granting it."""
     if not in_scope(session, user, location_id):
         raise NotFoundInScope()
+    if action is not None and not in_scope(
+        session, user, location_id, granting(user, action, form)
+    ):
+        raise PermissionDenied(action, form)
 
 
 def lookup_users(session: Session, viewer, text: str = "", limit: int = 20) -> list[User]:

@@ -471,15 +471,24 @@ def _location_id(form: FormDef, values: dict) -> int | None:
     return None
 
 
-def _require_own_location(session: Session, user, form: FormDef, location_id) -> None:
-    """The record's own location must be in the user's scope, even where its location field
-    may name any location (``link_scope: all``, for the other side of a transfer)."""
-    if location_id is not None and not access.in_scope(session, user, location_id):
+def _require_own_location(session: Session, user, form: FormDef, location_id, action) -> None:
+    """The record's own location must be in the scope of a role letting the user take ``action``
+    on the form, even where its location field may name any location (``link_scope: all``, for
+    the other side of a transfer)."""
+    roles = access.granting(user, action, form.name)
+    if location_id is not None and not access.in_scope(session, user, location_id, roles):
         raise ValidationFailed(
             {form.location_field: [
                 _("No such %(target)s, or it is outside your scope.", target="location")
             ]}
         )  # fmt: skip
+
+
+def _require_write_scope(session: Session, user, form: FormDef, record: Record, action) -> None:
+    """A record the user may read may still lie outside where they may change it: the role
+    that lets them read it (say, a read-only chain-wide one) is not the one that lets them write."""
+    if form.location_field:
+        access.require_location(session, user, record.location_id, action, form.name)
 
 
 def _write_keys(
@@ -525,7 +534,7 @@ def create(
     values = _prepare(run, {}, payload, creating=True)
     location_id = _location_id(form, values)
     if not by_action:
-        _require_own_location(session, user, form, location_id)
+        _require_own_location(session, user, form, location_id, "create")
     number = None
     if form.spec.get("numbering"):
         location = session.get(Location, location_id) if location_id else None
@@ -681,6 +690,7 @@ def update(
     form = _form(registry, form_name)
     access.require(user, "update", form_name)
     record = get(session, registry, user, form_name, record_id, for_update=True)
+    _require_write_scope(session, user, form, record, "update")
     _check_version(session, record, version)
     _editable(form, record, partial_allowed=True)
     run = _Run(session, registry, user, form, record)
@@ -695,7 +705,7 @@ def update(
     record.data = new
     record.location_id = _location_id(form, values) if form.location_field else None
     if record.location_id != old_location:
-        _require_own_location(session, user, form, record.location_id)
+        _require_own_location(session, user, form, record.location_id, "update")
     record.updated_at = utcnow()
     record.updated_by = getattr(user, "id", None)
     record.meta_version = form.version
@@ -715,6 +725,7 @@ def delete(
     form = _form(registry, form_name)
     access.require(user, "delete", form_name)
     record = get(session, registry, user, form_name, record_id, for_update=True)
+    _require_write_scope(session, user, form, record, "delete")
     _check_version(session, record, version)
     _editable(form, record)
     audit_as(

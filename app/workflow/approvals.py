@@ -112,7 +112,10 @@ def resolve_approvers(session: Session, form: FormDef, record: Record, spec: dic
             session,
             session.scalars(select(UserRole.user_id).where(UserRole.role.in_(spec["roles"]))),
         )
-        ids |= {u.id for u in holders if access.in_scope(session, u, record.location_id)}
+        # (within the scope of the role the level asks for, not of another role they hold)
+        ids |= {
+            u.id for u in holders if access.in_scope(session, u, record.location_id, spec["roles"])
+        }
     if spec.get("users"):
         ids |= set(session.scalars(select(User.id).where(User.username.in_(spec["users"]))))
     if spec.get("manager") and record.location_id is not None:

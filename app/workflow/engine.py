@@ -137,16 +137,23 @@ def condition_names(form_spec: dict) -> frozenset[str]:
 # --- the checks ----------------------------------------------------------------------------
 
 
-def _may_fire_by_role(user, form: FormDef, transition: dict) -> bool:
-    """The workflow's ``roles`` decide when declared (never a read_only role); else roles.yaml."""
+def _may_fire_by_role(session: Session, user, form: FormDef, record: Record, transition) -> bool:
+    """The workflow's ``roles`` decide when declared (never a read_only role); else roles.yaml.
+    Only where the record lies in the scope of a role that allows it: another role of the user's
+    that lets them see the record does not let them pass it."""
     roles = transition.get("roles")
     if roles is None:
-        return access.can(user, f"transition:{transition['name']}", form.name)
-    definitions = access.role_definitions()
-    return any(
-        name in roles and not definitions.get(name, {}).get("read_only")
-        for name in getattr(user, "role_names", ())
-    )
+        firing = access.granting(user, f"transition:{transition['name']}", form.name)
+    else:
+        definitions = access.role_definitions()
+        firing = [
+            name
+            for name in getattr(user, "role_names", ())
+            if name in roles and not definitions.get(name, {}).get("read_only")
+        ]
+    if not firing:
+        return False
+    return not form.location_field or access.in_scope(session, user, record.location_id, firing)
 
 
 def _creator_barred(form: FormDef, record: Record, user, transition: dict) -> bool:
@@ -160,7 +167,7 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
     """Why ``user`` may not fire ``transition`` on ``record`` now (an error), or ``None``."""
     if record.state not in _sources(transition):
         return _state_refusal(form, record, transition)
-    if not _may_fire_by_role(user, form, transition):
+    if not _may_fire_by_role(session, user, form, record, transition):
         return TransitionNotAllowed(
             _("You are not allowed to %(transition)s this record.", transition=transition["name"])
         )
