@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from app.i18n import _
 from app.kernel.locations import Location, LocationType, region_of
+from app.kernel.stocktake import Stocktake, StocktakeState
 from app.kernel.users import User, user_locations
 from app.meta.loader import schema_issues
 from app.meta.yamlsource import MetadataInvalid, parse_yaml
@@ -46,6 +47,9 @@ SCOPES = ("own", "region", "all")
 #: Who may see stock figures outside a report (the one-screen stock view and its API): whoever may
 #: run the stock-on-hand report, so that one grant in ``roles.yaml`` governs both.
 STOCK_VIEW = "report:stock_on_hand"
+#: Who may see a location's book quantities while a blind count runs there: whoever reviews counts
+#: (the variance report); the counters may not, or the count would not be blind.
+COUNT_REVIEW = "report:stocktake_variance"
 
 
 class PermissionDenied(Exception):
@@ -254,6 +258,18 @@ def scope_filter(
     if ids is None:
         return true()
     return location_column.in_(sorted(ids)) if ids else false()
+
+
+def hidden_books(session: Session, user) -> frozenset[int]:
+    """The locations whose stock figures ``user`` may not see now: those under a blind count
+    (counting or in review), unless the user reviews counts (``COUNT_REVIEW``)."""
+    if can(user, COUNT_REVIEW):
+        return frozenset()
+    blind = select(Stocktake.location_id).where(
+        Stocktake.blind.is_(True),
+        Stocktake.state.in_([StocktakeState.counting, StocktakeState.review]),
+    )
+    return frozenset(session.scalars(blind))
 
 
 def users_scope_filter(session: Session, viewer, user_id_column) -> ColumnElement[bool]:

@@ -393,6 +393,7 @@ register_source(
         },
         links={**_stock_links(), **BALANCE_FIGURES},
         location_column="location_id",
+        book_figures=True,
     )
 )
 
@@ -431,6 +432,7 @@ register_source(
             "counterpart": location_link("counterpart_location_id"),
         },
         location_column="location_id",
+        book_figures=True,
     )
 )
 
@@ -465,6 +467,7 @@ register_source(
         },
         links=_stock_links(),
         location_column="location_id",
+        book_figures=True,
     )
 )
 

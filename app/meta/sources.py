@@ -63,6 +63,9 @@ class Source:
     #: The column naming the user a row is for (an approval task's approver): everyone reads
     #: only their own rows, whatever their scope.
     user_column: str | None = None
+    #: Its rows show what a location holds (quantities on the books): hidden from counters while
+    #: a blind count runs there (``access.hidden_books``).
+    book_figures: bool = False
 
     def column(self, ref: str) -> SourceColumn | None:
         """The column ``ref`` names (``name`` or ``link.name``), or None if there is none."""

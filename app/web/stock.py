@@ -16,9 +16,11 @@ import dataclasses
 
 from flask import Blueprint, abort, jsonify, render_template
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from app.kernel import audit, queries
 from app.kernel.items import Item, business_now, business_today
+from app.kernel.locations import Location
 from app.meta import access
 from app.web.session import db_session
 
@@ -35,7 +37,12 @@ def _overview(item_id: int) -> queries.ItemOverview:
     item = session.get(Item, item_id)
     if item is None:
         abort(404)
-    scope = access.visible_location_ids(session, current_user)
+    granting = access.granting(current_user, access.STOCK_VIEW)
+    scope = access.visible_location_ids(session, current_user, granting)
+    hidden = access.hidden_books(session, current_user)
+    if hidden:  # (a location under a blind count shows its counters nothing)
+        everywhere = scope if scope is not None else session.scalars(select(Location.id))
+        scope = frozenset(everywhere) - hidden
     return queries.item_overview(session, item, business_today(), scope)
 
 

@@ -93,7 +93,12 @@ class _Builder:
             conditions.append(report.source.where(self.base))
         if report.source.location_column:
             location = self.ref(report.source.location_column)
-            conditions.append(access.scope_filter(session, user, location))
+            # (the scope of the roles that grant this report, not of the user's other roles)
+            granting = access.granting(user, f"report:{report.name}")
+            conditions.append(access.scope_filter(session, user, location, granting))
+            hidden = access.hidden_books(session, user) if report.source.book_figures else None
+            if hidden:
+                conditions.append(location.not_in(sorted(hidden)))
         if report.source.user_column:
             conditions.append(self.base.c[report.source.user_column] == getattr(user, "id", None))
         for condition in report.filters:
