@@ -36,6 +36,41 @@ def _name(thing) -> str:
     return str(thing)
 
 
+def _lot_status(status) -> str:
+    """A lot status as the clerk reads it (never the code ``recalled``)."""
+    labels = {"released": _("released"), "quarantined": _("quarantined"), "recalled": _("recalled")}
+    return labels.get(str(status), str(status))
+
+
+def _stock_status(status) -> str:
+    """A stock status as the clerk reads it (合格, 不合格, 待验, 在途)."""
+    labels = {
+        "available": _("available"),
+        "nonconforming": _("nonconforming"),
+        "awaiting_inspection": _("awaiting inspection"),
+        "in_transit": _("in transit"),
+    }
+    return labels.get(str(status), str(status))
+
+
+def _unit_status(status) -> str:
+    """What became of a serial unit, as the clerk reads it."""
+    labels = {
+        "registered": _("registered, never received"),
+        "in_stock": _("in stock"),
+        "in_transit": _("in transit"),
+        "sold": _("sold to a customer"),
+        "returned": _("returned to the supplier"),
+        "scrapped": _("scrapped or written off"),
+    }
+    return labels.get(str(status), str(status))
+
+
+def _tracking(field: str) -> str:
+    """What an item is tracked by, in words: a lot number or a serial number."""
+    return _("serial number") if field == "serial" else _("lot number")
+
+
 class InsufficientStock(KernelError):
     field = "quantity"
 
@@ -83,7 +118,7 @@ class LotBlocked(KernelError):
             _(
                 "Lot %(lot)s is %(status)s: it cannot leave its location.",
                 lot=_name(lot),
-                status=str(status),
+                status=_lot_status(status),
             )
         )
 
@@ -202,6 +237,47 @@ class UnitAlreadyInStock(KernelError):
         )
 
 
+class UnitNotReceivable(KernelError):
+    """A purchase receipt of a unit the chain already sold (or wrote off): it comes back only the
+    way it left — a customer return for a sold unit, a count surplus for one written off."""
+
+    field = "serial"
+
+    def __init__(self, unit, status):
+        self.unit, self.status = unit, status
+        super().__init__(
+            _(
+                "Serial number %(serial)s is on record as %(status)s: it cannot be received from "
+                "a supplier. A unit sold to a customer comes back by a customer return.",
+                serial=_name(unit),
+                status=_unit_status(status),
+            )
+        )
+
+
+class UnitTwiceInDocument(KernelError):
+    """One serial unit on two lines of one posting: the second line would move it again."""
+
+    field = "serial"
+
+    def __init__(self, unit, line: int | None, earlier_line: int | None):
+        self.unit, self.line, self.earlier_line = unit, line, earlier_line
+        if line is not None and earlier_line is not None:
+            message = _(
+                "Line %(line)s: serial number %(serial)s is already on line %(earlier)s of this "
+                "document; one unit is one line.",
+                line=line,
+                serial=_name(unit),
+                earlier=earlier_line,
+            )
+        else:
+            message = _(
+                "Serial number %(serial)s appears twice in this document; one unit is one line.",
+                serial=_name(unit),
+            )
+        super().__init__(message)
+
+
 class TrackingRequired(KernelError):
     def __init__(self, item, field: str):
         self.item = item
@@ -219,7 +295,7 @@ class NotTracked(KernelError):
             _(
                 "%(item)s is not tracked by %(field)s: leave it empty.",
                 item=_name(item),
-                field=field,
+                field=_tracking(field),
             ),
             field,
         )
@@ -233,7 +309,7 @@ class StockNotAvailable(KernelError):
         super().__init__(
             _(
                 "Only available stock can be sold, reserved or shipped; this stock is %(status)s.",
-                status=str(status),
+                status=_stock_status(status),
             )
         )
 

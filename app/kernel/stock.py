@@ -63,7 +63,9 @@ from app.kernel.errors import (
     TrackingRequired,
     UnitAlreadyInStock,
     UnitNotHere,
+    UnitNotReceivable,
     UnitRecalled,
+    UnitTwiceInDocument,
 )
 from app.kernel.items import (
     Item,
@@ -336,6 +338,7 @@ def _validate(
         unit_ids={movement.unit.id for movement in movements if movement.unit is not None},
     )
     lines = [_bind(facts, movement) for movement in movements]
+    units_moved: dict[int, _UnitMoved] = {}
     for line in lines:
         _check_quantity(line)
         _check_tracking(line)
@@ -345,7 +348,7 @@ def _validate(
         _check_statuses(line)
         _check_lot(facts, line, today)
         _check_entry_expiry(facts, line, today)
-        _check_unit(facts, line)
+        _check_unit(facts, line, units_moved)
     return facts, lines
 
 
@@ -513,7 +516,28 @@ def _check_entry_expiry(facts: PostingFacts, line: _Line, today: dt.date) -> Non
     )  # fmt: skip
 
 
-def _check_unit(facts: PostingFacts, line: _Line) -> None:
+@dataclass(frozen=True, slots=True)
+class _UnitMoved:
+    """Where an earlier line of the same posting left a unit, and which line that was."""
+
+    location_id: int | None
+    status: UnitStatus
+    line: int | None
+
+
+#: Where a unit is when it may be moved on or out (and may not be brought in from outside).
+_UNIT_HERE = (UnitStatus.in_stock, UnitStatus.in_transit)
+#: What a purchase receipt may not bring back: the chain sold it, or wrote it off.
+_NOT_RECEIVABLE = (UnitStatus.sold, UnitStatus.scrapped)
+
+
+def _check_unit(facts: PostingFacts, line: _Line, units_moved: dict[int, _UnitMoved]) -> None:
+    """The unit must be where the line takes it from, or out of stock when it comes in.
+
+    Each line is checked against where the lines before it in the same posting left the unit
+    (``units_moved``), not only against the unit's row: the same serial twice in one document would
+    otherwise pass twice and count two pieces of stock for one device.
+    """
     unit = line.unit
     if unit is None:
         return
@@ -521,12 +545,34 @@ def _check_unit(facts: PostingFacts, line: _Line) -> None:
         raise InvalidMovement(
             _("Serial number %(serial)s belongs to another lot.", serial=unit.serial), "lot"
         )
-    here = (UnitStatus.in_stock, UnitStatus.in_transit)
+    earlier = units_moved.get(unit.id)
+    location_id, status = unit.location_id, unit.status
+    if earlier is not None:
+        location_id, status = earlier.location_id, earlier.status
     if line.source is not None:
-        if unit.location_id != line.source.id or unit.status not in here:
-            raise UnitNotHere(facts.unit(unit), facts.location(line.source))
-    elif unit.status in here:
+        movable = location_id == line.source.id and status in _UNIT_HERE
+    else:
+        movable = status not in _UNIT_HERE
+    if not movable and earlier is not None:
+        raise UnitTwiceInDocument(facts.unit(unit), line.movement.line, earlier.line)
+    if not movable and line.source is not None:
+        raise UnitNotHere(facts.unit(unit), facts.location(line.source))
+    if not movable:
         raise UnitAlreadyInStock(facts.unit(unit))
+    if line.movement.reason == Reason.purchase_receipt and status in _NOT_RECEIVABLE:
+        raise UnitNotReceivable(facts.unit(unit), status)
+    location_id, status = _unit_after(line)
+    units_moved[unit.id] = _UnitMoved(location_id, status, line.movement.line)
+
+
+def _unit_after(line: _Line) -> tuple[int | None, UnitStatus]:
+    """Where a line leaves its unit: at its destination, or out of the system by its reason."""
+    destination = line.destination
+    if destination is None:
+        return None, _UNIT_EXIT.get(line.movement.reason, UnitStatus.scrapped)
+    if destination.type == LocationType.transit:
+        return destination.id, UnitStatus.in_transit
+    return destination.id, UnitStatus.in_stock
 
 
 # --- pass 2: locks -----------------------------------------------------------------------------
@@ -831,14 +877,7 @@ def _move_units(session: Session, lines: list[_Line]) -> None:
         if unit is None:
             continue
         before = moved.get(unit.id, {"new_lot_id": unit.lot_id})
-        destination = line.destination
-        if destination is None:
-            location_id = None
-            status = _UNIT_EXIT.get(line.movement.reason, UnitStatus.scrapped)
-        else:
-            location_id = destination.id
-            transit = destination.type == LocationType.transit
-            status = UnitStatus.in_transit if transit else UnitStatus.in_stock
+        location_id, status = _unit_after(line)
         lot_id = before["new_lot_id"]
         if lot_id is None and line.lot is not None:
             lot_id = line.lot.id

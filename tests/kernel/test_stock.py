@@ -39,6 +39,7 @@ from app.kernel import (
     queries,
 )
 from app.kernel.audit import AuditChainHead, AuditEntry
+from app.kernel.errors import UnitNotReceivable, UnitTwiceInDocument
 from app.kernel.items import Lot
 from app.kernel.stock import LedgerEntry, StockBalance
 from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
@@ -263,6 +264,83 @@ def test_serial_units_follow_their_moves(db, world):
         sell(db, world.ecg, 1, world.s1, unit=unit)
 
 
+def _post(db, reason, *movements):
+    with db.transaction() as session:
+        return post_movements(
+            session, list(movements), reason=reason, document="DOC-1", today=TODAY
+        )
+
+
+def _unit_where(db, unit) -> tuple:
+    with db.session() as session:
+        fresh = session.get(Unit, unit.id)
+        return fresh.location_id, fresh.status
+
+
+def test_one_serial_on_two_lines_of_a_receipt_is_refused_naming_both_lines(db, world):
+    unit = world.units[0]
+    line = {"item": world.ecg, "quantity": 1, "destination": world.s1, "unit": unit}
+    with pytest.raises(UnitTwiceInDocument) as caught:
+        _post(db, Reason.purchase_receipt, Movement(**line, line=1), Movement(**line, line=2))
+    assert caught.value.field == "serial"
+    assert (
+        "SN1" in str(caught.value)
+        and "Line 2" in str(caught.value)
+        and "line 1" in str(caught.value)
+    )
+    assert on_hand(db, world.s1, world.ecg, world.ecg_lot) == Decimal(0)
+    assert _unit_where(db, unit) == (None, UnitStatus.registered)
+
+
+@pytest.mark.parametrize("reason", [Reason.sale, Reason.count_shortage])
+def test_one_serial_taken_out_twice_in_one_posting_is_refused(db, world, reason):
+    for unit in world.units[:2]:
+        receive(db, world.ecg, 1, world.s1, unit=unit)
+    line = {"item": world.ecg, "quantity": 1, "source": world.s1, "unit": world.units[0]}
+    with pytest.raises(UnitTwiceInDocument):
+        _post(db, reason, Movement(**line, line=1), Movement(**line, line=2))
+    assert on_hand(db, world.s1, world.ecg, world.ecg_lot) == Decimal(2)
+    assert _unit_where(db, world.units[1]) == (world.s1.id, UnitStatus.in_stock)
+
+
+def test_a_unit_may_leave_and_come_back_within_one_posting(db, world):
+    """A count finding a unit under another status posts its shortage and its surplus together."""
+    unit = world.units[0]
+    receive(db, world.ecg, 1, world.s1, unit=unit)
+    _post(
+        db, Reason.count_shortage,
+        Movement(item=world.ecg, quantity=1, source=world.s1, unit=unit, line=1),
+        Movement(item=world.ecg, quantity=1, destination=world.s1, unit=unit, line=2,
+                 destination_status=StockStatus.nonconforming, reason=Reason.count_surplus),
+    )  # fmt: skip
+    assert _unit_where(db, unit) == (world.s1.id, UnitStatus.in_stock)
+    assert on_hand(db, world.s1, world.ecg, world.ecg_lot, StockStatus.nonconforming) == 1
+    assert on_hand(db, world.s1, world.ecg, world.ecg_lot) == 0
+
+
+@pytest.mark.parametrize("reason", [Reason.sale, Reason.scrap])
+def test_a_unit_sold_or_written_off_is_not_received_from_a_supplier(db, world, reason):
+    unit = world.units[0]
+    receive(db, world.ecg, 1, world.s1, unit=unit)
+    _post(db, reason, Movement(item=world.ecg, quantity=1, source=world.s1, unit=unit))
+    with pytest.raises(UnitNotReceivable) as caught:
+        receive(db, world.ecg, 1, world.s2, unit=unit)
+    assert caught.value.field == "serial" and "SN1" in str(caught.value)
+    _post(db, Reason.customer_return if reason == Reason.sale else Reason.count_surplus,
+          Movement(item=world.ecg, quantity=1, destination=world.s1, unit=unit))  # fmt: skip
+    assert _unit_where(db, unit) == (world.s1.id, UnitStatus.in_stock)
+
+
+def test_a_unit_returned_to_its_supplier_may_be_received_again(db, world):
+    unit = world.units[0]
+    receive(db, world.ecg, 1, world.s1, unit=unit)
+    _post(
+        db, Reason.supplier_return, Movement(item=world.ecg, quantity=1, source=world.s1, unit=unit)
+    )
+    receive(db, world.ecg, 1, world.s1, unit=unit)
+    assert _unit_where(db, unit) == (world.s1.id, UnitStatus.in_stock)
+
+
 def test_correction_is_a_new_row_referencing_the_old_one(db, world):
     [entry] = receive(db, world.gloves, 5, world.s1)
     with db.transaction() as session:
@@ -317,6 +395,23 @@ def test_errors_speak_the_users_language(db, world, app):
     with en, pytest.raises(LocationInactive) as caught:
         receive(db, world.gloves, 1, world.closed)
     assert "is closed" in str(caught.value)
+
+
+def test_statuses_and_tracking_are_named_in_words_in_both_languages(db, world, app):
+    receive(db, world.strips, 2, world.s1, world.early)
+    with db.transaction() as session:
+        session.get(Lot, world.early.id).status = LotStatus.recalled
+    for language, recalled, not_by_lot in (
+        ("zh-CN", "批号 L-EARLY 处于已召回状态", "GLOVE 不按批号管理"),
+        ("en", "Lot L-EARLY is recalled", "GLOVE is not tracked by lot number"),
+    ):
+        with app.test_request_context(headers={"Accept-Language": language}):
+            with pytest.raises(LotBlocked) as caught:
+                sell(db, world.strips, 1, world.s1, world.early)
+            assert recalled in str(caught.value)
+            with pytest.raises(NotTracked) as caught:
+                receive(db, world.gloves, 1, world.s1, world.early)
+            assert not_by_lot in str(caught.value)
 
 
 def test_objects_the_session_holds_stay_in_step_with_a_posting(db, world):
