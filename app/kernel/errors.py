@@ -7,6 +7,8 @@ the error is raised (inside a request they follow the user's language).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from app.i18n import _
 
 
@@ -417,6 +419,84 @@ class OverReceipt(KernelError):
                 outstanding=outstanding,
             )
         )
+
+
+class TransitNotCounted(KernelError):
+    """Goods on the way belong to their transfer: they are counted where they arrive."""
+
+    field = "location"
+
+    def __init__(self, location):
+        self.location = location
+        super().__init__(
+            _("%(location)s is a transit location: goods on the way are not counted. Count the "
+              "store or warehouse they are received at.", location=_name(location))
+        )  # fmt: skip
+
+
+class UnitCountedTwice(KernelError):
+    """A serial unit is one piece: a second scan of it in one count would count it twice."""
+
+    field = "serial"
+
+    def __init__(self, unit, counter: str, at: str):
+        self.unit = unit
+        super().__init__(
+            _("Serial number %(serial)s is already counted in this stocktake (by %(user)s at "
+              "%(at)s): a unit counts once. To change how it was counted, take that count back "
+              "with a line of quantity -1 first.", serial=_name(unit), user=counter, at=at)
+        )  # fmt: skip
+
+
+class UnitNotCounted(KernelError):
+    """A take-back (quantity -1) of a unit that was not counted under that stock status."""
+
+    field = "serial"
+
+    def __init__(self, unit, status):
+        self.unit = unit
+        super().__init__(
+            _("Serial number %(serial)s is not counted as %(status)s in this stocktake: there is "
+              "nothing to take back.", serial=_name(unit), status=_stock_status(status))
+        )  # fmt: skip
+
+
+class UnitBookedElsewhere(KernelError):
+    """A unit the books place at another location is moved by a transfer, not by a count."""
+
+    field = "serial"
+
+    def __init__(self, unit, booked_at, status, counted_at):
+        self.unit, self.booked_at = unit, booked_at
+        super().__init__(
+            _("Serial number %(serial)s is on the books at %(booked)s (%(status)s), not at "
+              "%(location)s: count it there, or transfer it here before counting it.",
+              serial=_name(unit), booked=_name(booked_at), status=_unit_status(status),
+              location=_name(counted_at))
+        )  # fmt: skip
+
+
+class CountShortageReserved(KernelError):
+    """The count finds less than the orders have reserved: the reservations must go first."""
+
+    field = "quantity"
+
+    def __init__(self, item, lot, location, on_hand, counted, reserved, documents: list[str]):
+        self.item, self.lot, self.documents = item, lot, documents
+        super().__init__(
+            _("%(item)s lot %(lot)s at %(location)s: the books have %(on_hand)s, the count "
+              "finds %(counted)s, but %(reserved)s are reserved by %(documents)s. Release those "
+              "reservations (cancel or reallocate the orders to other stock), then approve the "
+              "count again.",
+              item=_name(item), lot=_name(lot), location=_name(location),
+              on_hand=_plain(on_hand), counted=_plain(counted), reserved=_plain(reserved),
+              documents=", ".join(documents) or "-")
+        )  # fmt: skip
+
+
+def _plain(quantity: Decimal) -> str:
+    """A quantity without trailing zeros (6, not 6.0000)."""
+    return f"{Decimal(quantity).normalize():f}"
 
 
 class LocationAlreadyLocked(KernelError):

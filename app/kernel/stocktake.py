@@ -49,13 +49,19 @@ from app.db import Base, Quantity, UTCDateTime, to_decimal, utcnow
 from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import (
+    CountShortageReserved,
     InvalidMovement,
     KernelError,
     LocationInactive,
     NotAStockLocation,
+    TransitNotCounted,
+    UnitBookedElsewhere,
+    UnitCountedTwice,
+    UnitNotCounted,
 )
 from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business_timezone
-from app.kernel.locations import STOCK_HOLDING, Location
+from app.kernel.locations import STOCK_HOLDING, Location, LocationType
+from app.kernel.reservations import Reservation
 from app.kernel.stock import (
     LedgerEntry,
     Movement,
@@ -191,6 +197,8 @@ def open_stocktake(
         raise LocationInactive(location)
     if location.type not in STOCK_HOLDING:
         raise NotAStockLocation(location, "location")
+    if location.type == LocationType.transit:
+        raise TransitNotCounted(location)
     lock = open_stock_lock(session, location, user, reason=document)
     stocktake = Stocktake(
         document=document, location_id=location.id, state=StocktakeState.counting,
@@ -323,6 +331,12 @@ def add_count(
         raise InvalidMovement(_("Item %(item)s is not in this count.", item=item.code), "item")
     if quantity == 0:
         raise InvalidMovement(_("The counted quantity cannot be zero."), "quantity")
+    if quantity.normalize().as_tuple().exponent < -Quantity.scale:
+        raise InvalidMovement(
+            _("A counted quantity has at most %(decimals)s decimals, not %(quantity)s.",
+              decimals=Quantity.scale, quantity=f"{quantity:f}"),
+            "quantity",
+        )  # fmt: skip
     if item.tracking == TrackingMode.serial:
         if unit is None:
             raise InvalidMovement(
@@ -331,6 +345,7 @@ def add_count(
         if abs(quantity) != 1:
             raise InvalidMovement(_("A serial-numbered unit counts one at a time."), "quantity")
         lot = lot or (session.get(Lot, unit.lot_id) if unit.lot_id else None)
+        _check_unit_count(session, stocktake, unit, quantity, StockStatus(status))
     elif item.tracking == TrackingMode.lot and lot is None:
         raise InvalidMovement(_("Scan or enter the lot of %(item)s.", item=item.code), "lot")
     entry = CountEntry(
@@ -341,6 +356,44 @@ def add_count(
     session.add(entry)
     session.flush()
     return entry
+
+
+def _check_unit_count(
+    session: Session, stocktake: Stocktake, unit: Unit, quantity: Decimal, status: StockStatus
+) -> None:
+    """A unit is counted once per stocktake, and only where the books place it (or on no books:
+    found stock). Then the variance report, which adds the counted quantities, and the posting,
+    which compares units, agree.
+
+    The unit's row is locked first, so two counters scanning the same device at the same moment
+    queue, and the second one sees the first one's count.
+    """
+    query = select(Unit.location_id, Unit.status).where(Unit.id == unit.id).with_for_update()
+    location_id, unit_status = session.execute(query).one()
+    here = (UnitStatus.in_stock, UnitStatus.in_transit)
+    if unit_status in here and location_id != stocktake.location_id:
+        raise UnitBookedElsewhere(
+            unit, session.get(Location, location_id), unit_status,
+            session.get(Location, stocktake.location_id),
+        )  # fmt: skip
+    by_status: dict[str, Decimal] = defaultdict(Decimal)
+    query = select(CountEntry.status, CountEntry.quantity).where(
+        CountEntry.stocktake_id == stocktake.id, CountEntry.unit_id == unit.id
+    )
+    for entry_status, entry_quantity in session.execute(query):
+        by_status[entry_status] += entry_quantity
+    if quantity < 0 and by_status[str(status)] < 1:
+        raise UnitNotCounted(unit, status)
+    if quantity > 0 and sum(by_status.values()) > 0:
+        first = session.scalars(
+            query.with_only_columns(CountEntry)
+            .where(CountEntry.quantity > 0)
+            .order_by(CountEntry.id.desc())
+            .limit(1)
+        ).one()
+        counter = session.get(User, first.counted_by) if first.counted_by else None
+        at = first.counted_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M")
+        raise UnitCountedTwice(unit, counter.full_name if counter else "-", at)
 
 
 def counted(session: Session, stocktake: Stocktake) -> dict[tuple[int, int, str], Decimal]:
@@ -392,6 +445,7 @@ def approve_stocktake(
                 "quantity",
             )  # fmt: skip
     movements = _movements(session, stocktake, location, lines)
+    _check_reservations(session, location, movements)
     entries = post_movements(
         session, movements, user=user, document=stocktake.document, own_lock=lock.id
     )
@@ -402,6 +456,41 @@ def approve_stocktake(
                  "shortage": sum(m.quantity for m in movements if m.source is not None)},
     )  # fmt: skip
     return entries
+
+
+def _check_reservations(session: Session, location: Location, movements: list[Movement]) -> None:
+    """Refuse, naming the orders, a shortage that would leave less than the orders reserved.
+
+    The posting would refuse it anyway (on hand may not fall below reserved), but as "not enough
+    available", which says nothing to a reviewer. The count cannot release the orders' holds
+    itself: the order would go on believing its stock is held. Its buyer releases or reallocates
+    it, then the count is approved.
+    """
+    shortage: dict[tuple[int, int, str], Decimal] = defaultdict(Decimal)
+    for movement in movements:
+        if movement.source is not None:
+            lot_key = movement.lot.id if movement.lot is not None else 0
+            key = (movement.item.id, lot_key, str(movement.source_status))
+            shortage[key] += movement.quantity
+    for (item_id, lot_key, status), quantity in sorted(shortage.items()):
+        balance = session.scalar(
+            select(StockBalance).where(
+                StockBalance.location_id == location.id, StockBalance.item_id == item_id,
+                StockBalance.lot_key == lot_key, StockBalance.status == status,
+            )
+        )  # fmt: skip
+        if balance is None or balance.on_hand - quantity >= balance.reserved:
+            continue
+        documents = session.scalars(
+            select(Reservation.document).where(
+                Reservation.location_id == location.id, Reservation.item_id == item_id,
+                Reservation.lot_key == lot_key, Reservation.quantity > 0,
+            ).group_by(Reservation.document).order_by(Reservation.document)
+        ).all()  # fmt: skip
+        raise CountShortageReserved(
+            session.get(Item, item_id), session.get(Lot, lot_key) if lot_key else None, location,
+            balance.on_hand, balance.on_hand - quantity, balance.reserved, list(documents),
+        )  # fmt: skip
 
 
 def abort_stocktake(
@@ -453,11 +542,18 @@ def _movements(session, stocktake, location, lines: list[VarianceLine]) -> list[
                     reason=Reason.count_surplus if surplus else Reason.count_shortage, **side,
                 )
             )  # fmt: skip
-    return movements
+    # shortages first: a unit counted under another status leaves its booked status before it
+    # enters the counted one (the sort is stable: each kind keeps the variance lines' order)
+    return sorted(movements, key=lambda movement: movement.source is None)
 
 
 def _unit_variance(session, stocktake, location, item, lot, status) -> list[tuple[Unit, bool]]:
-    """Units counted but not on the books here (surplus), and on the books but not counted."""
+    """Units counted under ``status`` but not on the books here under it (surplus), and on the
+    books here under ``status`` but not counted under it (shortage).
+
+    A unit booked available and counted nonconforming is a shortage of available and a surplus
+    of nonconforming: approval moves it from one to the other, and it stays here.
+    """
     lot_id = lot.id if lot else None
     counts: dict[int, Decimal] = defaultdict(Decimal)
     query = select(CountEntry.unit_id, CountEntry.quantity).where(
@@ -468,15 +564,26 @@ def _unit_variance(session, stocktake, location, item, lot, status) -> list[tupl
     for unit_id, quantity in session.execute(query):
         counts[unit_id] += quantity
     seen = {unit_id for unit_id, quantity in counts.items() if quantity > 0}
-    here = set(
-        session.scalars(
-            select(Unit.id).where(
-                Unit.item_id == item.id, Unit.location_id == location.id,
-                Unit.status == UnitStatus.in_stock,
-                Unit.lot_id.is_(None) if lot_id is None else Unit.lot_id == lot_id,
-            )
-        )
-    )  # fmt: skip
+    here = _units_booked(session, location, item, lot_id, status)
     return [(session.get(Unit, u), True) for u in sorted(seen - here)] + [
         (session.get(Unit, u), False) for u in sorted(here - seen)
     ]
+
+
+def _units_booked(session, location, item, lot_id, status) -> set[int]:
+    """The units in stock at ``location`` whose ledger rows there leave them under ``status``
+    (the unit row says where a unit is; its stock status is in the ledger)."""
+    total = func.sum(LedgerEntry.quantity)
+    query = (
+        select(Unit.id)
+        .join(LedgerEntry, LedgerEntry.unit_id == Unit.id)
+        .where(
+            Unit.item_id == item.id, Unit.location_id == location.id,
+            Unit.status == UnitStatus.in_stock,
+            Unit.lot_id.is_(None) if lot_id is None else Unit.lot_id == lot_id,
+            LedgerEntry.location_id == location.id, LedgerEntry.status == str(status),
+        )
+        .group_by(Unit.id)
+        .having(total > 0)
+    )  # fmt: skip
+    return set(session.scalars(query))

@@ -103,13 +103,13 @@ class RecordCount(Action):
     def _count(context: ActionContext, stocktake, number: int, line: dict) -> None:
         params = context.params
         the_item: Item = common.item(context, line, params["item"])
-        the_lot = common.lot(context, the_item, line, params)
         status = (line.get(params["status"]) if params.get("status") else None) or "available"
         if status not in {str(s) for s in StockStatus if s != StockStatus.in_transit}:
             raise ActionError(
                 _("Line %(line)s: unknown stock status %(status)s.", line=number, status=status)
             )
-        try:
+        try:  # the lot and the serial are checked against the item too: name the line
+            the_lot = common.lot(context, the_item, line, params)
             add_count(
                 context.session, stocktake, the_item, common.quantity(line, params["quantity"]),
                 lot=the_lot, unit=common.unit(context, the_item, line, params, the_lot),

@@ -9,7 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.kernel import CountEntry, StockLock, audit
+from app.kernel import CountEntry, StockLock, Unit, UnitStatus, audit
+from app.kernel.items import Item, Lot, add_item, get_or_create_unit
+from app.kernel.locations import Location, add_location
+from app.kernel.reservations import reserve
+from app.kernel.stock import Movement, Reason, post_movements
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import approve, ledger, ledger_count, stock
 
@@ -266,3 +270,102 @@ def test_a_count_in_review_refuses_sheets_until_the_manager_sends_it_back(db, as
     approve(db, boss, chain["whsuper"], stocktake["id"])
     assert variance_rows(boss, stocktake["number"])[("STRIP", "L1")] == (D(10), D(8), D(-2))
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(8)
+
+
+def _all_counted_but_ecg(chain) -> list[dict]:
+    """Lines counting WH1's strips as booked: only the ECG units make a variance."""
+    return [{"item": chain["strip"], "lot": "L1", "quantity": "10"},
+            {"item": chain["strip"], "lot": "RC", "quantity": "5"}]  # fmt: skip
+
+
+def test_a_unit_counted_nonconforming_moves_there_and_stays_in_stock(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    _sheet, response = count_sheet(clerk, chain, stocktake, [
+        *_all_counted_but_ecg(chain),
+        {"item": chain["ecg"], "serial": "SN1", "status": "nonconforming", "quantity": "1"},
+        {"item": chain["ecg"], "serial": "SN2", "quantity": "1"},
+    ])  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert fire(clerk, ST, stocktake["id"], "submit").status_code == 200
+    approve(db, boss, chain["whsuper"], stocktake["id"])
+    assert sorted(ledger(db, stocktake["number"])) == [
+        ("WH1", "ECG", "E1", "available", D(-1), "count_shortage"),
+        ("WH1", "ECG", "E1", "nonconforming", D(1), "count_surplus"),
+    ]
+    assert stock(db)[("WH1", "ECG", "E1", "available")] == D(1)
+    assert stock(db)[("WH1", "ECG", "E1", "nonconforming")] == D(1)
+    with db.session() as session:
+        unit = session.scalar(select(Unit).where(Unit.serial == "SN1"))
+        assert (unit.location_id, unit.status) == (chain["WH1"], UnitStatus.in_stock)
+
+
+def test_a_unit_is_counted_once_and_only_where_it_is_booked(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    with db.transaction() as session:  # SN3 is on the books at store S1
+        ecg = session.get(Item, chain["ecg"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "E1"))
+        unit = get_or_create_unit(session, ecg, "SN3", lot)
+        post_movements(session, [Movement(item=ecg, quantity=D(1), unit=unit,
+                                          destination=session.get(Location, chain["S1"]))],
+                       reason=Reason.opening, document="OPENING-S1")  # fmt: skip
+    stocktake = open_count(boss, chain)
+    sn1 = {"item": chain["ecg"], "serial": "SN1", "quantity": "1"}
+    assert count_sheet(clerk, chain, stocktake, [sn1])[1].status_code == 200
+    sheet, response = count_sheet(boss, chain, stocktake, [*_all_counted_but_ecg(chain), sn1])
+    assert response.status_code == 409, response.json
+    error = response.json["error"]
+    assert error.startswith("Line 3") and "SN1" in error and "already counted" in error
+    sheet, response = count_sheet(boss, chain, stocktake, [{**sn1, "serial": "SN3"}])
+    assert response.status_code == 409, response.json
+    error = response.json["error"]
+    assert error.startswith("Line 1") and "SN3" in error and "S1" in error and "WH1" in error
+    assert entries(db) == 1
+    assert variance_rows(boss, stocktake["number"])[("ECG", "E1")] == (D(2), D(1), D(-1))
+
+
+def test_an_untracked_item_with_a_lot_is_refused_on_its_line_in_words(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    with db.transaction() as session:
+        add_item(session, "GLV", "手套 Gloves", tracking="none")
+    with db.session() as session:
+        glove = session.scalar(select(Item.id).where(Item.code == "GLV"))
+    stocktake = open_count(boss, chain)
+    _sheet, response = count_sheet(clerk, chain, stocktake, [
+        {"item": chain["strip"], "lot": "L1", "quantity": "10"},
+        {"item": glove, "lot": "X1", "quantity": "3"},
+    ])  # fmt: skip
+    assert response.status_code == 409
+    assert response.json["error"] == "Line 2: GLV is not tracked by lot number: leave it empty."
+    assert entries(db) == 0
+
+
+def test_a_shortage_the_orders_hold_is_refused_naming_them(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    with db.transaction() as session:
+        reserve(session, "SO-WH1-1", 1, session.get(Item, chain["strip"]), 4,
+                session.get(Location, chain["WH1"]),
+                lot=session.scalar(select(Lot).where(Lot.lot_number == "L1")))  # fmt: skip
+    stocktake = open_count(boss, chain, items=[{"item": chain["strip"]}])
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"},
+             {"item": chain["strip"], "lot": "RC", "quantity": "5"}]  # fmt: skip
+    assert count_sheet(clerk, chain, stocktake, lines)[1].status_code == 200
+    assert fire(clerk, ST, stocktake["id"], "submit").status_code == 200
+    response = boss.post(f"/api/v1/approval-tasks/{_task(db, stocktake['id'])}/decision",
+                         json={"decision": "approve"})  # fmt: skip
+    assert response.status_code == 409, response.json
+    error = response.json["error"]
+    assert "SO-WH1-1" in error and "4 are reserved" in error and "Release" in error
+    assert boss.get(f"{ST}/{stocktake['id']}").json["state"] == "review"
+
+
+def test_a_transit_location_cannot_be_counted(db, as_user, chain):
+    with db.transaction() as session:
+        transit = add_location(session, "TR-WH1-S1", "在途", "transit",
+                               session.get(Location, chain["HQ"])).id  # fmt: skip
+    hq = as_user("hq")
+    record = create(hq, ST, {"location": transit, "blind": True})
+    response = fire(hq, ST, record["id"], "open")
+    assert response.status_code == 409, response.json
+    assert "TR-WH1-S1 is a transit location" in response.json["error"]
+    assert locks(db) == 0

@@ -11,25 +11,41 @@ from app.kernel import (
     CountEntry,
     CountInReview,
     InvalidMovement,
+    Item,
+    Location,
     LocationAlreadyLocked,
     LocationInactive,
     LocationLocked,
+    Lot,
     NotAStockLocation,
     Reason,
     StockLock,
+    StockStatus,
     StocktakeError,
     StocktakeState,
+    Unit,
     UnitStatus,
+    User,
     abort_stocktake,
     add_count,
+    add_location,
     approve_stocktake,
     audit,
     open_stocktake,
+    queries,
     resume_counting,
     stocktake_of,
     submit_stocktake,
     variance,
 )
+from app.kernel.errors import (
+    CountShortageReserved,
+    TransitNotCounted,
+    UnitBookedElsewhere,
+    UnitCountedTwice,
+    UnitNotCounted,
+)
+from app.kernel.reservations import release, reserve
 from app.kernel.stock import LedgerEntry
 from app.kernel.stocktake import StocktakeSnapshot
 from tests.kernel.conftest import assert_balances_match_ledger, receive, sell
@@ -244,3 +260,110 @@ def test_a_count_in_review_takes_no_sheets_until_it_returns_to_counting(db, worl
     with pytest.raises(StocktakeError) as caught, db.transaction() as session:
         resume_counting(session, stocktake_of(session, "ST-1"), world.clerk)
     assert "posted" in str(caught.value)
+
+
+def _approve(db, document="ST-1"):
+    with db.transaction() as session:
+        return approve_stocktake(session, stocktake_of(session, document), world_clerk(session))
+
+
+def world_clerk(session):
+    return session.scalar(select(User).where(User.username == "clerk"))
+
+
+def _on_hand(db, location, item, lot, status):
+    with db.session() as session:
+        return queries.on_hand(session, location, item, lot, status)
+
+
+@pytest.mark.parametrize(
+    ("booked", "counted"),
+    [(StockStatus.available, StockStatus.nonconforming),
+     (StockStatus.nonconforming, StockStatus.available)],
+)  # fmt: skip
+def test_a_unit_counted_under_another_status_moves_to_it_and_stays(db, world, booked, counted):
+    first, second = world.units[:2]
+    receive(db, world.ecg, 1, world.s1, unit=first, status=booked)
+    receive(db, world.ecg, 1, world.s1, unit=second, status=booked)
+    _open(db, world)
+    _count(db, "ST-1", world.ecg, 1, unit=first, status=counted)
+    _count(db, "ST-1", world.ecg, 1, unit=second, status=booked)
+    entries = _approve(db)
+    assert sorted((str(e.status), e.quantity, e.reason) for e in entries) == sorted(
+        [(str(booked), -1, Reason.count_shortage), (str(counted), 1, Reason.count_surplus)]
+    )
+    assert _on_hand(db, world.s1, world.ecg, world.ecg_lot, booked) == 1
+    assert _on_hand(db, world.s1, world.ecg, world.ecg_lot, counted) == 1
+    with db.session() as session:
+        unit = session.get(Unit, first.id)
+        assert (unit.location_id, unit.status) == (world.s1.id, UnitStatus.in_stock)
+        assert_balances_match_ledger(session)
+
+
+def test_a_unit_counts_once_and_a_take_back_lets_it_be_counted_again(db, world):
+    unit = world.units[0]
+    receive(db, world.ecg, 1, world.s1, unit=unit)
+    _open(db, world)
+    _count(db, "ST-1", world.ecg, 1, unit=unit)
+    for status in (StockStatus.available, StockStatus.nonconforming):
+        with pytest.raises(UnitCountedTwice) as caught:
+            _count(db, "ST-1", world.ecg, 1, unit=unit, status=status)
+        assert caught.value.field == "serial" and "SN1" in str(caught.value)
+    with pytest.raises(UnitNotCounted):
+        _count(db, "ST-1", world.ecg, -1, unit=unit, status=StockStatus.nonconforming)
+    _count(db, "ST-1", world.ecg, -1, unit=unit)
+    _count(db, "ST-1", world.ecg, 1, unit=unit, status=StockStatus.nonconforming)
+    with db.session() as session:
+        counted = {
+            line.status: line.counted for line in variance(session, stocktake_of(session, "ST-1"))
+        }
+    assert counted == {"available": 0, "nonconforming": 1}
+
+
+def test_a_unit_on_the_books_elsewhere_is_refused_naming_where(db, world):
+    unit = world.units[0]
+    receive(db, world.ecg, 1, world.s2, unit=unit)
+    _open(db, world)
+    with pytest.raises(UnitBookedElsewhere) as caught:
+        _count(db, "ST-1", world.ecg, 1, unit=unit)
+    assert caught.value.field == "serial"
+    assert "SN1" in str(caught.value) and "S2" in str(caught.value) and "S1" in str(caught.value)
+
+
+def test_a_transit_location_is_not_counted(db, world):
+    with db.transaction() as session:
+        transit = add_location(
+            session, "TR-WH-S1", "在途", "transit", session.get(Location, world.east.id)
+        )
+    with pytest.raises(TransitNotCounted) as caught, db.transaction() as session:
+        open_stocktake(session, "ST-1", session.get(Location, transit.id), world.clerk)
+    assert caught.value.field == "location" and "TR-WH-S1" in str(caught.value)
+
+
+@pytest.mark.parametrize("quantity", ["0.00001", "2.00001"])
+def test_a_count_finer_than_the_ledger_is_refused(db, world, quantity):
+    _open(db, world)
+    with pytest.raises(InvalidMovement) as caught:
+        _count(db, "ST-1", world.gloves, quantity)
+    assert caught.value.field == "quantity" and "4" in str(caught.value)
+    _count(db, "ST-1", world.gloves, "2.50000")
+
+
+def test_a_shortage_of_reserved_stock_names_the_orders_holding_it(db, world):
+    receive(db, world.strips, 6, world.s1, world.late)
+    with db.transaction() as session:
+        strips, s1 = session.get(Item, world.strips.id), session.get(Location, world.s1.id)
+        reserve(session, "SO-9", 1, strips, 2, s1, lot=session.get(Lot, world.late.id))
+    _open(db, world)
+    _count(db, "ST-1", world.strips, 4, lot=world.late)  # 2 short: the 2 reserved still fit
+    _count(db, "ST-1", world.strips, -3, lot=world.late)  # 5 short: they no longer do
+    with pytest.raises(CountShortageReserved) as caught:
+        _approve(db)
+    message = str(caught.value)
+    assert "SO-9" in message and "L-LATE" in message and "reserved" in message
+    with db.session() as session:
+        assert stocktake_of(session, "ST-1").state == StocktakeState.counting
+    with db.transaction() as session:
+        release(session, "SO-9")
+    _approve(db)
+    assert _on_hand(db, world.s1, world.strips, world.late, StockStatus.available) == 1
