@@ -7,6 +7,12 @@ sales order can never be delivered, and the goods on hand are set apart as ``non
 (``isolate``), from where a supplier return or a scrap takes them out. Goods still in transit may
 arrive (they are blocked where they land); supplier returns and scrap still take the goods out.
 
+Blocking never waits for a stocktake: a location being counted keeps its goods where they are
+(moving them would upset the count's snapshot) and ``isolate`` says which locations it left for
+later; the goods there are blocked all the same, and the next ``isolate`` after the count sets
+them apart. A serial range blocks its units; they are set apart like a lot, and where the lot's
+free stock at a location cannot cover them, holds on that lot there give way to them.
+
 ``trace_lot`` answers the regulator's three questions from the ledger: who holds it now (every
 location, transit included, per stock status), which documents sent it out of the chain to a
 customer (sales net of customer returns, with dates, quantities and serials) and where it came
@@ -27,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from app.i18n import _
 from app.kernel import audit
-from app.kernel.errors import InvalidMovement
+from app.kernel.errors import InvalidMovement, LocationLocked
 from app.kernel.items import Item, Lot, LotStatus, TrackingMode, Unit
 from app.kernel.locations import Location, LocationType
 from app.kernel.reservations import Reservation
@@ -41,6 +47,22 @@ from app.kernel.stock import (
     post_movements,
 )
 from app.kernel.users import User
+
+
+class AlreadyRecalled(InvalidMovement):
+    """A lot (or unit) is recalled once: its holders, customers and tasks live on that recall,
+    which ``refresh`` keeps up to date; a second recall would notify everyone again and track
+    the same goods twice."""
+
+    def __init__(self, what: str, field: str):
+        super().__init__(
+            _(
+                "%(what)s is already recalled: follow it up on the recall that blocked it "
+                "instead of issuing another.",
+                what=what,
+            ),
+            field,
+        )
 
 
 @dataclass(frozen=True)
@@ -85,10 +107,30 @@ class Trace:
 
 
 @dataclass(frozen=True)
+class Released:
+    """What a recall took back from one reservation: the order line lost that much of the lot."""
+
+    document: str
+    line: int
+    location_id: int
+    lot_id: int | None
+    quantity: Decimal
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What ``isolate`` set apart, and the locations being counted whose goods wait for it."""
+
+    rows: list
+    counting: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RecallResult:
     lots: list[Lot]
     units: list[Unit]
-    released: list[Reservation]
+    released: list[Released]
+    isolation: Isolation
 
 
 def units_in_range(session: Session, item: Item, first: str, last: str) -> list[Unit]:
@@ -150,12 +192,18 @@ def recall_lots(
                 "serial_from",
             )
     for lot in lots:
+        if lot.status == LotStatus.recalled:
+            raise AlreadyRecalled(_("Lot %(lot)s", lot=lot.lot_number), "lots")
+    for unit in units:
+        if unit.recalled:
+            raise AlreadyRecalled(_("Serial number %(serial)s", serial=unit.serial), "serial_from")
+    for lot in lots:
         lot.status = LotStatus.recalled
     for unit in units:
         unit.recalled = True
     session.flush()
-    released = _release_holds(session, lots)
-    isolate(session, item, lots, units or None, user=user, document=document)
+    released = _release_holds(session, lots) + _release_for_units(session, units)
+    isolation = isolate(session, item, lots, units or None, user=user, document=document)
     context = (
         audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
     )
@@ -172,10 +220,10 @@ def recall_lots(
         },
         context=context,
     )
-    return RecallResult(lots, units, released)
+    return RecallResult(lots, units, released, isolation)
 
 
-def _release_holds(session: Session, lots: list[Lot]) -> list[Reservation]:
+def _release_holds(session: Session, lots: list[Lot]) -> list[Released]:
     """Give back every reservation on the lots: held stock of a recalled lot is never delivered.
 
     Only the rows on the recalled lots go; a line that also holds a good lot keeps that part. The
@@ -193,11 +241,55 @@ def _release_holds(session: Session, lots: list[Lot]) -> list[Reservation]:
         for hold in holds
     }
     balances = lock_balances(session, list(key.values()))
+    released = []
     for hold in holds:
         balances[key[hold.id]].reserved -= hold.quantity
+        released.append(_released(hold, hold.quantity))
         session.delete(hold)
     session.flush()
-    return list(holds)
+    return released
+
+
+def _released(hold: Reservation, quantity: Decimal) -> Released:
+    return Released(hold.document, hold.line, hold.location_id, hold.lot_id, quantity)
+
+
+def _release_for_units(session: Session, units: list[Unit]) -> list[Released]:
+    """Make room to set recalled units apart: a lot's holds at a location give back what its free
+    stock there cannot spare for them, the latest hold first.
+
+    Holds are on lots, not on serials, so a unit can only be set apart from what nobody holds;
+    the orders that lose part of their hold learn it from the recall (``Released``).
+    """
+    if not units:
+        return []
+    rows = _on_hand(session, [], units, StockStatus.available)
+    needed: dict[tuple, Decimal] = defaultdict(Decimal)
+    for location, lot_id, _unit_id, quantity in rows:
+        needed[(location.id, units[0].item_id, lot_id or 0, str(StockStatus.available))] += quantity
+    balances = lock_balances(session, list(needed))
+    released = []
+    for key, quantity in sorted(needed.items()):
+        short = quantity - balances[key].available
+        location_id, item_id, lot_key, _status = key
+        holds = session.scalars(
+            select(Reservation)
+            .where(Reservation.location_id == location_id, Reservation.item_id == item_id,
+                   Reservation.lot_key == lot_key)
+            .order_by(Reservation.created_at.desc(), Reservation.id.desc())
+        )  # fmt: skip
+        for hold in holds:
+            if short <= 0:
+                break
+            take = min(short, hold.quantity)
+            short -= take
+            balances[key].reserved -= take
+            hold.quantity -= take
+            released.append(_released(hold, take))
+            if hold.quantity == 0:
+                session.delete(hold)
+    session.flush()
+    return released
 
 
 def isolate(
@@ -208,36 +300,49 @@ def isolate(
     *,
     user: User | None = None,
     document: str | None = None,
-) -> list:
+) -> Isolation:
     """Set recalled goods apart: what is ``available`` at a location becomes ``nonconforming``.
 
     That is where GSP wants recalled goods (不合格品区), and from there the ordinary supplier return
     and scrap documents take them out. Goods in transit are isolated once they arrive, goods
-    awaiting inspection once inspected: call this again then. A unit still promised to an order
-    through its lot's reservation stays put until the order lets go of it.
+    awaiting inspection once inspected: call this again then. What a reservation still holds
+    stays put until the order lets go of it. Each location is posted on its own savepoint: a
+    location being counted refuses the posting (``LocationLocked``) and is left for a later
+    call, named in ``counting``, so the recall never waits on a count.
     """
     rows = _on_hand(session, lots, units, StockStatus.available)
     free = {
         balance.key: balance.available
         for balance in session.scalars(
-            select(StockBalance).where(StockBalance.lot_id.in_([lot.id for lot in lots]))
+            select(StockBalance).where(
+                StockBalance.item_id == item.id,
+                StockBalance.lot_id.in_(sorted({lot_id for _l, lot_id, _u, _q in rows})),
+            )
         )
     }
-    movements = []
+    by_location: dict[int, list[Movement]] = defaultdict(list)
     for location, lot_id, unit_id, quantity in rows:
-        key = (location.id, item.id, lot_id, str(StockStatus.available))
+        key = (location.id, item.id, lot_id or 0, str(StockStatus.available))
         quantity = min(quantity, free.get(key, Decimal(0)))
         if quantity <= 0:
             continue
         free[key] -= quantity
-        movements.append(
+        by_location[location.id].append(
             Movement(
                 item=item, quantity=quantity, source=location, destination=location,
-                lot=session.get(Lot, lot_id), unit=session.get(Unit, unit_id) if unit_id else None,
+                lot=session.get(Lot, lot_id) if lot_id else None,
+                unit=session.get(Unit, unit_id) if unit_id else None,
                 destination_status=StockStatus.nonconforming, reason=Reason.recall,
             )
         )  # fmt: skip
-    return post_movements(session, movements, user=user, document=document)
+    written, counting = [], []
+    for location_id, movements in sorted(by_location.items()):
+        try:
+            with session.begin_nested():
+                written += post_movements(session, movements, user=user, document=document)
+        except LocationLocked:
+            counting.append(location_id)
+    return Isolation(written, counting)
 
 
 def _on_hand(session: Session, lots: list[Lot], units: list[Unit] | None, status: StockStatus):
@@ -248,15 +353,16 @@ def _on_hand(session: Session, lots: list[Lot], units: list[Unit] | None, status
         .select_from(LedgerEntry)
         .join(Location, Location.id == LedgerEntry.location_id)
         .where(
-            LedgerEntry.lot_id.in_([lot.id for lot in lots]),
             LedgerEntry.status == status,
             Location.type != LocationType.transit,
         )
         .group_by(Location.id, LedgerEntry.lot_id, LedgerEntry.unit_id)
         .order_by(Location.id, LedgerEntry.lot_id, LedgerEntry.unit_id)
     )
-    if units is not None:
+    if units is not None:  # a serial range: those units, whatever lot they are of
         query = query.where(LedgerEntry.unit_id.in_([unit.id for unit in units]))
+    else:
+        query = query.where(LedgerEntry.lot_id.in_([lot.id for lot in lots]))
     return [row for row in session.execute(query) if row[3] > 0]  # summed in SQL, compared here
 
 
@@ -351,6 +457,6 @@ def lot_stock_at(session: Session, lot: Lot, location_id: int, units=None) -> De
 
 
 __all__ = [
-    "Holding", "Origin", "RecallResult", "Shipment", "Trace", "isolate", "lot_stock_at",
-    "recall_lots", "trace_lot", "units_in_range",
+    "AlreadyRecalled", "Holding", "Isolation", "Origin", "RecallResult", "Released", "Shipment",
+    "Trace", "isolate", "lot_stock_at", "recall_lots", "trace_lot", "units_in_range",
 ]  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.kernel import (
+    InsufficientStock,
     InvalidMovement,
     LotBlocked,
     LotExpired,
@@ -21,8 +22,10 @@ from app.kernel import (
     ReservationNotFound,
     ShipLine,
     StockStatus,
+    abort_stocktake,
     add_location,
     consume,
+    open_stocktake,
     post_movements,
     receive,
     reserve,
@@ -36,6 +39,7 @@ from app.kernel.locations import Location
 from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
 from app.kernel.reservations import reservations_of
 from app.kernel.stock import LedgerEntry, StockBalance
+from app.kernel.stocktake import stocktake_of
 from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, sell
 from tests.kernel.conftest import receive as book_receipt
 
@@ -128,7 +132,7 @@ def test_recalled_goods_are_set_apart_go_back_to_the_supplier_and_arrive_from_tr
         sell(db, stocked.strips, 1, stocked.s2, stocked.late)
     with db.transaction() as session:  # what arrived since is set apart on the next pass
         lot = session.get(Lot, stocked.late.id)
-        moved = isolate(session, session.get(Item, stocked.strips.id), [lot])
+        moved = isolate(session, session.get(Item, stocked.strips.id), [lot]).rows
         assert [(row.location_id, str(row.status), row.quantity) for row in moved] == [
             (stocked.s2.id, "available", Decimal(-3)),
             (stocked.s2.id, "nonconforming", Decimal(3)),
@@ -427,3 +431,65 @@ def test_a_recall_return_takes_only_recalled_nonconforming_goods_to_a_warehouse(
         post(reason=Reason.transfer_out, source_status=StockStatus.nonconforming,
              destination=transit)  # fmt: skip
     assert _ledger_size(db) == before
+
+
+def _balance(session, location, lot, status) -> tuple[Decimal, Decimal]:
+    balance = session.scalar(
+        select(StockBalance).where(
+            StockBalance.location_id == location.id,
+            StockBalance.lot_id == lot.id,
+            StockBalance.status == status,
+        )
+    )
+    return (balance.on_hand, balance.reserved) if balance is not None else (Decimal(0), Decimal(0))
+
+
+def test_a_count_in_progress_does_not_hold_up_the_recall(db, stocked):
+    """The lot is blocked everywhere at once; the counted store's goods are set apart after."""
+    with db.transaction() as session:
+        open_stocktake(session, "ST-1", stocked.s1, stocked.clerk)
+    result = _recall(db, stocked, stocked.late)
+    assert result.isolation.counting == [stocked.s1.id]
+    with pytest.raises(LotBlocked):  # the warehouse may not sell it meanwhile
+        sell(db, stocked.strips, 1, stocked.wh, stocked.late)
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        assert lot.status == LotStatus.recalled
+        assert _balance(session, stocked.wh, lot, "nonconforming") == (Decimal(10), 0)
+        assert _balance(session, stocked.s1, lot, "available") == (Decimal(4), 0)  # counted as is
+    with db.transaction() as session:
+        abort_stocktake(session, stocktake_of(session, "ST-1"), stocked.clerk, "recount")
+    with db.transaction() as session:  # the next pass after the count sets the rest apart
+        lot = session.get(Lot, stocked.late.id)
+        isolation = isolate(session, session.get(Item, stocked.strips.id), [lot])
+        assert isolation.counting == []
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        assert _balance(session, stocked.s1, lot, "nonconforming") == (Decimal(4), 0)
+        assert_balances_match_ledger(session)
+
+
+def test_serial_recall_sets_the_units_apart_and_holds_give_way(db, world):
+    """A unit of a serial range leaves the sellable stock at once, even when all of its lot was
+    held: the latest hold gives back what the unit needs, and the recall says so."""
+    for unit in world.units:
+        book_receipt(db, world.ecg, 1, world.s1, world.ecg_lot, unit)
+    with db.transaction() as session:
+        reserve(session, "SO-1", 1, world.ecg, 1, world.s1, lot=world.ecg_lot, today=TODAY)
+        reserve(session, "SO-2", 1, world.ecg, 2, world.s1, lot=world.ecg_lot, today=TODAY)
+    with db.transaction() as session:
+        ecg = session.get(Item, world.ecg.id)
+        result = recall_lots(session, ecg, units=units_in_range(session, ecg, "SN2", "SN2"))
+        assert [(hold.document, hold.line, hold.quantity) for hold in result.released] == [
+            ("SO-2", 1, Decimal(1))
+        ]
+    with db.session() as session:
+        lot = session.get(Lot, world.ecg_lot.id)
+        assert _balance(session, world.s1, lot, "available") == (Decimal(2), Decimal(2))
+        assert _balance(session, world.s1, lot, "nonconforming") == (Decimal(1), 0)
+        assert [(h.document, h.quantity) for h in reservations_of(session, "SO-2")] == [
+            ("SO-2", Decimal(1))
+        ]
+        assert_balances_match_ledger(session)
+    with pytest.raises(InsufficientStock), db.transaction() as session:  # nothing left to promise
+        reserve(session, "SO-3", 1, world.ecg, 1, world.s1, lot=world.ecg_lot, today=TODAY)
