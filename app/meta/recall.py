@@ -8,12 +8,13 @@ dicts of text, ready to store on the recall record and to export.
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.kernel.items import Item, Lot, Unit
+from app.kernel.items import Item, Lot, Unit, business_timezone
 from app.kernel.locations import Location
 from app.kernel.recall import Trace, trace_lot
 from app.kernel.stock import LedgerEntry, Reason
@@ -88,12 +89,12 @@ def _rows(session: Session, item: Item, trace: Trace) -> list[dict]:
         customer = _record(session, CUSTOMER_FORM, data.get("customer"))
         card = customer.data if customer is not None else {}
         rows.append(
-            _row("customer", lot, document=shipment.document, date=shipment.last_at.date(),
+            _row("customer", lot, document=shipment.document, date=_business_date(shipment.last_at),
                  customer=card.get("name"), contact=card.get("contact"), phone=card.get("phone"),
                  quantity=shipment.quantity, udis=_udis(item, lot, sorted(shipment.serials)))
         )  # fmt: skip
     rows += [
-        _row("origin", lot, document=origin.document, date=origin.at.date(),
+        _row("origin", lot, document=origin.document, date=_business_date(origin.at),
              location=_location_name(session, origin.location_id),
              location_id=origin.location_id, quantity=origin.quantity)
         for origin in trace.origins
@@ -107,6 +108,12 @@ def _row(kind: str, lot: Lot, quantity: Decimal, **values) -> dict:
         if value not in (None, "", []):
             row[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return row
+
+
+def _business_date(at: dt.datetime) -> dt.date:
+    """The shops' calendar day of a ledger time: a sale at 01:00 in Shanghai is that day's, not
+    the day before's (the ledger keeps UTC)."""
+    return at.astimezone(business_timezone()).date()
 
 
 def _location_name(session: Session, location_id: int) -> str:

@@ -678,6 +678,29 @@ class ReportToOrder(Action):
             _tell_creator(context, order, line, quantity, why)
 
 
+def report_lost_hold(
+    context: ActionContext, order, line: int, location_id: int, quantity: Decimal, why: str
+) -> None:
+    """The order lost ``quantity`` of what line ``line`` held at ``location_id`` (a recall took
+    it back): its fulfilments row there gets the shortfall and why, the line its ``unallocated``
+    quantity and the creator a message, so ``reallocate`` allocates it again."""
+    data = order.data or {}
+    rows = [dict(row) for row in data.get("fulfilments") or []]
+    mine = [row for row in rows if int(row["line"]) == line]
+    row = next((row for row in mine if int(row["location"]) == location_id), None)
+    if row is None:
+        row = {"line": line, "location": location_id, "mode": OWN, "quantity": _number(quantity)}
+        rows.append(row)
+    row[SHORTFALL] = _number(_decimal(row.get(SHORTFALL)) + quantity)
+    row[NOTE] = "; ".join(filter(None, [row.get(NOTE), why]))
+    lines = [dict(each) for each in data.get("lines") or []]
+    missing = shortfalls(rows)
+    for index, each in enumerate(lines, start=1):
+        each["unallocated"] = _number(missing[index]) if index in missing else None
+    order.data = {**data, "lines": lines, "fulfilments": rows}
+    _tell_creator(context, order, line, quantity, why)
+
+
 def _coming(context: ActionContext, transfer: str, counts: str, rows: list[dict]) -> dict:
     """For each row (by ``id``): what of it is still coming, and the note saying what happened."""
     if counts == "nothing":

@@ -8,6 +8,10 @@ documents take them out. ``track_recall`` sets apart what arrived since and re-r
 a task is done once its location holds none of the goods; new holders (goods that arrived from
 transit or came back from a customer) get a task too. With ``require_done`` it refuses while any
 task is open, naming the location.
+
+A location being counted keeps the goods where they are until its count ends (they are blocked
+all the same): its task says ``counting``, and the next ``refresh`` sets them apart. An order
+whose hold the recall took back shows the shortfall on its line, so it can be re-allocated.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ from decimal import Decimal
 from app.i18n import _
 from app.kernel.items import Item, Lot, lot_of
 from app.kernel.locations import Location
-from app.kernel.recall import isolate, recall_lots, units_in_range
+from app.kernel.recall import Released, isolate, recall_lots, units_in_range
 from app.plugins import _common as common
+from app.plugins.allocation import report_lost_hold
 from app.workflow.actions import Action, ActionContext, ActionError
 
+SALE_FORM = "sales_order"
 FIELDS = ("item", "lots", "serial_from", "serial_to", "tasks", "trace")
 
 
@@ -39,7 +45,9 @@ def _goods(context: ActionContext) -> tuple[Item, list[Lot], list | None]:
     params, data = context.params, context.record.data or {}
     item = common.item(context, data, params["item"])
     first, last = data.get(params["serial_from"]), data.get(params["serial_to"])
-    numbers = [n.strip() for n in str(data.get(params["lots"]) or "").split(",") if n.strip()]
+    # a lot named twice is recalled once (the field keeps each number once, see ``IssueRecall``)
+    numbers = list(dict.fromkeys(n.strip() for n in str(data.get(params["lots"]) or "").split(",")
+                                 if n.strip()))  # fmt: skip
     if first or last:
         if not (first and last):
             raise ActionError(_("A serial range needs both its first and its last serial number."))
@@ -86,17 +94,34 @@ class IssueRecall(Action):
 
     def run(self, context: ActionContext) -> None:
         item, lots, units = _goods(context)
-        recall_lots(  # a serial range blocks its units, not their lot-mates
+        if units is None:  # each lot once, as recalled
+            _write(context, context.params["lots"], ", ".join(lot.lot_number for lot in lots))
+        result = recall_lots(  # a serial range blocks its units, not their lot-mates
             context.session, item, None if units else lots, units,
             user=context.user, document=common.document_of(context),
         )  # fmt: skip
         held = _holdings(_trace(context, item, lots, units))
+        counting = set(result.isolation.counting)
         tasks = [
             {"location": location_id, "quantity": str(quantity), "remaining": str(quantity),
-             "done": False}
+             "done": False, "counting": location_id in counting}
             for location_id, quantity in sorted(held.items())
         ]  # fmt: skip
         _write(context, context.params["tasks"], tasks)
+        _tell_orders(context, result.released)
+
+
+def _tell_orders(context: ActionContext, released: list[Released]) -> None:
+    """Each confirmed sales order that lost a hold to the recall shows the shortfall."""
+    recall = common.document_of(context)
+    for hold in released:
+        order = context.records.by_number(SALE_FORM, hold.document, for_update=True)
+        if order is None or order.state != "confirmed":
+            continue
+        lot = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
+        number = lot.lot_number if lot is not None else "-"
+        why = f"召回 {recall}：批号 {number} 已召回 / recall {recall}: lot {number} recalled"
+        report_lost_hold(context, order, hold.line, hold.location_id, hold.quantity, why)
 
 
 class TrackRecall(Action):
@@ -105,7 +130,7 @@ class TrackRecall(Action):
 
     def run(self, context: ActionContext) -> None:
         item, lots, units = _goods(context)
-        isolate(  # what arrived or passed inspection since is set apart too
+        isolation = isolate(  # what arrived, passed inspection or was counted since is set apart
             context.session, item, lots, units,
             user=context.user, document=common.document_of(context),
         )  # fmt: skip
@@ -118,7 +143,8 @@ class TrackRecall(Action):
             tasks.setdefault(location_id, {"location": location_id, "quantity": str(quantity)})
         for location_id, task in tasks.items():
             remaining = held.get(location_id, Decimal(0))
-            task.update(remaining=str(remaining), done=remaining == 0)
+            task.update(remaining=str(remaining), done=remaining == 0,
+                        counting=location_id in isolation.counting)  # fmt: skip
         _write(context, context.params["tasks"], [tasks[key] for key in sorted(tasks)])
         open_tasks = [key for key in sorted(tasks) if not tasks[key]["done"]]
         if context.params.get("require_done") and open_tasks:

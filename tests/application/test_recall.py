@@ -5,18 +5,22 @@ trace report exports to Excel for the regulator."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from decimal import Decimal as D
 
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.kernel.items import Item, Lot, LotStatus, Unit
+from app.db import clock_at
+from app.kernel.items import Item, Lot, LotStatus, Unit, business_timezone
 from app.kernel.locations import Location
 from app.kernel.stock import Movement, Reason, post_movements
+from app.kernel.stocktake import abort_stocktake, open_stocktake, stocktake_of
 from app.meta.models import Record
 from app.workflow.models import InboxMessage
 from tests.application import sales_fixtures
+from tests.application.clock import TODAY
 from tests.application.sales_fixtures import CR, PACE_GTIN, SO, approved_customer, day, stock
 from tests.application.test_sales import fire, new_order, pace_scan, scan_goods, strip_scan
 
@@ -178,3 +182,102 @@ def test_bad_recalls_are_refused_naming_why_and_change_nothing(shop, db):
         },
     )
     assert response.status_code == 403
+
+
+def _holders(data) -> list[tuple]:
+    return [(row["status"], D(row["quantity"])) for row in data["trace"] if row["kind"] == "holder"]
+
+
+def test_a_count_in_progress_does_not_hold_up_the_recall(shop, db):
+    """Issuing blocks the lot at once; the counted store's goods are set apart after the count."""
+    with db.transaction() as session:
+        open_stocktake(session, "ST-1", session.get(Location, shop["S1"]))
+    qa = shop.api("qa")
+    recall = new_recall(qa, shop, lots="A2", level="I")
+    response = fire(qa, RC, recall, "issue")
+    assert response.status_code == 200, response.json
+    data = response.json["data"]
+    assert _holders(data) == [("available", D(4))]  # left as counted, but blocked
+    assert [(task["location"], task["counting"]) for task in data["tasks"]] == [(shop["S1"], True)]
+    with db.session() as session:
+        assert session.scalar(select(Lot.status).where(Lot.lot_number == "A2")) == "recalled"
+    with db.transaction() as session:
+        abort_stocktake(session, stocktake_of(session, "ST-1"), reason="recall")
+    response = fire(qa, RC, recall, "refresh")
+    assert response.status_code == 200, response.json
+    assert _holders(response.json["data"]) == [("nonconforming", D(4))]
+    assert [task["counting"] for task in response.json["data"]["tasks"]] == [False]
+
+
+def test_a_serial_recall_sets_the_units_apart_and_the_order_holding_them_shows_the_gap(shop, db):
+    clerk, qa = shop.api("clerk"), shop.api("qa")
+    order = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "3",
+                                     "unit_price": "30000"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    recall = new_recall(qa, shop, item=shop["PACE"], serial_from="SN2", serial_to="SN2")
+    response = fire(qa, RC, recall, "issue")
+    assert response.status_code == 200, response.json
+    assert _holders(response.json["data"]) == [("nonconforming", D(1))]
+    assert stock(db)[("PACE", "P1", "available")] == (D(2), D(2))
+    line = clerk.get(f"{SO}/{order['id']}").json["data"]["lines"][0]
+    assert line["unallocated"] == "1"
+    other = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "1",
+                                     "unit_price": "30000"}])  # fmt: skip
+    assert fire(clerk, SO, other, "confirm").status_code == 409  # the recalled unit is not free
+
+
+def test_a_lot_is_recalled_once(shop, db):
+    """Naming a lot twice recalls it once; a second recall of it is refused, naming the lot."""
+    qa = shop.api("qa")
+    recall = new_recall(qa, shop, lots="A2, A2")
+    response = fire(qa, RC, recall, "issue")
+    assert response.status_code == 200, response.json
+    data = response.json["data"]
+    assert data["lots"] == "A2"
+    assert [D(task["quantity"]) for task in data["tasks"]] == [D(4)]
+    assert _holders(data) == [("nonconforming", D(4))]
+    again = new_recall(qa, shop, lots="B, A2", level="I")
+    response = fire(qa, RC, again, "issue")
+    assert response.status_code == 409
+    assert "A2" in response.json["error"] and "already recalled" in response.json["error"]
+    with db.session() as session:
+        assert session.scalar(select(Lot.status).where(Lot.lot_number == "B")) == "released"
+
+
+def test_an_order_that_loses_its_hold_to_a_recall_can_be_reallocated(shop, db):
+    clerk, qa = shop.api("clerk"), shop.api("qa")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    assert fire(qa, RC, new_recall(qa, shop, lots="A"), "issue").status_code == 200
+    record = clerk.get(f"{SO}/{order['id']}").json
+    assert record["state"] == "confirmed"
+    assert record["data"]["lines"][0]["unallocated"] == "2"
+    assert any("A" in (row.get("note") or "") for row in record["data"]["fulfilments"])
+    with db.session() as session:  # the clerk who took the order is told
+        messages = session.scalars(
+            select(InboxMessage.message).where(InboxMessage.record_id == order["id"])
+        ).all()
+        assert len(messages) == 1 and "2" in messages[0]
+    response = fire(clerk, SO, order, "reallocate")
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["lines"][0]["unallocated"] is None
+    assert stock(db)[("STRIP", "A2", "available")] == (D(4), D(2))
+
+
+def test_trace_dates_are_the_shops_calendar_days(shop, db):
+    """A sale at 01:30 in Shanghai is 17:30 UTC the day before: the trace gives the shop's day."""
+    clerk, qa = shop.api("clerk"), shop.api("qa")
+    yesterday = TODAY - dt.timedelta(days=1)
+    with clock_at(dt.datetime.combine(yesterday, dt.time(1, 30), business_timezone())):
+        order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "1",
+                                         "unit_price": "10"}])  # fmt: skip
+        assert fire(clerk, SO, order, "confirm").status_code == 200
+        scan_goods(clerk, order["id"], [strip_scan("A", 1)])
+        assert fire(clerk, SO, order, "deliver").status_code == 200
+    recall = new_recall(qa, shop, lots="A")
+    response = fire(qa, RC, recall, "issue")
+    assert response.status_code == 200, response.json
+    assert [row["date"] for row in response.json["data"]["trace"] if row["kind"] == "customer"] == [
+        yesterday.isoformat()
+    ]
