@@ -281,3 +281,23 @@ def test_trace_dates_are_the_shops_calendar_days(shop, db):
     assert [row["date"] for row in response.json["data"]["trace"] if row["kind"] == "customer"] == [
         yesterday.isoformat()
     ]
+
+
+def test_the_trace_report_leaves_out_cancelled_recalls_and_the_page_shows_status_labels(shop, db):
+    qa = shop.api("qa")
+    issued = new_recall(qa, shop, lots="A2")
+    assert fire(qa, RC, issued, "issue").status_code == 200
+    page = qa.client.get(f"/forms/recall/{issued['id']}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "Nonconforming" in text and ">nonconforming<" not in text
+    cancelled = new_recall(qa, shop, lots="B")
+    with db.transaction() as session:  # however a trace got onto it, a cancelled recall has none
+        record = session.get(Record, cancelled["id"])
+        record.data = {**record.data, "trace": [{"kind": "customer", "lot": "B", "quantity": "5",
+                                                 "customer": "伪造医院"}]}  # fmt: skip
+    assert fire(qa, RC, cancelled, "cancel", comment="录入错误").status_code == 200
+    for recall, rows in ((cancelled, 0), (issued, 1)):
+        report = qa.get(f"/api/v1/reports/recall_trace?recall={recall['number']}")
+        assert report.status_code == 200, report.json
+        assert len(report.json["rows"]) == rows, report.json["rows"]
