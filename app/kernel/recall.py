@@ -133,6 +133,17 @@ class RecallResult:
     isolation: Isolation
 
 
+def is_recalled(lot: Lot | None, unit: Unit | None = None) -> bool:
+    """Are these goods under a recall (their lot, or the unit itself)?"""
+    return (lot is not None and lot.status == LotStatus.recalled) or bool(unit and unit.recalled)
+
+
+def accepted_status(lot: Lot | None, unit: Unit | None = None) -> StockStatus:
+    """Where goods a quality check accepts land: recalled goods go apart (nonconforming), for the
+    recall to take out, never back on sale — however sound they look."""
+    return StockStatus.nonconforming if is_recalled(lot, unit) else StockStatus.available
+
+
 def units_in_range(session: Session, item: Item, first: str, last: str) -> list[Unit]:
     """The units of ``item`` with a serial from ``first`` to ``last`` (same length, inclusive).
 
@@ -458,5 +469,6 @@ def lot_stock_at(session: Session, lot: Lot, location_id: int, units=None) -> De
 
 __all__ = [
     "AlreadyRecalled", "Holding", "Isolation", "Origin", "RecallResult", "Released", "Shipment",
-    "Trace", "isolate", "lot_stock_at", "recall_lots", "trace_lot", "units_in_range",
+    "Trace", "accepted_status", "is_recalled", "isolate", "lot_stock_at", "recall_lots",
+    "trace_lot", "units_in_range",
 ]  # fmt: skip

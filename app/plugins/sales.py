@@ -22,7 +22,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.i18n import _
-from app.kernel import reservations
+from app.kernel import recall, reservations
 from app.kernel.errors import LotBlocked, LotExpired
 from app.kernel.items import (
     DeviceClass,
@@ -446,7 +446,8 @@ def _take_from_delivered(delivered, order, row, item: Item, lot, unit, quantity:
 
 
 class InspectCustomerReturn(Action):
-    """The quality check: accepted goods go back on sale, rejected ones are kept apart."""
+    """The quality check: accepted goods go back on sale, rejected ones are kept apart; goods
+    under a recall are kept apart even when accepted (the recall takes them out)."""
 
     name = "inspect_customer_return"
     params_schema = common.params_schema(
@@ -463,15 +464,15 @@ class InspectCustomerReturn(Action):
         for entry in _received(session, document):
             line = lines[entry.document_line - 1] if entry.document_line <= len(lines) else {}
             accepted, rejected = _verdict(line, params, entry)
-            for quantity, status in ((accepted, StockStatus.available),
+            lot = session.get(Lot, entry.lot_id) if entry.lot_id else None
+            unit = session.get(Unit, entry.unit_id) if entry.unit_id else None
+            for quantity, status in ((accepted, recall.accepted_status(lot, unit)),
                                      (rejected, StockStatus.nonconforming)):  # fmt: skip
                 if quantity > 0:
                     movements.append(
                         Movement(
                             item=session.get(Item, entry.item_id), quantity=quantity,
-                            source=where, destination=where,
-                            lot=session.get(Lot, entry.lot_id) if entry.lot_id else None,
-                            unit=session.get(Unit, entry.unit_id) if entry.unit_id else None,
+                            source=where, destination=where, lot=lot, unit=unit,
                             source_status=StockStatus.awaiting_inspection,
                             destination_status=status, reason=Reason.inspection,
                             line=entry.document_line,

@@ -301,3 +301,18 @@ def test_the_trace_report_leaves_out_cancelled_recalls_and_the_page_shows_status
         report = qa.get(f"/api/v1/reports/recall_trace?recall={recall['number']}")
         assert report.status_code == 200, report.json
         assert len(report.json["rows"]) == rows, report.json["rows"]
+
+
+def test_a_customer_return_of_a_recalled_lot_is_kept_apart_even_when_accepted(shop, db):
+    sold_and_held(shop)  # one A2 came back and awaits inspection
+    qa, manager = shop.api("qa"), shop.api("manager")
+    assert fire(qa, RC, new_recall(qa, shop, lots="A2"), "issue").status_code == 200
+    with db.session() as session:
+        back = session.scalar(select(Record).where(Record.form == "customer_return"))
+        back = {"id": back.id}
+    signed = {"password": sales_fixtures.PASSWORD, "meaning": "verified"}
+    response = fire(manager, CR, back, "inspect", signature=signed)
+    assert response.status_code == 200, response.json
+    after = stock(db)
+    assert after[("STRIP", "A2", "nonconforming")] == (D(3), D(0))
+    assert ("STRIP", "A2", "available") not in after
