@@ -1,8 +1,10 @@
 """The recall trace as the regulator reads it: the kernel's trace with documents resolved.
 
 The kernel knows documents by number only. Here a sale document is joined to its ``sales_order``
-record (and that record's customer card, for name, contact and phone) and a customer return to
-the sales order it returns, so each customer is listed net of what came back. Rows are plain
+record (and that record's customer card, for name, contact and phone; the order's location is
+whose customer it is) and a customer return to the sales order it returns, so each customer is
+listed net of what came back. Every row carries the ``location_id`` it belongs to, so each
+location's task gets its own part of the trace. Rows are plain
 dicts of text, ready to store on the recall record and to export.
 """
 
@@ -88,8 +90,11 @@ def _rows(session: Session, item: Item, trace: Trace) -> list[dict]:
         data = order.data if order is not None else {}
         customer = _record(session, CUSTOMER_FORM, data.get("customer"))
         card = customer.data if customer is not None else {}
+        seller = order.location_id if order is not None else None  # whose customer it is
         rows.append(
             _row("customer", lot, document=shipment.document, date=_business_date(shipment.last_at),
+                 location_id=seller,
+                 location=_location_name(session, seller) if seller is not None else None,
                  customer=card.get("name"), contact=card.get("contact"), phone=card.get("phone"),
                  quantity=shipment.quantity, udis=_udis(item, lot, sorted(shipment.serials)))
         )  # fmt: skip

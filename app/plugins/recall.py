@@ -2,7 +2,10 @@
 
 ``issue_recall`` calls the kernel's ``recall_lots`` for the record's item and lots (or serial
 range) — from that moment nothing of them is sold, transferred or reserved anywhere — and writes
-the trace (holders, customers, origin) and one task per holding location onto the recall.
+the trace (holders, customers, origin) and one task per location the trace names onto the recall.
+Each task is also a ``recall_task`` record at its location, with the recall's header and that
+location's rows of the trace, and the location's managers are told of it: staff read their own
+task, never the whole trace with other stores' customers.
 Recalled goods on hand are set apart as nonconforming, so the ordinary supplier return and scrap
 documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace:
 a task is done once its location holds none of the goods; new holders (goods that arrived from
@@ -19,25 +22,35 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from app.i18n import _
 from app.kernel.items import Item, Lot, lot_of
 from app.kernel.locations import Location
 from app.kernel.recall import Released, isolate, recall_lots, units_in_range
+from app.kernel.users import UserRole, user_locations
 from app.plugins import _common as common
 from app.plugins.allocation import report_lost_hold
 from app.workflow.actions import Action, ActionContext, ActionError
+from app.workflow.models import InboxMessage
 
-SALE_FORM = "sales_order"
+SALE_FORM, TASK_FORM = "sales_order", "recall_task"
 FIELDS = ("item", "lots", "serial_from", "serial_to", "tasks", "trace")
 
 
+NAMES = {"type": "array", "items": {"type": "string"}}
+
+
 def _schema(**extra) -> dict:
+    """The record's fields by role; ``copy``: header fields each task repeats (level, deadline);
+    ``notify``: the roles told at a location when it gets a task."""
     return {
         "type": "object",
         "additionalProperties": False,
         "required": list(FIELDS),
-        "properties": {**{name: common.FIELD for name in FIELDS}, **extra},
-    }
+        "properties": {**{name: common.FIELD for name in FIELDS}, "copy": NAMES, "notify": NAMES,
+                       **extra},
+    }  # fmt: skip
 
 
 def _goods(context: ActionContext) -> tuple[Item, list[Lot], list | None]:
@@ -100,15 +113,76 @@ class IssueRecall(Action):
             context.session, item, None if units else lots, units,
             user=context.user, document=common.document_of(context),
         )  # fmt: skip
-        held = _holdings(_trace(context, item, lots, units))
-        counting = set(result.isolation.counting)
-        tasks = [
-            {"location": location_id, "quantity": str(quantity), "remaining": str(quantity),
-             "done": False, "counting": location_id in counting}
-            for location_id, quantity in sorted(held.items())
-        ]  # fmt: skip
-        _write(context, context.params["tasks"], tasks)
+        rows = _trace(context, item, lots, units)
+        _write(context, context.params["tasks"], _tasks(context, rows, result.isolation.counting))
         _tell_orders(context, result.released)
+
+
+def _tasks(context: ActionContext, rows: list[dict], counting: list[int]) -> list[dict]:
+    """One task per location the trace names (holding the goods, having sold them or received
+    them): what it holds now, done at zero; each kept on its own ``recall_task`` record too."""
+    params = context.params
+    previous = {
+        int(task["location"]): dict(task)
+        for task in (context.record.data or {}).get(params["tasks"]) or []
+    }
+    held = _holdings(rows)
+    rows_at: dict[int, list[dict]] = defaultdict(list)
+    for row in rows:
+        if row.get("location_id") is not None:
+            rows_at[row["location_id"]].append(_without_ids(row))
+    tasks = []
+    for location_id in sorted(set(rows_at) | set(previous)):
+        remaining = held.get(location_id, Decimal(0))
+        task = previous.get(location_id) or {"location": location_id, "quantity": str(remaining)}
+        task.update(remaining=str(remaining), done=remaining == 0,
+                    counting=location_id in counting)  # fmt: skip
+        task["task"] = _task_record(context, task, rows_at.get(location_id, []))
+        tasks.append(task)
+    return tasks
+
+
+def _task_record(context: ActionContext, task: dict, rows: list[dict]) -> int:
+    """Create or update the location's ``recall_task``: the recall's header, its task, its rows."""
+    params, data = context.params, context.record.data or {}
+    values = {name: data.get(name) for name in params.get("copy", [])}
+    values |= {
+        "recall": context.record.number, "location": task["location"],
+        "item": data.get(params["item"]), "lots": data.get(params["lots"]),
+        "serial_from": data.get(params["serial_from"]), "serial_to": data.get(params["serial_to"]),
+        "quantity": task["quantity"], "remaining": task["remaining"], "done": task["done"],
+        "counting": task["counting"], "trace": rows,
+    }  # fmt: skip
+    record = context.records.read(TASK_FORM, task.get("task")) if task.get("task") else None
+    if record is None:
+        record = context.records.create(TASK_FORM, values)
+        record.data = {**(record.data or {}), **values}  # written by the recall, read-only to all
+        _announce(context, record)
+    else:
+        record.data = {**(record.data or {}), **values}
+    return record.id
+
+
+def _announce(context: ActionContext, task) -> None:
+    """Tell the location's managers (``notify`` roles) of their new task, linking to it."""
+    roles = context.params.get("notify") or []
+    if not roles:
+        return
+    users = context.session.scalars(
+        select(UserRole.user_id)
+        .join(user_locations, user_locations.c.user_id == UserRole.user_id)
+        .where(UserRole.role.in_(roles), user_locations.c.location_id == task.location_id)
+        .distinct()
+    )
+    recall = context.record.number
+    text = (f"{task.number}: 召回 {recall} 已发布，请立即停止销售并完成本地召回任务 / "
+            f"recall {recall} issued: stop selling and carry out this location's task")  # fmt: skip
+    for user_id in sorted(users):
+        context.session.add(
+            InboxMessage(user_id=user_id, record_id=task.id, message=text[:500],
+                         sender_id=getattr(context.user, "id", None))
+        )  # fmt: skip
+    context.session.flush()
 
 
 def _tell_orders(context: ActionContext, released: list[Released]) -> None:
@@ -134,18 +208,9 @@ class TrackRecall(Action):
             context.session, item, lots, units,
             user=context.user, document=common.document_of(context),
         )  # fmt: skip
-        held = _holdings(_trace(context, item, lots, units))
-        tasks = {
-            int(task["location"]): dict(task)
-            for task in (context.record.data or {}).get(context.params["tasks"]) or []
-        }
-        for location_id, quantity in held.items():
-            tasks.setdefault(location_id, {"location": location_id, "quantity": str(quantity)})
-        for location_id, task in tasks.items():
-            remaining = held.get(location_id, Decimal(0))
-            task.update(remaining=str(remaining), done=remaining == 0,
-                        counting=location_id in isolation.counting)  # fmt: skip
-        _write(context, context.params["tasks"], [tasks[key] for key in sorted(tasks)])
+        tasks = _tasks(context, _trace(context, item, lots, units), isolation.counting)
+        _write(context, context.params["tasks"], tasks)
+        tasks = {int(task["location"]): task for task in tasks}
         open_tasks = [key for key in sorted(tasks) if not tasks[key]["done"]]
         if context.params.get("require_done") and open_tasks:
             location = context.session.get(Location, open_tasks[0])

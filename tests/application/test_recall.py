@@ -14,9 +14,10 @@ from sqlalchemy import select
 
 from app.db import clock_at
 from app.kernel.items import Item, Lot, LotStatus, Unit, business_timezone
-from app.kernel.locations import Location
+from app.kernel.locations import Location, add_location
 from app.kernel.stock import Movement, Reason, post_movements
 from app.kernel.stocktake import abort_stocktake, open_stocktake, stocktake_of
+from app.meta import identity
 from app.meta.models import Record
 from app.workflow.models import InboxMessage
 from tests.application import sales_fixtures
@@ -78,11 +79,16 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
     assert [(task["location"], D(task["remaining"]), task["done"]) for task in data["tasks"]] == [
         (shop["S1"], D(3), False)
     ]
-    with db.session() as session:  # the store manager is told at once
-        told = session.scalars(
-            select(InboxMessage.user_id).where(InboxMessage.record_id == recall["id"])
+    with db.session() as session:  # the store manager is told at once, of the store's task
+        told = session.execute(
+            select(InboxMessage.user_id, Record.form, Record.location_id).join(
+                Record, Record.id == InboxMessage.record_id
+            )
         )
-        assert list(told) == [shop["manager"]]
+        assert sorted(told) == [
+            (shop["clerk"], "sales_order", shop["S1"]),  # the order that held A2 lost it
+            (shop["manager"], "recall_task", shop["S1"]),
+        ]
 
     # the order that held A2 before the recall can no longer deliver it: nothing leaves
     before = stock(db)
@@ -316,3 +322,38 @@ def test_a_customer_return_of_a_recalled_lot_is_kept_apart_even_when_accepted(sh
     after = stock(db)
     assert after[("STRIP", "A2", "nonconforming")] == (D(3), D(0))
     assert ("STRIP", "A2", "available") not in after
+
+
+def test_a_store_reads_its_own_recall_task_never_another_stores_customers(shop, db):
+    """Every location the trace names gets its task; the recall and its whole trace are HQ's."""
+    first_number, _second = sold_and_held(shop)  # S1 sold A2 to clinic C-1
+    with db.transaction() as session:
+        s2 = add_location(
+            session, "S2", "二号店", "store", session.get(Location, shop["S1"]).parent
+        )
+        identity.create_user(
+            session, "s2_manager", "S2 Manager", sales_fixtures.PASSWORD,
+            roles=["store_manager"], location_ids=[s2.id], locale="en",
+        )  # fmt: skip
+    qa = shop.api("qa")
+    recall = new_recall(qa, shop, lots="A2")
+    data = fire(qa, RC, recall, "issue").json["data"]
+    task_id = data["tasks"][0]["task"]
+    s1_manager, s2_manager = shop.api("manager"), shop.api("s2_manager")
+    assert s1_manager.get(f"{RC}/{recall['id']}").status_code in (403, 404)
+    task = s1_manager.get(f"/api/v1/forms/recall_task/records/{task_id}")
+    assert task.status_code == 200, task.json
+    assert task.json["data"]["recall"] == recall["number"]
+    assert [row.get("customer") for row in task.json["data"]["trace"]
+            if row["kind"] == "customer"] == ["C-1"]  # fmt: skip
+    assert s2_manager.get(f"/api/v1/forms/recall_task/records/{task_id}").status_code == 404
+    assert s2_manager.get(f"{RC}/{recall['id']}").status_code in (403, 404)
+
+    def customers(api) -> list:
+        report = api.get(f"/api/v1/reports/recall_trace?recall={recall['number']}")
+        assert report.status_code == 200, report.json
+        return [line["values"]["customer"] for line in report.json["rows"]
+                if line["values"]["kind"] == "customer"]  # fmt: skip
+
+    assert customers(qa) == customers(s1_manager) == ["C-1"]
+    assert customers(s2_manager) == []
