@@ -19,6 +19,9 @@ from app.kernel import reservations, transfers
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
+#: The transfer out form and its field naming the transfer in its shipment made.
+TRANSFER_FORM, RECEIPT_FIELD, RECEIPT_FORM = "transfer_out", "transfer_in", "transfer_in"
+
 
 class ShipTransfer(Action):
     name = "ship_transfer"
@@ -86,16 +89,39 @@ def _recall_of(context: ActionContext):
     return recall
 
 
+class ReceiptMismatch(ActionError):
+    """The transfer in does not list what was shipped: the document would say one thing and the
+    ledger book another. ``field`` points at the line to correct."""
+
+    def __init__(self, message: str, field: str):
+        self.field = field
+        super().__init__(message)
+
+
 class ReceiveTransfer(Action):
+    """Book what arrived against the shipped lines. The receiving record must be at the
+    transfer's destination and, when the shipment made a transfer in, be that one; each of its
+    lines is matched to a shipped line by item, lot and serial (every shipped line once). After
+    the booking the lines show what the ledger holds, so the document and the stock agree."""
+
     name = "receive_transfer"
     params_schema = {
         "type": "object",
         "additionalProperties": False,
         "properties": {
             "lines": common.FIELD,
+            "item": common.FIELD,
+            "lot": common.FIELD,
+            "serial": common.FIELD,
+            "shipped": common.FIELD,  # line fields written back after the booking
             "received": common.FIELD,
             "damaged": common.FIELD,
+            "short": common.FIELD,
+            "short_total": common.FIELD,  # header field written back: the lines' shortfall
             "document": common.FIELD,
+            "location": common.FIELD,  # header field: where the goods are received
+            # the rest arrived: everything still outstanding is received, whatever is entered
+            "rest": {"type": "boolean"},
         },
     }
 
@@ -103,29 +129,142 @@ class ReceiveTransfer(Action):
         params = context.params
         document = transfer_document(context)
         shipped = transfers.transfer_lines(context.session, document, lock=True)
-        given = (context.record.data or {}).get(params.get("lines", ""), []) or []
-        receipts = []
-        for index, line in enumerate(shipped):
-            entered = given[index] if index < len(given) else {}
-            received = entered.get(params["received"]) if params.get("received") else None
-            damaged = entered.get(params["damaged"]) if params.get("damaged") else None
-            receipts.append(
-                transfers.ReceiveLine(
-                    line=line.line,
-                    received=Decimal(str(received)) if received is not None else line.outstanding,
-                    damaged=Decimal(str(damaged)) if damaged is not None else Decimal(0),
-                )
-            )
+        _check_receiver(context, document, shipped)
+        given = common.rows(context, params["lines"]) if params.get("lines") else []
+        entries = _match(context, document, shipped, given) if params.get("lines") else {}
+        receipts = [
+            _receipt(params, line, given[entries[line.line]] if line.line in entries else None)
+            for line in shipped
+        ]
         transfers.receive(
             context.session, document, receipts, user=context.user,
             receipt_document=common.document_of(context),
         )  # fmt: skip
-        # what arrived in good order, for a later action (``hold_for_order``)
+        if entries:
+            _write_booked(context, shipped, given, entries)
+        # what arrived in good order, for a later action (``hold_for_order``), with the line of
+        # this record it was entered on
         context.outputs["received_transfer_lines"] = [
             (line, receipt.received)
             for line, receipt in zip(shipped, receipts, strict=True)
             if receipt.received > 0
         ]
+        context.outputs["received_entries"] = {
+            number: given[index] for number, index in entries.items()
+        }
+
+
+def _receipt(params: dict, line, entered: dict | None) -> transfers.ReceiveLine:
+    """What one shipped line receives now: the entered figures, or all still outstanding."""
+    if params.get("rest") or entered is None:
+        return transfers.ReceiveLine(line=line.line, received=line.outstanding)
+    return transfers.ReceiveLine(
+        line=line.line,
+        received=_decimal(entered, params.get("received")),
+        damaged=_decimal(entered, params.get("damaged")),
+    )
+
+
+def _decimal(entered: dict, field: str | None) -> Decimal:
+    value = entered.get(field) if field else None
+    return Decimal(str(value)) if value not in (None, "") else Decimal(0)
+
+
+def _check_receiver(context: ActionContext, document: str, shipped: list) -> None:
+    """Only the destination receives, and on the transfer in the shipment made for it."""
+    here = common.location(context, context.params.get("location"))
+    if here is not None and any(line.destination_id != here.id for line in shipped):
+        raise ReceiptMismatch(
+            _("Transfer %(number)s goes to %(destination)s: only its destination receives it.",
+              number=document, destination=shipped[0].destination.code),
+            context.params["location"],
+        )  # fmt: skip
+    transfer_out = context.records.by_number(TRANSFER_FORM, document)
+    made = (transfer_out.data or {}).get(RECEIPT_FIELD) if transfer_out is not None else None
+    if made and str(made) != str(context.record.id):
+        receipt = context.records.read(RECEIPT_FORM, made)
+        raise ReceiptMismatch(
+            _("Transfer %(number)s is received on its own transfer in %(receipt)s, not on this "
+              "one.", number=document, receipt=getattr(receipt, "number", None) or made),
+            context.params.get("document") or "_schema",
+        )  # fmt: skip
+
+
+def _match(context, document: str, shipped: list, given: list[dict]) -> dict[int, int]:
+    """Shipped line number → index of the entered line listing the same goods (item, lot,
+    serial), each entered line used once; a shipped line missing or an entered line not shipped
+    is refused, naming it."""
+    table = context.params["lines"]
+    free = list(range(len(given)))
+    found = {}
+    for line in shipped:
+        index = next((i for i in free if _same_goods(context.params, line, given[i])), None)
+        if index is None:
+            raise ReceiptMismatch(
+                _("Transfer %(number)s shipped %(goods)s (its line %(line)s), which this "
+                  "transfer in does not list: add it back with what arrived (0 if nothing).",
+                  number=document, goods=_goods(line), line=line.line),
+                table,
+            )  # fmt: skip
+        free.remove(index)
+        found[line.line] = index
+    if free:
+        index = free[0]
+        raise ReceiptMismatch(
+            _("Line %(line)s: these goods were not shipped on transfer %(number)s (or are "
+              "listed twice): remove the line or correct its item, lot and serial number.",
+              line=index + 1, number=document),
+            f"{table}[{index}].{context.params.get('item', 'item')}",
+        )  # fmt: skip
+    return found
+
+
+def _same_goods(params: dict, line, entered: dict) -> bool:
+    """The entered line lists the shipped line's item, lot and serial (a serial unit's lot may
+    be left out: the serial names it)."""
+    item = entered.get(params.get("item", "item"))
+    lot = str(entered.get(params.get("lot", "lot")) or "")
+    serial = str(entered.get(params.get("serial", "serial")) or "")
+    shipped_lot = line.lot.lot_number if line.lot is not None else ""
+    shipped_serial = line.unit.serial if line.unit is not None else ""
+    return (
+        str(item) == str(line.item_id)
+        and (lot == shipped_lot or (not lot and line.unit is not None))
+        and serial == shipped_serial
+    )
+
+
+def _goods(line) -> str:
+    text = line.item.code
+    if line.lot is not None:
+        text += f" {line.lot.lot_number}"
+    if line.unit is not None:
+        text += f" {line.unit.serial}"
+    return text
+
+
+def _write_booked(context, shipped: list, given: list[dict], entries: dict[int, int]) -> None:
+    """The lines show what the ledger now holds for each shipped line: shipped, received and
+    damaged so far, and what is still short; the header its total shortfall."""
+    params = context.params
+    for line in shipped:
+        entered = given[entries[line.line]]
+        short = line.shipped - line.received - line.damaged
+        figures = {params.get("shipped"): line.shipped, params.get("received"): line.received,
+                   params.get("damaged"): line.damaged, params.get("short"): short}  # fmt: skip
+        for field, value in figures.items():
+            if field:
+                entered[field] = _number(value)
+    common.write_rows(context, params["lines"], given)
+    if params.get("short_total"):
+        total = sum((line.shipped - line.received - line.damaged for line in shipped), Decimal(0))
+        context.record.data = {**context.record.data, params["short_total"]: _number(total)}
+
+
+def _number(value: Decimal) -> str:
+    """A quantity as the forms keep it: no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return text
 
 
 class ReturnTransfer(Action):

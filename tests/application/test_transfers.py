@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import (
     GTIN,
@@ -255,13 +256,13 @@ def test_receiving_more_than_shipped_is_refused(db, as_user, chain):
     store = as_user("clerk1")
     current = store.get(f"{TI}/{incoming.id}").json
     lines = [{**current["data"]["lines"][0], "received": "4", "damaged": "1"}]
-    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
     before = snapshot(db)
-    # short is -1: neither the full nor the partial receipt applies
-    response = fire(store, TI, incoming.id, "receive")
-    assert_refused(db, response, "short_total", before=before)
-    response = fire(store, TI, incoming.id, "receive_partial")
-    assert_refused(db, response, "short_total", before=before)
+    # refused as it is entered, on the line's received quantity, not later when receiving
+    response = store.put(f"{TI}/{incoming.id}", json={"lines": lines,
+                                                      "version": current["version"]})  # fmt: skip
+    assert_refused(db, response, "cannot exceed what was shipped", before=before)
+    assert list(response.json["errors"]) == ["lines[0].received"]
+    assert records_of(db, "transfer_in")[0].data["lines"][0]["received"] == "4"
     assert records_of(db, "transfer_in")[0].state == "in_transit"
 
 
@@ -394,3 +395,111 @@ def test_nobody_creates_a_transfer_out_at_another_location_bypassing_the_request
     assert moved.status_code == 422
     assert list(moved.json["errors"]) == ["from_location"]
     assert records_of(db, "transfer_out")[0].location_id == chain["WH1"]
+
+
+# --- one receipt path: the transfer in the shipment made, at the destination, as shipped -------
+
+
+def shipped_to_s1(db, as_user, chain, lines) -> tuple:
+    """WH1 ships ``lines`` to S1: (transfer out, S1's transfer in, S1's clerk)."""
+    out, warehouse = shipped_out(db, as_user, chain, lines)
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    return out, incoming, as_user("clerk1")
+
+
+def forged_transfer_in(db, client, chain, store: str, number: str, lines: list) -> int:
+    """A transfer in someone made by hand at ``store`` naming transfer ``number`` (whether or
+    not the record service keeps the read-only number, it is set here as if it had)."""
+    body = {"to_location": chain[store], "from_location": chain["WH1"], "lines": lines,
+            "transfer_number": number}  # fmt: skip
+    response = client.post(TI, json=body)
+    assert response.status_code == 201, response.json
+    with db.transaction() as session:
+        record = session.get(Record, response.json["id"])
+        record.data = {**record.data, "transfer_number": number}
+    return response.json["id"]
+
+
+def test_another_store_cannot_receive_a_transfer_on_its_own_transfer_in(db, as_user, chain):
+    strip = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    out, incoming, store = shipped_to_s1(db, as_user, chain, strip)
+    before = snapshot(db)
+    other = as_user("clerk2")
+    forged = forged_transfer_in(db, other, chain, "S2", out.number, [])
+    response = fire(other, TI, forged, "receive")
+    assert_refused(db, response, out.number, "S1", "only its destination", before=before)
+    assert "to_location" in response.get_data(True), response.json
+    # S1's own transfer in still receives all of it
+    assert fire(store, TI, incoming.id, "receive").status_code == 200
+    assert stock(db)[("S1", "STRIP", "L1", "available")] == D(4)
+
+
+def test_a_second_transfer_in_at_the_destination_cannot_receive(db, as_user, chain):
+    strip = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    out, incoming, store = shipped_to_s1(db, as_user, chain, strip)
+    assert records_of(db, "transfer_out")[0].data["transfer_in"] == incoming.id
+    before = snapshot(db)
+    lines = [{"item": chain["strip"], "lot": "L1", "received": "4", "damaged": "0"}]
+    for given in ([], lines):  # empty, or listing the goods: not the shipment's transfer in
+        forged = forged_transfer_in(db, store, chain, "S1", out.number, given)
+        response = fire(store, TI, forged, "receive")
+        assert_refused(db, response, incoming.number, before=before)
+    assert fire(store, TI, incoming.id, "receive").status_code == 200
+
+
+def put_lines(client, record_id: int, change) -> object:
+    current = client.get(f"{TI}/{record_id}").json
+    lines = change([dict(line) for line in current["data"]["lines"]])
+    return client.put(f"{TI}/{record_id}", json={"lines": lines, "version": current["version"]})
+
+
+def test_the_transfer_in_must_list_what_was_shipped(db, as_user, chain):
+    """Lines are matched to the shipment by item, lot and serial: a removed line is not received
+    in full behind the clerk's back, a retyped or added one is not booked as something else, and
+    after the receipt the lines show what was booked."""
+    two = [{"item": chain["strip"], "lot": "L1", "quantity": "4"},
+           {"item": chain["ecg"], "lot": "E1", "serial": "SN1", "quantity": "1"}]  # fmt: skip
+    out, incoming, store = shipped_to_s1(db, as_user, chain, two)
+    before = snapshot(db)
+    # the first line removed: refused, naming what is missing
+    assert put_lines(store, incoming.id, lambda lines: lines[1:]).status_code == 200
+    response = fire(store, TI, incoming.id, "receive_partial")
+    assert_refused(db, response, "STRIP L1", "does not list", before=before)
+    # retyped as another lot: the shipped lot is still missing
+    strip = {"item": chain["strip"], "lot": "RC", "received": "4", "damaged": "0"}
+    assert put_lines(store, incoming.id, lambda lines: [lines[0], strip]).status_code == 200
+    response = fire(store, TI, incoming.id, "receive_partial")
+    assert_refused(db, response, "STRIP L1", before=before)
+    # put back (in another order) plus a line that was never shipped: refused on that line
+    back = [{**strip, "lot": "L1"}, strip]
+    assert put_lines(store, incoming.id, lambda lines: [lines[0], *back]).status_code == 200
+    response = fire(store, TI, incoming.id, "receive_partial")
+    assert_refused(db, response, "Line 3", "not shipped", before=before)
+    assert "lines[2].item" in response.get_data(True)
+    # as shipped: booked by the goods each line names, and the lines show what was booked
+    assert put_lines(store, incoming.id, lambda lines: lines[:2]).status_code == 200
+    assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
+    [done] = records_of(db, "transfer_in")
+    shown = {(line["lot"], line["shipped"], line["received"], line["short"])
+             for line in done.data["lines"]}  # fmt: skip
+    assert shown == {("E1", "1", "1", "0"), ("L1", "4", "4", "0")}
+    assert done.data["short_total"] == "0"
+    assert stock(db)[("S1", "STRIP", "L1", "available")] == D(4)
+    assert stock(db)[("S1", "ECG", "E1", "available")] == D(1)
+
+
+def test_the_rest_arriving_shows_on_the_document(db, as_user, chain):
+    strip = [{"item": chain["strip"], "lot": "L1", "quantity": "10"}]
+    out, incoming, store = shipped_to_s1(db, as_user, chain, strip)
+    response = put_lines(
+        store, incoming.id, lambda lines: [{**lines[0], "received": "5", "damaged": "2"}]
+    )
+    assert response.status_code == 200, response.json
+    assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
+    response = fire(store, TI, incoming.id, "receive_rest")
+    assert response.status_code == 200, response.json
+    [line] = response.json["data"]["lines"]
+    assert (D(line["received"]), D(line["damaged"]), D(line["short"])) == (D(8), D(2), D(0))
+    assert D(str(response.json["data"]["short_total"])) == 0
+    assert stock(db)[("S1", "STRIP", "L1", "available")] == D(8)
