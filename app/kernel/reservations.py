@@ -158,8 +158,8 @@ def reserve(
         if balance.available < qty:
             raise InsufficientStock(item, pick_lot, location, qty, balance.available)
     for key, (_lot, qty) in sorted(keys.items()):
-        balances[key].reserved += qty
         reservations.append(_add_reservation(session, document, line, key, qty, user))
+        balances[key].reserved += qty
     session.flush()
     _audit(session, "stock.reserved", document, line, location, picks, user)
     return reservations
@@ -176,7 +176,23 @@ def _key(location: Location, item: Item, lot: Lot | None):
     return (location.id, item.id, lot.id if lot is not None else 0, str(StockStatus.available))
 
 
+class ReservationElsewhere(InvalidMovement):
+    """A document line holds a lot at one location and would hold the same lot at another: one
+    row keyed by (document, line, lot) cannot say both, and releasing it would give back the
+    wrong location's stock."""
+
+    def __init__(self, document: str, line: int, held_at: int, asked_at: int):
+        self.document, self.line, self.held_at, self.asked_at = document, line, held_at, asked_at
+        super().__init__(
+            _("%(document)s line %(line)s already holds this lot at another location: it "
+              "cannot also hold it here.", document=document, line=line),
+            "location",
+        )  # fmt: skip
+
+
 def _add_reservation(session, document, line, key, quantity, user) -> Reservation:
+    """Add ``quantity`` to the line's reservation of that lot, which must be at the same
+    location (a row keyed by document, line and lot holds at one location only)."""
     location_id, item_id, lot_key, _status = key
     existing = session.scalar(
         select(Reservation).where(
@@ -186,6 +202,8 @@ def _add_reservation(session, document, line, key, quantity, user) -> Reservatio
         )
     )
     if existing is not None:
+        if existing.location_id != location_id:
+            raise ReservationElsewhere(document, line, existing.location_id, location_id)
         existing.quantity += quantity
         return existing
     reservation = Reservation(

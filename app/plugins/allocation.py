@@ -470,7 +470,9 @@ def _undo(context: ActionContext, mode: str, number: str, order: str) -> None:
 class HoldForOrder(Action):
     """Hold what a transfer in just received for the order it was sent for (if that order is
     still confirmed and still counts on this transfer): reserved under the order's line at the
-    store, the lots added to the line's proposal and the arrival to its ``fulfilments`` row."""
+    store, the lots added to the line's proposal and the arrival to its ``fulfilments`` row.
+    Goods that arrived anywhere but the order's own store are not held: an order holds goods
+    only where it hands them over (``report_to_order`` then tells it the shortfall)."""
 
     name = "hold_for_order"
     params_schema = {
@@ -503,8 +505,13 @@ class HoldForOrder(Action):
         rows = [dict(row) for row in data.get(fulfilments_field) or []]
         lines = [dict(line) for line in data.get(order_lines) or []]
         given = common.rows(context, params["lines"])
+        entries = context.outputs.get("received_entries") or {}
         for transfer_line, quantity in received:
-            entered = given[transfer_line.line - 1] if transfer_line.line <= len(given) else {}
+            if transfer_line.destination_id != order.location_id:
+                continue  # it went to another store: its stock there, a shortfall for the order
+            entered = entries.get(transfer_line.line) or (
+                given[transfer_line.line - 1] if transfer_line.line <= len(given) else {}
+            )
             row = _expecting(rows, transfer_line, entered.get(params["order_line"]))
             if row is None:
                 continue

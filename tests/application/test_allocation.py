@@ -13,10 +13,13 @@ import pytest
 from sqlalchemy import text
 
 from app.kernel.items import Lot, LotStatus
+from app.meta import identity
+from app.meta.models import Record
 from tests.allocation_chain import PACE_GTIN, STRIP_GTIN
 from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TI, TO, held, records
 from tests.application.sales_fixtures import (
+    PASSWORD,
     approved_customer,
     day,
     fire,
@@ -24,6 +27,7 @@ from tests.application.sales_fixtures import (
     scan_goods,
 )
 from tests.application.story_fixtures import stock
+from tests.forms_fixtures import ApiClient
 
 chain = allocation_fixtures.chain  # the fixture, used by name
 
@@ -375,3 +379,49 @@ def test_racing_orders_the_loser_is_refused_cleanly_when_nothing_else_fills(chai
     children = [r for r in records(db, "sales_order") if r.data.get("parent_order")]
     assert len(children) == 1 and children[0].location_id == chain["WH-SH"]
     assert held(db) == [(children[0].number, 1, "WH-SH", "P1", "2")]
+
+
+def test_an_order_transfer_goes_to_the_order_store_and_is_cancelled_not_deleted(chain, db, app):
+    """Goods an order holds reach the order's own store: its transfer out cannot be redirected
+    while picking nor deleted (cancelling releases the hold and tells the order)."""
+    clerk, sz_clerk = chain.api("clerk"), chain.api("sz_clerk")
+    record = confirmed(clerk, chain, "STRIP", 8)
+    (transfer,) = records(db, "transfer_out")
+    holding = held(db)
+    current = sz_clerk.get(f"{TO}/{transfer.id}").json
+    moved = sz_clerk.put(f"{TO}/{transfer.id}", json={"to_location": chain["WH-SH"],
+                                                      "version": current["version"]})  # fmt: skip
+    assert moved.status_code == 403, moved.json
+    with db.transaction() as session:
+        identity.create_user(session, "admin", "管理员", PASSWORD, roles=["admin"],
+                             location_ids=[], locale="en")  # fmt: skip
+    admin = ApiClient(app.test_client()).login("admin", PASSWORD)
+    deleted = admin.delete(f"{TO}/{transfer.id}?version={current['version']}")
+    assert deleted.status_code in (403, 409), deleted.json
+    assert held(db) == holding and records(db, "transfer_out")[0].state == "draft"
+    assert fire(chain.api("manager"), SO, record, "cancel", comment="客户取消").status_code == 200
+    assert held(db) == [] and records(db, "transfer_out")[0].state == "cancelled"
+
+
+def test_goods_of_an_order_arriving_at_another_store_are_not_held_there(chain, db):
+    """A transfer of the order's that reached another location (redirected before this was
+    refused): the goods are that location's stock, the order learns the shortfall and can still
+    be cancelled."""
+    clerk, sz_clerk, wh_clerk = chain.api("clerk"), chain.api("sz_clerk"), chain.api("wh_clerk")
+    record = confirmed(clerk, chain, "STRIP", 8)
+    (transfer,) = records(db, "transfer_out")
+    with db.transaction() as session:
+        redirected = session.get(Record, transfer.id)
+        redirected.data = {**redirected.data, "to_location": chain["WH-SH"]}
+    assert sz_clerk.post(f"{TO}/{transfer.id}/transitions/ship", json={}).status_code == 200
+    (incoming,) = records(db, "transfer_in")
+    assert incoming.location_id == chain["WH-SH"]
+    response = wh_clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={})
+    assert response.status_code == 200, response.json
+    assert held(db) == []  # nothing held at WH-SH for an order of SH01
+    assert stock(db)[("WH-SH", "STRIP", "C", "available")] == (D(8), D(0))
+    row = clerk.get(f"{SO}/{record['id']}").json["data"]["fulfilments"][0]
+    assert row["received"] == "0" and row["shortfall"] == "8"
+    response = fire(chain.api("manager"), SO, record, "cancel", comment="客户取消")
+    assert response.status_code == 200, response.json
+    assert held(db) == []

@@ -392,8 +392,7 @@ def test_nobody_creates_a_transfer_out_at_another_location_bypassing_the_request
     moved = warehouse.put(
         f"{TO}/{out.id}", json={"from_location": chain["S2"], "version": current["version"]}
     )
-    assert moved.status_code == 422
-    assert list(moved.json["errors"]) == ["from_location"]
+    assert moved.status_code == 403, moved.json
     assert records_of(db, "transfer_out")[0].location_id == chain["WH1"]
 
 

@@ -21,7 +21,7 @@ from app.kernel import (
     reserve,
 )
 from app.kernel.items import Lot, LotStatus
-from app.kernel.reservations import reservations_of
+from app.kernel.reservations import ReservationElsewhere, reservations_of
 from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
 
 
@@ -154,3 +154,19 @@ def test_reserving_a_lot_of_another_item_is_refused(db, stocked):
     with pytest.raises(InvalidMovement) as caught, db.transaction() as session:
         reserve(session, "SO-1", 1, stocked.gloves, 1, stocked.s1, lot=stocked.late, today=TODAY)
     assert caught.value.field == "lot"
+
+
+def test_a_line_holds_a_lot_at_one_location_only(db, stocked):
+    """The same document line and lot reserved at a second location is refused: merged into the
+    first row, its release would give back the wrong location's stock (and fail its check)."""
+    receive(db, stocked.strips, 5, stocked.s2, stocked.late)
+    with db.transaction() as session:
+        reserve(session, "SO-9", 1, stocked.strips, 2, stocked.s1, lot=stocked.late, today=TODAY)
+    with db.transaction() as session, pytest.raises(ReservationElsewhere) as caught:
+        reserve(session, "SO-9", 1, stocked.strips, 3, stocked.s2, lot=stocked.late, today=TODAY)
+    assert caught.value.field == "location" and "SO-9 line 1" in str(caught.value)
+    with db.transaction() as session:
+        released = release(session, "SO-9")
+        assert [(row.location_id, row.quantity) for row in released] == [(stocked.s1.id, 2)]
+        assert_balances_match_ledger(session)
+        assert all(row.reserved == 0 for row in queries.item_stock(session, stocked.strips))
