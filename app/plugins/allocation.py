@@ -412,18 +412,35 @@ class _Allocation:
 # --- releasing -------------------------------------------------------------------------------
 
 
+class FulfilmentStillCountedOn(ActionError):
+    """A fulfilment order is reopened while the order it ships for still counts on it: that
+    order would go on promising goods nobody holds any more."""
+
+    def __init__(self, number: str, order: str, field: str):
+        self.field = field
+        super().__init__(
+            _("%(number)s ships for order %(order)s, which counts on it: it cannot be reopened. "
+              "Cancel it instead (order %(order)s then learns the shortfall and re-allocates "
+              "it), or reopen order %(order)s.", number=number, order=order)
+        )  # fmt: skip
+
+
 class ReleaseAllocation(Action):
     """Give back whatever the order holds (nothing held is fine), cancel the documents its
-    allocation made and clear the proposals."""
+    allocation made and clear the proposals. With ``parent`` (the reopen), a fulfilment order
+    the order it ships for still counts on is refused: it is cancelled instead, which tells that
+    order (``report_to_order``)."""
 
     name = "release_allocation"
     params_schema = common.params_schema(
-        "lines", "allocation", optional=("reason", "fulfilments", "unallocated")
+        "lines", "allocation", optional=("reason", "fulfilments", "unallocated", "parent")
     )
 
     def run(self, context: ActionContext) -> None:
         params = context.params
         document = common.document_of(context)
+        if params.get("parent"):
+            _not_counted_on(context, params["parent"], params.get("fulfilments", "fulfilments"))
         if reservations.reservations_of(context.session, document):
             reservations.release(context.session, document, user=context.user)
         if params.get("fulfilments"):
@@ -441,6 +458,19 @@ class ReleaseAllocation(Action):
                 if params.get(field):
                     line[params[field]] = None
         common.write_rows(context, params["lines"], lines)
+
+
+def _not_counted_on(context: ActionContext, parent_field: str, fulfilments: str) -> None:
+    """Refuse when the order named in ``parent_field`` is confirmed and one of its
+    ``fulfilments`` rows is this record."""
+    number = (context.record.data or {}).get(parent_field)
+    parent = context.records.by_number(context.record.form, number) if number else None
+    if parent is None or parent.state != "confirmed":
+        return
+    here = common.document_of(context)
+    rows = (parent.data or {}).get(fulfilments) or []
+    if any(row.get("mode") == DIRECT and row.get("document") == here for row in rows):
+        raise FulfilmentStillCountedOn(here, parent.number, parent_field)
 
 
 def _undo(context: ActionContext, mode: str, number: str, order: str) -> None:

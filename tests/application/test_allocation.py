@@ -425,3 +425,26 @@ def test_goods_of_an_order_arriving_at_another_store_are_not_held_there(chain, d
     response = fire(chain.api("manager"), SO, record, "cancel", comment="客户取消")
     assert response.status_code == 200, response.json
     assert held(db) == []
+
+
+def test_a_fulfilment_order_its_order_counts_on_is_cancelled_not_reopened(chain, db):
+    """Reopened, it would drop its hold while the store's order still promised its goods; the
+    refusal says to cancel it instead, which tells the order."""
+    clerk, wh_clerk = chain.api("clerk"), chain.api("wh_clerk")
+    record = confirmed(clerk, chain, "PACE", 3, hospital(chain))
+    _parent, from_wh, _from_nj = records(db, "sales_order")
+    holding = held(db)
+    refused = fire(wh_clerk, SO, {"id": from_wh.id}, "reopen")
+    assert refused.status_code == 409, refused.json
+    assert record["number"] in refused.json["error"] and "Cancel it" in refused.json["error"]
+    assert held(db) == holding and records(db, "sales_order")[1].state == "confirmed"
+    response = fire(chain.api("buyer"), SO, {"id": from_wh.id}, "cancel", comment="缺货")
+    assert response.status_code == 200, response.json
+    parent = clerk.get(f"{SO}/{record['id']}").json
+    assert parent["data"]["fulfilments"][0]["shortfall"] == "2"
+    # the store's own order reopens as before: its fulfilment orders are cancelled with it
+    response = fire(clerk, SO, record, "reopen")
+    assert response.status_code == 200, response.json
+    assert [order.state for order in records(db, "sales_order")] == [
+        "draft", "cancelled", "cancelled",
+    ]  # fmt: skip
