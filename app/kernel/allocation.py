@@ -28,6 +28,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.db import to_decimal
+from app.i18n import _l
 from app.kernel.errors import AllocationImpossible
 from app.kernel.geo import great_circle_km
 from app.kernel.items import Item, Lot, business_today
@@ -41,6 +42,19 @@ class Rule(enum.StrEnum):
     own_location = "own_location"
     nearest = "nearest"
     split = "split"
+
+    @property
+    def label(self) -> str:
+        """The rule as a clerk reads it in a refusal (the value is the metadata's key)."""
+        return str(RULE_LABELS[self])
+
+
+#: What each rule is called where people read it.
+RULE_LABELS = {
+    Rule.own_location: _l("own stock"),
+    Rule.nearest: _l("nearest location with stock"),
+    Rule.split: _l("split across locations"),
+}
 
 
 @dataclass(frozen=True)
@@ -175,7 +189,8 @@ def plan(
         chosen = _apply(rule, ranked, quantity)
         if chosen is not None:
             return _plan(item, quantity, rule, chosen)
-    raise AllocationImpossible(item, quantity, _most(rules.order, ranked), rules.order)
+    labels = [rule.label for rule in rules.order]
+    raise AllocationImpossible(item, quantity, _most(rules.order, ranked), labels)
 
 
 def _apply(rule: Rule, ranked: list[Candidate], quantity: Decimal):

@@ -304,9 +304,13 @@ class _Allocation:
                         quantity=quantity,
                     )
                 )
-            plan = allocation.plan(
-                self.session, item, quantity, self.where, self.rules, today, taken[item.id]
-            )
+            try:
+                plan = allocation.plan(
+                    self.session, item, quantity, self.where, self.rules, today, taken[item.id]
+                )
+            except AllocationImpossible as refused:  # the clerk sees which line cannot be filled
+                refused.field = f"{self.params['lines']}[{number - 1}].{self.params['quantity']}"
+                raise
             for pick in plan.picks:
                 taken[item.id][(pick.location.id, _lot_key(pick.lot))] += pick.quantity
             plans.append((number, line, item, plan))

@@ -276,6 +276,9 @@ def test_nothing_anywhere_is_refused_naming_item_and_quantities(chain, db):
     assert refused.status_code == 409
     error = refused.json["error"]
     assert "STRIP" in error and "100 requested" in error and "25 available" in error
+    # the rules as a clerk reads them, on the line that cannot be filled
+    assert "(own stock, nearest location with stock, split across locations)" in error
+    assert refused.json["field"] == "lines[0].quantity", refused.json
     assert held(db) == [] and stock(db) == before
     assert records(db, "transfer_out") == [] and len(records(db, "sales_order")) == 1
     assert clerk.get(f"{SO}/{record['id']}").json["state"] == "draft"
