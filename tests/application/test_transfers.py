@@ -502,3 +502,16 @@ def test_the_rest_arriving_shows_on_the_document(db, as_user, chain):
     assert (D(line["received"]), D(line["damaged"]), D(line["short"])) == (D(8), D(2), D(0))
     assert D(str(response.json["data"]["short_total"])) == 0
     assert stock(db)[("S1", "STRIP", "L1", "available")] == D(8)
+
+
+def test_an_empty_request_cannot_be_submitted(db, as_user, chain):
+    """It would be approved into a transfer out that can never ship; it can still be cancelled."""
+    clerk = as_user("clerk1")
+    asked = request(clerk, chain, [])
+    refused = fire(clerk, TQ, asked["id"], "submit")
+    assert refused.status_code == 422, refused.json
+    assert refused.json["errors"] == {"lines": ["Enter at least one line of goods to transfer"]}
+    assert records_of(db, "transfer_request")[0].state == "draft"
+    assert records_of(db, "transfer_out") == []
+    response = fire(as_user("manager1"), TQ, asked["id"], "cancel", comment="entered by mistake")
+    assert response.status_code == 200, response.json
