@@ -1,0 +1,87 @@
+"""The inspection sorts what was received, through the API: the inspector records accepted and
+rejected quantities on the lines, but a line edited during inspection (another quantity, another
+lot, a line added or removed) is refused naming the line, and nothing moves."""
+
+from __future__ import annotations
+
+from tests.application.purchasing_fixtures import (
+    VERIFY,
+    Decimal,
+    bed_fixture,  # noqa: F401  (the fixture ``bed``)
+    day,
+    url,
+)
+
+
+def _received(bed, supplier: int, item: int, lot: str, quantity: str) -> dict:
+    record = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"item": item, "lot": lot, "expiry_date": day(300), "quantity": quantity,
+                   "unit_cost": "3.00"}],
+    })  # fmt: skip
+    response = bed.fire("keeper", "purchase_receipt", record["id"], "receive")
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def _record_results(bed, record: dict, **line) -> dict:
+    stored = record["data"]["lines"][0]
+    response = bed.api("qa").put(url("purchase_receipt", record["id"]), json={
+        "version": record["version"], "inspector": bed.users["qa"], "inspected_at": day(0),
+        "lines": [{**stored, "conclusion": "accepted", **line}],
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def test_an_inspector_who_edits_the_received_lines_is_refused_naming_the_line(bed):
+    supplier = bed.supplier()["id"]
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    first = _received(bed, supplier, item, "QAP1", "10")
+    second = _received(bed, supplier, item, "QAP2", "5")
+    before = bed.balances()
+    assert before == {
+        ("WH-SH", item, "QAP1", "awaiting_inspection"): Decimal(10),
+        ("WH-SH", item, "QAP2", "awaiting_inspection"): Decimal(5),
+    }
+    # 10 received, the inspector writes 8 and accepts 8: 2 would stay awaiting inspection
+    edited = _record_results(bed, first, quantity="8", accepted_quantity="8", rejected_quantity="0")
+    response = bed.fire("qa", "purchase_receipt", first["id"], "inspect", **VERIFY)
+    assert response.status_code == 409
+    assert response.json["error"] == (
+        "第 1 行收货时为 GAUZE / QAP1 / 10；验收时不能更改已收货的内容。"
+    )
+    # the other receipt's lot: it would move the first receipt's stock
+    moved = _record_results(
+        bed, second, lot="QAP1", quantity="2", accepted_quantity="2", rejected_quantity="0"
+    )
+    response = bed.fire("qa", "purchase_receipt", second["id"], "inspect", **VERIFY)
+    assert response.status_code == 409
+    assert response.json["error"] == (
+        "第 1 行收货时为 GAUZE / QAP2 / 5；验收时不能更改已收货的内容。"
+    )
+    # a line added during inspection
+    extra = {"item": item, "lot": "QAP1", "expiry_date": day(300), "quantity": "1",
+             "accepted_quantity": "1", "rejected_quantity": "0"}  # fmt: skip
+    response = bed.api("qa").put(url("purchase_receipt", second["id"]), json={
+        "version": moved["version"],
+        "lines": [{**second["data"]["lines"][0], "accepted_quantity": "5",
+                   "rejected_quantity": "0"}, extra],
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    response = bed.fire("qa", "purchase_receipt", second["id"], "inspect", **VERIFY)
+    assert response.status_code == 409
+    assert response.json["error"] == "第 2 行未收货；验收时不能增加或删除明细行。"
+    assert bed.balances() == before
+    # what was received, sorted in full: inspected
+    _record_results(
+        bed, {**first, "version": edited["version"]},
+        quantity="10", accepted_quantity="8", rejected_quantity="2", reject_reason="破损",
+    )  # fmt: skip
+    response = bed.fire("qa", "purchase_receipt", first["id"], "inspect", **VERIFY)
+    assert response.status_code == 200, response.json
+    assert bed.balances() == {
+        ("WH-SH", item, "QAP1", "available"): Decimal(8),
+        ("WH-SH", item, "QAP1", "nonconforming"): Decimal(2),
+        ("WH-SH", item, "QAP2", "awaiting_inspection"): Decimal(5),
+    }
