@@ -369,11 +369,13 @@ class LotMismatch(KernelError):
 
     def __init__(self, lot, field: str, scanned, recorded):
         self.lot, self.scanned, self.recorded = lot, scanned, recorded
+        what = _("production date") if field == "production_date" else _("expiry date")
         super().__init__(
             _(
-                "Lot %(lot)s is on record with %(field)s %(recorded)s, the scan says %(scanned)s.",
+                "Lot %(lot)s is on record with the %(what)s %(recorded)s, not %(scanned)s: "
+                "check the label.",
                 lot=_name(lot),
-                field=field,
+                what=what,
                 recorded=recorded,
                 scanned=scanned,
             ),

@@ -25,7 +25,13 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
 from app.db import Base, UTCDateTime, utcnow
-from app.kernel.errors import ExpiryRequired, InvalidGTIN, NotTracked, RegistrationExpired
+from app.kernel.errors import (
+    ExpiryRequired,
+    InvalidGTIN,
+    LotMismatch,
+    NotTracked,
+    RegistrationExpired,
+)
 
 #: The business day is the one on the shops' wall clock: ``LIANKU_TIMEZONE`` (the reference chain
 #: is in China). Set once per process by the entry points (``use_business_timezone``).
@@ -209,11 +215,14 @@ def get_or_create_lot(
     expiry_date: dt.date | None = None,
     production_date: dt.date | None = None,
 ) -> Lot:
-    """The lot ``lot_number`` of ``item``, created on first receipt with its dates."""
+    """The lot ``lot_number`` of ``item``, created on first receipt with its dates. Dates given
+    for a lot already on record must be its dates: a document may not say one expiry while the
+    stock goes into a lot with another (a mislabelled or counterfeit pack)."""
     if item.tracking == TrackingMode.none:
         raise NotTracked(item, "lot")
     lot = lot_of(session, item, lot_number)
     if lot is not None:
+        check_lot_dates(lot, expiry_date=expiry_date, production_date=production_date)
         return lot
     if item.expiry_required and expiry_date is None:
         raise ExpiryRequired(item)
@@ -226,6 +235,15 @@ def get_or_create_lot(
     session.add(lot)
     session.flush()
     return lot
+
+
+def check_lot_dates(lot: Lot, **dates: dt.date | None) -> None:
+    """Raise ``LotMismatch`` when a date given (``expiry_date``, ``production_date``) is not the
+    one the lot is on record with; a date not given, or not recorded, contradicts nothing."""
+    for field, given in dates.items():
+        recorded = getattr(lot, field)
+        if given is not None and recorded is not None and given != recorded:
+            raise LotMismatch(lot, field, given.isoformat(), recorded.isoformat())
 
 
 def get_or_create_unit(session: Session, item: Item, serial: str, lot: Lot | None = None) -> Unit:

@@ -18,8 +18,8 @@ from biip.gs1_messages import GS1Message
 from sqlalchemy.orm import Session
 
 from app.i18n import _
-from app.kernel.errors import LotMismatch, UDIError, UnknownItem
-from app.kernel.items import Item, Lot, item_by_gtin, lot_of
+from app.kernel.errors import UDIError, UnknownItem
+from app.kernel.items import Item, Lot, check_lot_dates, item_by_gtin, lot_of
 
 
 @dataclass(frozen=True)
@@ -103,10 +103,7 @@ def check_udi(session: Session, udi: UDI) -> tuple[Item, Lot | None]:
     lot = lot_of(session, item, udi.lot)
     if lot is None:
         return item, None
-    for field in ("expiry_date", "production_date"):
-        scanned, recorded = getattr(udi, field), getattr(lot, field)
-        if scanned is not None and recorded is not None and scanned != recorded:
-            raise LotMismatch(lot, field, scanned.isoformat(), recorded.isoformat())
+    check_lot_dates(lot, expiry_date=udi.expiry_date, production_date=udi.production_date)
     return item, lot
 
 

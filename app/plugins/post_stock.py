@@ -28,6 +28,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.i18n import _
+from app.kernel.errors import LotMismatch
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.stock import LedgerEntry, Movement, Reason, StockStatus, post_movements
 from app.plugins import _common as common
@@ -84,7 +85,7 @@ class PostStock(Action):
             if _nothing(line, params["quantity"]):
                 continue  # e.g. no rejected quantity on an inspected line: nothing to move
             the_item = common.item(context, line, params["item"])
-            the_lot = common.lot(context, the_item, line, params)
+            the_lot = _lot(context, the_item, line, params, number)
             cost = line.get(params["unit_cost"]) if params.get("unit_cost") else None
             movements.append(
                 Movement(
@@ -104,6 +105,15 @@ class PostStock(Action):
         post_movements(
             context.session, movements, user=context.user, document=common.document_of(context)
         )
+
+
+def _lot(context: ActionContext, the_item, line: dict, params: dict, number: int):
+    """The line's lot; a lot whose dates contradict the lot on record is refused naming the line
+    (which of a receipt's scans is wrong is what the clerk needs to know)."""
+    try:
+        return common.lot(context, the_item, line, params)
+    except LotMismatch as exc:
+        raise ActionError(_("Line %(line)s: %(message)s", line=number, message=exc)) from None
 
 
 def check_as_received(context: ActionContext, params: dict) -> None:

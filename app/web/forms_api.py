@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.i18n import _
 from app.kernel import audit
+from app.kernel.errors import LotMismatch, UnknownItem
 from app.kernel.retry import retrying
-from app.kernel.udi import UDIError, parse_udi
+from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.meta import access, idempotency, links, records
 from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
@@ -192,7 +193,9 @@ def evaluate(form):
 @bp.post("/forms/<form>/scan")
 @api_auth
 def scan(form):
-    """Parse a UDI scan for ``field`` and say which sibling fields it fills with what."""
+    """Parse a UDI scan for ``field`` and say which sibling fields it fills with what. A scan that
+    fills an item must name one on record (its GTIN), and its dates must be those of its lot when
+    the lot is on record: the clerk hears it at the scan, not at the save."""
     reg = registry()
     definition = reg.form(form)
     if definition is None:
@@ -207,7 +210,9 @@ def scan(form):
         raise ValidationFailed({"field": [_("Not a UDI field.")]})
     try:
         parsed = parse_udi(str(body.get("value", "")))
-    except UDIError as exc:
+        if "item" in (field.get("fills") or {}):
+            check_udi(db_session(), parsed)
+    except (UDIError, UnknownItem, LotMismatch) as exc:
         raise ValidationFailed({path: [str(exc)]}) from None
     fills = {}
     for part, target in (field.get("fills") or {}).items():

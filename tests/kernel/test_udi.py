@@ -104,3 +104,18 @@ def test_lot_creation_rules(db):
         plain = add_item(session, "PLAIN", "普通", tracking="none")
         with pytest.raises(NotTracked):
             get_or_create_lot(session, plain, "X")
+
+
+def test_a_lot_on_record_is_not_taken_with_other_dates(db):
+    with db.transaction() as session:
+        item = add_item(session, "STRIP", "血糖试纸", gtin=GTIN)
+        lot = get_or_create_lot(session, item, "LOT-A", dt.date(2027, 2, 4))
+        assert get_or_create_lot(session, item, "LOT-A", dt.date(2027, 2, 4)) is lot
+        assert get_or_create_lot(session, item, "LOT-A") is lot  # no date given: nothing said
+        with pytest.raises(LotMismatch) as caught:
+            get_or_create_lot(session, item, "LOT-A", dt.date(2027, 1, 1))
+        assert caught.value.field == "expiry_date"
+        assert str(caught.value) == (
+            "Lot LOT-A is on record with the expiry date 2027-02-04, not 2027-01-01: "
+            "check the label."
+        )
