@@ -112,6 +112,18 @@ def test_a_zero_quantity_is_refused_at_entry(db, as_user, chain):
     assert "lines[0].quantity" in response.json["errors"]
 
 
+def test_a_negative_unit_cost_is_refused_at_entry(db, as_user, chain):
+    """10 000 plus -9 500 would total 500 and escape HQ's approval above 5 000."""
+    clerk = as_user("whclerk")
+    lines = [line(chain, "100", cost="100.00"), line(chain, "1", cost="-9500.00")]
+    response = clerk.post(AJ, json=adjustment(chain, "count_surplus", lines))
+    assert response.status_code == 422
+    assert response.json["errors"]["lines[1].unit_cost"] == ["Must be at least 0."]
+    response = clerk.post(SC, json=scrap_body(chain, [line(chain, "1", cost="-1")]))
+    assert response.status_code == 422
+    assert response.json["errors"]["lines[0].unit_cost"] == ["Must be at least 0."]
+
+
 def test_a_store_clerk_cannot_adjust_the_warehouse(db, as_user, chain):
     response = as_user("clerk1").post(AJ, json=adjustment(chain, "adjustment", [line(chain, "1")]))
     assert response.status_code == 422

@@ -145,6 +145,18 @@ def test_inspection_results_must_add_up_to_the_received_quantity(bed):
     assert bed.balances() == {("WH-SH", item, "L1", "nonconforming"): D(5)}
 
 
+def test_a_negative_unit_cost_is_refused_on_a_receipt(bed):
+    supplier = bed.supplier()
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    response = bed.api("supervisor").post(url("purchase_receipt"), json={
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"item": item, "lot": "L1", "expiry_date": day(300), "quantity": "5",
+                   "unit_cost": "-5"}],
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"] == {"lines[0].unit_cost": ["不能小于 0。"]}
+
+
 def test_store_clerks_may_not_create_master_cards_and_only_qa_approves(bed):
     clerk = bed.api("clerk")
     card = {"code": "X", "name": "X", "licence_number": "L", "licence_expiry": day(9)}
