@@ -19,6 +19,23 @@ this one awaiting inspection under a finished receipt::
 
     as_received: {reason: purchase_receipt, quantity: quantity,
                   parts: [accepted_quantity, rejected_quantity]}
+
+``against_order`` ties a receipt to the purchase order its header field ``order`` names (if any):
+the same ``supplier`` and ``location`` as the order, only items on the order, and over all the
+order's receipts never more of an item than ordered (no over-receipt tolerance: what the supplier
+sends beyond the order is a new order). What is received is counted on the order's lines
+(``received``), which the order is locked for::
+
+    against_order: {order: purchase_order, form: purchase_order, supplier: supplier,
+                    location: location, received: received}
+
+``supplied_by`` guards a supplier return: goods go back only to the supplier they came from. With
+a purchase receipt named (header field ``receipt``, of form ``form``), the receipt must be from the
+return's ``supplier`` and every line's lot or serial number must be on it; without one, a lot or
+unit that purchase receipts brought in must have come on one from that supplier (goods of unknown
+origin, e.g. an opening balance, are not refused)::
+
+    supplied_by: {supplier: supplier, receipt: purchase_receipt, form: purchase_receipt}
 """
 
 from __future__ import annotations
@@ -29,7 +46,8 @@ from sqlalchemy import select
 
 from app.i18n import _
 from app.kernel.errors import LotMismatch
-from app.kernel.items import Item, Lot, Unit
+from app.kernel.items import Item, Lot, Unit, lot_of
+from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry, Movement, Reason, StockStatus, post_movements
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
@@ -61,6 +79,21 @@ class PostStock(Action):
             "source_status": {"enum": STATUSES},
             "destination_status": {"enum": STATUSES},
             "reason": {"enum": [str(reason) for reason in Reason]},
+            "against_order": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["order", "form", "supplier", "location", "received"],
+                "properties": {
+                    name: common.FIELD
+                    for name in ("order", "form", "supplier", "location", "received")
+                },
+            },
+            "supplied_by": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["supplier", "receipt", "form"],
+                "properties": {name: common.FIELD for name in ("supplier", "receipt", "form")},
+            },
             "as_received": {
                 "type": "object",
                 "additionalProperties": False,
@@ -78,6 +111,9 @@ class PostStock(Action):
         params = context.params
         if params.get("as_received"):
             check_as_received(context, params)
+        if params.get("supplied_by"):
+            check_supplied_by(context, params)
+        order = against_order(context, params) if params.get("against_order") else None
         source = common.location(context, params.get("source"))
         destination = common.location(context, params.get("destination"))
         movements = []
@@ -105,6 +141,8 @@ class PostStock(Action):
         post_movements(
             context.session, movements, user=context.user, document=common.document_of(context)
         )
+        if order is not None:
+            order.count_received()
 
 
 def _lot(context: ActionContext, the_item, line: dict, params: dict, number: int):
@@ -208,3 +246,183 @@ def _decimal(value) -> Decimal | None:
 def _shown(quantity: Decimal) -> str:
     """A quantity as people write it: 10, 2.5 (not 10.0000)."""
     return format(quantity.normalize(), "f")
+
+
+class _Order:
+    """A purchase order as a receipt against it sees it: what it orders and has received of
+    each item, and what this receipt adds."""
+
+    def __init__(self, context: ActionContext, record, spec: dict):
+        self.context, self.record, self.spec = context, record, spec
+        self.number = record.number or str(record.id)
+        self.lines = [dict(line) for line in (record.data or {}).get("lines") or []]
+        self.ordered: dict[int, Decimal] = {}
+        self.received: dict[int, Decimal] = {}
+        for line in self.lines:
+            item = _int(line.get("item"))
+            self.ordered[item] = self.ordered.get(item, Decimal(0)) + _decimal(line["quantity"])
+            done = _decimal(line.get(spec["received"])) or Decimal(0)
+            self.received[item] = self.received.get(item, Decimal(0)) + done
+        self.arriving: dict[int, Decimal] = {}
+
+    def check_header(self, data: dict) -> None:
+        ordered, spec = self.record.data or {}, self.spec
+        if str(ordered.get(spec["supplier"])) != str(data.get(spec["supplier"])):
+            raise ActionError(
+                _(
+                    "Purchase order %(order)s is with supplier %(ordered)s, not %(given)s.",
+                    order=self.number,
+                    ordered=self._supplier(ordered.get(spec["supplier"])),
+                    given=self._supplier(data.get(spec["supplier"])),
+                )
+            )
+        if str(ordered.get(spec["location"])) != str(data.get(spec["location"])):
+            raise ActionError(
+                _(
+                    "Purchase order %(order)s is received at %(ordered)s, not at %(given)s.",
+                    order=self.number,
+                    ordered=self._location(ordered.get(spec["location"])),
+                    given=self._location(data.get(spec["location"])),
+                )
+            )
+
+    def add(self, number: int, item: Item, quantity: Decimal) -> None:
+        """Line ``number`` brings ``quantity`` of ``item``: refused if not ordered, or beyond."""
+        if item.id not in self.ordered:
+            raise ActionError(
+                _(
+                    "Line %(line)s: %(item)s is not on purchase order %(order)s.",
+                    line=number,
+                    item=item.code,
+                    order=self.number,
+                )
+            )
+        arriving = self.arriving.get(item.id, Decimal(0)) + quantity
+        if self.received[item.id] + arriving > self.ordered[item.id]:
+            raise ActionError(
+                _(
+                    "Line %(line)s: purchase order %(order)s orders %(ordered)s of %(item)s, "
+                    "%(received)s are received already and this receipt brings %(arriving)s.",
+                    line=number,
+                    order=self.number,
+                    ordered=_shown(self.ordered[item.id]),
+                    item=item.code,
+                    received=_shown(self.received[item.id]),
+                    arriving=_shown(arriving),
+                )
+            )
+        self.arriving[item.id] = arriving
+
+    def count_received(self) -> None:
+        """Write what arrived onto the order's lines, filling each line of an item in turn."""
+        field = self.spec["received"]
+        for line in self.lines:
+            item = _int(line.get("item"))
+            done = _decimal(line.get(field)) or Decimal(0)
+            taken = min(self.arriving.get(item, Decimal(0)), _decimal(line["quantity"]) - done)
+            if taken > 0:
+                line[field] = _shown(done + taken)
+                self.arriving[item] -= taken
+        self.record.data = {**(self.record.data or {}), "lines": self.lines}
+
+    def _supplier(self, value) -> str:
+        return _supplier_name(self.context, value)
+
+    def _location(self, value) -> str:
+        found = self.context.session.get(Location, _int(value)) if _int(value) else None
+        return found.name if found is not None else str(value)
+
+
+def against_order(context: ActionContext, params: dict) -> _Order | None:
+    """The order the receipt names, checked against the receipt's header and lines (refused
+    naming the line); ``None`` for a receipt without an order."""
+    spec, data = params["against_order"], context.record.data or {}
+    if data.get(spec["order"]) in (None, ""):
+        return None
+    found = context.records.read(spec["form"], data[spec["order"]])
+    if found is None:
+        raise ActionError(_("The purchase order of this receipt does not exist."))
+    locked = context.records.by_number(spec["form"], found.number, for_update=True)
+    order = _Order(context, locked or found, spec)
+    order.check_header(data)
+    for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+        if not _nothing(line, params["quantity"]):
+            the_item = common.item(context, line, params["item"])
+            order.add(number, the_item, common.quantity(line, params["quantity"]))
+    return order
+
+
+def _supplier_name(context: ActionContext, value) -> str:
+    found = context.records.read("supplier", value)
+    return (found.data or {}).get("name") or found.number if found else str(value)
+
+
+def check_supplied_by(context: ActionContext, params: dict) -> None:
+    """Refuse a return to a supplier other than the receipt's, or of goods (named by line) not
+    on the receipt named, or received from other suppliers only."""
+    spec, data = params["supplied_by"], context.record.data or {}
+    supplier = str(data.get(spec["supplier"]))
+    receipt = None
+    if data.get(spec["receipt"]) not in (None, ""):
+        receipt = context.records.read(spec["form"], data[spec["receipt"]])
+        received_from = str((receipt.data or {}).get(spec["supplier"])) if receipt else None
+        if receipt is not None and received_from != supplier:
+            raise ActionError(
+                _(
+                    "Purchase receipt %(receipt)s is from supplier %(received)s, not %(given)s.",
+                    receipt=receipt.number,
+                    received=_supplier_name(context, received_from),
+                    given=_supplier_name(context, supplier),
+                )
+            )
+    for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+        the_item = common.item(context, line, params["item"])
+        lot = line.get(params["lot"]) if params.get("lot") else None
+        serial = line.get(params["serial"]) if params.get("serial") else None
+        documents = _receipts_of(context, the_item, lot, serial)
+        goods = " ".join(str(part) for part in (the_item.code, lot, serial) if part)
+        if receipt is not None and receipt.number not in documents:
+            raise ActionError(
+                _(
+                    "Line %(line)s: %(goods)s was not received on purchase receipt %(receipt)s.",
+                    line=number,
+                    goods=goods,
+                    receipt=receipt.number,
+                )
+            )
+        if receipt is None and documents and supplier not in _suppliers(context, spec, documents):
+            raise ActionError(
+                _(
+                    "Line %(line)s: %(goods)s was not received from supplier %(supplier)s.",
+                    line=number,
+                    goods=goods,
+                    supplier=_supplier_name(context, supplier),
+                )
+            )
+
+
+def _receipts_of(context: ActionContext, item: Item, lot, serial) -> set[str]:
+    """The documents whose purchase receipt posting brought in this lot (or unit) of ``item``."""
+    query = select(LedgerEntry.document).where(
+        LedgerEntry.item_id == item.id,
+        LedgerEntry.reason == str(Reason.purchase_receipt),
+        LedgerEntry.quantity > 0,
+    )
+    if serial:
+        unit = context.session.scalar(
+            select(Unit.id).where(Unit.item_id == item.id, Unit.serial == str(serial))
+        )
+        if unit is None:
+            return set()
+        query = query.where(LedgerEntry.unit_id == unit)
+    elif lot:
+        found = lot_of(context.session, item, str(lot))
+        if found is None:
+            return set()
+        query = query.where(LedgerEntry.lot_id == found.id)
+    return set(context.session.scalars(query.distinct()))
+
+
+def _suppliers(context: ActionContext, spec: dict, documents: set[str]) -> set[str]:
+    found = (context.records.by_number(spec["form"], number) for number in documents)
+    return {str((record.data or {}).get(spec["supplier"])) for record in found if record}
