@@ -77,6 +77,7 @@ def test_an_inspector_who_edits_the_received_lines_is_refused_naming_the_line(be
     _record_results(
         bed, {**first, "version": edited["version"]},
         quantity="10", accepted_quantity="8", rejected_quantity="2", reject_reason="破损",
+        conclusion="partly_rejected",
     )  # fmt: skip
     response = bed.fire("qa", "purchase_receipt", first["id"], "inspect", **VERIFY)
     assert response.status_code == 200, response.json
@@ -85,3 +86,6 @@ def test_an_inspector_who_edits_the_received_lines_is_refused_naming_the_line(be
         ("WH-SH", item, "QAP1", "nonconforming"): Decimal(2),
         ("WH-SH", item, "QAP2", "awaiting_inspection"): Decimal(5),
     }
+    # the receiving record prints the conclusion in words, in the reader's language
+    html = bed.api("qa").get(f"/forms/purchase_receipt/{first['id']}/print").text
+    assert "部分不合格 (破损)" in html and "partly_rejected" not in html
