@@ -17,12 +17,14 @@ import datetime as dt
 from sqlalchemy import select
 
 from app.i18n import _
+from app.kernel.errors import InvalidGTIN
 from app.kernel.items import (
     DeviceClass,
     Item,
     StorageCondition,
     TrackingMode,
     business_today,
+    is_valid_gtin,
     require_registration,
 )
 from app.plugins import _common as common
@@ -39,12 +41,22 @@ def _date(value) -> dt.date | None:
 
 
 class SyncItem(Action):
-    """On approval of an item card: create or update its kernel item, link it in ``item``."""
+    """On approval of an item card: create or update its kernel item, link it in ``item``.
+    With ``check_only`` (on submit) it only refuses what the approval would: a GTIN with a wrong
+    check digit, or one another item carries; so HQ hears it before the card reaches QA."""
 
     name = "sync_item"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"check_only": {"type": "boolean"}},
+    }
 
     def run(self, context: ActionContext) -> None:
         data = dict(context.record.data or {})
+        if context.params.get("check_only"):
+            self._check_gtin(context, data, self._synced(context, data))
+            return
         item = self._target(context, data)
         item.code = data["code"]
         for field in ITEM_TEXT_FIELDS:
@@ -65,22 +77,35 @@ class SyncItem(Action):
     def _target(self, context: ActionContext, data: dict) -> Item:
         """The kernel item this card was synced to before, else the one with its code, else a
         new one; a GTIN already carried by another item is refused by name."""
+        item = self._synced(context, data)
+        self._check_gtin(context, data, item)
+        if item is None:
+            item = Item(code=data["code"], name=data["name"])
+            context.session.add(item)
+        return item
+
+    @staticmethod
+    def _synced(context: ActionContext, data: dict) -> Item | None:
+        """The kernel item this card was synced to before, else the one with its code."""
         session = context.session
         item = session.get(Item, int(data["item"])) if data.get("item") else None
         if item is None:
-            item = session.scalar(select(Item).where(Item.code == data["code"]))
-        gtin = data.get("gtin")
-        if gtin:
-            holder = session.scalar(select(Item).where(Item.gtin == gtin))
-            if holder is not None and holder is not item:
-                raise ActionError(
-                    _("The GTIN %(gtin)s already belongs to item %(item)s.", gtin=gtin,
-                      item=holder.code)
-                )  # fmt: skip
-        if item is None:
-            item = Item(code=data["code"], name=data["name"])
-            session.add(item)
+            item = session.scalar(select(Item).where(Item.code == data.get("code")))
         return item
+
+    @staticmethod
+    def _check_gtin(context: ActionContext, data: dict, item: Item | None) -> None:
+        gtin = data.get("gtin")
+        if not gtin:
+            return
+        if not is_valid_gtin(gtin):
+            raise InvalidGTIN(gtin)
+        holder = context.session.scalar(select(Item).where(Item.gtin == gtin))
+        if holder is not None and holder is not item:
+            raise ActionError(
+                _("The GTIN %(gtin)s already belongs to item %(item)s.", gtin=gtin,
+                  item=holder.code)
+            )  # fmt: skip
 
 
 def _licences(supplier: dict) -> list[tuple[str, str, dt.date | None]]:

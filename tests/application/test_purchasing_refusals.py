@@ -157,6 +157,19 @@ def test_a_negative_unit_cost_is_refused_on_a_receipt(bed):
     assert response.json["errors"] == {"lines[0].unit_cost": ["不能小于 0。"]}
 
 
+def test_an_item_card_with_a_wrong_gtin_check_digit_is_refused_at_submit(bed):
+    card = bed.create("hq", "item_master", {
+        "code": "BAD-GTIN", "name": "血糖试纸", "gtin": "06900000000017",
+        "registration_cert": "国械注准2023BAD", "registration_expiry": day(700),
+    })  # fmt: skip
+    response = bed.fire("hq", "item_master", card["id"], "submit")
+    assert response.status_code == 409
+    assert response.json["error"] == (
+        "06900000000017 不是有效的 GTIN（应为 14 位数字，含 GS1 校验位）。"
+    )
+    assert bed.api("hq").get(url("item_master", card["id"])).json["state"] == "draft"
+
+
 def test_store_clerks_may_not_create_master_cards_and_only_qa_approves(bed):
     clerk = bed.api("clerk")
     card = {"code": "X", "name": "X", "licence_number": "L", "licence_expiry": day(9)}
@@ -268,11 +281,10 @@ def test_item_card_revision_updates_the_same_kernel_item_and_gtins_stay_unique(b
     with bed.db.transaction() as session:
         add_item(session, "LEGACY", "旧系统商品", gtin=gtin("0690123456031"))
     other = bed.create("hq", "item_master", {**copy, "gtin": gtin("0690123456031")})
-    assert bed.fire("hq", "item_master", other["id"], "submit").status_code == 200
-    refused = bed.fire("qa", "item_master", other["id"], "approve", **SIGN)
+    refused = bed.fire("hq", "item_master", other["id"], "submit")  # HQ hears it, not QA
     assert refused.status_code == 409
     assert refused.json["error"] == f"产品标识 {gtin('0690123456031')} 已属于商品 LEGACY"
-    assert bed.api("qa").get(url("item_master", other["id"])).json["state"] == "qa_review"
+    assert bed.api("qa").get(url("item_master", other["id"])).json["state"] == "draft"
 
 
 def test_licences_expiring_report_lists_suppliers_within_the_horizon(bed):
