@@ -27,6 +27,13 @@ new tasks to a stand-in. The record's creator is never their own approver unless
 record moves to ``to`` — all in the caller's transaction, like any transition. ``on_pending`` and
 ``on_reject`` actions tell the kernel what the waiting means (a count in review takes no more
 count sheets) and that it is over (back to counting).
+
+A task names its level by ``level_name``: a record already waiting keeps going when an admin
+changes the levels, with the levels of the workflow as it is now. A level added before the one it
+waits at is not asked (that part of the chain is behind it); a level removed while a task waits
+at it is still decided by that task's approver — approve moves on to the levels after the last
+one approved, reject sends the record back as the approval's ``reject_to`` says — so a changed
+workflow never leaves a record stuck.
 """
 
 from __future__ import annotations
@@ -72,6 +79,20 @@ class NotYourTask(TransitionNotAllowed):
 
 def levels_of(transition: dict) -> list[dict]:
     return transition.get("approval", {}).get("levels", [])
+
+
+def _names_of(transition: dict) -> list[str]:
+    return [level["name"] for level in levels_of(transition)]
+
+
+def level_of(transition: dict, name: str) -> dict:
+    """The level called ``name`` as the workflow defines it now. A level removed since its
+    tasks were opened is a bare one — one approver's yes closes it, no signature, no level
+    ``reject_to`` — so the people it waits on can still decide it."""
+    for level in levels_of(transition):
+        if level["name"] == name:
+            return level
+    return {"name": name}
 
 
 @cache
@@ -234,7 +255,7 @@ def start(session, registry, form: FormDef, record: Record, transition: dict, us
 
 def _run_hook(session, registry, record, transition, hook: str, user, comment) -> None:
     """Run the approval's ``on_pending`` / ``on_reject`` actions, if it has any."""
-    steps = transition["approval"].get(hook)
+    steps = transition.get("approval", {}).get(hook)
     if steps:
         from app.workflow.engine import run_actions
 
@@ -251,7 +272,7 @@ def _complete(session, registry, form, record, transition, user, comment) -> Non
     record.updated_at = utcnow()
     session.flush()
     _event(session, record, "approved", old, user, comment)
-    cc = transition["approval"].get("cc")
+    cc = transition.get("approval", {}).get("cc")
     if cc:
         for target in resolve_approvers(session, form, record, cc):
             session.add(InboxMessage(user_id=target.id, record_id=record.id, kind="cc",
@@ -293,7 +314,7 @@ def _my_task(session: Session, registry, task_id: int, user):
     from app.workflow.engine import transition_named
 
     transition = transition_named(form, task.transition)
-    level = levels_of(transition)[task.level]
+    level = level_of(transition, task.level_name)
     if record.created_by == user.id and not level.get("allow_creator"):
         raise NotYourTask(_("You created this record, so someone else must approve it."))
     return task, record, form, transition, level
@@ -356,10 +377,10 @@ def _apply_decision(session, registry, task, record, form, transition, level, us
     elif decision == "reject":
         task.status = "rejected"
         _close_open(session, record, transition["name"])
-        target = level.get("reject_to") or transition["approval"].get("reject_to")
+        target = level.get("reject_to") or transition.get("approval", {}).get("reject_to")
         target = target or workflow_initial(form)
         old = record.state
-        names = [lv["name"] for lv in levels_of(transition)]
+        names = _names_of(transition)
         if target in names:
             _open_level(session, form, record, transition, names.index(target), user)
         else:
@@ -367,11 +388,12 @@ def _apply_decision(session, registry, task, record, form, transition, level, us
             _run_hook(session, registry, record, transition, "on_reject", user, comment)
         _event(session, record, f"reject:{task.level_name}", old, user, comment)
     else:
-        names = [lv["name"] for lv in levels_of(transition)]
-        if return_to not in names[: task.level]:
+        names = _names_of(transition)
+        earlier = names[: _position(session, record, transition, task.level_name)]
+        if return_to not in earlier:
             raise ValidationFailed(
                 {"return_to": [_("Choose an earlier step: %(steps)s.",
-                                 steps=", ".join(names[: task.level]) or "-")]}
+                                 steps=", ".join(earlier) or "-")]}
             )  # fmt: skip
         task.status = "returned"
         _close_open(session, record, transition["name"])
@@ -391,19 +413,58 @@ def workflow_initial(form: FormDef) -> str:
 def _after_approval(session, registry, form, record, transition, task, user, comment) -> None:
     """或签: an original approver's yes closes the others' tasks of the level (added approvers
     still decide); then whoever waited for this task is up; a level with nothing open is done."""
-    level = levels_of(transition)[task.level]
+    level = level_of(transition, task.level_name)
     if level.get("mode", "any") == "any" and task.added_by is None:
         for other in _tasks(session, record, transition["name"], ("pending",)):
-            if other.level == task.level and other.added_by is None and other.id != task.id:
+            if (
+                other.level_name == task.level_name
+                and other.added_by is None
+                and other.id != task.id
+            ):
                 other.status, other.decided_at = "cancelled", utcnow()
     for waiting in _tasks(session, record, transition["name"], ("waiting",)):
         if waiting.waits_for == task.id:
             waiting.status = "pending"
     session.flush()
-    if any(t.level == task.level for t in _tasks(session, record, transition["name"])):
+    if any(t.level_name == task.level_name for t in _tasks(session, record, transition["name"])):
         return  # the level is still open
-    if not _open_level(session, form, record, transition, task.level + 1, user):
+    names = _names_of(transition)
+    if task.level_name in names:
+        following = names.index(task.level_name) + 1
+    else:
+        following = _position(session, record, transition, task.level_name)
+    if not _open_level(session, form, record, transition, following, user):
         _complete(session, registry, form, record, transition, user, comment)
+
+
+def _position(session, record: Record, transition: dict, level_name: str) -> int:
+    """Where ``level_name`` stands among the transition's levels now. A level removed from the
+    workflow stands just after the last level approved since the record started waiting (or
+    was last rejected or returned to a level), so the levels after it are still asked."""
+    names = _names_of(transition)
+    if level_name in names:
+        return names.index(level_name)
+    approved = [
+        names.index(name) for name in _approved_since_round(session, record, transition)
+        if name in names
+    ]  # fmt: skip
+    return max(approved) + 1 if approved else 0
+
+
+def _approved_since_round(session, record: Record, transition: dict) -> set[str]:
+    """The level names approved since the record last started waiting or went back a level."""
+    events = session.scalars(
+        select(WorkflowEvent.transition)
+        .where(WorkflowEvent.record_id == record.id)
+        .order_by(WorkflowEvent.id)
+    ).all()
+    approved: set[str] = set()
+    for name in events:
+        if name == transition["name"] or name.startswith(("reject:", "return:")):
+            approved = set()
+        elif name.startswith("approve:"):
+            approved.add(name.removeprefix("approve:"))
+    return approved
 
 
 def add_approver(session: Session, registry, task_id: int, user, other_id, position: str):

@@ -219,3 +219,79 @@ def test_approve_and_comment_from_the_record_page(wf_app, wf_api, wf_org, db):
     assert response.status_code == 302
     assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
     assert "checking the quote" in manager.get(f"/forms/spend_request/{record_id}").text
+
+
+# --- the workflow's levels change while records wait --------------------------------------------
+
+CHECK_LEVEL = """        - name: check
+          label: {zh_CN: 预审, en: Pre-check}
+          approvers: {roles: [hq_manager]}
+"""
+REGION_LEVEL = """        - name: region
+          label: {zh_CN: 总部会签, en: HQ countersign}
+          approvers: {roles: [hq_manager, qa]}
+          mode: all
+          when: amount > 50000
+          reject_to: store
+"""
+
+
+def publish_workflow(app, db, edit) -> None:
+    """An admin changes the spend_request workflow: ``edit(text)`` is its new text, live at
+    the next request."""
+    from app.meta import registry as meta_registry
+
+    current = app.extensions["lianku.registry"]
+    path = current.workflows_dir / "spend_request.yaml"
+    text = path.read_text(encoding="utf-8")
+    edited = edit(text)
+    assert edited != text
+    path.write_text(edited, encoding="utf-8")
+    with db.session() as session:
+        fresh = meta_registry.build(current.metadata_dir, current.workflows_dir, session)
+    app.extensions["lianku.registry"] = fresh
+    app.extensions["lianku.metadata"] = fresh.metadata
+
+
+def test_a_level_added_before_the_waiting_one_is_not_asked_and_nobody_asked_twice(
+    wf_app, wf_api, wf_org, db
+):
+    record_id = submit(wf_api("clerk"), wf_org)
+    publish_workflow(wf_app, db, lambda t: t.replace("      levels:\n", "      levels:\n"
+                                                     + CHECK_LEVEL))  # fmt: skip
+    response = decide(wf_api("manager"), db, record_id, wf_org["manager"], decision="approve")
+    assert response.status_code == 200, response.json
+    assert tasks(db, record_id) == {"final": [wf_org["qa"]]}  # not "store" again
+    response = decide(wf_api("qa"), db, record_id, wf_org["qa"], decision="approve",
+                      signature=SIGN)  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert state(wf_api("clerk"), record_id) == "approved"
+
+
+def test_a_removed_level_still_waited_at_is_decided_and_the_record_moves_on(
+    wf_app, wf_api, wf_org, db
+):
+    approved = submit(wf_api("clerk"), wf_org, amount="60000")
+    rejected = submit(wf_api("clerk"), wf_org, amount="70000")
+    for record_id in (approved, rejected):
+        decide(wf_api("manager"), db, record_id, wf_org["manager"], decision="approve")
+        assert tasks(db, record_id) == {"region": sorted([wf_org["hq"], wf_org["qa"]])}
+    publish_workflow(wf_app, db, lambda t: t.replace(REGION_LEVEL, ""))
+    hq = wf_api("hq")
+    response = decide(hq, db, approved, wf_org["hq"], decision="approve")
+    assert response.status_code == 200, response.json  # was a 500 (IndexError)
+    # the level is gone: one yes closes it, and the levels after it are asked
+    assert tasks(db, approved) == {"final": [wf_org["qa"]]}
+    response = decide(hq, db, rejected, wf_org["hq"], decision="reject", comment="too much")
+    assert response.status_code == 200, response.json
+    assert state(hq, rejected) == "draft" and tasks(db, rejected) == {}
+
+
+def test_a_removed_last_level_lets_the_record_finish_its_approval(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    decide(wf_api("manager"), db, record_id, wf_org["manager"], decision="approve")
+    final = "        - name: final\n"
+    publish_workflow(wf_app, db, lambda t: t[: t.index(final)])
+    response = decide(wf_api("qa"), db, record_id, wf_org["qa"], decision="approve")
+    assert response.status_code == 200, response.json  # no signature asked: the level is gone
+    assert state(wf_api("clerk"), record_id) == "approved"
