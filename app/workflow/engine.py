@@ -321,10 +321,12 @@ def fire(
     comment: str | None = None,
     signature: dict | None = None,
     version=None,
+    preview: bool = False,
 ) -> WorkflowEvent:
     """Fire ``transition_name`` on ``record`` (locked by the caller, e.g. ``records.get(...,
     for_update=True)``) inside the caller's transaction; raise a typed error and write nothing
-    when it is refused."""
+    when it is refused. A ``preview`` (rolled back by the caller) neither asks for nor checks
+    the e-signature: only a real signing may try a password, and every wrong one is audited."""
     form = registry.form(record.form)
     if form is None:
         raise records.FormNotFound(record.form)
@@ -343,7 +345,7 @@ def fire(
     if transition.get("comment") == "required" and comment is None:
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
     signer = meaning = None
-    if transition.get("signature"):
+    if transition.get("signature") and not preview:
         signer, meaning = check_signature(session, user, signature)
     savepoint = session.begin_nested()
     try:

@@ -192,6 +192,23 @@ def test_a_wrong_signing_password_is_refused_audited_and_writes_nothing(wf_app, 
     assert response.status_code == 422 and "signature.meaning" in response.json["errors"]
 
 
+def test_the_preview_of_a_signed_transition_does_not_check_the_password(wf_app, wf_api, wf_org, db):
+    """A preview must not let anyone test a signer's password without an audit entry."""
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200
+    before = counts(db)
+    url = f"{URL}/{record['id']}/transitions/approve/preview"
+    for password in ("guess-1", PASSWORD):
+        response = manager.post(url, json={"signature": {"password": password,
+                                                         "meaning": "approved"}})  # fmt: skip
+        assert response.status_code == 200, response.json  # the same answer either way
+        assert response.json["state"] == "approved"
+    assert manager.post(url, json={}).status_code == 200  # no signature needed to preview
+    assert counts(db) == before  # and nothing written
+    assert stock(db) == {"awaiting_inspection": Decimal(10)}
+
+
 def test_idempotency_key_replays_the_first_answer(wf_app, wf_api, wf_org, db):
     clerk = wf_api("clerk")
     record = new_receipt(clerk, wf_org)
