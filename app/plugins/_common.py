@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from app.i18n import _
 from app.kernel.items import Item, get_or_create_lot, get_or_create_unit
 from app.kernel.locations import Location
 from app.workflow.actions import ActionContext, ActionError
@@ -37,10 +38,22 @@ def document_of(context: ActionContext) -> str:
     return (record.number or f"{record.form}/{record.id}")[:64]
 
 
+class NoLines(ActionError):
+    """The record has no lines to post or pass on (e.g. the workflow has no rule against
+    submitting it empty); names the table by its label."""
+
+    def __init__(self, label: str, table: str):
+        super().__init__(_("%(table)s has no lines: add at least one line.", table=label))
+        self.field = table
+
+
 def lines_of(context: ActionContext, table: str) -> list[dict]:
     lines = (context.record.data or {}).get(table) or []
     if not lines:
-        raise ActionError(f"明细为空 / the record has no lines in {table}")
+        label = (
+            context.records.field_label(context.record.form, table) if context.records else table
+        )
+        raise NoLines(label, table)
     return lines
 
 

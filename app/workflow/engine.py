@@ -81,6 +81,13 @@ class RecordsInterface:
         found = self.registry.form(form)
         return found.spec if found is not None else {}
 
+    def field_label(self, form: str, name: str) -> str:
+        """The label of ``form``'s field ``name`` in the user's language (``name`` if unknown),
+        for an action's message."""
+        found = self.registry.form(form)
+        field = found.field(name) if found is not None else None
+        return field.label(records.locale()) if field is not None else name
+
     def by_number(self, form: str, number, for_update: bool = False) -> Record | None:
         """The record of ``form`` numbered ``number``, whatever the user may read (locked for
         a change with ``for_update``)."""

@@ -19,7 +19,7 @@ from app.kernel.users import User
 from app.meta import records
 from app.meta.models import Record
 from app.workflow import engine
-from app.workflow.models import InboxMessage
+from app.workflow.models import ApprovalTask, InboxMessage
 from tests.forms_fixtures import PASSWORD
 
 PR = "/api/v1/forms/purchase_receipt/records"
@@ -221,3 +221,44 @@ def test_webhook_to_a_closed_port_fails_the_job_with_the_reason(wf_app, db):
         [job] = session.scalars(select(Job)).all()
         assert job.status == JobStatus.failed
         assert job.error.startswith("The webhook could not be reached: ")
+
+
+def test_an_action_on_a_record_without_lines_names_the_table_in_the_users_language(ctx, wf_org):
+    session, registry, users = ctx
+    empty = _receipt(session, registry, users["clerk"], wf_org, lines=[])
+    params = {"lines": "lines", "item": "item", "quantity": "quantity", "source": "location",
+              "destination": "location"}  # fmt: skip
+    from app.plugins._common import NoLines
+
+    with pytest.raises(NoLines) as refused:
+        _run(session, registry, empty, "ship_transfer", params, users["clerk"])
+    label = registry.form("cold_receipt").field("lines").label("zh_CN")
+    assert str(refused.value) == f"{label}没有明细：请至少添加一行。"
+    assert refused.value.field == "lines" and "/" not in str(refused.value)
+
+
+SCRAP = "/api/v1/forms/scrap/records"
+REQUEST = "/api/v1/forms/transfer_request/records"
+
+
+def test_shipped_documents_without_lines_cannot_be_submitted_but_can_be_cancelled(
+    wf_app, wf_api, wf_org, db
+):
+    clerk = wf_api("clerk")
+    scrap = clerk.post(SCRAP, json={
+        "location": wf_org["S1"], "explanation": "expired", "destruction_method": "incineration",
+        "destruction_date": "2026-12-01", "witnesses": "A, B", "lines": []}).json  # fmt: skip
+    request = clerk.post(REQUEST, json={"from_location": wf_org["S2"],
+                                        "to_location": wf_org["S1"], "lines": []}).json  # fmt: skip
+    for url, record in ((SCRAP, scrap), (REQUEST, request)):
+        assert "id" in record, record
+        response = clerk.post(f"{url}/{record['id']}/transitions/submit", json={})
+        assert response.status_code == 422, response.json
+        assert response.json["errors"] == {"lines": ["Add at least one line"]}
+        assert clerk.get(f"{url}/{record['id']}").json["state"] == "draft"
+    with db.session() as session:
+        assert session.scalars(select(ApprovalTask)).all() == []  # nobody was asked
+    manager = wf_api("manager")
+    response = manager.post(f"{SCRAP}/{scrap['id']}/transitions/cancel", json={"comment": "empty"})
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "cancelled"
