@@ -51,7 +51,7 @@ from app.kernel.errors import KernelError
 from app.kernel.users import User, UserRole, user_locations
 from app.meta import access, records
 from app.meta.expressions import Context, ExpressionError, compile_expression
-from app.meta.forms import FormDef
+from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
 from app.meta.records import ValidationFailed
 from app.workflow.actions import ActionError
@@ -223,7 +223,10 @@ def _open_level(session, form, record, transition, index, user) -> bool:
         approvers = [a for a in approvers if a.id != record.created_by]
     if not approvers:
         raise ApprovalError(
-            _("Nobody can approve level '%(level)s' of this record.", level=level["name"])
+            _(
+                "Nobody can approve level '%(level)s' of this record.",
+                level=label_text(level.get("label"), records.locale()) or level["name"],
+            )
         )
     hours = level.get("time_limit_hours")
     due = utcnow() + dt.timedelta(hours=hours) if hours else None

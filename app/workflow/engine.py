@@ -131,6 +131,64 @@ def transition_named(form: FormDef, name: str) -> dict:
     raise UnknownTransition(form.name, name)
 
 
+def transition_label(form: FormDef, name: str, locale: str | None = None) -> str:
+    """What users call transition ``name``: its label in their language (``name`` if unknown)."""
+    for transition in workflow_of(form)["transitions"]:
+        if transition["name"] == name:
+            return label_text(transition.get("label"), locale or records.locale()) or name
+    return name
+
+
+def _level_label(form: FormDef, name: str, locale: str | None) -> str:
+    for transition in workflow_of(form)["transitions"]:
+        for level in approvals.levels_of(transition):
+            if level["name"] == name:
+                return label_text(level.get("label"), locale) or name
+    return name
+
+
+#: How the timeline names an approval step (``approve:<level>`` …) and the audit an action.
+_STEPS = {
+    "approve": _l("Approved: %(level)s"),
+    "reject": _l("Rejected: %(level)s"),
+    "return": _l("Returned to: %(level)s"),
+    "comment": _l("Comment: %(level)s"),
+}
+_AUDIT_ACTIONS = {
+    "create": _l("Created"),
+    "update": _l("Changed"),
+    "delete": _l("Deleted"),
+    "signature_refused": _l("Signature refused (wrong password)"),
+    "approval.approve": _l("Approval: approved"),
+    "approval.reject": _l("Approval: rejected"),
+    "approval.return": _l("Approval: returned"),
+    "approval.comment": _l("Approval: comment"),
+    "approval.add_approver": _l("Approval: approver added"),
+}
+
+
+def step_label(form: FormDef, step: str, locale: str | None = None) -> str:
+    """A timeline event's ``transition`` as users read it: the transition's label, or the
+    approval step and its level's label (``approve:manager`` → 已审批：店长审批)."""
+    locale = locale or records.locale()
+    if step == "approved":
+        return str(_("Approval complete"))
+    kind, _sep, level = step.partition(":")
+    if level and kind in _STEPS:
+        return str(_STEPS[kind]) % {"level": _level_label(form, level, locale)}
+    return transition_label(form, step, locale)
+
+
+def history_label(form: FormDef, entry, locale: str | None = None) -> str:
+    """An audit entry's ``action`` on a record as users read it; a fired transition shows its
+    label (``transition`` with ``changes.transition = issue`` → 下达召回)."""
+    if entry.action == "transition" and isinstance(entry.changes, dict):
+        return transition_label(form, str(entry.changes.get("transition")), locale)
+    if entry.action in _AUDIT_ACTIONS:
+        return str(_AUDIT_ACTIONS[entry.action])
+    return transition_label(form, entry.action, locale)
+
+
 @cache
 def _condition(text: str, names: frozenset[str]):
     return compile_expression(text, names)
@@ -176,13 +234,16 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
         return _state_refusal(form, record, transition)
     if not _may_fire_by_role(session, user, form, record, transition):
         return TransitionNotAllowed(
-            _("You are not allowed to %(transition)s this record.", transition=transition["name"])
+            _(
+                "You are not allowed to do '%(transition)s' on this record.",
+                transition=transition_label(form, transition["name"]),
+            )
         )
     if _creator_barred(form, record, user, transition):
         return TransitionNotAllowed(
             _(
-                "You created this record, so someone else must %(transition)s it.",
-                transition=transition["name"],
+                "You created this record, so someone else must do '%(transition)s'.",
+                transition=transition_label(form, transition["name"]),
             )
         )
     return _state_refusal(form, record, transition)
@@ -194,7 +255,7 @@ def _state_refusal(form: FormDef, record: Record, transition: dict):
         return TransitionRefused(
             _(
                 "'%(transition)s' cannot be done from state '%(state)s'.",
-                transition=transition["name"],
+                transition=transition_label(form, transition["name"]),
                 state=form.state_label(record.state, records.locale()),
             )
         )
@@ -208,9 +269,8 @@ def _state_refusal(form: FormDef, record: Record, transition: dict):
         if not passed:
             return TransitionRefused(
                 _(
-                    "'%(transition)s' is not possible: the condition %(condition)s is not met.",
-                    transition=transition["name"],
-                    condition=transition["condition"],
+                    "'%(transition)s' is not possible now: its conditions are not met.",
+                    transition=transition_label(form, transition["name"]),
                 )
             )
     return None

@@ -184,7 +184,7 @@ def test_store_clerks_may_not_create_master_cards_and_only_qa_approves(bed):
     assert bed.fire("hq", "supplier", supplier["id"], "submit").status_code == 200
     assert bed.fire("supervisor", "supplier", supplier["id"], "approve", **SIGN).status_code == 403
     response = bed.fire("hq", "supplier", supplier["id"], "approve", **SIGN)
-    assert response.status_code == 403 and "approve" in response.json["error"]
+    assert response.status_code == 403 and "审核通过" in response.json["error"]
     assert bed.api("qa").get(url("supplier", supplier["id"])).json["state"] == "qa_review"
     rejected = bed.fire("qa", "supplier", supplier["id"], "reject")
     assert rejected.status_code == 422 and "comment" in rejected.json["errors"]

@@ -319,7 +319,7 @@ def test_wrong_role_or_store_is_refused(db, as_user, chain):
     # the requesting store cannot ship the warehouse's transfer out (not in its scope)
     assert_refused(db, fire(as_user("manager1"), TO, out.id, "ship"), before=before)
     # QA may not ship (not one of the transition's roles)
-    assert_refused(db, fire(as_user("qa"), TO, out.id, "ship"), "ship", before=before)
+    assert_refused(db, fire(as_user("qa"), TO, out.id, "ship"), "Ship", before=before)
     _warehouse.post(f"{TO}/{out.id}/transitions/ship", json={})
     [incoming] = records_of(db, "transfer_in")
     before = snapshot(db)
@@ -339,7 +339,7 @@ def test_wrong_role_or_store_is_refused(db, as_user, chain):
     assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
     before = snapshot(db)
     response = fire(store, TI, incoming.id, "return_remainder", comment="x")
-    assert_refused(db, response, "return_remainder", before=before)
+    assert_refused(db, response, "Return remainder", before=before)
 
 
 def test_a_request_naming_the_same_location_twice_is_refused(db, as_user, chain):

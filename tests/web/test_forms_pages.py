@@ -71,7 +71,7 @@ def test_create_through_the_page_and_see_detail_and_history(api, org):
     assert "LOT7" in html and "2027-12-31" in html  # filled from the UDI scan
     assert "High" in html and "A, B" in html and "Yes" in html
     assert "Clerk User" in html  # link label
-    assert 'id="history"' in html and "create" in html and "admin" in html
+    assert 'id="history"' in html and "<strong>Created</strong>" in html and "admin" in html
 
 
 def test_page_shows_inline_errors_per_field(api, org):
@@ -97,7 +97,7 @@ def test_edit_and_stale_edit(api, org):
     stale = api.form(edit_url, form_data(org, count="10", version="1"))
     assert stale.status_code == 409 and "changed by" in stale.text
     history = api.get(f"/forms/field_lab/{created['id']}").text
-    assert "update" in history
+    assert "<strong>Changed</strong>" in history
 
 
 def test_edit_posts_what_the_edit_page_sends(api, org):

@@ -295,3 +295,21 @@ def test_a_removed_last_level_lets_the_record_finish_its_approval(wf_app, wf_api
     response = decide(wf_api("qa"), db, record_id, wf_org["qa"], decision="approve")
     assert response.status_code == 200, response.json  # no signature asked: the level is gone
     assert state(wf_api("clerk"), record_id) == "approved"
+
+
+def test_the_record_page_names_steps_and_history_by_their_labels(wf_app, wf_api, wf_org, db):
+    from app.kernel.users import User
+
+    with db.transaction() as session:
+        session.get(User, wf_org["clerk"]).locale = "zh_CN"
+    clerk = wf_api("clerk")
+    record_id = submit(clerk, wf_org)
+    decide(wf_api("manager"), db, record_id, wf_org["manager"], decision="approve")
+    page = clerk.get(f"/forms/spend_request/{record_id}").text
+    for raw in ("submit", "approve:store", "create", "transition", "approval.approve"):
+        assert f"<strong>{raw}</strong>" not in page
+    for label in ("提交审批", "已审批：店长审批", "创建", "审批：同意"):
+        assert f"<strong>{label}</strong>" in page
+    # a refusal names the transition and the state by their labels too
+    response = clerk.post(f"{URL}/{record_id}/transitions/submit", json={})
+    assert response.json["error"] == "当前状态“审批中”下不能执行“提交审批”。"
