@@ -15,6 +15,7 @@ from app.i18n import _
 from app.meta.access import PermissionDenied
 from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
+from app.meta.records import locale as records_locale
 from app.web.forms_api import _body, api_auth, idempotent
 from app.web.forms_common import registry
 from app.web.session import db_session
@@ -103,11 +104,20 @@ def delegate():
 def inbox():
     """Waiting for me, I submitted, CC (and other messages) to me."""
     session = db_session()
+    forms = registry().forms
     return render_template(
         "inbox.html",
         waiting=approvals.waiting_for(session, current_user),
         submitted=approvals.submitted_by(session, current_user),
         messages=approvals.messages_for(session, current_user),
+        level_label=lambda record, name: (
+            engine.level_label(forms[record.form], name) if record.form in forms else name
+        ),
+        state_label=lambda record: (
+            forms[record.form].state_label(record.state, records_locale())
+            if record.form in forms
+            else record.state
+        ),
     )
 
 

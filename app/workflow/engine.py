@@ -139,7 +139,9 @@ def transition_label(form: FormDef, name: str, locale: str | None = None) -> str
     return name
 
 
-def _level_label(form: FormDef, name: str, locale: str | None) -> str:
+def level_label(form: FormDef, name: str, locale: str | None = None) -> str:
+    """What users call approval level ``name``: its label in their language."""
+    locale = locale or records.locale()
     for transition in workflow_of(form)["transitions"]:
         for level in approvals.levels_of(transition):
             if level["name"] == name:
@@ -175,7 +177,7 @@ def step_label(form: FormDef, step: str, locale: str | None = None) -> str:
         return str(_("Approval complete"))
     kind, _sep, level = step.partition(":")
     if level and kind in _STEPS:
-        return str(_STEPS[kind]) % {"level": _level_label(form, level, locale)}
+        return str(_STEPS[kind]) % {"level": level_label(form, level, locale)}
     return transition_label(form, step, locale)
 
 

@@ -310,6 +310,10 @@ def test_the_record_page_names_steps_and_history_by_their_labels(wf_app, wf_api,
         assert f"<strong>{raw}</strong>" not in page
     for label in ("提交审批", "已审批：店长审批", "创建", "审批：同意"):
         assert f"<strong>{label}</strong>" in page
+    inbox = clerk.get("/inbox").text  # "I submitted": the state's label
+    assert "审批中" in inbox and "· in_approval" not in inbox
+    waiting = wf_api("qa").get("/inbox").text  # "Waiting for me": the level's label
+    assert "· QA final" in waiting and "· final" not in waiting
     # a refusal names the transition and the state by their labels too
     response = clerk.post(f"{URL}/{record_id}/transitions/submit", json={})
     assert response.json["error"] == "当前状态“审批中”下不能执行“提交审批”。"
