@@ -250,11 +250,12 @@ def test_shipped_documents_without_lines_cannot_be_submitted_but_can_be_cancelle
         "destruction_date": "2026-12-01", "witnesses": "A, B", "lines": []}).json  # fmt: skip
     request = clerk.post(REQUEST, json={"from_location": wf_org["S2"],
                                         "to_location": wf_org["S1"], "lines": []}).json  # fmt: skip
+    said = {SCRAP: "Add at least one line", REQUEST: "Enter at least one line of goods to transfer"}
     for url, record in ((SCRAP, scrap), (REQUEST, request)):
         assert "id" in record, record
         response = clerk.post(f"{url}/{record['id']}/transitions/submit", json={})
         assert response.status_code == 422, response.json
-        assert response.json["errors"] == {"lines": ["Add at least one line"]}
+        assert response.json["errors"] == {"lines": [said[url]]}
         assert clerk.get(f"{url}/{record['id']}").json["state"] == "draft"
     with db.session() as session:
         assert session.scalars(select(ApprovalTask)).all() == []  # nobody was asked
