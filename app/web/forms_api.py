@@ -6,7 +6,7 @@ redirect. CSRF: session-authenticated POST/PUT/PATCH/DELETE calls send the ``X-C
 header (the token is in every page's ``<meta name="csrf-token">``), as Flask-WTF checks it.
 
 Every POST honours ``Idempotency-Key``: a repeat with the same key (per user) returns the first
-(successful) response and writes nothing.
+(successful) response and writes nothing; the key used for another request is refused (422).
 """
 
 from __future__ import annotations
@@ -78,14 +78,20 @@ def idempotent(view):
         if len(key) > idempotency.MAX_KEY_LENGTH:
             return jsonify(error=_("The Idempotency-Key header is too long.")), 400
         session = db_session()
+        signature = idempotency.request_signature(
+            request.method, request.full_path.rstrip("?"), request.get_data()
+        )
         stored = idempotency.replay(session, current_user.id, key)
         if stored is not None:
+            idempotency.check_same_request(stored, request.method, signature)
             return _replayed(stored)
         try:
-            claimed = idempotency.claim(session, current_user.id, key, request.method, request.path)
+            claimed = idempotency.claim(session, current_user.id, key, request.method, signature)
         except IntegrityError:
             session.rollback()  # an attempt with this key finished first: replay it
             stored = idempotency.replay(session, current_user.id, key)
+            if stored is not None:
+                idempotency.check_same_request(stored, request.method, signature)
             if stored is None or stored.status == 0:
                 return jsonify(error=_("This request is already being processed.")), 409
             return _replayed(stored)

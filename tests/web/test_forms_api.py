@@ -192,6 +192,23 @@ def test_a_token_acts_under_its_own_account_never_a_persons(api, org, lab_app):
     assert by_admin.json["created_by"] == org["admin"] and by_admin.json["data"]["title"] == "Beta"
 
 
+def test_an_idempotency_key_reused_for_another_request_is_refused(api, org, lab_app):
+    headers = {"Idempotency-Key": "k-1"}
+    created = api.post(URL, json=valid(org), headers=headers)
+    assert created.status_code == 201
+    other_body = api.post(URL, json=valid(org, title="Beta"), headers=headers)
+    assert other_body.status_code == 422
+    assert "Idempotency-Key" in other_body.json["field"]
+    assert "Idempotent-Replayed" not in other_body.headers
+    other_path = api.post(f"{URL}/{created.json['id']}/transitions/close", json={},
+                          headers=headers)  # fmt: skip
+    assert other_path.status_code == 422 and f"{URL}" in other_path.json["error"]
+    with lab_app.extensions["lianku.db"].session() as session:
+        assert session.query(Record).filter_by(form="field_lab").count() == 1
+    again = api.post(URL, json=valid(org), headers=headers)  # the very same request replays
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
 def test_api_errors_are_json(lab_app, org, api):
     anonymous = lab_app.test_client()
     assert anonymous.get(URL).status_code == 401
