@@ -75,11 +75,12 @@ def add_approver(task_id):
 
 
 def _when(value, name: str) -> dt.datetime:
+    """An ISO 8601 moment, in UTC; one outside the years 1–9999 once in UTC is refused too."""
     try:
         moment = dt.datetime.fromisoformat(str(value))
-    except ValueError:
+        return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError):
         raise ValidationFailed({name: [_("Not a valid date and time.")]}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 @bp.post("/api/v1/delegations")
@@ -88,10 +89,9 @@ def _when(value, name: str) -> dt.datetime:
 def delegate():
     """While I am away: JSON ``to_user`` (id), ``starts_at``, ``ends_at`` (ISO 8601)."""
     body = _body()
-    try:
-        to_user = int(body.get("to_user"))
-    except (TypeError, ValueError):
-        raise ValidationFailed({"to_user": [_("Not a valid number.")]}) from None
+    to_user = body.get("to_user")
+    if type(to_user) is not int or not 0 < to_user < 2**63:
+        raise ValidationFailed({"to_user": [_("Choose another user to stand in for you.")]})
     row = approvals.delegate(
         db_session(), current_user, to_user,
         _when(body.get("starts_at"), "starts_at"), _when(body.get("ends_at"), "ends_at"),

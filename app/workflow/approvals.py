@@ -177,10 +177,37 @@ def delegate_of(session: Session, user_id: int, now: dt.datetime | None = None) 
     )
 
 
+def _why_not_approver(session: Session, other: User, form: FormDef, location_id) -> str | None:
+    """Why ``other`` could never act on a task of ``form`` at ``location_id`` (None: they can).
+    A task given to someone who cannot open the record is stuck, and so is whoever waits on it."""
+    if not other.is_active:
+        return _("%(user)s is not an active user.", user=other.full_name)
+    if not access.can(other, "read", form.name):
+        return _("%(user)s may not see %(form)s.", user=other.full_name, form=form.label(None))
+    if not access.in_scope(session, other, location_id):
+        return _("%(user)s cannot see records of this location.", user=other.full_name)
+    return None
+
+
+def _covers_scope(session: Session, stand_in: User, user) -> bool:
+    """Does ``stand_in`` see every location ``user`` sees (so each of user's tasks opens)?"""
+    theirs = access.visible_location_ids(session, stand_in)
+    mine = access.visible_location_ids(session, user)
+    return theirs is None or (mine is not None and mine <= theirs)
+
+
 def delegate(session: Session, user, to_user_id: int, starts_at, ends_at) -> Delegation:
-    """``user`` is away from ``starts_at`` to ``ends_at``: their new tasks go to ``to_user_id``."""
-    if to_user_id == user.id or session.get(User, to_user_id) is None:
+    """``user`` is away from ``starts_at`` to ``ends_at``: their new tasks go to ``to_user_id``,
+    who must be active and see every location ``user`` sees, or those tasks would be stuck."""
+    stand_in = session.get(User, to_user_id)
+    if to_user_id == user.id or stand_in is None:
         raise ValidationFailed({"to_user": [_("Choose another user to stand in for you.")]})
+    if not stand_in.is_active:
+        why = _("%(user)s is not an active user.", user=stand_in.full_name)
+        raise ValidationFailed({"to_user": [why]})
+    if not _covers_scope(session, stand_in, user):
+        why = _("%(user)s cannot see every location you approve for.", user=stand_in.full_name)
+        raise ValidationFailed({"to_user": [why]})
     if ends_at <= starts_at:
         raise ValidationFailed({"ends_at": [_("The end must be after the start.")]})
     row = Delegation(from_user_id=user.id, to_user_id=to_user_id, starts_at=starts_at,
@@ -472,13 +499,13 @@ def _approved_since_round(session, record: Record, transition: dict) -> set[str]
 
 def add_approver(session: Session, registry, task_id: int, user, other_id, position: str):
     """加签: ``other_id`` approves before me (my task waits) or after me (theirs waits)."""
-    task, record, _form, _transition, _level = _my_task(session, registry, task_id, user)
-    try:
-        other = session.get(User, int(other_id))
-    except (TypeError, ValueError):
-        other = None
-    if other is None or other.id in (user.id, record.created_by) or not other.is_active:
+    task, record, form, _transition, _level = _my_task(session, registry, task_id, user)
+    other = session.get(User, other_id) if type(other_id) is int and 0 < other_id < 2**63 else None
+    if other is None or other.id in (user.id, record.created_by):
         raise ValidationFailed({"user": [_("Choose another active user.")]})
+    why = _why_not_approver(session, other, form, record.location_id)
+    if why is not None:
+        raise ValidationFailed({"user": [why]})
     if position not in ("before", "after"):
         raise ValidationFailed({"position": [_("Choose before or after.")]})
     added = ApprovalTask(

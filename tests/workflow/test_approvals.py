@@ -145,6 +145,45 @@ def test_add_an_approver_before_and_after_me(wf_app, wf_api, wf_org, db):
     assert tasks(db, record_id) == {"final": [wf_org["qa"]]}
 
 
+def test_an_approver_who_cannot_see_the_record_is_not_added(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    manager = wf_api("manager")
+    tid = task_id(db, record_id, wf_org["manager"])
+    with db.transaction() as session:  # the auditor loses every role: may read no form
+        from app.kernel.users import User
+        from app.meta.identity import update_user
+
+        update_user(session, session.get(User, wf_org["auditor"]), roles=[],
+                    location_ids=[wf_org["S1"]])  # fmt: skip
+    for other, why in ((wf_org["manager2"], "cannot see records of this location"),
+                       (wf_org["auditor"], "may not see")):  # fmt: skip
+        response = manager.post(f"/api/v1/approval-tasks/{tid}/approvers",
+                                json={"user": other, "position": "before"})  # fmt: skip
+        assert response.status_code == 422, response.json
+        assert why in response.json["errors"]["user"][0]
+    for bad in (True, 8.9, str(wf_org["clerk2"]), 10**30):
+        response = manager.post(f"/api/v1/approval-tasks/{tid}/approvers",
+                                json={"user": bad, "position": "before"})  # fmt: skip
+        assert response.status_code == 422 and "user" in response.json["errors"]
+    assert tasks(db, record_id)["store"] == sorted([wf_org["manager"], wf_org["deputy"]])
+
+
+def test_a_stand_in_who_cannot_see_my_locations_is_refused(wf_app, wf_api, wf_org, db):
+    now = utcnow()
+    window = {"starts_at": now.isoformat(), "ends_at": (now + dt.timedelta(days=1)).isoformat()}
+    deputy = wf_api("deputy")
+    response = deputy.post("/api/v1/delegations", json={"to_user": wf_org["manager2"], **window})
+    assert response.status_code == 422
+    assert "Manager2 Full cannot see every location" in response.json["errors"]["to_user"][0]
+    for bad in (True, 8.9, 10**30, None):
+        response = deputy.post("/api/v1/delegations", json={"to_user": bad, **window})
+        assert response.status_code == 422 and "to_user" in response.json["errors"]
+    response = deputy.post("/api/v1/delegations", json={
+        "to_user": wf_org["clerk2"], "starts_at": "9999-12-31T23:59:59-13:00",
+        "ends_at": "9999-12-31T23:59:59+00:00"})  # fmt: skip
+    assert response.status_code == 422 and "starts_at" in response.json["errors"]
+
+
 def test_self_approval_is_refused(wf_app, wf_api, wf_org, db):
     manager = wf_api("manager")
     record_id = submit(manager, wf_org)  # the manager's own request
