@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from flask import current_app, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from app.meta import registry as meta_registry
 from app.meta.access import PermissionDenied
@@ -22,6 +24,15 @@ def registry() -> meta_registry.Registry:
             current_app.extensions["lianku.metadata"] = fresh.metadata
         g.lianku_registry = fresh
     return g.lianku_registry
+
+
+class ExactJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading every JSON number with a fraction as a ``Decimal``: money and
+    quantities arrive exactly as sent (``12345678901234567.89`` stays that), never via a float."""
+
+    def loads(self, s, **kwargs):
+        kwargs.setdefault("parse_float", Decimal)
+        return super().loads(s, **kwargs)
 
 
 def json_error(exc: Exception):

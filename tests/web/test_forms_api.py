@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.meta.models import Record
@@ -207,6 +209,22 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(api, org, lab_
         assert session.query(Record).filter_by(form="field_lab").count() == 1
     again = api.post(URL, json=valid(org), headers=headers)  # the very same request replays
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_json_numbers_for_money_and_quantities_are_kept_exactly(api, org):
+    body = valid(
+        org, price="PRICE", lines=[{"item": "Gloves", "quantity": "QTY", "unit_price": "2"}]
+    )
+    raw = (
+        json.dumps(body)
+        .replace('"PRICE"', "12345678901234567.89")
+        .replace('"QTY"', "1.00000000000000001")
+    )
+    response = api.post(URL, data=raw, content_type="application/json")
+    assert response.status_code == 201, response.json
+    data = response.json["data"]
+    assert data["price"] == "12345678901234567.89"
+    assert data["lines"][0]["quantity"] == "1.00000000000000001"
 
 
 def test_api_errors_are_json(lab_app, org, api):
