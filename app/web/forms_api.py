@@ -26,7 +26,7 @@ from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.meta import access, idempotency, links, records
 from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
-from app.web.forms_common import json_error, picker_field, registry
+from app.web.forms_common import edited_version, json_error, picker_field, registry
 from app.web.session import db_session
 from app.workflow import engine
 
@@ -166,9 +166,7 @@ def get_record(form, record_id):
 @api_auth
 def update_record(form, record_id):
     body = _body()
-    version = body.pop("version", request.headers.get("If-Match"))
-    if version is None:
-        raise ValidationFailed({"version": [_("Send the version you edited.")]})
+    version = edited_version(body.pop("version", request.headers.get("If-Match")))
     data = body.pop("data", body)
     record = records.update(db_session(), registry(), current_user, form, record_id, data, version)
     return _dump(form, record, 200)
@@ -177,7 +175,7 @@ def update_record(form, record_id):
 @bp.delete("/forms/<form>/records/<int:record_id>")
 @api_auth
 def delete_record(form, record_id):
-    version = request.args.get("version") or request.headers.get("If-Match")
+    version = edited_version(request.args.get("version") or request.headers.get("If-Match"))
     records.delete(db_session(), registry(), current_user, form, record_id, version)
     return "", 204
 
@@ -276,7 +274,7 @@ def fire_transition(form, record_id, transition):
         engine.fire(
             session, reg, record, transition, current_user,
             comment=body.get("comment"), signature=body.get("signature"),
-            version=body.get("version", request.headers.get("If-Match")),
+            version=edited_version(body.get("version", request.headers.get("If-Match")), False),
         )  # fmt: skip
     except engine.SignatureRefused as exc:
         session.rollback()

@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask import current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
+from app.i18n import _
 from app.meta import registry as meta_registry
 from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
@@ -45,6 +46,26 @@ def json_error(exc: Exception):
         field = getattr(exc, "field", None)  # a refused transition may name the input concerned
         return jsonify(error=str(exc), **({"field": field} if field else {})), exc.status
     raise exc
+
+
+#: The largest id, page or version a database integer column holds (PostgreSQL BIGINT, SQLite).
+MAX_INT = 2**63 - 1
+
+
+def edited_version(value, required: bool = True) -> int | None:
+    """The version of the record the client edited (body ``version``, ``?version=`` or
+    ``If-Match``): a whole number. A save or delete without it could overwrite or remove what
+    someone else changed since, so writes require it; ``1.9`` or ``true`` is refused, not cut."""
+    if value is None or value == "":
+        if required:
+            raise ValidationFailed({"version": [_("Send the version you edited.")]})
+        return None
+    if isinstance(value, str):
+        text = value.strip().removeprefix("W/").strip('"')
+        value = int(text) if text.isdigit() and text.isascii() else None
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise ValidationFailed({"version": [_("Not a valid version number.")]})
+    return value
 
 
 #: A line field's name in a page's form and in error keys: ``lines[0].quantity``.

@@ -21,7 +21,7 @@ from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web import barcodes
-from app.web.forms_common import INDEXED_NAME, payload_from_form, registry
+from app.web.forms_common import INDEXED_NAME, edited_version, payload_from_form, registry
 from app.web.session import db_session
 from app.workflow import approvals, engine
 
@@ -372,9 +372,8 @@ def delete(form, record_id):
     _guard("delete", form)
     session = db_session()
     try:
-        records.delete(
-            session, registry(), current_user, form, record_id, request.form.get("version")
-        )
+        version = edited_version(request.form.get("version"))
+        records.delete(session, registry(), current_user, form, record_id, version)
         session.commit()
     except RecordNotFound:
         abort(404)

@@ -443,7 +443,8 @@ def test_the_typed_policies_follow_every_save_edit_and_delete(app, db, bed):
             )
         )  # fmt: skip
     # delete: the pair has no policy any more (and the plan no need for it)
-    response = admin.delete(f"{SP}/{sz_strip}")
+    version = admin.get(f"{SP}/{sz_strip}").json["version"]
+    response = admin.delete(f"{SP}/{sz_strip}?version={version}")
     assert response.status_code in (200, 204), response.json
     del expected["S-SZ", "STRIP"]
     assert typed_policies(db, bed) == expected

@@ -162,6 +162,18 @@ def test_delete_where_allowed(api, org):
     assert api.get(f"{URL}/{created['id']}").status_code == 404
 
 
+def test_delete_needs_the_version_and_versions_are_whole_numbers(api, org):
+    created = api.post(URL, json=valid(org)).json
+    url = f"{URL}/{created['id']}"
+    missing = api.delete(url)
+    assert missing.status_code == 422 and "version" in missing.json["errors"]
+    for bad in (1.9, True, "1.0", "x"):
+        response = api.put(url, json={"version": bad, "count": 6})
+        assert response.status_code == 422 and "version" in response.json["errors"], bad
+    assert api.get(url).json["version"] == 1  # nothing deleted, nothing saved
+    assert api.delete(url, headers={"If-Match": '"1"'}).status_code == 204
+
+
 def test_idempotency_key_replays_and_writes_nothing(api, org, lab_app):
     headers = {"Idempotency-Key": "abc-123"}
     first = api.post(URL, json=valid(org), headers=headers)
