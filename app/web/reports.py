@@ -41,8 +41,13 @@ bp = Blueprint("reports", __name__)
 DIRECT_EXPORT_ROWS = 5_000
 FORMATS = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # Flask adds "; charset=utf-8" to text types
 }
+
+
+def _param_error(error: ParamError):
+    """A bad report parameter: 400, in the shape of every API error, naming the parameter."""
+    return jsonify(error="invalid", message=str(error), errors={error.param: [str(error)]}), 400
 
 
 def _metadata():
@@ -137,7 +142,7 @@ def api(report: str):
     try:
         result = _run(found, paged=True)
     except ParamError as error:
-        return jsonify(errors={error.param: str(error)}), 400
+        return _param_error(error)
     return jsonify(result_json(result))
 
 
@@ -150,7 +155,7 @@ def export(report: str, fmt: str):
     try:
         result = _run(report, limit=DIRECT_EXPORT_ROWS + 1)
     except ParamError as error:
-        return jsonify(errors={error.param: str(error)}), 400
+        return _param_error(error)
     if len(result.rows) > DIRECT_EXPORT_ROWS:
         return _export_as_job(report, fmt)
     settings = current_app.config["LIANKU"]

@@ -209,6 +209,9 @@ def test_required_select_and_number_parameters(db, entries, metadata):
         run(db, report, {"kind": "delete"})
     with pytest.raises(ParamError, match="must be a number"):
         run(db, report, {"kind": "create", "min_id": "1e"})
+    for not_a_figure in ("NaN", "Infinity", "-inf", "sNaN"):
+        with pytest.raises(ParamError, match="must be a number"):
+            run(db, report, {"kind": "create", "min_id": not_a_figure})
     assert run(db, report, {"kind": "create"}).rows[0]["n"] == 4
     assert run(db, report, {"kind": "login", "min_id": "7"}).rows[0]["n"] == 1
 

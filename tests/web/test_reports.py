@@ -53,6 +53,16 @@ def test_api_bad_parameter_is_a_400_naming_it(client, auditor):
     assert list(response.get_json()["errors"]) == ["period"]
 
 
+@pytest.mark.parametrize(
+    "query", [{"page": str(10**30)}, {"page": "0"}, {"per_page": "abc"}, {"page": "١"}]
+)
+def test_api_bad_page_is_a_400_naming_it(client, auditor, query):
+    response = client.get("/api/v1/reports/audit_trail", query_string={**PERIOD, **query})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert list(body["errors"]) == list(query) and body["error"] == "invalid" and body["message"]
+
+
 def test_unknown_report_is_404(client, auditor):
     assert client.get("/api/v1/reports/no_such").status_code == 404
     assert client.get("/reports/no_such").status_code == 404
@@ -104,6 +114,7 @@ def test_excel_export_of_a_pivot_keeps_counts_as_numbers(client, auditor):
 
 def test_csv_export_opens_in_excel_with_chinese(client, auditor):
     response = client.get("/reports/audit_trail/export.csv", query_string=PERIOD)
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     text = response.data.decode("utf-8")
     assert text.startswith("\ufeff时间,用户,姓名,操作")
     assert "2026-03-02 12:00:00,qa" in text

@@ -19,6 +19,10 @@ from app.meta.reports.model import PER_PAGE, Page, ParamError, Report, ReportPar
 
 #: The largest page a request may ask for (as the record lists).
 MAX_PER_PAGE = 500
+#: The highest page number: far past any report's end, and its row offset still fits a query.
+MAX_PAGE = 1_000_000
+#: The largest id a database integer holds; a longer "id" can only be a (wrong) code.
+MAX_ID = 2**63 - 1
 
 
 def parse_params(
@@ -83,11 +87,12 @@ def _parse_one(param: ReportParam, text: str, session: Session, user):
         return (first, last)
     if param.type == "number":
         try:
-            return Decimal(text)
+            number = Decimal(text)
         except InvalidOperation:
-            raise ParamError(
-                param.name, _("%(param)s must be a number", param=param.name)
-            ) from None
+            number = None
+        if number is None or not number.is_finite():  # NaN, Infinity: no figure to compare
+            raise ParamError(param.name, _("%(param)s must be a number", param=param.name))
+        return number
     if param.type == "select":
         allowed = {str(option["value"]): option["value"] for option in param.options}
         if text not in allowed:
@@ -116,7 +121,8 @@ def _parse_location(name: str, text: str, session: Session, user) -> Location | 
     """``mine`` (the user's own locations) or a location by id or code, inside the user's scope."""
     if text == "mine":
         return "mine"
-    condition = Location.id == int(text) if text.isdigit() else Location.code == text
+    by_id = text.isascii() and text.isdigit() and int(text) <= MAX_ID
+    condition = Location.id == int(text) if by_id else Location.code == text
     location = session.scalar(
         select(Location).where(condition, access.scope_filter(session, user, Location.id))
     )
@@ -129,14 +135,14 @@ def parse_page(raw: Mapping[str, str]) -> Page:
     """``page`` (from 1) and ``per_page`` (1 to 500) of a request, or a ParamError naming which
     one is wrong and why."""
     numbers = []
-    for name, default, highest in (("page", 1, None), ("per_page", PER_PAGE, MAX_PER_PAGE)):
+    for name, default, highest in (("page", 1, MAX_PAGE), ("per_page", PER_PAGE, MAX_PER_PAGE)):
         text = (raw.get(name) or "").strip()
         if not text:
             numbers.append(default)
             continue
-        if not text.isdigit() or int(text) < 1:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
             raise ParamError(name, _("%(param)s must be a whole number from 1", param=name))
-        if highest is not None and int(text) > highest:
+        if int(text) > highest:
             raise ParamError(
                 name, _("%(param)s must be at most %(highest)s", param=name, highest=highest)
             )
