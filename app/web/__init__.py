@@ -31,7 +31,7 @@ from app.web import (
     reports_admin,
     stock,
 )
-from app.web.forms_common import ExactJSONProvider
+from app.web.forms_common import DatabaseIntConverter, ExactJSONProvider
 from app.web.guard import init_guard
 from app.web.i18n import init_i18n
 from app.web.logs import init_request_logging
@@ -78,6 +78,7 @@ def init_web(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
     )
     app.json = ExactJSONProvider(app)  # request bodies' numbers parsed as Decimal, not float
+    app.url_map.converters["int"] = DatabaseIntConverter  # an id past 2**63 is not found
     init_request_logging(app, settings.log_level)
     init_sessions(app)
     app.jinja_env.globals["nav_forms"] = _nav_forms

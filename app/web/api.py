@@ -14,7 +14,7 @@ from app.i18n import _
 from app.kernel import tokens
 from app.kernel.locations import Location
 from app.meta import access, identity
-from app.web.forms_common import picker_field
+from app.web.forms_common import lookup_limit, picker_field
 from app.web.session import db_session
 
 bp = Blueprint("api_identity", __name__, url_prefix="/api/v1")
@@ -31,10 +31,6 @@ def _token_json(token: tokens.ApiToken) -> dict:
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
     }
-
-
-def _limit() -> int:
-    return min(max(request.args.get("limit", 20, type=int) or 20, 1), 100)
 
 
 def _counterpart_picker() -> bool:
@@ -55,7 +51,7 @@ def lookup_location():
     Each result has the link pickers' ``value``/``label`` pair plus the location's own fields.
     """
     found = access.lookup_locations(
-        db_session(), current_user, request.args.get("q", ""), _limit(), _counterpart_picker()
+        db_session(), current_user, request.args.get("q", ""), lookup_limit(), _counterpart_picker()
     )
     return jsonify(
         results=[
@@ -76,7 +72,8 @@ def lookup_location():
 @login_required
 def lookup_user():
     """Users sharing the caller's scope matching ``q`` (username or name); never other stores'."""
-    found = access.lookup_users(db_session(), current_user, request.args.get("q", ""), _limit())
+    text = request.args.get("q", "")
+    found = access.lookup_users(db_session(), current_user, text, lookup_limit())
     return jsonify(
         results=[
             {
@@ -99,18 +96,35 @@ def tokens_list():
     return jsonify(tokens=[_token_json(token) for token in rows])
 
 
+def _token_input_problem(body: dict) -> tuple[str, str] | None:
+    """(field, why) of the first token input that is not what ``token_create`` takes."""
+    name, role = body.get("name"), body.get("role")
+    if name is not None and not isinstance(name, str):
+        return "name", _("Write the name as text.")
+    longest = tokens.ApiToken.__table__.c.name.type.length
+    if name is not None and len(name.strip()) > longest:
+        return "name", _("The name may have at most %(count)s characters.", count=longest)
+    if role is not None and not isinstance(role, str):
+        return "role", _("Write the role as text.")
+    codes = body.get("locations") or []
+    if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+        return "locations", _("Expected a list of location codes.")
+    return None
+
+
 @bp.post("/admin/tokens")
 @login_required
 def token_create():
     """Issue a token from ``{"name", "role", "locations": [codes]}``; shown once in the answer."""
     access.require(current_user, "admin")
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    problem = _token_input_problem(body)
+    if problem is not None:
+        field, message = problem
+        return jsonify(error="invalid", field=field, message=message), 422
     sql = db_session()
     codes = body.get("locations") or []
-    if not isinstance(codes, list):
-        return jsonify(
-            error="invalid", field="locations", message=_("Expected a list of location codes.")
-        ), 422
 
     found = {
         loc.code: loc.id

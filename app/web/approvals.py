@@ -17,7 +17,7 @@ from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.meta.records import locale as records_locale
 from app.web.forms_api import _body, api_auth, idempotent
-from app.web.forms_common import registry
+from app.web.forms_common import comment_text, registry
 from app.web.session import db_session
 from app.workflow import approvals, engine
 
@@ -41,7 +41,7 @@ def _decide(task_id: int, data) -> object:
     try:
         return approvals.decide(
             session, registry(), task_id, current_user, str(data.get("decision", "")),
-            comment=data.get("comment"), return_to=data.get("return_to") or None,
+            comment=comment_text(data.get("comment")), return_to=data.get("return_to") or None,
             signature=signature,
         )  # fmt: skip
     except engine.SignatureRefused:

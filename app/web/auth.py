@@ -76,6 +76,8 @@ def init_auth(app: Flask) -> None:
     def _check_csrf():
         if request.method in SAFE_METHODS or bearer_token() is not None:
             return
+        if is_api_request() and not current_user.is_authenticated:
+            return  # nobody to forge a request for: the endpoint answers 401
         if app.config.get("WTF_CSRF_ENABLED", True):
             csrf.protect()
 

@@ -26,7 +26,18 @@ from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.meta import access, idempotency, links, records
 from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
-from app.web.forms_common import edited_version, json_error, picker_field, registry
+from app.web.auth import unauthorized
+from app.web.forms_common import (
+    MAX_PAGE,
+    edited_version,
+    json_error,
+    lookup_limit,
+    picker_field,
+    record_id,
+    registry,
+    too_large_numbers,
+    whole_number,
+)
 from app.web.session import db_session
 from app.workflow import engine
 
@@ -40,7 +51,7 @@ def api_auth(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
-            return jsonify(error=_("Please sign in to continue.")), 401
+            return unauthorized()  # the same answer as every other endpoint's 401
         session = db_session()
 
         def once():
@@ -64,7 +75,17 @@ def _body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationFailed({"_schema": [_("Send a JSON object.")]})
+    too_large = too_large_numbers(data)
+    if too_large:
+        raise ValidationFailed(too_large)
     return data
+
+
+def _optional_body() -> dict:
+    """The JSON object of a request whose body may be left out (a transition's): ``{}`` if
+    there is none."""
+    data = request.get_json(silent=True)
+    return _body() if isinstance(data, dict) else {}
 
 
 def idempotent(view):
@@ -114,11 +135,8 @@ def _replayed(stored) -> Response:
 def _page_args() -> dict:
     args = request.args
     reserved = {"q", "sort", "page", "per_page"}
-    try:
-        page = int(args.get("page", 1))
-        per_page = int(args["per_page"]) if "per_page" in args else None
-    except ValueError:
-        raise ValidationFailed({"page": [_("Not a valid number.")]}) from None
+    page = whole_number(args.get("page"), "page", 1, highest=MAX_PAGE)
+    per_page = whole_number(args.get("per_page"), "per_page", 0) or None
     return {
         "filters": {key: value for key, value in args.items() if key not in reserved},
         "q": args.get("q"),
@@ -186,8 +204,9 @@ def evaluate(form):
     """Recompute formulas, visibility and errors for unsaved input (nothing is written)."""
     body = _body()
     result = records.evaluate(
-        db_session(), registry(), current_user, form, body.get("data", body), body.get("id")
-    )
+        db_session(), registry(), current_user, form, body.get("data", body),
+        record_id(body.get("id"), "id"),
+    )  # fmt: skip
     db_session().rollback()
     return jsonify(
         values=audit.jsonable(result.values), errors=result.errors, visible=result.visible
@@ -246,7 +265,7 @@ def lookup(target):
         current_user,
         target,
         request.args.get("q", ""),
-        limit=min(int(request.args.get("limit", 20) or 20), 100),
+        limit=lookup_limit(),
         title_field=form.title_field if form else None,
         searchable=form.search_fields if form else (),
         condition=_link_filter(request.args.get("form"), request.args.get("field")),
@@ -265,8 +284,7 @@ def lookup(target):
 @idempotent
 def fire_transition(form, record_id, transition):
     """Fire a workflow transition; JSON: ``comment``, ``version``, ``signature``."""
-    body = request.get_json(silent=True)
-    body = body if isinstance(body, dict) else {}
+    body = _optional_body()
     session = db_session()
     reg = registry()
     record = records.get(session, reg, current_user, form, record_id, for_update=True)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from flask import current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from app.i18n import _
 from app.meta import registry as meta_registry
@@ -66,6 +67,67 @@ def edited_version(value, required: bool = True) -> int | None:
     if type(value) is not int or not 0 <= value <= MAX_INT:
         raise ValidationFailed({"version": [_("Not a valid version number.")]})
     return value
+
+
+#: The highest page number a list answers: far beyond any real list, and its offset still fits.
+MAX_PAGE = 1_000_000
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """``<int:…>`` in a URL, up to the largest database integer: a longer id is not found
+    (404), rather than overflowing the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+def whole_number(text: str | None, name: str, default: int, highest: int = MAX_INT) -> int:
+    """A query parameter that must be a whole number from 1 to ``highest``; 422 naming it."""
+    if text is None or text.strip() == "":
+        return default
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= highest:
+        raise ValidationFailed(
+            {name: [_("Give a whole number from 1 to %(highest)s.", highest=highest)]}
+        )
+    return int(text)
+
+
+def record_id(value, name: str) -> int | None:
+    """An id in a JSON body: a whole number (not ``true``, ``1.5`` or an object), or None."""
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= MAX_INT:
+        raise ValidationFailed({name: [_("Not a valid id.")]})
+    return value
+
+
+def too_large_numbers(value, path: str = "") -> dict[str, list[str]]:
+    """Whole numbers anywhere in a JSON body that no database integer can hold, by the field's
+    path (``lines[0].item``): refused up front instead of overflowing at the database."""
+    if type(value) is int and not -MAX_INT <= value <= MAX_INT:
+        return {path or "_schema": [_("This number is too large.")]}
+    found: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            found |= too_large_numbers(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            found |= too_large_numbers(inner, f"{path}[{index}]")
+    return found
+
+
+def comment_text(value) -> str | None:
+    """A decision's or transition's comment: text or nothing (a number or list is refused)."""
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed({"comment": [_("Write the comment as text.")]})
+    return value
+
+
+def lookup_limit() -> int:
+    """``?limit=`` of a picker lookup: 1 to 100 choices, 20 when not given."""
+    return min(whole_number(request.args.get("limit"), "limit", 20), 100)
 
 
 #: A line field's name in a page's form and in error keys: ``lines[0].quantity``.

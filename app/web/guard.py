@@ -16,12 +16,15 @@ from flask import (
     request,
 )
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from app.i18n import _
 from app.kernel import audit
 from app.meta import access
+from app.meta.records import RecordError
 from app.web.auth import is_api_request
+from app.web.forms_common import json_error
 
 #: Endpoints anyone may reach, whatever their roles (api_only accounts included).
 OPEN_ENDPOINTS = frozenset(
@@ -51,9 +54,39 @@ def _roles_in_force() -> dict:
 
 def _refusal(status: int, message: str):
     if is_api_request():
-        return jsonify(error={403: "forbidden", 404: "not_found"}.get(status, "error"),
-                       message=message), status  # fmt: skip
+        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        return jsonify(error=codes.get(status, "error"), message=message), status
     return render_template("error.html", status=status, message=message), status
+
+
+def _message_for(exc: HTTPException) -> str:
+    """The user's-language text for an HTTP error, in place of werkzeug's English one."""
+    if isinstance(exc, CSRFError):
+        return _("The page's security token is missing or has expired. Reload the page and try "
+                 "again.")  # fmt: skip
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Please sign in to continue."),
+        403: _("You are not allowed to do this."),
+        404: _("Not found."),
+        405: _("This address does not accept a %(method)s request.", method=request.method),
+        413: _("The upload is too large."),
+        429: _("Too many requests; please wait a moment and try again."),
+    }
+    if exc.code in messages:
+        return messages[exc.code]
+    if exc.code >= 500:
+        return _("Something went wrong on our side. Please try again; if it happens again, tell "
+                 "your administrator.")  # fmt: skip
+    return exc.description or exc.name
+
+
+def _forget_the_failed_transaction() -> None:
+    """Roll back what a failed request left: an error page that reads the database (who is
+    signed in, for the menu) would otherwise fail too, with werkzeug's bare page instead."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
 
 
 def init_guard(app: Flask) -> None:
@@ -84,11 +117,18 @@ def init_guard(app: Flask) -> None:
     def _not_found(exc):
         return _refusal(404, str(exc))
 
+    @app.errorhandler(RecordError)
+    def _record_error(exc: RecordError):
+        """A typed refusal raised outside ``api_auth`` (a lookup's bad ``limit``): its status."""
+        _forget_the_failed_transaction()
+        if is_api_request():
+            return json_error(exc)
+        return render_template("error.html", status=exc.status, message=str(exc)), exc.status
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        if exc.code in (403, 404) or is_api_request():
-            message = {403: _("You are not allowed to do this."), 404: _("Not found.")}.get(
-                exc.code, exc.description
-            )
-            return _refusal(exc.code, message)
-        return exc
+        if exc.code is None:
+            return exc
+        if exc.code >= 500:
+            _forget_the_failed_transaction()
+        return _refusal(exc.code, _message_for(exc))

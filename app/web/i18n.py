@@ -11,7 +11,10 @@ from app.i18n import LOCALES
 
 
 def select_locale() -> str:
-    if getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
+    """A person's chosen language; for an API token (no person, no preference of its own) and
+    visitors, the request's ``Accept-Language``, else the deployment's default."""
+    signed_in = getattr(current_user, "is_authenticated", False)
+    if signed_in and not current_user.is_api_token and current_user.locale in LOCALES:
         return current_user.locale
     chosen = session.get("locale")
     if chosen in LOCALES:

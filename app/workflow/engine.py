@@ -410,6 +410,8 @@ def fire(
     broken = {} if transition.get("skip_submit_rules") else submit_rule_errors(form, record)
     if broken:
         raise ValidationFailed(broken)
+    if comment is not None and not isinstance(comment, str):
+        raise ValidationFailed({"comment": [_("Write the comment as text.")]})
     comment = (comment or "").strip() or None
     if transition.get("comment") == "required" and comment is None:
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})

@@ -249,6 +249,70 @@ def test_api_errors_are_json(lab_app, org, api):
     assert no_csrf.status_code == 400
 
 
+HUGE = 10**30
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "field"),
+    [
+        ("get", f"{URL}?page={HUGE}", None, "page"),
+        ("get", f"{URL}?page=0", None, "page"),
+        ("get", f"{URL}?per_page=abc", None, "per_page"),
+        ("get", "/api/v1/lookup/supplier?limit=abc", None, "limit"),
+        ("get", "/api/v1/lookup/supplier?limit=1.5", None, "limit"),
+        ("get", "/api/v1/lookup/supplier?limit=-1", None, "limit"),
+        ("get", "/api/v1/lookup/location?limit=abc", None, "limit"),
+        ("post", "/api/v1/forms/field_lab/evaluate", {"data": {}, "id": {"a": 1}}, "id"),
+        ("post", "/api/v1/forms/field_lab/evaluate", {"data": {}, "id": HUGE}, "id"),
+        ("post", URL, "LINES_PLACE", "lines[0].place"),
+    ],
+)
+def test_bad_numbers_in_requests_are_4xx_naming_the_parameter(api, org, method, url, body, field):
+    if body == "LINES_PLACE":
+        body = valid(org, lines=[{"item": "Gloves", "quantity": "1", "place": HUGE}])
+    response = getattr(api, method)(url, json=body) if body else getattr(api, method)(url)
+    assert response.status_code == 422, response.data
+    assert field in response.json["errors"]
+
+
+def test_ids_too_large_for_the_database_are_not_found(api, org):
+    for url in (f"{URL}/{HUGE}", f"/api/v1/stock/items/{HUGE}", f"/api/v1/attachments/{HUGE}"):
+        response = api.get(url)
+        assert response.status_code == 404 and response.is_json, url
+    response = api.post(f"/api/v1/approval-tasks/{HUGE}/decision", json={"decision": "approve"})
+    assert response.status_code == 404
+
+
+def test_a_lookup_never_answers_more_than_a_hundred_choices(api, org):
+    assert api.get("/api/v1/lookup/location?limit=1000").status_code == 200
+
+
+def test_an_anonymous_api_write_is_401_and_framework_errors_speak_the_users_language(
+    lab_app, org, api
+):
+    anonymous = lab_app.test_client()
+    response = anonymous.post(URL, json=valid(org))
+    assert response.status_code == 401 and response.json["error"] == "unauthorized"
+    no_csrf = api.client.post(URL, json=valid(org), headers={"Accept-Language": "zh-CN"})
+    assert no_csrf.status_code == 400 and "The CSRF token" not in no_csrf.json["message"]
+    not_allowed = api.put(URL, json={})
+    assert not_allowed.status_code == 405 and not_allowed.json["error"] == "method_not_allowed"
+    assert "PUT" in not_allowed.json["message"]
+
+
+def test_an_unexpected_failure_is_json_in_the_users_language(lab_app, org, api, monkeypatch):
+    from app.meta import records
+
+    def broken(*args, **kwargs):
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(records, "get", broken)
+    monkeypatch.setitem(lab_app.config, "PROPAGATE_EXCEPTIONS", False)
+    response = api.get(f"{URL}/1")
+    assert response.status_code == 500 and response.is_json
+    assert response.json["error"] == "error" and "administrator" in response.json["message"]
+
+
 def test_scan_endpoint_fills_siblings(api):
     response = api.post("/api/v1/forms/field_lab/scan", json={"field": "scan", "value": SCAN})
     assert response.status_code == 200, response.json

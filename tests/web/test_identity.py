@@ -365,6 +365,35 @@ def test_token_admin_through_the_api(db, client, chain):
     assert pos.status_code == 401
 
 
+def test_token_input_of_the_wrong_shape_is_a_422_naming_the_field(db, client, chain):
+    _admin_id, admin_token = issue(db, "ops", "admin", ["HQ"])
+    api = client.application.test_client()
+    good = {"name": "pos", "role": "store_clerk", "locations": ["SH01"]}
+    for change, field in (
+        ({"locations": [{"code": "SH01"}]}, "locations"),
+        ({"locations": [["SH01"]]}, "locations"),
+        ({"name": ["x"]}, "name"),
+        ({"name": "n" * 300}, "name"),
+        ({"role": ["store_clerk"]}, "role"),
+    ):
+        response = api.post("/api/v1/admin/tokens", json={**good, **change},
+                            headers=bearer(admin_token))  # fmt: skip
+        assert response.status_code == 422 and response.json["field"] == field, change
+    too_large = api.delete(f"/api/v1/admin/tokens/{10**30}", headers=bearer(admin_token))
+    assert too_large.status_code == 404 and too_large.is_json
+
+
+def test_a_token_answers_in_the_language_the_request_asks_for(db, client, chain):
+    _id, plaintext = chain.tokens["b"]
+    api = client.application.test_client()
+    english = {**bearer(plaintext), "Accept-Language": "en"}
+    assert api.get("/api/v1/admin/tokens", headers=english).json["message"] == (
+        "You are not allowed to do this."
+    )
+    chinese = {**bearer(plaintext), "Accept-Language": "zh-CN,zh;q=0.9"}
+    assert api.get("/api/v1/admin/tokens", headers=chinese).json["message"] == "您无权执行此操作。"
+
+
 def test_a_tokens_scope_limits_it_like_a_users(db, client, chain):
     _id, plaintext = chain.tokens["b"]  # store_clerk at BJ01
     api = client.application.test_client()

@@ -184,6 +184,15 @@ def test_a_stand_in_who_cannot_see_my_locations_is_refused(wf_app, wf_api, wf_or
     assert response.status_code == 422 and "starts_at" in response.json["errors"]
 
 
+def test_a_decision_comment_that_is_not_text_is_a_422(wf_app, wf_api, wf_org, db):
+    record_id = submit(wf_api("clerk"), wf_org)
+    for not_text in (5, ["no"]):
+        response = decide(wf_api("manager"), db, record_id, wf_org["manager"],
+                          decision="reject", comment=not_text)  # fmt: skip
+        assert response.status_code == 422 and "comment" in response.json["errors"]
+    assert wf_org["manager"] in tasks(db, record_id)["store"]
+
+
 def test_self_approval_is_refused(wf_app, wf_api, wf_org, db):
     manager = wf_api("manager")
     record_id = submit(manager, wf_org)  # the manager's own request

@@ -126,6 +126,11 @@ def test_refusals_say_why_with_403_or_409(wf_app, wf_api, wf_org, db):
     # comment required
     response = fire(manager, record, "reject")
     assert response.status_code == 422 and "comment" in response.json["errors"]
+    for not_text in (5, ["damaged"], {"text": "damaged"}):
+        response = fire(manager, record, "reject", comment=not_text)
+        assert response.status_code == 422 and "comment" in response.json["errors"]
+    response = fire(manager, record, "reject", comment="x", version=1.9)
+    assert response.status_code == 422 and "version" in response.json["errors"]
     # a manager of another store does not even see it
     assert fire(wf_api("manager2"), record, "reject", comment="x").status_code == 404
     # unknown transition
