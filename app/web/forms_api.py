@@ -97,7 +97,7 @@ def idempotent(view):
         if not key:
             return view(*args, **kwargs)
         if len(key) > idempotency.MAX_KEY_LENGTH:
-            return jsonify(error=_("The Idempotency-Key header is too long.")), 400
+            return _plain_error(_("The Idempotency-Key header is too long.")), 400
         session = db_session()
         signature = idempotency.request_signature(
             request.method, request.full_path.rstrip("?"), request.get_data()
@@ -114,7 +114,7 @@ def idempotent(view):
             if stored is not None:
                 idempotency.check_same_request(stored, request.method, signature)
             if stored is None or stored.status == 0:
-                return jsonify(error=_("This request is already being processed.")), 409
+                return _plain_error(_("This request is already being processed.")), 409
             return _replayed(stored)
         response = current_app.make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
@@ -124,6 +124,10 @@ def idempotent(view):
         return response
 
     return wrapper
+
+
+def _plain_error(message: str):
+    return jsonify(error=message, message=message)
 
 
 def _replayed(stored) -> Response:
@@ -193,7 +197,10 @@ def update_record(form, record_id):
 @bp.delete("/forms/<form>/records/<int:record_id>")
 @api_auth
 def delete_record(form, record_id):
-    version = edited_version(request.args.get("version") or request.headers.get("If-Match"))
+    version = edited_version(request.args.get("version") or request.headers.get("If-Match"), False)
+    if version is None:  # a record out of reach is not found, whatever the request lacks
+        records.get(db_session(), registry(), current_user, form, record_id)
+        edited_version(None)
     records.delete(db_session(), registry(), current_user, form, record_id, version)
     return "", 204
 

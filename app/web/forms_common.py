@@ -38,14 +38,17 @@ class ExactJSONProvider(DefaultJSONProvider):
 
 
 def json_error(exc: Exception):
-    """A JSON error response naming each field and the reason."""
+    """A JSON error response naming each field and the reason. Every API error has ``message``
+    (the text to show) and, where inputs are at fault, ``errors`` (per field) or ``field``;
+    ``error`` repeats the text here, as clients of the forms API have always read it."""
     if isinstance(exc, PermissionDenied):
-        return jsonify(error=str(exc)), 403
+        return jsonify(error=str(exc), message=str(exc)), 403
     if isinstance(exc, ValidationFailed):
-        return jsonify(error=str(exc), errors=exc.errors), 422
+        return jsonify(error=str(exc), message=str(exc), errors=exc.errors), 422
     if isinstance(exc, RecordError):
         field = getattr(exc, "field", None)  # a refused transition may name the input concerned
-        return jsonify(error=str(exc), **({"field": field} if field else {})), exc.status
+        extra = {"field": field} if field else {}
+        return jsonify(error=str(exc), message=str(exc), **extra), exc.status
     raise exc
 
 

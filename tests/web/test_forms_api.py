@@ -272,7 +272,7 @@ def test_bad_numbers_in_requests_are_4xx_naming_the_parameter(api, org, method, 
         body = valid(org, lines=[{"item": "Gloves", "quantity": "1", "place": HUGE}])
     response = getattr(api, method)(url, json=body) if body else getattr(api, method)(url)
     assert response.status_code == 422, response.data
-    assert field in response.json["errors"]
+    assert field in response.json["errors"] and response.json["message"]
 
 
 def test_ids_too_large_for_the_database_are_not_found(api, org):
