@@ -170,6 +170,8 @@ class _Run:
         self.preview = False  # a live recompute: consume no numbers
         #: a workflow action creates the record: its location links may name any location
         self.by_action = False
+        #: the input was typed by a person (page or API): read-only fields are not theirs to set
+        self.from_client = False
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
@@ -216,14 +218,16 @@ class _Run:
         return loaded
 
     def _strip(self, definition: list[FieldDef], payload: dict, creating: bool) -> dict:
-        """Drop what the user may not set: computed fields, and read-only ones after creation."""
+        """Drop what the user may not set: computed fields, and read-only ones — always from a
+        person's input (the server fills them: defaults, workflow actions), and after creation
+        from anyone's. Dropped silently, as an update always did: a page posts them back."""
         if not isinstance(payload, dict):
             self.error("_schema", _("Invalid input type."))
             return {}
         clean = {}
         for key, value in payload.items():
             field = next((f for f in definition if f.name == key), None)
-            if field is not None and (field.computed or (field.get("read_only") and not creating)):
+            if field is not None and (field.computed or self._read_only(field, creating)):
                 continue
             if isinstance(value, str) and value.strip() == "" and field is not None:
                 value = None
@@ -234,6 +238,9 @@ class _Run:
                 ]
             clean[key] = value
         return clean
+
+    def _read_only(self, field: FieldDef, creating: bool) -> bool:
+        return bool(field.get("read_only")) and (self.from_client or not creating)
 
     def _keep_read_only(self, table: FieldDef, index: int, line: dict) -> dict:
         """A read-only line field keeps its stored value (line matched by position) on update:
@@ -447,6 +454,7 @@ def evaluate(session, registry: Registry, user, form_name: str, payload: dict, r
     record = get(session, registry, user, form_name, record_id) if record_id else None
     run = _Run(session, registry, user, form, record)
     run.preview = True
+    run.from_client = True
     creating = record is None
     values = typed_values(form.fields, record.data) if record else {}
     values.update(run.parse(payload, creating))
@@ -522,15 +530,19 @@ def create(
     form_name: str,
     payload: dict,
     by_action: bool = False,
+    from_client: bool = False,
 ) -> Record:
     """Validate ``payload`` and create a record of ``form_name`` (caller commits). A person
     creates records only where they work; a workflow action (``by_action``) may create one for
     the counterpart, e.g. the transfer out at the source of an approved request, or the
-    fulfilment order at the warehouse an order's allocation chose."""
+    fulfilment order at the warehouse an order's allocation chose. ``from_client``: the payload
+    came from a page or the API, so its read-only fields are ignored (a clerk may not name
+    another store's transfer, or write a recall's trace); server callers may fill them."""
     form = _form(registry, form_name)
     access.require(user, "create", form_name)
     run = _Run(session, registry, user, form, None)
     run.by_action = by_action
+    run.from_client = from_client
     values = _prepare(run, {}, payload, creating=True)
     location_id = _location_id(form, values)
     if not by_action:

@@ -172,7 +172,7 @@ def _dump(form: str, record, status: int):
 @api_auth
 @idempotent
 def create_record(form):
-    record = records.create(db_session(), registry(), current_user, form, _body())
+    record = records.create(db_session(), registry(), current_user, form, _body(), from_client=True)
     return _dump(form, record, 201)
 
 

@@ -159,7 +159,9 @@ def new(form):
     if request.method == "POST":
         payload = payload_from_form(definition, request.form)
         try:
-            record = records.create(session, registry(), current_user, form, payload)
+            record = records.create(
+                session, registry(), current_user, form, payload, from_client=True
+            )
             session.commit()
         except ValidationFailed as exc:
             session.rollback()

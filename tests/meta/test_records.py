@@ -45,6 +45,19 @@ def test_unique_and_indexed_values_go_to_record_keys(env):
         assert "code" in raised.value.errors
 
 
+def test_server_callers_may_fill_read_only_fields_on_create(env, org):
+    """Workflow actions, replenishment and the demo write read-only fields through the service."""
+    database, registry, admin = env
+    with database.transaction() as session:
+        body = {"location": org["s1"], "title": "Server", "code": "BY-ACTION"}
+        assert (
+            records.create(session, registry, admin, "field_lab", body).data["code"] == "BY-ACTION"
+        )
+        body = {"location": org["s1"], "title": "Client", "code": "FORGED"}
+        record = records.create(session, registry, admin, "field_lab", body, from_client=True)
+        assert record.data["code"] == "FIXED"
+
+
 @pytest.mark.postgres_only
 def test_concurrent_creates_never_share_a_number(env, org):
     database, registry, admin = env

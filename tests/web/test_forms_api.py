@@ -126,6 +126,16 @@ def test_links_to_other_forms_and_lookup(api, org):
     assert [c["value"] for c in locations] == [org["s2"]]
 
 
+def test_read_only_fields_from_the_client_are_ignored_on_create(api, org):
+    """As on update: a clerk may not write what only the server fills (a transfer's number, a
+    recall's trace); the field keeps its default instead."""
+    response = api.post(URL, json=valid(org, code="FORGED"))
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["code"] == "FIXED"
+    preview = api.post("/api/v1/forms/field_lab/evaluate", json=valid(org, code="FORGED"))
+    assert preview.json["values"]["code"] == "FIXED"
+
+
 def test_update_with_version_and_stale_save(api, org):
     created = api.post(URL, json=valid(org)).json
     url = f"{URL}/{created['id']}"
