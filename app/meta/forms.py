@@ -19,6 +19,12 @@ COMPUTED_TYPES = frozenset({"formula", "autonumber", "current_user", "current_ti
 NUMBER_TYPES = frozenset({"integer", "decimal", "money", "percent"})
 DATE_TYPES = frozenset({"date", "expiry_date"})
 TEXT_TYPES = frozenset({"text", "long_text", "lot", "serial", "barcode", "udi"})
+#: Typed input of these holds decimals (``integer`` is whole; ``formula`` is computed).
+DECIMAL_TYPES = frozenset({"decimal", "money", "percent"})
+#: What the kernel's Money and Quantity columns hold, ``Numeric(18, 4)``: a decimal a form
+#: accepts must fit there when it is posted, so that stock and money stay exact.
+STORED_SCALE = 4
+STORED_INTEGER_DIGITS = 14
 
 
 def label_text(label: dict | None, locale: str | None) -> str:
@@ -54,6 +60,14 @@ class FieldDef:
 
     def child(self, name: str) -> FieldDef | None:
         return next((f for f in self.fields if f.name == name), None)
+
+    @property
+    def scale(self) -> int | None:
+        """Decimal places a value may have: the field's ``scale``, else for typed decimals the
+        columns' 4 (a quantity of 0.00001 would be rounded away in the ledger)."""
+        if self.spec.get("scale") is not None:
+            return self.spec["scale"]
+        return STORED_SCALE if self.type in DECIMAL_TYPES else None
 
     def bound(self, key: str):
         """``min``/``max`` as a value of this field's type (``Decimal`` or ``date``)."""

@@ -37,7 +37,12 @@ from app.meta.expressions import Context, ExpressionError
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
 from app.meta.models import Record, RecordKey
 from app.meta.registry import Registry
-from app.meta.schema_builder import flatten_errors, request_schema
+from app.meta.schema_builder import (
+    flatten_errors,
+    request_schema,
+    too_large,
+    too_large_message,
+)
 
 
 class RecordError(Exception):
@@ -298,10 +303,13 @@ class _Run:
 
     def _formula(self, field: FieldDef, scope: dict, path: str):
         value = self.evaluate(field.expressions["formula"], scope, path)
-        if isinstance(value, Decimal) and field.get("scale") is not None:
-            value = value.quantize(Decimal(1).scaleb(-field.get("scale")), ROUND_HALF_UP)
         if isinstance(value, float):  # never store a float
             value = Decimal(str(value))
+        if isinstance(value, Decimal) and (too_large(value) or not value.is_finite()):
+            self.error(path, too_large_message())
+            return None
+        if isinstance(value, Decimal) and field.get("scale") is not None:
+            value = value.quantize(Decimal(1).scaleb(-field.get("scale")), ROUND_HALF_UP)
         return value
 
     def _scan(self, definition: list[FieldDef], values: dict, prefix: str) -> None:

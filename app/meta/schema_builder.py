@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
 from functools import lru_cache
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from app.i18n import _
-from app.meta.forms import COMPUTED_TYPES, DATE_TYPES, TEXT_TYPES, FieldDef, FormDef
+from app.meta.forms import (
+    COMPUTED_TYPES,
+    DATE_TYPES,
+    DECIMAL_TYPES,
+    STORED_INTEGER_DIGITS,
+    TEXT_TYPES,
+    FieldDef,
+    FormDef,
+)
 
 
 class LinkValue(fields.Field):
@@ -70,15 +79,30 @@ def _range(field: FieldDef) -> list:
 
 
 def _scale(field: FieldDef) -> list:
-    scale = field.get("scale")
-    if scale is None:
-        return []
+    """No more decimals than the field's scale, no more whole digits than the columns hold."""
+    scale = field.scale
 
     def check(value):
-        if value is not None and -value.as_tuple().exponent > scale:
+        if value is None:
+            return
+        if scale is not None and -value.as_tuple().exponent > scale:
             raise ValidationError(_("At most %(scale)s decimal places.", scale=scale))
+        if too_large(value):
+            raise ValidationError(too_large_message())
 
     return [check]
+
+
+def too_large(value: Decimal) -> bool:
+    """Whether ``value`` has more whole digits than a stored number may have."""
+    return value.is_finite() and abs(value) >= Decimal(10) ** STORED_INTEGER_DIGITS
+
+
+def too_large_message() -> str:
+    return _(
+        "The number is too large: at most %(digits)s digits before the decimal point.",
+        digits=STORED_INTEGER_DIGITS,
+    )
 
 
 def _text_rules(field: FieldDef) -> list:
@@ -116,7 +140,7 @@ def build_field(field: FieldDef) -> fields.Field | None:
         return fields.Integer(
             strict=False, validate=_range(field), error_messages=_number_messages(), **common
         )
-    if kind in ("decimal", "money", "percent"):
+    if kind in DECIMAL_TYPES:
         return fields.Decimal(
             allow_nan=False,
             as_string=True,

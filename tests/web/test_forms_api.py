@@ -83,6 +83,22 @@ def test_create_read_every_field_type(api, org):
         ({"scan": "nonsense"}, "scan", "not a GS1 UDI"),
         ({"expiry": "2019-12-31", "scan": None}, "expiry", "at least 2020-01-01"),
         ({"lines": [{"item": "X", "quantity": "0"}]}, "lines[0].quantity", "at least 0.0001"),
+        ({"price": "NaN"}, "price", "valid number"),
+        ({"price": "Infinity"}, "price", "valid number"),
+        ({"price": "99999999999999999999"}, "price", "too large"),
+        ({"price": "1.23456"}, "price", "4 decimal places"),  # the columns' scale
+        ({"lines": [{"item": "X", "quantity": "1E+30"}]}, "lines[0].quantity", "too large"),
+        ({"lines": [{"item": "X", "quantity": "0.00001"}]}, "lines[0].quantity", "4 decimal"),
+        (
+            {"lines": [{"item": "X", "quantity": "12345678901234.56789"}]},
+            "lines[0].quantity",
+            "4 decimal places",
+        ),
+        (
+            {"lines": [{"item": "X", "quantity": "9999999999999", "unit_price": "99"}]},
+            "lines[0].amount",
+            "too large",
+        ),
         ({"lines": [{"quantity": "1"}]}, "lines[0].item", "required"),
         ({"lines": [{"item": "X", "quantity": "1", "bogus": 1}]}, "lines[0].bogus", "Unknown"),
         ({"nonsense": 1}, "nonsense", "Unknown field"),
