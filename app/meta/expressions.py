@@ -192,6 +192,18 @@ def _bounded(op):
     return apply
 
 
+def _blank_if_empty(op):
+    """Like a spreadsheet: arithmetic with an empty value gives an empty result, so an amount
+    whose price is not entered yet is empty, not an error."""
+
+    def apply(*operands):
+        if any(operand is None for operand in operands):
+            return None
+        return op(*operands)
+
+    return apply
+
+
 OPERATORS = dict(simpleeval.DEFAULT_OPERATORS)
 OPERATORS.update(
     {
@@ -200,6 +212,11 @@ OPERATORS.update(
         ast.Mult: _bounded(operator.mul),
     }
 )
+for _arithmetic in (
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.USub, ast.UAdd
+):  # fmt: skip
+    if _arithmetic in OPERATORS:
+        OPERATORS[_arithmetic] = _blank_if_empty(OPERATORS[_arithmetic])
 for _unsafe in (ast.BitXor, ast.BitOr, ast.BitAnd, ast.LShift, ast.RShift, ast.Invert):
     OPERATORS.pop(_unsafe, None)
 
@@ -237,16 +254,15 @@ class Expression:
             raise ExpressionError(_("unknown name '%(name)s'", name=exc.name)) from None
         except ZeroDivisionError:
             raise ExpressionError(_("division by zero")) from None
-        except (
-            simpleeval.InvalidExpression,
-            TypeError,
-            ValueError,
-            ArithmeticError,
-            RecursionError,
-            MemoryError,
-            KeyError,
-            IndexError,
-        ) as exc:
+        except (TypeError, ValueError, KeyError, IndexError):
+            raise ExpressionError(
+                _("cannot evaluate %(text)s: a value is not of the kind it needs", text=self.text)
+            ) from None
+        except (ArithmeticError, RecursionError, MemoryError):
+            raise ExpressionError(
+                _("cannot evaluate %(text)s: the result is out of range", text=self.text)
+            ) from None
+        except simpleeval.InvalidExpression as exc:
             raise ExpressionError(
                 _("cannot evaluate %(text)s: %(error)s", text=self.text, error=exc)
             ) from None

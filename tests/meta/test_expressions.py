@@ -62,6 +62,21 @@ def test_a_declared_name_without_a_value_is_none():
     assert expression.evaluate({"accepted": Decimal(3)}) == Decimal(3)
 
 
+def test_arithmetic_with_an_empty_value_is_empty_like_a_spreadsheet():
+    """An amount whose price is not entered yet is empty, not an error."""
+    assert evaluate("quantity * price", quantity=Decimal(2), price=None) is None
+    assert evaluate("price * quantity + 1", quantity=Decimal(2), price=None) is None
+    assert evaluate("-price", price=None) is None
+    assert evaluate("(price or 0) * 2", price=None) == 0
+
+
+def test_a_real_formula_error_is_explained_without_python_text():
+    with pytest.raises(ExpressionError) as raised:
+        evaluate("name * quantity - 1", name="Gloves", quantity=Decimal(2))
+    assert "not of the kind it needs" in str(raised.value)
+    assert "unsupported" not in str(raised.value) and "str" not in str(raised.value)
+
+
 def test_membership_in_a_tuple_or_list_literal():
     # `lianku check` accepted these, then every evaluation failed ("Tuple is not available")
     assert evaluate("kind in ('hospital', 'clinic')", kind="clinic") is True
