@@ -59,6 +59,8 @@ class FormNotFound(RecordError):
 
 
 class RecordNotFound(RecordError):
+    """``form`` is what the user reads: the form's label in their language."""
+
     status = 404
 
     def __init__(self, form: str, record_id):
@@ -798,7 +800,7 @@ def get(session, registry, user, form_name: str, record_id, for_update: bool = F
         query = query.with_for_update()
     record = session.scalar(query)
     if record is None:
-        raise RecordNotFound(form_name, record_id)
+        raise RecordNotFound(form.label(locale()), record_id)
     return record
 
 

@@ -152,6 +152,12 @@ def test_read_only_fields_from_the_client_are_ignored_on_create(api, org):
     assert preview.json["values"]["code"] == "FIXED"
 
 
+def test_not_found_names_the_form_by_its_label(api):
+    response = api.get(f"{URL}/999999")
+    assert response.status_code == 404
+    assert response.json["error"] == "Record 999999 of Field lab was not found."  # admin: en
+
+
 def test_update_with_version_and_stale_save(api, org):
     created = api.post(URL, json=valid(org)).json
     url = f"{URL}/{created['id']}"
