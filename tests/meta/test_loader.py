@@ -25,6 +25,18 @@ def test_shipped_metadata_is_valid():
     assert "store_clerk" in metadata.roles
 
 
+def test_shipped_forms_number_their_documents_with_distinct_prefixes():
+    """Scrap and count sheets both numbered SC-…: two documents had the same number."""
+    metadata = load_metadata(ROOT / "metadata", ROOT / "workflows")
+    prefixes = {}
+    for form in metadata.forms.values():
+        numbering = form.data.get("numbering")
+        if numbering:
+            prefix = numbering.split("{", 1)[0]
+            assert prefix not in prefixes, f"{form.file} and {prefixes[prefix]} share {prefix}"
+            prefixes[prefix] = form.data["name"]
+
+
 @pytest.fixture
 def metadata_copy(tmp_path):
     shutil.copytree(ROOT / "metadata", tmp_path / "metadata")
