@@ -31,6 +31,8 @@ def check_forms(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     _("the form '%(name)s' must live in %(file)s", name=name, file=expected_file),
                 )
             )
+        if name in MASTER_ENTITIES:
+            issues.append(document.issue(("name",), _reserved_name(name)))
         _check_field_names(document, form["fields"], ("fields",), issues)
         for field, path in _walk_fields(form["fields"], ("fields",)):
             link = field.get("link")
@@ -47,6 +49,15 @@ def check_forms(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     )
                 )
         _check_form_references(document, issues)
+
+
+def _reserved_name(name: str) -> str:
+    """A form may not take a built-in record's name: links to it would be ambiguous."""
+    return _(
+        "the name '%(name)s' is taken by a built-in record (%(entities)s); choose another",
+        name=name,
+        entities=", ".join(MASTER_ENTITIES),
+    )
 
 
 def _check_field_names(document: SourceDocument, fields: list, path: tuple, issues: list) -> None:

@@ -159,6 +159,14 @@ def test_new_form_names_are_checked(api, name):
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize("name", ["item", "location", "lot", "unit", "user"])
+def test_a_new_form_may_not_take_a_built_in_records_name(api, name):
+    text = COLD_CHAIN.replace("name: cold_chain_log", f"name: {name}", 1)
+    response = api.form("/admin/forms/new", {"name": name, "yaml": text})
+    assert response.status_code == 422
+    assert "is taken by a built-in record" in response.get_data(as_text=True)
+
+
 def test_a_published_text_that_no_longer_loads_keeps_the_last_good_forms(api, lab_app):
     from app.meta.models import FormVersion
     from app.meta.versions import _bump_generation
