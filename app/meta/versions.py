@@ -28,7 +28,7 @@ from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
 from app.meta.registry import FORMS, Edited
-from app.meta.yamlsource import MetadataInvalid, MetadataIssue
+from app.meta.yamlsource import MetadataInvalid, MetadataIssue, parse_yaml
 
 
 class ChangeRefused(Exception):
@@ -146,59 +146,77 @@ def save_draft(session: Session, user, name: str, text: str, kind: Edited = FORM
     return draft
 
 
-def _values_in_use(session: Session, form: str) -> tuple[set[str], dict[str, set[str]]]:
-    """Top-level fields and table line fields that hold a value in some record of ``form``."""
-    top: set[str] = set()
-    lines: dict[str, set[str]] = {}
-    for data in session.scalars(select(Record.data).where(Record.form == form)).yield_per(500):
-        for key, value in (data or {}).items():
-            if value in (None, "", []):
-                continue
-            top.add(key)
-            if isinstance(value, list):
-                for line in value:
-                    if isinstance(line, dict):
-                        lines.setdefault(key, set()).update(
-                            k for k, v in line.items() if v not in (None, "")
-                        )
-    return top, lines
+def _field_types(text: str) -> dict[str, str]:
+    """``{field: type}`` of one version's text, line fields as ``table.field``."""
+    try:
+        data = parse_yaml(text, "form").data
+    except MetadataInvalid:
+        return {}
+    types = {}
+    for field in (data or {}).get("fields") or []:
+        types[field["name"]] = field["type"]
+        for child in field.get("fields") or []:
+            types[f"{field['name']}.{child['name']}"] = child["type"]
+    return types
 
 
-def data_loss(session: Session, old: FormDef | None, new: FormDef) -> list[str]:
-    """Why publishing ``new`` over ``old`` would lose stored values (empty: it would not)."""
-    if old is None:
-        return []
-    used, used_lines = _values_in_use(session, old.name)
+def _paths_with_values(data: dict):
+    """The field paths (``lines.quantity`` for line fields) a record holds a value in."""
+    for key, value in (data or {}).items():
+        if value in (None, "", []):
+            continue
+        yield key
+        if isinstance(value, list):
+            for line in value:
+                if isinstance(line, dict):
+                    yield from (f"{key}.{k}" for k, v in line.items() if v not in (None, ""))
+
+
+def stored_types(session: Session, registry, name: str) -> dict[str, set[str]]:
+    """For each field path some record of ``name`` holds a value in, the types those values
+    were saved as: the field's type in the record's version, or, where that version had removed
+    the field (its values are kept), in the latest earlier version that had it."""
+    latest = current_version(session, registry, name)
+    history = {
+        version: _field_types(text_of(session, registry, name, version) or "")
+        for version in range(1, latest + 1)
+    }
+    found: dict[tuple[str, int], str | None] = {}
+
+    def type_at(path: str, version: int) -> str | None:
+        if (path, version) not in found:
+            earlier = (history.get(v, {}).get(path) for v in range(min(version, latest), 0, -1))
+            found[path, version] = next((kind for kind in earlier if kind), None)
+        return found[path, version]
+
+    stored: dict[str, set[str]] = {}
+    rows = session.execute(
+        select(Record.meta_version, Record.data).where(Record.form == name)
+    ).yield_per(500)
+    for version, data in rows:
+        for path in set(_paths_with_values(data)):
+            kind = type_at(path, version or meta_registry.SHIPPED_VERSION)
+            if kind is not None:
+                stored.setdefault(path, set()).add(kind)
+    return stored
+
+
+def data_loss(session: Session, registry, new: FormDef) -> list[str]:
+    """Why publishing ``new`` would lose stored values (empty: it would not): a field whose
+    records hold values saved as another type — including under an earlier version, for a
+    field removed and then added back with a new type."""
+    stored = stored_types(session, registry, new.name)
     problems = []
-    for field in old.fields:
-        replacement = new.field(field.name)
-        if replacement is None:
-            continue  # removed fields are hidden; their values stay in the records
-        if replacement.type != field.type and field.name in used:
+    for path, kind in sorted(_field_types(new.yaml_text).items()):
+        for old in sorted(stored.get(path, set()) - {kind}):
             problems.append(
                 _(
                     "field '%(name)s' holds values as %(old)s; it cannot become %(new)s",
-                    name=field.name,
-                    old=field.type,
-                    new=replacement.type,
+                    name=path,
+                    old=old,
+                    new=kind,
                 )
             )
-        if field.type == "table" and replacement.type == "table":
-            for child in field.fields:
-                other = replacement.child(child.name)
-                if (
-                    other
-                    and other.type != child.type
-                    and child.name in used_lines.get(field.name, set())
-                ):
-                    problems.append(
-                        _(
-                            "field '%(name)s' holds values as %(old)s; it cannot become %(new)s",
-                            name=f"{field.name}.{child.name}",
-                            old=child.type,
-                            new=other.type,
-                        )
-                    )
     return problems
 
 
@@ -231,7 +249,7 @@ def publish(
     if issues:
         raise MetadataInvalid(issues)
     if kind is FORMS:
-        problems = data_loss(session, registry.form(name), definition)
+        problems = data_loss(session, registry, definition)
         if problems:
             raise ChangeRefused("; ".join(problems))
     old = current_version(session, registry, name, kind)

@@ -143,6 +143,20 @@ def test_removed_field_is_hidden_not_dropped(api, lab_app):
     assert api.get(f"{SUPPLIER}/{created['id']}").json["data"]["contact"] == "Ms Li"
 
 
+def test_a_removed_field_cannot_come_back_as_another_type(api, lab_app):
+    """Two publishes (remove the field, add it back as a number) must not turn stored text
+    into numbers: the check looks at the type the records' values were saved as."""
+    api.post(SUPPLIER, json=supplier_body("S1", contact="Ms Li"))
+    text = lab_app.extensions["lianku.registry"].form("supplier").yaml_text
+    field = "  - name: contact\n    type: text\n    label: {zh_CN: 联系人, en: Contact}\n"
+    assert publish(api, "supplier", text.replace(field, "")).status_code == 302
+    as_number = text.replace(field, field.replace("type: text", "type: decimal"))
+    response = publish(api, "supplier", as_number)
+    assert response.status_code == 409
+    assert "contact" in response.text and "cannot become decimal" in response.text
+    assert publish(api, "supplier", text).status_code == 302  # back as text is fine
+
+
 def test_draft_export_and_editor(api, lab_app):
     text = edited_supplier(lab_app)
     assert api.form("/admin/forms/supplier/draft", {"yaml": text}).status_code == 302
