@@ -151,7 +151,8 @@ def _field_columns(specs: list[dict], data_column: str) -> dict[str, SourceColum
         kind = FIELD_TYPES.get(spec["type"])
         if kind is not None:
             getter = _json_getter(data_column, spec["name"], kind)
-            columns[spec["name"]] = SourceColumn(kind, _field_label(spec), getter)
+            options = {o["value"]: o["label"] for o in spec.get("options") or []} or None
+            columns[spec["name"]] = SourceColumn(kind, _field_label(spec), getter, options=options)
     return columns
 
 

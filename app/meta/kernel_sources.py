@@ -64,6 +64,20 @@ def _label(zh: str, en: str) -> dict:
     return {"zh_CN": zh, "en": en}
 
 
+#: Stock statuses and lot statuses by their glossary names, for reports to show.
+STOCK_STATUSES = {
+    "awaiting_inspection": _label("待验", "Awaiting inspection"),
+    "available": _label("合格", "Available"),
+    "nonconforming": _label("不合格", "Nonconforming"),
+    "in_transit": _label("在途", "In transit"),
+}
+LOT_STATUSES = {
+    "released": _label("正常", "Released"),
+    "quarantined": _label("冻结", "Quarantined"),
+    "recalled": _label("召回", "Recalled"),
+}
+
+
 def _location_columns() -> dict[str, SourceColumn]:
     return {
         "code": SourceColumn("text", _label("地点编码", "Location code"), col("code")),
@@ -196,7 +210,9 @@ def _lot_columns() -> dict[str, SourceColumn]:
         "production_date": SourceColumn(
             "date", _label("生产日期", "Production date"), col("production_date")
         ),
-        "status": SourceColumn("text", _label("批次状态", "Lot status"), col("status")),
+        "status": SourceColumn(
+            "text", _label("批次状态", "Lot status"), col("status"), options=LOT_STATUSES
+        ),
         "days_to_expiry": SourceColumn(
             "integer",
             _label("距到期天数", "Days to expiry"),
@@ -364,7 +380,9 @@ register_source(
             ),
             "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
             "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
-            "status": SourceColumn("text", _label("库存状态", "Stock status"), col("status")),
+            "status": SourceColumn(
+                "text", _label("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+            ),
             "on_hand": SourceColumn("decimal", _label("现存量", "On hand"), col("on_hand")),
             "reserved": SourceColumn("decimal", _label("已预留", "Reserved"), col("reserved")),
             "available": SourceColumn(
@@ -411,7 +429,9 @@ register_source(
             "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
             "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
             "unit_id": SourceColumn("integer", _label("序列号编号", "Unit id"), col("unit_id")),
-            "status": SourceColumn("text", _label("库存状态", "Stock status"), col("status")),
+            "status": SourceColumn(
+                "text", _label("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+            ),
             "quantity": SourceColumn("decimal", _label("数量", "Quantity"), col("quantity")),
             "unit_cost": SourceColumn("money", _label("单位成本", "Unit cost"), col("unit_cost")),
             "document": SourceColumn("text", _label("单据", "Document"), col("document")),
@@ -571,7 +591,9 @@ def _stocktake_source(name: str, label: dict, where=None) -> Source:
                 "integer", _label("地点编号", "Location id"), col("location_id")
             ),
             "state": SourceColumn("text", _label("盘点状态", "Count state"), col("state")),
-            "status": SourceColumn("text", _label("库存状态", "Stock status"), col("status")),
+            "status": SourceColumn(
+                "text", _label("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+            ),
             "expected": SourceColumn("decimal", _label("账面数", "Book quantity"), col("expected")),
             "counted": SourceColumn("decimal", _label("实盘数", "Counted"), col("counted")),
             "variance": SourceColumn("decimal", _label("差异", "Variance"), col("variance")),

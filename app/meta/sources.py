@@ -33,6 +33,9 @@ class SourceColumn:
     #: come from other rows (what is in transit to a balance, its last cost) are joined set-based
     #: rather than computed by a subquery per row.
     via: str | None = None
+    #: Stored value → its label ``{zh_CN, en}``, for codes a person reads by name (a select
+    #: field's options, a stock status): reports show the label, filters use the value.
+    options: dict | None = None
 
 
 @dataclass(frozen=True)

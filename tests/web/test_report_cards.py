@@ -181,3 +181,22 @@ def test_report_api_pages_and_names_a_bad_page(client, login, chain):
         assert response.status_code == 400
         assert list(response.get_json()["errors"]) == [name]
     assert client.get("/reports/stock_on_hand", query_string={"page": "0"}).status_code == 400
+
+
+def test_reports_show_codes_by_their_labels_and_figures_without_padding(client, login, chain):
+    """GSP records read 合格, 一级召回 and 5 — not accepted, I, 5.00000000 or 0E-8 — on the page
+    and in the exports; the API keeps each stored value (filters, drill links) beside its label."""
+    login("hq", PASSWORD)
+    body = client.get("/api/v1/reports/open_recalls").get_json()
+    first = body["rows"][0]
+    assert first["values"]["level"] == "I" and first["labels"]["level"] == "一级召回"  # hq: zh
+    page = client.get("/reports/open_recalls").text
+    assert "一级召回" in page and "二级召回" in page
+    assert "一级召回" in client.get("/reports/open_recalls/export.csv").text
+    client.get("/logout")
+    login("finance", PASSWORD)
+    body = client.get(
+        "/api/v1/reports/purchases_by_supplier?period=2026-11-01..2026-11-30"
+    ).get_json()
+    assert body["rows"][0]["values"]["quantity"] == "18"  # a sum of Numeric(28, 8) figures
+    assert body["rows"][0]["values"]["unit_cost"] == "0.875"

@@ -133,7 +133,10 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
             )
         )
     column_type = "text" if bucket else source_column.type
-    return ReportColumn(kind="dimension", type=column_type, ref=ref, bucket=bucket, **common)
+    options = None if bucket else source_column.options
+    return ReportColumn(
+        kind="dimension", type=column_type, ref=ref, bucket=bucket, options=options, **common
+    )
 
 
 def _aggregate_type(aggregate: str, source_column: SourceColumn | None, path, problems) -> str:

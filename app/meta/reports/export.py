@@ -21,7 +21,7 @@ from app.i18n import _, _l, localized
 from app.kernel import jobs
 from app.kernel.users import User
 from app.meta.reports.model import ReportColumn
-from app.meta.reports.run import ReportResult, stream_report
+from app.meta.reports.run import ReportResult, shown, stream_report
 
 #: Formats Excel does not give a value of its own: money with two decimals and thousands. Dates
 #: and timestamps get openpyxl's date formats, other numbers Excel's general format.
@@ -59,7 +59,7 @@ def write_xlsx(result: ReportResult, target, language: str, timezone: str) -> in
     zoned = [index for index, column in enumerate(columns) if column.type == "datetime"]
     count = 0
     for row in result.rows:
-        values = [row.get(name) for name in names]
+        values = [shown(column, row.get(column.name), language) for column in columns]
         for index in zoned:
             values[index] = _cell_value(values[index], timezone)
         bold = row.get("_level", 0) > 0
@@ -94,7 +94,12 @@ def write_csv(result: ReportResult, stream: IO[str], language: str, timezone: st
     writer.writerow([localized(column.label, language) for column in columns])
     count = 0
     for row in result.rows:
-        writer.writerow([_csv_value(_cell_value(row.get(c.name), timezone)) for c in columns])
+        writer.writerow(
+            [
+                _csv_value(_cell_value(shown(c, row.get(c.name), language), timezone))
+                for c in columns
+            ]
+        )
         count += 1
     if result.totals:
         totals = result.totals

@@ -45,6 +45,8 @@ class ReportColumn:
     hidden: bool = False
     highlight: list[tuple[Expression, str]] = field(default_factory=list)
     drill: dict | None = None
+    #: value → label of a code column (see ``SourceColumn.options``)
+    options: dict | None = None
 
 
 @dataclass

@@ -171,6 +171,7 @@ def drill_rows(
     rows, following = _cut([dict(row._mapping) for row in session.execute(statement)], page)
     for row in rows:
         row["_level"], row["_styles"] = 0, {}
+        _tidy(detail.columns, row)
     return ReportResult(
         detail, detail.columns, rows, None, values, page=page, has_next=following is not None
     )
@@ -185,6 +186,7 @@ def _detail_columns(report: Report) -> list[ReportColumn]:
             kind="dimension",
             type=report.source.column(c.ref).type,
             ref=c.ref,
+            options=report.source.column(c.ref).options,
         )
         for c in report.dimensions
     ]
@@ -278,8 +280,37 @@ def _with_subtotals(
     return ordered
 
 
+def plain_number(value, kind: str):
+    """A figure as people write it: no exponent, no trailing zeros (money keeps two decimals).
+    The database hands back its column's scale: ``5.00000000``, and zero as ``0E-8``."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    if value.is_zero():
+        value = Decimal(0)
+    value = value.normalize()
+    if value.as_tuple().exponent > 0:
+        value = value.quantize(Decimal(1))
+    if kind == "money" and value.as_tuple().exponent > -2:
+        value = value.quantize(Decimal("0.01"))
+    return value
+
+
+def _tidy(columns: list[ReportColumn], row: dict) -> None:
+    for column in columns:
+        if column.type in ("decimal", "money") and column.name in row:
+            row[column.name] = plain_number(row[column.name], column.type)
+
+
+def shown(column: ReportColumn, value, language: str | None = None):
+    """What a person reads in a cell: a code column's value by its label (``合格`` for
+    ``accepted``) in ``language`` (default: the user's); other values as they are."""
+    if column.options and isinstance(value, str | int) and value in column.options:
+        return localized(column.options[value], language)
+    return value
+
+
 def _finish_row(report: Report, row: dict, today: dt.date) -> None:
-    """Evaluate formulas and highlight rules over the row."""
+    """Evaluate formulas and highlight rules over the row; tidy its figures."""
     context = Context(today=lambda: today)
     for column in report.columns:
         if column.formula is not None:
@@ -287,6 +318,7 @@ def _finish_row(report: Report, row: dict, today: dt.date) -> None:
                 row[column.name] = column.formula.evaluate(row, context)
             except ExpressionError:
                 row[column.name] = None
+    _tidy(report.columns, row)
     styles = {}
     for column in report.columns:
         for expression, style in column.highlight:
@@ -312,7 +344,9 @@ def _pivot(report: Report, rows: list[dict], values: dict, today: dt.date) -> Re
         key=lambda value: (value is None, str(value)),
     )
     columns = list(keep)
+    pivot_column = next(c for c in report.dimensions if c.name == pivot_name)
     for value in pivot_values:
+        heading = {language: shown(pivot_column, value, language) for language in ("zh_CN", "en")}
         for measure in measures:
             columns.append(
                 ReportColumn(
@@ -320,8 +354,8 @@ def _pivot(report: Report, rows: list[dict], values: dict, today: dt.date) -> Re
                     kind="measure",
                     type=measure.type,
                     label={
-                        "zh_CN": f"{value} {measure.label['zh_CN']}",
-                        "en": f"{value} {measure.label['en']}",
+                        "zh_CN": f"{heading['zh_CN']} {measure.label['zh_CN']}",
+                        "en": f"{heading['en']} {measure.label['en']}",
                     },
                 )
             )
@@ -351,6 +385,7 @@ def _pivot(report: Report, rows: list[dict], values: dict, today: dt.date) -> Re
     total = table.get(("__total__",))
     for row in [*detail, *([total] if total else [])]:
         row["_styles"] = {}
+        _tidy(columns, row)
     return ReportResult(report, columns, detail, total, values, pivot_values)
 
 
@@ -382,8 +417,15 @@ def _drill_dimensions(result: ReportResult) -> list[str]:
 
 
 def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
+    """``values`` as stored (filters and drill links use them); ``labels``: what a person reads
+    for the code columns' values (a select field's option label, a stock status)."""
     values = {c.name: _json_value(row.get(c.name)) for c in columns}
-    extra = {"level": row.get("_level", 0), "styles": row.get("_styles", {})}
+    labels = {
+        c.name: shown(c, row.get(c.name))
+        for c in columns
+        if c.options and shown(c, row.get(c.name)) != row.get(c.name)
+    }
+    extra = {"level": row.get("_level", 0), "styles": row.get("_styles", {}), "labels": labels}
     if row.get("_record_id") is not None:
         extra["record_id"] = row["_record_id"]
     return {"values": values, **extra}

@@ -35,7 +35,7 @@ lianku.drawReport = function (holder, data, chart) {
       series: [{
         type: "pie",
         radius: chart.type === "donut" ? ["45%", "70%"] : "70%",
-        data: rows.map((row) => ({ name: row.values[x], value: number(row.values[y[0]]) })),
+        data: rows.map((row) => ({ name: lianku.cellLabel(row, x), value: number(row.values[y[0]]) })),
       }],
     };
   } else {
@@ -55,7 +55,10 @@ lianku.drawReport = function (holder, data, chart) {
       tooltip: { trigger: "axis" },
       legend: { bottom: 0, type: "scroll" },
       grid: { left: 48, right: 16, top: 16, bottom: 56 },
-      xAxis: { type: "category", data: categories },
+      xAxis: {
+        type: "category",
+        data: categories.map((value) => lianku.cellLabel(rows.find((r) => r.values[x] === value), x)),
+      },
       yAxis: { type: "value" },
       series,
     };
@@ -78,6 +81,12 @@ lianku.shown = function (column, value) {
   return value;
 };
 
+// A code's label (an option, a stock status) where the report gives one, else its value.
+lianku.cellLabel = function (row, name) {
+  const labels = row.labels || {};
+  return name in labels ? labels[name] : row.values[name];
+};
+
 // A card's table, as the report page draws it: the rows (first 20), highlights, totals.
 lianku.reportTable = function (data, rows, escape, totalText) {
   const columns = data.columns;
@@ -88,7 +97,7 @@ lianku.reportTable = function (data, rows, escape, totalText) {
     return `<${tag} class="${classes.join(" ").trim()}"${mark}>${escape(text)}</${tag}>`;
   };
   const line = (row) => `<tr>${columns.map((c) =>
-    cell(c, lianku.shown(c, row.values[c.name]), (row.styles || {})[c.name], "td")).join("")}</tr>`;
+    cell(c, lianku.shown(c, lianku.cellLabel(row, c.name)), (row.styles || {})[c.name], "td")).join("")}</tr>`;
   const head = columns.map((c) => cell(c, c.label, null, "th")).join("");
   const body = rows.length ? rows.slice(0, 20).map(line).join("")
     : `<tr><td colspan="${columns.length}" class="text-muted">–</td></tr>`;
