@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from functools import cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -176,10 +176,12 @@ def _read(
         try:
             document = parse_yaml(text, relative)
         except MetadataInvalid as exc:
-            issues.extend(exc.issues)
+            issues.extend(replace(issue, root=True) for issue in exc.issues)
+            if kind.name == "form":  # its name is unknown: the file's name says it
+                metadata.broken_forms.add(PurePosixPath(relative).stem)
             continue
         found = schema_issues(document, kind.schema)
-        issues.extend(found)
+        issues.extend(replace(issue, root=True) for issue in found)
         if not found:
             documents.append(document)
         elif kind.name == "form" and isinstance(document.data, dict):

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from app.i18n import _
+
 Path_ = tuple[str | int, ...]
 
 #: libyaml's parser when PyYAML was built with it (about 15× faster; every worker and test loads
@@ -27,6 +29,9 @@ class MetadataIssue:
     line: int
     path: str
     message: str
+    #: a file that does not parse or fails its schema: the first thing to fix, listed first,
+    #: before what other files report because of it
+    root: bool = field(default=False, compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
@@ -37,7 +42,7 @@ class MetadataInvalid(Exception):
     """Raised with every issue found, so an admin fixes them all in one pass."""
 
     def __init__(self, issues: list[MetadataIssue]):
-        self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.path, i.message))
+        self.issues = sorted(issues, key=lambda i: (not i.root, i.file, i.line, i.path, i.message))
         super().__init__("\n".join(str(i) for i in self.issues))
 
 
@@ -81,21 +86,29 @@ def parse_yaml(text: str, file: str) -> SourceDocument:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        problem = exc.problem or exc.context or "malformed YAML"
+        problem = exc.problem or exc.context or ""
         if exc.problem and exc.context and exc.context_mark:
-            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
-        raise MetadataInvalid(
-            [MetadataIssue(file, line, "", f"malformed YAML: {problem}")]
-        ) from None
+            problem = _(
+                "%(problem)s (%(context)s at line %(line)s)",
+                problem=problem,
+                context=exc.context,
+                line=exc.context_mark.line + 1,
+            )
+        raise MetadataInvalid([MetadataIssue(file, line, "", _malformed(problem))]) from None
     except yaml.YAMLError as exc:
-        raise MetadataInvalid([MetadataIssue(file, 1, "", f"malformed YAML: {exc}")]) from None
+        raise MetadataInvalid([MetadataIssue(file, 1, "", _malformed(str(exc)))]) from None
+
+
+def _malformed(problem: str) -> str:
+    """PyYAML's own words say what it expected (``expected ',' or '}', but got ':'``)."""
+    return _("malformed YAML: %(problem)s", problem=problem)
 
 
 def _parse(text: str, file: str, loader_class) -> SourceDocument:
     loader = loader_class(text)
     node = loader.get_single_node()
     if node is None:
-        raise MetadataInvalid([MetadataIssue(file, 1, "", "the file is empty")])
+        raise MetadataInvalid([MetadataIssue(file, 1, "", _("the file is empty"))])
     document = SourceDocument(file, None, text=text)
     issues: list[MetadataIssue] = []
     _map_lines(node, (), document, issues)
@@ -118,7 +131,11 @@ def _map_lines(node: yaml.Node, path: Path_, document: SourceDocument, issues: l
                         document.file,
                         line,
                         format_path((*path, key)),
-                        f"duplicate key '{key}' (first at line {seen[key]})",
+                        _(
+                            "duplicate key '%(key)s' (first at line %(line)s)",
+                            key=key,
+                            line=seen[key],
+                        ),
                     )
                 )
                 continue

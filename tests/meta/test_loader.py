@@ -75,6 +75,44 @@ def test_all_problems_of_all_files_are_reported_together(metadata_copy):
     assert len(files) == len(list(BAD.glob("forms/*.yaml")))
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("kind: master\n  bad: [unclosed\n", "forms/supplier.yaml:2: malformed YAML"),
+        ("", "forms/supplier.yaml:1: the file is empty"),
+        ("name: supplier\nname: supplier\n", "forms/supplier.yaml:2 name: duplicate key 'name'"),
+    ],
+)
+def test_a_form_that_does_not_parse_is_the_only_problem_reported(text, message):
+    """Not also every link, role, workflow and report that names it: those follow from it."""
+    with pytest.raises(MetadataInvalid) as raised:
+        load_metadata(ROOT / "metadata", ROOT / "workflows", {"forms/supplier.yaml": text})
+    assert [str(issue) for issue in raised.value.issues][0].startswith(message)
+    assert len(raised.value.issues) == 1, raised.value.issues
+
+
+def test_a_form_failing_its_schema_is_listed_before_what_follows_from_it(metadata_copy):
+    supplier = metadata_copy / "metadata" / "forms" / "supplier.yaml"
+    supplier.write_text(supplier.read_text().replace("type: date", "type: datee", 1))
+    shutil.copy(BAD / "forms" / "bad_expression.yaml", metadata_copy / "metadata" / "forms")
+    with pytest.raises(MetadataInvalid) as raised:
+        load_metadata(metadata_copy / "metadata", metadata_copy / "workflows")
+    files = [issue.file for issue in raised.value.issues]
+    assert files == ["forms/supplier.yaml", "forms/bad_expression.yaml"], raised.value.issues
+
+
+def test_yaml_messages_are_translated(app):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        with pytest.raises(MetadataInvalid, match="文件为空"):
+            parse_yaml("", "forms/x.yaml")
+        with pytest.raises(MetadataInvalid, match="YAML 格式错误"):
+            parse_yaml("a: [", "forms/x.yaml")
+        with pytest.raises(MetadataInvalid, match="键“a”重复"):
+            parse_yaml("a: 1\na: 2\n", "forms/x.yaml")
+
+
 def test_workflow_for_a_missing_form_is_refused(metadata_copy):
     (metadata_copy / "metadata" / "forms" / "purchase_receipt.yaml").unlink()
     with pytest.raises(

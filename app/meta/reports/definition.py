@@ -15,9 +15,14 @@ SUMMABLE = ("sum", "avg")
 
 @cross_check
 def check_reports(metadata, issues) -> None:
-    """Compile every report at load, so a wrong column or formula never reaches a user."""
+    """Compile every report at load, so a wrong column or formula never reaches a user.
+
+    While a form does not load (its own error is reported), a report's problems are most likely
+    that form's missing columns: they are left out, and show once the form loads again."""
     for document in metadata.reports.values():
         report, problems = compile_report(document.data, metadata)
+        if metadata.broken_forms and problems:
+            continue
         for path, message in problems:
             issues.append(document.issue(path, message))
         if report is not None:
