@@ -41,6 +41,21 @@ class LinkValue(fields.Field):
         return int(text) if text.isdigit() else text
 
 
+class PlainDecimal(fields.Decimal):
+    """A decimal as people write it: ``1e3`` is stored as 1000 and ``-0`` as 0, not as
+    ``1E+3`` and ``-0`` (which a formula turns into ``-0.00``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        number = super()._deserialize(value, attr, data, **kwargs)
+        if number is None or not number.is_finite():
+            return number
+        if number.is_zero():
+            number = number.copy_abs()
+        if number.as_tuple().exponent > 0 and not too_large(number):
+            number = number.quantize(Decimal(1))
+        return number
+
+
 class UTCDateTimeValue(fields.AwareDateTime):
     """A timestamp with its zone (naive means UTC), stored in UTC like every Lianku time."""
 
@@ -141,7 +156,7 @@ def build_field(field: FieldDef) -> fields.Field | None:
             strict=False, validate=_range(field), error_messages=_number_messages(), **common
         )
     if kind in DECIMAL_TYPES:
-        return fields.Decimal(
+        return PlainDecimal(
             allow_nan=False,
             as_string=True,
             validate=_range(field) + _scale(field),

@@ -152,6 +152,13 @@ def test_read_only_fields_from_the_client_are_ignored_on_create(api, org):
     assert preview.json["values"]["code"] == "FIXED"
 
 
+def test_decimals_are_stored_as_people_write_them(api, org):
+    body = valid(org, price="1e3", discount="-0")
+    response = api.post(URL, json=body)
+    assert response.status_code == 201, response.json
+    assert response.json["data"]["price"] == "1000" and response.json["data"]["discount"] == "0"
+
+
 def test_not_found_names_the_form_by_its_label(api):
     response = api.get(f"{URL}/999999")
     assert response.status_code == 404
