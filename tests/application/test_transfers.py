@@ -268,7 +268,6 @@ def test_receiving_more_than_shipped_is_refused(db, as_user, chain):
 
 def test_receive_transfer_refuses_more_than_outstanding_at_engine_level(db, as_user, chain, app):
     """The action itself (whatever the workflow's conditions) refuses an over-receipt by line."""
-    from app.meta.models import Record
 
     out, warehouse = shipped_out(
         db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
@@ -407,17 +406,24 @@ def shipped_to_s1(db, as_user, chain, lines) -> tuple:
     return out, incoming, as_user("clerk1")
 
 
-def forged_transfer_in(db, client, chain, store: str, number: str, lines: list) -> int:
-    """A transfer in someone made by hand at ``store`` naming transfer ``number`` (whether or
-    not the record service keeps the read-only number, it is set here as if it had)."""
+def forged_transfer_in(db, as_user, chain, clerk: str, store: str, number: str, lines) -> int:
+    """A transfer in at ``store`` naming transfer ``number``, made as ``clerk``. A person cannot
+    make one (the number is read-only, given when the transfer ships: the API ignores it), so the
+    record service is called directly, as a server-side caller could: receiving it must still be
+    refused."""
+    from app.kernel.users import User
+    from app.meta import records
+
     body = {"to_location": chain[store], "from_location": chain["WH1"], "lines": lines,
             "transfer_number": number}  # fmt: skip
-    response = client.post(TI, json=body)
-    assert response.status_code == 201, response.json
-    with db.transaction() as session:
-        record = session.get(Record, response.json["id"])
-        record.data = {**record.data, "transfer_number": number}
-    return response.json["id"]
+    client = as_user(clerk)
+    refused = client.post(TI, json=body)  # by hand, the number is not taken
+    assert refused.status_code == 422 and "transfer_number" in refused.json["errors"]
+    app = client.client.application
+    with app.test_request_context(), db.transaction() as session:
+        user = session.get(User, chain[clerk])
+        registry = app.extensions["lianku.registry"]
+        return records.create(session, registry, user, "transfer_in", body).id
 
 
 def test_another_store_cannot_receive_a_transfer_on_its_own_transfer_in(db, as_user, chain):
@@ -425,7 +431,7 @@ def test_another_store_cannot_receive_a_transfer_on_its_own_transfer_in(db, as_u
     out, incoming, store = shipped_to_s1(db, as_user, chain, strip)
     before = snapshot(db)
     other = as_user("clerk2")
-    forged = forged_transfer_in(db, other, chain, "S2", out.number, [])
+    forged = forged_transfer_in(db, as_user, chain, "clerk2", "S2", out.number, [])
     response = fire(other, TI, forged, "receive")
     assert_refused(db, response, out.number, "S1", "only its destination", before=before)
     assert "to_location" in response.get_data(True), response.json
@@ -441,7 +447,7 @@ def test_a_second_transfer_in_at_the_destination_cannot_receive(db, as_user, cha
     before = snapshot(db)
     lines = [{"item": chain["strip"], "lot": "L1", "received": "4", "damaged": "0"}]
     for given in ([], lines):  # empty, or listing the goods: not the shipment's transfer in
-        forged = forged_transfer_in(db, store, chain, "S1", out.number, given)
+        forged = forged_transfer_in(db, as_user, chain, "clerk1", "S1", out.number, given)
         response = fire(store, TI, forged, "receive")
         assert_refused(db, response, incoming.number, before=before)
     assert fire(store, TI, incoming.id, "receive").status_code == 200

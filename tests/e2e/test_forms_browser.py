@@ -37,7 +37,7 @@ def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     page.fill("input[name=licence_expiry]", "2030-06-30")
     save(page)
     assert page.locator("dd[data-field=code]").inner_text() == "SUP-01"
-    assert "create" in page.locator("#history").inner_text()
+    assert "Created" in page.locator("#history").inner_text()  # (the admin reads English)
 
     page.goto(f"{server}/forms/field_lab/new")
     page.locator("[data-field=location] .ts-control").click()

@@ -268,14 +268,14 @@ def test_json_numbers_for_money_and_quantities_are_kept_exactly(api, org):
     )
     raw = (
         json.dumps(body)
-        .replace('"PRICE"', "12345678901234567.89")
-        .replace('"QTY"', "1.00000000000000001")
+        .replace('"PRICE"', "99999999999999.99")  # a float reads 99999999999999.98
+        .replace('"QTY"', "12345678901234.5678")  # a float reads 12345678901234.568
     )
     response = api.post(URL, data=raw, content_type="application/json")
     assert response.status_code == 201, response.json
     data = response.json["data"]
-    assert data["price"] == "12345678901234567.89"
-    assert data["lines"][0]["quantity"] == "1.00000000000000001"
+    assert data["price"] == "99999999999999.99"
+    assert data["lines"][0]["quantity"] == "12345678901234.5678"
 
 
 def test_api_errors_are_json(lab_app, org, api):
