@@ -52,17 +52,38 @@ STOCK_VIEW = "report:stock_on_hand"
 COUNT_REVIEW = "report:stocktake_variance"
 
 
+#: How the form actions read in a refusal ("You are not allowed to delete 调拨单").
+ACTION_WORDS = {
+    "read": lambda: _("read"),
+    "create": lambda: _("create"),
+    "update": lambda: _("change"),
+    "delete": lambda: _("delete"),
+    "export": lambda: _("export"),
+}
+
+
 class PermissionDenied(Exception):
-    """The user may not take ``action`` (on ``form``); carries a message a clerk can act on."""
+    """The user may not take ``action`` (on ``form``); carries a message a clerk can act on,
+    naming the action in words and the form by its label (``form_label``)."""
 
     def __init__(self, action: str, form: str | None = None):
         self.action, self.form = action, form
         if form is None:
             super().__init__(_("You are not allowed to do this."))
         else:
+            words = ACTION_WORDS.get(action)
             super().__init__(
-                _("You are not allowed to %(action)s %(form)s.", action=action, form=form)
+                _(
+                    "You are not allowed to %(action)s %(form)s.",
+                    action=words() if words else action,
+                    form=form_label(form),
+                )
             )
+
+
+#: The label of a form in the reader's language; the web layer points it at the loaded
+#: metadata (outside an app, the form's name).
+form_label: Callable[[str], str] = str
 
 
 class NotFoundInScope(LookupError):

@@ -380,8 +380,13 @@ class _Run:
             terms = self._link_terms(field, value)
             self._linked[key] = links.resolve(self.session, self.user, *terms)
         if self._linked[key] is None:
-            target = field.get("link")
-            self.error(path, _("No such %(target)s, or it is outside your scope.", target=target))
+            self.error(
+                path,
+                _(
+                    "No such %(target)s, or it is outside your scope.",
+                    target=field.label(locale()),
+                ),
+            )
 
     def _link_terms(self, field: FieldDef, values) -> tuple:
         """What ``links.resolve`` (one value) or ``resolve_many`` (several) needs for ``field``."""
@@ -497,7 +502,8 @@ def _require_own_location(session: Session, user, form: FormDef, location_id, ac
     if location_id is not None and not access.in_scope(session, user, location_id, roles):
         raise ValidationFailed(
             {form.location_field: [
-                _("No such %(target)s, or it is outside your scope.", target="location")
+                _("No such %(target)s, or it is outside your scope.",
+                  target=form.field(form.location_field).label(locale()))
             ]}
         )  # fmt: skip
 
@@ -600,11 +606,16 @@ class FieldNotEditable(RecordError):
 
     status = 403
 
-    def __init__(self, field: str, state: str):
+    def __init__(self, field: str, form: FormDef, state: str):
         self.field = field
         self.errors = {field: [_("This field cannot be changed in this state.")]}
+        definition = form.field(field)
         super().__init__(
-            _("You may not change '%(field)s' in state '%(state)s'.", field=field, state=state)
+            _(
+                "You may not change '%(field)s' in state '%(state)s'.",
+                field=definition.label(locale()) if definition is not None else field,
+                state=form.state_label(state, locale()),
+            )
         )
 
 
@@ -623,7 +634,7 @@ def _editable(form: FormDef, record: Record, partial_allowed: bool = False) -> N
             return
         if partial_allowed and state_rights(form, record.state).get("editable"):
             return
-        raise NotEditable(record.state)
+        raise NotEditable(form.state_label(record.state, locale()))
 
 
 def _kept_from(form: FormDef, record: Record, user, names) -> list[str]:
@@ -647,7 +658,7 @@ def check_field_rights(form: FormDef, record: Record, user, changed) -> None:
     """Refuse (403, naming the field) a change of a field the state keeps from this user."""
     kept = _kept_from(form, record, user, changed)
     if kept:
-        raise FieldNotEditable(kept[0], record.state)
+        raise FieldNotEditable(kept[0], form, record.state)
 
 
 def locked_fields(form: FormDef, record: Record, user) -> set[str]:

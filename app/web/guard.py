@@ -22,9 +22,9 @@ from werkzeug.exceptions import HTTPException
 from app.i18n import _
 from app.kernel import audit
 from app.meta import access
-from app.meta.records import RecordError
+from app.meta.records import RecordError, locale
 from app.web.auth import is_api_request
-from app.web.forms_common import json_error
+from app.web.forms_common import json_error, registry
 
 #: Endpoints anyone may reach, whatever their roles (api_only accounts included).
 OPEN_ENDPOINTS = frozenset(
@@ -50,6 +50,14 @@ def _roles_in_force() -> dict:
     if has_app_context():
         return current_app.extensions["lianku.metadata"].roles
     return access.shipped_roles()
+
+
+def _form_label(name: str) -> str:
+    """A form's label in the reader's language (its name outside an app or when unknown)."""
+    if not has_app_context():
+        return name
+    form = registry().form(name)
+    return form.label(locale()) if form is not None else name
 
 
 def _refusal(status: int, message: str):
@@ -92,6 +100,7 @@ def _forget_the_failed_transaction() -> None:
 def init_guard(app: Flask) -> None:
     audit.context_provider = audit_context
     access.roles_provider = _roles_in_force
+    access.form_label = _form_label
 
     @app.before_request
     def _pages_need_a_page_role():

@@ -278,6 +278,16 @@ def test_json_numbers_for_money_and_quantities_are_kept_exactly(api, org):
     assert data["lines"][0]["quantity"] == "12345678901234.5678"
 
 
+def test_a_refusal_names_the_action_in_words_and_the_form_by_its_label(api, org, lab_app):
+    from tests.forms_fixtures import PASSWORD, ApiClient
+
+    created = api.post(URL, json=valid(org)).json
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)  # reads English
+    refused = clerk.delete(f"{URL}/{created['id']}?version=1")
+    assert refused.status_code == 403
+    assert refused.json["message"] == "You are not allowed to delete Field lab."
+
+
 def test_api_errors_are_json(lab_app, org, api):
     anonymous = lab_app.test_client()
     assert anonymous.get(URL).status_code == 401
@@ -391,7 +401,7 @@ def test_a_record_past_its_editable_states_cannot_change(api, org, lab_app):
     with lab_app.extensions["lianku.db"].transaction() as session:
         session.get(Record, created["id"]).state = "closed"
     response = api.put(f"{URL}/{created['id']}", json={"version": 2, "count": 6})
-    assert response.status_code == 409 and "closed" in response.json["error"]
+    assert response.status_code == 409 and "'Closed'" in response.json["error"]  # (its label)
     assert api.delete(f"{URL}/{created['id']}?version=2").status_code == 409
 
 
