@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import get_locale
 from marshmallow import ValidationError
-from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy import String, and_, cast, false, func, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -912,9 +912,14 @@ def _typed_filter(field: FieldDef, element, value: str):
         if field.type in ("integer", "autonumber", "current_user") or (
             field.type == "link" and value.isdigit()
         ):
-            return element.as_integer() == int(value)
+            number = int(value)
+            # (no stored id or count is that large, and the database could not compare it)
+            return element.as_integer() == number if abs(number) < 2**63 else false()
         if field.type in NUMBER_TYPES:
-            return element.as_numeric(28, 8) == Decimal(value)
+            number = Decimal(value)
+            if not number.is_finite():
+                raise ValueError(value)
+            return element.as_numeric(28, 8) == number
     except (ValueError, InvalidOperation):
         raise ValidationFailed({field.name: [_("Not a valid number.")]}) from None
     if field.type == "boolean":

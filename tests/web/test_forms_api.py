@@ -332,6 +332,15 @@ def test_ids_too_large_for_the_database_are_not_found(api, org):
     assert response.status_code == 404
 
 
+def test_list_filters_compare_as_the_fields_type_whatever_is_typed(api, org):
+    api.post(URL, json=valid(org))
+    assert api.get(f"{URL}?supplier={HUGE}").json["items"] == []  # no such id: nothing
+    for bad in ("count=abc", "weight=NaN", "price=Infinity"):
+        refused = api.get(f"{URL}?{bad}")
+        assert refused.status_code == 422, bad
+        assert list(refused.json["errors"]) == [bad.split("=")[0]]
+
+
 def test_a_lookup_never_answers_more_than_a_hundred_choices(api, org):
     assert api.get("/api/v1/lookup/location?limit=1000").status_code == 200
 
