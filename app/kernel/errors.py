@@ -159,6 +159,28 @@ class ExpiredLotNotAccepted(LotExpired):
         KernelError.__init__(self, message)
 
 
+class RecalledNotAccepted(KernelError):
+    """Recalled goods (their lot, or the unit) may not enter available stock by a receipt, an
+    inspection, a customer return or an arrival: they go to nonconforming (不合格), where the
+    recall takes them out."""
+
+    def __init__(self, item, lot, unit, location, line: int | None = None):
+        self.item, self.lot, self.unit, self.location, self.line = item, lot, unit, location, line
+        self.field = "serial" if unit is not None else "lot"
+        message = _(
+            "%(item)s %(goods)s is recalled: it cannot be accepted into available stock at "
+            "%(location)s; book it as nonconforming.",
+            item=_name(item),
+            goods=_("serial number %(serial)s", serial=_name(unit))
+            if unit is not None
+            else _("lot %(lot)s", lot=_name(lot)),
+            location=_name(location),
+        )
+        if line is not None:
+            message = _("Line %(line)s: %(message)s", line=line, message=message)
+        super().__init__(message)
+
+
 class LocationLocked(KernelError):
     field = "location"
 

@@ -5,7 +5,7 @@ then on ``post_movements`` refuses every sale and transfer of them and ``reserve
 them; reservations already held on a recalled lot are released at once, so what was promised to a
 sales order can never be delivered, and the goods on hand are set apart as ``nonconforming``
 (``isolate``), from where a supplier return or a scrap takes them out. Goods still in transit may
-arrive (they are blocked where they land); supplier returns and scrap still take the goods out.
+arrive (they land apart, nonconforming); supplier returns and scrap still take the goods out.
 
 Blocking never waits for a stocktake: a location being counted keeps its goods where they are
 (moving them would upset the count's snapshot) and ``isolate`` says which locations it left for
@@ -315,11 +315,11 @@ def isolate(
     """Set recalled goods apart: what is ``available`` at a location becomes ``nonconforming``.
 
     That is where GSP wants recalled goods (不合格品区), and from there the ordinary supplier return
-    and scrap documents take them out. Goods in transit are isolated once they arrive, goods
-    awaiting inspection once inspected: call this again then. What a reservation still holds
-    stays put until the order lets go of it. Each location is posted on its own savepoint: a
-    location being counted refuses the posting (``LocationLocked``) and is left for a later
-    call, named in ``counting``, so the recall never waits on a count.
+    and scrap documents take them out. Goods in transit land apart when they arrive; goods
+    awaiting inspection are isolated once inspected: call this again then. What a reservation
+    still holds stays put until the order lets go of it. Each location is posted on its own
+    savepoint: a location being counted refuses the posting (``LocationLocked``) and is left for
+    a later call, named in ``counting``, so the recall never waits on a count.
     """
     rows = _on_hand(session, lots, units, StockStatus.available)
     free = {

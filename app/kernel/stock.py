@@ -59,6 +59,7 @@ from app.kernel.errors import (
     LotExpired,
     NotAStockLocation,
     NotTracked,
+    RecalledNotAccepted,
     StockNotAvailable,
     TrackingRequired,
     UnitAlreadyInStock,
@@ -130,6 +131,8 @@ EXPIRY_CHECKED = frozenset({Reason.sale, Reason.transfer_out})
 ENTRY_EXPIRY_CHECKED = frozenset(
     {Reason.purchase_receipt, Reason.inspection, Reason.customer_return}
 )
+#: Reasons by which goods arrive as sellable: recalled goods never do.
+ENTRY_RECALL_CHECKED = ENTRY_EXPIRY_CHECKED | {Reason.transfer_in, Reason.transfer_return}
 
 
 def _status_enum() -> Enum:
@@ -348,6 +351,7 @@ def _validate(
         _check_statuses(line)
         _check_lot(facts, line, today)
         _check_entry_expiry(facts, line, today)
+        _check_entry_recall(facts, line)
         _check_unit(facts, line, units_moved)
     return facts, lines
 
@@ -514,6 +518,24 @@ def _check_entry_expiry(facts: PostingFacts, line: _Line, today: dt.date) -> Non
         movement.item, facts.lot(lot), lot.expiry_date, facts.location(line.destination),
         movement.line,
     )  # fmt: skip
+
+
+def _check_entry_recall(facts: PostingFacts, line: _Line) -> None:
+    """Recalled goods do not enter available stock by a receipt, an inspection, a customer return
+    or an arrival from transit: they land apart (nonconforming) for the recall to take out."""
+    movement, lot, unit = line.movement, line.lot, line.unit
+    if (
+        line.destination is None
+        or movement.reason not in ENTRY_RECALL_CHECKED
+        or movement.destination_status != StockStatus.available
+    ):
+        return
+    unit_recalled = unit is not None and unit.recalled
+    if unit_recalled or (lot is not None and lot.status == LotStatus.recalled):
+        raise RecalledNotAccepted(
+            movement.item, facts.lot(lot), facts.unit(unit) if unit_recalled else None,
+            facts.location(line.destination), movement.line,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

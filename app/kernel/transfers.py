@@ -28,6 +28,7 @@ from app.i18n import _
 from app.kernel.errors import InvalidMovement, OverReceipt, TransferLineNotFound
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location, LocationType, add_location
+from app.kernel.recall import accepted_status
 from app.kernel.stock import LedgerRow, Movement, Reason, StockStatus, post_movements
 from app.kernel.users import User
 
@@ -224,7 +225,7 @@ def receive(
     """Book what arrived at the destination; the rest stays in transit, visible as outstanding.
 
     Good units go to ``available`` (a recall return's to ``nonconforming``), damaged ones to
-    ``nonconforming`` (kept apart, never sold).
+    ``nonconforming`` (kept apart, never sold); goods recalled while on the road land apart too.
     """
     lines = {line.line: line for line in transfer_lines(session, document, lock=True)}
     movements, booked = [], []
@@ -238,7 +239,7 @@ def receive(
         if received + damaged > line.outstanding:
             raise OverReceipt(document, line.line, received + damaged, line.outstanding)
         for quantity, status in (
-            (received, line.status),
+            (received, _landing_status(line)),
             (damaged, StockStatus.nonconforming),
         ):
             if quantity > 0:
@@ -262,9 +263,11 @@ def return_remainder(
     session: Session, document: str, *, user: User | None = None
 ) -> list[LedgerRow]:
     """Send everything still outstanding on ``document`` back to its source, in the status it
-    left in (available; nonconforming for a recall return)."""
+    left in (available; nonconforming for a recall return, or for goods recalled meanwhile)."""
     lines = [line for line in transfer_lines(session, document, lock=True) if line.outstanding > 0]
-    movements = [_from_transit(line, line.outstanding, line.source, line.status) for line in lines]
+    movements = [
+        _from_transit(line, line.outstanding, line.source, _landing_status(line)) for line in lines
+    ]
     entries = post_movements(
         session, movements, user=user, document=document, reason=Reason.transfer_return
     )
@@ -272,6 +275,13 @@ def return_remainder(
         line.returned += line.outstanding
     session.flush()
     return entries
+
+
+def _landing_status(line: TransferLine) -> StockStatus:
+    """Goods recalled while on the road arrive apart (nonconforming), never back on sale."""
+    if line.status == StockStatus.available:
+        return accepted_status(line.lot, line.unit)
+    return line.status
 
 
 def _from_transit(line: TransferLine, quantity, destination: Location, status) -> Movement:

@@ -306,7 +306,7 @@ def _complete(session, registry, form, record, transition, user, comment) -> Non
     if cc:
         for target in resolve_approvers(session, form, record, cc):
             session.add(InboxMessage(user_id=target.id, record_id=record.id, kind="cc",
-                                     message=f"{record.number or record.id}: approved",
+                                     message=f"{record.number or record.id}: 已审批通过 / approved",
                                      sender_id=getattr(user, "id", None)))  # fmt: skip
         session.flush()
 
@@ -603,7 +603,7 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
         record = session.get(Record, task.record_id)
         label = record.number or record.id
         session.add(InboxMessage(user_id=task.approver_id, record_id=record.id, kind="reminder",
-                                 message=f"{label}: approval overdue"))  # fmt: skip
+                                 message=f"{label}: 审批已超时 / approval overdue"))  # fmt: skip
         managers = session.scalars(
             select(UserRole.user_id)
             .join(user_locations, user_locations.c.user_id == UserRole.user_id)
@@ -616,7 +616,8 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
                     user_id=manager_id,
                     record_id=record.id,
                     kind="escalation",
-                    message=f"{label}: approval overdue ({task.level_name})",
+                    message=f"{label}: {task.level_name} 审批已超时 / "
+                    f"approval overdue ({task.level_name})",
                 )
             )
         task.reminded_at = now

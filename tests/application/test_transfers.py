@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy import select
+
+from app.kernel.items import Item, Lot
+from app.kernel.recall import recall_lots
 from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import (
@@ -165,6 +169,28 @@ def test_the_remainder_may_arrive_later(db, as_user, chain):
     assert response.status_code == 200, response.json
     assert stock(db)[("S1", "STRIP", "L1", "available")] == D(3)
     assert in_transit(db) == {}
+
+
+def test_goods_recalled_on_the_road_arrive_set_apart(db, as_user, chain):
+    out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
+    warehouse = as_user("whsuper")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]
+    warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    with db.transaction() as session:  # the lot is recalled while the goods are on the road
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
+        recall_lots(session, session.get(Item, chain["strip"]), [lot], document="RC-1")
+    [incoming] = records_of(db, "transfer_in")
+    store = as_user("clerk1")
+    current = store.get(f"{TI}/{incoming.id}").json
+    lines = [{**current["data"]["lines"][0], "received": "3"}]
+    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    response = fire(store, TI, incoming.id, "receive")
+    assert response.status_code == 200, response.json
+    after = stock(db)
+    assert after[("S1", "STRIP", "L1", "nonconforming")] == D(3)
+    assert ("S1", "STRIP", "L1", "available") not in after  # not on sale, not even for a moment
 
 
 def test_a_serial_unit_is_shipped_and_received_whole(db, as_user, chain):

@@ -9,7 +9,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.kernel import (
     InsufficientStock,
@@ -33,7 +33,7 @@ from app.kernel import (
     ship,
     transit_location,
 )
-from app.kernel.errors import StockNotAvailable, UnitRecalled
+from app.kernel.errors import RecalledNotAccepted, StockNotAvailable, UnitRecalled
 from app.kernel.items import Item, Lot, LotStatus, Unit, get_or_create_lot
 from app.kernel.locations import Location
 from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
@@ -118,10 +118,11 @@ def test_a_line_held_on_two_lots_keeps_the_good_lot(db, stocked):
 def test_recalled_goods_are_set_apart_go_back_to_the_supplier_and_arrive_from_transit(db, stocked):
     with db.transaction() as session:
         ship(session, "TO-1", stocked.wh, stocked.s2,
-             [ShipLine(stocked.strips, Decimal(3), stocked.late)], today=TODAY)  # fmt: skip
+             [ShipLine(stocked.strips, Decimal(5), stocked.late)], today=TODAY)  # fmt: skip
     _recall(db, stocked, stocked.late)
     with db.transaction() as session:
-        receive(session, "TO-1", [ReceiveLine(1, received=Decimal(3))])  # blocked where it lands
+        receive(session, "TO-1", [ReceiveLine(1, received=Decimal(3))])  # lands apart at once
+        return_remainder(session, "TO-1")  # and so do the 2 that go back to the warehouse
         post_movements(
             session,
             [Movement(item=stocked.strips, quantity=Decimal(4), source=stocked.s1,
@@ -130,18 +131,43 @@ def test_recalled_goods_are_set_apart_go_back_to_the_supplier_and_arrive_from_tr
         )  # fmt: skip
     with pytest.raises(LotBlocked):
         sell(db, stocked.strips, 1, stocked.s2, stocked.late)
-    with db.transaction() as session:  # what arrived since is set apart on the next pass
-        lot = session.get(Lot, stocked.late.id)
-        moved = isolate(session, session.get(Item, stocked.strips.id), [lot]).rows
-        assert [(row.location_id, str(row.status), row.quantity) for row in moved] == [
-            (stocked.s2.id, "available", Decimal(-3)),
-            (stocked.s2.id, "nonconforming", Decimal(3)),
-        ]
     with db.session() as session:
         lot = session.get(Lot, stocked.late.id)
+        holders = {(h.location_id, str(h.status)): h.quantity
+                   for h in trace_lot(session, lot).holdings}  # fmt: skip
+        assert holders == {
+            (stocked.s2.id, "nonconforming"): Decimal(3),  # never counted as available
+            (stocked.wh.id, "nonconforming"): Decimal(7),  # 5 set apart at once, 2 came back
+        }
         assert lot_stock_at(session, lot, stocked.s1.id) == 0
-        assert lot_stock_at(session, lot, stocked.s2.id) == 3
         assert_balances_match_ledger(session)
+    with db.transaction() as session:  # nothing is left for the next pass to set apart
+        lot = session.get(Lot, stocked.late.id)
+        assert isolate(session, session.get(Item, stocked.strips.id), [lot]).rows == []
+
+
+def test_recalled_goods_are_refused_into_available_stock_and_nothing_is_written(db, stocked):
+    _recall(db, stocked, stocked.late)
+    with db.transaction() as session:
+        before = session.scalar(select(func.count()).select_from(LedgerEntry))
+        with pytest.raises(RecalledNotAccepted) as caught:
+            post_movements(
+                session,
+                [Movement(item=stocked.strips, quantity=Decimal(2), destination=stocked.s2,
+                          lot=stocked.early, line=1),
+                 Movement(item=stocked.strips, quantity=Decimal(1), destination=stocked.s2,
+                          lot=stocked.late, line=2)],
+                reason=Reason.purchase_receipt, document="PR-R", today=TODAY,
+            )  # fmt: skip
+        assert caught.value.field == "lot"
+        assert "Line 2" in str(caught.value) and "nonconforming" in str(caught.value)
+        assert session.scalar(select(func.count()).select_from(LedgerEntry)) == before
+        post_movements(  # kept apart, it is taken in
+            session,
+            [Movement(item=stocked.strips, quantity=Decimal(1), destination=stocked.s2,
+                      lot=stocked.late, destination_status=StockStatus.nonconforming)],
+            reason=Reason.purchase_receipt, document="PR-R", today=TODAY,
+        )  # fmt: skip
 
 
 def test_serial_range_recall_blocks_only_those_units(db, world):

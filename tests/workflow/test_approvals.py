@@ -77,6 +77,7 @@ def test_any_level_then_final_then_approved_with_cc(wf_app, wf_api, wf_org, db):
     with db.session() as session:
         [cc] = session.scalars(select(InboxMessage).where(InboxMessage.kind == "cc")).all()
         assert cc.user_id == wf_org["auditor"]
+        assert cc.message.endswith(": 已审批通过 / approved")  # read later in either language
     page = clerk.get("/inbox").text
     assert f"/forms/spend_request/{record_id}" in page  # under "I submitted"
 
@@ -249,7 +250,7 @@ def test_overdue_tasks_are_reminded_once_and_escalated(wf_app, wf_api, wf_org, d
     assert kinds == {("reminder", wf_org["deputy"]), ("escalation", wf_org["manager"])}
     assert record_id
     page = wf_api("deputy").get("/inbox").text
-    assert "approval overdue" in page and 'data-task="' in page
+    assert "审批已超时 / approval overdue" in page and 'data-task="' in page
 
 
 def test_approve_and_comment_from_the_record_page(wf_app, wf_api, wf_org, db):
