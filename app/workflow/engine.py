@@ -271,8 +271,10 @@ def _state_refusal(form: FormDef, record: Record, transition: dict):
         if not passed:
             return TransitionRefused(
                 _(
-                    "'%(transition)s' is not possible now: its conditions are not met.",
+                    "'%(transition)s' is not possible now: %(reason)s",
                     transition=transition_label(form, transition["name"]),
+                    reason=label_text(transition.get("condition_message"), records.locale())
+                    or _("its conditions are not met."),
                 )
             )
     return None

@@ -163,6 +163,9 @@ def test_the_remainder_may_arrive_later(db, as_user, chain):
     current = store.get(f"{TI}/{incoming.id}").json
     lines = [{**current["data"]["lines"][0], "received": "1"}]
     store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    refused = fire(store, TI, incoming.id, "receive")  # 2 are short: the workflow says what to do
+    assert refused.status_code == 409
+    assert "部分收货" in refused.json["error"] or "Receive in part" in refused.json["error"]
     assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
     assert in_transit(db) == {(out.number, 1): D(2)}
     response = fire(store, TI, incoming.id, "receive_rest")

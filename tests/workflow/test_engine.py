@@ -117,9 +117,15 @@ def test_refusals_say_why_with_403_or_409(wf_app, wf_api, wf_org, db):
     # condition false: 1200 is not > 50000
     response = fire(wf_api("hq"), record, "approve_large")
     assert response.status_code == 409  # said in words, not as the raw expression
-    assert (
-        response.json["error"] == "'HQ approval' is not possible now: its conditions are not met."
-    )
+    assert response.json["error"] == (
+        "'HQ approval' is not possible now: only amounts over 50000 need HQ approval."
+    )  # the workflow's own words for its condition
+    large = new_receipt(clerk, wf_org, amount="60000.00")
+    assert fire(clerk, large, "receive").status_code == 200
+    response = fire(manager, large, "approve", signature={"password": PASSWORD,
+                                                          "meaning": "approved"})  # fmt: skip
+    assert response.status_code == 409  # a condition without words of its own
+    assert response.json["error"] == "'Approve' is not possible now: its conditions are not met."
     # stale version
     response = fire(manager, record, "reject", comment="damaged", version=record["version"])
     assert response.status_code == 409 and "changed by" in response.json["error"]
