@@ -32,7 +32,7 @@ import simpleeval
 
 from app.db import utcnow
 from app.i18n import _
-from app.kernel.items import business_today
+from app.kernel.items import business_today, is_valid_gtin
 
 MAX_LENGTH = 1000  # characters of expression text
 MAX_NODES = 200  # AST nodes
@@ -147,6 +147,11 @@ def _len(value):
     return len(value) if value is not None else 0
 
 
+def _gtin_ok(value) -> bool:
+    """A GTIN-14 whose GS1 check digit is right (a mistyped digit is caught at the keyboard)."""
+    return isinstance(value, str) and is_valid_gtin(value)
+
+
 #: Functions an expression may call; ``today``, ``now`` and ``lookup`` are bound per evaluation.
 PURE_FUNCTIONS: dict[str, Callable] = {
     "round": _round,
@@ -159,6 +164,7 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "sum": _sum,
     "count": _count,
     "decimal": _decimal,
+    "gtin_ok": _gtin_ok,
 }
 FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup"})
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}

@@ -29,8 +29,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db import utcnow
 from app.i18n import _
 from app.kernel import audit
+from app.kernel.errors import LotMismatch, UnknownItem
 from app.kernel.locations import Location
-from app.kernel.udi import UDIError, parse_udi
+from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.kernel.users import User
 from app.meta import access, attachments, links, numbering
 from app.meta.expressions import Context, ExpressionError
@@ -321,12 +322,15 @@ class _Run:
             if field.type != "udi" or _empty(text):
                 continue
             path = f"{prefix}.{field.name}".lstrip(".")
+            fills = field.get("fills") or {}
             try:
                 parsed = parse_udi(text)
-            except UDIError as exc:
+                if "item" in fills:  # the same checks as the scan itself (forms_api.scan)
+                    check_udi(self.session, parsed)
+            except (UDIError, UnknownItem, LotMismatch) as exc:
                 self.error(path, str(exc))
                 continue
-            for part, target in (field.get("fills") or {}).items():
+            for part, target in fills.items():
                 if not _empty(values.get(target)):
                     continue
                 value = resolve_udi_part(self.session, self.user, parsed, part)

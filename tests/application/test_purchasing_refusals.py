@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.kernel.items import Item, add_item
 from app.kernel.stock import LedgerEntry
+from app.meta.models import Record
 from app.workflow.models import ApprovalTask
 from tests.application.purchasing_fixtures import (
     SIGN,
@@ -157,11 +158,16 @@ def test_a_negative_unit_cost_is_refused_on_a_receipt(bed):
     assert response.json["errors"] == {"lines[0].unit_cost": ["不能小于 0。"]}
 
 
-def test_an_item_card_with_a_wrong_gtin_check_digit_is_refused_at_submit(bed):
-    card = bed.create("hq", "item_master", {
-        "code": "BAD-GTIN", "name": "血糖试纸", "gtin": "06900000000017",
-        "registration_cert": "国械注准2023BAD", "registration_expiry": day(700),
-    })  # fmt: skip
+def test_an_item_card_with_a_wrong_gtin_check_digit_is_refused_at_save_and_at_submit(bed):
+    body = {"code": "BAD-GTIN", "name": "血糖试纸", "gtin": "06900000000017",
+            "registration_cert": "国械注准2023BAD", "registration_expiry": day(700)}  # fmt: skip
+    response = bed.api("hq").post(url("item_master"), json=body)
+    assert response.status_code == 422  # at the keyboard, by the form's own rule
+    assert response.json["errors"] == {"gtin": ["产品标识校验位不对：请核对 14 位数字。"]}
+    card = bed.create("hq", "item_master", {**body, "gtin": gtin("0690000000001")})
+    with bed.db.transaction() as session:  # however a wrong one got in, submit still refuses it
+        record = session.get(Record, card["id"])
+        record.data = {**record.data, "gtin": "06900000000017"}
     response = bed.fire("hq", "item_master", card["id"], "submit")
     assert response.status_code == 409
     assert response.json["error"] == (

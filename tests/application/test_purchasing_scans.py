@@ -71,3 +71,34 @@ def test_an_expiry_contradicting_the_lot_on_record_is_refused_at_scan_and_at_rec
     )
     assert bed.balances() == before
     assert bed.api("keeper").get(url("purchase_receipt", second["id"])).json["state"] == "draft"
+
+
+def test_a_scan_saved_without_the_scan_endpoint_is_checked_at_save(bed):
+    """A scanner typing into the field, or the API: the save checks what the scan endpoint does,
+    under the line's scan field — not a bare 'required' on the item it could not fill."""
+    supplier = bed.supplier()["id"]
+    unknown = gtin("0690000000001")
+    response = bed.api("keeper").post(url("purchase_receipt"), json={
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"scan": f"(01){unknown}(17)291231(10)ABC", "quantity": "1"}],
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"]["lines[0].scan"] == [f"No item has the GTIN {unknown}."]
+    item = bed.item("GLC", "0690123456011")["data"]["item"]
+    picked = bed.create("keeper", "purchase_receipt", {  # the item picked by hand: still refused
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"item": item, "lot": "A", "expiry_date": "2029-12-31", "quantity": "1"}],
+    })  # fmt: skip
+    response = bed.api("keeper").put(url("purchase_receipt", picked["id"]), json={
+        "version": picked["version"],
+        "lines": [{"scan": f"(01){unknown}(17)291231(10)ABC", "item": item, "quantity": "1"}],
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert "lines[0].scan" in response.json["errors"]
+    known = f"(01){gtin('0690123456011')}(17)291231(10)ABC"
+    saved = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"scan": known, "quantity": "1"}],
+    })  # fmt: skip
+    assert saved["data"]["lines"][0]["item"] == item
+    assert saved["data"]["lines"][0]["lot"] == "ABC"

@@ -30,6 +30,12 @@ def test_table_aggregates_and_dates():
     assert evaluate("days_between(a, b)", a=dt.date(2026, 1, 1), b=dt.date(2026, 3, 1)) == 59
 
 
+def test_gtin_ok_checks_length_digits_and_the_gs1_check_digit():
+    assert evaluate("gtin_ok(gtin)", gtin="04012345678901") is True
+    for wrong in ("04012345678902", "4012345678901", "0401234567890A", "", None, Decimal(1)):
+        assert evaluate("gtin_ok(gtin)", gtin=wrong) is False
+
+
 def test_today_is_the_shops_date_not_utcs(monkeypatch):
     # 20:30 UTC on 2 December is 04:30 on 3 December in Shanghai: a receipt dated today() then
     # said yesterday for the first eight hours of every business day
