@@ -48,7 +48,8 @@ def _locale() -> str:
 
 
 class Display:
-    """Formats stored values for people: option labels, link labels (scoped), yes/no."""
+    """Formats stored values for people: option labels (of any field that declares options),
+    link labels (scoped), yes/no."""
 
     def __init__(self, form: FormDef):
         self.form, self.cache = form, {}
@@ -56,7 +57,7 @@ class Display:
     def __call__(self, field, value) -> str:
         if value is None or value == "" or value == []:
             return ""
-        if field.type in ("select", "multiselect"):
+        if field.options:  # a select, or a formula giving codes (e.g. a sale's kind)
             labels = {o["value"]: o["label"] for o in field.options}
             values = value if isinstance(value, list) else [value]
             return ", ".join(label_text(labels.get(v), _locale()) or str(v) for v in values)

@@ -4,6 +4,7 @@ UDI, the GSP sales record, and the customer return with its quality check."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -76,6 +77,9 @@ def test_retail_sale_reserves_fefo_and_delivers_the_scanned_lots(shop, db):
     order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "5",
                                      "unit_price": "12.50", "discount": "10"}])  # fmt: skip
     assert order["data"]["sale_kind"] == "retail"
+    for page in (clerk.get("/forms/sales_order/"), clerk.get(f"/forms/sales_order/{order['id']}")):
+        assert page.status_code == 200
+        assert re.search(r">\s*Retail\s*<", page.text)  # its label, not its code "retail"
     assert D(order["data"]["lines"][0]["amount"]) == D("56.25")  # 5 × 12.50 × 90 %
     assert D(order["data"]["total"]) == D("56.25")
 
