@@ -106,10 +106,15 @@ def _target_query(session: Session, user, target: LinkTarget, everywhere: bool =
     return query
 
 
-def _form_query(session: Session, user, form: str):
-    return select(Record).where(
-        Record.form == form,
-        or_(Record.location_id.is_(None), access.scope_filter(session, user, Record.location_id)),
+def _form_query(session: Session, user, form: str, everywhere: bool = False):
+    """The records of ``form`` a link may name: those in the user's scope, or — ``everywhere``,
+    a field with ``link_scope: all`` — any (the counterpart document at the other location: its
+    number is shown, its content still needs the user's own rights)."""
+    query = select(Record).where(Record.form == form)
+    if everywhere:
+        return query
+    return query.where(
+        or_(Record.location_id.is_(None), access.scope_filter(session, user, Record.location_id))
     )
 
 
@@ -143,7 +148,8 @@ def resolve(
 ) -> Choice | None:
     """The linked row as a ``Choice`` if it exists, ``user`` may see it and it passes the
     field's ``link_filter`` (``condition``); else ``None``. ``everywhere`` (a location field with
-    ``link_scope: all``) accepts any location: a counterpart, not a place the user works at."""
+    ``link_scope: all``) accepts any location: a counterpart, not a place the user works at; a
+    record link with it names the counterpart's document wherever it lies."""
     if value in (None, ""):
         return None
     if target in LINK_TARGETS:
@@ -159,7 +165,8 @@ def resolve(
     record_id = _record_id(value)
     if record_id is None:
         return None
-    row = session.scalar(_form_query(session, user, target).where(Record.id == record_id))
+    query = _form_query(session, user, target, everywhere)
+    row = session.scalar(query.where(Record.id == record_id))
     if row is None or not passes(condition, row):
         return None
     return Choice(row.id, record_label(row, title_field))
@@ -194,7 +201,8 @@ def resolve_many(
             found |= {getattr(row, spec.key): Choice(getattr(row, spec.key), spec.label_of(row))
                       for row in rows if passes(condition, row)}  # fmt: skip
         else:
-            rows = session.scalars(_form_query(session, user, target).where(Record.id.in_(chunk)))
+            query = _form_query(session, user, target, everywhere)
+            rows = session.scalars(query.where(Record.id.in_(chunk)))
             found |= {row.id: Choice(row.id, record_label(row, title_field))
                       for row in rows if passes(condition, row)}  # fmt: skip
     return {value: found.get(key) for value, key in keys.items()}

@@ -174,6 +174,16 @@ def test_the_remainder_may_arrive_later(db, as_user, chain):
     assert in_transit(db) == {}
 
 
+def test_the_request_shows_the_transfer_out_its_approval_made(db, as_user, chain):
+    made = approved_transfer_out(db, as_user, chain)
+    clerk = as_user("clerk1")  # a store clerk: the transfer out lies at the warehouse
+    asked = clerk.get(f"{TQ}/{made['request']['id']}").json
+    assert asked["data"]["transfer_out"] == made["out"].id
+    page = clerk.get(f"/forms/transfer_request/{made['request']['id']}")
+    assert made["out"].number in page.text
+    assert clerk.get(f"{TO}/{made['out'].id}").status_code in (403, 404)  # its content: not theirs
+
+
 def test_goods_recalled_on_the_road_arrive_set_apart(db, as_user, chain):
     out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
     warehouse = as_user("whsuper")
