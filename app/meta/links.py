@@ -249,6 +249,45 @@ def search(
     return [Choice(row.id, record_label(row, title_field)) for row in rows]
 
 
+#: Enough rows to tell one from several (a ``link_filter`` may drop some of them).
+FIND_LIMIT = 20
+
+
+def find(
+    session: Session,
+    user,
+    target: str,
+    text: str,
+    title_field=None,
+    condition=None,
+    everywhere: bool = False,
+) -> list[Choice]:
+    """The rows a person means by ``text`` (a cell of an imported sheet): those one of whose
+    searchable columns is exactly ``text`` (an item's code, name or GTIN; a location's code), or
+    a record whose number or title it is — in the scope, passing ``condition``. A list's label
+    ("S1 一号店") is found by its first word. More than one choice means ``text`` is ambiguous."""
+    for wanted in dict.fromkeys((text, text.split(" ", 1)[0])):
+        if target in LINK_TARGETS:
+            spec = LINK_TARGETS[target]
+            query = _target_query(session, user, spec, everywhere and target == "location")
+            columns = [cast(getattr(spec.model, name), String) for name in spec.search]
+            query = query.where(or_(*(column == wanted for column in columns)))
+            rows = session.scalars(query.limit(FIND_LIMIT))
+            found = [Choice(getattr(row, spec.key), spec.label_of(row))
+                     for row in rows if passes(condition, row)]  # fmt: skip
+        else:
+            matches = [Record.number == wanted]
+            if title_field:
+                matches.append(Record.data[title_field].as_string() == wanted)
+            query = _form_query(session, user, target, everywhere).where(or_(*matches))
+            found = [Choice(row.id, record_label(row, title_field))
+                     for row in session.scalars(query.limit(FIND_LIMIT))
+                     if passes(condition, row)]  # fmt: skip
+        if found:
+            return found
+    return []
+
+
 def field_of(session: Session, user, target: str, value, field: str):
     """A field of the linked row, for ``lookup(link, 'field')`` in expressions (scoped too)."""
     if value in (None, ""):

@@ -11,6 +11,7 @@ Every POST honours ``Idempotency-Key``: a repeat with the same key (per user) re
 
 from __future__ import annotations
 
+import io
 import json
 from functools import wraps
 
@@ -23,7 +24,7 @@ from app.kernel import audit
 from app.kernel.errors import LotMismatch, UnknownItem
 from app.kernel.retry import retrying
 from app.kernel.udi import UDIError, check_udi, parse_udi
-from app.meta import access, idempotency, links, records
+from app.meta import access, idempotency, imports, links, records
 from app.meta.access import PermissionDenied
 from app.meta.records import RecordError, ValidationFailed
 from app.web.auth import unauthorized
@@ -174,6 +175,18 @@ def _dump(form: str, record, status: int):
 def create_record(form):
     record = records.create(db_session(), registry(), current_user, form, _body(), from_client=True)
     return _dump(form, record, 201)
+
+
+@bp.post("/forms/<form>/import")
+@api_auth
+def import_records(form):
+    """Multipart ``file`` (.xlsx, the template's columns): one record per row, all or none."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationFailed({"file": [_("Choose a file.")]})
+    data = upload.stream.read(imports.MAX_BYTES + 1)  # read once: a retried attempt reads it again
+    done = imports.import_records(db_session(), registry(), current_user, form, io.BytesIO(data))
+    return jsonify(created=len(done.records), ids=[record.id for record in done.records]), 201
 
 
 @bp.get("/forms/<form>/records/<int:record_id>")

@@ -6,7 +6,18 @@ recomputes formulas and visibility through ``/forms/<form>/evaluate`` (htmx) —
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+import io
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -15,7 +26,7 @@ from app.i18n import _, _l
 from app.kernel import queries
 from app.kernel.audit import AuditEntry
 from app.kernel.retry import retrying
-from app.meta import access, links, records
+from app.meta import access, imports, links, records
 from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
@@ -41,6 +52,9 @@ def _form(name: str) -> FormDef:
     if form is None:
         abort(404)
     return form
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _locale() -> str:
@@ -180,6 +194,50 @@ def new(form):
         errors={},
         record=None,
         visible=preview.visible,
+    )
+
+
+@bp.route("/<form>/import", methods=["GET", "POST"])
+@login_required
+def import_view(form):
+    """Upload a filled-in template: every row a record, all or none; refusals by row and column."""
+    definition = _form(form)
+    _guard("create", form)
+    errors = {}
+    if request.method == "POST":
+        session = db_session()
+        upload = request.files.get("file")
+        try:
+            if upload is None or not upload.filename:
+                raise ValidationFailed({"file": [_("Choose a file.")]})
+            done = imports.import_records(session, registry(), current_user, form, upload.stream)
+            session.commit()
+        except ValidationFailed as exc:
+            session.rollback()
+            errors = exc.errors
+        else:
+            flash(_("%(count)s records imported.", count=len(done.records)), "info")
+            return redirect(url_for("forms.list_view", form=form))
+    page = _render(
+        definition,
+        "import.html",
+        fields=imports.importable_fields(definition),
+        refusals=imports.error_lines(definition, errors, _locale()),
+        max_rows=imports.MAX_ROWS,
+    )
+    return page, 422 if errors else 200
+
+
+@bp.get("/<form>/import-template.xlsx")
+@login_required
+def import_template(form):
+    definition = _form(form)
+    _guard("create", form)
+    return send_file(
+        io.BytesIO(imports.template(definition, _locale())),
+        mimetype=XLSX,
+        as_attachment=True,
+        download_name=f"{form}-import.xlsx",
     )
 
 

@@ -78,3 +78,24 @@ def _transfer_in(app, db, chain) -> int:
             by_action=True,
         )  # fmt: skip
         return created.id
+
+
+def test_find_takes_what_people_write_within_the_scope(db, chain):
+    """An imported cell names a link by code, by a list's label or by name; a name two rows
+    share is ambiguous; a counterpart field looks everywhere, an own-location field does not."""
+    from app.kernel.items import Item, add_item
+    from app.meta import links
+
+    with db.transaction() as session:
+        clerk = session.query(User).filter_by(username="clerk1").one()
+        add_item(session, "TWIN-1", "同名商品", tracking="none")
+        add_item(session, "TWIN-2", "同名商品", tracking="none")
+        strip = session.get(Item, chain["strip"])
+        assert [c.value for c in links.find(session, clerk, "item", strip.code)] == [strip.id]
+        assert len(links.find(session, clerk, "item", "同名商品")) == 2
+        assert [c.value for c in links.find(session, clerk, "location", "S1 一号店")] == [
+            chain["S1"]
+        ]
+        assert links.find(session, clerk, "location", "S9") == []  # not where the clerk works
+        found = links.find(session, clerk, "location", "S9", everywhere=True)
+        assert [c.value for c in found] == [chain["S9"]]

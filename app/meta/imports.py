@@ -1,0 +1,327 @@
+"""Import records of any form from an Excel sheet (导入): item cards, customers, suppliers, stock
+policies — whatever form the admin defined — without writing a line of code.
+
+The sheet's first row names the columns: a field's label in either language, or its name (the
+template, ``template()``, gives the labels in the user's language, required ones marked ``*``).
+Every later row becomes one record, created through the record service with all the form's rules,
+as the user who imports, in their data scope. Cells hold what people write: a link field takes an
+item's code or GTIN, a location's code, a user's username, a record's number or title; a choice
+takes its label or its value; yes/no takes 是/否, yes/no, true/false, 1/0.
+
+All or nothing: if any row is refused, nothing is written, and every refusal names its row and
+column (``rows[3].gtin``: row 3 of the sheet, as Excel numbers it). One audit entry records the
+import itself, beside each record's own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import BinaryIO
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy.orm import Session
+
+from app.i18n import _
+from app.kernel.items import business_timezone
+from app.meta import access, links, records
+from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
+from app.meta.records import RecordError, ValidationFailed
+from app.meta.registry import Registry
+
+#: Rows per file: each is a record with every rule checked; a bigger file is split.
+MAX_ROWS = 2000
+MAX_BYTES = 5 * 1024 * 1024
+#: Field types a cell can give; the others the server fills (formulas, numbers, stamps, files).
+IMPORTABLE = frozenset(
+    {"text", "long_text", "integer", "decimal", "money", "percent", "date", "datetime",
+     "boolean", "select", "multiselect", "link", "lot", "serial", "expiry_date", "udi",
+     "barcode"}
+)  # fmt: skip
+YES = frozenset({"是", "y", "yes", "true", "1", "√", "✓"})
+NO = frozenset({"否", "n", "no", "false", "0", "×"})
+SEPARATORS = re.compile(r"[,，;；、]")
+
+
+@dataclass(frozen=True)
+class Imported:
+    form: str
+    records: list
+
+
+def importable_fields(form: FormDef) -> list[FieldDef]:
+    """The header fields a sheet may fill: what a person types on the form, not what the server
+    computes or a later state fills in (read-only)."""
+    return [f for f in form.fields if f.type in IMPORTABLE and not f.get("read_only")]
+
+
+def column_title(field: FieldDef, language: str) -> str:
+    return field.label(language) + (" *" if field.get("required") else "")
+
+
+def template(form: FormDef, language: str) -> bytes:
+    """An empty sheet with the form's columns, text columns formatted as text (a GTIN or code
+    keeps its leading zeros), and a second sheet saying what each column takes."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _sheet_title(form.label(language))
+    fields = importable_fields(form)
+    bold = Font(bold=True)
+    for index, field in enumerate(fields, start=1):
+        cell = sheet.cell(row=1, column=index, value=column_title(field, language))
+        cell.font = bold
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = max(12, len(cell.value) * 2)
+        if field.type not in NUMBER_TYPES and field.type not in DATE_TYPES | {"boolean"}:
+            sheet.column_dimensions[letter].number_format = "@"
+    sheet.freeze_panes = "A2"
+    guide = book.create_sheet(_sheet_title(_("Columns")))
+    guide.append([_("Column"), _("Required"), _("What to write")])
+    for cell in guide[1]:
+        cell.font = bold
+    for field in fields:
+        guide.append(
+            [
+                field.label(language),
+                _("Yes") if field.get("required") else "",
+                _hint(field, language),
+            ]
+        )
+    guide.column_dimensions["A"].width = 24
+    guide.column_dimensions["C"].width = 60
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_title(text: str) -> str:
+    return re.sub(r"[\[\]:*?/\\]", " ", text)[:31] or "Sheet"
+
+
+def _hint(field: FieldDef, language: str) -> str:
+    if field.type in ("select", "multiselect"):
+        return " / ".join(label_text(o["label"], language) for o in field.options)
+    if field.type == "link":
+        return _("its code, number or name, as the list shows it")
+    if field.type in DATE_TYPES:
+        return _("a date, e.g. 2027-06-30")
+    if field.type == "boolean":
+        return _("是/否 or yes/no")
+    if field.type in NUMBER_TYPES:
+        return _("a number")
+    return ""
+
+
+def import_records(
+    session: Session, registry: Registry, user, form_name: str, stream: BinaryIO
+) -> Imported:
+    """Create one record per row of the sheet in ``stream``, all or none (the caller commits;
+    on ``ValidationFailed`` it rolls back, and nothing of the file is written)."""
+    form = registry.form(form_name)
+    if form is None:
+        raise records.FormNotFound(form_name)
+    access.require(user, "create", form_name)
+    header, rows = _read(stream)
+    columns = _columns(form, header)
+    language = records.locale()
+    reader = _CellReader(session, user, registry, language)
+    created, errors = [], {}
+    for number, cells in rows:
+        payload, problems = {}, {}
+        for field, value in zip(columns, cells, strict=False):
+            if field is None or value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                payload[field.name] = reader.value(field, value)
+            except ValueError as exc:
+                problems[f"rows[{number}].{field.name}"] = [str(exc)]
+        if problems:
+            errors |= problems
+            continue
+        try:
+            with session.begin_nested():
+                created.append(
+                    records.create(session, registry, user, form_name, payload, from_client=True)
+                )
+        except ValidationFailed as exc:
+            errors |= {f"rows[{number}].{path}": reasons for path, reasons in exc.errors.items()}
+        except (RecordError, access.PermissionDenied) as exc:
+            errors[f"rows[{number}]"] = [str(exc)]
+    if errors:
+        raise ValidationFailed(errors)
+    if not created:
+        raise ValidationFailed({"file": [_("The sheet has no rows under its header.")]})
+    records.audit_as(session, user, "import", "form", form_name,
+                     changes={"records": [record.id for record in created]})  # fmt: skip
+    return Imported(form_name, created)
+
+
+def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> list[tuple]:
+    """The refusals of an import as (row, column, message) for people: ``rows[3].gtin`` is row
+    3 under the GTIN column's label, ``columns[C]`` is column C of the header."""
+    lines = []
+    for key, messages in errors.items():
+        found = re.fullmatch(r"rows\[(\d+)\](?:\.(\w+))?(.*)", key)
+        if found:
+            field = form.field(found.group(2)) if found.group(2) else None
+            column = field.label(language) if field else (found.group(2) or "")
+            where = (found.group(1), column + found.group(3))
+        else:
+            column = re.fullmatch(r"columns\[([A-Z]+)\]", key)
+            where = ("1", column.group(1)) if column else ("", "")
+        lines.extend((*where, message) for message in messages)
+    return lines
+
+
+def _read(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
+    """The first sheet's header and its non-empty rows (with their Excel row numbers)."""
+    data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ValidationFailed(
+            {"file": [_("The file is larger than %(max)s MB.", max=MAX_BYTES // (1024 * 1024))]}
+        )
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise ValidationFailed({"file": [_("This is not an Excel workbook (.xlsx).")]}) from None
+    try:
+        sheet = book.worksheets[0]
+        found = sheet.iter_rows(values_only=True)
+        header = next(found, None)
+        rows = []
+        for number, cells in enumerate(found, start=2):
+            if any(cell is not None and str(cell).strip() for cell in cells):
+                rows.append((number, cells))
+                if len(rows) > MAX_ROWS:
+                    raise ValidationFailed({"file": [_(
+                        "A file takes at most %(max)s rows: split it.", max=MAX_ROWS
+                    )]})  # fmt: skip
+    finally:
+        book.close()
+    if not header or not any(header):
+        raise ValidationFailed({"file": [_("The first row must name the columns.")]})
+    return list(header), rows
+
+
+def _columns(form: FormDef, header: list) -> list[FieldDef | None]:
+    """The field each column fills, by label (either language) or name; an unknown or repeated
+    column is refused, naming its letter."""
+    by_title = {}
+    for field in importable_fields(form):
+        for title in (field.name, *(field.spec.get("label") or {}).values()):
+            by_title[_normal(title)] = field
+    columns, seen, errors = [], set(), {}
+    for index, title in enumerate(header, start=1):
+        if title is None or not str(title).strip():
+            columns.append(None)
+            continue
+        field = by_title.get(_normal(str(title)))
+        where = f"columns[{get_column_letter(index)}]"
+        if field is None:
+            errors[where] = [_("'%(column)s' is not a field this sheet can fill.", column=title)]
+        elif field.name in seen:
+            errors[where] = [_("'%(column)s' appears twice.", column=title)]
+        else:
+            seen.add(field.name)
+        columns.append(field)
+    if errors:
+        raise ValidationFailed(errors)
+    return columns
+
+
+def _normal(title: str) -> str:
+    return title.strip().removesuffix("*").strip().casefold()
+
+
+class _CellReader:
+    """A cell as the record service takes it; links looked up once per distinct text."""
+
+    def __init__(self, session: Session, user, registry: Registry, language: str):
+        self.session, self.user, self.registry, self.language = session, user, registry, language
+        self.links: dict[tuple[str, str], object] = {}
+
+    def value(self, field: FieldDef, cell):
+        if field.type == "link":
+            return self._link(field, _text(cell))
+        if field.type == "boolean":
+            return _boolean(cell)
+        if field.type == "select":
+            return self._option(field, cell)
+        if field.type == "multiselect":
+            return [self._option(field, part) for part in SEPARATORS.split(_text(cell)) if part]
+        if field.type in NUMBER_TYPES:
+            return _number(cell)
+        if field.type in DATE_TYPES and isinstance(cell, dt.datetime | dt.date):
+            return (cell.date() if isinstance(cell, dt.datetime) else cell).isoformat()
+        if field.type == "datetime" and isinstance(cell, dt.datetime):
+            return cell.replace(tzinfo=cell.tzinfo or business_timezone()).isoformat()
+        return _text(cell)
+
+    def _option(self, field: FieldDef, cell):
+        text = _text(cell)
+        for option in field.options:
+            names = {str(option["value"]), *(option.get("label") or {}).values()}
+            if text.casefold() in {name.casefold() for name in names}:
+                return option["value"]
+        return text  # the record service names the choices
+
+    def _link(self, field: FieldDef, text: str):
+        target = field.get("link")
+        key = (field.name, text)
+        if key not in self.links:
+            form = self.registry.form(target)
+            found = links.find(
+                self.session, self.user, target, text,
+                title_field=form.title_field if form else None,
+                condition=field.expressions.get("link_filter"),
+                everywhere=field.get("link_scope") == "all",
+            )  # fmt: skip
+            if len(found) > 1:
+                self.links[key] = ValueError(
+                    _("'%(text)s' matches several: write its code.", text=text)
+                )
+            elif not found:
+                self.links[key] = ValueError(
+                    _("Nothing you may use is called '%(text)s'.", text=text)
+                )
+            else:
+                self.links[key] = found[0].value
+        value = self.links[key]
+        if isinstance(value, ValueError):
+            raise value
+        return value
+
+
+def _text(cell) -> str:
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    if isinstance(cell, dt.datetime | dt.date):
+        return cell.isoformat()
+    return str(cell).strip()
+
+
+def _number(cell) -> str:
+    if isinstance(cell, bool):
+        raise ValueError(_("Not a valid number."))
+    if isinstance(cell, int | Decimal):
+        return str(cell)
+    if isinstance(cell, float):
+        return str(Decimal(repr(cell)))  # what Excel shows, not the binary fraction behind it
+    return _text(cell)
+
+
+def _boolean(cell):
+    if isinstance(cell, bool):
+        return cell
+    text = _text(cell).casefold()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise ValueError(_("Write 是 or 否 (yes or no)."))

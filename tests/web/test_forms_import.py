@@ -1,0 +1,163 @@
+"""Importing records from Excel through the API and the page, with ``field_lab``'s every field
+type: the template, what people write in cells, and refusals by row and column, all or none."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+
+from app.kernel.audit import AuditEntry
+from app.meta.models import Record
+from tests.forms_fixtures import PASSWORD, ApiClient
+from tests.web.test_forms_api import add_supplier
+
+IMPORT = "/api/v1/forms/field_lab/import"
+PAGE = "/forms/field_lab/import"
+RECORDS = "/api/v1/forms/field_lab/records"
+
+
+def sheet(*rows) -> io.BytesIO:
+    book = Workbook()
+    for row in rows:
+        book.active.append(list(row))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def upload(client, url, data: io.BytesIO | bytes, name="lab.xlsx"):
+    if isinstance(data, bytes):
+        data = io.BytesIO(data)
+    return client.post(url, data={"file": (data, name)}, content_type="multipart/form-data")
+
+
+def lab_records(lab_app) -> list[Record]:
+    with lab_app.extensions["lianku.db"].session() as session:
+        return list(session.scalars(select(Record).where(Record.form == "field_lab")))
+
+
+HEADER = ("地点", "Title *", "count", "Weight", "Due", "加急", "Priority", "Tags", "Owner",
+          "Supplier", "Urgency reason")  # fmt: skip
+
+
+def test_the_template_lists_what_a_person_types_and_says_how(api, org):
+    response = api.get("/forms/field_lab/import-template.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    book = load_workbook(io.BytesIO(response.data))
+    header = [cell.value for cell in book.worksheets[0][1]]
+    assert header[:3] == ["Location *", "Title *", "Notes"]  # the admin's labels, in English
+    assert "Code" not in header and "Total" not in header and "Lines" not in header
+    assert "Photo" not in header and "Seq" not in header and "Entered by" not in header
+    guide = {row[0]: row[1:] for row in book.worksheets[1].iter_rows(values_only=True)}
+    assert guide["Priority"][1] == "Low / High"
+    assert book.worksheets[0].column_dimensions["B"].number_format == "@"  # codes stay text
+
+
+def test_every_row_becomes_a_record_through_the_forms_rules(lab_app, api, org):
+    good = add_supplier(api, "GOOD")
+    rows = sheet(
+        HEADER,
+        (
+            "S1",
+            "Alpha",
+            4,
+            1.25,
+            dt.date(2027, 6, 30),
+            "否",
+            "高",
+            "A, B",
+            "clerk",
+            "GOOD",
+            None,
+        ),
+        (None,) * len(HEADER),  # an empty row is skipped
+        ("S2 二号店", "Beta", None, None, "2027-07-01", True, "low", None, None, None, "急用"),
+    )
+    response = upload(api, IMPORT, rows)
+    assert response.status_code == 201, response.json
+    assert response.json["created"] == 2
+    alpha, beta = (api.get(f"{RECORDS}/{id}").json for id in response.json["ids"])
+    assert alpha["location_id"] == org["s1"] and beta["location_id"] == org["s2"]
+    assert alpha["data"]["count"] == 4 and alpha["data"]["weight"] == "1.25"
+    assert alpha["data"]["due"] == "2027-06-30" and alpha["data"]["urgent"] is False
+    assert alpha["data"]["priority"] == "high" and alpha["data"]["tags"] == ["a", "b"]
+    assert alpha["data"]["owner"] == org["clerk"] and alpha["data"]["supplier"] == good
+    assert alpha["data"]["code"] == "FIXED" and alpha["data"]["discount"] == "0"  # defaults
+    assert beta["data"]["urgent"] is True and beta["data"]["due"] == "2027-07-01"
+    with lab_app.extensions["lianku.db"].session() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "import"))
+        assert entry.entity_id == "field_lab"
+        assert entry.changes == {"records": response.json["ids"]}
+
+
+def test_any_bad_row_refuses_the_whole_file_naming_row_and_column(lab_app, api, org):
+    add_supplier(api, "BAD", "REVOKED")
+    rows = sheet(
+        HEADER,
+        ("S1", "Alpha", 4, None, None, None, None, None, None, None, None),
+        ("S1", "beta", 3, None, None, None, None, None, None, None, None),
+        ("NOPE", "Gamma", None, None, None, "maybe", "urgent", None, None, "BAD", None),
+        ("S1", "Alpha", None, None, None, None, None, None, None, None, None),
+        ("S1", "Delta", "four", None, "soon", None, None, None, None, None, None),
+    )
+    response = upload(api, IMPORT, rows)
+    assert response.status_code == 422
+    errors = response.json["errors"]
+    assert set(errors) == {
+        "rows[3].title", "rows[3].count",  # pattern, the form's own validate rule
+        "rows[4].location", "rows[4].urgent", "rows[4].supplier",  # unknown, not yes/no, filtered
+        "rows[5].title",  # unique, against row 2 of the same file
+        "rows[6].count", "rows[6].due",
+    }  # fmt: skip
+    assert errors["rows[3].count"] == ["Count must be even"]
+    assert errors["rows[4].location"] == ["Nothing you may use is called 'NOPE'."]
+    assert "rows[4].priority" not in errors  # row 4 was refused before the form saw it
+    assert lab_records(lab_app) == []  # nothing is half-written
+
+
+def test_a_file_that_is_not_a_sheet_of_this_form_is_refused(lab_app, api, org):
+    cases = [
+        (sheet(("Title", "Colour", "Title")), {"columns[B]", "columns[C]"}),
+        (sheet(("Title",)), {"file"}),  # a header and no rows
+        (sheet(), {"file"}),  # not even a header
+        (b"title,count\nAlpha,4\n", {"file"}),  # a CSV named .xlsx
+    ]
+    for data, keys in cases:
+        response = upload(api, IMPORT, data)
+        assert response.status_code == 422, response.json
+        assert set(response.json["errors"]) == keys, response.json
+    response = api.post(IMPORT, data={}, content_type="multipart/form-data")
+    assert response.status_code == 422 and set(response.json["errors"]) == {"file"}
+    assert lab_records(lab_app) == []
+
+
+def test_a_clerk_imports_only_where_they_work(lab_app, org):
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    response = upload(clerk, IMPORT, sheet(("Location", "Title"), ("S2", "Other"), ("S1", "Own")))
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["rows[2].location"]
+    response = upload(clerk, IMPORT, sheet(("Location", "Title"), ("S1", "Own")))
+    assert response.status_code == 201
+    assert response.json["created"] == 1
+    refused = upload(clerk, "/api/v1/forms/supplier/import", sheet(("Name",), ("X",)))
+    assert refused.status_code == 403  # clerks read supplier cards, they do not create them
+
+
+def test_the_import_page_shows_refusals_by_row_then_imports(lab_app, api, org):
+    listing = api.get("/forms/field_lab/")
+    assert f'href="{PAGE}"' in listing.text
+    page = api.get(PAGE)
+    assert page.status_code == 200
+    assert 'type="file"' in page.text and "import-template.xlsx" in page.text
+    bad = api.form(PAGE, {"file": (sheet(HEADER[:2], ("S1", "lower")), "lab.xlsx")})
+    assert bad.status_code == 422
+    assert 'id="import-refusals"' in bad.text
+    assert "<td>2</td><td>Title</td>" in bad.text  # row 2, the Title column, and why
+    done = api.form(PAGE, {"file": (sheet(HEADER[:2], ("S1", "Upper")), "lab.xlsx")})
+    assert done.status_code == 302 and done.headers["Location"].endswith("/forms/field_lab/")
+    assert [record.data["title"] for record in lab_records(lab_app)] == ["Upper"]
