@@ -35,8 +35,9 @@ from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_te
 from app.meta.records import RecordError, ValidationFailed
 from app.meta.registry import Registry
 
-#: Rows per file: each is a record with every rule checked; a bigger file is split.
-MAX_ROWS = 2000
+#: Rows per file: each is a record with every rule checked, within one request (1,000 rows of a
+#: plain form take a few seconds); a bigger file is split.
+MAX_ROWS = 1000
 MAX_BYTES = 5 * 1024 * 1024
 #: Field types a cell can give; the others the server fills (formulas, numbers, stamps, files).
 IMPORTABLE = frozenset(

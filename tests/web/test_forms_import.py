@@ -10,6 +10,7 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
 from app.kernel.audit import AuditEntry
+from app.meta import imports
 from app.meta.models import Record
 from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_api import add_supplier
@@ -120,7 +121,7 @@ def test_any_bad_row_refuses_the_whole_file_naming_row_and_column(lab_app, api, 
     assert lab_records(lab_app) == []  # nothing is half-written
 
 
-def test_a_file_that_is_not_a_sheet_of_this_form_is_refused(lab_app, api, org):
+def test_a_file_that_is_not_a_sheet_of_this_form_is_refused(lab_app, api, org, monkeypatch):
     cases = [
         (sheet(("Title", "Colour", "Title")), {"columns[B]", "columns[C]"}),
         (sheet(("Title",)), {"file"}),  # a header and no rows
@@ -131,6 +132,12 @@ def test_a_file_that_is_not_a_sheet_of_this_form_is_refused(lab_app, api, org):
         response = upload(api, IMPORT, data)
         assert response.status_code == 422, response.json
         assert set(response.json["errors"]) == keys, response.json
+    monkeypatch.setattr(imports, "MAX_ROWS", 2)
+    too_many = upload(
+        api, IMPORT, sheet(("Location", "Title"), *[("S1", f"T{n}") for n in range(3)])
+    )
+    assert too_many.status_code == 422
+    assert too_many.json["errors"] == {"file": ["A file takes at most 2 rows: split it."]}
     response = api.post(IMPORT, data={}, content_type="multipart/form-data")
     assert response.status_code == 422 and set(response.json["errors"]) == {"file"}
     assert lab_records(lab_app) == []
