@@ -8,9 +8,11 @@ as the user who imports, in their data scope. Cells hold what people write: a li
 item's code or GTIN, a location's code, a user's username, a record's number or title; a choice
 takes its label or its value; yes/no takes 是/否, yes/no, true/false, 1/0.
 
-All or nothing: if any row is refused, nothing is written, and every refusal names its row and
-column (``rows[3].gtin``: row 3 of the sheet, as Excel numbers it). One audit entry records the
-import itself, beside each record's own.
+All or nothing by default: if any row is refused, nothing is written; or, as the user chooses,
+the valid rows are kept and the refused ones reported. Every refusal names its row and column
+(``rows[3].gtin``: row 3 of the sheet, as Excel numbers it). One audit entry records the import
+itself, beside each record's own. A file of more than ``DIRECT_ROWS`` rows is imported by a job
+(``record_import``), which writes the refusals to a sheet to download.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import BinaryIO
 
 from openpyxl import Workbook, load_workbook
@@ -28,17 +33,23 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy.orm import Session
 
-from app.i18n import _
+from app.config import load_settings
+from app.i18n import _, _l
+from app.kernel import jobs
 from app.kernel.items import business_timezone
+from app.kernel.users import User
 from app.meta import access, links, records
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
 from app.meta.records import RecordError, ValidationFailed
 from app.meta.registry import Registry
 
-#: Rows per file: each is a record with every rule checked, within one request (1,000 rows of a
-#: plain form take a few seconds); a bigger file is split.
-MAX_ROWS = 1000
-MAX_BYTES = 5 * 1024 * 1024
+#: Up to this many rows a file is imported within the request; beyond, by a job.
+DIRECT_ROWS = 200
+#: Rows per file (every one a record with all its rules checked); a bigger file is split.
+MAX_ROWS = 20_000
+MAX_BYTES = 10 * 1024 * 1024
+#: How often a job reports its progress (rows).
+PROGRESS_EVERY = 100
 #: Field types a cell can give; the others the server fills (formulas, numbers, stamps, files).
 IMPORTABLE = frozenset(
     {"text", "long_text", "integer", "decimal", "money", "percent", "date", "datetime",
@@ -54,6 +65,8 @@ SEPARATORS = re.compile(r"[,，;；、]")
 class Imported:
     form: str
     records: list
+    #: The refused rows' reasons (only when the valid rows were kept).
+    errors: dict[str, list[str]]
 
 
 def importable_fields(form: FormDef) -> list[FieldDef]:
@@ -120,47 +133,80 @@ def _hint(field: FieldDef, language: str) -> str:
 
 
 def import_records(
-    session: Session, registry: Registry, user, form_name: str, stream: BinaryIO
+    session: Session,
+    registry: Registry,
+    user,
+    form_name: str,
+    stream: BinaryIO,
+    *,
+    keep_valid: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Imported:
-    """Create one record per row of the sheet in ``stream``, all or none (the caller commits;
-    on ``ValidationFailed`` it rolls back, and nothing of the file is written)."""
+    """Create one record per row of the sheet in ``stream`` (the caller commits). All or none:
+    any refusal raises ``ValidationFailed`` with every row's reasons (the caller rolls back);
+    ``keep_valid``: the valid rows are created and the refusals returned. ``progress(done, total)``
+    is told every ``PROGRESS_EVERY`` rows."""
     form = registry.form(form_name)
     if form is None:
         raise records.FormNotFound(form_name)
     access.require(user, "create", form_name)
-    header, rows = _read(stream)
+    header, rows = read_sheet(stream)
     columns = _columns(form, header)
-    language = records.locale()
-    reader = _CellReader(session, user, registry, language)
+    reader = _CellReader(session, user, registry)
     created, errors = [], {}
-    for number, cells in rows:
-        payload, problems = {}, {}
-        for field, value in zip(columns, cells, strict=False):
-            if field is None or value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            try:
-                payload[field.name] = reader.value(field, value)
-            except ValueError as exc:
-                problems[f"rows[{number}].{field.name}"] = [str(exc)]
-        if problems:
-            errors |= problems
-            continue
+    for done, (number, cells) in enumerate(rows, 1):
         try:
+            payload = reader.payload(columns, cells, number)
             with session.begin_nested():
                 created.append(
                     records.create(session, registry, user, form_name, payload, from_client=True)
                 )
         except ValidationFailed as exc:
-            errors |= {f"rows[{number}].{path}": reasons for path, reasons in exc.errors.items()}
+            errors |= {_row_path(number, path): reasons for path, reasons in exc.errors.items()}
         except (RecordError, access.PermissionDenied) as exc:
             errors[f"rows[{number}]"] = [str(exc)]
-    if errors:
+        if progress is not None and (done % PROGRESS_EVERY == 0 or done == len(rows)):
+            progress(done, len(rows))
+    if errors and not keep_valid:
         raise ValidationFailed(errors)
-    if not created:
-        raise ValidationFailed({"file": [_("The sheet has no rows under its header.")]})
-    records.audit_as(session, user, "import", "form", form_name,
-                     changes={"records": [record.id for record in created]})  # fmt: skip
-    return Imported(form_name, created)
+    if created:
+        records.audit_as(session, user, "import", "form", form_name,
+                         changes={"records": [record.id for record in created]})  # fmt: skip
+    return Imported(form_name, created, errors)
+
+
+def start(
+    session: Session,
+    registry: Registry,
+    user,
+    form_name: str,
+    data: bytes,
+    *,
+    keep_valid: bool,
+    files_dir: Path,
+    language: str,
+) -> Imported | jobs.Job:
+    """Import ``data`` now when it is small, else keep it and queue a job (the caller commits):
+    the page and the API both start an import here."""
+    if registry.form(form_name) is None:
+        raise records.FormNotFound(form_name)
+    access.require(user, "create", form_name)
+    if count_rows(data) <= DIRECT_ROWS:
+        return import_records(
+            session, registry, user, form_name, io.BytesIO(data), keep_valid=keep_valid
+        )
+    params = {"form": form_name, "file": store_upload(files_dir, data), "user_id": user.id,
+              "keep_valid": keep_valid, "language": language}  # fmt: skip
+    return jobs.enqueue(session, "record_import", params, user_id=user.id)
+
+
+def _row_path(number: int, path: str) -> str:
+    return path if path.startswith("rows[") else f"rows[{number}].{path}"
+
+
+def count_rows(data: bytes) -> int:
+    """How many rows under its header the sheet holds (to choose: now, or as a job)."""
+    return len(read_sheet(io.BytesIO(data))[1])
 
 
 def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> list[tuple]:
@@ -180,7 +226,76 @@ def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> l
     return lines
 
 
-def _read(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
+def refusals_sheet(form: FormDef, errors: dict[str, list[str]], language: str, target) -> int:
+    """The refusals as a sheet (row, column, why) for the person to correct their file from."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = _sheet_title(_("Refused rows"))
+    sheet.append([_("Row"), _("Column"), _("Why")])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    lines = error_lines(form, errors, language)
+    for row, column, message in lines:
+        sheet.append([int(row) if row.isdigit() else row, column, message])
+    sheet.column_dimensions["B"].width = 24
+    sheet.column_dimensions["C"].width = 80
+    book.save(target)
+    return len(lines)
+
+
+def store_upload(files_dir: Path, data: bytes) -> str:
+    """Keep an uploaded sheet for its job; the name to put in the job's parameters."""
+    relative = f"imports/{uuid.uuid4().hex}.xlsx"
+    path = files_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return relative
+
+
+@jobs.handler("record_import", label=_l("Import"), time_limit=3600)
+def import_job(run: jobs.JobRun) -> dict:
+    """Import a kept sheet as the user who uploaded it; the refusals come back as a sheet."""
+    from app.meta.registry import build
+
+    settings = load_settings()
+    params = run.params
+    upload = run.files_dir / params["file"]
+    language = params.get("language", "zh_CN")
+    created, errors = 0, {}
+    try:
+        with run.database.transaction() as session, upload.open("rb") as stream:
+            registry = build(settings.metadata_dir, settings.workflows_dir, session)
+            user = session.get(User, params["user_id"])
+            done = import_records(
+                session, registry, user, params["form"], stream,
+                keep_valid=params.get("keep_valid", False),
+                progress=lambda done, total: run.progress(
+                    95 * done // total, f"{done:,} / {total:,}"
+                ),
+            )  # fmt: skip
+            created, errors = len(done.records), done.errors
+            form = registry.form(params["form"])
+    except ValidationFailed as exc:  # all or none, and some were refused: none
+        errors = exc.errors
+        with run.database.session() as session:
+            form = build(settings.metadata_dir, settings.workflows_dir, session).form(
+                params["form"]
+            )
+    except (RecordError, access.PermissionDenied) as exc:
+        raise jobs.JobFailed(str(exc)) from None
+    finally:
+        upload.unlink(missing_ok=True)
+    result = {"created": created, "refused": len({key.split("]")[0] for key in errors})}
+    if errors:
+        name = f"{params['form']}-refused.xlsx"
+        path, relative = run.result_file(name)
+        refusals_sheet(form, errors, language, path)
+        result |= {"file": relative, "filename": name}
+    run.progress(100, _("%(created)s imported, %(refused)s rows refused.", **result))
+    return result
+
+
+def read_sheet(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
     """The first sheet's header and its non-empty rows (with their Excel row numbers)."""
     data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
@@ -207,6 +322,8 @@ def _read(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
         book.close()
     if not header or not any(header):
         raise ValidationFailed({"file": [_("The first row must name the columns.")]})
+    if not rows:
+        raise ValidationFailed({"file": [_("The sheet has no rows under its header.")]})
     return list(header), rows
 
 
@@ -243,9 +360,23 @@ def _normal(title: str) -> str:
 class _CellReader:
     """A cell as the record service takes it; links looked up once per distinct text."""
 
-    def __init__(self, session: Session, user, registry: Registry, language: str):
-        self.session, self.user, self.registry, self.language = session, user, registry, language
+    def __init__(self, session: Session, user, registry: Registry):
+        self.session, self.user, self.registry = session, user, registry
         self.links: dict[tuple[str, str], object] = {}
+
+    def payload(self, columns: list[FieldDef | None], cells: tuple, number: int) -> dict:
+        """A row as the record service's payload; cells it cannot read are refused together."""
+        payload, problems = {}, {}
+        for field, value in zip(columns, cells, strict=False):
+            if field is None or value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            try:
+                payload[field.name] = self.value(field, value)
+            except ValueError as exc:
+                problems[f"rows[{number}].{field.name}"] = [str(exc)]
+        if problems:
+            raise ValidationFailed(problems)
+        return payload
 
     def value(self, field: FieldDef, cell):
         if field.type == "link":

@@ -11,9 +11,9 @@ Every POST honours ``Idempotency-Key``: a repeat with the same key (per user) re
 
 from __future__ import annotations
 
-import io
 import json
 from functools import wraps
+from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_login import current_user
@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import LotMismatch, UnknownItem
+from app.kernel.jobs import Job
 from app.kernel.retry import retrying
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.meta import access, idempotency, imports, links, records
@@ -180,13 +181,25 @@ def create_record(form):
 @bp.post("/forms/<form>/import")
 @api_auth
 def import_records(form):
-    """Multipart ``file`` (.xlsx, the template's columns): one record per row, all or none."""
+    """Multipart ``file`` (.xlsx, the template's columns), ``keep_valid`` (keep the valid rows
+    when some are refused; default: all or none): 201 with what was created, or — for a file of
+    more than ``DIRECT_ROWS`` rows — 202 with the job importing it."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationFailed({"file": [_("Choose a file.")]})
     data = upload.stream.read(imports.MAX_BYTES + 1)  # read once: a retried attempt reads it again
-    done = imports.import_records(db_session(), registry(), current_user, form, io.BytesIO(data))
-    return jsonify(created=len(done.records), ids=[record.id for record in done.records]), 201
+    keep_valid = request.form.get("keep_valid", "").lower() in ("1", "true", "yes", "on")
+    outcome = imports.start(
+        db_session(), registry(), current_user, form, data, keep_valid=keep_valid,
+        files_dir=Path(current_app.instance_path), language=records.locale(),
+    )  # fmt: skip
+    if isinstance(outcome, Job):
+        return jsonify(job=outcome.id), 202
+    return jsonify(
+        created=len(outcome.records),
+        ids=[record.id for record in outcome.records],
+        errors=outcome.errors,
+    ), 201
 
 
 @bp.get("/forms/<form>/records/<int:record_id>")

@@ -7,10 +7,12 @@ recomputes formulas and visibility through ``/forms/<form>/evaluate`` (htmx) —
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -25,6 +27,7 @@ from sqlalchemy import select
 from app.i18n import _, _l
 from app.kernel import queries
 from app.kernel.audit import AuditEntry
+from app.kernel.jobs import Job
 from app.kernel.retry import retrying
 from app.meta import access, imports, links, records
 from app.meta.access import PermissionDenied
@@ -200,7 +203,8 @@ def new(form):
 @bp.route("/<form>/import", methods=["GET", "POST"])
 @login_required
 def import_view(form):
-    """Upload a filled-in template: every row a record, all or none; refusals by row and column."""
+    """Upload a filled-in template: every row a record, all or none unless the user keeps the
+    valid rows; refusals by row and column. A big file is imported by a job."""
     definition = _form(form)
     _guard("create", form)
     errors = {}
@@ -210,22 +214,33 @@ def import_view(form):
         try:
             if upload is None or not upload.filename:
                 raise ValidationFailed({"file": [_("Choose a file.")]})
-            done = imports.import_records(session, registry(), current_user, form, upload.stream)
+            outcome = imports.start(
+                session, registry(), current_user, form,
+                upload.stream.read(imports.MAX_BYTES + 1),
+                keep_valid=bool(request.form.get("keep_valid")),
+                files_dir=Path(current_app.instance_path), language=_locale(),
+            )  # fmt: skip
             session.commit()
         except ValidationFailed as exc:
             session.rollback()
             errors = exc.errors
         else:
-            flash(_("%(count)s records imported.", count=len(done.records)), "info")
-            return redirect(url_for("forms.list_view", form=form))
+            if isinstance(outcome, Job):
+                flash(_("The file is being imported by a job: its progress is shown here."), "info")
+                return redirect(url_for("jobs.index"))
+            errors = outcome.errors
+            flash(_("%(count)s records imported.", count=len(outcome.records)), "info")
+            if not errors:
+                return redirect(url_for("forms.list_view", form=form))
     page = _render(
         definition,
         "import.html",
         fields=imports.importable_fields(definition),
         refusals=imports.error_lines(definition, errors, _locale()),
+        direct_rows=imports.DIRECT_ROWS,
         max_rows=imports.MAX_ROWS,
     )
-    return page, 422 if errors else 200
+    return page, 422 if errors and request.method == "POST" else 200
 
 
 @bp.get("/<form>/import-template.xlsx")

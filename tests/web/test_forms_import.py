@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
+from app.kernel import jobs
 from app.kernel.audit import AuditEntry
 from app.meta import imports
 from app.meta.models import Record
@@ -123,7 +125,7 @@ def test_any_bad_row_refuses_the_whole_file_naming_row_and_column(lab_app, api, 
 
 def test_a_file_that_is_not_a_sheet_of_this_form_is_refused(lab_app, api, org, monkeypatch):
     cases = [
-        (sheet(("Title", "Colour", "Title")), {"columns[B]", "columns[C]"}),
+        (sheet(("Title", "Colour", "Title"), ("A", "red", "B")), {"columns[B]", "columns[C]"}),
         (sheet(("Title",)), {"file"}),  # a header and no rows
         (sheet(), {"file"}),  # not even a header
         (b"title,count\nAlpha,4\n", {"file"}),  # a CSV named .xlsx
@@ -168,3 +170,53 @@ def test_the_import_page_shows_refusals_by_row_then_imports(lab_app, api, org):
     done = api.form(PAGE, {"file": (sheet(HEADER[:2], ("S1", "Upper")), "lab.xlsx")})
     assert done.status_code == 302 and done.headers["Location"].endswith("/forms/field_lab/")
     assert [record.data["title"] for record in lab_records(lab_app)] == ["Upper"]
+
+
+def test_the_valid_rows_are_kept_when_the_user_says_so(lab_app, api, org):
+    rows = sheet(("Location", "Title"), ("S1", "Kept"), ("S1", "lower"), ("S1", "Also"))
+    response = api.post(IMPORT, data={"file": (rows, "lab.xlsx"), "keep_valid": "1"},
+                        content_type="multipart/form-data")  # fmt: skip
+    assert response.status_code == 201, response.json
+    assert response.json["created"] == 2 and list(response.json["errors"]) == ["rows[3].title"]
+    assert sorted(r.data["title"] for r in lab_records(lab_app)) == ["Also", "Kept"]
+    page = api.form(PAGE, {"file": (sheet(("Location", "Title"), ("S1", "More"), ("S1", "bad")),
+                                    "lab.xlsx"), "keep_valid": "1"})  # fmt: skip
+    assert page.status_code == 422  # the refusals stay on screen, with what was kept
+    assert "These rows were refused" in page.text and "1 records imported." in page.text
+    assert len(lab_records(lab_app)) == 3
+
+
+def test_a_big_file_is_imported_by_a_job_that_hands_back_the_refusals(
+    lab_app, api, org, db, monkeypatch
+):
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+    settings = lab_app.config["LIANKU"]
+    monkeypatch.setenv("LIANKU_METADATA_DIR", settings.metadata_dir.as_posix())
+    monkeypatch.setenv("LIANKU_WORKFLOWS_DIR", settings.workflows_dir.as_posix())
+    reported = []
+    monkeypatch.setattr(jobs.JobRun, "progress", lambda run, *step: reported.append(step))
+    files = Path(lab_app.instance_path)
+    rows = [("S1", f"T{n}") for n in range(4)]
+    good = upload(api, IMPORT, sheet(("Location", "Title"), *rows))
+    assert good.status_code == 202
+    finished = jobs.run_next(db, files_dir=files)
+    assert finished.id == good.json["job"] and finished.status == "done", finished.error
+    assert finished.result == {"created": 4, "refused": 0}
+    assert reported == [(47, "2 / 4"), (95, "4 / 4"), (100, "4 imported, 0 rows refused.")]
+    assert len(lab_records(lab_app)) == 4
+    assert not any((files / "imports").iterdir())  # the upload is not kept once imported
+    bad = api.form(PAGE, {"file": (sheet(("Location", "Title"), ("S1", "U1"), ("S1", "low"),
+                                         ("NOPE", "U2")), "lab.xlsx")})  # fmt: skip
+    assert bad.status_code == 302 and bad.headers["Location"].endswith("/jobs")
+    finished = jobs.run_next(db, files_dir=files)
+    assert finished.status == "done" and finished.result["created"] == 0  # all or none: none
+    assert finished.result["refused"] == 2
+    refusals = load_workbook(files / finished.result["file"]).active
+    assert list(refusals.iter_rows(values_only=True))[1:] == [
+        (3, "Title", "Does not match the expected format."),
+        (4, "Location", "Nothing you may use is called 'NOPE'."),
+    ]
+    assert len(lab_records(lab_app)) == 4
+    download = api.get(f"/jobs/{finished.id}/download")
+    assert download.status_code == 200
