@@ -146,10 +146,7 @@ def import_records(
     any refusal raises ``ValidationFailed`` with every row's reasons (the caller rolls back);
     ``keep_valid``: the valid rows are created and the refusals returned. ``progress(done, total)``
     is told every ``PROGRESS_EVERY`` rows."""
-    form = registry.form(form_name)
-    if form is None:
-        raise records.FormNotFound(form_name)
-    access.require(user, "create", form_name)
+    form = _form_to_fill(registry, user, form_name)
     header, rows = read_sheet(stream)
     columns = _columns(form, header)
     reader = _CellReader(session, user, registry)
@@ -188,9 +185,7 @@ def start(
 ) -> Imported | jobs.Job:
     """Import ``data`` now when it is small, else keep it and queue a job (the caller commits):
     the page and the API both start an import here."""
-    if registry.form(form_name) is None:
-        raise records.FormNotFound(form_name)
-    access.require(user, "create", form_name)
+    _form_to_fill(registry, user, form_name)
     if count_rows(data) <= DIRECT_ROWS:
         return import_records(
             session, registry, user, form_name, io.BytesIO(data), keep_valid=keep_valid
@@ -198,6 +193,14 @@ def start(
     params = {"form": form_name, "file": store_upload(files_dir, data), "user_id": user.id,
               "keep_valid": keep_valid, "language": language}  # fmt: skip
     return jobs.enqueue(session, "record_import", params, user_id=user.id)
+
+
+def _form_to_fill(registry: Registry, user, form_name: str) -> FormDef:
+    form = registry.form(form_name)
+    if form is None:
+        raise records.FormNotFound(form_name)
+    access.require(user, "create", form_name)
+    return form
 
 
 def _row_path(number: int, path: str) -> str:
@@ -226,7 +229,7 @@ def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> l
     return lines
 
 
-def refusals_sheet(form: FormDef, errors: dict[str, list[str]], language: str, target) -> int:
+def refusals_sheet(form: FormDef, errors: dict[str, list[str]], language: str, target) -> None:
     """The refusals as a sheet (row, column, why) for the person to correct their file from."""
     book = Workbook()
     sheet = book.active
@@ -234,13 +237,11 @@ def refusals_sheet(form: FormDef, errors: dict[str, list[str]], language: str, t
     sheet.append([_("Row"), _("Column"), _("Why")])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    lines = error_lines(form, errors, language)
-    for row, column, message in lines:
+    for row, column, message in error_lines(form, errors, language):
         sheet.append([int(row) if row.isdigit() else row, column, message])
     sheet.column_dimensions["B"].width = 24
     sheet.column_dimensions["C"].width = 80
     book.save(target)
-    return len(lines)
 
 
 def store_upload(files_dir: Path, data: bytes) -> str:
@@ -260,27 +261,21 @@ def import_job(run: jobs.JobRun) -> dict:
     settings = load_settings()
     params = run.params
     upload = run.files_dir / params["file"]
-    language = params.get("language", "zh_CN")
+    with run.database.session() as session:  # the live definitions, as the uploader saw them
+        registry = build(settings.metadata_dir, settings.workflows_dir, session)
     created, errors = 0, {}
     try:
         with run.database.transaction() as session, upload.open("rb") as stream:
-            registry = build(settings.metadata_dir, settings.workflows_dir, session)
-            user = session.get(User, params["user_id"])
             done = import_records(
-                session, registry, user, params["form"], stream,
+                session, registry, session.get(User, params["user_id"]), params["form"], stream,
                 keep_valid=params.get("keep_valid", False),
                 progress=lambda done, total: run.progress(
                     95 * done // total, f"{done:,} / {total:,}"
                 ),
             )  # fmt: skip
             created, errors = len(done.records), done.errors
-            form = registry.form(params["form"])
     except ValidationFailed as exc:  # all or none, and some were refused: none
         errors = exc.errors
-        with run.database.session() as session:
-            form = build(settings.metadata_dir, settings.workflows_dir, session).form(
-                params["form"]
-            )
     except (RecordError, access.PermissionDenied) as exc:
         raise jobs.JobFailed(str(exc)) from None
     finally:
@@ -289,7 +284,8 @@ def import_job(run: jobs.JobRun) -> dict:
     if errors:
         name = f"{params['form']}-refused.xlsx"
         path, relative = run.result_file(name)
-        refusals_sheet(form, errors, language, path)
+        language = params.get("language", "zh_CN")
+        refusals_sheet(registry.form(params["form"]), errors, language, path)
         result |= {"file": relative, "filename": name}
     run.progress(100, _("%(created)s imported, %(refused)s rows refused.", **result))
     return result
