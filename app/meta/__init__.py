@@ -4,6 +4,7 @@ Forms, fields, workflows, roles and reports live in ``metadata/`` and ``workflow
 every file is checked against its JSON Schema in ``schemas/`` and against the others.
 """
 
+from app.meta import accounts as _accounts  # noqa: F401  (account:<kind> report sources)
 from app.meta import checks as _checks  # noqa: F401  (registers the cross-reference checks)
 from app.meta import dashboards as _dashboards  # noqa: F401  (registers the dashboard checks)
 from app.meta import form_sources as _form_sources  # noqa: F401  (form:<name> report sources)

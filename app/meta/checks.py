@@ -124,6 +124,50 @@ def _check_form_references(document: SourceDocument, issues: list) -> None:
                 )
 
 
+@cross_check
+def check_accounts(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """A form's ``account`` names real fields of the right kinds and real states, and the
+    parties of one kind of account are records of one form (customers, or suppliers)."""
+    parties: dict[str, set[str]] = {}
+    for name, document in metadata.forms.items():
+        account = document.data.get("account")
+        if account is None:
+            continue
+        top = {field["name"]: field for field in document.data["fields"]}
+        party = top.get(account["party"])
+        if party is not None and party.get("link") in metadata.broken_forms:
+            pass  # the party's form has its own issue already
+        elif party is None or party["type"] != "link" or party.get("link") not in metadata.forms:
+            issues.append(document.issue(("account", "party"), _(
+                "'%(name)s' must be a link field to a form", name=account["party"])))  # fmt: skip
+        else:
+            parties.setdefault(account["kind"], set()).add(party["link"])
+        kinds = {"date": ("date",), "amount": ("money", "decimal", "formula")}
+        for key, types in kinds.items():
+            field = top.get(account[key])
+            if field is None or field["type"] not in types:
+                issues.append(document.issue(("account", key), _(
+                    "'%(name)s' must be a field of type %(types)s", name=account[key],
+                    types=" / ".join(types))))  # fmt: skip
+        for field in account.get("when", {}):
+            if field not in top:
+                unknown = _("unknown field '%(name)s'", name=field)
+                issues.append(document.issue(("account", "when", field), unknown))
+        workflow = metadata.workflows.get(name)
+        states = set(workflow.data["states"]) if workflow else set()
+        for index, state in enumerate(account["states"]):
+            if state not in states:
+                unknown = _("unknown state '%(name)s'", name=state)
+                issues.append(document.issue(("account", "states", index), unknown))
+    for kind, targets in parties.items():
+        if len(targets) > 1:
+            for document in metadata.forms.values():
+                if document.data.get("account", {}).get("kind") == kind:
+                    issues.append(document.issue(("account", "party"), _(
+                        "the parties of %(kind)s accounts must all be records of one form, not "
+                        "%(forms)s", kind=kind, forms=", ".join(sorted(targets)))))  # fmt: skip
+
+
 def _siblings(fields: list, path: tuple) -> set[str]:
     """Names of the fields at the same level as the field at ``path``."""
     level = fields

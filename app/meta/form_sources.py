@@ -181,7 +181,7 @@ def _named(name: str):
     return lambda table: table.c[name]
 
 
-def _link(spec: dict, value, metadata) -> Link | None:
+def field_link(spec: dict, value, metadata) -> Link | None:
     """The declared link of a link field (``value(base)`` gives the id) to its target."""
     target = spec.get("link")
     if target == "location":
@@ -262,7 +262,7 @@ def _links(specs: list[dict], data_column: str, metadata, location_field) -> dic
     for spec in specs:
         if spec["type"] == "link" and spec["name"] != location_field:
             getter = _json_getter(data_column, spec["name"], "integer")
-            link = _link(spec, getter, metadata)
+            link = field_link(spec, getter, metadata)
             if link is not None:
                 links[spec["name"]] = link
     return links

@@ -1,0 +1,139 @@
+"""Counterparty accounts (往来账): what customers owe the chain (``receivable``, 应收) and what it
+owes its suppliers (``payable``, 应付), as report sources built from the forms that say how their
+records count — no account logic in code, as for any other form.
+
+A form declares it in its metadata::
+
+    account:
+      kind: receivable        # receivable | payable
+      party: customer         # the link field naming the customer / supplier
+      date: sale_date         # the date the amount counts from
+      amount: total           # a money (or formula) field of the record
+      effect: increase        # increase: a sale on credit, goods received; decrease: a receipt,
+                              # a payment, a credit granted
+      states: [delivered]     # only records in these states count
+      when: {sale_kind: [hospital, wholesale]}   # optional: only records with these values
+
+``account:receivable`` and ``account:payable`` then read one row per counting record: its form,
+number, date, location, party, and the amount as ``debit`` (increase) or ``credit`` (decrease),
+with ``balance`` signed, so a report sums what is owed, per party or as a statement (对账单).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, Numeric, and_, cast, false, func, literal, null, select, union_all
+
+from app.meta.form_sources import extract, field_link
+from app.meta.kernel_sources import location_link, region_link
+from app.meta.models import Record
+from app.meta.sources import SOURCE_BUILDERS, Source, SourceColumn, col
+
+KINDS = {
+    "receivable": {"zh_CN": "应收账款", "en": "Receivables"},
+    "payable": {"zh_CN": "应付账款", "en": "Payables"},
+}
+AMOUNT = Numeric(18, 4)
+
+
+def account_forms(metadata, kind: str) -> list[tuple[str, dict]]:
+    """The forms whose records count on ``kind`` accounts, with their ``account`` declaration."""
+    return [
+        (name, document.data["account"])
+        for name, document in sorted(metadata.forms.items())
+        if document.data.get("account", {}).get("kind") == kind
+    ]
+
+
+def party_form(metadata, forms: list[tuple[str, dict]]) -> str | None:
+    """The form the parties are records of (customer, supplier): the party fields' target."""
+    for name, account in forms:
+        field = _field(metadata.forms[name].data, account["party"])
+        if field is not None and field["type"] == "link":
+            return field.get("link")
+    return None
+
+
+def _field(spec: dict, name: str) -> dict | None:
+    return next((f for f in spec.get("fields", []) if f["name"] == name), None)
+
+
+def _rows(form: str, account: dict):
+    """One form's counting records as account rows."""
+    records = Record.__table__
+    data = records.c.data
+    amount = func.coalesce(cast(extract(data, account["amount"], "decimal"), AMOUNT), 0)
+    zero = cast(literal(0), AMOUNT)
+    increase = account.get("effect", "increase") == "increase"
+    conditions = [records.c.form == form, records.c.state.in_(account["states"])]
+    for field, values in account.get("when", {}).items():
+        conditions.append(extract(data, field, "text").in_([str(value) for value in values]))
+    party = cast(extract(data, account["party"], "integer"), Integer)
+    return select(
+        records.c.id.label("id"),
+        literal(form).label("form"),
+        records.c.number.label("number"),
+        records.c.state.label("state"),
+        extract(data, account["date"], "date").label("date"),
+        records.c.location_id.label("location_id"),
+        party.label("party_id"),
+        (amount if increase else zero).label("debit"),
+        (zero if increase else amount).label("credit"),
+        (amount if increase else -amount).label("balance"),
+    ).where(and_(*conditions), party.is_not(None))
+
+
+def accounts_table(forms: list[tuple[str, dict]]):
+    selects = [_rows(form, account) for form, account in forms]
+    if not selects:  # no form counts yet: the columns, and no rows
+        records = Record.__table__
+        zero = cast(literal(0), AMOUNT)
+        selects = [
+            select(records.c.id.label("id"), literal("").label("form"),
+                   records.c.number.label("number"), records.c.state.label("state"),
+                   cast(null(), records.c.created_at.type).label("date"),
+                   records.c.location_id.label("location_id"),
+                   cast(null(), Integer).label("party_id"), zero.label("debit"),
+                   zero.label("credit"), zero.label("balance")).where(false())
+        ]  # fmt: skip
+    return union_all(*selects).subquery("accounts")
+
+
+def _label(zh: str, en: str) -> dict:
+    return {"zh_CN": zh, "en": en}
+
+
+def build_account_source(kind: str, metadata) -> Source | None:
+    """``account:receivable`` or ``account:payable`` over ``metadata``'s declaring forms."""
+    if kind not in KINDS:
+        return None
+    forms = account_forms(metadata, kind)
+    form_labels = {name: metadata.forms[name].data.get("label") for name, _ in forms}
+    columns = {
+        "form": SourceColumn("text", _label("单据类型", "Document type"), col("form"),
+                             options=form_labels),
+        "number": SourceColumn("text", _label("单号", "Number"), col("number")),
+        "state": SourceColumn("text", _label("状态", "State"), col("state")),
+        "date": SourceColumn("date", _label("日期", "Date"), col("date")),
+        "location_id": SourceColumn("integer", _label("地点", "Location"), col("location_id")),
+        "party_id": SourceColumn("integer", _label("往来单位", "Party"), col("party_id")),
+        "debit": SourceColumn("money", _label("增加", "Increase"), col("debit")),
+        "credit": SourceColumn("money", _label("减少", "Decrease"), col("credit")),
+        "balance": SourceColumn("money", _label("余额", "Balance"), col("balance")),
+    }  # fmt: skip
+    links = {"location": location_link("location_id"), "region": region_link("location_id")}
+    target = party_form(metadata, forms)
+    if target is not None:
+        party = field_link({"link": target}, lambda table: table.c.party_id, metadata)
+        if party is not None:
+            links["party"] = party
+    return Source(
+        name=f"account:{kind}",
+        label=KINDS[kind],
+        table=lambda: accounts_table(forms),
+        columns=columns,
+        links=links,
+        location_column="location_id",
+    )
+
+
+SOURCE_BUILDERS["account"] = build_account_source

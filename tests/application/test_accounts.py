@@ -1,0 +1,145 @@
+"""Counterparty accounts (往来账) through the API: a hospital's delivered order is owed until
+finance confirms its receipt; a supplier is owed what inspection accepted until finance pays it;
+a voided receipt counts no more; the statements list the documents. Retail sales are paid at the
+counter."""
+
+from __future__ import annotations
+
+from app.meta import identity
+from tests.application import purchasing_fixtures as purchasing
+from tests.application import sales_fixtures
+from tests.application.sales_fixtures import (
+    PASSWORD,
+    SO,
+    approved_customer,
+    day,
+    fire,
+    scan_goods,
+)
+from tests.application.test_purchasing import inspected
+from tests.application.test_sales import new_order, strip_scan
+
+shop = sales_fixtures.shop  # the fixture, used by name
+RECEIPTS = "/api/v1/forms/customer_receipt/records"
+PAYMENTS = "/api/v1/forms/supplier_payment/records"
+
+
+def finance_user(db, location_id: int, username="cashier") -> None:
+    with db.transaction() as session:
+        identity.create_user(session, username, "财务", PASSWORD, roles=["finance"],
+                             location_ids=[location_id], locale="en")  # fmt: skip
+
+
+def report(api, name: str, **params) -> list[dict]:
+    response = api.get(f"/api/v1/reports/{name}", query_string=params)
+    assert response.status_code == 200, response.json
+    return [row["values"] for row in response.json["rows"]]
+
+
+def totals(api, name: str, **params) -> dict:
+    response = api.get(f"/api/v1/reports/{name}", query_string=params)
+    assert response.status_code == 200, response.json
+    return response.json["totals"]["values"]
+
+
+def delivered(bed, lot: str, customer=None) -> dict:
+    """3 strips at 20 of ``lot`` (the next one FEFO allocates), delivered."""
+    clerk = bed.api("clerk")
+    line = {"item": bed["STRIP"], "quantity": "3", "unit_price": "20", "discount": "0"}
+    order = new_order(clerk, bed, [line], customer)
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [strip_scan(lot, 3)])
+    assert fire(clerk, SO, order, "deliver").status_code == 200
+    return order
+
+
+def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(shop, db):
+    licence = {"licence_number": "沪械经营2020001", "licence_expiry": str(day(300))}
+    hospital = approved_customer(shop, "H-1", name="仁济医院", kind="hospital", **licence)
+    order = delivered(shop, "A", hospital)  # 3 × 20
+    delivered(shop, "A2")  # a retail sale, paid at the counter: on no account
+    finance_user(db, shop["HQ"])
+    cashier = shop.api("cashier")
+    assert report(cashier, "receivables") == [
+        {"customer": "仁济医院", "code": "H-1", "debit": "60.00", "credit": "0.00",
+         "balance": "60.00"}
+    ]  # fmt: skip
+    receipt = cashier.post(RECEIPTS, json={
+        "location": shop["HQ"], "customer": hospital, "amount": "45.00",
+        "method": "bank_transfer", "reference": "BANK-001", "sales_order": order["id"],
+    })  # fmt: skip
+    assert receipt.status_code == 201, receipt.json
+    assert report(cashier, "receivables")[0]["balance"] == "60.00"  # a draft counts for nothing
+    assert fire(cashier, RECEIPTS, receipt.json, "confirm").status_code == 200
+    assert report(cashier, "receivables")[0]["balance"] == "15.00"
+    statement = report(cashier, "customer_statement", customer="H-1")
+    assert sorted(
+        (row["form"], row["number"], row["debit"], row["credit"]) for row in statement
+    ) == [
+        ("customer_receipt", receipt.json["number"], "0.00", "45.00"),
+        ("sales_order", order["number"], "60.00", "0.00"),
+    ]  # the same day: by number
+    page = cashier.get("/reports/customer_statement", query_string={"customer": "H-1"})
+    assert "Sales order" in page.text and "Customer receipt" in page.text  # the forms' labels
+    assert totals(cashier, "customer_statement", customer="H-1")["balance"] == "15.00"
+    # a mistaken receipt is voided with a reason, never deleted: the debt is back
+    refused = fire(cashier, RECEIPTS, receipt.json, "void")
+    assert refused.status_code == 422 and "comment" in refused.json["errors"]
+    assert fire(cashier, RECEIPTS, receipt.json, "void", comment="重复录入").status_code == 200
+    assert report(cashier, "receivables")[0]["balance"] == "60.00"
+    # a receipt must name its customer and a positive amount
+    bad = cashier.post(RECEIPTS, json={"location": shop["HQ"], "amount": "-5"})
+    assert bad.status_code == 422
+    assert {"customer", "amount"} <= set(bad.json["errors"])
+
+
+def test_a_store_drafts_the_money_it_collects_and_only_finance_confirms_it(shop, db):
+    licence = {"licence_number": "沪械经营2020002", "licence_expiry": str(day(300))}
+    clinic = approved_customer(shop, "C-1", name="社区诊所", kind="clinic", **licence)
+    clerk = shop.api("clerk")
+    draft = clerk.post(RECEIPTS, json={"location": shop["S1"], "customer": clinic,
+                                       "amount": "30.00", "method": "cash"})  # fmt: skip
+    assert draft.status_code == 201, draft.json
+    assert fire(clerk, RECEIPTS, draft.json, "confirm").status_code == 403
+    assert clerk.get("/api/v1/reports/receivables").status_code == 404  # finance's, not a store's
+    finance_user(db, shop["HQ"])
+    assert fire(shop.api("cashier"), RECEIPTS, draft.json, "confirm").status_code == 200
+    [row] = report(shop.api("cashier"), "receivables")
+    assert (row["customer"], row["balance"]) == ("社区诊所", "-30.00")  # paid in advance
+
+
+def test_a_supplier_is_owed_what_inspection_accepted_until_it_is_paid(app, db):
+    bed = purchasing.make_bed(app, db, {**purchasing.USERS, "cashier": ("finance", "HQ", "en")})
+    supplier = bed.supplier()
+    item = bed.item("GLC", "0690123456011")["data"]["item"]
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"item": item, "lot": "L1", "expiry_date": purchasing.day(400),
+                   "quantity": "10", "unit_cost": "12.00"}],
+    })  # fmt: skip
+    response = bed.fire("keeper", "purchase_receipt", receipt["id"], "receive")
+    assert response.status_code == 200, response.json
+    cashier = bed.api("cashier")
+    assert report(cashier, "payables") == []  # awaiting inspection: nothing is owed yet
+    response = bed.api("qa").put(purchasing.url("purchase_receipt", receipt["id"]), json={
+        "version": response.json["version"], "inspector": bed.users["qa"],
+        "inspected_at": purchasing.day(0),
+        "lines": inspected(receipt["data"]["lines"], [
+            {"accepted_quantity": "8", "rejected_quantity": "2", "conclusion": "partly_rejected",
+             "reject_reason": "外包装破损"}]),
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["total"] == "96.00"  # the 8 accepted, not the 10 received
+    response = bed.fire("qa", "purchase_receipt", receipt["id"], "inspect", **purchasing.VERIFY)
+    assert response.status_code == 200, response.json
+    assert [row["balance"] for row in report(cashier, "payables")] == ["96.00"]
+    payment = cashier.post(PAYMENTS, json={
+        "location": bed.loc("HQ"), "supplier": supplier["id"], "amount": "96.00",
+        "method": "bank_transfer", "purchase_receipt": receipt["id"],
+    })  # fmt: skip
+    assert payment.status_code == 201, payment.json
+    assert fire(cashier, PAYMENTS, payment.json, "confirm").status_code == 200
+    [row] = report(cashier, "payables")
+    assert (row["debit"], row["credit"], row["balance"]) == ("96.00", "96.00", "0.00")
+    statement = report(cashier, "supplier_statement", supplier=supplier["data"]["code"])
+    assert sorted(row["number"] for row in statement) == [payment.json["number"], receipt["number"]]
