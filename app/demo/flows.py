@@ -627,3 +627,33 @@ def draft_sale(day: Day, store: str) -> None:
                "customer": day.chain.customers[0]["id"], "lines": [line]}  # fmt: skip
     with day.moment():
         day.create(day.user("store_clerk", store), "sales_order", payload)
+
+
+def settle(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date) -> int:
+    """Finance settles each party's documents of ``form`` dated ``since``–``until`` (delivered
+    sales on credit, inspected purchase receipts) with one confirmed receipt or payment each; what
+    came later stays owed, as in any chain's books. Returns the number settled."""
+    paying = {"sales_order": ("customer_receipt", "delivered"),
+              "purchase_receipt": ("supplier_payment", "done")}  # fmt: skip
+    settlement, state = paying[form]
+    owed: dict[int, Decimal] = defaultdict(Decimal)
+    for record in day.session.scalars(
+        select(Record).where(Record.form == form, Record.state == state).order_by(Record.id)
+    ):
+        data = record.data
+        counts = form != "sales_order" or data.get("sale_kind") in ("hospital", "wholesale")
+        if counts and data.get(party) and since <= dt.date.fromisoformat(data[date_field]) <= until:
+            owed[data[party]] += Decimal(str(data.get("total") or 0))
+    finance = day.user("finance")
+    date = "receipt_date" if settlement == "customer_receipt" else "payment_date"
+    for party_id, amount in sorted(owed.items()):
+        if amount <= 0:
+            continue
+        with day.moment():
+            record = day.create(finance, settlement, {
+                "location": day.chain.locations["HQ"], party: party_id, date: day.date.isoformat(),
+                "amount": str(amount), "method": "bank_transfer",
+                "reference": f"BANK-{day.date:%Y%m%d}-{party_id}",
+            })  # fmt: skip
+            day.fire(record, "confirm", finance)
+    return len(owed)

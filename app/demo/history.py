@@ -191,6 +191,18 @@ def _simulate(day: flows.Day, number: int, last: bool, state: _History) -> None:
         if rejected and day.chance(volume["supplier_return_share"]):
             flows.return_to_supplier(day, code, receipt, rejected)
     _corrections(day, number)
+    if number % 7 == 6:  # Friday-ish: finance settles what fell due
+        _settle(day)
+
+
+def _settle(day: flows.Day) -> None:
+    """Customers pay for what they took two to one weeks ago, suppliers are paid for what
+    arrived three to two weeks ago; the rest stays on the accounts (应收 / 应付)."""
+    week, day_before = dt.timedelta(days=7), dt.timedelta(days=1)
+    flows.settle(day, "sales_order", "customer", "sale_date", day.date - 2 * week,
+                 day.date - week - day_before)  # fmt: skip
+    flows.settle(day, "purchase_receipt", "supplier", "arrival_date", day.date - 3 * week,
+                 day.date - 2 * week - day_before)  # fmt: skip
 
 
 def _sale(day: flows.Day, store: str, business: bool) -> None:

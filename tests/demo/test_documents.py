@@ -33,6 +33,8 @@ STATES = {
     "transfer_in": {"done", "in_transit"},
     "stock_adjustment": {"posted"},
     "scrap": {"scrapped"},
+    "customer_receipt": {"confirmed"},  # finance settles the hospitals' orders weekly
+    "supplier_payment": {"confirmed"},  # and pays the suppliers two weeks after delivery
 }
 
 #: (form, transition or approval level) → the roles that may fire or decide it.
@@ -64,6 +66,8 @@ ROLES = {
     ("scrap", "submit"): {"store_clerk", "warehouse_clerk"},
     ("scrap", "manager"): {"store_manager", "warehouse_supervisor"},
     ("scrap", "qa"): {"qa"},
+    ("customer_receipt", "confirm"): {"finance"},
+    ("supplier_payment", "confirm"): {"finance"},
 }
 
 
