@@ -185,11 +185,8 @@ def test_the_request_shows_the_transfer_out_its_approval_made(db, as_user, chain
 
 
 def test_goods_recalled_on_the_road_arrive_set_apart(db, as_user, chain):
-    out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
-    warehouse = as_user("whsuper")
-    current = warehouse.get(f"{TO}/{out.id}").json
-    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]
-    warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    out, warehouse = shipped_out(db, as_user, chain, lines)
     assert fire(warehouse, TO, out.id, "ship").status_code == 200
     with db.transaction() as session:  # the lot is recalled while the goods are on the road
         lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
@@ -197,12 +194,12 @@ def test_goods_recalled_on_the_road_arrive_set_apart(db, as_user, chain):
     [incoming] = records_of(db, "transfer_in")
     store = as_user("clerk1")
     current = store.get(f"{TI}/{incoming.id}").json
-    lines = [{**current["data"]["lines"][0], "received": "3"}]
+    lines = [{**current["data"]["lines"][0], "received": "4"}]
     store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
     response = fire(store, TI, incoming.id, "receive")
     assert response.status_code == 200, response.json
     after = stock(db)
-    assert after[("S1", "STRIP", "L1", "nonconforming")] == D(3)
+    assert after[("S1", "STRIP", "L1", "nonconforming")] == D(4)
     assert ("S1", "STRIP", "L1", "available") not in after  # not on sale, not even for a moment
 
 
