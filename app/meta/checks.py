@@ -134,14 +134,13 @@ def check_accounts(metadata: Metadata, issues: list[MetadataIssue]) -> None:
         if account is None:
             continue
         top = {field["name"]: field for field in document.data["fields"]}
-        party = top.get(account["party"])
-        if party is not None and party.get("link") in metadata.broken_forms:
-            pass  # the party's form has its own issue already
-        elif party is None or party["type"] != "link" or party.get("link") not in metadata.forms:
+        party = top.get(account["party"]) or {}
+        target = party.get("link") if party.get("type") == "link" else None
+        if target in metadata.forms:
+            parties.setdefault(account["kind"], set()).add(target)
+        elif target not in metadata.broken_forms:  # a broken form has its own issue already
             issues.append(document.issue(("account", "party"), _(
                 "'%(name)s' must be a link field to a form", name=account["party"])))  # fmt: skip
-        else:
-            parties.setdefault(account["kind"], set()).add(party["link"])
         kinds = {"date": ("date",), "amount": ("money", "decimal", "formula")}
         for key, types in kinds.items():
             field = top.get(account[key])

@@ -63,7 +63,6 @@ SEPARATORS = re.compile(r"[,，;；、]")
 
 @dataclass(frozen=True)
 class Imported:
-    form: str
     records: list
     #: The refused rows' reasons (only when the valid rows were kept).
     errors: dict[str, list[str]]
@@ -169,7 +168,7 @@ def import_records(
     if created:
         records.audit_as(session, user, "import", "form", form_name,
                          changes={"records": [record.id for record in created]})  # fmt: skip
-    return Imported(form_name, created, errors)
+    return Imported(created, errors)
 
 
 def start(
