@@ -100,3 +100,26 @@ def test_a_late_recompute_does_not_put_back_what_the_clerk_replaced(server, phon
     assert page.locator("[data-error-for=scan]").count() == 0
     # the scan field answered again keeps the cursor (htmx keeps the focus), ready for the next scan
     assert page.evaluate("document.activeElement.name") == "scan"
+
+
+def test_phone_imports_a_sheet_and_sees_the_refused_rows(server, phone, tmp_path):
+    from tests.web.test_forms_import import sheet
+
+    page = phone
+    sign_in(page, server, "admin", PASSWORD)
+    page.goto(f"{server}/forms/field_lab/")
+    page.click("text=Import")
+    bad = tmp_path / "lab.xlsx"
+    bad.write_bytes(sheet(("Location", "Title"), ("S1", "Alpha"), ("S1", "lower")).getvalue())
+    page.set_input_files("#import-file", str(bad))
+    page.click("button[type=submit]:has-text('Import')")
+    refusals = page.locator("#import-refusals tbody tr")
+    assert refusals.count() == 1
+    assert refusals.first.inner_text().split("\t")[:2] == ["3", "Title"]
+    good = tmp_path / "good.xlsx"
+    good.write_bytes(sheet(("Location", "Title"), ("S1", "Alpha"), ("S1", "Beta")).getvalue())
+    page.set_input_files("#import-file", str(good))
+    page.click("button[type=submit]:has-text('Import')")
+    page.wait_for_url(f"{server}/forms/field_lab/")
+    assert "2 records imported." in page.content()
+    assert page.locator("tbody tr").count() == 2
