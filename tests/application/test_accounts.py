@@ -9,6 +9,7 @@ from app.meta import identity
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.sales_fixtures import (
+    CR,
     PASSWORD,
     SO,
     approved_customer,
@@ -17,7 +18,7 @@ from tests.application.sales_fixtures import (
     scan_goods,
 )
 from tests.application.test_purchasing import inspected
-from tests.application.test_sales import new_order, strip_scan
+from tests.application.test_sales import SIGNED, new_order, strip_scan
 
 shop = sales_fixtures.shop  # the fixture, used by name
 RECEIPTS = "/api/v1/forms/customer_receipt/records"
@@ -93,6 +94,34 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     assert {"customer", "amount"} <= set(bad.json["errors"])
 
 
+def test_what_a_hospital_sends_back_is_credited_once_inspected(shop, db):
+    licence = {"licence_number": "沪械经营2020003", "licence_expiry": str(day(300))}
+    hospital = approved_customer(shop, "H-2", name="华山医院", kind="hospital", **licence)
+    order = delivered(shop, "A", hospital)  # 3 × 20 owed
+    retail = delivered(shop, "A2")  # refunded at the counter: never on an account
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    returns = []
+    for sale, lot in ((order, "A"), (retail, "A2")):
+        response = clerk.post(CR, json={
+            "location": shop["S1"], "sales_order": sale["id"], "reason": "包装破损",
+            "credit_amount": "20.00", "lines": [strip_scan(lot, 1)],
+        })  # fmt: skip
+        assert response.status_code == 201, response.json
+        returns.append(response.json)
+        assert fire(clerk, CR, response.json, "receive").status_code == 200
+    assert returns[0]["data"]["customer"] == hospital  # the order's customer, by default
+    finance_user(db, shop["HQ"])
+    cashier = shop.api("cashier")
+    assert report(cashier, "receivables")[0]["balance"] == "60.00"  # not inspected yet
+    for back in returns:
+        current = clerk.get(f"{CR}/{back['id']}").json
+        lines = [current["data"]["lines"][0] | {"accepted_quantity": "1"}]
+        manager.put(f"{CR}/{back['id']}", json={"lines": lines, "version": current["version"]})
+        assert fire(manager, CR, back, "inspect", **SIGNED).status_code == 200
+    [row] = report(cashier, "receivables")
+    assert (row["customer"], row["credit"], row["balance"]) == ("华山医院", "20.00", "40.00")
+
+
 def test_a_store_drafts_the_money_it_collects_and_only_finance_confirms_it(shop, db):
     licence = {"licence_number": "沪械经营2020002", "licence_expiry": str(day(300))}
     clinic = approved_customer(shop, "C-1", name="社区诊所", kind="clinic", **licence)
@@ -141,5 +170,15 @@ def test_a_supplier_is_owed_what_inspection_accepted_until_it_is_paid(app, db):
     assert fire(cashier, PAYMENTS, payment.json, "confirm").status_code == 200
     [row] = report(cashier, "payables")
     assert (row["debit"], row["credit"], row["balance"]) == ("96.00", "96.00", "0.00")
+    sent_back = bed.create("supervisor", "supplier_return", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "purchase_receipt": receipt["id"], "reason": "nonconforming", "credit_amount": "24.00",
+        "lines": [{"item": item, "lot": "L1", "quantity": "2"}],
+    })  # fmt: skip
+    response = bed.fire("supervisor", "supplier_return", sent_back["id"], "ship")
+    assert response.status_code == 200, response.json
+    [row] = report(cashier, "payables")
+    assert row["balance"] == "-24.00"  # the supplier owes the chain its credit now
     statement = report(cashier, "supplier_statement", supplier=supplier["data"]["code"])
-    assert sorted(row["number"] for row in statement) == [payment.json["number"], receipt["number"]]
+    numbers = [payment.json["number"], receipt["number"], sent_back["number"]]
+    assert sorted(row["number"] for row in statement) == sorted(numbers)
