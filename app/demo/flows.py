@@ -460,6 +460,10 @@ def customer_return(day: Day, store: str, sale: Record) -> None:
         "location": day.chain.locations[store], "sales_order": sale.id,
         "return_date": day.date.isoformat(), "reason": "顾客退货", "lines": [line],
     }  # fmt: skip
+    if sale.data.get("sale_kind") != "retail":  # a credit sale: the unit comes off its account
+        price = _unit_price(sale, scanned["item"])
+        if price:
+            payload["credit_amount"] = str(price)
     faulty = day.chance("0.3")
     with day.moment():
         record = day.create(clerk, "customer_return", payload)
@@ -470,6 +474,16 @@ def customer_return(day: Day, store: str, sale: Record) -> None:
             checked["reject_reason"] = "功能异常"
         record = day.update(manager, record, {"lines": [checked]})
         day.fire(record, "inspect", manager, signature=SIGNATURE)
+
+
+def _unit_price(sale: Record, item_id: int) -> Decimal | None:
+    """What one unit of ``item_id`` cost the customer on ``sale`` (its first line of the item)."""
+    for line in sale.data.get("lines", []):
+        if line.get("item") == item_id and line.get("quantity"):
+            return (Decimal(str(line["amount"])) / Decimal(str(line["quantity"]))).quantize(
+                Decimal("0.01")
+            )
+    return None
 
 
 # --- transfers ------------------------------------------------------------------------------------
