@@ -146,7 +146,13 @@ def import_records(
     ``keep_valid``: the valid rows are created and the refusals returned. ``progress(done, total)``
     is told every ``PROGRESS_EVERY`` rows."""
     form = _form_to_fill(registry, user, form_name)
-    header, rows = read_sheet(stream)
+    return _import(session, registry, user, form, read_sheet(stream), keep_valid, progress)
+
+
+def _import(session, registry, user, form: FormDef, sheet, keep_valid: bool, progress=None):
+    """The rows of a sheet already read (``read_sheet``) as records of ``form``."""
+    header, rows = sheet
+    form_name = form.name
     columns = _columns(form, header)
     reader = _CellReader(session, user, registry)
     created, errors = [], {}
@@ -184,11 +190,10 @@ def start(
 ) -> Imported | jobs.Job:
     """Import ``data`` now when it is small, else keep it and queue a job (the caller commits):
     the page and the API both start an import here."""
-    _form_to_fill(registry, user, form_name)
-    if count_rows(data) <= DIRECT_ROWS:
-        return import_records(
-            session, registry, user, form_name, io.BytesIO(data), keep_valid=keep_valid
-        )
+    form = _form_to_fill(registry, user, form_name)
+    sheet = read_sheet(io.BytesIO(data))  # read once: its rows say now or as a job
+    if len(sheet[1]) <= DIRECT_ROWS:
+        return _import(session, registry, user, form, sheet, keep_valid)
     params = {"form": form_name, "file": store_upload(files_dir, data), "user_id": user.id,
               "keep_valid": keep_valid, "language": language}  # fmt: skip
     return jobs.enqueue(session, "record_import", params, user_id=user.id)
@@ -204,11 +209,6 @@ def _form_to_fill(registry: Registry, user, form_name: str) -> FormDef:
 
 def _row_path(number: int, path: str) -> str:
     return path if path.startswith("rows[") else f"rows[{number}].{path}"
-
-
-def count_rows(data: bytes) -> int:
-    """How many rows under its header the sheet holds (to choose: now, or as a job)."""
-    return len(read_sheet(io.BytesIO(data))[1])
 
 
 def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> list[tuple]:
