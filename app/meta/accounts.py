@@ -109,6 +109,7 @@ def build_account_source(kind: str, metadata) -> Source | None:
     forms = account_forms(metadata, kind)
     form_labels = {name: metadata.forms[name].data.get("label") for name, _ in forms}
     columns = {
+        "id": SourceColumn("integer", _label("记录", "Record"), col("id")),
         "form": SourceColumn("text", _label("单据类型", "Document type"), col("form"),
                              options=form_labels),
         "number": SourceColumn("text", _label("单号", "Number"), col("number")),

@@ -79,10 +79,21 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     ) == [
         ("customer_receipt", receipt.json["number"], "0.00", "45.00"),
         ("sales_order", order["number"], "60.00", "0.00"),
-    ]  # the same day: by number
+    ]
+    # the balance after each document, in the order they were made; the totals row closes
+    assert [(row["number"], row["running_balance"]) for row in statement] == [
+        (order["number"], "60.00"), (receipt.json["number"], "15.00"),
+    ]  # fmt: skip
     page = cashier.get("/reports/customer_statement", query_string={"customer": "H-1"})
     assert "Sales order" in page.text and "Customer receipt" in page.text  # the forms' labels
-    assert totals(cashier, "customer_statement", customer="H-1")["balance"] == "15.00"
+    assert ">Balance<" in page.text.replace(" ", "").replace("\n", "")  # the running column
+    closing = totals(cashier, "customer_statement", customer="H-1")
+    assert (closing["balance"], closing["running_balance"]) == ("15.00", "15.00")
+    # a statement from the next day on opens with the 15.00 still owed, and lists nothing
+    tomorrow = cashier.get("/api/v1/reports/customer_statement",
+                           query_string={"customer": "H-1", "period": f"{day(1)}..{day(30)}"})
+    assert tomorrow.json["rows"] == []
+    assert tomorrow.json["totals"]["values"]["running_balance"] == "15.00"
     # a mistaken receipt is voided with a reason, never deleted: the debt is back
     refused = fire(cashier, RECEIPTS, receipt.json, "void")
     assert refused.status_code == 422 and "comment" in refused.json["errors"]

@@ -19,7 +19,11 @@ import pytest
 from sqlalchemy import select
 
 import app.workflow  # noqa: F401
-from app.kernel.items import business_today
+from app.db import utcnow
+from app.kernel import stock
+from app.kernel.items import Item, Lot, business_today
+from app.kernel.locations import Location
+from app.kernel.stock import Movement, Reason, post_movements
 from app.kernel.users import User
 from app.meta import load_metadata
 from app.meta.reports import (
@@ -135,6 +139,41 @@ def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
         ("sale", D(-3), "SO-1", None),
         ("transfer_out", D(-4), "TR-1", "上海徐汇店 → 北京朝阳店"),
     ]
+
+
+def test_the_stock_card_carries_the_balance_after_each_movement(
+    app, db, chain, metadata, monkeypatch
+):
+    posted = business_today()
+    later = utcnow() + dt.timedelta(days=3)  # a sale three days after the chain's movements
+    monkeypatch.setattr(stock, "utcnow", lambda: later)
+    with db.transaction() as session:
+        sh, strips = (
+            session.get(Location, chain.loc("SH01")),
+            session.get(Item, chain.items["STRIP"]),
+        )
+        early = session.scalars(select(Lot).where(Lot.lot_number == "L-EARLY")).one()
+        post_movements(session, [Movement(item=strips, quantity=D(1), source=sh, lot=early)],
+                       reason=Reason.sale, document="SO-9", today=TODAY)  # fmt: skip
+    every = f"{posted - dt.timedelta(days=1)}..{posted + dt.timedelta(days=4)}"
+    card = run(app, db, chain, metadata, "stock_card",
+               params={"lot": "L-EARLY", "location": "SH01", "period": every})  # fmt: skip
+    assert rows(card, "document", "quantity", "balance") == [
+        ("PR-SH", D(10), D(10)), ("SO-1", D(-3), D(7)), ("TR-1", D(-4), D(3)),
+        ("SO-9", D(-1), D(2)),
+    ]  # fmt: skip
+    # a period after the first movements opens with what the store held before it (3)
+    since = f"{posted + dt.timedelta(days=2)}..{posted + dt.timedelta(days=4)}"
+    card = run(app, db, chain, metadata, "stock_card",
+               params={"lot": "L-EARLY", "location": "SH01", "period": since})  # fmt: skip
+    assert rows(card, "document", "quantity", "balance") == [("SO-9", D(-1), D(2))]
+    # each location, item and lot has its own balance: the lot's card at every location
+    card = run(app, db, chain, metadata, "stock_card", params={"lot": "L-EARLY", "period": every})
+    assert sorted(rows(card, "location", "document", "balance")) == [
+        ("上海徐汇店", "PR-SH", D(10)), ("上海徐汇店", "SO-1", D(7)), ("上海徐汇店", "SO-9", D(2)),
+        ("上海徐汇店", "TR-1", D(3)), ("上海徐汇店 → 北京朝阳店", "TR-1", D(4)),
+        ("北京朝阳店", "PR-BJ", D(1)),
+    ]  # fmt: skip
 
 
 def test_lots_and_in_transit_sources(app, db, chain, metadata):

@@ -13,7 +13,15 @@ from app.kernel import audit
 from app.kernel.audit import AuditContext
 from app.kernel.locations import add_location
 from app.meta import MetadataInvalid, load_metadata
-from app.meta.reports import ParamError, build_statement, compile_report, get_report, run_report
+from app.meta.reports import (
+    Page,
+    ParamError,
+    build_statement,
+    compile_report,
+    get_report,
+    run_report,
+    stream_report,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.UTC
@@ -267,6 +275,52 @@ def test_formulas_and_highlights_over_aggregates(db, metadata):
     assert warehouses["_styles"] == {}
 
 
+def running_by_user(metadata):
+    """Actions per user and day, with each user's running count of actions (a balance)."""
+    label = {"zh_CN": "x", "en": "x"}
+    return make_report(
+        metadata, source="audit_trail",
+        params=[{"name": "period", "type": "date_range", "column": "at", "label": label}],
+        columns=[
+            {"name": "user", "column": "username", "label": label},
+            {"name": "day", "column": "at", "bucket": "day", "label": label},
+            {"name": "n", "aggregate": "count", "label": label},
+            {"name": "so_far", "running": "n", "by": ["user"], "label": label},
+        ],
+        sort=["user", "day"], totals=True,
+    )  # fmt: skip
+
+
+def test_a_running_column_adds_up_each_group_in_the_report_order(db, entries, metadata):
+    result = run(db, running_by_user(metadata))
+    assert values(result, "user", "day", "n", "so_far") == [
+        ("li", "2026-03-02", 2, 2),
+        ("wang", "2026-01-05", 1, 1), ("wang", "2026-03-02", 1, 2), ("wang", "2026-03-09", 1, 3),
+        ("zhang", "2026-03-01", 2, 2),
+    ]  # fmt: skip
+    assert (result.totals["n"], result.totals["so_far"]) == (7, 7)
+
+
+def test_a_running_column_opens_with_what_came_before_the_period(db, entries, metadata):
+    report = running_by_user(metadata)
+    result = run(db, report, {"period": "2026-03-02..2026-03-09"})
+    # wang acted once before (01-05), zhang twice (03-01): their balances open with those
+    assert values(result, "user", "day", "n", "so_far") == [
+        ("li", "2026-03-02", 2, 2), ("wang", "2026-03-02", 1, 2), ("wang", "2026-03-09", 1, 3),
+    ]  # fmt: skip
+    # the totals row: the period's 4 actions, and the closing balance of every user: 7
+    assert (result.totals["n"], result.totals["so_far"]) == (4, 7)
+    # a page further on carries the balance of the rows before it
+    second = run(db, report, {"period": "2026-03-02..2026-03-09"}, page=Page(3, 1))
+    assert values(second, "user", "day", "so_far") == [("wang", "2026-03-09", 3)]
+    # an export streams the same figures
+    with db.session() as session:
+        streamed = stream_report(session, report, {"period": "2026-03-02..2026-03-09"}, USER,
+                                 today=TODAY)  # fmt: skip
+        assert [row["so_far"] for row in streamed.rows] == [2, 2, 3]
+        assert streamed.totals["so_far"] == 7
+
+
 def test_shipped_reports_are_valid(metadata):
     assert {"audit_trail", "audit_activity"} <= set(metadata.reports)
 
@@ -289,6 +343,23 @@ BAD = [
     ({"columns": [{"name": "x", "column": "action", "bucket": "month",
                    "label": {"zh_CN": "x", "en": "x"}}]},
      "columns[0].bucket: only a date or datetime column can be bucketed"),
+    ({"columns": [{"name": "n", "aggregate": "count", "label": {"zh_CN": "x", "en": "x"}},
+                  {"name": "r", "running": "n", "label": {"zh_CN": "x", "en": "x"}}]},
+     "sort: a running column needs the report's sort order"),
+    ({"columns": [{"name": "a", "column": "action", "label": {"zh_CN": "x", "en": "x"}},
+                  {"name": "r", "running": "a", "label": {"zh_CN": "x", "en": "x"}}],
+      "sort": ["a"]},
+     "columns[1].running: a running balance adds up a sum or count column"),
+    ({"columns": [{"name": "n", "aggregate": "count", "label": {"zh_CN": "x", "en": "x"}},
+                  {"name": "r", "running": "n", "by": ["nobody"],
+                   "label": {"zh_CN": "x", "en": "x"}}],
+      "sort": ["n"]},
+     "columns[1].by[0]: 'nobody' is not a dimension"),
+    ({"columns": [{"name": "a", "column": "action", "label": {"zh_CN": "x", "en": "x"}},
+                  {"name": "r", "running": "a", "column": "action",
+                   "label": {"zh_CN": "x", "en": "x"}}],
+      "sort": ["a"]},
+     "columns[1].column: a running column takes no 'column'"),
 ]  # fmt: skip
 
 

@@ -79,6 +79,7 @@ def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tupl
         chart=data.get("chart"),
     )
     _check_shape(report, names, data, problems)
+    _check_running(report, problems)
     return (None if problems else report), problems
 
 
@@ -121,6 +122,14 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
     }
     if "formula" in spec:
         return ReportColumn(kind="formula", type="decimal", **common)
+    if "running" in spec:  # its type and its targets are checked once all columns are known
+        for key in ("column", "aggregate", "bucket"):
+            if key in spec:
+                problems.append(((*path, key), _("a running column takes no '%(key)s'", key=key)))
+        return ReportColumn(
+            kind="running", type="decimal", running=spec["running"], by=spec.get("by", []),
+            **common,
+        )  # fmt: skip
     ref = spec.get("column")
     source_column = _need_source_column(source, ref, (*path, "column"), problems) if ref else None
     if ref and source_column is None:
@@ -277,3 +286,37 @@ def _check_shape(report: Report, names: set[str], data: dict, problems) -> None:
     for index, value in enumerate((report.chart or {}).get("y", [])):
         if value not in names:
             problems.append((("chart", "y", index), _("unknown column '%(name)s'", name=value)))
+
+
+def _check_running(report: Report, problems) -> None:
+    """A running column accumulates a figure the report shows row by row — an aggregate of a
+    grouped report, a number of a list — in the report's own order, per values of dimensions."""
+    for index, column in enumerate(report.columns):
+        if column.kind != "running":
+            continue
+        path = ("columns", index)
+        target = next((c for c in report.columns if c.name == column.running), None)
+        wanted = "measure" if report.grouped else "dimension"
+        additive = target is not None and target.aggregate in (None, "sum", "count")
+        if not additive or target.kind != wanted or target.type not in NUMERIC_TYPES:
+            problems.append(
+                (
+                    (*path, "running"),
+                    _(
+                        "a running balance adds up a sum or count column (a number column in a"
+                        " list); '%(name)s' is not one",
+                        name=column.running,
+                    ),
+                )
+            )
+        else:
+            column.type = target.type
+        for b_index, name in enumerate(column.by):
+            if name not in {c.name for c in report.dimensions}:
+                problems.append(
+                    ((*path, "by", b_index), _("'%(name)s' is not a dimension", name=name))
+                )
+        if not report.sort:
+            problems.append((("sort",), _("a running column needs the report's sort order")))
+        if report.pivot:
+            problems.append(((*path, "running"), _("a pivot cannot have a running column")))

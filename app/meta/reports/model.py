@@ -36,7 +36,7 @@ class Page:
 class ReportColumn:
     name: str
     label: dict
-    kind: str  # dimension, measure, formula
+    kind: str  # dimension, measure, formula, running
     type: str
     ref: str | None = None
     bucket: str | None = None
@@ -47,6 +47,10 @@ class ReportColumn:
     drill: dict | None = None
     #: value → label of a code column (see ``SourceColumn.options``)
     options: dict | None = None
+    #: a running column: the column it accumulates, in the report's order, restarting at each
+    #: new value of the ``by`` columns
+    running: str | None = None
+    by: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,6 +90,13 @@ class Report:
     @property
     def measures(self) -> list[ReportColumn]:
         return [column for column in self.columns if column.kind == "measure"]
+
+    @property
+    def running(self) -> list[ReportColumn]:
+        return [column for column in self.columns if column.kind == "running"]
+
+    def column(self, name: str) -> ReportColumn:
+        return next(column for column in self.columns if column.name == name)
 
     @property
     def grouped(self) -> bool:

@@ -86,7 +86,11 @@ class _Builder:
             return type_coerce(func.avg(expression), Numeric(28, 6, asdecimal=True))
         return type_coerce(getattr(func, column.aggregate)(expression), expression.type)
 
-    def conditions(self, values: dict, session: Session, user) -> list[ColumnElement]:
+    def conditions(
+        self, values: dict, session: Session, user, before: str | None = None
+    ) -> list[ColumnElement]:
+        """The rows the report reads; ``before``: a date range parameter whose rows before its
+        start are read instead (what a running balance opens with)."""
         report = self.report
         conditions = []
         if report.source.where is not None:
@@ -107,13 +111,19 @@ class _Builder:
             value = condition.get("value") if against is None else self.ref(against)
             conditions.append(compare(self.ref(condition["column"]), condition["op"], value))
         for param in report.params:
-            if param.name in values:
+            if param.name == before:
+                start = self.day_start(values[param.name][0], self.source_type(param.column))
+                conditions.append(self.ref(param.column) < start)
+            elif param.name in values:
                 conditions.extend(self.param_conditions(param, values[param.name]))
         return conditions
 
+    def source_type(self, name: str) -> str:
+        return self.report.source.column(name).type
+
     def param_conditions(self, param: ReportParam, value) -> list[ColumnElement]:
         column = self.ref(param.column)
-        column_type = self.report.source.column(param.column).type
+        column_type = self.source_type(param.column)
         if param.type == "location":
             if value == "mine":
                 return []  # the data scope already limits rows to the user's own locations
@@ -217,8 +227,9 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
     for column, value in drill:
         expression = builder.dimension(column)
         conditions.append(expression.is_(None) if value is None else expression == value)
+    openings = _openings(report, values, session, user, dialect, timezone)
     if not report.grouped:
-        return _row_statement(report, builder, conditions, limit, offset)
+        return _row_statement(report, builder, conditions, limit, offset, openings)
     below = None if drill else _aggregated_below_links(report, builder, conditions)
     if below is None:
         measures = [builder.measure(column).label(column.name) for column in report.measures]
@@ -227,7 +238,7 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
     dimensions = [builder.dimension(column).label(column.name) for column in report.dimensions]
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
-    if dialect == "postgresql" and len(masks) > 1 and _few_detail_rows(report):
+    if dialect == "postgresql" and len(masks) > 1 and _few_detail_rows(report) and not openings:
         return _grouping_sets(
             report, builder, conditions, dimensions, measures, masks, limit, offset
         )
@@ -248,9 +259,13 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
             .group_by(*grouping)
         )
         if mask == full:
-            branch = branch.order_by(*_order(report, dimensions + measures))
-            branch = branch.limit(limit).offset(offset)
-            branch = select(branch.subquery())
+            if report.running:
+                branch = _running(report, branch.subquery(), openings)
+            else:
+                branch = branch.order_by(*_order(report, dimensions + measures))
+            branch = select(branch.limit(limit).offset(offset).subquery())
+        else:
+            branch = branch.add_columns(*_running_margins(report, measures, openings, mask))
         branches.append(branch)
     combined = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
@@ -399,17 +414,86 @@ def _order(report: Report, columns: list) -> list:
     return order
 
 
-def _row_statement(report: Report, builder: _Builder, conditions, limit: int, offset: int):
+def _row_statement(report: Report, builder: _Builder, conditions, limit, offset, openings):
     selected = [builder.dimension(column).label(column.name) for column in report.dimensions]
     record = report.source.record
     if record:
         selected.append(builder.ref(record[1]).label("_record_id"))
     statement = (
-        select(*selected)
-        .select_from(builder.from_clause())
-        .where(and_(true(), *conditions))
-        .order_by(*_order(report, selected))
-        .limit(limit)
-        .offset(offset)
+        select(*selected).select_from(builder.from_clause()).where(and_(true(), *conditions))
     )
-    return statement
+    if report.running:
+        statement = _running(report, statement.subquery(), openings)
+    else:
+        statement = statement.order_by(*_order(report, selected))
+    return statement.limit(limit).offset(offset)
+
+
+def _openings(report: Report, values: dict, session: Session, user, dialect, timezone) -> dict:
+    """Each running column's opening balances (期初): its figure summed over the rows before the
+    report's period, per value of its ``by`` columns — the rows the report would read with the
+    period's start as their end. None without a period start: then nothing comes before."""
+    period = next(
+        (p for p in report.params if p.type == "date_range" and values.get(p.name, [None])[0]),
+        None,
+    )
+    if period is None:
+        return {}
+    openings = {}
+    for column in report.running:
+        builder = _Builder(report, dialect, timezone)
+        conditions = builder.conditions(values, session, user, before=period.name)
+        target = report.column(column.running)
+        amount = (
+            builder.measure(target)
+            if target.kind == "measure"
+            else func.sum(builder.ref(target.ref))
+        )
+        keys = [builder.dimension(report.column(name)).label(name) for name in column.by]
+        openings[column.name] = (
+            select(*keys, amount.label("_opening"))
+            .select_from(builder.from_clause())
+            .where(and_(true(), *conditions))
+            .group_by(*[key.element for key in keys])
+            .subquery()
+        )
+    return openings
+
+
+def _running(report: Report, rows, openings: dict):
+    """``rows`` in the report's order with each running column: the row's figure added up from
+    the first row of its ``by`` group on (rows, not peers: each row its own balance), starting
+    from the group's opening balance."""
+    order = _order(report, list(rows.c))
+    clause, cells = rows, []
+    for column in report.running:
+        figure = rows.c[column.running]
+        partition = [rows.c[name] for name in column.by]
+        balance = func.sum(figure).over(
+            partition_by=partition or None, order_by=order, rows=(None, 0)
+        )
+        opening = openings.get(column.name)
+        if opening is not None:
+            same = [rows.c[name].is_not_distinct_from(opening.c[name]) for name in column.by]
+            clause = clause.outerjoin(opening, and_(true(), *same))
+            balance = func.coalesce(opening.c._opening, 0) + balance
+        cells.append(type_coerce(balance, figure.type).label(column.name))
+    return select(*rows.c, *cells).select_from(clause).order_by(*order)
+
+
+def _running_margins(report: Report, measures: list, openings: dict, mask: int) -> list:
+    """A running column's cell in the totals row: the closing balance (期末), every opening
+    balance plus the period's figure; blank in a subtotal row."""
+    cells = []
+    for column in report.running:
+        measure = next(m for m in measures if m.name == column.running)
+        if mask != 0:
+            cells.append(cast(null(), measure.type).label(column.name))
+            continue
+        closing = measure.element
+        opening = openings.get(column.name)
+        if opening is not None:
+            before = select(func.sum(opening.c._opening)).scalar_subquery()
+            closing = func.coalesce(closing, 0) + func.coalesce(before, 0)
+        cells.append(type_coerce(closing, measure.type).label(column.name))
+    return cells
