@@ -90,8 +90,10 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     closing = totals(cashier, "customer_statement", customer="H-1")
     assert (closing["balance"], closing["running_balance"]) == ("15.00", "15.00")
     # a statement from the next day on opens with the 15.00 still owed, and lists nothing
-    tomorrow = cashier.get("/api/v1/reports/customer_statement",
-                           query_string={"customer": "H-1", "period": f"{day(1)}..{day(30)}"})
+    tomorrow = cashier.get(
+        "/api/v1/reports/customer_statement",
+        query_string={"customer": "H-1", "period": f"{day(1)}..{day(30)}"},
+    )
     assert tomorrow.json["rows"] == []
     assert tomorrow.json["totals"]["values"]["running_balance"] == "15.00"
     # a mistaken receipt is voided with a reason, never deleted: the debt is back
