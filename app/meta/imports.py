@@ -2,11 +2,17 @@
 policies — whatever form the admin defined — without writing a line of code.
 
 The sheet's first row names the columns: a field's label in either language, or its name (the
-template, ``template()``, gives the labels in the user's language, required ones marked ``*``).
-Every later row becomes one record, created through the record service with all the form's rules,
-as the user who imports, in their data scope. Cells hold what people write: a link field takes an
-item's code or GTIN, a location's code, a user's username, a record's number or title; a choice
-takes its label or its value; yes/no takes 是/否, yes/no, true/false, 1/0.
+template, ``template()``, gives the labels in the user's language, required ones marked ``*``); a
+field of a document's lines is titled with its table's label too (``明细 · 数量``). Every later
+row becomes one record, created through the record service with all the form's rules, as the
+user who imports, in their data scope. Cells hold what people write: a link field takes an
+item's code or GTIN, a location's code, a user's username, a record's number, title or a field
+its form is searched by (a supplier's code); a choice takes its label or its value; yes/no takes
+是/否, yes/no, true/false, 1/0.
+
+A document with lines (a purchase order and its items) takes several rows, as people lay it out:
+its first row fills the document's fields and its first line, each following row that leaves the
+document's cells empty adds one more line to it.
 
 All or nothing by default: if any row is refused, nothing is written; or, as the user chooses,
 the valid rows are kept and the refused ones reported. Every refusal names its row and column
@@ -59,6 +65,10 @@ IMPORTABLE = frozenset(
 YES = frozenset({"是", "y", "yes", "true", "1", "√", "✓"})
 NO = frozenset({"否", "n", "no", "false", "0", "×"})
 SEPARATORS = re.compile(r"[,，;；、]")
+LINES_HINT = _l(
+    "A document with lines takes several rows: its first row fills the document's columns and"
+    " its first line; each following row that leaves the document's columns empty adds a line."
+)
 
 
 @dataclass(frozen=True)
@@ -68,14 +78,49 @@ class Imported:
     errors: dict[str, list[str]]
 
 
-def importable_fields(form: FormDef) -> list[FieldDef]:
-    """The header fields a sheet may fill: what a person types on the form, not what the server
-    computes or a later state fills in (read-only)."""
-    return [f for f in form.fields if f.type in IMPORTABLE and not f.get("read_only")]
+@dataclass(frozen=True)
+class Column:
+    """A column a sheet may have: a field of the document, or of one of its ``table``'s lines."""
+
+    field: FieldDef
+    table: FieldDef | None = None
+
+    @property
+    def required(self) -> bool:
+        return bool(self.field.get("required"))
+
+    def label(self, language: str) -> str:
+        label = self.field.label(language)
+        return label if self.table is None else f"{self.table.label(language)} · {label}"
+
+    def title(self, language: str) -> str:
+        return self.label(language) + (" *" if self.required else "")
+
+    def titles(self) -> list[str]:
+        """What a header cell may say for this column: its name or label in either language,
+        for a line field behind its table's (``明细 · 数量``, ``lines.quantity``)."""
+        if self.table is None:
+            return _names(self.field)
+        return [f"{table}·{title}" for table in _names(self.table) for title in _names(self.field)]
 
 
-def column_title(field: FieldDef, language: str) -> str:
-    return field.label(language) + (" *" if field.get("required") else "")
+def _names(field: FieldDef) -> list[str]:
+    return [field.name, *(field.spec.get("label") or {}).values()]
+
+
+def _typed(field: FieldDef) -> bool:
+    """What a person types on the form, not what the server computes or a later state fills
+    in (read-only)."""
+    return field.type in IMPORTABLE and not field.get("read_only")
+
+
+def importable_columns(form: FormDef) -> list[Column]:
+    """The document's fields, then its tables' line fields, that a sheet may fill."""
+    columns = [Column(f) for f in form.fields if _typed(f)]
+    for table in form.fields:
+        if table.type == "table" and not table.get("read_only"):
+            columns.extend(Column(f, table) for f in table.fields if _typed(f))
+    return columns
 
 
 def template(form: FormDef, language: str) -> bytes:
@@ -84,28 +129,32 @@ def template(form: FormDef, language: str) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = _sheet_title(form.label(language))
-    fields = importable_fields(form)
+    columns = importable_columns(form)
     bold = Font(bold=True)
-    for index, field in enumerate(fields, start=1):
-        cell = sheet.cell(row=1, column=index, value=column_title(field, language))
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.title(language))
         cell.font = bold
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = max(12, len(cell.value) * 2)
-        if field.type not in NUMBER_TYPES and field.type not in DATE_TYPES | {"boolean"}:
+        kind = column.field.type
+        if kind not in NUMBER_TYPES and kind not in DATE_TYPES | {"boolean"}:
             sheet.column_dimensions[letter].number_format = "@"
     sheet.freeze_panes = "A2"
     guide = book.create_sheet(_sheet_title(_("Columns")))
     guide.append([_("Column"), _("Required"), _("What to write")])
     for cell in guide[1]:
         cell.font = bold
-    for field in fields:
+    for column in columns:
         guide.append(
             [
-                field.label(language),
-                _("Yes") if field.get("required") else "",
-                _hint(field, language),
+                column.label(language),
+                _("Yes") if column.required else "",
+                _hint(column.field, language),
             ]
         )
+    if any(column.table for column in columns):
+        guide.append([])
+        guide.append([str(LINES_HINT)])
     guide.column_dimensions["A"].width = 24
     guide.column_dimensions["C"].width = 60
     buffer = io.BytesIO()
@@ -155,19 +204,24 @@ def _import(session, registry, user, form: FormDef, sheet, keep_valid: bool, pro
     form_name = form.name
     columns = _columns(form, header)
     reader = _CellReader(session, user, registry)
-    created, errors = [], {}
-    for done, (number, cells) in enumerate(rows, 1):
+    created, errors, done = [], {}, 0
+    for document in _documents(columns, rows):
+        first, line_rows = document[0][0], {}
         try:
-            payload = reader.payload(columns, cells, number)
+            payload, line_rows = reader.document(columns, document)
             with session.begin_nested():
                 created.append(
                     records.create(session, registry, user, form_name, payload, from_client=True)
                 )
         except ValidationFailed as exc:
-            errors |= {_row_path(number, path): reasons for path, reasons in exc.errors.items()}
+            errors |= {
+                _row_path(first, line_rows, path): reasons for path, reasons in exc.errors.items()
+            }
         except (RecordError, access.PermissionDenied) as exc:
-            errors[f"rows[{number}]"] = [str(exc)]
-        if progress is not None and (done % PROGRESS_EVERY == 0 or done == len(rows)):
+            errors[f"rows[{first}]"] = [str(exc)]
+        before, done = done, done + len(document)
+        if progress is not None and (done // PROGRESS_EVERY > before // PROGRESS_EVERY
+                                     or done == len(rows)):  # fmt: skip
             progress(done, len(rows))
     if errors and not keep_valid:
         raise ValidationFailed(errors)
@@ -207,8 +261,37 @@ def _form_to_fill(registry: Registry, user, form_name: str) -> FormDef:
     return form
 
 
-def _row_path(number: int, path: str) -> str:
-    return path if path.startswith("rows[") else f"rows[{number}].{path}"
+def _documents(columns: list[Column | None], rows: list) -> list[list[tuple[int, tuple]]]:
+    """The rows grouped by document: a row that fills any of the document's columns starts one,
+    a row that fills only line columns adds to the one above. Without line columns, every row
+    is a document."""
+    own = [i for i, column in enumerate(columns) if column is not None and column.table is None]
+    lines = len(own) < sum(column is not None for column in columns)
+    documents: list[list[tuple[int, tuple]]] = []
+    for number, cells in rows:
+        if documents and lines and not any(_filled(cells[i]) for i in own if i < len(cells)):
+            documents[-1].append((number, cells))
+        else:
+            documents.append([(number, cells)])
+    return documents
+
+
+def _filled(cell) -> bool:
+    return cell is not None and not (isinstance(cell, str) and not cell.strip())
+
+
+def _row_path(first: int, line_rows: dict[str, list[int]], path: str) -> str:
+    """The record service's ``lines[2].quantity`` as the sheet's ``rows[7].lines.quantity`` (the
+    row the line came from); the document's own fields under its first row."""
+    if path.startswith("rows["):
+        return path
+    found = re.fullmatch(r"(\w+)\[(\d+)\](.*)", path)
+    if found and found.group(1) in line_rows:
+        table, index, rest = found.group(1), int(found.group(2)), found.group(3)
+        numbers = line_rows[table]
+        if index < len(numbers):
+            return f"rows[{numbers[index]}].{table}{rest}"
+    return f"rows[{first}].{path}"
 
 
 def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> list[tuple]:
@@ -220,7 +303,12 @@ def error_lines(form: FormDef, errors: dict[str, list[str]], language: str) -> l
         if found:
             field = form.field(found.group(2)) if found.group(2) else None
             column = field.label(language) if field else (found.group(2) or "")
-            where = (found.group(1), column + found.group(3))
+            rest = found.group(3)
+            child = re.fullmatch(r"\.(\w+)(.*)", rest) if field and field.type == "table" else None
+            if child and field.child(child.group(1)):
+                column = Column(field.child(child.group(1)), field).label(language)
+                rest = child.group(2)
+            where = (found.group(1), column + rest)
         else:
             column = re.fullmatch(r"columns\[([A-Z]+)\]", key)
             where = ("1", column.group(1)) if column else ("", "")
@@ -322,34 +410,45 @@ def read_sheet(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
     return list(header), rows
 
 
-def _columns(form: FormDef, header: list) -> list[FieldDef | None]:
-    """The field each column fills, by label (either language) or name; an unknown or repeated
-    column is refused, naming its letter."""
-    by_title = {}
-    for field in importable_fields(form):
-        for title in (field.name, *(field.spec.get("label") or {}).values()):
-            by_title[_normal(title)] = field
+def _columns(form: FormDef, header: list) -> list[Column | None]:
+    """The field each column fills, by label (either language) or name — a line field also by
+    its own title alone when no other column has it; an unknown or repeated column is refused,
+    naming its letter."""
+    by_title: dict[str, Column] = {}
+    bare: dict[str, list[Column]] = {}
+    for column in importable_columns(form):
+        for title in column.titles():
+            by_title[_normal(title)] = column
+        if column.table is not None:
+            for title in {_normal(title) for title in _names(column.field)}:
+                bare.setdefault(title, []).append(column)
+    for title, found in bare.items():
+        if title not in by_title and len(found) == 1:
+            by_title[title] = found[0]
     columns, seen, errors = [], set(), {}
     for index, title in enumerate(header, start=1):
         if title is None or not str(title).strip():
             columns.append(None)
             continue
-        field = by_title.get(_normal(str(title)))
+        column = by_title.get(_normal(str(title)))
         where = f"columns[{get_column_letter(index)}]"
-        if field is None:
+        if column is None:
             errors[where] = [_("'%(column)s' is not a field this sheet can fill.", column=title)]
-        elif field.name in seen:
+        elif column in seen:
             errors[where] = [_("'%(column)s' appears twice.", column=title)]
         else:
-            seen.add(field.name)
-        columns.append(field)
+            seen.add(column)
+        columns.append(column)
     if errors:
         raise ValidationFailed(errors)
     return columns
 
 
 def _normal(title: str) -> str:
-    return title.strip().removesuffix("*").strip().casefold()
+    """A title as compared: no required mark, no case, no spaces around a table's ``·`` or
+    ``.`` (``明细 · 数量``, ``明细·数量`` and ``lines.quantity`` alike)."""
+    title = title.strip().removesuffix("*").strip()
+    return re.sub(r"\s*[·.]\s*", "·", title).casefold()
 
 
 class _CellReader:
@@ -359,19 +458,30 @@ class _CellReader:
         self.session, self.user, self.registry = session, user, registry
         self.links: dict[tuple[str, str], object] = {}
 
-    def payload(self, columns: list[FieldDef | None], cells: tuple, number: int) -> dict:
-        """A row as the record service's payload; cells it cannot read are refused together."""
-        payload, problems = {}, {}
-        for field, value in zip(columns, cells, strict=False):
-            if field is None or value is None or (isinstance(value, str) and not value.strip()):
-                continue
-            try:
-                payload[field.name] = self.value(field, value)
-            except ValueError as exc:
-                problems[f"rows[{number}].{field.name}"] = [str(exc)]
+    def document(self, columns: list[Column | None], rows: list[tuple[int, tuple]]):
+        """A document's rows as the record service's payload, and the sheet row of each of its
+        lines per table; the cells it cannot read are refused together."""
+        payload: dict = {}
+        line_rows: dict[str, list[int]] = {}
+        problems = {}
+        for number, cells in rows:
+            lines: dict[str, dict] = {}
+            for column, value in zip(columns, cells, strict=False):
+                if column is None or not _filled(value):
+                    continue
+                field, table = column.field, column.table
+                target = payload if table is None else lines.setdefault(table.name, {})
+                try:
+                    target[field.name] = self.value(field, value)
+                except ValueError as exc:
+                    where = field.name if table is None else f"{table.name}.{field.name}"
+                    problems[f"rows[{number}].{where}"] = [str(exc)]
+            for table, line in lines.items():
+                payload.setdefault(table, []).append(line)
+                line_rows.setdefault(table, []).append(number)
         if problems:
             raise ValidationFailed(problems)
-        return payload
+        return payload, line_rows
 
     def value(self, field: FieldDef, cell):
         if field.type == "link":
@@ -406,6 +516,7 @@ class _CellReader:
             found = links.find(
                 self.session, self.user, target, text,
                 title_field=form.title_field if form else None,
+                search_fields=form.search_fields if form else (),
                 condition=field.expressions.get("link_filter"),
                 everywhere=field.get("link_scope") == "all",
             )  # fmt: skip

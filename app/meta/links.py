@@ -261,10 +261,12 @@ def find(
     title_field=None,
     condition=None,
     everywhere: bool = False,
+    search_fields=(),
 ) -> list[Choice]:
     """The rows a person means by ``text`` (a cell of an imported sheet): those one of whose
     searchable columns is exactly ``text`` (an item's code, name or GTIN; a location's code), or
-    a record whose number or title it is — in the scope, passing ``condition``. A list's label
+    a record whose number, title or one of the form's ``search_fields`` (a supplier's code) it
+    is — in the scope, passing ``condition``. A list's label
     ("S1 一号店") is found by its first word. More than one choice means ``text`` is ambiguous."""
     for wanted in dict.fromkeys((text, text.split(" ", 1)[0])):
         if target in LINK_TARGETS:
@@ -277,8 +279,9 @@ def find(
                      for row in rows if passes(condition, row)]  # fmt: skip
         else:
             matches = [Record.number == wanted]
-            if title_field:
-                matches.append(Record.data[title_field].as_string() == wanted)
+            for name in dict.fromkeys([title_field, *search_fields]):
+                if name:
+                    matches.append(Record.data[name].as_string() == wanted)
             query = _form_query(session, user, target, everywhere).where(or_(*matches))
             found = [Choice(row.id, record_label(row, title_field))
                      for row in session.scalars(query.limit(FIND_LIMIT))

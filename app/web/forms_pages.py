@@ -235,7 +235,8 @@ def import_view(form):
     page = _render(
         definition,
         "import.html",
-        fields=imports.importable_fields(definition),
+        columns=imports.importable_columns(definition),
+        lines_hint=imports.LINES_HINT,
         refusals=imports.error_lines(definition, errors, _locale()),
         direct_rows=imports.DIRECT_ROWS,
         max_rows=imports.MAX_ROWS,

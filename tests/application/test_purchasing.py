@@ -6,8 +6,10 @@ nonconforming goods → the receiving record. Every refusal names its reason and
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
+from openpyxl import Workbook
 from sqlalchemy import select
 
 from app.kernel.items import Item
@@ -176,3 +178,34 @@ def test_supplier_to_supplier_return_through_the_api(bed):
         ("WH-SH", lancets_id, "LOT-B", "available"): D(3),
     }
     assert bed.ledger()[-1] == (back["number"], 1, "nonconforming", D(-2), "supplier_return")
+
+
+def test_purchase_orders_are_imported_with_their_lines_from_one_sheet(bed):
+    bed.supplier()
+    strips = bed.item("STRIP-50", "0690123456001")["data"]["item"]
+    lancets = bed.item("LANCET-1", "0690123456002")["data"]["item"]
+    book = Workbook()
+    for row in (
+        ("收货地点", "供应商", "预计到货日期", "明细 · 商品", "明细 · 数量", "明细 · 单价"),
+        ("WH-SH", "SUP-HD", day(7), "STRIP-50", 1000, 12),
+        (None, None, None, gtin("0690123456002"), 100, 5),  # a line by its GTIN
+        ("WH-SH", "SUP-HD", None, "LANCET-1", 10, "5.00"),
+    ):
+        book.active.append(list(row))
+    data = io.BytesIO()
+    book.save(data)
+    data.seek(0)
+    response = bed.api("keeper").post(
+        "/api/v1/forms/purchase_order/import",
+        data={"file": (data, "orders.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.json
+    first, second = (
+        bed.api("keeper").get(url("purchase_order", id)).json for id in response.json["ids"]
+    )
+    assert [(line["item"], line["quantity"]) for line in first["data"]["lines"]] == [
+        (strips, "1000"), (lancets, "100"),
+    ]  # fmt: skip
+    assert (first["data"]["total"], second["data"]["total"]) == ("12500.00", "50.00")
+    assert first["state"] == second["state"] == "draft"  # each goes through its approval

@@ -61,6 +61,73 @@ def test_the_template_lists_what_a_person_types_and_says_how(api, org):
     assert book.worksheets[0].column_dimensions["B"].number_format == "@"  # codes stay text
 
 
+def test_the_template_has_a_column_per_line_field_behind_its_table(api, org):
+    book = load_workbook(io.BytesIO(api.get("/forms/field_lab/import-template.xlsx").data))
+    header = [cell.value for cell in book.worksheets[0][1]]
+    lines = [title for title in header if title.startswith("Lines · ")]
+    assert lines == [
+        "Lines · Item *",
+        "Lines · Quantity *",
+        "Lines · Unit price",
+        "Lines · Place",
+        "Lines · Vendor",
+    ]  # fmt: skip  (not the Amount formula)
+    guide = [row[0] for row in book.worksheets[1].iter_rows(values_only=True)]
+    assert guide[-1].startswith("A document with lines takes several rows")
+    page = api.get(PAGE)
+    assert "<li>Lines · Quantity <span" in page.text and 'id="import-lines-hint"' in page.text
+
+
+#: the table's label before a line field, or its name, or the field's own title where no other
+#: column has it (数量: only the lines have it; 地点 would be the document's location)
+LINES_HEADER = ("Location", "Title", "Lines · Item", "数量", "lines.unit_price", "Vendor",
+                "明细·地点")  # fmt: skip
+
+
+def test_a_documents_lines_are_the_rows_under_it(lab_app, api, org):
+    good = add_supplier(api, "GOOD")
+    rows = sheet(
+        LINES_HEADER,
+        ("S1", "Alpha", "纱布", 2, 1.5, "GOOD", "S2"),
+        (None, None, "棉签", 3, None, None, None),  # the document's cells empty: one more line
+        ("S1", "Beta", None, None, None, None, None),  # a document without lines
+        ("S1", "Gamma", "胶带", "1", 2, None, None),
+    )
+    response = upload(api, IMPORT, rows)
+    assert response.status_code == 201, response.json
+    assert response.json["created"] == 3
+    alpha, beta, gamma = (api.get(f"{RECORDS}/{id}").json["data"] for id in response.json["ids"])
+    lines = [(line["item"], line["quantity"], line.get("unit_price")) for line in alpha["lines"]]
+    assert lines == [("纱布", "2", "1.5"), ("棉签", "3", None)]
+    assert alpha["lines"][0]["vendor"] == good and alpha["lines"][0]["place"] == org["s2"]
+    assert alpha["total"] == "3.00"  # the form's formulas over the imported lines
+    assert beta.get("lines") in (None, []) and gamma["title"] == "Gamma"
+    assert [line["item"] for line in gamma["lines"]] == ["胶带"]
+
+
+def test_a_bad_line_is_named_by_its_own_row(lab_app, api, org):
+    rows = (
+        LINES_HEADER,
+        ("S1", "Alpha", "纱布", 2, None, None, None),
+        (None, None, "棉签", 0, None, None, None),  # below the field's minimum
+        (None, None, None, "abc", None, None, None),  # no item, no number
+        ("S1", "Beta", "胶带", 1, None, "NOPE", None),
+    )
+    response = upload(api, IMPORT, sheet(*rows))
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {
+        "rows[3].lines.quantity", "rows[4].lines.item", "rows[4].lines.quantity",
+        "rows[5].lines.vendor",
+    }  # fmt: skip
+    assert response.json["errors"]["rows[5].lines.vendor"] == [
+        "Nothing you may use is called 'NOPE'."
+    ]
+    assert lab_records(lab_app) == []  # nothing is half-written
+    page = api.form(PAGE, {"file": (sheet(*rows), "lab.xlsx")})
+    assert page.status_code == 422
+    assert "<td>3</td><td>Lines · Quantity</td>" in page.text
+
+
 def test_every_row_becomes_a_record_through_the_forms_rules(lab_app, api, org):
     good = add_supplier(api, "GOOD")
     rows = sheet(
