@@ -299,6 +299,20 @@ def test_a_running_column_adds_up_each_group_in_the_report_order(db, entries, me
         ("zhang", "2026-03-01", 2, 2),
     ]  # fmt: skip
     assert (result.totals["n"], result.totals["so_far"]) == (7, 7)
+    # by one dimension, with no period: every row from the first on
+    label = {"zh_CN": "x", "en": "x"}
+    by_day = make_report(
+        metadata, source="audit_trail",
+        columns=[
+            {"name": "day", "column": "at", "bucket": "day", "label": label},
+            {"name": "n", "aggregate": "count", "label": label},
+            {"name": "so_far", "running": "n", "label": label},
+        ],
+        sort=["day"], totals=True,
+    )  # fmt: skip
+    result = run(db, by_day)
+    assert [row["so_far"] for row in result.rows] == [1, 3, 6, 7]
+    assert result.totals["so_far"] == 7
 
 
 def test_a_running_column_opens_with_what_came_before_the_period(db, entries, metadata):

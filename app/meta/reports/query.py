@@ -238,7 +238,12 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
     dimensions = [builder.dimension(column).label(column.name) for column in report.dimensions]
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
-    if dialect == "postgresql" and len(masks) > 1 and _few_detail_rows(report) and not openings:
+    if (
+        dialect == "postgresql"
+        and len(masks) > 1
+        and _few_detail_rows(report)
+        and not report.running
+    ):
         return _grouping_sets(
             report, builder, conditions, dimensions, measures, masks, limit, offset
         )
