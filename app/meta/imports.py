@@ -456,7 +456,7 @@ class _CellReader:
 
     def __init__(self, session: Session, user, registry: Registry):
         self.session, self.user, self.registry = session, user, registry
-        self.links: dict[tuple[str, str], object] = {}
+        self.links: dict[tuple[FieldDef, str], object] = {}
 
     def document(self, columns: list[Column | None], rows: list[tuple[int, tuple]]):
         """A document's rows as the record service's payload, and the sheet row of each of its
@@ -510,7 +510,7 @@ class _CellReader:
 
     def _link(self, field: FieldDef, text: str):
         target = field.get("link")
-        key = (field.name, text)
+        key = (field, text)  # a line field may share its name with another
         if key not in self.links:
             form = self.registry.form(target)
             found = links.find(
