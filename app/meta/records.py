@@ -482,6 +482,14 @@ def evaluate(session, registry: Registry, user, form_name: str, payload: dict, r
     return Evaluation(values, run.errors, run.visible)
 
 
+def recomputed(session, registry: Registry, user, form: FormDef, record: Record):
+    """``record``'s values with its formulas computed anew by ``form``'s current rules, and the
+    paths of the formulas that could not be computed (``{}`` when all could)."""
+    run = _Run(session, registry, user, form, record)
+    values = run.compute(typed_values(form.fields, record.data or {}), creating=False)
+    return values, run.errors
+
+
 def _prepare(run: _Run, values: dict, payload: dict, creating: bool) -> dict:
     values.update(run.parse(payload, creating))
     run.compute(values, creating)

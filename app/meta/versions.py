@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 
 from app.db import utcnow
 from app.i18n import _
+from app.kernel import jobs
 from app.kernel.users import User
+from app.meta import backfill
 from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
@@ -248,10 +250,14 @@ def publish(
     issues, definition = check_text(session, registry, name, text, kind)
     if issues:
         raise MetadataInvalid(issues)
+    new_formulas = set()
     if kind is FORMS:
         problems = data_loss(session, registry, definition)
         if problems:
             raise ChangeRefused("; ".join(problems))
+        before = registry.form(name)
+        if before is not None:
+            new_formulas = backfill.formula_paths(definition) - backfill.formula_paths(before)
     old = current_version(session, registry, name, kind)
     row = kind.model(
         **{kind.name: name},
@@ -277,6 +283,9 @@ def publish(
         changes={"version": [old or None, row.version]},
         reason=note,
     )
+    if new_formulas:  # the records saved before have no value for them: fill them in
+        params = {"form": name, "user_id": getattr(user, "id", None)}
+        jobs.enqueue(session, "formula_backfill", params, user_id=params["user_id"])
     return row
 
 

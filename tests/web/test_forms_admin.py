@@ -208,3 +208,45 @@ def test_a_removed_line_field_keeps_its_values_through_edits(api, lab_app, org):
     with lab_app.extensions["lianku.db"].session() as session:
         lines = session.get(Record, created["id"]).data["lines"]
     assert lines[0]["item"] == "Gloves" and lines[0]["quantity"] == "5"
+
+
+def test_a_new_formula_is_filled_in_on_the_records_saved_before(api, lab_app, org, db, monkeypatch):
+    from app.kernel import jobs
+    from app.kernel.audit import AuditEntry
+    from app.meta.models import Record
+    from tests.web.test_forms_api import URL, valid
+
+    settings = lab_app.config["LIANKU"]
+    monkeypatch.setenv("LIANKU_METADATA_DIR", settings.metadata_dir.as_posix())
+    monkeypatch.setenv("LIANKU_WORKFLOWS_DIR", settings.workflows_dir.as_posix())
+    saved = api.post(URL, json=valid(org)).json  # weight 1.250; one line of 2 × 1.105
+    text = lab_app.extensions["lianku.registry"].form("field_lab").yaml_text
+    amount = "      - {name: amount, type: formula"
+    double = (
+        "      - {name: double, type: formula, formula: quantity * 2, label: {zh_CN: 双, en: D}}\n"
+    )
+    heavy = "  - {name: heavy, type: formula, formula: weight * 2, label: {zh_CN: 重, en: Heavy}}\n"
+    edited = (
+        text.replace(amount, double + amount)
+        .replace("sections:", heavy + "sections:")
+        # the total's rule changes too: a stored total is what was saved, and stays
+        .replace("formula: \"sum(lines, 'amount')\"", "formula: \"sum(lines, 'amount') * 10\"")
+    )
+    assert edited.count("heavy") == 1 and "* 10" in edited
+    assert publish(api, "field_lab", edited).status_code == 302
+    with db.session() as session:
+        [queued] = session.query(jobs.Job).filter_by(kind="formula_backfill").all()
+        assert queued.params["form"] == "field_lab"
+    finished = jobs.run_next(db)
+    assert finished.status == "done", finished.error
+    assert finished.result == {"filled": {"field_lab": 1}}
+    with db.session() as session:
+        data = session.get(Record, saved["id"]).data
+        assert data["heavy"] == "2.500" and data["lines"][0]["double"] == "4"
+        assert data["total"] == saved["data"]["total"]  # not recomputed by the new rule
+        [entry] = session.query(AuditEntry).filter_by(action="backfill").all()
+        assert entry.entity_id == str(saved["id"]) and set(entry.changes) == {"heavy", "lines"}
+    # nothing is left to fill: a second run (as cron's, for every form) writes nothing
+    with db.transaction() as session:
+        jobs.enqueue(session, "formula_backfill")
+    assert jobs.run_next(db).result == {"filled": {}}
