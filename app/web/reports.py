@@ -120,8 +120,12 @@ def view(report: str):
     try:
         result = _run(report, paged=not printing)
     except ParamError as error:
-        page = render_template("reports/view.html", report=report, result=None, error=error)
-        return page, 400
+        asking = not request.args  # opened from the menu: ask for what it needs, do not scold
+        page = render_template(
+            "reports/view.html", report=report, result=None, error=None if asking else error,
+            asking=asking,
+        )  # fmt: skip
+        return page, 200 if asking else 400
     data = result_json(result)
     template = "reports/print.html" if printing else "reports/view.html"
     return render_template(

@@ -133,7 +133,8 @@ def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
     posted = business_today()
     period = f"{posted - dt.timedelta(days=1)}..{posted + dt.timedelta(days=1)}"
     result = run(app, db, chain, metadata, "stock_card",
-                 params={"lot": "L-EARLY", "location": "SH01", "period": period})  # fmt: skip
+                 params={"item": "STRIP", "lot": "L-EARLY", "location": "SH01",
+                         "period": period})  # fmt: skip
     assert rows(result, "reason", "quantity", "document", "counterpart") == [
         ("purchase_receipt", D(10), "PR-SH", None),
         ("sale", D(-3), "SO-1", None),
@@ -157,7 +158,8 @@ def test_the_stock_card_carries_the_balance_after_each_movement(
                        reason=Reason.sale, document="SO-9", today=TODAY)  # fmt: skip
     every = f"{posted - dt.timedelta(days=1)}..{posted + dt.timedelta(days=4)}"
     card = run(app, db, chain, metadata, "stock_card",
-               params={"lot": "L-EARLY", "location": "SH01", "period": every})  # fmt: skip
+               params={"item": "STRIP", "lot": "L-EARLY", "location": "SH01",
+                       "period": every})  # fmt: skip
     assert rows(card, "document", "quantity", "balance") == [
         ("PR-SH", D(10), D(10)), ("SO-1", D(-3), D(7)), ("TR-1", D(-4), D(3)),
         ("SO-9", D(-1), D(2)),
@@ -165,14 +167,30 @@ def test_the_stock_card_carries_the_balance_after_each_movement(
     # a period after the first movements opens with what the store held before it (3)
     since = f"{posted + dt.timedelta(days=2)}..{posted + dt.timedelta(days=4)}"
     card = run(app, db, chain, metadata, "stock_card",
-               params={"lot": "L-EARLY", "location": "SH01", "period": since})  # fmt: skip
+               params={"item": "STRIP", "lot": "L-EARLY", "location": "SH01",
+                       "period": since})  # fmt: skip
     assert rows(card, "document", "quantity", "balance") == [("SO-9", D(-1), D(2))]
     # each location, item and lot has its own balance: the lot's card at every location
-    card = run(app, db, chain, metadata, "stock_card", params={"lot": "L-EARLY", "period": every})
+    card = run(app, db, chain, metadata, "stock_card",
+               params={"item": "STRIP", "lot": "L-EARLY", "period": every})  # fmt: skip
     assert sorted(rows(card, "location", "document", "balance")) == [
         ("上海徐汇店", "PR-SH", D(10)), ("上海徐汇店", "SO-1", D(7)), ("上海徐汇店", "SO-9", D(2)),
         ("上海徐汇店", "TR-1", D(3)), ("上海徐汇店 → 北京朝阳店", "TR-1", D(4)),
         ("北京朝阳店", "PR-BJ", D(1)),
+    ]  # fmt: skip
+
+
+def test_a_card_is_an_items_and_the_journal_is_every_movement(app, db, chain, metadata):
+    with pytest.raises(ParamError) as refused:
+        run(app, db, chain, metadata, "stock_card")
+    assert refused.value.param == "item"
+    posted = business_today()
+    period = f"{posted - dt.timedelta(days=1)}..{posted + dt.timedelta(days=1)}"
+    journal = run(app, db, chain, metadata, "stock_journal", params={"period": period})
+    assert sorted(rows(journal, "document", "item_code", "quantity")) == [
+        ("PR-BJ", "STRIP", D(1)), ("PR-BJ", "STRIP", D(5)), ("PR-SH", "GLOVE", D(100)),
+        ("PR-SH", "STRIP", D(2)), ("PR-SH", "STRIP", D(10)), ("SO-1", "STRIP", D(-3)),
+        ("TR-1", "STRIP", D(-4)), ("TR-1", "STRIP", D(4)),
     ]  # fmt: skip
 
 

@@ -85,6 +85,15 @@ def test_report_page_shows_a_bad_parameter_next_to_its_field(client, auditor):
     assert "开始日期晚于结束日期" in page.text
 
 
+def test_a_report_opened_from_the_menu_asks_for_what_it_needs(client, auditor):
+    page = client.get("/reports/stock_card")  # the item is required; nothing asked yet
+    assert page.status_code == 200
+    assert 'id="report-asking"' in page.text and "invalid-feedback" not in page.text
+    refused = client.get("/reports/stock_card", query_string={"lot": "L-1"})  # asked, no item
+    assert refused.status_code == 400 and "invalid-feedback" in refused.text
+    assert 'id="report-asking"' not in refused.text
+
+
 def test_reports_index_lists_runnable_reports(client, auditor):
     page = client.get("/reports/")
     assert "审计追踪查询" in page.text and "操作量统计" in page.text

@@ -468,22 +468,45 @@ def _openings(report: Report, values: dict, session: Session, user, dialect, tim
 def _running(report: Report, rows, openings: dict):
     """``rows`` in the report's order with each running column: the row's figure added up from
     the first row of its ``by`` group on (rows, not peers: each row its own balance), starting
-    from the group's opening balance."""
-    order = _order(report, list(rows.c))
-    clause, cells = rows, []
+    from the group's opening balance.
+
+    The opening balances come in as rows of their own, first in their group, and leave once
+    counted: joining them to the rows would compare keys that may be NULL (an untracked item has
+    no lot), which PostgreSQL can only do by a nested loop over both."""
+    names = [column.name for column in rows.c]
+    figures = {c.name: rows.c[c.running] for c in report.running}
+    parts = [
+        select(*rows.c, literal(1).label("_in"), *[f.label(f"_f_{n}") for n, f in figures.items()])
+    ]
     for column in report.running:
-        figure = rows.c[column.running]
-        partition = [rows.c[name] for name in column.by]
-        balance = func.sum(figure).over(
-            partition_by=partition or None, order_by=order, rows=(None, 0)
-        )
         opening = openings.get(column.name)
-        if opening is not None:
-            same = [rows.c[name].is_not_distinct_from(opening.c[name]) for name in column.by]
-            clause = clause.outerjoin(opening, and_(true(), *same))
-            balance = func.coalesce(opening.c._opening, 0) + balance
-        cells.append(type_coerce(balance, figure.type).label(column.name))
-    return select(*rows.c, *cells).select_from(clause).order_by(*order)
+        if opening is None:
+            continue
+        keys = [
+            opening.c[c.name] if c.name in column.by else cast(null(), c.type).label(c.name)
+            for c in rows.c
+        ]
+        counted = [
+            (opening.c._opening if n == column.name else cast(null(), f.type)).label(f"_f_{n}")
+            for n, f in figures.items()
+        ]
+        parts.append(select(*keys, literal(0).label("_in"), *counted))
+    both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    order = [both.c._in.asc(), *_order(report, list(both.c))]
+    balances = [
+        type_coerce(
+            func.sum(both.c[f"_f_{column.name}"]).over(
+                partition_by=[both.c[name] for name in column.by] or None,
+                order_by=order,
+                rows=(None, 0),
+            ),
+            figures[column.name].type,
+        ).label(column.name)
+        for column in report.running
+    ]
+    counted = select(*[both.c[name] for name in names], both.c._in, *balances).subquery()
+    kept = [counted.c[name] for name in names] + [counted.c[c.name] for c in report.running]
+    return select(*kept).where(counted.c._in == 1).order_by(*_order(report, kept))
 
 
 def _running_margins(report: Report, measures: list, openings: dict, mask: int) -> list:
