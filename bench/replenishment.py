@@ -61,7 +61,7 @@ from app.kernel.items import business_today  # noqa: E402
 from app.meta.registry import build  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.workflow.replenishment import (  # noqa: E402
-    ChainPlanner,
+    chain_planner,
     make_plan,
     write_suggestions,
 )
@@ -347,7 +347,7 @@ def measure_steps(plan) -> None:
 
 def measure(db: Database, runs: int, write: bool = False, steps: bool = False) -> None:
     registry = build(ROOT / "metadata", ROOT / "workflows")
-    planner = ChainPlanner()
+    planner = chain_planner()
 
     def plan():
         with db.session() as session:

@@ -62,6 +62,21 @@ ACTION_WORDS = {
 }
 
 
+class JobActor:
+    """Who a job acts as when cron or the CLI started it, not a person: its one role decides
+    what it may do and see (the planner's, an admin's). It has no user row (``id`` None): audit
+    entries name it by username."""
+
+    id = None
+    is_authenticated = True
+    is_active = True
+    is_api_token = False
+    location_ids: list[int] = []
+
+    def __init__(self, username: str, full_name: str, role: str):
+        self.username, self.full_name, self.role_names = username, full_name, [role]
+
+
 class PermissionDenied(Exception):
     """The user may not take ``action`` (on ``form``); carries a message a clerk can act on,
     naming the action in words and the form by its label (``form_label``)."""

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.i18n import _, _l
 from app.kernel import audit, jobs
 from app.kernel.users import User
-from app.meta import records
+from app.meta import access, records
 from app.meta.forms import FormDef
 from app.meta.models import Record
 from app.meta.registry import Registry
@@ -31,17 +31,10 @@ from app.meta.registry import Registry
 BATCH = 500
 
 
-class Recalculator:
+def _recalculator() -> access.JobActor:
     """Who fills formulas when no person started it (cron, the CLI): an admin over the whole
     chain, so a formula's ``lookup`` sees what it saw when the record was saved."""
-
-    id = None
-    username = "backfill"
-    is_authenticated = True
-    is_active = True
-    is_api_token = False
-    role_names = ["admin"]
-    location_ids: list[int] = []
+    return access.JobActor("backfill", "补算公式 / formula backfill", "admin")
 
 
 def formula_paths(form: FormDef) -> set[str]:
@@ -141,7 +134,7 @@ def backfill_job(run: jobs.JobRun) -> dict:
     for name in names:
         with run.database.transaction() as session:
             user_id = run.params.get("user_id")
-            user = session.get(User, user_id) if user_id else Recalculator()
+            user = session.get(User, user_id) if user_id else _recalculator()
             if user is None:
                 raise jobs.JobFailed(_("The user who started this no longer exists."))
             count = fill_formulas(session, registry, user, name)

@@ -62,17 +62,9 @@ OPEN = {
 CHUNK = 1000
 
 
-class ChainPlanner:
+def chain_planner() -> access.JobActor:
     """Who the plan runs as when cron starts it: the planner role, over the whole chain."""
-
-    id = None
-    username = "planner"
-    full_name = "补货计划 / replenishment planner"
-    is_authenticated = True
-    is_active = True
-    is_api_token = False
-    role_names = ["planner"]
-    location_ids: list[int] = []
+    return access.JobActor("planner", "补货计划 / replenishment planner", "planner")
 
 
 def plan_settings(registry: Registry) -> kernel.PlanSettings:
@@ -381,7 +373,7 @@ def _live_registry(session: Session, settings) -> Registry:
 
 def _runner(session: Session, user_id):
     if not user_id:
-        return ChainPlanner()
+        return chain_planner()
     user = session.get(User, user_id)
     if user is None:
         raise jobs.JobFailed(_("The user who started this plan no longer exists."))
