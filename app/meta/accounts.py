@@ -24,7 +24,7 @@ from __future__ import annotations
 from sqlalchemy import Integer, Numeric, and_, cast, false, func, literal, null, select, union_all
 
 from app.meta.form_sources import extract, field_link
-from app.meta.kernel_sources import location_link, region_link
+from app.meta.kernel_sources import location_link, region_link, zh_en
 from app.meta.models import Record
 from app.meta.sources import SOURCE_BUILDERS, Source, SourceColumn, col
 
@@ -98,10 +98,6 @@ def accounts_table(forms: list[tuple[str, dict]]):
     return union_all(*selects).subquery("accounts")
 
 
-def _label(zh: str, en: str) -> dict:
-    return {"zh_CN": zh, "en": en}
-
-
 def build_account_source(kind: str, metadata) -> Source | None:
     """``account:receivable`` or ``account:payable`` over ``metadata``'s declaring forms."""
     if kind not in KINDS:
@@ -109,17 +105,17 @@ def build_account_source(kind: str, metadata) -> Source | None:
     forms = account_forms(metadata, kind)
     form_labels = {name: metadata.forms[name].data.get("label") for name, _ in forms}
     columns = {
-        "id": SourceColumn("integer", _label("记录", "Record"), col("id")),
-        "form": SourceColumn("text", _label("单据类型", "Document type"), col("form"),
+        "id": SourceColumn("integer", zh_en("记录", "Record"), col("id")),
+        "form": SourceColumn("text", zh_en("单据类型", "Document type"), col("form"),
                              options=form_labels),
-        "number": SourceColumn("text", _label("单号", "Number"), col("number")),
-        "state": SourceColumn("text", _label("状态", "State"), col("state")),
-        "date": SourceColumn("date", _label("日期", "Date"), col("date")),
-        "location_id": SourceColumn("integer", _label("地点", "Location"), col("location_id")),
-        "party_id": SourceColumn("integer", _label("往来单位", "Party"), col("party_id")),
-        "debit": SourceColumn("money", _label("增加", "Increase"), col("debit")),
-        "credit": SourceColumn("money", _label("减少", "Decrease"), col("credit")),
-        "balance": SourceColumn("money", _label("余额", "Balance"), col("balance")),
+        "number": SourceColumn("text", zh_en("单号", "Number"), col("number")),
+        "state": SourceColumn("text", zh_en("状态", "State"), col("state")),
+        "date": SourceColumn("date", zh_en("日期", "Date"), col("date")),
+        "location_id": SourceColumn("integer", zh_en("地点", "Location"), col("location_id")),
+        "party_id": SourceColumn("integer", zh_en("往来单位", "Party"), col("party_id")),
+        "debit": SourceColumn("money", zh_en("增加", "Increase"), col("debit")),
+        "credit": SourceColumn("money", zh_en("减少", "Decrease"), col("credit")),
+        "balance": SourceColumn("money", zh_en("余额", "Balance"), col("balance")),
     }  # fmt: skip
     links = {"location": location_link("location_id"), "region": region_link("location_id")}
     target = party_form(metadata, forms)

@@ -60,30 +60,31 @@ def days_to_expiry(expiry: ColumnElement) -> ColumnElement:
     return days_between(literal(current_today(), Date), expiry)
 
 
-def _label(zh: str, en: str) -> dict:
+def zh_en(zh: str, en: str) -> dict:
+    """A label in both languages, as metadata writes one."""
     return {"zh_CN": zh, "en": en}
 
 
 #: Stock statuses and lot statuses by their glossary names, for reports to show.
 STOCK_STATUSES = {
-    "awaiting_inspection": _label("待验", "Awaiting inspection"),
-    "available": _label("合格", "Available"),
-    "nonconforming": _label("不合格", "Nonconforming"),
-    "in_transit": _label("在途", "In transit"),
+    "awaiting_inspection": zh_en("待验", "Awaiting inspection"),
+    "available": zh_en("合格", "Available"),
+    "nonconforming": zh_en("不合格", "Nonconforming"),
+    "in_transit": zh_en("在途", "In transit"),
 }
 LOT_STATUSES = {
-    "released": _label("正常", "Released"),
-    "quarantined": _label("冻结", "Quarantined"),
-    "recalled": _label("召回", "Recalled"),
+    "released": zh_en("正常", "Released"),
+    "quarantined": zh_en("冻结", "Quarantined"),
+    "recalled": zh_en("召回", "Recalled"),
 }
 
 
 def _location_columns() -> dict[str, SourceColumn]:
     return {
-        "code": SourceColumn("text", _label("地点编码", "Location code"), col("code")),
-        "name": SourceColumn("text", _label("地点", "Location"), col("name")),
-        "type": SourceColumn("text", _label("地点类型", "Location type"), col("type")),
-        "path": SourceColumn("text", _label("层级路径", "Tree path"), col("path")),
+        "code": SourceColumn("text", zh_en("地点编码", "Location code"), col("code")),
+        "name": SourceColumn("text", zh_en("地点", "Location"), col("name")),
+        "type": SourceColumn("text", zh_en("地点类型", "Location type"), col("type")),
+        "path": SourceColumn("text", zh_en("层级路径", "Tree path"), col("path")),
     }
 
 
@@ -128,8 +129,8 @@ def user_link(column: str) -> Link:
         target=lambda: User.__table__.alias(),
         on=lambda base, target: base.c[column] == target.c.id,
         columns={
-            "username": SourceColumn("text", _label("用户名", "Username"), col("username")),
-            "full_name": SourceColumn("text", _label("姓名", "Full name"), col("full_name")),
+            "username": SourceColumn("text", zh_en("用户名", "Username"), col("username")),
+            "full_name": SourceColumn("text", zh_en("姓名", "Full name"), col("full_name")),
         },
     )
 
@@ -137,20 +138,20 @@ def user_link(column: str) -> Link:
 register_source(
     Source(
         name="audit_trail",
-        label=_label("审计追踪", "Audit trail"),
+        label=zh_en("审计追踪", "Audit trail"),
         table=lambda: AuditEntry.__table__,
         columns={
-            "id": SourceColumn("integer", _label("编号", "Entry"), col("id")),
-            "at": SourceColumn("datetime", _label("时间", "Time"), col("at")),
-            "username": SourceColumn("text", _label("用户", "User"), col("username")),
-            "action": SourceColumn("text", _label("操作", "Action"), col("action")),
-            "entity": SourceColumn("text", _label("对象", "Entity"), col("entity")),
-            "entity_id": SourceColumn("text", _label("对象编号", "Entity id"), col("entity_id")),
-            "reason": SourceColumn("text", _label("原因", "Reason"), col("reason")),
+            "id": SourceColumn("integer", zh_en("编号", "Entry"), col("id")),
+            "at": SourceColumn("datetime", zh_en("时间", "Time"), col("at")),
+            "username": SourceColumn("text", zh_en("用户", "User"), col("username")),
+            "action": SourceColumn("text", zh_en("操作", "Action"), col("action")),
+            "entity": SourceColumn("text", zh_en("对象", "Entity"), col("entity")),
+            "entity_id": SourceColumn("text", zh_en("对象编号", "Entity id"), col("entity_id")),
+            "reason": SourceColumn("text", zh_en("原因", "Reason"), col("reason")),
             "client_addr": SourceColumn(
-                "text", _label("来源地址", "Client address"), col("client_addr")
+                "text", zh_en("来源地址", "Client address"), col("client_addr")
             ),  # fmt: skip
-            "request_id": SourceColumn("text", _label("请求编号", "Request id"), col("request_id")),
+            "request_id": SourceColumn("text", zh_en("请求编号", "Request id"), col("request_id")),
         },
         links={"user": user_link("user_id")},
         permission="audit",
@@ -160,15 +161,15 @@ register_source(
 register_source(
     Source(
         name="locations",
-        label=_label("库存地点", "Locations"),
+        label=zh_en("库存地点", "Locations"),
         table=lambda: Location.__table__,
         columns={
             **_location_columns(),
-            "id": SourceColumn("integer", _label("编号", "Id"), col("id")),
-            "address": SourceColumn("text", _label("地址", "Address"), col("address")),
-            "latitude": SourceColumn("decimal", _label("纬度", "Latitude"), col("latitude")),
-            "longitude": SourceColumn("decimal", _label("经度", "Longitude"), col("longitude")),
-            "active": SourceColumn("boolean", _label("启用", "Active"), col("active")),
+            "id": SourceColumn("integer", zh_en("编号", "Id"), col("id")),
+            "address": SourceColumn("text", zh_en("地址", "Address"), col("address")),
+            "latitude": SourceColumn("decimal", zh_en("纬度", "Latitude"), col("latitude")),
+            "longitude": SourceColumn("decimal", zh_en("经度", "Longitude"), col("longitude")),
+            "active": SourceColumn("boolean", zh_en("启用", "Active"), col("active")),
         },
         links={"parent": location_link("parent_id"), "region": region_link("id")},
         location_column="id",
@@ -181,41 +182,41 @@ register_source(
 
 def _item_columns() -> dict[str, SourceColumn]:
     return {
-        "code": SourceColumn("text", _label("商品编码", "Item code"), col("code")),
-        "name": SourceColumn("text", _label("商品", "Item"), col("name")),
+        "code": SourceColumn("text", zh_en("商品编码", "Item code"), col("code")),
+        "name": SourceColumn("text", zh_en("商品", "Item"), col("name")),
         "specification": SourceColumn(
-            "text", _label("规格型号", "Specification"), col("specification")
+            "text", zh_en("规格型号", "Specification"), col("specification")
         ),
-        "unit_of_measure": SourceColumn("text", _label("单位", "UoM"), col("unit_of_measure")),
-        "gtin": SourceColumn("text", _label("GTIN", "GTIN"), col("gtin")),
+        "unit_of_measure": SourceColumn("text", zh_en("单位", "UoM"), col("unit_of_measure")),
+        "gtin": SourceColumn("text", zh_en("GTIN", "GTIN"), col("gtin")),
         "registration_cert": SourceColumn(
-            "text", _label("注册证号", "Registration certificate"), col("registration_cert")
+            "text", zh_en("注册证号", "Registration certificate"), col("registration_cert")
         ),
         "device_class": SourceColumn(
-            "text", _label("管理类别", "Device class"), col("device_class")
+            "text", zh_en("管理类别", "Device class"), col("device_class")
         ),
         "manufacturer": SourceColumn(
-            "text", _label("生产企业", "Manufacturer"), col("manufacturer")
+            "text", zh_en("生产企业", "Manufacturer"), col("manufacturer")
         ),
         "near_expiry_days": SourceColumn(
-            "integer", _label("近效期天数", "Near-expiry days"), col("near_expiry_days")
+            "integer", zh_en("近效期天数", "Near-expiry days"), col("near_expiry_days")
         ),
     }
 
 
 def _lot_columns() -> dict[str, SourceColumn]:
     return {
-        "lot_number": SourceColumn("text", _label("批号", "Lot"), col("lot_number")),
-        "expiry_date": SourceColumn("date", _label("有效期至", "Expiry date"), col("expiry_date")),
+        "lot_number": SourceColumn("text", zh_en("批号", "Lot"), col("lot_number")),
+        "expiry_date": SourceColumn("date", zh_en("有效期至", "Expiry date"), col("expiry_date")),
         "production_date": SourceColumn(
-            "date", _label("生产日期", "Production date"), col("production_date")
+            "date", zh_en("生产日期", "Production date"), col("production_date")
         ),
         "status": SourceColumn(
-            "text", _label("批次状态", "Lot status"), col("status"), options=LOT_STATUSES
+            "text", zh_en("批次状态", "Lot status"), col("status"), options=LOT_STATUSES
         ),
         "days_to_expiry": SourceColumn(
             "integer",
-            _label("距到期天数", "Days to expiry"),
+            zh_en("距到期天数", "Days to expiry"),
             lambda table: days_to_expiry(table.c.expiry_date),
         ),
     }
@@ -311,7 +312,7 @@ BALANCE_FIGURES = {
         columns={
             "unit_cost": SourceColumn(
                 "money",
-                _label("单位成本", "Unit cost"),
+                zh_en("单位成本", "Unit cost"),
                 lambda t: type_coerce(t.c.unit_cost, _QTY),
             )
         },
@@ -324,7 +325,7 @@ BALANCE_FIGURES = {
         columns={
             "quantity": SourceColumn(
                 "decimal",
-                _label("在途", "In transit"),
+                zh_en("在途", "In transit"),
                 lambda t: type_coerce(func.coalesce(t.c.quantity, 0), _QTY),
             )
         },
@@ -355,8 +356,8 @@ def stock_at(location: ColumnElement, item: ColumnElement, figure: str) -> Colum
 
 #: The figures ``stock_at`` gives, as report columns.
 STOCK_FIGURES = {
-    "on_hand": _label("可售现存量", "Sellable on hand"),
-    "available": _label("可用量", "Available"),
+    "on_hand": zh_en("可售现存量", "Sellable on hand"),
+    "available": zh_en("可用量", "Available"),
 }
 
 
@@ -372,39 +373,39 @@ def _stock_links(location: str = "location_id") -> dict[str, Link]:
 register_source(
     Source(
         name="balances",
-        label=_label("库存余额", "Stock balances"),
+        label=zh_en("库存余额", "Stock balances"),
         table=lambda: StockBalance.__table__,
         columns={
             "location_id": SourceColumn(
-                "integer", _label("地点编号", "Location id"), col("location_id")
+                "integer", zh_en("地点编号", "Location id"), col("location_id")
             ),
-            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
+            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
             "status": SourceColumn(
-                "text", _label("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+                "text", zh_en("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
             ),
-            "on_hand": SourceColumn("decimal", _label("现存量", "On hand"), col("on_hand")),
-            "reserved": SourceColumn("decimal", _label("已预留", "Reserved"), col("reserved")),
+            "on_hand": SourceColumn("decimal", zh_en("现存量", "On hand"), col("on_hand")),
+            "reserved": SourceColumn("decimal", zh_en("已预留", "Reserved"), col("reserved")),
             "available": SourceColumn(
                 "decimal",
-                _label("可用量", "Available"),
+                zh_en("可用量", "Available"),
                 lambda t: type_coerce(t.c.on_hand - t.c.reserved, _QTY),
             ),
             "in_transit": SourceColumn(
                 "decimal",
-                _label("在途", "In transit"),
+                zh_en("在途", "In transit"),
                 lambda base, transit: BALANCE_FIGURES["transit"].columns["quantity"].expr(transit),
                 via="transit",
             ),
             "unit_cost": SourceColumn(
                 "money",
-                _label("单位成本", "Unit cost"),
+                zh_en("单位成本", "Unit cost"),
                 lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
                 via="cost",
             ),
             "value": SourceColumn(
                 "money",
-                _label("库存金额", "Stock value"),
+                zh_en("库存金额", "Stock value"),
                 lambda base, cost: type_coerce(base.c.on_hand * cost.c.unit_cost, _QTY),
                 via="cost",
             ),
@@ -418,27 +419,27 @@ register_source(
 register_source(
     Source(
         name="ledger",
-        label=_label("库存台账", "Stock ledger"),
+        label=zh_en("库存台账", "Stock ledger"),
         table=lambda: LedgerEntry.__table__,
         columns={
-            "id": SourceColumn("integer", _label("编号", "Entry"), col("id")),
-            "at": SourceColumn("datetime", _label("时间", "Time"), col("at")),
+            "id": SourceColumn("integer", zh_en("编号", "Entry"), col("id")),
+            "at": SourceColumn("datetime", zh_en("时间", "Time"), col("at")),
             "location_id": SourceColumn(
-                "integer", _label("地点编号", "Location id"), col("location_id")
+                "integer", zh_en("地点编号", "Location id"), col("location_id")
             ),
-            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
-            "unit_id": SourceColumn("integer", _label("序列号编号", "Unit id"), col("unit_id")),
+            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+            "unit_id": SourceColumn("integer", zh_en("序列号编号", "Unit id"), col("unit_id")),
             "status": SourceColumn(
-                "text", _label("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+                "text", zh_en("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
             ),
-            "quantity": SourceColumn("decimal", _label("数量", "Quantity"), col("quantity")),
-            "unit_cost": SourceColumn("money", _label("单位成本", "Unit cost"), col("unit_cost")),
-            "document": SourceColumn("text", _label("单据", "Document"), col("document")),
-            "document_line": SourceColumn("integer", _label("行号", "Line"), col("document_line")),
-            "reason": SourceColumn("text", _label("原因", "Reason"), col("reason")),
+            "quantity": SourceColumn("decimal", zh_en("数量", "Quantity"), col("quantity")),
+            "unit_cost": SourceColumn("money", zh_en("单位成本", "Unit cost"), col("unit_cost")),
+            "document": SourceColumn("text", zh_en("单据", "Document"), col("document")),
+            "document_line": SourceColumn("integer", zh_en("行号", "Line"), col("document_line")),
+            "reason": SourceColumn("text", zh_en("原因", "Reason"), col("reason")),
             "counterpart_id": SourceColumn(
-                "integer", _label("对方地点编号", "Counterpart id"), col("counterpart_location_id")
+                "integer", zh_en("对方地点编号", "Counterpart id"), col("counterpart_location_id")
             ),
         },
         links={
@@ -446,7 +447,7 @@ register_source(
             "unit": _link_to(
                 Unit,
                 "unit_id",
-                {"serial": SourceColumn("text", _label("序列号", "Serial"), col("serial"))},
+                {"serial": SourceColumn("text", zh_en("序列号", "Serial"), col("serial"))},
             ),
             "user": user_link("user_id"),
             "counterpart": location_link("counterpart_location_id"),
@@ -459,12 +460,12 @@ register_source(
 register_source(
     Source(
         name="lots",
-        label=_label("批次", "Lots"),
+        label=zh_en("批次", "Lots"),
         table=lambda: Lot.__table__,
         columns={
             **_lot_columns(),
-            "id": SourceColumn("integer", _label("编号", "Id"), col("id")),
-            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
+            "id": SourceColumn("integer", zh_en("编号", "Id"), col("id")),
+            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
         },
         links={"item": _link_to(Item, "item_id", _item_columns())},
     )
@@ -473,17 +474,17 @@ register_source(
 register_source(
     Source(
         name="units",
-        label=_label("序列号", "Serial units"),
+        label=zh_en("序列号", "Serial units"),
         table=lambda: Unit.__table__,
         columns={
-            "id": SourceColumn("integer", _label("编号", "Id"), col("id")),
-            "serial": SourceColumn("text", _label("序列号", "Serial"), col("serial")),
-            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
+            "id": SourceColumn("integer", zh_en("编号", "Id"), col("id")),
+            "serial": SourceColumn("text", zh_en("序列号", "Serial"), col("serial")),
+            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
             "location_id": SourceColumn(
-                "integer", _label("地点编号", "Location id"), col("location_id")
+                "integer", zh_en("地点编号", "Location id"), col("location_id")
             ),
-            "status": SourceColumn("text", _label("状态", "Status"), col("status")),
+            "status": SourceColumn("text", zh_en("状态", "Status"), col("status")),
         },
         links=_stock_links(),
         location_column="location_id",
@@ -501,23 +502,23 @@ def _outstanding(table) -> ColumnElement:
 register_source(
     Source(
         name="in_transit",
-        label=_label("在途调拨", "Transfers in transit"),
+        label=zh_en("在途调拨", "Transfers in transit"),
         table=lambda: TransferLine.__table__,
         columns={
-            "document": SourceColumn("text", _label("调拨单", "Transfer"), col("document")),
-            "line": SourceColumn("integer", _label("行号", "Line"), col("line")),
+            "document": SourceColumn("text", zh_en("调拨单", "Transfer"), col("document")),
+            "line": SourceColumn("integer", zh_en("行号", "Line"), col("line")),
             "source_id": SourceColumn(
-                "integer", _label("调出地点编号", "From id"), col("source_id")
+                "integer", zh_en("调出地点编号", "From id"), col("source_id")
             ),
             "destination_id": SourceColumn(
-                "integer", _label("调入地点编号", "To id"), col("destination_id")
+                "integer", zh_en("调入地点编号", "To id"), col("destination_id")
             ),
-            "item_id": SourceColumn("integer", _label("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", _label("批次编号", "Lot id"), col("lot_id")),
-            "shipped": SourceColumn("decimal", _label("发出数量", "Shipped"), col("shipped")),
-            "quantity": SourceColumn("decimal", _label("在途数量", "In transit"), _outstanding),
+            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+            "shipped": SourceColumn("decimal", zh_en("发出数量", "Shipped"), col("shipped")),
+            "quantity": SourceColumn("decimal", zh_en("在途数量", "In transit"), _outstanding),
             "shipped_at": SourceColumn(
-                "datetime", _label("发出时间", "Shipped at"), col("shipped_at")
+                "datetime", zh_en("发出时间", "Shipped at"), col("shipped_at")
             ),
         },
         links={
@@ -586,17 +587,17 @@ def _stocktake_source(name: str, label: dict, where=None) -> Source:
         label=label,
         table=_stocktake_variance,
         columns={
-            "document": SourceColumn("text", _label("盘点单", "Stocktake"), col("document")),
+            "document": SourceColumn("text", zh_en("盘点单", "Stocktake"), col("document")),
             "location_id": SourceColumn(
-                "integer", _label("地点编号", "Location id"), col("location_id")
+                "integer", zh_en("地点编号", "Location id"), col("location_id")
             ),
-            "state": SourceColumn("text", _label("盘点状态", "Count state"), col("state")),
+            "state": SourceColumn("text", zh_en("盘点状态", "Count state"), col("state")),
             "status": SourceColumn(
-                "text", _label("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+                "text", zh_en("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
             ),
-            "expected": SourceColumn("decimal", _label("账面数", "Book quantity"), col("expected")),
-            "counted": SourceColumn("decimal", _label("实盘数", "Counted"), col("counted")),
-            "variance": SourceColumn("decimal", _label("差异", "Variance"), col("variance")),
+            "expected": SourceColumn("decimal", zh_en("账面数", "Book quantity"), col("expected")),
+            "counted": SourceColumn("decimal", zh_en("实盘数", "Counted"), col("counted")),
+            "variance": SourceColumn("decimal", zh_en("差异", "Variance"), col("variance")),
         },
         links={
             "item": _link_to(Item, "item_id", _item_columns()),
@@ -609,12 +610,12 @@ def _stocktake_source(name: str, label: dict, where=None) -> Source:
 
 
 #: The variance, for whoever reviews a count (the roles decide who may run the report).
-register_source(_stocktake_source("stocktake_variance", _label("盘点差异", "Stocktake variance")))
+register_source(_stocktake_source("stocktake_variance", zh_en("盘点差异", "Stocktake variance")))
 #: The book quantities for counters — of open (non-blind) counts only: a blind count stays blind.
 register_source(
     _stocktake_source(
         "stocktake_book",
-        _label("盘点账面数（明盘）", "Stocktake book quantities (open count)"),
+        zh_en("盘点账面数（明盘）", "Stocktake book quantities (open count)"),
         where=lambda table: table.c.blind.is_(False),
     )
 )
