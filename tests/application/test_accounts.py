@@ -96,6 +96,10 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     )
     assert tomorrow.json["rows"] == []
     assert tomorrow.json["totals"]["values"]["running_balance"] == "15.00"
+    assert tomorrow.json["opening"]["values"]["running_balance"] == "15.00"  # 期初余额
+    page = cashier.get("/reports/customer_statement",
+                       query_string={"customer": "H-1", "period_from": str(day(1))})  # fmt: skip
+    assert 'class="fst-italic report-opening"' in page.text and "Opening balance" in page.text
     # a mistaken receipt is voided with a reason, never deleted: the debt is back
     refused = fire(cashier, RECEIPTS, receipt.json, "void")
     assert refused.status_code == 422 and "comment" in refused.json["errors"]

@@ -312,7 +312,7 @@ def test_a_running_column_adds_up_each_group_in_the_report_order(db, entries, me
     )  # fmt: skip
     result = run(db, by_day)
     assert [row["so_far"] for row in result.rows] == [1, 3, 6, 7]
-    assert result.totals["so_far"] == 7
+    assert result.totals["so_far"] == 7 and result.opening is None  # no period: nothing before
 
 
 def test_a_running_column_opens_with_what_came_before_the_period(db, entries, metadata):
@@ -324,6 +324,7 @@ def test_a_running_column_opens_with_what_came_before_the_period(db, entries, me
     ]  # fmt: skip
     # the totals row: the period's 4 actions, and the closing balance of every user: 7
     assert (result.totals["n"], result.totals["so_far"]) == (4, 7)
+    assert result.opening == {"so_far": 3}  # what every user had done before the period
     # a page further on carries the balance of the rows before it
     second = run(db, report, {"period": "2026-03-02..2026-03-09"}, page=Page(3, 1))
     assert values(second, "user", "day", "so_far") == [("wang", "2026-03-09", 3)]

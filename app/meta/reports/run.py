@@ -31,6 +31,8 @@ class ReportResult:
     has_next: bool = False
     #: How many detail rows ``rows`` holds or will yield (when asked for: an export's progress).
     row_count: int | None = None
+    #: The running columns' opening balances (期初), shown above the rows (see ``_opening``).
+    opening: dict | None = None
 
 
 def run_report(
@@ -69,11 +71,27 @@ def run_report(
         detail, subtotals, total = rows, [], None
     detail, following = _cut(detail, page)
     ordered = _with_subtotals(report, detail, subtotals, following)
+    opening = _opening(report, values, total)
     for row in [*ordered, *([total] if total else [])]:
         _finish_row(report, row, today)
     return ReportResult(
-        report, report.columns, ordered, total, values, page=page, has_next=following is not None
-    )
+        report, report.columns, ordered, total, values, page=page,
+        has_next=following is not None, opening=opening,
+    )  # fmt: skip
+
+
+def _opening(report: Report, values: dict, total: dict | None) -> dict | None:
+    """What the running columns open the period with (期初余额): the totals row's closing
+    balance less the period's own figure. None without a period start or a totals row."""
+    period = any(p.type == "date_range" and values.get(p.name, [None])[0] for p in report.params)
+    if not (period and total and report.running):
+        return None
+    opening = {}
+    for column in report.running:
+        closing = total.get(column.name)
+        opening[column.name] = None if closing is None else closing - (total[column.running] or 0)
+    _tidy(report.columns, opening)
+    return opening
 
 
 def stream_report(
@@ -404,6 +422,7 @@ def result_json(result: ReportResult) -> dict:
         ],
         "rows": [_json_row(row, visible) for row in result.rows],
         "totals": _json_row(result.totals, visible) if result.totals else None,
+        "opening": _json_row(result.opening, visible) if result.opening else None,
         "chart": result.report.chart,
         "record_form": result.report.source.record[0] if result.report.source.record else None,
         "drill": _drill_dimensions(result),
