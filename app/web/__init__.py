@@ -10,6 +10,7 @@ from flask_login import current_user
 from jinja2 import ChoiceLoader, FileSystemLoader
 
 from app.i18n import localized
+from app.kernel.items import business_timezone
 from app.meta import access
 from app.web import (
     account,
@@ -85,6 +86,7 @@ def init_web(app: Flask) -> None:
     app.jinja_env.globals["nav_admin"] = _nav_admin
     init_i18n(app)
     app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["local_time"] = local_time
     auth.init_auth(app)
     init_guard(app)
     app.jinja_env.globals["can"] = lambda action, form=None: access.can(current_user, action, form)
@@ -99,3 +101,18 @@ def init_web(app: Flask) -> None:
     blueprints += (replenishment.bp,)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
+
+
+def local_time(value, seconds: bool = False) -> str:
+    """A moment as the people of the business read it: on their wall clock (the business time
+    zone), without an offset — a receipt posted at 08:15 in Shanghai is not shown as 00:15 UTC.
+    Takes a timezone-aware datetime or its ISO text (a report cell)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:  # (every stored moment is UTC)
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(business_timezone()).strftime(
+        "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    )

@@ -87,6 +87,7 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     page = cashier.get("/reports/customer_statement", query_string={"customer": "H-1"})
     assert "Sales order" in page.text and "Customer receipt" in page.text  # the forms' labels
     assert ">Balance<" in page.text.replace(" ", "").replace("\n", "")  # the running column
+    assert 'title="Rows behind this figure">-45.00</a>' in page.text  # the net, not the balance
     closing = totals(cashier, "customer_statement", customer="H-1")
     assert (closing["balance"], closing["running_balance"]) == ("15.00", "15.00")
     # a statement from the next day on opens with the 15.00 still owed, and lists nothing

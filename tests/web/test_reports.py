@@ -94,6 +94,14 @@ def test_a_report_opened_from_the_menu_asks_for_what_it_needs(client, auditor):
     assert 'id="report-asking"' not in refused.text
 
 
+def test_a_moment_reads_on_the_business_wall_clock(client, auditor):
+    page = client.get("/reports/audit_trail", query_string=PERIOD)
+    assert "2026-03-01 10:00" in page.text  # 02:00 UTC, in Shanghai
+    assert "2026-03-01T02:00:00+00:00" not in page.text
+    api = client.get("/api/v1/reports/audit_trail", query_string=PERIOD).get_json()
+    assert "2026-03-01T02:00:00+00:00" in [row["values"]["at"] for row in api["rows"]]
+
+
 def test_reports_index_lists_runnable_reports(client, auditor):
     page = client.get("/reports/")
     assert "审计追踪查询" in page.text and "操作量统计" in page.text
