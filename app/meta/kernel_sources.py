@@ -72,6 +72,25 @@ STOCK_STATUSES = {
     "nonconforming": zh_en("不合格", "Nonconforming"),
     "in_transit": zh_en("在途", "In transit"),
 }
+#: Why stock moved (the ledger's reason codes, ``app.kernel.stock.Reason``), as people say it.
+MOVEMENT_REASONS = {
+    "opening": zh_en("期初", "Opening stock"),
+    "purchase_receipt": zh_en("采购入库", "Purchase receipt"),
+    "inspection": zh_en("验收", "Inspection"),
+    "sale": zh_en("销售出库", "Sale"),
+    "customer_return": zh_en("销售退货", "Customer return"),
+    "supplier_return": zh_en("采购退货", "Supplier return"),
+    "transfer_out": zh_en("调拨出库", "Transfer out"),
+    "transfer_in": zh_en("调拨入库", "Transfer in"),
+    "transfer_return": zh_en("调拨退回", "Transfer return"),
+    "scrap": zh_en("报损", "Scrap"),
+    "count_surplus": zh_en("盘盈", "Count surplus"),
+    "count_shortage": zh_en("盘亏", "Count shortage"),
+    "adjustment": zh_en("库存调整", "Stock adjustment"),
+    "correction": zh_en("更正", "Correction"),
+    "recall": zh_en("召回隔离", "Recalled, set apart"),
+    "recall_return": zh_en("召回退回", "Recall return"),
+}
 LOT_STATUSES = {
     "released": zh_en("正常", "Released"),
     "quarantined": zh_en("冻结", "Quarantined"),
@@ -437,7 +456,9 @@ register_source(
             "unit_cost": SourceColumn("money", zh_en("单位成本", "Unit cost"), col("unit_cost")),
             "document": SourceColumn("text", zh_en("单据", "Document"), col("document")),
             "document_line": SourceColumn("integer", zh_en("行号", "Line"), col("document_line")),
-            "reason": SourceColumn("text", zh_en("原因", "Reason"), col("reason")),
+            "reason": SourceColumn(
+                "text", zh_en("原因", "Reason"), col("reason"), options=MOVEMENT_REASONS
+            ),
             "counterpart_id": SourceColumn(
                 "integer", zh_en("对方地点编号", "Counterpart id"), col("counterpart_location_id")
             ),

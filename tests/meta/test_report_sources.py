@@ -127,6 +127,14 @@ def test_stock_value_by_region_uses_the_last_unit_cost(app, db, chain, metadata)
     assert result.totals["value"] == D("50.00")
 
 
+def test_every_movement_reason_reads_in_both_languages():
+    from app.kernel.stock import Reason
+    from app.meta.kernel_sources import MOVEMENT_REASONS
+
+    assert set(MOVEMENT_REASONS) == {reason.value for reason in Reason}
+    assert all(label["zh_CN"] and label["en"] for label in MOVEMENT_REASONS.values())
+
+
 def test_ledger_is_the_stock_card_of_a_lot(app, db, chain, metadata):
     # the ledger rows carry the real clock, not the chain's TODAY: the period must hold them
     # (the default, the 30 days before TODAY, stopped holding them a day after it was written)
