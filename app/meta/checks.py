@@ -302,3 +302,22 @@ def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                             (*path, "pattern"), _("invalid pattern: %(error)s", error=str(exc))
                         )
                     )
+
+
+@cross_check
+def check_menus(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """A form is listed under one of the menus settings.yaml declares."""
+    menus = [menu["name"] for menu in metadata.settings.get("menus", [])]
+    for document in metadata.forms.values():
+        menu = document.data.get("menu")
+        if menu is not None and menu not in menus:
+            issues.append(
+                document.issue(
+                    ("menu",),
+                    _(
+                        "unknown menu '%(menu)s'; expected one of: %(menus)s",
+                        menu=menu,
+                        menus=", ".join(menus) or "—",
+                    ),
+                )
+            )

@@ -41,22 +41,30 @@ from app.web.session import init_sessions
 TEMPLATES_DIR = str(Path(__file__).parent / "templates")
 
 
-def _nav_forms():
-    """(name, label) of each form the signed-in user may read, for the navigation bar."""
+def _nav_forms() -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The navigation bar's form entries the signed-in user may read: (menu name, menu label,
+    [(form, label)]) in the order of settings.yaml's menus; a form without a menu is an entry of
+    its own (its menu name empty, its label the form's)."""
     from flask_login import current_user
 
+    from app.i18n import localized
     from app.meta import access
     from app.meta.records import locale
     from app.web.forms_common import registry
 
     if not current_user.is_authenticated:
         return []
-    forms = registry().forms.values()
-    return [
-        (form.name, form.label(locale()))
-        for form in forms
-        if access.can(current_user, "read", form.name)
-    ]
+    current = registry()
+    forms = [f for f in current.forms.values() if access.can(current_user, "read", f.name)]
+    entries = []
+    for menu in current.metadata.settings.get("menus", []):
+        members = [(f.name, f.label(locale())) for f in forms if f.spec.get("menu") == menu["name"]]
+        if members:
+            entries.append((menu["name"], localized(menu["label"]), members))
+    listed = {name for _menu, _label, members in entries for name, _ in members}
+    entries += [("", f.label(locale()), [(f.name, f.label(locale()))])
+                for f in forms if f.name not in listed]  # fmt: skip
+    return entries
 
 
 def _nav_admin() -> bool:

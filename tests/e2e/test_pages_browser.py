@@ -16,13 +16,15 @@ DOWNLOAD = re.compile(r"/export|\.(xlsx|csv|pdf)$|/attachments/")
 #: is opened.
 DESIGN = re.compile(r"^(/admin/(forms|reports))/[a-z0-9_]+/")
 RECORD = re.compile(r"/\d+")
+#: the menu's entries (a dropdown's too, not its toggle) and the page's own links
+MENU_AND_PAGE_LINKS = (
+    "#nav a.nav-link:not(.dropdown-toggle), #nav a.dropdown-item, main a[href^='/']:not([download])"
+)
 
 
 def links(page) -> list[str]:
     """Where the menu and the page link to, files to download (exports, attachments) aside."""
-    found = page.eval_on_selector_all(
-        "#nav a.nav-link, main a[href^='/']:not([download])", "found => found.map(a => a.pathname)"
-    )
+    found = page.eval_on_selector_all(MENU_AND_PAGE_LINKS, "found => found.map(a => a.pathname)")
     return [path for path in found if not DOWNLOAD.search(path)]
 
 

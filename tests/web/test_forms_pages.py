@@ -186,3 +186,15 @@ def test_a_form_may_name_its_own_template(lab_config, db, org, tmp_path):
     client = ApiClient(app.test_client()).login("admin", PASSWORD)
     assert "<title>Custom supplier page</title>" in client.get("/forms/supplier/new").text
     app.extensions["lianku.db"].dispose()
+
+
+def test_the_menu_groups_forms_as_settings_declare(api, org):
+    page = api.get("/forms/field_lab/").text
+    purchasing = page.split('data-menu="purchasing"', 1)[1].split("</ul>", 1)[0]
+    assert 'href="/forms/purchase_order/">Purchase order<' in purchasing  # the admin reads en
+    assert 'href="/forms/sales_order/"' not in purchasing
+    menus = [part.split('"', 1)[0] for part in page.split('data-menu="')[1:]]
+    order = "purchasing sales stock transfers counting quality finance master_data"
+    assert menus == order.split()  # settings.yaml's order
+    # a form without a menu is an entry of its own
+    assert '<li class="nav-item"><a class="nav-link" href="/forms/field_lab/">' in page
