@@ -101,6 +101,10 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     page = cashier.get("/reports/customer_statement",
                        query_string={"customer": "H-1", "period_from": str(day(1))})  # fmt: skip
     assert 'class="fst-italic report-opening"' in page.text and "Opening balance" in page.text
+    since_tomorrow = {"customer": "H-1", "period_from": str(day(1))}
+    exported = cashier.get("/reports/customer_statement/export.csv", query_string=since_tomorrow)
+    lines = exported.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[1].startswith("Opening balance,") and lines[1].endswith(",15.00")
     # a mistaken receipt is voided with a reason, never deleted: the debt is back
     refused = fire(cashier, RECEIPTS, receipt.json, "void")
     assert refused.status_code == 422 and "comment" in refused.json["errors"]

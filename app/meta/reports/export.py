@@ -57,6 +57,9 @@ def write_xlsx(result: ReportResult, target, language: str, timezone: str) -> in
     formats = [NUMBER_FORMATS.get(column.type) for column in columns]
     styled = any(formats)
     zoned = [index for index, column in enumerate(columns) if column.type == "datetime"]
+    if result.opening:
+        opening = _opening_row(result, columns)
+        sheet.append([_styled(sheet, v, f, False) for v, f in zip(opening, formats, strict=True)])
     count = 0
     for row in result.rows:
         values = [shown(column, row.get(column.name), language) for column in columns]
@@ -72,6 +75,13 @@ def write_xlsx(result: ReportResult, target, language: str, timezone: str) -> in
         sheet.append([_styled(sheet, v, f, True) for v, f in zip(values, formats, strict=True)])
     workbook.save(target)
     return count
+
+
+def _opening_row(result: ReportResult, columns: list[ReportColumn]) -> list:
+    """The opening balances (期初余额) as the first row: its label (in the language the export
+    runs in, as its messages), then the running columns' figures."""
+    values = [result.opening.get(column.name) for column in columns]
+    return [str(_("Opening balance")), *values[1:]]
 
 
 def _styled(sheet, value, number_format: str | None, bold: bool):
@@ -92,6 +102,8 @@ def write_csv(result: ReportResult, stream: IO[str], language: str, timezone: st
     writer = csv.writer(stream)
     columns = _visible(result)
     writer.writerow([localized(column.label, language) for column in columns])
+    if result.opening:
+        writer.writerow([_csv_value(value) for value in _opening_row(result, columns)])
     count = 0
     for row in result.rows:
         writer.writerow(

@@ -108,9 +108,10 @@ def stream_report(
     reading the statement's rows in batches (a server-side cursor on PostgreSQL) while the
     session is open, so an export of 100k rows never holds them all; ``totals`` is filled when
     the rows are used up. Subtotals and pivots must be laid out from all the rows: those reports
-    are run whole. ``counted``: count the detail rows first (one more statement), for a
-    background export to show how far it is."""
-    if report.pivot or report.subtotals:
+    are run whole, and so are reports with running balances (a statement, a stock card: one
+    party's, one item's), whose opening row comes before the rows. ``counted``: count the detail
+    rows first (one more statement), for a background export to show how far it is."""
+    if report.pivot or report.subtotals or report.running:
         result = run_report(session, report, raw_params, user, timezone=timezone, today=today)
         result.row_count = len(result.rows)
         return result
