@@ -859,7 +859,7 @@ def _column(form: FormDef, name: str):
     element = Record.data[name]
     if field.type in ("integer", "link", "autonumber", "current_user"):
         return element.as_integer() if field.type != "link" else element.as_string()
-    if field.type in NUMBER_TYPES:
+    if _numeric(field):
         return element.as_numeric(28, 8)
     if field.type == "boolean":
         return element.as_boolean()
@@ -918,6 +918,13 @@ def _filter(form: FormDef, name: str, value):
     return _typed_filter(field, Record.data[name], str(value))
 
 
+def _numeric(field: FieldDef) -> bool:
+    """A number field, or a formula rounded to a scale (a total): sorted and compared as numbers
+    (as text, 12500.00 would sort before 50.00)."""
+    rounded = field.type == "formula" and field.get("scale") is not None
+    return field.type in NUMBER_TYPES or rounded
+
+
 def _typed_filter(field: FieldDef, element, value: str):
     """``element == value`` compared as the field's type, the same on SQLite and PostgreSQL."""
     try:
@@ -927,7 +934,7 @@ def _typed_filter(field: FieldDef, element, value: str):
             number = int(value)
             # (no stored id or count is that large, and the database could not compare it)
             return element.as_integer() == number if abs(number) < 2**63 else false()
-        if field.type in NUMBER_TYPES:
+        if _numeric(field):
             number = Decimal(value)
             if not number.is_finite():
                 raise ValueError(value)

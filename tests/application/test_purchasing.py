@@ -209,3 +209,10 @@ def test_purchase_orders_are_imported_with_their_lines_from_one_sheet(bed):
     ]  # fmt: skip
     assert (first["data"]["total"], second["data"]["total"]) == ("12500.00", "50.00")
     assert first["state"] == second["state"] == "draft"  # each goes through its approval
+    # a total sorts and filters as a number, not as text ("12500.00" < "50.00")
+    listed = bed.api("keeper").get(url("purchase_order"), query_string={"sort": "total"}).json
+    assert [order["data"]["total"] for order in listed["items"]] == ["50.00", "12500.00"]
+    found = bed.api("keeper").get(url("purchase_order"), query_string={"total": "50"}).json
+    assert [order["id"] for order in found["items"]] == [second["id"]]
+    refused = bed.api("keeper").get(url("purchase_order"), query_string={"total": "abc"})
+    assert refused.status_code == 422 and "total" in refused.json["errors"]
