@@ -14,8 +14,6 @@ The ``formula_backfill`` job does it: queued when a published form version adds 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -88,21 +86,15 @@ def fill_record(session: Session, registry: Registry, user, form: FormDef, recor
     return True
 
 
-def fill_formulas(
-    session: Session,
-    registry: Registry,
-    user,
-    form_name: str,
-    progress: Callable[[int], None] | None = None,
-) -> int:
+def fill_formulas(session: Session, registry: Registry, user, form_name: str) -> int:
     """Fill the formulas the records of ``form_name`` lack (the caller commits); how many
-    records were filled. ``progress(records read)`` is told after each batch."""
+    records were filled."""
     form = registry.form(form_name)
     if form is None:
         raise records.FormNotFound(form_name)
     if not formula_paths(form):
         return 0
-    filled, read, after = 0, 0, 0
+    filled, after = 0, 0
     while True:
         batch = session.scalars(
             select(Record)
@@ -114,9 +106,7 @@ def fill_formulas(
             return filled
         filled += sum(fill_record(session, registry, user, form, record) for record in batch)
         session.flush()
-        read, after = read + len(batch), batch[-1].id
-        if progress is not None:
-            progress(read)
+        after = batch[-1].id
 
 
 @jobs.handler("formula_backfill", label=_l("Formula backfill"), time_limit=3600)
@@ -131,7 +121,8 @@ def backfill_job(run: jobs.JobRun) -> dict:
         registry = build(settings.metadata_dir, settings.workflows_dir, session)
     names = [run.params["form"]] if run.params.get("form") else sorted(registry.forms)
     filled = {}
-    for name in names:
+    for index, name in enumerate(names):
+        run.progress(100 * index // len(names), name)
         with run.database.transaction() as session:
             user_id = run.params.get("user_id")
             user = session.get(User, user_id) if user_id else _recalculator()
