@@ -47,7 +47,6 @@ def _nav_forms() -> list[tuple[str, str, list[tuple[str, str]]]]:
     its own (its menu name empty, its label the form's)."""
     from flask_login import current_user
 
-    from app.i18n import localized
     from app.meta import access
     from app.meta.records import locale
     from app.web.forms_common import registry

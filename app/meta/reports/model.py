@@ -95,6 +95,14 @@ class Report:
     def running(self) -> list[ReportColumn]:
         return [column for column in self.columns if column.kind == "running"]
 
+    def period(self, values: dict) -> ReportParam | None:
+        """The date range parameter given a start in ``values``: the rows before that start
+        are what a running column opens with (None: nothing comes before)."""
+        return next(
+            (p for p in self.params if p.type == "date_range" and values.get(p.name, [None])[0]),
+            None,
+        )
+
     def column(self, name: str) -> ReportColumn:
         return next(column for column in self.columns if column.name == name)
 

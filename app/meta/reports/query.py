@@ -438,10 +438,7 @@ def _openings(report: Report, values: dict, session: Session, user, dialect, tim
     """Each running column's opening balances (期初): its figure summed over the rows before the
     report's period, per value of its ``by`` columns — the rows the report would read with the
     period's start as their end. None without a period start: then nothing comes before."""
-    period = next(
-        (p for p in report.params if p.type == "date_range" and values.get(p.name, [None])[0]),
-        None,
-    )
+    period = report.period(values)
     if period is None:
         return {}
     openings = {}
@@ -486,11 +483,11 @@ def _running(report: Report, rows, openings: dict):
             opening.c[c.name] if c.name in column.by else cast(null(), c.type).label(c.name)
             for c in rows.c
         ]
-        counted = [
+        opened = [
             (opening.c._opening if n == column.name else cast(null(), f.type)).label(f"_f_{n}")
             for n, f in figures.items()
         ]
-        parts.append(select(*keys, literal(0).label("_in"), *counted))
+        parts.append(select(*keys, literal(0).label("_in"), *opened))
     both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     order = [both.c._in.asc(), *_order(report, list(both.c))]
     balances = [

@@ -83,8 +83,7 @@ def run_report(
 def _opening(report: Report, values: dict, total: dict | None) -> dict | None:
     """What the running columns open the period with (期初余额): the totals row's closing
     balance less the period's own figure. None without a period start or a totals row."""
-    period = any(p.type == "date_range" and values.get(p.name, [None])[0] for p in report.params)
-    if not (period and total and report.running):
+    if not (report.period(values) and total and report.running):
         return None
     opening = {}
     for column in report.running:
