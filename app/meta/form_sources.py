@@ -145,10 +145,18 @@ def _json_getter(data_column: str, name: str, kind: str):
     return lambda table: extract(table.c[data_column], name, kind)
 
 
+def _formula_type(spec: dict) -> str:
+    """A formula's column type: a code when it has options (a sale's kind), an amount when it
+    is rounded to cents (shown as 60.00, not 60), else a number."""
+    if spec.get("options"):
+        return "text"
+    return "money" if spec.get("scale") == 2 else "decimal"
+
+
 def _field_columns(specs: list[dict], data_column: str) -> dict[str, SourceColumn]:
     columns = {}
     for spec in specs:
-        kind = FIELD_TYPES.get(spec["type"])
+        kind = _formula_type(spec) if spec["type"] == "formula" else FIELD_TYPES.get(spec["type"])
         if kind is not None:
             getter = _json_getter(data_column, spec["name"], kind)
             options = {o["value"]: o["label"] for o in spec.get("options") or []} or None
