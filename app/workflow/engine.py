@@ -96,6 +96,17 @@ class RecordsInterface:
         query = select(Record).where(Record.form == form, Record.number == str(number))
         return self.session.scalar(query.with_for_update() if for_update else query)
 
+    def locked(self, form: str, ids: list[int]) -> dict[int, Record]:
+        """The records of ``form`` among ``ids``, by id, locked for a change in id order (two
+        transactions locking the same records wait for each other instead of deadlocking)."""
+        query = select(Record).where(Record.form == form, Record.id.in_(ids)).order_by(Record.id)
+        return {record.id: record for record in self.session.scalars(query.with_for_update())}
+
+    def state_label(self, record: Record) -> str:
+        """The name of ``record``'s state in the user's language (the state itself if unknown)."""
+        found = self.registry.form(record.form)
+        return found.state_label(record.state, records.locale()) if found else record.state
+
     def fire(self, record: Record, transition_name: str, comment: str | None = None) -> None:
         """Fire a transition of another record as a consequence of this one, on this action's
         authority: e.g. cancelling the documents an order's allocation made. Its state and

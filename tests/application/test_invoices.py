@@ -1,0 +1,266 @@
+"""Invoices (发票) through the API: finance registers a supplier's invoice against the receipts it
+bills and an invoice to a hospital against its delivered orders; confirming counts each line on
+its document (never beyond the document's total, never another party's), voiding takes it off
+again; the "awaiting invoice" reports and the invoice register follow. On PostgreSQL, two
+invoices of one receipt confirmed at once cannot both fit in what it had left."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+
+from tests.application import purchasing_fixtures as purchasing
+from tests.application import sales_fixtures
+from tests.application.purchasing_fixtures import day
+from tests.application.test_accounts import delivered, finance_user, report, totals
+from tests.application.test_purchasing import inspected
+from tests.application.test_reallocation_concurrency import _wait_until_blocked
+
+shop = sales_fixtures.shop  # the fixture, used by name
+INVOICES = "purchase_invoice"
+STAFF = {**purchasing.USERS, "cashier": ("finance", "HQ", "en")}
+
+
+def number(serial: int) -> str:
+    """A 20-digit invoice number (数电发票)."""
+    return f"2631200000{serial:010d}"
+
+
+@pytest.fixture(name="bed")
+def bed_fixture(app, db):
+    """The purchasing bed with a cashier (finance, HQ) and one qualified item, ``bed.glc``."""
+    bed = purchasing.make_bed(app, db, STAFF)
+    bed.glc = bed.item("GLC", "0690123456011")["data"]["item"]
+    return bed
+
+
+def accepted_receipt(bed, supplier: dict, quantity: str, unit_cost: str) -> dict:
+    """A receipt at WH-SH, received and inspected with every unit accepted."""
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"item": bed.glc, "lot": f"L{quantity}", "expiry_date": day(400),
+                   "quantity": quantity, "unit_cost": unit_cost}],
+    })  # fmt: skip
+    response = bed.fire("keeper", "purchase_receipt", receipt["id"], "receive")
+    assert response.status_code == 200, response.json
+    response = bed.api("qa").put(purchasing.url("purchase_receipt", receipt["id"]), json={
+        "version": response.json["version"], "inspector": bed.users["qa"],
+        "inspected_at": day(0),
+        "lines": inspected(receipt["data"]["lines"], [
+            {"accepted_quantity": quantity, "rejected_quantity": "0", "conclusion": "accepted"}]),
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    response = bed.fire("qa", "purchase_receipt", receipt["id"], "inspect", **purchasing.VERIFY)
+    assert response.status_code == 200, response.json
+    return response.json
+
+
+def invoice(bed, supplier: dict, serial: int, lines: list[tuple[dict, str]], **extra) -> dict:
+    """A draft invoice of ``supplier`` billing (receipt, amount) lines at 13 %."""
+    response = bed.api("cashier").post(purchasing.url(INVOICES), json={
+        "location": bed.loc("HQ"), "supplier": supplier["id"], "invoice_number": number(serial),
+        "invoice_date": day(0),
+        "lines": [{"purchase_receipt": receipt["id"], "amount": amount, "tax_rate": "13"}
+                  for receipt, amount in lines],
+        **extra,
+    })  # fmt: skip
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def awaiting(api, name: str) -> list[dict]:
+    """The rows of an "awaiting invoice" report, without the per-party subtotals."""
+    response = api.get(f"/api/v1/reports/{name}")
+    assert response.status_code == 200, response.json
+    return [row["values"] for row in response.json["rows"] if row["level"] == 0]
+
+
+def billed(bed, receipt: dict) -> tuple[str | None, str | None]:
+    data = bed.api("cashier").get(purchasing.url("purchase_receipt", receipt["id"])).json["data"]
+    return data.get("invoiced"), data.get("uninvoiced")
+
+
+def test_an_invoice_bills_its_receipts_up_to_what_they_accepted(bed):
+    supplier = bed.supplier()
+    receipt = accepted_receipt(bed, supplier, "8", "12.00")  # 96.00 accepted
+    assert receipt["data"]["uninvoiced"] == "96.00"  # nothing invoiced yet
+    cashier = bed.api("cashier")
+    waiting = awaiting(cashier, "uninvoiced_receipts")
+    assert [(row["receipt"], row["uninvoiced"]) for row in waiting] == [
+        (receipt["number"], "96.00")
+    ]
+    first = invoice(bed, supplier, 1, [(receipt, "60.00")])
+    # tax worked out of the amount including it: 60 × 13 / 113 = 6.90, and the rest
+    assert [(line["tax"], line["net_amount"]) for line in first["data"]["lines"]] == [
+        ("6.90", "53.10")
+    ]
+    assert billed(bed, receipt) == (None, "96.00")  # a draft bills nothing
+    response = bed.fire("cashier", INVOICES, first["id"], "confirm")
+    assert response.status_code == 200, response.json
+    assert billed(bed, receipt) == ("60.00", "36.00")
+    assert awaiting(cashier, "uninvoiced_receipts")[0]["uninvoiced"] == "36.00"
+
+    # a second invoice for more than is left is refused, naming the line and the figures
+    second = invoice(bed, supplier, 2, [(receipt, "40.00")])
+    refused = bed.fire("cashier", INVOICES, second["id"], "confirm")
+    assert refused.status_code == 409
+    assert refused.json["field"] == "lines[0].amount"
+    assert "96.00" in refused.json["error"] and "60.00" in refused.json["error"]
+    assert "40.00" in refused.json["error"]
+    assert billed(bed, receipt) == ("60.00", "36.00")  # nothing written
+    assert cashier.get(purchasing.url(INVOICES, second["id"])).json["state"] == "draft"
+    # the rest of it fits
+    rest = invoice(bed, supplier, 3, [(receipt, "36.00")])
+    assert bed.fire("cashier", INVOICES, rest["id"], "confirm").status_code == 200
+    assert billed(bed, receipt) == ("96.00", "0.00")
+    assert awaiting(cashier, "uninvoiced_receipts") == []
+
+    # the register lists the confirmed invoices' lines with their tax, the totals add up
+    register = report(cashier, "invoice_register")
+    assert [(row["invoice_number"], row["amount"], row["tax"]) for row in register] == [
+        (number(1), "60.00", "6.90"), (number(3), "36.00", "4.14"),
+    ]  # fmt: skip
+    assert totals(cashier, "invoice_register")["amount"] == "96.00"
+
+    # a voided invoice (with a reason) gives its amount back to the receipt
+    refused = bed.fire("cashier", INVOICES, first["id"], "void")
+    assert refused.status_code == 422 and "comment" in refused.json["errors"]
+    response = bed.fire("cashier", INVOICES, first["id"], "void", comment="发票号码录错")
+    assert response.status_code == 200, response.json
+    assert billed(bed, receipt) == ("36.00", "60.00")
+    assert [row["uninvoiced"] for row in awaiting(cashier, "uninvoiced_receipts")] == ["60.00"]
+    assert [row["invoice_number"] for row in report(cashier, "invoice_register")] == [number(3)]
+
+
+def test_one_invoice_may_bill_several_receipts_and_one_receipt_on_several_lines(bed):
+    supplier = bed.supplier()
+    small = accepted_receipt(bed, supplier, "2", "10.00")  # 20.00
+    large = accepted_receipt(bed, supplier, "5", "10.00")  # 50.00
+    both = invoice(bed, supplier, 1, [(large, "30.00"), (small, "20.00"), (large, "25.00")])
+    refused = bed.fire("cashier", INVOICES, both["id"], "confirm")
+    assert refused.status_code == 409  # 30 + 25 of a 50.00 receipt, on the third line
+    assert refused.json["field"] == "lines[2].amount"
+    assert billed(bed, large) == (None, "50.00") and billed(bed, small) == (None, "20.00")
+    fixed = bed.api("cashier").put(purchasing.url(INVOICES, both["id"]), json={
+        "version": both["version"],
+        "lines": [{"purchase_receipt": large["id"], "amount": "30.00", "tax_rate": "13"},
+                  {"purchase_receipt": small["id"], "amount": "20.00", "tax_rate": "13"},
+                  {"purchase_receipt": large["id"], "amount": "20.00", "tax_rate": "13"}],
+    })  # fmt: skip
+    assert fixed.status_code == 200, fixed.json
+    assert fixed.json["data"]["total"] == "70.00"
+    assert bed.fire("cashier", INVOICES, both["id"], "confirm").status_code == 200
+    assert billed(bed, large) == ("50.00", "0.00") and billed(bed, small) == ("20.00", "0.00")
+
+
+def test_what_an_invoice_may_not_bill(bed):
+    supplier = bed.supplier()
+    other = bed.supplier(code="SUP-HB", name="华北医疗")
+    theirs = accepted_receipt(bed, other, "3", "10.00")
+    # another supplier's receipt: refused at confirmation, naming the line's receipt
+    wrong = invoice(bed, supplier, 1, [(theirs, "30.00")])
+    refused = bed.fire("cashier", INVOICES, wrong["id"], "confirm")
+    assert refused.status_code == 409 and refused.json["field"] == "lines[0].purchase_receipt"
+    assert theirs["number"] in refused.json["error"] and "Supplier" in refused.json["error"]
+    assert billed(bed, theirs) == (None, "30.00")
+    # a receipt not inspected yet cannot be chosen at all
+    pending = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"item": bed.glc, "lot": "P1",
+                   "expiry_date": day(400), "quantity": "1", "unit_cost": "10.00"}],
+    })  # fmt: skip
+    cashier = bed.api("cashier")
+    body = {
+        "location": bed.loc("HQ"),
+        "supplier": supplier["id"],
+        "invoice_number": number(2),
+        "invoice_date": day(0),
+        "lines": [{"purchase_receipt": pending["id"], "amount": "10.00"}],
+    }
+    response = cashier.post(purchasing.url(INVOICES), json=body)
+    assert response.status_code == 422
+    assert "lines[0].purchase_receipt" in response.json["errors"]
+    # the invoice number is 18 or 20 digits, used once; the date is not in the future
+    bad = cashier.post(purchasing.url(INVOICES), json={
+        **body, "invoice_number": "12345", "invoice_date": day(1),
+        "lines": [{"purchase_receipt": theirs["id"], "amount": "0"}],
+    })  # fmt: skip
+    assert bad.status_code == 422
+    assert {"invoice_number", "invoice_date", "lines[0].amount"} <= set(bad.json["errors"])
+    again = cashier.post(purchasing.url(INVOICES), json={
+        **body, "invoice_number": number(1), "lines": [],
+    })  # fmt: skip
+    assert again.status_code == 422 and "invoice_number" in again.json["errors"]
+    empty = cashier.post(purchasing.url(INVOICES), json={**body, "invoice_number": number(3),
+                                                         "lines": []})  # fmt: skip
+    assert empty.status_code == 201
+    refused = bed.fire("cashier", INVOICES, empty.json["id"], "confirm")
+    assert refused.status_code == 422 and "lines" in refused.json["errors"]
+    # only finance (or HQ) confirms an invoice
+    assert bed.fire("qa", INVOICES, wrong["id"], "confirm").status_code == 403
+
+
+def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
+    licence = {"licence_number": "沪械经营2020002", "licence_expiry": str(day(300))}
+    hospital = sales_fixtures.approved_customer(shop, "H-2", name="华山医院", kind="hospital",
+                                                **licence)  # fmt: skip
+    order = delivered(shop, "A", hospital)  # 3 × 20 = 60.00
+    delivered(shop, "A2")  # a retail sale: never awaits an invoice
+    finance_user(db, shop["HQ"])
+    cashier = shop.api("cashier")
+    assert [(row["order"], row["uninvoiced"]) for row in awaiting(cashier, "uninvoiced_sales")] == [
+        (order["number"], "60.00")
+    ]
+    response = cashier.post("/api/v1/forms/sales_invoice/records", json={
+        "location": shop["HQ"], "customer": hospital, "invoice_number": number(7),
+        "invoice_date": day(0), "lines": [{"sales_order": order["id"], "amount": "60.00"}],
+    })  # fmt: skip
+    assert response.status_code == 201, response.json
+    url = "/api/v1/forms/sales_invoice/records"
+    assert sales_fixtures.fire(cashier, url, response.json, "confirm").status_code == 200
+    assert awaiting(cashier, "uninvoiced_sales") == []
+    billed_order = cashier.get(f"{sales_fixtures.SO}/{order['id']}").json["data"]
+    assert (billed_order["invoiced"], billed_order["uninvoiced"]) == ("60.00", "0.00")
+    # billing it again is refused, and the receivable is unchanged by invoicing
+    again = cashier.post(url, json={
+        "location": shop["HQ"], "customer": hospital, "invoice_number": number(8),
+        "invoice_date": day(0), "lines": [{"sales_order": order["id"], "amount": "0.01"}],
+    })  # fmt: skip
+    refused = sales_fixtures.fire(cashier, url, again.json, "confirm")
+    assert refused.status_code == 409 and refused.json["field"] == "lines[0].amount"
+    assert report(cashier, "receivables")[0]["balance"] == "60.00"
+
+
+@pytest.mark.postgres_only
+def test_two_invoices_of_one_receipt_confirmed_at_once_cannot_both_fit(bed, db):
+    supplier = bed.supplier()
+    receipt = accepted_receipt(bed, supplier, "8", "12.00")  # 96.00
+    invoices = [invoice(bed, supplier, serial, [(receipt, "60.00")]) for serial in (1, 2)]
+    results: list[tuple[int, dict]] = []
+
+    def confirm(record):
+        # each thread signs in on its own client: a test client is not shared between threads
+        api = purchasing.ApiClient(bed.app.test_client()).login("cashier", purchasing.PASSWORD)
+        response = api.post(purchasing.url(INVOICES, record["id"], "confirm"), json={})
+        results.append((response.status_code, response.json))
+
+    # a third transaction holds the receipt: both confirmations reach its lock and wait there
+    blocker = db.session(write=True)
+    blocker.begin()
+    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": receipt["id"]})
+    threads = [threading.Thread(target=confirm, args=(record,)) for record in invoices]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_until_blocked(db, 2)
+    finally:
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(status for status, _body in results) == [200, 409]
+    # the second waited for the first's lock and then saw its amount (not a stale-record clash)
+    refusal = next(body for status, body in results if status == 409)
+    assert refusal["field"] == "lines[0].amount" and "96.00" in refusal["error"]
+    assert billed(bed, receipt) == ("60.00", "36.00")
