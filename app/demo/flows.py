@@ -643,21 +643,59 @@ def draft_sale(day: Day, store: str) -> None:
         day.create(day.user("store_clerk", store), "sales_order", payload)
 
 
-def settle(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date) -> int:
-    """Finance settles each party's documents of ``form`` dated ``since``–``until`` (delivered
-    sales on credit, inspected purchase receipts) with one confirmed receipt or payment each; what
-    came later stays owed, as in any chain's books. Returns the number settled."""
-    paying = {"sales_order": ("customer_receipt", "delivered"),
-              "purchase_receipt": ("supplier_payment", "done")}  # fmt: skip
-    settlement, state = paying[form]
-    owed: dict[int, Decimal] = defaultdict(Decimal)
+#: What settles a document: (its settlement form, the document's state that counts, the invoice
+#: form that bills it and the invoice line's field naming it).
+SETTLING = {
+    "sales_order": ("customer_receipt", "delivered", "sales_invoice", "sales_order"),
+    "purchase_receipt": ("supplier_payment", "done", "purchase_invoice", "purchase_receipt"),
+}
+
+
+def _due(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date):
+    """Each party's documents of ``form`` dated ``since``–``until`` that count on its account
+    (delivered sales on credit, inspected purchase receipts): party id → [(record, total)]."""
+    state = SETTLING[form][1]
+    due: dict[int, list[tuple[Record, Decimal]]] = defaultdict(list)
     for record in day.session.scalars(
         select(Record).where(Record.form == form, Record.state == state).order_by(Record.id)
     ):
         data = record.data
         counts = form != "sales_order" or data.get("sale_kind") in ("hospital", "wholesale")
         if counts and data.get(party) and since <= dt.date.fromisoformat(data[date_field]) <= until:
-            owed[data[party]] += Decimal(str(data.get("total") or 0))
+            due[data[party]].append((record, Decimal(str(data.get("total") or 0))))
+    return due
+
+
+def invoice(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date):
+    """Finance registers one invoice per party billing its documents of ``form`` dated
+    ``since``–``until`` in full (a supplier's invoice for the goods it delivered, the chain's
+    invoice to a hospital), and confirms it; what came later waits for its invoice."""
+    invoicing, line_field = SETTLING[form][2:]
+    finance = day.user("finance")
+    kind = "1" if form == "purchase_receipt" else "2"
+    for party_id, documents in sorted(_due(day, form, party, date_field, since, until).items()):
+        lines = [{line_field: record.id, "amount": str(total), "tax_rate": "13"}
+                 for record, total in documents if total > 0]  # fmt: skip
+        if not lines:
+            continue
+        number = f"{day.date:%Y%m%d}{party_id:04d}{kind}{len(lines):07d}"  # 20 digits, once a day
+        with day.moment():
+            record = day.create(finance, invoicing, {
+                "location": day.chain.locations["HQ"], party: party_id, "invoice_number": number,
+                "invoice_date": day.date.isoformat(), "lines": lines,
+            })  # fmt: skip
+            day.fire(record, "confirm", finance)
+
+
+def settle(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date) -> int:
+    """Finance settles each party's documents of ``form`` dated ``since``–``until`` (delivered
+    sales on credit, inspected purchase receipts) with one confirmed receipt or payment each; what
+    came later stays owed, as in any chain's books. Returns the number settled."""
+    settlement = SETTLING[form][0]
+    owed = {
+        party_id: sum((total for _record, total in documents), Decimal(0))
+        for party_id, documents in _due(day, form, party, date_field, since, until).items()
+    }
     finance = day.user("finance")
     date = "receipt_date" if settlement == "customer_receipt" else "payment_date"
     for party_id, amount in sorted(owed.items()):

@@ -197,8 +197,14 @@ def _simulate(day: flows.Day, number: int, last: bool, state: _History) -> None:
 
 def _settle(day: flows.Day) -> None:
     """Customers pay for what they took two to one weeks ago, suppliers are paid for what
-    arrived three to two weeks ago; the rest stays on the accounts (应收 / 应付)."""
+    arrived three to two weeks ago; the rest stays on the accounts (应收 / 应付). Invoices come a
+    week earlier: the chain bills last week's credit sales, suppliers bill what arrived two to
+    one weeks ago; the later ones wait for theirs (未开票 / 未到票)."""
     week, day_before = dt.timedelta(days=7), dt.timedelta(days=1)
+    flows.invoice(day, "sales_order", "customer", "sale_date", day.date - week,
+                  day.date - day_before)  # fmt: skip
+    flows.invoice(day, "purchase_receipt", "supplier", "arrival_date", day.date - 2 * week,
+                  day.date - week - day_before)  # fmt: skip
     flows.settle(day, "sales_order", "customer", "sale_date", day.date - 2 * week,
                  day.date - week - day_before)  # fmt: skip
     flows.settle(day, "purchase_receipt", "supplier", "arrival_date", day.date - 3 * week,

@@ -3,6 +3,8 @@ name, and leaves work open in realistic states; stock stays consistent and the s
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import func, select
 
 from app.kernel import audit
@@ -35,6 +37,8 @@ STATES = {
     "scrap": {"scrapped"},
     "customer_receipt": {"confirmed"},  # finance settles the hospitals' orders weekly
     "supplier_payment": {"confirmed"},  # and pays the suppliers two weeks after delivery
+    "sales_invoice": {"confirmed"},  # the hospitals are invoiced a week after delivery
+    "purchase_invoice": {"confirmed"},  # and the suppliers invoice a week after theirs
 }
 
 #: (form, transition or approval level) → the roles that may fire or decide it.
@@ -68,6 +72,8 @@ ROLES = {
     ("scrap", "qa"): {"qa"},
     ("customer_receipt", "confirm"): {"finance"},
     ("supplier_payment", "confirm"): {"finance"},
+    ("sales_invoice", "confirm"): {"finance"},
+    ("purchase_invoice", "confirm"): {"finance"},
 }
 
 
@@ -131,12 +137,31 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         (allocated,) = session.scalars(orders).all()
         assert allocated.state == "confirmed"
         assert [row["mode"] for row in allocated.data["fulfilments"]][-1] == "transfer"
+        _invoiced_as_billed(session, "purchase_invoice", "purchase_receipt")
+        _invoiced_as_billed(session, "sales_invoice", "sales_order")
         negative = select(func.count()).where(
             (StockBalance.on_hand < 0) | (StockBalance.reserved > StockBalance.on_hand)
         )
         assert session.scalar(negative) == 0
         assert_balances_match_ledger(session)
         assert audit.verify(session) == []
+
+
+def _invoiced_as_billed(session, invoices: str, documents: str) -> None:
+    """Each document's ``invoiced`` is what the confirmed invoices' lines bill of it, within its
+    total, and ``uninvoiced`` the rest."""
+    billed: dict[int, Decimal] = {}
+    for invoice in session.scalars(
+        select(Record).where(Record.form == invoices, Record.state == "confirmed")
+    ):
+        for line in invoice.data["lines"]:
+            billed[line[documents]] = billed.get(line[documents], 0) + Decimal(line["amount"])
+    records = session.scalars(select(Record).where(Record.form == documents)).all()
+    assert billed and all(record.id in billed for record in records if record.data.get("invoiced"))
+    for record in records:
+        invoiced = Decimal(record.data.get("invoiced") or 0)
+        assert invoiced == billed.get(record.id, 0) <= Decimal(record.data["total"])
+        assert Decimal(record.data["uninvoiced"]) == Decimal(record.data["total"]) - invoiced
 
 
 def _fingerprint(db) -> tuple[list, list]:
