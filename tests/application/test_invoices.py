@@ -117,6 +117,13 @@ def test_an_invoice_bills_its_receipts_up_to_what_they_accepted(bed):
     assert billed(bed, receipt) == ("96.00", "0.00")
     assert awaiting(cashier, "uninvoiced_receipts") == []
 
+    # the pages: the receipt shows what is invoiced, the invoice its lines' tax
+    page = cashier.get(f"/forms/purchase_receipt/{receipt['id']}").text
+    assert "Invoiced" in page and "96.00" in page and "Not yet invoiced" in page
+    page = cashier.get(f"/forms/{INVOICES}/{first['id']}").text
+    assert number(1) in page and "6.90" in page and "53.10" in page
+    assert "Invoice number" in cashier.get(f"/forms/{INVOICES}/new").text
+
     # the register lists the confirmed invoices' lines with their tax, the totals add up
     register = report(cashier, "invoice_register")
     assert [(row["invoice_number"], row["amount"], row["tax"]) for row in register] == [
