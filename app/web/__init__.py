@@ -94,6 +94,7 @@ def init_web(app: Flask) -> None:
     init_i18n(app)
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.globals["business_zone"] = lambda: business_timezone().key
     auth.init_auth(app)
     init_guard(app)
     app.jinja_env.globals["can"] = lambda action, form=None: access.can(current_user, action, form)
@@ -110,16 +111,18 @@ def init_web(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
-def local_time(value, seconds: bool = False) -> str:
+def local_time(value, seconds: bool = False, zone: bool = False) -> str:
     """A moment as the people of the business read it: on their wall clock (the business time
     zone), without an offset — a receipt posted at 08:15 in Shanghai is not shown as 00:15 UTC.
-    Takes a timezone-aware datetime or its ISO text (a report cell)."""
+    ``zone`` names the time zone after it, where the moment is a record a regulator reads on its
+    own (a signature). Takes a timezone-aware datetime or its ISO text (a report cell)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:  # (every stored moment is UTC)
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(business_timezone()).strftime(
+    shown = value.astimezone(business_timezone()).strftime(
         "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
     )
+    return f"{shown} ({business_timezone().key})" if zone else shown

@@ -4,6 +4,10 @@ lot, a line added or removed) is refused naming the line, and nothing moves."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.kernel.items import business_timezone
+from app.workflow.models import Signature
 from tests.application.purchasing_fixtures import (
     VERIFY,
     Decimal,
@@ -89,3 +93,22 @@ def test_an_inspector_who_edits_the_received_lines_is_refused_naming_the_line(be
     # the receiving record prints the conclusion in words, in the reader's language
     html = bed.api("qa").get(f"/forms/purchase_receipt/{first['id']}/print").text
     assert "部分不合格 (破损)" in html and "partly_rejected" not in html
+
+
+def test_the_signed_inspection_shows_when_on_the_business_wall_clock(bed, db):
+    """The signature line is what a regulator reads of who signed when: the moment is shown on
+    the business clock with its zone named (it once printed UTC with the clock of Shanghai
+    everywhere else on the page), on the record page and on its print."""
+    supplier = bed.supplier()["id"]
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    record = _record_results(bed, _received(bed, supplier, item, "SIG1", "3"),
+                             accepted_quantity="3", rejected_quantity="0")  # fmt: skip
+    response = bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY)
+    assert response.status_code == 200, response.json
+    with db.session() as session:
+        signed_at = session.scalar(select(Signature.signed_at))
+    local = signed_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M:%S")
+    for page in ("", "/print"):
+        text = bed.api("qa").get(f"/forms/purchase_receipt/{record['id']}{page}").text
+        assert f"{local} ({business_timezone().key})" in text, page
+        assert "UTC" not in text

@@ -461,6 +461,8 @@ def test_the_audit_page_filters_paginates_and_exports(client, login, db, chain):
     page = client.get("/audit?user=clerk_a")
     assert page.status_code == 200
     assert "login" in page.text and "logout" in page.text
+    # the times are on the business clock, and the header says which (it once said UTC)
+    assert "Asia/Shanghai" in page.text.split("<tbody>")[0] and "UTC" not in page.text
     assert "create" not in page.text.split("<tbody>")[1]  # only clerk_a's entries
     filtered = client.get(f"/audit?entity=user&entity_id={chain.users['clerk_a']}&action=create")
     assert "clerk_a" not in filtered.text.split("<tbody>")[1] or "create" in filtered.text
