@@ -29,28 +29,18 @@ from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
 CENT = Decimal("0.01")
+_FIELDS = common.params_schema(
+    "lines", "document", "form", "amount", "counted", "limit", optional=("remaining", "party")
+)
 
 
 class CountAgainst(Action):
     name = "count_against"
     params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["lines", "document", "form", "amount", "counted", "limit", "states"],
+        **_FIELDS,
+        "required": [*_FIELDS["required"], "states"],
         "properties": {
-            **{
-                name: common.FIELD
-                for name in (
-                    "lines",
-                    "document",
-                    "form",
-                    "amount",
-                    "counted",
-                    "limit",
-                    "remaining",
-                    "party",
-                )
-            },  # fmt: skip
+            **_FIELDS["properties"],
             "states": {"type": "array", "minItems": 1, "items": common.FIELD},
             "undo": {"type": "boolean"},
         },

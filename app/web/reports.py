@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 
@@ -123,7 +124,7 @@ def view(report: str):
         asking = not request.args  # opened from the menu: ask for what it needs, do not scold
         page = render_template(
             "reports/view.html", report=report, result=None, error=None if asking else error,
-            asking=asking,
+            asking=asking, inputs=_inputs(report, {}),
         )  # fmt: skip
         return page, 200 if asking else 400
     data = result_json(result)
@@ -134,7 +135,28 @@ def view(report: str):
         result=data,
         error=None,
         chart_json=json.dumps(data, ensure_ascii=False),
+        inputs=_inputs(report, result.params),
     )
+
+
+def _inputs(report, values: dict) -> dict[str, str]:
+    """What the filter boxes show: what was typed, else the value the report ran with — a
+    report opened from the menu shows its default period, not empty boxes that filter all the
+    same. (A location is left as typed: its box explains ``mine``.)"""
+    shown = {}
+    for param in report.params:
+        value = values.get(param.name)
+        if param.type == "date_range":
+            for name, day in zip(("_from", "_to"), value or (None, None), strict=True):
+                key = param.name + name
+                shown[key] = request.args.get(key) or (day.isoformat() if day else "")
+        elif param.type == "location" or value is None:
+            shown[param.name] = request.args.get(param.name, "")
+        else:
+            shown[param.name] = request.args.get(param.name) or (
+                value.isoformat() if isinstance(value, dt.date) else str(value)
+            )
+    return shown
 
 
 @bp.get("/api/v1/reports/<report>")

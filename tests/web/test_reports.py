@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -186,3 +187,14 @@ def test_an_export_of_a_report_gone_since_it_was_queued_fails_saying_so(
     finished = jobs.run_next(db)
     assert finished.status == "failed"
     assert finished.error == "The report retired no longer exists."
+
+
+def test_a_report_opened_from_the_menu_shows_the_period_it_ran_with(client, auditor):
+    """The boxes show the default period the rows are filtered by (they were empty, so the
+    page seemed to show everything); what was typed stays as typed."""
+    page = client.get("/reports/audit_trail").text
+    start = re.search(r'name="period_from" value="(\d{4}-\d{2}-\d{2})"', page)
+    end = re.search(r'name="period_to" value="(\d{4}-\d{2}-\d{2})"', page)
+    assert start and end and start.group(1) <= end.group(1)
+    typed = client.get("/reports/audit_trail", query_string=PERIOD).text
+    assert 'name="period_from" value="2026-03-01"' in typed  # (typed as period=2026-03-01..)
