@@ -321,3 +321,30 @@ def check_menus(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     ),
                 )
             )
+
+
+@cross_check
+def check_cards(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """``card_of``: a kernel entity, named by exactly one link field of the form, and one card
+    form per entity (a lookup must know which card to read: the first by name keeps it)."""
+    carding = [(name, doc) for name, doc in sorted(metadata.forms.items()) if "card_of" in doc.data]
+    for index, (_name, document) in enumerate(carding):
+        target = document.data["card_of"]
+        others = [other for other, doc in carding[:index] if doc.data["card_of"] == target]
+        if target not in MASTER_ENTITIES:
+            problem = _(
+                "'%(target)s' is not one of the kernel's entities: %(entities)s",
+                target=target,
+                entities=", ".join(MASTER_ENTITIES),
+            )
+        elif len([f for f in document.data["fields"] if f.get("link") == target]) != 1:
+            problem = _("the form needs exactly one link field to '%(target)s'", target=target)
+        elif others:
+            problem = _(
+                "'%(target)s' has its cards in form '%(form)s' already",
+                target=target,
+                form=", ".join(others),
+            )
+        else:
+            continue
+        issues.append(document.issue(("card_of",), problem))

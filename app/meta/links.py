@@ -291,8 +291,10 @@ def find(
     return []
 
 
-def field_of(session: Session, user, target: str, value, field: str):
-    """A field of the linked row, for ``lookup(link, 'field')`` in expressions (scoped too)."""
+def field_of(session: Session, user, target: str, value, field: str, card=None):
+    """A field of the linked row, for ``lookup(link, 'field')`` in expressions (scoped too).
+    ``card``: (form, link field) of the master form whose records are the cards of a kernel
+    target (``card_of``): a field the kernel row lacks (an item's retail price) is read there."""
     if value in (None, ""):
         return None
     if target in LINK_TARGETS:
@@ -301,9 +303,11 @@ def field_of(session: Session, user, target: str, value, field: str):
         row = session.scalar(
             _target_query(session, user, spec).where(getattr(spec.model, spec.key) == key)
         )
-        if row is None or field.startswith("_") or field not in spec.model.__table__.columns:
+        if row is None or field.startswith("_"):
             return None
-        return getattr(row, field)
+        if field in spec.model.__table__.columns:
+            return getattr(row, field)
+        return _card_field(session, user, card, getattr(row, spec.key), field) if card else None
     try:
         record_id = int(value)
     except (TypeError, ValueError):
@@ -314,3 +318,11 @@ def field_of(session: Session, user, target: str, value, field: str):
     if field in ("number", "state", "id"):
         return getattr(row, field)
     return row.data.get(field)
+
+
+def _card_field(session: Session, user, card: tuple[str, str], key, field: str):
+    """``field`` of the card (a record of form ``card[0]`` naming ``key`` in ``card[1]``)."""
+    form, link_field = card
+    query = _form_query(session, user, form).where(Record.data[link_field].as_integer() == key)
+    found = session.scalar(query.order_by(Record.id.desc()).limit(1))
+    return (found.data or {}).get(field) if found is not None else None

@@ -200,7 +200,10 @@ class _Run:
             return None
         key = (target, str(value), field)
         if key not in self._looked_up:
-            self._looked_up[key] = links.field_of(self.session, self.user, target, value, field)
+            card = self.registry.card(target)
+            self._looked_up[key] = links.field_of(
+                self.session, self.user, target, value, field, card
+            )
         return self._looked_up[key]
 
     def error(self, path: str, message: str) -> None:
@@ -298,9 +301,10 @@ class _Run:
         if field.computed:
             return
         if "default_expr" in field.expressions:
-            target[field.name] = self.evaluate(
+            value = self.evaluate(
                 field.expressions["default_expr"], scope, f"{path}.{field.name}".lstrip(".")
             )
+            target[field.name] = _typed(field, value)  # a price read off a card is text
         elif field.get("default") is not None:
             target[field.name] = _typed(field, field.get("default"))
 

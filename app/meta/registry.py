@@ -68,6 +68,15 @@ class Registry:
     def report(self, name: str) -> Report | None:
         return get_report(self.metadata, name)
 
+    def card(self, target: str) -> tuple[str, str] | None:
+        """(form, link field) of the master form whose records are the cards of the kernel's
+        ``target`` (``card_of: item`` on the item card), or None."""
+        for form in self.forms.values():
+            if form.spec.get("card_of") == target:
+                field = next(f for f in form.fields if f.get("link") == target)
+                return form.name, field.name
+        return None
+
 
 def generation(session: Session) -> int:
     """The current metadata generation (0 before the first publish)."""

@@ -1,0 +1,82 @@
+"""A document line's price comes off the item card (``card_of: item``): the retail price on a
+sale to a walk-in customer, the wholesale price (if the card has one) to a hospital, the purchase
+price on an order, a receipt and a transfer; a price typed by hand stays. Through the API and the
+page's live recompute (the price appears as soon as the item is chosen)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.application import purchasing_fixtures as purchasing
+from tests.application.purchasing_fixtures import day
+
+
+@pytest.fixture(name="bed")
+def bed_fixture(app, db):
+    bed = purchasing.make_bed(app, db, purchasing.USERS)
+    # purchase price 12.00, retail 25.00 (the bed's card), wholesale 18.00
+    bed.glc = bed.item("GLC", "0690123456011", wholesale_price="18.00")["data"]["item"]
+    return bed
+
+
+def line_prices(record: dict, field: str = "unit_price") -> list[tuple[str, str]]:
+    return [(line[field], line["amount"]) for line in record["data"]["lines"]]
+
+
+def test_a_sale_is_priced_off_the_item_card_unless_the_clerk_typed_a_price(bed):
+    walk_in = bed.create("clerk", "sales_order", {
+        "location": bed.loc("SH01"),
+        "lines": [{"item": bed.glc, "quantity": "2"},
+                  {"item": bed.glc, "quantity": "1", "unit_price": "20.00"}],
+    })  # fmt: skip
+    assert line_prices(walk_in) == [("25.00", "50.00"), ("20.00", "20.00")]
+    hospital = bed.qualify("customer", {
+        "code": "H-9", "name": "瑞金医院", "kind": "hospital", "licence_number": "沪械2020009",
+        "licence_expiry": day(300), "contact": "李主任", "phone": "021-6437 0045",
+    })  # fmt: skip
+    sale = bed.create("clerk", "sales_order", {
+        "location": bed.loc("SH01"), "customer": hospital["id"],
+        "lines": [{"item": bed.glc, "quantity": "10"}],
+    })  # fmt: skip
+    assert line_prices(sale) == [("18.00", "180.00")]  # the wholesale price
+
+
+def test_orders_receipts_and_transfers_are_priced_at_the_purchase_price(bed):
+    supplier = bed.supplier()
+    order = bed.create("keeper", "purchase_order", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "expected_date": day(7),
+        "lines": [{"item": bed.glc, "quantity": "100"}],
+    })  # fmt: skip
+    assert line_prices(order) == [("12.00", "1200.00")]
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"item": bed.glc, "lot": "L1", "expiry_date": day(400), "quantity": "10"}],
+    })  # fmt: skip
+    assert receipt["data"]["lines"][0]["unit_cost"] == "12.00"
+    asked = bed.create("clerk", "transfer_request", {
+        "to_location": bed.loc("SH01"), "from_location": bed.loc("WH-SH"),
+        "lines": [{"item": bed.glc, "quantity": "4"}],
+    })  # fmt: skip
+    assert line_prices(asked) == [("12.00", "48.00")]
+
+
+def test_an_item_without_a_card_price_still_asks_for_one(bed):
+    bare = bed.item("GLC-2", "0690123456012", retail_price=None)["data"]["item"]
+    response = bed.api("clerk").post(purchasing.url("sales_order"), json={
+        "location": bed.loc("SH01"), "lines": [{"item": bare, "quantity": "1"}],
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert "lines[0].unit_price" in response.json["errors"]
+
+
+def test_the_price_appears_on_the_page_as_soon_as_the_item_is_chosen(bed):
+    clerk = bed.api("clerk")
+    html = clerk.form("/forms/sales_order/evaluate", {
+        "location": str(bed.loc("SH01")), "lines[0].item": str(bed.glc),
+        "lines[0].quantity": "3",
+    }).text  # fmt: skip
+    price = re.search(r'<input[^>]*name="lines\[0\]\.unit_price"[^>]*>', html)
+    assert price and 'value="25.00"' in price.group(0)
+    assert 'value="75.00"' in html  # the line's amount follows
