@@ -325,26 +325,40 @@ def check_menus(metadata: Metadata, issues: list[MetadataIssue]) -> None:
 
 @cross_check
 def check_cards(metadata: Metadata, issues: list[MetadataIssue]) -> None:
-    """``card_of``: a kernel entity, named by exactly one link field of the form, and one card
-    form per entity (a lookup must know which card to read: the first by name keeps it)."""
-    carding = [(name, doc) for name, doc in sorted(metadata.forms.items()) if "card_of" in doc.data]
-    for index, (_name, document) in enumerate(carding):
-        target = document.data["card_of"]
-        others = [other for other, doc in carding[:index] if doc.data["card_of"] == target]
-        if target not in MASTER_ENTITIES:
-            problem = _(
-                "'%(target)s' is not one of the kernel's entities: %(entities)s",
-                target=target,
-                entities=", ".join(MASTER_ENTITIES),
-            )
-        elif len([f for f in document.data["fields"] if f.get("link") == target]) != 1:
-            problem = _("the form needs exactly one link field to '%(target)s'", target=target)
-        elif others:
-            problem = _(
-                "'%(target)s' has its cards in form '%(form)s' already",
-                target=target,
-                form=", ".join(others),
-            )
-        else:
+    """``card_of``: a kernel entity, matched by a unique field of the card, and one card form
+    per entity (a lookup must know which card to read: the first by name keeps it)."""
+    carded: dict[str, list[str]] = {}  # target → the forms met so far that card it
+    for name, document in sorted(metadata.forms.items()):
+        card = document.data.get("card_of")
+        if card is None:
             continue
-        issues.append(document.issue(("card_of",), problem))
+        earlier = carded.setdefault(card["target"], [])
+        problem = _card_problem(metadata, document.data, card["target"], card["key"], earlier)
+        earlier.append(name)
+        if problem is not None:
+            issues.append(document.issue(("card_of", problem[0]), problem[1]))
+
+
+def _card_problem(metadata: Metadata, form: dict, target: str, key: str, earlier: list[str]):
+    """(the ``card_of`` key at fault, why) or None."""
+    if target not in MASTER_ENTITIES:
+        return "target", _(
+            "'%(target)s' is not one of the kernel's entities: %(entities)s",
+            target=target, entities=", ".join(MASTER_ENTITIES),
+        )  # fmt: skip
+    field = next((f for f in form["fields"] if f["name"] == key), None)
+    if field is None or not field.get("unique"):
+        return "key", _(
+            "'%(key)s' must be a unique field of the form: it finds the card of a %(target)s",
+            key=key, target=target,
+        )  # fmt: skip
+    if key not in (link_names(metadata, target) or {key}):
+        return "key", _(
+            "the kernel's %(target)s has no '%(key)s' to match the card by", target=target, key=key
+        )
+    if earlier:
+        return "target", _(
+            "'%(target)s' has its cards in form '%(form)s' already",
+            target=target, form=", ".join(earlier),
+        )  # fmt: skip
+    return None

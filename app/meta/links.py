@@ -21,7 +21,7 @@ from app.kernel.locations import Location
 from app.kernel.users import User
 from app.meta import access
 from app.meta.expressions import ExpressionError
-from app.meta.models import Record
+from app.meta.models import Record, RecordKey
 
 
 @dataclass(frozen=True)
@@ -293,8 +293,8 @@ def find(
 
 def field_of(session: Session, user, target: str, value, field: str, card=None):
     """A field of the linked row, for ``lookup(link, 'field')`` in expressions (scoped too).
-    ``card``: (form, link field) of the master form whose records are the cards of a kernel
-    target (``card_of``): a field the kernel row lacks (an item's retail price) is read there."""
+    ``card``: (form, key) of the master form whose records are the cards of a kernel target
+    (``card_of``): a field the kernel row lacks (an item's retail price) is read there."""
     if value in (None, ""):
         return None
     if target in LINK_TARGETS:
@@ -307,7 +307,7 @@ def field_of(session: Session, user, target: str, value, field: str, card=None):
             return None
         if field in spec.model.__table__.columns:
             return getattr(row, field)
-        return _card_field(session, user, card, getattr(row, spec.key), field) if card else None
+        return _card_field(session, user, card, row, field) if card else None
     try:
         record_id = int(value)
     except (TypeError, ValueError):
@@ -320,9 +320,12 @@ def field_of(session: Session, user, target: str, value, field: str, card=None):
     return row.data.get(field)
 
 
-def _card_field(session: Session, user, card: tuple[str, str], key, field: str):
-    """``field`` of the card (a record of form ``card[0]`` naming ``key`` in ``card[1]``)."""
-    form, link_field = card
-    query = _form_query(session, user, form).where(Record.data[link_field].as_integer() == key)
-    found = session.scalar(query.order_by(Record.id.desc()).limit(1))
+def _card_field(session: Session, user, card: tuple[str, str], row, field: str):
+    """``field`` of ``row``'s card: the record of form ``card[0]`` whose unique field ``card[1]``
+    holds the row's value of that column (an index probe of ``record_keys``)."""
+    form, key = card
+    named = select(RecordKey.record_id).where(
+        RecordKey.form == form, RecordKey.field == key, RecordKey.value == str(getattr(row, key))
+    )
+    found = session.scalar(_form_query(session, user, form).where(Record.id.in_(named)))
     return (found.data or {}).get(field) if found is not None else None

@@ -69,12 +69,12 @@ class Registry:
         return get_report(self.metadata, name)
 
     def card(self, target: str) -> tuple[str, str] | None:
-        """(form, link field) of the master form whose records are the cards of the kernel's
-        ``target`` (``card_of: item`` on the item card), or None."""
+        """(form, key) of the master form whose records are the cards of the kernel's
+        ``target`` (``card_of`` on the item card: matched by ``code``), or None."""
         for form in self.forms.values():
-            if form.spec.get("card_of") == target:
-                field = next(f for f in form.fields if f.get("link") == target)
-                return form.name, field.name
+            card = form.spec.get("card_of")
+            if card and card["target"] == target:
+                return form.name, card["key"]
         return None
 
 
