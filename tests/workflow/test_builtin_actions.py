@@ -263,3 +263,54 @@ def test_shipped_documents_without_lines_cannot_be_submitted_but_can_be_cancelle
     response = manager.post(f"{SCRAP}/{scrap['id']}/transitions/cancel", json={"comment": "empty"})
     assert response.status_code == 200, response.json
     assert response.json["state"] == "cancelled"
+
+
+def test_count_against_counts_within_the_document_and_its_party_and_undoes(wf_api, wf_org, db):
+    """``count_against`` on its own (no link filter in front of it): a bill's lines counted on
+    the spend requests they name, refused beyond a request's amount, for another vendor's
+    request or one no longer in the states named; a voided bill takes its amounts off."""
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+
+    def request(vendor: str, amount: str) -> dict:
+        body = {"location": wf_org["S1"], "amount": amount, "vendor": vendor, "purpose": "x"}
+        response = clerk.post("/api/v1/forms/spend_request/records", json=body)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def bill(vendor: str, lines: list[tuple[dict, str]]) -> dict:
+        response = clerk.post("/api/v1/forms/vendor_bill/records", json={
+            "location": wf_org["S1"], "vendor": vendor,
+            "lines": [{"request": doc["id"], "amount": amount} for doc, amount in lines],
+        })  # fmt: skip
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def fire(record: dict, transition: str):
+        url = f"/api/v1/forms/vendor_bill/records/{record['id']}/transitions/{transition}"
+        return manager.post(url, json={})
+
+    def billed(record: dict):
+        with db.session() as session:
+            return session.get(Record, record["id"]).data.get("billed")
+
+    acme, other = request("Acme", "100.00"), request("Other", "50.00")
+    first = bill("Acme", [(acme, "60.00")])
+    assert fire(first, "book").status_code == 200
+    assert billed(acme) == "60.00"
+    too_much = bill("Acme", [(acme, "30.00"), (acme, "20.00")])  # 60 + 30 + 20 > 100
+    refused = fire(too_much, "book")
+    assert refused.status_code == 409 and refused.json["field"] == "lines[1].amount"
+    assert "100.00" in refused.json["error"] and "50.00" in refused.json["error"]
+    wrong_vendor = bill("Acme", [(other, "10.00")])
+    refused = fire(wrong_vendor, "book")
+    assert refused.status_code == 409 and refused.json["field"] == "lines[0].request"
+    assert billed(other) is None and billed(acme) == "60.00"  # nothing half-written
+    submitted = clerk.post(
+        f"/api/v1/forms/spend_request/records/{other['id']}/transitions/submit", json={}
+    )
+    assert submitted.status_code == 200, submitted.json  # in approval: no longer billable
+    late = bill("Other", [(other, "10.00")])
+    refused = fire(late, "book")
+    assert refused.status_code == 409 and "In approval" in refused.json["error"]
+    assert fire(first, "void").status_code == 200
+    assert billed(acme) == "0.00"
