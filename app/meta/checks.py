@@ -5,7 +5,12 @@ from __future__ import annotations
 import re
 
 from app.i18n import _
-from app.meta.expressions import ExpressionError, compile_expression, table_aggregates
+from app.meta.expressions import (
+    ExpressionError,
+    compile_expression,
+    table_aggregates,
+    this_names,
+)
 from app.meta.loader import MASTER_ENTITIES, Metadata, cross_check
 from app.meta.yamlsource import MetadataIssue, SourceDocument
 
@@ -268,9 +273,18 @@ def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                 target_names = link_names(metadata, field["link"])
                 if target_names is not None:
                     try:
-                        compile_expression(field["link_filter"], target_names)
+                        condition = compile_expression(field["link_filter"], target_names)
                     except ExpressionError as exc:
                         issues.append(document.issue((*path, "link_filter"), str(exc)))
+                    else:
+                        header = {f["name"] for f in form["fields"]} | set(SYSTEM_NAMES)
+                        for name in sorted(this_names(condition) - header):
+                            issues.append(
+                                document.issue(
+                                    (*path, "link_filter"),
+                                    _("this('%(name)s'): the form has no such field", name=name),
+                                )
+                            )
             sources += [
                 ((*path, "validate", index, "expr"), rule["expr"])
                 for index, rule in enumerate(field.get("validate", []))
@@ -281,6 +295,10 @@ def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                 except ExpressionError as exc:
                     issues.append(document.issue(where, str(exc)))
                     continue
+                if this_names(expression):
+                    issues.append(
+                        document.issue(where, _("this('field') belongs in a link_filter only"))
+                    )
                 for table, column in table_aggregates(expression):
                     if table in tables and column not in tables[table]:
                         issues.append(

@@ -15,7 +15,9 @@ of lines; aggregate it with ``sum(lines, 'amount')`` or ``count(lines)``. Inside
 own fields are names too (they shadow the record's). Functions: ``round(x, n)``, ``min``, ``max``,
 ``abs``, ``len``, ``today()``, ``now()``, ``days(n)`` (a duration: ``today() + days(30)``),
 ``days_between(a, b)``, ``lookup(link_field, 'field')`` (a linked record's field),
-``sum(table, 'field')``, ``count(table)``, ``decimal(text)``.
+``sum(table, 'field')``, ``count(table)``, ``decimal(text)``. A ``link_filter`` (an expression
+over the linked row's fields) may name the referring record's header fields with
+``this('field')``: ``supplier == this('supplier')`` offers the invoice's supplier's receipts only.
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ class Context:
     lookup: Callable[[str, object, str], object] | None = None
     #: the shops' date, not UTC's: from midnight to 08:00 in Shanghai UTC still says yesterday
     today: Callable[[], dt.date] = business_today
+    #: a link filter's referring record's header values, for ``this('field')``
+    this: dict | None = None
 
 
 def _days(n) -> dt.timedelta:
@@ -166,7 +170,7 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "decimal": _decimal,
     "gtin_ok": _gtin_ok,
 }
-FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup"})
+FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup", "this"})
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
@@ -247,6 +251,8 @@ class Expression:
             functions["lookup"] = lambda name, field: lookup(name, values.get(name), field)
         else:
             functions["lookup"] = lambda name, field: None
+        this = context.this or {}
+        functions["this"] = lambda name: this.get(name)
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(values)
@@ -381,6 +387,23 @@ def _check_call(node: ast.Call) -> None:
         or not isinstance(node.args[1], ast.Constant)
     ):
         raise ExpressionError(_("use lookup(link_field, 'field')"))
+    if name == "this" and (
+        len(node.args) != 1
+        or not isinstance(node.args[0], ast.Constant)
+        or not isinstance(node.args[0].value, str)
+    ):
+        raise ExpressionError(_("use this('field')"))
+
+
+def this_names(expression: Expression | None) -> frozenset[str]:
+    """The referring record's fields a link filter reads with ``this('field')``."""
+    if expression is None:
+        return frozenset()
+    return frozenset(
+        node.args[0].value
+        for node in ast.walk(expression.tree)
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "this"
+    )
 
 
 def _decimal_literals(tree: ast.AST) -> None:

@@ -45,6 +45,7 @@ from app.kernel import jobs
 from app.kernel.items import business_timezone
 from app.kernel.users import User
 from app.meta import access, links, records
+from app.meta.expressions import this_names
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
 from app.meta.records import RecordError, ValidationFailed
 from app.meta.registry import Registry
@@ -517,7 +518,7 @@ class _CellReader:
                 self.session, self.user, target, text,
                 title_field=form.title_field if form else None,
                 search_fields=form.search_fields if form else (),
-                condition=field.expressions.get("link_filter"),
+                condition=_unbound(field.expressions.get("link_filter")),
                 everywhere=field.get("link_scope") == "all",
             )  # fmt: skip
             if len(found) > 1:
@@ -563,3 +564,9 @@ def _boolean(cell):
     if text in NO:
         return False
     raise ValueError(_("Write 是 or 否 (yes or no)."))
+
+
+def _unbound(condition):
+    """A link filter to find a cell's record by: one that reads the referring record (``this``)
+    cannot be applied yet — the record service checks it when the row is saved."""
+    return None if this_names(condition) else condition

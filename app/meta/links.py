@@ -20,7 +20,7 @@ from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location
 from app.kernel.users import User
 from app.meta import access
-from app.meta.expressions import ExpressionError
+from app.meta.expressions import Context, Expression, ExpressionError, this_names
 from app.meta.models import Record, RecordKey
 
 
@@ -125,6 +125,27 @@ def row_values(row) -> dict:
                 "created_at": row.created_at, "updated_at": row.updated_at,
                 "created_by": row.created_by}  # fmt: skip
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+@dataclass(frozen=True)
+class BoundFilter:
+    """A ``link_filter`` that reads the referring record (``this('supplier')``), with that
+    record's values: evaluated over a candidate row like any filter."""
+
+    expression: Expression
+    this: dict
+
+    def evaluate(self, values: dict):
+        return self.expression.evaluate(values, Context(this=self.this))
+
+
+def bound(condition: Expression | None, this: dict):
+    """``condition`` with the referring record's header values for its ``this('field')``
+    (a filter that reads none is returned as it is)."""
+    names = this_names(condition)
+    if not names:
+        return condition
+    return BoundFilter(condition, {name: this.get(name) for name in names})
 
 
 def passes(condition, row) -> bool:

@@ -139,6 +139,21 @@ def typed_values(definition: list[FieldDef], data: dict) -> dict:
     return {field.name: _typed(field, data.get(field.name)) for field in definition}
 
 
+def header_values(form: FormDef, sent: dict) -> dict:
+    """Header values a page sent as text (a link picker's ``this.supplier=7``) as the record
+    would hold them: a link as its id, a number as a Decimal, a date as a date; blank is None."""
+    values = {}
+    for name, text in sent.items():
+        field = form.field(name)
+        if field is None or text in (None, ""):
+            values[name] = None
+        elif field.type == "link":
+            values[name] = int(text) if str(text).isdigit() else text
+        else:
+            values[name] = _typed(field, text)
+    return values
+
+
 def record_values(form: FormDef, record: Record) -> dict:
     """A record's values typed, plus its system columns, as expressions see them."""
     values = typed_values(form.fields, record.data or {})
@@ -189,6 +204,7 @@ class _Run:
         self._looked_up: dict[tuple, object] = {}
         #: link checks of this pass, by (field, value): the lines' links are resolved together
         self._linked: dict[tuple[int, object], links.Choice | None] = {}
+        self._header: dict = {}
         for top in form.fields:
             for candidate in [top, *top.fields]:
                 if candidate.type == "link":
@@ -343,6 +359,7 @@ class _Run:
 
     # checking ---------------------------------------------------------------------------------
     def check(self, values: dict) -> None:
+        self._header = values  # what a link filter's this('field') reads
         self._check_level(self.form.fields, values, values, "")
         for field in self.form.fields:
             if field.type == "table" and self.visible.get(field.name, True):
@@ -388,19 +405,23 @@ class _Run:
             terms = self._link_terms(field, value)
             self._linked[key] = links.resolve(self.session, self.user, *terms)
         if self._linked[key] is None:
-            self.error(
-                path,
-                _(
-                    "No such %(target)s, or it is outside your scope.",
-                    target=field.label(locale()),
-                ),
-            )
+            self.error(path, self._link_refusal(field, value))
+
+    def _link_refusal(self, field: FieldDef, value) -> str:
+        """Why a link value was refused: one the user may see but the field's ``link_filter``
+        turns down is named (another supplier's receipt, an order not approved), not denied."""
+        target, _values, title, condition, everywhere = self._link_terms(field, value)
+        if condition is not None:
+            seen = links.resolve(self.session, self.user, target, value, title, None, everywhere)
+            if seen is not None:
+                return _("%(choice)s cannot be chosen here.", choice=seen.label)
+        return _("No such %(target)s, or it is outside your scope.", target=field.label(locale()))
 
     def _link_terms(self, field: FieldDef, values) -> tuple:
         """What ``links.resolve`` (one value) or ``resolve_many`` (several) needs for ``field``."""
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
-        condition = field.expressions.get("link_filter")
+        condition = links.bound(field.expressions.get("link_filter"), self._header)
         everywhere = field.get("link_scope") == "all" or (self.by_action and target == "location")
         return target, values, title, condition, everywhere
 

@@ -12,6 +12,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from app.i18n import localized
 from app.kernel.items import business_timezone
 from app.meta import access
+from app.meta.expressions import this_names
 from app.web import (
     account,
     admin,
@@ -95,6 +96,10 @@ def init_web(app: Flask) -> None:
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.globals["business_zone"] = lambda: business_timezone().key
+    # the header fields a link picker's filter reads (``this('supplier')``): the page sends them
+    app.jinja_env.filters["link_this"] = lambda field: sorted(
+        this_names(field.expressions.get("link_filter"))
+    )
     auth.init_auth(app)
     init_guard(app)
     app.jinja_env.globals["can"] = lambda action, form=None: access.can(current_user, action, form)

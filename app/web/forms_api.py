@@ -27,6 +27,7 @@ from app.kernel.retry import retrying
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.meta import access, idempotency, imports, links, records
 from app.meta.access import PermissionDenied
+from app.meta.expressions import this_names
 from app.meta.records import RecordError, ValidationFailed
 from app.web.auth import unauthorized
 from app.web.forms_common import (
@@ -279,9 +280,12 @@ def scan(form):
 
 
 def _link_filter(form_name: str | None, path: str | None):
-    """The ``link_filter`` of the field the picker serves (``?form=…&field=lines.item``)."""
+    """The ``link_filter`` of the field the picker serves (``?form=…&field=lines.item``), with
+    the header values the page sends for its ``this('field')`` (``&this.supplier=7``)."""
     field = picker_field(form_name, path)
-    return field.expressions.get("link_filter") if field else None
+    condition = field.expressions.get("link_filter") if field else None
+    sent = {name: request.args.get(f"this.{name}") for name in this_names(condition)}
+    return links.bound(condition, records.header_values(registry().form(form_name), sent))
 
 
 @bp.get("/lookup/<target>")

@@ -166,11 +166,24 @@ def test_what_an_invoice_may_not_bill(bed):
     supplier = bed.supplier()
     other = bed.supplier(code="SUP-HB", name="华北医疗")
     theirs = accepted_receipt(bed, other, "3", "10.00")
-    # another supplier's receipt: refused at confirmation, naming the line's receipt
-    wrong = invoice(bed, supplier, 1, [(theirs, "30.00")])
-    refused = bed.fire("cashier", INVOICES, wrong["id"], "confirm")
-    assert refused.status_code == 409 and refused.json["field"] == "lines[0].purchase_receipt"
-    assert theirs["number"] in refused.json["error"] and "Supplier" in refused.json["error"]
+    # another supplier's receipt cannot be chosen: the picker offers the invoice's supplier's
+    # inspected receipts only, and a save naming another is refused on the line
+    cashier = bed.api("cashier")
+    mine = accepted_receipt(bed, supplier, "2", "10.00")
+    lookup = "/api/v1/lookup/purchase_receipt?form=purchase_invoice&field=lines.purchase_receipt"
+    offered = cashier.get(f"{lookup}&this.supplier={supplier['id']}").json["results"]
+    assert [choice["value"] for choice in offered] == [mine["id"]]
+    assert cashier.get(lookup).json["results"] == []  # no supplier chosen yet: nothing to offer
+    response = cashier.post(purchasing.url(INVOICES), json={
+        "location": bed.loc("HQ"), "supplier": supplier["id"], "invoice_number": number(1),
+        "invoice_date": day(0), "lines": [{"purchase_receipt": theirs["id"], "amount": "30.00"}],
+    })  # fmt: skip
+    assert response.status_code == 422 and "lines[0].purchase_receipt" in response.json["errors"]
+    wrong = invoice(bed, other, 1, [(theirs, "30.00")])
+    # the lines stay another supplier's: refused when the header changes under them
+    moved = {"version": wrong["version"], "supplier": supplier["id"]}
+    changed = cashier.put(purchasing.url(INVOICES, wrong["id"]), json=moved)
+    assert changed.status_code == 422 and "lines[0].purchase_receipt" in changed.json["errors"]
     assert billed(bed, theirs) == (None, "30.00")
     # a receipt not inspected yet cannot be chosen at all
     pending = bed.create("keeper", "purchase_receipt", {
@@ -178,7 +191,6 @@ def test_what_an_invoice_may_not_bill(bed):
         "lines": [{"item": bed.glc, "lot": "P1",
                    "expiry_date": day(400), "quantity": "1", "unit_cost": "10.00"}],
     })  # fmt: skip
-    cashier = bed.api("cashier")
     body = {
         "location": bed.loc("HQ"),
         "supplier": supplier["id"],

@@ -458,6 +458,8 @@ def test_link_filter_limits_what_a_link_may_point_at(api, org):
     assert api.post(URL, json=valid(org, supplier=good)).status_code == 201
     refused = api.post(URL, json=valid(org, title="Other", supplier=bad))
     assert refused.status_code == 422 and "supplier" in refused.json["errors"]
+    # it exists and may be seen: the refusal says it cannot be chosen, not that it is missing
+    assert "cannot be chosen here" in refused.json["errors"]["supplier"][0]
     picker = "/api/v1/lookup/supplier?form=field_lab&field=supplier"
     assert [c["value"] for c in api.get(picker).json["results"]] == [good]
     assert len(api.get("/api/v1/lookup/supplier").json["results"]) == 2
@@ -485,6 +487,8 @@ def test_line_links_are_checked_together_and_each_refusal_names_its_line(lab_app
         "lines[1].place", "lines[2].vendor", "lines[3].place", "lines[3].vendor",
     ]  # fmt: skip
     assert "outside your scope" in refused.json["errors"]["lines[1].place"][0]
+    assert "cannot be chosen here" in refused.json["errors"]["lines[2].vendor"][0]
+    assert "outside your scope" in refused.json["errors"]["lines[3].vendor"][0]
 
     statements = []
     engine = lab_app.extensions["lianku.db"].engine

@@ -13,8 +13,13 @@
         valueField: "value", labelField: "label", searchField: "label", preload: "focus",
         load: function (query, callback) {
           var url = select.dataset.lookup;
-          fetch(url + (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(query),
-                {credentials: "same-origin"})
+          url += (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(query);
+          // a filter on the record's own fields (this('supplier')): send what they hold now
+          thisNames(select).forEach(function (name) {
+            var input = select.form && select.form.querySelector("[name='" + name + "']");
+            url += "&this." + name + "=" + encodeURIComponent(input ? input.value : "");
+          });
+          fetch(url, {credentials: "same-origin"})
             .then(function (r) { return r.json(); })
             .then(function (j) { callback(j.results); })
             .catch(function () { callback(); });
@@ -22,6 +27,20 @@
       });
     });
   }
+  function thisNames(select) {
+    return select.dataset.this ? select.dataset.this.split(",") : [];
+  }
+  // choices filtered by a header field go stale when it changes: ask again on the next open
+  document.addEventListener("change", function (event) {
+    var name = event.target.name;
+    if (!name) { return; }
+    document.querySelectorAll("select.link-picker[data-this]").forEach(function (select) {
+      if (select.tomselect && thisNames(select).indexOf(name) >= 0) {
+        select.tomselect.clearOptions();  // (forgets the searches asked; keeps the choice)
+        select.tomselect.wrapper.classList.remove("preloaded");  // and loads again on focus
+      }
+    });
+  });
   function renumber(table) {
     table.querySelectorAll("tbody tr[data-line]").forEach(function (row, index) {
       row.querySelectorAll("[name]").forEach(function (input) {

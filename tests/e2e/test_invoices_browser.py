@@ -1,0 +1,48 @@
+"""A real Chromium: the invoice's receipt picker offers the chosen supplier's inspected receipts
+only, and offers the other supplier's once the header's supplier changes (``this('supplier')`` in
+the line's link filter, sent by the page with each search)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.application import purchasing_fixtures as purchasing
+from tests.application.test_invoices import STAFF, accepted_receipt
+from tests.e2e.conftest import DESKTOP, served, sign_in
+
+
+@pytest.fixture
+def invoicing(app, db):
+    bed = purchasing.make_bed(app, db, STAFF)
+    bed.glc = bed.item("GLC", "0690123456011")["data"]["item"]
+    east, north = bed.supplier(), bed.supplier(code="SUP-HB", name="华北医疗")
+    receipts = accepted_receipt(bed, east, "2", "10.00"), accepted_receipt(bed, north, "3", "10.00")
+    with served(app) as address:
+        yield address, receipts
+
+
+def pick(page, field: str, typed: str, option: str) -> None:
+    page.locator(f"[data-field={field}] .ts-control").first.click()
+    page.keyboard.type(typed)
+    page.locator(".ts-dropdown .option", has_text=option).first.click()
+
+
+def offered(page) -> list[str]:
+    """The choices the first line's receipt picker offers when opened."""
+    page.locator("#in-lines-0-purchase_receipt .ts-control").click()
+    page.wait_for_selector("#in-lines-0-purchase_receipt .ts-dropdown .option", timeout=5000)
+    texts = page.locator("#in-lines-0-purchase_receipt .ts-dropdown .option").all_inner_texts()
+    page.keyboard.press("Escape")
+    return texts
+
+
+def test_the_receipt_picker_follows_the_invoice_supplier(invoicing, page_factory):
+    server, (east_receipt, north_receipt) = invoicing
+    page = page_factory(viewport=DESKTOP, locale="en-US")
+    sign_in(page, server, "cashier", purchasing.PASSWORD)
+    page.goto(f"{server}/forms/purchase_invoice/new")
+    pick(page, "supplier", "华东", "华东医疗")
+    page.click("[data-add-row=lines]")
+    assert offered(page) == [east_receipt["number"]]
+    pick(page, "supplier", "华北", "华北医疗")
+    assert offered(page) == [north_receipt["number"]]
