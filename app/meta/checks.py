@@ -380,3 +380,59 @@ def _card_problem(metadata: Metadata, form: dict, target: str, key: str, earlier
             target=target, form=", ".join(earlier),
         )  # fmt: skip
     return None
+
+
+@cross_check
+def check_makes(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """``makes``: a form that exists, fields of it that exist (a table for ``lines.to``, a table
+    of the source for ``lines.from``), and expressions over the source's names."""
+    for document in metadata.forms.values():
+        for index, spec in enumerate(document.data.get("makes", [])):
+            for where, message in _made_problems(metadata, document.data, spec):
+                issues.append(document.issue(("makes", index, *where), message))
+
+
+def _made_problems(metadata: Metadata, source: dict, spec: dict) -> list[tuple[tuple, str]]:
+    """(path inside the ``makes`` entry, why) of each problem of one entry."""
+    target = metadata.forms.get(spec["form"])
+    if target is None:
+        return [(("form",), _("unknown form '%(name)s'", name=spec["form"]))]
+    header = {f["name"] for f in source["fields"]} | set(SYSTEM_NAMES)
+    fields = {f["name"]: f for f in target.data["fields"]}
+    problems = _made_values(("values",), spec["values"], fields, header)
+    lines = spec.get("lines")
+    if lines is None:
+        return problems
+    table = fields.get(lines["to"])
+    if table is None or table["type"] != "table":
+        message = _("'%(name)s' is not a table of the form made", name=lines["to"])
+        return [*problems, (("lines", "to"), message)]
+    names = set(header)
+    if "from" in lines:
+        tables = {f["name"]: f for f in source["fields"] if f["type"] == "table"}
+        if lines["from"] not in tables:
+            message = _("'%(name)s' is not a table of this form", name=lines["from"])
+            return [*problems, (("lines", "from"), message)]
+        names |= {f["name"] for f in tables[lines["from"]]["fields"]}
+    if "when" in lines:
+        problems += _compiled(("lines", "when"), lines["when"], names)
+    line_fields = {f["name"]: f for f in table["fields"]}
+    return problems + _made_values(("lines", "values"), lines["values"], line_fields, names)
+
+
+def _made_values(path: tuple, values: dict, fields: dict, names: set) -> list[tuple[tuple, str]]:
+    problems = []
+    for name, text in values.items():
+        if name not in fields or fields[name]["type"] == "table":
+            problems.append(((*path, name), _("the form made has no field '%(name)s'", name=name)))
+        else:
+            problems += _compiled((*path, name), text, names)
+    return problems
+
+
+def _compiled(path: tuple, text: str, names: set) -> list[tuple[tuple, str]]:
+    try:
+        compile_expression(text, names)
+    except ExpressionError as exc:
+        return [(path, str(exc))]
+    return []

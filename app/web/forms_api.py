@@ -25,7 +25,7 @@ from app.kernel.errors import LotMismatch, UnknownItem
 from app.kernel.jobs import Job
 from app.kernel.retry import retrying
 from app.kernel.udi import UDIError, check_udi, parse_udi
-from app.meta import access, idempotency, imports, links, records
+from app.meta import access, idempotency, imports, links, makes, records
 from app.meta.access import PermissionDenied
 from app.meta.expressions import this_names
 from app.meta.records import RecordError, ValidationFailed
@@ -209,6 +209,18 @@ def get_record(form, record_id):
     reg = registry()
     record = records.get(db_session(), reg, current_user, form, record_id)
     return jsonify(records.to_json(reg.form(form), record))
+
+
+@bp.get("/forms/<form>/records/<int:record_id>/make/<target>")
+@api_auth
+def make_record(form, record_id, target):
+    """The draft of a ``target`` record made from this one (``makes`` in the form's metadata),
+    to complete and POST to ``target``'s records: nothing is saved here."""
+    reg = registry()
+    session = db_session()
+    record = records.get(session, reg, current_user, form, record_id)
+    draft = makes.make(session, reg, current_user, reg.form(form), record, target)
+    return jsonify({"form": target, "data": draft})
 
 
 @bp.route("/forms/<form>/records/<int:record_id>", methods=["PUT", "PATCH"])

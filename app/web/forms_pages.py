@@ -29,7 +29,7 @@ from app.kernel import queries
 from app.kernel.audit import AuditEntry
 from app.kernel.jobs import Job
 from app.kernel.retry import retrying
-from app.meta import access, imports, links, records
+from app.meta import access, imports, links, makes, records
 from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
@@ -188,7 +188,7 @@ def new(form):
                            visible={}), 422  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record.id))
-    preview = records.evaluate(session, registry(), current_user, form, {})
+    preview = records.evaluate(session, registry(), current_user, form, _made_draft(form))
     session.rollback()
     return _render(
         definition,
@@ -272,6 +272,22 @@ def _record(form: str, record_id: int):
         abort(403)
 
 
+def _made_draft(form: str) -> dict:
+    """A new record made from another (``?from=purchase_order&record=7``): its draft, filled
+    from the source by the source form's ``makes``; empty for a blank new record."""
+    source, record_id = request.args.get("from"), request.args.get("record", type=int)
+    if not source or record_id is None:
+        return {}
+    reg, session = registry(), db_session()
+    try:
+        record = records.get(session, reg, current_user, source, record_id)
+        return makes.make(session, reg, current_user, reg.form(source), record, form)
+    except RecordError as exc:
+        abort(exc.status)
+    except PermissionDenied:
+        abort(403)
+
+
 @bp.get("/<form>/<int:record_id>")
 @login_required
 def detail(form, record_id):
@@ -298,6 +314,7 @@ def detail(form, record_id):
         stock_status=STOCK_STATUS,
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
+        makes=makes.offered(definition, record, current_user),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
         step_label=engine.step_label, history_label=engine.history_label,
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),

@@ -1,0 +1,118 @@
+"""Documents made from another (参照生单 / 下推): a receipt from its purchase order, an invoice
+from the receipt it bills.
+
+A form lists what may be made from its records, and how each new record's fields are filled from
+the source, in metadata::
+
+    makes:
+      - form: purchase_receipt
+        label: {zh_CN: 收货入库, en: Receive goods}
+        states: [approved]                  # only from records in these states
+        values: {location: location, supplier: supplier, purchase_order: id}
+        lines:                              # the new record's table, one line per source line
+          from: lines                       # (no ``from``: one line from the header)
+          to: lines
+          when: quantity - (received or 0) > 0
+          values: {item: item, quantity: quantity - (received or 0), unit_cost: unit_price}
+
+Each value is an expression over the source record (and, for a line, the source line). What is
+made is a draft payload, never saved here: the person completes it (lots, expiry dates) and saves
+it through the record service, which checks it like any other input.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from app.i18n import _
+from app.kernel import audit
+from app.meta import access, records
+from app.meta.expressions import ExpressionError, compile_expression
+from app.meta.forms import FormDef
+from app.meta.models import Record
+from app.meta.records import RecordError
+
+
+class CannotMake(RecordError):
+    """The record cannot be the source of that form now (not declared, or not in its states)."""
+
+    status = 409
+
+
+def made_forms(form: FormDef) -> list[dict]:
+    return form.spec.get("makes", [])
+
+
+def offered(form: FormDef, record: Record, user) -> list[dict]:
+    """What ``user`` may make from ``record`` now: the ``makes`` entries its state allows and
+    whose form the user may create."""
+    return [
+        spec
+        for spec in made_forms(form)
+        if (not spec.get("states") or record.state in spec["states"])
+        and access.can(user, "create", spec["form"])
+    ]
+
+
+def make(session: Session, registry, user, form: FormDef, record: Record, target: str) -> dict:
+    """The draft of a ``target`` record made from ``record`` (read by the caller, in the user's
+    scope), as the JSON a client would post."""
+    spec = next((spec for spec in made_forms(form) if spec["form"] == target), None)
+    if spec is None:
+        raise CannotMake(
+            _(
+                "A %(target)s is not made from a %(form)s.",
+                target=_label(registry, target),
+                form=form.label(records.locale()),
+            )
+        )
+    if spec.get("states") and record.state not in spec["states"]:
+        raise CannotMake(
+            _(
+                "A %(target)s is made from a %(form)s in state %(states)s, not %(state)s.",
+                target=_label(registry, target),
+                form=form.label(records.locale()),
+                states=" / ".join(form.state_label(s, records.locale()) for s in spec["states"]),
+                state=form.state_label(record.state, records.locale()),
+            )
+        )
+    access.require(user, "create", target)
+    source = records.record_values(form, record)
+    draft = _values(spec["values"], source)
+    if "lines" in spec:
+        draft[spec["lines"]["to"]] = _lines(spec["lines"], source)
+    return audit.jsonable(draft)
+
+
+def _label(registry, name: str) -> str:
+    found = registry.form(name)
+    return found.label(records.locale()) if found is not None else name
+
+
+def _values(expressions: dict, scope: dict) -> dict:
+    values = {}
+    for name, text in expressions.items():
+        value = _evaluate(text, scope)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def _lines(spec: dict, source: dict) -> list[dict]:
+    if "from" not in spec:
+        return [_values(spec["values"], source)]
+    lines = []
+    for line in source.get(spec["from"]) or []:
+        scope = {**source, **line}
+        if "when" in spec and not _evaluate(spec["when"], scope):
+            continue
+        lines.append(_values(spec["values"], scope))
+    return lines
+
+
+def _evaluate(text: str, scope: dict):
+    """An expression of a ``makes`` entry (checked when the metadata loaded) over the source."""
+    try:
+        return compile_expression(str(text), scope.keys()).evaluate(scope)
+    except ExpressionError:
+        return None  # a value the source lacks is left for the person to fill

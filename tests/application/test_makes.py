@@ -1,0 +1,106 @@
+"""Documents made from another (参照生单): the receipt of an approved purchase order starts with
+its supplier, location and what is still to come of each line; the invoice of an inspected
+receipt starts with what is still to be invoiced. Through the API (the draft to post), the
+record page's button and the prefilled new-record page; refused for a source in the wrong state,
+a form not made from it, or a user who may not create what would be made."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.application import purchasing_fixtures as purchasing
+from tests.application.purchasing_fixtures import day, url
+from tests.application.test_invoices import STAFF, accepted_receipt
+from tests.application.test_purchasing_refusals import _approve
+
+
+@pytest.fixture(name="bed")
+def bed_fixture(app, db):
+    bed = purchasing.make_bed(app, db, STAFF)
+    bed.glc = bed.item("GLC", "0690123456011")["data"]["item"]
+    bed.gauze = bed.item("GAUZE", "0690123456012")["data"]["item"]
+    return bed
+
+
+def approved_order(bed, supplier: dict) -> dict:
+    order = bed.create("keeper", "purchase_order", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "expected_date": day(7),
+        "lines": [{"item": bed.glc, "quantity": "10", "unit_price": "12.00"},
+                  {"item": bed.gauze, "quantity": "5", "unit_price": "3.50"}],
+    })  # fmt: skip
+    assert bed.fire("keeper", "purchase_order", order["id"], "submit").status_code == 200
+    assert _approve(bed, "supervisor", order["id"]).status_code == 200  # (under 10,000: one level)
+    return bed.api("keeper").get(url("purchase_order", order["id"])).json
+
+
+def made(api, form: str, record_id: int, target: str):
+    return api.get(f"{url(form, record_id)}/make/{target}")
+
+
+def test_a_receipt_is_made_from_what_its_order_still_expects(bed):
+    supplier = bed.supplier()
+    keeper = bed.api("keeper")
+    draft_order = bed.create("keeper", "purchase_order", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "expected_date": day(7),
+        "lines": [{"item": bed.glc, "quantity": "1", "unit_price": "12.00"}],
+    })  # fmt: skip
+    refused = made(keeper, "purchase_order", draft_order["id"], "purchase_receipt")
+    assert refused.status_code == 409 and "Approved" in refused.json["error"]  # not approved yet
+
+    order = approved_order(bed, supplier)
+    response = made(keeper, "purchase_order", order["id"], "purchase_receipt")
+    assert response.status_code == 200, response.json
+    draft = response.json["data"]
+    assert (draft["location"], draft["supplier"], draft["purchase_order"]) == (
+        bed.loc("WH-SH"), supplier["id"], order["id"],
+    )  # fmt: skip
+    assert draft["lines"] == [
+        {"item": bed.glc, "quantity": "10", "unit_cost": "12.00"},
+        {"item": bed.gauze, "quantity": "5", "unit_cost": "3.50"},
+    ]
+    # the clerk adds the lots of what came (the glucose strips in full) and receives it
+    draft["lines"] = [{**draft["lines"][0], "lot": "G1", "expiry_date": day(400)}]
+    receipt = keeper.post(url("purchase_receipt"), json=draft)
+    assert receipt.status_code == 201, receipt.json
+    assert bed.fire("keeper", "purchase_receipt", receipt.json["id"], "receive").status_code == 200
+    # the next receipt of the order starts with what is still to come: the gauze only
+    again = made(keeper, "purchase_order", order["id"], "purchase_receipt").json["data"]
+    assert again["lines"] == [{"item": bed.gauze, "quantity": "5", "unit_cost": "3.50"}]
+
+    # the order's page offers it; the new receipt's page comes filled in
+    page = keeper.get(f"/forms/purchase_order/{order['id']}").text
+    link = f"/forms/purchase_receipt/new?from=purchase_order&amp;record={order['id']}"
+    assert 'data-make="purchase_receipt"' in page and link in page
+    form = keeper.get(f"/forms/purchase_receipt/new?from=purchase_order&record={order['id']}")
+    assert form.status_code == 200
+    quantity = re.search(r'<input[^>]*name="lines\[0\]\.quantity"[^>]*>', form.text)
+    assert quantity and 'value="5"' in quantity.group(0)
+    missing = keeper.get("/forms/purchase_receipt/new?from=purchase_order&record=999999")
+    assert missing.status_code == 404
+
+
+def test_an_invoice_is_made_from_an_inspected_receipt_and_what_is_left_to_invoice(bed):
+    supplier = bed.supplier()
+    receipt = accepted_receipt(bed, supplier, "8", "12.00")  # 96.00
+    cashier = bed.api("cashier")
+    draft = made(cashier, "purchase_receipt", receipt["id"], "purchase_invoice").json["data"]
+    assert draft == {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"purchase_receipt": receipt["id"], "amount": "96.00"}],
+    }  # fmt: skip
+    draft.update(invoice_number="26312000000000000042", invoice_date=day(0))
+    draft["lines"][0]["amount"] = "60.00"
+    invoice = cashier.post(url("purchase_invoice"), json=draft)
+    assert invoice.status_code == 201, invoice.json
+    assert bed.fire("cashier", "purchase_invoice", invoice.json["id"], "confirm").status_code == 200
+    draft = made(cashier, "purchase_receipt", receipt["id"], "purchase_invoice").json["data"]
+    assert draft["lines"][0]["amount"] == "36.00"  # what is still to be invoiced
+    # what is not made from a receipt, and who may not create an invoice
+    refused = made(cashier, "purchase_receipt", receipt["id"], "sales_invoice")
+    assert refused.status_code == 409 and refused.json["error"]
+    qa = bed.api("qa")
+    assert made(qa, "purchase_receipt", receipt["id"], "purchase_invoice").status_code == 403
+    page = qa.get(f"/forms/purchase_receipt/{receipt['id']}").text
+    assert 'data-make="purchase_invoice"' not in page  # not offered to who cannot create it
