@@ -232,9 +232,12 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     assert [(row["order"], row["uninvoiced"]) for row in awaiting(cashier, "uninvoiced_sales")] == [
         (order["number"], "60.00")
     ]
+    # the invoice is made from the delivered order: its customer and what is left to invoice
+    made = cashier.get(f"{sales_fixtures.SO}/{order['id']}/make/sales_invoice").json["data"]
+    assert made == {"location": shop["S1"], "customer": hospital,
+                    "lines": [{"sales_order": order["id"], "amount": "60.00"}]}  # fmt: skip
     response = cashier.post("/api/v1/forms/sales_invoice/records", json={
-        "location": shop["HQ"], "customer": hospital, "invoice_number": number(7),
-        "invoice_date": day(0), "lines": [{"sales_order": order["id"], "amount": "60.00"}],
+        **made, "location": shop["HQ"], "invoice_number": number(7), "invoice_date": day(0),
     })  # fmt: skip
     assert response.status_code == 201, response.json
     url = "/api/v1/forms/sales_invoice/records"
