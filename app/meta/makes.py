@@ -44,14 +44,23 @@ def made_forms(form: FormDef) -> list[dict]:
 
 
 def offered(form: FormDef, record: Record, user) -> list[dict]:
-    """What ``user`` may make from ``record`` now: the ``makes`` entries its state allows and
-    whose form the user may create."""
+    """What ``user`` may make from ``record`` now: the ``makes`` entries its state allows, with
+    something left to make them from, and whose form the user may create."""
+    source = records.record_values(form, record)
     return [
         spec
         for spec in made_forms(form)
         if (not spec.get("states") or record.state in spec["states"])
         and access.can(user, "create", spec["form"])
+        and not _nothing_left(spec, source)
     ]
+
+
+def _nothing_left(spec: dict, source: dict) -> bool:
+    """An entry made line by line from a table none of whose lines qualifies any more (an order
+    received in full)."""
+    lines = spec.get("lines")
+    return bool(lines and "from" in lines and not _lines(lines, source))
 
 
 def make(session: Session, registry, user, form: FormDef, record: Record, target: str) -> dict:
@@ -78,6 +87,14 @@ def make(session: Session, registry, user, form: FormDef, record: Record, target
         )
     access.require(user, "create", target)
     source = records.record_values(form, record)
+    if _nothing_left(spec, source):
+        raise CannotMake(
+            _(
+                "Nothing is left on %(number)s to make a %(target)s from.",
+                number=record.number or record.id,
+                target=_label(registry, target),
+            )
+        )
     draft = _values(spec["values"], source)
     if "lines" in spec:
         draft[spec["lines"]["to"]] = _lines(spec["lines"], source)

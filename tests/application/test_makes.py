@@ -69,6 +69,20 @@ def test_a_receipt_is_made_from_what_its_order_still_expects(bed):
     again = made(keeper, "purchase_order", order["id"], "purchase_receipt").json["data"]
     assert again["lines"] == [{"item": bed.gauze, "quantity": "5", "unit_cost": "3.50"}]
 
+    # once all has come, nothing is left to receive: not offered, refused
+    rest = keeper.post(url("purchase_receipt"), json={
+        **again, "lines": [{**again["lines"][0], "lot": "Z1", "expiry_date": day(400)}],
+    })  # fmt: skip
+    assert bed.fire("keeper", "purchase_receipt", rest.json["id"], "receive").status_code == 200
+    refused = made(keeper, "purchase_order", order["id"], "purchase_receipt")
+    assert refused.status_code == 409 and order["number"] in refused.json["error"]
+    page = keeper.get(f"/forms/purchase_order/{order['id']}").text
+    assert 'data-make="purchase_receipt"' not in page
+
+
+def test_the_order_page_offers_its_receipt_filled_in(bed):
+    order = approved_order(bed, bed.supplier())
+    keeper = bed.api("keeper")
     # the order's page offers it; the new receipt's page comes filled in
     page = keeper.get(f"/forms/purchase_order/{order['id']}").text
     link = f"/forms/purchase_receipt/new?from=purchase_order&amp;record={order['id']}"
@@ -76,7 +90,7 @@ def test_a_receipt_is_made_from_what_its_order_still_expects(bed):
     form = keeper.get(f"/forms/purchase_receipt/new?from=purchase_order&record={order['id']}")
     assert form.status_code == 200
     quantity = re.search(r'<input[^>]*name="lines\[0\]\.quantity"[^>]*>', form.text)
-    assert quantity and 'value="5"' in quantity.group(0)
+    assert quantity and 'value="10"' in quantity.group(0)  # all of the first line to come
     missing = keeper.get("/forms/purchase_receipt/new?from=purchase_order&record=999999")
     assert missing.status_code == 404
 
