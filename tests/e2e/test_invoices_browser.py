@@ -5,6 +5,7 @@ the line's link filter, sent by the page with each search)."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.application import purchasing_fixtures as purchasing
 from tests.application.test_invoices import STAFF, accepted_receipt
@@ -25,13 +26,22 @@ def pick(page, field: str, typed: str, option: str) -> None:
     page.locator(f"[data-field={field}] .ts-control").first.click()
     page.keyboard.type(typed)
     page.locator(".ts-dropdown .option", has_text=option).first.click()
+    page.wait_for_load_state("networkidle")  # the live recompute the change asked for is back
 
 
 def offered(page) -> list[str]:
-    """The choices the first line's receipt picker offers when opened."""
-    page.locator("#in-lines-0-purchase_receipt .ts-control").click()
-    page.wait_for_selector("#in-lines-0-purchase_receipt .ts-dropdown .option", timeout=5000)
-    texts = page.locator("#in-lines-0-purchase_receipt .ts-dropdown .option").all_inner_texts()
+    """The choices the first line's receipt picker offers when opened. (A click right after a
+    choice in another picker may lose the focus back to it, as tom-select refocuses the field
+    just chosen in: the test clicks again, as a person would.)"""
+    picker = "#in-lines-0-purchase_receipt"
+    for _attempt in range(5):
+        page.locator(f"{picker} .ts-control").click()
+        try:
+            page.wait_for_selector(f"{picker} .ts-dropdown .option", timeout=1000)
+            break
+        except PlaywrightTimeout:
+            continue
+    texts = page.locator(f"{picker} .ts-dropdown .option").all_inner_texts()
     page.keyboard.press("Escape")
     return texts
 
