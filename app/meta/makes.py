@@ -39,7 +39,7 @@ class CannotMake(RecordError):
     status = 409
 
 
-def made_forms(form: FormDef) -> list[dict]:
+def _entries(form: FormDef) -> list[dict]:
     return form.spec.get("makes", [])
 
 
@@ -49,7 +49,7 @@ def offered(form: FormDef, record: Record, user) -> list[dict]:
     source = records.record_values(form, record)
     return [
         spec
-        for spec in made_forms(form)
+        for spec in _entries(form)
         if (not spec.get("states") or record.state in spec["states"])
         and access.can(user, "create", spec["form"])
         and not _nothing_left(spec, source)
@@ -66,7 +66,7 @@ def _nothing_left(spec: dict, source: dict) -> bool:
 def make(session: Session, registry, user, form: FormDef, record: Record, target: str) -> dict:
     """The draft of a ``target`` record made from ``record`` (read by the caller, in the user's
     scope), as the JSON a client would post."""
-    spec = next((spec for spec in made_forms(form) if spec["form"] == target), None)
+    spec = next((spec for spec in _entries(form) if spec["form"] == target), None)
     if spec is None:
         raise CannotMake(
             _(
