@@ -22,12 +22,14 @@ it through the record service, which checks it like any other input.
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy.orm import Session
 
 from app.i18n import _
 from app.kernel import audit
 from app.meta import access, records
-from app.meta.expressions import ExpressionError, compile_expression
+from app.meta.expressions import Expression, ExpressionError, compile_expression
 from app.meta.forms import FormDef
 from app.meta.models import Record
 from app.meta.records import RecordError
@@ -46,14 +48,16 @@ def _entries(form: FormDef) -> list[dict]:
 def offered(form: FormDef, record: Record, user) -> list[dict]:
     """What ``user`` may make from ``record`` now: the ``makes`` entries its state allows, with
     something left to make them from, and whose form the user may create."""
-    source = records.record_values(form, record)
-    return [
+    allowed = [
         spec
         for spec in _entries(form)
         if (not spec.get("states") or record.state in spec["states"])
         and access.can(user, "create", spec["form"])
-        and not _nothing_left(spec, source)
     ]
+    if not allowed:  # (every record page asks: most forms make nothing)
+        return []
+    source = records.record_values(form, record)
+    return [spec for spec in allowed if not _nothing_left(spec, source)]
 
 
 def _nothing_left(spec: dict, source: dict) -> bool:
@@ -87,17 +91,17 @@ def make(session: Session, registry, user, form: FormDef, record: Record, target
         )
     access.require(user, "create", target)
     source = records.record_values(form, record)
-    if _nothing_left(spec, source):
-        raise CannotMake(
-            _(
-                "Nothing is left on %(number)s to make a %(target)s from.",
-                number=record.number or record.id,
-                target=_label(registry, target),
-            )
-        )
     draft = _values(spec["values"], source)
     if "lines" in spec:
-        draft[spec["lines"]["to"]] = _lines(spec["lines"], source)
+        lines = draft[spec["lines"]["to"]] = _lines(spec["lines"], source)
+        if not lines:  # (made line by line, and no line qualifies any more)
+            raise CannotMake(
+                _(
+                    "Nothing is left on %(number)s to make a %(target)s from.",
+                    number=record.number or record.id,
+                    target=_label(registry, target),
+                )
+            )
     return audit.jsonable(draft)
 
 
@@ -130,6 +134,12 @@ def _lines(spec: dict, source: dict) -> list[dict]:
 def _evaluate(text: str, scope: dict):
     """An expression of a ``makes`` entry (checked when the metadata loaded) over the source."""
     try:
-        return compile_expression(str(text), scope.keys()).evaluate(scope)
+        return _compiled(str(text), frozenset(scope)).evaluate(scope)
     except ExpressionError:
         return None  # a value the source lacks is left for the person to fill
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(text: str, names: frozenset[str]) -> Expression:
+    """Compiled once for every line of a source and every page that offers the entry."""
+    return compile_expression(text, names)
