@@ -668,14 +668,16 @@ def _due(day: Day, form: str, party: str, date_field: str, since: dt.date, until
 
 def invoice(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date):
     """Finance registers one invoice per party billing its documents of ``form`` dated
-    ``since``–``until`` in full (a supplier's invoice for the goods it delivered, the chain's
-    invoice to a hospital), and confirms it; what came later waits for its invoice."""
+    ``since``–``until`` in full (a supplier's invoice for the goods it delivered less what went
+    back, the chain's invoice to a hospital), and confirms it; what came later waits for its
+    invoice."""
     invoicing, line_field = SETTLING[form][2:]
     finance = day.user("finance")
     kind = "1" if form == "purchase_receipt" else "2"
     for party_id, documents in sorted(_due(day, form, party, date_field, since, until).items()):
-        lines = [{line_field: record.id, "amount": str(total), "tax_rate": "13"}
-                 for record, total in documents if total > 0]  # fmt: skip
+        to_bill = [(record, Decimal(record.data.get("uninvoiced") or 0)) for record, _ in documents]
+        lines = [{line_field: record.id, "amount": str(amount), "tax_rate": "13"}
+                 for record, amount in to_bill if amount > 0]  # fmt: skip
         if not lines:
             continue
         number = f"{day.date:%Y%m%d}{party_id:04d}{kind}{len(lines):07d}"  # 20 digits, once a day

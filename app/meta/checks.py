@@ -400,6 +400,8 @@ def _made_problems(metadata: Metadata, source: dict, spec: dict) -> list[tuple[t
     header = {f["name"] for f in source["fields"]} | set(SYSTEM_NAMES)
     fields = {f["name"]: f for f in target.data["fields"]}
     problems = _made_values(("values",), spec["values"], fields, header)
+    if "when" in spec:
+        problems += _compiled(("when",), spec["when"], header)
     lines = spec.get("lines")
     if lines is None:
         return problems

@@ -8,6 +8,7 @@ the source, in metadata::
       - form: purchase_receipt
         label: {zh_CN: 收货入库, en: Receive goods}
         states: [approved]                  # only from records in these states
+        when: status != 'closed'            # and only when this holds on the source
         values: {location: location, supplier: supplier, purchase_order: id}
         lines:                              # the new record's table, one line per source line
           from: lines                       # (no ``from``: one line from the header)
@@ -61,10 +62,16 @@ def offered(form: FormDef, record: Record, user) -> list[dict]:
 
 
 def _nothing_left(spec: dict, source: dict) -> bool:
-    """An entry made line by line from a table none of whose lines qualifies any more (an order
-    received in full)."""
+    """An entry whose ``when`` the source fails (a receipt invoiced in full), or made line by
+    line from a table none of whose lines qualifies any more (an order received in full)."""
+    if not _wanted(spec, source):
+        return True
     lines = spec.get("lines")
     return bool(lines and "from" in lines and not _lines(lines, source))
+
+
+def _wanted(spec: dict, source: dict) -> bool:
+    return "when" not in spec or bool(_evaluate(spec["when"], source))
 
 
 def make(session: Session, registry, user, form: FormDef, record: Record, target: str) -> dict:
@@ -92,16 +99,18 @@ def make(session: Session, registry, user, form: FormDef, record: Record, target
     access.require(user, "create", target)
     source = records.record_values(form, record)
     draft = _values(spec["values"], source)
-    if "lines" in spec:
-        lines = draft[spec["lines"]["to"]] = _lines(spec["lines"], source)
-        if not lines:  # (made line by line, and no line qualifies any more)
-            raise CannotMake(
-                _(
-                    "Nothing is left on %(number)s to make a %(target)s from.",
-                    number=record.number or record.id,
-                    target=_label(registry, target),
-                )
+    lines = spec.get("lines")
+    if lines:
+        draft[lines["to"]] = _lines(lines, source)
+    made_by_line = lines and "from" in lines
+    if (made_by_line and not draft[lines["to"]]) or not _wanted(spec, source):
+        raise CannotMake(
+            _(
+                "Nothing is left on %(number)s to make a %(target)s from.",
+                number=record.number or record.id,
+                target=_label(registry, target),
             )
+        )
     return audit.jsonable(draft)
 
 

@@ -5,15 +5,21 @@ delivered sales order) and the amount billed for it. Confirming the invoice adds
 the document's ``counted`` field (``invoiced``), refused — naming the line — where the document
 would be billed beyond its ``limit`` (its ``total``), is not in one of ``states`` yet, or belongs
 to another party (the ``party`` header field must name the same supplier or customer on both).
-Voiding the invoice runs the action with ``undo: true``: the amounts come off again. ``remaining``,
-when given, is written too (``limit − counted``, what is still to bill), so that a list or a
-report can filter on it; the document's form declares it as the same formula. Same idea as the
-purchase order's ``received`` (``post_stock``'s ``against_order``), for money instead of goods::
+Voiding the invoice runs the action with ``undo: true``: the amounts come off again. The document's
+formulas are computed anew afterwards, so that what it declares as still to bill (``uninvoiced:
+total - (returned or 0) - (invoiced or 0)``) follows, for a list or a report to filter on. Same
+idea as the purchase order's ``received`` (``post_stock``'s ``against_order``), for money instead
+of goods::
 
     - action: count_against
       params: {lines: lines, document: purchase_receipt, form: purchase_receipt,
-               amount: amount, counted: invoiced, limit: total, remaining: uninvoiced,
-               states: [done], party: supplier}
+               amount: amount, counted: invoiced, limit: invoiceable, states: [done],
+               party: supplier}
+
+Without ``lines`` the record's header is the one line: a supplier return counts its credit on
+the receipt it names (``returned``), a red-letter invoice its amount on the invoice it reverses.
+A negative amount (a red-letter invoice's line) takes off what an earlier one counted, never
+below zero.
 
 The documents are locked (in id order, so that two invoices of the same receipts wait for each
 other instead of deadlocking) before their sums are read: two invoices confirmed at once cannot
@@ -30,7 +36,7 @@ from app.workflow.actions import Action, ActionContext, ActionError
 
 CENT = Decimal("0.01")
 _FIELDS = common.params_schema(
-    "lines", "document", "form", "amount", "counted", "limit", optional=("remaining", "party")
+    "document", "form", "amount", "counted", "limit", optional=("lines", "party")
 )
 
 
@@ -49,7 +55,7 @@ class CountAgainst(Action):
     def run(self, context: ActionContext) -> None:
         params = context.params
         sign = -1 if params.get("undo") else 1
-        lines = common.lines_of(context, params["lines"])
+        lines = _lines(context, params)
         named = {found for found in (_document_id(line, params) for line in lines) if found}
         documents = context.records.locked(params["form"], sorted(named))
         adding: dict[int, Decimal] = {}
@@ -57,15 +63,22 @@ class CountAgainst(Action):
             document = documents.get(_document_id(line, params))
             if document is None:
                 raise _refusal(
-                    _("Line %(line)s: the document it names does not exist.", line=number),
-                    params, number, params["document"],
-                )  # fmt: skip
+                    _("The document it names does not exist."), params, number, params["document"]
+                )
             if sign > 0:
                 _check_document(context, document, params, number)
             adding[document.id] = adding.get(document.id, Decimal(0)) + _amount(line, params)
-            _check_fits(document, params, adding[document.id] * sign, number)
+            _check_fits(context, document, params, adding[document.id] * sign, number)
         for document in documents.values():
             _count(document, params, sign * adding[document.id])
+            context.records.recompute(document)
+
+
+def _lines(context: ActionContext, params: dict) -> list[dict]:
+    """The lines that name the documents: the table's, or the header as the one line."""
+    if "lines" in params:
+        return common.lines_of(context, params["lines"])
+    return [context.record.data or {}]
 
 
 def _document_id(line: dict, params: dict) -> int | None:
@@ -90,49 +103,56 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(CENT, ROUND_HALF_UP))
 
 
-def _refusal(message: str, params: dict, number: int, field: str) -> ActionError:
-    refused = ActionError(message)
+def _refusal(problem: str, params: dict, number: int, field: str) -> ActionError:
+    """A refusal naming the field, and the line when the lines name the documents."""
+    if "lines" not in params:
+        refused = ActionError(problem)
+        refused.field = field
+        return refused
+    refused = ActionError(_("Line %(line)s: %(problem)s", line=number, problem=problem))
     refused.field = f"{params['lines']}[{number - 1}].{field}"
     return refused
 
 
 def _check_document(context: ActionContext, document, params: dict, number: int) -> None:
-    """The document may be billed: in one of ``states``, and the same party's."""
+    """The document may be counted on: in one of ``states``, and the same party's."""
+    records = context.records
     if document.state not in params["states"]:
+        wanted = " / ".join(records.state_label(document, state) for state in params["states"])
         raise _refusal(
-            _("Line %(line)s: %(document)s cannot be billed in its state (%(state)s).",
-              line=number, document=document.number,
-              state=context.records.state_label(document)),
+            _("%(document)s is %(state)s; it counts here only once %(states)s.",
+              document=document.number, state=records.state_label(document), states=wanted),
             params, number, params["document"],
         )  # fmt: skip
     party = params.get("party")
     if party and str((document.data or {}).get(party)) != str(context.record.data.get(party)):
         raise _refusal(
-            _("Line %(line)s: %(document)s is another %(party)s's, not this one's.",
-              line=number, document=document.number,
-              party=context.records.field_label(context.record.form, party)),
+            _("%(document)s is another %(party)s's, not this one's.",
+              document=document.number,
+              party=records.field_label(context.record.form, party)),
             params, number, params["document"],
         )  # fmt: skip
 
 
-def _check_fits(document, params: dict, adding: Decimal, number: int) -> None:
+def _check_fits(context: ActionContext, document, params: dict, adding: Decimal, number: int):
     """What the document has counted, plus (or less) this record's lines for it so far, stays
-    within 0 and its limit."""
+    within 0 and its limit. Only adding is held to the limit: undoing a red-letter invoice puts
+    back an amount counted within it before (a return since may have lowered the limit)."""
     data = document.data or {}
     limit, counted = _decimal(data.get(params["limit"])), _decimal(data.get(params["counted"]))
-    if counted + adding > limit:
+    what = context.records.field_label(params["form"], params["counted"])
+    if not params.get("undo") and counted + adding > limit:
         raise _refusal(
-            _("Line %(line)s: %(document)s comes to %(limit)s; %(counted)s of it is billed "
-              "already and this adds %(adding)s.",
-              line=number, document=document.number, limit=_money(limit),
-              counted=_money(counted), adding=_money(adding)),
+            _("%(document)s allows %(limit)s, of which %(counted)s is %(what)s already; "
+              "this adds %(adding)s.",
+              document=document.number, limit=_money(limit), counted=_money(counted),
+              what=what, adding=_money(adding)),
             params, number, params["amount"],
         )  # fmt: skip
-    if counted + adding < 0:  # undoing more than was counted: the data was changed by hand
+    if counted + adding < 0:
         raise _refusal(
-            _("Line %(line)s: %(document)s has only %(counted)s billed; %(taking)s cannot be "
-              "taken off.",
-              line=number, document=document.number, counted=_money(counted),
+            _("%(what)s on %(document)s is %(counted)s; %(taking)s cannot be taken off it.",
+              what=what, document=document.number, counted=_money(counted),
               taking=_money(-adding)),
             params, number, params["amount"],
         )  # fmt: skip
@@ -140,8 +160,5 @@ def _check_fits(document, params: dict, adding: Decimal, number: int) -> None:
 
 def _count(document, params: dict, change: Decimal) -> None:
     data = dict(document.data or {})
-    counted = _decimal(data.get(params["counted"])) + change
-    data[params["counted"]] = _money(counted)
-    if params.get("remaining"):
-        data[params["remaining"]] = _money(_decimal(data.get(params["limit"])) - counted)
+    data[params["counted"]] = _money(_decimal(data.get(params["counted"])) + change)
     document.data = data

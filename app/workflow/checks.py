@@ -89,19 +89,23 @@ def check_reachability(metadata: Metadata, issues: list[MetadataIssue]) -> None:
 
 @cross_check
 def check_conditions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
-    """A transition's ``condition`` compiles over its form's fields: a typo fails at load."""
+    """A transition's ``condition`` and its actions' ``when`` compile over its form's fields: a
+    typo fails at load."""
     for form_name, document in metadata.workflows.items():
         form = metadata.forms.get(form_name)
         if form is None:
             continue  # reported by check_workflows
         names = {field["name"] for field in form.data["fields"]} | set(SYSTEM_NAMES)
         for index, transition in enumerate(document.data["transitions"]):
-            if "condition" not in transition:
-                continue
-            try:
-                compile_expression(transition["condition"], names)
-            except ExpressionError as exc:
-                issues.append(document.issue(("transitions", index, "condition"), str(exc)))
+            expressions = [(("condition",), transition.get("condition"))]
+            expressions += [((*at, "when"), step.get("when")) for at, step in _steps(transition)]
+            for where, text in expressions:
+                if text is None:
+                    continue
+                try:
+                    compile_expression(text, names)
+                except ExpressionError as exc:
+                    issues.append(document.issue(("transitions", index, *where), str(exc)))
 
 
 @cross_check

@@ -102,10 +102,24 @@ class RecordsInterface:
         query = select(Record).where(Record.form == form, Record.id.in_(ids)).order_by(Record.id)
         return {record.id: record for record in self.session.scalars(query.with_for_update())}
 
-    def state_label(self, record: Record) -> str:
-        """The name of ``record``'s state in the user's language (the state itself if unknown)."""
-        found = self.registry.form(record.form)
-        return found.state_label(record.state, records.locale()) if found else record.state
+    def state_label(self, record: Record, state: str | None = None) -> str:
+        """The name of ``record``'s state (or another ``state`` of its form) in the user's
+        language (the state itself if unknown)."""
+        found, state = self.registry.form(record.form), state or record.state
+        return found.state_label(state, records.locale()) if found else state
+
+    def recompute(self, record: Record) -> None:
+        """Store ``record``'s header formulas anew after an action changed the fields they read
+        (a receipt's ``uninvoiced`` once an invoice counted on it); one that cannot be computed
+        keeps its stored value."""
+        form = self.registry.form(record.form)
+        values, failed = records.recomputed(self.session, self.registry, self.user, form, record)
+        values = audit.jsonable(values)
+        formulas = [field.name for field in form.fields if field.type == "formula"]
+        record.data = {
+            **(record.data or {}),
+            **{name: values.get(name) for name in formulas if name not in failed},
+        }
 
     def fire(self, record: Record, transition_name: str, comment: str | None = None) -> None:
         """Fire a transition of another record as a consequence of this one, on this action's
@@ -466,17 +480,30 @@ def run_actions(
     session, registry, record, transition: dict, user, comment, steps=None, target_state=None
 ) -> ActionContext:
     """Run the transition's actions (or the given ``steps`` of it, e.g. its approval's
-    ``on_pending``) in order; the first refusal raises and stops the rest."""
+    ``on_pending``) in order, each only where its ``when`` holds on the record; the first refusal
+    raises and stops the rest."""
     registry_of_actions = installed_actions()
+    form = registry.form(record.form)
     context = ActionContext(
         session=session, record=record, user=user, params={}, transition=transition["name"],
         comment=comment, records=RecordsInterface(session, registry, user),
         target_state=target_state or transition["to"],
     )  # fmt: skip
     for step in transition.get("actions", []) if steps is None else steps:
+        if "when" in step and not _step_applies(form, record, step["when"]):
+            continue
         context.params = dict(step.get("params", {}))
         registry_of_actions.get(step["action"]).run(context)
     return context
+
+
+def _step_applies(form: FormDef, record: Record, text: str) -> bool:
+    """Whether an action's ``when`` holds on the record as the actions before it left it."""
+    expression = _condition(text, condition_names(form.spec))
+    try:
+        return bool(expression.evaluate(records.record_values(form, record), Context()))
+    except ExpressionError as exc:
+        raise ActionError(str(exc)) from None
 
 
 def _apply(session, registry, form, record, transition, user, comment) -> WorkflowEvent:

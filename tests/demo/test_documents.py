@@ -149,7 +149,7 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
 
 def _invoiced_as_billed(session, invoices: str, documents: str) -> None:
     """Each document's ``invoiced`` is what the confirmed invoices' lines bill of it, within its
-    total, and ``uninvoiced`` the rest."""
+    total less its credited returns, and ``uninvoiced`` the rest."""
     billed: dict[int, Decimal] = {}
     for invoice in session.scalars(
         select(Record).where(Record.form == invoices, Record.state == "confirmed")
@@ -160,8 +160,9 @@ def _invoiced_as_billed(session, invoices: str, documents: str) -> None:
     assert billed and all(record.id in billed for record in records if record.data.get("invoiced"))
     for record in records:
         invoiced = Decimal(record.data.get("invoiced") or 0)
-        assert invoiced == billed.get(record.id, 0) <= Decimal(record.data["total"])
-        assert Decimal(record.data["uninvoiced"]) == Decimal(record.data["total"]) - invoiced
+        invoiceable = Decimal(record.data["total"]) - Decimal(record.data.get("returned") or 0)
+        assert invoiced == billed.get(record.id, 0) <= invoiceable
+        assert Decimal(record.data["uninvoiced"]) == invoiceable - invoiced
 
 
 def _fingerprint(db) -> tuple[list, list]:

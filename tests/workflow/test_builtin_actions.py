@@ -293,10 +293,18 @@ def test_count_against_counts_within_the_document_and_its_party_and_undoes(wf_ap
         with db.session() as session:
             return session.get(Record, record["id"]).data.get("billed")
 
+    def account(record: dict):
+        with db.session() as session:
+            return session.get(Record, record["id"]).data.get("account")
+
     acme, other = request("Acme", "100.00"), request("Other", "50.00")
     first = bill("Acme", [(acme, "60.00")])
     assert fire(first, "book").status_code == 200
     assert billed(acme) == "60.00"
+    assert account(first) == "key"  # the step whose ``when`` holds ran
+    small = bill("Other", [(other, "5.00")])
+    assert fire(small, "book").status_code == 200
+    assert account(small) is None and billed(other) == "5.00"  # this one's did not
     too_much = bill("Acme", [(acme, "30.00"), (acme, "20.00")])  # 60 + 30 + 20 > 100
     refused = fire(too_much, "book")
     assert refused.status_code == 409 and refused.json["field"] == "lines[1].amount"
@@ -304,7 +312,7 @@ def test_count_against_counts_within_the_document_and_its_party_and_undoes(wf_ap
     wrong_vendor = bill("Acme", [(other, "10.00")])
     refused = fire(wrong_vendor, "book")
     assert refused.status_code == 409 and refused.json["field"] == "lines[0].request"
-    assert billed(other) is None and billed(acme) == "60.00"  # nothing half-written
+    assert billed(other) == "5.00" and billed(acme) == "60.00"  # nothing half-written
     submitted = clerk.post(
         f"/api/v1/forms/spend_request/records/{other['id']}/transitions/submit", json={}
     )
