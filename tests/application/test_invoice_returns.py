@@ -6,6 +6,11 @@ beyond the invoice. The same for a hospital's return of an invoiced sale."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+from sqlalchemy import text
+
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
@@ -21,6 +26,7 @@ from tests.application.test_invoices import (
     number,
 )
 from tests.application.test_purchasing import inspected
+from tests.application.test_reallocation_concurrency import _wait_until_blocked
 from tests.application.test_sales import SIGNED, strip_scan
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -257,3 +263,46 @@ def test_a_hospital_return_after_invoicing_is_reversed_in_red(shop, db):
     assert (data["invoiced"], data["uninvoiced"]) == ("40.00", "0.00")
     assert awaiting(cashier, "uninvoiced_sales") == []
     assert cashier.get(f"{url}/{blue['id']}").json["data"]["reversed"] == "20.00"
+
+
+@pytest.mark.postgres_only
+def test_a_red_letter_invoice_and_the_void_of_its_original_at_once(bed, db):
+    """Confirming a red-letter invoice and voiding the invoice it reverses at the same moment:
+    one waits for the other and then meets what it did — never both (which would take the
+    receipt's amounts off twice)."""
+    supplier = bed.supplier()
+    receipt = accepted_receipt(bed, supplier, "5", "10.00")  # 50.00
+    blue = confirmed(bed, invoice(bed, supplier, 1, [(receipt, "50.00")]))
+    red = red_letter(bed, blue, 2, ["-20.00"])
+    results: dict[str, int] = {}
+
+    def fire(name: str, record: dict, transition: str, **body):
+        api = purchasing.ApiClient(bed.app.test_client()).login("cashier", purchasing.PASSWORD)
+        response = api.post(purchasing.url(INVOICES, record["id"], transition), json=body)
+        results[name] = response.status_code
+
+    blocker = db.session(write=True)  # holds the blue invoice: both reach it and wait
+    blocker.begin()
+    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": blue["id"]})
+    threads = [
+        threading.Thread(target=fire, args=("red", red, "confirm")),
+        threading.Thread(target=fire, args=("void", blue, "void"), kwargs={"comment": "退票"}),
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_until_blocked(db, 2)
+    finally:
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results.values()) == [200, 409], results
+    cashier = bed.api("cashier")
+    original = cashier.get(purchasing.url(INVOICES, blue["id"])).json
+    if results["red"] == 200:  # reversed: the original stays, the receipt keeps 30.00
+        assert (original["state"], original["data"]["reversed"]) == ("confirmed", "20.00")
+        assert billed(bed, receipt) == ("30.00", "20.00")
+    else:  # voided first: nothing left to reverse
+        assert original["state"] == "voided"
+        assert cashier.get(purchasing.url(INVOICES, red["id"])).json["state"] == "draft"
+        assert billed(bed, receipt) == ("0.00", "50.00")
