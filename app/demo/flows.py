@@ -689,6 +689,53 @@ def invoice(day: Day, form: str, party: str, date_field: str, since: dt.date, un
             day.fire(record, "confirm", finance)
 
 
+def return_invoiced_sale(day: Day) -> Record | None:
+    """A hospital sends back a unit of a sale the chain has invoiced in full (the first such sale
+    with nothing returned yet): its credit leaves the sale invoiced beyond what it may be."""
+    sales = select(Record).where(Record.form == "sales_order", Record.state == "delivered")
+    codes = {location_id: code for code, location_id in day.chain.locations.items()}
+    for sale in day.session.scalars(sales.order_by(Record.id)):
+        data = sale.data
+        invoiced_in_full = data.get("invoiced") and Decimal(data.get("uninvoiced") or 0) == 0
+        if invoiced_in_full and not data.get("returned") and data.get("deliveries"):
+            customer_return(day, codes[data["location"]], sale)
+            return sale
+    return None
+
+
+def reverse(day: Day, form: str, party: str) -> None:
+    """Finance issues a red-letter invoice (红字发票) for each document of ``form`` invoiced beyond
+    what it may be (goods returned after the invoice), against the invoice that billed it, made
+    from that invoice and cut to the excess, and confirms it."""
+    state, invoicing, line_field = SETTLING[form][1], *SETTLING[form][2:]
+    documents = select(Record).where(Record.form == form, Record.state == state)
+    over = [doc for doc in day.session.scalars(documents.order_by(Record.id))
+            if Decimal(doc.data.get("uninvoiced") or 0) < 0]  # fmt: skip
+    if not over:
+        return
+    invoices = select(Record).where(Record.form == invoicing, Record.state == "confirmed")
+    billing = {  # document id → the (last) regular invoice billing it
+        line[line_field]: invoice
+        for invoice in day.session.scalars(invoices.order_by(Record.id))
+        if invoice.data.get("invoice_colour") != "red"
+        for line in invoice.data["lines"]
+    }
+    finance = day.user("finance")
+    for document in over:
+        original = billing[document.id]
+        number = f"{day.date:%Y%m%d}9{original.id:011d}"  # 20 digits, one per invoice reversed
+        with day.moment():
+            record = day.create(finance, invoicing, {
+                "location": original.data["location"], "invoice_colour": "red",
+                "original_invoice": original.id, "invoice_kind": original.data["invoice_kind"],
+                party: original.data[party],
+                "invoice_number": number, "invoice_date": day.date.isoformat(),
+                "lines": [{line_field: document.id, "amount": document.data["uninvoiced"],
+                           "tax_rate": "13"}],
+            })  # fmt: skip
+            day.fire(record, "confirm", finance)
+
+
 def settle(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date) -> int:
     """Finance settles each party's documents of ``form`` dated ``since``–``until`` (delivered
     sales on credit, inspected purchase receipts) with one confirmed receipt or payment each; what

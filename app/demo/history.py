@@ -199,10 +199,14 @@ def _settle(day: flows.Day) -> None:
     """Customers pay for what they took two to one weeks ago, suppliers are paid for what
     arrived three to two weeks ago; the rest stays on the accounts (应收 / 应付). Invoices come a
     week earlier: the chain bills last week's credit sales, suppliers bill what arrived two to
-    one weeks ago; the later ones wait for theirs (未开票 / 未到票)."""
+    one weeks ago; the later ones wait for theirs (未开票 / 未到票). Now and then a hospital
+    sends back goods already invoiced, and the chain reverses that part in red (红字发票)."""
     week, day_before = dt.timedelta(days=7), dt.timedelta(days=1)
     flows.invoice(day, "sales_order", "customer", "sale_date", day.date - week,
                   day.date - day_before)  # fmt: skip
+    if day.chance(day.volume["late_return_share"]):  # a hospital sends back invoiced goods
+        flows.return_invoiced_sale(day)
+    flows.reverse(day, "sales_order", "customer")
     flows.invoice(day, "purchase_receipt", "supplier", "arrival_date", day.date - 2 * week,
                   day.date - week - day_before)  # fmt: skip
     flows.settle(day, "sales_order", "customer", "sale_date", day.date - 2 * week,

@@ -139,6 +139,10 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         assert [row["mode"] for row in allocated.data["fulfilments"]][-1] == "transfer"
         _invoiced_as_billed(session, "purchase_invoice", "purchase_receipt")
         _invoiced_as_billed(session, "sales_invoice", "sales_order")
+        # a hospital sent back invoiced goods: the chain reversed that part in red
+        invoices = select(Record).where(Record.form == "sales_invoice")
+        red = [inv for inv in session.scalars(invoices) if inv.data["invoice_colour"] == "red"]
+        assert red and all(Decimal(inv.data["total"]) < 0 for inv in red)
         negative = select(func.count()).where(
             (StockBalance.on_hand < 0) | (StockBalance.reserved > StockBalance.on_hand)
         )
