@@ -705,8 +705,8 @@ def return_invoiced_sale(day: Day) -> Record | None:
 
 def reverse(day: Day, form: str, party: str) -> None:
     """Finance issues a red-letter invoice (红字发票) for each document of ``form`` invoiced beyond
-    what it may be (goods returned after the invoice), against the invoice that billed it, made
-    from that invoice and cut to the excess, and confirms it."""
+    what it may be (goods returned after the invoice) against the invoice that billed it, for the
+    excess, and confirms it."""
     state, invoicing, line_field = SETTLING[form][1], *SETTLING[form][2:]
     documents = select(Record).where(Record.form == form, Record.state == state)
     over = [doc for doc in day.session.scalars(documents.order_by(Record.id))
