@@ -58,6 +58,8 @@ class CountAgainst(Action):
         lines = _lines(context, params)
         named = {found for found in (_document_id(line, params) for line in lines) if found}
         documents = context.records.locked(params["form"], sorted(named))
+        for document in documents.values():  # its limit by the form's current rules, even on a
+            context.records.recompute(document)  # record saved before the formula existed
         adding: dict[int, Decimal] = {}
         for number, line in enumerate(lines, start=1):
             document = documents.get(_document_id(line, params))

@@ -11,6 +11,7 @@ import threading
 import pytest
 from sqlalchemy import text
 
+from app.meta.models import Record
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
@@ -306,3 +307,17 @@ def test_a_red_letter_invoice_and_the_void_of_its_original_at_once(bed, db):
         assert original["state"] == "voided"
         assert cashier.get(purchasing.url(INVOICES, red["id"])).json["state"] == "draft"
         assert billed(bed, receipt) == ("0.00", "50.00")
+
+
+def test_a_receipt_saved_before_its_invoiceable_formula_is_counted_by_the_current_rules(bed, db):
+    """A receipt stored before ``invoiceable`` existed (no value for it) is invoiced within its
+    total, not refused against an empty limit; its formulas are stored anew."""
+    supplier = bed.supplier()
+    receipt = accepted_receipt(bed, supplier, "5", "10.00")  # 50.00
+    with db.transaction() as session:
+        record = session.get(Record, receipt["id"])
+        stored = record.data
+        record.data = {k: v for k, v in stored.items() if k not in ("invoiceable", "uninvoiced")}
+    confirmed(bed, invoice(bed, supplier, 1, [(receipt, "50.00")]))
+    data = receipt_data(bed, receipt)
+    assert (data["invoiceable"], data["invoiced"], data["uninvoiced"]) == ("50.00", "50.00", "0.00")
