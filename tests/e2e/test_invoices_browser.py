@@ -1,6 +1,7 @@
 """A real Chromium: the invoice's receipt picker offers the chosen supplier's inspected receipts
 only, and offers the other supplier's once the header's supplier changes (``this('supplier')`` in
-the line's link filter, sent by the page with each search)."""
+the line's link filter, sent by the page with each search); a confirmed invoice's page makes its
+red-letter reversal, the new page filled in from it (参照生单) and saved once cut down."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.application import purchasing_fixtures as purchasing
-from tests.application.test_invoices import STAFF, accepted_receipt
-from tests.e2e.conftest import DESKTOP, served, sign_in
+from tests.application.test_invoice_returns import confirmed
+from tests.application.test_invoices import INVOICES, STAFF, accepted_receipt, invoice, number
+from tests.e2e.conftest import DESKTOP, save, served, sign_in
 
 
 @pytest.fixture
@@ -18,8 +20,9 @@ def invoicing(app, db):
     bed.glc = bed.item("GLC", "0690123456011")["data"]["item"]
     east, north = bed.supplier(), bed.supplier(code="SUP-HB", name="华北医疗")
     receipts = accepted_receipt(bed, east, "2", "10.00"), accepted_receipt(bed, north, "3", "10.00")
+    blue = confirmed(bed, invoice(bed, east, 1, [(receipts[0], "20.00")]))
     with served(app) as address:
-        yield address, receipts
+        yield address, receipts, blue
 
 
 def pick(page, field: str, typed: str, option: str) -> None:
@@ -47,12 +50,32 @@ def offered(page) -> list[str]:
 
 
 def test_the_receipt_picker_follows_the_invoice_supplier(invoicing, page_factory):
-    server, (east_receipt, north_receipt) = invoicing
+    server, (east_receipt, north_receipt), _blue = invoicing
     page = page_factory(viewport=DESKTOP, locale="en-US")
     sign_in(page, server, "cashier", purchasing.PASSWORD)
     page.goto(f"{server}/forms/purchase_invoice/new")
+    assert not page.locator("[data-field=original_invoice]").is_visible()  # a regular invoice
     pick(page, "supplier", "华东", "华东医疗")
     page.click("[data-add-row=lines]")
     assert offered(page) == [east_receipt["number"]]
     pick(page, "supplier", "华北", "华北医疗")
     assert offered(page) == [north_receipt["number"]]
+
+
+def test_a_confirmed_invoice_makes_its_red_letter_reversal(invoicing, page_factory):
+    server, (east_receipt, _north), blue = invoicing
+    page = page_factory(viewport=DESKTOP, locale="en-US")
+    sign_in(page, server, "cashier", purchasing.PASSWORD)
+    page.goto(f"{server}/forms/{INVOICES}/{blue['id']}")
+    page.click(f"[data-make={INVOICES}]")
+    page.wait_for_load_state("networkidle")
+    # filled in from the invoice reversed: red, naming it, its line negated
+    assert page.locator("[name=invoice_colour]").input_value() == "red"
+    original = page.locator("[data-field=original_invoice]")
+    assert original.is_visible() and blue["number"] in original.inner_text()
+    assert east_receipt["number"] in page.locator("[data-field=lines]").inner_text()
+    assert page.locator("input[name='lines[0].amount']").input_value() == "-20.00"
+    page.fill("input[name='lines[0].amount']", "-5.00")
+    page.fill("input[name=invoice_number]", number(2))
+    save(page)
+    assert "Red-letter invoice" in page.content() and "-5.00" in page.content()
