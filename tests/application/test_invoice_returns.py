@@ -6,10 +6,7 @@ beyond the invoice. The same for a hospital's return of an invoiced sale."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from sqlalchemy import text
 
 from app.meta.models import Record
 from tests.application import purchasing_fixtures as purchasing
@@ -25,9 +22,9 @@ from tests.application.test_invoices import (
     billed,
     invoice,
     number,
+    race_behind_a_lock,
 )
 from tests.application.test_purchasing import inspected
-from tests.application.test_reallocation_concurrency import _wait_until_blocked
 from tests.application.test_sales import SIGNED, strip_scan
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -282,21 +279,10 @@ def test_a_red_letter_invoice_and_the_void_of_its_original_at_once(bed, db):
         response = api.post(purchasing.url(INVOICES, record["id"], transition), json=body)
         results[name] = response.status_code
 
-    blocker = db.session(write=True)  # holds the blue invoice: both reach it and wait
-    blocker.begin()
-    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": blue["id"]})
-    threads = [
-        threading.Thread(target=fire, args=("red", red, "confirm")),
-        threading.Thread(target=fire, args=("void", blue, "void"), kwargs={"comment": "退票"}),
-    ]
-    try:
-        for thread in threads:
-            thread.start()
-        _wait_until_blocked(db, 2)
-    finally:
-        blocker.rollback()
-    for thread in threads:
-        thread.join(timeout=30)
+    # another transaction holds the blue invoice: both reach it and wait
+    race_behind_a_lock(db, blue["id"], [
+        (fire, ("red", red, "confirm"), {}), (fire, ("void", blue, "void"), {"comment": "退票"}),
+    ])  # fmt: skip
     assert sorted(results.values()) == [200, 409], results
     cashier = bed.api("cashier")
     original = cashier.get(purchasing.url(INVOICES, blue["id"])).json

@@ -255,6 +255,25 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     assert report(cashier, "receivables")[0]["balance"] == "60.00"
 
 
+def race_behind_a_lock(db, record_id: int, calls: list[tuple]) -> None:
+    """Start each (function, args, kwargs) in a thread while another transaction holds the
+    record ``record_id``; release it once every thread waits for it, and let them finish."""
+    blocker = db.session(write=True)
+    blocker.begin()
+    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": record_id})
+    threads = [
+        threading.Thread(target=call, args=args, kwargs=kwargs) for call, args, kwargs in calls
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_until_blocked(db, len(threads))
+    finally:
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
 @pytest.mark.postgres_only
 def test_two_invoices_of_one_receipt_confirmed_at_once_cannot_both_fit(bed, db):
     supplier = bed.supplier()
@@ -269,18 +288,7 @@ def test_two_invoices_of_one_receipt_confirmed_at_once_cannot_both_fit(bed, db):
         results.append((response.status_code, response.json))
 
     # a third transaction holds the receipt: both confirmations reach its lock and wait there
-    blocker = db.session(write=True)
-    blocker.begin()
-    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": receipt["id"]})
-    threads = [threading.Thread(target=confirm, args=(record,)) for record in invoices]
-    try:
-        for thread in threads:
-            thread.start()
-        _wait_until_blocked(db, 2)
-    finally:
-        blocker.rollback()
-    for thread in threads:
-        thread.join(timeout=30)
+    race_behind_a_lock(db, receipt["id"], [(confirm, (record,), {}) for record in invoices])
     assert sorted(status for status, _body in results) == [200, 409]
     # the second waited for the first's lock and then saw its amount (not a stale-record clash)
     refusal = next(body for status, body in results if status == 409)
