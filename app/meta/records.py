@@ -663,6 +663,16 @@ def state_rights(form: FormDef, state: str) -> dict:
     return form.workflow.get("states", {}).get(state, {}).get("fields") or {}
 
 
+def editable(form: FormDef, record: Record, partial_allowed: bool = False) -> bool:
+    """Whether the record's state lets it be changed (deleted, or with ``partial_allowed``
+    updated in the fields its rights list): a page offers Edit and Delete only then."""
+    try:
+        _editable(form, record, partial_allowed)
+    except NotEditable:
+        return False
+    return True
+
+
 def _editable(form: FormDef, record: Record, partial_allowed: bool = False) -> None:
     """A state is editable as a whole, or (for updates) in the fields its rights list."""
     if form.workflow:

@@ -315,6 +315,8 @@ def detail(form, record_id):
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
         makes=makes.offered(definition, record, current_user),
+        may_edit=records.editable(definition, record, partial_allowed=True),
+        may_delete=records.editable(definition, record),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
         step_label=engine.step_label, history_label=engine.history_label,
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),

@@ -118,7 +118,11 @@ def test_goods_returned_after_invoicing_call_for_a_red_letter_invoice(bed):
     red = red_letter(bed, blue, 2, ["-24.00"])
     assert (red["data"]["reverses"], red["data"]["total"]) == ("24.00", "-24.00")
     assert red["data"]["lines"][0]["tax"] == "-2.76"  # 24 × 13 / 113, negative
+    edit = f"/forms/{INVOICES}/{red['id']}/edit"
+    assert edit in cashier.get(f"/forms/{INVOICES}/{red['id']}").text  # a draft may be edited
     confirmed(bed, red)
+    page = cashier.get(f"/forms/{INVOICES}/{red['id']}").text
+    assert edit not in page and "/delete" not in page  # a confirmed one is not
     assert billed(bed, receipt) == ("72.00", "0.00")
     assert cashier.get(purchasing.url(INVOICES, blue["id"])).json["data"]["reversed"] == "24.00"
     assert awaiting(cashier, "uninvoiced_receipts") == []
