@@ -367,9 +367,10 @@ def sell(day: Day, store: str, line_count: int, business: bool = False) -> Recor
     lines = []
     for item_id in day.rng.sample(candidates, min(line_count, len(candidates))):
         quantity = min(free[item_id], Decimal(day.rng.randint(1, 3)))
-        lines.append({"item": item_id, "quantity": str(quantity),
-                      "unit_price": str(specs[item_id].retail_price),
-                      "discount": "5" if business else "0"})  # fmt: skip
+        line = {"item": item_id, "quantity": str(quantity), "discount": "5" if business else "0"}
+        if not business:  # a hospital's line starts at its agreed price, if it has one
+            line["unit_price"] = str(specs[item_id].retail_price)
+        lines.append(line)
     payload = {"location": day.chain.locations[store], "sale_date": day.date.isoformat(),
                "customer": customer["id"], "lines": lines}  # fmt: skip
     clerk = day.user("store_clerk", store)

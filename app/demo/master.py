@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
@@ -172,11 +173,32 @@ def load_stock_policies(session: Session, registry: Registry, chain: Chain) -> N
             records.create(session, registry, manager, "stock_policy", payload)
 
 
+#: What a hospital with agreed prices (协议价) pays for its devices: the purchase price plus this.
+AGREED_MARGIN = Decimal("0.15")
+
+
 def load_parties(session: Session, registry: Registry, chain: Chain, catalogue, today) -> None:
     """Suppliers and customers (the walk-in 散客 card first) as approved master cards."""
-    for form, cards in (("supplier", catalogue.suppliers(today)),
-                        ("customer", catalogue.customers(today))):  # fmt: skip
+    customers = [_with_agreed_prices(chain, card, today) for card in catalogue.customers(today)]
+    for form, cards in (("supplier", catalogue.suppliers(today)), ("customer", customers)):
         setattr(chain, f"{form}s", _master_records(session, registry, chain, form, cards))
+
+
+def _with_agreed_prices(chain: Chain, card: dict, today) -> dict:
+    """A hospital that won a tender for its ``agreed_prices`` dearest class II/III devices of the
+    chain buys them at an agreed price (its card's ``prices``)."""
+    count = card.pop("agreed_prices", 0)
+    devices = sorted(
+        (spec for spec in chain.items if spec.device_class in ("II", "III")),
+        key=lambda spec: (-spec.purchase_price, spec.code),
+    )[:count]
+    if not devices:
+        return card
+    contract = f"ZB-{today.year}-{card['code'].removeprefix('CUS-')}"
+    prices = [{"item": chain.item_ids[spec.code], "contract": contract,
+               "price": str((spec.purchase_price * (1 + AGREED_MARGIN)).quantize(Decimal("0.01")))}
+              for spec in devices]  # fmt: skip
+    return {**card, "prices": prices}
 
 
 def _master_records(session, registry: Registry, chain: Chain, form: str, cards: list[dict]):

@@ -136,8 +136,13 @@ def _sum(lines, field):
     return total
 
 
-def _count(lines):
-    return len(lines or [])
+def _count(lines, field=None, value=None):
+    """How many ``lines`` there are, or (given a field) how many hold ``value`` in it."""
+    if field is None:
+        return len(lines or [])
+    return sum(
+        1 for line in lines or [] if isinstance(line, dict) and str(line.get(field)) == str(value)
+    )
 
 
 def _decimal(text):
@@ -145,6 +150,18 @@ def _decimal(text):
         return Decimal(str(text))
     except InvalidOperation:
         raise ExpressionError(_("'%(text)s' is not a number", text=text)) from None
+
+
+def _pick(lines, field, value, result):
+    """``result`` of the first of ``lines`` whose ``field`` holds ``value`` (``None`` when none):
+    ``pick(lookup(customer, 'prices'), 'item', item, 'price')``, a hospital's agreed price of the
+    item from the price lines of its card."""
+    if value is None:
+        return None
+    for line in lines or []:
+        if isinstance(line, dict) and str(line.get(field)) == str(value):
+            return line.get(result)
+    return None
 
 
 def _len(value):
@@ -167,6 +184,7 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "days_between": _days_between,
     "sum": _sum,
     "count": _count,
+    "pick": _pick,
     "decimal": _decimal,
     "gtin_ok": _gtin_ok,
 }

@@ -1,7 +1,8 @@
 """A document line's price comes off the item card (``card_of: item``): the retail price on a
-sale to a walk-in customer, the wholesale price (if the card has one) to a hospital, the purchase
-price on an order, a receipt and a transfer; a price typed by hand stays. Through the API and the
-page's live recompute (the price appears as soon as the item is chosen)."""
+sale to a walk-in customer, the wholesale price (if the card has one) to a hospital — or the price
+agreed with it (协议价, on the customer's card) — the purchase price on an order, a receipt and a
+transfer; a price typed by hand stays. Through the API and the page's live recompute (the price
+appears as soon as the item is chosen)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,35 @@ def test_a_sale_is_priced_off_the_item_card_unless_the_clerk_typed_a_price(bed):
         "lines": [{"item": bed.glc, "quantity": "10"}],
     })  # fmt: skip
     assert line_prices(sale) == [("18.00", "180.00")]  # the wholesale price
+
+
+def test_a_hospital_buys_at_its_agreed_price_where_it_has_one(bed):
+    other = bed.item("GLC-2", "0690123456012", wholesale_price="30.00")["data"]["item"]
+    hospital = bed.qualify("customer", {
+        "code": "H-8", "name": "华山医院", "kind": "hospital", "licence_number": "沪械2020008",
+        "licence_expiry": day(300),
+        "prices": [{"item": bed.glc, "price": "16.50", "contract": "ZB-2026-031"}],
+    })  # fmt: skip
+    sale = bed.create("clerk", "sales_order", {
+        "location": bed.loc("SH01"), "customer": hospital["id"],
+        "lines": [{"item": bed.glc, "quantity": "10"}, {"item": other, "quantity": "1"},
+                  {"item": bed.glc, "quantity": "1", "unit_price": "17.00"}],
+    })  # fmt: skip
+    # agreed for GLC, wholesale for the other item, and what the clerk typed stays
+    assert line_prices(sale) == [("16.50", "165.00"), ("30.00", "30.00"), ("17.00", "17.00")]
+    html = bed.api("clerk").form("/forms/sales_order/evaluate", {
+        "location": str(bed.loc("SH01")), "customer": str(hospital["id"]),
+        "lines[0].item": str(bed.glc), "lines[0].quantity": "2",
+    }).text  # fmt: skip
+    assert 'value="16.50"' in html and 'value="33.00"' in html  # on the page at once
+    # one agreed price per item on a card, refused on the line that repeats it
+    response = bed.api("hq").post(purchasing.url("customer"), json={
+        "code": "H-7", "name": "长海医院", "kind": "hospital", "licence_number": "沪械2020007",
+        "licence_expiry": day(300),
+        "prices": [{"item": bed.glc, "price": "16.00"}, {"item": bed.glc, "price": "15.00"}],
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"prices[0].item", "prices[1].item"}
 
 
 def test_orders_receipts_and_transfers_are_priced_at_the_purchase_price(bed):

@@ -139,6 +139,19 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         assert [row["mode"] for row in allocated.data["fulfilments"]][-1] == "transfer"
         _invoiced_as_billed(session, "purchase_invoice", "purchase_receipt")
         _invoiced_as_billed(session, "sales_invoice", "sales_order")
+        # the hospitals with agreed prices (协议价) bought those devices at them
+        agreed = {
+            (card.id, price["item"]): price["price"]
+            for card in session.scalars(select(Record).where(Record.form == "customer"))
+            for price in card.data.get("prices") or []
+        }
+        priced = [
+            (line["unit_price"], agreed[(sale.data["customer"], line["item"])])
+            for sale in sales
+            for line in sale.data["lines"]
+            if (sale.data.get("customer"), line["item"]) in agreed
+        ]
+        assert priced and all(paid == price for paid, price in priced)
         # a hospital sent back invoiced goods: the chain reversed that part in red
         invoices = select(Record).where(Record.form == "sales_invoice")
         red = [inv for inv in session.scalars(invoices) if inv.data["invoice_colour"] == "red"]

@@ -30,6 +30,19 @@ def test_table_aggregates_and_dates():
     assert evaluate("days_between(a, b)", a=dt.date(2026, 1, 1), b=dt.date(2026, 3, 1)) == 59
 
 
+def test_lines_counted_and_picked_by_a_field():
+    prices = [{"item": 7, "price": "16.50"}, {"item": "9", "price": "30.00"}, "not a line"]
+    assert evaluate("count(prices, 'item', item)", prices=prices, item=7) == 1
+    assert evaluate("count(prices, 'item', item)", prices=prices, item=8) == 0
+    assert evaluate("pick(prices, 'item', item, 'price')", prices=prices, item=9) == "30.00"
+    # nothing agreed, no lines, or no value: nothing picked, so an ``or`` falls through
+    assert evaluate("pick(prices, 'item', item, 'price') or 'card'", prices=prices, item=8) == (
+        "card"
+    )
+    assert evaluate("pick(prices, 'item', item, 'price')", prices=None, item=7) is None
+    assert evaluate("pick(prices, 'item', item, 'price')", prices=prices, item=None) is None
+
+
 def test_gtin_ok_checks_length_digits_and_the_gs1_check_digit():
     assert evaluate("gtin_ok(gtin)", gtin="04012345678901") is True
     for wrong in ("04012345678902", "4012345678901", "0401234567890A", "", None, Decimal(1)):
