@@ -1,8 +1,8 @@
 """A document line's price comes off the item card (``card_of: item``): the retail price on a
 sale to a walk-in customer, the wholesale price (if the card has one) to a hospital — or the price
-agreed with it (协议价, on the customer's card) — the purchase price on an order, a receipt and a
-transfer; a price typed by hand stays. Through the API and the page's live recompute (the price
-appears as soon as the item is chosen)."""
+agreed with it (协议价, on the customer's card) — the purchase price on an order, a receipt (or
+the supplier's agreed price) and a transfer; a price typed by hand stays. Through the API and the
+page's live recompute (the price appears as soon as the item is chosen)."""
 
 from __future__ import annotations
 
@@ -90,6 +90,21 @@ def test_orders_receipts_and_transfers_are_priced_at_the_purchase_price(bed):
         "lines": [{"item": bed.glc, "quantity": "4"}],
     })  # fmt: skip
     assert line_prices(asked) == [("12.00", "48.00")]
+
+
+def test_a_supplier_sells_at_its_agreed_price_where_it_has_one(bed):
+    other = bed.item("GLC-2", "0690123456012", purchase_price="7.00")["data"]["item"]
+    supplier = bed.supplier(prices=[{"item": bed.glc, "price": "11.20", "contract": "CG-031"}])
+    order = bed.create("keeper", "purchase_order", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "expected_date": day(7),
+        "lines": [{"item": bed.glc, "quantity": "100"}, {"item": other, "quantity": "10"}],
+    })  # fmt: skip
+    assert line_prices(order) == [("11.20", "1120.00"), ("7.00", "70.00")]
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+        "lines": [{"item": bed.glc, "lot": "L1", "expiry_date": day(400), "quantity": "10"}],
+    })  # fmt: skip
+    assert receipt["data"]["lines"][0]["unit_cost"] == "11.20"
 
 
 def test_an_item_without_a_card_price_still_asks_for_one(bed):
