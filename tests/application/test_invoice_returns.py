@@ -198,6 +198,7 @@ def test_what_a_red_letter_invoice_may_not_be(bed):
     supplier = bed.supplier()
     other = bed.supplier("SUP-HN", "华南医疗")
     receipt = accepted_receipt(bed, supplier, "5", "10.00")
+    unbilled = accepted_receipt(bed, supplier, "3", "10.00")  # on no invoice
     theirs = accepted_receipt(bed, other, "4", "10.00")
     blue = confirmed(bed, invoice(bed, supplier, 1, [(receipt, "50.00")]))
     foreign = confirmed(bed, invoice(bed, other, 2, [(theirs, "40.00")]))
@@ -205,16 +206,20 @@ def test_what_a_red_letter_invoice_may_not_be(bed):
     body = {"location": bed.loc("HQ"), "supplier": supplier["id"], "invoice_number": number(3),
             "invoice_date": day(0), "invoice_colour": "red", "original_invoice": blue["id"],
             "lines": [{"purchase_receipt": receipt["id"], "amount": "-10.00"}]}  # fmt: skip
-    cases = [  # (what changes, the field refused)
-        ({"lines": [{"purchase_receipt": receipt["id"], "amount": "10.00"}]}, "lines[0].amount"),
-        ({"original_invoice": None}, "original_invoice"),
-        ({"original_invoice": foreign["id"]}, "original_invoice"),  # another supplier's
-        ({"invoice_colour": "blue"}, "lines[0].amount"),  # a regular invoice is positive
+    line = "lines[0].purchase_receipt"
+    cases = [  # (what changes, the fields refused)
+        ({"lines": [{"purchase_receipt": receipt["id"], "amount": "10.00"}]}, {"lines[0].amount"}),
+        ({"original_invoice": None}, {"original_invoice"}),
+        # another supplier's invoice, whose receipts are not this one's either
+        ({"original_invoice": foreign["id"]}, {"original_invoice", line}),
+        ({"invoice_colour": "blue"}, {"lines[0].amount"}),  # a regular invoice is positive
+        # only what the invoice reversed billed
+        ({"lines": [{"purchase_receipt": unbilled["id"], "amount": "-10.00"}]}, {line}),
     ]
-    for change, field in cases:
+    for change, fields in cases:
         response = cashier.post(purchasing.url(INVOICES), json={**body, **change})
         assert response.status_code == 422, change
-        assert set(response.json["errors"]) == {field}, response.json
+        assert set(response.json["errors"]) == fields, response.json
     red = cashier.post(purchasing.url(INVOICES), json=body).json
     confirmed(bed, red)
     # a red-letter invoice is not itself reversed, nor named as the invoice reversed
