@@ -1,8 +1,9 @@
 """Documents made from another (参照生单): the receipt of an approved purchase order starts with
 its supplier, location and what is still to come of each line; the invoice of an inspected
-receipt starts with what is still to be invoiced. Through the API (the draft to post), the
-record page's button and the prefilled new-record page; refused for a source in the wrong state,
-a form not made from it, or a user who may not create what would be made."""
+receipt starts with what is still to be invoiced, its supplier return with the rejected goods; a
+customer return starts with what the sale delivered and has not had back. Through the API (the
+draft to post), the record page's button and the prefilled new-record page; refused for a source
+in the wrong state, a form not made from it, or a user who may not create what would be made."""
 
 from __future__ import annotations
 
@@ -11,9 +12,15 @@ import re
 import pytest
 
 from tests.application import purchasing_fixtures as purchasing
+from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day, url
+from tests.application.sales_fixtures import CR
+from tests.application.test_accounts import delivered
+from tests.application.test_invoice_returns import partly_rejected_receipt
 from tests.application.test_invoices import STAFF, accepted_receipt
 from tests.application.test_purchasing_refusals import _approve
+
+shop = sales_fixtures.shop  # the fixture, used by name
 
 
 @pytest.fixture(name="bed")
@@ -118,3 +125,43 @@ def test_an_invoice_is_made_from_an_inspected_receipt_and_what_is_left_to_invoic
     assert made(qa, "purchase_receipt", receipt["id"], "purchase_invoice").status_code == 403
     page = qa.get(f"/forms/purchase_receipt/{receipt['id']}").text
     assert 'data-make="purchase_invoice"' not in page  # not offered to who cannot create it
+
+
+def test_the_rejected_goods_of_a_receipt_go_back_on_a_return_made_from_it(bed):
+    supplier = bed.supplier()
+    receipt = partly_rejected_receipt(bed, supplier)  # 2 of lot L1 rejected
+    supervisor = bed.api("supervisor")
+    response = made(supervisor, "purchase_receipt", receipt["id"], "supplier_return")
+    assert response.status_code == 200, response.json
+    draft = response.json["data"]
+    assert draft == {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "purchase_receipt": receipt["id"],
+        "reason": "nonconforming", "lines": [{"item": bed.glc, "lot": "L1", "quantity": "2"}],
+    }  # fmt: skip
+    saved = supervisor.post(url("supplier_return"), json=draft)
+    assert saved.status_code == 201, saved.json
+    assert bed.fire("supervisor", "supplier_return", saved.json["id"], "ship").status_code == 200
+    # a receipt with every unit accepted has nothing to send back
+    accepted = accepted_receipt(bed, supplier, "3", "10.00")
+    assert (
+        made(supervisor, "purchase_receipt", accepted["id"], "supplier_return").status_code == 409
+    )
+
+
+def test_a_customer_return_is_made_from_what_the_sale_delivered_and_has_not_had_back(shop):
+    clerk = shop.api("clerk")
+    order = delivered(shop, "A")  # 3 strips of lot A
+    response = made(clerk, "sales_order", order["id"], "customer_return")
+    assert response.status_code == 200, response.json
+    draft = response.json["data"]
+    assert (draft["location"], draft["sales_order"]) == (shop["S1"], order["id"])
+    [line] = draft["lines"]
+    assert (line["item"], line["lot"], line["quantity"]) == (shop["STRIP"], "A", "3")
+    # one comes back: the next return made from the sale starts with the two left
+    back = clerk.post(
+        CR, json={**draft, "reason": "包装破损", "lines": [{**line, "quantity": "1"}]}
+    )
+    assert back.status_code == 201, back.json
+    assert sales_fixtures.fire(clerk, CR, back.json, "receive").status_code == 200
+    again = made(clerk, "sales_order", order["id"], "customer_return").json["data"]
+    assert [row["quantity"] for row in again["lines"]] == ["2"]
