@@ -358,3 +358,15 @@ def test_aggregates_below_the_links_give_the_figures_by_hand(app, db, chain, met
         user = session.get(User, chain.users["hq"])
         sql = str(build_statement(report, {}, session, user, timezone="Asia/Shanghai"))
     assert "WITH aggregated AS" in sql and "GROUP BY stock_balances.location_id" in sql
+
+
+def test_a_formula_that_copies_a_code_reads_as_that_code(metadata):
+    """A return's sale kind copies its order's (a code with options, not a number): reports read
+    it as text with the order's labels, as lists do (it was read as a number: 'hospital' is
+    none)."""
+    report = _compile(metadata, {
+        "source": "form:customer_return",
+        "columns": [c("number", "number"), c("sale_kind", "sale_kind")],
+    })  # fmt: skip
+    [_number, kind] = report.columns
+    assert kind.type == "text" and kind.options["hospital"]["en"] == "Hospital or clinic"
