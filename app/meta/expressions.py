@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import functools
 import operator
 import threading
 from collections.abc import Callable, Iterable
@@ -258,6 +259,16 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
 
+    @functools.cached_property
+    def this_fields(self) -> frozenset[str]:
+        """The referring record's fields it reads with ``this('field')`` (found once: each link
+        check and each picker search asks)."""
+        return frozenset(
+            node.args[0].value
+            for node in ast.walk(self.tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "this"
+        )
+
     def evaluate(self, values: dict, context: Context | None = None):
         """The value of the expression over ``values``; raise ``ExpressionError`` on failure."""
         context = context or Context()
@@ -415,13 +426,7 @@ def _check_call(node: ast.Call) -> None:
 
 def this_names(expression: Expression | None) -> frozenset[str]:
     """The referring record's fields a link filter reads with ``this('field')``."""
-    if expression is None:
-        return frozenset()
-    return frozenset(
-        node.args[0].value
-        for node in ast.walk(expression.tree)
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "this"
-    )
+    return expression.this_fields if expression is not None else frozenset()
 
 
 def _decimal_literals(tree: ast.AST) -> None:

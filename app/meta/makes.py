@@ -61,17 +61,16 @@ def offered(form: FormDef, record: Record, user) -> list[dict]:
     return [spec for spec in allowed if not _nothing_left(spec, source)]
 
 
-def _nothing_left(spec: dict, source: dict) -> bool:
+def _nothing_left(spec: dict, source: dict, made_lines: list[dict] | None = None) -> bool:
     """An entry whose ``when`` the source fails (a receipt invoiced in full), or made line by
-    line from a table none of whose lines qualifies any more (an order received in full)."""
-    if not _wanted(spec, source):
+    line from a table none of whose lines qualifies any more (an order received in full);
+    ``made_lines``: the lines already made from it, if they were."""
+    if "when" in spec and not _evaluate(spec["when"], source):
         return True
     lines = spec.get("lines")
-    return bool(lines and "from" in lines and not _lines(lines, source))
-
-
-def _wanted(spec: dict, source: dict) -> bool:
-    return "when" not in spec or bool(_evaluate(spec["when"], source))
+    if not (lines and "from" in lines):
+        return False
+    return not (made_lines if made_lines is not None else _lines(lines, source))
 
 
 def make(session: Session, registry, user, form: FormDef, record: Record, target: str) -> dict:
@@ -102,8 +101,7 @@ def make(session: Session, registry, user, form: FormDef, record: Record, target
     lines = spec.get("lines")
     if lines:
         draft[lines["to"]] = _lines(lines, source)
-    made_by_line = lines and "from" in lines
-    if (made_by_line and not draft[lines["to"]]) or not _wanted(spec, source):
+    if _nothing_left(spec, source, draft.get(lines["to"]) if lines else None):
         raise CannotMake(
             _(
                 "Nothing is left on %(number)s to make a %(target)s from.",

@@ -142,22 +142,27 @@ def _check_fits(context: ActionContext, document, params: dict, adding: Decimal,
     back an amount counted within it before (a return since may have lowered the limit)."""
     data = document.data or {}
     limit, counted = _decimal(data.get(params["limit"])), _decimal(data.get(params["counted"]))
-    what = context.records.field_label(params["form"], params["counted"])
     if not params.get("undo") and counted + adding > limit:
         raise _refusal(
             _("%(document)s allows %(limit)s, of which %(counted)s is %(what)s already; "
               "this adds %(adding)s.",
               document=document.number, limit=_money(limit), counted=_money(counted),
-              what=what, adding=_money(adding)),
+              what=_counted_label(context, params), adding=_money(adding)),
             params, number, params["amount"],
         )  # fmt: skip
     if counted + adding < 0:
         raise _refusal(
             _("%(what)s on %(document)s is %(counted)s; %(taking)s cannot be taken off it.",
-              what=what, document=document.number, counted=_money(counted),
+              what=_counted_label(context, params), document=document.number,
+              counted=_money(counted),
               taking=_money(-adding)),
             params, number, params["amount"],
         )  # fmt: skip
+
+
+def _counted_label(context: ActionContext, params: dict) -> str:
+    """What is counted, in the user's language ("Invoiced"), for a refusal."""
+    return context.records.field_label(params["form"], params["counted"])
 
 
 def _count(document, params: dict, change: Decimal) -> None:
