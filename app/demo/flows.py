@@ -198,13 +198,25 @@ def receive(day: Day, location: str, purchase_order: Record, arriving: list[dict
         "supplier": purchase_order.data["supplier"],
         "purchase_order": purchase_order.id,
         "arrival_date": day.date.isoformat(),
-        "lines": arriving,
+        "lines": [_with_temperature(day, line) for line in arriving],
     }
+    if any("arrival_temperature" in line for line in payload["lines"]):
+        payload["transport_mode"] = day.rng.choice(["refrigerated_vehicle", "cold_box"])
     with day.moment():
         record = day.create(clerk, "purchase_receipt", payload)
         day.fire(record, "receive", clerk)
         day.fire(purchase_order, "close", manager)
     return record
+
+
+def _with_temperature(day: Day, line: dict) -> dict:
+    """A cold-chain line's temperature as the clerk reads it on arrival: 2–8 ℃, now and then
+    a carton that warmed up on the road (the inspector rejects it)."""
+    if day.chain.item_by_id[line["item"]].storage_condition != "cold_chain":
+        return line
+    warm = day.chance(day.volume["cold_chain_breach_share"])
+    tenths = day.rng.randint(86, 105) if warm else day.rng.randint(30, 70)
+    return {**line, "arrival_temperature": str(Decimal(tenths) / 10)}
 
 
 def inspect(day: Day, location: str, receipt: Record) -> list[dict]:
@@ -216,10 +228,14 @@ def inspect(day: Day, location: str, receipt: Record) -> list[dict]:
     for number, line in enumerate(lines):
         quantity = Decimal(line["quantity"])
         refused = quantity // 4 if number == reject_at and quantity >= 4 else Decimal(0)
+        reason = "外包装破损"
+        if Decimal(line.get("arrival_temperature") or 5) > 8:  # the demo's cards keep 2–8 ℃
+            refused, reason = quantity, f"到货温度 {line['arrival_temperature']} ℃，超出 2–8 ℃"
+        conclusion = "rejected" if refused == quantity else "partly_rejected"
         line.update(accepted_quantity=str(quantity - refused), rejected_quantity=str(refused),
-                    conclusion="partly_rejected" if refused else "accepted")  # fmt: skip
+                    conclusion=conclusion if refused else "accepted")  # fmt: skip
         if refused:
-            line["reject_reason"] = "外包装破损"
+            line["reject_reason"] = reason
             rejected.append({**line, "quantity": str(refused)})
     payload = {"lines": lines, "inspector": inspector.id, "inspected_at": day.date.isoformat()}
     with day.moment():
@@ -452,7 +468,8 @@ def deliver(day: Day, store: str, sale: Record) -> None:
 
 def customer_return(day: Day, store: str, sale: Record) -> None:
     """A customer brings back one unit of the first delivered row; the clerk receives it, the
-    manager checks it (signed): mostly fine and back on sale, sometimes faulty (nonconforming)."""
+    manager checks it (signed): mostly fine and back on sale, sometimes faulty — or expired since
+    it was sold — and nonconforming."""
     scanned = sale.data["deliveries"][0]
     line = {key: scanned[key] for key in ("item", "lot", "serial") if scanned.get(key)}
     line["quantity"] = "1"
@@ -465,14 +482,15 @@ def customer_return(day: Day, store: str, sale: Record) -> None:
         price = _unit_price(sale, scanned["item"])
         if price:
             payload["credit_amount"] = str(price)
-    faulty = day.chance("0.3")
+    expired = scanned.get("expiry_date") and scanned["expiry_date"] < day.date.isoformat()
+    faulty = day.chance("0.3") or expired
     with day.moment():
         record = day.create(clerk, "customer_return", payload)
         day.fire(record, "receive", clerk)
         checked = {**line, "accepted_quantity": "0" if faulty else "1",
                    "rejected_quantity": "1" if faulty else "0"}  # fmt: skip
         if faulty:
-            checked["reject_reason"] = "功能异常"
+            checked["reject_reason"] = "已过有效期" if expired else "功能异常"
         record = day.update(manager, record, {"lines": [checked]})
         day.fire(record, "inspect", manager, signature=SIGNATURE)
 
@@ -557,10 +575,10 @@ def ship(day: Day, request: Record) -> Record:
     return _made_from(day, "transfer_in", "transfer_number", out.number)
 
 
-def receive_transfer(day: Day, store: str, incoming_id: int, short: bool = False) -> None:
+def receive_transfer(day: Day, store: str, incoming_id: int, short: bool = False) -> bool:
     """The store's clerk counts what arrived. Mostly all of it; with ``short`` one carton of the
-    first line is missing and one damaged: received in part, and the manager books the missing
-    one back to the warehouse."""
+    first line is missing and one damaged (if it shipped three or more): received in part, and the
+    manager books the missing one back to the warehouse. Says whether it was short."""
     clerk, manager = _staff(day, store)
     incoming = day.session.get(Record, incoming_id)
     lines = _editable_lines(incoming)
@@ -576,6 +594,7 @@ def receive_transfer(day: Day, store: str, incoming_id: int, short: bool = False
         day.fire(incoming, "receive_partial" if short else "receive", clerk)
         if short:
             day.fire(incoming, "return_remainder", manager, comment="短少一箱，物流确认丢失")
+    return short
 
 
 # --- corrections ----------------------------------------------------------------------------------

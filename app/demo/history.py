@@ -165,9 +165,11 @@ def _clock(date: dt.date, real_now: dt.datetime, steps: int) -> flows.Clock:
 @dataclass
 class _History:
     """What carries over from one day to the next: transfers on their way (due date, store,
-    transfer in id)."""
+    transfer in id), and whether one arrived short yet (the first that can be is, so that even
+    a small chain shows a transfer received in part)."""
 
     on_the_way: list[tuple[dt.date, str, int]] = field(default_factory=list)
+    short_seen: bool = False
 
 
 def _simulate(day: flows.Day, number: int, last: bool, state: _History) -> None:
@@ -247,7 +249,8 @@ def _purchases(day: flows.Day, number: int) -> list[tuple[str, Record]]:
 def _arrivals(day: flows.Day, state: _History) -> None:
     for entry in [entry for entry in state.on_the_way if entry[0] <= day.date]:
         _due, store, incoming = entry
-        flows.receive_transfer(day, store, incoming, short=day.chance(day.volume["short_share"]))
+        short = day.chance(day.volume["short_share"]) or not state.short_seen
+        state.short_seen |= flows.receive_transfer(day, store, incoming, short=short)
         state.on_the_way.remove(entry)
 
 

@@ -117,11 +117,22 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
             step for step in ROLES if step[1] not in ("hq", "return_remainder")
         }
         # some of the receipts had a line partly rejected; a delivered sale carries its scans
-        inspected = session.scalars(select(Record).where(Record.form == "purchase_receipt"))
+        inspected = session.scalars(select(Record).where(Record.form == "purchase_receipt")).all()
         assert any(
             float(line.get("rejected_quantity") or 0) > 0
             for receipt in inspected
             for line in receipt.data["lines"]
+        )
+        # cold-chain lines travelled cold, carry their temperature; none accepted out of 2–8 ℃
+        cold = [(receipt, line) for receipt in inspected for line in receipt.data["lines"]
+                if line["cold_chain"]]  # fmt: skip
+        assert cold and all(
+            receipt.data["transport_mode"] in ("refrigerated_vehicle", "cold_box")
+            and (
+                2 <= Decimal(line["arrival_temperature"]) <= 8
+                or line["accepted_quantity"] in (None, "0")
+            )
+            for receipt, line in cold
         )
         sales = session.scalars(
             select(Record).where(Record.form == "sales_order", Record.state == "delivered")
