@@ -648,6 +648,37 @@ def scrap(day: Day, location: str) -> None:
         approve(day, record)
 
 
+def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
+    """The storage check (养护): the clerk checks a few lots on the shelf with the room's
+    temperature and humidity. With an ``outcome`` a carton of the first is damaged and set apart,
+    and QA decides (signed): ``confirm`` it nonconforming, or ``release`` it back on sale."""
+    stock = held(day, location, StockStatus.available)[:3]
+    if not stock:
+        return
+    lines = [
+        {"item": item_id, "lot": lot.lot_number if lot else None, "quantity": str(quantity)}
+        for item_id, lot, quantity in stock
+    ]
+    if outcome:
+        lines[0].update(
+            finding="packaging_damaged", set_apart="1", measure="外箱破损，移入不合格品区"
+        )
+    clerk, _manager = _staff(day, location)
+    payload = {
+        "location": day.chain.locations[location], "check_date": day.date.isoformat(),
+        "storage_temperature": str(Decimal(day.rng.randint(160, 240)) / 10),
+        "storage_humidity": str(day.rng.randint(40, 65)), "lines": lines,
+    }  # fmt: skip
+    with day.moment():
+        record = day.create(clerk, "maintenance_check", payload)
+        day.fire(record, "set_apart" if outcome else "finish", clerk)
+        if outcome == "release":
+            day.fire(record, "release", day.user("qa"), signature=SIGNATURE,
+                     comment="复检包装完好，恢复销售")  # fmt: skip
+        elif outcome == "confirm":
+            day.fire(record, "confirm", day.user("qa"), signature=SIGNATURE)
+
+
 def draft_sale(day: Day, store: str) -> None:
     """A sales order the clerk started and has not confirmed yet (a draft in the list)."""
     free = _free_by_item(day, store)

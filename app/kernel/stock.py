@@ -111,6 +111,7 @@ class Reason(enum.StrEnum):
     correction = "correction"
     recall = "recall"  # recalled goods set apart as nonconforming where they are
     recall_return = "recall_return"  # recalled goods, nonconforming, into transit to a warehouse
+    maintenance = "maintenance"  # 养护: set apart at a storage check, or released again by QA
 
 
 #: Reasons that exist to take stock out that may not be sold: nonconforming, recalled, quarantined.
@@ -129,7 +130,7 @@ TRANSIT_EXITS = REMOVAL_REASONS | {Reason.transfer_in, Reason.transfer_return}
 EXPIRY_CHECKED = frozenset({Reason.sale, Reason.transfer_out})
 #: Reasons by which stock enters as sellable (``available``): an expired lot is refused there.
 ENTRY_EXPIRY_CHECKED = frozenset(
-    {Reason.purchase_receipt, Reason.inspection, Reason.customer_return}
+    {Reason.purchase_receipt, Reason.inspection, Reason.customer_return, Reason.maintenance}
 )
 #: Reasons by which goods arrive as sellable: recalled goods never do.
 ENTRY_RECALL_CHECKED = ENTRY_EXPIRY_CHECKED | {Reason.transfer_in, Reason.transfer_return}
@@ -503,8 +504,8 @@ def _check_lot(facts: PostingFacts, line: _Line, today: dt.date) -> None:
 
 
 def _check_entry_expiry(facts: PostingFacts, line: _Line, today: dt.date) -> None:
-    """An expired lot does not enter available stock by a receipt, an inspection or a customer
-    return; nonconforming and awaiting inspection take it."""
+    """An expired lot does not enter available stock by a receipt, an inspection, a customer
+    return or QA's release after a storage check; nonconforming and awaiting inspection take it."""
     movement, lot = line.movement, line.lot
     if (
         lot is None

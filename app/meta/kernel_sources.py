@@ -90,6 +90,7 @@ MOVEMENT_REASONS = {
     "correction": zh_en("更正", "Correction"),
     "recall": zh_en("召回隔离", "Recalled, set apart"),
     "recall_return": zh_en("召回退回", "Recall return"),
+    "maintenance": zh_en("养护检查", "Storage check"),
 }
 LOT_STATUSES = {
     "released": zh_en("正常", "Released"),

@@ -35,6 +35,7 @@ STATES = {
     "transfer_in": {"done", "in_transit"},
     "stock_adjustment": {"posted"},
     "scrap": {"scrapped"},
+    "maintenance_check": {"done", "confirmed"},  # the first warehouse's first check sets apart
     "customer_receipt": {"confirmed"},  # finance settles the hospitals' orders weekly
     "supplier_payment": {"confirmed"},  # and pays the suppliers two weeks after delivery
     "sales_invoice": {"confirmed"},  # the hospitals are invoiced a week after delivery
@@ -70,6 +71,9 @@ ROLES = {
     ("scrap", "submit"): {"store_clerk", "warehouse_clerk"},
     ("scrap", "manager"): {"store_manager", "warehouse_supervisor"},
     ("scrap", "qa"): {"qa"},
+    ("maintenance_check", "finish"): {"store_clerk", "warehouse_clerk"},
+    ("maintenance_check", "set_apart"): {"warehouse_clerk"},
+    ("maintenance_check", "confirm"): {"qa"},
     ("customer_receipt", "confirm"): {"finance"},
     ("supplier_payment", "confirm"): {"finance"},
     ("sales_invoice", "confirm"): {"finance"},

@@ -91,6 +91,32 @@ def test_inspection_refuses_an_expired_lot_into_available_not_into_nonconforming
         ) == Decimal(4)
 
 
+def test_a_storage_check_sets_an_expired_lot_apart_but_qa_cannot_release_it(db, world):
+    """养护: an expired lot found on the shelf goes to nonconforming; released, it would be sold."""
+    receive(db, world.strips, 3, world.s1, world.old, today=BEFORE_EXPIRY)
+    moved = {"source": world.s1, "destination": world.s1, "lot": world.old, "line": 1}
+
+    def check(source_status, destination_status):
+        with db.transaction() as session:
+            post_movements(
+                session,
+                [Movement(item=world.strips, quantity=Decimal(3), **moved,
+                          source_status=source_status, destination_status=destination_status)],
+                reason=Reason.maintenance, document="MC-1", today=TODAY,
+            )  # fmt: skip
+
+    check(StockStatus.available, StockStatus.nonconforming)
+    before = written(db)
+    with pytest.raises(ExpiredLotNotAccepted):
+        check(StockStatus.nonconforming, StockStatus.available)
+    assert written(db) == before
+    with db.session() as session:
+        assert queries.on_hand(
+            session, world.s1, world.strips, world.old, StockStatus.nonconforming
+        ) == Decimal(3)
+        assert_balances_match_ledger(session)
+
+
 def test_the_day_it_expires_the_lot_is_still_accepted(db, world):
     receive(db, world.strips, 1, world.s1, world.old, today=BEFORE_EXPIRY)
     receive(db, world.strips, 1, world.s1, world.old, today=world.old.expiry_date)

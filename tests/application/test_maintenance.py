@@ -1,0 +1,152 @@
+"""The storage check (养护检查), through the API: what is found in order is recorded; what is set
+apart leaves available stock at once, and QA confirms it (it stays nonconforming) or releases it
+(back to available), signed. Bad lines are refused on the field, and nothing moves."""
+
+from __future__ import annotations
+
+from tests.application.purchasing_fixtures import (
+    SIGN,
+    VERIFY,
+    Decimal,
+    bed_fixture,  # noqa: F401  (the fixture ``bed``)
+    day,
+    url,
+)
+
+
+def _stock(bed, quantity="10", lot="MC1") -> int:
+    """``quantity`` of a lot available at WH-SH, received and inspected."""
+    supplier = bed.supplier()["id"]
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"item": item, "lot": lot, "expiry_date": day(300), "quantity": quantity,
+                   "unit_cost": "3.00"}],
+    })  # fmt: skip
+    assert bed.fire("keeper", "purchase_receipt", receipt["id"], "receive").status_code == 200
+    receipt = bed.api("qa").get(url("purchase_receipt", receipt["id"])).json
+    response = bed.api("qa").put(url("purchase_receipt", receipt["id"]), json={
+        "version": receipt["version"], "inspector": bed.users["qa"], "inspected_at": day(0),
+        "lines": [{**receipt["data"]["lines"][0], "accepted_quantity": quantity,
+                   "rejected_quantity": "0", "conclusion": "accepted"}],
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert bed.fire("qa", "purchase_receipt", receipt["id"], "inspect", **VERIFY).status_code == 200
+    return item
+
+
+def _check(bed, item, **line) -> dict:
+    return {
+        "location": bed.loc("WH-SH"),
+        "storage_temperature": "18.5",
+        "storage_humidity": "55",
+        "lines": [{"item": item, "lot": "MC1", "quantity": "10", **line}],
+    }
+
+
+def test_a_check_that_finds_everything_in_order_is_finished_and_moves_nothing(bed):
+    item = _stock(bed)
+    before, ledger = bed.balances(), bed.ledger()
+    check = bed.create("keeper", "maintenance_check", _check(bed, item))
+    assert check["data"]["lines"][0]["finding"] == "normal"
+    response = bed.fire("keeper", "maintenance_check", check["id"], "set_apart")
+    assert response.status_code == 409
+    assert response.json["error"] == (
+        "'Set apart for QA review' is not possible now: nothing is set apart: use 'Finish check'."
+    )
+    response = bed.fire("keeper", "maintenance_check", check["id"], "finish")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "done"
+    assert (bed.balances(), bed.ledger()) == (before, ledger)
+
+
+def test_bad_lines_are_refused_on_their_fields(bed):
+    item = _stock(bed)
+    keeper = bed.api("keeper")
+    response = keeper.post(url("maintenance_check"), json=_check(bed, item, set_apart="2"))
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "lines[0].set_apart": ["Goods found in order are not set apart"]
+    }
+    response = keeper.post(url("maintenance_check"), json=_check(
+        bed, item, finding="packaging_damaged", set_apart="12"))  # fmt: skip
+    assert response.json["errors"] == {
+        "lines[0].set_apart": ["Cannot set apart more than was checked"],
+        "lines[0].measure": ["This field is required."],
+    }
+    assert keeper.get(url("maintenance_check")).json["items"] == []
+
+
+def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
+    item = _stock(bed)
+    damaged = _check(
+        bed, item, finding="packaging_damaged", set_apart="3", measure="移入不合格品区"
+    )
+    check = bed.create("keeper", "maintenance_check", damaged)
+    assert bed.fire("keeper", "maintenance_check", check["id"], "finish").status_code == 409
+    response = bed.fire("keeper", "maintenance_check", check["id"], "set_apart")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "in_review"
+    assert bed.balances() == {
+        ("WH-SH", item, "MC1", "available"): Decimal(7),
+        ("WH-SH", item, "MC1", "nonconforming"): Decimal(3),
+    }
+    number = response.json["number"]
+    assert bed.ledger()[-2:] == [
+        (number, 1, "available", Decimal(-3), "maintenance"),
+        (number, 1, "nonconforming", Decimal(3), "maintenance"),
+    ]
+    # the lines are frozen now: QA writes the review, nobody changes what was set apart
+    record = bed.api("qa").get(url("maintenance_check", check["id"])).json
+    response = bed.api("keeper").put(url("maintenance_check", check["id"]), json={
+        "version": record["version"], "review_note": "x"})  # fmt: skip
+    assert response.status_code == 403
+    response = bed.api("qa").put(url("maintenance_check", check["id"]), json={
+        "version": record["version"], "lines": [{**record["data"]["lines"][0], "set_apart": "10"}],
+    })  # fmt: skip
+    assert response.status_code == 403
+    assert response.json["field"] == "lines"
+    assert response.json["error"] == "状态“待质量复核”下您不能修改“检查明细”。"
+    review = {"version": record["version"], "review_note": "外箱压损，内包装破裂，确认不合格"}
+    response = bed.api("qa").put(url("maintenance_check", check["id"]), json=review)
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["review_note"] == review["review_note"]
+    assert bed.fire("keeper", "maintenance_check", check["id"], "confirm").status_code == 403
+    response = bed.fire("qa", "maintenance_check", check["id"], "confirm", **SIGN)
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "confirmed"
+    assert bed.balances()[("WH-SH", item, "MC1", "nonconforming")] == Decimal(3)
+    rows = bed.api("qa").get("/api/v1/reports/maintenance_record").json["rows"]
+    assert [
+        (row["values"]["lot"], row["values"]["finding"], row["values"]["set_apart"],
+         row["values"]["outcome"], row["values"]["storage_temperature"])
+        for row in rows
+    ] == [("MC1", "packaging_damaged", "3", "confirmed", "18.5")]  # fmt: skip
+
+
+def test_qa_releases_what_was_set_apart_back_to_available(bed):
+    item = _stock(bed)
+    suspect = _check(bed, item, finding="suspect_quality", set_apart="10", measure="暂停销售")
+    check = bed.create("keeper", "maintenance_check", suspect)
+    assert bed.fire("keeper", "maintenance_check", check["id"], "set_apart").status_code == 200
+    assert bed.balances() == {("WH-SH", item, "MC1", "nonconforming"): Decimal(10)}
+    response = bed.fire("qa", "maintenance_check", check["id"], "release", **SIGN)
+    assert response.status_code == 422  # a release says why
+    response = bed.fire("qa", "maintenance_check", check["id"], "release",
+                        comment="复检合格，恢复销售", **SIGN)  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "released"
+    assert bed.balances() == {("WH-SH", item, "MC1", "available"): Decimal(10)}
+
+
+def test_setting_apart_more_than_is_available_is_refused_and_nothing_moves(bed):
+    item = _stock(bed, quantity="4")
+    before, ledger = bed.balances(), bed.ledger()
+    check = bed.create("keeper", "maintenance_check", _check(
+        bed, item, finding="expired", set_apart="6", measure="移入不合格品区"))  # fmt: skip
+    response = bed.fire("keeper", "maintenance_check", check["id"], "set_apart")
+    assert response.status_code == 409
+    assert "GAUZE" in response.json["error"] and "MC1" in response.json["error"]
+    assert (bed.balances(), bed.ledger()) == (before, ledger)
+    record = bed.api("keeper").get(url("maintenance_check", check["id"])).json
+    assert record["state"] == "draft"
