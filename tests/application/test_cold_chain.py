@@ -60,7 +60,9 @@ def test_a_cold_chain_receipt_needs_its_transport_and_arrival_temperature(bed):
     plain = bed.item("GAUZE", "0690123456011")["data"]["item"]
     payload = _receipt(bed, supplier, plain)
     del payload["transport_mode"], payload["lines"][0]["arrival_temperature"]
-    assert bed.api("keeper").post(url("purchase_receipt"), json=payload).status_code == 201
+    plain = bed.create("keeper", "purchase_receipt", payload)
+    printed = bed.api("keeper").client.get(f"/forms/purchase_receipt/{plain['id']}/print").text
+    assert "Receiving record" in printed and "Arrival temperature" not in printed
 
 
 def test_a_line_that_arrived_too_warm_is_rejected_not_accepted(bed):
@@ -117,6 +119,8 @@ def test_the_item_cards_range_decides_and_the_record_shows_it(bed):
     assert _inspect(bed, warm, "10", "0").json["errors"] == {
         "lines[0].accepted_quantity": [NOT_ACCEPTABLE]
     }
+    printed = bed.api("qa").client.get(f"/forms/purchase_receipt/{record['id']}/print").text
+    assert 'data-label="到货温度（℃）">-18<' in printed and "冷藏箱" in printed
     rows = [
         row["values"] for row in bed.api("qa").get("/api/v1/reports/receiving_record").json["rows"]
     ]
