@@ -10,6 +10,8 @@ one row per line (``jsonb_array_elements`` / ``json_each``) joined to its header
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import (
     JSON,
     Date,
@@ -250,8 +252,8 @@ def _stock_getter(item, figure: str):
     return lambda table: stock_at(table.c.location_id, item(table), figure)
 
 
-def _core_columns(location_column: str) -> dict[str, SourceColumn]:
-    return {
+def _core_columns(location_column: str, form_name: str, metadata) -> dict[str, SourceColumn]:
+    columns = {
         name: SourceColumn(
             CORE_TYPES[name],
             _label(CORE_LABELS[name]),
@@ -259,6 +261,17 @@ def _core_columns(location_column: str) -> dict[str, SourceColumn]:
         )
         for name in CORE_TYPES
     }
+    columns["state"] = replace(columns["state"], options=_state_labels(form_name, metadata))
+    return columns
+
+
+def _state_labels(form_name: str, metadata) -> dict | None:
+    """The form's workflow states by their labels, so that a report shows 确认不合格, not the
+    code (a form without a workflow has none)."""
+    workflow = metadata.workflows.get(form_name)
+    if workflow is None:
+        return None
+    return {state: spec["label"] for state, spec in workflow.data.get("states", {}).items()}
 
 
 def _links(specs: list[dict], data_column: str, metadata, location_field) -> dict[str, Link]:
@@ -299,7 +312,7 @@ def _header_source(name, form_name, label, header, location_field, metadata) -> 
     columns = {
         **_field_columns(header, "data"),
         **_stock_columns(header, "data"),
-        **_core_columns("location_id"),
+        **_core_columns("location_id", form_name, metadata),
     }
     if location_field:  # the form's location field IS the indexed location column
         columns[location_field] = columns["location_id"]
@@ -347,7 +360,7 @@ def _lines_source(name, form_name, label, header, table, location_field, metadat
         **_field_columns(header, "data"),
         **_field_columns(lines, "line"),
         **_stock_columns(lines, "line"),
-        **_core_columns("location_id"),
+        **_core_columns("location_id", form_name, metadata),
         "line_no": SourceColumn("integer", _label(("行号", "Line")), _named("line_no")),
     }
     if location_field:

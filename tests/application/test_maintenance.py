@@ -122,6 +122,8 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
          row["values"]["outcome"], row["values"]["storage_temperature"])
         for row in rows
     ] == [("MC1", "packaging_damaged", "3", "confirmed", "18.5")]  # fmt: skip
+    page = bed.api("qa").client.get("/reports/maintenance_record").text
+    assert "包装破损" in page and "确认不合格" in page  # codes shown by their labels
 
 
 def test_qa_releases_what_was_set_apart_back_to_available(bed):
