@@ -582,6 +582,9 @@ def receive_transfer(day: Day, store: str, incoming_id: int, short: bool = False
     clerk, manager = _staff(day, store)
     incoming = day.session.get(Record, incoming_id)
     lines = _editable_lines(incoming)
+    for line in lines:  # the cold box kept them at 2–8 ℃ on the road
+        if day.chain.item_by_id[line["item"]].storage_condition == "cold_chain":
+            line["arrival_temperature"] = str(Decimal(day.rng.randint(30, 70)) / 10)
     first = lines[0]
     shipped = Decimal(str(first["shipped"]))
     short = short and shipped >= 3

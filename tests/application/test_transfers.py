@@ -557,3 +557,33 @@ def test_an_empty_request_cannot_be_submitted(db, as_user, chain):
     assert records_of(db, "transfer_out") == []
     response = fire(as_user("manager1"), TQ, asked["id"], "cancel", comment="entered by mistake")
     assert response.status_code == 200, response.json
+
+
+def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain):
+    with db.transaction() as session:  # strips kept at 2–8 ℃ (no card: the default range)
+        session.get(Item, chain["strip"]).storage_condition = "cold_chain"
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    out, warehouse = shipped_out(db, as_user, chain, lines)
+    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    [incoming] = records_of(db, "transfer_in")  # made by the shipment: no temperature yet
+    store, before = as_user("clerk1"), (stock(db), ledger_count(db), in_transit(db))
+    response = fire(store, TI, incoming.id, "receive")
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "lines[0].arrival_temperature": ["Enter the arrival temperature of cold-chain goods"]
+    }
+    current = store.get(f"{TI}/{incoming.id}").json
+    warm = {**current["data"]["lines"][0], "received": "4", "arrival_temperature": "9.0"}
+    response = store.put(f"{TI}/{incoming.id}", json={"lines": [warm],
+                                                      "version": current["version"]})  # fmt: skip
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["lines[0].arrival_temperature"]
+    assert (stock(db), ledger_count(db), in_transit(db)) == before
+    damaged = {**warm, "received": "0", "damaged": "4", "discrepancy_note": "到货 9.0 ℃"}
+    response = store.put(f"{TI}/{incoming.id}", json={"lines": [damaged],
+                                                      "version": current["version"]})  # fmt: skip
+    assert response.status_code == 200, response.json
+    response = fire(store, TI, incoming.id, "receive")
+    assert response.status_code == 200, response.json
+    assert stock(db)[("S1", "STRIP", "L1", "nonconforming")] == D(4)
+    assert ("S1", "STRIP", "L1", "available") not in stock(db)

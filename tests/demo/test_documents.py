@@ -138,6 +138,11 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
             )
             for receipt, line in cold
         )
+        arrived = session.scalars(
+            select(Record).where(Record.form == "transfer_in", Record.state == "done")
+        ).all()
+        cold = [line for record in arrived for line in record.data["lines"] if line["cold_chain"]]
+        assert cold and all(2 <= Decimal(line["arrival_temperature"]) <= 8 for line in cold)
         sales = session.scalars(
             select(Record).where(Record.form == "sales_order", Record.state == "delivered")
         ).all()
