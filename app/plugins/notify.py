@@ -1,9 +1,10 @@
 """Built-in actions ``notify`` (in-app inbox messages) and ``webhook`` (a queued HTTP POST).
 
 ``notify`` writes one inbox message per recipient: the record's creator (``creator: true``), users
-named in ``users``, and users holding one of ``roles`` at the record's location. ``webhook``
-never calls out inline: it queues a ``webhook`` job that POSTs the record as JSON to ``url``
-and records the answer's status on the job.
+named in ``users``, and users holding one of ``roles`` at the record's location or above it (a
+QA officer assigned to HQ hears of every store's checks, a store clerk only of their store's).
+``webhook`` never calls out inline: it queues a ``webhook`` job that POSTs the record as JSON to
+``url`` and records the answer's status on the job.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import json
 import urllib.error
 import urllib.request
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from app.i18n import _
 from app.kernel import audit, jobs
+from app.kernel.locations import Location
 from app.kernel.users import User, UserRole, user_locations
 from app.workflow.actions import Action, ActionContext
 from app.workflow.models import InboxMessage
@@ -48,10 +50,13 @@ class Notify(Action):
             )
         if params.get("roles"):
             query = select(UserRole.user_id).where(UserRole.role.in_(params["roles"]))
-            if record.location_id is not None:
-                query = query.join(
-                    user_locations, user_locations.c.user_id == UserRole.user_id
-                ).where(user_locations.c.location_id == record.location_id)
+            place = session.get(Location, record.location_id) if record.location_id else None
+            if place is not None:
+                query = (
+                    query.join(user_locations, user_locations.c.user_id == UserRole.user_id)
+                    .join(Location, Location.id == user_locations.c.location_id)
+                    .where(literal(place.path).startswith(Location.path))
+                )
             recipients |= set(session.scalars(query))
         text = f"{record.number or record.id}: {params['message']}"
         for user_id in sorted(recipients):

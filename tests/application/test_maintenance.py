@@ -4,6 +4,11 @@ apart leaves available stock at once, and QA confirms it (it stays nonconforming
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.kernel.users import User
+from app.meta import identity
+from app.workflow.models import InboxMessage
 from tests.application.purchasing_fixtures import (
     SIGN,
     VERIFY,
@@ -12,6 +17,7 @@ from tests.application.purchasing_fixtures import (
     day,
     url,
 )
+from tests.chain import PASSWORD
 
 
 def _stock(bed, quantity="10", lot="MC1") -> int:
@@ -42,6 +48,18 @@ def _check(bed, item, **line) -> dict:
         "storage_humidity": "55",
         "lines": [{"item": item, "lot": "MC1", "quantity": "10", **line}],
     }
+
+
+def _messages(bed, record_id: int) -> list[tuple[str, str]]:
+    """(username, text) of the inbox messages about the record, in order."""
+    with bed.db.session() as session:
+        rows = session.execute(
+            select(User.username, InboxMessage.message)
+            .join(User, User.id == InboxMessage.user_id)
+            .where(InboxMessage.record_id == record_id)
+            .order_by(InboxMessage.id)
+        )
+        return [tuple(row) for row in rows]
 
 
 def test_a_check_that_finds_everything_in_order_is_finished_and_moves_nothing(bed):
@@ -84,6 +102,9 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
     )
     check = bed.create("keeper", "maintenance_check", damaged)
     assert bed.fire("keeper", "maintenance_check", check["id"], "finish").status_code == 409
+    with bed.db.transaction() as session:  # QA of another region does not hear of it
+        identity.create_user(session, "qa_north", "北区质管", PASSWORD, roles=["qa"],
+                             location_ids=[bed.loc("R-NORTH")])  # fmt: skip
     response = bed.fire("keeper", "maintenance_check", check["id"], "set_apart")
     assert response.status_code == 200, response.json
     assert response.json["state"] == "in_review"
@@ -92,6 +113,9 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
         ("WH-SH", item, "MC1", "nonconforming"): Decimal(3),
     }
     number = response.json["number"]
+    assert _messages(bed, check["id"]) == [
+        ("qa", f"{number}: Goods set apart, QA review due / 有商品移入不合格品区，待质量复核")
+    ]
     assert bed.ledger()[-2:] == [
         (number, 1, "available", Decimal(-3), "maintenance"),
         (number, 1, "nonconforming", Decimal(3), "maintenance"),
@@ -115,6 +139,10 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
     response = bed.fire("qa", "maintenance_check", check["id"], "confirm", **SIGN)
     assert response.status_code == 200, response.json
     assert response.json["state"] == "confirmed"
+    assert _messages(bed, check["id"])[-1] == (
+        "keeper",
+        f"{number}: Confirmed nonconforming / 质量复核：确认不合格",
+    )
     assert bed.balances()[("WH-SH", item, "MC1", "nonconforming")] == Decimal(3)
     rows = bed.api("qa").get("/api/v1/reports/maintenance_record").json["rows"]
     assert [
