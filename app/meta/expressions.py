@@ -165,6 +165,12 @@ def _pick(lines, field, value, result):
     return None
 
 
+def _coalesce(*values):
+    """The first of ``values`` that is not empty: ``coalesce(lookup(item, 'temperature_min'), 2)``
+    (unlike ``or``, a 0 is a value)."""
+    return next((value for value in values if value not in (None, "")), None)
+
+
 def _len(value):
     return len(value) if value is not None else 0
 
@@ -186,6 +192,7 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "sum": _sum,
     "count": _count,
     "pick": _pick,
+    "coalesce": _coalesce,
     "decimal": _decimal,
     "gtin_ok": _gtin_ok,
 }

@@ -217,10 +217,18 @@ class _Run:
         key = (target, str(value), field)
         if key not in self._looked_up:
             card = self.registry.card(target)
-            self._looked_up[key] = links.field_of(
-                self.session, self.user, target, value, field, card
-            )
+            found = links.field_of(self.session, self.user, target, value, field, card)
+            self._looked_up[key] = self._typed_lookup(card[0] if card else target, field, found)
         return self._looked_up[key]
+
+    def _typed_lookup(self, holder: str, name: str, value):
+        """A looked-up field as its type, as the record's own fields are in expressions: an
+        amount a Decimal (``lookup(item, 'purchase_price') * 1.1``), a date a date, a table's
+        lines typed too. A kernel column is typed already; a field the holding form does not
+        declare is passed as stored."""
+        form = self.registry.forms.get(holder)
+        field = form.field(name) if form is not None else None
+        return _typed(field, value) if field is not None else value
 
     def error(self, path: str, message: str) -> None:
         self.errors.setdefault(path, []).append(message)

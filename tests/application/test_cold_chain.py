@@ -129,6 +129,20 @@ def test_the_item_cards_range_decides_and_the_record_shows_it(bed):
     ]
 
 
+def test_a_range_from_zero_is_the_cards_not_the_default(bed):
+    """0 ℃ is a lower limit, not a missing one: 1 ℃ is within a 0–10 ℃ card's range."""
+    supplier = bed.supplier()["id"]
+    item = _vaccine_fridge_item(bed, "ZRO", "0690123456061", temperature_min="0",
+                                temperature_max="10")  # fmt: skip
+    record = bed.create("keeper", "purchase_receipt", _receipt(
+        bed, supplier, item, lot="Z1", arrival_temperature="1"))  # fmt: skip
+    assert bed.fire("keeper", "purchase_receipt", record["id"], "receive").status_code == 200
+    record = bed.api("qa").get(url("purchase_receipt", record["id"])).json
+    response = _inspect(bed, record, "10", "0")
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["lines"][0]["temperature_ok"] is True
+
+
 def test_an_item_card_needs_a_sensible_storage_range(bed):
     base = {
         "code": "BAD", "name": "冷链试剂", "specification": "1 盒", "unit_of_measure": "盒",

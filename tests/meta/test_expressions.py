@@ -43,6 +43,13 @@ def test_lines_counted_and_picked_by_a_field():
     assert evaluate("pick(prices, 'item', item, 'price')", prices=prices, item=None) is None
 
 
+def test_coalesce_takes_the_first_value_and_a_zero_is_one():
+    assert evaluate("coalesce(low, 2)", low=None) == 2
+    assert evaluate("coalesce(low, 2)", low=Decimal(0)) == Decimal(0)  # ``low or 2`` gives 2
+    assert evaluate("coalesce(low, high, 8)", low="", high=Decimal(5)) == Decimal(5)
+    assert evaluate("coalesce(low, high)", low=None, high=None) is None
+
+
 def test_gtin_ok_checks_length_digits_and_the_gs1_check_digit():
     assert evaluate("gtin_ok(gtin)", gtin="04012345678901") is True
     for wrong in ("04012345678902", "4012345678901", "0401234567890A", "", None, Decimal(1)):
