@@ -180,3 +180,16 @@ def test_setting_apart_more_than_is_available_is_refused_and_nothing_moves(bed):
     assert (bed.balances(), bed.ledger()) == (before, ledger)
     record = bed.api("keeper").get(url("maintenance_check", check["id"])).json
     assert record["state"] == "draft"
+
+
+def test_the_summary_says_when_each_location_last_checked(bed):
+    item = _stock(bed)
+    for line in ({}, {"finding": "label_unclear", "set_apart": "2", "measure": "待换标签"}):
+        check = bed.create("keeper", "maintenance_check", _check(bed, item, **line))
+        transition = "set_apart" if line else "finish"
+        assert bed.fire("keeper", "maintenance_check", check["id"], transition).status_code == 200
+    bed.create("keeper", "maintenance_check", _check(bed, item))  # a draft is not a check yet
+    report = bed.api("qa").get("/api/v1/reports/storage_checks_by_location").json
+    assert [row["values"] for row in report["rows"]] == [
+        {"location": "上海中心仓", "last_check": day(0), "checks": 2, "set_apart": "2"}
+    ]
