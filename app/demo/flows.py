@@ -88,6 +88,11 @@ def _is_store(chain: Chain, code: str) -> bool:
     return code in chain.supplied_by
 
 
+def _written(quantity: Decimal) -> str:
+    """A quantity read from the balances (10.0000) as a clerk writes it (10)."""
+    return format(quantity.normalize(), "f")
+
+
 def _staff(day: Day, code: str) -> tuple[User, User]:
     """(clerk, manager) of a store, (clerk, supervisor) of a warehouse."""
     if _is_store(day.chain, code):
@@ -632,7 +637,7 @@ def scrap(day: Day, location: str) -> None:
             expired = lot is not None and lot.expiry_date and lot.expiry_date < day.date
             if status == StockStatus.available and not expired:
                 continue
-            line = {"item": item_id, "status": str(status), "quantity": str(quantity),
+            line = {"item": item_id, "status": str(status), "quantity": _written(quantity),
                     "unit_cost": str(day.chain.item_by_id[item_id].purchase_price)}  # fmt: skip
             if lot is not None:
                 line["lot"] = lot.lot_number
@@ -659,7 +664,7 @@ def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
     if not stock:
         return
     lines = [
-        {"item": item_id, "lot": lot.lot_number if lot else None, "quantity": str(quantity)}
+        {"item": item_id, "lot": lot.lot_number if lot else None, "quantity": _written(quantity)}
         for item_id, lot, quantity in stock
     ]
     if outcome:
