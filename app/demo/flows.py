@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from app.db import clock_at
 from app.demo.catalogue import ItemSpec
 from app.demo.master import DEMO_PASSWORD, SIGNATURE, Chain
-from app.kernel.items import Item, Lot, LotStatus, Unit, UnitStatus
+from app.kernel import queries
+from app.kernel.items import Item, Lot, LotStatus, Unit, UnitStatus, needs_close_care
+from app.kernel.locations import Location
 from app.kernel.reservations import allocate
 from app.kernel.stock import StockBalance, StockStatus
 from app.kernel.users import User
@@ -657,33 +659,37 @@ def scrap(day: Day, location: str) -> None:
 
 
 def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
-    """The storage check (养护): the clerk checks a few lots on the shelf with the room's
-    temperature and humidity. With an ``outcome`` a carton of the first is damaged and set apart,
-    and QA decides (signed): ``confirm`` it nonconforming, or ``release`` it back on sale."""
-    stock = held(day, location, StockStatus.available)[:3]
-    if not stock:
+    """The storage check (养护): the clerk lists the key items the shelf holds (all of it where
+    there are none) from stock and records the room's temperature and humidity. With an
+    ``outcome`` a carton of the first lot is damaged and set apart, and QA decides (signed):
+    ``confirm`` it nonconforming, or ``release`` it back on sale."""
+    place = day.session.get(Location, day.chain.locations[location])
+    held = queries.lots_held(day.session, place)
+    if not held:
         return
-    lines = [
-        {"item": item_id, "lot": lot.lot_number if lot else None, "quantity": _written(quantity)}
-        for item_id, lot, quantity in stock
-    ]
-    if outcome:
-        lines[0].update(
-            finding="packaging_damaged", set_apart="1", measure="外箱破损，移入不合格品区"
-        )
+    key = any(needs_close_care(item, lot, day.date) for item, lot, _quantity in held)
     clerk, _manager = _staff(day, location)
     payload = {
-        "location": day.chain.locations[location], "check_date": day.date.isoformat(),
+        "location": place.id, "check_date": day.date.isoformat(), "focus": "key" if key else "all",
         "storage_temperature": str(Decimal(day.rng.randint(160, 240)) / 10),
-        "storage_humidity": str(day.rng.randint(40, 65)), "lines": lines,
+        "storage_humidity": str(day.rng.randint(40, 65)),
     }  # fmt: skip
     with day.moment():
         record = day.create(clerk, "maintenance_check", payload)
-        day.fire(record, "set_apart" if outcome else "finish", clerk)
-        if outcome == "release":
+        day.fire(record, "fill_from_stock", clerk)
+        lines = _editable_lines(record)
+        by_lot = [line for line in lines if day.chain.item_by_id[line["item"]].tracking != "serial"]
+        damaged = by_lot[0] if outcome and by_lot else None
+        if damaged is not None:  # (a serial-numbered unit would be named by its serial)
+            damaged.update(
+                finding="packaging_damaged", set_apart="1", measure="外箱破损，移入不合格品区"
+            )
+            record = day.update(clerk, record, {"lines": lines})
+        day.fire(record, "set_apart" if damaged is not None else "finish", clerk)
+        if damaged is not None and outcome == "release":
             day.fire(record, "release", day.user("qa"), signature=SIGNATURE,
                      comment="复检包装完好，恢复销售")  # fmt: skip
-        elif outcome == "confirm":
+        elif damaged is not None:
             day.fire(record, "confirm", day.user("qa"), signature=SIGNATURE)
 
 

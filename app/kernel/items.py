@@ -99,6 +99,19 @@ def is_expired(expiry_date: dt.date | None, today: dt.date) -> bool:
     return expiry_date is not None and expiry_date < today
 
 
+def needs_close_care(item: Item, lot: Lot | None, today: dt.date) -> bool:
+    """GSP's key items for storage checks (重点养护品种): cold-chain devices, class III devices,
+    and lots within their item's near-expiry threshold or past it."""
+    if (
+        item.storage_condition == StorageCondition.cold_chain
+        or item.device_class == DeviceClass.III
+    ):
+        return True
+    if lot is None or lot.expiry_date is None:
+        return False
+    return lot.expiry_date <= today + dt.timedelta(days=item.near_expiry_days)
+
+
 def gtin_check_digit(body: str) -> int:
     """The GS1 check digit of the first 13 digits of a GTIN-14 (weights 3,1,3… from the right)."""
     total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(body[::-1]))

@@ -29,6 +29,7 @@ __all__ = [
     "goods_in_transit",
     "item_overview",
     "item_stock",
+    "lots_held",
     "near_expiry",
     "on_hand",
     "stock_card",
@@ -60,6 +61,25 @@ def balances(
         StockBalance.location_id, StockBalance.item_id, StockBalance.lot_key, StockBalance.status
     ).execution_options(populate_existing=True)
     return list(session.scalars(query))
+
+
+def lots_held(
+    session: Session, location: Location, status: StockStatus = StockStatus.available
+) -> list[tuple[Item, Lot | None, Decimal]]:
+    """(item, lot, on hand) of each lot ``location`` holds in ``status`` (a serial-tracked
+    lot's units together), by item code and expiry: what a storage check goes through."""
+    query = (
+        select(Item, Lot, StockBalance.on_hand)
+        .join(Item, Item.id == StockBalance.item_id)
+        .outerjoin(Lot, Lot.id == StockBalance.lot_id)
+        .where(
+            StockBalance.location_id == location.id,
+            StockBalance.status == status,
+            StockBalance.on_hand > 0,
+        )
+        .order_by(Item.code, Lot.expiry_date, Lot.lot_number)
+    )
+    return [tuple(row) for row in session.execute(query)]
 
 
 def _total(session, column, location, item, lot, status) -> Decimal:

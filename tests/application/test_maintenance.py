@@ -24,10 +24,15 @@ def _stock(bed, quantity="10", lot="MC1") -> int:
     """``quantity`` of a lot available at WH-SH, received and inspected."""
     supplier = bed.supplier()["id"]
     item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    _receive(bed, supplier, item, lot, day(300), quantity)
+    return item
+
+
+def _receive(bed, supplier, item, lot, expiry, quantity, **line) -> None:
     receipt = bed.create("keeper", "purchase_receipt", {
-        "location": bed.loc("WH-SH"), "supplier": supplier,
-        "lines": [{"item": item, "lot": lot, "expiry_date": day(300), "quantity": quantity,
-                   "unit_cost": "3.00"}],
+        "location": bed.loc("WH-SH"), "supplier": supplier, "transport_mode": "cold_box",
+        "lines": [{"item": item, "lot": lot, "expiry_date": expiry, "quantity": quantity,
+                   "unit_cost": "3.00", **line}],
     })  # fmt: skip
     assert bed.fire("keeper", "purchase_receipt", receipt["id"], "receive").status_code == 200
     receipt = bed.api("qa").get(url("purchase_receipt", receipt["id"])).json
@@ -38,7 +43,6 @@ def _stock(bed, quantity="10", lot="MC1") -> int:
     })  # fmt: skip
     assert response.status_code == 200, response.json
     assert bed.fire("qa", "purchase_receipt", receipt["id"], "inspect", **VERIFY).status_code == 200
-    return item
 
 
 def _check(bed, item, **line) -> dict:
@@ -193,3 +197,37 @@ def test_the_summary_says_when_each_location_last_checked(bed):
     assert [row["values"] for row in report["rows"]] == [
         {"location": "上海中心仓", "last_check": day(0), "checks": 2, "set_apart": "2"}
     ]
+
+
+def test_a_check_lists_the_key_items_from_stock_then_everything(bed):
+    gauze = _stock(bed)  # class II, a year to go: not a key item
+    supplier = bed.supplier(code="SUP-2")["id"]
+    _receive(bed, supplier, gauze, "MC2", day(30), "5")  # near expiry (90 days)
+    fridge = bed.item("GLC", "0690123456031", storage_condition="cold_chain")["data"]["item"]
+    _receive(bed, supplier, fridge, "CC1", day(200), "2", arrival_temperature="4")
+    check = bed.create("keeper", "maintenance_check", {"location": bed.loc("WH-SH")})
+    assert check["data"]["focus"] == "key"
+    response = bed.fire("keeper", "maintenance_check", check["id"], "fill_from_stock")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "draft"
+    fields = ("item", "lot", "expiry_date", "quantity", "finding", "set_apart")
+    listed = [tuple(line[name] for name in fields) for line in response.json["data"]["lines"]]
+    assert listed == [
+        (gauze, "MC2", day(30), "5", "normal", "0"),
+        (fridge, "CC1", day(200), "2", "normal", "0"),
+    ]
+    again = bed.fire("keeper", "maintenance_check", check["id"], "fill_from_stock")
+    assert again.status_code == 409
+    assert again.json["error"] == (
+        "上海中心仓 holds no key items (cold chain, class III, near expiry) that are not on the "
+        "check yet; choose all items to list everything."
+    )
+    record = bed.api("keeper").get(url("maintenance_check", check["id"])).json
+    response = bed.api("keeper").put(url("maintenance_check", check["id"]), json={
+        "version": record["version"], "focus": "all"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    response = bed.fire("keeper", "maintenance_check", check["id"], "fill_from_stock")
+    assert response.status_code == 200, response.json
+    assert [line["lot"] for line in response.json["data"]["lines"]] == ["MC2", "CC1", "MC1"]
+    response = bed.fire("keeper", "maintenance_check", check["id"], "finish")
+    assert response.status_code == 200, response.json

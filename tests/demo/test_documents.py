@@ -71,6 +71,7 @@ ROLES = {
     ("scrap", "submit"): {"store_clerk", "warehouse_clerk"},
     ("scrap", "manager"): {"store_manager", "warehouse_supervisor"},
     ("scrap", "qa"): {"qa"},
+    ("maintenance_check", "fill_from_stock"): {"store_clerk", "warehouse_clerk"},
     ("maintenance_check", "finish"): {"store_clerk", "warehouse_clerk"},
     ("maintenance_check", "set_apart"): {"warehouse_clerk"},
     ("maintenance_check", "confirm"): {"qa"},
