@@ -690,7 +690,8 @@ def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
             day.fire(record, "release", day.user("qa"), signature=SIGNATURE,
                      comment="复检包装完好，恢复销售")  # fmt: skip
         elif damaged is not None:
-            day.fire(record, "confirm", day.user("qa"), signature=SIGNATURE)
+            day.fire(record, "confirm", day.user("qa"), signature=SIGNATURE,
+                     comment="外箱破损，内包装受压，确认不合格")  # fmt: skip
 
 
 def draft_sale(day: Day, store: str) -> None:
