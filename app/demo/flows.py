@@ -694,6 +694,41 @@ def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
                      comment="外箱破损，内包装受压，确认不合格")  # fmt: skip
 
 
+def adverse_event(day: Day, store: str, report: bool) -> None:
+    """A customer tells the store of harm a device it sold may have caused: the manager records it
+    and submits it to QA; with ``report`` QA assesses it and reports it to the monitoring system
+    the same day (signed)."""
+    delivered = select(Record).where(
+        Record.form == "sales_order", Record.state == "delivered",
+        Record.location_id == day.chain.locations[store],
+    ).order_by(Record.id.desc())  # fmt: skip
+    sale = day.session.scalars(delivered).first()
+    if sale is None or not sale.data.get("deliveries"):
+        return
+    sold = sale.data["deliveries"][0]
+    _clerk, manager = _staff(day, store)
+    payload = {
+        "location": day.chain.locations[store], "item": sold["item"], "lot": sold.get("lot"),
+        "serial": sold.get("serial"), "customer": sale.data.get("customer"),
+        "patient": "顾客 女 58 岁", "occurred_on": (day.date - dt.timedelta(days=2)).isoformat(),
+        "learned_on": day.date.isoformat(), "severity": "other",
+        "description": "顾客反映使用后局部皮肤红肿，已停用",
+        "measures": "建议就医，暂停该批次销售观察",
+    }  # fmt: skip
+    with day.moment():
+        record = day.create(manager, "adverse_event", payload)
+        day.fire(record, "submit", manager)
+        if not report:
+            return
+        qa = day.user("qa")
+        record = day.update(qa, record, {
+            "assessment": "与产品关联性：可能有关；按一般不良事件上报",
+            "reported_on": day.date.isoformat(),
+            "report_number": f"{day.date:%Y%m%d}{record.id:06d}",
+        })  # fmt: skip
+        day.fire(record, "report", qa, signature=SIGNATURE)
+
+
 def draft_sale(day: Day, store: str) -> None:
     """A sales order the clerk started and has not confirmed yet (a draft in the list)."""
     free = _free_by_item(day, store)

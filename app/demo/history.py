@@ -279,7 +279,8 @@ def _corrections(day: flows.Day, number: int) -> None:
     """Every few days a store's count finds a piece missing (adjustment); every week each location
     checks its storage (养护), the first warehouse now and then setting a damaged carton apart (its
     first check always does); every few weeks the warehouses and stores destroy what is
-    nonconforming or expired (scrap)."""
+    nonconforming or expired (scrap). Now and then a store hears of a suspected adverse event, which
+    QA reports."""
     chain, volume = day.chain, day.volume
     if number % int(volume["adjustment_every_days"]) == 1:
         day_index = number // int(volume["adjustment_every_days"])
@@ -290,6 +291,9 @@ def _corrections(day: flows.Day, number: int) -> None:
             outcome = "release" if number > 2 and day.chance("0.25") else "confirm"
         for code in [*chain.warehouses, *chain.stores]:
             flows.storage_check(day, code, outcome if code == chain.warehouses[0] else None)
+    if number % int(volume["adverse_event_every_days"]) == 3:
+        stores = chain.stores
+        flows.adverse_event(day, stores[number % len(stores)], report=True)
     if number % int(volume["scrap_every_days"]) == 1:
         for code in [*chain.warehouses, *chain.stores]:
             flows.scrap(day, code)
@@ -300,7 +304,8 @@ def _leave_open(day: flows.Day) -> None:
     (its supervisor's task), the first store's transfer request in approval (its manager's
     task) and a sale confirmed but not yet delivered, the last store's draft sales order; and a
     sale at the first store of more than it holds, allocated from elsewhere (a transfer out for
-    that location's clerk to pick and ship)."""
+    that location's clerk to pick and ship); a suspected adverse event at the last store for QA
+    to assess."""
     chain = day.chain
     first, second = chain.stores[0], chain.stores[-1]
     flows.order(day, chain.warehouses[0], 3, decide=False)
@@ -308,3 +313,4 @@ def _leave_open(day: flows.Day) -> None:
     flows.sell(day, first, 1)
     flows.draft_sale(day, second)
     flows.sell_from_elsewhere(day, first)
+    flows.adverse_event(day, second, report=False)  # QA's to assess

@@ -27,7 +27,7 @@ def test_tiny_chain_through_the_cli(runner, db):
     assert result.exit_code == 0, result.output
     assert "demo data loaded: 9 locations, 12 users, 10 items" in result.output
     assert "sh01_clerk" in result.output and "wh_sh_supervisor" in result.output
-    assert "documents: customer " in result.output and "item_master 10" in result.output
+    assert "documents: adverse_event " in result.output and "item_master 10" in result.output
     today = business_today()
     with db.session() as session:
         kinds = dict(

@@ -35,7 +35,11 @@ STATES = {
     "transfer_in": {"done", "in_transit"},
     "stock_adjustment": {"posted"},
     "scrap": {"scrapped"},
-    "maintenance_check": {"done", "confirmed"},  # the first warehouse's first check sets apart
+    "maintenance_check": {"done", "confirmed"},
+    "adverse_event": {
+        "reported",
+        "in_review",
+    },  # today's is QA's to assess  # the first warehouse's first check sets apart
     "customer_receipt": {"confirmed"},  # finance settles the hospitals' orders weekly
     "supplier_payment": {"confirmed"},  # and pays the suppliers two weeks after delivery
     "sales_invoice": {"confirmed"},  # the hospitals are invoiced a week after delivery
@@ -75,6 +79,8 @@ ROLES = {
     ("maintenance_check", "finish"): {"store_clerk", "warehouse_clerk"},
     ("maintenance_check", "set_apart"): {"warehouse_clerk"},
     ("maintenance_check", "confirm"): {"qa"},
+    ("adverse_event", "submit"): {"store_manager"},
+    ("adverse_event", "report"): {"qa"},
     ("customer_receipt", "confirm"): {"finance"},
     ("supplier_payment", "confirm"): {"finance"},
     ("sales_invoice", "confirm"): {"finance"},

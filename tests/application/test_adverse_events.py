@@ -1,0 +1,104 @@
+"""Suspected adverse events (不良事件), through the API: a store records one, QA is told, assesses
+it and reports it to the monitoring system within the legal deadline (7 days for death or serious
+injury, 30 otherwise) — or closes it as not reportable with the reason — and may recall the lot
+from it. Each rule refuses naming its field."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.workflow.models import InboxMessage
+from tests.application.purchasing_fixtures import (
+    SIGN,
+    bed_fixture,  # noqa: F401  (the fixture ``bed``)
+    day,
+    url,
+)
+
+
+def _event(bed, item, **changes) -> dict:
+    return {
+        "location": bed.loc("SH01"), "item": item, "lot": "AE1", "patient": "W.L. 女 62 岁",
+        "occurred_on": day(-3), "learned_on": day(-1), "severity": "serious_injury",
+        "description": "使用中试纸读数异常偏低，患者误判后低血糖入院", **changes,
+    }  # fmt: skip
+
+
+def test_the_deadline_follows_the_harm_and_bad_dates_are_refused(bed):
+    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    serious = bed.create("clerk", "adverse_event", _event(bed, item))
+    assert serious["data"]["report_due"] == day(6)  # learned of yesterday: 7 days
+    other = bed.create("clerk", "adverse_event", _event(bed, item, severity="other"))
+    assert other["data"]["report_due"] == day(29)
+    response = bed.api("clerk").post(url("adverse_event"), json=_event(
+        bed, item, occurred_on=day(0), report_due=day(10)))  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "learned_on": ["获知日期不能早于发生日期"],
+        "report_due": ["报告期限不能晚于法定期限（死亡、严重伤害 7 日，其他 30 日）"],
+    }
+
+
+def test_a_store_submits_qa_assesses_and_reports(bed):
+    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    event = bed.create("clerk", "adverse_event", _event(bed, item))
+    response = bed.fire("clerk", "adverse_event", event["id"], "submit")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "in_review"
+    with bed.db.session() as session:  # QA, at HQ above the store, is told
+        told = session.scalars(
+            select(InboxMessage.user_id).where(InboxMessage.record_id == event["id"])
+        ).all()
+    assert told == [bed.users["qa"]]
+    # the store cannot report it, nor write QA's part
+    assert bed.fire("clerk", "adverse_event", event["id"], "report", **SIGN).status_code == 403
+    qa = bed.api("qa")
+    record = qa.get(url("adverse_event", event["id"])).json
+    response = bed.api("clerk").put(url("adverse_event", event["id"]), json={
+        "version": record["version"], "assessment": "店员评价"})  # fmt: skip
+    assert response.status_code == 403
+    assert response.json["field"] == "assessment"
+    response = bed.fire("qa", "adverse_event", event["id"], "report", **SIGN)
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "assessment": ["请填写质量部门评价"],
+        "reported_on": ["请填写上报日期"],
+        "report_number": ["请填写监测系统报告编码"],
+    }
+    assessed = {"version": record["version"], "assessment": "与产品批次相关性待查，按严重伤害上报"}
+    response = qa.put(url("adverse_event", event["id"]), json=assessed)
+    assert response.status_code == 200, response.json
+    record = qa.get(url("adverse_event", event["id"])).json
+    report = {"version": record["version"], "report_number": "310000-2026-0001"}
+    response = qa.put(url("adverse_event", event["id"]), json={**report, "reported_on": day(-2)})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"reported_on": ["上报日期不能早于获知日期"]}
+    response = qa.put(url("adverse_event", event["id"]), json={**report, "reported_on": day(0)})
+    assert response.status_code == 200, response.json
+    response = bed.fire("qa", "adverse_event", event["id"], "report", **SIGN)
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "reported"
+    rows = qa.get("/api/v1/reports/adverse_events").json["rows"]
+    fields = ("lot", "report_due", "reported_on", "state")
+    assert [tuple(row["values"][name] for name in fields) for row in rows] == [
+        ("AE1", day(6), day(0), "reported")
+    ]
+
+
+def test_not_reportable_needs_the_reason_and_qa_may_recall_the_lot(bed):
+    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    event = bed.create("clerk", "adverse_event", _event(bed, item, severity="other"))
+    assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
+    made = bed.api("qa").get(f"/forms/recall/new?from=adverse_event&record={event['id']}")
+    assert made.status_code == 200
+    assert "AE1" in made.text and "使用中试纸读数异常偏低" in made.text
+    record = bed.api("qa").get(url("adverse_event", event["id"])).json
+    response = bed.api("qa").put(url("adverse_event", event["id"]), json={
+        "version": record["version"], "assessment": "操作不当所致，非产品质量问题"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    response = bed.fire("qa", "adverse_event", event["id"], "close", **SIGN)
+    assert response.status_code == 422  # the reason is required
+    response = bed.fire("qa", "adverse_event", event["id"], "close",
+                        comment="患者未按说明书操作", **SIGN)  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "not_reportable"
