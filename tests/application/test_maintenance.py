@@ -217,6 +217,8 @@ def test_a_check_lists_the_key_items_from_stock_then_everything(bed):
         "上海中心仓 holds no key items (cold chain, class III, near expiry) that are not on the "
         "check yet; choose all items to list everything."
     )
+    said = bed.fire("qa", "maintenance_check", check["id"], "fill_from_stock").json["error"]
+    assert said.startswith("上海中心仓 没有尚未列入本次检查的重点养护品种")
     record = bed.api("keeper").get(url("maintenance_check", check["id"])).json
     response = bed.api("keeper").put(url("maintenance_check", check["id"]), json={
         "version": record["version"], "focus": "all"})  # fmt: skip
