@@ -20,7 +20,7 @@ NOT_ACCEPTABLE = (
 )
 
 
-def _vaccine_fridge_item(bed, code="GLC", body="0690123456031", **extra) -> int:
+def _cold_item(bed, code="GLC", body="0690123456031", **extra) -> int:
     card = bed.item(code, body, storage_condition="cold_chain", **extra)
     return card["data"]["item"]
 
@@ -32,6 +32,13 @@ def _receipt(bed, supplier, item, lot="CC1", **line) -> dict:
                    "unit_cost": "3.00", "arrival_temperature": "5.0", **line}],
     }  # fmt: skip
     return payload
+
+
+def _received(bed, payload: dict) -> dict:
+    """The receipt created and received (awaiting inspection), as QA reads it."""
+    record = bed.create("keeper", "purchase_receipt", payload)
+    assert bed.fire("keeper", "purchase_receipt", record["id"], "receive").status_code == 200
+    return bed.api("qa").get(url("purchase_receipt", record["id"])).json
 
 
 def _inspect(bed, record: dict, accepted: str, rejected: str, **extra):
@@ -46,7 +53,7 @@ def _inspect(bed, record: dict, accepted: str, rejected: str, **extra):
 
 def test_a_cold_chain_receipt_needs_its_transport_and_arrival_temperature(bed):
     supplier = bed.supplier()["id"]
-    item = _vaccine_fridge_item(bed)
+    item = _cold_item(bed)
     payload = _receipt(bed, supplier, item)
     del payload["transport_mode"], payload["lines"][0]["arrival_temperature"]
     response = bed.api("keeper").post(url("purchase_receipt"), json=payload)
@@ -67,12 +74,10 @@ def test_a_cold_chain_receipt_needs_its_transport_and_arrival_temperature(bed):
 
 def test_a_line_that_arrived_too_warm_is_rejected_not_accepted(bed):
     supplier = bed.supplier()["id"]
-    item = _vaccine_fridge_item(bed)
+    item = _cold_item(bed)
     # it arrives, awaiting inspection, whatever its temperature: the inspector decides
     payload = _receipt(bed, supplier, item, arrival_temperature="9.5")
-    record = bed.create("keeper", "purchase_receipt", payload)
-    assert bed.fire("keeper", "purchase_receipt", record["id"], "receive").status_code == 200
-    record = bed.api("qa").get(url("purchase_receipt", record["id"])).json
+    record = _received(bed, payload)
     response = _inspect(bed, record, "10", "0")
     assert response.status_code == 422
     assert response.json["errors"] == {"lines[0].accepted_quantity": [NOT_ACCEPTABLE]}
@@ -89,12 +94,10 @@ def test_a_line_that_arrived_too_warm_is_rejected_not_accepted(bed):
 
 def test_ambient_transport_cannot_be_accepted_even_at_the_right_temperature(bed):
     supplier = bed.supplier()["id"]
-    item = _vaccine_fridge_item(bed)
+    item = _cold_item(bed)
     payload = _receipt(bed, supplier, item)
     payload["transport_mode"] = "ambient"
-    record = bed.create("keeper", "purchase_receipt", payload)
-    assert bed.fire("keeper", "purchase_receipt", record["id"], "receive").status_code == 200
-    record = bed.api("qa").get(url("purchase_receipt", record["id"])).json
+    record = _received(bed, payload)
     response = _inspect(bed, record, "4", "6", reject_reason="常温运输")
     assert response.status_code == 422
     assert response.json["errors"] == {"lines[0].accepted_quantity": [NOT_ACCEPTABLE]}
@@ -103,19 +106,14 @@ def test_ambient_transport_cannot_be_accepted_even_at_the_right_temperature(bed)
 def test_the_item_cards_range_decides_and_the_record_shows_it(bed):
     supplier = bed.supplier()["id"]
     # a frozen reagent: kept at −25 to −15 ℃; −18 on arrival is right, 5 ℃ is not
-    item = _vaccine_fridge_item(bed, "FRZ", "0690123456041", temperature_min="-25",
+    item = _cold_item(bed, "FRZ", "0690123456041", temperature_min="-25",
                                 temperature_max="-15")  # fmt: skip
-    record = bed.create("keeper", "purchase_receipt", _receipt(
-        bed, supplier, item, lot="FZ1", arrival_temperature="-18"))  # fmt: skip
-    assert bed.fire("keeper", "purchase_receipt", record["id"], "receive").status_code == 200
-    record = bed.api("qa").get(url("purchase_receipt", record["id"])).json
+    record = _received(bed, _receipt(bed, supplier, item, lot="FZ1", arrival_temperature="-18"))
     assert _inspect(bed, record, "10", "0").status_code == 200
     response = bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY)
     assert response.status_code == 200, response.json
     assert bed.balances() == {("WH-SH", item, "FZ1", "available"): Decimal(10)}
-    warm = bed.create("keeper", "purchase_receipt", _receipt(bed, supplier, item, lot="FZ2"))
-    assert bed.fire("keeper", "purchase_receipt", warm["id"], "receive").status_code == 200
-    warm = bed.api("qa").get(url("purchase_receipt", warm["id"])).json
+    warm = _received(bed, _receipt(bed, supplier, item, lot="FZ2"))
     assert _inspect(bed, warm, "10", "0").json["errors"] == {
         "lines[0].accepted_quantity": [NOT_ACCEPTABLE]
     }
@@ -132,12 +130,9 @@ def test_the_item_cards_range_decides_and_the_record_shows_it(bed):
 def test_a_range_from_zero_is_the_cards_not_the_default(bed):
     """0 ℃ is a lower limit, not a missing one: 1 ℃ is within a 0–10 ℃ card's range."""
     supplier = bed.supplier()["id"]
-    item = _vaccine_fridge_item(bed, "ZRO", "0690123456061", temperature_min="0",
+    item = _cold_item(bed, "ZRO", "0690123456061", temperature_min="0",
                                 temperature_max="10")  # fmt: skip
-    record = bed.create("keeper", "purchase_receipt", _receipt(
-        bed, supplier, item, lot="Z1", arrival_temperature="1"))  # fmt: skip
-    assert bed.fire("keeper", "purchase_receipt", record["id"], "receive").status_code == 200
-    record = bed.api("qa").get(url("purchase_receipt", record["id"])).json
+    record = _received(bed, _receipt(bed, supplier, item, lot="Z1", arrival_temperature="1"))
     response = _inspect(bed, record, "10", "0")
     assert response.status_code == 200, response.json
     assert response.json["data"]["lines"][0]["temperature_ok"] is True
