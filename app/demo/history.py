@@ -291,9 +291,9 @@ def _corrections(day: flows.Day, number: int) -> None:
             outcome = "release" if number > 2 and day.chance("0.25") else "confirm"
         for code in [*chain.warehouses, *chain.stores]:
             flows.storage_check(day, code, outcome if code == chain.warehouses[0] else None)
-    if number % int(volume["adverse_event_every_days"]) == 3:
-        stores = chain.stores
-        flows.adverse_event(day, stores[number % len(stores)], report=True)
+    every = int(volume["adverse_event_every_days"])
+    if number % every == 3:  # the stores in turn
+        flows.adverse_event(day, chain.stores[number // every % len(chain.stores)], report=True)
     if number % int(volume["scrap_every_days"]) == 1:
         for code in [*chain.warehouses, *chain.stores]:
             flows.scrap(day, code)
