@@ -137,13 +137,20 @@ def _sum(lines, field):
     return total
 
 
+def _holding(lines, field, value):
+    """The ``lines`` whose ``field`` holds ``value`` (compared as text: an id may be 7 or "7")."""
+    return (
+        line
+        for line in lines or []
+        if isinstance(line, dict) and str(line.get(field)) == str(value)
+    )
+
+
 def _count(lines, field=None, value=None):
     """How many ``lines`` there are, or (given a field) how many hold ``value`` in it."""
     if field is None:
         return len(lines or [])
-    return sum(
-        1 for line in lines or [] if isinstance(line, dict) and str(line.get(field)) == str(value)
-    )
+    return sum(1 for _line in _holding(lines, field, value))
 
 
 def _decimal(text):
@@ -159,10 +166,7 @@ def _pick(lines, field, value, result):
     item from the price lines of its card."""
     if value is None:
         return None
-    for line in lines or []:
-        if isinstance(line, dict) and str(line.get(field)) == str(value):
-            return line.get(result)
-    return None
+    return next((line.get(result) for line in _holding(lines, field, value)), None)
 
 
 def _coalesce(*values):

@@ -20,20 +20,16 @@ from app.kernel.items import business_today, needs_close_care
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
+_FIELDS = common.params_schema(
+    "location", "lines", "item", "lot", "quantity", optional=("expiry_date", "focus")
+)
+
 
 class FillFromStock(Action):
     name = "fill_from_stock"
     params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["location", "lines", "item", "lot", "quantity"],
-        "properties": {
-            **{
-                name: common.FIELD
-                for name in ("location", "lines", "item", "lot", "expiry_date", "quantity", "focus")
-            },
-            "line_defaults": {"type": "object"},
-        },
+        **_FIELDS,
+        "properties": {**_FIELDS["properties"], "line_defaults": {"type": "object"}},
     }
 
     def run(self, context: ActionContext) -> None:
