@@ -105,6 +105,11 @@ def to_decimal(value) -> Decimal:
     return Decimal(value)
 
 
+def plain_quantity(quantity: Decimal) -> str:
+    """A quantity as people write it and forms keep it: 10, 2.5 (not 10.0000)."""
+    return format(Decimal(quantity).normalize(), "f")
+
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

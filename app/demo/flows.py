@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app.db import clock_at
+from app.db import clock_at, plain_quantity
 from app.demo.catalogue import ItemSpec
 from app.demo.master import DEMO_PASSWORD, SIGNATURE, Chain
 from app.kernel import queries
@@ -88,11 +88,6 @@ class Day:
 
 def _is_store(chain: Chain, code: str) -> bool:
     return code in chain.supplied_by
-
-
-def _written(quantity: Decimal) -> str:
-    """A quantity read from the balances (10.0000) as a clerk writes it (10)."""
-    return format(quantity.normalize(), "f")
 
 
 def _staff(day: Day, code: str) -> tuple[User, User]:
@@ -639,7 +634,7 @@ def scrap(day: Day, location: str) -> None:
             expired = lot is not None and lot.expiry_date and lot.expiry_date < day.date
             if status == StockStatus.available and not expired:
                 continue
-            line = {"item": item_id, "status": str(status), "quantity": _written(quantity),
+            line = {"item": item_id, "status": str(status), "quantity": plain_quantity(quantity),
                     "unit_cost": str(day.chain.item_by_id[item_id].purchase_price)}  # fmt: skip
             if lot is not None:
                 line["lot"] = lot.lot_number

@@ -27,7 +27,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.db import to_decimal
+from app.db import plain_quantity, to_decimal
 from app.i18n import _l
 from app.kernel.errors import AllocationImpossible
 from app.kernel.geo import great_circle_km
@@ -224,10 +224,6 @@ def _most(order, ranked: list[Candidate]) -> Decimal:
     return best
 
 
-def _number(quantity: Decimal) -> str:
-    return f"{quantity.normalize():f}"
-
-
 def _where(candidate: Candidate) -> tuple[str, str]:
     """How far, (zh, en): ``12.4 km``, or that the location has no coordinates."""
     if candidate.distance_km is None:
@@ -254,7 +250,7 @@ def _plan(item: Item, quantity: Decimal, rule: Rule, chosen) -> Plan:
     if rule == Rule.split and len(chosen) > 1:
         zh_parts, en_parts = [], []
         for candidate, share in chosen:
-            text = f"{candidate.location.code} {_number(share)}"
+            text = f"{candidate.location.code} {plain_quantity(share)}"
             zh, en = _where(candidate)
             zh_parts.append(text if candidate.own else f"{text}（{zh}）")
             en_parts.append(text if candidate.own else f"{text} ({en})")

@@ -7,8 +7,7 @@ the error is raised (inside a request they follow the user's language).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
+from app.db import plain_quantity
 from app.i18n import _
 
 
@@ -104,8 +103,8 @@ class AllocationImpossible(KernelError):
                 "Not enough stock of %(item)s for this order: %(requested)s requested, at most "
                 "%(available)s available where the allocation rules (%(rules)s) may take it.",
                 item=_name(item),
-                requested=f"{requested.normalize():f}",
-                available=f"{available.normalize():f}",
+                requested=plain_quantity(requested),
+                available=plain_quantity(available),
                 rules=", ".join(str(rule) for rule in rules),
             )
         )
@@ -513,14 +512,10 @@ class CountShortageReserved(KernelError):
               "reservations (cancel or reallocate the orders to other stock), then approve the "
               "count again.",
               item=_name(item), lot=_name(lot), location=_name(location),
-              on_hand=_plain(on_hand), counted=_plain(counted), reserved=_plain(reserved),
+              on_hand=plain_quantity(on_hand), counted=plain_quantity(counted),
+              reserved=plain_quantity(reserved),
               documents=", ".join(documents) or "-")
         )  # fmt: skip
-
-
-def _plain(quantity: Decimal) -> str:
-    """A quantity without trailing zeros (6, not 6.0000)."""
-    return f"{Decimal(quantity).normalize():f}"
 
 
 class LocationAlreadyLocked(KernelError):

@@ -16,6 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import plain_quantity
 from app.kernel.items import Item, Lot, Unit, business_timezone
 from app.kernel.locations import Location
 from app.kernel.recall import Trace, trace_lot
@@ -108,7 +109,7 @@ def _rows(session: Session, item: Item, trace: Trace) -> list[dict]:
 
 
 def _row(kind: str, lot: Lot, quantity: Decimal, **values) -> dict:
-    row = {"kind": kind, "lot": lot.lot_number, "quantity": f"{quantity.normalize():f}"}
+    row = {"kind": kind, "lot": lot.lot_number, "quantity": plain_quantity(quantity)}
     for name, value in values.items():
         if value not in (None, "", []):
             row[name] = value.isoformat() if hasattr(value, "isoformat") else value

@@ -39,6 +39,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import allocation, reservations, transfers
 from app.kernel.allocation import Plan, Rule, Rules
@@ -80,7 +81,7 @@ class ShortfallRemains(ActionError):
                 "Line %(line)s: %(quantity)s units still to re-allocate (%(note)s): re-allocate "
                 "the order (or reopen it) before delivering.",
                 line=line,
-                quantity=_number(quantity),
+                quantity=plain_quantity(quantity),
                 note=note or "-",
             )
         )
@@ -111,10 +112,6 @@ def _lot_key(lot: Lot | None) -> int:
     return lot.id if lot is not None else 0
 
 
-def _number(quantity: Decimal) -> str:
-    return f"{quantity.normalize():f}"
-
-
 def _decimal(value) -> Decimal:
     return Decimal(str(value)) if value not in (None, "") else Decimal(0)
 
@@ -131,7 +128,7 @@ def shortfalls(rows: list[dict]) -> dict[int, Decimal]:
 def describe(lot: Lot, quantity: Decimal, serials: list[str] | None = None) -> str:
     """``L1 (2027-03-31) × 2``, with ``: SN1, SN2`` for serial units: what the clerk picks."""
     expiry = lot.expiry_date.isoformat() if lot.expiry_date else "-"
-    text = f"{lot.lot_number} ({expiry}) × {_number(quantity)}"
+    text = f"{lot.lot_number} ({expiry}) × {plain_quantity(quantity)}"
     return text + (": " + ", ".join(serials) if serials else "")
 
 
@@ -337,7 +334,7 @@ class _Allocation:
         return {
             "line": number,
             "item": item.id,
-            "quantity": _number(sum((pick.quantity for pick in picks), Decimal(0))),
+            "quantity": plain_quantity(sum((pick.quantity for pick in picks), Decimal(0))),
             "location": first.location.id,
             "rule": str(first.rule),
             "distance_km": None if distance is None else f"{distance:.1f}",
@@ -345,7 +342,7 @@ class _Allocation:
             "document": None,
             "received": None if own or self.mode != TRANSFER else "0",
             "lots": "; ".join(
-                f"{pick.lot.lot_number} × {_number(pick.quantity)}"
+                f"{pick.lot.lot_number} × {plain_quantity(pick.quantity)}"
                 for pick in picks
                 if pick.lot is not None
             )
@@ -372,7 +369,7 @@ class _Allocation:
                     lines += [{**base, "serial": serial, "quantity": "1"} for serial in serials]
                     held += [(item, lot, Decimal(1))] * len(serials)
                 else:
-                    lines.append({**base, "quantity": _number(pick.quantity)})
+                    lines.append({**base, "quantity": plain_quantity(pick.quantity)})
                     held.append((item, lot, pick.quantity))
         record = self.context.records.create(
             TRANSFER_FORM,
@@ -400,7 +397,7 @@ class _Allocation:
         for _order_line, line, _item, picks in parts:
             quantity = sum((pick.quantity for pick in picks), Decimal(0))
             copied = {key: value for key, value in line.items() if key not in written}
-            lines.append({**copied, params["quantity"]: _number(quantity)})
+            lines.append({**copied, params["quantity"]: plain_quantity(quantity)})
         header = {key: value for key, value in data.items() if not isinstance(value, list)}
         header.update({params["location"]: source.id, params["parent"]: self.document,
                        params["lines"]: lines})  # fmt: skip
@@ -559,7 +556,7 @@ class HoldForOrder(Action):
                 )  # fmt: skip
             except (LotBlocked, LotExpired):
                 continue  # recalled or expired on the road: it arrives, but is sold to nobody
-            row["received"] = _number(Decimal(row["received"] or 0) + hold)
+            row["received"] = plain_quantity(Decimal(row["received"] or 0) + hold)
             if transfer_line.lot is not None:
                 line = lines[int(row["line"]) - 1]
                 serials = [transfer_line.unit.serial] if transfer_line.unit else None
@@ -618,7 +615,7 @@ def transfers_arrived(context: ActionContext, rows: list[dict]) -> None:
                     "Transfer %(number)s for this order is still on the way (%(quantity)s in "
                     "transit): deliver once it has arrived.",
                     number=number,
-                    quantity=_number(outstanding),
+                    quantity=plain_quantity(outstanding),
                 )
             )
 
@@ -703,7 +700,7 @@ class ReportToOrder(Action):
             now = max(Decimal(0), _decimal(row["quantity"]) - arriving)
             if now == before:
                 continue
-            row[SHORTFALL] = _number(now) if now > 0 else None
+            row[SHORTFALL] = plain_quantity(now) if now > 0 else None
             row[NOTE] = why if now > before else _settled(row.get(NOTE), transfer)
             if now > before:
                 grown.append((int(row["line"]), now - before, why))
@@ -713,7 +710,7 @@ class ReportToOrder(Action):
         unallocated = params.get("unallocated", "unallocated")
         for index, line in enumerate(lines, start=1):
             if index in missing or line.get(unallocated) not in (None, ""):
-                line[unallocated] = _number(missing[index]) if index in missing else None
+                line[unallocated] = plain_quantity(missing[index]) if index in missing else None
         order.data = {**(order.data or {}), lines_field: lines, fulfilments_field: rows}
         for line, quantity, why in grown:
             _tell_creator(context, order, line, quantity, why)
@@ -730,14 +727,19 @@ def report_lost_hold(
     mine = [row for row in rows if int(row["line"]) == line]
     row = next((row for row in mine if int(row["location"]) == location_id), None)
     if row is None:
-        row = {"line": line, "location": location_id, "mode": OWN, "quantity": _number(quantity)}
+        row = {
+            "line": line,
+            "location": location_id,
+            "mode": OWN,
+            "quantity": plain_quantity(quantity),
+        }
         rows.append(row)
-    row[SHORTFALL] = _number(_decimal(row.get(SHORTFALL)) + quantity)
+    row[SHORTFALL] = plain_quantity(_decimal(row.get(SHORTFALL)) + quantity)
     row[NOTE] = "; ".join(filter(None, [row.get(NOTE), why]))
     lines = [dict(each) for each in data.get("lines") or []]
     missing = shortfalls(rows)
     for index, each in enumerate(lines, start=1):
-        each["unallocated"] = _number(missing[index]) if index in missing else None
+        each["unallocated"] = plain_quantity(missing[index]) if index in missing else None
     order.data = {**data, "lines": lines, "fulfilments": rows}
     _tell_creator(context, order, line, quantity, why)
 
@@ -770,8 +772,8 @@ def _coming(context: ActionContext, transfer: str, counts: str, rows: list[dict]
             figures["received"] += line.received
             figures["damaged"] += line.damaged
             figures["short"] += line.outstanding
-        n = {key: _number(value) for key, value in figures.items()} | {
-            "held": _number(_decimal(row.get("received")))
+        n = {key: plain_quantity(value) for key, value in figures.items()} | {
+            "held": plain_quantity(_decimal(row.get("received")))
         }
         if counts == "shipped":
             arriving = figures["shipped"]
@@ -795,8 +797,9 @@ def _tell_creator(context: ActionContext, order, line: int, quantity: Decimal, w
     """An inbox message to whoever took the order: which line lacks how much, and why."""
     if not order.created_by:
         return
-    text = (f"{order.number}: 第 {line} 行缺口 {_number(quantity)}，请重新分配（{why}） / line "
-            f"{line}: {_number(quantity)} short, re-allocate ({why})")  # fmt: skip
+    short = plain_quantity(quantity)
+    text = (f"{order.number}: 第 {line} 行缺口 {short}，请重新分配（{why}） / line "
+            f"{line}: {short} short, re-allocate ({why})")  # fmt: skip
     context.session.add(
         InboxMessage(user_id=order.created_by, record_id=order.id, message=text[:500],
                      sender_id=getattr(context.user, "id", None))
@@ -842,10 +845,11 @@ class _Reallocation(_Allocation):
         for row in rows:
             short = _decimal(row.get(SHORTFALL))
             if short > 0:
-                row["quantity"] = _number(_decimal(row["quantity"]) - short)
+                row["quantity"] = plain_quantity(_decimal(row["quantity"]) - short)
                 row[SHORTFALL] = None
                 row[NOTE] = "; ".join(filter(None, [
-                    row.get(NOTE), f"已重新分配 {_number(short)} / {_number(short)} re-allocated"
+                    row.get(NOTE),
+                    f"已重新分配 {plain_quantity(short)} / {plain_quantity(short)} re-allocated",
                 ]))  # fmt: skip
         for line in data[params["lines"]]:
             line[params["unallocated"]] = None

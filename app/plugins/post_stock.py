@@ -44,6 +44,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.db import plain_quantity
 from app.i18n import _
 from app.kernel.errors import LotMismatch
 from app.kernel.items import Item, Lot, Unit, lot_of
@@ -206,7 +207,12 @@ def _check_line(context, params: dict, line: dict, number: int, entry: LedgerEnt
         _decimal(line.get(received["quantity"])),
     )
     if now != was:
-        what = [item.code, lot and lot.lot_number, unit and unit.serial, _shown(entry.quantity)]
+        what = [
+            item.code,
+            lot and lot.lot_number,
+            unit and unit.serial,
+            plain_quantity(entry.quantity),
+        ]
         raise ActionError(
             _(
                 "Line %(line)s was received as %(received)s; what was received cannot be "
@@ -222,9 +228,9 @@ def _check_line(context, params: dict, line: dict, number: int, entry: LedgerEnt
                 "Line %(row)s: accepted %(accepted)s and rejected %(rejected)s must add up to "
                 "the %(quantity)s received.",
                 row=number,
-                accepted=_shown(parts[0]),
-                rejected=_shown(sum(parts[1:], Decimal(0))),
-                quantity=_shown(entry.quantity),
+                accepted=plain_quantity(parts[0]),
+                rejected=plain_quantity(sum(parts[1:], Decimal(0))),
+                quantity=plain_quantity(entry.quantity),
             )
         )
 
@@ -241,11 +247,6 @@ def _decimal(value) -> Decimal | None:
         return Decimal(str(value)) if value not in (None, "") else None
     except ArithmeticError:
         return None
-
-
-def _shown(quantity: Decimal) -> str:
-    """A quantity as people write it: 10, 2.5 (not 10.0000)."""
-    return format(quantity.normalize(), "f")
 
 
 class _Order:
@@ -305,10 +306,10 @@ class _Order:
                     "%(received)s are received already and this receipt brings %(arriving)s.",
                     line=number,
                     order=self.number,
-                    ordered=_shown(self.ordered[item.id]),
+                    ordered=plain_quantity(self.ordered[item.id]),
                     item=item.code,
-                    received=_shown(self.received[item.id]),
-                    arriving=_shown(arriving),
+                    received=plain_quantity(self.received[item.id]),
+                    arriving=plain_quantity(arriving),
                 )
             )
         self.arriving[item.id] = arriving
@@ -321,7 +322,7 @@ class _Order:
             done = _decimal(line.get(field)) or Decimal(0)
             taken = min(self.arriving.get(item, Decimal(0)), _decimal(line["quantity"]) - done)
             if taken > 0:
-                line[field] = _shown(done + taken)
+                line[field] = plain_quantity(done + taken)
                 self.arriving[item] -= taken
         self.record.data = {**(self.record.data or {}), "lines": self.lines}
 

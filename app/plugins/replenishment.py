@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
+from app.db import plain_quantity
 from app.i18n import _
 from app.kernel.items import lot_of
 from app.kernel.locations import Location
@@ -83,7 +84,7 @@ def _per_item(lines: list[dict]) -> list[dict]:
 
 def _transfer_request(context: ActionContext, source, destination, lines: list[dict]) -> dict:
     lots = ", ".join(
-        f"{line['lot']} × {line['quantity'].normalize():f}" for line in lines if line.get("lot")
+        f"{line['lot']} × {plain_quantity(line['quantity'])}" for line in lines if line.get("lot")
     )
     reason = f"补货建议 / replenishment {context.record.number}"
     return {

@@ -14,6 +14,7 @@ so it can be run again after a delivery::
 
 from __future__ import annotations
 
+from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import queries
 from app.kernel.items import business_today, needs_close_care
@@ -63,7 +64,7 @@ class FillFromStock(Action):
     @staticmethod
     def _line(params: dict, item, lot, on_hand) -> dict:
         line = {**(params.get("line_defaults") or {}), params["item"]: item.id,
-                params["quantity"]: format(on_hand.normalize(), "f")}  # fmt: skip
+                params["quantity"]: plain_quantity(on_hand)}  # fmt: skip
         if lot is not None:
             line[params["lot"]] = lot.lot_number
             if params.get("expiry_date") and lot.expiry_date is not None:

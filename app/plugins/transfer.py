@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import reservations, transfers
 from app.plugins import _common as common
@@ -254,17 +255,11 @@ def _write_booked(context, shipped: list, given: list[dict], entries: dict[int, 
                    params.get("damaged"): line.damaged, params.get("short"): short}  # fmt: skip
         for field, value in figures.items():
             if field:
-                entered[field] = _number(value)
+                entered[field] = plain_quantity(value)
     common.write_rows(context, params["lines"], given)
     if params.get("short_total"):
         total = sum((line.shipped - line.received - line.damaged for line in shipped), Decimal(0))
-        context.record.data = {**context.record.data, params["short_total"]: _number(total)}
-
-
-def _number(value: Decimal) -> str:
-    """A quantity as the forms keep it: no trailing zeros."""
-    text = format(value.normalize(), "f")
-    return text
+        context.record.data = {**context.record.data, params["short_total"]: plain_quantity(total)}
 
 
 class ReturnTransfer(Action):

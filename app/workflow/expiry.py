@@ -19,6 +19,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db import plain_quantity
 from app.i18n import _l
 from app.kernel import jobs
 from app.kernel.items import Item, Lot, business_today
@@ -118,7 +119,7 @@ def _message(findings: LocationFindings) -> str:
     for label, lots in (("过期 expired", findings.expired), ("近效期 near expiry", findings.near)):
         if lots:
             listed = ", ".join(
-                f"{item.code} {lot.lot_number} ({lot.expiry_date}) × {quantity.normalize():f}"
+                f"{item.code} {lot.lot_number} ({lot.expiry_date}) × {plain_quantity(quantity)}"
                 for lot, item, quantity in lots[:LISTED]
             )
             more = f" +{len(lots) - LISTED}" if len(lots) > LISTED else ""
