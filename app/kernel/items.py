@@ -99,6 +99,12 @@ def is_expired(expiry_date: dt.date | None, today: dt.date) -> bool:
     return expiry_date is not None and expiry_date < today
 
 
+def within_near_expiry(expiry_date: dt.date | None, days: int, today: dt.date) -> bool:
+    """A lot expiring within ``days`` (its item's near-expiry threshold) of ``today``, or expired
+    already; a lot without an expiry date never is."""
+    return expiry_date is not None and expiry_date <= today + dt.timedelta(days=days)
+
+
 def needs_close_care(item: Item, lot: Lot | None, today: dt.date) -> bool:
     """GSP's key items for storage checks (重点养护品种): cold-chain devices, class III devices,
     and lots within their item's near-expiry threshold or past it."""
@@ -107,9 +113,7 @@ def needs_close_care(item: Item, lot: Lot | None, today: dt.date) -> bool:
         or item.device_class == DeviceClass.III
     ):
         return True
-    if lot is None or lot.expiry_date is None:
-        return False
-    return lot.expiry_date <= today + dt.timedelta(days=item.near_expiry_days)
+    return lot is not None and within_near_expiry(lot.expiry_date, item.near_expiry_days, today)
 
 
 def gtin_check_digit(body: str) -> int:

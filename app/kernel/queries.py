@@ -15,7 +15,7 @@ from sqlalchemy import Date, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.db import Quantity
-from app.kernel.items import Item, Lot, LotStatus, Unit
+from app.kernel.items import Item, Lot, LotStatus, Unit, within_near_expiry
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry, StockBalance, StockStatus
 from app.kernel.transfers import TransitRoute, goods_in_transit
@@ -177,7 +177,7 @@ def near_expiry(
     return [
         (balance, lot)
         for balance, lot, threshold in session.execute(query.add_columns(Item.near_expiry_days))
-        if lot.expiry_date <= today + dt.timedelta(days=threshold)
+        if within_near_expiry(lot.expiry_date, threshold, today)
     ]
 
 

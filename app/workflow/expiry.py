@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.db import plain_quantity
 from app.i18n import _l
 from app.kernel import jobs
-from app.kernel.items import Item, Lot, business_today
+from app.kernel.items import Item, Lot, business_today, within_near_expiry
 from app.kernel.locations import Location, LocationType
 from app.kernel.stock import StockBalance
 from app.kernel.users import UserRole, user_locations
@@ -63,7 +63,7 @@ def find(session: Session, today: dt.date) -> list[LocationFindings]:
         findings = found.setdefault(location.id, LocationFindings(location))
         if lot.expiry_date < today:
             findings.expired.append((lot, item, on_hand))
-        elif lot.expiry_date <= today + dt.timedelta(days=item.near_expiry_days):
+        elif within_near_expiry(lot.expiry_date, item.near_expiry_days, today):
             findings.near.append((lot, item, on_hand))
     return [f for f in found.values() if f.expired or f.near]
 
