@@ -462,9 +462,12 @@ def deliver(day: Day, store: str, sale: Record) -> None:
             else:
                 deliveries.append({"scan": gs1(gtin, pick["lot"], expiry),
                                    "quantity": pick["quantity"]})  # fmt: skip
+    scanned = {"deliveries": deliveries}
+    if sale.data.get("sale_kind") != "retail":  # a hospital's cold goods travel in a cold box
+        scanned |= _cold_departure(day, sale)
     clerk = day.user("store_clerk", store)
     with day.moment():
-        sale = day.update(clerk, sale, {"deliveries": deliveries})
+        sale = day.update(clerk, sale, scanned)
         day.fire(sale, "deliver", clerk)
 
 
@@ -571,10 +574,24 @@ def ship(day: Day, request: Record) -> Record:
                            "quantity": "1"} for unit in units]  # fmt: skip
             else:
                 lines.append({"scan": gs1(gtin, lot.lot_number, expiry), "quantity": str(take)})
+    picked = {"lines": lines, "ship_date": day.date.isoformat()}
     with day.moment():
-        out = day.update(clerk, out, {"lines": lines, "ship_date": day.date.isoformat()})
+        out = day.update(clerk, out, picked | _cold_departure(day, out))
         day.fire(out, "ship", clerk)
     return _made_from(day, "transfer_in", "transfer_number", out.number)
+
+
+def _cold_departure(day: Day, document: Record) -> dict:
+    """How a document's cold-chain goods leave: a refrigerated van or a cold box, pre-cooled to
+    3–6 ℃ (drawn from the document's number, so the day's random stream stays as it was).
+    Nothing when none of its lines is cold."""
+    specs = day.chain.item_by_id
+    conditions = {specs[line["item"]].storage_condition for line in document.data["lines"]}
+    if "cold_chain" not in conditions:
+        return {}
+    box = random.Random(document.number)
+    return {"transport_mode": box.choice(["refrigerated_vehicle", "cold_box"]),
+            "departure_temperature": str(Decimal(box.randint(30, 60)) / 10)}  # fmt: skip
 
 
 def receive_transfer(day: Day, store: str, incoming_id: int, short: bool = False) -> bool:

@@ -10,6 +10,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
+from app.kernel.items import Item
 from app.kernel.reservations import Reservation
 from app.meta.models import Record
 from app.workflow import engine
@@ -339,6 +340,47 @@ def test_a_returned_unit_comes_back_into_stock(shop, db):
     assert units(db)["SN1"] == "in_stock"
     assert fire(manager, CR, back, "inspect", **SIGNED).status_code == 200
     assert stock(db)[("PACE", "P1", "available")] == (D(3), D(0))
+
+
+def test_cold_chain_goods_go_to_a_hospital_packed_cold(shop, db):
+    """Delivering cold-chain goods to an institution asks how they travel and the temperature
+    they left at (printed on the delivery note); a walk-in customer carries them home."""
+    with db.transaction() as session:  # 2–8 ℃: no card
+        session.get(Item, shop["STRIP"]).storage_condition = "cold_chain"
+    hospital = approved_customer(shop, "H-5", kind="hospital", licence_number="L5",
+                                 licence_expiry=str(day(30)))  # fmt: skip
+    clerk = shop.api("clerk")
+    line = {"item": shop["STRIP"], "quantity": "3", "unit_price": "10"}
+    order = new_order(clerk, shop, [line], hospital)
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [strip_scan("A", 3)])
+    before = stock(db), ledger(db, order["number"])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 422
+    assert sorted(response.json["errors"]) == ["departure_temperature", "transport_mode"]
+    assert (stock(db), ledger(db, order["number"])) == before
+
+    def packed(**fields):
+        version = clerk.get(f"{SO}/{order['id']}").json["version"]
+        return clerk.put(f"{SO}/{order['id']}", json={**fields, "version": version})
+
+    response = packed(transport_mode="cold_box", departure_temperature="1.5")
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["departure_temperature"]
+    assert packed(transport_mode="ambient", departure_temperature="4.0").status_code == 200
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 422 and list(response.json["errors"]) == ["transport_mode"]
+    assert packed(transport_mode="insulated_box").status_code == 200
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 200, response.json
+    note = clerk.get(f"/forms/sales_order/{order['id']}/print").text
+    assert "Insulated box" in note and "4.0" in note
+
+    walk_in = new_order(clerk, shop, [{**line, "quantity": "1"}])
+    assert fire(clerk, SO, walk_in, "confirm").status_code == 200
+    scan_goods(clerk, walk_in["id"], [strip_scan("A2", 1)])  # A went to the hospital
+    response = fire(clerk, SO, walk_in, "deliver")
+    assert response.status_code == 200, response.json
 
 
 def test_cancel_and_reopen_give_the_reservation_back(app, shop, db):

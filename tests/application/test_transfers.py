@@ -564,8 +564,33 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
         session.get(Item, chain["strip"]).storage_condition = "cold_chain"
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     out, warehouse = shipped_out(db, as_user, chain, lines)
+    before = snapshot(db)
+    response = fire(warehouse, TO, out.id, "ship")  # they leave cold, and say how cold
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "transport_mode": ["Cold-chain goods travel by refrigerated vehicle, cold box or "
+                           "insulated box"],
+        "departure_temperature": ["Enter the departure temperature of the cold-chain goods"],
+    }  # fmt: skip
+    version = warehouse.get(f"{TO}/{out.id}").json["version"]
+    warm = {"transport_mode": "cold_box", "departure_temperature": "8.5", "version": version}
+    response = warehouse.put(f"{TO}/{out.id}", json=warm)
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["departure_temperature"]
+    assert "cool the box again" in response.json["errors"]["departure_temperature"][0]
+    ambient = {"transport_mode": "ambient", "departure_temperature": "5.0", "version": version}
+    assert warehouse.put(f"{TO}/{out.id}", json=ambient).status_code == 200
+    response = fire(warehouse, TO, out.id, "ship")
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["transport_mode"]
+    assert snapshot(db) == before
+    boxed = {"transport_mode": "cold_box", "version": version + 1}
+    assert warehouse.put(f"{TO}/{out.id}", json=boxed).status_code == 200
     assert fire(warehouse, TO, out.id, "ship").status_code == 200
-    [incoming] = records_of(db, "transfer_in")  # made by the shipment: no temperature yet
+    [incoming] = records_of(db, "transfer_in")  # made by the shipment: no arrival temperature yet
+    assert {key: incoming.data.get(key) for key in ("transport_mode", "departure_temperature")} == {
+        "transport_mode": "cold_box", "departure_temperature": "5.0"}  # fmt: skip
+    assert incoming.data["ship_date"] == out.data["ship_date"]
     store, before = as_user("clerk1"), (stock(db), ledger_count(db), in_transit(db))
     response = fire(store, TI, incoming.id, "receive")
     assert response.status_code == 422
@@ -587,3 +612,11 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
     assert response.status_code == 200, response.json
     assert stock(db)[("S1", "STRIP", "L1", "nonconforming")] == D(4)
     assert ("S1", "STRIP", "L1", "available") not in stock(db)
+    # the cold-chain transport record: how it left, how it arrived, what became of it
+    response = store.get("/api/v1/reports/cold_chain_transport")
+    assert response.status_code == 200, response.json
+    [row] = [line["values"] for line in response.json["rows"]]
+    assert (row["transfer_number"], row["lot"], row["transport_mode"]) == (out.number, "L1",
+                                                                           "cold_box")  # fmt: skip
+    figures = ("shipped", "departure_temperature", "arrival_temperature", "received", "damaged")
+    assert [D(row[key]) for key in figures] == [4, D("5.0"), D("9.0"), 0, 4]

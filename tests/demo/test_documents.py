@@ -148,12 +148,22 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         arrived = session.scalars(
             select(Record).where(Record.form == "transfer_in", Record.state == "done")
         ).all()
-        cold = [line for record in arrived for line in record.data["lines"] if line["cold_chain"]]
-        assert cold and all(2 <= Decimal(line["arrival_temperature"]) <= 8 for line in cold)
+        cold = [(record, line) for record in arrived for line in record.data["lines"]
+                if line["cold_chain"]]  # fmt: skip
+        assert cold and all(  # they left packed cold and arrived cold
+            record.data["transport_mode"] in ("refrigerated_vehicle", "cold_box")
+            and 3 <= Decimal(record.data["departure_temperature"]) <= 6
+            and 2 <= Decimal(line["arrival_temperature"]) <= 8
+            for record, line in cold
+        )
         sales = session.scalars(
             select(Record).where(Record.form == "sales_order", Record.state == "delivered")
         ).all()
         assert {sale.data["sale_kind"] for sale in sales} == {"retail", "hospital"}
+        cold = [sale for sale in sales if sale.data["sale_kind"] == "hospital"
+                and any(line["cold_chain"] for line in sale.data["lines"])]  # fmt: skip
+        assert cold and all(sale.data["transport_mode"] and sale.data["departure_temperature"]
+                   for sale in cold)  # fmt: skip
         scans = [row["scan"] for sale in sales for row in sale.data["deliveries"] if "scan" in row]
         assert scans and all(scan.startswith("(01)") for scan in scans)
         # today's sale beyond the store's stock: allocated elsewhere, its transfer out to ship
