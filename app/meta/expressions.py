@@ -435,6 +435,30 @@ def _check_call(node: ast.Call) -> None:
         raise ExpressionError(_("use this('field')"))
 
 
+def yields_boolean(text: str) -> bool:
+    """Whether an expression always gives true or false — a comparison, ``not``, ``and``/``or``
+    of such, a conditional between such — so that a formula like ``climate_ok`` shows as yes/no
+    on pages and in reports, not as 1/0. (``a or b`` of numbers gives a number: not boolean.)"""
+    try:
+        return _boolean(ast.parse(text.strip(), mode="eval").body)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return False
+
+
+def _boolean(node: ast.AST) -> bool:
+    if isinstance(node, ast.Compare) or (
+        isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)
+    ):
+        return True
+    if isinstance(node, ast.BoolOp):
+        return all(_boolean(value) for value in node.values)
+    if isinstance(node, ast.IfExp):
+        return _boolean(node.body) and _boolean(node.orelse)
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, bool)
+    return isinstance(node, ast.Name) and node.id in ("true", "false", "True", "False")
+
+
 def this_names(expression: Expression | None) -> frozenset[str]:
     """The referring record's fields a link filter reads with ``this('field')``."""
     return expression.this_fields if expression is not None else frozenset()

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
+from app.meta.expressions import yields_boolean
 from app.meta.kernel_sources import (
     STOCK_FIGURES,
     location_link,
@@ -148,10 +149,13 @@ def _json_getter(data_column: str, name: str, kind: str):
 
 
 def _formula_type(spec: dict) -> str:
-    """A formula's column type: a code when it has options (a sale's kind), an amount when it
-    is rounded to cents (shown as 60.00, not 60), else a number."""
+    """A formula's column type: a code when it has options (a sale's kind), yes/no when it
+    gives true or false, an amount when it is rounded to cents (shown as 60.00, not 60), else a
+    number."""
     if spec.get("options"):
         return "text"
+    if yields_boolean(spec["formula"]):
+        return "boolean"
     return "money" if spec.get("scale") == 2 else "decimal"
 
 

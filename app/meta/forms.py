@@ -7,12 +7,13 @@ built from a validated ``SourceDocument`` whenever the metadata (re)loads.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from app.i18n import localized
 from app.meta.checks import EXPRESSION_KEYS, SYSTEM_NAMES
-from app.meta.expressions import Expression, compile_expression
+from app.meta.expressions import Expression, compile_expression, yields_boolean
 
 #: Field types whose value the server computes; input for them is ignored.
 COMPUTED_TYPES = frozenset({"formula", "autonumber", "current_user", "current_time"})
@@ -51,6 +52,13 @@ class FieldDef:
     @property
     def options(self) -> list[dict]:
         return self.spec.get("options", [])
+
+    @functools.cached_property
+    def yes_no(self) -> bool:
+        """Shown as yes/no: a boolean field, or a formula that gives true or false."""
+        return self.type == "boolean" or (
+            self.type == "formula" and yields_boolean(self.spec["formula"])
+        )
 
     def label(self, locale: str | None) -> str:
         return label_text(self.spec["label"], locale)

@@ -78,7 +78,7 @@ class Display:
             labels = {o["value"]: o["label"] for o in field.options}
             values = value if isinstance(value, list) else [value]
             return ", ".join(label_text(labels.get(v), _locale()) or str(v) for v in values)
-        if field.type == "boolean":
+        if field.yes_no:
             return _("Yes") if value else _("No")
         if field.type in ("link", "current_user"):
             target = field.get("link") or "user"

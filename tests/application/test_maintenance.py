@@ -99,6 +99,35 @@ def test_bad_lines_are_refused_on_their_fields(bed):
     assert keeper.get(url("maintenance_check")).json["items"] == []
 
 
+def test_a_storage_climate_out_of_range_asks_what_was_done_and_tells_qa(bed):
+    item = _stock(bed)
+    keeper = bed.api("keeper")
+    humid = {**_check(bed, item), "storage_humidity": "82"}
+    response = keeper.post(url("maintenance_check"), json=humid)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"climate_measure": ["This field is required."]}
+    cold_room = {**_check(bed, item), "storage_area": "cold", "storage_temperature": "12.0"}
+    response = keeper.post(url("maintenance_check"), json=cold_room)  # 12 ℃ is fine, not there
+    assert response.json["errors"] == {"climate_measure": ["This field is required."]}
+    check = bed.create("keeper", "maintenance_check",
+                       {**humid, "climate_measure": "开启除湿机，两小时后复测 60%"})  # fmt: skip
+    assert check["data"]["climate_ok"] is False
+    assert bed.fire("keeper", "maintenance_check", check["id"], "finish").status_code == 200
+    assert _messages(bed, check["id"]) == [
+        ("qa", f"{check['number']}: Storage climate out of range / 库房温湿度超标")
+    ]
+    fine = bed.create("keeper", "maintenance_check", _check(bed, item))  # 18.5 ℃, 55 %
+    assert fine["data"]["climate_ok"] is True
+    assert bed.fire("keeper", "maintenance_check", fine["id"], "finish").status_code == 200
+    assert _messages(bed, fine["id"]) == []
+    page = bed.api("qa").client.get(f"/forms/maintenance_check/{check['id']}/edit").text
+    assert 'data-computed="climate_ok" value="否"' in page  # yes/no, not False
+    rows = bed.api("qa").get("/api/v1/reports/maintenance_record").json["rows"]
+    assert [(row["values"]["check"], row["values"]["climate_ok"], row["values"]["climate_measure"])
+            for row in rows] == [(check["number"], False, "开启除湿机，两小时后复测 60%"),
+                                 (fine["number"], True, None)]  # fmt: skip
+
+
 def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
     item = _stock(bed)
     damaged = _check(

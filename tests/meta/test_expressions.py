@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.meta.expressions import Context, ExpressionError, compile_expression
+from app.meta.expressions import Context, ExpressionError, compile_expression, yields_boolean
 
 
 def evaluate(text, names=None, context=None, **values):
@@ -48,6 +48,25 @@ def test_coalesce_takes_the_first_value_and_a_zero_is_one():
     assert evaluate("coalesce(low, 2)", low=Decimal(0)) == Decimal(0)  # ``low or 2`` gives 2
     assert evaluate("coalesce(low, high, 8)", low="", high=Decimal(5)) == Decimal(5)
     assert evaluate("coalesce(low, high)", low=None, high=None) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "boolean"),
+    [
+        ("lookup(item, 'storage_condition') == 'cold_chain'", True),
+        ("not cold_chain or (2 <= t <= 8)", True),
+        ("(h is None or h <= 75) and (t > 2 if cold else t > 10)", True),
+        ("True", True),
+        ("quantity * unit_cost", False),
+        ("pick(prices, 'item', item, 'price') or lookup(item, 'retail_price')", False),
+        ("a > 1 or 0", False),  # gives 0 when a ≤ 1: a number, not yes/no
+        ("'x' if a > 1 else 'y'", False),
+        ("gtin_ok(gtin)", False),  # a call's result is not known before it runs
+        ("(", False),
+    ],
+)
+def test_yields_boolean_says_which_formulas_are_yes_or_no(text, boolean):
+    assert yields_boolean(text) is boolean
 
 
 def test_gtin_ok_checks_length_digits_and_the_gs1_check_digit():
