@@ -8,6 +8,7 @@ policies by each store's manager for its biggest sellers.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -175,6 +176,8 @@ def load_stock_policies(session: Session, registry: Registry, chain: Chain) -> N
 
 #: What a hospital with agreed prices (协议价) pays for its devices: the purchase price plus this.
 AGREED_MARGIN = Decimal("0.15")
+#: How long a hospital's tender (and so its agreed prices) runs.
+TENDER_TERM = dt.timedelta(days=730)
 
 
 def load_parties(session: Session, registry: Registry, chain: Chain, catalogue, today) -> None:
@@ -195,7 +198,9 @@ def _with_agreed_prices(chain: Chain, card: dict, today) -> dict:
     if not devices:
         return card
     contract = f"ZB-{today.year}-{card['code'].removeprefix('CUS-')}"
-    prices = [{"item": chain.item_ids[spec.code], "contract": contract,
+    term = {"valid_from": (today - TENDER_TERM / 2).isoformat(),  # a two-year tender, half run
+            "valid_until": (today + TENDER_TERM / 2).isoformat()}  # fmt: skip
+    prices = [{"item": chain.item_ids[spec.code], "contract": contract, **term,
                "price": str((spec.purchase_price * (1 + AGREED_MARGIN)).quantize(Decimal("0.01")))}
               for spec in devices]  # fmt: skip
     return {**card, "prices": prices}

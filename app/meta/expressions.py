@@ -15,8 +15,9 @@ of lines; aggregate it with ``sum(lines, 'amount')`` or ``count(lines)``. Inside
 own fields are names too (they shadow the record's). Functions: ``round(x, n)``, ``min``, ``max``,
 ``abs``, ``len``, ``today()``, ``now()``, ``days(n)`` (a duration: ``today() + days(30)``),
 ``days_between(a, b)``, ``lookup(link_field, 'field')`` (a linked record's field),
-``sum(table, 'field')``, ``count(table)``, ``decimal(text)``. A ``link_filter`` (an expression
-over the linked row's fields) may name the referring record's header fields with
+``sum(table, 'field')``, ``count(table)``, ``decimal(text)``, ``valid_on(table, date)`` (the
+lines in force on the date by their ``valid_from``/``valid_until``). A ``link_filter`` (an
+expression over the linked row's fields) may name the referring record's header fields with
 ``this('field')``: ``supplier == this('supplier')`` offers the invoice's supplier's receipts only.
 """
 
@@ -169,6 +170,20 @@ def _pick(lines, field, value, result):
     return next((line.get(result) for line in _holding(lines, field, value)), None)
 
 
+def _valid_on(lines, on: dt.date):
+    """The ``lines`` in force on ``on``: ``valid_from`` ≤ on ≤ ``valid_until``, an empty bound
+    open — ``pick(valid_on(lookup(customer, 'prices'), sale_date), 'item', item, 'price')`` is
+    the customer's agreed price of the item on the day of the sale, none once its tender ran out."""
+    day = _as_date(on)
+    return [
+        line
+        for line in lines or []
+        if isinstance(line, dict)
+        and (line.get("valid_from") in (None, "") or _as_date(line["valid_from"]) <= day)
+        and (line.get("valid_until") in (None, "") or day <= _as_date(line["valid_until"]))
+    ]
+
+
 def _coalesce(*values):
     """The first of ``values`` that is not empty: ``coalesce(lookup(item, 'temperature_min'), 2)``
     (unlike ``or``, a 0 is a value)."""
@@ -184,7 +199,8 @@ def _gtin_ok(value) -> bool:
     return isinstance(value, str) and is_valid_gtin(value)
 
 
-#: Functions an expression may call; ``today``, ``now`` and ``lookup`` are bound per evaluation.
+#: Functions an expression may call; ``today``, ``now``, ``lookup``, ``this`` and ``valid_on``
+#: (today by default) are bound per evaluation.
 PURE_FUNCTIONS: dict[str, Callable] = {
     "round": _round,
     "min": min,
@@ -200,7 +216,7 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "decimal": _decimal,
     "gtin_ok": _gtin_ok,
 }
-FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup", "this"})
+FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup", "this", "valid_on"})
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
@@ -286,6 +302,9 @@ class Expression:
         functions = dict(PURE_FUNCTIONS)
         functions["today"] = context.today
         functions["now"] = utcnow
+        functions["valid_on"] = lambda lines, on=None: _valid_on(
+            lines, context.today() if on is None else on
+        )
         if context.lookup is not None:
             lookup = context.lookup
             functions["lookup"] = lambda name, field: lookup(name, values.get(name), field)

@@ -73,6 +73,49 @@ def test_a_hospital_buys_at_its_agreed_price_where_it_has_one(bed):
     assert set(response.json["errors"]) == {"prices[0].item", "prices[1].item"}
 
 
+def test_an_agreed_price_applies_only_within_its_term(bed):
+    """A tender's price holds from its start to its end: a sale dated outside takes the card's
+    wholesale price; a supplier's contract price likewise on an order and a receipt."""
+    hospital = bed.qualify("customer", {
+        "code": "H-6", "name": "仁济医院", "kind": "hospital", "licence_number": "沪械2020006",
+        "licence_expiry": day(300),
+        "prices": [{"item": bed.glc, "price": "16.50", "contract": "ZB-2026-006",
+                    "valid_from": day(-10), "valid_until": day(20)}],
+    })  # fmt: skip
+
+    def priced(sale_date) -> list[tuple[str, str]]:
+        return line_prices(bed.create("clerk", "sales_order", {
+            "location": bed.loc("SH01"), "customer": hospital["id"], "sale_date": sale_date,
+            "lines": [{"item": bed.glc, "quantity": "2"}],
+        }))  # fmt: skip
+
+    assert priced(day(0)) == [("16.50", "33.00")]
+    assert priced(day(20)) == [("16.50", "33.00")]  # its last day
+    assert priced(day(21)) == [("18.00", "36.00")]  # ran out: the wholesale price
+    assert priced(day(-11)) == [("18.00", "36.00")]  # not yet in force
+    supplier = bed.supplier(prices=[{"item": bed.glc, "price": "11.20", "contract": "CG-032",
+                                     "valid_until": day(-1)}])  # fmt: skip
+    order = bed.create("keeper", "purchase_order", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "expected_date": day(7),
+        "lines": [{"item": bed.glc, "quantity": "10"}],
+    })  # fmt: skip
+    assert line_prices(order) == [("12.00", "120.00")]  # the contract ended yesterday
+    receipt = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier["id"], "arrival_date": day(-3),
+        "lines": [{"item": bed.glc, "lot": "L1", "expiry_date": day(400), "quantity": "10"}],
+    })  # fmt: skip
+    assert receipt["data"]["lines"][0]["unit_cost"] == "11.20"  # arrived while it held
+    # a term that ends before it starts is refused on its end
+    response = bed.api("hq").post(purchasing.url("customer"), json={
+        "code": "H-5", "name": "新华医院", "kind": "hospital", "licence_number": "沪械2020005",
+        "licence_expiry": day(300),
+        "prices": [{"item": bed.glc, "price": "16.00", "valid_from": day(5),
+                    "valid_until": day(4)}],
+    })  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"] == {"prices[0].valid_until": ["截止日期不能早于生效日期"]}
+
+
 def test_orders_receipts_and_transfers_are_priced_at_the_purchase_price(bed):
     supplier = bed.supplier()
     order = bed.create("keeper", "purchase_order", {

@@ -69,6 +69,24 @@ def test_yields_boolean_says_which_formulas_are_yes_or_no(text, boolean):
     assert yields_boolean(text) is boolean
 
 
+def test_valid_on_keeps_the_lines_in_force_on_the_day():
+    prices = [
+        {"item": 1, "price": Decimal("9"), "valid_until": dt.date(2026, 6, 30)},  # ran out
+        {"item": 1, "price": Decimal("8"), "valid_from": "2026-07-01", "valid_until": None},
+        {"item": 2, "price": Decimal("5")},  # no bounds: always
+        {"item": 3, "price": Decimal("4"), "valid_from": dt.date(2027, 1, 1)},  # not yet
+    ]
+    on = "pick(valid_on(prices, day), 'item', item, 'price')"
+    assert evaluate(on, prices=prices, day=dt.date(2026, 6, 30), item=1) == Decimal("9")
+    assert evaluate(on, prices=prices, day=dt.date(2026, 7, 1), item=1) == Decimal("8")
+    assert evaluate(on, prices=prices, day=dt.date(2026, 12, 5), item=2) == Decimal("5")
+    assert evaluate(on, prices=prices, day=dt.date(2026, 12, 31), item=3) is None
+    today = Context(today=lambda: dt.date(2027, 1, 1))  # no day given: today's
+    expression = compile_expression("count(valid_on(prices))", {"prices"})
+    assert expression.evaluate({"prices": prices}, today) == 3
+    assert evaluate("valid_on(prices, day)", prices=None, day=dt.date(2026, 1, 1)) == []
+
+
 def test_gtin_ok_checks_length_digits_and_the_gs1_check_digit():
     assert evaluate("gtin_ok(gtin)", gtin="04012345678901") is True
     for wrong in ("04012345678902", "4012345678901", "0401234567890A", "", None, Decimal(1)):
