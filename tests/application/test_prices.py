@@ -93,6 +93,11 @@ def test_an_agreed_price_applies_only_within_its_term(bed):
     assert priced(day(20)) == [("16.50", "33.00")]  # its last day
     assert priced(day(21)) == [("18.00", "36.00")]  # ran out: the wholesale price
     assert priced(day(-11)) == [("18.00", "36.00")]  # not yet in force
+    ending = bed.api("hq").get(f"/api/v1/reports/agreed_prices_expiring?until={day(30)}").json
+    assert [(row["values"]["customer"], row["values"]["contract"], row["values"]["valid_until"])
+            for row in ending["rows"]] == [("仁济医院", "ZB-2026-006", str(day(20)))]  # fmt: skip
+    later = bed.api("hq").get(f"/api/v1/reports/agreed_prices_expiring?until={day(19)}").json
+    assert later["rows"] == []
     supplier = bed.supplier(prices=[{"item": bed.glc, "price": "11.20", "contract": "CG-032",
                                      "valid_until": day(-1)}])  # fmt: skip
     order = bed.create("keeper", "purchase_order", {
