@@ -383,6 +383,36 @@ def _card_problem(metadata: Metadata, form: dict, target: str, key: str, earlier
 
 
 @cross_check
+def check_recurring(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """``recurring``: a form kept per location, dated by one of its date fields, counted done
+    in states its workflow has, and roles that exist to remind."""
+    for name, document in metadata.forms.items():
+        duty = document.data.get("recurring")
+        if duty is not None:
+            for key, message in _recurring_problems(metadata, name, document.data, duty):
+                issues.append(document.issue(("recurring", *key), message))
+
+
+def _recurring_problems(metadata: Metadata, name: str, form: dict, duty: dict):
+    if not form.get("location_field"):
+        yield (), _("a recurring duty is done per location: the form needs a location_field")
+    field = next((f for f in form["fields"] if f["name"] == duty["date_field"]), None)
+    if field is None or field["type"] not in ("date", "current_time", "datetime"):
+        yield (
+            ("date_field",),
+            _("'%(name)s' is not a date field of the form", name=duty["date_field"]),
+        )
+    workflow = metadata.workflows.get(name)
+    states = set(workflow.data["states"]) if workflow is not None else set()
+    for index, state in enumerate(duty.get("states", [])):
+        if state not in states:
+            yield ("states", index), _("unknown state '%(name)s'", name=state)
+    for index, role in enumerate(duty["remind"]):
+        if metadata.roles_document is not None and role not in metadata.roles:
+            yield ("remind", index), _("unknown role '%(name)s'", name=role)
+
+
+@cross_check
 def check_makes(metadata: Metadata, issues: list[MetadataIssue]) -> None:
     """``makes``: a form that exists, fields of it that exist (a table for ``lines.to``, a table
     of the source for ``lines.from``), and expressions over the source's names."""

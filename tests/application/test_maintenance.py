@@ -4,10 +4,14 @@ apart leaves available stock at once, and QA confirms it (it stays nonconforming
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
+from app.kernel.items import business_today
 from app.kernel.users import User
 from app.meta import identity
+from app.workflow import recurring
 from app.workflow.models import InboxMessage
 from tests.application.purchasing_fixtures import (
     SIGN,
@@ -126,6 +130,48 @@ def test_a_storage_climate_out_of_range_asks_what_was_done_and_tells_qa(bed):
     assert [(row["values"]["check"], row["values"]["climate_ok"], row["values"]["climate_measure"])
             for row in rows] == [(check["number"], False, "开启除湿机，两小时后复测 60%"),
                                  (fine["number"], True, None)]  # fmt: skip
+
+
+def test_a_location_whose_last_check_is_a_week_old_is_reminded_once_a_day(app, bed):
+    """The form's ``recurring`` duty: every store and warehouse checks weekly; the daily job
+    tells the staff of each location whose last counted check is 7 days old, or that has none."""
+    item = _stock(bed)
+    registry, today = app.extensions["lianku.registry"], business_today()
+
+    def remind(on: dt.date) -> dict:
+        with bed.db.transaction() as session:
+            return recurring.remind(session, registry, on)
+
+    result = remind(today)  # nobody has checked yet
+    every = {"SH01", "HZ01", "BJ01", "TJ01", "WH-SH", "WH-BJ"}  # the stores and warehouses
+    assert result["due"]["maintenance_check"] == dict.fromkeys(every)
+    assert result["notified"] == 3  # the keeper and the supervisor at WH-SH, the clerk at SH01
+    assert _reminders(bed, "keeper") == [
+        f"[{today}] maintenance_check WH-SH 上海中心仓: 养护检查到期，每 7 天一次"
+        "（从未记录 / never recorded） / Storage check due, every 7 days"
+    ]
+    assert remind(today)["notified"] == 0  # once a day
+    draft = bed.create("keeper", "maintenance_check", _check(bed, item))  # a draft does not count
+    assert "WH-SH" in remind(today)["due"]["maintenance_check"]
+    assert bed.fire("keeper", "maintenance_check", draft["id"], "finish").status_code == 200
+    assert "WH-SH" not in remind(today)["due"]["maintenance_check"]
+    assert "WH-SH" not in remind(today + dt.timedelta(days=6))["due"]["maintenance_check"]
+    week = remind(today + dt.timedelta(days=7))
+    assert week["due"]["maintenance_check"]["WH-SH"] == today.isoformat()
+    assert len(_reminders(bed, "keeper")) == 2 and "上次 " in _reminders(bed, "keeper")[-1]
+
+
+def _reminders(bed, username: str) -> list[str]:
+    with bed.db.session() as session:
+        return list(
+            session.scalars(
+                select(InboxMessage.message)
+                .where(
+                    InboxMessage.user_id == bed.users[username], InboxMessage.kind == "recurring"
+                )
+                .order_by(InboxMessage.id)
+            )
+        )
 
 
 def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
