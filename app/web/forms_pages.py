@@ -450,13 +450,17 @@ def edit(form, record_id):
                            record=record, visible={}, locked=locked), exc.status  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record_id))
+    # the page opens with the fields the record's values show (a walk-in sale hides the
+    # cold-chain transport), as the live recompute would after the first change
+    shown = records.evaluate(session, registry(), current_user, form, {}, record_id).visible
+    session.rollback()
     return _render(
         definition,
         "form.html",
         values=record.data,
         errors={},
         record=record,
-        visible={},
+        visible=shown,
         locked=locked,
     )
 

@@ -378,6 +378,10 @@ def test_cold_chain_goods_go_to_a_hospital_packed_cold(shop, db):
 
     walk_in = new_order(clerk, shop, [{**line, "quantity": "1"}])
     assert fire(clerk, SO, walk_in, "confirm").status_code == 200
+    asked, not_asked = (clerk.get(f"/forms/sales_order/{order['id']}/edit").text,
+                        clerk.get(f"/forms/sales_order/{walk_in['id']}/edit").text)  # fmt: skip
+    shown = '<div class="mb-3" data-field="departure_temperature">'
+    assert shown in asked and shown not in not_asked  # hidden (d-none) for a walk-in customer
     scan_goods(clerk, walk_in["id"], [strip_scan("A2", 1)])  # A went to the hospital
     response = fire(clerk, SO, walk_in, "deliver")
     assert response.status_code == 200, response.json

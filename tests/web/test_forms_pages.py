@@ -74,6 +74,21 @@ def test_create_through_the_page_and_see_detail_and_history(api, org):
     assert 'id="history"' in html and "<strong>Created</strong>" in html and "admin" in html
 
 
+def test_the_edit_page_opens_with_the_fields_the_record_shows(api, org):
+    """``visible_if`` on the edit page as on the new one: hidden until the record makes it
+    visible, not shown until the first change."""
+    calm = form_data(org)
+    del calm["urgent"], calm["reason"]  # an unchecked box sends nothing
+    response = api.form("/forms/field_lab/new", calm)
+    assert response.status_code == 302, response.text
+    edit = response.headers["Location"] + "/edit"
+    assert 'class="mb-3 d-none" data-field="reason"' in api.get(edit).text  # not urgent
+    urgent = api.form("/forms/field_lab/new", form_data(org, title="Beta"))
+    assert urgent.status_code == 302, urgent.text
+    html = api.get(urgent.headers["Location"] + "/edit").text
+    assert 'class="mb-3" data-field="reason"' in html
+
+
 def test_page_shows_inline_errors_per_field(api, org):
     response = api.form(
         "/forms/field_lab/new",
