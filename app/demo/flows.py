@@ -670,11 +670,12 @@ def scrap(day: Day, location: str) -> None:
         approve(day, record)
 
 
-def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
+def storage_check(day: Day, location: str, outcome: str | None = None, humid=False) -> None:
     """The storage check (养护): the clerk lists the key items the shelf holds (all of it where
-    there are none) from stock and records the room's temperature and humidity. With an
-    ``outcome`` a carton of the first lot is damaged and set apart, and QA decides (signed):
-    ``confirm`` it nonconforming, or ``release`` it back on sale."""
+    there are none) from stock and records the room's temperature and humidity — ``humid``: too
+    damp, so the clerk says what was done (QA hears of it). With an ``outcome`` a carton of the
+    first lot is damaged and set apart, and QA decides (signed): ``confirm`` it nonconforming, or
+    ``release`` it back on sale."""
     place = day.session.get(Location, day.chain.locations[location])
     held = queries.lots_held(day.session, place)
     if not held:
@@ -686,6 +687,8 @@ def storage_check(day: Day, location: str, outcome: str | None = None) -> None:
         "storage_temperature": str(Decimal(day.rng.randint(160, 240)) / 10),
         "storage_humidity": str(day.rng.randint(40, 65)),
     }  # fmt: skip
+    if humid:  # the rainy season: 78 % against the 75 % allowed
+        payload.update(storage_humidity="78", climate_measure="开启除湿机，两小时后复测 62%")
     with day.moment():
         record = day.create(clerk, "maintenance_check", payload)
         day.fire(record, "fill_from_stock", clerk)

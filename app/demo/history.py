@@ -277,20 +277,24 @@ def _replenish(day: flows.Day, store: str, state: _History) -> None:
 
 def _corrections(day: flows.Day, number: int) -> None:
     """Every few days a store's count finds a piece missing (adjustment); every week each location
-    checks its storage (养护), the first warehouse now and then setting a damaged carton apart (its
-    first check always does); every few weeks the warehouses and stores destroy what is
-    nonconforming or expired (scrap). Now and then a store hears of a suspected adverse event, which
-    QA reports."""
+    checks its storage (养护), the first warehouse now and then setting a damaged carton apart
+    (its first check always does), the last finding its room too damp on its second; every few
+    weeks the warehouses and stores destroy what is nonconforming or expired (scrap). Now and
+    then a store hears of a suspected adverse event, which QA reports."""
     chain, volume = day.chain, day.volume
     if number % int(volume["adjustment_every_days"]) == 1:
         day_index = number // int(volume["adjustment_every_days"])
         flows.adjust(day, chain.stores[day_index % len(chain.stores)])
-    if number % int(volume["storage_check_every_days"]) == 2:
+    checks = int(volume["storage_check_every_days"])
+    if number % checks == 2:
         outcome = None
         if number == 2 or day.chance(volume["storage_check_finding_share"]):
             outcome = "release" if number > 2 and day.chance("0.25") else "confirm"
         for code in [*chain.warehouses, *chain.stores]:
-            flows.storage_check(day, code, outcome if code == chain.warehouses[0] else None)
+            damp = number // checks == 1 and code == chain.warehouses[-1]
+            flows.storage_check(
+                day, code, outcome if code == chain.warehouses[0] else None, humid=damp
+            )
     every = int(volume["adverse_event_every_days"])
     if number % every == 3:  # the stores in turn
         flows.adverse_event(day, chain.stores[number // every % len(chain.stores)], report=True)

@@ -164,6 +164,10 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
                 and any(line["cold_chain"] for line in sale.data["lines"])]  # fmt: skip
         assert cold and all(sale.data["transport_mode"] and sale.data["departure_temperature"]
                    for sale in cold)  # fmt: skip
+        # one storage check found its room too damp and said what was done
+        checks = session.scalars(select(Record).where(Record.form == "maintenance_check")).all()
+        damp = [check for check in checks if check.data["climate_ok"] is False]
+        assert len(damp) == 1 and damp[0].data["climate_measure"]
         scans = [row["scan"] for sale in sales for row in sale.data["deliveries"] if "scan" in row]
         assert scans and all(scan.startswith("(01)") for scan in scans)
         # today's sale beyond the store's stock: allocated elsewhere, its transfer out to ship
