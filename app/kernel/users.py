@@ -17,7 +17,7 @@ import datetime as dt
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, func, select
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, func, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -54,6 +54,19 @@ class UserRole(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     role: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+def holding(session: Session, roles, location: Location | None) -> set[int]:
+    """The ids of the users holding one of ``roles`` at ``location`` or above it (QA at HQ hears
+    of a store's record; every holder when there is no location)."""
+    query = select(UserRole.user_id).where(UserRole.role.in_(list(roles)))
+    if location is not None:
+        query = (
+            query.join(user_locations, user_locations.c.user_id == UserRole.user_id)
+            .join(Location, Location.id == user_locations.c.location_id)
+            .where(literal(location.path).startswith(Location.path))
+        )
+    return set(session.scalars(query))
 
 
 class User(Base):

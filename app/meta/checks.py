@@ -383,33 +383,40 @@ def _card_problem(metadata: Metadata, form: dict, target: str, key: str, earlier
 
 
 @cross_check
-def check_recurring(metadata: Metadata, issues: list[MetadataIssue]) -> None:
-    """``recurring``: a form kept per location, dated by one of its date fields, counted done
-    in states its workflow has, and roles that exist to remind."""
+def check_reminders(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """``recurring`` and ``deadline``: dated by a date field of the form, counted in states its
+    workflow has, ``open_if`` over the form's names, roles that exist to remind; a recurring duty
+    is done per location."""
     for name, document in metadata.forms.items():
-        duty = document.data.get("recurring")
-        if duty is not None:
-            for key, message in _recurring_problems(metadata, name, document.data, duty):
-                issues.append(document.issue(("recurring", *key), message))
+        form = document.data
+        for key in ("recurring", "deadline"):
+            if key not in form:
+                continue
+            problems = _reminder_problems(metadata, name, form, form[key])
+            if key == "recurring" and not form.get("location_field"):
+                problems.append(((), _("a recurring duty is done per location: the form needs "
+                                       "a location_field")))  # fmt: skip
+            for where, message in problems:
+                issues.append(document.issue((key, *where), message))
 
 
-def _recurring_problems(metadata: Metadata, name: str, form: dict, duty: dict):
-    if not form.get("location_field"):
-        yield (), _("a recurring duty is done per location: the form needs a location_field")
-    field = next((f for f in form["fields"] if f["name"] == duty["date_field"]), None)
-    if field is None or field["type"] not in ("date", "current_time", "datetime"):
-        yield (
-            ("date_field",),
-            _("'%(name)s' is not a date field of the form", name=duty["date_field"]),
-        )
+def _reminder_problems(metadata: Metadata, name: str, form: dict, spec: dict) -> list:
+    problems = []
+    field = next((f for f in form["fields"] if f["name"] == spec["date_field"]), None)
+    if field is None or field["type"] not in ("date", "expiry_date", "datetime", "current_time"):
+        problems.append((("date_field",), _(
+            "'%(name)s' is not a date field of the form", name=spec["date_field"])))  # fmt: skip
     workflow = metadata.workflows.get(name)
     states = set(workflow.data["states"]) if workflow is not None else set()
-    for index, state in enumerate(duty.get("states", [])):
+    for index, state in enumerate(spec.get("states", [])):
         if state not in states:
-            yield ("states", index), _("unknown state '%(name)s'", name=state)
-    for index, role in enumerate(duty["remind"]):
+            problems.append((("states", index), _("unknown state '%(name)s'", name=state)))
+    if "open_if" in spec:
+        problems += _compiled(("open_if",), spec["open_if"], expression_names(form, ()))
+    for index, role in enumerate(spec["remind"]):
         if metadata.roles_document is not None and role not in metadata.roles:
-            yield ("remind", index), _("unknown role '%(name)s'", name=role)
+            problems.append((("remind", index), _("unknown role '%(name)s'", name=role)))
+    return problems
 
 
 @cross_check

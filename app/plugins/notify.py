@@ -13,12 +13,12 @@ import json
 import urllib.error
 import urllib.request
 
-from sqlalchemy import literal, select
+from sqlalchemy import select
 
 from app.i18n import _
 from app.kernel import audit, jobs
 from app.kernel.locations import Location
-from app.kernel.users import User, UserRole, user_locations
+from app.kernel.users import User, holding
 from app.workflow.actions import Action, ActionContext
 from app.workflow.models import InboxMessage
 
@@ -49,15 +49,8 @@ class Notify(Action):
                 session.scalars(select(User.id).where(User.username.in_(params["users"])))
             )
         if params.get("roles"):
-            query = select(UserRole.user_id).where(UserRole.role.in_(params["roles"]))
             place = session.get(Location, record.location_id) if record.location_id else None
-            if place is not None:
-                query = (
-                    query.join(user_locations, user_locations.c.user_id == UserRole.user_id)
-                    .join(Location, Location.id == user_locations.c.location_id)
-                    .where(literal(place.path).startswith(Location.path))
-                )
-            recipients |= set(session.scalars(query))
+            recipients |= holding(session, params["roles"], place)
         text = f"{record.number or record.id}: {params['message']}"
         for user_id in sorted(recipients):
             session.add(

@@ -5,8 +5,12 @@ from it. Each rule refuses naming its field."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
+from app.kernel.items import business_today
+from app.workflow import reminders
 from app.workflow.models import InboxMessage
 from tests.application.purchasing_fixtures import (
     SIGN,
@@ -102,3 +106,61 @@ def test_not_reportable_needs_the_reason_and_qa_may_recall_the_lot(bed):
                         comment="患者未按说明书操作", **SIGN)  # fmt: skip
     assert response.status_code == 200, response.json
     assert response.json["state"] == "not_reportable"
+
+
+def test_qa_and_the_store_are_reminded_daily_as_the_report_falls_due(app, bed):
+    """The form's ``deadline``: from two days before the report is due until it is reported,
+    QA (at HQ, above the store) and the store's manager hear of it each day, once."""
+    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    bed.users |= _manager(bed)
+    event = bed.create("clerk", "adverse_event", _event(bed, item))  # due in 6 days
+    registry, today = app.extensions["lianku.registry"], business_today()
+
+    def remind(days: int) -> dict:
+        with bed.db.transaction() as session:
+            return reminders.remind(session, registry, today + dt.timedelta(days=days))
+
+    assert remind(3)["deadlines"] == {}  # three days ahead: not yet
+    result = remind(4)
+    assert result["deadlines"] == {"adverse_event": {event["number"]: day(6)}}
+    assert _deadline_messages(bed, event["id"]) == {
+        "qa": [f"[{today + dt.timedelta(days=4)}] adverse_event {event['number']} 不良事件期限 "
+               f"{day(6)}，还有 2 天 / Adverse event deadline {day(6)}, due in 2 days"],
+        "manager": [f"[{today + dt.timedelta(days=4)}] adverse_event {event['number']} 不良事件"
+                    f"期限 {day(6)}，还有 2 天 / Adverse event deadline {day(6)}, due in 2 days"],
+    }  # fmt: skip
+    assert remind(4)["notified"] == 0  # once a day
+    remind(7)
+    assert "已逾期 1 天 / Adverse event deadline" in _deadline_messages(bed, event["id"])["qa"][-1]
+    assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
+    assert remind(8)["deadlines"] == {"adverse_event": {event["number"]: day(6)}}  # in review
+    reported = bed.api("qa").get(url("adverse_event", event["id"])).json
+    response = bed.api("qa").put(url("adverse_event", event["id"]), json={
+        "version": reported["version"], "assessment": "按严重伤害上报", "reported_on": day(0),
+        "report_number": "310000-2026-0002"})  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert bed.fire("qa", "adverse_event", event["id"], "report", **SIGN).status_code == 200
+    assert remind(9)["deadlines"] == {}  # reported: nobody is reminded any more
+
+
+def _manager(bed) -> dict[str, int]:
+    from app.meta import identity
+    from tests.chain import PASSWORD
+
+    with bed.db.transaction() as session:
+        user = identity.create_user(session, "manager", "店长", PASSWORD, roles=["store_manager"],
+                                    location_ids=[bed.loc("SH01")])  # fmt: skip
+        return {"manager": user.id}
+
+
+def _deadline_messages(bed, record_id: int) -> dict[str, list[str]]:
+    names = {user_id: name for name, user_id in bed.users.items()}
+    with bed.db.session() as session:
+        found: dict[str, list[str]] = {}
+        for message in session.scalars(
+            select(InboxMessage)
+            .where(InboxMessage.record_id == record_id, InboxMessage.kind == "deadline")
+            .order_by(InboxMessage.id)
+        ):
+            found.setdefault(names[message.user_id], []).append(message.message)
+        return found

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.kernel.items import business_today
 from app.kernel.users import User
 from app.meta import identity
-from app.workflow import recurring
+from app.workflow import reminders
 from app.workflow.models import InboxMessage
 from tests.application.purchasing_fixtures import (
     SIGN,
@@ -140,7 +140,7 @@ def test_a_location_whose_last_check_is_a_week_old_is_reminded_once_a_day(app, b
 
     def remind(on: dt.date) -> dict:
         with bed.db.transaction() as session:
-            return recurring.remind(session, registry, on)
+            return reminders.remind(session, registry, on)
 
     result = remind(today)  # nobody has checked yet
     every = {"SH01", "HZ01", "BJ01", "TJ01", "WH-SH", "WH-BJ"}  # the stores and warehouses
@@ -166,9 +166,7 @@ def _reminders(bed, username: str) -> list[str]:
         return list(
             session.scalars(
                 select(InboxMessage.message)
-                .where(
-                    InboxMessage.user_id == bed.users[username], InboxMessage.kind == "recurring"
-                )
+                .where(InboxMessage.user_id == bed.users[username], InboxMessage.kind == "duty")
                 .order_by(InboxMessage.id)
             )
         )

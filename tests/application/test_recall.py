@@ -19,6 +19,7 @@ from app.kernel.stock import Movement, Reason, post_movements
 from app.kernel.stocktake import abort_stocktake, open_stocktake, stocktake_of
 from app.meta import identity
 from app.meta.models import Record
+from app.workflow import reminders
 from app.workflow.models import InboxMessage
 from tests.application import sales_fixtures
 from tests.application.clock import TODAY
@@ -357,3 +358,44 @@ def test_a_store_reads_its_own_recall_task_never_another_stores_customers(shop, 
 
     assert customers(qa) == customers(s1_manager) == ["C-1"]
     assert customers(s2_manager) == []
+
+
+def test_a_recall_task_is_reminded_as_its_deadline_nears_until_it_is_done(app, shop, db):
+    """The recall task's ``deadline``: from three days before until the task is done, the
+    location's manager hears of it every day, once."""
+    sold_and_held(shop)
+    qa = shop.api("qa")
+    recall = new_recall(qa, shop, lots="A2", deadline=str(day(5)))
+    assert fire(qa, RC, recall, "issue").status_code == 200
+    registry = app.extensions["lianku.registry"]
+
+    def remind(offset: int) -> dict:
+        with db.transaction() as session:
+            return reminders.remind(session, registry, day(offset))
+
+    assert remind(1)["deadlines"] == {}
+    [(number, due)] = remind(2)["deadlines"]["recall_task"].items()
+    assert due == str(day(5))
+    with db.session() as session:
+        told = session.execute(
+            select(InboxMessage.user_id, InboxMessage.message).where(
+                InboxMessage.kind == "deadline"
+            )
+        ).all()
+    assert told == [
+        (
+            shop["manager"],
+            f"[{day(2)}] recall_task {number} 召回任务期限 {day(5)}，"
+            f"还有 3 天 / Recall task deadline {day(5)}, due in 3 days",
+        )
+    ]
+    with db.transaction() as session:  # the goods go back to the supplier: the task is done
+        strip, s1 = session.get(Item, shop["STRIP"]), session.get(Location, shop["S1"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "A2"))
+        post_movements(session, [
+            Movement(item=strip, quantity=D(2), source=s1, lot=lot, source_status="nonconforming"),
+            Movement(item=strip, quantity=D(1), source=s1, lot=lot,
+                     source_status="awaiting_inspection"),
+        ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip
+    assert fire(qa, RC, recall, "refresh").status_code == 200
+    assert remind(6)["deadlines"] == {}  # done: past its deadline, nobody is reminded

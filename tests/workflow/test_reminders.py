@@ -1,6 +1,6 @@
-"""Recurring duties from the shipped metadata (the weekly storage check), through the job queue and
-the cron command: an active store or warehouse that never recorded one is due and its staff are
-told, once a day; a closed location, HQ and the regions are not."""
+"""The daily reminders from the shipped metadata (the weekly storage check), through the job
+queue and the cron command: an active store or warehouse that never recorded one is due and its
+staff are told, once a day; a closed location, HQ and the regions are not."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _inbox(db) -> dict[int, list[str]]:
     with db.session() as session:
         found: dict[int, list[str]] = {}
         for message in session.scalars(select(InboxMessage).order_by(InboxMessage.id)):
-            assert message.kind == "recurring"
+            assert message.kind == "duty"
             found.setdefault(message.user_id, []).append(message.message)
         return found
 
@@ -49,11 +49,11 @@ def _inbox(db) -> dict[int, list[str]]:
 def test_the_job_names_each_location_due_and_tells_its_staff_once(db):
     ids = _world(db)
     with db.transaction() as session:
-        jobs.enqueue(session, "recurring_reminders", {"day": "2026-12-07"})
-        jobs.enqueue(session, "recurring_reminders", {"day": "2026-12-07"})
+        jobs.enqueue(session, "reminders", {"day": "2026-12-07"})
+        jobs.enqueue(session, "reminders", {"day": "2026-12-07"})
     first, again = jobs.run_next(db), jobs.run_next(db)
     assert first.status == jobs.JobStatus.done, first.error
-    assert first.result == {"day": "2026-12-07", "notified": 2,
+    assert first.result == {"day": "2026-12-07", "notified": 2, "deadlines": {},
                             "due": {"maintenance_check": {"S1": None, "W1": None}}}  # fmt: skip
     assert again.result["notified"] == 0
     assert _inbox(db) == {  # not the closed store's clerk, nor QA or finance
@@ -68,8 +68,8 @@ def test_cron_command_runs_the_reminders_for_today(db, monkeypatch, database_url
     ids = _world(db)
     monkeypatch.setenv("LIANKU_DATABASE_URL", database_url)
     monkeypatch.setenv("LIANKU_INSTANCE_PATH", str(tmp_path / "instance"))
-    result = CliRunner().invoke(main, ["enqueue", "recurring_reminders", "--run"])
+    result = CliRunner().invoke(main, ["enqueue", "reminders", "--run"])
     assert result.exit_code == 0, result.output
-    assert "queued (recurring_reminders)" in result.output and "1 job(s) run" in result.output
+    assert "queued (reminders)" in result.output and "1 job(s) run" in result.output
     [message] = _inbox(db)[ids["clerk"]]
     assert message.startswith(f"[{business_today().isoformat()}] maintenance_check S1 ")
