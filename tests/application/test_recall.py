@@ -57,6 +57,19 @@ def sold_and_held(shop):
     return number, second
 
 
+def _return_to_supplier(db, shop) -> None:
+    """S1 ships what it holds of the recalled A2 back to the supplier (2 set apart, 1 returned
+    by a customer and awaiting inspection)."""
+    with db.transaction() as session:
+        strip, s1 = session.get(Item, shop["STRIP"]), session.get(Location, shop["S1"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "A2"))
+        post_movements(session, [
+            Movement(item=strip, quantity=D(2), source=s1, lot=lot, source_status="nonconforming"),
+            Movement(item=strip, quantity=D(1), source=s1, lot=lot,
+                     source_status="awaiting_inspection"),
+        ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip
+
+
 def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db):
     first_number, second = sold_and_held(shop)
     qa, clerk = shop.api("qa"), shop.api("clerk")
@@ -103,14 +116,7 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
     assert response.status_code == 409, response.json
     assert "S1" in response.json["error"] and "3" in response.json["error"]
 
-    with db.transaction() as session:  # the goods go back to the supplier
-        strip, s1 = session.get(Item, shop["STRIP"]), session.get(Location, shop["S1"])
-        lot = session.scalar(select(Lot).where(Lot.lot_number == "A2"))
-        post_movements(session, [
-            Movement(item=strip, quantity=D(2), source=s1, lot=lot, source_status="nonconforming"),
-            Movement(item=strip, quantity=D(1), source=s1, lot=lot,
-                     source_status="awaiting_inspection"),
-        ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip
+    _return_to_supplier(db, shop)  # the goods go back to the supplier
     response = fire(qa, RC, recall, "refresh")
     assert response.status_code == 200, response.json
     assert [(D(task["remaining"]), task["done"]) for task in response.json["data"]["tasks"]] == [
@@ -389,13 +395,6 @@ def test_a_recall_task_is_reminded_as_its_deadline_nears_until_it_is_done(app, s
             f"还有 3 天 / Recall task deadline {day(5)}, due in 3 days",
         )
     ]
-    with db.transaction() as session:  # the goods go back to the supplier: the task is done
-        strip, s1 = session.get(Item, shop["STRIP"]), session.get(Location, shop["S1"])
-        lot = session.scalar(select(Lot).where(Lot.lot_number == "A2"))
-        post_movements(session, [
-            Movement(item=strip, quantity=D(2), source=s1, lot=lot, source_status="nonconforming"),
-            Movement(item=strip, quantity=D(1), source=s1, lot=lot,
-                     source_status="awaiting_inspection"),
-        ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip
+    _return_to_supplier(db, shop)  # the task is done
     assert fire(qa, RC, recall, "refresh").status_code == 200
     assert remind(6)["deadlines"] == {}  # done: past its deadline, nobody is reminded
