@@ -573,15 +573,19 @@ def submitted_by(session: Session, user, limit: int = 50) -> list[Record]:
     )
 
 
-def messages_for(session: Session, user, limit: int = 50) -> list[InboxMessage]:
-    return list(
-        session.scalars(
-            select(InboxMessage)
+def messages_for(session: Session, user, limit: int = 50) -> list[tuple[InboxMessage, Record]]:
+    """The user's latest messages, each with the record it is about (``None`` when none: a
+    location's duty falling due), so the inbox can open it."""
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(InboxMessage, Record)
+            .outerjoin(Record, Record.id == InboxMessage.record_id)
             .where(InboxMessage.user_id == user.id)
             .order_by(InboxMessage.id.desc())
             .limit(limit)
         )
-    )
+    ]
 
 
 # --- reminders and escalation ------------------------------------------------------------------

@@ -130,6 +130,8 @@ def test_qa_and_the_store_are_reminded_daily_as_the_report_falls_due(app, bed):
                     f"期限 {day(6)}，还有 2 天 / Adverse event deadline {day(6)}, due in 2 days"],
     }  # fmt: skip
     assert remind(4)["notified"] == 0  # once a day
+    inbox = bed.api("qa").client.get("/inbox").text  # the message opens the event
+    assert f'<a href="/forms/adverse_event/{event["id"]}">{event["number"]}</a>' in inbox
     remind(7)
     assert "已逾期 1 天 / Adverse event deadline" in _deadline_messages(bed, event["id"])["qa"][-1]
     assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
