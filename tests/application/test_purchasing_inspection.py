@@ -112,3 +112,24 @@ def test_the_signed_inspection_shows_when_on_the_business_wall_clock(bed, db):
         text = bed.api("qa").get(f"/forms/purchase_receipt/{record['id']}{page}").text
         assert f"{local} ({business_timezone().key})" in text, page
         assert "UTC" not in text
+
+
+def test_the_supplier_review_sums_what_each_supplier_delivered_and_what_failed(bed):
+    """GSP's periodic supplier review: receipts, lines and quantities per supplier, and the share
+    rejected at inspection, worst first; a receipt not inspected yet does not count."""
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    good, poor = bed.supplier()["id"], bed.supplier("SUP-HB", "华北器械")["id"]
+    for supplier, lot, rejected in ((good, "G1", 0), (poor, "P1", 2), (poor, "P2", 0)):
+        sorted_out = {"accepted_quantity": str(10 - rejected), "rejected_quantity": str(rejected)}
+        if rejected:
+            sorted_out |= {"conclusion": "partly_rejected", "reject_reason": "外箱破损"}
+        record = _record_results(bed, _received(bed, supplier, item, lot, "10"), **sorted_out)
+        assert (
+            bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY).status_code == 200
+        )
+    _received(bed, poor, item, "P3", "10")  # awaiting inspection
+    report = bed.api("qa").get("/api/v1/reports/supplier_quality").json
+    rows = [(row["values"]["supplier"], row["values"]["receipts"], row["values"]["lines"],
+             Decimal(row["values"]["quantity"]), Decimal(row["values"]["rejected"]),
+             Decimal(str(row["values"]["rejected_share"]))) for row in report["rows"]]  # fmt: skip
+    assert rows == [("华北器械", 2, 2, 20, 2, 10), ("华东医疗", 1, 1, 10, 0, 0)]
