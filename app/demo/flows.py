@@ -744,6 +744,39 @@ def adverse_event(day: Day, store: str, report: bool) -> None:
         day.fire(record, "report", qa, signature=SIGNATURE)
 
 
+def quality_complaint(day: Day, store: str, close: bool) -> None:
+    """A customer complains about a device the store sold (its last sale's first delivery): the
+    clerk records it and hands it to QA; with ``close`` QA investigates, answers the customer and
+    closes it the same day (signed)."""
+    delivered = select(Record).where(
+        Record.form == "sales_order", Record.state == "delivered",
+        Record.location_id == day.chain.locations[store],
+    ).order_by(Record.id.desc())  # fmt: skip
+    sale = day.session.scalars(delivered).first()
+    if sale is None or not sale.data.get("deliveries"):
+        return
+    sold = sale.data["deliveries"][0]
+    clerk, _manager = _staff(day, store)
+    payload = {
+        "location": day.chain.locations[store], "item": sold["item"], "lot": sold.get("lot"),
+        "serial": sold.get("serial"), "customer": sale.data.get("customer"),
+        "complainant": "顾客 王女士 139 0000 0000", "category": "quality",
+        "received_on": day.date.isoformat(),
+        "description": "顾客反映产品使用效果不佳，怀疑质量问题",
+    }  # fmt: skip
+    with day.moment():
+        record = day.create(clerk, "quality_complaint", payload)
+        day.fire(record, "submit", clerk)
+        if not close:
+            return
+        qa = day.user("qa")
+        record = day.update(qa, record, {
+            "investigation": "留样复检合格，系使用方法不当", "conclusion": "not_justified",
+            "measures": "电话指导正确使用方法，顾客认可", "replied_on": day.date.isoformat(),
+        })  # fmt: skip
+        day.fire(record, "close", qa, signature=SIGNATURE)
+
+
 def draft_sale(day: Day, store: str) -> None:
     """A sales order the clerk started and has not confirmed yet (a draft in the list)."""
     free = _free_by_item(day, store)

@@ -280,7 +280,8 @@ def _corrections(day: flows.Day, number: int) -> None:
     checks its storage (养护), the first warehouse now and then setting a damaged carton apart
     (its first check always does), the last finding its room too damp on its second; every few
     weeks the warehouses and stores destroy what is nonconforming or expired (scrap). Now and
-    then a store hears of a suspected adverse event, which QA reports."""
+    then a store hears of a suspected adverse event, which QA reports, or takes a customer's
+    complaint, which QA investigates and closes."""
     chain, volume = day.chain, day.volume
     if number % int(volume["adjustment_every_days"]) == 1:
         day_index = number // int(volume["adjustment_every_days"])
@@ -298,6 +299,9 @@ def _corrections(day: flows.Day, number: int) -> None:
     every = int(volume["adverse_event_every_days"])
     if number % every == 3:  # the stores in turn
         flows.adverse_event(day, chain.stores[number // every % len(chain.stores)], report=True)
+    every = int(volume["complaint_every_days"])
+    if number % every == 7:  # the stores in turn, from the last
+        flows.quality_complaint(day, chain.stores[-1 - number // every % len(chain.stores)], True)
     if number % int(volume["scrap_every_days"]) == 1:
         for code in [*chain.warehouses, *chain.stores]:
             flows.scrap(day, code)
@@ -309,7 +313,7 @@ def _leave_open(day: flows.Day) -> None:
     task) and a sale confirmed but not yet delivered, the last store's draft sales order; and a
     sale at the first store of more than it holds, allocated from elsewhere (a transfer out for
     that location's clerk to pick and ship); a suspected adverse event at the last store for QA
-    to assess."""
+    to assess, a quality complaint at the first for QA to investigate."""
     chain = day.chain
     first, second = chain.stores[0], chain.stores[-1]
     flows.order(day, chain.warehouses[0], 3, decide=False)
@@ -318,3 +322,4 @@ def _leave_open(day: flows.Day) -> None:
     flows.draft_sale(day, second)
     flows.sell_from_elsewhere(day, first)
     flows.adverse_event(day, second, report=False)  # QA's to assess
+    flows.quality_complaint(day, first, close=False)  # QA's to investigate

@@ -35,11 +35,9 @@ STATES = {
     "transfer_in": {"done", "in_transit"},
     "stock_adjustment": {"posted"},
     "scrap": {"scrapped"},
-    "maintenance_check": {"done", "confirmed"},
-    "adverse_event": {
-        "reported",
-        "in_review",
-    },  # today's is QA's to assess  # the first warehouse's first check sets apart
+    "maintenance_check": {"done", "confirmed"},  # the first warehouse's first check sets apart
+    "adverse_event": {"reported", "in_review"},  # today's is QA's to assess
+    "quality_complaint": {"closed", "investigating"},  # today's is QA's to investigate
     "customer_receipt": {"confirmed"},  # finance settles the hospitals' orders weekly
     "supplier_payment": {"confirmed"},  # and pays the suppliers two weeks after delivery
     "sales_invoice": {"confirmed"},  # the hospitals are invoiced a week after delivery
@@ -81,6 +79,8 @@ ROLES = {
     ("maintenance_check", "confirm"): {"qa"},
     ("adverse_event", "submit"): {"store_manager"},
     ("adverse_event", "report"): {"qa"},
+    ("quality_complaint", "submit"): {"store_clerk"},
+    ("quality_complaint", "close"): {"qa"},
     ("customer_receipt", "confirm"): {"finance"},
     ("supplier_payment", "confirm"): {"finance"},
     ("sales_invoice", "confirm"): {"finance"},
