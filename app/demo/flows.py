@@ -709,18 +709,26 @@ def storage_check(day: Day, location: str, outcome: str | None = None, humid=Fal
                      comment="外箱破损，内包装受压，确认不合格")  # fmt: skip
 
 
-def adverse_event(day: Day, store: str, report: bool) -> None:
-    """A customer tells the store of harm a device it sold may have caused: the manager records it
-    and submits it to QA; with ``report`` QA assesses it and reports it to the monitoring system
-    the same day (signed)."""
+def _last_sold(day: Day, store: str) -> tuple[Record | None, dict | None]:
+    """The store's last delivered sale and its first delivered row (what a customer comes back
+    about), or ``(None, None)``."""
     delivered = select(Record).where(
         Record.form == "sales_order", Record.state == "delivered",
         Record.location_id == day.chain.locations[store],
     ).order_by(Record.id.desc())  # fmt: skip
     sale = day.session.scalars(delivered).first()
     if sale is None or not sale.data.get("deliveries"):
+        return None, None
+    return sale, sale.data["deliveries"][0]
+
+
+def adverse_event(day: Day, store: str, report: bool) -> None:
+    """A customer tells the store of harm a device it sold may have caused: the manager records it
+    and submits it to QA; with ``report`` QA assesses it and reports it to the monitoring system
+    the same day (signed)."""
+    sale, sold = _last_sold(day, store)
+    if sale is None:
         return
-    sold = sale.data["deliveries"][0]
     _clerk, manager = _staff(day, store)
     payload = {
         "location": day.chain.locations[store], "item": sold["item"], "lot": sold.get("lot"),
@@ -748,14 +756,9 @@ def quality_complaint(day: Day, store: str, close: bool) -> None:
     """A customer complains about a device the store sold (its last sale's first delivery): the
     clerk records it and hands it to QA; with ``close`` QA investigates, answers the customer and
     closes it the same day (signed)."""
-    delivered = select(Record).where(
-        Record.form == "sales_order", Record.state == "delivered",
-        Record.location_id == day.chain.locations[store],
-    ).order_by(Record.id.desc())  # fmt: skip
-    sale = day.session.scalars(delivered).first()
-    if sale is None or not sale.data.get("deliveries"):
+    sale, sold = _last_sold(day, store)
+    if sale is None:
         return
-    sold = sale.data["deliveries"][0]
     clerk, _manager = _staff(day, store)
     payload = {
         "location": day.chain.locations[store], "item": sold["item"], "lot": sold.get("lot"),
