@@ -27,7 +27,7 @@ from app.kernel.locations import Location, LocationType
 from app.kernel.stock import StockBalance
 from app.kernel.users import UserRole, user_locations
 from app.workflow.approvals import MANAGER_ROLES
-from app.workflow.models import InboxMessage
+from app.workflow.reminders import tell_once
 
 KIND = "expiry"
 #: How many lots one message lists before it says "and N more".
@@ -97,19 +97,8 @@ def _notify(session: Session, findings: LocationFindings, today: dt.date) -> int
         .distinct()
     ).all()
     stamp = f"[{today.isoformat()}]"
-    told = set(
-        session.scalars(
-            select(InboxMessage.user_id).where(
-                InboxMessage.kind == KIND,
-                InboxMessage.user_id.in_(managers),
-                InboxMessage.message.startswith(f"{stamp} {findings.location.code} "),
-            )
-        )
-    )
-    text = f"{stamp} {_message(findings)}"[:500]
-    for user_id in sorted(set(managers) - told):
-        session.add(InboxMessage(user_id=user_id, kind=KIND, message=text))
-    return len(set(managers) - told)
+    key = f"{stamp} {findings.location.code} "
+    return tell_once(session, KIND, managers, key, f"{stamp} {_message(findings)}")
 
 
 def _message(findings: LocationFindings) -> str:

@@ -181,6 +181,14 @@ def _tell(
     """One message to each user with a ``remind`` role at ``place`` or above it, unless they
     were told under ``key`` (today's date and what it is about) already."""
     users = holding(session, spec["remind"], place)
+    return tell_once(session, kind, users, key, key + text, record_id)
+
+
+def tell_once(
+    session: Session, kind: str, users, key: str, message: str, record_id: int | None = None
+) -> int:
+    """Leave ``message`` (which starts with ``key``) to each of ``users`` not yet told under
+    ``key`` in messages of ``kind``: how a daily job tells nobody twice a day."""
     told = set(
         session.scalars(
             select(InboxMessage.user_id).where(
@@ -190,13 +198,12 @@ def _tell(
             )
         )
     )
-    for user_id in sorted(users - told):
+    fresh = sorted(set(users) - told)
+    for user_id in fresh:
         session.add(
-            InboxMessage(
-                user_id=user_id, record_id=record_id, kind=kind, message=(key + text)[:500]
-            )  # fmt: skip
+            InboxMessage(user_id=user_id, record_id=record_id, kind=kind, message=message[:500])
         )
-    return len(users - told)
+    return len(fresh)
 
 
 @jobs.handler("reminders", label=_l("Reminders"))
