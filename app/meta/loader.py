@@ -161,16 +161,12 @@ def describe_error(
 def _read(
     kind: Kind, base: Path, metadata: Metadata, issues: list, overrides: dict[str, str]
 ) -> list[SourceDocument]:
+    # workflows are named ``workflows/<form>.yaml`` wherever their folder is
+    prefix = "workflows/" if kind.root == "workflows" else ""
     texts: dict[str, str] = {}
     for path in sorted(base.glob(kind.pattern)):
-        relative = (
-            f"{base.name}/{path.relative_to(base)}"
-            if kind.root == "workflows"
-            else str(path.relative_to(base))
-        )
-        texts[relative] = path.read_text(encoding="utf-8")
-    if kind.root == "metadata":
-        texts.update({name: t for name, t in overrides.items() if fnmatch(name, kind.pattern)})
+        texts[f"{prefix}{path.relative_to(base)}"] = path.read_text(encoding="utf-8")
+    texts.update({name: t for name, t in overrides.items() if fnmatch(name, prefix + kind.pattern)})
     documents = []
     for relative, text in sorted(texts.items()):
         try:
@@ -205,9 +201,9 @@ def load_metadata(
 ) -> Metadata:
     """Read, validate and cross-check every definition; raise ``MetadataInvalid`` if any fails.
 
-    ``overrides`` maps a file name (``forms/supplier.yaml``, ``reports/near_expiry.yaml``) to the
-    text to use instead of the file's (an admin's published or draft edit); a name with no file
-    adds a new form or report.
+    ``overrides`` maps a file name (``forms/supplier.yaml``, ``reports/near_expiry.yaml``,
+    ``workflows/scrap.yaml``) to the text to use instead of the file's (an admin's published or
+    draft edit); a name with no file adds a new form, report or workflow.
     """
     issues: list[MetadataIssue] = []
     roots = {"metadata": Path(metadata_dir), "workflows": Path(workflows_dir)}

@@ -1,4 +1,5 @@
-"""The live set of compiled forms and reports: shipped files plus the admin's published edits.
+"""The live set of compiled forms, workflows and reports: shipped files plus the admin's
+published edits.
 
 Every worker keeps a ``Registry`` in memory. A publish bumps ``metadata_state.generation``; each
 request compares it with the registry's (one primary-key read) and rebuilds when it changed, so
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from app.meta.checks import link_names
 from app.meta.forms import FormDef, compile_form
 from app.meta.loader import Metadata, load_metadata
-from app.meta.models import FormVersion, MetadataState, ReportVersion
+from app.meta.models import FormVersion, MetadataState, ReportVersion, WorkflowVersion
 from app.meta.reports.definition import get_report
 from app.meta.reports.model import Report
 from app.meta.yamlsource import MetadataInvalid
@@ -32,9 +33,10 @@ SHIPPED_VERSION = 1
 
 @dataclass(frozen=True)
 class Edited:
-    """A kind of definition admins edit live: its folder under ``metadata/`` and its versions."""
+    """A kind of definition admins edit live: its folder and its versions. Forms and reports
+    live in ``metadata/<folder>``; workflows in the workflows folder, each named by its form."""
 
-    name: str  # form | report: also the version table's column naming the definition
+    name: str  # form | report | workflow: also the version table's column naming the definition
     folder: str
     model: type
 
@@ -44,12 +46,20 @@ class Edited:
         return getattr(self.model, self.name)
 
     def file(self, name: str) -> str:
+        """The definition's file name as the loader knows it (``forms/supplier.yaml``)."""
         return f"{self.folder}/{name}.yaml"
+
+    def directory(self, metadata_dir: Path, workflows_dir: Path) -> Path:
+        """Where the shipped files of this kind are."""
+        if self.folder == "workflows":
+            return Path(workflows_dir)
+        return Path(metadata_dir) / self.folder
 
 
 FORMS = Edited("form", "forms", FormVersion)
 REPORTS = Edited("report", "reports", ReportVersion)
-EDITED = (FORMS, REPORTS)
+WORKFLOWS = Edited("workflow", "workflows", WorkflowVersion)
+EDITED = (FORMS, REPORTS, WORKFLOWS)
 
 
 @dataclass
@@ -119,7 +129,7 @@ def build(
                     versions[name] = row.version
     overrides.update(extra or {})
     shipped = {
-        kind.name: {path.stem for path in Path(metadata_dir).glob(f"{kind.folder}/*.yaml")}
+        kind.name: {p.stem for p in kind.directory(metadata_dir, workflows_dir).glob("*.yaml")}
         for kind in EDITED
     }
     metadata = load_metadata(metadata_dir, workflows_dir, overrides)

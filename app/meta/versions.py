@@ -1,18 +1,22 @@
-"""Admins edit forms and reports live: drafts, published versions, diffs, rollbacks, exports.
+"""Admins edit forms, workflows and reports live: drafts, published versions, diffs, rollbacks,
+exports.
 
-Shipped files are version 1 of their form or report. A publish stores the new YAML as the next
-version in ``form_versions`` (``report_versions``), bumps ``metadata_state.generation`` (so every
-worker reloads at its next request) and leaves an audit entry — all in the caller's transaction.
-A rollback publishes an old text again as a new version, so history only grows. An edit is
-checked exactly like files are (every message names file, line and path) and a form edit is
-refused when it would lose data: a field with stored values cannot change type. A removed field
-is only hidden: records keep its values. Each function takes the ``kind`` of definition
-(``registry.FORMS`` unless told).
+Shipped files are version 1 of their definition. A publish stores the new YAML as the next
+version in ``form_versions`` (``report_versions``, ``workflow_versions``), bumps
+``metadata_state.generation`` (so every worker reloads at its next request) and leaves an audit
+entry — all in the caller's transaction. A rollback publishes an old text again as a new version,
+so history only grows. An edit is checked exactly like files are (every message names file, line
+and path), then by the kind's refusals (``refuses``): a form edit is refused when it would lose
+data — a field with stored values cannot change type; a removed field is only hidden, records
+keep its values — and a workflow edit when it would strand records under way (see
+``app.workflow.editing``). Each function takes the ``kind`` of definition (``registry.FORMS``
+unless told).
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -29,7 +33,7 @@ from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
-from app.meta.registry import FORMS, Edited
+from app.meta.registry import FORMS, REPORTS, WORKFLOWS, Edited
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue, parse_yaml
 
 
@@ -47,26 +51,71 @@ class VersionInfo:
     live: bool
 
 
+#: What refuses a checked definition before it goes live, by kind:
+#: ``(session, registry, definition) -> [why, …]`` (empty: nothing refuses it).
+Refusal = Callable[[Session, object, object], list[str]]
+REFUSALS: dict[str, list[Refusal]] = {}
+
+
+def refuses(kind: Edited):
+    """Register a refusal of ``kind``'s publishes (a layer above adds its own: workflows)."""
+
+    def register(func: Refusal) -> Refusal:
+        REFUSALS.setdefault(kind.name, []).append(func)
+        return func
+
+    return register
+
+
 def file_name(form: str) -> str:
     return FORMS.file(form)
 
 
+def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:
+    """A workflow's file is named by its form: the text must say it is that form's."""
+    if kind is not WORKFLOWS:
+        return None
+    try:
+        document = parse_yaml(text, kind.file(name))
+    except MetadataInvalid:
+        return None  # the build says what is wrong with it
+    form = document.data.get("form") if isinstance(document.data, dict) else None
+    if form is None or form == name:
+        return None
+    message = _("the workflow must be for the form '%(name)s'", name=name)
+    return document.issue(("form",), message)
+
+
+def _named(candidate, name: str, kind: Edited):
+    """The definition called ``name`` in a freshly built registry: a ``FormDef`` (of the form a
+    workflow belongs to, with that workflow) or a compiled ``Report``; None when absent."""
+    if kind is REPORTS:
+        return candidate.report(name)
+    form = candidate.form(name)
+    if kind is WORKFLOWS and (form is None or form.workflow is None):
+        return None
+    return form
+
+
 def check_text(session: Session, registry, name: str, text: str, kind: Edited = FORMS):
-    """``(issues, definition or None)`` for ``text`` as the new definition of ``name``: a
-    ``FormDef`` or a compiled ``Report``, checked together with every other definition."""
+    """``(issues, definition or None)`` for ``text`` as the new definition of ``name`` (see
+    ``_named``), checked together with every other definition."""
+    misnamed = _misnamed(kind, name, text)
+    if misnamed is not None:
+        return [misnamed], None
     try:
         candidate = meta_registry.build(
             registry.metadata_dir, registry.workflows_dir, session, extra={kind.file(name): text}
         )
     except MetadataInvalid as exc:
         return exc.issues, None
-    definition = candidate.form(name) if kind is FORMS else candidate.report(name)
+    definition = _named(candidate, name, kind)
     if definition is None:
-        message = (
-            _("the form must be named '%(name)s'", name=name)
-            if kind is FORMS
-            else _("the report must be named '%(name)s'", name=name)
-        )
+        message = {
+            "form": lambda: _("the form must be named '%(name)s'", name=name),
+            "report": lambda: _("the report must be named '%(name)s'", name=name),
+            "workflow": lambda: _("there is no form named '%(name)s'", name=name),
+        }[kind.name]()
         return [MetadataIssue(kind.file(name), 1, "name", message)], None
     return [], definition
 
@@ -129,7 +178,8 @@ def text_of(
     if row is not None:
         return row.yaml_text
     if version == meta_registry.SHIPPED_VERSION and _shipped(registry, name, kind):
-        return (registry.metadata_dir / kind.file(name)).read_text(encoding="utf-8")
+        folder = kind.directory(registry.metadata_dir, registry.workflows_dir)
+        return (folder / f"{name}.yaml").read_text(encoding="utf-8")
     return None
 
 
@@ -203,6 +253,7 @@ def stored_types(session: Session, registry, name: str) -> dict[str, set[str]]:
     return stored
 
 
+@refuses(FORMS)
 def data_loss(session: Session, registry, new: FormDef) -> list[str]:
     """Why publishing ``new`` would lose stored values (empty: it would not): a field whose
     records hold values saved as another type — including under an earlier version, for a
@@ -246,15 +297,17 @@ def publish(
     note: str | None = None,
     kind: Edited = FORMS,
 ):
-    """Check ``text``, refuse data loss, store it as the next live version of ``name``."""
+    """Check ``text``, apply the kind's refusals (data loss, records under way), store it as
+    the next live version of ``name``."""
     issues, definition = check_text(session, registry, name, text, kind)
     if issues:
         raise MetadataInvalid(issues)
+    problems = [why for refusal in REFUSALS.get(kind.name, ()) for why in refusal(
+        session, registry, definition)]  # fmt: skip
+    if problems:
+        raise ChangeRefused("; ".join(problems))
     new_formulas = set()
     if kind is FORMS:
-        problems = data_loss(session, registry, definition)
-        if problems:
-            raise ChangeRefused("; ".join(problems))
         before = registry.form(name)
         if before is not None:
             new_formulas = backfill.formula_paths(definition) - backfill.formula_paths(before)

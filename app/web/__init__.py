@@ -32,6 +32,7 @@ from app.web import (
     reports,
     reports_admin,
     stock,
+    workflows_admin,
 )
 from app.web.forms_common import DatabaseIntConverter, ExactJSONProvider
 from app.web.guard import init_guard
@@ -111,7 +112,7 @@ def init_web(app: Flask) -> None:
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp, stock.bp)
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
-    blueprints += (replenishment.bp,)
+    blueprints += (replenishment.bp, workflows_admin.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -1,6 +1,7 @@
 """The workflow engine: states, transitions, approvals and action plugins from ``workflows/``."""
 
 from app.workflow import checks as _checks  # noqa: F401  (registers the load-time checks)
+from app.workflow import editing as _editing  # noqa: F401  (refusals of workflow publishes)
 from app.workflow import expiry as _expiry  # noqa: F401  (registers the expiry_scan job)
 from app.workflow import reminders as _reminders  # noqa: F401  (the daily reminders job)
 from app.workflow import replenishment as _replenishment  # noqa: F401  (the replenishment job)

@@ -286,20 +286,17 @@ REGION_LEVEL = """        - name: region
 
 
 def publish_workflow(app, db, edit) -> None:
-    """An admin changes the spend_request workflow: ``edit(text)`` is its new text, live at
-    the next request."""
-    from app.meta import registry as meta_registry
+    """An admin publishes a change of the spend_request workflow, as the workflow editor does:
+    ``edit(text)`` is its new text, live at the next request."""
+    from app.meta import versions
+    from app.meta.registry import WORKFLOWS
 
     current = app.extensions["lianku.registry"]
-    path = current.workflows_dir / "spend_request.yaml"
-    text = path.read_text(encoding="utf-8")
+    text = current.metadata.workflows["spend_request"].text
     edited = edit(text)
     assert edited != text
-    path.write_text(edited, encoding="utf-8")
-    with db.session() as session:
-        fresh = meta_registry.build(current.metadata_dir, current.workflows_dir, session)
-    app.extensions["lianku.registry"] = fresh
-    app.extensions["lianku.metadata"] = fresh.metadata
+    with db.transaction() as session:
+        versions.publish(session, current, None, "spend_request", edited, kind=WORKFLOWS)
 
 
 def test_a_level_added_before_the_waiting_one_is_not_asked_and_nobody_asked_twice(

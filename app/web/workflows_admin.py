@@ -1,0 +1,158 @@
+"""Admin pages to edit workflows live (see metadata_admin): a form's states, transitions and
+approval levels. The preview draws the flow being typed as the people in it will meet it — each
+state, and for each transition who fires it, under which condition, who approves and what it
+does — so the admin reads the process, not only the YAML."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
+
+from app.i18n import _
+from app.meta import versions
+from app.meta.forms import FormDef, label_text
+from app.meta.records import locale
+from app.meta.registry import WORKFLOWS
+from app.web.forms_common import registry
+from app.web.metadata_admin import IDENTIFIER, Editor, install
+from app.web.session import db_session
+
+bp = Blueprint("workflows_admin", __name__, url_prefix="/admin/workflows")
+
+NEW_WORKFLOW_TEMPLATE = """form: {name}
+label: {{zh_CN: 新流程, en: New flow}}
+initial: draft
+states:
+  draft: {{label: {{zh_CN: 草稿, en: Draft}}, editable: true}}
+  in_approval: {{label: {{zh_CN: 审批中, en: In approval}}}}
+  approved: {{label: {{zh_CN: 已审批, en: Approved}}, final: true}}
+transitions:
+  - name: submit
+    from: draft
+    to: approved
+    label: {{zh_CN: 提交审批, en: Submit}}
+    approval:
+      pending: in_approval
+      reject_to: draft
+      levels:
+        - name: manager
+          label: {{zh_CN: 店长审批, en: Manager}}
+          approvers: {{manager: true}}
+"""
+
+
+def _listing(reg) -> list[tuple[str, str]]:
+    """Every form's workflow, named by its form, labelled by the workflow's own label."""
+    workflows = reg.metadata.workflows
+    return [
+        (name, label_text(workflows[name].data.get("label"), locale()) or name)
+        for name in sorted(workflows)
+    ]
+
+
+EDITOR = Editor(
+    blueprint=bp,
+    kind=WORKFLOWS,
+    param="workflow",
+    new_yaml=NEW_WORKFLOW_TEMPLATE,
+    find=lambda reg, name: reg.metadata.workflows.get(name),
+    live_text=lambda reg, name: reg.metadata.workflows[name].text,
+    listing=_listing,
+    words={
+        "title": lambda: _("Workflows"),
+        "new": lambda: _("New workflow"),
+        "edit": lambda: _("Edit workflow"),
+        "name_label": lambda: _("The form it runs"),
+        "column": lambda: _("Workflow"),
+        "bad_name": lambda: _("A form name is lower_snake_case: letters, digits and _."),
+        "name_in_use": lambda name: _("The form '%(name)s' already has a workflow.", name=name),
+    },
+    preview="check",
+    rights_per_name=True,  # whoever may administer a form may change its flow
+)
+install(EDITOR)
+
+
+@bp.post("/<workflow>/check")
+@login_required
+def check(workflow):
+    """htmx: check the YAML being typed and draw the flow it defines."""
+    EDITOR.guard(workflow)
+    if not IDENTIFIER.match(workflow):
+        abort(404)
+    session = db_session()
+    issues, form = versions.check_text(
+        session, registry(), workflow, request.form.get("yaml", ""), WORKFLOWS
+    )
+    session.rollback()
+    return render_template(
+        "admin_workflows/check.html", issues=issues, flow=outline(form) if form else None
+    )
+
+
+def outline(form: FormDef) -> dict:
+    """The flow of ``form``'s workflow in the reader's words: states and transitions with their
+    labels, roles, conditions, approval levels and actions."""
+    here = locale()
+    workflow = form.workflow
+    roles = registry().metadata.roles
+
+    def state(name: str) -> str:
+        return label_text(workflow["states"].get(name, {}).get("label"), here) or name
+
+    def role_names(names) -> list[str]:
+        return [label_text(roles.get(n, {}).get("label"), here) or n for n in names or ()]
+
+    def approvers(spec: dict) -> list[str]:
+        who = role_names(spec.get("roles"))
+        who += list(spec.get("users") or ())
+        if spec.get("manager"):
+            who.append(_("the manager of the record's location"))
+        if spec.get("expr"):
+            who.append(spec["expr"])
+        return who
+
+    def transition(spec: dict) -> dict:
+        sources = spec["from"] if isinstance(spec["from"], list) else [spec["from"]]
+        approval = spec.get("approval") or {}
+        return {
+            "name": spec["name"],
+            "label": label_text(spec.get("label"), here) or spec["name"],
+            "from": [state(s) for s in sources],
+            "to": state(spec["to"]),
+            "roles": role_names(spec.get("roles")),
+            "condition": spec.get("condition"),
+            "comment": spec.get("comment", "none"),
+            "signature": spec.get("signature", False),
+            "pending": state(approval["pending"]) if approval else None,
+            "levels": [
+                {
+                    "label": label_text(level.get("label"), here) or level["name"],
+                    "approvers": approvers(level["approvers"]),
+                    "all": level.get("mode") == "all",
+                    "when": level.get("when"),
+                    "signature": level.get("signature", False),
+                    "hours": level.get("time_limit_hours"),
+                }
+                for level in approval.get("levels", ())
+            ],
+            "actions": [action["action"] for action in spec.get("actions", ())],
+        }
+
+    return {
+        "label": label_text(workflow.get("label"), here) or form.name,
+        "form": form.label(here),
+        "states": [
+            {
+                "name": name,
+                "label": state(name),
+                "initial": name == workflow["initial"],
+                "final": spec.get("final", False),
+                "editable": spec.get("editable", False)
+                or bool((spec.get("fields") or {}).get("editable")),
+                "rules": len(spec.get("submit_rules", ())),
+            }
+            for name, spec in workflow["states"].items()
+        ],
+        "transitions": [transition(spec) for spec in workflow.get("transitions", ())],
+    }
