@@ -43,6 +43,7 @@ KINDS = (
     Kind("report", "report.schema.json", "metadata", "reports/*.yaml"),
     Kind("dashboard", "dashboard.schema.json", "metadata", "dashboards/*.yaml"),
     Kind("settings", "settings.schema.json", "metadata", "settings.yaml"),
+    Kind("options", "options.schema.json", "metadata", "options/*.yaml"),
 )
 
 
@@ -64,6 +65,10 @@ class Metadata:
     broken_forms: set[str] = field(default_factory=set)
     #: the YAML text of each form, as loaded (for the admin editor and exports)
     form_texts: dict[str, str] = field(default_factory=dict)
+    #: shared option lists (``metadata/options/<name>.yaml``), by name
+    option_lists: dict[str, SourceDocument] = field(default_factory=dict)
+    #: where each shared list is offered: list name → [(form | report, its name, field path)]
+    option_users: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         return {
@@ -72,6 +77,7 @@ class Metadata:
             "roles": len(self.roles),
             "reports": len(self.reports),
             "dashboards": len(self.dashboards),
+            "option lists": len(self.option_lists),
         }
 
 
@@ -211,6 +217,7 @@ def load_metadata(
     for kind in KINDS:
         for document in _read(kind, roots[kind.root], metadata, issues, overrides or {}):
             _register(metadata, kind, document, issues)
+    _share_options(metadata, issues)
     for check in CROSS_CHECKS:
         check(metadata, issues)
     if issues:
@@ -231,6 +238,8 @@ def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: 
         _add_unique(metadata.workflows, data["form"], document, ("form",), issues)
     elif kind.name == "settings":
         metadata.settings = data or {}
+    elif kind.name == "options":
+        _add_unique(metadata.option_lists, data["name"], document, ("name",), issues)
     elif kind.name == "roles":
         metadata.roles = data["roles"]
         metadata.roles_document = document
@@ -246,3 +255,33 @@ def _add_unique(registry: dict, name: str, document: SourceDocument, path, issue
         )
     else:
         registry[name] = document
+
+
+def _share_options(metadata: Metadata, issues: list) -> None:
+    """Put each shared option list in place where a field or report parameter names it
+    (``options: transport_modes``), so that everything reading ``options`` finds the choices —
+    and note who offers it, for the list's editor."""
+
+    def share(owner: tuple, document: SourceDocument, spec: dict, path: tuple, shown: str):
+        name = spec.get("options")
+        if not isinstance(name, str):
+            return
+        shared = metadata.option_lists.get(name)
+        if shared is None:
+            spec["options"] = []  # what reads the form next finds no choices, not a name
+            if not any(issue.file == f"options/{name}.yaml" for issue in issues):  # else: broken
+                message = _("unknown option list '%(name)s'", name=name)
+                issues.append(document.issue((*path, "options"), message))
+            return
+        spec["options"] = [dict(option) for option in shared.data["options"]]
+        metadata.option_users.setdefault(name, []).append((*owner, shown))
+
+    for form, document in metadata.forms.items():
+        for i, spec in enumerate(document.data.get("fields") or []):
+            share(("form", form), document, spec, ("fields", i), spec["name"])
+            for j, child in enumerate(spec.get("fields") or []):
+                path = ("fields", i, "fields", j)
+                share(("form", form), document, child, path, f"{spec['name']}.{child['name']}")
+    for report, document in metadata.reports.items():
+        for i, spec in enumerate(document.data.get("params") or []):
+            share(("report", report), document, spec, ("params", i), spec["name"])

@@ -158,6 +158,24 @@ class WorkflowVersion(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class OptionListVersion(Base):
+    """An admin's edit of a shared option list: a draft, or a published version (the highest
+    one is live)."""
+
+    __tablename__ = "option_list_versions"
+    __table_args__ = (UniqueConstraint("option_list", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    option_list: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class MetadataState(Base):
     """One row: a counter bumped on every publish, so each worker sees cheaply when to reload."""
 

@@ -1,5 +1,5 @@
-"""The live set of compiled forms, workflows and reports: shipped files plus the admin's
-published edits.
+"""The live set of compiled forms, workflows, reports and option lists: shipped files plus the
+admin's published edits.
 
 Every worker keeps a ``Registry`` in memory. A publish bumps ``metadata_state.generation``; each
 request compares it with the registry's (one primary-key read) and rebuilds when it changed, so
@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from app.meta.checks import link_names
 from app.meta.forms import FormDef, compile_form
 from app.meta.loader import Metadata, load_metadata
-from app.meta.models import FormVersion, MetadataState, ReportVersion, WorkflowVersion
+from app.meta.models import (
+    FormVersion,
+    MetadataState,
+    OptionListVersion,
+    ReportVersion,
+    WorkflowVersion,
+)
 from app.meta.reports.definition import get_report
 from app.meta.reports.model import Report
 from app.meta.yamlsource import MetadataInvalid
@@ -59,7 +65,8 @@ class Edited:
 FORMS = Edited("form", "forms", FormVersion)
 REPORTS = Edited("report", "reports", ReportVersion)
 WORKFLOWS = Edited("workflow", "workflows", WorkflowVersion)
-EDITED = (FORMS, REPORTS, WORKFLOWS)
+OPTION_LISTS = Edited("option_list", "options", OptionListVersion)
+EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS)
 
 
 @dataclass

@@ -1,14 +1,15 @@
-"""Admins edit forms, workflows and reports live: drafts, published versions, diffs, rollbacks,
-exports.
+"""Admins edit forms, workflows, reports and shared option lists live: drafts, published
+versions, diffs, rollbacks, exports.
 
 Shipped files are version 1 of their definition. A publish stores the new YAML as the next
-version in ``form_versions`` (``report_versions``, ``workflow_versions``), bumps
-``metadata_state.generation`` (so every worker reloads at its next request) and leaves an audit
-entry — all in the caller's transaction. A rollback publishes an old text again as a new version,
-so history only grows. An edit is checked exactly like files are (every message names file, line
-and path), then by the kind's refusals (``refuses``): a form edit is refused when it would lose
-data — a field with stored values cannot change type; a removed field is only hidden, records
-keep its values — and a workflow edit when it would strand records under way (see
+version in ``form_versions`` (``report_versions``, ``workflow_versions``,
+``option_list_versions``), bumps ``metadata_state.generation`` (so every worker reloads at its
+next request) and leaves an audit entry — all in the caller's transaction. A rollback publishes
+an old text again as a new version, so history only grows. An edit is checked exactly like files
+are (every message names file, line and path), then by the kind's refusals (``refuses``): a form
+edit is refused when it would lose data — a field with stored values cannot change type; a
+removed field is only hidden, records keep its values — an option list's edit when it drops a
+value records hold, and a workflow edit when it would strand records under way (see
 ``app.workflow.editing``). Each function takes the ``kind`` of definition (``registry.FORMS``
 unless told).
 """
@@ -16,6 +17,7 @@ unless told).
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +35,7 @@ from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
-from app.meta.registry import FORMS, REPORTS, WORKFLOWS, Edited
+from app.meta.registry import FORMS, OPTION_LISTS, REPORTS, WORKFLOWS, Edited
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue, parse_yaml
 
 
@@ -71,26 +73,38 @@ def file_name(form: str) -> str:
     return FORMS.file(form)
 
 
+#: What a definition of each kind must say its name is, and how a wrong one is refused: a
+#: workflow's file is named by its form.
+_NAMED_BY = {
+    "form": ("name", lambda name: _("the form must be named '%(name)s'", name=name)),
+    "report": ("name", lambda name: _("the report must be named '%(name)s'", name=name)),
+    "workflow": ("form", lambda name: _("the workflow must be for the form '%(name)s'", name=name)),
+    "option_list": ("name", lambda name: _("the option list must be named '%(name)s'", name=name)),
+}
+
+
 def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:
-    """A workflow's file is named by its form: the text must say it is that form's."""
-    if kind is not WORKFLOWS:
-        return None
+    """The text names another definition than the one edited: said at once, on its key (else
+    everything that refers to ``name`` would report it missing)."""
     try:
         document = parse_yaml(text, kind.file(name))
     except MetadataInvalid:
         return None  # the build says what is wrong with it
-    form = document.data.get("form") if isinstance(document.data, dict) else None
-    if form is None or form == name:
+    key, message = _NAMED_BY[kind.name]
+    given = document.data.get(key) if isinstance(document.data, dict) else None
+    if given is None or given == name:
         return None
-    message = _("the workflow must be for the form '%(name)s'", name=name)
-    return document.issue(("form",), message)
+    return document.issue((key,), message(name))
 
 
 def _named(candidate, name: str, kind: Edited):
     """The definition called ``name`` in a freshly built registry: a ``FormDef`` (of the form a
-    workflow belongs to, with that workflow) or a compiled ``Report``; None when absent."""
+    workflow belongs to, with that workflow), a compiled ``Report`` or an option list's
+    ``SourceDocument``; None when absent."""
     if kind is REPORTS:
         return candidate.report(name)
+    if kind is OPTION_LISTS:
+        return candidate.metadata.option_lists.get(name)
     form = candidate.form(name)
     if kind is WORKFLOWS and (form is None or form.workflow is None):
         return None
@@ -111,12 +125,8 @@ def check_text(session: Session, registry, name: str, text: str, kind: Edited = 
         return exc.issues, None
     definition = _named(candidate, name, kind)
     if definition is None:
-        message = {
-            "form": lambda: _("the form must be named '%(name)s'", name=name),
-            "report": lambda: _("the report must be named '%(name)s'", name=name),
-            "workflow": lambda: _("there is no form named '%(name)s'", name=name),
-        }[kind.name]()
-        return [MetadataIssue(kind.file(name), 1, "name", message)], None
+        key, message = _NAMED_BY[kind.name]
+        return [MetadataIssue(kind.file(name), 1, key, message(name))], None
     return [], definition
 
 
@@ -270,6 +280,51 @@ def data_loss(session: Session, registry, new: FormDef) -> list[str]:
                     new=kind,
                 )
             )
+    return problems
+
+
+def _values_at(data: dict, path: str):
+    """The values a record holds at a field path (``lines.transport`` for line fields)."""
+    head, _dot, child = path.partition(".")
+    holders = [line for line in data.get(head) or [] if isinstance(line, dict)] if child else [data]
+    for holder in holders:
+        value = holder.get(child or head)
+        yield from value if isinstance(value, list) else [value]
+
+
+def _records_holding(session: Session, form: str, path: str, values: set) -> Counter:
+    """How many records of ``form`` hold each of ``values`` at ``path``."""
+    held: Counter = Counter()
+    rows = session.execute(select(Record.data).where(Record.form == form)).yield_per(500)
+    for (data,) in rows:
+        held.update({value for value in _values_at(data or {}, path) if value in values})
+    return held
+
+
+@refuses(OPTION_LISTS)
+def options_in_use(session: Session, registry, new) -> list[str]:
+    """A value records hold cannot leave a shared list: they would show a bare code and fail
+    their next save. (A label may change; that is what a shared list is for.)"""
+    name = new.data["name"]
+    old = registry.metadata.option_lists.get(name)
+    if old is None:
+        return []
+    removed = {o["value"] for o in old.data["options"]} - {o["value"] for o in new.data["options"]}
+    problems = []
+    for kind, form, path in registry.metadata.option_users.get(name, ()) if removed else ():
+        if kind != "form":
+            continue  # a report's parameter holds nothing
+        held = _records_holding(session, form, path, removed)
+        problems += [
+            _(
+                "%(count)s records of %(form)s hold '%(value)s' in %(field)s; keep that option",
+                count=held[value],
+                form=form,
+                value=value,
+                field=path,
+            )
+            for value in sorted(held, key=str)
+        ]
     return problems
 
 

@@ -147,11 +147,14 @@ def test_a_broken_definition_is_refused_with_its_path_and_nothing_goes_live(
     assert column_names(other) == ["location", "items", "on_hand", "available"]
 
 
-def test_an_edit_that_breaks_a_dashboard_is_refused(app, db, admin):
+def test_a_renamed_report_is_refused_on_its_name(app, db, admin):
+    """A rename would leave the dashboards' cards naming a report that is gone: said at once,
+    on the name, rather than as every card's unknown report."""
     renamed = shipped_text(app, "stock_value").replace("name: stock_value\n", "name: other\n")
     refused = admin.form("/admin/reports/stock_value/publish", {"yaml": renamed})
     assert refused.status_code == 422
-    assert "dashboards/store.yaml:10 cards[1].report: 未知报表“stock_value”" in refused.text
+    assert "reports/stock_value.yaml:1 name: 报表名称必须是“stock_value”" in refused.text
+    assert "dashboards/store.yaml" not in refused.text
     assert published_rows(db) == 0
 
 

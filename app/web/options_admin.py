@@ -1,0 +1,83 @@
+"""Admin pages to edit the shared option lists live (数据字典, see metadata_admin): choices
+several forms and reports offer alike — transport modes, invoice kinds. The preview shows the
+choices in both languages and every form field and report parameter that offers them, so the
+admin sees what one edit changes."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
+
+from app.i18n import _
+from app.meta import versions
+from app.meta.forms import label_text
+from app.meta.records import locale
+from app.meta.registry import OPTION_LISTS
+from app.web.forms_common import registry
+from app.web.metadata_admin import IDENTIFIER, Editor, install
+from app.web.session import db_session
+
+bp = Blueprint("options_admin", __name__, url_prefix="/admin/options")
+
+NEW_LIST_TEMPLATE = """name: {name}
+label: {{zh_CN: 新选项列表, en: New option list}}
+options:
+  - {{value: first, label: {{zh_CN: 选项一, en: First}}}}
+  - {{value: second, label: {{zh_CN: 选项二, en: Second}}}}
+"""
+
+EDITOR = Editor(
+    blueprint=bp,
+    kind=OPTION_LISTS,
+    param="option_list",
+    new_yaml=NEW_LIST_TEMPLATE,
+    find=lambda reg, name: reg.metadata.option_lists.get(name),
+    live_text=lambda reg, name: reg.metadata.option_lists[name].text,
+    listing=lambda reg: [
+        (name, label_text(document.data["label"], locale()))
+        for name, document in sorted(reg.metadata.option_lists.items())
+    ],
+    words={
+        "title": lambda: _("Option lists"),
+        "new": lambda: _("New option list"),
+        "edit": lambda: _("Edit option list"),
+        "name_label": lambda: _("Option list name"),
+        "column": lambda: _("Option list"),
+        "bad_name": lambda: _("An option list name is lower_snake_case: letters, digits and _."),
+        "name_in_use": lambda name: _("The option list '%(name)s' already exists.", name=name),
+    },
+    preview="check",
+)
+install(EDITOR)
+
+
+@bp.post("/<option_list>/check")
+@login_required
+def check(option_list):
+    """htmx: check the YAML being typed; show its choices and where they are offered."""
+    EDITOR.guard()
+    if not IDENTIFIER.match(option_list):
+        abort(404)
+    session = db_session()
+    issues, document = versions.check_text(
+        session, registry(), option_list, request.form.get("yaml", ""), OPTION_LISTS
+    )
+    session.rollback()
+    return render_template(
+        "admin_options/check.html",
+        issues=issues,
+        document=document,
+        users=_offered_by(option_list) if document else [],
+    )
+
+
+def _offered_by(name: str) -> list[tuple[str, str]]:
+    """(form or report label, field) of everything that offers the live list ``name``."""
+    reg, here = registry(), locale()
+    found = []
+    for kind, owner, path in reg.metadata.option_users.get(name, ()):
+        if kind == "form":
+            found.append((reg.form(owner).label(here), path))
+        else:
+            found.append((label_text(reg.report(owner).label, here), path))
+    return found
