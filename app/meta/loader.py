@@ -209,7 +209,7 @@ def load_metadata(
 
     ``overrides`` maps a file name (``forms/supplier.yaml``, ``reports/near_expiry.yaml``,
     ``workflows/scrap.yaml``) to the text to use instead of the file's (an admin's published or
-    draft edit); a name with no file adds a new form, report or workflow.
+    draft edit); a name with no file adds a new form, report, workflow or option list.
     """
     issues: list[MetadataIssue] = []
     roots = {"metadata": Path(metadata_dir), "workflows": Path(workflows_dir)}
