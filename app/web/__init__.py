@@ -27,6 +27,7 @@ from app.web import (
     forms_pages,
     health,
     jobs,
+    openapi,
     options_admin,
     pages,
     replenishment,
@@ -113,7 +114,7 @@ def init_web(app: Flask) -> None:
     blueprints = (health.bp, auth.bp, pages.bp, assets.bp, jobs.bp, reports.bp)
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp, stock.bp)
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
-    blueprints += (replenishment.bp, workflows_admin.bp, options_admin.bp)
+    blueprints += (replenishment.bp, workflows_admin.bp, options_admin.bp, openapi.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

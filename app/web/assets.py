@@ -1,5 +1,6 @@
 """Third-party browser assets, installed from the npm registry into ``node_modules/`` and served
-locally: no CDN, and nothing third-party committed. Only the packages' ``dist`` folders are exposed.
+locally: no CDN, and nothing third-party committed. Only the packages' ``dist`` folders (and the
+API reference's two files) are exposed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from app.config import PROJECT_ROOT
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 SERVED = ("bootstrap/dist/", "htmx.org/dist/", "tom-select/dist/", "echarts/dist/")
+# swagger-ui-dist keeps its files at the package's root: only the two the API reference loads
+SERVED += ("swagger-ui-dist/swagger-ui-bundle.js", "swagger-ui-dist/swagger-ui.css")
 
 bp = Blueprint("assets", __name__)
 

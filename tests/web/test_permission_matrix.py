@@ -133,6 +133,9 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "transition": lambda chain, rule: "cancel",
     "task_id": _store_b_task,
     "item_id": _store_b_item,
+    # the design pages of a shipped workflow and option list: administrators only
+    "workflow": lambda chain, rule: "purchase_receipt",
+    "option_list": lambda chain, rule: "transport_modes",
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
@@ -147,6 +150,8 @@ ALLOWED: dict[str, str] = {
     "/favicon.ico": "the app's icon, the same for everyone",
     "/account": "one's own roles, locations and language",
     "/account/password": "changing one's own password",
+    "/api/v1/openapi.json": "the API's description: the forms the clerk may read, no records",
+    "/api/docs": "the API's description rendered for people: no records",
     "/api/v1/lookup/location": "scoped location lookup: offers only the clerk's own locations",
     "/api/v1/lookup/user": "scoped user lookup: offers only staff of the clerk's own locations",
     "/jobs": "the clerk's own jobs",

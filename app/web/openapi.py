@@ -1,0 +1,330 @@
+"""The REST API described as OpenAPI 3.1, built from the live metadata at each request.
+
+Integrators read what the caller may use: every form they may read, with its fields' schema
+(``app.meta.api_schema``), the endpoints of its records, its transitions by name and label, and
+the shared endpoints (lookups, approvals, reports, stock, attachments). An admin's edit of a form
+or a workflow shows here at once, as it does on the pages. ``/api/docs`` renders it with Swagger
+UI, served locally like every browser asset; "Try it out" sends the page's CSRF token.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from flask_login import current_user, login_required
+
+from app.i18n import _
+from app.meta import access
+from app.meta.api_schema import data_schema, record_schema
+from app.meta.forms import FormDef, label_text
+from app.meta.records import locale
+from app.web.forms_api import api_auth
+from app.web.forms_common import registry
+
+bp = Blueprint("openapi", __name__)
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(schema: dict, required: bool = True) -> dict:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def _answer(description: str, schema: dict | None = None) -> dict:
+    answer = {"description": description}
+    if schema is not None:
+        answer["content"] = {JSON: {"schema": schema}}
+    return answer
+
+
+def _errors(*codes: str) -> dict:
+    words = {
+        "401": _("Not signed in, or the token is not valid."),
+        "403": _("Not allowed: the role or the data scope does not permit it."),
+        "404": _("Not found, or out of the caller's data scope."),
+        "409": _("A conflict: a stale version, a wrong state, a stock rule."),
+        "422": _("Refused input: `errors` names each field and why."),
+    }
+    return {code: _answer(words[code], _ref("Error")) for code in codes}
+
+
+def _id_param(name: str = "id") -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+}
+
+
+def _form_paths(form: FormDef, here: str | None) -> dict:
+    """The endpoints of one form's records, its transitions and its helpers."""
+    base = f"/api/v1/forms/{form.name}"
+    tag = [form.label(here)]
+    data, record = _ref(f"{form.name}_data"), _ref(f"{form.name}_record")
+    filters = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+        for name in ("q", "sort", "page", "per_page")
+    ]
+    paths = {
+        f"{base}/records": {
+            "get": {
+                "tags": tag,
+                "summary": _("List records (filter by any field: ?field=value)"),
+                "parameters": filters,
+                "responses": {
+                    "200": _answer(
+                        _("A page of records."),
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": record},
+                                "total": {"type": "integer"},
+                                "page": {"type": "integer"},
+                                "per_page": {"type": "integer"},
+                            },
+                        },
+                    ),
+                    **_errors("401", "403"),
+                },
+            },
+            "post": {
+                "tags": tag,
+                "summary": _("Create a record"),
+                "parameters": [IDEMPOTENCY],
+                "requestBody": _body(data),
+                "responses": {
+                    "201": _answer(_("The record created."), record),
+                    **_errors("401", "403", "409", "422"),
+                },
+            },
+        },
+        f"{base}/records/{{id}}": {
+            "parameters": [_id_param()],
+            "get": {
+                "tags": tag,
+                "summary": _("Read a record"),
+                "responses": {"200": _answer(_("The record."), record), **_errors("401", "404")},
+            },
+            "patch": {
+                "tags": tag,
+                "summary": _("Change a record: the fields sent, with the version read"),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "properties": {"version": {"type": "integer"}, "data": data},
+                    }  # fmt: skip
+                ),
+                "responses": {
+                    "200": _answer(_("The record changed."), record),
+                    **_errors("401", "403", "404", "409", "422"),
+                },
+            },
+            "delete": {
+                "tags": tag,
+                "summary": _("Delete a record where its state allows"),
+                "parameters": [
+                    {
+                        "name": "version",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    }  # fmt: skip
+                ],
+                "responses": {
+                    "204": _answer(_("Deleted.")),
+                    **_errors("401", "403", "404", "409"),
+                },
+            },
+        },
+        f"{base}/evaluate": {
+            "post": {
+                "tags": tag,
+                "summary": _("Compute formulas, visibility and errors of unsaved input"),
+                "requestBody": _body({"type": "object", "properties": {"data": data}}),
+                "responses": {
+                    "200": _answer(_("Values, errors and visible fields.")),
+                    **_errors("401", "422"),
+                },  # fmt: skip
+            }
+        },
+    }
+    transitions = (form.workflow or {}).get("transitions", [])
+    if transitions:
+        names = [t["name"] for t in transitions]
+        paths[f"{base}/records/{{id}}/transitions/{{transition}}"] = {
+            "parameters": [
+                _id_param(),
+                {
+                    "name": "transition",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"enum": names},
+                    "description": "; ".join(
+                        f"{t['name']} = {label_text(t.get('label'), here)}" for t in transitions
+                    ),
+                },
+            ],  # fmt: skip
+            "post": {
+                "tags": tag,
+                "summary": _("Fire a transition (approvals, actions and stock postings run)"),
+                "parameters": [IDEMPOTENCY],
+                "requestBody": _body(_ref("Transition"), required=False),
+                "responses": {
+                    "200": _answer(_("The record in its new state."), record),
+                    **_errors("401", "403", "404", "409", "422"),
+                },
+            },
+        }
+    return paths
+
+
+def _shared_paths() -> dict:
+    text = {"type": "string"}
+    return {
+        "/api/v1/lookup/{target}": {
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("Search master data or records to link (location, item, a form)"),
+                "parameters": [
+                    {"name": "target", "in": "path", "required": True, "schema": text},
+                    {"name": "q", "in": "query", "required": False, "schema": text},
+                ],
+                "responses": {"200": _answer(_("Matches: id and text.")), **_errors("401")},
+            }
+        },
+        "/api/v1/approval-tasks/{id}/decision": {
+            "parameters": [_id_param()],
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Approve, reject or return an approval task given to the caller"),
+                "requestBody": _body(_ref("Decision")),
+                "responses": {
+                    "200": _answer(_("The task decided.")),
+                    **_errors("401", "404", "409", "422"),
+                },  # fmt: skip
+            },
+        },
+        "/api/v1/reports/{report}": {
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("Run a report; its parameters go in the query string"),
+                "parameters": [
+                    {"name": "report", "in": "path", "required": True, "schema": text}
+                ],  # fmt: skip
+                "responses": {"200": _answer(_("Columns and rows.")), **_errors("401", "404")},
+            }
+        },
+        "/api/v1/stock/items/{id}": {
+            "parameters": [_id_param()],
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("An item's stock at every location: on hand, reserved, in transit"),
+                "responses": {"200": _answer(_("The item's stock.")), **_errors("401", "404")},
+            },
+        },
+    }
+
+
+def _components(forms: list[FormDef], here: str | None) -> dict:
+    schemas = {
+        "Error": {
+            "type": "object",
+            "required": ["message"],
+            "properties": {
+                "message": {"type": "string"},
+                "error": {"type": "string"},
+                "errors": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                },
+                "field": {"type": "string"},
+            },  # fmt: skip
+        },
+        "Transition": {
+            "type": "object",
+            "properties": {
+                "comment": {"type": "string"},
+                "version": {"type": "integer"},
+                "signature": {
+                    "type": "object",
+                    "properties": {"password": {"type": "string"}, "meaning": {"type": "string"}},
+                },
+            },
+        },
+        "Decision": {
+            "type": "object",
+            "required": ["decision"],
+            "properties": {
+                "decision": {"enum": ["approve", "reject", "return"]},
+                "comment": {"type": "string"},
+                "return_to": {"type": "string"},
+            },
+        },
+    }
+    for form in forms:
+        schemas[f"{form.name}_data"] = data_schema(form.fields, here)
+        schemas[f"{form.name}_record"] = record_schema(form, _ref(f"{form.name}_data"))
+    return {
+        "schemas": schemas,
+        "securitySchemes": {
+            "token": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": _("An API token an administrator issued."),
+            },
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "session",
+                "description": _("A signed-in browser; writes send X-CSRFToken."),
+            },
+        },  # fmt: skip
+    }
+
+
+def document(principal) -> dict:
+    """The OpenAPI document of what ``principal`` may read, in their language."""
+    here = locale()
+    reg = registry()
+    forms = [
+        form for name, form in sorted(reg.forms.items()) if access.can(principal, "read", name)
+    ]
+    paths = {}
+    for form in forms:
+        paths.update(_form_paths(form, here))
+    paths.update(_shared_paths())
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": _("Lianku API"),
+            "version": f"1 (metadata {reg.generation})",
+            "description": _(
+                "Every form of this company, as its metadata defines it now. Errors are JSON "
+                "with a message to show; every POST honours Idempotency-Key."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"token": []}, {"session": []}],
+        "tags": [{"name": form.label(here), "description": form.name} for form in forms],
+        "paths": paths,
+        "components": _components(forms, here),
+    }
+
+
+@bp.get("/api/v1/openapi.json")
+@api_auth
+def openapi_json():
+    return jsonify(document(current_user))
+
+
+@bp.get("/api/docs")
+@login_required
+def docs():
+    return render_template("api_docs.html")

@@ -1,0 +1,106 @@
+"""The API described as OpenAPI 3.1 from the live metadata: a valid document; what it says a
+record looks like is what the API really takes and gives; each caller sees the forms they may
+read; an admin's edit shows at once."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from app.meta import access
+from tests.forms_fixtures import PASSWORD, ApiClient
+from tests.web.test_forms_api import URL, valid
+
+SPEC = "/api/v1/openapi.json"
+
+
+def schema_validator(document: dict, name: str) -> Draft202012Validator:
+    """A validator for ``#/components/schemas/<name>``, its references resolved in the document."""
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry = Registry().with_resource("urn:openapi", resource)
+    schema = {"$ref": f"urn:openapi#/components/schemas/{name}"}
+    return Draft202012Validator(schema, registry=registry)
+
+
+@pytest.fixture
+def document(api):
+    response = api.get(SPEC)
+    assert response.status_code == 200
+    return response.json
+
+
+def test_the_document_is_valid_openapi(document):
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    assert "/api/v1/forms/field_lab/records" in document["paths"]
+    assert "/api/v1/forms/sales_order/records/{id}/transitions/{transition}" in document["paths"]
+
+
+def test_a_record_is_what_the_description_says(api, org, document):
+    body = valid(org)
+    assert not list(schema_validator(document, "field_lab_data").iter_errors(body))
+    created = api.post(URL, json=body)
+    assert created.status_code == 201, created.json
+    errors = list(schema_validator(document, "field_lab_record").iter_errors(created.json))
+    assert not errors, [(error.json_path, error.message) for error in errors]
+    listed = api.get(URL).json["items"]
+    assert not list(schema_validator(document, "field_lab_record").iter_errors(listed[0]))
+
+    refused = dict(body, priority="urgent", count=102)  # the API refuses both; so does the schema
+    assert api.post(URL, json=refused).status_code == 422
+    data = schema_validator(document, "field_lab_data")
+    assert {error.json_path for error in data.iter_errors(refused)} == {"$.priority", "$.count"}
+
+
+def test_fields_read_as_the_form_defines_them(document):
+    data = document["components"]["schemas"]["field_lab_data"]
+    fields = data["properties"]
+    assert "title" in data["required"] and "location" in data["required"]
+    assert fields["count"]["anyOf"][0] == {"type": "integer", "minimum": 0, "maximum": 100}
+    assert "send it as a string" in fields["weight"]["description"]
+    assert fields["priority"]["anyOf"][0]["enum"] == ["low", "high"]
+    assert "low = Low; high = High" in fields["priority"]["description"]
+    assert fields["lines"]["items"]["properties"]["amount"]["readOnly"] is True
+    assert "location" in fields["location"]["description"]
+    transport = document["components"]["schemas"]["sales_order_data"]["properties"]
+    assert transport["transport_mode"]["anyOf"][0]["enum"][0] == "refrigerated_vehicle"
+    fire = document["paths"]["/api/v1/forms/sales_order/records/{id}/transitions/{transition}"]
+    assert "deliver" in fire["parameters"][1]["schema"]["enum"]
+
+
+def test_each_caller_sees_the_forms_they_may_read(lab_app, org, api, document):
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    theirs = clerk.get(SPEC).json
+    forms = {path.split("/")[4] for path in theirs["paths"] if path.startswith("/api/v1/forms/")}
+    with lab_app.extensions["lianku.db"].session() as session:
+        from app.kernel.users import User
+
+        user = session.get(User, org["clerk"])
+        expected = {
+            name for name in lab_app.extensions["lianku.registry"].forms
+            if access.can(user, "read", name)
+        }  # fmt: skip
+    assert forms == expected and len(forms) < len(
+        {path.split("/")[4] for path in document["paths"] if path.startswith("/api/v1/forms/")}
+    )
+    assert lab_app.test_client().get(SPEC).status_code == 401
+
+
+def test_an_edit_shows_at_once(api, lab_app):
+    text = lab_app.extensions["lianku.registry"].form("supplier").yaml_text
+    edited = text.replace(
+        "list:", "  - name: rating\n    type: integer\n    label: {zh_CN: 评级, en: Rating}\nlist:"
+    )
+    assert api.form("/admin/forms/supplier/publish", {"yaml": edited}).status_code == 302
+    fields = api.get(SPEC).json["components"]["schemas"]["supplier_data"]["properties"]
+    assert fields["rating"]["description"].startswith("Rating")
+
+
+def test_the_reference_page_loads_its_assets(api):
+    page = api.get("/api/docs")
+    assert page.status_code == 200 and 'data-spec="/api/v1/openapi.json"' in page.text
+    assert api.get("/vendor/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
+    assert api.get("/vendor/swagger-ui-dist/package.json").status_code == 404
