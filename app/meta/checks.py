@@ -29,7 +29,7 @@ def check_forms(metadata: Metadata, issues: list[MetadataIssue]) -> None:
     for name, document in metadata.forms.items():
         form = document.data
         expected_file = f"forms/{name}.yaml"
-        if document.file != expected_file:
+        if document.file not in (expected_file, f"forms/{name}.json"):
             issues.append(
                 document.issue(
                     ("name",),

@@ -170,9 +170,13 @@ def _read(
     # workflows are named ``workflows/<form>.yaml`` wherever their folder is
     prefix = "workflows/" if kind.root == "workflows" else ""
     texts: dict[str, str] = {}
-    for path in sorted(base.glob(kind.pattern)):
-        texts[f"{prefix}{path.relative_to(base)}"] = path.read_text(encoding="utf-8")
-    texts.update({name: t for name, t in overrides.items() if fnmatch(name, prefix + kind.pattern)})
+    for pattern in (kind.pattern, kind.pattern.removesuffix(".yaml") + ".json"):
+        for path in sorted(base.glob(pattern)):  # JSON is YAML too: read by the same parser
+            texts[f"{prefix}{path.relative_to(base)}"] = path.read_text(encoding="utf-8")
+    for name, text in overrides.items():
+        if fnmatch(name, prefix + kind.pattern):
+            texts.pop(name.removesuffix(".yaml") + ".json", None)  # an edit of a JSON file
+            texts[name] = text
     documents = []
     for relative, text in sorted(texts.items()):
         try:

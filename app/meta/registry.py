@@ -61,6 +61,12 @@ class Edited:
             return Path(workflows_dir)
         return Path(metadata_dir) / self.folder
 
+    def shipped_files(self, metadata_dir: Path, workflows_dir: Path) -> dict[str, Path]:
+        """The shipped definitions of this kind by name: YAML files, or JSON ones."""
+        folder = self.directory(metadata_dir, workflows_dir)
+        files = [*folder.glob("*.json"), *folder.glob("*.yaml")]
+        return {path.stem: path for path in files}
+
 
 FORMS = Edited("form", "forms", FormVersion)
 REPORTS = Edited("report", "reports", ReportVersion)
@@ -135,10 +141,7 @@ def build(
                 if kind is FORMS:
                     versions[name] = row.version
     overrides.update(extra or {})
-    shipped = {
-        kind.name: {p.stem for p in kind.directory(metadata_dir, workflows_dir).glob("*.yaml")}
-        for kind in EDITED
-    }
+    shipped = {kind.name: set(kind.shipped_files(metadata_dir, workflows_dir)) for kind in EDITED}
     metadata = load_metadata(metadata_dir, workflows_dir, overrides)
     forms = {}
     for name, document in metadata.forms.items():

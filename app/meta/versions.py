@@ -188,8 +188,8 @@ def text_of(
     if row is not None:
         return row.yaml_text
     if version == meta_registry.SHIPPED_VERSION and _shipped(registry, name, kind):
-        folder = kind.directory(registry.metadata_dir, registry.workflows_dir)
-        return (folder / f"{name}.yaml").read_text(encoding="utf-8")
+        files = kind.shipped_files(registry.metadata_dir, registry.workflows_dir)
+        return files[name].read_text(encoding="utf-8")
     return None
 
 

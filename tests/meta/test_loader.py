@@ -125,3 +125,31 @@ def test_line_numbers_point_into_nested_documents():
     document = parse_yaml("a:\n  b:\n    - x: 1\n      y: 2\n", "f.yaml")
     assert document.line_of(("a", "b", 0, "y")) == 4
     assert document.line_of(("a", "b", 0, "missing")) == 3
+
+
+def test_a_definition_may_be_written_in_json(metadata_copy):
+    """Metadata is YAML or JSON: an integrator's generator writes JSON, read by the same rules —
+    and its mistakes named by file, line and path the same way."""
+    import json
+
+    forms = metadata_copy / "metadata" / "forms"
+    form = {
+        "name": "temperature_log",
+        "label": {"zh_CN": "温度记录", "en": "Temperature log"},
+        "fields": [
+            {"name": "reading", "type": "decimal", "label": {"zh_CN": "读数", "en": "Reading"}},
+            {"name": "box", "type": "select", "options": "transport_modes",
+             "label": {"zh_CN": "箱", "en": "Box"}},
+        ],
+    }  # fmt: skip
+    (forms / "temperature_log.json").write_text(json.dumps(form, indent=2, ensure_ascii=False))
+    metadata = load_metadata(metadata_copy / "metadata", metadata_copy / "workflows")
+    fields = metadata.forms["temperature_log"].data["fields"]
+    assert [option["value"] for option in fields[1]["options"]][0] == "refrigerated_vehicle"
+
+    form["fields"][0]["type"] = "decimals"
+    (forms / "temperature_log.json").write_text(json.dumps(form, indent=2, ensure_ascii=False))
+    with pytest.raises(MetadataInvalid) as raised:
+        load_metadata(metadata_copy / "metadata", metadata_copy / "workflows")
+    [issue] = raised.value.issues
+    assert str(issue).startswith("forms/temperature_log.json:10 fields[0].type: 'decimals'")

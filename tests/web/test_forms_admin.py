@@ -250,3 +250,17 @@ def test_a_new_formula_is_filled_in_on_the_records_saved_before(api, lab_app, or
     with db.transaction() as session:
         jobs.enqueue(session, "formula_backfill")
     assert jobs.run_next(db).result == {"filled": {}}
+
+
+def test_a_form_may_be_written_in_json(api, org):
+    """The editor reads JSON as it reads YAML (JSON is YAML): an integrator pastes what their
+    generator wrote."""
+    import json
+
+    import yaml
+
+    text = json.dumps(yaml.safe_load(COLD_CHAIN), ensure_ascii=False, indent=2)
+    assert api.form("/admin/forms/new", {"name": "cold_chain_log", "yaml": text}).status_code == 302
+    url = "/api/v1/forms/cold_chain_log/records"
+    warm = api.post(url, json={"location": org["s1"], "temperature": "9.5"})
+    assert warm.status_code == 422 and warm.json["errors"]["temperature"]
