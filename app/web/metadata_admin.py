@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from app.i18n import _
 from app.meta import access, versions
@@ -54,6 +55,8 @@ class Editor:
     preview_params: bool = False
     #: Whether roles grant "admin" per definition (forms: ``forms: {receipt: [admin]}``).
     rights_per_name: bool = False
+    #: HTML shown under the editor, for reference while typing (the workflow actions).
+    aside: Callable[[], Markup] | None = None
 
     def url(self, endpoint: str, name: str | None = None, **values) -> str:
         if name is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
+from markupsafe import Markup
 
 from app.i18n import _
 from app.meta import versions
@@ -18,6 +19,8 @@ from app.meta.registry import WORKFLOWS
 from app.web.forms_common import registry
 from app.web.metadata_admin import IDENTIFIER, Editor, install
 from app.web.session import db_session
+from app.workflow import editing
+from app.workflow.actions import installed_actions
 
 bp = Blueprint("workflows_admin", __name__, url_prefix="/admin/workflows")
 
@@ -71,8 +74,25 @@ EDITOR = Editor(
     },
     preview="check",
     rights_per_name=True,  # whoever may administer a form may change its flow
+    aside=lambda: Markup(render_template("admin_workflows/actions.html", actions=palette())),
 )
 install(EDITOR)
+
+
+def palette() -> list[dict]:
+    """The actions a transition may run — built-in and installed plugins alike — with what each
+    does (the first paragraph of its docstring) and its parameters, required ones first."""
+    registry = installed_actions()
+    found = []
+    for name in registry.names():
+        action = registry.get(name)
+        schema = action.params_schema
+        required = schema.get("required", [])
+        params = sorted(schema.get("properties", {}), key=lambda p: (p not in required, p))
+        doc = (type(action).__doc__ or "").strip().split("\n\n")[0]
+        found.append({"name": name, "doc": " ".join(doc.split()), "params": params,
+                      "required": set(required)})  # fmt: skip
+    return found
 
 
 @bp.post("/<workflow>/check")
@@ -86,18 +106,20 @@ def check(workflow):
     issues, form = versions.check_text(
         session, registry(), workflow, request.form.get("yaml", ""), WORKFLOWS
     )
+    held = editing.records_by_state(session, workflow)
     session.rollback()
     return render_template(
         "admin_workflows/check.html",
         issues=issues,
-        flow=outline(form) if form else None,
+        flow=outline(form, held) if form else None,
         diagram=diagram(form) if form else None,
     )
 
 
-def outline(form: FormDef) -> dict:
-    """The flow of ``form``'s workflow in the reader's words: states and transitions with their
-    labels, roles, conditions, approval levels and actions."""
+def outline(form: FormDef, held: dict[str, int]) -> dict:
+    """The flow of ``form``'s workflow in the reader's words: states (with how many records are
+    ``held`` in each now) and transitions with their labels, roles, conditions, approval levels
+    and actions."""
     here = locale()
     workflow = form.workflow
     roles = registry().metadata.roles
@@ -156,6 +178,7 @@ def outline(form: FormDef) -> dict:
                 "editable": spec.get("editable", False)
                 or bool((spec.get("fields") or {}).get("editable")),
                 "rules": len(spec.get("submit_rules", ())),
+                "records": held.get(name, 0),
             }
             for name, spec in workflow["states"].items()
         ],

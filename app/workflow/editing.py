@@ -22,15 +22,20 @@ from app.workflow.approvals import OPEN
 from app.workflow.models import ApprovalTask
 
 
-@versions.refuses(WORKFLOWS)
-def states_in_use(session: Session, registry, new: FormDef) -> list[str]:
-    """A state that records are in must stay."""
+def records_by_state(session: Session, form: str) -> dict[str, int]:
+    """How many records of ``form`` are in each state (the editor shows it next to each)."""
     counts = session.execute(
         select(Record.state, func.count())
-        .where(Record.form == new.name)
+        .where(Record.form == form)
         .group_by(Record.state)
         .order_by(Record.state)
     )
+    return {state: count for state, count in counts}
+
+
+@versions.refuses(WORKFLOWS)
+def states_in_use(session: Session, registry, new: FormDef) -> list[str]:
+    """A state that records are in must stay."""
     return [
         _(
             "%(count)s records are in state '%(state)s', which this version removes; keep the "
@@ -38,7 +43,7 @@ def states_in_use(session: Session, registry, new: FormDef) -> list[str]:
             count=count,
             state=state,
         )
-        for state, count in counts
+        for state, count in records_by_state(session, new.name).items()
         if state not in new.workflow["states"]
     ]
 

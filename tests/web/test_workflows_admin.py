@@ -190,3 +190,17 @@ def test_only_admins_edit_workflows(lab_app, org):
     assert clerk.get(f"{ADMIN}/").status_code == 403
     assert clerk.get(f"{ADMIN}/field_lab/edit").status_code == 403
     assert publish(clerk, "field_lab", REVIEWED).status_code == 403
+
+
+def test_the_editor_lists_the_actions_and_counts_the_records_in_each_state(api, lab_app, org):
+    editor = api.get(f"{ADMIN}/field_lab/edit").text
+    assert 'id="action-palette"' in editor
+    for action in ("post_stock", "create_record", "check_temperature"):  # built-in and plugin
+        assert f"<code>{action}</code>" in editor
+    assert "<strong><code>field</code></strong>" in editor  # set_field's required parameter
+
+    api.post(URL, json=valid(org))
+    api.post(URL, json=valid(org, title="Beta"))
+    check = api.form(f"{ADMIN}/field_lab/check", {"yaml": REVIEWED}).text
+    row = check[check.index("<code>open</code>") : check.index("<code>in_review</code>")]
+    assert "<td>2</td>" in row
