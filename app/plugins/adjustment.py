@@ -34,6 +34,10 @@ STATUSES = [str(s) for s in StockStatus if s != StockStatus.in_transit]
 
 class AdjustStock(Action):
     name = "adjust_stock"
+    label = {
+        "zh_CN": "按原因调整库存（报损、调整）",
+        "en": "Adjust stock in place with a reason code (scrap, adjustment)",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,

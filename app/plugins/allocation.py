@@ -163,6 +163,10 @@ class AllocateOrder(Action):
     """Allocate every line by the form's rules; reserve and create what the plan needs."""
 
     name = "allocate_order"
+    label = {
+        "zh_CN": "按表单的分配规则为订单分配货源并生成单据",
+        "en": "Allocate the order by the form's rules and make the documents it needs",
+    }
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "allocation",
         optional=("reason", "fulfilments", "parent", "unallocated"),
@@ -218,6 +222,10 @@ class AllocateFefo(AllocateOrder):
     """Reserve every line at the selling location, earliest expiry first; show the picks."""
 
     name = "allocate_fefo"
+    label = {
+        "zh_CN": "在销售地点按近效期先出预占每行",
+        "en": "Reserve each line at the selling location, earliest expiry first",
+    }
     params_schema = common.params_schema("lines", "item", "quantity", "location", "allocation")
     own_only = True
 
@@ -433,6 +441,10 @@ class ReleaseAllocation(Action):
     order (``report_to_order``)."""
 
     name = "release_allocation"
+    label = {
+        "zh_CN": "释放订单的预占并取消其分配生成的单据",
+        "en": "Release the order's holds and cancel the documents its allocation made",
+    }
     params_schema = common.params_schema(
         "lines", "allocation", optional=("reason", "fulfilments", "unallocated", "parent")
     )
@@ -506,6 +518,10 @@ class HoldForOrder(Action):
     only where it hands them over (``report_to_order`` then tells it the shortfall)."""
 
     name = "hold_for_order"
+    label = {
+        "zh_CN": "将调入的货物为其订单保留",
+        "en": "Hold what a transfer brought for the order it was sent for",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -659,6 +675,10 @@ class ReportToOrder(Action):
     its transfers and fulfilment orders)."""
 
     name = "report_to_order"
+    label = {
+        "zh_CN": "告知订单调拨或履约的短缺",
+        "en": "Tell the order what its transfer or fulfilment will not bring",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -816,6 +836,7 @@ class ReallocateOrder(AllocateOrder):
     shortfall, the note says it was re-allocated), new rows say where the rest comes from."""
 
     name = "reallocate_order"
+    label = {"zh_CN": "为订单缺口重新分配货源", "en": "Allocate again what the order is short of"}
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "allocation", "fulfilments", "unallocated",
         optional=("reason", "parent", "confirm"),

@@ -42,6 +42,10 @@ _FIELDS = common.params_schema(
 
 class CountAgainst(Action):
     name = "count_against"
+    label = {
+        "zh_CN": "将发票行冲抵所开票的入库单或订单",
+        "en": "Count an invoice's lines against the receipts or orders it bills",
+    }
     params_schema = {
         **_FIELDS,
         "required": [*_FIELDS["required"], "states"],

@@ -17,6 +17,7 @@ MAPPING = {"type": "object", "propertyNames": NAME, "additionalProperties": NAME
 
 class CreateRecord(Action):
     name = "create_record"
+    label = {"zh_CN": "由本单据生成另一张单据", "en": "Create another record from this one"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,

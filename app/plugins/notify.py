@@ -27,6 +27,7 @@ NAMES = {"type": "array", "items": {"type": "string"}}
 
 class Notify(Action):
     name = "notify"
+    label = {"zh_CN": "发送站内消息", "en": "Send an inbox message"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -64,6 +65,10 @@ class Notify(Action):
 
 class Webhook(Action):
     name = "webhook"
+    label = {
+        "zh_CN": "将单据以 JSON 推送到外部地址（排队发送）",
+        "en": "Post the record as JSON to a URL (queued)",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -63,6 +63,7 @@ def _nothing(line: dict, field: str) -> bool:
 
 class PostStock(Action):
     name = "post_stock"
+    label = {"zh_CN": "按明细过账库存移动", "en": "Post the lines' stock movements"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -46,6 +46,10 @@ class SyncItem(Action):
     check digit, or one another item carries; so HQ hears it before the card reaches QA."""
 
     name = "sync_item"
+    label = {
+        "zh_CN": "将商品首营资料同步为库存商品",
+        "en": "Create or update the stock item from an approved item card",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -135,6 +139,10 @@ class CheckSupplierQualification(Action):
     """Refuse buying from an unapproved supplier, on a lapsed licence, or an expired item."""
 
     name = "check_supplier_qualification"
+    label = {
+        "zh_CN": "供应商未审核、证照过期或商品失效时拒绝采购",
+        "en": "Refuse buying from an unapproved or unlicensed supplier, or an expired item",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -103,6 +103,10 @@ def _without_ids(row: dict) -> dict:
 
 class IssueRecall(Action):
     name = "issue_recall"
+    label = {
+        "zh_CN": "发布召回：冻结批次并生成各地点召回任务",
+        "en": "Issue the recall: block the lots and give each holder its task",
+    }
     params_schema = _schema()
 
     def run(self, context: ActionContext) -> None:
@@ -200,6 +204,7 @@ def _tell_orders(context: ActionContext, released: list[Released]) -> None:
 
 class TrackRecall(Action):
     name = "track_recall"
+    label = {"zh_CN": "更新召回任务进度", "en": "Track the recall tasks' progress"}
     params_schema = _schema(require_done={"type": "boolean"})
 
     def run(self, context: ActionContext) -> None:

@@ -32,6 +32,10 @@ ZERO = Decimal(0)
 
 class CreateReplenishmentDocuments(Action):
     name = "create_replenishment_documents"
+    label = {
+        "zh_CN": "将补货建议转为调拨申请和采购订单",
+        "en": "Turn replenishment suggestions into transfer requests and purchase orders",
+    }
     params_schema = {"type": "object", "additionalProperties": False}
 
     def run(self, context: ActionContext) -> None:

@@ -13,6 +13,7 @@ from app.workflow.actions import Action, ActionContext
 
 class Reserve(Action):
     name = "reserve"
+    label = {"zh_CN": "预占明细的库存", "en": "Reserve the lines' stock"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -45,6 +46,7 @@ class Release(Action):
     transfer out, which holds goods only when an order's allocation made it)."""
 
     name = "release"
+    label = {"zh_CN": "释放单据的预占", "en": "Release what the record holds"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,

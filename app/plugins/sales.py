@@ -66,6 +66,10 @@ class CheckCustomerQualification(Action):
     """Refuse a sale the customer may not receive, naming the licence and its expiry date."""
 
     name = "check_customer_qualification"
+    label = {
+        "zh_CN": "客户资质不符时拒绝销售",
+        "en": "Refuse a sale the customer's licences do not allow",
+    }
     params_schema = common.params_schema("customer", "lines", "item")
 
     def run(self, context: ActionContext) -> None:
@@ -147,6 +151,10 @@ class DeliverScanned(Action):
     """Post the sale of exactly what was scanned, once it matches the order and FEFO."""
 
     name = "deliver_scanned"
+    label = {
+        "zh_CN": "按扫码出库，核对订单与近效期先出",
+        "en": "Deliver exactly what was scanned, checked against the order and FEFO",
+    }
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "deliveries", optional=("fulfilments",)
     )
@@ -363,6 +371,10 @@ class ReceiveCustomerReturn(Action):
     """Take returned goods in as awaiting inspection, within what the sales order delivered."""
 
     name = "receive_customer_return"
+    label = {
+        "zh_CN": "接收客户退货为待验",
+        "en": "Take a customer's returned goods in as awaiting inspection",
+    }
     params_schema = common.params_schema(
         "sales_order", "lines", "item", "quantity", "location", optional=("lot", "serial")
     )
@@ -450,6 +462,10 @@ class InspectCustomerReturn(Action):
     under a recall are kept apart even when accepted (the recall takes them out)."""
 
     name = "inspect_customer_return"
+    label = {
+        "zh_CN": "退货质检：合格的重新上架，不合格的隔离",
+        "en": "Inspect returned goods: accepted back on sale, rejected kept apart",
+    }
     params_schema = common.params_schema(
         "lines", "accepted", "rejected", "location", "inspector",
         optional=("item", "lot", "serial", "quantity"),

@@ -9,6 +9,7 @@ class SetField(Action):
     """E.g. stamp ``inspection_conclusion: accepted`` when the inspector passes a receipt."""
 
     name = "set_field"
+    label = {"zh_CN": "设置字段的值", "en": "Set a field's value"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -39,6 +39,10 @@ _NO_PARAMS = {"type": "object", "additionalProperties": False}
 
 class OpenStocktake(Action):
     name = "open_stocktake"
+    label = {
+        "zh_CN": "开始盘点：锁定地点并拍快照",
+        "en": "Open the count: lock the location and take the snapshot",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -64,6 +68,7 @@ class OpenStocktake(Action):
 
 class RecordCount(Action):
     name = "record_count"
+    label = {"zh_CN": "记录盘点表的点数", "en": "Record a count sheet's counts"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -126,6 +131,7 @@ class ReviewStocktake(Action):
     """The count goes to variance review: the kernel takes no count sheet until it returns."""
 
     name = "review_stocktake"
+    label = {"zh_CN": "盘点进入差异审核", "en": "Send the count to variance review"}
     params_schema = _NO_PARAMS
 
     def run(self, context: ActionContext) -> None:
@@ -137,6 +143,10 @@ class ResumeStocktake(Action):
     """The reviewer sent the count back: count sheets are taken again."""
 
     name = "resume_stocktake"
+    label = {
+        "zh_CN": "退回重盘：重新接收盘点表",
+        "en": "Send the count back: count sheets are taken again",
+    }
     params_schema = _NO_PARAMS
 
     def run(self, context: ActionContext) -> None:
@@ -146,6 +156,10 @@ class ResumeStocktake(Action):
 
 class PostStocktake(Action):
     name = "post_stocktake"
+    label = {
+        "zh_CN": "过账盘点差异并解除锁库",
+        "en": "Post the count's variances and lift the lock",
+    }
     params_schema = _NO_PARAMS
 
     def run(self, context: ActionContext) -> None:
@@ -155,6 +169,7 @@ class PostStocktake(Action):
 
 class AbortStocktake(Action):
     name = "abort_stocktake"
+    label = {"zh_CN": "中止盘点并解除锁库", "en": "Abort the count and lift the location's lock"}
     params_schema = _NO_PARAMS
 
     def run(self, context: ActionContext) -> None:

@@ -28,6 +28,10 @@ _FIELDS = common.params_schema(
 
 class FillFromStock(Action):
     name = "fill_from_stock"
+    label = {
+        "zh_CN": "按地点现有批次填入明细",
+        "en": "Fill the lines from the lots the location holds",
+    }
     params_schema = {
         **_FIELDS,
         "properties": {**_FIELDS["properties"], "line_defaults": {"type": "object"}},

@@ -26,6 +26,10 @@ TRANSFER_FORM, RECEIPT_FIELD, RECEIPT_FORM = "transfer_out", "transfer_in", "tra
 
 class ShipTransfer(Action):
     name = "ship_transfer"
+    label = {
+        "zh_CN": "调拨发货：货物转入在途",
+        "en": "Ship the transfer: the goods go into transit",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -106,6 +110,10 @@ class ReceiveTransfer(Action):
     the booking the lines show what the ledger holds, so the document and the stock agree."""
 
     name = "receive_transfer"
+    label = {
+        "zh_CN": "按发货明细收货，记录短少和破损",
+        "en": "Receive against the shipped lines, recording short and damaged",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -266,6 +274,7 @@ class ReturnTransfer(Action):
     """What never arrived goes back to the source, available again (the transfer is closed)."""
 
     name = "return_transfer"
+    label = {"zh_CN": "未到货物退回调出地点", "en": "Return what never arrived to the source"}
     params_schema = {
         "type": "object",
         "additionalProperties": False,

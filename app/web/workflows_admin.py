@@ -81,7 +81,7 @@ install(EDITOR)
 
 def palette() -> list[dict]:
     """The actions a transition may run — built-in and installed plugins alike — with what each
-    does (the first paragraph of its docstring) and its parameters, required ones first."""
+    does (its ``label``) and its parameters, required ones first."""
     registry = installed_actions()
     found = []
     for name in registry.names():
@@ -89,8 +89,7 @@ def palette() -> list[dict]:
         schema = action.params_schema
         required = schema.get("required", [])
         params = sorted(schema.get("properties", {}), key=lambda p: (p not in required, p))
-        doc = (type(action).__doc__ or "").strip().split("\n\n")[0]
-        found.append({"name": name, "doc": " ".join(doc.split()), "params": params,
+        found.append({"name": name, "label": label_text(action.label, locale()), "params": params,
                       "required": set(required)})  # fmt: skip
     return found
 

@@ -56,9 +56,11 @@ class ActionContext:
 
 
 class Action:
-    """Base class of every action: set ``name`` and ``params_schema``, implement ``run``."""
+    """Base class of every action: set ``name`` and ``params_schema``, implement ``run``; a
+    ``label`` (``{"zh_CN": …, "en": …}``) says in a line what it does, for the workflow editor."""
 
     name: ClassVar[str]
+    label: ClassVar[dict] = {}
     params_schema: ClassVar[dict] = {"type": "object", "additionalProperties": False}
 
     def run(self, context: ActionContext) -> None:

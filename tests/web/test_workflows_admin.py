@@ -198,6 +198,7 @@ def test_the_editor_lists_the_actions_and_counts_the_records_in_each_state(api, 
     for action in ("post_stock", "create_record", "check_temperature"):  # built-in and plugin
         assert f"<code>{action}</code>" in editor
     assert "<strong><code>field</code></strong>" in editor  # set_field's required parameter
+    assert "Refuse the transition when a temperature is out of range" in editor  # its label
 
     api.post(URL, json=valid(org))
     api.post(URL, json=valid(org, title="Beta"))

@@ -11,6 +11,11 @@ from app.workflow import Action, ActionContext, ActionError
 
 class CheckTemperature(Action):
     name = "check_temperature"
+    # what the workflow editor's list of actions says it does, in the admin's language
+    label = {
+        "zh_CN": "温度超出范围时拒绝流转",
+        "en": "Refuse the transition when a temperature is out of range",
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
