@@ -176,6 +176,23 @@ class OptionListVersion(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class DashboardVersion(Base):
+    """An admin's edit of a dashboard: a draft, or a published version (the highest one is live)."""
+
+    __tablename__ = "dashboard_versions"
+    __table_args__ = (UniqueConstraint("dashboard", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dashboard: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class MetadataState(Base):
     """One row: a counter bumped on every publish, so each worker sees cheaply when to reload."""
 

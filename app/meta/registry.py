@@ -1,5 +1,5 @@
-"""The live set of compiled forms, workflows, reports and option lists: shipped files plus the
-admin's published edits.
+"""The live set of compiled forms, workflows, reports, dashboards and option lists: shipped files
+plus the admin's published edits.
 
 Every worker keeps a ``Registry`` in memory. A publish bumps ``metadata_state.generation``; each
 request compares it with the registry's (one primary-key read) and rebuilds when it changed, so
@@ -21,6 +21,7 @@ from app.meta.checks import link_names
 from app.meta.forms import FormDef, compile_form
 from app.meta.loader import Metadata, load_metadata
 from app.meta.models import (
+    DashboardVersion,
     FormVersion,
     MetadataState,
     OptionListVersion,
@@ -72,7 +73,8 @@ FORMS = Edited("form", "forms", FormVersion)
 REPORTS = Edited("report", "reports", ReportVersion)
 WORKFLOWS = Edited("workflow", "workflows", WorkflowVersion)
 OPTION_LISTS = Edited("option_list", "options", OptionListVersion)
-EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS)
+DASHBOARDS = Edited("dashboard", "dashboards", DashboardVersion)
+EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS, DASHBOARDS)
 
 
 @dataclass

@@ -1,17 +1,17 @@
-"""Admins edit forms, workflows, reports and shared option lists live: drafts, published
-versions, diffs, rollbacks, exports.
+"""Admins edit forms, workflows, reports, dashboards and shared option lists live: drafts,
+published versions, diffs, rollbacks, exports.
 
 Shipped files are version 1 of their definition. A publish stores the new YAML as the next
-version in ``form_versions`` (``report_versions``, ``workflow_versions``,
-``option_list_versions``), bumps ``metadata_state.generation`` (so every worker reloads at its
-next request) and leaves an audit entry — all in the caller's transaction. A rollback publishes
-an old text again as a new version, so history only grows. An edit is checked exactly like files
-are (every message names file, line and path), then by the kind's refusals (``refuses``): a form
-edit is refused when it would lose data — a field with stored values cannot change type; a
-removed field is only hidden, records keep its values — an option list's edit when it drops a
-value records hold, and a workflow edit when it would strand records under way (see
-``app.workflow.editing``). Each function takes the ``kind`` of definition (``registry.FORMS``
-unless told).
+version in the kind's table (``form_versions``, ``report_versions``, ``workflow_versions``,
+``option_list_versions``, ``dashboard_versions``), bumps ``metadata_state.generation`` (so every
+worker reloads at its next request) and leaves an audit entry — all in the caller's transaction.
+A rollback publishes an old text again as a new version, so history only grows. An edit is
+checked exactly like files are (every message names file, line and path), then by the kind's
+refusals (``refuses``): a form edit is refused when it would lose data — a field with stored
+values cannot change type; a removed field is only hidden, records keep its values — an option
+list's edit when it drops a value records hold, and a workflow edit when it would strand records
+under way (see ``app.workflow.editing``). Each function takes the ``kind`` of definition
+(``registry.FORMS`` unless told).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
-from app.meta.registry import FORMS, OPTION_LISTS, REPORTS, WORKFLOWS, Edited
+from app.meta.registry import DASHBOARDS, FORMS, OPTION_LISTS, REPORTS, WORKFLOWS, Edited
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue, parse_yaml
 
 
@@ -80,6 +80,7 @@ _NAMED_BY = {
     "report": ("name", lambda name: _("the report must be named '%(name)s'", name=name)),
     "workflow": ("form", lambda name: _("the workflow must be for the form '%(name)s'", name=name)),
     "option_list": ("name", lambda name: _("the option list must be named '%(name)s'", name=name)),
+    "dashboard": ("name", lambda name: _("the dashboard must be named '%(name)s'", name=name)),
 }
 
 
@@ -99,12 +100,14 @@ def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:
 
 def _named(candidate, name: str, kind: Edited):
     """The definition called ``name`` in a freshly built registry: a ``FormDef`` (of the form a
-    workflow belongs to, with that workflow), a compiled ``Report`` or an option list's
-    ``SourceDocument``; None when absent."""
+    workflow belongs to, with that workflow), a compiled ``Report`` or an option list's or a
+    dashboard's ``SourceDocument``; None when absent."""
     if kind is REPORTS:
         return candidate.report(name)
     if kind is OPTION_LISTS:
         return candidate.metadata.option_lists.get(name)
+    if kind is DASHBOARDS:
+        return candidate.metadata.dashboards.get(name)
     form = candidate.form(name)
     if kind is WORKFLOWS and (form is None or form.workflow is None):
         return None

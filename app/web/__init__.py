@@ -22,6 +22,7 @@ from app.web import (
     attachments,
     audit_views,
     auth,
+    dashboards_admin,
     forms_admin,
     forms_api,
     forms_pages,
@@ -115,6 +116,7 @@ def init_web(app: Flask) -> None:
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp, stock.bp)
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
     blueprints += (replenishment.bp, workflows_admin.bp, options_admin.bp, openapi.bp)
+    blueprints += (dashboards_admin.bp,)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -16,7 +16,7 @@ from tests.e2e.conftest import DESKTOP, PHONE, sign_in
 DOWNLOAD = re.compile(r"/export|\.(xlsx|csv|pdf)$|/attachments/")
 #: The design pages are one page per form or report, record pages one per record: one of each
 #: is opened.
-DESIGN = re.compile(r"^(/admin/(forms|reports|workflows|options))/[a-z0-9_]+/")
+DESIGN = re.compile(r"^(/admin/(forms|reports|workflows|options|dashboards))/[a-z0-9_]+/")
 RECORD = re.compile(r"/\d+")
 #: the menu's entries (a dropdown's too, not its toggle) and the page's own links
 MENU_AND_PAGE_LINKS = (

@@ -136,6 +136,7 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     # the design pages of a shipped workflow and option list: administrators only
     "workflow": lambda chain, rule: "purchase_receipt",
     "option_list": lambda chain, rule: "transport_modes",
+    "dashboard": lambda chain, rule: "store",
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
