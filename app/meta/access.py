@@ -167,7 +167,8 @@ def _is_write(action: str) -> bool:
     return action in WRITE_ACTIONS or action.startswith("transition:") or action == "admin"
 
 
-def _role_allows(role: dict, action: str, form: str | None) -> bool:
+def role_allows(role: dict, action: str, form: str | None) -> bool:
+    """Does the role definition ``role`` (an entry of roles.yaml) allow ``action`` on ``form``?"""
     if role.get("read_only") and _is_write(action):
         return False
     if action == "admin":
@@ -184,7 +185,7 @@ def _role_allows(role: dict, action: str, form: str | None) -> bool:
 
 def can(user, action: str, form: str | None = None) -> bool:
     """May ``user`` take ``action`` on ``form`` (or on forms in general when ``form`` is None)?"""
-    return any(_role_allows(role, action, form) for role in _roles_of(user))
+    return any(role_allows(role, action, form) for role in _roles_of(user))
 
 
 def granting(user, action: str, form: str | None = None) -> list[str]:
@@ -194,7 +195,7 @@ def granting(user, action: str, form: str | None = None) -> list[str]:
     return [
         name
         for name in _role_names(user)
-        if name in known and _role_allows(known[name], action, form)
+        if name in known and role_allows(known[name], action, form)
     ]
 
 

@@ -193,6 +193,24 @@ class DashboardVersion(Base):
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class RolesVersion(Base):
+    """An admin's edit of the roles (``metadata/roles.yaml``, one definition named ``roles``):
+    a draft, or a published version (the highest one is live)."""
+
+    __tablename__ = "roles_versions"
+    __table_args__ = (UniqueConstraint("roles", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roles: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 class MetadataState(Base):
     """One row: a counter bumped on every publish, so each worker sees cheaply when to reload."""
 

@@ -26,6 +26,7 @@ from app.meta.models import (
     MetadataState,
     OptionListVersion,
     ReportVersion,
+    RolesVersion,
     WorkflowVersion,
 )
 from app.meta.reports.definition import get_report
@@ -43,9 +44,11 @@ class Edited:
     """A kind of definition admins edit live: its folder and its versions. Forms and reports
     live in ``metadata/<folder>``; workflows in the workflows folder, each named by its form."""
 
-    name: str  # form | report | workflow: also the version table's column naming the definition
-    folder: str
+    name: str  # form | report | workflow …: also the version table's column naming the definition
+    folder: str  # "" for a single file at the top of metadata/ (roles.yaml)
     model: type
+    #: the one definition of a single-file kind (``roles``), else None: any name
+    only: str | None = None
 
     @property
     def key(self):
@@ -54,7 +57,7 @@ class Edited:
 
     def file(self, name: str) -> str:
         """The definition's file name as the loader knows it (``forms/supplier.yaml``)."""
-        return f"{self.folder}/{name}.yaml"
+        return f"{self.folder}/{name}.yaml" if self.folder else f"{name}.yaml"
 
     def directory(self, metadata_dir: Path, workflows_dir: Path) -> Path:
         """Where the shipped files of this kind are."""
@@ -66,7 +69,7 @@ class Edited:
         """The shipped definitions of this kind by name: YAML files, or JSON ones."""
         folder = self.directory(metadata_dir, workflows_dir)
         files = [*folder.glob("*.json"), *folder.glob("*.yaml")]
-        return {path.stem: path for path in files}
+        return {path.stem: path for path in files if self.only in (None, path.stem)}
 
 
 FORMS = Edited("form", "forms", FormVersion)
@@ -74,7 +77,8 @@ REPORTS = Edited("report", "reports", ReportVersion)
 WORKFLOWS = Edited("workflow", "workflows", WorkflowVersion)
 OPTION_LISTS = Edited("option_list", "options", OptionListVersion)
 DASHBOARDS = Edited("dashboard", "dashboards", DashboardVersion)
-EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS, DASHBOARDS)
+ROLES = Edited("roles", "", RolesVersion, only="roles")
+EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS, DASHBOARDS, ROLES)
 
 
 @dataclass

@@ -29,13 +29,13 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.i18n import _
 from app.kernel import jobs
-from app.kernel.users import User
+from app.kernel.users import User, UserRole
 from app.meta import backfill
 from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
-from app.meta.registry import DASHBOARDS, FORMS, OPTION_LISTS, REPORTS, WORKFLOWS, Edited
+from app.meta.registry import DASHBOARDS, FORMS, OPTION_LISTS, REPORTS, ROLES, WORKFLOWS, Edited
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue, parse_yaml
 
 
@@ -81,6 +81,7 @@ _NAMED_BY = {
     "workflow": ("form", lambda name: _("the workflow must be for the form '%(name)s'", name=name)),
     "option_list": ("name", lambda name: _("the option list must be named '%(name)s'", name=name)),
     "dashboard": ("name", lambda name: _("the dashboard must be named '%(name)s'", name=name)),
+    "roles": ("name", lambda name: name),  # roles.yaml names nothing: never misnamed
 }
 
 
@@ -100,14 +101,16 @@ def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:
 
 def _named(candidate, name: str, kind: Edited):
     """The definition called ``name`` in a freshly built registry: a ``FormDef`` (of the form a
-    workflow belongs to, with that workflow), a compiled ``Report`` or an option list's or a
-    dashboard's ``SourceDocument``; None when absent."""
+    workflow belongs to, with that workflow), a compiled ``Report``, or the ``SourceDocument``
+    of an option list, a dashboard or the roles; None when absent."""
     if kind is REPORTS:
         return candidate.report(name)
     if kind is OPTION_LISTS:
         return candidate.metadata.option_lists.get(name)
     if kind is DASHBOARDS:
         return candidate.metadata.dashboards.get(name)
+    if kind is ROLES:
+        return candidate.metadata.roles_document if name == ROLES.only else None
     form = candidate.form(name)
     if kind is WORKFLOWS and (form is None or form.workflow is None):
         return None
@@ -328,6 +331,27 @@ def options_in_use(session: Session, registry, new) -> list[str]:
             )
             for value in sorted(held, key=str)
         ]
+    return problems
+
+
+@refuses(ROLES)
+def roles_in_use(session: Session, registry, new) -> list[str]:
+    """A role people (or API tokens) hold cannot go: they would lose what it let them do
+    without anyone deciding it; and someone active must stay an administrator, or nobody
+    could put it right."""
+    roles = new.data["roles"]
+    held = Counter(session.scalars(select(UserRole.role).join(User).where(User.active)))
+    problems = [
+        _(
+            "%(count)s users hold the role '%(role)s'; take it from them first",
+            count=held[role],
+            role=role,
+        )  # fmt: skip
+        for role in sorted(held)
+        if role not in roles
+    ]
+    if not any(roles.get(role, {}).get("admin") for role in held):
+        problems.append(_("no active user would hold a role with admin rights"))
     return problems
 
 

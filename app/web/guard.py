@@ -46,7 +46,11 @@ def audit_context() -> audit.AuditContext:
 
 
 def _roles_in_force() -> dict:
-    """The roles of the running app's metadata; the shipped ones outside an app (CLI, tests)."""
+    """The roles of the running app's metadata — in a request, the live registry's, so that an
+    admin's edit of the roles holds from the next request on; the shipped ones outside an app
+    (CLI, tests)."""
+    if has_request_context():
+        return registry().metadata.roles
     if has_app_context():
         return current_app.extensions["lianku.metadata"].roles
     return access.shipped_roles()

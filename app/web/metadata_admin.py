@@ -123,6 +123,8 @@ def install(editor: Editor) -> None:
     @login_required
     def new():
         editor.guard()
+        if editor.kind.only:  # a single file (roles.yaml): edited, never added
+            abort(404)
         name = (request.values.get("name") or "").strip()
         if request.method == "GET":
             name = name or f"new_{editor.kind.name}"

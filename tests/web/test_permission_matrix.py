@@ -137,6 +137,7 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "workflow": lambda chain, rule: "purchase_receipt",
     "option_list": lambda chain, rule: "transport_modes",
     "dashboard": lambda chain, rule: "store",
+    "roles": lambda chain, rule: "roles",
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is

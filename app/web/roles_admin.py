@@ -1,0 +1,87 @@
+"""The admin page to edit the roles live (``metadata/roles.yaml``, see metadata_admin): who may
+read, create, change, delete, export and fire which transitions on each form, see which reports,
+and over which locations. The preview draws the permission matrix the text gives — every form
+against every role — so the admin checks who may do what before it goes live. A role that people
+hold cannot be removed, and someone active must stay an administrator (``versions``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+from flask_login import login_required
+
+from app.i18n import _
+from app.meta import versions
+from app.meta.access import role_allows
+from app.meta.forms import label_text
+from app.meta.records import locale
+from app.meta.registry import ROLES
+from app.web.forms_common import registry
+from app.web.metadata_admin import Editor, install
+from app.web.session import db_session
+
+bp = Blueprint("roles_admin", __name__, url_prefix="/admin/roles")
+
+EDITOR = Editor(
+    blueprint=bp,
+    kind=ROLES,
+    param="roles",
+    new_yaml="",
+    find=lambda reg, name: reg.metadata.roles_document if name == ROLES.only else None,
+    live_text=lambda reg, name: reg.metadata.roles_document.text,
+    listing=lambda reg: [(ROLES.only, _("Roles and rights"))],
+    words={
+        "title": lambda: _("Roles and rights"),
+        "new": lambda: "",
+        "edit": lambda: _("Edit roles and rights"),
+        "name_label": lambda: "",
+        "column": lambda: _("Definition"),
+        "bad_name": lambda: "",
+        "name_in_use": lambda name: "",
+    },
+    preview="check",
+)
+install(EDITOR)
+
+#: The form actions, as the matrix abbreviates them (the legend spells them out).
+ACTIONS = (("read", "R"), ("create", "C"), ("update", "U"), ("delete", "D"), ("export", "E"))
+FLAGS = ("admin", "audit", "read_only", "api_only")
+
+
+@bp.post("/<roles>/check")
+@login_required
+def check(roles):
+    """htmx: check the YAML being typed and draw its permission matrix."""
+    EDITOR.guard()
+    EDITOR.known(roles)
+    session = db_session()
+    issues, document = versions.check_text(
+        session, registry(), roles, request.form.get("yaml", ""), ROLES
+    )
+    session.rollback()
+    return render_template("admin_roles/check.html", issues=issues,
+                           matrix=matrix(document.data["roles"]) if document else None)  # fmt: skip
+
+
+def matrix(roles: dict) -> dict:
+    """Every role (label, scope, flags, reports) and, per form, what each role may do there."""
+    reg, here = registry(), locale()
+    columns = [
+        {
+            "name": name,
+            "label": label_text(role.get("label"), here) or name,
+            "scope": role.get("scope"),
+            "flags": [flag for flag in FLAGS if role.get(flag)],
+            "reports": role.get("reports", []),
+        }
+        for name, role in roles.items()
+    ]
+    rows = []
+    for name, form in sorted(reg.forms.items()):
+        transitions = [t["name"] for t in (form.workflow or {}).get("transitions", [])]
+        cells = []
+        for role in roles.values():
+            letters = "".join(mark for action, mark in ACTIONS if role_allows(role, action, name))
+            fired = sum(role_allows(role, f"transition:{t}", name) for t in transitions)
+            cells.append(letters + (f" T{fired}/{len(transitions)}" if fired else ""))
+        rows.append({"name": name, "label": form.label(here), "cells": cells})
+    return {"columns": columns, "rows": rows}
