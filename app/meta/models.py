@@ -106,109 +106,59 @@ class IdempotencyKey(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class FormVersion(Base):
-    """An admin's edit of a form: a draft, or a published version (the highest one is live)."""
+class VersionColumns:
+    """What every version table of an edited kind of definition holds (see ``registry.Edited``):
+    an admin's edit, a draft or a published version — the highest published one is live. Each
+    table adds the column naming the definition (``form``, ``report``, …)."""
 
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    yaml_text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class FormVersion(VersionColumns, Base):
     __tablename__ = "form_versions"
     __table_args__ = (UniqueConstraint("form", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     form: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class ReportVersion(Base):
-    """An admin's edit of a report: a draft, or a published version (the highest one is live)."""
-
+class ReportVersion(VersionColumns, Base):
     __tablename__ = "report_versions"
     __table_args__ = (UniqueConstraint("report", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     report: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class WorkflowVersion(Base):
-    """An admin's edit of a form's workflow (named by its form): a draft, or a published version
-    (the highest one is live)."""
+class WorkflowVersion(VersionColumns, Base):
+    """Named by the form whose workflow it is."""
 
     __tablename__ = "workflow_versions"
     __table_args__ = (UniqueConstraint("workflow", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     workflow: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class OptionListVersion(Base):
-    """An admin's edit of a shared option list: a draft, or a published version (the highest
-    one is live)."""
-
+class OptionListVersion(VersionColumns, Base):
     __tablename__ = "option_list_versions"
     __table_args__ = (UniqueConstraint("option_list", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     option_list: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class DashboardVersion(Base):
-    """An admin's edit of a dashboard: a draft, or a published version (the highest one is live)."""
-
+class DashboardVersion(VersionColumns, Base):
     __tablename__ = "dashboard_versions"
     __table_args__ = (UniqueConstraint("dashboard", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     dashboard: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class RolesVersion(Base):
-    """An admin's edit of the roles (``metadata/roles.yaml``, one definition named ``roles``):
-    a draft, or a published version (the highest one is live)."""
+class RolesVersion(VersionColumns, Base):
+    """``metadata/roles.yaml``: one definition, named ``roles``."""
 
     __tablename__ = "roles_versions"
     __table_args__ = (UniqueConstraint("roles", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
     roles: Mapped[str] = mapped_column(String(64), index=True)
-    version: Mapped[int] = mapped_column(Integer)
-    yaml_text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class MetadataState(Base):

@@ -5,17 +5,15 @@ goes live."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _
-from app.meta import versions
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import DASHBOARDS
 from app.web.forms_common import registry
-from app.web.metadata_admin import IDENTIFIER, Editor, install
-from app.web.session import db_session
+from app.web.metadata_admin import Editor, install
 
 bp = Blueprint("dashboards_admin", __name__, url_prefix="/admin/dashboards")
 
@@ -59,14 +57,7 @@ install(EDITOR)
 @login_required
 def check(dashboard):
     """htmx: check the YAML being typed and lay its cards out."""
-    EDITOR.guard()
-    if not IDENTIFIER.match(dashboard):
-        abort(404)
-    session = db_session()
-    issues, document = versions.check_text(
-        session, registry(), dashboard, request.form.get("yaml", ""), DASHBOARDS
-    )
-    session.rollback()
+    issues, document = EDITOR.checked(dashboard)
     return render_template("admin_dashboards/check.html", issues=issues,
                            layout=_layout(document.data) if document else None)  # fmt: skip
 

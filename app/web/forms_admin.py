@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _
-from app.meta import versions
 from app.meta.records import locale
 from app.meta.registry import FORMS
-from app.web.forms_common import registry
 from app.web.forms_pages import Display
-from app.web.metadata_admin import IDENTIFIER, Editor, install
-from app.web.session import db_session
+from app.web.metadata_admin import Editor, install
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 
@@ -52,14 +49,7 @@ install(EDITOR)
 @login_required
 def check(form):
     """htmx: check the YAML being typed and preview the resulting form."""
-    EDITOR.guard(form if registry().form(form) else None)
-    if not IDENTIFIER.match(form):
-        abort(404)
-    session = db_session()
-    issues, definition = versions.check_text(
-        session, registry(), form, request.form.get("yaml", "")
-    )
-    session.rollback()
+    issues, definition = EDITOR.checked(form)
     return render_template(
         "admin_forms/check.html",
         issues=issues,

@@ -81,6 +81,19 @@ class Editor:
             self.known(name)
         return name
 
+    def checked(self, name: str) -> tuple[list, object | None]:
+        """``(issues, definition or None)`` of the YAML being typed as ``name``, for the htmx
+        previews, once the admin's right is checked; nothing is written."""
+        self.guard(name)
+        if not IDENTIFIER.match(name):
+            abort(404)
+        session = db_session()
+        found = versions.check_text(
+            session, registry(), name, request.form.get("yaml", ""), self.kind
+        )
+        session.rollback()
+        return found
+
     def editor_page(self, name: str, text: str, issues=(), status=200, new=False):
         history = [] if new else versions.history(db_session(), registry(), name, self.kind)
         return render_template(

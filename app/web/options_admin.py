@@ -5,17 +5,15 @@ admin sees what one edit changes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _
-from app.meta import versions
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import OPTION_LISTS
 from app.web.forms_common import registry
-from app.web.metadata_admin import IDENTIFIER, Editor, install
-from app.web.session import db_session
+from app.web.metadata_admin import Editor, install
 
 bp = Blueprint("options_admin", __name__, url_prefix="/admin/options")
 
@@ -55,14 +53,7 @@ install(EDITOR)
 @login_required
 def check(option_list):
     """htmx: check the YAML being typed; show its choices and where they are offered."""
-    EDITOR.guard()
-    if not IDENTIFIER.match(option_list):
-        abort(404)
-    session = db_session()
-    issues, document = versions.check_text(
-        session, registry(), option_list, request.form.get("yaml", ""), OPTION_LISTS
-    )
-    session.rollback()
+    issues, document = EDITOR.checked(option_list)
     return render_template(
         "admin_options/check.html",
         issues=issues,

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
 from app.i18n import _, localized
-from app.meta import versions
 from app.meta.access import PermissionDenied
 from app.meta.registry import REPORTS
 from app.meta.reports import ParamError, result_json, run_report
-from app.web.forms_common import registry
-from app.web.metadata_admin import IDENTIFIER, Editor, install
+from app.web.metadata_admin import Editor, install
 from app.web.session import db_session
 
 bp = Blueprint("reports_admin", __name__, url_prefix="/admin/reports")
@@ -67,13 +65,8 @@ def preview(report):
 
     ``params`` is a query string (``location=S1&month_from=2026-01-01``) for the draft's
     parameters; the draft's defaults apply to the rest."""
-    EDITOR.guard()
-    if not IDENTIFIER.match(report):
-        abort(404)
+    issues, definition = EDITOR.checked(report)
     session = db_session()
-    issues, definition = versions.check_text(
-        session, registry(), report, request.form.get("yaml", ""), REPORTS
-    )
     result, error = None, None
     if definition is not None:
         try:
@@ -88,7 +81,7 @@ def preview(report):
             result = {**result_json(ran), "drill": []}  # drill links would open the live report
         except (ParamError, PermissionDenied) as exc:
             error = exc
-    session.rollback()
+        session.rollback()
     return render_template(
         "admin_reports/preview.html", issues=issues, report=definition, result=result, error=error
     )

@@ -6,18 +6,16 @@ hold cannot be removed, and someone active must stay an administrator (``version
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _
-from app.meta import versions
 from app.meta.access import role_allows
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import ROLES
 from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install
-from app.web.session import db_session
 
 bp = Blueprint("roles_admin", __name__, url_prefix="/admin/roles")
 
@@ -51,13 +49,8 @@ FLAGS = ("admin", "audit", "read_only", "api_only")
 @login_required
 def check(roles):
     """htmx: check the YAML being typed and draw its permission matrix."""
-    EDITOR.guard()
     EDITOR.known(roles)
-    session = db_session()
-    issues, document = versions.check_text(
-        session, registry(), roles, request.form.get("yaml", ""), ROLES
-    )
-    session.rollback()
+    issues, document = EDITOR.checked(roles)
     return render_template("admin_roles/check.html", issues=issues,
                            matrix=matrix(document.data["roles"]) if document else None)  # fmt: skip
 

@@ -7,17 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 from markupsafe import Markup
 
 from app.i18n import _
-from app.meta import versions
 from app.meta.forms import FormDef, label_text
 from app.meta.records import locale
 from app.meta.registry import WORKFLOWS
 from app.web.forms_common import registry
-from app.web.metadata_admin import IDENTIFIER, Editor, install
+from app.web.metadata_admin import Editor, install
 from app.web.session import db_session
 from app.workflow import editing
 from app.workflow.actions import installed_actions
@@ -98,15 +97,8 @@ def palette() -> list[dict]:
 @login_required
 def check(workflow):
     """htmx: check the YAML being typed and draw the flow it defines."""
-    EDITOR.guard(workflow)
-    if not IDENTIFIER.match(workflow):
-        abort(404)
-    session = db_session()
-    issues, form = versions.check_text(
-        session, registry(), workflow, request.form.get("yaml", ""), WORKFLOWS
-    )
-    held = editing.records_by_state(session, workflow)
-    session.rollback()
+    issues, form = EDITOR.checked(workflow)
+    held = editing.records_by_state(db_session(), workflow)
     return render_template(
         "admin_workflows/check.html",
         issues=issues,
