@@ -45,3 +45,36 @@ def test_the_flow_is_drawn_and_redrawn_as_the_admin_types(
         page.locator("#issues").inner_text()
     )
     assert page.locator("#flow-diagram").count() == 0
+
+
+def test_a_field_added_with_the_helper_is_checked_and_published(
+    live_server, page_factory, designer, app
+):
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/forms/supplier/edit")
+    page.wait_for_selector("#preview")
+    page.click("#add-field summary")
+    page.fill("#new-name", "Bad Name")
+    page.click("[data-add-field-button]")
+    assert "is-invalid" in page.get_attribute("#new-name", "class")
+
+    page.fill("#new-name", "delivery_mode")
+    page.select_option("#new-type", "select")
+    page.select_option("#new-options", "transport_modes")
+    page.fill("#new-zh", "送货方式：默认")  # a colon would break a bare YAML value: it is quoted
+    page.fill("#new-en", "Delivery mode")
+    page.click("[data-add-field-button]")
+    text = page.input_value("textarea[name=yaml]")
+    line = ('  - {name: delivery_mode, type: select, label: {zh_CN: "送货方式：默认", '
+            'en: "Delivery mode"}, options: transport_modes}')  # fmt: skip
+    assert line in text
+    assert text.index(line) < text.index("\nlist:")  # among the fields, not after them
+    page.wait_for_function("document.querySelector('#preview')?.textContent.includes('送货方式')")
+    with page.expect_navigation():
+        page.click("text=发布")
+    with app.extensions["lianku.db"].session() as session:
+        from app.meta.models import FormVersion
+
+        [published] = session.query(FormVersion).filter_by(form="supplier").all()
+        assert line in published.yaml_text
