@@ -192,3 +192,38 @@ def test_a_job_past_its_time_limit_is_failed_and_its_worker_exits_for_a_fresh_on
     assert jobs.fail_abandoned(db) == []  # nothing left for the next worker to clean up
     if db.dialect == "sqlite":  # nor its worker's lock file (the lock went with the process)
         assert not Path(f"{db.engine.url.database}.job-{job_id}.lock").exists()
+
+
+def test_a_package_moves_customizations_to_another_database(runner, db, tmp_path, monkeypatch):
+    """Export from one company's database, import into a fresh one: the option list edited in
+    the first is live in the second; importing it again changes nothing."""
+    from app.meta import versions
+    from app.meta.models import OptionListVersion
+    from app.meta.registry import OPTION_LISTS, build
+
+    shipped = (ROOT / "metadata" / "options" / "transport_modes.yaml").read_text()
+    drone = "  - {value: drone, label: {zh_CN: 无人机, en: Drone}}\n"
+    with db.transaction() as session:
+        live = build(ROOT / "metadata", ROOT / "workflows", session)
+        versions.publish(session, live, None, "transport_modes", shipped + drone,
+                         kind=OPTION_LISTS)  # fmt: skip
+    package = tmp_path / "setup.zip"
+    result = runner.invoke(main, ["package", "export", str(package)])
+    assert result.exit_code == 0, result.output
+
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("LIANKU_DATABASE_URL", other)
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    result = runner.invoke(main, ["package", "import", str(package), "--note", "from test"])
+    assert result.exit_code == 0, result.output
+    assert "published option_list transport_modes v2" in result.output
+    again = runner.invoke(main, ["package", "import", str(package)])
+    assert "changes nothing" in again.output
+
+    from app.db import Database
+
+    elsewhere = Database(other)
+    with elsewhere.session() as session:
+        [row] = session.query(OptionListVersion).all()
+        assert row.yaml_text.endswith(drone) and row.note == "from test"
+    elsewhere.dispose()

@@ -117,23 +117,34 @@ def _named(candidate, name: str, kind: Edited):
     return form
 
 
-def check_text(session: Session, registry, name: str, text: str, kind: Edited = FORMS):
-    """``(issues, definition or None)`` for ``text`` as the new definition of ``name`` (see
-    ``_named``), checked together with every other definition."""
-    misnamed = _misnamed(kind, name, text)
-    if misnamed is not None:
-        return [misnamed], None
+def check_texts(session: Session, registry, texts: dict[tuple[Edited, str], str]):
+    """``(issues, {(kind, name): definition})`` for new texts of several definitions, checked
+    together with every other definition — so a package may bring a new option list and the
+    form that names it. A definition is what ``_named`` finds."""
+    misnamed = (_misnamed(kind, name, text) for (kind, name), text in texts.items())
+    issues = [issue for issue in misnamed if issue is not None]
+    if issues:
+        return issues, {}
+    extra = {kind.file(name): text for (kind, name), text in texts.items()}
     try:
         candidate = meta_registry.build(
-            registry.metadata_dir, registry.workflows_dir, session, extra={kind.file(name): text}
+            registry.metadata_dir, registry.workflows_dir, session, extra=extra
         )
     except MetadataInvalid as exc:
-        return exc.issues, None
-    definition = _named(candidate, name, kind)
-    if definition is None:
-        key, message = _NAMED_BY[kind.name]
-        return [MetadataIssue(kind.file(name), 1, key, message(name))], None
-    return [], definition
+        return exc.issues, {}
+    definitions = {}
+    for kind, name in texts:
+        definitions[kind, name] = _named(candidate, name, kind)
+        if definitions[kind, name] is None:
+            key, message = _NAMED_BY[kind.name]
+            issues.append(MetadataIssue(kind.file(name), 1, key, message(name)))
+    return issues, definitions
+
+
+def check_text(session: Session, registry, name: str, text: str, kind: Edited = FORMS):
+    """``(issues, definition or None)`` for ``text`` as the new definition of ``name``."""
+    issues, definitions = check_texts(session, registry, {(kind, name): text})
+    return issues, None if issues else definitions[kind, name]
 
 
 def _published_versions(session: Session, name: str, kind: Edited) -> list:
@@ -370,29 +381,39 @@ def _bump_generation(session: Session) -> None:
     )
 
 
-def publish(
-    session: Session,
-    registry,
-    user,
-    name: str,
-    text: str,
-    note: str | None = None,
-    kind: Edited = FORMS,
-):
-    """Check ``text``, apply the kind's refusals (data loss, records under way), store it as
-    the next live version of ``name``."""
-    issues, definition = check_text(session, registry, name, text, kind)
+def publish_all(
+    session: Session, registry, user, texts: dict[tuple[Edited, str], str], note=None
+) -> list:
+    """Check the new ``texts`` together, apply each kind's refusals (data loss, records under
+    way) and store each as the next live version of its definition — all or none."""
+    issues, definitions = check_texts(session, registry, texts)
     if issues:
         raise MetadataInvalid(issues)
-    problems = [why for refusal in REFUSALS.get(kind.name, ()) for why in refusal(
-        session, registry, definition)]  # fmt: skip
+    problems = [
+        why
+        for (kind, _name), definition in definitions.items()
+        for refusal in REFUSALS.get(kind.name, ())
+        for why in refusal(session, registry, definition)
+    ]
     if problems:
         raise ChangeRefused("; ".join(problems))
+    rows = [
+        _store(session, registry, user, kind, name, text, definitions[kind, name], note)
+        for (kind, name), text in texts.items()
+    ]
+    _bump_generation(session)
+    return rows
+
+
+def _store(session: Session, registry, user, kind: Edited, name: str, text: str, definition,
+           note: str | None):  # fmt: skip
+    """One checked text as the next published version: its draft gone, the publish audited, a
+    form's new formulas queued to be filled in on the records saved before."""
     new_formulas = set()
-    if kind is FORMS:
-        before = registry.form(name)
-        if before is not None:
-            new_formulas = backfill.formula_paths(definition) - backfill.formula_paths(before)
+    if kind is FORMS and registry.form(name) is not None:
+        new_formulas = backfill.formula_paths(definition) - backfill.formula_paths(
+            registry.form(name)
+        )
     old = current_version(session, registry, name, kind)
     row = kind.model(
         **{kind.name: name},
@@ -407,7 +428,6 @@ def publish(
     draft = draft_of(session, name, kind)
     if draft is not None:
         session.delete(draft)
-    _bump_generation(session)
     session.flush()
     audit_as(
         session,
@@ -421,6 +441,20 @@ def publish(
     if new_formulas:  # the records saved before have no value for them: fill them in
         params = {"form": name, "user_id": getattr(user, "id", None)}
         jobs.enqueue(session, "formula_backfill", params, user_id=params["user_id"])
+    return row
+
+
+def publish(
+    session: Session,
+    registry,
+    user,
+    name: str,
+    text: str,
+    note: str | None = None,
+    kind: Edited = FORMS,
+):
+    """Check ``text`` and store it as the next live version of ``name`` (see ``publish_all``)."""
+    [row] = publish_all(session, registry, user, {(kind, name): text}, note)
     return row
 
 
