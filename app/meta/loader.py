@@ -59,6 +59,7 @@ class Metadata:
     dashboards: dict[str, SourceDocument] = field(default_factory=dict)
     #: ``metadata/settings.yaml``: knobs of the application by section (``replenishment``)
     settings: dict = field(default_factory=dict)
+    settings_document: SourceDocument | None = None
     #: Objects compiled from the definitions (reports, …), built once when the set loads.
     cache: dict = field(default_factory=dict)
     #: names of forms whose file failed its schema: they exist, so nothing else is blamed for them
@@ -242,6 +243,7 @@ def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: 
         _add_unique(metadata.workflows, data["form"], document, ("form",), issues)
     elif kind.name == "settings":
         metadata.settings = data or {}
+        metadata.settings_document = document
     elif kind.name == "options":
         _add_unique(metadata.option_lists, data["name"], document, ("name",), issues)
     elif kind.name == "roles":

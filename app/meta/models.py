@@ -153,6 +153,14 @@ class DashboardVersion(VersionColumns, Base):
     dashboard: Mapped[str] = mapped_column(String(64), index=True)
 
 
+class SettingsVersion(VersionColumns, Base):
+    """``metadata/settings.yaml``: one definition, named ``settings``."""
+
+    __tablename__ = "settings_versions"
+    __table_args__ = (UniqueConstraint("settings", "version"),)
+    settings: Mapped[str] = mapped_column(String(64), index=True)
+
+
 class RolesVersion(VersionColumns, Base):
     """``metadata/roles.yaml``: one definition, named ``roles``."""
 

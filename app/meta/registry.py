@@ -27,6 +27,7 @@ from app.meta.models import (
     OptionListVersion,
     ReportVersion,
     RolesVersion,
+    SettingsVersion,
     WorkflowVersion,
 )
 from app.meta.reports.definition import get_report
@@ -78,7 +79,8 @@ WORKFLOWS = Edited("workflow", "workflows", WorkflowVersion)
 OPTION_LISTS = Edited("option_list", "options", OptionListVersion)
 DASHBOARDS = Edited("dashboard", "dashboards", DashboardVersion)
 ROLES = Edited("roles", "", RolesVersion, only="roles")
-EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS, DASHBOARDS, ROLES)
+SETTINGS = Edited("settings", "", SettingsVersion, only="settings")
+EDITED = (FORMS, REPORTS, WORKFLOWS, OPTION_LISTS, DASHBOARDS, ROLES, SETTINGS)
 
 
 @dataclass

@@ -1,16 +1,17 @@
-"""Admins edit forms, workflows, reports, dashboards and shared option lists live: drafts,
-published versions, diffs, rollbacks, exports.
+"""Admins edit the application's metadata live — forms, workflows, reports, dashboards, shared
+option lists, roles and settings: drafts, published versions, diffs, rollbacks, exports.
 
 Shipped files are version 1 of their definition. A publish stores the new YAML as the next
 version in the kind's table (``form_versions``, ``report_versions``, ``workflow_versions``,
-``option_list_versions``, ``dashboard_versions``), bumps ``metadata_state.generation`` (so every
-worker reloads at its next request) and leaves an audit entry — all in the caller's transaction.
-A rollback publishes an old text again as a new version, so history only grows. An edit is
-checked exactly like files are (every message names file, line and path), then by the kind's
-refusals (``refuses``): a form edit is refused when it would lose data — a field with stored
-values cannot change type; a removed field is only hidden, records keep its values — an option
-list's edit when it drops a value records hold, and a workflow edit when it would strand records
-under way (see ``app.workflow.editing``). Each function takes the ``kind`` of definition
+``option_list_versions``, ``dashboard_versions``, ``roles_versions``, ``settings_versions``),
+bumps ``metadata_state.generation`` (so every worker reloads at its next request) and leaves an
+audit entry — all in the caller's transaction. A rollback publishes an old text again as a new
+version, so history only grows. An edit is checked exactly like files are (every message names
+file, line and path), then by the kind's refusals (``refuses``): a form edit is refused when it
+would lose data — a field with stored values cannot change type; a removed field is only hidden,
+records keep its values — an option list's edit when it drops a value records hold, a roles edit
+when it takes a role from people or the last admin rights, a workflow edit when it would strand
+records under way (see ``app.workflow.editing``). Each function takes the ``kind`` of definition
 (``registry.FORMS`` unless told).
 """
 
@@ -35,7 +36,16 @@ from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
 from app.meta.records import audit_as
-from app.meta.registry import DASHBOARDS, FORMS, OPTION_LISTS, REPORTS, ROLES, WORKFLOWS, Edited
+from app.meta.registry import (
+    DASHBOARDS,
+    FORMS,
+    OPTION_LISTS,
+    REPORTS,
+    ROLES,
+    SETTINGS,
+    WORKFLOWS,
+    Edited,
+)
 from app.meta.yamlsource import MetadataInvalid, MetadataIssue, parse_yaml
 
 
@@ -81,7 +91,9 @@ _NAMED_BY = {
     "workflow": ("form", lambda name: _("the workflow must be for the form '%(name)s'", name=name)),
     "option_list": ("name", lambda name: _("the option list must be named '%(name)s'", name=name)),
     "dashboard": ("name", lambda name: _("the dashboard must be named '%(name)s'", name=name)),
-    "roles": ("name", lambda name: name),  # roles.yaml names nothing: never misnamed
+    # roles.yaml and settings.yaml name nothing: never misnamed
+    "roles": ("name", lambda name: name),
+    "settings": ("name", lambda name: name),
 }
 
 
@@ -102,7 +114,7 @@ def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:
 def _named(candidate, name: str, kind: Edited):
     """The definition called ``name`` in a freshly built registry: a ``FormDef`` (of the form a
     workflow belongs to, with that workflow), a compiled ``Report``, or the ``SourceDocument``
-    of an option list, a dashboard or the roles; None when absent."""
+    of an option list, a dashboard, the roles or the settings; None when absent."""
     if kind is REPORTS:
         return candidate.report(name)
     if kind is OPTION_LISTS:
@@ -111,6 +123,8 @@ def _named(candidate, name: str, kind: Edited):
         return candidate.metadata.dashboards.get(name)
     if kind is ROLES:
         return candidate.metadata.roles_document if name == ROLES.only else None
+    if kind is SETTINGS:
+        return candidate.metadata.settings_document if name == SETTINGS.only else None
     form = candidate.form(name)
     if kind is WORKFLOWS and (form is None or form.workflow is None):
         return None

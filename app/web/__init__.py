@@ -36,6 +36,7 @@ from app.web import (
     reports,
     reports_admin,
     roles_admin,
+    settings_admin,
     stock,
     workflows_admin,
 )
@@ -118,7 +119,7 @@ def init_web(app: Flask) -> None:
     blueprints += (account.bp, admin.bp, api.bp, audit_views.bp, attachments.bp, stock.bp)
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
     blueprints += (replenishment.bp, workflows_admin.bp, options_admin.bp, openapi.bp)
-    blueprints += (dashboards_admin.bp, roles_admin.bp, package_admin.bp)
+    blueprints += (dashboards_admin.bp, roles_admin.bp, settings_admin.bp, package_admin.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

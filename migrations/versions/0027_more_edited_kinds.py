@@ -1,4 +1,5 @@
-"""versions of workflows, option lists, dashboards and roles: admins edit and publish them live,
+"""versions of workflows, option lists, dashboards, roles and settings: admins edit and publish
+them live,
 as they do forms and reports — one table per kind, each like report_versions
 
 Revision ID: 0027
@@ -21,6 +22,7 @@ KINDS = {
     "option_list_versions": "option_list",
     "dashboard_versions": "dashboard",
     "roles_versions": "roles",
+    "settings_versions": "settings",
 }
 
 

@@ -138,6 +138,7 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "option_list": lambda chain, rule: "transport_modes",
     "dashboard": lambda chain, rule: "store",
     "roles": lambda chain, rule: "roles",
+    "settings": lambda chain, rule: "settings",
 }
 
 #: Routes a store clerk may legitimately use (rule → reason); for these the only assertion is
