@@ -119,6 +119,7 @@ def diagram(form: FormDef) -> dict:
     for lane, arrow in enumerate(under, 1):
         _arc(arrow, boxes[arrow.source], boxes[arrow.target], bottom + 14 + LANE * lane)
     return {
+        "label": label_text(workflow.get("label"), here) or form.name,
         "boxes": list(boxes.values()),
         "arrows": arrows,
         "width": MARGIN * 2 + (max(column.values()) + 1) * COLUMN - (COLUMN - BOX_W),

@@ -35,6 +35,7 @@ from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web import barcodes
+from app.web.flow_diagram import diagram
 from app.web.forms_common import INDEXED_NAME, edited_version, payload_from_form, registry
 from app.web.session import db_session
 from app.workflow import approvals, engine
@@ -320,6 +321,7 @@ def detail(form, record_id):
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
         step_label=engine.step_label, history_label=engine.history_label,
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
+        diagram=diagram(definition) if definition.workflow else None, current=record.state,
     )  # fmt: skip
 
 

@@ -205,3 +205,12 @@ def test_the_editor_lists_the_actions_and_counts_the_records_in_each_state(api, 
     check = api.form(f"{ADMIN}/field_lab/check", {"yaml": REVIEWED}).text
     row = check[check.index("<code>open</code>") : check.index("<code>in_review</code>")]
     assert "<td>2</td>" in row
+
+
+def test_a_record_page_shows_where_the_record_is_in_its_flow(api, lab_app, org):
+    record = api.post(URL, json=valid(org)).json
+    page = api.get(f"/forms/field_lab/{record['id']}").text
+    assert 'id="flow"' in page and "Where this record is in its flow: Open" in page
+    current = page[page.index("data-current") :]
+    assert current.index(">Open<") < current.index("</g>")  # the filled box is the open state
+    assert page.count("data-current") == 1
