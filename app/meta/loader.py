@@ -6,11 +6,12 @@ either a complete, valid ``Metadata`` comes back or nothing does.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path, PurePosixPath
 
 from jsonschema import Draft202012Validator
@@ -180,6 +181,10 @@ def _read(
             texts[name] = text
     documents = []
     for relative, text in sorted(texts.items()):
+        valid = _valid_document(text, relative, kind.schema)
+        if valid is not None:  # a copy: the loader fills shared option lists in place
+            documents.append(replace(valid, data=copy.deepcopy(valid.data)))
+            continue
         try:
             document = parse_yaml(text, relative)
         except MetadataInvalid as exc:
@@ -194,6 +199,19 @@ def _read(
         elif kind.name == "form" and isinstance(document.data, dict):
             metadata.broken_forms.add(str(document.data.get("name")))
     return documents
+
+
+@lru_cache(maxsize=1024)
+def _valid_document(text: str, relative: str, schema_file: str) -> SourceDocument | None:
+    """``text`` parsed, when it parses and passes its schema; else None, and the caller parses
+    it again to collect the issues in the reader's language. Kept because nearly every text is
+    the same from one build to the next — each preview keystroke and each worker's reload after
+    a publish builds them all — and the schema check is most of a build's time."""
+    try:
+        document = parse_yaml(text, relative)
+    except MetadataInvalid:
+        return None
+    return None if schema_issues(document, schema_file) else document
 
 
 #: Cross-reference checks run after every file passed its schema: (metadata, issues) -> None.

@@ -74,7 +74,7 @@ def test_an_edit_reaches_every_form_and_a_value_in_use_stays(api, lab_app, org):
     held = "1 records of courier_log hold &#39;refrigerated_vehicle&#39; in transport"
     assert f"{held}; keep that option" in response.text
     versions = api.get(f"{ADMIN}/transport_modes/versions").text
-    assert "v2" in versions and "v3" not in versions
+    assert "<td>v2" in versions and "<td>v3" not in versions  # (a CSRF token may hold "v3")
 
 
 def test_a_broken_list_is_refused_with_its_path(api, lab_app):

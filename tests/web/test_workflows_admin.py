@@ -92,7 +92,7 @@ def test_an_approval_step_is_live_in_every_worker_and_blocks_its_own_rollback(
     assert api.get(f"{URL}/{first['id']}").json["state"] == "closed"
 
     versions = api.get(f"{ADMIN}/field_lab/versions").text
-    assert "v2" in versions and "v1" in versions
+    assert "<td>v2" in versions and "<td>v1" in versions
     assert "+    approval:" in api.get(f"{ADMIN}/field_lab/versions/2?against=1").text
 
     # a second record waits in review: the old flow has neither that state nor that approval
@@ -103,7 +103,7 @@ def test_an_approval_step_is_live_in_every_worker_and_blocks_its_own_rollback(
     page = api.get(f"{ADMIN}/field_lab/versions").text
     assert "1 records are in state &#39;in_review&#39;" in page
     assert "1 records wait for approval of &#39;close&#39;" in page
-    assert "v3" not in page
+    assert "<td>v3" not in page  # (a CSRF token may hold "v3")
 
     approve_all(lab_app, clerk, waiting["id"])
     assert api.form(f"{ADMIN}/field_lab/versions/1/rollback", {}).status_code == 302
