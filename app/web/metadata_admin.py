@@ -117,6 +117,37 @@ class Editor:
         return redirect(self.url("versions_view", name))
 
 
+def single_file(
+    blueprint: Blueprint,
+    kind: Edited,
+    document: Callable[[Registry], object],
+    title: Callable[[], str],
+    edit: Callable[[], str],
+) -> Editor:
+    """The editor of a single-file kind (roles.yaml, settings.yaml): its one definition, named
+    ``kind.only``, whose live document ``document`` finds; nothing to add, so no new-page words."""
+    unused = lambda *args, **kwargs: ""  # noqa: E731
+    return Editor(
+        blueprint=blueprint,
+        kind=kind,
+        param=kind.only,
+        new_yaml="",
+        find=lambda reg, name: document(reg) if name == kind.only else None,
+        live_text=lambda reg, name: document(reg).text,
+        listing=lambda reg: [(kind.only, title())],
+        words={
+            "title": title,
+            "edit": edit,
+            "column": lambda: _("Definition"),
+            "new": unused,
+            "name_label": unused,
+            "bad_name": unused,
+            "name_in_use": unused,
+        },  # fmt: skip
+        preview="check",
+    )
+
+
 def install(editor: Editor) -> None:
     """Add the editing routes of ``editor``'s kind to its blueprint."""
     bp, param = editor.blueprint, editor.param

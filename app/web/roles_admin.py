@@ -15,28 +15,16 @@ from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import ROLES
 from app.web.forms_common import registry
-from app.web.metadata_admin import Editor, install
+from app.web.metadata_admin import install, single_file
 
 bp = Blueprint("roles_admin", __name__, url_prefix="/admin/roles")
 
-EDITOR = Editor(
-    blueprint=bp,
-    kind=ROLES,
-    param="roles",
-    new_yaml="",
-    find=lambda reg, name: reg.metadata.roles_document if name == ROLES.only else None,
-    live_text=lambda reg, name: reg.metadata.roles_document.text,
-    listing=lambda reg: [(ROLES.only, _("Roles and rights"))],
-    words={
-        "title": lambda: _("Roles and rights"),
-        "new": lambda: "",
-        "edit": lambda: _("Edit roles and rights"),
-        "name_label": lambda: "",
-        "column": lambda: _("Definition"),
-        "bad_name": lambda: "",
-        "name_in_use": lambda name: "",
-    },
-    preview="check",
+EDITOR = single_file(
+    bp,
+    ROLES,
+    lambda reg: reg.metadata.roles_document,
+    lambda: _("Roles and rights"),
+    lambda: _("Edit roles and rights"),
 )
 install(EDITOR)
 

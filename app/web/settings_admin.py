@@ -12,28 +12,16 @@ from app.i18n import _
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import SETTINGS
-from app.web.metadata_admin import Editor, install
+from app.web.metadata_admin import install, single_file
 
 bp = Blueprint("settings_admin", __name__, url_prefix="/admin/settings")
 
-EDITOR = Editor(
-    blueprint=bp,
-    kind=SETTINGS,
-    param="settings",
-    new_yaml="",
-    find=lambda reg, name: reg.metadata.settings_document if name == SETTINGS.only else None,
-    live_text=lambda reg, name: reg.metadata.settings_document.text,
-    listing=lambda reg: [(SETTINGS.only, _("Settings"))],
-    words={
-        "title": lambda: _("Settings"),
-        "new": lambda: "",
-        "edit": lambda: _("Edit the settings"),
-        "name_label": lambda: "",
-        "column": lambda: _("Definition"),
-        "bad_name": lambda: "",
-        "name_in_use": lambda name: "",
-    },
-    preview="check",
+EDITOR = single_file(
+    bp,
+    SETTINGS,
+    lambda reg: reg.metadata.settings_document,
+    lambda: _("Settings"),
+    lambda: _("Edit the settings"),
 )
 install(EDITOR)
 
