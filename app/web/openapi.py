@@ -1,10 +1,11 @@
 """The REST API described as OpenAPI 3.1, built from the live metadata at each request.
 
 Integrators read what the caller may use: every form they may read, with its fields' schema
-(``app.meta.api_schema``), the endpoints of its records, its transitions by name and label, and
-the shared endpoints (lookups, approvals, reports, stock, attachments). An admin's edit of a form
-or a workflow shows here at once, as it does on the pages. ``/api/docs`` renders it with Swagger
-UI, served locally like every browser asset; "Try it out" sends the page's CSRF token.
+(``app.meta.api_schema``), the endpoints of its records and its transitions by name and label;
+every report they may run, with its parameters; and the shared endpoints (lookups, approvals,
+stock). An admin's edit of a form, a workflow or a report shows here at once, as it does on the
+pages. ``/api/docs`` renders it with Swagger UI, served locally like every browser asset; "Try
+it out" sends the page's CSRF token.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from app.meta import access
 from app.meta.api_schema import data_schema, record_schema
 from app.meta.forms import FormDef, label_text
 from app.meta.records import locale
+from app.meta.reports import runnable
+from app.meta.reports.model import ReportParam
 from app.web.forms_api import api_auth
 from app.web.forms_common import registry
+from app.web.session import db_session
 
 bp = Blueprint("openapi", __name__)
 
@@ -211,16 +215,6 @@ def _shared_paths() -> dict:
                 },  # fmt: skip
             },
         },
-        "/api/v1/reports/{report}": {
-            "get": {
-                "tags": [_("Shared")],
-                "summary": _("Run a report; its parameters go in the query string"),
-                "parameters": [
-                    {"name": "report", "in": "path", "required": True, "schema": text}
-                ],  # fmt: skip
-                "responses": {"200": _answer(_("Columns and rows.")), **_errors("401", "404")},
-            }
-        },
         "/api/v1/stock/items/{id}": {
             "parameters": [_id_param()],
             "get": {
@@ -230,6 +224,58 @@ def _shared_paths() -> dict:
             },
         },
     }
+
+
+def _param_schema(param: ReportParam) -> dict:
+    """A report parameter as the query string takes it."""
+    if param.type == "date":
+        return {"type": "string", "format": "date"}
+    if param.type == "date_range":
+        return {"type": "string", "pattern": r"^(\d{4}-\d{2}-\d{2})?\.\.(\d{4}-\d{2}-\d{2})?$"}
+    if param.type == "select":
+        return {"enum": [str(option["value"]) for option in param.options]}
+    if param.type == "number":
+        return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+    return {"type": "string"}  # text; a location: mine, an id or a code
+
+
+def _report_paths(session, principal, here: str | None) -> dict:
+    """One path per report the caller may run, its parameters in the query string."""
+    reg = registry()
+    paths = {}
+    for name in sorted(reg.metadata.reports):
+        report = reg.report(name)
+        if report is None or not runnable(session, report, principal):
+            continue
+        params = [
+            {
+                "name": param.name,
+                "in": "query",
+                "required": param.required,
+                "schema": _param_schema(param),
+                "description": label_text(param.label, here)
+                + (
+                    _(" (or %(name)s_from and %(name)s_to)", name=param.name)
+                    if param.type == "date_range"
+                    else ""
+                ),
+            }  # fmt: skip
+            for param in report.params
+        ]
+        params += [{"name": key, "in": "query", "required": False, "schema": {"type": "integer"}}
+                   for key in ("page", "per_page")]  # fmt: skip
+        paths[f"/api/v1/reports/{name}"] = {
+            "get": {
+                "tags": [_("Reports")],
+                "summary": label_text(report.label, here),
+                "parameters": params,
+                "responses": {
+                    "200": _answer(_("Its columns (name, label, type) and a page of rows.")),
+                    **_errors("401", "404", "422"),
+                },
+            }
+        }
+    return paths
 
 
 def _components(forms: list[FormDef], here: str | None) -> dict:
@@ -300,6 +346,7 @@ def document(principal) -> dict:
     for form in forms:
         paths.update(_form_paths(form, here))
     paths.update(_shared_paths())
+    paths.update(_report_paths(db_session(), principal, here))
     return {
         "openapi": "3.1.0",
         "info": {

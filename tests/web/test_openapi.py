@@ -104,3 +104,18 @@ def test_the_reference_page_loads_its_assets(api):
     assert page.status_code == 200 and 'data-spec="/api/v1/openapi.json"' in page.text
     assert api.get("/vendor/swagger-ui-dist/swagger-ui-bundle.js").status_code == 200
     assert api.get("/vendor/swagger-ui-dist/package.json").status_code == 404
+
+
+def test_each_report_the_caller_may_run_is_described_with_its_parameters(api, lab_app, org):
+    reports = api.get(SPEC).json["paths"]
+    stock = reports["/api/v1/reports/stock_on_hand"]["get"]
+    params = {param["name"]: param for param in stock["parameters"]}
+    assert "location" in params and params["page"]["schema"] == {"type": "integer"}
+    sales = reports["/api/v1/reports/sales_record"]["get"]["parameters"]
+    period = next(param for param in sales if param["name"] == "period")
+    assert period["schema"]["pattern"].startswith(r"^(\d{4}-")
+    assert "period_from" in period["description"]
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD).get(SPEC).json["paths"]
+    assert "/api/v1/reports/stock_on_hand" in clerk
+    assert "/api/v1/reports/audit_trail" not in clerk  # not the clerk's to run
+    assert api.get("/api/v1/reports/stock_on_hand?location=mine").status_code == 200
