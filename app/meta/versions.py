@@ -79,10 +79,6 @@ def refuses(kind: Edited):
     return register
 
 
-def file_name(form: str) -> str:
-    return FORMS.file(form)
-
-
 #: What a definition of each kind must say its name is, and how a wrong one is refused: a
 #: workflow's file is named by its form.
 _NAMED_BY = {
@@ -91,15 +87,15 @@ _NAMED_BY = {
     "workflow": ("form", lambda name: _("the workflow must be for the form '%(name)s'", name=name)),
     "option_list": ("name", lambda name: _("the option list must be named '%(name)s'", name=name)),
     "dashboard": ("name", lambda name: _("the dashboard must be named '%(name)s'", name=name)),
-    # roles.yaml and settings.yaml name nothing: never misnamed
-    "roles": ("name", lambda name: name),
-    "settings": ("name", lambda name: name),
 }
 
 
 def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:
     """The text names another definition than the one edited: said at once, on its key (else
-    everything that refers to ``name`` would report it missing)."""
+    everything that refers to ``name`` would report it missing). A single file (roles.yaml,
+    settings.yaml) names nothing."""
+    if kind.only:
+        return None
     try:
         document = parse_yaml(text, kind.file(name))
     except MetadataInvalid:
