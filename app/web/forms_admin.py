@@ -1,21 +1,23 @@
-"""Admin pages to edit forms live (see metadata_admin); the preview renders the form, and a
-helper under the editor writes a new field's YAML line from a name, a type and two labels — so an
-admin who has never written YAML adds a field, and sees the line it makes."""
+"""Admin pages to edit forms live (see metadata_admin); the preview renders the form, and the
+visual designer (设计) beside the YAML lets an admin who has never written YAML name, label, switch,
+order, add and remove fields: each change is made to the YAML text (``app.meta.form_design``),
+which the preview then checks as if it had been typed."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import login_required
-from markupsafe import Markup
 
 from app.i18n import _, _l
+from app.meta import form_design
+from app.meta.form_design import DesignRefused
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
 from app.meta.registry import FORMS
 from app.web.forms_common import registry
 from app.web.forms_pages import Display
-from app.web.metadata_admin import Editor, install
+from app.web.metadata_admin import Editor, install, posted_text
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 
@@ -47,12 +49,13 @@ EDITOR = Editor(
     },
     preview="check",
     rights_per_name=True,
-    aside=lambda: Markup(render_template("admin_forms/add_field.html", **field_helper())),
+    designer="design",
 )
 install(EDITOR)
 
-#: The field types the helper offers: those that a name and labels define, with a shared option
-#: list (a choice) or a link target; a table, a formula or a scan field is written in the YAML.
+#: The field types the designer offers: those that a name and labels define, with a shared
+#: option list (a choice) or a link target, and tables; a formula or a scan field is written in
+#: the YAML (the designer shows and keeps them).
 SIMPLE_TYPES = {
     "text": _l("Text"),
     "long_text": _l("Long text"),
@@ -71,13 +74,14 @@ SIMPLE_TYPES = {
     "expiry_date": _l("Expiry date"),
     "barcode": _l("Barcode"),
     "attachment": _l("Attachment"),
+    "table": _l("Table of lines"),
     "current_user": _l("Who entered it"),
     "current_time": _l("When it was entered"),
 }
 
 
-def field_helper() -> dict:
-    """What the add-a-field helper offers: the types, the shared option lists, link targets."""
+def field_choices() -> dict:
+    """What the designer offers: the types, the shared option lists, link targets."""
     reg, here = registry(), locale()
     lists = reg.metadata.option_lists
     return {
@@ -102,3 +106,37 @@ def check(form):
         locale=locale(),
         display=Display(definition) if definition else None,
     )
+
+
+#: The designer's changes: what each ``op`` does to the text, given the request's form.
+CHANGES = {
+    "update": lambda text, form: form_design.update_field(text, form["path"], form),
+    "add": lambda text, form: form_design.add_field(text, form.get("path", ""), form),
+    "up": lambda text, form: form_design.move_field(text, form["path"], -1),
+    "down": lambda text, form: form_design.move_field(text, form["path"], 1),
+    "remove": lambda text, form: form_design.remove_field(text, form["path"]),
+}
+
+
+@bp.post("/<form>/design")
+@login_required
+def design(form):
+    """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for.
+    A change sends the new YAML back too (swapped into the editor, whose preview then checks
+    it); a refused one leaves the text alone and says why, on the input it concerns."""
+    EDITOR.guard(form)
+    text, op = posted_text(), request.form.get("op", "show")
+    changed, refused = None, None
+    if op in CHANGES:
+        try:
+            changed = CHANGES[op](text, request.form)
+        except DesignRefused as exc:
+            refused = exc
+    try:
+        fields = form_design.outline(changed if changed is not None else text)
+    except DesignRefused as exc:
+        fields, refused = None, exc
+    return render_template(
+        "admin_forms/designer.html", fields=fields, refused=refused, path=request.form.get("path"),
+        op=op, changed=changed, form_name=form, editor=EDITOR, name=form, **field_choices(),
+    )  # fmt: skip

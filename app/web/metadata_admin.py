@@ -31,6 +31,12 @@ from app.web.session import db_session
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
+def posted_text() -> str:
+    """The YAML the editor sent, with the line ends it was typed with: a browser sends a
+    textarea's lines ended by CR LF, which would otherwise be stored, diffed and exported."""
+    return request.form.get("yaml", "").replace("\r\n", "\n")
+
+
 @dataclass(frozen=True)
 class Editor:
     """What the pages need to know about one edited kind of metadata."""
@@ -57,6 +63,8 @@ class Editor:
     rights_per_name: bool = False
     #: HTML shown under the editor, for reference while typing (the workflow actions).
     aside: Callable[[], Markup] | None = None
+    #: The endpoint drawing a visual designer beside the YAML (htmx), for kinds that have one.
+    designer: str | None = None
 
     def url(self, endpoint: str, name: str | None = None, **values) -> str:
         if name is not None:
@@ -88,9 +96,7 @@ class Editor:
         if not IDENTIFIER.match(name):
             abort(404)
         session = db_session()
-        found = versions.check_text(
-            session, registry(), name, request.form.get("yaml", ""), self.kind
-        )
+        found = versions.check_text(session, registry(), name, posted_text(), self.kind)
         session.rollback()
         return found
 
@@ -173,7 +179,7 @@ def install(editor: Editor) -> None:
         if request.method == "GET":
             name = name or f"new_{editor.kind.name}"
             return editor.editor_page(name, editor.new_yaml.format(name=name), new=True)
-        text = request.form.get("yaml", "")
+        text = posted_text()
         if not IDENTIFIER.match(name):
             flash(editor.words["bad_name"](), "error")
             return editor.editor_page(name, text, status=422, new=True)
@@ -196,7 +202,7 @@ def install(editor: Editor) -> None:
     def draft(**values):
         name = editor.opened(values)
         session = db_session()
-        versions.save_draft(session, current_user, name, request.form.get("yaml", ""), editor.kind)
+        versions.save_draft(session, current_user, name, posted_text(), editor.kind)
         session.commit()
         flash(_("Draft saved; it is not live until you publish it."), "info")
         return redirect(editor.url("edit", name))
@@ -206,7 +212,7 @@ def install(editor: Editor) -> None:
     def publish(**values):
         name = editor.opened(values)
         note = request.form.get("note") or None
-        return editor.publish_text(name, request.form.get("yaml", ""), note=note)
+        return editor.publish_text(name, posted_text(), note=note)
 
     @bp.get(f"/<{param}>/versions")
     @login_required

@@ -1,5 +1,6 @@
-"""The workflow editor in a real browser: the flow is drawn as the admin opens it and drawn again
-as they type; a mistake replaces the drawing with the message naming its line."""
+"""The metadata editors in a real browser: the workflow editor draws the flow as the admin opens
+it and again as they type (a mistake replaces the drawing with the message naming its line); the
+form designer changes a form without the admin touching its YAML."""
 
 import pytest
 
@@ -47,34 +48,58 @@ def test_the_flow_is_drawn_and_redrawn_as_the_admin_types(
     assert page.locator("#flow-diagram").count() == 0
 
 
-def test_a_field_added_with_the_helper_is_checked_and_published(
-    live_server, page_factory, designer, app
+def test_a_form_is_designed_without_yaml_and_published(
+    live_server, page_factory, designer, app, screenshot_dir
 ):
+    """Relabel a field, make it required, add a choice field, move it up, publish: the YAML the
+    designer wrote is what goes live, and the preview followed each step."""
     page = page_factory(viewport=DESKTOP)
     sign_in(page, live_server, "designer", PASSWORD)
     page.goto(f"{live_server}/admin/forms/supplier/edit")
-    page.wait_for_selector("#preview")
-    page.click("#add-field summary")
-    page.fill("#new-name", "Bad Name")
-    page.click("[data-add-field-button]")
-    assert "is-invalid" in page.get_attribute("#new-name", "class")
+    contact = page.locator(".designer-field[data-name=contact] form").first
+    contact.wait_for()
+    label = contact.locator("input[name=label_zh]")
+    label.fill("联系人姓名")
+    label.press("Tab")  # a change is sent when the input is left
+    page.wait_for_function("document.querySelector('#preview')?.textContent.includes('联系人姓名')")
+    contact = page.locator(".designer-field[data-name=contact] form").first
+    contact.locator("input[name=required]").check()
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('联系人姓名, en: Contact}\\n"
+        "    required: true')"
+    )
 
-    page.fill("#new-name", "delivery_mode")
-    page.select_option("#new-type", "select")
-    page.select_option("#new-options", "transport_modes")
-    page.fill("#new-zh", "送货方式：默认")  # a colon would break a bare YAML value: it is quoted
-    page.fill("#new-en", "Delivery mode")
-    page.click("[data-add-field-button]")
-    text = page.input_value("textarea[name=yaml]")
-    line = ('  - {name: delivery_mode, type: select, label: {zh_CN: "送货方式：默认", '
-            'en: "Delivery mode"}, options: transport_modes}')  # fmt: skip
-    assert line in text
-    assert text.index(line) < text.index("\nlist:")  # among the fields, not after them
+    add = page.locator("#add-form")
+    page.click("details:has(> #add-form) > summary")
+    add.locator("input[name=name]").fill("Bad Name")
+    add.locator("button[type=submit]").click()
+    page.wait_for_selector("#add-form-name.is-invalid")
+    add = page.locator("#add-form")
+    add.locator("input[name=name]").fill("delivery_mode")
+    add.locator("select[name=type]").select_option("select")
+    add.locator("select[name=options]").select_option("transport_modes")
+    add.locator("input[name=label_zh]").fill("送货方式：默认")  # a colon needs quoting: done for us
+    add.locator("input[name=label_en]").fill("Delivery mode")
+    add.locator("button[type=submit]").click()
+    page.wait_for_selector(".designer-field[data-name=delivery_mode]")
+    fields = page.locator("#designer-fields > .designer-field").evaluate_all(
+        "cards => cards.map(card => card.dataset.name)"
+    )
+    assert fields[-1] == "delivery_mode"
+    page.locator(".designer-field[data-name=delivery_mode] [data-move=up]").click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#designer-fields > .designer-field')]"
+        ".map(card => card.dataset.name).slice(-2).join() === 'delivery_mode," + fields[-2] + "'"
+    )
     page.wait_for_function("document.querySelector('#preview')?.textContent.includes('送货方式')")
+    page.screenshot(path=screenshot_dir / "form-designer.png", full_page=True)
+    text = page.input_value("#yaml-text")
     with page.expect_navigation():
         page.click("text=发布")
     with app.extensions["lianku.db"].session() as session:
         from app.meta.models import FormVersion
 
         [published] = session.query(FormVersion).filter_by(form="supplier").all()
-        assert line in published.yaml_text
+        assert published.yaml_text == text  # as the admin saw it, LF line ends and all
+    assert "name: delivery_mode" in text and "options: transport_modes" in text
+    assert text.index("name: delivery_mode") < text.index(f"name: {fields[-2]}")

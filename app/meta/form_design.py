@@ -1,0 +1,427 @@
+"""The visual form designer's changes, made to a form's YAML text.
+
+A business admin designs a form by filling in each field's name, type, labels and switches, moving
+fields up and down, adding and removing them — never seeing YAML. The YAML stays the one source
+of truth all the same: each change is applied to the text being edited and handed back, so the
+preview, the checks, drafts, publish and the version diff work exactly as for a typed change,
+and an integrator who prefers the text sees what the designer did.
+
+The text is changed with ruamel.yaml's round trip, which keeps the comments, the key order, the
+quoting and the flow-style labels of everything the change does not touch; a flow mapping the
+admin wrapped over two lines, which ruamel writes on one, is put back as it was
+(``_keep_wrapped``), and fields are moved and removed as the lines they are written on, so the
+version diff shows the change and nothing else. The designer owns a fixed set of keys per field
+(``DESIGNED_KEYS``); anything else a field carries — formulas, scan fills, validations, link
+filters — is left as it was, to be edited in the YAML.
+
+Fields are addressed by their position: ``"3"`` is the fourth field of the form, ``"6.2"`` the
+third field of the table that is the seventh. A position that no longer exists (the text changed
+under the designer) is refused, and the designer redraws from the text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+import yaml
+from ruamel.yaml import YAML, CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from app.i18n import _
+from app.meta.yamlsource import SafeLoader
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+#: The keys the designer writes; a field's other keys are the YAML's business.
+DESIGNED_KEYS = (
+    "name", "type", "label", "help", "required", "read_only", "hidden", "options", "link",
+    "required_if", "visible_if", "min", "max",
+)  # fmt: skip
+#: The switches, written ``true`` when on and left out when off.
+SWITCHES = ("required", "read_only", "hidden")
+#: The expressions, written as typed and left out when empty.
+EXPRESSIONS = ("required_if", "visible_if")
+
+
+class DesignRefused(ValueError):
+    """A change the designer cannot make; ``field`` is the input it concerns, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class DesignedField:
+    """What the designer shows of one field."""
+
+    path: str
+    name: str
+    type: str
+    label_zh: str = ""
+    label_en: str = ""
+    help_zh: str = ""
+    help_en: str = ""
+    required: bool = False
+    read_only: bool = False
+    hidden: bool = False
+    #: the shared option list a choice field names ("" for none); ``inline_options`` when the
+    #: choices are written out in the form itself (edited in the YAML)
+    options: str = ""
+    inline_options: bool = False
+    link: str = ""
+    required_if: str = ""
+    visible_if: str = ""
+    min: str = ""
+    max: str = ""
+    #: keys the designer does not edit, which the field also carries (shown, kept)
+    other_keys: list[str] = field(default_factory=list)
+    #: a table's own fields
+    fields: list[DesignedField] = field(default_factory=list)
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long label or expression
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def parse(text: str) -> CommentedMap:
+    """The form's document, for the designer; refuses a text that is not a form's mapping."""
+    try:
+        document = _yaml().load(text)
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise DesignRefused(
+            _("The YAML does not parse at line %(line)s: %(problem)s",
+              line=mark.line + 1 if mark else 1, problem=getattr(error, "problem", None) or error)
+        ) from error  # fmt: skip
+    if not isinstance(document, CommentedMap):
+        raise DesignRefused(_("The YAML is not a form: it must be a mapping with fields."))
+    if not isinstance(document.get("fields"), CommentedSeq):
+        document["fields"] = CommentedSeq()
+    return document
+
+
+def dump(document: CommentedMap, original: str) -> str:
+    """The changed document as text, laid out as ``original`` wherever it did not change."""
+    out = io.StringIO()
+    _yaml().dump(document, out)
+    return _keep_wrapped(original, out.getvalue())
+
+
+def _keep_wrapped(original: str, dumped: str) -> str:
+    """``dumped`` with each of its lines that says what a line of ``original`` wrapped over
+    several said (same indent, same words) put back as the original lines. The result is checked
+    to read as ``dumped`` does, and ``dumped`` is returned if it would not."""
+    before, after = _logical_lines(original), _logical_lines(dumped)
+    matcher = difflib.SequenceMatcher(
+        None, [_words(line) for line in before], [_words(line) for line in after], autojunk=False
+    )
+    kept = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        kept.extend(before[i1:i2] if tag == "equal" else after[j1:j2])
+    result = "".join(kept)
+    return result if _safe_load(result) == _safe_load(dumped) else dumped
+
+
+def _logical_lines(text: str) -> list[str]:
+    """The text's lines, a flow mapping or list left open at a line's end joined with the lines
+    that close it (a few at most)."""
+    lines, open_line, depth = [], [], 0
+    for line in text.splitlines(keepends=True):
+        open_line.append(line)
+        depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
+        if depth <= 0 or len(open_line) >= 8:
+            lines.append("".join(open_line))
+            open_line, depth = [], 0
+    return lines + ["".join(open_line)] if open_line else lines
+
+
+def _words(line: str) -> tuple[int, tuple[str, ...]]:
+    return len(line) - len(line.lstrip(" ")), tuple(line.split())
+
+
+def _safe_load(text: str):
+    return yaml.load(text, Loader=SafeLoader)
+
+
+def outline(text: str) -> list[DesignedField]:
+    """Every field of the form as the designer shows it, tables with their fields."""
+    return _outline(parse(text)["fields"], "")
+
+
+def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
+    shown = []
+    for index, raw in enumerate(fields):
+        if not isinstance(raw, dict):
+            continue
+        path = f"{prefix}{index}"
+        label, help_ = _label(raw.get("label")), _label(raw.get("help"))
+        options = raw.get("options")
+        shown.append(
+            DesignedField(
+                path=path,
+                name=str(raw.get("name", "")),
+                type=str(raw.get("type", "")),
+                label_zh=label[0], label_en=label[1], help_zh=help_[0], help_en=help_[1],
+                required=raw.get("required") is True,
+                read_only=raw.get("read_only") is True,
+                hidden=raw.get("hidden") is True,
+                options=options if isinstance(options, str) else "",
+                inline_options=isinstance(options, list),
+                link=str(raw.get("link") or ""),
+                required_if=_text(raw.get("required_if")),
+                visible_if=_text(raw.get("visible_if")),
+                min=_text(raw.get("min")),
+                max=_text(raw.get("max")),
+                other_keys=[key for key in raw if key not in DESIGNED_KEYS and key != "fields"],
+                fields=_outline(raw["fields"], f"{path}.")
+                if isinstance(raw.get("fields"), list)
+                else [],
+            )
+        )  # fmt: skip
+    return shown
+
+
+def _label(value) -> tuple[str, str]:
+    if isinstance(value, dict):
+        return _text(value.get("zh_CN")), _text(value.get("en"))
+    return _text(value), ""
+
+
+def _text(value) -> str:
+    if value is None or value is False:
+        return ""
+    return str(value).strip()
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+
+def update_field(text: str, path: str, values: dict[str, str]) -> str:
+    """Set the designed keys of the field at ``path`` from the designer's inputs (strings;
+    switches present when on); keys it does not design are kept."""
+    document = parse(text)
+    siblings, index = _locate(document, path)
+    raw = siblings[index]
+    name = values.get("name", "").strip()
+    _check_name(name, siblings, index)
+    kind = values.get("type", "").strip() or str(raw.get("type", ""))
+    _set_or_drop(raw, "name", name)
+    _set_or_drop(raw, "type", kind)
+    _set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
+    _set_label(raw, "help", values.get("help_zh", ""), values.get("help_en", ""), None)
+    for switch in SWITCHES:
+        _set_or_drop(raw, switch, True if values.get(switch) else None)
+    if not isinstance(raw.get("options"), list):  # written-out choices stay the YAML's business
+        _set_or_drop(raw, "options", values.get("options", "").strip() or None)
+    _set_or_drop(raw, "link", values.get("link", "").strip() or None)
+    for expression in EXPRESSIONS:
+        _set_or_drop(raw, expression, values.get(expression, "").strip() or None)
+    for bound in ("min", "max"):
+        _set_or_drop(raw, bound, _number(values.get(bound, ""), bound))
+    return dump(document, text)
+
+
+def add_field(text: str, parent: str, values: dict[str, str]) -> str:
+    """Add a field at the end of the form (``parent`` empty) or of the table at ``parent``."""
+    document = parse(text)
+    if parent:
+        siblings, index = _locate(document, parent)
+        table = siblings[index]
+        if table.get("type") != "table":
+            raise DesignRefused(_("Fields can only be added to a table."))
+        fields = table.setdefault("fields", CommentedSeq())
+    else:
+        fields = document["fields"]
+    name = values.get("name", "").strip()
+    _check_name(name, fields, None)
+    kind = values.get("type", "").strip() or "text"
+    raw = CommentedMap(name=name, type=kind)
+    _set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
+    if kind in ("select", "multiselect"):
+        raw["options"] = values.get("options", "").strip() or None
+        if raw["options"] is None:
+            raise DesignRefused(_("Choose the list its choices come from."), "options")
+    if kind == "link":
+        raw["link"] = values.get("link", "").strip() or None
+        if raw["link"] is None:
+            raise DesignRefused(_("Choose what the field links to."), "link")
+    if kind == "table":
+        first = CommentedMap(name="note", type="text")
+        first["label"] = _flow_label("备注", "Note")
+        raw["fields"] = CommentedSeq([first])
+    if values.get("required"):
+        raw["required"] = True
+    fields.append(raw)
+    return dump(document, text)
+
+
+def move_field(text: str, path: str, step: int) -> str:
+    """Move the field at ``path`` ``step`` places up (negative) or down among its siblings."""
+    document = parse(text)
+    siblings, index = _locate(document, path)
+    target = index + step
+    if not 0 <= target < len(siblings):
+        return text  # already first or last: nothing to do
+    spans = _item_spans(text, siblings)
+    siblings.insert(target, siblings.pop(index))
+    if spans is None:
+        return dump(document, text)
+    lines = text.splitlines(keepends=True)
+    blocks = [lines[start:end] for start, end in spans]
+    blocks.insert(target, blocks.pop(index))
+    moved = lines[: spans[0][0]] + [line for block in blocks for line in block]
+    return _checked(moved + lines[spans[-1][1] :], document, text)
+
+
+def remove_field(text: str, path: str) -> str:
+    """Remove the field at ``path`` (the publish refuses it while records hold values in it)."""
+    document = parse(text)
+    siblings, index = _locate(document, path)
+    if len(siblings) == 1 and "." in path:
+        raise DesignRefused(_("A table keeps at least one field."))
+    spans = _item_spans(text, siblings)
+    del siblings[index]
+    if spans is None:
+        return dump(document, text)
+    lines = text.splitlines(keepends=True)
+    start, end = spans[index]
+    return _checked(lines[:start] + lines[end:], document, text)
+
+
+def _item_spans(text: str, siblings: CommentedSeq) -> list[tuple[int, int]] | None:
+    """The lines of each field of a block list, each with the comment lines just above it, as
+    (first, end) line numbers; None for a list written in flow style ``[…]``. Moving and removing
+    fields moves and removes these lines as they are, so nothing else of the text changes."""
+    if siblings.fa.flow_style() or not siblings:
+        return None
+    lines = text.splitlines()
+    starts = []
+    for index in range(len(siblings)):
+        start = siblings.lc.item(index)[0]
+        while start > 0 and lines[start - 1].lstrip().startswith("#"):
+            start -= 1
+        starts.append(start)
+    dash_column = len(lines[siblings.lc.item(0)[0]]) - len(lines[siblings.lc.item(0)[0]].lstrip())
+    end = siblings.lc.item(len(siblings) - 1)[0] + 1
+    while end < len(lines) and (
+        not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > dash_column
+    ):
+        end += 1
+    while end > starts[-1] + 1 and not lines[end - 1].strip():
+        end -= 1
+    return list(zip(starts, [*starts[1:], end], strict=True))
+
+
+def _checked(lines: list[str], document: CommentedMap, original: str) -> str:
+    """The lines changed by hand if they read as the changed document does, else its dump."""
+    text = "".join(lines)
+    dumped = dump(document, original)
+    return text if _safe_load(text) == _safe_load(dumped) else dumped
+
+
+def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
+    """The list holding the field at ``path`` and its index there."""
+    fields, parts = document["fields"], path.split(".")
+    try:
+        indexes = [int(part) for part in parts]
+        for index in indexes[:-1]:
+            fields = fields[index]["fields"]
+        if not 0 <= indexes[-1] < len(fields) or not isinstance(fields[indexes[-1]], dict):
+            raise IndexError(path)
+    except (ValueError, IndexError, KeyError, TypeError) as error:
+        raise DesignRefused(
+            _("That field is no longer where the designer saw it; look again and repeat.")
+        ) from error
+    return fields, indexes[-1]
+
+
+def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
+    if not IDENTIFIER.match(name):
+        raise DesignRefused(
+            _("A field name is lower_snake_case: a letter, then letters, digits and _."), "name"
+        )
+    for other, raw in enumerate(siblings):
+        if other != index and isinstance(raw, dict) and raw.get("name") == name:
+            raise DesignRefused(_("This form already has a field called %(name)s.", name=name),
+                                "name")  # fmt: skip
+
+
+def _flow_label(zh: str, en: str) -> CommentedMap:
+    label = CommentedMap(zh_CN=zh, en=en)
+    label.fa.set_flow_style()  # {zh_CN: …, en: …} on one line, as every shipped form writes it
+    return label
+
+
+def _set_label(raw: CommentedMap, key: str, zh: str, en: str, fallback: str | None) -> None:
+    """Both languages of a label or help text; one given is used for the other, none drops
+    help (a label falls back to the field's name)."""
+    zh, en = zh.strip(), en.strip()
+    if not zh and not en:
+        if fallback is None:
+            _drop(raw, key)
+            return
+        zh = en = fallback
+    zh, en = zh or en, en or zh
+    current = raw.get(key)
+    if isinstance(current, CommentedMap):
+        _set_or_drop(current, "zh_CN", zh)
+        _set_or_drop(current, "en", en)
+    else:
+        _set_or_drop(raw, key, _flow_label(zh, en))
+
+
+def _set_or_drop(raw: CommentedMap, key: str, value) -> None:
+    """Set ``key`` (a new key goes where ``DESIGNED_KEYS`` puts it: help after the label, not
+    after a table's fields), or drop it when ``value`` is None."""
+    if value is None:
+        _drop(raw, key)
+    elif key in raw:
+        if raw[key] != value:
+            raw[key] = value
+    else:
+        order = DESIGNED_KEYS.index(key) if key in DESIGNED_KEYS else len(DESIGNED_KEYS)
+        before = [
+            position
+            for position, existing in enumerate(raw)
+            if existing in DESIGNED_KEYS and DESIGNED_KEYS.index(existing) < order
+        ]
+        raw.insert(before[-1] + 1 if before else len(raw), key, value)
+
+
+def _drop(raw: CommentedMap, key: str) -> None:
+    """Remove ``key``; the comment lines after it, which introduce what follows the field (ruamel
+    keeps them with the last key above), stay with the key that is last now."""
+    if key not in raw:
+        return
+    comments = raw.ca.items.pop(key, None)
+    last = list(raw)[-1] == key
+    del raw[key]
+    if last and raw and comments and comments[2] is not None:
+        raw.ca.items.setdefault(list(raw)[-1], [None, None, None, None])[2] = comments[2]
+
+
+def _number(value: str, key: str):
+    """A bound as YAML writes it: an integer or a decimal number, exactly as typed."""
+    value = value.strip()
+    if not value:
+        return None
+    if not NUMBER.match(value):
+        raise DesignRefused(_("Enter a number, such as 0 or 0.5."), key)
+    try:
+        exact = Decimal(value)
+    except InvalidOperation as error:  # pragma: no cover - the pattern lets only numbers through
+        raise DesignRefused(_("Enter a number, such as 0 or 0.5."), key) from error
+    if exact == exact.to_integral_value() and "." not in value:
+        return int(exact)
+    as_float = float(value)
+    return as_float if Decimal(repr(as_float)) == exact else value

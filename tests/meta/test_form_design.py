@@ -1,0 +1,250 @@
+"""The visual designer's changes to a form's YAML: each changes what it says and nothing else —
+comments, key order, quoting and wrapped lines elsewhere stay as the admin wrote them — and a
+change it cannot make is refused on the input it concerns, leaving the text alone."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import pytest
+
+from app.meta import form_design
+from app.meta.form_design import DesignRefused
+
+FORMS = Path(__file__).resolve().parents[2] / "metadata" / "forms"
+RECEIPT = (FORMS / "purchase_receipt.yaml").read_text(encoding="utf-8")
+
+SMALL = """# a comment the designer must keep
+name: visit
+label: {zh_CN: 拜访, en: Visit}
+fields:
+  - name: customer
+    type: link
+    link: customer
+    label: {zh_CN: 客户, en: Customer}
+  # why this field exists
+  - name: note
+    type: text
+    label: {zh_CN: 备注, en: Note}
+    help: {zh_CN: 一句话,
+           en: "One sentence: what was agreed"}
+  - name: kind
+    type: select
+    label: {zh_CN: 类型, en: Kind}
+    options:
+      - {value: call, label: {zh_CN: 电话, en: Call}}
+  - name: lines
+    type: table
+    label: {zh_CN: 明细, en: Lines}
+    fields:
+      - name: item
+        type: link
+        link: item
+        label: {zh_CN: 商品, en: Item}
+"""
+
+
+def as_shown(field: form_design.DesignedField) -> dict[str, str]:
+    """The inputs the designer sends for ``field`` when nothing was changed."""
+    keys = ("name", "type", "label_zh", "label_en", "help_zh", "help_en", "options", "link",
+            "required_if", "visible_if", "min", "max")  # fmt: skip
+    values = {key: getattr(field, key) for key in keys}
+    values |= {switch: "1" for switch in form_design.SWITCHES if getattr(field, switch)}
+    return values
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="")
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+
+
+def every_field(fields):
+    for field in fields:
+        yield field
+        yield from every_field(field.fields)
+
+
+@pytest.mark.parametrize("path", sorted(FORMS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_saving_every_shipped_field_unchanged_leaves_the_text_as_it_was(path):
+    text = path.read_text(encoding="utf-8")
+    for field in every_field(form_design.outline(text)):
+        assert form_design.update_field(text, field.path, as_shown(field)) == text, field.path
+
+
+def test_the_outline_shows_what_the_designer_edits_and_names_the_rest():
+    fields = form_design.outline(RECEIPT)
+    assert [field.name for field in fields[:4]] == [
+        "location", "supplier", "purchase_order", "arrival_date"
+    ]  # fmt: skip
+    arrival = fields[3]
+    assert (arrival.path, arrival.type, arrival.label_zh, arrival.required) == (
+        "3", "date", "到货日期", True
+    )  # fmt: skip
+    assert arrival.other_keys == ["default_expr"]
+    transport = fields[4]
+    assert (transport.options, transport.required_if) == (
+        "transport_modes", "count(lines, 'cold_chain', True) > 0"
+    )  # fmt: skip
+    lines = fields[6]
+    assert lines.type == "table" and lines.fields[5].path == "6.5"
+    assert (lines.fields[5].name, lines.fields[5].min) == ("quantity", "0.0001")
+
+
+def test_a_change_touches_its_field_only_and_keeps_comments_and_wrapped_lines():
+    after = form_design.update_field(
+        SMALL, "1", as_shown(form_design.outline(SMALL)[1]) | {"label_zh": "拜访备注"}
+    )
+    assert changed_lines(SMALL, after) == [
+        "-    label: {zh_CN: 备注, en: Note}",
+        "+    label: {zh_CN: 拜访备注, en: Note}",
+    ]
+    assert "# a comment the designer must keep" in after and "# why this field exists" in after
+    assert '           en: "One sentence: what was agreed"}' in after  # still wrapped
+
+
+def test_new_keys_go_in_their_place_and_empty_ones_go():
+    customer = as_shown(form_design.outline(SMALL)[0])
+    after = form_design.update_field(
+        SMALL, "0",
+        customer | {"help_zh": "谁", "required": "1", "hidden": "1",
+                    "visible_if": "kind == 'call'"},
+    )  # fmt: skip
+    assert changed_lines(SMALL, after) == [
+        "+    help: {zh_CN: 谁, en: 谁}",  # one language given serves for both
+        "+    required: true",
+        "+    hidden: true",
+        "+    visible_if: kind == 'call'",
+    ]
+    assert after.index("help:") > after.index("label: {zh_CN: 客户")
+    back = form_design.update_field(after, "0", customer)
+    assert back == SMALL
+
+
+def test_help_and_bounds():
+    note = as_shown(form_design.outline(SMALL)[1])
+    without_help = form_design.update_field(SMALL, "1", note | {"help_zh": "", "help_en": ""})
+    assert "help" not in without_help and "One sentence" not in without_help
+    item = as_shown(form_design.outline(SMALL)[3].fields[0])
+    bounded = form_design.update_field(SMALL, "3.0", item | {"min": "-90", "max": "0.5"})
+    assert "        min: -90\n        max: 0.5\n" in bounded
+    with pytest.raises(DesignRefused) as refused:
+        form_design.update_field(SMALL, "3.0", item | {"max": "8 °C"})
+    assert refused.value.field == "max"
+
+
+def test_written_out_choices_are_left_to_the_yaml():
+    kind = form_design.outline(SMALL)[2]
+    assert kind.inline_options and kind.options == ""
+    after = form_design.update_field(SMALL, "2", as_shown(kind) | {"label_en": "Type"})
+    assert "      - {value: call, label: {zh_CN: 电话, en: Call}}" in after
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("Note", "lower_snake_case"), ("9note", "lower_snake_case"), ("customer", "already has")],
+)
+def test_a_bad_or_taken_name_is_refused_on_the_name(name, message):
+    note = as_shown(form_design.outline(SMALL)[1])
+    with pytest.raises(DesignRefused, match=message) as refused:
+        form_design.update_field(SMALL, "1", note | {"name": name})
+    assert refused.value.field == "name"
+
+
+def test_a_field_is_added_at_the_end_of_the_form_or_of_a_table():
+    after = form_design.add_field(
+        SMALL, "", {"name": "mode", "type": "select", "options": "transport_modes",
+                    "label_zh": "方式：送货", "label_en": "Mode", "required": "1"},
+    )  # fmt: skip
+    added = form_design.outline(after)[-1]
+    assert (added.name, added.options, added.label_zh, added.required) == (
+        "mode", "transport_modes", "方式：送货", True
+    )  # fmt: skip
+    assert "label: {zh_CN: '方式：送货', en: Mode}" in after or "方式：送货" in after
+    in_table = form_design.add_field(SMALL, "3", {"name": "quantity", "type": "decimal"})
+    quantity = form_design.outline(in_table)[3].fields[-1]
+    assert (quantity.path, quantity.label_zh, quantity.label_en) == ("3.1", "quantity", "quantity")
+    rows = {"name": "rows", "type": "table", "label_zh": "行"}
+    table = form_design.outline(form_design.add_field(SMALL, "", rows))[-1]
+    assert [field.name for field in table.fields] == ["note"]  # a table needs a field
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"name": "mode", "type": "select"}, "options"),
+        ({"name": "who", "type": "link"}, "link"),
+        ({"name": "note", "type": "text"}, "name"),
+        ({"name": "", "type": "text"}, "name"),
+    ],
+)
+def test_an_incomplete_new_field_is_refused_on_what_is_missing(values, field):
+    with pytest.raises(DesignRefused) as refused:
+        form_design.add_field(SMALL, "", values)
+    assert refused.value.field == field
+
+
+def test_fields_are_added_to_tables_only():
+    with pytest.raises(DesignRefused, match="only be added to a table"):
+        form_design.add_field(SMALL, "0", {"name": "x", "type": "text"})
+
+
+def test_moving_and_removing():
+    down = form_design.move_field(SMALL, "0", 1)
+    assert [field.name for field in form_design.outline(down)] == ["note", "customer", "kind",
+                                                                   "lines"]  # fmt: skip
+    assert form_design.move_field(SMALL, "0", -1) == SMALL  # the first stays first
+    assert form_design.move_field(SMALL, "3", 1) == SMALL  # the last stays last
+    removed = form_design.remove_field(SMALL, "2")
+    assert [field.name for field in form_design.outline(removed)] == ["customer", "note", "lines"]
+    assert "value: call" not in removed
+    with pytest.raises(DesignRefused, match="at least one field"):
+        form_design.remove_field(SMALL, "3.0")
+
+
+@pytest.mark.parametrize("path", ["9", "3.4", "x", "0.0", ""])
+def test_a_field_no_longer_there_is_refused(path):
+    with pytest.raises(DesignRefused, match="no longer where"):
+        form_design.move_field(SMALL, path, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("name: x\nfields: [\n", "does not parse at line 3"), ("- a\n- b\n", "not a form")],
+)
+def test_a_text_that_is_not_a_form_is_refused(text, message):
+    with pytest.raises(DesignRefused, match=message):
+        form_design.outline(text)
+
+
+def test_a_form_without_fields_gets_its_first():
+    after = form_design.add_field("name: x\nlabel: {zh_CN: 甲, en: X}\n", "",
+                                  {"name": "note", "type": "text"})  # fmt: skip
+    assert [field.name for field in form_design.outline(after)] == ["note"]
+
+
+def test_a_moved_or_removed_field_takes_its_own_comment_and_leaves_the_others():
+    up = form_design.move_field(SMALL, "1", -1)
+    assert up.index("# why this field exists") < up.index("name: note") < up.index("name: customer")
+    assert sorted(up.splitlines()) == sorted(SMALL.splitlines())  # the same lines, reordered
+    receipt = form_design.remove_field(RECEIPT, "3")  # arrival_date, above a commented field
+    assert changed_lines(RECEIPT, receipt) == [
+        "-  - name: arrival_date", "-    type: date",
+        "-    label: {zh_CN: 到货日期, en: Arrival date}", "-    required: true",
+        "-    default_expr: today()",
+    ]  # fmt: skip
+    last = form_design.move_field(RECEIPT, str(len(form_design.outline(RECEIPT)) - 1), -1)
+    assert last.rstrip().endswith(RECEIPT.rstrip().split("\n")[-1])  # what follows stays last
+    assert "# once inspected, what was accepted is owed to the supplier" in last
+
+
+def test_a_flow_style_list_is_changed_too():
+    text = "name: x\nlabel: {zh_CN: 甲, en: X}\nfields: [{name: a, type: text, label: {zh_CN: a, en: a}},\n  {name: b, type: text, label: {zh_CN: b, en: b}}]\n"  # noqa: E501
+    assert [field.name for field in form_design.outline(form_design.move_field(text, "1", -1))] == [
+        "b", "a"
+    ]  # fmt: skip
+    removed = form_design.remove_field(text, "0")
+    assert [field.name for field in form_design.outline(removed)] == ["b"]

@@ -1,0 +1,132 @@
+"""The visual form designer over HTTP: it draws the fields of the YAML being edited, each change
+comes back as new YAML for the editor (and so for the preview and the publish), a refused change
+names its input and leaves the YAML alone, and only admins use it."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from tests.forms_fixtures import PASSWORD, ApiClient
+from tests.web.test_forms_admin import SUPPLIER, publish, supplier_body
+
+DESIGN = "/admin/forms/supplier/design"
+
+
+def live_text(app) -> str:
+    return app.extensions["lianku.registry"].form("supplier").yaml_text
+
+
+def new_yaml(response) -> str | None:
+    """The YAML the designer sends back for the editor (an out-of-band swap), if any."""
+    found = re.search(r'<textarea[^>]*hx-swap-oob="true"[^>]*>(.*?)</textarea>', response.text,
+                      re.S)  # fmt: skip
+    return unescape(found.group(1)) if found else None
+
+
+def shown_inputs(response, path: str) -> dict[str, str]:
+    """The values the designer shows for the field at ``path``, as its form would send them."""
+    form = re.search(
+        rf'<form class="card-body[^>]*id="field-{path.replace(".", "-")}".*?</form>',
+        response.text, re.S,
+    ).group(0)  # fmt: skip
+    inputs = re.findall(r'<input(?![^>]*checkbox)[^>]*name="(\w+)" value="([^"]*)"', form)
+    values = {name: unescape(value) for name, value in inputs}
+    values |= dict(re.findall(r'<select[^>]*name="(\w+)">.*?<option value="(\w+)" selected', form,
+                              re.S))  # fmt: skip
+    values |= {name: "1" for name in re.findall(r'name="(\w+)" value="1" checked', form)}
+    return values
+
+
+def field_path(response, name: str) -> str:
+    return re.search(rf'data-path="([\d.]+)" data-name="{name}"', response.text).group(1)
+
+
+def test_the_editor_opens_on_the_designer(api):
+    page = api.get("/admin/forms/supplier/edit").text
+    assert 'id="design-tab"' in page and 'hx-post="/admin/forms/supplier/design"' in page
+    assert 'form="yaml-form"' in page  # publish and draft still send the YAML
+
+
+def test_the_designer_draws_each_field_with_what_it_edits(api, lab_app):
+    response = api.form(DESIGN, {"yaml": live_text(lab_app), "op": "show"})
+    assert response.status_code == 200
+    assert new_yaml(response) is None  # showing changes nothing
+    contact = shown_inputs(response, field_path(response, "contact"))
+    assert (contact["name"], contact["label_zh"], contact["label_en"]) == (
+        "contact", "联系人", "Contact"
+    )  # fmt: skip
+    assert "添加字段" in response.text or "Add a field" in response.text
+
+
+def test_a_change_comes_back_as_yaml_that_publishes(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    path = field_path(shown, "contact")
+    values = shown_inputs(shown, path) | {"label_zh": "联系人姓名", "required": "1"}
+    changed = api.form(DESIGN, {"yaml": text, "op": "update", "path": path, **values})
+    after = new_yaml(changed)
+    assert "label: {zh_CN: 联系人姓名, en: Contact}" in after
+    assert shown_inputs(changed, path)["required"] == "1"  # drawn again from the new text
+    added = new_yaml(
+        api.form(DESIGN, {"yaml": after, "op": "add", "path": "", "name": "rating",
+                          "type": "integer", "label_zh": "评级", "label_en": "Rating"})
+    )  # fmt: skip
+    assert "name: rating" in added
+    assert publish(api, "supplier", added).status_code == 302
+    refused = api.post(SUPPLIER, json=supplier_body("S1"))
+    assert refused.status_code == 422 and "contact" in refused.json["errors"]
+    accepted = api.post(SUPPLIER, json=supplier_body("S1", contact="Ms Li", rating=3))
+    assert accepted.status_code == 201, accepted.json
+
+
+def test_a_browser_s_line_ends_are_not_stored(api, lab_app):
+    """A browser sends a textarea's lines ended by CR LF: stored so, every line of the version
+    diff would differ and the exported file would not match the repository's."""
+    text = live_text(lab_app).replace(
+        "label: {zh_CN: 联系人, en: Contact}", "label: {zh_CN: 联系人姓名, en: Contact}"
+    )
+    assert publish(api, "supplier", text.replace("\n", "\r\n")).status_code == 302
+    assert api.get("/admin/forms/supplier/export").text == text
+    page = api.get("/admin/forms/supplier/versions/2?against=1").text
+    diff = unescape(re.search(r'<pre[^>]*id="diff">(.*?)</pre>', page, re.S).group(1))
+    changed = [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in "+++---"]
+    assert len(changed) == 2, diff  # the one line, old and new
+
+
+def test_moves_and_removals(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    path = field_path(shown, "contact")
+    up = api.form(DESIGN, {"yaml": text, "op": "up", "path": path})
+    assert int(field_path(up, "contact")) == int(path) - 1
+    removed = new_yaml(api.form(DESIGN, {"yaml": text, "op": "remove", "path": path}))
+    assert "name: contact" not in removed and "name: phone" in removed
+
+
+def test_a_refused_change_names_its_input_and_keeps_the_yaml(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    path = field_path(shown, "contact")
+    values = shown_inputs(shown, path) | {"name": "phone"}
+    response = api.form(DESIGN, {"yaml": text, "op": "update", "path": path, **values})
+    assert response.status_code == 200 and new_yaml(response) is None
+    assert re.search(r'id="field-\d+-name" name="name" value="phone"', response.text)  # as typed
+    assert "is-invalid" in response.text and "phone" in unescape(response.text)
+    missing = api.form(DESIGN, {"yaml": text, "op": "add", "path": "", "name": "mode",
+                                "type": "select"})  # fmt: skip
+    assert new_yaml(missing) is None and 'value="mode"' in missing.text  # kept for a retry
+    stale = api.form(DESIGN, {"yaml": text, "op": "remove", "path": "99"})
+    assert new_yaml(stale) is None and 'id="designer-message"' in stale.text
+
+
+def test_yaml_that_does_not_parse_is_shown_not_designed(api):
+    response = api.form(DESIGN, {"yaml": "name: supplier\nfields: [\n", "op": "show"})
+    assert response.status_code == 200
+    assert 'id="designer-message"' in response.text and "line 3" in response.text
+    assert "designer-field" not in response.text
+
+
+def test_only_admins_design(lab_app, org):
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    assert clerk.form(DESIGN, {"yaml": "name: supplier\n", "op": "show"}).status_code == 403
