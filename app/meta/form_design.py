@@ -1,16 +1,10 @@
 """The visual form designer's changes, made to a form's YAML text.
 
 A business admin designs a form by filling in each field's name, type, labels and switches, moving
-fields up and down, adding and removing them — never seeing YAML. The YAML stays the one source
-of truth all the same: each change is applied to the text being edited and handed back, so the
-preview, the checks, drafts, publish and the version diff work exactly as for a typed change,
-and an integrator who prefers the text sees what the designer did.
-
-The text is changed with ruamel.yaml's round trip, which keeps the comments, the key order, the
-quoting and the flow-style labels of everything the change does not touch; a flow mapping the
-admin wrapped over two lines, which ruamel writes on one, is put back as it was
-(``_keep_wrapped``), and fields are moved and removed as the lines they are written on, so the
-version diff shows the change and nothing else. The designer owns a fixed set of keys per field
+fields up and down, adding and removing them — never seeing YAML; each change is made to the
+text being edited (``yaml_edit``: comments and layout kept), and fields are moved and removed as
+the lines they are written on, so the version diff shows the change and nothing else. An
+integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys per field
 (``DESIGNED_KEYS``); anything else a field carries — formulas, scan fills, validations, link
 filters — is left as it was, to be edited in the YAML.
 
@@ -21,18 +15,15 @@ under the designer) is refused, and the designer redraws from the text.
 
 from __future__ import annotations
 
-import difflib
-import io
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-import yaml
-from ruamel.yaml import YAML, CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml import CommentedMap, CommentedSeq
 
 from app.i18n import _
-from app.meta.yamlsource import SafeLoader
+from app.meta import yaml_edit
+from app.meta.yaml_edit import DesignRefused
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -46,14 +37,6 @@ DESIGNED_KEYS = (
 SWITCHES = ("required", "read_only", "hidden")
 #: The expressions, written as typed and left out when empty.
 EXPRESSIONS = ("required_if", "visible_if")
-
-
-class DesignRefused(ValueError):
-    """A change the designer cannot make; ``field`` is the input it concerns, when there is one."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass
@@ -85,72 +68,16 @@ class DesignedField:
     fields: list[DesignedField] = field(default_factory=list)
 
 
-def _yaml() -> YAML:
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never fold a long label or expression
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
-
 def parse(text: str) -> CommentedMap:
     """The form's document, for the designer; refuses a text that is not a form's mapping."""
-    try:
-        document = _yaml().load(text)
-    except YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise DesignRefused(
-            _("The YAML does not parse at line %(line)s: %(problem)s",
-              line=mark.line + 1 if mark else 1, problem=getattr(error, "problem", None) or error)
-        ) from error  # fmt: skip
-    if not isinstance(document, CommentedMap):
-        raise DesignRefused(_("The YAML is not a form: it must be a mapping with fields."))
+    document = yaml_edit.parse(text, _("The YAML is not a form: it must be a mapping with fields."))
     if not isinstance(document.get("fields"), CommentedSeq):
         document["fields"] = CommentedSeq()
     return document
 
 
 def dump(document: CommentedMap, original: str) -> str:
-    """The changed document as text, laid out as ``original`` wherever it did not change."""
-    out = io.StringIO()
-    _yaml().dump(document, out)
-    return _keep_wrapped(original, out.getvalue())
-
-
-def _keep_wrapped(original: str, dumped: str) -> str:
-    """``dumped`` with each of its lines that says what a line of ``original`` wrapped over
-    several said (same indent, same words) put back as the original lines. The result is checked
-    to read as ``dumped`` does, and ``dumped`` is returned if it would not."""
-    before, after = _logical_lines(original), _logical_lines(dumped)
-    matcher = difflib.SequenceMatcher(
-        None, [_words(line) for line in before], [_words(line) for line in after], autojunk=False
-    )
-    kept = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        kept.extend(before[i1:i2] if tag == "equal" else after[j1:j2])
-    result = "".join(kept)
-    return result if _safe_load(result) == _safe_load(dumped) else dumped
-
-
-def _logical_lines(text: str) -> list[str]:
-    """The text's lines, a flow mapping or list left open at a line's end joined with the lines
-    that close it (a few at most)."""
-    lines, open_line, depth = [], [], 0
-    for line in text.splitlines(keepends=True):
-        open_line.append(line)
-        depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
-        if depth <= 0 or len(open_line) >= 8:
-            lines.append("".join(open_line))
-            open_line, depth = [], 0
-    return lines + ["".join(open_line)] if open_line else lines
-
-
-def _words(line: str) -> tuple[int, tuple[str, ...]]:
-    return len(line) - len(line.lstrip(" ")), tuple(line.split())
-
-
-def _safe_load(text: str):
-    return yaml.load(text, Loader=SafeLoader)
+    return yaml_edit.dump(document, original)
 
 
 def outline(text: str) -> list[DesignedField]:
@@ -326,7 +253,7 @@ def _checked(lines: list[str], document: CommentedMap, original: str) -> str:
     """The lines changed by hand if they read as the changed document does, else its dump."""
     text = "".join(lines)
     dumped = dump(document, original)
-    return text if _safe_load(text) == _safe_load(dumped) else dumped
+    return text if yaml_edit.safe_load(text) == yaml_edit.safe_load(dumped) else dumped
 
 
 def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
@@ -368,7 +295,7 @@ def _set_label(raw: CommentedMap, key: str, zh: str, en: str, fallback: str | No
     zh, en = zh.strip(), en.strip()
     if not zh and not en:
         if fallback is None:
-            _drop(raw, key)
+            yaml_edit.drop(raw, key)
             return
         zh = en = fallback
     zh, en = zh or en, en or zh
@@ -384,7 +311,7 @@ def _set_or_drop(raw: CommentedMap, key: str, value) -> None:
     """Set ``key`` (a new key goes where ``DESIGNED_KEYS`` puts it: help after the label, not
     after a table's fields), or drop it when ``value`` is None."""
     if value is None:
-        _drop(raw, key)
+        yaml_edit.drop(raw, key)
     elif key in raw:
         if raw[key] != value:
             raw[key] = value
@@ -396,18 +323,6 @@ def _set_or_drop(raw: CommentedMap, key: str, value) -> None:
             if existing in DESIGNED_KEYS and DESIGNED_KEYS.index(existing) < order
         ]
         raw.insert(before[-1] + 1 if before else len(raw), key, value)
-
-
-def _drop(raw: CommentedMap, key: str) -> None:
-    """Remove ``key``; the comment lines after it, which introduce what follows the field (ruamel
-    keeps them with the last key above), stay with the key that is last now."""
-    if key not in raw:
-        return
-    comments = raw.ca.items.pop(key, None)
-    last = list(raw)[-1] == key
-    del raw[key]
-    if last and raw and comments and comments[2] is not None:
-        raw.ca.items.setdefault(list(raw)[-1], [None, None, None, None])[2] = comments[2]
 
 
 def _number(value: str, key: str):

@@ -1,0 +1,109 @@
+"""Change a metadata text the way a visual designer asks, keeping how the admin wrote it.
+
+The designers (forms, roles) never show YAML, yet the YAML stays the one source of truth: each
+change is applied to the text being edited and handed back, so the preview, the checks, drafts,
+publish and the version diff work exactly as for a typed change. ruamel.yaml's round trip keeps
+the comments, the key order, the quoting and the flow style of everything a change does not
+touch; what it lays out differently (a flow mapping the admin wrapped over two lines comes back on
+one) is put back as written (``_keep_wrapped``), so the diff shows the change and nothing else.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+
+import yaml
+from ruamel.yaml import YAML, CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from app.i18n import _
+from app.meta.yamlsource import SafeLoader
+
+
+class DesignRefused(ValueError):
+    """A change a designer cannot make; ``field`` is the input it concerns, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def _yaml(width: int = 4096) -> YAML:
+    """ruamel's round trip, indented as the shipped metadata is; by default never folding a long
+    label or expression (a changed flow list may want ``width`` to wrap)."""
+    round_trip = YAML()
+    round_trip.preserve_quotes = True
+    round_trip.width = width
+    round_trip.indent(mapping=2, sequence=4, offset=2)
+    return round_trip
+
+
+def parse(text: str, not_a_mapping: str) -> CommentedMap:
+    """The document of ``text``, a mapping; refused with ``not_a_mapping`` when it is not."""
+    try:
+        document = _yaml().load(text)
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise DesignRefused(
+            _("The YAML does not parse at line %(line)s: %(problem)s",
+              line=mark.line + 1 if mark else 1, problem=getattr(error, "problem", None) or error)
+        ) from error  # fmt: skip
+    if not isinstance(document, CommentedMap):
+        raise DesignRefused(not_a_mapping)
+    return document
+
+
+def dump(document: CommentedMap, original: str, width: int = 4096) -> str:
+    """The changed document as text, laid out as ``original`` wherever it did not change."""
+    out = io.StringIO()
+    _yaml(width).dump(document, out)
+    return _keep_wrapped(original, out.getvalue())
+
+
+def _keep_wrapped(original: str, dumped: str) -> str:
+    """``dumped`` with each of its lines that says what a line of ``original`` wrapped over
+    several said (same indent, same words) put back as the original lines. The result is checked
+    to read as ``dumped`` does, and ``dumped`` is returned if it would not."""
+    before, after = _logical_lines(original), _logical_lines(dumped)
+    matcher = difflib.SequenceMatcher(
+        None, [_words(line) for line in before], [_words(line) for line in after], autojunk=False
+    )
+    kept = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        kept.extend(before[i1:i2] if tag == "equal" else after[j1:j2])
+    result = "".join(kept)
+    return result if safe_load(result) == safe_load(dumped) else dumped
+
+
+def _logical_lines(text: str) -> list[str]:
+    """The text's lines, a flow mapping or list left open at a line's end joined with the lines
+    that close it (a few at most)."""
+    lines, open_line, depth = [], [], 0
+    for line in text.splitlines(keepends=True):
+        open_line.append(line)
+        depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
+        if depth <= 0 or len(open_line) >= 8:
+            lines.append("".join(open_line))
+            open_line, depth = [], 0
+    return lines + ["".join(open_line)] if open_line else lines
+
+
+def _words(line: str) -> tuple[int, tuple[str, ...]]:
+    return len(line) - len(line.lstrip(" ")), tuple(line.split())
+
+
+def safe_load(text: str):
+    return yaml.load(text, Loader=SafeLoader)
+
+
+def drop(raw: CommentedMap, key: str) -> None:
+    """Remove ``key``; the comment lines after it, which introduce what follows the field (ruamel
+    keeps them with the last key above), stay with the key that is last now."""
+    if key not in raw:
+        return
+    comments = raw.ca.items.pop(key, None)
+    last = list(raw)[-1] == key
+    del raw[key]
+    if last and raw and comments and comments[2] is not None:
+        raw.ca.items.setdefault(list(raw)[-1], [None, None, None, None])[2] = comments[2]
