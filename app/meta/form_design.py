@@ -4,9 +4,9 @@ A business admin designs a form by filling in each field's name, type, labels an
 fields up and down, adding and removing them — never seeing YAML; each change is made to the
 text being edited (``yaml_edit``: comments and layout kept), and fields are moved and removed as
 the lines they are written on, so the version diff shows the change and nothing else. An
-integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys per field
-(``DESIGNED_KEYS``); anything else a field carries — formulas, scan fills, validations, link
-filters — is left as it was, to be edited in the YAML.
+integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys
+per field (``DESIGNED_KEYS``); anything else a field carries — formulas, scan fills, validations,
+link filters — is left as it was, to be edited in the YAML.
 
 Fields are addressed by their position: ``"3"`` is the fourth field of the form, ``"6.2"`` the
 third field of the table that is the seventh. A position that no longer exists (the text changed
@@ -184,7 +184,7 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
             raise DesignRefused(_("Choose what the field links to."), "link")
     if kind == "table":
         first = CommentedMap(name="note", type="text")
-        first["label"] = _flow_label("备注", "Note")
+        first["label"] = yaml_edit.flow_label("备注", "Note")
         raw["fields"] = CommentedSeq([first])
     if values.get("required"):
         raw["required"] = True
@@ -283,46 +283,14 @@ def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
                                 "name")  # fmt: skip
 
 
-def _flow_label(zh: str, en: str) -> CommentedMap:
-    label = CommentedMap(zh_CN=zh, en=en)
-    label.fa.set_flow_style()  # {zh_CN: …, en: …} on one line, as every shipped form writes it
-    return label
-
-
 def _set_label(raw: CommentedMap, key: str, zh: str, en: str, fallback: str | None) -> None:
-    """Both languages of a label or help text; one given is used for the other, none drops
-    help (a label falls back to the field's name)."""
-    zh, en = zh.strip(), en.strip()
-    if not zh and not en:
-        if fallback is None:
-            yaml_edit.drop(raw, key)
-            return
-        zh = en = fallback
-    zh, en = zh or en, en or zh
-    current = raw.get(key)
-    if isinstance(current, CommentedMap):
-        _set_or_drop(current, "zh_CN", zh)
-        _set_or_drop(current, "en", en)
-    else:
-        _set_or_drop(raw, key, _flow_label(zh, en))
+    yaml_edit.set_label(raw, key, zh, en, fallback, DESIGNED_KEYS)
 
 
 def _set_or_drop(raw: CommentedMap, key: str, value) -> None:
-    """Set ``key`` (a new key goes where ``DESIGNED_KEYS`` puts it: help after the label, not
-    after a table's fields), or drop it when ``value`` is None."""
-    if value is None:
-        yaml_edit.drop(raw, key)
-    elif key in raw:
-        if raw[key] != value:
-            raw[key] = value
-    else:
-        order = DESIGNED_KEYS.index(key) if key in DESIGNED_KEYS else len(DESIGNED_KEYS)
-        before = [
-            position
-            for position, existing in enumerate(raw)
-            if existing in DESIGNED_KEYS and DESIGNED_KEYS.index(existing) < order
-        ]
-        raw.insert(before[-1] + 1 if before else len(raw), key, value)
+    """Set ``key`` where ``DESIGNED_KEYS`` puts it (help after the label, not after a table's
+    fields), or drop it when ``value`` is None."""
+    yaml_edit.set_or_drop(raw, key, value, DESIGNED_KEYS)
 
 
 def _number(value: str, key: str):

@@ -71,9 +71,14 @@ def _keep_wrapped(original: str, dumped: str) -> str:
     )
     kept = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        kept.extend(before[i1:i2] if tag == "equal" else after[j1:j2])
+        # ruamel leaves a space at the end of a flow list it folds: not kept either
+        kept.extend(before[i1:i2] if tag == "equal" else map(_unpadded, after[j1:j2]))
     result = "".join(kept)
     return result if safe_load(result) == safe_load(dumped) else dumped
+
+
+def _unpadded(lines: str) -> str:
+    return "\n".join(line.rstrip(" ") for line in lines.split("\n"))
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -107,3 +112,48 @@ def drop(raw: CommentedMap, key: str) -> None:
     del raw[key]
     if last and raw and comments and comments[2] is not None:
         raw.ca.items.setdefault(list(raw)[-1], [None, None, None, None])[2] = comments[2]
+
+
+def set_or_drop(raw: CommentedMap, key: str, value, order: tuple[str, ...] = ()) -> None:
+    """Set ``key`` to ``value``, or drop it when ``value`` is None. A new key goes after the last
+    key that comes before it in ``order`` (else at the end), so that it reads where people look
+    for it; an unchanged value is left as written."""
+    if value is None:
+        drop(raw, key)
+    elif key in raw:
+        if raw[key] != value:
+            raw[key] = value
+    else:
+        rank = order.index(key) if key in order else len(order)
+        before = [
+            position
+            for position, existing in enumerate(raw)
+            if existing in order and order.index(existing) < rank
+        ]
+        raw.insert(before[-1] + 1 if before else len(raw), key, value)
+
+
+def flow_label(zh: str, en: str) -> CommentedMap:
+    label = CommentedMap(zh_CN=zh, en=en)
+    label.fa.set_flow_style()  # {zh_CN: …, en: …} on one line, as every shipped form writes it
+    return label
+
+
+def set_label(
+    raw: CommentedMap, key: str, zh: str, en: str, fallback: str | None, order=()
+) -> None:
+    """Both languages of a label (``zh_CN``, ``en``): one given is used for the other; with
+    neither, ``fallback`` is used, or the key is dropped when it is None (an optional help)."""
+    zh, en = zh.strip(), en.strip()
+    if not zh and not en:
+        if fallback is None:
+            drop(raw, key)
+            return
+        zh = en = fallback
+    zh, en = zh or en, en or zh
+    current = raw.get(key)
+    if isinstance(current, CommentedMap):
+        set_or_drop(current, "zh_CN", zh)
+        set_or_drop(current, "en", en)
+    else:
+        set_or_drop(raw, key, flow_label(zh, en), order)

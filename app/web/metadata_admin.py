@@ -129,6 +129,7 @@ def single_file(
     document: Callable[[Registry], object],
     title: Callable[[], str],
     edit: Callable[[], str],
+    designer: str | None = None,
 ) -> Editor:
     """The editor of a single-file kind (roles.yaml, settings.yaml): its one definition, named
     ``kind.only``, whose live document ``document`` finds; nothing to add, so no new-page words."""
@@ -151,6 +152,7 @@ def single_file(
             "name_in_use": unused,
         },  # fmt: skip
         preview="check",
+        designer=designer,
     )
 
 

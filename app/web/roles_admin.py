@@ -2,20 +2,24 @@
 read, create, change, delete, export and fire which transitions on each form, see which reports,
 and over which locations. The preview draws the permission matrix the text gives — every form
 against every role — so the admin checks who may do what before it goes live. A role that people
-hold cannot be removed, and someone active must stay an administrator (``versions``)."""
+hold cannot be removed, and someone active must stay an administrator (``versions``). The
+designer beside the YAML (设计) ticks the same rights in a grid, role by role
+(``app.meta.role_design``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from app.i18n import _
+from app.meta import role_design
 from app.meta.access import role_allows
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import ROLES
+from app.meta.role_design import DesignRefused, FormInfo
 from app.web.forms_common import registry
-from app.web.metadata_admin import install, single_file
+from app.web.metadata_admin import install, posted_text, single_file
 
 bp = Blueprint("roles_admin", __name__, url_prefix="/admin/roles")
 
@@ -25,6 +29,7 @@ EDITOR = single_file(
     lambda reg: reg.metadata.roles_document,
     lambda: _("Roles and rights"),
     lambda: _("Edit roles and rights"),
+    designer="design",
 )
 install(EDITOR)
 
@@ -66,3 +71,57 @@ def matrix(roles: dict) -> dict:
             cells.append(letters + (f" T{fired}/{len(transitions)}" if fired else ""))
         rows.append({"name": name, "label": form.label(here), "cells": cells})
     return {"columns": columns, "rows": rows}
+
+
+def live_choices() -> tuple[dict[str, FormInfo], dict[str, str]]:
+    """The live forms (label, transitions) and reports (label) the grid lists, by name."""
+    reg, here = registry(), locale()
+    forms = {
+        name: FormInfo(
+            form.label(here),
+            tuple(
+                (t["name"], label_text(t.get("label"), here) or t["name"])
+                for t in (form.workflow or {}).get("transitions", [])
+            ),
+        )
+        for name, form in sorted(reg.forms.items())
+    }
+    reports = {}
+    for name in sorted(reg.metadata.reports):
+        report = reg.report(name)
+        reports[name] = label_text(report.label, here) if report else name
+    return forms, reports
+
+
+@bp.post("/<roles>/design")
+@login_required
+def design(roles):
+    """htmx: the rights grid of one role, drawn from the YAML being edited after the change
+    ``op`` asks for; a change sends the new YAML back for the editor (see forms_admin.design)."""
+    EDITOR.known(roles)
+    EDITOR.guard(roles)
+    text, op, form = posted_text(), request.form.get("op", "show"), request.form
+    forms, reports = live_choices()
+    role, changed, refused = form.get("role", ""), None, None
+    try:
+        if op == "update":
+            changed = role_design.update_role(text, role, form, forms, reports)
+        elif op == "add":
+            changed, role = role_design.add_role(text, form), form.get("name", "").strip()
+        elif op == "remove":
+            changed, role = role_design.remove_role(text, role), ""
+    except DesignRefused as exc:
+        refused = exc
+    shown, names, view = changed if changed is not None else text, [], None
+    try:
+        names = role_design.role_names(shown)
+        if names and role not in dict(names):
+            role = names[0][0]
+        view = role_design.view(shown, role, forms, reports) if names else None
+    except DesignRefused as exc:
+        refused = exc
+    return render_template(
+        "admin_roles/designer.html", names=names, view=view, refused=refused, op=op,
+        changed=changed, editor=EDITOR, name=roles, scopes=role_design.SCOPES,
+        actions=ACTIONS, flags=FLAGS,
+    )  # fmt: skip

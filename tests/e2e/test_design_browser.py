@@ -95,7 +95,7 @@ def test_a_form_is_designed_without_yaml_and_published(
     page.screenshot(path=screenshot_dir / "form-designer.png", full_page=True)
     text = page.input_value("#yaml-text")
     with page.expect_navigation():
-        page.click("text=发布")
+        page.get_by_role("button", name="发布", exact=True).click()
     with app.extensions["lianku.db"].session() as session:
         from app.meta.models import FormVersion
 
@@ -103,3 +103,30 @@ def test_a_form_is_designed_without_yaml_and_published(
         assert published.yaml_text == text  # as the admin saw it, LF line ends and all
     assert "name: delivery_mode" in text and "options: transport_modes" in text
     assert text.index("name: delivery_mode") < text.index(f"name: {fields[-2]}")
+
+
+def test_rights_are_ticked_in_the_roles_grid(live_server, page_factory, designer, screenshot_dir):
+    """Pick the store clerk, give the scrap form rights of its own, take away create: the YAML
+    and the permission matrix follow."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/roles/roles/edit")
+    page.wait_for_selector("#rights-matrix")
+    page.click("#role-picker [data-role=store_clerk]")
+    page.wait_for_selector("#designer-state[value=store_clerk]", state="attached")
+    page.check("#own-scrap")
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('scrap: [read')")
+    page.uncheck("#right-scrap-create")
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('scrap: [read, update]')"
+    )
+    clerk_cell = """() => {
+        const heads = [...document.querySelectorAll('#rights-matrix thead th')];
+        const column = heads.findIndex(
+            th => th.querySelector('code')?.textContent === 'store_clerk');
+        const row = [...document.querySelectorAll('#rights-matrix tbody tr')]
+            .find(tr => tr.querySelector('th').textContent.trim() === '报损销毁');
+        return row && row.children[column].textContent.trim();
+    }"""
+    page.wait_for_function(f"({clerk_cell})() === 'RU'")  # read, change: no create
+    page.screenshot(path=screenshot_dir / "roles-designer.png", full_page=True)
