@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
+import textwrap
 
 import yaml
 from ruamel.yaml import YAML, CommentedMap
@@ -62,13 +64,13 @@ def dump(document: CommentedMap, original: str, width: int = 4096) -> str:
 
 
 def _keep_wrapped(original: str, dumped: str) -> str:
-    """``dumped`` with each of its lines that says what a line of ``original`` wrapped over
-    several said (same indent, same words) put back as the original lines. The result is checked
+    """``dumped`` with each of its lines that says what a line of ``original`` said (same indent,
+    same data: wrapped over several lines, or written in another flow style) put back as the
+    original lines. The result is checked
     to read as ``dumped`` does, and ``dumped`` is returned if it would not."""
     before, after = _logical_lines(original), _logical_lines(dumped)
-    matcher = difflib.SequenceMatcher(
-        None, [_words(line) for line in before], [_words(line) for line in after], autojunk=False
-    )
+    said, says = [_meaning(line) for line in before], [_meaning(line) for line in after]
+    matcher = difflib.SequenceMatcher(None, said, says, autojunk=False)
     kept = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         # ruamel leaves a space at the end of a flow list it folds: not kept either
@@ -94,8 +96,17 @@ def _logical_lines(text: str) -> list[str]:
     return lines + ["".join(open_line)] if open_line else lines
 
 
-def _words(line: str) -> tuple[int, tuple[str, ...]]:
-    return len(line) - len(line.lstrip(" ")), tuple(line.split())
+def _meaning(line: str) -> tuple[int, str]:
+    """What a logical line says, for matching: its indent and the data it holds when it reads
+    alone (``[{a: b}]`` and ``[a: b]`` say the same), else its words."""
+    indent = len(line) - len(line.lstrip(" "))
+    try:
+        data = yaml.load(textwrap.dedent(line), Loader=SafeLoader)
+    except yaml.YAMLError:
+        data = None
+    if data is None:
+        return indent, " ".join(line.split())
+    return indent, json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
 
 
 def safe_load(text: str):

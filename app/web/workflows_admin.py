@@ -1,21 +1,25 @@
 """Admin pages to edit workflows live (see metadata_admin): a form's states, transitions and
 approval levels. The preview draws the flow being typed as the people in it will meet it — each
 state, and for each transition who fires it, under which condition, who approves and what it
-does — so the admin reads the process, not only the YAML."""
+does — so the admin reads the process, not only the YAML. The designer beside the YAML (设计)
+changes states, transitions and approval levels in forms (``app.meta.flow_design``)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 from markupsafe import Markup
 
 from app.i18n import _
+from app.meta import flow_design
+from app.meta.flow_design import places
 from app.meta.forms import FormDef, label_text
 from app.meta.records import locale
 from app.meta.registry import WORKFLOWS
+from app.meta.yaml_edit import DesignRefused
 from app.web.flow_diagram import diagram
 from app.web.forms_common import registry
-from app.web.metadata_admin import Editor, install
+from app.web.metadata_admin import Editor, install, posted_text
 from app.web.session import db_session
 from app.workflow import editing
 from app.workflow.actions import installed_actions
@@ -73,6 +77,7 @@ EDITOR = Editor(
     preview="check",
     rights_per_name=True,  # whoever may administer a form may change its flow
     aside=lambda: Markup(render_template("admin_workflows/actions.html", actions=palette())),
+    designer="design",
 )
 install(EDITOR)
 
@@ -174,3 +179,54 @@ def outline(form: FormDef, held: dict[str, int]) -> dict:
         ],
         "transitions": [transition(spec) for spec in workflow.get("transitions", ())],
     }
+
+
+def _roles() -> list[str]:
+    return list(registry().metadata.roles)
+
+
+#: The designer's changes: what each ``op`` does to the text, given the request's form.
+CHANGES = {
+    "state": lambda text, form: flow_design.update_state(text, form["state"], form),
+    "initial": lambda text, form: flow_design.set_initial(text, form["initial"]),
+    "state_add": lambda text, form: flow_design.add_state(text, form),
+    "state_remove": lambda text, form: flow_design.remove_state(text, form["state"]),
+    "update": lambda text, form: flow_design.update_transition(text, form["path"], form, _roles()),
+    "add": lambda text, form: flow_design.add_transition(text, form),
+    "up": lambda text, form: flow_design.move_transition(text, form["path"], -1),
+    "down": lambda text, form: flow_design.move_transition(text, form["path"], 1),
+    "remove": lambda text, form: flow_design.remove_transition(text, form["path"]),
+    "level": lambda text, form: flow_design.update_level(text, form["path"], form, _roles()),
+    "level_add": lambda text, form: flow_design.add_level(text, form["path"], form),
+    "level_up": lambda text, form: flow_design.move_level(text, form["path"], -1),
+    "level_down": lambda text, form: flow_design.move_level(text, form["path"], 1),
+    "level_remove": lambda text, form: flow_design.remove_level(text, form["path"]),
+}
+
+
+@bp.post("/<workflow>/design")
+@login_required
+def design(workflow):
+    """htmx: the flow's states, transitions and approval levels as forms, drawn from the YAML
+    being edited after the change ``op`` asks for (see forms_admin.design)."""
+    EDITOR.guard(workflow)
+    text, op = posted_text(), request.form.get("op", "show")
+    changed, refused = None, None
+    if op in CHANGES:
+        try:
+            changed = CHANGES[op](text, request.form)
+        except DesignRefused as exc:
+            refused = exc
+    try:
+        flow = flow_design.view(changed if changed is not None else text)
+    except DesignRefused as exc:
+        flow, refused = None, exc
+    here, roles = locale(), registry().metadata.roles
+    path = request.form.get("path") or request.form.get("state")
+    adding = op in ("add", "state_add") or (op == "level_add" and flow and path in places(flow))
+    placed = refused is not None and flow is not None and (adding or path in places(flow))
+    return render_template(
+        "admin_workflows/designer.html", flow=flow, refused=refused, op=op, changed=changed,
+        path=path, placed=placed, editor=EDITOR, name=workflow,
+        roles=[(name, label_text(role.get("label"), here) or name) for name, role in roles.items()],
+    )  # fmt: skip

@@ -130,3 +130,37 @@ def test_rights_are_ticked_in_the_roles_grid(live_server, page_factory, designer
     }"""
     page.wait_for_function(f"({clerk_cell})() === 'RU'")  # read, change: no create
     page.screenshot(path=screenshot_dir / "roles-designer.png", full_page=True)
+
+
+def test_an_approval_level_is_added_in_the_flow_designer(
+    live_server, page_factory, designer, screenshot_dir
+):
+    """Add a finance level to the scrap approval and make it 会签: the YAML and the flow's
+    description beside it follow, without the admin typing YAML."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/workflows/scrap/edit")
+    page.wait_for_selector("#flow-diagram")
+    add = page.locator("#add-level-0")
+    page.click("details:has(> #add-level-0) > summary")
+    add.locator("input[name=name]").fill("finance")
+    add.locator("input[name=label_zh]").fill("财务复核")
+    add.locator("button[type=submit]").click()
+    page.wait_for_selector("#level-0-2")
+    level = page.locator("#level-0-2")
+    level.locator("input[name=manager]").uncheck()
+    page.wait_for_function("document.querySelector('#designer [data-refused]') !== null")
+    assert "Say who approves" in page.inner_text("#designer") or "请指定审批人" in page.inner_text(
+        "#designer"
+    )
+    assert page.locator("#level-0-2 input[name=manager]").is_checked()  # drawn from the YAML
+    page.locator("#level-0-2 input[name=roles][value=finance]").check()
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('[finance]')")
+    page.locator("#level-0-2 input[name=manager]").uncheck()
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('approvers: {roles: [finance]}')"
+    )
+    page.locator("#level-0-2 select[name=mode]").select_option("all")
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('mode: all')")
+    page.wait_for_function("document.querySelector('#check')?.textContent.includes('财务复核')")
+    page.screenshot(path=screenshot_dir / "flow-designer.png", full_page=True)

@@ -1,0 +1,465 @@
+"""The workflow designer's changes to a form's flow: states, transitions and approval levels set
+in a form, not typed.
+
+An admin reshapes an approval flow — who may submit, which states a transition leaves and
+reaches, whether it needs approval, each approval level's approvers (roles, the location's
+manager, named people), 或签 / 会签, signature and time limit — and adds, orders and removes
+states, transitions and levels. Each change is made to the text being edited (``yaml_edit``), so
+the flow drawing, the checks (no record may be stranded in a removed state, no approval lose its
+transition) and the version diff work as for a typed change. Actions and their parameters, entry
+rules and per-state field rights stay the YAML's (the designer names them and keeps them).
+
+Transitions are addressed by position (``"1"``), approval levels by transition and position
+(``"1.0"``); states by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ruamel.yaml import CommentedMap, CommentedSeq
+
+from app.i18n import _
+from app.meta import yaml_edit
+from app.meta.yaml_edit import DesignRefused
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NUMBER = re.compile(r"^\d+(\.\d+)?$")
+COMMENTS = ("none", "optional", "required")
+MODES = ("any", "all")
+STATE_KEYS = ("label", "editable", "final")
+TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature")
+LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "time_limit_hours")
+APPROVAL_KEYS = ("pending", "reject_to", "levels")
+
+
+@dataclass
+class StateView:
+    name: str
+    label_zh: str
+    label_en: str
+    editable: bool
+    final: bool
+    other_keys: list[str]
+
+
+@dataclass
+class LevelView:
+    path: str
+    name: str
+    label_zh: str
+    label_en: str
+    roles: list[str]
+    manager: bool
+    users: str
+    mode: str
+    when: str
+    signature: bool
+    time_limit_hours: str
+    other_keys: list[str]
+
+
+@dataclass
+class TransitionView:
+    path: str
+    name: str
+    label_zh: str
+    label_en: str
+    sources: list[str]
+    to: str
+    roles: list[str]
+    condition: str
+    comment: str
+    signature: bool
+    actions: list[str]
+    pending: str = ""
+    reject_to: str = ""
+    levels: list[LevelView] | None = None
+    other_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FlowView:
+    initial: str
+    states: list[StateView]
+    transitions: list[TransitionView]
+
+
+def parse(text: str) -> CommentedMap:
+    document = yaml_edit.parse(
+        text, _("The YAML is not a workflow: it must map states and transitions.")
+    )
+    if not isinstance(document.get("states"), CommentedMap):
+        document["states"] = CommentedMap()
+    if not isinstance(document.get("transitions"), CommentedSeq):
+        document["transitions"] = CommentedSeq()
+    return document
+
+
+def view(text: str) -> FlowView:
+    document = parse(text)
+    states = [
+        StateView(name, *_label(raw), raw.get("editable") is True, raw.get("final") is True,
+                  [key for key in raw if key not in STATE_KEYS])
+        for name, raw in document["states"].items()
+        if isinstance(raw, dict)
+    ]  # fmt: skip
+    transitions = [
+        _transition_view(str(index), raw)
+        for index, raw in enumerate(document["transitions"])
+        if isinstance(raw, dict)
+    ]
+    return FlowView(str(document.get("initial", "")), states, transitions)
+
+
+def places(flow: FlowView) -> set[str]:
+    """Every state name, transition path and level path the designer draws a form for."""
+    found = {state.name for state in flow.states}
+    for transition in flow.transitions:
+        found.add(transition.path)
+        found.update(level.path for level in transition.levels or [])
+    return found
+
+
+def _transition_view(path: str, raw) -> TransitionView:
+    approval = raw.get("approval") if isinstance(raw.get("approval"), dict) else None
+    sources = raw.get("from")
+    shown = TransitionView(
+        path=path, name=str(raw.get("name", "")), label_zh=_label(raw)[0], label_en=_label(raw)[1],
+        sources=[str(s) for s in sources] if isinstance(sources, list) else [str(sources or "")],
+        to=str(raw.get("to", "")), roles=[str(role) for role in raw.get("roles") or []],
+        condition=_text(raw.get("condition")), comment=str(raw.get("comment") or "none"),
+        signature=raw.get("signature") is True,
+        actions=[str(a.get("action")) for a in raw.get("actions") or [] if isinstance(a, dict)],
+        other_keys=[key for key in raw if key not in (*TRANSITION_KEYS, "approval", "actions")],
+    )  # fmt: skip
+    if approval is not None:
+        shown.pending = str(approval.get("pending", ""))
+        shown.reject_to = str(approval.get("reject_to") or "")
+        shown.levels = [
+            _level_view(f"{path}.{index}", level)
+            for index, level in enumerate(approval.get("levels") or [])
+            if isinstance(level, dict)
+        ]
+        shown.other_keys += [key for key in approval if key not in APPROVAL_KEYS]
+    return shown
+
+
+def _level_view(path: str, raw) -> LevelView:
+    approvers = raw.get("approvers") if isinstance(raw.get("approvers"), dict) else {}
+    return LevelView(
+        path=path, name=str(raw.get("name", "")), label_zh=_label(raw)[0], label_en=_label(raw)[1],
+        roles=[str(role) for role in approvers.get("roles") or []],
+        manager=approvers.get("manager") is True,
+        users=", ".join(str(user) for user in approvers.get("users") or []),
+        mode=str(raw.get("mode") or ""), when=_text(raw.get("when")),
+        signature=raw.get("signature") is True,
+        time_limit_hours=_text(raw.get("time_limit_hours")),
+        other_keys=[key for key in raw if key not in LEVEL_KEYS]
+        + (["approvers.expr"] if "expr" in approvers else []),
+    )  # fmt: skip
+
+
+# --- states ------------------------------------------------------------------------------------
+
+
+def update_state(text: str, name: str, values: Mapping[str, str]) -> str:
+    document = parse(text)
+    raw = _state(document, name)
+    yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
+                        name, STATE_KEYS)  # fmt: skip
+    for switch in ("editable", "final"):
+        yaml_edit.set_or_drop(raw, switch, True if values.get(switch) else None, STATE_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def set_initial(text: str, name: str) -> str:
+    document = parse(text)
+    _state(document, name)
+    yaml_edit.set_or_drop(document, "initial", name)
+    return yaml_edit.dump(document, text)
+
+
+def add_state(text: str, values: Mapping[str, str]) -> str:
+    document = parse(text)
+    name = _new_name(values.get("name", ""), document["states"], "state")
+    state = _flow_map()
+    yaml_edit.set_label(
+        state, "label", values.get("label_zh", ""), values.get("label_en", ""), name
+    )
+    if values.get("final"):
+        state["final"] = True
+    document["states"][name] = state
+    return yaml_edit.dump(document, text)
+
+
+def remove_state(text: str, name: str) -> str:
+    """Remove a state no transition or approval refers to (the publish refuses it while records
+    are in it)."""
+    document = parse(text)
+    _state(document, name)
+    if document.get("initial") == name:
+        raise DesignRefused(_("The flow starts in %(state)s: choose another first state first.",
+                              state=name))  # fmt: skip
+    users = [t.name for t in view(text).transitions if name in _states_named(t)]
+    if users:
+        raise DesignRefused(_("Transitions %(names)s still use the state %(state)s.",
+                              names=", ".join(users), state=name))  # fmt: skip
+    yaml_edit.drop(document["states"], name)
+    return yaml_edit.dump(document, text)
+
+
+def _states_named(transition: TransitionView) -> set[str]:
+    return {*transition.sources, transition.to, transition.pending, transition.reject_to}
+
+
+# --- transitions -------------------------------------------------------------------------------
+
+
+def update_transition(text: str, path: str, values, roles: list[str]) -> str:
+    """Set a transition's label, states, roles, condition, comment and signature, and turn its
+    approval on or off (``values`` a request's form: ``getlist`` for the ticked lists)."""
+    document = parse(text)
+    raw = _transition(document, path)
+    states = set(document["states"])
+    sources = [state for state in document["states"] if state in values.getlist("from")]
+    if not sources:
+        raise DesignRefused(_("Tick at least one state the transition leaves."), "from")
+    target = values.get("to", "")
+    if target not in states:
+        raise DesignRefused(_("Choose the state the transition reaches."), "to")
+    _put(raw, "label", None, TRANSITION_KEYS, values)
+    _put(raw, "from", sources[0] if len(sources) == 1 else _flow_seq(sources), TRANSITION_KEYS)
+    _put(raw, "to", target, TRANSITION_KEYS)
+    _put(raw, "roles", _ticked(raw.get("roles"), values.getlist("roles"), roles), TRANSITION_KEYS)
+    _put(raw, "condition", values.get("condition", "").strip() or None, TRANSITION_KEYS)
+    comment = values.get("comment", "none")
+    _put(raw, "comment", comment if comment in ("optional", "required") else None, TRANSITION_KEYS)
+    _put(raw, "signature", True if values.get("signature") else None, TRANSITION_KEYS)
+    _update_approval(raw, values, states)
+    return yaml_edit.dump(document, text)
+
+
+def _update_approval(raw: CommentedMap, values, states: set[str]) -> None:
+    if not values.get("approval"):
+        yaml_edit.drop(raw, "approval")
+        return
+    approval = raw.get("approval")
+    if not isinstance(approval, CommentedMap):
+        approval = CommentedMap(pending=values.get("pending") or "", levels=CommentedSeq())
+        approval["levels"].append(_new_level("manager", "审批", "Approval"))
+        raw["approval"] = approval
+    pending = values.get("pending", "") or approval.get("pending", "")
+    if pending not in states:
+        raise DesignRefused(_("Choose the state the record waits in for its approvers."),
+                            "pending")  # fmt: skip
+    _put(approval, "pending", pending, APPROVAL_KEYS)
+    reject_to = values.get("reject_to", "")
+    _put(approval, "reject_to", reject_to if reject_to in states else None, APPROVAL_KEYS)
+
+
+def add_transition(text: str, values) -> str:
+    document = parse(text)
+    names = {raw.get("name") for raw in document["transitions"] if isinstance(raw, dict)}
+    name = _new_name(values.get("name", ""), names, "transition")
+    source, target = values.get("from", ""), values.get("to", "")
+    if source not in document["states"]:
+        raise DesignRefused(_("Choose the state the transition leaves."), "from")
+    if target not in document["states"]:
+        raise DesignRefused(_("Choose the state the transition reaches."), "to")
+    raw = CommentedMap(name=name)
+    raw["from"], raw["to"] = source, target
+    yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
+    document["transitions"].append(raw)
+    return yaml_edit.dump(document, text)
+
+
+def move_transition(text: str, path: str, step: int) -> str:
+    document = parse(text)
+    _transition(document, path)
+    return _moved(document, document["transitions"], int(path), step, text)
+
+
+def remove_transition(text: str, path: str) -> str:
+    """Remove a transition (the publish refuses it while an approval of it is under way)."""
+    document = parse(text)
+    _transition(document, path)
+    del document["transitions"][int(path)]
+    return yaml_edit.dump(document, text)
+
+
+# --- approval levels ---------------------------------------------------------------------------
+
+
+def update_level(text: str, path: str, values, roles: list[str]) -> str:
+    """Set an approval level's label, approvers (roles, the location's manager, named users),
+    或签 / 会签, condition, signature and time limit."""
+    document = parse(text)
+    raw = _level(document, path)
+    _put(raw, "label", None, LEVEL_KEYS, values)
+    approvers = raw.get("approvers")
+    if not isinstance(approvers, CommentedMap):
+        approvers = raw["approvers"] = _flow_map()
+    ticked = _ticked(approvers.get("roles"), values.getlist("roles"), roles)
+    users = [user.strip() for user in values.get("users", "").split(",") if user.strip()]
+    yaml_edit.set_or_drop(approvers, "roles", ticked)
+    yaml_edit.set_or_drop(approvers, "manager", True if values.get("manager") else None)
+    yaml_edit.set_or_drop(approvers, "users", _flow_seq(users) if users else None)
+    if not approvers:
+        raise DesignRefused(_("Say who approves: a role, the location's manager or a person."),
+                            "roles")  # fmt: skip
+    mode = values.get("mode", "")
+    _put(raw, "mode", mode if mode in MODES else None, LEVEL_KEYS)
+    _put(raw, "when", values.get("when", "").strip() or None, LEVEL_KEYS)
+    _put(raw, "signature", True if values.get("signature") else None, LEVEL_KEYS)
+    _put(raw, "time_limit_hours", _hours(values.get("time_limit_hours", "")), LEVEL_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def add_level(text: str, path: str, values) -> str:
+    document = parse(text)
+    approval = _transition(document, path).get("approval")
+    if not isinstance(approval, CommentedMap):
+        raise DesignRefused(_("Turn the transition's approval on first."))
+    levels = approval.setdefault("levels", CommentedSeq())
+    names = {level.get("name") for level in levels if isinstance(level, dict)}
+    name = _new_name(values.get("name", ""), names, "level")
+    levels.append(_new_level(name, values.get("label_zh", ""), values.get("label_en", "")))
+    return yaml_edit.dump(document, text)
+
+
+def move_level(text: str, path: str, step: int) -> str:
+    document = parse(text)
+    _level(document, path)
+    transition, index = (int(part) for part in path.split("."))
+    levels = document["transitions"][transition]["approval"]["levels"]
+    return _moved(document, levels, index, step, text)
+
+
+def remove_level(text: str, path: str) -> str:
+    document = parse(text)
+    _level(document, path)
+    transition, index = (int(part) for part in path.split("."))
+    levels = document["transitions"][transition]["approval"]["levels"]
+    if len(levels) == 1:
+        raise DesignRefused(_("An approval keeps at least one level; turn the approval off "
+                              "instead."))  # fmt: skip
+    del levels[index]
+    return yaml_edit.dump(document, text)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _put(raw: CommentedMap, key: str, value, order, values=None) -> None:
+    """``set_or_drop`` in ``order``; ``key == "label"`` takes both languages from ``values``."""
+    if key == "label":
+        zh, en = values.get("label_zh", ""), values.get("label_en", "")
+        yaml_edit.set_label(raw, "label", zh, en, str(raw.get("name", "")), order)
+    else:
+        yaml_edit.set_or_drop(raw, key, value, order)
+
+
+def _ticked(before, ticked: list[str], roles: list[str]):
+    """The roles ticked: in the order they were written, new ones after them; the written list
+    itself (its anchor, its style) when the ticks did not change it; None for none."""
+    written = [str(role) for role in before or []]
+    kept = [role for role in written if role in ticked]
+    added = [role for role in roles if role in ticked and role not in written]
+    if kept == written and not added:
+        return before or None
+    return _flow_seq(kept + added) if kept or added else None
+
+
+def _new_level(name: str, zh: str, en: str) -> CommentedMap:
+    level = CommentedMap(name=name)
+    yaml_edit.set_label(level, "label", zh, en, name)
+    level["approvers"] = _flow_map(manager=True)
+    return level
+
+
+def _new_name(name: str, taken, what: str) -> str:
+    name = name.strip()
+    if not IDENTIFIER.match(name):
+        raise DesignRefused(
+            _("A name is lower_snake_case: a letter, then letters, digits and _."), "name"
+        )
+    if name in taken:
+        raise DesignRefused(_("The name %(name)s is taken.", name=name), "name")
+    return name
+
+
+def _moved(document, items: CommentedSeq, index: int, step: int, text: str) -> str:
+    target = index + step
+    if not 0 <= target < len(items):
+        return text
+    items.insert(target, items.pop(index))
+    return yaml_edit.dump(document, text)
+
+
+def _hours(value: str):
+    value = value.strip()
+    if not value:
+        return None
+    if not NUMBER.match(value) or float(value) <= 0:
+        raise DesignRefused(_("Enter the hours as a number above 0, such as 24 or 0.5."),
+                            "time_limit_hours")  # fmt: skip
+    return int(value) if value.isdigit() else float(value)
+
+
+def _state(document: CommentedMap, name: str) -> CommentedMap:
+    raw = document["states"].get(name)
+    if not isinstance(raw, CommentedMap):
+        raise DesignRefused(_("There is no state called %(name)s in the YAML.", name=name))
+    return raw
+
+
+def _transition(document: CommentedMap, path: str) -> CommentedMap:
+    transitions = document["transitions"]
+    if (
+        not path.isdigit()
+        or int(path) >= len(transitions)
+        or not isinstance(transitions[int(path)], CommentedMap)
+    ):
+        raise DesignRefused(_("That part of the flow is no longer where the designer saw it; "
+                              "look again and repeat."))  # fmt: skip
+    return transitions[int(path)]
+
+
+def _level(document: CommentedMap, path: str) -> CommentedMap:
+    transition, _dot, index = path.partition(".")
+    approval = _transition(document, transition).get("approval") or {}
+    levels = approval.get("levels") or []
+    if (
+        not index.isdigit()
+        or int(index) >= len(levels)
+        or not isinstance(levels[int(index)], CommentedMap)
+    ):
+        raise DesignRefused(_("That part of the flow is no longer where the designer saw it; "
+                              "look again and repeat."))  # fmt: skip
+    return levels[int(index)]
+
+
+def _label(raw) -> tuple[str, str]:
+    label = raw.get("label")
+    if isinstance(label, dict):
+        return str(label.get("zh_CN", "")), str(label.get("en", ""))
+    return "", ""
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _flow_map(**items) -> CommentedMap:
+    collection = CommentedMap(items)
+    collection.fa.set_flow_style()
+    return collection
+
+
+def _flow_seq(items) -> CommentedSeq:
+    collection = CommentedSeq(items)
+    collection.fa.set_flow_style()
+    return collection

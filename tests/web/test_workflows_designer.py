@@ -1,0 +1,137 @@
+"""The workflow designer over HTTP: states, transitions and approval levels drawn as forms from
+the YAML being edited; each change comes back as YAML that publishes and runs (an approval level
+added in the designer is the one a record then waits for); a refused change names its input and
+leaves the YAML alone; a state still used is not removed; only admins design."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from tests.forms_fixtures import PASSWORD, ApiClient
+from tests.web.test_forms_designer import new_yaml
+
+DESIGN = "/admin/workflows/scrap/design"
+
+
+@pytest.fixture
+def scrap_flow(lab_app) -> str:
+    return lab_app.extensions["lianku.registry"].metadata.workflows["scrap"].text
+
+
+def inputs(response, form_id: str) -> list[tuple[str, str]]:
+    """The values of one of the designer's forms as the browser would send them."""
+    form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', response.text, re.S).group(0)
+    values = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form)
+    typed = r'<input class="form-control[^"]*" id="[^"]+" name="(\w+)" value="([^"]*)"'
+    values += [(name, unescape(value)) for name, value in re.findall(typed, form)]
+    for select, body in re.findall(r'<select[^>]*name="(\w+)">(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', body)
+        values.append((select, chosen[1] if chosen else ""))
+    for box in re.findall(r'<input class="form-check-input" type="checkbox"[^>]*>', form):
+        if " checked" in box:
+            values.append(
+                (re.search(r'name="(\w+)"', box)[1], re.search(r'value="([^"]*)"', box)[1])
+            )
+    return values
+
+
+def post(api, text, values):
+    data = MultiDict([*values, ("yaml", text), ("csrf_token", api.token)])
+    return api.client.post(DESIGN, data=data)
+
+
+def test_the_designer_draws_states_transitions_and_levels(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    assert shown.status_code == 200 and new_yaml(shown) is None
+    assert [*re.findall(r'data-state="(\w+)"', shown.text)] == [
+        "draft", "in_approval", "scrapped", "cancelled"
+    ]  # fmt: skip
+    assert 'id="level-0-1"' in shown.text and "adjust_stock" in shown.text  # actions named
+    assert ("roles", "qa") in inputs(shown, "level-0-1")
+
+
+def test_every_part_saved_unchanged_leaves_the_yaml_as_it_was(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    for form_id in ("state-draft", "transition-0", "transition-1", "level-0-0", "level-0-1"):
+        assert new_yaml(post(api, scrap_flow, inputs(shown, form_id))) == scrap_flow, form_id
+
+
+def test_an_approval_level_added_in_the_designer_is_waited_for(api, lab_app, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    removed = new_yaml(post(api, scrap_flow, [("op", "level_remove"), ("path", "0.1")]))
+    assert "name: qa" not in removed
+    level = [("op", "level_add"), ("path", "0"), ("name", "finance"), ("label_zh", "财务审批")]
+    added = new_yaml(post(api, removed, [*level, ("label_en", "Finance")]))
+    shown = api.form(DESIGN, {"yaml": added})
+    changed = ("manager", "mode", "time_limit_hours")
+    level = [pair for pair in inputs(shown, "level-0-1") if pair[0] not in changed]
+    level += [("roles", "finance"), ("mode", "all"), ("time_limit_hours", "24")]
+    final = new_yaml(post(api, added, level))
+    assert "approvers: {roles: [finance]}" in final and "time_limit_hours: 24" in final
+    assert "mode: all" in final
+    response = api.form("/admin/workflows/scrap/publish", {"yaml": final})
+    assert response.status_code == 302, response.text
+    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
+    flow = lab_app.extensions["lianku.registry"].form("scrap").workflow
+    levels = flow["transitions"][0]["approval"]["levels"]
+    assert [(lv["name"], lv["approvers"], lv.get("mode")) for lv in levels] == [
+        ("manager", {"manager": True}, None), ("finance", {"roles": ["finance"]}, "all")
+    ]  # fmt: skip
+
+
+def test_transitions_are_changed_added_and_removed(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    cancel = [pair for pair in inputs(shown, "transition-1") if pair[0] != "comment"]
+    cancel += [("comment", "optional"), ("roles", "store_manager"), ("from", "in_approval")]
+    changed = new_yaml(post(api, scrap_flow, cancel))
+    assert "    from: [draft, in_approval]\n" in changed and "comment: optional" in changed
+    assert "roles: [store_manager]" in changed
+    reopen = [("op", "add"), ("name", "reopen"), ("from", "cancelled"), ("to", "draft")]
+    added = new_yaml(post(api, scrap_flow, [*reopen, ("label_zh", "重新打开")]))
+    assert "  - name: reopen\n    from: cancelled\n    to: draft\n" in added
+    assert "name: reopen" not in new_yaml(post(api, added, [("op", "remove"), ("path", "2")]))
+    off = [pair for pair in inputs(shown, "transition-0") if pair[0] != "approval"]
+    assert "    approval:\n" not in new_yaml(post(api, scrap_flow, off))
+
+
+def test_refusals_name_their_input_and_keep_the_yaml(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    no_source = [pair for pair in inputs(shown, "transition-1") if pair[0] != "from"]
+    refused = post(api, scrap_flow, no_source)
+    assert new_yaml(refused) is None and "Tick at least one state" in refused.text
+    used = post(api, scrap_flow, [("op", "state_remove"), ("state", "cancelled")])
+    assert new_yaml(used) is None and "cancel" in used.text and "still use" in used.text
+    first = post(api, scrap_flow, [("op", "state_remove"), ("state", "draft")])
+    assert "starts in draft" in first.text
+    taken = post(api, scrap_flow, [("op", "state_add"), ("name", "draft")])
+    assert new_yaml(taken) is None and "is-invalid" in taken.text
+    hours = [pair for pair in inputs(shown, "level-0-0") if pair[0] != "time_limit_hours"]
+    late = post(api, scrap_flow, [*hours, ("time_limit_hours", "-1")])
+    assert new_yaml(late) is None and "above 0" in late.text
+    nobody = [pair for pair in inputs(shown, "level-0-0") if pair[0] != "manager"]
+    assert "Say who approves" in post(api, scrap_flow, nobody).text
+    only = post(api, scrap_flow, [("op", "level_remove"), ("path", "0.0")])
+    assert new_yaml(only) is not None  # two levels: one may go
+    stale = post(api, scrap_flow, [("op", "remove"), ("path", "9")])
+    assert 'id="designer-message"' in stale.text
+
+
+def test_states_are_added_relabelled_and_removed_and_only_admins_design(api, lab_app, scrap_flow):
+    hold = [("op", "state_add"), ("name", "on_hold"), ("label_zh", "暂停")]
+    added = new_yaml(post(api, scrap_flow, [*hold, ("label_en", "On hold")]))
+    assert "  on_hold: {label: {zh_CN: 暂停, en: On hold}}\n" in added
+    shown = api.form(DESIGN, {"yaml": added})
+    hold = [pair for pair in inputs(shown, "state-on_hold") if pair[0] != "label_zh"]
+    relabelled = new_yaml(post(api, added, [*hold, ("label_zh", "挂起"), ("final", "1")]))
+    assert "  on_hold: {label: {zh_CN: 挂起, en: On hold}, final: true}\n" in relabelled
+    assert new_yaml(post(api, relabelled, [("op", "state_remove"), ("state", "on_hold")])) == (
+        scrap_flow
+    )
+    first = new_yaml(post(api, scrap_flow, [("op", "initial"), ("initial", "in_approval")]))
+    assert "initial: in_approval" in first
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    assert clerk.form(DESIGN, {"yaml": scrap_flow}).status_code == 403
