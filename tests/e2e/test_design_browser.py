@@ -32,6 +32,7 @@ def test_the_flow_is_drawn_and_redrawn_as_the_admin_types(
     assert "提交审批" in arrows and "驳回" in arrows
     page.screenshot(path=screenshot_dir / "workflow-editor.png", full_page=True)
 
+    page.click("#yaml-tab")  # the editor opens on the designer; the YAML is the tab beside it
     editor = page.locator("textarea[name=yaml]")
     text = editor.input_value()
     editor.fill(text.replace("{zh_CN: 已销毁, en: Scrapped}", "{zh_CN: 已报废销毁, en: Scrapped}"))
