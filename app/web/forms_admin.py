@@ -5,19 +5,18 @@ which the preview then checks as if it had been typed."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _, _l
 from app.meta import form_design
-from app.meta.form_design import DesignRefused
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
 from app.meta.registry import FORMS
 from app.web.forms_common import registry
 from app.web.forms_pages import Display
-from app.web.metadata_admin import Editor, install, posted_text
+from app.web.metadata_admin import Editor, install
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 
@@ -121,22 +120,10 @@ CHANGES = {
 @bp.post("/<form>/design")
 @login_required
 def design(form):
-    """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for.
-    A change sends the new YAML back too (swapped into the editor, whose preview then checks
-    it); a refused one leaves the text alone and says why, on the input it concerns."""
-    EDITOR.guard(form)
-    text, op = posted_text(), request.form.get("op", "show")
-    changed, refused = None, None
-    if op in CHANGES:
-        try:
-            changed = CHANGES[op](text, request.form)
-        except DesignRefused as exc:
-            refused = exc
-    try:
-        fields = form_design.outline(changed if changed is not None else text)
-    except DesignRefused as exc:
-        fields, refused = None, exc
+    """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
+    refused one leaves the text alone and says why, on the input it concerns."""
+    found = EDITOR.designed(form, CHANGES, form_design.outline)
     return render_template(
-        "admin_forms/designer.html", fields=fields, refused=refused, path=request.form.get("path"),
-        op=op, changed=changed, form_name=form, editor=EDITOR, name=form, **field_choices(),
+        "admin_forms/designer.html", fields=found.pop("drawn"), form_name=form, **found,
+        **field_choices(),
     )  # fmt: skip

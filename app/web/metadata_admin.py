@@ -24,6 +24,7 @@ from app.meta.access import PermissionDenied
 from app.meta.records import locale
 from app.meta.registry import Edited, Registry
 from app.meta.versions import ChangeRefused
+from app.meta.yaml_edit import DesignRefused
 from app.meta.yamlsource import MetadataInvalid
 from app.web.forms_common import registry
 from app.web.session import db_session
@@ -99,6 +100,26 @@ class Editor:
         found = versions.check_text(session, registry(), name, posted_text(), self.kind)
         session.rollback()
         return found
+
+    def designed(self, name: str, changes: dict[str, Callable], draw: Callable[[str], object]):
+        """What a designer's htmx answer shows, after the change the request's ``op`` asks for
+        (``changes[op](text, form)``, refused with ``DesignRefused``): the designer drawn by
+        ``draw`` from the new text (or the old one, after a refusal), and the new text, which
+        the page swaps into the YAML editor and so into the preview."""
+        self.guard(name)
+        text, op = posted_text(), request.form.get("op", "show")
+        changed, refused = None, None
+        if op in changes:
+            try:
+                changed = changes[op](text, request.form)
+            except DesignRefused as exc:
+                refused = exc
+        try:
+            drawn = draw(changed if changed is not None else text)
+        except DesignRefused as exc:
+            drawn, refused = None, exc
+        return {"drawn": drawn, "refused": refused, "op": op, "changed": changed,
+                "path": request.form.get("path"), "editor": self, "name": name}  # fmt: skip
 
     def editor_page(self, name: str, text: str, issues=(), status=200, new=False):
         history = [] if new else versions.history(db_session(), registry(), name, self.kind)

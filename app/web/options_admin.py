@@ -1,7 +1,8 @@
 """Admin pages to edit the shared option lists live (数据字典, see metadata_admin): choices
 several forms and reports offer alike — transport modes, invoice kinds. The preview shows the
 choices in both languages and every form field and report parameter that offers them, so the
-admin sees what one edit changes."""
+admin sees what one edit changes. The designer beside the YAML (设计) edits the choices as a
+table (``app.meta.option_design``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _
+from app.meta import option_design
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import OPTION_LISTS
@@ -45,8 +47,28 @@ EDITOR = Editor(
         "name_in_use": lambda name: _("The option list '%(name)s' already exists.", name=name),
     },
     preview="check",
+    designer="design",
 )
 install(EDITOR)
+
+#: The designer's changes: what each ``op`` does to the text, given the request's form.
+CHANGES = {
+    "list": lambda text, form: option_design.update_list(text, form),
+    "update": lambda text, form: option_design.update_choice(text, form["path"], form),
+    "add": lambda text, form: option_design.add_choice(text, form),
+    "up": lambda text, form: option_design.move_choice(text, form["path"], -1),
+    "down": lambda text, form: option_design.move_choice(text, form["path"], 1),
+    "remove": lambda text, form: option_design.remove_choice(text, form["path"]),
+}
+
+
+@bp.post("/<option_list>/design")
+@login_required
+def design(option_list):
+    """htmx: the choices as a table, drawn from the YAML being edited after the change ``op``
+    asks for (see ``Editor.designed``)."""
+    found = EDITOR.designed(option_list, CHANGES, option_design.view)
+    return render_template("admin_options/designer.html", listing=found.pop("drawn"), **found)
 
 
 @bp.post("/<option_list>/check")

@@ -17,9 +17,9 @@ from app.meta.access import role_allows
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import ROLES
-from app.meta.role_design import DesignRefused, FormInfo
+from app.meta.role_design import FormInfo
 from app.web.forms_common import registry
-from app.web.metadata_admin import install, posted_text, single_file
+from app.web.metadata_admin import install, single_file
 
 bp = Blueprint("roles_admin", __name__, url_prefix="/admin/roles")
 
@@ -93,35 +93,35 @@ def live_choices() -> tuple[dict[str, FormInfo], dict[str, str]]:
     return forms, reports
 
 
+def _grid(text: str) -> tuple[list[tuple[str, str]], role_design.RoleView | None]:
+    """Every role's name and label, and the grid of the role asked for (the one just added, or
+    the first when it is not there)."""
+    form = request.form
+    role = form.get("name", "").strip() if form.get("op") == "add" else form.get("role", "")
+    names = role_design.role_names(text)
+    if role not in dict(names):
+        role = names[0][0] if names else ""
+    forms, reports = live_choices()
+    return names, role_design.view(text, role, forms, reports) if names else None
+
+
+CHANGES = {
+    "update": lambda text, form: role_design.update_role(
+        text, form.get("role", ""), form, *live_choices()
+    ),
+    "add": lambda text, form: role_design.add_role(text, form),
+    "remove": lambda text, form: role_design.remove_role(text, form.get("role", "")),
+}
+
+
 @bp.post("/<roles>/design")
 @login_required
 def design(roles):
     """htmx: the rights grid of one role, drawn from the YAML being edited after the change
-    ``op`` asks for; a change sends the new YAML back for the editor (see forms_admin.design)."""
+    ``op`` asks for (see ``Editor.designed``)."""
     EDITOR.known(roles)
-    EDITOR.guard(roles)
-    text, op, form = posted_text(), request.form.get("op", "show"), request.form
-    forms, reports = live_choices()
-    role, changed, refused = form.get("role", ""), None, None
-    try:
-        if op == "update":
-            changed = role_design.update_role(text, role, form, forms, reports)
-        elif op == "add":
-            changed, role = role_design.add_role(text, form), form.get("name", "").strip()
-        elif op == "remove":
-            changed, role = role_design.remove_role(text, role), ""
-    except DesignRefused as exc:
-        refused = exc
-    shown, names, view = changed if changed is not None else text, [], None
-    try:
-        names = role_design.role_names(shown)
-        if names and role not in dict(names):
-            role = names[0][0]
-        view = role_design.view(shown, role, forms, reports) if names else None
-    except DesignRefused as exc:
-        refused = exc
+    found = EDITOR.designed(roles, CHANGES, _grid)
+    names, view = found.pop("drawn") or ([], None)
     return render_template(
-        "admin_roles/designer.html", names=names, view=view, refused=refused, op=op,
-        changed=changed, editor=EDITOR, name=roles, scopes=role_design.SCOPES,
-        actions=ACTIONS, flags=FLAGS,
-    )  # fmt: skip
+        "admin_roles/designer.html", names=names, view=view, **found, actions=ACTIONS
+    )

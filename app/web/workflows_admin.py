@@ -16,10 +16,9 @@ from app.meta.flow_design import places
 from app.meta.forms import FormDef, label_text
 from app.meta.records import locale
 from app.meta.registry import WORKFLOWS
-from app.meta.yaml_edit import DesignRefused
 from app.web.flow_diagram import diagram
 from app.web.forms_common import registry
-from app.web.metadata_admin import Editor, install, posted_text
+from app.web.metadata_admin import Editor, install
 from app.web.session import db_session
 from app.workflow import editing
 from app.workflow.actions import installed_actions
@@ -208,25 +207,14 @@ CHANGES = {
 @login_required
 def design(workflow):
     """htmx: the flow's states, transitions and approval levels as forms, drawn from the YAML
-    being edited after the change ``op`` asks for (see forms_admin.design)."""
-    EDITOR.guard(workflow)
-    text, op = posted_text(), request.form.get("op", "show")
-    changed, refused = None, None
-    if op in CHANGES:
-        try:
-            changed = CHANGES[op](text, request.form)
-        except DesignRefused as exc:
-            refused = exc
-    try:
-        flow = flow_design.view(changed if changed is not None else text)
-    except DesignRefused as exc:
-        flow, refused = None, exc
-    here, roles = locale(), registry().metadata.roles
-    path = request.form.get("path") or request.form.get("state")
+    being edited after the change ``op`` asks for (see ``Editor.designed``)."""
+    found = EDITOR.designed(workflow, CHANGES, flow_design.view)
+    flow, refused, op = found.pop("drawn"), found["refused"], found["op"]
+    path = found["path"] = found["path"] or request.form.get("state")
     adding = op in ("add", "state_add") or (op == "level_add" and flow and path in places(flow))
-    placed = refused is not None and flow is not None and (adding or path in places(flow))
+    here, roles = locale(), registry().metadata.roles
     return render_template(
-        "admin_workflows/designer.html", flow=flow, refused=refused, op=op, changed=changed,
-        path=path, placed=placed, editor=EDITOR, name=workflow,
+        "admin_workflows/designer.html", flow=flow, **found,
+        placed=refused is not None and flow is not None and (adding or path in places(flow)),
         roles=[(name, label_text(role.get("label"), here) or name) for name, role in roles.items()],
     )  # fmt: skip
