@@ -165,3 +165,19 @@ def test_an_approval_level_is_added_in_the_flow_designer(
     page.wait_for_function("document.querySelector('#yaml-text').value.includes('mode: all')")
     page.wait_for_function("document.querySelector('#check')?.textContent.includes('财务复核')")
     page.screenshot(path=screenshot_dir / "flow-designer.png", full_page=True)
+
+
+def test_a_choice_is_relabelled_in_the_option_table(live_server, page_factory, designer):
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/options/transport_modes/edit")
+    label = page.locator("#choice-3-label_zh")
+    label.fill("常温（无温控）")
+    label.press("Tab")
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('{zh_CN: 常温（无温控）, en: Ambient}')"
+    )
+    page.locator("#choice-3 [data-move=up]").click()
+    page.wait_for_function(
+        "document.querySelector('#choices tbody tr:nth-child(3)')?.dataset.value === 'ambient'"
+    )
