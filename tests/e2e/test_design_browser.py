@@ -11,6 +11,13 @@ from tests.e2e.conftest import DESKTOP, sign_in
 PASSWORD = "correct horse battery"
 
 
+def settled(page) -> None:
+    """Wait until htmx has no request under way and nothing being swapped in."""
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
 @pytest.fixture
 def designer(db):
     with db.transaction() as session:
@@ -75,6 +82,7 @@ def test_a_form_is_designed_without_yaml_and_published(
     add.locator("input[name=name]").fill("Bad Name")
     add.locator("button[type=submit]").click()
     page.wait_for_selector("#add-form-name.is-invalid")
+    settled(page)
     add = page.locator("#add-form")
     add.locator("input[name=name]").fill("delivery_mode")
     add.locator("select[name=type]").select_option("select")
@@ -83,6 +91,7 @@ def test_a_form_is_designed_without_yaml_and_published(
     add.locator("input[name=label_en]").fill("Delivery mode")
     add.locator("button[type=submit]").click()
     page.wait_for_selector(".designer-field[data-name=delivery_mode]")
+    settled(page)
     fields = page.locator("#designer-fields > .designer-field").evaluate_all(
         "cards => cards.map(card => card.dataset.name)"
     )
@@ -117,6 +126,7 @@ def test_rights_are_ticked_in_the_roles_grid(live_server, page_factory, designer
     page.wait_for_selector("#designer-state[value=store_clerk]", state="attached")
     page.check("#own-scrap")
     page.wait_for_function("document.querySelector('#yaml-text').value.includes('scrap: [read')")
+    settled(page)
     page.uncheck("#right-scrap-create")
     page.wait_for_function(
         "document.querySelector('#yaml-text').value.includes('scrap: [read, update]')"
@@ -148,6 +158,7 @@ def test_an_approval_level_is_added_in_the_flow_designer(
     add.locator("input[name=label_zh]").fill("财务复核")
     add.locator("button[type=submit]").click()
     page.wait_for_selector("#level-0-2")
+    settled(page)
     level = page.locator("#level-0-2")
     level.locator("input[name=manager]").uncheck()
     page.wait_for_function("document.querySelector('#designer [data-refused]') !== null")
@@ -157,10 +168,12 @@ def test_an_approval_level_is_added_in_the_flow_designer(
     assert page.locator("#level-0-2 input[name=manager]").is_checked()  # drawn from the YAML
     page.locator("#level-0-2 input[name=roles][value=finance]").check()
     page.wait_for_function("document.querySelector('#yaml-text').value.includes('[finance]')")
+    settled(page)
     page.locator("#level-0-2 input[name=manager]").uncheck()
     page.wait_for_function(
         "document.querySelector('#yaml-text').value.includes('approvers: {roles: [finance]}')"
     )
+    settled(page)  # the designer is drawn anew: a choice made on the old one would be lost
     page.locator("#level-0-2 select[name=mode]").select_option("all")
     page.wait_for_function("document.querySelector('#yaml-text').value.includes('mode: all')")
     page.wait_for_function("document.querySelector('#check')?.textContent.includes('财务复核')")
@@ -174,9 +187,9 @@ def test_a_choice_is_relabelled_in_the_option_table(live_server, page_factory, d
     label = page.locator("#choice-3-label_zh")
     label.fill("常温（无温控）")
     label.press("Tab")
-    page.wait_for_function(
-        "document.querySelector('#yaml-text').value.includes('{zh_CN: 常温（无温控）, en: Ambient}')"
-    )
+    relabelled = "{zh_CN: 常温（无温控）, en: Ambient}"
+    page.wait_for_function(f"document.querySelector('#yaml-text').value.includes('{relabelled}')")
+    settled(page)
     page.locator("#choice-3 [data-move=up]").click()
     page.wait_for_function(
         "document.querySelector('#choices tbody tr:nth-child(3)')?.dataset.value === 'ambient'"
