@@ -194,3 +194,35 @@ def test_a_choice_is_relabelled_in_the_option_table(live_server, page_factory, d
     page.wait_for_function(
         "document.querySelector('#choices tbody tr:nth-child(3)')?.dataset.value === 'ambient'"
     )
+
+
+def test_what_is_typed_while_the_designer_redraws_is_kept(live_server, page_factory, designer):
+    """Change a label, move on and type in the next box before the answer comes back: the
+    redrawn designer keeps what was typed there and sends it too."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/forms/supplier/edit")
+    contact = ".designer-field[data-name=contact] form"
+    page.locator(f"{contact} input[name=label_en]").wait_for()
+    settled(page)
+    held = []
+
+    def hold_the_first(route):  # the answer to the first change waits; later ones go through
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/design", hold_the_first)
+    page.locator(f"{contact} input[name=label_zh]").fill("联系人姓名")
+    page.locator(f"{contact} input[name=label_zh]").press("Tab")  # to the English label
+    page.keyboard.press("End")
+    page.keyboard.type(" person")
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes("
+        "'{zh_CN: 联系人姓名, en: Contact person}')"
+    )
+    assert page.input_value(f"{contact} input[name=label_en]") == "Contact person"
