@@ -1,17 +1,24 @@
 """Admin pages to edit reports live (see metadata_admin); the preview runs the draft on live
-data, under the admin's own scope, nothing published."""
+data, under the admin's own scope, nothing published. The designer beside the YAML (设计) picks,
+labels, sums and orders the columns from the report's source (``app.meta.report_design``)."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import force_locale
 from flask_login import current_user, login_required
 
 from app.i18n import _, localized
+from app.meta import report_design
 from app.meta.access import PermissionDenied
+from app.meta.forms import label_text
+from app.meta.records import locale
 from app.meta.registry import REPORTS
 from app.meta.reports import ParamError, result_json, run_report
+from app.meta.sources import resolve_source
+from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install
 from app.web.session import db_session
 
@@ -54,8 +61,58 @@ EDITOR = Editor(
         "name_in_use": lambda name: _("The report '%(name)s' already exists.", name=name),
     },
     preview_params=True,
+    designer="design",
 )
 install(EDITOR)
+
+
+def source_columns(source_name: str) -> dict[str, tuple[str, str]]:
+    """Every column the source ``source_name`` offers a report (``name`` or ``link.name``), with
+    its Chinese and English label; empty for a source that does not exist."""
+    source = resolve_source(source_name, registry().metadata)
+    if source is None:
+        return {}
+    return {reference: _both(source.column(reference).label) for reference in source.references()}
+
+
+def _both(label) -> tuple[str, str]:
+    """A source column's label in Chinese and in English (a metadata label or a translated
+    string of the code)."""
+    if isinstance(label, dict):
+        return label_text(label, "zh_CN"), label_text(label, "en")
+    with force_locale("zh_CN"):
+        zh = str(label)
+    with force_locale("en"):
+        return zh, str(label)
+
+
+def _add_column(text: str, form) -> str:
+    return report_design.add_column(text, form, source_columns(report_design.view(text).source))
+
+
+#: The designer's changes: what each ``op`` does to the text, given the request's form.
+CHANGES = {
+    "report": lambda text, form: report_design.update_report(text, form),
+    "update": lambda text, form: report_design.update_column(text, form["path"], form),
+    "add": _add_column,
+    "up": lambda text, form: report_design.move_column(text, form["path"], -1),
+    "down": lambda text, form: report_design.move_column(text, form["path"], 1),
+    "remove": lambda text, form: report_design.remove_column(text, form["path"]),
+}
+
+
+@bp.post("/<report>/design")
+@login_required
+def design(report):
+    """htmx: the columns as a table, drawn from the YAML being edited after the change ``op``
+    asks for (see ``Editor.designed``)."""
+    found = EDITOR.designed(report, CHANGES, report_design.view)
+    drawn = found.pop("drawn")
+    offered = source_columns(drawn.source) if drawn else {}
+    return render_template(
+        "admin_reports/designer.html", report_view=drawn, offered=offered, **found,
+        aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
+    )  # fmt: skip
 
 
 @bp.post("/<report>/preview")

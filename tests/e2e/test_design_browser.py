@@ -226,3 +226,20 @@ def test_what_is_typed_while_the_designer_redraws_is_kept(live_server, page_fact
         "'{zh_CN: 联系人姓名, en: Contact person}')"
     )
     assert page.input_value(f"{contact} input[name=label_en]") == "Contact person"
+
+
+def test_a_report_column_is_picked_from_its_source(
+    live_server, page_factory, designer, screenshot_dir
+):
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/reports/stock_by_location/edit")
+    page.wait_for_selector("#add-column")
+    settled(page)
+    page.select_option("#add-column-column", "reserved")
+    page.fill("#add-column-label_zh", "预留量")
+    page.click("#add-column button[type=submit]")
+    page.wait_for_selector("#report-columns tr[data-name=reserved]")
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('预留量')")
+    page.wait_for_function("document.querySelector('#check')?.textContent.includes('预留量')")
+    page.screenshot(path=screenshot_dir / "report-designer.png", full_page=True)
