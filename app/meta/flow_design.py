@@ -101,8 +101,8 @@ def parse(text: str) -> CommentedMap:
 def view(text: str) -> FlowView:
     document = parse(text)
     states = [
-        StateView(name, *_label(raw), raw.get("editable") is True, raw.get("final") is True,
-                  [key for key in raw if key not in STATE_KEYS])
+        StateView(name, *yaml_edit.label_of(raw), raw.get("editable") is True,
+                  raw.get("final") is True, [key for key in raw if key not in STATE_KEYS])
         for name, raw in document["states"].items()
         if isinstance(raw, dict)
     ]  # fmt: skip
@@ -125,9 +125,9 @@ def places(flow: FlowView) -> set[str]:
 
 def _transition_view(path: str, raw) -> TransitionView:
     approval = raw.get("approval") if isinstance(raw.get("approval"), dict) else None
-    sources = raw.get("from")
+    sources, label = raw.get("from"), yaml_edit.label_of(raw)
     shown = TransitionView(
-        path=path, name=str(raw.get("name", "")), label_zh=_label(raw)[0], label_en=_label(raw)[1],
+        path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
         sources=[str(s) for s in sources] if isinstance(sources, list) else [str(sources or "")],
         to=str(raw.get("to", "")), roles=[str(role) for role in raw.get("roles") or []],
         condition=_text(raw.get("condition")), comment=str(raw.get("comment") or "none"),
@@ -149,8 +149,9 @@ def _transition_view(path: str, raw) -> TransitionView:
 
 def _level_view(path: str, raw) -> LevelView:
     approvers = raw.get("approvers") if isinstance(raw.get("approvers"), dict) else {}
+    label = yaml_edit.label_of(raw)
     return LevelView(
-        path=path, name=str(raw.get("name", "")), label_zh=_label(raw)[0], label_en=_label(raw)[1],
+        path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
         roles=[str(role) for role in approvers.get("roles") or []],
         manager=approvers.get("manager") is True,
         users=", ".join(str(user) for user in approvers.get("users") or []),
@@ -231,7 +232,12 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
     if target not in states:
         raise DesignRefused(_("Choose the state the transition reaches."), "to")
     _put(raw, "label", None, TRANSITION_KEYS, values)
-    _put(raw, "from", sources[0] if len(sources) == 1 else _flow_seq(sources), TRANSITION_KEYS)
+    _put(
+        raw,
+        "from",
+        sources[0] if len(sources) == 1 else yaml_edit.flow_seq(sources),
+        TRANSITION_KEYS,
+    )
     _put(raw, "to", target, TRANSITION_KEYS)
     _put(raw, "roles", _ticked(raw.get("roles"), values.getlist("roles"), roles), TRANSITION_KEYS)
     _put(raw, "condition", values.get("condition", "").strip() or None, TRANSITION_KEYS)
@@ -278,8 +284,9 @@ def add_transition(text: str, values) -> str:
 
 def move_transition(text: str, path: str, step: int) -> str:
     document = parse(text)
-    _transition(document, path)
-    return _moved(document, document["transitions"], int(path), step, text)
+    transitions = document["transitions"]
+    return yaml_edit.moved(document, transitions, yaml_edit.at(transitions, path, _stale()), step,
+                           text)  # fmt: skip
 
 
 def remove_transition(text: str, path: str) -> str:
@@ -306,7 +313,7 @@ def update_level(text: str, path: str, values, roles: list[str]) -> str:
     users = [user.strip() for user in values.get("users", "").split(",") if user.strip()]
     yaml_edit.set_or_drop(approvers, "roles", ticked)
     yaml_edit.set_or_drop(approvers, "manager", True if values.get("manager") else None)
-    yaml_edit.set_or_drop(approvers, "users", _flow_seq(users) if users else None)
+    yaml_edit.set_or_drop(approvers, "users", yaml_edit.flow_seq(users) if users else None)
     if not approvers:
         raise DesignRefused(_("Say who approves: a role, the location's manager or a person."),
                             "roles")  # fmt: skip
@@ -332,22 +339,13 @@ def add_level(text: str, path: str, values) -> str:
 
 def move_level(text: str, path: str, step: int) -> str:
     document = parse(text)
-    _level(document, path)
-    transition, index = (int(part) for part in path.split("."))
-    levels = document["transitions"][transition]["approval"]["levels"]
-    return _moved(document, levels, index, step, text)
+    return yaml_edit.moved(document, *_levels(document, path), step, text)
 
 
 def remove_level(text: str, path: str) -> str:
     document = parse(text)
-    _level(document, path)
-    transition, index = (int(part) for part in path.split("."))
-    levels = document["transitions"][transition]["approval"]["levels"]
-    if len(levels) == 1:
-        raise DesignRefused(_("An approval keeps at least one level; turn the approval off "
-                              "instead."))  # fmt: skip
-    del levels[index]
-    return yaml_edit.dump(document, text)
+    last = _("An approval keeps at least one level; turn the approval off instead.")
+    return yaml_edit.removed(document, *_levels(document, path), text, last)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -370,7 +368,7 @@ def _ticked(before, ticked: list[str], roles: list[str]):
     added = [role for role in roles if role in ticked and role not in written]
     if kept == written and not added:
         return before or None
-    return _flow_seq(kept + added) if kept or added else None
+    return yaml_edit.flow_seq(kept + added) if kept or added else None
 
 
 def _new_level(name: str, zh: str, en: str) -> CommentedMap:
@@ -389,14 +387,6 @@ def _new_name(name: str, taken, what: str) -> str:
     if name in taken:
         raise DesignRefused(_("The name %(name)s is taken.", name=name), "name")
     return name
-
-
-def _moved(document, items: CommentedSeq, index: int, step: int, text: str) -> str:
-    target = index + step
-    if not 0 <= target < len(items):
-        return text
-    items.insert(target, items.pop(index))
-    return yaml_edit.dump(document, text)
 
 
 def _hours(value: str):
@@ -418,35 +408,24 @@ def _state(document: CommentedMap, name: str) -> CommentedMap:
 
 def _transition(document: CommentedMap, path: str) -> CommentedMap:
     transitions = document["transitions"]
-    if (
-        not path.isdigit()
-        or int(path) >= len(transitions)
-        or not isinstance(transitions[int(path)], CommentedMap)
-    ):
-        raise DesignRefused(_("That part of the flow is no longer where the designer saw it; "
-                              "look again and repeat."))  # fmt: skip
-    return transitions[int(path)]
+    return transitions[yaml_edit.at(transitions, path, _stale())]
 
 
 def _level(document: CommentedMap, path: str) -> CommentedMap:
+    levels, index = _levels(document, path)
+    return levels[index]
+
+
+def _levels(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
+    """The approval levels of the transition ``path`` names and the index of its level."""
     transition, _dot, index = path.partition(".")
     approval = _transition(document, transition).get("approval") or {}
-    levels = approval.get("levels") or []
-    if (
-        not index.isdigit()
-        or int(index) >= len(levels)
-        or not isinstance(levels[int(index)], CommentedMap)
-    ):
-        raise DesignRefused(_("That part of the flow is no longer where the designer saw it; "
-                              "look again and repeat."))  # fmt: skip
-    return levels[int(index)]
+    levels = approval.get("levels") or CommentedSeq()
+    return levels, yaml_edit.at(levels, index, _stale())
 
 
-def _label(raw) -> tuple[str, str]:
-    label = raw.get("label")
-    if isinstance(label, dict):
-        return str(label.get("zh_CN", "")), str(label.get("en", ""))
-    return "", ""
+def _stale() -> str:
+    return _("That part of the flow is no longer where the designer saw it; look again and repeat.")
 
 
 def _text(value) -> str:
@@ -454,12 +433,4 @@ def _text(value) -> str:
 
 
 def _flow_map(**items) -> CommentedMap:
-    collection = CommentedMap(items)
-    collection.fa.set_flow_style()
-    return collection
-
-
-def _flow_seq(items) -> CommentedSeq:
-    collection = CommentedSeq(items)
-    collection.fa.set_flow_style()
-    return collection
+    return yaml_edit.flow(CommentedMap(items))

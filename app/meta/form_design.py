@@ -91,7 +91,7 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
         if not isinstance(raw, dict):
             continue
         path = f"{prefix}{index}"
-        label, help_ = _label(raw.get("label")), _label(raw.get("help"))
+        label, help_ = yaml_edit.label_of(raw), yaml_edit.label_of({"label": raw.get("help")})
         options = raw.get("options")
         shown.append(
             DesignedField(
@@ -116,12 +116,6 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
             )
         )  # fmt: skip
     return shown
-
-
-def _label(value) -> tuple[str, str]:
-    if isinstance(value, dict):
-        return _text(value.get("zh_CN")), _text(value.get("en"))
-    return _text(value), ""
 
 
 def _text(value) -> str:

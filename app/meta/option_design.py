@@ -45,11 +45,11 @@ def parse(text: str) -> CommentedMap:
 def view(text: str) -> OptionListView:
     document = parse(text)
     choices = [
-        Choice(str(index), str(raw.get("value", "")), *_label(raw))
+        Choice(str(index), str(raw.get("value", "")), *yaml_edit.label_of(raw))
         for index, raw in enumerate(document["options"])
         if isinstance(raw, dict)
     ]
-    return OptionListView(*_label(document), choices)
+    return OptionListView(*yaml_edit.label_of(document), choices)
 
 
 def update_list(text: str, values: Mapping[str, str]) -> str:
@@ -79,28 +79,20 @@ def add_choice(text: str, values: Mapping[str, str]) -> str:
     raw = CommentedMap(value=value)
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
                         str(value))  # fmt: skip
-    raw.fa.set_flow_style()  # one line per choice, as the shipped lists write them
-    choices.append(raw)
+    choices.append(yaml_edit.flow(raw))  # one line per choice, as the shipped lists write them
     return yaml_edit.dump(document, text)
 
 
 def move_choice(text: str, path: str, step: int) -> str:
     document = parse(text)
-    choices, index = _locate(document, path)
-    if not 0 <= index + step < len(choices):
-        return text
-    choices.insert(index + step, choices.pop(index))
-    return yaml_edit.dump(document, text)
+    return yaml_edit.moved(document, *_locate(document, path), step, text)
 
 
 def remove_choice(text: str, path: str) -> str:
     """Remove a choice (the publish refuses it while records hold its value)."""
     document = parse(text)
-    choices, index = _locate(document, path)
-    if len(choices) == 1:
-        raise DesignRefused(_("A list keeps at least one choice."))
-    del choices[index]
-    return yaml_edit.dump(document, text)
+    last = _("A list keeps at least one choice.")
+    return yaml_edit.removed(document, *_locate(document, path), text, last)
 
 
 def _value(value: str, choices: CommentedSeq, index: int | None):
@@ -123,20 +115,5 @@ def _current(choices: CommentedSeq, index: int | None):
 
 
 def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
-    choices = document["options"]
-    if (
-        not path.isdigit()
-        or int(path) >= len(choices)
-        or not isinstance(choices[int(path)], CommentedMap)
-    ):
-        raise DesignRefused(
-            _("That choice is no longer where the designer saw it; look again and repeat.")
-        )
-    return choices, int(path)
-
-
-def _label(raw) -> tuple[str, str]:
-    label = raw.get("label")
-    if isinstance(label, dict):
-        return str(label.get("zh_CN", "")), str(label.get("en", ""))
-    return "", ""
+    stale = _("That choice is no longer where the designer saw it; look again and repeat.")
+    return document["options"], yaml_edit.at(document["options"], path, stale)

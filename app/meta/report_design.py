@@ -70,7 +70,7 @@ def view(text: str) -> ReportView:
     columns = [
         ReportColumn(
             path=str(index), name=str(raw.get("name", "")), column=str(raw.get("column") or ""),
-            label_zh=_label(raw)[0], label_en=_label(raw)[1],
+            label_zh=yaml_edit.label_of(raw)[0], label_en=yaml_edit.label_of(raw)[1],
             aggregate=str(raw.get("aggregate") or ""), bucket=str(raw.get("bucket") or ""),
             hidden=raw.get("hidden") is True,
             other_keys=[key for key in raw if key not in COLUMN_KEYS],
@@ -79,8 +79,8 @@ def view(text: str) -> ReportView:
         if isinstance(raw, dict)
     ]  # fmt: skip
     return ReportView(
-        source=str(document.get("source", "")), label_zh=_label(document)[0],
-        label_en=_label(document)[1], columns=columns,
+        source=str(document.get("source", "")), label_zh=yaml_edit.label_of(document)[0],
+        label_en=yaml_edit.label_of(document)[1], columns=columns,
         sort=", ".join(str(key) for key in document.get("sort") or []),
         limit=str(document.get("limit") or ""), totals=document.get("totals") is True,
         other_keys=[key for key in document if key not in DESIGNED],
@@ -99,7 +99,8 @@ def update_report(text: str, values: Mapping[str, str]) -> str:
         raise DesignRefused(_("Sort by column names, separated by commas; a - before one sorts "
                               "it from the largest."), "sort")  # fmt: skip
     if [str(key) for key in document.get("sort") or []] != keys:
-        yaml_edit.set_or_drop(document, "sort", _flow_seq(keys) if keys else None, REPORT_KEYS)
+        sort = yaml_edit.flow_seq(keys) if keys else None
+        yaml_edit.set_or_drop(document, "sort", sort, REPORT_KEYS)
     limit = values.get("limit", "").strip()
     if limit and (not limit.isdigit() or not 1 <= int(limit) <= 100_000):
         raise DesignRefused(_("The row limit is a whole number from 1 to 100000."), "limit")
@@ -138,27 +139,19 @@ def add_column(text: str, values: Mapping[str, str], labels: Mapping[str, tuple[
     raw = CommentedMap(name=name, column=reference)
     yaml_edit.set_label(raw, "label", values.get("label_zh", "") or zh,
                         values.get("label_en", "") or en, name)  # fmt: skip
-    raw.fa.set_flow_style()  # one line per column, as the shipped reports write them
-    columns.append(raw)
+    columns.append(yaml_edit.flow(raw))  # one line per column, as the shipped reports write them
     return yaml_edit.dump(document, text)
 
 
 def move_column(text: str, path: str, step: int) -> str:
     document = parse(text)
-    columns, index = _locate(document, path)
-    if not 0 <= index + step < len(columns):
-        return text
-    columns.insert(index + step, columns.pop(index))
-    return yaml_edit.dump(document, text)
+    return yaml_edit.moved(document, *_locate(document, path), step, text)
 
 
 def remove_column(text: str, path: str) -> str:
     document = parse(text)
-    columns, index = _locate(document, path)
-    if len(columns) == 1:
-        raise DesignRefused(_("A report keeps at least one column."))
-    del columns[index]
-    return yaml_edit.dump(document, text)
+    last = _("A report keeps at least one column.")
+    return yaml_edit.removed(document, *_locate(document, path), text, last)
 
 
 def _name(name: str, columns: CommentedSeq, index: int | None) -> str:
@@ -182,26 +175,5 @@ def _reference(reference: str) -> str:
 
 
 def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
-    columns = document["columns"]
-    if (
-        not path.isdigit()
-        or int(path) >= len(columns)
-        or not isinstance(columns[int(path)], CommentedMap)
-    ):
-        raise DesignRefused(
-            _("That column is no longer where the designer saw it; look again and repeat.")
-        )
-    return columns, int(path)
-
-
-def _label(raw) -> tuple[str, str]:
-    label = raw.get("label")
-    if isinstance(label, dict):
-        return str(label.get("zh_CN", "")), str(label.get("en", ""))
-    return "", ""
-
-
-def _flow_seq(items) -> CommentedSeq:
-    collection = CommentedSeq(items)
-    collection.fa.set_flow_style()
-    return collection
+    stale = _("That column is no longer where the designer saw it; look again and repeat.")
+    return document["columns"], yaml_edit.at(document["columns"], path, stale)

@@ -84,7 +84,9 @@ def parse(text: str) -> CommentedMap:
 
 def role_names(text: str) -> list[tuple[str, str]]:
     """Every role as (name, Chinese label), in the file's order."""
-    return [(name, _label(role)[0] or name) for name, role in parse(text)["roles"].items()]
+    return [
+        (name, yaml_edit.label_of(role)[0] or name) for name, role in parse(text)["roles"].items()
+    ]
 
 
 def view(
@@ -100,7 +102,7 @@ def view(
         patterns = list(entries[name] or []) if own else default
         rows.append(_row(name, info.label, own, patterns, info.transitions))
     granted = [str(pattern) for pattern in raw.get("reports") or []]
-    label = _label(raw)
+    label = yaml_edit.label_of(raw)
     return RoleView(
         name=role, label_zh=label[0], label_en=label[1], scope=str(raw.get("scope", "")),
         flags={flag: raw.get(flag) is True for flag in FLAGS}, rows=rows,
@@ -151,7 +153,7 @@ def update_role(
 def _update_forms(raw: CommentedMap, values: Mapping[str, str], forms) -> None:
     entries = raw.get("forms")
     if not isinstance(entries, CommentedMap):
-        entries = _flow(CommentedMap())
+        entries = yaml_edit.flow(CommentedMap())
         yaml_edit.set_or_drop(raw, "forms", entries, ROLE_KEYS)
     default = list(entries.get(EVERY_FORM) or [])
     _set_entry(entries, EVERY_FORM, default, _ticked(values, EVERY_FORM, ()))
@@ -160,7 +162,7 @@ def _update_forms(raw: CommentedMap, values: Mapping[str, str], forms) -> None:
         if f"own:{name}" not in values:
             yaml_edit.drop(entries, name)
         elif name not in entries:  # made its own: starts as the default row grants
-            entries[name] = _flow(CommentedSeq(default))
+            entries[name] = yaml_edit.flow(CommentedSeq(default))
         else:
             _set_entry(entries, name, list(entries[name] or []), _ticked(values, name, names))
 
@@ -182,7 +184,7 @@ def _set_entry(entries: CommentedMap, form: str, before: list, ticked: list[str]
                 for p in [*before, *ticked] if str(p).startswith("transition:"))]  # fmt: skip
     if all(_grants(before, action) == _grants(ticked, action) for action in universe):
         return
-    entries[form] = _flow(CommentedSeq(ticked))
+    entries[form] = yaml_edit.flow(CommentedSeq(ticked))
 
 
 def _update_reports(raw: CommentedMap, values: Mapping[str, str], reports) -> None:
@@ -194,7 +196,7 @@ def _update_reports(raw: CommentedMap, values: Mapping[str, str], reports) -> No
     )
     if all(_grants(before, name) == _grants(ticked, name) for name in [*reports, EVERY_FORM]):
         return
-    yaml_edit.set_or_drop(raw, "reports", _flow(CommentedSeq(ticked)), ROLE_KEYS)
+    yaml_edit.set_or_drop(raw, "reports", yaml_edit.flow(CommentedSeq(ticked)), ROLE_KEYS)
 
 
 def add_role(text: str, values: Mapping[str, str]) -> str:
@@ -213,8 +215,10 @@ def add_role(text: str, values: Mapping[str, str]) -> str:
     role = CommentedMap()
     yaml_edit.set_label(role, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
     role["scope"] = scope
-    role["forms"] = _flow(CommentedMap({EVERY_FORM: _flow(CommentedSeq(["read"]))}))
-    role["reports"] = _flow(CommentedSeq())
+    role["forms"] = yaml_edit.flow(
+        CommentedMap({EVERY_FORM: yaml_edit.flow(CommentedSeq(["read"]))})
+    )
+    role["reports"] = yaml_edit.flow(CommentedSeq())
     document["roles"][name] = role
     return yaml_edit.dump(document, text, width=100)
 
@@ -234,15 +238,3 @@ def _role(document: CommentedMap, role: str) -> CommentedMap:
     if not isinstance(raw, CommentedMap):
         raise DesignRefused(_("There is no role called %(name)s in the YAML.", name=role))
     return raw
-
-
-def _label(role) -> tuple[str, str]:
-    label = role.get("label") if isinstance(role, dict) else None
-    if isinstance(label, dict):
-        return str(label.get("zh_CN", "")), str(label.get("en", ""))
-    return "", ""
-
-
-def _flow(collection):
-    collection.fa.set_flow_style()
-    return collection

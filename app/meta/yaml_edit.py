@@ -16,7 +16,7 @@ import json
 import textwrap
 
 import yaml
-from ruamel.yaml import YAML, CommentedMap
+from ruamel.yaml import YAML, CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from app.i18n import _
@@ -168,3 +168,52 @@ def set_label(
         set_or_drop(current, "en", en)
     else:
         set_or_drop(raw, key, flow_label(zh, en), order)
+
+
+def label_of(raw) -> tuple[str, str]:
+    """The Chinese and English text of ``raw``'s label ("" for what is missing)."""
+    label = raw.get("label") if isinstance(raw, dict) else None
+    if isinstance(label, dict):
+        return str(label.get("zh_CN", "")), str(label.get("en", ""))
+    return ("" if label is None else str(label)), ""
+
+
+def flow(collection):
+    """``collection`` written on one line, ``{…}`` or ``[…]``, as the shipped metadata writes
+    labels, lists of names and one-line entries."""
+    collection.fa.set_flow_style()
+    return collection
+
+
+def flow_seq(items) -> CommentedSeq:
+    return flow(CommentedSeq(items))
+
+
+def at(items: CommentedSeq, position: str, stale: str) -> int:
+    """The index ``position`` (digits) names in ``items``, which must hold a mapping there;
+    refused with ``stale`` when the text changed under the designer and it no longer does."""
+    if (
+        not position.isdigit()
+        or int(position) >= len(items)
+        or not isinstance(items[int(position)], CommentedMap)
+    ):
+        raise DesignRefused(stale)
+    return int(position)
+
+
+def moved(document: CommentedMap, items: CommentedSeq, index: int, step: int, text: str) -> str:
+    """``text`` with the entry at ``index`` of ``items`` moved ``step`` places (unchanged when it
+    is already first or last)."""
+    if not 0 <= index + step < len(items):
+        return text
+    items.insert(index + step, items.pop(index))
+    return dump(document, text)
+
+
+def removed(document: CommentedMap, items: CommentedSeq, index: int, text: str, last: str) -> str:
+    """``text`` without the entry at ``index`` of ``items``; refused with ``last`` when it is the
+    only one."""
+    if len(items) == 1:
+        raise DesignRefused(last)
+    del items[index]
+    return dump(document, text)

@@ -135,3 +135,13 @@ def test_states_are_added_relabelled_and_removed_and_only_admins_design(api, lab
     assert "initial: in_approval" in first
     clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
     assert clerk.form(DESIGN, {"yaml": scrap_flow}).status_code == 403
+
+
+def test_transitions_and_levels_are_reordered(api, scrap_flow):
+    up = new_yaml(post(api, scrap_flow, [("op", "up"), ("path", "1")]))
+    assert up.index("- name: cancel") < up.index("- name: submit")
+    assert new_yaml(post(api, scrap_flow, [("op", "up"), ("path", "0")])) == scrap_flow
+    down = new_yaml(post(api, scrap_flow, [("op", "level_down"), ("path", "0.0")]))
+    assert down.index("- name: qa") < down.index("- name: manager")
+    stale = post(api, scrap_flow, [("op", "level_up"), ("path", "1.0")])  # cancel: no approval
+    assert new_yaml(stale) is None and 'id="designer-message"' in stale.text
