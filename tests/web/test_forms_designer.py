@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
+
 from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_admin import SUPPLIER, publish, supplier_body
 
@@ -130,3 +132,16 @@ def test_yaml_that_does_not_parse_is_shown_not_designed(api):
 def test_only_admins_design(lab_app, org):
     clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
     assert clerk.form(DESIGN, {"yaml": "name: supplier\n", "op": "show"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [("forms", "new_form"), ("reports", "new_report"), ("workflows", "new_workflow"),
+     ("options", "new_option_list")],
+)  # fmt: skip
+def test_a_new_definition_opens_on_its_designer(api, kind, name):
+    page = api.get(f"/admin/{kind}/new")
+    assert page.status_code == 200 and f"/admin/{kind}/{name}/design" in page.text
+    text = unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1))
+    drawn = api.form(f"/admin/{kind}/{name}/design", {"yaml": text})
+    assert drawn.status_code == 200 and "designer-message" not in drawn.text
