@@ -5,8 +5,8 @@ fields up and down, adding and removing them — never seeing YAML; each change 
 text being edited (``yaml_edit``: comments and layout kept), and fields are moved and removed as
 the lines they are written on, so the version diff shows the change and nothing else. An
 integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys
-per field (``DESIGNED_KEYS``); anything else a field carries — formulas, scan fills, validations,
-link filters — is left as it was, to be edited in the YAML.
+per field (``DESIGNED_KEYS``: with a formula's expression and what a scan fills); anything else a
+field carries — validations, link filters, defaults — is left as it was, to be edited in the YAML.
 
 Fields are addressed by their position: ``"3"`` is the fourth field of the form, ``"6.2"`` the
 third field of the table that is the seventh. A position that no longer exists (the text changed
@@ -30,9 +30,15 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 #: The keys the designer writes; a field's other keys are the YAML's business.
 DESIGNED_KEYS = (
-    "name", "type", "label", "help", "required", "read_only", "hidden", "options", "link",
-    "required_if", "visible_if", "min", "max",
+    "name", "type", "label", "help", "formula", "required", "read_only", "hidden", "options",
+    "link", "fills", "required_if", "visible_if", "min", "max",
 )  # fmt: skip
+#: What a scan (``udi``) field reads from a GS1 / UDI barcode, each filled into a field beside it.
+SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
+#: The field a scan fills each part into by default: the one of this name, or of this type.
+SCAN_TARGETS = {"item": ("item", "link"), "gtin": ("gtin", None), "lot": ("lot", "lot"),
+                "expiry_date": ("expiry_date", "expiry_date"), "serial": ("serial", "serial"),
+                "production_date": ("production_date", None)}  # fmt: skip
 #: The switches, written ``true`` when on and left out when off.
 SWITCHES = ("required", "read_only", "hidden")
 #: The expressions, written as typed and left out when empty.
@@ -58,6 +64,9 @@ class DesignedField:
     options: str = ""
     inline_options: bool = False
     link: str = ""
+    #: a formula field's expression; a scan field's part → the field it fills
+    formula: str = ""
+    fills: dict[str, str] = field(default_factory=dict)
     required_if: str = ""
     visible_if: str = ""
     min: str = ""
@@ -105,6 +114,8 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 options=options if isinstance(options, str) else "",
                 inline_options=isinstance(options, list),
                 link=str(raw.get("link") or ""),
+                formula=_text(raw.get("formula")),
+                fills={str(part): str(target) for part, target in (raw.get("fills") or {}).items()},
                 required_if=_text(raw.get("required_if")),
                 visible_if=_text(raw.get("visible_if")),
                 min=_text(raw.get("min")),
@@ -145,6 +156,13 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     if not isinstance(raw.get("options"), list):  # written-out choices stay the YAML's business
         _set_or_drop(raw, "options", values.get("options", "").strip() or None)
     _set_or_drop(raw, "link", values.get("link", "").strip() or None)
+    formula = values.get("formula", "").strip() if kind == "formula" else None
+    if kind == "formula" and not formula:
+        raise DesignRefused(_("Write how the field is worked out, e.g. quantity * price."),
+                            "formula")  # fmt: skip
+    _set_or_drop(raw, "formula", formula)
+    fills = {part: values.get(f"fill_{part}", "") for part in SCAN_PARTS} if kind == "udi" else {}
+    _set_fills(raw, fills, siblings)
     for expression in EXPRESSIONS:
         _set_or_drop(raw, expression, values.get(expression, "").strip() or None)
     for bound in ("min", "max"):
@@ -176,6 +194,13 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
         raw["link"] = values.get("link", "").strip() or None
         if raw["link"] is None:
             raise DesignRefused(_("Choose what the field links to."), "link")
+    if kind == "formula":
+        raw["formula"] = values.get("formula", "").strip() or None
+        if raw["formula"] is None:
+            raise DesignRefused(_("Write how the field is worked out, e.g. quantity * price."),
+                                "formula")  # fmt: skip
+    if kind == "udi":
+        _set_fills(raw, _scan_defaults(fields), fields)
     if kind == "table":
         first = CommentedMap(name="note", type="text")
         first["label"] = yaml_edit.flow_label("备注", "Note")
@@ -275,6 +300,32 @@ def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
         if other != index and isinstance(raw, dict) and raw.get("name") == name:
             raise DesignRefused(_("This form already has a field called %(name)s.", name=name),
                                 "name")  # fmt: skip
+
+
+def _set_fills(raw: CommentedMap, chosen: dict[str, str], siblings: CommentedSeq) -> None:
+    """A scan field's fills: each part read from the barcode → the field beside it that gets it;
+    unchanged fills stay as written."""
+    names = {str(other.get("name")) for other in siblings if isinstance(other, dict)}
+    wrong = [target for target in chosen.values() if target and target not in names]
+    if wrong:
+        raise DesignRefused(_("A scan fills fields beside it; there is no %(name)s.",
+                              name=wrong[0]), "fills")  # fmt: skip
+    fills = {part: target for part, target in chosen.items() if target}
+    if dict(raw.get("fills") or {}) != fills:
+        _set_or_drop(raw, "fills", yaml_edit.flow(CommentedMap(fills)) if fills else None)
+
+
+def _scan_defaults(siblings: CommentedSeq) -> dict[str, str]:
+    """The fields a new scan field fills: per part, the field of its name or of its type."""
+    fields = [other for other in siblings if isinstance(other, dict)]
+    found = {}
+    for part, (name, kind) in SCAN_TARGETS.items():
+        match = next((f for f in fields if f.get("name") == name), None) or next(
+            (f for f in fields if kind and f.get("type") == kind
+             and (kind != "link" or f.get("link") == "item")), None)  # fmt: skip
+        if match is not None:
+            found[part] = str(match["name"])
+    return found
 
 
 def _set_label(raw: CommentedMap, key: str, zh: str, en: str, fallback: str | None) -> None:

@@ -53,9 +53,8 @@ EDITOR = Editor(
 install(EDITOR)
 
 #: The field types the designer offers: those that a name and labels define, with a shared
-#: option list (a choice) or a link target, and tables; a formula or a scan field is written in
-#: the YAML (the designer shows and keeps them).
-SIMPLE_TYPES = {
+#: option list (a choice), a link target, a formula or what a scan fills, and tables.
+DESIGNED_TYPES = {
     "text": _l("Text"),
     "long_text": _l("Long text"),
     "integer": _l("Whole number"),
@@ -73,6 +72,8 @@ SIMPLE_TYPES = {
     "expiry_date": _l("Expiry date"),
     "barcode": _l("Barcode"),
     "attachment": _l("Attachment"),
+    "udi": _l("Scan (GS1 / UDI barcode)"),
+    "formula": _l("Worked out (formula)"),
     "table": _l("Table of lines"),
     "current_user": _l("Who entered it"),
     "current_time": _l("When it was entered"),
@@ -84,10 +85,14 @@ def field_choices() -> dict:
     reg, here = registry(), locale()
     lists = reg.metadata.option_lists
     return {
-        "types": SIMPLE_TYPES,
+        "types": DESIGNED_TYPES,
         "option_lists": [(n, label_text(lists[n].data["label"], here)) for n in sorted(lists)],
         "targets": [*MASTER_ENTITIES, *sorted(reg.forms)],
-    }
+        "scan_parts": {
+            "item": _("Item"), "gtin": _("GTIN"), "lot": _("Lot"), "expiry_date": _("Expiry date"),
+            "serial": _("Serial number"), "production_date": _("Production date"),
+        },
+    }  # fmt: skip
 
 
 @bp.post("/<form>/check")

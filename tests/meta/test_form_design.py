@@ -48,8 +48,9 @@ fields:
 def as_shown(field: form_design.DesignedField) -> dict[str, str]:
     """The inputs the designer sends for ``field`` when nothing was changed."""
     keys = ("name", "type", "label_zh", "label_en", "help_zh", "help_en", "options", "link",
-            "required_if", "visible_if", "min", "max")  # fmt: skip
+            "formula", "required_if", "visible_if", "min", "max")  # fmt: skip
     values = {key: getattr(field, key) for key in keys}
+    values |= {f"fill_{part}": target for part, target in field.fills.items()}
     values |= {switch: "1" for switch in form_design.SWITCHES if getattr(field, switch)}
     return values
 
@@ -248,3 +249,42 @@ def test_a_flow_style_list_is_changed_too():
     ]  # fmt: skip
     removed = form_design.remove_field(text, "0")
     assert [field.name for field in form_design.outline(removed)] == ["b"]
+
+
+def test_a_scan_field_fills_the_fields_beside_it():
+    added = form_design.add_field(RECEIPT, "6", {"name": "rescan", "type": "udi",
+                                                 "label_zh": "复扫"})  # fmt: skip
+    rescan = form_design.outline(added)[6].fields[-1]
+    assert rescan.fills == {"item": "item", "lot": "lot", "expiry_date": "expiry_date",
+                            "serial": "serial"}  # fmt: skip
+    assert "fills: {item: item, lot: lot, expiry_date: expiry_date, serial: serial}" in added
+    values = as_shown(rescan) | {"fill_serial": ""}
+    fewer = form_design.update_field(added, rescan.path, values)
+    assert form_design.outline(fewer)[6].fields[-1].fills == {
+        "item": "item", "lot": "lot", "expiry_date": "expiry_date"
+    }  # fmt: skip
+    with pytest.raises(DesignRefused) as refused:
+        form_design.update_field(added, rescan.path, values | {"fill_gtin": "no_such_field"})
+    assert refused.value.field == "fills"
+    plain = form_design.update_field(added, rescan.path, as_shown(rescan) | {"type": "text"})
+    assert "fills" not in plain.split("name: rescan")[1]  # a text field fills nothing
+
+
+def test_a_formula_is_written_as_typed_and_needed():
+    lines = form_design.outline(RECEIPT)[6]
+    cold = next(field for field in lines.fields if field.type == "formula")
+    changed = form_design.update_field(
+        RECEIPT, cold.path, as_shown(cold) | {"formula": "lookup(item, 'cold') == True"}
+    )
+    assert "        formula: lookup(item, 'cold') == True\n" in changed
+    with pytest.raises(DesignRefused) as refused:
+        form_design.update_field(RECEIPT, cold.path, as_shown(cold) | {"formula": " "})
+    assert refused.value.field == "formula"
+    as_number = form_design.update_field(RECEIPT, cold.path, as_shown(cold) | {"type": "decimal"})
+    assert "lookup(item, 'storage_condition')" not in as_number
+    with pytest.raises(DesignRefused) as refused:
+        form_design.add_field(SMALL, "", {"name": "total", "type": "formula"})
+    assert refused.value.field == "formula"
+    total = form_design.add_field(SMALL, "", {"name": "total", "type": "formula",
+                                              "formula": "count(lines)"})  # fmt: skip
+    assert form_design.outline(total)[-1].formula == "count(lines)"

@@ -145,3 +145,16 @@ def test_a_new_definition_opens_on_its_designer(api, kind, name):
     text = unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.text, re.S).group(1))
     drawn = api.form(f"/admin/{kind}/{name}/design", {"yaml": text})
     assert drawn.status_code == 200 and "designer-message" not in drawn.text
+
+
+def test_a_scan_field_shows_what_it_fills_and_a_formula_its_expression(api, lab_app):
+    text = lab_app.extensions["lianku.registry"].form("purchase_receipt").yaml_text
+    shown = api.form("/admin/forms/purchase_receipt/design", {"yaml": text}).text
+    scan = re.search(r'id="field-6-0".*?</form>', shown, re.S).group(0)
+    assert re.search(r'name="fill_lot">.*?<option selected>lot</option>', scan, re.S)
+    nothing = r'name="fill_gtin"><option value="">—</option>(<option>\w+</option>)+</select>'
+    assert re.search(nothing, scan)  # nothing is filled from the GTIN
+    assert (
+        'name="formula" value="lookup(item, &#39;storage_condition&#39;) == &#39;cold_chain&#39;"'
+        in shown
+    )
