@@ -1,8 +1,9 @@
 """Change a metadata text the way a visual designer asks, keeping how the admin wrote it.
 
-The designers (forms, roles) never show YAML, yet the YAML stays the one source of truth: each
-change is applied to the text being edited and handed back, so the preview, the checks, drafts,
-publish and the version diff work exactly as for a typed change. ruamel.yaml's round trip keeps
+The designers (forms, workflows, reports, roles, option lists) never show YAML, yet the YAML
+stays the one source of truth: each change is applied to the text being edited and handed back,
+so the preview, the checks, drafts, publish and the version diff work exactly as for a typed
+change. ruamel.yaml's round trip keeps
 the comments, the key order, the quoting and the flow style of everything a change does not
 touch; what it lays out differently (a flow mapping the admin wrapped over two lines comes back on
 one) is put back as written (``_keep_wrapped``), so the diff shows the change and nothing else.
@@ -66,8 +67,7 @@ def dump(document: CommentedMap, original: str, width: int = 4096) -> str:
 def _keep_wrapped(original: str, dumped: str) -> str:
     """``dumped`` with each of its lines that says what a line of ``original`` said (same indent,
     same data: wrapped over several lines, or written in another flow style) put back as the
-    original lines. The result is checked
-    to read as ``dumped`` does, and ``dumped`` is returned if it would not."""
+    original lines. The result must read as ``dumped`` does; ``dumped`` is returned if not."""
     before, after = _logical_lines(original), _logical_lines(dumped)
     said, says = [_meaning(line) for line in before], [_meaning(line) for line in after]
     matcher = difflib.SequenceMatcher(None, said, says, autojunk=False)
@@ -145,9 +145,7 @@ def set_or_drop(raw: CommentedMap, key: str, value, order: tuple[str, ...] = ())
 
 
 def flow_label(zh: str, en: str) -> CommentedMap:
-    label = CommentedMap(zh_CN=zh, en=en)
-    label.fa.set_flow_style()  # {zh_CN: …, en: …} on one line, as every shipped form writes it
-    return label
+    return flow(CommentedMap(zh_CN=zh, en=en))
 
 
 def set_label(

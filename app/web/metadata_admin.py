@@ -1,11 +1,12 @@
-"""Admin pages to edit metadata live, the same way for every edited kind (forms, reports): a
-YAML editor checked as you type with a preview, drafts, publish, version history with diffs,
-rollback, export, and brand-new definitions.
+"""Admin pages to edit metadata live, the same way for every edited kind (forms, workflows,
+reports, roles …): a YAML editor checked as you type with a preview, drafts, publish, version
+history with diffs, rollback, export, and brand-new definitions; for the kinds that have one, a
+visual designer beside the YAML that changes the text for the admin (``Editor.designed``).
 
 Each kind describes itself once in an ``Editor`` (its blueprint, URL parameter, words and how its
-live definition is found); ``install`` gives it the routes. Only the preview differs: a form
-previews as the rendered form, a report runs its draft on live data (see forms_admin and
-reports_admin).
+live definition is found); ``install`` gives it the routes. Only the preview and the designer
+differ: a form previews as the rendered form, a report runs its draft on live data (see
+forms_admin and reports_admin).
 """
 
 from __future__ import annotations
