@@ -1,7 +1,8 @@
 """Admin pages to edit the role dashboards live (see metadata_admin): which cards a role's home
 page shows, from which report, drawn how and how wide. The preview lays the cards out on the
 page's twelve-column grid with the report each one runs, so the admin sees the page before it
-goes live."""
+goes live. The designer beside the YAML (设计) sets the cards, roles and refresh in a form
+(``app.meta.dashboard_design``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _
+from app.meta import dashboard_design
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import DASHBOARDS
@@ -49,8 +51,46 @@ EDITOR = Editor(
         "name_in_use": lambda name: _("The dashboard '%(name)s' already exists.", name=name),
     },
     preview="check",
+    designer="design",
 )
 install(EDITOR)
+
+
+def _reports() -> dict[str, str]:
+    """Every live report's label, by name."""
+    reg, here = registry(), locale()
+    return {name: label_text(reg.report(name).label, here) for name in sorted(reg.metadata.reports)}
+
+
+def _roles() -> list[tuple[str, str]]:
+    here = locale()
+    return [(name, label_text(role.get("label"), here) or name)
+            for name, role in registry().metadata.roles.items()]  # fmt: skip
+
+
+#: The designer's changes: what each ``op`` does to the text, given the request's form.
+CHANGES = {
+    "dashboard": lambda text, form: dashboard_design.update_dashboard(
+        text, form, [name for name, _label in _roles()]
+    ),
+    "update": lambda text, form: dashboard_design.update_card(text, form["path"], form, _reports()),
+    "add": lambda text, form: dashboard_design.add_card(text, form, _reports()),
+    "up": lambda text, form: dashboard_design.move_card(text, form["path"], -1),
+    "down": lambda text, form: dashboard_design.move_card(text, form["path"], 1),
+    "remove": lambda text, form: dashboard_design.remove_card(text, form["path"]),
+}
+
+
+@bp.post("/<dashboard>/design")
+@login_required
+def design(dashboard):
+    """htmx: the cards as a table, drawn from the YAML being edited after the change ``op``
+    asks for (see ``Editor.designed``)."""
+    found = EDITOR.designed(dashboard, CHANGES, dashboard_design.view)
+    return render_template(
+        "admin_dashboards/designer.html", board=found.pop("drawn"), **found, reports=_reports(),
+        roles=_roles(), charts=dashboard_design.CHARTS, widths=dashboard_design.WIDTHS,
+    )  # fmt: skip
 
 
 @bp.post("/<dashboard>/check")

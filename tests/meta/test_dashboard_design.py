@@ -1,0 +1,83 @@
+"""The dashboard designer's changes: every shipped dashboard saved unchanged is unchanged; cards
+are added, changed, moved and removed; roles and refresh set; bad choices refused on their input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from app.meta import dashboard_design
+from app.meta.yaml_edit import DesignRefused, safe_load
+
+BOARDS = Path(__file__).resolve().parents[2] / "metadata" / "dashboards"
+REPORTS = {path.stem for path in (BOARDS.parent / "reports").glob("*.yaml")}
+ROLES = ["admin", "hq_manager", "store_manager", "qa", "warehouse_supervisor", "warehouse_clerk"]
+EXPIRY = (BOARDS / "expiry.yaml").read_text(encoding="utf-8")
+
+
+def settings(board, **changes) -> MultiDict:
+    values = MultiDict({"label_zh": board.label_zh, "label_en": board.label_en,
+                        "refresh_seconds": board.refresh_seconds} | changes)  # fmt: skip
+    for role in board.roles:
+        values.add("roles", role)
+    return values
+
+
+def card_values(card) -> dict[str, str]:
+    return {"report": card.report, "chart": card.chart, "width": card.width,
+            "title_zh": card.title_zh, "title_en": card.title_en}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(BOARDS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_dashboard_saved_unchanged_is_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    board = dashboard_design.view(text)
+    assert dashboard_design.update_dashboard(text, settings(board), ROLES) == text
+    for card in board.cards:
+        assert dashboard_design.update_card(text, card.path, card_values(card), REPORTS) == text
+
+
+def test_cards_roles_and_refresh():
+    board = dashboard_design.view(EXPIRY)
+    values = settings(board, refresh_seconds="60")
+    values.add("roles", "store_manager")
+    after = safe_load(dashboard_design.update_dashboard(EXPIRY, values, ROLES))
+    assert after["roles"] == ["qa", "warehouse_supervisor", "warehouse_clerk", "store_manager"]
+    assert after["refresh_seconds"] == 60
+    added = dashboard_design.add_card(EXPIRY, {"report": "stock_on_hand"}, REPORTS)
+    assert safe_load(added)["cards"][-1] == {"report": "stock_on_hand", "chart": "table",
+                                             "width": 6}  # fmt: skip
+    kpi = card_values(board.cards[0]) | {"chart": "kpi", "width": "3", "title_zh": ""}
+    changed = safe_load(dashboard_design.update_card(EXPIRY, "0", kpi, REPORTS))["cards"][0]
+    assert changed == {"report": "near_expiry", "chart": "kpi", "width": 3,
+                       "title": {"zh_CN": "Lots expiring within 180 days",
+                                 "en": "Lots expiring within 180 days"}}  # fmt: skip
+    moved = dashboard_design.move_card(EXPIRY, "1", -1)
+    assert [card.report for card in dashboard_design.view(moved).cards] == [
+        "expired_lots", "near_expiry"
+    ]  # fmt: skip
+    assert "expired_lots" not in dashboard_design.remove_card(EXPIRY, "1")
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"report": "no_such_report"}, "report"), ({"chart": "radar"}, "chart"),
+     ({"width": "5"}, "width")],
+)  # fmt: skip
+def test_a_bad_card_is_refused_on_its_input(changes, field):
+    card = card_values(dashboard_design.view(EXPIRY).cards[0])
+    with pytest.raises(DesignRefused) as refused:
+        dashboard_design.update_card(EXPIRY, "0", card | changes, REPORTS)
+    assert refused.value.field == field
+
+
+def test_bad_refresh_and_the_last_card():
+    board = dashboard_design.view(EXPIRY)
+    with pytest.raises(DesignRefused) as refused:
+        dashboard_design.update_dashboard(EXPIRY, settings(board, refresh_seconds="5"), ROLES)
+    assert refused.value.field == "refresh_seconds"
+    single = dashboard_design.remove_card(EXPIRY, "1")
+    with pytest.raises(DesignRefused, match="at least one card"):
+        dashboard_design.remove_card(single, "0")
