@@ -243,3 +243,15 @@ def test_a_report_column_is_picked_from_its_source(
     page.wait_for_function("document.querySelector('#yaml-text').value.includes('预留量')")
     page.wait_for_function("document.querySelector('#check')?.textContent.includes('预留量')")
     page.screenshot(path=screenshot_dir / "report-designer.png", full_page=True)
+
+
+def test_a_dashboard_card_is_redrawn_as_another_chart(live_server, page_factory, designer):
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/dashboards/expiry/edit")
+    page.wait_for_selector("#card-0")
+    settled(page)
+    page.select_option("#card-0-width", "6")
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('chart: table\\n    width: 6')"
+    )
