@@ -3,6 +3,8 @@ at the next plan; a wrong key is refused with its line."""
 
 from __future__ import annotations
 
+import re
+
 from tests.forms_fixtures import PASSWORD, ApiClient
 
 EDIT = "/admin/settings/settings"
@@ -35,3 +37,20 @@ def test_a_wrong_key_is_refused_and_only_admins_edit(api, lab_app, org):
     assert api.get("/admin/settings/new").status_code == 404
     clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
     assert clerk.get(f"{EDIT}/edit").status_code == 403
+
+
+def test_a_menu_moved_in_the_designer_holds_at_the_next_page(api, lab_app, org):
+    from tests.web.test_forms_designer import new_yaml
+
+    text = shipped(lab_app)
+    shown = api.form(f"{EDIT}/design", {"yaml": text})
+    assert shown.status_code == 200 and 'data-menu-name="finance"' in shown.text
+    finance = re.search(r'<tr id="menu-(\d+)" data-menu-name="finance"', shown.text)[1]
+    moved = new_yaml(api.form(f"{EDIT}/design", {"yaml": text, "op": "up", "path": finance}))
+    assert moved.index("name: finance") < moved.index("name: quality")
+    assert api.form(f"{EDIT}/publish", {"yaml": moved}).status_code == 302
+    page = api.get("/").text
+    menus = [part.split('"', 1)[0] for part in page.split('data-menu="')[1:]]
+    assert menus.index("finance") < menus.index("quality")
+    refused = api.form(f"{EDIT}/design", {"yaml": text, "op": "knobs", "sales_days": "0"})
+    assert "is-invalid" in refused.text and new_yaml(refused) is None
