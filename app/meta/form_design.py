@@ -89,6 +89,46 @@ def dump(document: CommentedMap, original: str) -> str:
     return yaml_edit.dump(document, original)
 
 
+#: A form's own keys in the order they are written.
+FORM_KEYS = ("name", "label", "description", "kind", "numbering", "location_field", "title_field",
+             "menu", "fields")  # fmt: skip
+
+
+@dataclass
+class FormSettings:
+    """What the designer shows of the form itself."""
+
+    label_zh: str
+    label_en: str
+    menu: str
+    numbering: str
+
+
+def settings(text: str) -> FormSettings:
+    document = parse(text)
+    return FormSettings(*yaml_edit.label_of(document), str(document.get("menu") or ""),
+                        _text(document.get("numbering")))  # fmt: skip
+
+
+def update_form(text: str, values: dict[str, str], menus: list[str]) -> str:
+    """The form's label, the menu it is listed under (none: an entry of its own) and the pattern
+    of its record numbers."""
+    document = parse(text)
+    name = str(document.get("name", ""))
+    yaml_edit.set_label(document, "label", values.get("label_zh", ""), values.get("label_en", ""),
+                        name, FORM_KEYS)  # fmt: skip
+    menu = values.get("menu", "").strip()
+    if menu and menu not in menus:
+        raise DesignRefused(_("Choose one of the menus the settings declare."), "menu")
+    yaml_edit.set_or_drop(document, "menu", menu or None, FORM_KEYS)
+    numbering = values.get("numbering", "").strip()
+    if numbering and "{seq" not in numbering:
+        raise DesignRefused(_("A number pattern needs a running number, such as {seq:05}."),
+                            "numbering")  # fmt: skip
+    yaml_edit.set_or_drop(document, "numbering", numbering or None, FORM_KEYS)
+    return dump(document, text)
+
+
 def outline(text: str) -> list[DesignedField]:
     """Every field of the form as the designer shows it, tables with their fields."""
     return _outline(parse(text)["fields"], "")

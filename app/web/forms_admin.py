@@ -114,6 +114,7 @@ def check(form):
 
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
+    "form": lambda text, form: form_design.update_form(text, form, [name for name, _ in _menus()]),
     "update": lambda text, form: form_design.update_field(text, form["path"], form),
     "add": lambda text, form: form_design.add_field(text, form.get("path", ""), form),
     "up": lambda text, form: form_design.move_field(text, form["path"], -1),
@@ -127,8 +128,21 @@ CHANGES = {
 def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
-    found = EDITOR.designed(form, CHANGES, form_design.outline)
+    found = EDITOR.designed(form, CHANGES, _drawn)
+    form_settings, fields = found.pop("drawn") or (None, None)
     return render_template(
-        "admin_forms/designer.html", fields=found.pop("drawn"), form_name=form, **found,
-        **field_choices(),
+        "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
+        menus=_menus(), **found, **field_choices(),
     )  # fmt: skip
+
+
+def _drawn(text: str):
+    """What the designer draws: the form's own settings, then its fields."""
+    return form_design.settings(text), form_design.outline(text)
+
+
+def _menus() -> list[tuple[str, str]]:
+    """The navigation menus the settings declare: (name, label in the reader's language)."""
+    here = locale()
+    menus = registry().metadata.settings.get("menus", [])
+    return [(menu["name"], label_text(menu["label"], here)) for menu in menus]

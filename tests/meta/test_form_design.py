@@ -288,3 +288,31 @@ def test_a_formula_is_written_as_typed_and_needed():
     total = form_design.add_field(SMALL, "", {"name": "total", "type": "formula",
                                               "formula": "count(lines)"})  # fmt: skip
     assert form_design.outline(total)[-1].formula == "count(lines)"
+
+
+MENUS = ["purchasing", "sales", "stock", "quality"]
+
+
+def test_the_form_itself_is_renamed_moved_to_a_menu_and_numbered():
+    shown = form_design.settings(RECEIPT)
+    assert (shown.label_zh, shown.menu, shown.numbering) == (
+        "采购入库", "purchasing", "PR-{location.code}-{yyyyMM}-{seq:05}"
+    )  # fmt: skip
+    after = form_design.update_form(
+        RECEIPT, vars(shown) | {"label_zh": "到货入库", "menu": "stock"}, MENUS
+    )
+    assert changed_lines(RECEIPT, after) == [
+        "-label: {zh_CN: 采购入库, en: Purchase receipt}",
+        "-menu: purchasing",
+        "+label: {zh_CN: 到货入库, en: Purchase receipt}",
+        "+menu: stock",
+    ]
+    own_entry = form_design.update_form(RECEIPT, vars(shown) | {"menu": ""}, MENUS)
+    assert "\nmenu:" not in own_entry
+    for changes, field in (
+        ({"menu": "nowhere"}, "menu"),
+        ({"numbering": "PR-{yyyy}"}, "numbering"),
+    ):
+        with pytest.raises(DesignRefused) as refused:
+            form_design.update_form(RECEIPT, vars(shown) | changes, MENUS)
+        assert refused.value.field == field

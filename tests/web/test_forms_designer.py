@@ -158,3 +158,15 @@ def test_a_scan_field_shows_what_it_fills_and_a_formula_its_expression(api, lab_
         'name="formula" value="lookup(item, &#39;storage_condition&#39;) == &#39;cold_chain&#39;"'
         in shown
     )
+
+
+def test_the_form_renamed_in_the_designer_is_renamed_in_the_menu(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text})
+    assert 'id="form-settings"' in shown.text
+    settings = {"label_zh": "供应商资料", "label_en": "Supplier file", "menu": "purchasing"}
+    renamed = new_yaml(api.form(DESIGN, {"yaml": text, "op": "form", **settings}))
+    assert "label: {zh_CN: 供应商资料, en: Supplier file}" in renamed
+    assert "menu: purchasing" in renamed
+    assert publish(api, "supplier", renamed).status_code == 302
+    assert "Supplier file" in api.get("/").text
