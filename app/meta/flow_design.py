@@ -30,8 +30,10 @@ NUMBER = re.compile(r"^\d+(\.\d+)?$")
 COMMENTS = ("none", "optional", "required")
 MODES = ("any", "all")
 STATE_KEYS = ("label", "editable", "final")
-TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature")
-LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "time_limit_hours")
+TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature",
+                   "allow_creator")  # fmt: skip
+LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
+              "time_limit_hours")  # fmt: skip
 APPROVAL_KEYS = ("pending", "reject_to", "levels")
 
 
@@ -57,6 +59,8 @@ class LevelView:
     mode: str
     when: str
     signature: bool
+    #: whoever created the record may approve it at this level
+    allow_creator: bool
     time_limit_hours: str
     other_keys: list[str]
 
@@ -73,6 +77,8 @@ class TransitionView:
     condition: str
     comment: str
     signature: bool
+    #: whoever created the record may fire it past its first state (else segregation of duties)
+    allow_creator: bool
     actions: list[str]
     pending: str = ""
     reject_to: str = ""
@@ -82,6 +88,8 @@ class TransitionView:
 
 @dataclass
 class FlowView:
+    label_zh: str
+    label_en: str
     initial: str
     states: list[StateView]
     transitions: list[TransitionView]
@@ -111,7 +119,8 @@ def view(text: str) -> FlowView:
         for index, raw in enumerate(document["transitions"])
         if isinstance(raw, dict)
     ]
-    return FlowView(str(document.get("initial", "")), states, transitions)
+    return FlowView(*yaml_edit.label_of(document), str(document.get("initial", "")), states,
+                    transitions)  # fmt: skip
 
 
 def places(flow: FlowView) -> set[str]:
@@ -131,7 +140,7 @@ def _transition_view(path: str, raw) -> TransitionView:
         sources=[str(s) for s in sources] if isinstance(sources, list) else [str(sources or "")],
         to=str(raw.get("to", "")), roles=[str(role) for role in raw.get("roles") or []],
         condition=_text(raw.get("condition")), comment=str(raw.get("comment") or "none"),
-        signature=raw.get("signature") is True,
+        signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         actions=[str(a.get("action")) for a in raw.get("actions") or [] if isinstance(a, dict)],
         other_keys=[key for key in raw if key not in (*TRANSITION_KEYS, "approval", "actions")],
     )  # fmt: skip
@@ -156,7 +165,7 @@ def _level_view(path: str, raw) -> LevelView:
         manager=approvers.get("manager") is True,
         users=", ".join(str(user) for user in approvers.get("users") or []),
         mode=str(raw.get("mode") or ""), when=_text(raw.get("when")),
-        signature=raw.get("signature") is True,
+        signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         time_limit_hours=_text(raw.get("time_limit_hours")),
         other_keys=[key for key in raw if key not in LEVEL_KEYS]
         + (["approvers.expr"] if "expr" in approvers else []),
@@ -176,10 +185,14 @@ def update_state(text: str, name: str, values: Mapping[str, str]) -> str:
     return yaml_edit.dump(document, text)
 
 
-def set_initial(text: str, name: str) -> str:
+def update_flow(text: str, values: Mapping[str, str]) -> str:
+    """The flow's own label and the state a new record starts in."""
     document = parse(text)
+    name = values.get("initial", "")
     _state(document, name)
     yaml_edit.set_or_drop(document, "initial", name)
+    yaml_edit.set_label(document, "label", values.get("label_zh", ""), values.get("label_en", ""),
+                        str(document.get("form", "")), ("form", "label", "initial"))  # fmt: skip
     return yaml_edit.dump(document, text)
 
 
@@ -244,6 +257,7 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
     comment = values.get("comment", "none")
     _put(raw, "comment", comment if comment in ("optional", "required") else None, TRANSITION_KEYS)
     _put(raw, "signature", True if values.get("signature") else None, TRANSITION_KEYS)
+    _put(raw, "allow_creator", True if values.get("allow_creator") else None, TRANSITION_KEYS)
     _update_approval(raw, values, states)
     return yaml_edit.dump(document, text)
 
@@ -321,6 +335,7 @@ def update_level(text: str, path: str, values, roles: list[str]) -> str:
     _put(raw, "mode", mode if mode in MODES else None, LEVEL_KEYS)
     _put(raw, "when", values.get("when", "").strip() or None, LEVEL_KEYS)
     _put(raw, "signature", True if values.get("signature") else None, LEVEL_KEYS)
+    _put(raw, "allow_creator", True if values.get("allow_creator") else None, LEVEL_KEYS)
     _put(raw, "time_limit_hours", _hours(values.get("time_limit_hours", "")), LEVEL_KEYS)
     return yaml_edit.dump(document, text)
 

@@ -187,7 +187,7 @@ def _roles() -> list[str]:
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "state": lambda text, form: flow_design.update_state(text, form["state"], form),
-    "initial": lambda text, form: flow_design.set_initial(text, form["initial"]),
+    "flow": lambda text, form: flow_design.update_flow(text, form),
     "state_add": lambda text, form: flow_design.add_state(text, form),
     "state_remove": lambda text, form: flow_design.remove_state(text, form["state"]),
     "update": lambda text, form: flow_design.update_transition(text, form["path"], form, _roles()),

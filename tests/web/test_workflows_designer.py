@@ -131,8 +131,10 @@ def test_states_are_added_relabelled_and_removed_and_only_admins_design(api, lab
     assert new_yaml(post(api, relabelled, [("op", "state_remove"), ("state", "on_hold")])) == (
         scrap_flow
     )
-    first = new_yaml(post(api, scrap_flow, [("op", "initial"), ("initial", "in_approval")]))
-    assert "initial: in_approval" in first
+    flow = [("op", "flow"), ("initial", "in_approval"), ("label_zh", "报损流程"),
+            ("label_en", "Scrap flow")]  # fmt: skip
+    first = new_yaml(post(api, scrap_flow, flow))
+    assert "initial: in_approval" in first and "label: {zh_CN: 报损流程, en: Scrap flow}" in first
     clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
     assert clerk.form(DESIGN, {"yaml": scrap_flow}).status_code == 403
 

@@ -1,0 +1,74 @@
+"""The flow designer's changes at the kernel of it: every state, transition and approval level of
+every shipped workflow saved unchanged leaves the text as it was (role lists keep their order,
+anchors and flow style); segregation of duties is switched per transition and per level."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from app.meta import flow_design
+from app.meta.yaml_edit import safe_load
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+SCRAP = (WORKFLOWS / "scrap.yaml").read_text(encoding="utf-8")
+ROLES = ["admin", "hq_manager", "store_clerk", "store_manager", "warehouse_clerk",
+         "warehouse_supervisor", "qa", "finance", "planner", "auditor", "integrator"]  # fmt: skip
+
+
+def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
+    values = MultiDict({"label_zh": t.label_zh, "label_en": t.label_en, "to": t.to,
+                        "condition": t.condition, "comment": t.comment})  # fmt: skip
+    for state in t.sources:
+        values.add("from", state)
+    for role in t.roles:
+        values.add("roles", role)
+    for switch in ("signature", "allow_creator"):
+        if getattr(t, switch):
+            values[switch] = "1"
+    if t.levels is not None:
+        values |= {"approval": "1", "pending": t.pending, "reject_to": t.reject_to}
+    return values
+
+
+def level_inputs(level: flow_design.LevelView) -> MultiDict:
+    values = MultiDict({"label_zh": level.label_zh, "label_en": level.label_en,
+                        "users": level.users, "mode": level.mode, "when": level.when,
+                        "time_limit_hours": level.time_limit_hours})  # fmt: skip
+    for role in level.roles:
+        values.add("roles", role)
+    for switch in ("manager", "signature", "allow_creator"):
+        if getattr(level, switch):
+            values[switch] = "1"
+    return values
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_part_of_every_shipped_flow_saved_unchanged_is_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    flow = flow_design.view(text)
+    settings = {"label_zh": flow.label_zh, "label_en": flow.label_en, "initial": flow.initial}
+    assert flow_design.update_flow(text, settings) == text
+    for state in flow.states:
+        switches = {name: "1" for name in ("editable", "final") if getattr(state, name)}
+        values = {"label_zh": state.label_zh, "label_en": state.label_en} | switches
+        assert flow_design.update_state(text, state.name, values) == text, state.name
+    for transition in flow.transitions:
+        values = transition_inputs(transition)
+        assert flow_design.update_transition(text, transition.path, values, ROLES) == text
+        for level in transition.levels or []:
+            assert flow_design.update_level(text, level.path, level_inputs(level), ROLES) == text
+
+
+def test_segregation_of_duties_is_switched_per_transition_and_level():
+    flow = flow_design.view(SCRAP)
+    cancel = transition_inputs(flow.transitions[1])
+    cancel["allow_creator"] = "1"
+    after = safe_load(flow_design.update_transition(SCRAP, "1", cancel, ROLES))
+    assert after["transitions"][1]["allow_creator"] is True
+    qa = level_inputs(flow.transitions[0].levels[1])
+    qa["allow_creator"] = "1"
+    after = safe_load(flow_design.update_level(SCRAP, "0.1", qa, ROLES))
+    assert after["transitions"][0]["approval"]["levels"][1]["allow_creator"] is True
