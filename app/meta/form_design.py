@@ -5,8 +5,9 @@ fields up and down, adding and removing them — never seeing YAML; each change 
 text being edited (``yaml_edit``: comments and layout kept), and fields are moved and removed as
 the lines they are written on, so the version diff shows the change and nothing else. An
 integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys
-per field (``DESIGNED_KEYS``: with a formula's expression and what a scan fills); anything else a
-field carries — validations, link filters, defaults — is left as it was, to be edited in the YAML.
+per field (``DESIGNED_KEYS``: with a formula's expression, what a scan fills and the checks);
+anything else a field carries — link filters, defaults — is left as it was, to be edited in the
+YAML.
 
 Fields are addressed by their position: ``"3"`` is the fourth field of the form, ``"6.2"`` the
 third field of the table that is the seventh. A position that no longer exists (the text changed
@@ -31,7 +32,7 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 #: The keys the designer writes; a field's other keys are the YAML's business.
 DESIGNED_KEYS = (
     "name", "type", "label", "help", "formula", "required", "read_only", "hidden", "options",
-    "link", "fills", "required_if", "visible_if", "min", "max",
+    "link", "fills", "required_if", "visible_if", "min", "max", "validate",
 )  # fmt: skip
 #: What a scan (``udi``) field reads from a GS1 / UDI barcode, each filled into a field beside it.
 SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
@@ -67,6 +68,8 @@ class DesignedField:
     #: a formula field's expression; a scan field's part → the field it fills
     formula: str = ""
     fills: dict[str, str] = field(default_factory=dict)
+    #: the checks a value must pass: (condition, message in Chinese, in English)
+    rules: list[tuple[str, str, str]] = field(default_factory=list)
     required_if: str = ""
     visible_if: str = ""
     min: str = ""
@@ -160,6 +163,7 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 visible_if=_text(raw.get("visible_if")),
                 min=_text(raw.get("min")),
                 max=_text(raw.get("max")),
+                rules=_rules_of(raw),
                 other_keys=[key for key in raw if key not in DESIGNED_KEYS and key != "fields"],
                 fields=_outline(raw["fields"], f"{path}.")
                 if isinstance(raw.get("fields"), list)
@@ -207,6 +211,8 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
         _set_or_drop(raw, expression, values.get(expression, "").strip() or None)
     for bound in ("min", "max"):
         _set_or_drop(raw, bound, _number(values.get(bound, ""), bound))
+    if "rule_expr" in values:  # the designer sends every rule, and an empty row for a new one
+        _set_rules(raw, values)
     return dump(document, text)
 
 
@@ -340,6 +346,32 @@ def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
         if other != index and isinstance(raw, dict) and raw.get("name") == name:
             raise DesignRefused(_("This form already has a field called %(name)s.", name=name),
                                 "name")  # fmt: skip
+
+
+def _rules_of(raw) -> list[tuple[str, str, str]]:
+    return [
+        (_text(rule.get("expr")), *yaml_edit.label_of({"label": rule.get("message")}))
+        for rule in raw.get("validate") or []
+        if isinstance(rule, dict)
+    ]
+
+
+def _set_rules(raw: CommentedMap, values) -> None:
+    """The field's checks from the designer's rows (a row whose condition is cleared goes)."""
+    rows = zip(values.getlist("rule_expr"), values.getlist("rule_zh"), values.getlist("rule_en"),
+               strict=True)  # fmt: skip
+    rules = [(expr.strip(), zh.strip(), en.strip()) for expr, zh, en in rows if expr.strip()]
+    if any(not zh and not en for _expr, zh, en in rules):
+        raise DesignRefused(_("Say what is wrong when the check fails, in Chinese or English."),
+                            "validate")  # fmt: skip
+    if [(e, z or n, n or z) for e, z, n in rules] == _rules_of(raw):
+        return
+    written = CommentedSeq()
+    for expr, zh, en in rules:
+        rule = CommentedMap(expr=expr)
+        rule["message"] = yaml_edit.flow_label(zh or en, en or zh)
+        written.append(rule)
+    _set_or_drop(raw, "validate", written or None)
 
 
 def _set_fills(raw: CommentedMap, chosen: dict[str, str], siblings: CommentedSeq) -> None:

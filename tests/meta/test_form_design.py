@@ -8,6 +8,7 @@ import difflib
 from pathlib import Path
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from app.meta import form_design
 from app.meta.form_design import DesignRefused
@@ -316,3 +317,46 @@ def test_the_form_itself_is_renamed_moved_to_a_menu_and_numbered():
         with pytest.raises(DesignRefused) as refused:
             form_design.update_form(RECEIPT, vars(shown) | changes, MENUS)
         assert refused.value.field == field
+
+
+def rules(*rows) -> MultiDict:
+    values = MultiDict()
+    for expr, zh, en in rows:
+        values.add("rule_expr", expr)
+        values.add("rule_zh", zh)
+        values.add("rule_en", en)
+    return values
+
+
+def test_checks_are_added_changed_and_removed_row_by_row():
+    note = form_design.outline(SMALL)[1]
+    shown = MultiDict(as_shown(note))
+    shown.update(rules(("", "", "")))  # the designer's empty row for a new check
+    assert form_design.update_field(SMALL, "1", shown) == SMALL
+    added = MultiDict(as_shown(note))
+    added.update(rules(("len(note) <= 200", "备注不超过 200 字", ""), ("", "", "")))
+    after = form_design.update_field(SMALL, "1", added)
+    assert "    validate:\n      - expr: len(note) <= 200\n" in after
+    assert "        message: {zh_CN: 备注不超过 200 字, en: 备注不超过 200 字}\n" in after
+    noted = form_design.outline(after)[1]
+    assert noted.rules == [("len(note) <= 200", "备注不超过 200 字", "备注不超过 200 字")]
+    kept = MultiDict(as_shown(noted))
+    kept.update(rules(*noted.rules, ("", "", "")))
+    assert form_design.update_field(after, "1", kept) == after
+    cleared = MultiDict(as_shown(noted))
+    cleared.update(rules(("", "备注不超过 200 字", ""), ("", "", "")))
+    assert form_design.update_field(after, "1", cleared) == SMALL
+    silent = MultiDict(as_shown(note))
+    silent.update(rules(("note != ''", "", "")))
+    with pytest.raises(DesignRefused) as refused:
+        form_design.update_field(SMALL, "1", silent)
+    assert refused.value.field == "validate"
+
+
+@pytest.mark.parametrize("path", sorted(FORMS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_check_saved_unchanged_is_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    for field in every_field(form_design.outline(text)):
+        values = MultiDict(as_shown(field))
+        values.update(rules(*field.rules, ("", "", "")))
+        assert form_design.update_field(text, field.path, values) == text, field.path

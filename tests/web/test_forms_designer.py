@@ -170,3 +170,19 @@ def test_the_form_renamed_in_the_designer_is_renamed_in_the_menu(api, lab_app):
     assert "menu: purchasing" in renamed
     assert publish(api, "supplier", renamed).status_code == 302
     assert "Supplier file" in api.get("/").text
+
+
+def test_a_check_added_in_the_designer_refuses_a_record(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text})
+    path = field_path(shown, "contact")
+    values = {**shown_inputs(shown, path), "csrf_token": api.token, "yaml": text}
+    rule = {"rule_expr": "contact != 'nobody'", "rule_zh": "请填写真实联系人",
+            "rule_en": "Name a real contact"}  # fmt: skip
+    changed = new_yaml(api.client.post(DESIGN, data={**values, **rule}))
+    assert "      - expr: contact != 'nobody'\n" in changed
+    assert publish(api, "supplier", changed).status_code == 302
+    refused = api.post(SUPPLIER, json=supplier_body("S9", contact="nobody"))
+    assert refused.status_code == 422 and refused.json["errors"]["contact"] == [
+        "Name a real contact"
+    ]  # fmt: skip
