@@ -5,9 +5,8 @@ fields up and down, adding and removing them — never seeing YAML; each change 
 text being edited (``yaml_edit``: comments and layout kept), and fields are moved and removed as
 the lines they are written on, so the version diff shows the change and nothing else. An
 integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys
-per field (``DESIGNED_KEYS``: with a formula's expression, what a scan fills and the checks);
-anything else a field carries — link filters, defaults — is left as it was, to be edited in the
-YAML.
+per field (``DESIGNED_KEYS``: with a formula's expression, what a scan fills, its default, link
+filter and checks); anything else a field carries is left as it was, to be edited in the YAML.
 
 Fields are addressed by their position: ``"3"`` is the fourth field of the form, ``"6.2"`` the
 third field of the table that is the seventh. A position that no longer exists (the text changed
@@ -32,7 +31,8 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 #: The keys the designer writes; a field's other keys are the YAML's business.
 DESIGNED_KEYS = (
     "name", "type", "label", "help", "formula", "required", "read_only", "hidden", "options",
-    "link", "fills", "required_if", "visible_if", "min", "max", "validate",
+    "link", "link_filter", "fills", "default_expr", "required_if", "visible_if", "min", "max",
+    "validate",
 )  # fmt: skip
 #: What a scan (``udi``) field reads from a GS1 / UDI barcode, each filled into a field beside it.
 SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
@@ -43,7 +43,7 @@ SCAN_TARGETS = {"item": ("item", "link"), "gtin": ("gtin", None), "lot": ("lot",
 #: The switches, written ``true`` when on and left out when off.
 SWITCHES = ("required", "read_only", "hidden")
 #: The expressions, written as typed and left out when empty.
-EXPRESSIONS = ("required_if", "visible_if")
+EXPRESSIONS = ("link_filter", "default_expr", "required_if", "visible_if")
 
 
 @dataclass
@@ -70,6 +70,9 @@ class DesignedField:
     fills: dict[str, str] = field(default_factory=dict)
     #: the checks a value must pass: (condition, message in Chinese, in English)
     rules: list[tuple[str, str, str]] = field(default_factory=list)
+    #: which linked records may be chosen; what a new record starts with (expressions)
+    link_filter: str = ""
+    default_expr: str = ""
     required_if: str = ""
     visible_if: str = ""
     min: str = ""
@@ -159,6 +162,8 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 link=str(raw.get("link") or ""),
                 formula=_text(raw.get("formula")),
                 fills={str(part): str(target) for part, target in (raw.get("fills") or {}).items()},
+                link_filter=_text(raw.get("link_filter")),
+                default_expr=_text(raw.get("default_expr")),
                 required_if=_text(raw.get("required_if")),
                 visible_if=_text(raw.get("visible_if")),
                 min=_text(raw.get("min")),

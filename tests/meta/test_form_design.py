@@ -49,7 +49,8 @@ fields:
 def as_shown(field: form_design.DesignedField) -> dict[str, str]:
     """The inputs the designer sends for ``field`` when nothing was changed."""
     keys = ("name", "type", "label_zh", "label_en", "help_zh", "help_en", "options", "link",
-            "formula", "required_if", "visible_if", "min", "max")  # fmt: skip
+            "formula", "link_filter", "default_expr", "required_if", "visible_if", "min",
+            "max")  # fmt: skip
     values = {key: getattr(field, key) for key in keys}
     values |= {f"fill_{part}": target for part, target in field.fills.items()}
     values |= {switch: "1" for switch in form_design.SWITCHES if getattr(field, switch)}
@@ -86,7 +87,8 @@ def test_the_outline_shows_what_the_designer_edits_and_names_the_rest():
     assert (arrival.path, arrival.type, arrival.label_zh, arrival.required) == (
         "3", "date", "到货日期", True
     )  # fmt: skip
-    assert arrival.other_keys == ["default_expr"]
+    assert (arrival.default_expr, arrival.other_keys) == ("today()", [])
+    assert fields[2].link_filter == "state == 'approved' or state == 'closed'"
     transport = fields[4]
     assert (transport.options, transport.required_if) == (
         "transport_modes", "count(lines, 'cold_chain', True) > 0"
@@ -360,3 +362,11 @@ def test_every_shipped_check_saved_unchanged_is_unchanged(path):
         values = MultiDict(as_shown(field))
         values.update(rules(*field.rules, ("", "", "")))
         assert form_design.update_field(text, field.path, values) == text, field.path
+
+
+def test_a_default_and_a_link_filter_are_set_and_cleared():
+    customer = form_design.outline(SMALL)[0]
+    values = as_shown(customer) | {"default_expr": "user_location()", "link_filter": "active"}
+    after = form_design.update_field(SMALL, "0", values)
+    assert "    link_filter: active\n" in after and "    default_expr: user_location()\n" in after
+    assert form_design.update_field(after, "0", as_shown(customer)) == SMALL
