@@ -180,8 +180,8 @@ def _ticked(values: Mapping[str, str], form: str, transitions) -> list[str]:
 def _set_entry(entries: CommentedMap, form: str, before: list, ticked: list[str]) -> None:
     """Write ``ticked`` for ``form`` unless it grants what ``before`` granted (then ``before``,
     patterns and all, stays as written)."""
-    universe = [*ACTIONS, ALL_TRANSITIONS, *(f"transition:{p.split(':', 1)[1]}"
-                for p in [*before, *ticked] if str(p).startswith("transition:"))]  # fmt: skip
+    named = [str(right) for right in [*before, *ticked] if str(right).startswith("transition:")]
+    universe = [*ACTIONS, ALL_TRANSITIONS, *named]
     if all(_grants(before, action) == _grants(ticked, action) for action in universe):
         return
     entries[form] = yaml_edit.flow(CommentedSeq(ticked))
