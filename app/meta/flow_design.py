@@ -29,7 +29,9 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
 COMMENTS = ("none", "optional", "required")
 MODES = ("any", "all")
-STATE_KEYS = ("label", "editable", "final")
+STATE_KEYS = ("label", "editable", "final", "fields", "submit_rules")
+#: What the designer writes of an entry rule; a rule with more (``each``) is the YAML's.
+RULE_KEYS = ("expr", "field", "message")
 TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature",
                    "allow_creator")  # fmt: skip
 LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
@@ -45,6 +47,8 @@ class StateView:
     editable: bool
     final: bool
     other_keys: list[str]
+    #: what must hold before a record leaves the state: (condition, field named, message zh, en)
+    rules: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -110,7 +114,7 @@ def view(text: str) -> FlowView:
     document = parse(text)
     states = [
         StateView(name, *yaml_edit.label_of(raw), raw.get("editable") is True,
-                  raw.get("final") is True, [key for key in raw if key not in STATE_KEYS])
+                  raw.get("final") is True, _state_others(raw), _rules_of(raw) or [])
         for name, raw in document["states"].items()
         if isinstance(raw, dict)
     ]  # fmt: skip
@@ -182,7 +186,57 @@ def update_state(text: str, name: str, values: Mapping[str, str]) -> str:
                         name, STATE_KEYS)  # fmt: skip
     for switch in ("editable", "final"):
         yaml_edit.set_or_drop(raw, switch, True if values.get(switch) else None, STATE_KEYS)
+    if "rule_expr" in values and _rules_of(raw) is not None:  # rows sent, none the YAML's alone
+        _set_rules(raw, values)
     return yaml_edit.dump(document, text)
+
+
+def _state_others(raw) -> list[str]:
+    """What else a state carries that the designer does not edit."""
+    others = [key for key in raw if key not in STATE_KEYS]
+    if "fields" in raw:
+        others.append("fields")
+    if "submit_rules" in raw and _rules_of(raw) is None:
+        others.append("submit_rules")
+    return others
+
+
+def _rules_of(raw) -> list[tuple[str, str, str, str]] | None:
+    """A state's entry rules as the designer shows them; None when one of them says more than
+    the designer edits (they are then left to the YAML)."""
+    rules = [rule for rule in raw.get("submit_rules") or [] if isinstance(rule, dict)]
+    if any(key not in RULE_KEYS for rule in rules for key in rule):
+        return None
+    return [
+        (_text(rule.get("expr")), _text(rule.get("field")),
+         *yaml_edit.label_of({"label": rule.get("message")}))
+        for rule in rules
+    ]  # fmt: skip
+
+
+def _set_rules(raw: CommentedMap, values) -> None:
+    """The state's entry rules from the designer's rows (a row whose condition is cleared goes)."""
+    rows = zip(values.getlist("rule_expr"), values.getlist("rule_field"),
+               values.getlist("rule_zh"), values.getlist("rule_en"), strict=True)  # fmt: skip
+    rules = [tuple(part.strip() for part in row) for row in rows if row[0].strip()]
+    if any(not zh and not en for _expr, _field, zh, en in rules):
+        raise DesignRefused(_("Say what is wrong when the rule fails, in Chinese or English."),
+                            "submit_rules")  # fmt: skip
+    if any(name and not IDENTIFIER.match(name) for _expr, name, _zh, _en in rules):
+        raise DesignRefused(_("Name the field the message is shown on, or leave it empty."),
+                            "submit_rules")  # fmt: skip
+    if [(e, f, z or n, n or z) for e, f, z, n in rules] == _rules_of(raw):
+        return
+    written = CommentedSeq()
+    for expr, name, zh, en in rules:
+        rule = CommentedMap(expr=expr)
+        if name:
+            rule["field"] = name
+        rule["message"] = yaml_edit.flow_label(zh or en, en or zh)
+        written.append(rule)
+    if written and raw.fa.flow_style():  # a state written on one line opens up for its rules
+        raw.fa.set_block_style()
+    yaml_edit.set_or_drop(raw, "submit_rules", written or None, STATE_KEYS)
 
 
 def update_flow(text: str, values: Mapping[str, str]) -> str:

@@ -72,3 +72,48 @@ def test_segregation_of_duties_is_switched_per_transition_and_level():
     qa["allow_creator"] = "1"
     after = safe_load(flow_design.update_level(SCRAP, "0.1", qa, ROLES))
     assert after["transitions"][0]["approval"]["levels"][1]["allow_creator"] is True
+
+
+def rule_rows(*rows) -> MultiDict:
+    values = MultiDict()
+    for expr, name, zh, en in rows:
+        values.add("rule_expr", expr)
+        values.add("rule_field", name)
+        values.add("rule_zh", zh)
+        values.add("rule_en", en)
+    return values
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_entry_rule_saved_unchanged_is_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    for state in flow_design.view(text).states:
+        values = MultiDict({"label_zh": state.label_zh, "label_en": state.label_en})
+        values |= {name: "1" for name in ("editable", "final") if getattr(state, name)}
+        values.update(rule_rows(*state.rules, ("", "", "", "")))
+        assert flow_design.update_state(text, state.name, values) == text, state.name
+
+
+def test_entry_rules_are_added_changed_and_removed():
+    approval = flow_design.view(SCRAP).states[1]
+    values = MultiDict({"label_zh": approval.label_zh, "label_en": approval.label_en})
+    values.update(rule_rows(("total < 100000", "", "金额过大，请拆分", ""), ("", "", "", "")))
+    after = flow_design.update_state(SCRAP, "in_approval", values)
+    state = safe_load(after)["states"]["in_approval"]
+    message = {"zh_CN": "金额过大，请拆分", "en": "金额过大，请拆分"}
+    assert state["submit_rules"] == [{"expr": "total < 100000", "message": message}]
+    assert "  in_approval:\n    label: {zh_CN: 审批中, en: In approval}\n" in after  # opened up
+    draft = flow_design.view(SCRAP).states[0]
+    assert draft.rules == [
+        ("count(lines) > 0", "lines", "请至少添加一行明细", "Add at least one line")
+    ]
+    cleared = MultiDict({"label_zh": draft.label_zh, "label_en": draft.label_en, "editable": "1"})
+    cleared.update(rule_rows(("", "lines", "请至少添加一行明细", ""), ("", "", "", "")))
+    assert "submit_rules" not in safe_load(flow_design.update_state(SCRAP, "draft", cleared))[
+        "states"
+    ]["draft"]  # fmt: skip
+    silent = MultiDict({"label_zh": "x", "label_en": "x"})
+    silent.update(rule_rows(("total > 0", "", "", "")))
+    with pytest.raises(flow_design.DesignRefused) as refused:
+        flow_design.update_state(SCRAP, "in_approval", silent)
+    assert refused.value.field == "submit_rules"

@@ -147,3 +147,16 @@ def test_transitions_and_levels_are_reordered(api, scrap_flow):
     assert down.index("- name: qa") < down.index("- name: manager")
     stale = post(api, scrap_flow, [("op", "level_up"), ("path", "1.0")])  # cancel: no approval
     assert new_yaml(stale) is None and 'id="designer-message"' in stale.text
+
+
+def test_an_entry_rule_set_in_the_designer_goes_live(api, lab_app, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    draft = [pair for pair in inputs(shown, "state-draft") if not pair[0].startswith("rule_")]
+    rule = [("rule_expr", "count(lines) > 1"), ("rule_field", "lines"),
+            ("rule_zh", "至少两行"), ("rule_en", "Two lines at least")]  # fmt: skip
+    changed = new_yaml(post(api, scrap_flow, [*draft, *rule]))
+    assert "      - expr: count(lines) > 1\n        field: lines\n" in changed
+    assert api.form("/admin/workflows/scrap/publish", {"yaml": changed}).status_code == 302
+    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
+    rules = lab_app.extensions["lianku.registry"].form("scrap").workflow["states"]["draft"]
+    assert [r["expr"] for r in rules["submit_rules"]] == ["count(lines) > 1"]
