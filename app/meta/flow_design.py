@@ -25,13 +25,10 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.yaml_edit import DesignRefused
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 NUMBER = re.compile(r"^\d+(\.\d+)?$")
 COMMENTS = ("none", "optional", "required")
 MODES = ("any", "all")
 STATE_KEYS = ("label", "editable", "final", "fields", "submit_rules")
-#: What the designer writes of an entry rule; a rule with more (``each``) is the YAML's.
-RULE_KEYS = ("expr", "field", "message")
 TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature",
                    "allow_creator")  # fmt: skip
 LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
@@ -143,7 +140,8 @@ def _transition_view(path: str, raw) -> TransitionView:
         path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
         sources=[str(s) for s in sources] if isinstance(sources, list) else [str(sources or "")],
         to=str(raw.get("to", "")), roles=[str(role) for role in raw.get("roles") or []],
-        condition=_text(raw.get("condition")), comment=str(raw.get("comment") or "none"),
+        condition=yaml_edit.text_of(raw.get("condition")),
+        comment=str(raw.get("comment") or "none"),
         signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         actions=[str(a.get("action")) for a in raw.get("actions") or [] if isinstance(a, dict)],
         other_keys=[key for key in raw if key not in (*TRANSITION_KEYS, "approval", "actions")],
@@ -168,9 +166,9 @@ def _level_view(path: str, raw) -> LevelView:
         roles=[str(role) for role in approvers.get("roles") or []],
         manager=approvers.get("manager") is True,
         users=", ".join(str(user) for user in approvers.get("users") or []),
-        mode=str(raw.get("mode") or ""), when=_text(raw.get("when")),
+        mode=str(raw.get("mode") or ""), when=yaml_edit.text_of(raw.get("when")),
         signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
-        time_limit_hours=_text(raw.get("time_limit_hours")),
+        time_limit_hours=yaml_edit.text_of(raw.get("time_limit_hours")),
         other_keys=[key for key in raw if key not in LEVEL_KEYS]
         + (["approvers.expr"] if "expr" in approvers else []),
     )  # fmt: skip
@@ -202,41 +200,14 @@ def _state_others(raw) -> list[str]:
 
 
 def _rules_of(raw) -> list[tuple[str, str, str, str]] | None:
-    """A state's entry rules as the designer shows them; None when one of them says more than
-    the designer edits (they are then left to the YAML)."""
-    rules = [rule for rule in raw.get("submit_rules") or [] if isinstance(rule, dict)]
-    if any(key not in RULE_KEYS for rule in rules for key in rule):
-        return None
-    return [
-        (_text(rule.get("expr")), _text(rule.get("field")),
-         *yaml_edit.label_of({"label": rule.get("message")}))
-        for rule in rules
-    ]  # fmt: skip
+    """A state's entry rules; None when one says more than the designer edits (``each``)."""
+    return yaml_edit.checks_of(raw, "submit_rules")
 
 
 def _set_rules(raw: CommentedMap, values) -> None:
     """The state's entry rules from the designer's rows (a row whose condition is cleared goes)."""
-    rows = zip(values.getlist("rule_expr"), values.getlist("rule_field"),
-               values.getlist("rule_zh"), values.getlist("rule_en"), strict=True)  # fmt: skip
-    rules = [tuple(part.strip() for part in row) for row in rows if row[0].strip()]
-    if any(not zh and not en for _expr, _field, zh, en in rules):
-        raise DesignRefused(_("Say what is wrong when the rule fails, in Chinese or English."),
-                            "submit_rules")  # fmt: skip
-    if any(name and not IDENTIFIER.match(name) for _expr, name, _zh, _en in rules):
-        raise DesignRefused(_("Name the field the message is shown on, or leave it empty."),
-                            "submit_rules")  # fmt: skip
-    if [(e, f, z or n, n or z) for e, f, z, n in rules] == _rules_of(raw):
-        return
-    written = CommentedSeq()
-    for expr, name, zh, en in rules:
-        rule = CommentedMap(expr=expr)
-        if name:
-            rule["field"] = name
-        rule["message"] = yaml_edit.flow_label(zh or en, en or zh)
-        written.append(rule)
-    if written and raw.fa.flow_style():  # a state written on one line opens up for its rules
-        raw.fa.set_block_style()
-    yaml_edit.set_or_drop(raw, "submit_rules", written or None, STATE_KEYS)
+    unsaid = _("Say what is wrong when the rule fails, in Chinese or English.")
+    yaml_edit.set_checks(raw, "submit_rules", values, STATE_KEYS, unsaid)
 
 
 def update_flow(text: str, values: Mapping[str, str]) -> str:
@@ -252,7 +223,7 @@ def update_flow(text: str, values: Mapping[str, str]) -> str:
 
 def add_state(text: str, values: Mapping[str, str]) -> str:
     document = parse(text)
-    name = _new_name(values.get("name", ""), document["states"], "state")
+    name = yaml_edit.new_name(values.get("name", ""), document["states"])
     state = _flow_map()
     yaml_edit.set_label(
         state, "label", values.get("label_zh", ""), values.get("label_en", ""), name
@@ -336,8 +307,7 @@ def _update_approval(raw: CommentedMap, values, states: set[str]) -> None:
 
 def add_transition(text: str, values) -> str:
     document = parse(text)
-    names = {raw.get("name") for raw in document["transitions"] if isinstance(raw, dict)}
-    name = _new_name(values.get("name", ""), names, "transition")
+    name = yaml_edit.new_name(values.get("name", ""), yaml_edit.names_in(document["transitions"]))
     source, target = values.get("from", ""), values.get("to", "")
     if source not in document["states"]:
         raise DesignRefused(_("Choose the state the transition leaves."), "from")
@@ -400,8 +370,7 @@ def add_level(text: str, path: str, values) -> str:
     if not isinstance(approval, CommentedMap):
         raise DesignRefused(_("Turn the transition's approval on first."))
     levels = approval.setdefault("levels", CommentedSeq())
-    names = {level.get("name") for level in levels if isinstance(level, dict)}
-    name = _new_name(values.get("name", ""), names, "level")
+    name = yaml_edit.new_name(values.get("name", ""), yaml_edit.names_in(levels))
     levels.append(_new_level(name, values.get("label_zh", ""), values.get("label_en", "")))
     return yaml_edit.dump(document, text)
 
@@ -447,17 +416,6 @@ def _new_level(name: str, zh: str, en: str) -> CommentedMap:
     return level
 
 
-def _new_name(name: str, taken, what: str) -> str:
-    name = name.strip()
-    if not IDENTIFIER.match(name):
-        raise DesignRefused(
-            _("A name is lower_snake_case: a letter, then letters, digits and _."), "name"
-        )
-    if name in taken:
-        raise DesignRefused(_("The name %(name)s is taken.", name=name), "name")
-    return name
-
-
 def _hours(value: str):
     value = value.strip()
     if not value:
@@ -495,10 +453,6 @@ def _levels(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
 
 def _stale() -> str:
     return _("That part of the flow is no longer where the designer saw it; look again and repeat.")
-
-
-def _text(value) -> str:
-    return "" if value is None else str(value).strip()
 
 
 def _flow_map(**items) -> CommentedMap:

@@ -25,7 +25,6 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.yaml_edit import DesignRefused
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 #: The keys the designer writes; a field's other keys are the YAML's business.
@@ -113,7 +112,7 @@ class FormSettings:
 def settings(text: str) -> FormSettings:
     document = parse(text)
     return FormSettings(*yaml_edit.label_of(document), str(document.get("menu") or ""),
-                        _text(document.get("numbering")))  # fmt: skip
+                        yaml_edit.text_of(document.get("numbering")))  # fmt: skip
 
 
 def update_form(text: str, values: dict[str, str], menus: list[str]) -> str:
@@ -160,14 +159,14 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 options=options if isinstance(options, str) else "",
                 inline_options=isinstance(options, list),
                 link=str(raw.get("link") or ""),
-                formula=_text(raw.get("formula")),
+                formula=yaml_edit.text_of(raw.get("formula")),
                 fills={str(part): str(target) for part, target in (raw.get("fills") or {}).items()},
-                link_filter=_text(raw.get("link_filter")),
-                default_expr=_text(raw.get("default_expr")),
-                required_if=_text(raw.get("required_if")),
-                visible_if=_text(raw.get("visible_if")),
-                min=_text(raw.get("min")),
-                max=_text(raw.get("max")),
+                link_filter=yaml_edit.text_of(raw.get("link_filter")),
+                default_expr=yaml_edit.text_of(raw.get("default_expr")),
+                required_if=yaml_edit.text_of(raw.get("required_if")),
+                visible_if=yaml_edit.text_of(raw.get("visible_if")),
+                min=yaml_edit.text_of(raw.get("min")),
+                max=yaml_edit.text_of(raw.get("max")),
                 rules=_rules_of(raw),
                 other_keys=[key for key in raw if key not in DESIGNED_KEYS and key != "fields"],
                 fields=_outline(raw["fields"], f"{path}.")
@@ -176,12 +175,6 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
             )
         )  # fmt: skip
     return shown
-
-
-def _text(value) -> str:
-    if value is None or value is False:
-        return ""
-    return str(value).strip()
 
 
 # --- changes -----------------------------------------------------------------------------------
@@ -343,40 +336,22 @@ def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
 
 
 def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
-    if not IDENTIFIER.match(name):
-        raise DesignRefused(
-            _("A field name is lower_snake_case: a letter, then letters, digits and _."), "name"
-        )
-    for other, raw in enumerate(siblings):
-        if other != index and isinstance(raw, dict) and raw.get("name") == name:
-            raise DesignRefused(_("This form already has a field called %(name)s.", name=name),
-                                "name")  # fmt: skip
+    yaml_edit.new_name(
+        name, yaml_edit.names_in(siblings, index),
+        _("A field name is lower_snake_case: a letter, then letters, digits and _."),
+        lambda taken: _("This form already has a field called %(name)s.", name=taken),
+    )  # fmt: skip
 
 
 def _rules_of(raw) -> list[tuple[str, str, str]]:
-    return [
-        (_text(rule.get("expr")), *yaml_edit.label_of({"label": rule.get("message")}))
-        for rule in raw.get("validate") or []
-        if isinstance(rule, dict)
-    ]
+    """A field's checks: (condition, message in Chinese, in English)."""
+    return [(expr, zh, en) for expr, _field, zh, en in yaml_edit.checks_of(raw, "validate") or []]
 
 
 def _set_rules(raw: CommentedMap, values) -> None:
     """The field's checks from the designer's rows (a row whose condition is cleared goes)."""
-    rows = zip(values.getlist("rule_expr"), values.getlist("rule_zh"), values.getlist("rule_en"),
-               strict=True)  # fmt: skip
-    rules = [(expr.strip(), zh.strip(), en.strip()) for expr, zh, en in rows if expr.strip()]
-    if any(not zh and not en for _expr, zh, en in rules):
-        raise DesignRefused(_("Say what is wrong when the check fails, in Chinese or English."),
-                            "validate")  # fmt: skip
-    if [(e, z or n, n or z) for e, z, n in rules] == _rules_of(raw):
-        return
-    written = CommentedSeq()
-    for expr, zh, en in rules:
-        rule = CommentedMap(expr=expr)
-        rule["message"] = yaml_edit.flow_label(zh or en, en or zh)
-        written.append(rule)
-    _set_or_drop(raw, "validate", written or None)
+    unsaid = _("Say what is wrong when the check fails, in Chinese or English.")
+    yaml_edit.set_checks(raw, "validate", values, DESIGNED_KEYS, unsaid)
 
 
 def _set_fills(raw: CommentedMap, chosen: dict[str, str], siblings: CommentedSeq) -> None:

@@ -20,7 +20,6 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.yaml_edit import DesignRefused
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 REFERENCE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 SORT_KEY = re.compile(r"^-?[a-z][a-z0-9_]*$")
 AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
@@ -155,16 +154,11 @@ def remove_column(text: str, path: str) -> str:
 
 
 def _name(name: str, columns: CommentedSeq, index: int | None) -> str:
-    name = name.strip()
-    if not IDENTIFIER.match(name):
-        raise DesignRefused(
-            _("A column name is lower_snake_case: a letter, then letters, digits and _."), "name"
-        )
-    if any(other != index and isinstance(raw, dict) and raw.get("name") == name
-           for other, raw in enumerate(columns)):  # fmt: skip
-        raise DesignRefused(_("The report already has a column called %(name)s.", name=name),
-                            "name")  # fmt: skip
-    return name
+    return yaml_edit.new_name(
+        name, yaml_edit.names_in(columns, index),
+        _("A column name is lower_snake_case: a letter, then letters, digits and _."),
+        lambda taken: _("The report already has a column called %(name)s.", name=taken),
+    )  # fmt: skip
 
 
 def _reference(reference: str) -> str:

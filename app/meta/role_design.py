@@ -14,7 +14,6 @@ left as written, patterns and all; one they changed is written out as the list t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -25,7 +24,6 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.yaml_edit import DesignRefused
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: What a role may do on a form's records, in the grid's order.
 ACTIONS = ("read", "create", "update", "delete", "export")
 #: Every transition of a form, as one pattern.
@@ -202,13 +200,11 @@ def _update_reports(raw: CommentedMap, values: Mapping[str, str], reports) -> No
 def add_role(text: str, values: Mapping[str, str]) -> str:
     """A new role at the end: reads every form by default, sees no report, until ticked."""
     document = parse(text)
-    name = values.get("name", "").strip()
-    if not IDENTIFIER.match(name):
-        raise DesignRefused(
-            _("A role name is lower_snake_case: a letter, then letters, digits and _."), "name"
-        )
-    if name in document["roles"]:
-        raise DesignRefused(_("There is already a role called %(name)s.", name=name), "name")
+    name = yaml_edit.new_name(
+        values.get("name", ""), document["roles"],
+        _("A role name is lower_snake_case: a letter, then letters, digits and _."),
+        lambda taken: _("There is already a role called %(name)s.", name=taken),
+    )  # fmt: skip
     scope = values.get("scope", "own")
     if scope not in SCOPES:
         raise DesignRefused(_("Choose whose records the role sees."), "scope")

@@ -8,7 +8,6 @@ position.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -19,7 +18,6 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.yaml_edit import DesignRefused
 
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: The replenishment knobs: (smallest, largest) whole numbers; the reserve is a quantity.
 KNOBS = {"sales_days": (1, 365), "cover_days": (0, 365), "transfer_days": (0, 90)}
 RESERVE = "warehouse_reserve"
@@ -126,15 +124,7 @@ def _reserve(value: str):
 
 
 def _name(name: str, menus: CommentedSeq, index: int | None) -> str:
-    name = name.strip()
-    if not IDENTIFIER.match(name):
-        raise DesignRefused(
-            _("A name is lower_snake_case: a letter, then letters, digits and _."), "name"
-        )
-    if any(other != index and isinstance(raw, dict) and raw.get("name") == name
-           for other, raw in enumerate(menus)):  # fmt: skip
-        raise DesignRefused(_("The name %(name)s is taken.", name=name), "name")
-    return name
+    return yaml_edit.new_name(name, yaml_edit.names_in(menus, index))
 
 
 def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:

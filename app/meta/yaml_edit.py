@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import io
 import json
+import re
 import textwrap
 
 import yaml
@@ -215,3 +216,79 @@ def removed(document: CommentedMap, items: CommentedSeq, index: int, text: str, 
         raise DesignRefused(last)
     del items[index]
     return dump(document, text)
+
+
+#: A name in metadata: a field, state, transition, role, column, menu.
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def text_of(value) -> str:
+    """A scalar as the designer shows it in a box ("" for none)."""
+    return "" if value is None or value is False else str(value).strip()
+
+
+def names_in(items: CommentedSeq, but: int | None = None) -> set[str]:
+    """The ``name`` of each entry of ``items`` (but the one at index ``but``)."""
+    return {
+        str(raw.get("name"))
+        for index, raw in enumerate(items)
+        if index != but and isinstance(raw, dict)
+    }
+
+
+def new_name(name: str, taken, bad: str | None = None, in_use=None) -> str:
+    """``name`` stripped, once it is a name (refused with ``bad``) that ``taken`` does not hold
+    (refused with ``in_use(name)``); both refusals are on the "name" input."""
+    name = name.strip()
+    if not IDENTIFIER.match(name):
+        raise DesignRefused(
+            bad or _("A name is lower_snake_case: a letter, then letters, digits and _."), "name"
+        )
+    if name in taken:
+        message = in_use(name) if in_use else _("The name %(name)s is taken.", name=name)
+        raise DesignRefused(message, "name")
+    return name
+
+
+#: What the designers write of a check (a field's ``validate``, a state's ``submit_rules``).
+CHECK_KEYS = ("expr", "field", "message")
+
+
+def checks_of(raw, key: str) -> list[tuple[str, str, str, str]] | None:
+    """Each check under ``key`` as (condition, field its message shows on, message in Chinese,
+    in English); None when one says more than that (the checks are then the YAML's)."""
+    checks = [check for check in raw.get(key) or [] if isinstance(check, dict)]
+    if any(part not in CHECK_KEYS for check in checks for part in check):
+        return None
+    return [
+        (text_of(check.get("expr")), text_of(check.get("field")),
+         *label_of({"label": check.get("message")}))
+        for check in checks
+    ]  # fmt: skip
+
+
+def set_checks(raw: CommentedMap, key: str, values, order, unsaid: str) -> None:
+    """The checks under ``key`` from the designer's rows (``rule_expr``, ``rule_field`` when the
+    kind has one, ``rule_zh``, ``rule_en``); a row whose condition is cleared goes, a row without
+    a message is refused with ``unsaid``; checks that did not change stay as written."""
+    conditions = values.getlist("rule_expr")
+    fields = values.getlist("rule_field") or [""] * len(conditions)
+    rows = zip(conditions, fields, values.getlist("rule_zh"), values.getlist("rule_en"),
+               strict=True)  # fmt: skip
+    checks = [tuple(part.strip() for part in row) for row in rows if row[0].strip()]
+    if any(not zh and not en for _expr, _field, zh, en in checks):
+        raise DesignRefused(unsaid, key)
+    if any(name and not IDENTIFIER.match(name) for _expr, name, _zh, _en in checks):
+        raise DesignRefused(_("Name the field the message is shown on, or leave it empty."), key)
+    if [(e, f, z or n, n or z) for e, f, z, n in checks] == checks_of(raw, key):
+        return
+    written = CommentedSeq()
+    for expr, name, zh, en in checks:
+        check = CommentedMap(expr=expr)
+        if name:
+            check["field"] = name
+        check["message"] = flow_label(zh or en, en or zh)
+        written.append(check)
+    if written and raw.fa.flow_style():  # an entry written on one line opens up for its checks
+        raw.fa.set_block_style()
+    set_or_drop(raw, key, written or None, order)

@@ -11,7 +11,6 @@ forms_admin and reports_admin).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,12 +24,10 @@ from app.meta.access import PermissionDenied
 from app.meta.records import locale
 from app.meta.registry import Edited, Registry
 from app.meta.versions import ChangeRefused
-from app.meta.yaml_edit import DesignRefused
+from app.meta.yaml_edit import IDENTIFIER, DesignRefused
 from app.meta.yamlsource import MetadataInvalid
 from app.web.forms_common import registry
 from app.web.session import db_session
-
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def posted_text() -> str:
