@@ -110,7 +110,17 @@ class FormSettings:
 
 
 def settings(text: str) -> FormSettings:
+    return _settings(parse(text))
+
+
+def view(text: str) -> tuple[FormSettings, list[DesignedField]]:
+    """What the designer draws — the form's own settings, then its fields — from one reading
+    of the text (a form's is the longest: reading it is most of a designer's answer)."""
     document = parse(text)
+    return _settings(document), _outline(document["fields"], "")
+
+
+def _settings(document: CommentedMap) -> FormSettings:
     return FormSettings(*yaml_edit.label_of(document), str(document.get("menu") or ""),
                         yaml_edit.text_of(document.get("numbering")))  # fmt: skip
 

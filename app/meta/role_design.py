@@ -82,16 +82,35 @@ def parse(text: str) -> CommentedMap:
 
 def role_names(text: str) -> list[tuple[str, str]]:
     """Every role as (name, Chinese label), in the file's order."""
-    return [
-        (name, yaml_edit.label_of(role)[0] or name) for name, role in parse(text)["roles"].items()
-    ]
+    return _names(parse(text))
+
+
+def grid(
+    text: str, role: str, forms: Mapping[str, FormInfo], reports: Mapping[str, str]
+) -> tuple[list[tuple[str, str]], RoleView | None]:
+    """Every role (as ``role_names``) and the grid of ``role`` — of the first role when there is
+    no such role (it was just removed) — from one reading of the text."""
+    document = parse(text)
+    names = _names(document)
+    if not names:
+        return names, None
+    chosen = role if role in document["roles"] else names[0][0]
+    return names, _view(document, chosen, forms, reports)
 
 
 def view(
     text: str, role: str, forms: Mapping[str, FormInfo], reports: Mapping[str, str]
 ) -> RoleView:
     """The grid of ``role``: its default row, then every live form, then its reports."""
-    raw = _role(parse(text), role)
+    return _view(parse(text), role, forms, reports)
+
+
+def _names(document: CommentedMap) -> list[tuple[str, str]]:
+    return [(name, yaml_edit.label_of(raw)[0] or name) for name, raw in document["roles"].items()]
+
+
+def _view(document: CommentedMap, role: str, forms, reports) -> RoleView:
+    raw = _role(document, role)
     entries = raw.get("forms") or {}
     default = list(entries.get(EVERY_FORM) or [])
     rows = [_row(EVERY_FORM, _("Every form (default)"), True, default, ())]

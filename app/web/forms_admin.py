@@ -128,17 +128,12 @@ CHANGES = {
 def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
-    found = EDITOR.designed(form, CHANGES, _drawn)
+    found = EDITOR.designed(form, CHANGES, form_design.view)
     form_settings, fields = found.pop("drawn") or (None, None)
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
         menus=_menus(), **found, **field_choices(),
     )  # fmt: skip
-
-
-def _drawn(text: str):
-    """What the designer draws: the form's own settings, then its fields."""
-    return form_design.settings(text), form_design.outline(text)
 
 
 def _menus() -> list[tuple[str, str]]:

@@ -98,11 +98,7 @@ def _grid(text: str) -> tuple[list[tuple[str, str]], role_design.RoleView | None
     the first when it is not there)."""
     form = request.form
     role = form.get("name", "").strip() if form.get("op") == "add" else form.get("role", "")
-    names = role_design.role_names(text)
-    if role not in dict(names):
-        role = names[0][0] if names else ""
-    forms, reports = live_choices()
-    return names, role_design.view(text, role, forms, reports) if names else None
+    return role_design.grid(text, role, *live_choices())
 
 
 CHANGES = {

@@ -128,3 +128,9 @@ def test_roles_are_added_and_removed():
         assert refused.value.field == field
     with pytest.raises(DesignRefused, match="no role called ghost"):
         role_design.remove_role(ROLES, "ghost")
+
+
+def test_the_grid_shows_the_role_asked_for_or_the_first():
+    names, shown = role_design.grid(ROLES, "qa", FORMS, REPORTS)
+    assert names == role_design.role_names(ROLES) and shown.name == "qa"
+    assert role_design.grid(ROLES, "removed_just_now", FORMS, REPORTS)[1].name == names[0][0]
