@@ -15,7 +15,7 @@ from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import DASHBOARDS
 from app.web.forms_common import registry
-from app.web.metadata_admin import Editor, install
+from app.web.metadata_admin import Editor, install, role_choices
 
 bp = Blueprint("dashboards_admin", __name__, url_prefix="/admin/dashboards")
 
@@ -62,16 +62,10 @@ def _reports() -> dict[str, str]:
     return {name: label_text(reg.report(name).label, here) for name in sorted(reg.metadata.reports)}
 
 
-def _roles() -> list[tuple[str, str]]:
-    here = locale()
-    return [(name, label_text(role.get("label"), here) or name)
-            for name, role in registry().metadata.roles.items()]  # fmt: skip
-
-
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "dashboard": lambda text, form: dashboard_design.update_dashboard(
-        text, form, [name for name, _label in _roles()]
+        text, form, [name for name, _label in role_choices()]
     ),
     "update": lambda text, form: dashboard_design.update_card(text, form["path"], form, _reports()),
     "add": lambda text, form: dashboard_design.add_card(text, form, _reports()),
@@ -89,7 +83,7 @@ def design(dashboard):
     found = EDITOR.designed(dashboard, CHANGES, dashboard_design.view)
     return render_template(
         "admin_dashboards/designer.html", board=found.pop("drawn"), **found, reports=_reports(),
-        roles=_roles(), charts=dashboard_design.CHARTS, widths=dashboard_design.WIDTHS,
+        roles=role_choices(), charts=dashboard_design.CHARTS, widths=dashboard_design.WIDTHS,
     )  # fmt: skip
 
 

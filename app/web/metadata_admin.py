@@ -21,6 +21,7 @@ from markupsafe import Markup
 from app.i18n import _
 from app.meta import access, versions
 from app.meta.access import PermissionDenied
+from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import Edited, Registry
 from app.meta.versions import ChangeRefused
@@ -28,6 +29,13 @@ from app.meta.yaml_edit import IDENTIFIER, DesignRefused
 from app.meta.yamlsource import MetadataInvalid
 from app.web.forms_common import registry
 from app.web.session import db_session
+
+
+def role_choices() -> list[tuple[str, str]]:
+    """The live roles a designer offers to tick, as (name, label in the reader's language)."""
+    here = locale()
+    return [(name, label_text(role.get("label"), here) or name)
+            for name, role in registry().metadata.roles.items()]  # fmt: skip
 
 
 def posted_text() -> str:

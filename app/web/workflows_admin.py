@@ -18,7 +18,7 @@ from app.meta.records import locale
 from app.meta.registry import WORKFLOWS
 from app.web.flow_diagram import diagram
 from app.web.forms_common import registry
-from app.web.metadata_admin import Editor, install
+from app.web.metadata_admin import Editor, install, role_choices
 from app.web.session import db_session
 from app.workflow import editing
 from app.workflow.actions import installed_actions
@@ -181,7 +181,7 @@ def outline(form: FormDef, held: dict[str, int]) -> dict:
 
 
 def _roles() -> list[str]:
-    return list(registry().metadata.roles)
+    return [name for name, _label in role_choices()]
 
 
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
@@ -212,9 +212,8 @@ def design(workflow):
     flow, refused, op = found.pop("drawn"), found["refused"], found["op"]
     path = found["path"] = found["path"] or request.form.get("state")
     adding = op in ("add", "state_add") or (op == "level_add" and flow and path in places(flow))
-    here, roles = locale(), registry().metadata.roles
     return render_template(
         "admin_workflows/designer.html", flow=flow, **found,
         placed=refused is not None and flow is not None and (adding or path in places(flow)),
-        roles=[(name, label_text(role.get("label"), here) or name) for name, role in roles.items()],
+        roles=role_choices(),
     )  # fmt: skip
