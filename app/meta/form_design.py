@@ -208,11 +208,7 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     if not isinstance(raw.get("options"), list):  # written-out choices stay the YAML's business
         _set_or_drop(raw, "options", values.get("options", "").strip() or None)
     _set_or_drop(raw, "link", values.get("link", "").strip() or None)
-    formula = values.get("formula", "").strip() if kind == "formula" else None
-    if kind == "formula" and not formula:
-        raise DesignRefused(_("Write how the field is worked out, e.g. quantity * price."),
-                            "formula")  # fmt: skip
-    _set_or_drop(raw, "formula", formula)
+    _set_or_drop(raw, "formula", _formula(values) if kind == "formula" else None)
     fills = {part: values.get(f"fill_{part}", "") for part in SCAN_PARTS} if kind == "udi" else {}
     _set_fills(raw, fills, siblings)
     for expression in EXPRESSIONS:
@@ -249,10 +245,7 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
         if raw["link"] is None:
             raise DesignRefused(_("Choose what the field links to."), "link")
     if kind == "formula":
-        raw["formula"] = values.get("formula", "").strip() or None
-        if raw["formula"] is None:
-            raise DesignRefused(_("Write how the field is worked out, e.g. quantity * price."),
-                                "formula")  # fmt: skip
+        raw["formula"] = _formula(values)
     if kind == "udi":
         _set_fills(raw, _scan_defaults(fields), fields)
     if kind == "table":
@@ -343,6 +336,15 @@ def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
             _("That field is no longer where the designer saw it; look again and repeat.")
         ) from error
     return fields, indexes[-1]
+
+
+def _formula(values) -> str:
+    """A formula field's expression, which it cannot do without."""
+    formula = values.get("formula", "").strip()
+    if not formula:
+        raise DesignRefused(_("Write how the field is worked out, e.g. quantity * price."),
+                            "formula")  # fmt: skip
+    return formula
 
 
 def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
