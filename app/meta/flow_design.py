@@ -6,8 +6,8 @@ reaches, whether it needs approval, each approval level's approvers (roles, the 
 manager, named people), 或签 / 会签, signature and time limit — and adds, orders and removes
 states, transitions and levels. Each change is made to the text being edited (``yaml_edit``), so
 the flow drawing, the checks (no record may be stranded in a removed state, no approval lose its
-transition) and the version diff work as for a typed change. Actions and their parameters, entry
-rules and per-state field rights stay the YAML's (the designer names them and keeps them).
+transition) and the version diff work as for a typed change. Per-state field rights stay the YAML's
+(the designer names them and keeps them); actions are ``app.workflow.action_design``'s.
 
 Transitions are addressed by position (``"1"``), approval levels by transition and position
 (``"1.0"``); states by name.
@@ -81,6 +81,8 @@ class TransitionView:
     #: whoever created the record may fire it past its first state (else segregation of duties)
     allow_creator: bool
     actions: list[str]
+    #: the actions it runs, drawn for the designer by ``app.workflow.action_design``
+    steps: list = field(default_factory=list)
     pending: str = ""
     reject_to: str = ""
     levels: list[LevelView] | None = None
@@ -108,7 +110,11 @@ def parse(text: str) -> CommentedMap:
 
 
 def view(text: str) -> FlowView:
-    document = parse(text)
+    return view_of(parse(text))
+
+
+def view_of(document: CommentedMap) -> FlowView:
+    """The flow as the designer draws it, from a document ``parse`` read."""
     states = [
         StateView(name, *yaml_edit.label_of(raw), raw.get("editable") is True,
                   raw.get("final") is True, _state_others(raw), _rules_of(raw) or [])
@@ -130,6 +136,7 @@ def places(flow: FlowView) -> set[str]:
     for transition in flow.transitions:
         found.add(transition.path)
         found.update(level.path for level in transition.levels or [])
+        found.update(step.path for step in transition.steps)
     return found
 
 
@@ -261,7 +268,7 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
     """Set a transition's label, states, roles, condition, comment and signature, and turn its
     approval on or off (``values`` a request's form: ``getlist`` for the ticked lists)."""
     document = parse(text)
-    raw = _transition(document, path)
+    raw = transition_at(document, path)
     states = set(document["states"])
     sources = [state for state in document["states"] if state in values.getlist("from")]
     if not sources:
@@ -323,14 +330,14 @@ def add_transition(text: str, values) -> str:
 def move_transition(text: str, path: str, step: int) -> str:
     document = parse(text)
     transitions = document["transitions"]
-    return yaml_edit.moved(document, transitions, yaml_edit.at(transitions, path, _stale()), step,
+    return yaml_edit.moved(document, transitions, yaml_edit.at(transitions, path, stale()), step,
                            text)  # fmt: skip
 
 
 def remove_transition(text: str, path: str) -> str:
     """Remove a transition (the publish refuses it while an approval of it is under way)."""
     document = parse(text)
-    _transition(document, path)
+    transition_at(document, path)
     del document["transitions"][int(path)]
     return yaml_edit.dump(document, text)
 
@@ -366,7 +373,7 @@ def update_level(text: str, path: str, values, roles: list[str]) -> str:
 
 def add_level(text: str, path: str, values) -> str:
     document = parse(text)
-    approval = _transition(document, path).get("approval")
+    approval = transition_at(document, path).get("approval")
     if not isinstance(approval, CommentedMap):
         raise DesignRefused(_("Turn the transition's approval on first."))
     levels = approval.setdefault("levels", CommentedSeq())
@@ -433,9 +440,9 @@ def _state(document: CommentedMap, name: str) -> CommentedMap:
     return raw
 
 
-def _transition(document: CommentedMap, path: str) -> CommentedMap:
+def transition_at(document: CommentedMap, path: str) -> CommentedMap:
     transitions = document["transitions"]
-    return transitions[yaml_edit.at(transitions, path, _stale())]
+    return transitions[yaml_edit.at(transitions, path, stale())]
 
 
 def _level(document: CommentedMap, path: str) -> CommentedMap:
@@ -446,12 +453,12 @@ def _level(document: CommentedMap, path: str) -> CommentedMap:
 def _levels(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
     """The approval levels of the transition ``path`` names and the index of its level."""
     transition, _dot, index = path.partition(".")
-    approval = _transition(document, transition).get("approval") or {}
+    approval = transition_at(document, transition).get("approval") or {}
     levels = approval.get("levels") or CommentedSeq()
-    return levels, yaml_edit.at(levels, index, _stale())
+    return levels, yaml_edit.at(levels, index, stale())
 
 
-def _stale() -> str:
+def stale() -> str:
     return _("That part of the flow is no longer where the designer saw it; look again and repeat.")
 
 

@@ -2,7 +2,8 @@
 approval levels. The preview draws the flow being typed as the people in it will meet it — each
 state, and for each transition who fires it, under which condition, who approves and what it
 does — so the admin reads the process, not only the YAML. The designer beside the YAML (设计)
-changes states, transitions and approval levels in forms (``app.meta.flow_design``)."""
+changes states, transitions and approval levels in forms (``app.meta.flow_design``) and what each
+transition does, its actions and their parameters (``app.workflow.action_design``)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from app.web.flow_diagram import diagram
 from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install, role_choices
 from app.web.session import db_session
-from app.workflow import editing
+from app.workflow import action_design, editing
 from app.workflow.actions import installed_actions
 
 bp = Blueprint("workflows_admin", __name__, url_prefix="/admin/workflows")
@@ -184,6 +185,22 @@ def _roles() -> list[str]:
     return [name for name, _label in role_choices()]
 
 
+def form_fields(workflow: str) -> list[tuple[str, str]]:
+    """The fields of the form a workflow runs, each table's fields after it, as (name, label):
+    what an action's parameter may name."""
+    form, here, found = registry().form(workflow), locale(), {}
+    for field in form.fields if form else ():
+        found.setdefault(field.name, field.label(here))
+        for line_field in field.fields:
+            found.setdefault(line_field.name, f"{line_field.label(here)} ({field.label(here)})")
+    return list(found.items())
+
+
+def _add_step(text: str, form) -> str:
+    fields = {name for name, _label in form_fields(request.view_args["workflow"])}
+    return action_design.add_step(text, form["path"], form, fields)
+
+
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "state": lambda text, form: flow_design.update_state(text, form["state"], form),
@@ -200,20 +217,27 @@ CHANGES = {
     "level_up": lambda text, form: flow_design.move_level(text, form["path"], -1),
     "level_down": lambda text, form: flow_design.move_level(text, form["path"], 1),
     "level_remove": lambda text, form: flow_design.remove_level(text, form["path"]),
+    "step": lambda text, form: action_design.update_step(text, form["path"], form),
+    "step_add": _add_step,
+    "step_up": lambda text, form: action_design.move_step(text, form["path"], -1),
+    "step_down": lambda text, form: action_design.move_step(text, form["path"], 1),
+    "step_remove": lambda text, form: action_design.remove_step(text, form["path"]),
 }
 
 
 @bp.post("/<workflow>/design")
 @login_required
 def design(workflow):
-    """htmx: the flow's states, transitions and approval levels as forms, drawn from the YAML
-    being edited after the change ``op`` asks for (see ``Editor.designed``)."""
-    found = EDITOR.designed(workflow, CHANGES, flow_design.view)
+    """htmx: the flow's states, transitions, approval levels and actions as forms, drawn from the
+    YAML being edited after the change ``op`` asks for (see ``Editor.designed``)."""
+    found = EDITOR.designed(workflow, CHANGES, action_design.view)
     flow, refused, op = found.pop("drawn"), found["refused"], found["op"]
     path = found["path"] = found["path"] or request.form.get("state")
-    adding = op in ("add", "state_add") or (op == "level_add" and flow and path in places(flow))
+    adding = op in ("add", "state_add") or (
+        op in ("level_add", "step_add") and flow and path in places(flow)
+    )
     return render_template(
         "admin_workflows/designer.html", flow=flow, **found,
         placed=refused is not None and flow is not None and (adding or path in places(flow)),
-        roles=role_choices(),
+        roles=role_choices(), actions=palette(), fields=form_fields(workflow),
     )  # fmt: skip

@@ -55,13 +55,48 @@ class ActionContext:
     target_state: str | None = None
 
 
+#: What the parameters most actions share are called in the workflow designer; an action's own
+#: ``param_labels`` (or a property's JSON Schema ``title``) names the others.
+PARAM_WORDS = {
+    "lines": {"zh_CN": "明细表", "en": "Lines table"},
+    "item": {"zh_CN": "商品字段", "en": "Item field"},
+    "lot": {"zh_CN": "批号字段", "en": "Lot field"},
+    "expiry_date": {"zh_CN": "有效期字段", "en": "Expiry date field"},
+    "serial": {"zh_CN": "序列号字段", "en": "Serial number field"},
+    "quantity": {"zh_CN": "数量字段", "en": "Quantity field"},
+    "unit_cost": {"zh_CN": "单位成本字段", "en": "Unit cost field"},
+    "location": {"zh_CN": "库存地点字段", "en": "Location field"},
+    "source": {"zh_CN": "发出地点字段", "en": "Source location field"},
+    "destination": {"zh_CN": "接收地点字段", "en": "Destination location field"},
+    "source_status": {"zh_CN": "发出时的库存状态", "en": "Stock status it leaves"},
+    "destination_status": {"zh_CN": "接收后的库存状态", "en": "Stock status it reaches"},
+    "reason": {"zh_CN": "库存流水原因", "en": "Ledger reason"},
+    "supplier": {"zh_CN": "供应商字段", "en": "Supplier field"},
+    "customer": {"zh_CN": "客户字段", "en": "Customer field"},
+    "allocation": {"zh_CN": "订单分配字段", "en": "Allocation field"},
+    "document": {"zh_CN": "所冲抵单据的字段", "en": "Field naming the document"},
+    "form": {"zh_CN": "表单", "en": "Form"},
+    "message": {"zh_CN": "消息", "en": "Message"},
+    "creator": {"zh_CN": "通知创建人", "en": "Tell the record's creator"},
+    "roles": {"zh_CN": "通知的角色", "en": "Roles to tell"},
+    "users": {"zh_CN": "通知的用户（用户名）", "en": "Users to tell (user names)"},
+    "field": {"zh_CN": "字段", "en": "Field"},
+    "value": {"zh_CN": "值", "en": "Value"},
+    "undo": {"zh_CN": "撤销（反向冲抵）", "en": "Undo (count back)"},
+    "url": {"zh_CN": "网址", "en": "URL"},
+}
+
+
 class Action:
     """Base class of every action: set ``name`` and ``params_schema``, implement ``run``; a
-    ``label`` (``{"zh_CN": …, "en": …}``) says in a line what it does, for the workflow editor."""
+    ``label`` (``{"zh_CN": …, "en": …}``) says in a line what it does, for the workflow editor,
+    and ``param_labels`` what each parameter is (by name, the same shape) where ``PARAM_WORDS``
+    does not."""
 
     name: ClassVar[str]
     label: ClassVar[dict] = {}
     params_schema: ClassVar[dict] = {"type": "object", "additionalProperties": False}
+    param_labels: ClassVar[dict] = {}
 
     def run(self, context: ActionContext) -> None:
         raise NotImplementedError

@@ -1,7 +1,8 @@
-"""The workflow designer over HTTP: states, transitions and approval levels drawn as forms from
-the YAML being edited; each change comes back as YAML that publishes and runs (an approval level
-added in the designer is the one a record then waits for); a refused change names its input and
-leaves the YAML alone; a state still used is not removed; only admins design."""
+"""The workflow designer over HTTP: states, transitions, approval levels and actions drawn as forms
+from the YAML being edited; each change comes back as YAML that publishes and runs (an approval
+level added in the designer is the one a record then waits for, an action added there runs when
+the transition fires); a refused change names its input and leaves the YAML alone; a state still
+used is not removed; only admins design."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import re
 from html import unescape
 
 import pytest
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
+from app.workflow.models import InboxMessage
 from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_designer import new_yaml
 
@@ -26,15 +29,15 @@ def inputs(response, form_id: str) -> list[tuple[str, str]]:
     """The values of one of the designer's forms as the browser would send them."""
     form = re.search(rf'<form[^>]*id="{form_id}".*?</form>', response.text, re.S).group(0)
     values = re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form)
-    typed = r'<input class="form-control[^"]*" id="[^"]+" name="(\w+)" value="([^"]*)"'
+    typed = r'<input class="form-control[^"]*" id="[^"]+" name="([\w.]+)" value="([^"]*)"'
     values += [(name, unescape(value)) for name, value in re.findall(typed, form)]
-    for select, body in re.findall(r'<select[^>]*name="(\w+)">(.*?)</select>', form, re.S):
+    for chooser, body in re.findall(r'<select[^>]*name="([\w.]+)">(.*?)</select>', form, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', body)
-        values.append((select, chosen[1] if chosen else ""))
+        values.append((chooser, chosen[1] if chosen else ""))
     for box in re.findall(r'<input class="form-check-input" type="checkbox"[^>]*>', form):
         if " checked" in box:
             values.append(
-                (re.search(r'name="(\w+)"', box)[1], re.search(r'value="([^"]*)"', box)[1])
+                (re.search(r'name="([\w.]+)"', box)[1], re.search(r'value="([^"]*)"', box)[1])
             )
     return values
 
@@ -50,13 +53,20 @@ def test_the_designer_draws_states_transitions_and_levels(api, scrap_flow):
     assert [*re.findall(r'data-state="(\w+)"', shown.text)] == [
         "draft", "in_approval", "scrapped", "cancelled"
     ]  # fmt: skip
-    assert 'id="level-0-1"' in shown.text and "adjust_stock" in shown.text  # actions named
+    assert 'id="level-0-1"' in shown.text
     assert ("roles", "qa") in inputs(shown, "level-0-1")
 
 
 def test_every_part_saved_unchanged_leaves_the_yaml_as_it_was(api, scrap_flow):
     shown = api.form(DESIGN, {"yaml": scrap_flow})
-    for form_id in ("state-draft", "transition-0", "transition-1", "level-0-0", "level-0-1"):
+    for form_id in (
+        "state-draft",
+        "transition-0",
+        "transition-1",
+        "level-0-0",
+        "level-0-1",
+        "step-0-0",
+    ):
         assert new_yaml(post(api, scrap_flow, inputs(shown, form_id))) == scrap_flow, form_id
 
 
@@ -160,3 +170,58 @@ def test_an_entry_rule_set_in_the_designer_goes_live(api, lab_app, scrap_flow):
     api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
     rules = lab_app.extensions["lianku.registry"].form("scrap").workflow["states"]["draft"]
     assert [r["expr"] for r in rules["submit_rules"]] == ["count(lines) > 1"]
+
+
+def test_actions_are_drawn_with_their_parameters_from_their_schema(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    adjust = dict(inputs(shown, "step-0-0"))
+    assert adjust["param.item"] == "item" and adjust["param.reason"] == "scrap"
+    assert adjust["param.direction"] == "out" and adjust["path"] == "0/0"
+    assert 'data-action="adjust_stock"' in shown.text and 'list="form-fields"' in shown.text
+    assert '<option value="witnesses">' in shown.text  # the form's fields, to name
+    assert '<option value="notify">' in shown.text  # the installed actions, to add
+
+
+def test_an_action_added_in_the_designer_runs_when_the_transition_fires(api, lab_app, org,
+                                                                        scrap_flow):  # fmt: skip
+    add = [("op", "step_add"), ("path", "1"), ("action", "notify")]
+    added = new_yaml(post(api, scrap_flow, add))
+    assert added.endswith("    actions:\n      - action: notify\n")
+    shown = api.form(DESIGN, {"yaml": added})
+    step = [pair for pair in inputs(shown, "step-1-0") if pair[0] != "param.message"]
+    message = ("param.message", "报损单已取消 / Scrap cancelled")
+    filled = new_yaml(post(api, added, [*step, message, ("param.creator", "1")]))
+    assert "params: {message: 报损单已取消 / Scrap cancelled, creator: true}" in filled
+    assert api.form("/admin/workflows/scrap/publish", {"yaml": filled}).status_code == 302
+    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
+    url = "/api/v1/forms/scrap/records"
+    scrap = {"location": org["s1"], "explanation": "破损", "destruction_method": "crushing",
+             "destruction_date": "2026-12-05", "witnesses": "QA"}  # fmt: skip
+    created = api.post(url, json=scrap).json
+    fired = api.post(f"{url}/{created['id']}/transitions/cancel", json={"comment": "no"})
+    assert fired.status_code == 200, fired.json
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        messages = session.scalars(select(InboxMessage.message)).all()
+    assert messages == [f"{created['number']}: 报损单已取消 / Scrap cancelled"]
+
+
+def test_action_refusals_name_their_input_and_keep_the_yaml(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    step = [pair for pair in inputs(shown, "step-0-0") if pair[0] != "param.reason"]
+    refused = post(api, scrap_flow, [*step, ("param.reason", "stolen")])
+    assert new_yaml(refused) is None and "is-invalid" in refused.text
+    assert "choose one of" in refused.text and 'aria-invalid="true"' in refused.text
+    unknown = post(api, scrap_flow, [("op", "step_add"), ("path", "1"), ("action", "launch")])
+    assert new_yaml(unknown) is None and "Choose one of the installed actions" in unknown.text
+    stale = post(api, scrap_flow, [("op", "step_remove"), ("path", "1/0")])
+    assert new_yaml(stale) is None and 'id="designer-message"' in stale.text
+
+
+def test_actions_are_reordered_and_removed(api, scrap_flow):
+    added = new_yaml(
+        post(api, scrap_flow, [("op", "step_add"), ("path", "0"), ("action", "notify")])
+    )
+    up = new_yaml(post(api, added, [("op", "step_up"), ("path", "0/1")]))
+    assert up.index("- action: notify") < up.index("- action: adjust_stock")
+    removed = new_yaml(post(api, up, [("op", "step_remove"), ("path", "0/0")]))
+    assert removed == scrap_flow

@@ -16,6 +16,12 @@ class CheckTemperature(Action):
         "zh_CN": "温度超出范围时拒绝流转",
         "en": "Refuse the transition when a temperature is out of range",
     }
+    # what the workflow designer calls each parameter (PARAM_WORDS names the common ones)
+    param_labels = {
+        "field": {"zh_CN": "温度字段", "en": "Temperature field"},
+        "min": {"zh_CN": "最低温度（℃）", "en": "Lowest temperature (°C)"},
+        "max": {"zh_CN": "最高温度（℃）", "en": "Highest temperature (°C)"},
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,

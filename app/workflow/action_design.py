@@ -1,0 +1,322 @@
+"""The workflow designer's actions: what a transition does, each action's parameters drawn as
+inputs from the action's own JSON Schema.
+
+An integrator's plugin declares its parameters once, as JSON Schema (``Action.params_schema``).
+The designer turns each into the input it calls for — a field of the form to name, one of the
+values an ``enum`` allows, a switch, a number, a list of names, a line of text — so a business
+admin adds ``notify`` or ``post_stock`` to a transition, orders and removes them, says when each
+runs and fills in its parameters without YAML, for built-in actions and installed plugins alike.
+A parameter of a shape the designer does not draw (an object of objects) is one line of YAML in
+its box. Parameters shared with another step (a YAML anchor, ``<<:`` merged) stay the YAML's.
+
+Like every designer, each change is made to the text being edited (``yaml_edit``): what an action
+refuses (a value its schema does not take) is refused on its input before it reaches the text;
+what is merely missing (a required parameter not filled in yet) is left to the preview's checks,
+so that an admin can fill a step in any order. Steps are addressed by transition and position
+(``"1/0"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import yaml
+from ruamel.yaml import CommentedMap, CommentedSeq
+
+from app.i18n import _
+from app.meta import flow_design, yaml_edit
+from app.meta.flow_design import FlowView
+from app.meta.forms import label_text
+from app.meta.records import locale
+from app.meta.yaml_edit import DesignRefused
+from app.workflow.actions import PARAM_WORDS, Action, ActionRegistry, installed_actions
+
+#: The JSON Schema pattern of a parameter that names one of the form's fields.
+FIELD_PATTERN = "^[a-z][a-z0-9_]*$"
+STEP_KEYS = ("action", "when", "params")
+#: Where a transition's ``actions`` go when a first one is added: before its approval.
+TRANSITION_ORDER = (*flow_design.TRANSITION_KEYS, "actions", "approval")
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+@dataclass
+class ParamView:
+    name: str
+    label: str
+    #: the input it is drawn as: field, choice, switch, number, names, text or yaml
+    kind: str
+    value: str
+    required: bool
+    choices: list[str]
+    #: what the action takes when the parameter is left out (its schema's ``default``)
+    default: str = ""
+
+
+@dataclass
+class StepView:
+    path: str
+    action: str
+    #: what the action does, in the reader's language ("" when it is not installed)
+    label: str
+    installed: bool
+    when: str
+    params: list[ParamView]
+    #: the parameters are shared with another step (an anchor, a merge): edited in the YAML
+    shared: bool
+    other_keys: list[str]
+
+
+def view(text: str, registry: ActionRegistry | None = None) -> FlowView:
+    """The flow as ``flow_design`` draws it, each transition with its action steps."""
+    registry = registry or installed_actions()
+    document = flow_design.parse(text)
+    flow = flow_design.view_of(document)
+    for transition in flow.transitions:
+        raw = document["transitions"][int(transition.path)]
+        transition.steps = [
+            _step_view(f"{transition.path}/{index}", step, registry)
+            for index, step in enumerate(raw.get("actions") or [])
+            if isinstance(step, dict)
+        ]
+    return flow
+
+
+def _step_view(path: str, raw, registry: ActionRegistry) -> StepView:
+    name = str(raw.get("action", ""))
+    params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+    action = registry.get(name) if name in registry else None
+    return StepView(
+        path=path, action=name,
+        label=label_text(action.label, locale()) if action else "",
+        installed=action is not None, when=yaml_edit.text_of(raw.get("when")),
+        params=_params_view(action, params) if action else _unknown_params(params),
+        shared=_shared(params), other_keys=[key for key in raw if key not in STEP_KEYS],
+    )  # fmt: skip
+
+
+def _params_view(action: Action, params) -> list[ParamView]:
+    """The action's parameters, the required ones first, each as the input its schema asks."""
+    schema = action.params_schema
+    required = schema.get("required", [])
+    names = sorted(schema.get("properties", {}), key=lambda name: name not in required)
+    shown = []
+    for name in names:
+        spec = schema["properties"][name]
+        kind, choices = _kind(spec)
+        label = action.param_labels.get(name) or PARAM_WORDS.get(name)
+        shown.append(ParamView(
+            name=name, label=label_text(label, locale()) if label else str(spec.get("title", name)),
+            kind=kind, value=_shown(kind, params.get(name)), required=name in required,
+            choices=choices, default=_shown(kind, spec.get("default")),
+        ))  # fmt: skip
+    return shown
+
+
+def _unknown_params(params) -> list[ParamView]:
+    """The parameters of an action that is not installed, as written (the designer cannot know
+    what they should be)."""
+    return [ParamView(str(name), str(name), "yaml", _shown("yaml", value), False, [])
+            for name, value in params.items()]  # fmt: skip
+
+
+def _kind(schema: Mapping) -> tuple[str, list[str]]:
+    if "enum" in schema:
+        return "choice", [str(value) for value in schema["enum"]]
+    kind = schema.get("type")
+    if kind == "boolean":
+        return "switch", []
+    if kind in ("integer", "number"):
+        return "number", []
+    if kind == "string":
+        return ("field" if schema.get("pattern") == FIELD_PATTERN else "text"), []
+    if kind == "array" and (schema.get("items") or {}).get("type") == "string":
+        return "names", []
+    return "yaml", []
+
+
+def _shown(kind: str, value) -> str:
+    if value is None:
+        return ""
+    if kind == "switch":
+        return "1" if value is True else ""
+    if kind == "names" and isinstance(value, list):
+        return ", ".join(str(name) for name in value)
+    if kind == "yaml" or isinstance(value, dict | list):
+        return _one_line(value)
+    return str(value)
+
+
+def _one_line(value) -> str:
+    """``value`` as one line of YAML (``{finding: normal}``, ``[a, b]``, ``accepted``)."""
+    dumped = yaml.safe_dump(_plain(value), default_flow_style=True, allow_unicode=True,
+                            width=1 << 20, sort_keys=False)  # fmt: skip
+    return dumped.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def _plain(value):
+    """ruamel's round-trip containers as plain ones (for comparing and dumping)."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    for kind in (bool, str, int, float):  # ruamel's quoted strings, scalar ints and floats
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def _shared(params) -> bool:
+    anchor = getattr(params, "anchor", None)
+    return bool(getattr(params, "merge", None)) or bool(anchor and anchor.value)
+
+
+# --- changes -----------------------------------------------------------------------------------
+
+
+def update_step(text: str, path: str, values, registry: ActionRegistry | None = None) -> str:
+    """Set when a step runs and its parameters from the designer's inputs (``when``,
+    ``param.<name>``); a value the action's schema does not take is refused on its input."""
+    registry = registry or installed_actions()
+    document = flow_design.parse(text)
+    steps, index = _steps(document, path)
+    raw = steps[index]
+    yaml_edit.set_or_drop(raw, "when", values.get("when", "").strip() or None, STEP_KEYS)
+    name = str(raw.get("action", ""))
+    params = raw.get("params") if isinstance(raw.get("params"), dict) else None
+    if name in registry and not _shared(params):
+        _set_params(raw, registry, name, values)
+    return yaml_edit.dump(document, text)
+
+
+def _set_params(raw: CommentedMap, registry: ActionRegistry, name: str, values) -> None:
+    action = registry.get(name)
+    params = raw.get("params")
+    if not isinstance(params, CommentedMap):
+        params = yaml_edit.flow(CommentedMap())
+    order = tuple(action.params_schema.get("properties", {}))
+    for shown in _params_view(action, params):
+        posted = values.get(f"param.{shown.name}", "")
+        yaml_edit.set_or_drop(params, shown.name, _value(shown, posted, params.get(shown.name)),
+                              order)  # fmt: skip
+    _refuse_what_the_schema_refuses(registry, name, params)
+    yaml_edit.set_or_drop(raw, "params", params or None, STEP_KEYS)
+
+
+def _value(param: ParamView, posted: str, current):
+    """What the input ``posted`` says for ``param``: its typed value, ``current`` itself when it
+    says the same (so that the text stays as written), None to drop the parameter."""
+    posted = posted.strip()
+    if param.kind == "switch":
+        return True if posted else (False if current is False else None)
+    if not posted:
+        return None
+    if posted == _shown(param.kind, current):
+        return current
+    field = f"param.{param.name}"
+    if param.kind == "choice":
+        if posted not in param.choices:
+            raise DesignRefused(_("%(param)s: choose one of %(choices)s.", param=param.label,
+                                  choices=", ".join(param.choices)), field)  # fmt: skip
+        return posted
+    if param.kind == "number":
+        if not NUMBER.match(posted):
+            raise DesignRefused(_("%(param)s: enter a number, such as 8 or 2.5.",
+                                  param=param.label), field)  # fmt: skip
+        return int(posted) if "." not in posted else float(posted)
+    if param.kind == "names":
+        names = [name.strip() for name in re.split(r"[,，]", posted) if name.strip()]
+        return yaml_edit.flow_seq(names)
+    if param.kind == "yaml":
+        return _parsed(param, posted)
+    return posted
+
+
+def _parsed(param: ParamView, posted: str):
+    try:
+        value = yaml_edit.safe_load(posted)
+    except yaml.YAMLError:
+        raise DesignRefused(
+            _("%(param)s does not read as YAML; write it on one line, such as {a: b} or [a, b].",
+              param=param.label), f"param.{param.name}") from None  # fmt: skip
+    return _flowed(value)
+
+
+def _flowed(value):
+    """Plain containers as ruamel's, written on one line as the shipped metadata writes them."""
+    if isinstance(value, dict):
+        return yaml_edit.flow(CommentedMap((key, _flowed(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return yaml_edit.flow_seq(_flowed(item) for item in value)
+    return value
+
+
+def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params) -> None:
+    """The first value the action's schema does not take, refused on its input; a required
+    parameter still missing is not refused here (the preview's checks say so until it is set)."""
+    for error in registry.params_errors(name, _plain(params)):
+        if error.validator == "required":
+            continue
+        where = str(error.absolute_path[0]) if error.absolute_path else None
+        label = where or name
+        if error.validator == "pattern" and error.validator_value == FIELD_PATTERN:
+            problem = _("%(param)s names a field: a letter, then letters, digits and _.",
+                        param=label)  # fmt: skip
+        elif error.validator == "minLength":
+            problem = _("%(param)s cannot be empty.", param=label)
+        else:
+            problem = _("%(param)s is not what the action takes: %(detail)s", param=label,
+                        detail=error.message)  # fmt: skip
+        raise DesignRefused(problem, f"param.{where}" if where else "params")
+
+
+def add_step(text: str, transition: str, values, fields: set[str],
+             registry: ActionRegistry | None = None) -> str:  # fmt: skip
+    """Add the action ``values["action"]`` at the end of a transition's actions; its required
+    parameters that name a field are filled in with the form's field of that name, if any."""
+    registry = registry or installed_actions()
+    document = flow_design.parse(text)
+    raw = flow_design.transition_at(document, transition)
+    name = values.get("action", "")
+    if name not in registry:
+        raise DesignRefused(_("Choose one of the installed actions."), "action")
+    step = CommentedMap(action=name)
+    schema = registry.get(name).params_schema
+    guessed = yaml_edit.flow(CommentedMap(
+        (param, param) for param in schema.get("required", [])
+        if param in fields and _kind(schema["properties"].get(param, {}))[0] == "field"
+    ))  # fmt: skip
+    if guessed:
+        step["params"] = guessed
+    steps = raw.get("actions")
+    if not isinstance(steps, CommentedSeq):
+        steps = CommentedSeq()
+        yaml_edit.set_or_drop(raw, "actions", steps, TRANSITION_ORDER)
+    steps.append(step)
+    return yaml_edit.dump(document, text)
+
+
+def move_step(text: str, path: str, step: int) -> str:
+    document = flow_design.parse(text)
+    return yaml_edit.moved(document, *_steps(document, path), step, text)
+
+
+def remove_step(text: str, path: str) -> str:
+    """Remove a step; a transition left without actions loses its ``actions`` key."""
+    document = flow_design.parse(text)
+    steps, index = _steps(document, path)
+    del steps[index]
+    if not steps:
+        transition, _slash, _index = path.partition("/")
+        yaml_edit.drop(flow_design.transition_at(document, transition), "actions")
+    return yaml_edit.dump(document, text)
+
+
+def _steps(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
+    """The actions of the transition ``path`` names and the index of its step."""
+    transition, _slash, index = path.partition("/")
+    steps = flow_design.transition_at(document, transition).get("actions")
+    if not isinstance(steps, CommentedSeq):
+        raise DesignRefused(flow_design.stale())
+    return steps, yaml_edit.at(steps, index, flow_design.stale())

@@ -1,0 +1,203 @@
+"""The workflow designer's actions at the kernel of them: each action's parameters drawn from its
+JSON Schema (built-ins and the example plugin alike); every step of every shipped flow saved
+unchanged leaves the text as it was; steps added, filled in, ordered and removed; what a schema
+does not take refused on its input, and the text left alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from app.meta.yaml_edit import DesignRefused, safe_load
+from app.workflow import action_design
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / "workflows"
+COLD = (Path(__file__).parent / "workflows" / "cold_receipt.yaml").read_text(encoding="utf-8")
+INVOICE = (WORKFLOWS / "purchase_invoice.yaml").read_text(encoding="utf-8")
+SCRAP = (WORKFLOWS / "scrap.yaml").read_text(encoding="utf-8")
+
+
+def inputs(step: action_design.StepView, **changed: str) -> MultiDict:
+    """What the designer's form of ``step`` posts, with ``changed`` parameters typed in."""
+    values = MultiDict({"when": step.when})
+    for param in step.params:
+        if param.value:
+            values[f"param.{param.name}"] = param.value
+    for name, value in changed.items():
+        values[name if name == "when" else f"param.{name}"] = value
+    return values
+
+
+def step(text: str, path: str) -> action_design.StepView:
+    transition, _slash, index = path.partition("/")
+    return action_design.view(text).transitions[int(transition)].steps[int(index)]
+
+
+def actions_of(text: str, transition: int) -> list[dict]:
+    return safe_load(text)["transitions"][transition].get("actions")
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_step_of_every_shipped_flow_saved_unchanged_is_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    for transition in action_design.view(text).transitions:
+        for shown in transition.steps:
+            assert shown.installed, shown.action
+            assert action_design.update_step(text, shown.path, inputs(shown)) == text, shown.path
+
+
+def test_parameters_are_drawn_as_their_schema_asks():
+    temperature, post = action_design.view(COLD).transitions[0].steps
+    by_name = {param.name: param for param in temperature.params}
+    assert temperature.label == "温度超出范围时拒绝流转"  # the plugin's own label
+    assert [(p.name, p.kind, p.value, p.required) for p in temperature.params] == [
+        ("field", "field", "arrival_temp", True), ("min", "number", "2", False),
+        ("max", "number", "8", False),
+    ]  # fmt: skip
+    assert by_name["min"].label == "最低温度（℃）" and by_name["max"].default == "8"
+    post_params = {param.name: param for param in post.params}
+    assert [param.name for param in post.params][:4] == ["lines", "item", "quantity", "reason"]
+    assert post_params["destination_status"].kind == "choice"
+    assert "nonconforming" in post_params["destination_status"].choices
+    assert post_params["item"].label == "商品字段"  # PARAM_WORDS
+    notify = action_design.view(COLD).transitions[1].steps[1]
+    assert {p.name: (p.kind, p.value) for p in notify.params}["creator"] == ("switch", "1")
+    assert {p.name: p.kind for p in notify.params}["roles"] == "names"
+
+
+def test_a_step_added_is_filled_in_and_written():
+    fields = {"lines", "item", "quantity", "lot", "location"}
+    added = action_design.add_step(SCRAP, "1", {"action": "notify"}, fields)
+    assert actions_of(added, 1)[-1] == {"action": "notify"}
+    path = f"1/{len(actions_of(added, 1)) - 1}"
+    shown = step(added, path)
+    typed = inputs(shown, message="报损已取消 / Scrap cancelled", roles="qa, store_manager",
+                   creator="1", when="total > 0")  # fmt: skip
+    filled = action_design.update_step(added, path, typed)
+    assert actions_of(filled, 1)[-1] == {
+        "action": "notify", "when": "total > 0",
+        "params": {"message": "报损已取消 / Scrap cancelled", "creator": True,
+                   "roles": ["qa", "store_manager"]},
+    }  # fmt: skip
+    written = (
+        "params: {message: 报损已取消 / Scrap cancelled, creator: true, roles: [qa, store_manager]}"
+    )
+    assert written in filled
+
+
+def test_a_new_step_names_the_fields_its_required_parameters_are_called_after():
+    added = action_design.add_step(SCRAP, "0", {"action": "post_stock"},
+                                   {"lines", "item", "quantity", "location"})  # fmt: skip
+    # reason is a choice, not a field: left for the admin (the preview says it is missing)
+    assert actions_of(added, 0)[-1] == {
+        "action": "post_stock",
+        "params": {"lines": "lines", "item": "item", "quantity": "quantity"},
+    }
+
+
+def test_a_transition_without_actions_gets_them_before_its_approval():
+    text = "\n".join([
+        "form: f", "initial: a", "states: {a: {}, b: {}, c: {}}", "transitions:",
+        "  - name: go", "    from: a", "    to: c",
+        "    approval: {pending: b, levels: [{name: m, approvers: {manager: true}}]}", "",
+    ])  # fmt: skip
+    added = action_design.add_step(text, "0", {"action": "set_field"}, set())
+    assert list(safe_load(added)["transitions"][0]) == ["name", "from", "to", "actions", "approval"]
+
+
+def test_a_required_parameter_missing_is_not_refused_while_filling_in():
+    added = action_design.add_step(SCRAP, "1", {"action": "notify"}, set())
+    path = f"1/{len(actions_of(added, 1)) - 1}"
+    filled = action_design.update_step(added, path, MultiDict({"param.creator": "1"}))
+    assert actions_of(filled, 1)[-1] == {"action": "notify", "params": {"creator": True}}
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "field", "says"),
+    [
+        ("min", "two", "param.min", "enter a number"),
+        ("field", "Arrival Temp", "param.field", "names a field"),
+    ],
+)
+def test_a_value_the_plugin_does_not_take_is_refused_on_its_input(param, value, field, says):
+    shown = step(COLD, "0/0")
+    with pytest.raises(DesignRefused) as refused:
+        action_design.update_step(COLD, "0/0", inputs(shown, **{param: value}))
+    assert refused.value.field == field and says in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "field", "says"),
+    [
+        ("reason", "stolen", "param.reason", "choose one of"),
+        ("destination_status", "lost", "param.destination_status", "choose one of"),
+    ],
+)
+def test_a_choice_outside_the_schema_is_refused(param, value, field, says):
+    shown = step(COLD, "0/1")
+    with pytest.raises(DesignRefused) as refused:
+        action_design.update_step(COLD, "0/1", inputs(shown, **{param: value}))
+    assert refused.value.field == field and says in str(refused.value)
+
+
+def test_a_message_too_long_or_yaml_that_does_not_read_is_refused():
+    notify = step(COLD, "1/1")
+    with pytest.raises(DesignRefused) as refused:
+        action_design.update_step(COLD, "1/1", inputs(notify, message="x" * 401))
+    assert refused.value.field == "param.message"
+    text = (WORKFLOWS / "maintenance_check.yaml").read_text(encoding="utf-8")
+    fill = step(text, "0/0")
+    assert {p.name: p.kind for p in fill.params}["line_defaults"] == "yaml"
+    with pytest.raises(DesignRefused) as refused:
+        action_design.update_step(text, "0/0", inputs(fill, line_defaults="{finding: [normal"))
+    assert refused.value.field == "param.line_defaults"
+    abnormal = inputs(fill, line_defaults="{finding: abnormal}")
+    changed = action_design.update_step(text, "0/0", abnormal)
+    assert actions_of(changed, 0)[0]["params"]["line_defaults"] == {"finding": "abnormal"}
+
+
+def test_shared_parameters_stay_the_yamls_and_the_condition_still_changes():
+    confirm, red = action_design.view(INVOICE).transitions[0].steps
+    assert confirm.shared and red.shared  # &receipts, &original
+    void = action_design.view(INVOICE).transitions[1].steps[0]
+    assert void.shared  # {<<: *receipts, undo: true}
+    changed = action_design.update_step(INVOICE, "1/0", inputs(void, when="total > 0", undo=""))
+    assert actions_of(changed, 1)[0]["when"] == "total > 0"
+    assert actions_of(changed, 1)[0]["params"]["undo"] is True
+    assert "params: {<<: *receipts, undo: true}" in changed
+
+
+def test_steps_are_ordered_and_removed_and_the_last_takes_its_key_along():
+    moved = action_design.move_step(COLD, "1/1", -1)
+    assert [s["action"] for s in actions_of(moved, 1)] == ["notify", "post_stock"]
+    assert action_design.move_step(COLD, "1/0", -1) == COLD  # already first
+    once = action_design.remove_step(COLD, "0/0")
+    assert [s["action"] for s in actions_of(once, 0)] == ["post_stock"]
+    assert "actions" not in safe_load(action_design.remove_step(once, "0/0"))["transitions"][0]
+
+
+def test_stale_steps_and_unknown_actions_are_refused():
+    with pytest.raises(DesignRefused, match="no longer where"):
+        action_design.update_step(COLD, "0/7", MultiDict())
+    with pytest.raises(DesignRefused, match="no longer where"):
+        action_design.remove_step(COLD, "2/0")  # approve_large runs no actions
+    with pytest.raises(DesignRefused) as refused:
+        action_design.add_step(COLD, "0", {"action": "launch_rocket"}, set())
+    assert refused.value.field == "action"
+
+
+def test_an_action_not_installed_is_named_and_its_parameters_kept():
+    text = COLD.replace("action: check_temperature", "action: check_humidity")
+    shown = step(text, "0/0")
+    assert not shown.installed and shown.label == ""
+    assert [(p.name, p.kind, p.value) for p in shown.params][:2] == [
+        ("field", "yaml", "arrival_temp"), ("min", "yaml", "2")
+    ]  # fmt: skip
+    changed = action_design.update_step(text, "0/0", MultiDict({"when": "amount > 0"}))
+    assert actions_of(changed, 0)[0] == {
+        "action": "check_humidity", "when": "amount > 0",
+        "params": {"field": "arrival_temp", "min": 2, "max": 8},
+    }  # fmt: skip
