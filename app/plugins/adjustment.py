@@ -38,6 +38,11 @@ class AdjustStock(Action):
         "zh_CN": "按原因调整库存（报损、调整）",
         "en": "Adjust stock in place with a reason code (scrap, adjustment)",
     }
+    param_labels = {
+        "reason_field": {"zh_CN": "原因取自字段", "en": "Reason from the field"},
+        "direction": {"zh_CN": "方向（signed 按正负，out 一律出库）",
+                      "en": "Direction (signed: by sign; out: always out)"},
+    }  # fmt: skip
     params_schema = {
         "type": "object",
         "additionalProperties": False,

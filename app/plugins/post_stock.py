@@ -64,6 +64,11 @@ def _nothing(line: dict, field: str) -> bool:
 class PostStock(Action):
     name = "post_stock"
     label = {"zh_CN": "按明细过账库存移动", "en": "Post the lines' stock movements"}
+    param_labels = {
+        "against_order": {"zh_CN": "对照采购订单收货", "en": "Received against the order"},
+        "supplied_by": {"zh_CN": "只退回原供应商", "en": "Back only to its supplier"},
+        "as_received": {"zh_CN": "验收前须与收货一致", "en": "Inspected as received"},
+    }
     params_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -253,22 +253,22 @@ def _flowed(value):
 
 
 def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params) -> None:
-    """The first value the action's schema does not take, refused on its input; a required
-    parameter still missing is not refused here (the preview's checks say so until it is set)."""
+    """The first value the action's schema does not take, refused on its input; what concerns
+    the parameters as a whole (one still missing, one of two to give) is not refused here: the
+    preview's checks say so until it is set, and the admin fills a step in in any order."""
     for error in registry.params_errors(name, _plain(params)):
-        if error.validator == "required":
+        if not error.absolute_path:
             continue
-        where = str(error.absolute_path[0]) if error.absolute_path else None
-        label = where or name
+        where = str(error.absolute_path[0])
         if error.validator == "pattern" and error.validator_value == FIELD_PATTERN:
             problem = _("%(param)s names a field: a letter, then letters, digits and _.",
-                        param=label)  # fmt: skip
+                        param=where)  # fmt: skip
         elif error.validator == "minLength":
-            problem = _("%(param)s cannot be empty.", param=label)
+            problem = _("%(param)s cannot be empty.", param=where)
         else:
-            problem = _("%(param)s is not what the action takes: %(detail)s", param=label,
+            problem = _("%(param)s is not what the action takes: %(detail)s", param=where,
                         detail=error.message)  # fmt: skip
-        raise DesignRefused(problem, f"param.{where}" if where else "params")
+        raise DesignRefused(problem, f"param.{where}")
 
 
 def add_step(text: str, transition: str, values, fields: set[str],

@@ -66,6 +66,7 @@ PARAM_WORDS = {
     "quantity": {"zh_CN": "数量字段", "en": "Quantity field"},
     "unit_cost": {"zh_CN": "单位成本字段", "en": "Unit cost field"},
     "location": {"zh_CN": "库存地点字段", "en": "Location field"},
+    "status": {"zh_CN": "库存状态字段", "en": "Stock status field"},
     "source": {"zh_CN": "发出地点字段", "en": "Source location field"},
     "destination": {"zh_CN": "接收地点字段", "en": "Destination location field"},
     "source_status": {"zh_CN": "发出时的库存状态", "en": "Stock status it leaves"},

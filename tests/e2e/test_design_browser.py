@@ -180,6 +180,40 @@ def test_an_approval_level_is_added_in_the_flow_designer(
     page.screenshot(path=screenshot_dir / "flow-designer.png", full_page=True)
 
 
+def test_an_action_is_added_to_a_transition_and_filled_in(
+    live_server, page_factory, designer, screenshot_dir
+):
+    """Tell the creator when a scrap is cancelled: the action is picked from the installed ones,
+    its message typed and its switch ticked in inputs drawn from its schema; a value the schema
+    refuses is refused on its input."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/workflows/scrap/edit")
+    page.wait_for_selector("#flow-diagram")
+    page.locator("#add-step-1-action").select_option("notify")
+    page.locator("#add-step-1 button[type=submit]").click()
+    page.wait_for_selector("#step-1-0")
+    settled(page)
+    message = page.locator("#step-1-0-param-message")
+    message.fill("报损单已取消")
+    message.press("Tab")
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('params: {message: 报损单已取消}')"
+    )
+    settled(page)
+    page.click("#step-1-0 details > summary")  # the parameters not given yet, folded away
+    page.locator("#step-1-0-param-creator").check()
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('creator: true}')")
+    settled(page)
+    reason = page.locator("#step-0-0-param-direction")
+    assert reason.input_value() == "out"  # adjust_stock's choice, drawn as a list
+    page.locator("#step-0-0-param-item").fill("Item Code")
+    page.locator("#step-0-0-param-item").press("Tab")
+    page.wait_for_selector("#step-0-0-param-item.is-invalid")
+    assert "item: item" in page.locator("#yaml-text").input_value()  # the YAML left alone
+    page.screenshot(path=screenshot_dir / "flow-actions.png", full_page=True)
+
+
 def test_a_choice_is_relabelled_in_the_option_table(live_server, page_factory, designer):
     page = page_factory(viewport=DESKTOP)
     sign_in(page, live_server, "designer", PASSWORD)

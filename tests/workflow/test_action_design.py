@@ -108,11 +108,15 @@ def test_a_transition_without_actions_gets_them_before_its_approval():
     assert list(safe_load(added)["transitions"][0]) == ["name", "from", "to", "actions", "approval"]
 
 
-def test_a_required_parameter_missing_is_not_refused_while_filling_in():
+def test_parameters_missing_are_not_refused_while_filling_in():
     added = action_design.add_step(SCRAP, "1", {"action": "notify"}, set())
     path = f"1/{len(actions_of(added, 1)) - 1}"
     filled = action_design.update_step(added, path, MultiDict({"param.creator": "1"}))
     assert actions_of(filled, 1)[-1] == {"action": "notify", "params": {"creator": True}}
+    # adjust_stock takes one of reason and reason_field: neither given yet is not refused
+    added = action_design.add_step(SCRAP, "1", {"action": "adjust_stock"}, set())
+    filled = action_design.update_step(added, path, MultiDict({"param.item": "item"}))
+    assert actions_of(filled, 1)[-1] == {"action": "adjust_stock", "params": {"item": "item"}}
 
 
 @pytest.mark.parametrize(
