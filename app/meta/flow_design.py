@@ -6,8 +6,9 @@ reaches, whether it needs approval, each approval level's approvers (roles, the 
 manager, named people), 或签 / 会签, signature and time limit — and adds, orders and removes
 states, transitions and levels. Each change is made to the text being edited (``yaml_edit``), so
 the flow drawing, the checks (no record may be stranded in a removed state, no approval lose its
-transition) and the version diff work as for a typed change. Per-state field rights stay the YAML's
-(the designer names them and keeps them); actions are ``app.workflow.action_design``'s.
+transition) and the version diff work as for a typed change. Each state's field rights (which
+fields may be changed there and by whom, which are shown) are ticked in a grid; actions are
+``app.workflow.action_design``'s.
 
 Transitions are addressed by position (``"1"``), approval levels by transition and position
 (``"1.0"``); states by name.
@@ -29,6 +30,7 @@ NUMBER = re.compile(r"^\d+(\.\d+)?$")
 COMMENTS = ("none", "optional", "required")
 MODES = ("any", "all")
 STATE_KEYS = ("label", "editable", "final", "fields", "submit_rules")
+RIGHTS_KEYS = ("editable", "visible", "roles")
 TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature",
                    "allow_creator")  # fmt: skip
 LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
@@ -46,6 +48,11 @@ class StateView:
     other_keys: list[str]
     #: what must hold before a record leaves the state: (condition, field named, message zh, en)
     rules: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: the state's field rights: the fields that may be changed here (when the state is not
+    #: editable as a whole), the only ones shown (None: all), the roles that may change them
+    editable_fields: list[str] = field(default_factory=list)
+    visible_fields: list[str] | None = None
+    rights_roles: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -117,7 +124,8 @@ def view_of(document: CommentedMap) -> FlowView:
     """The flow as the designer draws it, from a document ``parse`` read."""
     states = [
         StateView(name, *yaml_edit.label_of(raw), raw.get("editable") is True,
-                  raw.get("final") is True, _state_others(raw), _rules_of(raw) or [])
+                  raw.get("final") is True, _state_others(raw), _rules_of(raw) or [],
+                  *_rights_of(raw))
         for name, raw in document["states"].items()
         if isinstance(raw, dict)
     ]  # fmt: skip
@@ -199,8 +207,6 @@ def update_state(text: str, name: str, values: Mapping[str, str]) -> str:
 def _state_others(raw) -> list[str]:
     """What else a state carries that the designer does not edit."""
     others = [key for key in raw if key not in STATE_KEYS]
-    if "fields" in raw:
-        others.append("fields")
     if "submit_rules" in raw and _rules_of(raw) is None:
         others.append("submit_rules")
     return others
@@ -215,6 +221,40 @@ def _set_rules(raw: CommentedMap, values) -> None:
     """The state's entry rules from the designer's rows (a row whose condition is cleared goes)."""
     unsaid = _("Say what is wrong when the rule fails, in Chinese or English.")
     yaml_edit.set_checks(raw, "submit_rules", values, STATE_KEYS, unsaid)
+
+
+def _rights_of(raw) -> tuple[list[str], list[str] | None, list[str]]:
+    rights = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+    visible = rights.get("visible")
+    return (
+        [str(name) for name in rights.get("editable") or []],
+        None if visible is None else [str(name) for name in visible],
+        [str(role) for role in rights.get("roles") or []],
+    )
+
+
+def update_state_rights(text: str, name: str, values, fields: list[str], roles: list[str]) -> str:
+    """Set which of the form's ``fields`` may be changed in the state and by which ``roles``,
+    and whether only some are shown (``values`` a request's form: ``getlist`` for the ticks)."""
+    document = parse(text)
+    raw = _state(document, name)
+    rights = raw.get("fields")
+    if not isinstance(rights, CommentedMap):
+        rights = _flow_map()
+    editable = _ticked(rights.get("editable"), values.getlist("editable_fields"), fields)
+    visible = None
+    if values.get("limit_visible"):  # turned on, it starts from every field shown
+        shown = values.getlist("visible_fields") if "visible" in rights else fields
+        visible = _ticked(rights.get("visible"), shown, fields)
+        if visible is None:
+            raise DesignRefused(_("Tick the fields to show here, or show them all."),
+                                "visible_fields")  # fmt: skip
+    yaml_edit.set_or_drop(rights, "editable", editable, RIGHTS_KEYS)
+    yaml_edit.set_or_drop(rights, "visible", visible, RIGHTS_KEYS)
+    yaml_edit.set_or_drop(rights, "roles", _ticked(rights.get("roles"), values.getlist("roles"),
+                                                   roles), RIGHTS_KEYS)  # fmt: skip
+    yaml_edit.set_or_drop(raw, "fields", rights or None, STATE_KEYS)
+    return yaml_edit.dump(document, text)
 
 
 def update_flow(text: str, values: Mapping[str, str]) -> str:

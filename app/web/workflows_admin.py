@@ -182,7 +182,7 @@ def outline(form: FormDef, held: dict[str, int]) -> dict:
 
 
 def _roles() -> list[str]:
-    return [name for name, _label in role_choices()]
+    return _names(role_choices())
 
 
 def form_fields(workflow: str) -> list[tuple[str, str]]:
@@ -196,14 +196,33 @@ def form_fields(workflow: str) -> list[tuple[str, str]]:
     return list(found.items())
 
 
+def rights_fields(workflow: str) -> list[tuple[str, str, bool]]:
+    """The form's own fields as a state's rights tick them: (name, label, computed — never
+    changed by hand, whatever the rights say)."""
+    form, here = registry().form(workflow), locale()
+    return [
+        (field.name, field.label(here), field.computed) for field in (form.fields if form else [])
+    ]
+
+
+def _names(fields: list[tuple[str, str]]) -> list[str]:
+    return [name for name, _label in fields]
+
+
 def _add_step(text: str, form) -> str:
-    fields = {name for name, _label in form_fields(request.view_args["workflow"])}
+    fields = set(_names(form_fields(request.view_args["workflow"])))
     return action_design.add_step(text, form["path"], form, fields)
+
+
+def _state_rights(text: str, form) -> str:
+    fields = [name for name, _label, _computed in rights_fields(request.view_args["workflow"])]
+    return flow_design.update_state_rights(text, form["state"], form, fields, _roles())
 
 
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "state": lambda text, form: flow_design.update_state(text, form["state"], form),
+    "state_rights": _state_rights,
     "flow": lambda text, form: flow_design.update_flow(text, form),
     "state_add": lambda text, form: flow_design.add_state(text, form),
     "state_remove": lambda text, form: flow_design.remove_state(text, form["state"]),
@@ -240,4 +259,5 @@ def design(workflow):
         "admin_workflows/designer.html", flow=flow, **found,
         placed=refused is not None and flow is not None and (adding or path in places(flow)),
         roles=role_choices(), actions=palette(), fields=form_fields(workflow),
+        rights_fields=rights_fields(workflow),
     )  # fmt: skip

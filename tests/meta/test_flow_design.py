@@ -10,7 +10,7 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.meta import flow_design
-from app.meta.yaml_edit import safe_load
+from app.meta.yaml_edit import DesignRefused, safe_load
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 SCRAP = (WORKFLOWS / "scrap.yaml").read_text(encoding="utf-8")
@@ -117,3 +117,58 @@ def test_entry_rules_are_added_changed_and_removed():
     with pytest.raises(flow_design.DesignRefused) as refused:
         flow_design.update_state(SCRAP, "in_approval", silent)
     assert refused.value.field == "submit_rules"
+
+
+def rights_inputs(state: flow_design.StateView, **lists) -> MultiDict:
+    values = MultiDict()
+    chosen = {"editable_fields": state.editable_fields, "visible_fields": state.visible_fields,
+              "roles": state.rights_roles} | lists  # fmt: skip
+    for name, ticked in chosen.items():
+        for value in ticked or []:
+            values.add(name, value)
+    if chosen["visible_fields"] is not None:
+        values["limit_visible"] = "1"
+    return values
+
+
+RECEIPT_FIELDS = ["supplier", "location", "order", "lines", "inspector", "inspected_at",
+                  "inspection_note", "amount"]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_states_field_rights_saved_unchanged_are_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    for state in flow_design.view(text).states:
+        fields = [*state.editable_fields, *(state.visible_fields or [])] + RECEIPT_FIELDS
+        values = rights_inputs(state)
+        assert flow_design.update_state_rights(text, state.name, values, fields, ROLES) == text
+
+
+def test_field_rights_are_ticked_per_state():
+    text = (WORKFLOWS / "purchase_receipt.yaml").read_text(encoding="utf-8")
+    state = {s.name: s for s in flow_design.view(text).states}["awaiting_inspection"]
+    assert state.editable_fields == ["lines", "inspector", "inspected_at", "inspection_note"]
+    assert state.rights_roles == ["qa", "warehouse_supervisor", "store_manager"]
+    fewer = rights_inputs(state, editable_fields=["lines", "inspector", "inspected_at"],
+                          roles=["qa"])  # fmt: skip
+    changed = flow_design.update_state_rights(text, state.name, fewer, RECEIPT_FIELDS, ROLES)
+    assert "      editable: [lines, inspector, inspected_at]\n      roles: [qa]\n" in changed
+    # showing only some fields starts from all of them shown; unticking every one is refused
+    limited = rights_inputs(state) | {"limit_visible": "1"}
+    shown = flow_design.update_state_rights(text, state.name, limited, RECEIPT_FIELDS, ROLES)
+    rights = safe_load(shown)["states"]["awaiting_inspection"]["fields"]
+    assert rights["visible"] == RECEIPT_FIELDS
+    state = {s.name: s for s in flow_design.view(shown).states}["awaiting_inspection"]
+    with pytest.raises(DesignRefused) as refused:
+        flow_design.update_state_rights(shown, state.name, rights_inputs(state, visible_fields=[]),
+                                        RECEIPT_FIELDS, ROLES)  # fmt: skip
+    assert refused.value.field == "visible_fields"
+    # rights set on a state that had none, and all taken back again
+    done = {s.name: s for s in flow_design.view(text).states}["draft"]
+    given = flow_design.update_state_rights(
+        text, "draft", rights_inputs(done, roles=["qa"]), RECEIPT_FIELDS, ROLES
+    )
+    assert safe_load(given)["states"]["draft"]["fields"] == {"roles": ["qa"]}
+    draft = {s.name: s for s in flow_design.view(given).states}["draft"]
+    taken = rights_inputs(draft, roles=[])
+    assert flow_design.update_state_rights(given, "draft", taken, RECEIPT_FIELDS, ROLES) == text

@@ -225,3 +225,25 @@ def test_actions_are_reordered_and_removed(api, scrap_flow):
     assert up.index("- action: notify") < up.index("- action: adjust_stock")
     removed = new_yaml(post(api, up, [("op", "step_remove"), ("path", "0/0")]))
     assert removed == scrap_flow
+
+
+def test_field_rights_ticked_in_the_designer_keep_a_field_from_other_roles(api, lab_app, org,
+                                                                           scrap_flow):  # fmt: skip
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    assert 'id="state-draft-editable-witnesses"' in shown.text  # the form's fields, to tick
+    rights = [pair for pair in inputs(shown, "state-draft-rights")]
+    assert ("op", "state_rights") in rights and ("limit_visible", "1") not in rights
+    changed = new_yaml(post(api, scrap_flow, [*rights, ("roles", "qa")]))
+    assert "    fields: {roles: [qa]}\n" in changed
+    assert api.form("/admin/workflows/scrap/publish", {"yaml": changed}).status_code == 302
+    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
+    url = "/api/v1/forms/scrap/records"
+    scrap = {"location": org["s1"], "explanation": "破损", "destruction_method": "crushing",
+             "destruction_date": "2026-12-05", "witnesses": "QA"}  # fmt: skip
+    created = api.post(url, json=scrap).json
+    edit = {"explanation": "过期", "version": created["version"]}
+    refused = api.put(f"{url}/{created['id']}", json=edit)
+    assert refused.status_code == 403 and refused.json["field"] == "explanation"
+    nothing = post(api, scrap_flow, [("op", "state_rights"), ("state", "draft"),
+                                     ("limit_visible", "1")])  # fmt: skip
+    assert "visible: [location, explanation" in new_yaml(nothing)  # all shown, to untick
