@@ -114,6 +114,44 @@ def safe_load(text: str):
     return yaml.load(text, Loader=SafeLoader)
 
 
+def plain(value):
+    """ruamel's round-trip containers and scalars as plain ones (for comparing and dumping)."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    for kind in (bool, str, int, float):  # ruamel's quoted strings, scalar ints and floats
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
+def one_line(value) -> str:
+    """``value`` as one line of YAML (``{finding: normal}``, ``[a, b]``, ``accepted``, ``null``):
+    what a designer shows in a box for a value of any shape."""
+    dumped = yaml.safe_dump(plain(value), default_flow_style=True, allow_unicode=True,
+                            width=1 << 20, sort_keys=False)  # fmt: skip
+    return dumped.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def one_line_value(text: str, unread: str, field: str):
+    """The value a box's one line of YAML says, written on one line as the shipped metadata
+    writes it; refused with ``unread`` on ``field`` when it does not read."""
+    try:
+        value = safe_load(text)
+    except yaml.YAMLError:
+        raise DesignRefused(unread, field) from None
+    return _flowed(value)
+
+
+def _flowed(value):
+    if isinstance(value, dict):
+        return flow(CommentedMap((key, _flowed(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return flow_seq(_flowed(item) for item in value)
+    return value
+
+
 def drop(raw: CommentedMap, key: str) -> None:
     """Remove ``key``; the comment lines after it, which introduce what follows the field (ruamel
     keeps them with the last key above), stay with the key that is last now."""

@@ -22,7 +22,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import yaml
 from ruamel.yaml import CommentedMap, CommentedSeq
 
 from app.i18n import _
@@ -144,27 +143,8 @@ def _shown(kind: str, value) -> str:
     if kind == "names" and isinstance(value, list):
         return ", ".join(str(name) for name in value)
     if kind == "yaml" or isinstance(value, dict | list):
-        return _one_line(value)
+        return yaml_edit.one_line(value)
     return str(value)
-
-
-def _one_line(value) -> str:
-    """``value`` as one line of YAML (``{finding: normal}``, ``[a, b]``, ``accepted``)."""
-    dumped = yaml.safe_dump(_plain(value), default_flow_style=True, allow_unicode=True,
-                            width=1 << 20, sort_keys=False)  # fmt: skip
-    return dumped.removesuffix("\n").removesuffix("\n...").strip()
-
-
-def _plain(value):
-    """ruamel's round-trip containers as plain ones (for comparing and dumping)."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    for kind in (bool, str, int, float):  # ruamel's quoted strings, scalar ints and floats
-        if isinstance(value, kind):
-            return kind(value)
-    return value
 
 
 def _shared(params) -> bool:
@@ -229,34 +209,17 @@ def _value(param: ParamView, posted: str, current):
         names = [name.strip() for name in re.split(r"[,，]", posted) if name.strip()]
         return yaml_edit.flow_seq(names)
     if param.kind == "yaml":
-        return _parsed(param, posted)
+        unread = _("%(param)s does not read as YAML; write it on one line, such as {a: b} or "
+                   "[a, b].", param=param.label)  # fmt: skip
+        return yaml_edit.one_line_value(posted, unread, field)
     return posted
-
-
-def _parsed(param: ParamView, posted: str):
-    try:
-        value = yaml_edit.safe_load(posted)
-    except yaml.YAMLError:
-        raise DesignRefused(
-            _("%(param)s does not read as YAML; write it on one line, such as {a: b} or [a, b].",
-              param=param.label), f"param.{param.name}") from None  # fmt: skip
-    return _flowed(value)
-
-
-def _flowed(value):
-    """Plain containers as ruamel's, written on one line as the shipped metadata writes them."""
-    if isinstance(value, dict):
-        return yaml_edit.flow(CommentedMap((key, _flowed(item)) for key, item in value.items()))
-    if isinstance(value, list):
-        return yaml_edit.flow_seq(_flowed(item) for item in value)
-    return value
 
 
 def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params) -> None:
     """The first value the action's schema does not take, refused on its input; what concerns
     the parameters as a whole (one still missing, one of two to give) is not refused here: the
     preview's checks say so until it is set, and the admin fills a step in in any order."""
-    for error in registry.params_errors(name, _plain(params)):
+    for error in registry.params_errors(name, yaml_edit.plain(params)):
         if not error.absolute_path:
             continue
         where = str(error.absolute_path[0])
