@@ -1,11 +1,13 @@
 """The report designer's changes to a report: its columns picked from its source and labelled,
-summed or grouped, ordered, hidden and removed; its label, sort order, row limit and totals —
-set in a table, not typed.
+summed or grouped, ordered, hidden and removed; what the reader chooses when running it (its
+parameters: a period, a location, a text to look for, with their defaults); the conditions it
+always applies (its filters); its chart; its label, sort order, row limit and totals — set in
+tables, not typed.
 
 Each change is made to the text being edited (``yaml_edit``), so the preview (the draft run on
-live data), the checks and the version diff work as for a typed change. Parameters, filters,
-formulas, highlights, drills, pivots and charts stay the YAML's (the designer names them and
-keeps them). Columns are addressed by position (``"2"``).
+live data), the checks and the version diff work as for a typed change. Formulas, highlights,
+drills and pivots stay the YAML's (the designer names them and keeps them). Columns, parameters
+and filters are addressed by position (``"2"``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ruamel.yaml import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from app.i18n import _
 from app.meta import yaml_edit
@@ -25,10 +28,18 @@ SORT_KEY = re.compile(r"^-?[a-z][a-z0-9_]*$")
 AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
 BUCKETS = ("day", "week", "month", "quarter", "year")
 COLUMN_KEYS = ("name", "column", "label", "bucket", "aggregate", "hidden")
+PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
+OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
+PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "default_expr",
+              "options")  # fmt: skip
+FILTER_KEYS = ("column", "op", "value", "against")
+CHART_TYPES = ("bar", "stacked_bar", "line", "pie", "donut", "kpi", "table")
+CHART_KEYS = ("type", "x", "y", "series")
 #: A report's keys in the order they are written; the designer sets those of ``DESIGNED``.
 REPORT_KEYS = ("name", "label", "description", "source", "params", "filters", "columns", "sort",
-               "limit", "totals")  # fmt: skip
-DESIGNED = ("name", "label", "source", "columns", "sort", "limit", "totals")
+               "limit", "totals", "subtotals", "pivot", "chart")  # fmt: skip
+DESIGNED = ("name", "label", "source", "params", "filters", "columns", "sort", "limit", "totals",
+            "chart")  # fmt: skip
 
 
 @dataclass
@@ -45,6 +56,42 @@ class ReportColumn:
 
 
 @dataclass
+class ReportParam:
+    path: str
+    name: str
+    type: str
+    label_zh: str
+    label_en: str
+    column: str
+    op: str
+    required: bool
+    #: a date's default (an expression), the two ends of a date range's, another type's value
+    default: str
+    default_from: str
+    default_to: str
+    other_keys: list[str]
+
+
+@dataclass
+class ReportFilter:
+    path: str
+    column: str
+    op: str
+    #: the value compared with, as one line of YAML (``0``, ``cancelled``, ``[a, b]``, ``null``)
+    value: str
+    #: or another column of the row
+    against: str
+
+
+@dataclass
+class ChartView:
+    type: str
+    x: str
+    y: list[str]
+    series: str
+
+
+@dataclass
 class ReportView:
     source: str
     label_zh: str
@@ -53,7 +100,10 @@ class ReportView:
     sort: str
     limit: str
     totals: bool
-    #: what else the report declares, kept as written (parameters, filters, a chart …)
+    params: list[ReportParam] = field(default_factory=list)
+    filters: list[ReportFilter] = field(default_factory=list)
+    chart: ChartView | None = None
+    #: what else the report declares, kept as written (a pivot, subtotals …)
     other_keys: list[str] = field(default_factory=list)
 
 
@@ -82,7 +132,52 @@ def view(text: str) -> ReportView:
         label_en=yaml_edit.label_of(document)[1], columns=columns,
         sort=", ".join(str(key) for key in document.get("sort") or []),
         limit=str(document.get("limit") or ""), totals=document.get("totals") is True,
+        params=[_param_view(str(index), raw) for index, raw in _entries(document, "params")],
+        filters=[_filter_view(str(index), raw) for index, raw in _entries(document, "filters")],
+        chart=_chart_view(document.get("chart")),
         other_keys=[key for key in document if key not in DESIGNED],
+    )  # fmt: skip
+
+
+def _entries(document: CommentedMap, key: str):
+    return [(i, raw) for i, raw in enumerate(document.get(key) or []) if isinstance(raw, dict)]
+
+
+def _param_view(path: str, raw) -> ReportParam:
+    kind, given = str(raw.get("type", "")), raw.get("default_expr")
+    ends = [yaml_edit.text_of(end) for end in given] if isinstance(given, list) else []
+    ends = (ends + ["", ""])[:2] if kind == "date_range" else ["", ""]
+    default = yaml_edit.text_of(raw.get(_default_key(kind))) if kind != "date_range" else ""
+    designed = {"name", "type", "label", "op", "column", "required", _default_key(kind)}
+    return ReportParam(
+        path=path, name=str(raw.get("name", "")), type=kind, label_zh=yaml_edit.label_of(raw)[0],
+        label_en=yaml_edit.label_of(raw)[1], column=yaml_edit.text_of(raw.get("column")),
+        op=str(raw.get("op") or ""), required=raw.get("required") is True, default=default,
+        default_from=ends[0], default_to=ends[1],
+        other_keys=[key for key in raw if key not in designed],
+    )  # fmt: skip
+
+
+def _default_key(kind: str) -> str:
+    """Where the designer writes a parameter's default: an expression for dates (``today()``),
+    a value for the others (``mine``: the reader's own location)."""
+    return "default_expr" if kind in ("date", "date_range") else "default"
+
+
+def _filter_view(path: str, raw) -> ReportFilter:
+    return ReportFilter(
+        path=path, column=yaml_edit.text_of(raw.get("column")), op=str(raw.get("op") or ""),
+        value="" if "value" not in raw else yaml_edit.one_line(raw["value"]),
+        against=yaml_edit.text_of(raw.get("against")),
+    )  # fmt: skip
+
+
+def _chart_view(raw) -> ChartView | None:
+    if not isinstance(raw, dict):
+        return None
+    return ChartView(
+        type=str(raw.get("type", "")), x=yaml_edit.text_of(raw.get("x")),
+        y=[str(name) for name in raw.get("y") or []], series=yaml_edit.text_of(raw.get("series")),
     )  # fmt: skip
 
 
@@ -142,6 +237,150 @@ def add_column(text: str, values: Mapping[str, str], labels: Mapping[str, tuple[
     return yaml_edit.dump(document, text)
 
 
+# --- parameters and filters ------------------------------------------------------------------
+
+
+def update_param(text: str, path: str, values: Mapping[str, str]) -> str:
+    """A parameter's name, type, labels, the column it narrows, how it compares, whether the
+    reader must give it, and its default."""
+    document = parse(text)
+    params, index = _located(document, "params", path)
+    raw = params[index]
+    name = _param_name(values.get("name", ""), params, index)
+    kind = values.get("type", "")
+    if kind not in PARAM_TYPES:
+        raise DesignRefused(_("Choose what the reader gives: a date, a period, a location …"),
+                            "type")  # fmt: skip
+    yaml_edit.set_or_drop(raw, "name", name, PARAM_KEYS)
+    yaml_edit.set_or_drop(raw, "type", kind, PARAM_KEYS)
+    yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
+                        name, PARAM_KEYS)  # fmt: skip
+    op = values.get("compare", "")  # (``op`` names the designer's change)
+    yaml_edit.set_or_drop(raw, "op", op if op in OPS else None, PARAM_KEYS)
+    column = values.get("column", "").strip()
+    yaml_edit.set_or_drop(raw, "column", _reference(column) if column else None, PARAM_KEYS)
+    yaml_edit.set_or_drop(raw, "required", True if values.get("required") else None, PARAM_KEYS)
+    key = _default_key(kind)
+    yaml_edit.set_or_drop(raw, key, _default(raw.get(key), kind, values), PARAM_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def _default(current, kind: str, values: Mapping[str, str]):
+    """The default the inputs give (``current`` itself when they say the same); None for none."""
+    if kind == "date_range":
+        ends = [values.get("default_from", "").strip(), values.get("default_to", "").strip()]
+        if not any(ends):
+            return None
+        if not all(ends):
+            raise DesignRefused(_("Give both ends of the period, such as today() - days(30) "
+                                  "and today(), or neither."), "default_from")  # fmt: skip
+        if isinstance(current, list) and [yaml_edit.text_of(end) for end in current] == ends:
+            return current
+        return yaml_edit.flow_seq(DoubleQuotedScalarString(end) for end in ends)  # as shipped
+    given = values.get("default", "").strip()
+    return current if given and given == yaml_edit.text_of(current) else (given or None)
+
+
+def add_param(text: str, values: Mapping[str, str]) -> str:
+    """A parameter at the end: a name, a type and its labels; the rest is set on its row."""
+    document = parse(text)
+    params = document.get("params")
+    if not isinstance(params, CommentedSeq):
+        params = CommentedSeq()
+    name = _param_name(values.get("name", ""), params, None)
+    kind = values.get("type", "")
+    if kind not in PARAM_TYPES:
+        raise DesignRefused(_("Choose what the reader gives: a date, a period, a location …"),
+                            "type")  # fmt: skip
+    raw = CommentedMap(name=name, type=kind)
+    yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
+    params.append(raw)
+    yaml_edit.set_or_drop(document, "params", params, REPORT_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def update_filter(text: str, path: str, values: Mapping[str, str]) -> str:
+    """A filter's column, comparison and what it compares with: a value (one line of YAML) or,
+    when given, another column of the row."""
+    document = parse(text)
+    filters, index = _located(document, "filters", path)
+    _set_filter(filters[index], values)
+    return yaml_edit.dump(document, text)
+
+
+def add_filter(text: str, values: Mapping[str, str]) -> str:
+    document = parse(text)
+    filters = document.get("filters")
+    if not isinstance(filters, CommentedSeq):
+        filters = CommentedSeq()
+    raw = yaml_edit.flow(CommentedMap())  # one line per filter, as the shipped reports write them
+    _set_filter(raw, values)
+    filters.append(raw)
+    yaml_edit.set_or_drop(document, "filters", filters, REPORT_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def _set_filter(raw: CommentedMap, values: Mapping[str, str]) -> None:
+    op = values.get("compare", "")  # (``op`` names the designer's change)
+    if op not in OPS:
+        raise DesignRefused(_("Choose how the column is compared."), "compare")
+    yaml_edit.set_or_drop(raw, "column", _reference(values.get("column", "")), FILTER_KEYS)
+    yaml_edit.set_or_drop(raw, "op", op, FILTER_KEYS)
+    against = values.get("against", "").strip()
+    if against:
+        yaml_edit.drop(raw, "value")
+        yaml_edit.set_or_drop(raw, "against", _reference(against, "against"), FILTER_KEYS)
+        return
+    yaml_edit.drop(raw, "against")
+    typed = values.get("value", "").strip() or "null"
+    if "value" in raw and typed == yaml_edit.one_line(raw["value"]):
+        return
+    unread = _("The value does not read; write it as 0, cancelled, true, null or [a, b].")
+    value = yaml_edit.one_line_value(typed, unread, "value")
+    yaml_edit.set_or_drop(raw, "value", "", FILTER_KEYS)  # its place; a null value is kept
+    raw["value"] = value  # ("is empty"), where set_or_drop would drop it
+
+
+def move_entry(text: str, key: str, path: str, step: int) -> str:
+    """Move a parameter (``key`` "params") or a filter ("filters") ``step`` places."""
+    document = parse(text)
+    return yaml_edit.moved(document, *_located(document, key, path), step, text)
+
+
+def remove_entry(text: str, key: str, path: str) -> str:
+    """Remove a parameter or a filter; the report's last one takes its key along."""
+    document = parse(text)
+    entries, index = _located(document, key, path)
+    del entries[index]
+    if not entries:
+        yaml_edit.drop(document, key)
+    return yaml_edit.dump(document, text)
+
+
+def update_chart(text: str, values) -> str:
+    """The chart drawn above the table: its type, the column along the bottom, the columns it
+    draws and the one that splits them into series; no type, no chart (``values`` a request's
+    form: ``getlist`` for the columns drawn)."""
+    document = parse(text)
+    kind = values.get("chart_type", "")
+    if kind not in CHART_TYPES:
+        yaml_edit.drop(document, "chart")
+        return yaml_edit.dump(document, text)
+    chart = document.get("chart")
+    if not isinstance(chart, CommentedMap):
+        chart = yaml_edit.flow(CommentedMap())
+    names = yaml_edit.names_in(document["columns"])
+    x, series = values.get("x", ""), values.get("series", "")
+    drawn = [name for name in values.getlist("y") if name in names]
+    yaml_edit.set_or_drop(chart, "type", kind, CHART_KEYS)
+    yaml_edit.set_or_drop(chart, "x", x if x in names else None, CHART_KEYS)
+    if [str(name) for name in chart.get("y") or []] != drawn:
+        yaml_edit.set_or_drop(chart, "y", yaml_edit.flow_seq(drawn) if drawn else None, CHART_KEYS)
+    yaml_edit.set_or_drop(chart, "series", series if series in names else None, CHART_KEYS)
+    yaml_edit.set_or_drop(document, "chart", chart, REPORT_KEYS)
+    return yaml_edit.dump(document, text)
+
+
 def move_column(text: str, path: str, step: int) -> str:
     document = parse(text)
     return yaml_edit.moved(document, *_locate(document, path), step, text)
@@ -161,13 +400,29 @@ def _name(name: str, columns: CommentedSeq, index: int | None) -> str:
     )  # fmt: skip
 
 
-def _reference(reference: str) -> str:
+def _param_name(name: str, params: CommentedSeq, index: int | None) -> str:
+    return yaml_edit.new_name(
+        name, yaml_edit.names_in(params, index), None,
+        lambda taken: _("The report already has a parameter called %(name)s.", name=taken),
+    )  # fmt: skip
+
+
+def _reference(reference: str, field: str = "column") -> str:
     reference = reference.strip()
     if not REFERENCE.match(reference):
-        raise DesignRefused(_("Choose the source column it shows."), "column")
+        raise DesignRefused(_("Choose the source column it shows."), field)
     return reference
 
 
 def _locate(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
-    stale = _("That column is no longer where the designer saw it; look again and repeat.")
-    return document["columns"], yaml_edit.at(document["columns"], path, stale)
+    return _located(document, "columns", path)
+
+
+def _located(document: CommentedMap, key: str, path: str) -> tuple[CommentedSeq, int]:
+    """The entries under ``key`` (columns, params, filters) and the index ``path`` names."""
+    stale = _("That part of the report is no longer where the designer saw it; look again and "
+              "repeat.")  # fmt: skip
+    entries = document.get(key)
+    if not isinstance(entries, CommentedSeq):
+        raise DesignRefused(stale)
+    return entries, yaml_edit.at(entries, path, stale)

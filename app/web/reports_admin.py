@@ -1,6 +1,7 @@
 """Admin pages to edit reports live (see metadata_admin); the preview runs the draft on live
 data, under the admin's own scope, nothing published. The designer beside the YAML (设计) picks,
-labels, sums and orders the columns from the report's source (``app.meta.report_design``)."""
+labels, sums and orders the columns from the report's source, sets what the reader chooses when
+running it, the conditions it always applies and its chart (``app.meta.report_design``)."""
 
 from __future__ import annotations
 
@@ -98,20 +99,33 @@ CHANGES = {
     "up": lambda text, form: report_design.move_column(text, form["path"], -1),
     "down": lambda text, form: report_design.move_column(text, form["path"], 1),
     "remove": lambda text, form: report_design.remove_column(text, form["path"]),
+    "param": lambda text, form: report_design.update_param(text, form["path"], form),
+    "param_add": lambda text, form: report_design.add_param(text, form),
+    "param_up": lambda text, form: report_design.move_entry(text, "params", form["path"], -1),
+    "param_down": lambda text, form: report_design.move_entry(text, "params", form["path"], 1),
+    "param_remove": lambda text, form: report_design.remove_entry(text, "params", form["path"]),
+    "filter": lambda text, form: report_design.update_filter(text, form["path"], form),
+    "filter_add": lambda text, form: report_design.add_filter(text, form),
+    "filter_up": lambda text, form: report_design.move_entry(text, "filters", form["path"], -1),
+    "filter_down": lambda text, form: report_design.move_entry(text, "filters", form["path"], 1),
+    "filter_remove": lambda text, form: report_design.remove_entry(text, "filters", form["path"]),
+    "chart": lambda text, form: report_design.update_chart(text, form),
 }
 
 
 @bp.post("/<report>/design")
 @login_required
 def design(report):
-    """htmx: the columns as a table, drawn from the YAML being edited after the change ``op``
-    asks for (see ``Editor.designed``)."""
+    """htmx: the columns, parameters and filters as tables and the chart, drawn from the YAML
+    being edited after the change ``op`` asks for (see ``Editor.designed``)."""
     found = EDITOR.designed(report, CHANGES, report_design.view)
     drawn = found.pop("drawn")
     offered = source_columns(drawn.source) if drawn else {}
     return render_template(
         "admin_reports/designer.html", report_view=drawn, offered=offered, **found,
         aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
+        param_types=report_design.PARAM_TYPES, ops=report_design.OPS,
+        chart_types=report_design.CHART_TYPES,
     )  # fmt: skip
 
 

@@ -1,12 +1,15 @@
-"""The report designer's changes: every shipped report saved unchanged is unchanged; a column is
-relabelled, summed, added from the source, moved and removed line by line; bad names, sort keys
-and limits are refused on their input."""
+"""The report designer's changes: every shipped report saved unchanged is unchanged (columns,
+parameters, filters, chart); a column is relabelled, summed, added from the source, moved and
+removed line by line; parameters and filters are set, added, moved and removed, a chart drawn
+and taken away; bad names, sort keys, limits, types, periods and values are refused on their
+input."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from app.meta import report_design
 from app.meta.yaml_edit import DesignRefused, safe_load
@@ -30,11 +33,38 @@ def test_every_shipped_report_saved_unchanged_is_unchanged(path):
     assert report_design.update_report(text, settings) == text
     for column in report.columns:
         assert report_design.update_column(text, column.path, shown(column)) == text
+    for param in report.params:
+        assert report_design.update_param(text, param.path, param_inputs(param)) == text
+    for condition in report.filters:
+        assert report_design.update_filter(text, condition.path, filter_inputs(condition)) == text
+    assert report_design.update_chart(text, chart_inputs(report.chart)) == text
+
+
+def param_inputs(param: report_design.ReportParam, **changed) -> dict[str, str]:
+    values = {key: getattr(param, key) for key in ("name", "type", "label_zh", "label_en",
+              "column", "default", "default_from", "default_to")}  # fmt: skip
+    values["compare"] = param.op
+    return values | ({"required": "1"} if param.required else {}) | changed
+
+
+def filter_inputs(condition: report_design.ReportFilter, **changed) -> dict[str, str]:
+    values = {"column": condition.column, "compare": condition.op, "value": condition.value,
+              "against": condition.against}  # fmt: skip
+    return values | changed
+
+
+def chart_inputs(chart: report_design.ChartView | None, **changed) -> MultiDict:
+    if chart is None:
+        return MultiDict(changed)
+    values = MultiDict({"chart_type": chart.type, "x": chart.x, "series": chart.series})
+    for name in chart.y:
+        values.add("y", name)
+    return MultiDict([*values.items(multi=True), *changed.items()])
 
 
 def test_columns_are_changed_added_moved_and_removed():
     report = report_design.view(SALES)
-    assert report.source == "form:sales_order.deliveries" and "params" in report.other_keys
+    assert report.source == "form:sales_order.deliveries" and report.params[0].name == "period"
     quantity = next(c for c in report.columns if c.name == "quantity")
     total = shown(quantity) | {"aggregate": "sum", "label_zh": "数量合计"}
     summed = report_design.update_column(SALES, quantity.path, total)
@@ -80,3 +110,73 @@ def test_a_bad_column_is_refused_on_its_input(values, field):
     assert refused.value.field == field
     with pytest.raises(DesignRefused, match="Choose the source column"):
         report_design.add_column(SALES, {"column": ""}, {})
+
+
+def test_parameters_are_set_added_moved_and_removed():
+    period, location, customer = report_design.view(SALES).params
+    assert (period.type, period.column, period.default_from, period.default_to) == (
+        "date_range", "sale_date", "today() - days(30)", "today()"
+    )  # fmt: skip
+    assert (location.default, customer.op) == ("mine", "contains")
+    year = param_inputs(period, default_from="today() - days(365)", required="1")
+    changed = report_design.update_param(SALES, "0", year)
+    assert '    default_expr: ["today() - days(365)", "today()"]\n' in changed
+    assert "    column: sale_date\n    required: true\n" in changed
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_param(SALES, "0", param_inputs(period, default_to=""))
+    assert refused.value.field == "default_from"
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_param(SALES, "1", param_inputs(location, type="colour"))
+    assert refused.value.field == "type"
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_param(SALES, "1", param_inputs(location, name="period"))
+    assert refused.value.field == "name" and "already has a parameter" in str(refused.value)
+    added = report_design.add_param(SALES, {"name": "lot", "type": "text", "label_zh": "批号"})
+    assert "  - name: lot\n    type: text\n    label: {zh_CN: 批号, en: 批号}\nfilters:" in added
+    moved = report_design.move_entry(added, "params", "3", -1)
+    assert [p.name for p in report_design.view(moved).params] == [
+        "period", "location", "lot", "customer"
+    ]  # fmt: skip
+    fewer = report_design.remove_entry(SALES, "params", "2")
+    assert "name: customer\n    type: text" not in fewer and "# GSP 销售记录" in fewer
+    none = report_design.remove_entry(report_design.remove_entry(fewer, "params", "1"),
+                                      "params", "0")  # fmt: skip
+    assert "params" not in safe_load(none)
+    first = report_design.add_param(none, {"name": "as_of", "type": "date", "label_zh": "截至"})
+    assert safe_load(first)["params"] == [
+        {"name": "as_of", "type": "date", "label": {"zh_CN": "截至", "en": "截至"}}
+    ]
+    assert list(safe_load(first))[:5] == ["name", "label", "source", "params", "filters"]
+
+
+def test_filters_are_set_added_and_removed_and_compare_with_values_or_columns():
+    (delivered,) = report_design.view(SALES).filters
+    assert (delivered.column, delivered.op, delivered.value) == ("state", "eq", "delivered")
+    several = filter_inputs(delivered, compare="in", value="[delivered, invoiced]")
+    changed = report_design.update_filter(SALES, "0", several)
+    assert "  - {column: state, op: in, value: [delivered, invoiced]}\n" in changed
+    empty = report_design.add_filter(SALES, {"column": "lot", "compare": "eq", "value": ""})
+    assert "  - {column: lot, op: eq, value: null}\n" in empty
+    assert report_design.view(empty).filters[1].value == "null"
+    against = report_design.add_filter(SALES, {"column": "quantity", "compare": "gt",
+                                               "against": "returned"})  # fmt: skip
+    assert "  - {column: quantity, op: gt, against: returned}\n" in against
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_filter(SALES, "0", filter_inputs(delivered, value="[open"))
+    assert refused.value.field == "value"
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_filter(SALES, "0", filter_inputs(delivered, compare="like"))
+    assert refused.value.field == "compare"
+    assert "filters" not in safe_load(report_design.remove_entry(SALES, "filters", "0"))
+    with pytest.raises(DesignRefused, match="no longer where"):
+        report_design.update_filter(SALES, "3", filter_inputs(delivered))
+
+
+def test_a_chart_is_drawn_changed_and_taken_away():
+    bars = MultiDict([("chart_type", "bar"), ("x", "customer"), ("y", "quantity"),
+                      ("series", "nonsense")])  # fmt: skip
+    drawn = report_design.update_chart(SALES, bars)
+    assert "chart: {type: bar, x: customer, y: [quantity]}\n" in drawn  # no such series
+    chart = report_design.view(drawn).chart
+    assert (chart.type, chart.x, chart.y) == ("bar", "customer", ["quantity"])
+    assert report_design.update_chart(drawn, MultiDict({"chart_type": ""})) == SALES

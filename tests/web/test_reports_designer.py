@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from werkzeug.datastructures import MultiDict
+
 from tests.web.test_forms_designer import new_yaml
 from tests.web.test_reports_admin import URL, admin, chain, column_names, shipped_text  # noqa: F401
 
@@ -44,3 +46,74 @@ def test_refusals_name_their_input(app, admin):  # noqa: F811
     assert new_yaml(nothing) is None and "data-refused" in nothing.text
     stale = admin.form(DESIGN, {"yaml": text, "op": "remove", "path": "42"})
     assert 'id="designer-message"' in stale.text
+
+
+def row_count(client, query: str = "") -> int:
+    response = client.get(URL + query)
+    assert response.status_code == 200, response.text
+    return len(response.json["rows"])
+
+
+def design(client, text: str, *pairs) -> str | None:
+    """The YAML the designer sends back after the change ``pairs`` (name, value) ask for."""
+    data = MultiDict([("yaml", text), *pairs, ("csrf_token", client.token)])
+    return new_yaml(client.client.post(DESIGN, data=data))
+
+
+LOCATION = [("op", "param"), ("path", "0"), ("name", "location"), ("type", "location"),
+            ("label_zh", "地点"), ("label_en", "Location"), ("default", "mine")]  # fmt: skip
+ON_HAND = [("op", "filter"), ("path", "0"), ("column", "on_hand"), ("compare", "gt"),
+           ("value", "0")]  # fmt: skip
+BARS = [("op", "chart"), ("chart_type", "bar"), ("x", "location"), ("y", "on_hand")]
+
+
+def test_parameters_filters_and_chart_are_drawn_and_saved_unchanged(app, admin):  # noqa: F811
+    text = shipped_text(app)
+    shown = admin.form(DESIGN, {"yaml": text})
+    assert 'id="param-0"' in shown.text and 'id="filter-0"' in shown.text
+    assert '<option value="bar" selected>' in shown.text and 'id="chart-y-on_hand"' in shown.text
+    for change in (LOCATION, ON_HAND, BARS):
+        assert design(admin, text, *change) == text, change[0]
+
+
+def test_a_filter_and_a_parameter_set_in_the_designer_narrow_the_published_report(
+    app,
+    admin,  # noqa: F811
+):
+    text = shipped_text(app)
+    before = row_count(admin)
+    assert before > 0
+    none_held = design(admin, text, *ON_HAND[:3], ("compare", "lt"), ("value", "0"))
+    assert "  - {column: on_hand, op: lt, value: 0}\n" in none_held
+    add = [("op", "param_add"), ("name", "item"), ("type", "text"), ("label_zh", "商品")]
+    with_item = design(admin, text, *add)
+    item = [("op", "param"), ("path", "1"), ("name", "item"), ("type", "text"),
+            ("label_zh", "商品"), ("label_en", "Item"), ("column", "item.name")]  # fmt: skip
+    narrowing = design(admin, with_item, *item, ("compare", "contains"))
+    assert "    op: contains\n    column: item.name\n" in narrowing
+    assert (
+        admin.form("/admin/reports/stock_by_location/publish", {"yaml": narrowing}).status_code
+        == 302
+    )
+    assert row_count(admin, "?item=no-such-item") == 0 and row_count(admin) == before
+    assert (
+        admin.form("/admin/reports/stock_by_location/publish", {"yaml": none_held}).status_code
+        == 302
+    )
+    assert row_count(admin) == 0
+
+
+def test_report_parts_refused_or_removed_in_the_designer(app, admin):  # noqa: F811
+    text = shipped_text(app)
+    taken = admin.form(DESIGN, {"yaml": text, "op": "param_add", "name": "location",
+                                "type": "text"})  # fmt: skip
+    assert new_yaml(taken) is None and 'is-invalid" id="add-param-name"' in taken.text
+    unread = [*ON_HAND[:4], ("value", "[1, 2")]
+    refused = admin.client.post(DESIGN, data=MultiDict([("yaml", text), *unread,
+                                                         ("csrf_token", admin.token)]))  # fmt: skip
+    assert new_yaml(refused) is None and "is-invalid" in refused.text
+    assert "chart:" not in design(admin, text, ("op", "chart"), ("chart_type", ""))
+    pie = design(admin, text, *BARS[:1], ("chart_type", "pie"), ("x", "location"),
+                 ("y", "available"))  # fmt: skip
+    assert "chart: {type: pie, x: location, y: [available]}\n" in pie
+    assert "filters:" not in design(admin, text, ("op", "filter_remove"), ("path", "0"))
