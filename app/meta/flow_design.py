@@ -35,7 +35,7 @@ TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment
                    "allow_creator")  # fmt: skip
 LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
               "time_limit_hours")  # fmt: skip
-APPROVAL_KEYS = ("pending", "reject_to", "levels")
+APPROVAL_KEYS = ("pending", "reject_to", "levels", "on_pending", "on_reject")
 
 
 @dataclass
@@ -88,8 +88,10 @@ class TransitionView:
     #: whoever created the record may fire it past its first state (else segregation of duties)
     allow_creator: bool
     actions: list[str]
-    #: the actions it runs, drawn for the designer by ``app.workflow.action_design``
+    #: the actions it runs, drawn for the designer by ``app.workflow.action_design``, and those
+    #: its approval runs as the record starts waiting and when it is rejected (by hook)
     steps: list = field(default_factory=list)
+    hooks: dict = field(default_factory=dict)
     pending: str = ""
     reject_to: str = ""
     levels: list[LevelView] | None = None
@@ -145,6 +147,9 @@ def places(flow: FlowView) -> set[str]:
         found.add(transition.path)
         found.update(level.path for level in transition.levels or [])
         found.update(step.path for step in transition.steps)
+        for hook, steps in transition.hooks.items():
+            found.add(f"{transition.path}/{hook}")
+            found.update(step.path for step in steps)
     return found
 
 

@@ -13,7 +13,7 @@ Like every designer, each change is made to the text being edited (``yaml_edit``
 refuses (a value its schema does not take) is refused on its input before it reaches the text;
 what is merely missing (a required parameter not filled in yet) is left to the preview's checks,
 so that an admin can fill a step in any order. Steps are addressed by transition and position
-(``"1/0"``).
+(``"1/0"``), an approval's hooks' steps by transition, hook and position (``"1/on_reject/0"``).
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ FIELD_PATTERN = "^[a-z][a-z0-9_]*$"
 STEP_KEYS = ("action", "when", "params")
 #: Where a transition's ``actions`` go when a first one is added: before its approval.
 TRANSITION_ORDER = (*flow_design.TRANSITION_KEYS, "actions", "approval")
+#: An approval's own steps: run as the record starts waiting, and as a rejection sends it back.
+HOOKS = ("on_pending", "on_reject")
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -68,18 +70,29 @@ class StepView:
 
 
 def view(text: str, registry: ActionRegistry | None = None) -> FlowView:
-    """The flow as ``flow_design`` draws it, each transition with its action steps."""
+    """The flow as ``flow_design`` draws it, each transition with its action steps and, when it
+    needs approval, the steps of its approval's hooks."""
     registry = registry or installed_actions()
     document = flow_design.parse(text)
     flow = flow_design.view_of(document)
     for transition in flow.transitions:
         raw = document["transitions"][int(transition.path)]
-        transition.steps = [
-            _step_view(f"{transition.path}/{index}", step, registry)
-            for index, step in enumerate(raw.get("actions") or [])
-            if isinstance(step, dict)
-        ]
+        transition.steps = _steps_view(transition.path, raw.get("actions"), registry)
+        approval = raw.get("approval")
+        if isinstance(approval, dict):
+            transition.hooks = {
+                hook: _steps_view(f"{transition.path}/{hook}", approval.get(hook), registry)
+                for hook in HOOKS
+            }
     return flow
+
+
+def _steps_view(where: str, steps, registry: ActionRegistry) -> list[StepView]:
+    return [
+        _step_view(f"{where}/{index}", step, registry)
+        for index, step in enumerate(steps or [])
+        if isinstance(step, dict)
+    ]
 
 
 def _step_view(path: str, raw, registry: ActionRegistry) -> StepView:
@@ -167,7 +180,7 @@ def update_step(text: str, path: str, values, registry: ActionRegistry | None = 
     params = raw.get("params") if isinstance(raw.get("params"), dict) else None
     if name in registry and not _shared(params):
         _set_params(raw, registry, name, values)
-    return yaml_edit.dump(document, text)
+    return _dumped(document, steps, text)
 
 
 def _set_params(raw: CommentedMap, registry: ActionRegistry, name: str, values) -> None:
@@ -234,13 +247,13 @@ def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params)
         raise DesignRefused(problem, f"param.{where}")
 
 
-def add_step(text: str, transition: str, values, fields: set[str],
+def add_step(text: str, where: str, values, fields: set[str],
              registry: ActionRegistry | None = None) -> str:  # fmt: skip
-    """Add the action ``values["action"]`` at the end of a transition's actions; its required
-    parameters that name a field are filled in with the form's field of that name, if any."""
+    """Add the action ``values["action"]`` at the end of the steps ``where`` names (``"1"`` a
+    transition's actions, ``"1/on_pending"`` an approval's hook); its required parameters that
+    name a field are filled in with the form's field of that name, if any."""
     registry = registry or installed_actions()
     document = flow_design.parse(text)
-    raw = flow_design.transition_at(document, transition)
     name = values.get("action", "")
     if name not in registry:
         raise DesignRefused(_("Choose one of the installed actions."), "action")
@@ -252,34 +265,62 @@ def add_step(text: str, transition: str, values, fields: set[str],
     ))  # fmt: skip
     if guessed:
         step["params"] = guessed
-    steps = raw.get("actions")
+    holder, key = _holder(document, where)
+    steps = holder.get(key)
     if not isinstance(steps, CommentedSeq):
         steps = CommentedSeq()
-        yaml_edit.set_or_drop(raw, "actions", steps, TRANSITION_ORDER)
+        order = TRANSITION_ORDER if key == "actions" else flow_design.APPROVAL_KEYS
+        yaml_edit.set_or_drop(holder, key, steps, order)
     steps.append(step)
-    return yaml_edit.dump(document, text)
+    return _dumped(document, steps, text)
 
 
 def move_step(text: str, path: str, step: int) -> str:
     document = flow_design.parse(text)
-    return yaml_edit.moved(document, *_steps(document, path), step, text)
+    steps, index = _steps(document, path)
+    if not 0 <= index + step < len(steps):
+        return text
+    steps.insert(index + step, steps.pop(index))
+    return _dumped(document, steps, text)
 
 
 def remove_step(text: str, path: str) -> str:
-    """Remove a step; a transition left without actions loses its ``actions`` key."""
+    """Remove a step; the last one takes its list's key along (``actions``, a hook)."""
     document = flow_design.parse(text)
     steps, index = _steps(document, path)
     del steps[index]
     if not steps:
-        transition, _slash, _index = path.partition("/")
-        yaml_edit.drop(flow_design.transition_at(document, transition), "actions")
+        yaml_edit.drop(*_holder(document, path.rpartition("/")[0]))
+    return _dumped(document, steps, text)
+
+
+def _dumped(document: CommentedMap, steps: CommentedSeq, text: str) -> str:
+    """The changed text; a list of steps written on one line (``[{action: a}]``) that changed
+    opens up, one step a line, since ruamel writes such a list back as ``[action: a, …]``."""
+    changed = yaml_edit.dump(document, text)
+    if changed == text or not steps.fa.flow_style():
+        return changed
+    steps.fa.set_block_style()
     return yaml_edit.dump(document, text)
 
 
+def _holder(document: CommentedMap, where: str) -> tuple[CommentedMap, str]:
+    """The mapping that holds the steps ``where`` names, and their key there."""
+    transition, _slash, hook = where.partition("/")
+    raw = flow_design.transition_at(document, transition)
+    if not hook:
+        return raw, "actions"
+    approval = raw.get("approval")
+    if hook not in HOOKS or not isinstance(approval, CommentedMap):
+        raise DesignRefused(flow_design.stale())
+    return approval, hook
+
+
 def _steps(document: CommentedMap, path: str) -> tuple[CommentedSeq, int]:
-    """The actions of the transition ``path`` names and the index of its step."""
-    transition, _slash, index = path.partition("/")
-    steps = flow_design.transition_at(document, transition).get("actions")
+    """The steps the step ``path`` is one of, and its index there."""
+    where, _slash, index = path.rpartition("/")
+    holder, key = _holder(document, where)
+    steps = holder.get(key)
     if not isinstance(steps, CommentedSeq):
         raise DesignRefused(flow_design.stale())
     return steps, yaml_edit.at(steps, index, flow_design.stale())

@@ -247,3 +247,17 @@ def test_field_rights_ticked_in_the_designer_keep_a_field_from_other_roles(api, 
     nothing = post(api, scrap_flow, [("op", "state_rights"), ("state", "draft"),
                                      ("limit_visible", "1")])  # fmt: skip
     assert "visible: [location, explanation" in new_yaml(nothing)  # all shown, to untick
+
+
+def test_an_approvals_hooks_are_drawn_and_take_actions(api, lab_app):
+    text = lab_app.extensions["lianku.registry"].metadata.workflows["stocktake"].text
+    url = "/admin/workflows/stocktake/design"
+    shown = api.form(url, {"yaml": text})
+    hooked = re.search(r'id="step-(\d+)-on_pending-0" data-path="[^"]+" data-action="(\w+)"',
+                       shown.text)  # fmt: skip
+    assert hooked and hooked[2] == "review_stocktake"
+    where = f"{hooked[1]}/on_reject"
+    assert f'id="add-step-{hooked[1]}-on_reject"' in shown.text
+    data = {"yaml": text, "op": "step_add", "path": where, "action": "notify"}
+    added = new_yaml(api.form(url, data))
+    assert "on_reject:\n        - {action: resume_stocktake}\n        - action: notify\n" in added

@@ -44,7 +44,8 @@ def actions_of(text: str, transition: int) -> list[dict]:
 def test_every_step_of_every_shipped_flow_saved_unchanged_is_unchanged(path):
     text = path.read_text(encoding="utf-8")
     for transition in action_design.view(text).transitions:
-        for shown in transition.steps:
+        hooked = [step for steps in transition.hooks.values() for step in steps]
+        for shown in transition.steps + hooked:
             assert shown.installed, shown.action
             assert action_design.update_step(text, shown.path, inputs(shown)) == text, shown.path
 
@@ -205,3 +206,30 @@ def test_an_action_not_installed_is_named_and_its_parameters_kept():
         "action": "check_humidity", "when": "amount > 0",
         "params": {"field": "arrival_temp", "min": 2, "max": 8},
     }  # fmt: skip
+
+
+def test_an_approvals_hooks_take_steps_like_a_transition():
+    text = (WORKFLOWS / "stocktake.yaml").read_text(encoding="utf-8")
+    flow = action_design.view(text)
+    with_hooks = next(t for t in flow.transitions if t.hooks)
+    path = with_hooks.path
+    assert [s.action for s in with_hooks.hooks["on_pending"]] == ["review_stocktake"]
+    assert with_hooks.hooks["on_reject"][0].path == f"{path}/on_reject/0"
+    hooks = lambda changed: safe_load(changed)["transitions"][int(path)]["approval"]  # noqa: E731
+    added = action_design.add_step(text, f"{path}/on_reject", {"action": "notify"}, set())
+    assert hooks(added)["on_reject"] == [{"action": "resume_stocktake"}, {"action": "notify"}]
+    # a one-line list of steps opens up rather than come back as [action: a, action: b]
+    assert "      on_reject:\n        - {action: resume_stocktake}\n        - action: notify\n" in added
+    filled = action_design.update_step(added, f"{path}/on_reject/1",
+                                       MultiDict({"param.message": "退回重盘"}))  # fmt: skip
+    assert hooks(filled)["on_reject"][1] == {"action": "notify", "params": {"message": "退回重盘"}}
+    gone = action_design.remove_step(text, f"{path}/on_pending/0")
+    assert "on_pending" not in hooks(gone) and "on_reject" in hooks(gone)
+    scrap = action_design.add_step(SCRAP, "0/on_pending", {"action": "notify"}, set())
+    assert list(safe_load(scrap)["transitions"][0]["approval"]) == [
+        "pending", "reject_to", "levels", "on_pending"
+    ]  # fmt: skip
+    with pytest.raises(DesignRefused, match="no longer where"):
+        action_design.add_step(SCRAP, "1/on_pending", {"action": "notify"}, set())  # no approval
+    with pytest.raises(DesignRefused, match="no longer where"):
+        action_design.add_step(SCRAP, "0/on_fire", {"action": "notify"}, set())
