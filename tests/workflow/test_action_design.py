@@ -219,7 +219,8 @@ def test_an_approvals_hooks_take_steps_like_a_transition():
     added = action_design.add_step(text, f"{path}/on_reject", {"action": "notify"}, set())
     assert hooks(added)["on_reject"] == [{"action": "resume_stocktake"}, {"action": "notify"}]
     # a one-line list of steps opens up rather than come back as [action: a, action: b]
-    assert "      on_reject:\n        - {action: resume_stocktake}\n        - action: notify\n" in added
+    opened = "      on_reject:\n        - {action: resume_stocktake}\n        - action: notify\n"
+    assert opened in added
     filled = action_design.update_step(added, f"{path}/on_reject/1",
                                        MultiDict({"param.message": "退回重盘"}))  # fmt: skip
     assert hooks(filled)["on_reject"][1] == {"action": "notify", "params": {"message": "退回重盘"}}
