@@ -158,7 +158,10 @@ def outline(form: FormDef, held: dict[str, int]) -> dict:
                 }
                 for level in approval.get("levels", ())
             ],
-            "actions": [action["action"] for action in spec.get("actions", ())],
+            "actions": [
+                (step["action"], step.get("when"), action_label(step["action"]))
+                for step in spec.get("actions", ())
+            ],
         }
 
     return {
@@ -179,6 +182,12 @@ def outline(form: FormDef, held: dict[str, int]) -> dict:
         ],
         "transitions": [transition(spec) for spec in workflow.get("transitions", ())],
     }
+
+
+def action_label(name: str) -> str:
+    """What the installed action ``name`` does, in the reader's language ("" if not installed)."""
+    registry = installed_actions()
+    return label_text(registry.get(name).label, locale()) if name in registry else ""
 
 
 def _roles() -> list[str]:

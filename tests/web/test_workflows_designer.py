@@ -261,3 +261,11 @@ def test_an_approvals_hooks_are_drawn_and_take_actions(api, lab_app):
     data = {"yaml": text, "op": "step_add", "path": where, "action": "notify"}
     added = new_yaml(api.form(url, data))
     assert "on_reject:\n        - {action: resume_stocktake}\n        - action: notify\n" in added
+
+
+def test_the_preview_says_what_each_transition_does(api, lab_app):
+    text = lab_app.extensions["lianku.registry"].metadata.workflows["maintenance_check"].text
+    checked = api.form("/admin/workflows/maintenance_check/check", {"yaml": text}).text
+    assert "<code>fill_from_stock</code>" in checked and "<code>climate_ok</code>" not in checked
+    assert "<code>not climate_ok</code>" in checked  # notify runs only when the climate is off
+    assert "Send an inbox message" in checked or "发送站内消息" in checked
