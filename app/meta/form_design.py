@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from ruamel.yaml import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from app.i18n import _
 from app.meta import yaml_edit
+from app.meta.forms import NUMBER_TYPES
 from app.meta.yaml_edit import DesignRefused
 
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
@@ -30,8 +32,8 @@ NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 #: The keys the designer writes; a field's other keys are the YAML's business.
 DESIGNED_KEYS = (
     "name", "type", "label", "help", "formula", "required", "read_only", "hidden", "options",
-    "link", "link_filter", "fills", "default_expr", "required_if", "visible_if", "min", "max",
-    "validate",
+    "link", "link_filter", "fills", "default", "default_expr", "required_if", "visible_if", "min",
+    "max", "validate",
 )  # fmt: skip
 #: What a scan (``udi``) field reads from a GS1 / UDI barcode, each filled into a field beside it.
 SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
@@ -71,6 +73,8 @@ class DesignedField:
     rules: list[tuple[str, str, str]] = field(default_factory=list)
     #: which linked records may be chosen; what a new record starts with (expressions)
     link_filter: str = ""
+    #: the value a new record starts with, as typed (``retail``, ``13``, ``true``)
+    default: str = ""
     default_expr: str = ""
     required_if: str = ""
     visible_if: str = ""
@@ -172,6 +176,7 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 formula=yaml_edit.text_of(raw.get("formula")),
                 fills={str(part): str(target) for part, target in (raw.get("fills") or {}).items()},
                 link_filter=yaml_edit.text_of(raw.get("link_filter")),
+                default=_shown_default(raw.get("default")),
                 default_expr=yaml_edit.text_of(raw.get("default_expr")),
                 required_if=yaml_edit.text_of(raw.get("required_if")),
                 visible_if=yaml_edit.text_of(raw.get("visible_if")),
@@ -211,6 +216,8 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     _set_or_drop(raw, "formula", _formula(values) if kind == "formula" else None)
     fills = {part: values.get(f"fill_{part}", "") for part in SCAN_PARTS} if kind == "udi" else {}
     _set_fills(raw, fills, siblings)
+    if "default" in values:  # (not drawn for a table or a formula)
+        _set_or_drop(raw, "default", _default(raw.get("default"), kind, values["default"]))
     for expression in EXPRESSIONS:
         _set_or_drop(raw, expression, values.get(expression, "").strip() or None)
     for bound in ("min", "max"):
@@ -218,6 +225,32 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     if "rule_expr" in values:  # the designer sends every rule, and an empty row for a new one
         _set_rules(raw, values)
     return dump(document, text)
+
+
+def _shown_default(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _default(current, kind: str, typed: str):
+    """The value a new record starts with, typed for the field's ``kind``: a switch's yes or no,
+    a number exact (a whole one as written, a fraction as text, never a float), the rest as
+    text; ``current`` itself when the input says the same, None when it is empty."""
+    typed = typed.strip()
+    if not typed:
+        return None
+    if typed == _shown_default(current):
+        return current
+    if kind == "boolean":
+        if typed not in ("true", "false"):
+            raise DesignRefused(_("A yes-or-no field starts as true or false."), "default")
+        return typed == "true"
+    if kind in NUMBER_TYPES:
+        if not NUMBER.match(typed):
+            raise DesignRefused(_("Enter the starting number, such as 13 or 0.5."), "default")
+        return int(typed) if "." not in typed else DoubleQuotedScalarString(typed)
+    return typed
 
 
 def add_field(text: str, parent: str, values: dict[str, str]) -> str:

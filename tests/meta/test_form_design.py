@@ -49,8 +49,8 @@ fields:
 def as_shown(field: form_design.DesignedField) -> dict[str, str]:
     """The inputs the designer sends for ``field`` when nothing was changed."""
     keys = ("name", "type", "label_zh", "label_en", "help_zh", "help_en", "options", "link",
-            "formula", "link_filter", "default_expr", "required_if", "visible_if", "min",
-            "max")  # fmt: skip
+            "formula", "link_filter", "default", "default_expr", "required_if", "visible_if",
+            "min", "max")  # fmt: skip
     values = {key: getattr(field, key) for key in keys}
     values |= {f"fill_{part}": target for part, target in field.fills.items()}
     values |= {switch: "1" for switch in form_design.SWITCHES if getattr(field, switch)}
@@ -370,3 +370,28 @@ def test_a_default_and_a_link_filter_are_set_and_cleared():
     after = form_design.update_field(SMALL, "0", values)
     assert "    link_filter: active\n" in after and "    default_expr: user_location()\n" in after
     assert form_design.update_field(after, "0", as_shown(customer)) == SMALL
+
+
+def test_a_literal_default_is_typed_for_its_field():
+    text = (FORMS / "item_master.yaml").read_text(encoding="utf-8")
+    fields = {field.name: field for field in form_design.outline(text)}
+    shown = {
+        n: fields[n].default for n in ("unit_of_measure", "expiry_required", "temperature_min")
+    }
+    assert shown == {"unit_of_measure": "EA", "expiry_required": "true", "temperature_min": "2"}
+    switch = fields["expiry_required"]
+    changed = form_design.update_field(text, switch.path, as_shown(switch) | {"default": "false"})
+    assert changed_lines(text, changed) == ["-    default: true", "+    default: false"]
+    low = fields["temperature_min"]
+    colder = form_design.update_field(text, low.path, as_shown(low) | {"default": "-2.5"})
+    assert changed_lines(text, colder) == ["-    default: 2", '+    default: "-2.5"']  # exact
+    unit = fields["unit_of_measure"]
+    assert "default: EA" not in form_design.update_field(
+        text, unit.path, as_shown(unit) | {"default": ""}
+    )
+    for name, typed, says in (("expiry_required", "maybe", "true or false"),
+                              ("temperature_min", "cold", "starting number")):  # fmt: skip
+        with pytest.raises(DesignRefused) as refused:
+            form_design.update_field(text, fields[name].path, as_shown(fields[name]) |
+                                     {"default": typed})  # fmt: skip
+        assert refused.value.field == "default" and says in str(refused.value)

@@ -186,3 +186,16 @@ def test_a_check_added_in_the_designer_refuses_a_record(api, lab_app):
     assert refused.status_code == 422 and refused.json["errors"]["contact"] == [
         "Name a real contact"
     ]  # fmt: skip
+
+
+def test_a_default_value_set_in_the_designer_is_what_a_new_record_starts_with(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    path = field_path(shown, "contact")
+    assert 'id="field-' + path.replace(".", "-") + '-default"' in shown.text
+    values = shown_inputs(shown, path) | {"default": "采购部"}
+    after = new_yaml(api.form(DESIGN, {"yaml": text, "op": "update", "path": path, **values}))
+    assert "    default: 采购部\n" in after
+    assert publish(api, "supplier", after).status_code == 302
+    created = api.post(SUPPLIER, json=supplier_body("S9"))
+    assert created.status_code == 201 and created.json["data"]["contact"] == "采购部"
