@@ -31,8 +31,8 @@ COMMENTS = ("none", "optional", "required")
 MODES = ("any", "all")
 STATE_KEYS = ("label", "editable", "final", "fields", "submit_rules")
 RIGHTS_KEYS = ("editable", "visible", "roles")
-TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "comment", "signature",
-                   "allow_creator")  # fmt: skip
+TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "condition_message",
+                   "skip_submit_rules", "comment", "signature", "allow_creator")  # fmt: skip
 LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
               "time_limit_hours")  # fmt: skip
 APPROVAL_KEYS = ("pending", "reject_to", "levels", "on_pending", "on_reject")
@@ -83,6 +83,11 @@ class TransitionView:
     to: str
     roles: list[str]
     condition: str
+    #: what the reader is told when the condition does not hold (Chinese, English)
+    condition_zh: str
+    condition_en: str
+    #: fired without the entry rules of the state it leaves (cancelling an empty draft)
+    skip_submit_rules: bool
     comment: str
     signature: bool
     #: whoever created the record may fire it past its first state (else segregation of duties)
@@ -156,11 +161,14 @@ def places(flow: FlowView) -> set[str]:
 def _transition_view(path: str, raw) -> TransitionView:
     approval = raw.get("approval") if isinstance(raw.get("approval"), dict) else None
     sources, label = raw.get("from"), yaml_edit.label_of(raw)
+    refusal = yaml_edit.label_of({"label": raw.get("condition_message")})
     shown = TransitionView(
         path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
         sources=[str(s) for s in sources] if isinstance(sources, list) else [str(sources or "")],
         to=str(raw.get("to", "")), roles=[str(role) for role in raw.get("roles") or []],
         condition=yaml_edit.text_of(raw.get("condition")),
+        condition_zh=refusal[0], condition_en=refusal[1],
+        skip_submit_rules=raw.get("skip_submit_rules") is True,
         comment=str(raw.get("comment") or "none"),
         signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         actions=[str(a.get("action")) for a in raw.get("actions") or [] if isinstance(a, dict)],
@@ -331,6 +339,10 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
     _put(raw, "to", target, TRANSITION_KEYS)
     _put(raw, "roles", _ticked(raw.get("roles"), values.getlist("roles"), roles), TRANSITION_KEYS)
     _put(raw, "condition", values.get("condition", "").strip() or None, TRANSITION_KEYS)
+    yaml_edit.set_label(raw, "condition_message", values.get("condition_zh", ""),
+                        values.get("condition_en", ""), None, TRANSITION_KEYS)  # fmt: skip
+    _put(raw, "skip_submit_rules", True if values.get("skip_submit_rules") else None,
+         TRANSITION_KEYS)  # fmt: skip
     comment = values.get("comment", "none")
     _put(raw, "comment", comment if comment in ("optional", "required") else None, TRANSITION_KEYS)
     _put(raw, "signature", True if values.get("signature") else None, TRANSITION_KEYS)

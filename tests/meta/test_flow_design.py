@@ -20,12 +20,13 @@ ROLES = ["admin", "hq_manager", "store_clerk", "store_manager", "warehouse_clerk
 
 def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
     values = MultiDict({"label_zh": t.label_zh, "label_en": t.label_en, "to": t.to,
-                        "condition": t.condition, "comment": t.comment})  # fmt: skip
+                        "condition": t.condition, "condition_zh": t.condition_zh,
+                        "condition_en": t.condition_en, "comment": t.comment})  # fmt: skip
     for state in t.sources:
         values.add("from", state)
     for role in t.roles:
         values.add("roles", role)
-    for switch in ("signature", "allow_creator"):
+    for switch in ("signature", "allow_creator", "skip_submit_rules"):
         if getattr(t, switch):
             values[switch] = "1"
     if t.levels is not None:
@@ -172,3 +173,22 @@ def test_field_rights_are_ticked_per_state():
     draft = {s.name: s for s in flow_design.view(given).states}["draft"]
     taken = rights_inputs(draft, roles=[])
     assert flow_design.update_state_rights(given, "draft", taken, RECEIPT_FIELDS, ROLES) == text
+
+
+def test_a_transitions_refusal_message_and_entry_rules_switch():
+    text = (WORKFLOWS / "sales_order.yaml").read_text(encoding="utf-8")
+    reallocate = flow_design.view(text).transitions[2]
+    assert reallocate.condition_en.startswith("every line is allocated")
+    assert reallocate.skip_submit_rules
+    values = transition_inputs(reallocate)
+    values["condition_zh"] = "没有需要重新分配的数量。"
+    del values["skip_submit_rules"]
+    changed = flow_design.update_transition(text, "2", values, ROLES)
+    after = safe_load(changed)["transitions"][2]
+    assert after["condition_message"]["zh_CN"] == "没有需要重新分配的数量。"
+    assert "skip_submit_rules" not in after
+    values["condition_zh"] = values["condition_en"] = ""
+    assert (
+        "condition_message"
+        not in safe_load(flow_design.update_transition(text, "2", values, ROLES))["transitions"][2]
+    )
