@@ -33,9 +33,9 @@ STATE_KEYS = ("label", "editable", "final", "fields", "submit_rules")
 RIGHTS_KEYS = ("editable", "visible", "roles")
 TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "condition_message",
                    "skip_submit_rules", "comment", "signature", "allow_creator")  # fmt: skip
-LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "signature", "allow_creator",
-              "time_limit_hours")  # fmt: skip
-APPROVAL_KEYS = ("pending", "reject_to", "levels", "on_pending", "on_reject")
+LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "reject_to", "signature",
+              "allow_creator", "time_limit_hours")  # fmt: skip
+APPROVAL_KEYS = ("pending", "reject_to", "cc", "levels", "on_pending", "on_reject")
 
 
 @dataclass
@@ -56,6 +56,13 @@ class StateView:
 
 
 @dataclass
+class Approvers:
+    roles: list[str]
+    manager: bool
+    users: str
+
+
+@dataclass
 class LevelView:
     path: str
     name: str
@@ -66,6 +73,9 @@ class LevelView:
     users: str
     mode: str
     when: str
+    #: where a rejection at this level sends the record: a state or an earlier level ("" for
+    #: the approval's own)
+    reject_to: str
     signature: bool
     #: whoever created the record may approve it at this level
     allow_creator: bool
@@ -99,6 +109,8 @@ class TransitionView:
     hooks: dict = field(default_factory=dict)
     pending: str = ""
     reject_to: str = ""
+    #: who is copied once it is approved (抄送): roles, the location's manager, named people
+    cc: Approvers | None = None
     levels: list[LevelView] | None = None
     other_keys: list[str] = field(default_factory=list)
 
@@ -177,6 +189,7 @@ def _transition_view(path: str, raw) -> TransitionView:
     if approval is not None:
         shown.pending = str(approval.get("pending", ""))
         shown.reject_to = str(approval.get("reject_to") or "")
+        shown.cc = _approvers_view(approval.get("cc"))
         shown.levels = [
             _level_view(f"{path}.{index}", level)
             for index, level in enumerate(approval.get("levels") or [])
@@ -186,15 +199,22 @@ def _transition_view(path: str, raw) -> TransitionView:
     return shown
 
 
+def _approvers_view(raw) -> Approvers:
+    raw = raw if isinstance(raw, dict) else {}
+    return Approvers(
+        [str(role) for role in raw.get("roles") or []], raw.get("manager") is True,
+        ", ".join(str(user) for user in raw.get("users") or []),
+    )  # fmt: skip
+
+
 def _level_view(path: str, raw) -> LevelView:
     approvers = raw.get("approvers") if isinstance(raw.get("approvers"), dict) else {}
-    label = yaml_edit.label_of(raw)
+    label, who = yaml_edit.label_of(raw), _approvers_view(approvers)
     return LevelView(
         path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
-        roles=[str(role) for role in approvers.get("roles") or []],
-        manager=approvers.get("manager") is True,
-        users=", ".join(str(user) for user in approvers.get("users") or []),
+        roles=who.roles, manager=who.manager, users=who.users,
         mode=str(raw.get("mode") or ""), when=yaml_edit.text_of(raw.get("when")),
+        reject_to=str(raw.get("reject_to") or ""),
         signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         time_limit_hours=yaml_edit.text_of(raw.get("time_limit_hours")),
         other_keys=[key for key in raw if key not in LEVEL_KEYS]
@@ -347,11 +367,11 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
     _put(raw, "comment", comment if comment in ("optional", "required") else None, TRANSITION_KEYS)
     _put(raw, "signature", True if values.get("signature") else None, TRANSITION_KEYS)
     _put(raw, "allow_creator", True if values.get("allow_creator") else None, TRANSITION_KEYS)
-    _update_approval(raw, values, states)
+    _update_approval(raw, values, states, roles)
     return yaml_edit.dump(document, text)
 
 
-def _update_approval(raw: CommentedMap, values, states: set[str]) -> None:
+def _update_approval(raw: CommentedMap, values, states: set[str], roles: list[str]) -> None:
     if not values.get("approval"):
         yaml_edit.drop(raw, "approval")
         return
@@ -367,6 +387,11 @@ def _update_approval(raw: CommentedMap, values, states: set[str]) -> None:
     _put(approval, "pending", pending, APPROVAL_KEYS)
     reject_to = values.get("reject_to", "")
     _put(approval, "reject_to", reject_to if reject_to in states else None, APPROVAL_KEYS)
+    cc = approval.get("cc")
+    if not isinstance(cc, CommentedMap):
+        cc = _flow_map()
+    _set_approvers(cc, values, roles, "cc_")
+    _put(approval, "cc", cc or None, APPROVAL_KEYS)
 
 
 def add_transition(text: str, values) -> str:
@@ -411,17 +436,17 @@ def update_level(text: str, path: str, values, roles: list[str]) -> str:
     approvers = raw.get("approvers")
     if not isinstance(approvers, CommentedMap):
         approvers = raw["approvers"] = _flow_map()
-    ticked = _ticked(approvers.get("roles"), values.getlist("roles"), roles)
-    users = [user.strip() for user in values.get("users", "").split(",") if user.strip()]
-    yaml_edit.set_or_drop(approvers, "roles", ticked)
-    yaml_edit.set_or_drop(approvers, "manager", True if values.get("manager") else None)
-    yaml_edit.set_or_drop(approvers, "users", yaml_edit.flow_seq(users) if users else None)
+    _set_approvers(approvers, values, roles)
     if not approvers:
         raise DesignRefused(_("Say who approves: a role, the location's manager or a person."),
                             "roles")  # fmt: skip
     mode = values.get("mode", "")
     _put(raw, "mode", mode if mode in MODES else None, LEVEL_KEYS)
     _put(raw, "when", values.get("when", "").strip() or None, LEVEL_KEYS)
+    levels, index = _levels(document, path)
+    back = values.get("reject_to", "")
+    earlier = set(document["states"]) | yaml_edit.names_in(levels[:index])
+    _put(raw, "reject_to", back if back in earlier else None, LEVEL_KEYS)
     _put(raw, "signature", True if values.get("signature") else None, LEVEL_KEYS)
     _put(raw, "allow_creator", True if values.get("allow_creator") else None, LEVEL_KEYS)
     _put(raw, "time_limit_hours", _hours(values.get("time_limit_hours", "")), LEVEL_KEYS)
@@ -471,6 +496,16 @@ def _ticked(before, ticked: list[str], roles: list[str]):
     if kept == written and not added:
         return before or None
     return yaml_edit.flow_seq(kept + added) if kept or added else None
+
+
+def _set_approvers(approvers: CommentedMap, values, roles: list[str], prefix: str = "") -> None:
+    """Who approves (or, with ``prefix`` "cc_", is copied): the roles ticked, the location's
+    manager, named people (comma-separated user names); an ``expr`` stays as written."""
+    ticked = _ticked(approvers.get("roles"), values.getlist(f"{prefix}roles"), roles)
+    users = [user.strip() for user in values.get(f"{prefix}users", "").split(",") if user.strip()]
+    yaml_edit.set_or_drop(approvers, "roles", ticked)
+    yaml_edit.set_or_drop(approvers, "manager", True if values.get(f"{prefix}manager") else None)
+    yaml_edit.set_or_drop(approvers, "users", yaml_edit.flow_seq(users) if users else None)
 
 
 def _new_level(name: str, zh: str, en: str) -> CommentedMap:

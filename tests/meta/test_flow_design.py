@@ -30,13 +30,19 @@ def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
         if getattr(t, switch):
             values[switch] = "1"
     if t.levels is not None:
-        values |= {"approval": "1", "pending": t.pending, "reject_to": t.reject_to}
+        values |= {"approval": "1", "pending": t.pending, "reject_to": t.reject_to,
+                   "cc_users": t.cc.users}  # fmt: skip
+        for role in t.cc.roles:
+            values.add("cc_roles", role)
+        if t.cc.manager:
+            values["cc_manager"] = "1"
     return values
 
 
 def level_inputs(level: flow_design.LevelView) -> MultiDict:
     values = MultiDict({"label_zh": level.label_zh, "label_en": level.label_en,
                         "users": level.users, "mode": level.mode, "when": level.when,
+                        "reject_to": level.reject_to,
                         "time_limit_hours": level.time_limit_hours})  # fmt: skip
     for role in level.roles:
         values.add("roles", role)
@@ -192,3 +198,21 @@ def test_a_transitions_refusal_message_and_entry_rules_switch():
         "condition_message"
         not in safe_load(flow_design.update_transition(text, "2", values, ROLES))["transitions"][2]
     )
+
+
+def test_an_approval_copies_people_and_a_level_sends_a_rejection_back_to_its_own_place():
+    flow = flow_design.view(SCRAP)
+    submit = transition_inputs(flow.transitions[0])
+    submit.add("cc_roles", "finance")
+    submit["cc_manager"] = "1"
+    copied = flow_design.update_transition(SCRAP, "0", submit, ROLES)
+    assert "      cc: {roles: [finance], manager: true}\n" in copied
+    approval = safe_load(copied)["transitions"][0]["approval"]
+    assert list(approval)[:3] == ["pending", "reject_to", "cc"]
+    qa = level_inputs(flow.transitions[0].levels[1])
+    qa["reject_to"] = "manager"  # an earlier level
+    back = safe_load(flow_design.update_level(SCRAP, "0.1", qa, ROLES))
+    assert back["transitions"][0]["approval"]["levels"][1]["reject_to"] == "manager"
+    manager = level_inputs(flow.transitions[0].levels[0])
+    manager["reject_to"] = "qa"  # a later level is no place to send it back to
+    assert flow_design.update_level(SCRAP, "0.0", manager, ROLES) == SCRAP
