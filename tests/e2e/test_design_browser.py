@@ -279,6 +279,32 @@ def test_a_report_column_is_picked_from_its_source(
     page.screenshot(path=screenshot_dir / "report-designer.png", full_page=True)
 
 
+def test_a_report_filter_and_its_chart_are_set_without_yaml(live_server, page_factory, designer):
+    """Only the lots that are expired, drawn as a pie: a condition added from the source's columns,
+    the chart's type and figures ticked; the preview runs the draft each time."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/reports/stock_by_location/edit")
+    page.wait_for_selector("#add-filter")
+    settled(page)
+    page.select_option("#add-filter-column", "lot.days_to_expiry")
+    page.select_option("#add-filter-compare", "lt")
+    page.fill("#add-filter-value", "0")
+    page.click("#add-filter button[type=submit]")
+    page.wait_for_selector("#filter-1")
+    added = "{column: lot.days_to_expiry, op: lt, value: 0}"
+    page.wait_for_function(f"document.querySelector('#yaml-text').value.includes('{added}')")
+    settled(page)
+    page.select_option("#chart-type", "pie")
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('type: pie')")
+    settled(page)
+    page.locator("#chart-y-available").check()
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('y: [on_hand, available]')"
+    )
+    page.wait_for_selector("#check")
+
+
 def test_a_dashboard_card_is_redrawn_as_another_chart(live_server, page_factory, designer):
     page = page_factory(viewport=DESKTOP)
     sign_in(page, live_server, "designer", PASSWORD)
