@@ -42,6 +42,20 @@ def inputs(response, form_id: str) -> list[tuple[str, str]]:
     return values
 
 
+SCRAPS = "/api/v1/forms/scrap/records"
+
+
+def published_with_a_scrap(api, org, flow: str) -> dict:
+    """Publish ``flow`` as the scrap workflow and create a scrap record under it (its JSON)."""
+    assert api.form("/admin/workflows/scrap/publish", {"yaml": flow}).status_code == 302
+    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
+    scrap = {"location": org["s1"], "explanation": "破损", "destruction_method": "crushing",
+             "destruction_date": "2026-12-05", "witnesses": "QA"}  # fmt: skip
+    created = api.post(SCRAPS, json=scrap)
+    assert created.status_code == 201, created.json
+    return created.json
+
+
 def post(api, text, values):
     data = MultiDict([*values, ("yaml", text), ("csrf_token", api.token)])
     return api.client.post(DESIGN, data=data)
@@ -192,13 +206,8 @@ def test_an_action_added_in_the_designer_runs_when_the_transition_fires(api, lab
     message = ("param.message", "报损单已取消 / Scrap cancelled")
     filled = new_yaml(post(api, added, [*step, message, ("param.creator", "1")]))
     assert "params: {message: 报损单已取消 / Scrap cancelled, creator: true}" in filled
-    assert api.form("/admin/workflows/scrap/publish", {"yaml": filled}).status_code == 302
-    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
-    url = "/api/v1/forms/scrap/records"
-    scrap = {"location": org["s1"], "explanation": "破损", "destruction_method": "crushing",
-             "destruction_date": "2026-12-05", "witnesses": "QA"}  # fmt: skip
-    created = api.post(url, json=scrap).json
-    fired = api.post(f"{url}/{created['id']}/transitions/cancel", json={"comment": "no"})
+    created = published_with_a_scrap(api, org, filled)
+    fired = api.post(f"{SCRAPS}/{created['id']}/transitions/cancel", json={"comment": "no"})
     assert fired.status_code == 200, fired.json
     with lab_app.extensions["lianku.db"].transaction() as session:
         messages = session.scalars(select(InboxMessage.message)).all()
@@ -231,18 +240,13 @@ def test_field_rights_ticked_in_the_designer_keep_a_field_from_other_roles(api, 
                                                                            scrap_flow):  # fmt: skip
     shown = api.form(DESIGN, {"yaml": scrap_flow})
     assert 'id="state-draft-editable-witnesses"' in shown.text  # the form's fields, to tick
-    rights = [pair for pair in inputs(shown, "state-draft-rights")]
+    rights = inputs(shown, "state-draft-rights")
     assert ("op", "state_rights") in rights and ("limit_visible", "1") not in rights
     changed = new_yaml(post(api, scrap_flow, [*rights, ("roles", "qa")]))
     assert "    fields: {roles: [qa]}\n" in changed
-    assert api.form("/admin/workflows/scrap/publish", {"yaml": changed}).status_code == 302
-    api.get("/admin/workflows/")  # the app reloads its definitions at a request after a publish
-    url = "/api/v1/forms/scrap/records"
-    scrap = {"location": org["s1"], "explanation": "破损", "destruction_method": "crushing",
-             "destruction_date": "2026-12-05", "witnesses": "QA"}  # fmt: skip
-    created = api.post(url, json=scrap).json
+    created = published_with_a_scrap(api, org, changed)
     edit = {"explanation": "过期", "version": created["version"]}
-    refused = api.put(f"{url}/{created['id']}", json=edit)
+    refused = api.put(f"{SCRAPS}/{created['id']}", json=edit)
     assert refused.status_code == 403 and refused.json["field"] == "explanation"
     nothing = post(api, scrap_flow, [("op", "state_rights"), ("state", "draft"),
                                      ("limit_visible", "1")])  # fmt: skip
