@@ -16,7 +16,6 @@ Transitions are addressed by position (``"1"``), approval levels by transition a
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -26,7 +25,6 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.yaml_edit import DesignRefused
 
-NUMBER = re.compile(r"^\d+(\.\d+)?$")
 COMMENTS = ("none", "optional", "required")
 MODES = ("any", "all")
 STATE_KEYS = ("label", "editable", "final", "fields", "submit_rules")
@@ -519,7 +517,7 @@ def _hours(value: str):
     value = value.strip()
     if not value:
         return None
-    if not NUMBER.match(value) or float(value) <= 0:
+    if not yaml_edit.NUMBER.match(value) or float(value) <= 0:
         raise DesignRefused(_("Enter the hours as a number above 0, such as 24 or 0.5."),
                             "time_limit_hours")  # fmt: skip
     return int(value) if value.isdigit() else float(value)

@@ -15,7 +15,6 @@ under the designer) is refused, and the designer redraws from the text.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -26,8 +25,6 @@ from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.forms import NUMBER_TYPES
 from app.meta.yaml_edit import DesignRefused
-
-NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 #: The keys the designer writes; a field's other keys are the YAML's business.
 DESIGNED_KEYS = (
@@ -247,7 +244,7 @@ def _default(current, kind: str, typed: str):
             raise DesignRefused(_("A yes-or-no field starts as true or false."), "default")
         return typed == "true"
     if kind in NUMBER_TYPES:
-        if not NUMBER.match(typed):
+        if not yaml_edit.NUMBER.match(typed):
             raise DesignRefused(_("Enter the starting number, such as 13 or 0.5."), "default")
         return int(typed) if "." not in typed else DoubleQuotedScalarString(typed)
     return typed
@@ -440,7 +437,7 @@ def _number(value: str, key: str):
     value = value.strip()
     if not value:
         return None
-    if not NUMBER.match(value):
+    if not yaml_edit.NUMBER.match(value):
         raise DesignRefused(_("Enter a number, such as 0 or 0.5."), key)
     try:
         exact = Decimal(value)

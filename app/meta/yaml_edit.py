@@ -258,6 +258,8 @@ def removed(document: CommentedMap, items: CommentedSeq, index: int, text: str, 
 
 #: A name in metadata: a field, state, transition, role, column, menu.
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: A number as an admin types it in a designer's box: ``8``, ``-2.5``.
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 def text_of(value) -> str:

@@ -39,7 +39,6 @@ STEP_KEYS = ("action", "when", "params")
 TRANSITION_ORDER = (*flow_design.TRANSITION_KEYS, "actions", "approval")
 #: An approval's own steps: run as the record starts waiting, and as a rejection sends it back.
 HOOKS = ("on_pending", "on_reject")
-NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 @dataclass
@@ -214,7 +213,7 @@ def _value(param: ParamView, posted: str, current):
                                   choices=", ".join(param.choices)), field)  # fmt: skip
         return posted
     if param.kind == "number":
-        if not NUMBER.match(posted):
+        if not yaml_edit.NUMBER.match(posted):
             raise DesignRefused(_("%(param)s: enter a number, such as 8 or 2.5.",
                                   param=param.label), field)  # fmt: skip
         return int(posted) if "." not in posted else float(posted)
