@@ -247,10 +247,7 @@ def update_param(text: str, path: str, values: Mapping[str, str]) -> str:
     params, index = _located(document, "params", path)
     raw = params[index]
     name = _param_name(values.get("name", ""), params, index)
-    kind = values.get("type", "")
-    if kind not in PARAM_TYPES:
-        raise DesignRefused(_("Choose what the reader gives: a date, a period, a location …"),
-                            "type")  # fmt: skip
+    kind = _param_type(values)
     yaml_edit.set_or_drop(raw, "name", name, PARAM_KEYS)
     yaml_edit.set_or_drop(raw, "type", kind, PARAM_KEYS)
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
@@ -263,6 +260,14 @@ def update_param(text: str, path: str, values: Mapping[str, str]) -> str:
     key = _default_key(kind)
     yaml_edit.set_or_drop(raw, key, _default(raw.get(key), kind, values), PARAM_KEYS)
     return yaml_edit.dump(document, text)
+
+
+def _param_type(values: Mapping[str, str]) -> str:
+    kind = values.get("type", "")
+    if kind not in PARAM_TYPES:
+        raise DesignRefused(_("Choose what the reader gives: a date, a period, a location …"),
+                            "type")  # fmt: skip
+    return kind
 
 
 def _default(current, kind: str, values: Mapping[str, str]):
@@ -288,10 +293,7 @@ def add_param(text: str, values: Mapping[str, str]) -> str:
     if not isinstance(params, CommentedSeq):
         params = CommentedSeq()
     name = _param_name(values.get("name", ""), params, None)
-    kind = values.get("type", "")
-    if kind not in PARAM_TYPES:
-        raise DesignRefused(_("Choose what the reader gives: a date, a period, a location …"),
-                            "type")  # fmt: skip
+    kind = _param_type(values)
     raw = CommentedMap(name=name, type=kind)
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
     params.append(raw)
