@@ -62,6 +62,8 @@ class DesignedField:
     #: choices are written out in the form itself (edited in the YAML)
     options: str = ""
     inline_options: bool = False
+    #: those written-out choices as (value, Chinese, English), when each says no more than that
+    choices: list[tuple[str, str, str]] | None = None
     link: str = ""
     #: a formula field's expression; a scan field's part → the field it fills
     formula: str = ""
@@ -169,6 +171,7 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 hidden=raw.get("hidden") is True,
                 options=options if isinstance(options, str) else "",
                 inline_options=isinstance(options, list),
+                choices=_choices_of(options),
                 link=str(raw.get("link") or ""),
                 formula=yaml_edit.text_of(raw.get("formula")),
                 fills={str(part): str(target) for part, target in (raw.get("fills") or {}).items()},
@@ -207,8 +210,10 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     _set_label(raw, "help", values.get("help_zh", ""), values.get("help_en", ""), None)
     for switch in SWITCHES:
         _set_or_drop(raw, switch, True if values.get(switch) else None)
-    if not isinstance(raw.get("options"), list):  # written-out choices stay the YAML's business
+    if not isinstance(raw.get("options"), list):
         _set_or_drop(raw, "options", values.get("options", "").strip() or None)
+    elif "choice_value" in values and _choices_of(raw["options"]) is not None:
+        _set_choices(raw["options"], values)
     _set_or_drop(raw, "link", values.get("link", "").strip() or None)
     _set_or_drop(raw, "formula", _formula(values) if kind == "formula" else None)
     fills = {part: values.get(f"fill_{part}", "") for part in SCAN_PARTS} if kind == "udi" else {}
@@ -383,6 +388,43 @@ def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:
         _("A field name is lower_snake_case: a letter, then letters, digits and _."),
         lambda taken: _("This form already has a field called %(name)s.", name=taken),
     )  # fmt: skip
+
+
+def _choices_of(options) -> list[tuple[str, str, str]] | None:
+    """Written-out choices as (value, Chinese, English); None when they are a shared list's, or
+    one says more than a value and a label (the choices are then the YAML's)."""
+    if not isinstance(options, list):
+        return None
+    if any(not isinstance(choice, dict) or set(choice) - {"value", "label"} for choice in options):
+        return None
+    return [
+        (_shown_default(choice.get("value")), *yaml_edit.label_of(choice)) for choice in options
+    ]
+
+
+def _set_choices(options: CommentedSeq, values) -> None:
+    """The written-out choices from the designer's rows (``choice_value``, ``choice_zh``,
+    ``choice_en``; a row whose value is cleared goes); a choice whose row did not change stays as
+    written, a value keeps its type (``1``, ``true``)."""
+    rows = zip(values.getlist("choice_value"), values.getlist("choice_zh"),
+               values.getlist("choice_en"), strict=True)  # fmt: skip
+    wanted = [tuple(part.strip() for part in row) for row in rows if row[0].strip()]
+    if not wanted:
+        raise DesignRefused(_("A choice field keeps at least one choice."), "options")
+    twice = sorted({value for value, *_labels in wanted if [w[0] for w in wanted].count(value) > 1})
+    if twice:
+        raise DesignRefused(_("Each choice needs a value of its own: %(value)s is there twice.",
+                              value=", ".join(twice)), "options")  # fmt: skip
+    written = {_shown_default(choice.get("value")): choice for choice in options}
+    kept = []
+    for value, zh, en in wanted:
+        choice = written.get(value)
+        if choice is None:
+            choice = yaml_edit.flow(CommentedMap(value=value))
+        yaml_edit.set_label(choice, "label", zh, en, value)
+        kept.append(choice)
+    if kept != list(options):
+        options[:] = kept
 
 
 def _rules_of(raw) -> list[tuple[str, str, str]]:

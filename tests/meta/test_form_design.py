@@ -57,6 +57,16 @@ def as_shown(field: form_design.DesignedField) -> dict[str, str]:
     return values
 
 
+def with_choices(field: form_design.DesignedField, *rows) -> MultiDict:
+    """``field``'s inputs with its written-out choices' rows (value, Chinese, English)."""
+    values = MultiDict(as_shown(field))
+    for value, zh, en in rows:
+        values.add("choice_value", value)
+        values.add("choice_zh", zh)
+        values.add("choice_en", en)
+    return values
+
+
 def changed_lines(before: str, after: str) -> list[str]:
     return [
         line
@@ -395,3 +405,33 @@ def test_a_literal_default_is_typed_for_its_field():
             form_design.update_field(text, fields[name].path, as_shown(fields[name]) |
                                      {"default": typed})  # fmt: skip
         assert refused.value.field == "default" and says in str(refused.value)
+
+
+@pytest.mark.parametrize("path", sorted(FORMS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_fields_choices_saved_unchanged_are_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    for field in [f for top in form_design.outline(text) for f in (top, *top.fields)]:
+        if field.choices is not None:
+            values = with_choices(field, *field.choices, ("", "", ""))  # and the empty new row
+            assert form_design.update_field(text, field.path, values) == text, field.name
+
+
+def test_written_out_choices_are_relabelled_added_and_removed():
+    scrap = (FORMS / "scrap.yaml").read_text(encoding="utf-8")
+    method = {f.name: f for f in form_design.outline(scrap)}["destruction_method"]
+    assert method.choices[0] == ("incineration", "焚烧", "Incineration")
+    rows = [*method.choices[:2], ("landfill", "填埋", "Landfill"), method.choices[3]]
+    rows[1] = ("crushing", "粉碎", "Crushing")
+    changed = form_design.update_field(scrap, method.path, with_choices(method, *rows))
+    assert changed_lines(scrap, changed) == [
+        "-      - {value: crushing, label: {zh_CN: 粉碎毁形, en: Crushing}}",
+        "-      - {value: medical_waste, label: {zh_CN: 交医疗废物处置单位, en: Medical-waste "
+        "contractor}}",
+        "+      - {value: crushing, label: {zh_CN: 粉碎, en: Crushing}}",
+        "+      - {value: landfill, label: {zh_CN: 填埋, en: Landfill}}",
+    ]
+    for rows, says in (([("a", "甲", "A"), ("a", "乙", "B")], "twice"),
+                       ([("", "", "")], "at least one")):  # fmt: skip
+        with pytest.raises(DesignRefused) as refused:
+            form_design.update_field(scrap, method.path, with_choices(method, *rows))
+        assert refused.value.field == "options" and says in str(refused.value)

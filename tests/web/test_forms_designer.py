@@ -8,6 +8,7 @@ import re
 from html import unescape
 
 import pytest
+from werkzeug.datastructures import MultiDict
 
 from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_admin import SUPPLIER, publish, supplier_body
@@ -199,3 +200,28 @@ def test_a_default_value_set_in_the_designer_is_what_a_new_record_starts_with(ap
     assert publish(api, "supplier", after).status_code == 302
     created = api.post(SUPPLIER, json=supplier_body("S9"))
     assert created.status_code == 201 and created.json["data"]["contact"] == "采购部"
+
+
+def test_a_choice_added_in_the_designer_is_one_a_record_may_take(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    path = field_path(shown, "licence_kind")
+    card = re.search(rf'id="field-{path}".*?</form>', shown.text, re.S).group(0)
+    assert card.count('name="choice_value"') == 3  # two choices and a new one
+    kept = [(k, v) for k, v in shown_inputs(shown, path).items() if not k.startswith("choice_")]
+    rows = [("permit", "医疗器械经营许可证", "Medical device business licence"),
+            ("filing", "医疗器械经营备案凭证", "Medical device business filing"),
+            ("class_one", "一类器械（无需许可）", "Class I only (no licence)")]  # fmt: skip
+    data = MultiDict([*kept, ("yaml", text), ("op", "update"), ("path", path),
+                      ("csrf_token", api.token)])  # fmt: skip
+    for row in rows:
+        data.add("choice_value", row[0])
+        data.add("choice_zh", row[1])
+        data.add("choice_en", row[2])
+    after = new_yaml(api.client.post(DESIGN, data=data))
+    assert "      - {value: class_one, label: {zh_CN: 一类器械（无需许可）, " in after
+    assert publish(api, "supplier", after).status_code == 302
+    refused = api.post(SUPPLIER, json=supplier_body("S7", licence_kind="nonsense"))
+    assert refused.status_code == 422 and "licence_kind" in refused.json["errors"]
+    created = api.post(SUPPLIER, json=supplier_body("S8", licence_kind="class_one"))
+    assert created.status_code == 201, created.json
