@@ -268,5 +268,5 @@ def design(workflow):
         "admin_workflows/designer.html", flow=flow, **found,
         placed=refused is not None and flow is not None and (adding or path in places(flow)),
         roles=role_choices(), actions=palette(), fields=form_fields(workflow),
-        rights_fields=rights_fields(workflow),
+        rights_fields=rights_fields(workflow), locale=locale(),
     )  # fmt: skip

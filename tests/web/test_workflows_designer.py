@@ -68,6 +68,7 @@ def test_the_designer_draws_states_transitions_and_levels(api, scrap_flow):
         "draft", "in_approval", "scrapped", "cancelled"
     ]  # fmt: skip
     assert 'id="level-0-1"' in shown.text
+    assert ">In approval (in_approval)</option>" in shown.text  # in the admin's language
     assert ("roles", "qa") in inputs(shown, "level-0-1")
 
 
