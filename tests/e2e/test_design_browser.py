@@ -214,6 +214,59 @@ def test_an_action_is_added_to_a_transition_and_filled_in(
     page.screenshot(path=screenshot_dir / "flow-actions.png", full_page=True)
 
 
+def test_the_designers_changes_are_undone_last_first(live_server, page_factory, designer):
+    """Two changes made in the flow designer, taken back one by one: the YAML, the preview and
+    the designer return to where each was."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/workflows/scrap/edit")
+    page.wait_for_selector("#flow-diagram")
+    settled(page)
+    shipped = page.locator("#yaml-text").input_value()
+    assert page.locator("#designer-undo").is_disabled()
+    page.locator("#add-step-1-action").select_option("notify")
+    page.locator("#add-step-1 button[type=submit]").click()
+    page.wait_for_selector("#step-1-0")
+    settled(page)
+    with_step = page.locator("#yaml-text").input_value()
+    page.locator("#transition-1-signature").check()
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('signature: true')"
+                           " && document.querySelectorAll('#yaml-text').length === 1"
+                           " && document.querySelector('#yaml-text').value.split('signature: true')"
+                           ".length === 3")  # fmt: skip
+    settled(page)
+    page.click("#designer-undo")
+    page.wait_for_function("document.querySelector('#yaml-text').value.split('signature: true')"
+                           ".length === 2")  # fmt: skip
+    assert page.locator("#yaml-text").input_value() == with_step
+    page.click("#designer-undo")
+    page.wait_for_function("!document.querySelector('#step-1-0')")  # the designer follows
+    assert page.locator("#yaml-text").input_value() == shipped
+    assert page.locator("#designer-undo").is_disabled()
+
+
+def test_yaml_typed_after_a_designer_change_still_redraws_the_designer(
+    live_server, page_factory, designer
+):
+    """The designer's change replaces the YAML box; what is typed in the new box must still
+    reach the designer (htmx binds a trigger's "from:" element once, and lost it before)."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/workflows/scrap/edit")
+    page.wait_for_selector("#flow-diagram")
+    settled(page)
+    page.locator("#transition-1-signature").check()
+    page.wait_for_function("document.querySelectorAll('#yaml-text')[0].value"
+                           ".split('signature: true').length === 3")  # fmt: skip
+    settled(page)
+    page.click("#yaml-tab")
+    box = page.locator("#yaml-text")
+    box.fill(box.input_value().replace("{zh_CN: 取消, en: Cancel}", "{zh_CN: 作废, en: Void}"))
+    box.press("End")
+    page.click("#design-tab")
+    page.wait_for_function("document.querySelector('#transition-1-label_zh')?.value === '作废'")
+
+
 def test_a_choice_is_relabelled_in_the_option_table(live_server, page_factory, designer):
     page = page_factory(viewport=DESKTOP)
     sign_in(page, live_server, "designer", PASSWORD)

@@ -24,3 +24,36 @@
     typing = null;
   });
 })();
+
+// Each change the designer made can be taken back, the last first: the YAML it was made to is
+// kept, and "undo" puts it back into the editor, which the preview and the designer then follow
+// as if it had been typed.
+(function () {
+  const undone = [];
+  let before = null;
+  const button = document.getElementById("designer-undo");
+  const text = () => document.getElementById("yaml-text");
+  const designer = (event) => event.detail.target && event.detail.target.id === "designer";
+  if (!button) return;
+
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    if (designer(event)) before = text().value;
+  });
+
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    if (!designer(event) || before === null) return;
+    if (text().value !== before) {
+      undone.push(before);
+      button.disabled = false;
+    }
+    before = null;
+  });
+
+  button.addEventListener("click", () => {
+    if (!undone.length) return;
+    const box = text();
+    box.value = undone.pop();
+    button.disabled = undone.length === 0;
+    htmx.trigger(box, "keyup");
+  });
+})();
