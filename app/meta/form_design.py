@@ -38,6 +38,8 @@ SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
 SCAN_TARGETS = {"item": ("item", "link"), "gtin": ("gtin", None), "lot": ("lot", "lot"),
                 "expiry_date": ("expiry_date", "expiry_date"), "serial": ("serial", "serial"),
                 "production_date": ("production_date", None)}  # fmt: skip
+#: What the add form's list of option lists sends for choices written out on the field itself.
+WRITTEN_OUT = "-"
 #: The switches, written ``true`` when on and left out when off.
 SWITCHES = ("required", "read_only", "hidden")
 #: The expressions, written as typed and left out when empty.
@@ -275,6 +277,10 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
         raw["options"] = values.get("options", "").strip() or None
         if raw["options"] is None:
             raise DesignRefused(_("Choose the list its choices come from."), "options")
+        if raw["options"] == WRITTEN_OUT:  # its own choices, one to start with, edited on its card
+            first = yaml_edit.flow(CommentedMap(value="choice_1"))
+            first["label"] = yaml_edit.flow_label("选项一", "Choice one")
+            raw["options"] = CommentedSeq([first])
     if kind == "link":
         raw["link"] = values.get("link", "").strip() or None
         if raw["link"] is None:
@@ -290,14 +296,25 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
     if values.get("required"):
         raw["required"] = True
     fields.append(raw)
-    return dump(document, text)
+    added = dump(document, text)
+    after = values.get("after", "")
+    names = [str(field.get("name")) for field in fields if isinstance(field, dict)]
+    if after not in names[:-2]:  # at the end (or it is there already)
+        return added
+    last = str(len(fields) - 1)
+    return _moved_to(added, f"{parent}.{last}" if parent else last, names.index(after) + 1)
 
 
 def move_field(text: str, path: str, step: int) -> str:
     """Move the field at ``path`` ``step`` places up (negative) or down among its siblings."""
+    _siblings, index = _locate(parse(text), path)
+    return _moved_to(text, path, index + step)
+
+
+def _moved_to(text: str, path: str, target: int) -> str:
+    """The field at ``path`` moved to place ``target`` among its siblings, as its lines."""
     document = parse(text)
     siblings, index = _locate(document, path)
-    target = index + step
     if not 0 <= target < len(siblings):
         return text  # already first or last: nothing to do
     spans = _item_spans(text, siblings)

@@ -435,3 +435,23 @@ def test_written_out_choices_are_relabelled_added_and_removed():
         with pytest.raises(DesignRefused) as refused:
             form_design.update_field(scrap, method.path, with_choices(method, *rows))
         assert refused.value.field == "options" and says in str(refused.value)
+
+
+def test_a_field_is_added_where_it_belongs_and_a_select_may_bring_its_own_choices():
+    phone = {"name": "phone", "type": "text", "label_zh": "电话", "after": "customer"}
+    placed = form_design.add_field(SMALL, "", phone)
+    assert placed.index("name: customer") < placed.index("name: phone")
+    assert placed.index("name: phone") < placed.index("# why this field exists")  # stays on note
+    assert changed_lines(SMALL, placed) == [
+        "+  - name: phone", "+    type: text", "+    label: {zh_CN: 电话, en: 电话}"
+    ]  # fmt: skip
+    last = form_design.add_field(SMALL, "", {"name": "phone", "type": "text", "after": "lines"})
+    assert last.endswith("  - name: phone\n    type: text\n    label: {zh_CN: phone, en: phone}\n")
+    in_line = form_design.add_field(SMALL, "3", {"name": "lot", "type": "lot", "after": "item"})
+    assert [f.name for f in form_design.outline(in_line)[3].fields] == ["item", "lot"]
+    own = form_design.add_field(SMALL, "", {"name": "mood", "type": "select", "options": "-"})
+    mood = form_design.outline(own)[-1]
+    assert mood.choices == [("choice_1", "选项一", "Choice one")]
+    assert (
+        "    options:\n      - {value: choice_1, label: {zh_CN: 选项一, en: Choice one}}\n" in own
+    )

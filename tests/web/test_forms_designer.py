@@ -225,3 +225,14 @@ def test_a_choice_added_in_the_designer_is_one_a_record_may_take(api, lab_app):
     assert refused.status_code == 422 and "licence_kind" in refused.json["errors"]
     created = api.post(SUPPLIER, json=supplier_body("S8", licence_kind="class_one"))
     assert created.status_code == 201, created.json
+
+
+def test_a_field_added_after_another_is_drawn_there(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    assert '<option value="code">' in re.search(r'id="add-form-after".*?</select>', shown.text,
+                                                 re.S).group(0)  # fmt: skip
+    added = api.form(DESIGN, {"yaml": text, "op": "add", "path": "", "name": "rating",
+                              "type": "integer", "label_zh": "评级", "after": "code"})  # fmt: skip
+    names = re.findall(r'data-path="\d+" data-name="(\w+)"', added.text)
+    assert names[:3] == ["code", "rating", "name"]
