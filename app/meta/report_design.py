@@ -35,6 +35,7 @@ PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "d
 FILTER_KEYS = ("column", "op", "value", "against")
 CHART_TYPES = ("bar", "stacked_bar", "line", "pie", "donut", "kpi", "table")
 CHART_KEYS = ("type", "x", "y", "series")
+HIGHLIGHT_STYLES = ("danger", "warning", "success", "info", "muted")
 #: A report's keys in the order they are written; the designer sets those of ``DESIGNED``.
 REPORT_KEYS = ("name", "label", "description", "source", "params", "filters", "columns", "sort",
                "limit", "totals", "subtotals", "pivot", "chart")  # fmt: skip
@@ -84,6 +85,15 @@ class ReportFilter:
 
 
 @dataclass
+class Highlight:
+    """A cell of ``column`` drawn in ``style`` when ``when`` holds for its row."""
+
+    column: str
+    when: str
+    style: str
+
+
+@dataclass
 class ChartView:
     type: str
     x: str
@@ -103,6 +113,7 @@ class ReportView:
     params: list[ReportParam] = field(default_factory=list)
     filters: list[ReportFilter] = field(default_factory=list)
     chart: ChartView | None = None
+    highlights: list[Highlight] = field(default_factory=list)
     #: what else the report declares, kept as written (a pivot, subtotals …)
     other_keys: list[str] = field(default_factory=list)
 
@@ -122,7 +133,7 @@ def view(text: str) -> ReportView:
             label_zh=yaml_edit.label_of(raw)[0], label_en=yaml_edit.label_of(raw)[1],
             aggregate=str(raw.get("aggregate") or ""), bucket=str(raw.get("bucket") or ""),
             hidden=raw.get("hidden") is True,
-            other_keys=[key for key in raw if key not in COLUMN_KEYS],
+            other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")],
         )
         for index, raw in enumerate(document["columns"])
         if isinstance(raw, dict)
@@ -135,6 +146,12 @@ def view(text: str) -> ReportView:
         params=[_param_view(str(index), raw) for index, raw in _entries(document, "params")],
         filters=[_filter_view(str(index), raw) for index, raw in _entries(document, "filters")],
         chart=_chart_view(document.get("chart")),
+        highlights=[
+            Highlight(str(raw.get("name", "")), *_rule(rule))
+            for _index, raw in _entries(document, "columns")
+            for rule in raw.get("highlight") or []
+            if isinstance(rule, dict)
+        ],
         other_keys=[key for key in document if key not in DESIGNED],
     )  # fmt: skip
 
@@ -380,6 +397,42 @@ def update_chart(text: str, values) -> str:
         yaml_edit.set_or_drop(chart, "y", yaml_edit.flow_seq(drawn) if drawn else None, CHART_KEYS)
     yaml_edit.set_or_drop(chart, "series", series if series in names else None, CHART_KEYS)
     yaml_edit.set_or_drop(document, "chart", chart, REPORT_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def _rule(raw) -> tuple[str, str]:
+    return yaml_edit.text_of(raw.get("when")), str(raw.get("style") or "")
+
+
+def update_highlights(text: str, values) -> str:
+    """Which cells are coloured: the designer's rows (``hl_column``, ``hl_when``, ``hl_style``;
+    a row whose condition is cleared goes), gathered per column in their order; a column whose
+    rules did not change stays as written (``values`` a request's form: ``getlist``)."""
+    document = parse(text)
+    columns = [raw for _index, raw in _entries(document, "columns")]
+    names = {str(raw.get("name", "")) for raw in columns}
+    rows = zip(values.getlist("hl_column"), values.getlist("hl_when"), values.getlist("hl_style"),
+               strict=True)  # fmt: skip
+    wanted: dict[str, list[tuple[str, str]]] = {}
+    for column, when, style in rows:
+        if not when.strip():
+            continue
+        if column not in names:
+            raise DesignRefused(_("Choose the column whose cells are coloured."), "hl_column")
+        if style not in HIGHLIGHT_STYLES:
+            raise DesignRefused(_("Choose the colour of the cells."), "hl_style")
+        wanted.setdefault(column, []).append((when.strip(), style))
+    for raw in columns:
+        rules = wanted.get(str(raw.get("name", "")), [])
+        if rules == [_rule(rule) for rule in raw.get("highlight") or []]:
+            continue
+        if raw.fa.flow_style() and rules:  # a column with rules is written a key a line
+            raw.fa.set_block_style()
+        written = CommentedSeq(
+            yaml_edit.flow(CommentedMap(when=DoubleQuotedScalarString(when), style=style))
+            for when, style in rules
+        )
+        yaml_edit.set_or_drop(raw, "highlight", written or None, (*COLUMN_KEYS, "highlight"))
     return yaml_edit.dump(document, text)
 
 

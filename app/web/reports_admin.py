@@ -110,6 +110,7 @@ CHANGES = {
     "filter_down": lambda text, form: report_design.move_entry(text, "filters", form["path"], 1),
     "filter_remove": lambda text, form: report_design.remove_entry(text, "filters", form["path"]),
     "chart": lambda text, form: report_design.update_chart(text, form),
+    "highlights": lambda text, form: report_design.update_highlights(text, form),
 }
 
 
@@ -125,7 +126,7 @@ def design(report):
         "admin_reports/designer.html", report_view=drawn, offered=offered, **found,
         aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
         param_types=report_design.PARAM_TYPES, ops=report_design.OPS,
-        chart_types=report_design.CHART_TYPES,
+        chart_types=report_design.CHART_TYPES, styles=report_design.HIGHLIGHT_STYLES,
     )  # fmt: skip
 
 

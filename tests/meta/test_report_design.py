@@ -38,6 +38,16 @@ def test_every_shipped_report_saved_unchanged_is_unchanged(path):
     for condition in report.filters:
         assert report_design.update_filter(text, condition.path, filter_inputs(condition)) == text
     assert report_design.update_chart(text, chart_inputs(report.chart)) == text
+    assert report_design.update_highlights(text, highlight_inputs(report.highlights)) == text
+
+
+def highlight_inputs(highlights, *more) -> MultiDict:
+    values = MultiDict()
+    for column, when, style in [(h.column, h.when, h.style) for h in highlights] + [*more]:
+        values.add("hl_column", column)
+        values.add("hl_when", when)
+        values.add("hl_style", style)
+    return values
 
 
 def param_inputs(param: report_design.ReportParam, **changed) -> dict[str, str]:
@@ -180,3 +190,21 @@ def test_a_chart_is_drawn_changed_and_taken_away():
     chart = report_design.view(drawn).chart
     assert (chart.type, chart.x, chart.y) == ("bar", "customer", ["quantity"])
     assert report_design.update_chart(drawn, MultiDict({"chart_type": ""})) == SALES
+
+
+def test_cells_are_coloured_when_a_condition_holds():
+    text = (REPORTS / "near_expiry.yaml").read_text(encoding="utf-8")
+    shown = report_design.view(text).highlights
+    assert [(h.column, h.style) for h in shown] == [("days_to_expiry", "danger"),
+                                                     ("days_to_expiry", "warning")]  # fmt: skip
+    more = highlight_inputs(shown, ("on_hand", "on_hand > 100", "info"))
+    coloured = report_design.update_highlights(text, more)
+    assert "  - name: on_hand\n    column: on_hand\n" in coloured  # opened up, a key a line
+    assert '    highlight:\n      - {when: "on_hand > 100", style: info}\n' in coloured
+    fewer = highlight_inputs(shown[:1])
+    assert "days_to_expiry <= near_expiry_days" not in report_design.update_highlights(text, fewer)
+    for row, field in ((("nowhere", "x > 1", "info"), "hl_column"),
+                       (("on_hand", "x > 1", "purple"), "hl_style")):  # fmt: skip
+        with pytest.raises(DesignRefused) as refused:
+            report_design.update_highlights(text, highlight_inputs(shown, row))
+        assert refused.value.field == field

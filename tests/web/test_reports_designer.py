@@ -117,3 +117,22 @@ def test_report_parts_refused_or_removed_in_the_designer(app, admin):  # noqa: F
                  ("y", "available"))  # fmt: skip
     assert "chart: {type: pie, x: location, y: [available]}\n" in pie
     assert "filters:" not in design(admin, text, ("op", "filter_remove"), ("path", "0"))
+
+
+def test_cells_coloured_in_the_designer_are_coloured_in_the_published_report(
+    app,
+    admin,  # noqa: F811
+):
+    text = shipped_text(app)
+    shown = admin.form(DESIGN, {"yaml": text})
+    assert 'id="highlight-0-when"' in shown.text and 'id="highlight-1-when"' not in shown.text
+    rule = [("op", "highlights"), ("hl_column", "on_hand"), ("hl_when", "on_hand > 0"),
+            ("hl_style", "warning")]  # fmt: skip
+    coloured = design(admin, text, *rule)
+    assert '      - {when: "on_hand > 0", style: warning}\n' in coloured
+    assert (
+        admin.form("/admin/reports/stock_by_location/publish", {"yaml": coloured}).status_code
+        == 302
+    )
+    rows = admin.get(URL).json["rows"]
+    assert rows and all(row["styles"] == {"on_hand": "warning"} for row in rows)
