@@ -27,7 +27,7 @@ REFERENCE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 SORT_KEY = re.compile(r"^-?[a-z][a-z0-9_]*$")
 AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
 BUCKETS = ("day", "week", "month", "quarter", "year")
-COLUMN_KEYS = ("name", "column", "label", "bucket", "aggregate", "hidden")
+COLUMN_KEYS = ("name", "column", "label", "bucket", "aggregate", "formula", "hidden")
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
 PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "default_expr",
@@ -40,7 +40,7 @@ HIGHLIGHT_STYLES = ("danger", "warning", "success", "info", "muted")
 REPORT_KEYS = ("name", "label", "description", "source", "params", "filters", "columns", "sort",
                "limit", "totals", "subtotals", "pivot", "chart")  # fmt: skip
 DESIGNED = ("name", "label", "source", "params", "filters", "columns", "sort", "limit", "totals",
-            "chart")  # fmt: skip
+            "subtotals", "chart")  # fmt: skip
 
 
 @dataclass
@@ -52,6 +52,9 @@ class ReportColumn:
     label_en: str
     aggregate: str
     bucket: str
+    #: worked out from the row's other columns (``safety_stock - available``), for a column
+    #: that reads none of the source's
+    formula: str
     hidden: bool
     other_keys: list[str]
 
@@ -110,6 +113,7 @@ class ReportView:
     sort: str
     limit: str
     totals: bool
+    subtotals: bool
     params: list[ReportParam] = field(default_factory=list)
     filters: list[ReportFilter] = field(default_factory=list)
     chart: ChartView | None = None
@@ -132,7 +136,7 @@ def view(text: str) -> ReportView:
             path=str(index), name=str(raw.get("name", "")), column=str(raw.get("column") or ""),
             label_zh=yaml_edit.label_of(raw)[0], label_en=yaml_edit.label_of(raw)[1],
             aggregate=str(raw.get("aggregate") or ""), bucket=str(raw.get("bucket") or ""),
-            hidden=raw.get("hidden") is True,
+            formula=yaml_edit.text_of(raw.get("formula")), hidden=raw.get("hidden") is True,
             other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")],
         )
         for index, raw in enumerate(document["columns"])
@@ -143,6 +147,7 @@ def view(text: str) -> ReportView:
         label_en=yaml_edit.label_of(document)[1], columns=columns,
         sort=", ".join(str(key) for key in document.get("sort") or []),
         limit=str(document.get("limit") or ""), totals=document.get("totals") is True,
+        subtotals=document.get("subtotals") is True,
         params=[_param_view(str(index), raw) for index, raw in _entries(document, "params")],
         filters=[_filter_view(str(index), raw) for index, raw in _entries(document, "filters")],
         chart=_chart_view(document.get("chart")),
@@ -200,7 +205,7 @@ def _chart_view(raw) -> ChartView | None:
 
 def update_report(text: str, values: Mapping[str, str]) -> str:
     """The report's label, sort order (column names, ``-`` before one for descending), row
-    limit and grand totals."""
+    limit, grand totals and subtotals."""
     document = parse(text)
     name = str(document.get("name", ""))
     yaml_edit.set_label(document, "label", values.get("label_zh", ""), values.get("label_en", ""),
@@ -216,7 +221,8 @@ def update_report(text: str, values: Mapping[str, str]) -> str:
     if limit and (not limit.isdigit() or not 1 <= int(limit) <= 100_000):
         raise DesignRefused(_("The row limit is a whole number from 1 to 100000."), "limit")
     yaml_edit.set_or_drop(document, "limit", int(limit) if limit else None, REPORT_KEYS)
-    yaml_edit.set_or_drop(document, "totals", True if values.get("totals") else None, REPORT_KEYS)
+    for switch in ("totals", "subtotals"):
+        yaml_edit.set_or_drop(document, switch, True if values.get(switch) else None, REPORT_KEYS)
     return yaml_edit.dump(document, text)
 
 
@@ -229,6 +235,8 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
     yaml_edit.set_or_drop(raw, "name", name, COLUMN_KEYS)
     if "column" in raw or values.get("column"):  # a computed or counted one may have none
         yaml_edit.set_or_drop(raw, "column", _reference(values.get("column", "")), COLUMN_KEYS)
+    elif "formula" in raw:
+        yaml_edit.set_or_drop(raw, "formula", _formula(values), COLUMN_KEYS)
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
                         name, COLUMN_KEYS)  # fmt: skip
     aggregate, bucket = values.get("aggregate", ""), values.get("bucket", "")
@@ -240,16 +248,20 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
 
 
 def add_column(text: str, values: Mapping[str, str], labels: Mapping[str, tuple[str, str]]) -> str:
-    """A column reading ``values["column"]`` at the end; named and labelled after the source
-    column (``labels``: reference → Chinese and English label) unless given."""
+    """A column reading ``values["column"]`` at the end, named and labelled after the source
+    column (``labels``: reference → Chinese and English label) unless given; or, with no source
+    column, one worked out by ``values["formula"]`` (named by the admin)."""
     document = parse(text)
     columns = document["columns"]
-    reference = _reference(values.get("column", ""))
-    name = _name(values.get("name", "").strip() or reference.replace(".", "_"), columns, None)
-    zh, en = labels.get(reference, ("", ""))
-    raw = CommentedMap(name=name, column=reference)
+    if values.get("formula", "").strip() and not values.get("column", "").strip():
+        raw = CommentedMap(name=_name(values.get("name", ""), columns, None))
+        raw["formula"], zh, en = _formula(values), "", ""
+    else:
+        reference = _reference(values.get("column", ""))
+        name = _name(values.get("name", "").strip() or reference.replace(".", "_"), columns, None)
+        raw, (zh, en) = CommentedMap(name=name, column=reference), labels.get(reference, ("", ""))
     yaml_edit.set_label(raw, "label", values.get("label_zh", "") or zh,
-                        values.get("label_en", "") or en, name)  # fmt: skip
+                        values.get("label_en", "") or en, str(raw["name"]))  # fmt: skip
     columns.append(yaml_edit.flow(raw))  # one line per column, as the shipped reports write them
     return yaml_edit.dump(document, text)
 
@@ -460,6 +472,14 @@ def _param_name(name: str, params: CommentedSeq, index: int | None) -> str:
         name, yaml_edit.names_in(params, index), None,
         lambda taken: _("The report already has a parameter called %(name)s.", name=taken),
     )  # fmt: skip
+
+
+def _formula(values: Mapping[str, str]) -> str:
+    formula = values.get("formula", "").strip()
+    if not formula:
+        raise DesignRefused(_("Write how the column is worked out, e.g. safety_stock - available."),
+                            "formula")  # fmt: skip
+    return formula
 
 
 def _reference(reference: str, field: str = "column") -> str:

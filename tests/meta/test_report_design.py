@@ -20,7 +20,7 @@ SALES = (REPORTS / "sales_record.yaml").read_text(encoding="utf-8")
 
 def shown(column: report_design.ReportColumn) -> dict[str, str]:
     values = {key: getattr(column, key) for key in
-              ("name", "column", "label_zh", "label_en", "aggregate", "bucket")}  # fmt: skip
+              ("name", "column", "label_zh", "label_en", "aggregate", "bucket", "formula")}  # fmt: skip
     return values | ({"hidden": "1"} if column.hidden else {})
 
 
@@ -30,6 +30,7 @@ def test_every_shipped_report_saved_unchanged_is_unchanged(path):
     report = report_design.view(text)
     settings = {"label_zh": report.label_zh, "label_en": report.label_en, "sort": report.sort,
                 "limit": report.limit} | ({"totals": "1"} if report.totals else {})  # fmt: skip
+    settings |= {"subtotals": "1"} if report.subtotals else {}
     assert report_design.update_report(text, settings) == text
     for column in report.columns:
         assert report_design.update_column(text, column.path, shown(column)) == text
@@ -208,3 +209,24 @@ def test_cells_are_coloured_when_a_condition_holds():
         with pytest.raises(DesignRefused) as refused:
             report_design.update_highlights(text, highlight_inputs(shown, row))
         assert refused.value.field == field
+
+
+def test_a_column_worked_out_from_the_others_and_subtotals():
+    text = (REPORTS / "stock_below_safety.yaml").read_text(encoding="utf-8")
+    short = next(c for c in report_design.view(text).columns if c.formula)
+    assert short.formula == "safety_stock - available" and not short.column
+    doubled = report_design.update_column(text, short.path, shown(short) | {"formula": "2 * x"})
+    assert "    formula: 2 * x\n" in doubled
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_column(text, short.path, shown(short) | {"formula": " "})
+    assert refused.value.field == "formula"
+    added = report_design.add_column(SALES, {"name": "twice", "formula": "quantity * 2",
+                                             "label_zh": "两倍"}, {})  # fmt: skip
+    assert "  - {name: twice, formula: quantity * 2, label: {zh_CN: 两倍, en: 两倍}}\n" in added
+    with pytest.raises(DesignRefused) as refused:
+        report_design.add_column(SALES, {"formula": "quantity * 2"}, {})  # no name to call it
+    assert refused.value.field == "name"
+    report = report_design.view(SALES)
+    settings = {"label_zh": report.label_zh, "label_en": report.label_en, "sort": report.sort,
+                "limit": report.limit, "subtotals": "1"}  # fmt: skip
+    assert "subtotals: true" in report_design.update_report(SALES, settings)
