@@ -19,8 +19,8 @@ SALES = (REPORTS / "sales_record.yaml").read_text(encoding="utf-8")
 
 
 def shown(column: report_design.ReportColumn) -> dict[str, str]:
-    values = {key: getattr(column, key) for key in
-              ("name", "column", "label_zh", "label_en", "aggregate", "bucket", "formula")}  # fmt: skip
+    keys = ("name", "column", "label_zh", "label_en", "aggregate", "bucket", "formula")
+    values = {key: getattr(column, key) for key in keys}
     return values | ({"hidden": "1"} if column.hidden else {})
 
 
