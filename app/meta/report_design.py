@@ -40,7 +40,7 @@ HIGHLIGHT_STYLES = ("danger", "warning", "success", "info", "muted")
 REPORT_KEYS = ("name", "label", "description", "source", "params", "filters", "columns", "sort",
                "limit", "totals", "subtotals", "pivot", "chart")  # fmt: skip
 DESIGNED = ("name", "label", "source", "params", "filters", "columns", "sort", "limit", "totals",
-            "subtotals", "chart")  # fmt: skip
+            "subtotals", "pivot", "chart")  # fmt: skip
 
 
 @dataclass
@@ -117,6 +117,9 @@ class ReportView:
     params: list[ReportParam] = field(default_factory=list)
     filters: list[ReportFilter] = field(default_factory=list)
     chart: ChartView | None = None
+    #: the column whose values spread across the top (a pivot), and the figures under each
+    pivot_column: str = ""
+    pivot_values: list[str] = field(default_factory=list)
     highlights: list[Highlight] = field(default_factory=list)
     #: what else the report declares, kept as written (a pivot, subtotals …)
     other_keys: list[str] = field(default_factory=list)
@@ -151,6 +154,8 @@ def view(text: str) -> ReportView:
         params=[_param_view(str(index), raw) for index, raw in _entries(document, "params")],
         filters=[_filter_view(str(index), raw) for index, raw in _entries(document, "filters")],
         chart=_chart_view(document.get("chart")),
+        pivot_column=yaml_edit.text_of((document.get("pivot") or {}).get("column")),
+        pivot_values=[str(name) for name in (document.get("pivot") or {}).get("values") or []],
         highlights=[
             Highlight(str(raw.get("name", "")), *_rule(rule))
             for _index, raw in _entries(document, "columns")
@@ -409,6 +414,32 @@ def update_chart(text: str, values) -> str:
         yaml_edit.set_or_drop(chart, "y", yaml_edit.flow_seq(drawn) if drawn else None, CHART_KEYS)
     yaml_edit.set_or_drop(chart, "series", series if series in names else None, CHART_KEYS)
     yaml_edit.set_or_drop(document, "chart", chart, REPORT_KEYS)
+    return yaml_edit.dump(document, text)
+
+
+def update_pivot(text: str, values) -> str:
+    """Spread a column's values across the top, one column each, with the figures ticked under
+    each (a pivot); no column, no pivot."""
+    document = parse(text)
+    names = yaml_edit.names_in(document["columns"])
+    column = values.get("pivot_column", "")
+    figures = [name for name in values.getlist("pivot_values") if name in names]
+    if column not in names:
+        yaml_edit.drop(document, "pivot")
+        return yaml_edit.dump(document, text)
+    if not figures and "pivot" not in document:  # spread for the first time: the summed ones
+        summed = [raw for _index, raw in _entries(document, "columns") if raw.get("aggregate")]
+        figures = [str(raw.get("name")) for raw in summed if raw.get("name") != column]
+    if not figures:
+        raise DesignRefused(_("Tick the figures shown under each value across the top."),
+                            "pivot_values")  # fmt: skip
+    pivot = document.get("pivot")
+    if not isinstance(pivot, CommentedMap):
+        pivot = yaml_edit.flow(CommentedMap())
+    yaml_edit.set_or_drop(pivot, "column", column, ("column", "values"))
+    if [str(name) for name in pivot.get("values") or []] != figures:
+        yaml_edit.set_or_drop(pivot, "values", yaml_edit.flow_seq(figures), ("column", "values"))
+    yaml_edit.set_or_drop(document, "pivot", pivot, REPORT_KEYS)
     return yaml_edit.dump(document, text)
 
 

@@ -111,6 +111,7 @@ CHANGES = {
     "filter_remove": lambda text, form: report_design.remove_entry(text, "filters", form["path"]),
     "chart": lambda text, form: report_design.update_chart(text, form),
     "highlights": lambda text, form: report_design.update_highlights(text, form),
+    "pivot": lambda text, form: report_design.update_pivot(text, form),
 }
 
 

@@ -40,6 +40,10 @@ def test_every_shipped_report_saved_unchanged_is_unchanged(path):
         assert report_design.update_filter(text, condition.path, filter_inputs(condition)) == text
     assert report_design.update_chart(text, chart_inputs(report.chart)) == text
     assert report_design.update_highlights(text, highlight_inputs(report.highlights)) == text
+    pivot = MultiDict({"pivot_column": report.pivot_column})
+    for name in report.pivot_values:
+        pivot.add("pivot_values", name)
+    assert report_design.update_pivot(text, pivot) == text
 
 
 def highlight_inputs(highlights, *more) -> MultiDict:
@@ -230,3 +234,16 @@ def test_a_column_worked_out_from_the_others_and_subtotals():
     settings = {"label_zh": report.label_zh, "label_en": report.label_en, "sort": report.sort,
                 "limit": report.limit, "subtotals": "1"}  # fmt: skip
     assert "subtotals: true" in report_design.update_report(SALES, settings)
+
+
+def test_a_column_spread_across_the_top():
+    text = (REPORTS / "sales_by_store_month.yaml").read_text(encoding="utf-8")
+    report = report_design.view(text)
+    assert (report.pivot_column, report.pivot_values) == ("month", ["amount"])
+    flat = report_design.update_pivot(text, MultiDict({"pivot_column": ""}))
+    assert "pivot" not in safe_load(flat)
+    again = report_design.update_pivot(flat, MultiDict({"pivot_column": "month"}))
+    assert safe_load(again)["pivot"] == {"column": "month", "values": ["amount", "quantity"]}
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_pivot(text, MultiDict({"pivot_column": "month"}))
+    assert refused.value.field == "pivot_values"
