@@ -74,6 +74,8 @@ class LevelView:
     #: where a rejection at this level sends the record: a state or an earlier level ("" for
     #: the approval's own)
     reject_to: str
+    #: or whoever an expression over the record names (user ids: a field holding a user)
+    expr: str
     signature: bool
     #: whoever created the record may approve it at this level
     allow_creator: bool
@@ -215,8 +217,8 @@ def _level_view(path: str, raw) -> LevelView:
         reject_to=str(raw.get("reject_to") or ""),
         signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         time_limit_hours=yaml_edit.text_of(raw.get("time_limit_hours")),
-        other_keys=[key for key in raw if key not in LEVEL_KEYS]
-        + (["approvers.expr"] if "expr" in approvers else []),
+        expr=yaml_edit.text_of(approvers.get("expr")),
+        other_keys=[key for key in raw if key not in LEVEL_KEYS],
     )  # fmt: skip
 
 
@@ -426,8 +428,8 @@ def remove_transition(text: str, path: str) -> str:
 
 
 def update_level(text: str, path: str, values, roles: list[str]) -> str:
-    """Set an approval level's label, approvers (roles, the location's manager, named users),
-    或签 / 会签, condition, signature and time limit."""
+    """Set an approval level's label, approvers (roles, the location's manager, named users,
+    whoever an expression names), 或签 / 会签, condition, signature and time limit."""
     document = parse(text)
     raw = _level(document, path)
     _put(raw, "label", None, LEVEL_KEYS, values)
@@ -435,6 +437,7 @@ def update_level(text: str, path: str, values, roles: list[str]) -> str:
     if not isinstance(approvers, CommentedMap):
         approvers = raw["approvers"] = _flow_map()
     _set_approvers(approvers, values, roles)
+    yaml_edit.set_or_drop(approvers, "expr", values.get("expr", "").strip() or None)
     if not approvers:
         raise DesignRefused(_("Say who approves: a role, the location's manager or a person."),
                             "roles")  # fmt: skip
@@ -498,7 +501,7 @@ def _ticked(before, ticked: list[str], roles: list[str]):
 
 def _set_approvers(approvers: CommentedMap, values, roles: list[str], prefix: str = "") -> None:
     """Who approves (or, with ``prefix`` "cc_", is copied): the roles ticked, the location's
-    manager, named people (comma-separated user names); an ``expr`` stays as written."""
+    manager, named people (comma-separated user names)."""
     ticked = _ticked(approvers.get("roles"), values.getlist(f"{prefix}roles"), roles)
     users = [user.strip() for user in values.get(f"{prefix}users", "").split(",") if user.strip()]
     yaml_edit.set_or_drop(approvers, "roles", ticked)

@@ -42,7 +42,7 @@ def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
 def level_inputs(level: flow_design.LevelView) -> MultiDict:
     values = MultiDict({"label_zh": level.label_zh, "label_en": level.label_en,
                         "users": level.users, "mode": level.mode, "when": level.when,
-                        "reject_to": level.reject_to,
+                        "reject_to": level.reject_to, "expr": level.expr,
                         "time_limit_hours": level.time_limit_hours})  # fmt: skip
     for role in level.roles:
         values.add("roles", role)
@@ -216,3 +216,16 @@ def test_an_approval_copies_people_and_a_level_sends_a_rejection_back_to_its_own
     manager = level_inputs(flow.transitions[0].levels[0])
     manager["reject_to"] = "qa"  # a later level is no place to send it back to
     assert flow_design.update_level(SCRAP, "0.0", manager, ROLES) == SCRAP
+
+
+def test_a_level_approved_by_whoever_the_record_names():
+    flow = flow_design.view(SCRAP)
+    qa = level_inputs(flow.transitions[0].levels[1])
+    qa["expr"] = "witness_user"
+    named = flow_design.update_level(SCRAP, "0.1", qa, ROLES)
+    assert "approvers: {roles: [qa], expr: witness_user}" in named
+    assert flow_design.view(named).transitions[0].levels[1].expr == "witness_user"
+    del qa["roles"]
+    qa["expr"] = ""
+    with pytest.raises(DesignRefused, match="Say who approves"):
+        flow_design.update_level(named, "0.1", qa, ROLES)
