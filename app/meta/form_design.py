@@ -29,8 +29,8 @@ from app.meta.yaml_edit import DesignRefused
 #: The keys the designer writes; a field's other keys are the YAML's business.
 DESIGNED_KEYS = (
     "name", "type", "label", "help", "formula", "required", "read_only", "hidden", "options",
-    "link", "link_filter", "fills", "default", "default_expr", "required_if", "visible_if", "min",
-    "max", "validate",
+    "link", "link_filter", "link_scope", "fills", "default", "default_expr", "required_if",
+    "visible_if", "min", "max", "max_length", "scale", "pattern", "unique", "indexed", "validate",
 )  # fmt: skip
 #: What a scan (``udi``) field reads from a GS1 / UDI barcode, each filled into a field beside it.
 SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
@@ -42,6 +42,10 @@ SCAN_TARGETS = {"item": ("item", "link"), "gtin": ("gtin", None), "lot": ("lot",
 WRITTEN_OUT = "-"
 #: The switches, written ``true`` when on and left out when off.
 SWITCHES = ("required", "read_only", "hidden")
+#: The switches under "More": no two records with the same value, quick to search by.
+MORE_SWITCHES = ("unique", "indexed")
+#: Whole numbers a field may carry, with the smallest and largest each takes.
+WHOLE_NUMBERS = {"max_length": (1, 100_000), "scale": (0, 8)}
 #: The expressions, written as typed and left out when empty.
 EXPRESSIONS = ("link_filter", "default_expr", "required_if", "visible_if")
 
@@ -81,6 +85,14 @@ class DesignedField:
     visible_if: str = ""
     min: str = ""
     max: str = ""
+    #: the longest text, the decimal places, a pattern the value must match
+    max_length: str = ""
+    scale: str = ""
+    pattern: str = ""
+    unique: bool = False
+    indexed: bool = False
+    #: "all": a link may name any record, not only those in the user's scope
+    link_scope: str = ""
     #: keys the designer does not edit, which the field also carries (shown, kept)
     other_keys: list[str] = field(default_factory=list)
     #: a table's own fields
@@ -184,6 +196,12 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
                 visible_if=yaml_edit.text_of(raw.get("visible_if")),
                 min=yaml_edit.text_of(raw.get("min")),
                 max=yaml_edit.text_of(raw.get("max")),
+                max_length=yaml_edit.text_of(raw.get("max_length")),
+                scale=_shown_default(raw.get("scale")),
+                pattern=yaml_edit.text_of(raw.get("pattern")),
+                unique=raw.get("unique") is True,
+                indexed=raw.get("indexed") is True,
+                link_scope=str(raw.get("link_scope") or ""),
                 rules=_rules_of(raw),
                 other_keys=[key for key in raw if key not in DESIGNED_KEYS and key != "fields"],
                 fields=_outline(raw["fields"], f"{path}.")
@@ -226,6 +244,7 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
         _set_or_drop(raw, expression, values.get(expression, "").strip() or None)
     for bound in ("min", "max"):
         _set_or_drop(raw, bound, _number(values.get(bound, ""), bound))
+    _set_more(raw, values)
     if "rule_expr" in values:  # the designer sends every rule, and an empty row for a new one
         _set_rules(raw, values)
     return dump(document, text)
@@ -489,6 +508,32 @@ def _set_or_drop(raw: CommentedMap, key: str, value) -> None:
     """Set ``key`` where ``DESIGNED_KEYS`` puts it (help after the label, not after a table's
     fields), or drop it when ``value`` is None."""
     yaml_edit.set_or_drop(raw, key, value, DESIGNED_KEYS)
+
+
+def _set_more(raw: CommentedMap, values) -> None:
+    """The "More" inputs, each drawn for the types it concerns: a key whose input was not sent
+    (a scale on a text) is left as written."""
+    if "more" in values:  # the switches are drawn for every field but a table
+        for switch in MORE_SWITCHES:
+            _set_or_drop(raw, switch, True if values.get(switch) else None)
+    for key, (low, high) in WHOLE_NUMBERS.items():
+        if key in values:
+            _set_or_drop(raw, key, _whole(values[key], key, low, high))
+    if "pattern" in values:
+        _set_or_drop(raw, "pattern", values["pattern"].strip() or None)
+    if "link_scope" in values:
+        scope = values["link_scope"]
+        _set_or_drop(raw, "link_scope", scope if scope in ("user", "all") else None)
+
+
+def _whole(value: str, key: str, low: int, high: int) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise DesignRefused(_("Enter a whole number from %(low)s to %(high)s.", low=low,
+                              high=high), key)  # fmt: skip
+    return int(value)
 
 
 def _number(value: str, key: str):

@@ -54,6 +54,20 @@ def as_shown(field: form_design.DesignedField) -> dict[str, str]:
     values = {key: getattr(field, key) for key in keys}
     values |= {f"fill_{part}": target for part, target in field.fills.items()}
     values |= {switch: "1" for switch in form_design.SWITCHES if getattr(field, switch)}
+    return values | more_shown(field)
+
+
+def more_shown(field: form_design.DesignedField) -> dict[str, str]:
+    """The "More" inputs the designer draws for ``field``'s type, as they are sent."""
+    if field.type == "table":
+        return {}
+    values = {"more": "1"} | {s: "1" for s in form_design.MORE_SWITCHES if getattr(field, s)}
+    if field.type in ("text", "long_text", "barcode"):
+        values |= {"max_length": field.max_length, "pattern": field.pattern}
+    if field.type in ("decimal", "money", "percent", "formula"):
+        values["scale"] = field.scale
+    if field.type == "link":
+        values["link_scope"] = field.link_scope
     return values
 
 
@@ -455,3 +469,18 @@ def test_a_field_is_added_where_it_belongs_and_a_select_may_bring_its_own_choice
     assert (
         "    options:\n      - {value: choice_1, label: {zh_CN: 选项一, en: Choice one}}\n" in own
     )
+
+
+def test_length_places_pattern_uniqueness_and_reach_are_set_under_more():
+    text = (FORMS / "supplier.yaml").read_text(encoding="utf-8")
+    code = {f.name: f for f in form_design.outline(text)}["code"]
+    assert code.unique and code.max_length
+    loose = as_shown(code) | {"unique": "", "max_length": "20", "pattern": "^[A-Z0-9]+$"}
+    del loose["unique"]
+    changed = form_design.update_field(text, code.path, loose)
+    after = {f.name: f for f in form_design.outline(changed)}["code"]
+    assert (after.unique, after.max_length, after.pattern) == (False, "20", "^[A-Z0-9]+$")
+    for key, typed in (("max_length", "0"), ("max_length", "long")):
+        with pytest.raises(DesignRefused) as refused:
+            form_design.update_field(text, code.path, as_shown(code) | {key: typed})
+        assert refused.value.field == key and "whole number from 1" in str(refused.value)
