@@ -111,4 +111,7 @@ def save(page) -> None:
         page.click("#record-form button[type=submit]")
     if not RECORD_PAGE.search(page.url):
         refusal = page.locator(".alert-danger, .invalid-feedback").all_inner_texts()
-        raise AssertionError(f"the save was refused at {page.url}: {refusal}")
+        marked = page.evaluate(
+            "[...document.querySelectorAll('.is-invalid')].map(e => e.name || e.id)"
+        )
+        raise AssertionError(f"the save was refused at {page.url}: {refusal} on {marked}")
