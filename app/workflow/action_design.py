@@ -39,6 +39,8 @@ STEP_KEYS = ("action", "when", "params")
 TRANSITION_ORDER = (*flow_design.TRANSITION_KEYS, "actions", "approval")
 #: An approval's own steps: run as the record starts waiting, and as a rejection sends it back.
 HOOKS = ("on_pending", "on_reject")
+#: How a schema's bound reads in a refusal.
+BOUNDS = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}
 
 
 @dataclass
@@ -240,6 +242,12 @@ def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params)
                         param=where)  # fmt: skip
         elif error.validator == "minLength":
             problem = _("%(param)s cannot be empty.", param=where)
+        elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+            problem = _("%(param)s must be %(bound)s %(limit)s.", param=where,
+                        bound=BOUNDS[error.validator], limit=error.validator_value)  # fmt: skip
+        elif error.validator == "minItems":
+            problem = _("%(param)s names at least %(count)s.", param=where,
+                        count=error.validator_value)  # fmt: skip
         else:
             problem = _("%(param)s is not what the action takes: %(detail)s", param=where,
                         detail=error.message)  # fmt: skip

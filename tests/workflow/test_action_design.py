@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.meta.yaml_edit import DesignRefused, safe_load
 from app.workflow import action_design
+from app.workflow.actions import Action, ActionRegistry
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / "workflows"
@@ -221,3 +222,32 @@ def test_an_approvals_hooks_take_steps_like_a_transition():
         action_design.add_step(SCRAP, "1/on_pending", {"action": "notify"}, set())  # no approval
     with pytest.raises(DesignRefused, match="no longer where"):
         action_design.add_step(SCRAP, "0/on_fire", {"action": "notify"}, set())
+
+
+class BoundedTemperature(Action):
+    """``check_temperature`` as a stricter plugin might declare it: bounds and a list of names."""
+
+    name = "check_temperature"
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "field": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "min": {"type": "number", "minimum": -30},
+            "max": {"type": "number", "exclusiveMaximum": 40},
+            "also": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "says"),
+    [("min", "-40", "min must be ≥ -30"), ("max", "40", "max must be < 40"),
+     ("also", "only_one", "also names at least 2")],
+)  # fmt: skip
+def test_a_plugins_bounds_are_said_in_the_refusal(param, value, says):
+    registry = ActionRegistry({"check_temperature": BoundedTemperature()})
+    shown = action_design.view(COLD, registry).transitions[0].steps[0]
+    with pytest.raises(DesignRefused) as refused:
+        action_design.update_step(COLD, "0/0", inputs(shown, **{param: value}), registry)
+    assert refused.value.field == f"param.{param}" and says in str(refused.value)
