@@ -517,13 +517,11 @@ def _new_level(name: str, zh: str, en: str) -> CommentedMap:
 
 
 def _hours(value: str):
-    value = value.strip()
-    if not value:
-        return None
-    if not yaml_edit.NUMBER.match(value) or float(value) <= 0:
-        raise DesignRefused(_("Enter the hours as a number above 0, such as 24 or 0.5."),
-                            "time_limit_hours")  # fmt: skip
-    return int(value) if value.isdigit() else float(value)
+    refusal = _("Enter the hours as a number above 0, such as 24 or 0.5.")
+    hours = yaml_edit.number(value, refusal, "time_limit_hours")
+    if hours is not None and float(hours) <= 0:
+        raise DesignRefused(refusal, "time_limit_hours")
+    return hours
 
 
 def _state(document: CommentedMap, name: str) -> CommentedMap:

@@ -16,6 +16,7 @@ import io
 import json
 import re
 import textwrap
+from decimal import Decimal
 
 import yaml
 from ruamel.yaml import YAML, CommentedMap, CommentedSeq
@@ -260,6 +261,22 @@ def removed(document: CommentedMap, items: CommentedSeq, index: int, text: str, 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 #: A number as an admin types it in a designer's box: ``8``, ``-2.5``.
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def number(value: str, refusal: str, field: str):
+    """A number as typed in a box, for YAML to read back exactly: a whole one as an integer, a
+    fraction as a YAML number when it reads back as the same decimal (``2.5``, ``0.1``), as text
+    otherwise; None when the box is empty; refused with ``refusal`` on ``field`` when it is not
+    a number."""
+    value = value.strip()
+    if not value:
+        return None
+    if not NUMBER.match(value):
+        raise DesignRefused(refusal, field)
+    if "." not in value:
+        return int(value)
+    as_float = float(value)
+    return as_float if Decimal(repr(as_float)) == Decimal(value) else value
 
 
 def text_of(value) -> str:

@@ -215,10 +215,8 @@ def _value(param: ParamView, posted: str, current):
                                   choices=", ".join(param.choices)), field)  # fmt: skip
         return posted
     if param.kind == "number":
-        if not yaml_edit.NUMBER.match(posted):
-            raise DesignRefused(_("%(param)s: enter a number, such as 8 or 2.5.",
-                                  param=param.label), field)  # fmt: skip
-        return int(posted) if "." not in posted else float(posted)
+        refusal = _("%(param)s: enter a number, such as 8 or 2.5.", param=param.label)
+        return yaml_edit.number(posted, refusal, field)
     if param.kind == "names":
         names = [name.strip() for name in re.split(r"[,，]", posted) if name.strip()]
         return yaml_edit.flow_seq(names)

@@ -5,6 +5,7 @@ does not take refused on its input, and the text left alone."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,12 @@ def test_a_plugins_bounds_are_said_in_the_refusal(param, value, says):
     with pytest.raises(DesignRefused) as refused:
         action_design.update_step(COLD, "0/0", inputs(shown, **{param: value}), registry)
     assert refused.value.field == f"param.{param}" and says in str(refused.value)
+
+
+@pytest.mark.parametrize(("typed", "written"), [("2.5", "min: 2.5"), ("-0.1", "min: -0.1"),
+                                                ("3", "min: 3")])  # fmt: skip
+def test_a_number_is_written_as_typed(typed, written):
+    shown = action_design.view(COLD).transitions[0].steps[0]
+    changed = action_design.update_step(COLD, "0/0", inputs(shown, min=typed))
+    assert written in changed
+    assert Decimal(str(actions_of(changed, 0)[0]["params"]["min"])) == Decimal(typed)
