@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ruamel.yaml import CommentedMap, CommentedSeq
 
-from app.i18n import _
+from app.i18n import _, _l
 from app.meta import flow_design, yaml_edit
 from app.meta.flow_design import FlowView
 from app.meta.forms import label_text
@@ -41,6 +41,10 @@ TRANSITION_ORDER = (*flow_design.TRANSITION_KEYS, "actions", "approval")
 HOOKS = ("on_pending", "on_reject")
 #: How a schema's bound reads in a refusal.
 BOUNDS = {"minimum": "≥", "exclusiveMinimum": ">", "maximum": "≤", "exclusiveMaximum": "<"}
+#: What a JSON Schema type is called in a refusal.
+TYPE_WORDS = {"string": _l("text"), "number": _l("a number"), "integer": _l("a whole number"),
+              "boolean": _l("yes or no"), "array": _l("a list"), "object": _l("a mapping"),
+              "null": _l("empty")}  # fmt: skip
 
 
 @dataclass
@@ -235,21 +239,40 @@ def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params)
         if not error.absolute_path:
             continue
         where = str(error.absolute_path[0])
-        if error.validator == "pattern" and error.validator_value == FIELD_PATTERN:
-            problem = _("%(param)s names a field: a letter, then letters, digits and _.",
-                        param=where)  # fmt: skip
-        elif error.validator == "minLength":
-            problem = _("%(param)s cannot be empty.", param=where)
-        elif error.validator in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-            problem = _("%(param)s must be %(bound)s %(limit)s.", param=where,
-                        bound=BOUNDS[error.validator], limit=error.validator_value)  # fmt: skip
-        elif error.validator == "minItems":
-            problem = _("%(param)s names at least %(count)s.", param=where,
-                        count=error.validator_value)  # fmt: skip
-        else:
-            problem = _("%(param)s is not what the action takes: %(detail)s", param=where,
-                        detail=error.message)  # fmt: skip
-        raise DesignRefused(problem, f"param.{where}")
+        raise DesignRefused(_schema_problem(error, where), f"param.{where}")
+
+
+def _schema_problem(error, param: str) -> str:
+    """What ``error`` (jsonschema's, in English) says, in the admin's language for the keywords
+    an action's schema uses; jsonschema's own words only for the rarest."""
+    keyword, bound = error.validator, error.validator_value
+    if keyword == "pattern" and bound == FIELD_PATTERN:
+        return _("%(param)s names a field: a letter, then letters, digits and _.", param=param)
+    if keyword == "minLength" and bound == 1:
+        return _("%(param)s cannot be empty.", param=param)
+    if keyword == "minLength":
+        return _("%(param)s takes at least %(count)s characters.", param=param, count=bound)
+    if keyword == "maxLength":
+        return _("%(param)s takes at most %(count)s characters.", param=param, count=bound)
+    if keyword in BOUNDS:
+        return _("%(param)s must be %(bound)s %(limit)s.", param=param, bound=BOUNDS[keyword],
+                 limit=bound)  # fmt: skip
+    if keyword == "minItems":
+        return _("%(param)s names at least %(count)s.", param=param, count=bound)
+    if keyword == "maxItems":
+        return _("%(param)s names at most %(count)s.", param=param, count=bound)
+    if keyword == "uniqueItems":
+        return _("%(param)s names each one only once.", param=param)
+    if keyword in ("enum", "const"):
+        choices = bound if keyword == "enum" else [bound]
+        return _("%(param)s: choose one of %(choices)s.", param=param,
+                 choices=", ".join(str(choice) for choice in choices))  # fmt: skip
+    if keyword == "type":
+        kinds = [bound] if isinstance(bound, str) else list(bound)
+        return _("%(param)s must be %(kind)s.", param=param,
+                 kind=_(" or ").join(str(TYPE_WORDS.get(kind, kind)) for kind in kinds))  # fmt: skip
+    return _("%(param)s is not what the action takes: %(detail)s", param=param,
+             detail=error.message)  # fmt: skip
 
 
 def add_step(text: str, where: str, values, fields: set[str],

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from flask_babel import force_locale
 from werkzeug.datastructures import MultiDict
 
 from app.meta.yaml_edit import DesignRefused, safe_load
@@ -236,7 +237,15 @@ class BoundedTemperature(Action):
             "field": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
             "min": {"type": "number", "minimum": -30},
             "max": {"type": "number", "exclusiveMaximum": 40},
-            "also": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+            "also": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 2,
+                "maxItems": 3,
+                "uniqueItems": True,
+            },
+            "note": {"type": "string", "minLength": 2, "maxLength": 5},
+            "limits": {"type": "object"},
         },
     }
 
@@ -244,7 +253,10 @@ class BoundedTemperature(Action):
 @pytest.mark.parametrize(
     ("param", "value", "says"),
     [("min", "-40", "min must be ≥ -30"), ("max", "40", "max must be < 40"),
-     ("also", "only_one", "also names at least 2")],
+     ("also", "only_one", "also names at least 2"), ("also", "a, b, c, d", "names at most 3"),
+     ("also", "a, a", "also names each one only once"), ("note", "x", "at least 2 characters"),
+     ("note", "toolong", "note takes at most 5 characters"),
+     ("limits", "[1, 2]", "limits must be a mapping")],
 )  # fmt: skip
 def test_a_plugins_bounds_are_said_in_the_refusal(param, value, says):
     registry = ActionRegistry({"check_temperature": BoundedTemperature()})
@@ -261,3 +273,13 @@ def test_a_number_is_written_as_typed(typed, written):
     changed = action_design.update_step(COLD, "0/0", inputs(shown, min=typed))
     assert written in changed
     assert Decimal(str(actions_of(changed, 0)[0]["params"]["min"])) == Decimal(typed)
+
+
+def test_a_refusal_is_said_in_the_admins_language(app):
+    registry = ActionRegistry({"check_temperature": BoundedTemperature()})
+    shown = action_design.view(COLD, registry).transitions[0].steps[0]
+    with app.test_request_context(), force_locale("zh_CN"):
+        with pytest.raises(DesignRefused, match="limits 须为键值映射"):
+            action_design.update_step(COLD, "0/0", inputs(shown, limits="[1, 2]"), registry)
+        with pytest.raises(DesignRefused, match="note 最多 5 个字符"):
+            action_design.update_step(COLD, "0/0", inputs(shown, note="toolong"), registry)
