@@ -269,8 +269,8 @@ def _schema_problem(error, param: str) -> str:
                  choices=", ".join(str(choice) for choice in choices))  # fmt: skip
     if keyword == "type":
         kinds = [bound] if isinstance(bound, str) else list(bound)
-        return _("%(param)s must be %(kind)s.", param=param,
-                 kind=_(" or ").join(str(TYPE_WORDS.get(kind, kind)) for kind in kinds))  # fmt: skip
+        either = _(" or ").join(str(TYPE_WORDS.get(kind, kind)) for kind in kinds)
+        return _("%(param)s must be %(kind)s.", param=param, kind=either)
     return _("%(param)s is not what the action takes: %(detail)s", param=param,
              detail=error.message)  # fmt: skip
 
