@@ -92,6 +92,8 @@ class DesignedField:
     indexed: bool = False
     #: "all": a link may name any record, not only those in the user's scope
     link_scope: str = ""
+    #: the section of the page a top-level field is shown under ("" for none)
+    section: str = ""
     #: keys the designer does not edit, which the field also carries (shown, kept)
     other_keys: list[str] = field(default_factory=list)
     #: a table's own fields
@@ -132,8 +134,15 @@ def settings(text: str) -> FormSettings:
 def view(text: str) -> tuple[FormSettings, list[DesignedField]]:
     """What the designer draws — the form's own settings, then its fields — from one reading
     of the text (a form's is the longest: reading it is most of a designer's answer)."""
-    document = parse(text)
-    return _settings(document), _outline(document["fields"], "")
+    return view_of(parse(text))
+
+
+def view_of(document: CommentedMap) -> tuple[FormSettings, list[DesignedField]]:
+    """``view`` of a form's document read already."""
+    fields = _outline(document["fields"], "")
+    for shown in fields:
+        shown.section = section_of(document, shown.name)
+    return _settings(document), fields
 
 
 def _settings(document: CommentedMap) -> FormSettings:
@@ -223,6 +232,8 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     name = values.get("name", "").strip()
     _check_name(name, siblings, index)
     kind = values.get("type", "").strip() or str(raw.get("type", ""))
+    if "." not in path:
+        _renamed_in_sections(document, str(raw.get("name", "")), name)
     _set_or_drop(raw, "name", name)
     _set_or_drop(raw, "type", kind)
     _set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
@@ -247,6 +258,8 @@ def update_field(text: str, path: str, values: dict[str, str]) -> str:
     _set_more(raw, values)
     if "rule_expr" in values:  # the designer sends every rule, and an empty row for a new one
         _set_rules(raw, values)
+    if "section" in values and "." not in path:
+        _place(document, name, values["section"].strip())
     return dump(document, text)
 
 
@@ -325,9 +338,11 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
 
 
 def move_field(text: str, path: str, step: int) -> str:
-    """Move the field at ``path`` ``step`` places up (negative) or down among its siblings."""
+    """Move the field at ``path`` ``step`` places up (negative) or down among its siblings; a
+    section shows its fields in the form's order, so it follows."""
     _siblings, index = _locate(parse(text), path)
-    return _moved_to(text, path, index + step)
+    moved = _moved_to(text, path, index + step)
+    return moved if "." in path or moved == text else _sections_in_step(moved)
 
 
 def _moved_to(text: str, path: str, target: int) -> str:
@@ -353,13 +368,16 @@ def remove_field(text: str, path: str) -> str:
     siblings, index = _locate(document, path)
     if len(siblings) == 1 and "." in path:
         raise DesignRefused(_("A table keeps at least one field."))
+    name = str(siblings[index].get("name", ""))
     spans = _item_spans(text, siblings)
     del siblings[index]
     if spans is None:
-        return dump(document, text)
-    lines = text.splitlines(keepends=True)
-    start, end = spans[index]
-    return _checked(lines[:start] + lines[end:], document, text)
+        removed = dump(document, text)
+    else:
+        lines = text.splitlines(keepends=True)
+        start, end = spans[index]
+        removed = _checked(lines[:start] + lines[end:], document, text)
+    return removed if "." in path else _sections_in_step(removed, gone=name)
 
 
 def _item_spans(text: str, siblings: CommentedSeq) -> list[tuple[int, int]] | None:
@@ -534,3 +552,70 @@ def _whole(value: str, key: str, low: int, high: int) -> int | None:
         raise DesignRefused(_("Enter a whole number from %(low)s to %(high)s.", low=low,
                               high=high), key)  # fmt: skip
     return int(value)
+
+
+# --- sections of the page ----------------------------------------------------------------------
+
+
+def _sections(document: CommentedMap) -> list[CommentedMap]:
+    """The form's sections the designer can read (each a mapping with a list of fields)."""
+    sections = document.get("sections")
+    if not isinstance(sections, list):
+        return []
+    return [s for s in sections if isinstance(s, dict) and isinstance(s.get("fields"), list)]
+
+
+def section_of(document: CommentedMap, name: str) -> str:
+    """The section the field ``name`` is shown under ("" for none: after the sections)."""
+    return next((str(s.get("name")) for s in _sections(document) if name in s["fields"]), "")
+
+
+def _place(document: CommentedMap, name: str, section: str) -> None:
+    """Show the field ``name`` under ``section`` alone ("" for none), among its fields in the
+    form's order."""
+    if section == section_of(document, name):
+        return
+    chosen = [s for s in _sections(document) if str(s.get("name")) == section]
+    if section and not chosen:
+        raise DesignRefused(_("Choose one of the form's sections."), "section")
+    _renamed_in_sections(document, name, None)
+    if chosen:
+        names = chosen[0]["fields"]
+        if not names:  # a new section's list, written on one line as it started
+            yaml_edit.flow(names)
+        names.append(name)
+        _in_form_order(document, chosen[0])
+
+
+def _renamed_in_sections(document: CommentedMap, old: str, new: str | None) -> None:
+    """The field ``old`` named ``new`` in every section that shows it (left out for None)."""
+    for section in _sections(document):
+        names = section["fields"]
+        while old in names and old != new:
+            at = names.index(old)
+            if new is None:
+                del names[at]
+            else:
+                names[at] = new
+
+
+def _in_form_order(document: CommentedMap, section: CommentedMap) -> bool:
+    """Put the section's fields in the form's order; whether that changed anything."""
+    order = [str(raw.get("name")) for raw in document["fields"] if isinstance(raw, dict)]
+    names = section["fields"]
+    ordered = sorted(names, key=lambda name: order.index(name) if name in order else len(order))
+    if ordered == list(names):
+        return False
+    names[:] = ordered
+    return True
+
+
+def _sections_in_step(text: str, gone: str | None = None) -> str:
+    """``text`` with each section's fields in the form's order, and without the field ``gone``
+    (removed from the form); unchanged when they are."""
+    document = parse(text)
+    shown = [name for section in _sections(document) for name in section["fields"]]
+    if gone in shown:
+        _renamed_in_sections(document, gone, None)
+    changed = [_in_form_order(document, section) for section in _sections(document)]
+    return dump(document, text) if gone in shown or any(changed) else text

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from app.i18n import _, _l
-from app.meta import form_design
+from app.meta import form_design, section_design
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
@@ -120,7 +120,18 @@ CHANGES = {
     "up": lambda text, form: form_design.move_field(text, form["path"], -1),
     "down": lambda text, form: form_design.move_field(text, form["path"], 1),
     "remove": lambda text, form: form_design.remove_field(text, form["path"]),
+    "section_add": section_design.add_section,
+    "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
+    "section_up": lambda text, form: section_design.move_section(text, form["path"], -1),
+    "section_down": lambda text, form: section_design.move_section(text, form["path"], 1),
+    "section_remove": lambda text, form: section_design.remove_section(text, form["path"]),
 }
+
+
+def _drawn(text: str):
+    """The form's settings, its fields and its sections, for the designer: one reading."""
+    document = form_design.parse(text)
+    return (*form_design.view_of(document), section_design.view_of(document))
 
 
 @bp.post("/<form>/design")
@@ -128,11 +139,11 @@ CHANGES = {
 def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
-    found = EDITOR.designed(form, CHANGES, form_design.view)
-    form_settings, fields = found.pop("drawn") or (None, None)
+    found = EDITOR.designed(form, CHANGES, _drawn)
+    form_settings, fields, sections = found.pop("drawn") or (None, None, None)
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
-        menus=_menus(), **found, **field_choices(),
+        sections=sections, menus=_menus(), **found, **field_choices(),
     )  # fmt: skip
 
 

@@ -368,3 +368,34 @@ def test_a_dashboard_card_is_redrawn_as_another_chart(live_server, page_factory,
     page.wait_for_function(
         "document.querySelector('#yaml-text').value.includes('chart: table\\n    width: 6')"
     )
+
+
+def test_a_section_is_made_and_a_field_placed_under_it(
+    live_server, page_factory, designer, screenshot_dir
+):
+    """A heading added in the sections panel, a field placed under it from its card: the preview
+    shows the field under that heading, the others after it."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/forms/supplier/edit")
+    page.locator("#form-sections > summary").click()
+    add = page.locator("#section-add")
+    add.locator("input[name=name]").fill("reach")
+    add.locator("input[name=label_zh]").fill("联系方式")
+    add.locator("button[type=submit]").click()
+    page.wait_for_selector("#form-sections [data-section=reach]")
+    settled(page)
+    card = page.locator(".designer-field[data-name=phone] form").first
+    card.locator("select[name=section]").select_option("reach")
+    page.wait_for_function(
+        "document.querySelector('#preview [data-section=reach]')?.textContent.includes('联系方式')"
+        " && document.querySelector('#preview [data-section=reach] [name=phone]')"
+    )
+    settled(page)
+    preview = page.locator("#preview [data-section=reach]")
+    assert preview.locator("[name=phone]").count() == 1
+    assert preview.locator("[name=code]").count() == 0
+    assert page.locator(".designer-field[data-name=phone] select[name=section]").input_value() == (
+        "reach"
+    )  # fmt: skip
+    page.locator("#form-sections").screenshot(path=screenshot_dir / "form-sections.png")

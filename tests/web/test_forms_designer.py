@@ -236,3 +236,29 @@ def test_a_field_added_after_another_is_drawn_there(api, lab_app):
                               "type": "integer", "label_zh": "评级", "after": "code"})  # fmt: skip
     names = re.findall(r'data-path="\d+" data-name="(\w+)"', added.text)
     assert names[:3] == ["code", "rating", "name"]
+
+
+def test_sections_made_in_the_designer_group_the_published_forms_page(api, lab_app):
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    assert 'id="section-add"' in shown.text and 'name="section"' not in shown.text  # none yet
+    add = {"yaml": text, "op": "section_add", "name": "contact_info", "label_zh": "联系方式",
+           "label_en": "How to reach them"}  # fmt: skip
+    added = api.form(DESIGN, add)
+    text = new_yaml(added)
+    assert 'data-section="contact_info"' in added.text
+    for name in ("phone", "contact"):
+        path = field_path(added, name)
+        values = shown_inputs(added, path) | {"section": "contact_info"}
+        added = api.form(DESIGN, {"yaml": text, "op": "update", "path": path, **values})
+        text = new_yaml(added)
+    assert "    fields: [contact, phone]\n" in text  # the form's order, whichever came first
+    assert 'value="contact_info" selected' in added.text  # each card shows its section
+    taken = api.form(DESIGN, add | {"yaml": text})
+    assert new_yaml(taken) is None and "already has a section named contact_info" in taken.text
+    assert publish(api, "supplier", text).status_code == 302
+    page = api.get("/forms/supplier/new").text
+    section = re.search(r'data-section="contact_info">(.*?)</section>', page, re.S).group(1)
+    assert "How to reach them" in section or "联系方式" in section
+    assert 'name="contact"' in section and 'name="phone"' in section
+    assert 'name="code"' not in section and 'name="code"' in page  # the others, after it
