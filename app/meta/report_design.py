@@ -1,13 +1,14 @@
 """The report designer's changes to a report: its columns picked from its source and labelled,
 summed or grouped, ordered, hidden and removed; what the reader chooses when running it (its
 parameters: a period, a location, a text to look for, with their defaults); the conditions it
-always applies (its filters); its chart; its label, sort order, row limit and totals — set in
-tables, not typed.
+always applies (its filters); columns worked out from the others (formulas) and running
+balances; which cells are coloured when; a column spread across the top (a pivot); its chart;
+its label, sort order, row limit and totals — set in tables, not typed.
 
 Each change is made to the text being edited (``yaml_edit``), so the preview (the draft run on
-live data), the checks and the version diff work as for a typed change. Formulas, highlights,
-drills and pivots stay the YAML's (the designer names them and keeps them). Columns, parameters
-and filters are addressed by position (``"2"``).
+live data), the checks and the version diff work as for a typed change. What the designer does
+not draw (a column's drill) stays the YAML's: the designer names it and keeps it. Columns,
+parameters and filters are addressed by position (``"2"``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ REFERENCE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 SORT_KEY = re.compile(r"^-?[a-z][a-z0-9_]*$")
 AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
 BUCKETS = ("day", "week", "month", "quarter", "year")
-COLUMN_KEYS = ("name", "column", "label", "bucket", "aggregate", "formula", "hidden")
+COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate", "formula",
+               "hidden")  # fmt: skip
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
 PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "default_expr",
@@ -57,6 +59,10 @@ class ReportColumn:
     formula: str
     hidden: bool
     other_keys: list[str]
+    #: a running balance: the report's column it adds up row by row, and the columns on whose
+    #: every new value it starts again ("location_id, item_id")
+    running: str = ""
+    by: str = ""
 
 
 @dataclass
@@ -141,6 +147,8 @@ def view(text: str) -> ReportView:
             aggregate=str(raw.get("aggregate") or ""), bucket=str(raw.get("bucket") or ""),
             formula=yaml_edit.text_of(raw.get("formula")), hidden=raw.get("hidden") is True,
             other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")],
+            running=yaml_edit.text_of(raw.get("running")),
+            by=", ".join(str(name) for name in raw.get("by") or []),
         )
         for index, raw in enumerate(document["columns"])
         if isinstance(raw, dict)
@@ -242,6 +250,9 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
         yaml_edit.set_or_drop(raw, "column", _reference(values.get("column", "")), COLUMN_KEYS)
     elif "formula" in raw:
         yaml_edit.set_or_drop(raw, "formula", _formula(values), COLUMN_KEYS)
+    elif "running" in raw:
+        yaml_edit.set_or_drop(raw, "running", _running(values, columns, index), COLUMN_KEYS)
+        yaml_edit.set_or_drop(raw, "by", _by(raw.get("by"), values, columns, index), COLUMN_KEYS)
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
                         name, COLUMN_KEYS)  # fmt: skip
     aggregate, bucket = values.get("aggregate", ""), values.get("bucket", "")
@@ -255,12 +266,16 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
 def add_column(text: str, values: Mapping[str, str], labels: Mapping[str, tuple[str, str]]) -> str:
     """A column reading ``values["column"]`` at the end, named and labelled after the source
     column (``labels``: reference → Chinese and English label) unless given; or, with no source
-    column, one worked out by ``values["formula"]`` (named by the admin)."""
+    column, one worked out by ``values["formula"]`` or the running balance of the column
+    ``values["running"]`` (named by the admin)."""
     document = parse(text)
     columns = document["columns"]
     if values.get("formula", "").strip() and not values.get("column", "").strip():
         raw = CommentedMap(name=_name(values.get("name", ""), columns, None))
         raw["formula"], zh, en = _formula(values), "", ""
+    elif values.get("running", "").strip() and not values.get("column", "").strip():
+        raw = CommentedMap(name=_name(values.get("name", ""), columns, None))
+        raw["running"], zh, en = _running(values, columns, None), "", ""
     else:
         reference = _reference(values.get("column", ""))
         name = _name(values.get("name", "").strip() or reference.replace(".", "_"), columns, None)
@@ -511,6 +526,28 @@ def _formula(values: Mapping[str, str]) -> str:
         raise DesignRefused(_("Write how the column is worked out, e.g. safety_stock - available."),
                             "formula")  # fmt: skip
     return formula
+
+
+def _running(values: Mapping[str, str], columns: CommentedSeq, index: int | None) -> str:
+    """The column a running balance adds up: another of the report's."""
+    running = values.get("running", "").strip()
+    if running not in yaml_edit.names_in(columns, index):
+        raise DesignRefused(_("Choose the column the balance adds up, row by row."), "running")
+    return running
+
+
+def _by(current, values: Mapping[str, str], columns: CommentedSeq, index: int) -> CommentedSeq:
+    """The columns on whose every new value a running balance starts again ("a, b"): the
+    report's; ``current`` itself when the input names the same."""
+    names = [name.strip() for name in re.split(r"[,，]", values.get("by", "")) if name.strip()]
+    if names == [str(name) for name in current or []]:
+        return current
+    unknown = [name for name in names if name not in yaml_edit.names_in(columns, index)]
+    if unknown:
+        message = _("%(names)s: not a column of this report; name its columns, such as "
+                    "location_id, item_id.", names=", ".join(unknown))  # fmt: skip
+        raise DesignRefused(message, "by")
+    return yaml_edit.flow_seq(names) if names else None
 
 
 def _reference(reference: str, field: str = "column") -> str:

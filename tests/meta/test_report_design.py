@@ -19,7 +19,17 @@ SALES = (REPORTS / "sales_record.yaml").read_text(encoding="utf-8")
 
 
 def shown(column: report_design.ReportColumn) -> dict[str, str]:
-    keys = ("name", "column", "label_zh", "label_en", "aggregate", "bucket", "formula")
+    keys = (
+        "name",
+        "column",
+        "label_zh",
+        "label_en",
+        "aggregate",
+        "bucket",
+        "formula",
+        "running",
+        "by",
+    )
     values = {key: getattr(column, key) for key in keys}
     return values | ({"hidden": "1"} if column.hidden else {})
 
@@ -247,3 +257,24 @@ def test_a_column_spread_across_the_top():
     with pytest.raises(DesignRefused) as refused:
         report_design.update_pivot(text, MultiDict({"pivot_column": "month"}))
     assert refused.value.field == "pivot_values"
+
+
+def test_a_running_balance_is_added_and_restarts_by_the_columns_named():
+    card = (REPORTS / "stock_card.yaml").read_text(encoding="utf-8")
+    balance = next(c for c in report_design.view(card).columns if c.running)
+    assert (balance.running, balance.by) == ("quantity", "location_id, item_id, lot_id")
+    by_item = shown(balance) | {"by": "location_id，item_id"}  # a Chinese comma too
+    per_location = report_design.update_column(card, balance.path, by_item)
+    assert "{name: balance, running: quantity, by: [location_id, item_id], label:" in per_location
+    added = report_design.add_column(SALES, {"name": "to_date", "running": "quantity",
+                                             "label_zh": "累计"}, {})  # fmt: skip
+    assert "  - {name: to_date, running: quantity, label: {zh_CN: 累计, en: 累计}}\n" in added
+    for values, field in [
+        (shown(balance) | {"running": "balance"}, "running"),  # not itself
+        (shown(balance) | {"running": "nothing"}, "running"),
+        (shown(balance) | {"by": "location_id, shelf"}, "by"),
+    ]:
+        with pytest.raises(DesignRefused) as refused:
+            report_design.update_column(card, balance.path, values)
+        assert refused.value.field == field
+    assert "shelf: not a column of this report" in str(refused.value)

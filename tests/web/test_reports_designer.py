@@ -5,6 +5,7 @@ change names its input and leaves the YAML alone."""
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from werkzeug.datastructures import MultiDict
 
@@ -136,3 +137,24 @@ def test_cells_coloured_in_the_designer_are_coloured_in_the_published_report(
     )
     rows = admin.get(URL).json["rows"]
     assert rows and all(row["styles"] == {"on_hand": "warning"} for row in rows)
+
+
+def test_a_running_balance_added_in_the_designer_adds_up_row_by_row(app, admin):  # noqa: F811
+    text = shipped_text(app)
+    shown = admin.form(DESIGN, {"yaml": text})
+    assert 'id="add-column-running"' in shown.text
+    added = design(admin, text, ("op", "add"), ("name", "so_far"), ("running", "on_hand"),
+                   ("label_zh", "累计现存"), ("label_en", "On hand so far"))  # fmt: skip
+    line = "  - {name: so_far, running: on_hand, label: {zh_CN: 累计现存, en: On hand so far}}\n"
+    assert line in added
+    drawn = admin.form(DESIGN, {"yaml": added})
+    assert re.search(r'id="column-\d+-running" name="running"', drawn.text)
+    assert admin.form("/admin/reports/stock_by_location/publish", {"yaml": added}).status_code == (
+        302
+    )  # fmt: skip
+    rows = admin.get(URL).json["rows"]
+    assert len(rows) > 1
+    so_far = Decimal(0)
+    for row in rows:
+        so_far += Decimal(str(row["values"]["on_hand"]))
+        assert Decimal(str(row["values"]["so_far"])) == so_far
