@@ -65,3 +65,48 @@ def test_store_manager_and_hq_home_pages_show_their_dashboards(client, login, ch
     assert "/api/v1/reports/transit_by_route" in home
     body = client.get("/api/v1/reports/stock_value_by_region").get_json()
     assert Decimal(body["totals"]["values"]["value"]) == Decimal("50.00")
+
+
+def test_an_item_code_opens_the_items_stock_card(client, login, chain):
+    """A column's drill: each item code of the stock report links to that item's stock card."""
+    login("finance", PASSWORD)
+    body = client.get("/api/v1/reports/stock_on_hand").get_json()
+    [column] = [c for c in body["columns"] if c["name"] == "item_code"]
+    assert column["link"] == {"report": "stock_card", "param": "item"}
+    row = body["rows"][0]
+    code = row["values"]["item_code"]
+    assert row["links"] == {"item_code": code}
+    page = client.get("/reports/stock_on_hand").text
+    assert f'href="/reports/stock_card?item={code}" data-link' in page
+    card = client.get("/api/v1/reports/stock_card", query_string={"item": code}).get_json()
+    assert card["rows"] and {r["values"]["item_code"] for r in card["rows"]} == {code}
+
+
+RECEIPTS = """name: receipts_by_supplier
+label: {zh_CN: 收货（按供应商）, en: Receipts by supplier}
+source: form:purchase_receipt
+columns:
+  - {name: arrival_date, column: arrival_date, label: {zh_CN: 到货日期, en: Arrival}}
+  - {name: supplier, column: supplier.name, label: {zh_CN: 供应商, en: Supplier},
+     drill: {form: purchase_receipt, record_column: receipt}}
+  - {name: receipt, column: id, hidden: true, label: {zh_CN: 单据, en: Receipt}}
+sort: [receipt]
+"""
+
+
+def test_a_cell_opens_the_record_its_row_names(client, login, chain):
+    """A column's drill to a form: each cell links to the record whose id a hidden column holds."""
+    login("admin", PASSWORD)
+    token = client.get("/admin/reports/new").text.split('name="csrf_token" value="')[1]
+    created = client.post("/admin/reports/new", data={"name": "receipts_by_supplier",
+                          "yaml": RECEIPTS, "csrf_token": token.split('"')[0]})  # fmt: skip
+    assert created.status_code == 302, created.text
+    body = client.get("/api/v1/reports/receipts_by_supplier").get_json()
+    assert [c["name"] for c in body["columns"]] == ["arrival_date", "supplier"]  # id hidden
+    ids = [row["links"]["supplier"] for row in body["rows"]]
+    assert len(ids) == 2 and all(isinstance(record_id, int) for record_id in ids)
+    page = client.get("/reports/receipts_by_supplier").text
+    for record_id in ids:
+        link = f'href="/forms/purchase_receipt/{record_id}" class="record-link" data-link'
+        assert link in page
+        assert client.get(f"/forms/purchase_receipt/{record_id}").status_code == 200

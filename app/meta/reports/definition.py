@@ -94,8 +94,10 @@ def _compile_columns(data, source: Source, metadata, problems) -> list[ReportCol
         column = _compile_column(spec, source, path, problems)
         if column is not None:
             columns.append(column)
-        _check_drill(spec, path, metadata, problems)
     names = [column.name for column in columns]
+    for index, spec in enumerate(data["columns"]):
+        _check_drill(spec.get("drill") or {}, ("columns", index, "drill"), names, metadata,
+                     problems)  # fmt: skip
     for index, spec in enumerate(data["columns"]):
         column = next((c for c in columns if c.name == spec["name"]), None)
         if column is None:
@@ -200,20 +202,30 @@ def _expression(text: str, names, path: tuple, problems) -> Expression | None:
         return None
 
 
-def _check_drill(spec: dict, path: tuple, metadata, problems) -> None:
-    drill = spec.get("drill") or {}
+def _check_drill(drill: dict, path: tuple, names: list[str], metadata, problems) -> None:
+    """Where a column's cells link to: a form's record (its id in one of the report's columns)
+    or another report and the parameter the cell's value is given to."""
+    if drill and ("form" in drill) == ("report" in drill):
+        problems.append((path, _("a drill goes to a form's record or to a report: name one")))
+    if "report" in drill and "param" not in drill:
+        problems.append((path, _("missing required key '%(key)s'", key="param")))
+        return
     if "form" in drill and drill["form"] not in metadata.forms:
+        problems.append(((*path, "form"), _("unknown form '%(name)s'", name=drill["form"])))
+    if "record_column" in drill and drill["record_column"] not in names:
         problems.append(
-            ((*path, "drill", "form"), _("unknown form '%(name)s'", name=drill["form"]))
+            ((*path, "record_column"), _("unknown column '%(name)s'", name=drill["record_column"]))
         )
-    if "report" in drill and drill["report"] not in _report_names(metadata):
+    if "report" not in drill:
+        return
+    target = getattr(metadata, "reports", {}).get(drill["report"])
+    if target is None:
+        problems.append(((*path, "report"), _("unknown report '%(name)s'", name=drill["report"])))
+    elif drill["param"] not in {param["name"] for param in target.data.get("params", [])}:
         problems.append(
-            ((*path, "drill", "report"), _("unknown report '%(name)s'", name=drill["report"]))
-        )
-
-
-def _report_names(metadata) -> set[str]:
-    return set(getattr(metadata, "reports", {}))
+            ((*path, "param"), _("report '%(report)s' has no parameter '%(name)s'",
+                                 report=drill["report"], name=drill["param"]))
+        )  # fmt: skip
 
 
 def _compile_params(data: dict, source: Source, problems) -> list[ReportParam]:

@@ -418,6 +418,7 @@ def result_json(result: ReportResult) -> dict:
         "has_next": result.has_next,
         "columns": [
             {"name": c.name, "label": localized(c.label), "type": c.type, "kind": c.kind}
+            | ({"link": c.drill} if c.drill else {})
             for c in visible
         ],
         "rows": [_json_row(row, visible) for row in result.rows],
@@ -445,9 +446,29 @@ def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
         if c.options and shown(c, row.get(c.name)) != row.get(c.name)
     }
     extra = {"level": row.get("_level", 0), "styles": row.get("_styles", {}), "labels": labels}
+    links = _links(row, columns)
+    if links:
+        extra["links"] = links
     if row.get("_record_id") is not None:
         extra["record_id"] = row["_record_id"]
     return {"values": values, **extra}
+
+
+def _links(row: dict, columns: list[ReportColumn]) -> dict:
+    """Where each cell of a column with a ``drill`` links to: the id of a form's record (read
+    from the row's ``record_column``, which may be hidden, else from the cell), or the value the
+    other report's parameter is given. A cell without one (an empty cell, an id that is not a
+    number) links nowhere."""
+    links = {}
+    for column in columns:
+        drill = column.drill or {}
+        if "form" in drill:
+            target = row.get(drill.get("record_column") or column.name)
+            if isinstance(target, int) or isinstance(target, str) and target.isdigit():
+                links[column.name] = int(target)
+        elif "report" in drill and row.get(column.name) is not None:
+            links[column.name] = _json_value(row[column.name])
+    return links
 
 
 def _json_value(value):
