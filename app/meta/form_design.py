@@ -7,6 +7,8 @@ the lines they are written on, so the version diff shows the change and nothing 
 integrator who prefers the text sees what the designer did. The designer owns a fixed set of keys
 per field (``DESIGNED_KEYS``: with a formula's expression, what a scan fills, its default, link
 filter and checks); anything else a field carries is left as it was, to be edited in the YAML.
+A top-level field's card also says which section of the page it is shown under, and the form's
+sections (``section_design``) follow a field's rename, move and removal.
 
 Fields are addressed by their position: ``"3"`` is the fourth field of the form, ``"6.2"`` the
 third field of the table that is the seventh. A position that no longer exists (the text changed
