@@ -7,7 +7,8 @@ its label, sort order, row limit and totals — set in tables, not typed.
 
 Each change is made to the text being edited (``yaml_edit``), so the preview (the draft run on
 live data), the checks and the version diff work as for a typed change. What the designer does
-not draw (a column's drill) stays the YAML's: the designer names it and keeps it. Columns,
+not draw (a column's drill to a form's record) stays the YAML's: the designer names it and keeps
+it. Columns,
 parameters and filters are addressed by position (``"2"``).
 """
 
@@ -29,7 +30,7 @@ SORT_KEY = re.compile(r"^-?[a-z][a-z0-9_]*$")
 AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
 BUCKETS = ("day", "week", "month", "quarter", "year")
 COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate", "formula",
-               "hidden")  # fmt: skip
+               "hidden", "drill")  # fmt: skip
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
 PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "default_expr",
@@ -63,6 +64,9 @@ class ReportColumn:
     #: every new value it starts again ("location_id, item_id")
     running: str = ""
     by: str = ""
+    #: where a click on a cell goes: another report, its parameter given the cell's value
+    #: (``stock_card:item``); None when the column's drill goes to a form's record (the YAML's)
+    drill: str | None = ""
 
 
 @dataclass
@@ -146,8 +150,10 @@ def view(text: str) -> ReportView:
             label_zh=yaml_edit.label_of(raw)[0], label_en=yaml_edit.label_of(raw)[1],
             aggregate=str(raw.get("aggregate") or ""), bucket=str(raw.get("bucket") or ""),
             formula=yaml_edit.text_of(raw.get("formula")), hidden=raw.get("hidden") is True,
-            other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")],
+            other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")]
+            + (["drill"] if _drill_view(raw.get("drill")) is None else []),
             running=yaml_edit.text_of(raw.get("running")),
+            drill=_drill_view(raw.get("drill")),
             by=", ".join(str(name) for name in raw.get("by") or []),
         )
         for index, raw in enumerate(document["columns"])
@@ -260,7 +266,32 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
                           COLUMN_KEYS)  # fmt: skip
     yaml_edit.set_or_drop(raw, "bucket", bucket if bucket in BUCKETS else None, COLUMN_KEYS)
     yaml_edit.set_or_drop(raw, "hidden", True if values.get("hidden") else None, COLUMN_KEYS)
+    if "drill" in values and _drill_view(raw.get("drill")) is not None:
+        yaml_edit.set_or_drop(raw, "drill", _drill(raw.get("drill"), values["drill"]), COLUMN_KEYS)
     return yaml_edit.dump(document, text)
+
+
+def _drill_view(drill) -> str | None:
+    """A drill to another report as the designer's choice (``report:param``); "" for none, None
+    for one the designer does not draw (to a form's record)."""
+    if drill is None:
+        return ""
+    if isinstance(drill, dict) and set(drill) == {"report", "param"}:
+        return f"{drill['report']}:{drill['param']}"
+    return None
+
+
+def _drill(current, chosen: str):
+    """The drill the choice ``report:param`` says (``current`` itself when it says the same)."""
+    chosen = chosen.strip()
+    if not chosen:
+        return None
+    if chosen == _drill_view(current):
+        return current
+    report, _colon, param = chosen.partition(":")
+    if not (yaml_edit.IDENTIFIER.match(report) and yaml_edit.IDENTIFIER.match(param)):
+        raise DesignRefused(_("Choose the report a click opens, and what it is given."), "drill")
+    return yaml_edit.flow(CommentedMap(report=report, param=param))
 
 
 def add_column(text: str, values: Mapping[str, str], labels: Mapping[str, tuple[str, str]]) -> str:

@@ -87,6 +87,20 @@ def _both(label) -> tuple[str, str]:
         return zh, str(label)
 
 
+def report_drills() -> list[tuple[str, str]]:
+    """What a click on a column's cell may open: each report with each of its parameters, as
+    (``report:param``, "Report — parameter") in the reader's language."""
+    here = locale()
+    reports = sorted(registry().metadata.reports.values(),
+                     key=lambda document: label_text(document.data["label"], here))  # fmt: skip
+    return [
+        (f"{document.data['name']}:{param['name']}",
+         f"{label_text(document.data['label'], here)} — {label_text(param['label'], here)}")
+        for document in reports
+        for param in document.data.get("params", [])
+    ]  # fmt: skip
+
+
 def _add_column(text: str, form) -> str:
     return report_design.add_column(text, form, source_columns(report_design.view(text).source))
 
@@ -128,6 +142,7 @@ def design(report):
         aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
         param_types=report_design.PARAM_TYPES, ops=report_design.OPS,
         chart_types=report_design.CHART_TYPES, styles=report_design.HIGHLIGHT_STYLES,
+        drills=report_drills(),
     )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ def shown(column: report_design.ReportColumn) -> dict[str, str]:
         "by",
     )
     values = {key: getattr(column, key) for key in keys}
+    values |= {"drill": column.drill} if column.drill is not None else {}
     return values | ({"hidden": "1"} if column.hidden else {})
 
 
@@ -278,3 +279,32 @@ def test_a_running_balance_is_added_and_restarts_by_the_columns_named():
             report_design.update_column(card, balance.path, values)
         assert refused.value.field == field
     assert "shelf: not a column of this report" in str(refused.value)
+
+
+def test_a_click_on_a_cell_opens_the_report_chosen():
+    text = (REPORTS / "stock_on_hand.yaml").read_text(encoding="utf-8")
+    code = next(c for c in report_design.view(text).columns if c.name == "item_code")
+    assert code.drill == "stock_card:item" and "drill" not in code.other_keys
+    journal = report_design.update_column(
+        text, code.path, shown(code) | {"drill": "stock_journal:item"}
+    )
+    assert "en: Item code}, drill: {report: stock_journal, param: item}}\n" in journal
+    assert (
+        "drill"
+        not in safe_load(report_design.update_column(text, code.path, shown(code) | {"drill": ""}))[
+            "columns"
+        ][1]
+    )
+    with pytest.raises(DesignRefused) as refused:
+        report_design.update_column(text, code.path, shown(code) | {"drill": "stock card"})
+    assert refused.value.field == "drill"
+    to_record = text.replace(
+        "drill: {report: stock_card, param: item}",
+        "drill: {form: purchase_receipt, record_column: item_code}",
+    )
+    kept = next(c for c in report_design.view(to_record).columns if c.name == "item_code")
+    assert kept.drill is None and "drill" in kept.other_keys  # the YAML's, kept as written
+    assert (
+        report_design.update_column(to_record, kept.path, shown(kept) | {"drill": "x:y"})
+        == to_record
+    )

@@ -158,3 +158,19 @@ def test_a_running_balance_added_in_the_designer_adds_up_row_by_row(app, admin):
     for row in rows:
         so_far += Decimal(str(row["values"]["on_hand"]))
         assert Decimal(str(row["values"]["so_far"])) == so_far
+
+
+def test_a_click_chosen_in_the_designer_opens_that_report(app, admin):  # noqa: F811
+    text = shipped_text(app)
+    shown = admin.form(DESIGN, {"yaml": text})
+    assert '<option value="stock_card:item">' in shown.text  # each report with each parameter
+    location = [("op", "update"), ("path", "0"), ("name", "location"), ("column", "location.name"),
+                ("label_zh", "地点"), ("label_en", "Location")]  # fmt: skip
+    opens = design(admin, text, *location, ("drill", "stock_journal:location"))
+    assert "drill: {report: stock_journal, param: location}}\n" in opens
+    assert admin.form("/admin/reports/stock_by_location/publish", {"yaml": opens}).status_code == (
+        302
+    )  # fmt: skip
+    body = admin.get(URL).json
+    assert body["columns"][0]["link"] == {"report": "stock_journal", "param": "location"}
+    assert all(row["links"] == {"location": row["values"]["location"]} for row in body["rows"])
