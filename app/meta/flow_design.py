@@ -58,6 +58,8 @@ class Approvers:
     roles: list[str]
     manager: bool
     users: str
+    #: whoever an expression over the record names (user ids)
+    expr: str = ""
 
 
 @dataclass
@@ -204,6 +206,7 @@ def _approvers_view(raw) -> Approvers:
     return Approvers(
         [str(role) for role in raw.get("roles") or []], raw.get("manager") is True,
         ", ".join(str(user) for user in raw.get("users") or []),
+        yaml_edit.text_of(raw.get("expr")),
     )  # fmt: skip
 
 
@@ -217,8 +220,7 @@ def _level_view(path: str, raw) -> LevelView:
         reject_to=str(raw.get("reject_to") or ""),
         signature=raw.get("signature") is True, allow_creator=raw.get("allow_creator") is True,
         time_limit_hours=yaml_edit.text_of(raw.get("time_limit_hours")),
-        expr=yaml_edit.text_of(approvers.get("expr")),
-        other_keys=[key for key in raw if key not in LEVEL_KEYS],
+        expr=who.expr, other_keys=[key for key in raw if key not in LEVEL_KEYS],
     )  # fmt: skip
 
 
@@ -437,7 +439,6 @@ def update_level(text: str, path: str, values, roles: list[str]) -> str:
     if not isinstance(approvers, CommentedMap):
         approvers = raw["approvers"] = _flow_map()
     _set_approvers(approvers, values, roles)
-    yaml_edit.set_or_drop(approvers, "expr", values.get("expr", "").strip() or None)
     if not approvers:
         raise DesignRefused(_("Say who approves: a role, the location's manager or a person."),
                             "roles")  # fmt: skip
@@ -501,12 +502,14 @@ def _ticked(before, ticked: list[str], roles: list[str]):
 
 def _set_approvers(approvers: CommentedMap, values, roles: list[str], prefix: str = "") -> None:
     """Who approves (or, with ``prefix`` "cc_", is copied): the roles ticked, the location's
-    manager, named people (comma-separated user names)."""
+    manager, named people (comma-separated user names), the people an expression over the
+    record names (user ids)."""
     ticked = _ticked(approvers.get("roles"), values.getlist(f"{prefix}roles"), roles)
     users = [user.strip() for user in values.get(f"{prefix}users", "").split(",") if user.strip()]
     yaml_edit.set_or_drop(approvers, "roles", ticked)
     yaml_edit.set_or_drop(approvers, "manager", True if values.get(f"{prefix}manager") else None)
     yaml_edit.set_or_drop(approvers, "users", yaml_edit.flow_seq(users) if users else None)
+    yaml_edit.set_or_drop(approvers, "expr", values.get(f"{prefix}expr", "").strip() or None)
 
 
 def _new_level(name: str, zh: str, en: str) -> CommentedMap:

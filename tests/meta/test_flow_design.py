@@ -31,7 +31,7 @@ def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
             values[switch] = "1"
     if t.levels is not None:
         values |= {"approval": "1", "pending": t.pending, "reject_to": t.reject_to,
-                   "cc_users": t.cc.users}  # fmt: skip
+                   "cc_users": t.cc.users, "cc_expr": t.cc.expr}  # fmt: skip
         for role in t.cc.roles:
             values.add("cc_roles", role)
         if t.cc.manager:
@@ -207,6 +207,10 @@ def test_an_approval_copies_people_and_a_level_sends_a_rejection_back_to_its_own
     submit["cc_manager"] = "1"
     copied = flow_design.update_transition(SCRAP, "0", submit, ROLES)
     assert "      cc: {roles: [finance], manager: true}\n" in copied
+    submit["cc_expr"] = "[created_by]"  # and whoever the record names
+    named = flow_design.update_transition(SCRAP, "0", submit, ROLES)
+    assert "      cc: {roles: [finance], manager: true, expr: '[created_by]'}\n" in named
+    assert flow_design.view(named).transitions[0].cc.expr == "[created_by]"
     approval = safe_load(copied)["transitions"][0]["approval"]
     assert list(approval)[:3] == ["pending", "reject_to", "cc"]
     qa = level_inputs(flow.transitions[0].levels[1])

@@ -274,3 +274,15 @@ def test_the_preview_says_what_each_transition_does(api, lab_app):
     assert "<code>fill_from_stock</code>" in checked and "<code>climate_ok</code>" not in checked
     assert "<code>not climate_ok</code>" in checked  # notify runs only when the climate is off
     assert "Send an inbox message" in checked or "发送站内消息" in checked
+
+
+def test_an_approval_copies_whoever_the_record_names(api, scrap_flow):
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    submit = inputs(shown, "transition-0")
+    assert ("cc_expr", "") in submit
+    submit = [pair for pair in submit if pair[0] != "cc_expr"] + [("cc_expr", "[created_by]")]
+    copied = new_yaml(post(api, scrap_flow, submit))
+    assert "      cc: {expr: '[created_by]'}\n" in copied
+    drawn = api.form(DESIGN, {"yaml": copied})
+    assert ("cc_expr", "[created_by]") in inputs(drawn, "transition-0")
+    assert api.form("/admin/workflows/scrap/publish", {"yaml": copied}).status_code == 302
