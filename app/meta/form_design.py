@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ruamel.yaml import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from app.i18n import _
+from app.i18n import _, ngettext
 from app.meta import yaml_edit
 from app.meta.forms import NUMBER_TYPES
 from app.meta.yaml_edit import DesignRefused
@@ -225,17 +225,22 @@ def _outline(fields: CommentedSeq, prefix: str) -> list[DesignedField]:
 # --- changes -----------------------------------------------------------------------------------
 
 
-def update_field(text: str, path: str, values: dict[str, str]) -> str:
+def update_field(text: str, path: str, values: dict[str, str], held=None) -> str:
     """Set the designed keys of the field at ``path`` from the designer's inputs (strings;
-    switches present when on); keys it does not design are kept."""
+    switches present when on); keys it does not design are kept. ``held(field path)`` says how
+    many records hold a value in a field (``contact``, ``lines.item``): a field that records
+    hold values in keeps its name, which is where the values are kept."""
     document = parse(text)
     siblings, index = _locate(document, path)
     raw = siblings[index]
     name = values.get("name", "").strip()
     _check_name(name, siblings, index)
+    old = str(raw.get("name", ""))
+    if held is not None and name != old:
+        _refuse_renaming_values(document, path, old, held)
     kind = values.get("type", "").strip() or str(raw.get("type", ""))
     if "." not in path:
-        _renamed_in_sections(document, str(raw.get("name", "")), name)
+        _renamed_in_sections(document, old, name)
     _set_or_drop(raw, "name", name)
     _set_or_drop(raw, "type", kind)
     _set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""), name)
@@ -365,7 +370,8 @@ def _moved_to(text: str, path: str, target: int) -> str:
 
 
 def remove_field(text: str, path: str) -> str:
-    """Remove the field at ``path`` (the publish refuses it while records hold values in it)."""
+    """Remove the field at ``path``: records keep their values in it, hidden, until a field of
+    its name comes back (the publish refuses one of another type)."""
     document = parse(text)
     siblings, index = _locate(document, path)
     if len(siblings) == 1 and "." in path:
@@ -436,6 +442,22 @@ def _formula(values) -> str:
         raise DesignRefused(_("Write how the field is worked out, e.g. quantity * price."),
                             "formula")  # fmt: skip
     return formula
+
+
+def _refuse_renaming_values(document: CommentedMap, path: str, old: str, held) -> None:
+    """A record keeps a field's value under the field's name: renamed, the field would show
+    none of them (they stay stored, hidden, until a field of that name comes back)."""
+    table = str(document["fields"][int(path.split(".")[0])].get("name", ""))
+    count = held(f"{table}.{old}" if "." in path else old)
+    if count:
+        said = ngettext(
+            "%(num)d record holds a value in %(name)s; under another name it would no longer "
+            "show. Change its label instead.",
+            "%(num)d records hold values in %(name)s; under another name they would no longer "
+            "show. Change its label instead.",
+            count, name=old,
+        )  # fmt: skip
+        raise DesignRefused(said, "name")
 
 
 def _check_name(name: str, siblings: CommentedSeq, index: int | None) -> None:

@@ -319,6 +319,15 @@ def _values_at(data: dict, path: str):
         yield from value if isinstance(value, list) else [value]
 
 
+def records_with_values(session: Session, form: str, path: str) -> int:
+    """How many records of ``form`` hold a value at the field ``path`` (``lines.item`` for a
+    line field): a value is anything but nothing, an empty text or an empty list."""
+    rows = session.execute(select(Record.data).where(Record.form == form)).yield_per(500)
+    return sum(
+        any(value not in (None, "") for value in _values_at(data or {}, path)) for (data,) in rows
+    )
+
+
 def _records_holding(session: Session, form: str, path: str, values: set) -> Counter:
     """How many records of ``form`` hold each of ``values`` at ``path``."""
     held: Counter = Counter()

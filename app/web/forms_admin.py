@@ -5,11 +5,11 @@ which the preview then checks as if it had been typed."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from app.i18n import _, _l
-from app.meta import form_design, section_design
+from app.meta import form_design, section_design, versions
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
@@ -17,6 +17,7 @@ from app.meta.registry import FORMS
 from app.web.forms_common import registry
 from app.web.forms_pages import Display
 from app.web.metadata_admin import Editor, install
+from app.web.session import db_session
 
 bp = Blueprint("forms_admin", __name__, url_prefix="/admin/forms")
 
@@ -115,7 +116,7 @@ def check(form):
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "form": lambda text, form: form_design.update_form(text, form, [name for name, _ in _menus()]),
-    "update": lambda text, form: form_design.update_field(text, form["path"], form),
+    "update": lambda text, form: form_design.update_field(text, form["path"], form, _held()),
     "add": lambda text, form: form_design.add_field(text, form.get("path", ""), form),
     "up": lambda text, form: form_design.move_field(text, form["path"], -1),
     "down": lambda text, form: form_design.move_field(text, form["path"], 1),
@@ -126,6 +127,12 @@ CHANGES = {
     "section_down": lambda text, form: section_design.move_section(text, form["path"], 1),
     "section_remove": lambda text, form: section_design.remove_section(text, form["path"]),
 }
+
+
+def _held():
+    """How many records of the form being designed hold a value at a field path."""
+    form = request.view_args["form"]
+    return lambda path: versions.records_with_values(db_session(), form, path)
 
 
 def _drawn(text: str):

@@ -484,3 +484,27 @@ def test_length_places_pattern_uniqueness_and_reach_are_set_under_more():
         with pytest.raises(DesignRefused) as refused:
             form_design.update_field(text, code.path, as_shown(code) | {key: typed})
         assert refused.value.field == key and "whole number from 1" in str(refused.value)
+
+
+def test_a_field_records_hold_values_in_keeps_its_name():
+    """A record keeps a value under its field's name: renamed, the field would show none."""
+    _settings, fields = form_design.view(SMALL)
+    note, item = fields[1], fields[3].fields[0]
+    asked = []
+
+    def held(path):
+        asked.append(path)
+        return {"note": 12, "lines.item": 3}.get(path, 0)
+
+    with pytest.raises(DesignRefused) as refused:
+        form_design.update_field(SMALL, note.path, as_shown(note) | {"name": "remark"}, held)
+    assert refused.value.field == "name" and "12 records hold values in note" in str(refused.value)
+    with pytest.raises(DesignRefused):
+        form_design.update_field(SMALL, item.path, as_shown(item) | {"name": "product"}, held)
+    assert asked == ["note", "lines.item"]
+    relabelled = as_shown(note) | {"label_zh": "说明"}  # the label changes freely
+    assert "label: {zh_CN: 说明, en: Note}" in form_design.update_field(SMALL, note.path,
+                                                                      relabelled, held)  # fmt: skip
+    kind = fields[2]  # no record holds one: renamed
+    renamed = form_design.update_field(SMALL, kind.path, as_shown(kind) | {"name": "sort"}, held)
+    assert "  - name: sort\n" in renamed

@@ -262,3 +262,21 @@ def test_sections_made_in_the_designer_group_the_published_forms_page(api, lab_a
     assert "How to reach them" in section or "联系方式" in section
     assert 'name="contact"' in section and 'name="phone"' in section
     assert 'name="code"' not in section and 'name="code"' in page  # the others, after it
+
+
+def test_a_field_records_hold_values_in_is_not_renamed(api, lab_app):
+    """Renamed, a field would show none of the values records keep under its name."""
+    assert api.post(SUPPLIER, json=supplier_body("S1", contact="王经理")).status_code == 201
+    assert api.post(SUPPLIER, json=supplier_body("S2", contact="")).status_code == 201
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    path = field_path(shown, "contact")
+    values = shown_inputs(shown, path) | {"name": "contact_person"}
+    refused = api.form(DESIGN, {"yaml": text, "op": "update", "path": path, **values})
+    assert new_yaml(refused) is None
+    assert "1 record holds a value in contact" in unescape(refused.text)
+    assert 'name="name" value="contact_person"' in refused.text  # what was typed, marked
+    phone = field_path(shown, "phone")  # no record holds a phone
+    values = shown_inputs(shown, phone) | {"name": "telephone"}
+    renamed = new_yaml(api.form(DESIGN, {"yaml": text, "op": "update", "path": phone, **values}))
+    assert "  - name: telephone\n" in renamed
