@@ -335,13 +335,16 @@ def add_field(text: str, parent: str, values: dict[str, str]) -> str:
     if values.get("required"):
         raw["required"] = True
     fields.append(raw)
+    if not parent and values.get("section", "").strip():
+        _place(document, name, values["section"].strip())
     added = dump(document, text)
     after = values.get("after", "")
     names = [str(field.get("name")) for field in fields if isinstance(field, dict)]
     if after not in names[:-2]:  # at the end (or it is there already)
         return added
     last = str(len(fields) - 1)
-    return _moved_to(added, f"{parent}.{last}" if parent else last, names.index(after) + 1)
+    moved = _moved_to(added, f"{parent}.{last}" if parent else last, names.index(after) + 1)
+    return moved if parent else _sections_in_step(moved)
 
 
 def move_field(text: str, path: str, step: int) -> str:

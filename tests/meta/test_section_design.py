@@ -123,3 +123,15 @@ def test_sections_the_designer_cannot_read_are_the_yamls():
     with pytest.raises(DesignRefused, match="in the YAML"):
         section_design.add_section(text, {"name": "more"})
     assert fields_of(text)["customer"].section == ""
+
+
+def test_a_field_added_under_a_section_is_placed_in_the_forms_order():
+    dated = {"name": "visit_date", "type": "date", "section": "visit", "after": "customer"}
+    added = form_design.add_field(SECTIONED, "", dated)
+    assert sections_of(added)[0] == ("visit", ["customer", "visit_date", "kind"])
+    at_end = form_design.add_field(SECTIONED, "", {"name": "rating", "type": "integer",
+                                                   "section": "notes"})  # fmt: skip
+    assert sections_of(at_end)[1] == ("notes", ["note", "rating"])
+    with pytest.raises(DesignRefused) as refused:
+        form_design.add_field(SECTIONED, "", {"name": "x", "type": "text", "section": "nowhere"})
+    assert refused.value.field == "section"
