@@ -89,7 +89,7 @@ def _check_field_names(document: SourceDocument, fields: list, path: tuple, issu
 def _check_form_references(document: SourceDocument, issues: list) -> None:
     form = document.data
     top = {field["name"]: field for field in form["fields"]}
-    known = set(top) | {"number", "state", "created_at", "updated_at", "created_by"}
+    known = set(top) | set(RECORD_COLUMNS)
 
     def need(path: tuple, name: str) -> None:
         if name not in known:
@@ -231,6 +231,8 @@ def check_workflows(metadata: Metadata, issues: list[MetadataIssue]) -> None:
 
 #: Names every form has besides its fields (system columns of a record).
 SYSTEM_NAMES = ("number", "state", "created_at", "updated_at", "created_by", "id")
+#: What a record list may show and sort by besides the form's own fields.
+RECORD_COLUMNS = SYSTEM_NAMES[:-1]
 #: Keys of a field definition that hold an expression.
 EXPRESSION_KEYS = ("formula", "default_expr", "visible_if", "required_if")
 

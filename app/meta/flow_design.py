@@ -276,18 +276,18 @@ def update_state_rights(text: str, name: str, values, fields: list[str], roles: 
     rights = raw.get("fields")
     if not isinstance(rights, CommentedMap):
         rights = _flow_map()
-    editable = _ticked(rights.get("editable"), values.getlist("editable_fields"), fields)
+    editable = yaml_edit.ticked(rights.get("editable"), values.getlist("editable_fields"), fields)
     visible = None
     if values.get("limit_visible"):  # turned on, it starts from every field shown
         shown = values.getlist("visible_fields") if "visible" in rights else fields
-        visible = _ticked(rights.get("visible"), shown, fields)
+        visible = yaml_edit.ticked(rights.get("visible"), shown, fields)
         if visible is None:
             raise DesignRefused(_("Tick the fields to show here, or show them all."),
                                 "visible_fields")  # fmt: skip
     yaml_edit.set_or_drop(rights, "editable", editable, RIGHTS_KEYS)
     yaml_edit.set_or_drop(rights, "visible", visible, RIGHTS_KEYS)
-    yaml_edit.set_or_drop(rights, "roles", _ticked(rights.get("roles"), values.getlist("roles"),
-                                                   roles), RIGHTS_KEYS)  # fmt: skip
+    changers = yaml_edit.ticked(rights.get("roles"), values.getlist("roles"), roles)
+    yaml_edit.set_or_drop(rights, "roles", changers, RIGHTS_KEYS)
     yaml_edit.set_or_drop(raw, "fields", rights or None, STATE_KEYS)
     return yaml_edit.dump(document, text)
 
@@ -359,7 +359,8 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
         TRANSITION_KEYS,
     )
     _put(raw, "to", target, TRANSITION_KEYS)
-    _put(raw, "roles", _ticked(raw.get("roles"), values.getlist("roles"), roles), TRANSITION_KEYS)
+    firing = yaml_edit.ticked(raw.get("roles"), values.getlist("roles"), roles)
+    _put(raw, "roles", firing, TRANSITION_KEYS)
     _put(raw, "condition", values.get("condition", "").strip() or None, TRANSITION_KEYS)
     yaml_edit.set_label(raw, "condition_message", values.get("condition_zh", ""),
                         values.get("condition_en", ""), None, TRANSITION_KEYS)  # fmt: skip
@@ -489,22 +490,11 @@ def _put(raw: CommentedMap, key: str, value, order, values=None) -> None:
         yaml_edit.set_or_drop(raw, key, value, order)
 
 
-def _ticked(before, ticked: list[str], roles: list[str]):
-    """The roles ticked: in the order they were written, new ones after them; the written list
-    itself (its anchor, its style) when the ticks did not change it; None for none."""
-    written = [str(role) for role in before or []]
-    kept = [role for role in written if role in ticked]
-    added = [role for role in roles if role in ticked and role not in written]
-    if kept == written and not added:
-        return before or None
-    return yaml_edit.flow_seq(kept + added) if kept or added else None
-
-
 def _set_approvers(approvers: CommentedMap, values, roles: list[str], prefix: str = "") -> None:
     """Who approves (or, with ``prefix`` "cc_", is copied): the roles ticked, the location's
     manager, named people (comma-separated user names), the people an expression over the
     record names (user ids)."""
-    ticked = _ticked(approvers.get("roles"), values.getlist(f"{prefix}roles"), roles)
+    ticked = yaml_edit.ticked(approvers.get("roles"), values.getlist(f"{prefix}roles"), roles)
     users = [user.strip() for user in values.get(f"{prefix}users", "").split(",") if user.strip()]
     yaml_edit.set_or_drop(approvers, "roles", ticked)
     yaml_edit.set_or_drop(approvers, "manager", True if values.get(f"{prefix}manager") else None)

@@ -137,11 +137,7 @@ class FormDef:
 
     @property
     def list_columns(self) -> list[str]:
-        columns = self.spec.get("list", {}).get("columns")
-        if columns:
-            return columns
-        simple = [f.name for f in self.fields if f.type != "table"][:5]
-        return (["number"] if self.spec.get("numbering") else []) + simple
+        return self.spec.get("list", {}).get("columns") or default_list_columns(self.spec)
 
     @property
     def default_sort(self) -> str:
@@ -159,6 +155,14 @@ class FormDef:
         if self.workflow and state in self.workflow.get("states", {}):
             return label_text(self.workflow["states"][state].get("label"), locale) or state
         return state
+
+
+def default_list_columns(spec) -> list[str]:
+    """The columns a form's record list shows when it names none: the record number (when the
+    form numbers its records), then its first five fields that are not tables."""
+    fields = [f for f in spec.get("fields") or [] if isinstance(f, dict)]
+    simple = [str(f.get("name")) for f in fields if f.get("type") != "table"][:5]
+    return (["number"] if spec.get("numbering") else []) + simple
 
 
 def _compile_field(spec: dict, names: set[str], link_names) -> FieldDef:

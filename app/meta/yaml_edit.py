@@ -279,6 +279,18 @@ def number(value: str, refusal: str, field: str):
     return as_float if Decimal(repr(as_float)) == Decimal(value) else value
 
 
+def ticked(before, chosen: list[str], offered) -> CommentedSeq | None:
+    """The names ``chosen`` (ticked boxes) among those ``offered``: in the order ``before``
+    wrote them, new ones after them in the order offered; ``before`` itself (its anchor, its
+    style) when the ticks did not change it; None for none."""
+    written = [str(name) for name in before or []]
+    kept = [name for name in written if name in chosen]
+    added = [name for name in offered if name in chosen and name not in written]
+    if kept == written and not added:
+        return before or None
+    return flow_seq(kept + added) if kept or added else None
+
+
 def text_of(value) -> str:
     """A scalar as the designer shows it in a box ("" for none)."""
     return "" if value is None or value is False else str(value).strip()

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from app.i18n import _, _l
-from app.meta import form_design, section_design, versions
+from app.meta import form_design, list_design, section_design, versions
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
@@ -121,6 +121,7 @@ CHANGES = {
     "up": lambda text, form: form_design.move_field(text, form["path"], -1),
     "down": lambda text, form: form_design.move_field(text, form["path"], 1),
     "remove": lambda text, form: form_design.remove_field(text, form["path"]),
+    "list": list_design.update_list,
     "section_add": section_design.add_section,
     "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
     "section_up": lambda text, form: section_design.move_section(text, form["path"], -1),
@@ -136,9 +137,11 @@ def _held():
 
 
 def _drawn(text: str):
-    """The form's settings, its fields and its sections, for the designer: one reading."""
+    """The form's settings, its fields, its sections and its record list, for the designer:
+    one reading."""
     document = form_design.parse(text)
-    return (*form_design.view_of(document), section_design.view_of(document))
+    return (*form_design.view_of(document), section_design.view_of(document),
+            list_design.view_of(document))  # fmt: skip
 
 
 @bp.post("/<form>/design")
@@ -147,10 +150,13 @@ def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
     found = EDITOR.designed(form, CHANGES, _drawn)
-    form_settings, fields, sections = found.pop("drawn") or (None, None, None)
+    form_settings, fields, sections, listing = found.pop("drawn") or (None, None, None, None)
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
-        sections=sections, menus=_menus(), **found, **field_choices(),
+        sections=sections, listing=listing, menus=_menus(), locale=locale(), **found,
+        **field_choices(),
+        record_columns={"number": _("Number"), "state": _("State"), "created_at": _("Created at"),
+                        "updated_at": _("Changed at"), "created_by": _("Created by")},
     )  # fmt: skip
 
 

@@ -280,3 +280,25 @@ def test_a_field_records_hold_values_in_is_not_renamed(api, lab_app):
     values = shown_inputs(shown, phone) | {"name": "telephone"}
     renamed = new_yaml(api.form(DESIGN, {"yaml": text, "op": "update", "path": phone, **values}))
     assert "  - name: telephone\n" in renamed
+
+
+def test_the_record_list_set_in_the_designer_is_the_published_lists(api, lab_app):
+    assert api.post(SUPPLIER, json=supplier_body("S1", contact="Wang")).status_code == 201
+    assert api.post(SUPPLIER, json=supplier_body("S2", contact="Li")).status_code == 201
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    assert 'id="form-list-form"' in shown.text
+    assert re.search(r'name="search" value="code" id="list-search-code" checked', shown.text)
+    values = MultiDict([("yaml", text), ("op", "list"), ("csrf_token", api.token),
+                        ("list_columns", "code"), ("list_columns", "contact"),
+                        ("list_sort", "contact"), ("search", "contact")])  # fmt: skip
+    after = new_yaml(api.client.post(DESIGN, data=values))
+    assert "  columns: [code, contact]\n  sort: contact\n" in after
+    assert "search: [contact]\n" in after
+    assert publish(api, "supplier", after).status_code == 302
+    page = api.get("/forms/supplier/").text
+    body = page[page.index("<tbody") : page.index("</tbody>")]
+    assert re.findall(r'<a href="/forms/supplier/\d+">(S\d)', body) == ["S2", "S1"]  # Li, Wang
+    assert "<td>Li" in body and "Acme" not in body  # the columns chosen, not the name
+    found = api.get("/forms/supplier/", query_string={"q": "Wang"}).text
+    assert "S1" in found and "S2" not in found  # the search looks in the contact now
