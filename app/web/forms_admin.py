@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from app.i18n import _, _l
-from app.meta import form_design, list_design, section_design, versions
+from app.meta import form_design, list_design, make_design, section_design, versions
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
@@ -113,6 +113,58 @@ def check(form):
     )
 
 
+def _made() -> dict:
+    """What a record may make (参照生单): each form, with its label in both languages, the
+    fields a new record may be given (not tables, not computed) and its tables with theirs, each
+    field as (name, label in the reader's language)."""
+    here = locale()
+
+    def given(fields):
+        return [(f.name, f.label(here)) for f in fields if f.type != "table" and not f.computed]
+
+    return {
+        name: ((form.label("zh_CN"), form.label("en")), given(form.fields),
+               {t.name: given(t.fields) for t in form.fields if t.type == "table"})
+        for name, form in sorted(registry().forms.items())
+    }  # fmt: skip
+
+
+def _add_make(text: str, form) -> str:
+    """A new 参照生单 entry making the form chosen."""
+    made = _made()
+    fields_of = {name: [field for field, _label in given] for name, (_l, given, _t) in made.items()}
+    labels = {name: labels for name, (labels, _given, _tables) in made.items()}
+    return make_design.add_make(text, form, fields_of, labels)
+
+
+def _update_make(text: str, form) -> str:
+    """One 参照生单 entry, with the form it makes as the registry has it."""
+    entries = make_design.view_of(form_design.parse(text)) or []
+    entry = next((e for e in entries if e.path == form.get("path")), None)
+    _labels, given, tables = _made().get(entry.form if entry else "", ((), [], {}))
+    states = [state for state, _label in _states(request.view_args["form"])]
+    return make_design.update_make(
+        text, form.get("path", ""), form, states,
+        {table: [field for field, _label in fields] for table, fields in tables.items()},
+        [field for field, _label in given],
+    )  # fmt: skip
+
+
+def _states(name: str) -> list[tuple[str, str]]:
+    """The states of the form's published workflow (none without one), each with its label in
+    the reader's language."""
+    source = registry().form(name)
+    here = locale()
+    return [(state, source.state_label(state, here)) for state in (source.workflow or {}).get(
+        "states", {})] if source else []  # fmt: skip
+
+
+def _held():
+    """How many records of the form being designed hold a value at a field path."""
+    form = request.view_args["form"]
+    return lambda path: versions.records_with_values(db_session(), form, path)
+
+
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "form": lambda text, form: form_design.update_form(text, form, [name for name, _ in _menus()]),
@@ -122,6 +174,11 @@ CHANGES = {
     "down": lambda text, form: form_design.move_field(text, form["path"], 1),
     "remove": lambda text, form: form_design.remove_field(text, form["path"]),
     "list": list_design.update_list,
+    "make_add": _add_make,
+    "make": _update_make,
+    "make_up": lambda text, form: make_design.move_make(text, form["path"], -1),
+    "make_down": lambda text, form: make_design.move_make(text, form["path"], 1),
+    "make_remove": lambda text, form: make_design.remove_make(text, form["path"]),
     "section_add": section_design.add_section,
     "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
     "section_up": lambda text, form: section_design.move_section(text, form["path"], -1),
@@ -130,18 +187,12 @@ CHANGES = {
 }
 
 
-def _held():
-    """How many records of the form being designed hold a value at a field path."""
-    form = request.view_args["form"]
-    return lambda path: versions.records_with_values(db_session(), form, path)
-
-
 def _drawn(text: str):
-    """The form's settings, its fields, its sections and its record list, for the designer:
-    one reading."""
+    """The form's settings, its fields, its sections, its record list and what its records make,
+    for the designer: one reading."""
     document = form_design.parse(text)
     return (*form_design.view_of(document), section_design.view_of(document),
-            list_design.view_of(document))  # fmt: skip
+            list_design.view_of(document), make_design.view_of(document))  # fmt: skip
 
 
 @bp.post("/<form>/design")
@@ -150,11 +201,12 @@ def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
     found = EDITOR.designed(form, CHANGES, _drawn)
-    form_settings, fields, sections, listing = found.pop("drawn") or (None, None, None, None)
+    form_settings, fields, sections, listing, makes = found.pop("drawn") or (None,) * 5
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
-        sections=sections, listing=listing, menus=_menus(), locale=locale(), **found,
-        **field_choices(),
+        sections=sections, listing=listing, makes=makes, made=_made(), menus=_menus(),
+        states=_states(form),
+        locale=locale(), **found, **field_choices(),
         record_columns={"number": _("Number"), "state": _("State"), "created_at": _("Created at"),
                         "updated_at": _("Changed at"), "created_by": _("Created by")},
     )  # fmt: skip

@@ -302,3 +302,29 @@ def test_the_record_list_set_in_the_designer_is_the_published_lists(api, lab_app
     assert "<td>Li" in body and "Acme" not in body  # the columns chosen, not the name
     found = api.get("/forms/supplier/", query_string={"q": "Wang"}).text
     assert "S1" in found and "S2" not in found  # the search looks in the contact now
+
+
+def test_a_document_made_from_a_record_is_set_in_the_designer(api, lab_app):
+    """参照生单 without YAML: a supplier's record makes a purchase order naming that supplier."""
+    created = api.post(SUPPLIER, json=supplier_body("S1"))
+    assert created.status_code == 201
+    text = live_text(lab_app)
+    shown = api.form(DESIGN, {"yaml": text, "op": "show"})
+    assert 'id="make-add"' in shown.text and '<option value="purchase_order">' in shown.text
+    added = api.form(DESIGN, {"yaml": text, "op": "make_add", "form": "purchase_order",
+                              "label_zh": "下采购订单", "label_en": "Order from them"})  # fmt: skip
+    text = new_yaml(added)
+    assert (
+        "makes:\n  - form: purchase_order\n    label: {zh_CN: 下采购订单, en: Order from them}\n"
+        in text
+    )
+    assert 'id="make-0-value-supplier" name="value.supplier"' in added.text
+    values = MultiDict([("yaml", text), ("op", "make"), ("path", "0"), ("csrf_token", api.token),
+                        ("label_zh", "下采购订单"), ("label_en", "Order from them"),
+                        ("value.supplier", "id"), ("lines_to", "")])  # fmt: skip
+    made = new_yaml(api.client.post(DESIGN, data=values))
+    assert "    values: {supplier: id}\n" in made
+    assert publish(api, "supplier", made).status_code == 302
+    record_id = created.json["id"]
+    draft = api.get(f"{SUPPLIER}/{record_id}/make/purchase_order")
+    assert draft.status_code == 200 and draft.json["data"]["supplier"] == record_id
