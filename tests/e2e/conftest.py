@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from werkzeug.serving import make_server
 
 HERE = Path(__file__).parent
@@ -102,6 +103,37 @@ def sign_in(page, server: str, username: str, password: str) -> None:
 
 
 RECORD_PAGE = re.compile(r"/forms/[a-z0-9_]+/\d+$")
+
+
+def pick(page, field: str, typed: str, option: str | None = None) -> None:
+    """Choose ``option`` (by default ``typed``) in the link picker of ``field``, searching for
+    ``typed``, and wait until the form holds the choice and its live recompute is back.
+
+    Under load two things were seen to lose a choice: the form's recompute of the change before
+    landing while the picker is typed into (the picker loses focus and closes its list), and the
+    list redrawn by the search's answer just as an option of the first list is clicked (the
+    click lands on nothing and no error says so). So the choice is checked on the form's own
+    ``<select>``, and made again if it did not take."""
+    picker = page.locator(f"[data-field='{field}']").first
+    choice = picker.locator(".ts-dropdown .option", has_text=option or typed).first
+    held = """([selector, text]) => [...document.querySelectorAll(selector)].some(
+        select => [...select.selectedOptions].some(chosen => chosen.text.includes(text)))"""
+    for _attempt in range(3):
+        picker.locator(".ts-control").first.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Backspace")  # (what an earlier attempt typed)
+        page.keyboard.type(typed)
+        try:
+            picker.locator(".ts-wrapper:not(.loading)").first.wait_for(timeout=10_000)
+            choice.click(timeout=10_000)
+            page.wait_for_function(held, arg=[f"[data-field='{field}'] select", option or typed],
+                                   timeout=5_000)  # fmt: skip
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    else:
+        raise AssertionError(f"{option or typed!r} could not be chosen in {field}")
+    page.wait_for_load_state("networkidle")  # the live recompute the change asked for is back
 
 
 def save(page) -> None:

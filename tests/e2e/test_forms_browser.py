@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.meta import records
-from tests.e2e.conftest import PHONE, save, served, sign_in
+from tests.e2e.conftest import PHONE, pick, save, served, sign_in
 from tests.forms_fixtures import PASSWORD
 from tests.web.test_forms_api import SCAN
 
@@ -40,9 +40,7 @@ def test_phone_fills_and_saves_a_generated_form(server, phone, tmp_path):
     assert "Created" in page.locator("#history").inner_text()  # (the admin reads English)
 
     page.goto(f"{server}/forms/field_lab/new")
-    page.locator("[data-field=location] .ts-control").click()
-    page.keyboard.type("S1")
-    page.locator(".ts-dropdown .option", has_text="一号店").click()
+    pick(page, "location", "S1", "一号店")
     page.fill("input[name=title]", "Phone order")
     page.fill("input[name=count]", "2")
     page.click("[data-add-row=lines]")

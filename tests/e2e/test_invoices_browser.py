@@ -11,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from tests.application import purchasing_fixtures as purchasing
 from tests.application.test_invoice_returns import confirmed
 from tests.application.test_invoices import INVOICES, STAFF, accepted_receipt, invoice, number
-from tests.e2e.conftest import DESKTOP, save, served, sign_in
+from tests.e2e.conftest import DESKTOP, pick, save, served, sign_in
 
 
 @pytest.fixture
@@ -23,13 +23,6 @@ def invoicing(app, db):
     blue = confirmed(bed, invoice(bed, east, 1, [(receipts[0], "20.00")]))
     with served(app) as address:
         yield address, receipts, blue
-
-
-def pick(page, field: str, typed: str, option: str) -> None:
-    page.locator(f"[data-field={field}] .ts-control").first.click()
-    page.keyboard.type(typed)
-    page.locator(".ts-dropdown .option", has_text=option).first.click()
-    page.wait_for_load_state("networkidle")  # the live recompute the change asked for is back
 
 
 def offered(page) -> list[str]:

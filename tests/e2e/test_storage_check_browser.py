@@ -8,8 +8,7 @@ import pytest
 
 from tests.application import purchasing_fixtures as purchasing
 from tests.application.test_maintenance import _receive
-from tests.e2e.conftest import DESKTOP, PHONE, save, served, sign_in
-from tests.e2e.test_invoices_browser import pick
+from tests.e2e.conftest import DESKTOP, PHONE, pick, save, served, sign_in
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.application.story_fixtures import (
     STRIP_GTIN,
@@ -19,7 +18,7 @@ from tests.application.story_fixtures import (
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
 from tests.chain import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, save, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, pick, save, sign_in
 
 D = Decimal
 
@@ -30,27 +29,6 @@ def qualified(story):
     supplier = story.supplier("SUP-YY", name="鱼跃供应链")
     strips = story.item("STRIP", "0690123456101", name="血糖试纸", specification="50 条/盒")
     return story, supplier, strips
-
-
-def pick(page, field: str, text: str) -> None:
-    """Choose ``text`` in a link picker (search as you type).
-
-    The form recomputes itself on every change (the pick before this one included); when its
-    answer lands while the picker is being typed into, the picker can lose focus and close its
-    list (seen once in CI, under load). Then it is opened again and searched again."""
-    picker = page.locator(f"[data-field={field}]").first
-    option = picker.locator(".ts-dropdown .option", has_text=text).first
-    for _attempt in range(3):
-        picker.locator(".ts-control").first.click()
-        page.keyboard.press("Control+A")
-        page.keyboard.press("Backspace")  # (what an earlier attempt typed)
-        page.keyboard.type(text)
-        try:
-            option.click(timeout=10_000)
-            return
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    option.click()
 
 
 def shot(page, name: str, tmp_path: Path) -> Path:
