@@ -9,7 +9,14 @@ from flask import Blueprint, render_template, request
 from flask_login import login_required
 
 from app.i18n import _, _l
-from app.meta import form_design, list_design, make_design, section_design, versions
+from app.meta import (
+    allocation_design,
+    form_design,
+    list_design,
+    make_design,
+    section_design,
+    versions,
+)
 from app.meta.forms import label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
@@ -179,6 +186,7 @@ CHANGES = {
     "make_up": lambda text, form: make_design.move_make(text, form["path"], -1),
     "make_down": lambda text, form: make_design.move_make(text, form["path"], 1),
     "make_remove": lambda text, form: make_design.remove_make(text, form["path"]),
+    "allocation": lambda text, form: allocation_design.update_set(text, form.get("path", ""), form),
     "section_add": section_design.add_section,
     "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
     "section_up": lambda text, form: section_design.move_section(text, form["path"], -1),
@@ -191,8 +199,13 @@ def _drawn(text: str):
     """The form's settings, its fields, its sections, its record list and what its records make,
     for the designer: one reading."""
     document = form_design.parse(text)
+    kinds = allocation_design.kinds_of(document, {
+        name: option_list.data["options"]
+        for name, option_list in registry().metadata.option_lists.items()
+    })  # fmt: skip
     return (*form_design.view_of(document), section_design.view_of(document),
-            list_design.view_of(document), make_design.view_of(document))  # fmt: skip
+            list_design.view_of(document), make_design.view_of(document),
+            allocation_design.view_of(document, list(kinds)), kinds)  # fmt: skip
 
 
 @bp.post("/<form>/design")
@@ -201,10 +214,12 @@ def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
     found = EDITOR.designed(form, CHANGES, _drawn)
-    form_settings, fields, sections, listing, makes = found.pop("drawn") or (None,) * 5
+    drawn = found.pop("drawn") or (None,) * 7
+    form_settings, fields, sections, listing, makes, allocation, kinds = drawn
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
-        sections=sections, listing=listing, makes=makes, made=_made(), menus=_menus(),
+        sections=sections, listing=listing, makes=makes, made=_made(), allocation=allocation,
+        kinds=kinds, menus=_menus(),
         states=_states(form),
         locale=locale(), **found, **field_choices(),
         record_columns={"number": _("Number"), "state": _("State"), "created_at": _("Created at"),

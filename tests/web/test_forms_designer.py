@@ -328,3 +328,27 @@ def test_a_document_made_from_a_record_is_set_in_the_designer(api, lab_app):
     record_id = created.json["id"]
     draft = api.get(f"{SUPPLIER}/{record_id}/make/purchase_order")
     assert draft.status_code == 200 and draft.json["data"]["supplier"] == record_id
+
+
+def test_order_allocation_is_set_in_the_designer(api, lab_app):
+    """订单分配 without YAML: wholesale orders take goods with a year of shelf life left."""
+    text = lab_app.extensions["lianku.registry"].form("sales_order").yaml_text
+    url = "/admin/forms/sales_order/design"
+    shown = api.form(url, {"yaml": text, "op": "show"})
+    for kind in ("default", "retail", "wholesale", "hospital"):
+        assert f'id="allocation-{kind}"' in shown.text
+    assert re.search(r'id="allocation-retail-rule-split"[^>]* checked disabled', shown.text)
+    values = MultiDict([("yaml", text), ("op", "allocation"), ("path", "wholesale"),
+                        ("csrf_token", api.token), ("own_types", "1"),
+                        ("location_types", "warehouse"), ("min_shelf_life_days", "365"),
+                        ("fulfilment", "direct")])  # fmt: skip
+    after = new_yaml(api.client.post(url, data=values))
+    assert "      min_shelf_life_days: 365\n" in after
+    refused = api.client.post(url, data=MultiDict([*values.items(multi=True),
+                                                   ("max_distance_km", "-5")]))  # fmt: skip
+    assert new_yaml(refused) is None
+    assert re.search(r'is-invalid" id="allocation-wholesale-max_distance_km"', refused.text)
+    assert publish(api, "sales_order", after).status_code == 302
+    api.get("/admin/forms/")  # the app reloads its definitions at a request after a publish
+    live = lab_app.extensions["lianku.registry"].form("sales_order").spec["allocation"]
+    assert live["kinds"]["wholesale"]["min_shelf_life_days"] == 365
