@@ -14,6 +14,7 @@ from app.meta import (
     form_design,
     list_design,
     make_design,
+    recurring_design,
     section_design,
     versions,
 )
@@ -166,6 +167,13 @@ def _states(name: str) -> list[tuple[str, str]]:
         "states", {})] if source else []  # fmt: skip
 
 
+def _roles() -> list[tuple[str, str]]:
+    """The roles there are, each with its label in the reader's language."""
+    here = locale()
+    roles = registry().metadata.roles
+    return [(name, label_text(role.get("label"), here) or name) for name, role in roles.items()]
+
+
 def _held():
     """How many records of the form being designed hold a value at a field path."""
     form = request.view_args["form"]
@@ -187,6 +195,10 @@ CHANGES = {
     "make_down": lambda text, form: make_design.move_make(text, form["path"], 1),
     "make_remove": lambda text, form: make_design.remove_make(text, form["path"]),
     "allocation": lambda text, form: allocation_design.update_set(text, form.get("path", ""), form),
+    "duty": lambda text, form: recurring_design.update_duty(
+        text, form, [state for state, _l in _states(request.view_args["form"])],
+        [role for role, _l in _roles()],
+    ),
     "section_add": section_design.add_section,
     "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
     "section_up": lambda text, form: section_design.move_section(text, form["path"], -1),
@@ -205,7 +217,8 @@ def _drawn(text: str):
     })  # fmt: skip
     return (*form_design.view_of(document), section_design.view_of(document),
             list_design.view_of(document), make_design.view_of(document),
-            allocation_design.view_of(document, list(kinds)), kinds)  # fmt: skip
+            allocation_design.view_of(document, list(kinds)), kinds,
+            recurring_design.view_of(document))  # fmt: skip
 
 
 @bp.post("/<form>/design")
@@ -214,12 +227,12 @@ def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
     found = EDITOR.designed(form, CHANGES, _drawn)
-    drawn = found.pop("drawn") or (None,) * 7
-    form_settings, fields, sections, listing, makes, allocation, kinds = drawn
+    drawn = found.pop("drawn") or (None,) * 8
+    form_settings, fields, sections, listing, makes, allocation, kinds, duty = drawn
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
         sections=sections, listing=listing, makes=makes, made=_made(), allocation=allocation,
-        kinds=kinds, menus=_menus(),
+        kinds=kinds, duty=duty, roles=_roles(), menus=_menus(),
         states=_states(form),
         locale=locale(), **found, **field_choices(),
         record_columns={"number": _("Number"), "state": _("State"), "created_at": _("Created at"),

@@ -352,3 +352,31 @@ def test_order_allocation_is_set_in_the_designer(api, lab_app):
     api.get("/admin/forms/")  # the app reloads its definitions at a request after a publish
     live = lab_app.extensions["lianku.registry"].form("sales_order").spec["allocation"]
     assert live["kinds"]["wholesale"]["min_shelf_life_days"] == 365
+
+
+def test_a_recurring_duty_set_in_the_designer_is_what_the_reminders_tell(api, lab_app, org):
+    """定期任务 without YAML: the storage check falls on HQ alone, and HQ's admin is told."""
+    from app.kernel import jobs  # (the job queue, as cron runs it)
+
+    text = lab_app.extensions["lianku.registry"].form("maintenance_check").yaml_text
+    url = "/admin/forms/maintenance_check/design"
+    shown = api.form(url, {"yaml": text, "op": "show"})
+    assert re.search(
+        r'name="location_types" value="store" id="duty-type-store" checked', shown.text
+    )
+    values = MultiDict([("yaml", text), ("op", "duty"), ("csrf_token", api.token), ("on", "1"),
+                        ("every_days", "3"), ("date_field", "check_date"), ("states", "done"),
+                        ("location_types", "hq"), ("remind", "admin")])  # fmt: skip
+    after = new_yaml(api.client.post(url, data=values))
+    assert (
+        "recurring:\n  every_days: 3\n  date_field: check_date\n  location_types: [hq]\n" in after
+    )
+    assert publish(api, "maintenance_check", after).status_code == 302
+    api.get("/admin/forms/")  # the app reloads its definitions at a request after a publish
+    database = lab_app.extensions["lianku.db"]
+    with database.transaction() as session:
+        jobs.enqueue(session, "reminders", {"day": "2026-12-07"})
+    ran = jobs.run_next(database)
+    assert ran.result["due"]["maintenance_check"] == {"HQ": None}  # not the stores any more
+    inbox = api.get("/inbox").text
+    assert "maintenance_check HQ" in inbox
