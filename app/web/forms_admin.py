@@ -196,7 +196,9 @@ CHANGES = {
     "make_remove": lambda text, form: make_design.remove_make(text, form["path"]),
     "allocation": lambda text, form: allocation_design.update_set(text, form.get("path", ""), form),
     "duty": lambda text, form: recurring_design.update_duty(
-        text, form, [state for state, _l in _states(request.view_args["form"])],
+        text,
+        form,
+        [state for state, _l in _states(request.view_args["form"])],
         [role for role, _l in _roles()],
     ),
     "section_add": section_design.add_section,
