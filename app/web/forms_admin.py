@@ -14,7 +14,7 @@ from app.meta import (
     form_design,
     list_design,
     make_design,
-    recurring_design,
+    reminder_design,
     section_design,
     versions,
 )
@@ -195,7 +195,13 @@ CHANGES = {
     "make_down": lambda text, form: make_design.move_make(text, form["path"], 1),
     "make_remove": lambda text, form: make_design.remove_make(text, form["path"]),
     "allocation": lambda text, form: allocation_design.update_set(text, form.get("path", ""), form),
-    "duty": lambda text, form: recurring_design.update_duty(
+    "duty": lambda text, form: reminder_design.update_duty(
+        text,
+        form,
+        [state for state, _l in _states(request.view_args["form"])],
+        [role for role, _l in _roles()],
+    ),
+    "deadline": lambda text, form: reminder_design.update_deadline(
         text,
         form,
         [state for state, _l in _states(request.view_args["form"])],
@@ -220,7 +226,7 @@ def _drawn(text: str):
     return (*form_design.view_of(document), section_design.view_of(document),
             list_design.view_of(document), make_design.view_of(document),
             allocation_design.view_of(document, list(kinds)), kinds,
-            recurring_design.view_of(document))  # fmt: skip
+            reminder_design.view_of(document), reminder_design.deadline_of(document))  # fmt: skip
 
 
 @bp.post("/<form>/design")
@@ -229,12 +235,12 @@ def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
     found = EDITOR.designed(form, CHANGES, _drawn)
-    drawn = found.pop("drawn") or (None,) * 8
-    form_settings, fields, sections, listing, makes, allocation, kinds, duty = drawn
+    drawn = found.pop("drawn") or (None,) * 9
+    form_settings, fields, sections, listing, makes, allocation, kinds, duty, deadline = drawn
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
         sections=sections, listing=listing, makes=makes, made=_made(), allocation=allocation,
-        kinds=kinds, duty=duty, roles=_roles(), menus=_menus(),
+        kinds=kinds, duty=duty, deadline=deadline, roles=_roles(), menus=_menus(),
         states=_states(form),
         locale=locale(), **found, **field_choices(),
         record_columns={"number": _("Number"), "state": _("State"), "created_at": _("Created at"),

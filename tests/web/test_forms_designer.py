@@ -362,7 +362,7 @@ def test_a_recurring_duty_set_in_the_designer_is_what_the_reminders_tell(api, la
     url = "/admin/forms/maintenance_check/design"
     shown = api.form(url, {"yaml": text, "op": "show"})
     assert re.search(
-        r'name="location_types" value="store" id="duty-type-store" checked', shown.text
+        r'name="location_types" value="store" id="duty-location_types-store" checked', shown.text
     )
     values = MultiDict([("yaml", text), ("op", "duty"), ("csrf_token", api.token), ("on", "1"),
                         ("every_days", "3"), ("date_field", "check_date"), ("states", "done"),
@@ -380,3 +380,28 @@ def test_a_recurring_duty_set_in_the_designer_is_what_the_reminders_tell(api, la
     assert ran.result["due"]["maintenance_check"] == {"HQ": None}  # not the stores any more
     inbox = api.get("/inbox").text
     assert "maintenance_check HQ" in inbox
+
+
+def test_a_deadline_set_in_the_designer_is_what_the_reminders_tell(api, lab_app, org):
+    """到期提醒 without YAML: a storage check due in two days reminds the store's clerk."""
+    from app.kernel import jobs
+
+    text = lab_app.extensions["lianku.registry"].form("maintenance_check").yaml_text
+    url = "/admin/forms/maintenance_check/design"
+    assert 'id="deadline-on"' in api.form(url, {"yaml": text, "op": "show"}).text
+    values = MultiDict([("yaml", text), ("op", "deadline"), ("csrf_token", api.token),
+                        ("on", "1"), ("date_field", "check_date"), ("days_before", "3"),
+                        ("states", "draft"), ("remind", "store_clerk")])  # fmt: skip
+    after = new_yaml(api.client.post(url, data=values))
+    assert "deadline:\n  date_field: check_date\n  days_before: 3\n  states: [draft]\n" in after
+    assert publish(api, "maintenance_check", after).status_code == 302
+    api.get("/admin/forms/")  # the app reloads its definitions at a request after a publish
+    check = api.post("/api/v1/forms/maintenance_check/records",
+                     json={"location": org["s1"], "check_date": "2026-12-09"})  # fmt: skip
+    assert check.status_code == 201, check.json
+    database = lab_app.extensions["lianku.db"]
+    with database.transaction() as session:
+        jobs.enqueue(session, "reminders", {"day": "2026-12-07"})
+    ran = jobs.run_next(database)
+    [(number, due)] = ran.result["deadlines"]["maintenance_check"].items()
+    assert number == check.json["number"] and due == "2026-12-09"

@@ -1,12 +1,18 @@
-"""The form designer's recurring duty: a form whose records are a duty each location does at
-least every so many days (GSP's weekly storage check, a monthly temperature log), set without
-YAML.
+"""The form designer's reminders: what the daily ``reminders`` job tells about a form's records,
+set without YAML.
 
-A form's ``recurring`` says how often, which of its date fields dates a record, where the duty
-falls (kinds of location), in which workflow states a record counts as the duty done and which
-roles the daily ``reminders`` job tells when a location's last record is that old. Switching it
-off removes the key; switching it on starts from a week, the form's first date field and the
+A **recurring duty** (``recurring``): a form whose records are a duty each location does at
+least every so many days (GSP's weekly storage check, a monthly temperature log) — how often,
+which of its date fields dates a record, where the duty falls (kinds of location), in which
+workflow states a record counts as the duty done and which roles are told when a location's last
+record is that old. Switched on, it starts from a week, the form's first date field and the
 stores and warehouses.
+
+A **deadline** (``deadline``): records that carry a date by which they must be closed (an
+adverse event's report, a recall task) — which date field, how many days ahead the reminding
+starts, while the record is open (in which states, and a condition) and which roles are told.
+
+Either is switched off by removing its key.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ LOCATION_TYPES = ("hq", "region", "store", "warehouse")
 #: Where a duty falls when no kinds of location are written.
 USUAL_TYPES = ("store", "warehouse")
 KEYS = ("every_days", "date_field", "location_types", "states", "remind")
-ORDER = (*FORM_KEYS[: FORM_KEYS.index("fields")], "recurring", "fields")
+ORDER = (*FORM_KEYS[: FORM_KEYS.index("fields")], "recurring", "deadline", "fields")
+DEADLINE_KEYS = ("date_field", "days_before", "states", "open_if", "remind")
 DATE_TYPES = ("date", "datetime")
 
 
@@ -94,4 +101,58 @@ def update_duty(text: str, values, states: list[str], roles: list[str]) -> str:
         raise DesignRefused(_("Tick the roles told when the duty is due."), "remind")
     yaml_edit.set_or_drop(raw, "remind", remind, KEYS)
     yaml_edit.set_or_drop(document, "recurring", raw, ORDER)
+    return dump(document, text)
+
+
+@dataclass
+class DeadlineView:
+    on: bool
+    date_field: str
+    days_before: str
+    states: list[str]
+    open_if: str
+    remind: list[str]
+    date_fields: list[str]
+
+
+def deadline_of(document: CommentedMap) -> DeadlineView:
+    raw = document.get("deadline") if isinstance(document.get("deadline"), dict) else {}
+    return DeadlineView(
+        on=bool(raw), date_field=str(raw.get("date_field") or ""),
+        days_before=yaml_edit.text_of(raw.get("days_before")),
+        states=[str(state) for state in raw.get("states") or []],
+        open_if=yaml_edit.text_of(raw.get("open_if")),
+        remind=[str(role) for role in raw.get("remind") or []],
+        date_fields=_date_fields(document),
+    )  # fmt: skip
+
+
+def update_deadline(text: str, values, states: list[str], roles: list[str]) -> str:
+    """The deadline from the designer's inputs (``on`` switches it on or off)."""
+    document = parse(text)
+    if not values.get("on"):
+        yaml_edit.set_or_drop(document, "deadline", None, ORDER)
+        return dump(document, text)
+    raw = document.get("deadline")
+    if not isinstance(raw, CommentedMap):
+        raw = CommentedMap()
+    dates = _date_fields(document)
+    date_field = values.get("date_field", "").strip() or (dates[0] if dates else "")
+    if date_field not in dates:
+        raise DesignRefused(_("Choose the date field that holds the deadline; add one first if "
+                              "the form has none."), "date_field")  # fmt: skip
+    yaml_edit.set_or_drop(raw, "date_field", date_field, DEADLINE_KEYS)
+    days = values.get("days_before", "").strip()
+    if days and (not days.isdigit() or int(days) > 366):
+        raise DesignRefused(_("Enter how many days ahead: 0 to 366."), "days_before")
+    yaml_edit.set_or_drop(raw, "days_before", int(days) if days else None, DEADLINE_KEYS)
+    open_in = yaml_edit.ticked(raw.get("states"), values.getlist("states"), states)
+    yaml_edit.set_or_drop(raw, "states", open_in, DEADLINE_KEYS)
+    yaml_edit.set_or_drop(raw, "open_if", values.get("open_if", "").strip() or None,
+                          DEADLINE_KEYS)  # fmt: skip
+    remind = yaml_edit.ticked(raw.get("remind"), values.getlist("remind"), roles)
+    if not remind:
+        raise DesignRefused(_("Tick the roles told while the deadline nears."), "remind")
+    yaml_edit.set_or_drop(raw, "remind", remind, DEADLINE_KEYS)
+    yaml_edit.set_or_drop(document, "deadline", raw, ORDER)
     return dump(document, text)

@@ -1,6 +1,6 @@
-"""The form designer's recurring duty: the shipped storage check's saved unchanged is
-unchanged; a duty is switched on (from the usual start), changed and switched off; a value it
-cannot take is refused on its input."""
+"""The form designer's reminders: the shipped storage check's duty and every shipped deadline
+saved unchanged are unchanged; a duty or a deadline is switched on (from the usual start),
+changed and switched off; a value it cannot take is refused on its input."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from app.meta import form_design, recurring_design
+from app.meta import form_design, reminder_design
 from app.meta.form_design import DesignRefused
 from app.meta.yaml_edit import safe_load
 
@@ -21,7 +21,7 @@ ROLES = ["store_manager", "store_clerk", "warehouse_supervisor", "warehouse_cler
 
 def inputs(text: str, **changed) -> MultiDict:
     """What the designer's duty form sends for ``text`` (``changed`` inputs replaced)."""
-    view = recurring_design.view_of(form_design.parse(text))
+    view = reminder_design.view_of(form_design.parse(text))
     values = MultiDict({"every_days": view.every_days, "date_field": view.date_field})
     if view.on:
         values["on"] = "1"
@@ -38,11 +38,11 @@ def duty(text: str) -> dict | None:
 
 
 def update(text: str, values: MultiDict) -> str:
-    return recurring_design.update_duty(text, values, STATES, ROLES)
+    return reminder_design.update_duty(text, values, STATES, ROLES)
 
 
 def test_the_storage_check_saved_unchanged_is_unchanged():
-    view = recurring_design.view_of(form_design.parse(CHECK))
+    view = reminder_design.view_of(form_design.parse(CHECK))
     assert view.on and view.every_days == "7" and view.date_field == "check_date"
     assert view.location_types == ["store", "warehouse"]  # the usual, unwritten
     assert update(CHECK, inputs(CHECK)) == CHECK
@@ -78,3 +78,32 @@ def test_a_value_it_cannot_take_is_refused_on_its_input(changed, field):
     with pytest.raises(DesignRefused) as refused:
         update(CHECK, inputs(CHECK, **changed))
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize("form", ["adverse_event", "quality_complaint", "recall_task"])
+def test_every_shipped_deadline_saved_unchanged_is_unchanged(form):
+    text = (FORMS / f"{form}.yaml").read_text(encoding="utf-8")
+    view = reminder_design.deadline_of(form_design.parse(text))
+    values = MultiDict({"on": "1", "date_field": view.date_field, "days_before": view.days_before,
+                        "open_if": view.open_if})  # fmt: skip
+    values.setlist("states", view.states)
+    values.setlist("remind", view.remind)
+    assert reminder_design.update_deadline(text, values, STATES + ["investigating"], ROLES) == text
+
+
+def test_a_deadline_is_switched_on_set_and_refused_by_input():
+    switched = MultiDict({"on": "1", "days_before": "5", "remind": "qa"})
+    on = reminder_design.update_deadline(CHECK, switched, STATES, ROLES)
+    assert safe_load(on)["deadline"] == {"date_field": "check_date", "days_before": 5,
+                                         "remind": ["qa"]}  # fmt: skip
+    assert on.index("deadline:") < on.index("fields:")
+    off = reminder_design.update_deadline(on, MultiDict(), STATES, ROLES)
+    assert "deadline" not in safe_load(off)
+    for changed, field in [({"days_before": "soon"}, "days_before"), ({"remind": []}, "remind"),
+                           ({"date_field": "location"}, "date_field")]:  # fmt: skip
+        values = MultiDict({"on": "1", "remind": "qa"})
+        for key, value in changed.items():
+            values.setlist(key, value if isinstance(value, list) else [value])
+        with pytest.raises(DesignRefused) as refused:
+            reminder_design.update_deadline(CHECK, values, STATES, ROLES)
+        assert refused.value.field == field
