@@ -10,6 +10,7 @@ from flask_login import login_required
 
 from app.i18n import _, _l
 from app.meta import (
+    account_design,
     allocation_design,
     form_design,
     list_design,
@@ -207,6 +208,9 @@ CHANGES = {
         [state for state, _l in _states(request.view_args["form"])],
         [role for role, _l in _roles()],
     ),
+    "account": lambda text, form: account_design.update_account(
+        text, form, [state for state, _l in _states(request.view_args["form"])]
+    ),
     "section_add": section_design.add_section,
     "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
     "section_up": lambda text, form: section_design.move_section(text, form["path"], -1),
@@ -226,7 +230,8 @@ def _drawn(text: str):
     return (*form_design.view_of(document), section_design.view_of(document),
             list_design.view_of(document), make_design.view_of(document),
             allocation_design.view_of(document, list(kinds)), kinds,
-            reminder_design.view_of(document), reminder_design.deadline_of(document))  # fmt: skip
+            reminder_design.view_of(document), reminder_design.deadline_of(document),
+            account_design.view_of(document))  # fmt: skip
 
 
 @bp.post("/<form>/design")
@@ -235,12 +240,15 @@ def design(form):
     """htmx: the designer drawn from the YAML being edited, after the change ``op`` asks for; a
     refused one leaves the text alone and says why, on the input it concerns."""
     found = EDITOR.designed(form, CHANGES, _drawn)
-    drawn = found.pop("drawn") or (None,) * 9
-    form_settings, fields, sections, listing, makes, allocation, kinds, duty, deadline = drawn
+    drawn = found.pop("drawn") or (None,) * 10
+    form_settings, fields, sections, listing, makes, allocation, kinds, duty, deadline, account = (
+        drawn
+    )
     return render_template(
         "admin_forms/designer.html", fields=fields, form_settings=form_settings, form_name=form,
         sections=sections, listing=listing, makes=makes, made=_made(), allocation=allocation,
-        kinds=kinds, duty=duty, deadline=deadline, roles=_roles(), menus=_menus(),
+        kinds=kinds, duty=duty, deadline=deadline, account=account, roles=_roles(),
+        menus=_menus(),
         states=_states(form),
         locale=locale(), **found, **field_choices(),
         record_columns={"number": _("Number"), "state": _("State"), "created_at": _("Created at"),

@@ -405,3 +405,24 @@ def test_a_deadline_set_in_the_designer_is_what_the_reminders_tell(api, lab_app,
     ran = jobs.run_next(database)
     [(number, due)] = ran.result["deadlines"]["maintenance_check"].items()
     assert number == check.json["number"] and due == "2026-12-09"
+
+
+def test_an_account_set_in_the_designer_counts_the_forms_records(api, lab_app):
+    """往来账 without YAML: approved purchase orders count on the supplier's payable account."""
+    from app.meta.accounts import account_forms
+
+    text = lab_app.extensions["lianku.registry"].form("purchase_order").yaml_text
+    url = "/admin/forms/purchase_order/design"
+    assert 'id="account-on"' in api.form(url, {"yaml": text, "op": "show"}).text
+    values = MultiDict([("yaml", text), ("op", "account"), ("csrf_token", api.token),
+                        ("on", "1"), ("kind", "payable"), ("party", "supplier"),
+                        ("date", "order_date"), ("amount", "total"), ("effect", "increase"),
+                        ("states", "approved")])  # fmt: skip
+    after = new_yaml(api.client.post(url, data=values))
+    assert "account:\n  kind: payable\n  party: supplier\n  date: order_date\n" in after
+    refused = api.client.post(url, data=MultiDict([*values.items(multi=True)][:-1]))  # no state
+    assert new_yaml(refused) is None and "data-refused" in refused.text
+    assert publish(api, "purchase_order", after).status_code == 302
+    api.get("/admin/forms/")  # the app reloads its definitions at a request after a publish
+    metadata = lab_app.extensions["lianku.registry"].metadata
+    assert "purchase_order" in [form for form, _account in account_forms(metadata, "payable")]

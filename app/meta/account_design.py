@@ -1,0 +1,115 @@
+"""The form designer's 往来账: how a form's records count on a counterparty's account, set
+without YAML.
+
+A form's ``account`` (``app/meta/accounts.py`` reads it) says whether its records are receivable
+(a customer owes) or payable (owed to a supplier), which link field names the counterparty, which
+date field dates the entry, which number field holds the amount, whether a record adds to the
+balance or takes from it (a receipt of money, a return), in which workflow states it counts and,
+optionally, only for records whose fields hold certain values (``{sale_kind: [hospital]}``,
+one line of YAML). Switched off, the key goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ruamel.yaml import CommentedMap
+
+from app.i18n import _
+from app.meta import yaml_edit
+from app.meta.form_design import FORM_KEYS, dump, parse
+from app.meta.yaml_edit import DesignRefused
+
+KINDS = ("receivable", "payable")
+EFFECTS = ("increase", "decrease")
+KEYS = ("kind", "party", "date", "amount", "effect", "states", "when")
+ORDER = (*FORM_KEYS, "account")
+AMOUNT_TYPES = ("money", "decimal", "integer", "formula")
+DATE_TYPES = ("date", "datetime")
+
+
+@dataclass
+class AccountView:
+    on: bool
+    kind: str
+    party: str
+    date: str
+    amount: str
+    effect: str
+    states: list[str]
+    #: the values records must hold to count, as one line of YAML ("" for all records)
+    when: str
+    #: the form's fields each key may name: links, dates, numbers
+    parties: list[str]
+    dates: list[str]
+    amounts: list[str]
+
+
+def view_of(document: CommentedMap) -> AccountView:
+    raw = document.get("account") if isinstance(document.get("account"), dict) else {}
+    return AccountView(
+        on=bool(raw), kind=str(raw.get("kind") or ""), party=str(raw.get("party") or ""),
+        date=str(raw.get("date") or ""), amount=str(raw.get("amount") or ""),
+        effect=str(raw.get("effect") or ""),
+        states=[str(state) for state in raw.get("states") or []],
+        when=yaml_edit.one_line(raw["when"]) if raw.get("when") else "",
+        parties=_named(document, ("link",)), dates=_named(document, DATE_TYPES),
+        amounts=_named(document, AMOUNT_TYPES),
+    )  # fmt: skip
+
+
+def _named(document: CommentedMap, types: tuple[str, ...]) -> list[str]:
+    return [
+        str(raw.get("name"))
+        for raw in document["fields"]
+        if isinstance(raw, dict) and raw.get("type") in types
+    ]
+
+
+def update_account(text: str, values, states: list[str]) -> str:
+    """The account from the designer's inputs (``on`` switches it on or off); ``states`` are the
+    form's workflow states, to tick from."""
+    document = parse(text)
+    if not values.get("on"):
+        yaml_edit.set_or_drop(document, "account", None, ORDER)
+        return dump(document, text)
+    raw = document.get("account")
+    if not isinstance(raw, CommentedMap):
+        raw = CommentedMap()
+    kind = values.get("kind", "").strip()
+    if kind not in KINDS:
+        raise DesignRefused(_("Choose receivable or payable."), "kind")
+    yaml_edit.set_or_drop(raw, "kind", kind, KEYS)
+    for key, offered, refusal in [
+        ("party", _named(document, ("link",)), _("Choose the link field naming the counterparty.")),
+        ("date", _named(document, DATE_TYPES), _("Choose the date field that dates the entry.")),
+        ("amount", _named(document, AMOUNT_TYPES), _("Choose the number field with the amount.")),
+    ]:  # fmt: skip
+        chosen = values.get(key, "").strip() or (offered[0] if len(offered) == 1 else "")
+        if chosen not in offered:
+            raise DesignRefused(refusal, key)
+        yaml_edit.set_or_drop(raw, key, chosen, KEYS)
+    effect = values.get("effect", "").strip()
+    if effect == "increase" and "effect" not in raw:
+        effect = ""  # what no choice means: left unwritten
+    yaml_edit.set_or_drop(raw, "effect", effect if effect in EFFECTS else None, KEYS)
+    counted = yaml_edit.ticked(raw.get("states"), values.getlist("states"), states)
+    if not counted:
+        raise DesignRefused(_("Tick the states in which a record counts."), "states")
+    yaml_edit.set_or_drop(raw, "states", counted, KEYS)
+    yaml_edit.set_or_drop(raw, "when", _when(raw.get("when"), values.get("when", "")), KEYS)
+    yaml_edit.set_or_drop(document, "account", raw, ORDER)
+    return dump(document, text)
+
+
+def _when(current, typed: str):
+    typed = typed.strip()
+    if not typed:
+        return None
+    if current is not None and typed == yaml_edit.one_line(current):
+        return current
+    unread = _("Write the values records must hold on one line, such as {sale_kind: [hospital]}.")
+    value = yaml_edit.one_line_value(typed, unread, "when")
+    if not isinstance(value, dict) or not all(isinstance(v, list) and v for v in value.values()):
+        raise DesignRefused(unread, "when")
+    return value
