@@ -39,6 +39,8 @@ SCAN_PARTS = ("item", "gtin", "lot", "expiry_date", "serial", "production_date")
 SCAN_TARGETS = {"item": ("item", "link"), "gtin": ("gtin", None), "lot": ("lot", "lot"),
                 "expiry_date": ("expiry_date", "expiry_date"), "serial": ("serial", "serial"),
                 "production_date": ("production_date", None)}  # fmt: skip
+#: What a form keeps: master data (cards) or documents.
+FORM_KINDS = ("master", "document")
 #: What the add form's list of option lists sends for choices written out on the field itself.
 WRITTEN_OUT = "-"
 #: The switches, written ``true`` when on and left out when off.
@@ -127,6 +129,13 @@ class FormSettings:
     label_en: str
     menu: str
     numbering: str
+    description_zh: str = ""
+    description_en: str = ""
+    #: master data (a card) or a document; "" when not written (a document)
+    kind: str = ""
+    #: the field holding a record's location, which decides who sees it (its data scope)
+    location_field: str = ""
+    location_fields: list[str] = field(default_factory=list)
 
 
 def settings(text: str) -> FormSettings:
@@ -148,8 +157,22 @@ def view_of(document: CommentedMap) -> tuple[FormSettings, list[DesignedField]]:
 
 
 def _settings(document: CommentedMap) -> FormSettings:
-    return FormSettings(*yaml_edit.label_of(document), str(document.get("menu") or ""),
-                        yaml_edit.text_of(document.get("numbering")))  # fmt: skip
+    return FormSettings(
+        *yaml_edit.label_of(document), str(document.get("menu") or ""),
+        yaml_edit.text_of(document.get("numbering")),
+        *yaml_edit.label_of({"label": document.get("description")}),
+        kind=str(document.get("kind") or ""),
+        location_field=str(document.get("location_field") or ""),
+        location_fields=_location_fields(document),
+    )  # fmt: skip
+
+
+def _location_fields(document: CommentedMap) -> list[str]:
+    return [
+        str(raw.get("name"))
+        for raw in document["fields"]
+        if isinstance(raw, dict) and raw.get("type") == "link" and raw.get("link") == "location"
+    ]
 
 
 def update_form(text: str, values: dict[str, str], menus: list[str]) -> str:
@@ -168,6 +191,21 @@ def update_form(text: str, values: dict[str, str], menus: list[str]) -> str:
         raise DesignRefused(_("A number pattern needs a running number, such as {seq:05}."),
                             "numbering")  # fmt: skip
     yaml_edit.set_or_drop(document, "numbering", numbering or None, FORM_KEYS)
+    if "description_zh" in values:
+        yaml_edit.set_label(document, "description", values.get("description_zh", ""),
+                            values.get("description_en", ""), None, FORM_KEYS)  # fmt: skip
+    if "kind" in values:
+        kind = values["kind"].strip()
+        if kind == "document" and "kind" not in document:
+            kind = ""  # what no kind means: left unwritten
+        if kind and kind not in FORM_KINDS:
+            raise DesignRefused(_("A form keeps master data or documents."), "kind")
+        yaml_edit.set_or_drop(document, "kind", kind or None, FORM_KEYS)
+    if "location_field" in values:
+        where = values["location_field"].strip()
+        if where and where not in _location_fields(document):
+            raise DesignRefused(_("Choose a field that links to a location."), "location_field")
+        yaml_edit.set_or_drop(document, "location_field", where or None, FORM_KEYS)
     return dump(document, text)
 
 

@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.meta import form_design
 from app.meta.form_design import DesignRefused
+from app.meta.yaml_edit import safe_load
 
 FORMS = Path(__file__).resolve().parents[2] / "metadata" / "forms"
 RECEIPT = (FORMS / "purchase_receipt.yaml").read_text(encoding="utf-8")
@@ -508,3 +509,31 @@ def test_a_field_records_hold_values_in_keeps_its_name():
     kind = fields[2]  # no record holds one: renamed
     renamed = form_design.update_field(SMALL, kind.path, as_shown(kind) | {"name": "sort"}, held)
     assert "  - name: sort\n" in renamed
+
+
+@pytest.mark.parametrize("path", sorted(FORMS.glob("*.yaml")), ids=lambda path: path.stem)
+def test_every_shipped_forms_settings_saved_unchanged_are_unchanged(path):
+    text = path.read_text(encoding="utf-8")
+    shown = form_design.settings(text)
+    menus = [shown.menu] if shown.menu else []
+    values = vars(shown) | {"kind": shown.kind or "document"}  # as the designer sends it
+    assert form_design.update_form(text, values, menus) == text
+
+
+def test_a_forms_description_kind_and_location_field():
+    shown = form_design.settings(SMALL)
+    assert (shown.kind, shown.location_field, shown.location_fields) == ("", "", [])
+    described = form_design.update_form(
+        SMALL, vars(shown) | {"description_zh": "客户拜访记录", "kind": "master"}, []
+    )
+    assert "kind: master\n" in described
+    assert safe_load(described)["description"] == {"zh_CN": "客户拜访记录", "en": "客户拜访记录"}
+    receipt = form_design.settings(RECEIPT)
+    assert receipt.location_field == "location" and receipt.location_fields == ["location"]
+    unscoped = form_design.update_form(RECEIPT, vars(receipt) | {"location_field": ""}, MENUS)
+    assert "location_field" not in safe_load(unscoped)
+    for changes, field in (({"kind": "ledger"}, "kind"), ({"location_field": "supplier"},
+                                                           "location_field")):  # fmt: skip
+        with pytest.raises(DesignRefused) as refused:
+            form_design.update_form(RECEIPT, vars(receipt) | changes, MENUS)
+        assert refused.value.field == field

@@ -426,3 +426,18 @@ def test_an_account_set_in_the_designer_counts_the_forms_records(api, lab_app):
     api.get("/admin/forms/")  # the app reloads its definitions at a request after a publish
     metadata = lab_app.extensions["lianku.registry"].metadata
     assert "purchase_order" in [form for form, _account in account_forms(metadata, "payable")]
+
+
+def test_what_a_form_keeps_and_whose_records_are_seen_is_set_in_the_designer(api, lab_app):
+    text = lab_app.extensions["lianku.registry"].form("purchase_order").yaml_text
+    url = "/admin/forms/purchase_order/design"
+    shown = api.form(url, {"yaml": text, "op": "show"})
+    assert re.search(r'id="form-location_field".*?<option value="location" selected', shown.text,
+                     re.S)  # fmt: skip
+    values = {"yaml": text, "op": "form", "label_zh": "采购订单", "label_en": "Purchase order",
+              "menu": "purchasing", "numbering": "PO-{location.code}-{yyyyMM}-{seq:05}",
+              "kind": "document", "location_field": "location", "description_zh": "向供应商订货",
+              "description_en": "What we order from a supplier"}  # fmt: skip
+    after = new_yaml(api.form(url, values))
+    assert "description: {zh_CN: 向供应商订货, en: What we order from a supplier}\n" in after
+    assert publish(api, "purchase_order", after).status_code == 302
