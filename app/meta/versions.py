@@ -31,7 +31,7 @@ from app.db import utcnow
 from app.i18n import _
 from app.kernel import jobs
 from app.kernel.users import User, UserRole
-from app.meta import backfill
+from app.meta import backfill, yaml_edit
 from app.meta import registry as meta_registry
 from app.meta.forms import FormDef
 from app.meta.models import MetadataState, Record
@@ -88,6 +88,23 @@ _NAMED_BY = {
     "option_list": ("name", lambda name: _("the option list must be named '%(name)s'", name=name)),
     "dashboard": ("name", lambda name: _("the dashboard must be named '%(name)s'", name=name)),
 }
+
+
+def named(kind: Edited, name: str, text: str) -> str:
+    """A new definition's ``text`` with the name it is created under written into it (its
+    ``name``, a workflow's ``form``): the name asked for when it is created is the one it gets,
+    whatever the starting text said. Left as it is when it does not read (the checks say why)."""
+    if kind.only:
+        return text
+    try:
+        document = yaml_edit.parse(text, "")
+    except yaml_edit.DesignRefused:
+        return text
+    key, _message = _NAMED_BY[kind.name]
+    if document.get(key) == name:
+        return text
+    document[key] = name
+    return yaml_edit.dump(document, text)
 
 
 def _misnamed(kind: Edited, name: str, text: str) -> MetadataIssue | None:

@@ -215,7 +215,7 @@ def install(editor: Editor) -> None:
         if editor.find(registry(), name) is not None:
             flash(editor.words["name_in_use"](name=name), "error")
             return editor.editor_page(name, text, status=422, new=True)
-        return editor.publish_text(name, text, new=True)
+        return editor.publish_text(name, versions.named(editor.kind, name, text), new=True)
 
     @bp.get(f"/<{param}>/edit")
     @login_required

@@ -6,7 +6,7 @@ import pytest
 
 from app.kernel.locations import add_location
 from app.meta import identity
-from tests.e2e.conftest import DESKTOP, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, save, sign_in
 
 PASSWORD = "correct horse battery"
 
@@ -399,3 +399,58 @@ def test_a_section_is_made_and_a_field_placed_under_it(
         "reach"
     )  # fmt: skip
     page.locator("#form-sections").screenshot(path=screenshot_dir / "form-sections.png")
+
+
+def test_a_new_form_is_made_in_the_designer_and_filled_on_a_phone(
+    live_server, page_factory, designer, screenshot_dir
+):
+    """The whole no-code loop in a browser: a business admin names a new form, adds its fields
+    and a section without opening the YAML, publishes it, and fills a record on a phone."""
+    page = page_factory(viewport=DESKTOP)
+    sign_in(page, live_server, "designer", PASSWORD)
+    page.goto(f"{live_server}/admin/forms/new")
+    page.fill("#definition-name", "fridge_log")
+    settings = page.locator("#form-settings")
+    settings.locator("input[name=label_zh]").fill("冷藏柜温度记录")
+    settings.locator("input[name=label_en]").fill("Fridge log")
+    settings.locator("input[name=label_en]").press("Tab")
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('冷藏柜温度记录')")
+    settled(page)
+    for name, kind, zh in [("reading_date", "date", "日期"), ("temperature", "decimal", "温度")]:
+        page.click("details:has(> #add-form) > summary")
+        add = page.locator("#add-form")
+        add.locator("input[name=name]").fill(name)
+        add.locator("select[name=type]").select_option(kind)
+        add.locator("input[name=label_zh]").fill(zh)
+        add.locator("input[name=required]").check()
+        add.locator("button[type=submit]").click()
+        page.wait_for_selector(f".designer-field[data-name={name}]")
+        settled(page)
+    page.locator("#form-sections > summary").click()
+    section = page.locator("#section-add")
+    section.locator("input[name=name]").fill("reading")
+    section.locator("input[name=label_zh]").fill("读数")
+    section.locator("button[type=submit]").click()
+    page.wait_for_selector("#form-sections [data-section=reading]")
+    settled(page)
+    for name in ("reading_date", "temperature"):
+        card = page.locator(f".designer-field[data-name={name}] form").first
+        card.locator("select[name=section]").select_option("reading")
+        settled(page)
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value.includes('fields: [reading_date, temperature]')"
+    )
+    with page.expect_navigation():
+        page.get_by_role("button", name="发布", exact=True).click()
+    assert "/admin/forms/fridge_log/" in page.url
+
+    phone = page_factory(viewport=PHONE)
+    sign_in(phone, live_server, "designer", PASSWORD)
+    phone.goto(f"{live_server}/forms/fridge_log/new")
+    assert "读数" in phone.locator("[data-section=reading]").inner_text()
+    phone.fill("input[name=reading_date]", "2026-12-05")
+    phone.fill("input[name=temperature]", "4.5")
+    phone.fill("input[name=note]", "门封正常")
+    save(phone)
+    assert phone.locator("dd[data-field=temperature]").inner_text() == "4.5"
+    phone.screenshot(path=screenshot_dir / "new-form-record.png", full_page=True)

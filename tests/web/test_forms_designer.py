@@ -148,6 +148,23 @@ def test_a_new_definition_opens_on_its_designer(api, kind, name):
     assert drawn.status_code == 200 and "designer-message" not in drawn.text
 
 
+@pytest.mark.parametrize(
+    ("kind", "name", "key"),
+    [("forms", "temperature_log", "name"), ("reports", "cold_rooms", "name"),
+     ("options", "rooms", "name")],
+)  # fmt: skip
+def test_a_new_definition_is_given_the_name_it_is_created_under(api, lab_app, kind, name, key):
+    """The name box sits above the designer: an admin who never opens the YAML names it there."""
+    page = api.get(f"/admin/{kind}/new").text
+    assert page.index('id="definition-name"') < page.index('id="design-tab"')
+    text = unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S).group(1))
+    created = api.form(f"/admin/{kind}/new", {"name": name, "yaml": text})
+    assert created.status_code == 302, created.text
+    live = api.get(f"/admin/{kind}/{name}/edit").text
+    assert f"{key}: {name}\n" in unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", live,
+                                                     re.S).group(1))  # fmt: skip
+
+
 def test_a_scan_field_shows_what_it_fills_and_a_formula_its_expression(api, lab_app):
     text = lab_app.extensions["lianku.registry"].form("purchase_receipt").yaml_text
     shown = api.form("/admin/forms/purchase_receipt/design", {"yaml": text}).text
