@@ -154,7 +154,13 @@ class FormDef:
     def state_label(self, state: str, locale: str | None) -> str:
         if self.workflow and state in self.workflow.get("states", {}):
             return label_text(self.workflow["states"][state].get("label"), locale) or state
+        if not self.workflow and state == "draft":  # a form without a flow: its one state
+            return label_text(UNFLOWED_STATE, locale)
         return state
+
+
+#: The state of a record whose form has no workflow, as a person reads it.
+UNFLOWED_STATE = {"zh_CN": "已保存", "en": "Saved"}
 
 
 def default_list_columns(spec) -> list[str]:

@@ -453,4 +453,5 @@ def test_a_new_form_is_made_in_the_designer_and_filled_on_a_phone(
     phone.fill("input[name=note]", "门封正常")
     save(phone)
     assert phone.locator("dd[data-field=temperature]").inner_text() == "4.5"
+    assert phone.locator("h1 + .badge, .badge").first.inner_text() == "已保存"  # no flow: saved
     phone.screenshot(path=screenshot_dir / "new-form-record.png", full_page=True)
