@@ -17,7 +17,7 @@ from ruamel.yaml import CommentedMap
 
 from app.i18n import _
 from app.meta import yaml_edit
-from app.meta.form_design import FORM_KEYS, dump, parse
+from app.meta.form_design import FORM_KEYS, dump, field_names, parse
 from app.meta.yaml_edit import DesignRefused
 
 KINDS = ("receivable", "payable")
@@ -53,38 +53,28 @@ def view_of(document: CommentedMap) -> AccountView:
         effect=str(raw.get("effect") or ""),
         states=[str(state) for state in raw.get("states") or []],
         when=yaml_edit.one_line(raw["when"]) if raw.get("when") else "",
-        parties=_named(document, ("link",)), dates=_named(document, DATE_TYPES),
-        amounts=_named(document, AMOUNT_TYPES),
+        parties=field_names(document, ("link",)), dates=field_names(document, DATE_TYPES),
+        amounts=field_names(document, AMOUNT_TYPES),
     )  # fmt: skip
-
-
-def _named(document: CommentedMap, types: tuple[str, ...]) -> list[str]:
-    return [
-        str(raw.get("name"))
-        for raw in document["fields"]
-        if isinstance(raw, dict) and raw.get("type") in types
-    ]
 
 
 def update_account(text: str, values, states: list[str]) -> str:
     """The account from the designer's inputs (``on`` switches it on or off); ``states`` are the
     form's workflow states, to tick from."""
     document = parse(text)
-    if not values.get("on"):
-        yaml_edit.set_or_drop(document, "account", None, ORDER)
+    raw = yaml_edit.switched(document, "account", values, ORDER)
+    if raw is None:
         return dump(document, text)
-    raw = document.get("account")
-    if not isinstance(raw, CommentedMap):
-        raw = CommentedMap()
     kind = values.get("kind", "").strip()
     if kind not in KINDS:
         raise DesignRefused(_("Choose receivable or payable."), "kind")
     yaml_edit.set_or_drop(raw, "kind", kind, KEYS)
-    for key, offered, refusal in [
-        ("party", _named(document, ("link",)), _("Choose the link field naming the counterparty.")),
-        ("date", _named(document, DATE_TYPES), _("Choose the date field that dates the entry.")),
-        ("amount", _named(document, AMOUNT_TYPES), _("Choose the number field with the amount.")),
-    ]:  # fmt: skip
+    for key, types, refusal in [
+        ("party", ("link",), _("Choose the link field naming the counterparty.")),
+        ("date", DATE_TYPES, _("Choose the date field that dates the entry.")),
+        ("amount", AMOUNT_TYPES, _("Choose the number field with the amount.")),
+    ]:
+        offered = field_names(document, types)
         chosen = values.get(key, "").strip() or (offered[0] if len(offered) == 1 else "")
         if chosen not in offered:
             raise DesignRefused(refusal, key)

@@ -163,15 +163,19 @@ def _settings(document: CommentedMap) -> FormSettings:
         *yaml_edit.label_of({"label": document.get("description")}),
         kind=str(document.get("kind") or ""),
         location_field=str(document.get("location_field") or ""),
-        location_fields=_location_fields(document),
+        location_fields=field_names(document, ("link",), "location"),
     )  # fmt: skip
 
 
-def _location_fields(document: CommentedMap) -> list[str]:
+def field_names(document: CommentedMap, types: tuple[str, ...] = (), link: str = "") -> list[str]:
+    """The names of the form's top-level fields of ``types`` (all but tables when none), links
+    to ``link`` only when given: what a designer's choice of "which field" offers."""
     return [
         str(raw.get("name"))
         for raw in document["fields"]
-        if isinstance(raw, dict) and raw.get("type") == "link" and raw.get("link") == "location"
+        if isinstance(raw, dict)
+        and (raw.get("type") in types if types else raw.get("type") != "table")
+        and (not link or raw.get("link") == link)
     ]
 
 
@@ -203,7 +207,7 @@ def update_form(text: str, values: dict[str, str], menus: list[str]) -> str:
         yaml_edit.set_or_drop(document, "kind", kind or None, FORM_KEYS)
     if "location_field" in values:
         where = values["location_field"].strip()
-        if where and where not in _location_fields(document):
+        if where and where not in field_names(document, ("link",), "location"):
             raise DesignRefused(_("Choose a field that links to a location."), "location_field")
         yaml_edit.set_or_drop(document, "location_field", where or None, FORM_KEYS)
     return dump(document, text)

@@ -18,7 +18,7 @@ from ruamel.yaml import CommentedMap
 from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.checks import RECORD_COLUMNS
-from app.meta.form_design import FORM_KEYS, dump, parse
+from app.meta.form_design import FORM_KEYS, dump, field_names, parse
 from app.meta.forms import default_list_columns
 from app.meta.yaml_edit import DesignRefused
 
@@ -50,7 +50,7 @@ def view_of(document: CommentedMap) -> ListView:
     listing = document.get("list") if isinstance(document.get("list"), dict) else {}
     written = listing.get("columns")
     sort = str(listing.get("sort") or "")
-    fields = _fields(document)
+    fields = field_names(document)
     return ListView(
         columns=[str(name) for name in written] if written else default_list_columns(document),
         default=not written, sort=sort.lstrip("-"), descending=sort.startswith("-"),
@@ -65,7 +65,7 @@ def update_list(text: str, values) -> str:
     """The list's columns, sort and page size, the search's fields and the title field, from
     the designer's ticks and choices."""
     document = parse(text)
-    fields = _fields(document)
+    fields = field_names(document)
     offered = _offered(document, fields)
     listing = document.get("list")
     if not isinstance(listing, CommentedMap):
@@ -82,14 +82,6 @@ def update_list(text: str, values) -> str:
         raise DesignRefused(_("Choose one of the form's fields."), "title_field")
     yaml_edit.set_or_drop(document, "title_field", title or None, ORDER)
     return dump(document, text)
-
-
-def _fields(document: CommentedMap) -> list[str]:
-    return [
-        str(raw.get("name"))
-        for raw in document["fields"]
-        if isinstance(raw, dict) and raw.get("type") != "table"
-    ]
 
 
 def _offered(document: CommentedMap, fields: list[str]) -> list[str]:

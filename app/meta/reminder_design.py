@@ -23,7 +23,7 @@ from ruamel.yaml import CommentedMap
 
 from app.i18n import _
 from app.meta import yaml_edit
-from app.meta.form_design import FORM_KEYS, dump, parse
+from app.meta.form_design import FORM_KEYS, dump, field_names, parse
 from app.meta.yaml_edit import DesignRefused
 
 LOCATION_TYPES = ("hq", "region", "store", "warehouse")
@@ -55,33 +55,22 @@ def view_of(document: CommentedMap) -> DutyView:
         location_types=[str(kind) for kind in raw.get("location_types") or USUAL_TYPES],
         states=[str(state) for state in raw.get("states") or []],
         remind=[str(role) for role in raw.get("remind") or []],
-        date_fields=_date_fields(document),
+        date_fields=field_names(document, DATE_TYPES),
     )  # fmt: skip
-
-
-def _date_fields(document: CommentedMap) -> list[str]:
-    return [
-        str(raw.get("name"))
-        for raw in document["fields"]
-        if isinstance(raw, dict) and raw.get("type") in DATE_TYPES
-    ]
 
 
 def update_duty(text: str, values, states: list[str], roles: list[str]) -> str:
     """The duty from the designer's inputs: ``on`` switches it on or off; ``states`` are the
     form's workflow states and ``roles`` the roles there are, to tick from."""
     document = parse(text)
-    if not values.get("on"):
-        yaml_edit.set_or_drop(document, "recurring", None, ORDER)
+    raw = yaml_edit.switched(document, "recurring", values, ORDER)
+    if raw is None:
         return dump(document, text)
-    raw = document.get("recurring")
-    if not isinstance(raw, CommentedMap):
-        raw = CommentedMap()
     days = values.get("every_days", "").strip() or ("7" if "every_days" not in raw else "")
     if not days.isdigit() or not 1 <= int(days) <= 366:
         raise DesignRefused(_("Enter how often, in days: 1 to 366."), "every_days")
     yaml_edit.set_or_drop(raw, "every_days", int(days), KEYS)
-    dates = _date_fields(document)
+    dates = field_names(document, DATE_TYPES)
     date_field = values.get("date_field", "").strip() or (dates[0] if dates else "")
     if date_field not in dates:
         raise DesignRefused(_("Choose the date field that dates a record; add one first if the "
@@ -123,20 +112,17 @@ def deadline_of(document: CommentedMap) -> DeadlineView:
         states=[str(state) for state in raw.get("states") or []],
         open_if=yaml_edit.text_of(raw.get("open_if")),
         remind=[str(role) for role in raw.get("remind") or []],
-        date_fields=_date_fields(document),
+        date_fields=field_names(document, DATE_TYPES),
     )  # fmt: skip
 
 
 def update_deadline(text: str, values, states: list[str], roles: list[str]) -> str:
     """The deadline from the designer's inputs (``on`` switches it on or off)."""
     document = parse(text)
-    if not values.get("on"):
-        yaml_edit.set_or_drop(document, "deadline", None, ORDER)
+    raw = yaml_edit.switched(document, "deadline", values, ORDER)
+    if raw is None:
         return dump(document, text)
-    raw = document.get("deadline")
-    if not isinstance(raw, CommentedMap):
-        raw = CommentedMap()
-    dates = _date_fields(document)
+    dates = field_names(document, DATE_TYPES)
     date_field = values.get("date_field", "").strip() or (dates[0] if dates else "")
     if date_field not in dates:
         raise DesignRefused(_("Choose the date field that holds the deadline; add one first if "

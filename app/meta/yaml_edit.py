@@ -279,6 +279,16 @@ def number(value: str, refusal: str, field: str):
     return as_float if Decimal(repr(as_float)) == Decimal(value) else value
 
 
+def switched(document: CommentedMap, key: str, values, order: tuple[str, ...]):
+    """The mapping under ``key`` to fill in when the designer's ``on`` switch is ticked (a new
+    one when there is none yet, put in by the caller); None, the key dropped, when it is not."""
+    if not values.get("on"):
+        set_or_drop(document, key, None, order)
+        return None
+    current = document.get(key)
+    return current if isinstance(current, CommentedMap) else CommentedMap()
+
+
 def ticked(before, chosen: list[str], offered) -> CommentedSeq | None:
     """The names ``chosen`` (ticked boxes) among those ``offered``: in the order ``before``
     wrote them, new ones after them in the order offered; ``before`` itself (its anchor, its
