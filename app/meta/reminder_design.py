@@ -70,12 +70,8 @@ def update_duty(text: str, values, states: list[str], roles: list[str]) -> str:
     if not days.isdigit() or not 1 <= int(days) <= 366:
         raise DesignRefused(_("Enter how often, in days: 1 to 366."), "every_days")
     yaml_edit.set_or_drop(raw, "every_days", int(days), KEYS)
-    dates = field_names(document, DATE_TYPES)
-    date_field = values.get("date_field", "").strip() or (dates[0] if dates else "")
-    if date_field not in dates:
-        raise DesignRefused(_("Choose the date field that dates a record; add one first if the "
-                              "form has none."), "date_field")  # fmt: skip
-    yaml_edit.set_or_drop(raw, "date_field", date_field, KEYS)
+    refusal = _("Choose the date field that dates a record; add one first if the form has none.")
+    yaml_edit.set_or_drop(raw, "date_field", _date_field(document, values, refusal), KEYS)
     chosen = values.getlist("location_types")
     if not chosen:
         raise DesignRefused(_("Tick where the duty falls."), "location_types")
@@ -122,12 +118,10 @@ def update_deadline(text: str, values, states: list[str], roles: list[str]) -> s
     raw = yaml_edit.switched(document, "deadline", values, ORDER)
     if raw is None:
         return dump(document, text)
-    dates = field_names(document, DATE_TYPES)
-    date_field = values.get("date_field", "").strip() or (dates[0] if dates else "")
-    if date_field not in dates:
-        raise DesignRefused(_("Choose the date field that holds the deadline; add one first if "
-                              "the form has none."), "date_field")  # fmt: skip
-    yaml_edit.set_or_drop(raw, "date_field", date_field, DEADLINE_KEYS)
+    refusal = _("Choose the date field that holds the deadline; add one first if the form has "
+                "none.")  # fmt: skip
+    yaml_edit.set_or_drop(raw, "date_field", _date_field(document, values, refusal),
+                          DEADLINE_KEYS)  # fmt: skip
     days = values.get("days_before", "").strip()
     if days and (not days.isdigit() or int(days) > 366):
         raise DesignRefused(_("Enter how many days ahead: 0 to 366."), "days_before")
@@ -142,3 +136,12 @@ def update_deadline(text: str, values, states: list[str], roles: list[str]) -> s
     yaml_edit.set_or_drop(raw, "remind", remind, DEADLINE_KEYS)
     yaml_edit.set_or_drop(document, "deadline", raw, ORDER)
     return dump(document, text)
+
+
+def _date_field(document: CommentedMap, values, refusal: str) -> str:
+    """The date field chosen (the form's first when none is: a duty just switched on)."""
+    dates = field_names(document, DATE_TYPES)
+    chosen = values.get("date_field", "").strip() or (dates[0] if dates else "")
+    if chosen not in dates:
+        raise DesignRefused(refusal, "date_field")
+    return chosen
