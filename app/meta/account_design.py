@@ -17,13 +17,12 @@ from ruamel.yaml import CommentedMap
 
 from app.i18n import _
 from app.meta import yaml_edit
-from app.meta.form_design import FORM_KEYS, dump, field_names, parse
+from app.meta.form_design import WRITTEN_ORDER, dump, field_names, parse
 from app.meta.yaml_edit import DesignRefused
 
 KINDS = ("receivable", "payable")
 EFFECTS = ("increase", "decrease")
 KEYS = ("kind", "party", "date", "amount", "effect", "states", "when")
-ORDER = (*FORM_KEYS, "account")
 AMOUNT_TYPES = ("money", "decimal", "integer", "formula")
 DATE_TYPES = ("date", "datetime")
 
@@ -62,7 +61,7 @@ def update_account(text: str, values, states: list[str]) -> str:
     """The account from the designer's inputs (``on`` switches it on or off); ``states`` are the
     form's workflow states, to tick from."""
     document = parse(text)
-    raw = yaml_edit.switched(document, "account", values, ORDER)
+    raw = yaml_edit.switched(document, "account", values, WRITTEN_ORDER)
     if raw is None:
         return dump(document, text)
     kind = values.get("kind", "").strip()
@@ -88,7 +87,7 @@ def update_account(text: str, values, states: list[str]) -> str:
         raise DesignRefused(_("Tick the states in which a record counts."), "states")
     yaml_edit.set_or_drop(raw, "states", counted, KEYS)
     yaml_edit.set_or_drop(raw, "when", _when(raw.get("when"), values.get("when", "")), KEYS)
-    yaml_edit.set_or_drop(document, "account", raw, ORDER)
+    yaml_edit.set_or_drop(document, "account", raw, WRITTEN_ORDER)
     return dump(document, text)
 
 

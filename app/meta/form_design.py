@@ -119,6 +119,10 @@ def dump(document: CommentedMap, original: str) -> str:
 #: A form's own keys in the order they are written.
 FORM_KEYS = ("name", "label", "description", "kind", "numbering", "location_field", "title_field",
              "menu", "fields")  # fmt: skip
+#: Every key of a form in the order the shipped forms write them: where a designer puts a key
+#: the form did not have yet.
+WRITTEN_ORDER = (*FORM_KEYS[:-1], "recurring", "deadline", "fields", "account", "makes", "list",
+                 "search", "allocation", "sections")  # fmt: skip
 
 
 @dataclass

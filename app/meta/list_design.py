@@ -18,12 +18,11 @@ from ruamel.yaml import CommentedMap
 from app.i18n import _
 from app.meta import yaml_edit
 from app.meta.checks import RECORD_COLUMNS
-from app.meta.form_design import FORM_KEYS, dump, field_names, parse
+from app.meta.form_design import WRITTEN_ORDER, dump, field_names, parse
 from app.meta.forms import default_list_columns
 from app.meta.yaml_edit import DesignRefused
 
 #: Where the form's list keys are written: after its fields.
-ORDER = (*FORM_KEYS, "list", "search")
 LIST_KEYS = ("columns", "sort", "page_size")
 #: The rows a page may hold.
 PAGE_SIZES = (1, 500)
@@ -74,13 +73,13 @@ def update_list(text: str, values) -> str:
                           LIST_KEYS)  # fmt: skip
     yaml_edit.set_or_drop(listing, "sort", _sort(listing.get("sort"), values, offered), LIST_KEYS)
     yaml_edit.set_or_drop(listing, "page_size", _page_size(values), LIST_KEYS)
-    yaml_edit.set_or_drop(document, "list", listing or None, ORDER)
+    yaml_edit.set_or_drop(document, "list", listing or None, WRITTEN_ORDER)
     searched = yaml_edit.ticked(document.get("search"), values.getlist("search"), fields)
-    yaml_edit.set_or_drop(document, "search", searched, ORDER)
+    yaml_edit.set_or_drop(document, "search", searched, WRITTEN_ORDER)
     title = values.get("title_field", "").strip()
     if title and title not in fields:
         raise DesignRefused(_("Choose one of the form's fields."), "title_field")
-    yaml_edit.set_or_drop(document, "title_field", title or None, ORDER)
+    yaml_edit.set_or_drop(document, "title_field", title or None, WRITTEN_ORDER)
     return dump(document, text)
 
 

@@ -19,15 +19,12 @@ from ruamel.yaml import CommentedMap, CommentedSeq
 
 from app.i18n import _
 from app.meta import yaml_edit
-from app.meta.form_design import dump, parse
+from app.meta.form_design import WRITTEN_ORDER, dump, parse
 from app.meta.yaml_edit import DesignRefused
 
 #: An entry's keys, and its lines', in the order they are written.
 MAKE_KEYS = ("form", "label", "states", "when", "values", "lines")
 LINES_KEYS = ("from", "to", "when", "values")
-#: Where the form's ``makes`` is written: before its list and search.
-ORDER = ("name", "label", "description", "kind", "numbering", "location_field", "title_field",
-         "menu", "fields", "makes", "list", "search")  # fmt: skip
 
 
 @dataclass
@@ -103,7 +100,7 @@ def add_make(text: str, values: Mapping[str, str], fields_of: Mapping[str, list[
     if not isinstance(makes, CommentedSeq):
         makes = CommentedSeq()
     makes.append(raw)
-    yaml_edit.set_or_drop(document, "makes", makes, ORDER)
+    yaml_edit.set_or_drop(document, "makes", makes, WRITTEN_ORDER)
     return dump(document, text)
 
 

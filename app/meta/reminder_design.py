@@ -23,14 +23,13 @@ from ruamel.yaml import CommentedMap
 
 from app.i18n import _
 from app.meta import yaml_edit
-from app.meta.form_design import FORM_KEYS, dump, field_names, parse
+from app.meta.form_design import WRITTEN_ORDER, dump, field_names, parse
 from app.meta.yaml_edit import DesignRefused
 
 LOCATION_TYPES = ("hq", "region", "store", "warehouse")
 #: Where a duty falls when no kinds of location are written.
 USUAL_TYPES = ("store", "warehouse")
 KEYS = ("every_days", "date_field", "location_types", "states", "remind")
-ORDER = (*FORM_KEYS[: FORM_KEYS.index("fields")], "recurring", "deadline", "fields")
 DEADLINE_KEYS = ("date_field", "days_before", "states", "open_if", "remind")
 DATE_TYPES = ("date", "datetime")
 
@@ -63,7 +62,7 @@ def update_duty(text: str, values, states: list[str], roles: list[str]) -> str:
     """The duty from the designer's inputs: ``on`` switches it on or off; ``states`` are the
     form's workflow states and ``roles`` the roles there are, to tick from."""
     document = parse(text)
-    raw = yaml_edit.switched(document, "recurring", values, ORDER)
+    raw = yaml_edit.switched(document, "recurring", values, WRITTEN_ORDER)
     if raw is None:
         return dump(document, text)
     days = values.get("every_days", "").strip() or ("7" if "every_days" not in raw else "")
@@ -85,7 +84,7 @@ def update_duty(text: str, values, states: list[str], roles: list[str]) -> str:
     if not remind:
         raise DesignRefused(_("Tick the roles told when the duty is due."), "remind")
     yaml_edit.set_or_drop(raw, "remind", remind, KEYS)
-    yaml_edit.set_or_drop(document, "recurring", raw, ORDER)
+    yaml_edit.set_or_drop(document, "recurring", raw, WRITTEN_ORDER)
     return dump(document, text)
 
 
@@ -115,7 +114,7 @@ def deadline_of(document: CommentedMap) -> DeadlineView:
 def update_deadline(text: str, values, states: list[str], roles: list[str]) -> str:
     """The deadline from the designer's inputs (``on`` switches it on or off)."""
     document = parse(text)
-    raw = yaml_edit.switched(document, "deadline", values, ORDER)
+    raw = yaml_edit.switched(document, "deadline", values, WRITTEN_ORDER)
     if raw is None:
         return dump(document, text)
     refusal = _("Choose the date field that holds the deadline; add one first if the form has "
@@ -134,7 +133,7 @@ def update_deadline(text: str, values, states: list[str], roles: list[str]) -> s
     if not remind:
         raise DesignRefused(_("Tick the roles told while the deadline nears."), "remind")
     yaml_edit.set_or_drop(raw, "remind", remind, DEADLINE_KEYS)
-    yaml_edit.set_or_drop(document, "deadline", raw, ORDER)
+    yaml_edit.set_or_drop(document, "deadline", raw, WRITTEN_ORDER)
     return dump(document, text)
 
 
