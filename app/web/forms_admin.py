@@ -19,7 +19,7 @@ from app.meta import (
     section_design,
     versions,
 )
-from app.meta.forms import label_text
+from app.meta.forms import UNFLOWED_STATE, label_text
 from app.meta.loader import MASTER_ENTITIES
 from app.meta.records import locale
 from app.meta.registry import FORMS
@@ -160,12 +160,14 @@ def _update_make(text: str, form) -> str:
 
 
 def _states(name: str) -> list[tuple[str, str]]:
-    """The states of the form's published workflow (none without one), each with its label in
-    the reader's language."""
+    """The states a record of the form may be in, each with its label in the reader's language:
+    its published workflow's, or, for a form without one (a new form among them), the one state
+    its records are in."""
     source = registry().form(name)
     here = locale()
-    return [(state, source.state_label(state, here)) for state in (source.workflow or {}).get(
-        "states", {})] if source else []  # fmt: skip
+    if source is None or not source.workflow:
+        return [("draft", label_text(UNFLOWED_STATE, here))]
+    return [(state, source.state_label(state, here)) for state in source.workflow["states"]]
 
 
 def _roles() -> list[tuple[str, str]]:

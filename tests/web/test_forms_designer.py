@@ -458,3 +458,11 @@ def test_what_a_form_keeps_and_whose_records_are_seen_is_set_in_the_designer(api
     after = new_yaml(api.form(url, values))
     assert "description: {zh_CN: 向供应商订货, en: What we order from a supplier}\n" in after
     assert publish(api, "purchase_order", after).status_code == 302
+
+
+def test_a_form_without_a_workflow_offers_its_one_state(api):
+    """A new form has no flow yet: what counts in a state (an account, a duty) counts once saved."""
+    page = api.get("/admin/forms/new").text
+    text = unescape(re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S).group(1))
+    shown = api.form("/admin/forms/new_form/design", {"yaml": text, "op": "show"})
+    assert re.search(r'name="states" value="draft" id="duty-states-draft"> Saved', shown.text)
