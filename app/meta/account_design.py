@@ -45,12 +45,12 @@ class AccountView:
 
 
 def view_of(document: CommentedMap) -> AccountView:
-    raw = document.get("account") if isinstance(document.get("account"), dict) else {}
+    raw = yaml_edit.mapping_of(document, "account")
     return AccountView(
         on=bool(raw), kind=str(raw.get("kind") or ""), party=str(raw.get("party") or ""),
         date=str(raw.get("date") or ""), amount=str(raw.get("amount") or ""),
         effect=str(raw.get("effect") or ""),
-        states=[str(state) for state in raw.get("states") or []],
+        states=yaml_edit.names_of(raw, "states"),
         when=yaml_edit.one_line(raw["when"]) if raw.get("when") else "",
         parties=field_names(document, ("link",)), dates=field_names(document, DATE_TYPES),
         amounts=field_names(document, AMOUNT_TYPES),

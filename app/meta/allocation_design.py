@@ -74,7 +74,7 @@ def view_of(document: CommentedMap, kinds: list[str]) -> AllocationView | None:
     block = document.get("allocation")
     if not isinstance(block, dict) or not isinstance(block.get("default"), dict):
         return None
-    written = block.get("kinds") if isinstance(block.get("kinds"), dict) else {}
+    written = yaml_edit.mapping_of(block, "kinds")
     shown = [*kinds, *(str(kind) for kind in written if str(kind) not in kinds)]
     by = str(block.get("by") or "")
     return AllocationView(

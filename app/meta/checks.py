@@ -229,10 +229,10 @@ def check_workflows(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     )
 
 
-#: Names every form has besides its fields (system columns of a record).
-SYSTEM_NAMES = ("number", "state", "created_at", "updated_at", "created_by", "id")
 #: What a record list may show and sort by besides the form's own fields.
-RECORD_COLUMNS = SYSTEM_NAMES[:-1]
+RECORD_COLUMNS = ("number", "state", "created_at", "updated_at", "created_by")
+#: Names every form has besides its fields (system columns of a record).
+SYSTEM_NAMES = (*RECORD_COLUMNS, "id")
 #: Keys of a field definition that hold an expression.
 EXPRESSION_KEYS = ("formula", "default_expr", "visible_if", "required_if")
 

@@ -62,7 +62,7 @@ def view(text: str) -> DashboardView:
                               str(raw.get("width") or ""), *title,
                               [key for key in raw if key not in CARD_KEYS[:4]]))  # fmt: skip
     return DashboardView(
-        *yaml_edit.label_of(document), [str(role) for role in document.get("roles") or []],
+        *yaml_edit.label_of(document), yaml_edit.names_of(document, "roles"),
         str(document.get("refresh_seconds") or ""), cards,
     )  # fmt: skip
 
@@ -75,7 +75,7 @@ def update_dashboard(text: str, values, roles: list[str]) -> str:
     yaml_edit.set_label(document, "label", values.get("label_zh", ""), values.get("label_en", ""),
                         name, DASHBOARD_KEYS)  # fmt: skip
     ticked = values.getlist("roles")
-    written = [str(role) for role in document.get("roles") or []]
+    written = yaml_edit.names_of(document, "roles")
     chosen = [role for role in written if role in ticked]
     chosen += [role for role in roles if role in ticked and role not in chosen]
     if chosen != written:

@@ -179,7 +179,7 @@ def _transition_view(path: str, raw) -> TransitionView:
     shown = TransitionView(
         path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
         sources=[str(s) for s in sources] if isinstance(sources, list) else [str(sources or "")],
-        to=str(raw.get("to", "")), roles=[str(role) for role in raw.get("roles") or []],
+        to=str(raw.get("to", "")), roles=yaml_edit.names_of(raw, "roles"),
         condition=yaml_edit.text_of(raw.get("condition")),
         condition_zh=refusal[0], condition_en=refusal[1],
         skip_submit_rules=raw.get("skip_submit_rules") is True,
@@ -204,14 +204,14 @@ def _transition_view(path: str, raw) -> TransitionView:
 def _approvers_view(raw) -> Approvers:
     raw = raw if isinstance(raw, dict) else {}
     return Approvers(
-        [str(role) for role in raw.get("roles") or []], raw.get("manager") is True,
+        yaml_edit.names_of(raw, "roles"), raw.get("manager") is True,
         ", ".join(str(user) for user in raw.get("users") or []),
         yaml_edit.text_of(raw.get("expr")),
     )  # fmt: skip
 
 
 def _level_view(path: str, raw) -> LevelView:
-    approvers = raw.get("approvers") if isinstance(raw.get("approvers"), dict) else {}
+    approvers = yaml_edit.mapping_of(raw, "approvers")
     label, who = yaml_edit.label_of(raw), _approvers_view(approvers)
     return LevelView(
         path=path, name=str(raw.get("name", "")), label_zh=label[0], label_en=label[1],
@@ -259,12 +259,12 @@ def _set_rules(raw: CommentedMap, values) -> None:
 
 
 def _rights_of(raw) -> tuple[list[str], list[str] | None, list[str]]:
-    rights = raw.get("fields") if isinstance(raw.get("fields"), dict) else {}
+    rights = yaml_edit.mapping_of(raw, "fields")
     visible = rights.get("visible")
     return (
-        [str(name) for name in rights.get("editable") or []],
+        yaml_edit.names_of(rights, "editable"),
         None if visible is None else [str(name) for name in visible],
-        [str(role) for role in rights.get("roles") or []],
+        yaml_edit.names_of(rights, "roles"),
     )
 
 

@@ -22,7 +22,7 @@ from app.meta.form_design import WRITTEN_ORDER, dump, field_names, parse
 from app.meta.forms import default_list_columns
 from app.meta.yaml_edit import DesignRefused
 
-#: Where the form's list keys are written: after its fields.
+#: A list's keys in the order they are written.
 LIST_KEYS = ("columns", "sort", "page_size")
 #: The rows a page may hold.
 PAGE_SIZES = (1, 500)
@@ -46,7 +46,7 @@ class ListView:
 
 
 def view_of(document: CommentedMap) -> ListView:
-    listing = document.get("list") if isinstance(document.get("list"), dict) else {}
+    listing = yaml_edit.mapping_of(document, "list")
     written = listing.get("columns")
     sort = str(listing.get("sort") or "")
     fields = field_names(document)
@@ -54,7 +54,7 @@ def view_of(document: CommentedMap) -> ListView:
         columns=[str(name) for name in written] if written else default_list_columns(document),
         default=not written, sort=sort.lstrip("-"), descending=sort.startswith("-"),
         page_size=yaml_edit.text_of(listing.get("page_size")),
-        search=[str(name) for name in document.get("search") or []],
+        search=yaml_edit.names_of(document, "search"),
         title_field=str(document.get("title_field") or ""),
         offered=_offered(document, fields), fields=fields,
     )  # fmt: skip

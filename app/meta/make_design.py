@@ -65,7 +65,7 @@ def _view(path: str, raw: CommentedMap) -> MakeView:
     return MakeView(
         path=path, form=str(raw.get("form", "")), label_zh=yaml_edit.label_of(raw)[0],
         label_en=yaml_edit.label_of(raw)[1],
-        states=[str(state) for state in raw.get("states") or []],
+        states=yaml_edit.names_of(raw, "states"),
         when=yaml_edit.text_of(raw.get("when")), values=_texts(raw.get("values")),
         lines=MadeLines(str(lines.get("from") or ""), str(lines.get("to") or ""),
                         yaml_edit.text_of(lines.get("when")), _texts(lines.get("values")))

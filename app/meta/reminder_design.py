@@ -47,13 +47,13 @@ class DutyView:
 
 
 def view_of(document: CommentedMap) -> DutyView:
-    raw = document.get("recurring") if isinstance(document.get("recurring"), dict) else {}
+    raw = yaml_edit.mapping_of(document, "recurring")
     return DutyView(
         on=bool(raw), every_days=yaml_edit.text_of(raw.get("every_days")),
         date_field=str(raw.get("date_field") or ""),
         location_types=[str(kind) for kind in raw.get("location_types") or USUAL_TYPES],
-        states=[str(state) for state in raw.get("states") or []],
-        remind=[str(role) for role in raw.get("remind") or []],
+        states=yaml_edit.names_of(raw, "states"),
+        remind=yaml_edit.names_of(raw, "remind"),
         date_fields=field_names(document, DATE_TYPES),
     )  # fmt: skip
 
@@ -78,12 +78,8 @@ def update_duty(text: str, values, states: list[str], roles: list[str]) -> str:
     if "location_types" in raw or set(chosen) != set(USUAL_TYPES):  # the usual ones: unwritten
         types = yaml_edit.ticked(raw.get("location_types"), chosen, LOCATION_TYPES)
     yaml_edit.set_or_drop(raw, "location_types", types, KEYS)
-    done = yaml_edit.ticked(raw.get("states"), values.getlist("states"), states)
-    yaml_edit.set_or_drop(raw, "states", done, KEYS)
-    remind = yaml_edit.ticked(raw.get("remind"), values.getlist("remind"), roles)
-    if not remind:
-        raise DesignRefused(_("Tick the roles told when the duty is due."), "remind")
-    yaml_edit.set_or_drop(raw, "remind", remind, KEYS)
+    untold = _("Tick the roles told when the duty is due.")
+    _set_states_and_roles(raw, values, states, roles, untold, KEYS)
     yaml_edit.set_or_drop(document, "recurring", raw, WRITTEN_ORDER)
     return dump(document, text)
 
@@ -100,13 +96,13 @@ class DeadlineView:
 
 
 def deadline_of(document: CommentedMap) -> DeadlineView:
-    raw = document.get("deadline") if isinstance(document.get("deadline"), dict) else {}
+    raw = yaml_edit.mapping_of(document, "deadline")
     return DeadlineView(
         on=bool(raw), date_field=str(raw.get("date_field") or ""),
         days_before=yaml_edit.text_of(raw.get("days_before")),
-        states=[str(state) for state in raw.get("states") or []],
+        states=yaml_edit.names_of(raw, "states"),
         open_if=yaml_edit.text_of(raw.get("open_if")),
-        remind=[str(role) for role in raw.get("remind") or []],
+        remind=yaml_edit.names_of(raw, "remind"),
         date_fields=field_names(document, DATE_TYPES),
     )  # fmt: skip
 
@@ -125,14 +121,10 @@ def update_deadline(text: str, values, states: list[str], roles: list[str]) -> s
     if days and (not days.isdigit() or int(days) > 366):
         raise DesignRefused(_("Enter how many days ahead: 0 to 366."), "days_before")
     yaml_edit.set_or_drop(raw, "days_before", int(days) if days else None, DEADLINE_KEYS)
-    open_in = yaml_edit.ticked(raw.get("states"), values.getlist("states"), states)
-    yaml_edit.set_or_drop(raw, "states", open_in, DEADLINE_KEYS)
     yaml_edit.set_or_drop(raw, "open_if", values.get("open_if", "").strip() or None,
                           DEADLINE_KEYS)  # fmt: skip
-    remind = yaml_edit.ticked(raw.get("remind"), values.getlist("remind"), roles)
-    if not remind:
-        raise DesignRefused(_("Tick the roles told while the deadline nears."), "remind")
-    yaml_edit.set_or_drop(raw, "remind", remind, DEADLINE_KEYS)
+    untold = _("Tick the roles told while the deadline nears.")
+    _set_states_and_roles(raw, values, states, roles, untold, DEADLINE_KEYS)
     yaml_edit.set_or_drop(document, "deadline", raw, WRITTEN_ORDER)
     return dump(document, text)
 
@@ -144,3 +136,15 @@ def _date_field(document: CommentedMap, values, refusal: str) -> str:
     if chosen not in dates:
         raise DesignRefused(refusal, "date_field")
     return chosen
+
+
+def _set_states_and_roles(raw: CommentedMap, values, states: list[str], roles: list[str],
+                          untold: str, keys: tuple[str, ...]) -> None:  # fmt: skip
+    """The states ticked (in which a duty counts as done, a deadline's record as open) and the
+    roles reminded, at least one (refused with ``untold``)."""
+    ticked = yaml_edit.ticked(raw.get("states"), values.getlist("states"), states)
+    yaml_edit.set_or_drop(raw, "states", ticked, keys)
+    remind = yaml_edit.ticked(raw.get("remind"), values.getlist("remind"), roles)
+    if not remind:
+        raise DesignRefused(untold, "remind")
+    yaml_edit.set_or_drop(raw, "remind", remind, keys)

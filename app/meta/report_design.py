@@ -218,7 +218,7 @@ def _chart_view(raw) -> ChartView | None:
         return None
     return ChartView(
         type=str(raw.get("type", "")), x=yaml_edit.text_of(raw.get("x")),
-        y=[str(name) for name in raw.get("y") or []], series=yaml_edit.text_of(raw.get("series")),
+        y=yaml_edit.names_of(raw, "y"), series=yaml_edit.text_of(raw.get("series")),
     )  # fmt: skip
 
 
@@ -233,7 +233,7 @@ def update_report(text: str, values: Mapping[str, str]) -> str:
     if any(not SORT_KEY.match(key) for key in keys):
         raise DesignRefused(_("Sort by column names, separated by commas; a - before one sorts "
                               "it from the largest."), "sort")  # fmt: skip
-    if [str(key) for key in document.get("sort") or []] != keys:
+    if yaml_edit.names_of(document, "sort") != keys:
         sort = yaml_edit.flow_seq(keys) if keys else None
         yaml_edit.set_or_drop(document, "sort", sort, REPORT_KEYS)
     limit = values.get("limit", "").strip()
@@ -456,7 +456,7 @@ def update_chart(text: str, values) -> str:
     drawn = [name for name in values.getlist("y") if name in names]
     yaml_edit.set_or_drop(chart, "type", kind, CHART_KEYS)
     yaml_edit.set_or_drop(chart, "x", x if x in names else None, CHART_KEYS)
-    if [str(name) for name in chart.get("y") or []] != drawn:
+    if yaml_edit.names_of(chart, "y") != drawn:
         yaml_edit.set_or_drop(chart, "y", yaml_edit.flow_seq(drawn) if drawn else None, CHART_KEYS)
     yaml_edit.set_or_drop(chart, "series", series if series in names else None, CHART_KEYS)
     yaml_edit.set_or_drop(document, "chart", chart, REPORT_KEYS)
@@ -483,7 +483,7 @@ def update_pivot(text: str, values) -> str:
     if not isinstance(pivot, CommentedMap):
         pivot = yaml_edit.flow(CommentedMap())
     yaml_edit.set_or_drop(pivot, "column", column, ("column", "values"))
-    if [str(name) for name in pivot.get("values") or []] != figures:
+    if yaml_edit.names_of(pivot, "values") != figures:
         yaml_edit.set_or_drop(pivot, "values", yaml_edit.flow_seq(figures), ("column", "values"))
     yaml_edit.set_or_drop(document, "pivot", pivot, REPORT_KEYS)
     return yaml_edit.dump(document, text)

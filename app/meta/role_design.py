@@ -118,7 +118,7 @@ def _view(document: CommentedMap, role: str, forms, reports) -> RoleView:
         own = name in entries
         patterns = list(entries[name] or []) if own else default
         rows.append(_row(name, info.label, own, patterns, info.transitions))
-    granted = [str(pattern) for pattern in raw.get("reports") or []]
+    granted = yaml_edit.names_of(raw, "reports")
     label = yaml_edit.label_of(raw)
     return RoleView(
         name=role, label_zh=label[0], label_en=label[1], scope=str(raw.get("scope", "")),
@@ -205,7 +205,7 @@ def _set_entry(entries: CommentedMap, form: str, before: list, ticked: list[str]
 
 
 def _update_reports(raw: CommentedMap, values: Mapping[str, str], reports) -> None:
-    before = [str(pattern) for pattern in raw.get("reports") or []]
+    before = yaml_edit.names_of(raw, "reports")
     ticked = (
         [EVERY_FORM]
         if "all_reports" in values

@@ -301,6 +301,18 @@ def ticked(before, chosen: list[str], offered) -> CommentedSeq | None:
     return flow_seq(kept + added) if kept or added else None
 
 
+def mapping_of(raw, key: str) -> dict:
+    """The mapping under ``key`` of ``raw``; empty when there is none or it is not a mapping
+    (the text being edited may say anything: the designer draws what it can read)."""
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def names_of(raw, key: str) -> list[str]:
+    """The names listed under ``key`` of ``raw`` (roles, states, fields), as text."""
+    return [str(name) for name in raw.get(key) or []]
+
+
 def text_of(value) -> str:
     """A scalar as the designer shows it in a box ("" for none)."""
     return "" if value is None or value is False else str(value).strip()

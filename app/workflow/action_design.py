@@ -102,7 +102,7 @@ def _steps_view(where: str, steps, registry: ActionRegistry) -> list[StepView]:
 
 def _step_view(path: str, raw, registry: ActionRegistry) -> StepView:
     name = str(raw.get("action", ""))
-    params = raw.get("params") if isinstance(raw.get("params"), dict) else {}
+    params = yaml_edit.mapping_of(raw, "params")
     action = registry.get(name) if name in registry else None
     return StepView(
         path=path, action=name,

@@ -370,6 +370,17 @@ def test_a_dashboard_card_is_redrawn_as_another_chart(live_server, page_factory,
     )
 
 
+def add_section(page, name: str, zh: str) -> None:
+    """Open the form designer's sections panel and add the section ``name`` headed ``zh``."""
+    page.locator("#form-sections > summary").click()
+    add = page.locator("#section-add")
+    add.locator("input[name=name]").fill(name)
+    add.locator("input[name=label_zh]").fill(zh)
+    add.locator("button[type=submit]").click()
+    page.wait_for_selector(f"#form-sections [data-section={name}]")
+    settled(page)
+
+
 def test_a_section_is_made_and_a_field_placed_under_it(
     live_server, page_factory, designer, screenshot_dir
 ):
@@ -378,13 +389,7 @@ def test_a_section_is_made_and_a_field_placed_under_it(
     page = page_factory(viewport=DESKTOP)
     sign_in(page, live_server, "designer", PASSWORD)
     page.goto(f"{live_server}/admin/forms/supplier/edit")
-    page.locator("#form-sections > summary").click()
-    add = page.locator("#section-add")
-    add.locator("input[name=name]").fill("reach")
-    add.locator("input[name=label_zh]").fill("联系方式")
-    add.locator("button[type=submit]").click()
-    page.wait_for_selector("#form-sections [data-section=reach]")
-    settled(page)
+    add_section(page, "reach", "联系方式")
     card = page.locator(".designer-field[data-name=phone] form").first
     card.locator("select[name=section]").select_option("reach")
     page.wait_for_function(
@@ -426,13 +431,7 @@ def test_a_new_form_is_made_in_the_designer_and_filled_on_a_phone(
         add.locator("button[type=submit]").click()
         page.wait_for_selector(f".designer-field[data-name={name}]")
         settled(page)
-    page.locator("#form-sections > summary").click()
-    section = page.locator("#section-add")
-    section.locator("input[name=name]").fill("reading")
-    section.locator("input[name=label_zh]").fill("读数")
-    section.locator("button[type=submit]").click()
-    page.wait_for_selector("#form-sections [data-section=reading]")
-    settled(page)
+    add_section(page, "reading", "读数")
     for name in ("reading_date", "temperature"):
         card = page.locator(f".designer-field[data-name={name}] form").first
         card.locator("select[name=section]").select_option("reading")
