@@ -141,7 +141,7 @@ def _made() -> dict:
 def _add_make(text: str, form) -> str:
     """A new 参照生单 entry making the form chosen."""
     made = _made()
-    fields_of = {name: [field for field, _label in given] for name, (_l, given, _t) in made.items()}
+    fields_of = {name: _names(given) for name, (_labels, given, _tables) in made.items()}
     labels = {name: labels for name, (labels, _given, _tables) in made.items()}
     return make_design.add_make(text, form, fields_of, labels)
 
@@ -151,11 +151,9 @@ def _update_make(text: str, form) -> str:
     entries = make_design.view_of(form_design.parse(text)) or []
     entry = next((e for e in entries if e.path == form.get("path")), None)
     _labels, given, tables = _made().get(entry.form if entry else "", ((), [], {}))
-    states = [state for state, _label in _states(request.view_args["form"])]
     return make_design.update_make(
-        text, form.get("path", ""), form, states,
-        {table: [field for field, _label in fields] for table, fields in tables.items()},
-        [field for field, _label in given],
+        text, form.get("path", ""), form, _names(_states(request.view_args["form"])),
+        {table: _names(fields) for table, fields in tables.items()}, _names(given),
     )  # fmt: skip
 
 
@@ -175,6 +173,11 @@ def _roles() -> list[tuple[str, str]]:
     here = locale()
     roles = registry().metadata.roles
     return [(name, label_text(role.get("label"), here) or name) for name, role in roles.items()]
+
+
+def _names(pairs) -> list[str]:
+    """The names of (name, label) pairs: what a designer's change checks a choice against."""
+    return [name for name, _label in pairs]
 
 
 def _held():
@@ -199,19 +202,13 @@ CHANGES = {
     "make_remove": lambda text, form: make_design.remove_make(text, form["path"]),
     "allocation": lambda text, form: allocation_design.update_set(text, form.get("path", ""), form),
     "duty": lambda text, form: reminder_design.update_duty(
-        text,
-        form,
-        [state for state, _l in _states(request.view_args["form"])],
-        [role for role, _l in _roles()],
+        text, form, _names(_states(request.view_args["form"])), _names(_roles())
     ),
     "deadline": lambda text, form: reminder_design.update_deadline(
-        text,
-        form,
-        [state for state, _l in _states(request.view_args["form"])],
-        [role for role, _l in _roles()],
+        text, form, _names(_states(request.view_args["form"])), _names(_roles())
     ),
     "account": lambda text, form: account_design.update_account(
-        text, form, [state for state, _l in _states(request.view_args["form"])]
+        text, form, _names(_states(request.view_args["form"]))
     ),
     "section_add": section_design.add_section,
     "section_update": lambda text, form: section_design.update_section(text, form["path"], form),
