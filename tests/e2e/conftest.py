@@ -136,6 +136,24 @@ def pick(page, field: str, typed: str, option: str | None = None) -> None:
     page.wait_for_load_state("networkidle")  # the live recompute the change asked for is back
 
 
+def fill(page, selector: str, value: str) -> None:
+    """Fill the input at ``selector`` with ``value`` and wait until it holds it, filling again when
+    it does not.
+
+    Playwright fills in two steps: the input is focused and its text selected, then the text is
+    typed. Focusing it sends the live recompute of the field left (its ``change``), and an answer
+    that lands between the two steps may replace inputs of the row, with htmx giving the focus and
+    the old selection back to the new ones: once in CI the unit cost typed after a scan was refused
+    as "Not a valid number." on save. Checked here rather than found at the save."""
+    field = page.locator(selector)
+    for _attempt in range(3):
+        field.fill(value)
+        page.wait_for_load_state("networkidle")  # the recompute this fill's focus asked for
+        if field.input_value() == value:
+            return
+    raise AssertionError(f"{selector} holds {field.input_value()!r}, not {value!r}")
+
+
 def save(page) -> None:
     """Press the form's Save and wait for the saved record's page. A refused save fails at once
     with what the page marked (it used to show only as a wait for the record page timing out)."""

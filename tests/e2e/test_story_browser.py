@@ -18,7 +18,7 @@ from tests.application.story_fixtures import (
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
 from tests.chain import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, pick, save, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, fill, pick, save, sign_in
 
 D = Decimal
 
@@ -68,8 +68,8 @@ def test_a_clerk_scans_a_receipt_on_a_phone_and_qa_inspects_it(
     )
     assert clerk.locator("input[name='lines[0].expiry_date']").input_value() == expiry.isoformat()
     assert clerk.locator("[data-error-for='lines[0].scan']").count() == 0
-    clerk.fill("input[name='lines[0].quantity']", "12")
-    clerk.fill("input[name='lines[0].unit_cost']", "12.00")
+    fill(clerk, "input[name='lines[0].quantity']", "12")
+    fill(clerk, "input[name='lines[0].unit_cost']", "12.00")
     shot(clerk, "receipt-new-phone", tmp_path)
     save(clerk)
     shot(clerk, "receipt-saved-phone", tmp_path)
