@@ -445,7 +445,8 @@ PICK = re.compile(
 
 def deliver(day: Day, store: str, sale: Record) -> None:
     """The clerk scans what the confirmation reserved — each lot's carton, each serial unit — and
-    hands it over."""
+    hands it over; a hospital's or clinic's goods are first scanned again by the store's manager,
+    who reviews and delivers them (出库复核)."""
     specs = day.chain.item_by_id
     deliveries = []
     for line in sale.data["lines"]:
@@ -463,12 +464,18 @@ def deliver(day: Day, store: str, sale: Record) -> None:
                 deliveries.append({"scan": gs1(gtin, pick["lot"], expiry),
                                    "quantity": pick["quantity"]})  # fmt: skip
     scanned = {"deliveries": deliveries}
-    if sale.data.get("sale_kind") != "retail":  # a hospital's cold goods travel in a cold box
+    business = sale.data.get("sale_kind") != "retail"
+    if business:  # a hospital's cold goods travel in a cold box
         scanned |= _cold_departure(day, sale)
     clerk = day.user("store_clerk", store)
     with day.moment():
         sale = day.update(clerk, sale, scanned)
-        day.fire(sale, "deliver", clerk)
+        if not business:
+            day.fire(sale, "deliver", clerk)
+            return
+        manager = day.user("store_manager", store)  # not the clerk who made the order
+        sale = day.update(manager, sale, {"review_scans": [dict(row) for row in deliveries]})
+        day.fire(sale, "review_deliver", manager)
 
 
 def customer_return(day: Day, store: str, sale: Record) -> None:

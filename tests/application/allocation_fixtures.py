@@ -26,6 +26,7 @@ STAFF = {  # username → (role, location code)
     "manager": ("store_manager", "SH01"),
     "sz_clerk": ("store_clerk", "SZ01"),
     "wh_clerk": ("warehouse_clerk", "WH-SH"),
+    "wh_supervisor": ("warehouse_supervisor", "WH-SH"),  # reviews what WH-SH ships (出库复核)
     "nj_clerk": ("warehouse_clerk", "WH-NJ"),
     "buyer": ("hq_manager", "HQ"),
     "qa": ("qa", "HQ"),

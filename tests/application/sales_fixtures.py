@@ -123,10 +123,19 @@ def fire(api, url: str, record: dict, transition: str, **body):
 
 def scan_goods(api, record_id: int, deliveries: list[dict]) -> dict:
     """The clerk's delivery scans saved onto a confirmed sales order."""
+    return _save_scans(api, record_id, "deliveries", deliveries)
+
+
+def review_goods(api, record_id: int, scans: list[dict]) -> dict:
+    """The reviewer's second scans (出库复核) saved onto a confirmed wholesale or hospital order."""
+    return _save_scans(api, record_id, "review_scans", scans)
+
+
+def _save_scans(api, record_id: int, table: str, rows: list[dict]) -> dict:
     current = api.get(f"{SO}/{record_id}").json
     response = api.client.patch(
         f"{SO}/{record_id}",
-        json={"deliveries": deliveries, "version": current["version"]},
+        json={table: rows, "version": current["version"]},
         headers={"X-CSRFToken": api.token},
     )
     assert response.status_code == 200, response.json

@@ -15,6 +15,7 @@ from tests.application.sales_fixtures import (
     approved_customer,
     day,
     fire,
+    review_goods,
     scan_goods,
 )
 from tests.application.test_purchasing import inspected
@@ -44,13 +45,20 @@ def totals(api, name: str, **params) -> dict:
 
 
 def delivered(bed, lot: str, customer=None) -> dict:
-    """3 strips at 20 of ``lot`` (the next one FEFO allocates), delivered."""
+    """3 strips at 20 of ``lot`` (the next one FEFO allocates), delivered: by the clerk to a
+    walk-in customer, to a hospital or clinic after the manager's review (出库复核)."""
     clerk = bed.api("clerk")
     line = {"item": bed["STRIP"], "quantity": "3", "unit_price": "20", "discount": "0"}
     order = new_order(clerk, bed, [line], customer)
     assert fire(clerk, SO, order, "confirm").status_code == 200
     scan_goods(clerk, order["id"], [strip_scan(lot, 3)])
-    assert fire(clerk, SO, order, "deliver").status_code == 200
+    if order["data"]["sale_kind"] == "retail":
+        assert fire(clerk, SO, order, "deliver").status_code == 200
+        return order
+    manager = bed.api("manager")
+    review_goods(manager, order["id"], [strip_scan(lot, 3)])
+    response = fire(manager, SO, order, "review_deliver")
+    assert response.status_code == 200, response.json
     return order
 
 

@@ -23,6 +23,7 @@ from tests.application.sales_fixtures import (
     approved_customer,
     day,
     fire,
+    review_goods,
     scan,
     scan_goods,
 )
@@ -247,17 +248,20 @@ def test_a_hospital_is_shipped_directly_by_fulfilment_orders(chain, db):
     assert held(db) == sorted([(from_wh.number, 1, "WH-SH", "P1", "2"),
                                (from_nj.number, 1, "WH-NJ", "P1", "1")])  # fmt: skip
 
-    # the warehouse hands over its part by scanning the units
+    # the warehouse hands over its part by scanning the units, its supervisor reviewing them
     child = wh_clerk.get(f"{SO}/{from_wh.id}").json
-    scan_goods(wh_clerk, child["id"], [{"scan": scan(PACE_GTIN, "P1", day(400), serial)}
-                                       for serial in ("SN1", "SN2")])  # fmt: skip
-    response = fire(wh_clerk, SO, child, "deliver")
+    units = [{"scan": scan(PACE_GTIN, "P1", day(400), serial)} for serial in ("SN1", "SN2")]
+    scan_goods(wh_clerk, child["id"], units)
+    supervisor = chain.api("wh_supervisor")
+    review_goods(supervisor, child["id"], units)
+    response = fire(supervisor, SO, child, "review_deliver")
     assert response.status_code == 200, response.json
     # a delivered part cannot be undone by cancelling the order
     refused = fire(manager, SO, record, "cancel", comment="客户取消")
     assert refused.status_code == 409 and from_wh.number in refused.json["error"]
-    # the store has nothing of its own to hand over: its order closes without scans
-    response = fire(clerk, SO, record, "deliver")
+    # the store has nothing of its own to hand over: its order closes without scans, the
+    # manager's review having nothing to compare
+    response = fire(manager, SO, record, "review_deliver")
     assert response.status_code == 200, response.json
     assert held(db) == [(from_nj.number, 1, "WH-NJ", "P1", "1")]
     # the sale counts once, at the store that took the order (3 × 10), chain-wide

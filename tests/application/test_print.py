@@ -119,6 +119,7 @@ def test_the_delivery_note_and_the_receiving_record(db, as_user, chain):
     assert seller.post(f"{url}/transitions/deliver", json={}).status_code == 200
     html = seller.get(f"/forms/sales_order/{order['id']}/print").text
     assert "Delivery note" in html and "湘械注准20172400035" in html and "Unit price" in html
+    assert "Reviewer" not in html  # a walk-in buyer's goods are not reviewed (出库复核)
     assert ("code128", order["number"]) in _barcodes(html)
     assert ("gs1-128", f"(01){GTIN}(17)310630(10)L1") in _barcodes(html)
     supplier = as_user("hq").post("/api/v1/forms/supplier/records", json={

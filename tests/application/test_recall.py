@@ -23,7 +23,15 @@ from app.workflow import reminders
 from app.workflow.models import InboxMessage
 from tests.application import sales_fixtures
 from tests.application.clock import TODAY
-from tests.application.sales_fixtures import CR, PACE_GTIN, SO, approved_customer, day, stock
+from tests.application.sales_fixtures import (
+    CR,
+    PACE_GTIN,
+    SO,
+    approved_customer,
+    day,
+    review_goods,
+    stock,
+)
 from tests.application.test_sales import fire, new_order, pace_scan, scan_goods, strip_scan
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -130,12 +138,13 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
 def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
     hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
                                  licence_expiry=str(day(300)), contact="李主任")  # fmt: skip
-    clerk, qa = shop.api("clerk"), shop.api("qa")
+    clerk, manager, qa = shop.api("clerk"), shop.api("manager"), shop.api("qa")
     order = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "2",
                                      "unit_price": "30000"}], hospital)  # fmt: skip
     assert fire(clerk, SO, order, "confirm").status_code == 200
     scan_goods(clerk, order["id"], [pace_scan("SN1"), pace_scan("SN2")])
-    assert fire(clerk, SO, order, "deliver").status_code == 200
+    review_goods(manager, order["id"], [pace_scan("SN1"), pace_scan("SN2")])
+    assert fire(manager, SO, order, "review_deliver").status_code == 200
     recall = new_recall(qa, shop, item=shop["PACE"], serial_from="SN2", serial_to="SN3", level="I")
     response = fire(qa, RC, recall, "issue")
     assert response.status_code == 200, response.json

@@ -27,6 +27,7 @@ from tests.application.sales_fixtures import (
     day,
     fire,
     ledger,
+    review_goods,
     scan,
     scan_goods,
     stock,
@@ -117,7 +118,7 @@ def test_retail_sale_reserves_fefo_and_delivers_the_scanned_lots(shop, db):
 def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
     hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
                                  licence_expiry=str(day(300)))  # fmt: skip
-    clerk = shop.api("clerk")
+    clerk, manager = shop.api("clerk"), shop.api("manager")
     line = {"item": shop["PACE"], "quantity": "2", "unit_price": "30000", "discount": "5"}
     order = new_order(clerk, shop, [line], hospital)
     assert order["data"]["sale_kind"] == "hospital"
@@ -126,9 +127,12 @@ def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
     line = clerk.get(f"{SO}/{order['id']}").json["data"]["lines"][0]
     assert line["allocation"] == f"P1 ({day(400)}) × 2: SN1, SN2"
 
-    # a lot-only scan does not say which unit leaves: refused, nothing written
-    scan_goods(clerk, order["id"], [{"scan": scan(PACE_GTIN, "P1", day(400)), "quantity": "2"}])
-    response = fire(clerk, SO, order, "deliver")
+    # a lot-only scan does not say which unit leaves: refused, nothing written (the manager's
+    # review scans the same, so the review passes and the delivery refuses)
+    lot_only = [{"scan": scan(PACE_GTIN, "P1", day(400)), "quantity": "2"}]
+    scan_goods(clerk, order["id"], lot_only)
+    review_goods(manager, order["id"], lot_only)
+    response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 409
     assert "PACE" in response.json["error"] and "serial" in response.json["error"]
     assert units(db) == {"SN1": "in_stock", "SN2": "in_stock", "SN3": "in_stock"}
@@ -142,8 +146,10 @@ def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
                                       "expiry_date": str(day(400)), "serial": "SN3"}  # fmt: skip
     # the clerk hands over SN2 and SN3 (another unit of the allocated lot is fine)
     scan_goods(clerk, order["id"], [pace_scan("SN2"), {"scan": raw}])
-    response = fire(clerk, SO, order, "deliver")
+    review_goods(manager, order["id"], [pace_scan("SN2"), {"scan": raw}])
+    response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 200, response.json
+    assert response.json["data"]["reviewer"] == shop["manager"]
     assert units(db) == {"SN1": "in_stock", "SN2": "sold", "SN3": "sold"}
     assert stock(db)[("PACE", "P1", "available")] == (D(1), D(0))
     assert ledger(db, order["number"]) == [
@@ -331,7 +337,8 @@ def test_a_returned_unit_comes_back_into_stock(shop, db):
                                      "unit_price": "100"}], hospital)  # fmt: skip
     assert fire(clerk, SO, order, "confirm").status_code == 200
     scan_goods(clerk, order["id"], [pace_scan("SN1")])
-    assert fire(clerk, SO, order, "deliver").status_code == 200
+    review_goods(manager, order["id"], [pace_scan("SN1")])
+    assert fire(manager, SO, order, "review_deliver").status_code == 200
     response = clerk.post(CR, json={"location": shop["S1"], "sales_order": order["id"],
                                     "reason": "术前取消", "lines": [pace_scan("SN1")]})  # fmt: skip
     assert response.status_code == 201, response.json
@@ -349,13 +356,14 @@ def test_cold_chain_goods_go_to_a_hospital_packed_cold(shop, db):
         session.get(Item, shop["STRIP"]).storage_condition = "cold_chain"
     hospital = approved_customer(shop, "H-5", kind="hospital", licence_number="L5",
                                  licence_expiry=str(day(30)))  # fmt: skip
-    clerk = shop.api("clerk")
+    clerk, manager = shop.api("clerk"), shop.api("manager")
     line = {"item": shop["STRIP"], "quantity": "3", "unit_price": "10"}
     order = new_order(clerk, shop, [line], hospital)
     assert fire(clerk, SO, order, "confirm").status_code == 200
     scan_goods(clerk, order["id"], [strip_scan("A", 3)])
+    review_goods(manager, order["id"], [strip_scan("A", 3)])
     before = stock(db), ledger(db, order["number"])
-    response = fire(clerk, SO, order, "deliver")
+    response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 422
     assert sorted(response.json["errors"]) == ["departure_temperature", "transport_mode"]
     assert (stock(db), ledger(db, order["number"])) == before
@@ -368,10 +376,10 @@ def test_cold_chain_goods_go_to_a_hospital_packed_cold(shop, db):
     assert response.status_code == 422
     assert list(response.json["errors"]) == ["departure_temperature"]
     assert packed(transport_mode="ambient", departure_temperature="4.0").status_code == 200
-    response = fire(clerk, SO, order, "deliver")
+    response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 422 and list(response.json["errors"]) == ["transport_mode"]
     assert packed(transport_mode="insulated_box").status_code == 200
-    response = fire(clerk, SO, order, "deliver")
+    response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 200, response.json
     note = clerk.get(f"/forms/sales_order/{order['id']}/print").text
     assert "Insulated box" in note and "4.0" in note

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from app.meta.models import Record
 from app.workflow.models import ApprovalTask
 from tests.application.purchasing_fixtures import VERIFY, url
+from tests.application.sales_fixtures import review_goods
 from tests.application.story_fixtures import (
     PACE_GTIN,
     STRIP_GTIN,
@@ -448,8 +449,9 @@ def scan_deliveries(bed, record_id: int, deliveries: list[dict]) -> None:
 
 
 def hospital_sale_by_udi(bed, pace_id: int) -> None:
-    """A hospital QA approved buys one pacemaker: a unit that is not in this store is refused by
-    its serial; another unit of the allocated lot, scanned raw, is delivered and recorded by UDI."""
+    """A hospital QA approved buys one pacemaker, reviewed as it leaves by the store manager
+    (出库复核): a unit that is not in this store is refused by its serial; another unit of the
+    allocated lot, scanned raw, is delivered and recorded by UDI."""
     hospital = bed.qualify("customer", {
         "code": "H-RJ", "name": "仁济医院", "kind": "hospital",
         "licence_number": "沪卫医证2020001", "licence_expiry": day(300).isoformat(),
@@ -464,13 +466,20 @@ def hospital_sale_by_udi(bed, pace_id: int) -> None:
     assert line["allocation"] == f"P1 ({PACE_EXPIRY}) × 1: PM-001"
     assert stock(bed.db)[("SH01", "PACE", "P1", "available")] == (D(2), D(1))
 
-    # PM-003 is still at the warehouse: refused, naming the unit and the store
-    scan_deliveries(bed, order["id"], [{"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-003")}])
-    message = refused(bed, "clerk", "sales_order", order["id"], "deliver")
-    assert message == "Serial number PM-003 is not in stock at SH01."
+    # PM-003 is still at the warehouse: the review scans it too, the delivery refuses it, naming
+    # the unit and the store (in the manager's Chinese)
+    away = [{"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-003")}]
+    scan_deliveries(bed, order["id"], away)
+    review_goods(bed.api("manager"), order["id"], away)
+    message = refused(bed, "manager", "sales_order", order["id"], "review_deliver")
+    assert message == "序列号 PM-003 不在 SH01 的库存中。"
 
-    scan_deliveries(bed, order["id"], [{"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002")}])
-    assert fire_ok(bed, "clerk", "sales_order", order["id"], "deliver")["state"] == "delivered"
+    here = [{"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002")}]
+    scan_deliveries(bed, order["id"], here)
+    review_goods(bed.api("manager"), order["id"], here)
+    delivered = fire_ok(bed, "manager", "sales_order", order["id"], "review_deliver")
+    assert delivered["state"] == "delivered"
+    assert delivered["data"]["reviewer"] == bed.users["manager"]
     assert stock(bed.db)[("SH01", "PACE", "P1", "available")] == (D(1), ZERO)
     assert units(bed.db) == {"PM-001": ("in_stock", "SH01"), "PM-002": ("sold", None),
                              "PM-003": ("in_stock", "WH-SH")}  # fmt: skip

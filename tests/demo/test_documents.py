@@ -59,6 +59,7 @@ ROLES = {
     ("supplier_return", "ship"): {"store_manager", "warehouse_supervisor"},
     ("sales_order", "confirm"): {"store_clerk"},
     ("sales_order", "deliver"): {"store_clerk"},
+    ("sales_order", "review_deliver"): {"store_manager"},  # 出库复核: not the clerk who picked
     ("customer_return", "receive"): {"store_clerk"},
     ("customer_return", "inspect"): {"store_manager"},
     ("transfer_request", "submit"): {"store_clerk"},
@@ -168,8 +169,18 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         checks = session.scalars(select(Record).where(Record.form == "maintenance_check")).all()
         damp = [check for check in checks if check.data["climate_ok"] is False]
         assert len(damp) == 1 and damp[0].data["climate_measure"]
-        scans = [row["scan"] for sale in sales for row in sale.data["deliveries"] if "scan" in row]
+        scans = [
+            row["scan"] for sale in sales for row in sale.data["deliveries"] if row.get("scan")
+        ]
         assert scans and all(scan.startswith("(01)") for scan in scans)
+        # a hospital's goods were scanned again as they left (出库复核), not by the clerk who sold
+        reviewed = [sale for sale in sales if sale.data["sale_kind"] == "hospital"]
+        assert reviewed and all(
+            sale.data["review_scans"]
+            and sale.data["reviewed_at"]
+            and sale.data["reviewer"] not in (None, sale.created_by)
+            for sale in reviewed
+        )
         # today's sale beyond the store's stock: allocated elsewhere, its transfer out to ship
         drafts = select(Record).where(Record.form == "transfer_out", Record.state == "draft")
         (waiting,) = session.scalars(drafts).all()

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from app.kernel import Movement, Reason, get_or_create_lot, post_movements
+from app.kernel.items import Item
+from app.kernel.locations import Location
 from tests.application.story_fixtures import (
     STRIP_GTIN,
     day,
+    label,
+    raw,
     stock,
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
@@ -123,3 +128,64 @@ def movements(page) -> list[list[str]]:
         [cell.inner_text().strip() for cell in row.locator("td").all()]
         for row in page.locator("#movements tbody tr").all()
     ]
+
+
+def test_a_manager_reviews_a_hospitals_goods_on_a_phone(
+    live_server, page_factory, qualified, tmp_path
+):
+    """出库复核 on a phone: the clerk picked four boxes of strips for a hospital; the store manager
+    scans them again, is told that the count does not match, and the goods leave once it does."""
+    bed, _supplier, strips = qualified
+    item_id, expiry = strips["data"]["item"], day(300)
+    with bed.db.transaction() as session:
+        item = session.get(Item, item_id)
+        lot = get_or_create_lot(session, item, "LOT-H", expiry)
+        store = session.get(Location, bed.loc("SH01"))
+        opening = Movement(item=item, quantity=D(10), destination=store, lot=lot)
+        post_movements(session, [opening], reason=Reason.opening, document="OPENING")
+    hospital = bed.qualify("customer", {
+        "code": "H-RJ", "name": "仁济医院", "kind": "hospital",
+        "licence_number": "沪卫医证2020001", "licence_expiry": day(300).isoformat(),
+    })  # fmt: skip
+    order = bed.create("clerk", "sales_order", {
+        "location": bed.loc("SH01"), "customer": hospital["id"],
+        "lines": [{"item": item_id, "quantity": "4", "unit_price": "25.00"}],
+    })  # fmt: skip
+    assert bed.fire("clerk", "sales_order", order["id"], "confirm").status_code == 200
+    clerk = bed.api("clerk")
+    record_api = f"/api/v1/forms/sales_order/records/{order['id']}"
+    picked = {"deliveries": [{"scan": label(STRIP_GTIN, "LOT-H", expiry), "quantity": "4"}],
+              "version": clerk.get(record_api).json["version"]}  # fmt: skip
+    response = clerk.client.patch(record_api, json=picked, headers={"X-CSRFToken": clerk.token})
+    assert response.status_code == 200, response.json
+
+    manager = page_factory(viewport=PHONE, locale="zh-CN")
+    sign_in(manager, live_server, "manager", PASSWORD)
+    manager.goto(f"{live_server}/forms/sales_order/{order['id']}")
+    manager.click("a:has-text('编辑')")
+    manager.click("[data-add-row=review_scans]")
+    manager.locator("input[name='review_scans[0].scan']").click()
+    manager.keyboard.type(raw(STRIP_GTIN, "LOT-H", expiry))
+    manager.keyboard.press("Enter")
+    manager.wait_for_function(
+        "document.querySelector(\"input[name='review_scans[0].lot']\").value === 'LOT-H'",
+        timeout=5000,
+    )
+    fill(manager, "input[name='review_scans[0].quantity']", "3")  # one box not scanned
+    save(manager)
+    manager.click("button[data-transition=review_deliver]")
+    refusal = manager.locator(".alert-danger")
+    refusal.wait_for(timeout=5000)
+    assert "复核与拣货扫码不符：STRIP 批号 LOT-H 拣货 4，复核 3。" in refusal.inner_text()
+    shot(manager, "review-refused-phone", tmp_path)
+    assert stock(bed.db)[("SH01", "STRIP", "LOT-H", "available")] == (D(10), D(4))
+
+    manager.click("a:has-text('编辑')")
+    fill(manager, "input[name='review_scans[0].quantity']", "4")
+    save(manager)
+    manager.click("button[data-transition=review_deliver]")
+    manager.wait_for_selector("#movements")
+    shot(manager, "review-delivered-phone", tmp_path)
+    assert stock(bed.db)[("SH01", "STRIP", "LOT-H", "available")] == (D(6), D(0))
+    assert "Manager 用户" in manager.locator("[data-field='reviewer']").inner_text()
+    assert manager.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

@@ -183,21 +183,20 @@ def test_field_rights_are_ticked_per_state():
 
 def test_a_transitions_refusal_message_and_entry_rules_switch():
     text = (WORKFLOWS / "sales_order.yaml").read_text(encoding="utf-8")
-    reallocate = flow_design.view(text).transitions[2]
+    reallocate = next(t for t in flow_design.view(text).transitions if t.name == "reallocate")
     assert reallocate.condition_en.startswith("every line is allocated")
     assert reallocate.skip_submit_rules
     values = transition_inputs(reallocate)
     values["condition_zh"] = "没有需要重新分配的数量。"
     del values["skip_submit_rules"]
-    changed = flow_design.update_transition(text, "2", values, ROLES)
-    after = safe_load(changed)["transitions"][2]
+    at = int(reallocate.path)
+    changed = flow_design.update_transition(text, reallocate.path, values, ROLES)
+    after = safe_load(changed)["transitions"][at]
     assert after["condition_message"]["zh_CN"] == "没有需要重新分配的数量。"
     assert "skip_submit_rules" not in after
     values["condition_zh"] = values["condition_en"] = ""
-    assert (
-        "condition_message"
-        not in safe_load(flow_design.update_transition(text, "2", values, ROLES))["transitions"][2]
-    )
+    emptied = flow_design.update_transition(text, reallocate.path, values, ROLES)
+    assert "condition_message" not in safe_load(emptied)["transitions"][at]
 
 
 def test_an_approval_copies_people_and_a_level_sends_a_rejection_back_to_its_own_place():

@@ -56,3 +56,44 @@ def test_example_plugin_checks_the_cold_chain_band(temperature, refused):
             CheckTemperature().run(context)
     else:
         CheckTemperature().run(context)
+
+
+def test_check_review_compares_the_goods_by_item_lot_and_serial(db):
+    from app.kernel.items import add_item
+    from app.plugins.review import CheckReview
+
+    with db.transaction() as session:
+        pump = add_item(session, "PUMP", "输液泵", tracking="serial", expiry_required=False)
+        gauze = add_item(session, "GAUZE", "纱布", tracking="none", expiry_required=False)
+        picked = [{"item": gauze.id, "quantity": "10"}]
+        picked += [{"item": pump.id, "serial": f"S{n}", "quantity": "1"} for n in range(1, 8)]
+        params = {"picked": "picked", "reviewed": "reviewed", "item": "item",
+                  "quantity": "quantity", "reviewer": "reviewer"}  # fmt: skip
+        user = SimpleNamespace(id=7)
+
+        def review(rows):
+            record = SimpleNamespace(id=0, data={"picked": picked, "reviewed": rows})
+            context = ActionContext(session=session, record=record, user=user, params=params,
+                                    transition="review_deliver")  # fmt: skip
+            CheckReview().run(context)
+            return record.data
+
+        # the same units in another order, the gauze counted in two parts: passes, stamps
+        same = [*reversed(picked[1:]), {"item": gauze.id, "quantity": "4"},
+                {"item": gauze.id, "quantity": "6.000"}]  # fmt: skip
+        data = review(same)
+        assert data["reviewer"] == 7 and "reviewed_at" not in data  # only the fields named
+        # every unit swapped for another and one gauze short: five named, the rest counted
+        others = [{**row, "serial": f"T{n}"} for n, row in enumerate(picked[1:], start=1)]
+        with pytest.raises(ActionError) as refused:
+            review([*others, {"item": gauze.id, "quantity": "9"}])
+        assert str(refused.value) == (
+            "The review does not match the goods picked: GAUZE picked 10, reviewed 9; "
+            "PUMP serial S1 picked 1, reviewed 0; PUMP serial S2 picked 1, reviewed 0; "
+            "PUMP serial S3 picked 1, reviewed 0; PUMP serial S4 picked 1, reviewed 0"
+            " and 10 more."
+        )
+        with pytest.raises(ActionError, match="Scan the goods again"):
+            review([])
+        picked = []  # nothing leaves from here: nothing to review, nobody stamped
+        assert "reviewer" not in review([])

@@ -1,0 +1,128 @@
+"""Built-in action ``check_review``: the outbound review (出库复核).
+
+Before goods leave for a business customer, GSP wants a second person to check them against what
+was picked — item, lot, serial number, quantity — and the record of that check kept (出库复核记录).
+The reviewer scans the goods again into a table of their own; this action compares that table with
+the picking scans: the same goods in the same quantities, nothing more and nothing less. Each
+difference refuses the review and is named, so the reviewer knows which carton to look at again.
+Passed, the reviewer and the moment are written into the fields ``reviewer`` and ``reviewed_at``
+name, for the record and its report.
+
+The reviewer is another person than the picker: whoever saved the picking scans (the record's
+audit trail says who did) is refused, whatever their role; the workflow says which roles review.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.db import plain_quantity, utcnow
+from app.i18n import _
+from app.kernel.audit import AuditEntry
+from app.kernel.items import Item
+from app.plugins import _common as common
+from app.workflow.actions import Action, ActionContext, ActionError
+
+#: How many differences a refusal lists before it says how many more there are.
+SHOWN = 5
+NONE = Decimal(0)
+
+
+class CheckReview(Action):
+    name = "check_review"
+    label = {
+        "zh_CN": "出库复核：复核扫码须与拣货扫码一致",
+        "en": "Outbound review: the goods scanned again must be the goods picked",
+    }
+    params_schema = common.params_schema(
+        "picked", "reviewed", "item", "quantity",
+        optional=("lot", "serial", "reviewer", "reviewed_at"),
+    )  # fmt: skip
+    param_labels = {
+        "picked": {"zh_CN": "拣货扫码表", "en": "Table of the goods picked"},
+        "reviewed": {"zh_CN": "复核扫码表", "en": "Table of the goods reviewed"},
+        "reviewer": {"zh_CN": "记录复核人的字段", "en": "Field for the reviewer"},
+        "reviewed_at": {"zh_CN": "记录复核时间的字段", "en": "Field for the time of the review"},
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        picked_rows = common.rows(context, params["picked"])
+        reviewed_rows = common.rows(context, params["reviewed"])
+        if not picked_rows and not reviewed_rows:
+            return  # nothing leaves from here (other locations ship the order): nothing to review
+        if not reviewed_rows:
+            raise ActionError(_("Scan the goods again to review them."))
+        if getattr(context.user, "id", None) in _pickers(context, params["picked"]):
+            raise ActionError(_("You saved this order's picking scans: someone else reviews them."))
+        picked = _counted(context, picked_rows)
+        reviewed = _counted(context, reviewed_rows)
+        differences = [
+            _difference(context, goods, picked.get(goods, NONE), reviewed.get(goods, NONE))
+            for goods in {**picked, **reviewed}  # the picked goods first, as they were scanned
+            if picked.get(goods) != reviewed.get(goods)
+        ]
+        if differences:
+            shown = "; ".join(differences[:SHOWN])
+            if len(differences) > SHOWN:
+                shown += _(" and %(count)s more", count=len(differences) - SHOWN)
+            raise ActionError(
+                _("The review does not match the goods picked: %(differences)s.", differences=shown)
+            )
+        data = dict(context.record.data or {})
+        if params.get("reviewer"):
+            data[params["reviewer"]] = getattr(context.user, "id", None)
+        if params.get("reviewed_at"):
+            data[params["reviewed_at"]] = utcnow().isoformat()
+        context.record.data = data
+
+
+def _pickers(context: ActionContext, table: str) -> set[int]:
+    """The users whose saves of this record wrote its picking scans (a creation holding them, or
+    an update that changed them), read from the record's audit trail."""
+    entries = context.session.execute(
+        select(AuditEntry.user_id, AuditEntry.action, AuditEntry.changes).where(
+            AuditEntry.entity == "record",
+            AuditEntry.entity_id == str(context.record.id),
+            AuditEntry.action.in_(("create", "update")),
+        )
+    )
+    return {
+        user_id
+        for user_id, action, changes in entries
+        if table in (changes or {})
+        or (action == "create" and any(table in (data or {}) for data in (changes or {}).values()))
+    }
+
+
+def _counted(context: ActionContext, rows: list[dict]) -> dict[tuple, Decimal]:
+    """The quantity of each (item id, lot number, serial number) the rows hold, in the order the
+    goods were first scanned (a refusal names the differences as the picker walked)."""
+    params = context.params
+    counted: dict[tuple, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        goods = (
+            common.item(context, row, params["item"]).id,
+            str(row.get(params.get("lot", "lot")) or ""),
+            str(row.get(params.get("serial", "serial")) or ""),
+        )
+        counted[goods] += common.quantity(row, params["quantity"])
+    return dict(counted)
+
+
+def _difference(context: ActionContext, goods: tuple, picked: Decimal, reviewed: Decimal) -> str:
+    item_id, lot, serial = goods
+    described = context.session.get(Item, item_id).code
+    if lot:
+        described += _(" lot %(lot)s", lot=lot)
+    if serial:
+        described += _(" serial %(serial)s", serial=serial)
+    return _(
+        "%(goods)s picked %(picked)s, reviewed %(reviewed)s",
+        goods=described,
+        picked=plain_quantity(picked),
+        reviewed=plain_quantity(reviewed),
+    )

@@ -1,0 +1,127 @@
+"""出库复核 through the HTTP API: a hospital's goods leave only when a second person — a manager,
+not the clerk who picked them nor the order's creator — scanned them again and the two scans
+match; each difference is named and nothing leaves; the review is kept on the order and in the
+GSP outbound review record. A retail sale leaves as before, without a review."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from tests.application import sales_fixtures
+from tests.application.sales_fixtures import (
+    SO,
+    STRIP_GTIN,
+    STRIP_LOTS,
+    approved_customer,
+    day,
+    fire,
+    review_goods,
+    scan,
+    scan_goods,
+    stock,
+)
+
+shop = sales_fixtures.shop  # the fixture, used by name
+
+
+def strips(lot: str, quantity) -> dict:
+    return {"scan": scan(STRIP_GTIN, lot, STRIP_LOTS[lot][0]), "quantity": str(quantity)}
+
+
+def hospital_order(shop, creator: str = "clerk") -> dict:
+    """Five strips sold to a hospital, confirmed (A × 3, A2 × 2 reserved) and picked by scan."""
+    hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    api = shop.api(creator)
+    line = {"item": shop["STRIP"], "quantity": "5", "unit_price": "20"}
+    response = api.post(SO, json={"location": shop["S1"], "customer": hospital, "lines": [line]})
+    assert response.status_code == 201, response.json
+    order = response.json
+    assert fire(api, SO, order, "confirm").status_code == 200
+    scan_goods(api, order["id"], [strips("A", 3), strips("A2", 2)])
+    return order
+
+
+def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
+    order = hospital_order(shop)
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    before = stock(db)
+
+    refused = fire(clerk, SO, order, "deliver")
+    assert refused.status_code == 409
+    assert "leaves by Review and deliver" in refused.json["error"]
+    assert fire(clerk, SO, order, "review_deliver").status_code == 403  # a clerk picks, not reviews
+
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith("Scan the goods again to review them.")
+
+    # one carton short of A2 and one of lot B that was not picked: both named, nothing leaves
+    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 1), strips("B", 1)])
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith(
+        "The review does not match the goods picked: STRIP lot A2 picked 2, reviewed 1; "
+        "STRIP lot B picked 0, reviewed 1."
+    )
+    record = manager.get(f"{SO}/{order['id']}").json
+    assert record["state"] == "confirmed" and record["data"].get("reviewer") is None
+    assert stock(db) == before
+
+    # scanned in another order and in parts, the same goods pass
+    review_goods(manager, order["id"], [strips("A2", 2), strips("A", 1), strips("A", 2)])
+    response = fire(manager, SO, order, "review_deliver")
+    assert response.status_code == 200, response.json
+    record = response.json
+    assert record["state"] == "delivered"
+    assert record["data"]["reviewer"] == shop["manager"]
+    assert record["data"]["reviewed_at"]
+    assert stock(db)[("STRIP", "A2", "available")] == (D(2), D(0))
+    assert ("STRIP", "A", "available") not in stock(db)
+
+    note = manager.get(f"/forms/sales_order/{order['id']}/print").text  # 随货同行单
+    assert "Reviewer" in note and "Manager User" in note
+    rows = manager.get(f"/api/v1/reports/outbound_review?period={day(-1)}..{day(1)}").json["rows"]
+    assert [
+        (r["number"], r["customer"], r["lot"], D(r["quantity"]), r["reviewer"])
+        for r in (row["values"] for row in rows)
+    ] == [
+        (record["number"], "H-1", "A2", D(2), "Manager User"),
+        (record["number"], "H-1", "A", D(1), "Manager User"),
+        (record["number"], "H-1", "A", D(2), "Manager User"),
+    ]
+
+
+def test_whoever_created_the_order_does_not_review_it(shop):
+    order = hospital_order(shop, creator="manager")
+    manager = shop.api("manager")
+    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
+    assert fire(manager, SO, order, "review_deliver").status_code == 403
+
+
+def test_whoever_saved_the_picking_scans_does_not_review_them(shop, db):
+    order = hospital_order(shop)
+    manager = shop.api("manager")
+    scan_goods(manager, order["id"], [strips("A", 2), strips("A2", 2), strips("A", 1)])
+    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith(
+        "You saved this order's picking scans: someone else reviews them."
+    )
+    assert manager.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
+
+
+def test_a_retail_sale_is_not_reviewed(shop):
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    response = clerk.post(SO, json={"location": shop["S1"],
+                                    "lines": [{"item": shop["STRIP"], "quantity": "1",
+                                               "unit_price": "20"}]})  # fmt: skip
+    assert response.status_code == 201, response.json
+    order = response.json
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [strips("A", 1)])
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409
+    assert "a retail sale is not reviewed" in refused.json["error"]
+    assert fire(clerk, SO, order, "deliver").json["state"] == "delivered"
