@@ -315,6 +315,7 @@ def detail(form, record_id):
         stock_status=STOCK_STATUS,
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),
+        done_by_others=engine.done_by_others(session, definition, record, current_user),
         makes=makes.offered(definition, record, current_user),
         may_edit=records.editable(definition, record, partial_allowed=True),
         may_delete=records.editable(definition, record),

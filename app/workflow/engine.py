@@ -348,6 +348,31 @@ def available(session: Session, form: FormDef, record: Record, user) -> list[dic
     ]
 
 
+def done_by_others(session: Session, form: FormDef, record: Record, user) -> list[tuple]:
+    """What others may do on ``record`` now and ``user`` may not: each transition its state and
+    data allow, with the definitions of the roles that may fire it. The page says it under its
+    buttons, so the clerk who picked a hospital's goods reads that a manager reviews them next,
+    and the creator whom segregation of duties bars reads who passes the record on."""
+    definitions = access.role_definitions()
+    others = []
+    for transition in workflow_of(form)["transitions"]:
+        if record.state not in _sources(transition) or _state_refusal(form, record, transition):
+            continue
+        if refusal(session, form, record, user, transition) is None:
+            continue
+        permission = f"transition:{transition['name']}"
+        names = transition.get("roles") or [
+            name
+            for name, role in definitions.items()
+            if access.role_allows(role, permission, form.name)
+        ]
+        roles = [definitions[name] for name in names
+                 if name in definitions and not definitions[name].get("read_only")]  # fmt: skip
+        if roles:
+            others.append((transition, roles))
+    return others
+
+
 # --- signatures ------------------------------------------------------------------------------
 
 

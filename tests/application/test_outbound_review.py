@@ -51,6 +51,10 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
     assert refused.status_code == 409
     assert "leaves by Review and deliver" in refused.json["error"]
     assert fire(clerk, SO, order, "review_deliver").status_code == 403  # a clerk picks, not reviews
+    page = clerk.get(f"/forms/sales_order/{order['id']}").text  # and reads who does
+    assert (
+        "Review and deliver</span> (Store manager, Warehouse supervisor, Quality assurance" in page
+    )
 
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409

@@ -255,6 +255,19 @@ def test_engine_level_fire_and_available(wf_app, wf_org, db):
         assert record.state == "received"
         names = [t["name"] for t in engine.available(session, form, record, manager)]
         assert names == ["reject"]  # approve's condition (<= 50000) is false
+        # what others may do now: HQ approves the large amount; the creator may not reject
+        # their own receipt (the manager and the other clerks may); withdraw is the clerk's own
+        others = engine.done_by_others(session, form, record, clerk)
+        assert [(t["name"], [r["label"]["en"] for r in roles]) for t, roles in others] == [
+            ("approve_large", ["HQ manager"]),
+            ("reject", ["Store manager", "Store clerk"]),
+        ]
+        assert [
+            t["name"] for t, _roles in engine.done_by_others(session, form, record, manager)
+        ] == [
+            "approve_large",
+            "withdraw",
+        ]
         with pytest.raises(engine.TransitionRefused, match="当前不能执行“批准”：条件不满足"):
             engine.fire(session, registry, record, "approve", manager)
         assert [event.transition for event, _u, _s in engine.timeline(session, record)] == [
@@ -275,6 +288,7 @@ def test_the_detail_page_offers_only_what_the_user_may_fire(wf_app, wf_api, wf_o
     assert 'id="timeline"' in page and "Clerk Full" in page
     assert 'data-transition="receive"' not in page
     assert 'data-transition="reject"' not in page  # the creator may not reject their own
+    assert "Others may do now:" in page and "Reject</span> (Store manager, Store clerk)" in page
     manager_page = wf_api("manager").get(f"/forms/cold_receipt/{record['id']}").text
     assert 'data-transition="approve"' in manager_page
     assert 'name="password"' in manager_page  # approve asks for a signature
