@@ -18,7 +18,7 @@ from app.kernel.reservations import Reservation
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.meta.models import Record
 from app.workflow.models import ApprovalTask
-from tests.application.purchasing_fixtures import TODAY, Bed, gtin, make_bed
+from tests.application.purchasing_fixtures import TODAY, Bed, gtin, make_bed, url
 
 #: username → (role, location code, language)
 STAFF = {
@@ -54,6 +54,26 @@ def raw(gtin_code: str, lot: str, expiry: dt.date, serial: str | None = None) ->
 def story_fixture(app, db) -> Bed:
     """The organisation and its staff; no stock, no master data (the story qualifies its own)."""
     return make_bed(app, db, STAFF)
+
+
+def hospital(bed) -> dict:
+    """仁济医院, a hospital customer HQ entered and QA approved (its licence valid 300 days)."""
+    return bed.qualify("customer", {
+        "code": "H-RJ", "name": "仁济医院", "kind": "hospital",
+        "licence_number": "沪卫医证2020001", "licence_expiry": day(300).isoformat(),
+    })  # fmt: skip
+
+
+def scan_deliveries(bed, record_id: int, deliveries: list[dict]) -> None:
+    """The store clerk's delivery scans saved onto a confirmed sales order."""
+    api = bed.api("clerk")
+    current = api.get(url("sales_order", record_id)).json
+    response = api.client.patch(
+        url("sales_order", record_id),
+        json={"deliveries": deliveries, "version": current["version"]},
+        headers={"X-CSRFToken": api.token},
+    )
+    assert response.status_code == 200, response.json
 
 
 def stock(db) -> dict[tuple, tuple[Decimal, Decimal]]:

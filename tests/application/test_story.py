@@ -24,9 +24,11 @@ from tests.application.story_fixtures import (
     PACE_GTIN,
     STRIP_GTIN,
     day,
+    hospital,
     label,
     ledger,
     raw,
+    scan_deliveries,
     snapshot,
     stock,
     story_fixture,  # noqa: F401  (the fixture ``story``)
@@ -437,27 +439,12 @@ def retail_sale_fefo(bed, strip_id: int, transit: str) -> dict:
     return order
 
 
-def scan_deliveries(bed, record_id: int, deliveries: list[dict]) -> None:
-    api = bed.api("clerk")
-    current = api.get(url("sales_order", record_id)).json
-    response = api.client.patch(
-        url("sales_order", record_id),
-        json={"deliveries": deliveries, "version": current["version"]},
-        headers={"X-CSRFToken": api.token},
-    )
-    assert response.status_code == 200, response.json
-
-
 def hospital_sale_by_udi(bed, pace_id: int) -> None:
     """A hospital QA approved buys one pacemaker, reviewed as it leaves by the store manager
     (出库复核): a unit that is not in this store is refused by its serial; another unit of the
     allocated lot, scanned raw, is delivered and recorded by UDI."""
-    hospital = bed.qualify("customer", {
-        "code": "H-RJ", "name": "仁济医院", "kind": "hospital",
-        "licence_number": "沪卫医证2020001", "licence_expiry": day(300).isoformat(),
-    })  # fmt: skip
     order = bed.create("clerk", "sales_order", {
-        "location": bed.loc("SH01"), "customer": hospital["id"],
+        "location": bed.loc("SH01"), "customer": hospital(bed)["id"],
         "lines": [{"item": pace_id, "quantity": "1", "unit_price": "30000.00"}],
     })  # fmt: skip
     assert order["data"]["sale_kind"] == "hospital"

@@ -17,8 +17,10 @@ from app.kernel.locations import Location
 from tests.application.story_fixtures import (
     STRIP_GTIN,
     day,
+    hospital,
     label,
     raw,
+    scan_deliveries,
     stock,
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
@@ -143,21 +145,13 @@ def test_a_manager_reviews_a_hospitals_goods_on_a_phone(
         store = session.get(Location, bed.loc("SH01"))
         opening = Movement(item=item, quantity=D(10), destination=store, lot=lot)
         post_movements(session, [opening], reason=Reason.opening, document="OPENING")
-    hospital = bed.qualify("customer", {
-        "code": "H-RJ", "name": "仁济医院", "kind": "hospital",
-        "licence_number": "沪卫医证2020001", "licence_expiry": day(300).isoformat(),
-    })  # fmt: skip
     order = bed.create("clerk", "sales_order", {
-        "location": bed.loc("SH01"), "customer": hospital["id"],
+        "location": bed.loc("SH01"), "customer": hospital(bed)["id"],
         "lines": [{"item": item_id, "quantity": "4", "unit_price": "25.00"}],
     })  # fmt: skip
     assert bed.fire("clerk", "sales_order", order["id"], "confirm").status_code == 200
-    clerk = bed.api("clerk")
-    record_api = f"/api/v1/forms/sales_order/records/{order['id']}"
-    picked = {"deliveries": [{"scan": label(STRIP_GTIN, "LOT-H", expiry), "quantity": "4"}],
-              "version": clerk.get(record_api).json["version"]}  # fmt: skip
-    response = clerk.client.patch(record_api, json=picked, headers={"X-CSRFToken": clerk.token})
-    assert response.status_code == 200, response.json
+    picked = {"scan": label(STRIP_GTIN, "LOT-H", expiry), "quantity": "4"}
+    scan_deliveries(bed, order["id"], [picked])
 
     manager = page_factory(viewport=PHONE, locale="zh-CN")
     sign_in(manager, live_server, "manager", PASSWORD)
