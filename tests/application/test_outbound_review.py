@@ -28,6 +28,13 @@ def strips(lot: str, quantity) -> dict:
     return {"scan": scan(STRIP_GTIN, lot, STRIP_LOTS[lot][0]), "quantity": str(quantity)}
 
 
+def awaiting_review(api) -> list[tuple]:
+    """The store dashboard's 待复核出库: (order id its number opens, customer, scans, quantity)."""
+    rows = api.get("/api/v1/reports/awaiting_review").json["rows"]
+    return [(row["links"]["number"], row["values"]["customer"], row["values"]["scans"],
+             D(row["values"]["quantity"])) for row in rows]  # fmt: skip
+
+
 def hospital_order(shop, creator: str = "clerk") -> dict:
     """Five strips sold to a hospital, confirmed (A × 3, A2 × 2 reserved) and picked by scan."""
     hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
@@ -59,6 +66,8 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409
     assert refused.json["error"].endswith("Scan the goods again to review them.")
+    # the manager finds the picked order among those awaiting review, a click away
+    assert awaiting_review(manager) == [(order["id"], "H-1", 2, D(5))]
 
     # one carton short of A2 and one of lot B that was not picked: both named, nothing leaves
     review_goods(manager, order["id"], [strips("A", 3), strips("A2", 1), strips("B", 1)])
@@ -83,6 +92,7 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
     assert stock(db)[("STRIP", "A2", "available")] == (D(2), D(0))
     assert ("STRIP", "A", "available") not in stock(db)
 
+    assert awaiting_review(manager) == []
     note = manager.get(f"/forms/sales_order/{order['id']}/print").text  # 随货同行单
     assert "Reviewer" in note and "Manager User" in note
     rows = manager.get(f"/api/v1/reports/outbound_review?period={day(-1)}..{day(1)}").json["rows"]
