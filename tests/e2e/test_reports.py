@@ -70,13 +70,17 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    # sales today, stock value, stock, my approvals, below safety, near-expiry and expired lots
-    assert cards.count() == 7
-    for index in range(7):
+    # sales today, stock value, stock, my approvals, awaiting review, below safety, near-expiry
+    # and expired lots
+    assert cards.count() == 8
+    for index in range(8):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
     assert page.locator("[data-report-url*=my_approvals] .kpi-value").inner_text() == "0"
+    waiting = page.locator("[data-report-url*=awaiting_review]")  # nothing picked to review
+    assert waiting.locator("thead th").first.inner_text() == "单号"
+    assert waiting.locator("tbody").inner_text().strip() == "–"
     expired = page.locator("[data-report-url*=expired_lots]")
     assert expired.locator("canvas").count() == 0  # a table card is a table, not a chart
     assert expired.locator("thead th").nth(3).inner_text() == "批号"
