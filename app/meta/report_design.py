@@ -6,10 +6,8 @@ balances; which cells are coloured when; a column spread across the top (a pivot
 its label, sort order, row limit and totals — set in tables, not typed.
 
 Each change is made to the text being edited (``yaml_edit``), so the preview (the draft run on
-live data), the checks and the version diff work as for a typed change. What the designer does
-not draw (a column's drill to a form's record) stays the YAML's: the designer names it and keeps
-it. Columns,
-parameters and filters are addressed by position (``"2"``).
+live data), the checks and the version diff work as for a typed change. Columns, parameters and
+filters are addressed by position (``"2"``).
 """
 
 from __future__ import annotations
@@ -65,7 +63,8 @@ class ReportColumn:
     running: str = ""
     by: str = ""
     #: where a click on a cell goes: another report, its parameter given the cell's value
-    #: (``stock_card:item``); None when the column's drill goes to a form's record (the YAML's)
+    #: (``stock_card:item``) or the record of a form (``record:sales_order:order_id``); None for a
+    #: drill the designer does not draw (the YAML's)
     drill: str | None = ""
 
 
@@ -271,23 +270,43 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
     return yaml_edit.dump(document, text)
 
 
+#: The designer's choice of a drill to a form's record: ``record:<form>:<column holding its id>``
+#: (no column: the cell itself is the id).
+RECORD_DRILL = "record:"
+
+
 def _drill_view(drill) -> str | None:
-    """A drill to another report as the designer's choice (``report:param``); "" for none, None
-    for one the designer does not draw (to a form's record)."""
+    """A column's drill as the designer's choice: ``report:param`` (another report, given the
+    cell), ``record:form:column`` (the form's record whose id the row's column holds); "" for
+    none, None for a shape the designer does not draw."""
     if drill is None:
         return ""
     if isinstance(drill, dict) and set(drill) == {"report", "param"}:
         return f"{drill['report']}:{drill['param']}"
+    if isinstance(drill, dict) and "form" in drill and set(drill) <= {"form", "record_column"}:
+        return f"{RECORD_DRILL}{drill['form']}:{drill.get('record_column') or ''}"
     return None
 
 
 def _drill(current, chosen: str):
-    """The drill the choice ``report:param`` says (``current`` itself when it says the same)."""
+    """The drill the choice says (``current`` itself when it says the same)."""
     chosen = chosen.strip()
     if not chosen:
         return None
     if chosen == _drill_view(current):
         return current
+    if chosen.startswith(RECORD_DRILL):
+        form, _colon, column = chosen.removeprefix(RECORD_DRILL).partition(":")
+        if (
+            not yaml_edit.IDENTIFIER.match(form)
+            or column
+            and not yaml_edit.IDENTIFIER.match(column)
+        ):
+            raise DesignRefused(_("Choose the record a click opens."), "drill")
+        drill = CommentedMap(form=form)
+        if column:
+            drill["record_column"] = column
+        return yaml_edit.flow(drill)
     report, _colon, param = chosen.partition(":")
     if not (yaml_edit.IDENTIFIER.match(report) and yaml_edit.IDENTIFIER.match(param)):
         raise DesignRefused(_("Choose the report a click opens, and what it is given."), "drill")

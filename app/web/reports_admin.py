@@ -87,17 +87,35 @@ def _both(label) -> tuple[str, str]:
         return zh, str(label)
 
 
-def report_drills() -> list[tuple[str, str]]:
-    """What a click on a column's cell may open: each report with each of its parameters, as
-    (``report:param``, "Report — parameter") in the reader's language."""
+def report_drills(drawn: report_design.ReportView | None) -> list[tuple[str, str]]:
+    """What a click on a column's cell may open, as (choice, what it says) in the reader's
+    language: the record of the report's form whose id a column holds ("Sales order (its id in
+    Order id)"), then each report with each of its parameters ("Report — parameter")."""
     here = locale()
     reports = sorted(registry().metadata.reports.values(),
                      key=lambda document: label_text(document.data["label"], here))  # fmt: skip
-    return [
+    return _record_drills(drawn, here) + [
         (f"{document.data['name']}:{param['name']}",
          f"{label_text(document.data['label'], here)} — {label_text(param['label'], here)}")
         for document in reports
         for param in document.data.get("params", [])
+    ]  # fmt: skip
+
+
+def _record_drills(drawn: report_design.ReportView | None, here: str) -> list[tuple[str, str]]:
+    """The report's form's record, once per column holding its id (a form-sourced report)."""
+    source = drawn.source if drawn else ""
+    form_name = source.removeprefix("form:").partition(".")[0] if source.startswith("form:") else ""
+    form = registry().forms.get(form_name)
+    if form is None:
+        return []
+    return [
+        (f"{report_design.RECORD_DRILL}{form_name}:{column.name}",
+         _("%(form)s (its id in %(column)s)", form=form.label(here),
+           column=label_text({"zh_CN": column.label_zh, "en": column.label_en}, here)
+           or column.name))
+        for column in drawn.columns
+        if column.column == "id" and not column.aggregate
     ]  # fmt: skip
 
 
@@ -142,7 +160,7 @@ def design(report):
         aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
         param_types=report_design.PARAM_TYPES, ops=report_design.OPS,
         chart_types=report_design.CHART_TYPES, styles=report_design.HIGHLIGHT_STYLES,
-        drills=report_drills(),
+        drills=report_drills(drawn),
     )  # fmt: skip
 
 

@@ -303,8 +303,16 @@ def test_a_click_on_a_cell_opens_the_report_chosen():
         "drill: {form: purchase_receipt, record_column: item_code}",
     )
     kept = next(c for c in report_design.view(to_record).columns if c.name == "item_code")
-    assert kept.drill is None and "drill" in kept.other_keys  # the YAML's, kept as written
-    assert (
-        report_design.update_column(to_record, kept.path, shown(kept) | {"drill": "x:y"})
-        == to_record
+    assert kept.drill == "record:purchase_receipt:item_code" and "drill" not in kept.other_keys
+    assert report_design.update_column(to_record, kept.path, shown(kept)) == to_record
+    cell = report_design.update_column(
+        to_record, kept.path, shown(kept) | {"drill": "record:recall:"}
     )
+    assert "en: Item code}, drill: {form: recall}}\n" in cell  # the cell itself is the id
+    back = report_design.update_column(cell, kept.path, shown(kept) | {"drill": "stock_card:item"})
+    assert back == text
+    for bad in ("record:", "record:Recall:id", "record:recall:item code"):
+        with pytest.raises(DesignRefused) as refused:
+            report_design.update_column(text, code.path, shown(code) | {"drill": bad})
+        assert refused.value.field == "drill"
+        assert str(refused.value) == "Choose the record a click opens."

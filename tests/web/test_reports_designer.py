@@ -174,3 +174,21 @@ def test_a_click_chosen_in_the_designer_opens_that_report(app, admin):  # noqa: 
     body = admin.get(URL).json
     assert body["columns"][0]["link"] == {"report": "stock_journal", "param": "location"}
     assert all(row["links"] == {"location": row["values"]["location"]} for row in body["rows"])
+
+
+def test_a_click_chosen_in_the_designer_opens_the_rows_record(app, admin):  # noqa: F811
+    """A report over a form's records offers each column holding a record's id: the shipped
+    待复核出库 opens the order from its number; chosen on another column, it opens it from there."""
+    url = "/admin/reports/awaiting_review/design"
+    text = shipped_text(app, "awaiting_review")
+    shown = admin.client.post(url, data={"yaml": text, "csrf_token": admin.token}).text
+    offered = re.search(r'<option value="record:sales_order:order_id" selected>([^<]*)<', shown)
+    assert offered and offered.group(1) == "销售订单（ID 在“单据ID”列）"
+    customer = [("op", "update"), ("path", "1"), ("name", "customer"), ("column", "customer.name"),
+                ("label_zh", "购货者"), ("label_en", "Customer")]  # fmt: skip
+    data = MultiDict([("yaml", text), *customer, ("drill", "record:sales_order:order_id"),
+                      ("csrf_token", admin.token)])  # fmt: skip
+    opens = new_yaml(admin.client.post(url, data=data))
+    assert (
+        "drill: {form: sales_order, record_column: order_id}}\n" in opens.split("customer.name")[1]
+    )
