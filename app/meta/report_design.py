@@ -297,11 +297,8 @@ def _drill(current, chosen: str):
         return current
     if chosen.startswith(RECORD_DRILL):
         form, _colon, column = chosen.removeprefix(RECORD_DRILL).partition(":")
-        if (
-            not yaml_edit.IDENTIFIER.match(form)
-            or column
-            and not yaml_edit.IDENTIFIER.match(column)
-        ):
+        bad_column = bool(column) and not yaml_edit.IDENTIFIER.match(column)
+        if bad_column or not yaml_edit.IDENTIFIER.match(form):
             raise DesignRefused(_("Choose the record a click opens."), "drill")
         drill = CommentedMap(form=form)
         if column:
