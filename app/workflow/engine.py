@@ -358,8 +358,10 @@ def done_by_others(session: Session, form: FormDef, record: Record, user) -> lis
     for transition in workflow_of(form)["transitions"]:
         if record.state not in _sources(transition) or _state_refusal(form, record, transition):
             continue
-        if refusal(session, form, record, user, transition) is None:
-            continue
+        if _may_fire_by_role(session, user, form, record, transition) and not _creator_barred(
+            form, record, user, transition
+        ):
+            continue  # the user's own button
         permission = f"transition:{transition['name']}"
         names = transition.get("roles") or [
             name

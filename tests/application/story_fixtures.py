@@ -18,7 +18,8 @@ from app.kernel.reservations import Reservation
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.meta.models import Record
 from app.workflow.models import ApprovalTask
-from tests.application.purchasing_fixtures import TODAY, Bed, gtin, make_bed, url
+from tests.application.purchasing_fixtures import TODAY, Bed, gtin, make_bed
+from tests.application.sales_fixtures import scan_goods
 
 #: username → (role, location code, language)
 STAFF = {
@@ -66,14 +67,7 @@ def hospital(bed) -> dict:
 
 def scan_deliveries(bed, record_id: int, deliveries: list[dict]) -> None:
     """The store clerk's delivery scans saved onto a confirmed sales order."""
-    api = bed.api("clerk")
-    current = api.get(url("sales_order", record_id)).json
-    response = api.client.patch(
-        url("sales_order", record_id),
-        json={"deliveries": deliveries, "version": current["version"]},
-        headers={"X-CSRFToken": api.token},
-    )
-    assert response.status_code == 200, response.json
+    scan_goods(bed.api("clerk"), record_id, deliveries)
 
 
 def stock(db) -> dict[tuple, tuple[Decimal, Decimal]]:
