@@ -41,10 +41,51 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs /usr/bin/chromium"))
 
 
+class _Draining:
+    """WSGI middleware that counts the requests in hand, so that the test's end can wait for them.
+
+    A test may end while the browser still has a request in the server, a designer's redraw or a
+    recompute its last keystroke asked for. Left running, it held a table's lock while the next
+    fixture emptied the database, and PostgreSQL broke the deadlock by failing the TRUNCATE: that
+    test errored and the next found the last one's rows. ``server.shutdown()`` stops accepting
+    connections only: a request accepted just before it reaches the app after the wait has begun,
+    and is answered 503 without touching the database."""
+
+    def __init__(self, app):
+        self.app = app
+        self.in_hand = 0
+        self.closing = False
+        self.changed = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.changed:
+            if self.closing:
+                start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+                return [b"the test is over"]
+            self.in_hand += 1
+        return self._answer(environ, start_response)
+
+    def _answer(self, environ, start_response):
+        try:
+            yield from self.app(environ, start_response)
+        finally:
+            with self.changed:
+                self.in_hand -= 1
+                self.changed.notify_all()
+
+    def drain(self, timeout: float = 30) -> None:
+        with self.changed:
+            self.closing = True
+            if not self.changed.wait_for(lambda: self.in_hand == 0, timeout):
+                raise AssertionError(f"{self.in_hand} request(s) in the server after {timeout} s")
+
+
 @contextmanager
 def served(app) -> Iterator[str]:
-    """``app`` served over real HTTP on a free port while the block runs; yields its address."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """``app`` served over real HTTP on a free port while the block runs; yields its address.
+    On the way out, the requests in hand are waited for (see ``_Draining``)."""
+    draining = _Draining(app)
+    server = make_server("127.0.0.1", 0, draining, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -52,6 +93,7 @@ def served(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+        draining.drain()
 
 
 @pytest.fixture
