@@ -23,11 +23,6 @@ def slow_app(started: threading.Event, finished: list[str]) -> Flask:
         finished.append("slow")
         return "done"
 
-    @app.get("/quick")
-    def quick():
-        finished.append("quick")
-        return "done"
-
     return app
 
 
