@@ -559,8 +559,9 @@ def _made_from(day: Day, form: str, field: str, number: str) -> Record:
 
 def ship(day: Day, request: Record) -> Record:
     """The warehouse clerk picks the transfer out the approval created (FEFO lots, the first
-    units in stock), scans the picks onto its lines and ships: the goods go in transit, the
-    store gets its transfer in. Returns the transfer in."""
+    units in stock) and scans the picks onto its lines; the supervisor scans them again and
+    ships (出库复核): the goods go in transit, the store gets its transfer in. Returns the
+    transfer in."""
     out = _made_from(day, "transfer_out", "request_number", request.number)
     warehouse = next(code for code, id_ in day.chain.locations.items() if id_ == out.location_id)
     clerk = day.user("warehouse_clerk", warehouse)
@@ -584,7 +585,12 @@ def ship(day: Day, request: Record) -> Record:
     picked = {"lines": lines, "ship_date": day.date.isoformat()}
     with day.moment():
         out = day.update(clerk, out, picked | _cold_departure(day, out))
-        day.fire(out, "ship", clerk)
+        if not out.data.get("needs_review"):
+            day.fire(out, "ship", clerk)
+        else:  # the supervisor scans the goods again (出库复核) and ships them
+            supervisor = day.user("warehouse_supervisor", warehouse)
+            out = day.update(supervisor, out, {"review_scans": [dict(row) for row in lines]})
+            day.fire(out, "review_ship", supervisor)
     return _made_from(day, "transfer_in", "transfer_number", out.number)
 
 

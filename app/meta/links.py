@@ -312,18 +312,21 @@ def find(
     return []
 
 
-def field_of(session: Session, user, target: str, value, field: str, card=None):
+def field_of(
+    session: Session, user, target: str, value, field: str, card=None, everywhere: bool = False
+):
     """A field of the linked row, for ``lookup(link, 'field')`` in expressions (scoped too).
     ``card``: (form, key) of the master form whose records are the cards of a kernel target
-    (``card_of``): a field the kernel row lacks (an item's retail price) is read there."""
+    (``card_of``): a field the kernel row lacks (an item's retail price) is read there.
+    ``everywhere``: the link may name any location (``link_scope: all``, or set by an action), so
+    a location's own columns (its type) are read whatever the user's scope, as its name is."""
     if value in (None, ""):
         return None
     if target in LINK_TARGETS:
         spec = LINK_TARGETS[target]
         key = _coerce(spec, value)
-        row = session.scalar(
-            _target_query(session, user, spec).where(getattr(spec.model, spec.key) == key)
-        )
+        query = _target_query(session, user, spec, everywhere and target == "location")
+        row = session.scalar(query.where(getattr(spec.model, spec.key) == key))
         if row is None or field.startswith("_"):
             return None
         if field in spec.model.__table__.columns:

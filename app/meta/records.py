@@ -199,6 +199,8 @@ class _Run:
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
         self._targets: dict[str, str] = {}
+        #: link fields that may name any location (``link_scope: all``): their ``lookup`` too
+        self._everywhere: set[str] = set()
         #: ``lookup`` answers of this pass: one formula often asks the same card several times
         #: (``lookup(customer, 'kind')`` in each branch), and every line asks its item again.
         self._looked_up: dict[tuple, object] = {}
@@ -209,6 +211,8 @@ class _Run:
             for candidate in [top, *top.fields]:
                 if candidate.type == "link":
                     self._targets[candidate.name] = candidate.get("link")
+                    if candidate.get("link_scope") == "all":
+                        self._everywhere.add(candidate.name)
 
     def _lookup(self, name: str, value, field: str):
         target = self._targets.get(name)
@@ -217,7 +221,8 @@ class _Run:
         key = (target, str(value), field)
         if key not in self._looked_up:
             card = self.registry.card(target)
-            found = links.field_of(self.session, self.user, target, value, field, card)
+            everywhere = name in self._everywhere or self.by_action
+            found = links.field_of(self.session, self.user, target, value, field, card, everywhere)
             self._looked_up[key] = self._typed_lookup(card[0] if card else target, field, found)
         return self._looked_up[key]
 
@@ -592,13 +597,15 @@ def create(
     payload: dict,
     by_action: bool = False,
     from_client: bool = False,
+    origin: str | None = None,
 ) -> Record:
     """Validate ``payload`` and create a record of ``form_name`` (caller commits). A person
     creates records only where they work; a workflow action (``by_action``) may create one for
     the counterpart, e.g. the transfer out at the source of an approved request, or the
-    fulfilment order at the warehouse an order's allocation chose. ``from_client``: the payload
-    came from a page or the API, so its read-only fields are ignored (a clerk may not name
-    another store's transfer, or write a recall's trace); server callers may fill them."""
+    fulfilment order at the warehouse an order's allocation chose; ``origin`` names the record
+    and transition it was made by, the creation's reason in the audit trail. ``from_client``:
+    the payload came from a page or the API, so its read-only fields are ignored (a clerk may not
+    name another store's transfer, or write a recall's trace); server callers may fill them."""
     form = _form(registry, form_name)
     access.require(user, "create", form_name)
     run = _Run(session, registry, user, form, None)
@@ -629,7 +636,8 @@ def create(
     session.flush()
     attachments.claim(session, _attachment_ids(form.fields, values), record.id)
     _write_keys(session, form, record, values, fresh=True)
-    audit_as(session, user, "create", "record", record.id, changes={form.name: record.data})
+    changes = {form.name: record.data}
+    audit_as(session, user, "create", "record", record.id, changes=changes, reason=origin)
     return record
 
 

@@ -9,7 +9,8 @@ Passed, the reviewer and the moment are written into the fields ``reviewer`` and
 name, for the record and its report.
 
 The reviewer is another person than the picker: whoever saved the picking scans (the record's
-audit trail says who did) is refused, whatever their role; the workflow says which roles review.
+audit trail says who did) is refused, whatever their role, and so is a review whose scans a
+picker saved last; the workflow says which roles review.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.db import plain_quantity, utcnow
 from app.i18n import _
 from app.kernel.audit import AuditEntry
 from app.kernel.items import Item
+from app.kernel.users import User
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
@@ -56,8 +58,18 @@ class CheckReview(Action):
             return  # nothing leaves from here (other locations ship the order): nothing to review
         if not reviewed_rows:
             raise ActionError(_("Scan the goods again to review them."))
-        if getattr(context.user, "id", None) in _pickers(context, params["picked"]):
-            raise ActionError(_("You saved this order's picking scans: someone else reviews them."))
+        pickers = _writers(context, params["picked"])
+        if getattr(context.user, "id", None) in pickers:
+            raise ActionError(_("You saved the picking scans: someone else reviews them."))
+        last_reviewer = (_writers(context, params["reviewed"]) or [None])[-1]
+        if last_reviewer is not None and last_reviewer in pickers:
+            raise ActionError(
+                _(
+                    "The review scans were saved by %(name)s, who picked the goods: clear them "
+                    "and scan the goods again.",
+                    name=context.session.get(User, last_reviewer).full_name,
+                )
+            )
         picked = _counted(context, picked_rows)
         reviewed = _counted(context, reviewed_rows)
         differences = [
@@ -80,22 +92,30 @@ class CheckReview(Action):
         context.record.data = data
 
 
-def _pickers(context: ActionContext, table: str) -> set[int]:
-    """The users whose saves of this record wrote its picking scans (a creation holding them, or
-    an update that changed them), read from the record's audit trail."""
+def _writers(context: ActionContext, table: str) -> list[int]:
+    """The users whose saves of this record wrote ``table``, first to last (a creation holding
+    it, or an update that changed it), read from the record's audit trail. A creation by a
+    workflow action (its audit reason names the record that made it, e.g. the transfer request
+    whose approval made a transfer out) copied what was asked for: it picked nothing."""
     entries = context.session.execute(
-        select(AuditEntry.user_id, AuditEntry.action, AuditEntry.changes).where(
+        select(AuditEntry.user_id, AuditEntry.action, AuditEntry.changes, AuditEntry.reason)
+        .where(
             AuditEntry.entity == "record",
             AuditEntry.entity_id == str(context.record.id),
             AuditEntry.action.in_(("create", "update")),
         )
+        .order_by(AuditEntry.id)
     )
-    return {
+    return [
         user_id
-        for user_id, action, changes in entries
-        if table in (changes or {})
-        or (action == "create" and any(table in (data or {}) for data in (changes or {}).values()))
-    }
+        for user_id, action, changes, reason in entries
+        if (action == "update" and table in (changes or {}))
+        or (
+            action == "create"
+            and reason is None
+            and any(table in (data or {}) for data in (changes or {}).values())
+        )
+    ]
 
 
 def _counted(context: ActionContext, rows: list[dict]) -> dict[tuple, Decimal]:

@@ -63,9 +63,14 @@ class RecordsInterface:
     session: Session
     registry: Registry
     user: object
+    #: The record and transition whose action creates (``"transfer_request TR-… → approve"``),
+    #: kept as the creation's reason in the audit trail
+    origin: str | None = None
 
     def create(self, form: str, data: dict) -> Record:
-        return records.create(self.session, self.registry, self.user, form, data, by_action=True)
+        return records.create(
+            self.session, self.registry, self.user, form, data, by_action=True, origin=self.origin
+        )
 
     def read(self, form: str, record_id) -> Record | None:
         """A record of ``form`` as the rules see it, whatever the user may read: a check such as
@@ -513,7 +518,8 @@ def run_actions(
     form = registry.form(record.form)
     context = ActionContext(
         session=session, record=record, user=user, params={}, transition=transition["name"],
-        comment=comment, records=RecordsInterface(session, registry, user),
+        comment=comment,
+        records=RecordsInterface(session, registry, user, origin=_origin(record, transition)),
         target_state=target_state or transition["to"],
     )  # fmt: skip
     for step in transition.get("actions", []) if steps is None else steps:
@@ -522,6 +528,12 @@ def run_actions(
         context.params = dict(step.get("params", {}))
         registry_of_actions.get(step["action"]).run(context)
     return context
+
+
+def _origin(record: Record, transition: dict) -> str:
+    """Which record's transition made a record, for its creation's audit entry: language-neutral
+    (form, number and transition names), as the audit trail keeps it."""
+    return f"{record.form} {record.number or record.id} → {transition['name']}"
 
 
 def _step_applies(form: FormDef, record: Record, text: str) -> bool:

@@ -28,6 +28,7 @@ from tests.application.sales_fixtures import (
     scan_goods,
 )
 from tests.application.story_fixtures import stock
+from tests.application.transfers_fixtures import review_and_ship
 from tests.forms_fixtures import ApiClient
 
 chain = allocation_fixtures.chain  # the fixture, used by name
@@ -123,7 +124,7 @@ def test_the_nearest_store_transfers_and_the_order_waits_for_the_goods(chain, db
 
 
 def test_serial_units_travel_by_transfer_one_line_each(chain, db):
-    clerk, wh_clerk = chain.api("clerk"), chain.api("wh_clerk")
+    clerk = chain.api("clerk")
     # a walk-in buys 2 pacemakers: none at SH01, WH-SH (25.5 km) has SN1 and SN2
     record = confirmed(clerk, chain, "PACE", 2)
     (transfer,) = records(db, "transfer_out")
@@ -131,7 +132,8 @@ def test_serial_units_travel_by_transfer_one_line_each(chain, db):
             for row in transfer.data["lines"]] == [("SN1", "1", 1), ("SN2", "1", 1)]  # fmt: skip
     assert held(db) == [(transfer.number, 1, "WH-SH", "P1", "1"),
                         (transfer.number, 2, "WH-SH", "P1", "1")]  # fmt: skip
-    assert wh_clerk.post(f"{TO}/{transfer.id}/transitions/ship", json={}).status_code == 200
+    # the allocation picked the units; the warehouse's supervisor reviews them (出库复核)
+    assert review_and_ship(chain.api("wh_supervisor"), transfer.id).status_code == 200
     (incoming,) = records(db, "transfer_in")
     assert clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={}).status_code == 200
     line = clerk.get(f"{SO}/{record['id']}").json["data"]["lines"][0]

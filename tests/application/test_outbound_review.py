@@ -120,10 +120,25 @@ def test_whoever_saved_the_picking_scans_does_not_review_them(shop, db):
     review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409
-    assert refused.json["error"].endswith(
-        "You saved this order's picking scans: someone else reviews them."
-    )
+    assert refused.json["error"].endswith("You saved the picking scans: someone else reviews them.")
     assert manager.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
+
+
+def test_a_review_the_picker_scanned_is_scanned_again(shop, db):
+    order = hospital_order(shop)
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    review_goods(clerk, order["id"], [strips("A", 3), strips("A2", 2)])  # the picker's "review"
+    before = stock(db)
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith(
+        "The review scans were saved by Clerk User, who picked the goods: clear them and scan "
+        "the goods again."
+    )
+    assert stock(db) == before
+    review_goods(manager, order["id"], [])
+    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
+    assert fire(manager, SO, order, "review_deliver").json["state"] == "delivered"
 
 
 def test_a_retail_sale_is_not_reviewed(shop):

@@ -12,7 +12,7 @@ from app.kernel.items import Item
 from app.kernel.udi import parse_udi
 from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
-from tests.application.transfers_fixtures import GTIN, records_of
+from tests.application.transfers_fixtures import GTIN, records_of, review_and_ship
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
 
@@ -89,8 +89,7 @@ def test_the_80mm_receipt_layout(db, as_user, chain):
 
 def test_the_transfer_in_prints_generically_with_its_udi_and_the_source_named(db, as_user, chain):
     out = transfer_out(db, as_user, chain)
-    warehouse = as_user("whclerk")
-    warehouse.post(f"/api/v1/forms/transfer_out/records/{out.id}/transitions/ship", json={})
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")
     html = as_user("clerk1").get(f"/forms/transfer_in/{incoming.id}/print").text
     codes = _barcodes(html)

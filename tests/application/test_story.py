@@ -289,8 +289,8 @@ def inspect(bed, receipt: dict) -> None:
 
 
 def transfer_to_the_store(bed, strip_id: int, pace_id: int) -> str:
-    """SH01 asks for 12 boxes and 2 pacemakers; its manager approves; the warehouse scans and
-    ships; the store counts one box short and receives in part. Returns the transit location."""
+    """SH01 asks for 12 boxes and 2 pacemakers; its manager approves; the warehouse scans, reviews
+    and ships; the store counts one box short and receives in part. Returns the transit location."""
     request = bed.create("clerk", "transfer_request", {
         "from_location": bed.loc("WH-SH"), "to_location": bed.loc("SH01"),
         "lines": [{"item": strip_id, "quantity": "12", "unit_price": "12.00"},
@@ -314,7 +314,15 @@ def transfer_to_the_store(bed, strip_id: int, pace_id: int) -> str:
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-001"), "quantity": "1"},
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002"), "quantity": "1"},
     ])  # fmt: skip
-    assert fire_ok(bed, "keeper", "transfer_out", out.id, "ship")["state"] == "shipped"
+    # the supervisor scans the goods again (出库复核), the boxes in the other order, and ships
+    edit(bed, "supervisor", "transfer_out", out.id, review_scans=[
+        {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002"), "quantity": "1"},
+        {"scan": raw(STRIP_GTIN, "S-LATE", LATE), "quantity": "4"},
+        {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-001"), "quantity": "1"},
+        {"scan": label(STRIP_GTIN, "S-EARLY", EARLY), "quantity": "8"},
+    ])  # fmt: skip
+    shipped = fire_ok(bed, "supervisor", "transfer_out", out.id, "review_ship")
+    assert shipped["state"] == "shipped" and shipped["data"]["reviewer"] == bed.users["supervisor"]
     after_ship = stock(bed.db)
     [transit] = {key[0] for key in after_ship if key[3] == "in_transit"}
     assert after_ship == {

@@ -19,6 +19,7 @@ from tests.application.transfers_fixtures import (
     ledger,
     ledger_count,
     records_of,
+    review_and_ship,
     stock,
 )
 
@@ -80,9 +81,14 @@ def test_request_approve_ship_receive_in_part_and_return_the_rest(db, as_user, c
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     response = warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
     assert response.status_code == 200, response.json
-    response = fire(warehouse, TO, out.id, "ship")
+    # leaving a warehouse, the goods are scanned again by a second person (出库复核)
+    refused = fire(warehouse, TO, out.id, "ship")
+    assert refused.status_code == 409
+    assert "shipped by Review and ship" in refused.json["error"]
+    response = review_and_ship(as_user("whsuper"), out.id)
     assert response.status_code == 200, response.json
     assert response.json["state"] == "shipped"
+    assert response.json["data"]["reviewer"] == chain["whsuper"]
     # in transit: gone from WH1, on the road, sellable nowhere, not yet at S1
     after_ship = stock(db)
     assert after_ship[("WH1", "STRIP", "L1", "available")] == D(6)
@@ -153,11 +159,11 @@ def key_in_transit(balances: dict) -> tuple:
 
 def test_the_remainder_may_arrive_later(db, as_user, chain):
     out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
-    warehouse = as_user("whsuper")
+    warehouse = as_user("whclerk")
     current = warehouse.get(f"{TO}/{out.id}").json
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]
     warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")
     store = as_user("clerk1")
     current = store.get(f"{TI}/{incoming.id}").json
@@ -187,7 +193,7 @@ def test_the_request_shows_the_transfer_out_its_approval_made(db, as_user, chain
 def test_goods_recalled_on_the_road_arrive_set_apart(db, as_user, chain):
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     out, warehouse = shipped_out(db, as_user, chain, lines)
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     with db.transaction() as session:  # the lot is recalled while the goods are on the road
         lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
         recall_lots(session, session.get(Item, chain["strip"]), [lot], document="RC-1")
@@ -213,7 +219,7 @@ def test_a_serial_unit_is_shipped_and_received_whole(db, as_user, chain):
     current = warehouse.get(f"{TO}/{out.id}").json
     lines = [{"item": chain["ecg"], "lot": "E1", "serial": "SN2", "quantity": "1"}]
     warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")
     assert incoming.data["lines"][0]["serial"] == "SN2"
     store = as_user("clerk1")
@@ -267,7 +273,7 @@ def test_shipping_more_than_available_is_refused(db, as_user, chain):
         db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "11"}]
     )
     before = snapshot(db)
-    response = fire(warehouse, TO, out.id, "ship")
+    response = review_and_ship(as_user("whsuper"), out.id)
     assert_refused(db, response, "STRIP", "11", "10", before=before)
     assert records_of(db, "transfer_in") == []
     assert records_of(db, "transfer_out")[0].state == "draft"
@@ -278,7 +284,7 @@ def test_shipping_a_recalled_lot_is_refused(db, as_user, chain):
         db, as_user, chain, [{"item": chain["strip"], "lot": "RC", "quantity": "1"}]
     )
     before = snapshot(db)
-    response = fire(warehouse, TO, out.id, "ship")
+    response = review_and_ship(as_user("whsuper"), out.id)
     assert_refused(db, response, "RC", "recalled", before=before)
     assert records_of(db, "transfer_in") == []
 
@@ -287,7 +293,7 @@ def test_receiving_more_than_shipped_is_refused(db, as_user, chain):
     out, warehouse = shipped_out(
         db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     )
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")
     store = as_user("clerk1")
     current = store.get(f"{TI}/{incoming.id}").json
@@ -308,7 +314,7 @@ def test_receive_transfer_refuses_more_than_outstanding_at_engine_level(db, as_u
     out, warehouse = shipped_out(
         db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     )
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")
     before = snapshot(db)
     registry = app.extensions["lianku.registry"]
@@ -352,10 +358,12 @@ def test_wrong_role_or_store_is_refused(db, as_user, chain):
     )
     before = snapshot(db)
     # the requesting store cannot ship the warehouse's transfer out (not in its scope)
-    assert_refused(db, fire(as_user("manager1"), TO, out.id, "ship"), before=before)
-    # QA may not ship (not one of the transition's roles)
-    assert_refused(db, fire(as_user("qa"), TO, out.id, "ship"), "Ship", before=before)
-    _warehouse.post(f"{TO}/{out.id}/transitions/ship", json={})
+    assert_refused(db, fire(as_user("manager1"), TO, out.id, "review_ship"), before=before)
+    # the clerk who picked it, or QA, may not review it (not one of the transition's roles)
+    for who in (_warehouse, as_user("qa")):
+        refused = fire(who, TO, out.id, "review_ship")
+        assert_refused(db, refused, "Review and ship", before=before)
+    assert review_and_ship(as_user("hq"), out.id).status_code == 200  # HQ may
     [incoming] = records_of(db, "transfer_in")
     before = snapshot(db)
     # another store cannot receive S1's transfer in; the warehouse clerk cannot either (scope)
@@ -437,7 +445,7 @@ def test_nobody_creates_a_transfer_out_at_another_location_bypassing_the_request
 def shipped_to_s1(db, as_user, chain, lines) -> tuple:
     """WH1 ships ``lines`` to S1: (transfer out, S1's transfer in, S1's clerk)."""
     out, warehouse = shipped_out(db, as_user, chain, lines)
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")
     return out, incoming, as_user("clerk1")
 
@@ -565,7 +573,7 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     out, warehouse = shipped_out(db, as_user, chain, lines)
     before = snapshot(db)
-    response = fire(warehouse, TO, out.id, "ship")  # they leave cold, and say how cold
+    response = review_and_ship(as_user("whsuper"), out.id)  # they leave cold, and say how cold
     assert response.status_code == 422
     assert response.json["errors"] == {
         "transport_mode": ["Cold-chain goods travel by refrigerated vehicle, cold box or "
@@ -580,13 +588,14 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
     assert "cool the box again" in response.json["errors"]["departure_temperature"][0]
     ambient = {"transport_mode": "ambient", "departure_temperature": "5.0", "version": version}
     assert warehouse.put(f"{TO}/{out.id}", json=ambient).status_code == 200
-    response = fire(warehouse, TO, out.id, "ship")
+    response = review_and_ship(as_user("whsuper"), out.id)
     assert response.status_code == 422
     assert list(response.json["errors"]) == ["transport_mode"]
     assert snapshot(db) == before
-    boxed = {"transport_mode": "cold_box", "version": version + 1}
+    version = warehouse.get(f"{TO}/{out.id}").json["version"]
+    boxed = {"transport_mode": "cold_box", "version": version}
     assert warehouse.put(f"{TO}/{out.id}", json=boxed).status_code == 200
-    assert fire(warehouse, TO, out.id, "ship").status_code == 200
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")  # made by the shipment: no arrival temperature yet
     assert {key: incoming.data.get(key) for key in ("transport_mode", "departure_temperature")} == {
         "transport_mode": "cold_box", "departure_temperature": "5.0"}  # fmt: skip

@@ -42,6 +42,9 @@ STAFF = {  # username → (role, location code)
 }
 GTIN = "06901234567892"
 SIGN = {"password": PASSWORD, "meaning": "approved"}
+TO = "/api/v1/forms/transfer_out/records"
+#: What a review scan says of the goods: a scanned line less its scan and the order's line.
+GOODS = ("item", "lot", "expiry_date", "serial", "quantity")
 
 
 @pytest.fixture
@@ -180,3 +183,19 @@ def approve(db, client: ApiClient, user_id: int, record_id: int, signature=None)
     body = {"decision": "approve", **({"signature": signature} if signature else {})}
     response = client.post(f"/api/v1/approval-tasks/{task}/decision", json=body)
     assert response.status_code == 200, response.json
+
+
+def review_and_ship(client: ApiClient, record_id: int, scans: list[dict] | None = None):
+    """The outbound review (出库复核) of a warehouse's transfer out: ``client`` (a supervisor, QA
+    or HQ) scans the goods again — by default exactly the picked lines — and fires
+    ``review_ship``; returns its response."""
+    current = client.get(f"{TO}/{record_id}").json
+    if scans is None:
+        scans = [
+            {name: line[name] for name in GOODS if line.get(name) not in (None, "")}
+            for line in current["data"]["lines"]
+        ]
+    body = {"review_scans": scans, "version": current["version"]}
+    saved = client.put(f"{TO}/{record_id}", json=body)
+    assert saved.status_code == 200, saved.json
+    return client.post(f"{TO}/{record_id}/transitions/review_ship", json={})

@@ -65,7 +65,7 @@ ROLES = {
     ("transfer_request", "submit"): {"store_clerk"},
     ("transfer_request", "store"): {"store_manager"},
     ("transfer_request", "hq"): {"hq_manager"},
-    ("transfer_out", "ship"): {"warehouse_clerk"},
+    ("transfer_out", "review_ship"): {"warehouse_supervisor"},  # 出库复核: the clerk picked
     ("transfer_in", "receive"): {"store_clerk"},
     ("transfer_in", "receive_partial"): {"store_clerk"},
     ("transfer_in", "return_remainder"): {"store_manager"},
@@ -114,6 +114,12 @@ def _who(session) -> dict[tuple[str, str], set[str]]:
     for form, step, user in [*fired, *decided]:
         who.setdefault((form, step), set()).update(user.role_names)
     return who
+
+
+def _goods(rows: list[dict]) -> list[tuple]:
+    """Scans as goods, whatever their order: (item, lot, serial, quantity)."""
+    return sorted((row["item"], row.get("lot"), row.get("serial"), str(row["quantity"]))
+                  for row in rows)  # fmt: skip
 
 
 def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
@@ -181,6 +187,11 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
             and sale.data["reviewer"] not in (None, sale.created_by)
             for sale in reviewed
         )
+        # what left a warehouse was scanned again by its supervisor, reviewed as picked
+        shipped = select(Record).where(Record.form == "transfer_out", Record.state == "shipped")
+        for out in session.scalars(shipped):
+            assert out.data["needs_review"] and out.data["reviewer"], out.number
+            assert _goods(out.data["review_scans"]) == _goods(out.data["lines"]), out.number
         # today's sale beyond the store's stock: allocated elsewhere, its transfer out to ship
         drafts = select(Record).where(Record.form == "transfer_out", Record.state == "draft")
         (waiting,) = session.scalars(drafts).all()

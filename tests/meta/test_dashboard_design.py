@@ -44,7 +44,7 @@ def test_cards_roles_and_refresh():
     values = settings(board, refresh_seconds="60")
     values.add("roles", "store_manager")
     after = safe_load(dashboard_design.update_dashboard(EXPIRY, values, ROLES))
-    assert after["roles"] == ["qa", "warehouse_supervisor", "warehouse_clerk", "store_manager"]
+    assert after["roles"] == ["qa", "store_manager"]
     assert after["refresh_seconds"] == 60
     added = dashboard_design.add_card(EXPIRY, {"report": "stock_on_hand"}, REPORTS)
     assert safe_load(added)["cards"][-1] == {"report": "stock_on_hand", "chart": "table",

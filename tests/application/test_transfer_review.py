@@ -1,0 +1,162 @@
+"""出库复核 of what leaves a warehouse, through the HTTP API: the warehouse clerk picks a store's
+transfer, the supervisor scans the goods again, and they ship only when the two scans match —
+each difference named, nothing moved. Whoever picked, or saved the review for the picker, is
+refused. The review stays on the transfer, its print and the GSP record; the warehouse's
+dashboard lists what waits to ship. A store's own transfer ships as before, unreviewed."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from sqlalchemy import select
+
+from app.kernel.audit import AuditEntry
+from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import (
+    TO,
+    approve,
+    book,
+    ledger_count,
+    records_of,
+    review_and_ship,
+    stock,
+)
+
+chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
+
+TQ = "/api/v1/forms/transfer_request/records"
+
+
+def picked(db, as_user, chain, picker="whclerk", lines=None):
+    """S1's request for 6 strips, approved by its manager; ``picker`` scans lot L1 (4 + 2)."""
+    clerk = as_user("clerk1")
+    body = {"from_location": chain["WH1"], "to_location": chain["S1"],
+            "lines": [{"item": chain["strip"], "quantity": "6", "unit_price": "10"}]}  # fmt: skip
+    asked = clerk.post(TQ, json=body).json
+    assert clerk.post(f"{TQ}/{asked['id']}/transitions/submit", json={}).status_code == 200
+    approve(db, as_user("manager1"), chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    lines = lines or [{"item": chain["strip"], "lot": "L1", "quantity": "4"},
+                      {"item": chain["strip"], "lot": "L1", "quantity": "2"}]  # fmt: skip
+    client = as_user(picker)
+    version = client.get(f"{TO}/{out.id}").json["version"]
+    saved = client.put(f"{TO}/{out.id}", json={"lines": lines, "version": version})
+    assert saved.status_code == 200, saved.json
+    return out
+
+
+def strips(lot: str, quantity: str) -> dict:
+    return {"item": 0, "lot": lot, "quantity": quantity}  # item filled in by ``scans``
+
+
+def scans(chain, *rows) -> list[dict]:
+    return [{**row, "item": chain["strip"]} for row in rows]
+
+
+def to_ship(client) -> list[tuple]:
+    """The warehouse dashboard's 待发货调拨: (transfer its number opens, destination, lines)."""
+    rows = client.get("/api/v1/reports/transfers_to_ship").json["rows"]
+    return [(row["links"]["number"], row["values"]["destination"], row["values"]["lines"],
+             D(row["values"]["quantity"])) for row in rows]  # fmt: skip
+
+
+def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, chain):
+    out = picked(db, as_user, chain)
+    supervisor = as_user("whsuper")
+    assert to_ship(supervisor) == [(out.id, "一号店", 2, D(6))]
+    before = (stock(db), ledger_count(db))
+
+    # one box short and a lot that was not picked: both named, nothing leaves
+    short = review_and_ship(supervisor, out.id, scans(chain, strips("L1", "5"), strips("RC", "1")))
+    assert short.status_code == 409
+    assert short.json["error"].endswith(
+        "The review does not match the goods picked: STRIP lot L1 picked 6, reviewed 5; "
+        "STRIP lot RC picked 0, reviewed 1."
+    )
+    assert (stock(db), ledger_count(db)) == before
+    assert records_of(db, "transfer_out")[0].data.get("reviewer") is None
+
+    # scanned as one carton of six, the same goods pass
+    shipped = review_and_ship(supervisor, out.id, scans(chain, strips("L1", "6")))
+    assert shipped.status_code == 200, shipped.json
+    assert shipped.json["state"] == "shipped"
+    assert shipped.json["data"]["reviewer"] == chain["whsuper"]
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(4)
+    assert to_ship(supervisor) == []
+
+    note = supervisor.get(f"/forms/transfer_out/{out.id}/print").text  # 调拨单
+    assert "Reviewer" in note and "whsuper 全名" in note
+    period = f"{shipped.json['data']['ship_date']}..{shipped.json['data']['ship_date']}"
+    rows = as_user("whclerk").get(f"/api/v1/reports/transfer_review?period={period}").json["rows"]
+    assert [(r["number"], r["destination"], r["lot"], D(r["quantity"]), r["reviewer"])
+            for r in (row["values"] for row in rows)] == [
+        (out.number, "一号店", "L1", D(6), "whsuper 全名")]  # fmt: skip
+
+
+def test_the_transfer_out_an_approval_made_names_it_in_the_audit_trail(db, as_user, chain):
+    """Made by the request's approval, it was not picked by the approver: its creation's audit
+    entry names the request and the transition, and the approver may review it."""
+    out = picked(db, as_user, chain)
+    with db.session() as session:
+        [created] = session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.entity == "record",
+                AuditEntry.entity_id == str(out.id),
+                AuditEntry.action == "create",
+            )
+        ).all()
+    [request] = records_of(db, "transfer_request")
+    assert created.reason == f"transfer_request {request.number} → submit"  # approved in the end
+
+
+def test_whoever_picked_does_not_review(db, as_user, chain):
+    out = picked(db, as_user, chain, picker="whsuper")
+    before = (stock(db), ledger_count(db))
+    refused = review_and_ship(as_user("whsuper"), out.id)
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith("You saved the picking scans: someone else reviews them.")
+    assert (stock(db), ledger_count(db)) == before
+    # another person may, scanning the goods again (the refused attempt left its scans)
+    hq = as_user("hq")
+    assert review_and_ship(hq, out.id).status_code == 409  # the picker's scans, unchanged
+    cleared = review_and_ship(hq, out.id, [])
+    assert cleared.json["error"].endswith("Scan the goods again to review them.")
+    assert review_and_ship(hq, out.id).status_code == 200
+
+
+def test_a_review_the_picker_scanned_is_refused(db, as_user, chain):
+    out = picked(db, as_user, chain)
+    clerk, supervisor = as_user("whclerk"), as_user("whsuper")
+    current = clerk.get(f"{TO}/{out.id}").json
+    review = scans(chain, strips("L1", "6"))
+    saved = clerk.put(
+        f"{TO}/{out.id}", json={"review_scans": review, "version": current["version"]}
+    )
+    assert saved.status_code == 200, saved.json
+    before = (stock(db), ledger_count(db))
+    refused = supervisor.post(f"{TO}/{out.id}/transitions/review_ship", json={})
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith(
+        "The review scans were saved by whclerk 全名, who picked the goods: clear them and scan "
+        "the goods again."
+    )
+    assert (stock(db), ledger_count(db)) == before
+    # cleared and scanned again by the supervisor, the same goods pass
+    assert review_and_ship(supervisor, out.id, []).status_code == 409
+    assert review_and_ship(supervisor, out.id, review).status_code == 200
+
+
+def test_a_stores_own_transfer_ships_unreviewed(db, as_user, chain):
+    book(db, chain, "S1", 3)
+    clerk = as_user("clerk1")
+    body = {"from_location": chain["S1"], "to_location": chain["S2"],
+            "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]}  # fmt: skip
+    out = clerk.post(TO, json=body)
+    assert out.status_code == 201, out.json
+    assert out.json["data"]["needs_review"] is False
+    refused = clerk.post(f"{TO}/{out.json['id']}/transitions/review_ship", json={})
+    assert refused.status_code in (403, 409)
+    shipped = as_user("manager1").post(f"{TO}/{out.json['id']}/transitions/ship", json={})
+    assert shipped.status_code == 200, shipped.json
+    assert shipped.json["data"].get("reviewer") is None
+    assert ("S1", "STRIP", "L1", "available") not in stock(db)
