@@ -2,8 +2,9 @@
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
 
-from app.migrate import current_revision, head_revision
+from app.migrate import current_revision, head_revision, upgrade
 from app.models import metadata
 
 
@@ -16,3 +17,26 @@ def test_models_and_migrations_agree(db):
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         differences = compare_metadata(context, metadata)
     assert differences == [], f"models and migrations disagree: {differences}"
+
+
+def test_transfer_outs_saved_before_0028_get_their_formulas_filled(tmp_path):
+    """The shipped transfer out gained ``needs_review``: the upgrade queues the formula backfill
+    of the records saved before (the worker fills them), and of none on a new database."""
+    for saved, queued in ((True, 1), (False, 0)):
+        engine = create_engine(f"sqlite:///{tmp_path / f'{saved}.db'}")
+        upgrade(engine, "0027")
+        with engine.begin() as connection:
+            if saved:
+                connection.execute(text(
+                    "INSERT INTO records (form, state, created_at, updated_at, version,"
+                    " meta_version, data) VALUES ('transfer_out', 'draft', '2026-12-01 08:00:00',"
+                    " '2026-12-01 08:00:00', 1, 1, '{}')"
+                ))  # fmt: skip
+        upgrade(engine, "0028")
+        with engine.connect() as connection:
+            jobs = connection.execute(text("SELECT kind, params, status FROM jobs")).all()
+        assert len(jobs) == queued
+        if queued:
+            assert jobs[0][0] == "formula_backfill" and jobs[0][2] == "queued"
+            assert '"form": "transfer_out"' in jobs[0][1]
+        engine.dispose()

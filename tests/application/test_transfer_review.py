@@ -10,7 +10,9 @@ from decimal import Decimal as D
 
 from sqlalchemy import select
 
+from app.kernel import jobs
 from app.kernel.audit import AuditEntry
+from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import (
     TO,
@@ -160,3 +162,21 @@ def test_a_stores_own_transfer_ships_unreviewed(db, as_user, chain):
     assert shipped.status_code == 200, shipped.json
     assert shipped.json["data"].get("reviewer") is None
     assert ("S1", "STRIP", "L1", "available") not in stock(db)
+
+
+def test_a_warehouse_draft_saved_before_the_upgrade_is_reviewed_once_filled(db, as_user, chain):
+    """A transfer out saved before the form had ``needs_review`` lacks it: unfilled, it would
+    ship unreviewed and wait on no dashboard. Migration 0028 queues the formula backfill."""
+    out = picked(db, as_user, chain)
+    with db.transaction() as session:
+        record = session.get(Record, out.id)
+        record.data = {k: v for k, v in record.data.items() if k != "needs_review"}
+    supervisor = as_user("whsuper")
+    assert to_ship(supervisor) == []
+    with db.transaction() as session:
+        jobs.enqueue(session, "formula_backfill", {"form": "transfer_out"})
+    assert jobs.run_next(db).result == {"filled": {"transfer_out": 1}}
+    assert to_ship(supervisor) == [(out.id, "一号店", 2, D(6))]
+    refused = as_user("whclerk").post(f"{TO}/{out.id}/transitions/ship", json={})
+    assert refused.status_code == 409
+    assert review_and_ship(supervisor, out.id).status_code == 200
