@@ -254,7 +254,11 @@ def test_a_hospital_is_shipped_directly_by_fulfilment_orders(chain, db):
     child = wh_clerk.get(f"{SO}/{from_wh.id}").json
     units = [{"scan": scan(PACE_GTIN, "P1", day(400), serial)} for serial in ("SN1", "SN2")]
     scan_goods(wh_clerk, child["id"], units)
-    supervisor = chain.api("wh_supervisor")
+    supervisor = chain.api("wh_supervisor")  # finds it on the warehouse dashboard, a click away
+    waiting = supervisor.get("/api/v1/reports/awaiting_review").json["rows"]
+    assert [(row["values"]["number"], row["links"]["number"]) for row in waiting] == [
+        (from_wh.number, from_wh.id)
+    ]  # fmt: skip
     review_goods(supervisor, child["id"], units)
     response = fire(supervisor, SO, child, "review_deliver")
     assert response.status_code == 200, response.json

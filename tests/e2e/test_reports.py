@@ -94,3 +94,22 @@ def test_store_manager_dashboard_draws_its_cards(
     page.wait_for_timeout(1200)  # let the bars finish their entry animation
     page.screenshot(path=screenshot_dir / f"dashboard-store-{viewport['width']}.png",
                     full_page=True)  # fmt: skip
+
+
+def test_a_dashboard_tables_drill_opens_the_report_it_names(live_server, page_factory, store_chain):
+    """QA's expiry dashboard: an item code in the near-expiry table opens that item's stock card,
+    as the report page's own table does."""
+    from tests.chain import PASSWORD
+
+    with store_chain.db.transaction() as session:
+        identity.create_user(session, "qa", "质量 Quinn", PASSWORD, roles=["qa"],
+                             location_ids=[store_chain.loc("HQ")])  # fmt: skip
+    page = page_factory(viewport=PHONE)
+    sign_in(page, live_server, "qa", PASSWORD)
+    card = page.locator("[data-report-url*=near_expiry][data-loaded]")
+    card.wait_for(timeout=10_000)
+    code = card.locator("tbody a[data-link]", has_text="STRIP").first
+    assert code.get_attribute("href").endswith("/reports/stock_card?item=STRIP")
+    code.click()
+    page.wait_for_url(f"{live_server}/reports/stock_card?item=STRIP")
+    assert "L-EARLY" in page.locator("table.report-table").inner_text()

@@ -16,7 +16,8 @@ lianku.drawReport = function (holder, data, chart) {
   if (chart.type === "table") {
     holder.style.height = "auto";
     const total = (holder.closest("[data-total-text]") || { dataset: {} }).dataset.totalText;
-    holder.innerHTML = lianku.reportTable(data, rows, escape, total || "Σ");
+    const urls = (holder.closest("[data-record-url]") || { dataset: {} }).dataset;
+    holder.innerHTML = lianku.reportTable(data, rows, escape, total || "Σ", urls);
     return;
   }
   if (chart.type === "kpi") {
@@ -87,17 +88,37 @@ lianku.cellLabel = function (row, name) {
   return name in labels ? labels[name] : row.values[name];
 };
 
-// A card's table, as the report page draws it: the rows (first 20), highlights, totals.
-lianku.reportTable = function (data, rows, escape, totalText) {
+// Where a cell with a drill leads, as the report page links it: the record whose id the row
+// holds, or another report given the cell's value. ``urls`` holds the app's addresses for a
+// record (``.../FORM/0``) and a report page (``.../REPORT``); without them, nowhere.
+lianku.cellHref = function (column, row, urls) {
+  const target = (row.links || {})[column.name];
+  const link = column.link;
+  if (!link || target === undefined || target === null) return null;
+  if (link.form && urls.recordUrl) {
+    return urls.recordUrl.replace("/FORM/0", `/${encodeURIComponent(link.form)}/${encodeURIComponent(target)}`);
+  }
+  if (link.report && urls.reportPageUrl) {
+    const page = urls.reportPageUrl.replace("/REPORT", `/${encodeURIComponent(link.report)}`);
+    return `${page}?${encodeURIComponent(link.param)}=${encodeURIComponent(target)}`;
+  }
+  return null;
+};
+
+// A card's table, as the report page draws it: the rows (first 20), highlights, totals, and a
+// click on a drill column's cell opening what it leads to.
+lianku.reportTable = function (data, rows, escape, totalText, urls) {
   const columns = data.columns;
   const numbers = ["integer", "decimal", "money"];
-  const cell = (column, text, style, tag) => {
+  const cell = (column, text, style, tag, href) => {
     const classes = [numbers.includes(column.type) ? "text-end" : "", style ? `table-${style}` : ""];
     const mark = style ? ` data-highlight="${escape(style)}"` : "";
-    return `<${tag} class="${classes.join(" ").trim()}"${mark}>${escape(text)}</${tag}>`;
+    const shown = href ? `<a href="${escape(href)}" data-link>${escape(text)}</a>` : escape(text);
+    return `<${tag} class="${classes.join(" ").trim()}"${mark}>${shown}</${tag}>`;
   };
   const line = (row) => `<tr>${columns.map((c) =>
-    cell(c, lianku.shown(c, lianku.cellLabel(row, c.name)), (row.styles || {})[c.name], "td")).join("")}</tr>`;
+    cell(c, lianku.shown(c, lianku.cellLabel(row, c.name)), (row.styles || {})[c.name], "td",
+         lianku.cellHref(c, row, urls || {}))).join("")}</tr>`;
   const head = columns.map((c) => cell(c, c.label, null, "th")).join("");
   const body = rows.length ? rows.slice(0, 20).map(line).join("")
     : `<tr><td colspan="${columns.length}" class="text-muted">–</td></tr>`;

@@ -1,0 +1,67 @@
+"""出库复核 of a warehouse's transfer in a real browser: the supervisor, on a phone, finds the
+picked transfer on the warehouse dashboard, opens it from there, scans the goods again and ships
+them; the goods are in transit and the page shows who reviewed them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from tests.application import transfers_fixtures as fixtures
+from tests.application.story_fixtures import raw
+from tests.application.transfers_fixtures import GTIN, TO, approve, records_of, stock
+from tests.e2e.conftest import PHONE, fill, save, sign_in
+from tests.forms_fixtures import PASSWORD
+
+chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
+L1_EXPIRY = dt.date(2031, 6, 30)
+
+
+def picked_transfer(db, as_user, chain):
+    """S1's request for 4 strips, approved by its manager; the warehouse clerk picked lot L1."""
+    clerk = as_user("clerk1")
+    body = {"from_location": chain["WH1"], "to_location": chain["S1"],
+            "lines": [{"item": chain["strip"], "quantity": "4", "unit_price": "10"}]}  # fmt: skip
+    asked = clerk.post("/api/v1/forms/transfer_request/records", json=body).json
+    submitted = clerk.post(
+        f"/api/v1/forms/transfer_request/records/{asked['id']}/transitions/submit"
+    )
+    assert submitted.status_code == 200, submitted.json
+    approve(db, as_user("manager1"), chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    keeper = as_user("whclerk")
+    version = keeper.get(f"{TO}/{out.id}").json["version"]
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
+    assert (
+        keeper.put(f"{TO}/{out.id}", json={"lines": lines, "version": version}).status_code == 200
+    )
+    return out
+
+
+def test_a_supervisor_reviews_a_transfer_from_the_dashboard_on_a_phone(
+    live_server, page_factory, db, as_user, chain
+):
+    out = picked_transfer(db, as_user, chain)
+    page = page_factory(viewport=PHONE, locale="en")
+    sign_in(page, live_server, "whsuper", PASSWORD)
+    card = page.locator("[data-report-url*=transfers_to_ship][data-loaded]")
+    card.wait_for(timeout=10_000)
+    card.locator("a", has_text=out.number).click()
+    page.wait_for_url(f"{live_server}/forms/transfer_out/{out.id}")
+
+    page.click("a:has-text('Edit')")
+    page.click("[data-add-row=review_scans]")
+    page.locator("input[name='review_scans[0].scan']").click()
+    page.keyboard.type(raw(GTIN, "L1", L1_EXPIRY))
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector(\"input[name='review_scans[0].lot']\").value === 'L1'",
+        timeout=5000,
+    )
+    fill(page, "input[name='review_scans[0].quantity']", "4")
+    save(page)
+    page.click("button[data-transition=review_ship]")
+    page.wait_for_selector("#movements")
+    assert "whsuper 全名" in page.locator("[data-field='reviewer']").inner_text()
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == Decimal(6)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
