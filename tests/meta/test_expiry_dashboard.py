@@ -1,7 +1,8 @@
 """The expiry dashboard: the shipped ``expired_lots`` report lists the lots past expiry still on
 hand, by location, inside the user's scope; QA and the warehouses get a dashboard of near-expiry
-and expired lots (the warehouses' with the transfers waiting to ship first), store managers and HQ an expired-lots card on their own (see report_chain for
-the stock: SH01 holds 2 of L-OLD, expired the day before the business day)."""
+and expired lots (the warehouses' with what waits to leave first), store managers and HQ an
+expired-lots card on their own (see report_chain for the stock: SH01 holds 2 of L-OLD, expired
+the day before the business day)."""
 
 from __future__ import annotations
 
