@@ -98,6 +98,7 @@ def test_the_transfer_in_prints_generically_with_its_udi_and_the_source_named(db
     assert ("gs1-128", f"(01){GTIN}(17)310630(10)L1") in codes
     assert "上海仓" in html  # a counterpart location is named, not shown as #id
     assert out.number in html
+    assert "<th>Shipped</th>" in html and "Cold chain" not in html  # a hidden column is not
 
 
 def test_the_delivery_note_and_the_receiving_record(db, as_user, chain):

@@ -66,6 +66,8 @@ def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, 
     out = picked(db, as_user, chain)
     supervisor = as_user("whsuper")
     assert to_ship(supervisor) == [(out.id, "一号店", 2, D(6))]
+    page = supervisor.get(f"/forms/transfer_out/{out.id}").text  # the lines, less what is hidden
+    assert "<th>Lot</th>" in page and "Left within range" not in page
     before = (stock(db), ledger_count(db))
 
     # one box short and a lot that was not picked: both named, nothing leaves
