@@ -10,7 +10,9 @@ name, for the record and its report.
 
 The reviewer is another person than the picker: whoever saved the picking scans (the record's
 audit trail says who did) is refused, whatever their role, and so is a review whose scans a
-picker saved last; the workflow says which roles review.
+picker saved last; the workflow says which roles review. Goods nobody scanned as picked (lines
+a workflow action wrote, such as a transfer out an order's allocation made) are scanned by a
+picker first: otherwise the review would be the only scan.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ class CheckReview(Action):
         if not reviewed_rows:
             raise ActionError(_("Scan the goods again to review them."))
         pickers = _writers(context, params["picked"])
+        if picked_rows and not pickers:  # e.g. a transfer out as an order's allocation wrote it
+            raise ActionError(_("Nobody has scanned the goods as picked yet: scan them first."))
         if getattr(context.user, "id", None) in pickers:
             raise ActionError(_("You saved the picking scans: someone else reviews them."))
         last_reviewer = (_writers(context, params["reviewed"]) or [None])[-1]

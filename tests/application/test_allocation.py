@@ -28,7 +28,7 @@ from tests.application.sales_fixtures import (
     scan_goods,
 )
 from tests.application.story_fixtures import stock
-from tests.application.transfers_fixtures import review_and_ship
+from tests.application.transfers_fixtures import review_and_ship, scan_picks
 from tests.forms_fixtures import ApiClient
 
 chain = allocation_fixtures.chain  # the fixture, used by name
@@ -132,8 +132,17 @@ def test_serial_units_travel_by_transfer_one_line_each(chain, db):
             for row in transfer.data["lines"]] == [("SN1", "1", 1), ("SN2", "1", 1)]  # fmt: skip
     assert held(db) == [(transfer.number, 1, "WH-SH", "P1", "1"),
                         (transfer.number, 2, "WH-SH", "P1", "1")]  # fmt: skip
-    # the allocation picked the units; the warehouse's supervisor reviews them (出库复核)
-    assert review_and_ship(chain.api("wh_supervisor"), transfer.id).status_code == 200
+    # the allocation chose the units; nobody has scanned them as picked, so nothing is reviewed
+    supervisor = chain.api("wh_supervisor")
+    refused = review_and_ship(supervisor, transfer.id)
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith(
+        "Nobody has scanned the goods as picked yet: scan them first."
+    )
+    # the clerk scans them as picked, the warehouse's supervisor reviews them (出库复核)
+    scan_picks(chain.api("wh_clerk"), transfer.id,
+               [scan(PACE_GTIN, "P1", day(400), serial) for serial in ("SN1", "SN2")])  # fmt: skip
+    assert review_and_ship(supervisor, transfer.id).status_code == 200
     (incoming,) = records(db, "transfer_in")
     assert clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={}).status_code == 200
     line = clerk.get(f"{SO}/{record['id']}").json["data"]["lines"][0]

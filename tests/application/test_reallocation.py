@@ -29,7 +29,7 @@ from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TI, TO, held, records
 from tests.application.sales_fixtures import approved_customer, day, fire, scan, scan_goods
 from tests.application.story_fixtures import stock
-from tests.application.transfers_fixtures import review_and_ship
+from tests.application.transfers_fixtures import review_and_ship, scan_picks
 
 chain = allocation_fixtures.chain  # the fixture, used by name
 
@@ -114,6 +114,7 @@ def test_a_cancelled_transfer_leaves_a_shortfall_that_reallocate_fills_by_the_ru
         refused.status_code == 409
         and f"{new.number} for this order has not been shipped" in (refused.json["error"])
     )
+    scan_picks(chain.api("wh_clerk"), new.id, [scan(STRIP_GTIN, "B", day(200))])
     assert review_and_ship(chain.api("wh_supervisor"), new.id).status_code == 200
     (incoming,) = records(db, "transfer_in")
     assert clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={}).status_code == 200

@@ -185,6 +185,17 @@ def approve(db, client: ApiClient, user_id: int, record_id: int, signature=None)
     assert response.status_code == 200, response.json
 
 
+def scan_picks(client: ApiClient, record_id: int, scans: list[str]) -> None:
+    """The picker scans the goods a workflow action wrote onto a transfer out's lines (an order's
+    allocation): ``scans[i]`` onto line ``i``, the lines otherwise as written."""
+    current = client.get(f"{TO}/{record_id}").json
+    lines = [
+        {**line, "scan": text} for line, text in zip(current["data"]["lines"], scans, strict=True)
+    ]
+    saved = client.put(f"{TO}/{record_id}", json={"lines": lines, "version": current["version"]})
+    assert saved.status_code == 200, saved.json
+
+
 def review_and_ship(client: ApiClient, record_id: int, scans: list[dict] | None = None):
     """The outbound review (出库复核) of a warehouse's transfer out: ``client`` (a supervisor, QA
     or HQ) scans the goods again — by default exactly the picked lines — and fires

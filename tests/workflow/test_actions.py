@@ -59,7 +59,9 @@ def test_example_plugin_checks_the_cold_chain_band(temperature, refused):
 
 
 def test_check_review_compares_the_goods_by_item_lot_and_serial(db):
+    from app.kernel import audit
     from app.kernel.items import add_item
+    from app.kernel.users import User
     from app.plugins.review import CheckReview
 
     with db.transaction() as session:
@@ -71,13 +73,23 @@ def test_check_review_compares_the_goods_by_item_lot_and_serial(db):
                   "quantity": "quantity", "reviewer": "reviewer"}  # fmt: skip
         user = SimpleNamespace(id=7)
 
-        def review(rows):
+        def review(rows, by=user):
             record = SimpleNamespace(id=0, data={"picked": picked, "reviewed": rows})
-            context = ActionContext(session=session, record=record, user=user, params=params,
+            context = ActionContext(session=session, record=record, user=by, params=params,
                                     transition="review_deliver")  # fmt: skip
             CheckReview().run(context)
             return record.data
 
+        # lines nobody scanned as picked (an action wrote them) are not reviewed
+        with pytest.raises(ActionError, match="Nobody has scanned the goods as picked yet"):
+            review(picked)
+        picker = User(username="picker", full_name="Picker", password_hash="-")
+        session.add(picker)
+        session.flush()
+        audit.record(session, "update", "record", 0, changes={"picked": [None, picked]},
+                     context=audit.AuditContext(user_id=picker.id))  # fmt: skip
+        with pytest.raises(ActionError, match="You saved the picking scans"):
+            review(picked, by=picker)
         # the same units in another order, the gauze counted in two parts: passes, stamps
         same = [*reversed(picked[1:]), {"item": gauze.id, "quantity": "4"},
                 {"item": gauze.id, "quantity": "6.000"}]  # fmt: skip
