@@ -196,6 +196,17 @@ def fill(page, selector: str, value: str) -> None:
     raise AssertionError(f"{selector} holds {field.input_value()!r}, not {value!r}")
 
 
+def scan_into_new_row(page, table: str, scanned: str, lot: str, row: int = 0) -> None:
+    """Add row ``row`` to ``table`` and scan ``scanned`` into its scan field as a scanner types
+    it, Enter last; wait until the scan has filled the row's lot with ``lot``."""
+    page.click(f"[data-add-row={table}]")
+    page.locator(f"input[name='{table}[{row}].scan']").click()
+    page.keyboard.type(scanned)
+    page.keyboard.press("Enter")
+    filled = f"document.querySelector(\"input[name='{table}[{row}].lot']\").value === '{lot}'"
+    page.wait_for_function(filled, timeout=5000)
+
+
 def save(page) -> None:
     """Press the form's Save and wait for the saved record's page. A refused save fails at once
     with what the page marked (it used to show only as a wait for the record page timing out)."""

@@ -25,7 +25,7 @@ from tests.application.story_fixtures import (
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
 from tests.chain import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, fill, pick, save, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, fill, pick, save, scan_into_new_row, sign_in
 
 D = Decimal
 
@@ -157,14 +157,7 @@ def test_a_manager_reviews_a_hospitals_goods_on_a_phone(
     sign_in(manager, live_server, "manager", PASSWORD)
     manager.goto(f"{live_server}/forms/sales_order/{order['id']}")
     manager.click("a:has-text('编辑')")
-    manager.click("[data-add-row=review_scans]")
-    manager.locator("input[name='review_scans[0].scan']").click()
-    manager.keyboard.type(raw(STRIP_GTIN, "LOT-H", expiry))
-    manager.keyboard.press("Enter")
-    manager.wait_for_function(
-        "document.querySelector(\"input[name='review_scans[0].lot']\").value === 'LOT-H'",
-        timeout=5000,
-    )
+    scan_into_new_row(manager, "review_scans", raw(STRIP_GTIN, "LOT-H", expiry), "LOT-H")
     fill(manager, "input[name='review_scans[0].quantity']", "3")  # one box not scanned
     save(manager)
     manager.click("button[data-transition=review_deliver]")

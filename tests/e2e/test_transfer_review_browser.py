@@ -10,7 +10,7 @@ from decimal import Decimal
 from tests.application import transfers_fixtures as fixtures
 from tests.application.story_fixtures import raw
 from tests.application.transfers_fixtures import GTIN, TO, approve, records_of, stock
-from tests.e2e.conftest import PHONE, fill, save, sign_in
+from tests.e2e.conftest import PHONE, fill, save, scan_into_new_row, sign_in
 from tests.forms_fixtures import PASSWORD
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
@@ -50,14 +50,7 @@ def test_a_supervisor_reviews_a_transfer_from_the_dashboard_on_a_phone(
     page.wait_for_url(f"{live_server}/forms/transfer_out/{out.id}")
 
     page.click("a:has-text('Edit')")
-    page.click("[data-add-row=review_scans]")
-    page.locator("input[name='review_scans[0].scan']").click()
-    page.keyboard.type(raw(GTIN, "L1", L1_EXPIRY))
-    page.keyboard.press("Enter")
-    page.wait_for_function(
-        "document.querySelector(\"input[name='review_scans[0].lot']\").value === 'L1'",
-        timeout=5000,
-    )
+    scan_into_new_row(page, "review_scans", raw(GTIN, "L1", L1_EXPIRY), "L1")
     fill(page, "input[name='review_scans[0].quantity']", "4")
     save(page)
     page.click("button[data-transition=review_ship]")
