@@ -321,6 +321,7 @@ def detail(form, record_id):
         may_delete=records.editable(definition, record),
         timeline=engine.timeline(session, record), meanings=engine.SIGNATURE_MEANINGS,
         step_label=engine.step_label, history_label=engine.history_label,
+        origin_label=lambda reason: engine.origin_label(registry(), reason),
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
         diagram=diagram(definition) if definition.workflow else None, current=record.state,
     )  # fmt: skip

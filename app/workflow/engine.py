@@ -532,8 +532,26 @@ def run_actions(
 
 def _origin(record: Record, transition: dict) -> str:
     """Which record's transition made a record, for its creation's audit entry: language-neutral
-    (form, number and transition names), as the audit trail keeps it."""
+    (form, number and transition names), as the audit trail keeps it (``origin_label`` reads it
+    back)."""
     return f"{record.form} {record.number or record.id} → {transition['name']}"
+
+
+def origin_label(registry: Registry, reason: str, locale: str | None = None) -> str:
+    """A creation's ``_origin`` as users read it: "made by Transfer request TQ-S1-… (Submit)";
+    any other reason as written."""
+    head, arrow, transition = reason.partition(" → ")
+    name, _space, number = head.partition(" ")
+    form = registry.form(name) if arrow and number else None
+    if form is None:
+        return reason
+    locale = locale or records.locale()
+    return _(
+        "made by %(form)s %(number)s (%(transition)s)",
+        form=form.label(locale),
+        number=number,
+        transition=transition_label(form, transition, locale),
+    )
 
 
 def _step_applies(form: FormDef, record: Record, text: str) -> bool:

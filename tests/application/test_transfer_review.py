@@ -111,6 +111,8 @@ def test_the_transfer_out_an_approval_made_names_it_in_the_audit_trail(db, as_us
         ).all()
     [request] = records_of(db, "transfer_request")
     assert created.reason == f"transfer_request {request.number} → submit"  # approved in the end
+    page = as_user("whsuper").get(f"/forms/transfer_out/{out.id}").text  # and its history says
+    assert f"made by Transfer request {request.number} (Submit)" in page
 
 
 def test_whoever_picked_does_not_review(db, as_user, chain):

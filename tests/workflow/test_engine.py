@@ -333,3 +333,17 @@ def test_a_transition_aborted_to_break_a_deadlock_is_run_again(wf_api, wf_org, m
     assert len(calls) == 2
     again = clerk.get(f"/api/v1/forms/cold_receipt/records/{record['id']}").json
     assert again["state"] == "received" and again["version"] == record["version"] + 1
+
+
+def test_a_records_origin_reads_as_the_making_records_form_and_transition(wf_app):
+    """The audit reason of a record an action made (``engine._origin``) is shown in the user's
+    words; a reason of another shape, or naming a form no longer there, as written."""
+    registry = wf_app.extensions["lianku.registry"]
+    with wf_app.test_request_context(headers={"Accept-Language": "en"}):
+        assert engine.origin_label(registry, "cold_receipt CR-7 → receive", "en") == (
+            "made by Cold-chain receipt CR-7 (Receive)"
+        )
+        assert engine.origin_label(registry, "gone_form CR-7 → receive", "en") == (
+            "gone_form CR-7 → receive"
+        )
+        assert engine.origin_label(registry, "lost in transit", "en") == "lost in transit"
