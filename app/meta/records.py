@@ -730,10 +730,24 @@ def locked_fields(form: FormDef, record: Record, user) -> set[str]:
 
 
 def visible_data(form: FormDef, record: Record) -> dict:
-    """The record's values its state lets users see (all unless the state lists ``visible``)."""
+    """The record's values its state lets users see (all unless the state lists ``visible``),
+    less the fields its ``visible_if`` hides on the values as saved, as the form hides them (the
+    review scans of a retail sale, or of a store's own transfer)."""
     visible = state_rights(form, record.state).get("visible")
     data = record.data or {}
-    return data if visible is None else {k: v for k, v in data.items() if k in visible}
+    shown = data if visible is None else {k: v for k, v in data.items() if k in visible}
+    typed = typed_values(form.fields, data)
+    return {key: value for key, value in shown.items() if _shown(form.field(key), typed)}
+
+
+def _shown(field: FieldDef | None, values: dict) -> bool:
+    expression = field.expressions.get("visible_if") if field is not None else None
+    if expression is None:
+        return True
+    try:
+        return bool(expression.evaluate(values, Context()))
+    except ExpressionError:  # what the page cannot work out, it shows
+        return True
 
 
 def _check_version(session: Session, record: Record, version) -> None:

@@ -153,4 +153,5 @@ def test_a_retail_sale_is_not_reviewed(shop):
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409
     assert "a retail sale is not reviewed" in refused.json["error"]
+    assert "Review scans" not in clerk.get(f"/forms/sales_order/{order['id']}").text
     assert fire(clerk, SO, order, "deliver").json["state"] == "delivered"

@@ -160,6 +160,8 @@ def test_a_stores_own_transfer_ships_unreviewed(db, as_user, chain):
     out = clerk.post(TO, json=body)
     assert out.status_code == 201, out.json
     assert out.json["data"]["needs_review"] is False
+    page = clerk.get(f"/forms/transfer_out/{out.json['id']}").text
+    assert "Review scans" not in page and 'data-transition="review_ship"' not in page
     refused = clerk.post(f"{TO}/{out.json['id']}/transitions/review_ship", json={})
     assert refused.status_code in (403, 409)
     shipped = as_user("manager1").post(f"{TO}/{out.json['id']}/transitions/ship", json={})
