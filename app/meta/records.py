@@ -198,9 +198,8 @@ class _Run:
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
         self.context = Context(lookup=self._lookup)
-        self._targets: dict[str, str] = {}
-        #: link fields that may name any location (``link_scope: all``): their ``lookup`` too
-        self._everywhere: set[str] = set()
+        #: the link fields by name, header and lines, for ``lookup(field, ...)``
+        self._links: dict[str, FieldDef] = {}
         #: ``lookup`` answers of this pass: one formula often asks the same card several times
         #: (``lookup(customer, 'kind')`` in each branch), and every line asks its item again.
         self._looked_up: dict[tuple, object] = {}
@@ -210,18 +209,24 @@ class _Run:
         for top in form.fields:
             for candidate in [top, *top.fields]:
                 if candidate.type == "link":
-                    self._targets[candidate.name] = candidate.get("link")
-                    if candidate.get("link_scope") == "all":
-                        self._everywhere.add(candidate.name)
+                    self._links[candidate.name] = candidate
+
+    def _names_anywhere(self, link: FieldDef) -> bool:
+        """Whether ``link`` may name any location (``link_scope: all``, or a location an action
+        sets): it is checked, and looked up, whatever the user's scope."""
+        return link.get("link_scope") == "all" or (
+            self.by_action and link.get("link") == "location"
+        )
 
     def _lookup(self, name: str, value, field: str):
-        target = self._targets.get(name)
-        if target is None:
+        link = self._links.get(name)
+        if link is None:
             return None
+        target = link.get("link")
         key = (target, str(value), field)
         if key not in self._looked_up:
             card = self.registry.card(target)
-            everywhere = name in self._everywhere or self.by_action
+            everywhere = self._names_anywhere(link)
             found = links.field_of(self.session, self.user, target, value, field, card, everywhere)
             self._looked_up[key] = self._typed_lookup(card[0] if card else target, field, found)
         return self._looked_up[key]
@@ -435,8 +440,7 @@ class _Run:
         target = field.get("link")
         title = self.registry.forms[target].title_field if target in self.registry.forms else None
         condition = links.bound(field.expressions.get("link_filter"), self._header)
-        everywhere = field.get("link_scope") == "all" or (self.by_action and target == "location")
-        return target, values, title, condition, everywhere
+        return target, values, title, condition, self._names_anywhere(field)
 
     def _resolve_line_links(self, table: FieldDef, lines: list) -> None:
         """Resolve each link field's values over all the lines in one query (then checked line
