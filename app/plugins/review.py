@@ -60,12 +60,13 @@ class CheckReview(Action):
             return  # nothing leaves from here (other locations ship the order): nothing to review
         if not reviewed_rows:
             raise ActionError(_("Scan the goods again to review them."))
-        pickers = _writers(context, params["picked"])
+        writers = _writers(context, (params["picked"], params["reviewed"]))
+        pickers = writers[params["picked"]]
         if picked_rows and not pickers:  # e.g. a transfer out as an order's allocation wrote it
             raise ActionError(_("Nobody has scanned the goods as picked yet: scan them first."))
         if getattr(context.user, "id", None) in pickers:
             raise ActionError(_("You saved the picking scans: someone else reviews them."))
-        last_reviewer = (_writers(context, params["reviewed"]) or [None])[-1]
+        last_reviewer = (writers[params["reviewed"]] or [None])[-1]
         if last_reviewer is not None and last_reviewer in pickers:
             raise ActionError(
                 _(
@@ -96,11 +97,12 @@ class CheckReview(Action):
         context.record.data = data
 
 
-def _writers(context: ActionContext, table: str) -> list[int]:
-    """The users whose saves of this record wrote ``table``, first to last (a creation holding
-    it, or an update that changed it), read from the record's audit trail. A creation by a
-    workflow action (its audit reason names the record that made it, e.g. the transfer request
-    whose approval made a transfer out) copied what was asked for: it picked nothing."""
+def _writers(context: ActionContext, tables: tuple[str, ...]) -> dict[str, list[int]]:
+    """For each of ``tables``, the users whose saves of this record wrote it, first to last (a
+    creation holding it, or an update that changed it), read from the record's audit trail in
+    one query. A creation by a workflow action (its audit reason names the record that made it,
+    e.g. the transfer request whose approval made a transfer out) copied what was asked for: it
+    picked nothing."""
     entries = context.session.execute(
         select(AuditEntry.user_id, AuditEntry.action, AuditEntry.changes, AuditEntry.reason)
         .where(
@@ -110,16 +112,17 @@ def _writers(context: ActionContext, table: str) -> list[int]:
         )
         .order_by(AuditEntry.id)
     )
-    return [
-        user_id
-        for user_id, action, changes, reason in entries
-        if (action == "update" and table in (changes or {}))
-        or (
-            action == "create"
-            and reason is None
-            and any(table in (data or {}) for data in (changes or {}).values())
-        )
-    ]
+    written: dict[str, list[int]] = {table: [] for table in tables}
+    for user_id, action, changes, reason in entries:
+        if action == "update":
+            held = set(changes or {})
+        elif reason is None:  # a creation by a person: the tables its data holds
+            held = {name for data in (changes or {}).values() for name in (data or {})}
+        else:
+            continue
+        for table in held & set(tables):
+            written[table].append(user_id)
+    return written
 
 
 def _counted(context: ActionContext, rows: list[dict]) -> dict[tuple, Decimal]:
