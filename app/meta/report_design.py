@@ -21,6 +21,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from app.i18n import _
 from app.meta import yaml_edit
+from app.meta.reports import union
 from app.meta.yaml_edit import DesignRefused
 
 REFERENCE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
@@ -115,7 +116,8 @@ class ChartView:
 
 @dataclass
 class ReportView:
-    source: str
+    #: the source as written: a name, or a union of parts (see ``reports.union``)
+    source: object
     label_zh: str
     label_en: str
     columns: list[ReportColumn]
@@ -132,6 +134,10 @@ class ReportView:
     highlights: list[Highlight] = field(default_factory=list)
     #: what else the report declares, kept as written (a pivot, subtotals …)
     other_keys: list[str] = field(default_factory=list)
+
+    @property
+    def source_text(self) -> str:
+        return union.describe(self.source)
 
 
 def parse(text: str) -> CommentedMap:
@@ -159,7 +165,7 @@ def view(text: str) -> ReportView:
         if isinstance(raw, dict)
     ]  # fmt: skip
     return ReportView(
-        source=str(document.get("source", "")), label_zh=yaml_edit.label_of(document)[0],
+        source=document.get("source") or "", label_zh=yaml_edit.label_of(document)[0],
         label_en=yaml_edit.label_of(document)[1], columns=columns,
         sort=", ".join(str(key) for key in document.get("sort") or []),
         limit=str(document.get("limit") or ""), totals=document.get("totals") is True,

@@ -60,7 +60,10 @@ class Source:
     #: Always-applied condition (e.g. a form source reads only its form's records).
     where: Callable[[FromClause], ColumnElement] | None = None
     #: (form, id column) when each row is a record a report row can link to.
-    record: tuple[str, str] | None = None
+    record: tuple[str | None, str] | None = None
+    #: The column naming each row's form, when the rows are records of several forms (a union of
+    #: form sources): then ``record`` gives the id column only.
+    record_form_column: str | None = None
     #: A permission (beyond ``report:<name>``) needed to read this source at all, e.g. ``audit``.
     permission: str | None = None
     #: The column naming the user a row is for (an approval task's approver): everyone reads
@@ -72,6 +75,8 @@ class Source:
 
     def column(self, ref: str) -> SourceColumn | None:
         """The column ``ref`` names (``name`` or ``link.name``), or None if there is none."""
+        if ref in self.columns:  # (a union's columns are named like its parts' refs: item.name)
+            return self.columns[ref]
         if "." in ref:
             link_name, column_name = ref.split(".", 1)
             link = self.links.get(link_name)
@@ -83,6 +88,36 @@ class Source:
         for link_name, link in self.links.items():
             names.extend(f"{link_name}.{column}" for column in link.columns)
         return names
+
+
+class Reader:
+    """Column references of one source resolved against one alias of its table, each declared
+    link joined once, on first use, however many columns read it."""
+
+    def __init__(self, source: Source, base=None):
+        self.source = source
+        self.base = source.table() if base is None else base
+        self.joins: dict[str, FromClause] = {}
+
+    def ref(self, name: str) -> ColumnElement:
+        column = self.source.columns.get(name)
+        if column is not None:
+            if column.via is None:
+                return column.expr(self.base)
+            return column.expr(self.base, self.joined(column.via))
+        link_name, column_name = name.split(".", 1)
+        return self.source.links[link_name].columns[column_name].expr(self.joined(link_name))
+
+    def joined(self, link_name: str) -> FromClause:
+        if link_name not in self.joins:
+            self.joins[link_name] = self.source.links[link_name].target()
+        return self.joins[link_name]
+
+    def from_clause(self):
+        clause = self.base
+        for link_name, target in self.joins.items():
+            clause = clause.outerjoin(target, self.source.links[link_name].on(self.base, target))
+        return clause
 
 
 SOURCES: dict[str, Source] = {}

@@ -17,7 +17,7 @@ from app.meta.access import PermissionDenied
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import REPORTS
-from app.meta.reports import ParamError, result_json, run_report
+from app.meta.reports import ParamError, result_json, run_report, union
 from app.meta.sources import resolve_source
 from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install
@@ -67,13 +67,20 @@ EDITOR = Editor(
 install(EDITOR)
 
 
-def source_columns(source_name: str) -> dict[str, tuple[str, str]]:
-    """Every column the source ``source_name`` offers a report (``name`` or ``link.name``), with
-    its Chinese and English label; empty for a source that does not exist."""
-    source = resolve_source(source_name, registry().metadata)
+def source_columns(spec) -> dict[str, tuple[str, str]]:
+    """Every column the source ``spec`` (a name, or a union) offers a report (``name`` or
+    ``link.name``), with its Chinese and English label; empty for a source that does not exist."""
+    if union.is_union(spec):
+        source, _problems = union.build_union(spec, registry().metadata)
+    else:
+        source = resolve_source(spec, registry().metadata)
     if source is None:
         return {}
-    return {reference: _both(source.column(reference).label) for reference in source.references()}
+    return {
+        reference: _both(source.column(reference).label)
+        for reference in source.references()
+        if not reference.startswith("_")  # a union's own: its rows' location and record
+    }
 
 
 def _both(label) -> tuple[str, str]:
@@ -104,7 +111,7 @@ def report_drills(drawn: report_design.ReportView | None) -> list[tuple[str, str
 
 def _record_drills(drawn: report_design.ReportView | None, here: str) -> list[tuple[str, str]]:
     """The report's form's record, once per column holding its id (a form-sourced report)."""
-    source = drawn.source if drawn else ""
+    source = drawn.source if drawn and not union.is_union(drawn.source) else ""
     form_name = source.removeprefix("form:").partition(".")[0] if source.startswith("form:") else ""
     form = registry().forms.get(form_name)
     if form is None:

@@ -97,13 +97,16 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
     assert "Reviewer" in note and "Manager User" in note
     rows = manager.get(f"/api/v1/reports/outbound_review?period={day(-1)}..{day(1)}").json["rows"]
     assert [
-        (r["number"], r["customer"], r["lot"], D(r["quantity"]), r["reviewer"])
+        (r["number"], r["destination"], r["lot"], D(r["quantity"]), r["reviewer"])
         for r in (row["values"] for row in rows)
     ] == [
         (record["number"], "H-1", "A2", D(2), "Manager User"),
         (record["number"], "H-1", "A", D(1), "Manager User"),
         (record["number"], "H-1", "A", D(2), "Manager User"),
     ]
+    assert {(row["record_form"], row["record_id"]) for row in rows} == {
+        ("sales_order", order["id"])
+    }
 
 
 def test_whoever_created_the_order_does_not_review_it(shop):

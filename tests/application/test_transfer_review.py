@@ -91,10 +91,14 @@ def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, 
     note = supervisor.get(f"/forms/transfer_out/{out.id}/print").text  # 调拨单
     assert "Reviewer" in note and "whsuper 全名" in note
     period = f"{shipped.json['data']['ship_date']}..{shipped.json['data']['ship_date']}"
-    rows = as_user("whclerk").get(f"/api/v1/reports/transfer_review?period={period}").json["rows"]
+    # the one 出库复核记录 of what left for customers and for the chain's own stores
+    rows = as_user("whclerk").get(f"/api/v1/reports/outbound_review?period={period}").json["rows"]
     assert [(r["number"], r["destination"], r["lot"], D(r["quantity"]), r["reviewer"])
             for r in (row["values"] for row in rows)] == [
         (out.number, "一号店", "L1", D(6), "whsuper 全名")]  # fmt: skip
+    assert (rows[0]["record_form"], rows[0]["record_id"]) == ("transfer_out", out.id)
+    book = as_user("whclerk").get(f"/reports/outbound_review?period={period}").text
+    assert f'href="/forms/transfer_out/{out.id}" class="record-link">' in book
 
 
 def test_the_transfer_out_an_approval_made_names_it_in_the_audit_trail(db, as_user, chain):

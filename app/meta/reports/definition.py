@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.i18n import _
 from app.meta.expressions import Expression, ExpressionError, compile_expression
 from app.meta.loader import cross_check
+from app.meta.reports import union
 from app.meta.reports.model import Report, ReportColumn, ReportParam
 from app.meta.sources import NUMERIC_TYPES, Source, SourceColumn, resolve_source
 
@@ -37,7 +38,12 @@ def get_report(metadata, name: str) -> Report | None:
 def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tuple, str]]]:
     """Compile ``data``; returns the report (None if broken) and the (path, message) problems."""
     problems: list[tuple[tuple, str]] = []
-    source = resolve_source(data["source"], metadata)
+    if union.is_union(data["source"]):
+        source, problems = union.build_union(data["source"], metadata)
+        if source is None:
+            return None, problems
+    else:
+        source = resolve_source(data["source"], metadata)
     if source is None:
         problems.append((("source",), _("unknown source '%(name)s'", name=data["source"])))
         return None, problems
@@ -80,7 +86,18 @@ def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tupl
     )
     _check_shape(report, names, data, problems)
     _check_running(report, problems)
+    if isinstance(source, union.UnionSource):
+        report.source = source.narrowed(_references(report))
     return (None if problems else report), problems
+
+
+def _references(report: Report) -> set[str]:
+    """The source columns ``report`` reads."""
+    found = {column.ref for column in report.columns if column.ref}
+    found |= {param.column for param in report.params if param.column}
+    for condition in report.filters:
+        found |= {condition[key] for key in ("column", "against") if key in condition}
+    return found
 
 
 def _compile_columns(data, source: Source, metadata, problems) -> list[ReportColumn]:

@@ -32,40 +32,15 @@ from app.db import utcnow
 from app.kernel.locations import Location
 from app.meta import access
 from app.meta.reports.model import Report, ReportColumn, ReportParam
-from app.meta.sources import building
+from app.meta.sources import Reader, building
 
 
-class _Builder:
-    """Resolves column references against one source, joining declared links on first use."""
+class _Builder(Reader):
+    """Builds a report's parts over its source's rows (see ``Reader``)."""
 
     def __init__(self, report: Report, dialect: str, timezone: str, base=None):
+        super().__init__(report.source, base)
         self.report, self.dialect, self.timezone = report, dialect, timezone
-        self.base = report.source.table() if base is None else base
-        self.joins: dict[str, object] = {}
-
-    def ref(self, name: str) -> ColumnElement:
-        source = self.report.source
-        if "." not in name:
-            column = source.columns[name]
-            if column.via is None:
-                return column.expr(self.base)
-            return column.expr(self.base, self.joined(column.via))
-        link_name, column = name.split(".", 1)
-        return source.links[link_name].columns[column].expr(self.joined(link_name))
-
-    def joined(self, link_name: str):
-        """The target of ``link_name``, joined once however many columns read it."""
-        if link_name not in self.joins:
-            self.joins[link_name] = self.report.source.links[link_name].target()
-        return self.joins[link_name]
-
-    def from_clause(self):
-        clause = self.base
-        for link_name, target in self.joins.items():
-            clause = clause.outerjoin(
-                target, self.report.source.links[link_name].on(self.base, target)
-            )
-        return clause
 
     def dimension(self, column: ReportColumn) -> ColumnElement:
         expression = self.ref(column.ref)
@@ -289,7 +264,7 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list)
     columns (not a JSON document). Returns (the builder over the aggregated rows, its conditions:
     none left, the final measures), or None to aggregate as usual."""
     source = report.source
-    if any("." not in column.ref for column in report.dimensions):
+    if not source.links or any("." not in column.ref for column in report.dimensions):
         return None
     for column in report.measures:
         if column.aggregate == "avg":
@@ -424,6 +399,8 @@ def _row_statement(report: Report, builder: _Builder, conditions, limit, offset,
     record = report.source.record
     if record:
         selected.append(builder.ref(record[1]).label("_record_id"))
+    if report.source.record_form_column:
+        selected.append(builder.ref(report.source.record_form_column).label("_record_form"))
     statement = (
         select(*selected).select_from(builder.from_clause()).where(and_(true(), *conditions))
     )

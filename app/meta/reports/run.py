@@ -451,6 +451,8 @@ def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
         extra["links"] = links
     if row.get("_record_id") is not None:
         extra["record_id"] = row["_record_id"]
+    if row.get("_record_form"):  # a union's row: the record of whichever form it came from
+        extra["record_form"] = row["_record_form"]
     return {"values": values, **extra}
 
 
