@@ -112,6 +112,23 @@ def describe_error(
 ) -> Iterable[MetadataIssue]:
     """Turn a JSON Schema error into readable issues; ``base`` is where the checked value sits."""
     path = (*base, *error.absolute_path)
+    if error.validator in ("oneOf", "anyOf"):
+        # the choices written for other kinds of value (a source's name, when a union's mapping
+        # is given) say nothing useful: what is wrong is said by the choices for this kind
+        fitting = [e for e in error.context if e.validator != "type" or e.relative_path]
+        if fitting and all(e.validator == "required" and not e.relative_path for e in fitting):
+            keys = " / ".join(f"'{e.message.split(chr(39))[1]}'" for e in fitting)
+            yield document.issue(path, _("needs one of the keys %(keys)s", keys=keys))
+            return
+        if fitting:
+            for choice_error in fitting:
+                yield from describe_error(document, choice_error, base)
+            return
+    if error.validator == "minItems":
+        yield document.issue(
+            path, _("expected at least %(count)s entries", count=error.validator_value)
+        )
+        return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         known = set(error.schema.get("properties", {}))
         for key in error.instance:

@@ -342,6 +342,16 @@ def test_shipped_reports_are_valid(metadata):
 
 BAD = [
     ({"source": "stock"}, "source: unknown source 'stock'"),
+    ({"source": "Stock"}, "source: 'Stock' does not match the pattern"),
+    ({"source": {"union": [{"source": "audit_trail"}]}},
+     "source.union: expected at least 2 entries"),
+    ({"source": {"union": [{"source": "audit_trail", "colour": 1}, {"source": "audit_trail"}]}},
+     "source.union[0].colour: unknown key 'colour'"),
+    ({"source": {"union": [{"source": "audit_trail", "filters": [{"column": "action", "op": "eq"}]},
+                           {"source": "audit_trail"}]}},
+     "source.union[0].filters[0]: needs one of the keys 'value' / 'against'"),
+    ({"source": {"union": [{"source": "audit_trail"}, {"source": "stock"}]}},
+     "source.union[1].source: unknown source 'stock'"),
     ({"columns": [{"name": "x", "column": "colour", "label": {"zh_CN": "x", "en": "x"}}]},
      "columns[0].column: unknown column 'colour' in source 'audit_trail'"),
     ({"columns": [{"name": "x", "column": "action", "aggregate": "sum",
