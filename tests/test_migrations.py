@@ -1,5 +1,6 @@
 """Alembic is the single way the schema is made: the models and the migrations must agree."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
@@ -19,24 +20,29 @@ def test_models_and_migrations_agree(db):
     assert differences == [], f"models and migrations disagree: {differences}"
 
 
-def test_transfer_outs_saved_before_0028_get_their_formulas_filled(tmp_path):
-    """The shipped transfer out gained ``needs_review``: the upgrade queues the formula backfill
-    of the records saved before (the worker fills them), and of none on a new database."""
+@pytest.mark.parametrize(
+    ("form", "revision"), [("transfer_out", "0028"), ("supplier_return", "0029")]
+)
+def test_forms_that_gained_needs_review_get_their_formulas_filled(tmp_path, form, revision):
+    """The shipped transfer out (0028) and supplier return (0029) gained ``needs_review``: the
+    upgrade queues the formula backfill of the records saved before (the worker fills them), and
+    of none on a new database."""
+    before = f"{int(revision) - 1:04}"
     for saved, queued in ((True, 1), (False, 0)):
         engine = create_engine(f"sqlite:///{tmp_path / f'{saved}.db'}")
-        upgrade(engine, "0027")
+        upgrade(engine, before)
         with engine.begin() as connection:
             if saved:
                 connection.execute(text(
                     "INSERT INTO records (form, state, created_at, updated_at, version,"
-                    " meta_version, data) VALUES ('transfer_out', 'draft', '2026-12-01 08:00:00',"
+                    " meta_version, data) VALUES (:form, 'draft', '2026-12-01 08:00:00',"
                     " '2026-12-01 08:00:00', 1, 1, '{}')"
-                ))  # fmt: skip
-        upgrade(engine, "0028")
+                ), {"form": form})  # fmt: skip
+        upgrade(engine, revision)
         with engine.connect() as connection:
             jobs = connection.execute(text("SELECT kind, params, status FROM jobs")).all()
         assert len(jobs) == queued
         if queued:
             assert jobs[0][0] == "formula_backfill" and jobs[0][2] == "queued"
-            assert '"form": "transfer_out"' in jobs[0][1]
+            assert f'"form": "{form}"' in jobs[0][1]
         engine.dispose()

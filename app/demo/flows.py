@@ -247,8 +247,9 @@ def inspect(day: Day, location: str, receipt: Record) -> list[dict]:
 
 
 def return_to_supplier(day: Day, location: str, receipt: Record, rejected: list[dict]) -> None:
-    """The manager ships the goods rejected at inspection back to the supplier."""
-    _clerk, manager = _staff(day, location)
+    """The goods rejected at inspection go back to the supplier: a store's manager ships them; a
+    warehouse's clerk picks them and its supervisor scans them again (出库复核) and ships them."""
+    clerk, manager = _staff(day, location)
     payload = {
         "location": day.chain.locations[location],
         "supplier": receipt.data["supplier"],
@@ -262,8 +263,12 @@ def return_to_supplier(day: Day, location: str, receipt: Record, rejected: list[
         ],  # fmt: skip
     }
     with day.moment():
-        record = day.create(manager, "supplier_return", payload)
-        day.fire(record, "ship", manager)
+        if _is_store(day.chain, location):
+            day.fire(day.create(manager, "supplier_return", payload), "ship", manager)
+            return
+        record = day.create(clerk, "supplier_return", payload)
+        record = day.update(manager, record, {"review_scans": payload["lines"]})
+        day.fire(record, "review_ship", manager)
 
 
 def _quantity(spec: ItemSpec, rng: random.Random, scale: int) -> int:

@@ -1,12 +1,13 @@
 """Built-in action ``check_review``: the outbound review (出库复核).
 
-Before goods leave for a business customer, GSP wants a second person to check them against what
-was picked — item, lot, serial number, quantity — and the record of that check kept (出库复核记录).
-The reviewer scans the goods again into a table of their own; this action compares that table with
-the picking scans: the same goods in the same quantities, nothing more and nothing less. Each
-difference refuses the review and is named, so the reviewer knows which carton to look at again.
-Passed, the reviewer and the moment are written into the fields ``reviewer`` and ``reviewed_at``
-name, for the record and its report.
+Before goods leave for a business customer, for one of the chain's stores or back to a
+supplier, GSP wants a second person to check them against what was picked — item, lot, serial
+number, quantity — and the record of that check kept (出库复核记录). The reviewer scans the goods
+again into a table of their own; this action compares that table with the picking scans: the
+same goods in the same quantities, nothing more and nothing less. Each difference refuses the
+review and is named, so the reviewer knows which carton to look at again. Passed, the reviewer
+and the moment are written into the fields ``reviewer`` and ``reviewed_at`` name, for the
+record and its report.
 
 The reviewer is another person than the picker: whoever saved the picking scans (the record's
 audit trail says who did) is refused, whatever their role, and so is a review whose scans a

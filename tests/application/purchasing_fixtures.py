@@ -22,6 +22,8 @@ from tests.forms_fixtures import ApiClient
 
 SIGN = {"signature": {"password": PASSWORD, "meaning": "approved"}}
 VERIFY = {"signature": {"password": PASSWORD, "meaning": "verified"}}
+#: What a review scan says of the goods (the lines' other fields are the picker's).
+REVIEWED = ("item", "lot", "serial", "quantity")
 
 #: username → (role, location code, language)
 USERS = {
@@ -71,6 +73,22 @@ class Bed:
 
     def fire(self, username: str, form: str, record_id: int, transition: str, **body):
         return self.api(username).post(url(form, record_id, transition), json=body)
+
+    def review_and_return(self, username: str, record_id: int, scans: list[dict] | None = None):
+        """The outbound review (出库复核) of a warehouse's supplier return: ``username`` (QA or the
+        warehouse's supervisor, not whoever picked it) scans the goods again — by default exactly
+        the lines — and fires ``review_ship``; returns its response."""
+        client = self.api(username)
+        current = client.get(url("supplier_return", record_id)).json
+        if scans is None:
+            scans = [
+                {name: line[name] for name in REVIEWED if line.get(name) not in (None, "")}
+                for line in current["data"]["lines"]
+            ]
+        body = {"review_scans": scans, "version": current["version"]}
+        saved = client.put(url("supplier_return", record_id), json=body)
+        assert saved.status_code == 200, saved.json
+        return self.fire(username, "supplier_return", record_id, "review_ship")
 
     def qualify(self, form: str, data: dict) -> dict:
         """A master card created by HQ, submitted and approved (signed) by QA."""

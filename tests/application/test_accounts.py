@@ -205,7 +205,7 @@ def test_a_supplier_is_owed_what_inspection_accepted_until_it_is_paid(app, db):
         "purchase_receipt": receipt["id"], "reason": "nonconforming", "credit_amount": "24.00",
         "lines": [{"item": item, "lot": "L1", "quantity": "2"}],
     })  # fmt: skip
-    response = bed.fire("supervisor", "supplier_return", sent_back["id"], "ship")
+    response = bed.review_and_return("qa", sent_back["id"])
     assert response.status_code == 200, response.json
     [row] = report(cashier, "payables")
     assert row["balance"] == "-24.00"  # the supplier owes the chain its credit now

@@ -57,7 +57,7 @@ def returned(bed, supplier: dict, receipt: dict, credit: str):
         "purchase_receipt": receipt["id"], "reason": "nonconforming", "credit_amount": credit,
         "lines": [{"item": bed.glc, "lot": "L1", "quantity": "2"}],
     })  # fmt: skip
-    return bed.fire("supervisor", "supplier_return", sent_back["id"], "ship")
+    return bed.review_and_return("qa", sent_back["id"])
 
 
 def receipt_data(bed, receipt: dict) -> dict:

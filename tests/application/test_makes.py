@@ -140,7 +140,7 @@ def test_the_rejected_goods_of_a_receipt_go_back_on_a_return_made_from_it(bed):
     }  # fmt: skip
     saved = supervisor.post(url("supplier_return"), json=draft)
     assert saved.status_code == 201, saved.json
-    assert bed.fire("supervisor", "supplier_return", saved.json["id"], "ship").status_code == 200
+    assert bed.review_and_return("qa", saved.json["id"]).status_code == 200
     # a receipt with every unit accepted has nothing to send back
     accepted = accepted_receipt(bed, supplier, "3", "10.00")
     assert (

@@ -171,7 +171,7 @@ def test_supplier_to_supplier_return_through_the_api(bed):
         "location": warehouse, "supplier": supplier["id"], "purchase_receipt": receipt["id"],
         "reason": "nonconforming", "lines": [{"scan": label_b, "quantity": "2"}],
     })  # fmt: skip
-    response = bed.fire("supervisor", "supplier_return", back["id"], "ship")
+    response = bed.review_and_return("qa", back["id"])
     assert response.status_code == 200, response.json
     assert bed.balances() == {
         ("WH-SH", strips_id, "LOT-A", "available"): D(10),

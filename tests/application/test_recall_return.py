@@ -89,7 +89,14 @@ def test_a_store_returns_recalled_goods_to_the_warehouse_then_the_supplier(db, a
         "location": chain["WH1"], "supplier": supplier["id"], "reason": "recalled",
         "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "14"}],
     })  # fmt: skip
-    assert fire(supervisor, SR, returned["id"], "ship").status_code == 200
+    # 出库复核: QA scans the returned goods again; they leave the warehouse once they match
+    assert fire(supervisor, SR, returned["id"], "ship").status_code == 409
+    review = {"review_scans": [{"item": chain["strip"], "lot": "L1", "quantity": "14"}],
+              "version": returned["version"]}  # fmt: skip
+    assert qa.put(f"{SR}/{returned['id']}", json=review).status_code == 200
+    shipped = fire(qa, SR, returned["id"], "review_ship")
+    assert shipped.status_code == 200, shipped.json
+    assert shipped.json["data"]["reviewer"] == chain["qa"]
     refreshed = fire(qa, RC, recall["id"], "refresh")
     assert all(done for _remaining, done in tasks(refreshed).values())
     assert fire(qa, RC, recall["id"], "close").json["state"] == "closed"

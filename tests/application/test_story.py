@@ -529,13 +529,20 @@ def customer_return(bed, retail: dict) -> None:
 
 
 def supplier_return(bed, supplier: dict, receipt: dict, transit: str) -> None:
-    """The warehouse sends the expired lot rejected at inspection back to the supplier."""
+    """The warehouse sends the expired lot rejected at inspection back to the supplier, once QA
+    has scanned it again (出库复核)."""
     back = bed.create("supervisor", "supplier_return", {
         "location": bed.loc("WH-SH"), "supplier": supplier["id"], "purchase_receipt": receipt["id"],
         "reason": "nonconforming",
         "lines": [{"scan": label(STRIP_GTIN, "S-EXP", EXP), "quantity": "5"}],
     })  # fmt: skip
-    assert fire_ok(bed, "supervisor", "supplier_return", back["id"], "ship")["state"] == "returned"
+    assert refused(bed, "supervisor", "supplier_return", back["id"], "ship") == (
+        "当前不能执行“退货出库”：仓库退回供应商的货物须复核出库。"
+    )
+    edit(bed, "qa", "supplier_return", back["id"],
+         review_scans=[{"scan": raw(STRIP_GTIN, "S-EXP", EXP), "quantity": "5"}])  # fmt: skip
+    returned = fire_ok(bed, "qa", "supplier_return", back["id"], "review_ship")
+    assert returned["state"] == "returned" and returned["data"]["reviewer"] == bed.users["qa"]
     assert ledger(bed.db, back["number"]) == [
         (1, "WH-SH", "STRIP", "S-EXP", None, "nonconforming", D(-5), "supplier_return"),
     ]

@@ -56,7 +56,8 @@ ROLES = {
     ("purchase_order", "close"): {"store_manager", "warehouse_supervisor"},
     ("purchase_receipt", "receive"): {"store_clerk", "warehouse_clerk"},
     ("purchase_receipt", "inspect"): {"store_manager", "warehouse_supervisor"},
-    ("supplier_return", "ship"): {"store_manager", "warehouse_supervisor"},
+    ("supplier_return", "ship"): {"store_manager"},  # a store's: rare (see RARE)
+    ("supplier_return", "review_ship"): {"warehouse_supervisor"},  # 出库复核: the clerk picked
     ("sales_order", "confirm"): {"store_clerk"},
     ("sales_order", "deliver"): {"store_clerk"},
     ("sales_order", "review_deliver"): {"store_manager"},  # 出库复核: not the clerk who picked
@@ -87,6 +88,9 @@ ROLES = {
     ("sales_invoice", "confirm"): {"finance"},
     ("purchase_invoice", "confirm"): {"finance"},
 }
+#: Steps a small chain may not take in its few days: a store's own return to a supplier (its
+#: rejected goods usually go to the warehouse; the demo's stores receive little from suppliers).
+RARE = {("supplier_return", "ship")}
 
 
 def _states(session) -> dict[str, set]:
@@ -132,7 +136,7 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         for step, roles in ROLES.items():
             assert who.get(step, set()) <= roles, step
         assert {step for step in ROLES if step in who} >= {
-            step for step in ROLES if step[1] not in ("hq", "return_remainder")
+            step for step in ROLES if step[1] not in ("hq", "return_remainder") and step not in RARE
         }
         # some of the receipts had a line partly rejected; a delivered sale carries its scans
         inspected = session.scalars(select(Record).where(Record.form == "purchase_receipt")).all()
@@ -192,6 +196,13 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         for out in session.scalars(shipped):
             assert out.data["needs_review"] and out.data["reviewer"], out.number
             assert _goods(out.data["review_scans"]) == _goods(out.data["lines"]), out.number
+        # and so was what a warehouse sent back to a supplier, by another than its picker
+        back = select(Record).where(Record.form == "supplier_return", Record.state == "returned")
+        returns = session.scalars(back).all()
+        assert returns
+        for sent in returns:
+            assert sent.data["needs_review"] and sent.data["reviewer"] != sent.created_by
+            assert _goods(sent.data["review_scans"]) == _goods(sent.data["lines"]), sent.number
         # today's sale beyond the store's stock: allocated elsewhere, its transfer out to ship
         drafts = select(Record).where(Record.form == "transfer_out", Record.state == "draft")
         (waiting,) = session.scalars(drafts).all()

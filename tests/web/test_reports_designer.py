@@ -195,14 +195,17 @@ def test_a_click_chosen_in_the_designer_opens_the_rows_record(app, admin):  # no
 
 
 def test_a_report_over_a_union_offers_the_columns_every_part_gives(app, admin):  # noqa: F811
-    """The 出库复核记录 reads sales orders and transfers out: the designer names both parts, offers
-    the book's own columns (the destination each part renames, the item both link) and not one
-    part's alone (the order's customer), and a column added from it publishes."""
+    """The 出库复核记录 reads orders, transfers out and supplier returns: the designer names the
+    parts, offers the book's own columns (the destination each part renames, the item all link)
+    and not one part's alone (the order's customer), and a column added from it publishes."""
     url = "/admin/reports/outbound_review/design"
     text = shipped_text(app, "outbound_review")
     shown = admin.form(url, {"yaml": text})
     assert shown.status_code == 200 and new_yaml(shown) is None
-    assert "form:sales_order.review_scans + form:transfer_out.review_scans" in shown.text
+    assert (
+        "form:sales_order.review_scans + form:transfer_out.review_scans"
+        " + form:supplier_return.review_scans" in shown.text
+    )
     assert '<option value="destination"' in shown.text
     assert '<option value="item.gtin"' in shown.text
     assert '<option value="customer.name"' not in shown.text

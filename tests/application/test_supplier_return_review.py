@@ -1,0 +1,119 @@
+"""出库复核 of what goes back to a supplier, through the API: a warehouse's return leaves only once
+QA or its supervisor — not whoever picked it — has scanned the goods again and the scans match;
+a refused review names each difference and moves nothing; the review is kept on the return and
+in the 出库复核记录 next to the orders and transfers. A store's return ships as before."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.application.purchasing_fixtures import (
+    USERS,
+    VERIFY,
+    Decimal,
+    day,
+    make_bed,
+    url,
+)
+
+D = Decimal
+
+
+@pytest.fixture
+def bed(app, db):
+    return make_bed(app, db, USERS | {"manager": ("store_manager", "SH01", "en")})
+
+
+def rejected(bed, clerk: str, where: str, item: int, lot: str) -> None:
+    """A receipt at ``where`` of 5 of ``lot``, all rejected at inspection (nonconforming)."""
+    record = bed.create(clerk, "purchase_receipt", {
+        "location": bed.loc(where), "supplier": bed.supplier_id,
+        "lines": [{"item": item, "lot": lot, "expiry_date": day(300), "quantity": "5"}],
+    })  # fmt: skip
+    received = bed.fire(clerk, "purchase_receipt", record["id"], "receive").json
+    line = {**received["data"]["lines"][0], "accepted_quantity": "0", "rejected_quantity": "5",
+            "conclusion": "rejected", "reject_reason": "破损"}  # fmt: skip
+    response = bed.api("qa").put(url("purchase_receipt", record["id"]), json={
+        "version": received["version"], "inspector": bed.users["qa"], "inspected_at": day(0),
+        "lines": [line],
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY).status_code == 200
+
+
+@pytest.fixture
+def gauze(bed) -> int:
+    bed.supplier_id = bed.supplier()["id"]
+    return bed.item("GAUZE", "0690123456011")["data"]["item"]
+
+
+def test_a_warehouses_return_leaves_once_another_person_has_scanned_it_again(bed, gauze):
+    rejected(bed, "keeper", "WH-SH", gauze, "L1")
+    back = bed.create("keeper", "supplier_return", {
+        "location": bed.loc("WH-SH"), "supplier": bed.supplier_id, "reason": "nonconforming",
+        "lines": [{"item": gauze, "lot": "L1", "quantity": "4"}],
+    })  # fmt: skip
+    assert back["data"]["needs_review"] is True
+    before = bed.balances()
+
+    plain = bed.fire("supervisor", "supplier_return", back["id"], "ship")
+    assert plain.status_code == 409
+    assert plain.json["error"].endswith("仓库退回供应商的货物须复核出库。")
+    # the keeper picked: whoever scans again, the keeper's role may not ship it back
+    assert bed.review_and_return("keeper", back["id"]).status_code == 403
+    # one short: named, nothing leaves
+    short = bed.review_and_return("qa", back["id"], [{"item": gauze, "lot": "L1", "quantity": "3"}])
+    assert short.status_code == 409
+    assert short.json["error"].endswith("复核与拣货扫码不符：GAUZE 批号 L1 拣货 4，复核 3。")
+    assert bed.balances() == before
+
+    shipped = bed.review_and_return("supervisor", back["id"])
+    assert shipped.status_code == 200, shipped.json
+    assert shipped.json["state"] == "returned"
+    assert shipped.json["data"]["reviewer"] == bed.users["supervisor"]
+    assert shipped.json["data"]["reviewed_at"]
+    assert bed.balances() == {("WH-SH", gauze, "L1", "nonconforming"): D(1)}
+
+    rows = bed.api("qa").get(f"/api/v1/reports/outbound_review?period={day(-1)}..{day(1)}")
+    assert [
+        (row["values"]["number"], row["values"]["destination"], row["values"]["lot"],
+         D(row["values"]["quantity"]), row["record_form"], row["record_id"])
+        for row in rows.json["rows"]
+    ] == [(back["number"], "华东医疗", "L1", D(4), "supplier_return", back["id"])]  # fmt: skip
+
+
+def test_whoever_picked_the_return_does_not_review_it(bed, gauze):
+    rejected(bed, "keeper", "WH-SH", gauze, "L1")
+    back = bed.create("supervisor", "supplier_return", {
+        "location": bed.loc("WH-SH"), "supplier": bed.supplier_id,
+        "lines": [{"item": gauze, "lot": "L1", "quantity": "5"}],
+    })  # fmt: skip
+    refused = bed.review_and_return("supervisor", back["id"])
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith("拣货扫码是您保存的：须由他人复核。")
+    # the picker's review scans stand until someone else clears them and scans again
+    unchanged = bed.review_and_return("qa", back["id"])
+    assert unchanged.status_code == 409
+    assert "Supervisor 用户" in unchanged.json["error"]
+    qa = bed.api("qa")
+    version = qa.get(url("supplier_return", back["id"])).json["version"]
+    cleared = qa.put(
+        url("supplier_return", back["id"]), json={"review_scans": [], "version": version}
+    )
+    assert cleared.status_code == 200, cleared.json
+    assert bed.review_and_return("qa", back["id"]).status_code == 200
+
+
+def test_a_stores_return_ships_without_a_review(bed, gauze):
+    rejected(bed, "clerk", "SH01", gauze, "L1")
+    back = bed.create("clerk", "supplier_return", {
+        "location": bed.loc("SH01"), "supplier": bed.supplier_id,
+        "lines": [{"item": gauze, "lot": "L1", "quantity": "5"}],
+    })  # fmt: skip
+    assert back["data"]["needs_review"] is False
+    page = bed.api("manager").get(f"/forms/supplier_return/{back['id']}").text
+    assert "Review scans" not in page
+    assert bed.fire("manager", "supplier_return", back["id"], "review_ship").status_code == 403
+    shipped = bed.fire("manager", "supplier_return", back["id"], "ship")
+    assert shipped.status_code == 200, shipped.json
+    assert bed.balances() == {}
