@@ -283,3 +283,18 @@ def test_a_refusal_is_said_in_the_admins_language(app):
             action_design.update_step(COLD, "0/0", inputs(shown, limits="[1, 2]"), registry)
         with pytest.raises(DesignRefused, match="note 最多 5 个字符"):
             action_design.update_step(COLD, "0/0", inputs(shown, note="toolong"), registry)
+
+
+def test_a_step_two_transitions_share_is_changed_for_both_and_written_once():
+    """The transfer out's review_ship runs `ship`'s steps (YAML aliases of them): changed on
+    either transition, the one step changes for both, and the text keeps one copy of it."""
+    text = (WORKFLOWS / "transfer_out.yaml").read_text(encoding="utf-8")
+    flow = action_design.view(text)
+    names = [transition.name for transition in flow.transitions]
+    ship, review = names.index("ship"), names.index("review_ship")
+    shared = step(text, f"{review}/1")
+    assert shared.action == "ship_transfer"
+    changed = action_design.update_step(text, shared.path, inputs(shared, recall=""))
+    assert "recall" not in actions_of(changed, ship)[0]["params"]
+    assert actions_of(changed, review)[1] == actions_of(changed, ship)[0]
+    assert changed.count("action: ship_transfer") == 1 and "- *ship_goods" in changed
