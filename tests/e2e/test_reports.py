@@ -113,3 +113,28 @@ def test_a_dashboard_tables_drill_opens_the_report_it_names(live_server, page_fa
     code.click()
     page.wait_for_url(f"{live_server}/reports/stock_card?item=STRIP")
     assert "L-EARLY" in page.locator("table.report-table").inner_text()
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_wide_report_is_a_card_per_row_on_a_phone(
+    live_server, page_factory, store_chain, viewport, screenshot_dir
+):
+    """The stock journal has fourteen columns: on a phone each row is a card of labelled values
+    no wider than the screen; on a desktop it is the usual table."""
+    page = page_factory(viewport=viewport)
+    sign_in(page, live_server, "manager_a", "correct horse battery")
+    page.goto(f"{live_server}/reports/stock_journal")  # the last 30 days
+    table = page.locator("table.report-table")
+    headers = [th.inner_text() for th in table.locator("thead th").all()]
+    assert len(headers) >= 10 and headers[1] == "地点"
+    cells = table.locator("tbody tr").first.locator("td")
+    labels = [td.evaluate("e => getComputedStyle(e, '::before').content") for td in cells.all()]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    if viewport is PHONE:
+        assert not table.locator("thead").is_visible()
+        assert labels == [f'"{header}"' for header in headers]
+        assert width <= viewport["width"]
+        assert cells.nth(1).bounding_box()["width"] > viewport["width"] / 2  # a card's line
+    else:
+        assert table.locator("thead").is_visible() and set(labels) == {"none"}
+    page.screenshot(path=screenshot_dir / f"report-cards-{viewport['width']}.png")
