@@ -41,6 +41,13 @@ def rejected(bed, clerk: str, where: str, item: int, lot: str) -> None:
     assert bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY).status_code == 200
 
 
+def to_ship(bed) -> list[tuple]:
+    """The card 待出库退货: (the return its number opens, supplier, lines, quantity)."""
+    rows = bed.api("supervisor").get("/api/v1/reports/returns_to_ship").json["rows"]
+    return [(row["links"]["number"], row["values"]["supplier"], row["values"]["lines"],
+             D(row["values"]["quantity"])) for row in rows]  # fmt: skip
+
+
 @pytest.fixture
 def gauze(bed) -> int:
     bed.supplier_id = bed.supplier()["id"]
@@ -54,6 +61,7 @@ def test_a_warehouses_return_leaves_once_another_person_has_scanned_it_again(bed
         "lines": [{"item": gauze, "lot": "L1", "quantity": "4"}],
     })  # fmt: skip
     assert back["data"]["needs_review"] is True
+    assert to_ship(bed) == [(back["id"], "华东医疗", 1, D(4))]  # on the warehouse dashboard
     before = bed.balances()
 
     plain = bed.fire("supervisor", "supplier_return", back["id"], "ship")
@@ -73,6 +81,7 @@ def test_a_warehouses_return_leaves_once_another_person_has_scanned_it_again(bed
     assert shipped.json["data"]["reviewer"] == bed.users["supervisor"]
     assert shipped.json["data"]["reviewed_at"]
     assert bed.balances() == {("WH-SH", gauze, "L1", "nonconforming"): D(1)}
+    assert to_ship(bed) == []
 
     rows = bed.api("qa").get(f"/api/v1/reports/outbound_review?period={day(-1)}..{day(1)}")
     assert [
