@@ -90,6 +90,25 @@ class Bed:
         assert saved.status_code == 200, saved.json
         return self.fire(username, "supplier_return", record_id, "review_ship")
 
+    def rejected(self, clerk: str, where: str, supplier: int, item: int, lot: str) -> dict:
+        """A receipt at ``where`` received by ``clerk``: 5 of ``lot``, all rejected at QA's
+        inspection (nonconforming); the receipt as received."""
+        record = self.create(clerk, "purchase_receipt", {
+            "location": self.loc(where), "supplier": supplier,
+            "lines": [{"item": item, "lot": lot, "expiry_date": day(300), "quantity": "5"}],
+        })  # fmt: skip
+        received = self.fire(clerk, "purchase_receipt", record["id"], "receive").json
+        line = {**received["data"]["lines"][0], "accepted_quantity": "0", "rejected_quantity": "5",
+                "conclusion": "rejected", "reject_reason": "破损"}  # fmt: skip
+        response = self.api("qa").put(url("purchase_receipt", record["id"]), json={
+            "version": received["version"], "inspector": self.users["qa"], "inspected_at": day(0),
+            "lines": [line],
+        })  # fmt: skip
+        assert response.status_code == 200, response.json
+        inspected = self.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY)
+        assert inspected.status_code == 200, inspected.json
+        return received
+
     def qualify(self, form: str, data: dict) -> dict:
         """A master card created by HQ, submitted and approved (signed) by QA."""
         card = self.create("hq", form, data)

@@ -5,30 +5,9 @@ a supplier a receipt brought the lot from. Each refusal names the receipt or the
 from __future__ import annotations
 
 from tests.application.purchasing_fixtures import (
-    VERIFY,
     Decimal,
     bed_fixture,  # noqa: F401  (the fixture ``bed``)
-    day,
-    url,
 )
-
-
-def _rejected(bed, supplier: int, item: int, lot: str) -> dict:
-    """A receipt of 5 of ``lot``, all rejected at inspection (nonconforming)."""
-    record = bed.create("keeper", "purchase_receipt", {
-        "location": bed.loc("WH-SH"), "supplier": supplier,
-        "lines": [{"item": item, "lot": lot, "expiry_date": day(300), "quantity": "5"}],
-    })  # fmt: skip
-    received = bed.fire("keeper", "purchase_receipt", record["id"], "receive").json
-    line = {**received["data"]["lines"][0], "accepted_quantity": "0", "rejected_quantity": "5",
-            "conclusion": "rejected", "reject_reason": "破损"}  # fmt: skip
-    response = bed.api("qa").put(url("purchase_receipt", record["id"]), json={
-        "version": received["version"], "inspector": bed.users["qa"], "inspected_at": day(0),
-        "lines": [line],
-    })  # fmt: skip
-    assert response.status_code == 200, response.json
-    assert bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY).status_code == 200
-    return received
 
 
 def _return(bed, supplier: int, item: int, lot: str, receipt: dict | None = None):
@@ -44,8 +23,8 @@ def test_goods_go_back_only_to_the_supplier_they_came_from(bed):
     supplier = bed.supplier()["id"]
     other = bed.supplier("SUP-HN", "华南医疗")["id"]
     item = bed.item("GAUZE", "0690123456011")["data"]["item"]
-    first = _rejected(bed, supplier, item, "L1")
-    second = _rejected(bed, supplier, item, "L2")
+    first = bed.rejected("keeper", "WH-SH", supplier, item, "L1")
+    second = bed.rejected("keeper", "WH-SH", supplier, item, "L2")
     before = bed.balances()
 
     response = _return(bed, other, item, "L1", first)

@@ -25,7 +25,6 @@ from app.kernel.items import Item, Lot, business_today
 from app.kernel.locations import Location
 from app.kernel.stock import Movement, Reason, post_movements
 from app.kernel.users import User
-from app.meta import load_metadata
 from app.meta.reports import (
     ParamError,
     build_statement,
@@ -38,11 +37,6 @@ from tests.report_chain import TODAY, make_report_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
-
-
-@pytest.fixture
-def metadata():
-    return load_metadata(ROOT / "metadata", ROOT / "workflows")
 
 
 @pytest.fixture

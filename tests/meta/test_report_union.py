@@ -4,17 +4,14 @@ line each, all at SH01 and BJ01. Expected rows are by hand."""
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 import app.workflow  # noqa: F401
 from app.kernel.users import User
-from app.meta import load_metadata
 from app.meta.reports import build_statement, compile_report, run_report
 from tests.report_chain import TODAY, make_report_chain
 
-ROOT = Path(__file__).resolve().parents[2]
 D = Decimal
 
 #: Goods in and out: the sales orders' lines and the strips the receipts brought.
@@ -37,11 +34,6 @@ def c(name: str, column: str, **extra) -> dict:
 def compiled(metadata, **definition):
     definition = {"name": "goods", "label": {"zh_CN": "进出", "en": "In and out"}} | definition
     return compile_report(definition, metadata)
-
-
-@pytest.fixture
-def metadata():
-    return load_metadata(ROOT / "metadata", ROOT / "workflows")
 
 
 @pytest.fixture

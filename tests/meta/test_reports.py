@@ -60,11 +60,6 @@ def entries(db, monkeypatch):
             audit.record(session, action, "record", 1, context=AuditContext(username=username))
 
 
-@pytest.fixture
-def metadata():
-    return load_metadata(ROOT / "metadata", ROOT / "workflows")
-
-
 def make_report(metadata, **definition):
     definition.setdefault("name", "test_report")
     definition.setdefault("label", {"zh_CN": "测试", "en": "Test"})
