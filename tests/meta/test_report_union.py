@@ -133,6 +133,8 @@ def test_each_part_reads_only_the_columns_the_report_uses(app, db, chain, metada
         ({"union": [GOODS["union"][0], {"source": "form:purchase_receipt.lines",
                                         "columns": {"date": "number"}}]}, None,
          ("source", "union"), "give 'date' as different types: date, text"),
+        ({"union": [GOODS["union"][0], {"source": "form:purchase_receipt.lines"}]}, None,
+         ("source", "union", 1, "columns"), "this part gives no 'date'"),
         # only the receipts have a supplier: the union does not offer it
         (GOODS, [c("supplier", "supplier.name")], ("columns", 0, "column"),
          "unknown column 'supplier.name'"),

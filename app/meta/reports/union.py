@@ -145,14 +145,22 @@ def _unknown(ref: str, source: Source) -> str:
 
 
 def _common_columns(parts: list[Part], problems) -> dict[str, SourceColumn]:
-    """Every name each part gives, of the same type in all; a renamed column of another type in
-    one part is a problem (the parts disagree on what it is), a common one is simply not offered."""
-    first, *others = parts
-    offered = [*first.renamed, *(r for r in first.source.references() if r not in first.renamed)]
+    """Every name each part gives, of the same type in all. A name one part renames is meant for
+    the union: a part without it, or giving another type, is a problem; a name the parts merely
+    happen to share is simply not offered when they disagree."""
+    renamed = [name for part in parts for name in part.renamed]
+    offered = dict.fromkeys([*renamed, *parts[0].source.references()])
     columns = {}
     for name in offered:
         found = [part.source.column(part.ref(name)) for part in parts]
         if any(column is None for column in found):
+            problems.extend(
+                (("source", "union", index, "columns"),
+                 _("this part gives no '%(name)s', which another part names: say which of its "
+                   "columns it is", name=name))
+                for index, column in enumerate(found)
+                if column is None and name in renamed
+            )  # fmt: skip
             continue
         types = {column.type for column in found}
         if len(types) == 1:
