@@ -97,6 +97,8 @@ class Context:
     today: Callable[[], dt.date] = business_today
     #: a link filter's referring record's header values, for ``this('field')``
     this: dict | None = None
+    #: the id of the one location the user works at, for ``my_location()`` (None: not one)
+    my_location: Callable[[], int | None] | None = None
 
 
 def _days(n) -> dt.timedelta:
@@ -216,7 +218,9 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "decimal": _decimal,
     "gtin_ok": _gtin_ok,
 }
-FUNCTIONS = frozenset({*PURE_FUNCTIONS, "today", "now", "lookup", "this", "valid_on"})
+FUNCTIONS = frozenset(
+    {*PURE_FUNCTIONS, "today", "now", "lookup", "this", "valid_on", "my_location"}
+)
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
@@ -312,6 +316,7 @@ class Expression:
             functions["lookup"] = lambda name, field: None
         this = context.this or {}
         functions["this"] = lambda name: this.get(name)
+        functions["my_location"] = context.my_location or (lambda: None)
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(values)

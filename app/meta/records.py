@@ -197,7 +197,7 @@ class _Run:
         self.from_client = False
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
-        self.context = Context(lookup=self._lookup)
+        self.context = Context(lookup=self._lookup, my_location=self._my_location)
         #: the link fields by name, header and lines, for ``lookup(field, ...)``
         self._links: dict[str, FieldDef] = {}
         #: ``lookup`` answers of this pass: one formula often asks the same card several times
@@ -242,6 +242,13 @@ class _Run:
 
     def error(self, path: str, message: str) -> None:
         self.errors.setdefault(path, []).append(message)
+
+    def _my_location(self) -> int | None:
+        """The one location the user works at (a store's clerk, a warehouse's supervisor): what
+        ``my_location()`` gives a new document's location field, so staff need not pick their
+        own store each time; None for whoever sees more than one (a region, HQ, QA)."""
+        ids = list(getattr(self.user, "location_ids", None) or ())
+        return ids[0] if len(ids) == 1 and access.scope_of(self.user) == "own" else None
 
     def evaluate(self, expression, values: dict, path: str, default=None):
         try:

@@ -184,3 +184,9 @@ INJECTIONS = [
 def test_injection_corpus_is_refused_or_bounded(text, reason):
     with pytest.raises(ExpressionError, match=reason):
         compile_expression(text, {"x", "y"}).evaluate({"x": Decimal(1), "y": 2})
+
+
+def test_my_location_is_the_one_location_the_user_works_at():
+    expression = compile_expression("my_location()", [])
+    assert expression.evaluate({}, Context(my_location=lambda: 7)) == 7
+    assert expression.evaluate({}, Context()) is None  # no user, or one who sees more
