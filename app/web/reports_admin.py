@@ -18,7 +18,6 @@ from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import REPORTS
 from app.meta.reports import ParamError, result_json, run_report, union
-from app.meta.sources import resolve_source
 from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install
 from app.web.session import db_session
@@ -70,10 +69,7 @@ install(EDITOR)
 def source_columns(spec) -> dict[str, tuple[str, str]]:
     """Every column the source ``spec`` (a name, or a union) offers a report (``name`` or
     ``link.name``), with its Chinese and English label; empty for a source that does not exist."""
-    if union.is_union(spec):
-        source, _problems = union.build_union(spec, registry().metadata)
-    else:
-        source = resolve_source(spec, registry().metadata)
+    source, _problems = union.resolve(spec, registry().metadata)
     if source is None:
         return {}
     return {

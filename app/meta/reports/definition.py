@@ -7,7 +7,7 @@ from app.meta.expressions import Expression, ExpressionError, compile_expression
 from app.meta.loader import cross_check
 from app.meta.reports import union
 from app.meta.reports.model import Report, ReportColumn, ReportParam
-from app.meta.sources import NUMERIC_TYPES, Source, SourceColumn, resolve_source
+from app.meta.sources import NUMERIC_TYPES, Source, SourceColumn
 
 DEFAULT_LIMIT = 10_000
 DATE_TYPES = ("date", "datetime")
@@ -37,15 +37,8 @@ def get_report(metadata, name: str) -> Report | None:
 
 def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tuple, str]]]:
     """Compile ``data``; returns the report (None if broken) and the (path, message) problems."""
-    problems: list[tuple[tuple, str]] = []
-    if union.is_union(data["source"]):
-        source, problems = union.build_union(data["source"], metadata)
-        if source is None:
-            return None, problems
-    else:
-        source = resolve_source(data["source"], metadata)
+    source, problems = union.resolve(data["source"], metadata)
     if source is None:
-        problems.append((("source",), _("unknown source '%(name)s'", name=data["source"])))
         return None, problems
     columns = _compile_columns(data, source, metadata, problems)
     names = {column.name for column in columns}

@@ -1,11 +1,12 @@
 """Union sources: one report over the rows of several sources.
 
 A record book a regulator reads is one list, whichever flow the goods took: the 出库复核记录 holds
-what a second person checked as it left for a hospital (a sales order) and for one of the chain's
-own stores (a transfer out). Each is a form with a table of its own, so a report over one form
-misses the other. A union names its parts, each a source with its own fixed filters (the order
-delivered, the transfer shipped) and the columns it gives under the union's names (the order's
-``sale_date`` and the transfer's ``ship_date`` are the book's date):
+what a second person checked as it left for a hospital (a sales order), for one of the chain's
+own stores (a transfer out) or back to a supplier (a supplier return). Each is a form with a table
+of its own, so a report over one form misses the others. A union names its parts, each a source
+with its own fixed filters (the order delivered, the transfer shipped) and the columns it gives
+under the union's names (the order's ``sale_date`` and the transfer's ``ship_date`` are the
+book's date):
 
     source:
       union:
@@ -75,6 +76,17 @@ def describe(spec) -> str:
     if not is_union(spec):
         return str(spec or "")
     return " + ".join(str(part.get("source", "")) for part in spec.get("union") or [])
+
+
+def resolve(spec, metadata) -> tuple[Source | None, list[tuple[tuple, str]]]:
+    """The source a report's ``spec`` names — a registered or form source, or a union — or None
+    and the (path, message) problems that stop it."""
+    if is_union(spec):
+        return build_union(spec, metadata)
+    source = resolve_source(spec, metadata)
+    if source is None:
+        return None, [(("source",), _("unknown source '%(name)s'", name=spec))]
+    return source, []
 
 
 def build_union(spec: dict, metadata) -> tuple[UnionSource | None, list[tuple[tuple, str]]]:
