@@ -147,6 +147,13 @@ def sign_in(page, server: str, username: str, password: str) -> None:
 RECORD_PAGE = re.compile(r"/forms/[a-z0-9_]+/\d+$")
 
 
+def chosen(page, field: str) -> str:
+    """What the link picker of ``field`` holds, as the page shows it ("" when nothing)."""
+    return page.locator(f"[data-field='{field}'] select").first.evaluate(
+        "select => select.selectedOptions.length ? select.selectedOptions[0].text : ''"
+    )
+
+
 def pick(page, field: str, typed: str, option: str | None = None) -> None:
     """Choose ``option`` (by default ``typed``) in the link picker of ``field``, searching for
     ``typed``, and wait until the form holds the choice and its live recompute is back.

@@ -25,7 +25,7 @@ from tests.application.story_fixtures import (
     story_fixture,  # noqa: F401  (the fixture ``story``)
 )
 from tests.chain import PASSWORD
-from tests.e2e.conftest import DESKTOP, PHONE, fill, pick, save, scan_into_new_row, sign_in
+from tests.e2e.conftest import DESKTOP, PHONE, chosen, fill, pick, save, scan_into_new_row, sign_in
 
 D = Decimal
 
@@ -52,7 +52,7 @@ def test_a_clerk_scans_a_receipt_on_a_phone_and_qa_inspects_it(
     clerk = page_factory(viewport=PHONE, locale="zh-CN")
     sign_in(clerk, live_server, "keeper", PASSWORD)
     clerk.goto(f"{live_server}/forms/purchase_receipt/new")
-    pick(clerk, "location", "WH-SH")
+    assert "上海中心仓" in chosen(clerk, "location")  # the keeper's own warehouse, chosen already
     pick(clerk, "supplier", "鱼跃供应链")
     clerk.click("[data-add-row=lines]")
     scan_field = clerk.locator("input[name='lines[0].scan']")
