@@ -32,9 +32,10 @@ def draft(bed, who: str, where: str, gauze: int, quantity: str) -> dict:
     })  # fmt: skip
 
 
-def to_ship(bed) -> list[tuple]:
-    """The card 待出库退货: (the return its number opens, supplier, lines, quantity)."""
-    rows = bed.api("supervisor").get("/api/v1/reports/returns_to_ship").json["rows"]
+def to_ship(bed, reader: str = "supervisor") -> list[tuple]:
+    """The card 待出库退货 (the warehouse's, and QA's): (the return its number opens, supplier,
+    lines, quantity)."""
+    rows = bed.api(reader).get("/api/v1/reports/returns_to_ship").json["rows"]
     return [(row["links"]["number"], row["values"]["supplier"], row["values"]["lines"],
              D(row["values"]["quantity"])) for row in rows]  # fmt: skip
 
@@ -49,6 +50,7 @@ def test_a_warehouses_return_leaves_once_another_person_has_scanned_it_again(bed
     back = draft(bed, "keeper", "WH-SH", gauze, "4")
     assert back["data"]["needs_review"] is True
     assert to_ship(bed) == [(back["id"], "华东医疗", 1, D(4))]  # on the warehouse dashboard
+    assert to_ship(bed, "qa") == to_ship(bed)  # and on QA's
     before = bed.balances()
 
     plain = bed.fire("supervisor", "supplier_return", back["id"], "ship")

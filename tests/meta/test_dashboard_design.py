@@ -51,14 +51,14 @@ def test_cards_roles_and_refresh():
                                              "width": 6}  # fmt: skip
     kpi = card_values(board.cards[0]) | {"chart": "kpi", "width": "3", "title_zh": ""}
     changed = safe_load(dashboard_design.update_card(EXPIRY, "0", kpi, REPORTS))["cards"][0]
-    assert changed == {"report": "near_expiry", "chart": "kpi", "width": 3,
-                       "title": {"zh_CN": "Lots expiring within 180 days",
-                                 "en": "Lots expiring within 180 days"}}  # fmt: skip
-    moved = dashboard_design.move_card(EXPIRY, "1", -1)
+    assert changed == {"report": "returns_to_ship", "chart": "kpi", "width": 3,
+                       "title": {"zh_CN": "Supplier returns awaiting review",
+                                 "en": "Supplier returns awaiting review"}}  # fmt: skip
+    moved = dashboard_design.move_card(EXPIRY, "2", -1)
     assert [card.report for card in dashboard_design.view(moved).cards] == [
-        "expired_lots", "near_expiry"
+        "returns_to_ship", "expired_lots", "near_expiry"
     ]  # fmt: skip
-    assert "expired_lots" not in dashboard_design.remove_card(EXPIRY, "1")
+    assert "expired_lots" not in dashboard_design.remove_card(EXPIRY, "2")
 
 
 @pytest.mark.parametrize(
@@ -78,6 +78,6 @@ def test_bad_refresh_and_the_last_card():
     with pytest.raises(DesignRefused) as refused:
         dashboard_design.update_dashboard(EXPIRY, settings(board, refresh_seconds="5"), ROLES)
     assert refused.value.field == "refresh_seconds"
-    single = dashboard_design.remove_card(EXPIRY, "1")
+    single = dashboard_design.remove_card(dashboard_design.remove_card(EXPIRY, "2"), "1")
     with pytest.raises(DesignRefused, match="at least one card"):
         dashboard_design.remove_card(single, "0")

@@ -49,7 +49,7 @@ def test_who_sees_the_expiry_cards():
             card["report"] for card in dashboard_for(metadata, list(roles), lambda _: True)["cards"]
         ]
 
-    assert cards("qa") == ["near_expiry", "expired_lots"]
+    assert cards("qa") == ["returns_to_ship", "near_expiry", "expired_lots"]
     # the warehouses' own dashboard puts what waits to leave first
     assert cards("warehouse_supervisor") == cards("warehouse_clerk") == [
         "transfers_to_ship", "returns_to_ship", "awaiting_review", "near_expiry", "expired_lots"
