@@ -62,7 +62,8 @@ class UnionSource(Source):
         return replace(
             self,
             names=kept,
-            columns={name: self.columns[name] for name in kept} | _own_columns(self),
+            columns={name: self.columns[name] for name in kept}
+            | _own_columns(self.location_column, self.record),
             table=lambda: _rows(self.parts, kept, self.location_column, self.record),
         )
 
@@ -113,11 +114,11 @@ def build_union(spec: dict, metadata) -> tuple[UnionSource | None, list[tuple[tu
     names = tuple(columns)
     location = LOCATION if located == {True} else None
     record = (None, RECORD_ID) if all(part.source.record for part in parts) else None
-    union = UnionSource(
+    return UnionSource(
         name=describe(spec),
         label=parts[0].source.label,
         table=lambda: _rows(parts, names, location, record),
-        columns=columns,
+        columns=columns | _own_columns(location, record),
         location_column=location,
         record=record,
         record_form_column=FORM if record else None,
@@ -125,8 +126,7 @@ def build_union(spec: dict, metadata) -> tuple[UnionSource | None, list[tuple[tu
         book_figures=any(part.source.book_figures for part in parts),
         parts=tuple(parts),
         names=names,
-    )
-    return replace(union, columns=columns | _own_columns(union)), problems
+    ), problems
 
 
 def _part(raw: dict, path: tuple, metadata, problems) -> Part | None:
@@ -196,11 +196,11 @@ def _common_columns(parts: list[Part], problems) -> dict[str, SourceColumn]:
     return columns
 
 
-def _own_columns(union: UnionSource) -> dict[str, SourceColumn]:
+def _own_columns(location: str | None, record) -> dict[str, SourceColumn]:
     own = {}
-    if union.location_column:
+    if location:
         own[LOCATION] = SourceColumn("integer", {"zh_CN": "地点", "en": "Location"}, col(LOCATION))
-    if union.record:
+    if record:
         own[RECORD_ID] = SourceColumn("integer", {"zh_CN": "单据", "en": "Record"}, col(RECORD_ID))
         own[FORM] = SourceColumn("text", {"zh_CN": "表单", "en": "Form"}, col(FORM))
     return own
