@@ -130,9 +130,9 @@ def build_union(spec: dict, metadata) -> tuple[UnionSource | None, list[tuple[tu
 
 
 def _part(raw: dict, path: tuple, metadata, problems) -> Part | None:
-    source = resolve_source(raw["source"], metadata)
+    source, refused = resolve(raw["source"], metadata)
     if source is None:
-        problems.append(((*path, "source"), _("unknown source '%(name)s'", name=raw["source"])))
+        problems.extend(((*path, *where), message) for where, message in refused)
         return None
     if source.user_column:
         problems.append(((*path, "source"), _("a source read per user cannot be part of a union")))
