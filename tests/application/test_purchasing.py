@@ -179,6 +179,23 @@ def test_supplier_to_supplier_return_through_the_api(bed):
     }
     assert bed.ledger()[-1] == (back["number"], 1, "nonconforming", D(-2), "supplier_return")
 
+    # the nonconforming goods register (不合格品台账): set apart at inspection, gone back to the
+    # supplier, nothing left apart; the accepted goods are not in it
+    report = bed.api("qa").get("/api/v1/reports/nonconforming_register").json
+    assert [(r["item"], r["model"], r["lot"], r["expiry_date"], D(r["quantity"]), D(r["held"]),
+             r["reason"], r["document"], r["user"])
+            for r in (row["values"] for row in report["rows"])] == [
+        ("血糖试纸 LANCET-1", "50 条/盒", "LOT-B", expiry_b.isoformat(), D(2), D(2),
+         "inspection", number, "Qa 用户"),
+        ("血糖试纸 LANCET-1", "50 条/盒", "LOT-B", expiry_b.isoformat(), D(-2), D(0),
+         "supplier_return", back["number"], "Qa 用户"),
+    ]  # fmt: skip
+    # the warehouse keeps it too (its keeper holds the nonconforming area); a store clerk's
+    # reports are listed by name, and this is not one of them
+    mine = bed.api("keeper").get("/api/v1/reports/nonconforming_register").json
+    assert [row["values"]["document"] for row in mine["rows"]] == [number, back["number"]]
+    assert bed.api("clerk").get("/api/v1/reports/nonconforming_register").status_code == 404
+
 
 def test_purchase_orders_are_imported_with_their_lines_from_one_sheet(bed):
     bed.supplier()

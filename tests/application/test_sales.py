@@ -328,6 +328,18 @@ def test_customer_return_lands_awaiting_inspection_then_quality_check_sorts_it(s
     ]
     assert clerk.get(f"{CR}/{back['id']}").json["data"]["inspector"] == shop["manager"]
 
+    # the customer returns record (销后退回记录) has each line of the checked return, against its
+    # sale, with the check's conclusion; the drafts refused above are not returns and are not in it
+    report = clerk.get("/api/v1/reports/customer_returns_record")
+    assert report.status_code == 200, report.json
+    assert [(r["return"], r["sales_order"], r["lot"], D(r["quantity"]), r["reason"],
+             D(r["accepted_quantity"]), D(r["rejected_quantity"]), r["reject_reason"], r["state"])
+            for r in (row["values"] for row in report.json["rows"])] == [
+        (back["number"], order["number"], "A", D(2), "包装破损", D(2), D(0), None, "done"),
+        (back["number"], order["number"], "A2", D(1), "包装破损", D(0), D(1), "受潮", "done"),
+    ]  # fmt: skip
+    assert {row["values"]["inspector"] for row in report.json["rows"]} == {"Manager User"}
+
 
 def test_a_returned_unit_comes_back_into_stock(shop, db):
     hospital = approved_customer(shop, "H-3", kind="hospital", licence_number="L3",
