@@ -267,6 +267,7 @@ def return_to_supplier(day: Day, location: str, receipt: Record, rejected: list[
             day.fire(day.create(manager, "supplier_return", payload), "ship", manager)
             return
         record = day.create(clerk, "supplier_return", payload)
+        day.fire(record, "finish_picking", clerk)
         record = day.update(manager, record, {"review_scans": payload["lines"]})
         day.fire(record, "review_ship", manager)
 
@@ -592,7 +593,8 @@ def ship(day: Day, request: Record) -> Record:
         out = day.update(clerk, out, picked | _cold_departure(day, out))
         if not out.data.get("needs_review"):
             day.fire(out, "ship", clerk)
-        else:  # the supervisor scans the goods again (出库复核) and ships them
+        else:  # picked: the supervisor scans the goods again (出库复核) and ships them
+            day.fire(out, "finish_picking", clerk)
             supervisor = day.user("warehouse_supervisor", warehouse)
             out = day.update(supervisor, out, {"review_scans": [dict(row) for row in lines]})
             day.fire(out, "review_ship", supervisor)

@@ -15,7 +15,9 @@ from sqlalchemy import select
 
 from app.kernel.items import gtin_check_digit
 from app.kernel.stock import LedgerEntry, StockBalance
+from app.kernel.users import User
 from app.meta import identity
+from app.workflow.models import InboxMessage
 from tests.application.clock import TODAY
 from tests.chain import PASSWORD, load_locations
 from tests.forms_fixtures import ApiClient
@@ -77,9 +79,14 @@ class Bed:
     def review_and_return(self, username: str, record_id: int, scans: list[dict] | None = None):
         """The outbound review (出库复核) of a warehouse's supplier return: ``username`` (QA or the
         warehouse's supervisor, not whoever picked it) scans the goods again — by default exactly
-        the lines — and fires ``review_ship``; returns its response."""
+        the lines — and fires ``review_ship``; returns its response. A return still being picked
+        is declared picked first (by ``username``)."""
         client = self.api(username)
         current = client.get(url("supplier_return", record_id)).json
+        if current["state"] == "draft":
+            done = self.fire(username, "supplier_return", record_id, "finish_picking")
+            assert done.status_code == 200, done.json
+            current = done.json
         if scans is None:
             scans = [
                 {name: line[name] for name in REVIEWED if line.get(name) not in (None, "")}
@@ -161,6 +168,17 @@ class Bed:
                 (row.document, row.document_line, str(row.status), row.quantity, row.reason)
                 for row in session.scalars(select(LedgerEntry).order_by(LedgerEntry.id))
             ]
+
+    def messages(self, record_id: int) -> list[tuple[str, str]]:
+        """(username, text) of the inbox messages about the record, in order."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(User.username, InboxMessage.message)
+                .join(User, User.id == InboxMessage.user_id)
+                .where(InboxMessage.record_id == record_id)
+                .order_by(InboxMessage.id)
+            )
+            return [tuple(row) for row in rows]
 
 
 def make_bed(app, db, staff: dict[str, tuple[str, str, str]]) -> Bed:

@@ -139,9 +139,16 @@ def test_serial_units_travel_by_transfer_one_line_each(chain, db):
     assert refused.json["error"].endswith(
         "Nobody has scanned the goods as picked yet: scan them first."
     )
-    # the clerk scans them as picked, the warehouse's supervisor reviews them (出库复核)
-    scan_picks(chain.api("wh_clerk"), transfer.id,
+    # back to picking: the clerk scans them as picked and says so, the warehouse's supervisor
+    # reviews them (出库复核)
+    back = supervisor.post(f"{TO}/{transfer.id}/transitions/back_to_picking",
+                           json={"comment": "请扫码拣货"})  # fmt: skip
+    assert back.status_code == 200, back.json
+    wh_clerk = chain.api("wh_clerk")
+    scan_picks(wh_clerk, transfer.id,
                [scan(PACE_GTIN, "P1", day(400), serial) for serial in ("SN1", "SN2")])  # fmt: skip
+    done = wh_clerk.post(f"{TO}/{transfer.id}/transitions/finish_picking", json={})
+    assert done.status_code == 200, done.json
     assert review_and_ship(supervisor, transfer.id).status_code == 200
     (incoming,) = records(db, "transfer_in")
     assert clerk.post(f"{TI}/{incoming.id}/transitions/receive", json={}).status_code == 200

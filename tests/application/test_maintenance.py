@@ -9,7 +9,6 @@ import datetime as dt
 from sqlalchemy import select
 
 from app.kernel.items import business_today
-from app.kernel.users import User
 from app.meta import identity
 from app.workflow import reminders
 from app.workflow.models import InboxMessage
@@ -56,18 +55,6 @@ def _check(bed, item, **line) -> dict:
         "storage_humidity": "55",
         "lines": [{"item": item, "lot": "MC1", "quantity": "10", **line}],
     }
-
-
-def _messages(bed, record_id: int) -> list[tuple[str, str]]:
-    """(username, text) of the inbox messages about the record, in order."""
-    with bed.db.session() as session:
-        rows = session.execute(
-            select(User.username, InboxMessage.message)
-            .join(User, User.id == InboxMessage.user_id)
-            .where(InboxMessage.record_id == record_id)
-            .order_by(InboxMessage.id)
-        )
-        return [tuple(row) for row in rows]
 
 
 def test_a_check_that_finds_everything_in_order_is_finished_and_moves_nothing(bed):
@@ -117,13 +104,13 @@ def test_a_storage_climate_out_of_range_asks_what_was_done_and_tells_qa(bed):
                        {**humid, "climate_measure": "开启除湿机，两小时后复测 60%"})  # fmt: skip
     assert check["data"]["climate_ok"] is False
     assert bed.fire("keeper", "maintenance_check", check["id"], "finish").status_code == 200
-    assert _messages(bed, check["id"]) == [
+    assert bed.messages(check["id"]) == [
         ("qa", f"{check['number']}: Storage climate out of range / 库房温湿度超标")
     ]
     fine = bed.create("keeper", "maintenance_check", _check(bed, item))  # 18.5 ℃, 55 %
     assert fine["data"]["climate_ok"] is True
     assert bed.fire("keeper", "maintenance_check", fine["id"], "finish").status_code == 200
-    assert _messages(bed, fine["id"]) == []
+    assert bed.messages(fine["id"]) == []
     page = bed.api("qa").client.get(f"/forms/maintenance_check/{check['id']}/edit").text
     assert 'data-computed="climate_ok" value="否"' in page  # yes/no, not False
     rows = bed.api("qa").get("/api/v1/reports/maintenance_record").json["rows"]
@@ -190,7 +177,7 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
         ("WH-SH", item, "MC1", "nonconforming"): Decimal(3),
     }
     number = response.json["number"]
-    assert _messages(bed, check["id"]) == [
+    assert bed.messages(check["id"]) == [
         ("qa", f"{number}: Goods set apart, QA review due / 有商品移入不合格品区，待质量复核")
     ]
     assert bed.ledger()[-2:] == [
@@ -211,7 +198,7 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
                         comment="外箱压损，内包装破裂，确认不合格", **SIGN)  # fmt: skip
     assert response.status_code == 200, response.json
     assert response.json["state"] == "confirmed"
-    assert _messages(bed, check["id"])[-1] == (
+    assert bed.messages(check["id"])[-1] == (
         "keeper",
         f"{number}: Confirmed nonconforming / 质量复核：确认不合格",
     )

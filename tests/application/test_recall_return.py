@@ -89,10 +89,13 @@ def test_a_store_returns_recalled_goods_to_the_warehouse_then_the_supplier(db, a
         "location": chain["WH1"], "supplier": supplier["id"], "reason": "recalled",
         "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "14"}],
     })  # fmt: skip
-    # 出库复核: QA scans the returned goods again; they leave the warehouse once they match
+    # 出库复核: the supervisor picks, QA scans the returned goods again; they leave the
+    # warehouse once they match
     assert fire(supervisor, SR, returned["id"], "ship").status_code == 409
+    picked = fire(supervisor, SR, returned["id"], "finish_picking")
+    assert picked.status_code == 200, picked.json
     review = {"review_scans": [{"item": chain["strip"], "lot": "L1", "quantity": "14"}],
-              "version": returned["version"]}  # fmt: skip
+              "version": picked.json["version"]}  # fmt: skip
     assert qa.put(f"{SR}/{returned['id']}", json=review).status_code == 200
     shipped = fire(qa, SR, returned["id"], "review_ship")
     assert shipped.status_code == 200, shipped.json

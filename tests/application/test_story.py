@@ -314,6 +314,7 @@ def transfer_to_the_store(bed, strip_id: int, pace_id: int) -> str:
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-001"), "quantity": "1"},
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002"), "quantity": "1"},
     ])  # fmt: skip
+    fire_ok(bed, "keeper", "transfer_out", out.id, "finish_picking")
     # the supervisor scans the goods again (出库复核), the boxes in the other order, and ships
     edit(bed, "supervisor", "transfer_out", out.id, review_scans=[
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002"), "quantity": "1"},
@@ -537,8 +538,9 @@ def supplier_return(bed, supplier: dict, receipt: dict, transit: str) -> None:
         "lines": [{"scan": label(STRIP_GTIN, "S-EXP", EXP), "quantity": "5"}],
     })  # fmt: skip
     assert refused(bed, "supervisor", "supplier_return", back["id"], "ship") == (
-        "当前不能执行“退货出库”：仓库退回供应商的货物须复核出库。"
+        "当前不能执行“退货出库”：仓库退回供应商的货物须拣货完成后复核出库。"
     )
+    fire_ok(bed, "supervisor", "supplier_return", back["id"], "finish_picking")
     edit(bed, "qa", "supplier_return", back["id"],
          review_scans=[{"scan": raw(STRIP_GTIN, "S-EXP", EXP), "quantity": "5"}])  # fmt: skip
     returned = fire_ok(bed, "qa", "supplier_return", back["id"], "review_ship")

@@ -84,7 +84,7 @@ def test_request_approve_ship_receive_in_part_and_return_the_rest(db, as_user, c
     # leaving a warehouse, the goods are scanned again by a second person (出库复核)
     refused = fire(warehouse, TO, out.id, "ship")
     assert refused.status_code == 409
-    assert "shipped by Review and ship" in refused.json["error"]
+    assert "shipped by Picking done, then Review and ship" in refused.json["error"]
     response = review_and_ship(as_user("whsuper"), out.id)
     assert response.status_code == 200, response.json
     assert response.json["state"] == "shipped"
@@ -276,7 +276,7 @@ def test_shipping_more_than_available_is_refused(db, as_user, chain):
     response = review_and_ship(as_user("whsuper"), out.id)
     assert_refused(db, response, "STRIP", "11", "10", before=before)
     assert records_of(db, "transfer_in") == []
-    assert records_of(db, "transfer_out")[0].state == "draft"
+    assert records_of(db, "transfer_out")[0].state == "picked"  # still awaiting its review
 
 
 def test_shipping_a_recalled_lot_is_refused(db, as_user, chain):
@@ -353,14 +353,16 @@ def engine_action(name: str):
 
 
 def test_wrong_role_or_store_is_refused(db, as_user, chain):
-    out, _warehouse = shipped_out(
+    out, warehouse = shipped_out(
         db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "2"}]
     )
     before = snapshot(db)
-    # the requesting store cannot ship the warehouse's transfer out (not in its scope)
+    # the requesting store cannot pick or ship the warehouse's transfer out (not in its scope)
+    assert_refused(db, fire(as_user("manager1"), TO, out.id, "finish_picking"), before=before)
+    assert fire(warehouse, TO, out.id, "finish_picking").status_code == 200
     assert_refused(db, fire(as_user("manager1"), TO, out.id, "review_ship"), before=before)
     # the clerk who picked it, or QA, may not review it (not one of the transition's roles)
-    for who in (_warehouse, as_user("qa")):
+    for who in (warehouse, as_user("qa")):
         refused = fire(who, TO, out.id, "review_ship")
         assert_refused(db, refused, "Review and ship", before=before)
     assert review_and_ship(as_user("hq"), out.id).status_code == 200  # HQ may
@@ -573,7 +575,8 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
     out, warehouse = shipped_out(db, as_user, chain, lines)
     before = snapshot(db)
-    response = review_and_ship(as_user("whsuper"), out.id)  # they leave cold, and say how cold
+    finish = f"{TO}/{out.id}/transitions/finish_picking"  # packed cold, and how cold they left
+    response = warehouse.post(finish, json={})
     assert response.status_code == 422
     assert response.json["errors"] == {
         "transport_mode": ["Cold-chain goods travel by refrigerated vehicle, cold box or "
@@ -588,14 +591,24 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
     assert "cool the box again" in response.json["errors"]["departure_temperature"][0]
     ambient = {"transport_mode": "ambient", "departure_temperature": "5.0", "version": version}
     assert warehouse.put(f"{TO}/{out.id}", json=ambient).status_code == 200
-    response = review_and_ship(as_user("whsuper"), out.id)
+    response = warehouse.post(finish, json={})
     assert response.status_code == 422
     assert list(response.json["errors"]) == ["transport_mode"]
     assert snapshot(db) == before
     version = warehouse.get(f"{TO}/{out.id}").json["version"]
     boxed = {"transport_mode": "cold_box", "version": version}
     assert warehouse.put(f"{TO}/{out.id}", json=boxed).status_code == 200
-    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
+    assert warehouse.post(finish, json={}).status_code == 200
+    # the reviewer may set them right; they ship only as the rules say
+    supervisor = as_user("whsuper")
+    version = supervisor.get(f"{TO}/{out.id}").json["version"]
+    unboxed = {"transport_mode": "ambient", "version": version}
+    assert supervisor.put(f"{TO}/{out.id}", json=unboxed).status_code == 200
+    response = review_and_ship(supervisor, out.id)
+    assert response.status_code == 422 and list(response.json["errors"]) == ["transport_mode"]
+    version = supervisor.get(f"{TO}/{out.id}").json["version"]
+    assert supervisor.put(f"{TO}/{out.id}", json={**boxed, "version": version}).status_code == 200
+    assert review_and_ship(supervisor, out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")  # made by the shipment: no arrival temperature yet
     assert {key: incoming.data.get(key) for key in ("transport_mode", "departure_temperature")} == {
         "transport_mode": "cold_box", "departure_temperature": "5.0"}  # fmt: skip

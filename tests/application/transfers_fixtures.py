@@ -197,10 +197,15 @@ def scan_picks(client: ApiClient, record_id: int, scans: list[str]) -> None:
 
 
 def review_and_ship(client: ApiClient, record_id: int, scans: list[dict] | None = None):
-    """The outbound review (出库复核) of a warehouse's transfer out: ``client`` (a supervisor, QA
-    or HQ) scans the goods again — by default exactly the picked lines — and fires
-    ``review_ship``; returns its response."""
+    """The outbound review (出库复核) of a warehouse's transfer out: ``client`` (a supervisor or
+    HQ) scans the goods again — by default exactly the picked lines — and fires ``review_ship``;
+    returns its response. A transfer still being picked is declared picked first (by ``client``,
+    who must then be a supervisor)."""
     current = client.get(f"{TO}/{record_id}").json
+    if current["state"] == "draft":
+        done = client.post(f"{TO}/{record_id}/transitions/finish_picking", json={})
+        assert done.status_code == 200, done.json
+        current = done.json
     if scans is None:
         scans = [
             {name: line[name] for name in GOODS if line.get(name) not in (None, "")}

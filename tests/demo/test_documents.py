@@ -57,6 +57,7 @@ ROLES = {
     ("purchase_receipt", "receive"): {"store_clerk", "warehouse_clerk"},
     ("purchase_receipt", "inspect"): {"store_manager", "warehouse_supervisor"},
     ("supplier_return", "ship"): {"store_manager"},  # a store's: rare (see RARE)
+    ("supplier_return", "finish_picking"): {"warehouse_clerk"},
     ("supplier_return", "review_ship"): {"warehouse_supervisor"},  # 出库复核: the clerk picked
     ("sales_order", "confirm"): {"store_clerk"},
     ("sales_order", "deliver"): {"store_clerk"},
@@ -66,6 +67,7 @@ ROLES = {
     ("transfer_request", "submit"): {"store_clerk"},
     ("transfer_request", "store"): {"store_manager"},
     ("transfer_request", "hq"): {"hq_manager"},
+    ("transfer_out", "finish_picking"): {"warehouse_clerk"},
     ("transfer_out", "review_ship"): {"warehouse_supervisor"},  # 出库复核: the clerk picked
     ("transfer_in", "receive"): {"store_clerk"},
     ("transfer_in", "receive_partial"): {"store_clerk"},

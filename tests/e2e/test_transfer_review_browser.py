@@ -1,6 +1,7 @@
-"""出库复核 of a warehouse's transfer in a real browser: the supervisor, on a phone, finds the
-picked transfer on the warehouse dashboard, opens it from there, scans the goods again and ships
-them; the goods are in transit and the page shows who reviewed them."""
+"""出库复核 of a warehouse's transfer in a real browser: the clerk, on a phone, says the picking
+is done; the supervisor, on a phone, finds the picked transfer on the warehouse dashboard, opens
+it from there, scans the goods again and ships them; the goods are in transit and the page shows
+who reviewed them."""
 
 from __future__ import annotations
 
@@ -42,6 +43,14 @@ def test_a_supervisor_reviews_a_transfer_from_the_dashboard_on_a_phone(
     live_server, page_factory, db, as_user, chain
 ):
     out = picked_transfer(db, as_user, chain)
+    picker = page_factory(viewport=PHONE, locale="en")
+    sign_in(picker, live_server, "whclerk", PASSWORD)
+    picker.goto(f"{live_server}/forms/transfer_out/{out.id}")
+    picker.click("button[data-transition=finish_picking]")
+    picker.wait_for_selector("button[data-transition=finish_picking]", state="detached")
+    assert "Awaiting review" in picker.content()
+    assert records_of(db, "transfer_out")[0].state == "picked"
+
     page = page_factory(viewport=PHONE, locale="en")
     sign_in(page, live_server, "whsuper", PASSWORD)
     card = page.locator("[data-report-url*=transfers_to_ship][data-loaded]")
