@@ -479,6 +479,7 @@ def deliver(day: Day, store: str, sale: Record) -> None:
         if not business:
             day.fire(sale, "deliver", clerk)
             return
+        day.fire(sale, "finish_picking", clerk)
         manager = day.user("store_manager", store)  # not the clerk who made the order
         sale = day.update(manager, sale, {"review_scans": [dict(row) for row in deliveries]})
         day.fire(sale, "review_deliver", manager)

@@ -62,6 +62,9 @@ ATTEMPTS = 3
 STALE_PLAN = (InsufficientStock, LocationLocked, LotBlocked, AllocationImpossible)
 #: The form of the transfers an allocation makes, and the transitions it fires.
 TRANSFER_FORM = "transfer_out"
+#: The states of a sales order still waiting: for its goods (confirmed), or picked and waiting for
+#: its outbound review (picked). A transfer that arrives or falls short still concerns it.
+WAITING = ("confirmed", "picked")
 CANCEL, CANCELLED = "cancel", "cancelled"
 OWN, TRANSFER, DIRECT = "own", "transfer", "direct"
 #: The keys of a ``fulfilments`` row for what it will not bring (still to re-allocate) and why.
@@ -474,11 +477,11 @@ class ReleaseAllocation(Action):
 
 
 def _not_counted_on(context: ActionContext, parent_field: str, fulfilments: str) -> None:
-    """Refuse when the order named in ``parent_field`` is confirmed and one of its
+    """Refuse when the order named in ``parent_field`` still waits and one of its
     ``fulfilments`` rows is this record."""
     number = (context.record.data or {}).get(parent_field)
     parent = context.records.by_number(context.record.form, number) if number else None
-    if parent is None or parent.state != "confirmed":
+    if parent is None or parent.state not in WAITING:
         return
     here = common.document_of(context)
     rows = (parent.data or {}).get(fulfilments) or []
@@ -543,7 +546,7 @@ class HoldForOrder(Action):
         number = (context.record.data or {}).get(params["order"])
         order = context.records.by_number(params.get("form", "sales_order"), number,
                                           for_update=True)  # fmt: skip
-        if not received or order is None or order.state != "confirmed":
+        if not received or order is None or order.state not in WAITING:
             return  # the order was cancelled or reopened: the goods are the store's stock
         order_lines = params.get("order_lines", "lines")
         allocation_field = params.get("allocation", "allocation")
@@ -703,7 +706,7 @@ class ReportToOrder(Action):
             return
         order = context.records.by_number(params.get("form", "sales_order"), number,
                                           for_update=True)  # fmt: skip
-        if order is None or order.state != "confirmed":
+        if order is None or order.state not in WAITING:
             return  # delivered, cancelled or reopened: the order no longer waits for anything
         fulfilments_field = params.get("fulfilments", "fulfilments")
         rows = [dict(row) for row in (order.data or {}).get(fulfilments_field) or []]

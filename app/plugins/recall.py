@@ -30,7 +30,7 @@ from app.kernel.locations import Location
 from app.kernel.recall import Released, isolate, recall_lots, units_in_range
 from app.kernel.users import UserRole, user_locations
 from app.plugins import _common as common
-from app.plugins.allocation import report_lost_hold
+from app.plugins.allocation import WAITING, report_lost_hold
 from app.workflow.actions import Action, ActionContext, ActionError
 from app.workflow.models import InboxMessage
 
@@ -190,11 +190,12 @@ def _announce(context: ActionContext, task) -> None:
 
 
 def _tell_orders(context: ActionContext, released: list[Released]) -> None:
-    """Each confirmed sales order that lost a hold to the recall shows the shortfall."""
+    """Each sales order still waiting (confirmed, or picked for its review) that lost a hold to
+    the recall shows the shortfall."""
     recall = common.document_of(context)
     for hold in released:
         order = context.records.by_number(SALE_FORM, hold.document, for_update=True)
-        if order is None or order.state != "confirmed":
+        if order is None or order.state not in WAITING:
             continue
         lot = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
         number = lot.lot_number if lot is not None else "-"

@@ -127,7 +127,11 @@ def scan_goods(api, record_id: int, deliveries: list[dict]) -> dict:
 
 
 def review_goods(api, record_id: int, scans: list[dict]) -> dict:
-    """The reviewer's second scans (出库复核) saved onto a confirmed wholesale or hospital order."""
+    """The reviewer's second scans (出库复核) saved onto a picked wholesale or hospital order; one
+    still confirmed is declared picked first (by ``api``'s user)."""
+    if api.get(f"{SO}/{record_id}").json["state"] == "confirmed":
+        done = api.post(f"{SO}/{record_id}/transitions/finish_picking", json={})
+        assert done.status_code == 200, done.json
     return _save_scans(api, record_id, "review_scans", scans)
 
 

@@ -270,6 +270,7 @@ def test_a_hospital_is_shipped_directly_by_fulfilment_orders(chain, db):
     child = wh_clerk.get(f"{SO}/{from_wh.id}").json
     units = [{"scan": scan(PACE_GTIN, "P1", day(400), serial)} for serial in ("SN1", "SN2")]
     scan_goods(wh_clerk, child["id"], units)
+    assert fire(wh_clerk, SO, child, "finish_picking").status_code == 200
     supervisor = chain.api("wh_supervisor")  # finds it on the warehouse dashboard, a click away
     waiting = supervisor.get("/api/v1/reports/awaiting_review").json["rows"]
     assert [(row["values"]["number"], row["links"]["number"]) for row in waiting] == [
@@ -283,6 +284,7 @@ def test_a_hospital_is_shipped_directly_by_fulfilment_orders(chain, db):
     assert refused.status_code == 409 and from_wh.number in refused.json["error"]
     # the store has nothing of its own to hand over: its order closes without scans, the
     # manager's review having nothing to compare
+    assert fire(manager, SO, record, "finish_picking").status_code == 200
     response = fire(manager, SO, record, "review_deliver")
     assert response.status_code == 200, response.json
     assert held(db) == [(from_nj.number, 1, "WH-NJ", "P1", "1")]

@@ -1,7 +1,9 @@
-"""出库复核 through the HTTP API: a hospital's goods leave only when a second person — a manager,
-not the clerk who picked them nor the order's creator — scanned them again and the two scans
-match; each difference is named and nothing leaves; the review is kept on the order and in the
-GSP outbound review record. A retail sale leaves as before, without a review."""
+"""出库复核 through the HTTP API: the clerk picks a hospital's goods and says so; the order then
+waits for its review with its picking fixed, and its managers hear of it. The goods leave only
+when a second person — a manager, not the clerk who picked them nor the order's creator —
+scanned them again and the two scans match; each difference is named and nothing leaves; a wrong
+picking goes back to the picker. The review is kept on the order and in the GSP outbound review
+record. A retail sale leaves as before, without a review."""
 
 from __future__ import annotations
 
@@ -56,7 +58,13 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
 
     refused = fire(clerk, SO, order, "deliver")
     assert refused.status_code == 409
-    assert "leaves by Review and deliver" in refused.json["error"]
+    assert "leaves by Picking done, then Review and deliver" in refused.json["error"]
+    assert awaiting_review(manager) == []  # still being picked
+    # the clerk has picked: the order waits for its review, and the manager hears of it
+    picked = fire(clerk, SO, order, "finish_picking")
+    assert picked.status_code == 200, picked.json
+    assert picked.json["state"] == "picked"
+    assert f"{order['number']}: Picked, awaiting outbound review" in manager.get("/inbox").text
     assert fire(clerk, SO, order, "review_deliver").status_code == 403  # a clerk picks, not reviews
     page = clerk.get(f"/forms/sales_order/{order['id']}").text  # and reads who does
     assert (
@@ -78,7 +86,7 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
         "STRIP lot B picked 0, reviewed 1."
     )
     record = manager.get(f"{SO}/{order['id']}").json
-    assert record["state"] == "confirmed" and record["data"].get("reviewer") is None
+    assert record["state"] == "picked" and record["data"].get("reviewer") is None
     assert stock(db) == before
 
     # scanned in another order and in parts, the same goods pass
@@ -124,28 +132,30 @@ def test_whoever_saved_the_picking_scans_does_not_review_them(shop, db):
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409
     assert refused.json["error"].endswith("You saved the picking scans: someone else reviews them.")
-    assert manager.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
+    assert manager.get(f"{SO}/{order['id']}").json["state"] == "picked"
 
 
-def test_a_review_the_picker_scanned_is_scanned_again(shop, db):
+def test_the_picker_does_not_scan_the_review_and_a_wrong_picking_goes_back(shop, db):
     order = hospital_order(shop)
     clerk, manager = shop.api("clerk"), shop.api("manager")
-    review_goods(clerk, order["id"], [strips("A", 3), strips("A2", 2)])  # the picker's "review"
-    before = stock(db)
-    refused = fire(manager, SO, order, "review_deliver")
-    assert refused.status_code == 409
-    assert refused.json["error"].endswith(
-        "The review scans were saved by Clerk User, who picked the goods: clear them and scan "
-        "the goods again."
-    )
-    assert stock(db) == before
-    review_goods(manager, order["id"], [])
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200
+    version = clerk.get(f"{SO}/{order['id']}").json["version"]
+    for change in ({"review_scans": [strips("A", 3)]}, {"deliveries": [strips("A", 5)]}):
+        refused = clerk.put(f"{SO}/{order['id']}", json=change | {"version": version})
+        assert refused.status_code == 403 and refused.json["field"] in change
+    # the manager finds one carton of A2 on the shelf, not two: back to the clerk, who hears why
+    back = fire(manager, SO, order, "back_to_picking", comment="A2 只找到 1 盒")
+    assert back.status_code == 200, back.json
+    assert back.json["state"] == "confirmed"
+    assert f"{order['number']}: Sent back to picking" in clerk.get("/inbox").text
+    scan_goods(clerk, order["id"], [strips("A", 3), strips("A2", 2)])  # scanned again, as picked
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200
     review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
     assert fire(manager, SO, order, "review_deliver").json["state"] == "delivered"
 
 
 def test_a_retail_sale_is_not_reviewed(shop):
-    clerk, manager = shop.api("clerk"), shop.api("manager")
+    clerk = shop.api("clerk")
     response = clerk.post(SO, json={"location": shop["S1"],
                                     "lines": [{"item": shop["STRIP"], "quantity": "1",
                                                "unit_price": "20"}]})  # fmt: skip
@@ -153,7 +163,7 @@ def test_a_retail_sale_is_not_reviewed(shop):
     order = response.json
     assert fire(clerk, SO, order, "confirm").status_code == 200
     scan_goods(clerk, order["id"], [strips("A", 1)])
-    refused = fire(manager, SO, order, "review_deliver")
+    refused = fire(clerk, SO, order, "finish_picking")
     assert refused.status_code == 409
     assert "a retail sale is not reviewed" in refused.json["error"]
     assert "Review scans" not in clerk.get(f"/forms/sales_order/{order['id']}").text

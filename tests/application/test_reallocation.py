@@ -320,12 +320,15 @@ def test_a_cancelled_fulfilment_order_leaves_a_shortfall_on_the_order_it_ships_f
     (message,) = inbox(db, chain["clerk"])
     assert message.startswith(f"{record['number']}: 第 1 行缺口 1")
     # a hospital's order leaves by the manager's review (出库复核): nothing of the store's own to
-    # compare, the delivery waits for the re-allocation
+    # pick or compare, the delivery waits for the re-allocation
+    assert fire(clerk, SO, record, "finish_picking").status_code == 200
     refused = fire(chain.api("manager"), SO, record, "review_deliver")
     assert refused.status_code == 409 and refused.json["field"] == "fulfilments", refused.json
 
+    # re-allocated, the order goes back to picking
     response = fire(clerk, SO, record, "reallocate")
     assert response.status_code == 200, response.json
+    assert response.json["state"] == "confirmed"
     *_rest, again = records(db, "sales_order")
     assert (again.location_id, again.state) == (chain["WH-NJ"], "confirmed")
     assert again.data["parent_order"] == record["number"]

@@ -407,3 +407,33 @@ def test_a_recall_task_is_reminded_as_its_deadline_nears_until_it_is_done(app, s
     _return_to_supplier(db, shop)  # the task is done
     assert fire(qa, RC, recall, "refresh").status_code == 200
     assert remind(6)["deadlines"] == {}  # done: past its deadline, nobody is reminded
+
+
+def test_a_recall_reaches_an_order_already_picked_for_its_review(shop, db):
+    """A hospital's order picked and waiting for its outbound review still waits: the recall
+    taking back its hold of the lot shows on it as a shortfall, the clerk is told, and
+    re-allocating it sends it back to picking."""
+    hospital = approved_customer(shop, "H-9", kind="hospital", licence_number="沪械经营2020009",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    qa, clerk = shop.api("qa"), shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "5",
+                                     "unit_price": "10"}], hospital)  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    assert fire(clerk, SO, order, "finish_picking").json["state"] == "picked"
+
+    recall = new_recall(qa, shop, lots="A2")
+    assert fire(qa, RC, recall, "issue").status_code == 200
+    picked = clerk.get(f"{SO}/{order['id']}").json
+    assert picked["state"] == "picked"
+    assert picked["data"]["lines"][0]["unallocated"] == "2"
+    with db.session() as session:
+        told = session.scalars(
+            select(InboxMessage.message).where(
+                InboxMessage.user_id == shop["clerk"], InboxMessage.record_id == order["id"]
+            )
+        ).all()
+    assert any("A2" in message for message in told), told
+    response = fire(clerk, SO, order, "reallocate")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "confirmed"

@@ -136,6 +136,8 @@ def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
     assert response.status_code == 409
     assert "PACE" in response.json["error"] and "serial" in response.json["error"]
     assert units(db) == {"SN1": "in_stock", "SN2": "in_stock", "SN3": "in_stock"}
+    back = fire(manager, SO, order, "back_to_picking", comment="请逐台扫码")
+    assert back.status_code == 200, back.json
 
     # the scanner types the DataMatrix: symbology prefix, group separator after the lot
     raw = f"]d201{PACE_GTIN}17{day(400):%y%m%d}10P1\x1d21SN3"
@@ -146,6 +148,7 @@ def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
                                       "expiry_date": str(day(400)), "serial": "SN3"}  # fmt: skip
     # the clerk hands over SN2 and SN3 (another unit of the allocated lot is fine)
     scan_goods(clerk, order["id"], [pace_scan("SN2"), {"scan": raw}])
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200
     review_goods(manager, order["id"], [pace_scan("SN2"), {"scan": raw}])
     response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 200, response.json
@@ -373,9 +376,8 @@ def test_cold_chain_goods_go_to_a_hospital_packed_cold(shop, db):
     order = new_order(clerk, shop, [line], hospital)
     assert fire(clerk, SO, order, "confirm").status_code == 200
     scan_goods(clerk, order["id"], [strip_scan("A", 3)])
-    review_goods(manager, order["id"], [strip_scan("A", 3)])
     before = stock(db), ledger(db, order["number"])
-    response = fire(manager, SO, order, "review_deliver")
+    response = fire(clerk, SO, order, "finish_picking")  # packed, and how cold they left
     assert response.status_code == 422
     assert sorted(response.json["errors"]) == ["departure_temperature", "transport_mode"]
     assert (stock(db), ledger(db, order["number"])) == before
@@ -388,9 +390,11 @@ def test_cold_chain_goods_go_to_a_hospital_packed_cold(shop, db):
     assert response.status_code == 422
     assert list(response.json["errors"]) == ["departure_temperature"]
     assert packed(transport_mode="ambient", departure_temperature="4.0").status_code == 200
-    response = fire(manager, SO, order, "review_deliver")
+    response = fire(clerk, SO, order, "finish_picking")
     assert response.status_code == 422 and list(response.json["errors"]) == ["transport_mode"]
     assert packed(transport_mode="insulated_box").status_code == 200
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200
+    review_goods(manager, order["id"], [strip_scan("A", 3)])
     response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 200, response.json
     note = clerk.get(f"/forms/sales_order/{order['id']}/print").text

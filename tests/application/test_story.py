@@ -466,12 +466,15 @@ def hospital_sale_by_udi(bed, pace_id: int) -> None:
     # the unit and the store (in the manager's Chinese)
     away = [{"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-003")}]
     scan_deliveries(bed, order["id"], away)
+    fire_ok(bed, "clerk", "sales_order", order["id"], "finish_picking")
     review_goods(bed.api("manager"), order["id"], away)
     message = refused(bed, "manager", "sales_order", order["id"], "review_deliver")
     assert message == "序列号 PM-003 不在 SH01 的库存中。"
+    fire_ok(bed, "manager", "sales_order", order["id"], "back_to_picking", comment="换一台")
 
     here = [{"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002")}]
     scan_deliveries(bed, order["id"], here)
+    fire_ok(bed, "clerk", "sales_order", order["id"], "finish_picking")
     review_goods(bed.api("manager"), order["id"], here)
     delivered = fire_ok(bed, "manager", "sales_order", order["id"], "review_deliver")
     assert delivered["state"] == "delivered"

@@ -61,6 +61,7 @@ ROLES = {
     ("supplier_return", "review_ship"): {"warehouse_supervisor"},  # 出库复核: the clerk picked
     ("sales_order", "confirm"): {"store_clerk"},
     ("sales_order", "deliver"): {"store_clerk"},
+    ("sales_order", "finish_picking"): {"store_clerk"},
     ("sales_order", "review_deliver"): {"store_manager"},  # 出库复核: not the clerk who picked
     ("customer_return", "receive"): {"store_clerk"},
     ("customer_return", "inspect"): {"store_manager"},

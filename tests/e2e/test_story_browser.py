@@ -152,6 +152,7 @@ def test_a_manager_reviews_a_hospitals_goods_on_a_phone(
     assert bed.fire("clerk", "sales_order", order["id"], "confirm").status_code == 200
     picked = {"scan": label(STRIP_GTIN, "LOT-H", expiry), "quantity": "4"}
     scan_deliveries(bed, order["id"], [picked])
+    assert bed.fire("clerk", "sales_order", order["id"], "finish_picking").status_code == 200
 
     manager = page_factory(viewport=PHONE, locale="zh-CN")
     sign_in(manager, live_server, "manager", PASSWORD)
