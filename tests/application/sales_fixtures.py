@@ -162,6 +162,26 @@ def approved_customer(shop: Shop, code: str, **data) -> int:
     return customer
 
 
+def strip_scan(lot: str, quantity) -> dict:
+    """A delivery or review scan of ``quantity`` strips of ``lot`` (one of ``STRIP_LOTS``)."""
+    return {"scan": scan(STRIP_GTIN, lot, STRIP_LOTS[lot][0]), "quantity": str(quantity)}
+
+
+def hospital_order(shop: Shop, creator: str = "clerk") -> dict:
+    """Five strips sold to a hospital, confirmed (A × 3, A2 × 2 reserved) and scanned as picked
+    (not yet said to be picked: ``finish_picking``)."""
+    hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    api = shop.api(creator)
+    line = {"item": shop["STRIP"], "quantity": "5", "unit_price": "20"}
+    response = api.post(SO, json={"location": shop["S1"], "customer": hospital, "lines": [line]})
+    assert response.status_code == 201, response.json
+    order = response.json
+    assert fire(api, SO, order, "confirm").status_code == 200
+    scan_goods(api, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    return order
+
+
 def stock(db) -> dict[tuple[str, str | None, str], tuple[Decimal, Decimal]]:
     """Every non-empty balance as (item code, lot, status) → (on hand, reserved)."""
     with db.session() as session:

@@ -12,22 +12,16 @@ from decimal import Decimal as D
 from tests.application import sales_fixtures
 from tests.application.sales_fixtures import (
     SO,
-    STRIP_GTIN,
-    STRIP_LOTS,
-    approved_customer,
     day,
     fire,
+    hospital_order,
     review_goods,
-    scan,
     scan_goods,
     stock,
+    strip_scan,
 )
 
 shop = sales_fixtures.shop  # the fixture, used by name
-
-
-def strips(lot: str, quantity) -> dict:
-    return {"scan": scan(STRIP_GTIN, lot, STRIP_LOTS[lot][0]), "quantity": str(quantity)}
 
 
 def awaiting_review(api) -> list[tuple]:
@@ -35,20 +29,6 @@ def awaiting_review(api) -> list[tuple]:
     rows = api.get("/api/v1/reports/awaiting_review").json["rows"]
     return [(row["links"]["number"], row["values"]["customer"], row["values"]["scans"],
              D(row["values"]["quantity"])) for row in rows]  # fmt: skip
-
-
-def hospital_order(shop, creator: str = "clerk") -> dict:
-    """Five strips sold to a hospital, confirmed (A × 3, A2 × 2 reserved) and picked by scan."""
-    hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
-                                 licence_expiry=str(day(300)))  # fmt: skip
-    api = shop.api(creator)
-    line = {"item": shop["STRIP"], "quantity": "5", "unit_price": "20"}
-    response = api.post(SO, json={"location": shop["S1"], "customer": hospital, "lines": [line]})
-    assert response.status_code == 201, response.json
-    order = response.json
-    assert fire(api, SO, order, "confirm").status_code == 200
-    scan_goods(api, order["id"], [strips("A", 3), strips("A2", 2)])
-    return order
 
 
 def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
@@ -78,7 +58,9 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
     assert awaiting_review(manager) == [(order["id"], "H-1", 2, D(5))]
 
     # one carton short of A2 and one of lot B that was not picked: both named, nothing leaves
-    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 1), strips("B", 1)])
+    review_goods(
+        manager, order["id"], [strip_scan("A", 3), strip_scan("A2", 1), strip_scan("B", 1)]
+    )
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409
     assert refused.json["error"].endswith(
@@ -90,7 +72,9 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
     assert stock(db) == before
 
     # scanned in another order and in parts, the same goods pass
-    review_goods(manager, order["id"], [strips("A2", 2), strips("A", 1), strips("A", 2)])
+    review_goods(
+        manager, order["id"], [strip_scan("A2", 2), strip_scan("A", 1), strip_scan("A", 2)]
+    )
     response = fire(manager, SO, order, "review_deliver")
     assert response.status_code == 200, response.json
     record = response.json
@@ -120,15 +104,15 @@ def test_a_hospitals_goods_leave_once_a_manager_has_reviewed_them(shop, db):
 def test_whoever_created_the_order_does_not_review_it(shop):
     order = hospital_order(shop, creator="manager")
     manager = shop.api("manager")
-    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
+    review_goods(manager, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
     assert fire(manager, SO, order, "review_deliver").status_code == 403
 
 
 def test_whoever_saved_the_picking_scans_does_not_review_them(shop, db):
     order = hospital_order(shop)
     manager = shop.api("manager")
-    scan_goods(manager, order["id"], [strips("A", 2), strips("A2", 2), strips("A", 1)])
-    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
+    scan_goods(manager, order["id"], [strip_scan("A", 2), strip_scan("A2", 2), strip_scan("A", 1)])
+    review_goods(manager, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
     refused = fire(manager, SO, order, "review_deliver")
     assert refused.status_code == 409
     assert refused.json["error"].endswith("You saved the picking scans: someone else reviews them.")
@@ -140,7 +124,7 @@ def test_the_picker_does_not_scan_the_review_and_a_wrong_picking_goes_back(shop,
     clerk, manager = shop.api("clerk"), shop.api("manager")
     assert fire(clerk, SO, order, "finish_picking").status_code == 200
     version = clerk.get(f"{SO}/{order['id']}").json["version"]
-    for change in ({"review_scans": [strips("A", 3)]}, {"deliveries": [strips("A", 5)]}):
+    for change in ({"review_scans": [strip_scan("A", 3)]}, {"deliveries": [strip_scan("A", 5)]}):
         refused = clerk.put(f"{SO}/{order['id']}", json=change | {"version": version})
         assert refused.status_code == 403 and refused.json["field"] in change
     # the manager finds one carton of A2 on the shelf, not two: back to the clerk, who hears why
@@ -148,9 +132,11 @@ def test_the_picker_does_not_scan_the_review_and_a_wrong_picking_goes_back(shop,
     assert back.status_code == 200, back.json
     assert back.json["state"] == "confirmed"
     assert f"{order['number']}: Sent back to picking" in clerk.get("/inbox").text
-    scan_goods(clerk, order["id"], [strips("A", 3), strips("A2", 2)])  # scanned again, as picked
+    scan_goods(
+        clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)]
+    )  # scanned again, as picked
     assert fire(clerk, SO, order, "finish_picking").status_code == 200
-    review_goods(manager, order["id"], [strips("A", 3), strips("A2", 2)])
+    review_goods(manager, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
     assert fire(manager, SO, order, "review_deliver").json["state"] == "delivered"
 
 
@@ -162,7 +148,7 @@ def test_a_retail_sale_is_not_reviewed(shop):
     assert response.status_code == 201, response.json
     order = response.json
     assert fire(clerk, SO, order, "confirm").status_code == 200
-    scan_goods(clerk, order["id"], [strips("A", 1)])
+    scan_goods(clerk, order["id"], [strip_scan("A", 1)])
     refused = fire(clerk, SO, order, "finish_picking")
     assert refused.status_code == 409
     assert "a retail sale is not reviewed" in refused.json["error"]

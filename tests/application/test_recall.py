@@ -29,10 +29,12 @@ from tests.application.sales_fixtures import (
     SO,
     approved_customer,
     day,
+    hospital_order,
     review_goods,
     stock,
+    strip_scan,
 )
-from tests.application.test_sales import fire, new_order, pace_scan, scan_goods, strip_scan
+from tests.application.test_sales import fire, new_order, pace_scan, scan_goods
 
 shop = sales_fixtures.shop  # the fixture, used by name
 RC = "/api/v1/forms/recall/records"
@@ -413,13 +415,8 @@ def test_a_recall_reaches_an_order_already_picked_for_its_review(shop, db):
     """A hospital's order picked and waiting for its outbound review still waits: the recall
     taking back its hold of the lot shows on it as a shortfall, the clerk is told, and
     re-allocating it sends it back to picking."""
-    hospital = approved_customer(shop, "H-9", kind="hospital", licence_number="沪械经营2020009",
-                                 licence_expiry=str(day(300)))  # fmt: skip
     qa, clerk = shop.api("qa"), shop.api("clerk")
-    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "5",
-                                     "unit_price": "10"}], hospital)  # fmt: skip
-    assert fire(clerk, SO, order, "confirm").status_code == 200
-    scan_goods(clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    order = hospital_order(shop)
     assert fire(clerk, SO, order, "finish_picking").json["state"] == "picked"
 
     recall = new_recall(qa, shop, lots="A2")

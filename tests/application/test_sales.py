@@ -21,7 +21,6 @@ from tests.application.sales_fixtures import (
     PACE_GTIN,
     PASSWORD,
     SO,
-    STRIP_GTIN,
     STRIP_LOTS,
     approved_customer,
     day,
@@ -31,15 +30,12 @@ from tests.application.sales_fixtures import (
     scan,
     scan_goods,
     stock,
+    strip_scan,
     units,
 )
 
 shop = sales_fixtures.shop  # the fixture, used by name
 SIGNED = {"signature": {"password": PASSWORD, "meaning": "verified"}}
-
-
-def strip_scan(lot: str, quantity) -> dict:
-    return {"scan": scan(STRIP_GTIN, lot, STRIP_LOTS[lot][0]), "quantity": str(quantity)}
 
 
 def pace_scan(serial: str) -> dict:
