@@ -1,0 +1,86 @@
+"""拣货建议 through the HTTP API: a transfer out a store's request made reaches the warehouse as
+items and quantities; Suggest lots writes onto each line the lots (and serial units) the
+warehouse holds free for it, earliest expiry first — expired, recalled and reserved stock left
+out, lines of one item sharing the stock in their order, what is short said — and reserves or
+moves nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.kernel import reservations
+from app.kernel.items import Item, get_or_create_lot
+from app.kernel.locations import Location
+from app.kernel.reservations import Reservation
+from app.kernel.stock import Movement, Reason, post_movements
+from tests.application import transfers_fixtures as fixtures
+from tests.application.transfers_fixtures import TO, approve, records_of, stock
+
+chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
+
+TQ = "/api/v1/forms/transfer_request/records"
+
+
+def more_strips(db, chain) -> None:
+    """At WH1 besides L1 (10, 2031-06-30) and the recalled RC: EARLY (3, 2030-03-31), OLD
+    (2, expired) and LATE (4, 2032-01-31) of which a sales order holds 4."""
+    with db.transaction() as session:
+        strip, warehouse = session.get(Item, chain["strip"]), session.get(Location, chain["WH1"])
+        lots = {number: get_or_create_lot(session, strip, number, expiry) for number, expiry in (
+            ("EARLY", dt.date(2030, 3, 31)), ("OLD", dt.date(2026, 1, 31)),
+            ("LATE", dt.date(2032, 1, 31)))}  # fmt: skip
+        opening = [
+            Movement(item=strip, quantity=Decimal(count), lot=lots[number], destination=warehouse)
+            for number, count in (("EARLY", 3), ("OLD", 2), ("LATE", 4))
+        ]
+        post_movements(session, opening, reason=Reason.opening, document="MORE")
+        reservations.reserve(session, "SO-HELD", 1, strip, Decimal(4), warehouse, lot=lots["LATE"])
+
+
+def requested(db, as_user, chain, lines) -> int:
+    """S1's request for ``lines`` (item code, quantity), approved: its transfer out's id."""
+    clerk = as_user("clerk1")
+    body = {"from_location": chain["WH1"], "to_location": chain["S1"], "lines": [
+        {"item": chain[item], "quantity": quantity, "unit_price": "10"}
+        for item, quantity in lines]}  # fmt: skip
+    asked = clerk.post(TQ, json=body).json
+    assert clerk.post(f"{TQ}/{asked['id']}/transitions/submit", json={}).status_code == 200
+    approve(db, as_user("manager1"), chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    return out.id
+
+
+def test_suggest_lots_writes_each_lines_lots_earliest_expiry_first(db, as_user, chain):
+    more_strips(db, chain)
+    out = requested(db, as_user, chain, [("strip", "4"), ("ecg", "2"), ("strip", "12")])
+    before = stock(db)
+    picker = as_user("whclerk")
+    response = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "draft"
+    assert [line.get("suggested_lots") for line in response.json["data"]["lines"]] == [
+        "EARLY (2030-03-31) × 3; L1 (2031-06-30) × 1",
+        "E1 (2032-01-31) × 2: SN1, SN2",
+        "L1 (2031-06-30) × 9; 缺货 / short 3",  # OLD expired, RC recalled, LATE held
+    ]
+    # a hint, not a hold: nothing reserved or moved, and the quantities are as asked
+    assert stock(db) == before
+    with db.session() as session:
+        assert session.scalars(select(Reservation.document)).all() == ["SO-HELD"]
+    assert [line["quantity"] for line in response.json["data"]["lines"]] == ["4", "2", "12"]
+    page = picker.get(f"/forms/transfer_out/{out}").text
+    assert "Lots to pick" in page and "EARLY (2030-03-31) × 3" in page
+
+
+def test_only_the_source_suggests_and_only_while_picking(db, as_user, chain):
+    out = requested(db, as_user, chain, [("strip", "4")])
+    refused = as_user("clerk1").post(f"{TO}/{out}/transitions/suggest_lots", json={})
+    assert refused.status_code in (403, 404)  # the requesting store sees no transfer out
+    picker = as_user("whclerk")
+    assert picker.post(f"{TO}/{out}/transitions/suggest_lots", json={}).status_code == 200
+    assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+    late = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
+    assert late.status_code == 409  # picked: the lines are fixed
