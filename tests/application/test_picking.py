@@ -84,3 +84,18 @@ def test_only_the_source_suggests_and_only_while_picking(db, as_user, chain):
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
     late = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
     assert late.status_code == 409  # picked: the lines are fixed
+
+
+def test_printed_while_picked_it_is_the_pickers_picking_list(db, as_user, chain):
+    out = requested(db, as_user, chain, [("strip", "4")])
+    picker = as_user("whclerk")
+    before = picker.get(f"/forms/transfer_out/{out}/print").text  # no suggestion yet
+    assert "Transfer note" in before and "Lots to pick" not in before
+    assert picker.post(f"{TO}/{out}/transitions/suggest_lots", json={}).status_code == 200
+    listed = picker.get(f"/forms/transfer_out/{out}/print").text
+    assert "<h1>Picking list</h1>" in listed
+    assert "Lots to pick" in listed and "L1 (2031-06-30) × 4" in listed
+    # once picked it is the transfer note again, without the hint
+    assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+    picked = picker.get(f"/forms/transfer_out/{out}/print").text
+    assert "<h1>Transfer note</h1>" in picked and "Lots to pick" not in picked
