@@ -151,7 +151,7 @@ def free_serials(session, item: Item, lot: Lot, where: Location, taken: set) -> 
     return [serial for serial in in_stock if serial not in taken]
 
 
-def proposed(session, item: Item, lot: Lot, quantity: Decimal, where, taken: set) -> str:
+def described_pick(session, item: Item, lot: Lot, quantity: Decimal, where, taken: set) -> str:
     """What the clerk picks of ``lot`` (``describe``), naming the serial units of a serial item:
     the first in stock at ``where`` not in ``taken``, which they join."""
     serials = None
@@ -335,7 +335,7 @@ class _Allocation:
             )  # fmt: skip
             if pick.lot is not None:
                 proposed.append(
-                    proposed(self.session, item, pick.lot, pick.quantity, self.where,
+                    described_pick(self.session, item, pick.lot, pick.quantity, self.where,
                               self.proposed_serials)
                 )  # fmt: skip
         return proposed

@@ -21,7 +21,7 @@ from app.kernel.errors import InsufficientStock
 from app.kernel.items import Item, TrackingMode
 from app.kernel.locations import Location
 from app.plugins import _common as common
-from app.plugins.allocation import proposed
+from app.plugins.allocation import described_pick
 from app.workflow.actions import Action, ActionContext
 
 
@@ -69,7 +69,7 @@ def _take(context, item: Item, free: list[list], line: dict, params, where, take
     while wanted > 0 and free:
         lot, amount = free[0]
         take = min(amount, wanted)
-        parts.append(proposed(context.session, item, lot, take, where, taken))
+        parts.append(described_pick(context.session, item, lot, take, where, taken))
         wanted -= take
         free[0][1] -= take
         if free[0][1] <= 0:
