@@ -91,6 +91,27 @@ def allocate(
     lots that expire sooner than that. Reads only; ``reserve`` locks and re-checks.
     """
     quantity = to_decimal(quantity)
+    picks, remaining = [], quantity
+    for lot, available in free_lots(session, item, location, min_remaining_shelf_life, today):
+        if remaining <= 0:
+            break
+        take = min(available, remaining)
+        picks.append((lot, take))
+        remaining -= take
+    if remaining > 0:
+        raise InsufficientStock(item, None, location, quantity, quantity - remaining)
+    return picks
+
+
+def free_lots(
+    session: Session,
+    item: Item,
+    location: Location,
+    min_remaining_shelf_life: int | None = None,
+    today: dt.date | None = None,
+) -> list[tuple[Lot | None, Decimal]]:
+    """Every lot of ``item`` at ``location`` that may be promised, with what is free of it (on
+    hand less reserved), earliest expiry first: what ``allocate`` takes from. Reads only."""
     earliest = earliest_expiry(today or business_today(), min_remaining_shelf_life)
     rows = session.execute(
         select(StockBalance, Lot)
@@ -102,16 +123,7 @@ def allocate(
         )
         .order_by(*FEFO)
     ).all()
-    picks, remaining = [], quantity
-    for balance, lot in rows:
-        if remaining <= 0:
-            break
-        take = min(balance.available, remaining)
-        picks.append((lot, take))
-        remaining -= take
-    if remaining > 0:
-        raise InsufficientStock(item, None, location, quantity, quantity - remaining)
-    return picks
+    return [(lot, balance.available) for balance, lot in rows]
 
 
 def reserve(

@@ -6,8 +6,10 @@ lot first (FEFO). Rather than look each item up in the stock view, the picker as
 this action writes onto each line, as text, the lots (and for serial devices the units) the
 source holds free for it — ``L1 (2027-03-31) × 4; L2 (2027-06-30) × 2`` — skipping expired,
 recalled and quarantined lots as the kernel's FEFO allocation does, and saying what is short.
-Lines of the same item share the stock in their order. Nothing is reserved or moved: the
-picker still scans what they take, and the review compares those scans.
+Lines of the same item share the stock in their order; a line whose lot is already named (an
+order's allocation chose and reserved it, or the picker scanned it) gets no suggestion, and what
+it takes is not offered to the others. Nothing is reserved or moved: the picker still scans
+what they take, and the review compares those scans.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from decimal import Decimal
 
 from app.db import plain_quantity
 from app.kernel import reservations
-from app.kernel.errors import InsufficientStock
-from app.kernel.items import Item, TrackingMode
+from app.kernel.items import Item, Lot, TrackingMode
 from app.kernel.locations import Location
 from app.plugins import _common as common
 from app.plugins.allocation import described_pick
@@ -31,40 +32,60 @@ class SuggestPicks(Action):
         "zh_CN": "按近效期先出写出每行应拣的批号（不预占）",
         "en": "Write each line's lots to pick, earliest expiry first (nothing reserved)",
     }
-    params_schema = common.params_schema("lines", "item", "quantity", "location", "suggestion")
+    params_schema = common.params_schema(
+        "lines", "item", "quantity", "location", "suggestion", optional=("lot",)
+    )
 
     def run(self, context: ActionContext) -> None:
         params = context.params
         where = common.location(context, params["location"])
         lines = [dict(line) for line in common.lines_of(context, params["lines"])]
         items = [common.item(context, line, params["item"]) for line in lines]
-        wanted: dict[int, Decimal] = defaultdict(Decimal)
-        for line, item in zip(lines, items, strict=True):
-            wanted[item.id] += common.quantity(line, params["quantity"])
-        free = {item.id: _free(context, item, wanted[item.id], where) for item in items}
+        lot_of = {id(line): line.get(params.get("lot") or "") for line in lines}
+        taken_by_named = _taken_by_named(context, lines, items, lot_of, where)
+        free: dict[int, list[list]] = {}
         taken: set[str] = set()  # serial units already proposed to an earlier line
         for line, item in zip(lines, items, strict=True):
-            line[params["suggestion"]] = (
-                None
-                if item.tracking == TrackingMode.none
-                else _take(context, item, free[item.id], line, params, where, taken)
-            )
+            line[params["suggestion"]] = None
+            if item.tracking == TrackingMode.none or lot_of[id(line)]:
+                continue
+            if item.id not in free:
+                free[item.id] = _free(context, item, where, taken_by_named)
+            wanted = common.quantity(line, params["quantity"])
+            line[params["suggestion"]] = _take(context, item, free[item.id], wanted, where, taken)
         common.write_rows(context, params["lines"], lines)
 
 
-def _free(context: ActionContext, item: Item, quantity: Decimal, where: Location) -> list[list]:
-    """The FEFO picks of up to ``quantity`` of ``item`` free at ``where``, as [lot, quantity]."""
-    try:
-        picks = reservations.allocate(context.session, item, quantity, where)
-    except InsufficientStock as short:
-        available = Decimal(short.available)
-        picks = reservations.allocate(context.session, item, available, where) if available else []
-    return [[lot, amount] for lot, amount in picks]
+def _taken_by_named(context, lines, items, lot_of, where) -> dict[tuple[int, str], Decimal]:
+    """What the lines naming a lot take of it that is still counted free: their quantity less
+    what this record itself reserved of the lot (an order's allocation reserved those)."""
+    named: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for line, item in zip(lines, items, strict=True):
+        if lot_of[id(line)]:
+            named[(item.id, str(lot_of[id(line)]))] += common.quantity(
+                line, context.params["quantity"]
+            )
+    for hold in reservations.reservations_of(context.session, common.document_of(context)):
+        lot = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
+        if hold.location_id == where.id and lot is not None:
+            named[(hold.item_id, lot.lot_number)] -= hold.quantity
+    return {key: quantity for key, quantity in named.items() if quantity > 0}
 
 
-def _take(context, item: Item, free: list[list], line: dict, params, where, taken: set) -> str:
-    """The picks of this line, taken from the front of ``free``, and what is short."""
-    wanted = common.quantity(line, params["quantity"])
+def _free(context, item: Item, where: Location, taken_by_named: dict) -> list[list]:
+    """The lots of ``item`` free at ``where`` for the lines to share, FEFO, as [lot, quantity]:
+    what the kernel counts free less what lines naming a lot take."""
+    free = []
+    for lot, available in reservations.free_lots(context.session, item, where):
+        number = lot.lot_number if lot is not None else ""
+        left = available - taken_by_named.get((item.id, number), Decimal(0))
+        if left > 0:
+            free.append([lot, left])
+    return free
+
+
+def _take(context, item: Item, free: list[list], wanted: Decimal, where, taken: set) -> str:
+    """The picks of ``wanted`` taken from the front of ``free``, and what is short."""
     parts = []
     while wanted > 0 and free:
         lot, amount = free[0]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.kernel import reservations
-from app.kernel.items import Item, get_or_create_lot
+from app.kernel.items import Item, Lot, get_or_create_lot
 from app.kernel.locations import Location
 from app.kernel.reservations import Reservation
 from app.kernel.stock import Movement, Reason, post_movements
@@ -99,3 +99,43 @@ def test_printed_while_picked_it_is_the_pickers_picking_list(db, as_user, chain)
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
     picked = picker.get(f"/forms/transfer_out/{out}/print").text
     assert "<h1>Transfer note</h1>" in picked and "Lots to pick" not in picked
+
+
+def test_a_line_whose_lot_is_named_is_left_as_it_is(db, as_user, chain):
+    """A picker who scanned a line named its lot (as an order's allocation names, and reserves,
+    its transfer's): such a line gets no suggestion, and what it takes is not offered again."""
+    out = requested(db, as_user, chain, [("strip", "8")])
+    picker = as_user("whclerk")
+    current = picker.get(f"{TO}/{out}").json
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "7"},
+             {"item": chain["strip"], "quantity": "4"}]  # fmt: skip
+    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
+    assert saved.status_code == 200, saved.json
+    response = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
+    assert response.status_code == 200, response.json
+    assert [line.get("suggested_lots") for line in response.json["data"]["lines"]] == [
+        None,
+        "L1 (2031-06-30) × 3; 缺货 / short 1",  # 10 of L1, 7 scanned; RC recalled
+    ]
+
+
+def test_what_the_transfer_itself_holds_is_not_taken_twice(db, as_user, chain):
+    """An order's allocation reserves the lots it names on its transfer out: those count once,
+    as the named line's, and the rest of the lot is offered to the open line."""
+    out = requested(db, as_user, chain, [("strip", "10")])
+    [record] = records_of(db, "transfer_out")
+    with db.transaction() as session:
+        strip, warehouse = session.get(Item, chain["strip"]), session.get(Location, chain["WH1"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
+        reservations.reserve(session, record.number, 1, strip, Decimal(6), warehouse, lot=lot)
+    picker = as_user("whclerk")
+    current = picker.get(f"{TO}/{out}").json
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "6"},
+             {"item": chain["strip"], "quantity": "4"}]  # fmt: skip
+    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
+    assert saved.status_code == 200, saved.json
+    response = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
+    assert [line.get("suggested_lots") for line in response.json["data"]["lines"]] == [
+        None,
+        "L1 (2031-06-30) × 4",
+    ]

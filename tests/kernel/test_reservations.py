@@ -21,7 +21,7 @@ from app.kernel import (
     reserve,
 )
 from app.kernel.items import Lot, LotStatus
-from app.kernel.reservations import ReservationElsewhere, reservations_of
+from app.kernel.reservations import ReservationElsewhere, free_lots, reservations_of
 from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
 
 
@@ -41,6 +41,14 @@ def test_fefo_takes_earliest_expiry_first_and_skips_expired(db, stocked):
     with db.session() as session:
         result = allocate(session, stocked.strips, 6, stocked.s1, today=TODAY)
     assert picks(result) == [("L-EARLY", Decimal(3)), ("L-LATE", Decimal(3))]
+
+
+def test_free_lots_lists_what_may_be_promised_less_what_is_held(db, stocked):
+    with db.transaction() as session:
+        reserve(session, "SO-1", 1, stocked.strips, 2, stocked.s1, lot=stocked.late, today=TODAY)
+    with db.session() as session:
+        free = free_lots(session, stocked.strips, stocked.s1, today=TODAY)
+    assert picks(free) == [("L-EARLY", Decimal(3)), ("L-LATE", Decimal(3))]  # L-OLD expired
 
 
 def test_fefo_skips_lots_too_close_to_expiry_and_blocked_lots(db, stocked):
