@@ -18,8 +18,8 @@ chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module us
 L1_EXPIRY = dt.date(2031, 6, 30)
 
 
-def picked_transfer(db, as_user, chain):
-    """S1's request for 4 strips, approved by its manager; the warehouse clerk picked lot L1."""
+def approved_transfer(db, as_user, chain):
+    """S1's request for 4 strips, approved by its manager: the transfer out it made at WH1."""
     clerk = as_user("clerk1")
     body = {"from_location": chain["WH1"], "to_location": chain["S1"],
             "lines": [{"item": chain["strip"], "quantity": "4", "unit_price": "10"}]}  # fmt: skip
@@ -30,6 +30,12 @@ def picked_transfer(db, as_user, chain):
     assert submitted.status_code == 200, submitted.json
     approve(db, as_user("manager1"), chain["manager1"], asked["id"])
     [out] = records_of(db, "transfer_out")
+    return out
+
+
+def picked_transfer(db, as_user, chain):
+    """The approved transfer, the warehouse clerk having picked lot L1."""
+    out = approved_transfer(db, as_user, chain)
     keeper = as_user("whclerk")
     version = keeper.get(f"{TO}/{out.id}").json["version"]
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "4"}]
@@ -66,4 +72,18 @@ def test_a_supervisor_reviews_a_transfer_from_the_dashboard_on_a_phone(
     page.wait_for_selector("#movements")
     assert "whsuper 全名" in page.locator("[data-field='reviewer']").inner_text()
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == Decimal(6)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+def test_the_clerk_asks_which_lots_to_pick_on_a_phone(
+    live_server, page_factory, db, as_user, chain, screenshot_dir
+):
+    out = approved_transfer(db, as_user, chain)
+    page = page_factory(viewport=PHONE, locale="zh-CN")
+    sign_in(page, live_server, "whclerk", PASSWORD)
+    page.goto(f"{live_server}/forms/transfer_out/{out.id}")
+    page.click("button[data-transition=suggest_lots]")
+    page.wait_for_selector("text=L1 (2031-06-30) × 4")
+    assert "Lots to pick" in page.content()  # the clerk reads English
+    page.screenshot(path=screenshot_dir / "transfer-suggested-lots-phone.png", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
