@@ -53,6 +53,14 @@ def requested(db, as_user, chain, lines) -> int:
     return out.id
 
 
+def scan_lot(picker, out: int, lot: str) -> None:
+    """The picker names ``lot`` on every line (as a scan of the carton would)."""
+    current = picker.get(f"{TO}/{out}").json
+    lines = [{**line, "lot": lot} for line in current["data"]["lines"]]
+    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
+    assert saved.status_code == 200, saved.json
+
+
 def test_suggest_lots_writes_each_lines_lots_earliest_expiry_first(db, as_user, chain):
     more_strips(db, chain)
     out = requested(db, as_user, chain, [("strip", "4"), ("ecg", "2"), ("strip", "12")])
@@ -81,6 +89,11 @@ def test_only_the_source_suggests_and_only_while_picking(db, as_user, chain):
     assert refused.status_code in (403, 404)  # the requesting store sees no transfer out
     picker = as_user("whclerk")
     assert picker.post(f"{TO}/{out}/transitions/suggest_lots", json={}).status_code == 200
+    # a suggestion is not a pick: the picking is done once each line names what was taken
+    unscanned = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
+    assert unscanned.status_code == 422
+    assert unscanned.json["errors"] == {"lines[0].lot": ["Scan or enter this line's lot"]}
+    scan_lot(picker, out, "L1")
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
     late = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
     assert late.status_code == 409  # picked: the lines are fixed
@@ -96,6 +109,7 @@ def test_printed_while_picked_it_is_the_pickers_picking_list(db, as_user, chain)
     assert "<h1>Picking list</h1>" in listed
     assert "Lots to pick" in listed and "L1 (2031-06-30) × 4" in listed
     # once picked it is the transfer note again, without the hint
+    scan_lot(picker, out, "L1")
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
     picked = picker.get(f"/forms/transfer_out/{out}/print").text
     assert "<h1>Transfer note</h1>" in picked and "Lots to pick" not in picked
@@ -139,3 +153,17 @@ def test_what_the_transfer_itself_holds_is_not_taken_twice(db, as_user, chain):
         None,
         "L1 (2031-06-30) × 4",
     ]
+
+
+def test_a_serial_device_leaves_picking_with_its_unit_named(db, as_user, chain):
+    out = requested(db, as_user, chain, [("ecg", "1")])
+    picker = as_user("whclerk")
+    scan_lot(picker, out, "E1")
+    unnamed = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
+    assert unnamed.status_code == 422
+    assert unnamed.json["errors"] == {"lines[0].serial": ["Scan this line's serial number"]}
+    current = picker.get(f"{TO}/{out}").json
+    lines = [{**current["data"]["lines"][0], "serial": "SN2"}]
+    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
+    assert saved.status_code == 200, saved.json
+    assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
