@@ -131,6 +131,14 @@ def test_a_line_whose_lot_is_named_is_left_as_it_is(db, as_user, chain):
         None,
         "L1 (2031-06-30) × 3; 缺货 / short 1",  # 10 of L1, 7 scanned; RC recalled
     ]
+    # every line named (as an order's allocation names them all): nothing to suggest
+    lines[1]["lot"] = "L1"
+    body = {"lines": lines, "version": response.json["version"]}
+    assert picker.put(f"{TO}/{out}", json=body).status_code == 200
+    refused = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith("every line names its lot already.")
+    assert 'data-transition="suggest_lots"' not in picker.get(f"/forms/transfer_out/{out}").text
 
 
 def test_what_the_transfer_itself_holds_is_not_taken_twice(db, as_user, chain):
