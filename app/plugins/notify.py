@@ -3,6 +3,9 @@
 ``notify`` writes one inbox message per recipient: the record's creator (``creator: true``), users
 named in ``users``, and users holding one of ``roles`` at the record's location or above it (a
 QA officer assigned to HQ hears of every store's checks, a store clerk only of their store's).
+With ``about: <link field>`` the message is about the record that field links to instead — its
+creator, its location's staff, its page: a transfer out that ships tells the destination's staff
+of the transfer in it made, which is theirs to open (the transfer out is the source's).
 ``webhook`` never calls out inline: it queues a ``webhook`` job that POSTs the record as JSON to
 ``url`` and records the answer's status on the job.
 """
@@ -19,7 +22,7 @@ from app.i18n import _
 from app.kernel import audit, jobs
 from app.kernel.locations import Location
 from app.kernel.users import User, holding
-from app.workflow.actions import Action, ActionContext
+from app.workflow.actions import Action, ActionContext, ActionError
 from app.workflow.models import InboxMessage
 
 NAMES = {"type": "array", "items": {"type": "string"}}
@@ -37,11 +40,15 @@ class Notify(Action):
             "creator": {"type": "boolean"},
             "users": NAMES,
             "roles": NAMES,
+            "about": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         },
     }
 
     def run(self, context: ActionContext) -> None:
-        params, record, session = context.params, context.record, context.session
+        params, session = context.params, context.session
+        record = _about(context, params["about"]) if params.get("about") else context.record
+        if record is None:
+            return  # the link is empty: there is nothing to tell about yet
         recipients: set[int] = set()
         if params.get("creator") and record.created_by:
             recipients.add(record.created_by)
@@ -61,6 +68,20 @@ class Notify(Action):
                 )
             )  # fmt: skip
         session.flush()
+
+
+def _about(context: ActionContext, name: str):
+    """The record the link field ``name`` of the action's record names (None when empty)."""
+    spec = context.records.definition(context.record.form)
+    field = next((f for f in spec.get("fields", []) if f.get("name") == name), None) or {}
+    target = field.get("link") if field.get("type") == "link" else None
+    if not target or not context.records.definition(target):
+        raise ActionError(
+            _("'%(name)s' is not a link to another form's record: say which record to tell about.",
+              name=name)
+        )  # fmt: skip
+    value = (context.record.data or {}).get(name)
+    return context.records.read(target, value) if value not in (None, "") else None
 
 
 class Webhook(Action):

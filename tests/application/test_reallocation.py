@@ -51,9 +51,12 @@ def rows(record: dict) -> list[tuple]:
 
 
 def inbox(db, user_id: int) -> list[str]:
+    """The user's inbox messages about sales orders (a shipment's news of its transfer in aside)."""
     with db.session() as session:
         return list(session.scalars(select(InboxMessage.message)
-                                    .where(InboxMessage.user_id == user_id)
+                                    .join(Record, Record.id == InboxMessage.record_id)
+                                    .where(InboxMessage.user_id == user_id,
+                                           Record.form == "sales_order")
                                     .order_by(InboxMessage.id)))  # fmt: skip
 
 

@@ -91,6 +91,13 @@ def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, 
     assert shipped.json["data"]["reviewer"] == chain["whsuper"]
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(4)
     assert to_ship(supervisor) == []
+    # the store hears its goods are on the way, on the transfer in it receives them by (the
+    # transfer out is the warehouse's, not the store's to open)
+    [incoming] = records_of(db, "transfer_in")
+    inbox = as_user("clerk1").get("/inbox").text
+    assert f"{incoming.number}: Shipped to you: receive it on arrival" in inbox
+    assert f'href="/forms/transfer_in/{incoming.id}"' in inbox
+    assert "Shipped to you" not in as_user("whclerk").get("/inbox").text
 
     note = supervisor.get(f"/forms/transfer_out/{out.id}/print").text  # 调拨单
     assert "Reviewer" in note and "whsuper 全名" in note

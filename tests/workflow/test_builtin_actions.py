@@ -322,3 +322,17 @@ def test_count_against_counts_within_the_document_and_its_party_and_undoes(wf_ap
     assert refused.status_code == 409 and "In approval" in refused.json["error"]
     assert fire(first, "void").status_code == 200
     assert billed(acme) == "0.00"
+
+
+def test_notify_about_a_linked_record_needs_a_link_to_a_form(ctx, wf_org):
+    """``about`` names the link field whose record the message is about; a field that links
+    nowhere, or to a location rather than a record, is refused with its name."""
+    from app.workflow.actions import ActionError
+
+    session, registry, users = ctx
+    record = _receipt(session, registry, users["clerk"], wf_org)
+    for name in ("amount", "location", "nothing"):
+        with pytest.raises(ActionError, match=f"'{name}' is not a link to another form's record"):
+            params = {"about": name, "message": "x", "creator": True}
+            _run(session, registry, record, "notify", params, users["clerk"])
+    assert session.scalars(select(InboxMessage)).all() == []
