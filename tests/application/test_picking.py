@@ -53,12 +53,18 @@ def requested(db, as_user, chain, lines) -> int:
     return out.id
 
 
-def scan_lot(picker, out: int, lot: str) -> None:
-    """The picker names ``lot`` on every line (as a scan of the carton would)."""
+def save_lines(picker, out: int, lines) -> None:
+    """The picker saves the transfer's ``lines`` (a function of the current ones, or a list)."""
     current = picker.get(f"{TO}/{out}").json
-    lines = [{**line, "lot": lot} for line in current["data"]["lines"]]
+    if callable(lines):
+        lines = lines(current["data"]["lines"])
     saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
     assert saved.status_code == 200, saved.json
+
+
+def scan_lot(picker, out: int, lot: str) -> None:
+    """The picker names ``lot`` on every line (as a scan of the carton would)."""
+    save_lines(picker, out, lambda lines: [{**line, "lot": lot} for line in lines])
 
 
 def test_suggest_lots_writes_each_lines_lots_earliest_expiry_first(db, as_user, chain):
@@ -120,11 +126,9 @@ def test_a_line_whose_lot_is_named_is_left_as_it_is(db, as_user, chain):
     its transfer's): such a line gets no suggestion, and what it takes is not offered again."""
     out = requested(db, as_user, chain, [("strip", "8")])
     picker = as_user("whclerk")
-    current = picker.get(f"{TO}/{out}").json
     lines = [{"item": chain["strip"], "lot": "L1", "quantity": "7"},
              {"item": chain["strip"], "quantity": "4"}]  # fmt: skip
-    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
-    assert saved.status_code == 200, saved.json
+    save_lines(picker, out, lines)
     response = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
     assert response.status_code == 200, response.json
     assert [line.get("suggested_lots") for line in response.json["data"]["lines"]] == [
@@ -133,8 +137,7 @@ def test_a_line_whose_lot_is_named_is_left_as_it_is(db, as_user, chain):
     ]
     # every line named (as an order's allocation names them all): nothing to suggest
     lines[1]["lot"] = "L1"
-    body = {"lines": lines, "version": response.json["version"]}
-    assert picker.put(f"{TO}/{out}", json=body).status_code == 200
+    save_lines(picker, out, lines)
     refused = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
     assert refused.status_code == 409
     assert refused.json["error"].endswith("every line names its lot already.")
@@ -151,11 +154,8 @@ def test_what_the_transfer_itself_holds_is_not_taken_twice(db, as_user, chain):
         lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
         reservations.reserve(session, record.number, 1, strip, Decimal(6), warehouse, lot=lot)
     picker = as_user("whclerk")
-    current = picker.get(f"{TO}/{out}").json
-    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "6"},
-             {"item": chain["strip"], "quantity": "4"}]  # fmt: skip
-    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
-    assert saved.status_code == 200, saved.json
+    save_lines(picker, out, [{"item": chain["strip"], "lot": "L1", "quantity": "6"},
+                             {"item": chain["strip"], "quantity": "4"}])  # fmt: skip
     response = picker.post(f"{TO}/{out}/transitions/suggest_lots", json={})
     assert [line.get("suggested_lots") for line in response.json["data"]["lines"]] == [
         None,
@@ -170,8 +170,5 @@ def test_a_serial_device_leaves_picking_with_its_unit_named(db, as_user, chain):
     unnamed = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
     assert unnamed.status_code == 422
     assert unnamed.json["errors"] == {"lines[0].serial": ["Scan this line's serial number"]}
-    current = picker.get(f"{TO}/{out}").json
-    lines = [{**current["data"]["lines"][0], "serial": "SN2"}]
-    saved = picker.put(f"{TO}/{out}", json={"lines": lines, "version": current["version"]})
-    assert saved.status_code == 200, saved.json
+    save_lines(picker, out, lambda lines: [{**lines[0], "serial": "SN2"}])
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
