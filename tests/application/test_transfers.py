@@ -606,8 +606,12 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
     assert supervisor.put(f"{TO}/{out.id}", json=unboxed).status_code == 200
     response = review_and_ship(supervisor, out.id)
     assert response.status_code == 422 and list(response.json["errors"]) == ["transport_mode"]
-    version = supervisor.get(f"{TO}/{out.id}").json["version"]
-    assert supervisor.put(f"{TO}/{out.id}", json={**boxed, "version": version}).status_code == 200
+    # sent back to the picker whatever the shipping rules say, it is packed cold again
+    back = fire(supervisor, TO, out.id, "back_to_picking", comment="请用冷藏箱")
+    assert back.status_code == 200, back.json
+    version = warehouse.get(f"{TO}/{out.id}").json["version"]
+    assert warehouse.put(f"{TO}/{out.id}", json={**boxed, "version": version}).status_code == 200
+    assert warehouse.post(finish, json={}).status_code == 200
     assert review_and_ship(supervisor, out.id).status_code == 200
     [incoming] = records_of(db, "transfer_in")  # made by the shipment: no arrival temperature yet
     assert {key: incoming.data.get(key) for key in ("transport_mode", "departure_temperature")} == {
