@@ -332,7 +332,7 @@ def test_notify_about_a_linked_record_needs_a_link_to_a_form(ctx, wf_org):
     session, registry, users = ctx
     record = _receipt(session, registry, users["clerk"], wf_org)
     for name in ("amount", "location", "nothing"):
-        with pytest.raises(ActionError, match=f"'{name}' is not a link to another form's record"):
+        with pytest.raises(ActionError, match=name):  # in the user's language
             params = {"about": name, "message": "x", "creator": True}
             _run(session, registry, record, "notify", params, users["clerk"])
     assert session.scalars(select(InboxMessage)).all() == []
