@@ -41,13 +41,13 @@ class SuggestPicks(Action):
         where = common.location(context, params["location"])
         lines = [dict(line) for line in common.lines_of(context, params["lines"])]
         items = [common.item(context, line, params["item"]) for line in lines]
-        lot_of = {id(line): line.get(params.get("lot") or "") for line in lines}
-        taken_by_named = _taken_by_named(context, lines, items, lot_of, where)
+        named = [line.get(params["lot"]) if params.get("lot") else None for line in lines]
+        taken_by_named = _taken_by_named(context, lines, items, named, where)
         free: dict[int, list[list]] = {}
         taken: set[str] = set()  # serial units already proposed to an earlier line
-        for line, item in zip(lines, items, strict=True):
+        for line, item, lot in zip(lines, items, named, strict=True):
             line[params["suggestion"]] = None
-            if item.tracking == TrackingMode.none or lot_of[id(line)]:
+            if item.tracking == TrackingMode.none or lot:
                 continue
             if item.id not in free:
                 free[item.id] = _free(context, item, where, taken_by_named)
@@ -56,20 +56,19 @@ class SuggestPicks(Action):
         common.write_rows(context, params["lines"], lines)
 
 
-def _taken_by_named(context, lines, items, lot_of, where) -> dict[tuple[int, str], Decimal]:
-    """What the lines naming a lot take of it that is still counted free: their quantity less
-    what this record itself reserved of the lot (an order's allocation reserved those)."""
-    named: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
-    for line, item in zip(lines, items, strict=True):
-        if lot_of[id(line)]:
-            named[(item.id, str(lot_of[id(line)]))] += common.quantity(
-                line, context.params["quantity"]
-            )
+def _taken_by_named(context, lines, items, named, where) -> dict[tuple[int, str], Decimal]:
+    """What the lines naming a lot (``named``, each line's lot or None) take of it that is still
+    counted free: their quantity less what this record itself reserved of the lot (an order's
+    allocation reserved those)."""
+    taken: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for line, item, lot in zip(lines, items, named, strict=True):
+        if lot:
+            taken[(item.id, str(lot))] += common.quantity(line, context.params["quantity"])
     for hold in reservations.reservations_of(context.session, common.document_of(context)):
-        lot = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
-        if hold.location_id == where.id and lot is not None:
-            named[(hold.item_id, lot.lot_number)] -= hold.quantity
-    return {key: quantity for key, quantity in named.items() if quantity > 0}
+        held = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
+        if hold.location_id == where.id and held is not None:
+            taken[(hold.item_id, held.lot_number)] -= hold.quantity
+    return {key: quantity for key, quantity in taken.items() if quantity > 0}
 
 
 def _free(context, item: Item, where: Location, taken_by_named: dict) -> list[list]:
