@@ -1,8 +1,10 @@
 """Built-in actions ``notify`` (in-app inbox messages) and ``webhook`` (a queued HTTP POST).
 
 ``notify`` writes one inbox message per recipient: the record's creator (``creator: true``), users
-named in ``users``, and users holding one of ``roles`` at the record's location or above it (a
-QA officer assigned to HQ hears of every store's checks, a store clerk only of their store's).
+named in ``users``, the user who last fired the transition ``fired_by`` names on the record (the
+picker hears that the review sent their picking back, whoever created the order), and users
+holding one of ``roles`` at the record's location or above it (a QA officer assigned to HQ hears
+of every store's checks, a store clerk only of their store's).
 With ``about: <link field>`` the message is about the record that field links to instead — its
 creator, its location's staff, its page: a transfer out that ships tells the destination's staff
 of the transfer in it made, which is theirs to open (the transfer out is the source's).
@@ -23,7 +25,7 @@ from app.kernel import audit, jobs
 from app.kernel.locations import Location
 from app.kernel.users import User, holding
 from app.workflow.actions import Action, ActionContext, ActionError
-from app.workflow.models import InboxMessage
+from app.workflow.models import InboxMessage, WorkflowEvent
 
 NAMES = {"type": "array", "items": {"type": "string"}}
 
@@ -40,6 +42,7 @@ class Notify(Action):
             "creator": {"type": "boolean"},
             "users": NAMES,
             "roles": NAMES,
+            "fired_by": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
             "about": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
         },
     }
@@ -56,6 +59,8 @@ class Notify(Action):
             recipients |= set(
                 session.scalars(select(User.id).where(User.username.in_(params["users"])))
             )
+        if params.get("fired_by"):
+            recipients |= _last_to_fire(session, record, params["fired_by"])
         if params.get("roles"):
             place = session.get(Location, record.location_id) if record.location_id else None
             recipients |= holding(session, params["roles"], place)
@@ -68,6 +73,17 @@ class Notify(Action):
                 )
             )  # fmt: skip
         session.flush()
+
+
+def _last_to_fire(session, record, transition: str) -> set[int]:
+    """The user who last fired ``transition`` on ``record``: nobody if no one has, or a job did."""
+    user_id = session.scalar(
+        select(WorkflowEvent.user_id)
+        .where(WorkflowEvent.record_id == record.id, WorkflowEvent.transition == transition)
+        .order_by(WorkflowEvent.id.desc())
+        .limit(1)
+    )
+    return {user_id} if user_id else set()
 
 
 def _about(context: ActionContext, name: str):

@@ -81,6 +81,8 @@ PARAM_WORDS = {
     "creator": {"zh_CN": "通知创建人", "en": "Tell the record's creator"},
     "roles": {"zh_CN": "通知的角色", "en": "Roles to tell"},
     "users": {"zh_CN": "通知的用户（用户名）", "en": "Users to tell (user names)"},
+    "fired_by": {"zh_CN": "通知最近执行该操作的人", "en": "Tell who last fired this transition"},
+    "about": {"zh_CN": "消息所关于的关联单据字段", "en": "Link field of the record it is about"},
     "field": {"zh_CN": "字段", "en": "Field"},
     "value": {"zh_CN": "值", "en": "Value"},
     "undo": {"zh_CN": "撤销（反向冲抵）", "en": "Undo (count back)"},

@@ -24,9 +24,11 @@ def _steps(transition: dict):
 
 @cross_check
 def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
-    """Every action named exists, and its parameters match the action's own JSON Schema."""
+    """Every action named exists, and its parameters match the action's own JSON Schema; a
+    ``fired_by`` parameter (whoever last fired that transition) names one of the workflow's."""
     registry = installed_actions()
     for document in metadata.workflows.values():
+        transitions = {t["name"] for t in document.data["transitions"]}
         for t_index, transition in enumerate(document.data["transitions"]):
             for where, step in _steps(transition):
                 path = ("transitions", t_index, *where)
@@ -45,6 +47,15 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     continue
                 for error in registry.params_errors(name, step.get("params", {})):
                     issues.extend(describe_error(document, error, (*path, "params")))
+                fired_by = (step.get("params") or {}).get("fired_by")
+                if isinstance(fired_by, str) and fired_by not in transitions:
+                    issues.append(
+                        document.issue(
+                            (*path, "params", "fired_by"),
+                            _("unknown transition '%(name)s'; this workflow has: %(names)s",
+                              name=fired_by, names=", ".join(sorted(transitions))),
+                        )
+                    )  # fmt: skip
 
 
 @cross_check

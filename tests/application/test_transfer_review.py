@@ -145,6 +145,17 @@ def test_whoever_picked_does_not_review(db, as_user, chain):
     assert review_and_ship(hq, out.id).status_code == 200
 
 
+def test_a_picking_sent_back_tells_whoever_picked_it(db, as_user, chain):
+    """The supervisor picked this one himself: he hears why it came back, the clerk does not."""
+    out = picked(db, as_user, chain, picker="whsuper")
+    hq = as_user("hq")
+    back = hq.post(f"{TO}/{out.id}/transitions/back_to_picking", json={"comment": "少一盒"})
+    assert back.status_code == 200, back.json
+    said = f"{out.number}: Sent back to picking"
+    assert said in as_user("whsuper").get("/inbox").text
+    assert said not in as_user("whclerk").get("/inbox").text
+
+
 def test_the_picker_does_not_scan_the_review_nor_change_what_was_picked(db, as_user, chain):
     out = picked(db, as_user, chain)
     clerk, supervisor = as_user("whclerk"), as_user("whsuper")

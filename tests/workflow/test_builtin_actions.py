@@ -19,7 +19,7 @@ from app.kernel.users import User
 from app.meta import records
 from app.meta.models import Record
 from app.workflow import engine
-from app.workflow.models import ApprovalTask, InboxMessage
+from app.workflow.models import ApprovalTask, InboxMessage, WorkflowEvent
 from tests.forms_fixtures import PASSWORD
 
 PR = "/api/v1/forms/purchase_receipt/records"
@@ -336,3 +336,21 @@ def test_notify_about_a_linked_record_needs_a_link_to_a_form(ctx, wf_org):
             params = {"about": name, "message": "x", "creator": True}
             _run(session, registry, record, "notify", params, users["clerk"])
     assert session.scalars(select(InboxMessage)).all() == []
+
+
+def test_notify_fired_by_tells_who_last_fired_that_transition(ctx, wf_org):
+    """``fired_by`` tells the user of the transition's latest event on the record, not earlier
+    ones, and nobody while no one has fired it."""
+    session, registry, users = ctx
+    record = _receipt(session, registry, users["clerk"], wf_org)
+    params = {"fired_by": "pick", "message": "back"}
+    _run(session, registry, record, "notify", params, users["hq"])
+    assert session.scalars(select(InboxMessage)).all() == []
+    for who, transition in (("clerk", "pick"), ("manager", "pick"), ("hq", "check")):
+        session.add(WorkflowEvent(record_id=record.id, transition=transition, from_state="a",
+                                  to_state="b", user_id=users[who].id))  # fmt: skip
+    session.flush()
+    _run(session, registry, record, "notify", params, users["hq"])
+    [message] = session.scalars(select(InboxMessage)).all()
+    assert (message.user_id, message.sender_id) == (users["manager"].id, users["hq"].id)
+    assert message.message.endswith(": back")
