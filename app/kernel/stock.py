@@ -126,6 +126,10 @@ REMOVAL_REASONS = frozenset(
 )
 #: How stock may leave a transit location: arrive, go back, or be written off / corrected.
 TRANSIT_EXITS = REMOVAL_REASONS | {Reason.transfer_in, Reason.transfer_return}
+#: Reasons that only move stock from one status to another where it is (a receipt inspected, a
+#: lot set apart for a recall or at a storage check): the goods did not arrive, so stock age
+#: (库龄) keeps counting from when they did.
+STATUS_CHANGES = frozenset({Reason.inspection, Reason.recall, Reason.maintenance})
 #: Reasons for which an expired lot is refused.
 EXPIRY_CHECKED = frozenset({Reason.sale, Reason.transfer_out})
 #: Reasons by which stock enters as sellable (``available``): an expired lot is refused there.

@@ -3,10 +3,13 @@
 Stock sources read the kernel's tables as they are (balances, the ledger, lots, serial units,
 open transfer lines); what a report needs of an item, lot or location comes through links that
 are joined only when used. ``days_to_expiry`` is date arithmetic done by the database, spelled
-for each dialect, counted from the report's business day.
+for each dialect, counted from the report's business day; ``stock_age`` (库龄) splits the stock
+on hand into what is left of each arrival.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy import (
     Date,
@@ -14,6 +17,9 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    and_,
+    case,
+    cast,
     func,
     literal,
     select,
@@ -24,13 +30,21 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from app.kernel.audit import AuditEntry
-from app.kernel.items import Item, Lot, Unit
+from app.kernel.items import Item, Lot, Unit, business_timezone
 from app.kernel.locations import Location
-from app.kernel.stock import LedgerEntry, StockBalance
+from app.kernel.stock import STATUS_CHANGES, LedgerEntry, StockBalance
 from app.kernel.stocktake import CountEntry, Stocktake, StocktakeSnapshot
 from app.kernel.transfers import TransferLine
 from app.kernel.users import User
-from app.meta.sources import Link, Source, SourceColumn, col, current_today, register_source
+from app.meta.sources import (
+    Link,
+    Source,
+    SourceColumn,
+    col,
+    current_dialect,
+    current_today,
+    register_source,
+)
 
 
 class days_between(FunctionElement):  # noqa: N801  (an SQL function, named like one)
@@ -58,6 +72,16 @@ def _days_between_sqlite(element, compiler, **kw):
 def days_to_expiry(expiry: ColumnElement) -> ColumnElement:
     """Days from the report's business day to ``expiry`` (negative once expired)."""
     return days_between(literal(current_today(), Date), expiry)
+
+
+def business_date(moment: ColumnElement) -> ColumnElement:
+    """The date on the shops' wall clock of the instant ``moment``. SQLite knows no time zone
+    rules: it shifts by the zone's offset on the report's business day, as date buckets do."""
+    zone = business_timezone()
+    if current_dialect() == "postgresql":
+        return cast(func.timezone(zone.key, moment), Date)
+    offset = dt.datetime.combine(current_today(), dt.time(12), zone).utcoffset()
+    return func.date(moment, f"{int(offset.total_seconds() // 60):+d} minutes")
 
 
 def zh_en(zh: str, en: str) -> dict:
@@ -509,6 +533,130 @@ register_source(
             "status": SourceColumn("text", zh_en("状态", "Status"), col("status")),
         },
         links=_stock_links(),
+        location_column="location_id",
+        book_figures=True,
+    )
+)
+
+
+#: Stock age bands (库龄段): a band's code sorts in age order, its label is what people read.
+AGE_BANDS = {
+    "1_up_to_30": (30, zh_en("30天以内", "Up to 30 days")),
+    "2_up_to_90": (90, zh_en("31–90天", "31–90 days")),
+    "3_up_to_180": (180, zh_en("91–180天", "91–180 days")),
+    "4_up_to_365": (365, zh_en("181–365天", "181–365 days")),
+    "5_over_365": (None, zh_en("一年以上", "Over a year")),
+}
+
+
+def _stock_layers() -> FromClause:
+    """What is left at each location of each arrival there, of each item and lot (库龄).
+
+    Goods leave first in, first out, so the stock on hand (in every status but in transit) is the
+    latest arrivals': walking them newest first, each keeps what the newer ones have not covered.
+    An arrival is a positive ledger row that is not a status change (``STATUS_CHANGES``); the
+    oldest one left takes whatever the arrivals do not explain (stock from before the ledger), so
+    the layers always add up to the stock on hand."""
+    ledger, balances = LedgerEntry.__table__, StockBalance.__table__
+    lot_key = func.coalesce(ledger.c.lot_id, 0)
+    position = (ledger.c.location_id, ledger.c.item_id, lot_key)
+    newest_first = (ledger.c.at.desc(), ledger.c.id.desc())
+    arrivals = (
+        select(
+            ledger.c.id, ledger.c.location_id, ledger.c.item_id, ledger.c.lot_id,
+            lot_key.label("lot_key"), ledger.c.at, ledger.c.reason, ledger.c.document,
+            ledger.c.quantity,
+            (func.sum(ledger.c.quantity).over(partition_by=position, order_by=newest_first)
+             - ledger.c.quantity).label("newer"),
+            (func.row_number().over(partition_by=position, order_by=newest_first)
+             == func.count().over(partition_by=position)).label("oldest"),
+        )
+        .where(
+            ledger.c.quantity > 0,
+            ledger.c.reason.notin_([reason.value for reason in STATUS_CHANGES]),
+            ledger.c.status != "in_transit",
+        )
+        .subquery()
+    )  # fmt: skip
+    on_hand = (
+        select(
+            balances.c.location_id, balances.c.item_id, balances.c.lot_key,
+            func.sum(balances.c.on_hand).label("on_hand"),
+        )
+        .where(balances.c.on_hand > 0, balances.c.status != "in_transit")
+        .group_by(balances.c.location_id, balances.c.item_id, balances.c.lot_key)
+        .subquery()
+    )  # fmt: skip
+    left = on_hand.c.on_hand - arrivals.c.newer
+    same = and_(*(arrivals.c[name] == on_hand.c[name]
+                  for name in ("location_id", "item_id", "lot_key")))  # fmt: skip
+    return (
+        select(
+            arrivals.c.id, arrivals.c.location_id, arrivals.c.item_id, arrivals.c.lot_id,
+            arrivals.c.lot_key, arrivals.c.at, arrivals.c.reason, arrivals.c.document,
+            case((arrivals.c.oldest | (arrivals.c.quantity > left), left),
+                 else_=arrivals.c.quantity).label("quantity"),
+        )
+        .select_from(arrivals.join(on_hand, same))
+        .where(left > 0)
+        .subquery()
+    )  # fmt: skip
+
+
+def _days_held(layers: FromClause) -> ColumnElement:
+    return days_between(business_date(layers.c.at), literal(current_today(), Date))
+
+
+def _age_band(layers: FromClause) -> ColumnElement:
+    days = _days_held(layers)
+    bounded = [(days <= limit, code) for code, (limit, _) in AGE_BANDS.items() if limit]
+    return case(*bounded, else_=list(AGE_BANDS)[-1])
+
+
+register_source(
+    Source(
+        name="stock_age",
+        label=zh_en("库龄", "Stock age"),
+        table=_stock_layers,
+        columns={
+            "location_id": SourceColumn(
+                "integer", zh_en("地点编号", "Location id"), col("location_id")
+            ),
+            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
+            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+            "received_at": SourceColumn("datetime", zh_en("入库时间", "Arrived at"), col("at")),
+            "reason": SourceColumn(
+                "text", zh_en("入库方式", "Arrived by"), col("reason"), options=MOVEMENT_REASONS
+            ),
+            "document": SourceColumn(
+                "text", zh_en("入库单据", "Arrival document"), col("document")
+            ),
+            "quantity": SourceColumn(
+                "decimal",
+                zh_en("结存数量", "Quantity left"),
+                lambda t: type_coerce(t.c.quantity, _QTY),
+            ),
+            "days_held": SourceColumn("integer", zh_en("库龄（天）", "Days held"), _days_held),
+            "age_band": SourceColumn(
+                "text",
+                zh_en("库龄段", "Age band"),
+                _age_band,
+                options={code: label for code, (_, label) in AGE_BANDS.items()},
+            ),
+            "unit_cost": SourceColumn(
+                "money",
+                zh_en("单位成本", "Unit cost"),
+                lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
+                via="cost",
+            ),
+            "value": SourceColumn(
+                "money",
+                zh_en("库存金额", "Stock value"),
+                lambda base, cost: type_coerce(base.c.quantity * cost.c.unit_cost, _QTY),
+                via="cost",
+            ),
+        },  # fmt: skip
+        links={**_stock_links(), "cost": BALANCE_FIGURES["cost"]},
         location_column="location_id",
         book_figures=True,
     )
