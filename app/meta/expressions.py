@@ -99,6 +99,9 @@ class Context:
     this: dict | None = None
     #: the id of the one location the user works at, for ``my_location()`` (None: not one)
     my_location: Callable[[], int | None] | None = None
+    #: the record's system columns (``number``, ``state``, ``id`` …) while its fields are
+    #: checked: a field may show in some states only (``visible_if: state != 'draft'``)
+    record: dict | None = None
 
 
 def _days(n) -> dt.timedelta:
@@ -319,6 +322,7 @@ class Expression:
         functions["my_location"] = context.my_location or (lambda: None)
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
+        names.update(context.record or {})
         names.update(values)
         evaluator = _take_evaluator()
         evaluator.functions, evaluator.names = functions, names

@@ -156,16 +156,18 @@ def header_values(form: FormDef, sent: dict) -> dict:
 
 def record_values(form: FormDef, record: Record) -> dict:
     """A record's values typed, plus its system columns, as expressions see them."""
-    values = typed_values(form.fields, record.data or {})
-    values.update(
-        number=record.number,
-        state=record.state,
-        id=record.id,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-        created_by=record.created_by,
-    )
-    return values
+    return {**typed_values(form.fields, record.data or {}), **system_values(form, record)}
+
+
+def system_values(form: FormDef, record: Record | None) -> dict:
+    """A record's system columns by name; one not yet created is in its form's initial state."""
+    if record is None:
+        return {"state": form.initial_state}
+    return {
+        "number": record.number, "state": record.state, "id": record.id,
+        "created_at": record.created_at, "updated_at": record.updated_at,
+        "created_by": record.created_by,
+    }  # fmt: skip
 
 
 def _empty(value) -> bool:
@@ -197,7 +199,10 @@ class _Run:
         self.from_client = False
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
-        self.context = Context(lookup=self._lookup, my_location=self._my_location)
+        self.context = Context(
+            lookup=self._lookup, my_location=self._my_location,
+            record=system_values(form, record),
+        )  # fmt: skip
         #: the link fields by name, header and lines, for ``lookup(field, ...)``
         self._links: dict[str, FieldDef] = {}
         #: ``lookup`` answers of this pass: one formula often asks the same card several times
@@ -747,16 +752,16 @@ def visible_data(form: FormDef, record: Record) -> dict:
     visible = state_rights(form, record.state).get("visible")
     data = record.data or {}
     shown = data if visible is None else {k: v for k, v in data.items() if k in visible}
-    typed = typed_values(form.fields, data)
-    return {key: value for key, value in shown.items() if _shown(form.field(key), typed)}
+    typed, context = typed_values(form.fields, data), Context(record=system_values(form, record))
+    return {key: value for key, value in shown.items() if _shown(form.field(key), typed, context)}
 
 
-def _shown(field: FieldDef | None, values: dict) -> bool:
+def _shown(field: FieldDef | None, values: dict, context: Context) -> bool:
     expression = field.expressions.get("visible_if") if field is not None else None
     if expression is None:
         return True
     try:
-        return bool(expression.evaluate(values, Context()))
+        return bool(expression.evaluate(values, context))
     except ExpressionError:  # what the page cannot work out, it shows
         return True
 

@@ -29,8 +29,9 @@ chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module us
 TQ = "/api/v1/forms/transfer_request/records"
 
 
-def picked(db, as_user, chain, picker="whclerk", lines=None):
-    """S1's request for 6 strips, approved by its manager; ``picker`` scans lot L1 (4 + 2)."""
+def picked(db, as_user, chain, picker="whclerk", lines=None, finish=True):
+    """S1's request for 6 strips, approved by its manager; ``picker`` scans lot L1 (4 + 2) and,
+    with ``finish``, says the picking is done."""
     clerk = as_user("clerk1")
     body = {"from_location": chain["WH1"], "to_location": chain["S1"],
             "lines": [{"item": chain["strip"], "quantity": "6", "unit_price": "10"}]}  # fmt: skip
@@ -44,8 +45,9 @@ def picked(db, as_user, chain, picker="whclerk", lines=None):
     version = client.get(f"{TO}/{out.id}").json["version"]
     saved = client.put(f"{TO}/{out.id}", json={"lines": lines, "version": version})
     assert saved.status_code == 200, saved.json
-    done = client.post(f"{TO}/{out.id}/transitions/finish_picking", json={})
-    assert done.status_code == 200, done.json
+    if finish:
+        done = client.post(f"{TO}/{out.id}/transitions/finish_picking", json={})
+        assert done.status_code == 200, done.json
     return out
 
 
@@ -143,6 +145,23 @@ def test_whoever_picked_does_not_review(db, as_user, chain):
     cleared = review_and_ship(hq, out.id, [])
     assert cleared.json["error"].endswith("Scan the goods again to review them.")
     assert review_and_ship(hq, out.id).status_code == 200
+
+
+def test_the_review_shows_once_the_picking_is_done(db, as_user, chain):
+    """While the clerk picks, the transfer's pages have no review table (its ``visible_if``
+    reads the state); once picked, the supervisor's have."""
+    out = picked(db, as_user, chain, finish=False)
+    clerk, supervisor = as_user("whclerk"), as_user("whsuper")
+    review_table = '<fieldset class="mb-3" data-field="review_scans">'
+    editing = clerk.get(f"/forms/transfer_out/{out.id}/edit").text
+    assert 'data-field="review_scans"' in editing and review_table not in editing  # d-none
+    assert "Review scans" not in clerk.get(f"/forms/transfer_out/{out.id}").text
+    done = clerk.post(f"{TO}/{out.id}/transitions/finish_picking", json={})
+    assert done.status_code == 200, done.json
+    assert review_table in supervisor.get(f"/forms/transfer_out/{out.id}/edit").text
+    saved = review_and_ship(supervisor, out.id, scans(chain, strips("L1", "6")))
+    assert saved.status_code == 200, saved.json
+    assert "Review scans" in supervisor.get(f"/forms/transfer_out/{out.id}").text
 
 
 def test_a_picking_sent_back_tells_whoever_picked_it(db, as_user, chain):

@@ -190,3 +190,14 @@ def test_my_location_is_the_one_location_the_user_works_at():
     expression = compile_expression("my_location()", [])
     assert expression.evaluate({}, Context(my_location=lambda: 7)) == 7
     assert expression.evaluate({}, Context()) is None  # no user, or one who sees more
+
+
+def test_the_records_system_columns_are_names_and_its_fields_come_first():
+    """A field's rules read the record's state through the context; a name the input has is the
+    input's, and a record unknown to the context leaves ``state`` empty."""
+    shown = compile_expression("kind != 'retail' and state != 'draft'", names={"kind", "state"})
+    assert shown.evaluate({"kind": "hospital"}, Context(record={"state": "picked"})) is True
+    assert shown.evaluate({"kind": "hospital"}, Context(record={"state": "draft"})) is False
+    assert shown.evaluate({"kind": "hospital", "state": "draft"},
+                          Context(record={"state": "picked"})) is False  # fmt: skip
+    assert compile_expression("state", names={"state"}).evaluate({}) is None
