@@ -32,6 +32,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from app.kernel.audit import AuditEntry
 from app.kernel.items import Item, Lot, Unit, business_timezone
 from app.kernel.locations import Location
+from app.kernel.reservations import sellable
 from app.kernel.stock import STATUS_CHANGES, LedgerEntry, StockBalance
 from app.kernel.stocktake import CountEntry, Stocktake, StocktakeSnapshot
 from app.kernel.transfers import TransferLine
@@ -378,9 +379,22 @@ BALANCE_FIGURES = {
 
 
 def stock_at(location: ColumnElement, item: ColumnElement, figure: str) -> ColumnElement:
-    """The sellable stock (status available) of ``item`` at ``location`` now: its ``on_hand``
-    or ``available`` (on hand minus reserved), 0 when there is none — read per row through the
-    balances' (location, item) index, for sources of few rows such as stock policies."""
+    """The sellable stock (status available) of ``item`` at ``location`` now: its ``on_hand``,
+    ``available`` (on hand minus reserved) or ``free`` (what may be picked or promised today, as
+    FEFO allocation sees it: available, of released lots not expired on the report's day), 0 when
+    there is none — read per row through the balances' (location, item) index, for sources of few
+    rows such as stock policies or the lines being picked."""
+    if figure == "free":
+        conditions = sellable(current_today())
+        amount = StockBalance.on_hand - StockBalance.reserved
+        total = (
+            select(func.coalesce(func.sum(amount), 0))
+            .select_from(StockBalance)
+            .outerjoin(Lot, Lot.id == StockBalance.lot_id)
+            .where(StockBalance.location_id == location, StockBalance.item_id == item, *conditions)
+            .scalar_subquery()
+        )
+        return type_coerce(total, _QTY)
     balances = StockBalance.__table__.alias()
     amount = balances.c.on_hand
     if figure == "available":
@@ -402,6 +416,7 @@ def stock_at(location: ColumnElement, item: ColumnElement, figure: str) -> Colum
 STOCK_FIGURES = {
     "on_hand": zh_en("可售现存量", "Sellable on hand"),
     "available": zh_en("可用量", "Available"),
+    "free": zh_en("可出库量", "Free to ship"),
 }
 
 

@@ -172,3 +172,37 @@ def test_a_serial_device_leaves_picking_with_its_unit_named(db, as_user, chain):
     assert unnamed.json["errors"] == {"lines[0].serial": ["Scan this line's serial number"]}
     save_lines(picker, out, lambda lines: [{**lines[0], "serial": "SN2"}])
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+
+
+def summary(client) -> dict:
+    """The warehouse's 拣货汇总: item code → (transfers, to pick, free to ship, style)."""
+    rows = client.get("/api/v1/reports/picking_summary").json["rows"]
+    return {row["values"]["item_code"]: (row["values"]["transfers"], Decimal(row["values"][
+        "quantity"]), Decimal(row["values"]["free"]), row["styles"].get("quantity"))
+        for row in rows}  # fmt: skip
+
+
+def test_the_picking_summary_adds_up_the_transfers_being_picked(db, as_user, chain):
+    """Two stores' requests, item by item, against what the warehouse may ship: L1 10 and
+    EARLY 3 of the strips — not OLD (expired), RC (recalled) nor LATE (held for an order)."""
+    more_strips(db, chain)
+    first = requested(db, as_user, chain, [("strip", "8"), ("ecg", "1")])
+    clerk2 = as_user("clerk2")
+    body = {"from_location": chain["WH1"], "to_location": chain["S2"],
+            "lines": [{"item": chain["strip"], "quantity": "6", "unit_price": "10"}]}  # fmt: skip
+    asked = clerk2.post(TQ, json=body).json
+    assert clerk2.post(f"{TQ}/{asked['id']}/transitions/submit", json={}).status_code == 200
+    approve(db, as_user("manager2"), chain["manager2"], asked["id"])
+    [second] = [out.id for out in records_of(db, "transfer_out") if out.id != first]
+    picker = as_user("whclerk")
+    assert summary(picker) == {
+        "ECG": (1, Decimal(1), Decimal(2), None),
+        "STRIP": (2, Decimal(14), Decimal(13), "danger"),  # short of 1: red
+    }
+    # the second store's goods are picked: what is left to pick is the first store's
+    scan_lot(picker, second, "L1")
+    done = picker.post(f"{TO}/{second}/transitions/finish_picking", json={})
+    assert done.status_code == 200, done.json
+    assert summary(picker)["STRIP"] == (1, Decimal(8), Decimal(13), None)
+    # a store's clerk has no such report (a report one may not run is not found)
+    assert as_user("clerk1").get("/api/v1/reports/picking_summary").status_code == 404
