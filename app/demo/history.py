@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import clock_at
@@ -23,6 +23,7 @@ from app.demo.catalogue import Catalogue
 from app.kernel.items import business_timezone, business_today
 from app.meta.models import Record
 from app.meta.registry import Registry
+from app.workflow.models import InboxMessage
 
 #: The working hours the simulated documents are spread over (business time zone).
 OPENS, CLOSES = dt.time(8, 0), dt.time(20, 0)
@@ -123,8 +124,18 @@ def generate(
         if progress:
             progress(number + 2, total, date.isoformat())
     with transaction() as session:
+        _read_before(session, today)
         summary.documents = _documents(session)
     return summary
+
+
+def _read_before(session: Session, today: dt.date) -> None:
+    """The staff read their messages as the days went by: only today's are new when they log in
+    (not weeks of "shipped to you")."""
+    midnight = dt.datetime.combine(today, dt.time(), business_timezone())
+    session.execute(
+        update(InboxMessage).where(InboxMessage.created_at < midnight).values(read=True)
+    )
 
 
 def _documents(session: Session) -> dict[str, dict[str, int]]:

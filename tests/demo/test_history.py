@@ -12,7 +12,7 @@ from app.kernel.items import business_timezone, business_today
 from app.kernel.stock import LedgerEntry
 from app.kernel.users import User
 from app.meta.models import Record
-from app.workflow.models import WorkflowEvent
+from app.workflow.models import InboxMessage, WorkflowEvent
 from tests.kernel.conftest import assert_balances_match_ledger
 
 
@@ -44,6 +44,10 @@ def test_documents_and_ledger_carry_their_simulated_day(db, load_demo):
             assert sale.data["sale_date"] == _day(sale.created_at).isoformat()
         assert_balances_match_ledger(session)
         assert audit.verify(session) == []
+        # the staff read their messages day by day: only today's are new
+        messages = session.execute(select(InboxMessage.created_at, InboxMessage.read)).all()
+        assert any(read for _at, read in messages)
+        assert all(read == (_day(at) < today) for at, read in messages)
 
 
 def test_each_step_is_fired_by_the_role_that_does_it(db, load_demo):
