@@ -82,6 +82,18 @@ def _nav_admin() -> bool:
     return current_user.is_authenticated and access.can(current_user, "admin")
 
 
+def _inbox_count() -> int:
+    """What waits for the signed-in user in the inbox (tasks, unread messages); 0 for nobody."""
+    from flask_login import current_user
+
+    from app.web.session import db_session
+    from app.workflow import approvals
+
+    if not current_user.is_authenticated:
+        return 0
+    return approvals.attention(db_session(), current_user)
+
+
 def init_web(app: Flask) -> None:
     settings = app.config["LIANKU"]
     app.config.update(
@@ -99,6 +111,7 @@ def init_web(app: Flask) -> None:
     init_sessions(app)
     app.jinja_env.globals["nav_forms"] = _nav_forms
     app.jinja_env.globals["nav_admin"] = _nav_admin
+    app.jinja_env.globals["inbox_count"] = _inbox_count
     init_i18n(app)
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["local_time"] = local_time

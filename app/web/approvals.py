@@ -102,14 +102,20 @@ def delegate():
 @bp.get("/inbox")
 @login_required
 def inbox():
-    """Waiting for me, I submitted, CC (and other messages) to me."""
+    """Waiting for me, I submitted, CC (and other messages) to me; the messages not seen before
+    are marked new this once."""
     session = db_session()
     forms = registry().forms
+    messages = approvals.messages_for(session, current_user)
+    new = {message.id for message, _record in messages if not message.read}
+    approvals.mark_read(session, current_user, new)
+    session.commit()
     return render_template(
         "inbox.html",
         waiting=approvals.waiting_for(session, current_user),
         submitted=approvals.submitted_by(session, current_user),
-        messages=approvals.messages_for(session, current_user),
+        messages=messages,
+        new=new,
         level_label=lambda record, name: (
             engine.level_label(forms[record.form], name) if record.form in forms else name
         ),

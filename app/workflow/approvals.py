@@ -41,7 +41,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -586,6 +586,27 @@ def messages_for(session: Session, user, limit: int = 50) -> list[tuple[InboxMes
             .limit(limit)
         )
     ]
+
+
+def attention(session: Session, user) -> int:
+    """How many things wait for the user in the inbox — approval tasks to decide and messages
+    not seen yet: the number beside Inbox on every page."""
+    unread = session.scalar(
+        select(func.count())
+        .select_from(InboxMessage)
+        .where(InboxMessage.user_id == user.id, InboxMessage.read.is_(False))
+    )
+    return len(waiting_for(session, user)) + unread
+
+
+def mark_read(session: Session, user, message_ids) -> None:
+    """The user has seen these messages: the inbox shows a message as new once."""
+    if message_ids:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.user_id == user.id, InboxMessage.id.in_(message_ids))
+            .values(read=True)
+        )
 
 
 # --- reminders and escalation ------------------------------------------------------------------

@@ -4,6 +4,7 @@ self-approval refused, delegation, CC and reminders — through the API and at t
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select
 
@@ -363,3 +364,27 @@ def test_the_record_page_names_steps_and_history_by_their_labels(wf_app, wf_api,
     # a refusal names the transition and the state by their labels too
     response = clerk.post(f"{URL}/{record_id}/transitions/submit", json={})
     assert response.json["error"] == "当前状态“审批中”下不能执行“提交审批”。"
+
+
+def badge(page: str) -> int | None:
+    """The number beside Inbox in the navigation (None when there is none)."""
+    found = re.search(r'id="inbox-count"[^>]*>(\d+)<', page)
+    return int(found.group(1)) if found else None
+
+
+def test_the_inbox_badge_counts_what_waits_and_new_messages_show_once(wf_api, wf_org, db):
+    """Every page counts beside Inbox the approval tasks waiting for the user and the messages
+    not read yet; the inbox shows those messages as new once, then the count is the tasks."""
+    record_id = submit(wf_api("clerk"), wf_org)
+    with db.transaction() as session:
+        for user in ("manager", "manager", "hq"):
+            session.add(InboxMessage(user_id=wf_org[user], record_id=record_id, message="看一下"))
+    manager = wf_api("manager")
+    assert wf_org["manager"] in tasks(db, record_id)["store"]
+    assert badge(manager.get("/reports/").text) == 1 + 2
+    inbox = manager.get("/inbox").text
+    assert inbox.count("data-new") == 2 and badge(inbox) == 1  # seen now: only the task is left
+    assert "data-new" not in manager.get("/inbox").text
+    assert decide(manager, db, record_id, wf_org["manager"], decision="approve").status_code == 200
+    assert badge(manager.get("/reports/").text) is None
+    assert badge(wf_api("hq").get("/reports/").text) == 1  # another's messages stay unread
