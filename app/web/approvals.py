@@ -99,6 +99,46 @@ def delegate():
     return jsonify(id=row.id), 201
 
 
+@bp.get("/api/v1/inbox")
+@api_auth
+def inbox_api():
+    """What the inbox page shows, for a phone app or an integration: the approval tasks waiting
+    for the caller, their latest messages with ``read``, and ``count`` (tasks + unread). Reading
+    it marks nothing read: ``POST /api/v1/inbox/read`` does."""
+    session = db_session()
+    waiting = [
+        {**_task_json(task), "form": record.form, "number": record.number}
+        for task, record in approvals.waiting_for(session, current_user)
+    ]
+    messages = [
+        {
+            "id": message.id, "kind": message.kind, "message": message.message,
+            "read": message.read, "created_at": message.created_at.isoformat(),
+            "record_id": message.record_id, "form": record.form if record else None,
+            "number": record.number if record else None,
+        }
+        for message, record in approvals.messages_for(session, current_user)
+    ]  # fmt: skip
+    return jsonify(
+        waiting=waiting, messages=messages, count=approvals.attention(session, current_user)
+    )
+
+
+@bp.post("/api/v1/inbox/read")
+@api_auth
+def mark_read():
+    """JSON ``ids``: the caller's messages they have seen (another user's ids change nothing)."""
+    ids = _body().get("ids")
+    if not isinstance(ids, list) or not all(type(i) is int and 0 < i < 2**63 for i in ids):
+        raise ValidationFailed(
+            {"ids": [_("Give the ids of the messages read, as a list of numbers.")]}
+        )
+    session = db_session()
+    approvals.mark_read(session, current_user, ids)
+    session.commit()
+    return jsonify(count=approvals.attention(session, current_user)), 200
+
+
 @bp.get("/inbox")
 @login_required
 def inbox():

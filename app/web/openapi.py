@@ -215,6 +215,33 @@ def _shared_paths() -> dict:
                 },  # fmt: skip
             },
         },
+        "/api/v1/inbox": {
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("The caller's inbox: approval tasks waiting, latest messages, count"),
+                "responses": {
+                    "200": _answer(_("Tasks, messages and the count.")),
+                    **_errors("401"),
+                },
+            },
+        },
+        "/api/v1/inbox/read": {
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Mark the caller's messages read"),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["ids"],
+                        "properties": {"ids": {"type": "array", "items": {"type": "integer"}}},
+                    }
+                ),
+                "responses": {
+                    "200": _answer(_("What is left waiting or unread.")),
+                    **_errors("401", "422"),
+                },
+            },
+        },
         "/api/v1/stock/items/{id}": {
             "parameters": [_id_param()],
             "get": {

@@ -388,3 +388,31 @@ def test_the_inbox_badge_counts_what_waits_and_new_messages_show_once(wf_api, wf
     assert decide(manager, db, record_id, wf_org["manager"], decision="approve").status_code == 200
     assert badge(manager.get("/reports/").text) is None
     assert badge(wf_api("hq").get("/reports/").text) == 1  # another's messages stay unread
+
+
+def test_the_inbox_through_the_api_reads_and_marks_read_only_when_asked(wf_api, wf_org, db):
+    """``GET /api/v1/inbox``: the tasks waiting, the latest messages with ``read`` and the count
+    beside Inbox, marking nothing; ``POST /api/v1/inbox/read`` marks the caller's own messages
+    only, and refuses anything but a list of ids, naming ``ids``."""
+    record_id = submit(wf_api("clerk"), wf_org)
+    with db.transaction() as session:
+        mine, theirs = (InboxMessage(user_id=wf_org[user], record_id=record_id, message="看一下")
+                        for user in ("manager", "hq"))  # fmt: skip
+        session.add_all([mine, theirs])
+        session.flush()
+        ids = (mine.id, theirs.id)
+    manager = wf_api("manager")
+    inbox = manager.get("/api/v1/inbox").json
+    assert [(task["form"], task["record_id"]) for task in inbox["waiting"]] == [
+        ("spend_request", record_id)
+    ]
+    [message] = inbox["messages"]
+    assert (message["id"], message["read"], message["form"]) == (ids[0], False, "spend_request")
+    assert inbox["count"] == 2 and manager.get("/api/v1/inbox").json["count"] == 2
+    for bad in ({}, {"ids": "1"}, {"ids": [1.5]}, {"ids": [True]}, {"ids": [0]}):
+        refused = manager.post("/api/v1/inbox/read", json=bad)
+        assert refused.status_code == 422 and list(refused.json["errors"]) == ["ids"], bad
+    marked = manager.post("/api/v1/inbox/read", json={"ids": list(ids)})
+    assert marked.status_code == 200 and marked.json == {"count": 1}
+    assert manager.get("/api/v1/inbox").json["messages"][0]["read"] is True
+    assert wf_api("hq").get("/api/v1/inbox").json["messages"][0]["read"] is False
