@@ -52,7 +52,8 @@ def test_who_sees_the_expiry_cards():
     assert cards("qa") == ["returns_to_ship", "near_expiry", "expired_lots"]
     # the warehouses' own dashboard puts what waits to leave first
     assert cards("warehouse_supervisor") == cards("warehouse_clerk") == [
-        "transfers_to_ship", "returns_to_ship", "awaiting_review", "near_expiry", "expired_lots"
+        "transfers_to_ship", "picking_summary", "returns_to_ship", "awaiting_review",
+        "near_expiry", "expired_lots",
     ]  # fmt: skip
     assert {"near_expiry", "expired_lots"} <= set(cards("store_manager"))
     assert "expired_lots" in cards("hq_manager")
