@@ -174,6 +174,8 @@ ALLOWED: dict[str, str] = {
     "/forms/<form>/import": "the import page: create records from a sheet, own scope only",
     "/forms/<form>/import-template.xlsx": "the form's empty import template (labels, no records)",
     "/inbox": "the clerk's own approval tasks and messages",
+    "/api/v1/inbox": "the clerk's own approval tasks and messages, as JSON",
+    "/api/v1/inbox/read": "marks read the clerk's own messages only",
     "/api/v1/delegations": "delegating one's own approvals while away",
     "/stock/items": "the stock view's item search",
     "/stock/items/<int:item_id>": "an item's stock, in the clerk's own locations only",
