@@ -344,13 +344,62 @@ def _open_transit() -> FromClause:
     )
 
 
+def _arrival(ledger: FromClause) -> ColumnElement:
+    """A ledger row by which goods arrived where it is: stock in that is not a status change
+    (``STATUS_CHANGES``) nor on the road."""
+    return and_(
+        ledger.c.quantity > 0,
+        ledger.c.reason.notin_([reason.value for reason in STATUS_CHANGES]),
+        ledger.c.status != "in_transit",
+    )
+
+
+#: What takes stock away to where it is wanted: a sale, or a transfer to another location.
+OUTFLOWS = ("sale", "transfer_out")
+
+
+def _outflows() -> FromClause:
+    """When each item last left each location sold or transferred, and when it first arrived
+    there: how long its stock has sat there unmoved (滞销)."""
+    ledger = LedgerEntry.__table__
+    return (
+        select(
+            ledger.c.location_id,
+            ledger.c.item_id,
+            func.max(ledger.c.at).filter(ledger.c.reason.in_(OUTFLOWS)).label("last_out"),
+            func.min(ledger.c.at).filter(_arrival(ledger)).label("first_in"),
+        )
+        .group_by(ledger.c.location_id, ledger.c.item_id)
+        .subquery()
+    )
+
+
+def _idle_days(outflows: FromClause) -> ColumnElement:
+    """Days since the item last left the location; never, since it first arrived there."""
+    since = func.coalesce(outflows.c.last_out, outflows.c.first_in)
+    return days_between(business_date(since), literal(current_today(), Date))
+
+
 def _same_item_and_lot(base, target) -> ColumnElement:
     return (target.c.item_id == base.c.item_id) & (target.c.lot_key == base.c.lot_key)
 
 
 #: Figures a balance takes from other rows, joined set-based (one hash join, not a subquery per
-#: balance row): its last unit cost, and what is in transit to its location.
+#: balance row): its last unit cost, what is in transit to its location, and when its item last
+#: left the location.
 BALANCE_FIGURES = {
+    "outflow": Link(
+        target=_outflows,
+        on=lambda base, target: (
+            (target.c.location_id == base.c.location_id) & (target.c.item_id == base.c.item_id)
+        ),
+        columns={
+            "last_out": SourceColumn(
+                "datetime", zh_en("最近出库", "Last sold or shipped"), col("last_out")
+            ),
+            "idle_days": SourceColumn("integer", zh_en("未出库天数", "Days unmoved"), _idle_days),
+        },
+    ),
     "cost": Link(
         target=_last_costs,
         on=_same_item_and_lot,
@@ -586,11 +635,7 @@ def _stock_layers() -> FromClause:
             (func.row_number().over(partition_by=position, order_by=newest_first)
              == func.count().over(partition_by=position)).label("oldest"),
         )
-        .where(
-            ledger.c.quantity > 0,
-            ledger.c.reason.notin_([reason.value for reason in STATUS_CHANGES]),
-            ledger.c.status != "in_transit",
-        )
+        .where(_arrival(ledger))
         .subquery()
     )  # fmt: skip
     on_hand = (

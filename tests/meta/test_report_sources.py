@@ -205,7 +205,10 @@ def _aged_stock(db, chain):
         T−2   17:00  PR-3  +3  @3.00          T−1 05:00  TR-A  −1 on the road to BJ01
 
     PR-3 arrived at 01:00 on T−1 in Shanghai: one day held, not two. First in, first out, the 6
-    left (4 available, 2 nonconforming) are PR-3's 3 and 3 of PR-2's 5."""
+    left (4 available, 2 nonconforming) are PR-3's 3 and 3 of PR-2's 5.
+
+    Item IDLE (no lot): BJ01 received 10 @5.00 at T−200 and sold 2 at T−70; SH01 received 4 at
+    T−100 and never sold or sent any on."""
 
     def at(days: int, hour: int) -> dt.datetime:
         day = TODAY - dt.timedelta(days=days)
@@ -215,25 +218,30 @@ def _aged_stock(db, chain):
         sh, bj = (session.get(Location, chain.loc(code)) for code in ("SH01", "BJ01"))
         aged = add_item(session, "AGED", "久存导管", tracking=TrackingMode.lot)
         lot = get_or_create_lot(session, aged, "A", TODAY + dt.timedelta(days=900))
+        idle = add_item(session, "IDLE", "滞销敷料", tracking=TrackingMode.none,
+                        expiry_required=False)  # fmt: skip
         session.flush()
+    receipt, sale = Reason.purchase_receipt, Reason.sale
     steps = [
-        (at(200, 10), "PR-1", Reason.purchase_receipt, dict(quantity=D(10), destination=sh,
-                                                            unit_cost=D("1.00"))),
-        (at(40, 10), "PR-2", Reason.purchase_receipt, dict(quantity=D(5), destination=sh,
-                                                           unit_cost=D("2.00"))),
-        (at(2, 17), "PR-3", Reason.purchase_receipt, dict(quantity=D(3), destination=sh,
-                                                          unit_cost=D("3.00"))),
-        (at(1, 3), "SO-A", Reason.sale, dict(quantity=D(11), source=sh)),
+        (at(200, 10), "PR-1", receipt, dict(quantity=D(10), destination=sh, unit_cost=D("1.00"))),
+        (at(40, 10), "PR-2", receipt, dict(quantity=D(5), destination=sh, unit_cost=D("2.00"))),
+        (at(2, 17), "PR-3", receipt, dict(quantity=D(3), destination=sh, unit_cost=D("3.00"))),
+        (at(1, 3), "SO-A", sale, dict(quantity=D(11), source=sh)),
         (at(1, 4), "CHK", Reason.maintenance, dict(
             quantity=D(2), source=sh, destination=sh,
             destination_status=StockStatus.nonconforming)),
+        (at(200, 9), "PR-I1", receipt, dict(item=idle, quantity=D(10), destination=bj,
+                                           unit_cost=D("5.00"))),
+        (at(100, 9), "PR-I2", receipt, dict(item=idle, quantity=D(4), destination=sh,
+                                           unit_cost=D("5.00"))),
+        (at(70, 9), "SO-I", sale, dict(item=idle, quantity=D(2), source=bj)),
     ]  # fmt: skip
     for moment, document, reason, move in steps:
+        move = {"item": aged, "lot": lot, **move} if "item" not in move else move
         with clock_at(moment), db.transaction() as session:
-            move = {key: session.merge(value) if key in ("source", "destination") else value
-                    for key, value in move.items()}  # fmt: skip
-            movement = Movement(item=session.merge(aged), lot=session.merge(lot), **move)
-            post_movements(session, [movement], reason=reason, document=document)
+            move = {key: session.merge(value) if key in ("source", "destination", "item", "lot")
+                    else value for key, value in move.items()}  # fmt: skip
+            post_movements(session, [Movement(**move)], reason=reason, document=document)
     with clock_at(at(1, 5)), db.transaction() as session:
         ship(session, "TR-A", session.merge(sh), session.merge(bj),
              [ShipLine(session.merge(aged), D(1), lot=session.merge(lot))])  # fmt: skip
@@ -255,10 +263,30 @@ def test_stock_age_splits_the_stock_on_hand_by_arrival_first_in_first_out(app, d
     bands = run(app, db, chain, metadata, "stock_age_bands", username="hq")
     assert rows(bands, "age_band", "quantity") == [
         ("1_up_to_30", D(3 + 2 + 100 + 1 + 5 + 3)), ("2_up_to_90", D(3)),
+        ("3_up_to_180", D(4)), ("4_up_to_365", D(8)),  # IDLE: SH01's 4, BJ01's 8
     ]  # fmt: skip
     # a store sees its own stock only
     mine = run(app, db, chain, metadata, "stock_age_bands", username="manager_b")
-    assert rows(mine, "age_band", "quantity") == [("1_up_to_30", D(1 + 5))]
+    assert rows(mine, "age_band", "quantity") == [("1_up_to_30", D(1 + 5)), ("4_up_to_365", D(8))]
+
+
+def test_slow_moving_counts_the_days_since_an_item_last_left(app, db, chain, metadata):
+    """Days since the item last left the location — sold or transferred — or, never, since it
+    first arrived there; the default shows what has sat 60 days or more, longest first."""
+    _aged_stock(db, chain)
+    result = run(app, db, chain, metadata, "slow_moving")
+    assert rows(result, "location", "item_code", "idle_days", "on_hand", "value") == [
+        ("上海徐汇店", "IDLE", 100, D(4), D("20.00")),  # never left: since it arrived
+        ("北京朝阳店", "IDLE", 70, D(8), D("40.00")),  # since its sale
+    ]
+    styles = [row["_styles"].get("idle_days") for row in result.rows]
+    assert styles == ["warning", None]
+    # AGED left SH01 by transfer yesterday (13:00 in Shanghai): one day unmoved
+    recent = run(app, db, chain, metadata, "slow_moving",
+                 params={"item": "AGED", "idle_days": "0"})  # fmt: skip
+    assert rows(recent, "location", "item_code", "idle_days") == [("上海徐汇店", "AGED", 1)]
+    assert rows(run(app, db, chain, metadata, "slow_moving", username="manager_b"),
+                "item_code") == [("IDLE",)]  # fmt: skip
 
 
 def test_lots_and_in_transit_sources(app, db, chain, metadata):
