@@ -427,6 +427,25 @@ BALANCE_FIGURES = {
 }
 
 
+def _costed(quantity: str) -> dict[str, SourceColumn]:
+    """A stock row's ``unit_cost`` (its item and lot's latest) and ``value`` (its ``quantity``
+    column at that cost), read through the ``cost`` link."""
+    return {
+        "unit_cost": SourceColumn(
+            "money",
+            zh_en("单位成本", "Unit cost"),
+            lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
+            via="cost",
+        ),
+        "value": SourceColumn(
+            "money",
+            zh_en("库存金额", "Stock value"),
+            lambda base, cost: type_coerce(base.c[quantity] * cost.c.unit_cost, _QTY),
+            via="cost",
+        ),
+    }
+
+
 def stock_at(location: ColumnElement, item: ColumnElement, figure: str) -> ColumnElement:
     """The sellable stock (status available) of ``item`` at ``location`` now: its ``on_hand``,
     ``available`` (on hand minus reserved) or ``free`` (what may be picked or promised today, as
@@ -505,18 +524,7 @@ register_source(
                 lambda base, transit: BALANCE_FIGURES["transit"].columns["quantity"].expr(transit),
                 via="transit",
             ),
-            "unit_cost": SourceColumn(
-                "money",
-                zh_en("单位成本", "Unit cost"),
-                lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
-                via="cost",
-            ),
-            "value": SourceColumn(
-                "money",
-                zh_en("库存金额", "Stock value"),
-                lambda base, cost: type_coerce(base.c.on_hand * cost.c.unit_cost, _QTY),
-                via="cost",
-            ),
+            **_costed("on_hand"),
         },
         links={**_stock_links(), **BALANCE_FIGURES},
         location_column="location_id",
@@ -703,18 +711,7 @@ register_source(
                 _age_band,
                 options={code: label for code, (_, label) in AGE_BANDS.items()},
             ),
-            "unit_cost": SourceColumn(
-                "money",
-                zh_en("单位成本", "Unit cost"),
-                lambda base, cost: BALANCE_FIGURES["cost"].columns["unit_cost"].expr(cost),
-                via="cost",
-            ),
-            "value": SourceColumn(
-                "money",
-                zh_en("库存金额", "Stock value"),
-                lambda base, cost: type_coerce(base.c.quantity * cost.c.unit_cost, _QTY),
-                via="cost",
-            ),
+            **_costed("quantity"),
         },  # fmt: skip
         links={**_stock_links(), "cost": BALANCE_FIGURES["cost"]},
         location_column="location_id",

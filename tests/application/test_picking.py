@@ -40,17 +40,17 @@ def more_strips(db, chain) -> None:
         reservations.reserve(session, "SO-HELD", 1, strip, Decimal(4), warehouse, lot=lots["LATE"])
 
 
-def requested(db, as_user, chain, lines) -> int:
-    """S1's request for ``lines`` (item code, quantity), approved: its transfer out's id."""
-    clerk = as_user("clerk1")
-    body = {"from_location": chain["WH1"], "to_location": chain["S1"], "lines": [
+def requested(db, as_user, chain, lines, store: str = "1") -> int:
+    """Store S<store>'s request for ``lines`` (item code, quantity), approved: the id of the
+    transfer out it made."""
+    clerk = as_user(f"clerk{store}")
+    body = {"from_location": chain["WH1"], "to_location": chain[f"S{store}"], "lines": [
         {"item": chain[item], "quantity": quantity, "unit_price": "10"}
         for item, quantity in lines]}  # fmt: skip
     asked = clerk.post(TQ, json=body).json
     assert clerk.post(f"{TQ}/{asked['id']}/transitions/submit", json={}).status_code == 200
-    approve(db, as_user("manager1"), chain["manager1"], asked["id"])
-    [out] = records_of(db, "transfer_out")
-    return out.id
+    approve(db, as_user(f"manager{store}"), chain[f"manager{store}"], asked["id"])
+    return max(out.id for out in records_of(db, "transfer_out"))
 
 
 def save_lines(picker, out: int, lines) -> None:
@@ -186,14 +186,8 @@ def test_the_picking_summary_adds_up_the_transfers_being_picked(db, as_user, cha
     """Two stores' requests, item by item, against what the warehouse may ship: L1 10 and
     EARLY 3 of the strips — not OLD (expired), RC (recalled) nor LATE (held for an order)."""
     more_strips(db, chain)
-    first = requested(db, as_user, chain, [("strip", "8"), ("ecg", "1")])
-    clerk2 = as_user("clerk2")
-    body = {"from_location": chain["WH1"], "to_location": chain["S2"],
-            "lines": [{"item": chain["strip"], "quantity": "6", "unit_price": "10"}]}  # fmt: skip
-    asked = clerk2.post(TQ, json=body).json
-    assert clerk2.post(f"{TQ}/{asked['id']}/transitions/submit", json={}).status_code == 200
-    approve(db, as_user("manager2"), chain["manager2"], asked["id"])
-    [second] = [out.id for out in records_of(db, "transfer_out") if out.id != first]
+    requested(db, as_user, chain, [("strip", "8"), ("ecg", "1")])
+    second = requested(db, as_user, chain, [("strip", "6")], store="2")
     picker = as_user("whclerk")
     assert summary(picker) == {
         "ECG": (1, Decimal(1), Decimal(2), None),
