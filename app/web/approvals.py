@@ -142,8 +142,8 @@ def mark_read():
 @bp.get("/inbox")
 @login_required
 def inbox():
-    """Waiting for me, I submitted, CC (and other messages) to me; the messages not seen before
-    are marked new this once."""
+    """Waiting for me, CC (and other messages) to me — those not seen before marked unread this
+    once — and I submitted."""
     session = db_session()
     forms = registry().forms
     messages = approvals.messages_for(session, current_user)
