@@ -37,6 +37,8 @@ class Record(Base):
     __table_args__ = (
         Index("ix_records_form_location", "form", "location_id"),
         Index("ix_records_form_number", "form", "number"),
+        # a document by its number alone: what the ledger and the GSP books name (0030)
+        Index("ix_records_number", "number"),
         Index("ix_records_form_created", "form", "created_at"),
     )
 

@@ -279,14 +279,19 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
 #: The designer's choice of a drill to a form's record: ``record:<form>:<column holding its id>``
 #: (no column: the cell itself is the id).
 RECORD_DRILL = "record:"
+#: The designer's choice of a drill to the document whose number the cell holds.
+DOCUMENT_DRILL = "document"
 
 
 def _drill_view(drill) -> str | None:
     """A column's drill as the designer's choice: ``report:param`` (another report, given the
-    cell), ``record:form:column`` (the form's record whose id the row's column holds); "" for
-    none, None for a shape the designer does not draw."""
+    cell), ``record:form:column`` (the form's record whose id the row's column holds),
+    ``document`` (the document the cell numbers); "" for none, None for a shape the designer
+    does not draw."""
     if drill is None:
         return ""
+    if drill == {"document": True}:
+        return DOCUMENT_DRILL
     if isinstance(drill, dict) and set(drill) == {"report", "param"}:
         return f"{drill['report']}:{drill['param']}"
     if isinstance(drill, dict) and "form" in drill and set(drill) <= {"form", "record_column"}:
@@ -301,6 +306,8 @@ def _drill(current, chosen: str):
         return None
     if chosen == _drill_view(current):
         return current
+    if chosen == DOCUMENT_DRILL:
+        return yaml_edit.flow(CommentedMap(document=True))
     if chosen.startswith(RECORD_DRILL):
         form, _colon, column = chosen.removeprefix(RECORD_DRILL).partition(":")
         bad_column = bool(column) and not yaml_edit.IDENTIFIER.match(column)

@@ -33,6 +33,7 @@ from app.meta import access, imports, links, makes, records
 from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
+from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web import barcodes
 from app.web.flow_diagram import diagram
@@ -287,6 +288,24 @@ def _made_draft(form: str) -> dict:
         abort(exc.status)
     except PermissionDenied:
         abort(403)
+
+
+@bp.get("/by-number/<path:number>")
+@login_required
+def by_number(number):
+    """The document a number names, opened on its form's page: the ledger, the stock card and
+    the GSP books name documents by number. A number is unique within its form; of several
+    forms' records bearing it, the first the user may read."""
+    session = db_session()
+    for record in session.scalars(
+        select(Record).where(Record.number == number).order_by(Record.id)
+    ):
+        try:
+            records.get(session, registry(), current_user, record.form, record.id)
+        except (RecordError, PermissionDenied):
+            continue
+        return redirect(url_for("forms.detail", form=record.form, record_id=record.id))
+    abort(404)
 
 
 @bp.get("/<form>/<int:record_id>")

@@ -93,11 +93,13 @@ def _both(label) -> tuple[str, str]:
 def report_drills(drawn: report_design.ReportView | None) -> list[tuple[str, str]]:
     """What a click on a column's cell may open, as (choice, what it says) in the reader's
     language: the record of the report's form whose id a column holds ("Sales order (its id in
-    Order id)"), then each report with each of its parameters ("Report — parameter")."""
+    Order id)"), the document the cell numbers, then each report with each of its parameters
+    ("Report — parameter")."""
     here = locale()
     reports = sorted(registry().metadata.reports.values(),
                      key=lambda document: label_text(document.data["label"], here))  # fmt: skip
-    return _record_drills(drawn, here) + [
+    document = [(report_design.DOCUMENT_DRILL, _("The document whose number the cell holds"))]
+    return _record_drills(drawn, here) + document + [
         (f"{document.data['name']}:{param['name']}",
          f"{label_text(document.data['label'], here)} — {label_text(param['label'], here)}")
         for document in reports

@@ -114,6 +114,27 @@ def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, 
     assert f'href="/forms/transfer_out/{out.id}" class="record-link">' in book
 
 
+def test_the_stock_card_opens_each_rows_document_by_its_number(db, as_user, chain):
+    """The ledger names documents by number: the stock card links each row's document to
+    /forms/by-number/<number>, which opens the record the user may read, and no other."""
+    out = picked(db, as_user, chain)
+    supervisor = as_user("whsuper")
+    assert review_and_ship(supervisor, out.id, scans(chain, strips("L1", "6"))).status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    card = supervisor.get("/api/v1/reports/stock_card?item=STRIP&location=WH1").json["rows"]
+    assert out.number in [row["links"].get("document") for row in card]
+    page = supervisor.get("/reports/stock_card?item=STRIP&location=WH1").text
+    assert f'href="/forms/by-number/{out.number}" class="record-link"' in page
+    opened = supervisor.get(f"/forms/by-number/{out.number}")
+    assert opened.status_code == 302
+    assert opened.headers["Location"].endswith(f"/forms/transfer_out/{out.id}")
+    # the store reads the transfer in it receives by, not the warehouse's transfer out
+    store = as_user("clerk1")
+    assert store.get(f"/forms/by-number/{incoming.number}").status_code == 302
+    assert store.get(f"/forms/by-number/{out.number}").status_code == 404
+    assert supervisor.get("/forms/by-number/OPENING").status_code == 404  # no such record
+
+
 def test_the_transfer_out_an_approval_made_names_it_in_the_audit_trail(db, as_user, chain):
     """Made by the request's approval, it was not picked by the approver: its creation's audit
     entry names the request and the transition, and the approver may review it."""

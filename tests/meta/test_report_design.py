@@ -316,3 +316,17 @@ def test_a_click_on_a_cell_opens_the_report_chosen():
             report_design.update_column(text, code.path, shown(code) | {"drill": bad})
         assert refused.value.field == "drill"
         assert str(refused.value) == "Choose the record a click opens."
+
+
+def test_a_click_on_a_document_number_opens_that_document():
+    """The stock card's document column opens the document it numbers; the designer shows that
+    choice as ``document``, keeps it as it is, and sets it on another column."""
+    text = (REPORTS / "stock_card.yaml").read_text(encoding="utf-8")
+    document = next(c for c in report_design.view(text).columns if c.name == "document")
+    assert document.drill == "document" and "drill" not in document.other_keys
+    assert report_design.update_column(text, document.path, shown(document)) == text
+    line = next(c for c in report_design.view(text).columns if c.name == "line")
+    changed = report_design.update_column(text, line.path, shown(line) | {"drill": "document"})
+    assert safe_load(changed)["columns"][
+        [c.name for c in report_design.view(text).columns].index("line")
+    ]["drill"] == {"document": True}

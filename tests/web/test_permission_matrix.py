@@ -122,6 +122,8 @@ PARAM_FACTORIES: dict[str, Callable[[Chain, Rule], object]] = {
     "target": lambda chain, rule: "purchase_receipt",
     "version": lambda chain, rule: 1,
     "record_id": _store_b_record,
+    # a document by its number (the ledger's reports link so): store B's record's number
+    "number": lambda chain, rule: (_store_b_record(chain, rule), "PR-BJ01-000001")[1],
     "job_id": _store_b_job,
     "attachment_id": _store_b_attachment,
     "filename": _asset,

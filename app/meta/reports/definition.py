@@ -213,10 +213,13 @@ def _expression(text: str, names, path: tuple, problems) -> Expression | None:
 
 
 def _check_drill(drill: dict, path: tuple, names: list[str], metadata, problems) -> None:
-    """Where a column's cells link to: a form's record (its id in one of the report's columns)
-    or another report and the parameter the cell's value is given to."""
-    if drill and ("form" in drill) == ("report" in drill):
-        problems.append((path, _("a drill goes to a form's record or to a report: name one")))
+    """Where a column's cells link to: a form's record (its id in one of the report's columns),
+    the document whose number the cell holds, or another report and the parameter the cell's
+    value is given to."""
+    if drill and sum(key in drill for key in ("form", "document", "report")) != 1:
+        problems.append(
+            (path, _("a drill goes to a form's record, a document or a report: name one"))
+        )
     if "report" in drill and "param" not in drill:
         problems.append((path, _("missing required key '%(key)s'", key="param")))
         return

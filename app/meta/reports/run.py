@@ -458,9 +458,9 @@ def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
 
 def _links(row: dict, columns: list[ReportColumn]) -> dict:
     """Where each cell of a column with a ``drill`` links to: the id of a form's record (read
-    from the row's ``record_column``, which may be hidden, else from the cell), or the value the
-    other report's parameter is given. A cell without one (an empty cell, an id that is not a
-    number) links nowhere."""
+    from the row's ``record_column``, which may be hidden, else from the cell), the number of a
+    document, or the value the other report's parameter is given. A cell without one (an empty
+    cell, an id that is not a number) links nowhere."""
     links = {}
     for column in columns:
         drill = column.drill or {}
@@ -468,6 +468,8 @@ def _links(row: dict, columns: list[ReportColumn]) -> dict:
             target = row.get(drill.get("record_column") or column.name)
             if isinstance(target, int) or isinstance(target, str) and target.isdigit():
                 links[column.name] = int(target)
+        elif "document" in drill and row.get(column.name) not in (None, ""):
+            links[column.name] = str(row[column.name])
         elif "report" in drill and row.get(column.name) is not None:
             links[column.name] = _json_value(row[column.name])
     return links

@@ -89,14 +89,18 @@ lianku.cellLabel = function (row, name) {
 };
 
 // Where a cell with a drill leads, as the report page links it: the record whose id the row
-// holds, or another report given the cell's value. ``urls`` holds the app's addresses for a
-// record (``.../FORM/0``) and a report page (``.../REPORT``); without them, nowhere.
+// holds, the document whose number the cell holds, or another report given the cell's value.
+// ``urls`` holds the app's addresses for a record (``.../FORM/0``), a document by number
+// (``.../NUMBER``) and a report page (``.../REPORT``); without them, nowhere.
 lianku.cellHref = function (column, row, urls) {
   const target = (row.links || {})[column.name];
   const link = column.link;
   if (!link || target === undefined || target === null) return null;
   if (link.form && urls.recordUrl) {
     return urls.recordUrl.replace("/FORM/0", `/${encodeURIComponent(link.form)}/${encodeURIComponent(target)}`);
+  }
+  if (link.document && urls.documentUrl) {
+    return urls.documentUrl.replace("/NUMBER", `/${encodeURIComponent(target)}`);
   }
   if (link.report && urls.reportPageUrl) {
     const page = urls.reportPageUrl.replace("/REPORT", `/${encodeURIComponent(link.report)}`);
