@@ -21,12 +21,13 @@ def test_models_and_migrations_agree(db):
 
 
 @pytest.mark.parametrize(
-    ("form", "revision"), [("transfer_out", "0028"), ("supplier_return", "0029")]
+    ("form", "revision"),
+    [("transfer_out", "0028"), ("supplier_return", "0029"), ("transfer_out", "0031")],
 )
-def test_forms_that_gained_needs_review_get_their_formulas_filled(tmp_path, form, revision):
-    """The shipped transfer out (0028) and supplier return (0029) gained ``needs_review``: the
-    upgrade queues the formula backfill of the records saved before (the worker fills them), and
-    of none on a new database."""
+def test_forms_that_gained_a_formula_get_their_formulas_filled(tmp_path, form, revision):
+    """The shipped transfer out (0028) and supplier return (0029) gained ``needs_review``, the
+    transfer out's lines ``tracking`` (0031): the upgrade queues the formula backfill of the
+    records saved before (the worker fills them), and of none on a new database."""
     before = f"{int(revision) - 1:04}"
     for saved, queued in ((True, 1), (False, 0)):
         engine = create_engine(f"sqlite:///{tmp_path / f'{saved}.db'}")

@@ -10,41 +10,16 @@ Revision ID: 0028
 Revises: 0027
 """
 
-import sqlalchemy as sa
-from alembic import op
-
-import app.db
+from app.migrate import queue_formula_backfill
 
 revision = "0028"
 down_revision = "0027"
 branch_labels = None
 depends_on = None
 
-records = sa.table("records", sa.column("id", sa.Integer), sa.column("form", sa.String))
-jobs = sa.table(
-    "jobs",
-    sa.column("kind", sa.String),
-    sa.column("params", sa.JSON),
-    sa.column("status", sa.String),
-    sa.column("progress", sa.Integer),
-    sa.column("created_at", app.db.UTCDateTime),
-)
-
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    saved = connection.scalar(sa.select(records.c.id).where(records.c.form == "transfer_out"))
-    if saved is None:
-        return
-    connection.execute(
-        jobs.insert().values(
-            kind="formula_backfill",
-            params={"form": "transfer_out", "user_id": None},
-            status="queued",
-            progress=0,
-            created_at=app.db.utcnow(),
-        )
-    )
+    queue_formula_backfill("transfer_out")
 
 
 def downgrade() -> None:

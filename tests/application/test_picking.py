@@ -11,11 +11,12 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.kernel import reservations
+from app.kernel import jobs, reservations
 from app.kernel.items import Item, Lot, get_or_create_lot
 from app.kernel.locations import Location
 from app.kernel.reservations import Reservation
 from app.kernel.stock import Movement, Reason, post_movements
+from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import TO, approve, records_of, stock
 
@@ -172,6 +173,30 @@ def test_a_serial_device_leaves_picking_with_its_unit_named(db, as_user, chain):
     assert unnamed.json["errors"] == {"lines[0].serial": ["Scan this line's serial number"]}
     save_lines(picker, out, lambda lines: [{**lines[0], "serial": "SN2"}])
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+
+
+def test_a_draft_saved_before_lines_knew_their_tracking_is_held_to_it_once_filled(
+    db, as_user, chain
+):
+    """A transfer out saved before its lines had ``tracking`` would leave picking with a lot
+    tracked item's line naming no lot; migration 0031 queues the formula backfill, after which
+    the picking rules hold it."""
+    out = requested(db, as_user, chain, [("strip", "2")])
+    with db.transaction() as session:
+        record = session.get(Record, out)
+        record.data = {
+            **record.data,
+            "lines": [
+                {k: v for k, v in line.items() if k != "tracking"} for line in record.data["lines"]
+            ],
+        }
+    with db.transaction() as session:
+        jobs.enqueue(session, "formula_backfill", {"form": "transfer_out"})
+    assert jobs.run_next(db).result == {"filled": {"transfer_out": 1}}
+    picker = as_user("whclerk")
+    unnamed = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
+    assert unnamed.status_code == 422
+    assert unnamed.json["errors"] == {"lines[0].lot": ["Scan or enter this line's lot"]}
 
 
 def summary(client) -> dict:
