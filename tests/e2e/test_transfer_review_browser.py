@@ -1,7 +1,7 @@
 """出库复核 of a warehouse's transfer in a real browser: the clerk, on a phone, says the picking
-is done; the supervisor, on a phone, finds the picked transfer on the warehouse dashboard, opens
-it from there, scans the goods again and ships them; the goods are in transit and the page shows
-who reviewed them."""
+is done; the supervisor, on a phone, sees the inbox count and the clerk's message, finds the
+picked transfer on the warehouse dashboard, opens it from there, scans the goods again and ships
+them; the goods are in transit and the page shows who reviewed them."""
 
 from __future__ import annotations
 
@@ -59,6 +59,15 @@ def test_a_supervisor_reviews_a_transfer_from_the_dashboard_on_a_phone(
 
     page = page_factory(viewport=PHONE, locale="en")
     sign_in(page, live_server, "whsuper", PASSWORD)
+    # beside the menu button, the inbox says one thing waits: the clerk's message, read once
+    waiting = page.locator("a.d-md-none[href$='/inbox']")
+    assert waiting.inner_text().split() == ["Inbox", "1"]
+    waiting.click()
+    page.wait_for_url(f"{live_server}/inbox")
+    unread = page.locator("#messages [data-new]")
+    assert unread.count() == 1 and f"{out.number}: Picked" in unread.inner_text()
+    page.goto(f"{live_server}/")
+    assert page.locator("a.d-md-none[href$='/inbox']").count() == 0
     card = page.locator("[data-report-url*=transfers_to_ship][data-loaded]")
     card.wait_for(timeout=10_000)
     card.locator("a", has_text=out.number).click()
