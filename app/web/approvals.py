@@ -103,8 +103,8 @@ def delegate():
 @api_auth
 def inbox_api():
     """What the inbox page shows, for a phone app or an integration: the approval tasks waiting
-    for the caller, their latest messages with ``read``, and ``count`` (tasks + unread). Reading
-    it marks nothing read: ``POST /api/v1/inbox/read`` does."""
+    for the caller, the caller's latest messages with ``read``, and ``count`` (tasks + unread,
+    as beside Inbox). Reading it marks nothing read: ``POST /api/v1/inbox/read`` does."""
     session = db_session()
     waiting = [
         {**_task_json(task), "form": record.form, "number": record.number}
