@@ -908,6 +908,34 @@ def get(session, registry, user, form_name: str, record_id, for_update: bool = F
     return record
 
 
+def by_number(session, registry, user, number: str) -> Record | None:
+    """The document ``number`` names, as ``user`` may open it — the ledger and the books name
+    documents by number: a record of that number they may read (a number is unique within its
+    form), else one of theirs it links to or that names it. A store may not read the warehouse's
+    transfer out its stock card names, but opens the transfer in it received the goods by."""
+    named = list(session.scalars(select(Record).where(Record.number == number).order_by(Record.id)))
+    related = [other for record in named for other in _related(registry, session, record)]
+    for candidate in named + related:
+        try:
+            return get(session, registry, user, candidate.form, candidate.id)
+        except (RecordError, access.PermissionDenied):
+            continue
+    return None
+
+
+def _related(registry, session, record: Record) -> list[Record]:
+    """The records ``record``'s link fields name, then those that name it."""
+    form = registry.form(record.form)
+    linked = [
+        (record.data or {}).get(field.name)
+        for field in (form.fields if form else [])
+        if field.type == "link" and registry.form(field.get("link"))
+    ]
+    ids = [value for value in linked if isinstance(value, int)]
+    named = list(session.scalars(select(Record).where(Record.id.in_(ids)))) if ids else []
+    return named + referring(session, registry, record)
+
+
 @dataclass
 class Page:
     items: list[Record]

@@ -167,6 +167,15 @@ def inbox():
     )
 
 
+@bp.get("/inbox/count")
+@login_required
+def inbox_count():
+    """The inbox count in its places on the page, for a page that stays open (a form being
+    filled): htmx asks every minute and swaps them in."""
+    count = approvals.attention(db_session(), current_user)
+    return render_template("_inbox_count.html", count=count)
+
+
 @bp.post("/inbox/tasks/<int:task_id>/decision")
 @login_required
 def decide_from_page(task_id):

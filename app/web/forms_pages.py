@@ -33,7 +33,6 @@ from app.meta import access, imports, links, makes, records
 from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
-from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web import barcodes
 from app.web.flow_diagram import diagram
@@ -293,19 +292,12 @@ def _made_draft(form: str) -> dict:
 @bp.get("/by-number/<path:number>")
 @login_required
 def by_number(number):
-    """The document a number names, opened on its form's page: the ledger, the stock card and
-    the GSP books name documents by number. A number is unique within its form; of several
-    forms' records bearing it, the first the user may read."""
-    session = db_session()
-    for record in session.scalars(
-        select(Record).where(Record.number == number).order_by(Record.id)
-    ):
-        try:
-            records.get(session, registry(), current_user, record.form, record.id)
-        except (RecordError, PermissionDenied):
-            continue
-        return redirect(url_for("forms.detail", form=record.form, record_id=record.id))
-    abort(404)
+    """The document a number names, opened on its form's page as the user may see it (the
+    ledger, the stock card and the GSP books name documents by number); 404 if none."""
+    record = records.by_number(db_session(), registry(), current_user, number)
+    if record is None:
+        abort(404)
+    return redirect(url_for("forms.detail", form=record.form, record_id=record.id))
 
 
 @bp.get("/<form>/<int:record_id>")

@@ -116,7 +116,9 @@ def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, 
 
 def test_the_stock_card_opens_each_rows_document_by_its_number(db, as_user, chain):
     """The ledger names documents by number: the stock card links each row's document to
-    /forms/by-number/<number>, which opens the record the user may read, and no other."""
+    /forms/by-number/<number>, which opens the record as the user may see it: the warehouse its
+    transfer out, the store the transfer in it receives that transfer by, another store
+    nothing."""
     out = picked(db, as_user, chain)
     supervisor = as_user("whsuper")
     assert review_and_ship(supervisor, out.id, scans(chain, strips("L1", "6"))).status_code == 200
@@ -128,10 +130,12 @@ def test_the_stock_card_opens_each_rows_document_by_its_number(db, as_user, chai
     opened = supervisor.get(f"/forms/by-number/{out.number}")
     assert opened.status_code == 302
     assert opened.headers["Location"].endswith(f"/forms/transfer_out/{out.id}")
-    # the store reads the transfer in it receives by, not the warehouse's transfer out
+    # the store may not read the warehouse's transfer out: its number opens the transfer in
     store = as_user("clerk1")
-    assert store.get(f"/forms/by-number/{incoming.number}").status_code == 302
-    assert store.get(f"/forms/by-number/{out.number}").status_code == 404
+    for number in (incoming.number, out.number):
+        opened = store.get(f"/forms/by-number/{number}")
+        assert opened.headers["Location"].endswith(f"/forms/transfer_in/{incoming.id}"), number
+    assert as_user("clerk2").get(f"/forms/by-number/{out.number}").status_code == 404
     assert supervisor.get("/forms/by-number/OPENING").status_code == 404  # no such record
 
 

@@ -60,14 +60,14 @@ def test_a_supervisor_reviews_a_transfer_from_the_dashboard_on_a_phone(
     page = page_factory(viewport=PHONE, locale="en")
     sign_in(page, live_server, "whsuper", PASSWORD)
     # beside the menu button, the inbox says one thing waits: the clerk's message, read once
-    waiting = page.locator("a.d-md-none[href$='/inbox']")
+    waiting = page.locator("#inbox-phone a")
     assert waiting.inner_text().split() == ["Inbox", "1"]
     waiting.click()
     page.wait_for_url(f"{live_server}/inbox")
     unread = page.locator("#messages [data-new]")
     assert unread.count() == 1 and f"{out.number}: Picked" in unread.inner_text()
     page.goto(f"{live_server}/")
-    assert page.locator("a.d-md-none[href$='/inbox']").count() == 0
+    assert page.locator("#inbox-phone a").count() == 0
     card = page.locator("[data-report-url*=transfers_to_ship][data-loaded]")
     card.wait_for(timeout=10_000)
     card.locator("a", has_text=out.number).click()

@@ -177,6 +177,7 @@ ALLOWED: dict[str, str] = {
     "/forms/<form>/import-template.xlsx": "the form's empty import template (labels, no records)",
     "/inbox": "the clerk's own approval tasks and messages",
     "/api/v1/inbox": "the clerk's own approval tasks and messages, as JSON",
+    "/inbox/count": "the clerk's own count of tasks and unread messages",
     "/api/v1/inbox/read": "marks read the clerk's own messages only",
     "/api/v1/delegations": "delegating one's own approvals while away",
     "/stock/items": "the stock view's item search",

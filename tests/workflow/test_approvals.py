@@ -382,11 +382,16 @@ def test_the_inbox_badge_counts_what_waits_and_new_messages_show_once(wf_api, wf
     manager = wf_api("manager")
     assert wf_org["manager"] in tasks(db, record_id)["store"]
     assert badge(manager.get("/reports/").text) == 1 + 2
+    # a page left open asks every minute: both places, swapped in by id
+    fresh = manager.get("/inbox/count").text
+    assert 'id="inbox-phone" hx-swap-oob="innerHTML"' in fresh and badge(fresh) == 3
+    assert 'id="inbox-nav" hx-swap-oob="innerHTML"' in fresh
     inbox = manager.get("/inbox").text
     assert inbox.count("data-new") == 2 and badge(inbox) == 1  # seen now: only the task is left
     assert "data-new" not in manager.get("/inbox").text
     assert decide(manager, db, record_id, wf_org["manager"], decision="approve").status_code == 200
     assert badge(manager.get("/reports/").text) is None
+    assert "<a " not in manager.get("/inbox/count").text  # nothing waits: no button, no count
     assert badge(wf_api("hq").get("/reports/").text) == 1  # another's messages stay unread
 
 
