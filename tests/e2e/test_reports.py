@@ -71,9 +71,9 @@ def test_store_manager_dashboard_draws_its_cards(
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
     # sales today, stock value, stock, my approvals, awaiting review, below safety, near-expiry
-    # and expired lots
-    assert cards.count() == 8
-    for index in range(8):
+    # and expired lots, slow-moving stock
+    assert cards.count() == 9
+    for index in range(9):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
@@ -89,6 +89,9 @@ def test_store_manager_dashboard_draws_its_cards(
     assert first.locator("[data-highlight=danger]").inner_text().startswith("-")  # days left
     assert expired.locator("tfoot td").first.inner_text() == "合计"
     assert expired.locator("tfoot td").last.inner_text() == "2"
+    # everything at SH01 arrived with the chain, days ago at most: nothing has sat 60 days
+    slow = page.locator("[data-report-url*=slow_moving]")
+    assert slow.locator("tbody").inner_text().strip() == "–"
     bar = page.locator("[data-report-url*=stock_by_location] canvas").bounding_box()
     assert 100 < bar["width"] <= viewport["width"]
     page.wait_for_timeout(1200)  # let the bars finish their entry animation
