@@ -427,6 +427,17 @@ BALANCE_FIGURES = {
 }
 
 
+def _position_columns() -> dict[str, SourceColumn]:
+    """The ids of where a stock row is: its location, item and lot."""
+    return {
+        "location_id": SourceColumn(
+            "integer", zh_en("地点编号", "Location id"), col("location_id")
+        ),
+        "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
+        "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+    }
+
+
 def _costed(quantity: str) -> dict[str, SourceColumn]:
     """A stock row's ``unit_cost`` (its item and lot's latest) and ``value`` (its ``quantity``
     column at that cost), read through the ``cost`` link."""
@@ -503,11 +514,7 @@ register_source(
         label=zh_en("库存余额", "Stock balances"),
         table=lambda: StockBalance.__table__,
         columns={
-            "location_id": SourceColumn(
-                "integer", zh_en("地点编号", "Location id"), col("location_id")
-            ),
-            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+            **_position_columns(),
             "status": SourceColumn(
                 "text", zh_en("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
             ),
@@ -540,11 +547,7 @@ register_source(
         columns={
             "id": SourceColumn("integer", zh_en("编号", "Entry"), col("id")),
             "at": SourceColumn("datetime", zh_en("时间", "Time"), col("at")),
-            "location_id": SourceColumn(
-                "integer", zh_en("地点编号", "Location id"), col("location_id")
-            ),
-            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+            **_position_columns(),
             "unit_id": SourceColumn("integer", zh_en("序列号编号", "Unit id"), col("unit_id")),
             "status": SourceColumn(
                 "text", zh_en("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
@@ -687,11 +690,7 @@ register_source(
         label=zh_en("库龄", "Stock age"),
         table=_stock_layers,
         columns={
-            "location_id": SourceColumn(
-                "integer", zh_en("地点编号", "Location id"), col("location_id")
-            ),
-            "item_id": SourceColumn("integer", zh_en("商品编号", "Item id"), col("item_id")),
-            "lot_id": SourceColumn("integer", zh_en("批次编号", "Lot id"), col("lot_id")),
+            **_position_columns(),
             "received_at": SourceColumn("datetime", zh_en("入库时间", "Arrived at"), col("at")),
             "reason": SourceColumn(
                 "text", zh_en("入库方式", "Arrived by"), col("reason"), options=MOVEMENT_REASONS
