@@ -15,6 +15,7 @@ transaction; nothing is written unless every field passed. The steps of a save, 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -914,8 +915,9 @@ def by_number(session, registry, user, number: str) -> Record | None:
     form), else one of theirs it links to or that names it. A store may not read the warehouse's
     transfer out its stock card names, but opens the transfer in it received the goods by."""
     named = list(session.scalars(select(Record).where(Record.number == number).order_by(Record.id)))
-    related = [other for record in named for other in _related(registry, session, record)]
-    for candidate in named + related:
+    # the related records are looked up only when none of the numbered ones may be read
+    related = (other for record in named for other in _related(registry, session, record))
+    for candidate in itertools.chain(named, related):
         try:
             return get(session, registry, user, candidate.form, candidate.id)
         except (RecordError, access.PermissionDenied):
