@@ -138,6 +138,13 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def without_csrf_token(page: str) -> str:
+    """The page without its random CSRF token, which may happen to contain a short string a test
+    expects to be absent ("S2", "UTC")."""
+    meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    return page.replace(meta.group(1), "") if meta else page
+
+
 @pytest.fixture
 def login(client):
     """Sign ``client`` in through the real login form, CSRF token included."""

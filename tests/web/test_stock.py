@@ -15,6 +15,7 @@ from app.kernel.stock import Reason
 from app.kernel.transfers import ShipLine, ship
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import book
+from tests.conftest import without_csrf_token
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
 
@@ -72,12 +73,6 @@ def _cell(page: str, location: str, figure: str) -> str:
     return re.sub(r"<[^>]+>", "", cell).strip()
 
 
-def _without_csrf_token(page: str) -> str:
-    """The page without its random CSRF token, which may happen to contain a location's code."""
-    token = re.search(r'<meta name="csrf-token" content="([^"]+)">', page).group(1)
-    return page.replace(token, "")
-
-
 def test_the_page_polls_a_fragment_that_shows_a_posting(db, as_user, stocked):
     clerk, strip = as_user("clerk1"), stocked["strip"]
     assert clerk.get("/stock/items").status_code == 200  # the search page
@@ -85,7 +80,7 @@ def test_the_page_polls_a_fragment_that_shows_a_posting(db, as_user, stocked):
     assert page.status_code == 200
     fragment_url = f"/stock/items/{strip}/figures"
     assert f'hx-get="{fragment_url}"' in page.text and "every 5s" in page.text
-    assert _cell(page.text, "S1", "on_hand") == "3" and "S2" not in _without_csrf_token(page.text)
+    assert _cell(page.text, "S1", "on_hand") == "3" and "S2" not in without_csrf_token(page.text)
     before = clerk.get(fragment_url).text
     assert _cell(before, "S1", "on_hand") == "3" and _cell(before, "S1", "in_transit") == "2"
 
