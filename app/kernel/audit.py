@@ -119,6 +119,11 @@ class AuditContext:
     client_addr: str | None = None
 
 
+def acting(user) -> AuditContext | None:
+    """The entry's actor when a kernel call names the user (None: the ``context_provider``'s)."""
+    return AuditContext(user_id=user.id, username=user.username) if user is not None else None
+
+
 #: Returns the current actor; the web layer replaces it with one that reads the request.
 context_provider: Callable[[], AuditContext] = AuditContext
 

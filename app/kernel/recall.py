@@ -215,9 +215,7 @@ def recall_lots(
     session.flush()
     released = _release_holds(session, lots) + _release_for_units(session, units)
     isolation = isolate(session, item, lots, units or None, user=user, document=document)
-    context = (
-        audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
-    )
+    context = audit.acting(user)
     audit.record(
         session,
         "lot.recalled",

@@ -298,9 +298,7 @@ def _audit(session, action, document, line, location, picks, user) -> None:
         [getattr(lot, "id", lot), str(quantity)]
         for lot, quantity in picks  # lot may be a Lot, an id or None
     ]
-    context = (
-        audit.AuditContext(user_id=user.id, username=user.username) if user is not None else None
-    )
+    context = audit.acting(user)
     audit.record(
         session,
         action,

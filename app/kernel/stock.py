@@ -934,7 +934,7 @@ def _record(
     note: str | None,
 ) -> None:
     """One audit entry per location touched, on that location's own chain."""
-    context = _audit_context(user)
+    context = audit.acting(user)
     for location_id, lines in _audit_lines(entries).items():
         audit.append(
             session,
@@ -962,10 +962,6 @@ def _audit_lines(entries: list[LedgerRow]) -> dict[int, list]:
              str(entry.quantity), entry.reason]
         )  # fmt: skip
     return dict(sorted(by_location.items()))
-
-
-def _audit_context(user: User | None) -> audit.AuditContext | None:
-    return audit.AuditContext(user_id=user.id, username=user.username) if user else None
 
 
 # --- passes 2 and 3 on PostgreSQL --------------------------------------------------------------
@@ -997,7 +993,7 @@ def _lock_and_apply_on_postgresql(
         row["quantity"] = _stored_quantity(row["quantity"])
     entries = [LedgerRow(**row) for row in rows]
     _move_units(session, lines)
-    context = _audit_context(user)
+    context = audit.acting(user)
     audit_entries = [
         audit.next_entry(
             _chain(location_id),
