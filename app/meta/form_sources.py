@@ -278,12 +278,19 @@ def _state_labels(form_name: str, metadata) -> dict | None:
     return {state: spec["label"] for state, spec in workflow.data.get("states", {}).items()}
 
 
-def _links(specs: list[dict], data_column: str, metadata, location_field) -> dict[str, Link]:
+def _links(header: list[dict], metadata, location_field) -> dict[str, Link]:
+    """The record's location, its region and creator, then the header's link fields (a header
+    field named ``location`` of a form without a location field is that field)."""
     links: dict[str, Link] = {
         "location": location_link("location_id"),
         "region": region_link("location_id"),
         "creator": user_link("created_by"),
     }
+    return links | _field_links(header, "data", metadata, location_field)
+
+
+def _field_links(specs: list[dict], data_column: str, metadata, location_field) -> dict:
+    links = {}
     for spec in specs:
         if spec["type"] == "link" and spec["name"] != location_field:
             getter = _json_getter(data_column, spec["name"], "integer")
@@ -325,11 +332,19 @@ def _header_source(name, form_name, label, header, location_field, metadata) -> 
         label=label,
         table=lambda: Record.__table__,
         columns=columns,
-        links=_links(header, "data", metadata, location_field),
-        location_column="location_id",
+        links=_links(header, metadata, location_field),
+        **_located(form_name, location_field),
         where=lambda table: table.c.form == form_name,
         record=(form_name, "id"),
     )
+
+
+def _located(form_name: str, location_field: str | None) -> dict:
+    """A form's records belong to their location field's location; without one they are the
+    chain's, read as the form's list reads them."""
+    if location_field:
+        return {"location_column": "location_id"}
+    return {"chain_wide_form": form_name}
 
 
 def lines_table(form_name: str, table_name: str):
@@ -369,15 +384,14 @@ def _lines_source(name, form_name, label, header, table, location_field, metadat
     }
     if location_field:
         columns[location_field] = columns["location_id"]
-    links = _links(header, "data", metadata, location_field)
-    links.update(_links(lines, "line", metadata, None))
+    links = _links(header, metadata, location_field) | _field_links(lines, "line", metadata, None)
     return Source(
         name=f"form:{name}",
         label=label,
         table=lambda: lines_table(form_name, table["name"]),
         columns=columns,
         links=links,
-        location_column="location_id",
+        **_located(form_name, location_field),
         record=(form_name, "id"),
     )
 

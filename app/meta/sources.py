@@ -55,8 +55,12 @@ class Source:
     columns: dict[str, SourceColumn]
     links: dict[str, Link] = field(default_factory=dict)
     #: The column holding the location a row belongs to; ``None``: the source is not per location
-    #: and only users who see every location may read it.
+    #: and only users who see every location may read it (but see ``chain_wide_form``).
     location_column: str | None = None
+    #: The form whose records the rows are when they belong to no location (a form without a
+    #: location field: cards, recalls, price changes): whoever may read that form's list may read
+    #: them, whatever their scope, as on the list.
+    chain_wide_form: str | None = None
     #: Always-applied condition (e.g. a form source reads only its form's records).
     where: Callable[[FromClause], ColumnElement] | None = None
     #: (form, id column) when each row is a record a report row can link to.

@@ -266,8 +266,11 @@ def runnable(session: Session, report: Report, user) -> bool:
         return False
     if source.permission and not access.can(user, source.permission):
         return False
-    # a source without a location column is readable only by those who see every location
-    return source.location_column is not None or access.visible_location_ids(session, user) is None
+    if source.location_column is not None or access.visible_location_ids(session, user) is None:
+        return True
+    # a source without a location column is readable only by those who see every location, but
+    # a form's chain-wide records by whoever may read that form
+    return source.chain_wide_form is not None and access.can(user, "read", source.chain_wide_form)
 
 
 def require_runnable(session: Session, report: Report, user) -> None:
