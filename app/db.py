@@ -110,6 +110,12 @@ def plain_quantity(quantity: Decimal) -> str:
     return format(Decimal(quantity).normalize(), "f")
 
 
+def plain_money(amount: Decimal) -> Decimal:
+    """An amount as money is written: two decimals at least (22.00, 0.125), not 22.0000."""
+    amount = Decimal(amount).normalize()
+    return amount if -amount.as_tuple().exponent > 2 else amount.quantize(Decimal("0.01"))
+
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 

@@ -37,6 +37,7 @@ import simpleeval
 from app.db import utcnow
 from app.i18n import _
 from app.kernel.items import business_today, is_valid_gtin
+from app.kernel.prices import PriceKind
 
 MAX_LENGTH = 1000  # characters of expression text
 MAX_NODES = 200  # AST nodes
@@ -102,6 +103,8 @@ class Context:
     #: the record's system columns (``number``, ``state``, ``id`` …) while its fields are
     #: checked: a field may show in some states only (``visible_if: state != 'draft'``)
     record: dict | None = None
+    #: ``price(item, location, on, kind)``: the price a price change set, in force there that day
+    price: Callable[[object, object, dt.date, str], object] | None = None
 
 
 def _days(n) -> dt.timedelta:
@@ -204,8 +207,8 @@ def _gtin_ok(value) -> bool:
     return isinstance(value, str) and is_valid_gtin(value)
 
 
-#: Functions an expression may call; ``today``, ``now``, ``lookup``, ``this`` and ``valid_on``
-#: (today by default) are bound per evaluation.
+#: Functions an expression may call; ``today``, ``now``, ``lookup``, ``this``, ``valid_on``
+#: (today by default) and ``price`` are bound per evaluation.
 PURE_FUNCTIONS: dict[str, Callable] = {
     "round": _round,
     "min": min,
@@ -222,8 +225,10 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "gtin_ok": _gtin_ok,
 }
 FUNCTIONS = frozenset(
-    {*PURE_FUNCTIONS, "today", "now", "lookup", "this", "valid_on", "my_location"}
+    {*PURE_FUNCTIONS, "today", "now", "lookup", "this", "valid_on", "my_location", "price"}
 )
+#: What ``price(…, kind)`` may ask for: the kernel's kinds of price.
+PRICE_KINDS = tuple(kind.value for kind in PriceKind)
 CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
 
@@ -320,6 +325,10 @@ class Expression:
         this = context.this or {}
         functions["this"] = lambda name: this.get(name)
         functions["my_location"] = context.my_location or (lambda: None)
+        price = context.price or (lambda item, location, on, kind: None)
+        functions["price"] = lambda item, location=None, on=None, kind="retail": price(
+            item, location, context.today() if on is None else _as_date(on), kind
+        )
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(context.record or {})
@@ -461,6 +470,14 @@ def _check_call(node: ast.Call) -> None:
         or not isinstance(node.args[0].value, str)
     ):
         raise ExpressionError(_("use this('field')"))
+    if name == "price" and not (
+        1 <= len(node.args) <= 4
+        and (
+            len(node.args) < 4
+            or (isinstance(node.args[3], ast.Constant) and node.args[3].value in PRICE_KINDS)
+        )
+    ):
+        raise ExpressionError(_("use price(item, location, date, 'retail' or 'wholesale')"))
 
 
 def yields_boolean(text: str) -> bool:

@@ -29,7 +29,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import utcnow
 from app.i18n import _
-from app.kernel import audit
+from app.kernel import audit, prices
 from app.kernel.errors import LotMismatch, UnknownItem
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, check_udi, parse_udi
@@ -171,6 +171,14 @@ def system_values(form: FormDef, record: Record | None) -> dict:
     }  # fmt: skip
 
 
+def _integer(value) -> int | None:
+    """A link's value as the id it names (None when empty or not a number)."""
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _empty(value) -> bool:
     return value is None or value == "" or value == []
 
@@ -201,7 +209,7 @@ class _Run:
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
         self.context = Context(
-            lookup=self._lookup, my_location=self._my_location,
+            lookup=self._lookup, my_location=self._my_location, price=self._price,
             record=system_values(form, record),
         )  # fmt: skip
         #: the link fields by name, header and lines, for ``lookup(field, ...)``
@@ -235,6 +243,20 @@ class _Run:
             everywhere = self._names_anywhere(link)
             found = links.field_of(self.session, self.user, target, value, field, card, everywhere)
             self._looked_up[key] = self._typed_lookup(card[0] if card else target, field, found)
+        return self._looked_up[key]
+
+    def _price(self, item, location, on: dt.date, kind: str):
+        """``price(item, location, date, kind)``: the price a price change set, in force at the
+        location that day (empty when none did: the item card's list price applies). Asked once
+        per pass for each line's item, as ``lookup`` is."""
+        key = ("price", str(item), str(location), on, kind)
+        if key not in self._looked_up:
+            item_id, location_id = _integer(item), _integer(location)
+            self._looked_up[key] = (
+                prices.price_on(self.session, item_id, location_id, on, kind)
+                if item_id is not None
+                else None
+            )
         return self._looked_up[key]
 
     def _typed_lookup(self, holder: str, name: str, value):

@@ -9,7 +9,7 @@ from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_api import URL, valid
 
 EDIT = "/admin/roles/roles"
-CLERK_FORMS = "recall: [], recall_task: [read]}"
+CLERK_FORMS = "recall: [], recall_task: [read], price_change: [read]}"
 
 
 def shipped(app) -> str:
@@ -20,7 +20,7 @@ def read_only_lab(app) -> str:
     """The shipped roles, with the store clerk only reading field_lab records."""
     text = shipped(app)
     assert CLERK_FORMS in text
-    read_only = "recall: [], recall_task: [read],\n            field_lab: [read]}"
+    read_only = CLERK_FORMS.replace("]}", "],\n            field_lab: [read]}")
     return text.replace(CLERK_FORMS, read_only)
 
 
