@@ -380,7 +380,7 @@ def held(day: Day, location: str, status: StockStatus) -> list[tuple[int, Lot | 
 
 
 def sell(day: Day, store: str, line_count: int, business: bool = False) -> Record | None:
-    """A sales order at ``store`` by its clerk at retail prices, confirmed (FEFO reservation):
+    """A sales order at ``store`` by its clerk at the prices in force, confirmed (FEFO reservation):
     to the walk-in customer (散客), or with ``business`` to a hospital or clinic whose licences
     are valid, which may also buy serial-numbered devices. None: nothing to sell."""
     customer = _customer(day, business)
@@ -391,10 +391,11 @@ def sell(day: Day, store: str, line_count: int, business: bool = False) -> Recor
     lines = []
     for item_id in day.rng.sample(candidates, min(line_count, len(candidates))):
         quantity = min(free[item_id], Decimal(day.rng.randint(1, 3)))
-        line = {"item": item_id, "quantity": str(quantity), "discount": "5" if business else "0"}
-        if not business:  # a hospital's line starts at its agreed price, if it has one
-            line["unit_price"] = str(specs[item_id].retail_price)
-        lines.append(line)
+        # the line starts at the price in force: a hospital's agreed price, else the last price
+        # change's there, else the item card's
+        lines.append(
+            {"item": item_id, "quantity": str(quantity), "discount": "5" if business else "0"}
+        )
     payload = {"location": day.chain.locations[store], "sale_date": day.date.isoformat(),
                "customer": customer["id"], "lines": lines}  # fmt: skip
     clerk = day.user("store_clerk", store)
@@ -418,8 +419,7 @@ def sell_from_elsewhere(day: Day, store: str) -> Record | None:
     if not items:
         return None
     item = day.rng.choice(items)
-    line = {"item": item, "quantity": str(at_store.get(item, Decimal(0)) + 1),
-            "unit_price": str(specs[item].retail_price)}  # fmt: skip
+    line = {"item": item, "quantity": str(at_store.get(item, Decimal(0)) + 1)}
     payload = {"location": day.chain.locations[store], "sale_date": day.date.isoformat(),
                "customer": day.chain.customers[0]["id"], "lines": [line]}  # fmt: skip
     clerk = day.user("store_clerk", store)
@@ -522,6 +522,43 @@ def _unit_price(sale: Record, item_id: int) -> Decimal | None:
                 Decimal("0.01")
             )
     return None
+
+
+# --- prices --------------------------------------------------------------------------------------
+
+
+def change_prices(
+    day: Day, region: str | None, count: int, valid_from: dt.date, decide: bool = True
+) -> Record:
+    """Finance's price change (调价单) of ``count`` items' retail prices, a few per cent down or
+    up, from ``valid_from`` in ``region`` (the whole chain when None), approved by HQ — or left
+    in HQ's inbox when ``decide`` is false."""
+    specs = day.rng.sample(day.chain.items, min(count, len(day.chain.items)))
+    lines = [
+        {"item": day.chain.item_ids[spec.code], "new_retail_price": str(_moved(day, spec))}
+        for spec in specs
+    ]
+    reason = "区域促销" if region else "厂家调价，全国统一零售价"
+    payload = {"valid_from": valid_from.isoformat(), "reason": reason, "lines": lines}
+    if region:
+        payload["location"] = day.chain.locations[region]
+    finance = day.user("finance")
+    with day.moment():
+        record = day.create(finance, "price_change", payload)
+        day.fire(record, "submit", finance)
+        if decide:
+            approve(day, record)
+    return record
+
+
+def _moved(day: Day, spec: ItemSpec) -> Decimal:
+    """The item's retail price 3–8 % lower or 2–5 % higher, to the ten cents."""
+    percent = day.rng.choice([-8, -6, -5, -3, 2, 3, 5])
+    return (
+        (spec.retail_price * (100 + percent) / 100)
+        .quantize(Decimal("0.1"))
+        .quantize(Decimal("0.01"))
+    )
 
 
 # --- transfers ------------------------------------------------------------------------------------

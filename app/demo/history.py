@@ -21,6 +21,7 @@ from app.db import clock_at
 from app.demo import flows, master
 from app.demo.catalogue import Catalogue
 from app.kernel.items import business_timezone, business_today
+from app.kernel.locations import Location
 from app.meta.models import Record
 from app.meta.registry import Registry
 from app.workflow.models import InboxMessage
@@ -204,6 +205,7 @@ def _simulate(day: flows.Day, number: int, last: bool, state: _History) -> None:
         if rejected and day.chance(volume["supplier_return_share"]):
             flows.return_to_supplier(day, code, receipt, rejected)
     _corrections(day, number)
+    _pricing(day, number)
     if number % 7 == 6:  # Friday-ish: finance settles what fell due
         _settle(day)
 
@@ -318,13 +320,27 @@ def _corrections(day: flows.Day, number: int) -> None:
             flows.scrap(day, code)
 
 
+def _pricing(day: flows.Day, number: int) -> None:
+    """Every few weeks finance changes some prices from the next day, HQ approving: the whole
+    chain's and the first store's region's in turn (调价), so the sales after show the new ones."""
+    every = int(day.volume["price_change_every_days"])
+    if number % every == every // 2:
+        region = _region_of(day, day.chain.stores[0]) if number // every % 2 else None
+        flows.change_prices(day, region, 3, day.date + dt.timedelta(days=1))
+
+
+def _region_of(day: flows.Day, store: str) -> str:
+    return day.session.get(Location, day.chain.locations[store]).parent.code
+
+
 def _leave_open(day: flows.Day) -> None:
     """Today's open work in the demo users' inboxes: the first warehouse's order in approval
     (its supervisor's task), the first store's transfer request in approval (its manager's
     task) and a sale confirmed but not yet delivered, the last store's draft sales order; and a
     sale at the first store of more than it holds, allocated from elsewhere (a transfer out for
     that location's clerk to pick and ship); a suspected adverse event at the last store for QA
-    to assess, a quality complaint at the first for QA to investigate."""
+    to assess, a quality complaint at the first for QA to investigate; next week's price change
+    in the first store's region for HQ to approve."""
     chain = day.chain
     first, second = chain.stores[0], chain.stores[-1]
     flows.order(day, chain.warehouses[0], 3, decide=False)
@@ -334,3 +350,5 @@ def _leave_open(day: flows.Day) -> None:
     flows.sell_from_elsewhere(day, first)
     flows.adverse_event(day, second, report=False)  # QA's to assess
     flows.quality_complaint(day, first, close=False)  # QA's to investigate
+    week = day.date + dt.timedelta(days=7)  # next week's promotion, HQ's to approve
+    flows.change_prices(day, _region_of(day, first), 2, week, decide=False)

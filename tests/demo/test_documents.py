@@ -3,11 +3,13 @@ name, and leaves work open in realistic states; stock stays consistent and the s
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
 from app.kernel import audit
+from app.kernel.prices import price_on
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.kernel.users import User
 from app.meta.models import Record
@@ -42,6 +44,7 @@ STATES = {
     "supplier_payment": {"confirmed"},  # and pays the suppliers two weeks after delivery
     "sales_invoice": {"confirmed"},  # the hospitals are invoiced a week after delivery
     "purchase_invoice": {"confirmed"},  # and the suppliers invoice a week after theirs
+    "price_change": {"approved", "in_approval"},  # next week's is HQ's to approve
 }
 
 #: (form, transition or approval level) → the roles that may fire or decide it.
@@ -90,6 +93,8 @@ ROLES = {
     ("supplier_payment", "confirm"): {"finance"},
     ("sales_invoice", "confirm"): {"finance"},
     ("purchase_invoice", "confirm"): {"finance"},
+    ("price_change", "submit"): {"finance"},
+    ("price_change", "hq"): {"hq_manager"},
 }
 #: Steps a small chain may not take in its few days: a store's own return to a supplier (its
 #: rejected goods usually go to the warehouse; the demo's stores receive little from suppliers).
@@ -229,6 +234,15 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
             if (sale.data.get("customer"), line["item"]) in agreed
         ]
         assert priced and all(paid == price for paid, price in priced)
+        # the walk-in sales after a price change (调价) were made at its price where it applied
+        changed = [
+            (line["unit_price"], price_on(session, line["item"], sale.location_id,
+                                          dt.date.fromisoformat(sale.data["sale_date"])))
+            for sale in sales if sale.data["sale_kind"] == "retail"
+            for line in sale.data["lines"]
+        ]  # fmt: skip
+        changed = [(paid, str(price)) for paid, price in changed if price is not None]
+        assert changed and all(paid == price for paid, price in changed)
         # a hospital sent back invoiced goods: the chain reversed that part in red
         invoices = select(Record).where(Record.form == "sales_invoice")
         red = [inv for inv in session.scalars(invoices) if inv.data["invoice_colour"] == "red"]
