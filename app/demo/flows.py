@@ -751,7 +751,12 @@ def storage_check(day: Day, location: str, outcome: str | None = None, humid=Fal
         record = day.create(clerk, "maintenance_check", payload)
         day.fire(record, "fill_from_stock", clerk)
         lines = _editable_lines(record)
-        by_lot = [line for line in lines if day.chain.item_by_id[line["item"]].tracking != "serial"]
+        # a carton of a lot still in date (QA could not release an expired one back on sale)
+        by_lot = [
+            line for line in lines
+            if day.chain.item_by_id[line["item"]].tracking != "serial"
+            and (not line.get("expiry_date") or line["expiry_date"] > day.date.isoformat())
+        ]  # fmt: skip
         damaged = by_lot[0] if outcome and by_lot else None
         if damaged is not None:  # (a serial-numbered unit would be named by its serial)
             damaged.update(
