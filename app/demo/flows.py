@@ -85,6 +85,16 @@ class Day:
     def fire(self, record: Record, transition: str, user: User, **extra) -> None:
         engine.fire(self.session, self.registry, record, transition, user, **extra)
 
+    def submit(self, user: User, form: str, payload: dict, decide: bool = True) -> Record:
+        """A new ``form`` record by ``user``, submitted and approved at every level its workflow
+        asks for — or, unless ``decide``, left in its approvers' inboxes."""
+        with self.moment():
+            record = self.create(user, form, payload)
+            self.fire(record, "submit", user)
+            if decide:
+                approve(self, record)
+        return record
+
 
 def _is_store(chain: Chain, code: str) -> bool:
     return code in chain.supplied_by
@@ -542,13 +552,7 @@ def change_prices(
     payload = {"valid_from": valid_from.isoformat(), "reason": reason, "lines": lines}
     if region:
         payload["location"] = day.chain.locations[region]
-    finance = day.user("finance")
-    with day.moment():
-        record = day.create(finance, "price_change", payload)
-        day.fire(record, "submit", finance)
-        if decide:
-            approve(day, record)
-    return record
+    return day.submit(day.user("finance"), "price_change", payload, decide)
 
 
 def _moved(day: Day, spec: ItemSpec) -> Decimal:
@@ -584,13 +588,7 @@ def request_transfer(day: Day, store: str, line_count: int, decide: bool = True)
         "reason": "门店补货",
         "lines": lines,
     }
-    clerk = day.user("store_clerk", store)
-    with day.moment():
-        record = day.create(clerk, "transfer_request", payload)
-        day.fire(record, "submit", clerk)
-        if decide:
-            approve(day, record)
-    return record
+    return day.submit(day.user("store_clerk", store), "transfer_request", payload, decide)
 
 
 def _made_from(day: Day, form: str, field: str, number: str) -> Record:
@@ -694,10 +692,7 @@ def adjust(day: Day, location: str) -> None:
     clerk, _manager = _staff(day, location)
     payload = {"location": day.chain.locations[location], "reason": "count_shortage",
                "explanation": "月度盘点短少", "lines": [line]}  # fmt: skip
-    with day.moment():
-        record = day.create(clerk, "stock_adjustment", payload)
-        day.fire(record, "submit", clerk)
-        approve(day, record)
+    day.submit(clerk, "stock_adjustment", payload)
 
 
 def scrap(day: Day, location: str) -> None:
@@ -722,10 +717,7 @@ def scrap(day: Day, location: str) -> None:
         "destruction_method": "medical_waste", "destruction_date": day.date.isoformat(),
         "witnesses": f"{manager.full_name}，质管", "lines": lines,
     }  # fmt: skip
-    with day.moment():
-        record = day.create(clerk, "scrap", payload)
-        day.fire(record, "submit", clerk)
-        approve(day, record)
+    day.submit(clerk, "scrap", payload)
 
 
 def storage_check(day: Day, location: str, outcome: str | None = None, humid=False) -> None:

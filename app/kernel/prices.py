@@ -89,7 +89,7 @@ class NoPrice(PriceError):
             _(
                 "Item %(item)s: give a new retail price, a new wholesale price or both.",
                 item=item.code,
-            )  # fmt: skip
+            )
         )
 
 
@@ -102,7 +102,7 @@ class NegativePrice(PriceError):
                 "Item %(item)s: a price cannot be negative (%(price)s).",
                 item=item.code,
                 price=plain_quantity(price),
-            )  # fmt: skip
+            )
         )
 
 
@@ -114,7 +114,7 @@ class ItemTwice(PriceError):
             _(
                 "Item %(item)s is on two lines: one price change sets one price per item.",
                 item=item.code,
-            )  # fmt: skip
+            )
         )
 
 
