@@ -99,6 +99,8 @@ def test_an_approved_regional_change_prices_the_regions_sales_from_its_day(bed):
 
 def test_a_change_dated_ahead_waits_for_its_day_and_can_be_withdrawn_until_then(bed):
     record = approved(bed, price_change(bed, valid_from=day(2)))
+    page = bed.api("hq").get(f"/forms/price_change/{record['id']}").text
+    assert 'data-transition="withdraw"' in page
     assert sale_price(bed, "clerk", "SH01") == "25.00"
     assert sale_price(bed, "clerk", "SH01", sale_date=day(2)) == "22.00"
     refused = bed.fire("hq", "price_change", record["id"], "withdraw")
@@ -111,10 +113,11 @@ def test_a_change_dated_ahead_waits_for_its_day_and_can_be_withdrawn_until_then(
 
 def test_a_change_in_force_cannot_be_withdrawn(bed):
     record = approved(bed, price_change(bed))
+    page = bed.api("hq").get(f"/forms/price_change/{record['id']}").text
+    assert 'data-transition="withdraw"' not in page  # not offered
     response = bed.fire("hq", "price_change", record["id"], "withdraw", comment="错价")
     assert response.status_code == 409, response.json
-    assert response.json["field"] == "valid_from"
-    assert f"已于 {day(0)} 生效，不能撤销" in response.json["message"]  # in the manager's language
+    assert "调价已生效，不能撤销" in response.json["message"]  # in the manager's language
     assert bed.api("hq").get(url("price_change", record["id"])).json["state"] == "approved"
     assert sale_price(bed, "clerk", "SH01") == "22.00"
 
@@ -189,6 +192,7 @@ def test_the_printed_change_carries_a_price_tag_per_new_retail_price(bed):
     assert tags.count('class="price-tag"') == 1
     assert "血糖试纸 GLC" in tags and "国械注准2023GLC" in tags and "鱼跃医疗" in tags
     assert "¥ 22.00" in tags and day(3) in tags and "<svg" in tags
+    assert "(01)06901234560114" in tags  # the GTIN under its barcode
     assert "GLC-2" not in tags  # its retail price does not change
     assert "17.00" in html[: html.index('class="price-tags"')]  # but the change lists it
 
