@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 import app.workflow  # noqa: F401  (registers the workflow's load-time checks)
 from app.config import load_settings
@@ -68,6 +69,14 @@ def demo(if_empty: bool, **options) -> None:
     db = _database()
     with db.session() as session:
         empty = demo_chain.is_empty(session)
+        unfinished = not empty and demo_chain.unfinished(session)
+    if unfinished:  # starting the app on half a chain would only puzzle whoever looks at it
+        db.dispose()
+        raise click.ClickException(
+            "an earlier demo load stopped before its last day and the database holds part of a "
+            f"chain: remove it ({make_url(settings.database_url).render_as_string()}) and load "
+            "the demo again"
+        )
     if not empty and not if_empty:
         db.dispose()
         raise click.ClickException(

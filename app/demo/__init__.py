@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.demo.catalogue import Catalogue
-from app.demo.history import Options, Progress, Summary, Transaction, generate
+from app.demo.history import Options, Progress, Summary, Transaction, generate, unfinished
 from app.demo.master import DEMO_PASSWORD, HQ_USERS, STORE_USERS, WAREHOUSE_USERS, username_for
 from app.kernel.locations import Location, LocationType
 from app.kernel.users import User
@@ -34,6 +34,7 @@ __all__ = [
     "load",
     "logins",
     "print_logins",
+    "unfinished",
 ]
 
 

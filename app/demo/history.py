@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from app.db import clock_at
 from app.demo import flows, master
 from app.demo.catalogue import Catalogue
+from app.kernel import audit
+from app.kernel.audit import AuditEntry
 from app.kernel.items import business_timezone, business_today
 from app.kernel.locations import Location
 from app.meta.models import Record
@@ -85,6 +87,8 @@ class Summary:
 
 #: ``progress(done, total, message)`` after each step.
 Progress = Callable[[int, int, str], None]
+#: The audit actions a demo load starts and ends with.
+STARTED, LOADED = "demo.started", "demo.loaded"
 #: A transaction per step, e.g. ``Database.transaction``.
 Transaction = Callable[[], AbstractContextManager[Session]]
 
@@ -106,6 +110,8 @@ def generate(
     chain, summary = master.Chain(), Summary()
     total = options.days + 1
     with transaction() as session, clock_at(_opening(first)):
+        # the days commit one by one: a load that stops midway is told apart from a whole one
+        audit.record(session, STARTED, "demo", options.seed, changes=asdict(options))
         _master_data(session, registry, catalogue, options, chain, rng, today)
     summary.locations, summary.items = len(chain.locations), len(chain.items)
     summary.users = len(chain.users)
@@ -127,7 +133,17 @@ def generate(
     with transaction() as session:
         _read_before(session, today)
         summary.documents = _documents(session)
+        audit.record(session, LOADED, "demo", options.seed, changes=summary.documents)
     return summary
+
+
+def unfinished(session: Session) -> bool:
+    """Whether a demo load started here and stopped before its last day (the database then holds
+    part of a chain)."""
+    actions = session.scalars(
+        select(AuditEntry.action).where(AuditEntry.action.in_([STARTED, LOADED]))
+    ).all()
+    return STARTED in actions and LOADED not in actions
 
 
 def _read_before(session: Session, today: dt.date) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select
 
 from app.cli import main
+from app.demo import history
 from app.kernel.items import Item, business_timezone, business_today, is_valid_gtin
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry
@@ -75,6 +76,25 @@ def test_without_if_empty_a_loaded_database_is_refused(runner, db):
     assert "loads only into an empty one" in again.output
     with db.session() as session:
         assert _count(session, Record) == before
+
+
+def test_a_demo_load_that_stopped_midway_is_not_taken_for_a_loaded_one(runner, db, monkeypatch):
+    """The days commit one by one: a load that fails on day 2 leaves day 1 behind, and `make
+    run` (``--if-empty``) must not start the app on that half chain as if it were the demo."""
+    simulate = history._simulate
+
+    def failing(day, number, last, state):
+        if number == 1:
+            raise RuntimeError("the kernel refused something on day 2")
+        simulate(day, number, last, state)
+
+    monkeypatch.setattr(history, "_simulate", failing)
+    stopped = runner.invoke(main, ["demo", *TINY])
+    assert stopped.exit_code != 0 and isinstance(stopped.exception, RuntimeError)
+    monkeypatch.setattr(history, "_simulate", simulate)
+    again = runner.invoke(main, ["demo", "--if-empty", *TINY])
+    assert again.exit_code == 1
+    assert "stopped before its last day" in again.output and "remove it (" in again.output
 
 
 def _items(db) -> list[tuple[str, str, str]]:
