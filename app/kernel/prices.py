@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Date, ForeignKey, Index, String, delete, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Date, ForeignKey, Index, String, delete, func, or_, select
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from app.db import Base, Money, UTCDateTime, plain_money, plain_quantity, utcnow
 from app.i18n import _
@@ -220,27 +220,26 @@ def price_on(
     change has set one (the item card's list price applies then); without a location, only
     chain-wide changes count."""
     column = getattr(ItemPrice, f"{PriceKind(kind).value}_price")
-    depth = _depths(session, location_id)
-    candidates = session.execute(
-        select(ItemPrice.location_id, ItemPrice.valid_from, ItemPrice.id, column).where(
-            ItemPrice.item_id == item_id,
-            ItemPrice.valid_from <= on,
-            column.is_not(None),
-            or_(ItemPrice.location_id.is_(None), ItemPrice.location_id.in_(list(depth))),
+    scope = aliased(Location)  # where a change applies: None for the whole chain
+    covers = ItemPrice.location_id.is_(None)
+    if location_id is not None:  # the location itself or one of its ancestors
+        here = select(Location.path).where(Location.id == location_id).scalar_subquery()
+        covers = or_(covers, here.startswith(scope.path))
+    found = session.scalar(
+        select(column)
+        .outerjoin(scope, scope.id == ItemPrice.location_id)
+        .where(ItemPrice.item_id == item_id, ItemPrice.valid_from <= on, column.is_not(None))
+        .where(covers)
+        # the latest day, then the narrowest scope (a descendant's path is the longer), then
+        # the later document
+        .order_by(
+            ItemPrice.valid_from.desc(),
+            func.coalesce(func.length(scope.path), 0).desc(),
+            ItemPrice.id.desc(),
         )
-    ).all()
-    if not candidates:
-        return None
-    latest = max(candidates, key=lambda row: (row[1], depth.get(row[0], 0), row[2]))
-    return plain_money(latest[3])
-
-
-def _depths(session: Session, location_id: int | None) -> dict[int, int]:
-    """The location and its ancestors, each with its depth in the tree (the chain's root 1)."""
-    if location_id is None:
-        return {}
-    path = session.scalar(select(Location.path).where(Location.id == location_id)) or ""
-    return {int(part): depth for depth, part in enumerate(path.strip("/").split("/"), 1) if part}
+        .limit(1)
+    )
+    return plain_money(found) if found is not None else None
 
 
 def _text(price: Decimal | None) -> str | None:
