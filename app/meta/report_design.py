@@ -32,6 +32,8 @@ COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate"
                "hidden", "drill")  # fmt: skip
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
+#: A parameter also compares as ``covers`` (a location parameter over a scope column).
+PARAM_OPS = (*OPS, "covers")
 PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "default_expr",
               "options")  # fmt: skip
 FILTER_KEYS = ("column", "op", "value", "against")
@@ -362,7 +364,7 @@ def update_param(text: str, path: str, values: Mapping[str, str]) -> str:
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
                         name, PARAM_KEYS)  # fmt: skip
     op = values.get("compare", "")  # (``op`` names the designer's change)
-    yaml_edit.set_or_drop(raw, "op", op if op in OPS else None, PARAM_KEYS)
+    yaml_edit.set_or_drop(raw, "op", op if op in PARAM_OPS else None, PARAM_KEYS)
     column = values.get("column", "").strip()
     yaml_edit.set_or_drop(raw, "column", _reference(column) if column else None, PARAM_KEYS)
     yaml_edit.set_or_drop(raw, "required", True if values.get("required") else None, PARAM_KEYS)

@@ -164,6 +164,7 @@ def design(report):
         "admin_reports/designer.html", report_view=drawn, offered=offered, **found,
         aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
         param_types=report_design.PARAM_TYPES, ops=report_design.OPS,
+        param_ops=report_design.PARAM_OPS,
         chart_types=report_design.CHART_TYPES, styles=report_design.HIGHLIGHT_STYLES,
         drills=report_drills(drawn),
     )  # fmt: skip

@@ -210,3 +210,32 @@ def test_the_price_changes_report_lists_each_approved_line_with_its_document(bed
     assert (row["retail_price"], row["new_retail_price"]) == ("25.00", "22.00")
     assert Decimal(row["retail_change"]) == Decimal("-12")
     assert row["number"].startswith("TJ-")
+
+
+def test_a_store_reads_the_price_changes_that_set_its_prices_and_hq_those_of_one_place(bed):
+    """调价记录 for a store: the chain's changes, its region's and its own — not another region's
+    (they are not its prices); HQ reads them all, or those that apply to one place."""
+    east = approved(bed, price_change(bed, location=bed.loc("R-EAST")))
+    chain = approved(bed, price_change(bed, valid_from=day(1), reason="全国调价"))
+    north_store = approved(bed, price_change(bed, location=bed.loc("BJ01"), valid_from=day(2)))
+
+    def numbers(username, **params):
+        response = bed.api(username).get("/api/v1/reports/price_changes", query_string=params)
+        assert response.status_code == 200, response.json
+        return sorted(row["values"]["number"] for row in response.json["rows"])
+
+    assert numbers("clerk") == sorted([east["number"], chain["number"]])
+    assert numbers("north") == sorted([chain["number"], north_store["number"]])
+    everything = sorted([east["number"], chain["number"], north_store["number"]])
+    assert numbers("hq") == everything
+    assert numbers("hq", applies_to="SH01") == numbers("clerk")
+    # a region takes in its stores' own changes too
+    assert numbers("hq", applies_to="R-NORTH") == numbers("north")
+    page = bed.api("clerk").get("/reports/price_changes")
+    assert page.status_code == 200
+    assert 'name="applies_to"' in page.text and "适用于" in page.text
+    assert east["number"] in page.text and north_store["number"] not in page.text
+    # a store's clerk cannot look at another store's: refused on the parameter, as unknown
+    refused = bed.api("clerk").get("/api/v1/reports/price_changes?applies_to=BJ01")
+    assert refused.status_code == 400
+    assert "applies_to" in str(refused.json)

@@ -413,6 +413,11 @@ def test_parameters_are_inert_against_injection(app, db, chain, metadata):
         ({"source": "form:sales_order.no_table",
           "columns": [c("x", "number")]},
          ("source",), "unknown source"),
+        ({"source": "form:sales_order",
+          "params": [{"name": "who", "type": "text", "label": {"zh_CN": "客户", "en": "Customer"},
+                      "column": "number", "op": "covers"}],
+          "columns": [c("x", "number")]},
+         ("params", 0, "op"), "only a location parameter can compare as covers"),
     ],
 )  # fmt: skip
 def test_bad_form_source_definitions_name_the_path(metadata, definition, path, message):

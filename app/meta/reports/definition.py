@@ -253,6 +253,8 @@ def _compile_params(data: dict, source: Source, problems) -> list[ReportParam]:
             problems.append((path, _("missing required key '%(key)s'", key="column")))
         elif _need_source_column(source, ref, (*path, "column"), problems) is None:
             continue
+        if spec.get("op") == "covers" and kind != "location":
+            problems.append(((*path, "op"), _("only a location parameter can compare as covers")))
         if kind == "select" and not spec.get("options"):
             problems.append((path, _("missing required key '%(key)s'", key="options")))
         default_expr = None

@@ -90,15 +90,19 @@ class _Builder(Reader):
                 start = self.day_start(values[param.name][0], self.source_type(param.column))
                 conditions.append(self.ref(param.column) < start)
             elif param.name in values:
-                conditions.extend(self.param_conditions(param, values[param.name], session))
+                conditions.extend(self.param_conditions(param, values[param.name], session, user))
         return conditions
 
     def source_type(self, name: str) -> str:
         return self.report.source.column(name).type
 
-    def param_conditions(self, param: ReportParam, value, session: Session) -> list[ColumnElement]:
+    def param_conditions(
+        self, param: ReportParam, value, session: Session, user
+    ) -> list[ColumnElement]:
         column = self.ref(param.column)
         column_type = self.source_type(param.column)
+        if param.type == "location" and param.op == "covers":
+            return covering(session, user, column, value)
         if param.type == "location":
             if value == "mine":
                 return []  # the data scope already limits rows to the user's own locations
@@ -129,6 +133,23 @@ class _Builder(Reader):
             return day
         local = dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(self.timezone))
         return local.astimezone(dt.UTC)
+
+
+def covering(session: Session, user, column: ColumnElement, value) -> list[ColumnElement]:
+    """The rows whose location — a scope, empty for the whole chain — takes in some of ``value``
+    (a location, or ``mine``: the user's own): the chain, the location's region or the
+    location itself, or a place under it. What a store reads of HQ's price changes: those that
+    set its prices, not every region's."""
+    if value == "mine":
+        ids = access.visible_location_ids(session, user)
+        if ids is None:
+            return []  # the user sees every location: every scope takes in some of it
+        paths = session.scalars(select(Location.path).where(Location.id.in_(sorted(ids))))
+    else:
+        ids = set(session.scalars(select(Location.id).where(Location.path.startswith(value.path))))
+        paths = [value.path]
+    covered = set(ids) | {int(part) for path in paths for part in path.strip("/").split("/")}
+    return [or_(column.is_(None), column.in_(sorted(covered)))]
 
 
 def compare(column: ColumnElement, op: str, value) -> ColumnElement:
