@@ -4,7 +4,8 @@
 from the record's date, for the location its header names (the whole chain when it names none);
 sales look them up with ``price(item, location, date)``. A change approved after its date starts
 on the day of approval (a price never changes in the past), and the record's date is set to it,
-so the document says when the price really took effect::
+so the document says when the price really took effect; its formulas (the prices before) are
+computed again then, as they are on that day::
 
     - action: apply_prices
       params: {valid_from: valid_from, location: location, lines: lines, item: item,
@@ -49,10 +50,14 @@ class ApplyPrices(Action):
         ]
         scope = params.get("location")  # an empty location: the whole chain
         location = common.location(context, scope) if data.get(scope or "") else None
+        context.record.data = {**data, params["valid_from"]: valid_from.isoformat()}
+        # the prices before, as they are now on that day: another change may have been approved
+        # since this one was drafted (read before these prices are written, or they would be
+        # their own "before")
+        context.records.recompute(context.record, lines=True)
         set_prices(
             context.session, lines, valid_from, common.document_of(context), location, context.user
         )
-        context.record.data = {**data, params["valid_from"]: valid_from.isoformat()}
 
 
 class WithdrawPrices(Action):

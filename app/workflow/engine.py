@@ -113,18 +113,24 @@ class RecordsInterface:
         found, state = self.registry.form(record.form), state or record.state
         return found.state_label(state, records.locale()) if found else state
 
-    def recompute(self, record: Record) -> None:
+    def recompute(self, record: Record, lines: bool = False) -> None:
         """Store ``record``'s header formulas anew after an action changed the fields they read
         (a receipt's ``uninvoiced`` once an invoice counted on it); one that cannot be computed
-        keeps its stored value."""
+        keeps its stored value. ``lines``: its tables' formulas too (a price change's prices
+        before, read again when it takes effect)."""
         form = self.registry.form(record.form)
         values, failed = records.recomputed(self.session, self.registry, self.user, form, record)
         values = audit.jsonable(values)
-        formulas = [field.name for field in form.fields if field.type == "formula"]
-        record.data = {
-            **(record.data or {}),
-            **{name: values.get(name) for name in formulas if name not in failed},
-        }
+        data = dict(record.data or {})
+        for field in form.fields:
+            if field.type == "formula" and field.name not in failed:
+                data[field.name] = values.get(field.name)
+            elif lines and field.type == "table":
+                data[field.name] = [
+                    _with_formulas(field, index, stored, values[field.name][index], failed)
+                    for index, stored in enumerate(data.get(field.name) or [])
+                ]
+        record.data = data
 
     def fire(self, record: Record, transition_name: str, comment: str | None = None) -> None:
         """Fire a transition of another record as a consequence of this one, on this action's
@@ -143,6 +149,16 @@ class RecordsInterface:
 
 
 # --- reading the definition ----------------------------------------------------------------
+
+
+def _with_formulas(table, index: int, stored: dict, computed: dict, failed) -> dict:
+    """A stored line with its formulas as computed anew (one that failed keeps its value)."""
+    fresh = {
+        child.name: computed.get(child.name)
+        for child in table.fields
+        if child.type == "formula" and f"{table.name}[{index}].{child.name}" not in failed
+    }
+    return {**stored, **fresh}
 
 
 def workflow_of(form: FormDef) -> dict:

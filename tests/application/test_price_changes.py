@@ -239,3 +239,16 @@ def test_a_store_reads_the_price_changes_that_set_its_prices_and_hq_those_of_one
     refused = bed.api("clerk").get("/api/v1/reports/price_changes?applies_to=BJ01")
     assert refused.status_code == 400
     assert "applies_to" in str(refused.json)
+
+
+def test_the_price_before_is_read_again_when_the_change_takes_effect(bed):
+    """A draft says the price before as it was when saved; another change approved meanwhile
+    makes that stale, so approval reads it again — as it is on the day, without itself."""
+    regional = price_change(bed, location=bed.loc("R-EAST"), valid_from=day(1))
+    assert regional["data"]["lines"][0]["retail_price"] == "25.00"  # the card's, when drafted
+    approved(bed, price_change(bed, reason="全国先调", lines=[
+        {"item": bed.glc, "new_retail_price": "20.00"}]))  # fmt: skip
+    line = approved(bed, regional)["data"]["lines"][0]
+    assert (line["retail_price"], line["new_retail_price"]) == ("20.00", "22.00")
+    assert Decimal(line["retail_change"]) == Decimal("10")
+    assert line["wholesale_price"] == "18.00"  # no change set it: still the card's
