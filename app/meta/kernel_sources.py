@@ -520,10 +520,14 @@ register_source(
             ),
             "on_hand": SourceColumn("decimal", zh_en("现存量", "On hand"), col("on_hand")),
             "reserved": SourceColumn("decimal", zh_en("已预留", "Reserved"), col("reserved")),
+            # only stock of status available can be reserved, sold or shipped: quarantined,
+            # nonconforming (a recalled lot's) or travelling stock is on hand, never available
             "available": SourceColumn(
                 "decimal",
                 zh_en("可用量", "Available"),
-                lambda t: type_coerce(t.c.on_hand - t.c.reserved, _QTY),
+                lambda t: type_coerce(
+                    case((t.c.status == "available", t.c.on_hand - t.c.reserved), else_=0), _QTY
+                ),
             ),
             "in_transit": SourceColumn(
                 "decimal",

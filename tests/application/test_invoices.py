@@ -226,9 +226,12 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     hospital = sales_fixtures.approved_customer(shop, "H-2", name="华山医院", kind="hospital",
                                                 **licence)  # fmt: skip
     order = delivered(shop, "A", hospital)  # 3 × 20 = 60.00
-    delivered(shop, "A2")  # a retail sale: never awaits an invoice
+    walk_in = delivered(shop, "A2")  # a retail sale: never awaits an invoice
     finance_user(db, shop["HQ"])
     cashier = shop.api("cashier")
+    # nor is one offered for it: there is no customer to bill
+    assert "Issue invoice" in cashier.get(f"/forms/sales_order/{order['id']}").text
+    assert "Issue invoice" not in cashier.get(f"/forms/sales_order/{walk_in['id']}").text
     assert [(row["order"], row["uninvoiced"]) for row in awaiting(cashier, "uninvoiced_sales")] == [
         (order["number"], "60.00")
     ]

@@ -169,6 +169,7 @@ def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
         ("holder", None),
         ("customer", "H-1"),
     ]
+    assert {row["location"] for row in rows} == {"一号店"}  # named, not its id
     export = qa.client.get(f"/reports/recall_trace/export.xlsx?recall={recall['number']}")
     assert export.status_code == 200
     sheet = load_workbook(io.BytesIO(export.data)).active

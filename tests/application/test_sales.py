@@ -111,6 +111,31 @@ def test_retail_sale_reserves_fefo_and_delivers_the_scanned_lots(shop, db):
     ]
 
 
+def test_sales_today_counts_a_sale_once_it_is_confirmed(shop, db):
+    """今日销售: a draft — one whose confirmation was refused for want of stock too — is not a
+    sale; a confirmed one is, and a cancelled one no longer."""
+    clerk = shop.api("clerk")
+
+    def sales_today():
+        response = clerk.get(f"/api/v1/reports/sales_today?period={day(-1)}..{day(1)}")
+        assert response.status_code == 200, response.json
+        return [(D(row["values"]["amount"]), row["values"]["orders"])
+                for row in response.json["rows"] if row["values"]["orders"]]  # fmt: skip
+
+    too_much = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "10000",
+                                        "unit_price": "12.50"}])  # fmt: skip
+    assert fire(clerk, SO, too_much, "confirm").status_code == 409
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                     "unit_price": "12.50"}])  # fmt: skip
+    assert sales_today() == []
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    assert sales_today() == [(D("25.00"), 1)]
+    manager = shop.api("manager")  # (a clerk does not cancel a sale)
+    cancelled = fire(manager, SO, clerk.get(f"{SO}/{order['id']}").json, "cancel", comment="不要了")
+    assert cancelled.status_code == 200, cancelled.json
+    assert sales_today() == []
+
+
 def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
     hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
                                  licence_expiry=str(day(300)))  # fmt: skip

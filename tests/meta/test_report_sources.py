@@ -91,6 +91,17 @@ def test_stock_report_rows_days_to_expiry_and_highlights(app, db, chain, metadat
     assert early["expiry_date"] == TODAY + dt.timedelta(days=30)
 
 
+def test_stock_not_of_status_available_is_on_hand_but_never_available(app, db, chain, metadata):
+    """Goods on the road (like quarantined or nonconforming stock) are held, not sellable: the
+    4 STRIP L-EARLY travelling to BJ01 add to the on hand, never to the available."""
+    result = run(app, db, chain, metadata, "stock_on_hand", username="hq")
+    travelling = [row for row in result.rows if row["status"] != "available"]
+    assert [(row["lot"], row["on_hand"], row["available"]) for row in travelling] == [
+        ("L-EARLY", D(4), D(0))
+    ]
+    assert (result.totals["on_hand"], result.totals["available"]) == (D(115), D(111))
+
+
 def test_a_limit_cuts_the_detail_rows_in_sort_order_but_never_the_totals(app, db, chain, metadata):
     result = run(app, db, chain, metadata, None, username="hq", source="balances",
                  columns=[c("item", "item.code"), c("lot", "lot.lot_number"),
