@@ -54,7 +54,7 @@ from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business
 from app.kernel.locations import Location, LocationType
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
-from app.workflow.models import InboxMessage
+from app.workflow.models import inbox_message
 
 #: How many times an allocation that lost a race for the goods is planned again.
 ATTEMPTS = 3
@@ -726,7 +726,7 @@ class ReportToOrder(Action):
             if now == before:
                 continue
             row[SHORTFALL] = plain_quantity(now) if now > 0 else None
-            row[NOTE] = why if now > before else _settled(row.get(NOTE), transfer)
+            row[NOTE] = _both(why) if now > before else _settled(row.get(NOTE), transfer)
             if now > before:
                 grown.append((int(row["line"]), now - before, why))
         lines_field = params.get("order_lines", "lines")
@@ -742,11 +742,12 @@ class ReportToOrder(Action):
 
 
 def report_lost_hold(
-    context: ActionContext, order, line: int, location_id: int, quantity: Decimal, why: str
+    context: ActionContext, order, line: int, location_id: int, quantity: Decimal, why: dict
 ) -> None:
     """The order lost ``quantity`` of what line ``line`` held at ``location_id`` (a recall took
     it back): its fulfilments row there gets the shortfall and why, the line its ``unallocated``
-    quantity and the creator a message, so ``reallocate`` allocates it again."""
+    quantity and the creator a message, so ``reallocate`` allocates it again. ``why``: in both
+    languages, ``{zh_CN, en}``."""
     data = order.data or {}
     rows = [dict(row) for row in data.get("fulfilments") or []]
     mine = [row for row in rows if int(row["line"]) == line]
@@ -760,7 +761,7 @@ def report_lost_hold(
         }
         rows.append(row)
     row[SHORTFALL] = plain_quantity(_decimal(row.get(SHORTFALL)) + quantity)
-    row[NOTE] = "; ".join(filter(None, [row.get(NOTE), why]))
+    row[NOTE] = "; ".join(filter(None, [row.get(NOTE), _both(why)]))
     lines = [dict(each) for each in data.get("lines") or []]
     missing = shortfalls(rows)
     for index, each in enumerate(lines, start=1):
@@ -774,10 +775,11 @@ def _coming(context: ActionContext, transfer: str, counts: str, rows: list[dict]
     if counts == "nothing":
         comment = context.comment or "-"
         if context.record.form == TRANSFER_FORM:
-            why = f"调拨单 {transfer} 已取消：{comment} / transfer {transfer} cancelled: {comment}"
+            why = {"zh_CN": f"调拨单 {transfer} 已取消：{comment}",
+                   "en": f"transfer {transfer} cancelled: {comment}"}  # fmt: skip
         else:
-            why = (f"直发订单 {transfer} 已取消：{comment} / "
-                   f"fulfilment order {transfer} cancelled: {comment}")  # fmt: skip
+            why = {"zh_CN": f"直发订单 {transfer} 已取消：{comment}",
+                   "en": f"fulfilment order {transfer} cancelled: {comment}"}  # fmt: skip
         return {id(row): (_decimal(row.get("received")), why) for row in rows}
     record = context.records.by_number(TRANSFER_FORM, transfer)
     entered = ((record.data or {}).get("lines") or []) if record is not None else []
@@ -802,14 +804,14 @@ def _coming(context: ActionContext, transfer: str, counts: str, rows: list[dict]
         }
         if counts == "shipped":
             arriving = figures["shipped"]
-            why = (f"调拨单 {transfer} 只发出 {n['shipped']} / "
-                   f"transfer {transfer} shipped only {n['shipped']}")  # fmt: skip
+            why = {"zh_CN": f"调拨单 {transfer} 只发出 {n['shipped']}",
+                   "en": f"transfer {transfer} shipped only {n['shipped']}"}  # fmt: skip
         else:  # what arrived in good order and is held for the order
             arriving = _decimal(row.get("received"))
-            why = (f"调拨入库 {here}：实收 {n['received']}，短少 {n['short']}，"
-                   f"破损 {n['damaged']}，为本订单留货 {n['held']} / transfer in {here}: "
-                   f"{n['received']} received, {n['short']} short, {n['damaged']} damaged, "
-                   f"{n['held']} held for this order")  # fmt: skip
+            why = {"zh_CN": f"调拨入库 {here}：实收 {n['received']}，短少 {n['short']}，"
+                            f"破损 {n['damaged']}，为本订单留货 {n['held']}",
+                   "en": f"transfer in {here}: {n['received']} received, {n['short']} short, "
+                         f"{n['damaged']} damaged, {n['held']} held for this order"}  # fmt: skip
         answer[id(row)] = (arriving, why)
     return answer
 
@@ -818,17 +820,22 @@ def _settled(note: str | None, transfer: str) -> str:
     return "; ".join(filter(None, [note, f"余货已到 / the rest of {transfer} arrived"]))
 
 
-def _tell_creator(context: ActionContext, order, line: int, quantity: Decimal, why: str) -> None:
+def _both(why: dict) -> str:
+    """A note kept on the order, read in either language: both, Chinese first."""
+    return f"{why['zh_CN']} / {why['en']}"
+
+
+def _tell_creator(context: ActionContext, order, line: int, quantity: Decimal, why: dict) -> None:
     """An inbox message to whoever took the order: which line lacks how much, and why."""
     if not order.created_by:
         return
     short = plain_quantity(quantity)
-    text = (f"{order.number}: 第 {line} 行缺口 {short}，请重新分配（{why}） / line "
-            f"{line}: {short} short, re-allocate ({why})")  # fmt: skip
-    context.session.add(
-        InboxMessage(user_id=order.created_by, record_id=order.id, message=text[:500],
-                     sender_id=getattr(context.user, "id", None))
-    )  # fmt: skip
+    text = {
+        "zh_CN": f"{order.number}: 第 {line} 行缺口 {short}，请重新分配（{why['zh_CN']}）",
+        "en": f"{order.number}: line {line}: {short} short, re-allocate ({why['en']})",
+    }
+    sender = getattr(context.user, "id", None)
+    context.session.add(inbox_message(order.created_by, order.id, text, sender_id=sender))
     context.session.flush()
 
 

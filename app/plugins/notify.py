@@ -20,12 +20,12 @@ import urllib.request
 
 from sqlalchemy import select
 
-from app.i18n import _
+from app.i18n import LOCALES, _, localized
 from app.kernel import audit, jobs
 from app.kernel.locations import Location
 from app.kernel.users import User, holding
 from app.workflow.actions import Action, ActionContext, ActionError
-from app.workflow.models import InboxMessage, WorkflowEvent
+from app.workflow.models import WorkflowEvent, inbox_message
 
 NAMES = {"type": "array", "items": {"type": "string"}}
 
@@ -38,7 +38,21 @@ class Notify(Action):
         "additionalProperties": False,
         "required": ["message"],
         "properties": {
-            "message": {"type": "string", "minLength": 1, "maxLength": 400},
+            # a label {zh_CN, en}: each recipient reads it in their language (one text: in both)
+            "message": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1, "maxLength": 400},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["zh_CN", "en"],
+                        "properties": {
+                            "zh_CN": {"type": "string", "minLength": 1, "maxLength": 400},
+                            "en": {"type": "string", "minLength": 1, "maxLength": 400},
+                        },
+                    },
+                ]
+            },
             "creator": {"type": "boolean"},
             "users": NAMES,
             "roles": NAMES,
@@ -64,14 +78,12 @@ class Notify(Action):
         if params.get("roles"):
             place = session.get(Location, record.location_id) if record.location_id else None
             recipients |= holding(session, params["roles"], place)
-        text = f"{record.number or record.id}: {params['message']}"
+        number = record.number or record.id
+        text = {language: f"{number}: {localized(params['message'], language)}"
+                for language in LOCALES}  # fmt: skip
+        sender = getattr(context.user, "id", None)
         for user_id in sorted(recipients):
-            session.add(
-                InboxMessage(
-                    user_id=user_id, record_id=record.id, message=text[:500],
-                    sender_id=getattr(context.user, "id", None),
-                )
-            )  # fmt: skip
+            session.add(inbox_message(user_id, record.id, text, sender_id=sender))
         session.flush()
 
 

@@ -32,7 +32,7 @@ from app.kernel.users import UserRole, user_locations
 from app.plugins import _common as common
 from app.plugins.allocation import WAITING, report_lost_hold
 from app.workflow.actions import Action, ActionContext, ActionError
-from app.workflow.models import InboxMessage
+from app.workflow.models import inbox_message
 
 SALE_FORM, TASK_FORM = "sales_order", "recall_task"
 FIELDS = ("item", "lots", "serial_from", "serial_to", "tasks", "trace")
@@ -179,13 +179,12 @@ def _announce(context: ActionContext, task) -> None:
         .distinct()
     )
     recall = context.record.number
-    text = (f"{task.number}: 召回 {recall} 已发布，请立即停止销售并完成本地召回任务 / "
-            f"recall {recall} issued: stop selling and carry out this location's task")  # fmt: skip
+    text = {"zh_CN": f"{task.number}: 召回 {recall} 已发布，请立即停止销售并完成本地召回任务",
+            "en": f"{task.number}: recall {recall} issued: stop selling and carry out this "
+                  "location's task"}  # fmt: skip
+    sender = getattr(context.user, "id", None)
     for user_id in sorted(users):
-        context.session.add(
-            InboxMessage(user_id=user_id, record_id=task.id, message=text[:500],
-                         sender_id=getattr(context.user, "id", None))
-        )  # fmt: skip
+        context.session.add(inbox_message(user_id, task.id, text, sender_id=sender))
     context.session.flush()
 
 
@@ -199,7 +198,8 @@ def _tell_orders(context: ActionContext, released: list[Released]) -> None:
             continue
         lot = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
         number = lot.lot_number if lot is not None else "-"
-        why = f"召回 {recall}：批号 {number} 已召回 / recall {recall}: lot {number} recalled"
+        why = {"zh_CN": f"召回 {recall}：批号 {number} 已召回",
+               "en": f"recall {recall}: lot {number} recalled"}  # fmt: skip
         report_lost_hold(context, order, hold.line, hold.location_id, hold.quantity, why)
 
 

@@ -112,7 +112,7 @@ def inbox_api():
     ]
     messages = [
         {
-            "id": message.id, "kind": message.kind, "message": message.message,
+            "id": message.id, "kind": message.kind, "message": message.text(records_locale()),
             "read": message.read, "created_at": message.created_at.isoformat(),
             "record_id": message.record_id, "form": record.form if record else None,
             "number": record.number if record else None,
@@ -155,6 +155,7 @@ def inbox():
         waiting=approvals.waiting_for(session, current_user),
         submitted=approvals.submitted_by(session, current_user),
         messages=messages,
+        language=records_locale(),
         new=new,
         level_label=lambda record, name: (
             engine.level_label(forms[record.form], name) if record.form in forms else name

@@ -56,7 +56,13 @@ from app.meta.models import Record
 from app.meta.records import ValidationFailed
 from app.workflow.actions import ActionError
 from app.workflow.errors import TransitionNotAllowed, TransitionRefused
-from app.workflow.models import ApprovalTask, Delegation, InboxMessage, WorkflowEvent
+from app.workflow.models import (
+    ApprovalTask,
+    Delegation,
+    InboxMessage,
+    WorkflowEvent,
+    inbox_message,
+)
 
 #: Roles that manage a location: "manager of the record's location" approvers.
 MANAGER_ROLES = ("store_manager", "warehouse_supervisor")
@@ -305,9 +311,10 @@ def _complete(session, registry, form, record, transition, user, comment) -> Non
     cc = transition.get("approval", {}).get("cc")
     if cc:
         for target in resolve_approvers(session, form, record, cc):
-            session.add(InboxMessage(user_id=target.id, record_id=record.id, kind="cc",
-                                     message=f"{record.number or record.id}: 已审批通过 / approved",
-                                     sender_id=getattr(user, "id", None)))  # fmt: skip
+            number = record.number or record.id
+            text = {"zh_CN": f"{number}: 已审批通过", "en": f"{number}: approved"}
+            session.add(inbox_message(target.id, record.id, text, kind="cc",
+                                      sender_id=getattr(user, "id", None)))  # fmt: skip
         session.flush()
 
 
@@ -627,8 +634,8 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     for task in overdue:
         record = session.get(Record, task.record_id)
         label = record.number or record.id
-        session.add(InboxMessage(user_id=task.approver_id, record_id=record.id, kind="reminder",
-                                 message=f"{label}: 审批已超时 / approval overdue"))  # fmt: skip
+        overdue_text = {"zh_CN": f"{label}: 审批已超时", "en": f"{label}: approval overdue"}
+        session.add(inbox_message(task.approver_id, record.id, overdue_text, kind="reminder"))
         managers = session.scalars(
             select(UserRole.user_id)
             .join(user_locations, user_locations.c.user_id == UserRole.user_id)
@@ -636,15 +643,9 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
                    user_locations.c.location_id == record.location_id)
         ).all()  # fmt: skip
         for manager_id in sorted(set(managers) - {task.approver_id}):
-            session.add(
-                InboxMessage(
-                    user_id=manager_id,
-                    record_id=record.id,
-                    kind="escalation",
-                    message=f"{label}: {task.level_name} 审批已超时 / "
-                    f"approval overdue ({task.level_name})",
-                )
-            )
+            escalated = {"zh_CN": f"{label}: {task.level_name} 审批已超时",
+                         "en": f"{label}: approval overdue ({task.level_name})"}  # fmt: skip
+            session.add(inbox_message(manager_id, record.id, escalated, kind="escalation"))
         task.reminded_at = now
     session.flush()
     return len(overdue)

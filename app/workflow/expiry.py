@@ -96,16 +96,22 @@ def _notify(session: Session, findings: LocationFindings, today: dt.date) -> int
         )
         .distinct()
     ).all()
-    stamp = f"[{today.isoformat()}]"
-    key = f"{stamp} {findings.location.code} "
-    return tell_once(session, KIND, managers, key, f"{stamp} {_message(findings)}")
+    key = f"[{today.isoformat()}] {findings.location.code} "
+    return tell_once(session, KIND, managers, key, _message(findings))
 
 
-def _message(findings: LocationFindings) -> str:
-    """Bilingual, like every stored inbox message: it is read in either language later."""
-    location = findings.location
-    parts = [f"{location.code} {location.name}:"]
-    for label, lots in (("过期 expired", findings.expired), ("近效期 near expiry", findings.near)):
+def _message(findings: LocationFindings) -> dict:
+    """In both languages: each reader reads their own (``InboxMessage.text``)."""
+    kinds = {"zh_CN": ("过期", "近效期"), "en": ("expired", "near expiry")}
+    return {
+        language: " ".join(_parts(findings, expired, near))
+        for language, (expired, near) in kinds.items()
+    }
+
+
+def _parts(findings: LocationFindings, expired: str, near: str) -> list[str]:
+    parts = [f"{findings.location.name}:"]
+    for label, lots in ((expired, findings.expired), (near, findings.near)):
         if lots:
             listed = ", ".join(
                 f"{item.code} {lot.lot_number} ({lot.expiry_date}) × {plain_quantity(quantity)}"
@@ -113,7 +119,7 @@ def _message(findings: LocationFindings) -> str:
             )
             more = f" +{len(lots) - LISTED}" if len(lots) > LISTED else ""
             parts.append(f"{label} {len(lots)}: {listed}{more}.")
-    return " ".join(parts)
+    return parts
 
 
 @jobs.handler("expiry_scan", label=_l("Expiry scan"))

@@ -41,7 +41,11 @@ class Signature(Base):
 
 
 class InboxMessage(Base):
-    """A message for one user about one record (``notify`` action, CC)."""
+    """A message for one user about one record (``notify`` action, CC).
+
+    A system message is written in both languages, ``message`` (Chinese) and ``message_en``,
+    and read in the reader's (``text``): whoever reads it, whenever, in the language they have
+    chosen then. Build one with ``inbox_message``."""
 
     __tablename__ = "inbox_messages"
     __table_args__ = (Index("ix_inbox_messages_user_read", "user_id", "read"),)
@@ -50,10 +54,32 @@ class InboxMessage(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     record_id: Mapped[int | None] = mapped_column(ForeignKey("records.id", ondelete="CASCADE"))
     message: Mapped[str] = mapped_column(String(500))
+    message_en: Mapped[str | None] = mapped_column(String(500))
     read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(16), default="notify")
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    def text(self, language: str) -> str:
+        """The message in ``language`` (``en`` or ``zh_CN``), as far as it was written in it."""
+        return self.message_en if language == "en" and self.message_en else self.message
+
+
+def inbox_message(user_id: int, record_id: int | None, text, **more) -> InboxMessage:
+    """A message to ``user_id``: ``text`` is ``{zh_CN, en}`` (a label, as the metadata writes
+    them) or one text for both; ``more``: ``kind``, ``sender_id``."""
+    if isinstance(text, dict):
+        chinese = text.get("zh_CN") or text.get("en") or ""
+        english = text.get("en") or chinese
+    else:
+        chinese = english = str(text)
+    return InboxMessage(
+        user_id=user_id,
+        record_id=record_id,
+        message=chinese[:500],
+        message_en=english[:500],
+        **more,
+    )
 
 
 class ApprovalTask(Base):

@@ -31,7 +31,7 @@ from app.meta.expressions import Context, compile_expression
 from app.meta.forms import FormDef
 from app.meta.models import Record
 from app.meta.registry import Registry
-from app.workflow.models import InboxMessage
+from app.workflow.models import InboxMessage, inbox_message
 
 DEFAULT_LOCATION_TYPES = ("store", "warehouse")
 
@@ -76,17 +76,16 @@ class Due:
     def key(self, today: dt.date) -> str:
         return f"[{today.isoformat()}] {self.form.name} {self.location.code} "
 
-    def message(self) -> str:
-        """Bilingual, like every stored inbox message: it is read in either language later."""
+    def message(self) -> dict:
+        """In both languages: each reader reads their own (``InboxMessage.text``)."""
         every = self.form.spec["recurring"]["every_days"]
-        if self.last:
-            last = f"上次 {self.last.isoformat()} / last {self.last.isoformat()}"
-        else:
-            last = "从未记录 / never recorded"
-        return (
-            f"{self.location.name}: {self.form.label('zh_CN')}到期，每 {every} 天一次（{last}） / "
-            f"{self.form.label('en')} due, every {every} days"
-        )
+        last = self.last.isoformat() if self.last else None
+        return {
+            "zh_CN": f"{self.location.name}: {self.form.label('zh_CN')}到期，每 {every} 天一次"
+            f"（{f'上次 {last}' if last else '从未记录'}）",
+            "en": f"{self.location.name}: {self.form.label('en')} due, every {every} days "
+            f"({f'last {last}' if last else 'never recorded'})",
+        }
 
 
 def duties_due(session: Session, form: FormDef, today: dt.date) -> list[Due]:
@@ -155,8 +154,8 @@ def deadlines_near(
     return found
 
 
-def _deadline_message(form: FormDef, name: str, date: dt.date, today: dt.date) -> str:
-    """Bilingual, like every stored inbox message: it is read in either language later."""
+def _deadline_message(form: FormDef, name: str, date: dt.date, today: dt.date) -> dict:
+    """In both languages: each reader reads their own (``InboxMessage.text``)."""
     left = (date - today).days
     days = f"{abs(left)} day" + ("s" if abs(left) != 1 else "")
     if left < 0:
@@ -165,29 +164,29 @@ def _deadline_message(form: FormDef, name: str, date: dt.date, today: dt.date) -
         zh, en = "今日到期", "due today"
     else:
         zh, en = f"还有 {left} 天", f"due in {days}"
-    return (
-        f"{form.label('zh_CN')}期限 {date.isoformat()}，{zh} / "
-        f"{form.label('en')} deadline {date.isoformat()}, {en}"
-    )
+    return {
+        "zh_CN": f"{form.label('zh_CN')}期限 {date.isoformat()}，{zh}",
+        "en": f"{form.label('en')} deadline {date.isoformat()}, {en}",
+    }
 
 
 # --- telling -----------------------------------------------------------------------------------
 
 
 def _tell(
-    session: Session, kind: str, place: Location | None, spec: dict, key: str, text: str,
+    session: Session, kind: str, place: Location | None, spec: dict, key: str, text: dict,
     record_id: int | None = None,
 ) -> int:  # fmt: skip
     """One message to each user with a ``remind`` role at ``place`` or above it, unless they
     were told under ``key`` (today's date and what it is about) already."""
     users = holding(session, spec["remind"], place)
-    return tell_once(session, kind, users, key, key + text, record_id)
+    return tell_once(session, kind, users, key, text, record_id)
 
 
 def tell_once(
-    session: Session, kind: str, users, key: str, message: str, record_id: int | None = None
+    session: Session, kind: str, users, key: str, text: dict, record_id: int | None = None
 ) -> int:
-    """Leave ``message`` (which starts with ``key``) to each of ``users`` not yet told under
+    """Leave ``text`` ({zh_CN, en}), after ``key``, to each of ``users`` not yet told under
     ``key`` in messages of ``kind``: how a daily job tells nobody twice a day."""
     told = set(
         session.scalars(
@@ -199,10 +198,9 @@ def tell_once(
         )
     )
     fresh = sorted(set(users) - told)
+    keyed = {language: key + line for language, line in text.items()}
     for user_id in fresh:
-        session.add(
-            InboxMessage(user_id=user_id, record_id=record_id, kind=kind, message=message[:500])
-        )
+        session.add(inbox_message(user_id, record_id, keyed, kind=kind))
     return len(fresh)
 
 

@@ -104,9 +104,7 @@ def test_a_storage_climate_out_of_range_asks_what_was_done_and_tells_qa(bed):
                        {**humid, "climate_measure": "开启除湿机，两小时后复测 60%"})  # fmt: skip
     assert check["data"]["climate_ok"] is False
     assert bed.fire("keeper", "maintenance_check", check["id"], "finish").status_code == 200
-    assert bed.messages(check["id"]) == [
-        ("qa", f"{check['number']}: Storage climate out of range / 库房温湿度超标")
-    ]
+    assert bed.messages(check["id"]) == [("qa", f"{check['number']}: 库房温湿度超标")]
     fine = bed.create("keeper", "maintenance_check", _check(bed, item))  # 18.5 ℃, 55 %
     assert fine["data"]["climate_ok"] is True
     assert bed.fire("keeper", "maintenance_check", fine["id"], "finish").status_code == 200
@@ -134,8 +132,7 @@ def test_a_location_whose_last_check_is_a_week_old_is_reminded_once_a_day(app, b
     assert result["due"]["maintenance_check"] == dict.fromkeys(every)
     assert result["notified"] == 3  # the keeper and the supervisor at WH-SH, the clerk at SH01
     assert _reminders(bed, "keeper") == [
-        f"[{today}] maintenance_check WH-SH 上海中心仓: 养护检查到期，每 7 天一次"
-        "（从未记录 / never recorded） / Storage check due, every 7 days"
+        f"[{today}] maintenance_check WH-SH 上海中心仓: 养护检查到期，每 7 天一次（从未记录）"
     ]
     assert remind(today)["notified"] == 0  # once a day
     draft = bed.create("keeper", "maintenance_check", _check(bed, item))  # a draft does not count
@@ -177,9 +174,7 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
         ("WH-SH", item, "MC1", "nonconforming"): Decimal(3),
     }
     number = response.json["number"]
-    assert bed.messages(check["id"]) == [
-        ("qa", f"{number}: Goods set apart, QA review due / 有商品移入不合格品区，待质量复核")
-    ]
+    assert bed.messages(check["id"]) == [("qa", f"{number}: 有商品移入不合格品区，待质量复核")]
     assert bed.ledger()[-2:] == [
         (number, 1, "available", Decimal(-3), "maintenance"),
         (number, 1, "nonconforming", Decimal(3), "maintenance"),
@@ -200,7 +195,7 @@ def test_goods_set_apart_leave_available_stock_and_qa_confirms_them(bed):
     assert response.json["state"] == "confirmed"
     assert bed.messages(check["id"])[-1] == (
         "keeper",
-        f"{number}: Confirmed nonconforming / 质量复核：确认不合格",
+        f"{number}: 质量复核：确认不合格",
     )
     assert bed.balances()[("WH-SH", item, "MC1", "nonconforming")] == Decimal(3)
     rows = bed.api("qa").get("/api/v1/reports/maintenance_record").json["rows"]

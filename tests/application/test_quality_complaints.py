@@ -58,9 +58,7 @@ def test_qa_investigates_and_closes_a_complaint_signed(bed):
     assert complaint["data"]["reply_due"] == day(7)  # a week unless set
     assert bed.fire("clerk", "quality_complaint", complaint["id"], "submit").status_code == 200
     number = complaint["number"]
-    assert _told(bed, complaint["id"]) == [
-        (bed.users["qa"], f"{number}: Quality complaint to investigate / 质量投诉待调查")
-    ]
+    assert _told(bed, complaint["id"]) == [(bed.users["qa"], f"{number}: 质量投诉待调查")]
     assert (
         bed.fire("clerk", "quality_complaint", complaint["id"], "close", **SIGN).status_code == 403
     )
@@ -83,7 +81,7 @@ def test_qa_investigates_and_closes_a_complaint_signed(bed):
     assert response.json["state"] == "closed"
     assert _told(bed, complaint["id"])[-1] == (
         bed.users["clerk"],
-        f"{number}: Complaint closed / 质量投诉已结案",
+        f"{number}: 质量投诉已结案",
     )
     rows = qa.get("/api/v1/reports/quality_complaints").json["rows"]
     assert [(row["values"]["number"], row["values"]["conclusion"], row["values"]["replied_on"])

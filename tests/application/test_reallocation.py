@@ -78,7 +78,8 @@ def test_a_cancelled_transfer_leaves_a_shortfall_that_reallocate_fills_by_the_ru
     assert record["data"]["lines"][0]["unallocated"] == "8"
     assert transfer.number not in {document for document, *_rest in held(db)}
     (message,) = inbox(db, chain["clerk"])
-    assert message.startswith(f"{number}: 第 1 行缺口 8") and "re-allocate" in message
+    why = f"调拨单 {transfer.number} 已取消：外箱压坏"
+    assert message == f"{number}: 第 1 行缺口 8，请重新分配（{why}）"  # in the clerk's language
 
     # the delivery waits for the re-allocation, saying which line and how much
     refused = fire(clerk, SO, record, "deliver")

@@ -403,8 +403,7 @@ def test_a_recall_task_is_reminded_as_its_deadline_nears_until_it_is_done(app, s
     assert told == [
         (
             shop["manager"],
-            f"[{day(2)}] recall_task {number} 召回任务期限 {day(5)}，"
-            f"还有 3 天 / Recall task deadline {day(5)}, due in 3 days",
+            f"[{day(2)}] recall_task {number} 召回任务期限 {day(5)}，还有 3 天",
         )
     ]
     _return_to_supplier(db, shop)  # the task is done

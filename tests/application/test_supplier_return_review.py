@@ -63,9 +63,7 @@ def test_a_warehouses_return_leaves_once_another_person_has_scanned_it_again(bed
     assert done.status_code == 200, done.json
     assert done.json["state"] == "picked"
     assert to_ship(bed) == [(back["id"], "华东医疗", "picked", 1, D(4))]
-    assert bed.messages(back["id"]) == [
-        ("supervisor", f"{back['number']}: Picked, awaiting outbound review / 已拣货，待出库复核")
-    ]
+    assert bed.messages(back["id"]) == [("supervisor", f"{back['number']}: 已拣货，待出库复核")]
     # the picked lines are fixed now, and the keeper neither scans the review nor ships it back
     keeper = bed.api("keeper")
     version = done.json["version"]
@@ -127,7 +125,7 @@ def test_a_wrong_picking_goes_back_to_the_picker(bed, gauze):
     assert again.json["state"] == "draft"
     assert bed.messages(back["id"])[-1] == (
         "keeper",
-        f"{back['number']}: Sent back to picking / 复核退回，请重新拣货",
+        f"{back['number']}: 复核退回，请重新拣货",
     )
     # the keeper corrects the lines and picks again; the review of the new lines passes
     lines = [{**again.json["data"]["lines"][0], "quantity": "3"}]

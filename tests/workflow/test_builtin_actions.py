@@ -78,7 +78,8 @@ def test_shipped_purchase_receipt_receive_then_inspect(wf_app, wf_api, wf_org, d
     assert balances(db) == {(wf_org["S1"], "available"): (Decimal(6), Decimal(0))}
     with db.session() as session:
         [message] = session.scalars(select(InboxMessage)).all()
-        assert message.user_id == wf_org["clerk"] and "Inspected" in message.message
+        assert message.user_id == wf_org["clerk"] and "已验收" in message.message
+        assert message.text("en").endswith(": Inspected")
 
 
 @pytest.fixture

@@ -71,12 +71,12 @@ def stock_world(db, today):
         return ids
 
 
-def inbox(db) -> dict[int, list[str]]:
+def inbox(db) -> dict[int, list[tuple[str, str]]]:
     with db.session() as session:
         found: dict[int, list[str]] = {}
         for message in session.scalars(select(InboxMessage).order_by(InboxMessage.id)):
             assert message.kind == "expiry"
-            found.setdefault(message.user_id, []).append(message.message)
+            found.setdefault(message.user_id, []).append((message.message, message.text("en")))
         return found
 
 
@@ -91,10 +91,12 @@ def test_scan_flags_per_location_and_notifies_managers_once_a_day(db):
     }
     messages = inbox(db)
     assert set(messages) == {ids["manager"], ids["super"]}  # managers only, not the clerk
-    assert messages[ids["manager"]] == [
-        "[2026-11-25] S1 一号店: 过期 expired 1: STRIP OLD (2026-11-24) × 5. "
-        "近效期 near expiry 1: STRIP SOON (2026-12-25) × 2."
-    ]
+    assert messages[ids["manager"]] == [(  # each reader reads it in their own language
+        "[2026-11-25] S1 一号店: 过期 1: STRIP OLD (2026-11-24) × 5. "
+        "近效期 1: STRIP SOON (2026-12-25) × 2.",
+        "[2026-11-25] S1 一号店: expired 1: STRIP OLD (2026-11-24) × 5. "
+        "near expiry 1: STRIP SOON (2026-12-25) × 2.",
+    )]  # fmt: skip
     with db.transaction() as session:  # the same day again: nobody is told twice
         assert expiry.scan(session, DAY)["notified"] == 0
     with db.transaction() as session:  # the next day is a new day

@@ -42,7 +42,7 @@ def _inbox(db) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
         for message in session.scalars(select(InboxMessage).order_by(InboxMessage.id)):
             assert message.kind == "duty"
-            found.setdefault(message.user_id, []).append(message.message)
+            found.setdefault(message.user_id, []).extend([message.message, message.text("en")])
         return found
 
 
@@ -58,9 +58,13 @@ def test_the_job_names_each_location_due_and_tells_its_staff_once(db):
     assert again.result["notified"] == 0
     assert _inbox(db) == {  # not the closed store's clerk, nor QA or finance
         ids["clerk"]: ["[2026-12-07] maintenance_check S1 一号店: 养护检查到期，每 7 天一次"
-                       "（从未记录 / never recorded） / Storage check due, every 7 days"],
+                       "（从未记录）",
+                       "[2026-12-07] maintenance_check S1 一号店: Storage check due, every 7 days"
+                       " (never recorded)"],
         ids["keeper"]: ["[2026-12-07] maintenance_check W1 中心仓: 养护检查到期，每 7 天一次"
-                        "（从未记录 / never recorded） / Storage check due, every 7 days"],
+                        "（从未记录）",
+                        "[2026-12-07] maintenance_check W1 中心仓: Storage check due, every 7 "
+                        "days (never recorded)"],
     }  # fmt: skip
 
 
@@ -71,5 +75,5 @@ def test_cron_command_runs_the_reminders_for_today(db, monkeypatch, database_url
     result = CliRunner().invoke(main, ["enqueue", "reminders", "--run"])
     assert result.exit_code == 0, result.output
     assert "queued (reminders)" in result.output and "1 job(s) run" in result.output
-    [message] = _inbox(db)[ids["clerk"]]
+    [message, _in_english] = _inbox(db)[ids["clerk"]]
     assert message.startswith(f"[{business_today().isoformat()}] maintenance_check S1 ")
