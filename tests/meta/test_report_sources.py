@@ -397,6 +397,18 @@ def test_drill_gives_the_rows_behind_an_aggregate(app, db, chain, metadata):
         assert nothing.rows == []
 
 
+def test_a_location_is_chosen_by_code_or_by_the_name_the_pages_show(app, db, chain, metadata):
+    def locations(username, where):
+        result = run(app, db, chain, metadata, "stock_on_hand", username=username,
+                     params={"location": where})  # fmt: skip
+        return {row["location"] for row in result.rows}
+
+    assert locations("hq", "上海徐汇店") == locations("hq", "SH01") == {"上海徐汇店"}
+    assert locations("hq", " 北京朝阳店 ") == {"北京朝阳店"}
+    with pytest.raises(ParamError):  # another store's, by name too, is out of a clerk's reach
+        locations("clerk_a", "北京朝阳店")
+
+
 def test_parameters_are_inert_against_injection(app, db, chain, metadata):
     evil = {"item": "STRIP' OR '1'='1", "status": "available"}
     assert run(app, db, chain, metadata, "stock_on_hand", params=evil).rows == []

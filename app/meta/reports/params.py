@@ -6,9 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import (
-    select,
-)
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.i18n import _
@@ -118,13 +116,20 @@ def _parse_date(name: str, text: str) -> dt.date:
 
 
 def _parse_location(name: str, text: str, session: Session, user) -> Location | str:
-    """``mine`` (the user's own locations) or a location by id or code, inside the user's scope."""
+    """``mine`` (the user's own locations) or a location by id, code or name (as the pages show
+    it: 上海徐汇店), inside the user's scope."""
+    text = text.strip()
     if text == "mine":
         return "mine"
     by_id = text.isascii() and text.isdigit() and int(text) <= MAX_ID
-    condition = Location.id == int(text) if by_id else Location.code == text
+    condition = (
+        Location.id == int(text) if by_id else or_(Location.code == text, Location.name == text)
+    )
     location = session.scalar(
-        select(Location).where(condition, access.scope_filter(session, user, Location.id))
+        select(Location)
+        .where(condition, access.scope_filter(session, user, Location.id))
+        .order_by(Location.code != text, Location.id)  # a code before another's same name
+        .limit(1)
     )
     if location is None:  # out of scope looks exactly like unknown: no existence leak
         raise ParamError(name, _("unknown location '%(value)s'", value=text))
