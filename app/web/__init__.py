@@ -42,7 +42,7 @@ from app.web import (
 )
 from app.web.forms_common import DatabaseIntConverter, ExactJSONProvider
 from app.web.guard import init_guard
-from app.web.i18n import init_i18n
+from app.web.i18n import init_i18n, local_time
 from app.web.logs import init_request_logging
 from app.web.session import init_sessions
 
@@ -135,20 +135,3 @@ def init_web(app: Flask) -> None:
     blueprints += (dashboards_admin.bp, roles_admin.bp, settings_admin.bp, package_admin.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
-
-
-def local_time(value, seconds: bool = False, zone: bool = False) -> str:
-    """A moment as the people of the business read it: on their wall clock (the business time
-    zone), without an offset — a receipt posted at 08:15 in Shanghai is not shown as 00:15 UTC.
-    ``zone`` names the time zone after it, where the moment is a record a regulator reads on its
-    own (a signature). Takes a timezone-aware datetime or its ISO text (a report cell)."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is None:  # (every stored moment is UTC)
-        value = value.replace(tzinfo=dt.UTC)
-    shown = value.astimezone(business_timezone()).strftime(
-        "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
-    )
-    return f"{shown} ({business_timezone().key})" if zone else shown

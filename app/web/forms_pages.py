@@ -37,6 +37,7 @@ from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.web import barcodes
 from app.web.flow_diagram import diagram
 from app.web.forms_common import INDEXED_NAME, edited_version, payload_from_form, registry
+from app.web.i18n import local_time
 from app.web.session import db_session
 from app.workflow import approvals, engine
 
@@ -96,8 +97,8 @@ class Display:
                 )
                 self.cache[key] = choice.label if choice else f"#{value}"
             return self.cache[key]
-        if field.type in ("datetime", "current_time"):
-            return str(value).replace("T", " ")[:19]
+        if field.type in ("datetime", "current_time"):  # stored in UTC, read on the wall clock
+            return local_time(value, seconds=True)
         if field.type == "attachment":
             attachment = db_session().get(Attachment, int(value))
             if attachment is None:
@@ -184,9 +185,9 @@ def new(form):
             session.commit()
         except ValidationFailed as exc:
             session.rollback()
-            values = _jsonable(payload)
+            values, visible = _shown_again_refused(definition, payload)
             return _render(definition, "form.html", values=values, errors=exc.errors, record=None,
-                           visible={}), 422  # fmt: skip
+                           visible=visible), 422  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record.id))
     preview = records.evaluate(session, registry(), current_user, form, _made_draft(form))
@@ -438,9 +439,7 @@ def edit(form, record_id):
     session = db_session()
     locked = records.locked_fields(definition, record, current_user)
     if request.method == "POST":
-        payload = payload_from_form(definition, request.form)
-        for name in locked:  # what the page shows read-only is not part of the edit;
-            payload.pop(name, None)  # a refused save shows them again from the record
+        payload = _without_unsent(payload_from_form(definition, request.form), request.form, locked)
         try:
             records.update(
                 session,
@@ -454,15 +453,15 @@ def edit(form, record_id):
             session.commit()
         except ValidationFailed as exc:
             session.rollback()
-            typed = _jsonable({**record.data, **payload})
+            typed, visible = _shown_again_refused(definition, _unlocked(payload, locked), record)
             return _render(definition, "form.html", values=typed, errors=exc.errors,
-                           record=record, visible={}, locked=locked), 422  # fmt: skip
-        except RecordError as exc:
+                           record=record, visible=visible, locked=locked), 422  # fmt: skip
+        except RecordError as exc:  # a locked field changed (403) says which, in the flash
             session.rollback()
             flash(str(exc), "error")
-            typed = _jsonable({**record.data, **payload})
+            typed, visible = _shown_again_refused(definition, _unlocked(payload, locked), record)
             return _render(definition, "form.html", values=typed, errors={},
-                           record=record, visible={}, locked=locked), exc.status  # fmt: skip
+                           record=record, visible=visible, locked=locked), exc.status  # fmt: skip
         flash(_("Saved."), "info")
         return redirect(url_for("forms.detail", form=form, record_id=record_id))
     # the page opens with the fields the record's values show (a walk-in sale hides the
@@ -478,6 +477,47 @@ def edit(form, record_id):
         visible=shown,
         locked=locked,
     )
+
+
+def _shown_again_refused(definition: FormDef, payload: dict, record=None) -> tuple[dict, dict]:
+    """A refused save's page: every value as the user typed it (never replaced by what the server
+    would fall back on), with what the server computes of them — formulas, totals, the fields
+    the rules show or hide — as the live recompute had shown them before the save; and the
+    visibility. (It was drawn from the typed values alone: totals blank, hidden fields shown.)"""
+    session = db_session()
+    record_id = record.id if record is not None else None
+    preview = records.evaluate(session, registry(), current_user, definition.name, payload,
+                               record_id)  # fmt: skip
+    session.rollback()
+    values = _jsonable(preview.values)
+    typed = _jsonable(payload)
+    for field in definition.fields:
+        if field.type == "table" and field.name in typed:
+            lines = values.get(field.name) or []
+            values[field.name] = [
+                {**(lines[index] if index < len(lines) else {}),
+                 **{child.name: line[child.name] for child in field.fields
+                    if not child.computed and child.name in line}}
+                for index, line in enumerate(typed[field.name])
+            ]  # fmt: skip
+        elif not field.computed and field.name in typed:
+            values[field.name] = typed[field.name]
+    return values, preview.visible
+
+
+def _without_unsent(payload: dict, data, locked: set[str]) -> dict:
+    """``payload`` less the locked fields the page did not send: the edit page shows them as
+    text, not inputs, so their absence (or the empty list ``payload_from_form`` gives a table
+    without rows) says nothing. A locked field the request does carry — a page opened before the
+    record changed state — stays, and the save refuses its change (403, naming the field) rather
+    than dropping it and saying "Saved."."""
+    sent = {key.split("[", 1)[0] for key in data}
+    return {key: value for key, value in payload.items() if key not in locked or key in sent}
+
+
+def _unlocked(payload: dict, locked: set[str]) -> dict:
+    """A refused save's values to show again: the locked fields as the record holds them."""
+    return {key: value for key, value in payload.items() if key not in locked}
 
 
 @bp.post("/<form>/<int:record_id>/delete")
@@ -506,10 +546,13 @@ def evaluate(form):
     """htmx: recompute formulas and visibility of the form being typed; returns its fields."""
     definition = _form(form)
     _guard("read", form)
-    payload = payload_from_form(definition, request.form)
     record_id = request.form.get("_record_id", type=int)
     session = db_session()
     try:
+        # an edit page's locked fields are text, not inputs: the record's values stand for them
+        locked = _locked(definition, record_id)
+        payload = _without_unsent(payload_from_form(definition, request.form), request.form,
+                                  locked)  # fmt: skip
         result = records.evaluate(session, registry(), current_user, form, payload, record_id)
     except RecordError:
         abort(400)
@@ -517,36 +560,66 @@ def evaluate(form):
         session.rollback()
     values = _jsonable(result.values)
     submitted = _jsonable(payload)
-    changed = _changed(definition, submitted, values)
-    # only a scan's error is said while typing (the rest wait for the save, fields half-typed)
-    scan_errors = {name: result.errors[name] for name, field, _value in changed
-                   if field.type == "udi" and name in result.errors}  # fmt: skip
+    changed, refused = _changed(definition, submitted, values, result.errors, locked)
+    # only a scan's error, and that of a value the server could not take, is said while typing
+    # (the rest wait for the save, fields half-typed)
+    said = {name: result.errors[name] for name, field, _value in changed
+            if (field.type == "udi" or name in refused) and name in result.errors}  # fmt: skip
     return _render(
         definition,
         "form_oob.html",
         changed=changed,
-        errors=scan_errors,
+        errors=said,
         visible={k: v for k, v in result.visible.items() if "[" not in k},
     )
 
 
-def _changed(definition: FormDef, submitted: dict, values: dict) -> list:
+def _locked(definition: FormDef, record_id: int | None) -> set[str]:
+    """The fields the edit page of ``record_id`` shows read-only to the user (none when new)."""
+    if record_id is None:
+        return set()
+    record = records.get(db_session(), registry(), current_user, definition.name, record_id)
+    return records.locked_fields(definition, record, current_user)
+
+
+def _changed(definition: FormDef, submitted: dict, values: dict, errors: dict, locked: set):
     """(input name, field, value) of every input the server computed or filled, and every scan
-    typed (shown again with its error, or without the error of the scan before)."""
-    changed = []
+    typed (shown again with its error, or without the error of the scan before); and the names
+    of the typed values the server refused (a discount of 120 %): shown again as typed, with
+    their error, rather than replaced by what the server fell back on (the default, 0), which
+    the page would then save without a word. Locked fields and read-only tables, which the page
+    shows as text, are left out: they have no input to show again."""
+    changed, refused = [], set()
+
+    def answer(name: str, field, sent, value) -> None:
+        if _refused(field, sent, value, errors.get(name)):
+            changed.append((name, field, sent))
+            refused.add(name)
+        elif _shown_again(field, sent, value):
+            changed.append((name, field, value))
+
     for field in definition.fields:
+        as_text = field.name in locked or (field.type == "table" and field.get("read_only"))
+        if as_text and field.name not in submitted:
+            continue
         if field.type == "table":
             typed_lines = values.get(field.name) or []
             sent_lines = submitted.get(field.name) or []
             for index, line in enumerate(typed_lines):
                 sent = sent_lines[index] if index < len(sent_lines) else {}
                 for child in field.fields:
-                    if _shown_again(child, sent.get(child.name), line.get(child.name)):
-                        name = f"{field.name}[{index}].{child.name}"
-                        changed.append((name, child, line.get(child.name)))
-        elif _shown_again(field, submitted.get(field.name), values.get(field.name)):
-            changed.append((field.name, field, values.get(field.name)))
-    return changed
+                    name = f"{field.name}[{index}].{child.name}"
+                    answer(name, child, sent.get(child.name), line.get(child.name))
+        else:
+            answer(field.name, field, submitted.get(field.name), values.get(field.name))
+    return changed, refused
+
+
+def _refused(field, sent, value, errors) -> bool:
+    """A value typed in (not a scan's, shown again anyway) that the server did not keep, and
+    said why."""
+    typed = sent not in (None, "") and not field.computed and field.type != "udi"
+    return bool(errors) and typed and (value is None or _differs(sent, value))
 
 
 def _shown_again(field, sent, value) -> bool:

@@ -136,6 +136,27 @@ def test_sales_today_counts_a_sale_once_it_is_confirmed(shop, db):
     assert sales_today() == []
 
 
+def test_a_refused_order_page_keeps_what_was_typed_and_what_follows_from_it(shop, db):
+    """A save refused on a line shows the page again as the live recompute had it: the typed
+    values with their errors, the sale kind and the line amounts computed, the cold-chain
+    transport still hidden for a walk-in sale — and nothing saved."""
+    clerk = shop.api("clerk")
+    page = clerk.form("/forms/sales_order/new", {
+        "location": str(shop["S1"]), "sale_date": day(0).isoformat(),
+        "lines[0].item": str(shop["STRIP"]), "lines[0].quantity": "2",
+        "lines[0].unit_price": "12.50", "lines[1].quantity": "-2",
+    })  # fmt: skip
+    assert page.status_code == 422
+    html = page.text
+    assert 'name="lines[1].quantity"' in html and 'value="-2"' in html  # as typed, refused
+    assert 'id="f-lines[0].amount" data-computed="amount" value="25.00"' in html  # computed
+    assert 'id="f-total" data-computed="total" value="25.00"' in html
+    assert 'id="f-sale_kind" data-computed="sale_kind" value="Retail"' in html
+    assert '<div class="mb-3 d-none" data-field="transport_mode">' in html  # still hidden
+    with db.session() as session:
+        assert session.scalar(select(Record.id).where(Record.form == "sales_order")) is None
+
+
 def test_hospital_buys_a_serial_tracked_device_by_udi(shop, db):
     hospital = approved_customer(shop, "H-1", kind="hospital", licence_number="沪械经营2020001",
                                  licence_expiry=str(day(300)))  # fmt: skip

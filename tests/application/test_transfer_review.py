@@ -6,12 +6,14 @@ dashboard lists what waits to ship. A store's own transfer ships as before, unre
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal as D
 
 from sqlalchemy import select
 
 from app.kernel import jobs
 from app.kernel.audit import AuditEntry
+from app.kernel.items import business_timezone
 from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import (
@@ -103,6 +105,11 @@ def test_the_supervisor_reviews_what_the_clerk_picked_and_ships_it(db, as_user, 
 
     note = supervisor.get(f"/forms/transfer_out/{out.id}/print").text  # 调拨单
     assert "Reviewer" in note and "whsuper 全名" in note
+    # stamped in UTC, read on the shops' wall clock, on the note and the page alike
+    reviewed = dt.datetime.fromisoformat(shipped.json["data"]["reviewed_at"])
+    wall_clock = reviewed.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M:%S")
+    assert reviewed.utcoffset() == dt.timedelta(0) and business_timezone().key == "Asia/Shanghai"
+    assert wall_clock in note and wall_clock in supervisor.get(f"/forms/transfer_out/{out.id}").text
     period = f"{shipped.json['data']['ship_date']}..{shipped.json['data']['ship_date']}"
     # the one 出库复核记录 of what left for customers and for the chain's own stores
     rows = as_user("whclerk").get(f"/api/v1/reports/outbound_review?period={period}").json["rows"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.meta import records
-from tests.e2e.conftest import PHONE, pick, save, served, sign_in
+from tests.e2e.conftest import PHONE, fill, pick, save, served, sign_in
 from tests.forms_fixtures import PASSWORD
 from tests.web.test_forms_api import SCAN
 
@@ -121,3 +121,36 @@ def test_phone_imports_a_sheet_and_sees_the_refused_rows(server, phone, tmp_path
     page.wait_for_url(f"{server}/forms/field_lab/")
     assert "2 records imported." in page.content()
     assert page.locator("tbody tr").count() == 2
+
+
+def test_a_discount_over_100_stays_as_typed_with_its_error(server, phone):
+    """A percent over 100 was set back to the default 0 without a word when the field was left,
+    and the form then saved at 0 %: it stays as typed with the server's reason, goes when put
+    right, and a save of it is refused on that field."""
+    page = phone
+    sign_in(page, server, "admin", PASSWORD)
+    page.goto(f"{server}/forms/field_lab/new")
+    pick(page, "location", "S1", "一号店")
+    fill(page, "input[name=title]", "Too much off")
+    discount, error = "input[name=discount]", page.locator("[data-error-for=discount]")
+
+    def left_at(value: str) -> None:  # typed, then the field left and its recompute back
+        fill(page, discount, value)
+        with page.expect_response(lambda response: response.url.endswith("/evaluate")):
+            page.press(discount, "Tab")
+        page.wait_for_load_state("networkidle")
+
+    left_at("120")
+    error.wait_for(timeout=5000)
+    assert "100" in error.inner_text()
+    assert page.input_value(discount) == "120"
+    assert "is-invalid" in page.get_attribute(discount, "class")
+    left_at("20")
+    assert error.count() == 0 and page.input_value(discount) == "20"
+    assert "is-invalid" not in page.get_attribute(discount, "class")
+    left_at("120")
+    error.wait_for(timeout=5000)
+    with page.expect_navigation():
+        page.click("#record-form button[type=submit]")
+    assert page.url.endswith("/forms/field_lab/new")  # refused, not saved at 0 %
+    assert page.input_value(discount) == "120" and error.count() == 1

@@ -82,10 +82,11 @@ def test_a_submit_rule_on_every_line_names_the_lines_that_break_it(wf_app, wf_ap
     assert "The amount cannot be negative" in shown
 
 
-def test_the_edit_page_shows_kept_fields_read_only_and_ignores_them(wf_app, wf_api, wf_org, db):
+def test_the_edit_page_shows_kept_fields_as_text(wf_app, wf_api, wf_org, db):
+    """Not as inputs: nothing typed there could be saved (the save would be refused)."""
     record = received(wf_api, wf_org)
     manager = wf_api("manager")
     page = manager.get(f"/forms/cold_receipt/{record['id']}/edit").text
     assert 'name="arrival_temp"' in page
     assert 'id="f-arrival_temp" name="arrival_temp" readonly' not in page
-    assert 'id="f-location" name="location" readonly' in page
+    assert 'name="location"' not in page and 'id="f-location" data-read-only' in page

@@ -72,6 +72,17 @@
       tableOf.dispatchEvent(new Event("change", {bubbles: true}));
     }
   });
+  // A value the live recompute refused (a discount of 120 %) comes back as typed with its error;
+  // once the user changes it, that error is old: it goes, and the answer to the change brings it
+  // back if the new value is refused too (a value it takes is not sent back at all).
+  document.addEventListener("change", function (event) {
+    var wrapper = event.target.closest && event.target.closest("#record-form .field-input");
+    if (!wrapper) { return; }
+    wrapper.querySelectorAll(".invalid-feedback").forEach(function (said) { said.remove(); });
+    wrapper.querySelectorAll(".is-invalid").forEach(function (input) {
+      input.classList.remove("is-invalid");
+    });
+  });
   document.addEventListener("keydown", function (event) {
     // A scanner types the code then Enter: do not submit, let the server parse it.
     if (event.key === "Enter" && event.target.dataset && event.target.dataset.udi) {
