@@ -371,17 +371,18 @@ def available(session: Session, form: FormDef, record: Record, user) -> list[dic
 
 def done_by_others(session: Session, form: FormDef, record: Record, user) -> list[tuple]:
     """What others may do on ``record`` now and ``user`` may not: each transition its state and
-    data allow, with the definitions of the roles that may fire it. The page says it under its
-    buttons, so the clerk who picked a hospital's goods reads that a manager reviews them next,
-    and the creator whom segregation of duties bars reads who passes the record on."""
+    data allow, with the definitions of the roles that may fire it, and whether it is only
+    segregation of duties that stops ``user`` (they created the record). The page says it under
+    its buttons, so the clerk who picked a hospital's goods reads that a manager reviews them
+    next, and the creator whom segregation of duties bars reads why another passes it on."""
     definitions = access.role_definitions()
     others = []
     for transition in workflow_of(form)["transitions"]:
         if record.state not in _sources(transition) or _state_refusal(form, record, transition):
             continue
-        if _may_fire_by_role(session, user, form, record, transition) and not _creator_barred(
-            form, record, user, transition
-        ):
+        by_role = _may_fire_by_role(session, user, form, record, transition)
+        barred = _creator_barred(form, record, user, transition)
+        if by_role and not barred:
             continue  # the user's own button
         permission = f"transition:{transition['name']}"
         names = transition.get("roles") or [
@@ -392,7 +393,7 @@ def done_by_others(session: Session, form: FormDef, record: Record, user) -> lis
         roles = [definitions[name] for name in names
                  if name in definitions and not definitions[name].get("read_only")]  # fmt: skip
         if roles:
-            others.append((transition, roles))
+            others.append((transition, roles, by_role and barred))
     return others
 
 

@@ -258,12 +258,15 @@ def test_engine_level_fire_and_available(wf_app, wf_org, db):
         # what others may do now: HQ approves the large amount; the creator may not reject
         # their own receipt (the manager and the other clerks may); withdraw is the clerk's own
         others = engine.done_by_others(session, form, record, clerk)
-        assert [(t["name"], [r["label"]["en"] for r in roles]) for t, roles in others] == [
-            ("approve_large", ["HQ manager"]),
-            ("reject", ["Store manager", "Store clerk"]),
+        assert [
+            (t["name"], [r["label"]["en"] for r in roles], barred) for t, roles, barred in others
+        ] == [
+            ("approve_large", ["HQ manager"], False),
+            ("reject", ["Store manager", "Store clerk"], True),  # they could, but created it
         ]
         assert [
-            t["name"] for t, _roles in engine.done_by_others(session, form, record, manager)
+            t["name"]
+            for t, _roles, _barred in engine.done_by_others(session, form, record, manager)
         ] == [
             "approve_large",
             "withdraw",
@@ -288,7 +291,9 @@ def test_the_detail_page_offers_only_what_the_user_may_fire(wf_app, wf_api, wf_o
     assert 'id="timeline"' in page and "Clerk Full" in page
     assert 'data-transition="receive"' not in page
     assert 'data-transition="reject"' not in page  # the creator may not reject their own
-    assert "Others may do now:" in page and "Reject</span> (Store manager, Store clerk)" in page
+    assert "Others may do now:" in page and "Reject</span> (Store manager, Store clerk, " in page
+    # the clerk holds a role that may reject: it is having created the receipt that stops them
+    assert "<span data-creator-barred>someone other than you, its creator</span>)" in page
     manager_page = wf_api("manager").get(f"/forms/cold_receipt/{record['id']}").text
     assert 'data-transition="approve"' in manager_page
     assert 'name="password"' in manager_page  # approve asks for a signature
