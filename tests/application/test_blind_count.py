@@ -32,8 +32,13 @@ def test_the_stock_figures_of_a_blindly_counted_location_are_hidden_from_its_cou
     stocktake = open_count(boss, chain)  # blind
     assert "WH1" not in stock_view_codes(clerk, chain)
     assert WH1_NAME not in report_names(clerk)
+    # and the report page says why, rather than only "no rows"
+    page = clerk.client.get("/reports/stock_on_hand").text
+    assert f"{WH1_NAME}: being counted blind" in page
+    assert 'id="counted-blind"' not in clerk.client.get("/reports/sales_today").text
     # the reviewer still sees them
     assert "WH1" in stock_view_codes(boss, chain) and WH1_NAME in report_names(boss)
+    assert 'id="counted-blind"' not in boss.client.get("/reports/stock_on_hand").text
     # aborted, the count shows them again
     response = fire(as_user("hq"), ST, stocktake["id"], "abort", comment="wrong day")
     assert response.status_code == 200, response.json
