@@ -73,6 +73,11 @@ def test_parameters_filters_and_chart_are_drawn_and_saved_unchanged(app, admin):
     shown = admin.form(DESIGN, {"yaml": text})
     assert 'id="param-0"' in shown.text and 'id="filter-0"' in shown.text
     assert '<option value="bar" selected>' in shown.text and 'id="chart-y-on_hand"' in shown.text
+    # a filter compares as =, <, contains…; a parameter also as "applies to" (a scope)
+    new_filter = re.search(r'id="add-filter-compare".*?</select>', shown.text, re.S).group(0)
+    assert 'value="eq"' in new_filter and 'value="covers"' not in new_filter
+    param_row = re.search(r'id="param-0-compare".*?</select>', shown.text, re.S).group(0)
+    assert 'value="eq"' in param_row and 'value="covers"' in param_row
     for change in (LOCATION, ON_HAND, BARS):
         assert design(admin, text, *change) == text, change[0]
 
