@@ -131,6 +131,14 @@ def test_read_only_tables_offer_no_lines_to_add(shop):
     assert 'data-add-row="tasks"' not in recall.text and 'data-add-row="trace"' not in recall.text
 
 
+def test_read_only_fields_read_as_text_not_as_inputs_that_drop_what_is_typed(shop):
+    """退货冲减金额 and 已开票金额 are the server's to fill: shown as text, never sent."""
+    new_order = shop.api("clerk").get("/forms/sales_order/new").text
+    for name in ("returned", "invoiced", "parent_order"):
+        assert f'id="f-{name}" data-computed="{name}"' in new_order
+        assert f'name="{name}"' not in new_order
+
+
 def test_hidden_line_columns_are_not_on_the_line_cards(shop):
     """The formulas the rules read (cold chain, departure within range, tracking) stay in the
     form, out of sight, where the recompute's answer lands; the clerk never sees them."""
