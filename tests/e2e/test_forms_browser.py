@@ -158,3 +158,5 @@ def test_a_discount_over_100_stays_as_typed_with_its_error(server, phone):
         page.click("#record-form button[type=submit]")
     assert page.url.endswith("/forms/field_lab/new")  # refused, not saved at 0 %
     assert page.input_value(discount) == "120" and error.count() == 1
+    left_at("20")  # the save's error, beside the input, goes once it is put right too
+    expect(error).to_have_count(0)

@@ -74,11 +74,15 @@
   });
   // A value the live recompute refused (a discount of 120 %) comes back as typed with its error;
   // once the user changes it, that error is old: it goes, and the answer to the change brings it
-  // back if the new value is refused too (a value it takes is not sent back at all).
+  // back if the new value is refused too (a value it takes is not sent back at all). So does the
+  // error a refused save left beside the input (under a line's cell, or the field's box).
   document.addEventListener("change", function (event) {
     var wrapper = event.target.closest && event.target.closest("#record-form .field-input");
     if (!wrapper) { return; }
     wrapper.querySelectorAll(".invalid-feedback").forEach(function (said) { said.remove(); });
+    wrapper.parentElement.querySelectorAll(":scope > .invalid-feedback").forEach(function (said) {
+      said.remove();
+    });
     wrapper.querySelectorAll(".is-invalid").forEach(function (input) {
       input.classList.remove("is-invalid");
     });
