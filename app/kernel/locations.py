@@ -87,9 +87,14 @@ def descendants(session: Session, location: Location) -> list[Location]:
     )
 
 
+def path_ids(path: str) -> list[int]:
+    """The ids a materialised ``path`` names: the chain's root first, the location itself last."""
+    return [int(part) for part in path.strip("/").split("/") if part]
+
+
 def region_of(session: Session, location: Location) -> Location | None:
     """The nearest ancestor of type region (or the location itself if it is one)."""
-    ids = [int(part) for part in location.path.strip("/").split("/") if part]
+    ids = path_ids(location.path)
     if not ids:
         return None
     regions = session.scalars(

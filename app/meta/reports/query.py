@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import visitors
 
 from app.db import utcnow
-from app.kernel.locations import Location
+from app.kernel.locations import Location, path_ids
 from app.meta import access
 from app.meta.reports.model import Report, ReportColumn, ReportParam
 from app.meta.sources import Reader, building
@@ -109,8 +109,7 @@ class _Builder(Reader):
             # the subtree's ids as values, as the data scope gives them: the database can then
             # narrow a grouped or windowed source (stock age, the ledger's figures) before it
             # sorts, instead of sorting every location's rows and joining the few it wants
-            subtree = select(Location.id).where(Location.path.startswith(value.path))
-            return [column.in_(sorted(session.scalars(subtree)))]
+            return [column.in_(sorted(_subtree_ids(session, value)))]
         if param.type == "date_range":
             start, end = value
             found = []
@@ -146,10 +145,14 @@ def covering(session: Session, user, column: ColumnElement, value) -> list[Colum
             return []  # the user sees every location: every scope takes in some of it
         paths = session.scalars(select(Location.path).where(Location.id.in_(sorted(ids))))
     else:
-        ids = set(session.scalars(select(Location.id).where(Location.path.startswith(value.path))))
-        paths = [value.path]
-    covered = set(ids) | {int(part) for path in paths for part in path.strip("/").split("/")}
+        ids, paths = _subtree_ids(session, value), [value.path]
+    covered = set(ids) | {ancestor for path in paths for ancestor in path_ids(path)}
     return [or_(column.is_(None), column.in_(sorted(covered)))]
+
+
+def _subtree_ids(session: Session, location: Location) -> set[int]:
+    """``location`` and every location below it, by id."""
+    return set(session.scalars(select(Location.id).where(Location.path.startswith(location.path))))
 
 
 def compare(column: ColumnElement, op: str, value) -> ColumnElement:
