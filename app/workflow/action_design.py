@@ -7,7 +7,9 @@ values an ``enum`` allows, a switch, a number, a list of names, a line of text �
 admin adds ``notify`` or ``post_stock`` to a transition, orders and removes them, says when each
 runs and fills in its parameters without YAML, for built-in actions and installed plugins alike.
 A parameter of a shape the designer does not draw (an object of objects) is one line of YAML in
-its box. Parameters shared with another step (a YAML anchor, ``<<:`` merged) stay the YAML's.
+its box. A text a recipient reads in their language (a label: one text, or ``{zh_CN, en}``, as
+``notify``'s ``message``) is two boxes, 中文 and English; the Chinese alone is read in both.
+Parameters shared with another step (a YAML anchor, ``<<:`` merged) stay the YAML's.
 
 Like every designer, each change is made to the text being edited (``yaml_edit``): what an action
 refuses (a value its schema does not take) is refused on its input before it reaches the text;
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 
 from ruamel.yaml import CommentedMap, CommentedSeq
 
-from app.i18n import _, _l
+from app.i18n import LOCALES, _, _l
 from app.meta import flow_design, yaml_edit
 from app.meta.flow_design import FlowView
 from app.meta.forms import label_text
@@ -51,13 +53,16 @@ TYPE_WORDS = {"string": _l("text"), "number": _l("a number"), "integer": _l("a w
 class ParamView:
     name: str
     label: str
-    #: the input it is drawn as: field, choice, switch, number, names, text or yaml
+    #: the input it is drawn as: field, choice, switch, number, names, text, label or yaml
     kind: str
+    #: what the input shows (a label's Chinese, or its one text)
     value: str
     required: bool
     choices: list[str]
     #: what the action takes when the parameter is left out (its schema's ``default``)
     default: str = ""
+    #: a label's English box ("" when its one text is read in both languages)
+    value_en: str = ""
 
 
 @dataclass
@@ -123,10 +128,12 @@ def _params_view(action: Action, params) -> list[ParamView]:
         spec = schema["properties"][name]
         kind, choices = _kind(spec)
         label = action.param_labels.get(name) or PARAM_WORDS.get(name)
+        value = params.get(name)
         shown.append(ParamView(
             name=name, label=label_text(label, locale()) if label else str(spec.get("title", name)),
-            kind=kind, value=_shown(kind, params.get(name)), required=name in required,
+            kind=kind, value=_shown(kind, value), required=name in required,
             choices=choices, default=_shown(kind, spec.get("default")),
+            value_en=str(value.get("en") or "") if kind == "label" and _is_label(value) else "",
         ))  # fmt: skip
     return shown
 
@@ -139,6 +146,8 @@ def _unknown_params(params) -> list[ParamView]:
 
 
 def _kind(schema: Mapping) -> tuple[str, list[str]]:
+    if _takes_label(schema):
+        return "label", []
     if "enum" in schema:
         return "choice", [str(value) for value in schema["enum"]]
     kind = schema.get("type")
@@ -153,9 +162,25 @@ def _kind(schema: Mapping) -> tuple[str, list[str]]:
     return "yaml", []
 
 
+def _takes_label(schema: Mapping) -> bool:
+    """Whether the schema takes one text or a text per language (``{zh_CN, en}``) and nothing
+    else: drawn as a box per language."""
+    kinds = {
+        "string" if one.get("type") == "string" else tuple(sorted(one.get("properties") or ()))
+        for one in schema.get("oneOf") or schema.get("anyOf") or ()
+    }
+    return kinds == {"string", tuple(sorted(LOCALES))}
+
+
+def _is_label(value) -> bool:
+    return isinstance(value, dict) and set(value) <= set(LOCALES)
+
+
 def _shown(kind: str, value) -> str:
     if value is None:
         return ""
+    if kind == "label" and _is_label(value):
+        return str(value.get("zh_CN") or "")
     if kind == "switch":
         return "1" if value is True else ""
     if kind == "names" and isinstance(value, list):
@@ -195,6 +220,10 @@ def _set_params(raw: CommentedMap, registry: ActionRegistry, name: str, values) 
         params = yaml_edit.flow(CommentedMap())
     order = tuple(action.params_schema.get("properties", {}))
     for shown in _params_view(action, params):
+        if shown.kind == "label":
+            value = _label_value(shown, values, params.get(shown.name))
+            yaml_edit.set_or_drop(params, shown.name, value, order)
+            continue
         posted = values.get(f"param.{shown.name}", "")
         yaml_edit.set_or_drop(params, shown.name, _value(shown, posted, params.get(shown.name)),
                               order)  # fmt: skip
@@ -231,6 +260,17 @@ def _value(param: ParamView, posted: str, current):
     return posted
 
 
+def _label_value(param: ParamView, values, current):
+    """What a label's boxes say: nothing, one text (read in both languages: the Chinese alone, or
+    the English alone) or ``{zh_CN, en}``; ``current`` itself when they say what it does."""
+    zh, en = (values.get(f"param.{param.name}.{language}", "").strip() for language in LOCALES)
+    if (zh, en) == (param.value, param.value_en):
+        return current
+    if zh and en:
+        return yaml_edit.flow(CommentedMap(zh_CN=zh, en=en))
+    return zh or en or None
+
+
 def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params) -> None:
     """The first value the action's schema does not take, refused on its input; what concerns
     the parameters as a whole (one still missing, one of two to give) is not refused here: the
@@ -238,8 +278,20 @@ def _refuse_what_the_schema_refuses(registry: ActionRegistry, name: str, params)
     for error in registry.params_errors(name, yaml_edit.plain(params)):
         if not error.absolute_path:
             continue
-        where = str(error.absolute_path[0])
-        raise DesignRefused(_schema_problem(error, where), f"param.{where}")
+        error = _deciding(error)
+        where, *inside = error.absolute_path
+        field = f"param.{where}" + (f".{inside[0]}" if inside and inside[0] in LOCALES else "")
+        raise DesignRefused(_schema_problem(error, str(where)), field)
+
+
+def _deciding(error):
+    """What says what is wrong with a value one of several schemas should take (a label's one
+    text or its texts per language): the error of the schema whose type the value has."""
+    if error.validator in ("oneOf", "anyOf"):
+        fitting = [inner for inner in error.context if inner.validator != "type"]
+        if fitting:
+            return _deciding(fitting[0])
+    return error
 
 
 def _schema_problem(error, param: str) -> str:

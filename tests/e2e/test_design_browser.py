@@ -194,11 +194,19 @@ def test_an_action_is_added_to_a_transition_and_filled_in(
     page.locator("#add-step-1 button[type=submit]").click()
     page.wait_for_selector("#step-1-0")
     settled(page)
-    message = page.locator("#step-1-0-param-message")
+    message = page.locator("#step-1-0-param-message-zh_CN")
     message.fill("报损单已取消")
     message.press("Tab")
     page.wait_for_function(
         "document.querySelector('#yaml-text').value.includes('params: {message: 报损单已取消}')"
+    )
+    settled(page)
+    english = page.locator("#step-1-0-param-message-en")  # the message in English too
+    english.fill("Scrap cancelled")
+    english.press("Tab")
+    page.wait_for_function(
+        "document.querySelector('#yaml-text').value"
+        ".includes('message: {zh_CN: 报损单已取消, en: Scrap cancelled}')"
     )
     settled(page)
     page.click("#step-1-0 details > summary")  # the parameters not given yet, folded away

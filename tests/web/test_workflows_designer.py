@@ -203,16 +203,20 @@ def test_an_action_added_in_the_designer_runs_when_the_transition_fires(api, lab
     added = new_yaml(post(api, scrap_flow, add))
     assert added.endswith("    actions:\n      - action: notify\n")
     shown = api.form(DESIGN, {"yaml": added})
-    step = [pair for pair in inputs(shown, "step-1-0") if pair[0] != "param.message"]
-    message = ("param.message", "报损单已取消 / Scrap cancelled")
-    filled = new_yaml(post(api, added, [*step, message, ("param.creator", "1")]))
-    assert "params: {message: 报损单已取消 / Scrap cancelled, creator: true}" in filled
+    # the message in a box per language
+    step = [pair for pair in inputs(shown, "step-1-0") if not pair[0].startswith("param.message")]
+    assert {"param.message.zh_CN", "param.message.en"} <= {name for name, _v in
+                                                           inputs(shown, "step-1-0")}  # fmt: skip
+    message = [("param.message.zh_CN", "报损单已取消"), ("param.message.en", "Scrap cancelled")]
+    filled = new_yaml(post(api, added, [*step, *message, ("param.creator", "1")]))
+    assert "params: {message: {zh_CN: 报损单已取消, en: Scrap cancelled}, creator: true}" in filled
     created = published_with_a_scrap(api, org, filled)
     fired = api.post(f"{SCRAPS}/{created['id']}/transitions/cancel", json={"comment": "no"})
     assert fired.status_code == 200, fired.json
     with lab_app.extensions["lianku.db"].transaction() as session:
-        messages = session.scalars(select(InboxMessage.message)).all()
-    assert messages == [f"{created['number']}: 报损单已取消 / Scrap cancelled"]
+        messages = session.execute(select(InboxMessage.message, InboxMessage.message_en)).all()
+    number = created["number"]
+    assert messages == [(f"{number}: 报损单已取消", f"{number}: Scrap cancelled")]
 
 
 def test_action_refusals_name_their_input_and_keep_the_yaml(api, scrap_flow):

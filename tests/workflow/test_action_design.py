@@ -26,11 +26,16 @@ SCRAP = (WORKFLOWS / "scrap.yaml").read_text(encoding="utf-8")
 def inputs(step: action_design.StepView, **changed: str) -> MultiDict:
     """What the designer's form of ``step`` posts, with ``changed`` parameters typed in."""
     values = MultiDict({"when": step.when})
+    labels = {param.name for param in step.params if param.kind == "label"}
     for param in step.params:
-        if param.value:
+        if param.kind == "label":
+            values[f"param.{param.name}.zh_CN"] = param.value
+            values[f"param.{param.name}.en"] = param.value_en
+        elif param.value:
             values[f"param.{param.name}"] = param.value
     for name, value in changed.items():
-        values[name if name == "when" else f"param.{name}"] = value
+        in_chinese = ".zh_CN" if name in labels else ""  # a label's Chinese box
+        values[name if name == "when" else f"param.{name}{in_chinese}"] = value
     return values
 
 
@@ -154,6 +159,41 @@ def test_a_message_too_long_or_yaml_that_does_not_read_is_refused():
     assert actions_of(changed, 0)[0]["params"]["line_defaults"] == {"finding": "abnormal"}
 
 
+def test_a_message_is_a_box_per_language_and_the_chinese_alone_is_read_in_both():
+    text = (WORKFLOWS / "transfer_out.yaml").read_text(encoding="utf-8")
+    flow = action_design.view(text)
+    said = [(t.path, s) for t in flow.transitions for s in t.steps if s.action == "notify"]
+    (where, shown), *_more = said
+    message = next(p for p in shown.params if p.name == "message")
+    written = safe_load(text)["transitions"][int(where)]["actions"]
+    words = next(s["params"]["message"] for s in written if s["action"] == "notify")
+    assert (message.kind, message.value, message.value_en) == ("label", words["zh_CN"], words["en"])
+    # the Chinese alone: one text, read in both languages
+    alone = action_design.update_step(text, shown.path, inputs(shown, **{"message.en": ""}))
+    assert _message(alone, shown.path) == words["zh_CN"]
+    # both: a label; a plain text given its English becomes one
+    plain = step(COLD, "1/1")
+    assert (plain.params[0].kind, plain.params[0].value, plain.params[0].value_en) == (
+        "label", "approved", "")  # fmt: skip
+    both = action_design.update_step(COLD, "1/1", inputs(plain, **{"message.en": "Approved"}))
+    assert _message(both, "1/1") == {"zh_CN": "approved", "en": "Approved"}
+    assert "message: {zh_CN: approved, en: Approved}" in both
+    # the English alone is one text too; none at all drops the parameter
+    english = inputs(plain, message="", **{"message.en": "Approved"})
+    assert _message(action_design.update_step(COLD, "1/1", english), "1/1") == "Approved"
+    none = action_design.update_step(COLD, "1/1", inputs(plain, message=""))
+    assert "message" not in actions_of(none, 1)[1]["params"]
+    # too long in one language: refused on that language's box
+    with pytest.raises(DesignRefused) as refused:
+        action_design.update_step(COLD, "1/1", inputs(plain, **{"message.en": "x" * 401}))
+    assert refused.value.field == "param.message.en" and "at most 400" in str(refused.value)
+
+
+def _message(text: str, path: str):
+    transition, _slash, index = path.partition("/")
+    return actions_of(text, int(transition))[int(index)]["params"]["message"]
+
+
 def test_shared_parameters_stay_the_yamls_and_the_condition_still_changes():
     confirm, red = action_design.view(INVOICE).transitions[0].steps
     assert confirm.shared and red.shared  # &receipts, &original
@@ -212,7 +252,7 @@ def test_an_approvals_hooks_take_steps_like_a_transition():
     opened = "      on_reject:\n        - {action: resume_stocktake}\n        - action: notify\n"
     assert opened in added
     filled = action_design.update_step(added, f"{path}/on_reject/1",
-                                       MultiDict({"param.message": "退回重盘"}))  # fmt: skip
+                                       MultiDict({"param.message.zh_CN": "退回重盘"}))  # fmt: skip
     assert hooks(filled)["on_reject"][1] == {"action": "notify", "params": {"message": "退回重盘"}}
     gone = action_design.remove_step(text, f"{path}/on_pending/0")
     assert "on_pending" not in hooks(gone) and "on_reject" in hooks(gone)
