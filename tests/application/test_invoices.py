@@ -231,7 +231,11 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     cashier = shop.api("cashier")
     # nor is one offered for it: there is no customer to bill
     assert "Issue invoice" in cashier.get(f"/forms/sales_order/{order['id']}").text
-    assert "Issue invoice" not in cashier.get(f"/forms/sales_order/{walk_in['id']}").text
+    walk_in_page = cashier.get(f"/forms/sales_order/{walk_in['id']}").text
+    assert "Issue invoice" not in walk_in_page
+    # nor what is invoiced of it: a walk-in sale's amounts to invoice are not shown
+    assert "To be invoiced" in cashier.get(f"/forms/sales_order/{order['id']}").text
+    assert "To be invoiced" not in walk_in_page and "Not yet invoiced" not in walk_in_page
     assert [(row["order"], row["uninvoiced"]) for row in awaiting(cashier, "uninvoiced_sales")] == [
         (order["number"], "60.00")
     ]

@@ -71,6 +71,9 @@ def test_create_through_the_page_and_see_detail_and_history(api, org):
     assert "LOT7" in html and "2027-12-31" in html  # filled from the UDI scan
     assert "High" in html and "A, B" in html and "Yes" in html
     assert "Clerk User" in html  # link label
+    # a field left empty is left out, not a label over nothing
+    assert 'data-field="title"' in html and 'data-field="supplier"' not in html
+    assert 'data-field="photo"' not in html
     assert 'id="history"' in html and "<strong>Created</strong>" in html and "admin" in html
 
 
