@@ -10,7 +10,7 @@ import io
 from decimal import Decimal as D
 
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.db import clock_at
 from app.kernel.items import Item, Lot, LotStatus, Unit, business_timezone
@@ -195,6 +195,13 @@ def test_bad_recalls_are_refused_naming_why_and_change_nothing(shop, db):
         assert not any(session.scalars(select(Unit.recalled)))
         states = set(session.scalars(select(Record.state).where(Record.form == "recall")))
         assert states == {"draft"}
+    # a deadline gone by is refused as it is written, nothing saved
+    late = qa.post(RC, json={"item": shop["STRIP"], "lots": "A", "level": "I",
+                             "deadline": str(day(-1)), "reason": "x"})  # fmt: skip
+    assert late.status_code == 422
+    assert late.json["errors"] == {"deadline": ["The deadline cannot be before today"]}
+    with db.session() as session:
+        assert session.scalar(select(func.count(Record.id)).where(Record.form == "recall")) == 4
     # only QA issues recalls: a store clerk may not even create one
     response = shop.api("clerk").post(
         RC,

@@ -4,11 +4,12 @@ short, one damaged), and the remainder goes back. Stock, ledger and in-transit a
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.kernel.items import Item, Lot
+from app.kernel.items import Item, Lot, business_today
 from app.kernel.recall import recall_lots
 from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
@@ -399,7 +400,15 @@ def test_a_request_naming_the_same_location_twice_is_refused(db, as_user, chain)
     response = clerk.post(TQ, json=body)
     assert response.status_code == 422
     assert "to_location" in response.json["errors"]
+    # nor for goods needed by a day gone by
+    yesterday = str(business_today() - dt.timedelta(days=1))
+    body.update(to_location=chain["S1"], needed_by=yesterday)
+    response = clerk.post(TQ, json=body)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"needed_by": ["The date needed by cannot be before today"]}
     assert records_of(db, "transfer_request") == []
+    body["needed_by"] = str(business_today())
+    assert clerk.post(TQ, json=body).status_code == 201
 
 
 def test_a_rejected_request_creates_no_transfer_out(db, as_user, chain):

@@ -10,10 +10,12 @@ Stock policies (sellable stock = status available, on hand minus reserved):
     BJ01 GLOVE  safety 1   none                                    → below, shortfall 1
 """
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 
+from app.db import clock_at
 from app.kernel.users import User
 from app.meta import records
 from app.meta.models import Record
@@ -38,26 +40,27 @@ def chain(app, db):
                 "location": chain.loc(code), "item": chain.items[item],
                 "safety_stock": safety, "reorder_point": str(int(safety) * 2),
             })  # fmt: skip
-        recalls = [
-            records.create(
-                session,
-                registry,
-                admin,
-                "recall",
-                {
-                    "item": chain.items["STRIP"],
-                    "lots": "L-EARLY",
-                    "level": level,
-                    "deadline": deadline,
-                    "reason": "标签错误",
-                },
-            )  # fmt: skip
-            for level, deadline in (
-                ("II", "2026-12-20"),
-                ("I", "2026-12-10"),
-                ("III", "2026-12-01"),
-            )
-        ]
+        with clock_at(dt.datetime.combine(TODAY, dt.time(12), dt.UTC)):  # written that day
+            recalls = [
+                records.create(
+                    session,
+                    registry,
+                    admin,
+                    "recall",
+                    {
+                        "item": chain.items["STRIP"],
+                        "lots": "L-EARLY",
+                        "level": level,
+                        "deadline": deadline,
+                        "reason": "标签错误",
+                    },
+                )
+                for level, deadline in (
+                    ("II", "2026-12-20"),
+                    ("I", "2026-12-10"),
+                    ("III", "2026-12-01"),
+                )
+            ]
         # two issued, one still a draft (state set here: issuing runs the whole recall)
         for recall in recalls[:2]:
             session.get(Record, recall.id).state = "issued"
