@@ -378,8 +378,18 @@ def _take_evaluator() -> simpleeval.EvalWithCompoundTypes:
 
 
 def compile_expression(text: str, names: Iterable[str]) -> Expression:
-    """Parse and check ``text``; every name must be in ``names`` or be a function/constant."""
-    if not isinstance(text, str) or not text.strip():
+    """Parse and check ``text``; every name must be in ``names`` or be a function/constant.
+
+    An expression compiled once for the same names is the same again: every worker's reload
+    after a publish, and each preview, compiles all of them (hundreds) anew."""
+    if not isinstance(text, str):
+        raise ExpressionError(_("the expression is empty"))
+    return _compiled(text, names if isinstance(names, frozenset) else frozenset(names))
+
+
+@functools.lru_cache(maxsize=8192)
+def _compiled(text: str, known: frozenset[str]) -> Expression:
+    if not text.strip():
         raise ExpressionError(_("the expression is empty"))
     if len(text) > MAX_LENGTH:
         raise ExpressionError(_("the expression is longer than %(max)s characters", max=MAX_LENGTH))
@@ -389,7 +399,6 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
         raise ExpressionError(_("syntax error: %(error)s", error=exc.msg)) from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(_("the expression is nested too deeply")) from None
-    known = names if isinstance(names, set | frozenset) else set(names)
     used: set[str] = set()
     count = 0
 
@@ -480,6 +489,7 @@ def _check_call(node: ast.Call) -> None:
         raise ExpressionError(_("use price(item, location, date, 'retail' or 'wholesale')"))
 
 
+@functools.lru_cache(maxsize=4096)
 def yields_boolean(text: str) -> bool:
     """Whether an expression always gives true or false — a comparison, ``not``, ``and``/``or``
     of such, a conditional between such — so that a formula like ``climate_ok`` shows as yes/no

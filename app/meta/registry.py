@@ -140,7 +140,7 @@ def build(
     """Load files plus published edits (plus ``extra`` texts by file name, for previews)."""
     overrides: dict[str, str] = {}
     versions: dict[str, int] = {}
-    gen = -1
+    gen = 0  # the files alone are what a database holds before its first publish
     if session is not None:
         gen = generation(session)
         for kind in EDITED:
