@@ -335,6 +335,8 @@ class _Run:
 
     # computing --------------------------------------------------------------------------------
     def compute(self, values: dict, creating: bool) -> dict:
+        # a scan fills its fields first: defaults read them (a scanned line's cost is its item's)
+        self._scan(self.form.fields, values, "")
         for field in self.form.fields:
             if creating and _empty(values.get(field.name)):
                 self._default(field, values, values, field.name)
@@ -342,17 +344,16 @@ class _Run:
                 lines = values.get(field.name) or []
                 for index, line in enumerate(lines):
                     scope_path = f"{field.name}[{index}]"
+                    self._scan(field.fields, line, scope_path)
                     for child in field.fields:
                         if _empty(line.get(child.name)):
                             self._default(child, line, {**values, **line}, scope_path)
-                    self._scan(field.fields, line, scope_path)
                     for child in field.fields:
                         if child.type == "formula":
                             line[child.name] = self._formula(
                                 child, {**values, **line}, f"{scope_path}.{child.name}"
                             )
                 values[field.name] = lines
-        self._scan(self.form.fields, values, "")
         for field in self.form.fields:
             if field.type == "formula":
                 values[field.name] = self._formula(field, values, field.name)
@@ -389,7 +390,9 @@ class _Run:
         return value
 
     def _scan(self, definition: list[FieldDef], values: dict, prefix: str) -> None:
-        """A UDI field's scan fills its sibling fields (only those still empty)."""
+        """A UDI field's scan fills its sibling fields still empty, and is refused when one
+        already says otherwise (another item chosen, another lot typed): the goods in hand are
+        what the record must say, for the trace a recall reads."""
         for field in definition:
             text = values.get(field.name)
             if field.type != "udi" or _empty(text):
@@ -404,11 +407,24 @@ class _Run:
                 self.error(path, str(exc))
                 continue
             for part, target in fills.items():
-                if not _empty(values.get(target)):
-                    continue
                 value = resolve_udi_part(self.session, self.user, parsed, part)
-                if value is not None:
+                if value is None:
+                    continue
+                if _empty(values.get(target)):
                     values[target] = value
+                elif str(values[target]) != str(value):
+                    self._contradicted(definition, target, value, path)
+                    break
+
+    def _contradicted(self, definition: list[FieldDef], target: str, scanned, path: str):
+        sibling = next((field for field in definition if field.name == target), None)
+        if sibling is not None and sibling.type == "link":
+            scanned = links.resolve(self.session, self.user, sibling.get("link"), scanned)
+            scanned = scanned.label if scanned is not None else "?"
+        label = sibling.label(locale()) if sibling is not None else target
+        message = _("The scan says %(field)s %(scanned)s, not what is entered: scan the "
+                    "goods in hand, or clear %(field)s.", field=label, scanned=scanned)  # fmt: skip
+        self.error(path, message)
 
     # checking ---------------------------------------------------------------------------------
     def check(self, values: dict) -> None:

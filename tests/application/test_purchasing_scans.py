@@ -102,3 +102,34 @@ def test_a_scan_saved_without_the_scan_endpoint_is_checked_at_save(bed):
     })  # fmt: skip
     assert saved["data"]["lines"][0]["item"] == item
     assert saved["data"]["lines"][0]["lot"] == "ABC"
+
+
+def test_a_scanned_line_is_priced_as_a_chosen_one_and_a_scan_of_other_goods_is_refused(bed):
+    """A line filled by its scan reads its item's purchase price like a line whose item was
+    chosen; a scan that says another item or another lot than the line is refused on the scan,
+    nothing saved: the record must say what is in hand, for the trace a recall reads."""
+    supplier = bed.supplier()["id"]
+    item = bed.item("GLC", "0690123456011")["data"]["item"]
+    other = bed.item("GLD", "0690123456012")["data"]["item"]
+    label = f"(01){gtin('0690123456011')}(17)291231(10)ABC"
+    scanned = bed.create("keeper", "purchase_receipt", {
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"scan": label, "quantity": "10"}],
+    })  # fmt: skip
+    [line] = scanned["data"]["lines"]
+    assert (line["item"], line["unit_cost"], line["amount"]) == (item, "12.00", "120.00")
+    before = bed.api("keeper").get(url("purchase_receipt")).json["total"]
+    for typed, says in (({"item": other}, "Item"), ({"item": item, "lot": "XYZ"}, "Lot")):
+        response = bed.api("keeper").post(url("purchase_receipt"), json={
+            "location": bed.loc("WH-SH"), "supplier": supplier,
+            "lines": [{"scan": label, "quantity": "1", **typed}],
+        })  # fmt: skip
+        assert response.status_code == 422, typed
+        [message] = response.json["errors"]["lines[0].scan"]
+        assert message.startswith(f"The scan says {says}") and "not what is entered" in message
+    assert bed.api("keeper").get(url("purchase_receipt")).json["total"] == before
+    response = bed.api("supervisor").post(url("purchase_receipt"), json={
+        "location": bed.loc("WH-SH"), "supplier": supplier,
+        "lines": [{"scan": label, "quantity": "1", "item": other}],
+    })  # fmt: skip
+    assert response.json["errors"]["lines[0].scan"][0].startswith("扫码结果为商品")
