@@ -47,6 +47,8 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     continue
                 for error in registry.params_errors(name, step.get("params", {})):
                     issues.extend(describe_error(document, error, (*path, "params")))
+                roles = (step.get("params") or {}).get("roles")
+                issues.extend(_unknown_roles(metadata, document, (*path, "params"), roles))
                 fired_by = (step.get("params") or {}).get("fired_by")
                 if isinstance(fired_by, str) and fired_by not in transitions:
                     issues.append(
@@ -157,6 +159,8 @@ def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                             _("unknown state or earlier step '%(name)s'", name=target),
                         )
                     )
+                roles = level["approvers"].get("roles")
+                issues.extend(_unknown_roles(metadata, document, (*where, "approvers"), roles))
                 sources = [
                     ((*where, "when"), level.get("when")),
                     ((*where, "approvers", "expr"), level["approvers"].get("expr")),
@@ -168,6 +172,18 @@ def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         compile_expression(text, names)
                     except ExpressionError as exc:
                         issues.append(document.issue(key, str(exc)))
+
+
+def _unknown_roles(metadata: Metadata, document, path: tuple, roles) -> list[MetadataIssue]:
+    """A role an approval level or an action (``notify``'s ``roles``) names must exist: one
+    misspelt finds nobody, and a record would wait for an approver who cannot be."""
+    if metadata.roles_document is None or not isinstance(roles, list):
+        return []
+    return [
+        document.issue((*path, "roles", index), _("unknown role '%(name)s'", name=role))
+        for index, role in enumerate(roles)
+        if role not in metadata.roles
+    ]
 
 
 @cross_check
