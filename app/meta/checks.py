@@ -325,6 +325,62 @@ def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
 
 
 @cross_check
+def check_formula_circles(metadata: Metadata, issues: list[MetadataIssue]) -> None:
+    """Formulas are computed each after those it reads; ones that read each other round in a
+    circle have no order and would be saved empty: refused, naming the circle."""
+    for document in metadata.forms.values():
+        form = document.data
+        levels = [(form["fields"], ("fields",))] + [
+            (field["fields"], ("fields", index, "fields"))
+            for index, field in enumerate(form["fields"])
+            if field.get("type") == "table"
+        ]
+        for fields, path in levels:
+            circle = _formula_circle(_formula_reads(form, fields, path))
+            if circle:
+                index = next(i for i, f in enumerate(fields) if f["name"] == circle[0])
+                issues.append(document.issue((*path, index, "formula"), _(
+                    "the formulas read each other round in a circle: %(circle)s",
+                    circle=" → ".join(circle),
+                )))  # fmt: skip
+
+
+def _formula_reads(form: dict, fields: list[dict], path: tuple) -> dict[str, set[str]]:
+    """Each formula field of ``fields`` → the formula fields among them it reads."""
+    formulas = {f["name"]: f["formula"] for f in fields if f.get("type") == "formula"}
+    reads = {}
+    for index, field in enumerate(fields):
+        if field["name"] in formulas:
+            try:
+                names = compile_expression(
+                    formulas[field["name"]], expression_names(form, (*path, index))
+                ).names
+            except ExpressionError:  # said by check_expressions
+                names = frozenset()
+            reads[field["name"]] = set(names) & formulas.keys()
+    return reads
+
+
+def _formula_circle(reads: dict[str, set[str]]) -> list[str]:
+    """The first circle of formulas reading each other (``a → b → a``), or []."""
+
+    def walk(name: str, path: list[str]) -> list[str]:
+        if name in path:
+            return [*path[path.index(name) :], name]
+        for read in sorted(reads[name]):
+            circle = walk(read, [*path, name])
+            if circle:
+                return circle
+        return []
+
+    for name in reads:
+        circle = walk(name, [])
+        if circle:
+            return circle
+    return []
+
+
+@cross_check
 def check_menus(metadata: Metadata, issues: list[MetadataIssue]) -> None:
     """A form is listed under one of the menus settings.yaml declares."""
     menus = [menu["name"] for menu in metadata.settings.get("menus", [])]

@@ -384,11 +384,17 @@ def compile_expression(text: str, names: Iterable[str]) -> Expression:
     after a publish, and each preview, compiles all of them (hundreds) anew."""
     if not isinstance(text, str):
         raise ExpressionError(_("the expression is empty"))
-    return _compiled(text, names if isinstance(names, frozenset) else frozenset(names))
+    if type(names) not in (set, frozenset, list, tuple):  # e.g. a set that takes any name
+        return _compile(text, names)
+    return _compiled(text, frozenset(names))
 
 
 @functools.lru_cache(maxsize=8192)
 def _compiled(text: str, known: frozenset[str]) -> Expression:
+    return _compile(text, known)
+
+
+def _compile(text: str, known) -> Expression:
     if not text.strip():
         raise ExpressionError(_("the expression is empty"))
     if len(text) > MAX_LENGTH:

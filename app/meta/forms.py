@@ -69,6 +69,11 @@ class FieldDef:
     def child(self, name: str) -> FieldDef | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    @functools.cached_property
+    def formulas(self) -> list[FieldDef]:
+        """A table's formula fields, in the order they are computed."""
+        return formulas_in_order(self.fields)
+
     @property
     def scale(self) -> int | None:
         """Decimal places a value may have: the field's ``scale``, else for typed decimals the
@@ -125,6 +130,11 @@ class FormDef:
     def field(self, name: str) -> FieldDef | None:
         return next((f for f in self.fields if f.name == name), None)
 
+    @functools.cached_property
+    def formulas(self) -> list[FieldDef]:
+        """The header's formula fields, in the order they are computed."""
+        return formulas_in_order(self.fields)
+
     @property
     def sections(self) -> list[dict]:
         """The sections to render; one unnamed section with every field when none is declared."""
@@ -169,6 +179,24 @@ def default_list_columns(spec) -> list[str]:
     fields = [f for f in spec.get("fields") or [] if isinstance(f, dict)]
     simple = [str(f.get("name")) for f in fields if f.get("type") != "table"][:5]
     return (["number"] if spec.get("numbering") else []) + simple
+
+
+def formulas_in_order(fields: list[FieldDef]) -> list[FieldDef]:
+    """The formula fields of ``fields``, each after the formulas it reads (declared order
+    otherwise): an admin may put a field's double above the total it doubles."""
+    formulas = {f.name: f for f in fields if f.type == "formula" and "formula" in f.expressions}
+    placed: dict[str, FieldDef] = {}
+
+    def place(field: FieldDef, path: tuple[str, ...]) -> None:
+        if field.name in placed or field.name in path:  # a circle: the load check refuses it
+            return
+        for name in sorted(field.expressions["formula"].names & formulas.keys()):
+            place(formulas[name], (*path, field.name))
+        placed[field.name] = field
+
+    for formula in formulas.values():
+        place(formula, ())
+    return list(placed.values())
 
 
 def _compile_field(spec: dict, names: set[str], link_names) -> FieldDef:

@@ -348,16 +348,15 @@ class _Run:
                     for child in field.fields:
                         if _empty(line.get(child.name)):
                             self._default(child, line, {**values, **line}, scope_path)
-                    for child in field.fields:
-                        if child.type == "formula":
-                            line[child.name] = self._formula(
-                                child, {**values, **line}, f"{scope_path}.{child.name}"
-                            )
+                    for child in field.formulas:
+                        line[child.name] = self._formula(
+                            child, {**values, **line}, f"{scope_path}.{child.name}"
+                        )
                 values[field.name] = lines
+        for field in self.form.formulas:
+            values[field.name] = self._formula(field, values, field.name)
         for field in self.form.fields:
-            if field.type == "formula":
-                values[field.name] = self._formula(field, values, field.name)
-            elif creating and field.type == "current_user":
+            if creating and field.type == "current_user":
                 values[field.name] = getattr(self.user, "id", None)
             elif creating and field.type == "current_time":
                 values[field.name] = utcnow()

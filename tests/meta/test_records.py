@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.kernel.audit import AuditEntry
 from app.kernel.users import User
 from app.meta import records
+from app.meta import registry as meta_registry
 from app.meta.models import Record, RecordKey
 from app.meta.records import ValidationFailed
 
@@ -84,3 +85,36 @@ def test_concurrent_creates_never_share_a_number(env, org):
     with database.session() as session:
         seqs = session.scalars(select(Record.data["seq"].as_integer())).all()
         assert sorted(seqs) == list(range(1, 31))  # the autonumber field too
+
+
+DOUBLED = """
+name: doubled
+label: {zh_CN: 双倍, en: Doubled}
+fields:
+  - {name: double_total, type: formula, formula: total * 2, label: {zh_CN: 双倍, en: Double}}
+  - name: lines
+    type: table
+    label: {zh_CN: 明细, en: Lines}
+    fields:
+      - {name: twice, type: formula, formula: amount * 2, label: {zh_CN: 两倍, en: Twice}}
+      - {name: quantity, type: decimal, label: {zh_CN: 数量, en: Quantity}}
+      - {name: amount, type: formula, formula: quantity * 3, label: {zh_CN: 金额, en: Amount}}
+  - {name: total, type: formula, formula: "sum(lines, 'amount')", label: {zh_CN: 合计, en: Total}}
+"""
+
+
+def test_a_formula_reads_a_formula_declared_below_it_as_computed(env, lab_app):
+    """An admin may put a total's double above the total, a line's double above its amount:
+    each formula is computed after those it reads, on create and on update alike."""
+    database, _registry, admin = env
+    settings = lab_app.config["LIANKU"]
+    registry = meta_registry.build(settings.metadata_dir, settings.workflows_dir,
+                                   extra={"forms/doubled.yaml": DOUBLED})  # fmt: skip
+    with database.transaction() as session:
+        record = records.create(session, registry, admin, "doubled",
+                                {"lines": [{"quantity": "2"}]})  # fmt: skip
+        assert record.data["lines"][0]["twice"] == "12"
+        assert (record.data["total"], record.data["double_total"]) == ("6", "12")
+        updated = records.update(session, registry, admin, "doubled", record.id,
+                                 {"lines": [{"quantity": "5"}]})  # fmt: skip
+        assert (updated.data["total"], updated.data["double_total"]) == ("15", "30")
