@@ -215,6 +215,14 @@ def test_scrap_of_an_expired_lot_from_available_stock(db, as_user, chain):
 
 def test_good_stock_is_never_scrapped(db, as_user, chain):
     clerk, boss, qa = as_user("whclerk"), as_user("whsuper"), as_user("qa")
+    # its expiry given and not past: refused as it is written, before anyone approves it
+    good = {**line(chain, "1", status="available"), "expiry_date": "2099-12-31"}
+    response = clerk.post(SC, json=scrap_body(chain, [good]))
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "lines[0].status": ["Available stock is scrapped only once its lot has expired"]
+    }
+    # not given: the posting checks the lot's own expiry, at the last approval
     record = create(clerk, SC, scrap_body(chain, [line(chain, "1", status="available")]))
     submit(clerk, SC, record["id"])
     approve(db, boss, chain["whsuper"], record["id"])
