@@ -66,7 +66,7 @@ def _description(field: FieldDef, locale: str | None) -> str:
     if field.type in DECIMAL_TYPES:
         parts.append(_("A decimal number; send it as a string to keep it exact."))
     if field.type == "link":
-        parts.append(_("The id (or code) of a %(target)s.", target=field.get("link")))
+        parts.append(_("The id of a %(target)s (as the API gives it).", target=field.get("link")))
     if field.type in ("select", "multiselect"):
         parts.append(
             "; ".join(
@@ -102,12 +102,20 @@ def data_schema(fields: list[FieldDef], locale: str | None) -> dict:
         "type": "object",
         "additionalProperties": False,
         "properties": {field.name: field_schema(field, locale) for field in fields},
-        "required": [
-            field.name
-            for field in fields
-            if field.get("required") is True and field.type not in COMPUTED_TYPES
-        ],
+        "required": [field.name for field in fields if _always_given(field)],
     }
+
+
+def _always_given(field: FieldDef) -> bool:
+    """Required of every caller: not computed, not filled by a default when left out, not
+    required only when shown (a red-letter invoice's original: its ``visible_if`` says)."""
+    return (
+        field.get("required") is True
+        and field.type not in COMPUTED_TYPES
+        and "visible_if" not in field.expressions
+        and "default_expr" not in field.expressions
+        and field.get("default") is None
+    )
 
 
 def record_schema(form: FormDef, data: dict) -> dict:

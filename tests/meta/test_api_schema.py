@@ -50,5 +50,5 @@ def test_descriptions_say_what_a_caller_must_know():
     schema = data_schema(compile_form(SPEC, 1, "", None).fields, "en")["properties"]
     assert "send it as a string" in schema["qty"]["description"]
     assert "a = A" in schema["kind"]["description"]
-    assert "The id (or code) of a item." in schema["item"]["description"]
+    assert "The id of a item (as the API gives it)." in schema["item"]["description"]
     assert schema["total"]["readOnly"] is True
