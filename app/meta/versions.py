@@ -488,8 +488,18 @@ def publish(
     text: str,
     note: str | None = None,
     kind: Edited = FORMS,
+    opened: int | None = None,
 ):
-    """Check ``text`` and store it as the next live version of ``name`` (see ``publish_all``)."""
+    """Check ``text`` and store it as the next live version of ``name`` (see ``publish_all``).
+    ``opened``: the live version the admin's editor opened; when another admin published since,
+    the text would undo their change unseen: refused, to be made again on what is live."""
+    live = current_version(session, registry, name, kind)
+    if opened is not None and opened != live:
+        raise ChangeRefused(_(
+            "version %(live)s of %(form)s was published after you opened version %(opened)s: "
+            "open it again to see that change, then make yours on it",
+            live=live, form=name, opened=opened,
+        ))  # fmt: skip
     [row] = publish_all(session, registry, user, {(kind, name): text}, note)
     return row
 

@@ -129,15 +129,18 @@ class Editor:
 
     def editor_page(self, name: str, text: str, issues=(), status=200, new=False):
         history = [] if new else versions.history(db_session(), registry(), name, self.kind)
+        # the version the admin's edit starts from: the live one, or the one first opened
+        opened = _opened_version() or next((v.version for v in history if v.live), None)
         return render_template(
             "admin_metadata/edit.html", editor=self, name=name, text=text, issues=issues,
-            new=new, history=history, locale=locale(),
+            new=new, history=history, locale=locale(), opened_version=opened,
         ), status  # fmt: skip
 
     def publish_text(self, name: str, text: str, new: bool = False, note: str | None = None):
         session = db_session()
         try:
-            row = versions.publish(session, registry(), current_user, name, text, note, self.kind)
+            row = versions.publish(session, registry(), current_user, name, text, note, self.kind,
+                                   opened=_opened_version())  # fmt: skip
             session.commit()
         except MetadataInvalid as exc:
             session.rollback()
@@ -148,6 +151,12 @@ class Editor:
             return self.editor_page(name, text, (), 409, new)
         flash(_("Version %(v)s of %(form)s is live.", v=row.version, form=name), "info")
         return redirect(self.url("versions_view", name))
+
+
+def _opened_version() -> int | None:
+    """The version the editor being posted was opened on (None: not said, e.g. a script)."""
+    value = request.form.get("opened_version", "") if request.method == "POST" else ""
+    return int(value) if value.isdigit() else None
 
 
 def single_file(

@@ -199,3 +199,22 @@ def test_only_admins_edit_reports(app, chain, user):
     assert preview.status_code == 403
     publish = client.form("/admin/reports/stock_by_location/publish", {"yaml": NEW_REPORT})
     assert publish.status_code == 403
+
+
+def test_a_publish_on_a_version_another_admin_replaced_is_refused(app, db, admin):
+    """Two admins open the same report; the second to publish would undo the first's change
+    unseen: refused, nothing published, until it is made again on what is live."""
+    page = admin.get("/admin/reports/stock_by_location/edit").text
+    assert 'name="opened_version" value="1"' in page
+    first = {"yaml": with_reserved(app), "opened_version": "1"}
+    assert admin.form("/admin/reports/stock_by_location/publish", first).status_code == 302
+    second = {"yaml": shipped_text(app).replace("totals: true", "totals: false"),
+              "opened_version": "1"}  # fmt: skip
+    refused = admin.form("/admin/reports/stock_by_location/publish", second)
+    assert refused.status_code == 409
+    assert "stock_by_location 的第 2 版在您打开第 1 版之后已发布" in refused.text
+    assert 'name="opened_version" value="1"' in refused.text  # still what was opened
+    assert published_rows(db) == 1
+    again = {**second, "opened_version": "2"}
+    assert admin.form("/admin/reports/stock_by_location/publish", again).status_code == 302
+    assert published_rows(db) == 2
