@@ -181,8 +181,8 @@ def _inputs(report, values: dict) -> dict[str, str]:
 @login_required
 def api(report: str):
     found = _runnable_report(report)
-    if found is None:
-        return jsonify(error=_("No such report.")), 404
+    if found is None:  # (one the user may not run is not found either: its name stays private)
+        return jsonify(error="not_found", message=_("No such report.")), 404
     try:
         result = _run(found, paged=True)
     except ParamError as error:

@@ -3,14 +3,20 @@
 import datetime as dt
 import io
 import re
+import shutil
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import update
 
+from app import create_app
 from app.kernel import audit, jobs
 from app.kernel.audit import AuditContext
 from app.kernel.locations import add_location
+from app.kernel.users import User
 from app.meta import identity
+from tests.conftest import PROJECT_ROOT
+from tests.forms_fixtures import ApiClient
 
 UTC = dt.UTC
 MOMENTS = [
@@ -19,6 +25,16 @@ MOMENTS = [
     (dt.datetime(2026, 3, 2, 4, 0, tzinfo=UTC), "create"),
 ]
 PERIOD = {"period": "2026-03-01..2026-03-31"}
+#: A report with a yes/no column of its source and a yes/no formula.
+FLAGS = """name: location_flags
+label: {zh_CN: 地点标志, en: Location flags}
+source: locations
+columns:
+  - {name: code, column: code, label: {zh_CN: 编码, en: Code}}
+  - {name: active, column: active, label: {zh_CN: 启用, en: Active}}
+  - {name: head_office, formula: "code == 'HQ'", label: {zh_CN: 总部, en: Head office}}
+sort: [code]
+"""
 
 
 @pytest.fixture
@@ -32,6 +48,20 @@ def auditor(db, monkeypatch, login):
             audit.record(session, action, "supplier", 7, context=AuditContext(username="qa"))
     monkeypatch.undo()
     login("auditor", "correct horse battery")
+
+
+@pytest.fixture
+def flags(auditor, app_config, db, tmp_path):
+    """An app whose metadata adds ``location_flags``, the auditor signed in to it; HQ is open,
+    a store closed."""
+    shutil.copytree(PROJECT_ROOT / "metadata", tmp_path / "metadata")
+    (tmp_path / "metadata" / "reports" / "location_flags.yaml").write_text(FLAGS, "utf-8")
+    with db.transaction() as session:
+        add_location(session, "SH09", "已关闭门店", "store").active = False
+    application = create_app({**app_config, "METADATA_DIR": str(tmp_path / "metadata")})
+    application.config["TESTING"] = True
+    yield ApiClient(application.test_client()).login("auditor", "correct horse battery")
+    application.extensions["lianku.db"].dispose()
 
 
 def test_api_returns_rows_and_typed_columns_in_the_users_language(client, auditor):
@@ -65,7 +95,10 @@ def test_api_bad_page_is_a_400_naming_it(client, auditor, query):
 
 
 def test_unknown_report_is_404(client, auditor):
-    assert client.get("/api/v1/reports/no_such").status_code == 404
+    """The API's 404 has the shape of every API error: a short code and the text to show."""
+    response = client.get("/api/v1/reports/no_such")
+    assert response.status_code == 404
+    assert response.get_json() == {"error": "not_found", "message": "没有这个报表。"}
     assert client.get("/reports/no_such").status_code == 404
 
 
@@ -198,3 +231,28 @@ def test_a_report_opened_from_the_menu_shows_the_period_it_ran_with(client, audi
     assert start and end and start.group(1) <= end.group(1)
     typed = client.get("/reports/audit_trail", query_string=PERIOD).text
     assert 'name="period_from" value="2026-03-01"' in typed  # (typed as period=2026-03-01..)
+
+
+def _cells(page: str, label: str) -> list[str]:
+    return re.findall(rf'data-label="{label}"[^>]*>\s*([^<]*?)\s*</td>', page)
+
+
+def test_yes_no_columns_read_as_words_not_true_and_blank(flags, db):
+    """A yes/no column (of the source, or a formula giving true or false) reads 是/否 on the
+    page and in the exports, Yes/No in English; the API keeps the values, the words as labels."""
+    page = flags.get("/reports/location_flags").text
+    assert _cells(page, "启用") == ["是", "否"] and _cells(page, "总部") == ["是", "否"]
+    body = flags.get("/api/v1/reports/location_flags").get_json()
+    assert body["columns"][2]["type"] == "boolean"
+    assert [(r["values"]["active"], r["labels"]["active"]) for r in body["rows"]] == [
+        (True, "是"), (False, "否")]  # fmt: skip
+    text = flags.get("/reports/location_flags/export.csv").data.decode("utf-8")
+    assert text.splitlines()[1:] == ["HQ,是,是", "SH09,否,否"]
+    sheet = load_workbook(io.BytesIO(flags.get("/reports/location_flags/export.xlsx").data)).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert rows == [("HQ", "是", "是"), ("SH09", "否", "否")]
+    with db.transaction() as session:
+        session.execute(update(User).where(User.username == "auditor").values(locale="en"))
+    text = flags.get("/reports/location_flags/export.csv").data.decode("utf-8")
+    assert text.splitlines()[1:] == ["HQ,Yes,Yes", "SH09,No,No"]
+    assert _cells(flags.get("/reports/location_flags").text, "Active") == ["Yes", "No"]

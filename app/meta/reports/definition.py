@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.i18n import _
-from app.meta.expressions import Expression, ExpressionError, compile_expression
+from app.meta.expressions import Expression, ExpressionError, compile_expression, yields_boolean
 from app.meta.loader import cross_check
 from app.meta.reports import union
 from app.meta.reports.model import Report, ReportColumn, ReportParam
@@ -133,7 +133,7 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
         "drill": spec.get("drill"),
     }
     if "formula" in spec:
-        return ReportColumn(kind="formula", type="decimal", **common)
+        return ReportColumn(kind="formula", type=_formula_type(spec["formula"]), **common)
     if "running" in spec:  # its type and its targets are checked once all columns are known
         for key in ("column", "aggregate", "bucket"):
             if key in spec:
@@ -163,6 +163,12 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
     return ReportColumn(
         kind="dimension", type=column_type, ref=ref, bucket=bucket, options=options, **common
     )
+
+
+def _formula_type(text) -> str:
+    """A formula that gives true or false (``on_hand < safety_stock``) is a yes/no column, read
+    as 是/否 like a form's yes/no field; any other formula gives a number."""
+    return "boolean" if isinstance(text, str) and yields_boolean(text) else "decimal"
 
 
 def _aggregate_type(aggregate: str, source_column: SourceColumn | None, path, problems) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from flask_babel import force_locale
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
@@ -324,10 +325,22 @@ def _tidy(columns: list[ReportColumn], row: dict) -> None:
 
 def shown(column: ReportColumn, value, language: str | None = None):
     """What a person reads in a cell: a code column's value by its label (``合格`` for
-    ``accepted``) in ``language`` (default: the user's); other values as they are."""
+    ``accepted``), a yes/no column's as 是/否 — not Python's ``True`` — in ``language`` (default:
+    the user's); other values as they are."""
     if column.options and isinstance(value, str | int) and value in column.options:
         return localized(column.options[value], language)
+    if column.type == "boolean" and isinstance(value, bool | int):
+        return yes_no(bool(value), language)
     return value
+
+
+def yes_no(value: bool, language: str | None = None) -> str:
+    """Yes or No as form pages word a yes/no field; in ``language`` when given (an export's,
+    which a background job runs outside the request that asked for it)."""
+    if language is None:
+        return str(_("Yes") if value else _("No"))
+    with force_locale(language):
+        return str(_("Yes") if value else _("No"))
 
 
 def _finish_row(report: Report, row: dict, today: dt.date) -> None:
@@ -441,13 +454,10 @@ def _drill_dimensions(result: ReportResult) -> list[str]:
 
 def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
     """``values`` as stored (filters and drill links use them); ``labels``: what a person reads
-    for the code columns' values (a select field's option label, a stock status)."""
+    for the code columns' values (a select field's option label, a stock status) and the yes/no
+    columns' (是/否)."""
     values = {c.name: _json_value(row.get(c.name)) for c in columns}
-    labels = {
-        c.name: shown(c, row.get(c.name))
-        for c in columns
-        if c.options and shown(c, row.get(c.name)) != row.get(c.name)
-    }
+    labels = _labels(row, columns)
     extra = {"level": row.get("_level", 0), "styles": row.get("_styles", {}), "labels": labels}
     links = _links(row, columns)
     if links:
@@ -457,6 +467,18 @@ def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
     if row.get("_record_form"):  # a union's row: the record of whichever form it came from
         extra["record_form"] = row["_record_form"]
     return {"values": values, **extra}
+
+
+def _labels(row: dict, columns: list[ReportColumn]) -> dict:
+    """The cells a person reads otherwise than stored: a code column's label, a yes/no
+    column's 是/否 (the page shows these; filters and drill links use the values)."""
+    labels = {}
+    for column in columns:
+        value = row.get(column.name)
+        text = shown(column, value)
+        if (column.options or column.type == "boolean") and text != value:
+            labels[column.name] = text
+    return labels
 
 
 def _links(row: dict, columns: list[ReportColumn]) -> dict:
