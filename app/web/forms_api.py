@@ -32,6 +32,7 @@ from app.meta.records import RecordError, ValidationFailed
 from app.web.auth import unauthorized
 from app.web.forms_common import (
     MAX_PAGE,
+    MAX_PER_PAGE,
     edited_version,
     json_error,
     lookup_limit,
@@ -143,7 +144,7 @@ def _page_args() -> dict:
     args = request.args
     reserved = {"q", "sort", "page", "per_page"}
     page = whole_number(args.get("page"), "page", 1, highest=MAX_PAGE)
-    per_page = whole_number(args.get("per_page"), "per_page", 0) or None
+    per_page = whole_number(args.get("per_page"), "per_page", 0, highest=MAX_PER_PAGE) or None
     return {
         "filters": {key: value for key, value in args.items() if key not in reserved},
         "q": args.get("q"),

@@ -74,6 +74,9 @@ def edited_version(value, required: bool = True) -> int | None:
 
 #: The highest page number a list answers: far beyond any real list, and its offset still fits.
 MAX_PAGE = 1_000_000
+#: The most records a list page holds: ``records.list_records`` cuts a larger page to this, so
+#: ``per_page`` says so rather than accept more (a form's ``list.page_size`` allows no more).
+MAX_PER_PAGE = 500
 
 
 class DatabaseIntConverter(IntegerConverter):

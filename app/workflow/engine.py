@@ -39,6 +39,7 @@ from app.workflow import approvals
 from app.workflow.actions import ActionContext, ActionError, installed_actions
 from app.workflow.errors import (  # noqa: F401  (re-exported)
     SignatureRefused,
+    TokenCannotSign,
     TransitionNotAllowed,
     TransitionRefused,
     UnknownTransition,
@@ -202,10 +203,13 @@ _STEPS = {
     "return": _l("Returned to: %(level)s"),
     "comment": _l("Comment: %(level)s"),
 }
+#: Every action audited on a record (``entity="record"``) but a fired transition's, which reads
+#: as the transition: the record's history shows these words, never the code.
 _AUDIT_ACTIONS = {
     "create": _l("Created"),
     "update": _l("Changed"),
     "delete": _l("Deleted"),
+    "backfill": _l("Formulas recomputed"),  # app.meta.backfill, after a form gained formulas
     "signature_refused": _l("Signature refused (wrong password)"),
     "approval.approve": _l("Approval: approved"),
     "approval.reject": _l("Approval: rejected"),
@@ -411,7 +415,10 @@ def content_hash(record: Record) -> str:
 
 
 def check_signature(session: Session, user, signature) -> tuple[User, str]:
-    """The signer and the meaning they chose, once their password is confirmed."""
+    """The signer and the meaning they chose, once their password is confirmed. An API token
+    is refused first, whatever it sends: it cannot sign, and its refusal is no wrong password."""
+    if getattr(user, "is_api_token", False):
+        raise TokenCannotSign()
     if not isinstance(signature, dict):
         signature = {}
     errors: dict[str, list[str]] = {}

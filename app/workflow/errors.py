@@ -37,3 +37,16 @@ class SignatureRefused(TransitionNotAllowed):
 
     def __init__(self):
         super().__init__(_("The password is wrong; the record was not signed."))
+
+
+class TokenCannotSign(TransitionNotAllowed):
+    """An API token fired a step that needs an e-signature: a signature is a person's own, and a
+    token has no person (nor password) behind it. Not a wrong password: nothing is audited."""
+
+    def __init__(self):
+        super().__init__(
+            _(
+                "An electronic signature is a person's own: an API token cannot sign. A person "
+                "signs in and does this step with their password."
+            )
+        )

@@ -246,6 +246,9 @@ def test_a_new_formula_is_filled_in_on_the_records_saved_before(api, lab_app, or
         assert data["total"] == saved["data"]["total"]  # not recomputed by the new rule
         [entry] = session.query(AuditEntry).filter_by(action="backfill").all()
         assert entry.entity_id == str(saved["id"]) and set(entry.changes) == {"heavy", "lines"}
+    # the record's history names the entry in words, not by its code
+    history = api.get(f"/forms/field_lab/{saved['id']}").text
+    assert "<strong>Formulas recomputed</strong>" in history and ">backfill<" not in history
     # nothing is left to fill: a second run (as cron's, for every form) writes nothing
     with db.transaction() as session:
         jobs.enqueue(session, "formula_backfill")

@@ -324,6 +324,16 @@ def test_bad_numbers_in_requests_are_4xx_naming_the_parameter(api, org, method, 
     assert field in response.json["errors"] and response.json["message"]
 
 
+@pytest.mark.parametrize("per_page", ["-1", "0", "501"])
+def test_a_page_size_out_of_range_names_the_real_range(api, org, per_page):
+    """A list page holds at most 500 records: the refusal says so, not "1 to 9223372036854775807"
+    (a larger size was cut to 500 without a word)."""
+    response = api.get(f"{URL}?per_page={per_page}")
+    assert response.status_code == 422
+    assert response.json["errors"]["per_page"] == ["Give a whole number from 1 to 500."]
+    assert api.get(f"{URL}?per_page=500").json["per_page"] == 500
+
+
 def test_ids_too_large_for_the_database_are_not_found(api, org):
     for url in (f"{URL}/{HUGE}", f"/api/v1/stock/items/{HUGE}", f"/api/v1/attachments/{HUGE}"):
         response = api.get(url)

@@ -11,7 +11,7 @@ from app.kernel.audit import AuditEntry
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.meta import records
 from app.meta.models import Record
-from app.workflow import engine
+from app.workflow import approvals, engine
 from app.workflow.models import InboxMessage, Signature, WorkflowEvent
 from tests.forms_fixtures import PASSWORD
 
@@ -165,6 +165,22 @@ def test_allow_creator_and_webhook_is_queued_not_called(wf_app, wf_api, wf_org, 
         assert job.kind == "webhook" and job.params["body"]["state"] == "rejected"
 
 
+#: Every action audited on a record but a fired transition (which reads as the transition).
+RECORD_ACTIONS = [
+    "create", "update", "delete", "backfill", "signature_refused", "approval.add_approver",
+    *(f"approval.{decision}" for decision in approvals.DECISIONS),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("action", RECORD_ACTIONS)
+def test_every_audit_action_on_a_record_reads_as_words_in_its_history(wf_app, action):
+    """The record page's history shows each entry's label, never its code (``backfill``)."""
+    form = wf_app.extensions["lianku.registry"].form("cold_receipt")
+    entry = AuditEntry(action=action, changes={})
+    with wf_app.test_request_context(headers={"Accept-Language": "en"}):
+        assert engine.history_label(form, entry, "en") not in ("", action)
+
+
 def test_signature_is_recorded_with_a_content_hash(wf_app, wf_api, wf_org, db):
     clerk, manager = wf_api("clerk"), wf_api("manager")
     record = new_receipt(clerk, wf_org)
@@ -206,6 +222,31 @@ def test_a_wrong_signing_password_is_refused_audited_and_writes_nothing(wf_app, 
     # no meaning chosen: 422 naming the field
     response = fire(manager, record, "approve", signature={"password": PASSWORD})
     assert response.status_code == 422 and "signature.meaning" in response.json["errors"]
+
+
+def test_an_api_token_cannot_sign_and_is_told_a_person_must(wf_app, wf_api, wf_org, db):
+    """A token has no person nor password: told so, whatever it sends, and not audited as a
+    wrong password (nothing is written)."""
+    from app.meta import identity
+
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200
+    with db.transaction() as session:
+        _token, plaintext = identity.issue_token(
+            session, "pos", "store_manager", [wf_org["S1"]], None
+        )
+    headers = {"Authorization": f"Bearer {plaintext}", "Accept-Language": "en"}
+    before = counts(db)
+    for signature in ({"password": PASSWORD, "meaning": "approved"}, {}):
+        response = wf_app.test_client().post(
+            f"{URL}/{record['id']}/transitions/approve", json={"signature": signature},
+            headers=headers,
+        )  # fmt: skip
+        assert response.status_code == 403, response.json
+        assert "an API token cannot sign" in response.json["message"]
+    assert counts(db) == before
+    assert stock(db) == {"awaiting_inspection": Decimal(10)}
 
 
 def test_the_preview_of_a_signed_transition_does_not_check_the_password(wf_app, wf_api, wf_org, db):
