@@ -165,9 +165,19 @@ def payload_from_form(form_def, data) -> dict:
         if field.type == "table":
             rows = lines.get(field.name, {})
             payload[field.name] = [
-                rows[i] for i in sorted(rows) if any(v not in ("", None) for v in rows[i].values())
+                _ticked(field, rows[i])
+                for i in sorted(rows)
+                if any(v not in ("", None) for v in rows[i].values())
             ]
     return payload
+
+
+def _ticked(table, row: dict) -> dict:
+    """A line's boxes as yes or no: an unticked one sends nothing, and means no (外包装完好: 否)."""
+    for child in table.fields:
+        if child.type == "boolean" and not (child.get("hidden") or child.get("read_only")):
+            row[child.name] = row.get(child.name) not in (None, "", "0", "false")
+    return row
 
 
 def wants_json() -> bool:
