@@ -398,6 +398,11 @@ BAD = [
                    "label": {"zh_CN": "x", "en": "x"}}],
       "sort": ["a"]},
      "columns[1].column: a running column takes no 'column'"),
+    ({"source": "form:purchase_receipt",
+      "filters": [{"column": "state", "op": "in", "value": ["draft", "recieved"]}]},
+     "filters[0].value[1]: unknown value 'recieved'; expected one of: draft, "),
+    ({"source": "form:scrap.lines", "filters": [{"column": "status", "op": "eq", "value": "ok"}]},
+     "filters[0].value: unknown value 'ok'; expected one of: nonconforming, available"),
 ]  # fmt: skip
 
 

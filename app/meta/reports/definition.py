@@ -44,7 +44,10 @@ def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tupl
     names = {column.name for column in columns}
     params = _compile_params(data, source, problems)
     for index, condition in enumerate(data.get("filters", [])):
-        _need_source_column(source, condition["column"], ("filters", index, "column"), problems)
+        found = _need_source_column(
+            source, condition["column"], ("filters", index, "column"), problems
+        )
+        _need_known_values(found, condition, ("filters", index, "value"), problems)
         if "against" in condition:
             _need_source_column(
                 source, condition["against"], ("filters", index, "against"), problems
@@ -191,6 +194,23 @@ def _aggregate_type(aggregate: str, source_column: SourceColumn | None, path, pr
             )
         )
     return "decimal" if aggregate == "avg" else source_column.type
+
+
+def _need_known_values(column: SourceColumn | None, condition: dict, path: tuple, problems):
+    """A filter comparing a code column (a state, a select field's value) with a code it never
+    holds finds nothing or everything: a typo (``recieved``), said rather than a report that
+    silently leaves the received receipts out."""
+    if column is None or not column.options or condition["op"] not in ("eq", "ne", "in"):
+        return
+    value = condition.get("value")
+    listed = isinstance(value, list)
+    for index, code in enumerate(value if listed else [value]):
+        if code is not None and code not in column.options:
+            problems.append((
+                (*path, index) if listed else path,
+                _("unknown value '%(value)s'; expected one of: %(known)s", value=code,
+                  known=", ".join(str(known) for known in column.options)),
+            ))  # fmt: skip
 
 
 def _need_source_column(source: Source, ref: str, path: tuple, problems) -> SourceColumn | None:
