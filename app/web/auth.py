@@ -116,8 +116,13 @@ def load_token(req) -> tokens.TokenPrincipal | None:
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    if is_api_request():
-        response = jsonify(error="unauthorized", message=_("Please sign in to continue."))
+    if is_api_request() or bearer_token() is not None:
+        # a program with a token is answered as one, also off /api/: never a sign-in page
+        message = (
+            _("Please sign in to continue.") if is_api_request()
+            else _("An API token is accepted under /api/ only: this page is for people.")
+        )  # fmt: skip
+        response = jsonify(error="unauthorized", message=message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="lianku"'
         return response, 401
     flash(login_manager.login_message, "info")

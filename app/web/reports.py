@@ -202,6 +202,29 @@ def export(report: str, fmt: str):
         return _param_error(error)
     if len(result.rows) > DIRECT_EXPORT_ROWS:
         return _export_as_job(report, fmt)
+    return _export_file(report, result, fmt)
+
+
+@bp.get("/api/v1/reports/<report>/export.<fmt>")
+@login_required
+def api_export(report: str, fmt: str):
+    """The export for an integration (an API token reaches /api/ only): the file itself; one
+    too large for a request is refused, to be narrowed by the parameters."""
+    found = _runnable_report(report)
+    if fmt not in FORMATS or found is None:
+        return jsonify(error="not_found", message=_("No such report.")), 404
+    try:
+        result = _run(found, limit=DIRECT_EXPORT_ROWS + 1)
+    except ParamError as error:
+        return _param_error(error)
+    if len(result.rows) > DIRECT_EXPORT_ROWS:
+        message = _("More than %(rows)s rows: narrow the report's parameters to export it here.",
+                    rows=DIRECT_EXPORT_ROWS)  # fmt: skip
+        return jsonify(error="too_large", message=message), 422
+    return _export_file(found, result, fmt)
+
+
+def _export_file(report, result, fmt: str):
     settings = current_app.config["LIANKU"]
     filename = f"{report.name}.{fmt}"
     if fmt == "xlsx":

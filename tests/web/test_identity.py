@@ -406,9 +406,8 @@ def test_a_tokens_scope_limits_it_like_a_users(db, client, chain):
 
 def test_tokens_do_not_open_the_html_pages_and_bad_tokens_are_refused(client, chain):
     _id, plaintext = chain.tokens["b"]
-    page = client.get("/", headers=bearer(plaintext))
-    assert page.status_code == 302
-    assert page.headers["Location"].endswith("/login?next=%2F")
+    page = client.get("/", headers=bearer(plaintext))  # answered as a program: no sign-in page
+    assert page.status_code == 401 and "/api/" in page.json["message"]
     answer = client.get("/api/v1/lookup/location", headers=bearer("lk_not-a-real-token"))
     assert answer.status_code == 401
     assert client.get("/api/v1/lookup/location").status_code == 401
@@ -498,3 +497,18 @@ def test_a_long_client_chosen_request_id_does_not_break_sign_in(client, db, chai
     assert response.status_code == 302
     [entry] = _entries(db, action="login")
     assert entry.request_id == "x" * 64
+
+
+def test_a_token_exports_a_report_under_the_api_and_is_told_so_off_it(db, client, chain):
+    """An integration downloads a report's file with its token; a page's URL answers it as a
+    program (401 saying where tokens work), never with a sign-in page and 200."""
+    _user, token = issue(db, "erp", "store_manager", ["SH01"])
+    api = client.application.test_client()
+    response = api.get("/api/v1/reports/stock_on_hand/export.csv", headers=bearer(token))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/csv"
+    unknown = api.get("/api/v1/reports/nothing/export.csv", headers=bearer(token))
+    assert unknown.status_code == 404 and unknown.json["message"]
+    page = api.get("/reports/stock_on_hand/export.csv", headers=bearer(token))
+    assert page.status_code == 401
+    assert "/api/" in page.json["message"]  # in the token user's language

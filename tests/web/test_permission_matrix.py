@@ -165,6 +165,7 @@ ALLOWED: dict[str, str] = {
     "/reports/<report>": "a report the clerk may run, over their own locations only",
     "/api/v1/reports/<report>": "a report the clerk may run, over their own locations only",
     "/reports/<report>/export.<fmt>": "export of a report the clerk may run (own locations)",
+    "/api/v1/reports/<report>/export.<fmt>": "the same export, for an integration's token",
     "/api/v1/forms/<form>/evaluate": "live recompute of the clerk's own unsaved form",
     "/api/v1/forms/<form>/records": "list (scoped) and create records",
     "/api/v1/forms/<form>/scan": "parse a scanned UDI for the clerk's form",
