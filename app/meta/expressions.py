@@ -402,7 +402,11 @@ def _compile(text: str, known) -> Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(_("syntax error: %(error)s", error=exc.msg)) from None
+        # Python's own words ("'(' was never closed") are English: where it went wrong is not
+        raise ExpressionError(_(
+            "syntax error at character %(at)s: check the brackets, quotes and operators there",
+            at=exc.offset or 1,
+        )) from None  # fmt: skip
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError(_("the expression is nested too deeply")) from None
     used: set[str] = set()
@@ -423,7 +427,7 @@ def _compile(text: str, known) -> Expression:
             raise ExpressionError(_("indexing ('[...]') is not allowed"))
         if not isinstance(node, ALLOWED_NODES):
             raise ExpressionError(
-                _("'%(construct)s' is not allowed in an expression", construct=type(node).__name__)
+                _("'%(construct)s' is not allowed in an expression", construct=_written(node))
             )
         if isinstance(node, ast.Name) and node.id.startswith("_"):
             raise ExpressionError(_("the name '%(name)s' is not allowed", name=node.id))
@@ -447,6 +451,21 @@ def _compile(text: str, known) -> Expression:
     _decimal_literals(tree)
     _lookup_by_name(tree)
     return Expression(text.strip(), tree, frozenset(used))
+
+
+#: How a refused construct is written, for the message (Python's name of it says nothing to an
+#: admin: ``RShift`` is ``>>``).
+WRITTEN = {
+    "RShift": ">>", "LShift": "<<", "BitOr": "|", "BitAnd": "&", "BitXor": "^", "Invert": "~",
+    "MatMult": "@", "Pow": "**", "FloorDiv": "//", "Lambda": "lambda", "Dict": "{…: …}",
+    "Set": "{…}", "ListComp": "[… for …]", "SetComp": "{… for …}", "DictComp": "{…: … for …}",
+    "GeneratorExp": "(… for …)", "Starred": "*…", "NamedExpr": ":=", "JoinedStr": "f'…'",
+    "Slice": "[…:…]", "Await": "await", "Yield": "yield", "YieldFrom": "yield from",
+}  # fmt: skip
+
+
+def _written(node: ast.AST) -> str:
+    return WRITTEN.get(type(node).__name__, type(node).__name__)
 
 
 def _check_constant(node: ast.Constant) -> None:

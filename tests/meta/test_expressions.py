@@ -201,3 +201,15 @@ def test_the_records_system_columns_are_names_and_its_fields_come_first():
     assert shown.evaluate({"kind": "hospital", "state": "draft"},
                           Context(record={"state": "picked"})) is False  # fmt: skip
     assert compile_expression("state", names={"state"}).evaluate({}) is None
+
+
+def test_a_refused_expression_is_said_in_the_admins_words_not_pythons():
+    """Python's parser speaks English ("'(' was never closed") and names operators by its own
+    words (RShift): the message says where, and writes the operator as the admin typed it."""
+    with pytest.raises(ExpressionError) as unclosed:
+        compile_expression("(x + 1", {"x"})
+    assert str(unclosed.value) == (
+        "syntax error at character 1: check the brackets, quotes and operators there"
+    )
+    with pytest.raises(ExpressionError, match="'>>' is not allowed"):
+        compile_expression("x >> 2", {"x"})
