@@ -6,7 +6,7 @@ arrival is outside the allowed band; the transition is then rolled back with thi
 
 from decimal import Decimal, InvalidOperation
 
-from app.workflow import Action, ActionContext, ActionError
+from app.workflow import Action, ActionContext, ActionError, localized
 
 
 class CheckTemperature(Action):
@@ -37,15 +37,18 @@ class CheckTemperature(Action):
         params = context.params
         low = Decimal(str(params.get("min", 2)))
         high = Decimal(str(params.get("max", 8)))
-        raw = (context.record.data or {}).get(params["field"])
+        field = params["field"]
+        raw = (context.record.data or {}).get(field)
         try:
             temperature = Decimal(str(raw))
         except (InvalidOperation, ValueError):
-            raise ActionError(
-                f"温度未记录 / no temperature recorded in {params['field']}"
-            ) from None
+            # a refusal is read by whoever fired the transition: in their language
+            raise ActionError(localized({
+                "zh_CN": f"未记录温度（{field}）",
+                "en": f"No temperature recorded in {field}",
+            })) from None  # fmt: skip
         if not low <= temperature <= high:
-            raise ActionError(
-                f"到货温度 {temperature} ℃ 超出 {low}–{high} ℃ / "
-                f"arrival temperature {temperature} °C is outside {low}–{high} °C"
-            )
+            raise ActionError(localized({
+                "zh_CN": f"到货温度 {temperature} ℃ 超出 {low}–{high} ℃",
+                "en": f"The arrival temperature {temperature} °C is outside {low}–{high} °C",
+            }))  # fmt: skip
