@@ -998,12 +998,13 @@ SYSTEM_COLUMNS = {
 }
 
 
-def _column(form: FormDef, name: str):
+def _sort_column(form: FormDef, name: str):
+    """The column ``sort`` names; an unknown one is refused on ``sort``, the parameter given."""
     if name in SYSTEM_COLUMNS:
         return SYSTEM_COLUMNS[name]
     field = form.field(name)
     if field is None or field.type == "table":
-        raise ValidationFailed({name: [_("Unknown field.")]})
+        raise ValidationFailed({"sort": [_("Unknown field: %(name)s.", name=name)]})
     element = Record.data[name]
     if field.type in ("integer", "link", "autonumber", "current_user"):
         return element.as_integer() if field.type != "link" else element.as_string()
@@ -1041,7 +1042,7 @@ def list_records(
                 conditions.append(Record.data[name].as_string().ilike(pattern))
         query = query.where(or_(*conditions))
     sort = sort or form.default_sort
-    column = _column(form, sort.lstrip("-"))
+    column = _sort_column(form, sort.lstrip("-"))
     order = column.desc() if sort.startswith("-") else column.asc()
     per_page = max(1, min(per_page or form.page_size, 500))
     page = max(1, page)

@@ -430,7 +430,7 @@ def check_signature(session: Session, user, signature) -> tuple[User, str]:
         errors["signature.meaning"] = [
             _(
                 "Choose what your signature means: %(choices)s.",
-                choices=", ".join(SIGNATURE_MEANINGS),
+                choices=", ".join(_meaning(code) for code in SIGNATURE_MEANINGS),
             )
         ]
     if errors:
@@ -439,6 +439,12 @@ def check_signature(session: Session, user, signature) -> tuple[User, str]:
     if signer is None or not signer.check_password(str(password)):
         raise SignatureRefused()
     return signer, meaning
+
+
+def _meaning(code: str) -> str:
+    """A meaning as a caller sends it, with what it means in the reader's language (批准)."""
+    label = str(SIGNATURE_MEANINGS[code])
+    return code if label == code else f"{code} = {label}"
 
 
 def sign(session: Session, record: Record, event: WorkflowEvent, signer: User, meaning: str):

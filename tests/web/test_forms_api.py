@@ -187,7 +187,9 @@ def test_list_filter_search_sort_paginate(api, org):
     assert [i["data"]["title"] for i in api.get(f"{URL}?title=Bravo").json["items"]] == ["Bravo"]
     assert [i["data"]["title"] for i in api.get(f"{URL}?q=harl").json["items"]] == ["Charlie"]
     assert [i["data"]["count"] for i in api.get(f"{URL}?sort=-count").json["items"]] == [4, 2, 0]
-    assert api.get(f"{URL}?sort=bogus").status_code == 422
+    bogus = api.get(f"{URL}?sort=bogus")  # refused on the parameter given
+    assert bogus.status_code == 422
+    assert bogus.json["errors"] == {"sort": ["Unknown field: bogus."]}
     assert len(api.get(f"{URL}?owner={org['clerk']}").json["items"]) == 3
     assert [i["data"]["title"] for i in api.get(f"{URL}?count=2").json["items"]] == ["Bravo"]
     assert len(api.get(f"{URL}?price=9.99&urgent=false&priority=high").json["items"]) == 3

@@ -222,6 +222,12 @@ def test_a_wrong_signing_password_is_refused_audited_and_writes_nothing(wf_app, 
     # no meaning chosen: 422 naming the field
     response = fire(manager, record, "approve", signature={"password": PASSWORD})
     assert response.status_code == 422 and "signature.meaning" in response.json["errors"]
+    # the codes a caller sends, each with what it means to a signer who reads Chinese
+    assert "approved, reviewed, responsible" in response.json["errors"]["signature.meaning"][0]
+    with wf_app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        assert engine._meaning("approved") == "approved = " + str(engine.SIGNATURE_MEANINGS[
+            "approved"])  # fmt: skip
+        assert engine._meaning("approved") != "approved"
 
 
 def test_an_api_token_cannot_sign_and_is_told_a_person_must(wf_app, wf_api, wf_org, db):
