@@ -133,7 +133,7 @@ def comment_text(value) -> str | None:
 
 def lookup_limit() -> int:
     """``?limit=`` of a picker lookup: 1 to 100 choices, 20 when not given."""
-    return min(whole_number(request.args.get("limit"), "limit", 20), 100)
+    return whole_number(request.args.get("limit"), "limit", 20, highest=100)
 
 
 #: A line field's name in a page's form and in error keys: ``lines[0].quantity``.

@@ -354,7 +354,10 @@ def test_list_filters_compare_as_the_fields_type_whatever_is_typed(api, org):
 
 
 def test_a_lookup_never_answers_more_than_a_hundred_choices(api, org):
-    assert api.get("/api/v1/lookup/location?limit=1000").status_code == 200
+    assert api.get("/api/v1/lookup/location?limit=100").status_code == 200
+    refused = api.get("/api/v1/lookup/location?limit=1000")  # said, not silently cut
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {"limit": ["Give a whole number from 1 to 100."]}
 
 
 def test_an_anonymous_api_write_is_401_and_framework_errors_speak_the_users_language(
