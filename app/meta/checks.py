@@ -220,13 +220,20 @@ def check_workflows(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         (*path, "to"), _("unknown state '%(name)s'", name=transition["to"])
                     )
                 )
-            for r_index, role in enumerate(transition.get("roles", [])):
-                if metadata.roles_document is not None and role not in metadata.roles:
-                    issues.append(
-                        document.issue(
-                            (*path, "roles", r_index), _("unknown role '%(name)s'", name=role)
-                        )
-                    )
+            issues.extend(unknown_roles(metadata, document, path, transition.get("roles")))
+
+
+def unknown_roles(metadata: Metadata, document, path: tuple, roles) -> list[MetadataIssue]:
+    """The roles of ``roles`` (at ``path``.roles) that roles.yaml does not define: a transition's,
+    an approval level's approvers', an action's (``notify``). One misspelt finds nobody, and a
+    record would wait for an approver who cannot be."""
+    if metadata.roles_document is None or not isinstance(roles, list):
+        return []
+    return [
+        document.issue((*path, "roles", index), _("unknown role '%(name)s'", name=role))
+        for index, role in enumerate(roles)
+        if role not in metadata.roles
+    ]
 
 
 #: What a record list may show and sort by besides the form's own fields.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.i18n import _
-from app.meta.checks import SYSTEM_NAMES
+from app.meta.checks import SYSTEM_NAMES, unknown_roles
 from app.meta.expressions import ExpressionError, compile_expression
 from app.meta.loader import Metadata, cross_check, describe_error
 from app.meta.yamlsource import MetadataIssue
@@ -48,7 +48,7 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                 for error in registry.params_errors(name, step.get("params", {})):
                     issues.extend(describe_error(document, error, (*path, "params")))
                 roles = (step.get("params") or {}).get("roles")
-                issues.extend(_unknown_roles(metadata, document, (*path, "params"), roles))
+                issues.extend(unknown_roles(metadata, document, (*path, "params"), roles))
                 fired_by = (step.get("params") or {}).get("fired_by")
                 if isinstance(fired_by, str) and fired_by not in transitions:
                     issues.append(
@@ -160,7 +160,7 @@ def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         )
                     )
                 roles = level["approvers"].get("roles")
-                issues.extend(_unknown_roles(metadata, document, (*where, "approvers"), roles))
+                issues.extend(unknown_roles(metadata, document, (*where, "approvers"), roles))
                 sources = [
                     ((*where, "when"), level.get("when")),
                     ((*where, "approvers", "expr"), level["approvers"].get("expr")),
@@ -172,18 +172,6 @@ def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         compile_expression(text, names)
                     except ExpressionError as exc:
                         issues.append(document.issue(key, str(exc)))
-
-
-def _unknown_roles(metadata: Metadata, document, path: tuple, roles) -> list[MetadataIssue]:
-    """A role an approval level or an action (``notify``'s ``roles``) names must exist: one
-    misspelt finds nobody, and a record would wait for an approver who cannot be."""
-    if metadata.roles_document is None or not isinstance(roles, list):
-        return []
-    return [
-        document.issue((*path, "roles", index), _("unknown role '%(name)s'", name=role))
-        for index, role in enumerate(roles)
-        if role not in metadata.roles
-    ]
 
 
 @cross_check
