@@ -5,6 +5,10 @@ A job row says who started it, with what parameters, how far it got and how it e
 file or an error). Workers claim queued jobs one at a time; on PostgreSQL many workers share the
 queue through ``FOR UPDATE SKIP LOCKED``, on SQLite the write lock serialises claims. Handlers are
 registered by kind with ``@handler("export")``; the layer that owns the work registers it.
+
+A handler whose work failed for a reason that may pass (an endpoint that is down) raises
+``JobRetry``: the job is queued again, not to be claimed before its ``run_after``, and counts its
+``attempts``; the handler decides when to give up (``JobFailed``).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, select, update
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Database, UTCDateTime, utcnow
@@ -54,10 +58,23 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: How many times a worker has claimed it (more than once when its handler asked to retry).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: A queued job is not claimed before this (set when its handler asked to retry later).
+    run_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class JobFailed(Exception):
     """Raised by a handler to fail its job with a message for the person who started it."""
+
+
+class JobRetry(Exception):
+    """Raised by a handler whose attempt failed for a reason that may pass: the job is queued
+    again to run after ``delay``; the message says why this attempt failed."""
+
+    def __init__(self, message: str, delay: dt.timedelta):
+        super().__init__(message)
+        self.delay = delay
 
 
 class CannotRunAgain(Exception):
@@ -73,6 +90,8 @@ class JobRun:
     params: dict
     #: Where result files go (the instance folder); results name files relative to it.
     files_dir: Path | None = None
+    #: Which attempt at the job this is: 1, then one more each time a handler asked to retry.
+    attempt: int = 1
 
     def result_file(self, name: str) -> tuple[Path, str]:
         """A fresh path for a result file, and the name to store in the job's result."""
@@ -164,6 +183,7 @@ def claimed(database: Database, context: JobContext = nullcontext) -> Iterator[J
             query = (
                 select(Job)
                 .where(Job.status == JobStatus.queued)
+                .where(or_(Job.run_after.is_(None), Job.run_after <= utcnow()))
                 .order_by(Job.id)
                 .limit(1)
                 .with_for_update(skip_locked=True)
@@ -172,6 +192,9 @@ def claimed(database: Database, context: JobContext = nullcontext) -> Iterator[J
             if job is not None:
                 alive.enter_context(process_locks.hold(database, _worker_lock(job.id)))
                 job.status, job.started_at = JobStatus.running, utcnow()
+                job.attempts = (job.attempts or 0) + 1
+                if job.run_after is not None:  # a retry: why the last attempt failed is past
+                    job.message = None
                 session.flush()
                 session.expunge(job)
         yield job
@@ -246,7 +269,8 @@ def run_next(
         if job is None:
             return None
         with context(job):
-            outcome = _run(job, JobRun(database, job.id, dict(job.params or {}), files_dir))
+            run = JobRun(database, job.id, dict(job.params or {}), files_dir, attempt=job.attempts)
+            outcome = _run(job, run)
         with database.transaction() as session:  # (unless it was failed as overdue meanwhile)
             session.execute(
                 update(Job)
@@ -265,6 +289,11 @@ def _run(job: Job, run: JobRun) -> dict:
         outcome.update(status=JobStatus.done, progress=100, result=result)
     except JobFailed as exc:
         outcome.update(status=JobStatus.failed, error=str(exc))
+    except JobRetry as exc:
+        outcome.update(
+            status=JobStatus.queued, run_after=utcnow() + exc.delay, message=str(exc)[:256]
+        )
+        return outcome
     except Exception as exc:  # a bug in a handler must fail its job, not kill the worker
         log.exception("job %s (%s) crashed", job.id, job.kind)
         outcome.update(status=JobStatus.failed, error=f"{type(exc).__name__}: {exc}")

@@ -9,14 +9,22 @@ With ``about: <link field>`` the message is about the record that field links to
 creator, its location's staff, its page: a transfer out that ships tells the destination's staff
 of the transfer in it made, which is theirs to open (the transfer out is the source's).
 ``webhook`` never calls out inline: it queues a ``webhook`` job that POSTs the record as JSON to
-``url`` and records the answer's status on the job.
+``url``, signed with HMAC-SHA256 when ``secret_env`` names the environment variable holding a
+shared secret, tried again with growing delays while the endpoint is down, and records the
+answer's status on the job.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import json
+import os
+import time
 import urllib.error
 import urllib.request
+import uuid
 
 from sqlalchemy import select
 
@@ -115,45 +123,114 @@ def _about(context: ActionContext, name: str):
 class Webhook(Action):
     name = "webhook"
     label = {
-        "zh_CN": "将单据以 JSON 推送到外部地址（排队发送）",
-        "en": "Post the record as JSON to a URL (queued)",
+        "zh_CN": "将单据以 JSON 推送到外部地址（排队发送，失败重试）",
+        "en": "Post the record as JSON to a URL (queued, retried)",
     }
     params_schema = {
         "type": "object",
         "additionalProperties": False,
         "required": ["url"],
-        "properties": {"url": {"type": "string", "pattern": "^https?://"}},
+        "properties": {
+            "url": {"type": "string", "pattern": "^https?://"},
+            # the name of the environment variable holding the shared secret, never the secret
+            "secret_env": {"type": "string", "pattern": "^[A-Z][A-Z0-9_]*$"},
+        },
+    }
+    param_labels = {
+        "url": {"zh_CN": "接收地址", "en": "URL"},
+        "secret_env": {
+            "zh_CN": "签名密钥所在的环境变量",
+            "en": "Environment variable of the secret",
+        },
     }
 
     def run(self, context: ActionContext) -> None:
         record = context.record
         body = {
+            "event_id": uuid.uuid4().hex,
             "form": record.form, "id": record.id, "number": record.number,
             "from_state": record.state, "state": context.target_state or record.state,
             "transition": context.transition,
             "data": audit.jsonable(record.data or {}),
         }  # fmt: skip
-        jobs.enqueue(
-            context.session, "webhook", {"url": context.params["url"], "body": body},
-            getattr(context.user, "id", None),
-        )  # fmt: skip
+        params = {"url": context.params["url"], "body": body}
+        if context.params.get("secret_env"):
+            params["secret_env"] = context.params["secret_env"]
+        jobs.enqueue(context.session, "webhook", params, getattr(context.user, "id", None))
+
+
+#: How long to wait after each failed attempt; after the last, the job fails.
+RETRY_DELAYS = tuple(dt.timedelta(minutes=minutes) for minutes in (1, 5, 30, 120, 360))
+#: Answers that say the endpoint may take the same body later: anything else 4xx will not.
+PASSING_STATUSES = {408, 425, 429}
 
 
 @jobs.handler("webhook")
 def deliver(run: jobs.JobRun) -> dict:
-    """POST the queued body; a refused or unreachable endpoint fails the job with the reason."""
+    """POST the queued body, signed when the action names a secret.
+
+    An endpoint that is down, times out or answers 5xx, 408 or 429 is tried again later (1 min,
+    5 min, 30 min, 2 h, 6 h after each failure: six attempts); one that refuses the body (any
+    other 4xx) fails the job at once. Every attempt sends the same ``event_id``, so a receiver
+    that got an earlier one but whose answer was lost can tell the repeat.
+    """
+    body = json.dumps(run.params["body"], ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(
-        run.params["url"],
-        data=json.dumps(run.params["body"], ensure_ascii=False).encode("utf-8"),
-        headers={"Content-Type": "application/json"},
-        method="POST",
+        run.params["url"], data=body, headers=_headers(run, body), method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return {"status": response.status}
+            return {"status": response.status, "attempts": run.attempt}
     except urllib.error.HTTPError as exc:
-        raise jobs.JobFailed(_("The webhook answered HTTP %(status)s.", status=exc.code)) from None
+        reason = _("The webhook answered HTTP %(status)s.", status=exc.code)
+        if exc.code < 500 and exc.code not in PASSING_STATUSES:
+            raise jobs.JobFailed(reason) from None
+        raise _retry_or_fail(run, reason, exc.headers.get("Retry-After")) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise jobs.JobFailed(
-            _("The webhook could not be reached: %(reason)s", reason=exc)
-        ) from None
+        reason = _("The webhook could not be reached: %(reason)s", reason=exc)
+        raise _retry_or_fail(run, reason, None) from None
+
+
+def _headers(run: jobs.JobRun, body: bytes) -> dict[str, str]:
+    """The delivery's headers; with a secret, ``X-Lianku-Signature: sha256=<hex>``, the
+    HMAC-SHA256 of ``<timestamp>.<body>`` under the secret (the timestamp is sent too, so a
+    receiver can refuse an old delivery replayed)."""
+    event = run.params["body"].get("event_id") or f"job-{run.job_id}"
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Lianku-Webhook/1",
+        "X-Lianku-Event-Id": event,
+        "X-Lianku-Delivery-Attempt": str(run.attempt),
+        "X-Lianku-Timestamp": timestamp,
+    }
+    name = run.params.get("secret_env")
+    if name:
+        secret = os.environ.get(name)
+        if not secret:
+            raise jobs.JobFailed(
+                _("The webhook is to be signed with the secret in the environment variable "
+                  "%(name)s, which the job worker does not have: set it and run the job again.",
+                  name=name)
+            )  # fmt: skip
+        signed = timestamp.encode() + b"." + body
+        digest = hmac.new(secret.encode("utf-8"), signed, hashlib.sha256).hexdigest()
+        headers["X-Lianku-Signature"] = f"sha256={digest}"
+    return headers
+
+
+def _retry_or_fail(run: jobs.JobRun, reason: str, retry_after: str | None) -> Exception:
+    """What to raise: try the delivery again after the attempt's delay (longer if the endpoint
+    asked for it), or fail it after the last attempt."""
+    if run.attempt > len(RETRY_DELAYS):
+        return jobs.JobFailed(
+            _("%(reason)s Gave up after %(count)d attempts.", reason=reason, count=run.attempt)
+        )
+    delay = RETRY_DELAYS[run.attempt - 1]
+    if retry_after and retry_after.strip().isdigit():
+        delay = max(delay, min(dt.timedelta(seconds=int(retry_after)), RETRY_DELAYS[-1]))
+    return jobs.JobRetry(
+        _("Attempt %(attempt)d failed: %(reason)s It is tried again later.",
+          attempt=run.attempt, reason=reason),
+        delay,
+    )  # fmt: skip

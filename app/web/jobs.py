@@ -53,7 +53,9 @@ def index():
     active = any(job.status in (JobStatus.queued, JobStatus.running) for job in jobs)
     waiting_since = utcnow() - UNCLAIMED_AFTER
     unclaimed = {
-        job.id for job in jobs if job.status == JobStatus.queued and job.created_at < waiting_since
+        job.id
+        for job in jobs
+        if job.status == JobStatus.queued and (job.run_after or job.created_at) < waiting_since
     }
     template = "jobs_table.html" if request.headers.get("HX-Request") else "jobs.html"
     return render_template(template, jobs=jobs, labels=LABELS, active=active, unclaimed=unclaimed)

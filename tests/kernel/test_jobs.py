@@ -1,5 +1,6 @@
 """Jobs: queued in the database, claimed by workers, progress and outcome recorded."""
 
+import datetime as dt
 import subprocess
 import sys
 import textwrap
@@ -36,8 +37,14 @@ def handlers():
     def crash(run):
         return 1 / 0
 
+    @jobs.handler("test_flaky")
+    def flaky(run):
+        if run.attempt < 3:
+            raise jobs.JobRetry(f"attempt {run.attempt}: endpoint down", dt.timedelta(hours=1))
+        return {"attempt": run.attempt}
+
     yield seen
-    for kind in ("test_count", "test_refuse", "test_crash"):
+    for kind in ("test_count", "test_refuse", "test_crash", "test_flaky"):
         jobs.HANDLERS.pop(kind)
         jobs.LABELS.pop(kind)
 
@@ -201,6 +208,35 @@ def test_a_running_job_whose_worker_is_alive_is_left_alone(db, kind):
     with db.session() as session:
         done = session.get(Job, job_id)
     assert (done.status, done.result) == (JobStatus.done, {"ok": True})
+
+
+def _due_now(db, job_id: int) -> None:
+    """Move a job's next attempt to now, as an hour passing would."""
+    with db.transaction() as session:
+        session.get(Job, job_id).run_after = utcnow()
+
+
+def test_a_job_asking_to_retry_is_queued_again_and_not_claimed_before_its_time(db):
+    with db.transaction() as session:
+        job_id = jobs.enqueue(session, "test_flaky").id
+    before = utcnow()
+    assert jobs.run_until_empty(db) == 1  # the first attempt, then nothing is due
+    with db.session() as session:
+        job = session.get(Job, job_id)
+        assert (job.status, job.attempts, job.message) == (
+            JobStatus.queued, 1, "attempt 1: endpoint down"
+        )  # fmt: skip
+        assert before + dt.timedelta(minutes=59) < job.run_after
+        assert job.finished_at is None and job.error is None
+    assert jobs.run_next(db) is None  # not due: no worker takes it
+    _due_now(db, job_id)
+    jobs.run_until_empty(db)
+    _due_now(db, job_id)
+    finished = jobs.run_next(db)
+    assert (finished.status, finished.attempts, finished.result) == (
+        JobStatus.done, 3, {"attempt": 3}
+    )  # fmt: skip
+    assert finished.message is None  # the failed attempts' reason is past
 
 
 def test_only_a_failed_job_is_run_again_as_a_new_job(db):

@@ -123,6 +123,36 @@ def test_a_job_no_worker_takes_says_so(app, client, login, db, users):
         jobs.LABELS.pop("test_export")
 
 
+def test_a_job_waiting_to_retry_says_when_and_is_not_called_unclaimed(
+    app, client, login, db, users
+):
+    """A job whose handler asked to retry in an hour, queued long ago: the page says why the
+    attempt failed and when the next is, not that no worker runs."""
+    import datetime as dt
+
+    from app.db import utcnow
+    from app.kernel.jobs import Job
+
+    @jobs.handler("test_export")
+    def export(run):
+        raise jobs.JobRetry("Attempt 1 failed: the endpoint is down.", dt.timedelta(hours=1))
+
+    try:
+        with db.transaction() as session:
+            job_id = jobs.enqueue(session, "test_export", user_id=users["owner"]).id
+        jobs.run_until_empty(db)
+        with db.transaction() as session:
+            session.get(Job, job_id).created_at = utcnow() - dt.timedelta(hours=2)
+        login("owner", "correct horse")
+        page = client.get("/jobs").text
+        assert "Attempt 1 failed: the endpoint is down." in page
+        assert "data-retry" in page and "Next attempt at" in page
+        assert "data-unclaimed" not in page
+    finally:
+        jobs.HANDLERS.pop("test_export")
+        jobs.LABELS.pop("test_export")
+
+
 def test_a_failed_job_is_run_again_by_whoever_started_it(app, client, login, db, users):
     """The failed job stays as it ended; a new one runs with the same parameters. A job that
     did not fail is refused, saying why, and another user's job is not found."""

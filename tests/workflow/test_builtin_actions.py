@@ -3,8 +3,12 @@ reserve/release, ship/receive a transfer, notify and the webhook job against a l
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import json
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -179,37 +183,129 @@ def test_create_record_goes_through_the_record_service(ctx, wf_org):
 
 class _Hook(BaseHTTPRequestHandler):
     received: list = []
+    deliveries: list = []
+    #: What the endpoint answers, in turn (then 204): a status, or (status, headers).
+    answers: list = []
 
     def do_POST(self):  # noqa: N802
         length = int(self.headers["Content-Length"])
-        _Hook.received.append(json.loads(self.rfile.read(length)))
-        self.send_response(204)
+        raw = self.rfile.read(length)
+        _Hook.received.append(json.loads(raw))
+        _Hook.deliveries.append((dict(self.headers), raw))
+        status, headers = _Hook.answers.pop(0) if _Hook.answers else (204, {})
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
 
     def log_message(self, *args):
         pass
 
 
-def test_webhook_job_posts_json_to_the_url(wf_app, wf_api, wf_org, db):
+@pytest.fixture
+def hook():
+    """A local endpoint that records each delivery's headers and body."""
+    _Hook.received, _Hook.deliveries, _Hook.answers = [], [], []
     server = HTTPServer(("127.0.0.1", 0), _Hook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    try:
-        with db.transaction() as session:
-            jobs.enqueue(session, "webhook",
-                         {"url": f"http://127.0.0.1:{server.server_port}/hook",
-                          "body": {"number": "CR-1", "state": "approved"}})  # fmt: skip
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+    thread.join()
+
+
+def _deliver(db, url: str, **params) -> int:
+    with db.transaction() as session:
+        body = {"event_id": "e-1", "number": "CR-1"}
+        job_id = jobs.enqueue(session, "webhook", {"url": url, "body": body, **params}).id
+    jobs.run_until_empty(db)
+    return job_id
+
+
+def _job(db, job_id: int) -> Job:
+    with db.session() as session:
+        return session.get(Job, job_id)
+
+
+def _due_now(db, job_id: int) -> None:
+    with db.transaction() as session:
+        session.get(Job, job_id).run_after = dt.datetime.now(dt.UTC)
+
+
+def test_a_webhook_with_a_secret_is_signed_over_its_timestamp_and_body(
+    wf_app, db, hook, monkeypatch
+):
+    monkeypatch.setenv("LIANKU_TEST_HOOK_SECRET", "s3cret")
+    job_id = _deliver(db, hook, secret_env="LIANKU_TEST_HOOK_SECRET")
+    [(headers, raw)] = _Hook.deliveries
+    signed = headers["X-Lianku-Timestamp"].encode() + b"." + raw
+    expected = hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
+    assert headers["X-Lianku-Signature"] == f"sha256={expected}"
+    assert headers["X-Lianku-Event-Id"] == "e-1" and headers["X-Lianku-Delivery-Attempt"] == "1"
+    assert abs(int(headers["X-Lianku-Timestamp"]) - time.time()) < 60
+    assert _job(db, job_id).result == {"status": 204, "attempts": 1}
+
+
+def test_a_webhook_whose_secret_is_not_set_is_not_sent_unsigned(wf_app, db, hook, monkeypatch):
+    monkeypatch.delenv("LIANKU_TEST_HOOK_SECRET", raising=False)
+    job = _job(db, _deliver(db, hook, secret_env="LIANKU_TEST_HOOK_SECRET"))
+    assert _Hook.deliveries == []
+    assert job.status == JobStatus.failed and "LIANKU_TEST_HOOK_SECRET" in job.error
+
+
+def test_a_webhook_whose_endpoint_is_down_is_tried_again_with_the_same_event(wf_app, db, hook):
+    _Hook.answers = [(503, {}), (429, {"Retry-After": "600"})]
+    job_id = _deliver(db, hook)
+    job = _job(db, job_id)
+    assert (job.status, job.attempts) == (JobStatus.queued, 1)
+    assert (
+        job.message == "Attempt 1 failed: The webhook answered HTTP 503. It is tried again later."
+    )
+    waited = job.run_after - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(seconds=50) < waited <= dt.timedelta(minutes=1)
+    _due_now(db, job_id)
+    jobs.run_until_empty(db)
+    waited = _job(db, job_id).run_after - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(minutes=9) < waited <= dt.timedelta(minutes=10)  # as the endpoint asked
+    _due_now(db, job_id)
+    jobs.run_until_empty(db)
+    job = _job(db, job_id)
+    assert (job.status, job.result) == (JobStatus.done, {"status": 204, "attempts": 3})
+    sent = [(h["X-Lianku-Event-Id"], h["X-Lianku-Delivery-Attempt"]) for h, _ in _Hook.deliveries]
+    assert sent == [("e-1", "1"), ("e-1", "2"), ("e-1", "3")]
+
+
+def test_a_webhook_refused_by_its_endpoint_fails_at_once(wf_app, db, hook):
+    _Hook.answers = [(400, {})]
+    job = _job(db, _deliver(db, hook))
+    assert (job.status, job.attempts) == (JobStatus.failed, 1)
+    assert job.error == "The webhook answered HTTP 400."
+
+
+def test_a_webhook_gives_up_after_six_attempts(wf_app, db, hook):
+    _Hook.answers = [(500, {})] * 6
+    job_id = _deliver(db, hook)
+    for _attempt in range(5):
+        _due_now(db, job_id)
         jobs.run_until_empty(db)
-    finally:
-        server.shutdown()
-        thread.join()
-    assert _Hook.received == [{"number": "CR-1", "state": "approved"}]
+    job = _job(db, job_id)
+    assert (job.status, job.attempts, len(_Hook.deliveries)) == (JobStatus.failed, 6, 6)
+    assert job.error == "The webhook answered HTTP 500. Gave up after 6 attempts."
+
+
+def test_webhook_job_posts_json_to_the_url(wf_app, db, hook):
+    with db.transaction() as session:
+        jobs.enqueue(session, "webhook", {"url": hook, "body": {"number": "CR-1", "state": "ok"}})
+    jobs.run_until_empty(db)
+    assert _Hook.received == [{"number": "CR-1", "state": "ok"}]
+    [(headers, _raw)] = _Hook.deliveries
+    assert "X-Lianku-Signature" not in headers  # no secret named: not signed
     with db.session() as session:
         [job] = session.scalars(select(Job)).all()
-        assert job.status == JobStatus.done and job.result == {"status": 204}
+        assert job.status == JobStatus.done and job.result == {"status": 204, "attempts": 1}
 
 
-def test_webhook_to_a_closed_port_fails_the_job_with_the_reason(wf_app, db):
+def test_webhook_to_a_closed_port_is_tried_again_with_the_reason(wf_app, db):
     import socket
 
     with socket.socket() as probe:  # a port nobody listens on
@@ -220,8 +316,8 @@ def test_webhook_to_a_closed_port_fails_the_job_with_the_reason(wf_app, db):
     jobs.run_until_empty(db)
     with db.session() as session:
         [job] = session.scalars(select(Job)).all()
-        assert job.status == JobStatus.failed
-        assert job.error.startswith("The webhook could not be reached: ")
+        assert job.status == JobStatus.queued and job.run_after is not None
+        assert job.message.startswith("Attempt 1 failed: The webhook could not be reached: ")
 
 
 def test_an_action_on_a_record_without_lines_names_the_table_in_the_users_language(ctx, wf_org):
