@@ -4,6 +4,8 @@ A token is shown once when it is issued; only its SHA-256 is stored, so a databa
 no usable token. A token acts like a user in ``app.meta.access`` (``role_names``,
 ``location_ids``), so its scope limits it exactly as a user's would. Revoking sets
 ``revoked_at``; the lookup refuses revoked tokens, so revocation takes effect on the next request.
+A token may be issued to expire (``expires_at``; none: it does not), so that one forgotten in an
+old integration stops working by itself; the lookup refuses it from that moment on.
 
 Wherever an actor is named by a user id (who created a record, whose approval task, whose
 idempotency key or upload), a token is named by its **account**: a user row of its own, made when
@@ -22,7 +24,9 @@ from sqlalchemy import Column, ForeignKey, String, Table, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
+from app.i18n import _l
 from app.kernel import audit
+from app.kernel.items import business_timezone
 from app.kernel.locations import Location
 from app.kernel.users import User
 
@@ -62,6 +66,8 @@ class ApiToken(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: from this moment the token is refused; None: it does not expire
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     locations: Mapped[list[Location]] = relationship(
@@ -100,14 +106,18 @@ class ApiToken(Base):
     def revoked(self) -> bool:
         return self.revoked_at is not None
 
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= utcnow()
+
     # Flask-Login's user protocol (a token is never stored in a session cookie).
     @property
     def is_active(self) -> bool:
-        return not self.revoked
+        return not (self.revoked or self.expired)
 
     @property
     def is_authenticated(self) -> bool:
-        return not self.revoked
+        return self.is_active
 
     @property
     def is_anonymous(self) -> bool:
@@ -131,8 +141,20 @@ class TokenPrincipal:
         return f"<TokenPrincipal {self.token.name}>"
 
 
+class TokenRefused(Exception):
+    """A token that was issued but may no longer be used: revoked, or past its expiry.
+
+    Its message is translated when read: it is raised while the request's user is being found,
+    before the language that user reads in is known."""
+
+
 def issue_token(
-    session: Session, name: str, role: str, locations: list[Location], created_by_id: int | None
+    session: Session,
+    name: str,
+    role: str,
+    locations: list[Location],
+    created_by_id: int | None,
+    expires_at: dt.datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token (role already validated) and its account; returns the token and the
     plaintext, shown only once."""
@@ -144,6 +166,7 @@ def issue_token(
         role=role,
         created_by_id=created_by_id,
         locations=list(locations),
+        expires_at=expires_at,
     )
     session.add(token)
     session.flush()
@@ -158,7 +181,8 @@ def issue_token(
     token.user_id = account.id
     audit.record(
         session, "create", "api_token", token.id,
-        changes={"name": name, "role": role, "locations": [loc.code for loc in locations]},
+        changes={"name": name, "role": role, "locations": [loc.code for loc in locations],
+                 "expires_at": expires_at},
     )  # fmt: skip
     return token, plaintext
 
@@ -174,12 +198,20 @@ def revoke_token(session: Session, token: ApiToken) -> None:
 
 
 def find_active_token(session: Session, plaintext: str) -> ApiToken | None:
-    """The unrevoked token whose hash matches ``plaintext``, or None."""
+    """The token whose hash matches ``plaintext``, or None; ``TokenRefused`` saying why when it
+    matches one revoked or expired (the integrator's next step differs from a mistyped one's)."""
     if not plaintext.startswith(TOKEN_PREFIX):
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
-    if token is None or token.revoked:
+    if token is None:
         return None
+    if token.revoked:
+        raise TokenRefused(_l("This API token was revoked: ask your administrator for a new one."))
+    if token.expired:
+        raise TokenRefused(
+            _l("This API token expired at %(date)s: ask your administrator for a new one.",
+              date=token.expires_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M"))
+        )  # fmt: skip
     return token
 
 

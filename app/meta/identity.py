@@ -7,9 +7,12 @@ reaches the database.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.i18n import LOCALES, _
 from app.kernel import tokens, users
 from app.kernel.locations import Location
@@ -103,10 +106,21 @@ def _grants_admin(roles: list[str]) -> bool:
     return any(definitions[name].get("admin") for name in roles)
 
 
+#: The longest a token may be issued for, in days; and what it is issued for unless told.
+LONGEST_VALIDITY_DAYS = 3650
+DEFAULT_VALIDITY_DAYS = 365
+
+
 def issue_token(
-    session: Session, name: str, role: str, location_ids: list[int], created_by_id: int | None
+    session: Session,
+    name: str,
+    role: str,
+    location_ids: list[int],
+    created_by_id: int | None,
+    valid_days: int | None = DEFAULT_VALIDITY_DAYS,
 ) -> tuple[tokens.ApiToken, str]:
-    """Issue an API token for a known role and existing locations; the plaintext is shown once."""
+    """Issue an API token for a known role and existing locations, valid for ``valid_days``
+    (None: until revoked); the plaintext is shown once."""
     name = (name or "").strip()
     if not name:
         raise InvalidAssignment("name", _("The token name is required."))
@@ -114,4 +128,14 @@ def issue_token(
         [role] = validate_roles([role])
     except ValueError as exc:
         raise InvalidAssignment("role", str(exc)) from exc
-    return tokens.issue_token(session, name, role, _locations(session, location_ids), created_by_id)
+    expires_at = None
+    if valid_days is not None:
+        if not 1 <= valid_days <= LONGEST_VALIDITY_DAYS:
+            raise InvalidAssignment(
+                "valid_days",
+                _("A token is valid for 1 to %(most)d days (or until revoked).",
+                  most=LONGEST_VALIDITY_DAYS),
+            )  # fmt: skip
+        expires_at = utcnow() + dt.timedelta(days=valid_days)
+    locations = _locations(session, location_ids)
+    return tokens.issue_token(session, name, role, locations, created_by_id, expires_at)

@@ -50,10 +50,21 @@ class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired()])
 
 
+#: What the token page offers a token's validity as, in days (0: until revoked).
+VALIDITY_CHOICES = [
+    (30, _l("30 days")), (90, _l("90 days")), (180, _l("180 days")), (365, _l("1 year")),
+    (730, _l("2 years")), (0, _l("Until revoked")),
+]  # fmt: skip
+
+
 class TokenForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
     role = SelectField(_l("Role"))
     locations = SelectMultipleField(_l("Locations"), coerce=int)
+    valid_days = SelectField(
+        _l("Valid for"), coerce=int, choices=VALIDITY_CHOICES,
+        default=identity.DEFAULT_VALIDITY_DAYS,
+    )  # fmt: skip
 
 
 class RevokeForm(FlaskForm):
@@ -225,8 +236,9 @@ def tokens_list():
         sql = _sql()
         try:
             token, issued = identity.issue_token(
-                sql, form.name.data, form.role.data, form.locations.data, current_user.id
-            )
+                sql, form.name.data, form.role.data, form.locations.data, current_user.id,
+                form.valid_days.data or None,
+            )  # fmt: skip
         except identity.InvalidAssignment as exc:
             sql.rollback()
             _field_error(form, exc)

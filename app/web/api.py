@@ -29,6 +29,7 @@ def _token_json(token: tokens.ApiToken) -> dict:
         "locations": [location.code for location in token.locations],
         "created_at": token.created_at.isoformat(),
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
     }
 
@@ -109,13 +110,17 @@ def _token_input_problem(body: dict) -> tuple[str, str] | None:
     codes = body.get("locations") or []
     if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
         return "locations", _("Expected a list of location codes.")
+    days = body.get("valid_days", identity.DEFAULT_VALIDITY_DAYS)
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+        return "valid_days", _("Write the days as a whole number, or null for until revoked.")
     return None
 
 
 @bp.post("/admin/tokens")
 @login_required
 def token_create():
-    """Issue a token from ``{"name", "role", "locations": [codes]}``; shown once in the answer."""
+    """Issue a token from ``{"name", "role", "locations": [codes], "valid_days"}`` (days it
+    works for: 365 unless given, null until revoked); shown once in the answer."""
     access.require(current_user, "admin")
     body = request.get_json(silent=True)
     body = body if isinstance(body, dict) else {}
@@ -141,6 +146,7 @@ def token_create():
         token, plaintext = identity.issue_token(
             sql, str(body.get("name") or ""), str(body.get("role") or ""),
             list(found.values()), None if current_user.is_api_token else current_user.id,
+            body.get("valid_days", identity.DEFAULT_VALIDITY_DAYS),
         )  # fmt: skip
     except identity.InvalidAssignment as exc:
         sql.rollback()

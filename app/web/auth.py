@@ -104,7 +104,11 @@ def load_token(req) -> tokens.TokenPrincipal | None:
     # Looked up and stamped in sessions of their own, finished before the request's session
     # starts: on SQLite a write request holds the write lock, which the stamp would wait for.
     with database().session() as lookup:
-        token = tokens.find_active_token(lookup, plaintext)
+        try:
+            token = tokens.find_active_token(lookup, plaintext)
+        except tokens.TokenRefused as refused:
+            g.token_refused = refused  # what the 401 says
+            return None
         stamp = token is not None and tokens.needs_last_used_update(token)
     if token is None:
         return None
@@ -119,7 +123,7 @@ def unauthorized():
     if is_api_request() or bearer_token() is not None:
         # a program with a token is answered as one, also off /api/: never a sign-in page
         message = (
-            _("Please sign in to continue.") if is_api_request()
+            str(g.get("token_refused") or _("Please sign in to continue.")) if is_api_request()
             else _("An API token is accepted under /api/ only: this page is for people.")
         )  # fmt: skip
         response = jsonify(error="unauthorized", message=message)

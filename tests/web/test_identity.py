@@ -342,6 +342,44 @@ def test_revoking_a_token_takes_effect_immediately(client, login, db, chain):
     assert revoked.username == "admin"
 
 
+def test_a_token_stops_working_when_it_expires_and_the_401_says_so(client, login, db, chain):
+    login("admin", PASSWORD)
+    page = client.get("/admin/tokens")
+    assert 'name="valid_days"' in page.text
+    created = client.post(
+        "/admin/tokens",
+        data={"name": "pos", "role": "store_clerk", "locations": [str(chain.loc("SH01"))],
+              "valid_days": "30", "csrf_token": csrf_token(page.text)},
+    )  # fmt: skip
+    plaintext = re.search(r'id="issued-token">([^<]+)<', created.text).group(1)
+    with db.session() as session:
+        token = session.scalar(select(ApiToken).where(ApiToken.name == "pos"))
+        assert dt.timedelta(days=29) < token.expires_at - utcnow() <= dt.timedelta(days=30)
+    api = client.application.test_client()
+    assert api.get("/api/v1/lookup/location", headers=bearer(plaintext)).status_code == 200
+    with db.transaction() as session:
+        session.get(ApiToken, token.id).expires_at = utcnow() - dt.timedelta(seconds=1)
+    refused = api.get("/api/v1/lookup/location", headers={**bearer(plaintext),
+                                                           "Accept-Language": "en"})  # fmt: skip
+    assert refused.status_code == 401
+    assert refused.json["message"].startswith("This API token expired at ")
+    assert refused.json["message"].endswith(": ask your administrator for a new one.")
+    assert "data-expired" in client.get("/admin/tokens").text
+    [entry] = _entries(db, entity="api_token", entity_id=token.id)
+    assert entry.changes["expires_at"]  # the audit trail says how long it was issued for
+
+
+def test_a_revoked_token_is_told_so(client, db, chain):
+    token_id, plaintext = chain.tokens["b"]
+    with db.transaction() as session:
+        session.get(ApiToken, token_id).revoked_at = utcnow()
+    api = client.application.test_client()
+    refused = api.get("/api/v1/lookup/location", headers={**bearer(plaintext),
+                                                           "Accept-Language": "zh-CN"})  # fmt: skip
+    assert refused.status_code == 401
+    assert refused.json["message"] == "此 API 令牌已被吊销：请向管理员申请新的令牌。"
+
+
 def test_token_admin_through_the_api(db, client, chain):
     _admin_id, admin_token = issue(db, "ops", "admin", ["HQ"])
     api = client.application.test_client()
@@ -353,8 +391,13 @@ def test_token_admin_through_the_api(db, client, chain):
     assert created.status_code == 201
     assert created.json["token"].startswith("lk_")
     assert created.json["locations"] == ["SH01"]
+    expires = dt.datetime.fromisoformat(created.json["expires_at"])  # a year unless told
+    assert dt.timedelta(days=364) < expires - utcnow() <= dt.timedelta(days=365)
+    forever = api.post("/api/v1/admin/tokens", headers=bearer(admin_token),
+                       json={"name": "bi", "role": "auditor", "valid_days": None})  # fmt: skip
+    assert forever.status_code == 201 and forever.json["expires_at"] is None
     listed = api.get("/api/v1/admin/tokens", headers=bearer(admin_token)).json["tokens"]
-    assert "token" not in listed[-1] and listed[-1]["name"] == "pos"
+    assert "token" not in listed[-2] and listed[-2]["name"] == "pos"
     bad = api.post(
         "/api/v1/admin/tokens", json={"name": "x", "role": "overlord"}, headers=bearer(admin_token)
     )
@@ -375,6 +418,10 @@ def test_token_input_of_the_wrong_shape_is_a_422_naming_the_field(db, client, ch
         ({"name": ["x"]}, "name"),
         ({"name": "n" * 300}, "name"),
         ({"role": ["store_clerk"]}, "role"),
+        ({"valid_days": "30"}, "valid_days"),
+        ({"valid_days": 0}, "valid_days"),
+        ({"valid_days": 3651}, "valid_days"),
+        ({"valid_days": True}, "valid_days"),
     ):
         response = api.post("/api/v1/admin/tokens", json={**good, **change},
                             headers=bearer(admin_token))  # fmt: skip
