@@ -274,17 +274,37 @@ def _count_failure(session: Session, user: User | None, username: str, now: dt.d
         session, "login_failed", "user", user.id if user else None,
         reason=reason, context=_as(user, username),
     )  # fmt: skip
-    if user is None:
-        return
+    if user is not None:
+        _add_failure(
+            session, user, now, f"{MAX_FAILED_LOGINS} failed sign-ins", _as(user, username)
+        )
+
+
+def _add_failure(session: Session, user: User, now: dt.datetime, reason: str, context) -> None:
+    """One more wrong password in a row; the ``MAX_FAILED_LOGINS``-th locks the account."""
     user.failed_logins = (user.failed_logins or 0) + 1
     if user.failed_logins >= MAX_FAILED_LOGINS:
         user.locked_until = now + LOCKOUT
         user.failed_logins = 0
         audit.record(
             session, "lockout", "user", user.id,
-            changes={"locked_until": user.locked_until},
-            reason=f"{MAX_FAILED_LOGINS} failed sign-ins", context=_as(user, username),
+            changes={"locked_until": user.locked_until}, reason=reason, context=context,
         )  # fmt: skip
+
+
+def count_failed_signature(session: Session, user_id: int, now: dt.datetime | None = None) -> None:
+    """A wrong password given to sign counts as a failed sign-in: a signed-in session must not
+    let anyone guess the password by signing, as the sign-in page does not. (The refused
+    signature itself is audited by the workflow.)"""
+    user = session.get(User, user_id, with_for_update=True)
+    if user is not None:
+        reason = f"{MAX_FAILED_LOGINS} wrong passwords in a row (sign-in or signature)"
+        _add_failure(session, user, now or utcnow(), reason, None)
+
+
+def signed_rightly(user: User) -> None:
+    """A right signing password ends a run of wrong ones, as a right sign-in does."""
+    user.failed_logins = 0
 
 
 def refuse_sign_in(session: Session, user: User, reason: str) -> None:

@@ -205,6 +205,13 @@ def require(user, action: str, form: str | None = None) -> None:
         raise PermissionDenied(action, form)
 
 
+def writes_nothing(user) -> bool:
+    """Is every role of ``user`` ``read_only``? Such a user changes nothing — not even who
+    approves in their stead (they approve nothing)."""
+    roles = _roles_of(user)
+    return bool(roles) and all(role.get("read_only") for role in roles)
+
+
 def may_use_pages(user) -> bool:
     """May ``user`` use the HTML pages? Not API tokens, nor users whose roles are all api_only."""
     if not getattr(user, "is_authenticated", False) or getattr(user, "is_api_token", False):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -101,6 +102,17 @@ class NotEditable(RecordError):
 
     def __init__(self, state: str):
         super().__init__(_("A record in state '%(state)s' can no longer be changed.", state=state))
+
+
+class StillNeeded(RecordError):
+    """A record others rely on — linked to by another record, or signed — is kept."""
+
+    status = 409
+
+
+#: Checks before a record is deleted, each giving the reason it must stay (None: none). The
+#: layers above add theirs: the workflow keeps a signed record.
+DELETE_GUARDS: list[Callable[[Session, Record], str | None]] = []
 
 
 def locale() -> str:
@@ -308,6 +320,8 @@ class _Run:
         for key, value in payload.items():
             field = next((f for f in definition if f.name == key), None)
             if field is not None and (field.computed or self._read_only(field, creating)):
+                if definition is self.form.fields and self._overwrites(field, value, creating):
+                    self.error(key, _("Filled in by the system: it cannot be changed here."))
                 continue
             if isinstance(value, str) and value.strip() == "" and field is not None:
                 value = None
@@ -318,6 +332,15 @@ class _Run:
                 ]
             clean[key] = value
         return clean
+
+    def _overwrites(self, field: FieldDef, value, creating: bool) -> bool:
+        """Does an update give a read-only header field another value than it holds? (Sent
+        back as read, it is dropped as it always was; a formula is never compared: it follows
+        its inputs.) Dropping a different value silently would tell an integration its change
+        was saved."""
+        if creating or field.computed or self.record is None:
+            return False
+        return not _says_the_same((self.record.data or {}).get(field.name), value)
 
     def _read_only(self, field: FieldDef, creating: bool) -> bool:
         return bool(field.get("read_only")) and (self.from_client or not creating)
@@ -840,6 +863,21 @@ def _same(old, new) -> bool:
     return old == new
 
 
+def _says_the_same(stored, sent) -> bool:
+    """Whether a value a client sent says what the stored one says, as text or as a number
+    (``"99"`` and ``99``, ``"2.50"`` and ``2.5``), empty as empty."""
+    if stored in (None, "") or sent in (None, ""):
+        return stored in (None, "") and sent in (None, "")
+    if isinstance(stored, bool) or isinstance(sent, bool):
+        return str(stored).lower() == str(sent).lower()
+    if str(stored).strip() == str(sent).strip():
+        return True
+    try:
+        return Decimal(str(stored)) == Decimal(str(sent))
+    except (InvalidOperation, ValueError):
+        return False
+
+
 def update(
     session: Session,
     registry: Registry,
@@ -866,8 +904,11 @@ def update(
         key: [old.get(key), new.get(key)] for key in new if not _same(old.get(key), new.get(key))
     }
     check_field_rights(form, record, user, changes)
+    location_id = _location_id(form, values) if form.location_field else None
+    if not changes and location_id == old_location:
+        return record  # nothing to save: no new version, no empty entry in the audit trail
     record.data = new
-    record.location_id = _location_id(form, values) if form.location_field else None
+    record.location_id = location_id
     if record.location_id != old_location:
         _require_own_location(session, user, form, record.location_id, "update")
     record.updated_at = utcnow()
@@ -892,6 +933,7 @@ def delete(
     _require_write_scope(session, user, form, record, "delete")
     _check_version(session, record, version)
     _editable(form, record)
+    _require_unneeded(session, registry, record)
     audit_as(
         session,
         user,
@@ -903,6 +945,49 @@ def delete(
     session.execute(sql_delete(RecordKey).where(RecordKey.record_id == record.id))
     session.delete(record)
     session.flush()
+
+
+def _require_unneeded(session: Session, registry: Registry, record: Record) -> None:
+    """Refuse to delete a record another links to (a customer its sales name: the sales would
+    name nobody, and a recall's trace no one to call) or a guard keeps."""
+    linking = _linked_from(session, registry, record)
+    if linking is not None:
+        form = registry.form(linking.form)
+        raise StillNeeded(
+            _("%(form)s %(number)s refers to this record, so it cannot be deleted: cancel or "
+              "deactivate it instead.",
+              form=form.label(locale()) if form else linking.form,
+              number=linking.number or linking.id)
+        )  # fmt: skip
+    for guard in DELETE_GUARDS:
+        reason = guard(session, record)
+        if reason:
+            raise StillNeeded(reason)
+
+
+def _linked_from(session: Session, registry: Registry, record: Record) -> Record | None:
+    """The first record whose link field — in its header or on a line — names ``record``."""
+    from app.meta.form_sources import lines_table
+    from app.meta.sources import building
+
+    def linking(fields: list[FieldDef]) -> list[FieldDef]:
+        return [f for f in fields if f.type == "link" and f.get("link") == record.form]
+
+    for form in registry.forms.values():
+        named = [Record.data[f.name].as_integer() == record.id for f in linking(form.fields)]
+        queries = [select(Record).where(Record.form == form.name, or_(*named))] if named else []
+        for table in (f for f in form.fields if f.type == "table" and linking(f.fields)):
+            with building(session.get_bind().dialect.name, utcnow().date()):
+                lines = lines_table(form.name, table.name)
+            named = or_(
+                *(lines.c.line[f.name].as_integer() == record.id for f in linking(table.fields))
+            )
+            queries.append(select(Record).where(Record.id.in_(select(lines.c.id).where(named))))
+        for query in queries:
+            found = session.scalar(query.where(Record.id != record.id).order_by(Record.id).limit(1))
+            if found is not None:
+                return found
+    return None
 
 
 def referring(session: Session, registry: Registry, record: Record) -> list[Record]:

@@ -55,7 +55,7 @@ from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
 from app.meta.records import ValidationFailed
 from app.workflow.actions import ActionError
-from app.workflow.errors import TransitionNotAllowed, TransitionRefused
+from app.workflow.errors import TaskNotFound, TransitionNotAllowed, TransitionRefused
 from app.workflow.models import (
     ApprovalTask,
     Delegation,
@@ -205,6 +205,8 @@ def _covers_scope(session: Session, stand_in: User, user) -> bool:
 def delegate(session: Session, user, to_user_id: int, starts_at, ends_at) -> Delegation:
     """``user`` is away from ``starts_at`` to ``ends_at``: their new tasks go to ``to_user_id``,
     who must be active and see every location ``user`` sees, or those tasks would be stuck."""
+    if access.writes_nothing(user):
+        raise access.PermissionDenied("delegate")
     stand_in = session.get(User, to_user_id)
     if to_user_id == user.id or stand_in is None:
         raise ValidationFailed({"to_user": [_("Choose another user to stand in for you.")]})
@@ -339,12 +341,12 @@ def _my_task(session: Session, registry, task_id: int, user):
     """The task, its record (locked), form and transition — or a typed refusal."""
     task = session.get(ApprovalTask, task_id)
     if task is None:
-        raise records.RecordNotFound("approval", task_id)
+        raise TaskNotFound(task_id)
     record = session.scalar(select(Record).where(Record.id == task.record_id).with_for_update())
     if task.approver_id != getattr(user, "id", None) or not access.in_scope(
         session, user, record.location_id
     ):
-        raise records.RecordNotFound("approval", task_id)  # someone else's: not even shown
+        raise TaskNotFound(task_id)  # someone else's: unseen
     if task.status != "pending":
         raise ApprovalError(_("This approval task is already decided."))
     form = registry.form(record.form)

@@ -25,8 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import utcnow
 from app.i18n import _, _l
-from app.kernel import audit
+from app.kernel import audit, users
 from app.kernel.errors import KernelError
+from app.kernel.items import business_timezone
 from app.kernel.users import User
 from app.meta import access, recall, records
 from app.meta.checks import SYSTEM_NAMES
@@ -39,6 +40,7 @@ from app.workflow import approvals
 from app.workflow.actions import ActionContext, ActionError, installed_actions
 from app.workflow.errors import (  # noqa: F401  (re-exported)
     SignatureRefused,
+    SigningLocked,
     TokenCannotSign,
     TransitionNotAllowed,
     TransitionRefused,
@@ -436,8 +438,11 @@ def check_signature(session: Session, user, signature) -> tuple[User, str]:
     if errors:
         raise ValidationFailed(errors)
     signer = session.get(User, getattr(user, "id", None)) if isinstance(user, User) else None
+    if signer is not None and signer.is_locked():
+        raise SigningLocked(signer.locked_until)
     if signer is None or not signer.check_password(str(password)):
         raise SignatureRefused()
+    users.signed_rightly(signer)
     return signer, meaning
 
 
@@ -460,11 +465,13 @@ def sign(session: Session, record: Record, event: WorkflowEvent, signer: User, m
 
 
 def audit_refused_signature(session: Session, user, form: str, record_id: int, transition: str):
-    """Audit a wrong signing password (in a transaction of its own, after the rollback)."""
+    """Audit a wrong signing password (in a transaction of its own, after the rollback) and
+    count it against the signer's account, as a wrong sign-in is."""
     records.audit_as(
         session, user, "signature_refused", "record", record_id,
         changes={"form": form, "transition": transition},
     )  # fmt: skip
+    users.count_failed_signature(session, user.id)
 
 
 # --- firing ----------------------------------------------------------------------------------
@@ -630,3 +637,22 @@ def timeline(session: Session, record: Record) -> list[tuple[WorkflowEvent, User
          signatures.get(event.id, []))
         for event in events
     ]  # fmt: skip
+
+
+def _kept_as_signed(session: Session, record: Record) -> str | None:
+    """A signed record is not deleted: its signatures are evidence an inspector reads, and
+    deleting the record would delete them with it."""
+    first = session.scalar(
+        select(Signature).where(Signature.record_id == record.id).order_by(Signature.id).limit(1)
+    )
+    if first is None:
+        return None
+    return _(
+        "%(name)s signed this record at %(time)s: a signed record is kept; cancel or deactivate "
+        "it instead.",
+        name=first.full_name,
+        time=first.signed_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M"),
+    )
+
+
+records.DELETE_GUARDS.append(_kept_as_signed)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from app.i18n import _
-from app.meta.records import RecordError
+from app.kernel.items import business_timezone
+from app.meta.records import RecordError, RecordNotFound
 
 
 class TransitionRefused(RecordError):
@@ -39,6 +40,20 @@ class SignatureRefused(TransitionNotAllowed):
         super().__init__(_("The password is wrong; the record was not signed."))
 
 
+class SigningLocked(TransitionNotAllowed):
+    """Too many wrong passwords in a row (signing or signing in): the account is locked, and
+    so is signing with it, until ``until``."""
+
+    def __init__(self, until):
+        super().__init__(
+            _(
+                "Too many wrong passwords: signing is locked until %(time)s. Ask your "
+                "administrator if it was not you.",
+                time=until.astimezone(business_timezone()).strftime("%H:%M"),
+            )
+        )
+
+
 class TokenCannotSign(TransitionNotAllowed):
     """An API token fired a step that needs an e-signature: a signature is a person's own, and a
     token has no person (nor password) behind it. Not a wrong password: nothing is audited."""
@@ -50,3 +65,10 @@ class TokenCannotSign(TransitionNotAllowed):
                 "signs in and does this step with their password."
             )
         )
+
+
+class TaskNotFound(RecordNotFound):
+    """No such approval task, or another approver's (which is not even shown)."""
+
+    def __init__(self, task_id):
+        RecordError.__init__(self, _("Approval task %(id)s was not found.", id=task_id))

@@ -152,6 +152,29 @@ def test_read_only_fields_from_the_client_are_ignored_on_create(api, org):
     assert preview.json["values"]["code"] == "FIXED"
 
 
+def test_a_read_only_field_changed_on_update_is_refused_and_sent_back_as_read_is_not(api, org, db):
+    from sqlalchemy import func, select
+
+    from app.kernel.audit import AuditEntry
+
+    created = api.post(URL, json=valid(org)).json
+    url = f"{URL}/{created['id']}"
+    with db.session() as session:
+        audited = session.scalar(select(func.count()).select_from(AuditEntry))
+    refused = api.put(url, json={"version": created["version"], "code": "FORGED"})
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {
+        "code": ["Filled in by the system: it cannot be changed here."]
+    }
+    as_read = api.put(url, json={"version": created["version"], "code": "FIXED"})
+    assert as_read.status_code == 200, as_read.json
+    assert as_read.json["version"] == created["version"]  # nothing changed: no new version
+    with db.session() as session:  # nor an empty entry in the audit trail
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == audited
+    changed = api.put(url, json={"version": created["version"], "code": "FIXED", "count": 10})
+    assert changed.status_code == 200 and changed.json["version"] == created["version"] + 1
+
+
 def test_decimals_are_stored_as_people_write_them(api, org):
     body = valid(org, price="1e3", discount="-0")
     response = api.post(URL, json=body)
@@ -201,6 +224,31 @@ def test_delete_where_allowed(api, org):
     created = api.post(URL, json=valid(org)).json
     assert api.delete(f"{URL}/{created['id']}?version=1").status_code == 204
     assert api.get(f"{URL}/{created['id']}").status_code == 404
+
+
+def test_a_record_another_links_to_is_not_deleted(api, org):
+    """Deleting a supplier a record names — in its header or on a line — would leave that
+    record naming nobody: refused with the record that names it, nothing deleted."""
+    suppliers = "/api/v1/forms/supplier/records"
+    ids = [
+        api.post(suppliers, json={"code": code, "name": code, "licence_number": "L-1",
+                                  "licence_expiry": "2030-01-01"}).json["id"]
+        for code in ("SUP1", "SUP2", "SUP3")
+    ]  # fmt: skip
+    header = api.post(URL, json=valid(org, supplier=ids[0])).json
+    line = {"item": "Gloves", "quantity": "1", "vendor": ids[1]}
+    on_line = api.post(URL, json=valid(org, title="Beta", lines=[line])).json
+    for supplier_id, linking in ((ids[0], header), (ids[1], on_line)):
+        refused = api.delete(f"{suppliers}/{supplier_id}?version=1")
+        assert refused.status_code == 409, refused.json
+        assert refused.json["message"] == (
+            f"Field lab {linking['number'] or linking['id']} refers to this record, so it cannot "
+            "be deleted: cancel or deactivate it instead."
+        )
+        assert api.get(f"{suppliers}/{supplier_id}").status_code == 200
+    assert api.delete(f"{suppliers}/{ids[2]}?version=1").status_code == 204  # named by none
+    assert api.delete(f"{URL}/{header['id']}?version=1").status_code == 204
+    assert api.delete(f"{suppliers}/{ids[0]}?version=1").status_code == 204
 
 
 def test_delete_needs_the_version_and_versions_are_whole_numbers(api, org):

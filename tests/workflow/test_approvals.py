@@ -241,6 +241,26 @@ def test_delegation_hands_new_tasks_to_the_stand_in(wf_app, wf_api, wf_org, db):
     assert bad.status_code == 422
 
 
+def test_an_unknown_approval_task_is_named_in_the_readers_words(wf_app, wf_api, wf_org):
+    response = wf_api("manager").post("/api/v1/approval-tasks/999999/decision",
+                                      json={"decision": "approve"})  # fmt: skip
+    assert response.status_code == 404
+    assert response.json["message"] == "Approval task 999999 was not found."
+
+
+def test_a_read_only_user_may_not_delegate(wf_app, wf_api, wf_org, db):
+    """The auditor approves nothing and changes nothing: not who would stand in for them."""
+    from app.workflow.models import Delegation
+
+    now = utcnow()
+    response = wf_api("auditor").post("/api/v1/delegations", json={
+        "to_user": wf_org["hq"], "starts_at": now.isoformat(),
+        "ends_at": (now + dt.timedelta(days=1)).isoformat()})  # fmt: skip
+    assert response.status_code == 403, response.json
+    with db.session() as session:
+        assert session.scalars(select(Delegation)).all() == []
+
+
 def test_overdue_tasks_are_reminded_once_and_escalated(wf_app, wf_api, wf_org, db):
     record_id = submit(wf_api("manager"), wf_org)  # deputy approves; manager is escalated to
     later = utcnow() + dt.timedelta(hours=5)

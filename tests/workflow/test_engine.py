@@ -230,6 +230,62 @@ def test_a_wrong_signing_password_is_refused_audited_and_writes_nothing(wf_app, 
         assert engine._meaning("approved") != "approved"
 
 
+def test_wrong_signing_passwords_lock_signing_and_signing_in_as_wrong_sign_ins_do(
+    wf_app, wf_api, wf_org, db
+):
+    """Guessing a password by signing is stopped as guessing it at the sign-in page is: five
+    wrong ones in a row lock the account; a right one in between starts the count again."""
+    from app.kernel.users import MAX_FAILED_LOGINS, User
+
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record = new_receipt(clerk, wf_org)
+    assert fire(clerk, record, "receive").status_code == 200
+    wrong = {"password": "wrong-one", "meaning": "approved"}
+    for _attempt in range(MAX_FAILED_LOGINS - 1):
+        assert fire(manager, record, "approve", signature=wrong).status_code == 403
+    other = new_receipt(clerk, wf_org)
+    assert fire(clerk, other, "receive").status_code == 200
+    right = {"password": PASSWORD, "meaning": "approved"}
+    assert fire(manager, other, "approve", signature=right).status_code == 200
+    for _attempt in range(MAX_FAILED_LOGINS - 1):  # counted again from none
+        assert fire(manager, record, "approve", signature=wrong).status_code == 403
+    with db.session() as session:
+        assert not session.get(User, wf_org["manager"]).is_locked()
+    assert fire(manager, record, "approve", signature=wrong).status_code == 403
+    locked = fire(manager, record, "approve", signature=right)
+    assert locked.status_code == 403
+    assert locked.json["message"].startswith("Too many wrong passwords: signing is locked until")
+    with db.session() as session:
+        assert session.get(User, wf_org["manager"]).is_locked()
+        lockout = session.scalars(select(AuditEntry).where(AuditEntry.action == "lockout")).one()
+        assert "signature" in lockout.reason
+    assert stock(db) == {"awaiting_inspection": Decimal(10), "available": Decimal(10)}
+
+
+def test_a_signed_record_is_not_deleted_with_its_signatures(wf_app, wf_api, wf_org, db):
+    """A record signed once and sent back to draft (a customer card revised) is kept: deleting
+    it would delete its signatures, the evidence an inspector reads."""
+    clerk = wf_api("clerk")
+    record = new_receipt(clerk, wf_org)
+    with db.transaction() as session:
+        event = WorkflowEvent(record_id=record["id"], transition="revise", from_state="approved",
+                              to_state="draft", user_id=wf_org["manager"])  # fmt: skip
+        session.add(event)
+        session.flush()
+        engine.sign(session, session.get(Record, record["id"]), event,
+                    session.get(engine.User, wf_org["manager"]), "approved")  # fmt: skip
+        from app.kernel.users import update_user
+
+        hq = session.get(engine.User, wf_org["hq"])
+        update_user(session, hq, roles=["admin"], location_ids=[wf_org["HQ"]])
+    refused = wf_api("hq").delete(f"{URL}/{record['id']}?version={record['version']}")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["message"].startswith("Manager Full signed this record at ")
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Signature)) == 1
+        assert session.get(Record, record["id"]) is not None
+
+
 def test_an_api_token_cannot_sign_and_is_told_a_person_must(wf_app, wf_api, wf_org, db):
     """A token has no person nor password: told so, whatever it sends, and not audited as a
     wrong password (nothing is written)."""
