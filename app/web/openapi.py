@@ -67,8 +67,19 @@ IDEMPOTENCY = {
 }
 
 
-def _form_paths(form: FormDef, here: str | None) -> dict:
-    """The endpoints of one form's records, its transitions and its helpers."""
+WRITES = ("create", "update", "delete")
+
+
+def _multipart(**extra) -> dict:
+    """A request body that uploads ``file`` (and the ``extra`` form fields)."""
+    properties = {"file": {"type": "string", "contentEncoding": "binary"}, **extra}
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
+
+
+def _form_paths(form: FormDef, here: str | None, principal) -> dict:
+    """The endpoints of one form's records, its transitions and its helpers — those the caller
+    may use (one who may only read sees no POST, PATCH or DELETE)."""
     base = f"/api/v1/forms/{form.name}"
     tag = [form.label(here)]
     data, record = _ref(f"{form.name}_data"), _ref(f"{form.name}_record")
@@ -159,7 +170,29 @@ def _form_paths(form: FormDef, here: str | None) -> dict:
             }
         },
     }
-    transitions = (form.workflow or {}).get("transitions", [])
+    may = {action: access.can(principal, action, form.name) for action in WRITES}
+    if not may["create"]:
+        del paths[f"{base}/records"]["post"]
+    if not may["update"]:
+        del paths[f"{base}/records/{{id}}"]["patch"]
+    if not may["delete"]:
+        del paths[f"{base}/records/{{id}}"]["delete"]
+    if not (may["create"] or may["update"]):
+        del paths[f"{base}/evaluate"]
+    if may["create"]:
+        paths[f"{base}/import"] = _import_path(tag)
+    if _udi_fields(form):
+        paths[f"{base}/scan"] = _scan_path(tag, _udi_fields(form))
+    targets = [
+        entry["form"] for entry in form.spec.get("makes", [])
+        if access.can(principal, "create", entry["form"])
+    ]  # fmt: skip
+    if targets:
+        paths[f"{base}/records/{{id}}/make/{{target}}"] = _make_path(tag, targets)
+    transitions = [
+        t for t in (form.workflow or {}).get("transitions", [])
+        if access.can(principal, f"transition:{t['name']}", form.name)
+    ]  # fmt: skip
     if transitions:
         names = [t["name"] for t in transitions]
         paths[f"{base}/records/{{id}}/transitions/{{transition}}"] = {
@@ -186,12 +219,84 @@ def _form_paths(form: FormDef, here: str | None) -> dict:
                 },
             },
         }
+        fire = paths[f"{base}/records/{{id}}/transitions/{{transition}}"]
+        paths[f"{base}/records/{{id}}/transitions/{{transition}}/preview"] = {
+            "parameters": fire["parameters"],
+            "post": {
+                "tags": tag,
+                "summary": _("What firing it would do, nothing saved (no signature asked)"),
+                "requestBody": _body(_ref("Transition"), required=False),
+                "responses": {
+                    "200": _answer(_("The record as it would then be."), record),
+                    **_errors("401", "403", "404", "409", "422"),
+                },
+            },
+        }
     return paths
 
 
-def _shared_paths() -> dict:
-    text = {"type": "string"}
+def _udi_fields(form: FormDef) -> list[str]:
+    """The UDI fields of a form, as ``/scan`` names them (``lines.scan`` on a line)."""
+    return [
+        f"{top.name}.{child.name}" if child is not top else top.name
+        for top in form.fields
+        for child in [top, *top.fields]
+        if child.type == "udi"
+    ]
+
+
+def _import_path(tag: list) -> dict:
     return {
+        "post": {
+            "tags": tag,
+            "summary": _("Import records from an Excel file (the template's columns)"),
+            "requestBody": _multipart(keep_valid={"type": "boolean"}),
+            "responses": {
+                "201": _answer(_("What was created, and each refused row's errors.")),
+                "202": _answer(_("A large file: the job importing it (see /jobs).")),
+                **_errors("401", "403", "422"),
+            },
+        }
+    }
+
+
+def _scan_path(tag: list, fields: list[str]) -> dict:
+    scan = {
+        "type": "object",
+        "required": ["field", "value"],
+        "properties": {"field": {"enum": fields}, "value": {"type": "string"}},
+    }
+    return {
+        "post": {
+            "tags": tag,
+            "summary": _("Read a GS1 UDI scan: the fields it fills, checked against the records"),
+            "requestBody": _body(scan),
+            "responses": {
+                "200": _answer(_("The values it fills, by field, and the GTIN.")),
+                **_errors("401", "403", "422"),
+            },
+        }
+    }
+
+
+def _make_path(tag: list, targets: list[str]) -> dict:
+    target = {"name": "target", "in": "path", "required": True, "schema": {"enum": targets}}
+    return {
+        "parameters": [_id_param(), target],
+        "get": {
+            "tags": tag,
+            "summary": _("The draft of a record made from this one, to complete and create"),
+            "responses": {
+                "200": _answer(_("The target form and the draft's data.")),
+                **_errors("401", "404", "409"),
+            },
+        },
+    }
+
+
+def _shared_paths(principal) -> dict:
+    text = {"type": "string"}
+    paths = {
         "/api/v1/lookup/{target}": {
             "get": {
                 "tags": [_("Shared")],
@@ -250,6 +355,103 @@ def _shared_paths() -> dict:
                 "responses": {"200": _answer(_("The item's stock.")), **_errors("401", "404")},
             },
         },
+        "/api/v1/approval-tasks/{id}/approvers": {
+            "parameters": [_id_param()],
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Add an approver before or after oneself on a task (加签)"),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["user", "position"],
+                        "properties": {
+                            "user": {"type": "integer"},
+                            "position": {"enum": ["before", "after"]},
+                        },
+                    }
+                ),
+                "responses": {
+                    "201": _answer(_("The task added.")),
+                    **_errors("401", "404", "409", "422"),
+                },
+            },
+        },
+        "/api/v1/attachments/{id}": {
+            "parameters": [_id_param()],
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("Download an attachment of a record the caller may read"),
+                "responses": {"200": _answer(_("The file.")), **_errors("401", "404")},
+            },
+        },
+    }
+    if not access.writes_nothing(principal):
+        paths["/api/v1/delegations"] = {
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("While the caller is away, their new approval tasks go to another"),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["to_user", "starts_at", "ends_at"],
+                        "properties": {
+                            "to_user": {"type": "integer"},
+                            "starts_at": {"type": "string", "format": "date-time"},
+                            "ends_at": {"type": "string", "format": "date-time"},
+                        },
+                    }
+                ),
+                "responses": {"201": _answer(_("The delegation.")), **_errors("401", "403", "422")},
+            }
+        }
+    if access.can(principal, "create") or access.can(principal, "update"):
+        paths["/api/v1/attachments"] = {
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Upload a file; its id goes into an attachment field"),
+                "requestBody": _multipart(),
+                "responses": {"201": _answer(_("The file's id.")), **_errors("401", "403")},
+            }
+        }
+    if access.can(principal, "admin"):
+        paths.update(_token_paths())
+    return paths
+
+
+def _token_paths() -> dict:
+    token = {
+        "type": "object",
+        "required": ["name", "role"],
+        "properties": {
+            "name": {"type": "string", "maxLength": 64},
+            "role": {"type": "string"},
+            "locations": {"type": "array", "items": {"type": "string"}},
+            "valid_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
+        },
+    }
+    admin = [_("Administration")]
+    return {
+        "/api/v1/admin/tokens": {
+            "get": {
+                "tags": admin,
+                "summary": _("The API tokens issued (never their secret)"),
+                "responses": {"200": _answer(_("The tokens.")), **_errors("401", "403")},
+            },
+            "post": {
+                "tags": admin,
+                "summary": _("Issue a token: its secret is in this answer only"),
+                "requestBody": _body(token),
+                "responses": {"201": _answer(_("The token.")), **_errors("401", "403", "422")},
+            },
+        },
+        "/api/v1/admin/tokens/{id}": {
+            "parameters": [_id_param()],
+            "delete": {
+                "tags": admin,
+                "summary": _("Revoke a token: refused from the next request on"),
+                "responses": {"200": _answer(_("The token.")), **_errors("401", "403", "404")},
+            },
+        },
     }
 
 
@@ -298,6 +500,18 @@ def _report_paths(session, principal, here: str | None) -> dict:
                 "parameters": params,
                 "responses": {
                     "200": _answer(_("Its columns (name, label, type) and a page of rows.")),
+                    **_errors("401", "404", "422"),
+                },
+            }
+        }
+        fmt = {"name": "fmt", "in": "path", "required": True, "schema": {"enum": ["xlsx", "csv"]}}
+        paths[f"/api/v1/reports/{name}/export.{{fmt}}"] = {
+            "get": {
+                "tags": [_("Reports")],
+                "summary": _("%(report)s as a file", report=label_text(report.label, here)),
+                "parameters": [fmt, *params[:-2]],
+                "responses": {
+                    "200": _answer(_("The file: every row, up to 5,000.")),
                     **_errors("401", "404", "422"),
                 },
             }
@@ -371,8 +585,8 @@ def document(principal) -> dict:
     ]
     paths = {}
     for form in forms:
-        paths.update(_form_paths(form, here))
-    paths.update(_shared_paths())
+        paths.update(_form_paths(form, here, principal))
+    paths.update(_shared_paths(principal))
     paths.update(_report_paths(db_session(), principal, here))
     return {
         "openapi": "3.1.0",

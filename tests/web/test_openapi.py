@@ -76,6 +76,49 @@ def test_fields_read_as_the_form_defines_them(document):
     assert "customer" in schemas["sales_invoice_data"]["required"]
 
 
+def test_every_endpoint_an_integration_uses_is_described(document):
+    """Scans, imports, makes, previews, add-an-approver, delegations, attachments, report files
+    and (to an admin) the token admin: each endpoint the API has is in the document."""
+    validate(document)
+    paths = document["paths"]
+    lab = "/api/v1/forms/field_lab"
+    assert paths[f"{lab}/scan"]["post"]["requestBody"]["content"]["application/json"]["schema"][
+        "properties"]["field"]["enum"] == ["scan"]  # fmt: skip
+    assert "multipart/form-data" in paths[f"{lab}/import"]["post"]["requestBody"]["content"]
+    make = paths["/api/v1/forms/purchase_order/records/{id}/make/{target}"]
+    assert make["parameters"][1]["schema"]["enum"] == ["purchase_receipt"]
+    assert "/api/v1/forms/sales_order/records/{id}/transitions/{transition}/preview" in paths
+    for shared in (
+        "/api/v1/approval-tasks/{id}/approvers",
+        "/api/v1/delegations",
+        "/api/v1/attachments",
+        "/api/v1/attachments/{id}",
+        "/api/v1/admin/tokens",
+        "/api/v1/admin/tokens/{id}",
+        "/api/v1/reports/stock_on_hand/export.{fmt}",
+    ):
+        assert shared in paths, shared  # fmt: skip
+
+
+def test_a_caller_sees_only_the_operations_it_may_use(lab_app, org):
+    """A clerk who may not delete sees no DELETE, no token admin; transitions their role may
+    not fire are not offered."""
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD).get(SPEC).json
+    validate(clerk)
+    paths = clerk["paths"]
+    assert "delete" not in paths["/api/v1/forms/field_lab/records/{id}"]
+    assert "/api/v1/admin/tokens" not in paths
+    with lab_app.extensions["lianku.db"].session() as session:
+        from app.kernel.users import User
+
+        user = session.get(User, org["clerk"])
+        for path, item in paths.items():
+            if path.endswith("/transitions/{transition}"):
+                form = path.split("/")[4]
+                for name in item["parameters"][1]["schema"]["enum"]:
+                    assert access.can(user, f"transition:{name}", form), (form, name)
+
+
 def test_each_caller_sees_the_forms_they_may_read(lab_app, org, api, document):
     clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
     theirs = clerk.get(SPEC).json
