@@ -36,7 +36,7 @@ from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
 from app.meta.records import StaleRecord, ValidationFailed
 from app.meta.registry import Registry
-from app.workflow import approvals
+from app.workflow import approvals, side_effects
 from app.workflow.actions import ActionContext, ActionError, installed_actions
 from app.workflow.errors import (  # noqa: F401  (re-exported)
     SignatureRefused,
@@ -559,11 +559,12 @@ def run_actions(
         records=RecordsInterface(session, registry, user, origin=_origin(record, transition)),
         target_state=target_state or transition["to"],
     )  # fmt: skip
-    for step in transition.get("actions", []) if steps is None else steps:
-        if "when" in step and not _step_applies(form, record, step["when"]):
-            continue
-        context.params = dict(step.get("params", {}))
-        registry_of_actions.get(step["action"]).run(context)
+    with side_effects.audited(session, user, record, _origin(record, transition)):
+        for step in transition.get("actions", []) if steps is None else steps:
+            if "when" in step and not _step_applies(form, record, step["when"]):
+                continue
+            context.params = dict(step.get("params", {}))
+            registry_of_actions.get(step["action"]).run(context)
     return context
 
 

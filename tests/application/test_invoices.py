@@ -301,3 +301,29 @@ def test_two_invoices_of_one_receipt_confirmed_at_once_cannot_both_fit(bed, db):
     refusal = next(body for status, body in results if status == 409)
     assert refusal["field"] == "lines[0].amount" and "96.00" in refusal["error"]
     assert billed(bed, receipt) == ("60.00", "36.00")
+
+
+def test_what_an_invoice_counts_on_its_receipt_is_in_the_receipts_history(bed, db):
+    """Confirming an invoice writes ``invoiced`` onto the receipt it bills: the receipt's own
+    audit trail says so (by whom, through which transition), and its updated time moves."""
+    from sqlalchemy import select
+
+    from app.kernel.audit import AuditEntry
+    from app.meta.models import Record
+
+    supplier = bed.supplier()
+    receipt = accepted_receipt(bed, supplier, "8", "12.00")
+    bill = invoice(bed, supplier, 1, [(receipt, "60.00")])
+    assert bed.fire("cashier", INVOICES, bill["id"], "confirm").status_code == 200
+    with db.session() as session:
+        entries = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity == "record", AuditEntry.entity_id == str(receipt["id"]))
+            .order_by(AuditEntry.id)
+        ).all()
+    last = entries[-1]
+    assert (last.action, last.username) == ("update", "cashier")
+    assert last.changes["invoiced"] == [None, "60.00"]
+    assert INVOICES in last.reason  # made by the invoice's confirm
+    with db.session() as session:  # the receipt was last changed by the cashier's confirm
+        assert session.get(Record, receipt["id"]).updated_by == bed.users["cashier"]
