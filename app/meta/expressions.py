@@ -105,6 +105,9 @@ class Context:
     record: dict | None = None
     #: ``price(item, location, on, kind)``: the price a price change set, in force there that day
     price: Callable[[object, object, dt.date, str], object] | None = None
+    #: ``known(kind, item, value)``: is there a lot (``kind`` "lot") or a unit ("serial") of
+    #: that number for the item on record — for ``known_lot(item, lot)``, ``known_serial(…)``
+    known: Callable[[str, object, object], bool] | None = None
 
 
 def _days(n) -> dt.timedelta:
@@ -208,7 +211,7 @@ def _gtin_ok(value) -> bool:
 
 
 #: Functions an expression may call; ``today``, ``now``, ``lookup``, ``this``, ``valid_on``
-#: (today by default) and ``price`` are bound per evaluation.
+#: (today by default), ``price``, ``known_lot`` and ``known_serial`` are bound per evaluation.
 PURE_FUNCTIONS: dict[str, Callable] = {
     "round": _round,
     "min": min,
@@ -225,7 +228,18 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "gtin_ok": _gtin_ok,
 }
 FUNCTIONS = frozenset(
-    {*PURE_FUNCTIONS, "today", "now", "lookup", "this", "valid_on", "my_location", "price"}
+    {
+        *PURE_FUNCTIONS,
+        "today",
+        "now",
+        "lookup",
+        "this",
+        "valid_on",
+        "my_location",
+        "price",
+        "known_lot",
+        "known_serial",
+    }  # fmt: skip
 )
 #: What ``price(…, kind)`` may ask for: the kernel's kinds of price.
 PRICE_KINDS = tuple(kind.value for kind in PriceKind)
@@ -329,6 +343,9 @@ class Expression:
         functions["price"] = lambda item, location=None, on=None, kind="retail": price(
             item, location, context.today() if on is None else _as_date(on), kind
         )
+        known = context.known or (lambda kind, item, value: False)
+        functions["known_lot"] = lambda item, lot: known("lot", item, lot)
+        functions["known_serial"] = lambda item, serial: known("serial", item, serial)
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(context.record or {})

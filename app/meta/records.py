@@ -32,6 +32,7 @@ from app.db import utcnow
 from app.i18n import _
 from app.kernel import audit, prices
 from app.kernel.errors import LotMismatch, UnknownItem
+from app.kernel.items import Lot, Unit
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.kernel.users import User
@@ -222,7 +223,7 @@ class _Run:
         self.visible: dict[str, bool] = {}
         self.context = Context(
             lookup=self._lookup, my_location=self._my_location, price=self._price,
-            record=system_values(form, record),
+            record=system_values(form, record), known=self._known,
         )  # fmt: skip
         #: the link fields by name, header and lines, for ``lookup(field, ...)``
         self._links: dict[str, FieldDef] = {}
@@ -256,6 +257,16 @@ class _Run:
             found = links.field_of(self.session, self.user, target, value, field, card, everywhere)
             self._looked_up[key] = self._typed_lookup(card[0] if card else target, field, found)
         return self._looked_up[key]
+
+    def _known(self, kind: str, item, value) -> bool:
+        """``known_lot(item, lot)`` / ``known_serial(item, serial)``: is that lot or unit of the
+        item on record (received at some time)? A complaint about a lot nobody received cannot
+        be traced nor recalled."""
+        if _empty(item) or _empty(value) or not str(item).isdigit():
+            return False
+        model, column = (Lot, Lot.lot_number) if kind == "lot" else (Unit, Unit.serial)
+        query = select(model.id).where(model.item_id == int(item), column == str(value).strip())
+        return self.session.scalar(query.limit(1)) is not None
 
     def _price(self, item, location, on: dt.date, kind: str):
         """``price(item, location, date, kind)``: the price a price change set, in force at the

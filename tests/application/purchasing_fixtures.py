@@ -148,6 +148,15 @@ class Bed:
     def loc(self, code: str) -> int:
         return self.locations[code]
 
+    def lot(self, item_id: int, lot_number: str) -> None:
+        """Put a lot of the item on record, as a receipt would have (for a complaint about it)."""
+        from app.kernel.items import Item, get_or_create_lot
+
+        with self.db.transaction() as session:
+            get_or_create_lot(
+                session, session.get(Item, item_id), lot_number, dt.date.fromisoformat(day(300))
+            )
+
     def balances(self) -> dict:
         """(location code, item id, lot number, status) → on hand, for every non-zero balance."""
         codes = {value: key for key, value in self.locations.items()}

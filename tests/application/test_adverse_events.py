@@ -28,8 +28,15 @@ def _event(bed, item, **changes) -> dict:
     }  # fmt: skip
 
 
-def test_the_deadline_follows_the_harm_and_bad_dates_are_refused(bed):
+def _strip(bed) -> int:
+    """The lot-tracked test strip, its lot AE1 on record (received once)."""
     item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    bed.lot(item, "AE1")
+    return item
+
+
+def test_the_deadline_follows_the_harm_and_bad_dates_are_refused(bed):
+    item = _strip(bed)
     serious = bed.create("clerk", "adverse_event", _event(bed, item))
     assert serious["data"]["report_due"] == day(6)  # learned of yesterday: 7 days
     other = bed.create("clerk", "adverse_event", _event(bed, item, severity="other"))
@@ -44,7 +51,7 @@ def test_the_deadline_follows_the_harm_and_bad_dates_are_refused(bed):
 
 
 def test_a_store_submits_qa_assesses_and_reports(bed):
-    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    item = _strip(bed)
     event = bed.create("clerk", "adverse_event", _event(bed, item))
     response = bed.fire("clerk", "adverse_event", event["id"], "submit")
     assert response.status_code == 200, response.json
@@ -90,7 +97,7 @@ def test_a_store_submits_qa_assesses_and_reports(bed):
 
 
 def test_not_reportable_needs_the_reason_and_qa_may_recall_the_lot(bed):
-    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    item = _strip(bed)
     event = bed.create("clerk", "adverse_event", _event(bed, item, severity="other"))
     assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
     made = bed.api("qa").get(f"/forms/recall/new?from=adverse_event&record={event['id']}")
@@ -111,7 +118,7 @@ def test_not_reportable_needs_the_reason_and_qa_may_recall_the_lot(bed):
 def test_qa_and_the_store_are_reminded_daily_as_the_report_falls_due(app, bed):
     """The form's ``deadline``: from two days before the report is due until it is reported,
     QA (at HQ, above the store) and the store's manager hear of it each day, once."""
-    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    item = _strip(bed)
     bed.users |= _manager(bed)
     event = bed.create("clerk", "adverse_event", _event(bed, item))  # due in 6 days
     registry, today = app.extensions["lianku.registry"], business_today()
@@ -167,3 +174,36 @@ def _deadline_messages(bed, record_id: int) -> dict[str, list[str]]:
         ):
             found.setdefault(names[message.user_id], []).append(message.message)
         return found
+
+
+def test_dates_after_today_are_refused(bed):
+    """An event has occurred, been learned of and been reported by today: a later date is a
+    typing error (QA found 2027 dates accepted, one reported after its deadline too)."""
+    item = _strip(bed)
+    response = bed.api("clerk").post(url("adverse_event"), json=_event(
+        bed, item, occurred_on=day(1), learned_on=day(2)))  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "occurred_on": ["发生日期不能晚于今天"],
+        "learned_on": ["获知日期不能晚于今天"],
+    }
+    event = bed.create("clerk", "adverse_event", _event(bed, item))
+    assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
+    qa = bed.api("qa")
+    record = qa.get(url("adverse_event", event["id"])).json
+    response = qa.put(url("adverse_event", event["id"]), json={
+        "version": record["version"], "assessment": "按严重伤害上报", "reported_on": day(1),
+        "report_number": "310000-2026-0003"})  # fmt: skip
+    assert response.status_code == 422
+    assert response.json["errors"] == {"reported_on": ["上报日期不能晚于今天"]}
+    assert bed.fire("qa", "adverse_event", event["id"], "report", **SIGN).status_code == 422
+
+
+def test_a_lot_or_serial_not_on_record_for_the_item_is_refused(bed):
+    """QA found an event saved and reported with lot NOSUCHLOT and serial ZZZ on a lot-tracked
+    item: the trace a recall reads must name goods that exist."""
+    item = _strip(bed)
+    response = bed.api("clerk").post(url("adverse_event"), json=_event(
+        bed, item, lot="NOSUCHLOT", serial="ZZZ"))  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.json["errors"]) >= {"lot"}

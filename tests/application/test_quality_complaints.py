@@ -39,8 +39,15 @@ def _told(bed, record_id: int) -> list[tuple[int, str]]:
         return [tuple(row) for row in rows]
 
 
-def test_bad_complaints_are_refused_on_their_fields(bed):
+def _strip(bed) -> int:
+    """The lot-tracked test strip, its lot QC1 on record (received once)."""
     item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    bed.lot(item, "QC1")
+    return item
+
+
+def test_bad_complaints_are_refused_on_their_fields(bed):
+    item = _strip(bed)
     clerk = bed.api("clerk")
     response = clerk.post(url("quality_complaint"), json=_complaint(
         bed, item, complainant=None, reply_due=day(-1)))  # fmt: skip
@@ -53,7 +60,7 @@ def test_bad_complaints_are_refused_on_their_fields(bed):
 
 
 def test_qa_investigates_and_closes_a_complaint_signed(bed):
-    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    item = _strip(bed)
     complaint = bed.create("clerk", "quality_complaint", _complaint(bed, item))
     assert complaint["data"]["reply_due"] == day(7)  # a week unless set
     assert bed.fire("clerk", "quality_complaint", complaint["id"], "submit").status_code == 200
@@ -67,13 +74,14 @@ def test_qa_investigates_and_closes_a_complaint_signed(bed):
     assert response.json["errors"] == {
         "investigation": ["请填写调查情况"],
         "conclusion": ["请选择调查结论"],
+        "measures": ["请填写处理措施"],
         "replied_on": ["请填写答复客户的日期"],
     }
     qa = bed.api("qa")
     record = qa.get(url("quality_complaint", complaint["id"])).json
     response = qa.put(url("quality_complaint", complaint["id"]), json={
         "version": record["version"], "investigation": "留样复测合格，系顾客未校准血糖仪",
-        "conclusion": "not_justified", "measures": "指导校准，赠送质控液", "replied_on": day(2),
+        "conclusion": "not_justified", "measures": "指导校准，赠送质控液", "replied_on": day(0),
     })  # fmt: skip
     assert response.status_code == 200, response.json
     response = bed.fire("qa", "quality_complaint", complaint["id"], "close", **SIGN)
@@ -85,11 +93,11 @@ def test_qa_investigates_and_closes_a_complaint_signed(bed):
     )
     rows = qa.get("/api/v1/reports/quality_complaints").json["rows"]
     assert [(row["values"]["number"], row["values"]["conclusion"], row["values"]["replied_on"])
-            for row in rows] == [(number, "not_justified", day(2))]  # fmt: skip
+            for row in rows] == [(number, "not_justified", day(0))]  # fmt: skip
 
 
 def test_a_complaint_where_someone_was_harmed_starts_an_adverse_event(bed):
-    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    item = _strip(bed)
     plain = bed.create("clerk", "quality_complaint", _complaint(bed, item))
     harmed = bed.create("clerk", "quality_complaint", _complaint(bed, item, harm=True))
     for complaint in (plain, harmed):
@@ -111,7 +119,7 @@ def test_a_complaint_where_someone_was_harmed_starts_an_adverse_event(bed):
 
 
 def test_the_promised_reply_is_reminded_until_the_complaint_is_closed(app, bed):
-    item = bed.item("STRIP", "0690123456011")["data"]["item"]
+    item = _strip(bed)
     complaint = bed.create("clerk", "quality_complaint", _complaint(bed, item, reply_due=day(3)))
     registry, today = app.extensions["lianku.registry"], business_today()
 
@@ -125,3 +133,88 @@ def test_the_promised_reply_is_reminded_until_the_complaint_is_closed(app, bed):
     assert bed.fire("qa", "quality_complaint", complaint["id"], "cancel",
                     comment="顾客撤回投诉").status_code == 200  # fmt: skip
     assert deadlines(4) == {}
+
+
+def _investigated(bed, complaint: dict, **changes):
+    """QA writes its part of ``complaint`` (submitted): the response to the save."""
+    qa = bed.api("qa")
+    record = qa.get(url("quality_complaint", complaint["id"])).json
+    return qa.put(url("quality_complaint", complaint["id"]), json={
+        "version": record["version"], "investigation": "留样复测合格，系顾客未校准血糖仪",
+        "conclusion": "not_justified", "measures": "指导校准，赠送质控液", "replied_on": day(0),
+        **changes,
+    })  # fmt: skip
+
+
+def test_closing_needs_the_measures_and_a_reply_given_by_today(bed):
+    """QA found a complaint closed without measures and answered on a day still to come."""
+    item = _strip(bed)
+    complaint = bed.create("clerk", "quality_complaint", _complaint(bed, item))
+    assert bed.fire("clerk", "quality_complaint", complaint["id"], "submit").status_code == 200
+    response = _investigated(bed, complaint, replied_on=day(1))
+    assert response.status_code == 422
+    assert response.json["errors"] == {"replied_on": ["答复日期不能晚于今天"]}
+    response = _investigated(bed, complaint, measures=None)
+    assert response.status_code == 200, response.json
+    response = bed.fire("qa", "quality_complaint", complaint["id"], "close", **SIGN)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"measures": ["请填写处理措施"]}
+    assert _investigated(bed, complaint).status_code == 200
+    response = bed.fire("qa", "quality_complaint", complaint["id"], "close", **SIGN)
+    assert response.status_code == 200, response.json
+
+
+def test_a_complaint_where_someone_was_harmed_closes_with_its_adverse_event_linked(bed):
+    """QA found a complaint marked 造成人身伤害 closed with no adverse event anywhere: it closes
+    only once the event made from it (submitted to QA, so it cannot be cancelled) is linked."""
+    item = _strip(bed)
+    other = bed.item("LANCET", "0690123456028")["data"]["item"]
+    bed.lot(other, "QC1")
+    complaint = bed.create("clerk", "quality_complaint", _complaint(bed, item, harm=True))
+    assert bed.fire("clerk", "quality_complaint", complaint["id"], "submit").status_code == 200
+    assert _investigated(bed, complaint).status_code == 200
+    response = bed.fire("qa", "quality_complaint", complaint["id"], "close", **SIGN)
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "adverse_event": ["造成人身伤害的投诉，请报告不良事件、提交质量部门并在此关联"]
+    }
+    clerk = bed.api("clerk")
+    draft = clerk.get(f"{url('quality_complaint', complaint['id'])}/make/adverse_event").json
+    event = bed.create("clerk", "adverse_event", {**draft["data"], "severity": "other"})
+    unrelated = bed.create("clerk", "adverse_event", {
+        **draft["data"], "item": other, "severity": "other"})  # fmt: skip
+    response = _investigated(bed, complaint, adverse_event=event["id"])  # a draft: not yet
+    assert response.status_code == 422
+    assert response.json["errors"] == {"adverse_event": [f"此处不能选择 {event['number']}。"]}
+    for made in (event, unrelated):
+        assert bed.fire("clerk", "adverse_event", made["id"], "submit").status_code == 200
+    response = _investigated(bed, complaint, adverse_event=unrelated["id"])  # another device's
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["adverse_event"]
+    response = _investigated(bed, complaint, adverse_event=event["id"])
+    assert response.status_code == 200, response.json
+    response = bed.fire("qa", "quality_complaint", complaint["id"], "close", **SIGN)
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "closed"
+    page = bed.api("qa").client.get(f"/forms/quality_complaint/{complaint['id']}")
+    assert page.status_code == 200
+    assert event["number"] in page.text
+
+
+def test_a_complaint_where_nobody_was_harmed_needs_no_adverse_event(bed):
+    item = _strip(bed)
+    complaint = bed.create("clerk", "quality_complaint", _complaint(bed, item))
+    assert bed.fire("clerk", "quality_complaint", complaint["id"], "submit").status_code == 200
+    assert _investigated(bed, complaint).status_code == 200
+    response = bed.fire("qa", "quality_complaint", complaint["id"], "close", **SIGN)
+    assert response.status_code == 200, response.json
+
+
+def test_a_lot_or_serial_not_on_record_for_the_item_is_refused(bed):
+    """QA found a complaint saved and closed with lot NOSUCHLOT and serial ZZZ on a lot-tracked
+    item."""
+    item = _strip(bed)
+    response = bed.api("clerk").post(url("quality_complaint"), json=_complaint(
+        bed, item, lot="NOSUCHLOT", serial="ZZZ"))  # fmt: skip
+    assert response.status_code == 422
+    assert set(response.json["errors"]) >= {"lot"}
