@@ -13,11 +13,13 @@ which locations is ``app.meta.access``'s. The same figures are served as JSON to
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 
 from flask import Blueprint, abort, jsonify, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from app.db import plain_quantity
 from app.kernel import audit, queries
 from app.kernel.items import Item, business_now, business_today
 from app.kernel.locations import Location
@@ -77,12 +79,17 @@ def figures(item_id: int):
 @bp.get("/api/v1/stock/items/<int:item_id>")
 @login_required
 def api(item_id: int):
-    """The same figures as JSON; quantities are strings (exact decimals), dates ISO."""
+    """The same figures as JSON; quantities are strings (exact decimals) written as the records
+    write them ("17", "2.5", not "17.0000"), dates ISO."""
     overview = _overview(item_id)
     item = overview.item
 
     def row(figures: queries.LocationFigures) -> dict:
-        values = audit.jsonable(dataclasses.asdict(figures))
+        values = {
+            name: plain_quantity(value) if isinstance(value, Decimal) else value
+            for name, value in dataclasses.asdict(figures).items()
+        }
+        values = audit.jsonable(values)
         location = {name: values.pop(name) for name in ("code", "name", "type")}
         location_id = values.pop("location_id")
         return {"location": {"id": location_id, **location}, **values}

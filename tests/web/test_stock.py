@@ -55,8 +55,9 @@ def test_clerks_see_disjoint_rows_and_hq_the_union(db, as_user, stocked):
     # WH1: 8 of L1 left and the recalled 5 (on hand, not available)
     assert rows(whole) == {**rows(first), **rows(second), "WH1": (D(13), D(8), D(0))}
     assert D(whole["totals"]["on_hand"]) == D(20) and D(whole["totals"]["in_transit"]) == D(2)
-    # quantities are exact decimals as strings, like the rest of the API
-    assert isinstance(first["locations"][0]["reserved"], str)
+    # quantities are exact decimals as strings, written as the records write them
+    assert (first["locations"][0]["on_hand"], first["locations"][0]["reserved"]) == ("3", "0")
+    assert whole["totals"]["on_hand"] == "20"
     assert first["item"]["code"] == "STRIP" and first["item"]["near_expiry_days"] == 90
     assert first["locations"][0]["earliest_expiry"] == "2031-06-30"
 
