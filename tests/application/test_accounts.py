@@ -202,7 +202,7 @@ def test_a_supplier_is_owed_what_inspection_accepted_until_it_is_paid(app, db):
     assert (row["debit"], row["credit"], row["balance"]) == ("96.00", "96.00", "0.00")
     sent_back = bed.create("supervisor", "supplier_return", {
         "location": bed.loc("WH-SH"), "supplier": supplier["id"],
-        "purchase_receipt": receipt["id"], "reason": "nonconforming", "credit_amount": "24.00",
+        "purchase_receipt": receipt["id"], "reason": "other", "credit_amount": "24.00",
         "lines": [{"item": item, "lot": "L1", "quantity": "2"}],
     })  # fmt: skip
     response = bed.review_and_return("qa", sent_back["id"])

@@ -51,10 +51,11 @@ def partly_rejected_receipt(bed, supplier: dict) -> dict:
 
 
 def returned(bed, supplier: dict, receipt: dict, credit: str):
-    """The two rejected units shipped back with the supplier's credit."""
+    """Two units shipped back (not as rejected at inspection: those carry no credit) with the
+    supplier's credit."""
     sent_back = bed.create("supervisor", "supplier_return", {
         "location": bed.loc("WH-SH"), "supplier": supplier["id"],
-        "purchase_receipt": receipt["id"], "reason": "nonconforming", "credit_amount": credit,
+        "purchase_receipt": receipt["id"], "reason": "other", "credit_amount": credit,
         "lines": [{"item": bed.glc, "lot": "L1", "quantity": "2"}],
     })  # fmt: skip
     return bed.review_and_return("qa", sent_back["id"])
