@@ -13,11 +13,15 @@ later; the goods there are blocked all the same, and the next ``isolate`` after 
 them apart. A serial range blocks its units; they are set apart like a lot, and where the lot's
 free stock at a location cannot cover them, holds on that lot there give way to them.
 
-``trace_lot`` answers the regulator's three questions from the ledger: who holds it now (every
+``trace_lot`` answers the regulator's questions from the ledger: who holds it now (every
 location, transit included, per stock status), which documents sent it out of the chain to a
-customer (sales net of customer returns, with dates, quantities and serials) and where it came
-from (the purchase receipts). Documents are known by number only; the layer above resolves a
-sale's customer from its record.
+customer (sales net of customer returns, with dates, quantities and serials), where it came
+from (the purchase receipts and opening stock, one row per ledger row: a serial unit each) and
+where else it went (``departures``: back to the supplier, scrapped, lost or found at a count or
+adjustment, and — inside the chain — sent back to a warehouse on a recall return). So what came
+in equals what is held, sold and gone: origins = holdings + shipments + departures other than
+recall returns. Documents are known by number only; the layer above resolves a sale's customer
+from its record.
 """
 
 from __future__ import annotations
@@ -88,12 +92,48 @@ class Shipment:
 
 @dataclass(frozen=True)
 class Origin:
-    """One purchase receipt row the goods came in by."""
+    """One ledger row the goods came into the chain by: a purchase receipt (or opening stock);
+    a serial unit's row names its ``serial``."""
 
     document: str | None
     at: dt.datetime
     location_id: int
     quantity: Decimal
+    serial: str | None = None
+    reason: Reason = Reason.purchase_receipt
+
+
+#: Where goods go other than to a customer: out of the chain (back to the supplier, scrapped,
+#: written off or found at a count or adjustment) or, on a recall return, to a warehouse.
+DEPARTURES = frozenset(
+    {
+        Reason.supplier_return,
+        Reason.scrap,
+        Reason.count_shortage,
+        Reason.count_surplus,
+        Reason.adjustment,
+        Reason.correction,
+        Reason.recall_return,
+    }
+)
+#: Reasons by which goods come into the chain (``Origin``).
+ORIGINS = frozenset({Reason.purchase_receipt, Reason.opening})
+
+
+@dataclass
+class Departure:
+    """What one document took out of one location for a reason in ``DEPARTURES``, net (a count
+    surplus is a negative quantity). A recall return names the location the goods went into
+    (``to_location_id``, its transit) and stays inside the chain."""
+
+    reason: Reason
+    document: str | None
+    location_id: int
+    first_at: dt.datetime
+    last_at: dt.datetime
+    quantity: Decimal = Decimal(0)
+    serials: set[str] = field(default_factory=set)
+    to_location_id: int | None = None
 
 
 @dataclass
@@ -102,6 +142,7 @@ class Trace:
     holdings: list[Holding]
     shipments: list[Shipment]
     origins: list[Origin]
+    departures: list[Departure] = field(default_factory=list)
     #: Customer returns of the goods whose sale document is not known (they cannot be netted).
     unmatched_returns: list[str] = field(default_factory=list)
 
@@ -402,12 +443,47 @@ def trace_lot(
         holdings=_holdings(entries, serial_of),
         shipments=shipments,
         origins=[
-            Origin(entry.document, entry.at, entry.location_id, entry.quantity)
+            Origin(
+                entry.document,
+                entry.at,
+                entry.location_id,
+                entry.quantity,
+                serial_of.get(entry.unit_id),
+                Reason(entry.reason),
+            )
             for entry in entries
-            if entry.reason == Reason.purchase_receipt and entry.quantity > 0
+            if entry.reason in ORIGINS and entry.quantity > 0
         ],
+        departures=_departures(entries, serial_of),
         unmatched_returns=unmatched,
     )
+
+
+def _departures(entries, serial_of: dict[int, str]) -> list[Departure]:
+    """Per reason, document and location, what left by a reason in ``DEPARTURES``; a recall
+    return counts what left the sending location (its other side is the transit it went into)."""
+    found: dict[tuple, Departure] = {}
+    into: dict[str, int] = {}  # recall return document → the location its goods went into
+    for entry in entries:
+        if entry.reason not in DEPARTURES:
+            continue
+        if entry.reason == Reason.recall_return and entry.quantity > 0:
+            into[entry.document or ""] = entry.location_id
+            continue
+        key = (str(entry.reason), entry.document or "", entry.location_id)
+        departure = found.setdefault(key, Departure(
+            Reason(entry.reason), entry.document, entry.location_id, entry.at, entry.at
+        ))  # fmt: skip
+        departure.last_at = entry.at
+        departure.quantity -= entry.quantity
+        if entry.unit_id is not None and entry.quantity < 0:
+            departure.serials.add(serial_of[entry.unit_id])
+        elif entry.unit_id is not None:
+            departure.serials.discard(serial_of[entry.unit_id])
+    for (reason, document, _location), departure in found.items():
+        if reason == Reason.recall_return:
+            departure.to_location_id = into.get(document)
+    return [departure for departure in found.values() if departure.quantity != 0]
 
 
 def _holdings(entries, serial_of: dict[int, str]) -> list[Holding]:
@@ -466,7 +542,7 @@ def lot_stock_at(session: Session, lot: Lot, location_id: int, units=None) -> De
 
 
 __all__ = [
-    "AlreadyRecalled", "Holding", "Isolation", "Origin", "RecallResult", "Released", "Shipment",
-    "Trace", "accepted_status", "is_recalled", "isolate", "lot_stock_at", "recall_lots",
-    "trace_lot", "units_in_range",
+    "DEPARTURES", "ORIGINS", "AlreadyRecalled", "Departure", "Holding", "Isolation", "Origin",
+    "RecallResult", "Released", "Shipment", "Trace", "accepted_status", "is_recalled", "isolate",
+    "lot_stock_at", "recall_lots", "trace_lot", "units_in_range",
 ]  # fmt: skip

@@ -21,6 +21,7 @@ from app.kernel.locations import Location
 from app.kernel.users import User
 from app.meta import access
 from app.meta.expressions import Context, Expression, ExpressionError, this_names
+from app.meta.forms import FieldDef, FormDef
 from app.meta.models import Record, RecordKey
 
 
@@ -353,3 +354,16 @@ def _card_field(session: Session, user, card: tuple[str, str], row, field: str):
     )
     found = session.scalar(_form_query(session, user, form).where(Record.id.in_(named)))
     return (found.data or {}).get(field) if found is not None else None
+
+
+def may_pick(user, form: FormDef | None, field: FieldDef | None, target: str) -> bool:
+    """May ``user`` choose among ``target``'s records in the picker of ``field`` of ``form``,
+    without the right to read them? Where they may write ``form`` and the field narrows its
+    choices by a ``link_filter``: a store picks the recall its goods go back on (the issued ones
+    with a task at the store) by its number, which is not reading the recall — every store's
+    customers are in it."""
+    if form is None or field is None or field.get("link") != target:
+        return False
+    if "link_filter" not in field.expressions:
+        return False
+    return access.can(user, "create", form.name) or access.can(user, "update", form.name)

@@ -2,15 +2,21 @@
 
 ``issue_recall`` calls the kernel's ``recall_lots`` for the record's item and lots (or serial
 range) — from that moment nothing of them is sold, transferred or reserved anywhere — and writes
-the trace (holders, customers, origin) and one task per location the trace names onto the recall.
-Each task is also a ``recall_task`` record at its location, with the recall's header and that
-location's rows of the trace, and the location's managers are told of it: staff read their own
-task, never the whole trace with other stores' customers.
+the trace (holders, customers, origin and where the rest went) and one task per location the
+trace names onto the recall. The holders as they stand then are kept as ``held_at_issue`` rows:
+the regulator asks where the goods were when the recall went out, long after they have been
+sent back, so no later update rewrites them. Each task is also a ``recall_task`` record at its
+location, with the recall's header and that location's rows of the trace, and the location's
+managers are told of it: staff read their own task, never the whole trace with other stores'
+customers. Goods in transit are the task of the location they travel to (a transit location has
+no staff to tell).
 Recalled goods on hand are set apart as nonconforming, so the ordinary supplier return and scrap
-documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace:
-a task is done once its location holds none of the goods; new holders (goods that arrived from
-transit or came back from a customer) get a task too. With ``require_done`` it refuses while any
-task is open, naming the location.
+documents take them out. ``track_recall`` sets apart what arrived since and re-reads the trace
+(keeping the rows held at issue): a task is done once its location holds none of the goods and,
+if it sold them to customers, it has recorded on its task when it told them
+(``customers_notified``); new holders (goods that arrived from transit or came back from a
+customer) get a task too. With ``require_done`` it refuses while any task is open, naming the
+location and what it still has to do.
 
 A location being counted keeps the goods where they are until its count ends (they are blocked
 all the same): its task says ``counting``, and the next ``refresh`` sets them apart. An order
@@ -36,6 +42,10 @@ from app.workflow.models import inbox_message
 
 SALE_FORM, TASK_FORM = "sales_order", "recall_task"
 FIELDS = ("item", "lots", "serial_from", "serial_to", "tasks", "trace")
+#: The trace rows that keep where the goods were when the recall was issued.
+HELD_AT_ISSUE = "held_at_issue"
+#: The task's date its location told its customers (entered by its manager).
+NOTIFIED = "customers_notified"
 
 
 NAMES = {"type": "array", "items": {"type": "string"}}
@@ -91,10 +101,22 @@ def _holdings(trace: list[dict]) -> dict[int, Decimal]:
     return held
 
 
-def _trace(context: ActionContext, item, lots, units) -> list[dict]:
+def _trace(context: ActionContext, item, lots, units, issuing: bool = False) -> list[dict]:
+    """The trace as it is now, written onto the recall. Issuing, the holders are also kept as
+    ``held_at_issue`` rows (returned, with their locations, for the tasks); later, the recall's
+    rows held at issue are kept as they were."""
     rows = context.records.recall_trace(item, lots, units)
-    _write(context, context.params["trace"], [_without_ids(row) for row in rows])
+    kept = []
+    if issuing:
+        rows = [{**row, "kind": HELD_AT_ISSUE} for row in rows if row["kind"] == "holder"] + rows
+    else:
+        kept = _held_at_issue((context.record.data or {}).get(context.params["trace"]))
+    _write(context, context.params["trace"], kept + [_without_ids(row) for row in rows])
     return rows
+
+
+def _held_at_issue(rows) -> list[dict]:
+    return [dict(row) for row in rows or [] if row.get("kind") == HELD_AT_ISSUE]
 
 
 def _without_ids(row: dict) -> dict:
@@ -117,14 +139,15 @@ class IssueRecall(Action):
             context.session, item, None if units else lots, units,
             user=context.user, document=common.document_of(context),
         )  # fmt: skip
-        rows = _trace(context, item, lots, units)
+        rows = _trace(context, item, lots, units, issuing=True)
         _write(context, context.params["tasks"], _tasks(context, rows, result.isolation.counting))
         _tell_orders(context, result.released)
 
 
 def _tasks(context: ActionContext, rows: list[dict], counting: list[int]) -> list[dict]:
     """One task per location the trace names (holding the goods, having sold them or received
-    them): what it holds now, done at zero; each kept on its own ``recall_task`` record too."""
+    them): what it holds now; done at zero once the customers it sold them to were told. Each
+    is kept on its own ``recall_task`` record too."""
     params = context.params
     previous = {
         int(task["location"]): dict(task)
@@ -139,15 +162,24 @@ def _tasks(context: ActionContext, rows: list[dict], counting: list[int]) -> lis
     for location_id in sorted(set(rows_at) | set(previous)):
         remaining = held.get(location_id, Decimal(0))
         task = previous.get(location_id) or {"location": location_id, "quantity": str(remaining)}
-        task.update(remaining=str(remaining), done=remaining == 0,
-                    counting=location_id in counting)  # fmt: skip
-        task["task"] = _task_record(context, task, rows_at.get(location_id, []))
+        record = context.records.read(TASK_FORM, task.get("task")) if task.get("task") else None
+        stored = (record.data or {}) if record is not None else {}
+        own = rows_at.get(location_id, [])
+        customers = any(row["kind"] == "customer" for row in own)
+        notified = stored.get(NOTIFIED) if customers else None
+        task.update(remaining=str(remaining), counting=location_id in counting,
+                    customers=customers, customers_notified=notified,
+                    done=remaining == 0 and (not customers or bool(notified)))  # fmt: skip
+        # the rows held at issue stay as issued; the rest is the trace as it is now
+        trace = _held_at_issue(stored.get("trace")) + own
+        task["task"] = _task_record(context, task, trace, record)
         tasks.append(task)
     return tasks
 
 
-def _task_record(context: ActionContext, task: dict, rows: list[dict]) -> int:
-    """Create or update the location's ``recall_task``: the recall's header, its task, its rows."""
+def _task_record(context: ActionContext, task: dict, rows: list[dict], record) -> int:
+    """Create or update the location's ``recall_task``: the recall's header, its task, its rows.
+    What the location entered (``customers_notified`` and how) is left as it is."""
     params, data = context.params, context.record.data or {}
     values = {name: data.get(name) for name in params.get("copy", [])}
     values |= {
@@ -155,9 +187,8 @@ def _task_record(context: ActionContext, task: dict, rows: list[dict]) -> int:
         "item": data.get(params["item"]), "lots": data.get(params["lots"]),
         "serial_from": data.get(params["serial_from"]), "serial_to": data.get(params["serial_to"]),
         "quantity": task["quantity"], "remaining": task["remaining"], "done": task["done"],
-        "counting": task["counting"], "trace": rows,
+        "counting": task["counting"], "customers": task["customers"], "trace": rows,
     }  # fmt: skip
-    record = context.records.read(TASK_FORM, task.get("task")) if task.get("task") else None
     if record is None:
         record = context.records.create(TASK_FORM, values)
         record.data = {**(record.data or {}), **values}  # written by the recall, read-only to all
@@ -219,12 +250,29 @@ class TrackRecall(Action):
         tasks = {int(task["location"]): task for task in tasks}
         open_tasks = [key for key in sorted(tasks) if not tasks[key]["done"]]
         if context.params.get("require_done") and open_tasks:
-            location = context.session.get(Location, open_tasks[0])
-            raise ActionError(
-                _(
-                    "The recall is not complete: %(location)s still holds %(quantity)s of the "
-                    "recalled goods.",
-                    location=f"{location.code} {location.name}",
-                    quantity=tasks[open_tasks[0]]["remaining"],
-                )
+            _refuse_open(context, tasks[open_tasks[0]])
+
+
+def _refuse_open(context: ActionContext, task: dict) -> None:
+    """Say which location is not done, and what it still has to do."""
+    location = context.session.get(Location, int(task["location"]))
+    where = f"{location.code} {location.name}"
+    if Decimal(task["remaining"]) != 0:
+        raise ActionError(
+            _(
+                "The recall is not complete: %(location)s still holds %(quantity)s of the "
+                "recalled goods.",
+                location=where,
+                quantity=task["remaining"],
             )
+        )
+    record = context.records.read(TASK_FORM, task.get("task"))
+    raise ActionError(
+        _(
+            "The recall is not complete: %(location)s sold the goods to customers and has not "
+            "recorded telling them: its manager enters %(field)s on recall task %(task)s.",
+            location=where,
+            field=context.records.field_label(TASK_FORM, NOTIFIED),
+            task=record.number if record is not None else "-",
+        )
+    )

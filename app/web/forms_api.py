@@ -308,7 +308,10 @@ def lookup(target):
     reg = registry()
     if target not in links.LINK_TARGETS and target not in reg.forms:
         raise records.FormNotFound(target)
-    access.require(current_user, "read", target)
+    referring = request.args.get("form")
+    serving = picker_field(referring, request.args.get("field"))
+    if not links.may_pick(current_user, reg.form(referring or ""), serving, target):
+        access.require(current_user, "read", target)
     form = reg.form(target)
     choices = links.search(
         db_session(),

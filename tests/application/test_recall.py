@@ -80,6 +80,14 @@ def _return_to_supplier(db, shop) -> None:
         ], reason=Reason.supplier_return, document="SR-RC")  # fmt: skip
 
 
+def notify_customers(api, task_id: int, on: dt.date = TODAY):
+    """The store's manager records on its recall task that its customers were told."""
+    url = f"/api/v1/forms/recall_task/records/{task_id}"
+    current = api.get(url).json
+    told = {"customers_notified": str(on), "notification": "电话通知 C-1 王医生：停止使用"}
+    return api.put(url, json={**told, "version": current["version"]})
+
+
 def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db):
     first_number, second = sold_and_held(shop)
     qa, clerk = shop.api("qa"), shop.api("clerk")
@@ -127,6 +135,9 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
     assert "S1" in response.json["error"] and "3" in response.json["error"]
 
     _return_to_supplier(db, shop)  # the goods go back to the supplier
+    # S1 sold A2 to C-1: its task is done once it records telling its customer
+    notified = notify_customers(shop.api("manager"), data["tasks"][0]["task"])
+    assert notified.status_code == 200, notified.json
     response = fire(qa, RC, recall, "refresh")
     assert response.status_code == 200, response.json
     assert [(D(task["remaining"]), task["done"]) for task in response.json["data"]["tasks"]] == [
@@ -153,7 +164,7 @@ def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
     trace = response.json["data"]["trace"]
     expiry = f"{day(400):%y%m%d}"
     assert [(row["kind"], row.get("customer"), row.get("contact"), row["udis"]) for row in trace
-            if row["kind"] != "origin"] == [
+            if row["kind"] in ("holder", "customer")] == [
         ("holder", None, None, f"(01){PACE_GTIN}(17){expiry}(10)P1(21)SN3"),
         ("customer", "H-1", "李主任", f"(01){PACE_GTIN}(17){expiry}(10)P1(21)SN2"),
     ]  # fmt: skip
@@ -165,7 +176,9 @@ def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
     report = qa.get(f"/api/v1/reports/recall_trace?recall={recall['number']}")
     assert report.status_code == 200, report.json
     rows = [line["values"] for line in report.json["rows"]]
-    assert [(row["kind"], row["customer"]) for row in rows] == [
+    assert [
+        (row["kind"], row["customer"]) for row in rows if row["kind"] in ("holder", "customer")
+    ] == [
         ("holder", None),
         ("customer", "H-1"),
     ]
@@ -174,7 +187,7 @@ def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
     assert export.status_code == 200
     sheet = load_workbook(io.BytesIO(export.data)).active
     values = list(sheet.iter_rows(values_only=True))
-    assert values[0][:2] == ("Recall", "Recall class") and len(values) == 3
+    assert values[0][:2] == ("Recall", "Recall class") and len(values) == 1 + len(rows)
     assert any("李主任" in row for row in values[1:])
 
 
@@ -329,7 +342,7 @@ def test_the_trace_report_leaves_out_cancelled_recalls_and_the_page_shows_status
         record.data = {**record.data, "trace": [{"kind": "customer", "lot": "B", "quantity": "5",
                                                  "customer": "伪造医院"}]}  # fmt: skip
     assert fire(qa, RC, cancelled, "cancel", comment="录入错误").status_code == 200
-    for recall, rows in ((cancelled, 0), (issued, 1)):
+    for recall, rows in ((cancelled, 0), (issued, 3)):  # held at issue, held now, opening
         report = qa.get(f"/api/v1/reports/recall_trace?recall={recall['number']}")
         assert report.status_code == 200, report.json
         assert len(report.json["rows"]) == rows, report.json["rows"]
@@ -413,7 +426,9 @@ def test_a_recall_task_is_reminded_as_its_deadline_nears_until_it_is_done(app, s
             f"[{day(2)}] recall_task {number} 召回任务期限 {day(5)}，还有 3 天",
         )
     ]
-    _return_to_supplier(db, shop)  # the task is done
+    _return_to_supplier(db, shop)  # the task is done once S1 also told its customer
+    task = fire(qa, RC, recall, "refresh").json["data"]["tasks"][0]
+    assert notify_customers(shop.api("manager"), task["task"]).status_code == 200
     assert fire(qa, RC, recall, "refresh").status_code == 200
     assert remind(6)["deadlines"] == {}  # done: past its deadline, nobody is reminded
 

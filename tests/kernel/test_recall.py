@@ -192,6 +192,19 @@ def test_serial_range_recall_blocks_only_those_units(db, world):
         assert trace.shipments == []
 
 
+def test_each_origin_of_serial_goods_names_its_unit(db, world):
+    """A receipt of serial units books one row per unit: each origin names its serial, so the
+    rows of one receipt can be told apart (and the UDI of each printed)."""
+    for unit in world.units[:2]:
+        book_receipt(db, world.ecg, 1, world.s1, world.ecg_lot, unit)
+    with db.session() as session:
+        trace = trace_lot(session, session.get(Lot, world.ecg_lot.id))
+        assert sorted((o.document, o.quantity, o.serial) for o in trace.origins) == [
+            ("PR-1", Decimal(1), "SN1"),
+            ("PR-1", Decimal(1), "SN2"),
+        ]
+
+
 def test_bad_recalls_are_refused_and_write_nothing(db, world):
     with db.transaction() as session:
         gloves_lot_owner = session.get(Item, world.ecg.id)
@@ -258,8 +271,9 @@ LOTS, STORES, STEPS = 6, 6, 400
 
 
 def test_recall_trace_is_complete_on_a_random_history(db, world):
-    """Seeded random receipts, transfers, arrivals, sales, returns and supplier returns over many
-    lots and locations; for every lot the trace equals what a plain replay of the ledger gives."""
+    """Seeded random receipts, transfers, arrivals, sales, returns, supplier returns, scraps and
+    count differences over many lots and locations; for every lot the trace equals what a plain
+    replay of the ledger gives, and what came in is what is held, sold and gone."""
     rng = random.Random(20261125)
     with db.transaction() as session:
         east = session.get(Location, world.east.id)
@@ -281,15 +295,26 @@ def test_recall_trace_is_complete_on_a_random_history(db, world):
         for lot_id in lot_ids[::2]:
             recall_lots(session, session.get(Item, item.id), [session.get(Lot, lot_id)])
     assert returns and in_transit  # the history had customer returns and goods on the road
+    departed = set()
     with db.session() as session:
         assert_balances_match_ledger(session)
         for lot_id in lot_ids:
             trace = trace_lot(session, session.get(Lot, lot_id), sale_of_return=returns)
-            holders, customers, origin = _replay(session, lot_id, returns)
+            departed |= {str(d.reason) for d in trace.departures}
+            holders, customers, origin, gone = _replay(session, lot_id, returns)
             assert {(h.location_id, str(h.status)): h.quantity for h in trace.holdings} == holders
             assert {s.document: s.quantity for s in trace.shipments} == customers
             assert sorted((o.document, o.quantity) for o in trace.origins) == origin
+            assert {
+                (str(d.reason), d.document, d.location_id): d.quantity for d in trace.departures
+            } == gone
             assert holders and origin  # the history really moved every lot
+            # the trace reconciles: received = held + sold + returned, scrapped or counted away
+            assert sum(o.quantity for o in trace.origins) == sum(holders.values()) + sum(
+                customers.values()
+            ) + sum(gone.values())
+    # goods left by every way out the history took
+    assert departed == {"supplier_return", "scrap", "count_shortage", "count_surplus"}
 
 
 def _post(session, reason, document, **movement) -> None:
@@ -302,7 +327,8 @@ def _random_step(session, rng, step, place_ids, lot_ids, item_id, returns, in_tr
     lot = session.get(Lot, rng.choice(lot_ids))
     here, there = (session.get(Location, i) for i in rng.sample(place_ids, 2))
     quantity = Decimal(rng.randint(1, 6))
-    kind = rng.choice(["receipt", "receipt", "ship", "arrive", "sale", "sale", "return", "back"])
+    kind = rng.choice(["receipt", "receipt", "ship", "arrive", "sale", "sale", "return", "back",
+                       "scrap", "count"])  # fmt: skip
     free = _free(session, here, lot)
     goods = {"item": item, "lot": lot}
     if kind == "receipt" or step < 20:
@@ -318,7 +344,7 @@ def _random_step(session, rng, step, place_ids, lot_ids, item_id, returns, in_tr
             in_transit.append((document, line))
     elif kind == "sale" and free >= quantity:
         _post(session, Reason.sale, f"SO-{step}", **goods, quantity=quantity, source=here)
-    elif kind == "return" and (sales := _sales_of(session, lot)):
+    elif kind == "return" and (sales := _sales_of(session, lot, returns)):
         document, sold = rng.choice(sales)
         _post(session, Reason.customer_return, f"CR-{step}", **goods,
               quantity=min(sold, Decimal(1)), destination=here,
@@ -326,6 +352,14 @@ def _random_step(session, rng, step, place_ids, lot_ids, item_id, returns, in_tr
         returns[f"CR-{step}"] = document
     elif kind == "back" and free >= 1:
         _post(session, Reason.supplier_return, f"SR-{step}", **goods, quantity=Decimal(1),
+              source=here)  # fmt: skip
+    elif kind == "scrap" and free >= 1:
+        _post(session, Reason.scrap, f"SC-{step}", **goods, quantity=Decimal(1), source=here)
+    elif kind == "count" and rng.random() < 0.5:
+        _post(session, Reason.count_surplus, f"ST-{step}", **goods, quantity=Decimal(1),
+              destination=here)  # fmt: skip
+    elif kind == "count" and free >= 1:
+        _post(session, Reason.count_shortage, f"ST-{step}", **goods, quantity=Decimal(1),
               source=here)  # fmt: skip
 
 
@@ -346,19 +380,26 @@ def _outstanding(session, document) -> bool:
     return any(line.outstanding > 0 for line in transfer_lines(session, document))
 
 
-def _sales_of(session, lot) -> list[tuple[str, Decimal]]:
+def _sales_of(session, lot, returns) -> list[tuple[str, Decimal]]:
+    """Each sale of ``lot`` with what its customer still has (a customer returns no more than
+    they bought)."""
     rows = session.execute(
-        select(LedgerEntry.document, LedgerEntry.quantity)
-        .where(LedgerEntry.lot_id == lot.id, LedgerEntry.reason == "sale")
+        select(LedgerEntry.document, LedgerEntry.quantity, LedgerEntry.reason)
+        .where(LedgerEntry.lot_id == lot.id, LedgerEntry.reason.in_(["sale", "customer_return"]))
         .order_by(LedgerEntry.id)
     ).all()
-    return [(document, -quantity) for document, quantity in rows]
+    kept: dict[str, Decimal] = defaultdict(Decimal)
+    for document, quantity, reason in rows:
+        kept[document if reason == "sale" else returns[document]] -= quantity
+    return [(document, left) for document, left in kept.items() if left > 0]
 
 
 def _replay(session, lot_id, returns):
-    """Holders, customers (sale document → net quantity) and origin, by replaying every row."""
+    """Holders, customers (sale document → net quantity), origin and what left the chain
+    otherwise ((reason, document, location) → net quantity out), by replaying every row."""
     holders: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
     customers: dict[str, Decimal] = defaultdict(Decimal)
+    gone: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
     origin = []
     for row in session.execute(select(LedgerEntry).order_by(LedgerEntry.id)).scalars():
         if row.lot_id != lot_id:
@@ -370,10 +411,13 @@ def _replay(session, lot_id, returns):
             customers[returns[row.document]] -= row.quantity
         if row.reason == "purchase_receipt":
             origin.append((row.document, row.quantity))
+        if row.reason in ("supplier_return", "scrap", "count_shortage", "count_surplus"):
+            gone[(str(row.reason), row.document, row.location_id)] -= row.quantity
     return (
         {key: value for key, value in holders.items() if value},
         {key: value for key, value in customers.items() if value > 0},
         sorted(origin),
+        {key: value for key, value in gone.items() if value},
     )
 
 
