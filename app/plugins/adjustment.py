@@ -4,7 +4,8 @@ A stock adjustment (库存调整) corrects what a location holds: each line's si
 (> 0) or leaves (< 0) the location, in the stock status the line names, with the reason code of
 the document (``adjustment``, ``count_surplus`` — only increases — or ``count_shortage`` — only
 decreases). A scrap (报损) takes every line out (``direction: out``) with reason ``scrap``; goods
-may be scrapped only when nonconforming or of an expired lot, never good stock::
+may be scrapped only when nonconforming or of an expired lot, never good stock. A line's
+``unit_cost`` reaches the ledger only on stock coming in: stock leaving goes at the cost it has::
 
     - action: adjust_stock
       params: {lines: lines, item: item, quantity: quantity, lot: lot, serial: serial,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from app.i18n import _
+from app.i18n import _, localized
 from app.kernel.items import business_today, is_expired
 from app.kernel.stock import Movement, Reason, StockStatus, post_movements
 from app.plugins import _common as common
@@ -99,22 +100,50 @@ class AdjustStock(Action):
         if quantity == 0 or (expected is not None and (quantity > 0) != (expected > 0)):
             raise ActionError(
                 _("Line %(line)s: the quantity of a %(reason)s must be %(sign)s, not %(quantity)s.",
-                  line=number, reason=str(reason), quantity=quantity,
+                  line=number, reason=_reason_label(context, reason), quantity=quantity,
                   sign=_("positive") if expected and expected > 0 else
                   (_("negative") if expected else _("other than zero")))
             )  # fmt: skip
         status = _status_of((line.get(params["status"]) if params.get("status") else None), number)
         if reason == Reason.scrap:
             _check_scrappable(the_lot, status, number)
-        cost = line.get(params["unit_cost"]) if params.get("unit_cost") else None
         side = {"destination": location} if quantity > 0 else {"source": location}
         return Movement(
             item=the_item, quantity=abs(quantity), lot=the_lot,
             unit=common.unit(context, the_item, line, params, the_lot),
             source_status=status, destination_status=status, reason=reason,
-            unit_cost=Decimal(str(cost)) if cost not in (None, "") else None, line=number,
-            **side,
+            unit_cost=_incoming_cost(line, params, quantity), line=number, **side,
         )  # fmt: skip
+
+
+def _incoming_cost(line: dict, params: dict, quantity: Decimal) -> Decimal | None:
+    """The line's unit cost for the ledger: only goods coming in carry one.
+
+    Stock is valued at the latest cost the ledger holds for its item and lot, so a cost on an
+    outgoing row would revalue everything left of the lot, everywhere (one strip short at 0.01
+    and the rest of the lot is worth 0.01 each; a scrap at 0 zeroes it). Goods leave at the cost
+    they have. The typed cost of an outgoing line is not refused: it still prices the document
+    (its amount, which decides whether HQ must approve), it just does not reach the ledger."""
+    cost = line.get(params["unit_cost"]) if params.get("unit_cost") else None
+    if quantity < 0 or cost in (None, ""):
+        return None
+    return Decimal(str(cost))
+
+
+def _reason_label(context: ActionContext, reason: Reason) -> str:
+    """The reason as its users read it (盘亏, not ``count_shortage``): the label of its choice on
+    the form's reason field, else — a reason the workflow fixes, as a scrap's — the form's own
+    label, else the code."""
+    definition = context.records.definition(context.record.form) if context.records else {}
+    name = context.params.get("reason_field")
+    if name:
+        field = next((f for f in definition.get("fields", []) if f.get("name") == name), {})
+        options = field.get("options")  # a shared option list's name: not read here
+        for option in options if isinstance(options, list) else []:
+            if option.get("value") == str(reason) and option.get("label"):
+                return localized(option["label"])
+        return str(reason)
+    return localized(definition.get("label")) or str(reason)
 
 
 def _status_of(value: str | None, number: int) -> StockStatus:

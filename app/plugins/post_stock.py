@@ -15,10 +15,12 @@ Lines whose quantity is empty or zero are skipped, so that one table can feed se
 before anything moves, every line must still be what the receive posting (``reason``) brought in —
 same item, lot, serial number and ``quantity`` — and its ``parts`` (accepted + rejected) must add
 up to that quantity. Otherwise an edited line would move another receipt's stock, or leave part of
-this one awaiting inspection under a finished receipt::
+this one awaiting inspection under a finished receipt. With ``unit_cost`` named, the line's unit
+cost must also be the one the receive posting wrote to the ledger: the document's amount (what is
+owed the supplier) and the stock's value would otherwise disagree::
 
     as_received: {reason: purchase_receipt, quantity: quantity,
-                  parts: [accepted_quantity, rejected_quantity]}
+                  parts: [accepted_quantity, rejected_quantity], unit_cost: unit_cost}
 
 ``against_order`` ties a receipt to the purchase order its header field ``order`` names (if any):
 the same ``supplier`` and ``location`` as the order, only items on the order, and over all the
@@ -44,8 +46,8 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.db import plain_quantity
-from app.i18n import _
+from app.db import plain_money, plain_quantity
+from app.i18n import _, localized
 from app.kernel.errors import LotMismatch
 from app.kernel.items import Item, Lot, Unit, lot_of
 from app.kernel.locations import Location
@@ -109,6 +111,7 @@ class PostStock(Action):
                     "reason": {"enum": [str(reason) for reason in Reason]},
                     "quantity": common.FIELD,
                     "parts": {"type": "array", "items": common.FIELD, "minItems": 1},
+                    "unit_cost": common.FIELD,
                 },
             },
         },
@@ -227,6 +230,8 @@ def _check_line(context, params: dict, line: dict, number: int, entry: LedgerEnt
                 received=" / ".join(str(part) for part in what if part),
             )
         )
+    if received.get("unit_cost"):
+        _check_cost(context, params, line, number, entry)
     parts = [_decimal(line.get(name)) or Decimal(0) for name in received["parts"]]
     if sum(parts) != entry.quantity:
         raise ActionError(
@@ -239,6 +244,37 @@ def _check_line(context, params: dict, line: dict, number: int, entry: LedgerEnt
                 quantity=plain_quantity(entry.quantity),
             )
         )
+
+
+def _check_cost(context, params: dict, line: dict, number: int, entry: LedgerEntry) -> None:
+    """Refuse, naming the line and the field, a unit cost other than the one received: the
+    ledger keeps the cost the goods arrived at, and the receipt's total must stay what it says.
+
+    A line received without a cost is let through: the form fills an empty cost from the cards
+    at each save, so a price put on the card since would otherwise block the inspection for good
+    (the line cannot be emptied again)."""
+    field = params["as_received"]["unit_cost"]
+    if entry.unit_cost is None or _decimal(line.get(field)) == entry.unit_cost:
+        return
+    refused = ActionError(
+        _(
+            "Line %(line)s: %(field)s was %(received)s when the goods were received; it cannot "
+            "be changed during inspection.",
+            line=number,
+            field=_line_field_label(context, params["lines"], field),
+            received=plain_money(entry.unit_cost),
+        )
+    )
+    refused.field = f"{params['lines']}[{number - 1}].{field}"
+    raise refused
+
+
+def _line_field_label(context: ActionContext, table: str, name: str) -> str:
+    """The label of field ``name`` of the record's lines ``table``, in the user's language."""
+    definition = context.records.definition(context.record.form) if context.records else {}
+    lines = next((f for f in definition.get("fields", []) if f.get("name") == table), {})
+    field = next((f for f in lines.get("fields", []) if f.get("name") == name), {})
+    return localized(field.get("label")) or name
 
 
 def _int(value) -> int | None:

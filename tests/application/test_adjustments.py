@@ -11,7 +11,9 @@ from sqlalchemy import select
 
 from app.kernel.items import Item, Lot, LotStatus
 from app.kernel.locations import Location
-from app.kernel.stock import Movement, Reason, post_movements
+from app.kernel.stock import LedgerEntry, Movement, Reason, post_movements
+from app.kernel.users import User
+from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import SIGN, approve, ledger, ledger_count, stock
 
@@ -80,18 +82,46 @@ def test_an_other_adjustment_moves_either_way_and_large_ones_need_hq(db, as_user
 
 
 @pytest.mark.parametrize(
-    ("reason", "quantity", "words"),
+    ("reason", "quantity", "message"),
     [
-        ("count_surplus", "-1", ["count_surplus", "positive"]),
-        ("count_shortage", "5", ["count_shortage", "negative"]),
-        ("count_shortage", "-11", ["STRIP", "11", "10"]),  # more than there is
+        ("count_surplus", "-1", "Count surplus adds stock: the quantity must be positive"),
+        ("count_shortage", "2", "Count shortage takes stock out: the quantity must be negative"),
     ],
 )
-def test_a_wrong_sign_or_too_much_is_refused_and_nothing_posts(
-    db, as_user, chain, reason, quantity, words
+def test_a_wrong_sign_is_refused_as_the_line_is_saved(
+    db, as_user, chain, reason, quantity, message
 ):
+    """Not at the last approval, after everyone signed it off: the line is refused as it is
+    written, naming the reason as the form offers it (盘亏 / Count shortage), not its code."""
+    response = as_user("whclerk").post(AJ, json=adjustment(chain, reason, [line(chain, quantity)]))
+    assert response.status_code == 422, response.json
+    assert response.json["errors"] == {"lines[0].quantity": [message]}
+    assert ledger_count(db) == 4  # the opening stock only
+
+
+def test_the_posting_still_refuses_a_wrong_sign_naming_the_reason_by_its_label(db, as_user, chain):
+    """The last guard, for a record saved before the form checked the sign (or under a form an
+    admin changed): the posting refuses it, and says 盘亏 / Count shortage, not count_shortage."""
     clerk, boss = as_user("whclerk"), as_user("whsuper")
-    record = create(clerk, AJ, adjustment(chain, reason, [line(chain, quantity)]))
+    record = create(clerk, AJ, adjustment(chain, "count_shortage", [line(chain, "-2")]))
+    with db.transaction() as session:
+        saved = session.get(Record, record["id"])
+        saved.data = {**saved.data, "lines": [{**saved.data["lines"][0], "quantity": "2"}]}
+        session.get(User, chain["whsuper"]).locale = "zh_CN"  # the approver reads Chinese
+    submit(clerk, AJ, record["id"])
+    from app.workflow.models import ApprovalTask
+
+    with db.session() as session:
+        task = session.scalar(select(ApprovalTask.id).where(ApprovalTask.status == "pending"))
+    response = boss.post(f"/api/v1/approval-tasks/{task}/decision", json={"decision": "approve"})
+    assert response.status_code == 409, response.json
+    assert response.json["error"] == "第 1 行：盘亏 的数量必须为负数，不能是 2。"
+    assert ledger_count(db) == 4
+
+
+def test_more_than_there_is_is_refused_and_nothing_posts(db, as_user, chain):
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    record = create(clerk, AJ, adjustment(chain, "count_shortage", [line(chain, "-11")]))
     submit(clerk, AJ, record["id"])
     before = (stock(db), ledger_count(db))
     from app.workflow.models import ApprovalTask
@@ -100,7 +130,7 @@ def test_a_wrong_sign_or_too_much_is_refused_and_nothing_posts(
         task = session.scalar(select(ApprovalTask.id).where(ApprovalTask.status == "pending"))
     response = boss.post(f"/api/v1/approval-tasks/{task}/decision", json={"decision": "approve"})
     assert response.status_code == 409, response.json
-    for word in words:
+    for word in ["STRIP", "11", "10"]:
         assert word in response.json["error"], response.json
     assert (stock(db), ledger_count(db)) == before
     assert boss.get(f"{AJ}/{record['id']}").json["state"] == "in_approval"
@@ -281,3 +311,55 @@ def test_the_destruction_record_is_required(db, as_user, chain):
     response = as_user("whclerk").post(SC, json=body)
     assert response.status_code == 422
     assert {"destruction_method", "destruction_date", "witnesses"} <= set(response.json["errors"])
+
+
+# --- what an adjustment or a scrap does to the stock value ---------------------------------------
+
+
+def stock_value(client, chain, location="WH1") -> Decimal:
+    """The report ``stock_value`` (库存金额) of ``location``, as its readers see it."""
+    response = client.get("/api/v1/reports/stock_value", query_string={"location": chain[location]})
+    assert response.status_code == 200, response.json
+    [row] = response.json["rows"]
+    return D(str(row["values"]["value"]))
+
+
+def costs(db, document: str) -> list:
+    """The unit cost on each ledger row of ``document``."""
+    with db.session() as session:
+        query = select(LedgerEntry.unit_cost).where(LedgerEntry.document == document)
+        return list(session.scalars(query.order_by(LedgerEntry.id)))
+
+
+def test_stock_leaves_at_its_cost_whatever_cost_a_shortage_types(db, as_user, chain):
+    """A shortage of one strip typed at 0.01 took 8.49 off each of the other nine strips of the
+    lot (stock value reads the lot's latest costed ledger row): the outgoing side carries no
+    cost, so the value falls by one strip at the lot's cost, 8.50; an incoming line sets it."""
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    before = stock_value(boss, chain)
+    assert before == D("6127.50")  # STRIP L1 10 and RC 5 at 8.50, ECG 2 at 3 000
+    shortage = create(
+        clerk, AJ, adjustment(chain, "count_shortage", [line(chain, "-1", cost="0.01")])
+    )
+    submit(clerk, AJ, shortage["id"])
+    approve(db, boss, chain["whsuper"], shortage["id"])
+    assert stock_value(boss, chain) == before - D("8.50")
+    assert costs(db, shortage["number"]) == [None]
+    # a count surplus brings goods in at the cost it names: the lot's cost from then on
+    surplus = create(clerk, AJ, adjustment(chain, "count_surplus", [line(chain, "1", cost="9.50")]))
+    submit(clerk, AJ, surplus["id"])
+    approve(db, boss, chain["whsuper"], surplus["id"])
+    assert costs(db, surplus["number"]) == [D("9.50")]
+    assert stock_value(boss, chain) == 10 * D("9.50") + 5 * D("8.50") + 6000
+
+
+def test_a_scrap_at_no_cost_does_not_zero_the_lot(db, as_user, chain, nonconforming):
+    clerk, boss, qa = as_user("whclerk"), as_user("whsuper"), as_user("qa")
+    before = stock_value(boss, chain)
+    lines = [line(chain, "2", status="nonconforming", cost="0")]
+    record = create(clerk, SC, scrap_body(chain, lines))
+    submit(clerk, SC, record["id"])
+    approve(db, boss, chain["whsuper"], record["id"])
+    approve(db, qa, chain["qa"], record["id"], signature=SIGN)
+    assert stock_value(boss, chain) == before - 2 * D("8.50")
+    assert costs(db, record["number"]) == [None]

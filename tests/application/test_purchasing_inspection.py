@@ -9,10 +9,12 @@ from sqlalchemy import select
 from app.kernel.items import business_timezone
 from app.workflow.models import Signature
 from tests.application.purchasing_fixtures import (
+    USERS,
     VERIFY,
     Decimal,
     bed_fixture,  # noqa: F401  (the fixture ``bed``)
     day,
+    make_bed,
     url,
 )
 from tests.conftest import without_csrf_token
@@ -94,6 +96,43 @@ def test_an_inspector_who_edits_the_received_lines_is_refused_naming_the_line(be
     # the receiving record prints the conclusion in words, in the reader's language
     html = bed.api("qa").get(f"/forms/purchase_receipt/{first['id']}/print").text
     assert "部分不合格 (破损)" in html and "partly_rejected" not in html
+
+
+def test_the_unit_cost_cannot_change_at_inspection(app, db):
+    """What is owed the supplier (the receipt's total) and what the stock is worth (the cost the
+    receive posting wrote to the ledger) must agree: the inspector's changed unit cost is refused
+    naming the line and the field, as a changed item, lot or quantity is, and nothing moves."""
+    bed = make_bed(app, db, {**USERS, "inspector": ("warehouse_supervisor", "WH-SH", "en")})
+    supplier = bed.supplier()["id"]
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    received = _received(bed, supplier, item, "QAC1", "4")
+    before = bed.balances()
+    stored = received["data"]["lines"][0]
+    response = bed.api("inspector").put(url("purchase_receipt", received["id"]), json={
+        "version": received["version"], "inspector": bed.users["inspector"],
+        "inspected_at": day(0), "lines": [{**stored, "accepted_quantity": "3",
+        "rejected_quantity": "1", "reject_reason": "破损", "unit_cost": "100"}],
+    })  # fmt: skip
+    assert response.status_code == 200, response.json
+    assert Decimal(str(response.json["data"]["total"])) == Decimal("300.00")
+    response = bed.fire("inspector", "purchase_receipt", received["id"], "inspect", **VERIFY)
+    assert response.status_code == 409, response.json
+    assert response.json["message"] == (
+        "Line 1: Unit cost was 3.00 when the goods were received; it cannot be changed during "
+        "inspection."
+    )
+    assert response.json["field"] == "lines[0].unit_cost"
+    assert bed.balances() == before
+    # the cost as received: inspected, owed and valued at the same 3.00
+    edited = response = bed.api("inspector").get(url("purchase_receipt", received["id"])).json
+    lines = [{**edited["data"]["lines"][0], "unit_cost": "3.00"}]
+    response = bed.api("inspector").put(
+        url("purchase_receipt", received["id"]), json={"version": edited["version"], "lines": lines}
+    )
+    assert response.status_code == 200, response.json
+    response = bed.fire("inspector", "purchase_receipt", received["id"], "inspect", **VERIFY)
+    assert response.status_code == 200, response.json
+    assert Decimal(str(response.json["data"]["total"])) == Decimal("9.00")
 
 
 def test_the_signed_inspection_shows_when_on_the_business_wall_clock(bed, db):

@@ -114,7 +114,9 @@ def test_inspection_results_must_add_up_to_the_received_quantity(bed):
         "每行都须填写合格数量与不合格数量",
         "请填写验收人和验收日期",
     ]
-    line = {"item": item, "lot": "L1", "expiry_date": day(300), "quantity": "5"}
+    # the line as received (its unit cost too: left out, the card's price would fill it in)
+    line = {"item": item, "lot": "L1", "expiry_date": day(300), "quantity": "5",
+            "unit_cost": "3.00"}  # fmt: skip
     response = qa.put(url("purchase_receipt", record["id"]), json={
         "version": received["version"], "inspector": bed.users["qa"], "inspected_at": day(0),
         "lines": [{**line, "accepted_quantity": "3", "rejected_quantity": "1",
