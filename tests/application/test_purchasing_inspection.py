@@ -154,6 +154,23 @@ def test_the_signed_inspection_shows_when_on_the_business_wall_clock(bed, db):
         assert "UTC" not in without_csrf_token(text)
 
 
+def test_the_inspector_on_record_is_whoever_signed_the_inspection(bed, db):
+    """QA found the receiving record naming the receiving clerk as inspector while the warehouse
+    supervisor signed: the inspector is stamped with the signer when the inspection is fired."""
+    supplier = bed.supplier()["id"]
+    item = bed.item("GAUZE", "0690123456011")["data"]["item"]
+    record = _record_results(bed, _received(bed, supplier, item, "INS1", "2"),
+                             accepted_quantity="2", rejected_quantity="0")  # fmt: skip
+    named = bed.api("qa").put(url("purchase_receipt", record["id"]), json={
+        "version": record["version"], "inspector": bed.users["keeper"]})  # fmt: skip
+    assert named.status_code == 200, named.json
+    response = bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY)
+    assert response.status_code == 200, response.json
+    assert response.json["data"]["inspector"] == bed.users["qa"]
+    with db.session() as session:
+        assert session.scalar(select(Signature.user_id)) == bed.users["qa"]
+
+
 def test_the_supplier_review_sums_what_each_supplier_delivered_and_what_failed(bed):
     """GSP's periodic supplier review: receipts, lines and quantities per supplier, and the share
     rejected at inspection, worst first; a receipt not inspected yet does not count."""
