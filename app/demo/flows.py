@@ -860,7 +860,10 @@ SETTLING = {
 
 def _due(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date):
     """Each party's documents of ``form`` dated ``since``–``until`` that count on its account
-    (delivered sales on credit, inspected purchase receipts): party id → [(record, total)]."""
+    (delivered sales on credit, inspected purchase receipts): party id → [(record, what it
+    still counts for)] — its total less the credit of the goods sent back against it
+    (``returned``: an inspected customer return, a supplier return shipped), which the return
+    already took off the account."""
     state = SETTLING[form][1]
     due: dict[int, list[tuple[Record, Decimal]]] = defaultdict(list)
     for record in day.session.scalars(
@@ -869,7 +872,8 @@ def _due(day: Day, form: str, party: str, date_field: str, since: dt.date, until
         data = record.data
         counts = form != "sales_order" or data.get("sale_kind") in ("hospital", "wholesale")
         if counts and data.get(party) and since <= dt.date.fromisoformat(data[date_field]) <= until:
-            due[data[party]].append((record, Decimal(str(data.get("total") or 0))))
+            net = Decimal(str(data.get("total") or 0)) - Decimal(str(data.get("returned") or 0))
+            due[data[party]].append((record, net))
     return due
 
 
@@ -945,13 +949,28 @@ def reverse(day: Day, form: str, party: str) -> None:
 
 def settle(day: Day, form: str, party: str, date_field: str, since: dt.date, until: dt.date) -> int:
     """Finance settles each party's documents of ``form`` dated ``since``–``until`` (delivered
-    sales on credit, inspected purchase receipts) with one confirmed receipt or payment each; what
-    came later stays owed, as in any chain's books. Returns the number settled."""
+    sales on credit, inspected purchase receipts) with one confirmed receipt or payment each, for
+    what they still count for on its account: their totals less the goods sent back against
+    them, and less any credit the party holds for goods returned after they were paid for —
+    never for goods returned, never beyond what it owes for the documents up to ``until``. What
+    came later stays owed, as in any chain's books. Returns the number of parties with
+    documents due."""
     settlement = SETTLING[form][0]
-    owed = {
-        party_id: sum((total for _record, total in documents), Decimal(0))
-        for party_id, documents in _due(day, form, party, date_field, since, until).items()
-    }
+    documents = _due(day, form, party, date_field, dt.date.min, until)
+    settled: dict[int, Decimal] = defaultdict(Decimal)
+    paid = select(Record).where(Record.form == settlement, Record.state == "confirmed")
+    for record in day.session.scalars(paid):
+        settled[record.data[party]] += Decimal(str(record.data["amount"]))
+    owed = {}
+    for party_id, counted in documents.items():
+        due = [
+            net
+            for record, net in counted
+            if dt.date.fromisoformat(record.data[date_field]) >= since
+        ]
+        if due:
+            left = sum((net for _record, net in counted), Decimal(0)) - settled[party_id]
+            owed[party_id] = min(sum(due, Decimal(0)), left)
     finance = day.user("finance")
     date = "receipt_date" if settlement == "customer_receipt" else "payment_date"
     for party_id, amount in sorted(owed.items()):

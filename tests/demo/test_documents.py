@@ -12,9 +12,11 @@ from app.kernel import audit
 from app.kernel.prices import price_on
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.kernel.users import User
+from app.meta import load_metadata
+from app.meta.accounts import account_forms, accounts_table
 from app.meta.models import Record
 from app.workflow.models import ApprovalTask, WorkflowEvent
-from tests.conftest import clean
+from tests.conftest import PROJECT_ROOT, clean
 from tests.kernel.conftest import assert_balances_match_ledger
 
 #: A chain long enough for every kind of document: two scraps (days 2 and 32), count
@@ -271,6 +273,30 @@ def _invoiced_as_billed(session, invoices: str, documents: str) -> None:
         invoiceable = Decimal(record.data["total"]) - Decimal(record.data.get("returned") or 0)
         assert invoiced == billed.get(record.id, 0) <= invoiceable
         assert Decimal(record.data["uninvoiced"]) == invoiceable - invoiced
+
+
+#: The settlements of each account: what finance confirms on it every week.
+SETTLEMENTS = {"receivable": "customer_receipt", "payable": "supplier_payment"}
+
+
+def test_finance_settles_what_is_owed_not_the_goods_sent_back(db, load_demo):
+    """Each weekly receipt or payment settles what the documents it covers still count for on
+    the account — never the goods a hospital had already sent back (the default chain's 北京协和
+    paid 15,866.90 for an order it had returned in full, and owed −11,040.32) — so right after
+    finance settles, no customer and no supplier is owed money back."""
+    load_demo(**CHAIN)
+    metadata = load_metadata(PROJECT_ROOT / "metadata", PROJECT_ROOT / "workflows")
+    with db.session() as session:
+        for kind, settlement in SETTLEMENTS.items():
+            rows = accounts_table(account_forms(metadata, kind))
+            found = session.execute(select(rows.c.party_id, rows.c.date, rows.c.form,
+                                           rows.c.balance)).all()  # fmt: skip
+            settled = {(party, str(day)) for party, day, form, _ in found if form == settlement}
+            assert settled, kind
+            for party, day in sorted(settled):
+                owed = sum(amount for who, on, _, amount in found
+                           if who == party and str(on) <= day)  # fmt: skip
+                assert owed >= 0, (kind, party, day, owed)
 
 
 def _fingerprint(db) -> tuple[list, list]:

@@ -26,6 +26,8 @@ from app.kernel.locations import Location
 from app.kernel.stock import Movement, Reason, StockStatus, post_movements
 from app.kernel.transfers import ShipLine, ship
 from app.kernel.users import User
+from app.meta import records
+from app.meta.models import Record
 from app.meta.reports import (
     ParamError,
     build_statement,
@@ -34,6 +36,7 @@ from app.meta.reports import (
     get_report,
     run_report,
 )
+from app.workflow import engine
 from tests.report_chain import TODAY, make_report_chain
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -359,11 +362,79 @@ def test_form_header_source_types_and_record_links(app, db, chain, metadata):
     assert sorted(row["_record_id"] for row in result.rows) == sorted(chain.sales)
 
 
-def test_purchases_by_supplier_over_receipt_lines(app, db, chain, metadata):
+def _receive(app, db, chain, lines, state="done"):
+    """A receipt of the chain's supplier at SH01 in ``state``; ``lines``: (item, received,
+    accepted, unit cost) — what was not accepted was rejected."""
+    with app.test_request_context(), db.transaction() as session:
+        admin = session.get(User, chain.users["admin"])
+        supplier = session.scalar(select(Record.id).where(Record.form == "supplier"))
+        record = records.create(session, app.extensions["lianku.registry"], admin,
+                                "purchase_receipt", {
+            "location": chain.loc("SH01"), "supplier": supplier, "arrival_date": "2026-11-21",
+            "lines": [{"item": chain.items[item], "quantity": received, "unit_cost": cost}
+                      | ({"accepted_quantity": accepted,
+                          "rejected_quantity": str(D(received) - D(accepted)),
+                          "reject_reason": "破损"} if state == "done" else {})
+                      for item, received, accepted, cost in lines],
+        })  # fmt: skip
+        record.state = state
+
+
+@pytest.fixture
+def inspected(app, db, chain):
+    """Beside the chain's two draft receipts (18 received): two inspected ones — strips 10
+    received, 8 accepted at 1.50, gloves 4 at 0.25; strips 2 at 3.00 — and a cancelled one."""
+    _receive(app, db, chain, [("STRIP", "10", "8", "1.50"), ("GLOVE", "4", "4", "0.25")])
+    _receive(app, db, chain, [("STRIP", "2", "2", "3.00")])
+    _receive(app, db, chain, [("STRIP", "100", None, "9.00")], state="cancelled")
+
+
+def test_purchases_by_supplier_count_inspected_goods_at_their_weighted_cost(
+    app, db, chain, metadata, inspected
+):
+    """Only what was inspected and accepted was bought: drafts, cancelled receipts and rejected
+    units are not; the average unit cost is what was paid per unit accepted (19.00 for 14), not
+    the plain average of the lines' prices (1.5833)."""
     result = run(app, db, chain, metadata, "purchases_by_supplier", username="finance",
                  params={"period": "2026-11-01..2026-11-30"})  # fmt: skip
-    assert rows(result, "supplier", "receipts", "quantity") == [("鱼跃医疗", 2, D(18))]
-    assert result.rows[0]["unit_cost"] == D("0.875")
+    [row] = result.rows
+    assert (row["receipts"], row["quantity"], row["amount"]) == (2, D(14), D("19.00"))
+    assert row["unit_cost"] == D("1.3571")  # 19.00 / 14
+    assert result.totals["unit_cost"] == D("1.3571")
+
+
+#: Why 未到票入库 cannot yet be read as of a day: the receipt's ``invoiced`` (and ``returned``) is
+#: a running figure its invoices keep, without dates; reading it as of a day means summing the
+#: dated invoice lines per receipt, which needs a union part giving a figure it lacks (0, or a
+#: negated amount) and a condition on the summed figure (uninvoiced ≠ 0) — neither is in the
+#: report language yet.
+AS_OF_MISSING = "reports cannot read invoices as of a day yet"
+
+
+@pytest.mark.xfail(strict=True, reason=AS_OF_MISSING)
+def test_what_awaited_its_invoice_on_a_day_is_read_as_of_that_day(app, db, chain, metadata):
+    """未到票入库 as of a month-end, read afterwards: a receipt invoiced only later still awaited
+    its invoice that day (the demo's PR-WH-CD-202611-00005, arrived 11-15, invoiced 11-23)."""
+    _receive(app, db, chain, [("STRIP", "10", "10", "1.50")])
+    with app.test_request_context(), db.transaction() as session:
+        finance = session.get(User, chain.users["finance"])
+        receipt = session.scalar(select(Record).where(Record.form == "purchase_receipt",
+                                                      Record.state == "done"))  # fmt: skip
+        registry = app.extensions["lianku.registry"]
+        invoice = records.create(session, registry, finance, "purchase_invoice", {
+            "location": chain.loc("HQ"), "supplier": receipt.data["supplier"],
+            "invoice_number": "12345678901234567890", "invoice_date": "2026-11-23",
+            "lines": [{"purchase_receipt": receipt.id, "amount": "15.00", "tax_rate": "13"}],
+        })  # fmt: skip
+        engine.fire(session, registry, invoice, "confirm", finance)
+
+    def awaiting(day: str):
+        result = run(app, db, chain, metadata, "uninvoiced_receipts", username="finance",
+                     params={"as_of": day})  # fmt: skip
+        return rows(result, "receipt", "uninvoiced")
+
+    assert awaiting("2026-11-23") == []
+    assert awaiting("2026-11-22") == [(receipt.number, D("15.00"))]
 
 
 def test_lines_joined_to_their_header(app, db, chain, metadata):
@@ -383,13 +454,13 @@ def test_lines_joined_to_their_header(app, db, chain, metadata):
     ]  # fmt: skip
 
 
-def test_drill_gives_the_rows_behind_an_aggregate(app, db, chain, metadata):
+def test_drill_gives_the_rows_behind_an_aggregate(app, db, chain, metadata, inspected):
     report = get_report(metadata, "purchases_by_supplier")
     with app.test_request_context(), db.session() as session:
         user = session.get(User, chain.users["finance"])
         result = drill_rows(session, report, {"period": "2026-11-01..2026-11-30"}, user,
                             "supplier:鱼跃医疗", today=TODAY)  # fmt: skip
-        assert sorted(row["quantity"] for row in result.rows) == [D(1), D(1), D(6), D(10)]
+        assert sorted(row["quantity"] for row in result.rows) == [D(2), D(4), D(8)]
         assert all(row["_record_id"] for row in result.rows)
         with pytest.raises(ParamError):
             drill_rows(session, report, {}, user, "nope:1", today=TODAY)

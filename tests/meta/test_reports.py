@@ -335,6 +335,14 @@ def test_shipped_reports_are_valid(metadata):
     assert {"audit_trail", "audit_activity"} <= set(metadata.reports)
 
 
+def test_the_receivables_say_what_deliveries_add_to_what_is_owed_not_what_is_invoiced(metadata):
+    """应收（发货）: what the deliveries on credit add to what a customer owes. Invoices do not
+    change what is owed (they say what is billed), so the English must not call it invoiced."""
+    columns = metadata.reports["receivables"].data["columns"]
+    debit = next(column for column in columns if column["name"] == "debit")
+    assert debit["label"] == {"zh_CN": "应收（发货）", "en": "Charged (goods delivered)"}
+
+
 BAD = [
     ({"source": "stock"}, "source: unknown source 'stock'"),
     ({"source": "Stock"}, "source: 'Stock' does not match the pattern"),

@@ -22,7 +22,7 @@ from app.meta.models import Record
 from app.meta.reports import Page, get_report, run_report
 from app.workflow.models import ApprovalTask
 from tests.chain import PASSWORD
-from tests.report_chain import TODAY, make_report_chain
+from tests.report_chain import TODAY, inspect_receipts, make_report_chain
 
 D = Decimal
 
@@ -186,7 +186,7 @@ def test_report_api_pages_and_names_a_bad_page(client, login, chain):
     assert client.get("/reports/stock_on_hand", query_string={"page": "0"}).status_code == 400
 
 
-def test_reports_show_codes_by_their_labels_and_figures_without_padding(client, login, chain):
+def test_reports_show_codes_by_their_labels_and_figures_without_padding(client, login, chain, db):
     """GSP records read 合格, 一级召回 and 5 — not accepted, I, 5.00000000 or 0E-8 — on the page
     and in the exports; the API keeps each stored value (filters, drill links) beside its label."""
     login("hq", PASSWORD)
@@ -198,8 +198,9 @@ def test_reports_show_codes_by_their_labels_and_figures_without_padding(client, 
     assert "一级召回" in client.get("/reports/open_recalls/export.csv").text
     client.get("/logout")
     login("finance", PASSWORD)
+    inspect_receipts(db)
     body = client.get(
         "/api/v1/reports/purchases_by_supplier?period=2026-11-01..2026-11-30"
     ).get_json()
     assert body["rows"][0]["values"]["quantity"] == "18"  # a sum of Numeric(28, 8) figures
-    assert body["rows"][0]["values"]["unit_cost"] == "0.875"
+    assert body["rows"][0]["values"]["unit_cost"] == "1.3611"  # 24.50 / 18

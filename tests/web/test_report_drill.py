@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tests.chain import PASSWORD
-from tests.report_chain import make_report_chain
+from tests.report_chain import inspect_receipts, make_report_chain
 
 NOVEMBER = {"period": "2026-11-01..2026-11-30"}
 
@@ -16,7 +16,8 @@ def chain(app, db):
     return make_report_chain(app, db)
 
 
-def test_drill_returns_the_rows_behind_a_figure_with_their_records(client, login, chain):
+def test_drill_returns_the_rows_behind_a_figure_with_their_records(client, login, chain, db):
+    inspect_receipts(db)
     login("finance", PASSWORD)
     url = "/api/v1/reports/purchases_by_supplier"
     total = client.get(url, query_string=NOVEMBER).get_json()

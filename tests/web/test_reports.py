@@ -256,3 +256,71 @@ def test_yes_no_columns_read_as_words_not_true_and_blank(flags, db):
     text = flags.get("/reports/location_flags/export.csv").data.decode("utf-8")
     assert text.splitlines()[1:] == ["HQ,Yes,Yes", "SH09,No,No"]
     assert _cells(flags.get("/reports/location_flags").text, "Active") == ["Yes", "No"]
+
+
+#: Locations counted by type and code, with subtotals per type and a total; and the count alone.
+COUNTS = """name: location_counts
+label: {zh_CN: 地点统计, en: Location counts}
+source: locations
+columns:
+  - {name: type, column: type, label: {zh_CN: 类型, en: Type}}
+  - {name: code, column: code, label: {zh_CN: 编码, en: Code}}
+  - {name: places, column: id, aggregate: count, label: {zh_CN: 地点数, en: Places}}
+totals: true
+subtotals: true
+sort: [type, code]
+"""
+COUNT = """name: location_count
+label: {zh_CN: 地点总数, en: Location count}
+source: locations
+columns:
+  - {name: places, column: id, aggregate: count, label: {zh_CN: 地点数, en: Places}}
+"""
+
+
+@pytest.fixture
+def counts(auditor, app_config, db, tmp_path):
+    """An app whose metadata adds ``location_counts`` and ``location_count``, the auditor signed
+    in to it; HQ and a store."""
+    shutil.copytree(PROJECT_ROOT / "metadata", tmp_path / "metadata")
+    for name, text in (("location_counts", COUNTS), ("location_count", COUNT)):
+        (tmp_path / "metadata" / "reports" / f"{name}.yaml").write_text(text, "utf-8")
+    with db.transaction() as session:
+        add_location(session, "SH09", "徐汇店", "store")
+    application = create_app({**app_config, "METADATA_DIR": str(tmp_path / "metadata")})
+    application.config["TESTING"] = True
+    yield ApiClient(application.test_client()).login("auditor", "correct horse battery")
+    application.extensions["lianku.db"].dispose()
+
+
+def _exported(client, report: str) -> tuple[list[str], list[tuple]]:
+    """The CSV's lines and the Excel sheet's rows of ``report``."""
+    text = client.get(f"/reports/{report}/export.csv").data.decode("utf-8")
+    sheet = load_workbook(io.BytesIO(client.get(f"/reports/{report}/export.xlsx").data)).active
+    return text.lstrip("\ufeff").splitlines(), list(sheet.iter_rows(values_only=True))
+
+
+def test_exports_label_the_totals_and_subtotal_rows_in_the_readers_language(counts, db):
+    """The page says 合计 in the totals row; the files did not, nor marked a subtotal row, which
+    then read like one more row to add up."""
+    lines, sheet = _exported(counts, "location_counts")
+    assert lines[-1] == "合计,,2"
+    assert sheet[-1] == ("合计", None, 2)
+    with db.transaction() as session:
+        session.execute(update(User).where(User.username == "auditor").values(locale="en"))
+    lines, sheet = _exported(counts, "location_counts")
+    assert lines == ["Type,Code,Places", "hq,HQ,1", "hq,Subtotal,1", "store,SH09,1",
+                     "store,Subtotal,1", "Total,,2"]  # fmt: skip
+    assert sheet[1:] == [("hq", "HQ", 1), ("hq", "Subtotal", 1), ("store", "SH09", 1),
+                         ("store", "Subtotal", 1), ("Total", None, 2)]  # fmt: skip
+
+
+def test_a_report_of_figures_alone_shows_and_exports_them_once(counts):
+    """A report without dimensions (the stock value) is one row: its total, not repeated below
+    it as a totals row, on the page, in the API or in the files."""
+    lines, sheet = _exported(counts, "location_count")
+    assert lines == ["地点数", "2"]
+    assert sheet == [("地点数",), (2,)]
+    body = counts.get("/api/v1/reports/location_count").get_json()
+    assert [row["values"]["places"] for row in body["rows"]] == [2] and body["totals"] is None
+    assert _cells(counts.get("/reports/location_count").text, "地点数") == ["2"]

@@ -12,6 +12,7 @@ import zoneinfo
 from decimal import Decimal
 from typing import IO
 
+from flask_babel import force_locale
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -57,8 +58,9 @@ def write_xlsx(result: ReportResult, target, language: str, timezone: str) -> in
     formats = [NUMBER_FORMATS.get(column.type) for column in columns]
     styled = any(formats)
     zoned = [index for index, column in enumerate(columns) if column.type == "datetime"]
+    words = _words(language)
     if result.opening:
-        opening = _opening_row(result, columns)
+        opening = _opening_row(result, columns, words)
         sheet.append([_styled(sheet, v, f, False) for v, f in zip(opening, formats, strict=True)])
     count = 0
     for row in result.rows:
@@ -66,22 +68,47 @@ def write_xlsx(result: ReportResult, target, language: str, timezone: str) -> in
         for index in zoned:
             values[index] = _cell_value(values[index], timezone)
         bold = row.get("_level", 0) > 0
+        if bold:
+            values = _labelled(values, columns, words["subtotal"])
         if styled or bold:
             values = [_styled(sheet, v, f, bold) for v, f in zip(values, formats, strict=True)]
         sheet.append(values)
         count += 1
     if result.totals:
         values = [_cell_value(result.totals.get(name), timezone) for name in names]
+        values = _labelled(values, columns, words["total"])
         sheet.append([_styled(sheet, v, f, True) for v, f in zip(values, formats, strict=True)])
     workbook.save(target)
     return count
 
 
-def _opening_row(result: ReportResult, columns: list[ReportColumn]) -> list:
-    """The opening balances (期初余额) as the first row: its label (in the language the export
-    runs in, as its messages), then the running columns' figures."""
+def _words(language: str) -> dict[str, str]:
+    """What the page writes in the rows that are not detail rows — 期初余额, 小计, 合计 — in the
+    export's ``language`` (a background job runs outside the request that asked for it)."""
+    with force_locale(language):
+        return {
+            "opening": str(_("Opening balance")),
+            "subtotal": str(_("Subtotal")),
+            "total": str(_("Total")),
+        }
+
+
+def _opening_row(result: ReportResult, columns: list[ReportColumn], words: dict) -> list:
+    """The opening balances (期初余额) as the first row: its label, then the running columns'
+    figures."""
     values = [result.opening.get(column.name) for column in columns]
-    return [str(_("Opening balance")), *values[1:]]
+    return [words["opening"], *values[1:]]
+
+
+def _labelled(values: list, columns: list[ReportColumn], label: str) -> list:
+    """A totals or subtotal row's ``values`` with ``label`` (合计, 小计) in its first empty
+    dimension cell — the totals row's first cell, as the page has it; a subtotal's next to the
+    group it adds up — so that a file read without the page's bold does not pass it off as one
+    more row to add up. A row without one (a report of figures alone) is left as it is."""
+    for index, column in enumerate(columns):
+        if column.kind == "dimension" and values[index] is None:
+            return [*values[:index], label, *values[index + 1 :]]
+    return values
 
 
 def _styled(sheet, value, number_format: str | None, bold: bool):
@@ -101,21 +128,20 @@ def write_csv(result: ReportResult, stream: IO[str], language: str, timezone: st
     stream.write("\ufeff")
     writer = csv.writer(stream)
     columns = _visible(result)
+    words = _words(language)
     writer.writerow([localized(column.label, language) for column in columns])
     if result.opening:
-        writer.writerow([_csv_value(value) for value in _opening_row(result, columns)])
+        writer.writerow([_csv_value(value) for value in _opening_row(result, columns, words)])
     count = 0
     for row in result.rows:
-        writer.writerow(
-            [
-                _csv_value(_cell_value(shown(c, row.get(c.name), language), timezone))
-                for c in columns
-            ]
-        )
+        values = [_cell_value(shown(c, row.get(c.name), language), timezone) for c in columns]
+        if row.get("_level", 0) > 0:
+            values = _labelled(values, columns, words["subtotal"])
+        writer.writerow([_csv_value(value) for value in values])
         count += 1
     if result.totals:
-        totals = result.totals
-        writer.writerow([_csv_value(_cell_value(totals.get(c.name), timezone)) for c in columns])
+        values = [_cell_value(result.totals.get(c.name), timezone) for c in columns]
+        writer.writerow([_csv_value(value) for value in _labelled(values, columns, words["total"])])
     return count
 
 

@@ -67,7 +67,9 @@ def run_report(
         full = (1 << len(report.dimensions)) - 1
         detail = [row for row in rows if row["_g"] == full]
         subtotals = [row for row in rows if row["_g"] not in (full, 0)]
-        total = next((row for row in rows if row["_g"] == 0), None)
+        # without dimensions the one row is the whole report (the stock value): shown once,
+        # not again as its own total
+        total = next((row for row in rows if row["_g"] == 0), None) if full else None
     else:
         detail, subtotals, total = rows, [], None
     detail, following = _cut(detail, page)
