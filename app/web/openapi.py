@@ -18,7 +18,7 @@ from app.meta import access
 from app.meta.api_schema import data_schema, record_schema
 from app.meta.forms import FormDef, label_text
 from app.meta.records import locale
-from app.meta.reports import runnable
+from app.meta.reports import exportable, runnable
 from app.meta.reports.model import ReportParam
 from app.web.forms_api import api_auth
 from app.web.forms_common import registry
@@ -504,6 +504,8 @@ def _report_paths(session, principal, here: str | None) -> dict:
                 },
             }
         }
+        if not exportable(report, principal):
+            continue
         fmt = {"name": "fmt", "in": "path", "required": True, "schema": {"enum": ["xlsx", "csv"]}}
         paths[f"/api/v1/reports/{name}/export.{{fmt}}"] = {
             "get": {

@@ -29,6 +29,7 @@ from app.meta import access
 from app.meta.reports import (
     ParamError,
     drill_rows,
+    exportable,
     get_report,
     parse_page,
     result_json,
@@ -140,6 +141,7 @@ def view(report: str):
         chart_json=json.dumps(data, ensure_ascii=False),
         inputs=_inputs(report, result.params),
         counted_blind=_counted_blind(report),
+        exportable=exportable(report, current_user),
     )
 
 
@@ -196,6 +198,8 @@ def export(report: str, fmt: str):
     if fmt not in FORMATS:
         abort(404)
     report = _report_or_404(report)
+    if not exportable(report, current_user):
+        abort(403)
     try:
         result = _run(report, limit=DIRECT_EXPORT_ROWS + 1)
     except ParamError as error:
@@ -213,6 +217,9 @@ def api_export(report: str, fmt: str):
     found = _runnable_report(report)
     if fmt not in FORMATS or found is None:
         return jsonify(error="not_found", message=_("No such report.")), 404
+    if not exportable(found, current_user):
+        message = _("Your role may read this report but not export it.")
+        return jsonify(error="forbidden", message=message), 403
     try:
         result = _run(found, limit=DIRECT_EXPORT_ROWS + 1)
     except ParamError as error:

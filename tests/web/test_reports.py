@@ -324,3 +324,24 @@ def test_a_report_of_figures_alone_shows_and_exports_them_once(counts):
     body = counts.get("/api/v1/reports/location_count").get_json()
     assert [row["values"]["places"] for row in body["rows"]] == [2] and body["totals"] is None
     assert _cells(counts.get("/reports/location_count").text, "地点数") == ["2"]
+
+
+def test_a_role_without_the_forms_export_right_reads_its_report_but_takes_no_file(
+    client, db, login
+):
+    """The roles designer's E: a store clerk may read the returns record of their store on the
+    page, but not download it (its customers); a report of stock figures, over no form, they
+    may export."""
+    with db.transaction() as session:
+        store = add_location(session, "SH01", "一店", "store")
+        identity.create_user(session, "clerk", "店员 王丽", "correct horse battery",
+                             roles=["store_clerk"], location_ids=[store.id])  # fmt: skip
+    login("clerk", "correct horse battery")
+    page = client.get("/reports/customer_returns_record")
+    assert page.status_code == 200 and "/export.xlsx" not in page.text
+    assert client.get("/reports/customer_returns_record/export.csv").status_code == 403
+    api = client.get("/api/v1/reports/customer_returns_record/export.csv")
+    assert api.status_code == 403 and api.json["error"] == "forbidden"
+    stock = client.get("/reports/stock_on_hand")
+    assert "/export.xlsx" in stock.text
+    assert client.get("/reports/stock_on_hand/export.csv").status_code == 200

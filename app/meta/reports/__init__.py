@@ -19,6 +19,7 @@ from app.meta.reports.query import build_statement
 from app.meta.reports.run import (
     ReportResult,
     drill_rows,
+    exportable,
     result_json,
     run_report,
     runnable,
@@ -36,6 +37,7 @@ __all__ = [
     "check_reports",
     "compile_report",
     "drill_rows",
+    "exportable",
     "get_report",
     "parse_page",
     "parse_params",

@@ -22,7 +22,7 @@ from app.i18n import _, _l, localized
 from app.kernel import jobs
 from app.kernel.users import User
 from app.meta.reports.model import ReportColumn
-from app.meta.reports.run import ReportResult, shown, stream_report
+from app.meta.reports.run import ReportResult, exportable, shown, stream_report
 
 #: Formats Excel does not give a value of its own: money with two decimals and thousands. Dates
 #: and timestamps get openpyxl's date formats, other numbers Excel's general format.
@@ -173,6 +173,8 @@ def export_job(run: jobs.JobRun) -> dict:
             )
         run.progress(10)
         user = session.get(User, params["user_id"])
+        if user is None or not exportable(report, user):
+            raise jobs.JobFailed(_("Your role may read this report but not export it."))
         # the rows stream from the database into the file while the session is open
         result = stream_report(
             session, report, params.get("params", {}), user, timezone=settings.timezone,

@@ -276,6 +276,17 @@ def runnable(session: Session, report: Report, user) -> bool:
     return source.chain_wide_form is not None and access.can(user, "read", source.chain_wide_form)
 
 
+def exportable(report: Report, user) -> bool:
+    """May ``user`` take ``report``'s rows away as a file? A report over a form's records needs
+    that form's export right (E in the roles designer): a clerk reads the day's sales on the page
+    but does not download the customers in them. A report over stock or accounts has no form's
+    right to ask; running it is enough."""
+    name = report.source.name
+    if not name.startswith("form:"):
+        return True
+    return access.can(user, "export", name.removeprefix("form:").split(".")[0])
+
+
 def require_runnable(session: Session, report: Report, user) -> None:
     if not runnable(session, report, user):
         raise access.PermissionDenied(f"report:{report.name}")
