@@ -1,8 +1,10 @@
 """Typed kernel errors: each says, in words a store clerk can act on, what is wrong and where.
 
 Every error is a ``KernelError``; ``field`` names the input that is wrong (``quantity``, ``lot``,
-``serial``, ``source``…) so a form can put the message next to it. Messages are translated when
-the error is raised (inside a request they follow the user's language).
+``serial``, ``source``…) so a form can put the message next to it, and ``line`` the movement's
+``line`` it is about (a posting's document line), so the form can say which of its lines.
+Messages are translated when the error is raised (inside a request they follow the user's
+language).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ class KernelError(Exception):
     """A request the kernel refuses; nothing has been written."""
 
     field: str | None = None
+    line: int | None = None
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)

@@ -53,6 +53,7 @@ from app.kernel.errors import (
     ExpiredLotNotAccepted,
     InsufficientStock,
     InvalidMovement,
+    KernelError,
     LocationInactive,
     LocationLocked,
     LotBlocked,
@@ -348,16 +349,20 @@ def _validate(
     lines = [_bind(facts, movement) for movement in movements]
     units_moved: dict[int, _UnitMoved] = {}
     for line in lines:
-        _check_quantity(line)
-        _check_tracking(line)
-        for role, location in (("source", line.source), ("destination", line.destination)):
-            if location is not None:
-                _check_location(facts, location, role, own_lock)
-        _check_statuses(line)
-        _check_lot(facts, line, today)
-        _check_entry_expiry(facts, line, today)
-        _check_entry_recall(facts, line)
-        _check_unit(facts, line, units_moved)
+        try:
+            _check_quantity(line)
+            _check_tracking(line)
+            for role, location in (("source", line.source), ("destination", line.destination)):
+                if location is not None:
+                    _check_location(facts, location, role, own_lock)
+            _check_statuses(line)
+            _check_lot(facts, line, today)
+            _check_entry_expiry(facts, line, today)
+            _check_entry_recall(facts, line)
+            _check_unit(facts, line, units_moved)
+        except KernelError as refused:
+            refused.line = refused.line or line.movement.line
+            raise
     return facts, lines
 
 
@@ -817,13 +822,15 @@ def _new_on_hand(
             on_hand[key] += sign * quantity
             free = on_hand[key] - balances[key].reserved
             if sign < 0 and free < 0:
-                raise InsufficientStock(
+                refused = InsufficientStock(
                     line.movement.item,
                     facts.lot(line.lot),
                     facts.location(line.source),
                     quantity,
                     free + quantity,
                 )
+                refused.line = line.movement.line
+                raise refused
     return on_hand
 
 

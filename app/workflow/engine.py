@@ -564,8 +564,21 @@ def run_actions(
             if "when" in step and not _step_applies(form, record, step["when"]):
                 continue
             context.params = dict(step.get("params", {}))
-            registry_of_actions.get(step["action"]).run(context)
+            try:
+                registry_of_actions.get(step["action"]).run(context)
+            except KernelError as refused:
+                _name_the_line(refused, context.params)
+                raise
     return context
+
+
+def _name_the_line(refused: KernelError, params: dict) -> None:
+    """A kernel refusal of one line's movement names that line's field of the form —
+    ``lines[2].quantity``, where the page marks it and an integration reads it — when the step
+    says which table it posts and which of its fields the kernel's ``field`` is."""
+    table, name = params.get("lines"), params.get(refused.field or "")
+    if refused.line and isinstance(table, str) and isinstance(name, str):
+        refused.field = f"{table}[{refused.line - 1}].{name}"
 
 
 def _origin(record: Record, transition: dict) -> str:

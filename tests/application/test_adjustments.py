@@ -132,6 +132,7 @@ def test_more_than_there_is_is_refused_and_nothing_posts(db, as_user, chain):
     assert response.status_code == 409, response.json
     for word in ["STRIP", "11", "10"]:
         assert word in response.json["error"], response.json
+    assert response.json["field"] == "lines[0].quantity"  # the line, as the page marks it
     assert (stock(db), ledger_count(db)) == before
     assert boss.get(f"{AJ}/{record['id']}").json["state"] == "in_approval"
 

@@ -56,7 +56,7 @@ def test_inspection_refuses_to_accept_an_expired_lot_and_writes_nothing(bed):
 
     response = bed.fire("qa", "purchase_receipt", record["id"], "inspect", **VERIFY)
     assert response.status_code == 409
-    assert response.json["field"] == "lot"
+    assert response.json["field"] == "lines[0].lot"  # the line's field, as the page marks it
     error = response.json["error"]  # the qa user reads Chinese
     assert error.startswith("第 1 行：") and "L-EXP" in error and expiry in error, error
     assert "GAUZE" in error and "WH-SH" in error and "不合格" in error
