@@ -67,7 +67,7 @@ def test_demo_if_empty_loads_once_and_prints_logins(runner, db):
     assert "not loaded again" in second.output
     assert "sh01_clerk" in second.output
     with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(User)) == 6 + 2 + 2
+        assert session.scalar(select(func.count()).select_from(User)) == 7 + 2 + 2
 
 
 def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):

@@ -33,6 +33,7 @@ DEMO_PASSWORD = "lianku-demo"
 HQ_USERS = [
     ("admin", "admin", "系统管理员"),
     ("hq", "hq_manager", "总部经理"),
+    ("planner", "planner", "补货计划员"),
     ("finance", "finance", "财务"),
     ("qa", "qa", "质管"),
     ("auditor", "auditor", "审计"),

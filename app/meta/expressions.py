@@ -108,6 +108,8 @@ class Context:
     #: ``known(kind, item, value)``: is there a lot (``kind`` "lot") or a unit ("serial") of
     #: that number for the item on record — for ``known_lot(item, lot)``, ``known_serial(…)``
     known: Callable[[str, object, object], bool] | None = None
+    #: ``free_stock(item, location, lot)``: what of it may be picked there today
+    free_stock: Callable[[object, object, object], object] | None = None
 
 
 def _days(n) -> dt.timedelta:
@@ -211,7 +213,8 @@ def _gtin_ok(value) -> bool:
 
 
 #: Functions an expression may call; ``today``, ``now``, ``lookup``, ``this``, ``valid_on``
-#: (today by default), ``price``, ``known_lot`` and ``known_serial`` are bound per evaluation.
+#: (today by default), ``price``, ``known_lot``, ``known_serial`` and ``free_stock`` are bound
+#: per evaluation.
 PURE_FUNCTIONS: dict[str, Callable] = {
     "round": _round,
     "min": min,
@@ -239,6 +242,7 @@ FUNCTIONS = frozenset(
         "price",
         "known_lot",
         "known_serial",
+        "free_stock",
     }  # fmt: skip
 )
 #: What ``price(…, kind)`` may ask for: the kernel's kinds of price.
@@ -346,6 +350,8 @@ class Expression:
         known = context.known or (lambda kind, item, value: False)
         functions["known_lot"] = lambda item, lot: known("lot", item, lot)
         functions["known_serial"] = lambda item, serial: known("serial", item, serial)
+        free = context.free_stock or (lambda item, location, lot: Decimal(0))
+        functions["free_stock"] = lambda item, location, lot=None: free(item, location, lot)
         names = dict(CONSTANTS)
         names.update(dict.fromkeys(self.names))  # a declared field left out of the input is None
         names.update(context.record or {})

@@ -30,9 +30,9 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.db import utcnow
 from app.i18n import _
-from app.kernel import audit, prices
+from app.kernel import audit, prices, reservations
 from app.kernel.errors import LotMismatch, UnknownItem
-from app.kernel.items import Lot, Unit
+from app.kernel.items import Item, Lot, Unit, business_timezone
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.kernel.users import User
@@ -93,7 +93,9 @@ class StaleRecord(RecordError):
                 "This record was changed by %(user)s at %(time)s since you opened it; "
                 "reload it and apply your changes again.",
                 user=saved_by or "?",
-                time=record.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                time=record.updated_at.astimezone(business_timezone()).strftime(
+                    "%Y-%m-%d %H:%M:%S"
+                ),
             )
         )
 
@@ -208,6 +210,13 @@ class Evaluation:
     visible: dict[str, bool]
 
 
+def expression_context(session: Session, registry: Registry, user, form: FormDef, record: Record):
+    """What a rule about ``record`` evaluates in outside a save (a state's submit rules): the
+    same functions that reach the database — ``lookup``, ``price``, ``known_lot``,
+    ``free_stock`` — as its fields' rules have."""
+    return _Run(session, registry, user, form, record).context
+
+
 class _Run:
     """One pass of a form's rules over input: collects values, errors and visibility."""
 
@@ -223,7 +232,7 @@ class _Run:
         self.visible: dict[str, bool] = {}
         self.context = Context(
             lookup=self._lookup, my_location=self._my_location, price=self._price,
-            record=system_values(form, record), known=self._known,
+            record=system_values(form, record), known=self._known, free_stock=self._free_stock,
         )  # fmt: skip
         #: the link fields by name, header and lines, for ``lookup(field, ...)``
         self._links: dict[str, FieldDef] = {}
@@ -267,6 +276,23 @@ class _Run:
         model, column = (Lot, Lot.lot_number) if kind == "lot" else (Unit, Unit.serial)
         query = select(model.id).where(model.item_id == int(item), column == str(value).strip())
         return self.session.scalar(query.limit(1)) is not None
+
+    def _free_stock(self, item, location, lot) -> Decimal:
+        """``free_stock(item, location, lot)``: what of the item (of that lot number, if given)
+        may be picked at the location today — available, not reserved, of released lots not
+        expired — as FEFO allocation sees it; 0 for an expired, recalled or quarantined lot."""
+        if not (str(item).isdigit() and str(location).isdigit()):
+            return Decimal(0)
+        the_item = self.session.get(Item, int(item))
+        place = self.session.get(Location, int(location))
+        if the_item is None or place is None:
+            return Decimal(0)
+        wanted = None if _empty(lot) else str(lot).strip()
+        return sum(
+            (free for found, free in reservations.free_lots(self.session, the_item, place)
+             if wanted is None or (found is not None and found.lot_number == wanted)),
+            Decimal(0),
+        )  # fmt: skip
 
     def _price(self, item, location, on: dt.date, kind: str):
         """``price(item, location, date, kind)``: the price a price change set, in force at the

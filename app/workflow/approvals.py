@@ -245,6 +245,25 @@ def _event(session, record, name, from_state, user, comment) -> WorkflowEvent:
     return event
 
 
+def _nobody_approves(level: dict) -> str:
+    """Why a level has no approver, and — where it names roles — what would give it one."""
+    here = records.locale()
+    name = label_text(level.get("label"), here) or level["name"]
+    known = access.role_definitions()
+    roles = [
+        label_text(known[role].get("label"), here) if role in known else role
+        for role in (level.get("approvers") or {}).get("roles") or []
+    ]
+    if not roles:
+        return _("Nobody can approve level '%(level)s' of this record.", level=name)
+    return _(
+        "Nobody can approve level '%(level)s' of this record: its creator may not, and no one "
+        "else holds the role %(roles)s for it. Ask an administrator to give someone the role.",
+        level=name,
+        roles=" / ".join(roles),
+    )
+
+
 def _open_level(session, form, record, transition, index, user) -> bool:
     """Create the tasks of the first applicable level from ``index`` on; False when none left."""
     levels = levels_of(transition)
@@ -257,12 +276,7 @@ def _open_level(session, form, record, transition, index, user) -> bool:
     if not level.get("allow_creator"):
         approvers = [a for a in approvers if a.id != record.created_by]
     if not approvers:
-        raise ApprovalError(
-            _(
-                "Nobody can approve level '%(level)s' of this record.",
-                level=label_text(level.get("label"), records.locale()) or level["name"],
-            )
-        )
+        raise ApprovalError(_nobody_approves(level))
     hours = level.get("time_limit_hours")
     due = utcnow() + dt.timedelta(hours=hours) if hours else None
     for approver in approvers:

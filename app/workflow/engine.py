@@ -332,7 +332,9 @@ def _state_refusal(form: FormDef, record: Record, transition: dict):
     return None
 
 
-def submit_rule_errors(form: FormDef, record: Record) -> dict[str, list[str]]:
+def submit_rule_errors(
+    form: FormDef, record: Record, context: Context | None = None
+) -> dict[str, list[str]]:
     """The current state's ``submit_rules`` the record breaks, as field errors: a rule's messages
     go under its ``field`` (``_schema`` when it names none); a rule with ``each: <table>`` is
     checked on every line (the line's fields and the record's alike in reach) and reported under
@@ -348,20 +350,20 @@ def submit_rule_errors(form: FormDef, record: Record) -> dict[str, list[str]]:
         text = label_text(rule["message"], language)
         field, table = rule.get("field"), rule.get("each")
         if table is None:
-            if not _holds(_condition(rule["expr"], names), values):
+            if not _holds(_condition(rule["expr"], names), values, context):
                 broken.setdefault(field or "_schema", []).append(text)
             continue
         expression = _condition(rule["expr"], names | {f.name for f in form.field(table).fields})
         for index, line in enumerate(values.get(table) or []):
-            if not _holds(expression, {**values, **line}):
+            if not _holds(expression, {**values, **line}, context):
                 path = f"{table}[{index}]" + (f".{field}" if field else "")
                 broken.setdefault(path, []).append(text)
     return broken
 
 
-def _holds(expression, values: dict) -> bool:
+def _holds(expression, values: dict, context: Context | None = None) -> bool:
     try:
-        return bool(expression.evaluate(values, Context()))
+        return bool(expression.evaluate(values, context or Context()))
     except ExpressionError:
         return False
 
@@ -503,7 +505,12 @@ def fire(
     problem = refusal(session, form, record, user, transition)
     if problem is not None:
         raise problem
-    broken = {} if transition.get("skip_submit_rules") else submit_rule_errors(form, record)
+    broken = (
+        {} if transition.get("skip_submit_rules")
+        else submit_rule_errors(
+            form, record, records.expression_context(session, registry, user, form, record)
+        )
+    )  # fmt: skip
     if broken:
         raise ValidationFailed(broken)
     if comment is not None and not isinstance(comment, str):

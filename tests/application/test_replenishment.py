@@ -366,6 +366,35 @@ def test_a_store_manager_plans_her_store_and_bad_edits_are_refused(app, db, bed)
     )
 
 
+def test_a_suggestion_moves_only_its_own_locations_goods_and_only_what_is_there(app, db, bed):
+    """QA planted a transfer between two other stores in a store's suggestion, and transfers of
+    more than the source held or of a lot it cannot send; approval would have made them requests
+    and the next plan taken them as commitments. Submitting refuses each on its line."""
+    run_from_the_page(app, db)
+    record = suggestions(db)["S-SZ"]
+    manager = signed_in(app, "sz_manager")
+    planned = manager.get(f"{RP}/{record.id}").json["data"]["lines"]
+    assert (planned[0]["action"], planned[0]["lot"]) == ("transfer", "A100")  # 30 at WH-SH
+
+    def save(lines: list[dict]) -> None:
+        current = manager.get(f"{RP}/{record.id}").json
+        saved = manager.put(f"{RP}/{record.id}", json={"lines": lines,
+                                                        "version": current["version"]})  # fmt: skip
+        assert saved.status_code == 200, saved.json  # a draft may be saved so
+
+    for change, field in (
+        ({"to_location": bed["S-BJ"]}, "lines[0].to_location"),  # not S-SZ's goods
+        ({"quantity": "31"}, "lines[0].quantity"),  # more than WH-SH has of A100
+        ({"lot": "E95", "quantity": "6"}, "lines[0].quantity"),  # only 5 of E95 there
+    ):
+        save([{**planned[0], **change}, *planned[1:]])
+        refused = manager.post(f"{RP}/{record.id}/transitions/submit", json={})
+        assert refused.status_code == 422, refused.json
+        assert list(refused.json["errors"]) == [field], refused.json
+    save([{**planned[0], "quantity": "30"}, *planned[1:]])  # all WH-SH has of A100: it may go
+    assert manager.post(f"{RP}/{record.id}/transitions/submit", json={}).status_code == 200
+
+
 def test_an_item_without_a_preferred_supplier_gets_its_line_the_supplier_is_chosen_at_submit(
     app, db, bed
 ):

@@ -196,6 +196,20 @@ def test_a_decision_comment_that_is_not_text_is_a_422(wf_app, wf_api, wf_org, db
     assert wf_org["manager"] in tasks(db, record_id)["store"]
 
 
+def test_a_level_of_roles_nobody_holds_says_which_role_would_do(wf_app):
+    """QA found a plan's suggestions nobody could approve (its creator may not, nobody held the
+    role) and was told only that: the message names the role an administrator can give."""
+    level = {"name": "planner", "label": {"zh_CN": "补货计划审批", "en": "Planner approval"},
+             "approvers": {"roles": ["planner", "hq_manager"]}}  # fmt: skip
+    with wf_app.test_request_context(headers={"Accept-Language": "en"}):
+        said = approvals._nobody_approves(level)
+    assert said == (
+        "Nobody can approve level 'Planner approval' of this record: its creator may not, and no "
+        "one else holds the role Replenishment planner / HQ manager for it. Ask an administrator "
+        "to give someone the role."
+    )
+
+
 def test_self_approval_is_refused(wf_app, wf_api, wf_org, db):
     manager = wf_api("manager")
     record_id = submit(manager, wf_org)  # the manager's own request
