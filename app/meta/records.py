@@ -576,7 +576,12 @@ class _Run:
             )
             if self.record is not None:
                 query = query.where(RecordKey.record_id != self.record.id)
-            if self.session.scalar(query.limit(1)) is not None:
+            if self.session.scalar(query.limit(1)) is None:
+                continue
+            if field.get("hidden"):  # a key made of other fields (location and item): said above
+                self.error("_schema", _("Another record already has this %(field)s.",
+                                        field=field.label(locale())))  # fmt: skip
+            else:
                 self.error(field.name, _("This value is already used by another record."))
 
 
