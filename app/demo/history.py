@@ -172,8 +172,9 @@ def _master_data(session, registry, catalogue: Catalogue, options, chain, rng, t
     master.load_users(session, chain, catalogue, rng)
     items_rng = random.Random(f"items-{options.seed}")  # the same items whatever the chain's size
     items = catalogue.generate_items(options.items, items_rng, today)
+    master.load_suppliers(session, registry, chain, catalogue, today)
     master.load_items(session, registry, chain, items)
-    master.load_parties(session, registry, chain, catalogue, today)
+    master.load_customers(session, registry, chain, catalogue, today)
     master.load_stock_policies(session, registry, chain)
 
 

@@ -144,8 +144,17 @@ def load_users(session: Session, chain: Chain, catalogue: Catalogue, rng: random
 
 def load_items(session: Session, registry: Registry, chain: Chain, items: list[ItemSpec]) -> None:
     """Each item as an ``item_master`` card approved by QA: the approval creates the kernel item
-    the card then links (field ``item``)."""
-    cards = _master_records(session, registry, chain, "item_master", [asdict(s) for s in items])
+    the card then links (field ``item``). Each names a preferred supplier, the suppliers taken in
+    turn: the replenishment plan's purchases go to it."""
+    suppliers = [card["id"] for card in chain.suppliers]
+    specs = [
+        {
+            **asdict(spec),
+            "preferred_supplier": suppliers[index % len(suppliers)] if suppliers else None,
+        }
+        for index, spec in enumerate(items)
+    ]
+    cards = _master_records(session, registry, chain, "item_master", specs)
     for spec, card in zip(items, cards, strict=True):
         item_id = session.get(Record, card["id"]).data["item"]
         chain.item_ids[spec.code], chain.item_by_id[item_id] = item_id, spec
@@ -181,11 +190,18 @@ AGREED_MARGIN = Decimal("0.15")
 TENDER_TERM = dt.timedelta(days=730)
 
 
-def load_parties(session: Session, registry: Registry, chain: Chain, catalogue, today) -> None:
-    """Suppliers and customers (the walk-in 散客 card first) as approved master cards."""
+def load_suppliers(session: Session, registry: Registry, chain: Chain, catalogue, today) -> None:
+    """The suppliers as approved master cards (before the items, which name their preferred)."""
+    chain.suppliers = _master_records(
+        session, registry, chain, "supplier", catalogue.suppliers(today)
+    )
+
+
+def load_customers(session: Session, registry: Registry, chain: Chain, catalogue, today) -> None:
+    """The customers (the walk-in 散客 card first) as approved master cards, hospitals with the
+    agreed prices of the items they won a tender for."""
     customers = [_with_agreed_prices(chain, card, today) for card in catalogue.customers(today)]
-    for form, cards in (("supplier", catalogue.suppliers(today)), ("customer", customers)):
-        setattr(chain, f"{form}s", _master_records(session, registry, chain, form, cards))
+    chain.customers = _master_records(session, registry, chain, "customer", customers)
 
 
 def _with_agreed_prices(chain: Chain, card: dict, today) -> dict:

@@ -322,3 +322,14 @@ def test_the_same_seed_gives_the_same_history(db, load_demo):
     clean(db)
     load_demo(**tiny, seed=6)
     assert _fingerprint(db) != first
+
+
+def test_every_item_card_names_its_preferred_supplier(db, load_demo):
+    """The planner's QA pass found every purchase line of the plan without a supplier (no card
+    named one), so no suggestion with a purchase could be submitted: each card names one."""
+    load_demo(**CHAIN)
+    with db.session() as session:
+        cards = session.scalars(select(Record).where(Record.form == "item_master")).all()
+        suppliers = set(session.scalars(select(Record.id).where(Record.form == "supplier")))
+    assert cards and all(card.data.get("preferred_supplier") in suppliers for card in cards)
+    assert len({card.data["preferred_supplier"] for card in cards}) > 1  # not all from one
