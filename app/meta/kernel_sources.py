@@ -22,6 +22,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -247,6 +248,17 @@ def _item_columns() -> dict[str, SourceColumn]:
             "integer", zh_en("近效期天数", "Near-expiry days"), col("near_expiry_days")
         ),
     }
+
+
+def _good(lot) -> ColumnElement:
+    """The (outer-joined) lot may be sold today: none, or released and not expired."""
+    return or_(
+        lot.c.id.is_(None),
+        and_(
+            lot.c.status == "released",
+            or_(lot.c.expiry_date.is_(None), lot.c.expiry_date >= literal(current_today(), Date)),
+        ),
+    )
 
 
 def _lot_columns() -> dict[str, SourceColumn]:
@@ -528,6 +540,20 @@ register_source(
                 lambda t: type_coerce(
                     case((t.c.status == "available", t.c.on_hand - t.c.reserved), else_=0), _QTY
                 ),
+            ),
+            # what may be sold or promised today, as the one-screen stock view counts it:
+            # available, unreserved, of a released lot (or none) not expired
+            "sellable": SourceColumn(
+                "decimal",
+                zh_en("可用量", "Available"),
+                lambda t, lot: type_coerce(
+                    case(
+                        (and_(t.c.status == "available", _good(lot)), t.c.on_hand - t.c.reserved),
+                        else_=0,
+                    ),
+                    _QTY,
+                ),
+                via="lot",
             ),
             "in_transit": SourceColumn(
                 "decimal",
