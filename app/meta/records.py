@@ -524,8 +524,20 @@ class _Run:
                 if not attachments.usable_by(self.session, self.user, value, record_id):
                     self.error(path, _("No such file, or it belongs to another record."))
             for expression, message in field.validators:
+                if self._reads_refused(expression, scope, path):
+                    continue  # over a value already refused it would blame the wrong field
                 if not self.evaluate(expression, scope, path, True):
                     self.error(path, _label(message))
+
+    def _reads_refused(self, expression, scope: dict, path: str) -> bool:
+        """Does the rule at ``path`` read a value refused and so left out (a negative safety
+        stock, which the reorder point's rule compares with)? Its own line's fields, or the
+        header's."""
+        line = path[: path.rfind(".") + 1]
+        return any(
+            _empty(scope.get(name)) and (name in self.errors or line + name in self.errors)
+            for name in expression.names
+        )
 
     def _check_link(self, field: FieldDef, value, path: str) -> None:
         key = (id(field), _hashable(value))

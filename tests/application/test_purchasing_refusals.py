@@ -331,4 +331,9 @@ def test_stock_policy_is_one_per_location_and_item_with_consistent_levels(bed):
         "reorder_point": ["再订货点不能低于安全库存"],
         "max_stock": ["最高库存不能低于再订货点"],
     }
+    # a refused value is not compared by the rules that read it (they would blame the wrong field
+    # with "wrong type of value")
+    negative = bed.api("hq").post(url("stock_policy"), json={
+        **policy, "location": bed.loc("HZ01"), "safety_stock": "-1"})  # fmt: skip
+    assert negative.status_code == 422 and list(negative.json["errors"]) == ["safety_stock"]
     assert bed.api("clerk").post(url("stock_policy"), json=policy).status_code == 403
