@@ -53,6 +53,12 @@ def business_now() -> dt.datetime:
     return utcnow().astimezone(_business_timezone)
 
 
+def wall_clock(moment: dt.datetime, form: str = "%Y-%m-%d %H:%M") -> str:
+    """``moment`` as the shops' clock reads it, for a message a clerk acts on ("locked since
+    2026-12-06 10:02"): the pages show every time so, never UTC."""
+    return moment.astimezone(_business_timezone).strftime(form)
+
+
 def business_today() -> dt.date:
     """Today's date where the shops are: what expiry, FEFO and reports' "today" compare against."""
     return business_now().date()

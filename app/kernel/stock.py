@@ -76,9 +76,9 @@ from app.kernel.items import (
     TrackingMode,
     Unit,
     UnitStatus,
-    business_timezone,
     business_today,
     is_expired,
+    wall_clock,
 )
 from app.kernel.locations import STOCK_HOLDING, Location, LocationType
 from app.kernel.posting_facts import PostingFacts, read_facts
@@ -427,7 +427,7 @@ def _check_location(
     if location.type not in STOCK_HOLDING:
         raise NotAStockLocation(facts.location(location), role)
     if location.locked_since is not None and location.stock_lock_id != own_lock:
-        since = location.locked_since.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M")
+        since = wall_clock(location.locked_since)
         raise LocationLocked(facts.location(location), since, location.locked_by)
 
 

@@ -59,7 +59,7 @@ from app.kernel.errors import (
     UnitCountedTwice,
     UnitNotCounted,
 )
-from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, business_timezone
+from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, wall_clock
 from app.kernel.locations import STOCK_HOLDING, Location, LocationType
 from app.kernel.reservations import Reservation
 from app.kernel.stock import (
@@ -270,7 +270,7 @@ def _lock_state(
         submitter = session.get(User, submitted_by) if submitted_by else None
         raise CountInReview(
             stocktake.document, session.get(Location, stocktake.location_id).code,
-            submitted_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M"),
+            wall_clock(submitted_at),
             submitter.full_name if submitter else "-",
         )  # fmt: skip
     raise StocktakeError(
@@ -392,8 +392,9 @@ def _check_unit_count(
             .limit(1)
         ).one()
         counter = session.get(User, first.counted_by) if first.counted_by else None
-        at = first.counted_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M")
-        raise UnitCountedTwice(unit, counter.full_name if counter else "-", at)
+        raise UnitCountedTwice(
+            unit, counter.full_name if counter else "-", wall_clock(first.counted_at)
+        )
 
 
 def counted(session: Session, stocktake: Stocktake) -> dict[tuple[int, int, str], Decimal]:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from app.db import Base, UTCDateTime, utcnow
 from app.i18n import _l
 from app.kernel import audit
-from app.kernel.items import business_timezone
+from app.kernel.items import wall_clock
 from app.kernel.locations import Location
 from app.kernel.users import User
 
@@ -210,7 +210,7 @@ def find_active_token(session: Session, plaintext: str) -> ApiToken | None:
     if token.expired:
         raise TokenRefused(
             _l("This API token expired at %(date)s: ask your administrator for a new one.",
-              date=token.expires_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M"))
+              date=wall_clock(token.expires_at))
         )  # fmt: skip
     return token
 

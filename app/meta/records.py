@@ -32,7 +32,7 @@ from app.db import utcnow
 from app.i18n import _
 from app.kernel import audit, prices, reservations
 from app.kernel.errors import LotMismatch, UnknownItem
-from app.kernel.items import Item, Lot, Unit, business_timezone
+from app.kernel.items import Item, Lot, Unit, wall_clock
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.kernel.users import User
@@ -93,9 +93,7 @@ class StaleRecord(RecordError):
                 "This record was changed by %(user)s at %(time)s since you opened it; "
                 "reload it and apply your changes again.",
                 user=saved_by or "?",
-                time=record.updated_at.astimezone(business_timezone()).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                ),
+                time=wall_clock(record.updated_at, "%Y-%m-%d %H:%M:%S"),
             )
         )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.i18n import _
-from app.kernel.items import business_timezone
+from app.kernel.items import wall_clock
 from app.meta.records import RecordError, RecordNotFound
 
 
@@ -49,7 +49,7 @@ class SigningLocked(TransitionNotAllowed):
             _(
                 "Too many wrong passwords: signing is locked until %(time)s. Ask your "
                 "administrator if it was not you.",
-                time=until.astimezone(business_timezone()).strftime("%H:%M"),
+                time=wall_clock(until, "%H:%M"),
             )
         )
 
