@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from app.i18n import _, localized
+from app.i18n import _
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
@@ -241,7 +241,7 @@ def _check_line_fits(context, document, spec: dict, holding, adding, number: int
     key so far, stays within 0 and the sum of their limits; a refusal names the record's line."""
     limit = sum((_decimal(target.get(spec["limit"])) for target in holding), Decimal(0))
     counted = sum((_decimal(target.get(spec["counted"])) for target in holding), Decimal(0))
-    what = _line_label(context, document.form, spec["table"], spec["counted"])
+    what = context.records.field_label(document.form, f"{spec['table']}.{spec['counted']}")
     if counted + adding > limit:
         problem = _(
             "%(document)s allows %(limit)s for %(key)s, of which %(counted)s is %(what)s "
@@ -277,23 +277,12 @@ def _spread(holding: list[dict], spec: dict, change: Decimal) -> None:
             rest -= take
 
 
-def _table_fields(context: ActionContext, form: str, table: str) -> list[dict]:
-    definition = context.records.definition(form)
-    lines = next((f for f in definition.get("fields", []) if f.get("name") == table), {})
-    return lines.get("fields", [])
-
-
-def _line_label(context: ActionContext, form: str, table: str, name: str) -> str:
-    """The label of field ``name`` of ``form``'s lines ``table``, in the user's language."""
-    field = next((f for f in _table_fields(context, form, table) if f.get("name") == name), {})
-    return localized(field.get("label")) or name
-
-
 def _key_label(context: ActionContext, spec: dict, line: dict) -> str:
     """What a record line's key names, as users know it: the number of the document it links to
     (a receipt's PR-…), else its value."""
     value = line.get(spec["key"])
-    fields = _table_fields(context, context.record.form, spec["lines"])
-    field = next((f for f in fields if f.get("name") == spec["key"]), {})
+    definition = context.records.definition(context.record.form)
+    lines = next((f for f in definition.get("fields", []) if f.get("name") == spec["lines"]), {})
+    field = next((f for f in lines.get("fields", []) if f.get("name") == spec["key"]), {})
     linked = context.records.read(field["link"], value) if field.get("link") else None
     return linked.number if linked is not None and linked.number else str(value)

@@ -47,7 +47,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.db import plain_money, plain_quantity
-from app.i18n import _, localized
+from app.i18n import _
 from app.kernel.errors import LotMismatch
 from app.kernel.items import Item, Lot, Unit, lot_of
 from app.kernel.locations import Location
@@ -261,20 +261,12 @@ def _check_cost(context, params: dict, line: dict, number: int, entry: LedgerEnt
             "Line %(line)s: %(field)s was %(received)s when the goods were received; it cannot "
             "be changed during inspection.",
             line=number,
-            field=_line_field_label(context, params["lines"], field),
+            field=context.records.field_label(context.record.form, f"{params['lines']}.{field}"),
             received=plain_money(entry.unit_cost),
         )
     )
     refused.field = f"{params['lines']}[{number - 1}].{field}"
     raise refused
-
-
-def _line_field_label(context: ActionContext, table: str, name: str) -> str:
-    """The label of field ``name`` of the record's lines ``table``, in the user's language."""
-    definition = context.records.definition(context.record.form) if context.records else {}
-    lines = next((f for f in definition.get("fields", []) if f.get("name") == table), {})
-    field = next((f for f in lines.get("fields", []) if f.get("name") == name), {})
-    return localized(field.get("label")) or name
 
 
 def _int(value) -> int | None:

@@ -27,7 +27,7 @@ from app.db import utcnow
 from app.i18n import _, _l
 from app.kernel import audit, users
 from app.kernel.errors import KernelError
-from app.kernel.items import business_timezone
+from app.kernel.items import wall_clock
 from app.kernel.users import User
 from app.meta import access, recall, records
 from app.meta.checks import SYSTEM_NAMES
@@ -90,11 +90,14 @@ class RecordsInterface:
         return found.spec if found is not None else {}
 
     def field_label(self, form: str, name: str) -> str:
-        """The label of ``form``'s field ``name`` in the user's language (``name`` if unknown),
-        for an action's message."""
+        """The label of ``form``'s field ``name`` — a line's as ``lines.unit_cost`` — in the
+        user's language (``name`` if unknown), for an action's message."""
         found = self.registry.form(form)
-        field = found.field(name) if found is not None else None
-        return field.label(records.locale()) if field is not None else name
+        table, _dot, leaf = name.rpartition(".")
+        field = found.field(table or leaf) if found is not None else None
+        if field is not None and table:
+            field = next((child for child in field.fields if child.name == leaf), None)
+        return field.label(records.locale()) if field is not None else leaf
 
     def by_number(self, form: str, number, for_update: bool = False) -> Record | None:
         """The record of ``form`` numbered ``number``, whatever the user may read (locked for
@@ -333,7 +336,7 @@ def _state_refusal(form: FormDef, record: Record, transition: dict):
 
 
 def submit_rule_errors(
-    form: FormDef, record: Record, context: Context | None = None
+    session: Session, registry: Registry, user, form: FormDef, record: Record
 ) -> dict[str, list[str]]:
     """The current state's ``submit_rules`` the record breaks, as field errors: a rule's messages
     go under its ``field`` (``_schema`` when it names none); a rule with ``each: <table>`` is
@@ -343,6 +346,8 @@ def submit_rule_errors(
     rules = state.get("submit_rules", [])
     if not rules:
         return {}
+    # the rules reach the database as a field's do (lookup, free_stock, ...)
+    context = records.expression_context(session, registry, user, form, record)
     values = records.record_values(form, record)
     language, names = records.locale(), condition_names(form.spec)
     broken: dict[str, list[str]] = {}
@@ -361,9 +366,9 @@ def submit_rule_errors(
     return broken
 
 
-def _holds(expression, values: dict, context: Context | None = None) -> bool:
+def _holds(expression, values: dict, context: Context) -> bool:
     try:
-        return bool(expression.evaluate(values, context or Context()))
+        return bool(expression.evaluate(values, context))
     except ExpressionError:
         return False
 
@@ -507,9 +512,7 @@ def fire(
         raise problem
     broken = (
         {} if transition.get("skip_submit_rules")
-        else submit_rule_errors(
-            form, record, records.expression_context(session, registry, user, form, record)
-        )
+        else submit_rule_errors(session, registry, user, form, record)
     )  # fmt: skip
     if broken:
         raise ValidationFailed(broken)
@@ -560,13 +563,14 @@ def run_actions(
     raises and stops the rest."""
     registry_of_actions = installed_actions()
     form = registry.form(record.form)
+    origin = _origin(record, transition)
     context = ActionContext(
         session=session, record=record, user=user, params={}, transition=transition["name"],
         comment=comment,
-        records=RecordsInterface(session, registry, user, origin=_origin(record, transition)),
+        records=RecordsInterface(session, registry, user, origin=origin),
         target_state=target_state or transition["to"],
     )  # fmt: skip
-    with side_effects.audited(session, user, record, _origin(record, transition)):
+    with side_effects.audited(session, user, record, origin):
         for step in transition.get("actions", []) if steps is None else steps:
             if "when" in step and not _step_applies(form, record, step["when"]):
                 continue
@@ -672,7 +676,7 @@ def _kept_as_signed(session: Session, record: Record) -> str | None:
         "%(name)s signed this record at %(time)s: a signed record is kept; cancel or deactivate "
         "it instead.",
         name=first.full_name,
-        time=first.signed_at.astimezone(business_timezone()).strftime("%Y-%m-%d %H:%M"),
+        time=wall_clock(first.signed_at),
     )
 
 
