@@ -25,7 +25,9 @@ Matching:
 1. **Near-expiry stock** that will not sell where it is before it expires (FEFO: the earliest
    lots sell first, at the location's velocity) moves to a faster-selling location that will
    sell it in time, allowing ``transfer_days`` on the road (fastest first, nearest on a tie);
-   what no location can sell in time goes back to the supplier (``return``).
+   what no location can sell in time goes back to the supplier (``return``). What leaves no
+   longer counts in the holder's projected stock, so step 2 refills a holder it leaves at or
+   below its reorder point.
 2. **Needs**, item by item, fastest-selling location first: from the nearest source with surplus
    (great-circle distance), earliest-expiring lots first, and a lot only as far as the
    destination sells it before it turns near-expiry: with ``ahead`` the destination's projected
@@ -1066,15 +1068,13 @@ class _Matcher:
                 if quantity <= 0:
                     continue
                 self._send(found.place, taker, found.item_id, lot, quantity, "near_expiry", figures)
-                if source is not None:
-                    source.give = max(0, source.give - quantity)
+                self._leaves(source, quantity)
                 surplus -= quantity
                 if surplus <= 0:
                     break
             if surplus > 0:
                 lot.left -= surplus
-                if source is not None:
-                    source.give = max(0, source.give - surplus)
+                self._leaves(source, surplus)
                 self.lines.append(
                     SuggestionLine(
                         reason="near_expiry",
@@ -1089,6 +1089,17 @@ class _Matcher:
                         **figures,
                     )
                 )
+
+    @staticmethod
+    def _leaves(source: _Position | None, quantity: int) -> None:
+        """Near-expiry stock sent away or back no longer covers its location: its projected stock
+        drops with it, so the same plan refills a location it leaves at or below its reorder
+        point (the next run would otherwise). Its near-expiry lines keep the figures they were
+        decided on; a refill line shows what the location holds after."""
+        if source is not None:
+            source.give = max(0, source.give - quantity)
+            source.projected -= quantity
+            source._figures = None
 
     # reorder ------------------------------------------------------------------------------------
     def replenish(self) -> None:

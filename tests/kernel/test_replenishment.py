@@ -264,3 +264,45 @@ def test_a_plan_lock_whose_connection_was_cut_is_gone_with_it(db, ids):
         assert ended
     with replenishment.planning(db):
         assert plan(db, ids).lines
+
+
+def commitments_of(result) -> object:
+    """The plan's lines as the open documents they become: incoming where goods go, outgoing where
+    they leave (what ``app.workflow.replenishment.commitments`` reads from the suggestions)."""
+    rows = []
+    for line in result.lines:
+        if line.to_location_id is not None:
+            rows.append(
+                {"location_id": line.to_location_id, "item_id": line.item_id,
+                 "incoming": line.quantity, "outgoing": D(0)}
+            )  # fmt: skip
+        if line.from_location_id is not None:
+            rows.append(
+                {"location_id": line.from_location_id, "item_id": line.item_id,
+                 "incoming": D(0), "outgoing": line.quantity}
+            )  # fmt: skip
+    return chain.rows_select(rows, chain.COMMITMENT_TYPES)
+
+
+def test_near_expiry_stock_sent_away_is_refilled_in_the_same_plan(db, ids):
+    """S-BJ's reorder point of GAUZE is 15: its 40 units looked like plenty, but 30 of them are
+    near-expiry stock the plan sends away (14 + 7) or back (9). The 10 left are at or below the
+    reorder point, so the same plan buys 25 − 10 = 15 for it (nobody has GAUZE to spare) — before,
+    only the next run saw the gap and added the refill then."""
+    policies = {**chain.POLICIES, ("S-BJ", "GAUZE"): (1, 15, 25)}
+    result = plan(db, ids, policies)
+    lines = lines_of(result, ids)
+    assert lines[:3] == [
+        ("near_expiry", "transfer", "S-BJ", "S-SH", "GAUZE", "N20", D(14)),
+        ("near_expiry", "transfer", "S-BJ", "S-SZ", "GAUZE", "N20", D(7)),
+        ("near_expiry", "return", "S-BJ", None, "GAUZE", "N20", D(9)),
+    ]
+    assert lines[-1] == ("reorder", "purchase", None, "S-BJ", "GAUZE", None, D(15))
+    refill, returned = result.lines[-1], result.lines[2]
+    # the refill says what S-BJ will hold once the near-expiry stock is gone; the near-expiry
+    # lines what it holds now
+    assert (refill.projected, refill.reorder_point, refill.velocity) == (D(10), D(15), D("0.5"))
+    assert refill.days_of_cover == D(20)
+    assert returned.projected == D(40)
+    # and a second run, with the first one's suggestions open, has nothing more to suggest
+    assert plan(db, ids, policies, commitments_of(result)).lines == []
