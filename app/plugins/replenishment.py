@@ -1,9 +1,9 @@
 """Built-in action ``create_replenishment_documents``: an approved replenishment suggestion becomes
 the documents that carry it out, each a draft at the location whose staff carry it on:
 
-* ``transfer`` lines → one transfer request per (source → destination); its lines add up the
-  quantities per item (a transfer request names no lots: the source picks FEFO when it ships),
-  the suggested lots are listed in its reason;
+* ``transfer`` lines → one transfer request per (source → destination), a line per item and
+  lot: the transfer out it becomes names the lot for the picker (a near-expiry lot goes where it
+  sells, not whichever the source would pick first);
 * ``purchase`` lines → one purchase order per (location, supplier);
 * ``return`` lines → one supplier return per (location, supplier), by lot. The goods are set
   apart as nonconforming where they are at once (ledger reason ``adjustment``, this document's
@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from app.db import plain_quantity
 from app.i18n import _
 from app.kernel.items import lot_of
 from app.kernel.locations import Location
@@ -70,13 +69,16 @@ def _supplier(line: dict, index: int):
     return line["supplier"]
 
 
-def _per_item(lines: list[dict]) -> list[dict]:
-    """One line per item, quantities added up, in the order the items first appear."""
+def _per_item(lines: list[dict], by_lot: bool = False) -> list[dict]:
+    """One line per item (and lot, ``by_lot``), quantities added up, in the order they first
+    appear."""
     merged: dict = {}
     for line in lines:
-        entry = merged.setdefault(
-            line["item"], {"item": line["item"], "quantity": ZERO, "unit_price": ZERO}
-        )
+        key = (line["item"], line.get("lot")) if by_lot else line["item"]
+        first = {"item": line["item"], "quantity": ZERO, "unit_price": ZERO}
+        if by_lot and line.get("lot"):
+            first["lot"] = line["lot"]
+        entry = merged.setdefault(key, first)
         entry["quantity"] += line["quantity"]
         if line.get("unit_price") is not None:
             entry["unit_price"] = Decimal(str(line["unit_price"]))
@@ -87,15 +89,11 @@ def _per_item(lines: list[dict]) -> list[dict]:
 
 
 def _transfer_request(context: ActionContext, source, destination, lines: list[dict]) -> dict:
-    lots = ", ".join(
-        f"{line['lot']} × {plain_quantity(line['quantity'])}" for line in lines if line.get("lot")
-    )
-    reason = f"补货建议 / replenishment {context.record.number}"
     return {
         "from_location": source,
         "to_location": destination,
-        "reason": f"{reason}: {lots}" if lots else reason,
-        "lines": _per_item(lines),
+        "reason": f"补货建议 / replenishment {context.record.number}",
+        "lines": _per_item(lines, by_lot=True),
     }
 
 

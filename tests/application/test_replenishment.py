@@ -297,17 +297,18 @@ def test_approval_creates_transfer_requests_purchase_orders_and_returns(app, db,
         summary = [
             (row.form, row.state, row.data.get("from_location"), row.data.get("to_location"),
              row.data.get("location"), row.data.get("supplier"),
-             [(line["item"], D(line["quantity"])) for line in row.data["lines"]])
+             [(line["item"], line.get("lot"), D(line["quantity"])) for line in row.data["lines"]])
             for row in made
         ]  # fmt: skip
     strip = bed["STRIP"]
     assert summary == [
-        # the two WH-SH lots in one request, per item
-        ("transfer_request", "draft", bed["WH-SH"], bed["S-SZ"], None, None, [(strip, D(10))]),
-        ("transfer_request", "draft", bed["WH-NJ"], bed["S-SZ"], None, None, [(strip, D(8))]),
-        ("purchase_order", "draft", None, None, bed["S-SZ"], bed["SUP-A"], [(strip, D(20))]),
-    ]
-    assert "A100 × 5, B300 × 5" in made[0].data["reason"]
+        # the two WH-SH lots in one request, a line each
+        ("transfer_request", "draft", bed["WH-SH"], bed["S-SZ"], None, None,
+         [(strip, "A100", D(5)), (strip, "B300", D(5))]),
+        ("transfer_request", "draft", bed["WH-NJ"], bed["S-SZ"], None, None,
+         [(strip, "C500", D(8))]),
+        ("purchase_order", "draft", None, None, bed["S-SZ"], bed["SUP-A"], [(strip, None, D(20))]),
+    ]  # fmt: skip
     # the drafts are the store's to carry on with; a new run counts them as on their way
     assert run_from_the_page(app, db).result["suggestions"] == 0
     # near-expiry goods going back are set apart at once, and the return is S-BJ's draft
@@ -332,11 +333,25 @@ def test_approval_creates_transfer_requests_purchase_orders_and_returns(app, db,
             select(Record).where(Record.form == "transfer_request").order_by(Record.id)
         ).all()
         moved = [
-            (row.data["to_location"], row.data["lines"][0]["quantity"])
+            (row.data["to_location"], row.data["lines"][0]["lot"], row.data["lines"][0]["quantity"])
             for row in requests
             if row.data["from_location"] == bed["S-BJ"]
         ]
-        assert moved == [(bed["S-SH"], "14"), (bed["S-SZ"], "7")]
+        assert moved == [(bed["S-SH"], "N20", "14"), (bed["S-SZ"], "N20", "7")]
+    # the receiving store approves its near-expiry request: the transfer out S-BJ's staff pick
+    # names the lot
+    to_sz = next(row for row in requests if row.data["to_location"] == bed["S-SZ"]
+                 and row.data["from_location"] == bed["S-BJ"])  # fmt: skip
+    manager = signed_in(app, "sz_manager")
+    response = manager.post(
+        f"/api/v1/forms/transfer_request/records/{to_sz.id}/transitions/submit", json={}
+    )
+    assert response.status_code == 200, response.json
+    approve(db, manager, bed["sz_manager"], to_sz.id)
+    with db.session() as session:
+        request = session.get(Record, to_sz.id)
+        shipped = session.get(Record, request.data["transfer_out"])
+        assert [(line["lot"], line["quantity"]) for line in shipped.data["lines"]] == [("N20", "7")]
 
 
 def test_a_store_manager_plans_her_store_and_bad_edits_are_refused(app, db, bed):

@@ -655,3 +655,23 @@ def test_cold_chain_goods_are_received_with_their_temperature(db, as_user, chain
                                                                            "cold_box")  # fmt: skip
     figures = ("shipped", "departure_temperature", "arrival_temperature", "received", "damaged")
     assert [D(row[key]) for key in figures] == [4, D("5.0"), D("9.0"), 0, 4]
+
+
+def test_a_request_may_name_the_lot_to_send_and_the_transfer_out_carries_it(db, as_user, chain):
+    clerk, manager = as_user("clerk1"), as_user("manager1")
+    line = {"item": chain["strip"], "lot": "NO-SUCH-LOT", "quantity": "2", "unit_price": "10"}
+    body = {"to_location": chain["S1"], "from_location": chain["WH1"], "lines": [line]}
+    response = clerk.post(TQ, json=body)
+    assert response.status_code == 422
+    assert response.json["errors"] == {
+        "lines[0].lot": ["No lot of this number of the item is on record; check the lot number"]
+    }
+    assert records_of(db, "transfer_request") == []
+    asked = request(clerk, chain, [{**line, "lot": "L1"}, {**line, "lot": None, "quantity": "1"}])
+    assert fire(clerk, TQ, asked["id"], "submit").status_code == 200
+    approve(db, manager, chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    assert [(line.get("lot"), line["quantity"]) for line in out.data["lines"]] == [
+        ("L1", "2"),
+        (None, "1"),
+    ]
