@@ -96,6 +96,30 @@ def test_a_store_submits_qa_assesses_and_reports(bed):
     ]
 
 
+def test_a_report_after_the_deadline_says_why(bed):
+    """Learned of ten days ago, a serious injury was due three days ago: QA reporting it today
+    must say why it is late, and the register shows the reason."""
+    item = _strip(bed)
+    event = bed.create("clerk", "adverse_event", _event(bed, item, occurred_on=day(-12), learned_on=day(-10)))
+    assert event["data"]["report_due"] == day(-3)
+    assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
+    qa = bed.api("qa")
+    record = qa.get(url("adverse_event", event["id"])).json
+    late = {"version": record["version"], "assessment": "与批次相关，按严重伤害上报",
+            "report_number": "310000-2026-0002", "reported_on": day(0)}  # fmt: skip
+    response = qa.put(url("adverse_event", event["id"]), json=late)
+    assert response.status_code == 422
+    assert response.json["errors"] == {"late_reason": ["此字段必填。"]}
+    page = qa.get(f"/forms/adverse_event/{event['id']}")
+    assert "迟报原因" not in page.text  # (asked for only once the report is late)
+    reason = "门店获知后第 9 日才转交质量部门"
+    response = qa.put(url("adverse_event", event["id"]), json={**late, "late_reason": reason})
+    assert response.status_code == 200, response.json
+    assert bed.fire("qa", "adverse_event", event["id"], "report", **SIGN).status_code == 200
+    [row] = qa.get("/api/v1/reports/adverse_events").json["rows"]
+    assert (row["values"]["reported_on"], row["values"]["late_reason"]) == (day(0), reason)
+
+
 def test_not_reportable_needs_the_reason_and_qa_may_recall_the_lot(bed):
     item = _strip(bed)
     event = bed.create("clerk", "adverse_event", _event(bed, item, severity="other"))
