@@ -100,7 +100,8 @@ def test_a_report_after_the_deadline_says_why(bed):
     """Learned of ten days ago, a serious injury was due three days ago: QA reporting it today
     must say why it is late, and the register shows the reason."""
     item = _strip(bed)
-    event = bed.create("clerk", "adverse_event", _event(bed, item, occurred_on=day(-12), learned_on=day(-10)))
+    learned = _event(bed, item, occurred_on=day(-12), learned_on=day(-10))
+    event = bed.create("clerk", "adverse_event", learned)
     assert event["data"]["report_due"] == day(-3)
     assert bed.fire("clerk", "adverse_event", event["id"], "submit").status_code == 200
     qa = bed.api("qa")
