@@ -47,3 +47,33 @@ def test_forms_that_gained_a_formula_get_their_formulas_filled(tmp_path, form, r
             assert jobs[0][0] == "formula_backfill" and jobs[0][2] == "queued"
             assert f'"form": "{form}"' in jobs[0][1]
         engine.dispose()
+
+
+def test_link_fields_indexed_since_0036_get_keys_for_the_records_saved_before(tmp_path):
+    """0036 writes the keys of the link fields the shipped forms index since then (a return's
+    sales order …) for the records saved before, once: the sales order lists its old returns."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'keys.db'}")
+    upgrade(engine, "0035")
+    insert = text(
+        "INSERT INTO records (id, form, state, created_at, updated_at, version, meta_version, data)"
+        " VALUES (:id, :form, 'draft', '2026-12-01 08:00:00', '2026-12-01 08:00:00', 1, 1, :data)"
+    )
+    with engine.begin() as connection:
+        for id_, form, data in [
+            (1, "sales_order", "{}"),
+            (2, "customer_return", '{"sales_order": 1}'),
+            (3, "customer_return", '{"sales_order": null}'),  # (names none: no key)
+            (4, "quality_complaint", '{"adverse_event": 5}'),
+            (5, "adverse_event", "{}"),
+        ]:
+            connection.execute(insert, {"id": id_, "form": form, "data": data})
+    upgrade(engine, "0036")
+    with engine.connect() as connection:
+        keys = connection.execute(
+            text("SELECT record_id, form, field, value, is_unique FROM record_keys ORDER BY 1")
+        ).all()
+    assert [tuple(key) for key in keys] == [
+        (2, "customer_return", "sales_order", "1", False),
+        (4, "quality_complaint", "adverse_event", "5", False),
+    ]
+    engine.dispose()

@@ -1043,18 +1043,29 @@ def _linked_from(session: Session, registry: Registry, record: Record) -> Record
 
 
 def referring(session: Session, registry: Registry, record: Record) -> list[Record]:
-    """The documents that name ``record``'s number in an ``indexed`` text field: e.g. the
-    transfers and fulfilment orders a sales order's allocation made (``sales_order``,
-    ``parent_order``). Read through ``record_keys``, so the lookup is an index probe."""
-    pairs = [
-        and_(RecordKey.form == form.name, RecordKey.field == field.name)
-        for form in registry.forms.values()
-        for field in form.fields
-        if field.get("indexed") and not field.get("unique") and field.type == "text"
-    ]
-    if not record.number or not pairs:
+    """The documents that name ``record`` in an ``indexed`` field: its number in a text field
+    (the transfers and fulfilment orders a sales order's allocation made: ``sales_order``,
+    ``parent_order``), or the record itself in a link field to its form (the returns and
+    receipts of a sales order, the complaint an adverse event came from). Read through
+    ``record_keys``, so the lookup is an index probe."""
+    named = []
+    for form in registry.forms.values():
+        for field in form.fields:
+            if not field.get("indexed") or field.get("unique"):
+                continue
+            if field.type == "text" and record.number:
+                value = record.number
+            elif field.type == "link" and field.get("link") == record.form:
+                value = _key_text(record.id)
+            else:
+                continue
+            named.append(
+                and_(RecordKey.form == form.name, RecordKey.field == field.name,
+                     RecordKey.value == value)
+            )  # fmt: skip
+    if not named:
         return []
-    referrers = select(RecordKey.record_id).where(RecordKey.value == record.number, or_(*pairs))
+    referrers = select(RecordKey.record_id).where(or_(*named))
     return list(
         session.scalars(
             select(Record)

@@ -199,6 +199,13 @@ def test_a_complaint_where_someone_was_harmed_closes_with_its_adverse_event_link
     page = bed.api("qa").client.get(f"/forms/quality_complaint/{complaint['id']}")
     assert page.status_code == 200
     assert event["number"] in page.text
+    # and the adverse event lists the complaint it came from, for whoever reads the event alone
+    page = bed.api("qa").client.get(f"/forms/adverse_event/{event['id']}").text
+    linked = page[page.index('id="linked"') : page.index("</ul>", page.index('id="linked"'))]
+    assert complaint["number"] in linked and "质量投诉" in linked
+    assert f"/forms/quality_complaint/{complaint['id']}" in linked
+    page = bed.api("qa").client.get(f"/forms/adverse_event/{unrelated['id']}").text
+    assert 'id="linked"' not in page
 
 
 def test_a_complaint_where_nobody_was_harmed_needs_no_adverse_event(bed):
