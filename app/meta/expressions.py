@@ -142,12 +142,15 @@ def _round(value, places=0):
     return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
-def _sum(lines, field):
+def _sum(lines, field, key=None, value=None):
+    """The ``field`` of ``lines`` added up, or (given a key) of the lines whose ``key`` holds
+    ``value``: ``sum(lookup(sales_order, 'lines'), 'amount', 'item', item)``, what an order
+    charged for the item over all its lines."""
     total = Decimal(0)
-    for line in lines or []:
-        value = line.get(field) if isinstance(line, dict) else None
-        if value is not None:
-            total += Decimal(value) if not isinstance(value, Decimal) else value
+    for line in (lines or []) if key is None else _holding(lines, key, value):
+        amount = line.get(field) if isinstance(line, dict) else None
+        if amount is not None:
+            total += amount if isinstance(amount, Decimal) else Decimal(amount)
     return total
 
 
@@ -589,7 +592,7 @@ def table_aggregates(expression: Expression) -> list[tuple[str, str]]:
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
             and node.func.id == "sum"
-            and len(node.args) == 2
+            and len(node.args) in (2, 4)
             and isinstance(node.args[0], ast.Name)
             and isinstance(node.args[1], ast.Constant)
         ):

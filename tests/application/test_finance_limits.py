@@ -115,6 +115,27 @@ def test_a_customer_return_credits_at_most_what_its_goods_cost(shop):
     assert rest.json["data"]["returned_value"] == "23.95"
 
 
+def test_a_return_of_an_item_the_order_sold_at_two_prices_is_valued_at_their_average(shop):
+    """One strip at 20.00 and two at 10.00 on two lines of one order: a strip back cost the
+    hospital 40.00 / 3 = 13.33 on average, not the first line's 20.00."""
+    hospital = approved_customer(shop, "CUS-ZSYY", name="中山医院", kind="hospital", **LICENCE)
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    lines = [{"item": shop["STRIP"], "quantity": quantity, "unit_price": price}
+             for quantity, price in (("1", "20.00"), ("2", "10.00"))]  # fmt: skip
+    order = new_order(clerk, shop, lines, hospital)
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    scan_goods(clerk, order["id"], [strip_scan("A", 3)])
+    review_goods(manager, order["id"], [strip_scan("A", 3)])
+    order = fire(manager, SO, order, "review_deliver").json
+    assert order["data"]["total"] == "40.00"
+    refused = customer_return(shop, order, "20.00")
+    assert refused.status_code == 422, refused.json
+    assert list(refused.json["errors"]) == ["credit_amount"]
+    back = customer_return(shop, order, "13.33")
+    assert back.status_code == 201, back.json
+    assert back.json["data"]["returned_value"] == "13.33"
+
+
 def test_a_credit_the_order_has_no_room_for_is_refused_when_saved(shop):
     order = hospital_sale(shop, "12.345", "3")
     back = customer_return(shop, order, "35.92", 3)  # everything back, all credited

@@ -41,6 +41,12 @@ def test_lines_counted_and_picked_by_a_field():
     )
     assert evaluate("pick(prices, 'item', item, 'price')", prices=None, item=7) is None
     assert evaluate("pick(prices, 'item', item, 'price')", prices=prices, item=None) is None
+    # summed over the lines holding a value (every one of them, not the first)
+    lines = [{"item": 7, "amount": "20"}, {"item": "7", "amount": "10"}, {"item": 9, "amount": "5"}]
+    assert evaluate("sum(lines, 'amount', 'item', item)", lines=lines, item=7) == Decimal(30)
+    assert evaluate("sum(lines, 'amount', 'item', item)", lines=lines, item=8) == Decimal(0)
+    assert evaluate("sum(lines, 'amount', 'item', item)", lines=None, item=7) == Decimal(0)
+    assert evaluate("sum(lines, 'amount')", lines=None) == Decimal(0)
 
 
 def test_coalesce_takes_the_first_value_and_a_zero_is_one():
