@@ -15,7 +15,7 @@ from app.db import clock_at
 from app.kernel.prices import ItemPrice
 from app.workflow.models import ApprovalTask
 from tests.application import purchasing_fixtures as purchasing
-from tests.application.clock import SUITE_STARTED
+from tests.application.clock import SUITE_STARTED, TODAY, days_ahead
 from tests.application.purchasing_fixtures import day, url
 
 STAFF = {
@@ -72,7 +72,9 @@ def sale_price(bed, clerk: str, store: str, customer=None, sale_date=None) -> st
         body["customer"] = customer
     if sale_date:
         body["sale_date"] = sale_date
-    return bed.create(clerk, "sales_order", body)["data"]["lines"][0]["unit_price"]
+    ahead = (dt.date.fromisoformat(sale_date) - TODAY).days if sale_date else 0
+    with days_ahead(ahead):  # (sold on its day)
+        return bed.create(clerk, "sales_order", body)["data"]["lines"][0]["unit_price"]
 
 
 def test_an_approved_regional_change_prices_the_regions_sales_from_its_day(bed):

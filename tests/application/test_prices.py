@@ -11,6 +11,7 @@ import re
 import pytest
 
 from tests.application import purchasing_fixtures as purchasing
+from tests.application.clock import days_ahead
 from tests.application.purchasing_fixtures import day
 
 
@@ -83,16 +84,18 @@ def test_an_agreed_price_applies_only_within_its_term(bed):
                     "valid_from": day(-10), "valid_until": day(20)}],
     })  # fmt: skip
 
-    def priced(sale_date) -> list[tuple[str, str]]:
-        return line_prices(bed.create("clerk", "sales_order", {
-            "location": bed.loc("SH01"), "customer": hospital["id"], "sale_date": sale_date,
-            "lines": [{"item": bed.glc, "quantity": "2"}],
-        }))  # fmt: skip
+    def priced(days: int) -> list[tuple[str, str]]:
+        """A sale on the day ``days`` from today (made on it, if ahead)."""
+        with days_ahead(days):
+            return line_prices(bed.create("clerk", "sales_order", {
+                "location": bed.loc("SH01"), "customer": hospital["id"], "sale_date": day(days),
+                "lines": [{"item": bed.glc, "quantity": "2"}],
+            }))  # fmt: skip
 
-    assert priced(day(0)) == [("16.50", "33.00")]
-    assert priced(day(20)) == [("16.50", "33.00")]  # its last day
-    assert priced(day(21)) == [("18.00", "36.00")]  # ran out: the wholesale price
-    assert priced(day(-11)) == [("18.00", "36.00")]  # not yet in force
+    assert priced(0) == [("16.50", "33.00")]
+    assert priced(20) == [("16.50", "33.00")]  # its last day
+    assert priced(21) == [("18.00", "36.00")]  # ran out: the wholesale price
+    assert priced(-11) == [("18.00", "36.00")]  # not yet in force
     ending = bed.api("hq").get(f"/api/v1/reports/agreed_prices_expiring?until={day(30)}").json
     assert [(row["values"]["customer"], row["values"]["contract"], row["values"]["valid_until"])
             for row in ending["rows"]] == [("仁济医院", "ZB-2026-006", str(day(20)))]  # fmt: skip

@@ -263,7 +263,8 @@ def test_a_moved_or_removed_field_takes_its_own_comment_and_leaves_the_others():
     assert changed_lines(RECEIPT, receipt) == [
         "-  - name: arrival_date", "-    type: date",
         "-    label: {zh_CN: 到货日期, en: Arrival date}", "-    required: true",
-        "-    default_expr: today()",
+        "-    default_expr: today()", "-    validate:", "-      - expr: arrival_date <= today()",
+        "-        message: {zh_CN: 到货日期不能晚于今天, en: The arrival date cannot be after today}",  # noqa: E501
     ]  # fmt: skip
     last = form_design.move_field(RECEIPT, str(len(form_design.outline(RECEIPT)) - 1), -1)
     assert last.rstrip().endswith(RECEIPT.rstrip().split("\n")[-1])  # what follows stays last
