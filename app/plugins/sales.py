@@ -148,16 +148,23 @@ def _check_licences(customer, item: Item, today: dt.date) -> None:
 
 
 class DeliverScanned(Action):
-    """Post the sale of exactly what was scanned, once it matches the order and FEFO."""
+    """Post the sale of exactly what was scanned, once it matches the order and FEFO.
+
+    ``check_only: true`` checks the scans against the order — every item scanned in the
+    quantity to hand over, each lot and unit on record — and posts nothing: the picker's
+    "picking done" (the reviewer must not be handed an empty or short picking). FEFO and the
+    reservations are checked when the goods leave."""
 
     name = "deliver_scanned"
     label = {
         "zh_CN": "按扫码出库，核对订单与近效期先出",
         "en": "Deliver exactly what was scanned, checked against the order and FEFO",
     }
+    param_labels = {"check_only": {"zh_CN": "只核对扫码，不出库", "en": "Only check the scans"}}
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "deliveries", optional=("fulfilments",)
     )
+    params_schema["properties"]["check_only"] = {"type": "boolean"}
 
     def run(self, context: ActionContext) -> None:
         params, session = context.params, context.session
@@ -179,6 +186,8 @@ class DeliverScanned(Action):
         movements = [_scanned_movement(context, number, scan, where, ordered)
                      for number, scan in enumerate(scans, start=1)]  # fmt: skip
         _check_quantities(session, movements, ordered)
+        if params.get("check_only"):
+            return
         held = _held(session, document)
         if held:
             reservations.release(session, document, user=context.user)

@@ -140,6 +140,32 @@ def test_the_picker_does_not_scan_the_review_and_a_wrong_picking_goes_back(shop,
     assert fire(manager, SO, order, "review_deliver").json["state"] == "delivered"
 
 
+def test_picking_done_needs_the_whole_picking_and_a_review_sent_back_starts_again(shop, db):
+    """The reviewer is handed a whole picking, never an empty or short one; and once the review
+    sent the picking back, the next review scans the goods again: the first review's scans,
+    which may match by chance, are not reused."""
+    order = hospital_order(shop)
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    for picked, said in (([], "Scan the goods you hand over before delivering."),
+                         ([strip_scan("A", 3)], "STRIP: 5 ordered but 3 scanned.")):  # fmt: skip
+        scan_goods(clerk, order["id"], picked)
+        refused = fire(clerk, SO, order, "finish_picking")
+        assert refused.status_code == 409, refused.json
+        assert refused.json["error"].endswith(said)
+        assert clerk.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
+    scan_goods(clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200
+    review_goods(manager, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
+    back = fire(manager, SO, order, "back_to_picking", comment="外箱破损，请换一盒")
+    assert back.status_code == 200, back.json
+    assert back.json["data"]["review_scans"] == []
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200  # (the same goods)
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409
+    assert refused.json["error"].endswith("Scan the goods again to review them.")
+    assert stock(db)[("STRIP", "A", "available")] == (D(3), D(3))  # nothing left
+
+
 def test_a_retail_sale_is_not_reviewed(shop):
     clerk = shop.api("clerk")
     response = clerk.post(SO, json={"location": shop["S1"],

@@ -116,6 +116,12 @@ def test_whoever_picked_the_return_does_not_review_it(bed, gauze):
 def test_a_wrong_picking_goes_back_to_the_picker(bed, gauze):
     back = draft(bed, "keeper", "WH-SH", gauze, "4")
     assert bed.fire("keeper", "supplier_return", back["id"], "finish_picking").status_code == 200
+    supervisor = bed.api("supervisor")
+    current = supervisor.get(url("supplier_return", back["id"])).json
+    review = [{"item": gauze, "lot": "L1", "quantity": "3"}]
+    body = {"review_scans": review, "version": current["version"]}
+    saved = supervisor.put(url("supplier_return", back["id"]), json=body)
+    assert saved.status_code == 200, saved.json
     # the supervisor counts 3 on the shelf: back to picking, with the reason
     unsaid = bed.fire("supervisor", "supplier_return", back["id"], "back_to_picking")
     assert unsaid.status_code == 422 and "comment" in unsaid.json["errors"]
@@ -123,6 +129,7 @@ def test_a_wrong_picking_goes_back_to_the_picker(bed, gauze):
                      comment="货架上只有 3 盒")  # fmt: skip
     assert again.status_code == 200, again.json
     assert again.json["state"] == "draft"
+    assert again.json["data"]["review_scans"] == []  # the next review scans the goods again
     assert bed.messages(back["id"])[-1] == (
         "keeper",
         f"{back['number']}: 复核退回，请重新拣货",

@@ -200,8 +200,12 @@ def test_a_picking_sent_back_tells_whoever_picked_it(db, as_user, chain):
     """The supervisor picked this one himself: he hears why it came back, the clerk does not."""
     out = picked(db, as_user, chain, picker="whsuper")
     hq = as_user("hq")
+    version = hq.get(f"{TO}/{out.id}").json["version"]
+    review = {"review_scans": scans(chain, strips("L1", "6")), "version": version}
+    assert hq.put(f"{TO}/{out.id}", json=review).status_code == 200
     back = hq.post(f"{TO}/{out.id}/transitions/back_to_picking", json={"comment": "少一盒"})
     assert back.status_code == 200, back.json
+    assert back.json["data"]["review_scans"] == []  # the next review scans the goods again
     said = f"{out.number}: Sent back to picking"
     assert said in as_user("whsuper").get("/inbox").text
     assert said not in as_user("whclerk").get("/inbox").text
