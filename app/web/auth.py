@@ -122,10 +122,15 @@ def load_token(req) -> tokens.TokenPrincipal | None:
 def unauthorized():
     if is_api_request() or bearer_token() is not None:
         # a program with a token is answered as one, also off /api/: never a sign-in page
-        message = (
-            str(g.get("token_refused") or _("Please sign in to continue.")) if is_api_request()
-            else _("An API token is accepted under /api/ only: this page is for people.")
-        )  # fmt: skip
+        if not is_api_request():
+            message = _("An API token is accepted under /api/ only: this page is for people.")
+        elif g.get("token_refused"):
+            message = str(g.token_refused)
+        elif bearer_token() is not None:
+            message = _("This API token is not known: send it whole, as it was shown when it "
+                        "was created, or ask an administrator for a new one.")  # fmt: skip
+        else:
+            message = _("Please sign in to continue.")
         response = jsonify(error="unauthorized", message=message)
         response.headers["WWW-Authenticate"] = 'Bearer realm="lianku"'
         return response, 401

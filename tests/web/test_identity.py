@@ -406,6 +406,10 @@ def test_token_admin_through_the_api(db, client, chain):
     assert revoked.status_code == 200 and revoked.json["revoked_at"]
     pos = api.get("/api/v1/lookup/location", headers=bearer(created.json["token"]))
     assert pos.status_code == 401
+    # a token that was never issued (mistyped, cut short) is told so, not asked to sign in
+    unknown = api.get("/api/v1/lookup/location", headers=bearer(created.json["token"][:-4]))
+    assert unknown.status_code == 401
+    assert unknown.json["message"].startswith("This API token is not known")
 
 
 def test_token_input_of_the_wrong_shape_is_a_422_naming_the_field(db, client, chain):
