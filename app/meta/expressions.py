@@ -543,8 +543,9 @@ def _check_call(node: ast.Call) -> None:
 @functools.lru_cache(maxsize=4096)
 def yields_boolean(text: str) -> bool:
     """Whether an expression always gives true or false — a comparison, ``not``, ``and``/``or``
-    of such, a conditional between such — so that a formula like ``climate_ok`` shows as yes/no
-    on pages and in reports, not as 1/0. (``a or b`` of numbers gives a number: not boolean.)"""
+    of such, a conditional between such (or nothing) — so that a formula like ``climate_ok``
+    shows as yes/no on pages and in reports, not as 1/0. (``a or b`` of numbers gives a number:
+    not boolean.)"""
     try:
         return _boolean(ast.parse(text.strip(), mode="eval").body)
     except (SyntaxError, RecursionError, MemoryError, ValueError):
@@ -558,11 +559,18 @@ def _boolean(node: ast.AST) -> bool:
         return True
     if isinstance(node, ast.BoolOp):
         return all(_boolean(value) for value in node.values)
-    if isinstance(node, ast.IfExp):
-        return _boolean(node.body) and _boolean(node.orelse)
+    if isinstance(node, ast.IfExp):  # (one side may be nothing: not known yet)
+        sides = [side for side in (node.body, node.orelse) if not _nothing(side)]
+        return bool(sides) and all(_boolean(side) for side in sides)
     if isinstance(node, ast.Constant):
         return isinstance(node.value, bool)
     return isinstance(node, ast.Name) and node.id in ("true", "false", "True", "False")
+
+
+def _nothing(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is None) or (
+        isinstance(node, ast.Name) and node.id in ("None", "null")
+    )
 
 
 def this_names(expression: Expression | None) -> frozenset[str]:

@@ -117,6 +117,22 @@ def test_a_storage_climate_out_of_range_asks_what_was_done_and_tells_qa(bed):
                                  (fine["number"], True, None)]  # fmt: skip
 
 
+def test_a_check_is_finished_only_with_the_storage_climate_measured(bed):
+    """A draft may wait for its readings, but says nothing of the climate until both are in;
+    finishing without them is refused, naming each."""
+    item = _stock(bed)
+    unmeasured = {**_check(bed, item), "storage_temperature": None, "storage_humidity": None}
+    check = bed.create("keeper", "maintenance_check", unmeasured)
+    assert check["data"]["climate_ok"] is None
+    refused = bed.fire("keeper", "maintenance_check", check["id"], "finish")
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {
+        "storage_temperature": ["Enter the storage temperature"],
+        "storage_humidity": ["Enter the relative humidity"],
+    }
+    assert bed.api("keeper").get(url("maintenance_check", check["id"])).json["state"] == "draft"
+
+
 def test_a_location_whose_last_check_is_a_week_old_is_reminded_once_a_day(app, bed):
     """The form's ``recurring`` duty: every store and warehouse checks weekly; the daily job
     tells the staff of each location whose last counted check is 7 days old, or that has none."""
@@ -281,5 +297,9 @@ def test_a_check_lists_the_key_items_from_stock_then_everything(bed):
     response = bed.fire("keeper", "maintenance_check", check["id"], "fill_from_stock")
     assert response.status_code == 200, response.json
     assert [line["lot"] for line in response.json["data"]["lines"]] == ["MC2", "CC1", "MC1"]
+    measured = {"version": response.json["version"], "storage_temperature": "19.0",
+                "storage_humidity": "50"}  # fmt: skip
+    response = bed.api("keeper").put(url("maintenance_check", check["id"]), json=measured)
+    assert response.status_code == 200, response.json
     response = bed.fire("keeper", "maintenance_check", check["id"], "finish")
     assert response.status_code == 200, response.json

@@ -67,6 +67,8 @@ def test_coalesce_takes_the_first_value_and_a_zero_is_one():
         ("pick(prices, 'item', item, 'price') or lookup(item, 'retail_price')", False),
         ("a > 1 or 0", False),  # gives 0 when a ≤ 1: a number, not yes/no
         ("'x' if a > 1 else 'y'", False),
+        ("None if h is None else h <= 75", True),  # yes, no, or not known yet
+        ("None if a else None", False),
         ("gtin_ok(gtin)", False),  # a call's result is not known before it runs
         ("(", False),
     ],
