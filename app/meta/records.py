@@ -734,9 +734,14 @@ def create(
     fulfilment order at the warehouse an order's allocation chose; ``origin`` names the record
     and transition it was made by, the creation's reason in the audit trail. ``from_client``:
     the payload came from a page or the API, so its read-only fields are ignored (a clerk may not
-    name another store's transfer, or write a recall's trace); server callers may fill them."""
+    name another store's transfer, or write a recall's trace); server callers may fill them.
+
+    An action creates on the workflow's authority: firing the transition is the right that
+    counts, so an approver whose role may approve but not create (an area manager approving a
+    transfer request) still gets the transfer out its approval makes."""
     form = _form(registry, form_name)
-    access.require(user, "create", form_name)
+    if not by_action:
+        access.require(user, "create", form_name)
     run = _Run(session, registry, user, form, None)
     run.by_action = by_action
     run.from_client = from_client
