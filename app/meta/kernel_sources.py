@@ -118,6 +118,15 @@ MOVEMENT_REASONS = {
     "recall_return": zh_en("召回退回", "Recall return"),
     "maintenance": zh_en("养护检查", "Storage check"),
 }
+STORAGE_CONDITIONS = {
+    "normal": zh_en("常温", "Normal"),
+    "cold_chain": zh_en("冷链（2–8 ℃）", "Cold chain (2–8 °C)"),
+}
+TRACKING_MODES = {
+    "none": zh_en("不追溯", "None"),
+    "lot": zh_en("按批号", "By lot"),
+    "serial": zh_en("按序列号", "By serial number"),
+}
 LOT_STATUSES = {
     "released": zh_en("正常", "Released"),
     "quarantined": zh_en("冻结", "Quarantined"),
@@ -247,7 +256,18 @@ def _item_columns() -> dict[str, SourceColumn]:
         "near_expiry_days": SourceColumn(
             "integer", zh_en("近效期天数", "Near-expiry days"), col("near_expiry_days")
         ),
-    }
+        # how it is kept and traced: stock by storage condition (cold chain) is a GSP view
+        "storage_condition": SourceColumn(
+            "text", zh_en("储存条件", "Storage condition"), col("storage_condition"),
+            options=STORAGE_CONDITIONS,
+        ),
+        "tracking": SourceColumn(
+            "text", zh_en("追溯方式", "Tracking"), col("tracking"), options=TRACKING_MODES
+        ),
+        "expiry_required": SourceColumn(
+            "boolean", zh_en("须有效期", "Expiry required"), col("expiry_required")
+        ),
+    }  # fmt: skip
 
 
 def _good(lot) -> ColumnElement:

@@ -126,6 +126,24 @@ def test_a_limit_cuts_the_detail_rows_in_sort_order_but_never_the_totals(app, db
     assert result.totals["in_transit"] == D(4)
 
 
+def test_stock_by_how_the_item_is_kept_and_traced(app, db, chain, metadata):
+    """A GSP view an admin builds: stock by storage condition (the test strips are cold chain
+    here), with the item card's tracking and expiry rule beside it."""
+    with db.transaction() as session:
+        session.get(Item, chain.items["STRIP"]).storage_condition = "cold_chain"
+    result = run(app, db, chain, metadata, None, username="hq", source="balances",
+                 columns=[c("storage", "item.storage_condition"), c("tracking", "item.tracking"),
+                          c("expiry", "item.expiry_required"),
+                          c("on_hand", "on_hand", aggregate="sum")],
+                 sort=["storage"])  # fmt: skip
+    assert rows(result, "storage", "tracking", "expiry", "on_hand") == [
+        ("cold_chain", "lot", True, D(15)),
+        ("normal", "none", False, D(100)),
+    ]
+    storage = next(column for column in result.columns if column.name == "storage")
+    assert storage.options["cold_chain"]["zh_CN"] == "冷链（2–8 ℃）"
+
+
 def test_stock_value_by_region_uses_the_last_unit_cost(app, db, chain, metadata):
     result = run(app, db, chain, metadata, "stock_value_by_region", username="finance")
     # R-EAST: SH01 3×1.50 + 2×1.50 + 100×0.25 = 32.50, transit 4×1.50 = 6.00; R-NORTH 1.50 + 10
