@@ -128,13 +128,15 @@ def test_the_delivery_note_and_the_receiving_record(db, as_user, chain):
     receipt = as_user("whclerk").post("/api/v1/forms/purchase_receipt/records", json={
         "location": chain["WH1"], "supplier": supplier["id"], "arrival_date": "2026-11-20",
         "lines": [{"item": chain["strip"], "lot": "L2", "expiry_date": "2032-01-31",
-                   "quantity": "20", "unit_cost": "8"}]}).json  # fmt: skip
+                   "quantity": "20", "unit_cost": "8",
+                   "accepted_quantity": None}]}).json  # fmt: skip
     html = as_user("whclerk").get(f"/forms/purchase_receipt/{receipt['id']}/print").text
     columns = ("Receiving record", "Accepted", "Rejected", "Conclusion", "Inspector",
                "Registration certificate")  # fmt: skip
     for column in columns:
         assert column in html, column
     assert ("gs1-128", f"(01){GTIN}(17)320131(10)L2") in _barcodes(html)
+    assert ">None<" not in html  # not inspected yet: the accepted and rejected cells are blank
 
 
 def test_an_item_without_gtin_prints_without_udi_barcode(db, as_user, chain):
