@@ -370,25 +370,40 @@ def update_transition(text: str, path: str, values, roles: list[str]) -> str:
     _put(raw, "comment", comment if comment in ("optional", "required") else None, TRANSITION_KEYS)
     _put(raw, "signature", True if values.get("signature") else None, TRANSITION_KEYS)
     _put(raw, "allow_creator", True if values.get("allow_creator") else None, TRANSITION_KEYS)
-    _update_approval(raw, values, states, roles)
+    _update_approval(document, raw, values, sources[0], roles)
     return yaml_edit.dump(document, text)
 
 
-def _update_approval(raw: CommentedMap, values, states: set[str], roles: list[str]) -> None:
+#: The state a transition's new approval waits in, made when the flow has none of that name.
+WAITING = "in_approval"
+
+
+def _update_approval(document, raw: CommentedMap, values, source: str, roles: list[str]) -> None:
+    """Turn the transition's approval on or off and set its states. Ticking "needs approval"
+    on a transition that had none starts it ready to use: one level (the location's manager),
+    waiting in ``in_approval`` (made if the flow has no such state), a rejection going back to
+    the state the transition leaves — the chooser of the waiting state only shows once it is
+    on, so a refusal for want of one would leave the admin no way to turn it on."""
     if not values.get("approval"):
         yaml_edit.drop(raw, "approval")
         return
+    states = document["states"]
     approval = raw.get("approval")
     if not isinstance(approval, CommentedMap):
-        approval = CommentedMap(pending=values.get("pending") or "", levels=CommentedSeq())
+        pending = values.get("pending") or WAITING
+        if pending == WAITING and WAITING not in states:
+            states[WAITING] = _flow_map()
+            yaml_edit.set_label(states[WAITING], "label", "审批中", "In approval", WAITING)
+        approval = CommentedMap(pending=pending, levels=CommentedSeq())
         approval["levels"].append(_new_level("manager", "审批", "Approval"))
+        approval["reject_to"] = values.get("reject_to") or source
         raw["approval"] = approval
     pending = values.get("pending", "") or approval.get("pending", "")
     if pending not in states:
         raise DesignRefused(_("Choose the state the record waits in for its approvers."),
                             "pending")  # fmt: skip
     _put(approval, "pending", pending, APPROVAL_KEYS)
-    reject_to = values.get("reject_to", "")
+    reject_to = values.get("reject_to", approval.get("reject_to", ""))
     _put(approval, "reject_to", reject_to if reject_to in states else None, APPROVAL_KEYS)
     cc = approval.get("cc")
     if not isinstance(cc, CommentedMap):

@@ -232,3 +232,26 @@ def test_a_level_approved_by_whoever_the_record_names():
     qa["expr"] = ""
     with pytest.raises(DesignRefused, match="Say who approves"):
         flow_design.update_level(named, "0.1", qa, ROLES)
+
+
+def test_ticking_needs_approval_starts_an_approval_ready_to_use():
+    """The waiting state's chooser shows only once approval is on: ticking the box alone must
+    work. The sales flow has no ``in_approval`` state: one is made; a rejection goes back to the
+    state the transition leaves; the first level is the location's manager."""
+    sales = (WORKFLOWS / "sales_order.yaml").read_text(encoding="utf-8")
+    confirm = next(t for t in flow_design.view(sales).transitions if t.name == "confirm")
+    ticked = transition_inputs(confirm) | {"approval": "1"}
+    after = safe_load(flow_design.update_transition(sales, confirm.path, ticked, ROLES))
+    assert after["states"]["in_approval"] == {"label": {"zh_CN": "审批中", "en": "In approval"}}
+    approval = next(t for t in after["transitions"] if t["name"] == "confirm")["approval"]
+    assert (approval["pending"], approval["reject_to"]) == ("in_approval", "draft")
+    assert [level["approvers"] for level in approval["levels"]] == [{"manager": True}]
+    # a flow that has the state waits in it, and nothing else is made
+    cancel = next(t for t in flow_design.view(SCRAP).transitions if t.levels is None)
+    ticked = transition_inputs(cancel) | {"approval": "1"}
+    after = safe_load(flow_design.update_transition(SCRAP, cancel.path, ticked, ROLES))
+    assert list(after["states"]) == list(safe_load(SCRAP)["states"])
+    assert (
+        next(t for t in after["transitions"] if t["name"] == cancel.name)["approval"]["pending"]
+        == "in_approval"
+    )
