@@ -102,8 +102,12 @@ class Editor:
         self.guard(name)
         if not IDENTIFIER.match(name):
             abort(404)
+        text = posted_text()
+        given = (request.form.get("name") or "").strip()
+        if given != name and IDENTIFIER.match(given):  # a new page's name box: what it is given
+            name, text = given, versions.named(self.kind, given, text)
         session = db_session()
-        found = versions.check_text(session, registry(), name, posted_text(), self.kind)
+        found = versions.check_text(session, registry(), name, text, self.kind)
         session.rollback()
         return found
 

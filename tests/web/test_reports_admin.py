@@ -162,6 +162,10 @@ def test_a_new_report_is_live_in_every_worker(db, admin, other):
     assert other.get("/api/v1/reports/stock_by_status").status_code == 404
     form = admin.get("/admin/reports/new?name=stock_by_status")
     assert form.status_code == 200 and "name: stock_by_status" in form.text
+    # opened as new_report, named in the name box: the preview checks it under that name
+    typed = {"yaml": NEW_REPORT, "name": "stock_by_status"}
+    preview = admin.form("/admin/reports/new_report/preview", typed)
+    assert preview.status_code == 200 and "未发现问题" in preview.text, preview.text
     bad_name = admin.form("/admin/reports/new", {"name": "Bad Name", "yaml": NEW_REPORT})
     assert bad_name.status_code == 422
     taken = admin.form("/admin/reports/new", {"name": "stock_by_location", "yaml": NEW_REPORT})
