@@ -7,7 +7,9 @@ import re
 from app.i18n import _
 from app.meta.expressions import (
     ExpressionError,
+    compared_with_text,
     compile_expression,
+    lookups,
     table_aggregates,
     this_names,
 )
@@ -256,6 +258,52 @@ def link_names(metadata: Metadata, target: str) -> set[str] | None:
     return None
 
 
+def lookup_names(metadata: Metadata, target: str) -> set[str] | None:
+    """What ``lookup(link, 'field')`` may read of a ``target``: a form's fields, or a kernel
+    entity's columns and the fields of its card form (an item's card: its retail price);
+    ``None`` when not known at load time."""
+    names = link_names(metadata, target)
+    if names is None:
+        return None
+    for document in metadata.forms.values():
+        if (document.data.get("card_of") or {}).get("target") == target:
+            names |= {field["name"] for field in document.data["fields"]}
+    return names
+
+
+#: Field types an expression may not compare with a text literal.
+_NOT_TEXT = {**dict.fromkeys(("integer", "decimal", "money", "percent"), "number"),
+             **dict.fromkeys(("date", "expiry_date", "datetime"), "date")}  # fmt: skip
+
+
+def typed_issues(metadata: Metadata, fields: dict[str, dict], expression) -> list[str]:
+    """What the expression gets wrong about the fields it reads (``fields``: name → its
+    definition): a ``lookup`` of a field its target lacks, a number or date compared with a
+    text. Both compile and fail (or read nothing) on every record."""
+    found = []
+    for link, name in lookups(expression):
+        target = (fields.get(link) or {}).get("link")
+        known = lookup_names(metadata, target) if target else None
+        if known is not None and name not in known:
+            found.append(
+                _("lookup(%(link)s, '%(name)s'): %(target)s has no field '%(name)s'",
+                  link=link, name=name, target=target)
+            )  # fmt: skip
+    for name, text in compared_with_text(expression):
+        kind = _NOT_TEXT.get((fields.get(name) or {}).get("type"))
+        if kind == "number":
+            found.append(
+                _("'%(name)s' is a number: compare it with a number, not the text '%(text)s' "
+                  "(no quotes, no thousands separators)", name=name, text=text)
+            )  # fmt: skip
+        elif kind == "date":
+            found.append(
+                _("'%(name)s' is a date: compare it with a date (today(), days(n), a date "
+                  "field), not the text '%(text)s'", name=name, text=text)
+            )  # fmt: skip
+    return found
+
+
 def expression_names(form: dict, path: tuple) -> set[str]:
     """The names an expression of the field at ``path`` may use: the record's fields and system
     names, plus the line's own fields when the field sits inside a table."""
@@ -298,12 +346,17 @@ def check_expressions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                 ((*path, "validate", index, "expr"), rule["expr"])
                 for index, rule in enumerate(field.get("validate", []))
             ]
+            readable = {f["name"]: f for f in form["fields"]}
+            if len(path) > 2:  # a line's field reads its line's fields too
+                readable |= {f["name"]: f for f in form["fields"][path[1]].get("fields", [])}
             for where, text in sources:
                 try:
                     expression = compile_expression(text, names)
                 except ExpressionError as exc:
                     issues.append(document.issue(where, str(exc)))
                     continue
+                for problem in typed_issues(metadata, readable, expression):
+                    issues.append(document.issue(where, problem))
                 if this_names(expression):
                     issues.append(
                         document.issue(where, _("this('field') belongs in a link_filter only"))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import functools
+import itertools
 import operator
 import threading
 from collections.abc import Callable, Iterable
@@ -590,6 +591,40 @@ def _lookup_by_name(tree: ast.AST) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "lookup":
             node.args[0] = ast.Constant(value=node.args[0].id)
+
+
+def lookups(expression: Expression) -> list[tuple[str, str]]:
+    """The ``(link field, field)`` pairs of ``lookup(link, 'field')`` calls, for load-time
+    checks: a misspelt field would read nothing, every time, and switch its rule off unseen."""
+    return [
+        (node.args[0].value, str(node.args[1].value))
+        for node in ast.walk(expression.tree)
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "lookup"
+        and len(node.args) == 2
+        and all(isinstance(arg, ast.Constant) for arg in node.args)
+    ]
+
+
+def compared_with_text(expression: Expression) -> list[tuple[str, str]]:
+    """The ``(field, text)`` pairs where a field is compared with a text literal
+    (``total > '20,000'``), for load-time checks against the field's type: comparing a number
+    with a text fails on every record, and a published rule would stop every transition it
+    guards."""
+    found = []
+    for node in ast.walk(expression.tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for left, right in itertools.pairwise(operands):
+            for name, other in ((left, right), (right, left)):
+                if (
+                    isinstance(name, ast.Name)
+                    and isinstance(other, ast.Constant)
+                    and isinstance(other.value, str)
+                ):
+                    found.append((name.id, other.value))
+    return found
 
 
 def table_aggregates(expression: Expression) -> list[tuple[str, str]]:
