@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base, Database, UTCDateTime, utcnow
 from app.i18n import _
-from app.kernel import process_locks
+from app.kernel import audit, process_locks
 
 log = logging.getLogger("lianku.jobs")
 
@@ -121,15 +121,19 @@ HANDLERS: dict[str, Handler] = {}
 LABELS: dict[str, object] = {}
 #: Seconds a kind's job may run, for the kinds that declare their own (else the worker's).
 TIME_LIMITS: dict[str, int] = {}
+#: Kinds whose jobs are followed by admins only, not by whoever's action queued them: a webhook
+#: a clerk's transition queued is the integration's business, and only an admin can mend it.
+ADMINS_ONLY: set[str] = set()
 
 
 def handler(
-    kind: str, label: object = None, time_limit: int | None = None
+    kind: str, label: object = None, time_limit: int | None = None, admins_only: bool = False
 ) -> Callable[[Handler], Handler]:
     """Register the function that runs jobs of ``kind``; it returns the job's result (or None).
 
     A result may name a file it wrote: ``{"file": "<path under instance/>", "filename": ...}``.
-    ``time_limit`` (seconds) replaces the worker's limit for this kind.
+    ``time_limit`` (seconds) replaces the worker's limit for this kind. ``admins_only``: its
+    jobs are shown and run again to admins only (``ADMINS_ONLY``), not to their starter.
     """
 
     def register(func: Handler) -> Handler:
@@ -137,6 +141,8 @@ def handler(
         LABELS[kind] = label or kind
         if time_limit is not None:
             TIME_LIMITS[kind] = time_limit
+        if admins_only:
+            ADMINS_ONLY.add(kind)
         return func
 
     return register
@@ -155,12 +161,17 @@ def enqueue(session: Session, kind: str, params: dict | None = None, user_id: in
 def run_again(session: Session, job: Job, user_id: int | None) -> Job:
     """Queue ``job`` again, same kind and parameters, as a new job started by ``user_id``.
 
-    The failed job stays as it ended: its error is part of the history. The handler checks the
-    starter's rights again when it runs, as it did the first time.
+    The failed job stays as it ended: its error is part of the history. The new job is
+    ``user_id``'s (an admin running a clerk's failed job again runs it as themselves: the
+    handler checks that starter's rights when it runs), and the audit trail says who ran which
+    job again, and whose it was.
     """
     if job.status != JobStatus.failed:
         raise CannotRunAgain(_("Only a job that failed can be run again."))
-    return enqueue(session, job.kind, dict(job.params or {}), user_id)
+    again = enqueue(session, job.kind, dict(job.params or {}), user_id)
+    changes = {"kind": job.kind, "queued_as": again.id, "started_by": job.created_by}
+    audit.record(session, "run_again", "job", job.id, changes=changes)
+    return again
 
 
 def _worker_lock(job_id: int) -> str:

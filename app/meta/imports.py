@@ -8,7 +8,8 @@ row becomes one record, created through the record service with all the form's r
 user who imports, in their data scope. Cells hold what people write: a link field takes an
 item's code or GTIN, a location's code, a user's username, a record's number, title or a field
 its form is searched by (a supplier's code); a choice takes its label or its value; yes/no takes
-是/否, yes/no, true/false, 1/0.
+是/否, yes/no, true/false, 1/0; a percent field takes the per cent people see (5, "5%", or a cell
+formatted as a percentage that Excel keeps as 0.05).
 
 A document with lines (a purchase order and its items) takes several rows, as people lay it out:
 its first row fills the document's fields and its first line, each following row that leaves the
@@ -18,7 +19,8 @@ All or nothing by default: if any row is refused, nothing is written; or, as the
 the valid rows are kept and the refused ones reported. Every refusal names its row and column
 (``rows[3].gtin``: row 3 of the sheet, as Excel numbers it). One audit entry records the import
 itself, beside each record's own. A file of more than ``DIRECT_ROWS`` rows is imported by a job
-(``record_import``), which writes the refusals to a sheet to download.
+(``record_import``), which writes the refusals to a sheet to download; it imports as whoever
+uploaded the file, a person or an API token.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ from typing import BinaryIO
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import load_settings
 from app.i18n import _, _l
 from app.kernel import jobs
 from app.kernel.items import business_timezone
+from app.kernel.tokens import ApiToken, TokenPrincipal
 from app.kernel.users import User
 from app.meta import access, links, records
 from app.meta.expressions import this_names
@@ -176,6 +180,8 @@ def _hint(field: FieldDef, language: str) -> str:
         return _("a date, e.g. 2027-06-30")
     if field.type == "boolean":
         return _("是/否 or yes/no")
+    if field.type == "percent":
+        return _("a number in per cent: 5, or a cell showing 5%")
     if field.type in NUMBER_TYPES:
         return _("a number")
     return ""
@@ -343,7 +349,14 @@ def store_upload(files_dir: Path, data: bytes) -> str:
 
 @jobs.handler("record_import", label=_l("Import"), time_limit=3600)
 def import_job(run: jobs.JobRun) -> dict:
-    """Import a kept sheet as the user who uploaded it; the refusals come back as a sheet."""
+    """Import a kept sheet as whoever uploaded it (a person or an API token); the refusals come
+    back as a sheet.
+
+    The rows are written in one transaction, all or none as in a request. Its progress is
+    recorded as it goes where the database takes other writes meanwhile (PostgreSQL); SQLite
+    has one write lock, which the import holds to its end, so there the jobs page says how many
+    rows are being imported and shows the outcome when they are saved.
+    """
     from app.meta.registry import build
 
     settings = load_settings()
@@ -353,21 +366,23 @@ def import_job(run: jobs.JobRun) -> dict:
         registry = build(settings.metadata_dir, settings.workflows_dir, session)
     created, errors = 0, {}
     try:
-        with run.database.transaction() as session, upload.open("rb") as stream:
-            done = import_records(
-                session, registry, session.get(User, params["user_id"]), params["form"], stream,
-                keep_valid=params.get("keep_valid", False),
-                progress=lambda done, total: run.progress(
-                    95 * done // total, f"{done:,} / {total:,}"
-                ),
+        sheet = _kept_sheet(upload)
+        total = len(sheet[1])
+        run.progress(0, _("Importing %(total)s rows, saved together at the end.", total=total))
+        reporting = run.database.dialect != "sqlite"
+        with run.database.transaction() as session:
+            user = _starter(session, params["user_id"])
+            form = _form_for_job(registry, user, params["form"])
+            done = _import(
+                session, registry, user, form, sheet, params.get("keep_valid", False),
+                progress=_reporter(run) if reporting else None,
             )  # fmt: skip
             created, errors = len(done.records), done.errors
     except ValidationFailed as exc:  # all or none, and some were refused: none
         errors = exc.errors
     except (RecordError, access.PermissionDenied) as exc:
         raise jobs.JobFailed(str(exc)) from None
-    finally:
-        upload.unlink(missing_ok=True)
+    upload.unlink(missing_ok=True)  # (kept when the job failed: it may be run again)
     result = {"created": created, "refused": len({key.split("]")[0] for key in errors})}
     if errors:
         name = f"{params['form']}-refused.xlsx"
@@ -377,6 +392,49 @@ def import_job(run: jobs.JobRun) -> dict:
         result |= {"file": relative, "filename": name}
     run.progress(100, _("%(created)s imported, %(refused)s rows refused.", **result))
     return result
+
+
+def _kept_sheet(upload: Path):
+    """The uploaded sheet a job imports, read before its transaction begins (the rows say how
+    many there are to report progress on)."""
+    if not upload.is_file():  # a failed import run again twice: the other run imported it
+        raise jobs.JobFailed(_("The uploaded file is no longer kept: upload it again."))
+    with upload.open("rb") as stream:
+        return read_sheet(stream)
+
+
+def _reporter(run: jobs.JobRun) -> Callable[[int, int], None]:
+    """Rows done as the jobs page's percentage (to 95 %: the refusals' sheet comes after)."""
+    return lambda done, total: run.progress(95 * done // total, f"{done:,} / {total:,}")
+
+
+def _starter(session: Session, user_id: int):
+    """Who a job imports as: the person who uploaded the file or, when an API token did, the
+    token itself. A token acts under its account's user id, but the account has no role: its
+    role and locations are the token's, as in the request that queued the job."""
+    token = session.scalar(select(ApiToken).where(ApiToken.user_id == user_id))
+    if token is None:
+        return session.get(User, user_id)
+    if not token.is_active:
+        raise jobs.JobFailed(
+            _("The API token that started this import was revoked or has expired.")
+        )
+    return TokenPrincipal(token)
+
+
+def _form_for_job(registry: Registry, user, form_name: str) -> FormDef:
+    """``_form_to_fill`` for a job, whose starter's role may have changed since: the refusal is
+    worded here, as a worker has no request to look the form's label up in."""
+    form = registry.form(form_name)
+    if form is not None and not access.can(user, "create", form_name):
+        raise jobs.JobFailed(
+            _(
+                "You are not allowed to %(action)s %(form)s.",
+                action=access.ACTION_WORDS["create"](),
+                form=form.label(records.locale()),
+            )
+        )
+    return _form_to_fill(registry, user, form_name)
 
 
 def read_sheet(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
@@ -392,7 +450,7 @@ def read_sheet(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
         raise ValidationFailed({"file": [_("This is not an Excel workbook (.xlsx).")]}) from None
     try:
         sheet = book.worksheets[0]
-        found = sheet.iter_rows(values_only=True)
+        found = (tuple(_cell_value(cell) for cell in row) for row in sheet.iter_rows())
         header = next(found, None)
         rows = []
         for number, cells in enumerate(found, start=2):
@@ -409,6 +467,25 @@ def read_sheet(stream: BinaryIO) -> tuple[list, list[tuple[int, tuple]]]:
     if not rows:
         raise ValidationFailed({"file": [_("The sheet has no rows under its header.")]})
     return list(header), rows
+
+
+class _ShownAsPercent(float):
+    """A number its cell shows as a percentage: 0.05 in a cell formatted ``0%`` reads "5%"."""
+
+
+def _cell_value(cell):
+    """A cell's value, a number marked when its format shows it as a percentage: Excel keeps
+    "5%" as 0.05, and only the format says the person sees 5."""
+    value, shown = cell.value, getattr(cell, "number_format", None)
+    if isinstance(value, int | float) and not isinstance(value, bool) and _shows_percent(shown):
+        return _ShownAsPercent(value)
+    return value
+
+
+def _shows_percent(number_format: str | None) -> bool:
+    """Does Excel show a number in this format multiplied by 100 (``0%``, ``0.00%``)? A ``%`` in
+    quotes or after a backslash is printed as it is, without multiplying."""
+    return bool(number_format) and "%" in re.sub(r'"[^"]*"|\\.', "", number_format)
 
 
 def _columns(form: FormDef, header: list) -> list[Column | None]:
@@ -493,6 +570,8 @@ class _CellReader:
             return self._option(field, cell)
         if field.type == "multiselect":
             return [self._option(field, part) for part in SEPARATORS.split(_text(cell)) if part]
+        if field.type == "percent":
+            return _percent(cell)
         if field.type in NUMBER_TYPES:
             return _number(cell)
         if field.type in DATE_TYPES and isinstance(cell, dt.datetime | dt.date):
@@ -553,6 +632,23 @@ def _number(cell) -> str:
     if isinstance(cell, float):
         return str(Decimal(repr(cell)))  # what Excel shows, not the binary fraction behind it
     return _text(cell)
+
+
+def _percent(cell) -> str:
+    """A percent field's cell as the number the person sees: a ``percent`` field holds per cent
+    (a discount of 5 is 5 % off), so a cell formatted as a percentage, which Excel keeps as
+    0.05 and shows as "5%", is 5, as is the text "5%".
+
+    Only ``percent`` fields read it so. A decimal, money or integer field holds the cell's own
+    number whatever its format: a rate kept as a fraction (0.13) and formatted to show "13%" is
+    0.13 to that field, and multiplying it would change the value the sheet holds. The percent
+    type is the only one that says its number is a count of hundredths.
+    """
+    if isinstance(cell, _ShownAsPercent):
+        return format(Decimal(repr(float(cell))).scaleb(2), "f")
+    if isinstance(cell, str) and cell.strip().endswith(("%", "％")):
+        return cell.strip()[:-1].strip()
+    return _number(cell)
 
 
 def _boolean(cell):

@@ -11,7 +11,8 @@ of the transfer in it made, which is theirs to open (the transfer out is the sou
 ``webhook`` never calls out inline: it queues a ``webhook`` job that POSTs the record as JSON to
 ``url``, signed with HMAC-SHA256 when ``secret_env`` names the environment variable holding a
 shared secret, tried again with growing delays while the endpoint is down, and records the
-answer's status on the job.
+answer's status on the job. It never follows a redirect. Its jobs are the integration's business:
+admins follow them on /jobs, not the clerk whose transition queued them.
 """
 
 from __future__ import annotations
@@ -23,12 +24,13 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
 from sqlalchemy import select
 
-from app.i18n import LOCALES, _, localized
+from app.i18n import LOCALES, _, _l, localized
 from app.kernel import audit, jobs
 from app.kernel.locations import Location
 from app.kernel.users import User, holding
@@ -165,7 +167,18 @@ RETRY_DELAYS = tuple(dt.timedelta(minutes=minutes) for minutes in (1, 5, 30, 120
 PASSING_STATUSES = {408, 425, 429}
 
 
-@jobs.handler("webhook")
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Leaves a 3xx answer as it came (an ``HTTPError``) instead of following it."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+#: What a delivery goes through: urllib's own ``urlopen`` follows redirects, this does not.
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+@jobs.handler("webhook", label=_l("Webhook"), admins_only=True)
 def deliver(run: jobs.JobRun) -> dict:
     """POST the queued body, signed when the action names a secret.
 
@@ -173,22 +186,44 @@ def deliver(run: jobs.JobRun) -> dict:
     5 min, 30 min, 2 h, 6 h after each failure: six attempts); one that refuses the body (any
     other 4xx) fails the job at once. Every attempt sends the same ``event_id``, so a receiver
     that got an earlier one but whose answer was lost can tell the repeat.
+
+    A redirect (any 3xx) fails the job at once, naming where it points. Followed, a 301/302/303
+    turns the POST into a GET without the body (the event lost, yet the job done), and a 307/308
+    would send the record and its signature to an address nobody configured. Nor is it tried
+    again, not even a "temporary" 302/303/307: the endpoint answers the same URL the same way
+    until someone changes its configuration or the webhook's URL, and failing now tells the
+    admin at once rather than after six attempts and nine hours.
     """
     body = json.dumps(run.params["body"], ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(
         run.params["url"], data=body, headers=_headers(run, body), method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with _opener.open(request, timeout=10) as response:
             return {"status": response.status, "attempts": run.attempt}
     except urllib.error.HTTPError as exc:
         reason = _("The webhook answered HTTP %(status)s.", status=exc.code)
+        if 300 <= exc.code < 400:
+            raise jobs.JobFailed(_redirected(run.params["url"], exc)) from None
         if exc.code < 500 and exc.code not in PASSING_STATUSES:
             raise jobs.JobFailed(reason) from None
         raise _retry_or_fail(run, reason, exc.headers.get("Retry-After")) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = _("The webhook could not be reached: %(reason)s", reason=exc)
         raise _retry_or_fail(run, reason, None) from None
+
+
+def _redirected(url: str, answer: urllib.error.HTTPError) -> str:
+    """Why a delivery answered with a redirect failed: where it points (made absolute, as the
+    webhook's URL must be) and what to do."""
+    location = answer.headers.get("Location")
+    if not location:
+        return _("The webhook answered HTTP %(status)s, a redirect without an address: a webhook "
+                 "does not follow redirects. Check the webhook's URL with the receiver.",
+                 status=answer.code)  # fmt: skip
+    return _("The webhook answered HTTP %(status)s, a redirect to %(location)s: a webhook does "
+             "not follow redirects. Update the webhook's URL in the workflow to that address.",
+             status=answer.code, location=urllib.parse.urljoin(url, location))  # fmt: skip
 
 
 def _headers(run: jobs.JobRun, body: bytes) -> dict[str, str]:

@@ -14,7 +14,7 @@ from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment, AttachmentRejected, path_of, store
 from app.meta.models import Record
 from app.meta.records import RecordError
-from app.web.forms_api import api_auth
+from app.web.forms_api import api_auth, idempotent
 from app.web.forms_common import registry
 from app.web.session import db_session
 
@@ -27,6 +27,7 @@ def _files_dir() -> Path:
 
 @bp.post("/api/v1/attachments")
 @api_auth
+@idempotent
 def upload():
     """Multipart ``file``: keeps it and answers its id, to put in an attachment field."""
     if not (access.can(current_user, "create") or access.can(current_user, "update")):

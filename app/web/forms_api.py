@@ -11,6 +11,7 @@ Every POST honours ``Idempotency-Key``: a repeat with the same key (per user) re
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import wraps
 from pathlib import Path
@@ -104,7 +105,7 @@ def idempotent(view):
             return _plain_error(_("The Idempotency-Key header is too long.")), 400
         session = db_session()
         signature = idempotency.request_signature(
-            request.method, request.full_path.rstrip("?"), request.get_data()
+            request.method, request.full_path.rstrip("?"), _signed_body()
         )
         stored = idempotency.replay(session, current_user.id, key)
         if stored is not None:
@@ -128,6 +129,22 @@ def idempotent(view):
         return response
 
     return wrapper
+
+
+def _signed_body() -> bytes:
+    """The body a key is bound to. An upload's is its fields and each file's name and digest,
+    not its bytes: a client that sends the same file again encodes it with a new multipart
+    boundary, and must be answered as the first time."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_data()
+    parts = [f"{name}={value}".encode() for name, value in sorted(request.form.items(multi=True))]
+    for name, upload in sorted(request.files.items(multi=True), key=lambda part: part[0]):
+        digest = hashlib.sha256()
+        while chunk := upload.stream.read(1 << 16):
+            digest.update(chunk)
+        upload.stream.seek(0)  # the view reads it next
+        parts.append(f"{name}={upload.filename}#{digest.hexdigest()}".encode())
+    return b"\0".join(parts)
 
 
 def _plain_error(message: str):
@@ -182,14 +199,16 @@ def create_record(form):
 
 @bp.post("/forms/<form>/import")
 @api_auth
+@idempotent
 def import_records(form):
     """Multipart ``file`` (.xlsx, the template's columns), ``keep_valid`` (keep the valid rows
     when some are refused; default: all or none): 201 with what was created, or — for a file of
-    more than ``DIRECT_ROWS`` rows — 202 with the job importing it."""
+    more than ``DIRECT_ROWS`` rows — 202 with the job importing it (``GET /api/v1/jobs/<id>``)."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ValidationFailed({"file": [_("Choose a file.")]})
-    data = upload.stream.read(imports.MAX_BYTES + 1)  # read once: a retried attempt reads it again
+    upload.stream.seek(0)  # a retried attempt reads the file again from its start
+    data = upload.stream.read(imports.MAX_BYTES + 1)
     keep_valid = request.form.get("keep_valid", "").lower() in ("1", "true", "yes", "on")
     outcome = imports.start(
         db_session(), registry(), current_user, form, data, keep_valid=keep_valid,

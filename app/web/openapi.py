@@ -250,10 +250,11 @@ def _import_path(tag: list) -> dict:
         "post": {
             "tags": tag,
             "summary": _("Import records from an Excel file (the template's columns)"),
+            "parameters": [IDEMPOTENCY],
             "requestBody": _multipart(keep_valid={"type": "boolean"}),
             "responses": {
                 "201": _answer(_("What was created, and each refused row's errors.")),
-                "202": _answer(_("A large file: the job importing it (see /jobs).")),
+                "202": _answer(_("A large file: the job importing it (GET /api/v1/jobs/{id}).")),
                 **_errors("401", "403", "422"),
             },
         }
@@ -384,6 +385,17 @@ def _shared_paths(principal) -> dict:
                 "responses": {"200": _answer(_("The file.")), **_errors("401", "404")},
             },
         },
+        "/api/v1/jobs/{id}": {
+            "parameters": [_id_param()],
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("A job the caller started (an import of a large file): how it goes"),
+                "responses": {
+                    "200": _answer(_("Its status, progress, message, and result or error.")),
+                    **_errors("401", "404"),
+                },
+            },
+        },
     }
     if not access.writes_nothing(principal):
         paths["/api/v1/delegations"] = {
@@ -409,6 +421,7 @@ def _shared_paths(principal) -> dict:
             "post": {
                 "tags": [_("Shared")],
                 "summary": _("Upload a file; its id goes into an attachment field"),
+                "parameters": [IDEMPOTENCY],
                 "requestBody": _multipart(),
                 "responses": {"201": _answer(_("The file's id.")), **_errors("401", "403")},
             }

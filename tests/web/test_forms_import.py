@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
@@ -14,6 +16,7 @@ from app.kernel import jobs
 from app.kernel.audit import AuditEntry
 from app.meta import imports
 from app.meta.models import Record
+from app.worker import in_starters_language
 from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_api import add_supplier
 
@@ -253,30 +256,56 @@ def test_the_valid_rows_are_kept_when_the_user_says_so(lab_app, api, org):
     assert len(lab_records(lab_app)) == 3
 
 
-def test_a_big_file_is_imported_by_a_job_that_hands_back_the_refusals(
-    lab_app, api, org, db, monkeypatch
-):
-    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+@pytest.fixture
+def worker(lab_app, db, monkeypatch):
+    """Run the queued jobs as ``lianku worker`` does: in the app's context (no request), in
+    their starter's language, each progress step written in its own transaction as well as
+    noted in ``worker.reported``."""
     settings = lab_app.config["LIANKU"]
     monkeypatch.setenv("LIANKU_METADATA_DIR", settings.metadata_dir.as_posix())
     monkeypatch.setenv("LIANKU_WORKFLOWS_DIR", settings.workflows_dir.as_posix())
-    reported = []
-    monkeypatch.setattr(jobs.JobRun, "progress", lambda run, *step: reported.append(step))
+    write = jobs.JobRun.progress
+
+    def progress(run, percent, message=None):
+        run_queue.reported.append((percent, message))
+        write(run, percent, message)
+
+    monkeypatch.setattr(jobs.JobRun, "progress", progress)
+    context = in_starters_language(lab_app)
+
+    def run_queue() -> jobs.Job:
+        return jobs.run_next(db, files_dir=Path(lab_app.instance_path), context=context)
+
+    run_queue.reported = []
+    return run_queue
+
+
+def titles(count: int, location="S1", first=0) -> list[tuple]:
+    return [(location, f"T{n}") for n in range(first, first + count)]
+
+
+def test_a_big_file_is_imported_by_a_job_that_hands_back_the_refusals(
+    lab_app, api, org, db, monkeypatch, worker
+):
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
     files = Path(lab_app.instance_path)
-    rows = [("S1", f"T{n}") for n in range(4)]
-    good = upload(api, IMPORT, sheet(("Location", "Title"), *rows))
+    good = upload(api, IMPORT, sheet(("Location", "Title"), *titles(4)))
     assert good.status_code == 202
-    finished = jobs.run_next(db, files_dir=files)
+    finished = worker()
     assert finished.id == good.json["job"] and finished.status == "done", finished.error
     assert finished.result == {"created": 4, "refused": 0}
-    assert reported == [(47, "2 / 4"), (95, "4 / 4"), (100, "4 imported, 0 rows refused.")]
+    steps = [(47, "2 / 4"), (95, "4 / 4")] if db.dialect == "postgresql" else []
+    assert worker.reported == [
+        (0, "Importing 4 rows, saved together at the end."), *steps,
+        (100, "4 imported, 0 rows refused."),
+    ]  # fmt: skip
     assert len(lab_records(lab_app)) == 4
     assert not any((files / "imports").iterdir())  # the upload is not kept once imported
     bad = api.form(PAGE, {"file": (sheet(("Location", "Title"), ("S1", "U1"), ("S1", "low"),
                                          ("NOPE", "U2")), "lab.xlsx")})  # fmt: skip
     assert bad.status_code == 302 and bad.headers["Location"].endswith("/jobs")
-    finished = jobs.run_next(db, files_dir=files)
+    finished = worker()
     assert finished.status == "done" and finished.result["created"] == 0  # all or none: none
     assert finished.result["refused"] == 2
     refusals = load_workbook(files / finished.result["file"]).active
@@ -287,3 +316,164 @@ def test_a_big_file_is_imported_by_a_job_that_hands_back_the_refusals(
     assert len(lab_records(lab_app)) == 4
     download = api.get(f"/jobs/{finished.id}/download")
     assert download.status_code == 200
+
+
+def test_a_clerks_file_of_more_than_direct_rows_is_imported_whole_by_the_worker(
+    lab_app, org, db, worker
+):
+    """205 rows: a job, run by the worker (no request), that imports them all; progress is
+    written as it goes where the database takes it beside the import's own transaction."""
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    total = imports.DIRECT_ROWS + 5
+    queued = upload(clerk, IMPORT, sheet(("Location", "Title"), *titles(total)))
+    assert queued.status_code == 202, queued.json
+    finished = worker()
+    assert finished.status == "done", finished.error
+    assert finished.error is None and finished.result == {"created": total, "refused": 0}
+    assert len(lab_records(lab_app)) == total
+    if db.dialect == "postgresql":
+        assert worker.reported[1:4] == [
+            (46, "100 / 205"), (92, "200 / 205"), (95, "205 / 205")
+        ]  # fmt: skip
+    else:  # SQLite's one write lock is the import's until it ends: no step in between
+        assert [step for step, _message in worker.reported] == [0, 100]
+    followed = clerk.get(f"/api/v1/jobs/{finished.id}").json
+    assert followed["status"] == "done" and followed["progress"] == 100
+    assert followed["message"] == "205 imported, 0 rows refused."
+
+
+def test_a_job_an_api_token_started_imports_with_the_tokens_role_and_locations(
+    lab_app, api, org, db, monkeypatch, worker
+):
+    from app.meta import identity
+
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    with db.transaction() as session:
+        token, plaintext = identity.issue_token(session, "erp", "store_clerk", [org["s1"]], None)
+        account = token.user_id
+    erp = lab_app.test_client()
+    bearer = {"Authorization": f"Bearer {plaintext}"}
+    rows = sheet(("Location", "Title"), *titles(2), ("S2", "Elsewhere"))
+    queued = erp.post(IMPORT, data={"file": (rows, "erp.xlsx"), "keep_valid": "1"},
+                      headers=bearer, content_type="multipart/form-data")  # fmt: skip
+    assert queued.status_code == 202, queued.json
+    waiting = erp.get(f"/api/v1/jobs/{queued.json['job']}", headers=bearer)
+    assert waiting.status_code == 200 and waiting.json["status"] == "queued"
+    finished = worker()
+    assert finished.status == "done", finished.error
+    assert finished.result["created"] == 2 and finished.result["refused"] == 1  # S2: not its
+    assert {record.created_by for record in lab_records(lab_app)} == {account}
+    followed = erp.get(f"/api/v1/jobs/{finished.id}", headers=bearer).json
+    assert followed["status"] == "done" and followed["error"] is None
+    assert followed["result"]["created"] == 2 and followed["result"]["refused"] == 1
+
+
+def test_a_job_of_a_token_revoked_since_it_was_queued_imports_nothing(
+    lab_app, api, org, db, monkeypatch, worker
+):
+    from app.kernel import tokens
+    from app.meta import identity
+
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    with db.transaction() as session:
+        token, plaintext = identity.issue_token(session, "erp", "store_clerk", [org["s1"]], None)
+        token_id = token.id
+    queued = lab_app.test_client().post(
+        IMPORT, data={"file": (sheet(("Location", "Title"), *titles(3)), "erp.xlsx")},
+        headers={"Authorization": f"Bearer {plaintext}"}, content_type="multipart/form-data",
+    )  # fmt: skip
+    assert queued.status_code == 202
+    with db.transaction() as session:
+        tokens.revoke_token(session, session.get(tokens.ApiToken, token_id))
+    finished = worker()
+    assert finished.status == "failed"
+    assert finished.error == "The API token that started this import was revoked or has expired."
+    assert lab_records(lab_app) == []
+
+
+def test_an_import_job_whose_file_is_gone_says_so(lab_app, api, org, db, monkeypatch, worker):
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    queued = upload(api, IMPORT, sheet(("Location", "Title"), *titles(3)))
+    with db.session() as session:
+        kept = session.get(jobs.Job, queued.json["job"]).params["file"]
+    (Path(lab_app.instance_path) / kept).unlink()
+    finished = worker()
+    assert finished.status == "failed"
+    assert finished.error == "The uploaded file is no longer kept: upload it again."
+
+
+def test_a_job_is_followed_by_its_starter_and_admins_only(lab_app, api, org, monkeypatch):
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    job = upload(clerk, IMPORT, sheet(("Location", "Title"), *titles(3))).json["job"]
+    assert clerk.get(f"/api/v1/jobs/{job}").json["status"] == "queued"
+    assert api.get(f"/api/v1/jobs/{job}").status_code == 200  # the admin
+    mine = upload(api, IMPORT, sheet(("Location", "Title"), *titles(3, first=9))).json["job"]
+    refused = clerk.get(f"/api/v1/jobs/{mine}")
+    assert refused.status_code == 404 and refused.is_json
+    assert clerk.get("/api/v1/jobs/999999").status_code == 404
+    assert lab_app.test_client().get(f"/api/v1/jobs/{job}").status_code == 401
+    described = api.get("/api/v1/openapi.json").json["paths"]
+    assert "get" in described["/api/v1/jobs/{id}"]
+
+
+def percent_sheet(*rows) -> io.BytesIO:
+    """Rows of (title, discount, weight) at S1; a cell given as ``("0%", 0.05)`` is the number
+    0.05 formatted as a percentage, as Excel keeps "5%"."""
+    book = Workbook()
+    book.active.append(["Location", "Title", "Discount", "Weight"])
+    for number, row in enumerate(rows, start=2):
+        for column, value in enumerate(["S1", *row], start=1):
+            number_format, value = value if isinstance(value, tuple) else (None, value)
+            cell = book.active.cell(row=number, column=column, value=value)
+            cell.number_format = number_format or cell.number_format
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_a_percent_field_reads_a_percentage_cell_as_the_per_cent_people_see(lab_app, api, org):
+    rows = [
+        ("Alpha", ("0%", 0.05), ("0%", 0.13)),  # "5%"; a decimal field keeps the cell's 0.13
+        ("Beta", ("0.0%", 0.075), 2),  # "7.5%"
+        ("Gamma", "12.5%", None),  # typed as text
+        ("Delta", 3, None),  # a plain number is the per cent already
+        ("Eta", ("0%", 1), None),  # "100%"
+    ]
+    response = upload(api, IMPORT, percent_sheet(*rows))
+    assert response.status_code == 201, response.json
+    got = [api.get(f"{RECORDS}/{id}").json["data"] for id in response.json["ids"]]
+    discounts = [Decimal(data["discount"]) for data in got]
+    assert discounts == [5, Decimal("7.5"), Decimal("12.5"), 3, 100]
+    assert Decimal(got[0]["weight"]) == Decimal("0.13")
+    template = load_workbook(io.BytesIO(api.get("/forms/field_lab/import-template.xlsx").data))
+    guide = {row[0]: row[1:] for row in template.worksheets[1].iter_rows(values_only=True)}
+    assert guide["Discount"][1] == "a number in per cent: 5, or a cell showing 5%"
+
+
+def test_a_percentage_beyond_the_fields_bounds_is_refused_by_row(lab_app, api, org):
+    rows = [("Alpha", ("0%", 0.05), None), ("Beta", ("0%", 1.2), None), ("Gamma", "five%", None)]
+    response = upload(api, IMPORT, percent_sheet(*rows))
+    assert response.status_code == 422
+    assert set(response.json["errors"]) == {"rows[3].discount", "rows[4].discount"}
+    assert lab_records(lab_app) == []  # "120%" is 120, above the field's 100: none written
+
+
+def test_a_job_whose_starter_may_no_longer_create_says_so_in_words(
+    lab_app, org, db, monkeypatch, worker
+):
+    from app.kernel.users import User
+    from app.meta.identity import update_user
+
+    monkeypatch.setattr(imports, "DIRECT_ROWS", 2)
+    clerk = ApiClient(lab_app.test_client()).login("clerk", PASSWORD)
+    queued = upload(clerk, IMPORT, sheet(("Location", "Title"), *titles(3)))
+    assert queued.status_code == 202
+    with db.transaction() as session:  # the clerk becomes an auditor before the job runs
+        update_user(session, session.get(User, org["clerk"]), roles=["auditor"],
+                    location_ids=[org["s1"]])  # fmt: skip
+    finished = worker()
+    assert finished.status == "failed"
+    assert finished.error == "You are not allowed to create Field lab."
+    assert lab_records(lab_app) == []

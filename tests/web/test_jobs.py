@@ -195,3 +195,51 @@ def test_a_failed_job_is_run_again_by_whoever_started_it(app, client, login, db,
     finally:
         jobs.HANDLERS.pop("test_export")
         jobs.LABELS.pop("test_export")
+
+
+def test_an_admin_runs_anyones_failed_job_again_as_their_own(app, client, login, db, users):
+    """The job's starter may never sign in (a token's account): an admin sees its failed job
+    with "Run again", and the new job is the admin's, audited as the admin's doing. Someone
+    else still may not; a job that did not fail is still refused."""
+    from sqlalchemy import select
+
+    from app.kernel.audit import AuditEntry
+    from app.kernel.jobs import Job, JobStatus
+    from app.meta.identity import create_user
+    from tests.conftest import csrf_token
+
+    @jobs.handler("test_export")
+    def export(run):
+        raise jobs.JobFailed("the disk was full")
+
+    try:
+        with db.transaction() as session:
+            boss = create_user(
+                session, "boss", "Boss", "correct horse", roles=["admin"], locale="en"
+            ).id
+            failed = jobs.enqueue(session, "test_export", {"rows": 7}, user_id=users["owner"]).id
+        jobs.run_until_empty(db)
+        login("other", "correct horse")
+        token = csrf_token(client.get("/login").text)
+        assert client.post(f"/jobs/{failed}/again", data={"csrf_token": token}).status_code == 404
+        client.post("/logout", data={"csrf_token": token})
+
+        login("boss", "correct horse")
+        page = client.get("/jobs").text
+        assert f'action="/jobs/{failed}/again"' in page
+        answer = client.post(f"/jobs/{failed}/again", data={"csrf_token": csrf_token(page)})
+        assert answer.status_code == 302
+        with db.session() as session:
+            again = session.scalars(select(Job).order_by(Job.id.desc())).first()
+            assert (again.status, again.params, again.created_by) == (
+                JobStatus.queued, {"rows": 7}, boss
+            )  # fmt: skip
+            entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "run_again"))
+            assert [(e.entity_id, e.user_id) for e in entry] == [(str(failed), boss)]
+        token = csrf_token(client.get("/jobs").text)
+        refused = client.post(f"/jobs/{again.id}/again", data={"csrf_token": token})
+        assert refused.status_code == 302
+        assert "Only a job that failed can be run again." in client.get("/jobs").text
+    finally:
+        jobs.HANDLERS.pop("test_export")
+        jobs.LABELS.pop("test_export")
