@@ -4,8 +4,10 @@ Every call asks ``access`` first (permission, then data scope) and runs inside t
 transaction; nothing is written unless every field passed. The steps of a save, in order:
 
 1. the runtime marshmallow schema turns input into typed values (type, length, pattern, range);
-2. defaults (``default`` / ``default_expr``) fill what a new record lacks; UDI scans fill their
-   sibling fields; formulas, autonumbers, current user/time are computed by the server;
+2. defaults (``default`` / ``default_expr``) fill what a new record lacks, and again what the
+   input marks as holding its default (``_defaults``: it follows its inputs, see
+   ``_Run.forget_defaults``); UDI scans fill their sibling fields; formulas, autonumbers,
+   current user/time are computed by the server;
 3. ``visible_if`` decides which fields count; ``required``/``required_if`` and the ``validate``
    expressions run on the visible ones; links must exist inside the user's scope; ``unique``
    values must be free;
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -196,6 +199,25 @@ def _empty(value) -> bool:
     return value is None or value == "" or value == []
 
 
+#: The input's list of the values it holds from their fields' defaults (``_Run.forget_defaults``).
+DEFAULTS = "_defaults"
+#: A line field's path: ``lines[0].unit_price``.
+LINE_PATH = re.compile(r"^([a-z][a-z0-9_]*)\[(\d+)\]\.([a-z][a-z0-9_]*)$")
+
+
+def _has_default(field: FieldDef | None) -> bool:
+    """Whether ``field`` is one a default fills: ``default_expr`` or ``default``, not computed."""
+    if field is None or field.computed:
+        return False
+    return "default_expr" in field.expressions or field.get("default") is not None
+
+
+def _follows(field: FieldDef | None) -> bool:
+    """Whether ``field``'s value, when it came from its default, follows its inputs: a field a
+    default fills that the user may type into (a read-only one is the server's)."""
+    return _has_default(field) and not field.get("read_only")
+
+
 # --- the save pipeline ------------------------------------------------------------------------
 
 
@@ -206,6 +228,9 @@ class Evaluation:
     values: dict
     errors: dict[str, list[str]]
     visible: dict[str, bool]
+    #: the paths (``customer``, ``lines[0].unit_price``) this pass filled from their defaults:
+    #: the page marks them, so that they follow their inputs until the user types one
+    defaulted: set[str]
 
 
 def expression_context(session: Session, registry: Registry, user, form: FormDef, record: Record):
@@ -228,6 +253,11 @@ class _Run:
         self.from_client = False
         self.errors: dict[str, list[str]] = {}
         self.visible: dict[str, bool] = {}
+        #: header fields the input marked as holding their defaults: computed again, on an
+        #: update too (a line's empty field always is)
+        self.refill: set[str] = set()
+        #: the paths this pass filled from their defaults (``Evaluation.defaulted``)
+        self.defaulted: set[str] = set()
         self.context = Context(
             lookup=self._lookup, my_location=self._my_location, price=self._price,
             record=system_values(form, record), known=self._known, free_stock=self._free_stock,
@@ -334,7 +364,8 @@ class _Run:
 
     # parsing ----------------------------------------------------------------------------------
     def parse(self, payload: dict, creating: bool) -> dict:
-        payload = self._strip(self.form.fields, payload or {}, creating)
+        payload = self.forget_defaults(payload or {})
+        payload = self._strip(self.form.fields, payload, creating)
         try:
             loaded = request_schema(self.form, locale()).load(payload)
         except ValidationError as exc:
@@ -343,6 +374,49 @@ class _Run:
                     self.error(path, text)
             loaded = exc.valid_data if isinstance(exc.valid_data, dict) else {}
         return loaded
+
+    def forget_defaults(self, payload: dict) -> dict:
+        """``payload`` (a copy) without the values it marks, in ``_defaults``, as its fields'
+        defaults rather than typed: they are computed again from the values sent with them.
+
+        A value a field's ``default``/``default_expr`` gave follows what it is computed from
+        until the user types one, as people expect of an order's line price: the clerk adds a
+        line (the retail price), then picks the hospital, and the line takes the price agreed
+        with it; so does a sale backdated. The page knows which inputs the user typed into: it
+        names the others in ``_defaults`` (``lines[0].unit_price,sale_date``) with every
+        recompute and every save, so a save never keeps a default computed for another
+        customer, even one sent before the recompute's answer was back. A value the input does
+        not mark — typed on the page, or sent by an API client — stays as sent. A name that
+        holds no default here is ignored."""
+        if not isinstance(payload, dict) or DEFAULTS not in payload:
+            return payload
+        payload = dict(payload)
+        marked = payload.pop(DEFAULTS)
+        if isinstance(marked, str):
+            marked = marked.split(",")
+        if not isinstance(marked, list) or not all(isinstance(path, str) for path in marked):
+            self.error(DEFAULTS, _("Name the fields holding their defaults, as in "
+                                   "lines[0].unit_price, separated by commas."))  # fmt: skip
+            return payload
+        for path in marked:
+            self._forget_default(payload, path.strip())
+        return payload
+
+    def _forget_default(self, payload: dict, path: str) -> None:
+        line = LINE_PATH.match(path)
+        if line is None:
+            if _follows(self.form.field(path)) and path in payload:
+                payload[path] = None
+                self.refill.add(path)
+            return
+        name, index, child = line.group(1), int(line.group(2)), line.group(3)
+        table = self.form.field(name)
+        lines = payload.get(name)
+        if table is None or not _follows(table.child(child)) or not isinstance(lines, list):
+            return
+        if index < len(lines) and isinstance(lines[index], dict) and child in lines[index]:
+            payload[name] = lines = list(lines)
+            lines[index] = {**lines[index], child: None}
 
     def _strip(self, definition: list[FieldDef], payload: dict, creating: bool) -> dict:
         """Drop what the user may not set: computed fields, and read-only ones — always from a
@@ -396,7 +470,8 @@ class _Run:
         # a scan fills its fields first: defaults read them (a scanned line's cost is its item's)
         self._scan(self.form.fields, values, "")
         for field in self.form.fields:
-            if creating and _empty(values.get(field.name)):
+            refilled = creating or field.name in self.refill
+            if refilled and _empty(values.get(field.name)):
                 self._default(field, values, values, field.name)
             if field.type == "table":
                 lines = values.get(field.name) or []
@@ -405,7 +480,8 @@ class _Run:
                     self._scan(field.fields, line, scope_path)
                     for child in field.fields:
                         if _empty(line.get(child.name)):
-                            self._default(child, line, {**values, **line}, scope_path)
+                            path = f"{scope_path}.{child.name}"
+                            self._default(child, line, {**values, **line}, path)
                     for child in field.formulas:
                         line[child.name] = self._formula(
                             child, {**values, **line}, f"{scope_path}.{child.name}"
@@ -425,15 +501,19 @@ class _Run:
         return values
 
     def _default(self, field: FieldDef, target: dict, scope: dict, path: str) -> None:
-        if field.computed:
+        """Fill ``field`` (at ``path``) in ``target`` from its default over ``scope``."""
+        if not _has_default(field):
             return
+        target[field.name] = self.default_of(field, scope, path)
+        if _follows(field) and not _empty(target[field.name]):
+            self.defaulted.add(path)
+
+    def default_of(self, field: FieldDef, scope: dict, path: str):
+        """What ``field``'s default gives over ``scope`` (None if it has none)."""
         if "default_expr" in field.expressions:
-            value = self.evaluate(
-                field.expressions["default_expr"], scope, f"{path}.{field.name}".lstrip(".")
-            )
-            target[field.name] = _typed(field, value)  # a price read off a card is text
-        elif field.get("default") is not None:
-            target[field.name] = _typed(field, field.get("default"))
+            value = self.evaluate(field.expressions["default_expr"], scope, path)
+            return _typed(field, value)  # a price read off a card is text
+        return _typed(field, field.get("default"))
 
     def _formula(self, field: FieldDef, scope: dict, path: str):
         value = self.evaluate(field.expressions["formula"], scope, path)
@@ -646,7 +726,36 @@ def evaluate(session, registry: Registry, user, form_name: str, payload: dict, r
     values.update(run.parse(payload, creating))
     run.compute(values, creating)
     run.check(values)
-    return Evaluation(values, run.errors, run.visible)
+    return Evaluation(values, run.errors, run.visible, run.defaulted)
+
+
+def holding_defaults(session, registry: Registry, user, form: FormDef, values: dict, record=None):
+    """The paths of ``values`` (a page's, as shown) that hold what their field's default gives
+    for the values around them. A page opening a record — a draft reopened, a new record's
+    first values — cannot know which were typed: one that is its default is taken for the
+    default, and follows its inputs from then on (``_Run.forget_defaults``); one that differs
+    was typed, and stays."""
+    run = _Run(session, registry, user, form, record)
+    run.preview = True
+    typed = typed_values(form.fields, values)
+    held = set()
+    for field in form.fields:
+        if _follows(field) and _held(run, field, typed, typed, field.name):
+            held.add(field.name)
+        if field.type != "table":
+            continue
+        for index, line in enumerate(typed.get(field.name) or []):
+            scope = {**typed, **line}
+            for child in field.fields:
+                path = f"{field.name}[{index}].{child.name}"
+                if _follows(child) and _held(run, child, line, scope, path):
+                    held.add(path)
+    return held
+
+
+def _held(run: _Run, field: FieldDef, values: dict, scope: dict, path: str) -> bool:
+    value = values.get(field.name)
+    return not _empty(value) and _says_the_same(run.default_of(field, scope, path), value)
 
 
 def recomputed(session, registry: Registry, user, form: FormDef, record: Record):

@@ -111,6 +111,9 @@ class Display:
 def _render(form: FormDef, template: str | list[str], **context):
     """Render ``template`` (or the first of a list that exists) for ``form``."""
     names = [form.spec["template"]] if form.spec.get("template") and template == "form.html" else []
+    if template == "form.html" and "defaults" not in context:
+        context["defaults"] = _defaults_shown(form, context.get("values") or {},
+                                              context.get("record"))  # fmt: skip
     return render_template(
         [*names, *([template] if isinstance(template, str) else template)],
         form=form,
@@ -119,6 +122,22 @@ def _render(form: FormDef, template: str | list[str], **context):
         can=lambda action: access.can(current_user, action, form.name),
         **{"locked": set(), **context},
     )
+
+
+def _defaults_shown(form: FormDef, values: dict, record) -> set[str]:
+    """The inputs a form page opens marked as holding their defaults (``data-default``): they
+    follow their inputs until the user types into them (``records._Run.forget_defaults``).
+    Those whose value is its default for the values shown (a new record's first values, a draft
+    reopened: ``records.holding_defaults``); on a refused save shown again, also those the page
+    had marked, which the save computed again (what it shows is as sent)."""
+    session = db_session()
+    held = records.holding_defaults(session, registry(), current_user, form, values, record)
+    return held | (_marked_defaults(request.form) if request.method == "POST" else set())
+
+
+def _marked_defaults(data) -> set[str]:
+    """The inputs the page sent marked as holding their defaults (``_defaults``)."""
+    return {name.strip() for name in (data.get(records.DEFAULTS) or "").split(",")} - {""}
 
 
 def _guard(action: str, form: str) -> None:
@@ -560,16 +579,21 @@ def evaluate(form):
         session.rollback()
     values = _jsonable(result.values)
     submitted = _jsonable(payload)
-    changed, refused = _changed(definition, submitted, values, result.errors, locked)
+    following = _marked_defaults(request.form)
+    changed, refused = _changed(definition, submitted, values, result.errors, locked, following)
     # only a scan's error, and that of a value the server could not take, is said while typing
     # (the rest wait for the save, fields half-typed)
     said = {name: result.errors[name] for name, field, _value in changed
             if (field.type == "udi" or name in refused) and name in result.errors}  # fmt: skip
+    # what a default filled comes back marked, to follow its inputs until the user types one
+    defaults = {name for name, _field, _value in changed
+                if name in result.defaulted and name not in refused}  # fmt: skip
     return _render(
         definition,
         "form_oob.html",
         changed=changed,
         errors=said,
+        defaults=defaults,
         visible={k: v for k, v in result.visible.items() if "[" not in k},
     )
 
@@ -582,20 +606,24 @@ def _locked(definition: FormDef, record_id: int | None) -> set[str]:
     return records.locked_fields(definition, record, current_user)
 
 
-def _changed(definition: FormDef, submitted: dict, values: dict, errors: dict, locked: set):
+def _changed(
+    definition: FormDef, submitted: dict, values: dict, errors: dict, locked: set, following: set
+):
     """(input name, field, value) of every input the server computed or filled, and every scan
     typed (shown again with its error, or without the error of the scan before); and the names
     of the typed values the server refused (a discount of 120 %): shown again as typed, with
     their error, rather than replaced by what the server fell back on (the default, 0), which
     the page would then save without a word. Locked fields and read-only tables, which the page
-    shows as text, are left out: they have no input to show again."""
+    shows as text, are left out: they have no input to show again. A value sent as its default
+    (``following``) was not typed: it is shown again as the server computed it, empty when it
+    now has none (the item cleared)."""
     changed, refused = [], set()
 
     def answer(name: str, field, sent, value) -> None:
-        if _refused(field, sent, value, errors.get(name)):
+        if name not in following and _refused(field, sent, value, errors.get(name)):
             changed.append((name, field, sent))
             refused.add(name)
-        elif _shown_again(field, sent, value):
+        elif _shown_again(field, sent, value) or (name in following and value is None):
             changed.append((name, field, value))
 
     for field in definition.fields:

@@ -118,8 +118,56 @@
     }).join("\u0000");
   }
   document.addEventListener("htmx:configRequest", function (event) {
-    if (event.detail.elt.id === "record-form") { sent = event.detail.formData; }
+    if (event.detail.elt.id === "record-form") {
+      sent = event.detail.formData;
+      sent.set("_defaults", defaultsOf(event.detail.elt, sent));
+    }
   });
+  // A value the server filled from its field's default (its box marked data-default: a line's
+  // price off the customer's agreed prices or the item card) follows what it is computed from
+  // — the customer, the sale date, the item — until the user types or picks one: that drops the
+  // mark, before the change's recompute is asked (hence the capture phase). Each recompute and
+  // each save names the inputs still marked in `_defaults`, and the server computes them again
+  // from the values sent with them; what the user typed stays.
+  ["input", "change"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var target = event.target;
+      var box = target.name && target.closest("#record-form .field-input[data-default]");
+      if (box) { box.removeAttribute("data-default"); }
+    }, true);
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var holder = form.id === "record-form" && form.querySelector("input[data-defaults]");
+    if (!holder) { return; }
+    holder.value = "";
+    holder.value = defaultsOf(form, new FormData(form));
+  }, true);
+  // The server leaves out the lines sent blank and numbers the others from 0 (as
+  // payload_from_form reads a name's first value): a mark names its line as the server will
+  // number it, worked out from the very data sent.
+  var LINE = /^([a-z][a-z0-9_]*)\[(\d+)\]\.([a-z][a-z0-9_]*)$/;
+  function defaultsOf(form, data) {
+    var filled = {}, read = {};
+    data.forEach(function (value, key) {
+      var line = LINE.exec(key);
+      if (!line || read[key]) { return; }
+      read[key] = true;
+      filled[line[1]] = filled[line[1]] || [];
+      if (value !== "" && filled[line[1]].indexOf(Number(line[2])) < 0) {
+        filled[line[1]].push(Number(line[2]));
+      }
+    });
+    var names = [];
+    form.querySelectorAll(".field-input[data-default] [name]").forEach(function (input) {
+      var line = LINE.exec(input.name);
+      if (!line) { names.push(input.name); return; }
+      var rows = (filled[line[1]] || []).sort(function (a, b) { return a - b; });
+      var at = rows.indexOf(Number(line[2]));
+      if (at >= 0) { names.push(line[1] + "[" + at + "]." + line[3]); }
+    });
+    return names.join(",");
+  }
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var form = document.getElementById("record-form");
     var target = event.detail.target;
