@@ -345,6 +345,55 @@ def records_with_values(session: Session, form: str, path: str) -> int:
     )
 
 
+def _field_labels(text: str) -> dict[str, object]:
+    """``{path: label}`` of one version's fields, line fields as ``table.field``."""
+    try:
+        data = parse_yaml(text, "form").data
+    except MetadataInvalid:
+        return {}
+    labels = {}
+    for field in (data or {}).get("fields") or []:
+        labels[field["name"]] = field.get("label")
+        for child in field.get("fields") or []:
+            labels[f"{field['name']}.{child['name']}"] = (field.get("label"), child.get("label"))
+    return labels
+
+
+def retired_values(session: Session, registry, form, record: Record) -> list[tuple[object, list]]:
+    """What ``record`` holds in fields its form no longer has — removed by an admin, whose
+    values stay on the records — as ``(label, values)``, each labelled as the record's version
+    (or the latest earlier one that had it) named it: a value recorded is never hidden from
+    whoever reads the record, as a regulator expects of a GSP record. A line field's label is
+    ``(table label, field label)``."""
+    current = set(_field_types(form.yaml_text))
+    held = sorted(set(_paths_with_values(record.data)) - current)
+    if not held:
+        return []
+    labels: dict[str, object] = {}
+    for version in range(record.meta_version or meta_registry.SHIPPED_VERSION, 0, -1):
+        text = text_of(session, registry, form.name, version) or ""
+        for path, label in _field_labels(text).items():
+            labels.setdefault(path, label)
+    found = []
+    for path in held:  # (a field an earlier version declared; a removed table by its fields)
+        values = [v for v in _values_at(record.data, path) if v not in (None, "")]
+        if path in labels and not any(isinstance(value, dict) for value in values):
+            found.append((labels[path], values))
+    return found
+
+
+def removed_with_values(session: Session, registry, name: str, text: str) -> list[tuple[str, int]]:
+    """The field paths the form's ``text`` leaves out that the live version has and records hold
+    values in, with how many records hold one — told when the edit is published: the values stay
+    on the records (``retired_values``), the form no longer asks for them."""
+    live = registry.form(name)
+    if live is None:
+        return []
+    removed = sorted(set(_field_types(live.yaml_text)) - set(_field_types(text)))
+    counted = [(path, records_with_values(session, name, path)) for path in removed]
+    return [(path, count) for path, count in counted if count]
+
+
 def _records_holding(session: Session, form: str, path: str, values: set) -> Counter:
     """How many records of ``form`` hold each of ``values`` at ``path``."""
     held: Counter = Counter()

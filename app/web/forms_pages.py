@@ -29,7 +29,7 @@ from app.kernel import queries
 from app.kernel.audit import AuditEntry
 from app.kernel.jobs import Job
 from app.kernel.retry import retrying
-from app.meta import access, imports, links, makes, records
+from app.meta import access, imports, links, makes, records, versions
 from app.meta.access import PermissionDenied
 from app.meta.attachments import Attachment
 from app.meta.forms import FormDef, label_text
@@ -340,9 +340,14 @@ def detail(form, record_id):
         (registry().form(other.form), other, _reachable(session, other))
         for other in records.referring(session, registry(), record)
     ]
+    retired = [
+        (" · ".join(label_text(part, _locale()) for part in label) if isinstance(label, tuple)
+         else label_text(label, _locale()), values)
+        for label, values in versions.retired_values(session, registry(), definition, record)
+    ]  # fmt: skip
     return _render(
         definition, "detail.html", record=record, history=history, movements=movements,
-        linked=linked,
+        linked=linked, retired=retired,
         stock_status=STOCK_STATUS,
         values=records.visible_data(definition, record),
         transitions=engine.available(session, definition, record, current_user),

@@ -23,7 +23,7 @@ from app.meta import access, versions
 from app.meta.access import PermissionDenied
 from app.meta.forms import label_text
 from app.meta.records import locale
-from app.meta.registry import Edited, Registry
+from app.meta.registry import FORMS, Edited, Registry
 from app.meta.versions import ChangeRefused
 from app.meta.yaml_edit import IDENTIFIER, DesignRefused
 from app.meta.yamlsource import MetadataInvalid
@@ -142,6 +142,10 @@ class Editor:
 
     def publish_text(self, name: str, text: str, new: bool = False, note: str | None = None):
         session = db_session()
+        removed = (
+            versions.removed_with_values(session, registry(), name, text)
+            if self.kind is FORMS else []
+        )  # fmt: skip
         try:
             row = versions.publish(session, registry(), current_user, name, text, note, self.kind,
                                    opened=_opened_version())  # fmt: skip
@@ -154,6 +158,10 @@ class Editor:
             flash(_("Not published: %(reason)s", reason=str(exc)), "error")
             return self.editor_page(name, text, (), 409, new)
         flash(_("Version %(v)s of %(form)s is live.", v=row.version, form=name), "info")
+        for path, count in removed:
+            flash(_("Field %(field)s left the form: the %(count)s records holding a value keep it, "
+                    "shown on each as recorded under an earlier version.",
+                    field=path, count=count), "info")  # fmt: skip
         return redirect(self.url("versions_view", name))
 
 

@@ -99,12 +99,14 @@ def test_bad_yaml_is_refused_with_precise_messages(api):
         "  - name: licence_number\n    type: txt\n    label: {zh_CN: x, en: x}\n"
         # the purchases report reads supplier.name: a supplier form without it would break it
         "  - name: name\n    type: text\n    label: {zh_CN: 名称, en: Name}\n"
-        # and the licences report reads the licences and how to reach the supplier
+        # and the licences report reads the licences and how to reach the supplier, the purchase
+        # order its contract prices (lookup(supplier, 'prices'))
         + "".join(
             f"  - name: {name}\n    type: {kind}\n    label: {{zh_CN: x, en: x}}\n"
             for name, kind in (("code", "text"), ("licence_expiry", "date"),
                                ("business_licence_number", "text"),
-                               ("business_licence_expiry", "date"), ("phone", "text"))
+                               ("business_licence_expiry", "date"), ("phone", "text"),
+                               ("prices", "long_text"))
         )
     )  # fmt: skip
     response = publish(api, "supplier", text)
@@ -137,9 +139,17 @@ def test_removed_field_is_hidden_not_dropped(api, lab_app):
     without = text.replace(
         "  - name: contact\n    type: text\n    label: {zh_CN: 联系人, en: Contact}\n", ""
     )
-    assert publish(api, "supplier", without).status_code == 302
+    published = publish(api, "supplier", without)
+    assert published.status_code == 302
+    told = api.get(published.headers["Location"]).text  # the admin hears what stays where
+    assert "Field contact left the form: the 1 records holding a value keep it" in told
     assert "contact" not in api.get(f"{SUPPLIER}/{created['id']}").json["data"]
+    # the record's page still shows what was recorded, as the version it was saved under named it
+    page = api.get(f"/forms/supplier/{created['id']}").text
+    kept = page[page.index('id="retired"') : page.index("</dl>", page.index('id="retired"'))]
+    assert "Contact" in kept and "Ms Li" in kept
     assert api.form("/admin/forms/supplier/versions/1/rollback", {}).status_code == 302
+    assert 'id="retired"' not in api.get(f"/forms/supplier/{created['id']}").text
     assert api.get(f"{SUPPLIER}/{created['id']}").json["data"]["contact"] == "Ms Li"
 
 
