@@ -56,7 +56,10 @@ class Reservation(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-#: First expiry, first out: the order lots are offered in (no expiry last, then by lot).
+#: First expiry, first out: the order lots are offered in (no expiry last). Lots expiring together,
+#: or without an expiry, go first in, first out: the lot received first, by its key (a lot is made
+#: when it is first received, so its key grows with the day it came in; its number, often the
+#: production date, says nothing of that).
 FEFO = (nulls_last(Lot.expiry_date.asc()), StockBalance.lot_key)
 
 

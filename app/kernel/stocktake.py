@@ -40,12 +40,13 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    or_,
     select,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.db import Base, Quantity, UTCDateTime, to_decimal, utcnow
+from app.db import Base, Quantity, UTCDateTime, plain_quantity, to_decimal, utcnow
 from app.i18n import _
 from app.kernel import audit
 from app.kernel.errors import (
@@ -58,6 +59,7 @@ from app.kernel.errors import (
     UnitBookedElsewhere,
     UnitCountedTwice,
     UnitNotCounted,
+    _stock_status,
 )
 from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, wall_clock
 from app.kernel.locations import STOCK_HOLDING, Location, LocationType
@@ -250,17 +252,22 @@ def _lock_state(
     *,
     exclusive: bool,
     allowed: tuple[StocktakeState, ...] = (StocktakeState.counting,),
+    taking_back: bool = False,
 ) -> StocktakeState:
     """Read the count's state from its locked row; refuse unless it is one of ``allowed``.
 
     Scans share-lock the row (they never wait for each other); submission, return, approval and
     abort lock it exclusively, so they wait for the scans in flight and later scans see the new
-    state.
+    state. A take-back (``taking_back``: a negative line) locks it ``FOR NO KEY UPDATE``: two
+    take-backs queue, so the second one sees the first before it checks that the count stays at
+    or above zero, while the scans go on beside them.
     """
     columns = (_stocktakes.c.state, _stocktakes.c.submitted_at, _stocktakes.c.submitted_by)
     query = select(*columns).where(_stocktakes.c.id == stocktake.id)
     if exclusive:
         query = query.with_for_update()
+    elif taking_back:
+        query = query.with_for_update(key_share=True)
     else:
         query = query.with_for_update(read=True, key_share=True)
     state, submitted_at, submitted_by = session.execute(query).one()
@@ -275,8 +282,19 @@ def _lock_state(
         )  # fmt: skip
     raise StocktakeError(
         _("Stocktake %(document)s is %(state)s: it takes no more changes.",
-          document=stocktake.document, state=str(state))
+          document=stocktake.document, state=_state_words(state))
     )  # fmt: skip
+
+
+def _state_words(state: StocktakeState) -> str:
+    """A count's state as the clerk reads it (never the code ``posted``); one in review is
+    refused by ``CountInReview``, which says more."""
+    words = {
+        StocktakeState.counting: _("still being counted"),
+        StocktakeState.posted: _("already posted"),
+        StocktakeState.aborted: _("aborted"),
+    }
+    return words.get(state, str(state))
 
 
 def submit_stocktake(session: Session, stocktake: Stocktake, user: User | None = None) -> None:
@@ -312,6 +330,20 @@ def items_in_scope(session: Session, stocktake: Stocktake) -> set[int] | None:
     return set(session.scalars(query))
 
 
+def counted_blind(session: Session, item: Item) -> frozenset[int]:
+    """The locations whose figures of ``item`` an open blind count hides (counting or in
+    review): a count of every item hides them all, a count of chosen items only those."""
+    chosen = select(StocktakeItem.id).where(
+        StocktakeItem.stocktake_id == Stocktake.id, StocktakeItem.item_id == item.id
+    )
+    query = select(Stocktake.location_id).where(
+        Stocktake.blind.is_(True),
+        Stocktake.state.in_(_OPEN),
+        or_(Stocktake.all_items.is_(True), chosen.exists()),
+    )
+    return frozenset(session.scalars(query))
+
+
 def add_count(
     session: Session,
     stocktake: Stocktake,
@@ -323,9 +355,10 @@ def add_count(
     status: StockStatus = StockStatus.available,
     user: User | None = None,
 ) -> CountEntry:
-    """Add one count entry; a negative quantity takes back a mistaken scan."""
-    _lock_state(session, stocktake, exclusive=False)
+    """Add one count entry; a negative quantity takes back a mistaken scan (never more than was
+    counted: the count of an item, lot and status stays at or above zero)."""
     quantity = to_decimal(quantity)
+    _lock_state(session, stocktake, exclusive=False, taking_back=quantity < 0)
     scope = items_in_scope(session, stocktake)
     if scope is not None and item.id not in scope:
         raise InvalidMovement(_("Item %(item)s is not in this count.", item=item.code), "item")
@@ -348,6 +381,8 @@ def add_count(
         _check_unit_count(session, stocktake, unit, quantity, StockStatus(status))
     elif item.tracking == TrackingMode.lot and lot is None:
         raise InvalidMovement(_("Scan or enter the lot of %(item)s.", item=item.code), "lot")
+    if quantity < 0 and item.tracking != TrackingMode.serial:
+        _check_take_back(session, stocktake, item, lot, StockStatus(status), quantity)
     entry = CountEntry(
         stocktake_id=stocktake.id, item_id=item.id, lot_id=lot.id if lot else None,
         unit_id=unit.id if unit else None, status=str(StockStatus(status)), quantity=quantity,
@@ -397,6 +432,41 @@ def _check_unit_count(
         )
 
 
+class CountBelowZero(InvalidMovement):
+    """A take-back of more than was counted of an item, lot and status: the count would go below
+    zero, which the variance report would show and only the approval would refuse."""
+
+    field = "quantity"
+
+    def __init__(self, goods: str, status: StockStatus, counted: Decimal, quantity: Decimal):
+        super().__init__(
+            _("%(goods)s is counted %(counted)s as %(status)s so far: taking back %(quantity)s "
+              "would leave it below zero (%(total)s).",
+              goods=goods, counted=plain_quantity(counted), status=_stock_status(status),
+              quantity=plain_quantity(-quantity), total=plain_quantity(counted + quantity))
+        )  # fmt: skip
+
+
+def _check_take_back(session, stocktake, item: Item, lot: Lot | None, status, quantity) -> None:
+    """Refuse a negative line that takes back more of the item, lot and status than the count
+    holds (a serial unit's take-back is checked unit by unit in ``_check_unit_count``)."""
+    so_far = session.scalar(
+        select(func.coalesce(func.sum(CountEntry.quantity), 0)).where(
+            CountEntry.stocktake_id == stocktake.id, CountEntry.item_id == item.id,
+            CountEntry.lot_id.is_(None) if lot is None else CountEntry.lot_id == lot.id,
+            CountEntry.status == str(status),
+        )
+    )  # fmt: skip
+    so_far = to_decimal(so_far)
+    if so_far + quantity < 0:
+        raise CountBelowZero(_goods(item, lot), status, so_far, quantity)
+
+
+def _goods(item: Item, lot: Lot | None) -> str:
+    """An item, and its lot when it has one, as a message names them: "BND-0001 lot 26080566"."""
+    return item.code + (_(" lot %(lot)s", lot=lot.lot_number) if lot is not None else "")
+
+
 def counted(session: Session, stocktake: Stocktake) -> dict[tuple[int, int, str], Decimal]:
     """What was counted, per (item, lot key, status)."""
     lot_key = func.coalesce(CountEntry.lot_id, 0)
@@ -438,11 +508,12 @@ def approve_stocktake(
     lock = session.scalar(select(StockLock).where(StockLock.location_id == location.id))
     lines = variance(session, stocktake)
     for line in lines:
-        if line.counted < 0:
+        if line.counted < 0:  # (count sheets taken before take-backs were checked)
+            lot = session.get(Lot, line.lot_id) if line.lot_id else None
             raise InvalidMovement(
-                _("Item %(item)s lot %(lot)s is counted below zero (%(quantity)s): fix the count.",
-                  item=_code(session, Item, line.item_id),
-                  lot=_code(session, Lot, line.lot_id), quantity=line.counted),
+                _("Item %(item)s is counted below zero (%(quantity)s): fix the count.",
+                  item=_goods(session.get(Item, line.item_id), lot),
+                  quantity=plain_quantity(line.counted)),
                 "quantity",
             )  # fmt: skip
     movements = _movements(session, stocktake, location, lines)
@@ -509,13 +580,6 @@ def abort_stocktake(
 def _close(session, stocktake, location, user, state: StocktakeState) -> None:
     _set_state(session, stocktake, state, closed_at=utcnow(), closed_by=user.id if user else None)
     close_stock_lock(session, location)
-
-
-def _code(session: Session, model, row_id: int | None) -> str:
-    if row_id is None:
-        return "-"
-    thing = session.get(model, row_id)
-    return getattr(thing, "code", None) or getattr(thing, "lot_number", "-")
 
 
 def _movements(session, stocktake, location, lines: list[VarianceLine]) -> list[Movement]:

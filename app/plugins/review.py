@@ -5,9 +5,10 @@ supplier, GSP wants a second person to check them against what was picked — it
 number, quantity — and the record of that check kept (出库复核记录). The reviewer scans the goods
 again into a table of their own; this action compares that table with the picking scans: the
 same goods in the same quantities, nothing more and nothing less. Each difference refuses the
-review and is named, so the reviewer knows which carton to look at again. Passed, the reviewer
-and the moment are written into the fields ``reviewer`` and ``reviewed_at`` name, for the
-record and its report.
+review and is named, so the reviewer knows which carton to look at again; so is a serial number
+scanned twice in either table (one device is not two, even when both scans agree). Passed, the
+reviewer and the moment are written into the fields ``reviewer`` and ``reviewed_at`` name, for
+the record and its report.
 
 The reviewer is another person than the picker: whoever saved the picking scans (the record's
 audit trail says who did) is refused, whatever their role, and so is a review whose scans a
@@ -76,6 +77,8 @@ class CheckReview(Action):
                     name=context.session.get(User, last_reviewer).full_name,
                 )
             )
+        for table, rows in ((params["picked"], picked_rows), (params["reviewed"], reviewed_rows)):
+            _check_serials_once(context, table, rows)
         picked = _counted(context, picked_rows)
         reviewed = _counted(context, reviewed_rows)
         differences = [
@@ -124,6 +127,36 @@ def _writers(context: ActionContext, tables: tuple[str, ...]) -> dict[str, list[
         for table in held & set(tables):
             written[table].append(user_id)
     return written
+
+
+class SerialScannedTwice(ActionError):
+    """A serial number on two rows of one scan table: one device scanned twice. Both tables could
+    hold it twice and still match, so the comparison alone would let it pass. ``field`` names
+    the second row's serial, where the form marks it."""
+
+    def __init__(self, label: str, field: str, row: int, serial: str, first: int):
+        super().__init__(
+            _("%(table)s, scan %(row)s: serial %(serial)s is scanned twice (also scan %(first)s).",
+              table=label, row=row, serial=serial, first=first)
+        )  # fmt: skip
+        self.field = field
+
+
+def _check_serials_once(context: ActionContext, table: str, rows: list[dict]) -> None:
+    """Refuse the first row of ``table`` that scans a serial number of an item again."""
+    params = context.params
+    serial_field = params.get("serial", "serial")
+    first_row: dict[tuple, int] = {}
+    for number, row in enumerate(rows, start=1):
+        serial = str(row.get(serial_field) or "")
+        if not serial:
+            continue
+        first = first_row.setdefault((str(row.get(params["item"])), serial), number)
+        if first != number:
+            records = context.records
+            label = records.field_label(context.record.form, table) if records else table
+            path = f"{table}[{number - 1}].{serial_field}"
+            raise SerialScannedTwice(label, path, number, serial, first)
 
 
 def _counted(context: ActionContext, rows: list[dict]) -> dict[tuple, Decimal]:

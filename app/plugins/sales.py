@@ -151,9 +151,9 @@ class DeliverScanned(Action):
     """Post the sale of exactly what was scanned, once it matches the order and FEFO.
 
     ``check_only: true`` checks the scans against the order — every item scanned in the
-    quantity to hand over, each lot and unit on record — and posts nothing: the picker's
-    "picking done" (the reviewer must not be handed an empty or short picking). FEFO and the
-    reservations are checked when the goods leave."""
+    quantity to hand over, each lot and unit on record, each unit scanned once — and posts
+    nothing: the picker's "picking done" (the reviewer must not be handed an empty or short
+    picking). FEFO and the reservations are checked when the goods leave."""
 
     name = "deliver_scanned"
     label = {
@@ -185,6 +185,7 @@ class DeliverScanned(Action):
             raise ActionError(_("Scan the goods you hand over before delivering."))
         movements = [_scanned_movement(context, number, scan, where, ordered)
                      for number, scan in enumerate(scans, start=1)]  # fmt: skip
+        _check_units_once(movements, params["deliveries"])
         _check_quantities(session, movements, ordered)
         if params.get("check_only"):
             return
@@ -263,6 +264,30 @@ def _known_unit(session, item: Item, serial, row: int) -> Unit:
             )
         )
     return unit
+
+
+class SerialScannedTwice(ActionError):
+    """A serial-numbered unit scanned on two rows of the delivery scans: it is one device, not
+    two (counted twice, the item's quantity would come out wrong without saying why). ``field``
+    names the second row's serial, where the form marks it."""
+
+    def __init__(self, table: str, row: int, serial: str, first: int):
+        super().__init__(
+            _("Scan %(row)s: serial %(serial)s is scanned twice (also scan %(first)s).",
+              row=row, serial=serial, first=first)
+        )  # fmt: skip
+        self.field = f"{table}[{row - 1}].serial"
+
+
+def _check_units_once(movements: list[Movement], table: str) -> None:
+    """Each serial unit is handed over once: refuse the first row that scans one again."""
+    first_row: dict[int, int] = {}
+    for movement in movements:
+        if movement.unit is None:
+            continue
+        first = first_row.setdefault(movement.unit.id, movement.line)
+        if first != movement.line:
+            raise SerialScannedTwice(table, movement.line, movement.unit.serial, first)
 
 
 def _check_quantities(session, movements: list[Movement], ordered: dict[int, Decimal]) -> None:

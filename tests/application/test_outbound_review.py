@@ -11,14 +11,18 @@ from decimal import Decimal as D
 
 from tests.application import sales_fixtures
 from tests.application.sales_fixtures import (
+    PACE_GTIN,
     SO,
+    approved_customer,
     day,
     fire,
     hospital_order,
     review_goods,
+    scan,
     scan_goods,
     stock,
     strip_scan,
+    units,
 )
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -180,3 +184,47 @@ def test_a_retail_sale_is_not_reviewed(shop):
     assert "a retail sale is not reviewed" in refused.json["error"]
     assert "Review scans" not in clerk.get(f"/forms/sales_order/{order['id']}").text
     assert fire(clerk, SO, order, "deliver").json["state"] == "delivered"
+
+
+def pace_scan(serial: str) -> dict:
+    """A delivery or review scan of one pacemaker's UDI (lot P1, serial ``serial``)."""
+    return {"scan": scan(PACE_GTIN, "P1", day(400), serial)}
+
+
+def test_a_unit_scanned_twice_is_refused_naming_the_scan_not_only_the_count(shop, db):
+    """One pacemaker scanned twice is one device, not two: picking done and the review refuse it
+    naming the row and the serial, even when the count comes out right."""
+    hospital = approved_customer(shop, "H-9", kind="hospital", licence_number="沪械经营2020009",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    line = {"item": shop["PACE"], "quantity": "2", "unit_price": "30000"}
+    response = clerk.post(SO, json={"location": shop["S1"], "customer": hospital, "lines": [line]})
+    assert response.status_code == 201, response.json
+    order = response.json
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+
+    for picked in ([pace_scan("SN2"), pace_scan("SN2")],  # two ordered, "two" scanned
+                   [pace_scan("SN1"), pace_scan("SN2"), pace_scan("SN2")]):  # fmt: skip
+        scan_goods(clerk, order["id"], picked)
+        refused = fire(clerk, SO, order, "finish_picking")
+        assert refused.status_code == 409, refused.json
+        assert refused.json["error"].endswith(
+            f"Scan {len(picked)}: serial SN2 is scanned twice (also scan {len(picked) - 1})."
+        )
+        assert refused.json["field"] == f"deliveries[{len(picked) - 1}].serial"
+        assert clerk.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
+
+    # picked right; the reviewer scans SN2 twice and SN3 not: the repeat is named first
+    scan_goods(clerk, order["id"], [pace_scan("SN2"), pace_scan("SN3")])
+    assert fire(clerk, SO, order, "finish_picking").status_code == 200
+    review_goods(manager, order["id"], [pace_scan("SN2"), pace_scan("SN2")])
+    refused = fire(manager, SO, order, "review_deliver")
+    assert refused.status_code == 409, refused.json
+    assert refused.json["error"].endswith(
+        "Review scans, scan 2: serial SN2 is scanned twice (also scan 1)."
+    )
+    assert refused.json["field"] == "review_scans[1].serial"
+    assert units(db) == {"SN1": "in_stock", "SN2": "in_stock", "SN3": "in_stock"}
+    review_goods(manager, order["id"], [pace_scan("SN3"), pace_scan("SN2")])
+    assert fire(manager, SO, order, "review_deliver").json["state"] == "delivered"
+    assert units(db) == {"SN1": "in_stock", "SN2": "sold", "SN3": "sold"}

@@ -51,6 +51,14 @@ def count_sheet(client, chain, stocktake: dict, lines: list[dict], location="WH1
     return sheet, fire(client, SC, sheet["id"], "submit")
 
 
+def offered_counts(client) -> list[dict]:
+    """The stocktakes a count sheet's picker offers."""
+    query = {"form": "stocktake_count", "field": "stocktake"}
+    response = client.get("/api/v1/lookup/stocktake", query_string=query)
+    assert response.status_code == 200, response.json
+    return response.json["results"]
+
+
 def entries(db) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(CountEntry))
@@ -92,7 +100,9 @@ def test_the_whole_count_from_opening_to_posting(db, as_user, chain):
     assert "whsuper 全名" in response.json["error"]
     assert (stock(db), ledger_count(db)) == before
 
-    # two counters, each with their own sheet; the clerk fills a line from a scan
+    # two counters, each with their own sheet, for the count the picker offers; the clerk fills a
+    # line from a scan
+    assert [choice["value"] for choice in offered_counts(clerk)] == [stocktake["id"]]
     fills = clerk.post("/api/v1/forms/stocktake_count/scan",
                        json={"field": "lines.scan", "value": SCAN_L1}).json["fills"]  # fmt: skip
     assert fills["item"] == chain["strip"] and fills["lot"] == "L1"
@@ -121,6 +131,9 @@ def test_the_whole_count_from_opening_to_posting(db, as_user, chain):
     # submitted for review, approved by the manager: the variance posts, WH1 is free again
     response = fire(clerk, ST, stocktake["id"], "submit")
     assert response.status_code == 200 and response.json["state"] == "review", response.json
+    # (a sheet started now waits: the review may send the count back to counting)
+    late = create(clerk, SC, {"stocktake": stocktake["id"], "location": chain["WH1"],
+                              "lines": [{**fills, "quantity": "1"}]})  # fmt: skip
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(10)  # nothing before approval
     approve(db, boss, chain["whsuper"], stocktake["id"])
     assert boss.get(f"{ST}/{stocktake['id']}").json["state"] == "posted"
@@ -132,12 +145,20 @@ def test_the_whole_count_from_opening_to_posting(db, as_user, chain):
     assert locks(db) == 0
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(9)
 
-    # the count is closed: a late sheet is refused and writes nothing
-    sheet, response = count_sheet(clerk, chain, stocktake, [{**fills, "quantity": "1"}])
+    # the count is closed: the late sheet is refused, saying so in words, and writes nothing
+    response = fire(clerk, SC, late["id"], "submit")
     assert response.status_code == 409
-    assert stocktake["number"] in response.json["error"] and "posted" in response.json["error"]
+    assert response.json["error"] == (
+        f"Stocktake {stocktake['number']} is already posted: it takes no more changes."
+    )
     assert entries(db) == 3
-    assert clerk.get(f"{SC}/{sheet['id']}").json["state"] == "draft"
+    assert clerk.get(f"{SC}/{late['id']}").json["state"] == "draft"
+    # and a new sheet cannot choose it: the picker offers only counts still open
+    assert offered_counts(clerk) == []
+    refused = clerk.post(SC, json={"stocktake": stocktake["id"], "location": chain["WH1"],
+                                   "lines": [{**fills, "quantity": "1"}]})  # fmt: skip
+    assert refused.status_code == 422, refused.json
+    assert "cannot be chosen here" in refused.json["errors"]["stocktake"][0]
 
 
 def _task(db, record_id: int) -> int:
@@ -369,3 +390,78 @@ def test_a_transit_location_cannot_be_counted(db, as_user, chain):
     assert response.status_code == 409, response.json
     assert "TR-WH1-S1 is a transit location" in response.json["error"]
     assert locks(db) == 0
+
+
+def _gloves(db, chain) -> int:
+    """An untracked item (no lots), 15 on the books at WH1."""
+    with db.transaction() as session:
+        glove = add_item(session, "GLV", "手套 Gloves", tracking="none")
+        wh1 = session.get(Location, chain["WH1"])
+        post_movements(session, [Movement(item=glove, quantity=D(15), destination=wh1)],
+                       reason=Reason.opening, document="OPENING-GLV")  # fmt: skip
+        return glove.id
+
+
+def test_a_take_back_of_more_than_was_counted_is_refused_on_its_line(db, as_user, chain):
+    """A negative line takes back a wrong scan, never more than was counted: the sheet that
+    would leave an item (or a lot) counted below zero is refused naming its line, with the
+    quantities as people write them, and writes nothing."""
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    glove = _gloves(db, chain)
+    stocktake = open_count(boss, chain)
+    assert count_sheet(clerk, chain, stocktake, [
+        {"item": glove, "quantity": "15"}, {"item": chain["strip"], "lot": "L1", "quantity": "10"},
+    ])[1].status_code == 200  # fmt: skip
+
+    sheet, response = count_sheet(boss, chain, stocktake, [{"item": glove, "quantity": "-20"}])
+    assert response.status_code == 409, response.json
+    assert response.json["error"] == (
+        "Line 1: GLV is counted 15 as available so far: taking back 20 would leave it below "
+        "zero (-5)."
+    )
+    assert boss.get(f"{SC}/{sheet['id']}").json["state"] == "draft"
+    # on a lot, counted on the same sheet: its earlier line counts, the sheet is all or nothing
+    _sheet, response = count_sheet(boss, chain, stocktake, [
+        {"item": chain["strip"], "lot": "L1", "quantity": "2"},
+        {"item": chain["strip"], "lot": "L1", "quantity": "-12.5"},
+    ])  # fmt: skip
+    assert response.status_code == 409, response.json
+    assert response.json["error"] == (
+        "Line 2: STRIP lot L1 is counted 12 as available so far: taking back 12.5 would leave "
+        "it below zero (-0.5)."
+    )
+    # taken back under another status than it was counted: nothing of that status to take back
+    _sheet, response = count_sheet(boss, chain, stocktake, [
+        {"item": glove, "status": "nonconforming", "quantity": "-1"},
+    ])  # fmt: skip
+    assert response.status_code == 409, response.json
+    assert "counted 0 as nonconforming so far" in response.json["error"]
+    assert entries(db) == 2
+
+    # a take-back within the count passes, and the variance shows what is left
+    _sheet, response = count_sheet(boss, chain, stocktake, [{"item": glove, "quantity": "-15"}])
+    assert response.status_code == 200, response.json
+    assert variance_rows(boss, stocktake["number"])[("GLV", None)] == (D(15), D(0), D(-15))
+
+
+def test_a_count_below_zero_is_named_in_words_at_approval(db, as_user, chain):
+    """A count recorded below zero before the sheets checked take-backs is still refused at
+    approval: the item named without a lot it does not have, the quantity as people write it."""
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    glove = _gloves(db, chain)
+    stocktake = open_count(boss, chain, items=[{"item": glove}])
+    with db.transaction() as session:
+        session.add(CountEntry(stocktake_id=_stocktake_id(session, stocktake), item_id=glove,
+                               status="available", quantity=D(-5)))  # fmt: skip
+    assert fire(clerk, ST, stocktake["id"], "submit").status_code == 200
+    response = boss.post(f"/api/v1/approval-tasks/{_task(db, stocktake['id'])}/decision",
+                         json={"decision": "approve"})  # fmt: skip
+    assert response.status_code == 409, response.json
+    assert response.json["error"].endswith("Item GLV is counted below zero (-5): fix the count.")
+    assert boss.get(f"{ST}/{stocktake['id']}").json["state"] == "review"
+
+
+def _stocktake_id(session, record: dict) -> int:
+    from app.kernel.stocktake import Stocktake
+
+    return session.scalar(select(Stocktake.id).where(Stocktake.document == record["number"]))

@@ -261,3 +261,31 @@ def test_a_warehouse_draft_saved_before_the_upgrade_is_reviewed_once_filled(db, 
     refused = as_user("whclerk").post(f"{TO}/{out.id}/transitions/ship", json={})
     assert refused.status_code == 409
     assert review_and_ship(supervisor, out.id).status_code == 200
+
+
+def test_a_unit_picked_and_reviewed_twice_is_refused_naming_the_line(db, as_user, chain):
+    """Two ECG units asked for, one unit scanned twice by the picker and again twice by the
+    supervisor: the two scans match, yet it is one device. The review names the repeat; nothing
+    ships."""
+    clerk = as_user("clerk1")
+    body = {"from_location": chain["WH1"], "to_location": chain["S1"],
+            "lines": [{"item": chain["ecg"], "quantity": "2", "unit_price": "3000"}]}  # fmt: skip
+    asked = clerk.post(TQ, json=body).json
+    assert clerk.post(f"{TQ}/{asked['id']}/transitions/submit", json={}).status_code == 200
+    approve(db, as_user("manager1"), chain["manager1"], asked["id"])
+    [out] = records_of(db, "transfer_out")
+    unit = {"item": chain["ecg"], "lot": "E1", "serial": "SN1", "quantity": "1"}
+    picker = as_user("whclerk")
+    version = picker.get(f"{TO}/{out.id}").json["version"]
+    saved = picker.put(f"{TO}/{out.id}", json={"lines": [unit, unit], "version": version})
+    assert saved.status_code == 200, saved.json
+    assert picker.post(f"{TO}/{out.id}/transitions/finish_picking", json={}).status_code == 200
+    before = (stock(db), ledger_count(db))
+
+    refused = review_and_ship(as_user("whsuper"), out.id, [unit, unit])
+    assert refused.status_code == 409, refused.json
+    said = "Lines, scan 2: serial SN1 is scanned twice (also scan 1)."
+    assert refused.json["error"].endswith(said)
+    assert refused.json["field"] == "lines[1].serial"
+    assert (stock(db), ledger_count(db)) == before
+    assert picker.get(f"{TO}/{out.id}").json["state"] == "picked"

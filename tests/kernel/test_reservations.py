@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -20,7 +21,8 @@ from app.kernel import (
     release,
     reserve,
 )
-from app.kernel.items import Lot, LotStatus
+from app.kernel.allocation import Rules, plan
+from app.kernel.items import Lot, LotStatus, TrackingMode, add_item, get_or_create_lot
 from app.kernel.reservations import ReservationElsewhere, free_lots, reservations_of
 from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
 
@@ -178,3 +180,27 @@ def test_a_line_holds_a_lot_at_one_location_only(db, stocked):
         assert [(row.location_id, row.quantity) for row in released] == [(stocked.s1.id, 2)]
         assert_balances_match_ledger(session)
         assert all(row.reserved == 0 for row in queries.item_stock(session, stocked.strips))
+
+
+def test_lots_without_expiry_or_expiring_together_go_first_received_first_out(db, world):
+    """FEFO falls back to FIFO: of lots without an expiry date, or expiring on the same day, the
+    lot received first goes first (a lot is made when it is first received), whatever its
+    number says — a number often carries the production date, not the day it arrived."""
+    with db.transaction() as session:
+        brace = add_item(session, "BRACE", "护膝", tracking=TrackingMode.lot, expiry_required=False)
+    expiry = TODAY + dt.timedelta(days=200)
+    for number, item, expires in (
+        ("26090128", brace, None),
+        ("26080566", brace, None),
+        ("L-2", world.strips, expiry),
+        ("L-1", world.strips, expiry),
+    ):
+        with db.transaction() as session:  # received one after the other, in this order
+            lot = get_or_create_lot(session, item, number, expires)
+        receive(db, item, 2, world.s1, lot)
+    with db.session() as session:
+        for item, first in ((brace, "26090128"), (world.strips, "L-2")):
+            allocated = allocate(session, item, 3, world.s1, today=TODAY)
+            assert (allocated[0][0].lot_number, allocated[0][1]) == (first, Decimal(2))
+            planned = plan(session, item, 3, world.s1, Rules(), TODAY).picks
+            assert (planned[0].lot.lot_number, planned[0].quantity) == (first, Decimal(2))

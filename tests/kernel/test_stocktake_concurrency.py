@@ -29,7 +29,7 @@ from app.kernel import (
     stocktake_of,
 )
 from app.kernel.stock import LedgerEntry, StockBalance
-from app.kernel.stocktake import StocktakeSnapshot
+from app.kernel.stocktake import CountBelowZero, StocktakeSnapshot
 from tests.kernel.conftest import TODAY, assert_balances_match_ledger, receive
 
 pytestmark = pytest.mark.postgres_only
@@ -248,3 +248,43 @@ def test_scans_racing_the_approval_are_posted_or_refused_never_lost(db, world):
     on_hand, _snapshot, _ledger = _books(db, world)
     assert on_hand == counted
     assert refused["closed"] >= 1  # at least one scan came after the approval
+
+
+def test_two_take_backs_at_once_never_leave_the_count_below_zero(db, world):
+    """Two counters each take back 6 of the 10 counted, at the same moment: the second waits for
+    the first, then sees it, and is refused; the count stays at 4."""
+    receive(db, world.gloves, 10, world.s1)
+    _open_in_own_transaction(db, world)
+    with db.transaction() as session:
+        add_count(session, stocktake_of(session, "ST-1"), world.gloves, Decimal(10))
+    taken, release = threading.Event(), threading.Event()
+    outcomes: list[str] = []
+
+    def first() -> None:
+        with db.transaction() as session:
+            add_count(session, stocktake_of(session, "ST-1"), world.gloves, Decimal(-6))
+            taken.set()
+            release.wait(timeout=10)  # still uncommitted while the second one tries
+        outcomes.append("first taken back")
+
+    def second() -> None:
+        try:
+            with db.transaction() as session:
+                add_count(session, stocktake_of(session, "ST-1"), world.gloves, Decimal(-6))
+            outcomes.append("second taken back")
+        except CountBelowZero:
+            outcomes.append("second refused")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    threads[0].start()
+    assert taken.wait(timeout=10)
+    threads[1].start()
+    try:
+        _wait_until_blocked(db)  # the second take-back queues behind the first
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(outcomes) == ["first taken back", "second refused"]
+    with db.session() as session:
+        assert session.scalar(select(func.sum(CountEntry.quantity))) == Decimal(4)
