@@ -40,13 +40,17 @@ def init() -> None:
 
 @main.command()
 def check() -> None:
-    """Validate all metadata; list every problem and exit non-zero if there is any."""
+    """Validate all metadata and the installed action plugins; list every problem (each file
+    where it is on disk, each broken plugin by its distribution and entry point) and exit
+    non-zero if there is any."""
+    from app.meta.loader import on_disk
+
     settings = load_settings()
     try:
         metadata = load_metadata(settings.metadata_dir, settings.workflows_dir)
     except MetadataInvalid as exc:
         for issue in exc.issues:
-            click.echo(str(issue), err=True)
+            click.echo(str(on_disk(issue, settings.metadata_dir, settings.workflows_dir)), err=True)
         click.echo(f"{len(exc.issues)} problem(s) found", err=True)
         sys.exit(1)
     counts = ", ".join(f"{count} {kind}" for kind, count in metadata.summary().items())

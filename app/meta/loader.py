@@ -7,6 +7,7 @@ either a complete, valid ``Metadata`` comes back or nothing does.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
@@ -272,6 +273,23 @@ def load_metadata(
     if issues:
         raise MetadataInvalid(issues)
     return metadata
+
+
+def on_disk(issue: MetadataIssue, metadata_dir: Path, workflows_dir: Path) -> MetadataIssue:
+    """``issue`` naming the file it is about where it is on disk — relative to the current
+    folder when it is under it, else absolute — rather than as the loader names it
+    (``workflows/sales_order.yaml``, ``forms/supplier.yaml``), for an operator whose folders are
+    elsewhere (``LIANKU_WORKFLOWS_DIR``) to open it. An issue about no file (a plugin's) as is."""
+    for kind in KINDS:
+        prefix = "workflows/" if kind.root == "workflows" else ""
+        base = Path(workflows_dir if kind.root == "workflows" else metadata_dir)
+        patterns = (kind.pattern, kind.pattern.removesuffix(".yaml") + ".json")
+        if any(fnmatch(issue.file, prefix + pattern) for pattern in patterns):
+            path = Path(os.path.abspath(base / issue.file.removeprefix(prefix)))
+            if path.is_relative_to(Path.cwd()):
+                path = path.relative_to(Path.cwd())
+            return replace(issue, file=str(path))
+    return issue
 
 
 def _register(metadata: Metadata, kind: Kind, document: SourceDocument, issues: list) -> None:

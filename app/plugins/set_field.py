@@ -1,6 +1,12 @@
 """Built-in action ``set_field``: write a fixed value into one of the record's fields — or, with
 ``user: true``, the user firing the transition (the inspector of a receipt is whoever signs its
-inspection, not whom the clerk named)."""
+inspection, not whom the clerk named).
+
+The field must be one of the form's own (header) fields, and the value one it can hold — a
+number for a decimal, one of a select's options, an ISO date, a record's id for a link, a list
+for a table; with ``user: true``, a link to ``user``. The workflow checks refuse anything else
+when the workflow is loaded (``app.workflow.checks``); ``run`` checks again, through
+``context.records.value_for``, and writes the value as a save through the form would store it."""
 
 from __future__ import annotations
 
@@ -28,11 +34,11 @@ class SetField(Action):
         ],
     }
     param_labels = {"user": {"zh_CN": "填入执行此步骤的用户", "en": "The user doing this step"}}
+    writes = ("field",)
 
     def run(self, context: ActionContext) -> None:
         params = context.params
-        data = dict(context.record.data or {})
-        data[params["field"]] = (
-            getattr(context.user, "id", None) if params.get("user") else params["value"]
-        )
-        context.record.data = data
+        value = getattr(context.user, "id", None) if params.get("user") else params["value"]
+        if context.records is not None:  # (None only where a test runs the action bare)
+            value = context.records.value_for(context.record.form, params["field"], value)
+        context.record.data = {**(context.record.data or {}), params["field"]: value}

@@ -12,18 +12,25 @@ webhook — is an action: a class with a ``name``, a JSON Schema for its paramet
 
 An action signals a business refusal by raising ``ActionError`` with a message for the user;
 the transition and everything its actions wrote are then rolled back together.
+
+A package whose entry point is broken (its module missing or failing to import, or registered
+under a name other than its action's ``name``) is not a crash: ``ActionRegistry.problems`` lists
+it, and the workflow checks report it as one problem — ``lianku check`` exits 1 and the
+application refuses to start, naming the distribution, the entry point and what went wrong.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from sqlalchemy.orm import Session
+
+from app.i18n import _
 
 ENTRY_POINT_GROUP = "lianku.actions"
 
@@ -53,6 +60,10 @@ class ActionContext:
     records: Any = None
     #: The state the record moves to once every action has run.
     target_state: str | None = None
+    #: The transition is only previewed (``POST …/transitions/<t>/preview``): everything it
+    #: writes to the database is rolled back afterwards, but nothing else is — an action with an
+    #: effect outside the database (a call to an ERP, a mail, a file) must skip it now.
+    preview: bool = False
 
 
 #: What the parameters most actions share are called in the workflow designer; an action's own
@@ -94,23 +105,61 @@ class Action:
     """Base class of every action: set ``name`` and ``params_schema``, implement ``run``; a
     ``label`` (``{"zh_CN": …, "en": …}``) says in a line what it does, for the workflow editor,
     and ``param_labels`` what each parameter is (by name, the same shape) where ``PARAM_WORDS``
-    does not."""
+    does not.
+
+    Two rules every action keeps:
+
+    **Write only the form's fields.** An action that writes ``context.record.data`` writes only
+    fields its form declares (in its header, or in a table's lines the table's own fields), each
+    with a value the field can hold: the API and the pages show only declared fields, read as
+    their type, so anything else is kept but never seen, and a wrong type breaks what reads it.
+    Pass a value through ``context.records.value_for(form, field, value)``, which gives it as a
+    save through the form would store it or refuses it naming the field. List in ``writes`` the
+    parameters that name a header field the action writes: the workflow checks then refuse, at
+    load, a step naming a field the form does not have. The engine itself refuses, when the
+    action has run, a header key the form does not declare.
+
+    **No effect outside the database on a preview.** ``POST …/transitions/<t>/preview`` runs the
+    transition's actions for real and then rolls the database back; nothing else is rolled back.
+    An action with an external effect (an HTTP call to an ERP, a mail, a file written) does
+    nothing of it when ``context.preview`` is true. Better still, it defers the effect until the
+    transaction commits by queueing a job (``app.kernel.jobs.enqueue``, as ``webhook`` does): the
+    job is written in the same transaction, so a preview, a refusal by a later action or any
+    rollback leaves no job, and the worker runs it — and tries it again — only once it is
+    committed. (The engine has no after-commit callback: the job queue is that hook.)
+    """
 
     name: ClassVar[str]
     label: ClassVar[dict] = {}
     params_schema: ClassVar[dict] = {"type": "object", "additionalProperties": False}
     param_labels: ClassVar[dict] = {}
+    #: The parameters naming a header field of the form that the action writes (``set_field``'s
+    #: ``field``): each must name one of the form's own fields, not a computed one.
+    writes: ClassVar[tuple[str, ...]] = ()
 
     def run(self, context: ActionContext) -> None:
         raise NotImplementedError
 
 
-class ActionRegistry:
-    """The installed actions by name, with their parameter validators."""
+@dataclass(frozen=True)
+class PluginProblem:
+    """An entry point of the ``lianku.actions`` group that gives no usable action: which one,
+    of which installed distribution, and what went wrong (its ``reason``)."""
 
-    def __init__(self, actions: dict[str, Action]):
+    entry_point: str
+    target: str  # what it points at, ``module:Class``
+    distribution: str  # "name version", or "" when the entry point has no distribution
+    reason: str
+
+
+class ActionRegistry:
+    """The installed actions by name, with their parameter validators; ``problems`` are the
+    entry points that gave no usable action (left out, and reported by the workflow checks)."""
+
+    def __init__(self, actions: dict[str, Action], problems: list[PluginProblem] | None = None):
         self._actions = actions
         self._validators = {}
+        self.problems = list(problems or [])
         for name, action in actions.items():
             try:
                 Draft202012Validator.check_schema(action.params_schema)
@@ -120,21 +169,21 @@ class ActionRegistry:
 
     @classmethod
     def from_entry_points(cls) -> ActionRegistry:
+        """Every action the installed packages register; an entry point that fails is noted in
+        ``problems`` with its distribution, not raised: ``lianku check`` lists it with the rest."""
         actions: dict[str, Action] = {}
+        problems: list[PluginProblem] = []
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             try:
-                action_class = entry_point.load()
-            except Exception as exc:  # a broken third-party package must name itself
-                raise PluginError(
-                    f"action {entry_point.name} ({entry_point.value}): {exc}"
-                ) from exc
-            if getattr(action_class, "name", None) != entry_point.name:
-                raise PluginError(
-                    f"action {entry_point.value} is registered as {entry_point.name!r} "
-                    f"but calls itself {getattr(action_class, 'name', None)!r}"
-                )
-            actions[entry_point.name] = action_class()
-        return cls(actions)
+                action = _loaded(entry_point)
+            except PluginError as exc:
+                problems.append(_problem(entry_point, str(exc)))
+                continue
+            if entry_point.name in actions:
+                problems.append(_problem(entry_point, _twice(entry_point.name)))
+                continue
+            actions[entry_point.name] = action
+        return cls(actions, problems)
 
     def names(self) -> list[str]:
         return sorted(self._actions)
@@ -154,3 +203,44 @@ class ActionRegistry:
 def installed_actions() -> ActionRegistry:
     """The actions installed in this environment (read once per process)."""
     return ActionRegistry.from_entry_points()
+
+
+def _loaded(entry_point: EntryPoint) -> Action:
+    """The action ``entry_point`` registers, or ``PluginError`` saying in a line why there is
+    none (the traceback of a failed import helps nobody reading ``lianku check``)."""
+    try:
+        action_class = entry_point.load()
+    except Exception as exc:  # whatever a third-party module raises as it is imported
+        raise PluginError(_("cannot load it: %(error)s", error=_one_line(exc))) from None
+    if not callable(getattr(action_class, "run", None)):
+        raise PluginError(_("%(target)s is not an action: it has no run method",
+                            target=entry_point.value))  # fmt: skip
+    called = getattr(action_class, "name", None)
+    if called != entry_point.name:
+        raise PluginError(
+            _("the action calls itself '%(called)s': the entry point must have the action's name",
+              called=called)
+        )  # fmt: skip
+    try:
+        action = action_class()
+        Draft202012Validator.check_schema(action.params_schema)
+    except SchemaError as exc:
+        raise PluginError(_("invalid params_schema: %(error)s", error=exc.message)) from None
+    except Exception as exc:
+        raise PluginError(_("cannot load it: %(error)s", error=_one_line(exc))) from None
+    return action
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _twice(name: str) -> str:
+    return _("another installed package registers an action named '%(name)s' too", name=name)
+
+
+def _problem(entry_point: EntryPoint, reason: str) -> PluginProblem:
+    dist = getattr(entry_point, "dist", None)
+    named = f"{dist.metadata['Name']} {dist.version}" if dist is not None else ""
+    return PluginProblem(entry_point.name, entry_point.value, named, reason)

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from dataclasses import dataclass
+
 from app.i18n import _
+from app.kernel.audit import jsonable
 from app.meta.checks import SYSTEM_NAMES, unknown_roles
 from app.meta.expressions import ExpressionError, compile_expression
+from app.meta.forms import COMPUTED_TYPES
 from app.meta.loader import Metadata, cross_check, describe_error
 from app.meta.yamlsource import MetadataIssue
-from app.workflow.actions import installed_actions
+from app.workflow.actions import Action, PluginProblem, installed_actions
+from app.workflow.field_values import ValueRefused, fitted, header_field, links_to_user
 
 
 def _steps(transition: dict):
@@ -22,17 +29,45 @@ def _steps(transition: dict):
             yield (*where, index), step
 
 
+@dataclass(frozen=True)
+class PluginIssue(MetadataIssue):
+    """A broken plugin: in no metadata file, so named by its distribution (``file``) and entry
+    point (``path``) instead of a file and line."""
+
+    def __str__(self) -> str:
+        return f"{self.file}, {self.path}: {self.message}"
+
+
+def plugin_issue(problem: PluginProblem) -> PluginIssue:
+    """One broken entry point as one problem; listed first (``root``): the workflow steps naming
+    its action follow from it."""
+    where = (
+        _("plugin %(distribution)s", distribution=problem.distribution)
+        if problem.distribution
+        else _("a plugin")
+    )
+    path = _("entry point %(name)s = %(target)s", name=problem.entry_point, target=problem.target)
+    return PluginIssue(where, 0, path, problem.reason, root=True)
+
+
 @cross_check
 def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
     """Every action named exists, and its parameters match the action's own JSON Schema; a
-    ``fired_by`` parameter (whoever last fired that transition) names one of the workflow's."""
+    ``fired_by`` parameter (whoever last fired that transition) names one of the workflow's; the
+    fields an action writes are the form's, with values they can hold. An installed plugin that
+    is broken is reported once, not as an unknown action in every step naming it."""
     registry = installed_actions()
-    for document in metadata.workflows.values():
+    issues.extend(plugin_issue(problem) for problem in registry.problems)
+    broken = {problem.entry_point for problem in registry.problems}
+    for form_name, document in metadata.workflows.items():
+        form = metadata.forms.get(form_name)
         transitions = {t["name"] for t in document.data["transitions"]}
         for t_index, transition in enumerate(document.data["transitions"]):
             for where, step in _steps(transition):
                 path = ("transitions", t_index, *where)
                 name = step["action"]
+                if name in broken:
+                    continue
                 if name not in registry:
                     issues.append(
                         document.issue(
@@ -45,8 +80,15 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         )
                     )
                     continue
-                for error in registry.params_errors(name, step.get("params", {})):
+                errors = registry.params_errors(name, step.get("params", {}))
+                for error in errors:
                     issues.extend(describe_error(document, error, (*path, "params")))
+                if not errors and form is not None:
+                    action, params = registry.get(name), step.get("params") or {}
+                    found = _written_field_issues(form.data, action, params)
+                    found += _set_field_issues(form.data, name, params)
+                    for key, message in found:
+                        issues.append(document.issue((*path, "params", key), message))
                 roles = (step.get("params") or {}).get("roles")
                 issues.extend(unknown_roles(metadata, document, (*path, "params"), roles))
                 fired_by = (step.get("params") or {}).get("fired_by")
@@ -58,6 +100,53 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                               name=fired_by, names=", ".join(sorted(transitions))),
                         )
                     )  # fmt: skip
+
+
+def _written_field_issues(form: dict, action: Action, params: dict) -> list[tuple[str, str]]:
+    """Each parameter the action ``writes`` that names no header field of the form, or a
+    computed one, as (parameter, message)."""
+    found = []
+    for key in getattr(action, "writes", ()):
+        name = params.get(key)
+        if not isinstance(name, str):
+            continue
+        field = header_field(form, name)
+        if field is None:
+            message = _("unknown field '%(name)s' of %(form)s: an action writes only the form's "
+                        "own fields", name=name, form=form["name"])  # fmt: skip
+            found.append((key, message))
+        elif field["type"] in COMPUTED_TYPES:
+            message = _("'%(name)s' is computed (%(type)s): an action cannot write it",
+                        name=name, type=field["type"])  # fmt: skip
+            found.append((key, message))
+    return found
+
+
+def _set_field_issues(form: dict, action: str, params: dict) -> list[tuple[str, str]]:
+    """``set_field``'s literal ``value`` must fit its field's type (``fitted``: as a save
+    through the form would take it), and ``user: true`` needs a link to user."""
+    field = header_field(form, params.get("field")) if action == "set_field" else None
+    if field is None or field["type"] in COMPUTED_TYPES:
+        return []  # not set_field, or reported as not writable
+    if params.get("user"):
+        if links_to_user(field):
+            return []
+        return [("user", _("'%(name)s' is not a link to user: it cannot hold who fires the step",
+                           name=field["name"]))]  # fmt: skip
+    try:
+        fitted(field, params["value"])
+    except ValueRefused as exc:
+        return [("value", _("%(value)s does not fit %(name)s (%(type)s): %(reason)s",
+                            value=_quoted(params["value"]), name=field["name"],
+                            type=field["type"], reason=exc))]  # fmt: skip
+    return []
+
+
+def _quoted(value) -> str:
+    """A literal as a refusal quotes it: text (and a date) in quotes, else as JSON writes it."""
+    if isinstance(value, str | dt.date):
+        return f"'{value}'"
+    return json.dumps(jsonable(value), ensure_ascii=False)
 
 
 @cross_check

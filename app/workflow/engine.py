@@ -36,7 +36,7 @@ from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
 from app.meta.records import StaleRecord, ValidationFailed
 from app.meta.registry import Registry
-from app.workflow import approvals, side_effects
+from app.workflow import approvals, field_values, side_effects
 from app.workflow.actions import ActionContext, ActionError, installed_actions
 from app.workflow.errors import (  # noqa: F401  (re-exported)
     SignatureRefused,
@@ -138,6 +138,26 @@ class RecordsInterface:
                 ]
         record.data = data
 
+    def value_for(self, form: str, name: str, value):
+        """``value`` as the header field ``name`` of ``form`` stores it (a decimal as its text, a
+        date as ISO, as a save through the form would), for an action to write into the record;
+        ``FieldNotWritable`` (an ``ActionError`` naming the field) when the form has no such
+        field, it is computed, or it cannot hold the value."""
+        found = self.registry.form(form)
+        field = found.field(name) if found is not None else None
+        if field is None:
+            shown = found.label(records.locale()) if found is not None else form
+            raise FieldNotWritable(
+                name, _("%(form)s has no field '%(name)s' to write.", form=shown, name=name)
+            )
+        try:
+            return field_values.fitted(field.spec, value)
+        except field_values.ValueRefused as exc:
+            raise FieldNotWritable(name, _(
+                "%(field)s cannot hold %(value)s: %(reason)s",
+                field=field.label(records.locale()), value=_shown(value), reason=exc,
+            )) from None  # fmt: skip
+
     def fire(self, record: Record, transition_name: str, comment: str | None = None) -> None:
         """Fire a transition of another record as a consequence of this one, on this action's
         authority: e.g. cancelling the documents an order's allocation made. Its state and
@@ -152,6 +172,25 @@ class RecordsInterface:
     def recall_trace(self, item, lots, units=None) -> list[dict]:
         """The trace of recalled goods with sale documents resolved to their customers."""
         return recall.recall_trace(self.session, item, lots, units)
+
+
+class FieldNotWritable(ActionError):
+    """An action would write a value a field cannot hold, or a field the form does not have;
+    ``field`` names it, for the page to mark."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def _shown(value) -> str:
+    """A value as a refusal quotes it: text in quotes, anything else as JSON writes it."""
+    return f"'{value}'" if isinstance(value, str) else json.dumps(audit.jsonable(value))
+
+
+#: ``session.info`` key: set while ``fire`` previews a transition, so that every action run in it
+#: — approval hooks and the transitions actions fire on other records included — is told so.
+PREVIEWING = "lianku.previewing_transition"
 
 
 # --- reading the definition ----------------------------------------------------------------
@@ -525,6 +564,8 @@ def fire(
     if transition.get("signature") and not preview:
         signer, meaning = check_signature(session, user, signature)
     savepoint = session.begin_nested()
+    if preview:
+        session.info[PREVIEWING] = True
     try:
         if "approval" in transition:
             event = approvals.start(session, registry, form, record, transition, user, comment)
@@ -541,6 +582,9 @@ def fire(
     except BaseException:
         savepoint.rollback()
         raise
+    finally:
+        if preview:
+            session.info.pop(PREVIEWING, None)
     savepoint.commit()
     return event
 
@@ -560,7 +604,8 @@ def run_actions(
 ) -> ActionContext:
     """Run the transition's actions (or the given ``steps`` of it, e.g. its approval's
     ``on_pending``) in order, each only where its ``when`` holds on the record; the first refusal
-    raises and stops the rest."""
+    raises and stops the rest. On a preview (``fire(preview=True)``) the actions are told so
+    (``context.preview``): they skip what they would do outside the database."""
     registry_of_actions = installed_actions()
     form = registry.form(record.form)
     origin = _origin(record, transition)
@@ -569,18 +614,35 @@ def run_actions(
         comment=comment,
         records=RecordsInterface(session, registry, user, origin=origin),
         target_state=target_state or transition["to"],
+        preview=bool(session.info.get(PREVIEWING)),
     )  # fmt: skip
     with side_effects.audited(session, user, record, origin):
         for step in transition.get("actions", []) if steps is None else steps:
             if "when" in step and not _step_applies(form, record, step["when"]):
                 continue
             context.params = dict(step.get("params", {}))
+            keys = set(record.data or {})
             try:
                 registry_of_actions.get(step["action"]).run(context)
             except KernelError as refused:
                 _name_the_line(refused, context.params)
                 raise
+            _refuse_undeclared_keys(form, record, keys, step["action"])
     return context
+
+
+def _refuse_undeclared_keys(form: FormDef, record: Record, before: set, action: str) -> None:
+    """An action wrote a header key its form does not declare: kept in ``records.data`` but
+    shown by neither the API nor the pages, it would be lost silently (a plugin's ERP
+    reference); refused instead, for whoever installed the plugin to fix it or the form."""
+    written = set(record.data or {}) - before - {field.name for field in form.fields}
+    if written:
+        raise ActionError(_(
+            "The action %(action)s wrote %(names)s, which %(form)s does not have as a field: it "
+            "would be kept but never shown. Ask an administrator to add the field to the form or "
+            "to correct the action.",
+            action=action, names=", ".join(sorted(written)), form=form.label(records.locale()),
+        ))  # fmt: skip
 
 
 def _name_the_line(refused: KernelError, params: dict) -> None:

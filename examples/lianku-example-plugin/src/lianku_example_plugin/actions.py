@@ -2,6 +2,19 @@
 
 A cold-chain receipt (2–8 °C devices) must not be accepted when the temperature logged on
 arrival is outside the allowed band; the transition is then rolled back with this message.
+
+It only reads the record, so it runs the same when the transition is previewed
+(``POST …/transitions/<t>/preview``, rolled back afterwards). An action with an effect outside
+the database — telling an ERP, sending a mail — must skip it on a preview and, better, queue it
+as a job that runs once the transaction commits::
+
+    def run(self, context: ActionContext) -> None:
+        if context.preview:
+            return  # nothing leaves Lianku for a transition that is only previewed
+        jobs.enqueue(context.session, "erp_push", {"record": context.record.id})
+
+And it writes only fields its form declares, each with a value that field can hold
+(``context.records.value_for(form, field, value)``): anything else is refused.
 """
 
 from decimal import Decimal, InvalidOperation
