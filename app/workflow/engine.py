@@ -298,20 +298,24 @@ def condition_names(form_spec: dict) -> frozenset[str]:
 # --- the checks ----------------------------------------------------------------------------
 
 
-def _may_fire_by_role(session: Session, user, form: FormDef, record: Record, transition) -> bool:
-    """The workflow's ``roles`` decide when declared (never a read_only role); else roles.yaml.
-    Only where the record lies in the scope of a role that allows it: another role of the user's
-    that lets them see the record does not let them pass it."""
+def firing_roles(user, form: FormDef, transition: dict) -> list[str]:
+    """The roles of ``user`` that may fire ``transition`` somewhere: the workflow's ``roles``
+    decide when declared (never a read_only role); else roles.yaml's ``transition:<name>``."""
     roles = transition.get("roles")
     if roles is None:
-        firing = access.granting(user, f"transition:{transition['name']}", form.name)
-    else:
-        definitions = access.role_definitions()
-        firing = [
-            name
-            for name in getattr(user, "role_names", ())
-            if name in roles and not definitions.get(name, {}).get("read_only")
-        ]
+        return access.granting(user, f"transition:{transition['name']}", form.name)
+    definitions = access.role_definitions()
+    return [
+        name
+        for name in getattr(user, "role_names", ())
+        if name in roles and not definitions.get(name, {}).get("read_only")
+    ]
+
+
+def _may_fire_by_role(session: Session, user, form: FormDef, record: Record, transition) -> bool:
+    """``firing_roles``, only where the record lies in the scope of a role that allows it:
+    another role of the user's that lets them see the record does not let them pass it."""
+    firing = firing_roles(user, form, transition)
     if not firing:
         return False
     return not form.location_field or access.in_scope(session, user, record.location_id, firing)

@@ -521,3 +521,20 @@ def test_a_store_manager_proposes_a_customer_card_that_qa_approves(shop):
         json={"signature": {"password": PASSWORD, "meaning": "approved"}},
     )
     assert response.status_code == 200 and response.json["state"] == "approved", response.json
+
+
+def test_the_api_document_offers_each_caller_the_transitions_the_engine_lets_them_fire(shop):
+    """The sales flow names its roles on each transition (roles.yaml's transition rights are not
+    what decides there): a store clerk is offered confirm, deliver and picking done, not the
+    review; a store manager is not offered approving a customer card, which is QA's."""
+
+    def offered(username: str, form: str) -> set[str]:
+        paths = shop.api(username).get("/api/v1/openapi.json").json["paths"]
+        fire = paths.get(f"/api/v1/forms/{form}/records/{{id}}/transitions/{{transition}}")
+        return set(fire["parameters"][1]["schema"]["enum"]) if fire else set()
+
+    clerk = offered("clerk", "sales_order")
+    assert {"confirm", "deliver", "finish_picking"} <= clerk
+    assert "review_deliver" not in clerk
+    assert "review_deliver" in offered("manager", "sales_order")
+    assert "approve" not in offered("manager", "customer")
