@@ -57,10 +57,12 @@ def _roles_in_force() -> dict:
 
 
 def _form_label(name: str) -> str:
-    """A form's label in the reader's language (its name outside an app or when unknown)."""
+    """A form's label in the reader's language (its name outside an app or when unknown). A
+    job refused a right runs in the app without a request: it reads the app's registry."""
     if not has_app_context():
         return name
-    form = registry().form(name)
+    live = registry() if has_request_context() else current_app.extensions.get("lianku.registry")
+    form = live.form(name) if live is not None else None
     return form.label(locale()) if form is not None else name
 
 

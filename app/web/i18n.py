@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
@@ -17,6 +17,8 @@ from app.kernel.items import business_timezone
 def select_locale() -> str:
     """A person's chosen language; for an API token (no person, no preference of its own) and
     visitors, the request's ``Accept-Language``, else the deployment's default."""
+    if not has_request_context():  # a job or the CLI: the deployment's default
+        return current_app.config["LIANKU"].default_locale
     signed_in = getattr(current_user, "is_authenticated", False)
     if signed_in and not current_user.is_api_token and current_user.locale in LOCALES:
         return current_user.locale

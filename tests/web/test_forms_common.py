@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from werkzeug.datastructures import MultiDict
 
 from app.meta.forms import compile_form
@@ -30,3 +31,14 @@ def test_an_unticked_box_means_no_on_a_line_as_in_the_header():
         "urgent": False,
         "lines": [{"item": "A", "intact": True}, {"item": "B", "intact": False}],
     }
+
+
+def test_a_refusal_in_a_job_names_the_form_without_a_request(app):
+    """A job (an import, an export) runs in the app without a request: a right it lacks is
+    refused naming the form by its label, not crashed on the request the page would have."""
+    from app.meta import access
+
+    clerk = access.JobActor("job", "job", "store_clerk")
+    with app.app_context(), pytest.raises(access.PermissionDenied) as refused:
+        access.require(clerk, "create", "supplier")
+    assert "供应商" in str(refused.value)
