@@ -36,6 +36,7 @@ from app.meta.reports import (
     get_report,
     run_report,
 )
+from app.meta.reports.run import result_json
 from app.workflow import engine
 from tests.report_chain import TODAY, make_report_chain
 
@@ -320,6 +321,9 @@ def test_slow_moving_counts_the_days_since_an_item_last_left(app, db, chain, met
     recent = run(app, db, chain, metadata, "slow_moving",
                  params={"item": "AGED", "idle_days": "0"})  # fmt: skip
     assert rows(recent, "location", "item_code", "idle_days") == [("上海徐汇店", "AGED", 1)]
+    with app.test_request_context():  # a dashboard card reads the moment on the shops' clock
+        [row] = result_json(recent)["rows"]
+    assert row["labels"]["last_out"] == f"{TODAY - dt.timedelta(days=1)} 13:00"
     assert rows(run(app, db, chain, metadata, "slow_moving", username="manager_b"),
                 "item_code") == [("IDLE",)]  # fmt: skip
 

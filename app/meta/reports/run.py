@@ -12,6 +12,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from app.i18n import _, localized
+from app.kernel.items import wall_clock
 from app.meta import access
 from app.meta.expressions import Context, ExpressionError
 from app.meta.reports.model import Page, ParamError, Report, ReportColumn
@@ -484,14 +485,25 @@ def _json_row(row: dict, columns: list[ReportColumn]) -> dict:
 
 def _labels(row: dict, columns: list[ReportColumn]) -> dict:
     """The cells a person reads otherwise than stored: a code column's label, a yes/no
-    column's 是/否 (the page shows these; filters and drill links use the values)."""
+    column's 是/否, a moment on the shops' clock (the page shows these; filters and drill links
+    use the values)."""
     labels = {}
     for column in columns:
         value = row.get(column.name)
+        if column.type == "datetime" and value not in (None, ""):
+            labels[column.name] = _on_the_clock(value)
+            continue
         text = shown(column, value)
         if (column.options or column.type == "boolean") and text != value:
             labels[column.name] = text
     return labels
+
+
+def _on_the_clock(value) -> str:
+    """A moment (stored UTC; an aggregate of one may come back as its text) as the shops'
+    clock reads it."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return wall_clock(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))
 
 
 def _links(row: dict, columns: list[ReportColumn]) -> dict:
