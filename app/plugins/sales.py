@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import recall, reservations
 from app.kernel.errors import LotBlocked, LotExpired
@@ -79,29 +80,33 @@ class CheckCustomerQualification(Action):
         if customer_id not in (None, ""):
             customer = context.records.read("customer", customer_id)
             if customer is None:
-                raise ActionError(_("Customer %(id)s does not exist.", id=customer_id))
-            _check_approved(customer)
+                raise ActionError(
+                    _("Customer %(id)s does not exist.", id=customer_id), params["customer"]
+                )
+            _check_approved(customer, params["customer"])
         today = business_today()
         for line in common.lines_of(context, params["lines"]):
             item = common.item(context, line, params["item"])
             require_registration(item, today)
             if customer is not None:
-                _check_licences(customer, item, today)
+                _check_licences(customer, item, today, params["customer"])
 
 
-def _check_approved(customer) -> None:
+def _check_approved(customer, field: str) -> None:
     if customer.state != "approved":
         raise ActionError(
             _(
                 "Customer %(customer)s is not approved by QA yet (first-time qualification): "
                 "it cannot buy.",
                 customer=customer.data.get("name"),
-            )
+            ),
+            field,
         )
 
 
-def _check_licences(customer, item: Item, today: dt.date) -> None:
-    """A business customer needs a valid licence for class II/III and a valid business licence."""
+def _check_licences(customer, item: Item, today: dt.date, field: str) -> None:
+    """A business customer needs a valid licence for class II/III and a valid business licence
+    (each refusal names the order's customer ``field``)."""
     data = customer.data
     if data.get("kind", RETAIL) == RETAIL:
         return
@@ -115,7 +120,8 @@ def _check_licences(customer, item: Item, today: dt.date) -> None:
                 licence=data.get("business_licence_number") or "-",
                 customer=name,
                 date=business_expiry.isoformat(),
-            )
+            ),
+            field,
         )
     if item.device_class not in LICENSED_CLASSES:
         return
@@ -128,7 +134,8 @@ def _check_licences(customer, item: Item, today: dt.date) -> None:
                 customer=name,
                 device_class=str(item.device_class),
                 item=item.code,
-            )
+            ),
+            field,
         )
     if expiry < today:
         raise ActionError(
@@ -140,7 +147,8 @@ def _check_licences(customer, item: Item, today: dt.date) -> None:
                 item=item.code,
                 licence=number,
                 date=expiry.isoformat(),
-            )
+            ),
+            field,
         )
 
 
@@ -182,11 +190,13 @@ class DeliverScanned(Action):
             ordered[item_id] -= shipped  # the fulfilment orders hand these over
         scans = common.rows(context, params["deliveries"])
         if not scans and any(quantity > 0 for quantity in ordered.values()):
-            raise ActionError(_("Scan the goods you hand over before delivering."))
+            raise ActionError(
+                _("Scan the goods you hand over before delivering."), params["deliveries"]
+            )
         movements = [_scanned_movement(context, number, scan, where, ordered)
                      for number, scan in enumerate(scans, start=1)]  # fmt: skip
         _check_units_once(movements, params["deliveries"])
-        _check_quantities(session, movements, ordered)
+        _check_quantities(session, movements, ordered, params["deliveries"])
         if params.get("check_only"):
             return
         held = _held(session, document)
@@ -290,8 +300,8 @@ def _check_units_once(movements: list[Movement], table: str) -> None:
             raise SerialScannedTwice(table, movement.line, movement.unit.serial, first)
 
 
-def _check_quantities(session, movements: list[Movement], ordered: dict[int, Decimal]) -> None:
-    """Each item is delivered exactly in the quantity ordered."""
+def _check_quantities(session, movements: list[Movement], ordered: dict[int, Decimal], table: str):
+    """Each item is delivered exactly in the quantity ordered (else refused on the scans)."""
     scanned: dict[int, Decimal] = defaultdict(Decimal)
     for movement in movements:
         scanned[movement.item.id] += movement.quantity
@@ -301,9 +311,10 @@ def _check_quantities(session, movements: list[Movement], ordered: dict[int, Dec
                 _(
                     "%(item)s: %(ordered)s ordered but %(scanned)s scanned.",
                     item=session.get(Item, item_id).code,
-                    ordered=quantity,
-                    scanned=scanned[item_id],
-                )
+                    ordered=plain_quantity(quantity),
+                    scanned=plain_quantity(scanned[item_id]),
+                ),
+                table,
             )
 
 

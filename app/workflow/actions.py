@@ -36,7 +36,14 @@ ENTRY_POINT_GROUP = "lianku.actions"
 
 
 class ActionError(Exception):
-    """An action refused to run; ``str(error)`` is shown to the user as the reason."""
+    """An action refused to run; ``str(error)`` is shown to the user as the reason, and
+    ``field`` (when the refusal is about one: ``customer``, ``deliveries[2].serial``) is named
+    to the API and marked on the form."""
+
+    def __init__(self, message: object = "", field: str | None = None):
+        super().__init__(message)
+        if field is not None:
+            self.field = field
 
 
 class PluginError(Exception):

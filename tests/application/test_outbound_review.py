@@ -156,6 +156,7 @@ def test_picking_done_needs_the_whole_picking_and_a_review_sent_back_starts_agai
         refused = fire(clerk, SO, order, "finish_picking")
         assert refused.status_code == 409, refused.json
         assert refused.json["error"].endswith(said)
+        assert refused.json["field"] == "deliveries"  # the scans the picker corrects
         assert clerk.get(f"{SO}/{order['id']}").json["state"] == "confirmed"
     scan_goods(clerk, order["id"], [strip_scan("A", 3), strip_scan("A2", 2)])
     assert fire(clerk, SO, order, "finish_picking").status_code == 200

@@ -286,6 +286,7 @@ def test_class_iii_to_a_customer_without_a_valid_licence_is_refused(shop, db):
     assert response.status_code == 409
     message = response.json["error"]
     assert "沪械经营2019009" in message and day(-1).isoformat() in message and "III" in message
+    assert response.json["field"] == "customer"  # the form marks the customer it is about
     assert held(db) == [] and stock(db) == {**STRIP_ON_HAND, **PACE_ON_HAND}
     assert clerk.get(f"{SO}/{order['id']}").json["state"] == "draft"
 
@@ -300,6 +301,7 @@ def test_a_customer_not_yet_approved_by_qa_cannot_buy(shop, db):
                                        "unit_price": "10"}], response.json["id"])  # fmt: skip
     response = fire(manager, SO, order, "confirm")
     assert response.status_code == 409 and "新诊所" in response.json["error"]
+    assert response.json["field"] == "customer"
     assert held(db) == []
 
 
