@@ -115,7 +115,7 @@ def _app_or_exit():
     try:
         return create_app()
     except MetadataInvalid as exc:
-        click.echo(f"refusing to start, the metadata is invalid:\n{exc}", err=True)
+        click.echo(f"refusing to start, the metadata or a plugin is invalid:\n{exc}", err=True)
         sys.exit(1)
 
 

@@ -47,11 +47,19 @@ def dashboard_for(
     metadata: Metadata, roles: list[str], may_run: Callable[[str], bool]
 ) -> dict | None:
     """The first dashboard (by name) meant for one of ``roles``, keeping only the cards whose
-    report ``may_run``; None when there is none."""
+    report ``may_run``; None when there is none. A card an admin left untitled is titled by its
+    report's label (a card with no heading says nothing of what it counts)."""
     for name in sorted(metadata.dashboards):
         data = metadata.dashboards[name].data
         if set(data.get("roles", [])) & set(roles):
-            cards = [card for card in data["cards"] if may_run(card["report"])]
+            cards = [_titled(metadata, card) for card in data["cards"] if may_run(card["report"])]
             if cards:
                 return {**data, "cards": cards}
     return None
+
+
+def _titled(metadata: Metadata, card: dict) -> dict:
+    if card.get("title"):
+        return card
+    report = metadata.reports.get(card["report"])
+    return {**card, "title": report.data.get("label") if report is not None else None}

@@ -34,3 +34,20 @@ def test_bad_cards_are_load_time_errors(tmp_path):
         "dashboards/broken.yaml:5 cards[0].report: unknown report 'no_such_report'",
         "dashboards/broken.yaml:7 cards[1].params.colour: unknown parameter 'colour'",
     ]
+
+
+def test_an_untitled_card_is_titled_by_its_report(tmp_path):
+    from app.meta.dashboards import dashboard_for
+
+    shutil.copytree(ROOT / "metadata", tmp_path / "metadata")
+    (tmp_path / "metadata" / "dashboards" / "aaa.yaml").write_text(
+        "name: aaa\nlabel: {zh_CN: 甲, en: A}\nroles: [auditor]\n"
+        "cards:\n  - {report: audit_trail, chart: table}\n"
+        "  - {report: audit_trail, chart: table, title: {zh_CN: 审计, en: Audit}}\n"
+    )
+    metadata = load_metadata(tmp_path / "metadata", ROOT / "workflows")
+    board = dashboard_for(metadata, ["auditor"], lambda name: True)
+    assert [card["title"] for card in board["cards"]] == [
+        metadata.reports["audit_trail"].data["label"],
+        {"zh_CN": "审计", "en": "Audit"},
+    ]
