@@ -549,6 +549,11 @@ def publish(
             "open it again to see that change, then make yours on it",
             live=live, form=name, opened=opened,
         ))  # fmt: skip
+    if text.strip() == (text_of(session, registry, name, live, kind) or "").strip():
+        raise ChangeRefused(_(
+            "nothing changed: version %(live)s of %(form)s is this text already", live=live,
+            form=name,
+        ))  # fmt: skip
     [row] = publish_all(session, registry, user, {(kind, name): text}, note)
     return row
 

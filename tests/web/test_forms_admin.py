@@ -277,3 +277,13 @@ def test_a_form_may_be_written_in_json(api, org):
     url = "/api/v1/forms/cold_chain_log/records"
     warm = api.post(url, json={"location": org["s1"], "temperature": "9.5"})
     assert warm.status_code == 422 and warm.json["errors"]["temperature"]
+
+
+def test_publishing_the_live_text_again_makes_no_version(api, lab_app):
+    """A version is a change: the same text published again is refused saying so, and the
+    history does not grow by a copy."""
+    text = lab_app.extensions["lianku.registry"].form("supplier").yaml_text
+    again = publish(api, "supplier", text)
+    assert again.status_code == 409
+    assert "nothing changed: version 1 of supplier is this text already" in again.text
+    assert "v2" not in api.get("/admin/forms/supplier/versions").text
