@@ -252,18 +252,24 @@ def save_draft(session: Session, user, name: str, text: str, kind: Edited = FORM
     return draft
 
 
-def _field_types(text: str) -> dict[str, str]:
-    """``{field: type}`` of one version's text, line fields as ``table.field``."""
+def _fields_of(text: str) -> dict[str, tuple[dict, dict | None]]:
+    """``{path: (field, its table or None)}`` of one version's text, line fields as
+    ``table.field`` ({} when the text does not read)."""
     try:
         data = parse_yaml(text, "form").data
     except MetadataInvalid:
         return {}
-    types = {}
+    found = {}
     for field in (data or {}).get("fields") or []:
-        types[field["name"]] = field["type"]
+        found[field["name"]] = (field, None)
         for child in field.get("fields") or []:
-            types[f"{field['name']}.{child['name']}"] = child["type"]
-    return types
+            found[f"{field['name']}.{child['name']}"] = (child, field)
+    return found
+
+
+def _field_types(text: str) -> dict[str, str]:
+    """``{field: type}`` of one version's text, line fields as ``table.field``."""
+    return {path: field["type"] for path, (field, _table) in _fields_of(text).items()}
 
 
 def _paths_with_values(data: dict):
@@ -346,17 +352,11 @@ def records_with_values(session: Session, form: str, path: str) -> int:
 
 
 def _field_labels(text: str) -> dict[str, object]:
-    """``{path: label}`` of one version's fields, line fields as ``table.field``."""
-    try:
-        data = parse_yaml(text, "form").data
-    except MetadataInvalid:
-        return {}
-    labels = {}
-    for field in (data or {}).get("fields") or []:
-        labels[field["name"]] = field.get("label")
-        for child in field.get("fields") or []:
-            labels[f"{field['name']}.{child['name']}"] = (field.get("label"), child.get("label"))
-    return labels
+    """``{path: label}`` of one version's fields; a line field's ``(table label, label)``."""
+    return {
+        path: (table.get("label"), field.get("label")) if table else field.get("label")
+        for path, (field, table) in _fields_of(text).items()
+    }
 
 
 def retired_values(session: Session, registry, form, record: Record) -> list[tuple[object, list]]:
