@@ -137,9 +137,9 @@ class SerialScannedTwice(ActionError):
     def __init__(self, label: str, field: str, row: int, serial: str, first: int):
         super().__init__(
             _("%(table)s, scan %(row)s: serial %(serial)s is scanned twice (also scan %(first)s).",
-              table=label, row=row, serial=serial, first=first)
+              table=label, row=row, serial=serial, first=first),
+            field,
         )  # fmt: skip
-        self.field = field
 
 
 def _check_serials_once(context: ActionContext, table: str, rows: list[dict]) -> None:

@@ -284,9 +284,9 @@ class SerialScannedTwice(ActionError):
     def __init__(self, table: str, row: int, serial: str, first: int):
         super().__init__(
             _("Scan %(row)s: serial %(serial)s is scanned twice (also scan %(first)s).",
-              row=row, serial=serial, first=first)
+              row=row, serial=serial, first=first),
+            f"{table}[{row - 1}].serial",
         )  # fmt: skip
-        self.field = f"{table}[{row - 1}].serial"
 
 
 def _check_units_once(movements: list[Movement], table: str) -> None:

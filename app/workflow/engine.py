@@ -179,8 +179,7 @@ class FieldNotWritable(ActionError):
     ``field`` names it, for the page to mark."""
 
     def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 def _shown(value) -> str:
