@@ -407,7 +407,8 @@ def test_token_admin_through_the_api(db, client, chain):
     pos = api.get("/api/v1/lookup/location", headers=bearer(created.json["token"]))
     assert pos.status_code == 401
     # a token that was never issued (mistyped, cut short) is told so, not asked to sign in
-    unknown = api.get("/api/v1/lookup/location", headers=bearer(created.json["token"][:-4]))
+    mistyped = {**bearer(created.json["token"][:-4]), "Accept-Language": "en"}
+    unknown = api.get("/api/v1/lookup/location", headers=mistyped)
     assert unknown.status_code == 401
     assert unknown.json["message"].startswith("This API token is not known")
 
