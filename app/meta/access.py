@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from app.i18n import _
 from app.kernel.locations import Location, LocationType, region_of
 from app.kernel.stocktake import Stocktake, StocktakeState
+from app.kernel.tokens import ApiToken, TokenPrincipal
 from app.kernel.users import User, user_locations
 from app.meta.loader import schema_issues
 from app.meta.yamlsource import MetadataInvalid, parse_yaml
@@ -396,3 +397,24 @@ def lookup_locations(
             )
         )
     return list(session.scalars(query.order_by(Location.code).limit(limit)))
+
+
+class StarterGone(Exception):
+    """The API token that started a job was revoked or has expired since: the job acts for
+    nobody now."""
+
+    def __init__(self):
+        super().__init__(_("The API token that started this job was revoked or has expired."))
+
+
+def job_starter(session: Session, user_id: int):
+    """Who a job acts as: the person who started it or, when an API token did, the token
+    itself. A token acts under its account's user id, but the account has no role: its role
+    and locations are the token's, as in the request that queued the job (``StarterGone``
+    once it is revoked or expired)."""
+    token = session.scalar(select(ApiToken).where(ApiToken.user_id == user_id))
+    if token is None:
+        return session.get(User, user_id)
+    if not token.is_active:
+        raise StarterGone()
+    return TokenPrincipal(token)

@@ -39,15 +39,12 @@ from typing import BinaryIO
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import load_settings
 from app.i18n import _, _l
 from app.kernel import jobs
 from app.kernel.items import business_timezone
-from app.kernel.tokens import ApiToken, TokenPrincipal
-from app.kernel.users import User
 from app.meta import access, links, records
 from app.meta.expressions import this_names
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
@@ -371,7 +368,7 @@ def import_job(run: jobs.JobRun) -> dict:
         run.progress(0, _("Importing %(total)s rows, saved together at the end.", total=total))
         reporting = run.database.dialect != "sqlite"
         with run.database.transaction() as session:
-            user = _starter(session, params["user_id"])
+            user = access.job_starter(session, params["user_id"])
             form = _form_for_job(registry, user, params["form"])
             done = _import(
                 session, registry, user, form, sheet, params.get("keep_valid", False),
@@ -380,7 +377,7 @@ def import_job(run: jobs.JobRun) -> dict:
             created, errors = len(done.records), done.errors
     except ValidationFailed as exc:  # all or none, and some were refused: none
         errors = exc.errors
-    except (RecordError, access.PermissionDenied) as exc:
+    except (RecordError, access.PermissionDenied, access.StarterGone) as exc:
         raise jobs.JobFailed(str(exc)) from None
     upload.unlink(missing_ok=True)  # (kept when the job failed: it may be run again)
     result = {"created": created, "refused": len({key.split("]")[0] for key in errors})}
@@ -406,20 +403,6 @@ def _kept_sheet(upload: Path):
 def _reporter(run: jobs.JobRun) -> Callable[[int, int], None]:
     """Rows done as the jobs page's percentage (to 95 %: the refusals' sheet comes after)."""
     return lambda done, total: run.progress(95 * done // total, f"{done:,} / {total:,}")
-
-
-def _starter(session: Session, user_id: int):
-    """Who a job imports as: the person who uploaded the file or, when an API token did, the
-    token itself. A token acts under its account's user id, but the account has no role: its
-    role and locations are the token's, as in the request that queued the job."""
-    token = session.scalar(select(ApiToken).where(ApiToken.user_id == user_id))
-    if token is None:
-        return session.get(User, user_id)
-    if not token.is_active:
-        raise jobs.JobFailed(
-            _("The API token that started this import was revoked or has expired.")
-        )
-    return TokenPrincipal(token)
 
 
 def _form_for_job(registry: Registry, user, form_name: str) -> FormDef:

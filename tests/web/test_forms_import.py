@@ -388,7 +388,7 @@ def test_a_job_of_a_token_revoked_since_it_was_queued_imports_nothing(
     finished = worker()
     assert finished.status == "failed"
     # (a token has no language of its own: the job speaks the deployment's default)
-    assert finished.error == "发起此导入的 API 令牌已被吊销或已过期。"
+    assert finished.error == "发起此任务的 API 令牌已被吊销或已过期。"
     assert lab_records(lab_app) == []
 
 

@@ -20,7 +20,7 @@ from openpyxl.styles import Font
 from app.config import load_settings
 from app.i18n import _, _l, localized
 from app.kernel import jobs
-from app.kernel.users import User
+from app.meta import access
 from app.meta.reports.model import ReportColumn
 from app.meta.reports.run import ReportResult, exportable, shown, stream_report
 
@@ -172,7 +172,10 @@ def export_job(run: jobs.JobRun) -> dict:
                 _("The report %(report)s no longer exists.", report=params["report"])
             )
         run.progress(10)
-        user = session.get(User, params["user_id"])
+        try:
+            user = access.job_starter(session, params["user_id"])
+        except access.StarterGone as gone:
+            raise jobs.JobFailed(str(gone)) from None
         if user is None or not exportable(report, user):
             raise jobs.JobFailed(_("Your role may read this report but not export it."))
         # the rows stream from the database into the file while the session is open
