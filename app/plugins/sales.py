@@ -24,7 +24,7 @@ from sqlalchemy import select
 from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import recall, reservations
-from app.kernel.errors import LotBlocked, LotExpired
+from app.kernel.errors import LocationLocked, LotBlocked, LotExpired
 from app.kernel.items import (
     DeviceClass,
     Item,
@@ -35,6 +35,7 @@ from app.kernel.items import (
     business_today,
     lot_of,
     require_registration,
+    wall_clock,
 )
 from app.kernel.stock import (
     LedgerEntry,
@@ -44,6 +45,7 @@ from app.kernel.stock import (
     StockStatus,
     post_movements,
 )
+from app.kernel.stock_locks import StockLock
 from app.plugins import _common as common
 from app.plugins import allocation
 from app.workflow.actions import Action, ActionContext, ActionError
@@ -199,6 +201,8 @@ class DeliverScanned(Action):
         _check_quantities(session, movements, ordered, params["deliveries"])
         if params.get("check_only"):
             return
+        if movements:  # (goods the fulfilment orders hand over move nothing here)
+            _not_being_counted(session, where)
         held = _held(session, document)
         if held:
             reservations.release(session, document, user=context.user)
@@ -324,6 +328,16 @@ def _held(session, document: str) -> dict[tuple[int, int], Decimal]:
     for reservation in reservations.reservations_of(session, document):
         held[(reservation.item_id, reservation.lot_key)] += reservation.quantity
     return held
+
+
+def _not_being_counted(session, where) -> None:
+    """A count under way at the store refuses the delivery first, saying so: checked later, by
+    the posting, a lot scanned in place of the one reserved would be refused for FEFO instead
+    (the reservation given back for the check), which sends the clerk to the wrong shelf."""
+    lock = session.scalar(select(StockLock).where(StockLock.location_id == where.id))
+    if lock is not None:
+        by = lock.user.full_name if lock.user is not None else None
+        raise LocationLocked(where, wall_clock(lock.opened_at), by)
 
 
 def _check_substitutions(session, movements: list[Movement], held, where) -> None:

@@ -246,6 +246,28 @@ def test_a_later_lot_scanned_while_an_earlier_one_is_free_is_refused(shop, db):
     assert stock(db)[("STRIP", "A2", "available")] == (D(2), D(0))
 
 
+def test_a_store_being_counted_says_so_before_anything_else(shop, db):
+    """A clerk scans another lot than the one reserved while the manager counts the store: the
+    delivery is refused for the count (since when, by whom), not for FEFO, which would send the
+    clerk looking for another lot; nothing moves."""
+    from app.kernel.locations import Location
+    from app.kernel.stocktake import open_stocktake
+
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    with db.transaction() as session:
+        open_stocktake(session, "ST-1", session.get(Location, shop["S1"]))
+    before = (stock(db), held(db))
+    scan_goods(clerk, order["id"], [strip_scan("B", 2)])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409
+    assert "being counted since" in response.json["error"], response.json
+    assert "FEFO" not in response.json["error"]
+    assert (stock(db), held(db)) == before
+
+
 def test_an_expired_lot_is_refused_with_its_date(shop, db):
     clerk = shop.api("clerk")
     order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "1",
