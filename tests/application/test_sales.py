@@ -246,6 +246,28 @@ def test_a_later_lot_scanned_while_an_earlier_one_is_free_is_refused(shop, db):
     assert stock(db)[("STRIP", "A2", "available")] == (D(2), D(0))
 
 
+def test_the_clerks_board_lists_the_sales_still_to_hand_over(shop, db):
+    """The store's dashboard counts the day's open work: a confirmed (reserved) sale is listed
+    until it is delivered, a click from its number; a draft is not yet, a delivered one no more."""
+    clerk = shop.api("clerk")
+    lines = [{"item": shop["STRIP"], "quantity": "2", "unit_price": "10"}]
+    draft = new_order(clerk, shop, lines)
+    order = new_order(clerk, shop, lines)
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    home = clerk.get("/").text
+    assert 'data-report-url="/api/v1/reports/sales_to_deliver' in home
+    assert 'data-report-url="/api/v1/reports/transfers_in_transit' in home
+
+    def listed() -> list:
+        rows = clerk.get("/api/v1/reports/sales_to_deliver").json["rows"]
+        return [(row["values"]["number"], row["links"]["number"]) for row in rows]
+
+    assert listed() == [(order["number"], order["id"])] and draft["id"] != order["id"]
+    scan_goods(clerk, order["id"], [strip_scan("A", 2)])
+    assert fire(clerk, SO, order, "deliver").status_code == 200
+    assert listed() == []
+
+
 def test_a_store_being_counted_says_so_before_anything_else(shop, db):
     """A clerk scans another lot than the one reserved while the manager counts the store: the
     delivery is refused for the count (since when, by whom), not for FEFO, which would send the
