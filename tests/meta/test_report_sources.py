@@ -501,8 +501,11 @@ def test_a_location_is_chosen_by_code_or_by_the_name_the_pages_show(app, db, cha
 
     assert locations("hq", "上海徐汇店") == locations("hq", "SH01") == {"上海徐汇店"}
     assert locations("hq", " 北京朝阳店 ") == {"北京朝阳店"}
-    with pytest.raises(ParamError):  # another store's, by name too, is out of a clerk's reach
+    with pytest.raises(ParamError) as refused:  # another store's, by name too, is out of reach
         locations("clerk_a", "北京朝阳店")
+    # said as what the clerk may see, whether or not it exists (nothing leaks, nothing misleads)
+    said = str(refused.value)
+    assert "北京朝阳店" in said and "未知" not in said and "unknown" not in said
 
 
 def test_parameters_are_inert_against_injection(app, db, chain, metadata):

@@ -132,7 +132,7 @@ def _parse_location(name: str, text: str, session: Session, user) -> Location | 
         .limit(1)
     )
     if location is None:  # out of scope looks exactly like unknown: no existence leak
-        raise ParamError(name, _("unknown location '%(value)s'", value=text))
+        raise ParamError(name, _("no location '%(value)s' among those you may see", value=text))
     return location
 
 
