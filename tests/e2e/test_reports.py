@@ -70,10 +70,10 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    # sales today, stock value, stock, my approvals, awaiting review, below safety, near-expiry
-    # and expired lots, slow-moving stock
-    assert cards.count() == 9
-    for index in range(9):
+    # sales today, stock value, stock, my approvals, awaiting review, sales to deliver,
+    # transfers on their way in, below safety, near-expiry and expired lots, slow-moving stock
+    assert cards.count() == 11
+    for index in range(11):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
@@ -92,6 +92,11 @@ def test_store_manager_dashboard_draws_its_cards(
     # everything at SH01 arrived with the chain, days ago at most: nothing has sat 60 days
     slow = page.locator("[data-report-url*=slow_moving]")
     assert slow.locator("tbody").inner_text().strip() == "–"
+    # the store's open work: no sale waits to be handed over here; the transfer to BJ01 is not
+    # this store's to receive
+    for open_work in ("sales_to_deliver", "transfers_in_transit"):
+        card = page.locator(f"[data-report-url*={open_work}]")
+        assert card.locator("tbody").inner_text().strip() == "–", open_work
     bar = page.locator("[data-report-url*=stock_by_location] canvas").bounding_box()
     assert 100 < bar["width"] <= viewport["width"]
     page.wait_for_timeout(1200)  # let the bars finish their entry animation
