@@ -47,6 +47,7 @@ def _answer(description: str, schema: dict | None = None) -> dict:
 
 def _errors(*codes: str) -> dict:
     words = {
+        "400": _("A query parameter it cannot use or does not take: `errors` names it and why."),
         "401": _("Not signed in, or the token is not valid."),
         "403": _("Not allowed: the role or the data scope does not permit it."),
         "404": _("Not found, or out of the caller's data scope."),
@@ -514,7 +515,7 @@ def _report_paths(session, principal, here: str | None) -> dict:
                 "parameters": params,
                 "responses": {
                     "200": _answer(_("Its columns (name, label, type) and a page of rows.")),
-                    **_errors("401", "404", "422"),
+                    **_errors("400", "401", "404"),
                 },
             }
         }
@@ -528,7 +529,7 @@ def _report_paths(session, principal, here: str | None) -> dict:
                 "parameters": [fmt, *params[:-2]],
                 "responses": {
                     "200": _answer(_("The file: every row, up to 5,000.")),
-                    **_errors("401", "404", "422"),
+                    **_errors("400", "401", "403", "404", "422"),
                 },
             }
         }

@@ -32,6 +32,7 @@ from app.meta.reports import (
     exportable,
     get_report,
     parse_page,
+    refuse_unknown,
     result_json,
     run_report,
     runnable,
@@ -186,6 +187,7 @@ def api(report: str):
     if found is None:  # (one the user may not run is not found either: its name stays private)
         return jsonify(error="not_found", message=_("No such report.")), 404
     try:
+        refuse_unknown(found, request.args)
         result = _run(found, paged=True)
     except ParamError as error:
         return _param_error(error)
@@ -221,6 +223,7 @@ def api_export(report: str, fmt: str):
         message = _("Your role may read this report but not export it.")
         return jsonify(error="forbidden", message=message), 403
     try:
+        refuse_unknown(found, request.args)
         result = _run(found, limit=DIRECT_EXPORT_ROWS + 1)
     except ParamError as error:
         return _param_error(error)

@@ -165,6 +165,7 @@ def test_each_report_the_caller_may_run_is_described_with_its_parameters(api, la
     stock = reports["/api/v1/reports/stock_on_hand"]["get"]
     params = {param["name"]: param for param in stock["parameters"]}
     assert "location" in params and params["page"]["schema"] == {"type": "integer"}
+    assert set(stock["responses"]) == {"200", "400", "401", "404"}  # 400: what the API answers
     sales = reports["/api/v1/reports/sales_record"]["get"]["parameters"]
     period = next(param for param in sales if param["name"] == "period")
     assert period["schema"]["pattern"].startswith(r"^(\d{4}-")

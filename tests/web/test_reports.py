@@ -85,6 +85,22 @@ def test_api_bad_parameter_is_a_400_naming_it(client, auditor):
 
 
 @pytest.mark.parametrize(
+    "path", ["/api/v1/reports/audit_trail", "/api/v1/reports/audit_trail/export.csv"]
+)
+def test_api_refuses_a_parameter_the_report_does_not_take(client, auditor, path):
+    """A misspelt filter would otherwise be ignored and the unfiltered rows taken for filtered."""
+    response = client.get(path, query_string={**PERIOD, "locaton": "SH01"})
+    assert response.status_code == 400
+    body = response.get_json()
+    assert list(body["errors"]) == ["locaton"]
+    assert "locaton" in body["message"] and "period_from" in body["message"]
+    paged = {**PERIOD, "page": "1", "per_page": "5"}
+    assert client.get("/api/v1/reports/audit_trail", query_string=paged).status_code == 200
+    split = {"period_from": "2026-03-01", "period_to": "2026-03-31"}
+    assert client.get("/api/v1/reports/audit_trail", query_string=split).status_code == 200
+
+
+@pytest.mark.parametrize(
     "query", [{"page": str(10**30)}, {"page": "0"}, {"per_page": "abc"}, {"page": "١"}]
 )
 def test_api_bad_page_is_a_400_naming_it(client, auditor, query):

@@ -14,7 +14,7 @@ scope on the source's location column.
 
 from app.meta.reports.definition import check_reports, compile_report, get_report
 from app.meta.reports.model import Page, ParamError, Report, ReportColumn, ReportParam
-from app.meta.reports.params import parse_page, parse_params
+from app.meta.reports.params import parse_page, parse_params, refuse_unknown
 from app.meta.reports.query import build_statement
 from app.meta.reports.run import (
     ReportResult,
@@ -40,6 +40,7 @@ __all__ = [
     "exportable",
     "get_report",
     "parse_page",
+    "refuse_unknown",
     "parse_params",
     "result_json",
     "run_report",

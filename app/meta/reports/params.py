@@ -41,6 +41,30 @@ def parse_params(
     return values
 
 
+#: What a report request may carry besides the report's own parameters: the page of detail
+#: rows and the aggregate cell to drill into.
+REQUEST_KEYS = ("page", "per_page", "drill")
+
+
+def refuse_unknown(report: Report, raw: Mapping[str, str]) -> None:
+    """Raise ``ParamError`` for a key the report does not take.
+
+    An integration that misspells ``location`` as ``locaton`` would otherwise get the whole
+    chain's rows and take them for one store's; the refusal names the key and what is taken."""
+    known = set(REQUEST_KEYS)
+    for param in report.params:
+        known.add(param.name)
+        if param.type == "date_range":
+            known |= {f"{param.name}_from", f"{param.name}_to"}
+    for key in raw:
+        if key not in known:
+            taken = ", ".join(sorted(known)) or "-"
+            raise ParamError(
+                key, _("%(report)s takes no parameter %(param)s; it takes: %(taken)s",
+                       report=report.name, param=key, taken=taken)
+            )  # fmt: skip
+
+
 def _raw_value(param: ReportParam, raw: Mapping[str, str]):
     if param.type == "date_range" and (f"{param.name}_from" in raw or f"{param.name}_to" in raw):
         start, end = raw.get(f"{param.name}_from", ""), raw.get(f"{param.name}_to", "")
