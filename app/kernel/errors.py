@@ -88,8 +88,8 @@ class InsufficientStock(KernelError):
                 item=_name(item),
                 lot=_name(lot),
                 location=_name(location),
-                requested=requested,
-                available=available,
+                requested=plain_quantity(requested),
+                available=plain_quantity(available),
             )
         )
 
@@ -441,8 +441,8 @@ class OverReceipt(KernelError):
                 "%(outstanding)s is still in transit.",
                 document=document,
                 line=line,
-                requested=requested,
-                outstanding=outstanding,
+                requested=plain_quantity(requested),
+                outstanding=plain_quantity(outstanding),
             )
         )
 

@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from app.db import plain_quantity
 from app.i18n import _
-from app.kernel import recall, reservations
-from app.kernel.errors import LocationLocked, LotBlocked, LotExpired
+from app.kernel import queries, recall, reservations
+from app.kernel.errors import InsufficientStock, LocationLocked, LotBlocked, LotExpired
 from app.kernel.items import (
     DeviceClass,
     Item,
@@ -341,7 +341,8 @@ def _not_being_counted(session, where) -> None:
 
 
 def _check_substitutions(session, movements: list[Movement], held, where) -> None:
-    """A lot taken beyond what was allocated must be sellable and must not skip an earlier lot.
+    """A lot taken beyond what was allocated must be sellable, free here in the quantity taken,
+    and must not skip an earlier lot.
 
     Runs after the order's own reservation is released, so the allocated lots count as free
     except for what this delivery takes from them.
@@ -360,6 +361,10 @@ def _check_substitutions(session, movements: list[Movement], held, where) -> Non
             raise LotBlocked(lot, lot.status)
         if lot.is_expired(today):
             raise LotExpired(lot, lot.expiry_date)
+        free = queries.available_quantity(session, where, movement.item, lot)
+        if taken[(movement.item.id, lot.id)] > free:  # (not FEFO's fault: it is not here)
+            raise InsufficientStock(movement.item, lot, where, taken[(movement.item.id, lot.id)],
+                                    free)  # fmt: skip
         earlier = _earlier_free_lot(session, movement.item, lot, where, taken, today)
         if earlier is not None:
             raise ActionError(

@@ -246,6 +246,37 @@ def test_a_later_lot_scanned_while_an_earlier_one_is_free_is_refused(shop, db):
     assert stock(db)[("STRIP", "A2", "available")] == (D(2), D(0))
 
 
+def test_a_lot_held_only_at_another_store_is_refused_for_the_stock_not_for_fefo(shop, db):
+    """Lot C is on record but held at another store: the clerk is told this store has none of
+    it, not that an earlier lot must go first (which would send them to the shelf for A while
+    the scan itself is wrong); nothing moves."""
+    from app.kernel.items import get_or_create_lot
+    from app.kernel.locations import add_location
+    from app.kernel.stock import Movement, Reason, post_movements
+
+    with db.transaction() as session:
+        strip = session.get(Item, shop["STRIP"])
+        lot = get_or_create_lot(session, strip, "C", sales_fixtures.day(300))
+        elsewhere = add_location(session, "S9", "别的店", "store")
+        there = Movement(item=strip, quantity=D(5), destination=elsewhere, lot=lot,
+                         reason=Reason.opening)  # fmt: skip
+        post_movements(session, [there], document="S9-OPEN")
+    clerk = shop.api("clerk")
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
+                                     "unit_price": "10"}])  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200
+    before = (stock(db), held(db))
+    scan = sales_fixtures.scan(sales_fixtures.STRIP_GTIN, "C", sales_fixtures.day(300))
+    scan_goods(clerk, order["id"], [{"scan": scan, "quantity": "2"}])
+    response = fire(clerk, SO, order, "deliver")
+    assert response.status_code == 409
+    message = response.json["error"]
+    assert "lot C" in message and "2 requested, 0 available" in message, message
+    assert "FEFO" not in message
+    assert (stock(db), held(db)) == before
+    assert ledger(db, order["number"]) == []
+
+
 def test_the_clerks_board_lists_the_sales_still_to_hand_over(shop, db):
     """The store's dashboard counts the day's open work: a confirmed (reserved) sale is listed
     until it is delivered, a click from its number; a draft is not yet, a delivered one no more."""
