@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import datetime as dt
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import ColumnElement, FromClause
 
@@ -36,6 +36,9 @@ class SourceColumn:
     #: Stored value → its label ``{zh_CN, en}``, for codes a person reads by name (a select
     #: field's options, a stock status): reports show the label, filters use the value.
     options: dict | None = None
+    #: The column holds a form's name: the source, resolved against the metadata, gives it the
+    #: forms' labels as ``options`` (a report reads 销售单, not ``sales_order``).
+    names_form: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,10 +140,20 @@ def register_source(source: Source) -> Source:
 def resolve_source(name: str, metadata) -> Source | None:
     """The source called ``name``, built from ``metadata`` for computed kinds."""
     if name in SOURCES:
-        return SOURCES[name]
+        return _forms_labelled(SOURCES[name], metadata)
     prefix, _sep, rest = name.partition(":")
     builder = SOURCE_BUILDERS.get(prefix)
     return builder(rest, metadata) if builder and rest else None
+
+
+def _forms_labelled(source: Source, metadata) -> Source:
+    """``source`` with its form-name columns labelled by ``metadata``'s forms."""
+    named = [name for name, column in source.columns.items() if column.names_form]
+    if not named or metadata is None:
+        return source
+    labels = {name: form.data.get("label") or name for name, form in metadata.forms.items()}
+    columns = {name: replace(source.columns[name], options=labels) for name in named}
+    return replace(source, columns={**source.columns, **columns})
 
 
 def col(name: str) -> Callable[[FromClause], ColumnElement]:

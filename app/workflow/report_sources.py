@@ -58,7 +58,7 @@ register_source(
             ),
             "due_at": SourceColumn("datetime", _label("期限", "Due"), col("due_at")),
             "record_id": SourceColumn("integer", _label("单据编号", "Record id"), col("record_id")),
-            "form": SourceColumn("text", _label("表单", "Form"), col("form")),
+            "form": SourceColumn("text", _label("表单", "Form"), col("form"), names_form=True),
             "number": SourceColumn("text", _label("单号", "Number"), col("number")),
             "state": SourceColumn("text", _label("单据状态", "Record state"), col("state")),
             "location_id": SourceColumn(

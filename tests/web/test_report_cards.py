@@ -131,7 +131,10 @@ def test_the_dashboards_show_the_new_cards(client, login, chain):
     assert "/api/v1/reports/my_approvals" in home
     card = client.get("/api/v1/reports/stock_below_safety").get_json()
     assert [row["values"]["item_code"] for row in card["rows"]] == ["STRIP"]
-    assert client.get("/api/v1/reports/my_approvals").get_json()["totals"]["values"]["tasks"] == 1
+    approvals = client.get("/api/v1/reports/my_approvals").get_json()
+    assert approvals["totals"]["values"]["tasks"] == 1
+    [waiting] = approvals["rows"]  # the form by its name, as people call it; filters keep the code
+    assert waiting["values"]["form"] == "sales_order" and waiting["labels"]["form"] == "销售订单"
     client.get("/logout")
     login("hq", PASSWORD)
     assert "/api/v1/reports/open_recalls" in client.get("/").text
