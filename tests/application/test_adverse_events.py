@@ -1,7 +1,8 @@
 """Suspected adverse events (不良事件), through the API: a store records one, QA is told, assesses
-it and reports it to the monitoring system within the legal deadline (7 days for death or serious
-injury, 30 otherwise) — or closes it as not reportable with the reason — and may recall the lot
-from it. Each rule refuses naming its field."""
+it and reports it to the monitoring system within the legal deadline (7 days for a death, 20 for
+what led or may lead to serious injury or death, the same day for a cluster; 30 by the chain's own
+rule otherwise) — or closes it as not reportable with the reason — and may recall the lot from
+it. Each rule refuses naming its field."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.application.purchasing_fixtures import (
 def _event(bed, item, **changes) -> dict:
     return {
         "location": bed.loc("SH01"), "item": item, "lot": "AE1", "patient": "W.L. 女 62 岁",
-        "occurred_on": day(-3), "learned_on": day(-1), "severity": "serious_injury",
+        "occurred_on": day(-3), "learned_on": day(-1), "severity": "death",
         "description": "使用中试纸读数异常偏低，患者误判后低血糖入院", **changes,
     }  # fmt: skip
 
@@ -37,16 +38,23 @@ def _strip(bed) -> int:
 
 def test_the_deadline_follows_the_harm_and_bad_dates_are_refused(bed):
     item = _strip(bed)
-    serious = bed.create("clerk", "adverse_event", _event(bed, item))
-    assert serious["data"]["report_due"] == day(6)  # learned of yesterday: 7 days
-    other = bed.create("clerk", "adverse_event", _event(bed, item, severity="other"))
-    assert other["data"]["report_due"] == day(29)
+    due = {  # learned of yesterday
+        "death": day(6), "serious_injury": day(19), "may_cause_serious": day(19),
+        "cluster": day(-1), "other": day(29),
+    }  # fmt: skip
+    for severity, expected in due.items():
+        event = bed.create("clerk", "adverse_event", _event(bed, item, severity=severity))
+        assert (severity, event["data"]["report_due"]) == (severity, expected)
+    serious = _event(bed, item, severity="serious_injury", report_due=day(29))  # the old 30 days
+    response = bed.api("clerk").post(url("adverse_event"), json=serious)
+    assert response.status_code == 422 and list(response.json["errors"]) == ["report_due"]
     response = bed.api("clerk").post(url("adverse_event"), json=_event(
         bed, item, occurred_on=day(0), report_due=day(10)))  # fmt: skip
     assert response.status_code == 422
     assert response.json["errors"] == {
         "learned_on": ["获知日期不能早于发生日期"],
-        "report_due": ["报告期限不能晚于法定期限（死亡、严重伤害 7 日，其他 30 日）"],
+        "report_due": ["报告期限不能晚于法定期限（死亡 7 日，严重伤害或可能导致严重伤害、死亡 20 日，"
+                       "群体不良事件当日，其他 30 日）"],
     }
 
 
@@ -97,7 +105,7 @@ def test_a_store_submits_qa_assesses_and_reports(bed):
 
 
 def test_a_report_after_the_deadline_says_why(bed):
-    """Learned of ten days ago, a serious injury was due three days ago: QA reporting it today
+    """Learned of ten days ago, a death was due three days ago: QA reporting it today
     must say why it is late, and the register shows the reason."""
     item = _strip(bed)
     learned = _event(bed, item, occurred_on=day(-12), learned_on=day(-10))
@@ -232,3 +240,15 @@ def test_a_lot_or_serial_not_on_record_for_the_item_is_refused(bed):
         bed, item, lot="NOSUCHLOT", serial="ZZZ"))  # fmt: skip
     assert response.status_code == 422
     assert set(response.json["errors"]) >= {"lot"}
+
+
+def test_qa_records_an_event_that_reached_hq_first(bed):
+    """A hospital calls QA about a device one of the stores sold: QA records the event (and a
+    complaint) itself, at that store, rather than waiting for the store to."""
+    item = _strip(bed)
+    qa = bed.api("qa")
+    assert qa.get("/forms/adverse_event/new").status_code == 200
+    event = bed.create("qa", "adverse_event", _event(bed, item))
+    assert event["data"]["location"] == bed.loc("SH01")
+    assert bed.fire("qa", "adverse_event", event["id"], "submit").status_code == 200
+    assert qa.get("/forms/quality_complaint/new").status_code == 200
