@@ -57,3 +57,23 @@ def test_who_sees_the_expiry_cards():
     ]  # fmt: skip
     assert {"near_expiry", "expired_lots"} <= set(cards("store_manager"))
     assert "expired_lots" in cards("hq_manager")
+
+
+def test_the_near_expiry_cards_leave_the_expired_lots_to_their_own_card(app, db, chain):
+    """Each dashboard's near-expiry card (近效期批次（180天内）) asks the report for what has not
+    expired yet; the report itself, opened from the menu, still lists both."""
+    metadata = load_metadata(ROOT / "metadata", ROOT / "workflows")
+    for roles in (["qa"], ["warehouse_clerk"], ["store_manager"]):
+        dashboard = dashboard_for(metadata, roles, lambda _: True)
+        [card] = [card for card in dashboard["cards"] if card["report"] == "near_expiry"]
+        assert card["params"] == {"at_least": 0}, roles
+    report = get_report(metadata, "near_expiry")
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users["hq"])
+        lots = {
+            params.get("at_least"): {row["lot"] for row in run_report(
+                session, report, params, user, today=TODAY).rows}
+            for params in ({}, {"at_least": "0"})
+        }  # fmt: skip
+    assert "L-OLD" in lots[None] and "L-OLD" not in lots["0"]
+    assert lots["0"] == lots[None] - {"L-OLD"}
