@@ -41,11 +41,19 @@ class LinkValue(fields.Field):
         return int(text) if text.isdigit() else text
 
 
+#: A number written with thousands separators, as amounts are on invoices: 12,000.00.
+GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+
+
 class PlainDecimal(fields.Decimal):
     """A decimal as people write it: ``1e3`` is stored as 1000 and ``-0`` as 0, not as
-    ``1E+3`` and ``-0`` (which a formula turns into ``-0.00``)."""
+    ``1E+3`` and ``-0`` (which a formula turns into ``-0.00``); ``12,000.00`` (copied from an
+    invoice) as 12000.00. Only well-formed groups of three are read so: ``12,5`` stays refused,
+    where a European 12.5 and a mistyped 125 cannot be told apart."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and GROUPED.fullmatch(value.strip()):
+            value = value.strip().replace(",", "")
         number = super()._deserialize(value, attr, data, **kwargs)
         if number is None or not number.is_finite():
             return number

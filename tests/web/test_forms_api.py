@@ -180,6 +180,13 @@ def test_decimals_are_stored_as_people_write_them(api, org):
     response = api.post(URL, json=body)
     assert response.status_code == 201, response.json
     assert response.json["data"]["price"] == "1000" and response.json["data"]["discount"] == "0"
+    # an amount copied from an invoice, with its thousands separators
+    grouped = api.post(URL, json=valid(org, title="Grouped", price=" 12,000.50 "))
+    assert grouped.status_code == 201, grouped.json
+    assert grouped.json["data"]["price"] == "12000.50"
+    for unclear in ("12,5", "1,00", "12,000,0", ",500"):  # a decimal comma? a slip? refused
+        refused = api.post(URL, json=valid(org, title="Unclear", price=unclear))
+        assert refused.status_code == 422 and list(refused.json["errors"]) == ["price"], unclear
 
 
 def test_not_found_names_the_form_by_its_label(api):
