@@ -377,7 +377,7 @@ def add_count(
             )
         if abs(quantity) != 1:
             raise InvalidMovement(_("A serial-numbered unit counts one at a time."), "quantity")
-        lot = lot or (session.get(Lot, unit.lot_id) if unit.lot_id else None)
+        lot = _lot_of_unit(session, unit, lot)
         _check_unit_count(session, stocktake, unit, quantity, StockStatus(status))
     elif item.tracking == TrackingMode.lot and lot is None:
         raise InvalidMovement(_("Scan or enter the lot of %(item)s.", item=item.code), "lot")
@@ -391,6 +391,31 @@ def add_count(
     session.add(entry)
     session.flush()
     return entry
+
+
+class UnitOfAnotherLot(InvalidMovement):
+    """A serial unit counted under a lot that is not its own: the count would show it under
+    that lot, and only the approval's posting would refuse it, naming no sheet and no line."""
+
+    field = "lot"
+
+    def __init__(self, unit: Unit, own: Lot, lot: Lot):
+        self.unit, self.own, self.lot = unit, own, lot
+        super().__init__(
+            _("Serial number %(serial)s belongs to lot %(own)s, not to lot %(lot)s: count it "
+              "under lot %(own)s, or leave the lot empty.",
+              serial=unit.serial, own=own.lot_number, lot=lot.lot_number)
+        )  # fmt: skip
+
+
+def _lot_of_unit(session: Session, unit: Unit, lot: Lot | None) -> Lot | None:
+    """The lot a serial unit is counted under: its own. A lot given with it (typed, or read from
+    a scan of another box) must be that one, or the variance would show the unit under a lot
+    it is not in."""
+    own = session.get(Lot, unit.lot_id) if unit.lot_id else None
+    if lot is not None and own is not None and lot.id != own.id:
+        raise UnitOfAnotherLot(unit, own, lot)
+    return lot or own
 
 
 def _check_unit_count(

@@ -31,6 +31,7 @@ from app.kernel.stocktake import (
     stocktake_of,
     submit_stocktake,
 )
+from app.kernel.users import User
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
 
@@ -122,13 +123,20 @@ class RecordCount(Action):
             )  # fmt: skip
         except StocktakeError:  # about the count (closed, in review), not about this line
             raise
-        except KernelError as error:  # name the line it is about
+        except KernelError as error:  # name the line it is about: its words and its field
             error.message = _("Line %(line)s: %(error)s", line=number, error=error.message)
+            error.line = error.line or number  # the engine names it ``lines[0].lot``
             raise
 
 
 class ReviewStocktake(Action):
-    """The count goes to variance review: the kernel takes no count sheet until it returns."""
+    """The count goes to variance review: the kernel takes no count sheet until it returns.
+
+    Refused while a count sheet of the count is still open (being filled, or not yet through its
+    own flow): the variance would leave its lines out and show them as shortages. The count's
+    row is locked first (``submit_stocktake``), so the sheets being submitted at this moment are
+    through before their states are read, and a sheet submitted after is refused in review.
+    """
 
     name = "review_stocktake"
     label = {"zh_CN": "盘点进入差异审核", "en": "Send the count to variance review"}
@@ -137,6 +145,47 @@ class ReviewStocktake(Action):
     def run(self, context: ActionContext) -> None:
         stocktake = stocktake_of(context.session, common.document_of(context))
         submit_stocktake(context.session, stocktake, context.user)
+        sheets = _open_sheets(context)
+        if sheets:
+            raise OpenCountSheets(stocktake.document, sheets)
+
+
+#: The form of the counters' count sheets (naming their stocktake in an indexed link).
+COUNT_SHEET = "stocktake_count"
+#: How many open sheets a refusal lists before it says how many more there are.
+SHOWN = 10
+
+
+class OpenCountSheets(ActionError):
+    """Count sheets of the count are still open: each counter submits (or cancels) theirs."""
+
+    def __init__(self, document: str, sheets: list[str]):
+        listed = ", ".join(sheets[:SHOWN])
+        if len(sheets) > SHOWN:
+            listed = _("%(sheets)s and %(more)s more", sheets=listed, more=len(sheets) - SHOWN)
+        super().__init__(
+            _("Count sheets of %(document)s are still open: %(sheets)s. Their lines are not in "
+              "the count yet. Each counter submits their sheet (or cancels it if it was started "
+              "by mistake); then submit the count for review.",
+              document=document, sheets=listed)
+        )  # fmt: skip
+
+
+def _open_sheets(context: ActionContext) -> list[str]:
+    """The count sheets of this stocktake not yet through their flow (录入中, or any other state
+    that is not final), as "number (counter)", oldest first; among those of the count's location
+    (a sheet for another is refused on submission and never counts)."""
+    return [
+        _("%(sheet)s (%(counter)s)", sheet=sheet.number or f"#{sheet.id}",
+          counter=_counter(context, sheet.created_by))
+        for sheet in context.records.referring(context.record, COUNT_SHEET, open_only=True)
+        if sheet.location_id == context.record.location_id
+    ]  # fmt: skip
+
+
+def _counter(context: ActionContext, user_id: int | None) -> str:
+    user = context.session.get(User, user_id) if user_id else None
+    return user.full_name if user is not None else "-"
 
 
 class ResumeStocktake(Action):

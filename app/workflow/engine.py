@@ -99,6 +99,17 @@ class RecordsInterface:
             field = next((child for child in field.fields if child.name == leaf), None)
         return field.label(records.locale()) if field is not None else leaf
 
+    def referring(self, record: Record, form: str, open_only: bool = False) -> list[Record]:
+        """The records of ``form`` that name ``record`` in an ``indexed`` field (the count
+        sheets of a stocktake), oldest first; ``open_only``: those not yet in a final state."""
+        found = self.registry.form(form)
+        states = workflow_of(found)["states"] if found is not None else {}
+        return [
+            other
+            for other in records.referring(self.session, self.registry, record)
+            if other.form == form and not (open_only and states.get(other.state, {}).get("final"))
+        ]
+
     def by_number(self, form: str, number, for_update: bool = False) -> Record | None:
         """The record of ``form`` numbered ``number``, whatever the user may read (locked for
         a change with ``for_update``)."""

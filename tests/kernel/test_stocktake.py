@@ -31,6 +31,8 @@ from app.kernel import (
     add_location,
     approve_stocktake,
     audit,
+    get_or_create_lot,
+    get_or_create_unit,
     open_stocktake,
     queries,
     resume_counting,
@@ -47,7 +49,7 @@ from app.kernel.errors import (
 )
 from app.kernel.reservations import release, reserve
 from app.kernel.stock import LedgerEntry
-from app.kernel.stocktake import CountBelowZero, StocktakeSnapshot
+from app.kernel.stocktake import CountBelowZero, StocktakeSnapshot, UnitOfAnotherLot
 from tests.kernel.conftest import assert_balances_match_ledger, receive, sell
 
 
@@ -340,6 +342,33 @@ def test_a_unit_counts_once_and_a_take_back_lets_it_be_counted_again(db, world):
             line.status: line.counted for line in variance(session, stocktake_of(session, "ST-1"))
         }
     assert counted == {"available": 0, "nonconforming": 1}
+
+
+def test_a_unit_is_counted_under_its_own_lot_only(db, world):
+    """A serial unit counted under another lot of the item would show in the variance under that
+    lot (balancing it in quantity) and be refused only by the approval's posting, naming no line:
+    the count refuses it, naming the serial and both lots, and writes nothing."""
+    unit = world.units[0]  # SN1, of lot E-2026
+    with db.transaction() as session:
+        ecg = session.get(Item, world.ecg.id)
+        other = get_or_create_lot(session, ecg, "E-2027", None)
+        other_unit = get_or_create_unit(session, ecg, "SN7", other)
+    receive(db, world.ecg, 1, world.s1, unit=unit)
+    receive(db, world.ecg, 1, world.s1, unit=other_unit)
+    _open(db, world)
+    _count(db, "ST-1", world.ecg, 1, lot=other, unit=other_unit)
+    for quantity in (1, -1):  # nor taken back under it
+        with pytest.raises(UnitOfAnotherLot) as caught:
+            _count(db, "ST-1", world.ecg, quantity, lot=other, unit=unit)
+        assert caught.value.field == "lot"
+        assert str(caught.value) == (
+            "Serial number SN1 belongs to lot E-2026, not to lot E-2027: count it under lot "
+            "E-2026, or leave the lot empty."
+        )
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CountEntry)) == 1
+    _count(db, "ST-1", world.ecg, 1, lot=world.ecg_lot, unit=unit)  # its own lot: counted
+    assert _approve(db) == []
 
 
 def test_a_unit_on_the_books_elsewhere_is_refused_naming_where(db, world):
