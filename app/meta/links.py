@@ -10,17 +10,20 @@ link value goes through ``access``: a value must exist AND be inside the user's 
 
 from __future__ import annotations
 
+import ast
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, and_, cast, false, func, literal, not_, or_, select, true
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location
 from app.kernel.users import User
 from app.meta import access
-from app.meta.expressions import Context, Expression, ExpressionError, this_names
+from app.meta.expressions import CONSTANTS, Context, Expression, ExpressionError, this_names
 from app.meta.forms import FieldDef, FormDef
 from app.meta.models import Record, RecordKey
 
@@ -248,17 +251,21 @@ def search(
     condition=None,
 ) -> list[Choice]:
     """Choices of ``target`` matching ``q`` (case-insensitive substring), inside the scope,
-    passing ``condition`` (the link field's ``link_filter``)."""
-    fetch = limit if condition is None else limit * 10
+    passing ``condition`` (the link field's ``link_filter``). What of the filter SQL can say
+    (``state == 'delivered' and customer == this('customer')``) narrows the query itself, so a
+    hospital's older orders are found behind thousands of other customers' newer ones; the rest
+    is checked row by row, page after page."""
     pattern = f"%{q.strip()}%" if q else "%"
+    dialect = session.get_bind().dialect.name
     if target in LINK_TARGETS:
         spec = LINK_TARGETS[target]
         columns = [cast(getattr(spec.model, name), String) for name in spec.search]
         query = _target_query(session, user, spec)
         if q:
             query = query.where(or_(*(column.ilike(pattern) for column in columns)))
-        rows = session.scalars(query.order_by(getattr(spec.model, spec.key)).limit(fetch))
-        rows = [row for row in rows if passes(condition, row)][:limit]
+        where, exact = sql_filter(condition, _table_column(spec.model), dialect)
+        key = getattr(spec.model, spec.key)
+        rows = _passing(session, query, where, exact, condition, key, False, limit)
         return [Choice(getattr(row, spec.key), spec.label_of(row)) for row in rows]
     query = _form_query(session, user, target)
     if q:
@@ -266,9 +273,186 @@ def search(
         for name in searchable or ((title_field,) if title_field else ()):
             conditions.append(Record.data[name].as_string().ilike(pattern))
         query = query.where(or_(*conditions))
-    rows = session.scalars(query.order_by(Record.id.desc()).limit(fetch))
-    rows = [row for row in rows if passes(condition, row)][:limit]
+    where, exact = sql_filter(condition, _record_column, dialect)
+    rows = _passing(session, query, where, exact, condition, Record.id, True, limit)
     return [Choice(row.id, record_label(row, title_field)) for row in rows]
+
+
+#: The most rows one picker search reads to find its choices when part of the link filter is
+#: checked row by row (``count(tasks, 'location', this('from_location')) > 0``): enough for any
+#: document a person picks by typing, and a bound on a search that matches nearly nothing.
+SCAN_LIMIT = 5000
+
+
+def _passing(session, query, where, exact, condition, key, newest_first, limit) -> list:
+    """Up to ``limit`` rows of ``query`` (narrowed by ``where``) that pass ``condition``, in
+    ``key`` order. A filter SQL says ``exact``-ly needs one page; else the next pages are read
+    until ``limit`` pass or the rows (or ``SCAN_LIMIT``) run out: a match is not lost for being
+    older than the first page."""
+    if where is not None:
+        query = query.where(where)
+    page_size = limit if exact else limit * 10
+    found, scanned, last = [], 0, None
+    while len(found) < limit and scanned < SCAN_LIMIT:
+        page = query
+        if last is not None:
+            page = page.where(key < last if newest_first else key > last)
+        order = key.desc() if newest_first else key
+        rows = session.scalars(page.order_by(order).limit(page_size)).all()
+        found += [row for row in rows if passes(condition, row)]
+        scanned += len(rows)
+        if len(rows) < page_size:
+            break
+        last = getattr(rows[-1], key.key)
+    return found[:limit]
+
+
+# --- link filters in SQL -------------------------------------------------------------------
+#
+# A filter is translated part by part into a WHERE clause that keeps every row the filter keeps
+# (row by row, ``passes`` still decides): a part SQL cannot say exactly (a comparison with a
+# date, ``count(…)``, ``<``) is left out of an ``and`` and makes an ``or`` wholly unsaid. Only
+# ``==``, ``!=``, ``in`` and ``not in`` between a field and texts, whole numbers or nothing are
+# said, each with Python's meaning: ``5 != '5'``, a missing field is ``None``.
+
+#: A record's columns a filter reads under their own names (``row_values``), with their type.
+RECORD_COLUMNS = {"number": str, "state": str, "id": int, "created_by": int}
+#: Values a translated comparison may hold: others (a Decimal, a date) are checked in Python.
+SAID = (str, int, type(None))
+NOT_SAID = (None, False)
+
+
+def sql_filter(condition, column_of, dialect: str) -> tuple[object | None, bool]:
+    """``condition`` (an ``Expression`` or a ``BoundFilter``) as ``(where, exact)``: a WHERE
+    clause no row passing it fails (``None``: nothing said) and whether it says all of it.
+    ``column_of(name, value, dialect)`` is ``name == value`` in SQL, or ``None``."""
+    if condition is None:
+        return None, True
+    expression, this = condition, {}
+    if isinstance(condition, BoundFilter):
+        expression, this = condition.expression, condition.this
+    return _said(expression.tree.body, this, column_of, dialect)
+
+
+def _said(node, this: dict, column_of, dialect: str):
+    if isinstance(node, ast.BoolOp):
+        parts = [_said(value, this, column_of, dialect) for value in node.values]
+        exact = all(part_exact for _where, part_exact in parts)
+        clauses = [where for where, _exact in parts if where is not None]
+        if isinstance(node.op, ast.And):
+            return (and_(*clauses) if clauses else None), exact and len(clauses) == len(parts)
+        if len(clauses) < len(parts):  # an unsaid alternative may let any row through
+            return NOT_SAID
+        return or_(*clauses), exact
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return NOT_SAID
+    left, op, right = node.left, node.ops[0], node.comparators[0]
+    if isinstance(op, ast.Eq | ast.NotEq) and not _is_field(left):
+        left, right = right, left
+    if not _is_field(left):
+        return NOT_SAID
+    if isinstance(op, ast.Eq | ast.NotEq):
+        values = [_value(right, this)]
+    elif isinstance(op, ast.In | ast.NotIn) and isinstance(right, ast.Tuple | ast.List):
+        values = [_value(element, this) for element in right.elts]
+    else:
+        return NOT_SAID
+    if any(value is _UNKNOWN for value in values):
+        return NOT_SAID
+    equals = [column_of(left.id, value, dialect) for value in values]
+    if any(clause is None for clause in equals):
+        return NOT_SAID
+    if isinstance(op, ast.Eq | ast.In):
+        return or_(false(), *equals), True
+    return and_(true(), *(not_(clause) for clause in equals)), True
+
+
+_UNKNOWN = object()
+
+
+def _is_field(node) -> bool:
+    return isinstance(node, ast.Name) and node.id not in CONSTANTS
+
+
+def _value(node, this: dict):
+    """The constant a comparison holds (``'red'``, ``None``, ``this('customer')``'s value), if
+    SQL may compare with it; else ``_UNKNOWN``."""
+    if isinstance(node, ast.Constant):
+        value = node.value
+    elif isinstance(node, ast.Name) and node.id in CONSTANTS:
+        value = CONSTANTS[node.id]
+    elif (
+        isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "this"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+    ):
+        value = this.get(node.args[0].value)
+    else:
+        return _UNKNOWN
+    if not isinstance(value, SAID) or isinstance(value, bool):
+        return _UNKNOWN
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:  # no SQL integer holds it
+        return _UNKNOWN
+    return _UNKNOWN if isinstance(value, str) and "\x00" in value else value  # nor a text
+
+
+def _column_equals(column, python_type, value):
+    """``column == value`` never unknown (NULL), so that ``not`` of it is Python's ``!=``;
+    ``None`` when the types differ (Python's ``'5' == 5`` is simply false: left to it)."""
+    if value is None:
+        return column.is_(None)
+    if python_type is not type(value):
+        return None
+    return and_(column.is_not(None), column == value)
+
+
+def _record_column(name: str, value, dialect: str):
+    """``name == value`` over a record: a system column, else the field in ``data``."""
+    if name in RECORD_COLUMNS:
+        return _column_equals(getattr(Record, name), RECORD_COLUMNS[name], value)
+    if name in ("created_at", "updated_at"):
+        return None
+    return _json_equals(name, value, dialect)
+
+
+def _json_equals(name: str, value, dialect: str):
+    """``data[name] == value`` as Python compares the decoded JSON: a text only with a text,
+    a whole number with any equal number (and ``true``/``false`` with 1/0), ``None`` with a
+    missing field or ``null``."""
+    if dialect == "postgresql":
+        field = Record.data[name]
+        if value is None:
+            return or_(field.is_(None), field == cast(literal("null"), JSONB))
+        said = [json.dumps(value)]
+        if isinstance(value, int) and value in (0, 1):
+            said.append("true" if value else "false")
+        return func.coalesce(or_(*(field == cast(literal(text), JSONB) for text in said)), false())
+    path = f'$."{name}"'
+    kind = func.coalesce(func.json_type(Record.data, path), "null")
+    if value is None:
+        return kind == "null"
+    extracted = func.json_extract(Record.data, path)
+    if isinstance(value, str):
+        return and_(kind == "text", func.coalesce(extracted == value, false()))
+    return and_(kind.in_(("integer", "real", "true", "false")),
+                func.coalesce(extracted == value, false()))  # fmt: skip
+
+
+def _table_column(model):
+    """``column_of`` for a kernel table: its columns by key, typed from the model."""
+
+    def column_of(name: str, value, dialect: str):
+        column = model.__table__.columns.get(name)
+        if column is None:
+            return None
+        try:
+            python_type = column.type.python_type
+        except NotImplementedError:
+            return None
+        return _column_equals(getattr(model, column.key), python_type, value)
+
+    return column_of
 
 
 #: Enough rows to tell one from several (a ``link_filter`` may drop some of them).
