@@ -10,20 +10,49 @@ Lines of the same item share the stock in their order; a line whose lot is alrea
 order's allocation chose and reserved it, or the picker scanned it) gets no suggestion, and what
 it takes is not offered to the others. Nothing is reserved or moved: the picker still scans
 what they take, and the review compares those scans.
+
+``rehearse`` is what "picking done" checks with: the shipment's own action run in full inside a
+SAVEPOINT that is then rolled back, so the picker hears every refusal the shipment would give
+(the kernel's posting rules included) and nothing is moved.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
+
+from sqlalchemy.orm import Session
 
 from app.db import plain_quantity
 from app.kernel import reservations
-from app.kernel.items import Item, Lot, TrackingMode
+from app.kernel.audit import AuditChainHead
+from app.kernel.items import Item, Lot, TrackingMode, Unit
 from app.kernel.locations import Location
+from app.kernel.stock import StockBalance
 from app.plugins import _common as common
 from app.plugins.allocation import described_pick
 from app.workflow.actions import Action, ActionContext
+
+#: What a posting writes with Core and mirrors into the objects this session loaded (without
+#: marking them changed): a rolled-back SAVEPOINT leaves those saying what it undid.
+MIRRORED = (StockBalance, Unit, AuditChainHead)
+
+
+def rehearse(session: Session, ship: Callable[[], None]) -> None:
+    """Run ``ship`` — a shipment's action — for its refusals only: it runs in full (lots and
+    units read, holds released, the kernel's ``post_movements`` validating, locking and checking
+    what is free), inside a SAVEPOINT that is rolled back whether it passed or not. The kernel
+    has no validate-only entry: what is free is known only once the balances are locked, and
+    its rule pass alone would miss the quantity. Its refusal is raised as it came."""
+    savepoint = session.begin_nested()  # flushes first: what the record holds is kept
+    try:
+        ship()
+    finally:
+        savepoint.rollback()
+        for loaded in list(session.identity_map.values()):
+            if isinstance(loaded, MIRRORED):
+                session.expire(loaded)
 
 
 class SuggestPicks(Action):

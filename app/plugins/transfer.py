@@ -3,7 +3,8 @@
 ``ship_transfer`` moves the lines from the source into transit towards the destination (what an
 order's allocation reserved for the transfer is released as it leaves) — when the record names an
 issued recall (parameter ``recall``), as a recall return (召回退回): the recall's goods, set apart
-as nonconforming, go back to a warehouse and arrive nonconforming;
+as nonconforming, go back to a warehouse and arrive nonconforming; with ``check_only: true`` (the
+picker's "picking done") it refuses what the shipment would refuse and moves nothing;
 ``receive_transfer`` books each line's received quantity (default: all still outstanding) at the
 destination, damaged ones as nonconforming; ``return_transfer`` sends what is still in transit back
 to the source. A transfer in is a record of its own: its ``document`` parameter names the header
@@ -17,7 +18,9 @@ from decimal import Decimal
 from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import reservations, transfers
+from app.kernel.items import lot_of
 from app.plugins import _common as common
+from app.plugins.picking import rehearse
 from app.workflow.actions import Action, ActionContext, ActionError
 
 #: The transfer out form and its field naming the transfer in its shipment made.
@@ -25,10 +28,19 @@ TRANSFER_FORM, RECEIPT_FIELD, RECEIPT_FORM = "transfer_out", "transfer_in", "tra
 
 
 class ShipTransfer(Action):
+    """Ship the lines into transit. ``check_only: true`` runs the whole shipment — the lines read,
+    the order's hold released, every rule of the kernel's posting checked, the quantities against
+    what is free — and rolls it all back: a warehouse's "picking done" hands its reviewer only a
+    picking that can leave (an expired lot, a unit sold or elsewhere, more than is on hand are
+    refused on the picker's line, not after the second scan)."""
+
     name = "ship_transfer"
     label = {
         "zh_CN": "调拨发货：货物转入在途",
         "en": "Ship the transfer: the goods go into transit",
+    }
+    param_labels = {
+        "check_only": {"zh_CN": "只检查能否发货，不移动库存", "en": "Only check it can ship"}
     }
     params_schema = {
         "type": "object",
@@ -43,39 +55,65 @@ class ShipTransfer(Action):
             "source": common.FIELD,
             "destination": common.FIELD,
             "recall": common.FIELD,
+            "check_only": {"type": "boolean"},
         },
     }
 
     def run(self, context: ActionContext) -> None:
-        params = context.params
-        recall = _recall_of(context)
-        lines = []
-        for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
-            the_item = common.item(context, line, params["item"])
-            if recall is not None and str(recall.data.get("item")) != str(the_item.id):
-                raise ActionError(
-                    _("Line %(line)s: %(item)s is not the item of recall %(recall)s.",
-                      line=number, item=the_item.code, recall=recall.number)
-                )  # fmt: skip
-            the_lot = common.lot(context, the_item, line, params)
-            lines.append(
-                transfers.ShipLine(
-                    item=the_item,
-                    quantity=common.quantity(line, params["quantity"]),
-                    lot=the_lot,
-                    unit=common.unit(context, the_item, line, params, the_lot),
-                )
+        if context.params.get("check_only"):
+            rehearse(context.session, lambda: _ship(context))
+        else:
+            _ship(context)
+
+
+def _ship(context: ActionContext) -> None:
+    """The lines into transit, as the kernel's ``transfers.ship`` moves them."""
+    params = context.params
+    recall = _recall_of(context)
+    lines = []
+    for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
+        the_item = common.item(context, line, params["item"])
+        if recall is not None and str(recall.data.get("item")) != str(the_item.id):
+            raise ActionError(
+                _("Line %(line)s: %(item)s is not the item of recall %(recall)s.",
+                  line=number, item=the_item.code, recall=recall.number)
+            )  # fmt: skip
+        the_lot = _lot_on_record(context, the_item, line, number)
+        lines.append(
+            transfers.ShipLine(
+                item=the_item,
+                quantity=common.quantity(line, params["quantity"]),
+                lot=the_lot,
+                unit=common.unit(context, the_item, line, params, the_lot),
             )
-        document = common.document_of(context)
-        if reservations.reservations_of(context.session, document):
-            # an order's allocation held these goods for this transfer: they leave now
-            reservations.release(context.session, document, user=context.user)
-        transfers.ship(
-            context.session, document,
-            common.location(context, params["source"]),
-            common.location(context, params["destination"]), lines, user=context.user,
-            recall_return=recall is not None,
+        )
+    document = common.document_of(context)
+    if reservations.reservations_of(context.session, document):
+        # an order's allocation held these goods for this transfer: they leave now
+        reservations.release(context.session, document, user=context.user)
+    transfers.ship(
+        context.session, document,
+        common.location(context, params["source"]),
+        common.location(context, params["destination"]), lines, user=context.user,
+        recall_return=recall is not None,
+    )  # fmt: skip
+
+
+def _lot_on_record(context: ActionContext, the_item, line: dict, number: int):
+    """The line's lot, as on record for its item: what leaves is in stock, so a lot number the
+    item has no lot under (mistyped, or another item's) is refused on the line, not made up."""
+    params = context.params
+    lot_number = line.get(params["lot"]) if params.get("lot") else None
+    if not lot_number:
+        return None
+    found = lot_of(context.session, the_item, str(lot_number))
+    if found is None:
+        raise ActionError(
+            _("Line %(line)s: %(item)s has no lot %(lot)s on record.",
+              line=number, item=the_item.code, lot=lot_number),
+            f"{params['lines']}[{number - 1}].{params['lot']}",
         )  # fmt: skip
+    return found
 
 
 def _recall_of(context: ActionContext):

@@ -274,10 +274,12 @@ def test_shipping_more_than_available_is_refused(db, as_user, chain):
         db, as_user, chain, [{"item": chain["strip"], "lot": "L1", "quantity": "11"}]
     )
     before = snapshot(db)
-    response = review_and_ship(as_user("whsuper"), out.id)
+    # refused when the picker says the picking is done, not after the review's second scan
+    response = fire(warehouse, TO, out.id, "finish_picking")
     assert_refused(db, response, "STRIP", "11", "10", before=before)
+    assert response.json["field"] == "lines[0].quantity"
     assert records_of(db, "transfer_in") == []
-    assert records_of(db, "transfer_out")[0].state == "picked"  # still awaiting its review
+    assert records_of(db, "transfer_out")[0].state == "draft"  # still being picked
 
 
 def test_shipping_a_recalled_lot_is_refused(db, as_user, chain):
@@ -285,8 +287,9 @@ def test_shipping_a_recalled_lot_is_refused(db, as_user, chain):
         db, as_user, chain, [{"item": chain["strip"], "lot": "RC", "quantity": "1"}]
     )
     before = snapshot(db)
-    response = review_and_ship(as_user("whsuper"), out.id)
+    response = fire(warehouse, TO, out.id, "finish_picking")
     assert_refused(db, response, "RC", "recalled", before=before)
+    assert response.json["field"] == "lines[0].lot"
     assert records_of(db, "transfer_in") == []
 
 
