@@ -449,7 +449,10 @@ class _Run:
         was saved."""
         if creating or field.computed or self.record is None:
             return False
-        return not _says_the_same((self.record.data or {}).get(field.name), value)
+        stored = (self.record.data or {}).get(field.name)
+        if field.type == "boolean":
+            return not _says_yes_or_no_alike(stored, value)
+        return not _says_the_same(stored, value)
 
     def _read_only(self, field: FieldDef, creating: bool) -> bool:
         return bool(field.get("read_only")) and (self.from_client or not creating)
@@ -1042,6 +1045,31 @@ def _says_the_same(stored, sent) -> bool:
         return Decimal(str(stored)) == Decimal(str(sent))
     except (InvalidOperation, ValueError):
         return False
+
+
+#: How a page or a client says yes or no: a ticked box sends "1" (or "on"), an unticked one
+#: nothing (or, filled in by a script, "0"); JSON says true or false.
+YES_TEXT = frozenset({"1", "true", "on", "yes"})
+NO_TEXT = frozenset({"", "0", "false", "off", "no"})
+
+
+def _yes_or_no(value) -> bool | None:
+    """``value`` as yes or no (a box never ticked is no), ``None`` when it says neither."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text in YES_TEXT or text in NO_TEXT:
+        return text in YES_TEXT
+    return None
+
+
+def _says_yes_or_no_alike(stored, sent) -> bool:
+    """Whether a yes-or-no a client sent says what the stored one says: a page posts a ticked
+    read-only box (须通知客户) back as "1", which is the stored ``true``, not a change of it."""
+    said = _yes_or_no(sent)
+    return said is not None and said == _yes_or_no(stored)
 
 
 def update(

@@ -101,13 +101,26 @@ def audit_export():
     )
 
 
+#: The entries whose changes hold a field's ``[before, after]``: every field of an update (a
+#: record's, a user's) and of a formula backfill (``None``), and the named fields of a few other
+#: actions. Everywhere else a list is the value itself: the lots a recall blocked, the lines a
+#: posting moved, a created record's table — never one value becoming the other.
+BEFORE_AFTER: dict[str, frozenset[str] | None] = {
+    "update": None,
+    "backfill": None,
+    "transition": frozenset({"state"}),
+    "publish": frozenset({"version"}),
+    "revoke": frozenset({"revoked_at"}),
+}
+
+
 def describe(entry: audit.AuditEntry) -> str:
     """A short readable form of an entry's changes for the page."""
     if not entry.changes:
         return ""
     parts = []
     for key, value in entry.changes.items():
-        if isinstance(value, list) and len(value) == 2:
+        if _before_after(entry.action, key, value):
             old, new = _show(value[0]), _show(value[1])
             parts.append(_("%(field)s: %(old)s → %(new)s", field=key, old=old, new=new))
         else:
@@ -115,9 +128,20 @@ def describe(entry: audit.AuditEntry) -> str:
     return "; ".join(parts)
 
 
-def _show(value) -> str:
+def _before_after(action: str, key: str, value) -> bool:
+    """Whether ``value`` is the ``[before, after]`` of ``key``, as ``action`` records a change."""
+    if not isinstance(value, list) or len(value) != 2 or action not in BEFORE_AFTER:
+        return False
+    fields = BEFORE_AFTER[action]
+    return fields is None or key in fields
+
+
+def _show(value, nested: bool = False) -> str:
+    """A value as text; a list's items one after the other, a list within it (a posting's line)
+    in brackets so that its items stay together."""
     if value is None or value == []:
         return "—"
     if isinstance(value, list):
-        return ", ".join(_show(item) for item in value)
+        items = ", ".join(_show(item, nested=True) for item in value)
+        return f"[{items}]" if nested else items
     return str(value)
