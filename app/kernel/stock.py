@@ -137,8 +137,11 @@ EXPIRY_CHECKED = frozenset({Reason.sale, Reason.transfer_out})
 ENTRY_EXPIRY_CHECKED = frozenset(
     {Reason.purchase_receipt, Reason.inspection, Reason.customer_return, Reason.maintenance}
 )
-#: Reasons by which goods arrive as sellable: recalled goods never do.
-ENTRY_RECALL_CHECKED = ENTRY_EXPIRY_CHECKED | {Reason.transfer_in, Reason.transfer_return}
+#: Reasons by which goods arrive as sellable: recalled goods never do. A count surplus or an
+#: adjustment is an entry like any other: recalled goods found at a count or booked back are
+#: nonconforming (the stock view would otherwise show them on hand and in no bucket), and a
+#: correction may not undo a recall's setting apart. Every reason, so a new one is never missed.
+ENTRY_RECALL_CHECKED = frozenset(Reason)
 
 
 def _status_enum() -> Enum:
@@ -531,8 +534,9 @@ def _check_entry_expiry(facts: PostingFacts, line: _Line, today: dt.date) -> Non
 
 
 def _check_entry_recall(facts: PostingFacts, line: _Line) -> None:
-    """Recalled goods do not enter available stock by a receipt, an inspection, a customer return
-    or an arrival from transit: they land apart (nonconforming) for the recall to take out."""
+    """Recalled goods do not enter available stock by any entry — a receipt, an inspection, a
+    customer return, an arrival from transit, a count surplus or an adjustment: they land apart
+    (nonconforming) for the recall to take out."""
     movement, lot, unit = line.movement, line.lot, line.unit
     if (
         line.destination is None

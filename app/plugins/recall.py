@@ -15,8 +15,8 @@ documents take them out. ``track_recall`` sets apart what arrived since and re-r
 (keeping the rows held at issue): a task is done once its location holds none of the goods and,
 if it sold them to customers, it has recorded on its task when it told them
 (``customers_notified``); new holders (goods that arrived from transit or came back from a
-customer) get a task too. With ``require_done`` it refuses while any task is open, naming the
-location and what it still has to do.
+customer) get a task too. With ``require_done`` it refuses while any task is open, naming each
+open location (the first few, and how many more) and what it still has to do.
 
 A location being counted keeps the goods where they are until its count ends (they are blocked
 all the same): its task says ``counting``, and the next ``refresh`` sets them apart. An order
@@ -72,18 +72,23 @@ def _goods(context: ActionContext) -> tuple[Item, list[Lot], list | None]:
     numbers = list(dict.fromkeys(n.strip() for n in str(data.get(params["lots"]) or "").split(",")
                                  if n.strip()))  # fmt: skip
     if first or last:
-        if not (first and last):
-            raise ActionError(_("A serial range needs both its first and its last serial number."))
+        if not (first and last):  # the end left empty is the one to fill
+            raise ActionError(
+                _("A serial range needs both its first and its last serial number."),
+                params["serial_to"] if first else params["serial_from"],
+            )
         units = units_in_range(context.session, item, str(first), str(last))
         lots = [context.session.get(Lot, lot_id) for lot_id in sorted({u.lot_id for u in units})]
         return item, [lot for lot in lots if lot is not None], units
     if not numbers:
-        raise ActionError(_("Name the lots to recall, or a serial range."))
+        raise ActionError(_("Name the lots to recall, or a serial range."), params["lots"])
     lots = []
     for number in numbers:
         lot = lot_of(context.session, item, number)
         if lot is None:
-            raise ActionError(_("Item %(item)s has no lot %(lot)s.", item=item.code, lot=number))
+            raise ActionError(
+                _("Item %(item)s has no lot %(lot)s.", item=item.code, lot=number), params["lots"]
+            )
         lots.append(lot)
     return item, lots, None
 
@@ -247,32 +252,42 @@ class TrackRecall(Action):
         )  # fmt: skip
         tasks = _tasks(context, _trace(context, item, lots, units), isolation.counting)
         _write(context, context.params["tasks"], tasks)
-        tasks = {int(task["location"]): task for task in tasks}
-        open_tasks = [key for key in sorted(tasks) if not tasks[key]["done"]]
+        open_tasks = [task for task in tasks if not task["done"]]  # (by location, as written)
         if context.params.get("require_done") and open_tasks:
-            _refuse_open(context, tasks[open_tasks[0]])
+            _refuse_open(context, open_tasks)
 
 
-def _refuse_open(context: ActionContext, task: dict) -> None:
-    """Say which location is not done, and what it still has to do."""
+#: How many open tasks a refused close names; the rest are counted.
+SHOWN = 5
+
+
+def _refuse_open(context: ActionContext, open_tasks: list[dict]) -> None:
+    """Say which locations are not done and what each still has to do: QA closing the recall
+    sees every task left (the first few and how many more), not one at a time."""
+    shown = "; ".join(_still_to_do(context, task) for task in open_tasks[:SHOWN])
+    if len(open_tasks) > SHOWN:
+        shown += _(" and %(count)s more location(s)", count=len(open_tasks) - SHOWN)
+    raise ActionError(
+        _("The recall is not complete: %(tasks)s.", tasks=shown), context.params["tasks"]
+    )
+
+
+def _still_to_do(context: ActionContext, task: dict) -> str:
+    """What one open task's location still has to do: give up the goods, or record that it
+    told the customers it sold them to."""
     location = context.session.get(Location, int(task["location"]))
     where = f"{location.code} {location.name}"
     if Decimal(task["remaining"]) != 0:
-        raise ActionError(
-            _(
-                "The recall is not complete: %(location)s still holds %(quantity)s of the "
-                "recalled goods.",
-                location=where,
-                quantity=task["remaining"],
-            )
+        return _(
+            "%(location)s still holds %(quantity)s of the recalled goods",
+            location=where,
+            quantity=task["remaining"],
         )
     record = context.records.read(TASK_FORM, task.get("task"))
-    raise ActionError(
-        _(
-            "The recall is not complete: %(location)s sold the goods to customers and has not "
-            "recorded telling them: its manager enters %(field)s on recall task %(task)s.",
-            location=where,
-            field=context.records.field_label(TASK_FORM, NOTIFIED),
-            task=record.number if record is not None else "-",
-        )
+    return _(
+        "%(location)s sold the goods to customers and has not recorded telling them: its "
+        "manager enters %(field)s on recall task %(task)s",
+        location=where,
+        field=context.records.field_label(TASK_FORM, NOTIFIED),
+        task=record.number if record is not None else "-",
     )
