@@ -27,6 +27,7 @@ from flask_babel import get_locale
 from marshmallow import ValidationError
 from sqlalchemy import String, and_, cast, false, func, or_, select
 from sqlalchemy import delete as sql_delete
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -666,6 +667,7 @@ class _Run:
                 RecordKey.form == self.form.name,
                 RecordKey.field == field.name,
                 RecordKey.value == _key_text(values[field.name]),
+                RecordKey.is_unique.is_(True),
             )
             if self.record is not None:
                 query = query.where(RecordKey.record_id != self.record.id)
@@ -804,6 +806,36 @@ def _require_write_scope(session: Session, user, form: FormDef, record: Record, 
     that lets them read it (say, a read-only chain-wide one) is not the one that lets them write."""
     if form.location_field:
         access.require_location(session, user, record.location_id, action, form.name)
+
+
+def hold_unique_values(session: Session, form: FormDef, record: Record, holds: bool) -> None:
+    """A record entering a ``void`` state (voided, cancelled) gives up its unique values: an
+    invoice registered by mistake keeps its history, and the invoice number can be registered
+    again by the right record. One brought back out of such a state takes them again, refused
+    (naming the field) if another record took one meanwhile."""
+    unique = [field.name for field in form.fields if field.get("unique")]
+    if not unique:
+        return
+    mine = select(RecordKey.field, RecordKey.value).where(
+        RecordKey.record_id == record.id, RecordKey.field.in_(unique)
+    )
+    for name, value in session.execute(mine) if holds else ():
+        taken = select(RecordKey.id).where(
+            RecordKey.form == form.name, RecordKey.field == name, RecordKey.value == value,
+            RecordKey.is_unique.is_(True), RecordKey.record_id != record.id,
+        )  # fmt: skip
+        if session.scalar(taken.limit(1)) is not None:
+            raise ValidationFailed({name: [_("This value is already used by another record.")]})
+    try:  # (two records taking one value back at once: the database's unique index refuses)
+        session.execute(
+            sql_update(RecordKey)
+            .where(RecordKey.record_id == record.id, RecordKey.field.in_(unique))
+            .values(is_unique=holds)
+        )
+    except IntegrityError:
+        raise ValidationFailed(
+            {"_schema": [_("A unique value is already used by another record.")]}
+        ) from None
 
 
 def _write_keys(

@@ -705,6 +705,10 @@ def _apply(session, registry, form, record, transition, user, comment) -> Workfl
     run_actions(session, registry, record, transition, user, comment)
     old_state = record.state
     record.state = transition["to"]
+    states = workflow_of(form)["states"]
+    void = bool(states.get(record.state, {}).get("void"))
+    if void != bool(states.get(old_state, {}).get("void")):
+        records.hold_unique_values(session, form, record, holds=not void)
     record.updated_at = utcnow()
     record.updated_by = getattr(user, "id", None)
     session.flush()

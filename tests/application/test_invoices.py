@@ -11,6 +11,9 @@ import threading
 import pytest
 from sqlalchemy import text
 
+from app.meta import records
+from app.meta.models import Record
+from app.meta.records import ValidationFailed
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
@@ -140,6 +143,28 @@ def test_an_invoice_bills_its_receipts_up_to_what_they_accepted(bed):
     assert [row["uninvoiced"] for row in awaiting(cashier, "uninvoiced_receipts")] == ["60.00"]
     assert [row["invoice_number"] for row in report(cashier, "invoice_register")] == [number(3)]
 
+    # the voided invoice keeps its history but not its number: the right one may carry it, while
+    # a live invoice's number stays taken
+    again = invoice(bed, supplier, 1, [(receipt, "60.00")])
+    assert bed.fire("cashier", INVOICES, again["id"], "confirm").status_code == 200
+    assert cashier.get(purchasing.url(INVOICES, first["id"])).json["data"]["invoice_number"] == (
+        number(1)
+    )
+    taken = cashier.post(purchasing.url(INVOICES), json={
+        "location": bed.loc("HQ"), "supplier": supplier["id"], "invoice_number": number(1),
+        "invoice_date": day(0), "lines": [],
+    })  # fmt: skip
+    assert taken.status_code == 422 and "invoice_number" in taken.json["errors"]
+    # a draft cancelled gives its number up too
+    draft = invoice(bed, supplier, 4, [(receipt, "1.00")])
+    assert bed.fire("cashier", INVOICES, draft["id"], "cancel").status_code == 200
+    assert invoice(bed, supplier, 4, [(receipt, "1.00")])["data"]["invoice_number"] == number(4)
+    # brought back out of a void state, a record takes its number again only if still free
+    form = bed.app.extensions["lianku.registry"].form(INVOICES)
+    with pytest.raises(ValidationFailed) as refused, bed.db.transaction() as session:
+        records.hold_unique_values(session, form, session.get(Record, first["id"]), holds=True)
+    assert list(refused.value.errors) == ["invoice_number"]
+
 
 def test_one_invoice_may_bill_several_receipts_and_one_receipt_on_several_lines(bed):
     supplier = bed.supplier()
@@ -208,6 +233,14 @@ def test_what_an_invoice_may_not_bill(bed):
     })  # fmt: skip
     assert bad.status_code == 422
     assert {"invoice_number", "invoice_date", "lines[0].amount"} <= set(bad.json["errors"])
+    # a VAT rate in force, in per cent: 0.13 meant for 13 %, or a rate that does not exist
+    for rate in ("0.13", "12.5", "17"):
+        line = {"purchase_receipt": mine["id"], "amount": "10.00", "tax_rate": rate}
+        wrong_rate = cashier.post(purchasing.url(INVOICES), json={
+            **body, "invoice_number": number(5), "lines": [line]})  # fmt: skip
+        assert wrong_rate.status_code == 422, rate
+        assert list(wrong_rate.json["errors"]) == ["lines[0].tax_rate"], wrong_rate.json
+        assert "13, not 0.13" in wrong_rate.json["errors"]["lines[0].tax_rate"][0]  # (cashier: en)
     again = cashier.post(purchasing.url(INVOICES), json={
         **body, "invoice_number": number(1), "lines": [],
     })  # fmt: skip
