@@ -157,11 +157,14 @@ class PostStock(Action):
 
 def _lot(context: ActionContext, the_item, line: dict, params: dict, number: int):
     """The line's lot; a lot whose dates contradict the lot on record is refused naming the line
-    (which of a receipt's scans is wrong is what the clerk needs to know)."""
+    (which of a receipt's scans is wrong is what the clerk needs to know) and its date field."""
     try:
         return common.lot(context, the_item, line, params)
     except LotMismatch as exc:
-        raise ActionError(_("Line %(line)s: %(message)s", line=number, message=exc)) from None
+        name = params.get(exc.field or "")
+        field = f"{params['lines']}[{number - 1}].{name}" if name else None
+        message = _("Line %(line)s: %(message)s", line=number, message=exc)
+        raise ActionError(message, field) from None
 
 
 def check_as_received(context: ActionContext, params: dict) -> None:
@@ -301,6 +304,8 @@ class _Order:
         self.arriving: dict[int, Decimal] = {}
 
     def check_header(self, data: dict) -> None:
+        """Refuse, naming the receipt's header field, another supplier or location than the
+        order's."""
         ordered, spec = self.record.data or {}, self.spec
         if str(ordered.get(spec["supplier"])) != str(data.get(spec["supplier"])):
             raise ActionError(
@@ -309,7 +314,8 @@ class _Order:
                     order=self.number,
                     ordered=self._supplier(ordered.get(spec["supplier"])),
                     given=self._supplier(data.get(spec["supplier"])),
-                )
+                ),
+                spec["supplier"],
             )
         if str(ordered.get(spec["location"])) != str(data.get(spec["location"])):
             raise ActionError(
@@ -318,11 +324,13 @@ class _Order:
                     order=self.number,
                     ordered=self._location(ordered.get(spec["location"])),
                     given=self._location(data.get(spec["location"])),
-                )
+                ),
+                spec["location"],
             )
 
-    def add(self, number: int, item: Item, quantity: Decimal) -> None:
-        """Line ``number`` brings ``quantity`` of ``item``: refused if not ordered, or beyond."""
+    def add(self, number: int, item: Item, quantity: Decimal, fields: tuple[str, str]) -> None:
+        """Line ``number`` brings ``quantity`` of ``item``: refused if not ordered, or beyond,
+        naming the line's field to change (``fields``: the item's and the quantity's path)."""
         if item.id not in self.ordered:
             raise ActionError(
                 _(
@@ -330,7 +338,8 @@ class _Order:
                     line=number,
                     item=item.code,
                     order=self.number,
-                )
+                ),
+                fields[0],
             )
         arriving = self.arriving.get(item.id, Decimal(0)) + quantity
         if self.received[item.id] + arriving > self.ordered[item.id]:
@@ -344,7 +353,8 @@ class _Order:
                     item=item.code,
                     received=plain_quantity(self.received[item.id]),
                     arriving=plain_quantity(arriving),
-                )
+                ),
+                fields[1],
             )
         self.arriving[item.id] = arriving
 
@@ -383,7 +393,10 @@ def against_order(context: ActionContext, params: dict) -> _Order | None:
     for number, line in enumerate(common.lines_of(context, params["lines"]), start=1):
         if not _nothing(line, params["quantity"]):
             the_item = common.item(context, line, params["item"])
-            order.add(number, the_item, common.quantity(line, params["quantity"]))
+            paths = tuple(
+                f"{params['lines']}[{number - 1}].{params[name]}" for name in ("item", "quantity")
+            )
+            order.add(number, the_item, common.quantity(line, params["quantity"]), paths)
     return order
 
 

@@ -15,10 +15,15 @@ audit trail says who did) is refused, whatever their role, and so is a review wh
 picker saved last; the workflow says which roles review. Goods nobody scanned as picked (lines
 a workflow action wrote, such as a transfer out an order's allocation made) are scanned by a
 picker first: otherwise the review would be the only scan.
+
+A review scan's expiry date (``expiry_date``, where its table has one) must be the expiry its lot
+(or its unit's lot) is on record with: the record would otherwise say the reviewer saw a label the
+goods do not carry — the label the scan endpoint refuses as a mislabelled or counterfeit pack.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
@@ -27,7 +32,8 @@ from sqlalchemy import select
 from app.db import plain_quantity, utcnow
 from app.i18n import _
 from app.kernel.audit import AuditEntry
-from app.kernel.items import Item
+from app.kernel.errors import LotMismatch
+from app.kernel.items import Item, Unit, check_lot_dates, lot_of
 from app.kernel.users import User
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
@@ -45,7 +51,7 @@ class CheckReview(Action):
     }
     params_schema = common.params_schema(
         "picked", "reviewed", "item", "quantity",
-        optional=("lot", "serial", "reviewer", "reviewed_at"),
+        optional=("lot", "serial", "expiry_date", "reviewer", "reviewed_at"),
     )  # fmt: skip
     param_labels = {
         "picked": {"zh_CN": "拣货扫码表", "en": "Table of the goods picked"},
@@ -61,7 +67,7 @@ class CheckReview(Action):
         if not picked_rows and not reviewed_rows:
             return  # nothing leaves from here (other locations ship the order): nothing to review
         if not reviewed_rows:
-            raise ActionError(_("Scan the goods again to review them."))
+            raise ActionError(_("Scan the goods again to review them."), params["reviewed"])
         writers = _writers(context, (params["picked"], params["reviewed"]))
         pickers = writers[params["picked"]]
         if picked_rows and not pickers:  # e.g. a transfer out as an order's allocation wrote it
@@ -79,6 +85,7 @@ class CheckReview(Action):
             )
         for table, rows in ((params["picked"], picked_rows), (params["reviewed"], reviewed_rows)):
             _check_serials_once(context, table, rows)
+        _check_expiry(context, params["reviewed"], reviewed_rows)
         picked = _counted(context, picked_rows)
         reviewed = _counted(context, reviewed_rows)
         differences = [
@@ -90,9 +97,11 @@ class CheckReview(Action):
             shown = "; ".join(differences[:SHOWN])
             if len(differences) > SHOWN:
                 shown += _(" and %(count)s more", count=len(differences) - SHOWN)
-            raise ActionError(
-                _("The review does not match the goods picked: %(differences)s.", differences=shown)
+            message = _(
+                "The review does not match the goods picked: %(differences)s.", differences=shown
             )
+            # which goods differ is in the message; the form marks the review scans
+            raise ActionError(message, params["reviewed"])
         data = dict(context.record.data or {})
         if params.get("reviewer"):
             data[params["reviewer"]] = getattr(context.user, "id", None)
@@ -157,6 +166,53 @@ def _check_serials_once(context: ActionContext, table: str, rows: list[dict]) ->
             label = records.field_label(context.record.form, table) if records else table
             path = f"{table}[{number - 1}].{serial_field}"
             raise SerialScannedTwice(label, path, number, serial, first)
+
+
+def _check_expiry(context: ActionContext, table: str, rows: list[dict]) -> None:
+    """Refuse the first scan of ``table`` whose expiry date is not its lot's on record (the lot
+    named, or the serial-numbered unit's), naming that scan's expiry date."""
+    params = context.params
+    field = params.get("expiry_date", "expiry_date")
+    for number, row in enumerate(rows, start=1):
+        typed = _date(row.get(field))
+        lot = _lot_of(context, row) if typed is not None else None
+        if lot is None:
+            continue  # no expiry typed, or goods unknown: the comparison with the picking says so
+        try:
+            check_lot_dates(lot, expiry_date=typed)
+        except LotMismatch as exc:
+            records = context.records
+            label = records.field_label(context.record.form, table) if records else table
+            raise ActionError(
+                _("%(table)s, scan %(row)s: %(message)s", table=label, row=number, message=exc),
+                f"{table}[{number - 1}].{field}",
+            ) from None
+
+
+def _lot_of(context: ActionContext, row: dict):
+    """The lot on record a scan names: by its lot number, else its serial number's unit's."""
+    params = context.params
+    item = common.item(context, row, params["item"])
+    number = str(row.get(params.get("lot", "lot")) or "")
+    if number:
+        return lot_of(context.session, item, number)
+    serial = str(row.get(params.get("serial", "serial")) or "")
+    if not serial:
+        return None
+    unit = context.session.scalar(
+        select(Unit).where(Unit.item_id == item.id, Unit.serial == serial)
+    )
+    return unit.lot if unit is not None and unit.lot_id is not None else None
+
+
+def _date(value) -> dt.date | None:
+    """A scan's date as the record stores it (ISO text), ``None`` if none or not a date."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)) if value not in (None, "") else None
+    except ValueError:
+        return None
 
 
 def _counted(context: ActionContext, rows: list[dict]) -> dict[tuple, Decimal]:

@@ -639,7 +639,7 @@ def run_actions(
             try:
                 registry_of_actions.get(step["action"]).run(context)
             except KernelError as refused:
-                _name_the_line(refused, context.params)
+                _name_the_field(refused, context.params, form)
                 raise
             _refuse_undeclared_keys(form, record, keys, step["action"])
     return context
@@ -659,13 +659,20 @@ def _refuse_undeclared_keys(form: FormDef, record: Record, before: set, action: 
         ))  # fmt: skip
 
 
-def _name_the_line(refused: KernelError, params: dict) -> None:
-    """A kernel refusal of one line's movement names that line's field of the form —
-    ``lines[2].quantity``, where the page marks it and an integration reads it — when the step
-    says which table it posts and which of its fields the kernel's ``field`` is."""
+def _name_the_field(refused: KernelError, params: dict, form: FormDef) -> None:
+    """A kernel refusal names the form's field the step maps the kernel's ``field`` to, where
+    the page marks it and an integration reads it: one line's — ``lines[2].quantity`` — when the
+    step posts a table that has the field, else the header's. The kernel names the line of any
+    movement it refuses, also for what the whole posting shares: a transfer in received at a
+    location being counted is refused on its header's ``to_location``, its lines have none."""
     table, name = params.get("lines"), params.get(refused.field or "")
-    if refused.line and isinstance(table, str) and isinstance(name, str):
+    if not isinstance(name, str):
+        return
+    lines = form.field(table) if isinstance(table, str) else None
+    if refused.line and lines is not None and any(f.name == name for f in lines.fields):
         refused.field = f"{table}[{refused.line - 1}].{name}"
+    elif form.field(name) is not None:
+        refused.field = name
 
 
 def _origin(record: Record, transition: dict) -> str:

@@ -206,7 +206,7 @@ def test_required_select_and_number_parameters(db, entries, metadata):
         ],
         columns=[{"name": "n", "aggregate": "count", "label": {"zh_CN": "数", "en": "N"}}],
     )  # fmt: skip
-    with pytest.raises(ParamError, match="kind is required"):
+    with pytest.raises(ParamError, match="类 is required"):  # (by its label)
         run(db, report)
     with pytest.raises(ParamError, match="must be one of: create, login"):
         run(db, report, {"kind": "delete"})

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.i18n import _
+from app.i18n import _, localized
 from app.kernel.locations import Location
 from app.meta import access
 from app.meta.expressions import Context
@@ -33,7 +33,7 @@ def parse_params(
         if text in (None, ""):
             value = _default(param, today)
             if value is None and param.required:
-                raise ParamError(param.name, _("%(param)s is required", param=param.name))
+                raise ParamError(param.name, _("%(param)s is required", param=_label(param)))
         else:
             value = _parse_one(param, text, session, user)
         if value is not None:
@@ -65,6 +65,12 @@ def refuse_unknown(report: Report, raw: Mapping[str, str]) -> None:
             )  # fmt: skip
 
 
+def _label(param: ReportParam) -> str:
+    """What the user knows the parameter as (its label in their language, as the report's page
+    shows it), for a message; the API names the parameter itself next to the message."""
+    return localized(param.label) or param.name
+
+
 def _raw_value(param: ReportParam, raw: Mapping[str, str]):
     if param.type == "date_range" and (f"{param.name}_from" in raw or f"{param.name}_to" in raw):
         start, end = raw.get(f"{param.name}_from", ""), raw.get(f"{param.name}_to", "")
@@ -89,23 +95,23 @@ def _as_date(value) -> dt.date:
 
 
 def _parse_one(param: ReportParam, text: str, session: Session, user):
+    label = _label(param)
     if len(text) > 200:
-        raise ParamError(param.name, _("%(param)s is too long", param=param.name))
+        raise ParamError(param.name, _("%(param)s is too long", param=label))
     if any(ord(char) < 32 for char in text):
-        raise ParamError(param.name, _("%(param)s contains control characters", param=param.name))
+        raise ParamError(param.name, _("%(param)s contains control characters", param=label))
     if param.type == "date":
-        return _parse_date(param.name, text)
+        return _parse_date(param.name, text, label)
     if param.type == "date_range":
         start, sep, end = text.partition("..")
         if not sep:
             raise ParamError(
-                param.name,
-                _("%(param)s must be a range like 2026-01-01..2026-01-31", param=param.name),
+                param.name, _("%(param)s must be a range like 2026-01-01..2026-01-31", param=label)
             )
-        first = _parse_date(param.name, start) if start else None
-        last = _parse_date(param.name, end) if end else None
+        first = _parse_date(param.name, start, label) if start else None
+        last = _parse_date(param.name, end, label) if end else None
         if first and last and first > last:
-            raise ParamError(param.name, _("%(param)s starts after it ends", param=param.name))
+            raise ParamError(param.name, _("%(param)s starts after it ends", param=label))
         return (first, last)
     if param.type == "number":
         try:
@@ -113,18 +119,14 @@ def _parse_one(param: ReportParam, text: str, session: Session, user):
         except InvalidOperation:
             number = None
         if number is None or not number.is_finite():  # NaN, Infinity: no figure to compare
-            raise ParamError(param.name, _("%(param)s must be a number", param=param.name))
+            raise ParamError(param.name, _("%(param)s must be a number", param=label))
         return number
     if param.type == "select":
         allowed = {str(option["value"]): option["value"] for option in param.options}
         if text not in allowed:
             raise ParamError(
                 param.name,
-                _(
-                    "%(param)s must be one of: %(values)s",
-                    param=param.name,
-                    values=", ".join(allowed),
-                ),
+                _("%(param)s must be one of: %(values)s", param=label, values=", ".join(allowed)),
             )
         return allowed[text]
     if param.type == "location":
@@ -132,11 +134,12 @@ def _parse_one(param: ReportParam, text: str, session: Session, user):
     return text
 
 
-def _parse_date(name: str, text: str) -> dt.date:
+def _parse_date(name: str, text: str, label: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise ParamError(name, _("%(param)s must be a date like 2026-01-31", param=name)) from None
+        message = _("%(param)s must be a date like 2026-01-31", param=label)
+        raise ParamError(name, message) from None
 
 
 def _parse_location(name: str, text: str, session: Session, user) -> Location | str:
