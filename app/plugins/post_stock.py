@@ -38,6 +38,10 @@ unit that purchase receipts brought in must have come on one from that supplier 
 origin, e.g. an opening balance, are not refused)::
 
     supplied_by: {supplier: supplier, receipt: purchase_receipt, form: purchase_receipt}
+
+``check_only: true`` refuses what the posting would refuse — every check above and the kernel's,
+what is on hand included — and posts nothing (``picking.rehearse``): a warehouse's "picking
+done" hands its reviewer only goods that can leave.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from app.kernel.items import Item, Lot, Unit, lot_of
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry, Movement, Reason, StockStatus, post_movements
 from app.plugins import _common as common
+from app.plugins.picking import rehearse
 from app.workflow.actions import Action, ActionContext, ActionError
 
 STATUSES = [str(status) for status in StockStatus]
@@ -70,6 +75,7 @@ class PostStock(Action):
         "against_order": {"zh_CN": "对照采购订单收货", "en": "Received against the order"},
         "supplied_by": {"zh_CN": "只退回原供应商", "en": "Back only to its supplier"},
         "as_received": {"zh_CN": "验收前须与收货一致", "en": "Inspected as received"},
+        "check_only": {"zh_CN": "只检查能否过账，不移动库存", "en": "Only check, post nothing"},
     }
     params_schema = {
         "type": "object",
@@ -88,6 +94,7 @@ class PostStock(Action):
             "source_status": {"enum": STATUSES},
             "destination_status": {"enum": STATUSES},
             "reason": {"enum": [str(reason) for reason in Reason]},
+            "check_only": {"type": "boolean"},
             "against_order": {
                 "type": "object",
                 "additionalProperties": False,
@@ -118,6 +125,12 @@ class PostStock(Action):
     }
 
     def run(self, context: ActionContext) -> None:
+        if context.params.get("check_only"):
+            rehearse(context.session, lambda: self.post(context))
+        else:
+            self.post(context)
+
+    def post(self, context: ActionContext) -> None:
         params = context.params
         if params.get("as_received"):
             check_as_received(context, params)

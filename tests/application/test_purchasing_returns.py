@@ -16,6 +16,10 @@ def _return(bed, supplier: int, item: int, lot: str, receipt: dict | None = None
         "purchase_receipt": receipt["id"] if receipt else None,
         "lines": [{"item": item, "lot": lot, "quantity": "2"}],
     })  # fmt: skip
+    # the supervisor picks it: goods that may not go back are refused at picking done
+    done = bed.fire("supervisor", "supplier_return", record["id"], "finish_picking")
+    if done.status_code != 200:
+        return done
     return bed.review_and_return("qa", record["id"])
 
 
