@@ -10,16 +10,25 @@ may be scrapped only when nonconforming or of an expired lot, never good stock. 
     - action: adjust_stock
       params: {lines: lines, item: item, quantity: quantity, lot: lot, serial: serial,
                status: status, location: location, reason: scrap, direction: out}
+
+At submit (an approval's ``on_pending``), ``check_only: true`` runs the posting and rolls it back,
+so that more than is there is refused on the clerk's line, not after every approver signed;
+``cost_from_stock: true`` writes onto each outgoing line, in its ``unit_cost``, what its goods
+cost as the stock holds them, so the document's amount is the loss the approvers weigh.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy import select
+
+from app.db import plain_money
 from app.i18n import _, localized
-from app.kernel.items import business_today, is_expired
-from app.kernel.stock import Movement, Reason, StockStatus, post_movements
+from app.kernel.items import business_today, is_expired, lot_of
+from app.kernel.stock import LedgerEntry, Movement, Reason, StockStatus, post_movements
 from app.plugins import _common as common
+from app.plugins.picking import rehearse
 from app.workflow.actions import Action, ActionContext, ActionError
 
 #: The reason codes a document may post in place, and the sign their lines must have.
@@ -43,6 +52,9 @@ class AdjustStock(Action):
         "reason_field": {"zh_CN": "原因取自字段", "en": "Reason from the field"},
         "direction": {"zh_CN": "方向（signed 按正负，out 一律出库）",
                       "en": "Direction (signed: by sign; out: always out)"},
+        "check_only": {"zh_CN": "只检查能否过账，不移动库存", "en": "Only check it can post"},
+        "cost_from_stock": {"zh_CN": "出库行按库存成本计价",
+                            "en": "Price outgoing lines at the stock's cost"},
     }  # fmt: skip
     params_schema = {
         "type": "object",
@@ -62,15 +74,26 @@ class AdjustStock(Action):
             "reason": {"enum": [str(reason) for reason in REASONS]},
             "reason_field": common.FIELD,
             "direction": {"enum": ["signed", "out"]},
+            "check_only": {"type": "boolean"},
+            "cost_from_stock": {"type": "boolean"},
         },
+        "dependentRequired": {"cost_from_stock": ["unit_cost"]},
     }
 
     def run(self, context: ActionContext) -> None:
+        if context.params.get("check_only"):
+            rehearse(context.session, lambda: self._post(context, checking=True))
+        else:
+            self._post(context)
+        if context.params.get("cost_from_stock"):
+            _price_at_stock_cost(context)
+
+    def _post(self, context: ActionContext, checking: bool = False) -> None:
         params = context.params
         reason = self._reason(context)
         location = common.location(context, params["location"])
         movements = [
-            self._movement(context, number, line, location, reason)
+            self._movement(context, number, line, location, reason, checking)
             for number, line in enumerate(common.lines_of(context, params["lines"]), start=1)
         ]
         post_movements(
@@ -89,13 +112,16 @@ class AdjustStock(Action):
             )  # fmt: skip
         return Reason(value)
 
-    def _movement(self, context, number: int, line: dict, location, reason: Reason) -> Movement:
+    def _movement(
+        self, context, number: int, line: dict, location, reason: Reason, checking: bool = False
+    ) -> Movement:
+        """The line's movement. ``checking`` (at submit): whether good stock may be scrapped is
+        left to the posting, which judges the lot's expiry on the day the goods leave (the form
+        refuses, as the line is written, good stock whose expiry it knows)."""
         params = context.params
         the_item = common.item(context, line, params["item"])
         the_lot = common.lot(context, the_item, line, params)
-        quantity = common.quantity(line, params["quantity"])
-        if params.get("direction") == "out":
-            quantity = -abs(quantity)
+        quantity = _signed(line, params)
         expected = REASONS[reason]
         if quantity == 0 or (expected is not None and (quantity > 0) != (expected > 0)):
             raise ActionError(
@@ -105,7 +131,7 @@ class AdjustStock(Action):
                   (_("negative") if expected else _("other than zero")))
             )  # fmt: skip
         status = _status_of((line.get(params["status"]) if params.get("status") else None), number)
-        if reason == Reason.scrap:
+        if reason == Reason.scrap and not checking:
             _check_scrappable(the_lot, status, number)
         side = {"destination": location} if quantity > 0 else {"source": location}
         return Movement(
@@ -114,6 +140,50 @@ class AdjustStock(Action):
             source_status=status, destination_status=status, reason=reason,
             unit_cost=_incoming_cost(line, params, quantity), line=number, **side,
         )  # fmt: skip
+
+
+def _signed(line: dict, params: dict) -> Decimal:
+    """The line's quantity, negative for goods leaving (all of them with ``direction: out``)."""
+    quantity = common.quantity(line, params["quantity"])
+    return -abs(quantity) if params.get("direction") == "out" else quantity
+
+
+def _price_at_stock_cost(context: ActionContext) -> None:
+    """Write onto each outgoing line, in its ``unit_cost``, what its goods cost as the stock
+    holds them, and compute the amounts again: a scrap's loss is what the goods cost, not what
+    someone typed (12.50 a box for a lot received at 157). Left empty when the ledger holds no
+    cost for the item and lot (none came in with one): the stock value has none for it either."""
+    params = context.params
+    lines = common.rows(context, params["lines"])
+    for line in lines:
+        if _signed(line, params) >= 0:
+            continue
+        cost = _stock_cost(context, line, params)
+        line[params["unit_cost"]] = None if cost is None else str(plain_money(cost))
+    common.write_rows(context, params["lines"], lines)
+    if context.records is not None:  # (None only where a test runs the action bare)
+        context.records.recompute(context.record, lines=True)
+
+
+def _stock_cost(context: ActionContext, line: dict, params: dict) -> Decimal | None:
+    """The unit cost of the latest costed ledger row of the line's item and lot: the rule the
+    stock value reports read (``app.meta.kernel_sources._last_costs``), so a scrap takes off
+    the value what the reports counted the goods at."""
+    the_item = common.item(context, line, params["item"])
+    number = line.get(params["lot"]) if params.get("lot") else None
+    the_lot = lot_of(context.session, the_item, str(number).strip()) if number else None
+    if number and the_lot is None:
+        return None
+    same_lot = (
+        LedgerEntry.lot_id == the_lot.id if the_lot is not None else LedgerEntry.lot_id.is_(None)
+    )
+    query = (
+        select(LedgerEntry.unit_cost)
+        .where(LedgerEntry.item_id == the_item.id, same_lot, LedgerEntry.unit_cost.isnot(None))
+        .order_by(LedgerEntry.id.desc())
+        .limit(1)
+    )
+    return context.session.scalar(query)
 
 
 def _incoming_cost(line: dict, params: dict, quantity: Decimal) -> Decimal | None:
