@@ -77,3 +77,35 @@ def test_link_fields_indexed_since_0036_get_keys_for_the_records_saved_before(tm
         (4, "quality_complaint", "adverse_event", "5", False),
     ]
     engine.dispose()
+
+
+def test_confirmed_payments_before_0037_are_counted_as_paid_on_their_documents(tmp_path):
+    """0037 counts the confirmed payments (customer receipts) naming a receipt (a sales order)
+    into its ``paid``, as confirming them counts from now on; voided and draft ones do not
+    count, and documents nobody paid are left as they were."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'paid.db'}")
+    upgrade(engine, "0036")
+    insert = text(
+        "INSERT INTO records (id, form, state, created_at, updated_at, version, meta_version, data)"
+        " VALUES (:id, :form, :state, '2026-12-01 08:00:00', '2026-12-01 08:00:00', 1, 1, :data)"
+    )
+    with engine.begin() as connection:
+        for id_, form, state, data in [
+            (1, "purchase_receipt", "done", '{"total": "96.00"}'),
+            (2, "supplier_payment", "confirmed", '{"purchase_receipt": 1, "amount": "30"}'),
+            (3, "supplier_payment", "confirmed", '{"purchase_receipt": 1, "amount": "20.50"}'),
+            (4, "supplier_payment", "voided", '{"purchase_receipt": 1, "amount": "100"}'),
+            (5, "supplier_payment", "draft", '{"purchase_receipt": 1, "amount": "7"}'),
+            (6, "supplier_payment", "confirmed", '{"purchase_receipt": null, "amount": "9"}'),
+            (7, "sales_order", "delivered", '{"total": "50.00"}'),
+            (8, "customer_receipt", "confirmed", '{"sales_order": 7, "amount": "12.345"}'),
+            (9, "purchase_receipt", "done", '{"total": "10.00"}'),
+        ]:
+            connection.execute(insert, {"id": id_, "form": form, "state": state, "data": data})
+    upgrade(engine, "0037")
+    with engine.connect() as connection:
+        paid = dict(connection.execute(text(
+            "SELECT id, json_extract(data, '$.paid') FROM records WHERE id IN (1, 7, 9)"
+        )).all())  # fmt: skip
+    assert paid == {1: "50.50", 7: "12.35", 9: None}
+    engine.dispose()
