@@ -53,8 +53,10 @@ def test_the_deadline_follows_the_harm_and_bad_dates_are_refused(bed):
     assert response.status_code == 422
     assert response.json["errors"] == {
         "learned_on": ["获知日期不能早于发生日期"],
-        "report_due": ["报告期限不能晚于法定期限（死亡 7 日，严重伤害或可能导致严重伤害、死亡 20 日，"
-                       "群体不良事件当日，其他 30 日）"],
+        "report_due": [
+            "报告期限不能晚于法定期限（死亡 7 日，严重伤害或可能导致严重伤害、死亡 20 日，"
+            "群体不良事件当日，其他 30 日）"
+        ],
     }
 
 
