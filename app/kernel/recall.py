@@ -40,7 +40,7 @@ from app.kernel import audit
 from app.kernel.errors import InvalidMovement, LocationLocked
 from app.kernel.items import Item, Lot, LotStatus, TrackingMode, Unit
 from app.kernel.locations import Location, LocationType
-from app.kernel.reservations import Reservation
+from app.kernel.reservations import Released, Reservation, release_lot_holds
 from app.kernel.stock import (
     LedgerEntry,
     Movement,
@@ -148,17 +148,6 @@ class Trace:
 
 
 @dataclass(frozen=True)
-class Released:
-    """What a recall took back from one reservation: the order line lost that much of the lot."""
-
-    document: str
-    line: int
-    location_id: int
-    lot_id: int | None
-    quantity: Decimal
-
-
-@dataclass(frozen=True)
 class Isolation:
     """What ``isolate`` set apart, and the locations being counted whose goods wait for it."""
 
@@ -254,7 +243,7 @@ def recall_lots(
     for unit in units:
         unit.recalled = True
     session.flush()
-    released = _release_holds(session, lots) + _release_for_units(session, units)
+    released = release_lot_holds(session, lots) + _release_for_units(session, units)
     isolation = isolate(session, item, lots, units or None, user=user, document=document)
     context = audit.acting(user)
     audit.record(
@@ -271,37 +260,6 @@ def recall_lots(
         context=context,
     )
     return RecallResult(lots, units, released, isolation)
-
-
-def _release_holds(session: Session, lots: list[Lot]) -> list[Released]:
-    """Give back every reservation on the lots: held stock of a recalled lot is never delivered.
-
-    Only the rows on the recalled lots go; a line that also holds a good lot keeps that part. The
-    recall's audit entry lists what was released.
-    """
-    if not lots:
-        return []
-    holds = session.scalars(
-        select(Reservation)
-        .where(Reservation.lot_id.in_([lot.id for lot in lots]))
-        .order_by(Reservation.document, Reservation.line, Reservation.lot_key)
-    ).all()
-    key = {
-        hold.id: (hold.location_id, hold.item_id, hold.lot_key, str(StockStatus.available))
-        for hold in holds
-    }
-    balances = lock_balances(session, list(key.values()))
-    released = []
-    for hold in holds:
-        balances[key[hold.id]].reserved -= hold.quantity
-        released.append(_released(hold, hold.quantity))
-        session.delete(hold)
-    session.flush()
-    return released
-
-
-def _released(hold: Reservation, quantity: Decimal) -> Released:
-    return Released(hold.document, hold.line, hold.location_id, hold.lot_id, quantity)
 
 
 def _release_for_units(session: Session, units: list[Unit]) -> list[Released]:
@@ -335,7 +293,7 @@ def _release_for_units(session: Session, units: list[Unit]) -> list[Released]:
             short -= take
             balances[key].reserved -= take
             hold.quantity -= take
-            released.append(_released(hold, take))
+            released.append(Released.taken_from(hold, take))
             if hold.quantity == 0:
                 session.delete(hold)
     session.flush()

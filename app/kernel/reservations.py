@@ -9,6 +9,7 @@ keyed by (document, line, lot) so release and consume act on exactly what was re
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint, nulls_last, or_, select
@@ -311,3 +312,46 @@ def _audit(session, action, document, line, location, picks, user) -> None:
         chain=chain,
         context=context,
     )
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a recall or quarantine took back from one reservation: the order line lost that much
+    of the lot, and has to be allocated again."""
+
+    document: str
+    line: int
+    location_id: int
+    lot_id: int | None
+    quantity: Decimal
+
+    @classmethod
+    def taken_from(cls, hold: Reservation, quantity: Decimal) -> Released:
+        return cls(hold.document, hold.line, hold.location_id, hold.lot_id, quantity)
+
+
+def release_lot_holds(session: Session, lots: list[Lot]) -> list[Released]:
+    """Give back every reservation on the lots: held stock of a blocked lot is never delivered.
+
+    Only the rows on those lots go; a line that also holds a good lot keeps that part. The
+    caller's audit entry lists what was released.
+    """
+    if not lots:
+        return []
+    holds = session.scalars(
+        select(Reservation)
+        .where(Reservation.lot_id.in_([lot.id for lot in lots]))
+        .order_by(Reservation.document, Reservation.line, Reservation.lot_key)
+    ).all()
+    key = {
+        hold.id: (hold.location_id, hold.item_id, hold.lot_key, str(StockStatus.available))
+        for hold in holds
+    }
+    balances = lock_balances(session, list(key.values()))
+    released = []
+    for hold in holds:
+        balances[key[hold.id]].reserved -= hold.quantity
+        released.append(Released.taken_from(hold, hold.quantity))
+        session.delete(hold)
+    session.flush()
+    return released

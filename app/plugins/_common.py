@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from app.i18n import _
-from app.kernel.items import Item, get_or_create_lot, get_or_create_unit
+from app.kernel.items import Item, Lot, get_or_create_lot, get_or_create_unit, lot_of
 from app.kernel.locations import Location
 from app.workflow.actions import ActionContext, ActionError
 
@@ -87,6 +87,24 @@ def quantity(line: dict, field: str) -> Decimal:
         return Decimal(str(line.get(field)))
     except (InvalidOperation, ValueError):
         raise ActionError(f"数量无效 / invalid quantity {line.get(field)!r}") from None
+
+
+def lot_numbers(text) -> list[str]:
+    """The lot numbers of a "lots" text field (separated by commas), each once, in order."""
+    return list(dict.fromkeys(n.strip() for n in str(text or "").split(",") if n.strip()))
+
+
+def named_lots(context: ActionContext, the_item: Item, numbers: list[str], field: str) -> list[Lot]:
+    """The item's lots by number; an unknown number is refused on ``field``."""
+    lots = []
+    for number in numbers:
+        found = lot_of(context.session, the_item, number)
+        if found is None:
+            raise ActionError(
+                _("Item %(item)s has no lot %(lot)s.", item=the_item.code, lot=number), field
+            )
+        lots.append(found)
+    return lots
 
 
 def lot(context: ActionContext, the_item: Item, line: dict, params: dict):

@@ -31,9 +31,10 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from app.i18n import _
-from app.kernel.items import Item, Lot, lot_of
+from app.kernel.items import Item, Lot
 from app.kernel.locations import Location
-from app.kernel.recall import Released, isolate, recall_lots, units_in_range
+from app.kernel.recall import isolate, recall_lots, units_in_range
+from app.kernel.reservations import Released
 from app.kernel.users import UserRole, user_locations
 from app.plugins import _common as common
 from app.plugins.allocation import WAITING, report_lost_hold
@@ -69,8 +70,7 @@ def _goods(context: ActionContext) -> tuple[Item, list[Lot], list | None]:
     item = common.item(context, data, params["item"])
     first, last = data.get(params["serial_from"]), data.get(params["serial_to"])
     # a lot named twice is recalled once (the field keeps each number once, see ``IssueRecall``)
-    numbers = list(dict.fromkeys(n.strip() for n in str(data.get(params["lots"]) or "").split(",")
-                                 if n.strip()))  # fmt: skip
+    numbers = common.lot_numbers(data.get(params["lots"]))
     if first or last:
         if not (first and last):  # the end left empty is the one to fill
             raise ActionError(
@@ -82,15 +82,7 @@ def _goods(context: ActionContext) -> tuple[Item, list[Lot], list | None]:
         return item, [lot for lot in lots if lot is not None], units
     if not numbers:
         raise ActionError(_("Name the lots to recall, or a serial range."), params["lots"])
-    lots = []
-    for number in numbers:
-        lot = lot_of(context.session, item, number)
-        if lot is None:
-            raise ActionError(
-                _("Item %(item)s has no lot %(lot)s.", item=item.code, lot=number), params["lots"]
-            )
-        lots.append(lot)
-    return item, lots, None
+    return item, common.named_lots(context, item, numbers, params["lots"]), None
 
 
 def _write(context: ActionContext, table: str, rows: list[dict]) -> None:
@@ -146,7 +138,7 @@ class IssueRecall(Action):
         )  # fmt: skip
         rows = _trace(context, item, lots, units, issuing=True)
         _write(context, context.params["tasks"], _tasks(context, rows, result.isolation.counting))
-        _tell_orders(context, result.released)
+        tell_orders(context, result.released, "recall")
 
 
 def _tasks(context: ActionContext, rows: list[dict], counting: list[int]) -> list[dict]:
@@ -224,18 +216,27 @@ def _announce(context: ActionContext, task) -> None:
     context.session.flush()
 
 
-def _tell_orders(context: ActionContext, released: list[Released]) -> None:
+#: Why an order lost its hold, by the document that took it (``document`` and ``lot`` filled in).
+LOST_HOLD = {
+    "recall": {"zh_CN": "召回 {document}：批号 {lot} 已召回",
+               "en": "recall {document}: lot {lot} recalled"},
+    "quarantine": {"zh_CN": "质量冻结 {document}：批号 {lot} 已冻结",
+                   "en": "quarantine {document}: lot {lot} quarantined"},
+}  # fmt: skip
+
+
+def tell_orders(context: ActionContext, released: list[Released], taken_by: str) -> None:
     """Each sales order still waiting (confirmed, or picked for its review) that lost a hold to
-    the recall shows the shortfall."""
-    recall = common.document_of(context)
+    the recall (or quarantine: ``taken_by``) shows the shortfall."""
+    document = common.document_of(context)
     for hold in released:
         order = context.records.by_number(SALE_FORM, hold.document, for_update=True)
         if order is None or order.state not in WAITING:
             continue
         lot = context.session.get(Lot, hold.lot_id) if hold.lot_id else None
         number = lot.lot_number if lot is not None else "-"
-        why = {"zh_CN": f"召回 {recall}：批号 {number} 已召回",
-               "en": f"recall {recall}: lot {number} recalled"}  # fmt: skip
+        why = {language: text.format(document=document, lot=number)
+               for language, text in LOST_HOLD[taken_by].items()}  # fmt: skip
         report_lost_hold(context, order, hold.line, hold.location_id, hold.quantity, why)
 
 
