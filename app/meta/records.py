@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from flask_babel import get_locale
-from marshmallow import ValidationError
+from marshmallow import ValidationError, fields
 from sqlalchemy import String, and_, cast, false, func, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
@@ -1079,22 +1079,16 @@ def _says_the_same(stored, sent) -> bool:
         return False
 
 
-#: How a page or a client says yes or no: a ticked box sends "1" (or "on"), an unticked one
-#: nothing (or, filled in by a script, "0"); JSON says true or false.
-YES_TEXT = frozenset({"1", "true", "on", "yes"})
-NO_TEXT = frozenset({"", "0", "false", "off", "no"})
-
-
 def _yes_or_no(value) -> bool | None:
-    """``value`` as yes or no (a box never ticked is no), ``None`` when it says neither."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    text = value.strip().lower() if isinstance(value, str) else None
-    if text in YES_TEXT or text in NO_TEXT:
-        return text in YES_TEXT
-    return None
+    """``value`` as yes or no, ``None`` when it says neither: in the words the form's boolean
+    fields read (a ticked box sends "1" or "on", JSON true), and a box never ticked (nothing
+    sent) is no."""
+    if value is None or value == "":
+        return False
+    try:
+        return fields.Boolean().deserialize(value)
+    except ValidationError:
+        return None
 
 
 def _says_yes_or_no_alike(stored, sent) -> bool:
