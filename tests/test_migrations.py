@@ -5,6 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
+from app.db import make_engine
 from app.migrate import current_revision, head_revision, upgrade
 from app.models import metadata
 
@@ -108,4 +109,27 @@ def test_confirmed_payments_before_0037_are_counted_as_paid_on_their_documents(t
             "SELECT id, json_extract(data, '$.paid') FROM records WHERE id IN (1, 7, 9)"
         )).all())  # fmt: skip
     assert paid == {1: "50.50", 7: "12.35", 9: None}
+    engine.dispose()
+
+
+def test_items_on_record_before_0038_are_counted_in_whole_units(tmp_path):
+    """0038 adds ``items.whole_units`` to a database whose items lots already point at — with
+    SQLite's foreign keys enforced, as the application connects (a table rebuild would fail)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'units.db'}")
+    upgrade(engine, "0037")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO items (id, code, name, unit_of_measure, device_class, tracking,"
+            " expiry_required, storage_condition, near_expiry_days, active, created_at)"
+            " VALUES (1, 'STRIP', '血糖试纸', '盒', 'II', 'lot', 1, 'normal', 90, 1,"
+            " '2026-12-01 08:00:00')"
+        ))  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO lots (id, item_id, lot_number, status, created_at)"
+            " VALUES (1, 1, 'L1', 'released', '2026-12-01 08:00:00')"
+        ))  # fmt: skip
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT whole_units FROM items")).scalar_one() == 1
+        assert connection.execute(text("SELECT item_id FROM lots")).scalar_one() == 1
     engine.dispose()

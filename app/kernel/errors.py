@@ -327,6 +327,23 @@ class NotTracked(KernelError):
         )
 
 
+class NotWholeUnits(KernelError):
+    """A fraction of an item counted in whole units (half a box of test strips)."""
+
+    def __init__(self, item, quantity):
+        self.item, self.quantity = item, quantity
+        super().__init__(
+            _(
+                "%(item)s is counted in whole units (%(unit)s): %(quantity)s is not a whole "
+                "number.",
+                item=_name(item),
+                unit=item.unit_of_measure,
+                quantity=plain_quantity(quantity),
+            ),
+            "quantity",
+        )
+
+
 class StockNotAvailable(KernelError):
     field = "status"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     select,
+    true,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, validates
 
@@ -30,6 +32,7 @@ from app.kernel.errors import (
     InvalidGTIN,
     LotMismatch,
     NotTracked,
+    NotWholeUnits,
     RegistrationExpired,
 )
 
@@ -152,6 +155,9 @@ class Item(Base):
         _enum(StorageCondition), default=StorageCondition.normal
     )
     near_expiry_days: Mapped[int] = mapped_column(Integer, default=90)
+    #: bought, sold and counted in whole units (盒, 支, 台): half a box is refused; off for what is
+    #: measured (metres of tubing, litres of disinfectant)
+    whole_units: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -207,6 +213,12 @@ class Unit(Base):
 
     def __repr__(self) -> str:
         return f"<Unit {self.serial} of item {self.item_id}>"
+
+
+def check_whole_units(item: Item, quantity: Decimal) -> None:
+    """Refuse a fraction of an item counted in whole units."""
+    if item.whole_units and quantity != quantity.to_integral_value():
+        raise NotWholeUnits(item, quantity)
 
 
 def add_item(session: Session, code: str, name: str, **attributes) -> Item:

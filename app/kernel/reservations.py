@@ -26,7 +26,14 @@ from app.kernel.errors import (
     ReservationNotFound,
     TrackingRequired,
 )
-from app.kernel.items import Item, Lot, LotStatus, TrackingMode, business_today
+from app.kernel.items import (
+    Item,
+    Lot,
+    LotStatus,
+    TrackingMode,
+    business_today,
+    check_whole_units,
+)
 from app.kernel.locations import Location
 from app.kernel.stock import (
     LedgerRow,
@@ -151,6 +158,7 @@ def reserve(
             _("The quantity must be greater than zero, not %(quantity)s.", quantity=quantity),
             "quantity",
         )
+    check_whole_units(item, quantity)
     check_location_open(session, location)
     if lot is not None:
         lot = session.get(Lot, lot.id, populate_existing=True)  # a recall may have just landed

@@ -77,6 +77,7 @@ from app.kernel.items import (
     Unit,
     UnitStatus,
     business_today,
+    check_whole_units,
     is_expired,
     wall_clock,
 )
@@ -402,6 +403,7 @@ def _check_quantity(line: _Line) -> None:
         raise InvalidMovement(_("A movement needs a source or a destination."), "destination")
     if line.unit is not None and quantity != 1:
         raise InvalidMovement(_("A serial-numbered unit moves one at a time."), "quantity")
+    check_whole_units(line.movement.item, quantity)
 
 
 def _check_tracking(line: _Line) -> None:

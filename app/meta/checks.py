@@ -129,6 +129,17 @@ def _check_form_references(document: SourceDocument, issues: list) -> None:
                         (*path, "fills", part), _("unknown field '%(name)s'", name=target)
                     )
                 )
+        counted_by = field.get("whole_units_of")
+        if counted_by is not None:
+            link = siblings.get(counted_by)
+            if link is None or link.get("type") != "link" or link.get("link") != "item":
+                issues.append(
+                    document.issue(
+                        (*path, "whole_units_of"),
+                        _("'%(name)s' must be a link field to item beside this one",
+                          name=counted_by),
+                    )
+                )  # fmt: skip
 
 
 @cross_check
@@ -174,12 +185,12 @@ def check_accounts(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                         "%(forms)s", kind=kind, forms=", ".join(sorted(targets)))))  # fmt: skip
 
 
-def _siblings(fields: list, path: tuple) -> set[str]:
-    """Names of the fields at the same level as the field at ``path``."""
+def _siblings(fields: list, path: tuple) -> dict[str, dict]:
+    """The fields at the same level as the field at ``path``, by name."""
     level = fields
     for step in range(1, len(path) - 1, 2):
         level = level[path[step]]["fields"]
-    return {field["name"] for field in level}
+    return {field["name"]: field for field in level}
 
 
 @cross_check

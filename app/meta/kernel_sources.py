@@ -267,6 +267,9 @@ def _item_columns() -> dict[str, SourceColumn]:
         "expiry_required": SourceColumn(
             "boolean", zh_en("须有效期", "Expiry required"), col("expiry_required")
         ),
+        "whole_units": SourceColumn(
+            "boolean", zh_en("按整数计量", "Counted in whole units"), col("whole_units")
+        ),
     }  # fmt: skip
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.db import utcnow
 from app.i18n import _
 from app.kernel import audit, prices, reservations
-from app.kernel.errors import LotMismatch, UnknownItem
+from app.kernel.errors import LotMismatch, NotWholeUnits, UnknownItem
 from app.kernel.items import Item, Lot, Unit, wall_clock
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, check_udi, parse_udi
@@ -601,6 +601,8 @@ class _Run:
                 continue
             if field.type == "link":
                 self._check_link(field, value, path)
+            if field.get("whole_units_of"):
+                self._check_whole_units(field.get("whole_units_of"), scope, value, path)
             if field.type == "attachment":
                 record_id = self.record.id if self.record is not None else None
                 if not attachments.usable_by(self.session, self.user, value, record_id):
@@ -610,6 +612,16 @@ class _Run:
                     continue  # over a value already refused it would blame the wrong field
                 if not self.evaluate(expression, scope, path, True):
                     self.error(path, _label(message))
+
+    def _check_whole_units(self, item_field: str, scope: dict, value, path: str) -> None:
+        """A fraction of an item counted in whole units is refused at save, as the kernel would
+        refuse it when the goods move (a purchase order's half box would only meet the kernel
+        at its receipt)."""
+        item = scope.get(item_field)
+        if _empty(item) or not isinstance(value, Decimal) or value == value.to_integral_value():
+            return
+        if self._lookup(item_field, item, "whole_units"):
+            self.error(path, str(NotWholeUnits(self.session.get(Item, int(item)), value)))
 
     def _reads_refused(self, expression, scope: dict, path: str) -> bool:
         """Does the rule at ``path`` read a value refused and so left out (a negative safety

@@ -71,6 +71,7 @@ class SyncItem(Action):
         item.device_class = DeviceClass(data.get("device_class") or "II")
         item.tracking = TrackingMode(data.get("tracking") or "lot")
         item.expiry_required = bool(data.get("expiry_required", True))
+        item.whole_units = bool(data.get("whole_units", True))
         item.shelf_life_days = data.get("shelf_life_days")
         item.storage_condition = StorageCondition(data.get("storage_condition") or "normal")
         item.near_expiry_days = int(data.get("near_expiry_days") or 90)

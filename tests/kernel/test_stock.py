@@ -39,8 +39,9 @@ from app.kernel import (
     queries,
 )
 from app.kernel.audit import AuditChainHead, AuditEntry
-from app.kernel.errors import UnitNotReceivable, UnitTwiceInDocument
-from app.kernel.items import Lot
+from app.kernel.errors import NotWholeUnits, UnitNotReceivable, UnitTwiceInDocument
+from app.kernel.items import Item, Lot
+from app.kernel.reservations import reservations_of, reserve
 from app.kernel.stock import LedgerEntry, StockBalance
 from tests.kernel.conftest import BEFORE_EXPIRY, TODAY, assert_balances_match_ledger, receive, sell
 
@@ -146,6 +147,31 @@ def test_quantity_must_be_positive(db, world, quantity):
     with pytest.raises(InvalidMovement) as caught:
         receive(db, world.gloves, quantity, world.s1)
     assert caught.value.field == "quantity"
+
+
+def test_a_fraction_of_an_item_counted_in_whole_units_is_refused_and_nothing_is_written(db, world):
+    receive(db, world.strips, 5, world.s1, world.early)
+    with pytest.raises(NotWholeUnits, match=r"STRIP is counted in whole units \(EA\): 0\.5 is not"):
+        sell(db, world.strips, "0.5", world.s1, world.early)
+    with pytest.raises(NotWholeUnits) as caught, db.transaction() as session:
+        reserve(session, "SO-1", 1, world.strips, "1.5", world.s1, today=TODAY)
+    assert caught.value.field == "quantity"
+    with db.session() as session:
+        assert session.scalar(select(LedgerEntry.id).where(LedgerEntry.reason == "sale")) is None
+        assert reservations_of(session, "SO-1") == []
+
+
+def test_an_item_measured_not_counted_takes_fractions(db, world):
+    with db.transaction() as session:
+        session.get(Item, world.gloves.id).whole_units = False
+    world.gloves.whole_units = False
+    receive(db, world.gloves, "2.5", world.s1)
+    sell(db, world.gloves, "0.75", world.s1)
+    with db.session() as session:
+        assert_balances_match_ledger(session)
+        on_hand = session.scalar(select(StockBalance.on_hand).where(
+            StockBalance.item_id == world.gloves.id))  # fmt: skip
+        assert on_hand == Decimal("1.75")
 
 
 def test_movement_needs_a_reason(db, world):
@@ -463,13 +489,13 @@ def test_a_posting_at_two_locations_leaves_one_entry_on_each_chain(db, world):
             session,
             [Movement(item=world.strips, quantity=Decimal(2), source=world.wh,
                       destination=world.s2, lot=world.early),
-             Movement(item=world.strips, quantity=Decimal("0.5"), source=world.s2,
+             Movement(item=world.strips, quantity=Decimal(1), source=world.s2,
                       lot=world.early, reason=Reason.scrap)],
             reason=Reason.transfer_in, document="T-1", today=TODAY,
         )  # fmt: skip
     assert [(row.location_id, row.quantity) for row in rows] == [
         (world.wh.id, Decimal("-2.0000")), (world.s2.id, Decimal("2.0000")),
-        (world.s2.id, Decimal("-0.5000")),
+        (world.s2.id, Decimal("-1.0000")),
     ]  # fmt: skip
     with db.session() as session:
         for location, expected in ((world.wh, rows[:1]), (world.s2, rows[1:])):
