@@ -337,3 +337,9 @@ def test_stock_policy_is_one_per_location_and_item_with_consistent_levels(bed):
         **policy, "location": bed.loc("HZ01"), "safety_stock": "-1"})  # fmt: skip
     assert negative.status_code == 422 and list(negative.json["errors"]) == ["safety_stock"]
     assert bed.api("clerk").post(url("stock_policy"), json=policy).status_code == 403
+    # only a store or a warehouse holds stock to replenish: not HQ, nor a region
+    for place in ("HQ", "R-EAST"):
+        refused = bed.api("hq").post(
+            url("stock_policy"), json={**policy, "location": bed.loc(place)}
+        )
+        assert refused.status_code == 422 and list(refused.json["errors"]) == ["location"], place

@@ -517,3 +517,20 @@ def test_the_typed_policies_follow_every_save_edit_and_delete(app, db, bed):
     )
     assert response.status_code == 422 and "reorder_point" in response.json["errors"], response.json
     assert typed_policies(db, bed) == expected
+
+
+def test_the_planner_keeps_the_stock_policies_the_plan_aims_at(app, db, bed):
+    """Who runs and approves the plan tunes its inputs: sets, changes and removes policies."""
+    planner = signed_in(app, "planner")
+    policies = "/api/v1/forms/stock_policy/records"
+    created = planner.post(policies, json={
+        "location": bed["S-SZ"], "item": bed["GAUZE"], "safety_stock": "3", "reorder_point": "5",
+        "max_stock": "12",
+    })  # fmt: skip
+    assert created.status_code == 201, created.json
+    changed = planner.put(f"{policies}/{created.json['id']}",
+                          json={"max_stock": "20", "version": created.json["version"]})  # fmt: skip
+    assert changed.status_code == 200, changed.json
+    removed = planner.delete(f"{policies}/{created.json['id']}?version={changed.json['version']}")
+    assert removed.status_code in (200, 204), removed.json
+    assert signed_in(app, "sz_clerk").post(policies, json={}).status_code == 403
