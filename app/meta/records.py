@@ -259,6 +259,9 @@ class _Run:
         self.refill: set[str] = set()
         #: the paths this pass filled from their defaults (``Evaluation.defaulted``)
         self.defaulted: set[str] = set()
+        #: header fields the record's state keeps from this user: left empty, they are not
+        #: theirs to fill (a field made required after the record passed its draft)
+        self.locked = locked_fields(form, record, user) if record is not None else set()
         self.context = Context(
             lookup=self._lookup, my_location=self._my_location, price=self._price,
             record=system_values(form, record), known=self._known, free_stock=self._free_stock,
@@ -596,7 +599,7 @@ class _Run:
                     self.evaluate(field.expressions["required_if"], scope, path, False)
                 )
             if _empty(value):
-                if required and not field.computed:
+                if required and not field.computed and not self._locked(path):
                     self.error(path, _("This field is required."))
                 continue
             if field.type == "link":
@@ -622,6 +625,10 @@ class _Run:
             return
         if self._lookup(item_field, item, "whole_units"):
             self.error(path, str(NotWholeUnits(self.session.get(Item, int(item)), value)))
+
+    def _locked(self, path: str) -> bool:
+        """Is the header field of ``path`` (``lines[0].lot``: the table) kept from this user?"""
+        return path.split(".", 1)[0].split("[", 1)[0] in self.locked
 
     def _reads_refused(self, expression, scope: dict, path: str) -> bool:
         """Does the rule at ``path`` read a value refused and so left out (a negative safety

@@ -90,3 +90,21 @@ def test_the_edit_page_shows_kept_fields_as_text(wf_app, wf_api, wf_org, db):
     assert 'name="arrival_temp"' in page
     assert 'id="f-arrival_temp" name="arrival_temp" readonly' not in page
     assert 'name="location"' not in page and 'id="f-location" data-read-only' in page
+
+
+def test_a_field_made_required_after_the_draft_does_not_block_those_who_cannot_fill_it(
+    wf_app, wf_api, wf_org, db
+):
+    """A field that became required after the record left its draft (an admin added 送货单号)
+    is not demanded of a user the state keeps from it — they could neither save without it nor
+    fill it; where the state lets them fill it, it is demanded."""
+    record = received(wf_api, wf_org, amount=None)
+    form = wf_app.extensions["lianku.registry"].forms["cold_receipt"]
+    form.field("amount").spec["required"] = True
+    manager, url = wf_api("manager"), f"{URL}/{record['id']}"
+    response = manager.put(url, json={"version": record["version"], "arrival_temp": "6"})
+    assert response.status_code == 200, response.json
+    form.field("arrival_temp").spec["required"] = True  # one the manager may fill: demanded
+    response = manager.put(url, json={"version": response.json["version"], "arrival_temp": None})
+    assert response.status_code == 422
+    assert response.json["errors"] == {"arrival_temp": ["This field is required."]}
