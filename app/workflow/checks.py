@@ -17,7 +17,7 @@ from app.workflow.actions import Action, PluginProblem, installed_actions
 from app.workflow.field_values import ValueRefused, fitted, header_field, links_to_user
 
 
-def _steps(transition: dict):
+def steps_of(transition: dict):
     """(path inside the transition, step) of every action it runs, its approval's hooks too."""
     approval = transition.get("approval") or {}
     for where, steps in (
@@ -63,7 +63,7 @@ def check_actions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
         form = metadata.forms.get(form_name)
         transitions = {t["name"] for t in document.data["transitions"]}
         for t_index, transition in enumerate(document.data["transitions"]):
-            for where, step in _steps(transition):
+            for where, step in steps_of(transition):
                 path = ("transitions", t_index, *where)
                 name = step["action"]
                 if name in broken:
@@ -200,7 +200,7 @@ def check_conditions(metadata: Metadata, issues: list[MetadataIssue]) -> None:
         names = {field["name"] for field in form.data["fields"]} | set(SYSTEM_NAMES)
         for index, transition in enumerate(document.data["transitions"]):
             expressions = [(("condition",), transition.get("condition"))]
-            expressions += [((*at, "when"), step.get("when")) for at, step in _steps(transition)]
+            expressions += [((*at, "when"), step.get("when")) for at, step in steps_of(transition)]
             for where, text in expressions:
                 if text is None:
                     continue
@@ -240,6 +240,16 @@ def check_approvals(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                 )
             for l_index, level in enumerate(approval["levels"]):
                 where = (*path, "levels", l_index)
+                if level["name"] in steps[:l_index]:  # reject_to and "send back to" name steps
+                    first = steps.index(level["name"])
+                    issues.append(
+                        document.issue(
+                            (*where, "name"),
+                            _("duplicate step name '%(name)s' (first at line %(line)s)",
+                              name=level["name"],
+                              line=document.line_of((*path, "levels", first, "name"))),
+                        )
+                    )  # fmt: skip
                 target = level.get("reject_to")
                 if target is not None and target not in states | set(steps[:l_index]):
                     issues.append(

@@ -1,11 +1,12 @@
-"""What a workflow edit must not break: the records already under way.
+"""What a workflow edit must not break: the records already under way, and the people it names.
 
 An admin publishes a workflow the way a form is published (``app.meta.versions``); the loader
 has checked the text and everything that refers to it. What the files cannot show is the
 company's data: a state that records are in, or an approval that records wait on, cannot go —
 those records would have no state to be shown in and no transition to leave it by. Renaming a
 state or dropping an approval is refused while it is in use, with the count, so the admin moves
-the records on first (or keeps the state).
+the records on first (or keeps the state). Nor can the files show who works here: an approver,
+a copy or a message for a username no active user has would leave documents waiting on nobody.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.i18n import _
+from app.kernel.users import User
 from app.meta import versions
 from app.meta.forms import FormDef
 from app.meta.models import Record
 from app.meta.registry import WORKFLOWS
 from app.workflow.approvals import OPEN
+from app.workflow.checks import steps_of
 from app.workflow.models import ApprovalTask
 
 
@@ -68,4 +71,36 @@ def approvals_in_use(session: Session, registry, new: FormDef) -> list[str]:
         )
         for transition, count in waiting
         if transition not in approving
+    ]
+
+
+@versions.refuses(WORKFLOWS)
+def unknown_users(session: Session, registry, new: FormDef) -> list[str]:
+    """Approvers, copies and messages name active users: a level whose only approver does not
+    exist holds every document that reaches it, and a message to nobody is lost unseen."""
+    named: dict[str, str] = {}
+    for transition in new.workflow.get("transitions", []):
+        approval = transition.get("approval") or {}
+        for level in approval.get("levels", []):
+            for username in level["approvers"].get("users", []):
+                named.setdefault(username, transition["name"])
+        for username in (approval.get("cc") or {}).get("users", []):
+            named.setdefault(username, transition["name"])
+        for _where, step in steps_of(transition):
+            if step.get("action") == "notify":
+                for username in (step.get("params") or {}).get("users", []):
+                    named.setdefault(username, transition["name"])
+    if not named:
+        return []
+    active = set(
+        session.scalars(select(User.username).where(User.username.in_(named), User.active))
+    )
+    return [
+        _(
+            "no active user has the username '%(user)s' (named in transition '%(transition)s')",
+            user=username,
+            transition=transition,
+        )
+        for username, transition in sorted(named.items())
+        if username not in active
     ]

@@ -243,7 +243,7 @@ def test_purchase_order_approval_by_total_and_qualification_at_approval(bed):
     assert bed.api("keeper").get(url("purchase_order", small["id"])).json["state"] == "approved"
     assert bed.fire("supervisor", "purchase_order", small["id"], "close").json["state"] == "closed"
     # the supplier's licence lapses while a large order waits for HQ: HQ's approval is refused
-    large = _order(bed, supplier["id"], item, "100.01")
+    large = _order(bed, supplier["id"], item, "101")  # 10 100.00: HQ too
     early = bed.api("keeper").post(url("purchase_receipt"), json={
         "location": bed.loc("WH-SH"), "supplier": supplier["id"], "purchase_order": large["id"],
         "lines": [{"item": item, "lot": "L1", "expiry_date": day(300), "quantity": "1"}],

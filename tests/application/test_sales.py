@@ -217,9 +217,12 @@ def test_serial_lines_propose_distinct_units_and_whole_quantities(shop, db):
         f"P1 ({day(400)}) × 1: SN1",
         f"P1 ({day(400)}) × 1: SN2",
     ]
-    half = new_order(clerk, shop, [{**line, "quantity": "0.5"}], hospital)
-    response = fire(clerk, SO, half, "confirm")
-    assert response.status_code == 409 and "0.5 is not a whole number" in response.json["error"]
+    half = clerk.post(SO, json={"location": shop["S1"], "customer": hospital,
+                                "lines": [{**line, "quantity": "0.5"}]})  # fmt: skip
+    assert half.status_code == 422, half.json
+    assert half.json["errors"] == {
+        "lines[0].quantity": ["PACE is counted in whole units (EA): 0.5 is not a whole number."]
+    }
 
 
 def test_a_later_lot_scanned_while_an_earlier_one_is_free_is_refused(shop, db):

@@ -57,3 +57,27 @@ def test_records_waiting_for_approval_keep_their_state_and_approval(wf_app, wf_a
     fired = clerk.post(f"/api/v1/forms/spend_request/records/{record['id']}/transitions/submit",
                        json={})  # fmt: skip
     assert fired.status_code == 200 and fired.json["state"] == "approved"
+
+
+def test_approvers_copies_and_messages_must_name_active_users(wf_app, wf_api, wf_org, db):
+    """A level whose approver does not exist would hold every document reaching it."""
+    text = wf_app.extensions["lianku.registry"].metadata.workflows["spend_request"].text
+    wrong = (
+        text.replace("approvers: {users: [qa]}", "approvers: {users: [zhang_director]}")
+        .replace("cc: {users: [auditor]}", "cc: {users: [auditor, no_such_person]}")
+        .replace(
+            "params: {field: purpose, value: approved-spend}",
+            "params: {field: purpose, value: approved-spend}\n"
+            "      - action: notify\n"
+            "        params: {users: [ghost_user], message: {zh_CN: 已提交, en: Submitted}}",
+        )
+    )
+    assert wrong.count("zhang_director") == wrong.count("no_such_person") == 1
+    with pytest.raises(versions.ChangeRefused) as refused:
+        publish(wf_app, db, wrong)
+    assert str(refused.value) == "; ".join(
+        f"no active user has the username '{name}' (named in transition 'submit')"
+        for name in ("ghost_user", "no_such_person", "zhang_director")
+    )
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(WorkflowVersion)) == 0
