@@ -403,6 +403,43 @@ def _records_holding(session: Session, form: str, path: str, values: set) -> Cou
     return held
 
 
+def _choices(form: FormDef) -> dict[str, set]:
+    """The option values of each select field of ``form``, by path (``lines.reason``)."""
+    found = {}
+    for field in form.fields:
+        for child, path in [(field, field.name)] + [
+            (line, f"{field.name}.{line.name}") for line in field.fields
+        ]:
+            if child.type in ("select", "multiselect"):
+                found[path] = {option["value"] for option in child.options}
+    return found
+
+
+@refuses(FORMS)
+def choices_in_use(session: Session, registry, new: FormDef) -> list[str]:
+    """An option records hold cannot leave a field's own choices, as it cannot leave a shared
+    list (``options_in_use``): they would show a bare code and fail their next save."""
+    old = registry.form(new.name)
+    if old is None:
+        return []
+    before, after = _choices(old), _choices(new)
+    problems = []
+    for path in sorted(set(before) & set(after)):
+        removed = before[path] - after[path]
+        held = _records_holding(session, new.name, path, removed) if removed else {}
+        problems += [
+            _(
+                "%(count)s records of %(form)s hold '%(value)s' in %(field)s; keep that option",
+                count=held[value],
+                form=new.name,
+                value=value,
+                field=path,
+            )
+            for value in sorted(held, key=str)
+        ]
+    return problems
+
+
 @refuses(OPTION_LISTS)
 def options_in_use(session: Session, registry, new) -> list[str]:
     """A value records hold cannot leave a shared list: they would show a bare code and fail

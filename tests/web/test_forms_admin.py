@@ -133,6 +133,25 @@ def test_type_change_with_stored_values_is_refused(api, lab_app):
     assert "licence_number" in response.text and "cannot become integer" in response.text
 
 
+def test_an_option_records_hold_cannot_leave_the_fields_choices(api, lab_app):
+    """As with a shared list: records holding 'filing' would show the bare code."""
+    api.post(SUPPLIER, json=supplier_body("S1", licence_kind="filing"))
+    text = lab_app.extensions["lianku.registry"].form("supplier").yaml_text
+    option = (
+        "      - {value: filing, label: {zh_CN: 医疗器械经营备案凭证,"
+        " en: Medical device business filing}}\n"
+    )
+    assert option in text
+    response = publish(api, "supplier", text.replace(option, ""))
+    assert response.status_code == 409
+    assert (
+        "1 records of supplier hold &#39;filing&#39; in licence_kind; keep that option"
+        in response.text
+    )
+    relabelled = text.replace("en: Medical device business filing", "en: Business filing")
+    assert publish(api, "supplier", relabelled).status_code == 302  # a label may change
+
+
 def test_removed_field_is_hidden_not_dropped(api, lab_app):
     created = api.post(SUPPLIER, json=supplier_body("S1", contact="Ms Li")).json
     text = lab_app.extensions["lianku.registry"].form("supplier").yaml_text
