@@ -15,7 +15,7 @@ from sqlalchemy import Date, and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from app.db import Quantity
-from app.kernel.items import Item, Lot, LotStatus, Unit, within_near_expiry
+from app.kernel.items import Item, Lot, LotStatus, Unit, UnitStatus, within_near_expiry
 from app.kernel.locations import Location
 from app.kernel.stock import LedgerEntry, StockBalance, StockStatus
 from app.kernel.transfers import TransitRoute, goods_in_transit
@@ -299,3 +299,22 @@ def item_overview(
         LocationFigures(**{**row._mapping, "type": str(row.type)}) for row in session.execute(query)
     ]
     return ItemOverview(item, today, near_until, rows)
+
+
+def units_in_status(session: Session, location, item, lot_id, status) -> set[int]:
+    """The units in stock at ``location`` whose ledger rows there leave them under ``status``
+    (the unit row says where a unit is; its stock status is in the ledger)."""
+    total = func.sum(LedgerEntry.quantity)
+    query = (
+        select(Unit.id)
+        .join(LedgerEntry, LedgerEntry.unit_id == Unit.id)
+        .where(
+            Unit.item_id == item.id, Unit.location_id == location.id,
+            Unit.status == UnitStatus.in_stock,
+            Unit.lot_id.is_(None) if lot_id is None else Unit.lot_id == lot_id,
+            LedgerEntry.location_id == location.id, LedgerEntry.status == str(status),
+        )
+        .group_by(Unit.id)
+        .having(total > 0)
+    )  # fmt: skip
+    return set(session.scalars(query))

@@ -63,6 +63,7 @@ from app.kernel.errors import (
 )
 from app.kernel.items import Item, Lot, TrackingMode, Unit, UnitStatus, wall_clock
 from app.kernel.locations import STOCK_HOLDING, Location, LocationType
+from app.kernel.queries import units_in_status
 from app.kernel.reservations import Reservation
 from app.kernel.stock import (
     LedgerEntry,
@@ -654,26 +655,7 @@ def _unit_variance(session, stocktake, location, item, lot, status) -> list[tupl
     for unit_id, quantity in session.execute(query):
         counts[unit_id] += quantity
     seen = {unit_id for unit_id, quantity in counts.items() if quantity > 0}
-    here = _units_booked(session, location, item, lot_id, status)
+    here = units_in_status(session, location, item, lot_id, status)
     return [(session.get(Unit, u), True) for u in sorted(seen - here)] + [
         (session.get(Unit, u), False) for u in sorted(here - seen)
     ]
-
-
-def _units_booked(session, location, item, lot_id, status) -> set[int]:
-    """The units in stock at ``location`` whose ledger rows there leave them under ``status``
-    (the unit row says where a unit is; its stock status is in the ledger)."""
-    total = func.sum(LedgerEntry.quantity)
-    query = (
-        select(Unit.id)
-        .join(LedgerEntry, LedgerEntry.unit_id == Unit.id)
-        .where(
-            Unit.item_id == item.id, Unit.location_id == location.id,
-            Unit.status == UnitStatus.in_stock,
-            Unit.lot_id.is_(None) if lot_id is None else Unit.lot_id == lot_id,
-            LedgerEntry.location_id == location.id, LedgerEntry.status == str(status),
-        )
-        .group_by(Unit.id)
-        .having(total > 0)
-    )  # fmt: skip
-    return set(session.scalars(query))

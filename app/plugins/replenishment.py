@@ -5,9 +5,10 @@ the documents that carry it out, each a draft at the location whose staff carry 
   lot: the transfer out it becomes names the lot for the picker (a near-expiry lot goes where it
   sells, not whichever the source would pick first);
 * ``purchase`` lines → one purchase order per (location, supplier);
-* ``return`` lines → one supplier return per (location, supplier), by lot. The goods are set
-  apart as nonconforming where they are at once (ledger reason ``adjustment``, this document's
-  number), so nobody sells them meanwhile and the return ships them as it ships any rejected goods.
+* ``return`` lines → one supplier return per (location, supplier), by lot (a serial-numbered
+  item's units by serial). The goods are set apart as nonconforming where they are at once
+  (ledger reason ``adjustment``, this document's number), so nobody sells them meanwhile and the
+  return ships them as it ships any rejected goods.
 
 Lines whose quantity was edited down to 0 are dropped. The numbers of the created documents are
 written to the suggestion's ``documents`` field. Goes through the record service (every form's
@@ -20,8 +21,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 from app.i18n import _
-from app.kernel.items import lot_of
+from app.kernel.errors import InsufficientStock
+from app.kernel.items import TrackingMode, Unit, lot_of
 from app.kernel.locations import Location
+from app.kernel.queries import units_in_status
 from app.kernel.stock import Movement, Reason, StockStatus, post_movements
 from app.plugins import _common as common
 from app.workflow.actions import Action, ActionContext, ActionError
@@ -102,37 +105,56 @@ def _purchase_order(context: ActionContext, location, supplier, lines: list[dict
 
 
 def _supplier_return(context: ActionContext, location, supplier, lines: list[dict]) -> dict:
-    _set_apart(context, location, lines)
     return {
         "location": location,
         "supplier": supplier,
         "reason": "near_expiry",
         "note": f"补货建议 / replenishment {context.record.number}",
-        "lines": [
-            {"item": line["item"], "lot": line.get("lot"), "quantity": str(line["quantity"])}
-            for line in lines
-        ],
+        "lines": _set_apart(context, location, lines),
     }
 
 
-def _set_apart(context: ActionContext, location_id, lines: list[dict]) -> None:
-    """The goods going back stop being sellable now: available → nonconforming in place."""
-    location = context.session.get(Location, int(location_id))
-    movements = []
+def _set_apart(context: ActionContext, location_id, lines: list[dict]) -> list[dict]:
+    """The goods going back stop being sellable now: available → nonconforming in place. Of a
+    serial-numbered item the units go (the first by serial of the lot's available ones), one
+    line each. Returns the supplier return's lines."""
+    session = context.session
+    location = session.get(Location, int(location_id))
+    movements, returned = [], []
     for line in lines:
         item = common.item(context, line, "item")
-        lot = lot_of(context.session, item, str(line["lot"])) if line.get("lot") else None
-        movements.append(
-            Movement(
-                item=item, quantity=line["quantity"], lot=lot, source=location,
-                destination=location, source_status=StockStatus.available,
-                destination_status=StockStatus.nonconforming,
-            )
-        )  # fmt: skip
+        lot = lot_of(session, item, str(line["lot"])) if line.get("lot") else None
+        goods = {"item": line["item"], "lot": line.get("lot")}
+        if item.tracking == TrackingMode.serial:
+            units = _available_units(context, location, item, lot, line["quantity"])
+            movements += [_apart(location, item, lot, Decimal(1), unit) for unit in units]
+            returned += [{**goods, "serial": unit.serial, "quantity": "1"} for unit in units]
+        else:
+            movements.append(_apart(location, item, lot, line["quantity"]))
+            returned.append({**goods, "quantity": str(line["quantity"])})
     post_movements(
-        context.session, movements, user=context.user, document=common.document_of(context),
+        session, movements, user=context.user, document=common.document_of(context),
         reason=Reason.adjustment,
     )  # fmt: skip
+    return returned
+
+
+def _apart(location, item, lot, quantity, unit=None) -> Movement:
+    return Movement(
+        item=item, quantity=quantity, lot=lot, unit=unit, source=location, destination=location,
+        source_status=StockStatus.available, destination_status=StockStatus.nonconforming,
+    )  # fmt: skip
+
+
+def _available_units(context: ActionContext, location, item, lot, quantity) -> list[Unit]:
+    """``quantity`` units of the lot available at the location, the first by serial."""
+    ids = units_in_status(
+        context.session, location, item, lot.id if lot else None, StockStatus.available
+    )
+    units = sorted((context.session.get(Unit, i) for i in ids), key=lambda unit: unit.serial)
+    if len(units) < quantity:
+        raise InsufficientStock(item, lot, location, quantity, Decimal(len(units)))
+    return units[: int(quantity)]
 
 
 BUILDERS = {

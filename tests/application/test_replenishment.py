@@ -534,3 +534,49 @@ def test_the_planner_keeps_the_stock_policies_the_plan_aims_at(app, db, bed):
     removed = planner.delete(f"{policies}/{created.json['id']}?version={changed.json['version']}")
     assert removed.status_code in (200, 204), removed.json
     assert signed_in(app, "sz_clerk").post(policies, json={}).status_code == 403
+
+
+def test_a_near_expiry_return_of_a_serial_numbered_device_names_its_units(app, db, bed):
+    """Approving a return of two pacemakers sets apart two units the lot has available at the
+    store (the first by serial) and puts each on the supplier return by serial; it was refused
+    before ("tracked by serial number") and held up the location's whole plan."""
+    from app.kernel.items import add_item, get_or_create_lot, get_or_create_unit
+    from app.kernel.locations import Location
+    from app.kernel.stock import Movement, Reason, post_movements
+
+    with db.transaction() as session:
+        pace = add_item(session, "PACE", "起搏器", tracking="serial", expiry_required=False)
+        lot = get_or_create_lot(session, pace, "P1", None)
+        store = session.get(Location, bed["S-BJ"])
+        units = [get_or_create_unit(session, pace, f"SN{n}", lot) for n in (3, 1, 2)]
+        post_movements(session, [
+            Movement(item=pace, quantity=Decimal(1), lot=lot, unit=unit, destination=store)
+            for unit in units
+        ], reason=Reason.purchase_receipt, document="PR-P")  # fmt: skip
+        session.add(Record(form="item_master", state="approved", data={
+            "code": "PACE", "name": "起搏器", "item": pace.id, "preferred_supplier": bed["SUP-B"],
+        }))  # fmt: skip
+        plan = Record(form="replenishment", state="draft", location_id=bed["S-BJ"], data={
+            "location": bed["S-BJ"], "lines": [{
+                "reason": "near_expiry", "action": "return", "item": pace.id, "lot": "P1",
+                "from_location": bed["S-BJ"], "supplier": bed["SUP-B"], "quantity": "2",
+            }],
+        })  # fmt: skip
+        session.add(plan)
+        session.flush()
+        plan_id, pace_id = plan.id, pace.id
+    response = signed_in(app, "bj_manager").post(f"{RP}/{plan_id}/transitions/submit", json={})
+    assert response.status_code == 200, response.json
+    approve(db, signed_in(app, "hq"), bed["hq"], plan_id)
+    with db.session() as session:
+        assert session.get(Record, plan_id).state == "approved"
+        [back] = session.scalars(select(Record).where(Record.form == "supplier_return")).all()
+        assert [(line["serial"], line["quantity"]) for line in back.data["lines"]] == [
+            ("SN1", "1"), ("SN2", "1"),
+        ]  # fmt: skip
+        apart = session.scalars(
+            select(StockBalance.on_hand).where(
+                StockBalance.item_id == pace_id, StockBalance.status == "nonconforming"
+            )
+        ).all()
+        assert apart == [2]
