@@ -423,12 +423,12 @@ def test_a_take_back_of_more_than_was_counted_is_refused_on_its_line(db, as_user
     # on a lot, counted on the same sheet: its earlier line counts, the sheet is all or nothing
     _sheet, response = count_sheet(boss, chain, stocktake, [
         {"item": chain["strip"], "lot": "L1", "quantity": "2"},
-        {"item": chain["strip"], "lot": "L1", "quantity": "-12.5"},
+        {"item": chain["strip"], "lot": "L1", "quantity": "-13"},
     ])  # fmt: skip
     assert response.status_code == 409, response.json
     assert response.json["error"] == (
-        "Line 2: STRIP lot L1 is counted 12 as available so far: taking back 12.5 would leave "
-        "it below zero (-0.5)."
+        "Line 2: STRIP lot L1 is counted 12 as available so far: taking back 13 would leave "
+        "it below zero (-1)."
     )
     # taken back under another status than it was counted: nothing of that status to take back
     _sheet, response = count_sheet(boss, chain, stocktake, [
