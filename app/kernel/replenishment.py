@@ -1152,7 +1152,10 @@ class _Matcher:
 
     def _take(self, source: _Position, need: _Position, wanted: int, figures) -> int:
         """Send ``need`` what ``source`` gives, earliest lots first, each only as far as ``need``
-        sells it before it turns near-expiry; returns how much was sent."""
+        sells it before it turns near-expiry; returns how much was sent. A location that sold
+        none keeps the stock its policy asks for, not stock to sell: it takes a lot that stays
+        clear of near-expiry for the plan's cover days (else every lot would be refused and the
+        whole need bought, while warehouses hold years of it)."""
         sent = 0
         for lot in self.lots.get((source.place.id, source.item_id), ()):
             if wanted - sent <= 0 or source.give <= 0:
@@ -1160,9 +1163,11 @@ class _Matcher:
             quantity = min(lot.left, source.give, wanted - sent)
             if lot.expiry_date is not None:
                 days = self._days_left(lot) - need.near_expiry_days
-                quantity = min(
-                    quantity, self._sells_by(need.sold, days, need.projected + need.arriving)
-                )
+                if need.sold > 0:
+                    ahead = need.projected + need.arriving
+                    quantity = min(quantity, self._sells_by(need.sold, days, ahead))
+                elif days < self.settings.cover_days:
+                    quantity = 0
             quantity = max(0, quantity // SCALE) * SCALE
             if quantity <= 0:
                 continue

@@ -306,3 +306,17 @@ def test_near_expiry_stock_sent_away_is_refilled_in_the_same_plan(db, ids):
     assert returned.projected == D(40)
     # and a second run, with the first one's suggestions open, has nothing more to suggest
     assert plan(db, ids, policies, commitments_of(result)).lines == []
+
+
+def test_a_store_that_sold_none_is_fed_from_stock_that_keeps_not_bought_for(db, ids):
+    """S-BJ sold no STRIP and asks for 10 (its policy: safety stock, not sales): the chain's
+    long-dated lots go there, nearest first — WH-NJ's C500 8, then WH-SH's B300 2 — rather than
+    a purchase (before: all 10 bought). WH-SH's E95 and A100 are 5 and 10 days clear of STRIP's
+    90-day threshold, under the plan's 14 cover days: they stay."""
+    policies = {("S-BJ", "STRIP"): (2, 4, 10)}
+    lines = lines_of(plan(db, ids, policies, locations={ids["S-BJ"]}), ids)
+    assert lines == [
+        GAUZE_BACK,
+        ("reorder", "transfer", "WH-NJ", "S-BJ", "STRIP", "C500", D(8)),
+        ("reorder", "transfer", "WH-SH", "S-BJ", "STRIP", "B300", D(2)),
+    ]
