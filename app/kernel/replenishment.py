@@ -85,7 +85,7 @@ from app.kernel.geo import great_circle_km
 from app.kernel.items import Item, Lot, LotStatus, business_timezone, business_today
 from app.kernel.locations import Location, LocationType
 from app.kernel.stock import LedgerEntry, Reason, StockBalance, StockStatus
-from app.kernel.transfers import TransferLine
+from app.kernel.transfers import TransferLine, outstanding_of
 
 ZERO = Decimal(0)
 #: Sales in a time window are read by reason and time: this index serves the velocity query on a
@@ -426,12 +426,7 @@ class _Staging:
         )
 
     def _transit(self):
-        outstanding = (
-            _transfers.c.shipped
-            - _transfers.c.received
-            - _transfers.c.damaged
-            - _transfers.c.returned
-        )
+        outstanding = outstanding_of(_transfers.c)
         return (
             select(
                 _transfers.c.destination_id.label("location_id"),

@@ -61,6 +61,8 @@ class TransferLine(Base):
     received: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     damaged: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     returned: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    #: confirmed lost on the road (never arrived, not coming back): written off
+    lost: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0), server_default="0")
     shipped_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: The status the goods left in and arrive (or come back) in: available for a transfer,
     #: nonconforming for a recall return (召回退回).
@@ -79,8 +81,14 @@ class TransferLine(Base):
 
     @property
     def outstanding(self) -> Decimal:
-        """Still in transit: shipped, neither received, damaged nor sent back."""
-        return self.shipped - self.received - self.damaged - self.returned
+        """Still in transit: shipped, neither received, damaged, sent back nor lost."""
+        return outstanding_of(self)
+
+
+def outstanding_of(line):
+    """Shipped less received, damaged, returned and lost: of a ``TransferLine``, or in SQL of a
+    table's columns (``table.c``)."""
+    return line.shipped - line.received - line.damaged - line.returned - line.lost
 
 
 @dataclass(frozen=True)
@@ -277,6 +285,27 @@ def return_remainder(
     return entries
 
 
+def write_off_remainder(
+    session: Session, document: str, *, user: User | None = None
+) -> list[LedgerRow]:
+    """Write off everything still outstanding on ``document``: confirmed lost on the road, it
+    leaves the transit as an adjustment (this document's number) — never back on the source's
+    shelf, where it is not."""
+    lines = [line for line in transfer_lines(session, document, lock=True) if line.outstanding > 0]
+    movements = [
+        Movement(item=line.item, quantity=line.outstanding, lot=line.lot, unit=line.unit,
+                 source=line.transit, source_status=line.status, line=line.line)
+        for line in lines
+    ]  # fmt: skip
+    entries = post_movements(
+        session, movements, user=user, document=document, reason=Reason.adjustment
+    )
+    for line in lines:
+        line.lost += line.outstanding
+    session.flush()
+    return entries
+
+
 def _landing_status(line: TransferLine) -> StockStatus:
     """Goods recalled while on the road arrive apart (nonconforming), never back on sale."""
     if line.status == StockStatus.available:
@@ -301,9 +330,7 @@ def goods_in_transit(
     session: Session, destination: Location | None = None, source: Location | None = None
 ) -> list[TransferLine]:
     """Transfer lines with goods still on the road, optionally to or from one location."""
-    query = select(TransferLine).where(
-        TransferLine.shipped > TransferLine.received + TransferLine.damaged + TransferLine.returned
-    )
+    query = select(TransferLine).where(outstanding_of(TransferLine.__table__.c) > 0)
     if destination is not None:
         query = query.where(TransferLine.destination_id == destination.id)
     if source is not None:

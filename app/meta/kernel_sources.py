@@ -36,7 +36,7 @@ from app.kernel.locations import Location
 from app.kernel.reservations import sellable
 from app.kernel.stock import STATUS_CHANGES, LedgerEntry, StockBalance
 from app.kernel.stocktake import CountEntry, Stocktake, StocktakeSnapshot
-from app.kernel.transfers import TransferLine
+from app.kernel.transfers import TransferLine, outstanding_of
 from app.kernel.users import User
 from app.meta.sources import (
     Link,
@@ -365,7 +365,7 @@ def _last_costs() -> FromClause:
 def _open_transit() -> FromClause:
     """What is on its way to each location, of each item and lot: open transfer lines summed."""
     lines = TransferLine.__table__
-    outstanding = lines.c.shipped - lines.c.received - lines.c.damaged - lines.c.returned
+    outstanding = outstanding_of(lines.c)
     lot_key = func.coalesce(lines.c.lot_id, 0)
     return (
         select(
@@ -773,9 +773,7 @@ register_source(
 
 
 def _outstanding(table) -> ColumnElement:
-    return type_coerce(
-        table.c.shipped - table.c.received - table.c.damaged - table.c.returned, _QTY
-    )
+    return type_coerce(outstanding_of(table.c), _QTY)
 
 
 register_source(

@@ -309,18 +309,26 @@ def _write_booked(context, shipped: list, given: list[dict], entries: dict[int, 
 
 
 class ReturnTransfer(Action):
-    """What never arrived goes back to the source, available again (the transfer is closed)."""
+    """What never arrived goes back to the source, available again (the transfer is closed);
+    with ``lost``, it was lost on the road and is written off instead."""
 
     name = "return_transfer"
-    label = {"zh_CN": "未到货物退回调出地点", "en": "Return what never arrived to the source"}
+    label = {"zh_CN": "未到货物退回调出地点（或作丢失核销）",
+             "en": "Return what never arrived to the source (or write it off as lost)"}  # fmt: skip
     params_schema = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"document": common.FIELD},
+        "properties": {"document": common.FIELD, "lost": {"type": "boolean"}},
     }
+    param_labels = {"lost": {"zh_CN": "在途丢失，核销", "en": "Lost on the road: write it off"}}
 
     def run(self, context: ActionContext) -> None:
-        transfers.return_remainder(context.session, transfer_document(context), user=context.user)
+        close = (
+            transfers.write_off_remainder
+            if context.params.get("lost")
+            else (transfers.return_remainder)
+        )
+        close(context.session, transfer_document(context), user=context.user)
 
 
 def transfer_document(context: ActionContext) -> str:

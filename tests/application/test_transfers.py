@@ -181,6 +181,35 @@ def test_the_remainder_may_arrive_later(db, as_user, chain):
     assert in_transit(db) == {}
 
 
+def test_a_remainder_lost_on_the_road_is_written_off_not_put_back_on_the_shelf(db, as_user, chain):
+    """The carrier confirms a carton lost: it leaves the transit as an adjustment of the
+    transfer; the warehouse, which does not have it, does not get it back as available."""
+    out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
+    warehouse = as_user("whclerk")
+    current = warehouse.get(f"{TO}/{out.id}").json
+    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]
+    warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
+    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
+    [incoming] = records_of(db, "transfer_in")
+    store = as_user("clerk1")
+    current = store.get(f"{TI}/{incoming.id}").json
+    lines = [{**current["data"]["lines"][0], "received": "2"}]
+    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
+    before = stock(db)
+    manager = as_user("manager1")
+    assert fire(manager, TI, incoming.id, "write_off_remainder").status_code == 422  # why?
+    response = fire(manager, TI, incoming.id, "write_off_remainder", comment="承运商确认丢失一盒")
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "done"
+    after = stock(db)
+    assert after[("WH1", "STRIP", "L1", "available")] == before[("WH1", "STRIP", "L1", "available")]
+    assert all(key[3] != "in_transit" for key in after) and in_transit(db) == {}
+    assert ledger(db, out.number)[-1] == (
+        "TR-WH1-S1", "STRIP", "L1", "in_transit", D(-1), "adjustment",
+    )  # fmt: skip
+
+
 def test_the_request_shows_the_transfer_out_its_approval_made(db, as_user, chain):
     made = approved_transfer_out(db, as_user, chain)
     clerk = as_user("clerk1")  # a store clerk: the transfer out lies at the warehouse
