@@ -38,3 +38,25 @@ def test_the_stock_view_updates_without_a_reload(
     )
     assert page.evaluate("window.notReloaded") is True
     page.screenshot(path=screenshot_dir / "stock-view-390.png", full_page=True)
+
+
+def test_the_item_picker_finds_an_item_by_its_gtin_or_a_whole_scan(
+    live_server, page_factory, db, chain
+):
+    """A scanner types the GTIN (or the whole GS1 string) into the picker: the server matches
+    it, and the picker shows that match instead of filtering it away by its label (which holds
+    the code and name, not the GTIN); what matches nothing says so in the user's language."""
+    page = page_factory(viewport=PHONE)
+    sign_in(page, live_server, "clerk1", PASSWORD)
+    page.goto(f"{live_server}/stock/items")
+    for typed in (fixtures.GTIN, f"01{fixtures.GTIN}17310630" + "10L1"):
+        page.click(".stock-search .ts-control")
+        page.keyboard.type(typed)
+        option = page.locator(".ts-dropdown .option:has-text('STRIP')")
+        option.wait_for(timeout=10_000)
+        page.keyboard.press("Escape")
+        page.fill(".stock-search .ts-control input", "")
+    page.click(".stock-search .ts-control")
+    page.keyboard.type("NO-SUCH-ITEM")
+    page.locator(".ts-dropdown .no-results").wait_for(timeout=10_000)
+    assert page.locator(".ts-dropdown .no-results").inner_text().strip() == "Nothing matches."

@@ -11,7 +11,14 @@
       if (select.tomselect) { return; }
       new TomSelect(select, {
         valueField: "value", labelField: "label", searchField: "label", preload: "focus",
+        // the server matched code, name, GTIN or a whole scan: show what it found as it is
+        // (the label holds none of those, and filtering by it would hide every match)
+        score: function () { return function () { return 1; }; },
+        render: {no_results: function () {
+          return "<div class='no-results'>" + noMatch() + "</div>";
+        }},
         load: function (query, callback) {
+          var picker = this;
           var url = select.dataset.lookup;
           url += (url.indexOf("?") < 0 ? "?" : "&") + "q=" + encodeURIComponent(query);
           // a filter on the record's own fields (this('supplier')): send what they hold now
@@ -21,11 +28,15 @@
           });
           fetch(url, {credentials: "same-origin"})
             .then(function (r) { return r.json(); })
-            .then(function (j) { callback(j.results); })
+            .then(function (j) { picker.clearOptions(); callback(j.results); })
             .catch(function () { callback(); });
         }
       });
     });
+  }
+  function noMatch() {
+    var meta = document.querySelector("meta[name=lianku-no-match]");
+    return meta ? meta.content : "";
   }
   function thisNames(select) {
     return select.dataset.this ? select.dataset.this.split(",") : [];
