@@ -119,6 +119,12 @@ def test_the_delivery_note_and_the_receiving_record(db, as_user, chain):
     assert seller.post(f"{url}/transitions/deliver", json={}).status_code == 200
     html = seller.get(f"/forms/sales_order/{order['id']}/print").text
     assert "Delivery note" in html and "湘械注准20172400035" in html and "Unit price" in html
+    # what the customer pays, line by line: 2 × 25.00 = 50.00 adds up to the total printed
+    amounts = html[
+        html.index('class="amounts"') : html.index("</table>", html.index('class="amounts"'))
+    ]
+    assert ">50.00<" in amounts and "Total: 50.00" in html
+    assert 'name="viewport"' in html  # readable on the phone it is opened on
     assert "Reviewer" not in html  # a walk-in buyer's goods are not reviewed (出库复核)
     assert ("code128", order["number"]) in _barcodes(html)
     assert ("gs1-128", f"(01){GTIN}(17)310630(10)L1") in _barcodes(html)
