@@ -213,10 +213,15 @@ def _has_default(field: FieldDef | None) -> bool:
     return "default_expr" in field.expressions or field.get("default") is not None
 
 
-def _follows(field: FieldDef | None) -> bool:
+def _follows(field: FieldDef | None, siblings: list[FieldDef] = ()) -> bool:
     """Whether ``field``'s value, when it came from its default, follows its inputs: a field a
-    default fills that the user may type into (a read-only one is the server's)."""
-    return _has_default(field) and not field.get("read_only")
+    default or a scan beside it (among ``siblings``) fills, that the user may type into (a
+    read-only one is the server's). So a second scan replaces what the first one filled."""
+    if field is None or field.get("read_only"):
+        return False
+    return _has_default(field) or any(
+        field.name in (sibling.get("fills") or {}).values() for sibling in siblings
+    )
 
 
 # --- the save pipeline ------------------------------------------------------------------------
@@ -409,14 +414,18 @@ class _Run:
     def _forget_default(self, payload: dict, path: str) -> None:
         line = LINE_PATH.match(path)
         if line is None:
-            if _follows(self.form.field(path)) and path in payload:
+            if _follows(self.form.field(path), self.form.fields) and path in payload:
                 payload[path] = None
                 self.refill.add(path)
             return
         name, index, child = line.group(1), int(line.group(2)), line.group(3)
         table = self.form.field(name)
         lines = payload.get(name)
-        if table is None or not _follows(table.child(child)) or not isinstance(lines, list):
+        if (
+            table is None
+            or not _follows(table.child(child), table.fields)
+            or not isinstance(lines, list)
+        ):
             return
         if index < len(lines) and isinstance(lines[index], dict) and child in lines[index]:
             payload[name] = lines = list(lines)
@@ -556,6 +565,7 @@ class _Run:
                     continue
                 if _empty(values.get(target)):
                     values[target] = value
+                    self.defaulted.add(f"{prefix}.{target}".lstrip("."))
                 elif str(values[target]) != str(value):
                     self._contradicted(definition, target, value, path)
                     break

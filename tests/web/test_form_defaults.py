@@ -142,3 +142,32 @@ def test_an_api_client_keeps_the_prices_it_sends(bed, hospital):
     assert refused.status_code == 422
     assert list(refused.json["errors"]) == ["_defaults"]
     assert clerk.get(at).json["version"] == following["version"]
+
+
+def test_a_second_scan_replaces_what_the_first_one_filled(bed):
+    """A clerk scans the wrong box, then the right one: the lot and expiry the first scan filled
+    (marked, as defaults are) take the second scan's; ones the clerk typed are kept, and a scan
+    contradicting them is refused naming the field to clear."""
+    from tests.application.purchasing_fixtures import gtin
+
+    bed.item("GLC", "0690123456011")
+    code = gtin("0690123456011")
+    first, second = f"(01){code}(17)270131(10)WRONG", f"(01){code}(17)280229(10)RIGHT"
+    keeper = bed.api("keeper")
+
+    def receipt(scan, lot="", expiry="", defaults=""):
+        return keeper.form("/forms/purchase_receipt/evaluate", {
+            "location": str(bed.loc("WH-SH")), "supplier": "", "_defaults": defaults,
+            "lines[0].scan": scan, "lines[0].item": "", "lines[0].lot": lot,
+            "lines[0].expiry_date": expiry, "lines[0].quantity": "1",
+        }).text  # fmt: skip
+
+    answer = receipt(first)
+    assert box(answer, "lines[0].lot") == ("WRONG", True)
+    assert box(answer, "lines[0].expiry_date") == ("2027-01-31", True)
+    marked = "lines[0].item,lines[0].lot,lines[0].expiry_date"
+    answer = receipt(second, "WRONG", "2027-01-31", defaults=marked)
+    assert box(answer, "lines[0].lot") == ("RIGHT", True)
+    assert box(answer, "lines[0].expiry_date") == ("2028-02-29", True)
+    typed = receipt(second, "WRONG", "2027-01-31")  # typed by the clerk: not overwritten
+    assert "not what is entered" in typed and box(typed, "lines[0].lot") == (None, False)
