@@ -24,7 +24,13 @@ from sqlalchemy import select
 from app.db import plain_quantity
 from app.i18n import _
 from app.kernel import queries, recall, reservations
-from app.kernel.errors import InsufficientStock, LocationLocked, LotBlocked, LotExpired
+from app.kernel.errors import (
+    InsufficientStock,
+    LocationLocked,
+    LotBlocked,
+    LotExpired,
+    UnitNotHere,
+)
 from app.kernel.items import (
     DeviceClass,
     Item,
@@ -32,6 +38,7 @@ from app.kernel.items import (
     LotStatus,
     TrackingMode,
     Unit,
+    UnitStatus,
     business_today,
     lot_of,
     require_registration,
@@ -349,6 +356,7 @@ def _check_substitutions(session, movements: list[Movement], held, where) -> Non
     """
     taken: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
     for movement in movements:
+        _unit_here(movement, where)
         taken[(movement.item.id, movement.lot.id if movement.lot else 0)] += movement.quantity
     today = business_today()
     for movement in movements:
@@ -378,6 +386,16 @@ def _check_substitutions(session, movements: list[Movement], held, where) -> Non
                     earlier_date=earlier.expiry_date.isoformat(),
                 )
             )
+
+
+def _unit_here(movement: Movement, where) -> None:
+    """A scanned serial sold already (or elsewhere) is named as such, on its row — not taken
+    for a shortage of its lot."""
+    unit = movement.unit
+    if unit is not None and (unit.location_id != where.id or unit.status != UnitStatus.in_stock):
+        refused = UnitNotHere(unit, where)
+        refused.line = movement.line
+        raise refused
 
 
 def _earlier_free_lot(session, item: Item, lot: Lot, where, taken, today) -> Lot | None:

@@ -618,3 +618,35 @@ def test_the_api_document_offers_each_caller_the_transitions_the_engine_lets_the
     assert "review_deliver" not in clerk
     assert "review_deliver" in offered("manager", "sales_order")
     assert "approve" not in offered("manager", "customer")
+
+
+def test_a_serial_sold_already_is_named_as_such_not_as_a_shortage_of_its_lot(shop, db):
+    """The clerk scans a unit of another lot that was sold already: the refusal names the
+    serial, not "not enough stock of lot P2", which sends the clerk counting boxes."""
+    from app.kernel.items import get_or_create_lot, get_or_create_unit
+    from app.kernel.locations import Location
+    from app.kernel.stock import Movement, Reason, post_movements
+
+    with db.transaction() as session:  # SN9 of lot P2 came in and went out to a customer
+        pace, store = session.get(Item, shop["PACE"]), session.get(Location, shop["S1"])
+        lot = get_or_create_lot(session, pace, "P2", day(500))
+        unit = get_or_create_unit(session, pace, "SN9", lot)
+        sold = {"item": pace, "quantity": D(1), "lot": lot, "unit": unit}
+        post_movements(session, [Movement(**sold, destination=store)],
+                       reason=Reason.purchase_receipt, document="PR-9")  # fmt: skip
+        post_movements(session, [Movement(**sold, source=store)], reason=Reason.sale,
+                       document="SO-9")  # fmt: skip
+    hospital = approved_customer(shop, "H-7", kind="hospital", licence_number="L7",
+                                 licence_expiry=str(day(300)))  # fmt: skip
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    order = new_order(clerk, shop, [{"item": shop["PACE"], "quantity": "1",
+                                     "unit_price": "30000"}], hospital)  # fmt: skip
+    assert fire(clerk, SO, order, "confirm").status_code == 200  # P1 is held for it
+    before = stock(db)
+    sn9 = {"scan": scan(PACE_GTIN, "P2", day(500), "SN9")}
+    scan_goods(clerk, order["id"], [sn9])
+    review_goods(manager, order["id"], [sn9])
+    response = fire(manager, SO, order, "review_deliver")
+    assert response.status_code == 409, response.json
+    assert response.json["error"] == "Serial number SN9 is not in stock at S1."
+    assert stock(db) == before
