@@ -9,7 +9,7 @@ from tests.forms_fixtures import PASSWORD, ApiClient
 from tests.web.test_forms_api import URL, valid
 
 EDIT = "/admin/roles/roles"
-CLERK_FORMS = "recall: [], recall_task: [read], price_change: [read]}"
+CLERK_FORMS = "recall: [], quarantine: [], recall_task: [read], price_change: [read]}"
 
 
 def shipped(app) -> str:
