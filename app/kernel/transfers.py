@@ -272,17 +272,10 @@ def return_remainder(
 ) -> list[LedgerRow]:
     """Send everything still outstanding on ``document`` back to its source, in the status it
     left in (available; nonconforming for a recall return, or for goods recalled meanwhile)."""
-    lines = [line for line in transfer_lines(session, document, lock=True) if line.outstanding > 0]
-    movements = [
-        _from_transit(line, line.outstanding, line.source, _landing_status(line)) for line in lines
-    ]
-    entries = post_movements(
-        session, movements, user=user, document=document, reason=Reason.transfer_return
-    )
-    for line in lines:
-        line.returned += line.outstanding
-    session.flush()
-    return entries
+    return _close_remainder(
+        session, document, user, Reason.transfer_return, "returned",
+        lambda line: _from_transit(line, line.outstanding, line.source, _landing_status(line)),
+    )  # fmt: skip
 
 
 def write_off_remainder(
@@ -291,17 +284,24 @@ def write_off_remainder(
     """Write off everything still outstanding on ``document``: confirmed lost on the road, it
     leaves the transit as an adjustment (this document's number) — never back on the source's
     shelf, where it is not."""
+    return _close_remainder(
+        session, document, user, Reason.adjustment, "lost",
+        lambda line: Movement(item=line.item, quantity=line.outstanding, lot=line.lot,
+                              unit=line.unit, source=line.transit, source_status=line.status,
+                              line=line.line),
+    )  # fmt: skip
+
+
+def _close_remainder(session, document, user, reason, counter: str, movement_of):
+    """Move what is outstanding on each line of ``document`` (``movement_of`` the line) and
+    count it on the line's ``counter`` (returned, lost): nothing stays in transit."""
     lines = [line for line in transfer_lines(session, document, lock=True) if line.outstanding > 0]
-    movements = [
-        Movement(item=line.item, quantity=line.outstanding, lot=line.lot, unit=line.unit,
-                 source=line.transit, source_status=line.status, line=line.line)
-        for line in lines
-    ]  # fmt: skip
     entries = post_movements(
-        session, movements, user=user, document=document, reason=Reason.adjustment
-    )
+        session, [movement_of(line) for line in lines], user=user, document=document,
+        reason=reason,
+    )  # fmt: skip
     for line in lines:
-        line.lost += line.outstanding
+        setattr(line, counter, getattr(line, counter) + line.outstanding)
     session.flush()
     return entries
 

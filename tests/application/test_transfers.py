@@ -158,7 +158,9 @@ def key_in_transit(balances: dict) -> tuple:
     return key
 
 
-def test_the_remainder_may_arrive_later(db, as_user, chain):
+def three_shipped_and_received(db, as_user, chain, received: str):
+    """WH1 ships 3 of L1 to S1, whose clerk enters ``received`` of them: the transfer out and
+    the transfer in, not yet fired."""
     out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
     warehouse = as_user("whclerk")
     current = warehouse.get(f"{TO}/{out.id}").json
@@ -168,8 +170,14 @@ def test_the_remainder_may_arrive_later(db, as_user, chain):
     [incoming] = records_of(db, "transfer_in")
     store = as_user("clerk1")
     current = store.get(f"{TI}/{incoming.id}").json
-    lines = [{**current["data"]["lines"][0], "received": "1"}]
+    lines = [{**current["data"]["lines"][0], "received": received}]
     store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
+    return out, incoming
+
+
+def test_the_remainder_may_arrive_later(db, as_user, chain):
+    out, incoming = three_shipped_and_received(db, as_user, chain, "1")
+    store = as_user("clerk1")
     refused = fire(store, TI, incoming.id, "receive")  # 2 are short: the workflow says what to do
     assert refused.status_code == 409
     assert "部分收货" in refused.json["error"] or "Receive in part" in refused.json["error"]
@@ -184,18 +192,8 @@ def test_the_remainder_may_arrive_later(db, as_user, chain):
 def test_a_remainder_lost_on_the_road_is_written_off_not_put_back_on_the_shelf(db, as_user, chain):
     """The carrier confirms a carton lost: it leaves the transit as an adjustment of the
     transfer; the warehouse, which does not have it, does not get it back as available."""
-    out = approved_transfer_out(db, as_user, chain, quantity="3")["out"]
-    warehouse = as_user("whclerk")
-    current = warehouse.get(f"{TO}/{out.id}").json
-    lines = [{"item": chain["strip"], "lot": "L1", "quantity": "3"}]
-    warehouse.put(f"{TO}/{out.id}", json={"lines": lines, "version": current["version"]})
-    assert review_and_ship(as_user("whsuper"), out.id).status_code == 200
-    [incoming] = records_of(db, "transfer_in")
-    store = as_user("clerk1")
-    current = store.get(f"{TI}/{incoming.id}").json
-    lines = [{**current["data"]["lines"][0], "received": "2"}]
-    store.put(f"{TI}/{incoming.id}", json={"lines": lines, "version": current["version"]})
-    assert fire(store, TI, incoming.id, "receive_partial").status_code == 200
+    out, incoming = three_shipped_and_received(db, as_user, chain, "2")
+    assert fire(as_user("clerk1"), TI, incoming.id, "receive_partial").status_code == 200
     before = stock(db)
     manager = as_user("manager1")
     assert fire(manager, TI, incoming.id, "write_off_remainder").status_code == 422  # why?
