@@ -323,11 +323,8 @@ class ReturnTransfer(Action):
     param_labels = {"lost": {"zh_CN": "在途丢失，核销", "en": "Lost on the road: write it off"}}
 
     def run(self, context: ActionContext) -> None:
-        close = (
-            transfers.write_off_remainder
-            if context.params.get("lost")
-            else (transfers.return_remainder)
-        )
+        lost = context.params.get("lost")
+        close = transfers.write_off_remainder if lost else transfers.return_remainder
         close(context.session, transfer_document(context), user=context.user)
 
 
