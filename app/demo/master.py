@@ -145,11 +145,13 @@ def load_users(session: Session, chain: Chain, catalogue: Catalogue, rng: random
 def load_items(session: Session, registry: Registry, chain: Chain, items: list[ItemSpec]) -> None:
     """Each item as an ``item_master`` card approved by QA: the approval creates the kernel item
     the card then links (field ``item``). Each names a preferred supplier, the suppliers taken in
-    turn: the replenishment plan's purchases go to it."""
+    turn: the replenishment plan's purchases go to it; none is sold under its purchase price
+    without a manager's approval (its lowest selling price)."""
     suppliers = [card["id"] for card in chain.suppliers]
     specs = [
         {
             **asdict(spec),
+            "min_price": spec.purchase_price,
             "preferred_supplier": suppliers[index % len(suppliers)] if suppliers else None,
         }
         for index, spec in enumerate(items)

@@ -112,6 +112,12 @@ def _names(form: FormDef) -> frozenset[str]:
     return condition_names(form.spec)
 
 
+def needed(form: FormDef, record: Record, transition: dict) -> bool:
+    """Whether any level of the transition's approval applies to the record as it is: a sale
+    within its price limits is confirmed at once, with no approval to show in its history."""
+    return any(_applies(form, record, level) for level in levels_of(transition))
+
+
 def _applies(form: FormDef, record: Record, level: dict) -> bool:
     if "when" not in level:
         return True
@@ -245,10 +251,22 @@ def _event(session, record, name, from_state, user, comment) -> WorkflowEvent:
     return event
 
 
+def _level_label(level: dict) -> str:
+    return label_text(level.get("label"), records.locale()) or level["name"]
+
+
+def level_label(form: FormDef, task: ApprovalTask) -> str:
+    """What the level a task decides is called, in the user's language: the approver reads what
+    they are asked (a price under its limit, a total above 10 000)."""
+    from app.workflow.engine import transition_named
+
+    return _level_label(level_of(transition_named(form, task.transition), task.level_name))
+
+
 def _nobody_approves(level: dict) -> str:
     """Why a level has no approver, and — where it names roles — what would give it one."""
     here = records.locale()
-    name = label_text(level.get("label"), here) or level["name"]
+    name = _level_label(level)
     known = access.role_definitions()
     roles = [
         label_text(known[role].get("label"), here) if role in known else role
@@ -293,15 +311,15 @@ def _open_level(session, form, record, transition, index, user) -> bool:
 
 
 def start(session, registry, form: FormDef, record: Record, transition: dict, user, comment):
-    """The transition was fired: wait in ``pending`` and open the first applicable level."""
+    """The transition was fired and a level applies (``needed``): wait in ``pending`` and open
+    the first applicable level."""
     old = record.state
     record.state = transition["approval"]["pending"]
     record.updated_at, record.updated_by = utcnow(), getattr(user, "id", None)
     session.flush()
     event = _event(session, record, transition["name"], old, user, comment)
     _run_hook(session, registry, record, transition, "on_pending", user, comment)
-    if not _open_level(session, form, record, transition, 0, user):
-        _complete(session, registry, form, record, transition, user, comment)
+    _open_level(session, form, record, transition, 0, user)
     return event
 
 
@@ -349,6 +367,15 @@ def _close_open(session, record, transition) -> None:
     for task in _tasks(session, record, transition):
         task.status, task.decided_at = "cancelled", utcnow()
     session.flush()
+
+
+def abandon(session, record: Record, left: str, transitions: list[dict]) -> None:
+    """The record left ``left``, a state an approval waits in, by a step of its own (an order
+    cancelled while its prices await approval, a count aborted in review): the approval is over
+    undecided, and its open tasks are closed so that no inbox keeps asking for it."""
+    for transition in transitions:
+        if transition.get("approval", {}).get("pending") == left:
+            _close_open(session, record, transition["name"])
 
 
 def _my_task(session: Session, registry, task_id: int, user):

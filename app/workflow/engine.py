@@ -581,7 +581,7 @@ def fire(
     if preview:
         session.info[PREVIEWING] = True
     try:
-        if "approval" in transition:
+        if "approval" in transition and approvals.needed(form, record, transition):
             event = approvals.start(session, registry, form, record, transition, user, comment)
         else:
             event = _apply(session, registry, form, record, transition, user, comment)
@@ -716,6 +716,7 @@ def _apply(session, registry, form, record, transition, user, comment) -> Workfl
     void = bool(states.get(record.state, {}).get("void"))
     if void != bool(states.get(old_state, {}).get("void")):
         records.hold_unique_values(session, form, record, holds=not void)
+    approvals.abandon(session, record, old_state, workflow_of(form)["transitions"])
     record.updated_at = utcnow()
     record.updated_by = getattr(user, "id", None)
     session.flush()

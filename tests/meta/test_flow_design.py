@@ -239,12 +239,12 @@ def test_ticking_needs_approval_starts_an_approval_ready_to_use():
     work. The sales flow has no ``in_approval`` state: one is made; a rejection goes back to the
     state the transition leaves; the first level is the location's manager."""
     sales = (WORKFLOWS / "sales_order.yaml").read_text(encoding="utf-8")
-    confirm = next(t for t in flow_design.view(sales).transitions if t.name == "confirm")
-    ticked = transition_inputs(confirm) | {"approval": "1"}
-    after = safe_load(flow_design.update_transition(sales, confirm.path, ticked, ROLES))
+    deliver = next(t for t in flow_design.view(sales).transitions if t.name == "deliver")
+    ticked = transition_inputs(deliver) | {"approval": "1"}
+    after = safe_load(flow_design.update_transition(sales, deliver.path, ticked, ROLES))
     assert after["states"]["in_approval"] == {"label": {"zh_CN": "审批中", "en": "In approval"}}
-    approval = next(t for t in after["transitions"] if t["name"] == "confirm")["approval"]
-    assert (approval["pending"], approval["reject_to"]) == ("in_approval", "draft")
+    approval = next(t for t in after["transitions"] if t["name"] == "deliver")["approval"]
+    assert (approval["pending"], approval["reject_to"]) == ("in_approval", "confirmed")
     assert [level["approvers"] for level in approval["levels"]] == [{"manager": True}]
     # a flow that has the state waits in it, and nothing else is made
     cancel = next(t for t in flow_design.view(SCRAP).transitions if t.levels is None)
