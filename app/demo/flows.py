@@ -459,6 +459,11 @@ PICK = re.compile(
 )
 
 
+#: How walk-in customers pay, in turn (no draw of the seeded random: the history stays as it was).
+PAID_BY = ("wechat", "alipay", "wechat", "cash", "alipay", "bank_card", "wechat",
+           "medical_insurance")  # fmt: skip
+
+
 def deliver(day: Day, store: str, sale: Record) -> None:
     """The clerk scans what the confirmation reserved — each lot's carton, each serial unit — and
     hands it over; a hospital's or clinic's goods are first scanned again by the store's manager,
@@ -483,6 +488,8 @@ def deliver(day: Day, store: str, sale: Record) -> None:
     business = sale.data.get("sale_kind") != "retail"
     if business:  # a hospital's cold goods travel in a cold box
         scanned |= _cold_departure(day, sale)
+    else:  # a walk-in customer pays at the counter, mostly by phone
+        scanned["payment_method"] = PAID_BY[sale.id % len(PAID_BY)]
     clerk = day.user("store_clerk", store)
     with day.moment():
         sale = day.update(clerk, sale, scanned)

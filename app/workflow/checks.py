@@ -124,7 +124,8 @@ def _written_field_issues(form: dict, action: Action, params: dict) -> list[tupl
 
 def _set_field_issues(form: dict, action: str, params: dict) -> list[tuple[str, str]]:
     """``set_field``'s literal ``value`` must fit its field's type (``fitted``: as a save
-    through the form would take it), and ``user: true`` needs a link to user."""
+    through the form would take it), ``user: true`` needs a link to user and ``today: true``
+    a date."""
     field = header_field(form, params.get("field")) if action == "set_field" else None
     if field is None or field["type"] in COMPUTED_TYPES:
         return []  # not set_field, or reported as not writable
@@ -133,6 +134,11 @@ def _set_field_issues(form: dict, action: str, params: dict) -> list[tuple[str, 
             return []
         return [("user", _("'%(name)s' is not a link to user: it cannot hold who fires the step",
                            name=field["name"]))]  # fmt: skip
+    if params.get("today"):
+        if field["type"] == "date":
+            return []
+        return [("today", _("'%(name)s' is not a date: it cannot hold the day of the step",
+                            name=field["name"]))]  # fmt: skip
     try:
         fitted(field, params["value"])
     except ValueRefused as exc:

@@ -121,9 +121,26 @@ def fire(api, url: str, record: dict, transition: str, **body):
     return api.post(f"{url}/{record['id']}/transitions/{transition}", json=body)
 
 
-def scan_goods(api, record_id: int, deliveries: list[dict]) -> dict:
-    """The clerk's delivery scans saved onto a confirmed sales order."""
-    return _save_scans(api, record_id, "deliveries", deliveries)
+def scan_goods(api, record_id: int, deliveries: list[dict], paid_by: str = "cash") -> dict:
+    """The clerk's delivery scans saved onto a confirmed sales order — with, for a walk-in
+    sale, how the customer paid at the counter (asked for at delivery)."""
+    current = api.get(f"{SO}/{record_id}").json["data"]
+    walk_in = current["sale_kind"] == "retail" and not current.get("parent_order")
+    return _save_scans(api, record_id, "deliveries", deliveries,
+                       {"payment_method": paid_by} if walk_in else {})  # fmt: skip
+
+
+def paid(api, record_id: int, paid_by: str = "cash") -> dict:
+    """How the walk-in customer paid, saved onto a confirmed sales order (asked for at delivery,
+    before the goods are checked)."""
+    current = api.get(f"{SO}/{record_id}").json
+    response = api.client.patch(
+        f"{SO}/{record_id}",
+        json={"payment_method": paid_by, "version": current["version"]},
+        headers={"X-CSRFToken": api.token},
+    )
+    assert response.status_code == 200, response.json
+    return response.json
 
 
 def review_goods(api, record_id: int, scans: list[dict]) -> dict:
@@ -135,11 +152,11 @@ def review_goods(api, record_id: int, scans: list[dict]) -> dict:
     return _save_scans(api, record_id, "review_scans", scans)
 
 
-def _save_scans(api, record_id: int, table: str, rows: list[dict]) -> dict:
+def _save_scans(api, record_id: int, table: str, rows: list[dict], more=None) -> dict:
     current = api.get(f"{SO}/{record_id}").json
     response = api.client.patch(
         f"{SO}/{record_id}",
-        json={table: rows, "version": current["version"]},
+        json={table: rows, "version": current["version"], **(more or {})},
         headers={"X-CSRFToken": api.token},
     )
     assert response.status_code == 200, response.json

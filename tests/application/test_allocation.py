@@ -23,6 +23,7 @@ from tests.application.sales_fixtures import (
     approved_customer,
     day,
     fire,
+    paid,
     review_goods,
     scan,
     scan_goods,
@@ -95,6 +96,7 @@ def test_the_nearest_store_transfers_and_the_order_waits_for_the_goods(chain, db
     # the goods are held at SZ01 for the transfer: nobody else can sell them
     assert held(db) == [(transfer.number, 1, "SZ01", "C", "8")]
 
+    paid(clerk, record["id"])  # the customer pays; the goods are not here yet
     refused = fire(clerk, SO, record, "deliver")
     assert refused.status_code == 409 and "has not been shipped yet" in refused.json["error"]
 

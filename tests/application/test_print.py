@@ -111,7 +111,7 @@ def test_the_delivery_note_and_the_receiving_record(db, as_user, chain):
     assert seller.post(f"{url}/transitions/confirm", json={}).status_code == 200
     version = seller.get(url).json["version"]
     scanned = {"deliveries": [{"scan": f"(01){GTIN}(17)310630(10)L1", "quantity": "2"}],
-               "version": version}  # fmt: skip
+               "payment_method": "bank_card", "version": version}  # fmt: skip
     assert (
         seller.client.patch(url, json=scanned, headers={"X-CSRFToken": seller.token}).status_code
         == 200

@@ -27,7 +27,7 @@ from app.workflow.models import InboxMessage
 from tests.allocation_chain import STRIP_GTIN
 from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TI, TO, held, records
-from tests.application.sales_fixtures import approved_customer, day, fire, scan, scan_goods
+from tests.application.sales_fixtures import approved_customer, day, fire, paid, scan, scan_goods
 from tests.application.story_fixtures import stock
 from tests.application.transfers_fixtures import review_and_ship, scan_picks
 
@@ -82,6 +82,7 @@ def test_a_cancelled_transfer_leaves_a_shortfall_that_reallocate_fills_by_the_ru
     assert message == f"{number}: 第 1 行缺口 8，请重新分配（{why}）"  # in the clerk's language
 
     # the delivery waits for the re-allocation, saying which line and how much
+    paid(clerk, record["id"])
     refused = fire(clerk, SO, record, "deliver")
     assert refused.status_code == 409
     assert refused.json["error"].startswith("Line 1: 8 units still to re-allocate (")
@@ -155,6 +156,7 @@ def test_a_short_and_damaged_receipt_is_reported_the_rest_arriving_shrinks_it(ch
     )
     (message,) = inbox(db, chain["clerk"])
     assert "第 1 行缺口 3" in message
+    paid(clerk, record["id"])
     refused = fire(clerk, SO, record, "deliver")
     assert (
         refused.status_code == 409

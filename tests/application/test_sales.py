@@ -26,6 +26,7 @@ from tests.application.sales_fixtures import (
     day,
     fire,
     ledger,
+    paid,
     review_goods,
     scan,
     scan_goods,
@@ -342,6 +343,7 @@ def test_scans_must_match_the_order(shop, db):
     order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
                                      "unit_price": "10"}])  # fmt: skip
     assert fire(clerk, SO, order, "confirm").status_code == 200
+    paid(clerk, order["id"])
     response = fire(clerk, SO, order, "deliver")
     assert response.status_code == 409 and "Scan" in response.json["error"]
     scan_goods(clerk, order["id"], [strip_scan("A", 1)])
@@ -558,8 +560,11 @@ def test_engine_refuses_delivery_of_an_unknown_lot(app, shop, db):
             "location": shop["S1"], "lines": [{"item": shop["STRIP"], "quantity": "1",
                                                "unit_price": "3"}]})  # fmt: skip
         engine.fire(session, registry, order, "confirm", clerk)
-        order.data = {**order.data, "deliveries": [{"item": shop["STRIP"], "lot": "NOPE",
-                                                    "quantity": "1"}]}  # fmt: skip
+        order.data = {
+            **order.data,
+            "payment_method": "cash",
+            "deliveries": [{"item": shop["STRIP"], "lot": "NOPE", "quantity": "1"}],
+        }
         with pytest.raises(engine.TransitionRefused, match="STRIP 没有批号 NOPE 的记录"):
             engine.fire(session, registry, order, "deliver", clerk)
         assert order.state == "confirmed"
