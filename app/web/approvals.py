@@ -12,12 +12,14 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 
 from app.i18n import _
+from app.kernel.users import User
 from app.meta.access import PermissionDenied
 from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.meta.records import locale as records_locale
 from app.web.forms_api import _body, api_auth, idempotent
 from app.web.forms_common import comment_text, registry
+from app.web.forms_pages import Display
 from app.web.session import db_session
 from app.workflow import approvals, engine
 
@@ -153,6 +155,7 @@ def inbox():
     return render_template(
         "inbox.html",
         waiting=approvals.waiting_for(session, current_user),
+        summary=_summary,
         submitted=approvals.submitted_by(session, current_user),
         messages=messages,
         language=records_locale(),
@@ -166,6 +169,22 @@ def inbox():
             else record.state
         ),
     )
+
+
+def _summary(record: Record) -> tuple[str, list[tuple[str, str]], str]:
+    """What an approver reads of a record before opening it: its form, the values its list shows
+    (the order's customer and total, the transfer's amount…) and who made it."""
+    form = registry().form(record.form)
+    if form is None:
+        return record.form, [], ""
+    show, locale = Display(form), records_locale()
+    shown = [
+        (field.label(locale), show(field, record.data.get(name)))
+        for name in form.list_columns
+        if (field := form.field(name)) is not None and record.data.get(name) not in (None, "")
+    ]
+    creator = db_session().get(User, record.created_by) if record.created_by else None
+    return form.label(locale), shown, creator.full_name if creator else ""
 
 
 @bp.get("/inbox/count")

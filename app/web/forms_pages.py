@@ -359,7 +359,7 @@ def detail(form, record_id):
         step_label=engine.step_label, history_label=engine.history_label,
         origin_label=lambda reason: engine.origin_label(registry(), reason),
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
-        level_label=lambda task: approvals.level_label(definition, task),
+        level_label=lambda task: engine.level_label(definition, task.level_name),
         diagram=diagram(definition) if definition.workflow else None, current=record.state,
     )  # fmt: skip
 

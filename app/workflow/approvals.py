@@ -251,22 +251,10 @@ def _event(session, record, name, from_state, user, comment) -> WorkflowEvent:
     return event
 
 
-def _level_label(level: dict) -> str:
-    return label_text(level.get("label"), records.locale()) or level["name"]
-
-
-def level_label(form: FormDef, task: ApprovalTask) -> str:
-    """What the level a task decides is called, in the user's language: the approver reads what
-    they are asked (a price under its limit, a total above 10 000)."""
-    from app.workflow.engine import transition_named
-
-    return _level_label(level_of(transition_named(form, task.transition), task.level_name))
-
-
 def _nobody_approves(level: dict) -> str:
     """Why a level has no approver, and — where it names roles — what would give it one."""
     here = records.locale()
-    name = _level_label(level)
+    name = label_text(level.get("label"), here) or level["name"]
     known = access.role_definitions()
     roles = [
         label_text(known[role].get("label"), here) if role in known else role

@@ -193,3 +193,15 @@ def test_the_manager_reads_the_list_price_and_the_lines_under_the_limit_on_the_p
                     if "CHEAP" in row or "GLC" in row][:2]  # fmt: skip
     assert "15.00" in cheap and "25.00" in cheap and "Yes" in cheap
     assert "No" in glc
+
+
+def test_the_managers_inbox_says_what_waits_and_who_asked(bed):
+    order = sale(bed, {"item": bed.cheap, "quantity": "2", "unit_price": "10.00"})
+    confirm(bed, order)
+    inbox = bed.api("manager").get("/inbox")
+    assert inbox.status_code == 200
+    [row] = re.findall(r'<li class="list-group-item" data-task="\d+">(.*?)</li>', inbox.text, re.S)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+    assert order["number"] in text and "Below the price limit: the manager approves" in text
+    assert "Sales order · Selling location: SH01" in text
+    assert "Total: 20.00" in text and "asked by Clerk 用户" in text
