@@ -65,6 +65,33 @@ def test_quarantine_stops_the_lot_and_release_lets_it_sell_again(shop, db):
     assert _status(db, "A") == LotStatus.released
 
 
+def messages(api) -> list[tuple[str, int | None]]:
+    response = api.get("/api/v1/inbox")
+    assert response.status_code == 200, response.json
+    return [(m["message"], m["record_id"]) for m in response.json["messages"]]
+
+
+def test_the_staff_where_the_lot_is_hear_of_it_and_of_its_release(shop, db):
+    qa = shop.api("qa")
+    created = new_quarantine(qa, shop, lots="A, B")
+    quarantined = fire(qa, QT, created.json, "quarantine")
+    assert quarantined.status_code == 200, quarantined.json
+    number = quarantined.json["number"]
+    told = (f"{number}: lots A, B of STRIP 血糖试纸 are quarantined: set the 13 EA here apart "
+            "and neither sell nor transfer them")  # fmt: skip
+    for user in ("clerk", "manager"):  # (no link: the quarantine is QA's to read)
+        assert messages(shop.api(user)) == [(told, None)]
+    assert messages(qa) == []  # nothing of it at HQ
+
+    current = qa.get(f"{QT}/{created.json['id']}").json
+    saved = qa.put(f"{QT}/{created.json['id']}",
+                   json={"conclusion": "复测合格", "version": current["version"]})  # fmt: skip
+    assert fire(qa, QT, saved.json, "release", **SIGNED).status_code == 200
+    released = (f"{number}: lots A, B of STRIP 血糖试纸 are released from quarantine (13 EA "
+                "here): they may be sold again")  # fmt: skip
+    assert messages(shop.api("manager"))[0] == (released, None)
+
+
 def test_stores_neither_open_nor_read_a_quarantine(shop, db):
     created = new_quarantine(shop.api("qa"), shop)
     assert created.status_code == 201, created.json
