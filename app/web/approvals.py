@@ -105,13 +105,18 @@ def delegate():
 @api_auth
 def inbox_api():
     """What the inbox page shows, for a phone app or an integration: the approval tasks waiting
-    for the caller, the caller's latest messages with ``read``, and ``count`` (tasks + unread,
-    as beside Inbox). Reading it marks nothing read: ``POST /api/v1/inbox/read`` does."""
+    for the caller (with what each is about: the form, the values its list shows, who asked),
+    the caller's latest messages with ``read``, and ``count`` (tasks + unread, as beside Inbox).
+    Reading it marks nothing read: ``POST /api/v1/inbox/read`` does."""
     session = db_session()
-    waiting = [
-        {**_task_json(task), "form": record.form, "number": record.number}
-        for task, record in approvals.waiting_for(session, current_user)
-    ]
+    waiting = []
+    for task, record in approvals.waiting_for(session, current_user):
+        form_label, shown, creator = _summary(record)
+        waiting.append({
+            **_task_json(task), "form": record.form, "number": record.number,
+            "form_label": form_label, "asked_by": creator,
+            "summary": [{"label": label, "value": value} for label, value in shown],
+        })  # fmt: skip
     messages = [
         {
             "id": message.id, "kind": message.kind, "message": message.text(records_locale()),

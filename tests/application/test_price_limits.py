@@ -205,3 +205,10 @@ def test_the_managers_inbox_says_what_waits_and_who_asked(bed):
     assert order["number"] in text and "Below the price limit: the manager approves" in text
     assert "Sales order · Selling location: SH01" in text
     assert "Total: 20.00" in text and "asked by Clerk 用户" in text
+    [waiting] = bed.api("manager").get("/api/v1/inbox").json["waiting"]
+    assert (waiting["number"], waiting["form_label"], waiting["asked_by"]) == (
+        order["number"],
+        "Sales order",
+        "Clerk 用户",
+    )
+    assert {"label": "Total", "value": "20.00"} in waiting["summary"]
