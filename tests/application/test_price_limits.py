@@ -154,6 +154,15 @@ def test_the_clerk_cannot_approve_and_the_manager_approves_their_own_sale(bed):
     assert tasks(bed, own) == [("manager", "pending")]  # on record as the manager's decision
 
 
+def test_the_clerk_withdraws_an_order_waiting_for_its_prices_to_correct_it(bed):
+    order = sale(bed, {"item": bed.cheap, "quantity": "1", "unit_price": "2.00"})
+    confirm(bed, order)
+    withdrawn = bed.fire("clerk", "sales_order", order["id"], "withdraw")
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert withdrawn.json["state"] == "draft"
+    assert tasks(bed, order) == [("manager", "cancelled")] and reserved(bed) == 0
+
+
 def test_an_order_cancelled_while_its_prices_wait_leaves_nobody_asked(bed):
     order = sale(bed, {"item": bed.cheap, "quantity": "1", "unit_price": "1.00"})
     confirm(bed, order)
