@@ -70,10 +70,10 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    # sales today, stock value, stock, my approvals, awaiting review, sales to deliver,
-    # transfers on their way in, below safety, near-expiry and expired lots, slow-moving stock
-    assert cards.count() == 11
-    for index in range(11):
+    # sales today, the till today, stock value, stock, my approvals, awaiting review, sales to
+    # deliver, transfers on their way in, below safety, near-expiry and expired lots, slow-moving
+    assert cards.count() == 12
+    for index in range(12):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
