@@ -58,7 +58,9 @@ def test_publish_rebuilds_the_registry_with_the_edit_and_rollback_restores(db, r
             (2, False),
             (1, False),
         ]
-        audited = session.scalars(select(AuditEntry).where(AuditEntry.entity == "report")).all()
+        audited = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "report").order_by(AuditEntry.id)
+        ).all()
         assert [(e.action, e.entity_id, e.changes) for e in audited] == [
             ("publish", "near_expiry", {"version": [1, 2]}),
             ("publish", "near_expiry", {"version": [2, 3]}),

@@ -112,7 +112,7 @@ def test_an_approval_step_is_live_in_every_worker_and_blocks_its_own_rollback(
     other_worker.extensions["lianku.db"].dispose()
 
     with lab_app.extensions["lianku.db"].session() as session:
-        publishes = session.query(AuditEntry).filter_by(action="publish").all()
+        publishes = session.query(AuditEntry).filter_by(action="publish").order_by(AuditEntry.id)
         assert [(e.entity, e.entity_id, e.changes["version"]) for e in publishes] == [
             ("workflow", "field_lab", [1, 2]),
             ("workflow", "field_lab", [2, 3]),
