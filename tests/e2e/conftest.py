@@ -216,9 +216,23 @@ def scan_into_new_row(page, table: str, scanned: str, lot: str, row: int = 0) ->
 
 def save(page) -> None:
     """Press the form's Save and wait for the saved record's page. A refused save fails at once
-    with what the page marked (it used to show only as a wait for the record page timing out)."""
-    with page.expect_navigation():
-        page.click("#record-form button[type=submit]")
+    with what the page marked (it used to show only as a wait for the record page timing out).
+
+    Once in CI the press sent nothing (no request reached the server): a link picker's list,
+    left open over the button by a late redraw, took the click. The press is then made again
+    once, the list closed; a form the browser itself holds back says which inputs."""
+    for attempt in range(2):
+        try:
+            with page.expect_navigation(timeout=20_000):
+                page.click("#record-form button[type=submit]")
+            break
+        except PlaywrightTimeout:
+            held = page.evaluate(
+                "[...document.querySelectorAll('#record-form :invalid')].map(e => e.name)"
+            )
+            if held or attempt:
+                raise AssertionError(f"the save was not sent: {held or 'no page came'}") from None
+            page.keyboard.press("Escape")
     if not RECORD_PAGE.search(page.url):
         refusal = page.locator(".alert-danger, .invalid-feedback").all_inner_texts()
         marked = page.evaluate(
