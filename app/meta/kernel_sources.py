@@ -10,6 +10,7 @@ on hand into what is left of each arrival.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import (
     Date,
@@ -117,6 +118,38 @@ MOVEMENT_REASONS = {
     "recall": zh_en("召回隔离", "Recalled, set apart"),
     "recall_return": zh_en("召回退回", "Recall return"),
     "maintenance": zh_en("养护检查", "Storage check"),
+}
+#: How a ledger row counts in a receipts-and-issues summary (收发存汇总): by why stock moved and
+#: which way. Stock changing status where it is (inspected, set apart) goes out of one status and
+#: into another at the same location: a status change, neither received nor issued.
+STOCK_FLOWS = {
+    "purchased": zh_en("采购入库", "Purchased"),
+    "transferred_in": zh_en("调拨入库", "Transferred in"),
+    "customer_returned": zh_en("销售退回", "Returned by customers"),
+    "count_surplus": zh_en("盘盈", "Count surplus"),
+    "other_in": zh_en("其他入库", "Other receipts"),
+    "sold": zh_en("销售出库", "Sold"),
+    "transferred_out": zh_en("调拨出库", "Transferred out"),
+    "returned_to_supplier": zh_en("采购退货", "Returned to suppliers"),
+    "scrapped": zh_en("报损", "Scrapped"),
+    "count_shortage": zh_en("盘亏", "Count shortage"),
+    "other_out": zh_en("其他出库", "Other issues"),
+    "status_change": zh_en("状态转换", "Status change"),
+}
+#: Goods between locations: shipped into transit, received or sent back out of it.
+_TRANSFERS = ("transfer_out", "transfer_in", "transfer_return", "recall_return")
+_RECEIVED_AS = {
+    "purchase_receipt": "purchased",
+    "customer_return": "customer_returned",
+    "count_surplus": "count_surplus",
+    **dict.fromkeys(_TRANSFERS, "transferred_in"),
+}
+_ISSUED_AS = {
+    "sale": "sold",
+    "supplier_return": "returned_to_supplier",
+    "scrap": "scrapped",
+    "count_shortage": "count_shortage",
+    **dict.fromkeys(_TRANSFERS, "transferred_out"),
 }
 STORAGE_CONDITIONS = {
     "normal": zh_en("常温", "Normal"),
@@ -592,6 +625,33 @@ register_source(
     )
 )
 
+
+def _flow(ledger: FromClause) -> ColumnElement:
+    """The row's ``STOCK_FLOWS`` code: its reason, read by the way the stock went."""
+    reason = ledger.c.reason
+    return case(
+        (reason.in_([change.value for change in STATUS_CHANGES]), "status_change"),
+        (ledger.c.quantity > 0, case(_RECEIVED_AS, value=reason, else_="other_in")),
+        else_=case(_ISSUED_AS, value=reason, else_="other_out"),
+    )
+
+
+def _received(ledger: FromClause) -> ColumnElement:
+    """What the row brought in (收入): its quantity when positive, else 0."""
+    return type_coerce(case((ledger.c.quantity > 0, ledger.c.quantity), else_=0), _QTY)
+
+
+def _issued(ledger: FromClause) -> ColumnElement:
+    """What the row took out (发出), as a positive quantity; 0 for stock in."""
+    return type_coerce(case((ledger.c.quantity < 0, -ledger.c.quantity), else_=0), _QTY)
+
+
+def _at_cost(quantity) -> Callable[[FromClause, FromClause], ColumnElement]:
+    """A ledger row's ``quantity`` (a column builder) valued at its item and lot's latest cost,
+    as the stock value report values the shelves: opening, movements and closing add up."""
+    return lambda base, cost: type_coerce(quantity(base) * cost.c.unit_cost, _QTY)
+
+
 register_source(
     Source(
         name="ledger",
@@ -615,9 +675,32 @@ register_source(
             "counterpart_id": SourceColumn(
                 "integer", zh_en("对方地点编号", "Counterpart id"), col("counterpart_location_id")
             ),
+            "flow": SourceColumn("text", zh_en("收发类别", "Flow"), _flow, options=STOCK_FLOWS),
+            "quantity_in": SourceColumn("decimal", zh_en("收入数量", "Received"), _received),
+            "quantity_out": SourceColumn("decimal", zh_en("发出数量", "Issued"), _issued),
+            "value": SourceColumn(
+                "money",
+                zh_en("金额（按最近成本）", "Value at latest cost"),
+                _at_cost(lambda t: t.c.quantity),
+                via="cost",
+            ),
+            "value_in": SourceColumn(
+                "money", zh_en("收入金额", "Value received"), _at_cost(_received), via="cost"
+            ),
+            "value_out": SourceColumn(
+                "money", zh_en("发出金额", "Value issued"), _at_cost(_issued), via="cost"
+            ),
         },
         links={
             **_stock_links(),
+            "cost": Link(
+                target=_last_costs,
+                on=lambda base, target: (
+                    (target.c.item_id == base.c.item_id)
+                    & (target.c.lot_key == func.coalesce(base.c.lot_id, 0))
+                ),
+                columns=BALANCE_FIGURES["cost"].columns,
+            ),
             "unit": _link_to(
                 Unit,
                 "unit_id",

@@ -27,9 +27,12 @@ from app.meta.yaml_edit import DesignRefused
 REFERENCE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 SORT_KEY = re.compile(r"^-?[a-z][a-z0-9_]*$")
 AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
+#: The designer's "summed as" choices: an aggregate, or a sum taken as an opening balance (the
+#: rows before the period) or a closing one (the rows up to its end): ``sum:opening``.
+SUMMED_AS = (*AGGREGATES, "sum:opening", "sum:closing")
 BUCKETS = ("day", "week", "month", "quarter", "year")
-COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate", "formula",
-               "hidden", "drill")  # fmt: skip
+COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate", "balance",
+               "formula", "hidden", "drill")  # fmt: skip
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
 #: A parameter also compares as ``covers`` (a location parameter over a scope column).
@@ -155,7 +158,8 @@ def view(text: str) -> ReportView:
         ReportColumn(
             path=str(index), name=str(raw.get("name", "")), column=str(raw.get("column") or ""),
             label_zh=yaml_edit.label_of(raw)[0], label_en=yaml_edit.label_of(raw)[1],
-            aggregate=str(raw.get("aggregate") or ""), bucket=str(raw.get("bucket") or ""),
+            aggregate=":".join(str(raw[key]) for key in ("aggregate", "balance") if raw.get(key)),
+            bucket=str(raw.get("bucket") or ""),
             formula=yaml_edit.text_of(raw.get("formula")), hidden=raw.get("hidden") is True,
             other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")]
             + (["drill"] if _drill_view(raw.get("drill")) is None else []),
@@ -268,9 +272,10 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
         yaml_edit.set_or_drop(raw, "by", _by(raw.get("by"), values, columns, index), COLUMN_KEYS)
     yaml_edit.set_label(raw, "label", values.get("label_zh", ""), values.get("label_en", ""),
                         name, COLUMN_KEYS)  # fmt: skip
-    aggregate, bucket = values.get("aggregate", ""), values.get("bucket", "")
-    yaml_edit.set_or_drop(raw, "aggregate", aggregate if aggregate in AGGREGATES else None,
-                          COLUMN_KEYS)  # fmt: skip
+    summed, bucket = values.get("aggregate", ""), values.get("bucket", "")
+    aggregate, _colon, balance = summed.partition(":") if summed in SUMMED_AS else ("", "", "")
+    yaml_edit.set_or_drop(raw, "aggregate", aggregate or None, COLUMN_KEYS)
+    yaml_edit.set_or_drop(raw, "balance", balance or None, COLUMN_KEYS)
     yaml_edit.set_or_drop(raw, "bucket", bucket if bucket in BUCKETS else None, COLUMN_KEYS)
     yaml_edit.set_or_drop(raw, "hidden", True if values.get("hidden") else None, COLUMN_KEYS)
     if "drill" in values and _drill_view(raw.get("drill")) is not None:

@@ -162,7 +162,7 @@ def design(report):
     offered = source_columns(drawn.source) if drawn else {}
     return render_template(
         "admin_reports/designer.html", report_view=drawn, offered=offered, **found,
-        aggregates=report_design.AGGREGATES, buckets=report_design.BUCKETS, locale=locale(),
+        aggregates=report_design.SUMMED_AS, buckets=report_design.BUCKETS, locale=locale(),
         param_types=report_design.PARAM_TYPES, ops=report_design.OPS,
         param_ops=report_design.PARAM_OPS,
         chart_types=report_design.CHART_TYPES, styles=report_design.HIGHLIGHT_STYLES,

@@ -281,6 +281,29 @@ def test_a_running_balance_is_added_and_restarts_by_the_columns_named():
     assert "shelf: not a column of this report" in str(refused.value)
 
 
+def test_a_sum_is_made_an_opening_or_a_closing_balance():
+    summary = (REPORTS / "receipts_and_issues.yaml").read_text(encoding="utf-8")
+    columns = {c.name: c for c in report_design.view(summary).columns}
+    assert (columns["opening"].aggregate, columns["closing"].aggregate) == (
+        "sum:opening", "sum:closing"
+    )  # fmt: skip
+    assert columns["sold"].aggregate == "sum" and columns["sold"].other_keys == ["filters"]
+    sold = columns["sold"]
+    closing = report_design.update_column(
+        summary, sold.path, shown(sold) | {"aggregate": "sum:closing"}
+    )
+    assert "    label: {zh_CN: 销售出库, en: Sold}\n    balance: closing\n" in closing
+    opening = columns["opening"]
+    plain = report_design.update_column(
+        summary, opening.path, shown(opening) | {"aggregate": "sum"}
+    )
+    assert "{name: opening, column: quantity, aggregate: sum, label:" in plain
+    dropped = report_design.update_column(
+        summary, opening.path, shown(opening) | {"aggregate": "sum:middle"}
+    )
+    assert "name: opening, column: quantity, label:" in dropped  # not a choice: not summed
+
+
 def test_a_click_on_a_cell_opens_the_report_chosen():
     text = (REPORTS / "stock_on_hand.yaml").read_text(encoding="utf-8")
     code = next(c for c in report_design.view(text).columns if c.name == "item_code")

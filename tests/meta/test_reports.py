@@ -270,6 +270,27 @@ def test_formulas_and_highlights_over_aggregates(db, metadata):
     assert warehouses["_styles"] == {}
 
 
+def test_an_aggregate_of_some_rows_counts_them_beside_the_others(db, entries, metadata):
+    label = {"zh_CN": "x", "en": "x"}
+    report = make_report(
+        metadata, source="audit_trail",
+        columns=[
+            {"name": "user", "column": "username", "label": label},
+            {"name": "n", "aggregate": "count", "label": label},
+            {"name": "created", "aggregate": "count", "label": label,
+             "filters": [{"column": "action", "op": "eq", "value": "create"}]},
+            {"name": "other", "column": "action", "aggregate": "count_distinct", "label": label,
+             "filters": [{"column": "action", "op": "ne", "value": "create"}]},
+        ],
+        sort=["user"], totals=True,
+    )  # fmt: skip
+    result = run(db, report)
+    assert values(result, "user", "n", "created", "other") == [
+        ("li", 2, 2, 0), ("wang", 3, 1, 1), ("zhang", 2, 1, 1),
+    ]  # fmt: skip
+    assert (result.totals["n"], result.totals["created"], result.totals["other"]) == (7, 4, 2)
+
+
 def running_by_user(metadata):
     """Actions per user and day, with each user's running count of actions (a balance)."""
     label = {"zh_CN": "x", "en": "x"}
@@ -406,6 +427,22 @@ BAD = [
                    "label": {"zh_CN": "x", "en": "x"}}],
       "sort": ["a"]},
      "columns[1].column: a running column takes no 'column'"),
+    ({"columns": [{"name": "n", "aggregate": "count", "balance": "opening",
+                   "label": {"zh_CN": "x", "en": "x"}}]},
+     "columns[0].balance: an opening or closing balance is a sum"),
+    ({"columns": [{"name": "n", "aggregate": "count", "balance": "closing",
+                   "label": {"zh_CN": "x", "en": "x"}}]},
+     "columns[0].balance: an opening or closing balance needs the report's one period"),
+    ({"columns": [{"name": "a", "column": "action", "label": {"zh_CN": "x", "en": "x"},
+                   "filters": [{"column": "action", "op": "eq", "value": "create"}]}]},
+     "columns[0].filters: only an aggregate column takes 'filters'"),
+    ({"columns": [{"name": "n", "aggregate": "count", "label": {"zh_CN": "x", "en": "x"},
+                   "filters": [{"column": "nothing", "op": "eq", "value": 1}]}]},
+     "columns[0].filters[0].column: unknown column 'nothing'"),
+    ({"source": "ledger",
+      "columns": [{"name": "n", "aggregate": "count", "label": {"zh_CN": "x", "en": "x"},
+                   "filters": [{"column": "flow", "op": "in", "value": ["sold", "solde"]}]}]},
+     "columns[0].filters[0].value[1]: unknown value 'solde'; expected one of: purchased, "),
     ({"source": "form:purchase_receipt",
       "filters": [{"column": "state", "op": "in", "value": ["draft", "recieved"]}]},
      "filters[0].value[1]: unknown value 'recieved'; expected one of: draft, "),

@@ -43,22 +43,7 @@ def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tupl
     columns = _compile_columns(data, source, metadata, problems)
     names = {column.name for column in columns}
     params = _compile_params(data, source, problems)
-    for index, condition in enumerate(data.get("filters", [])):
-        found = _need_source_column(
-            source, condition["column"], ("filters", index, "column"), problems
-        )
-        _need_known_values(found, condition, ("filters", index, "value"), problems)
-        if "against" in condition:
-            _need_source_column(
-                source, condition["against"], ("filters", index, "against"), problems
-            )
-            if condition["op"] in ("contains", "in"):
-                problems.append(
-                    (
-                        ("filters", index, "op"),
-                        _("a column can only be compared with =, ≠, <, ≤, > or ≥"),
-                    )
-                )
+    _check_conditions(source, data.get("filters", []), ("filters",), problems)
     sort = data.get("sort", [])
     for index, key in enumerate(sort):
         target = next((c for c in columns if c.name == key.lstrip("-")), None)
@@ -82,6 +67,7 @@ def compile_report(data: dict, metadata) -> tuple[Report | None, list[tuple[tupl
     )
     _check_shape(report, names, data, problems)
     _check_running(report, problems)
+    _check_balances(report, problems)
     if isinstance(source, union.UnionSource):
         report.source = source.narrowed(_references(report))
     return (None if problems else report), problems
@@ -91,7 +77,8 @@ def _references(report: Report) -> set[str]:
     """The source columns ``report`` reads."""
     found = {column.ref for column in report.columns if column.ref}
     found |= {param.column for param in report.params if param.column}
-    for condition in report.filters:
+    conditions = report.filters + [c for column in report.measures for c in column.filters]
+    for condition in conditions:
         found |= {condition[key] for key in ("column", "against") if key in condition}
     return found
 
@@ -152,7 +139,17 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
     aggregate = spec.get("aggregate")
     if aggregate:
         kind_type = _aggregate_type(aggregate, source_column, path, problems)
-        return ReportColumn(kind="measure", type=kind_type, ref=ref, aggregate=aggregate, **common)
+        balance = spec.get("balance")
+        if balance and aggregate != "sum":
+            problems.append(((*path, "balance"), _("an opening or closing balance is a sum")))
+        _check_conditions(source, spec.get("filters", []), (*path, "filters"), problems)
+        return ReportColumn(
+            kind="measure", type=kind_type, ref=ref, aggregate=aggregate, balance=balance,
+            filters=spec.get("filters", []), **common,
+        )  # fmt: skip
+    for key in ("balance", "filters"):
+        if key in spec:
+            problems.append(((*path, key), _("only an aggregate column takes '%(key)s'", key=key)))
     bucket = spec.get("bucket")
     if bucket and source_column.type not in DATE_TYPES:
         problems.append(
@@ -172,6 +169,21 @@ def _formula_type(text) -> str:
     """A formula that gives true or false (``on_hand < safety_stock``) is a yes/no column, read
     as 是/否 like a form's yes/no field; any other formula gives a number."""
     return "boolean" if isinstance(text, str) and yields_boolean(text) else "decimal"
+
+
+def _check_conditions(source: Source, conditions: list[dict], path: tuple, problems) -> None:
+    """Fixed conditions (the report's filters, an aggregate column's): known source columns,
+    codes they can hold, and another column compared only by order or equality."""
+    for index, condition in enumerate(conditions):
+        where = (*path, index)
+        found = _need_source_column(source, condition["column"], (*where, "column"), problems)
+        _need_known_values(found, condition, (*where, "value"), problems)
+        if "against" in condition:
+            _need_source_column(source, condition["against"], (*where, "against"), problems)
+            if condition["op"] in ("contains", "in"):
+                problems.append(
+                    ((*where, "op"), _("a column can only be compared with =, ≠, <, ≤, > or ≥"))
+                )
 
 
 def _aggregate_type(aggregate: str, source_column: SourceColumn | None, path, problems) -> str:
@@ -373,3 +385,20 @@ def _check_running(report: Report, problems) -> None:
             problems.append((("sort",), _("a running column needs the report's sort order")))
         if report.pivot:
             problems.append(((*path, "running"), _("a pivot cannot have a running column")))
+
+
+def _check_balances(report: Report, problems) -> None:
+    """An opening or closing balance is told from the period's figures by the report's one
+    date range parameter: the rows before its start, the rows up to its end."""
+    if not report.balances:
+        return
+    ranges = [param for param in report.params if param.type == "date_range"]
+    if len(ranges) != 1:
+        index = report.columns.index(report.balances[0])
+        problems.append(
+            (
+                ("columns", index, "balance"),
+                _("an opening or closing balance needs the report's one period (a date range"
+                  " parameter)"),
+            )
+        )  # fmt: skip

@@ -51,6 +51,12 @@ class ReportColumn:
     #: new value of the ``by`` columns
     running: str | None = None
     by: list[str] = field(default_factory=list)
+    #: an aggregate over the rows before the report's period (``opening``, 期初) or up to its end
+    #: (``closing``, 期末) instead of the rows within it
+    balance: str | None = None
+    #: an aggregate of only the rows that meet these conditions (``{column, op, value}``): the
+    #: goods sold, the goods received, side by side in one row
+    filters: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +111,12 @@ class Report:
 
     def column(self, name: str) -> ReportColumn:
         return next(column for column in self.columns if column.name == name)
+
+    @property
+    def balances(self) -> list[ReportColumn]:
+        """The opening and closing balance columns: with any, the rows before the period are
+        read too, and each other aggregate is of the period's rows alone."""
+        return [column for column in self.measures if column.balance]
 
     @property
     def grouped(self) -> bool:

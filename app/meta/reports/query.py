@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     cast,
     distinct,
+    false,
     func,
     literal,
     null,
@@ -41,6 +42,9 @@ class _Builder(Reader):
     def __init__(self, report: Report, dialect: str, timezone: str, base=None):
         super().__init__(report.source, base)
         self.report, self.dialect, self.timezone = report, dialect, timezone
+        #: (column, start) of the period when opening and closing balances read the rows before
+        #: it: each aggregate then takes its part of the rows (``within``)
+        self.period_start: tuple[ColumnElement, object] | None = None
 
     def dimension(self, column: ReportColumn) -> ColumnElement:
         expression = self.ref(column.ref)
@@ -52,14 +56,41 @@ class _Builder(Reader):
         return expression
 
     def measure(self, column: ReportColumn) -> ColumnElement:
-        if column.aggregate == "count":
-            return func.count(self.ref(column.ref)) if column.ref else func.count()
-        expression = self.ref(column.ref)
+        expression = self.ref(column.ref) if column.ref else None
         if column.aggregate == "count_distinct":
-            return func.count(distinct(expression))
+            figure = func.count(distinct(expression))
+        else:
+            figure = getattr(func, column.aggregate)(*[e for e in [expression] if e is not None])
+        within = self.within(column)
+        if within is not None:
+            figure = figure.filter(within)
+            if column.aggregate == "sum":
+                figure = func.coalesce(figure, 0)  # none of the rows: nothing sold, not unknown
         if column.aggregate == "avg":
-            return type_coerce(func.avg(expression), Numeric(28, 6, asdecimal=True))
-        return type_coerce(getattr(func, column.aggregate)(expression), expression.type)
+            return type_coerce(figure, Numeric(28, 6, asdecimal=True))
+        if column.aggregate in ("count", "count_distinct"):
+            return figure
+        return type_coerce(figure, expression.type)
+
+    def within(self, column: ReportColumn) -> ColumnElement | None:
+        """Which of the rows an aggregate column takes, when not all: those meeting its own
+        filters and, in a report with opening and closing balances, those of its part of time —
+        before the period (opening), up to its end (closing, every row read) or within it."""
+        found = [self.condition(condition) for condition in column.filters]
+        if self.report.balances and column.balance != "closing":
+            if self.period_start is None:  # no start: nothing comes before, all is within
+                found += [false()] if column.balance == "opening" else []
+            else:
+                at, start = self.period_start
+                found.append(at < start if column.balance == "opening" else at >= start)
+        return and_(*found) if found else None
+
+    def condition(self, condition: dict) -> ColumnElement:
+        """A fixed condition: a column against a value, or against another column of the same
+        row (stock against its safety level)."""
+        against = condition.get("against")
+        value = condition.get("value") if against is None else self.ref(against)
+        return compare(self.ref(condition["column"]), condition["op"], value)
 
     def conditions(
         self, values: dict, session: Session, user, before: str | None = None
@@ -80,11 +111,7 @@ class _Builder(Reader):
                 conditions.append(location.not_in(sorted(hidden)))
         if report.source.user_column:
             conditions.append(self.base.c[report.source.user_column] == getattr(user, "id", None))
-        for condition in report.filters:
-            # a fixed value, or another column of the same row (stock against its safety level)
-            against = condition.get("against")
-            value = condition.get("value") if against is None else self.ref(against)
-            conditions.append(compare(self.ref(condition["column"]), condition["op"], value))
+        conditions.extend(self.condition(condition) for condition in report.filters)
         for param in report.params:
             if param.name == before:
                 start = self.day_start(values[param.name][0], self.source_type(param.column))
@@ -113,7 +140,10 @@ class _Builder(Reader):
         if param.type == "date_range":
             start, end = value
             found = []
-            if start is not None:
+            if start is not None and self.report.balances:
+                # the rows before the period are read too: the start divides them (``within``)
+                self.period_start = (column, self.day_start(start, column_type))
+            elif start is not None:
                 found.append(column >= self.day_start(start, column_type))
             if end is not None:
                 found.append(column < self.day_start(end + dt.timedelta(days=1), column_type))
@@ -238,6 +268,7 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
     else:
         builder, conditions, measures = below
     dimensions = [builder.dimension(column).label(column.name) for column in report.dimensions]
+    shown = _shown(report, measures)
     full = (1 << len(dimensions)) - 1
     masks = _grouping_masks(report, full)
     if (
@@ -247,7 +278,7 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
         and not report.running
     ):
         return _grouping_sets(
-            report, builder, conditions, dimensions, measures, masks, limit, offset
+            report, builder, conditions, dimensions, measures, masks, limit, offset, shown
         )
     # The detail rows are their own branch, sorted and limited by a top-N sort (a list report's
     # detail can be every balance row); the margins are small branches of their own.
@@ -265,6 +296,8 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
             .where(and_(true(), *conditions))
             .group_by(*grouping)
         )
+        if shown is not None:
+            branch = branch.having(shown)
         if mask == full:
             if report.running:
                 branch = _running(report, branch.subquery(), openings)
@@ -342,6 +375,10 @@ def _reads_links(report: Report) -> bool:
     columns = [condition["column"] for condition in report.filters]
     columns += [condition["against"] for condition in report.filters if "against" in condition]
     columns += [param.column for param in report.params if param.column]
+    columns += [c["column"] for column in report.measures for c in column.filters]
+    columns += [
+        c["against"] for column in report.measures for c in column.filters if "against" in c
+    ]
     return any("." in name for name in columns)
 
 
@@ -361,7 +398,19 @@ def _sort_keys_first(report: Report, dimensions: list) -> list:
     return sorted(dimensions, key=lambda d: sort.index(d.name) if d.name in sort else len(sort))
 
 
-def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit, offset):
+def _shown(report: Report, measures: list) -> ColumnElement | None:
+    """Which groups show: all of them; with opening and closing balances, those with stock or
+    movement — a figure that is not zero (every item once stocked somewhere is a group of the
+    rows read, most of them long gone)."""
+    if not report.balances:
+        return None
+    sums = [
+        m.element for m, c in zip(measures, report.measures, strict=True) if c.aggregate == "sum"
+    ]
+    return or_(*[figure != 0 for figure in sums])
+
+
+def _grouping_sets(report, builder, conditions, dimensions, measures, masks, limit, offset, shown):
     """PostgreSQL, few detail rows: all groupings in ONE pass over the rows (``GROUP BY GROUPING
     SETS``), each row tagged with the same ``_g`` mask as the UNION ALL branches; only detail rows
     are limited (by a window, which sorts only the few aggregated rows)."""
@@ -384,8 +433,10 @@ def _grouping_sets(report, builder, conditions, dimensions, measures, masks, lim
         .select_from(builder.from_clause())
         .where(and_(true(), *conditions))
         .group_by(func.grouping_sets(*sets))
-        .subquery()
     )
+    if shown is not None:
+        inner = inner.having(shown)
+    inner = inner.subquery()
     names = [column.name for column in dimensions + measures]
     kept = [inner.c[name] for name in names]
     return (
