@@ -376,14 +376,29 @@ def _last_costs() -> FromClause:
     """The unit cost of the latest costed ledger entry of each item and lot (``lot_key``).
 
     Grouped by ``lot_id`` itself (``GROUP BY`` puts the NULLs of untracked items in one group), in
-    the order of ``ix_stock_ledger_last_cost``, so the database reads the index, not the ledger."""
+    the order of ``ix_stock_ledger_last_cost``, so the database reads the index, not the ledger.
+
+    SQLite would fold ``id IN (latest)`` into the report's join and try each latest id against
+    each row (5 s over the demo's 18,000 ledger rows, 1.7 s over its 6,000 balances). There the
+    costs are one grouped query instead, which it builds once and looks up by an index of its
+    own: a plain column next to ``max(id)`` takes its value from the row of that maximum
+    (SQLite's rule for bare columns in an aggregate query with one ``max``)."""
     ledger = LedgerEntry.__table__
-    latest = (
-        select(func.max(ledger.c.id))
-        .where(ledger.c.unit_cost.isnot(None))
-        .group_by(ledger.c.item_id, ledger.c.lot_id)
-    )
+    costed = ledger.c.unit_cost.isnot(None)
+    if current_dialect() == "sqlite":
+        return (
+            select(
+                ledger.c.item_id,
+                func.coalesce(ledger.c.lot_id, 0).label("lot_key"),
+                func.max(ledger.c.id).label("id"),
+                ledger.c.unit_cost,
+            )
+            .where(costed)
+            .group_by(ledger.c.item_id, ledger.c.lot_id)
+            .subquery()
+        )
     entry = ledger.alias()
+    latest = select(func.max(ledger.c.id)).where(costed).group_by(ledger.c.item_id, ledger.c.lot_id)
     return (
         select(
             entry.c.item_id,
