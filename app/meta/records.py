@@ -1044,7 +1044,22 @@ def visible_data(form: FormDef, record: Record) -> dict:
     data = record.data or {}
     shown = data if visible is None else {k: v for k, v in data.items() if k in visible}
     typed, context = typed_values(form.fields, data), Context(record=system_values(form, record))
-    return {key: value for key, value in shown.items() if _shown(form.field(key), typed, context)}
+    kept = {key: value for key, value in shown.items() if _shown(form.field(key), typed, context)}
+    for field in form.fields:
+        if field.type == "table" and isinstance(kept.get(field.name), list):
+            kept[field.name] = [
+                _visible_line(field, line, typed, context) for line in kept[field.name]
+            ]
+    return kept
+
+
+def _visible_line(table: FieldDef, line, header: dict, context: Context):
+    """A line less the fields its ``visible_if`` hides on it (read with the header's values, as
+    the form reads it): a red-letter invoice's lines show no reversal column."""
+    if not isinstance(line, dict):
+        return line
+    scope = {**header, **typed_values(table.fields, line)}
+    return {key: value for key, value in line.items() if _shown(table.child(key), scope, context)}
 
 
 def _shown(field: FieldDef | None, values: dict, context: Context) -> bool:

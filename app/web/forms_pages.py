@@ -600,8 +600,18 @@ def evaluate(form):
         changed=changed,
         errors=said,
         defaults=defaults,
-        visible={k: v for k, v in result.visible.items() if "[" not in k},
+        visible={k: v for k, v in result.visible.items() if _may_hide(definition, k)},
     )
+
+
+def _may_hide(definition: FormDef, path: str) -> bool:
+    """Whether the page shows or hides ``path`` as the live answer says: a header field, or a
+    line's field that declares when it is shown (the rest of each line always is)."""
+    if "[" not in path:
+        return True
+    table = definition.field(path.split("[", 1)[0])
+    child = table.child(path.rsplit(".", 1)[1]) if table is not None else None
+    return child is not None and "visible_if" in child.expressions
 
 
 def _locked(definition: FormDef, record_id: int | None) -> set[str]:

@@ -7,6 +7,8 @@ the reason; cancelled while it waits, nobody is left asked to decide."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import re
 from decimal import Decimal
 
@@ -201,7 +203,14 @@ def test_the_manager_reads_the_list_price_and_the_lines_under_the_limit_on_the_p
     [cheap, glc] = [row for row in re.findall(r"<tr[^>]*>.*?</tr>", page.text, re.S)
                     if "CHEAP" in row or "GLC" in row][:2]  # fmt: skip
     assert "15.00" in cheap and "25.00" in cheap and "Yes" in cheap
-    assert "No" in glc
+    # said on the lines under the limit, not 'No' on every other
+    assert '<td data-label="Below the price limit" class="text-break"></td>' in glc
+    assert "No" not in glc
+    # an order within the limits draws no such column
+    fine = sale(bed, {"item": bed.glc, "quantity": "1"})
+    confirm(bed, fine)
+    page = bed.api("manager").get(f"/forms/sales_order/{fine['id']}")
+    assert "List price" in page.text and "Below the price limit" not in page.text
 
 
 def test_the_managers_inbox_says_what_waits_and_who_asked(bed):
@@ -221,3 +230,25 @@ def test_the_managers_inbox_says_what_waits_and_who_asked(bed):
         "Clerk 用户",
     )
     assert {"label": "Total", "value": "20.00"} in waiting["summary"]
+
+
+def test_the_form_shows_the_flag_on_the_lines_under_the_limit_as_prices_are_typed(bed):
+    """A line field's visible_if: each line's cell shows or hides as the live recompute says."""
+    clerk = bed.api("clerk")
+    typed = {"location": str(bed.loc("SH01")), "lines[0].item": str(bed.cheap),
+             "lines[0].quantity": "1", "lines[0].unit_price": "15.00",
+             "lines[1].item": str(bed.glc), "lines[1].quantity": "1"}  # fmt: skip
+    answer = clerk.form("/forms/sales_order/evaluate", typed).text
+    visible = json.loads(html.unescape(re.search(r'data-visible="([^"]*)"', answer).group(1)))
+    assert visible["lines[0].price_below_limit"] is True
+    assert visible["lines[1].price_below_limit"] is False
+    assert "lines[0].quantity" not in visible  # a line field always shown is not sent
+    raised = clerk.form("/forms/sales_order/evaluate", {**typed, "lines[0].unit_price": "25.00"})
+    shown = re.search(r'data-visible="([^"]*)"', raised.text).group(1)
+    assert json.loads(html.unescape(shown))["lines[0].price_below_limit"] is False
+    # the edit page draws each line's cell shown or hidden as its values say
+    order = sale(bed, {"item": bed.cheap, "quantity": "1", "unit_price": "15.00"},
+                 {"item": bed.glc, "quantity": "1"})  # fmt: skip
+    page = clerk.get(f"/forms/sales_order/{order['id']}/edit").text
+    assert '<div data-field="lines[0].price_below_limit">' in page
+    assert '<div data-field="lines[1].price_below_limit" class="d-none">' in page

@@ -63,6 +63,10 @@
       row.querySelectorAll(".field-input").forEach(function (wrapper) {
         wrapper.id = wrapper.id.replace(/-(\d+|__INDEX__)-/, "-" + index + "-");
       });
+      // a line cell's own visibility (its field's visible_if) follows its line's number too
+      row.querySelectorAll("[data-field]").forEach(function (cell) {
+        cell.dataset.field = cell.dataset.field.replace(/\[(\d+|__INDEX__)\]/, "[" + index + "]");
+      });
     });
   }
   document.addEventListener("click", function (event) {
