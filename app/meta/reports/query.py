@@ -60,7 +60,8 @@ class _Builder(Reader):
         if column.aggregate == "count_distinct":
             figure = func.count(distinct(expression))
         else:
-            figure = getattr(func, column.aggregate)(*[e for e in [expression] if e is not None])
+            arguments = [] if expression is None else [expression]  # count() counts rows
+            figure = getattr(func, column.aggregate)(*arguments)
         within = self.within(column)
         if within is not None:
             figure = figure.filter(within)
