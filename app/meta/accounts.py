@@ -21,18 +21,41 @@ with ``balance`` signed, so a report sums what is owed, per party or as a statem
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, Numeric, and_, cast, false, func, literal, null, select, union_all
+from sqlalchemy import (
+    Date,
+    FromClause,
+    Integer,
+    Numeric,
+    and_,
+    case,
+    cast,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from app.meta.form_sources import extract, field_link
-from app.meta.kernel_sources import location_link, region_link, zh_en
+from app.meta.kernel_sources import days_between, location_link, region_link, zh_en
 from app.meta.models import Record
-from app.meta.sources import SOURCE_BUILDERS, Source, SourceColumn, col
+from app.meta.sources import SOURCE_BUILDERS, Source, SourceColumn, col, current_today
 
 KINDS = {
     "receivable": {"zh_CN": "应收账款", "en": "Receivables"},
     "payable": {"zh_CN": "应付账款", "en": "Payables"},
 }
 AMOUNT = Numeric(18, 4)
+#: How long an amount has been open (账龄), by the days since its document's date: the upper
+#: bound of each band, the last open-ended.
+AGE_BANDS = {
+    "1_up_to_30": (30, zh_en("30天以内", "Up to 30 days")),
+    "2_up_to_60": (60, zh_en("31–60天", "31–60 days")),
+    "3_up_to_90": (90, zh_en("61–90天", "61–90 days")),
+    "4_up_to_180": (180, zh_en("91–180天", "91–180 days")),
+    "5_over_180": (None, zh_en("180天以上", "Over 180 days")),
+}
 
 
 def account_forms(metadata, kind: str) -> list[tuple[str, dict]]:
@@ -98,6 +121,39 @@ def accounts_table(forms: list[tuple[str, dict]]):
     return union_all(*selects).subquery("accounts")
 
 
+def with_open_amounts(accounts: FromClause) -> FromClause:
+    """``accounts`` with what is still open of each increase (未结: a delivery not yet paid for).
+
+    A party pays its oldest debts first, so what it owes now is its latest increases': walking
+    them newest first, each keeps what the newer ones do not cover of the party's balance — as
+    stock age keeps the latest arrivals. A decrease (a receipt, a payment, a credit) is never
+    open, nor is anything while the party owes nothing."""
+    newest_first = (accounts.c.date.desc(), accounts.c.id.desc())
+    by_party = accounts.c.party_id
+    rows = select(
+        accounts,
+        (func.sum(accounts.c.debit).over(partition_by=by_party, order_by=newest_first)
+         - accounts.c.debit).label("newer"),
+        func.sum(accounts.c.balance).over(partition_by=by_party).label("owed"),
+    ).subquery()  # fmt: skip
+    left = rows.c.owed - rows.c.newer
+    open_amount = case(
+        (rows.c.debit <= 0, 0), (left <= 0, 0), (left < rows.c.debit, left), else_=rows.c.debit
+    )
+    kept = [column for column in rows.c if column.name not in ("newer", "owed")]
+    return select(*kept, cast(open_amount, AMOUNT).label("open")).subquery("open_accounts")
+
+
+def _age_days(table: FromClause):
+    return days_between(table.c.date, literal(current_today(), Date))
+
+
+def _age_band(table: FromClause):
+    days = _age_days(table)
+    bounded = [(days <= limit, code) for code, (limit, _) in AGE_BANDS.items() if limit]
+    return case(*bounded, else_=list(AGE_BANDS)[-1])
+
+
 def build_account_source(kind: str, metadata) -> Source | None:
     """``account:receivable`` or ``account:payable`` over ``metadata``'s declaring forms."""
     if kind not in KINDS:
@@ -116,6 +172,12 @@ def build_account_source(kind: str, metadata) -> Source | None:
         "debit": SourceColumn("money", zh_en("增加", "Increase"), col("debit")),
         "credit": SourceColumn("money", zh_en("减少", "Decrease"), col("credit")),
         "balance": SourceColumn("money", zh_en("余额", "Balance"), col("balance")),
+        "open": SourceColumn("money", zh_en("未结金额", "Open"), col("open")),
+        "age_days": SourceColumn("integer", zh_en("账龄（天）", "Days open"), _age_days),
+        "age_band": SourceColumn(
+            "text", zh_en("账龄段", "Age band"), _age_band,
+            options={code: label for code, (_, label) in AGE_BANDS.items()},
+        ),
     }  # fmt: skip
     links = {"location": location_link("location_id"), "region": region_link("location_id")}
     target = party_form(metadata, forms)
@@ -126,7 +188,7 @@ def build_account_source(kind: str, metadata) -> Source | None:
     return Source(
         name=f"account:{kind}",
         label=KINDS[kind],
-        table=lambda: accounts_table(forms),
+        table=lambda: with_open_amounts(accounts_table(forms)),
         columns=columns,
         links=links,
         location_column="location_id",

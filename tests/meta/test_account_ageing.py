@@ -1,0 +1,112 @@
+"""Ageing of the counterparty accounts (账龄): what each party still owes, by how long — its
+latest increases open, as a party pays its oldest debts first. Figures by hand, the report's day
+2026-11-25 (tests/report_chain.py):
+
+    仁济医院 (SH01)  delivered 05-01 100, 09-01 50, 11-10 40; paid 11-20 120 → owes 70:
+                     11-10 40 open (15 days), 09-01 30 of 50 (85 days), 05-01 paid
+    华山医院 (BJ01)  delivered 10-20 30 (36 days), nothing paid      → owes 30
+    瑞金医院 (SH01)  delivered 10-01 20, paid 10-05 20               → owes nothing: no row
+    中山医院 (SH01)  paid 10-01 10 ahead of any delivery            → owes nothing: no row
+
+The account rows are written as the flows leave them (a delivered order, a confirmed receipt):
+the account source reads only their state and fields.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import app.workflow  # noqa: F401
+from app.kernel.users import User
+from app.meta import load_metadata, records
+from app.meta.models import Record
+from app.meta.reports import get_report, run_report
+from tests.chain import PASSWORD
+from tests.report_chain import TODAY, make_report_chain
+
+ROOT = Path(__file__).resolve().parents[2]
+D = Decimal
+CUSTOMERS = {"H-RJ": "仁济医院", "H-HS": "华山医院", "H-RJN": "瑞金医院", "H-ZS": "中山医院"}
+#: (customer, store, form, date, amount)
+DOCUMENTS = [
+    ("H-RJ", "SH01", "sales_order", "2026-05-01", "100"),
+    ("H-RJ", "SH01", "sales_order", "2026-09-01", "50"),
+    ("H-RJ", "SH01", "sales_order", "2026-11-10", "40"),
+    ("H-RJ", "HQ", "customer_receipt", "2026-11-20", "120"),
+    ("H-HS", "BJ01", "sales_order", "2026-10-20", "30"),
+    ("H-RJN", "SH01", "sales_order", "2026-10-01", "20"),
+    ("H-RJN", "SH01", "customer_receipt", "2026-10-05", "20"),
+    ("H-ZS", "SH01", "customer_receipt", "2026-10-01", "10"),
+]
+BANDS = ("up_to_30", "up_to_60", "up_to_90", "up_to_180", "over_180")
+
+
+@pytest.fixture
+def chain(app, db):
+    chain = make_report_chain(app, db)
+    registry = app.extensions["lianku.registry"]
+    with app.test_request_context(), db.transaction() as session:
+        admin = session.get(User, chain.users["admin"])
+        customers = {
+            code: records.create(session, registry, admin, "customer", {
+                "code": code, "name": name, "kind": "hospital",
+                "licence_number": f"L-{code}", "licence_expiry": "2030-01-01",
+            }).id
+            for code, name in CUSTOMERS.items()
+        }  # fmt: skip
+        for index, (code, store, form, day, amount) in enumerate(DOCUMENTS):
+            if form == "sales_order":
+                state = "delivered"
+                data = {"sale_date": day, "total": amount, "sale_kind": "hospital"}
+            else:
+                state, data = "confirmed", {"receipt_date": day, "amount": amount}
+            session.add(Record(form=form, number=f"D-{index}", state=state,
+                               location_id=chain.loc(store),
+                               data={**data, "customer": customers[code]}))  # fmt: skip
+    return chain
+
+
+def run(app, db, chain, name, username="finance", **params):
+    report = get_report(load_metadata(ROOT / "metadata", ROOT / "workflows"), name)
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users[username])
+        return run_report(session, report, params, user, today=TODAY)
+
+
+def test_what_is_still_owed_is_the_latest_deliveries_by_their_age(app, db, chain):
+    result = run(app, db, chain, "receivables_ageing")
+    assert [(row["party"], row["open"], *(row[band] for band in BANDS), str(row["oldest"]))
+            for row in result.rows] == [
+        ("仁济医院", D(70), D(40), D(0), D(30), D(0), D(0), "2026-09-01"),
+        ("华山医院", D(30), D(0), D(30), D(0), D(0), D(0), "2026-10-20"),
+    ]  # fmt: skip
+    assert [result.totals[name] for name in ("open", *BANDS)] == [
+        D(100), D(40), D(30), D(30), D(0), D(0)
+    ]  # fmt: skip
+    # the balances report says the same debts, and the 10 paid ahead that ages nothing
+    owed = run(app, db, chain, "receivables")
+    assert {row["customer"]: row["balance"] for row in owed.rows if row["balance"]} == {
+        "仁济医院": D(70), "华山医院": D(30), "中山医院": D(-10)
+    }  # fmt: skip
+
+
+def test_a_store_ages_its_own_deliveries_against_every_payment(app, db, chain):
+    # the receipt was taken at HQ, yet it paid the store's oldest deliveries
+    shanghai = run(app, db, chain, "receivables_ageing", username="manager_a")
+    assert [(row["party"], row["open"], row["up_to_30"]) for row in shanghai.rows] == [
+        ("仁济医院", D(70), D(40))
+    ]
+    beijing = run(app, db, chain, "receivables_ageing", username="manager_b")
+    assert [(row["party"], row["open"]) for row in beijing.rows] == [("华山医院", D(30))]
+
+
+def test_the_ageing_through_the_api_and_on_the_page(app, db, chain, client, login):
+    login("finance", PASSWORD)
+    body = client.get("/api/v1/reports/receivables_ageing").get_json()
+    assert [row["values"]["party"] for row in body["rows"]] == ["仁济医院", "华山医院"]
+    assert body["totals"]["values"]["open"] == "100.00"
+    page = client.get("/reports/receivables_ageing")
+    assert page.status_code == 200 and "仁济医院" in page.text
+    # nothing is owed to the suppliers here: an empty ageing, not an error
+    assert client.get("/api/v1/reports/payables_ageing").get_json()["rows"] == []
