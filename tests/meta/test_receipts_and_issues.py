@@ -161,10 +161,19 @@ def test_a_store_reads_its_own_rows_and_the_api_gives_the_same_figures(
     assert [D(glove[name]) for name in ("opening", "purchased", "other_out", "closing")] == [
         D(100), D(10), D(2), D(108)
     ]  # fmt: skip
+    # an item code opens its stock card on the period and location the summary ran with
     [column] = [c for c in body["columns"] if c["name"] == "item_code"]
-    assert column["link"] == {"report": "stock_card", "param": "item"}
-    page = client.get("/reports/receipts_and_issues", query_string={"period": period(chain, 2, 4)})
+    start, end = period(chain, 2, 4).split("..")
+    assert column["link"] == {
+        "report": "stock_card", "param": "item", "keep": ["period", "location"],
+        "carry": {"period_from": start, "period_to": end},
+    }  # fmt: skip
+    query = {"period": period(chain, 2, 4), "location": "SH01"}
+    page = client.get("/reports/receipts_and_issues", query_string=query)
     assert page.status_code == 200 and "期初数量" in page.text and "108" in page.text
+    card = f"/reports/stock_card?period_from={start}&period_to={end}&location=SH01&item=GLOVE"
+    assert card.replace("&", "&amp;") in page.text
+    assert "PR-9" in client.get(card).text  # the movements behind 108
     nothing = client.get(
         "/reports/receipts_and_issues", query_string={"period": period(chain, -9, -8)}
     )

@@ -95,9 +95,10 @@ def _compile_columns(data, source: Source, metadata, problems) -> list[ReportCol
         if column is not None:
             columns.append(column)
     names = [column.name for column in columns]
+    ours = {param["name"]: param["type"] for param in data.get("params", [])}
     for index, spec in enumerate(data["columns"]):
         _check_drill(spec.get("drill") or {}, ("columns", index, "drill"), names, metadata,
-                     problems)  # fmt: skip
+                     problems, ours)  # fmt: skip
     for index, spec in enumerate(data["columns"]):
         column = next((c for c in columns if c.name == spec["name"]), None)
         if column is None:
@@ -250,10 +251,11 @@ def _expression(text: str, names, path: tuple, problems) -> Expression | None:
         return None
 
 
-def _check_drill(drill: dict, path: tuple, names: list[str], metadata, problems) -> None:
+def _check_drill(drill: dict, path: tuple, names: list[str], metadata, problems, ours) -> None:
     """Where a column's cells link to: a form's record (its id in one of the report's columns),
     the document whose number the cell holds, or another report and the parameter the cell's
-    value is given to."""
+    value is given to, with those of ``ours`` (this report's parameters: name → type) it
+    keeps."""
     if drill and sum(key in drill for key in ("form", "document", "report")) != 1:
         problems.append(
             (path, _("a drill goes to a form's record, a document or a report: name one"))
@@ -272,11 +274,19 @@ def _check_drill(drill: dict, path: tuple, names: list[str], metadata, problems)
     target = getattr(metadata, "reports", {}).get(drill["report"])
     if target is None:
         problems.append(((*path, "report"), _("unknown report '%(name)s'", name=drill["report"])))
-    elif drill["param"] not in {param["name"] for param in target.data.get("params", [])}:
+        return
+    theirs = {param["name"]: param["type"] for param in target.data.get("params", [])}
+    if drill["param"] not in theirs:
         problems.append(
             ((*path, "param"), _("report '%(report)s' has no parameter '%(name)s'",
                                  report=drill["report"], name=drill["param"]))
         )  # fmt: skip
+    for index, name in enumerate(drill.get("keep", [])):
+        if name not in ours or theirs.get(name) != ours[name]:
+            problems.append(
+                ((*path, "keep", index), _("'%(name)s' is not a parameter of the same kind in"
+                                           " both reports", name=name))
+            )  # fmt: skip
 
 
 def _compile_params(data: dict, source: Source, problems) -> list[ReportParam]:

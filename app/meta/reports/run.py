@@ -448,7 +448,7 @@ def result_json(result: ReportResult) -> dict:
         "has_next": result.has_next,
         "columns": [
             {"name": c.name, "label": localized(c.label), "type": c.type, "kind": c.kind}
-            | ({"link": c.drill} if c.drill else {})
+            | ({"link": _link(c.drill, result)} if c.drill else {})
             for c in visible
         ],
         "rows": [_json_row(row, visible) for row in result.rows],
@@ -458,6 +458,27 @@ def result_json(result: ReportResult) -> dict:
         "record_form": result.report.source.record[0] if result.report.source.record else None,
         "drill": _drill_dimensions(result),
     }
+
+
+def _link(drill: dict, result: ReportResult) -> dict:
+    """A column's drill, with the values of the parameters it keeps as this report ran with them
+    (``carry``: query parameters, a period as its ``_from`` and ``_to``): an item's stock card
+    opens on the period and the location of the summary it was clicked in."""
+    carry = {}
+    for param in result.report.params:
+        value = result.params.get(param.name)
+        if param.name not in drill.get("keep", []) or value is None:
+            continue
+        if param.type == "date_range":
+            for suffix, day in zip(("_from", "_to"), value, strict=True):
+                if day is not None:
+                    carry[param.name + suffix] = day.isoformat()
+        elif param.type == "location":
+            if value != "mine":  # one's own locations: what a report opens on anyway
+                carry[param.name] = value.code
+        else:
+            carry[param.name] = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return {**drill, "carry": carry} if carry else drill
 
 
 def _drill_dimensions(result: ReportResult) -> list[str]:

@@ -104,7 +104,10 @@ lianku.cellHref = function (column, row, urls) {
   }
   if (link.report && urls.reportPageUrl) {
     const page = urls.reportPageUrl.replace("/REPORT", `/${encodeURIComponent(link.report)}`);
-    return `${page}?${encodeURIComponent(link.param)}=${encodeURIComponent(target)}`;
+    // the parameters the link keeps, as this report ran with them (its period, its location)
+    const query = new URLSearchParams(link.carry || {});
+    query.set(link.param, target);
+    return `${page}?${query.toString()}`;
   }
   return null;
 };
