@@ -204,8 +204,8 @@ def load(db: Database, balances: int, ledger: int, lines: int) -> None:
             text(
                 "INSERT INTO records (form, number, state, location_id, created_at, updated_at,"
                 " version, meta_version, data)"
-                " SELECT 'sales_order', 'SO-' || g, 'draft', :store0 + g % :stores, now(), now(),"
-                " 1, 1, jsonb_build_object('location', :store0 + g % :stores,"
+                " SELECT 'sales_order', 'SO-' || g, 'delivered', :store0 + g % :stores, now(),"
+                " now(), 1, 1, jsonb_build_object('location', :store0 + g % :stores,"
                 "  'sale_date', to_char(current_date - (g % 365), 'YYYY-MM-DD'),"
                 "  'lines', (SELECT jsonb_agg(jsonb_build_object('item', 1 + (g + k) % :items,"
                 "   'quantity', (1 + k)::text, 'unit_price', '12.50',"
@@ -290,7 +290,9 @@ SELECT l.name, to_char(CAST(r.data ->> 'sale_date' AS date), 'YYYY-MM'),
        sum(CAST(line ->> 'amount' AS numeric(28, 8))), sum(CAST(line ->> 'quantity' AS numeric))
 FROM records r CROSS JOIN jsonb_array_elements(r.data -> 'lines') line
 LEFT JOIN locations l ON l.id = r.location_id
-WHERE r.form = 'sales_order' AND CAST(r.data ->> 'sale_date' AS date) >= current_date - 365
+WHERE r.form = 'sales_order' AND r.state IN ('confirmed', 'picked', 'delivered')
+  AND r.data ->> 'parent_order' IS NULL
+  AND CAST(r.data ->> 'sale_date' AS date) >= current_date - 365
   AND CAST(r.data ->> 'sale_date' AS date) <= current_date
 GROUP BY GROUPING SETS ((1, 2), (1), (2), ())
 """
