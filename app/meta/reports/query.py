@@ -263,7 +263,7 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
     openings = _openings(report, values, session, user, dialect, timezone)
     if not report.grouped:
         return _row_statement(report, builder, conditions, limit, offset, openings)
-    below = None if drill else _aggregated_below_links(report, builder, conditions)
+    below = None if drill else _aggregated_below_links(report, builder, conditions, values)
     if below is None:
         measures = [builder.measure(column).label(column.name) for column in report.measures]
     else:
@@ -312,7 +312,7 @@ def _build(report, values, session, user, dialect, timezone, limit, offset, dril
     return select(combined).order_by(combined.c._g.desc(), *_order(report, list(combined.c)))
 
 
-def _aggregated_below_links(report: Report, builder: _Builder, conditions: list):
+def _aggregated_below_links(report: Report, builder: _Builder, conditions: list, values: dict):
     """Aggregate the source rows by the keys the dimensions' links join on, then join the links.
 
     "Stock by location" reads 1M balance rows but its dimension, the location's name, comes from
@@ -320,8 +320,9 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list)
     maxima; a distinct-counted column becomes part of the key), the join and the grouping by name
     work on a few hundred rows instead of a million, and the first grouping follows the order of
     an index on the key. The result is the same, so it is done whenever it can be: every
-    dimension read through a link, every measure and condition over the source's own columns,
-    no average (an average of averages is not the average), and link keys that are plain
+    dimension read through a link, every measure over the source's own columns (or a figure of
+    its own row read through a link: a movement's value at its lot's cost) and every condition
+    too, no average (an average of averages is not the average), and link keys that are plain
     columns (not a JSON document). Returns (the builder over the aggregated rows, its conditions:
     none left, the final measures), or None to aggregate as usual."""
     source = report.source
@@ -330,9 +331,9 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list)
     for column in report.measures:
         if column.aggregate == "avg":
             return None
-        if column.ref and ("." in column.ref or source.columns[column.ref].via is not None):
+        if column.ref and "." in column.ref:
             return None
-    if _reads_links(report):
+    if _reads_links(report, values):
         return None
     keys: dict[str, ColumnElement] = {}
     for column in report.dimensions:
@@ -370,12 +371,12 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list)
     return _Builder(report, builder.dialect, builder.timezone, base=rows), [], measures
 
 
-def _reads_links(report: Report) -> bool:
-    """Whether a filter or parameter compares a linked column (then rows cannot be aggregated
-    before the links are joined)."""
+def _reads_links(report: Report, values: dict) -> bool:
+    """Whether a filter or a parameter given a value compares a linked column (then rows cannot
+    be aggregated before the links are joined)."""
     columns = [condition["column"] for condition in report.filters]
     columns += [condition["against"] for condition in report.filters if "against" in condition]
-    columns += [param.column for param in report.params if param.column]
+    columns += [param.column for param in report.params if param.column and param.name in values]
     columns += [c["column"] for column in report.measures for c in column.filters]
     columns += [
         c["against"] for column in report.measures for c in column.filters if "against" in c
