@@ -38,7 +38,7 @@ from sqlalchemy import (
 )
 
 from app.meta.form_sources import extract, field_link
-from app.meta.kernel_sources import days_between, location_link, region_link, zh_en
+from app.meta.kernel_sources import band_of, days_between, location_link, region_link, zh_en
 from app.meta.models import Record
 from app.meta.sources import SOURCE_BUILDERS, Source, SourceColumn, col, current_today
 
@@ -149,9 +149,7 @@ def _age_days(table: FromClause):
 
 
 def _age_band(table: FromClause):
-    days = _age_days(table)
-    bounded = [(days <= limit, code) for code, (limit, _) in AGE_BANDS.items() if limit]
-    return case(*bounded, else_=list(AGE_BANDS)[-1])
+    return band_of(_age_days(table), AGE_BANDS)
 
 
 def build_account_source(kind: str, metadata) -> Source | None:

@@ -830,9 +830,14 @@ def _days_held(layers: FromClause) -> ColumnElement:
 
 
 def _age_band(layers: FromClause) -> ColumnElement:
-    days = _days_held(layers)
-    bounded = [(days <= limit, code) for code, (limit, _) in AGE_BANDS.items() if limit]
-    return case(*bounded, else_=list(AGE_BANDS)[-1])
+    return band_of(_days_held(layers), AGE_BANDS)
+
+
+def band_of(days: ColumnElement, bands: dict) -> ColumnElement:
+    """The code of the band ``days`` falls in: ``bands`` maps each code to (its upper bound in
+    days, its label), in order, the last one open-ended (bound None)."""
+    bounded = [(days <= limit, code) for code, (limit, _label) in bands.items() if limit]
+    return case(*bounded, else_=list(bands)[-1])
 
 
 register_source(

@@ -77,7 +77,7 @@ class _Builder(Reader):
         """Which of the rows an aggregate column takes, when not all: those meeting its own
         filters and, in a report with opening and closing balances, those of its part of time —
         before the period (opening), up to its end (closing, every row read) or within it."""
-        found = [self.condition(condition) for condition in column.filters]
+        found = [fixed_condition(self, condition) for condition in column.filters]
         if self.report.balances and column.balance != "closing":
             if self.period_start is None:  # no start: nothing comes before, all is within
                 found += [false()] if column.balance == "opening" else []
@@ -85,13 +85,6 @@ class _Builder(Reader):
                 at, start = self.period_start
                 found.append(at < start if column.balance == "opening" else at >= start)
         return and_(*found) if found else None
-
-    def condition(self, condition: dict) -> ColumnElement:
-        """A fixed condition: a column against a value, or against another column of the same
-        row (stock against its safety level)."""
-        against = condition.get("against")
-        value = condition.get("value") if against is None else self.ref(against)
-        return compare(self.ref(condition["column"]), condition["op"], value)
 
     def conditions(
         self, values: dict, session: Session, user, before: str | None = None
@@ -112,7 +105,7 @@ class _Builder(Reader):
                 conditions.append(location.not_in(sorted(hidden)))
         if report.source.user_column:
             conditions.append(self.base.c[report.source.user_column] == getattr(user, "id", None))
-        conditions.extend(self.condition(condition) for condition in report.filters)
+        conditions.extend(fixed_condition(self, condition) for condition in report.filters)
         for param in report.params:
             if param.name == before:
                 start = self.day_start(values[param.name][0], self.source_type(param.column))
@@ -184,6 +177,15 @@ def covering(session: Session, user, column: ColumnElement, value) -> list[Colum
 def _subtree_ids(session: Session, location: Location) -> set[int]:
     """``location`` and every location below it, by id."""
     return set(session.scalars(select(Location.id).where(Location.path.startswith(location.path))))
+
+
+def fixed_condition(reader: Reader, condition: dict) -> ColumnElement:
+    """A fixed condition (a report's filter, an aggregate column's, a union part's) over the
+    rows ``reader`` reads: a column against a value, or against another column of the same row
+    (stock against its safety level)."""
+    against = condition.get("against")
+    value = condition.get("value") if against is None else reader.ref(against)
+    return compare(reader.ref(condition["column"]), condition["op"], value)
 
 
 def compare(column: ColumnElement, op: str, value) -> ColumnElement:

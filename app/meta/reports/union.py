@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import and_, literal, select, true, union_all
 
 from app.i18n import _
-from app.meta.reports.query import compare
+from app.meta.reports.query import fixed_condition
 from app.meta.sources import Reader, Source, SourceColumn, col, resolve_source
 
 #: The union's own columns: each row's location (data scope), and its record's form and id.
@@ -223,8 +223,5 @@ def _part_rows(part: Part, names: tuple[str, ...], location: str | None, record)
         selected.append(reader.ref(id_column).label(RECORD_ID))
         selected.append(literal(form).label(FORM))
     conditions = [part.source.where(reader.base)] if part.source.where is not None else []
-    for condition in part.filters:
-        against = condition.get("against")
-        value = condition.get("value") if against is None else reader.ref(against)
-        conditions.append(compare(reader.ref(condition["column"]), condition["op"], value))
+    conditions.extend(fixed_condition(reader, condition) for condition in part.filters)
     return select(*selected).select_from(reader.from_clause()).where(and_(true(), *conditions))
