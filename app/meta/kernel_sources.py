@@ -41,6 +41,7 @@ from app.kernel.transfers import TransferLine, outstanding_of
 from app.kernel.users import User
 from app.meta.sources import (
     Link,
+    Priced,
     Source,
     SourceColumn,
     col,
@@ -661,10 +662,24 @@ def _issued(ledger: FromClause) -> ColumnElement:
     return type_coerce(case((ledger.c.quantity < 0, -ledger.c.quantity), else_=0), _QTY)
 
 
-def _at_cost(quantity) -> Callable[[FromClause, FromClause], ColumnElement]:
+def _at_cost(label, quantity: Callable[[FromClause], ColumnElement]) -> SourceColumn:
     """A ledger row's ``quantity`` (a column builder) valued at its item and lot's latest cost,
-    as the stock value report values the shelves: opening, movements and closing add up."""
-    return lambda base, cost: type_coerce(quantity(base) * cost.c.unit_cost, _QTY)
+    as the stock value report values the shelves: opening, movements and closing add up.
+
+    Priced after grouping (``Priced``): the ledger holds many movements of each item and lot, so
+    a report summing values over the history sums the quantities by item and lot first (a
+    balance row is one per item and lot already: its value is not declared so)."""
+
+    def price(cost: FromClause) -> ColumnElement:
+        return cost.c.unit_cost
+
+    return SourceColumn(
+        "money",
+        label,
+        lambda base, cost: type_coerce(quantity(base) * price(cost), _QTY),
+        via="cost",
+        priced=Priced(quantity, price),
+    )
 
 
 register_source(
@@ -693,18 +708,9 @@ register_source(
             "flow": SourceColumn("text", zh_en("收发类别", "Flow"), _flow, options=STOCK_FLOWS),
             "quantity_in": SourceColumn("decimal", zh_en("收入数量", "Received"), _received),
             "quantity_out": SourceColumn("decimal", zh_en("发出数量", "Issued"), _issued),
-            "value": SourceColumn(
-                "money",
-                zh_en("金额（按最近成本）", "Value at latest cost"),
-                _at_cost(lambda t: t.c.quantity),
-                via="cost",
-            ),
-            "value_in": SourceColumn(
-                "money", zh_en("收入金额", "Value received"), _at_cost(_received), via="cost"
-            ),
-            "value_out": SourceColumn(
-                "money", zh_en("发出金额", "Value issued"), _at_cost(_issued), via="cost"
-            ),
+            "value": _at_cost(zh_en("金额（按最近成本）", "Value at latest cost"), col("quantity")),
+            "value_in": _at_cost(zh_en("收入金额", "Value received"), _received),
+            "value_out": _at_cost(zh_en("发出金额", "Value issued"), _issued),
         },
         links={
             **_stock_links(),

@@ -39,6 +39,20 @@ class SourceColumn:
     #: The column holds a form's name: the source, resolved against the metadata, gives it the
     #: forms' labels as ``options`` (a report reads 销售单, not ``sales_order``).
     names_form: bool = False
+    #: The column is a quantity of its row at a price read ``via`` a link (a movement's value at
+    #: its lot's cost): summed, it may be priced after the rows are grouped by the link's keys.
+    priced: Priced | None = None
+
+
+@dataclass(frozen=True)
+class Priced:
+    """A figure that is ``quantity`` (over the source's table) times ``price`` (over the link's
+    target). One price per link key, so Σ quantity × price = price × Σ quantity over the rows of
+    one key: a report summing it over millions of movements sums the quantities by key first and
+    meets the prices once per key, not once per movement."""
+
+    quantity: Callable[[FromClause], ColumnElement]
+    price: Callable[[FromClause], ColumnElement]
 
 
 @dataclass(frozen=True)

@@ -240,3 +240,59 @@ def test_on_sqlite_the_costs_are_looked_up_by_index_not_tried_row_by_row(app, db
             plan = [row[3] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))]
         assert not any("LIST SUBQUERY" in step for step in plan), plan
         assert any("USING AUTOMATIC COVERING INDEX (item_id=?" in step for step in plan), plan
+
+
+def test_values_are_priced_once_per_lot_not_once_per_movement(app, db, chain):
+    """Σ quantity × cost = cost × Σ quantity over one lot's movements: they are summed by location,
+    item and lot first and the latest costs joined to the sums (each movement met its cost: two
+    sorts of the chain's whole history, 22 s over 10M movements on PostgreSQL)."""
+    metadata = load_metadata(ROOT / "metadata", ROOT / "workflows")
+    report = get_report(metadata, "receipts_and_issues")
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users["finance"])
+        values = parse_params(report, {"period": period(chain, 2, 4)}, session, user, TODAY)
+        sql = str(build_statement(report, values, session, user, timezone="Asia/Shanghai"))
+    grouped, _sep, joined = sql.partition("\n SELECT")
+    assert grouped.startswith("WITH aggregated AS") and "unit_cost" not in grouped
+    assert "GROUP BY stock_ledger.location_id, stock_ledger.item_id, stock_ledger.lot_id" in grouped
+    assert "sum(aggregated._p13 * anon_3.unit_cost) AS closing_value" in joined
+    # the period before the flow: most rows of the history stop at the cheap comparison
+    assert "FILTER (WHERE CASE" not in grouped and "FILTER (WHERE stock_ledger.at >= " in grouped
+
+
+def test_a_value_read_otherwise_than_summed_meets_its_cost_row_by_row(app, db, chain):
+    """The largest movement's value cannot be priced after grouping: the report then joins the
+    costs to the movements, and its summed value is the same as the summary's."""
+    columns = [
+        {"name": "location", "column": "location.name"},
+        {"name": "value", "column": "value", "aggregate": "sum", "balance": "closing"},
+        {"name": "largest", "column": "value", "aggregate": "max"},
+    ]
+    report, problems = compile_report(
+        {"name": "values", "label": {"zh_CN": "x", "en": "x"}, "source": "ledger",
+         "params": [{"name": "period", "type": "date_range", "column": "at",
+                     "label": {"zh_CN": "x", "en": "x"}}],
+         "columns": [{**column, "label": {"zh_CN": "x", "en": "x"}} for column in columns],
+         "sort": ["location"]},
+        load_metadata(ROOT / "metadata", ROOT / "workflows"),
+    )  # fmt: skip
+    assert problems == []
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users["finance"])
+        values = parse_params(report, {"period": period(chain, 2, 4)}, session, user, TODAY)
+        sql = str(build_statement(report, values, session, user, timezone="Asia/Shanghai"))
+        by_location = run_report(
+            session, report, {"period": period(chain, 2, 4)}, user, today=TODAY
+        )
+    grouped = sql.partition("\n SELECT")[0]
+    assert "stock_ledger.quantity * anon_3.unit_cost" in grouped
+    assert grouped.rsplit("GROUP BY", 1)[1].strip() == "stock_ledger.location_id)"
+    summary = run(app, db, chain, period=period(chain, 2, 4))
+    closing = {}
+    for row in summary.rows:
+        closing[row["location"]] = closing.get(row["location"], 0) + row["closing_value"]
+    closing = {location: value for location, value in closing.items() if value}  # (the transit)
+    assert {row["location"]: row["value"] for row in by_location.rows} == closing
+    # the period's largest movements: 10 gloves bought at 0.30, TR-1's 4 strips at 1.50
+    largest = {row["location"]: row["largest"] for row in by_location.rows}
+    assert largest == {"上海徐汇店": D("3.00"), "北京朝阳店": D("6.00")}

@@ -55,8 +55,12 @@ class _Builder(Reader):
             )
         return expression
 
-    def measure(self, column: ReportColumn) -> ColumnElement:
-        expression = self.ref(column.ref) if column.ref else None
+    def measure(
+        self, column: ReportColumn, expression: ColumnElement | None = None
+    ) -> ColumnElement:
+        """``column``'s aggregate of its own column, or of ``expression`` when given."""
+        if expression is None and column.ref:
+            expression = self.ref(column.ref)
         if column.aggregate == "count_distinct":
             figure = func.count(distinct(expression))
         else:
@@ -76,14 +80,18 @@ class _Builder(Reader):
     def within(self, column: ReportColumn) -> ColumnElement | None:
         """Which of the rows an aggregate column takes, when not all: those meeting its own
         filters and, in a report with opening and closing balances, those of its part of time —
-        before the period (opening), up to its end (closing, every row read) or within it."""
-        found = [fixed_condition(self, condition) for condition in column.filters]
+        before the period (opening), up to its end (closing, every row read) or within it.
+
+        The part of time comes first: the database stops at it for most rows (a month's rows of
+        years of history) before it works out the column's filters (a movement's flow)."""
+        found = []
         if self.report.balances and column.balance != "closing":
             if self.period_start is None:  # no start: nothing comes before, all is within
                 found += [false()] if column.balance == "opening" else []
             else:
                 at, start = self.period_start
                 found.append(at < start if column.balance == "opening" else at >= start)
+        found += [fixed_condition(self, condition) for condition in column.filters]
         return and_(*found) if found else None
 
     def conditions(
@@ -325,8 +333,10 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list,
     dimension read through a link, every measure over the source's own columns (or a figure of
     its own row read through a link: a movement's value at its lot's cost) and every condition
     too, no average (an average of averages is not the average), and link keys that are plain
-    columns (not a JSON document). Returns (the builder over the aggregated rows, its conditions:
-    none left, the final measures), or None to aggregate as usual."""
+    columns (not a JSON document). A sum of a ``Priced`` figure (a movement's value) groups by
+    its link's keys too (item and lot) and sums the quantities; the prices are joined to the
+    groups. Returns (the builder over the aggregated rows, its conditions: none left, the final
+    measures), or None to aggregate as usual."""
     source = report.source
     if not source.links or any("." not in column.ref for column in report.dimensions):
         return None
@@ -337,9 +347,12 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list,
             return None
     if _reads_links(report, values):
         return None
+    priced = _priced_after_grouping(report)
+    links = [column.ref.split(".", 1)[0] for column in report.dimensions]
+    links += [source.columns[column.ref].via for column in priced.values()]
     keys: dict[str, ColumnElement] = {}
-    for column in report.dimensions:
-        link = source.links[column.ref.split(".", 1)[0]]
+    for name in dict.fromkeys(links):
+        link = source.links[name]
         for element in visitors.iterate(link.on(builder.base, link.target())):
             if getattr(element, "table", None) is builder.base and hasattr(element, "name"):
                 if isinstance(element.type, JSON):
@@ -350,6 +363,9 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list,
         name = f"_p{index}"
         if column.aggregate == "count_distinct":
             distinct_keys.append(builder.ref(column.ref).label(name))
+        elif index in priced:  # the quantities, priced once per key below
+            quantity = source.columns[column.ref].priced.quantity(builder.base)
+            partials.append(builder.measure(column, quantity).label(name))
         else:
             partials.append(builder.measure(column).label(name))
     group = [element.label(name) for name, element in keys.items()] + distinct_keys
@@ -360,6 +376,7 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list,
         .group_by(*[element.element for element in group])
         .cte("aggregated")
     )
+    grouped = _Builder(report, builder.dialect, builder.timezone, base=rows)
     measures = []
     for index, column in enumerate(report.measures):
         partial = rows.c[f"_p{index}"]
@@ -367,10 +384,37 @@ def _aggregated_below_links(report: Report, builder: _Builder, conditions: list,
             final = func.count(distinct(partial))
         elif column.aggregate == "count":
             final = cast(func.sum(partial), BigInteger)
+        elif index in priced:
+            figure = source.columns[column.ref]
+            final = func.sum(partial * figure.priced.price(grouped.joined(figure.via)))
+            if builder.within(column) is not None:  # none of the rows: nothing, not unknown
+                final = func.coalesce(final, 0)
+            final = type_coerce(final, partial.type)
         else:  # sum, min, max: the sum of sums, the least of minima, the greatest of maxima
             final = type_coerce(getattr(func, column.aggregate)(partial), partial.type)
         measures.append(final.label(column.name))
-    return _Builder(report, builder.dialect, builder.timezone, base=rows), [], measures
+    return grouped, [], measures
+
+
+def _priced_after_grouping(report: Report) -> dict[int, ReportColumn]:
+    """The measures (by index) summing a ``Priced`` column, when no other measure reads that
+    column's link: the rows are then grouped by the link's keys too and never meet the link one
+    by one (a measure reading the link itself would join it below the grouping anyway)."""
+    source = report.source
+    priced, joined_below = {}, set()
+    for index, column in enumerate(report.measures):
+        figure = source.columns.get(column.ref or "")
+        if figure is None or figure.via is None:
+            continue
+        if figure.priced is not None and column.aggregate == "sum":
+            priced[index] = column
+        else:
+            joined_below.add(figure.via)
+    return {
+        index: column
+        for index, column in priced.items()
+        if source.columns[column.ref].via not in joined_below
+    }
 
 
 def _reads_links(report: Report, values: dict) -> bool:
