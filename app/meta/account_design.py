@@ -3,7 +3,8 @@ without YAML.
 
 A form's ``account`` (``app/meta/accounts.py`` reads it) says whether its records are receivable
 (a customer owes) or payable (owed to a supplier), which link field names the counterparty, which
-date field dates the entry, which number field holds the amount, whether a record adds to the
+date field dates the entry (and, optionally, which one says when it falls due: 账期), which
+number field holds the amount, whether a record adds to the
 balance or takes from it (a receipt of money, a return), in which workflow states it counts and,
 optionally, only for records whose fields hold certain values (``{sale_kind: [hospital]}``,
 one line of YAML). Switched off, the key goes.
@@ -17,14 +18,14 @@ from ruamel.yaml import CommentedMap
 
 from app.i18n import _
 from app.meta import yaml_edit
+from app.meta.accounts import FIELD_TYPES
 from app.meta.form_design import WRITTEN_ORDER, dump, field_names, parse
 from app.meta.yaml_edit import DesignRefused
 
 KINDS = ("receivable", "payable")
 EFFECTS = ("increase", "decrease")
-KEYS = ("kind", "party", "date", "amount", "effect", "states", "when")
-AMOUNT_TYPES = ("money", "decimal", "integer", "formula")
-DATE_TYPES = ("date", "datetime")
+KEYS = ("kind", "party", "date", "due", "amount", "effect", "states", "when")
+DATE_TYPES, AMOUNT_TYPES = FIELD_TYPES["date"], FIELD_TYPES["amount"]
 
 
 @dataclass
@@ -33,6 +34,8 @@ class AccountView:
     kind: str
     party: str
     date: str
+    #: the date field saying when an entry falls due ("" : due on its date)
+    due: str
     amount: str
     effect: str
     states: list[str]
@@ -48,7 +51,8 @@ def view_of(document: CommentedMap) -> AccountView:
     raw = yaml_edit.mapping_of(document, "account")
     return AccountView(
         on=bool(raw), kind=str(raw.get("kind") or ""), party=str(raw.get("party") or ""),
-        date=str(raw.get("date") or ""), amount=str(raw.get("amount") or ""),
+        date=str(raw.get("date") or ""), due=str(raw.get("due") or ""),
+        amount=str(raw.get("amount") or ""),
         effect=str(raw.get("effect") or ""),
         states=yaml_edit.names_of(raw, "states"),
         when=yaml_edit.one_line(raw["when"]) if raw.get("when") else "",
@@ -78,6 +82,12 @@ def update_account(text: str, values, states: list[str]) -> str:
         if chosen not in offered:
             raise DesignRefused(refusal, key)
         yaml_edit.set_or_drop(raw, key, chosen, KEYS)
+    due = values.get("due", "").strip()
+    if due and due not in field_names(document, FIELD_TYPES["due"]):
+        raise DesignRefused(
+            _("Choose the date field saying when an entry falls due, or none."), "due"
+        )
+    yaml_edit.set_or_drop(raw, "due", due or None, KEYS)
     effect = values.get("effect", "").strip()
     if effect == "increase" and "effect" not in raw:
         effect = ""  # what no choice means: left unwritten

@@ -8,6 +8,7 @@ A form declares it in its metadata::
       kind: receivable        # receivable | payable
       party: customer         # the link field naming the customer / supplier
       date: sale_date         # the date the amount counts from
+      due: due_date           # optional: the date it falls due (账期), else ``date``
       amount: total           # a money (or formula) field of the record
       effect: increase        # increase: a sale on credit, goods received; decrease: a receipt,
                               # a payment, a credit granted
@@ -15,8 +16,9 @@ A form declares it in its metadata::
       when: {sale_kind: [hospital, wholesale]}   # optional: only records with these values
 
 ``account:receivable`` and ``account:payable`` then read one row per counting record: its form,
-number, date, location, party, and the amount as ``debit`` (increase) or ``credit`` (decrease),
-with ``balance`` signed, so a report sums what is owed, per party or as a statement (对账单).
+number, date, due date, location, party, and the amount as ``debit`` (increase) or ``credit``
+(decrease), with ``balance`` signed, so a report sums what is owed, per party or as a statement
+(对账单); and of each increase what is still ``open``, how old it is and how long overdue.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ KINDS = {
     "payable": {"zh_CN": "应付账款", "en": "Payables"},
 }
 AMOUNT = Numeric(18, 4)
+#: The types of field each key of a declaration may name (checked at load, offered by the designer).
+FIELD_TYPES = {"date": ("date",), "due": ("date",), "amount": ("money", "decimal", "formula")}
 #: How long an amount has been open (账龄), by the days since its document's date: the upper
 #: bound of each band, the last open-ended.
 AGE_BANDS = {
@@ -55,6 +59,14 @@ AGE_BANDS = {
     "3_up_to_90": (90, zh_en("61–90天", "61–90 days")),
     "4_up_to_180": (180, zh_en("91–180天", "91–180 days")),
     "5_over_180": (None, zh_en("180天以上", "Over 180 days")),
+}
+#: How long past its due date an amount is (逾期): not yet due, then by days overdue.
+DUE_BANDS = {
+    "0_not_due": (0, zh_en("未到期", "Not yet due")),
+    "1_up_to_30": (30, zh_en("逾期30天以内", "Up to 30 days overdue")),
+    "2_up_to_60": (60, zh_en("逾期31–60天", "31–60 days overdue")),
+    "3_up_to_90": (90, zh_en("逾期61–90天", "61–90 days overdue")),
+    "4_over_90": (None, zh_en("逾期90天以上", "Over 90 days overdue")),
 }
 
 
@@ -91,12 +103,15 @@ def _rows(form: str, account: dict):
     for field, values in account.get("when", {}).items():
         conditions.append(extract(data, field, "text").in_([str(value) for value in values]))
     party = cast(extract(data, account["party"], "integer"), Integer)
+    date = extract(data, account["date"], "date")
+    due = func.coalesce(extract(data, account["due"], "date"), date) if "due" in account else date
     return select(
         records.c.id.label("id"),
         literal(form).label("form"),
         records.c.number.label("number"),
         records.c.state.label("state"),
-        extract(data, account["date"], "date").label("date"),
+        date.label("date"),
+        due.label("due_date"),
         records.c.location_id.label("location_id"),
         party.label("party_id"),
         (amount if increase else zero).label("debit"),
@@ -114,6 +129,7 @@ def accounts_table(forms: list[tuple[str, dict]]):
             select(records.c.id.label("id"), literal("").label("form"),
                    records.c.number.label("number"), records.c.state.label("state"),
                    cast(null(), records.c.created_at.type).label("date"),
+                   cast(null(), records.c.created_at.type).label("due_date"),
                    records.c.location_id.label("location_id"),
                    cast(null(), Integer).label("party_id"), zero.label("debit"),
                    zero.label("credit"), zero.label("balance")).where(false())
@@ -152,6 +168,16 @@ def _age_band(table: FromClause):
     return band_of(_age_days(table), AGE_BANDS)
 
 
+def _overdue_days(table: FromClause):
+    """Days since the amount fell due; 0 until then."""
+    days = days_between(table.c.due_date, literal(current_today(), Date))
+    return case((days > 0, days), else_=0)
+
+
+def _due_band(table: FromClause):
+    return band_of(days_between(table.c.due_date, literal(current_today(), Date)), DUE_BANDS)
+
+
 def build_account_source(kind: str, metadata) -> Source | None:
     """``account:receivable`` or ``account:payable`` over ``metadata``'s declaring forms."""
     if kind not in KINDS:
@@ -165,6 +191,7 @@ def build_account_source(kind: str, metadata) -> Source | None:
         "number": SourceColumn("text", zh_en("单号", "Number"), col("number")),
         "state": SourceColumn("text", zh_en("状态", "State"), col("state")),
         "date": SourceColumn("date", zh_en("日期", "Date"), col("date")),
+        "due_date": SourceColumn("date", zh_en("到期日", "Due date"), col("due_date")),
         "location_id": SourceColumn("integer", zh_en("地点", "Location"), col("location_id")),
         "party_id": SourceColumn("integer", zh_en("往来单位", "Party"), col("party_id")),
         "debit": SourceColumn("money", zh_en("增加", "Increase"), col("debit")),
@@ -175,6 +202,11 @@ def build_account_source(kind: str, metadata) -> Source | None:
         "age_band": SourceColumn(
             "text", zh_en("账龄段", "Age band"), _age_band,
             options={code: label for code, (_, label) in AGE_BANDS.items()},
+        ),
+        "overdue_days": SourceColumn("integer", zh_en("逾期天数", "Days overdue"), _overdue_days),
+        "due_band": SourceColumn(
+            "text", zh_en("逾期段", "Overdue band"), _due_band,
+            options={code: label for code, (_, label) in DUE_BANDS.items()},
         ),
     }  # fmt: skip
     links = {"location": location_link("location_id"), "region": region_link("location_id")}

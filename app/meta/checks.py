@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from app.i18n import _
+from app.meta import accounts
 from app.meta.expressions import (
     ExpressionError,
     compared_with_text,
@@ -159,8 +160,9 @@ def check_accounts(metadata: Metadata, issues: list[MetadataIssue]) -> None:
         elif target not in metadata.broken_forms:  # a broken form has its own issue already
             issues.append(document.issue(("account", "party"), _(
                 "'%(name)s' must be a link field to a form", name=account["party"])))  # fmt: skip
-        kinds = {"date": ("date",), "amount": ("money", "decimal", "formula")}
-        for key, types in kinds.items():
+        for key, types in accounts.FIELD_TYPES.items():
+            if key not in account:  # (a due date is optional)
+                continue
             field = top.get(account[key])
             if field is None or field["type"] not in types:
                 issues.append(document.issue(("account", key), _(

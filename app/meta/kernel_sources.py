@@ -842,7 +842,9 @@ def _age_band(layers: FromClause) -> ColumnElement:
 def band_of(days: ColumnElement, bands: dict) -> ColumnElement:
     """The code of the band ``days`` falls in: ``bands`` maps each code to (its upper bound in
     days, its label), in order, the last one open-ended (bound None)."""
-    bounded = [(days <= limit, code) for code, (limit, _label) in bands.items() if limit]
+    bounded = [
+        (days <= limit, code) for code, (limit, _label) in bands.items() if limit is not None
+    ]
     return case(*bounded, else_=list(bands)[-1])
 
 

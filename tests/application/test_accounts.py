@@ -124,6 +124,35 @@ def test_a_hospital_owes_its_delivered_order_until_finance_confirms_the_receipt(
     assert {"customer", "amount"} <= set(bad.json["errors"])
 
 
+def test_a_sale_falls_due_by_the_customers_terms_and_ages_from_then(shop, db):
+    """A hospital with 45 days' terms (账期): its sale falls due 45 days after the sale date,
+    and the ageing shows it not yet due; a due date before the sale, or terms below zero, are
+    refused by name."""
+    licence = {"licence_number": "沪械经营2020002", "licence_expiry": str(day(300))}
+    hospital = approved_customer(shop, "H-45", kind="hospital", payment_days=45, **licence)
+    order = delivered(shop, "A", hospital)  # 3 × 20
+    assert order["data"]["due_date"] == str(day(45))
+    finance_user(db, shop["HQ"])
+    cashier = shop.api("cashier")
+    [row] = report(cashier, "receivables_ageing")
+    assert (row["open"], row["not_due"], row["overdue"], row["most_overdue"]) == (
+        "60.00",
+        "60.00",
+        "0.00",
+        0,
+    )
+    clerk = shop.api("clerk")
+    line = {"item": shop["STRIP"], "quantity": "1", "unit_price": "20"}
+    early = clerk.post(SO, json={"location": shop["S1"], "customer": hospital, "lines": [line],
+                                 "due_date": str(day(-1))})  # fmt: skip
+    assert early.status_code == 422 and "due_date" in early.json["errors"], early.json
+    card = shop.api("buyer").post(
+        "/api/v1/forms/customer/records",
+        json={"code": "H-NEG", "name": "H-NEG", "kind": "hospital", "payment_days": -1, **licence},
+    )
+    assert card.status_code == 422 and "payment_days" in card.json["errors"], card.json
+
+
 def test_what_a_hospital_sends_back_is_credited_once_inspected(shop, db):
     licence = {"licence_number": "沪械经营2020003", "licence_expiry": str(day(300))}
     hospital = approved_customer(shop, "H-2", name="华山医院", kind="hospital", **licence)

@@ -8,6 +8,10 @@ latest increases open, as a party pays its oldest debts first. Figures by hand, 
     瑞金医院 (SH01)  delivered 10-01 20, paid 10-05 20               → owes nothing: no row
     中山医院 (SH01)  paid 10-01 10 ahead of any delivery            → owes nothing: no row
 
+By the due dates (账期): 仁济医院's 09-01 delivery fell due 10-31 (25 days overdue), its 11-10 one
+falls due 2027-01-09 (not yet due); 华山医院's order carries no due date (written before there
+were terms): due on its date, 36 days overdue.
+
 The account rows are written as the flows leave them (a delivered order, a confirmed receipt):
 the account source reads only their state and fields.
 """
@@ -40,6 +44,9 @@ DOCUMENTS = [
     ("H-ZS", "SH01", "customer_receipt", "2026-10-01", "10"),
 ]
 BANDS = ("up_to_30", "up_to_60", "up_to_90", "up_to_180", "over_180")
+#: (customer, date) → the due date its terms gave
+DUE = {("H-RJ", "2026-09-01"): "2026-10-31", ("H-RJ", "2026-11-10"): "2027-01-09",
+       ("H-RJ", "2026-05-01"): "2026-06-30"}  # fmt: skip
 
 
 @pytest.fixture
@@ -59,6 +66,8 @@ def chain(app, db):
             if form == "sales_order":
                 state = "delivered"
                 data = {"sale_date": day, "total": amount, "sale_kind": "hospital"}
+                if (code, day) in DUE:
+                    data["due_date"] = DUE[code, day]
             else:
                 state, data = "confirmed", {"receipt_date": day, "amount": amount}
             session.add(Record(form=form, number=f"D-{index}", state=state,
@@ -89,6 +98,42 @@ def test_what_is_still_owed_is_the_latest_deliveries_by_their_age(app, db, chain
     assert {row["customer"]: row["balance"] for row in owed.rows if row["balance"]} == {
         "仁济医院": D(70), "华山医院": D(30), "中山医院": D(-10)
     }  # fmt: skip
+
+
+def test_what_is_owed_splits_into_not_yet_due_and_overdue_by_the_due_dates(app, db, chain):
+    result = run(app, db, chain, "receivables_ageing")
+    assert [(row["party"], row["not_due"], row["overdue"], row["most_overdue"])
+            for row in result.rows] == [
+        ("仁济医院", D(40), D(30), 25),
+        ("华山医院", D(0), D(30), 36),
+    ]  # fmt: skip
+    assert [result.totals[name] for name in ("not_due", "overdue", "most_overdue")] == [
+        D(40), D(60), 36
+    ]  # fmt: skip
+    # past 90 days overdue the longest shows as danger, any overdue as a warning
+    assert [row["_styles"] for row in result.rows] == [
+        {"most_overdue": "warning"}, {"most_overdue": "warning"}
+    ]  # fmt: skip
+
+
+def test_the_documents_due_are_listed_by_their_due_dates(app, db, chain):
+    """Up to 30 days ahead by default: the two overdue ones, the oldest due first; a later
+    horizon adds 仁济医院's 11-10 delivery, not yet due. Paid documents are not listed."""
+    result = run(app, db, chain, "receivables_due")
+    assert [(str(row["due_date"]), row["party"], str(row["date"]), row["overdue_days"],
+             row["open"]) for row in result.rows] == [
+        ("2026-10-20", "华山医院", "2026-10-20", 36, D(30)),
+        ("2026-10-31", "仁济医院", "2026-09-01", 25, D(30)),
+    ]  # fmt: skip
+    assert result.totals["open"] == D(60)
+    later = run(app, db, chain, "receivables_due", due_by="2027-01-31")
+    assert [(row["party"], row["overdue_days"], row["open"]) for row in later.rows][-1] == (
+        "仁济医院",
+        0,
+        D(40),
+    )
+    assert later.totals["open"] == D(100)
+    assert run(app, db, chain, "payables_due").rows == []  # nothing owed to the suppliers here
 
 
 def test_a_store_ages_its_own_deliveries_against_every_payment(app, db, chain):

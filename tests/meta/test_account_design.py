@@ -20,7 +20,8 @@ def inputs(text: str, **changed) -> MultiDict:
     """What the designer's account form sends for ``text`` (``changed`` inputs replaced)."""
     view = account_design.view_of(form_design.parse(text))
     values = MultiDict({"kind": view.kind, "party": view.party, "date": view.date,
-                        "amount": view.amount, "effect": view.effect or "increase",
+                        "due": view.due, "amount": view.amount,
+                        "effect": view.effect or "increase",
                         "when": view.when})  # fmt: skip
     if view.on:
         values["on"] = "1"
@@ -44,13 +45,16 @@ def test_an_account_is_switched_on_set_and_off():
     text = (FORMS / "purchase_order.yaml").read_text(encoding="utf-8")
     assert not account_design.view_of(form_design.parse(text)).on
     on = account_design.update_account(text, inputs(
-        text, on="1", kind="payable", party="supplier", date="order_date", amount="total",
-        states=["approved"], when="{urgent: [true]}",
+        text, on="1", kind="payable", party="supplier", date="order_date", due="expected_date",
+        amount="total", states=["approved"], when="{urgent: [true]}",
     ), ["draft", "approved", "closed"])  # fmt: skip
     assert safe_load(on)["account"] == {
-        "kind": "payable", "party": "supplier", "date": "order_date", "amount": "total",
-        "states": ["approved"], "when": {"urgent": [True]},
+        "kind": "payable", "party": "supplier", "date": "order_date", "due": "expected_date",
+        "amount": "total", "states": ["approved"], "when": {"urgent": [True]},
     }  # fmt: skip
+    # no due date chosen: the key goes (due on the entry's date)
+    undue = account_design.update_account(on, inputs(on, due=""), STATES)
+    assert "due" not in safe_load(undue)["account"]
     assert "  when: {urgent: [true]}\n" in on
     off = account_design.update_account(on, inputs(on, on=[]), STATES)
     assert "account" not in safe_load(off)
@@ -59,7 +63,7 @@ def test_an_account_is_switched_on_set_and_off():
 @pytest.mark.parametrize(
     ("changed", "field"),
     [({"kind": "owed"}, "kind"), ({"party": "location_x"}, "party"), ({"date": "amount"}, "date"),
-     ({"amount": "customer"}, "amount"), ({"states": []}, "states"),
+     ({"amount": "customer"}, "amount"), ({"due": "amount"}, "due"), ({"states": []}, "states"),
      ({"when": "sale_kind: hospital"}, "when"), ({"when": "{sale_kind: [hospital"}, "when")],
 )  # fmt: skip
 def test_a_value_it_cannot_take_is_refused_on_its_input(changed, field):
