@@ -3,11 +3,11 @@ without YAML.
 
 A form's ``account`` (``app/meta/accounts.py`` reads it) says whether its records are receivable
 (a customer owes) or payable (owed to a supplier), which link field names the counterparty, which
-date field dates the entry (and, optionally, which one says when it falls due: 账期), which
-number field holds the amount, whether a record adds to the
-balance or takes from it (a receipt of money, a return), in which workflow states it counts and,
-optionally, only for records whose fields hold certain values (``{sale_kind: [hospital]}``,
-one line of YAML). Switched off, the key goes.
+date field dates the entry (and, optionally, which one says when it falls due: 账期), which number
+field holds the amount, whether a record adds to the balance or takes from it (a receipt of
+money, a return), in which workflow states it counts and, optionally, only for records whose
+fields hold certain values (``{sale_kind: [hospital]}``, one line of YAML). Switched off, the key
+goes.
 """
 
 from __future__ import annotations

@@ -879,6 +879,7 @@ register_source(
         links={**_stock_links(), "cost": BALANCE_FIGURES["cost"]},
         location_column="location_id",
         book_figures=True,
+        read_once=True,  # every arrival walked newest first: the detail and the totals share it
     )
 )
 

@@ -93,6 +93,9 @@ class Source:
     #: Its rows show what a location holds (quantities on the books): hidden from counters while
     #: a blind count runs there (``access.hidden_books``).
     book_figures: bool = False
+    #: Its rows are costly to work out (a window over the whole history): a report reading them
+    #: twice in one statement (its detail rows and its totals) works them out once, as a CTE.
+    read_once: bool = False
 
     def column(self, ref: str) -> SourceColumn | None:
         """The column ``ref`` names (``name`` or ``link.name``), or None if there is none."""

@@ -40,6 +40,8 @@ class _Builder(Reader):
     """Builds a report's parts over its source's rows (see ``Reader``)."""
 
     def __init__(self, report: Report, dialect: str, timezone: str, base=None):
+        if base is None and report.source.read_once:
+            base = report.source.table().element.cte()  # (a name of its own in each statement)
         super().__init__(report.source, base)
         self.report, self.dialect, self.timezone = report, dialect, timezone
         #: (column, start) of the period when opening and closing balances read the rows before
