@@ -474,6 +474,7 @@ def _same_item_and_lot(base, target) -> ColumnElement:
 BALANCE_FIGURES = {
     "outflow": Link(
         target=_outflows,
+        read_once=True,  # every sale and transfer of the ledger grouped
         on=lambda base, target: (
             (target.c.location_id == base.c.location_id) & (target.c.item_id == base.c.item_id)
         ),

@@ -62,6 +62,9 @@ class Link:
     target: Callable[[], FromClause]
     on: Callable[[FromClause, FromClause], ColumnElement]
     columns: dict[str, SourceColumn]
+    #: The target is costly to work out (grouped over the whole ledger): joined as a CTE, so a
+    #: statement reading it in several branches (the rows and the totals) works it out once.
+    read_once: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,9 @@ class Reader:
 
     def joined(self, link_name: str) -> FromClause:
         if link_name not in self.joins:
-            self.joins[link_name] = self.source.links[link_name].target()
+            link = self.source.links[link_name]
+            target = link.target()
+            self.joins[link_name] = target.element.cte() if link.read_once else target
         return self.joins[link_name]
 
     def from_clause(self):

@@ -332,6 +332,12 @@ def test_slow_moving_counts_the_days_since_an_item_last_left(app, db, chain, met
     assert row["labels"]["last_out"] == f"{TODAY - dt.timedelta(days=1)} 13:00"
     assert rows(run(app, db, chain, metadata, "slow_moving", username="manager_b"),
                 "item_code") == [("IDLE",)]  # fmt: skip
+    # the ledger is grouped once (by location and item) for the rows and the totals both
+    with app.test_request_context(), db.session() as session:
+        user = session.get(User, chain.users["hq"])
+        report = get_report(metadata, "slow_moving")
+        sql = str(build_statement(report, {}, session, user, timezone="Asia/Shanghai"))
+    assert sql.count("max(stock_ledger.at) FILTER") == 1
 
 
 def test_lots_and_in_transit_sources(app, db, chain, metadata):
