@@ -23,6 +23,8 @@ number, date, due date, location, party, and the amount as ``debit`` (increase) 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import (
     Date,
     FromClause,
@@ -118,6 +120,20 @@ def _rows(form: str, account: dict):
         (zero if increase else amount).label("credit"),
         (amount if increase else -amount).label("balance"),
     ).where(and_(*conditions), party.is_not(None))
+
+
+def owed_by(session, metadata, party: Record) -> Decimal:
+    """What ``party`` (a customer's or a supplier's card) owes on its account now: the signed sum
+    of its rows on the kind of account whose parties are records of its form (0 if none is)."""
+    for kind in KINDS:
+        forms = account_forms(metadata, kind)
+        if forms and party_form(metadata, forms) == party.form:
+            rows = accounts_table(forms)
+            total = select(func.coalesce(func.sum(rows.c.balance), 0)).where(
+                rows.c.party_id == party.id
+            )
+            return Decimal(session.scalar(total))
+    return Decimal(0)
 
 
 def accounts_table(forms: list[tuple[str, dict]]):

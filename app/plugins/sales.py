@@ -3,6 +3,8 @@
 - ``check_customer_qualification``: class II/III devices go to a business customer (hospital,
   clinic, distributor) only while its licence is valid; the customer card must be QA-approved;
   every item's registration certificate must be valid (kernel ``require_registration``).
+- ``check_credit_limit``: what the customer owes, its open orders and this one stay within the
+  credit limit on its card.
 - ``deliver_scanned`` checks what the clerk scanned against the allocation (``allocation.py``:
   the lots reserved at the store, own or arrived by transfer) — another lot or unit only when it
   is sellable and no earlier-expiring lot is left free (FEFO) — and posts the sale. It waits for
@@ -99,6 +101,69 @@ class CheckCustomerQualification(Action):
             require_registration(item, today)
             if customer is not None:
                 _check_licences(customer, item, today, params["customer"])
+
+
+class CheckCreditLimit(Action):
+    """Refuse a sale that would take what the customer owes past the credit limit on its card
+    (信用额度): what its account says it owes now, what its other open orders (``open_states``)
+    come to and this order. The customer's card is locked meanwhile, so two orders confirmed at
+    once are counted one after the other, not each against the same room."""
+
+    name = "check_credit_limit"
+    label = {
+        "zh_CN": "超出客户信用额度时拒绝",
+        "en": "Refuse a sale beyond the customer's credit limit",
+    }
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["customer", "amount"],
+        "properties": {
+            "customer": FIELD,
+            "amount": FIELD,
+            "open_states": {"type": "array", "items": FIELD},
+        },
+    }
+    param_labels = {
+        "customer": {"zh_CN": "客户字段", "en": "Customer field"},
+        "amount": {"zh_CN": "金额字段", "en": "Amount field"},
+        "open_states": {"zh_CN": "未出库订单的状态", "en": "States of orders not yet delivered"},
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params, data = context.params, context.record.data or {}
+        customer_id = data.get(params["customer"])
+        if customer_id in (None, ""):
+            return  # a walk-in sale: paid at the counter
+        customer = context.records.locked("customer", [int(customer_id)]).get(int(customer_id))
+        limit = (customer.data or {}).get("credit_limit") if customer is not None else None
+        if limit in (None, ""):
+            return
+        owed = context.records.owed(customer)
+        open_orders = context.records.total(
+            context.record.form, params["amount"], equal={params["customer"]: customer.id},
+            states=params.get("open_states", []), exclude=context.record.id,
+        )  # fmt: skip
+        amount = Decimal(str(data.get(params["amount"]) or 0))
+        limit = Decimal(str(limit))
+        if owed + open_orders + amount > limit:
+            raise ActionError(
+                _(
+                    "This order of %(amount)s would take customer %(customer)s past its credit "
+                    "limit of %(limit)s: it owes %(owed)s and its open orders come to "
+                    "%(open)s. Collect a payment first, or ask finance to raise the limit.",
+                    amount=_money(amount),
+                    customer=customer.data.get("name"),
+                    limit=_money(limit),
+                    owed=_money(owed),
+                    open=_money(open_orders),
+                ),  # fmt: skip
+                params["customer"],
+            )
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01')):,}"
 
 
 def _check_approved(customer, field: str) -> None:

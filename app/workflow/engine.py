@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -29,9 +30,10 @@ from app.kernel import audit, users
 from app.kernel.errors import KernelError
 from app.kernel.items import wall_clock
 from app.kernel.users import User
-from app.meta import access, recall, records
+from app.meta import access, accounts, recall, records
 from app.meta.checks import SYSTEM_NAMES
 from app.meta.expressions import Context, ExpressionError, compile_expression
+from app.meta.form_sources import extract
 from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
 from app.meta.records import StaleRecord, ValidationFailed
@@ -109,6 +111,25 @@ class RecordsInterface:
             for other in records.referring(self.session, self.registry, record)
             if other.form == form and not (open_only and states.get(other.state, {}).get("final"))
         ]
+
+    def owed(self, party: Record) -> Decimal:
+        """What ``party`` (a customer's or supplier's card) owes on its account now, as the
+        account reports count it (``app/meta/accounts.py``)."""
+        return accounts.owed_by(self.session, self.registry.metadata, party)
+
+    def total(
+        self, form: str, field: str, *, equal: dict, states: list[str], exclude: int | None = None
+    ) -> Decimal:
+        """The sum of ``field`` over the records of ``form`` in ``states`` whose fields hold the
+        values of ``equal`` (``{"customer": 12}``), less the record ``exclude``: what a
+        customer's other open orders come to."""
+        data = Record.__table__.c.data
+        query = select(func.coalesce(func.sum(extract(data, field, "decimal")), 0)).where(
+            Record.form == form, Record.state.in_(states), Record.id != (exclude or 0),
+            *[extract(data, name, "integer" if isinstance(value, int) else "text") == value
+              for name, value in equal.items()],
+        )  # fmt: skip
+        return Decimal(self.session.scalar(query))
 
     def by_number(self, form: str, number, for_update: bool = False) -> Record | None:
         """The record of ``form`` numbered ``number``, whatever the user may read (locked for

@@ -5,6 +5,11 @@ counter."""
 
 from __future__ import annotations
 
+import threading
+
+import pytest
+from sqlalchemy import text
+
 from app.meta import identity
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
@@ -19,6 +24,7 @@ from tests.application.sales_fixtures import (
     scan_goods,
 )
 from tests.application.test_purchasing import inspected
+from tests.application.test_reallocation_concurrency import _wait_until_blocked
 from tests.application.test_sales import SIGNED, new_order, strip_scan
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -151,6 +157,67 @@ def test_a_sale_falls_due_by_the_customers_terms_and_ages_from_then(shop, db):
         json={"code": "H-NEG", "name": "H-NEG", "kind": "hospital", "payment_days": -1, **licence},
     )
     assert card.status_code == 422 and "payment_days" in card.json["errors"], card.json
+
+
+def test_a_sale_past_the_customers_credit_limit_is_refused_until_it_pays(shop, db):
+    """A hospital with a credit limit of 100 owes 60 (a delivered order); a confirmed order of
+    20 waits for its goods; an order of 40 would make 120: refused on the customer field, nothing
+    reserved. Once it pays the 60, the same order goes through."""
+    licence = {"licence_number": "沪械经营2020003", "licence_expiry": str(day(300))}
+    hospital = approved_customer(shop, "H-CL", name="长海医院", kind="hospital",
+                                 credit_limit="100", **licence)  # fmt: skip
+    delivered(shop, "A", hospital)  # 3 × 20, on the account
+    clerk = shop.api("clerk")
+    line = {"item": shop["STRIP"], "quantity": "1", "unit_price": "20", "discount": "0"}
+    waiting = new_order(clerk, shop, [line], hospital)
+    assert fire(clerk, SO, waiting, "confirm").status_code == 200  # 60 + 20 <= 100
+    larger = new_order(clerk, shop, [{**line, "quantity": "2"}], hospital)
+    refused = fire(clerk, SO, larger, "confirm")
+    assert refused.status_code == 409 and refused.json["field"] == "customer", refused.json
+    assert "100.00" in refused.json["error"] and "60.00" in refused.json["error"]
+    assert clerk.get(f"{SO}/{larger['id']}").json["state"] == "draft"
+    finance_user(db, shop["HQ"])
+    cashier = shop.api("cashier")
+    receipt = cashier.post(RECEIPTS, json={
+        "location": shop["HQ"], "customer": hospital, "amount": "60.00",
+        "method": "bank_transfer", "reference": "BANK-CL",
+    })  # fmt: skip
+    assert fire(cashier, RECEIPTS, receipt.json, "confirm").status_code == 200
+    assert fire(clerk, SO, larger, "confirm").status_code == 200  # 0 + 20 + 40
+
+
+@pytest.mark.postgres_only
+def test_two_orders_confirmed_at_once_are_counted_one_after_the_other(shop, db):
+    """Owing 60 of a limit of 100, two orders of 40 confirmed at the same moment: each alone
+    fits, both do not. The customer's card is locked by the check, so the second counts the
+    first as an open order and is refused (real threads on PostgreSQL, held at the card's lock
+    until both wait there)."""
+    licence = {"licence_number": "沪械经营2020004", "licence_expiry": str(day(300))}
+    hospital = approved_customer(shop, "H-CC", kind="hospital", credit_limit="100", **licence)
+    delivered(shop, "A", hospital)  # 60 owed
+    line = {"item": shop["STRIP"], "quantity": "2", "unit_price": "20", "discount": "0"}
+    apis = {"clerk": shop.api("clerk"), "manager": shop.api("manager")}
+    orders = {name: new_order(api, shop, [line], hospital) for name, api in apis.items()}
+    results: dict[str, int] = {}
+
+    def confirm(name):
+        results[name] = fire(apis[name], SO, orders[name], "confirm").status_code
+
+    blocker = db.session(write=True)
+    blocker.begin()
+    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": hospital})
+    threads = [threading.Thread(target=confirm, args=(name,)) for name in apis]
+    try:
+        for thread in threads:
+            thread.start()
+        _wait_until_blocked(db, 2)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a confirm hung"
+    assert sorted(results.values()) == [200, 409], results
 
 
 def test_what_a_hospital_sends_back_is_credited_once_inspected(shop, db):
