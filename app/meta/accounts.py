@@ -37,6 +37,7 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
@@ -153,21 +154,27 @@ def accounts_table(forms: list[tuple[str, dict]]):
     return union_all(*selects).subquery("accounts")
 
 
-def with_open_amounts(accounts: FromClause) -> FromClause:
-    """``accounts`` with what is still open of each increase (未结: a delivery not yet paid for).
+def with_open_amounts(accounts: FromClause, as_of) -> FromClause:
+    """``accounts`` dated up to ``as_of`` with what was still open of each increase on that day
+    (未结: a delivery not yet paid for).
 
-    A party pays its oldest debts first, so what it owes now is its latest increases': walking
-    them newest first, each keeps what the newer ones do not cover of the party's balance — as
-    stock age keeps the latest arrivals. A decrease (a receipt, a payment, a credit) is never
-    open, nor is anything while the party owes nothing."""
+    A party pays its oldest debts first, so what it owes is its latest increases': walking them
+    newest first, each keeps what the newer ones do not cover of the party's balance — as stock
+    age keeps the latest arrivals. A decrease (a receipt, a payment, a credit) is never open, nor
+    is anything while the party owes nothing. Read as of a past day, the documents are those
+    dated up to it, as they stand now (a receipt voided since no longer counts)."""
     newest_first = (accounts.c.date.desc(), accounts.c.id.desc())
     by_party = accounts.c.party_id
-    rows = select(
-        accounts,
-        (func.sum(accounts.c.debit).over(partition_by=by_party, order_by=newest_first)
-         - accounts.c.debit).label("newer"),
-        func.sum(accounts.c.balance).over(partition_by=by_party).label("owed"),
-    ).subquery()  # fmt: skip
+    rows = (
+        select(
+            accounts,
+            (func.sum(accounts.c.debit).over(partition_by=by_party, order_by=newest_first)
+             - accounts.c.debit).label("newer"),
+            func.sum(accounts.c.balance).over(partition_by=by_party).label("owed"),
+        )
+        .where(or_(accounts.c.date <= literal(as_of, Date), accounts.c.date.is_(None)))
+        .subquery()
+    )  # fmt: skip
     left = rows.c.owed - rows.c.newer
     open_amount = case(
         (rows.c.debit <= 0, 0), (left <= 0, 0), (left < rows.c.debit, left), else_=rows.c.debit
@@ -234,10 +241,11 @@ def build_account_source(kind: str, metadata) -> Source | None:
     return Source(
         name=f"account:{kind}",
         label=KINDS[kind],
-        table=lambda: with_open_amounts(accounts_table(forms)),
+        table=lambda: with_open_amounts(accounts_table(forms), current_today()),
         columns=columns,
         links=links,
         location_column="location_id",
+        as_of="date",
     )
 
 

@@ -36,7 +36,7 @@ COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate"
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
 #: A parameter also compares as ``covers`` (a location parameter over a scope column).
-PARAM_OPS = (*OPS, "covers")
+PARAM_OPS = (*OPS, "covers", "as_of")
 PARAM_KEYS = ("name", "type", "label", "op", "column", "required", "default", "default_expr",
               "options")  # fmt: skip
 FILTER_KEYS = ("column", "op", "value", "against")

@@ -99,6 +99,11 @@ class Source:
     #: Its rows are costly to work out (a window over the whole history): a report reading them
     #: twice in one statement (its detail rows and its totals) works them out once, as a CTE.
     read_once: bool = False
+    #: The column its rows are dated by, when they can be read as of a past day: the source keeps
+    #: the rows dated up to the day a statement is built for (``current_today``) and works out
+    #: what follows from them (what is open, how old, how long overdue) as of that day. A date
+    #: parameter with ``op: as_of`` sets that day.
+    as_of: str | None = None
 
     def column(self, ref: str) -> SourceColumn | None:
         """The column ``ref`` names (``name`` or ``link.name``), or None if there is none."""

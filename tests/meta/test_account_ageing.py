@@ -25,7 +25,7 @@ import app.workflow  # noqa: F401
 from app.kernel.users import User
 from app.meta import load_metadata, records
 from app.meta.models import Record
-from app.meta.reports import get_report, run_report
+from app.meta.reports import compile_report, get_report, run_report
 from tests.chain import PASSWORD
 from tests.report_chain import TODAY, make_report_chain
 
@@ -47,6 +47,11 @@ BANDS = ("up_to_30", "up_to_60", "up_to_90", "up_to_180", "over_180")
 #: (customer, date) → the due date its terms gave
 DUE = {("H-RJ", "2026-09-01"): "2026-10-31", ("H-RJ", "2026-11-10"): "2027-01-09",
        ("H-RJ", "2026-05-01"): "2026-06-30"}  # fmt: skip
+
+
+@pytest.fixture
+def metadata():
+    return load_metadata(ROOT / "metadata", ROOT / "workflows")
 
 
 @pytest.fixture
@@ -116,6 +121,38 @@ def test_what_is_owed_splits_into_not_yet_due_and_overdue_by_the_due_dates(app, 
     ]  # fmt: skip
 
 
+def test_the_ageing_as_it_stood_at_the_end_of_a_past_day(app, db, chain):
+    """As of 11-15: 仁济医院's receipt of 11-20 is not in yet, so it owed all three deliveries
+    (190): 11-10 40 (5 days, not due), 09-01 50 (75 days, 15 overdue), 05-01 100 (198 days,
+    138 overdue); 华山医院 30 (26 days, 26 overdue); the others owed nothing."""
+    result = run(app, db, chain, "receivables_ageing", as_of="2026-11-15")
+    assert [(row["party"], row["open"], *(row[band] for band in BANDS), row["not_due"],
+             row["overdue"], row["most_overdue"], str(row["oldest"]))
+            for row in result.rows] == [
+        ("仁济医院", D(190), D(40), D(0), D(50), D(0), D(100), D(40), D(150), 138, "2026-05-01"),
+        ("华山医院", D(30), D(30), D(0), D(0), D(0), D(0), D(0), D(30), 26, "2026-10-20"),
+    ]  # fmt: skip
+    assert result.totals["open"] == D(220)
+    # today's, by default: the figures of the first test
+    assert run(app, db, chain, "receivables_ageing").totals["open"] == D(100)
+
+
+def test_as_of_is_for_a_date_and_for_a_source_read_as_of_a_day(metadata):
+    def param(kind, source):
+        return {"name": "x", "label": {"zh_CN": "x", "en": "x"}, "source": source,
+                "params": [{"name": "day", "type": kind, "op": "as_of",
+                            "label": {"zh_CN": "日", "en": "Day"}}],
+                "columns": [{"name": "n", "column": "id", "aggregate": "count",
+                             "label": {"zh_CN": "n", "en": "n"}}]}  # fmt: skip
+
+    report, problems = compile_report(param("text", "account:receivable"), metadata)
+    assert (("params", 0, "op"), "only a date parameter can compare as as_of") in problems
+    report, problems = compile_report(param("date", "ledger"), metadata)
+    assert (("params", 0, "op"), "this source cannot be read as of a day") in problems
+    report, problems = compile_report(param("date", "account:payable"), metadata)
+    assert problems == [] and report.params[0].column == "date"
+
+
 def test_the_documents_due_are_listed_by_their_due_dates(app, db, chain):
     """Up to 30 days ahead by default: the two overdue ones, the oldest due first; a later
     horizon adds 仁济医院's 11-10 delivery, not yet due. Paid documents are not listed."""
@@ -153,5 +190,10 @@ def test_the_ageing_through_the_api_and_on_the_page(app, db, chain, client, logi
     assert body["totals"]["values"]["open"] == "100.00"
     page = client.get("/reports/receivables_ageing")
     assert page.status_code == 200 and "仁济医院" in page.text
+    before = client.get("/api/v1/reports/receivables_ageing?as_of=2026-11-15").get_json()
+    assert before["totals"]["values"]["open"] == "220.00"
+    assert client.get("/reports/receivables_ageing?as_of=2026-11-15").status_code == 200
+    bad = client.get("/api/v1/reports/receivables_ageing?as_of=15/11/2026")
+    assert bad.status_code == 400 and "as_of" in str(bad.get_json()), bad.get_json()
     # nothing is owed to the suppliers here: an empty ageing, not an error
     assert client.get("/api/v1/reports/payables_ageing").get_json()["rows"] == []

@@ -297,6 +297,13 @@ def _compile_params(data: dict, source: Source, problems) -> list[ReportParam]:
         ref = spec.get("column")
         if kind == "location" and ref is None:
             ref = source.location_column
+        if spec.get("op") == "as_of":
+            if kind != "date":
+                problems.append(((*path, "op"), _("only a date parameter can compare as as_of")))
+            if source.as_of is None:
+                problems.append(((*path, "op"), _("this source cannot be read as of a day")))
+                continue
+            ref = ref or source.as_of
         if ref is None:
             problems.append((path, _("missing required key '%(key)s'", key="column")))
         elif _need_source_column(source, ref, (*path, "column"), problems) is None:

@@ -120,6 +120,8 @@ class _Builder(Reader):
             if param.name == before:
                 start = self.day_start(values[param.name][0], self.source_type(param.column))
                 conditions.append(self.ref(param.column) < start)
+            elif param.op == "as_of":
+                continue  # the day the source is read as of (``as_of``), not a condition
             elif param.name in values:
                 conditions.extend(self.param_conditions(param, values[param.name], session, user))
         return conditions
@@ -260,10 +262,18 @@ def build_statement(
     ``offset`` on, in the report's order — a page; totals and subtotals are over every row.
     ``drill`` ([(dimension, value)]) narrows the rows to one aggregate cell's."""
     dialect = session.get_bind().dialect.name
-    today = today or local_now(timezone).date()
+    today = as_of(report, values) or today or local_now(timezone).date()
     limit = report.limit if limit is None else min(limit, report.limit)
     with building(dialect, today):
         return _build(report, values, session, user, dialect, timezone, limit, offset, drill or [])
+
+
+def as_of(report: Report, values: dict) -> dt.date | None:
+    """The day an ``as_of`` parameter asks for: the statement is built as of that day (the
+    source keeps the rows dated up to it and counts ages from it)."""
+    return next(
+        (values[p.name] for p in report.params if p.op == "as_of" and values.get(p.name)), None
+    )
 
 
 def _build(report, values, session, user, dialect, timezone, limit, offset, drill):
