@@ -191,14 +191,18 @@ def _age_band(table: FromClause):
     return band_of(_age_days(table), AGE_BANDS)
 
 
+def _past_due(table: FromClause):
+    """Days since the amount fell due: below zero while it is not yet due."""
+    return days_between(table.c.due_date, literal(current_today(), Date))
+
+
 def _overdue_days(table: FromClause):
     """Days since the amount fell due; 0 until then."""
-    days = days_between(table.c.due_date, literal(current_today(), Date))
-    return case((days > 0, days), else_=0)
+    return case((_past_due(table) > 0, _past_due(table)), else_=0)
 
 
 def _due_band(table: FromClause):
-    return band_of(days_between(table.c.due_date, literal(current_today(), Date)), DUE_BANDS)
+    return band_of(_past_due(table), DUE_BANDS)
 
 
 def build_account_source(kind: str, metadata) -> Source | None:
