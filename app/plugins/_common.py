@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from app.i18n import _
 from app.kernel.items import Item, Lot, get_or_create_lot, get_or_create_unit, lot_of
@@ -11,6 +11,12 @@ from app.workflow.actions import ActionContext, ActionError
 
 #: JSON Schema of a field name parameter.
 FIELD = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+CENT = Decimal("0.01")
+
+
+def money(value: Decimal) -> str:
+    """An amount to the cent, as records keep it and messages say it (1234.50)."""
+    return str(value.quantize(CENT, ROUND_HALF_UP))
 
 
 def params_schema(*required: str, optional: tuple[str, ...] = ()) -> dict:

@@ -44,13 +44,13 @@ both fit in what one receipt had left.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from app.i18n import _
 from app.plugins import _common as common
+from app.plugins._common import money
 from app.workflow.actions import Action, ActionContext, ActionError
 
-CENT = Decimal("0.01")
 _FIELDS = common.params_schema(
     "document", "form", "amount", "counted", "limit", optional=("lines", "party")
 )
@@ -137,10 +137,6 @@ def _amount(line: dict, params: dict) -> Decimal:
     return _decimal(line.get(params["amount"]))
 
 
-def _money(value: Decimal) -> str:
-    return str(value.quantize(CENT, ROUND_HALF_UP))
-
-
 def _refusal(problem: str, params: dict, number: int, field: str) -> ActionError:
     """A refusal naming the field, and the line when the lines name the documents."""
     if "lines" not in params:
@@ -182,16 +178,16 @@ def _check_fits(context: ActionContext, document, params: dict, adding: Decimal,
         raise _refusal(
             _("%(document)s allows %(limit)s, of which %(counted)s is %(what)s already; "
               "this adds %(adding)s.",
-              document=document.number, limit=_money(limit), counted=_money(counted),
-              what=_counted_label(context, params), adding=_money(adding)),
+              document=document.number, limit=money(limit), counted=money(counted),
+              what=_counted_label(context, params), adding=money(adding)),
             params, number, params["amount"],
         )  # fmt: skip
     if counted + adding < 0:
         raise _refusal(
             _("%(what)s on %(document)s is %(counted)s; %(taking)s cannot be taken off it.",
               what=_counted_label(context, params), document=document.number,
-              counted=_money(counted),
-              taking=_money(-adding)),
+              counted=money(counted),
+              taking=money(-adding)),
             params, number, params["amount"],
         )  # fmt: skip
 
@@ -203,7 +199,7 @@ def _counted_label(context: ActionContext, params: dict) -> str:
 
 def _count(document, params: dict, change: Decimal) -> None:
     data = dict(document.data or {})
-    data[params["counted"]] = _money(_decimal(data.get(params["counted"])) + change)
+    data[params["counted"]] = money(_decimal(data.get(params["counted"])) + change)
     document.data = data
 
 
@@ -246,13 +242,13 @@ def _check_line_fits(context, document, spec: dict, holding, adding, number: int
         problem = _(
             "%(document)s allows %(limit)s for %(key)s, of which %(counted)s is %(what)s "
             "already; this adds %(adding)s.",
-            document=document.number, limit=_money(limit), key=_key_label(context, spec, line),
-            counted=_money(counted), what=what, adding=_money(adding),
+            document=document.number, limit=money(limit), key=_key_label(context, spec, line),
+            counted=money(counted), what=what, adding=money(adding),
         )  # fmt: skip
     elif counted + adding < 0:
         problem = _(
             "%(what)s on %(document)s is %(counted)s; %(taking)s cannot be taken off it.",
-            what=what, document=document.number, counted=_money(counted), taking=_money(-adding),
+            what=what, document=document.number, counted=money(counted), taking=money(-adding),
         )  # fmt: skip
     else:
         return
@@ -267,13 +263,13 @@ def _spread(holding: list[dict], spec: dict, change: Decimal) -> None:
         for index, target in enumerate(holding):
             room = _decimal(target.get(limit)) - _decimal(target.get(counted))
             take = change if index == len(holding) - 1 else max(min(room, change), Decimal(0))
-            target[counted] = _money(_decimal(target.get(counted)) + take)
+            target[counted] = money(_decimal(target.get(counted)) + take)
             change -= take
     else:
         rest = -change
         for target in reversed(holding):
             take = min(_decimal(target.get(counted)), rest)
-            target[counted] = _money(_decimal(target.get(counted)) - take)
+            target[counted] = money(_decimal(target.get(counted)) - take)
             rest -= take
 
 

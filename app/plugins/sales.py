@@ -114,18 +114,9 @@ class CheckCreditLimit(Action):
         "zh_CN": "超出客户信用额度时拒绝",
         "en": "Refuse a sale beyond the customer's credit limit",
     }
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["customer", "amount"],
-        "properties": {
-            "customer": FIELD,
-            "amount": FIELD,
-            "open_states": {"type": "array", "items": FIELD},
-        },
-    }
+    params_schema = common.params_schema("customer", "amount")
+    params_schema["properties"]["open_states"] = {"type": "array", "items": FIELD}
     param_labels = {
-        "customer": {"zh_CN": "客户字段", "en": "Customer field"},
         "amount": {"zh_CN": "金额字段", "en": "Amount field"},
         "open_states": {"zh_CN": "未出库订单的状态", "en": "States of orders not yet delivered"},
     }
@@ -152,18 +143,14 @@ class CheckCreditLimit(Action):
                     "This order of %(amount)s would take customer %(customer)s past its credit "
                     "limit of %(limit)s: it owes %(owed)s and its open orders come to "
                     "%(open)s. Collect a payment first, or ask finance to raise the limit.",
-                    amount=_money(amount),
+                    amount=common.money(amount),
                     customer=customer.data.get("name"),
-                    limit=_money(limit),
-                    owed=_money(owed),
-                    open=_money(open_orders),
+                    limit=common.money(limit),
+                    owed=common.money(owed),
+                    open=common.money(open_orders),
                 ),  # fmt: skip
                 params["customer"],
             )
-
-
-def _money(amount: Decimal) -> str:
-    return f"{amount.quantize(Decimal('0.01')):,}"
 
 
 def _check_approved(customer, field: str) -> None:

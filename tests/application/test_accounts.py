@@ -5,14 +5,12 @@ counter."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from sqlalchemy import text
 
 from app.meta import identity
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
+from tests.application.races import race_behind_a_lock
 from tests.application.sales_fixtures import (
     CR,
     PASSWORD,
@@ -24,7 +22,6 @@ from tests.application.sales_fixtures import (
     scan_goods,
 )
 from tests.application.test_purchasing import inspected
-from tests.application.test_reallocation_concurrency import _wait_until_blocked
 from tests.application.test_sales import SIGNED, new_order, strip_scan
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -203,21 +200,8 @@ def test_two_orders_confirmed_at_once_are_counted_one_after_the_other(shop, db):
     def confirm(name):
         results[name] = fire(apis[name], SO, orders[name], "confirm").status_code
 
-    blocker = db.session(write=True)
-    blocker.begin()
-    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": hospital})
-    threads = [threading.Thread(target=confirm, args=(name,)) for name in apis]
-    try:
-        for thread in threads:
-            thread.start()
-        _wait_until_blocked(db, 2)
-    finally:
-        blocker.rollback()
-        blocker.close()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a confirm hung"
-    assert sorted(results.values()) == [200, 409], results
+    race_behind_a_lock(db, hospital, [(confirm, (name,), {}) for name in apis])
+    assert sorted(results.values()) == [200, 409], results  # (none hung: both answered)
 
 
 def test_what_a_hospital_sends_back_is_credited_once_inspected(shop, db):

@@ -6,10 +6,7 @@ invoices of one receipt confirmed at once cannot both fit in what it had left.""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from sqlalchemy import text
 
 from app.meta import records
 from app.meta.models import Record
@@ -17,9 +14,9 @@ from app.meta.records import ValidationFailed
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
+from tests.application.races import race_behind_a_lock
 from tests.application.test_accounts import delivered, finance_user, report, totals
 from tests.application.test_purchasing import inspected
-from tests.application.test_reallocation_concurrency import _wait_until_blocked
 
 shop = sales_fixtures.shop  # the fixture, used by name
 INVOICES = "purchase_invoice"
@@ -293,25 +290,6 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     refused = sales_fixtures.fire(cashier, url, again.json, "confirm")
     assert refused.status_code == 409 and refused.json["field"] == "lines[0].amount"
     assert report(cashier, "receivables")[0]["balance"] == "60.00"
-
-
-def race_behind_a_lock(db, record_id: int, calls: list[tuple]) -> None:
-    """Start each (function, args, kwargs) in a thread while another transaction holds the
-    record ``record_id``; release it once every thread waits for it, and let them finish."""
-    blocker = db.session(write=True)
-    blocker.begin()
-    blocker.execute(text("SELECT id FROM records WHERE id = :id FOR UPDATE"), {"id": record_id})
-    threads = [
-        threading.Thread(target=call, args=args, kwargs=kwargs) for call, args, kwargs in calls
-    ]
-    try:
-        for thread in threads:
-            thread.start()
-        _wait_until_blocked(db, len(threads))
-    finally:
-        blocker.rollback()
-    for thread in threads:
-        thread.join(timeout=30)
 
 
 @pytest.mark.postgres_only

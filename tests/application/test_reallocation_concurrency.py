@@ -8,7 +8,6 @@ transfer already cancelled by the order), nothing hangs, nothing is left held.""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from sqlalchemy import text
@@ -16,27 +15,10 @@ from sqlalchemy import text
 from app.kernel import retry
 from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TO, held, records
+from tests.application.races import wait_until_blocked
 from tests.application.test_reallocation import confirmed
 
 chain = allocation_fixtures.chain  # the fixture, used by name
-
-
-def _waiting(db) -> int:
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    with db.engine.connect() as connection:
-        return connection.scalar(query)
-
-
-def _wait_until_blocked(db, waiting: int) -> None:
-    """Until ``waiting`` backends of this database wait for a lock (bounded: 20 s)."""
-    for _attempt in range(2000):
-        if _waiting(db) >= waiting:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the requests never met at the lock")
 
 
 @pytest.mark.postgres_only
@@ -73,9 +55,9 @@ def test_cancelling_the_order_and_its_transfer_at_once_neither_hangs_nor_half_wr
     ]  # fmt: skip
     try:
         threads[0].start()
-        _wait_until_blocked(db, 1)
+        wait_until_blocked(db, 1)
         threads[1].start()
-        _wait_until_blocked(db, 2)
+        wait_until_blocked(db, 2)
     finally:
         blocker.rollback()
         blocker.close()
