@@ -148,7 +148,7 @@ class CheckCreditLimit(Action):
                     limit=common.money(limit),
                     owed=common.money(owed),
                     open=common.money(open_orders),
-                ),  # fmt: skip
+                ),
                 params["customer"],
             )
 
