@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from app.kernel.items import Item, Lot, Unit
 from app.kernel.locations import Location
+from app.kernel.udi import UDIError, parse_udi
 from app.kernel.users import User
 from app.meta import access
 from app.meta.expressions import CONSTANTS, Context, Expression, ExpressionError, this_names
@@ -38,6 +39,9 @@ class LinkTarget:
     search: tuple[str, ...] = ()
     #: Extra data scope for targets not held at one location (users: colleagues only).
     scope: Callable[[Session, object], object] | None = None
+    #: What a scanned code typed into the search matches (items: the GTIN of a whole GS1
+    #: string), or ``None`` when the text is no such code.
+    scanned: Callable[[str], object] | None = None
 
     def label_of(self, row) -> str:
         return self.label(row) if callable(self.label) else str(getattr(row, self.label))
@@ -54,12 +58,16 @@ def register_link_target(
     location_attr: str | None = None,
     search: tuple[str, ...] | None = None,
     scope: Callable[[Session, object], object] | None = None,
+    scanned: Callable[[str], object] | None = None,
 ) -> None:
     """Make ``model`` linkable as ``name``; ``location_attr`` scopes it by the user's locations,
-    ``scope(session, user)`` (a WHERE clause) by any other rule."""
+    ``scope(session, user)`` (a WHERE clause) by any other rule; ``scanned(text)`` is what a
+    scan typed into its search matches besides the text itself."""
     if search is None:
         search = (key, label) if isinstance(label, str) else (key,)
-    LINK_TARGETS[name] = LinkTarget(name, model, key, label, location_attr, tuple(search), scope)
+    LINK_TARGETS[name] = LinkTarget(
+        name, model, key, label, location_attr, tuple(search), scope, scanned
+    )
 
 
 register_link_target(
@@ -70,10 +78,22 @@ register_link_target(
     "user", User, "id", "full_name", None, ("username", "full_name"),
     scope=lambda session, user: access.users_scope_filter(session, user, User.id),
 )  # fmt: skip
+
+
+def _scanned_item(text: str):
+    """The item a scanner's whole GS1 string (or plain EAN-13 / GTIN-14) names: ``01…17…10…``
+    holds the GTIN but is no substring of it."""
+    try:
+        return Item.gtin == parse_udi(text).gtin
+    except UDIError:
+        return None
+
+
 # Master data of the kernel: items and lots are chain-wide; a serial unit is where it is.
 register_link_target(
-    "item", Item, "id", lambda row: f"{row.code} {row.name}", None, ("code", "name", "gtin")
-)
+    "item", Item, "id", lambda row: f"{row.code} {row.name}", None, ("code", "name", "gtin"),
+    scanned=_scanned_item,
+)  # fmt: skip
 register_link_target("lot", Lot, "id", "lot_number", None, ("lot_number",))
 register_link_target("unit", Unit, "id", "serial", "location_id", ("serial",))
 
@@ -262,7 +282,9 @@ def search(
         columns = [cast(getattr(spec.model, name), String) for name in spec.search]
         query = _target_query(session, user, spec)
         if q:
-            query = query.where(or_(*(column.ilike(pattern) for column in columns)))
+            matches = [column.ilike(pattern) for column in columns]
+            scanned = spec.scanned(q.strip()) if spec.scanned else None
+            query = query.where(or_(*matches, *([scanned] if scanned is not None else [])))
         where, exact = sql_filter(condition, _table_column(spec.model), dialect)
         key = getattr(spec.model, spec.key)
         rows = _passing(session, query, where, exact, condition, key, False, limit)

@@ -6,6 +6,9 @@ filter before the one that passes."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from app.kernel.items import add_item
 from app.meta.models import Record
 
 LOOKUP = "/api/v1/lookup/{target}?form={form}&field={field}"
@@ -81,3 +84,25 @@ def test_a_filter_checked_row_by_row_still_reaches_older_records(lab_app, api, o
     picker = LOOKUP.format(target="recall", form="transfer_out", field="recall")
     assert offered(api, f"{picker}&this.from_location={org['s1']}") == [ours]
     assert len(offered(api, f"{picker}&this.from_location={org['s2']}")) == 20
+
+
+def test_a_scan_typed_into_the_item_picker_finds_its_item(lab_app, api, org):
+    """A scanner types the whole GS1 string (GTIN, expiry, lot) into a line's item picker: it
+    holds the GTIN but is no substring of it, so the lookup reads it as a scan; the EAN-13 on a
+    box, the human-readable form and a symbology prefix find it too. Text that is no GS1 code,
+    or one with a wrong check digit, is searched as text and finds nothing here."""
+    with lab_app.extensions["lianku.db"].transaction() as session:
+        strip = add_item(session, "STRIP", "血糖试纸", gtin="06901234567892").id
+        add_item(session, "GAUZE", "纱布", gtin="06901234567885")
+    picker = LOOKUP.format(target="item", form="sales_order", field="lines.item")
+    for typed in (
+        "06901234567892",
+        "6901234567892",
+        "01069012345678921731063010L1",
+        "]d2010690123456789217310630\x1d10L1",
+        "(01)06901234567892(17)310630(10)L1",
+    ):
+        assert offered(api, f"{picker}&q={quote(typed)}") == [strip], typed
+    for typed in ("01069012345678911731063010L1", "0106901234"):
+        assert offered(api, f"{picker}&q={quote(typed)}") == [], typed
+    assert offered(api, f"{picker}&q=strip") == [strip]
