@@ -148,12 +148,12 @@ def describe_error(
                     )
         return
     if error.validator == "enum":
-        expected = ", ".join(str(v) for v in error.validator_value)
+        expected = ", ".join(_as_written(value) for value in error.validator_value)
         yield document.issue(
             path,
             _(
                 "'%(value)s' is not allowed; expected one of: %(expected)s",
-                value=error.instance,
+                value=_as_written(error.instance),
                 expected=expected,
             ),
         )
@@ -181,6 +181,11 @@ def describe_error(
         )
         return
     yield document.issue(path, error.message)
+
+
+def _as_written(value) -> str:
+    """A value as the YAML spells it: ``true``, not Python's ``True``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _read(

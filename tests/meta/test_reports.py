@@ -406,7 +406,7 @@ BAD = [
      "columns[0].drill: a drill goes to a form's record, a document or a report"),
     ({"columns": [{"name": "x", "column": "action", "label": {"zh_CN": "x", "en": "x"},
                    "drill": {"document": False}}]},
-     "columns[0].drill.document: 'False' is not allowed; expected one of: True"),
+     "columns[0].drill.document: 'false' is not allowed; expected one of: true"),
     ({"columns": [{"name": "x", "column": "action", "bucket": "month",
                    "label": {"zh_CN": "x", "en": "x"}}]},
      "columns[0].bucket: only a date or datetime column can be bucketed"),
