@@ -46,6 +46,22 @@ def _password_hash() -> str:
     return user.password_hash
 
 
+def appoint(db, username: str, role: str, location_id: int) -> int:
+    """Give ``username`` (made if new, with the tests' password) ``role`` at ``location_id``;
+    their id."""
+    from sqlalchemy import select
+
+    with db.transaction() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = User(username=username, full_name=username.title(), locale="en")
+            user.password_hash = _password_hash()
+            session.add(user)
+            session.flush()
+        update_user(session, user, roles=[role], location_ids=[location_id])
+        return user.id
+
+
 @pytest.fixture
 def lab_app(db, lab_config):
     application = create_app(lab_config)

@@ -65,9 +65,9 @@ def test_demo_if_empty_loads_once_and_prints_logins(runner, db):
     assert "demo data loaded" in first.output
     second = runner.invoke(main, ["demo", "--if-empty", *small])
     assert "not loaded again" in second.output
-    assert "sh01_clerk" in second.output
-    with db.session() as session:
-        assert session.scalar(select(func.count()).select_from(User)) == 7 + 2 + 2
+    assert "sh01_clerk" in second.output and "r_east_manager" in second.output
+    with db.session() as session:  # HQ's 7, the store's and warehouse's 2, their region's 1
+        assert session.scalar(select(func.count()).select_from(User)) == 7 + 2 + 2 + 1
 
 
 def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):

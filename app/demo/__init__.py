@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from app.demo.catalogue import Catalogue
 from app.demo.history import Options, Progress, Summary, Transaction, generate, unfinished
-from app.demo.master import DEMO_PASSWORD, HQ_USERS, STORE_USERS, WAREHOUSE_USERS, username_for
+from app.demo.master import (
+    DEMO_PASSWORD,
+    HQ_USERS,
+    REGION_USERS,
+    STORE_USERS,
+    WAREHOUSE_USERS,
+    username_for,
+)
 from app.kernel.locations import Location, LocationType
 from app.kernel.users import User
 from app.meta import registry as meta_registry
@@ -58,11 +65,15 @@ def load(
 
 def logins(session: Session) -> list[tuple[str, str, str]]:
     """(role, username, location) of the demo users worth showing: every HQ role, the users of
-    the first two stores and of the first warehouse (the others follow the same pattern)."""
+    the first region, the first two stores and the first warehouse (the others follow the same
+    pattern)."""
+    regions = _first(session, LocationType.region, 1)
     stores = _first(session, LocationType.store, 2)
     warehouses = _first(session, LocationType.warehouse, 1)
     wanted = [(role, username, "HQ") for username, role, _title in HQ_USERS]
-    for codes, roles in ((stores, STORE_USERS), (warehouses, WAREHOUSE_USERS)):
+    for codes, roles in (
+        (regions, REGION_USERS), (stores, STORE_USERS), (warehouses, WAREHOUSE_USERS)
+    ):  # fmt: skip
         wanted += [
             (role, username_for(code, suffix), code) for code in codes for suffix, role, _t in roles
         ]
@@ -83,5 +94,6 @@ def print_logins(session: Session, echo: Callable[[str], None]) -> None:
     echo(f"  {'role':<22} {'username':<20} location")
     for role, username, location in rows:
         echo(f"  {role:<22} {username:<20} {location}")
-    echo("  every store has <code>_manager and <code>_clerk, every warehouse <code>_supervisor "
-         "and <code>_clerk (e.g. hz01_clerk, wh_bj_clerk)")  # fmt: skip
+    echo("  every region has <code>_manager, every store <code>_manager and <code>_clerk, every "
+         "warehouse <code>_supervisor and <code>_clerk (e.g. r_north_manager, hz01_clerk, "
+         "wh_bj_clerk)")  # fmt: skip

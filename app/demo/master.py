@@ -45,6 +45,8 @@ WAREHOUSE_USERS = [
     ("supervisor", "warehouse_supervisor", "仓库主管"),
     ("clerk", "warehouse_clerk", "保管员"),
 ]
+#: The region's manager, who approves above a store's own say (区域经理).
+REGION_USERS = [("manager", "region_manager", "区域经理")]
 #: The demo password is public (``make run`` prints it), so its hash costs little to check: the
 #: history signs hundreds of inspections, each checking the password again (Argon2 at full cost
 #: takes 0.1–0.6 s here). A demo user's first sign-in rehashes it at full cost (``authenticate``).
@@ -65,6 +67,8 @@ class Chain:
     locations: dict[str, int] = field(default_factory=dict)
     stores: list[str] = field(default_factory=list)
     warehouses: list[str] = field(default_factory=list)
+    #: the regions holding a store or warehouse of the chain
+    regions: list[str] = field(default_factory=list)
     #: store code → the warehouse code that replenishes it (its region's, else the first)
     supplied_by: dict[str, str] = field(default_factory=dict)
     #: (role, location code or "HQ") → user id
@@ -106,6 +110,8 @@ def load_organisation(
     chain.locations = {code: location.id for code, location in made.items()}
     chain.warehouses = [spec.code for spec in warehouses]
     chain.stores = [spec.code for spec in stores]
+    held = {spec.region for spec in [*warehouses, *stores]}
+    chain.regions = [region.code for region in regions if region.code in held]
     by_region = {}
     for spec in warehouses:
         by_region.setdefault(spec.region, spec.code)
@@ -121,12 +127,15 @@ def _add(session: Session, spec: LocationSpec, parent: Location | None) -> Locat
 
 
 def load_users(session: Session, chain: Chain, catalogue: Catalogue, rng: random.Random) -> None:
-    """Every role: the HQ ones once, the store and warehouse ones at each location, all with the
-    one demo password hash (``DEMO_HASHER``)."""
+    """Every role: the HQ ones once, the region, store and warehouse ones at each location, all
+    with the one demo password hash (``DEMO_HASHER``)."""
     settings = catalogue.settings
     password_hash = DEMO_HASHER.hash(DEMO_PASSWORD)
     wanted = [(username, role, title, "HQ") for username, role, title in HQ_USERS]
-    for codes, roles in ((chain.stores, STORE_USERS), (chain.warehouses, WAREHOUSE_USERS)):
+    for codes, roles in (
+        (chain.regions, REGION_USERS), (chain.stores, STORE_USERS),
+        (chain.warehouses, WAREHOUSE_USERS),
+    ):  # fmt: skip
         wanted += [
             (username_for(code, suffix), role, title, code)
             for code in codes

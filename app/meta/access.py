@@ -34,10 +34,10 @@ from sqlalchemy import ColumnElement, event, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.i18n import _
-from app.kernel.locations import Location, LocationType, region_of
+from app.kernel.locations import Location, LocationType, path_ids, region_of
 from app.kernel.stocktake import Stocktake, StocktakeState
 from app.kernel.tokens import ApiToken, TokenPrincipal
-from app.kernel.users import User, user_locations
+from app.kernel.users import User, UserRole, user_locations
 from app.meta.loader import schema_issues
 from app.meta.yamlsource import MetadataInvalid, parse_yaml
 
@@ -135,6 +135,44 @@ roles_provider: Callable[[], dict[str, dict]] = shipped_roles
 
 def role_definitions() -> dict[str, dict]:
     return roles_provider()
+
+
+def managing_roles() -> list[str]:
+    """The roles whose holders manage the locations they are assigned to (``manages`` in
+    ``roles.yaml``): a store's manager, a warehouse's supervisor, a region's manager."""
+    return sorted(name for name, role in role_definitions().items() if role.get("manages"))
+
+
+def managers_of(
+    session: Session, location_id: int, from_region: bool = False, skip: Iterable[int] = ()
+) -> list[int]:
+    """The ids of the active users who manage ``location_id``: those holding a managing role at
+    it — or, where there are none (a vacant post; only people in ``skip``, such as the one who
+    asks), at the nearest location above it that has some, up to HQ. ``from_region`` starts at
+    its region (the region manager, 区域经理) or, outside any region, at the location above."""
+    location = session.get(Location, location_id)
+    if location is None:
+        return []
+    chain = path_ids(location.path)
+    if from_region:
+        region = region_of(session, location)
+        chain = path_ids(region.path) if region is not None else chain[:-1]
+    held = session.execute(
+        select(user_locations.c.location_id, UserRole.user_id)
+        .join(UserRole, UserRole.user_id == user_locations.c.user_id)
+        .join(User, User.id == UserRole.user_id)
+        .where(
+            UserRole.role.in_(managing_roles()),
+            user_locations.c.location_id.in_(chain),
+            User.active.is_(True),
+        )
+    ).all()
+    skipped = set(skip)
+    for at in reversed(chain):
+        found = sorted({user for place, user in held if place == at} - skipped)
+        if found:
+            return found
+    return []
 
 
 def validate_roles(names: Iterable[str]) -> list[str]:

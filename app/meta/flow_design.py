@@ -53,10 +53,15 @@ class StateView:
     rights_roles: list[str] = field(default_factory=list)
 
 
+#: A level's ``manager`` as the designer offers it: its form value → its YAML value.
+MANAGERS = {"location": True, "region": "region"}
+
+
 @dataclass
 class Approvers:
     roles: list[str]
-    manager: bool
+    #: "location", "region" (``MANAGERS``) or "" for none
+    manager: str
     users: str
     #: whoever an expression over the record names (user ids)
     expr: str = ""
@@ -69,7 +74,7 @@ class LevelView:
     label_zh: str
     label_en: str
     roles: list[str]
-    manager: bool
+    manager: str
     users: str
     mode: str
     when: str
@@ -204,10 +209,16 @@ def _transition_view(path: str, raw) -> TransitionView:
 def _approvers_view(raw) -> Approvers:
     raw = raw if isinstance(raw, dict) else {}
     return Approvers(
-        yaml_edit.names_of(raw, "roles"), raw.get("manager") is True,
+        yaml_edit.names_of(raw, "roles"), _manager_view(raw.get("manager")),
         ", ".join(str(user) for user in raw.get("users") or []),
         yaml_edit.text_of(raw.get("expr")),
     )  # fmt: skip
+
+
+def _manager_view(value) -> str:
+    if value is True:
+        return "location"
+    return "region" if value == "region" else ""
 
 
 def _level_view(path: str, raw) -> LevelView:
@@ -506,13 +517,13 @@ def _put(raw: CommentedMap, key: str, value, order, values=None) -> None:
 
 
 def _set_approvers(approvers: CommentedMap, values, roles: list[str], prefix: str = "") -> None:
-    """Who approves (or, with ``prefix`` "cc_", is copied): the roles ticked, the location's
-    manager, named people (comma-separated user names), the people an expression over the
-    record names (user ids)."""
+    """Who approves (or, with ``prefix`` "cc_", is copied): the roles ticked, the manager of the
+    record's location or of its region, named people (comma-separated user names), the people an
+    expression over the record names (user ids)."""
     ticked = yaml_edit.ticked(approvers.get("roles"), values.getlist(f"{prefix}roles"), roles)
     users = [user.strip() for user in values.get(f"{prefix}users", "").split(",") if user.strip()]
     yaml_edit.set_or_drop(approvers, "roles", ticked)
-    yaml_edit.set_or_drop(approvers, "manager", True if values.get(f"{prefix}manager") else None)
+    yaml_edit.set_or_drop(approvers, "manager", MANAGERS.get(values.get(f"{prefix}manager", "")))
     yaml_edit.set_or_drop(approvers, "users", yaml_edit.flow_seq(users) if users else None)
     yaml_edit.set_or_drop(approvers, "expr", values.get(f"{prefix}expr", "").strip() or None)
 

@@ -35,7 +35,6 @@ install(EDITOR)
 
 #: The form actions, as the matrix abbreviates them (the legend spells them out).
 ACTIONS = (("read", "R"), ("create", "C"), ("update", "U"), ("delete", "D"), ("export", "E"))
-FLAGS = ("admin", "audit", "read_only", "api_only")
 
 
 @bp.post("/<roles>/check")
@@ -56,7 +55,7 @@ def matrix(roles: dict) -> dict:
             "name": name,
             "label": label_text(role.get("label"), here) or name,
             "scope": role.get("scope"),
-            "flags": [flag for flag in FLAGS if role.get(flag)],
+            "flags": [flag for flag in role_design.FLAGS if role.get(flag)],
             "reports": role.get("reports", []),
         }
         for name, role in roles.items()

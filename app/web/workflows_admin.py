@@ -128,7 +128,9 @@ def outline(form: FormDef, held: dict[str, int]) -> dict:
     def approvers(spec: dict) -> list[str]:
         who = role_names(spec.get("roles"))
         who += list(spec.get("users") or ())
-        if spec.get("manager"):
+        if spec.get("manager") == "region":
+            who.append(_("the manager of its region (区域经理)"))
+        elif spec.get("manager"):
             who.append(_("the manager of the record's location"))
         if spec.get("expr"):
             who.append(spec["expr"])

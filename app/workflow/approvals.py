@@ -14,19 +14,24 @@ the record waits in the ``pending`` state while each level in turn decides::
           approvers: {manager: true}          # roles / users / manager / expr
           mode: any                            # any = 或签, all = 会签
           time_limit_hours: 24                 # reminder, then escalation to the managers
+        - name: region
+          approvers: {manager: region}         # the region's manager (区域经理)
+          when: amount > 5000                  # a conditional level
         - name: hq
           approvers: {roles: [hq_manager]}
           mode: all
-          when: amount > 50000                 # a conditional level
+          when: amount > 50000
 
 Each approver of the current level gets an ``ApprovalTask``. They approve, reject (驳回: back to
 ``reject_to`` with the reason), return (退回: to an earlier level of their choice) or add an
 approver before or after themselves (加签). While someone is away, a ``Delegation`` hands their
 new tasks to a stand-in. The record's creator is never their own approver unless a level says
-``allow_creator: true``. When the last level approves, the transition's actions run and the
-record moves to ``to`` — all in the caller's transaction, like any transition. ``on_pending`` and
-``on_reject`` actions tell the kernel what the waiting means (a count in review takes no more
-count sheets) and that it is over (back to counting).
+``allow_creator: true``; a manager who asks is approved by the manager above them (a location's
+managers, where none is left, are those of the nearest location above it that has some). When the
+last level approves, the transition's actions run and the record moves to ``to`` — all in the
+caller's transaction, like any transition. ``on_pending`` and ``on_reject`` actions tell the
+kernel what the waiting means (a count in review takes no more count sheets) and that it is over
+(back to counting).
 
 A task names its level by ``level_name``: a record already waiting keeps going when an admin
 changes the levels, with the levels of the workflow as it is now. A level added before the one it
@@ -48,7 +53,7 @@ from app.db import utcnow
 from app.i18n import _
 from app.kernel import jobs
 from app.kernel.errors import KernelError
-from app.kernel.users import User, UserRole, user_locations
+from app.kernel.users import User, UserRole
 from app.meta import access, records
 from app.meta.expressions import Context, ExpressionError, compile_expression
 from app.meta.forms import FormDef, label_text
@@ -64,8 +69,6 @@ from app.workflow.models import (
     inbox_message,
 )
 
-#: Roles that manage a location: "manager of the record's location" approvers.
-MANAGER_ROLES = ("store_manager", "warehouse_supervisor")
 OPEN = ("pending", "waiting")
 #: What an approver may do with their task; all but approve need a comment.
 DECISIONS = ("approve", "reject", "return", "comment")
@@ -136,9 +139,13 @@ def _active(session: Session, ids) -> list[User]:
     return [user for user in users if user is not None and user.is_active]
 
 
-def resolve_approvers(session: Session, form: FormDef, record: Record, spec: dict) -> list[User]:
+def resolve_approvers(
+    session: Session, form: FormDef, record: Record, spec: dict, skip: frozenset[int] = frozenset()
+) -> list[User]:
     """The users a level's ``approvers`` names: by role (within their data scope), by user name,
-    the managers of the record's location, or an expression giving user ids."""
+    the managers of the record's location (``manager: true``) or of its region (``manager:
+    region``) — the nearest ones above when the post is vacant or held only by someone in
+    ``skip`` — or an expression giving user ids."""
     ids: set[int] = set()
     if spec.get("roles"):
         holders = _active(
@@ -153,13 +160,8 @@ def resolve_approvers(session: Session, form: FormDef, record: Record, spec: dic
         ids |= set(session.scalars(select(User.id).where(User.username.in_(spec["users"]))))
     if spec.get("manager") and record.location_id is not None:
         ids |= set(
-            session.scalars(
-                select(UserRole.user_id)
-                .join(user_locations, user_locations.c.user_id == UserRole.user_id)
-                .where(
-                    UserRole.role.in_(MANAGER_ROLES),
-                    user_locations.c.location_id == record.location_id,
-                )
+            access.managers_of(
+                session, record.location_id, from_region=spec["manager"] == "region", skip=skip
             )
         )
     if spec.get("expr"):
@@ -278,9 +280,9 @@ def _open_level(session, form, record, transition, index, user) -> bool:
     if index >= len(levels):
         return False
     level = levels[index]
-    approvers = resolve_approvers(session, form, record, level.get("approvers", {}))
-    if not level.get("allow_creator"):
-        approvers = [a for a in approvers if a.id != record.created_by]
+    creator = frozenset() if level.get("allow_creator") else frozenset({record.created_by})
+    approvers = resolve_approvers(session, form, record, level.get("approvers", {}), creator)
+    approvers = [approver for approver in approvers if approver.id not in creator]
     if not approvers:
         raise ApprovalError(_nobody_approves(level))
     hours = level.get("time_limit_hours")
@@ -652,7 +654,7 @@ def mark_read(session: Session, user, message_ids) -> None:
 
 def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
     """Remind each approver whose task is past its time limit, once, and escalate to the
-    managers of the record's location."""
+    managers of the record's location (those above it when the late approver is its manager)."""
     now = now or utcnow()
     overdue = session.scalars(
         select(ApprovalTask).where(
@@ -667,13 +669,11 @@ def send_reminders(session: Session, now: dt.datetime | None = None) -> int:
         label = record.number or record.id
         overdue_text = {"zh_CN": f"{label}: 审批已超时", "en": f"{label}: approval overdue"}
         session.add(inbox_message(task.approver_id, record.id, overdue_text, kind="reminder"))
-        managers = session.scalars(
-            select(UserRole.user_id)
-            .join(user_locations, user_locations.c.user_id == UserRole.user_id)
-            .where(UserRole.role.in_(MANAGER_ROLES),
-                   user_locations.c.location_id == record.location_id)
-        ).all()  # fmt: skip
-        for manager_id in sorted(set(managers) - {task.approver_id}):
+        if record.location_id is None:
+            managers = []
+        else:
+            managers = access.managers_of(session, record.location_id, skip={task.approver_id})
+        for manager_id in managers:
             escalated = {"zh_CN": f"{label}: {task.level_name} 审批已超时",
                          "en": f"{label}: approval overdue ({task.level_name})"}  # fmt: skip
             session.add(inbox_message(manager_id, record.id, escalated, kind="escalation"))

@@ -25,8 +25,7 @@ from app.kernel import jobs
 from app.kernel.items import Item, Lot, business_today, within_near_expiry
 from app.kernel.locations import Location, LocationType
 from app.kernel.stock import StockBalance
-from app.kernel.users import UserRole, user_locations
-from app.workflow.approvals import MANAGER_ROLES
+from app.meta import access
 from app.workflow.reminders import tell_once
 
 KIND = "expiry"
@@ -87,15 +86,7 @@ def scan(session: Session, today: dt.date | None = None) -> dict:
 
 
 def _notify(session: Session, findings: LocationFindings, today: dt.date) -> int:
-    managers = session.scalars(
-        select(UserRole.user_id)
-        .join(user_locations, user_locations.c.user_id == UserRole.user_id)
-        .where(
-            UserRole.role.in_(MANAGER_ROLES),
-            user_locations.c.location_id == findings.location.id,
-        )
-        .distinct()
-    ).all()
+    managers = access.managers_of(session, findings.location.id)
     key = f"[{today.isoformat()}] {findings.location.code} "
     return tell_once(session, KIND, managers, key, _message(findings))
 

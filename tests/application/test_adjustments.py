@@ -16,6 +16,7 @@ from app.kernel.users import User
 from app.meta.models import Record
 from tests.application import transfers_fixtures as fixtures
 from tests.application.transfers_fixtures import SIGN, approve, ledger, ledger_count, stock
+from tests.forms_fixtures import appoint
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
 
@@ -65,13 +66,19 @@ def test_count_surplus_and_shortage_post_after_approval(db, as_user, chain):
     ]
 
 
-def test_an_other_adjustment_moves_either_way_and_large_ones_need_hq(db, as_user, chain):
+def test_an_other_adjustment_moves_either_way_and_large_ones_need_the_region_and_hq(
+    db, as_user, chain
+):
+    """Above ¥2,000 the warehouse's region manager approves after its supervisor, above ¥5,000
+    HQ after them; a smaller one the supervisor alone."""
+    regional = appoint(db, "regional", "region_manager", chain["R1"])
     clerk, boss, hq = as_user("whclerk"), as_user("whsuper"), as_user("hq")
     body = adjustment(chain, "adjustment", [line(chain, "-1"), line(chain, "1000", cost="6")])
     record = create(clerk, AJ, body)
     assert D(str(record["data"]["amount"])) == D("6008.50")
     submit(clerk, AJ, record["id"])
     approve(db, boss, chain["whsuper"], record["id"])
+    approve(db, as_user("regional"), regional, record["id"])
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(10)  # HQ still to decide
     approve(db, hq, chain["hq"], record["id"])
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(1009)
@@ -79,6 +86,10 @@ def test_an_other_adjustment_moves_either_way_and_large_ones_need_hq(db, as_user
         (D(-1), "adjustment"),
         (D(1000), "adjustment"),
     ]
+    small = create(clerk, AJ, adjustment(chain, "adjustment", [line(chain, "100", cost="6")]))
+    submit(clerk, AJ, small["id"])
+    approve(db, boss, chain["whsuper"], small["id"])
+    assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(1109)
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ def chain(app, db):
             "S2": add_location(session, "S2", "二号店", "store", r1),
             "S9": add_location(session, "S9", "北京店", "store", r2),
         }
-        ids = {code: place.id for code, place in places.items()}
+        ids = {code: place.id for code, place in places.items()} | {"R1": r1.id, "R2": r2.id}
         for username, (role, code) in STAFF.items():
             user = User(username=username, full_name=f"{username} 全名", locale="en")
             user.password_hash = _password_hash()

@@ -26,8 +26,9 @@ def _count(session, model, *where) -> int:
 def test_tiny_chain_through_the_cli(runner, db):
     result = runner.invoke(main, ["demo", *TINY])
     assert result.exit_code == 0, result.output
-    assert "demo data loaded: 9 locations, 13 users, 10 items" in result.output
+    assert "demo data loaded: 9 locations, 15 users, 10 items" in result.output
     assert "sh01_clerk" in result.output and "wh_sh_supervisor" in result.output
+    assert "r_east_manager" in result.output
     assert "documents: adverse_event " in result.output and "item_master 10" in result.output
     today = business_today()
     with db.session() as session:
@@ -38,7 +39,10 @@ def test_tiny_chain_through_the_cli(runner, db):
             "hq": 1, "region": 5, "warehouse": 1, "store": 2,
         }  # fmt: skip
         assert _count(session, Item) == 10
-        assert _count(session, User) == 7 + 2 * 2 + 2 * 1
+        # HQ's 7, two at each store and warehouse, a manager for each region holding them
+        assert _count(session, User) == 7 + 2 * 2 + 2 * 1 + 2
+        regional = session.scalar(select(User).where(User.username == "r_east_manager"))
+        assert regional.role_names == ["region_manager"]
         assert_balances_match_ledger(session)
         receipts = session.scalars(
             select(Record).where(Record.form == "purchase_receipt").order_by(Record.id)

@@ -83,17 +83,17 @@ def test_the_demo_runs_as_a_job_with_progress(db):
     with db.session() as session:
         job = session.get(jobs.Job, job_id)
         assert (job.status, job.progress, job.error) == ("done", 100, None)
-        assert job.result["users"] == 11 and job.result["items"] == 5
+        assert job.result["users"] == 12 and job.result["items"] == 5
         assert job.result["documents"]["item_master"] == {"approved": 5}
         assert job.message == business_today().isoformat()
-        assert session.scalar(select(func.count()).select_from(User)) == 11
+        assert session.scalar(select(func.count()).select_from(User)) == 12
     with db.transaction() as session:
         again = jobs.enqueue(session, "demo", params).id
     jobs.run_until_empty(db)
     with db.session() as session:
         refused = session.get(jobs.Job, again)
         assert refused.status == "failed" and "without users" in refused.error
-        assert session.scalar(select(func.count()).select_from(User)) == 11
+        assert session.scalar(select(func.count()).select_from(User)) == 12
 
 
 def test_a_demo_job_with_bad_parameters_fails_and_writes_nothing(db):

@@ -160,16 +160,20 @@ def test_an_approval_level_is_added_in_the_flow_designer(
     page.wait_for_selector("#level-0-2")
     settled(page)
     level = page.locator("#level-0-2")
-    level.locator("input[name=manager]").uncheck()
+    level.locator("select[name=manager]").select_option("")
     page.wait_for_function("document.querySelector('#designer [data-refused]') !== null")
     assert "Say who approves" in page.inner_text("#designer") or "请指定审批人" in page.inner_text(
         "#designer"
     )
-    assert page.locator("#level-0-2 input[name=manager]").is_checked()  # drawn from the YAML
+    manager = page.locator("#level-0-2 select[name=manager]")
+    assert manager.input_value() == "location"  # drawn from the YAML
     page.locator("#level-0-2 input[name=roles][value=finance]").check()
     page.wait_for_function("document.querySelector('#yaml-text').value.includes('[finance]')")
     settled(page)
-    page.locator("#level-0-2 input[name=manager]").uncheck()
+    manager.select_option("region")  # and the region's manager (区域经理)
+    page.wait_for_function("document.querySelector('#yaml-text').value.includes('manager: region')")
+    settled(page)
+    manager.select_option("")
     page.wait_for_function(
         "document.querySelector('#yaml-text').value.includes('approvers: {roles: [finance]}')"
     )

@@ -34,8 +34,7 @@ def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
                    "cc_users": t.cc.users, "cc_expr": t.cc.expr}  # fmt: skip
         for role in t.cc.roles:
             values.add("cc_roles", role)
-        if t.cc.manager:
-            values["cc_manager"] = "1"
+        values["cc_manager"] = t.cc.manager
     return values
 
 
@@ -46,7 +45,8 @@ def level_inputs(level: flow_design.LevelView) -> MultiDict:
                         "time_limit_hours": level.time_limit_hours})  # fmt: skip
     for role in level.roles:
         values.add("roles", role)
-    for switch in ("manager", "signature", "allow_creator"):
+    values["manager"] = level.manager
+    for switch in ("signature", "allow_creator"):
         if getattr(level, switch):
             values[switch] = "1"
     return values
@@ -203,7 +203,7 @@ def test_an_approval_copies_people_and_a_level_sends_a_rejection_back_to_its_own
     flow = flow_design.view(SCRAP)
     submit = transition_inputs(flow.transitions[0])
     submit.add("cc_roles", "finance")
-    submit["cc_manager"] = "1"
+    submit["cc_manager"] = "location"
     copied = flow_design.update_transition(SCRAP, "0", submit, ROLES)
     assert "      cc: {roles: [finance], manager: true}\n" in copied
     submit["cc_expr"] = "[created_by]"  # and whoever the record names
@@ -232,6 +232,22 @@ def test_a_level_approved_by_whoever_the_record_names():
     qa["expr"] = ""
     with pytest.raises(DesignRefused, match="Say who approves"):
         flow_design.update_level(named, "0.1", qa, ROLES)
+
+
+def test_a_level_approved_by_the_manager_of_the_records_region():
+    """The designer offers the location's manager or its region's (区域经理): the choice is
+    written as ``manager: true`` / ``manager: region`` and read back; none drops the key."""
+    flow = flow_design.view(SCRAP)
+    manager = level_inputs(flow.transitions[0].levels[0])
+    assert manager["manager"] == "location"
+    manager["manager"] = "region"
+    regional = flow_design.update_level(SCRAP, "0.0", manager, ROLES)
+    assert "approvers: {manager: region}" in regional
+    assert flow_design.view(regional).transitions[0].levels[0].manager == "region"
+    manager["manager"] = "location"
+    assert flow_design.update_level(regional, "0.0", manager, ROLES) == SCRAP
+    manager["manager"], manager["roles"] = "", "qa"
+    assert "approvers: {roles: [qa]}" in flow_design.update_level(SCRAP, "0.0", manager, ROLES)
 
 
 def test_ticking_needs_approval_starts_an_approval_ready_to_use():

@@ -111,6 +111,11 @@ def test_label_scope_and_flags():
     with pytest.raises(DesignRefused) as refused:
         role_design.update_role(ROLES, "auditor", values | {"scope": "mine"}, FORMS, REPORTS)
     assert refused.value.field == "scope"
+    # a role made to manage its holders' locations: their manager's approvals come to them
+    assert role_design.view(ROLES, "region_manager", FORMS, REPORTS).flags["manages"] is True
+    managing = ticks(auditor) | {"flag:manages": "1"}
+    after = roles_of(role_design.update_role(ROLES, "auditor", managing, FORMS, REPORTS))
+    assert after["auditor"]["manages"] is True
 
 
 def test_roles_are_added_and_removed():

@@ -108,6 +108,19 @@ def test_an_approval_level_added_in_the_designer_is_waited_for(api, lab_app, scr
     ]  # fmt: skip
 
 
+def test_a_level_is_given_to_the_regions_manager_in_the_designer(api, scrap_flow):
+    """The level's manager is chosen, not ticked: the location's (as shipped), its region's or
+    none; the region's comes back as ``manager: region`` and shows chosen."""
+    shown = api.form(DESIGN, {"yaml": scrap_flow})
+    level = inputs(shown, "level-0-0")
+    assert ("manager", "location") in level
+    regional = [pair for pair in level if pair[0] != "manager"] + [("manager", "region")]
+    changed = new_yaml(post(api, scrap_flow, regional))
+    assert "approvers: {manager: region}" in changed
+    assert ("manager", "region") in inputs(api.form(DESIGN, {"yaml": changed}), "level-0-0")
+    assert "the manager of its region" in shown.text
+
+
 def test_transitions_are_changed_added_and_removed(api, scrap_flow):
     shown = api.form(DESIGN, {"yaml": scrap_flow})
     cancel = [pair for pair in inputs(shown, "transition-1") if pair[0] != "comment"]

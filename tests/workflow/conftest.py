@@ -59,6 +59,7 @@ def wf_org(wf_app):
         region = add_location(session, "R1", "华东", "region", hq)
         locations = {
             "HQ": hq,
+            "R1": region,
             "S1": add_location(session, "S1", "一号店", "store", region),
             "S2": add_location(session, "S2", "二号店", "store", region),
         }

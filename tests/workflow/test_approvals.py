@@ -9,9 +9,12 @@ import re
 from sqlalchemy import select
 
 from app.db import utcnow
+from app.kernel.users import User
+from app.meta.identity import update_user
+from app.meta.models import Record
 from app.workflow import approvals
 from app.workflow.models import ApprovalTask, InboxMessage
-from tests.forms_fixtures import PASSWORD
+from tests.forms_fixtures import PASSWORD, appoint
 
 URL = "/api/v1/forms/spend_request/records"
 SIGN = {"password": PASSWORD, "meaning": "approved"}
@@ -153,9 +156,6 @@ def test_an_approver_who_cannot_see_the_record_is_not_added(wf_app, wf_api, wf_o
     manager = wf_api("manager")
     tid = task_id(db, record_id, wf_org["manager"])
     with db.transaction() as session:  # the auditor loses every role: may read no form
-        from app.kernel.users import User
-        from app.meta.identity import update_user
-
         update_user(session, session.get(User, wf_org["auditor"]), roles=[],
                     location_ids=[wf_org["S1"]])  # fmt: skip
     for other, why in ((wf_org["manager2"], "cannot see records of this location"),
@@ -210,21 +210,57 @@ def test_a_level_of_roles_nobody_holds_says_which_role_would_do(wf_app):
     )
 
 
-def test_self_approval_is_refused(wf_app, wf_api, wf_org, db):
+def test_a_managers_own_request_goes_to_the_manager_above(wf_app, wf_api, wf_org, db):
+    """Self-approval is refused: the store manager's own request goes to the store's other
+    manager; with none left, to the region's manager; with the region's post vacant too (or its
+    holder no longer active), to HQ's manager; with nobody above either, the submission is
+    refused, nothing written."""
     manager = wf_api("manager")
     record_id = submit(manager, wf_org)  # the manager's own request
     assert tasks(db, record_id) == {"store": [wf_org["deputy"]]}
-    # nobody else can: the submission is refused, nothing written
+    appoint(db, "deputy", "store_clerk", wf_org["S1"])
+    assert tasks(db, submit(manager, wf_org)) == {"store": [wf_org["hq"]]}
+    regional = appoint(db, "regional", "region_manager", wf_org["R1"])
+    assert tasks(db, submit(manager, wf_org)) == {"store": [regional]}
     with db.transaction() as session:
-        from app.kernel.users import User
-        from app.meta.identity import update_user
-
-        update_user(session, session.get(User, wf_org["deputy"]), roles=["store_clerk"],
-                    location_ids=[wf_org["S1"]])  # fmt: skip
+        session.get(User, regional).active = False
+    assert tasks(db, submit(manager, wf_org)) == {"store": [wf_org["hq"]]}
+    appoint(db, "hq", "auditor", wf_org["HQ"])
     record = manager.post(URL, json={"location": wf_org["S1"], "amount": "5"}).json
     response = manager.post(f"{URL}/{record['id']}/transitions/submit", json={})
     assert response.status_code == 409 and "Nobody can approve" in response.json["error"]
     assert state(manager, record["id"]) == "draft"
+
+
+def test_a_region_level_asks_the_regions_manager_and_a_late_store_manager_is_escalated_there(
+    wf_app, wf_api, wf_org, db
+):
+    """``manager: region`` names the manager of the record's region, not the store's own (a
+    vacant region: HQ's manager). A store manager who lets a task run late is escalated to the
+    region's manager, not to themselves."""
+    regional = appoint(db, "regional", "region_manager", wf_org["R1"])
+    appoint(db, "clerk_s2", "store_clerk", wf_org["S2"])
+    record = wf_api("clerk_s2").post(URL, json={"location": wf_org["S2"], "amount": "800"}).json
+    form = wf_app.extensions["lianku.registry"].form("spend_request")
+    with db.transaction() as session:
+        saved = session.get(Record, record["id"])
+        asked = {
+            manager: [user.id for user in approvals.resolve_approvers(
+                session, form, saved, {"manager": manager})]
+            for manager in (True, "region")
+        }  # fmt: skip
+        assert asked == {True: [wf_org["manager2"]], "region": [regional]}
+        session.get(User, regional).active = False
+        vacant = approvals.resolve_approvers(session, form, saved, {"manager": "region"})
+        assert [user.id for user in vacant] == [wf_org["hq"]]
+        session.get(User, regional).active = True
+    response = wf_api("clerk_s2").post(f"{URL}/{record['id']}/transitions/submit", json={})
+    assert response.status_code == 200, response.json
+    assert tasks(db, record["id"]) == {"store": [wf_org["manager2"]]}
+    with db.transaction() as session:
+        assert approvals.send_reminders(session, now=utcnow() + dt.timedelta(hours=5)) == 1
+        kinds = {(m.kind, m.user_id) for m in session.scalars(select(InboxMessage))}
+    assert kinds == {("reminder", wf_org["manager2"]), ("escalation", regional)}
 
 
 def test_someone_elses_task_is_not_found_and_not_decided(wf_app, wf_api, wf_org, db):
@@ -383,8 +419,6 @@ def test_a_removed_last_level_lets_the_record_finish_its_approval(wf_app, wf_api
 
 
 def test_the_record_page_names_steps_and_history_by_their_labels(wf_app, wf_api, wf_org, db):
-    from app.kernel.users import User
-
     with db.transaction() as session:
         session.get(User, wf_org["clerk"]).locale = "zh_CN"
     clerk = wf_api("clerk")

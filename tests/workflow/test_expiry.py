@@ -104,6 +104,21 @@ def test_scan_flags_per_location_and_notifies_managers_once_a_day(db):
     assert [len(texts) for texts in inbox(db).values()] == [2, 2]
 
 
+def test_a_store_without_a_manager_has_its_findings_told_to_the_manager_above(db):
+    """Nobody manages S1 now: its expiry findings go to the manager of the location above it
+    (here HQ's), not to nobody; W1 still tells its own supervisor only."""
+    ids = stock_world(db, DAY)
+    with db.transaction() as session:
+        hq = session.scalar(select(Location).where(Location.code == "HQ"))
+        boss = _user(session, "boss", "hq_manager", hq)
+        update_user(session, session.get(User, ids["manager"]), roles=["store_clerk"],
+                    location_ids=[ids["s1"]])  # fmt: skip
+        assert expiry.scan(session, DAY)["notified"] == 2
+    messages = inbox(db)
+    assert set(messages) == {boss, ids["super"]}
+    assert messages[boss][0][1].startswith("[2026-11-25] S1 一号店: expired 1")
+
+
 def test_expired_stock_stays_unsellable(db):
     ids = stock_world(db, DAY)
     with pytest.raises(LotExpired), db.transaction() as session:
