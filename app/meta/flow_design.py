@@ -33,7 +33,7 @@ TRANSITION_KEYS = ("name", "from", "to", "label", "roles", "condition", "conditi
                    "skip_submit_rules", "comment", "signature", "allow_creator")  # fmt: skip
 LEVEL_KEYS = ("name", "label", "approvers", "mode", "when", "reject_to", "signature",
               "allow_creator", "time_limit_hours")  # fmt: skip
-APPROVAL_KEYS = ("pending", "reject_to", "cc", "levels", "on_pending", "on_reject")
+APPROVAL_KEYS = ("pending", "reject_to", "cc", "withdraw", "levels", "on_pending", "on_reject")
 
 
 @dataclass
@@ -118,6 +118,8 @@ class TransitionView:
     reject_to: str = ""
     #: who is copied once it is approved (抄送): roles, the location's manager, named people
     cc: Approvers | None = None
+    #: whoever submitted it may take it back while it waits (撤回)
+    withdraw: bool = True
     levels: list[LevelView] | None = None
     other_keys: list[str] = field(default_factory=list)
 
@@ -197,6 +199,7 @@ def _transition_view(path: str, raw) -> TransitionView:
         shown.pending = str(approval.get("pending", ""))
         shown.reject_to = str(approval.get("reject_to") or "")
         shown.cc = _approvers_view(approval.get("cc"))
+        shown.withdraw = approval.get("withdraw") is not False
         shown.levels = [
             _level_view(f"{path}.{index}", level)
             for index, level in enumerate(approval.get("levels") or [])
@@ -400,7 +403,8 @@ def _update_approval(document, raw: CommentedMap, values, source: str, roles: li
         return
     states = document["states"]
     approval = raw.get("approval")
-    if not isinstance(approval, CommentedMap):
+    started = not isinstance(approval, CommentedMap)
+    if started:
         pending = values.get("pending") or WAITING
         if pending == WAITING and WAITING not in states:
             states[WAITING] = _flow_map()
@@ -421,6 +425,8 @@ def _update_approval(document, raw: CommentedMap, values, source: str, roles: li
         cc = _flow_map()
     _set_approvers(cc, values, roles, "cc_")
     _put(approval, "cc", cc or None, APPROVAL_KEYS)
+    if not started:  # (a new approval's form had no such box: it may be withdrawn)
+        _put(approval, "withdraw", None if values.get("withdraw") else False, APPROVAL_KEYS)
 
 
 def add_transition(text: str, values) -> str:

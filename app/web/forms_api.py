@@ -34,6 +34,7 @@ from app.web.auth import unauthorized
 from app.web.forms_common import (
     MAX_PAGE,
     MAX_PER_PAGE,
+    comment_text,
     edited_version,
     json_error,
     lookup_limit,
@@ -44,7 +45,7 @@ from app.web.forms_common import (
     whole_number,
 )
 from app.web.session import db_session
-from app.workflow import engine
+from app.workflow import approvals, engine
 
 bp = Blueprint("forms_api", __name__, url_prefix="/api/v1")
 
@@ -371,6 +372,18 @@ def fire_transition(form, record_id, transition):
         engine.audit_refused_signature(session, current_user, form, record_id, transition)
         session.commit()
         return json_error(exc)
+    return _dump(form, record, 200)
+
+
+@bp.post("/forms/<form>/records/<int:record_id>/withdraw")
+@api_auth
+@idempotent
+def withdraw(form, record_id):
+    """撤回: whoever submitted the record takes it back from its approvers; JSON ``comment``."""
+    body = _optional_body()
+    session = db_session()
+    record = records.get(session, registry(), current_user, form, record_id, for_update=True)
+    approvals.withdraw(session, registry(), record, current_user, comment_text(body.get("comment")))
     return _dump(form, record, 200)
 
 

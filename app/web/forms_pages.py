@@ -359,6 +359,7 @@ def detail(form, record_id):
         step_label=engine.step_label, history_label=engine.history_label,
         origin_label=lambda reason: engine.origin_label(registry(), reason),
         label_text=label_text, my_tasks=approvals.my_tasks_on(session, current_user, record),
+        may_withdraw=approvals.may_withdraw(session, definition, record, current_user),
         level_label=lambda task: engine.level_label(definition, task.level_name),
         diagram=diagram(definition) if definition.workflow else None, current=record.state,
     )  # fmt: skip
@@ -543,6 +544,28 @@ def _without_unsent(payload: dict, data, locked: set[str]) -> dict:
 def _unlocked(payload: dict, locked: set[str]) -> dict:
     """A refused save's values to show again: the locked fields as the record holds them."""
     return {key: value for key, value in payload.items() if key not in locked}
+
+
+@bp.post("/<form>/<int:record_id>/withdraw")
+@login_required
+def withdraw(form, record_id):
+    """The detail page's 撤回 button: its submitter takes the record back from its approvers."""
+    _form(form)
+    session = db_session()
+    try:
+        record = records.get(session, registry(), current_user, form, record_id, for_update=True)
+        approvals.withdraw(session, registry(), record, current_user, request.form.get("comment"))
+        session.commit()
+    except RecordNotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    except RecordError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+    else:
+        flash(_("Withdrawn: it is back with you."), "info")
+    return redirect(url_for("forms.detail", form=form, record_id=record_id))
 
 
 @bp.post("/<form>/<int:record_id>/delete")

@@ -234,6 +234,26 @@ def _form_paths(form: FormDef, here: str | None, principal) -> dict:
                 },
             },
         }
+    if any(t.get("approval") for t in transitions):
+        paths[f"{base}/records/{{id}}/withdraw"] = {
+            "parameters": [_id_param()],
+            "post": {
+                "tags": tag,
+                "summary": _(
+                    "Withdraw it from its approvers (撤回): whoever submitted it, while "
+                    "it waits; back in the state it was submitted from"
+                ),
+                "parameters": [IDEMPOTENCY],
+                "requestBody": _body(
+                    {"type": "object", "properties": {"comment": {"type": "string"}}},
+                    required=False,
+                ),
+                "responses": {
+                    "200": _answer(_("The record, back where it was submitted from."), record),
+                    **_errors("401", "403", "404", "409", "422"),
+                },
+            },
+        }
     return paths
 
 

@@ -368,6 +368,84 @@ def abandon(session, record: Record, left: str, transitions: list[dict]) -> None
             _close_open(session, record, transition["name"])
 
 
+def submission(session: Session, form: FormDef, record: Record):
+    """The approval ``record`` waits for now and the event that started it (who submitted it,
+    from which state) as ``(transition, event)``; None when it waits for none."""
+    for transition in (form.workflow or {}).get("transitions", []):
+        waiting_here = (transition.get("approval") or {}).get("pending") == record.state
+        if not waiting_here or not _tasks(session, record, transition["name"]):
+            continue
+        event = session.scalar(
+            select(WorkflowEvent)
+            .where(WorkflowEvent.record_id == record.id,
+                   WorkflowEvent.transition == transition["name"],
+                   WorkflowEvent.to_state == record.state)
+            .order_by(WorkflowEvent.id.desc())
+            .limit(1)
+        )  # fmt: skip
+        if event is not None:
+            return transition, event
+    return None
+
+
+def may_withdraw(session: Session, form: FormDef, record: Record, user) -> bool:
+    """Whether ``user`` submitted the approval ``record`` waits for, and its flow lets them take
+    it back (``withdraw: false`` on the approval says no)."""
+    found = submission(session, form, record)
+    return (
+        found is not None
+        and found[0]["approval"].get("withdraw", True)
+        and found[1].user_id == getattr(user, "id", None)
+    )
+
+
+def withdraw(session: Session, registry, record: Record, user, comment: str | None = None):
+    """撤回: whoever submitted a record takes it back while it still waits for its approvers —
+    to correct it, or because it is no longer wanted. Its open tasks close and their approvers
+    are told; the approval's ``on_reject`` actions undo what the waiting meant, as a rejection's
+    do; the record is back in the state it was submitted from. ``record`` is locked by the
+    caller."""
+    form = registry.form(record.form)
+    found = submission(session, form, record)
+    if found is None:
+        raise ApprovalError(_("This record is not waiting for an approval."))
+    transition, submitted = found
+    if transition["approval"].get("withdraw", True) is False:
+        raise TransitionNotAllowed(
+            _("Its flow does not let a submission be withdrawn: ask an approver to reject it.")
+        )
+    if submitted.user_id != getattr(user, "id", None):
+        raise TransitionNotAllowed(_("Only whoever submitted it may withdraw it."))
+    comment = (comment or "").strip() or None
+    asked = _tasks(session, record, transition["name"], ("pending",))
+    savepoint = session.begin_nested()
+    try:
+        _close_open(session, record, transition["name"])
+        old = record.state
+        record.state = submitted.from_state
+        _run_hook(session, registry, record, transition, "on_reject", user, comment)
+    except (ActionError, KernelError) as exc:
+        savepoint.rollback()
+        raise TransitionRefused(str(exc), getattr(exc, "field", None)) from None
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    record.updated_at, record.updated_by = utcnow(), user.id
+    event = _event(session, record, "withdrawn", old, user, comment)
+    number = record.number or record.id
+    text = {"zh_CN": f"{number}: 提交人已撤回，无需再审批",
+            "en": f"{number}: withdrawn by its submitter, nothing to approve"}  # fmt: skip
+    for approver_id in sorted({task.approver_id for task in asked}):
+        session.add(inbox_message(approver_id, record.id, text, kind="withdrawn",
+                                  sender_id=user.id))  # fmt: skip
+    session.flush()
+    records.audit_as(session, user, "approval.withdraw", "record", record.id,
+                     changes={"transition": transition["name"], "state": record.state},
+                     reason=comment)  # fmt: skip
+    return event
+
+
 def _my_task(session: Session, registry, task_id: int, user):
     """The task, its record (locked), form and transition — or a typed refusal."""
     task = session.get(ApprovalTask, task_id)

@@ -291,6 +291,7 @@ _AUDIT_ACTIONS = {
     "approval.return": _l("Approval: returned"),
     "approval.comment": _l("Approval: comment"),
     "approval.add_approver": _l("Approval: approver added"),
+    "approval.withdraw": _l("Approval: withdrawn by its submitter"),
 }
 
 
@@ -300,6 +301,8 @@ def step_label(form: FormDef, step: str, locale: str | None = None) -> str:
     locale = locale or records.locale()
     if step == "approved":
         return str(_("Approval complete"))
+    if step == "withdrawn":
+        return str(_("Withdrawn by its submitter"))
     kind, _sep, level = step.partition(":")
     if level and kind in _STEPS:
         return str(_STEPS[kind]) % {"level": level_label(form, level, locale)}

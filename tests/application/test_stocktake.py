@@ -293,6 +293,21 @@ def test_a_count_in_review_refuses_sheets_until_the_manager_sends_it_back(db, as
     assert stock(db)[("WH1", "STRIP", "L1", "available")] == D(8)
 
 
+def test_a_count_submitted_for_review_and_withdrawn_takes_sheets_again(db, as_user, chain):
+    """Its submitter takes the count back from review (撤回): the approval's on_reject runs as a
+    rejection's would — back to counting, the sheet refused in review now counts."""
+    clerk, boss = as_user("whclerk"), as_user("whsuper")
+    stocktake = open_count(boss, chain)
+    line = {"item": chain["strip"], "lot": "L1", "quantity": "4"}
+    assert fire(clerk, ST, stocktake["id"], "submit").json["state"] == "review"
+    sheet, response = count_sheet(clerk, chain, stocktake, [line])
+    assert response.status_code == 409, response.json
+    withdrawn = clerk.post(f"{ST}/{stocktake['id']}/withdraw", json={"comment": "one aisle left"})
+    assert withdrawn.status_code == 200 and withdrawn.json["state"] == "counting", withdrawn.json
+    assert fire(clerk, SC, sheet["id"], "submit").status_code == 200
+    assert entries(db) == 1
+
+
 def _all_counted_but_ecg(chain) -> list[dict]:
     """Lines counting WH1's strips as booked: only the ECG units make a variance."""
     return [{"item": chain["strip"], "lot": "L1", "quantity": "10"},

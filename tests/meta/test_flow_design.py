@@ -35,6 +35,8 @@ def transition_inputs(t: flow_design.TransitionView) -> MultiDict:
         for role in t.cc.roles:
             values.add("cc_roles", role)
         values["cc_manager"] = t.cc.manager
+        if t.withdraw:
+            values["withdraw"] = "1"
     return values
 
 
@@ -248,6 +250,18 @@ def test_a_level_approved_by_the_manager_of_the_records_region():
     assert flow_design.update_level(regional, "0.0", manager, ROLES) == SCRAP
     manager["manager"], manager["roles"] = "", "qa"
     assert "approvers: {roles: [qa]}" in flow_design.update_level(SCRAP, "0.0", manager, ROLES)
+
+
+def test_withdrawing_a_submission_is_switched_off_and_on():
+    flow = flow_design.view(SCRAP)
+    submit = transition_inputs(flow.transitions[0])
+    assert flow.transitions[0].withdraw and submit["withdraw"] == "1"
+    del submit["withdraw"]
+    kept = flow_design.update_transition(SCRAP, "0", submit, ROLES)
+    assert safe_load(kept)["transitions"][0]["approval"]["withdraw"] is False
+    assert not flow_design.view(kept).transitions[0].withdraw
+    submit["withdraw"] = "1"
+    assert flow_design.update_transition(kept, "0", submit, ROLES) == SCRAP
 
 
 def test_ticking_needs_approval_starts_an_approval_ready_to_use():

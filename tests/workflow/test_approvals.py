@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import select
 
 from app.db import utcnow
@@ -14,6 +15,7 @@ from app.meta.identity import update_user
 from app.meta.models import Record
 from app.workflow import approvals
 from app.workflow.models import ApprovalTask, InboxMessage
+from tests.application.races import race_behind_a_lock
 from tests.forms_fixtures import PASSWORD, appoint
 
 URL = "/api/v1/forms/spend_request/records"
@@ -261,6 +263,88 @@ def test_a_region_level_asks_the_regions_manager_and_a_late_store_manager_is_esc
         assert approvals.send_reminders(session, now=utcnow() + dt.timedelta(hours=5)) == 1
         kinds = {(m.kind, m.user_id) for m in session.scalars(select(InboxMessage))}
     assert kinds == {("reminder", wf_org["manager2"]), ("escalation", regional)}
+
+
+def test_the_submitter_withdraws_a_record_waiting_for_its_approvers(wf_api, wf_org, db):
+    """撤回: only whoever submitted it, only while it waits — after a level approved too; its
+    open tasks close and their approvers are told; it is back in draft, the step and its
+    reason on the timeline and in the history; submitted again, it is approved as before."""
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    record_id = submit(clerk, wf_org, amount="60000")  # the HQ countersign level applies too
+    assert 'id="withdraw"' in clerk.get(f"/forms/spend_request/{record_id}").text
+    assert 'id="withdraw"' not in manager.get(f"/forms/spend_request/{record_id}").text
+    refused = manager.post(f"{URL}/{record_id}/withdraw", json={})
+    assert refused.status_code == 403 and "Only whoever submitted it" in refused.json["error"]
+    decide(manager, db, record_id, wf_org["manager"], decision="approve")
+    assert tasks(db, record_id) == {"region": sorted([wf_org["hq"], wf_org["qa"]])}
+    response = clerk.post(f"{URL}/{record_id}/withdraw", json={"comment": "wrong amount"})
+    assert response.status_code == 200, response.json
+    assert response.json["state"] == "draft" and tasks(db, record_id) == {}
+    with db.session() as session:
+        told = {(m.user_id, m.kind, m.message_en) for m in session.scalars(
+            select(InboxMessage).where(InboxMessage.kind == "withdrawn"))}  # fmt: skip
+    number = response.json["number"] or record_id
+    assert told == {(who, "withdrawn", f"{number}: withdrawn by its submitter, nothing to approve")
+                    for who in (wf_org["hq"], wf_org["qa"])}  # fmt: skip
+    page = clerk.get(f"/forms/spend_request/{record_id}").text
+    assert "Withdrawn by its submitter" in page and "wrong amount" in page
+    assert "Approval: withdrawn by its submitter" in page and 'id="withdraw"' not in page
+    again = clerk.post(f"{URL}/{record_id}/withdraw", json={})
+    assert again.status_code == 409 and "not waiting for an approval" in again.json["error"]
+    assert clerk.post(f"{URL}/{record_id}/withdraw", json={"comment": 5}).status_code == 422
+    # corrected and submitted again: asked from the first level on, approved as before
+    body = {"location": wf_org["S1"], "amount": "800", "version": response.json["version"]}
+    changed = clerk.put(f"{URL}/{record_id}", json=body)
+    assert changed.status_code == 200, changed.json
+    response = clerk.post(f"{URL}/{record_id}/transitions/submit", json={})
+    assert response.json["state"] == "in_approval"
+    decide(manager, db, record_id, wf_org["manager"], decision="approve")
+    decide(wf_api("qa"), db, record_id, wf_org["qa"], decision="approve", signature=SIGN)
+    assert state(clerk, record_id) == "approved"
+    assert clerk.post(f"{URL}/{record_id}/withdraw", json={}).status_code == 409
+
+
+def test_withdrawing_from_the_record_page_and_a_flow_that_forbids_it(
+    wf_app, wf_api, wf_org, db, monkeypatch
+):
+    clerk = wf_api("clerk")
+    record_id = submit(clerk, wf_org)
+    page = clerk.form(f"/forms/spend_request/{record_id}/withdraw", {"comment": "not needed"})
+    assert page.status_code == 302 and state(clerk, record_id) == "draft"
+    assert "back with you" in clerk.get(page.headers["Location"]).text
+    approval = wf_app.extensions["lianku.registry"].form("spend_request").workflow[
+        "transitions"][0]["approval"]  # fmt: skip
+    monkeypatch.setitem(approval, "withdraw", False)
+    record_id = submit(clerk, wf_org)
+    assert 'id="withdraw"' not in clerk.get(f"/forms/spend_request/{record_id}").text
+    refused = clerk.post(f"{URL}/{record_id}/withdraw", json={})
+    assert refused.status_code == 403 and "ask an approver to reject it" in refused.json["error"]
+    assert state(clerk, record_id) == "in_approval" and tasks(db, record_id)
+
+
+@pytest.mark.postgres_only
+def test_a_withdrawal_and_the_last_approval_at_once_one_wins(wf_api, wf_org, db):
+    """QA approves the last level as the clerk withdraws (real threads on PostgreSQL, held at
+    the record's lock until both wait there): one is done, the other refused — never an approved
+    record whose approval was withdrawn, nor a draft whose last level approved."""
+    clerk, manager, qa = wf_api("clerk"), wf_api("manager"), wf_api("qa")
+    record_id = submit(clerk, wf_org)
+    decide(manager, db, record_id, wf_org["manager"], decision="approve")
+    last = task_id(db, record_id, wf_org["qa"])
+    results: dict[str, int] = {}
+
+    def approve():
+        body = {"decision": "approve", "signature": SIGN}
+        decided = qa.post(f"/api/v1/approval-tasks/{last}/decision", json=body)
+        results["approve"] = decided.status_code
+
+    def withdraw():
+        results["withdraw"] = clerk.post(f"{URL}/{record_id}/withdraw", json={}).status_code
+
+    race_behind_a_lock(db, record_id, [(approve, (), {}), (withdraw, (), {})])
+    assert sorted(results.values()) == [200, 409], results
+    expected = "approved" if results["approve"] == 200 else "draft"
+    assert state(clerk, record_id) == expected and tasks(db, record_id) == {}
 
 
 def test_someone_elses_task_is_not_found_and_not_decided(wf_app, wf_api, wf_org, db):
