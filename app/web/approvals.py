@@ -76,6 +76,29 @@ def add_approver(task_id):
     return jsonify(_task_json(added)), 201
 
 
+@bp.get("/api/v1/approval-tasks/<int:task_id>/candidates")
+@api_auth
+def hand_over_candidates(task_id):
+    """Whom the caller's task may be handed to, as a picker reads them (``q``: name)."""
+    found = approvals.hand_over_candidates(
+        db_session(), registry(), task_id, current_user, request.args.get("q", "")
+    )
+    return jsonify(results=[{"value": u.id, "label": u.full_name} for u in found])
+
+
+@bp.post("/api/v1/approval-tasks/<int:task_id>/handover")
+@api_auth
+@idempotent
+def hand_over(task_id):
+    """转交 — JSON: ``user`` (id), ``comment``."""
+    body = _body()
+    taken = approvals.hand_over(
+        db_session(), registry(), task_id, current_user, body.get("user"),
+        comment_text(body.get("comment")),
+    )  # fmt: skip
+    return jsonify(_task_json(taken)), 201
+
+
 def _when(value, name: str) -> dt.datetime:
     """An ISO 8601 moment, in UTC; one outside the years 1–9999 once in UTC is refused too."""
     try:
@@ -204,9 +227,29 @@ def inbox_count():
 @bp.post("/inbox/tasks/<int:task_id>/decision")
 @login_required
 def decide_from_page(task_id):
+    return _from_page(task_id, lambda: _decide(task_id, request.form))
+
+
+@bp.post("/inbox/tasks/<int:task_id>/handover")
+@login_required
+def hand_over_from_page(task_id):
+    """The record page's 转交: the colleague chosen in the picker."""
+    return _from_page(task_id, lambda: approvals.hand_over(
+        db_session(), registry(), task_id, current_user, _chosen(request.form.get("user", "")),
+        request.form.get("comment"),
+    ))  # fmt: skip
+
+
+def _chosen(value: str) -> int | None:
+    """The user id a picker sent (nothing chosen: None, refused by the engine by name)."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def _from_page(task_id: int, act):
+    """Do ``act`` on a task from a page, then back to the record (``next=record``) or inbox."""
     session = db_session()
     try:
-        _decide(task_id, request.form)
+        act()
         session.commit()
     except RecordNotFound:
         abort(404)

@@ -399,6 +399,36 @@ def _shared_paths(principal) -> dict:
                 },
             },
         },
+        "/api/v1/approval-tasks/{id}/candidates": {
+            "parameters": [_id_param()],
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("Whom one's task may be handed to (q: part of a name)"),
+                "parameters": [{"name": "q", "in": "query", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _answer(_("Users as choices: value (id) and label (name).")),
+                    **_errors("401", "404"),
+                },
+            },
+        },
+        "/api/v1/approval-tasks/{id}/handover": {
+            "parameters": [_id_param()],
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Hand one's task to a colleague who decides it instead (转交)"),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["user"],
+                        "properties": {"user": {"type": "integer"}, "comment": {"type": "string"}},
+                    }
+                ),
+                "responses": {
+                    "201": _answer(_("The colleague's task.")),
+                    **_errors("401", "404", "409", "422"),
+                },
+            },
+        },
         "/api/v1/attachments/{id}": {
             "parameters": [_id_param()],
             "get": {

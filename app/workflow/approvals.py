@@ -46,7 +46,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import cache
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
@@ -446,12 +446,14 @@ def withdraw(session: Session, registry, record: Record, user, comment: str | No
     return event
 
 
-def _my_task(session: Session, registry, task_id: int, user):
-    """The task, its record (locked), form and transition — or a typed refusal."""
+def _my_task(session: Session, registry, task_id: int, user, lock: bool = True):
+    """The task, its record (locked, unless only read), form and transition — or a typed
+    refusal."""
     task = session.get(ApprovalTask, task_id)
     if task is None:
         raise TaskNotFound(task_id)
-    record = session.scalar(select(Record).where(Record.id == task.record_id).with_for_update())
+    query = select(Record).where(Record.id == task.record_id)
+    record = session.scalar(query.with_for_update() if lock else query)
     if task.approver_id != getattr(user, "id", None) or not access.in_scope(
         session, user, record.location_id
     ):
@@ -615,15 +617,22 @@ def _approved_since_round(session, record: Record, transition: dict) -> set[str]
     return approved
 
 
-def add_approver(session: Session, registry, task_id: int, user, other_id, position: str):
-    """加签: ``other_id`` approves before me (my task waits) or after me (theirs waits)."""
-    task, record, form, _transition, _level = _my_task(session, registry, task_id, user)
+def _other_approver(session: Session, record: Record, form: FormDef, user, other_id) -> User:
+    """The colleague ``other_id`` names, if they could decide a task on ``record``: not me,
+    not its creator, active, able to see it."""
     other = session.get(User, other_id) if type(other_id) is int and 0 < other_id < 2**63 else None
     if other is None or other.id in (user.id, record.created_by):
         raise ValidationFailed({"user": [_("Choose another active user.")]})
     why = _why_not_approver(session, other, form, record.location_id)
     if why is not None:
         raise ValidationFailed({"user": [why]})
+    return other
+
+
+def add_approver(session: Session, registry, task_id: int, user, other_id, position: str):
+    """加签: ``other_id`` approves before me (my task waits) or after me (theirs waits)."""
+    task, record, form, _transition, _level = _my_task(session, registry, task_id, user)
+    other = _other_approver(session, record, form, user, other_id)
     if position not in ("before", "after"):
         raise ValidationFailed({"position": [_("Choose before or after.")]})
     added = ApprovalTask(
@@ -646,6 +655,62 @@ def add_approver(session: Session, registry, task_id: int, user, other_id, posit
         changes={"task": task.id, "added": other.id, "position": position},
     )
     return added
+
+
+#: How many users a hand-over search reads to find those who could take the task.
+CANDIDATES_SCANNED = 200
+
+
+def hand_over_candidates(session: Session, registry, task_id: int, user, q: str = "",
+                         limit: int = 20) -> list[User]:  # fmt: skip
+    """Whom my task may be handed to, matching ``q`` (user name or name): active colleagues who
+    can see the record, not its creator, without this step open already — wherever they work
+    (the region's or HQ's manager too), not only those I may see."""
+    task, record, form, transition, _level = _my_task(session, registry, task_id, user, lock=False)
+    holding = {t.approver_id for t in _tasks(session, record, transition["name"])
+               if t.level_name == task.level_name}  # fmt: skip
+    query = select(User).where(User.active.is_(True), User.id.not_in(
+        {user.id, *holding} | ({record.created_by} if record.created_by else set())))  # fmt: skip
+    if q.strip():
+        pattern = f"%{q.strip()}%"
+        query = query.where(or_(User.username.ilike(pattern), User.full_name.ilike(pattern)))
+    found = []
+    for other in session.scalars(query.order_by(User.full_name).limit(CANDIDATES_SCANNED)):
+        if _why_not_approver(session, other, form, record.location_id) is None:
+            found.append(other)
+        if len(found) == limit:
+            break
+    return found
+
+
+def hand_over(session: Session, registry, task_id: int, user, other_id, comment=None):
+    """转交: my task goes to ``other_id``, who decides it in my place (as a stand-in would: on
+    behalf of whom it was for); whoever waited for mine waits for theirs. Mine is closed as
+    handed over, with the reason, on the record's timeline."""
+    task, record, form, transition, _level = _my_task(session, registry, task_id, user)
+    other = _other_approver(session, record, form, user, other_id)
+    if any(open_task.approver_id == other.id and open_task.level_name == task.level_name
+           for open_task in _tasks(session, record, transition["name"])):  # fmt: skip
+        raise ValidationFailed(
+            {"user": [_("%(user)s already has this step to decide.", user=other.full_name)]}
+        )
+    comment = (comment or "").strip() or None
+    taken = ApprovalTask(
+        record_id=record.id, transition=task.transition, level=task.level,
+        level_name=task.level_name, approver_id=other.id, added_by=task.added_by,
+        on_behalf_of=task.on_behalf_of or task.approver_id, status="pending", due_at=task.due_at,
+    )  # fmt: skip
+    session.add(taken)
+    session.flush()
+    task.status, task.decided_at, task.comment = "handed_over", utcnow(), comment
+    for waiting in _tasks(session, record, transition["name"], ("waiting",)):
+        if waiting.waits_for == task.id:
+            waiting.waits_for = taken.id
+    _event(session, record, f"handover:{task.level_name}", record.state, user, comment)
+    records.audit_as(session, user, "approval.handover", "record", record.id,
+                     changes={"task": task.id, "to": other.id, "level": task.level_name},
+                     reason=comment)  # fmt: skip
+    return taken
 
 
 # --- inbox -------------------------------------------------------------------------------------

@@ -277,6 +277,7 @@ _STEPS = {
     "reject": _l("Rejected: %(level)s"),
     "return": _l("Returned to: %(level)s"),
     "comment": _l("Comment: %(level)s"),
+    "handover": _l("Handed over: %(level)s"),
 }
 #: Every action audited on a record (``entity="record"``) but a fired transition's, which reads
 #: as the transition: the record's history shows these words, never the code.
@@ -292,6 +293,7 @@ _AUDIT_ACTIONS = {
     "approval.comment": _l("Approval: comment"),
     "approval.add_approver": _l("Approval: approver added"),
     "approval.withdraw": _l("Approval: withdrawn by its submitter"),
+    "approval.handover": _l("Approval: handed over"),
 }
 
 

@@ -347,6 +347,65 @@ def test_a_withdrawal_and_the_last_approval_at_once_one_wins(wf_api, wf_org, db)
     assert state(clerk, record_id) == expected and tasks(db, record_id) == {}
 
 
+def test_an_approver_hands_a_task_over_to_a_colleague(wf_api, wf_org, db):
+    """转交: the colleague decides it in the approver's place — on their behalf, with whoever
+    waited for it now waiting for them; a colleague who could not decide it (cannot see the
+    store, made the record, already has the step) is refused by name, nothing changed."""
+    clerk, manager, hq = wf_api("clerk"), wf_api("manager"), wf_api("hq")
+    record_id = submit(clerk, wf_org)
+    mine = task_id(db, record_id, wf_org["manager"])
+    after = manager.post(f"/api/v1/approval-tasks/{mine}/approvers",
+                         json={"user": wf_org["qa"], "position": "after"})  # fmt: skip
+    assert after.status_code == 201, after.json
+    handover = f"/api/v1/approval-tasks/{mine}/handover"
+    for other, why in ((wf_org["deputy"], "already has this step"),
+                       (wf_org["manager2"], "cannot see records of this location"),
+                       (wf_org["clerk"], "Choose another active user"),
+                       ("7", "Choose another active user")):  # fmt: skip
+        refused = manager.post(handover, json={"user": other})
+        assert refused.status_code == 422 and why in refused.json["errors"]["user"][0], other
+    assert tasks(db, record_id) == {"store": sorted([wf_org["manager"], wf_org["deputy"]])}
+    # the picker offers who could take it, HQ's manager too (not only the store's staff)
+    offered = manager.get(f"/api/v1/approval-tasks/{mine}/candidates").json["results"]
+    assert wf_org["hq"] in {choice["value"] for choice in offered}
+    assert not {choice["value"] for choice in offered} & {  # (QA waits after me already)
+        wf_org["manager"],
+        wf_org["deputy"],
+        wf_org["qa"],
+        wf_org["clerk"],
+        wf_org["manager2"],
+    }
+    named = manager.get(f"/api/v1/approval-tasks/{mine}/candidates?q=HQ").json["results"]
+    assert named == [{"value": wf_org["hq"], "label": "Hq Full"}]
+    assert wf_api("deputy").get(f"/api/v1/approval-tasks/{mine}/candidates").status_code == 404
+    response = manager.post(handover, json={"user": wf_org["hq"], "comment": "on leave"})
+    assert response.status_code == 201, response.json
+    assert response.json["on_behalf_of"] == wf_org["manager"]
+    assert tasks(db, record_id, "handed_over") == {"store": [wf_org["manager"]]}
+    assert 'id="hand-over-' not in manager.get(f"/forms/spend_request/{record_id}").text
+    decide(hq, db, record_id, wf_org["hq"], decision="approve")
+    # the deputy's task closes (或签); the QA added after the manager is asked after HQ
+    assert tasks(db, record_id) == {"store": [wf_org["qa"]]}
+    page = clerk.get(f"/forms/spend_request/{record_id}").text
+    assert "Handed over: Store manager" in page and "on leave" in page
+    assert "Approval: handed over" in page
+
+
+def test_a_task_is_handed_over_from_the_record_page(wf_api, wf_org, db):
+    manager = wf_api("manager")
+    record_id = submit(wf_api("clerk"), wf_org)
+    mine = task_id(db, record_id, wf_org["manager"])
+    page = manager.get(f"/forms/spend_request/{record_id}").text
+    assert f'id="hand-over-{mine}"' in page and "tom-select.complete.min.js" in page
+    url = f"/inbox/tasks/{mine}/handover"
+    nobody = manager.form(url, {"user": "", "next": "record"})
+    assert nobody.status_code == 302 and nobody.headers["Location"].endswith(f"/{record_id}")
+    assert "Choose another active user" in manager.get(nobody.headers["Location"]).text
+    handed = manager.form(url, {"user": str(wf_org["hq"]), "comment": "away", "next": "record"})
+    assert handed.status_code == 302
+    assert tasks(db, record_id)["store"] == sorted([wf_org["deputy"], wf_org["hq"]])
+
+
 def test_someone_elses_task_is_not_found_and_not_decided(wf_app, wf_api, wf_org, db):
     record_id = submit(wf_api("clerk"), wf_org)
     tid = task_id(db, record_id, wf_org["manager"])
