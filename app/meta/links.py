@@ -283,8 +283,9 @@ def search(
         query = _target_query(session, user, spec)
         if q:
             matches = [column.ilike(pattern) for column in columns]
-            scanned = spec.scanned(q.strip()) if spec.scanned else None
-            query = query.where(or_(*matches, *([scanned] if scanned is not None else [])))
+            if spec.scanned and (scanned := spec.scanned(q.strip())) is not None:
+                matches.append(scanned)
+            query = query.where(or_(*matches))
         where, exact = sql_filter(condition, _table_column(spec.model), dialect)
         key = getattr(spec.model, spec.key)
         rows = _passing(session, query, where, exact, condition, key, False, limit)

@@ -418,19 +418,14 @@ def withdraw(session: Session, registry, record: Record, user, comment: str | No
         raise TransitionNotAllowed(_("Only whoever submitted it may withdraw it."))
     comment = (comment or "").strip() or None
     asked = _tasks(session, record, transition["name"], ("pending",))
-    savepoint = session.begin_nested()
-    try:
+    old = record.state
+
+    def back_to_where_it_was_submitted_from():
         _close_open(session, record, transition["name"])
-        old = record.state
         record.state = submitted.from_state
         _run_hook(session, registry, record, transition, "on_reject", user, comment)
-    except (ActionError, KernelError) as exc:
-        savepoint.rollback()
-        raise TransitionRefused(str(exc), getattr(exc, "field", None)) from None
-    except BaseException:
-        savepoint.rollback()
-        raise
-    savepoint.commit()
+
+    _all_or_nothing(session, back_to_where_it_was_submitted_from)
     record.updated_at, record.updated_by = utcnow(), user.id
     event = _event(session, record, "withdrawn", old, user, comment)
     number = record.number or record.id
@@ -492,10 +487,19 @@ def decide(
     signer = meaning = None
     if level.get("signature") and decision == "approve":
         signer, meaning = check_signature(session, user, signature)
+    _all_or_nothing(session, lambda: _apply_decision(
+        session, registry, task, record, form, transition, level, user, decision, comment,
+        return_to, signer, meaning if signer else None,
+    ))  # fmt: skip
+    return task
+
+
+def _all_or_nothing(session: Session, step) -> None:
+    """Run ``step`` in a savepoint: what an action or the kernel refuses undoes all of it and is
+    the transition's refusal (409, naming the field it is about)."""
     savepoint = session.begin_nested()
     try:
-        _apply_decision(session, registry, task, record, form, transition, level, user, decision,
-                        comment, return_to, signer, meaning if signer else None)  # fmt: skip
+        step()
     except (ActionError, KernelError) as exc:
         savepoint.rollback()
         raise TransitionRefused(str(exc), getattr(exc, "field", None)) from None
@@ -503,7 +507,6 @@ def decide(
         savepoint.rollback()
         raise
     savepoint.commit()
-    return task
 
 
 def task_of(session: Session, task_id: int) -> ApprovalTask | None:
@@ -667,8 +670,7 @@ def hand_over_candidates(session: Session, registry, task_id: int, user, q: str 
     can see the record, not its creator, without this step open already — wherever they work
     (the region's or HQ's manager too), not only those I may see."""
     task, record, form, transition, _level = _my_task(session, registry, task_id, user, lock=False)
-    holding = {t.approver_id for t in _tasks(session, record, transition["name"])
-               if t.level_name == task.level_name}  # fmt: skip
+    holding = _holding(session, record, transition, task.level_name)
     query = select(User).where(User.active.is_(True), User.id.not_in(
         {user.id, *holding} | ({record.created_by} if record.created_by else set())))  # fmt: skip
     if q.strip():
@@ -683,14 +685,19 @@ def hand_over_candidates(session: Session, registry, task_id: int, user, q: str 
     return found
 
 
+def _holding(session: Session, record: Record, transition: dict, level_name: str) -> set[int]:
+    """Who has the level ``level_name`` open on ``record`` (to decide now or after someone)."""
+    return {task.approver_id for task in _tasks(session, record, transition["name"])
+            if task.level_name == level_name}  # fmt: skip
+
+
 def hand_over(session: Session, registry, task_id: int, user, other_id, comment=None):
     """转交: my task goes to ``other_id``, who decides it in my place (as a stand-in would: on
     behalf of whom it was for); whoever waited for mine waits for theirs. Mine is closed as
     handed over, with the reason, on the record's timeline."""
     task, record, form, transition, _level = _my_task(session, registry, task_id, user)
     other = _other_approver(session, record, form, user, other_id)
-    if any(open_task.approver_id == other.id and open_task.level_name == task.level_name
-           for open_task in _tasks(session, record, transition["name"])):  # fmt: skip
+    if other.id in _holding(session, record, transition, task.level_name):
         raise ValidationFailed(
             {"user": [_("%(user)s already has this step to decide.", user=other.full_name)]}
         )
