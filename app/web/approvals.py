@@ -55,6 +55,40 @@ def _decide(task_id: int, data) -> object:
         raise
 
 
+def _decide_many(task_ids, data) -> dict:
+    """``decide_many`` as the API and the inbox ask it; a wrong password approves nothing and
+    is audited as a single decision's is."""
+    session = db_session()
+    signature = data.get("signature")
+    if signature is None and data.get("password"):
+        signature = {"password": data.get("password"), "meaning": data.get("meaning")}
+    try:
+        return approvals.decide_many(
+            session, registry(), task_ids, current_user, comment_text(data.get("comment")),
+            signature,
+        )  # fmt: skip
+    except engine.SignatureRefused:
+        session.rollback()
+        task = approvals.task_of(session, task_ids[0])
+        engine.audit_refused_signature(session, current_user, "approval",
+                                       task.record_id if task else None, "approve")  # fmt: skip
+        session.commit()
+        raise
+
+
+@bp.post("/api/v1/approval-tasks/decisions")
+@api_auth
+@idempotent
+def decide_many():
+    """批量审批 — JSON: ``tasks`` (ids), ``comment``, ``signature``: each approved or not, why."""
+    body = _body()
+    outcome = _decide_many(body.get("tasks"), body)
+    return jsonify(
+        approved=[task_id for task_id, why in outcome.items() if why is None],
+        refused={str(task_id): why for task_id, why in outcome.items() if why is not None},
+    )
+
+
 @bp.post("/api/v1/approval-tasks/<int:task_id>/decision")
 @api_auth
 @idempotent
@@ -228,6 +262,31 @@ def inbox_count():
 @login_required
 def decide_from_page(task_id):
     return _from_page(task_id, lambda: _decide(task_id, request.form))
+
+
+@bp.post("/inbox/decisions")
+@login_required
+def decide_many_from_page():
+    """The inbox's 'approve the ticked ones': how many were approved, and why the others not."""
+    session = db_session()
+    task_ids = [_chosen(value) for value in request.form.getlist("task")]
+    try:
+        outcome = _decide_many([task_id for task_id in task_ids if task_id], request.form)
+        session.commit()
+    except RecordError as exc:
+        session.rollback()
+        flash("; ".join(m for ms in exc.errors.values() for m in ms)
+              if isinstance(exc, ValidationFailed) else str(exc), "error")  # fmt: skip
+        return redirect(url_for("approvals.inbox"))
+    approved = [task_id for task_id, why in outcome.items() if why is None]
+    flash(_("Approved: %(count)s.", count=len(approved)), "info")
+    for task_id, why in outcome.items():
+        if why is not None:
+            task = approvals.task_of(session, task_id)
+            record = session.get(Record, task.record_id) if task else None
+            name = (record.number or f"#{record.id}") if record else f"#{task_id}"
+            flash(_("%(record)s not approved: %(why)s", record=name, why=why), "error")
+    return redirect(url_for("approvals.inbox"))
 
 
 @bp.post("/inbox/tasks/<int:task_id>/handover")

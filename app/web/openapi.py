@@ -399,6 +399,34 @@ def _shared_paths(principal) -> dict:
                 },
             },
         },
+        "/api/v1/approval-tasks/decisions": {
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Approve several of one's tasks at once (批量审批)"),
+                "parameters": [IDEMPOTENCY],
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["tasks"],
+                        "properties": {
+                            "tasks": {"type": "array", "items": {"type": "integer"}},
+                            "comment": {"type": "string"},
+                            "signature": {
+                                "type": "object",
+                                "properties": {
+                                    "password": {"type": "string"},
+                                    "meaning": {"type": "string"},
+                                },
+                            },
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": _answer(_("approved: the task ids; refused: task id → why not.")),
+                    **_errors("401", "403", "422"),
+                },
+            },
+        },
         "/api/v1/approval-tasks/{id}/candidates": {
             "parameters": [_id_param()],
             "get": {

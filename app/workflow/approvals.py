@@ -58,9 +58,15 @@ from app.meta import access, records
 from app.meta.expressions import Context, ExpressionError, compile_expression
 from app.meta.forms import FormDef, label_text
 from app.meta.models import Record
-from app.meta.records import ValidationFailed
+from app.meta.records import RecordError, ValidationFailed
 from app.workflow.actions import ActionError
-from app.workflow.errors import TaskNotFound, TransitionNotAllowed, TransitionRefused
+from app.workflow.errors import (
+    SignatureRefused,
+    SigningLocked,
+    TaskNotFound,
+    TransitionNotAllowed,
+    TransitionRefused,
+)
 from app.workflow.models import (
     ApprovalTask,
     Delegation,
@@ -474,10 +480,13 @@ def decide(
     comment: str | None = None,
     return_to: str | None = None,
     signature: dict | None = None,
+    verify=None,
 ) -> ApprovalTask:
-    """``approve``, ``reject`` (驳回) or ``return`` (退回 to an earlier level) a task."""
+    """``approve``, ``reject`` (驳回) or ``return`` (退回 to an earlier level) a task.
+    ``verify()`` checks ``signature`` (once for a whole batch: ``decide_many``)."""
     from app.workflow.engine import check_signature
 
+    verify = verify or (lambda: check_signature(session, user, signature))
     task, record, form, transition, level = _my_task(session, registry, task_id, user)
     comment = (comment or "").strip() or None
     if decision not in DECISIONS:
@@ -486,7 +495,7 @@ def decide(
         raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
     signer = meaning = None
     if level.get("signature") and decision == "approve":
-        signer, meaning = check_signature(session, user, signature)
+        signer, meaning = verify()
     _all_or_nothing(session, lambda: _apply_decision(
         session, registry, task, record, form, transition, level, user, decision, comment,
         return_to, signer, meaning if signer else None,
@@ -507,6 +516,44 @@ def _all_or_nothing(session: Session, step) -> None:
         savepoint.rollback()
         raise
     savepoint.commit()
+
+
+#: The most tasks one batch decides (批量审批): a page of an inbox.
+BATCH = 100
+
+
+def decide_many(
+    session: Session, registry, task_ids, user, comment=None, signature=None
+) -> dict[int, str | None]:
+    """批量审批: approve each of ``task_ids`` as ``decide`` would, one after the other; a task
+    that cannot be approved (decided already, its action refused, a signature the level needs
+    and none was given) is left as it was, with the reason: task id → None (approved) or why
+    not. The signature is checked once, and a wrong password approves nothing (audited by the
+    caller, as for one task)."""
+    from app.workflow.engine import check_signature
+
+    if (
+        not isinstance(task_ids, list)
+        or not task_ids
+        or len(task_ids) > BATCH
+        or not all(type(task_id) is int and 0 < task_id < 2**63 for task_id in task_ids)
+    ):
+        raise ValidationFailed(
+            {"tasks": [_("Choose from 1 to %(most)s approval tasks.", most=BATCH)]}
+        )
+    verify = cache(lambda: check_signature(session, user, signature))
+    outcome: dict[int, str | None] = {}
+    for task_id in dict.fromkeys(task_ids):
+        try:
+            decide(session, registry, task_id, user, "approve", comment, verify=verify)
+            outcome[task_id] = None
+        except (SignatureRefused, SigningLocked):
+            raise
+        except ValidationFailed as exc:
+            outcome[task_id] = "; ".join(m for messages in exc.errors.values() for m in messages)
+        except RecordError as exc:
+            outcome[task_id] = str(exc)
+    return outcome
 
 
 def task_of(session: Session, task_id: int) -> ApprovalTask | None:

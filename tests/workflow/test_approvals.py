@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import utcnow
+from app.kernel.audit import AuditEntry
 from app.kernel.users import User
 from app.meta.identity import update_user
 from app.meta.models import Record
@@ -404,6 +405,56 @@ def test_a_task_is_handed_over_from_the_record_page(wf_api, wf_org, db):
     handed = manager.form(url, {"user": str(wf_org["hq"]), "comment": "away", "next": "record"})
     assert handed.status_code == 302
     assert tasks(db, record_id)["store"] == sorted([wf_org["deputy"], wf_org["hq"]])
+
+
+def test_several_tasks_are_approved_at_once_and_the_others_say_why(wf_api, wf_org, db):
+    """批量审批: each ticked task is approved as one decision would be; one decided already or
+    someone else's is left, with the reason. A level needing a signature takes the password
+    once for all; a wrong one approves nothing."""
+    clerk, manager, qa = wf_api("clerk"), wf_api("manager"), wf_api("qa")
+    first, second = submit(clerk, wf_org), submit(clerk, wf_org)
+    mine = [task_id(db, record_id, wf_org["manager"]) for record_id in (first, second)]
+    decide(wf_api("deputy"), db, second, wf_org["deputy"], decision="approve")  # 或签: mine closes
+    others = task_id(db, first, wf_org["deputy"])
+    many = "/api/v1/approval-tasks/decisions"
+    response = manager.post(many, json={"tasks": [*mine, others], "comment": "ok"})
+    assert response.status_code == 200, response.json
+    assert response.json["approved"] == [mine[0]]
+    refused = response.json["refused"]
+    assert set(refused) == {str(mine[1]), str(others)}
+    assert "already decided" in refused[str(mine[1])] and "not found" in refused[str(others)]
+    finals = [task_id(db, record_id, wf_org["qa"]) for record_id in (first, second)]
+    unsigned = qa.post(many, json={"tasks": finals}).json
+    assert unsigned["approved"] == [] and all(
+        "Enter your password to sign" in why for why in unsigned["refused"].values()
+    )
+    wrong = qa.post(many, json={"tasks": finals, "signature": {**SIGN, "password": "nope"}})
+    assert wrong.status_code == 403 and tasks(db, first) == {"final": [wf_org["qa"]]}
+    with db.session() as session:  # the wrong password is on the audit trail, once
+        refusals = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "signature_refused")
+        ).all()
+        assert len(refusals) == 1 and refusals[0].entity_id == str(first)
+    signed = qa.post(many, json={"tasks": finals, "signature": SIGN}).json
+    assert signed == {"approved": finals, "refused": {}}
+    assert state(clerk, first) == state(clerk, second) == "approved"
+    for bad in (None, [], "1", [0], list(range(1, 102))):
+        refusal = qa.post(many, json={"tasks": bad})
+        assert refusal.status_code == 422 and "tasks" in refusal.json["errors"], bad
+
+
+def test_the_inbox_approves_the_ticked_tasks(wf_api, wf_org, db):
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    records = [submit(clerk, wf_org) for _ in range(3)]
+    ticked = [task_id(db, record_id, wf_org["manager"]) for record_id in records[:2]]
+    page = manager.get("/inbox").text
+    assert 'id="approve-many"' in page and f'id="tick-{ticked[0]}"' in page
+    form = {"task": [str(t) for t in ticked], "comment": "fine", "csrf_token": manager.token}
+    sent = manager.client.post("/inbox/decisions", data=form)
+    assert sent.status_code == 302
+    assert "Approved: 2." in manager.get("/inbox").text
+    assert [sorted(tasks(db, record_id)) for record_id in records] == [
+        ["final"], ["final"], ["store"]]  # fmt: skip
 
 
 def test_someone_elses_task_is_not_found_and_not_decided(wf_app, wf_api, wf_org, db):
