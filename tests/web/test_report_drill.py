@@ -68,6 +68,24 @@ def test_store_manager_and_hq_home_pages_show_their_dashboards(client, login, ch
     assert Decimal(body["totals"]["values"]["value"]) == Decimal("50.00")
 
 
+def test_a_region_managers_home_shows_the_regions_stores(client, login, chain, db):
+    """区域看板: each card reads the manager's region (the role's scope) — the east's store,
+    not the north's."""
+    from app.meta import identity
+
+    with db.transaction() as session:
+        identity.create_user(session, "regional", "regional", PASSWORD, roles=["region_manager"],
+                             location_ids=[chain.loc("R-EAST")])  # fmt: skip
+    login("regional", PASSWORD)
+    home = client.get("/").text
+    for report in ("sales_today", "my_approvals", "sales_by_store_month", "slow_moving"):
+        assert f"/api/v1/reports/{report}" in home
+    assert "stock_value_by_region" not in home
+    body = client.get("/api/v1/reports/stock_by_location").get_json()
+    shown = [row["values"]["location"] for row in body["rows"]]
+    assert "上海徐汇店" in shown and "北京朝阳店" not in shown  # (its goods on the road: shown)
+
+
 def test_an_item_code_opens_the_items_stock_card(client, login, chain):
     """A column's drill: each item code of the stock report links to that item's stock card."""
     login("finance", PASSWORD)
