@@ -692,14 +692,39 @@ def adjust(day: Day, location: str) -> None:
     if not stock:
         return
     item_id, lot, _free = day.rng.choice(stock)
+    _submit_shortage(day, location, item_id, lot, Decimal(1), decide=True)
+
+
+#: Above this a stock adjustment also waits for the region's manager (workflows/).
+REGION_APPROVES_ABOVE = Decimal(2000)
+
+
+def large_shortage(day: Day, location: str) -> Record | None:
+    """A count finds more than 2,000 worth of one lot missing: its manager has approved, the
+    region's manager is still to (their inbox); None when nothing held there is worth that."""
+    priced = [
+        (day.chain.item_by_id[item_id].purchase_price, item_id, lot, free)
+        for item_id, lot, free in held(day, location, StockStatus.available)
+    ]
+    for price, item_id, lot, free in sorted(priced, key=lambda row: -row[0] * row[3]):
+        missing = REGION_APPROVES_ABOVE // price + 1
+        if missing <= free:
+            record = _submit_shortage(day, location, item_id, lot, missing, decide=False)
+            approve(day, record, levels=1)  # the manager's: the region's manager's is left
+            return record
+    return None
+
+
+def _submit_shortage(day: Day, location: str, item_id: int, lot, missing: Decimal, decide: bool):
     spec = day.chain.item_by_id[item_id]
-    line = {"item": item_id, "quantity": "-1", "unit_cost": str(spec.purchase_price)}
+    line = {"item": item_id, "quantity": plain_quantity(-missing),
+            "unit_cost": str(spec.purchase_price)}  # fmt: skip
     if lot is not None:
         line["lot"] = lot.lot_number
     clerk, _manager = _staff(day, location)
     payload = {"location": day.chain.locations[location], "reason": "count_shortage",
                "explanation": "月度盘点短少", "lines": [line]}  # fmt: skip
-    day.submit(clerk, "stock_adjustment", payload)
+    return day.submit(clerk, "stock_adjustment", payload, decide=decide)
 
 
 def scrap(day: Day, location: str) -> None:

@@ -357,7 +357,8 @@ def _leave_open(day: flows.Day) -> None:
     sale at the first store of more than it holds, allocated from elsewhere (a transfer out for
     that location's clerk to pick and ship); a suspected adverse event at the last store for QA
     to assess, a quality complaint at the first for QA to investigate; next week's price change
-    in the first store's region for HQ to approve."""
+    in the first store's region for HQ to approve; a count shortage of more than 2,000 at the
+    first warehouse, its supervisor's approval given, for the region's manager."""
     chain = day.chain
     first, second = chain.stores[0], chain.stores[-1]
     flows.order(day, chain.warehouses[0], 3, decide=False)
@@ -369,3 +370,4 @@ def _leave_open(day: flows.Day) -> None:
     flows.quality_complaint(day, first, close=False)  # QA's to investigate
     week = day.date + dt.timedelta(days=7)  # next week's promotion, HQ's to approve
     flows.change_prices(day, _region_of(day, first), 2, week, decide=False)
+    flows.large_shortage(day, chain.warehouses[0])  # its region's manager's to approve

@@ -37,7 +37,7 @@ STATES = {
     "transfer_request": {"approved", "in_approval"},
     "transfer_out": {"shipped", "draft"},  # draft: made by today's order allocation
     "transfer_in": {"done", "in_transit"},
-    "stock_adjustment": {"posted"},
+    "stock_adjustment": {"posted", "in_approval"},  # today's large one: the region's to approve
     "scrap": {"scrapped"},
     "maintenance_check": {"done", "confirmed"},  # the first warehouse's first check sets apart
     "adverse_event": {"reported", "in_review"},  # today's is QA's to assess
@@ -78,8 +78,8 @@ ROLES = {
     ("transfer_in", "receive"): {"store_clerk"},
     ("transfer_in", "receive_partial"): {"store_clerk"},
     ("transfer_in", "return_remainder"): {"store_manager"},
-    ("stock_adjustment", "submit"): {"store_clerk"},
-    ("stock_adjustment", "manager"): {"store_manager"},
+    ("stock_adjustment", "submit"): {"store_clerk", "warehouse_clerk"},
+    ("stock_adjustment", "manager"): {"store_manager", "warehouse_supervisor"},
     ("stock_adjustment", "region"): {"region_manager"},  # above 2,000: rare in a small chain
     ("scrap", "submit"): {"store_clerk", "warehouse_clerk"},
     ("scrap", "manager"): {"store_manager", "warehouse_supervisor"},
@@ -143,6 +143,15 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
         assert {form: states & STATES.get(form, set()) for form, states in
                 _states(session).items()} == STATES  # fmt: skip
         assert summary.documents["stock_policy"] and summary.transfers > 0
+        # today's large count shortage: its supervisor approved, its region's manager is asked
+        [large] = session.scalars(select(Record).where(
+            Record.form == "stock_adjustment", Record.state == "in_approval")).all()  # fmt: skip
+        waiting = session.scalars(select(ApprovalTask).where(
+            ApprovalTask.record_id == large.id, ApprovalTask.status == "pending"
+        )).all()  # fmt: skip
+        assert [(task.level_name, session.get(User, task.approver_id).role_names)
+                for task in waiting] == [("region", ["region_manager"])]  # fmt: skip
+        assert Decimal(str(large.data["amount"])) > 2000
         who = _who(session)
         for step, roles in ROLES.items():
             assert who.get(step, set()) <= roles, step
