@@ -181,6 +181,8 @@ ALLOWED: dict[str, str] = {
     "/inbox/count": "the clerk's own count of tasks and unread messages",
     "/api/v1/inbox/read": "marks read the clerk's own messages only",
     "/api/v1/delegations": "delegating one's own approvals while away",
+    "/api/v1/approval-tasks/decisions": "approves the clerk's own tasks only, others refused each",
+    "/inbox/decisions": "the inbox's batch approval: the clerk's own tasks only, others refused",
     "/stock/items": "the stock view's item search",
     "/stock/items/<int:item_id>": "an item's stock, in the clerk's own locations only",
     "/stock/items/<int:item_id>/figures": "the stock view's refresh: the clerk's own locations",
