@@ -275,8 +275,7 @@ def decide_many_from_page():
         session.commit()
     except RecordError as exc:
         session.rollback()
-        flash("; ".join(m for ms in exc.errors.values() for m in ms)
-              if isinstance(exc, ValidationFailed) else str(exc), "error")  # fmt: skip
+        _flash_refusal(exc)
         return redirect(url_for("approvals.inbox"))
     approved = [task_id for task_id, why in outcome.items() if why is None]
     flash(_("Approved: %(count)s.", count=len(approved)), "info")
@@ -304,6 +303,14 @@ def _chosen(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
+def _flash_refusal(exc: RecordError) -> None:
+    """A refusal on the page it came from: each field's reasons, or the refusal itself."""
+    if isinstance(exc, ValidationFailed):
+        flash("; ".join(m for messages in exc.errors.values() for m in messages), "error")
+    else:
+        flash(str(exc), "error")
+
+
 def _from_page(task_id: int, act):
     """Do ``act`` on a task from a page, then back to the record (``next=record``) or inbox."""
     session = db_session()
@@ -314,12 +321,9 @@ def _from_page(task_id: int, act):
         abort(404)
     except PermissionDenied:
         abort(403)
-    except ValidationFailed as exc:
-        session.rollback()
-        flash("; ".join(m for messages in exc.errors.values() for m in messages), "error")
     except RecordError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        _flash_refusal(exc)
     else:
         flash(_("Done."), "info")
     task = approvals.task_of(session, task_id)
