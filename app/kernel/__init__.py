@@ -4,7 +4,7 @@ It knows nothing about forms, YAML or HTTP; the engines above call it and it rai
 Stock changes only through ``post_movements``; reads go through ``queries``.
 """
 
-from app.kernel import allocation, audit, jobs, prices, queries, replenishment, tokens
+from app.kernel import allocation, audit, jobs, periods, prices, queries, replenishment, tokens
 from app.kernel.errors import (
     AllocationImpossible,
     ExpiredLotNotAccepted,
@@ -111,7 +111,8 @@ __all__ = [
     "approve_stocktake", "audit", "business_today", "check_udi", "close_stock_lock", "consume",
     "correct_entry", "descendants", "get_or_create_lot", "get_or_create_unit",
     "goods_in_transit", "is_valid_gtin", "item_by_gtin", "jobs", "lot_of", "open_stock_lock",
-    "open_stocktake", "parse_udi", "post_movements", "prices", "queries", "receive", "region_of",
+    "open_stocktake", "parse_udi", "periods", "post_movements", "prices", "queries", "receive",
+    "region_of",
     "release", "replenishment", "reserve", "resume_counting", "return_remainder",
     "run_in_transaction", "ship", "stocktake_of", "submit_stocktake",
     "tokens", "transit_location", "variance",

@@ -203,7 +203,11 @@ def _roles_of(user, roles: Iterable[str] | None = None) -> list[dict]:
 
 
 def _is_write(action: str) -> bool:
-    return action in WRITE_ACTIONS or action.startswith("transition:") or action == "admin"
+    return (
+        action in WRITE_ACTIONS
+        or action.startswith("transition:")
+        or action in ("admin", "close_periods")
+    )
 
 
 def role_allows(role: dict, action: str, form: str | None) -> bool:
@@ -214,6 +218,8 @@ def role_allows(role: dict, action: str, form: str | None) -> bool:
         return bool(role.get("admin"))
     if action == "audit":
         return bool(role.get("audit") or role.get("admin"))
+    if action == "close_periods":
+        return bool(role.get("close_periods") or role.get("admin"))
     if action.startswith("report:"):
         name = action.removeprefix("report:")
         return any(fnmatchcase(name, pattern) for pattern in role.get("reports", []))

@@ -119,6 +119,13 @@ def _check_form_references(document: SourceDocument, issues: list) -> None:
                     _("'%(name)s' must be a link field to location", name=location_field),
                 )
             )
+    period_date = form.get("period_date")
+    if period_date and top.get(period_date, {}).get("type") != "date":
+        issues.append(
+            document.issue(
+                ("period_date",), _("'%(name)s' must be a date field", name=period_date)
+            )
+        )
     if "by" in form.get("allocation", {}):
         need(("allocation", "by"), form["allocation"]["by"])
     for field, path in _walk_fields(form["fields"], ("fields",)):

@@ -117,8 +117,8 @@ def dump(document: CommentedMap, original: str) -> str:
 
 
 #: A form's own keys in the order they are written.
-FORM_KEYS = ("name", "label", "description", "kind", "numbering", "location_field", "title_field",
-             "menu", "fields")  # fmt: skip
+FORM_KEYS = ("name", "label", "description", "kind", "numbering", "location_field", "period_date",
+             "title_field", "menu", "fields")  # fmt: skip
 #: Every key of a form in the order the shipped forms write them: where a designer puts a key
 #: the form did not have yet.
 WRITTEN_ORDER = (*FORM_KEYS[:-1], "recurring", "deadline", "fields", "account", "makes", "list",
@@ -140,6 +140,9 @@ class FormSettings:
     #: the field holding a record's location, which decides who sees it (its data scope)
     location_field: str = ""
     location_fields: list[str] = field(default_factory=list)
+    #: the date field that dates a document for period close ("": the day it was created)
+    period_date: str = ""
+    period_dates: list[str] = field(default_factory=list)
 
 
 def settings(text: str) -> FormSettings:
@@ -168,6 +171,8 @@ def _settings(document: CommentedMap) -> FormSettings:
         kind=str(document.get("kind") or ""),
         location_field=str(document.get("location_field") or ""),
         location_fields=field_names(document, ("link",), "location"),
+        period_date=str(document.get("period_date") or ""),
+        period_dates=field_names(document, ("date",)),
     )  # fmt: skip
 
 
@@ -214,6 +219,11 @@ def update_form(text: str, values: dict[str, str], menus: list[str]) -> str:
         if where and where not in field_names(document, ("link",), "location"):
             raise DesignRefused(_("Choose a field that links to a location."), "location_field")
         yaml_edit.set_or_drop(document, "location_field", where or None, FORM_KEYS)
+    if "period_date" in values:
+        dated_by = values["period_date"].strip()
+        if dated_by and dated_by not in field_names(document, ("date",)):
+            raise DesignRefused(_("Choose one of the form's date fields."), "period_date")
+        yaml_edit.set_or_drop(document, "period_date", dated_by or None, FORM_KEYS)
     return dump(document, text)
 
 

@@ -121,6 +121,11 @@ class FormDef:
         return self.spec.get("location_field")
 
     @property
+    def period_date(self) -> str | None:
+        """The date field that dates a document for period close (None: its creation day)."""
+        return self.spec.get("period_date")
+
+    @property
     def title_field(self) -> str | None:
         return self.spec.get("title_field")
 

@@ -40,7 +40,8 @@ from app.kernel.items import Item, Lot, Unit, wall_clock
 from app.kernel.locations import Location
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.kernel.users import User
-from app.meta import access, attachments, links, numbering
+from app.kernel.periods import PeriodClosed
+from app.meta import access, attachments, links, numbering, periods
 from app.meta.expressions import Context, ExpressionError
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
 from app.meta.models import Record, RecordKey
@@ -107,6 +108,23 @@ class NotEditable(RecordError):
 
     def __init__(self, state: str):
         super().__init__(_("A record in state '%(state)s' can no longer be changed.", state=state))
+
+
+class InClosedPeriod(RecordError):
+    """The record is dated in a month finance has closed (and its form dates it by creation)."""
+
+    status = 409
+
+
+def require_open_period(session: Session, form: FormDef, data: dict | None, record=None) -> None:
+    """Refuse a change to a record dated in a closed month: on its dating field when the form
+    has one (a wrong invoice date is the user's to correct), else as a whole."""
+    try:
+        periods.require_open(session, form, data, record)
+    except PeriodClosed as exc:
+        if exc.field:
+            raise ValidationFailed({exc.field: [str(exc)]}) from None
+        raise InClosedPeriod(str(exc)) from None
 
 
 class StillNeeded(RecordError):
@@ -922,6 +940,7 @@ def create(
     location_id = _location_id(form, values)
     if not by_action:
         _require_own_location(session, user, form, location_id, "create")
+    require_open_period(session, form, values)
     number = None
     if form.spec.get("numbering"):
         location = session.get(Location, location_id) if location_id else None
@@ -1159,6 +1178,7 @@ def update(
     _require_write_scope(session, user, form, record, "update")
     _check_version(session, record, version)
     _editable(form, record, partial_allowed=True)
+    require_open_period(session, form, record.data, record)
     run = _Run(session, registry, user, form, record)
     old, old_location = dict(record.data or {}), record.location_id
     values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
@@ -1168,6 +1188,8 @@ def update(
         key: [old.get(key), new.get(key)] for key in new if not _same(old.get(key), new.get(key))
     }
     check_field_rights(form, record, user, changes)
+    if form.period_date in changes:
+        require_open_period(session, form, new, record)
     location_id = _location_id(form, values) if form.location_field else None
     if not changes and location_id == old_location:
         return record  # nothing to save: no new version, no empty entry in the audit trail
@@ -1197,6 +1219,7 @@ def delete(
     _require_write_scope(session, user, form, record, "delete")
     _check_version(session, record, version)
     _editable(form, record)
+    require_open_period(session, form, record.data, record)
     _require_unneeded(session, registry, record)
     audit_as(
         session,

@@ -28,7 +28,7 @@ from app.meta.yaml_edit import DesignRefused
 ACTIONS = ("read", "create", "update", "delete", "export")
 #: Every transition of a form, as one pattern.
 ALL_TRANSITIONS = "transition:*"
-FLAGS = ("admin", "audit", "read_only", "api_only", "manages")
+FLAGS = ("admin", "audit", "close_periods", "read_only", "api_only", "manages")
 SCOPES = ("own", "region", "all")
 #: A role's keys in the order they are written.
 ROLE_KEYS = ("label", "scope", *FLAGS, "forms", "reports")

@@ -29,8 +29,9 @@ from app.i18n import _, _l
 from app.kernel import audit, users
 from app.kernel.errors import KernelError
 from app.kernel.items import wall_clock
+from app.kernel.periods import PeriodClosed
 from app.kernel.users import User
-from app.meta import access, accounts, recall, records
+from app.meta import access, accounts, periods, recall, records
 from app.meta.checks import SYSTEM_NAMES
 from app.meta.expressions import Context, ExpressionError, compile_expression
 from app.meta.form_sources import extract
@@ -382,7 +383,21 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
                 transition=transition_label(form, transition["name"]),
             )
         )
-    return _state_refusal(form, record, transition)
+    return _state_refusal(form, record, transition) or _period_refusal(
+        session, form, record, transition
+    )
+
+
+def _period_refusal(session: Session, form: FormDef, record: Record, transition: dict):
+    """Voiding or cancelling a document of a closed month would change that month's figures:
+    its correction is a new document dated now (a red-letter invoice, a return)."""
+    if not workflow_of(form)["states"].get(transition["to"], {}).get("void"):
+        return None
+    try:
+        periods.require_open(session, form, record.data, record)
+    except PeriodClosed as exc:
+        return TransitionRefused(str(exc), exc.field)
+    return None
 
 
 def _state_refusal(form: FormDef, record: Record, transition: dict):
