@@ -1,4 +1,5 @@
-"""The ``lianku`` command: init, demo, check, run, user add, audit verify — operators and cron."""
+"""The ``lianku`` command: init, demo, check, run, user add, period close, audit verify —
+operators and cron."""
 
 from __future__ import annotations
 
@@ -254,6 +255,96 @@ def user_add(username, full_name, roles, locations, locale, password) -> None:
     finally:
         audit_trail.context_provider = previous
         db.dispose()
+
+
+@main.group()
+def period() -> None:
+    """The month-end close (结账): list the closed months, close the next, reopen the latest."""
+
+
+@period.command("list")
+def period_list() -> None:
+    """Every close, the latest first (reopened ones say by whom and why)."""
+    from app.kernel import periods
+
+    db = _database()
+    with db.session() as session:
+        closes = periods.history(session)
+        for close in closes:
+            reopened = f"  reopened: {close.reopen_reason}" if close.reopened_at else ""
+            click.echo(f"{close.month}  closed {close.closed_at:%Y-%m-%d %H:%M}Z{reopened}")
+        following = periods.next_to_close(session)
+    db.dispose()
+    if not closes:
+        click.echo("no month is closed")
+    click.echo(f"next to close: {following:%Y-%m}" if following else "no month to close yet")
+
+
+def _as_user(session, username: str):
+    from sqlalchemy import select
+
+    from app.kernel.users import User
+
+    found = session.scalars(select(User).where(User.username == username)).first()
+    if found is None or not found.active:
+        raise click.ClickException(f"no active user {username!r}")
+    return found
+
+
+def _in_periods(work) -> None:
+    """Run ``work(session, registry)`` as the app's registry sees the metadata; a refusal
+    exits 1 naming the documents that keep the month open."""
+    from app.kernel.periods import PeriodNotClosable
+    from app.meta import registry as meta_registry
+    from app.meta.access import PermissionDenied
+
+    app = _app_or_exit()
+    db = app.extensions["lianku.db"]
+    try:
+        with app.app_context(), db.transaction() as session:
+            registry = meta_registry.refresh(app.extensions["lianku.registry"], session)
+            try:
+                click.echo(work(session, registry))
+            except PeriodNotClosable as exc:  # named while the documents are at hand
+                numbers = " ".join(record.number or str(record.id) for record in exc.unfinished)
+                raise click.ClickException(f"{exc} {numbers}".strip()) from exc
+    except PermissionDenied as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.dispose()
+
+
+@period.command("close")
+@click.argument("month", required=False)
+@click.option("--as", "username", required=True, help="The user closing it (finance).")
+def period_close(month: str | None, username: str) -> None:
+    """Close MONTH (YYYY-MM; by default the next in order) as a finance user would."""
+    from app.i18n import _
+    from app.kernel import periods
+    from app.meta import periods as meta_periods
+
+    def close(session, registry):
+        closing = month or periods.next_to_close(session)
+        if closing is None:
+            raise periods.PeriodNotClosable(_("No month has ended since the last close."))
+        done = meta_periods.close_month(session, registry, _as_user(session, username), closing)
+        return f"{done.month} closed"
+
+    _in_periods(close)
+
+
+@period.command("reopen")
+@click.option("--as", "username", required=True, help="The user reopening it (finance).")
+@click.option("--reason", required=True, help="Why the month is reopened (audited).")
+def period_reopen(username: str, reason: str) -> None:
+    """Reopen the latest closed month."""
+    from app.meta import periods as meta_periods
+
+    def reopen(session, registry):
+        done = meta_periods.reopen_month(session, _as_user(session, username), reason)
+        return f"{done.month} reopened"
+
+    _in_periods(reopen)
 
 
 @main.group()

@@ -70,6 +70,35 @@ def test_demo_if_empty_loads_once_and_prints_logins(runner, db):
         assert session.scalar(select(func.count()).select_from(User)) == 7 + 2 + 2 + 1
 
 
+def test_finance_closes_and_reopens_months_from_the_command_line(runner, db):
+    from app.kernel.periods import next_to_close
+    from app.meta import identity
+    from app.meta.models import Record
+
+    with db.transaction() as session:
+        identity.create_user(session, "cashier", "出纳", "pw-123456789", roles=["finance"])
+        identity.create_user(session, "clerk", "店员", "pw-123456789", roles=["store_clerk"])
+        month = f"{next_to_close(session):%Y-%m}"
+        session.add(Record(form="supplier_payment", state="draft", number="FK-1",
+                           data={"payment_date": f"{month}-01"}))  # fmt: skip
+    assert "no month is closed" in runner.invoke(main, ["period", "list"]).output
+    refused = runner.invoke(main, ["period", "close", "--as", "clerk"])
+    assert refused.exit_code == 1 and "您无权" in refused.output  # the operator's language
+    refused = runner.invoke(main, ["period", "close", "--as", "cashier"])
+    assert refused.exit_code == 1 and "FK-1" in refused.output  # the draft keeps it open
+    with db.transaction() as session:
+        session.query(Record).update({"state": "confirmed"})
+    closed = runner.invoke(main, ["period", "close", "--as", "cashier"])
+    assert closed.exit_code == 0, closed.output
+    assert f"{month} closed" in closed.output
+    again = runner.invoke(main, ["period", "close", "--as", "cashier"])
+    assert again.exit_code == 1 and "没有" in again.output  # no month has ended since
+    reopened = runner.invoke(main, ["period", "reopen", "--as", "cashier", "--reason", "补录"])
+    assert reopened.exit_code == 0 and f"{month} reopened" in reopened.output
+    listed = runner.invoke(main, ["period", "list"]).output
+    assert f"{month}  closed" in listed and "reopened: 补录" in listed
+
+
 def test_cron_enqueues_and_runs_the_approval_reminders(runner, db):
     result = runner.invoke(main, ["enqueue", "approval_reminders", "--run"])
     assert result.exit_code == 0, result.output

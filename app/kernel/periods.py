@@ -158,8 +158,10 @@ def next_to_close(session: Session, today: dt.date | None = None) -> dt.date | N
     none is — last month. None when that month has not ended yet."""
     today = today or business_today()
     through = closed_through(session)
-    candidate = month_end(through + dt.timedelta(days=1)) if through else month_end(
-        today.replace(day=1) - dt.timedelta(days=1)
+    candidate = (
+        month_end(through + dt.timedelta(days=1))
+        if through
+        else month_end(today.replace(day=1) - dt.timedelta(days=1))
     )
     return candidate if candidate < today else None
 
@@ -202,9 +204,7 @@ def begin_close(session: Session, through: dt.date, today: dt.date | None = None
         )  # fmt: skip
     latest = closed_through(session)
     if latest is not None and through <= latest:
-        raise PeriodNotClosable(
-            _("%(month)s is closed already.", month=through.strftime("%Y-%m"))
-        )
+        raise PeriodNotClosable(_("%(month)s is closed already.", month=through.strftime("%Y-%m")))
     if latest is not None and through != month_end(latest + dt.timedelta(days=1)):
         raise PeriodNotClosable(
             _(
@@ -214,17 +214,17 @@ def begin_close(session: Session, through: dt.date, today: dt.date | None = None
         )
 
 
-def close(session: Session, through: dt.date, user_id: int | None) -> ClosedPeriod:
-    """Close the month ending ``through`` (after ``begin_close``): keep its closing stock and
-    say so in the audit trail."""
+def close(session: Session, through: dt.date, user=None) -> ClosedPeriod:
+    """Close the month ending ``through`` for ``user`` (after ``begin_close``): keep its closing
+    stock and say so in the audit trail."""
     previous = _current(session)
-    period = ClosedPeriod(through=through, closed_by=user_id)
+    period = ClosedPeriod(through=through, closed_by=getattr(user, "id", None))
     session.add(period)
     session.flush()
     rows = _write_balances(session, period, previous)
     audit.record(
         session, "close", "period", period.id,
-        changes={"through": through.isoformat(), "balances": rows},
+        changes={"through": through.isoformat(), "balances": rows}, context=audit.acting(user),
     )  # fmt: skip
     return period
 
@@ -249,7 +249,10 @@ def _write_balances(session: Session, period: ClosedPeriod, previous: ClosedPeri
     moved = moved.subquery()
     sums = (
         select(
-            moved.c.location_id, moved.c.item_id, moved.c.lot_id, moved.c.status,
+            moved.c.location_id,
+            moved.c.item_id,
+            moved.c.lot_id,
+            moved.c.status,
             type_coerce(func.sum(moved.c.quantity), Quantity).label("quantity"),
         )  # fmt: skip
         .group_by(moved.c.location_id, moved.c.item_id, moved.c.lot_id, moved.c.status)
@@ -259,7 +262,8 @@ def _write_balances(session: Session, period: ClosedPeriod, previous: ClosedPeri
     # the latest costed entry of each item and lot by the month's end (the report index's order)
     latest = (
         select(
-            ledger.c.item_id, func.coalesce(ledger.c.lot_id, 0).label("lot_key"),
+            ledger.c.item_id,
+            func.coalesce(ledger.c.lot_id, 0).label("lot_key"),
             func.max(ledger.c.id).label("id"),
         )  # fmt: skip
         .where(ledger.c.unit_cost.is_not(None), ledger.c.at < end)
@@ -269,8 +273,13 @@ def _write_balances(session: Session, period: ClosedPeriod, previous: ClosedPeri
     costed = ledger.alias()
     closing = (
         select(
-            literal(period.id), sums.c.location_id, sums.c.item_id, sums.c.lot_id, sums.c.status,
-            sums.c.quantity, costed.c.unit_cost,
+            literal(period.id),
+            sums.c.location_id,
+            sums.c.item_id,
+            sums.c.lot_id,
+            sums.c.status,
+            sums.c.quantity,
+            costed.c.unit_cost,
         )  # fmt: skip
         .select_from(sums)
         .outerjoin(
@@ -285,20 +294,22 @@ def _write_balances(session: Session, period: ClosedPeriod, previous: ClosedPeri
     return result.rowcount
 
 
-def reopen(session: Session, user_id: int | None, reason: str) -> ClosedPeriod:
+def reopen(session: Session, user, reason: str) -> ClosedPeriod:
     """Reopen the latest closed month (反结账): its documents may change again and its kept
     balances go (a new close keeps them anew). The reason is required and audited."""
-    reason = (reason or "").strip()
+    reason = str(reason).strip() if reason is not None else ""
     if not reason:
         raise PeriodNotClosable(_("Say why the month is reopened."), "reason")
     _lock(session, shared=False)
     period = _current(session)
     if period is None:
         raise PeriodNotClosable(_("No month is closed."))
-    period.reopened_at, period.reopened_by, period.reopen_reason = utcnow(), user_id, reason
+    period.reopened_at, period.reopened_by = utcnow(), getattr(user, "id", None)
+    period.reopen_reason = reason
     session.execute(delete(PeriodBalance).where(PeriodBalance.period_id == period.id))
     audit.record(
         session, "reopen", "period", period.id,
         changes={"through": period.through.isoformat()}, reason=reason,
+        context=audit.acting(user),
     )  # fmt: skip
     return period

@@ -122,9 +122,7 @@ def _check_form_references(document: SourceDocument, issues: list) -> None:
     period_date = form.get("period_date")
     if period_date and top.get(period_date, {}).get("type") != "date":
         issues.append(
-            document.issue(
-                ("period_date",), _("'%(name)s' must be a date field", name=period_date)
-            )
+            document.issue(("period_date",), _("'%(name)s' must be a date field", name=period_date))
         )
     if "by" in form.get("allocation", {}):
         need(("allocation", "by"), form["allocation"]["by"])

@@ -34,6 +34,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from app.kernel.audit import AuditEntry
 from app.kernel.items import Item, Lot, Unit, business_timezone
 from app.kernel.locations import Location
+from app.kernel.periods import ClosedPeriod, PeriodBalance
 from app.kernel.reservations import sellable
 from app.kernel.stock import STATUS_CHANGES, LedgerEntry, StockBalance
 from app.kernel.stocktake import CountEntry, Stocktake, StocktakeSnapshot
@@ -1007,5 +1008,49 @@ register_source(
         "stocktake_book",
         zh_en("盘点账面数（明盘）", "Stocktake book quantities (open count)"),
         where=lambda table: table.c.blind.is_(False),
+    )
+)
+
+
+def _closing_stock() -> FromClause:
+    """Each closed month's balances with the month's last day (a reopened month keeps none)."""
+    balances, periods = PeriodBalance.__table__, ClosedPeriod.__table__
+    return (
+        select(
+            periods.c.through,
+            balances.c.location_id,
+            balances.c.item_id,
+            balances.c.lot_id,
+            balances.c.status,
+            balances.c.quantity,
+            balances.c.unit_cost,
+            type_coerce(balances.c.quantity * balances.c.unit_cost, _QTY).label("value"),
+        )  # fmt: skip
+        .join_from(balances, periods, periods.c.id == balances.c.period_id)
+        .subquery("closing_stock")
+    )
+
+
+#: 期末结存: the stock each closed month ended with, valued as it closed — what the month's
+#: books say, however the ledger has grown since.
+register_source(
+    Source(
+        name="closing_stock",
+        label=zh_en("期末结存（已结账月份）", "Closing stock of closed months"),
+        table=_closing_stock,
+        columns={
+            "through": SourceColumn("date", zh_en("结账月末", "Month end"), col("through")),
+            **_position_columns(),
+            "status": SourceColumn(
+                "text", zh_en("库存状态", "Stock status"), col("status"), options=STOCK_STATUSES
+            ),
+            "quantity": SourceColumn(
+                "decimal", zh_en("期末数量", "Closing quantity"), col("quantity")
+            ),  # fmt: skip
+            "unit_cost": SourceColumn("money", zh_en("单位成本", "Unit cost"), col("unit_cost")),
+            "value": SourceColumn("money", zh_en("期末金额", "Closing value"), col("value")),
+        },
+        links=_stock_links(),
+        location_column="location_id",
     )
 )

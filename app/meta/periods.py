@@ -114,11 +114,10 @@ def close_month(session: Session, registry: Registry, user, month) -> ClosedPeri
             ),
             unfinished=left[:NAMED],
         )
-    return kernel_periods.close(session, through, getattr(user, "id", None))
+    return kernel_periods.close(session, through, user)
 
 
 def reopen_month(session: Session, user, reason) -> ClosedPeriod:
     """Reopen the latest closed month (反结账) for ``user``, who says why."""
     access.require(user, "close_periods")
-    return kernel_periods.reopen(session, getattr(user, "id", None), reason)
-
+    return kernel_periods.reopen(session, user, reason)

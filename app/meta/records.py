@@ -38,9 +38,9 @@ from app.kernel import audit, prices, reservations
 from app.kernel.errors import LotMismatch, NotWholeUnits, UnknownItem
 from app.kernel.items import Item, Lot, Unit, wall_clock
 from app.kernel.locations import Location
+from app.kernel.periods import PeriodClosed
 from app.kernel.udi import UDIError, check_udi, parse_udi
 from app.kernel.users import User
-from app.kernel.periods import PeriodClosed
 from app.meta import access, attachments, links, numbering, periods
 from app.meta.expressions import Context, ExpressionError
 from app.meta.forms import DATE_TYPES, NUMBER_TYPES, FieldDef, FormDef, label_text
@@ -1026,6 +1026,14 @@ def _editable(form: FormDef, record: Record, partial_allowed: bool = False) -> N
         raise NotEditable(form.state_label(record.state, locale()))
 
 
+def _editable_as_a_whole(form: FormDef, record: Record) -> bool:
+    """A draft's state: its content is still being written (a later state's few editable fields
+    are that step's own — scans, an inspection, a delivery — done on the day they are done)."""
+    return not form.workflow or bool(
+        form.workflow.get("states", {}).get(record.state, {}).get("editable")
+    )
+
+
 def _kept_from(form: FormDef, record: Record, user, names) -> list[str]:
     """Those of ``names`` the record's state keeps this user from changing."""
     rights = state_rights(form, record.state)
@@ -1178,7 +1186,8 @@ def update(
     _require_write_scope(session, user, form, record, "update")
     _check_version(session, record, version)
     _editable(form, record, partial_allowed=True)
-    require_open_period(session, form, record.data, record)
+    if _editable_as_a_whole(form, record):
+        require_open_period(session, form, record.data, record)
     run = _Run(session, registry, user, form, record)
     old, old_location = dict(record.data or {}), record.location_id
     values = _prepare(run, typed_values(form.fields, old), payload, creating=False)
@@ -1188,7 +1197,8 @@ def update(
         key: [old.get(key), new.get(key)] for key in new if not _same(old.get(key), new.get(key))
     }
     check_field_rights(form, record, user, changes)
-    if form.period_date in changes:
+    if form.period_date in changes:  # into or out of a closed month
+        require_open_period(session, form, record.data, record)
         require_open_period(session, form, new, record)
     location_id = _location_id(form, values) if form.location_field else None
     if not changes and location_id == old_location:

@@ -32,6 +32,7 @@ from app.web import (
     options_admin,
     package_admin,
     pages,
+    periods,
     replenishment,
     reports,
     reports_admin,
@@ -133,5 +134,6 @@ def init_web(app: Flask) -> None:
     blueprints += (forms_api.bp, forms_pages.bp, forms_admin.bp, approvals.bp, reports_admin.bp)
     blueprints += (replenishment.bp, workflows_admin.bp, options_admin.bp, openapi.bp)
     blueprints += (dashboards_admin.bp, roles_admin.bp, settings_admin.bp, package_admin.bp)
+    blueprints += (periods.bp,)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

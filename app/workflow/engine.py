@@ -388,10 +388,19 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
     )
 
 
+def _undoes(form: FormDef, record: Record, transition: dict) -> bool:
+    """Does ``transition`` take back what the record counted: into a void state, or out of the
+    states its counterparty account counts it in (a confirmed payment voided)?"""
+    if workflow_of(form)["states"].get(transition["to"], {}).get("void"):
+        return True
+    counted = form.spec.get("account", {}).get("states", [])
+    return record.state in counted and transition["to"] not in counted
+
+
 def _period_refusal(session: Session, form: FormDef, record: Record, transition: dict):
-    """Voiding or cancelling a document of a closed month would change that month's figures:
-    its correction is a new document dated now (a red-letter invoice, a return)."""
-    if not workflow_of(form)["states"].get(transition["to"], {}).get("void"):
+    """Undoing a document of a closed month would change that month's figures: its correction
+    is a new document dated now (a red-letter invoice, a return, a payment's refund)."""
+    if not _undoes(form, record, transition):
         return None
     try:
         periods.require_open(session, form, record.data, record)

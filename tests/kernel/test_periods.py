@@ -57,10 +57,10 @@ def book(db, world, on: dt.date, quantity, cost=None, lot=None, item=None, out=F
         post_movements(session, [movement], reason=reason, document="T-1", today=on)
 
 
-def close_month(db, through: dt.date, user_id=None):
+def close_month(db, through: dt.date):
     with db.transaction() as session:
         begin_close(session, through)
-        return close(session, through, user_id)
+        return close(session, through)
 
 
 def balances(db, period_id) -> dict:
@@ -169,7 +169,7 @@ def test_a_day_in_a_closed_month_is_refused_with_its_field(db, world):
 
 def test_reopening_takes_the_latest_month_back_with_a_reason(db, world, history_booked):
     close_month(db, months_ago(3))
-    second = close_month(db, months_ago(2), user_id=None)
+    second = close_month(db, months_ago(2))
     with db.transaction() as session:
         with pytest.raises(PeriodNotClosable) as refused:
             reopen(session, None, "  ")
@@ -192,3 +192,33 @@ def test_reopening_takes_the_latest_month_back_with_a_reason(db, world, history_
 def test_nothing_to_reopen(db):
     with db.transaction() as session, pytest.raises(PeriodNotClosable, match="No month"):
         reopen(session, None, "试试")
+
+
+@pytest.mark.postgres_only
+def test_a_save_of_the_month_being_closed_is_waited_for_then_the_month_is_closed(db, world):
+    """A document of last month saved while finance closes it: the close waits for the save's
+    transaction (which had found the month open), and a save after the close is refused."""
+    import threading
+
+    from tests.application.races import wait_until_blocked
+
+    day = months_ago(1).replace(day=10)
+    saving = db.session(write=True)
+    saving.begin()
+    require_open(saving, day, "payment_date")  # open: the save goes on, holding the lock shared
+    done = []
+
+    def close_it():
+        done.append(close_month(db, months_ago(1)).id)
+
+    closer = threading.Thread(target=close_it)
+    closer.start()
+    try:
+        wait_until_blocked(db, 1)
+        assert done == []  # the close waits for the save
+    finally:
+        saving.commit()
+    closer.join(timeout=30)
+    assert len(done) == 1
+    with db.session() as session, pytest.raises(PeriodClosed):
+        require_open(session, day, "payment_date")

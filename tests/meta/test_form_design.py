@@ -533,8 +533,21 @@ def test_a_forms_description_kind_and_location_field():
     assert receipt.location_field == "location" and receipt.location_fields == ["location"]
     unscoped = form_design.update_form(RECEIPT, vars(receipt) | {"location_field": ""}, MENUS)
     assert "location_field" not in safe_load(unscoped)
-    for changes, field in (({"kind": "ledger"}, "kind"), ({"location_field": "supplier"},
-                                                           "location_field")):  # fmt: skip
+    refusals = (({"kind": "ledger"}, "kind"), ({"location_field": "supplier"}, "location_field"),
+                ({"period_date": "supplier"}, "period_date"))  # fmt: skip
+    for changes, field in refusals:
         with pytest.raises(DesignRefused) as refused:
             form_design.update_form(RECEIPT, vars(receipt) | changes, MENUS)
         assert refused.value.field == field
+
+
+def test_a_documents_period_date_is_one_of_its_date_fields():
+    shown = form_design.settings(RECEIPT)
+    assert shown.period_date == "arrival_date"
+    assert {"arrival_date", "due_date"} <= set(shown.period_dates)
+    dated = form_design.update_form(RECEIPT, vars(shown) | {"period_date": "due_date"}, MENUS)
+    assert safe_load(dated)["period_date"] == "due_date"
+    undated = form_design.update_form(dated, vars(shown) | {"period_date": ""}, MENUS)
+    assert "period_date" not in safe_load(undated)
+    added = form_design.update_form(undated, vars(shown), MENUS)  # written where it was
+    assert added.index("period_date:") > added.index("location_field:")

@@ -116,6 +116,11 @@ def test_label_scope_and_flags():
     managing = ticks(auditor) | {"flag:manages": "1"}
     after = roles_of(role_design.update_role(ROLES, "auditor", managing, FORMS, REPORTS))
     assert after["auditor"]["manages"] is True
+    # finance closes months (结账): a flag like the others
+    assert role_design.view(ROLES, "finance", FORMS, REPORTS).flags["close_periods"] is True
+    closing = ticks(auditor) | {"flag:close_periods": "1"}
+    after = roles_of(role_design.update_role(ROLES, "auditor", closing, FORMS, REPORTS))
+    assert after["auditor"]["close_periods"] is True
 
 
 def test_roles_are_added_and_removed():

@@ -458,6 +458,13 @@ def test_what_a_form_keeps_and_whose_records_are_seen_is_set_in_the_designer(api
               "description_en": "What we order from a supplier"}  # fmt: skip
     after = new_yaml(api.form(url, values))
     assert "description: {zh_CN: 向供应商订货, en: What we order from a supplier}\n" in after
+    assert "period_date: order_date" in after  # left as it was: the designer did not send it
+    assert re.search(r'id="form-period_date".*?<option value="order_date" selected', shown.text,
+                     re.S)  # fmt: skip
+    expected = new_yaml(api.form(url, values | {"period_date": "expected_date"}))
+    assert "period_date: expected_date" in expected
+    refused = api.form(url, values | {"period_date": "supplier"})
+    assert new_yaml(refused) is None and "data-refused" in refused.text
     assert publish(api, "purchase_order", after).status_code == 302
 
 
