@@ -104,6 +104,8 @@ def demo(if_empty: bool, **options) -> None:
         click.echo("documents: " + ", ".join(
             f"{form} {sum(states.values())}" for form, states in sorted(summary.documents.items())
         ))  # fmt: skip
+        if summary.closed_months:
+            click.echo(f"months closed (结账): {', '.join(summary.closed_months)}")
     with db.session() as session:
         demo_chain.print_logins(session, click.echo)
     db.dispose()

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 from app.db import clock_at
 from app.demo import flows, master
 from app.demo.catalogue import Catalogue
-from app.kernel import audit
+from app.kernel import audit, periods
 from app.kernel.audit import AuditEntry
 from app.kernel.items import business_timezone, business_today
 from app.kernel.locations import Location
+from app.meta import periods as meta_periods
 from app.meta.models import Record
 from app.meta.registry import Registry
 from app.workflow.models import InboxMessage
@@ -63,6 +64,8 @@ class Summary:
     items: int = 0
     documents: dict[str, dict[str, int]] = field(default_factory=dict)
     days: list[str] = field(default_factory=list)
+    #: the months finance closed (YYYY-MM)
+    closed_months: list[str] = field(default_factory=list)
 
     def count(self, form: str) -> int:
         return sum(self.documents.get(form, {}).values())
@@ -130,6 +133,7 @@ def generate(
         summary.days.append(date.isoformat())
         if progress:
             progress(number + 2, total, date.isoformat())
+    summary.closed_months = _close_months(transaction, registry, chain, first, today)
     with transaction() as session:
         _read_before(session, today)
         summary.documents = _documents(session)
@@ -144,6 +148,26 @@ def unfinished(session: Session) -> bool:
         select(AuditEntry.action).where(AuditEntry.action.in_([STARTED, LOADED]))
     ).all()
     return STARTED in actions and LOADED not in actions
+
+
+def _close_months(
+    transaction: Transaction, registry: Registry, chain: master.Chain, first: dt.date,
+    today: dt.date,
+) -> list[str]:  # fmt: skip
+    """Finance has closed the history's months in order up to the one before last (last month
+    is left for the demo's finance user to close), stopping at a month a document keeps open."""
+    closed = []
+    through = periods.month_end(first)
+    last = periods.month_end(today.replace(day=1) - dt.timedelta(days=1))
+    while through < last:
+        try:
+            with transaction() as session:
+                finance = chain.user(session, "finance")
+                closed.append(meta_periods.close_month(session, registry, finance, through).month)
+        except periods.PeriodNotClosable:
+            break
+        through = periods.month_end(through + dt.timedelta(days=1))
+    return closed
 
 
 def _read_before(session: Session, today: dt.date) -> None:

@@ -192,12 +192,11 @@ def end_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(following, dt.time(), business_timezone()).astimezone(dt.UTC)
 
 
-def begin_close(session: Session, through: dt.date, today: dt.date | None = None) -> None:
+def begin_close(session: Session, through: dt.date) -> None:
     """Take the close's lock and check the month may close now (raise ``PeriodNotClosable``).
     The engine above then checks its documents and calls ``close``."""
     _lock(session, shared=False)
-    today = today or business_today()
-    if through >= today:
+    if through >= business_today():
         raise PeriodNotClosable(
             _("%(month)s has not ended yet: a month closes after its last day.",
               month=through.strftime("%Y-%m"))

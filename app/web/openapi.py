@@ -508,6 +508,56 @@ def _shared_paths(principal) -> dict:
         }
     if access.can(principal, "admin"):
         paths.update(_token_paths())
+    if access.can(principal, "close_periods") or access.can(principal, "audit"):
+        paths.update(_period_paths(access.can(principal, "close_periods")))
+    return paths
+
+
+def _period_paths(closes: bool) -> dict:
+    """The month-end close (结账): who closes months closes and reopens them, auditors read."""
+    paths = {
+        "/api/v1/periods": {
+            "get": {
+                "tags": [_("Shared")],
+                "summary": _("The closed months, the last closed day and the month next to close"),
+                "responses": {"200": _answer(_("The closes, latest first.")), **_errors("401")},
+            },
+        },
+    }
+    if closes:
+        paths["/api/v1/periods"]["post"] = {
+            "tags": [_("Shared")],
+            "summary": _("Close a month (YYYY-MM): its documents become final"),
+            "requestBody": _body(
+                {
+                    "type": "object",
+                    "required": ["month"],
+                    "properties": {"month": {"type": "string"}},
+                }
+            ),
+            "responses": {
+                "201": _answer(_("The close.")),
+                "409": _answer(_("Refused: the field, and the documents that keep it open.")),
+                **_errors("401", "403", "422"),
+            },
+        }
+        paths["/api/v1/periods/reopen"] = {
+            "post": {
+                "tags": [_("Shared")],
+                "summary": _("Reopen the latest closed month (反结账), saying why"),
+                "requestBody": _body(
+                    {
+                        "type": "object",
+                        "required": ["reason"],
+                        "properties": {"reason": {"type": "string"}},
+                    }
+                ),
+                "responses": {
+                    "200": _answer(_("The reopened close.")),
+                    **_errors("401", "403", "409", "422"),
+                },
+            },
+        }
     return paths
 
 

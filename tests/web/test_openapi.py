@@ -100,8 +100,10 @@ def test_every_endpoint_an_integration_uses_is_described(document):
         "/api/v1/admin/tokens",
         "/api/v1/admin/tokens/{id}",
         "/api/v1/reports/stock_on_hand/export.{fmt}",
+        "/api/v1/periods/reopen",
     ):
         assert shared in paths, shared  # fmt: skip
+    assert set(paths["/api/v1/periods"]) == {"get", "post"}  # an admin closes months
 
 
 def test_a_caller_sees_only_the_operations_it_may_use(lab_app, org):
@@ -112,6 +114,7 @@ def test_a_caller_sees_only_the_operations_it_may_use(lab_app, org):
     paths = clerk["paths"]
     assert "delete" not in paths["/api/v1/forms/field_lab/records/{id}"]
     assert "/api/v1/admin/tokens" not in paths
+    assert "/api/v1/periods" not in paths  # not the clerk's to close
     with lab_app.extensions["lianku.db"].session() as session:
         from app.kernel.users import User
 
