@@ -93,34 +93,38 @@ def index(refused: PeriodNotClosable | None = None):
     ), (409 if refused else 200)  # fmt: skip
 
 
-@bp.post("/periods/close")
-@login_required
-def close_page():
+def _on_page(work, said):
+    """Run ``work(session)`` (a close or reopening): refused, the page again with why; done,
+    committed and ``said(period)`` flashed."""
     session = db_session()
     try:
-        period = meta_periods.close_month(
-            session, registry(), current_user, request.form.get("month", "")
-        )
+        period = work(session)
     except PeriodNotClosable as exc:
         session.rollback()
         return index(refused=exc)
     session.commit()
-    flash(_("%(month)s is closed.", month=period.month), "info")
+    flash(said(period), "info")
     return redirect(url_for("periods.index"))
+
+
+@bp.post("/periods/close")
+@login_required
+def close_page():
+    month = request.form.get("month", "")
+    return _on_page(
+        lambda session: meta_periods.close_month(session, registry(), current_user, month),
+        lambda period: _("%(month)s is closed.", month=period.month),
+    )
 
 
 @bp.post("/periods/reopen")
 @login_required
 def reopen_page():
-    session = db_session()
-    try:
-        period = meta_periods.reopen_month(session, current_user, request.form.get("reason", ""))
-    except PeriodNotClosable as exc:
-        session.rollback()
-        return index(refused=exc)
-    session.commit()
-    flash(_("%(month)s is open again.", month=period.month), "info")
-    return redirect(url_for("periods.index"))
+    reason = request.form.get("reason", "")
+    return _on_page(
+        lambda session: meta_periods.reopen_month(session, current_user, reason),
+        lambda period: _("%(month)s is open again.", month=period.month),
+    )
 
 
 # --- the API -------------------------------------------------------------------------------------
@@ -143,28 +147,31 @@ def list_api():
     )
 
 
+def _by_api(work, status: int = 200):
+    """Run ``work(session)``: the close as JSON, or 409 naming the field (and the documents)."""
+    session = db_session()
+    try:
+        period = work(session)
+    except PeriodNotClosable as exc:
+        session.rollback()
+        return _refusal_json(exc)
+    return jsonify(_as_json(period, _names(session, [period]))), status
+
+
 @bp.post("/api/v1/periods")
 @api_auth
 def close_api():
     """Close ``month`` (``YYYY-MM``): 201 with the close; 409 naming the field and, when
     documents keep the month open, listing them."""
-    session = db_session()
-    try:
-        period = meta_periods.close_month(session, registry(), current_user, _body().get("month"))
-    except PeriodNotClosable as exc:
-        session.rollback()
-        return _refusal_json(exc)
-    return jsonify(_as_json(period, _names(session, [period]))), 201
+    month = _body().get("month")
+    return _by_api(
+        lambda session: meta_periods.close_month(session, registry(), current_user, month), 201
+    )
 
 
 @bp.post("/api/v1/periods/reopen")
 @api_auth
 def reopen_api():
     """Reopen the latest closed month; the body's ``reason`` is required."""
-    session = db_session()
-    try:
-        period = meta_periods.reopen_month(session, current_user, _body().get("reason"))
-    except PeriodNotClosable as exc:
-        session.rollback()
-        return _refusal_json(exc)
-    return jsonify(_as_json(period, _names(session, [period])))
+    reason = _body().get("reason")
+    return _by_api(lambda session: meta_periods.reopen_month(session, current_user, reason))

@@ -85,7 +85,9 @@ def test_publish_a_field_and_a_new_form_then_roll_back(api, lab_app, lab_config,
     other_worker.extensions["lianku.db"].dispose()
 
     with lab_app.extensions["lianku.db"].session() as session:
-        publishes = session.query(AuditEntry).filter_by(action="publish").all()
+        publishes = (
+            session.query(AuditEntry).filter_by(action="publish").order_by(AuditEntry.id).all()
+        )
         assert [(e.entity_id, e.changes["version"]) for e in publishes] == [
             ("supplier", [1, 2]),
             ("cold_chain_log", [None, 1]),

@@ -41,7 +41,12 @@ def test_a_right_taken_away_is_refused_at_the_next_request(api, lab_app, org):
     assert api.form(f"{EDIT}/versions/1/rollback", {}).status_code == 302
     assert clerk.post(URL, json=valid(org, title="Gamma")).status_code == 201
     with lab_app.extensions["lianku.db"].session() as session:
-        publishes = session.query(AuditEntry).filter_by(action="publish", entity="roles").all()
+        publishes = (
+            session.query(AuditEntry)
+            .filter_by(action="publish", entity="roles")
+            .order_by(AuditEntry.id)
+            .all()
+        )
         assert [entry.changes["version"] for entry in publishes] == [[1, 2], [2, 3]]
 
 
