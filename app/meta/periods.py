@@ -7,8 +7,10 @@ created. Master data (a customer card) is never closed, nor a document whose for
 ``period_close: false`` (a complaint or an adverse event report: quality records, not the books).
 
 A month closes only when none of its documents is still a draft (a state its workflow lets be
-edited) or waiting for approval: they are what "未审核单据" means in the suites finance knows,
-and are listed so they can be finished or cancelled first.
+edited), waiting for approval, or — for a form that counts on a counterparty account — still on
+its way to the states its account counts (an order not yet delivered, goods not yet inspected):
+these would change the month's figures after it closed. They are what "未审核单据" means in the
+suites finance knows, and are listed so they can be finished or cancelled first.
 """
 
 from __future__ import annotations
@@ -68,31 +70,62 @@ def require_open(session: Session, form: FormDef, data: dict | None, record=None
     kernel_periods.require_open(session, day, field)
 
 
-def _unfinished_states(form: FormDef) -> set[str]:
-    """The states of a record still to be finished: drafts and waiting for approval."""
+def counts_on_account(form: FormDef, data: dict | None) -> bool:
+    """Does a record of ``form`` with ``data`` count on an account in the account's states (its
+    ``when`` values match: a hospital's sale, not a walk-in one)?"""
+    account = form.spec.get("account")
+    if not account:
+        return False
+    data = data or {}
+    return all(
+        str(data.get(field)) in {str(value) for value in values}
+        for field, values in account.get("when", {}).items()
+    )
+
+
+def _unfinished_states(form: FormDef) -> tuple[set[str], set[str]]:
+    """(the states of any record still to be finished — drafts, waiting for approval —, those
+    of a record still to reach its account's states: neither final nor counted)."""
     workflow = form.workflow or {}
-    states = {name for name, spec in workflow.get("states", {}).items() if spec.get("editable")}
+    states = workflow.get("states", {})
+    unfinished = {name for name, spec in states.items() if spec.get("editable")}
     for transition in workflow.get("transitions", []):
         if "approval" in transition:
-            states.add(transition["approval"]["pending"])
-    return states
+            unfinished.add(transition["approval"]["pending"])
+    counted = set(form.spec.get("account", {}).get("states", []))
+    on_the_way = set()
+    if counted:
+        on_the_way = {name for name, spec in states.items() if not spec.get("final")} - counted
+    return unfinished, on_the_way - unfinished
+
+
+def _is_unfinished(form: FormDef, record: Record, unfinished: set, on_the_way: set) -> bool:
+    return record.state in unfinished or (
+        record.state in on_the_way and counts_on_account(form, record.data)
+    )
 
 
 def unfinished(session: Session, registry: Registry, through: dt.date) -> list[Record]:
-    """The documents dated on or before ``through`` that are drafts or await approval, oldest
-    first."""
+    """The documents dated on or before ``through`` that are drafts, await approval or are still
+    to count on their account, oldest first."""
     end = kernel_periods.end_of(through)
     found = []
     for form in registry.forms.values():
-        states = _unfinished_states(form) if closes(form) else set()
-        if not states:
+        unfinished, on_the_way = _unfinished_states(form) if closes(form) else (set(), set())
+        if not unfinished | on_the_way:
             continue
-        query = select(Record).where(Record.form == form.name, Record.state.in_(states))
+        query = select(Record).where(
+            Record.form == form.name, Record.state.in_(unfinished | on_the_way)
+        )
         if not form.period_date:
             query = query.where(Record.created_at < end)
         for record in session.scalars(query.order_by(Record.id)):
             day, _field = document_day(form, record.data, record)
-            if day is not None and day <= through:
+            if (
+                day is not None
+                and day <= through
+                and _is_unfinished(form, record, unfinished, on_the_way)
+            ):
                 found.append(record)
     return sorted(found, key=lambda record: (record.created_at, record.id))
 
@@ -107,8 +140,9 @@ def close_month(session: Session, registry: Registry, user, month) -> ClosedPeri
     if left:
         raise PeriodNotClosable(
             _(
-                "%(count)s documents of %(month)s or earlier are still drafts or await approval: "
-                "finish or cancel them before the month closes.",
+                "%(count)s documents of %(month)s or earlier are not finished (drafts, waiting "
+                "for approval, or not yet delivered or inspected): finish or cancel them before "
+                "the month closes.",
                 count=len(left),
                 month=through.strftime("%Y-%m"),
             ),

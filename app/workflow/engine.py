@@ -388,19 +388,22 @@ def refusal(session: Session, form: FormDef, record: Record, user, transition: d
     )
 
 
-def _undoes(form: FormDef, record: Record, transition: dict) -> bool:
-    """Does ``transition`` take back what the record counted: into a void state, or out of the
-    states its counterparty account counts it in (a confirmed payment voided)?"""
+def _changes_the_books(form: FormDef, record: Record, transition: dict) -> bool:
+    """Does ``transition`` change what the record counts for in its month: into a void state,
+    or into or out of the states its counterparty account counts it in (a confirmed payment
+    voided, goods inspected)?"""
     if workflow_of(form)["states"].get(transition["to"], {}).get("void"):
         return True
-    counted = form.spec.get("account", {}).get("states", [])
-    return record.state in counted and transition["to"] not in counted
+    if not periods.counts_on_account(form, record.data):
+        return False
+    counted = form.spec["account"]["states"]
+    return (record.state in counted) != (transition["to"] in counted)
 
 
 def _period_refusal(session: Session, form: FormDef, record: Record, transition: dict):
-    """Undoing a document of a closed month would change that month's figures: its correction
-    is a new document dated now (a red-letter invoice, a return, a payment's refund)."""
-    if not _undoes(form, record, transition):
+    """Undoing a document of a closed month, or counting it only now, would change that month's
+    figures: its correction is a new document dated now (a red-letter invoice, a return)."""
+    if not _changes_the_books(form, record, transition):
         return None
     try:
         periods.require_open(session, form, record.data, record)

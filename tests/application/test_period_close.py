@@ -11,6 +11,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from app.db import clock_at
+from app.kernel import periods
 from app.kernel.audit import AuditEntry
 from app.kernel.items import business_timezone
 from tests.application import purchasing_fixtures as purchasing
@@ -19,6 +20,7 @@ from tests.application.test_invoices import (
     accepted_receipt,
     bed_fixture,  # noqa: F401  (the fixture ``bed``)
 )
+from tests.application.test_purchasing import inspected
 from tests.conftest import csrf_token
 
 PAYMENTS = "supplier_payment"
@@ -52,7 +54,7 @@ def test_a_month_closes_once_its_drafts_are_finished_and_then_holds(bed):
     refused = close(bed)
     assert refused.status_code == 409, refused.json
     assert refused.json["field"] == "month"
-    assert "still drafts or await approval" in refused.json["error"]
+    assert "are not finished (drafts, waiting for approval" in refused.json["error"]
     assert [(doc["number"], doc["state"]) for doc in refused.json["unfinished"]] == [
         (draft.json["number"], "Draft")
     ]
@@ -104,6 +106,40 @@ def test_a_month_closes_once_its_drafts_are_finished_and_then_holds(bed):
             ("close", bed.users["cashier"]),
             ("reopen", bed.users["cashier"]),
         ]
+
+
+def test_goods_of_the_month_not_yet_inspected_keep_it_open_and_never_count_into_it_late(bed):
+    """Goods that arrived last month count on its payables once inspected: awaiting inspection,
+    they keep the month open; in a month closed all the same (before this rule), inspecting them
+    would change its payables and is refused, while QA's inspection results may still be
+    written."""
+    supplier = bed.supplier()
+    with in_last_month():
+        receipt = bed.create("keeper", "purchase_receipt", {
+            "location": bed.loc("WH-SH"), "supplier": supplier["id"],
+            "lines": [{"item": bed.glc, "lot": "LATE", "expiry_date": purchasing.day(400),
+                       "quantity": "4", "unit_cost": "10.00"}],
+        })  # fmt: skip
+        received = bed.fire("keeper", "purchase_receipt", receipt["id"], "receive").json
+    refused = close(bed)
+    assert refused.status_code == 409, refused.json
+    assert [doc["number"] for doc in refused.json["unfinished"]] == [receipt["number"]]
+
+    with bed.db.transaction() as session:  # closed regardless, as a month closed before was
+        periods.close(session, LAST_MONTH_END)
+    qa = bed.api("qa")
+    written = qa.put(purchasing.url("purchase_receipt", receipt["id"]), json={
+        "version": received["version"], "inspector": bed.users["qa"],
+        "inspected_at": TODAY.isoformat(),
+        "lines": inspected(received["data"]["lines"], [
+            {"accepted_quantity": "4", "rejected_quantity": "0", "conclusion": "accepted"}]),
+    })  # fmt: skip
+    assert written.status_code == 200, written.json  # the step's own fields: today's work
+    done = bed.fire("qa", "purchase_receipt", receipt["id"], "inspect", **purchasing.VERIFY)
+    assert done.status_code == 409 and done.json["field"] == "arrival_date", done.json
+    assert qa.get(purchasing.url("purchase_receipt", receipt["id"])).json["state"] == (
+        "awaiting_inspection"
+    )
 
 
 def test_months_close_in_order_and_only_ended_ones(bed):

@@ -1,5 +1,6 @@
 """Period close for records (the shipped forms): what dates a document, which documents keep a
-month open, and a record dated by its creation in a closed month refused as a whole."""
+month open — drafts, those waiting for approval, those still on their way to the month's
+accounts — and a record dated by its creation in a closed month refused as a whole."""
 
 from __future__ import annotations
 
@@ -52,7 +53,12 @@ def test_drafts_and_waiting_documents_of_the_month_keep_it_open(db, registry):
     listed = [
         add(db, "supplier_payment", "draft", {"payment_date": last}),
         add(db, "stock_adjustment", "in_approval", created_at=IN_LAST_MONTH),
+        # on their way to the month's accounts: not yet inspected, a hospital's not delivered
+        add(db, "purchase_receipt", "awaiting_inspection", {"arrival_date": last}),
+        add(db, "sales_order", "confirmed", {"sale_date": last, "sale_kind": "hospital"}),
     ]
+    add(db, "purchase_receipt", "done", {"arrival_date": last})  # counted already
+    add(db, "sales_order", "picked", {"sale_date": last, "sale_kind": "retail"})  # on no account
     add(db, "supplier_payment", "draft", {"payment_date": this})  # the month after
     add(db, "supplier_payment", "confirmed", {"payment_date": last})  # finished
     add(db, "stock_adjustment", "draft")  # created now
