@@ -7,6 +7,8 @@ module only parses requests, renders and maps typed errors to statuses.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -18,12 +20,51 @@ from app.meta.models import Record
 from app.meta.records import RecordError, RecordNotFound, ValidationFailed
 from app.meta.records import locale as records_locale
 from app.web.forms_api import _body, api_auth, idempotent
-from app.web.forms_common import comment_text, registry
+from app.web.forms_common import MAX_PAGE, comment_text, registry, whole_number
 from app.web.forms_pages import Display
 from app.web.session import db_session
 from app.workflow import approvals, engine
 
 bp = Blueprint("approvals", __name__)
+#: How many waiting tasks the inbox shows at a time, the oldest first.
+PAGE_SIZE = 50
+
+
+@dataclass
+class Waiting:
+    """The caller's waiting tasks as the inbox shows them: those of ``form`` (or all), one page,
+    with how many wait per form for the filter (an HQ approver's list runs to hundreds)."""
+
+    tasks: list
+    by_form: list[tuple[str, str, int]]  # (form, label, tasks waiting)
+    total: int
+    form: str
+    page: int
+    #: the tasks of ``form`` (all when none), over every page
+    matching: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.matching // PAGE_SIZE))
+
+
+def _waiting() -> Waiting:
+    """What ``?form=`` and ``?page=`` ask of the caller's waiting tasks (422 naming a bad page)."""
+    page = whole_number(request.args.get("page"), "page", 1, highest=MAX_PAGE)
+    form = request.args.get("form", "").strip()
+    everything = approvals.waiting_for(db_session(), current_user)
+    counts = Counter(record.form for _task, record in everything)
+    forms = registry()
+    by_form = sorted(
+        ((name, forms.form(name).label(records_locale()) if forms.form(name) else name, count)
+         for name, count in counts.items()),
+        key=lambda row: (-row[2], row[1]),
+    )  # fmt: skip
+    chosen = [row for row in everything if not form or row[1].form == form]
+    start = (page - 1) * PAGE_SIZE
+    return Waiting(
+        chosen[start : start + PAGE_SIZE], by_form, len(everything), form, page, len(chosen)
+    )
 
 
 def _task_json(task) -> dict:
@@ -162,12 +203,13 @@ def delegate():
 @api_auth
 def inbox_api():
     """What the inbox page shows, for a phone app or an integration: the approval tasks waiting
-    for the caller (with what each is about: the form, the values its list shows, who asked),
-    the caller's latest messages with ``read``, and ``count`` (tasks + unread, as beside Inbox).
-    Reading it marks nothing read: ``POST /api/v1/inbox/read`` does."""
+    for the caller (with what each is about: the form, the values its list shows, who asked) —
+    of ``?form=`` only, ``PAGE_SIZE`` a ``?page=`` —, how many wait per form, the caller's
+    latest messages with ``read``, and ``count`` (tasks + unread, as beside Inbox). Reading it
+    marks nothing read: ``POST /api/v1/inbox/read`` does."""
     session = db_session()
-    waiting = []
-    for task, record in approvals.waiting_for(session, current_user):
+    shown_tasks, waiting = _waiting(), []
+    for task, record in shown_tasks.tasks:
         form_label, shown, creator = _summary(record)
         waiting.append({
             **_task_json(task), "form": record.form, "number": record.number,
@@ -184,8 +226,11 @@ def inbox_api():
         for message, record in approvals.messages_for(session, current_user)
     ]  # fmt: skip
     return jsonify(
-        waiting=waiting, messages=messages, count=approvals.attention(session, current_user)
-    )
+        waiting=waiting, messages=messages, count=approvals.attention(session, current_user),
+        waiting_by_form=[{"form": form, "label": label, "count": count}
+                         for form, label, count in shown_tasks.by_form],
+        page=shown_tasks.page, pages=shown_tasks.pages,
+    )  # fmt: skip
 
 
 @bp.post("/api/v1/inbox/read")
@@ -216,7 +261,7 @@ def inbox():
     session.commit()
     return render_template(
         "inbox.html",
-        waiting=approvals.waiting_for(session, current_user),
+        waiting=_waiting(),
         summary=_summary,
         submitted=approvals.submitted_by(session, current_user),
         messages=messages,

@@ -347,9 +347,13 @@ def _shared_paths(principal) -> dict:
             "get": {
                 "tags": [_("Shared")],
                 "summary": _("The caller's inbox: approval tasks waiting, latest messages, count"),
+                "parameters": [
+                    {"name": "form", "in": "query", "schema": {"type": "string"}},
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                ],
                 "responses": {
-                    "200": _answer(_("Tasks, messages and the count.")),
-                    **_errors("401"),
+                    "200": _answer(_("Tasks (of one form, a page), per form, messages, count.")),
+                    **_errors("401", "422"),
                 },
             },
         },

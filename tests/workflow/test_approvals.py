@@ -457,6 +457,37 @@ def test_the_inbox_approves_the_ticked_tasks(wf_api, wf_org, db):
         ["final"], ["final"], ["store"]]  # fmt: skip
 
 
+def test_the_inbox_filters_by_form_and_pages_a_long_list(wf_api, wf_org, db, monkeypatch):
+    """An approver with many tasks sees how many wait per form, picks one form, and reads them a
+    page at a time, the oldest first — on the page and through the API."""
+    from app.web import approvals as inbox_views
+
+    monkeypatch.setattr(inbox_views, "PAGE_SIZE", 2)
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    spends = [submit(clerk, wf_org) for _ in range(3)]
+    with db.transaction() as session:  # a task of another form, as another flow would open it
+        other = Record(form="cold_receipt", state="draft", number="CR-1", location_id=wf_org["S1"])
+        session.add(other)
+        session.flush()
+        session.add(ApprovalTask(record_id=other.id, transition="x", level=0, level_name="x",
+                                 approver_id=wf_org["manager"], status="pending"))  # fmt: skip
+    page = manager.get("/inbox").text
+    assert re.search(r'id="waiting-forms".*data-form="spend_request">[^<]* \(3\)', page, re.S)
+    assert 'data-form="cold_receipt"' in page
+    assert page.count('name="task"') == 2 and 'id="waiting-pages"' in page
+    ids = [task_id(db, record_id, wf_org["manager"]) for record_id in spends]
+    second = manager.get("/inbox?form=spend_request&page=2").text
+    assert re.findall(r'name="task" value="(\d+)"', second) == [str(ids[2])]
+    api = manager.get("/api/v1/inbox", query_string={"form": "spend_request"}).json
+    assert [task["record_id"] for task in api["waiting"]] == spends[:2]
+    assert (api["page"], api["pages"]) == (1, 2)
+    assert {row["form"]: row["count"] for row in api["waiting_by_form"]} == {
+        "spend_request": 3, "cold_receipt": 1}  # fmt: skip
+    assert api["count"] == 4  # the badge counts every task, whatever the filter
+    refused = manager.get("/api/v1/inbox?page=0")
+    assert refused.status_code == 422 and list(refused.json["errors"]) == ["page"]
+
+
 def test_someone_elses_task_is_not_found_and_not_decided(wf_app, wf_api, wf_org, db):
     record_id = submit(wf_api("clerk"), wf_org)
     tid = task_id(db, record_id, wf_org["manager"])
