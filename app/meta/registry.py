@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -95,6 +97,14 @@ class Registry:
 
     def form(self, name: str) -> FormDef | None:
         return self.forms.get(name)
+
+    def shipped_field_names(self, form: str) -> frozenset[str] | None:
+        """The top-level fields of ``form`` as shipped in ``metadata/forms`` — what the shipped
+        print layouts know —, or None for a form an admin made."""
+        if form not in self.shipped.get(FORMS.name, ()):
+            return None
+        path = FORMS.shipped_files(self.metadata_dir, self.workflows_dir)[form]
+        return _field_names(str(path), path.stat().st_mtime_ns)
 
     def report(self, name: str) -> Report | None:
         return get_report(self.metadata, name)
@@ -184,3 +194,11 @@ def refresh(registry: Registry, session: Session) -> Registry:
             log.error("published metadata no longer loads; keeping the current forms:\n%s", exc)
             registry.generation = current
             return registry
+
+
+@lru_cache(maxsize=128)
+def _field_names(path: str, _mtime: int) -> frozenset[str]:
+    """The top-level field names of a shipped form file (read again when the file changes)."""
+    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    fields = spec.get("fields", [])
+    return frozenset(str(raw.get("name")) for raw in fields if isinstance(raw, dict))

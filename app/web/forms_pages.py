@@ -380,12 +380,27 @@ def print_view(form, record_id):
     note, transfer note, receiving record), else the generic ``print.html``."""
     definition = _form(form)
     record = _record(form, record_id)
+    values = records.visible_data(definition, record)
     return _render(
-        definition, [f"print/{form}.html", "print.html"], record=record,
-        values=records.visible_data(definition, record),
+        definition, [f"print/{form}.html", "print.html"], record=record, values=values,
+        added=_added_fields(definition, values),
         timeline=engine.timeline(db_session(), record), paper=_paper(),
         barcode=barcodes.code128, line_facts=barcodes.line_facts,
     )  # fmt: skip
+
+
+def _added_fields(definition, values: dict) -> list:
+    """The header fields an admin added to a shipped form (a vehicle plate on the transfer
+    note): a form's own print layout names the fields it was made for, and prints these after
+    them, so what a chain adds to its documents is on the paper too."""
+    shipped = registry().shipped_field_names(definition.name)
+    if shipped is None:
+        return []
+    return [
+        field for field in definition.fields
+        if field.name not in shipped and field.type != "table" and not field.get("hidden")
+        and field.name in values
+    ]  # fmt: skip
 
 
 def _paper() -> str:

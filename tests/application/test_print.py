@@ -162,3 +162,29 @@ def test_print_follows_the_data_scope(db, as_user, chain):
     assert as_user("clerk1").get(f"/forms/transfer_out/{out.id}/print").status_code == 404
     with db.session() as session:
         assert session.get(Record, out.id) is not None
+
+
+def test_a_field_an_admin_added_prints_after_the_documents_own(app, db, as_user, chain):
+    """A chain adds its price notice's number to the price change: the document's own layout
+    prints it after the fields it was made for; the shipped fields keep their places."""
+    from app.meta.models import FormVersion
+    from app.meta.versions import _bump_generation
+
+    text = app.extensions["lianku.registry"].form("price_change").yaml_text
+    label = "{zh_CN: 调价文号, en: Notice number}"
+    notice = f"fields:\n  - {{name: notice_number, type: text, label: {label}}}\n"
+    with db.transaction() as session:
+        session.add(FormVersion(form="price_change", version=2, status="published",
+                                yaml_text=text.replace("fields:\n", notice, 1)))  # fmt: skip
+        _bump_generation(session)
+    hq = as_user("hq")
+    created = hq.post("/api/v1/forms/price_change/records", json={
+        "reason": "季度调价", "notice_number": "沪价〔2026〕12号",
+        "lines": [{"item": chain["strip"], "new_retail_price": "22.00"}],
+    })  # fmt: skip
+    assert created.status_code == 201, created.json
+    html = hq.get(f"/forms/price_change/{created.json['id']}/print").text
+    added = re.search(r"<tr data-added><th>Notice number</th><td>([^<]*)</td>", html)
+    assert added and added.group(1) == "沪价〔2026〕12号"
+    assert html.index("季度调价") < html.index("沪价〔2026〕12号")  # after the document's own
+    assert html.count("data-added") == 1
