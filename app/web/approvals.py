@@ -97,8 +97,8 @@ def _decide(task_id: int, data) -> object:
 
 
 def _decide_many(task_ids, data) -> dict:
-    """``decide_many`` as the API and the inbox ask it; a wrong password approves nothing and
-    is audited as a single decision's is."""
+    """``decide_many`` as the API and the inbox ask it (``decision``: approve, the default, or
+    reject); a wrong password approves nothing and is audited as a single decision's is."""
     session = db_session()
     signature = data.get("signature")
     if signature is None and data.get("password"):
@@ -106,7 +106,7 @@ def _decide_many(task_ids, data) -> dict:
     try:
         return approvals.decide_many(
             session, registry(), task_ids, current_user, comment_text(data.get("comment")),
-            signature,
+            signature, data.get("decision") or "approve",
         )  # fmt: skip
     except engine.SignatureRefused:
         session.rollback()
@@ -121,13 +121,16 @@ def _decide_many(task_ids, data) -> dict:
 @api_auth
 @idempotent
 def decide_many():
-    """批量审批 — JSON: ``tasks`` (ids), ``comment``, ``signature``: each approved or not, why."""
+    """批量审批 — JSON: ``tasks`` (ids), ``decision`` (approve, the default, or reject with a
+    ``comment`` saying why), ``comment``, ``signature``: each ``approved`` (or ``rejected``) or
+    ``refused`` with why."""
     body = _body()
     outcome = _decide_many(body.get("tasks"), body)
-    return jsonify(
-        approved=[task_id for task_id, why in outcome.items() if why is None],
-        refused={str(task_id): why for task_id, why in outcome.items() if why is not None},
-    )
+    done = "rejected" if body.get("decision") == "reject" else "approved"
+    return jsonify({
+        done: [task_id for task_id, why in outcome.items() if why is None],
+        "refused": {str(task_id): why for task_id, why in outcome.items() if why is not None},
+    })  # fmt: skip
 
 
 @bp.post("/api/v1/approval-tasks/<int:task_id>/decision")
@@ -312,7 +315,8 @@ def decide_from_page(task_id):
 @bp.post("/inbox/decisions")
 @login_required
 def decide_many_from_page():
-    """The inbox's 'approve the ticked ones': how many were approved, and why the others not."""
+    """The inbox's 'approve (or reject) the ticked ones': how many were, and why the others
+    not."""
     session = db_session()
     task_ids = [_chosen(value) for value in request.form.getlist("task")]
     try:
@@ -322,14 +326,21 @@ def decide_many_from_page():
         session.rollback()
         _flash_refusal(exc)
         return redirect(url_for("approvals.inbox"))
-    approved = [task_id for task_id, why in outcome.items() if why is None]
-    flash(_("Approved: %(count)s.", count=len(approved)), "info")
+    rejecting = request.form.get("decision") == "reject"
+    done = len([task_id for task_id, why in outcome.items() if why is None])
+    if rejecting:
+        flash(_("Rejected: %(count)s.", count=done), "info")
+    else:
+        flash(_("Approved: %(count)s.", count=done), "info")
     for task_id, why in outcome.items():
         if why is not None:
             task = approvals.task_of(session, task_id)
             record = session.get(Record, task.record_id) if task else None
             name = (record.number or f"#{record.id}") if record else f"#{task_id}"
-            flash(_("%(record)s not approved: %(why)s", record=name, why=why), "error")
+            if rejecting:
+                flash(_("%(record)s not rejected: %(why)s", record=name, why=why), "error")
+            else:
+                flash(_("%(record)s not approved: %(why)s", record=name, why=why), "error")
     return redirect(url_for("approvals.inbox"))
 
 

@@ -406,7 +406,7 @@ def _shared_paths(principal) -> dict:
         "/api/v1/approval-tasks/decisions": {
             "post": {
                 "tags": [_("Shared")],
-                "summary": _("Approve several of one's tasks at once (批量审批)"),
+                "summary": _("Approve or reject several of one's tasks at once (批量审批)"),
                 "parameters": [IDEMPOTENCY],
                 "requestBody": _body(
                     {
@@ -414,6 +414,7 @@ def _shared_paths(principal) -> dict:
                         "required": ["tasks"],
                         "properties": {
                             "tasks": {"type": "array", "items": {"type": "integer"}},
+                            "decision": {"enum": ["approve", "reject"]},
                             "comment": {"type": "string"},
                             "signature": {
                                 "type": "object",
@@ -426,7 +427,9 @@ def _shared_paths(principal) -> dict:
                     }
                 ),
                 "responses": {
-                    "200": _answer(_("approved: the task ids; refused: task id → why not.")),
+                    "200": _answer(
+                        _("approved (or rejected): the task ids; refused: task id → why not.")
+                    ),
                     **_errors("401", "403", "422"),
                 },
             },

@@ -523,15 +523,20 @@ BATCH = 100
 
 
 def decide_many(
-    session: Session, registry, task_ids, user, comment=None, signature=None
+    session: Session, registry, task_ids, user, comment=None, signature=None, decision="approve"
 ) -> dict[int, str | None]:
-    """批量审批: approve each of ``task_ids`` as ``decide`` would, one after the other; a task
-    that cannot be approved (decided already, its action refused, a signature the level needs
-    and none was given) is left as it was, with the reason: task id → None (approved) or why
-    not. The signature is checked once, and a wrong password approves nothing (audited by the
-    caller, as for one task)."""
+    """批量审批: approve (or, ``decision="reject"``, reject with the one reason ``comment``
+    gives: 批量驳回) each of ``task_ids`` as ``decide`` would, one after the other; a task that
+    cannot be decided (decided already, its action refused, a signature the level needs and none
+    was given) is left as it was, with the reason: task id → None (decided) or why not. The
+    signature is checked once, and a wrong password approves nothing (audited by the caller, as
+    for one task)."""
     from app.workflow.engine import check_signature
 
+    if decision not in ("approve", "reject"):
+        raise ValidationFailed({"decision": [_("Choose approve or reject.")]})
+    if decision == "reject" and not (comment or "").strip():
+        raise ValidationFailed({"comment": [_("Please give a reason in the comment.")]})
     if (
         not isinstance(task_ids, list)
         or not task_ids
@@ -545,7 +550,7 @@ def decide_many(
     outcome: dict[int, str | None] = {}
     for task_id in dict.fromkeys(task_ids):
         try:
-            decide(session, registry, task_id, user, "approve", comment, verify=verify)
+            decide(session, registry, task_id, user, decision, comment, verify=verify)
             outcome[task_id] = None
         except (SignatureRefused, SigningLocked):
             raise

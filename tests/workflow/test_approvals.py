@@ -443,6 +443,30 @@ def test_several_tasks_are_approved_at_once_and_the_others_say_why(wf_api, wf_or
         assert refusal.status_code == 422 and "tasks" in refusal.json["errors"], bad
 
 
+def test_several_tasks_are_rejected_at_once_with_one_reason(wf_api, wf_org, db):
+    """批量驳回: the ticked tasks rejected with the one reason given — none without it — each
+    record back with its submitter as one rejection would leave it; on the page too."""
+    clerk, manager = wf_api("clerk"), wf_api("manager")
+    records = [submit(clerk, wf_org) for _ in range(3)]
+    mine = [task_id(db, record_id, wf_org["manager"]) for record_id in records]
+    many = "/api/v1/approval-tasks/decisions"
+    for body, field in (({"tasks": mine[:2], "decision": "reject"}, "comment"),
+                        ({"tasks": mine[:2], "decision": "return"}, "decision")):  # fmt: skip
+        refused = manager.post(many, json=body)
+        assert refused.status_code == 422 and list(refused.json["errors"]) == [field], body
+    assert [state(clerk, record_id) for record_id in records] == ["in_approval"] * 3
+    rejected = manager.post(many, json={"tasks": mine[:2], "decision": "reject",
+                                        "comment": "预算已冻结"})  # fmt: skip
+    assert rejected.status_code == 200, rejected.json
+    assert rejected.json == {"rejected": mine[:2], "refused": {}}
+    assert [state(clerk, record_id) for record_id in records] == ["draft", "draft", "in_approval"]
+    form = {"task": [str(mine[2])], "decision": "reject", "comment": "重复申请",
+            "csrf_token": manager.token}  # fmt: skip
+    assert manager.client.post("/inbox/decisions", data=form).status_code == 302
+    assert "Rejected: 1." in manager.get("/inbox").text
+    assert state(clerk, records[2]) == "draft"
+
+
 def test_the_inbox_approves_the_ticked_tasks(wf_api, wf_org, db):
     clerk, manager = wf_api("clerk"), wf_api("manager")
     records = [submit(clerk, wf_org) for _ in range(3)]
