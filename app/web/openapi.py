@@ -520,6 +520,58 @@ def _shared_paths(principal) -> dict:
     return paths
 
 
+def _period_schemas() -> dict:
+    """A month's close as the periods API answers it, and a refused close."""
+    text, when = {"type": ["string", "null"]}, {"type": ["string", "null"], "format": "date-time"}
+    return {
+        "Period": {
+            "type": "object",
+            "required": ["id", "month", "through", "closed_at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "month": {"type": "string", "examples": ["2026-11"]},
+                "through": {"type": "string", "format": "date"},
+                "closed_at": {"type": "string", "format": "date-time"},
+                "closed_by": text,
+                "reopened_at": when,
+                "reopened_by": text,
+                "reopen_reason": text,
+            },  # fmt: skip
+        },
+        "Periods": {
+            "type": "object",
+            "required": ["periods"],
+            "properties": {
+                "closed_through": {"type": ["string", "null"], "format": "date"},
+                "next_month": text,
+                "periods": {"type": "array", "items": _ref("Period")},
+            },
+        },
+        "PeriodRefused": {
+            "type": "object",
+            "required": ["message", "field"],
+            "properties": {
+                "message": {"type": "string"},
+                "error": {"type": "string"},
+                "field": {"enum": ["month", "reason"]},
+                "unfinished": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "form": {"type": "string"},
+                            "id": {"type": "integer"},
+                            "number": text,
+                            "state": {"type": "string"},
+                            "url": {"type": "string"},
+                        },  # fmt: skip
+                    },
+                },
+            },
+        },
+    }
+
+
 def _period_paths(closes: bool) -> dict:
     """The month-end close (结账): who closes months closes and reopens them, auditors read."""
     paths = {
@@ -527,7 +579,10 @@ def _period_paths(closes: bool) -> dict:
             "get": {
                 "tags": [_("Shared")],
                 "summary": _("The closed months, the last closed day and the month next to close"),
-                "responses": {"200": _answer(_("The closes, latest first.")), **_errors("401")},
+                "responses": {
+                    "200": _answer(_("The closes, latest first."), _ref("Periods")),
+                    **_errors("401"),
+                },
             },
         },
     }
@@ -543,8 +598,11 @@ def _period_paths(closes: bool) -> dict:
                 }
             ),
             "responses": {
-                "201": _answer(_("The close.")),
-                "409": _answer(_("Refused: the field, and the documents that keep it open.")),
+                "201": _answer(_("The close."), _ref("Period")),
+                "409": _answer(
+                    _("Refused: the field, and the documents that keep it open."),
+                    _ref("PeriodRefused"),
+                ),
                 **_errors("401", "403", "422"),
             },
         }
@@ -560,8 +618,11 @@ def _period_paths(closes: bool) -> dict:
                     }
                 ),
                 "responses": {
-                    "200": _answer(_("The reopened close.")),
-                    **_errors("401", "403", "409", "422"),
+                    "200": _answer(_("The reopened close."), _ref("Period")),
+                    "409": _answer(
+                        _("Refused: the reason, or no month closed."), _ref("PeriodRefused")
+                    ),
+                    **_errors("401", "403", "422"),
                 },
             },
         }
@@ -706,6 +767,7 @@ def _components(forms: list[FormDef], here: str | None) -> dict:
                 "return_to": {"type": "string"},
             },
         },
+        **_period_schemas(),
     }
     for form in forms:
         schemas[f"{form.name}_data"] = data_schema(form.fields, here)

@@ -208,3 +208,22 @@ def test_the_page_closes_and_lists_what_keeps_a_month_open(bed, app):
         follow_redirects=True,
     )  # fmt: skip
     assert reopened.status_code == 200 and "补录发票" in reopened.text
+
+
+def test_the_answers_are_what_the_api_document_says(bed):
+    """An integrator reads the periods' answers from the OpenAPI document: the list, a close,
+    a refusal with the documents that keep the month open."""
+    from tests.web.test_openapi import SPEC, schema_validator
+
+    supplier = bed.supplier()
+    cashier = bed.api("cashier")
+    document = cashier.get(SPEC).json
+    draft = payment(bed, supplier, LAST_MONTH_END.isoformat())
+    refused = close(bed)
+    schema_validator(document, "PeriodRefused").validate(refused.json)
+    assert refused.json["unfinished"]
+    bed.fire("cashier", PAYMENTS, draft.json["id"], "confirm")
+    schema_validator(document, "Period").validate(close(bed).json)
+    schema_validator(document, "Periods").validate(cashier.get("/api/v1/periods").json)
+    reopened = cashier.post("/api/v1/periods/reopen", json={"reason": "补录"}).json
+    schema_validator(document, "Period").validate(reopened)
