@@ -12,8 +12,9 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
+from app.db import clock_at, utcnow
 from app.kernel.audit import AuditEntry
-from app.kernel.items import business_today
+from app.kernel.items import business_timezone
 from app.kernel.prices import (
     ItemPrice,
     ItemTwice,
@@ -27,7 +28,17 @@ from app.kernel.prices import (
     withdraw_prices,
 )
 
-TODAY = business_today()
+#: The moment these tests run at: the dates below are built from it when the module is imported,
+#: and a run crossing midnight in the business time zone would otherwise date the changes
+#: yesterday against the kernel's today (CI failed so at 00:00 Asia/Shanghai).
+MOMENT = utcnow()
+TODAY = MOMENT.astimezone(business_timezone()).date()
+
+
+@pytest.fixture(autouse=True)
+def one_business_day():
+    with clock_at(MOMENT):
+        yield
 
 
 def day(offset: int) -> dt.date:

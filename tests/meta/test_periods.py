@@ -10,15 +10,24 @@ import pytest
 
 from app.db import clock_at, utcnow
 from app.kernel import periods as kernel_periods
-from app.kernel.items import business_timezone, business_today
+from app.kernel.items import business_timezone
 from app.meta import identity, records
 from app.meta.models import Record
 from app.meta.periods import document_day, unfinished
 
-LAST_MONTH_END = business_today().replace(day=1) - dt.timedelta(days=1)
+#: The moment these tests run at (held below): a run crossing a month's end keeps its months.
+MOMENT = utcnow()
+TODAY = MOMENT.astimezone(business_timezone()).date()
+LAST_MONTH_END = TODAY.replace(day=1) - dt.timedelta(days=1)
 IN_LAST_MONTH = dt.datetime.combine(
     LAST_MONTH_END.replace(day=15), dt.time(10), business_timezone()
 ).astimezone(dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def one_business_moment():
+    with clock_at(MOMENT):
+        yield
 
 
 @pytest.fixture
@@ -49,7 +58,7 @@ def test_a_document_is_dated_by_its_period_date_else_by_its_creation(registry):
 
 
 def test_drafts_and_waiting_documents_of_the_month_keep_it_open(db, registry):
-    last, this = LAST_MONTH_END.isoformat(), business_today().isoformat()
+    last, this = LAST_MONTH_END.isoformat(), TODAY.isoformat()
     listed = [
         add(db, "supplier_payment", "draft", {"payment_date": last}),
         add(db, "stock_adjustment", "in_approval", created_at=IN_LAST_MONTH),
