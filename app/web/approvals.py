@@ -76,11 +76,18 @@ def _task_json(task) -> dict:
     }  # fmt: skip
 
 
-def _decide(task_id: int, data) -> object:
-    session = db_session()
+def _signature(data) -> dict | None:
+    """The e-signature a decision carries: the API's ``signature`` object, or a page's
+    ``password`` and ``meaning`` fields."""
     signature = data.get("signature")
     if signature is None and data.get("password"):
         signature = {"password": data.get("password"), "meaning": data.get("meaning")}
+    return signature
+
+
+def _decide(task_id: int, data) -> object:
+    session = db_session()
+    signature = _signature(data)
     try:
         return approvals.decide(
             session, registry(), task_id, current_user, str(data.get("decision", "")),
@@ -100,9 +107,7 @@ def _decide_many(task_ids, data) -> dict:
     """``decide_many`` as the API and the inbox ask it (``decision``: approve, the default, or
     reject); a wrong password approves nothing and is audited as a single decision's is."""
     session = db_session()
-    signature = data.get("signature")
-    if signature is None and data.get("password"):
-        signature = {"password": data.get("password"), "meaning": data.get("meaning")}
+    signature = _signature(data)
     try:
         return approvals.decide_many(
             session, registry(), task_ids, current_user, comment_text(data.get("comment")),
