@@ -11,6 +11,13 @@ order's allocation chose and reserved it, or the picker scanned it) gets no sugg
 it takes is not offered to the others. Nothing is reserved or moved: the picker still scans
 what they take, and the review compares those scans.
 
+``check_fefo`` holds the picker to it (近效期先出): a line picking a lot while a lot of the same
+item that expires earlier lies free at the source is refused, unless the line says why (the
+earlier lot would not sell in time where the goods go, the customer named the lot, its packs are
+damaged…) — the reason stays on the record for the inspector who asks. What the document itself
+reserved (an order's allocation chose it, the customer's shelf-life rule included) is not the
+picker's choice and is not checked.
+
 ``rehearse`` is what "picking done" checks with: the shipment's own action run in full inside a
 SAVEPOINT that is then rolled back, so the picker hears every refusal the shipment would give
 (the kernel's posting rules included) and nothing is moved.
@@ -20,19 +27,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from app.db import plain_quantity
+from app.i18n import _
 from app.kernel import reservations
 from app.kernel.audit import AuditChainHead
-from app.kernel.items import Item, Lot, TrackingMode, Unit
+from app.kernel.items import Item, Lot, TrackingMode, Unit, lot_of
 from app.kernel.locations import Location
 from app.kernel.stock import StockBalance
 from app.plugins import _common as common
 from app.plugins.allocation import described_pick
-from app.workflow.actions import Action, ActionContext
+from app.workflow.actions import Action, ActionContext, ActionError
 
 #: What a posting writes with Core and mirrors into the objects this session loaded (without
 #: marking them changed): a rolled-back SAVEPOINT leaves those saying what it undid.
@@ -126,3 +135,112 @@ def _take(context, item: Item, free: list[list], wanted: Decimal, where, taken: 
     if wanted > 0:
         parts.append(f"缺货 / short {plain_quantity(wanted)}")
     return "; ".join(parts)
+
+
+class CheckFefo(Action):
+    """Refuse a picking that passes over an earlier-expiring free lot without a reason."""
+
+    name = "check_fefo"
+    label = {
+        "zh_CN": "近效期先出：有更早到期的可用批号时，拣其他批号须说明原因",
+        "en": "Earliest expiry first: picking past an earlier free lot needs a reason",
+    }
+    params_schema = common.params_schema(
+        "lines", "item", "quantity", "lot", "location", optional=("reason",)
+    )
+    param_labels = {
+        "reason": {"zh_CN": "记录未按近效期先出原因的行字段", "en": "Line field for the reason"},
+    }
+
+    def run(self, context: ActionContext) -> None:
+        params = context.params
+        where = common.location(context, params["location"])
+        picks = _picks(context, common.lines_of(context, params["lines"]))
+        reserved = _reserved_here(context, where)
+        for item in {pick.item.id: pick.item for pick in picks}.values():
+            own = [pick for pick in picks if pick.item.id == item.id]
+            _check_item(context, item, where, own, reserved)
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """One line naming a lot: its position, item, lot, quantity and the reason it gives."""
+
+    index: int
+    item: Item
+    lot: Lot
+    quantity: Decimal
+    reason: str | None
+
+
+def _picks(context: ActionContext, lines: list[dict]) -> list[_Pick]:
+    """The lines naming a lot on record with an expiry date: the only picks FEFO orders."""
+    params = context.params
+    picks = []
+    for index, line in enumerate(lines):
+        number = line.get(params["lot"])
+        if not number:
+            continue
+        item = common.item(context, line, params["item"])
+        lot = lot_of(context.session, item, str(number))
+        if lot is None or lot.expiry_date is None:
+            continue  # an unknown lot is the shipment's refusal; an undated one has no order
+        reason = line.get(params["reason"]) if params.get("reason") else None
+        picks.append(_Pick(index, item, lot, common.quantity(line, params["quantity"]), reason))
+    return picks
+
+
+def _reserved_here(context: ActionContext, where: Location) -> dict[int, Decimal]:
+    """What this document holds at ``where``, by lot id: chosen for it, not by the picker."""
+    held: dict[int, Decimal] = defaultdict(Decimal)
+    for hold in reservations.reservations_of(context.session, common.document_of(context)):
+        if hold.location_id == where.id and hold.lot_id is not None:
+            held[hold.lot_id] += hold.quantity
+    return held
+
+
+def _check_item(context, item: Item, where: Location, picks: list[_Pick], reserved) -> None:
+    """Refuse the first pick of ``item`` without a reason whose lot expires after a lot still
+    free at ``where`` once this document's own picks are taken out of it."""
+    picked: dict[int, Decimal] = defaultdict(Decimal)
+    for pick in picks:
+        picked[pick.lot.id] += pick.quantity
+    chosen = {lot: picked[lot] - reserved.get(lot, Decimal(0)) for lot in picked}
+    free = [
+        (lot, available - max(chosen.get(lot.id, Decimal(0)), Decimal(0)))
+        for lot, available in reservations.free_lots(context.session, item, where)
+        if lot is not None and lot.expiry_date is not None
+    ]
+    for pick in picks:
+        if pick.reason or chosen[pick.lot.id] <= 0:
+            continue
+        earlier = [
+            (lot, left) for lot, left in free
+            if left > 0 and lot.expiry_date < pick.lot.expiry_date
+        ]  # fmt: skip
+        if earlier:
+            _refuse(context, pick, *earlier[0])
+
+
+def _refuse(context: ActionContext, pick: _Pick, lot: Lot, left: Decimal) -> None:
+    params = context.params
+    facts = {
+        "line": pick.index + 1, "item": pick.item.code, "lot": pick.lot.lot_number,
+        "expiry": pick.lot.expiry_date.isoformat(), "earlier": lot.lot_number,
+        "earlier_expiry": lot.expiry_date.isoformat(), "free": plain_quantity(left),
+    }  # fmt: skip
+    if params.get("reason"):
+        message = _(
+            "Line %(line)s: lot %(lot)s of %(item)s expires %(expiry)s, but lot %(earlier)s "
+            "(expires %(earlier_expiry)s) has %(free)s free here: pick the earlier lot first "
+            "(earliest expiry first), or choose on the line why not.",
+            **facts,
+        )
+    else:
+        message = _(
+            "Line %(line)s: lot %(lot)s of %(item)s expires %(expiry)s, but lot %(earlier)s "
+            "(expires %(earlier_expiry)s) has %(free)s free here: pick the earlier lot first "
+            "(earliest expiry first).",
+            **facts,
+        )
+    raise ActionError(message, f"{params['lines']}[{pick.index}].{params['lot']}")

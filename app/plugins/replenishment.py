@@ -79,8 +79,8 @@ def _per_item(lines: list[dict], by_lot: bool = False) -> list[dict]:
     for line in lines:
         key = (line["item"], line.get("lot")) if by_lot else line["item"]
         first = {"item": line["item"], "quantity": ZERO, "unit_price": ZERO}
-        if by_lot and line.get("lot"):
-            first["lot"] = line["lot"]
+        if by_lot and line.get("lot"):  # the plan chose it for where it sells (not FEFO's)
+            first["lot"], first["fefo_reason"] = line["lot"], "plan"
         entry = merged.setdefault(key, first)
         entry["quantity"] += line["quantity"]
         if line.get("unit_price") is not None:

@@ -219,9 +219,106 @@ def test_the_picking_summary_adds_up_the_transfers_being_picked(db, as_user, cha
         "STRIP": (2, Decimal(14), Decimal(13), "danger"),  # short of 1: red
     }
     # the second store's goods are picked: what is left to pick is the first store's
-    scan_lot(picker, second, "L1")
+    strips = [{"item": chain["strip"], "lot": lot, "quantity": "3"} for lot in ("EARLY", "L1")]
+    save_lines(picker, second, strips)
     done = picker.post(f"{TO}/{second}/transitions/finish_picking", json={})
     assert done.status_code == 200, done.json
     assert summary(picker)["STRIP"] == (1, Decimal(8), Decimal(13), None)
     # a store's clerk has no such report (a report one may not run is not found)
     assert as_user("clerk1").get("/api/v1/reports/picking_summary").status_code == 404
+
+
+def test_a_later_lot_picked_while_an_earlier_one_is_free_needs_a_reason(db, as_user, chain):
+    """近效期先出: EARLY (2030-03-31) has 3 free; L1 (2031-06-30) picked before it is used up is
+    refused on the line's lot, whether at picking done or at a store's ship — until the earlier
+    lot is taken or the line says why. OLD (expired), RC (recalled) and LATE (held for an
+    order) are no earlier lot to take."""
+    more_strips(db, chain)
+    out = requested(db, as_user, chain, [("strip", "5")])
+    picker = as_user("whclerk")
+    before = stock(db)
+    scan_lot(picker, out, "L1")
+    refused = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
+    assert refused.status_code == 409
+    assert refused.json["field"] == "lines[0].lot"
+    assert refused.json["error"] == (
+        "Line 1: lot L1 of STRIP expires 2031-06-30, but lot EARLY (expires 2030-03-31) has 3 "
+        "free here: pick the earlier lot first (earliest expiry first), or choose on the line "
+        "why not."
+    )
+    # two of EARLY taken, one left: still passed over
+    save_lines(picker, out, [{"item": chain["strip"], "lot": "EARLY", "quantity": "2"},
+                             {"item": chain["strip"], "lot": "L1", "quantity": "3"}])  # fmt: skip
+    short = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
+    assert short.status_code == 409 and short.json["field"] == "lines[1].lot"
+    assert "has 1 free here" in short.json["error"]
+    assert stock(db) == before and records_of(db, "transfer_out")[0].state == "draft"
+    # all of EARLY first, then L1: earliest expiry first
+    save_lines(picker, out, [{"item": chain["strip"], "lot": "EARLY", "quantity": "3"},
+                             {"item": chain["strip"], "lot": "L1", "quantity": "2"}])  # fmt: skip
+    assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+
+
+def test_the_reason_on_the_line_lets_the_later_lot_leave_and_stays_on_record(db, as_user, chain):
+    more_strips(db, chain)
+    out = requested(db, as_user, chain, [("strip", "5")])
+    picker = as_user("whclerk")
+    save_lines(picker, out, [{"item": chain["strip"], "lot": "L1", "quantity": "5",
+                              "fefo_reason": "packaging"}])  # fmt: skip
+    bad = picker.put(f"{TO}/{out}", json={
+        "lines": [{"item": chain["strip"], "lot": "L1", "quantity": "5", "fefo_reason": "whim"}],
+        "version": picker.get(f"{TO}/{out}").json["version"]})  # fmt: skip
+    assert bad.status_code == 422 and list(bad.json["errors"]) == ["lines[0].fefo_reason"]
+    assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+    [record] = records_of(db, "transfer_out")
+    assert [line["fefo_reason"] for line in record.data["lines"]] == ["packaging"]
+    page = picker.get(f"/forms/transfer_out/{out}").text
+    assert "Why not the earliest expiry" in page and "damaged" in page
+
+
+def test_a_store_shipping_its_own_transfer_is_held_to_fefo_too(db, as_user, chain):
+    """A store's transfer ships without a review: the ship itself refuses, and moves nothing."""
+    with db.transaction() as session:
+        strip, store = session.get(Item, chain["strip"]), session.get(Location, chain["S1"])
+        lots = [get_or_create_lot(session, strip, number, expiry) for number, expiry in (
+            ("S-OLDER", dt.date(2029, 1, 31)), ("S-NEWER", dt.date(2030, 1, 31)))]  # fmt: skip
+        post_movements(session, [
+            Movement(item=strip, quantity=Decimal(2), lot=lot, destination=store) for lot in lots
+        ], reason=Reason.opening, document="S1-OPEN")  # fmt: skip
+    clerk = as_user("clerk1")
+    created = clerk.post(f"{TO}", json={"from_location": chain["S1"], "to_location": chain["S2"],
+                                        "lines": [{"item": chain["strip"], "lot": "S-NEWER",
+                                                   "quantity": "1"}]})  # fmt: skip
+    assert created.status_code == 201, created.json
+    before = stock(db)
+    refused = clerk.post(f"{TO}/{created.json['id']}/transitions/ship", json={})
+    assert refused.status_code == 409 and "S-OLDER" in refused.json["error"]
+    assert stock(db) == before
+    save_lines(clerk, created.json["id"], [{"item": chain["strip"], "lot": "S-OLDER",
+                                            "quantity": "1"}])  # fmt: skip
+    shipped = clerk.post(f"{TO}/{created.json['id']}/transitions/ship", json={})
+    assert shipped.status_code == 200, shipped.json
+
+
+def test_what_the_transfer_itself_holds_is_the_allocations_choice_not_the_pickers(
+    db, as_user, chain
+):
+    """An order's allocation reserved L1 for this transfer (e.g. the customer wants a longer
+    shelf life than EARLY has): the reserved quantity is not held to FEFO, what is picked of
+    L1 beyond it is."""
+    more_strips(db, chain)
+    out = requested(db, as_user, chain, [("strip", "6")])
+    [record] = records_of(db, "transfer_out")
+    with db.transaction() as session:
+        strip, warehouse = session.get(Item, chain["strip"]), session.get(Location, chain["WH1"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
+        reservations.reserve(session, record.number, 1, strip, Decimal(6), warehouse, lot=lot)
+    picker = as_user("whclerk")
+    scan_lot(picker, out, "L1")
+    assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
+    back = as_user("whsuper").post(f"{TO}/{out}/transitions/back_to_picking",
+                                   json={"comment": "one more"})  # fmt: skip
+    assert back.status_code == 200, back.json
+    save_lines(picker, out, [{"item": chain["strip"], "lot": "L1", "quantity": "7"}])
+    refused = picker.post(f"{TO}/{out}/transitions/finish_picking", json={})
+    assert refused.status_code == 409 and "EARLY" in refused.json["error"]

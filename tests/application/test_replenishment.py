@@ -352,6 +352,9 @@ def test_approval_creates_transfer_requests_purchase_orders_and_returns(app, db,
         request = session.get(Record, to_sz.id)
         shipped = session.get(Record, request.data["transfer_out"])
         assert [(line["lot"], line["quantity"]) for line in shipped.data["lines"]] == [("N20", "7")]
+        # the plan chose the lot for where it sells: its picking is not held to FEFO for it
+        assert [line["fefo_reason"] for line in request.data["lines"]] == ["plan"]
+        assert [line["fefo_reason"] for line in shipped.data["lines"]] == ["plan"]
 
 
 def test_a_store_manager_plans_her_store_and_bad_edits_are_refused(app, db, bed):

@@ -307,13 +307,18 @@ def transfer_to_the_store(bed, strip_id: int, pace_id: int) -> str:
         "draft", bed.loc("WH-SH"), request["number"])  # fmt: skip
     assert stock(bed.db) == before  # approved, nothing moved yet
 
-    # the keeper picks FEFO-wise and scans: 8 of the early lot, 4 of the late one, two units
-    edit(bed, "keeper", "transfer_out", out.id, lines=[
+    # the keeper scans 8 of the early lot, 4 of the late one and two units: passing over the
+    # early lot's last 12 breaks earliest-expiry-first (近效期先出) unless the line says why
+    picked = [
         {"scan": label(STRIP_GTIN, "S-EARLY", EARLY), "quantity": "8"},
         {"scan": raw(STRIP_GTIN, "S-LATE", LATE), "quantity": "4"},
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-001"), "quantity": "1"},
         {"scan": raw(PACE_GTIN, "P1", PACE_EXPIRY, "PM-002"), "quantity": "1"},
-    ])  # fmt: skip
+    ]
+    edit(bed, "keeper", "transfer_out", out.id, lines=picked)
+    assert "S-EARLY" in refused(bed, "keeper", "transfer_out", out.id, "finish_picking")
+    picked[1]["fefo_reason"] = "packaging"  # the early lot's other cartons are dented
+    edit(bed, "keeper", "transfer_out", out.id, lines=picked)
     fire_ok(bed, "keeper", "transfer_out", out.id, "finish_picking")
     # the supervisor scans the goods again (出库复核), the boxes in the other order, and ships
     edit(bed, "supervisor", "transfer_out", out.id, review_scans=[

@@ -335,7 +335,7 @@ def test_a_step_two_transitions_share_is_changed_for_both_and_written_once():
     shared = step(text, f"{review}/1")
     assert shared.action == "ship_transfer"
     changed = action_design.update_step(text, shared.path, inputs(shared, recall=""))
-    assert "recall" not in actions_of(changed, ship)[0]["params"]
-    assert actions_of(changed, review)[1] == actions_of(changed, ship)[0]
+    assert "recall" not in actions_of(changed, ship)[1]["params"]
+    assert actions_of(changed, review)[1] == actions_of(changed, ship)[1]
     # one copy of the shared step (picking done's check runs a step of its own)
     assert changed.count("action: ship_transfer") == 2 and "- *ship_goods" in changed
