@@ -775,18 +775,23 @@ def hand_over(session: Session, registry, task_id: int, user, other_id, comment=
 # --- inbox -------------------------------------------------------------------------------------
 
 
-def waiting_for(session: Session, user) -> list[tuple[ApprovalTask, Record]]:
-    rows = session.execute(
-        select(ApprovalTask, Record)
+def _waiting(session: Session, user, *columns):
+    """``columns`` of the user's pending tasks joined to their records, within the user's data
+    scope (a task on a record the user may no longer see does not wait for them)."""
+    query = (
+        select(*columns)
+        .select_from(ApprovalTask)
         .join(Record, Record.id == ApprovalTask.record_id)
         .where(ApprovalTask.approver_id == user.id, ApprovalTask.status == "pending")
-        .order_by(ApprovalTask.created_at)
-    ).all()
-    return [
-        (task, record)
-        for task, record in rows
-        if access.in_scope(session, user, record.location_id)
-    ]
+    )
+    scope = access.visible_location_ids(session, user)
+    return query if scope is None else query.where(Record.location_id.in_(scope))
+
+
+def waiting_for(session: Session, user) -> list[tuple[ApprovalTask, Record]]:
+    """The user's pending tasks with their records, the oldest first."""
+    query = _waiting(session, user, ApprovalTask, Record).order_by(ApprovalTask.created_at)
+    return [tuple(row) for row in session.execute(query)]
 
 
 def my_tasks_on(session: Session, user, record: Record) -> list[ApprovalTask]:
@@ -838,7 +843,7 @@ def attention(session: Session, user) -> int:
         .select_from(InboxMessage)
         .where(InboxMessage.user_id == user.id, InboxMessage.read.is_(False))
     )
-    return len(waiting_for(session, user)) + unread
+    return session.scalar(_waiting(session, user, func.count())) + unread
 
 
 def mark_read(session: Session, user, message_ids) -> None:

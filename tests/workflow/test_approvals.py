@@ -716,6 +716,22 @@ def test_the_inbox_badge_counts_what_waits_and_new_messages_show_once(wf_api, wf
     assert badge(wf_api("hq").get("/reports/").text) == 1  # another's messages stay unread
 
 
+def test_a_task_on_a_record_the_approver_no_longer_sees_neither_waits_nor_counts(
+    wf_api, wf_org, db
+):
+    """The manager moves to another store: the first store's order left waiting is out of
+    their data scope — not listed, not counted beside Inbox (the count is the list's length)."""
+    submit(wf_api("clerk"), wf_org)
+    manager = wf_api("manager")
+    assert badge(manager.get("/reports/").text) == 1
+    assert len(manager.get("/api/v1/inbox").json["waiting"]) == 1
+    with db.transaction() as session:
+        update_user(session, session.get(User, wf_org["manager"]), location_ids=[wf_org["S2"]])
+    assert badge(manager.get("/reports/").text) is None
+    assert manager.get("/api/v1/inbox").json["waiting"] == []
+    assert manager.get("/api/v1/inbox").json["count"] == 0
+
+
 def test_the_inbox_through_the_api_reads_and_marks_read_only_when_asked(wf_api, wf_org, db):
     """``GET /api/v1/inbox``: the tasks waiting, the latest messages with ``read`` and the count
     beside Inbox, marking nothing; ``POST /api/v1/inbox/read`` marks the caller's own messages
