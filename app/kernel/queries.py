@@ -29,6 +29,7 @@ __all__ = [
     "goods_in_transit",
     "item_overview",
     "item_stock",
+    "latest_unit_cost",
     "lots_held",
     "near_expiry",
     "on_hand",
@@ -121,6 +122,24 @@ def available_quantity(
 def item_stock(session: Session, item: Item) -> list[StockBalance]:
     """Where ``item`` is, in every location and status (transit included)."""
     return balances(session, item=item)
+
+
+def latest_unit_cost(session: Session, item: Item, lot: Lot | None) -> Decimal | None:
+    """What a unit of ``item`` of ``lot`` cost: the latest ledger entry of the item and lot that
+    carries a cost (its receipt, an opening balance), as the stock value reports price it —
+    goods are costed by lot (个别计价), a lot's units all cost what it cost. ``None`` when no
+    entry of it ever carried one."""
+    lot_id = lot.id if lot is not None else None
+    return session.scalar(
+        select(LedgerEntry.unit_cost)
+        .where(
+            LedgerEntry.item_id == item.id,
+            LedgerEntry.lot_id.is_(None) if lot_id is None else LedgerEntry.lot_id == lot_id,
+            LedgerEntry.unit_cost.is_not(None),
+        )
+        .order_by(LedgerEntry.id.desc())
+        .limit(1)
+    )
 
 
 def stock_card(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import replace
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -63,6 +64,8 @@ FIELD = common.FIELD
 #: Device classes a business customer may buy only with a valid licence.
 LICENSED_CLASSES = (DeviceClass.II, DeviceClass.III)
 RETAIL = "retail"
+#: A unit price's places (the money columns' 4).
+PRICE_PLACES = Decimal("0.0001")
 
 
 def _date(value) -> dt.date | None:
@@ -229,11 +232,18 @@ class DeliverScanned(Action):
         "zh_CN": "按扫码出库，核对订单与近效期先出",
         "en": "Deliver exactly what was scanned, checked against the order and FEFO",
     }
-    param_labels = {"check_only": {"zh_CN": "只核对扫码，不出库", "en": "Only check the scans"}}
     params_schema = common.params_schema(
-        "lines", "item", "quantity", "location", "deliveries", optional=("fulfilments",)
-    )
+        "lines", "item", "quantity", "location", "deliveries",
+        optional=("fulfilments", "amount", "unit_price", "unit_cost"),
+    )  # fmt: skip
     params_schema["properties"]["check_only"] = {"type": "boolean"}
+    params_schema["dependentRequired"] = {"unit_price": ["amount"]}
+    param_labels = {
+        "check_only": {"zh_CN": "只核对扫码，不出库", "en": "Only check the scans"},
+        "amount": {"zh_CN": "明细行的金额字段", "en": "The lines' amount field"},
+        "unit_price": {"zh_CN": "出库行的成交单价字段", "en": "The delivery rows' price field"},
+        "unit_cost": {"zh_CN": "出库行的成本单价字段", "en": "The delivery rows' cost field"},
+    }
 
     def run(self, context: ActionContext) -> None:
         params, session = context.params, context.session
@@ -266,10 +276,18 @@ class DeliverScanned(Action):
         if held:
             reservations.release(session, document, user=context.user)
         _check_substitutions(session, movements, held, where)
+        movements = [_costed(session, movement) for movement in movements]
         post_movements(session, movements, user=context.user, document=document)
+        prices = _net_prices(context) if params.get("unit_price") else {}
         for scan, movement in zip(scans, movements, strict=True):
             _record_delivered(scan, movement)
+            if params.get("unit_cost"):
+                scan[params["unit_cost"]] = _text(movement.unit_cost)
+            if params.get("unit_price"):
+                scan[params["unit_price"]] = _text(prices.get(movement.item.id))
         common.write_rows(context, params["deliveries"], scans)
+        if params.get("unit_cost") or params.get("unit_price"):  # the rows' amounts and margin
+            context.records.recompute(context.record, lines=(params["deliveries"],))
 
 
 def _scanned_movement(context, number: int, scan: dict, where, ordered) -> Movement:
@@ -476,6 +494,35 @@ def _earlier_free_lot(session, item: Item, lot: Lot, where, taken, today) -> Lot
     return None
 
 
+def _costed(session, movement: Movement) -> Movement:
+    """The sale at what its goods cost (销售成本): the lot's latest cost, kept on its ledger row
+    and on the delivery row, so what a sale earned is read from the sale itself."""
+    return replace(
+        movement, unit_cost=queries.latest_unit_cost(session, movement.item, movement.lot)
+    )
+
+
+def _net_prices(context: ActionContext) -> dict[int, Decimal]:
+    """Each item's price on the order after discount: its lines' amount over their quantity
+    (lines of one item at two prices give their average), to 4 places."""
+    params = context.params
+    amounts: dict[int, Decimal] = defaultdict(Decimal)
+    quantities: dict[int, Decimal] = defaultdict(Decimal)
+    for line in common.lines_of(context, params["lines"]):
+        item_id = common.item(context, line, params["item"]).id
+        amounts[item_id] += Decimal(str(line.get(params["amount"]) or 0))
+        quantities[item_id] += common.quantity(line, params["quantity"])
+    return {
+        item_id: (amounts[item_id] / quantity).quantize(PRICE_PLACES)
+        for item_id, quantity in quantities.items()
+        if quantity > 0
+    }
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
 def _record_delivered(scan: dict, movement: Movement) -> None:
     """Write what left onto the scan row: the lot, its expiry and the unit's UDI."""
     lot, unit, item = movement.lot, movement.unit, movement.item
@@ -535,6 +582,7 @@ class ReceiveCustomerReturn(Action):
             )  # fmt: skip
         post_movements(session, movements, user=context.user, document=common.document_of(context))
         order.data = {**order.data, "deliveries": delivered}  # the tally of what came back
+        context.records.recompute(order, lines=("deliveries",))  # what the sale kept, earned
 
 
 def _delivered_order(context: ActionContext, order_id):

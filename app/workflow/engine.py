@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -152,11 +153,12 @@ class RecordsInterface:
         found, state = self.registry.form(record.form), state or record.state
         return found.state_label(state, records.locale()) if found else state
 
-    def recompute(self, record: Record, lines: bool = False) -> None:
+    def recompute(self, record: Record, lines: bool | Collection[str] = False) -> None:
         """Store ``record``'s header formulas anew after an action changed the fields they read
         (a receipt's ``uninvoiced`` once an invoice counted on it); one that cannot be computed
         keeps its stored value. ``lines``: its tables' formulas too (a price change's prices
-        before, read again when it takes effect)."""
+        before, read again when it takes effect) — ``True`` for every table, or the names of
+        the tables (a delivery's rows, not the order lines' prices)."""
         form = self.registry.form(record.form)
         values, failed = records.recomputed(self.session, self.registry, self.user, form, record)
         values = audit.jsonable(values)
@@ -164,7 +166,7 @@ class RecordsInterface:
         for field in form.fields:
             if field.type == "formula" and field.name not in failed:
                 data[field.name] = values.get(field.name)
-            elif lines and field.type == "table":
+            elif field.type == "table" and (lines is True or (lines and field.name in lines)):
                 data[field.name] = [
                     _with_formulas(field, index, stored, values[field.name][index], failed)
                     for index, stored in enumerate(data.get(field.name) or [])

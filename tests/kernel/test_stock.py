@@ -514,3 +514,27 @@ def test_a_posting_at_two_locations_leaves_one_entry_on_each_chain(db, world):
         ]
         assert audit.verify(session) == []
         assert_balances_match_ledger(session)
+
+
+def test_a_lots_cost_is_its_latest_costed_entry_and_none_before_any(db, world):
+    """What a unit of a lot cost (销售成本 at a sale): the latest entry of the item and lot
+    carrying a cost, of any location; another lot's, an uncosted entry, or the untracked item's
+    entries (lot None) are not it."""
+    with db.session() as session:
+        assert queries.latest_unit_cost(session, world.strips, world.early) is None
+    receive(db, world.strips, 5, world.s1, lot=world.early)  # at 1.50
+    receive(db, world.gloves, 5, world.s1)
+    with db.transaction() as session:
+        post_movements(session, [
+            Movement(item=world.strips, quantity=Decimal(2), destination=world.wh,
+                     lot=world.early, unit_cost=Decimal("1.80")),
+            Movement(item=world.strips, quantity=Decimal(2), destination=world.wh, lot=world.late,
+                     unit_cost=Decimal("2.10")),
+            Movement(item=world.strips, quantity=Decimal(1), destination=world.s1,
+                     lot=world.early),  # no cost: a surplus found at a count
+        ], reason=Reason.purchase_receipt, today=TODAY)  # fmt: skip
+    with db.session() as session:
+        assert queries.latest_unit_cost(session, world.strips, world.early) == Decimal("1.80")
+        assert queries.latest_unit_cost(session, world.strips, world.late) == Decimal("2.10")
+        assert queries.latest_unit_cost(session, world.gloves, None) == Decimal("1.50")
+        assert queries.latest_unit_cost(session, world.ecg, world.ecg_lot) is None
