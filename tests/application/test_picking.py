@@ -120,6 +120,7 @@ def test_printed_while_picked_it_is_the_pickers_picking_list(db, as_user, chain)
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
     picked = picker.get(f"/forms/transfer_out/{out}/print").text
     assert "<h1>Transfer note</h1>" in picked and "Lots to pick" not in picked
+    assert "Why not the earliest expiry" not in picked  # no line passed over an earlier lot
 
 
 def test_a_line_whose_lot_is_named_is_left_as_it_is(db, as_user, chain):
@@ -274,6 +275,10 @@ def test_the_reason_on_the_line_lets_the_later_lot_leave_and_stays_on_record(db,
     assert [line["fefo_reason"] for line in record.data["lines"]] == ["packaging"]
     page = picker.get(f"/forms/transfer_out/{out}").text
     assert "Why not the earliest expiry" in page and "damaged" in page
+    # the transfer note that goes with the goods says why, in the option's words
+    note = picker.get(f"/forms/transfer_out/{out}/print").text
+    assert "<th>Why not the earliest expiry</th>" in note
+    assert "The earlier lot&#39;s packs are damaged" in note
 
 
 def test_a_store_shipping_its_own_transfer_is_held_to_fefo_too(db, as_user, chain):
