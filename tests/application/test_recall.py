@@ -20,7 +20,7 @@ from app.kernel.stocktake import abort_stocktake, open_stocktake, stocktake_of
 from app.meta import identity
 from app.meta.models import Record
 from app.workflow import reminders
-from app.workflow.models import InboxMessage
+from app.workflow.models import InboxMessage, Signature
 from tests.application import sales_fixtures
 from tests.application.clock import TODAY
 from tests.application.sales_fixtures import (
@@ -38,6 +38,8 @@ from tests.application.test_sales import fire, new_order, pace_scan, scan_goods
 
 shop = sales_fixtures.shop  # the fixture, used by name
 RC = "/api/v1/forms/recall/records"
+#: QA signs the recall's issue and close (电子签名)
+SIGNED = {"signature": {"password": sales_fixtures.PASSWORD, "meaning": "approved"}}
 
 
 def new_recall(api, shop, **data) -> dict:
@@ -88,11 +90,36 @@ def notify_customers(api, task_id: int, on: dt.date = TODAY):
     return api.put(url, json={**told, "version": current["version"]})
 
 
+def test_qa_signs_the_issue_and_the_close(shop, db):
+    """A recall blocks goods everywhere and ends QA's part: both are signed with the password
+    (电子签名); unsigned or wrongly signed, nothing is blocked and the recall stays as it was."""
+    qa = shop.api("qa")
+    recall = new_recall(qa, shop, lots="A2")
+    unsigned = fire(qa, RC, recall, "issue")
+    assert unsigned.status_code == 422 and "signature.password" in unsigned.json["errors"]
+    wrong = fire(qa, RC, recall, "issue", signature={**SIGNED["signature"], "password": "nope"})
+    assert wrong.status_code == 403 and "password is wrong" in wrong.json["error"]
+    with db.session() as session:
+        assert session.scalar(select(Lot.status).where(Lot.lot_number == "A2")) != (
+            LotStatus.recalled)  # fmt: skip
+    assert qa.get(f"{RC}/{recall['id']}").json["state"] == "draft"
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
+    unsigned = fire(qa, RC, recall, "close")
+    assert unsigned.status_code == 422 and "signature.password" in unsigned.json["errors"]
+    with db.session() as session:
+        signed = session.execute(
+            select(Signature.full_name, Signature.meaning).where(
+                Signature.record_id == recall["id"]
+            )
+        ).all()
+    assert signed == [("Qa User", "approved")]
+
+
 def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db):
     first_number, second = sold_and_held(shop)
     qa, clerk = shop.api("qa"), shop.api("clerk")
     recall = new_recall(qa, shop, lots="A2")
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 200, response.json
     data = response.json["data"]
     with db.session() as session:
@@ -133,7 +160,7 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
     assert response.status_code == 409
     assert stock(db) == before
 
-    response = fire(qa, RC, recall, "close")
+    response = fire(qa, RC, recall, "close", **SIGNED)
     assert response.status_code == 409, response.json
     assert "S1" in response.json["error"] and "3" in response.json["error"]
 
@@ -146,7 +173,7 @@ def test_issue_blocks_the_lot_traces_it_and_tracks_tasks_to_completion(shop, db)
     assert [(D(task["remaining"]), task["done"]) for task in response.json["data"]["tasks"]] == [
         (D(0), True)
     ]
-    response = fire(qa, RC, recall, "close")
+    response = fire(qa, RC, recall, "close", **SIGNED)
     assert response.status_code == 200, response.json
     assert response.json["state"] == "closed"
 
@@ -162,7 +189,7 @@ def test_serial_range_recall_names_the_hospital_and_unit_udis(shop, db):
     review_goods(manager, order["id"], [pace_scan("SN1"), pace_scan("SN2")])
     assert fire(manager, SO, order, "review_deliver").status_code == 200
     recall = new_recall(qa, shop, item=shop["PACE"], serial_from="SN2", serial_to="SN3", level="I")
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 200, response.json
     trace = response.json["data"]["trace"]
     expiry = f"{day(400):%y%m%d}"
@@ -203,7 +230,7 @@ def test_bad_recalls_are_refused_naming_why_and_change_nothing(shop, db):
         ({"item": shop["PACE"], "serial_from": "SN1"}, "both"),
     ]:
         recall = new_recall(qa, shop, **data)
-        response = fire(qa, RC, recall, "issue")
+        response = fire(qa, RC, recall, "issue", **SIGNED)
         assert response.status_code == 409, (data, response.json)
         assert words in response.json["error"]
     with db.session() as session:
@@ -242,7 +269,7 @@ def test_a_count_in_progress_does_not_hold_up_the_recall(shop, db):
         open_stocktake(session, "ST-1", session.get(Location, shop["S1"]))
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A2", level="I")
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 200, response.json
     data = response.json["data"]
     assert _holders(data) == [("available", D(4))]  # left as counted, but blocked
@@ -263,7 +290,7 @@ def test_a_serial_recall_sets_the_units_apart_and_the_order_holding_them_shows_t
                                      "unit_price": "30000"}])  # fmt: skip
     assert fire(clerk, SO, order, "confirm").status_code == 200
     recall = new_recall(qa, shop, item=shop["PACE"], serial_from="SN2", serial_to="SN2")
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 200, response.json
     assert _holders(response.json["data"]) == [("nonconforming", D(1))]
     assert stock(db)[("PACE", "P1", "available")] == (D(2), D(2))
@@ -278,14 +305,14 @@ def test_a_lot_is_recalled_once(shop, db):
     """Naming a lot twice recalls it once; a second recall of it is refused, naming the lot."""
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A2, A2")
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 200, response.json
     data = response.json["data"]
     assert data["lots"] == "A2"
     assert [D(task["quantity"]) for task in data["tasks"]] == [D(4)]
     assert _holders(data) == [("nonconforming", D(4))]
     again = new_recall(qa, shop, lots="B, A2", level="I")
-    response = fire(qa, RC, again, "issue")
+    response = fire(qa, RC, again, "issue", **SIGNED)
     assert response.status_code == 409
     assert "A2" in response.json["error"] and "already recalled" in response.json["error"]
     with db.session() as session:
@@ -297,7 +324,7 @@ def test_an_order_that_loses_its_hold_to_a_recall_can_be_reallocated(shop, db):
     order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "2",
                                      "unit_price": "10"}])  # fmt: skip
     assert fire(clerk, SO, order, "confirm").status_code == 200
-    assert fire(qa, RC, new_recall(qa, shop, lots="A"), "issue").status_code == 200
+    assert fire(qa, RC, new_recall(qa, shop, lots="A"), "issue", **SIGNED).status_code == 200
     record = clerk.get(f"{SO}/{order['id']}").json
     assert record["state"] == "confirmed"
     assert record["data"]["lines"][0]["unallocated"] == "2"
@@ -324,7 +351,7 @@ def test_trace_dates_are_the_shops_calendar_days(shop, db):
         scan_goods(clerk, order["id"], [strip_scan("A", 1)])
         assert fire(clerk, SO, order, "deliver").status_code == 200
     recall = new_recall(qa, shop, lots="A")
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 200, response.json
     assert [row["date"] for row in response.json["data"]["trace"] if row["kind"] == "customer"] == [
         yesterday.isoformat()
@@ -334,7 +361,7 @@ def test_trace_dates_are_the_shops_calendar_days(shop, db):
 def test_the_trace_report_leaves_out_cancelled_recalls_and_the_page_shows_status_labels(shop, db):
     qa = shop.api("qa")
     issued = new_recall(qa, shop, lots="A2")
-    assert fire(qa, RC, issued, "issue").status_code == 200
+    assert fire(qa, RC, issued, "issue", **SIGNED).status_code == 200
     page = qa.client.get(f"/forms/recall/{issued['id']}")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
@@ -354,7 +381,7 @@ def test_the_trace_report_leaves_out_cancelled_recalls_and_the_page_shows_status
 def test_a_customer_return_of_a_recalled_lot_is_kept_apart_even_when_accepted(shop, db):
     sold_and_held(shop)  # one A2 came back and awaits inspection
     qa, manager = shop.api("qa"), shop.api("manager")
-    assert fire(qa, RC, new_recall(qa, shop, lots="A2"), "issue").status_code == 200
+    assert fire(qa, RC, new_recall(qa, shop, lots="A2"), "issue", **SIGNED).status_code == 200
     with db.session() as session:
         back = session.scalar(select(Record).where(Record.form == "customer_return"))
         back = {"id": back.id}
@@ -379,7 +406,7 @@ def test_a_store_reads_its_own_recall_task_never_another_stores_customers(shop, 
         )  # fmt: skip
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A2")
-    data = fire(qa, RC, recall, "issue").json["data"]
+    data = fire(qa, RC, recall, "issue", **SIGNED).json["data"]
     task_id = data["tasks"][0]["task"]
     s1_manager, s2_manager = shop.api("manager"), shop.api("s2_manager")
     assert s1_manager.get(f"{RC}/{recall['id']}").status_code in (403, 404)
@@ -407,7 +434,7 @@ def test_a_recall_task_is_reminded_as_its_deadline_nears_until_it_is_done(app, s
     sold_and_held(shop)
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A2", deadline=str(day(5)))
-    assert fire(qa, RC, recall, "issue").status_code == 200
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
     registry = app.extensions["lianku.registry"]
 
     def remind(offset: int) -> dict:
@@ -445,7 +472,7 @@ def test_a_recall_reaches_an_order_already_picked_for_its_review(shop, db):
     assert fire(clerk, SO, order, "finish_picking").json["state"] == "picked"
 
     recall = new_recall(qa, shop, lots="A2")
-    assert fire(qa, RC, recall, "issue").status_code == 200
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
     picked = clerk.get(f"{SO}/{order['id']}").json
     assert picked["state"] == "picked"
     assert picked["data"]["lines"][0]["unallocated"] == "2"

@@ -13,7 +13,7 @@ from app.kernel.items import Item, Lot, LotStatus
 from app.kernel.locations import Location, add_location
 from app.kernel.stock import Movement, Reason, post_movements
 from tests.application import sales_fixtures
-from tests.application.test_recall import RC, new_recall
+from tests.application.test_recall import RC, SIGNED, new_recall
 from tests.application.test_sales import fire
 
 shop = sales_fixtures.shop  # the fixture, used by name
@@ -32,7 +32,7 @@ def test_a_recall_that_cannot_be_issued_names_the_field(shop, db, data, field, w
     qa = shop.api("qa")
     item = {"item": shop["PACE"]} if "serial_from" in data or "serial_to" in data else {}
     recall = new_recall(qa, shop, **item, **data)
-    response = fire(qa, RC, recall, "issue")
+    response = fire(qa, RC, recall, "issue", **SIGNED)
     assert response.status_code == 409, response.json
     assert response.json["field"] == field, response.json
     assert words in response.json["error"]
@@ -60,8 +60,8 @@ def test_closing_with_open_tasks_names_every_location_still_to_do(shop, db):
     _stores_holding_a(db, 2)
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A")
-    assert fire(qa, RC, recall, "issue").status_code == 200
-    response = fire(qa, RC, recall, "close")
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
+    response = fire(qa, RC, recall, "close", **SIGNED)
     assert response.status_code == 409, response.json
     error = response.json["error"]
     for still in ("S1 一号店 still holds 3", "S2 2号店 still holds 2", "S3 3号店 still holds 2"):
@@ -74,8 +74,8 @@ def test_a_long_list_of_open_tasks_names_the_first_few_and_counts_the_rest(shop,
     _stores_holding_a(db, 7)  # S1 … S8
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A")
-    assert fire(qa, RC, recall, "issue").status_code == 200
-    response = fire(qa, RC, recall, "close")
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
+    response = fire(qa, RC, recall, "close", **SIGNED)
     assert response.status_code == 409, response.json
     error = response.json["error"]
     assert error.count("still holds") == 5, error

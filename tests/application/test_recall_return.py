@@ -9,11 +9,12 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from tests.application import transfers_fixtures as fixtures
-from tests.application.transfers_fixtures import book, ledger_count, records_of, stock
+from tests.application.transfers_fixtures import SIGN, book, ledger_count, records_of, stock
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
 
 RC = "/api/v1/forms/recall/records"
+SIGNED = {"signature": SIGN}  # QA signs the recall's issue and close
 TO = "/api/v1/forms/transfer_out/records"
 TI = "/api/v1/forms/transfer_in/records"
 SR = "/api/v1/forms/supplier_return/records"
@@ -39,7 +40,7 @@ def test_a_store_returns_recalled_goods_to_the_warehouse_then_the_supplier(db, a
     qa, clerk, whclerk = as_user("qa"), as_user("clerk1"), as_user("whclerk")
     recall = create(qa, RC, {"item": chain["strip"], "lots": "L1", "level": "II",
                              "deadline": "2031-01-31", "reason": "包装密封不良"})  # fmt: skip
-    issued = fire(qa, RC, recall["id"], "issue")
+    issued = fire(qa, RC, recall["id"], "issue", **SIGNED)
     assert issued.status_code == 200, issued.json
     assert tasks(issued) == {chain["S1"]: (D(4), False), chain["WH1"]: (D(10), False)}
 
@@ -102,4 +103,4 @@ def test_a_store_returns_recalled_goods_to_the_warehouse_then_the_supplier(db, a
     assert shipped.json["data"]["reviewer"] == chain["qa"]
     refreshed = fire(qa, RC, recall["id"], "refresh")
     assert all(done for _remaining, done in tasks(refreshed).values())
-    assert fire(qa, RC, recall["id"], "close").json["state"] == "closed"
+    assert fire(qa, RC, recall["id"], "close", **SIGNED).json["state"] == "closed"

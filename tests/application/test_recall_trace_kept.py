@@ -34,11 +34,12 @@ from app.meta.models import Record
 from app.workflow.models import InboxMessage
 from tests.application import transfers_fixtures as fixtures
 from tests.application.clock import TODAY
-from tests.application.transfers_fixtures import records_of
+from tests.application.transfers_fixtures import SIGN, records_of
 
 chain, as_user = fixtures.chain, fixtures.as_user  # the fixtures this module uses
 
 RC = "/api/v1/forms/recall/records"
+SIGNED = {"signature": SIGN}  # QA signs the recall's issue and close
 RT = "/api/v1/forms/recall_task/records"
 TO = "/api/v1/forms/transfer_out/records"
 TI = "/api/v1/forms/transfer_in/records"
@@ -93,7 +94,7 @@ def issue(qa, chain) -> tuple[dict, dict]:
                                "deadline": str(TODAY + dt.timedelta(days=14)),
                                "reason": "灭菌不合格"})  # fmt: skip
     assert recall.status_code == 201, recall.json
-    issued = fire(qa, RC, recall.json["id"], "issue")
+    issued = fire(qa, RC, recall.json["id"], "issue", **SIGNED)
     assert issued.status_code == 200, issued.json
     return recall.json, issued.json
 
@@ -163,7 +164,7 @@ def test_the_closed_recall_still_shows_where_the_goods_were_and_where_each_unit_
     s1_task = next(task for task in refreshed["data"]["tasks"] if task["location"] == chain["S1"])
     assert notify(as_user("manager1"), s1_task["task"], customers_notified=str(TODAY),
                   notification="电话通知仁济医院李主任").status_code == 200  # fmt: skip
-    closed = fire(qa, RC, recall["id"], "close")
+    closed = fire(qa, RC, recall["id"], "close", **SIGNED)
     assert closed.status_code == 200, closed.json
     assert closed.json["state"] == "closed"
 
@@ -243,7 +244,7 @@ def test_a_store_that_sold_the_goods_is_done_only_once_it_records_telling_its_cu
                 source_status="nonconforming",
             )
     assert tasks(fire(qa, RC, recall["id"], "refresh").json)[chain["S1"]] == (D(0), False)
-    refused = fire(qa, RC, recall["id"], "close")
+    refused = fire(qa, RC, recall["id"], "close", **SIGNED)
     assert refused.status_code == 409
     assert "S1" in refused.json["error"] and "Customers notified on" in refused.json["error"]
     assert task["number"] in refused.json["error"]
@@ -266,7 +267,7 @@ def test_a_store_that_sold_the_goods_is_done_only_once_it_records_telling_its_cu
     assert tasks(refreshed)[chain["S1"]] == (D(0), True)
     s1_row = next(task for task in refreshed["data"]["tasks"] if task["location"] == chain["S1"])
     assert s1_row["customers_notified"] == str(TODAY)
-    assert fire(qa, RC, recall["id"], "close").json["state"] == "closed"
+    assert fire(qa, RC, recall["id"], "close", **SIGNED).json["state"] == "closed"
 
 
 def test_each_origin_row_of_serial_goods_names_its_unit(db, as_user, chain):
@@ -289,7 +290,7 @@ def test_each_origin_row_of_serial_goods_names_its_unit(db, as_user, chain):
     recall = qa.post(RC, json={"item": chain["ecg"], "serial_from": "SN5", "serial_to": "SN6",
                                "level": "I", "deadline": str(TODAY + dt.timedelta(days=14)),
                                "reason": "电池缺陷"})  # fmt: skip
-    issued = fire(qa, RC, recall.json["id"], "issue")
+    issued = fire(qa, RC, recall.json["id"], "issue", **SIGNED)
     assert issued.status_code == 200, issued.json
     origins = [(row["document"], row["quantity"], row["supplier"], row["udis"])
                for row in issued.json["data"]["trace"] if row["kind"] == "origin"]  # fmt: skip
@@ -317,7 +318,7 @@ def _two_recalls(db, as_user, chain) -> tuple[dict, dict]:
             "reason": "标签",
         },
     )
-    assert fire(qa, RC, theirs.json["id"], "issue").status_code == 200
+    assert fire(qa, RC, theirs.json["id"], "issue", **SIGNED).status_code == 200
     return ours, theirs.json
 
 

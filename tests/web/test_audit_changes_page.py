@@ -12,7 +12,7 @@ from app.kernel.users import User, update_user
 from app.meta import identity
 from tests.application import conftest as application
 from tests.application import sales_fixtures
-from tests.application.test_recall import RC, new_recall
+from tests.application.test_recall import RC, SIGNED, new_recall
 from tests.application.test_sales import fire
 
 shop = sales_fixtures.shop  # the fixtures this module uses
@@ -37,7 +37,7 @@ def trail(api, entity_id) -> str:
 
 def issued(qa, shop, lots: str) -> str:
     recall = new_recall(qa, shop, lots=lots)
-    assert fire(qa, RC, recall, "issue").status_code == 200
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
     return qa.get(f"{RC}/{recall['id']}").json["number"]
 
 
@@ -61,7 +61,7 @@ def test_a_change_still_reads_before_and_after(shop, db):
     before → after."""
     qa = shop.api("qa")
     recall = new_recall(qa, shop, lots="A")
-    assert fire(qa, RC, recall, "issue").status_code == 200
+    assert fire(qa, RC, recall, "issue", **SIGNED).status_code == 200
     with db.transaction() as session:
         clerk = session.get(User, shop["clerk"])
         update_user(session, clerk, location_ids=[shop["S1"], shop["HQ"]])

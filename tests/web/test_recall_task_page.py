@@ -13,7 +13,7 @@ from app.meta.models import Record
 from tests.application import conftest as application
 from tests.application import sales_fixtures
 from tests.application.clock import TODAY
-from tests.application.test_recall import RC, new_recall, sold_and_held
+from tests.application.test_recall import RC, SIGNED, new_recall, sold_and_held
 from tests.application.test_sales import fire
 from tests.web.test_forms_pages_rights import _Inputs
 
@@ -42,7 +42,7 @@ def issued_task(shop) -> int:
     """S1 sold the recalled lot A2 to a clinic: its task says it must tell its customers."""
     sold_and_held(shop)
     qa = shop.api("qa")
-    data = fire(qa, RC, new_recall(qa, shop, lots="A2"), "issue").json["data"]
+    data = fire(qa, RC, new_recall(qa, shop, lots="A2"), "issue", **SIGNED).json["data"]
     return data["tasks"][0]["task"]
 
 
