@@ -54,6 +54,16 @@ def requested(db, as_user, chain, lines, store: str = "1") -> int:
     return max(out.id for out in records_of(db, "transfer_out"))
 
 
+def hold_l1(db, chain, quantity: Decimal) -> None:
+    """The transfer out (the only one) holds ``quantity`` of L1 at WH1, as an order's
+    allocation reserves the lots it names on its transfer."""
+    [record] = records_of(db, "transfer_out")
+    with db.transaction() as session:
+        strip, warehouse = session.get(Item, chain["strip"]), session.get(Location, chain["WH1"])
+        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
+        reservations.reserve(session, record.number, 1, strip, quantity, warehouse, lot=lot)
+
+
 def save_lines(picker, out: int, lines) -> None:
     """The picker saves the transfer's ``lines`` (a function of the current ones, or a list)."""
     current = picker.get(f"{TO}/{out}").json
@@ -150,11 +160,7 @@ def test_what_the_transfer_itself_holds_is_not_taken_twice(db, as_user, chain):
     """An order's allocation reserves the lots it names on its transfer out: those count once,
     as the named line's, and the rest of the lot is offered to the open line."""
     out = requested(db, as_user, chain, [("strip", "10")])
-    [record] = records_of(db, "transfer_out")
-    with db.transaction() as session:
-        strip, warehouse = session.get(Item, chain["strip"]), session.get(Location, chain["WH1"])
-        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
-        reservations.reserve(session, record.number, 1, strip, Decimal(6), warehouse, lot=lot)
+    hold_l1(db, chain, Decimal(6))
     picker = as_user("whclerk")
     save_lines(picker, out, [{"item": chain["strip"], "lot": "L1", "quantity": "6"},
                              {"item": chain["strip"], "quantity": "4"}])  # fmt: skip
@@ -313,11 +319,7 @@ def test_what_the_transfer_itself_holds_is_the_allocations_choice_not_the_picker
     L1 beyond it is."""
     more_strips(db, chain)
     out = requested(db, as_user, chain, [("strip", "6")])
-    [record] = records_of(db, "transfer_out")
-    with db.transaction() as session:
-        strip, warehouse = session.get(Item, chain["strip"]), session.get(Location, chain["WH1"])
-        lot = session.scalar(select(Lot).where(Lot.lot_number == "L1"))
-        reservations.reserve(session, record.number, 1, strip, Decimal(6), warehouse, lot=lot)
+    hold_l1(db, chain, Decimal(6))
     picker = as_user("whclerk")
     scan_lot(picker, out, "L1")
     assert picker.post(f"{TO}/{out}/transitions/finish_picking", json={}).status_code == 200
