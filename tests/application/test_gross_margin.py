@@ -84,6 +84,11 @@ def test_a_delivery_keeps_what_each_row_sold_for_and_cost(shop, db):
     assert margin(shop.api("manager")) == [
         ("STRIP", D(5), D("56.25"), D("31.00"), D("25.25"), D("44.89"))
     ]
+    # the store dashboard's figure: the same, all items together
+    summary = shop.api("manager").get("/api/v1/reports/gross_margin_summary").json
+    [row] = summary["rows"]
+    assert {name: D(row["values"][name]) for name in ("sales", "cost", "margin")} == {
+        "sales": D("56.25"), "cost": D("31.00"), "margin": D("25.25")}  # fmt: skip
 
 
 def test_lines_of_one_item_at_two_prices_sell_at_their_average(shop, db):
@@ -128,5 +133,10 @@ def test_a_lot_never_costed_leaves_cost_and_margin_empty(shop, db):
 
 
 def test_a_store_clerk_does_not_read_the_margin(shop, db):
-    assert shop.api("clerk").get("/api/v1/reports/gross_margin").status_code == 404
-    assert shop.api("manager").get("/api/v1/reports/gross_margin").status_code == 200
+    """Margins are the manager's: the clerk gets neither report nor the dashboard's figure."""
+    clerk, manager = shop.api("clerk"), shop.api("manager")
+    for report in ("gross_margin", "gross_margin_summary"):
+        assert clerk.get(f"/api/v1/reports/{report}").status_code == 404
+        assert manager.get(f"/api/v1/reports/{report}").status_code == 200
+    assert "/api/v1/reports/gross_margin_summary" in manager.get("/").text
+    assert "/api/v1/reports/gross_margin_summary" not in clerk.get("/").text
