@@ -181,6 +181,8 @@ class Lot(Base):
     expiry_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     production_date: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[LotStatus] = mapped_column(_enum(LotStatus), default=LotStatus.released)
+    #: while recalled, what it goes back to if the recall is withdrawn (released, quarantined)
+    status_before_recall: Mapped[LotStatus | None] = mapped_column(_enum(LotStatus))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     item: Mapped[Item] = relationship()

@@ -6,7 +6,8 @@ whether it must be recalled. ``quarantine_lots`` marks the lots ``quarantined``:
 already held of them is given back (never delivered while in doubt). The goods stay where they
 are, in their stock status: nothing is set apart, so releasing them puts everything back as it
 was, and supplier returns and scrap still take them out. ``release_lots`` ends the quarantine;
-a lot recalled meanwhile stays recalled — the recall decides its fate.
+a lot recalled meanwhile stays recalled — the recall decides its fate — and, should the recall be
+withdrawn, goes back to released rather than to the quarantine that ended.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def release_lots(
     released = [lot for lot in lots if lot.status == LotStatus.quarantined]
     for lot in released:
         lot.status = LotStatus.released
+    for lot in lots:  # recalled meanwhile: the recall still blocks it, the quarantine is over
+        if lot.status_before_recall == LotStatus.quarantined:
+            lot.status_before_recall = LotStatus.released
     session.flush()
     audit.record(
         session,

@@ -239,7 +239,7 @@ def recall_lots(
         if unit.recalled:
             raise AlreadyRecalled(_("Serial number %(serial)s", serial=unit.serial), "serial_from")
     for lot in lots:
-        lot.status = LotStatus.recalled
+        lot.status_before_recall, lot.status = lot.status, LotStatus.recalled
     for unit in units:
         unit.recalled = True
     session.flush()
@@ -260,6 +260,91 @@ def recall_lots(
         context=context,
     )
     return RecallResult(lots, units, released, isolation)
+
+
+def withdraw_recall(
+    session: Session,
+    item: Item,
+    lots: list[Lot] | None = None,
+    units: list[Unit] | None = None,
+    *,
+    user: User | None = None,
+    document: str | None = None,
+) -> list:
+    """Undo a recall issued in error (撤销召回): ``lots`` go back to what they were before it
+    (released, or still quarantined if a quarantine stopped them first and has not ended), the
+    ``units`` are no longer recalled, and what the recall ``document`` set apart is available
+    again where it still is. Goods that left meanwhile (returned to the supplier, scrapped) are
+    gone, and goods that landed apart since (an arrival, a return's inspection) stay apart: QA
+    releases those at a storage check. A location being counted refuses the withdrawal
+    (``LocationLocked``): its count's snapshot must not move. Returns the ledger rows written."""
+    lots, units = list(lots or []), list(units or [])
+    for lot in lots:
+        if lot.status != LotStatus.recalled:
+            raise InvalidMovement(
+                _("Lot %(lot)s is not recalled: there is nothing to withdraw.",
+                  lot=lot.lot_number), "lots",
+            )  # fmt: skip
+    for unit in units:
+        if not unit.recalled:
+            raise InvalidMovement(
+                _("Serial number %(serial)s is not recalled: there is nothing to withdraw.",
+                  serial=unit.serial), "serial_from",
+            )  # fmt: skip
+    restored = {}
+    for lot in lots:
+        lot.status = lot.status_before_recall or LotStatus.released
+        lot.status_before_recall = None
+        restored[lot.lot_number] = str(lot.status)
+    for unit in units:
+        unit.recalled = False
+    session.flush()
+    written = post_movements(
+        session, _put_back(session, item, lots, units, document), user=user, document=document
+    )
+    audit.record(
+        session, "lot.recall_withdrawn", "lot", document,
+        changes={"item": item.code, "lots": restored, "serials": [u.serial for u in units],
+                 "put_back": [[row.location_id, str(row.quantity)] for row in written
+                              if row.quantity > 0]},
+        context=audit.acting(user),
+    )  # fmt: skip
+    return written
+
+
+def _put_back(session: Session, item: Item, lots, units, document) -> list[Movement]:
+    """Nonconforming → available, where the recall ``document`` set the goods apart and as much
+    of them as is still there."""
+    set_apart = session.execute(
+        select(LedgerEntry.location_id, LedgerEntry.lot_id, LedgerEntry.unit_id,
+               func.sum(LedgerEntry.quantity))
+        .where(LedgerEntry.document == document, LedgerEntry.reason == Reason.recall,
+               LedgerEntry.item_id == item.id, LedgerEntry.status == StockStatus.nonconforming,
+               LedgerEntry.quantity > 0)
+        .group_by(LedgerEntry.location_id, LedgerEntry.lot_id, LedgerEntry.unit_id)
+        .order_by(LedgerEntry.location_id, LedgerEntry.lot_id, LedgerEntry.unit_id)
+    ).all()  # fmt: skip
+    still = {
+        (location.id, lot_id, unit_id): quantity
+        for location, lot_id, unit_id, quantity in _on_hand(
+            session, lots, units or None, StockStatus.nonconforming
+        )
+    }
+    movements = []
+    for location_id, lot_id, unit_id, quantity in set_apart:
+        back = min(quantity, still.get((location_id, lot_id, unit_id), Decimal(0)))
+        if back <= 0:
+            continue
+        location = session.get(Location, location_id)
+        movements.append(
+            Movement(
+                item=item, quantity=back, source=location, destination=location,
+                lot=session.get(Lot, lot_id) if lot_id else None,
+                unit=session.get(Unit, unit_id) if unit_id else None,
+                source_status=StockStatus.nonconforming, reason=Reason.recall,
+            )
+        )  # fmt: skip
+    return movements
 
 
 def _release_for_units(session: Session, units: list[Unit]) -> list[Released]:

@@ -18,6 +18,11 @@ if it sold them to customers, it has recorded on its task when it told them
 customer) get a task too. With ``require_done`` it refuses while any task is open, naming each
 open location (the first few, and how many more) and what it still has to do.
 
+``withdraw_recall`` undoes a recall issued in error (撤销召回): the goods are released again (a
+lot quarantined before it goes back to its quarantine), what it set apart is available again
+where it still is, each task record says the recall was withdrawn, and the managers who were
+told to carry it out are told to stop.
+
 A location being counted keeps the goods where they are until its count ends (they are blocked
 all the same): its task says ``counting``, and the next ``refresh`` sets them apart. An order
 whose hold the recall took back shows the shortfall on its line, so it can be re-allocated.
@@ -33,7 +38,7 @@ from sqlalchemy import select
 from app.i18n import _
 from app.kernel.items import Item, Lot
 from app.kernel.locations import Location
-from app.kernel.recall import isolate, recall_lots, units_in_range
+from app.kernel.recall import isolate, recall_lots, units_in_range, withdraw_recall
 from app.kernel.reservations import Released
 from app.kernel.users import UserRole, user_locations
 from app.plugins import _common as common
@@ -195,25 +200,15 @@ def _task_record(context: ActionContext, task: dict, rows: list[dict], record) -
     return record.id
 
 
+#: What a location's managers read when it gets its task.
+ISSUED = {"zh_CN": "{task}: 召回 {recall} 已发布，请立即停止销售并完成本地召回任务",
+          "en": "{task}: recall {recall} issued: stop selling and carry out this location's "
+                "task"}  # fmt: skip
+
+
 def _announce(context: ActionContext, task) -> None:
     """Tell the location's managers (``notify`` roles) of their new task, linking to it."""
-    roles = context.params.get("notify") or []
-    if not roles:
-        return
-    users = context.session.scalars(
-        select(UserRole.user_id)
-        .join(user_locations, user_locations.c.user_id == UserRole.user_id)
-        .where(UserRole.role.in_(roles), user_locations.c.location_id == task.location_id)
-        .distinct()
-    )
-    recall = context.record.number
-    text = {"zh_CN": f"{task.number}: 召回 {recall} 已发布，请立即停止销售并完成本地召回任务",
-            "en": f"{task.number}: recall {recall} issued: stop selling and carry out this "
-                  "location's task"}  # fmt: skip
-    sender = getattr(context.user, "id", None)
-    for user_id in sorted(users):
-        context.session.add(inbox_message(user_id, task.id, text, sender_id=sender))
-    context.session.flush()
+    _tell(context, task, ISSUED)
 
 
 #: Why an order lost its hold, by the document that took it (``document`` and ``lot`` filled in).
@@ -292,3 +287,55 @@ def _still_to_do(context: ActionContext, task: dict) -> str:
         field=context.records.field_label(TASK_FORM, NOTIFIED),
         task=record.number if record is not None else "-",
     )
+
+
+#: What each task's managers read when the recall is withdrawn.
+WITHDRAWN = {"zh_CN": "{task}: 召回 {recall} 已撤销，货品恢复正常，无需继续执行召回任务",
+             "en": "{task}: recall {recall} withdrawn: the goods are released, the task is "
+                   "over"}  # fmt: skip
+
+
+class WithdrawRecall(Action):
+    """Undo a recall issued in error; its record keeps the trace and the tasks as they were."""
+
+    name = "withdraw_recall"
+    label = {
+        "zh_CN": "撤销召回：解除冻结，隔离的货品恢复可售，通知各地点",
+        "en": "Withdraw the recall: release the goods and tell every location",
+    }
+    params_schema = _schema()
+
+    def run(self, context: ActionContext) -> None:
+        item, lots, units = _goods(context)
+        withdraw_recall(
+            context.session, item, None if units else lots, units,
+            user=context.user, document=common.document_of(context),
+        )  # fmt: skip
+        tasks = [dict(task) for task in (context.record.data or {}).get(context.params["tasks"])
+                 or []]  # fmt: skip
+        for task in tasks:
+            task["withdrawn"] = True
+            record = context.records.read(TASK_FORM, task.get("task"))
+            if record is not None:
+                record.data = {**(record.data or {}), "withdrawn": True}
+                _tell(context, record, WITHDRAWN)
+        _write(context, context.params["tasks"], tasks)
+
+
+def _tell(context: ActionContext, task, text: dict) -> None:
+    """Tell the task location's managers (``notify`` roles) ``text``, about the task."""
+    roles = context.params.get("notify") or []
+    if not roles:
+        return
+    users = context.session.scalars(
+        select(UserRole.user_id)
+        .join(user_locations, user_locations.c.user_id == UserRole.user_id)
+        .where(UserRole.role.in_(roles), user_locations.c.location_id == task.location_id)
+        .distinct()
+    )
+    message = {language: words.format(task=task.number, recall=context.record.number)
+               for language, words in text.items()}  # fmt: skip
+    sender = getattr(context.user, "id", None)
+    for user_id in sorted(users):
+        context.session.add(inbox_message(user_id, task.id, message, sender_id=sender))
+    context.session.flush()

@@ -486,3 +486,42 @@ def test_a_recall_reaches_an_order_already_picked_for_its_review(shop, db):
     response = fire(clerk, SO, order, "reallocate")
     assert response.status_code == 200, response.json
     assert response.json["state"] == "confirmed"
+
+
+def test_a_recall_issued_in_error_is_withdrawn_with_a_signed_reason(shop, db):
+    """撤销召回: QA withdraws a recall of the wrong lot — a reason and a signature asked first;
+    then the lot sells again, what was set apart is back on the shelf, the task says so and the
+    store's manager is told to stop. The recall keeps its trace; it is over (no refresh)."""
+    sold_and_held(shop)
+    qa, clerk = shop.api("qa"), shop.api("clerk")
+    recall = new_recall(qa, shop, lots="A2")
+    issued = fire(qa, RC, recall, "issue", **SIGNED)
+    assert issued.status_code == 200, issued.json
+    before = stock(db)
+    assert before[("STRIP", "A2", "nonconforming")] == (D(2), D(0))
+    for body, field in (({**SIGNED}, "comment"), ({"comment": "批号录错"}, "signature.password")):
+        refused = fire(qa, RC, recall, "withdraw", **body)
+        assert refused.status_code == 422 and field in refused.json["errors"], refused.json
+    assert stock(db) == before
+    assert fire(clerk, RC, recall, "withdraw", comment="x", **SIGNED).status_code in (403, 404)
+
+    withdrawn = fire(qa, RC, recall, "withdraw", comment="批号录错，应为 A", **SIGNED)
+    assert withdrawn.status_code == 200, withdrawn.json
+    assert withdrawn.json["state"] == "withdrawn"
+    assert [task["withdrawn"] for task in withdrawn.json["data"]["tasks"]] == [True]
+    assert withdrawn.json["data"]["trace"] == issued.json["data"]["trace"]
+    after = stock(db)
+    assert after[("STRIP", "A2", "available")] == (D(2), D(0))
+    assert ("STRIP", "A2", "nonconforming") not in after
+    with db.session() as session:
+        assert session.scalar(select(Lot.status).where(Lot.lot_number == "A2")) == (
+            LotStatus.released)  # fmt: skip
+        [task] = session.scalars(select(Record).where(Record.form == "recall_task")).all()
+        assert task.data["withdrawn"] is True
+        told = session.scalars(
+            select(InboxMessage.message).where(InboxMessage.user_id == shop["manager"])
+        ).all()
+    assert any("已撤销" in message for message in told)
+    order = new_order(clerk, shop, [{"item": shop["STRIP"], "quantity": "12", "unit_price": "9"}])
+    assert fire(clerk, SO, order, "confirm").status_code == 200  # A2 2 + B 10: A2 counts again
+    assert fire(qa, RC, recall, "refresh").status_code == 409  # over: nothing to follow up

@@ -33,10 +33,18 @@ from app.kernel import (
     ship,
     transit_location,
 )
-from app.kernel.errors import RecalledNotAccepted, StockNotAvailable, UnitRecalled
+from app.kernel.errors import LocationLocked, RecalledNotAccepted, StockNotAvailable, UnitRecalled
 from app.kernel.items import Item, Lot, LotStatus, Unit, get_or_create_lot
 from app.kernel.locations import Location
-from app.kernel.recall import isolate, lot_stock_at, recall_lots, trace_lot, units_in_range
+from app.kernel.quarantine import quarantine_lots, release_lots
+from app.kernel.recall import (
+    isolate,
+    lot_stock_at,
+    recall_lots,
+    trace_lot,
+    units_in_range,
+    withdraw_recall,
+)
 from app.kernel.reservations import reservations_of
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.kernel.stocktake import stocktake_of
@@ -563,3 +571,96 @@ def test_serial_recall_sets_the_units_apart_and_holds_give_way(db, world):
         assert_balances_match_ledger(session)
     with pytest.raises(InsufficientStock), db.transaction() as session:  # nothing left to promise
         reserve(session, "SO-3", 1, world.ecg, 1, world.s1, lot=world.ecg_lot, today=TODAY)
+
+
+def _withdraw(db, world, lot):
+    with db.transaction() as session:
+        item = session.get(Item, world.strips.id)
+        return withdraw_recall(session, item, [session.get(Lot, lot.id)], document="RC-1")
+
+
+def test_a_recall_withdrawn_puts_back_what_it_set_apart_where_it_still_is(db, stocked):
+    """撤销召回: the lot is released again and what the recall set apart is available where it
+    still is — not the 4 that went back to the supplier, nor the 3 that landed apart from
+    transit after the recall (QA releases those at a storage check)."""
+    with db.transaction() as session:
+        ship(session, "TO-1", stocked.wh, stocked.s2,
+             [ShipLine(stocked.strips, Decimal(3), stocked.late)], today=TODAY)  # fmt: skip
+    _recall(db, stocked, stocked.late)  # WH 7 and S1 4 set apart
+    with db.transaction() as session:
+        receive(session, "TO-1", [ReceiveLine(1, received=Decimal(3))])  # lands apart at S2
+        post_movements(
+            session,
+            [Movement(item=stocked.strips, quantity=Decimal(4), source=stocked.s1,
+                      lot=stocked.late, source_status=StockStatus.nonconforming)],
+            reason=Reason.supplier_return, document="SR-1", today=TODAY,
+        )  # fmt: skip
+    written = _withdraw(db, stocked, stocked.late)
+    assert [(row.location_id, row.status, row.quantity) for row in written] == [
+        (stocked.wh.id, "nonconforming", Decimal(-7)),
+        (stocked.wh.id, "available", Decimal(7)),
+    ]
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        assert (lot.status, lot.status_before_recall) == (LotStatus.released, None)
+        assert _balance(session, stocked.wh, lot, "available") == (Decimal(7), 0)
+        assert _balance(session, stocked.s2, lot, "nonconforming") == (Decimal(3), 0)
+        assert _balance(session, stocked.s1, lot, "nonconforming") == (Decimal(0), 0)
+        assert_balances_match_ledger(session)
+    sell(db, stocked.strips, 1, stocked.wh, stocked.late)  # sellable again
+    with pytest.raises(InvalidMovement, match="not recalled"), db.transaction() as session:
+        withdraw_recall(session, session.get(Item, stocked.strips.id),
+                        [session.get(Lot, stocked.late.id)], document="RC-1")  # fmt: skip
+
+
+def test_a_lot_quarantined_before_its_recall_goes_back_to_quarantine(db, stocked):
+    """Withdrawn, the recall leaves the lot as it found it: quarantined while its quarantine
+    lasts; released once QA ended the quarantine meanwhile."""
+    with db.transaction() as session:
+        item = session.get(Item, stocked.strips.id)
+        quarantine_lots(session, item, [session.get(Lot, stocked.late.id)], document="QT-1")
+    _recall(db, stocked, stocked.late)
+    _withdraw(db, stocked, stocked.late)
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        assert lot.status == LotStatus.quarantined
+        assert _balance(session, stocked.wh, lot, "available") == (Decimal(10), 0)
+    _recall(db, stocked, stocked.late)
+    with db.transaction() as session:  # QA ends the quarantine while the recall blocks the lot
+        item, lot = session.get(Item, stocked.strips.id), session.get(Lot, stocked.late.id)
+        assert release_lots(session, item, [lot], document="QT-1") == []
+        assert lot.status == LotStatus.recalled
+    _withdraw(db, stocked, stocked.late)
+    with db.session() as session:
+        assert session.get(Lot, stocked.late.id).status == LotStatus.released
+
+
+def test_a_location_being_counted_holds_up_the_withdrawal(db, stocked):
+    """Putting goods back would move what a count's snapshot holds: refused, nothing changed."""
+    _recall(db, stocked, stocked.late)
+    with db.transaction() as session:
+        open_stocktake(session, "ST-1", stocked.s1, stocked.clerk)
+    with pytest.raises(LocationLocked):
+        _withdraw(db, stocked, stocked.late)
+    with db.session() as session:
+        lot = session.get(Lot, stocked.late.id)
+        assert (lot.status, lot.status_before_recall) == (LotStatus.recalled, LotStatus.released)
+        assert _balance(session, stocked.wh, lot, "nonconforming") == (Decimal(10), 0)
+
+
+def test_a_serial_range_withdrawn_frees_its_units(db, world):
+    for unit in world.units:
+        book_receipt(db, world.ecg, 1, world.s1, world.ecg_lot, unit)
+    with db.transaction() as session:
+        ecg = session.get(Item, world.ecg.id)
+        units = units_in_range(session, ecg, "SN1", "SN2")
+        recall_lots(session, ecg, units=units, document="RC-2")
+    with db.transaction() as session:
+        ecg = session.get(Item, world.ecg.id)
+        units = units_in_range(session, ecg, "SN1", "SN2")
+        written = withdraw_recall(session, ecg, units=units, document="RC-2")
+        assert sorted(row.quantity for row in written) == [-1, -1, 1, 1]
+    with db.session() as session:
+        assert not any(unit.recalled for unit in session.scalars(select(Unit)))
+        lot = session.get(Lot, world.ecg_lot.id)
+        assert _balance(session, world.s1, lot, "available") == (Decimal(3), 0)
