@@ -70,14 +70,17 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    # sales today, the till today, stock value, stock, my approvals, awaiting review, sales to
-    # deliver, transfers on their way in, below safety, near-expiry and expired lots, slow-moving
-    assert cards.count() == 12
-    for index in range(12):
+    # sales today, the till today, stock value, the margin, stock, my approvals, awaiting
+    # review, sales to deliver, transfers on their way in, below safety, near-expiry and expired
+    # lots, slow-moving
+    assert cards.count() == 13
+    for index in range(13):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
     assert page.locator("[data-report-url*=my_approvals] .kpi-value").inner_text() == "0"
+    # no delivery here kept what it sold for and cost: the margin is empty, not 0
+    assert page.locator("[data-report-url*=gross_margin_summary] .kpi-value").inner_text() == "–"
     waiting = page.locator("[data-report-url*=awaiting_review]")  # nothing picked to review
     assert waiting.locator("thead th").first.inner_text() == "单号"
     assert waiting.locator("tbody").inner_text().strip() == "–"
