@@ -290,13 +290,14 @@ def _still_to_do(context: ActionContext, task: dict) -> str:
 
 
 #: What each task's managers read when the recall is withdrawn.
-WITHDRAWN = {"zh_CN": "{task}: 召回 {recall} 已撤销，货品恢复正常，无需继续执行召回任务",
-             "en": "{task}: recall {recall} withdrawn: the goods are released, the task is "
-                   "over"}  # fmt: skip
+WITHDRAWN = {
+    "zh_CN": "{task}: 召回 {recall} 已撤销，无需继续执行本地召回任务",
+    "en": "{task}: recall {recall} withdrawn: this location's task is over",
+}
 
 
 class WithdrawRecall(Action):
-    """Undo a recall issued in error; its record keeps the trace and the tasks as they were."""
+    """Undo a recall issued in error; its record keeps its trace, each task marked withdrawn."""
 
     name = "withdraw_recall"
     label = {
@@ -311,8 +312,8 @@ class WithdrawRecall(Action):
             context.session, item, None if units else lots, units,
             user=context.user, document=common.document_of(context),
         )  # fmt: skip
-        tasks = [dict(task) for task in (context.record.data or {}).get(context.params["tasks"])
-                 or []]  # fmt: skip
+        stored = (context.record.data or {}).get(context.params["tasks"]) or []
+        tasks = [dict(task) for task in stored]
         for task in tasks:
             task["withdrawn"] = True
             record = context.records.read(TASK_FORM, task.get("task"))
