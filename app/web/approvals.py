@@ -7,7 +7,6 @@ module only parses requests, renders and maps typed errors to statuses.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -52,19 +51,19 @@ def _waiting() -> Waiting:
     """What ``?form=`` and ``?page=`` ask of the caller's waiting tasks (422 naming a bad page)."""
     page = whole_number(request.args.get("page"), "page", 1, highest=MAX_PAGE)
     form = request.args.get("form", "").strip()
-    everything = approvals.waiting_for(db_session(), current_user)
-    counts = Counter(record.form for _task, record in everything)
+    session = db_session()
+    counts = approvals.waiting_by_form(session, current_user)
     forms = registry()
     by_form = sorted(
         ((name, forms.form(name).label(records_locale()) if forms.form(name) else name, count)
          for name, count in counts.items()),
         key=lambda row: (-row[2], row[1]),
     )  # fmt: skip
-    chosen = [row for row in everything if not form or row[1].form == form]
-    start = (page - 1) * PAGE_SIZE
-    return Waiting(
-        chosen[start : start + PAGE_SIZE], by_form, len(everything), form, page, len(chosen)
+    total = sum(counts.values())
+    tasks = approvals.waiting_for(
+        session, current_user, form or None, (page - 1) * PAGE_SIZE, PAGE_SIZE
     )
+    return Waiting(tasks, by_form, total, form, page, counts.get(form, 0) if form else total)
 
 
 def _task_json(task) -> dict:

@@ -788,10 +788,22 @@ def _waiting(session: Session, user, *columns):
     return query if scope is None else query.where(Record.location_id.in_(scope))
 
 
-def waiting_for(session: Session, user) -> list[tuple[ApprovalTask, Record]]:
-    """The user's pending tasks with their records, the oldest first."""
-    query = _waiting(session, user, ApprovalTask, Record).order_by(ApprovalTask.created_at)
+def waiting_for(
+    session: Session, user, form: str | None = None, offset: int = 0, limit: int | None = None
+) -> list[tuple[ApprovalTask, Record]]:
+    """The user's pending tasks with their records, the oldest first: of ``form`` only when
+    given, ``limit`` of them from ``offset`` (one page of the inbox)."""
+    query = _waiting(session, user, ApprovalTask, Record)
+    if form:
+        query = query.where(Record.form == form)
+    query = query.order_by(ApprovalTask.created_at, ApprovalTask.id).offset(offset).limit(limit)
     return [tuple(row) for row in session.execute(query)]
+
+
+def waiting_by_form(session: Session, user) -> dict[str, int]:
+    """How many of the user's pending tasks wait on each form's records."""
+    query = _waiting(session, user, Record.form, func.count()).group_by(Record.form)
+    return {form: count for form, count in session.execute(query)}
 
 
 def my_tasks_on(session: Session, user, record: Record) -> list[ApprovalTask]:
