@@ -95,6 +95,20 @@ def _field(spec: dict, name: str) -> dict | None:
     return next((f for f in spec.get("fields", []) if f["name"] == name), None)
 
 
+def counts_on_account(form, data: dict | None) -> bool:
+    """Does a record of ``form`` with ``data`` count on its account once in the account's states
+    (its ``when`` values match: a hospital's sale, not a walk-in one)? ``_rows``' condition, for
+    one record read in Python (the month-end close, a transition of a closed month)."""
+    account = form.spec.get("account")
+    if not account:
+        return False
+    data = data or {}
+    return all(
+        str(data.get(field)) in {str(value) for value in values}
+        for field, values in account.get("when", {}).items()
+    )
+
+
 def _rows(form: str, account: dict):
     """One form's counting records as account rows."""
     records = Record.__table__

@@ -24,7 +24,7 @@ from app.i18n import _
 from app.kernel import periods as kernel_periods
 from app.kernel.items import business_timezone
 from app.kernel.periods import ClosedPeriod, PeriodNotClosable
-from app.meta import access
+from app.meta import access, accounts
 from app.meta.forms import FormDef
 from app.meta.models import Record
 from app.meta.registry import Registry
@@ -70,19 +70,6 @@ def require_open(session: Session, form: FormDef, data: dict | None, record=None
     kernel_periods.require_open(session, day, field)
 
 
-def counts_on_account(form: FormDef, data: dict | None) -> bool:
-    """Does a record of ``form`` with ``data`` count on an account in the account's states (its
-    ``when`` values match: a hospital's sale, not a walk-in one)?"""
-    account = form.spec.get("account")
-    if not account:
-        return False
-    data = data or {}
-    return all(
-        str(data.get(field)) in {str(value) for value in values}
-        for field, values in account.get("when", {}).items()
-    )
-
-
 def _unfinished_states(form: FormDef) -> tuple[set[str], set[str]]:
     """(the states of any record still to be finished — drafts, waiting for approval —, those
     of a record still to reach its account's states: neither final nor counted)."""
@@ -101,7 +88,7 @@ def _unfinished_states(form: FormDef) -> tuple[set[str], set[str]]:
 
 def _is_unfinished(form: FormDef, record: Record, unfinished: set, on_the_way: set) -> bool:
     return record.state in unfinished or (
-        record.state in on_the_way and counts_on_account(form, record.data)
+        record.state in on_the_way and accounts.counts_on_account(form, record.data)
     )
 
 

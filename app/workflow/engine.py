@@ -396,7 +396,7 @@ def _changes_the_books(form: FormDef, record: Record, transition: dict) -> bool:
     voided, goods inspected)?"""
     if workflow_of(form)["states"].get(transition["to"], {}).get("void"):
         return True
-    if not periods.counts_on_account(form, record.data):
+    if not accounts.counts_on_account(form, record.data):
         return False
     counted = form.spec["account"]["states"]
     return (record.state in counted) != (transition["to"] in counted)
