@@ -144,3 +144,110 @@ def test_a_bad_union_names_the_path_and_why(metadata, source, columns, path, mes
     report, problems = compiled(metadata, source=source, columns=columns or [c("n", "number")])
     assert report is None
     assert any(found == path and message in text for found, text in problems), problems
+
+
+#: What each store took in and sold of each item: received less sold, summed per store and item.
+NET_GOODS = {
+    "union": [
+        {"source": "form:purchase_receipt.lines",
+         "columns": {"day": "arrival_date", "store": "location.code", "item": "item.code",
+                     "received": "quantity", "net": "quantity"}},
+        {"source": "form:sales_order.lines",
+         "columns": {"day": "sale_date", "store": "location.code", "item": "item.code",
+                     "sold": "quantity", "net": "-quantity"}},
+    ],
+    "sum": ["received", "sold", "net"],
+    "as_of": "day",
+}  # fmt: skip
+
+
+def net_goods(metadata):
+    report, problems = compiled(
+        metadata,
+        source=NET_GOODS,
+        params=[{"name": "as_of", "type": "date", "op": "as_of",
+                 "label": {"zh_CN": "截至", "en": "As of"}}],
+        filters=[{"column": "net", "op": "ne", "value": 0}],
+        columns=[c("store", "store"), c("item", "item"),
+                 c("received", "received", aggregate="sum"), c("sold", "sold", aggregate="sum"),
+                 c("net", "net", aggregate="sum"), c("last", "day", aggregate="max")],
+        sort=["store", "item"], totals=True,
+    )  # fmt: skip
+    assert problems == []
+    return report
+
+
+def test_a_union_that_sums_adds_up_its_parts_figures_as_of_a_day(app, db, chain, metadata):
+    """Received 10 strips and 1 glove at SH01 and 6 + 1 at BJ01 on 11-20; sold at SH01 2 strips
+    and a glove (10-05) and 1 strip (11-20), at BJ01 9 strips (2025) and 4 (11-02)."""
+    report = net_goods(metadata)
+
+    def read(day, username="admin"):
+        result = run(app, db, chain, report, username, params={"as_of": day})
+        found = [
+            (row["store"], row["item"], row["received"], row["sold"], row["net"], row["last"])
+            for row in result.rows
+        ]
+        return found, result.totals
+
+    found, totals = read("2026-11-25")
+    # SH01's gloves came to nothing (one in, one out): the report's filter leaves them out, and
+    # its totals count only what it shows
+    assert found == [
+        ("BJ01", "GLOVE", D(1), None, D(1), dt.date(2026, 11, 20)),
+        ("BJ01", "STRIP", D(6), D(13), D(-7), dt.date(2026, 11, 20)),
+        ("SH01", "STRIP", D(10), D(3), D(7), dt.date(2026, 11, 20)),
+    ]
+    assert (totals["received"], totals["sold"], totals["net"]) == (D(17), D(16), D(1))
+    # the day before the goods came: only what was sold up to then
+    found, _totals = read("2026-11-19")
+    assert found == [
+        ("BJ01", "STRIP", None, D(13), D(-13), dt.date(2026, 11, 2)),
+        ("SH01", "GLOVE", None, D(1), D(-1), dt.date(2026, 10, 5)),
+        ("SH01", "STRIP", None, D(2), D(-2), dt.date(2026, 10, 5)),
+    ]
+    # a sum belongs to no one record: the rows link to none; each user reads their stores'
+    assert all(row.get("_record_id") is None for row in run(app, db, chain, report).rows)
+    assert [row[:2] for row in read("2026-11-25", "manager_b")[0]] == [
+        ("BJ01", "GLOVE"),
+        ("BJ01", "STRIP"),
+    ]
+
+
+def test_a_union_that_sums_offers_only_what_its_parts_name(metadata):
+    """What the parts happen to share (their number, their location) is not a column of a union
+    that sums: a row is what its named columns say (a store and an item), not one per document."""
+    report, problems = compiled(metadata, source=NET_GOODS, columns=[c("n", "number")])
+    assert report is None
+    assert any(path == ("columns", 0, "column") for path, _message in problems), problems
+
+
+SUMMED_PART = NET_GOODS["union"][1]
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "message"),
+    [
+        (NET_GOODS | {"sum": ["received", "sold", "net", "store"]}, ("source", "sum", 3),
+         "'store' is no figure of the union"),
+        (NET_GOODS | {"as_of": "net"}, ("source", "as_of"), "'net' is no date of the union"),
+        ({"union": GOODS["union"], "as_of": "date"}, ("source", "as_of"),
+         "only a union that sums can be read as of a day"),
+        (NET_GOODS | {"union": [NET_GOODS["union"][0],
+                                SUMMED_PART | {"columns": SUMMED_PART["columns"]
+                                               | {"store": "-location.code"}}]},
+         ("source", "union", 1, "columns", "store"), "only a figure can be taken off"),
+        (NET_GOODS | {"union": [NET_GOODS["union"][0], SUMMED_PART | {"location": "nowhere"}]},
+         ("source", "union", 1, "location"), "unknown column 'nowhere'"),
+        (NET_GOODS | {"union": [NET_GOODS["union"][0],
+                                SUMMED_PART | {"record": {"form": "sales_order", "id": "nope"}}]},
+         ("source", "union", 1, "record"), "unknown column 'nope'"),
+        (NET_GOODS | {"union": [NET_GOODS["union"][0],
+                                SUMMED_PART | {"record": {"form": "nope", "id": "id"}}]},
+         ("source", "union", 1, "record", "form"), "unknown form 'nope'"),
+    ],
+)  # fmt: skip
+def test_a_bad_union_that_sums_names_the_path_and_why(metadata, source, path, message):
+    report, problems = compiled(metadata, source=source, columns=[c("n", "store")])
+    assert report is None
+    assert any(found == path and message in text for found, text in problems), problems
