@@ -32,7 +32,7 @@ AGGREGATES = ("sum", "count", "count_distinct", "min", "max", "avg")
 SUMMED_AS = (*AGGREGATES, "sum:opening", "sum:closing")
 BUCKETS = ("day", "week", "month", "quarter", "year")
 COLUMN_KEYS = ("name", "column", "running", "by", "label", "bucket", "aggregate", "balance",
-               "formula", "hidden", "drill")  # fmt: skip
+               "formula", "type", "hidden", "drill")  # fmt: skip
 PARAM_TYPES = ("date", "date_range", "location", "select", "text", "number")
 OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "contains", "in")
 #: A parameter also compares as ``covers`` (a location parameter over a scope column).
@@ -62,6 +62,8 @@ class ReportColumn:
     #: worked out from the row's other columns (``safety_stock - available``), for a column
     #: that reads none of the source's
     formula: str
+    #: what the formula gives, when the column says: ``money`` (two decimals)
+    type: str
     hidden: bool
     other_keys: list[str]
     #: a running balance: the report's column it adds up row by row, and the columns on whose
@@ -160,7 +162,8 @@ def view(text: str) -> ReportView:
             label_zh=yaml_edit.label_of(raw)[0], label_en=yaml_edit.label_of(raw)[1],
             aggregate=":".join(str(raw[key]) for key in ("aggregate", "balance") if raw.get(key)),
             bucket=str(raw.get("bucket") or ""),
-            formula=yaml_edit.text_of(raw.get("formula")), hidden=raw.get("hidden") is True,
+            formula=yaml_edit.text_of(raw.get("formula")), type=str(raw.get("type") or ""),
+            hidden=raw.get("hidden") is True,
             other_keys=[key for key in raw if key not in (*COLUMN_KEYS, "highlight")]
             + (["drill"] if _drill_view(raw.get("drill")) is None else []),
             running=yaml_edit.text_of(raw.get("running")),
@@ -267,6 +270,9 @@ def update_column(text: str, path: str, values: Mapping[str, str]) -> str:
         yaml_edit.set_or_drop(raw, "column", _reference(values.get("column", "")), COLUMN_KEYS)
     elif "formula" in raw:
         yaml_edit.set_or_drop(raw, "formula", _formula(values), COLUMN_KEYS)
+        # what it gives: money, or a number (the default, not written)
+        kind = "money" if values.get("type") == "money" else None
+        yaml_edit.set_or_drop(raw, "type", kind, COLUMN_KEYS)
     elif "running" in raw:
         yaml_edit.set_or_drop(raw, "running", _running(values, columns, index), COLUMN_KEYS)
         yaml_edit.set_or_drop(raw, "by", _by(raw.get("by"), values, columns, index), COLUMN_KEYS)

@@ -29,6 +29,7 @@ def shown(column: report_design.ReportColumn) -> dict[str, str]:
         "formula",
         "running",
         "by",
+        "type",
     )
     values = {key: getattr(column, key) for key in keys}
     values |= {"drill": column.drill} if column.drill is not None else {}
@@ -235,6 +236,12 @@ def test_a_column_worked_out_from_the_others_and_subtotals():
     with pytest.raises(DesignRefused) as refused:
         report_design.update_column(text, short.path, shown(short) | {"formula": " "})
     assert refused.value.field == "formula"
+    # what it gives: money shows two decimals; a number, the default, is not written
+    money = report_design.update_column(text, short.path, shown(short) | {"type": "money"})
+    assert "    type: money\n" in money.split("name: shortfall")[1].split("  - ")[0]
+    [again] = [c for c in report_design.view(money).columns if c.formula]
+    assert again.type == "money"
+    assert report_design.update_column(money, short.path, shown(again) | {"type": ""}) == text
     added = report_design.add_column(SALES, {"name": "twice", "formula": "quantity * 2",
                                              "label_zh": "两倍"}, {})  # fmt: skip
     assert "  - {name: twice, formula: quantity * 2, label: {zh_CN: 两倍, en: 两倍}}\n" in added

@@ -257,6 +257,8 @@ def test_formulas_and_highlights_over_aggregates(db, metadata):
              "label": {"zh_CN": "和", "en": "Sum"}},
             {"name": "double", "formula": "lat_sum * 2", "label": {"zh_CN": "倍", "en": "x2"},
              "highlight": [{"when": "double > 100", "style": "warning"}]},
+            {"name": "cents", "formula": "lat_sum * 2", "type": "money",
+             "label": {"zh_CN": "元", "en": "¥"}},
         ],
         sort=["type"],
     )  # fmt: skip
@@ -266,6 +268,8 @@ def test_formulas_and_highlights_over_aggregates(db, metadata):
     assert stores["lat"] == Decimal("30.75")
     assert stores["lat_sum"] == Decimal("61.50")
     assert stores["double"] == Decimal("123.00")
+    # a number as people write it; money with its two decimals, as a margin is read
+    assert (str(stores["double"]), str(stores["cents"])) == ("123", "123.00")
     assert stores["_styles"] == {"double": "warning"}
     assert warehouses["_styles"] == {}
 
@@ -383,6 +387,12 @@ BAD = [
      "columns[0].aggregate: cannot sum a text column"),
     ({"columns": [{"name": "x", "formula": "n +* 2", "label": {"zh_CN": "x", "en": "x"}}]},
      "columns[0].formula: syntax error"),
+    ({"columns": [{"name": "x", "column": "action", "type": "money",
+                   "label": {"zh_CN": "x", "en": "x"}}]},
+     "columns[0].type: only a formula column takes a type"),
+    ({"columns": [{"name": "x", "formula": "1", "type": "colour",
+                   "label": {"zh_CN": "x", "en": "x"}}]},
+     "columns[0].type: 'colour' is not allowed; expected one of: decimal, money"),
     ({"params": [{"name": "p", "type": "colour", "column": "action",
                   "label": {"zh_CN": "x", "en": "x"}}]},
      "params[0].type: 'colour' is not allowed"),

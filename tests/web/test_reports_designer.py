@@ -219,3 +219,21 @@ def test_a_report_over_a_union_offers_the_columns_every_part_gives(app, admin): 
     assert "column: item.gtin" in added and "union:" in added
     published = admin.form("/admin/reports/outbound_review/publish", {"yaml": added})
     assert published.status_code == 302
+
+
+def test_a_formula_said_to_give_money_is_read_with_two_decimals(app, admin):  # noqa: F811
+    """毛利 404.00, not 404: a formula column chosen in the designer to give money."""
+    text = shipped_text(app)
+    added = design(admin, text, ("op", "add"), ("name", "twice"), ("formula", "on_hand * 2"),
+                   ("label_zh", "两倍"))  # fmt: skip
+    shown = admin.form(DESIGN, {"yaml": added})
+    path = re.findall(r'<tr id="column-(\d+)" data-name="twice"', shown.text)[0]
+    assert f'id="column-{path}-type"' in shown.text
+    money = design(admin, added, ("op", "update"), ("path", path), ("name", "twice"),
+                   ("formula", "on_hand * 2"), ("label_zh", "两倍"), ("label_en", "Twice"),
+                   ("type", "money"))  # fmt: skip
+    assert "type: money" in money
+    published = admin.form("/admin/reports/stock_by_location/publish", {"yaml": money})
+    assert published.status_code == 302
+    rows = admin.get(URL).json["rows"]
+    assert rows and all(re.fullmatch(r"-?\d+\.\d\d", row["values"]["twice"]) for row in rows)

@@ -124,7 +124,11 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
         "drill": spec.get("drill"),
     }
     if "formula" in spec:
-        return ReportColumn(kind="formula", type=_formula_type(spec["formula"]), **common)
+        kind = spec.get("type") or _formula_type(spec["formula"])
+        return ReportColumn(kind="formula", type=kind, **common)
+    if "type" in spec:
+        problems.append(((*path, "type"), _("only a formula column takes a type: the others "
+                                            "have their source column's")))  # fmt: skip
     if "running" in spec:  # its type and its targets are checked once all columns are known
         for key in ("column", "aggregate", "bucket"):
             if key in spec:
@@ -168,7 +172,8 @@ def _compile_column(spec: dict, source: Source, path: tuple, problems) -> Report
 
 def _formula_type(text) -> str:
     """A formula that gives true or false (``on_hand < safety_stock``) is a yes/no column, read
-    as 是/否 like a form's yes/no field; any other formula gives a number."""
+    as 是/否 like a form's yes/no field; any other formula gives a number, unless its column
+    says it gives money (``type: money``: shown with two decimals)."""
     return "boolean" if isinstance(text, str) and yields_boolean(text) else "decimal"
 
 
