@@ -101,6 +101,11 @@ def test_an_invoice_bills_its_receipts_up_to_what_they_accepted(bed):
     assert response.status_code == 200, response.json
     assert billed(bed, receipt) == ("60.00", "36.00")
     assert awaiting(cashier, "uninvoiced_receipts")[0]["uninvoiced"] == "36.00"
+    # the page and the workbook: the receipt's row opens the receipt, whose figures they are
+    page = cashier.get("/reports/uninvoiced_receipts").text
+    assert f"/forms/purchase_receipt/{receipt['id']}" in page and "36.00" in page
+    workbook = cashier.get("/reports/uninvoiced_receipts/export.xlsx")
+    assert workbook.status_code == 200 and workbook.data[:2] == b"PK"
 
     # a second invoice for more than is left is refused, naming the line and the figures
     second = invoice(bed, supplier, 2, [(receipt, "40.00")])
