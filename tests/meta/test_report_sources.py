@@ -487,6 +487,30 @@ def test_what_awaited_its_invoice_on_a_day_is_read_as_of_that_day(app, db, chain
     assert awaiting("2026-11-22", "manager_b") == []  # another store's receipt
 
 
+def test_a_receipt_invoiced_in_full_in_parts_no_longer_awaits(app, db, chain, metadata):
+    """0.30 accepted, invoiced as 0.10 and 0.20: nothing is left, though binary floats (SQLite's
+    sums) leave 0.30 - 0.10 - 0.20 a hair from zero."""
+    _receive(app, db, chain, [("STRIP", "3", "3", "0.10")])
+    with app.test_request_context(), db.transaction() as session:
+        finance = session.get(User, chain.users["finance"])
+        receipt = session.scalar(select(Record).where(Record.form == "purchase_receipt",
+                                                      Record.state == "done"))  # fmt: skip
+        invoice = records.create(session, app.extensions["lianku.registry"], finance,
+                                 "purchase_invoice", {
+            "location": chain.loc("HQ"), "supplier": receipt.data["supplier"],
+            "invoice_number": "12345678901234567890", "invoice_date": "2026-11-23",
+            "lines": [{"purchase_receipt": receipt.id, "amount": amount, "tax_rate": "13"}
+                      for amount in ("0.10", "0.20")],
+        })  # fmt: skip
+        engine.fire(session, app.extensions["lianku.registry"], invoice, "confirm", finance)
+    result = run(app, db, chain, metadata, "uninvoiced_receipts", username="finance",
+                 params={"as_of": "2026-11-23"})  # fmt: skip
+    assert result.rows == []
+    before = run(app, db, chain, metadata, "uninvoiced_receipts", username="finance",
+                 params={"as_of": "2026-11-22"})  # fmt: skip
+    assert before.totals["uninvoiced"] == D("0.30")
+
+
 def test_lines_joined_to_their_header(app, db, chain, metadata):
     result = run(app, db, chain, metadata, None, source="form:sales_order.lines",
                  columns=[c("number", "number"),
