@@ -173,8 +173,6 @@ def build_union(spec: dict, metadata) -> tuple[UnionSource | None, list[tuple[tu
     permissions = {part.source.permission for part in parts} - {None}
     if len(permissions) > 1:
         problems.append((("source", "union"), _("the parts of a union need different permissions")))
-    if problems:
-        return None, problems
     summing = _summing(spec, columns, problems)
     if problems:
         return None, problems
