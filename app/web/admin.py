@@ -52,8 +52,9 @@ class ResetPasswordForm(FlaskForm):
 
 #: What the token page offers a token's validity as, in days (0: until revoked).
 VALIDITY_CHOICES = [
-    (30, _l("30 days")), (90, _l("90 days")), (180, _l("180 days")), (365, _l("1 year")),
-    (730, _l("2 years")), (0, _l("Until revoked")),
+    SelectChoice(30, _l("30 days")), SelectChoice(90, _l("90 days")),
+    SelectChoice(180, _l("180 days")), SelectChoice(365, _l("1 year")),
+    SelectChoice(730, _l("2 years")), SelectChoice(0, _l("Until revoked")),
 ]  # fmt: skip
 
 
