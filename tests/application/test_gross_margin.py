@@ -140,3 +140,91 @@ def test_a_store_clerk_does_not_read_the_margin(shop, db):
         assert manager.get(f"/api/v1/reports/{report}").status_code == 200
     assert "/api/v1/reports/gross_margin_summary" in manager.get("/").text
     assert "/api/v1/reports/gross_margin_summary" not in clerk.get("/").text
+
+
+ITEMS = "/api/v1/forms/item_master/records"
+
+
+def strip_card_data(tax_rate: str) -> dict:
+    """The strips' item card (a draft is enough: a line reads the rate off it)."""
+    return {
+        "code": "STRIP", "name": "血糖试纸", "unit_of_measure": "盒",
+        "registration_cert": "国械注准20192220001", "registration_expiry": day(900).isoformat(),
+        "device_class": "II", "tracking": "lot", "storage_condition": "normal",
+        "tax_rate": tax_rate,
+    }  # fmt: skip
+
+
+def strip_card(shop, tax_rate: str):
+    return shop.api("buyer").post(ITEMS, json=strip_card_data(tax_rate))
+
+
+def excl_tax(api) -> tuple:
+    """The report's sales, cost and margin without VAT, for the strips."""
+    response = api.get(f"/api/v1/reports/gross_margin?period={day(-1)}..{day(1)}")
+    [row] = [row["values"] for row in response.json["rows"] if row["level"] == 0]
+    return tuple(D(row[name]) for name in ("sales_excl_tax", "cost_excl_tax", "margin_excl_tax"))
+
+
+def test_the_margin_without_vat_is_read_at_the_rate_the_line_was_sold_at(shop, db):
+    card = strip_card(shop, "13")
+    assert card.status_code == 201, card.json
+    cost_lots(db, shop, {"A": "6.00", "A2": "7.00"})
+    order = sell(
+        shop, [{"item": shop["STRIP"], "quantity": "5", "unit_price": "12.50", "discount": "10",
+                "tax_rate": "3"}],  # the rate is the card's, not the clerk's
+        [strip_scan("A", 4), strip_scan("A2", 1)],
+    )  # fmt: skip
+    assert D(order["data"]["lines"][0]["tax_rate"]) == 13
+    rows = [(D(row["tax_rate"]), D(row["sales_excl_tax"]), D(row["cost_excl_tax"]))
+            for row in order["data"]["deliveries"]]  # fmt: skip
+    # 45.00 and 24.00 / 1.13; 11.25 and 7.00 / 1.13
+    assert rows == [(13, D("39.82"), D("21.24")), (13, D("9.96"), D("6.19"))]
+    manager = shop.api("manager")
+    assert excl_tax(manager) == (D("49.78"), D("27.43"), D("22.35"))
+    # the card's rate changes: a sale made now takes the new one; the sale made before keeps
+    # its own, even when a return recomputes its rows
+    buyer = shop.api("buyer")
+    changed = buyer.put(
+        f"{ITEMS}/{card.json['id']}",
+        json=strip_card_data("9") | {"version": card.json["version"]},
+    )
+    assert changed.status_code == 200, changed.json
+    back = shop.api("clerk").post(CR, json={
+        "location": shop["S1"], "sales_order": order["id"], "reason": "包装破损",
+        "lines": [strip_scan("A2", 1)],
+    })  # fmt: skip
+    assert fire(shop.api("clerk"), CR, back.json, "receive").status_code == 200
+    assert excl_tax(manager) == (D("39.82"), D("21.24"), D("18.58"))
+    later = shop.api("clerk").post(SO, json={
+        "location": shop["S1"],
+        "lines": [{"item": shop["STRIP"], "quantity": "1", "unit_price": "12"}],
+    })  # fmt: skip
+    assert later.status_code == 201, later.json
+    assert D(later.json["data"]["lines"][0]["tax_rate"]) == 9
+    summary = manager.get("/api/v1/reports/gross_margin_summary").json
+    [row] = summary["rows"]
+    assert D(row["values"]["margin_excl_tax"]) == D("18.58")
+
+
+def test_an_order_made_before_its_lines_kept_a_rate_reads_the_cards(shop, db):
+    cost_lots(db, shop, {"A": "6.00"})
+    order = sell(shop, [{"item": shop["STRIP"], "quantity": "2", "unit_price": "11.30"}],
+                 [strip_scan("A", 2)])  # fmt: skip
+    [row] = order["data"]["deliveries"]
+    assert order["data"]["lines"][0]["tax_rate"] is None  # no card: no rate, no margin w/o VAT
+    assert row["sales_excl_tax"] is None and D(row["sales_amount"]) == D("22.60")
+    assert strip_card(shop, "13").status_code == 201
+    back = shop.api("clerk").post(CR, json={
+        "location": shop["S1"], "sales_order": order["id"], "reason": "包装破损",
+        "lines": [strip_scan("A", 1)],
+    })  # fmt: skip
+    assert fire(shop.api("clerk"), CR, back.json, "receive").status_code == 200
+    assert excl_tax(shop.api("manager")) == (D("10.00"), D("5.31"), D("4.69"))
+
+
+def test_an_item_card_takes_only_a_vat_rate_in_force(shop, db):
+    refused = strip_card(shop, "0.13")
+    assert refused.status_code == 422, refused.json
+    assert "13" in refused.json["errors"]["tax_rate"][0]
+    assert shop.api("buyer").get(ITEMS).json["total"] == 0
