@@ -1,6 +1,6 @@
 """The dashboard designer's changes to a dashboard: its cards — which report, drawn as which
-chart, how wide, under which title — added, ordered and removed; its label, the roles whose home
-page it is and how often it refreshes — set in a form, not typed.
+chart with which of its figures, how wide, under which title — added, ordered and removed; its
+label, the roles whose home page it is and how often it refreshes — set in a form, not typed.
 
 Each change is made to the text being edited (``yaml_edit``), so the preview (the cards laid
 out), the checks and the version diff work as for a typed change. A card's report parameters
@@ -21,7 +21,7 @@ from app.meta.yaml_edit import DesignRefused
 CHARTS = ("table", "kpi", "bar", "stacked_bar", "line", "pie", "donut")
 WIDTHS = (3, 4, 6, 8, 12)
 DASHBOARD_KEYS = ("name", "label", "roles", "refresh_seconds", "cards")
-CARD_KEYS = ("report", "chart", "width", "title", "params")
+CARD_KEYS = ("report", "chart", "measure", "width", "title", "params")
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Card:
     path: str
     report: str
     chart: str
+    #: "" when the card does not say (the report's chart's figure, else its first)
+    measure: str
     #: "" when the card does not say (the whole page wide)
     width: str
     title_zh: str
@@ -59,8 +61,8 @@ def view(text: str) -> DashboardView:
         if isinstance(raw, dict):
             title = yaml_edit.label_of({"label": raw.get("title")})
             cards.append(Card(str(index), str(raw.get("report", "")), str(raw.get("chart", "")),
-                              str(raw.get("width") or ""), *title,
-                              [key for key in raw if key not in CARD_KEYS[:4]]))  # fmt: skip
+                              str(raw.get("measure") or ""), str(raw.get("width") or ""), *title,
+                              [key for key in raw if key not in CARD_KEYS[:5]]))  # fmt: skip
     return DashboardView(
         *yaml_edit.label_of(document), yaml_edit.names_of(document, "roles"),
         str(document.get("refresh_seconds") or ""), cards,
@@ -90,18 +92,20 @@ def update_dashboard(text: str, values, roles: list[str]) -> str:
     return yaml_edit.dump(document, text)
 
 
-def update_card(text: str, path: str, values: Mapping[str, str], reports) -> str:
+def update_card(text: str, path: str, values: Mapping[str, str], figures) -> str:
+    """Set a card's report, chart, figure, width and title; a figure of the report the card
+    showed before is dropped with it."""
     document = parse(text)
     cards, index = _locate(document, path)
-    _set_card(cards[index], values, reports)
+    _set_card(cards[index], values, figures)
     return yaml_edit.dump(document, text)
 
 
-def add_card(text: str, values: Mapping[str, str], reports) -> str:
+def add_card(text: str, values: Mapping[str, str], figures) -> str:
     """A card at the end: the report chosen, as a table half the page wide unless said."""
     document = parse(text)
     card = CommentedMap()
-    _set_card(card, {"chart": "table", "width": "6"} | dict(values.items()), reports)
+    _set_card(card, {"chart": "table", "width": "6"} | dict(values.items()), figures)
     document["cards"].append(card)
     return yaml_edit.dump(document, text)
 
@@ -117,17 +121,22 @@ def remove_card(text: str, path: str) -> str:
     return yaml_edit.removed(document, *_locate(document, path), text, last)
 
 
-def _set_card(card: CommentedMap, values: Mapping[str, str], reports) -> None:
+def _set_card(card: CommentedMap, values: Mapping[str, str], figures) -> None:
+    """``figures``: each report's figure columns by name (the reports a card may show)."""
     report, chart = values.get("report", ""), values.get("chart", "")
-    if report not in reports:
+    if report not in figures:
         raise DesignRefused(_("Choose the report the card shows."), "report")
     if chart not in CHARTS:
         raise DesignRefused(_("Choose how the card draws the report."), "chart")
+    measure = values.get("measure", "") if report == card.get("report") else ""
+    if measure and measure not in figures[report]:
+        raise DesignRefused(_("Choose one of the report's figures."), "measure")
     width = values.get("width", "")
     if width and (not width.isdigit() or int(width) not in WIDTHS):
         raise DesignRefused(_("Choose the card's width."), "width")
     yaml_edit.set_or_drop(card, "report", report, CARD_KEYS)
     yaml_edit.set_or_drop(card, "chart", chart, CARD_KEYS)
+    yaml_edit.set_or_drop(card, "measure", measure or None, CARD_KEYS)
     yaml_edit.set_or_drop(card, "width", int(width) if width else None, CARD_KEYS)
     zh, en = values.get("title_zh", ""), values.get("title_en", "")
     yaml_edit.set_label(card, "title", zh, en, None, CARD_KEYS)

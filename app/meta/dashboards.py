@@ -31,6 +31,13 @@ def check_dashboards(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     )
                 )
                 continue
+            measure = card.get("measure")
+            if measure and measure not in {column["name"] for column in report.data["columns"]}:
+                issues.append(
+                    document.issue(
+                        ("cards", index, "measure"), _("unknown column '%(name)s'", name=measure)
+                    )
+                )
             known = {param["name"] for param in report.data.get("params", [])}
             for key in card.get("params", {}):
                 base = key.removesuffix("_from").removesuffix("_to")

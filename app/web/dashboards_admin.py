@@ -14,6 +14,7 @@ from app.meta import dashboard_design
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import DASHBOARDS
+from app.meta.sources import NUMERIC_TYPES
 from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install, role_choices
 
@@ -62,13 +63,27 @@ def _reports() -> dict[str, str]:
     return {name: label_text(reg.report(name).label, here) for name in sorted(reg.metadata.reports)}
 
 
+def _figures() -> dict[str, dict[str, str]]:
+    """Every live report's figures — its columns of numbers — labelled, by report: what a card
+    may show as its one figure or chart."""
+    reg, here = registry(), locale()
+    return {
+        name: {
+            column.name: label_text(column.label, here)
+            for column in reg.report(name).columns
+            if column.type in NUMERIC_TYPES and not column.hidden
+        }
+        for name in sorted(reg.metadata.reports)
+    }
+
+
 #: The designer's changes: what each ``op`` does to the text, given the request's form.
 CHANGES = {
     "dashboard": lambda text, form: dashboard_design.update_dashboard(
         text, form, [name for name, _label in role_choices()]
     ),
-    "update": lambda text, form: dashboard_design.update_card(text, form["path"], form, _reports()),
-    "add": lambda text, form: dashboard_design.add_card(text, form, _reports()),
+    "update": lambda text, form: dashboard_design.update_card(text, form["path"], form, _figures()),
+    "add": lambda text, form: dashboard_design.add_card(text, form, _figures()),
     "up": lambda text, form: dashboard_design.move_card(text, form["path"], -1),
     "down": lambda text, form: dashboard_design.move_card(text, form["path"], 1),
     "remove": lambda text, form: dashboard_design.remove_card(text, form["path"]),
@@ -83,6 +98,7 @@ def design(dashboard):
     found = EDITOR.designed(dashboard, CHANGES, dashboard_design.view)
     return render_template(
         "admin_dashboards/designer.html", board=found.pop("drawn"), **found, reports=_reports(),
+        figures=_figures(),
         roles=role_choices(), charts=dashboard_design.CHARTS, widths=dashboard_design.WIDTHS,
     )  # fmt: skip
 

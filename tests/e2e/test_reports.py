@@ -70,15 +70,20 @@ def test_store_manager_dashboard_draws_its_cards(
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server}/")
     cards = page.locator("[data-report-url]")
-    # sales today, the till today, stock value, the margin, stock, my approvals, awaiting
-    # review, sales to deliver, transfers on their way in, below safety, near-expiry and expired
-    # lots, slow-moving
-    assert cards.count() == 13
-    for index in range(13):
+    # sales today, the till today, cash not deposited, stock value, the margin, my approvals,
+    # awaiting review, sales to deliver, transfers on their way in, stock, below safety,
+    # near-expiry and expired lots, slow-moving
+    assert cards.count() == 14
+    for index in range(14):
         page.wait_for_selector(f".dashboard > div:nth-child({index + 1}) [data-loaded]")
     value = page.locator("[data-report-url*=stock_value] .kpi-value").inner_text()
     assert value.startswith("32.5")  # 3×1.50 + 2×1.50 + 100×0.25 at the manager's store
     assert page.locator("[data-report-url*=my_approvals] .kpi-value").inner_text() == "0"
+    # the cash card shows the figure it names (not the report's first, the takings); no cash
+    # sale here: nothing to deposit
+    cash = page.locator("[data-report-url*=till_deposits]")
+    assert cash.locator(".kpi-label").inner_text() == "未缴存"
+    assert cash.locator(".kpi-value").inner_text() == "–"
     # no delivery here kept what it sold for and cost: the margin is empty, not 0
     assert page.locator("[data-report-url*=gross_margin_summary] .kpi-value").inner_text() == "–"
     waiting = page.locator("[data-report-url*=awaiting_review]")  # nothing picked to review

@@ -12,7 +12,12 @@ from app.meta import dashboard_design
 from app.meta.yaml_edit import DesignRefused, safe_load
 
 BOARDS = Path(__file__).resolve().parents[2] / "metadata" / "dashboards"
-REPORTS = {path.stem for path in (BOARDS.parent / "reports").glob("*.yaml")}
+#: each report's columns by name: the figures a card may show (the designer offers the numeric
+#: ones; any column of the report serves here)
+REPORTS = {
+    path.stem: {column["name"]: column["name"] for column in safe_load(path.read_text())["columns"]}
+    for path in (BOARDS.parent / "reports").glob("*.yaml")
+}
 ROLES = ["admin", "hq_manager", "store_manager", "qa", "warehouse_supervisor", "warehouse_clerk"]
 EXPIRY = (BOARDS / "expiry.yaml").read_text(encoding="utf-8")
 
@@ -26,8 +31,8 @@ def settings(board, **changes) -> MultiDict:
 
 
 def card_values(card) -> dict[str, str]:
-    return {"report": card.report, "chart": card.chart, "width": card.width,
-            "title_zh": card.title_zh, "title_en": card.title_en}  # fmt: skip
+    return {"report": card.report, "chart": card.chart, "measure": card.measure,
+            "width": card.width, "title_zh": card.title_zh, "title_en": card.title_en}  # fmt: skip
 
 
 @pytest.mark.parametrize("path", sorted(BOARDS.glob("*.yaml")), ids=lambda path: path.stem)
@@ -61,10 +66,26 @@ def test_cards_roles_and_refresh():
     assert "expired_lots" not in dashboard_design.remove_card(EXPIRY, "2")
 
 
+def test_a_card_shows_the_figure_chosen_until_its_report_changes():
+    kpi = card_values(dashboard_design.view(EXPIRY).cards[0]) | {"chart": "kpi"}
+    figure = dashboard_design.update_card(EXPIRY, "0", kpi | {"measure": "quantity"}, REPORTS)
+    card = safe_load(figure)["cards"][0]
+    assert (card["chart"], card["measure"]) == ("kpi", "quantity")
+    assert list(card)[:3] == ["report", "chart", "measure"]
+    assert dashboard_design.view(figure).cards[0].measure == "quantity"
+    # the default again: the key goes
+    back = dashboard_design.update_card(figure, "0", kpi | {"measure": ""}, REPORTS)
+    assert "measure" not in safe_load(back)["cards"][0]
+    # another report: the figure of the one before goes with it
+    other = kpi | {"report": "stock_on_hand", "measure": "quantity"}
+    moved = safe_load(dashboard_design.update_card(figure, "0", other, REPORTS))["cards"][0]
+    assert moved["report"] == "stock_on_hand" and "measure" not in moved
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [({"report": "no_such_report"}, "report"), ({"chart": "radar"}, "chart"),
-     ({"width": "5"}, "width")],
+     ({"width": "5"}, "width"), ({"measure": "no_such_column"}, "measure")],
 )  # fmt: skip
 def test_a_bad_card_is_refused_on_its_input(changes, field):
     card = card_values(dashboard_design.view(EXPIRY).cards[0])

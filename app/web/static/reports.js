@@ -150,6 +150,7 @@ lianku.reportTable = function (data, rows, escape, totalText, urls) {
   document.querySelectorAll("[data-report-url]").forEach((card) => {
     const holder = card.querySelector(".card-chart");
     const chart = { type: card.dataset.chart };
+    if (card.dataset.measure) chart.y = [card.dataset.measure];  // the figure the card shows
     const load = () => fetch(card.dataset.reportUrl, { headers: { Accept: "application/json" } })
       .then((response) => response.json())
       .then((data) => {
