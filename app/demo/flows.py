@@ -32,6 +32,7 @@ from app.kernel.users import User
 from app.meta import records
 from app.meta.models import Record
 from app.meta.registry import Registry
+from app.meta.reports.run import run_report
 from app.workflow import approvals, engine
 from app.workflow.models import ApprovalTask
 
@@ -1016,3 +1017,36 @@ def settle(day: Day, form: str, party: str, date_field: str, since: dt.date, unt
             })  # fmt: skip
             day.fire(record, "confirm", finance)
     return len(owed)
+
+
+def deposit_cash(day: Day) -> None:
+    """Each store's clerk takes yesterday's cash to the bank (缴款单) — what 现金缴存核对 says the
+    store still holds of that day — and finance confirms the deposits handed in the day before,
+    as the bank statement shows them: today's cash stays in the till, yesterday's waits for
+    finance."""
+    finance = day.user("finance")
+    yesterday = day.date - dt.timedelta(days=1)
+    for record in day.session.scalars(
+        select(Record)
+        .where(Record.form == "till_deposit", Record.state == "submitted")
+        .order_by(Record.id)
+    ):
+        if dt.date.fromisoformat(record.data["takings_date"]) < yesterday:
+            with day.moment():
+                day.fire(record, "confirm", finance)
+    report = day.registry.report("till_deposits")
+    till = run_report(day.session, report, {"period": f"{yesterday}..{yesterday}"}, finance,
+                      today=day.date)  # fmt: skip
+    codes = dict(day.session.execute(select(Location.name, Location.code)).all())
+    for row in till.rows:
+        left = Decimal(str(row["undeposited"] or 0))
+        if row["_level"] != 0 or left <= 0:
+            continue
+        store = codes[row["store"]]
+        with day.moment():
+            deposit = day.create(day.user("store_clerk", store), "till_deposit", {
+                "location": day.chain.locations[store], "takings_date": yesterday.isoformat(),
+                "deposit_date": day.date.isoformat(), "amount": str(left),
+                "bank_slip": f"{day.date:%Y%m%d}{day.chain.locations[store]:06d}",
+            })  # fmt: skip
+            day.fire(deposit, "submit", day.user("store_clerk", store))

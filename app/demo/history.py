@@ -226,11 +226,14 @@ class _History:
 
 
 def _simulate(day: flows.Day, number: int, last: bool, state: _History) -> None:
-    """One business day: morning orders and receipts, arrivals, transfers, sales, afternoon
-    inspections (and now and then a supplier return), a count correction, a scrap. On the last
-    day (today) work is left open: an order in approval, receipts awaiting inspection, a
-    transfer request in approval, goods in transit, a sale awaiting delivery, drafts."""
+    """One business day: the stores' cash of the day before to the bank, morning orders and
+    receipts, arrivals, transfers, sales, afternoon inspections (and now and then a supplier
+    return), a count correction, a scrap. On the last day (today) work is left open: an order
+    in approval, receipts awaiting inspection, a transfer request in approval, goods in transit,
+    a sale awaiting delivery, drafts, yesterday's cash deposits for finance to confirm."""
     volume = day.volume
+    if number:
+        flows.deposit_cash(day)  # yesterday's cash to the bank, first thing
     received = _purchases(day, number)
     _arrivals(day, state)
     for index, store in enumerate(day.chain.stores):

@@ -9,12 +9,15 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from app.kernel import audit
+from app.kernel.items import business_today
 from app.kernel.prices import price_on
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.kernel.users import User
 from app.meta import load_metadata
+from app.meta import registry as meta_registry
 from app.meta.accounts import account_forms, accounts_table
 from app.meta.models import Record
+from app.meta.reports.run import run_report
 from app.workflow.models import ApprovalTask, WorkflowEvent
 from tests.conftest import PROJECT_ROOT, clean
 from tests.kernel.conftest import assert_balances_match_ledger
@@ -47,6 +50,7 @@ STATES = {
     "sales_invoice": {"confirmed"},  # the hospitals are invoiced a week after delivery
     "purchase_invoice": {"confirmed"},  # and the suppliers invoice a week after theirs
     "price_change": {"approved", "in_approval"},  # next week's is HQ's to approve
+    "till_deposit": {"confirmed", "submitted"},  # yesterday's cash: finance confirms tomorrow
 }
 
 #: (form, transition or approval level) → the roles that may fire or decide it.
@@ -98,6 +102,8 @@ ROLES = {
     ("purchase_invoice", "confirm"): {"finance"},
     ("price_change", "submit"): {"finance"},
     ("price_change", "hq"): {"hq_manager"},
+    ("till_deposit", "submit"): {"store_clerk"},
+    ("till_deposit", "confirm"): {"finance"},
 }
 #: Steps a small chain may not take in its few days: a store's own return to a supplier (its
 #: rejected goods usually go to the warehouse; the demo's stores receive little from suppliers).
@@ -270,6 +276,25 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
     # (one load of the chain for these too: each load takes half a minute)
     _settled_as_owed(db)
     _cards_name_their_suppliers(db)
+    _cash_deposited_but_todays(db)
+
+
+def _cash_deposited_but_todays(db) -> None:
+    """现金缴存核对 over the whole history: every day's cash went to the bank the next morning,
+    to the fen; only today's is still in the stores' tills."""
+    with db.session() as session:
+        registry = meta_registry.build(PROJECT_ROOT / "metadata", PROJECT_ROOT / "workflows",
+                                       session)  # fmt: skip
+        finance = session.scalar(select(User).where(User.username == "finance"))
+        today = business_today()
+        since = today - dt.timedelta(days=60)
+        till = run_report(session, registry.report("till_deposits"),
+                          {"period": f"{since}..{today}"}, finance)  # fmt: skip
+    days = [row for row in till.rows if row["_level"] == 0]
+    assert sum(1 for row in days if row["day"] < today and row["deposited"]) > 10
+    for row in days:
+        taken, left = Decimal(str(row["takings"] or 0)), Decimal(str(row["undeposited"] or 0))
+        assert left == (taken if row["day"] == today else 0), row
 
 
 def _invoiced_as_billed(session, invoices: str, documents: str) -> None:
