@@ -10,7 +10,6 @@ import pytest
 from app.meta import identity
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
-from tests.application.races import race_behind_a_lock
 from tests.application.sales_fixtures import (
     CR,
     PASSWORD,
@@ -23,6 +22,7 @@ from tests.application.sales_fixtures import (
 )
 from tests.application.test_purchasing import inspected
 from tests.application.test_sales import SIGNED, new_order, strip_scan
+from tests.races import race_behind_a_lock
 
 shop = sales_fixtures.shop  # the fixture, used by name
 RECEIPTS = "/api/v1/forms/customer_receipt/records"

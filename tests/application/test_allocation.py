@@ -6,7 +6,6 @@ and two orders racing for the last goods (PostgreSQL, real threads)."""
 from __future__ import annotations
 
 import threading
-import time
 from decimal import Decimal as D
 
 import pytest
@@ -31,6 +30,7 @@ from tests.application.sales_fixtures import (
 from tests.application.story_fixtures import stock
 from tests.application.transfers_fixtures import review_and_ship, scan_picks
 from tests.forms_fixtures import ApiClient
+from tests.races import wait_until_blocked
 
 chain = allocation_fixtures.chain  # the fixture, used by name
 
@@ -344,20 +344,6 @@ def _hold_wh_sh(db, chain):
     return blocker
 
 
-def _wait_until_blocked(db, waiting: int) -> None:
-    """Until ``waiting`` backends of this database wait for a lock (bounded: 20 s)."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _attempt in range(2000):
-        with db.engine.connect() as connection:
-            if connection.scalar(query) >= waiting:
-                return
-        time.sleep(0.01)
-    raise AssertionError("the orders never met at the lock")
-
-
 def _race(db, chain, clients_and_records) -> list:
     """Confirm the orders at once while WH-SH is locked; then let them through."""
     blocker = _hold_wh_sh(db, chain)
@@ -372,7 +358,7 @@ def _race(db, chain, clients_and_records) -> list:
     for thread in threads:
         thread.start()
     try:
-        _wait_until_blocked(db, len(threads))
+        wait_until_blocked(db, len(threads))
     finally:
         blocker.rollback()
         blocker.close()

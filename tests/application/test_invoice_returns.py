@@ -12,7 +12,6 @@ from app.meta.models import Record
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
-from tests.application.races import race_behind_a_lock
 from tests.application.sales_fixtures import CR
 from tests.application.test_accounts import delivered, finance_user, report, totals
 from tests.application.test_invoices import (
@@ -26,6 +25,7 @@ from tests.application.test_invoices import (
 )
 from tests.application.test_purchasing import inspected
 from tests.application.test_sales import SIGNED, strip_scan
+from tests.races import race_behind_a_lock
 
 shop = sales_fixtures.shop  # the fixture, used by name
 

@@ -14,9 +14,9 @@ from app.meta.records import ValidationFailed
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
-from tests.application.races import race_behind_a_lock
 from tests.application.test_accounts import delivered, finance_user, report, totals
 from tests.application.test_purchasing import inspected
+from tests.races import race_behind_a_lock
 
 shop = sales_fixtures.shop  # the fixture, used by name
 INVOICES = "purchase_invoice"

@@ -15,8 +15,8 @@ from sqlalchemy import text
 from app.kernel import retry
 from tests.application import allocation_fixtures
 from tests.application.allocation_fixtures import SO, TO, held, records
-from tests.application.races import wait_until_blocked
 from tests.application.test_reallocation import confirmed
+from tests.races import wait_until_blocked
 
 chain = allocation_fixtures.chain  # the fixture, used by name
 

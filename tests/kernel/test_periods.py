@@ -200,7 +200,7 @@ def test_a_save_of_the_month_being_closed_is_waited_for_then_the_month_is_closed
     transaction (which had found the month open), and a save after the close is refused."""
     import threading
 
-    from tests.application.races import wait_until_blocked
+    from tests.races import wait_until_blocked
 
     day = months_ago(1).replace(day=10)
     saving = db.session(write=True)

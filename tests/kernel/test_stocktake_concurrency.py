@@ -13,7 +13,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.kernel import (
     CountEntry,
@@ -31,6 +31,7 @@ from app.kernel import (
 from app.kernel.stock import LedgerEntry, StockBalance
 from app.kernel.stocktake import CountBelowZero, StocktakeSnapshot
 from tests.kernel.conftest import TODAY, assert_balances_match_ledger, receive
+from tests.races import wait_until_blocked
 
 pytestmark = pytest.mark.postgres_only
 
@@ -41,20 +42,6 @@ def _sell(session, world, quantity=1):
         [Movement(item=world.gloves, quantity=Decimal(quantity), source=world.s1)],
         reason=Reason.sale, document="SO", today=TODAY,
     )  # fmt: skip
-
-
-def _wait_until_blocked(db, waiting: int = 1) -> None:
-    """Until ``waiting`` backends of this database wait for a row lock (bounded: 10 s)."""
-    query = text(
-        "SELECT count(*) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    )
-    for _attempt in range(1000):
-        with db.engine.connect() as connection:
-            if connection.scalar(query) >= waiting:
-                return
-        time.sleep(0.01)
-    raise AssertionError("nobody waited for the lock")
 
 
 def _books(db, world) -> tuple[Decimal, Decimal | None, int]:
@@ -79,7 +66,7 @@ def test_a_posting_in_flight_is_waited_for_and_lands_in_the_snapshot(db, world):
     opened: list = []
     opener = threading.Thread(target=lambda: opened.append(_open_in_own_transaction(db, world)))
     opener.start()
-    _wait_until_blocked(db)
+    wait_until_blocked(db, 1)
     assert opened == []  # the count waits for the sale
     seller.commit()
     seller.close()
@@ -113,7 +100,7 @@ def test_a_posting_that_waited_for_the_opening_is_refused_and_writes_nothing(db,
 
     seller = threading.Thread(target=sell_once)
     seller.start()
-    _wait_until_blocked(db)
+    wait_until_blocked(db, 1)
     opener.commit()
     opener.close()
     seller.join(timeout=20)
@@ -280,7 +267,7 @@ def test_two_take_backs_at_once_never_leave_the_count_below_zero(db, world):
     assert taken.wait(timeout=10)
     threads[1].start()
     try:
-        _wait_until_blocked(db)  # the second take-back queues behind the first
+        wait_until_blocked(db, 1)  # the second take-back queues behind the first
     finally:
         release.set()
         for thread in threads:

@@ -16,8 +16,8 @@ from app.meta.identity import update_user
 from app.meta.models import Record
 from app.workflow import approvals
 from app.workflow.models import ApprovalTask, InboxMessage
-from tests.application.races import race_behind_a_lock
 from tests.forms_fixtures import PASSWORD, appoint
+from tests.races import race_behind_a_lock
 
 URL = "/api/v1/forms/spend_request/records"
 SIGN = {"password": PASSWORD, "meaning": "approved"}
