@@ -277,19 +277,53 @@ def test_every_document_in_its_states_fired_by_its_roles(db, load_demo):
     _settled_as_owed(db)
     _cards_name_their_suppliers(db)
     _cash_deposited_but_todays(db)
+    _vat_as_invoiced(db)
+
+
+def _finance_report(db, name: str, params: dict):
+    with db.session() as session:
+        registry = meta_registry.build(PROJECT_ROOT / "metadata", PROJECT_ROOT / "workflows",
+                                       session)  # fmt: skip
+        finance = session.scalar(select(User).where(User.username == "finance"))
+        return run_report(session, registry.report(name), params, finance)
+
+
+def _vat_as_invoiced(db) -> None:
+    """增值税计算表 over the whole history: output tax and input tax are the tax of the confirmed
+    sales and purchase invoices' lines (red-letter ones negative), month by month, and what is
+    payable their difference."""
+    today = business_today()
+    since = today - dt.timedelta(days=60)
+    expected: dict[str, list[Decimal]] = {}
+    with db.session() as session:
+        for form, side in (("sales_invoice", 0), ("purchase_invoice", 1)):
+            for invoice in session.scalars(
+                select(Record).where(Record.form == form, Record.state == "confirmed")
+            ):
+                month = invoice.data["invoice_date"][:7]
+                for line in invoice.data["lines"]:
+                    expected.setdefault(month, [Decimal(0), Decimal(0)])[side] += Decimal(
+                        line["tax"]
+                    )
+    vat = _finance_report(db, "vat_summary", {"period": f"{since}..{today}"})
+    months = {}
+    for row in vat.rows:
+        if row["_level"] == 0:
+            figures = months.setdefault(str(row["month"])[:7], [Decimal(0)] * 3)
+            for index, name in enumerate(("output_tax", "input_tax", "payable")):
+                figures[index] += Decimal(str(row[name] or 0))
+    assert len(expected) >= 2 and all(output and input_ for output, input_ in expected.values())
+    assert months == {
+        month: [output, input_, output - input_] for month, (output, input_) in expected.items()
+    }
 
 
 def _cash_deposited_but_todays(db) -> None:
     """现金缴存核对 over the whole history: every day's cash went to the bank the next morning,
     to the fen; only today's is still in the stores' tills."""
-    with db.session() as session:
-        registry = meta_registry.build(PROJECT_ROOT / "metadata", PROJECT_ROOT / "workflows",
-                                       session)  # fmt: skip
-        finance = session.scalar(select(User).where(User.username == "finance"))
-        today = business_today()
-        since = today - dt.timedelta(days=60)
-        till = run_report(session, registry.report("till_deposits"),
-                          {"period": f"{since}..{today}"}, finance)  # fmt: skip
+    today = business_today()
+    since = today - dt.timedelta(days=60)
+    till = _finance_report(db, "till_deposits", {"period": f"{since}..{today}"})
     days = [row for row in till.rows if row["_level"] == 0]
     assert sum(1 for row in days if row["day"] < today and row["deposited"]) > 10
     for row in days:
