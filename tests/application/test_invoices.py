@@ -287,6 +287,10 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     assert awaiting(cashier, "uninvoiced_sales") == []
     billed_order = cashier.get(f"{sales_fixtures.SO}/{order['id']}").json["data"]
     assert (billed_order["invoiced"], billed_order["uninvoiced"]) == ("60.00", "0.00")
+    # the register of the invoices issued lists its line, with its tax
+    assert [(row["invoice_number"], row["customer"], row["order"], row["net_amount"], row["tax"])
+            for row in report(cashier, "sales_invoice_register")] == [
+        (number(7), "华山医院", order["number"], "53.10", "6.90")]  # fmt: skip
     # its output tax is payable (增值税计算表): 60 × 13 / 113 = 6.90
     vat = totals(cashier, "vat_summary")
     assert (vat["sales_net"], vat["output_tax"], vat["input_tax"], vat["payable"]) == (
