@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from app.i18n import _
 from app.meta.loader import Metadata, cross_check
+from app.meta.reports.definition import get_report  # (its checks compile the reports first)
 from app.meta.yamlsource import MetadataIssue
 
 
@@ -31,13 +32,15 @@ def check_dashboards(metadata: Metadata, issues: list[MetadataIssue]) -> None:
                     )
                 )
                 continue
-            measure = card.get("measure")
-            if measure and measure not in {column["name"] for column in report.data["columns"]}:
+            compiled, measure = get_report(metadata, card["report"]), card.get("measure")
+            if measure and compiled and measure not in {c.name for c in compiled.figures}:
                 issues.append(
                     document.issue(
-                        ("cards", index, "measure"), _("unknown column '%(name)s'", name=measure)
+                        ("cards", index, "measure"),
+                        _("'%(name)s' is not one of the report's figures (a column of numbers "
+                          "it shows)", name=measure),
                     )
-                )
+                )  # fmt: skip
             known = {param["name"] for param in report.data.get("params", [])}
             for key in card.get("params", {}):
                 base = key.removesuffix("_from").removesuffix("_to")

@@ -14,7 +14,6 @@ from app.meta import dashboard_design
 from app.meta.forms import label_text
 from app.meta.records import locale
 from app.meta.registry import DASHBOARDS
-from app.meta.sources import NUMERIC_TYPES
 from app.web.forms_common import registry
 from app.web.metadata_admin import Editor, install, role_choices
 
@@ -68,11 +67,7 @@ def _figures() -> dict[str, dict[str, str]]:
     may show as its one figure or chart."""
     reg, here = registry(), locale()
     return {
-        name: {
-            column.name: label_text(column.label, here)
-            for column in reg.report(name).columns
-            if column.type in NUMERIC_TYPES and not column.hidden
-        }
+        name: {column.name: label_text(column.label, here) for column in reg.report(name).figures}
         for name in sorted(reg.metadata.reports)
     }
 

@@ -27,6 +27,7 @@ def test_bad_cards_are_load_time_errors(tmp_path):
         "  - {report: audit_trail, chart: table,\n"
         "     params: {colour: red, period_from: '2026-01-01'}}\n"
         "  - {report: till_deposits, chart: kpi, measure: cash}\n"
+        "  - {report: till_deposits, chart: kpi, measure: store}\n"
     )
     with pytest.raises(MetadataInvalid) as raised:
         load_metadata(tmp_path / "metadata", ROOT / "workflows")
@@ -34,7 +35,10 @@ def test_bad_cards_are_load_time_errors(tmp_path):
         "dashboards/broken.yaml:3 roles[1]: unknown role 'janitor'",
         "dashboards/broken.yaml:5 cards[0].report: unknown report 'no_such_report'",
         "dashboards/broken.yaml:7 cards[1].params.colour: unknown parameter 'colour'",
-        "dashboards/broken.yaml:8 cards[2].measure: unknown column 'cash'",
+        "dashboards/broken.yaml:8 cards[2].measure: 'cash' is not one of the report's figures"
+        " (a column of numbers it shows)",
+        "dashboards/broken.yaml:9 cards[3].measure: 'store' is not one of the report's figures"
+        " (a column of numbers it shows)",
     ]
 
 

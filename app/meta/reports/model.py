@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.meta.expressions import Expression
-from app.meta.sources import Source
+from app.meta.sources import NUMERIC_TYPES, Source
 
 
 class ParamError(ValueError):
@@ -100,6 +100,11 @@ class Report:
     @property
     def running(self) -> list[ReportColumn]:
         return [column for column in self.columns if column.kind == "running"]
+
+    @property
+    def figures(self) -> list[ReportColumn]:
+        """The columns of numbers its reader sees: what a dashboard card may show of it."""
+        return [c for c in self.columns if c.type in NUMERIC_TYPES and not c.hidden]
 
     def period(self, values: dict) -> ReportParam | None:
         """The date range parameter given a start in ``values``: the rows before that start
