@@ -78,6 +78,13 @@ def test_the_days_cash_is_set_beside_what_was_deposited_for_it(shop, cashier):
     assert deposits(cashier, location=shop["S1"]) == [
         ("一号店", today, D("25.00"), D("25.00"), D("0.00"))
     ]
+    # the store's and finance's home pages each carry a card of the cash not deposited: the
+    # report's total of it (the figure a kpi card shows)
+    for api in (clerk, cashier):
+        home = api.get("/").text
+        assert 'data-measure="undeposited"' in home and "/api/v1/reports/till_deposits" in home
+    totals = cashier.get("/api/v1/reports/till_deposits").json["totals"]["values"]
+    assert D(totals["undeposited"]) == 0
 
 
 def test_only_finance_confirms_a_deposit(shop, cashier):
