@@ -51,7 +51,6 @@ from app.kernel.stock import (
     LedgerEntry,
     Movement,
     Reason,
-    StockBalance,
     StockStatus,
     post_movements,
 )
@@ -469,27 +468,14 @@ def _unit_here(movement: Movement, where) -> None:
 
 
 def _earlier_free_lot(session, item: Item, lot: Lot, where, taken, today) -> Lot | None:
-    """The first sellable lot here expiring before ``lot`` with stock nobody holds or takes."""
-    if lot.expiry_date is None:
-        candidates_before = Lot.expiry_date.is_not(None)
-    else:
-        candidates_before = Lot.expiry_date < lot.expiry_date
-    rows = session.execute(
-        select(StockBalance, Lot)
-        .join(Lot, Lot.id == StockBalance.lot_id)
-        .where(
-            StockBalance.location_id == where.id,
-            StockBalance.item_id == item.id,
-            StockBalance.status == StockStatus.available,
-            StockBalance.on_hand > StockBalance.reserved,
-            Lot.status == LotStatus.released,
-            Lot.expiry_date >= today,
-            candidates_before,
-        )
-        .order_by(Lot.expiry_date, Lot.id)
-    ).all()
-    for balance, candidate in rows:
-        if balance.available - taken.get((item.id, candidate.id), 0) > 0:
+    """The first sellable lot here expiring before ``lot`` with stock nobody holds or takes:
+    the lots FEFO would promise first (``free_lots``, as ``check_fefo`` reads them)."""
+    for candidate, free in reservations.free_lots(session, item, where, today=today):
+        if candidate is None or candidate.expiry_date is None:
+            break  # (undated lots come last: none of them expires earlier)
+        if lot.expiry_date is not None and candidate.expiry_date >= lot.expiry_date:
+            break
+        if free - taken.get((item.id, candidate.id), 0) > 0:
             return candidate
     return None
 
