@@ -7,24 +7,33 @@ from __future__ import annotations
 
 from tests.application.purchasing_fixtures import day
 from tests.application.test_accounts import report, totals
-from tests.application.test_invoices import INVOICES, accepted_receipt, bed_fixture, invoice
+from tests.application.test_invoices import (
+    INVOICES,
+    accepted_receipt,
+    bed_fixture,
+    invoice,
+    number,
+)
 
 bed = bed_fixture  # the fixture, used by name
 
 
 def test_the_input_tax_of_each_rate_comes_off_what_is_payable(bed):
-    supplier = bed.supplier()
-    receipt = accepted_receipt(bed, supplier, "8", "12.00")  # 96.00
+    general = bed.supplier()
+    small = bed.supplier("SUP-XG", "小规模耗材", invoice_tax_rate="3")  # invoices at 3 %
     cashier = bed.api("cashier")
-    at_13 = invoice(bed, supplier, 1, [(receipt, "60.00")])
-    at_3 = invoice(bed, supplier, 2, [(receipt, "36.00")])
-    at_3["data"]["lines"][0]["tax_rate"] = "3"  # a small-scale supplier's levy
-    changed = cashier.put(f"/api/v1/forms/{INVOICES}/records/{at_3['id']}", json={
-        "version": at_3["version"], "lines": at_3["data"]["lines"]})  # fmt: skip
-    assert changed.status_code == 200, changed.json
-    for made in (at_13, at_3):
-        assert bed.fire("cashier", INVOICES, made["id"], "confirm").status_code == 200
-    invoice(bed, supplier, 3, [(receipt, "1.00")])  # a draft: nothing yet
+    at_13 = invoice(bed, general, 1, [(accepted_receipt(bed, general, "8", "12.00"), "60.00")])
+    receipt = accepted_receipt(bed, small, "3", "12.00")  # 36.00
+    made = cashier.post(f"/api/v1/forms/{INVOICES}/records", json={
+        "location": bed.loc("HQ"), "supplier": small["id"], "invoice_number": number(2),
+        "invoice_date": day(0), "lines": [{"purchase_receipt": receipt["id"], "amount": "36.00"}],
+    })  # fmt: skip
+    assert made.status_code == 201, made.json
+    at_3 = made.json
+    assert at_3["data"]["lines"][0]["tax_rate"] == "3"  # the supplier card's rate
+    for confirmed in (at_13, at_3):
+        assert bed.fire("cashier", INVOICES, confirmed["id"], "confirm").status_code == 200
+    invoice(bed, small, 3, [(receipt, "1.00")])  # a draft: nothing yet
     month = day(0)[:7]
     rows = [(row["month"][:7], row["tax_rate"], row["purchases_net"], row["input_tax"],
              row["payable"], row["output_tax"]) for row in report(cashier, "vat_summary")
@@ -39,3 +48,13 @@ def test_the_input_tax_of_each_rate_comes_off_what_is_payable(bed):
     assert totals(cashier, "vat_summary")["input_tax"] == "6.90"
     # another month asked for: nothing in it
     assert report(cashier, "vat_summary", period="2020-01-01..2020-01-31") == []
+
+
+def test_a_supplier_card_takes_only_a_vat_rate_in_force(bed):
+    refused = bed.api("hq").post("/api/v1/forms/supplier/records", json={
+        "code": "SUP-X", "name": "某供应商", "licence_kind": "permit",
+        "licence_number": "沪食药监械经营许SUP-X号", "licence_expiry": day(365),
+        "invoice_tax_rate": "0.03",
+    })  # fmt: skip
+    assert refused.status_code == 422, refused.json
+    assert "0.13" in refused.json["errors"]["invoice_tax_rate"][0]
