@@ -15,8 +15,9 @@ of lines; aggregate it with ``sum(lines, 'amount')`` or ``count(lines)``. Inside
 own fields are names too (they shadow the record's). Functions: ``round(x, n)``, ``min``, ``max``,
 ``abs``, ``len``, ``today()``, ``now()``, ``days(n)`` (a duration: ``today() + days(30)``),
 ``days_between(a, b)``, ``lookup(link_field, 'field')`` (a linked record's field),
-``sum(table, 'field')``, ``count(table)``, ``decimal(text)``, ``valid_on(table, date)`` (the
-lines in force on the date by their ``valid_from``/``valid_until``). A ``link_filter`` (an
+``sum(table, 'field')``, ``count(table)``, ``common(table, 'field')`` (the value all its lines
+hold), ``decimal(text)``, ``valid_on(table, date)`` (the lines in force on the date by their
+``valid_from``/``valid_until``). A ``link_filter`` (an
 expression over the linked row's fields) may name the referring record's header fields with
 ``this('field')``: ``supplier == this('supplier')`` offers the invoice's supplier's receipts only.
 """
@@ -171,6 +172,16 @@ def _count(lines, field=None, value=None):
     return sum(1 for _line in _holding(lines, field, value))
 
 
+def _common(lines, field):
+    """The value every one of ``lines`` holds in ``field`` (compared as text), ``None`` when
+    they differ, one holds none, or there are none: ``common(lookup(sales_order, 'lines'),
+    'tax_rate')``, the rate an invoice bills an order at when all its lines sell at one."""
+    held = [line.get(field) for line in lines or [] if isinstance(line, dict)]
+    if not held or None in held or len({str(value) for value in held}) > 1:
+        return None
+    return held[0]
+
+
 def _decimal(text):
     try:
         return Decimal(str(text))
@@ -231,6 +242,7 @@ PURE_FUNCTIONS: dict[str, Callable] = {
     "count": _count,
     "pick": _pick,
     "coalesce": _coalesce,
+    "common": _common,
     "decimal": _decimal,
     "gtin_ok": _gtin_ok,
 }

@@ -33,6 +33,7 @@ PASSWORD = "correct horse battery"
 SO = "/api/v1/forms/sales_order/records"
 CR = "/api/v1/forms/customer_return/records"
 CUSTOMERS = "/api/v1/forms/customer/records"
+ITEM_CARDS = "/api/v1/forms/item_master/records"
 
 #: username → (role, location code)
 STAFF = {
@@ -235,3 +236,13 @@ def ledger(db, document: str) -> list[tuple]:
 def units(db) -> dict[str, str]:
     with db.session() as session:
         return {unit.serial: str(unit.status) for unit in session.scalars(select(Unit))}
+
+
+def strip_card_data(tax_rate: str) -> dict:
+    """The strips' item card (a draft is enough: a line reads the rate off it)."""
+    return {
+        "code": "STRIP", "name": "血糖试纸", "unit_of_measure": "盒",
+        "registration_cert": "国械注准20192220001", "registration_expiry": day(900).isoformat(),
+        "device_class": "II", "tracking": "lot", "storage_condition": "normal",
+        "tax_rate": tax_rate,
+    }  # fmt: skip

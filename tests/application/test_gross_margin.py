@@ -15,10 +15,12 @@ from app.kernel.stock import LedgerEntry, Movement, Reason, post_movements
 from tests.application import sales_fixtures
 from tests.application.sales_fixtures import (
     CR,
+    ITEM_CARDS,
     SO,
     day,
     fire,
     scan_goods,
+    strip_card_data,
     strip_scan,
 )
 
@@ -142,21 +144,8 @@ def test_a_store_clerk_does_not_read_the_margin(shop, db):
     assert "/api/v1/reports/gross_margin_summary" not in clerk.get("/").text
 
 
-ITEMS = "/api/v1/forms/item_master/records"
-
-
-def strip_card_data(tax_rate: str) -> dict:
-    """The strips' item card (a draft is enough: a line reads the rate off it)."""
-    return {
-        "code": "STRIP", "name": "血糖试纸", "unit_of_measure": "盒",
-        "registration_cert": "国械注准20192220001", "registration_expiry": day(900).isoformat(),
-        "device_class": "II", "tracking": "lot", "storage_condition": "normal",
-        "tax_rate": tax_rate,
-    }  # fmt: skip
-
-
 def strip_card(shop, tax_rate: str):
-    return shop.api("buyer").post(ITEMS, json=strip_card_data(tax_rate))
+    return shop.api("buyer").post(ITEM_CARDS, json=strip_card_data(tax_rate))
 
 
 def excl_tax(api) -> tuple:
@@ -193,7 +182,7 @@ def test_the_margin_without_vat_is_read_at_the_rate_the_line_was_sold_at(shop, d
     # its own, even when a return recomputes its rows
     buyer = shop.api("buyer")
     changed = buyer.put(
-        f"{ITEMS}/{card.json['id']}",
+        f"{ITEM_CARDS}/{card.json['id']}",
         json=strip_card_data("9") | {"version": card.json["version"]},
     )
     assert changed.status_code == 200, changed.json
@@ -234,4 +223,4 @@ def test_an_item_card_takes_only_a_vat_rate_in_force(shop, db):
     refused = strip_card(shop, "0.13")
     assert refused.status_code == 422, refused.json
     assert "13" in refused.json["errors"]["tax_rate"][0]
-    assert shop.api("buyer").get(ITEMS).json["total"] == 0
+    assert shop.api("buyer").get(ITEM_CARDS).json["total"] == 0

@@ -14,6 +14,7 @@ from app.meta.records import ValidationFailed
 from tests.application import purchasing_fixtures as purchasing
 from tests.application import sales_fixtures
 from tests.application.purchasing_fixtures import day
+from tests.application.sales_fixtures import ITEM_CARDS, strip_card_data
 from tests.application.test_accounts import delivered, finance_user, report, totals
 from tests.application.test_purchasing import inspected
 from tests.races import race_behind_a_lock
@@ -282,6 +283,8 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
         **made, "location": shop["HQ"], "invoice_number": number(7), "invoice_date": day(0),
     })  # fmt: skip
     assert response.status_code == 201, response.json
+    # billed at the rate the order's lines were sold at (the shop's strips have no card: 13)
+    assert response.json["data"]["lines"][0]["tax_rate"] == "13"
     url = "/api/v1/forms/sales_invoice/records"
     assert sales_fixtures.fire(cashier, url, response.json, "confirm").status_code == 200
     assert awaiting(cashier, "uninvoiced_sales") == []
@@ -303,6 +306,27 @@ def test_a_hospital_invoice_bills_its_delivered_orders(shop, db):
     refused = sales_fixtures.fire(cashier, url, again.json, "confirm")
     assert refused.status_code == 409 and refused.json["field"] == "lines[0].amount"
     assert report(cashier, "receivables")[0]["balance"] == "60.00"
+
+
+def test_an_order_sold_at_one_rate_is_invoiced_at_it(shop, db):
+    assert shop.api("buyer").post(ITEM_CARDS, json=strip_card_data("9")).status_code == 201
+    licence = {"licence_number": "沪械经营2020003", "licence_expiry": str(day(300))}
+    hospital = sales_fixtures.approved_customer(shop, "H-3", name="瑞金医院", kind="hospital",
+                                                **licence)  # fmt: skip
+    order = delivered(shop, "A", hospital)  # 3 × 20 = 60.00, its line at the card's 9 %
+    assert order["data"]["lines"][0]["tax_rate"] == "9"
+    finance_user(db, shop["HQ"])
+    cashier = shop.api("cashier")
+    made = cashier.get(f"{sales_fixtures.SO}/{order['id']}/make/sales_invoice").json["data"]
+    response = cashier.post("/api/v1/forms/sales_invoice/records", json={
+        **made, "location": shop["HQ"], "invoice_number": number(9), "invoice_date": day(0),
+    })  # fmt: skip
+    [line] = response.json["data"]["lines"]
+    assert (line["tax_rate"], line["tax"], line["net_amount"]) == ("9", "4.95", "55.05")
+    url = "/api/v1/forms/sales_invoice/records"
+    assert sales_fixtures.fire(cashier, url, response.json, "confirm").status_code == 200
+    [row] = [row for row in report(cashier, "vat_summary") if row["tax_rate"] is not None]
+    assert (row["tax_rate"], row["output_tax"], row["payable"]) == ("9", "4.95", "4.95")
 
 
 @pytest.mark.postgres_only

@@ -49,6 +49,17 @@ def test_lines_counted_and_picked_by_a_field():
     assert evaluate("sum(lines, 'amount')", lines=None) == Decimal(0)
 
 
+def test_common_is_the_value_every_line_holds_or_none():
+    lines = [{"tax_rate": "13"}, {"tax_rate": 13}, "not a line"]
+    assert evaluate("common(lines, 'tax_rate')", lines=lines) == "13"
+    assert evaluate("common(lines, 'tax_rate')", lines=[*lines, {"tax_rate": "9"}]) is None
+    assert (
+        evaluate("common(lines, 'tax_rate')", lines=[*lines, {"item": 7}]) is None
+    )  # one has none
+    assert evaluate("coalesce(common(lines, 'tax_rate'), 13)", lines=[]) == 13
+    assert evaluate("common(lines, 'tax_rate')", lines=None) is None
+
+
 def test_coalesce_takes_the_first_value_and_a_zero_is_one():
     assert evaluate("coalesce(low, 2)", low=None) == 2
     assert evaluate("coalesce(low, 2)", low=Decimal(0)) == Decimal(0)  # ``low or 2`` gives 2
