@@ -233,7 +233,7 @@ class DeliverScanned(Action):
     }
     params_schema = common.params_schema(
         "lines", "item", "quantity", "location", "deliveries",
-        optional=("fulfilments", "amount", "unit_price", "unit_cost"),
+        optional=("fulfilments", "amount", "unit_price", "unit_cost", "tax_rate"),
     )  # fmt: skip
     params_schema["properties"]["check_only"] = {"type": "boolean"}
     params_schema["dependentRequired"] = {"unit_price": ["amount"]}
@@ -242,6 +242,10 @@ class DeliverScanned(Action):
         "amount": {"zh_CN": "明细行的金额字段", "en": "The lines' amount field"},
         "unit_price": {"zh_CN": "出库行的成交单价字段", "en": "The delivery rows' price field"},
         "unit_cost": {"zh_CN": "出库行的成本单价字段", "en": "The delivery rows' cost field"},
+        "tax_rate": {
+            "zh_CN": "明细行与出库行的税率字段",
+            "en": "The lines' and rows' tax rate field",
+        },
     }
 
     def run(self, context: ActionContext) -> None:
@@ -278,14 +282,17 @@ class DeliverScanned(Action):
         movements = [_costed(session, movement) for movement in movements]
         post_movements(session, movements, user=context.user, document=document)
         prices = _net_prices(context) if params.get("unit_price") else {}
+        rates = _tax_rates(context) if params.get("tax_rate") else {}
         for scan, movement in zip(scans, movements, strict=True):
             _record_delivered(scan, movement)
             if params.get("unit_cost"):
                 scan[params["unit_cost"]] = _text(movement.unit_cost)
             if params.get("unit_price"):
                 scan[params["unit_price"]] = _text(prices.get(movement.item.id))
+            if params.get("tax_rate"):
+                scan[params["tax_rate"]] = rates.get(movement.item.id)
         common.write_rows(context, params["deliveries"], scans)
-        if params.get("unit_cost") or params.get("unit_price"):  # the rows' amounts and margin
+        if any(params.get(name) for name in ("unit_cost", "unit_price", "tax_rate")):  # margin
             context.records.recompute(context.record, lines=(params["deliveries"],))
 
 
@@ -503,6 +510,17 @@ def _net_prices(context: ActionContext) -> dict[int, Decimal]:
         for item_id, quantity in quantities.items()
         if quantity > 0
     }
+
+
+def _tax_rates(context: ActionContext) -> dict[int, str]:
+    """Each item's VAT rate on the order: its first line's that says one (the rate it sold at,
+    kept on the rows as they leave, so a later change of the item's rate does not restate it)."""
+    params, rates = context.params, {}
+    for line in common.lines_of(context, params["lines"]):
+        rate = line.get(params["tax_rate"])
+        if rate not in (None, ""):
+            rates.setdefault(common.item(context, line, params["item"]).id, str(rate))
+    return rates
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -224,3 +224,19 @@ def test_an_item_card_takes_only_a_vat_rate_in_force(shop, db):
     assert refused.status_code == 422, refused.json
     assert "13" in refused.json["errors"]["tax_rate"][0]
     assert shop.api("buyer").get(ITEM_CARDS).json["total"] == 0
+
+
+def test_a_draft_lines_rate_follows_its_item(shop):
+    """The rate is the line's item's, whichever line it is after an edit (a line removed, an
+    item changed): never the rate a line before it held in that place."""
+    assert strip_card(shop, "9").status_code == 201
+    clerk = shop.api("clerk")
+    pace = {"item": shop["PACE"], "quantity": "1", "unit_price": "5000"}
+    strip = {"item": shop["STRIP"], "quantity": "2", "unit_price": "12"}
+    draft = clerk.post(SO, json={"location": shop["S1"], "lines": [pace, strip]}).json
+    assert [line["tax_rate"] for line in draft["data"]["lines"]] == [None, "9"]
+    lines = [strip, pace | strip]  # the first line removed, the second's item changed
+    edited = clerk.put(f"{SO}/{draft['id']}", json={
+        "version": draft["version"], "location": shop["S1"], "lines": lines})  # fmt: skip
+    assert edited.status_code == 200, edited.json
+    assert [line["tax_rate"] for line in edited.json["data"]["lines"]] == ["9", "9"]
