@@ -102,13 +102,15 @@ def test_bad_yaml_is_refused_with_precise_messages(api):
         # the purchases report reads supplier.name: a supplier form without it would break it
         "  - name: name\n    type: text\n    label: {zh_CN: 名称, en: Name}\n"
         # and the licences report reads the licences and how to reach the supplier, the purchase
-        # order its contract prices (lookup(supplier, 'prices')), the receipt its terms
+        # order its contract prices (lookup(supplier, 'prices')), the receipt its terms, the
+        # invoice the rate it bills at
         + "".join(
             f"  - name: {name}\n    type: {kind}\n    label: {{zh_CN: x, en: x}}\n"
             for name, kind in (("code", "text"), ("licence_expiry", "date"),
                                ("business_licence_number", "text"),
                                ("business_licence_expiry", "date"), ("phone", "text"),
-                               ("prices", "long_text"), ("payment_days", "integer"))
+                               ("prices", "long_text"), ("payment_days", "integer"),
+                               ("invoice_tax_rate", "percent"))
         )
     )  # fmt: skip
     response = publish(api, "supplier", text)
